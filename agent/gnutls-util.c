@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "gnutls-util.h"
+
+int errno_from_gnutls(int r) {
+        switch (r) {
+        case GNUTLS_E_SUCCESS:
+                return 0;
+        case GNUTLS_E_MEMORY_ERROR:
+                return -ENOMEM;
+        case GNUTLS_E_DECRYPTION_FAILED:
+                return -EACCES;
+        case GNUTLS_E_FILE_ERROR:
+                return -EIO;
+        case GNUTLS_E_TIMEDOUT:
+                return -ETIMEDOUT;
+        case GNUTLS_E_SHORT_MEMORY_BUFFER:
+                return -ENOBUFS;
+        case GNUTLS_E_INVALID_REQUEST:
+                return -EINVAL;
+        case GNUTLS_E_UNIMPLEMENTED_FEATURE:
+        case GNUTLS_E_UNKNOWN_PK_ALGORITHM:
+        case GNUTLS_E_ECC_UNSUPPORTED_CURVE:
+                return -EOPNOTSUPP;
+        default:
+                return -EBADMSG;
+        }
+}
