@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config-value.h"
+#include "config.h"
+
+#define DIGITS "0123456789"
+
+/* strspn() over letters, digits and `extra`. glibc's strspn() takes a slow path for long accept sets,
+ * and this runs on every name of a large inventory. */
+static size_t span_alnum(const char *s, const char *extra) {
+        size_t n = 0;
+
+        for (;; n++) {
+                char c = s[n];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      (c && strchr(extra, c))))
+                        return n;
+        }
+}
+
+static const char *const key_type_table[_KEY_TYPE_MAX] = {
+        [KEY_TYPE_EC_P256] = "ec-p256",
+        [KEY_TYPE_EC_P384] = "ec-p384",
+        [KEY_TYPE_RSA_2048] = "rsa-2048",
+        [KEY_TYPE_RSA_3072] = "rsa-3072",
+        [KEY_TYPE_RSA_4096] = "rsa-4096",
+        [KEY_TYPE_ED25519] = "ed25519",
+};
+
+static const char *const issuer_kind_table[_ISSUER_KIND_MAX] = {
+        [ISSUER_NONE] = "none",
+        [ISSUER_SELF] = "self",
+        [ISSUER_CA] = "ca",
+        [ISSUER_ACME] = "acme",
+};
+
+static const char *const usage_table[_USAGE_MAX] = {
+        [USAGE_SERVER] = "server",
+        [USAGE_CLIENT] = "client",
+        [USAGE_SERVER_CLIENT] = "server+client",
+};
+
+static const char *const key_policy_table[_KEY_POLICY_MAX] = {
+        [KEY_POLICY_REUSE] = "reuse",
+        [KEY_POLICY_ROTATE] = "rotate",
+};
+
+static const char *const challenge_type_table[_CHALLENGE_TYPE_MAX] = {
+        [CHALLENGE_HTTP_01] = "http-01",
+        [CHALLENGE_DNS_01] = "dns-01",
+        [CHALLENGE_TLS_ALPN_01] = "tls-alpn-01",
+};
+
+static int table_lookup(const char *const *table, int n, const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < n; i++)
+                if (strcmp(table[i], s) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+#define DEFINE_STRING_TABLE(prefix, type, table, max)                          \
+        const char *prefix##_to_string(type v) {                               \
+                return v >= 0 && v < (max) ? (table)[v] : NULL;                \
+        }                                                                      \
+        type prefix##_from_string(const char *s) {                             \
+                return (type) table_lookup((table), (max), s);                 \
+        }
+
+DEFINE_STRING_TABLE(key_type, KeyType, key_type_table, _KEY_TYPE_MAX)
+DEFINE_STRING_TABLE(usage, Usage, usage_table, _USAGE_MAX)
+DEFINE_STRING_TABLE(key_policy, KeyPolicy, key_policy_table, _KEY_POLICY_MAX)
+DEFINE_STRING_TABLE(challenge_type, ChallengeType, challenge_type_table, _CHALLENGE_TYPE_MAX)
+
+/* Issuers carry ":NAME", so there is no issuer_kind_from_string(); config.c parses them. */
+const char *issuer_kind_to_string(IssuerKind k) {
+        return k >= 0 && k < _ISSUER_KIND_MAX ? issuer_kind_table[k] : NULL;
+}
+
+int parse_threshold(const char *s, Threshold *ret) {
+        size_t n;
+        usec_t u;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        n = strspn(s, DIGITS);
+        if (n > 0 && s[n] == '%' && s[n + 1] == 0) {
+                unsigned v = 0;
+
+                for (size_t i = 0; i < n; i++) {
+                        v = v * 10 + (unsigned) (s[i] - '0');
+                        if (v > 100)
+                                return -ERANGE;
+                }
+                *ret = (Threshold) { .set = true, .is_percent = true, .percent = v };
+                return 0;
+        }
+        r = parse_duration(s, &u);
+        if (r < 0)
+                return r;
+        *ret = (Threshold) { .set = true, .usec = u };
+        return 0;
+}
+
+usec_t threshold_resolve(Threshold t, usec_t lifetime) {
+        if (!t.set)
+                return 0;
+        if (!t.is_percent)
+                return t.usec;
+        /* Split so that lifetime * percent cannot overflow even for USEC_INFINITY. */
+        return lifetime / 100 * t.percent + lifetime % 100 * t.percent / 100;
+}
+
+/* Rules of expansion, deliberately small (no nesting, no other shell forms):
+ *   ${VAR}          the value of VAR; an error when VAR is unset (empty is fine)
+ *   ${VAR:-word}    VAR's value, or the literal word (up to the first '}') when VAR is unset or empty
+ *   $$              a literal '$', to write "${" literally
+ *   $ + anything else is kept as it is, so a '$' inside a path needs no escaping. */
+static int expand_one(FILE *out, const char *p, const char **ret_end, char **reterr) {
+        const char *name = p + 2, *end, *def = NULL;
+        size_t n, def_len = 0;
+        char var[256];
+        const char *v;
+
+        n = span_alnum(name, "_");
+        end = name + n;
+        if (end[0] == ':' && end[1] == '-') {
+                def = end + 2;
+                end = strchr(def, '}');
+                if (!end)
+                        return asprintf(reterr, "unterminated '${' (missing '}')") < 0 ? -ENOMEM : -EINVAL;
+                def_len = (size_t) (end - def);
+        }
+        if (n == 0 || n >= sizeof(var) || strchr(DIGITS, name[0]) || *end != '}') {
+                if (!strchr(name, '}'))
+                        return asprintf(reterr, "unterminated '${' (missing '}')") < 0 ? -ENOMEM : -EINVAL;
+                return asprintf(reterr, "invalid variable reference '${%.*s}'",
+                                (int) strcspn(name, "}"), name) < 0 ? -ENOMEM : -EINVAL;
+        }
+        memcpy(var, name, n);
+        var[n] = 0;
+        v = getenv(var);
+        if (def && (!v || !*v))
+                fwrite(def, 1, def_len, out);
+        else if (!v)
+                return asprintf(reterr, "environment variable '%s' is not set", var) < 0 ? -ENOMEM : -EINVAL;
+        else
+                fputs(v, out);
+        *ret_end = end + 1;
+        return 0;
+}
+
+int config_expand_env(const char *value, char **ret, char **reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *out;
+        int r = 0;
+
+        if (!strchr(value, '$')) {
+                char *s = strdup(value);
+
+                if (!s)
+                        return -ENOMEM;
+                *ret = s;
+                return 0;
+        }
+        out = open_memstream(&buf, &size);
+        if (!out)
+                return -ENOMEM;
+        for (const char *p = value; *p && r >= 0;) {
+                size_t n = strcspn(p, "$");
+
+                fwrite(p, 1, n, out);
+                p += n;
+                if (!*p)
+                        break;
+                if (p[1] == '$' || p[1] != '{') {
+                        fputc('$', out);
+                        p += p[1] == '$' ? 2 : 1;
+                        continue;
+                }
+                r = expand_one(out, p, &p, reterr);
+        }
+        if (fclose(out) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+bool config_section_name_is_valid(const char *s) {
+        /* Names become file names (pins, state): no leading '.' (hidden, "..") or '-' (options). */
+        return s[0] && s[0] != '.' && s[0] != '-' && s[span_alnum(s, "._-")] == 0;
+}
+
+bool config_dns_name_is_valid(const char *s) {
+        const char *last = s;
+
+        if (strlen(s) > 253)
+                return false;
+        if (s[0] == '*' && s[1] == '.')
+                s += 2;
+        for (;;) {
+                size_t n = span_alnum(s, "-");
+
+                if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+                        return false;
+                last = s;
+                s += n;
+                if (*s == 0)
+                        break;
+                if (*s != '.')
+                        return false;
+                s++;
+        }
+        /* An all-numeric top label is no host name, and catches typos such as 10.0.0.256. */
+        return last[strspn(last, DIGITS)] != 0;
+}
+
+bool config_ip_is_valid(const char *s) {
+        unsigned char buf[16];
+
+        return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+bool config_san_is_valid(const char *s) {
+        return config_ip_is_valid(s) || config_dns_name_is_valid(s);
+}
+
+static bool port_is_valid(const char *s) {
+        size_t n = strspn(s, DIGITS);
+
+        return n > 0 && n <= 5 && s[n] == 0 && atoi(s) > 0 && atoi(s) <= 65535;
+}
+
+/* "HOST:PORT" or "[IPV6]:PORT"; an empty host only when allow_any (listen on every address). */
+static bool host_port_is_valid(const char *s, size_t len, bool allow_any) {
+        unsigned char addr[16];
+        char host[256], port[8];
+        const char *colon;
+        size_t n;
+
+        if (len >= sizeof(host))
+                return false;
+        if (s[0] == '[') {
+                const char *close = memchr(s, ']', len);
+
+                if (!close || close + 1 >= s + len || close[1] != ':')
+                        return false;
+                n = (size_t) (close - s - 1);
+                memcpy(host, s + 1, n);
+                host[n] = 0;
+                if (inet_pton(AF_INET6, host, addr) != 1)
+                        return false;
+                colon = close + 1;
+        } else {
+                colon = memrchr(s, ':', len);
+                if (!colon)
+                        return false;
+                n = (size_t) (colon - s);
+                memcpy(host, s, n);
+                host[n] = 0;
+                if (n == 0 ? !allow_any : !(inet_pton(AF_INET, host, addr) == 1 || config_dns_name_is_valid(host)))
+                        return false;
+        }
+        n = len - (size_t) (colon + 1 - s);
+        if (n >= sizeof(port))
+                return false;
+        memcpy(port, colon + 1, n);
+        port[n] = 0;
+        return port_is_valid(port);
+}
+
+bool config_listen_is_valid(const char *s) {
+        return host_port_is_valid(s, strlen(s), true);
+}
+
+bool config_verify_is_valid(const char *s) {
+        const char *q;
+
+        if (strncmp(s, "tls://", 6) != 0)
+                return false;
+        s += 6;
+        q = strchrnul(s, '?');
+        if (*q && strcmp(q, "?starttls=postgres") != 0)
+                return false;
+        return host_port_is_valid(s, (size_t) (q - s), false);
+}
+
+bool config_unit_name_is_valid(const char *s) {
+        static const char *const suffixes[] = {
+                ".service", ".socket", ".target", ".mount", ".automount", ".swap",
+                ".timer", ".path", ".slice", ".scope", ".device",
+        };
+        size_t len = strlen(s);
+
+        if (len > 255 || s[span_alnum(s, ":-_.\\@")] != 0 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                size_t n = strlen(suffixes[i]);
+
+                if (len > n && strcmp(s + len - n, suffixes[i]) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static bool user_is_valid(const char *s, size_t n) {
+        return n > 0 && n <= 256 && s[0] != '-' && span_alnum(s, "_.-") >= n;
+}
+
+bool config_owner_is_valid(const char *s) {
+        const char *colon = strchr(s, ':');
+
+        if (!colon)
+                return user_is_valid(s, strlen(s));
+        return user_is_valid(s, (size_t) (colon - s)) && user_is_valid(colon + 1, strlen(colon + 1));
+}
+
+bool config_url_is_valid(const char *s) {
+        /* http:// only so that test servers on loopback work; real ACME servers are https. */
+        const char *host = strncmp(s, "https://", 8) == 0 ? s + 8 : strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+
+        return host && *host && *host != '/' && !strpbrk(s, " \t");
+}
+
+int config_parse_mode(const char *s, mode_t *ret) {
+        mode_t m = 0;
+
+        if (!s[0] || s[strspn(s, "01234567")] != 0)
+                return -EINVAL;
+        for (; *s; s++) {
+                m = m * 8 + (mode_t) (*s - '0');
+                if (m > 0777)
+                        return -ERANGE;
+        }
+        *ret = m;
+        return 0;
+}
+
+static int signal_from_string(const char *s) {
+        if (s[0] && s[strspn(s, DIGITS)] == 0) {
+                int v = strlen(s) <= 2 ? atoi(s) : 0;
+
+                return v > 0 && v < NSIG ? v : -EINVAL;
+        }
+        if (strncmp(s, "SIG", 3) == 0)
+                s += 3;
+        for (int i = 1; i < NSIG; i++) {
+                const char *a = sigabbrev_np(i);
+
+                if (a && strcmp(a, s) == 0)
+                        return i;
+        }
+        return -EINVAL;
+}
+
+int config_parse_signal(const char *s, int *ret_signal, char **ret_pidfile) {
+        size_t n = strcspn(s, " \t");
+        const char *pidfile = s + n + strspn(s + n, " \t");
+        char name[16];
+        char *p;
+        int sig;
+
+        /* A pid file path with blanks in it is not supported: one token each. */
+        if (n == 0 || n >= sizeof(name) || !*pidfile || pidfile[strcspn(pidfile, " \t")] != 0)
+                return -EINVAL;
+        memcpy(name, s, n);
+        name[n] = 0;
+        sig = signal_from_string(name);
+        if (sig < 0)
+                return sig;
+        p = strdup(pidfile);
+        if (!p)
+                return -ENOMEM;
+        *ret_signal = sig;
+        *ret_pidfile = p;
+        return 0;
+}
+
+int config_parse_seconds(const char *s, double *ret) {
+        /* Parsed by hand: strtod() would also take signs, exponents, hex, "inf", "nan" and the
+         * locale's decimal point. The fraction is one division, so "0.15" is the double nearest 0.15. */
+        size_t i = strspn(s, DIGITS), f = 0;
+        uint64_t ip = 0, fp = 0, scale = 1;
+
+        if (s[i] == '.')
+                f = strspn(s + i + 1, DIGITS);
+        if (i + f == 0 || s[i + (s[i] == '.' ? 1 + f : 0)] != 0)
+                return -EINVAL;
+        if (i > 9 || f > 9)
+                return -ERANGE;
+        for (size_t k = 0; k < i; k++)
+                ip = ip * 10 + (uint64_t) (s[k] - '0');
+        for (size_t k = 0; k < f; k++) {
+                fp = fp * 10 + (uint64_t) (s[i + 1 + k] - '0');
+                scale *= 10;
+        }
+        *ret = (double) ip + (double) fp / (double) scale;
+        return 0;
+}
+
+char *config_format_usec(usec_t u, char *buf, size_t size) {
+        if (u % USEC_PER_DAY == 0)
+                snprintf(buf, size, "%llud", (unsigned long long) (u / USEC_PER_DAY));
+        else if (u % USEC_PER_HOUR == 0)
+                snprintf(buf, size, "%lluh", (unsigned long long) (u / USEC_PER_HOUR));
+        else if (u % USEC_PER_MINUTE == 0)
+                snprintf(buf, size, "%llum", (unsigned long long) (u / USEC_PER_MINUTE));
+        else if (u % USEC_PER_SEC == 0)
+                snprintf(buf, size, "%llus", (unsigned long long) (u / USEC_PER_SEC));
+        else
+                snprintf(buf, size, "%lluus", (unsigned long long) u);
+        return buf;
+}
+
+static unsigned index_hash(int kind, const char *name) {
+        uint32_t h = 2166136261u ^ (uint32_t) kind; /* FNV-1a */
+
+        for (; *name; name++)
+                h = (h ^ (unsigned char) *name) * 16777619u;
+        return h;
+}
+
+static ConfigIndexEntry *index_slot(const struct ConfigIndex *ix, int kind, const char *name, unsigned h) {
+        for (size_t i = h & (ix->size - 1);; i = (i + 1) & (ix->size - 1)) {
+                ConfigIndexEntry *e = &ix->entries[i];
+
+                if (!e->section || (e->hash == h && e->kind == kind && strcmp(e->name, name) == 0))
+                        return e;
+        }
+}
+
+void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name) {
+        if (!ix || ix->n == 0)
+                return NULL;
+        return index_slot(ix, kind, name, index_hash(kind, name))->section;
+}
+
+int config_index_put(struct ConfigIndex *ix, int kind, const char *name, void *section) {
+        unsigned h = index_hash(kind, name);
+        ConfigIndexEntry *e;
+
+        if ((ix->n + 1) * 2 > ix->size) {
+                struct ConfigIndex bigger = { .size = ix->size ? ix->size * 2 : 64 };
+
+                bigger.entries = calloc(bigger.size, sizeof(ConfigIndexEntry));
+                if (!bigger.entries)
+                        return -ENOMEM;
+                for (size_t i = 0; i < ix->size; i++) {
+                        e = &ix->entries[i];
+                        if (e->section)
+                                *index_slot(&bigger, e->kind, e->name, e->hash) = *e;
+                }
+                free(ix->entries);
+                ix->entries = bigger.entries;
+                ix->size = bigger.size;
+        }
+        e = index_slot(ix, kind, name, h);
+        if (!e->section)
+                ix->n++;
+        *e = (ConfigIndexEntry) { .name = name, .section = section, .kind = kind, .hash = h };
+        return 0;
+}
+
+struct ConfigIndex *config_index_free(struct ConfigIndex *ix) {
+        if (ix)
+                free(ix->entries);
+        free(ix);
+        return NULL;
+}

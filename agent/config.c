@@ -1,0 +1,1021 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "config-value.h"
+#include "config.h"
+
+#define CONFIG_FILE_MAX (64U * 1024 * 1024) /* far beyond any inventory; stops reading /dev/zero */
+
+/* How inih is used. inih (Debian r55) splits "key = value", strips blanks and ';' comments, and calls
+ * the handler; everything else happens in our reader, which sees each raw line first:
+ *   - it counts lines, so every message has FILE:LINE;
+ *   - it rejects a line that does not fit inih's buffer, which inih would silently cut in two;
+ *   - it strips leading blanks, so inih never treats an indented line as a continuation of the
+ *     previous value (multi-line values would otherwise turn "  key = x" into part of a value);
+ *   - it parses [section] headers itself, because inih truncates section names to 49 bytes.
+ * inih calls reader and handler strictly in turn, so the handler always belongs to the last line read.
+ * On the first error the reader returns NULL, which ends the parse. */
+
+typedef enum SectionKind {
+        SECTION_NONE,
+        SECTION_AGENT,
+        SECTION_ACME,
+        SECTION_CA,
+        SECTION_CERT,
+} SectionKind;
+
+static const char *const section_kind_table[] = {
+        [SECTION_AGENT] = "agent",
+        [SECTION_ACME] = "acme",
+        [SECTION_CA] = "ca",
+        [SECTION_CERT] = "certificate",
+};
+
+typedef struct ParseContext {
+        Inventory *inv;
+        const char *filename;
+        const char *next;  /* unread rest of the text */
+        unsigned line;
+        SectionKind kind;  /* of the current section */
+        void *section;     /* &inv->agent, or an AcmeConfig/CaConfig/CertConfig */
+        const char *name;  /* the current section's name (NULL for [agent]) */
+        char *error;       /* the first error, "FILE:LINE: message" */
+        int r;
+} ParseContext;
+
+static _printf_(5, 0) int verror(
+                char **reterr, int r, const char *file, unsigned line, const char *fmt, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+        char *s;
+        int k;
+
+        if (!reterr)
+                return r;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                return r;
+        k = line > 0 ? asprintf(&s, "%s:%u: %s", file, line, msg) : asprintf(&s, "%s: %s", file, msg);
+        if (k >= 0)
+                *reterr = s;
+        return r;
+}
+
+static _printf_(5, 6) int error_at(char **reterr, int r, const char *file, unsigned line, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        verror(reterr, r, file, line, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static _printf_(3, 4) int ctx_error(ParseContext *ctx, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (ctx->r < 0) /* keep the first */
+                return ctx->r;
+        ctx->r = r;
+        va_start(ap, fmt);
+        verror(&ctx->error, r, ctx->filename, ctx->line, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* "[certificate \"web\"]" for messages. */
+static char *section_display(char *buf, size_t size, SectionKind kind, const char *name) {
+        if (name)
+                snprintf(buf, size, "[%s \"%s\"]", section_kind_table[kind], name);
+        else
+                snprintf(buf, size, "[%s]", section_kind_table[kind]);
+        return buf;
+}
+
+static bool index_is_complete(const Inventory *inv) {
+        return inv->index && inv->index->n == inv->n_acme + inv->n_ca + inv->n_certs;
+}
+
+/* An inventory whose arrays were filled by hand gets its index rebuilt before we merge into it. */
+static int index_sync(Inventory *inv) {
+        int r = 0;
+
+        if (index_is_complete(inv))
+                return 0;
+        inv->index = config_index_free(inv->index);
+        inv->index = calloc(1, sizeof(ConfigIndex));
+        if (!inv->index)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_acme && r >= 0; i++)
+                r = config_index_put(inv->index, SECTION_ACME, inv->acme[i]->name, inv->acme[i]);
+        for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
+                r = config_index_put(inv->index, SECTION_CA, inv->ca[i]->name, inv->ca[i]);
+        for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
+                r = config_index_put(inv->index, SECTION_CERT, inv->certs[i]->name, inv->certs[i]);
+        return r;
+}
+
+/* The structs keep no capacity, so arrays grow whenever n is a power of two: amortized O(1). */
+static void *grow_array(void *array, size_t n) {
+        if (n & (n - 1))
+                return array;
+        return reallocarray(array, n ? n * 2 : 1, sizeof(void *));
+}
+
+static AcmeConfig *acme_free(AcmeConfig *a) {
+        if (!a)
+                return NULL;
+        free(a->name);
+        free(a->directory);
+        free(a->contact);
+        free(a->ca_bundle);
+        free(a->eab_kid);
+        free(a->eab_hmac_file);
+        free(a->webroot);
+        free(a->listen);
+        free(a->dns_hook);
+        free(a->preferred_chain);
+        free(a->file);
+        free(a);
+        return NULL;
+}
+
+static CaConfig *ca_free(CaConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c->certificate);
+        free(c->key);
+        strv_free(c->export);
+        free(c->file);
+        free(c);
+        return NULL;
+}
+
+static CertConfig *cert_free(CertConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c->certificate);
+        free(c->key);
+        free(c->ca);
+        strv_free(c->names);
+        free(c->issuer_name);
+        free(c->key_password_file);
+        free(c->owner);
+        strv_free(c->reload);
+        strv_free(c->restart);
+        free(c->signal_pidfile);
+        free(c->exec);
+        strv_free(c->verify);
+        free(c->file);
+        free(c);
+        return NULL;
+}
+
+Inventory *inventory_free(Inventory *inv) {
+        if (!inv)
+                return NULL;
+        free(inv->path);
+        free(inv->agent.state_directory);
+        free(inv->agent.pin_directory);
+        free(inv->agent.metrics_file);
+        free(inv->agent.file);
+        for (size_t i = 0; i < inv->n_acme; i++)
+                acme_free(inv->acme[i]);
+        free(inv->acme);
+        for (size_t i = 0; i < inv->n_ca; i++)
+                ca_free(inv->ca[i]);
+        free(inv->ca);
+        for (size_t i = 0; i < inv->n_certs; i++)
+                cert_free(inv->certs[i]);
+        free(inv->certs);
+        config_index_free(inv->index);
+        free(inv);
+        return NULL;
+}
+
+Inventory *inventory_new(void) {
+        Inventory *inv = calloc(1, sizeof(Inventory));
+
+        if (!inv)
+                return NULL;
+        inv->index = calloc(1, sizeof(ConfigIndex));
+        if (!inv->index)
+                return inventory_free(inv);
+        return inv;
+}
+
+
+/* Non-string defaults are set when a section is created, as they have no "unset" value to test for
+ * later; string defaults and [agent]'s thresholds are applied by config_validate(). */
+static void *section_new(SectionKind kind, const char *name, const char *file, unsigned line) {
+        _cleanup_free_ char *n = strdup(name), *f = strdup(file);
+        AcmeConfig *a;
+        CaConfig *ca;
+        CertConfig *c;
+
+        if (!n || !f)
+                return NULL;
+        switch (kind) {
+        case SECTION_ACME:
+                if (!(a = malloc(sizeof(AcmeConfig))))
+                        return NULL;
+                *a = (AcmeConfig) {
+                        .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
+                        .challenge = CHALLENGE_HTTP_01, .account_key_type = KEY_TYPE_EC_P256,
+                        .initial_backoff = 0.15, .max_retry_duration = 30,
+                };
+                return a;
+        case SECTION_CA:
+                if (!(ca = malloc(sizeof(CaConfig))))
+                        return NULL;
+                *ca = (CaConfig) {
+                        .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
+                        .key_type = KEY_TYPE_EC_P256, .validity = 90 * USEC_PER_DAY,
+                        .ca_validity = 10 * USEC_PER_YEAR,
+                };
+                return ca;
+        default:
+                if (!(c = malloc(sizeof(CertConfig))))
+                        return NULL;
+                *c = (CertConfig) {
+                        .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
+                        .issuer = ISSUER_NONE, .usage = USAGE_SERVER, .key_type = KEY_TYPE_EC_P256,
+                        .key_policy = KEY_POLICY_REUSE, .mode = 0600,
+                };
+                return c;
+        }
+}
+
+static int section_append(Inventory *inv, SectionKind kind, void *s) {
+        void *a;
+
+        switch (kind) {
+        case SECTION_ACME:
+                if (!(a = grow_array(inv->acme, inv->n_acme)))
+                        return -ENOMEM;
+                inv->acme = a;
+                inv->acme[inv->n_acme++] = s;
+                return 0;
+        case SECTION_CA:
+                if (!(a = grow_array(inv->ca, inv->n_ca)))
+                        return -ENOMEM;
+                inv->ca = a;
+                inv->ca[inv->n_ca++] = s;
+                return 0;
+        default:
+                if (!(a = grow_array(inv->certs, inv->n_certs)))
+                        return -ENOMEM;
+                inv->certs = a;
+                inv->certs[inv->n_certs++] = s;
+                return 0;
+        }
+}
+
+/* The section (kind, name), created at the current line unless an earlier one is merged into. */
+static int section_get(ParseContext *ctx, SectionKind kind, const char *name, void **ret) {
+        void *s = config_index_get(ctx->inv->index, kind, name);
+        int r;
+
+        if (!s) {
+                s = section_new(kind, name, ctx->filename, ctx->line);
+                if (!s)
+                        return -ENOMEM;
+                r = section_append(ctx->inv, kind, s);
+                if (r < 0) {
+                        if (kind == SECTION_ACME)
+                                acme_free(s);
+                        else if (kind == SECTION_CA)
+                                ca_free(s);
+                        else
+                                cert_free(s);
+                        return r;
+                }
+                /* From here on the inventory owns s; a failed put only leaves the index to rebuild.
+                 * Every section struct begins with its name. */
+                r = config_index_put(ctx->inv->index, kind, *(char **) s, s);
+                if (r < 0)
+                        return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* Value setters. Each gets the expanded value (which it may take over) and the field; it returns
+ * -EINVAL for a bad value, and the handler then writes the "invalid value" message unless the setter
+ * wrote a more precise one. */
+typedef struct KeyDef KeyDef;
+typedef int (*KeySetter)(ParseContext *ctx, const KeyDef *def, char **value, void *field);
+
+struct KeyDef {
+        const char *key;
+        KeySetter set;
+        size_t offset;
+        const char *expected;        /* for messages */
+        bool (*valid)(const char *); /* optional check of a string, or of each list entry */
+};
+
+#define BLANKS " \t"
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* Control characters (tab aside) have no business in a path or a name, and would corrupt a one-line
+ * message or a hook's environment. */
+static bool has_control(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char) s[i] < ' ' && s[i] != '\t') || s[i] == 0x7f)
+                        return true;
+        return false;
+}
+
+/* Strings: an empty value means unset, so a drop-in can clear what the main file set. */
+static int set_string(_unused_ ParseContext *ctx, const KeyDef *def, char **value, void *field) {
+        char **s = field;
+
+        if (**value && def->valid && !def->valid(*value))
+                return -EINVAL;
+        free(*s);
+        *s = **value ? TAKE_PTR(*value) : NULL;
+        return 0;
+}
+
+/* Lists replace what an earlier line or file gave; an empty value clears them. */
+static int set_list(ParseContext *ctx, const KeyDef *def, char **value, void *field) {
+        _cleanup_strv_free_ char **l = NULL;
+        char ***list = field, *save = NULL;
+        size_t n = 0, i = 0;
+
+        for (const char *p = *value + strspn(*value, BLANKS); *p; p += strspn(p, BLANKS)) {
+                p += strcspn(p, BLANKS);
+                n++;
+        }
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (char *w = strtok_r(*value, BLANKS, &save); w; w = strtok_r(NULL, BLANKS, &save)) {
+                if (def->valid && !def->valid(w))
+                        return ctx_error(ctx, -EINVAL, "invalid entry '%s' in %s: expected %s",
+                                         w, def->key, def->expected);
+                if (!(l[i++] = strdup(w)))
+                        return -ENOMEM;
+        }
+        strv_free(*list);
+        *list = n > 0 ? TAKE_PTR(l) : NULL;
+        return 0;
+}
+
+static int set_threshold(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
+        return parse_threshold(*value, field) < 0 ? -EINVAL : 0;
+}
+
+static int set_duration(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
+        usec_t u;
+
+        if (parse_duration(*value, &u) < 0 || u == 0)
+                return -EINVAL;
+        *(usec_t *) field = u;
+        return 0;
+}
+
+static int set_seconds(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
+        return config_parse_seconds(*value, field) < 0 ? -EINVAL : 0;
+}
+
+#define DEFINE_ENUM_SETTER(func, type, from_string)                                                    \
+        static int func(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value,        \
+                        void *field) {                                                                \
+                type v = from_string(*value);                                                         \
+                                                                                                      \
+                if (v < 0)                                                                            \
+                        return -EINVAL;                                                               \
+                *(type *) field = v;                                                                  \
+                return 0;                                                                             \
+        }
+
+DEFINE_ENUM_SETTER(set_key_type, KeyType, key_type_from_string)
+DEFINE_ENUM_SETTER(set_usage, Usage, usage_from_string)
+DEFINE_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string)
+DEFINE_ENUM_SETTER(set_challenge, ChallengeType, challenge_type_from_string)
+
+/* The JWS algorithms we sign ACME requests with: ES256 and RS256. */
+static int set_account_key_type(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value,
+                                void *field) {
+        KeyType t = key_type_from_string(*value);
+
+        if (t != KEY_TYPE_EC_P256 && t != KEY_TYPE_RSA_2048)
+                return -EINVAL;
+        *(KeyType *) field = t;
+        return 0;
+}
+
+/* The remaining setters set more than one field and get the whole CertConfig. */
+static int set_issuer(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
+        CertConfig *c = field;
+        const char *name = NULL;
+        IssuerKind k;
+        char *n = NULL;
+
+        if (strcmp(*value, "none") == 0)
+                k = ISSUER_NONE;
+        else if (strcmp(*value, "self") == 0)
+                k = ISSUER_SELF;
+        else if (strncmp(*value, "ca:", 3) == 0) {
+                k = ISSUER_CA;
+                name = *value + 3;
+        } else if (strncmp(*value, "acme:", 5) == 0) {
+                k = ISSUER_ACME;
+                name = *value + 5;
+        } else
+                return -EINVAL;
+        if (name) {
+                if (!config_section_name_is_valid(name))
+                        return -EINVAL;
+                if (!(n = strdup(name)))
+                        return -ENOMEM;
+        }
+        c->issuer = k;
+        free(c->issuer_name);
+        c->issuer_name = n;
+        return 0;
+}
+
+static int set_mode(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
+        CertConfig *c = field;
+
+        if (config_parse_mode(*value, &c->mode) < 0)
+                return -EINVAL;
+        c->mode_set = true;
+        return 0;
+}
+
+static int set_signal(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
+        CertConfig *c = field;
+        char *pidfile;
+        int r, sig;
+
+        r = config_parse_signal(*value, &sig, &pidfile);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        c->signal = sig;
+        free(c->signal_pidfile);
+        c->signal_pidfile = pidfile;
+        return 0;
+}
+
+#define EXPECT_THRESHOLD "a duration such as 14d or 12h, or a percentage of the lifetime such as 33%"
+#define EXPECT_DURATION "a positive duration such as 90d or 10y"
+#define EXPECT_KEY_TYPE "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519"
+#define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
+
+/* key, setter, field offset, what a valid value looks like (for messages), optional check */
+#define KEY(k, setter, off, exp, check) { .key = k, .set = setter, .offset = off, .expected = exp, .valid = check }
+
+#define AGENT(f) offsetof(AgentConfig, f)
+static const KeyDef agent_keys[] = {
+        KEY("state-directory", set_string, AGENT(state_directory), NULL, NULL),
+        KEY("pin-directory", set_string, AGENT(pin_directory), NULL, NULL),
+        KEY("warn-before", set_threshold, AGENT(warn_before), EXPECT_THRESHOLD, NULL),
+        KEY("critical-before", set_threshold, AGENT(critical_before), EXPECT_THRESHOLD, NULL),
+        KEY("renew-before", set_threshold, AGENT(renew_before), EXPECT_THRESHOLD, NULL),
+        KEY("metrics-file", set_string, AGENT(metrics_file), NULL, NULL),
+};
+
+#define ACME(f) offsetof(AcmeConfig, f)
+static const KeyDef acme_keys[] = {
+        KEY("directory", set_string, ACME(directory), "an https:// URL", config_url_is_valid),
+        KEY("contact", set_string, ACME(contact), NULL, NULL),
+        KEY("ca-bundle", set_string, ACME(ca_bundle), NULL, NULL),
+        KEY("eab-kid", set_string, ACME(eab_kid), NULL, NULL),
+        KEY("eab-hmac-file", set_string, ACME(eab_hmac_file), NULL, NULL),
+        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01", NULL),
+        KEY("webroot", set_string, ACME(webroot), NULL, NULL),
+        KEY("listen", set_string, ACME(listen),
+            "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80", config_listen_is_valid),
+        KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
+        KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
+        KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
+        KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
+        KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
+};
+
+#define CA(f) offsetof(CaConfig, f)
+static const KeyDef ca_keys[] = {
+        KEY("certificate", set_string, CA(certificate), NULL, NULL),
+        KEY("key", set_string, CA(key), NULL, NULL),
+        KEY("key-type", set_key_type, CA(key_type), EXPECT_KEY_TYPE, NULL),
+        KEY("validity", set_duration, CA(validity), EXPECT_DURATION, NULL),
+        KEY("ca-validity", set_duration, CA(ca_validity), EXPECT_DURATION, NULL),
+        KEY("export", set_list, CA(export), NULL, NULL),
+};
+
+#define CERT(f) offsetof(CertConfig, f)
+static const KeyDef cert_keys[] = {
+        KEY("certificate", set_string, CERT(certificate), NULL, NULL),
+        KEY("key", set_string, CERT(key), NULL, NULL),
+        KEY("ca", set_string, CERT(ca), NULL, NULL),
+        KEY("names", set_list, CERT(names), "DNS names or IP addresses", config_san_is_valid),
+        KEY("issuer", set_issuer, 0, "none, self, ca:NAME, acme:NAME", NULL),
+        KEY("usage", set_usage, CERT(usage), "server, client, server+client", NULL),
+        KEY("key-type", set_key_type, CERT(key_type), EXPECT_KEY_TYPE, NULL),
+        KEY("key-policy", set_key_policy, CERT(key_policy), "reuse, rotate", NULL),
+        KEY("renew-before", set_threshold, CERT(renew_before), EXPECT_THRESHOLD, NULL),
+        KEY("warn-before", set_threshold, CERT(warn_before), EXPECT_THRESHOLD, NULL),
+        KEY("critical-before", set_threshold, CERT(critical_before), EXPECT_THRESHOLD, NULL),
+        KEY("key-password-file", set_string, CERT(key_password_file), NULL, NULL),
+        KEY("owner", set_string, CERT(owner), "USER or USER:GROUP", config_owner_is_valid),
+        KEY("mode", set_mode, 0, "an octal mode up to 0777 such as 0600", NULL),
+        KEY("reload", set_list, CERT(reload), "unit names such as nginx.service", config_unit_name_is_valid),
+        KEY("restart", set_list, CERT(restart),
+            "unit names such as nginx.service", config_unit_name_is_valid),
+        KEY("signal", set_signal, 0, "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'", NULL),
+        KEY("exec", set_string, CERT(exec), NULL, NULL),
+        KEY("verify", set_list, CERT(verify),
+            "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+};
+
+static const KeyDef *key_find(SectionKind kind, const char *key) {
+        const KeyDef *t;
+        size_t n;
+
+        switch (kind) {
+        case SECTION_AGENT:
+                t = agent_keys, n = ELEMENTSOF(agent_keys);
+                break;
+        case SECTION_ACME:
+                t = acme_keys, n = ELEMENTSOF(acme_keys);
+                break;
+        case SECTION_CA:
+                t = ca_keys, n = ELEMENTSOF(ca_keys);
+                break;
+        default:
+                t = cert_keys, n = ELEMENTSOF(cert_keys);
+                break;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(t[i].key, key) == 0)
+                        return &t[i];
+        return NULL;
+}
+
+static int parse_section_header(ParseContext *ctx, char *line) {
+        char *close = strchr(line, ']'), *p, *rest, *end;
+        SectionKind kind = SECTION_NONE;
+        size_t n;
+        int r;
+
+        if (!close)
+                return ctx_error(ctx, -EINVAL, "missing ']' in section header");
+        rest = close + 1 + strspn(close + 1, BLANKS);
+        if (*rest && *rest != ';' && *rest != '#')
+                return ctx_error(ctx, -EINVAL, "unexpected text after section header: '%s'", rest);
+        *close = 0;
+        p = line + 1 + strspn(line + 1, BLANKS);
+        for (end = close; end > p && is_blank(end[-1]); end--)
+                end[-1] = 0;
+        n = strcspn(p, BLANKS);
+        rest = p + n + strspn(p + n, BLANKS);
+        for (SectionKind k = SECTION_AGENT; k <= SECTION_CERT; k++)
+                if (strlen(section_kind_table[k]) == n && strncmp(p, section_kind_table[k], n) == 0)
+                        kind = k;
+        if (kind == SECTION_NONE)
+                return ctx_error(ctx, -EINVAL, "unknown section [%s]", p);
+
+        if (kind == SECTION_AGENT) {
+                if (*rest)
+                        return ctx_error(ctx, -EINVAL, "section [agent] takes no name");
+                if (!ctx->inv->agent.file) {
+                        if (!(ctx->inv->agent.file = strdup(ctx->filename)))
+                                return ctx_error(ctx, -ENOMEM, "out of memory");
+                        ctx->inv->agent.line = ctx->line;
+                }
+                ctx->kind = kind;
+                ctx->section = &ctx->inv->agent;
+                ctx->name = NULL;
+                return 0;
+        }
+        if (!*rest)
+                return ctx_error(ctx, -EINVAL, "section [%s] needs a name: [%s \"NAME\"]",
+                                 section_kind_table[kind], section_kind_table[kind]);
+        n = strlen(rest);
+        if (n < 2 || rest[0] != '"' || rest[n - 1] != '"')
+                return ctx_error(ctx, -EINVAL, "invalid section [%s]: the name must be in double quotes", p);
+        rest[n - 1] = 0;
+        if (!config_section_name_is_valid(rest + 1))
+                return ctx_error(ctx, -EINVAL,
+                                 "invalid section name \"%s\": expected letters, digits, '.', '_' and '-'",
+                                 rest + 1);
+        r = section_get(ctx, kind, rest + 1, &ctx->section);
+        if (r < 0)
+                return ctx_error(ctx, r, "out of memory");
+        ctx->kind = kind;
+        ctx->name = *(char **) ctx->section;
+        return 0;
+}
+
+/* Whether inih will find "key = value" (or "key: value") on the line, which it looks for the same way:
+ * the first '=' or ':' before any inline comment. */
+static bool has_separator(const char *s) {
+        bool was_space = false;
+
+        for (; *s; s++) {
+                if (*s == '=' || *s == ':')
+                        return true;
+                if (was_space && *s == ';')
+                        return false;
+                was_space = is_blank(*s);
+        }
+        return false;
+}
+
+static char *config_reader(char *buf, int size, void *userdata) {
+        ParseContext *ctx = userdata;
+        const char *start = ctx->next, *eol;
+        size_t len;
+
+        if (ctx->r < 0 || !*start)
+                return NULL;
+        eol = strchrnul(start, '\n');
+        ctx->next = *eol ? eol + 1 : eol;
+        ctx->line++;
+        len = (size_t) (eol - start);
+        if (len > 0 && start[len - 1] == '\r')
+                len--;
+        if (ctx->line == 1 && len >= 3 && memcmp(start, "\xef\xbb\xbf", 3) == 0) {
+                start += 3;
+                len -= 3;
+        }
+        if (size < 1 || len > (size_t) size - 1) {
+                ctx_error(ctx, -EINVAL, "line too long (max %d characters)", size - 1);
+                return NULL;
+        }
+        if (has_control(start, len)) {
+                ctx_error(ctx, -EINVAL, "control character in line");
+                return NULL;
+        }
+        while (len > 0 && is_blank(*start)) {
+                start++;
+                len--;
+        }
+        memcpy(buf, start, len);
+        buf[len] = 0;
+        if (buf[0] == '[') {
+                if (parse_section_header(ctx, buf) < 0)
+                        return NULL;
+                buf[0] = 0; /* inih need not see it */
+        } else if (buf[0] && !strchr(";#", buf[0]) && !has_separator(buf)) {
+                ctx_error(ctx, -EINVAL, "expected 'key = value' or a [section] header");
+                return NULL;
+        }
+        return buf;
+}
+
+static int config_handler(void *userdata, _unused_ const char *section, const char *key, const char *value) {
+        ParseContext *ctx = userdata;
+        _cleanup_free_ char *v = NULL, *msg = NULL;
+        const KeyDef *def;
+        char where[256];
+        int r;
+
+        if (ctx->r < 0)
+                return 0;
+        if (ctx->kind == SECTION_NONE)
+                r = ctx_error(ctx, -EINVAL, "key '%s' outside of any section", key);
+        else if (!(def = key_find(ctx->kind, key)))
+                r = ctx_error(ctx, -EINVAL, "unknown key '%s' in %s", key,
+                              section_display(where, sizeof(where), ctx->kind, ctx->name));
+        else if ((r = config_expand_env(value ?: "", &v, &msg)) < 0)
+                ctx_error(ctx, r, "%s: %s", key, msg ?: "out of memory");
+        else if (has_control(v, strlen(v))) /* from the environment; the reader refused the file's */
+                r = ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
+        else {
+                r = def->set(ctx, def, &v, (char *) ctx->section + def->offset);
+                if (r == -ENOMEM)
+                        ctx_error(ctx, r, "out of memory");
+                else if (r < 0)
+                        ctx_error(ctx, r, "invalid value '%s' for %s: expected %s", v, key, def->expected);
+        }
+        return r >= 0; /* inih: nonzero is success */
+}
+
+int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr) {
+        ParseContext ctx = {
+                .inv = inv,
+                .filename = filename ?: "<string>",
+                .next = text ?: "",
+        };
+        int r;
+
+        assert(inv);
+        r = index_sync(inv);
+        if (r < 0)
+                return error_at(reterr, r, ctx.filename, 0, "out of memory");
+        r = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
+        if (r != 0 && ctx.r >= 0) {
+                /* inih objected to a line our reader let through; not expected, but never ignored. */
+                ctx.line = r > 0 ? (unsigned) r : ctx.line;
+                ctx_error(&ctx, r == -2 ? -ENOMEM : -EINVAL, "syntax error");
+        }
+        if (ctx.r < 0) {
+                if (reterr && ctx.error)
+                        *reterr = TAKE_PTR(ctx.error);
+                free(ctx.error);
+                return ctx.r;
+        }
+        return 0;
+}
+
+/* "FILE:LINE: [certificate \"web\"] message": formatted only when there is an error, as validation
+ * runs over every section of a large inventory. */
+static _printf_(6, 7) int section_error(char **reterr, SectionKind kind, const char *name, const char *file,
+                                        unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char where[256];
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        return error_at(reterr, -EINVAL, file, line, "%s %s", section_display(where, sizeof(where), kind, name),
+                        msg);
+}
+
+static int check_thresholds(char **reterr, SectionKind kind, const char *name, const char *file, unsigned line,
+                            Threshold warn, Threshold crit) {
+        char a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX];
+
+        /* A percentage depends on the certificate's lifetime, so only two absolute values compare. */
+        if (!warn.set || !crit.set || warn.is_percent || crit.is_percent || crit.usec <= warn.usec)
+                return 0;
+        return section_error(reterr, kind, name, file, line, "critical-before (%s) exceeds warn-before (%s)",
+                             config_format_usec(crit.usec, a, sizeof(a)),
+                             config_format_usec(warn.usec, b, sizeof(b)));
+}
+
+static int validate_agent(Inventory *inv, char **reterr) {
+        AgentConfig *a = &inv->agent;
+        const char *file = a->file ?: inv->path ?: "<config>";
+
+        if (!a->state_directory) {
+                /* systemd passes StateDirectory= as a ':'-separated list; ours is the first. */
+                const char *e = getenv("STATE_DIRECTORY");
+                size_t n = e ? strcspn(e, ":") : 0;
+
+                a->state_directory = n > 0 ? strndup(e, n) : strdup("/var/lib/certherd");
+        }
+        if (!a->pin_directory)
+                a->pin_directory = strdup("/run/certherd/pins");
+        if (!a->state_directory || !a->pin_directory)
+                return error_at(reterr, -ENOMEM, file, 0, "out of memory");
+        if (!a->warn_before.set)
+                a->warn_before = (Threshold) { .set = true, .usec = 14 * USEC_PER_DAY };
+        if (!a->critical_before.set)
+                a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
+        if (!a->renew_before.set)
+                a->renew_before = (Threshold) { .set = true, .is_percent = true, .percent = 33 };
+        return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,
+                                a->critical_before);
+}
+
+static int validate_acme(AcmeConfig *a, char **reterr) {
+        if (!a->listen && !(a->listen = strdup("[::]:80")))
+                return error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
+        if (!a->directory)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "missing required key 'directory'");
+        if (!a->eab_kid != !a->eab_hmac_file)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "eab-kid and eab-hmac-file must be given together");
+        if (a->challenge == CHALLENGE_DNS_01 && !a->dns_hook)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "challenge dns-01 needs dns-hook");
+        return 0;
+}
+
+static int validate_ca(CaConfig *c, char **reterr) {
+        if (!c->certificate || !c->key)
+                return section_error(reterr, SECTION_CA, c->name, c->file, c->line, "missing required key '%s'",
+                                     c->certificate ? "key" : "certificate");
+        return 0;
+}
+
+/* "ca:internal", "self" */
+static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
+        snprintf(buf, size, "%s%s%s", issuer_kind_to_string(c->issuer), c->issuer_name ? ":" : "",
+                 c->issuer_name ?: "");
+        return buf;
+}
+
+static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
+        char issuer[256];
+
+        if (!c->certificate)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "missing required key 'certificate'");
+        if (!c->key && c->issuer != ISSUER_NONE)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "missing required key 'key' (needed with issuer '%s')",
+                                     issuer_display(issuer, sizeof(issuer), c));
+        if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
+            (c->issuer == ISSUER_ACME && !inventory_find_acme(inv, c->issuer_name)))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "issuer '%s': no [%s \"%s\"] section", issuer_display(issuer, sizeof(issuer), c),
+                                     issuer_kind_to_string(c->issuer), c->issuer_name);
+        if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line, "issuer '%s' needs names",
+                                     issuer_display(issuer, sizeof(issuer), c));
+        return check_thresholds(reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
+                                cert_critical_before(inv, c));
+}
+
+int config_validate(Inventory *inv, char **reterr) {
+        int r;
+
+        assert(inv);
+        r = validate_agent(inv, reterr);
+        for (size_t i = 0; i < inv->n_acme && r >= 0; i++)
+                r = validate_acme(inv->acme[i], reterr);
+        for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
+                r = validate_ca(inv->ca[i], reterr);
+        for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
+                r = validate_cert(inv, inv->certs[i], reterr);
+        return r < 0 ? r : 0;
+}
+
+/* The whole file at once: configuration files are small, and the parser wants one string. */
+static int read_file(const char *path, char **ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t size, len = 0;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        size = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 2 : 4096;
+        for (;;) {
+                ssize_t k;
+
+                if (!buf || len + 1 >= size) {
+                        char *p;
+
+                        if (buf && size >= CONFIG_FILE_MAX)
+                                return -EFBIG;
+                        size = buf ? size * 2 : size;
+                        if (!(p = realloc(buf, size)))
+                                return -ENOMEM;
+                        buf = p;
+                }
+                k = read(fd, buf + len, size - len - 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        buf[len] = 0;
+        if (memchr(buf, 0, len))
+                return -EBADMSG;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int parse_file(Inventory *inv, const char *path, char **reterr) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_file(path, &text);
+        if (r == -EBADMSG)
+                return error_at(reterr, -EINVAL, path, 0, "contains a NUL byte");
+        if (r < 0)
+                return error_at(reterr, r, path, 0, "%s", strerror(-r));
+        return config_parse_string(inv, text, path, reterr);
+}
+
+static int conf_filter(const struct dirent *de) {
+        size_t n = strlen(de->d_name);
+
+        return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0 &&
+               de->d_type != DT_DIR;
+}
+
+/* Byte order, not alphasort()'s strcoll(): the order must not depend on the locale. */
+static int conf_compare(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int parse_conf_d(Inventory *inv, const char *main_path, char **reterr) {
+        const char *slash = strrchr(main_path, '/');
+        _cleanup_free_ char *dir = NULL;
+        struct dirent **list = NULL;
+        int n, r = 0;
+
+        if (asprintf(&dir, "%.*sconf.d", slash ? (int) (slash - main_path + 1) : 0, main_path) < 0)
+                return error_at(reterr, -ENOMEM, main_path, 0, "out of memory");
+        n = scandir(dir, &list, conf_filter, conf_compare);
+        if (n < 0) {
+                r = -errno;
+                if (r == -ENOENT || r == -ENOTDIR)
+                        return 0;
+                return error_at(reterr, r, dir, 0, "%s", strerror(-r));
+        }
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (r >= 0 && asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0)
+                        r = error_at(reterr, -ENOMEM, dir, 0, "out of memory");
+                else if (r >= 0)
+                        r = parse_file(inv, path, reterr);
+                free(list[i]);
+        }
+        free(list);
+        return r;
+}
+
+int config_load(const char *path, Inventory **ret, char **reterr) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        int r;
+
+        assert(ret);
+        if (!path) {
+                path = getenv("CERTHERD_CONFIG");
+                if (!path || !*path)
+                        path = CONFIG_DEFAULT_PATH;
+        }
+        inv = inventory_new();
+        if (!inv || !(inv->path = strdup(path)))
+                return error_at(reterr, -ENOMEM, path, 0, "out of memory");
+        r = parse_file(inv, path, reterr);
+        if (r < 0)
+                return r;
+        r = parse_conf_d(inv, path, reterr);
+        if (r < 0)
+                return r;
+        r = config_validate(inv, reterr);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(inv);
+        return 0;
+}
+
+static void *find_section(const Inventory *inv, SectionKind kind, const char *name) {
+        if (!inv || !name)
+                return NULL;
+        if (index_is_complete(inv))
+                return config_index_get(inv->index, kind, name);
+        /* Built by hand, or the index lost an allocation race with OOM: scan. */
+        if (kind == SECTION_ACME) {
+                for (size_t i = 0; i < inv->n_acme; i++)
+                        if (strcmp(inv->acme[i]->name, name) == 0)
+                                return inv->acme[i];
+        } else if (kind == SECTION_CA) {
+                for (size_t i = 0; i < inv->n_ca; i++)
+                        if (strcmp(inv->ca[i]->name, name) == 0)
+                                return inv->ca[i];
+        } else {
+                for (size_t i = 0; i < inv->n_certs; i++)
+                        if (strcmp(inv->certs[i]->name, name) == 0)
+                                return inv->certs[i];
+        }
+        return NULL;
+}
+
+CertConfig *inventory_find_cert(const Inventory *inv, const char *name) {
+        return find_section(inv, SECTION_CERT, name);
+}
+
+CaConfig *inventory_find_ca(const Inventory *inv, const char *name) {
+        return find_section(inv, SECTION_CA, name);
+}
+
+AcmeConfig *inventory_find_acme(const Inventory *inv, const char *name) {
+        return find_section(inv, SECTION_ACME, name);
+}
+
+Threshold cert_warn_before(const Inventory *inv, const CertConfig *c) {
+        return c && c->warn_before.set ? c->warn_before : inv->agent.warn_before;
+}
+
+Threshold cert_critical_before(const Inventory *inv, const CertConfig *c) {
+        return c && c->critical_before.set ? c->critical_before : inv->agent.critical_before;
+}
+
+Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {
+        return c && c->renew_before.set ? c->renew_before : inv->agent.renew_before;
+}

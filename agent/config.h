@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "macro.h"
+#include "time-util.h"
+
+/* The inventory of DESIGN.md §3 (contract). config_load() parses the main file and then every
+ * conf.d/<name>.conf files beside it in lexical order: a later key wins, a later section of the same name merges.
+ * Unknown sections and keys are errors; every error is one line "FILE:LINE: message". */
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/certherd/certherd.conf"
+
+typedef enum KeyType {
+        KEY_TYPE_EC_P256,
+        KEY_TYPE_EC_P384,
+        KEY_TYPE_RSA_2048,
+        KEY_TYPE_RSA_3072,
+        KEY_TYPE_RSA_4096,
+        KEY_TYPE_ED25519,
+        _KEY_TYPE_MAX,
+        _KEY_TYPE_INVALID = -22,
+} KeyType;
+
+typedef enum IssuerKind {
+        ISSUER_NONE, /* watch only */
+        ISSUER_SELF,
+        ISSUER_CA,
+        ISSUER_ACME,
+        _ISSUER_KIND_MAX,
+        _ISSUER_KIND_INVALID = -22,
+} IssuerKind;
+
+typedef enum Usage {
+        USAGE_SERVER,
+        USAGE_CLIENT,
+        USAGE_SERVER_CLIENT,
+        _USAGE_MAX,
+        _USAGE_INVALID = -22,
+} Usage;
+
+typedef enum KeyPolicy {
+        KEY_POLICY_REUSE,
+        KEY_POLICY_ROTATE,
+        _KEY_POLICY_MAX,
+        _KEY_POLICY_INVALID = -22,
+} KeyPolicy;
+
+typedef enum ChallengeType {
+        CHALLENGE_HTTP_01,
+        CHALLENGE_DNS_01,
+        CHALLENGE_TLS_ALPN_01,
+        _CHALLENGE_TYPE_MAX,
+        _CHALLENGE_TYPE_INVALID = -22,
+} ChallengeType;
+
+/* A "before expiry" threshold: an absolute duration or a percentage of the certificate's lifetime. */
+typedef struct Threshold {
+        bool set;        /* given in the file (or a default applied) */
+        bool is_percent;
+        unsigned percent; /* 0..100 when is_percent */
+        usec_t usec;      /* when !is_percent */
+} Threshold;
+
+typedef struct AgentConfig {
+        char *state_directory; /* default: $STATE_DIRECTORY, else /var/lib/certherd */
+        char *pin_directory;   /* default /run/certherd/pins */
+        char *metrics_file;    /* NULL when unset or empty */
+        Threshold warn_before;     /* default 14d */
+        Threshold critical_before; /* default 7d */
+        Threshold renew_before;    /* default 33% */
+        char *file;                /* where [agent] was first given; NULL when never */
+        unsigned line;
+} AgentConfig;
+
+typedef struct AcmeConfig {
+        char *name;
+        char *directory; /* required when a certificate uses it */
+        char *contact;
+        char *ca_bundle;
+        char *eab_kid;
+        char *eab_hmac_file;
+        ChallengeType challenge; /* default http-01 */
+        char *webroot;
+        char *listen;            /* default "[::]:80" */
+        char *dns_hook;
+        char *preferred_chain;
+        KeyType account_key_type; /* ec-p256 or rsa-2048 only */
+        double initial_backoff;    /* seconds, default 0.15 */
+        double max_retry_duration; /* seconds, default 30 */
+        char *file;                /* where the section was (first) defined */
+        unsigned line;
+} AcmeConfig;
+
+typedef struct CaConfig {
+        char *name;
+        char *certificate; /* required */
+        char *key;         /* required */
+        KeyType key_type;  /* default ec-p256 */
+        usec_t validity;   /* default 90d */
+        usec_t ca_validity; /* default 10y */
+        char **export;     /* NULL-terminated, may be NULL */
+        char *file;
+        unsigned line;
+} CaConfig;
+
+typedef struct CertConfig {
+        char *name;
+        char *certificate; /* required */
+        char *key;         /* optional for issuer=none */
+        char *ca;          /* NULL: system trust store */
+        char **names;      /* NULL-terminated; may be NULL */
+        IssuerKind issuer;  /* default none */
+        char *issuer_name;  /* ACME or CA section name for acme:/ca: */
+        Usage usage;        /* default server */
+        KeyType key_type;   /* default ec-p256 */
+        KeyPolicy key_policy; /* default reuse */
+        Threshold renew_before;    /* !set: [agent]'s */
+        Threshold warn_before;
+        Threshold critical_before;
+        char *key_password_file;
+        char *owner;      /* "user" or "user:group"; NULL when unset */
+        mode_t mode;      /* key mode; default 0600 */
+        bool mode_set;
+        char **reload;    /* unit names */
+        char **restart;
+        int signal;       /* 0 when unset */
+        char *signal_pidfile;
+        char *exec;       /* command line of the hook */
+        char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
+        char *file;
+        unsigned line;
+} CertConfig;
+
+/* Private to config.c: (section kind, name) → section, so merging and lookups stay O(1). */
+typedef struct ConfigIndex ConfigIndex;
+
+typedef struct Inventory {
+        char *path; /* the main file */
+        AgentConfig agent;
+        AcmeConfig **acme;
+        size_t n_acme;
+        CaConfig **ca;
+        size_t n_ca;
+        CertConfig **certs;
+        size_t n_certs;
+        ConfigIndex *index; /* NULL for an inventory built by hand: lookups then scan the arrays */
+} Inventory;
+
+/* Load `path` (NULL: $CERTHERD_CONFIG, else CONFIG_DEFAULT_PATH) and its conf.d/. Environment variables
+ * are looked up with getenv(). On failure returns -errno and, when reterr is non-NULL, a malloc'd
+ * one-line message "FILE:LINE: message" (or "FILE: message" for a file-level problem). */
+int config_load(const char *path, Inventory **ret, char **reterr);
+
+/* Parse one file's text into `inv` (created by inventory_new()), as if it were the file `filename`.
+ * Used by config_load() and the fuzzer. Does not validate cross references (see config_validate). */
+Inventory *inventory_new(void);
+int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr);
+/* After all files: defaults, required keys, issuer references (ca:NAME / acme:NAME must exist). */
+int config_validate(Inventory *inv, char **reterr);
+
+Inventory *inventory_free(Inventory *inv);
+static inline void inventory_freep(Inventory **inv) {
+        inventory_free(*inv);
+}
+#define _cleanup_inventory_ _cleanup_(inventory_freep)
+
+CertConfig *inventory_find_cert(const Inventory *inv, const char *name);
+CaConfig *inventory_find_ca(const Inventory *inv, const char *name);
+AcmeConfig *inventory_find_acme(const Inventory *inv, const char *name);
+
+/* Effective thresholds for a certificate (its own, else [agent]'s). */
+Threshold cert_warn_before(const Inventory *inv, const CertConfig *c);
+Threshold cert_critical_before(const Inventory *inv, const CertConfig *c);
+Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
+/* Resolve a threshold against a lifetime [not_before, not_after]. */
+usec_t threshold_resolve(Threshold t, usec_t lifetime);
+
+/* "90d" / "12h" / "33%" */
+int parse_threshold(const char *s, Threshold *ret);
+
+const char *key_type_to_string(KeyType t) _pure_;
+KeyType key_type_from_string(const char *s) _pure_;
+const char *issuer_kind_to_string(IssuerKind k) _pure_;
+const char *usage_to_string(Usage u) _pure_;
+Usage usage_from_string(const char *s) _pure_;
+const char *key_policy_to_string(KeyPolicy p) _pure_;
+KeyPolicy key_policy_from_string(const char *s) _pure_;
+const char *challenge_type_to_string(ChallengeType t) _pure_;
+ChallengeType challenge_type_from_string(const char *s) _pure_;
