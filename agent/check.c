@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fd-util.h"
+
+/* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
+#define INPUT_MAX (64U * 1024U * 1024U)
+
+/* A file read into a buffer that is reused across certificates by one worker. */
+typedef struct Buffer {
+        uint8_t *data;
+        size_t size;
+        size_t allocated;
+} Buffer;
+
+/* One CA file's trust list, loaded once per worker (GnuTLS trust lists are not shared across threads). */
+typedef struct TrustEntry {
+        const char *path; /* NULL: the system store */
+        gnutls_x509_trust_list_t trust;
+        int error; /* > 0 when the anchors could not be loaded */
+} TrustEntry;
+
+typedef struct Worker {
+        struct Pool *pool;
+        Buffer cert, key;
+        TrustEntry *trust;
+        size_t n_trust;
+        int error;
+} Worker;
+
+typedef struct Pool {
+        const Inventory *inv;
+        CheckResult *results;
+        size_t n;
+        atomic_size_t next;
+        usec_t now;
+} Pool;
+
+static int read_fd(int fd, size_t max, Buffer *b) {
+        struct stat st;
+        size_t want;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+
+        b->size = 0;
+        want = (size_t) st.st_size + 1;
+        for (;;) {
+                ssize_t k;
+
+                if (b->allocated < want) {
+                        uint8_t *p = realloc(b->data, want);
+                        if (!p)
+                                return -ENOMEM;
+                        b->data = p;
+                        b->allocated = want;
+                }
+                k = read(fd, b->data + b->size, b->allocated - b->size - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                b->size += (size_t) k;
+                if (b->size > max)
+                        return -EFBIG;
+                if (b->size + 1 == b->allocated) /* the file grew while we read it */
+                        want = b->allocated * 2;
+        }
+        b->data[b->size] = 0;
+        return 0;
+}
+
+static int read_into(const char *path, size_t max, Buffer *b, mode_t *ret_mode) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        r = read_fd(fd, max, b);
+        if (r < 0)
+                return r;
+        if (ret_mode) {
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                *ret_mode = st.st_mode;
+        }
+        return 0;
+}
+
+static TrustEntry *worker_trust(Worker *w, const char *path) {
+        TrustEntry *t;
+        Buffer b = {};
+        int r;
+
+        for (size_t i = 0; i < w->n_trust; i++)
+                if (w->trust[i].path == path || (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0))
+                        return &w->trust[i];
+
+        t = realloc(w->trust, (w->n_trust + 1) * sizeof(TrustEntry));
+        if (!t)
+                return NULL;
+        w->trust = t;
+        t = &w->trust[w->n_trust++];
+        *t = (TrustEntry) { .path = path };
+
+        if (path) {
+                r = read_into(path, INPUT_MAX, &b, NULL);
+                if (r >= 0)
+                        r = x509_trust_new(b.data, b.size, &t->trust);
+                free(b.data);
+        } else
+                r = x509_trust_new(NULL, 0, &t->trust);
+        if (r < 0)
+                t->error = -r;
+        return t;
+}
+
+/* The CA named by `ca` is unusable: a problem of the inventory, reported on each certificate using it. */
+static int add_trust_problem(CertFacts *f, const char *path, int error) {
+        return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "cannot load trust anchors from %s: %s",
+                                      path ?: "the system store",
+                                      error == EBADMSG ? "no certificate in it" : strerror(error));
+}
+
+static int inspect_one(Worker *w, CheckResult *res) {
+        const CertConfig *c = res->cert;
+        const Inventory *inv = w->pool->inv;
+        _cleanup_free_ char *password = NULL;
+        TrustEntry *trust;
+        X509Input in = {
+                .cert_path = c->certificate,
+                .key_path = c->key,
+                .key_mode = (mode_t) -1,
+                .names = c->names,
+                .usage = c->usage,
+                .warn_before = cert_warn_before(inv, c),
+                .critical_before = cert_critical_before(inv, c),
+        };
+        int r;
+
+        trust = worker_trust(w, c->ca);
+        if (!trust)
+                return -ENOMEM;
+        in.trust = trust->trust;
+
+        r = read_into(c->certificate, INPUT_MAX, &w->cert, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                in.cert_errno = -r;
+        else {
+                in.cert_data = w->cert.data;
+                in.cert_size = w->cert.size;
+        }
+
+        if (c->key) {
+                r = read_into(c->key, INPUT_MAX, &w->key, &in.key_mode);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        in.key_errno = -r;
+                else {
+                        in.key_data = w->key.data;
+                        in.key_size = w->key.size;
+                }
+                if (c->key_password_file) {
+                        r = read_secret_file(c->key_password_file, &password);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                in.key_password_errno = -r;
+                        in.key_password = password;
+                }
+        }
+
+        r = x509_inspect(&in, w->pool->now, &res->facts);
+        if (r < 0)
+                return r;
+        if (trust->error > 0 && res->facts->parsed)
+                return add_trust_problem(res->facts, c->ca, trust->error);
+        return 0;
+}
+
+static void *worker_main(void *userdata) {
+        Worker *w = userdata;
+        Pool *p = w->pool;
+
+        for (;;) {
+                size_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+                if (i >= p->n)
+                        break;
+                w->error = inspect_one(w, &p->results[i]);
+                if (w->error < 0)
+                        break;
+        }
+        return NULL;
+}
+
+static void worker_done(Worker *w) {
+        free(w->cert.data);
+        free(w->key.data);
+        for (size_t i = 0; i < w->n_trust; i++)
+                if (w->trust[i].trust)
+                        gnutls_x509_trust_list_deinit(w->trust[i].trust, 1);
+        free(w->trust);
+}
+
+CheckReport *check_report_free(CheckReport *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_results; i++)
+                cert_facts_free(r->results[i].facts);
+        free(r->results);
+        free(r);
+        return NULL;
+}
+
+static unsigned default_threads(size_t n) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t t = cpus > 0 ? (size_t) cpus : 1;
+
+        /* A thread per 16 certificates at most: for a handful, spawning costs more than it saves. */
+        if (t > (n + 15) / 16)
+                t = (n + 15) / 16;
+        return t > 0 ? (unsigned) t : 1;
+}
+
+int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now, CheckReport **ret) {
+        _cleanup_check_report_ CheckReport *rep = NULL;
+        _cleanup_free_ Worker *workers = NULL;
+        _cleanup_free_ pthread_t *tids = NULL;
+        Pool pool = { .inv = inv, .now = now };
+        size_t n = certs ? strv_length((char *const *) certs) : inv->n_certs;
+        unsigned started = 0;
+        int r = 0;
+
+        rep = calloc(1, sizeof(*rep));
+        if (!rep)
+                return -ENOMEM;
+        rep->results = calloc(n ? n : 1, sizeof(CheckResult));
+        if (!rep->results)
+                return -ENOMEM;
+        rep->n_results = n;
+        for (size_t i = 0; i < n; i++)
+                rep->results[i].cert = certs ? certs[i] : inv->certs[i];
+
+        pool.results = rep->results;
+        pool.n = n;
+        if (threads == 0)
+                threads = default_threads(n);
+        workers = calloc(threads, sizeof(Worker));
+        tids = calloc(threads, sizeof(pthread_t));
+        if (!workers || !tids)
+                return -ENOMEM;
+
+        /* The calling thread is worker 0; the others help. */
+        for (unsigned i = 0; i < threads; i++)
+                workers[i].pool = &pool;
+        for (unsigned i = 1; i < threads; i++, started++)
+                if (pthread_create(&tids[i], NULL, worker_main, &workers[i]) != 0)
+                        break;
+        worker_main(&workers[0]);
+        for (unsigned i = 1; i <= started; i++)
+                pthread_join(tids[i], NULL);
+
+        for (unsigned i = 0; i < threads; i++) {
+                if (workers[i].error < 0)
+                        r = workers[i].error;
+                worker_done(&workers[i]);
+        }
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                Severity s = rep->results[i].facts ? rep->results[i].facts->state : SEVERITY_CRITICAL;
+                rep->count[s]++;
+                if (s > rep->worst)
+                        rep->worst = s;
+        }
+        *ret = TAKE_PTR(rep);
+        return 0;
+}

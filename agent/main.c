@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* certherd: argument parsing and dispatch to commands; nothing else (DESIGN.md §2). */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check.h"
+#include "config.h"
+#include "fd-util.h"
+#include "install.h"
+#include "gnutls-util.h"
+#include "log.h"
+#include "pin.h"
+#include "renew.h"
+#include "report.h"
+#include "x509.h"
+
+/* Exit codes of DESIGN.md §4 (contract). */
+enum {
+        EXIT_OK = 0,
+        EXIT_WARNING = 1,
+        EXIT_CRITICAL = 2,
+        EXIT_USAGE = 3,
+};
+
+static const char *arg_config = NULL;
+static bool arg_json = false;
+static PinFormat arg_pin_format = PIN_FORMAT_BASE64;
+static const char *arg_password_file = NULL;
+static bool arg_force = false;
+static const char *arg_reason = NULL;
+
+static void help(void) {
+        printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
+               "\n"
+               "Watch, renew, install and pin TLS certificates.\n"
+               "\n"
+               "Commands:\n"
+               "  check [NAME...]        inspect every (or the named) certificate; exit 0 ok, 1 warning, 2 critical\n"
+               "  status                 the same facts as a table\n"
+               "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
+               "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
+               "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE      inventory (default $CERTHERD_CONFIG, else %s)\n"
+               "      --json             machine-readable output\n"
+               "      --format FMT       pin format: base64 (default), curl (sha256//...), hex\n"
+               "      --password-file F  password of an encrypted private key (pin)\n"
+               "      --force            renew even what is not due (renew)\n"
+               "  -h, --help             show this help\n"
+               "      --version          show the version\n"
+               "\n"
+               "Exit status 3: configuration or usage error. See certherd(8).\n",
+               CONFIG_DEFAULT_PATH);
+}
+
+_printf_(1, 2) static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("certherd: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs(" (see certherd --help)\n", stderr);
+        return EXIT_USAGE;
+}
+
+static int load_inventory(Inventory **ret) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        r = config_load(arg_config, ret, &err);
+        if (r < 0) {
+                if (err)
+                        log_error("%s", err);
+                else
+                        log_error_errno(r, "Failed to load the inventory: %m");
+                return -EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* Resolve NAME arguments to certificate sets; an unknown name is a usage error. */
+static int select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
+        _cleanup_free_ CertConfig **l = NULL;
+        size_t n = strv_length(names);
+
+        if (n == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        l = calloc(n + 1, sizeof(CertConfig *));
+        if (!l)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < n; i++) {
+                l[i] = inventory_find_cert(inv, names[i]);
+                if (!l[i]) {
+                        log_error("no [certificate \"%s\"] in the inventory %s", names[i], inv->path);
+                        return -EXIT_USAGE;
+                }
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int verb_check(char **args, bool table) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_check_report_ CheckReport *rep = NULL;
+        _cleanup_free_ CertConfig **certs = NULL;
+        int r;
+
+        if (table && args[0])
+                return usage_error("status takes no arguments: '%s'", args[0]);
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        r = select_certs(inv, args, &certs);
+        if (r < 0)
+                return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_CRITICAL;
+
+        r = check_run(inv, certs, 0, now_realtime(), &rep);
+        if (r < 0) {
+                log_error_errno(r, "Failed to inspect certificates: %m");
+                return EXIT_CRITICAL;
+        }
+
+        if (arg_json)
+                r = report_json(rep, stdout);
+        else if (table)
+                r = report_table(rep, stdout, isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+                                                      !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
+        else
+                r = report_lines(rep, stdout);
+        if (r < 0 || fflush(stdout) != 0) {
+                log_error("Failed to write the report: %s", strerror(r < 0 ? -r : errno));
+                return EXIT_CRITICAL;
+        }
+        return rep->worst == SEVERITY_OK ? EXIT_OK : rep->worst == SEVERITY_WARNING ? EXIT_WARNING : EXIT_CRITICAL;
+}
+
+static int pin_of_file(const char *path, const char *password, char **ret) {
+        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_datum_ gnutls_datum_t spki = {};
+        uint8_t pin[PIN_SIZE];
+        size_t size;
+        int r;
+
+        r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: %m", path);
+        r = x509_spki_from_data(data, size, password, &spki);
+        if (r == -EACCES)
+                return log_error_errno(r, "%s: encrypted private key: %s", path,
+                                       password ? "the password does not decrypt it" : "give --password-file");
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", path,
+                                       size == 0 ? "empty file"
+                                                 : "not a certificate, certificate request, public key or private key");
+        r = pin_compute(spki.data, spki.size, pin);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot hash the public key: %m", path);
+        r = pin_format(pin, arg_pin_format, ret);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory");
+        return 0;
+}
+
+static int verb_pin(char **args) {
+        _cleanup_free_ char *password = NULL;
+        json_t *list = NULL;
+        size_t n = strv_length(args);
+        int r, ret = EXIT_OK;
+
+        if (n == 0)
+                return usage_error("%s", "pin needs at least one FILE");
+        if (arg_password_file) {
+                r = read_secret_file(arg_password_file, &password);
+                if (r < 0) {
+                        log_error_errno(r, "%s: %m", arg_password_file);
+                        return EXIT_USAGE;
+                }
+        }
+        if (arg_json && !(list = json_array()))
+                return EXIT_USAGE;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *pin = NULL;
+
+                if (pin_of_file(args[i], password, &pin) < 0) {
+                        ret = EXIT_USAGE;
+                        continue;
+                }
+                if (list)
+                        json_array_append_new(list, json_pack("{s:s, s:s}", "file", args[i], "pin_sha256", pin));
+                else if (n == 1)
+                        printf("%s\n", pin);
+                else
+                        printf("%s  %s\n", pin, args[i]);
+        }
+        if (list) {
+                json_t *root = json_pack("{s:o}", "pins", list);
+                json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                putchar('\n');
+                json_decref(root);
+        }
+        if (fflush(stdout) != 0)
+                return EXIT_USAGE;
+        return ret;
+}
+
+static int verb_renew(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_check_report_ CheckReport *rep = NULL;
+        _cleanup_free_ CertConfig **certs = NULL;
+        _cleanup_close_ int lock = -1;
+        size_t renewed = 0, failed = 0, skipped = 0;
+        usec_t now = now_realtime();
+        int r;
+
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        r = select_certs(inv, args, &certs);
+        if (r < 0)
+                return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_WARNING;
+        for (size_t i = 0; certs && certs[i]; i++)
+                if (certs[i]->issuer == ISSUER_NONE) {
+                        log_error("%s: issuer = none: certherd only watches this certificate", certs[i]->name);
+                        return EXIT_USAGE;
+                }
+
+        if (renew_state_directory(inv) < 0)
+                return EXIT_WARNING;
+        lock = renew_lock(inv);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it does the renewals, exiting",
+                           inv->agent.state_directory);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+
+        /* An install a crash interrupted is completed (or rolled back) before anything is inspected. */
+        for (size_t i = 0; i < inv->n_certs; i++)
+                if (install_recover(inv->agent.state_directory, inv->certs[i]->name) > 0)
+                        log_notice("%s: completed an interrupted install", inv->certs[i]->name);
+
+        r = check_run(inv, certs, 0, now, &rep);
+        if (r < 0) {
+                log_error_errno(r, "Failed to inspect certificates: %m");
+                return EXIT_WARNING;
+        }
+
+        for (size_t i = 0; i < rep->n_results; i++) {
+                const CertConfig *c = rep->results[i].cert;
+                const CertFacts *f = rep->results[i].facts;
+                RenewReason why;
+
+                /* Timer mode: the journal hears about every watched certificate near expiry. */
+                if (log_get_target() == LOG_TARGET_JOURNAL)
+                        renew_log_expiry(inv, c, f);
+                if (c->issuer == ISSUER_NONE)
+                        continue;
+
+                why = policy_renew_reason(f, cert_renew_before(inv, c), arg_force, now);
+                if (why == RENEW_REASON_NONE) {
+                        char when[32];
+
+                        format_timestamp_iso(when, sizeof(when),
+                                             policy_renew_time(f->not_before, f->not_after, cert_renew_before(inv, c)));
+                        printf("%s: not due (renews from %s)\n", c->name, when);
+                        skipped++;
+                        /* Keep the published pin true to what is installed (e.g. after a crash). */
+                        if (f->has_pin)
+                                (void) renew_publish_pins(inv, c, f->pin, f->not_after, NULL, now);
+                        continue;
+                }
+                log_info("%s: renewing: %s", c->name, renew_reason_to_string(why));
+                if (renew_one(inv, c, f, now, NULL) < 0)
+                        failed++;
+                else
+                        renewed++;
+        }
+        printf("%zu renewed, %zu not due, %zu failed\n", renewed, skipped, failed);
+        return failed ? EXIT_WARNING : EXIT_OK;
+}
+
+static int verb_ca(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        const CaConfig *ca;
+        int r;
+
+        if (!args[0] || strcmp(args[0], "init") != 0 || !args[1] || args[2])
+                return usage_error("%s", "usage: certherd ca init NAME");
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        ca = inventory_find_ca(inv, args[1]);
+        if (!ca) {
+                log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
+                return EXIT_USAGE;
+        }
+        return renew_ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "format", required_argument, NULL, ARG_FORMAT },
+                { "password-file", required_argument, NULL, ARG_PASSWORD_FILE },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "reason", required_argument, NULL, ARG_REASON },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        const char *verb;
+        char **args;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case ARG_FORMAT:
+                        arg_pin_format = pin_format_from_string(optarg);
+                        if (arg_pin_format < 0)
+                                return usage_error("invalid --format '%s': expected base64, curl or hex", optarg);
+                        break;
+                case ARG_PASSWORD_FILE:
+                        arg_password_file = optarg;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_REASON:
+                        arg_reason = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_OK;
+                case ARG_VERSION:
+                        printf("certherd %s\n", CERTHERD_VERSION);
+                        return EXIT_OK;
+                case ':':
+                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+                default:
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+
+        if (optind >= argc)
+                return usage_error("%s", "missing command");
+        verb = argv[optind];
+        args = argv + optind + 1;
+
+        if (arg_force && strcmp(verb, "renew") != 0)
+                return usage_error("--force applies to renew only, not to '%s'", verb);
+        if (arg_reason && strcmp(verb, "revoke") != 0)
+                return usage_error("--reason applies to revoke only, not to '%s'", verb);
+        if ((arg_password_file || arg_pin_format != PIN_FORMAT_BASE64) && strcmp(verb, "pin") != 0)
+                return usage_error("--format and --password-file apply to pin only, not to '%s'", verb);
+
+        if (strcmp(verb, "check") == 0)
+                return verb_check(args, false);
+        if (strcmp(verb, "status") == 0)
+                return verb_check(args, true);
+        if (strcmp(verb, "pin") == 0)
+                return verb_pin(args);
+        if (strcmp(verb, "renew") == 0)
+                return verb_renew(args);
+        if (strcmp(verb, "ca") == 0)
+                return verb_ca(args);
+        return usage_error("unknown command '%s'", verb);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "config.h"
+#include "pin.h"
+#include "time-util.h"
+
+/* Loading and inspecting certificates and keys (DESIGN.md §2, §4). Pure: callers read the files and
+ * pass buffers; nothing here touches the disk (the system trust store loader aside, x509_trust_new). */
+
+typedef enum Severity {
+        SEVERITY_OK,
+        SEVERITY_WARNING,
+        SEVERITY_CRITICAL,
+        _SEVERITY_MAX,
+        _SEVERITY_INVALID = -22,
+} Severity;
+
+/* Problem codes of DESIGN.md §4 (contract). */
+typedef enum ProblemCode {
+        PROBLEM_UNREADABLE,
+        PROBLEM_MALFORMED,
+        PROBLEM_EXPIRED,
+        PROBLEM_NOT_YET_VALID,
+        PROBLEM_EXPIRY_CRITICAL,
+        PROBLEM_EXPIRY_WARNING,
+        PROBLEM_KEY_MISMATCH,
+        PROBLEM_NAME_MISSING,
+        PROBLEM_UNTRUSTED_CHAIN,
+        PROBLEM_WEAK_KEY,
+        PROBLEM_WEAK_SIGNATURE,
+        PROBLEM_KEY_PERMISSIONS,
+        PROBLEM_USAGE_MISSING,
+        _PROBLEM_CODE_MAX,
+        _PROBLEM_CODE_INVALID = -22,
+} ProblemCode;
+
+const char *severity_to_string(Severity s) _pure_;
+const char *problem_code_to_string(ProblemCode c) _pure_;
+ProblemCode problem_code_from_string(const char *s) _pure_;
+Severity problem_code_severity(ProblemCode c) _pure_;
+
+typedef struct Problem {
+        ProblemCode code;
+        char *message; /* "expires in 12 days" */
+} Problem;
+
+/* What the caller read. A read error (errno) stands for a file that could not be read. */
+typedef struct X509Input {
+        const char *cert_path; /* for messages only */
+        const uint8_t *cert_data;
+        size_t cert_size;
+        int cert_errno; /* > 0: the certificate could not be read */
+
+        const char *key_path; /* NULL: no key configured, no pairing check */
+        const uint8_t *key_data;
+        size_t key_size;
+        int key_errno;
+        mode_t key_mode;      /* st_mode of the key file; (mode_t) -1 when unknown */
+        const char *key_password; /* NULL unless key-password-file is set */
+        int key_password_errno;   /* > 0: the password file could not be read */
+
+        char *const *names; /* expected names, NULL-terminated, may be NULL */
+        Usage usage;
+        Threshold warn_before;
+        Threshold critical_before;
+        /* Anchors for the chain check; NULL skips it (the caller could not load them: it reports why). */
+        gnutls_x509_trust_list_t trust;
+} X509Input;
+
+typedef struct CertFacts {
+        bool parsed; /* the leaf could be parsed: the fields below are set */
+        char *subject;
+        char *issuer;
+        char *serial; /* lowercase hex */
+        usec_t not_before;
+        usec_t not_after;
+        int64_t days_left; /* floor((not_after - now) / 1d), negative when expired */
+        char **names;      /* SANs: DNS names and IP addresses, NULL-terminated */
+        char *key_type;    /* "ec-p256", "rsa-2048", "ed25519", … */
+        bool has_pin;
+        uint8_t pin[PIN_SIZE];
+
+        Problem *problems;
+        size_t n_problems;
+        Severity state; /* worst severity among problems */
+} CertFacts;
+
+/* Inspect a certificate (PEM or DER; a PEM file may hold the full chain, leaf first) and its key
+ * against the expectations, at time `now`. Findings are problems in *ret, never errors: the return
+ * is 0, or -ENOMEM. */
+int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret);
+CertFacts *cert_facts_free(CertFacts *f);
+static inline void cert_facts_freep(CertFacts **f) {
+        cert_facts_free(*f);
+}
+#define _cleanup_cert_facts_ _cleanup_(cert_facts_freep)
+
+/* Append a problem and raise f->state to its severity. Returns 0 or -ENOMEM. */
+int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...) _printf_(3, 4);
+
+/* Trust anchors from PEM or DER data (one or more certificates); data == NULL: the system store.
+ * Returns 0 or -errno (-EBADMSG when no certificate could be parsed). */
+int x509_trust_new(const uint8_t *data, size_t size, gnutls_x509_trust_list_t *ret);
+
+/* Certificates (PEM or DER, several in a PEM file) into a malloc'd array of n. Returns 0 or -errno. */
+int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, unsigned *ret_n);
+void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n);
+
+/* A private key: PKCS#1, PKCS#8 (encrypted too, with `password`), SEC1, Ed25519; PEM or DER.
+ * Returns 0, -EBADMSG (not a key), -EACCES (encrypted and no or a wrong password), -ENOMEM. */
+int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gnutls_x509_privkey_t *ret);
+
+/* The DER SubjectPublicKeyInfo of whatever the data holds: a certificate, a CSR, a public key or a
+ * private key (then `password` may be needed). Returns 0 or -errno as x509_load_privkey. */
+int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, gnutls_datum_t *ret);
