@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ca.h"
+#include "gnutls-util.h"
+#include "keygen.h"
+
+#define OID_SAN "2.5.29.17"
+
+/* not_before lies this far back, so that a peer whose clock is a little behind accepts the certificate. */
+#define CLOCK_SKEW_USEC USEC_PER_HOUR
+
+/* 9999-12-31T23:59:59Z, the last instant a GeneralizedTime can hold (RFC 5280 §4.1.2.5). */
+#define TIME_MAX_SEC ((usec_t) 253402300799)
+
+#define SERIAL_SIZE 16
+#define KEY_ID_MAX 64
+
+static usec_t usec_add(usec_t a, usec_t b) {
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
+}
+
+static time_t to_time(usec_t u) {
+        usec_t s = u / USEC_PER_SEC;
+
+        return (time_t) (s > TIME_MAX_SEC ? TIME_MAX_SEC : s);
+}
+
+/* The digest that goes with a signing key: SHA-384 for P-384 (as RFC 5480 pairs them), none for Ed25519
+ * (it hashes internally), SHA-256 otherwise. */
+static gnutls_digest_algorithm_t sign_digest(gnutls_x509_privkey_t key) {
+        unsigned bits = 0;
+
+        switch (gnutls_x509_privkey_get_pk_algorithm2(key, &bits)) {
+        case GNUTLS_PK_EDDSA_ED25519:
+                return GNUTLS_DIG_UNKNOWN;
+        case GNUTLS_PK_ECDSA:
+                return bits >= 384 ? GNUTLS_DIG_SHA384 : GNUTLS_DIG_SHA256;
+        default:
+                return GNUTLS_DIG_SHA256;
+        }
+}
+
+/* A random positive serial of 127 bits: the first byte is non-zero (so the DER INTEGER is minimal and all
+ * 16 bytes count) and its top bit clear (so it is positive). RFC 5280 §4.1.2.2, CA/B BR §7.1 (≥ 64 bits). */
+static int set_serial(gnutls_x509_crt_t crt) {
+        uint8_t serial[SERIAL_SIZE];
+        int r;
+
+        do {
+                r = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
+                if (r < 0)
+                        return errno_from_gnutls(r);
+                serial[0] &= 0x7f;
+        } while (serial[0] == 0);
+
+        r = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
+
+/* What every certificate made here shares: version 3, the subject key, a serial, the validity, the subject
+ * key id. The key id is GnuTLS's default one (SHA-1 over the SubjectPublicKeyInfo). */
+static int crt_new(gnutls_x509_privkey_t key, usec_t not_before, usec_t not_after, gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        uint8_t id[KEY_ID_MAX];
+        size_t id_size = sizeof(id);
+        int r;
+
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_crt_set_version(crt, 3);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crt_set_key(crt, key);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = set_serial(crt);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_set_activation_time(crt, to_time(not_before));
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crt_set_expiration_time(crt, to_time(not_after));
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        r = gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA1, id, &id_size);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crt_set_subject_key_id(crt, id, id_size);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        *ret = TAKE_PTR(crt);
+        return 0;
+}
+
+static int set_common_name(gnutls_x509_crt_t crt, const char *cn) {
+        int r;
+
+        r = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned) strlen(cn));
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
+
+/* SANs from the (already validated) names, CN = the first one. A first name longer than X.520 allows
+ * leaves the subject empty, and then the SAN extension must be critical (RFC 5280 §4.2.1.6). */
+static int set_names(gnutls_x509_crt_t crt, char *const *names, const gnutls_datum_t *san) {
+        bool has_cn = strlen(names[0]) <= KEYGEN_CN_MAX;
+        int r;
+
+        if (has_cn) {
+                r = set_common_name(crt, names[0]);
+                if (r < 0)
+                        return r;
+        }
+        r = gnutls_x509_crt_set_extension_by_oid(crt, OID_SAN, san->data, san->size, !has_cn);
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
+
+static int set_usage(gnutls_x509_crt_t crt, Usage usage) {
+        int r;
+
+        if (usage == USAGE_SERVER || usage == USAGE_SERVER_CLIENT) {
+                r = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        if (usage == USAGE_CLIENT || usage == USAGE_SERVER_CLIENT) {
+                r = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        return 0;
+}
+
+/* digitalSignature for every key; RSA keys also encrypt the premaster secret of TLS 1.2's RSA key
+ * exchange, which wants keyEncipherment. keyUsage is critical (RFC 5280 §4.2.1.3 SHOULD). */
+static int set_key_usage(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, unsigned extra) {
+        unsigned ku = GNUTLS_KEY_DIGITAL_SIGNATURE | extra;
+        int r;
+
+        if (gnutls_x509_privkey_get_pk_algorithm(key) == GNUTLS_PK_RSA)
+                ku |= GNUTLS_KEY_KEY_ENCIPHERMENT;
+        r = gnutls_x509_crt_set_key_usage(crt, ku);
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
+
+static bool request_is_valid(const IssueRequest *req) {
+        return req && req->names && req->names[0] && req->validity > 0 && req->usage >= 0 &&
+               req->usage < _USAGE_MAX;
+}
+
+/* Sign, and hand out the certificate as it reads back from DER. GnuTLS fills some lookups only when it
+ * imports a certificate (the SANs, the raw subject and issuer DNs that gnutls_x509_crt_check_issuer() and
+ * chain building compare): on the object it has just signed they answer as if empty, and callers would
+ * be fooled. The price is one DER parse, a few tens of microseconds. */
+static int sign(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key,
+                gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t signed_crt = NULL;
+        _cleanup_datum_ gnutls_datum_t der = {};
+        int r;
+
+        r = gnutls_x509_crt_sign2(crt, issuer, issuer_key, sign_digest(issuer_key), 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        if (gnutls_x509_crt_init(&signed_crt) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_crt_import(signed_crt, &der, GNUTLS_X509_FMT_DER);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        *ret = TAKE_PTR(signed_crt);
+        return 0;
+}
+
+int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                 gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        usec_t not_before = now > CLOCK_SKEW_USEC ? now - CLOCK_SKEW_USEC : 0;
+        int r;
+
+        if (!key || !ret || !common_name || common_name[0] == 0 || strlen(common_name) > KEYGEN_CN_MAX ||
+            validity == 0)
+                return -EINVAL;
+
+        r = crt_new(key, not_before, usec_add(now, validity), &crt);
+        if (r < 0)
+                return r;
+        r = set_common_name(crt, common_name);
+        if (r < 0)
+                return r;
+        /* pathLenConstraint 0: this CA signs leaves only, never another CA. */
+        r = gnutls_x509_crt_set_basic_constraints(crt, 1, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        return sign(crt, crt, key, ret);
+}
+
+/* The CA's subject key id, which becomes the leaf's authority key id. A CA certificate made elsewhere may
+ * lack the extension: then GnuTLS's default key id over its public key, which is how crt_new() makes one. */
+static int ca_key_id(gnutls_x509_crt_t ca_crt, uint8_t id[static KEY_ID_MAX], size_t *ret_size) {
+        size_t size = KEY_ID_MAX;
+        unsigned critical;
+        int r;
+
+        r = gnutls_x509_crt_get_subject_key_id(ca_crt, id, &size, &critical);
+        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+                size = KEY_ID_MAX;
+                r = gnutls_x509_crt_get_key_id(ca_crt, GNUTLS_KEYID_USE_SHA1, id, &size);
+        }
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret_size = size;
+        return 0;
+}
+
+/* The CA certificate must be a CA and belong to ca_key, or the leaf would not verify. Comparing two SHA-1
+ * key ids costs microseconds, no signature. */
+static int ca_check(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key) {
+        uint8_t a[KEY_ID_MAX], b[KEY_ID_MAX];
+        size_t a_size = sizeof(a), b_size = sizeof(b);
+        unsigned critical = 0, ca = 0;
+        int pathlen = -1;
+
+        if (gnutls_x509_crt_get_basic_constraints(ca_crt, &critical, &ca, &pathlen) < 0 || !ca)
+                return -EINVAL;
+        if (gnutls_x509_crt_get_key_id(ca_crt, GNUTLS_KEYID_USE_SHA1, a, &a_size) < 0 ||
+            gnutls_x509_privkey_get_key_id(ca_key, GNUTLS_KEYID_USE_SHA1, b, &b_size) < 0)
+                return -EINVAL;
+        if (a_size != b_size || memcmp(a, b, a_size) != 0)
+                return -EINVAL;
+        return 0;
+}
+
+int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
+             const IssueRequest *req, gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t san = {};
+        uint8_t aki[KEY_ID_MAX];
+        size_t aki_size = 0;
+        time_t ca_not_before, ca_not_after;
+        usec_t not_before, not_after;
+        int r;
+
+        if (!ca_crt || !ca_key || !leaf_key || !ret || !request_is_valid(req))
+                return -EINVAL;
+        r = keygen_san_ext(req->names, &san);
+        if (r < 0)
+                return r;
+        r = ca_check(ca_crt, ca_key);
+        if (r < 0)
+                return r;
+
+        /* A leaf never outlives its CA nor starts before it; a CA that is not valid now issues nothing. */
+        ca_not_before = gnutls_x509_crt_get_activation_time(ca_crt);
+        ca_not_after = gnutls_x509_crt_get_expiration_time(ca_crt);
+        if (ca_not_before == (time_t) -1 || ca_not_after == (time_t) -1 || ca_not_before < 0 ||
+            ca_not_after <= ca_not_before)
+                return -EINVAL;
+        if (req->now < (usec_t) ca_not_before * USEC_PER_SEC ||
+            req->now >= (usec_t) ca_not_after * USEC_PER_SEC)
+                return -EINVAL;
+
+        not_before = req->now > CLOCK_SKEW_USEC ? req->now - CLOCK_SKEW_USEC : 0;
+        if (not_before < (usec_t) ca_not_before * USEC_PER_SEC)
+                not_before = (usec_t) ca_not_before * USEC_PER_SEC;
+        not_after = usec_add(req->now, req->validity);
+        if (not_after > (usec_t) ca_not_after * USEC_PER_SEC)
+                not_after = (usec_t) ca_not_after * USEC_PER_SEC;
+
+        r = ca_key_id(ca_crt, aki, &aki_size);
+        if (r < 0)
+                return r;
+
+        r = crt_new(leaf_key, not_before, not_after, &crt);
+        if (r < 0)
+                return r;
+        r = set_names(crt, req->names, &san);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = set_key_usage(crt, leaf_key, 0);
+        if (r < 0)
+                return r;
+        r = set_usage(crt, req->usage);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_set_authority_key_id(crt, aki, aki_size);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        return sign(crt, ca_crt, ca_key, ret);
+}
+
+int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t san = {};
+        int r;
+
+        if (!key || !ret || !request_is_valid(req))
+                return -EINVAL;
+        r = keygen_san_ext(req->names, &san);
+        if (r < 0)
+                return r;
+
+        r = crt_new(key, req->now > CLOCK_SKEW_USEC ? req->now - CLOCK_SKEW_USEC : 0,
+                    usec_add(req->now, req->validity), &crt);
+        if (r < 0)
+                return r;
+        r = set_names(crt, req->names, &san);
+        if (r < 0)
+                return r;
+        /* Its own trust anchor: verifiers (OpenSSL among them) want an anchor to be a CA that may sign
+         * certificates, and pathLenConstraint 0 keeps it from vouching for any other CA. */
+        r = gnutls_x509_crt_set_basic_constraints(crt, 1, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = set_key_usage(crt, key, GNUTLS_KEY_KEY_CERT_SIGN);
+        if (r < 0)
+                return r;
+        r = set_usage(crt, req->usage);
+        if (r < 0)
+                return r;
+        return sign(crt, crt, key, ret);
+}
+
+int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret) {
+        gnutls_datum_t out = {};
+        int r;
+
+        if (!crt || !ret)
+                return -EINVAL;
+        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = out;
+        return 0;
+}

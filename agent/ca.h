@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "config.h"
+#include "time-util.h"
+
+/* The internal CA: making its root, issuing server/client leaves, and self-signed certificates.
+ * Pure crypto over GnuTLS objects; reading and installing the files is the caller's (renew, main). */
+
+typedef struct IssueRequest {
+        char *const *names; /* DNS names and IP addresses, NULL-terminated, at least one; CN = names[0] */
+        Usage usage;        /* EKU serverAuth / clientAuth / both */
+        usec_t validity;    /* lifetime asked for */
+        usec_t now;         /* not_before is now minus a small backdate for clock skew */
+} IssueRequest;
+
+/* A self-signed CA certificate for `key`: basicConstraints CA:true (critical), keyUsage keyCertSign +
+ * cRLSign (critical), subject key id, CN = common_name, random positive serial of at least 64 bits. */
+int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                 gnutls_x509_crt_t *ret);
+
+/* A leaf for `leaf_key` signed by the CA: SANs from names, CN = first name, EKU from usage, keyUsage
+ * right for the key type (digitalSignature, plus keyEncipherment for RSA), basicConstraints CA:false,
+ * authority and subject key ids, random serial ≥ 64 bits; not_after never beyond the CA's own.
+ * Returns 0, -EINVAL (bad request, e.g. a name that is neither a DNS name nor an IP; CA expired), -errno. */
+int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
+             const IssueRequest *req, gnutls_x509_crt_t *ret);
+
+/* A self-signed certificate for the names, its own trust anchor: basicConstraints CA:true, keyUsage
+ * digitalSignature + keyCertSign, EKU from usage, SANs, subject key id. */
+int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
+
+/* PEM of one certificate, gnutls-allocated. */
+int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);

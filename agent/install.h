@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Atomic, crash-safe installation of files and of certificate/key pairs (DESIGN.md §2, STYLE.md rule 10).
+ *
+ * Every file is written to a temporary file created with O_EXCL|O_NOFOLLOW in the target's directory
+ * (opened with O_DIRECTORY, relative opens with openat), gets its owner and mode before any data, is
+ * fsync'ed, renamed over the target (which replaces a planted symlink rather than following it), and
+ * the directory is fsync'ed. A pair is installed under a write-ahead record in the state directory, so
+ * that a crash at any instant leaves either the old pair or the new pair after install_recover(). */
+
+typedef struct InstallFile {
+        const char *path;
+        const void *data;
+        size_t size;
+        mode_t mode;
+        uid_t uid; /* (uid_t) -1: leave as the process creates it */
+        gid_t gid; /* (gid_t) -1: likewise */
+} InstallFile;
+
+/* "user", "user:group", ":group", numeric ids. Unknown names: -ESRCH. NULL or "" → (-1, -1). */
+int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid);
+
+/* Write one file atomically (temp file, fchown/fchmod, write, fsync, rename, fsync dir). The parent
+ * directory must exist. Returns 0 or -errno; on failure the target is untouched and no temp file stays. */
+int install_file(const InstallFile *f);
+
+/* Install key and certificate of certificate set `name` together. The previous generation is kept under
+ * STATE_DIR/backup/NAME/ (key and cert, mode 0600/0644) before it is replaced. `key` may be NULL when
+ * only the certificate changes. Returns 0 or -errno; on failure before the commit point nothing changed,
+ * after it install_recover() completes the install. */
+int install_pair(const char *state_dir, const char *name, const InstallFile *key, const InstallFile *cert);
+
+/* Complete (roll forward) or roll back an install of `name` that a crash interrupted; a no-op when there
+ * is none. Returns 1 when it repaired something, 0 when there was nothing to do, -errno on failure. */
+int install_recover(const char *state_dir, const char *name);
+
+/* Test hook: when the environment variable CERTHERD_TEST_KILL_POINT equals k, the process SIGKILLs itself
+ * at the k-th crash point of install_pair (used by the crash-safety test; costs a getenv otherwise). */
+void install_crash_point(unsigned k);
+
+/* install_pair's crash points are numbered 1..INSTALL_CRASH_POINTS, each passed on every call. */
+#define INSTALL_CRASH_POINTS 12

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509-ext.h>
+#include <gnutls/x509.h>
+
+#include "gnutls-util.h"
+#include "keygen.h"
+
+/* The subjectAltName OID; the extension is critical when the subject is empty (RFC 5280 §4.2.1.6). */
+#define OID_SAN "2.5.29.17"
+
+static const struct {
+        gnutls_pk_algorithm_t pk;
+        unsigned bits; /* modulus size, or GNUTLS_CURVE_TO_BITS(curve) */
+        gnutls_ecc_curve_t curve;
+} key_type_table[_KEY_TYPE_MAX] = {
+        [KEY_TYPE_EC_P256] = { GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
+                               GNUTLS_ECC_CURVE_SECP256R1 },
+        [KEY_TYPE_EC_P384] = { GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1),
+                               GNUTLS_ECC_CURVE_SECP384R1 },
+        [KEY_TYPE_RSA_2048] = { GNUTLS_PK_RSA, 2048, GNUTLS_ECC_CURVE_INVALID },
+        [KEY_TYPE_RSA_3072] = { GNUTLS_PK_RSA, 3072, GNUTLS_ECC_CURVE_INVALID },
+        [KEY_TYPE_RSA_4096] = { GNUTLS_PK_RSA, 4096, GNUTLS_ECC_CURVE_INVALID },
+        [KEY_TYPE_ED25519] = { GNUTLS_PK_EDDSA_ED25519, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED25519),
+                               GNUTLS_ECC_CURVE_ED25519 },
+};
+
+static void subject_alt_names_freep(gnutls_subject_alt_names_t *s) {
+        if (*s)
+                gnutls_subject_alt_names_deinit(*s);
+}
+
+int keygen_generate(KeyType t, gnutls_x509_privkey_t *ret) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        int r;
+
+        if (t < 0 || t >= _KEY_TYPE_MAX || !ret)
+                return -EINVAL;
+        if (gnutls_x509_privkey_init(&key) < 0)
+                return -ENOMEM;
+
+        /* No separate gnutls_x509_privkey_verify_params(): GnuTLS generates the key itself, and renewing a
+         * hundred certificates must stay cheap. */
+        r = gnutls_x509_privkey_generate2(key, key_type_table[t].pk, key_type_table[t].bits, 0, NULL, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        *ret = TAKE_PTR(key);
+        return 0;
+}
+
+bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t) {
+        gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+        unsigned bits = 0;
+        int pk;
+
+        if (!key || t < 0 || t >= _KEY_TYPE_MAX)
+                return false;
+
+        pk = gnutls_x509_privkey_get_pk_algorithm2(key, &bits);
+        if (pk < 0 || (gnutls_pk_algorithm_t) pk != key_type_table[t].pk)
+                return false;
+        if (key_type_table[t].curve == GNUTLS_ECC_CURVE_INVALID)
+                return bits == key_type_table[t].bits;
+
+        /* Bits alone do not name a curve: ask for the curve itself (no coordinates are copied). */
+        if (gnutls_x509_privkey_export_ecc_raw(key, &curve, NULL, NULL, NULL) < 0)
+                return false;
+        return curve == key_type_table[t].curve;
+}
+
+int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
+        gnutls_datum_t out = {};
+        int r;
+
+        if (!key || !ret)
+                return -EINVAL;
+        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = out;
+        return 0;
+}
+
+/* RFC 1123 host names, as config_dns_name_is_valid() checks them for the inventory, plus a leading "*."
+ * wildcard. A trailing dot is refused: certificates carry names without it. */
+static bool dns_name_is_valid(const char *s) {
+        static const char ldh[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
+        const char *last = s;
+
+        if (strlen(s) > 253)
+                return false;
+        if (s[0] == '*' && s[1] == '.')
+                s += 2;
+        for (;;) {
+                size_t n = strspn(s, ldh);
+
+                if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+                        return false;
+                last = s;
+                s += n;
+                if (*s == 0)
+                        break;
+                if (*s != '.')
+                        return false;
+                s++;
+        }
+        /* An all-numeric last label is no host name but a mistyped address such as 10.0.0.256. */
+        return last[strspn(last, "0123456789")] != 0;
+}
+
+int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
+        _cleanup_(subject_alt_names_freep) gnutls_subject_alt_names_t sans = NULL;
+        gnutls_datum_t der = {};
+        int r;
+
+        if (!names || !names[0] || !ret_der)
+                return -EINVAL;
+        if (gnutls_subject_alt_names_init(&sans) < 0)
+                return -ENOMEM;
+
+        for (size_t i = 0; names[i]; i++) {
+                unsigned char ip[16];
+                gnutls_datum_t d;
+                unsigned type;
+
+                if (inet_pton(AF_INET, names[i], ip) == 1) {
+                        type = GNUTLS_SAN_IPADDRESS;
+                        d = (gnutls_datum_t) { ip, 4 };
+                } else if (inet_pton(AF_INET6, names[i], ip) == 1) {
+                        type = GNUTLS_SAN_IPADDRESS;
+                        d = (gnutls_datum_t) { ip, 16 };
+                } else if (dns_name_is_valid(names[i])) {
+                        type = GNUTLS_SAN_DNSNAME;
+                        d = (gnutls_datum_t) { (unsigned char *) names[i], (unsigned) strlen(names[i]) };
+                } else
+                        return -EINVAL;
+
+                r = gnutls_subject_alt_names_set(sans, type, &d, NULL);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+
+        r = gnutls_x509_ext_export_subject_alt_names(sans, &der);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret_der = der;
+        return 0;
+}
+
+int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *ret_der) {
+        _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_datum_ gnutls_datum_t san = {};
+        gnutls_datum_t der = {};
+        bool has_cn;
+        int pk, r;
+
+        if (!key || !ret_der)
+                return -EINVAL;
+        r = keygen_san_ext(names, &san);
+        if (r < 0)
+                return r;
+        pk = gnutls_x509_privkey_get_pk_algorithm(key);
+        if (pk < 0)
+                return errno_from_gnutls(pk);
+
+        if (gnutls_x509_crq_init(&crq) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_crq_set_key(crq, key);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        /* CN = the first name, when X.520 lets it be one; the SANs are what ACME and clients look at. */
+        has_cn = strlen(names[0]) <= KEYGEN_CN_MAX;
+        if (has_cn) {
+                r = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, names[0],
+                                                  (unsigned) strlen(names[0]));
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        r = gnutls_x509_crq_set_extension_by_oid(crq, OID_SAN, san.data, san.size, !has_cn);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        /* Ed25519 signs the message itself: no separate digest (GNUTLS_DIG_UNKNOWN). */
+        r = gnutls_x509_crq_sign2(crq, key,
+                                  pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        r = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &der);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret_der = der;
+        return 0;
+}

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "ca.h"
+#include "fd-util.h"
+#include "gnutls-util.h"
+#include "install.h"
+#include "keygen.h"
+#include "log.h"
+#include "notify.h"
+#include "renew.h"
+
+/* A self-signed certificate has no CA section to take a validity from. */
+#define SELF_SIGNED_VALIDITY (90 * USEC_PER_DAY)
+#define INPUT_MAX (1024U * 1024U)
+
+/* What one renewal works with; freed in one place. */
+typedef struct Issued {
+        gnutls_x509_privkey_t key;
+        gnutls_datum_t key_pem;   /* what is installed as the key (NULL data: keep the file as it is) */
+        gnutls_datum_t cert_pem;  /* leaf (+ chain) */
+        gnutls_datum_t trust_pem; /* anchor the new certificate must chain to */
+        bool key_reused;
+        CertFacts *facts;
+} Issued;
+
+static void issued_done(Issued *is) {
+        if (is->key)
+                gnutls_x509_privkey_deinit(is->key);
+        gnutls_free(is->key_pem.data);
+        gnutls_free(is->cert_pem.data);
+        gnutls_free(is->trust_pem.data);
+        cert_facts_free(is->facts);
+}
+
+static int fail(const CertConfig *c, int r, const char *why) {
+        log_cert_event(CERT_EVENT_RENEWAL_FAILED, c->name, NULL, "renewal failed: %s", why);
+        return r < 0 ? r : -EIO;
+}
+
+static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
+        ret->data = gnutls_malloc(size + 1);
+        if (!ret->data)
+                return -ENOMEM;
+        memcpy(ret->data, data, size);
+        ret->data[size] = 0;
+        ret->size = (unsigned) size;
+        return 0;
+}
+
+/* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type. */
+static int obtain_key(const CertConfig *c, Issued *is) {
+        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_free_ char *password = NULL;
+        size_t size;
+        int r;
+
+        if (c->key_policy == KEY_POLICY_REUSE && read_full_file(c->key, INPUT_MAX, &data, &size) >= 0) {
+                if (c->key_password_file && read_secret_file(c->key_password_file, &password) < 0)
+                        password = NULL;
+                if (x509_load_privkey(data, size, password, &is->key) >= 0) {
+                        if (keygen_key_is_type(is->key, c->key_type)) {
+                                is->key_reused = true;
+                                /* An encrypted key stays as the operator wrote it; a plain one is rewritten
+                                 * unchanged so that owner and mode are applied. */
+                                return password ? 0 : datum_dup(data, size, &is->key_pem);
+                        }
+                        gnutls_x509_privkey_deinit(is->key);
+                        is->key = NULL;
+                }
+        }
+
+        r = keygen_generate(c->key_type, &is->key);
+        if (r < 0)
+                return r;
+        return keygen_export_pem(is->key, &is->key_pem);
+}
+
+static int load_ca(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key, gnutls_datum_t *ret_pem) {
+        _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL;
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        size_t csize, ksize;
+        int r;
+
+        r = read_full_file(ca->certificate, INPUT_MAX, &cdata, &csize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
+                                       r == -ENOENT ? " (run: certherd ca init NAME)" : "");
+        r = read_full_file(ca->key, INPUT_MAX, &kdata, &ksize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
+        r = x509_load_crts(cdata, csize, &crts, &n);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
+        r = x509_load_privkey(kdata, ksize, NULL, ret_key);
+        if (r < 0) {
+                x509_crts_free(crts, n);
+                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+        }
+        r = datum_dup(cdata, csize, ret_pem);
+        /* The CA certificate is the first in its file; the rest would be its own chain. */
+        *ret_crt = crts[0];
+        for (unsigned i = 1; i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        return r;
+}
+
+static int issue(const Inventory *inv, const CertConfig *c, usec_t now, Issued *is) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
+        IssueRequest req = { .names = c->names, .usage = c->usage, .now = now, .validity = SELF_SIGNED_VALIDITY };
+        const CaConfig *ca = NULL;
+        int r;
+
+        if (c->issuer == ISSUER_CA) {
+                ca = inventory_find_ca(inv, c->issuer_name);
+                if (!ca)
+                        return -ENOENT; /* config_validate() makes this impossible */
+                r = load_ca(ca, &ca_crt, &ca_key, &is->trust_pem);
+                if (r < 0)
+                        return r;
+                req.validity = ca->validity;
+        } else if (c->issuer != ISSUER_SELF)
+                return log_error_errno(-EOPNOTSUPP, "%s: issuer %s cannot issue here yet", c->name,
+                                       issuer_kind_to_string(c->issuer));
+
+        r = obtain_key(c, is);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
+
+        r = ca ? ca_issue(ca_crt, ca_key, is->key, &req, &crt) : ca_self_sign(is->key, &req, &crt);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot issue the certificate: %m", c->name);
+        r = ca_export_pem(crt, &is->cert_pem);
+        if (r < 0)
+                return r;
+        if (!ca)
+                return datum_dup(is->cert_pem.data, is->cert_pem.size, &is->trust_pem);
+        return 0;
+}
+
+/* Our own inspection, against the key and the issuing anchor, before anything is installed. */
+static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issued *is) {
+        _cleanup_datum_ gnutls_datum_t key_pem = {};
+        gnutls_x509_trust_list_t trust = NULL;
+        X509Input in = {
+                .cert_path = c->certificate,
+                .cert_data = is->cert_pem.data,
+                .cert_size = is->cert_pem.size,
+                .key_path = c->key,
+                .key_mode = (mode_t) -1,
+                .names = c->names,
+                .usage = c->usage,
+                .warn_before = cert_warn_before(inv, c),
+                .critical_before = cert_critical_before(inv, c),
+        };
+        int r;
+
+        r = keygen_export_pem(is->key, &key_pem);
+        if (r < 0)
+                return r;
+        in.key_data = key_pem.data;
+        in.key_size = key_pem.size;
+
+        r = x509_trust_new(is->trust_pem.data, is->trust_pem.size, &trust);
+        if (r < 0)
+                return r;
+        in.trust = trust;
+        r = x509_inspect(&in, now, &is->facts);
+        gnutls_x509_trust_list_deinit(trust, 1);
+        if (r < 0)
+                return r;
+
+        if (!policy_issued_ok(is->facts)) {
+                const Problem *p = &is->facts->problems[0];
+                char field[128];
+                const char *fields[] = { field, NULL };
+
+                for (size_t i = 0; i < is->facts->n_problems; i++)
+                        if (is->facts->problems[i].code != PROBLEM_EXPIRY_WARNING &&
+                            is->facts->problems[i].code != PROBLEM_EXPIRY_CRITICAL) {
+                                p = &is->facts->problems[i];
+                                break;
+                        }
+                snprintf(field, sizeof(field), "CERTHERD_PROBLEM=%s", problem_code_to_string(p->code));
+                log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
+                               "new certificate failed validation, not installed: %s: %s",
+                               problem_code_to_string(p->code), p->message);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int install(const Inventory *inv, const CertConfig *c, const Issued *is) {
+        InstallFile key = { .path = c->key, .data = is->key_pem.data, .size = is->key_pem.size,
+                            .mode = c->mode_set ? c->mode : 0600 };
+        InstallFile cert = { .path = c->certificate, .data = is->cert_pem.data, .size = is->cert_pem.size,
+                             .mode = 0644 };
+        int r;
+
+        r = install_parse_owner(c->owner, &key.uid, &key.gid);
+        if (r < 0)
+                return log_error_errno(r, "%s: owner '%s': %s", c->name, c->owner,
+                                       r == -ESRCH ? "no such user or group" : strerror(-r));
+        cert.uid = key.uid;
+        cert.gid = key.gid;
+
+        if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (r = mkdir_parents(c->key, 0755)) < 0)
+                return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, c->certificate);
+
+        r = install_pair(inv->agent.state_directory, c->name, is->key_pem.data ? &key : NULL, &cert);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot install %s and %s: %m", c->name, c->certificate, c->key);
+        return 0;
+}
+
+static int read_published_pin(const char *path, uint8_t ret[PIN_SIZE]) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_secret_file(path, &s);
+        if (r < 0)
+                return r;
+        return pin_parse(s, ret, NULL);
+}
+
+/* <pin-directory>/<name>.pin and .json (DESIGN.md §5), each written atomically, and a pin-changed event
+ * when the published pin (or, before the first publication, `fallback_previous`) differs. */
+int renew_publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
+                       const uint8_t *fallback_previous, usec_t now) {
+        _cleanup_free_ char *pin_path = NULL, *json_path = NULL, *p = NULL, *prev = NULL, *json = NULL, *line = NULL;
+        uint8_t previous[PIN_SIZE];
+        bool have_previous;
+        struct stat st;
+        int r;
+
+        if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) < 0 ||
+            asprintf(&json_path, "%s/%s.json", inv->agent.pin_directory, c->name) < 0)
+                return -ENOMEM;
+
+        have_previous = read_published_pin(pin_path, previous) >= 0;
+        if (have_previous && memcmp(previous, pin, PIN_SIZE) == 0 && stat(json_path, &st) >= 0)
+                return 0; /* up to date */
+        if (!have_previous && fallback_previous) {
+                memcpy(previous, fallback_previous, PIN_SIZE);
+                have_previous = true;
+        }
+
+        r = pin_format(pin, PIN_FORMAT_BASE64, &p);
+        if (r < 0)
+                return r;
+        if (asprintf(&line, "%s\n", p) < 0)
+                return -ENOMEM;
+        r = pin_render_json(c->name, pin, NULL, not_after, now, &json);
+        if (r < 0)
+                return r;
+
+        r = mkdir_p(inv->agent.pin_directory, 0755);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create pin directory %s: %m", c->name, inv->agent.pin_directory);
+        /* The JSON first: a client that polls the .pin file then finds the matching document. */
+        r = install_file(&(InstallFile) { .path = json_path, .data = json, .size = strlen(json), .mode = 0644,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = pin_path, .data = line, .size = strlen(line), .mode = 0644,
+                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name, inv->agent.pin_directory);
+
+        if (have_previous && memcmp(previous, pin, PIN_SIZE) != 0 && pin_format(previous, PIN_FORMAT_BASE64, &prev) >= 0) {
+                char f_pin[80], f_prev[96];
+
+                snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", p);
+                snprintf(f_prev, sizeof(f_prev), "CERTHERD_PREVIOUS_PIN=%s", prev);
+                log_cert_event(CERT_EVENT_PIN_CHANGED, c->name, (const char *[]) { f_pin, f_prev, NULL },
+                               "pin changed from %s to %s", prev, p);
+        }
+        return 1;
+}
+
+/* Dependents: a failure here is logged but does not undo the install — the new pair is valid. */
+static void notify_dependents(const CertConfig *c, const HookEnv *env) {
+        int r, status = 0;
+
+        if (c->signal && c->signal_pidfile) {
+                r = notify_signal(c->signal, c->signal_pidfile);
+                if (r < 0)
+                        log_error_errno(r, "%s: cannot signal the process in %s: %m", c->name, c->signal_pidfile);
+        }
+        if (c->exec) {
+                r = notify_exec(c->exec, env, &status);
+                if (r == -EPROTO)
+                        log_error("%s: hook '%s' failed with status %d", c->name, c->exec, status);
+                else if (r < 0)
+                        log_error_errno(r, "%s: cannot run hook '%s': %m", c->name, c->exec);
+        }
+        if (c->reload || c->restart)
+                log_warning("%s: reload/restart of systemd units is done by the daemon (certherd run); "
+                            "not supported by this build's one-shot renew, ignoring", c->name);
+}
+
+int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret) {
+        _cleanup_(issued_done) Issued is = {};
+        _cleanup_free_ char *pin = NULL, *pin_path = NULL, *prev_s = NULL;
+        RenewOutcome out = {};
+        uint8_t prev[PIN_SIZE];
+        char na[32], previous[64], f_na[64], f_pin[80], f_days[48];
+        int r;
+
+        r = issue(inv, c, now, &is);
+        if (r < 0)
+                return fail(c, r, "could not issue a certificate (see above)");
+        r = validate(inv, c, now, &is);
+        if (r < 0)
+                return fail(c, r, "the new certificate did not pass inspection");
+        r = install(inv, c, &is);
+        if (r < 0)
+                return fail(c, r, "could not install the new files (previous files untouched)");
+
+        out.not_after = is.facts->not_after;
+        memcpy(out.pin, is.facts->pin, PIN_SIZE);
+        out.key_reused = is.key_reused;
+        r = pin_format(out.pin, PIN_FORMAT_BASE64, &pin);
+        if (r < 0)
+                return r;
+        format_timestamp_iso(na, sizeof(na), out.not_after);
+        snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
+        snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin);
+        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, is.facts->days_left);
+        log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]) { f_na, f_pin, NULL },
+                       "installed %s and %s", c->certificate, c->key);
+
+        /* What the pin file said before is the previous pin the hook hears about. */
+        previous[0] = 0;
+        if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) >= 0 &&
+            read_published_pin(pin_path, prev) >= 0 && pin_format(prev, PIN_FORMAT_BASE64, &prev_s) >= 0)
+                snprintf(previous, sizeof(previous), "%s", prev_s);
+        else if (current && current->has_pin && pin_format(current->pin, PIN_FORMAT_BASE64, &prev_s) >= 0)
+                snprintf(previous, sizeof(previous), "%s", prev_s);
+        out.pin_changed = previous[0] && strcmp(previous, pin) != 0;
+        (void) renew_publish_pins(inv, c, out.pin, out.not_after, current && current->has_pin ? current->pin : NULL, now);
+        log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
+                       "renewed: valid until %s, pin %s%s", na, pin, out.key_reused ? " (key kept)" : " (new key)");
+
+        notify_dependents(c, &(HookEnv) { .name = c->name, .certificate = c->certificate, .key = c->key, .pin = pin,
+                                          .previous_pin = previous[0] ? previous : NULL, .not_after = na });
+        if (ret)
+                *ret = out;
+        return 0;
+}
+
+int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {};
+        _cleanup_free_ char *cn = NULL;
+        struct stat st;
+        int r;
+
+        if (stat(ca->certificate, &st) >= 0 || stat(ca->key, &st) >= 0)
+                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
+                                       ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
+
+        r = keygen_generate(ca->key_type, &key);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
+        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
+        if (asprintf(&cn, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = ca_make_root(key, cn, ca->ca_validity, now, &crt);
+        if (r >= 0)
+                r = keygen_export_pem(key, &key_pem);
+        if (r >= 0)
+                r = ca_export_pem(crt, &crt_pem);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make the CA certificate: %m", ca->name);
+
+        r = renew_state_directory(inv);
+        if (r < 0)
+                return r;
+        if ((r = mkdir_parents(ca->key, 0700)) < 0 || (r = mkdir_parents(ca->certificate, 0755)) < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot create the directory of %s: %m", ca->name, ca->key);
+
+        r = install_pair(inv->agent.state_directory, ca->name,
+                         &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 },
+                         &(InstallFile) { .path = ca->certificate, .data = crt_pem.data, .size = crt_pem.size,
+                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
+        log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
+
+        for (char **e = ca->export; e && *e; e++) {
+                r = mkdir_parents(*e, 0755);
+                if (r >= 0)
+                        r = install_file(&(InstallFile) { .path = *e, .data = crt_pem.data, .size = crt_pem.size,
+                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
+                log_info("[ca \"%s\"]: exported the CA certificate to %s", ca->name, *e);
+        }
+        return 0;
+}
+
+int renew_state_directory(const Inventory *inv) {
+        int r = mkdir_p(inv->agent.state_directory, 0700);
+
+        if (r < 0)
+                return log_error_errno(r, "cannot create state directory %s: %m", inv->agent.state_directory);
+        return 0;
+}
+
+int renew_lock(const Inventory *inv) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+
+        if (asprintf(&path, "%s/lock", inv->agent.state_directory) < 0)
+                return -ENOMEM;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open lock %s: %m", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
+        return TAKE_FD(fd);
+}
+
+void renew_log_expiry(const Inventory *inv, const CertConfig *c, const CertFacts *f) {
+        char na[32], f_na[64], f_days[48];
+
+        if (!f || !f->parsed)
+                return;
+        format_timestamp_iso(na, sizeof(na), f->not_after);
+        snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
+        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, f->days_left);
+        for (size_t i = 0; i < f->n_problems; i++) {
+                CertEvent e = f->problems[i].code == PROBLEM_EXPIRED           ? CERT_EVENT_EXPIRED
+                              : f->problems[i].code == PROBLEM_EXPIRY_CRITICAL ? CERT_EVENT_EXPIRY_CRITICAL
+                              : f->problems[i].code == PROBLEM_EXPIRY_WARNING  ? CERT_EVENT_EXPIRY_WARNING
+                                                                               : _CERT_EVENT_INVALID;
+                if (e >= 0)
+                        log_cert_event(e, c->name, (const char *[]) { f_na, f_days, NULL }, "%s", f->problems[i].message);
+        }
+}

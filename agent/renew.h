@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "policy.h"
+#include "time-util.h"
+#include "x509.h"
+
+/* The act pipeline for one certificate set (DESIGN.md §1): issue → validate → install → publish pins →
+ * notify, each step with its journal event. The one place `certherd renew` and the daemon call. */
+
+typedef struct RenewOutcome {
+        usec_t not_after;
+        uint8_t pin[PIN_SIZE];
+        bool pin_changed;
+        bool key_reused;
+} RenewOutcome;
+
+/* Renew `c` now (the caller decided it is due: policy_renew_reason). `current`: the inspection of what
+ * is installed (may be NULL). Returns 0 on success, or -errno after logging a renewal-failed (or
+ * validation-failed) event; in that case nothing on disk changed. */
+int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret);
+
+/* Publish <pin-directory>/<name>.pin and .json for (pin, not_after) unless they say so already; a
+ * pin-changed event when the published pin (or fallback_previous, before any) differs. Returns 1 when
+ * written, 0 when up to date, -errno (logged). */
+int renew_publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
+                       const uint8_t *fallback_previous, usec_t now);
+
+/* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
+ * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */
+int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);
+
+/* The state directory, created (0700) when missing. Returns 0 or -errno (logged). */
+int renew_state_directory(const Inventory *inv);
+
+/* Take the lock shared by daemon and timer mode (DESIGN.md §8). Returns an fd ≥ 0, -EWOULDBLOCK when
+ * another certherd holds it, or -errno. */
+int renew_lock(const Inventory *inv);
+
+/* Journal events for certificates inside their warn/critical windows or expired (timer mode). */
+void renew_log_expiry(const Inventory *inv, const CertConfig *c, const CertFacts *f);
