@@ -471,17 +471,18 @@ static int staging_path(const char *target, char **ret) {
 }
 
 static char *record_format(const Record *rec, bool committed) {
-        _cleanup_free_ char *part[_PAIR_MAX] = {};
+        _cleanup_free_ char *key = NULL, *cert = NULL;
+        char **part[_PAIR_MAX] = { &key, &cert };
 
         for (size_t i = 0; i < _PAIR_MAX; i++) {
                 const char *l = pair_label[i];
 
                 if (rec->target[i] &&
-                    !(part[i] = strdup_printf("%s %s\n%s-temp %s\n", l, rec->target[i], l, rec->temp[i])))
+                    !(*part[i] = strdup_printf("%s %s\n%s-temp %s\n", l, rec->target[i], l, rec->temp[i])))
                         return NULL;
         }
         return strdup_printf(RECORD_MAGIC "\nstate %s\n%s%s", committed ? "committed" : "prepared",
-                             part[PAIR_KEY] ? part[PAIR_KEY] : "", part[PAIR_CERT] ? part[PAIR_CERT] : "");
+                             key ? key : "", cert ? cert : "");
 }
 
 static char **record_slot(Record *rec, const char *key) {
