@@ -432,7 +432,8 @@ static int check_times(CertFacts *f, const X509Input *in, usec_t now) {
         usec_t left;
         char when[32];
 
-        if (now >= f->not_after) {
+        /* RFC 5280 §4.1.2.5: the validity period includes notAfter itself. */
+        if (now > f->not_after) {
                 f->days_left = -(int64_t) ((now - f->not_after) / USEC_PER_DAY) - ((now - f->not_after) % USEC_PER_DAY ? 1 : 0);
                 return cert_facts_add_problem(f, PROBLEM_EXPIRED, "expired on %s (%" PRIi64 " days ago)",
                                    format_timestamp_iso(when, sizeof(when), f->not_after), -f->days_left);
@@ -550,6 +551,30 @@ static int check_key(CertFacts *f, const X509Input *in) {
         return 0;
 }
 
+/* The chain's own time checks are off (see check_chain); the intermediates served with the leaf still
+ * have to be valid now, or clients reject the chain. */
+static int check_intermediate_times(CertFacts *f, gnutls_x509_crt_t *crts, unsigned n, usec_t now) {
+        for (unsigned i = 1; i < n; i++) {
+                usec_t nb = (usec_t) gnutls_x509_crt_get_activation_time(crts[i]) * USEC_PER_SEC;
+                usec_t na = (usec_t) gnutls_x509_crt_get_expiration_time(crts[i]) * USEC_PER_SEC;
+                gnutls_datum_t dn = {};
+                char when[32];
+                int r;
+
+                if (now <= na && now >= nb)
+                        continue;
+                if (gnutls_x509_crt_get_dn3(crts[i], &dn, 0) < 0)
+                        dn = (gnutls_datum_t) {};
+                r = cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "intermediate certificate %.*s %s %s",
+                                           (int) dn.size, dn.data ? (const char *) dn.data : "?",
+                                           now > na ? "expired on" : "is not valid before",
+                                           format_timestamp_iso(when, sizeof(when), now > na ? na : nb));
+                gnutls_free(dn.data);
+                return r;
+        }
+        return 0;
+}
+
 static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n) {
         /* Time is judged by check_times() and algorithm strength by check_strength(): here only trust, so that
          * an expired or SHA-1 certificate is reported as what it is and not also as untrusted. */
@@ -602,6 +627,11 @@ static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *
         r = check_chain(f, in, crts, n);
         if (r < 0)
                 return r;
+        if (!has_problem(f, PROBLEM_UNTRUSTED_CHAIN)) {
+                r = check_intermediate_times(f, crts, n, now);
+                if (r < 0)
+                        return r;
+        }
         return check_usage(f, crts[0], in->usage);
 }
 
