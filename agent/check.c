@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "fd-util.h"
+#include "pool.h"
 
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
 #define INPUT_MAX (64U * 1024U * 1024U)
@@ -26,21 +25,19 @@ typedef struct TrustEntry {
         int error; /* > 0 when the anchors could not be loaded */
 } TrustEntry;
 
+/* Per-thread state: reusable buffers and trust lists. */
 typedef struct Worker {
-        struct Pool *pool;
         Buffer cert, key;
         TrustEntry *trust;
         size_t n_trust;
-        int error;
 } Worker;
 
-typedef struct Pool {
+typedef struct Job {
         const Inventory *inv;
         CheckResult *results;
-        size_t n;
-        atomic_size_t next;
+        Worker *workers;
         usec_t now;
-} Pool;
+} Job;
 
 static int read_fd(int fd, size_t max, Buffer *b) {
         struct stat st;
@@ -139,9 +136,12 @@ static int add_trust_problem(CertFacts *f, const char *path, int error) {
                                       error == EBADMSG ? "no certificate in it" : strerror(error));
 }
 
-static int inspect_one(Worker *w, CheckResult *res) {
+static int inspect_one(unsigned worker, size_t item, void *userdata) {
+        Job *job = userdata;
+        Worker *w = &job->workers[worker];
+        CheckResult *res = &job->results[item];
         const CertConfig *c = res->cert;
-        const Inventory *inv = w->pool->inv;
+        const Inventory *inv = job->inv;
         _cleanup_free_ char *password = NULL;
         TrustEntry *trust;
         X509Input in = {
@@ -190,27 +190,12 @@ static int inspect_one(Worker *w, CheckResult *res) {
                 }
         }
 
-        r = x509_inspect(&in, w->pool->now, &res->facts);
+        r = x509_inspect(&in, job->now, &res->facts);
         if (r < 0)
                 return r;
         if (trust->error > 0 && res->facts->parsed)
                 return add_trust_problem(res->facts, c->ca, trust->error);
         return 0;
-}
-
-static void *worker_main(void *userdata) {
-        Worker *w = userdata;
-        Pool *p = w->pool;
-
-        for (;;) {
-                size_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-                if (i >= p->n)
-                        break;
-                w->error = inspect_one(w, &p->results[i]);
-                if (w->error < 0)
-                        break;
-        }
-        return NULL;
 }
 
 static void worker_done(Worker *w) {
@@ -232,24 +217,11 @@ CheckReport *check_report_free(CheckReport *r) {
         return NULL;
 }
 
-static unsigned default_threads(size_t n) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        size_t t = cpus > 0 ? (size_t) cpus : 1;
-
-        /* A thread per 16 certificates at most: for a handful, spawning costs more than it saves. */
-        if (t > (n + 15) / 16)
-                t = (n + 15) / 16;
-        return t > 0 ? (unsigned) t : 1;
-}
-
 int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now, CheckReport **ret) {
         _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_free_ Worker *workers = NULL;
-        _cleanup_free_ pthread_t *tids = NULL;
-        Pool pool = { .inv = inv, .now = now };
         size_t n = certs ? strv_length((char *const *) certs) : inv->n_certs;
-        unsigned started = 0;
-        int r = 0;
+        int r;
 
         rep = calloc(1, sizeof(*rep));
         if (!rep)
@@ -261,35 +233,21 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
         for (size_t i = 0; i < n; i++)
                 rep->results[i].cert = certs ? certs[i] : inv->certs[i];
 
-        pool.results = rep->results;
-        pool.n = n;
+        /* A thread per 16 certificates at most: for a handful, spawning costs more than it saves. */
         if (threads == 0)
-                threads = default_threads(n);
+                threads = pool_threads_for(n, 16);
         workers = calloc(threads, sizeof(Worker));
-        tids = calloc(threads, sizeof(pthread_t));
-        if (!workers || !tids)
+        if (!workers)
                 return -ENOMEM;
-
-        /* The calling thread is worker 0; the others help. */
+        r = pool_run(n, threads, inspect_one,
+                     &(Job) { .inv = inv, .results = rep->results, .workers = workers, .now = now });
         for (unsigned i = 0; i < threads; i++)
-                workers[i].pool = &pool;
-        for (unsigned i = 1; i < threads; i++, started++)
-                if (pthread_create(&tids[i], NULL, worker_main, &workers[i]) != 0)
-                        break;
-        worker_main(&workers[0]);
-        for (unsigned i = 1; i <= started; i++)
-                pthread_join(tids[i], NULL);
-
-        for (unsigned i = 0; i < threads; i++) {
-                if (workers[i].error < 0)
-                        r = workers[i].error;
                 worker_done(&workers[i]);
-        }
         if (r < 0)
                 return r;
 
         for (size_t i = 0; i < n; i++) {
-                Severity s = rep->results[i].facts ? rep->results[i].facts->state : SEVERITY_CRITICAL;
+                Severity s = rep->results[i].facts->state;
                 rep->count[s]++;
                 if (s > rep->worst)
                         rep->worst = s;

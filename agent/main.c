@@ -217,8 +217,9 @@ static int verb_renew(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_free_ CertConfig **certs = NULL;
+        _cleanup_free_ RenewJob *jobs = NULL;
         _cleanup_close_ int lock = -1;
-        size_t renewed = 0, failed = 0, skipped = 0;
+        size_t renewed = 0, failed = 0, skipped = 0, n_jobs = 0;
         usec_t now = now_realtime();
         int r;
 
@@ -256,6 +257,9 @@ static int verb_renew(char **args) {
                 return EXIT_WARNING;
         }
 
+        jobs = calloc(rep->n_results ? rep->n_results : 1, sizeof(RenewJob));
+        if (!jobs)
+                return log_error_errno(-ENOMEM, "Out of memory"), EXIT_WARNING;
         for (size_t i = 0; i < rep->n_results; i++) {
                 const CertConfig *c = rep->results[i].cert;
                 const CertFacts *f = rep->results[i].facts;
@@ -281,11 +285,15 @@ static int verb_renew(char **args) {
                         continue;
                 }
                 log_info("%s: renewing: %s", c->name, renew_reason_to_string(why));
-                if (renew_one(inv, c, f, now, NULL) < 0)
+                jobs[n_jobs++] = (RenewJob) { .cert = c, .current = f };
+        }
+
+        renew_many(inv, jobs, n_jobs, RENEW_CONCURRENCY, now);
+        for (size_t i = 0; i < n_jobs; i++)
+                if (jobs[i].result < 0)
                         failed++;
                 else
                         renewed++;
-        }
         printf("%zu renewed, %zu not due, %zu failed\n", renewed, skipped, failed);
         return failed ? EXIT_WARNING : EXIT_OK;
 }

@@ -13,6 +13,7 @@
 #include "keygen.h"
 #include "log.h"
 #include "notify.h"
+#include "pool.h"
 #include "renew.h"
 
 /* A self-signed certificate has no CA section to take a validity from. */
@@ -354,6 +355,27 @@ int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *curren
         if (ret)
                 *ret = out;
         return 0;
+}
+
+typedef struct RenewBatch {
+        const Inventory *inv;
+        RenewJob *jobs;
+        usec_t now;
+} RenewBatch;
+
+static int renew_job(unsigned worker, size_t item, void *userdata) {
+        RenewBatch *b = userdata;
+        RenewJob *j = &b->jobs[item];
+
+        /* A failed renewal is the job's result, not the batch's: the others go on. */
+        j->result = renew_one(b->inv, j->cert, j->current, b->now, &j->outcome);
+        return 0;
+}
+
+void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now) {
+        if (concurrency > n)
+                concurrency = (unsigned) n;
+        (void) pool_run(n, concurrency, renew_job, &(RenewBatch) { .inv = inv, .jobs = jobs, .now = now });
 }
 
 int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {

@@ -23,6 +23,18 @@ typedef struct RenewOutcome {
  * validation-failed) event; in that case nothing on disk changed. */
 int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret);
 
+typedef struct RenewJob {
+        const CertConfig *cert;
+        const CertFacts *current;
+        int result; /* of renew_one */
+        RenewOutcome outcome;
+} RenewJob;
+
+/* renew_one() for every job, `concurrency` at a time: an install waits mostly on fsync, and overlapping
+ * those waits is what makes a hundred renewals fast. */
+#define RENEW_CONCURRENCY 8
+void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now);
+
 /* Publish <pin-directory>/<name>.pin and .json for (pin, not_after) unless they say so already; a
  * pin-changed event when the published pin (or fallback_previous, before any) differs. Returns 1 when
  * written, 0 when up to date, -errno (logged). */
