@@ -1,0 +1,759 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "install.h"
+#include "macro.h"
+
+#define OLD_KEY "-----BEGIN PRIVATE KEY-----\nold key\n-----END PRIVATE KEY-----\n"
+#define OLD_CERT "-----BEGIN CERTIFICATE-----\nold cert\n-----END CERTIFICATE-----\n"
+#define NEW_KEY "-----BEGIN PRIVATE KEY-----\nnew key, somewhat longer\n-----END PRIVATE KEY-----\n"
+#define NEW_CERT "-----BEGIN CERTIFICATE-----\nnew cert, somewhat longer\n-----END CERTIFICATE-----\n"
+#define THIRD_KEY "third key\n"
+#define THIRD_CERT "third cert\n"
+
+typedef struct Fixture {
+        char dir[PATH_MAX];
+} Fixture;
+
+static int setup(void **state) {
+        const char *tmp = getenv("TMPDIR");
+        Fixture *fx = calloc(1, sizeof(*fx));
+
+        if (!fx)
+                return -1;
+        snprintf(fx->dir, sizeof(fx->dir), "%s/certherd-test-install-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(fx->dir)) {
+                free(fx);
+                return -1;
+        }
+        *state = fx;
+        return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static int teardown(void **state) {
+        Fixture *fx = *state;
+
+        (void) nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(fx);
+        return 0;
+}
+
+static char *pathf(const char *fmt, ...) _printf_(1, 2);
+static char *pathf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        assert_true(r >= 0);
+        return s;
+}
+
+static void make_dir(const char *path) {
+        assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static void write_plain(const char *path, const char *content, mode_t mode) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, content, strlen(content)), (ssize_t) strlen(content));
+        assert_int_equal(fchmod(fd, mode), 0);
+        assert_int_equal(close(fd), 0);
+}
+
+/* The content, or NULL when there is no such file. */
+static char *slurp(const char *path) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f, *out;
+        int c;
+
+        f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        out = open_memstream(&buf, &size);
+        assert_non_null(out);
+        while ((c = fgetc(f)) != EOF)
+                fputc(c, out);
+        fclose(f);
+        assert_int_equal(fclose(out), 0);
+        return buf;
+}
+
+static bool file_is(const char *path, const char *content) {
+        char *s = slurp(path);
+        bool same = s && strcmp(s, content) == 0;
+
+        free(s);
+        return same;
+}
+
+static mode_t mode_of(const char *path) {
+        struct stat st;
+
+        assert_int_equal(lstat(path, &st), 0);
+        return st.st_mode;
+}
+
+/* Entries of a directory other than . and ..; hidden ones only when `hidden`. -1 when it is missing. */
+static int count_entries(const char *path, bool hidden) {
+        struct dirent *de;
+        int n = 0;
+        DIR *d;
+
+        d = opendir(path);
+        if (!d)
+                return -1;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                    (!hidden || de->d_name[0] == '.'))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void test_install_file_basic(void **state) {
+        Fixture *fx = *state;
+        char *target = pathf("%s/tls.crt", fx->dir);
+        InstallFile f = { .path = target, .data = "hello\n", .size = 6, .mode = 0640, .uid = (uid_t) -1,
+                          .gid = (gid_t) -1 };
+        mode_t old_umask = umask(0077);
+        size_t big_size = 3 * 1024 * 1024 + 17;
+        char *big = malloc(big_size + 1);
+
+        /* The mode is applied with fchmod, so the umask cannot narrow it. */
+        assert_int_equal(install_file(&f), 0);
+        assert_true(file_is(target, "hello\n"));
+        assert_true(S_ISREG(mode_of(target)));
+        assert_int_equal(mode_of(target) & 07777, 0640);
+
+        /* Replacing an existing file, with more data than one write may take. */
+        assert_non_null(big);
+        for (size_t i = 0; i < big_size; i++)
+                big[i] = (char) ('a' + i % 26);
+        big[big_size] = 0;
+        f.data = big;
+        f.size = big_size;
+        f.mode = 0644;
+        assert_int_equal(install_file(&f), 0);
+        assert_true(file_is(target, big));
+        assert_int_equal(mode_of(target) & 07777, 0644);
+
+        /* Empty content is a valid file. */
+        f.data = NULL;
+        f.size = 0;
+        assert_int_equal(install_file(&f), 0);
+        assert_true(file_is(target, ""));
+
+        assert_int_equal(count_entries(fx->dir, true), 0);
+        umask(old_umask);
+        free(big);
+        free(target);
+}
+
+static void test_install_file_owner(void **state) {
+        Fixture *fx = *state;
+        char *target = pathf("%s/owned.key", fx->dir);
+        struct passwd *pw = getpwnam("daemon");
+        uid_t uid, daemon_uid;
+        gid_t gid, daemon_gid;
+        struct stat st;
+
+        if (geteuid() != 0 || !pw) {
+                free(target);
+                skip();
+        }
+        daemon_uid = pw->pw_uid;
+        daemon_gid = pw->pw_gid;
+        assert_int_equal(install_parse_owner("daemon", &uid, &gid), 0);
+        assert_int_equal(install_file(&(InstallFile) { .path = target, .data = "k", .size = 1, .mode = 0640,
+                                                       .uid = uid, .gid = gid }),
+                         0);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_uid, daemon_uid);
+        assert_int_equal(st.st_gid, daemon_gid);
+        assert_int_equal(st.st_mode & 07777, 0640);
+
+        /* Only the group. */
+        assert_int_equal(install_parse_owner(":0", &uid, &gid), 0);
+        assert_int_equal(install_file(&(InstallFile) { .path = target, .data = "k", .size = 1, .mode = 0600,
+                                                       .uid = uid, .gid = gid }),
+                         0);
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        assert_int_equal(st.st_gid, 0);
+        free(target);
+}
+
+static void test_install_file_errors(void **state) {
+        Fixture *fx = *state;
+        char *missing = pathf("%s/nope/file", fx->dir);
+        char *regular = pathf("%s/regular", fx->dir);
+        char *under_regular = pathf("%s/regular/file", fx->dir);
+        char *dir_target = pathf("%s/adir", fx->dir);
+        char *inside = pathf("%s/adir/keep", fx->dir);
+        InstallFile f = { .data = "x", .size = 1, .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+
+        f.path = missing;
+        assert_int_equal(install_file(&f), -ENOENT);
+
+        write_plain(regular, "plain", 0644);
+        f.path = under_regular;
+        assert_int_equal(install_file(&f), -ENOTDIR);
+
+        /* A directory at the target: the rename fails, the directory stays, no temp file stays. */
+        make_dir(dir_target);
+        write_plain(inside, "keep", 0644);
+        f.path = dir_target;
+        assert_true(install_file(&f) < 0);
+        assert_true(file_is(inside, "keep"));
+
+        f.path = "";
+        assert_int_equal(install_file(&f), -EINVAL);
+        f.path = "/tmp/"; /* no last component to name the file */
+        assert_int_equal(install_file(&f), -EINVAL);
+        f.path = NULL;
+        assert_int_equal(install_file(&f), -EINVAL);
+        f.path = regular;
+        f.data = NULL;
+        assert_int_equal(install_file(&f), -EINVAL);
+        assert_true(file_is(regular, "plain"));
+
+        assert_int_equal(count_entries(fx->dir, true), 0);
+        free(missing);
+        free(regular);
+        free(under_regular);
+        free(dir_target);
+        free(inside);
+}
+
+static void test_install_file_symlink(void **state) {
+        Fixture *fx = *state;
+        char *victim = pathf("%s/victim", fx->dir);
+        char *target = pathf("%s/tls.key", fx->dir);
+
+        write_plain(victim, "precious\n", 0600);
+        assert_int_equal(symlink(victim, target), 0);
+        assert_int_equal(install_file(&(InstallFile) { .path = target, .data = "new\n", .size = 4, .mode = 0600,
+                                                       .uid = (uid_t) -1, .gid = (gid_t) -1 }),
+                         0);
+        assert_true(file_is(victim, "precious\n"));
+        assert_true(S_ISREG(mode_of(target)));
+        assert_true(file_is(target, "new\n"));
+
+        /* A dangling symlink is replaced just the same, and nothing appears where it pointed. */
+        assert_int_equal(unlink(target), 0);
+        free(victim);
+        victim = pathf("%s/not-there", fx->dir);
+        assert_int_equal(symlink(victim, target), 0);
+        assert_int_equal(install_file(&(InstallFile) { .path = target, .data = "v2", .size = 2, .mode = 0600,
+                                                       .uid = (uid_t) -1, .gid = (gid_t) -1 }),
+                         0);
+        assert_true(S_ISREG(mode_of(target)));
+        assert_null(slurp(victim));
+        assert_int_equal(count_entries(fx->dir, true), 0);
+        free(victim);
+        free(target);
+}
+
+/* The checks of test_unwritable_dir, in a process that cannot write to `ro`. 0, or the failing line. */
+static int unwritable_checks(const char *ro, const char *rw) {
+        char *key_ro = pathf("%s/tls.key", ro), *key_rw = pathf("%s/tls.key", rw);
+        char *cert_rw = pathf("%s/tls.crt", rw);
+        InstallFile k = { .path = key_ro, .data = "k", .size = 1, .mode = 0600, .uid = (uid_t) -1,
+                          .gid = (gid_t) -1 };
+        InstallFile c = { .path = cert_rw, .data = "c", .size = 1, .mode = 0644, .uid = (uid_t) -1,
+                          .gid = (gid_t) -1 };
+        InstallFile k_rw = k;
+        int line = 0;
+
+        k_rw.path = key_rw;
+        if (install_file(&k) != -EACCES)
+                line = __LINE__;
+        else if (install_pair(rw, "web", &k, &c) != -EACCES) /* a target directory */
+                line = __LINE__;
+        else if (install_pair(ro, "web", &k_rw, &c) != -EACCES) /* the state directory */
+                line = __LINE__;
+        else if (count_entries(rw, false) != 0) /* validation failed before anything was written */
+                line = __LINE__;
+        if (line)
+                fprintf(stderr, "unwritable_checks: line %d failed\n", line);
+        free(key_ro);
+        free(key_rw);
+        free(cert_rw);
+        return line;
+}
+
+static void test_unwritable_dir(void **state) {
+        Fixture *fx = *state;
+        char *ro = pathf("%s/ro", fx->dir), *rw = pathf("%s/rw", fx->dir);
+        int status = 0;
+        pid_t pid;
+
+        make_dir(ro);
+        make_dir(rw);
+        /* root writes anywhere, so as root the checks run as nobody: the tree must let nobody in. */
+        assert_int_equal(chmod(fx->dir, 0755), 0);
+        assert_int_equal(chmod(ro, 0555), 0);
+        assert_int_equal(chmod(rw, 0777), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+                        _exit(1);
+                _exit(unwritable_checks(ro, rw) == 0 ? 0 : 2);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(count_entries(ro, true), 0);
+        free(ro);
+        free(rw);
+}
+
+static void test_parse_owner(void **state) {
+        struct passwd *pw;
+        struct group *gr;
+        uid_t uid = 4242;
+        gid_t gid = 4242;
+
+        assert_int_equal(install_parse_owner(NULL, &uid, &gid), 0);
+        assert_true(uid == (uid_t) -1 && gid == (gid_t) -1);
+        uid = 1;
+        assert_int_equal(install_parse_owner("", &uid, &gid), 0);
+        assert_true(uid == (uid_t) -1 && gid == (gid_t) -1);
+
+        assert_int_equal(install_parse_owner("root", &uid, &gid), 0);
+        assert_true(uid == 0 && gid == 0);
+        assert_int_equal(install_parse_owner("root:root", &uid, &gid), 0);
+        assert_true(uid == 0 && gid == 0);
+        assert_int_equal(install_parse_owner("1000:2000", &uid, &gid), 0);
+        assert_true(uid == 1000 && gid == 2000);
+        assert_int_equal(install_parse_owner(":0", &uid, &gid), 0);
+        assert_true(uid == (uid_t) -1 && gid == 0);
+        assert_int_equal(install_parse_owner("0", &uid, &gid), 0);
+        assert_true(uid == 0 && gid == 0); /* root's primary group */
+        assert_int_equal(install_parse_owner("root:", &uid, &gid), 0);
+        assert_true(uid == 0 && gid == 0);
+
+        pw = getpwnam("daemon");
+        if (pw) {
+                uid_t daemon_uid = pw->pw_uid;
+                gid_t daemon_gid = pw->pw_gid;
+
+                /* "user" alone takes the primary group. */
+                assert_int_equal(install_parse_owner("daemon", &uid, &gid), 0);
+                assert_true(uid == daemon_uid && gid == daemon_gid);
+                assert_int_equal(install_parse_owner("daemon:root", &uid, &gid), 0);
+                assert_true(uid == daemon_uid && gid == 0);
+        }
+        gr = getgrnam("nogroup");
+        if (gr) {
+                gid_t nogroup = gr->gr_gid;
+
+                assert_int_equal(install_parse_owner(":nogroup", &uid, &gid), 0);
+                assert_true(uid == (uid_t) -1 && gid == nogroup);
+        }
+
+        uid = 7;
+        gid = 7;
+        assert_int_equal(install_parse_owner("certherd-no-such-user", &uid, &gid), -ESRCH);
+        assert_int_equal(install_parse_owner("root:certherd-no-such-group", &uid, &gid), -ESRCH);
+        assert_int_equal(install_parse_owner(":certherd-no-such-group", &uid, &gid), -ESRCH);
+        assert_int_equal(install_parse_owner(":", &uid, &gid), -EINVAL);
+        assert_int_equal(install_parse_owner("a:b:c", &uid, &gid), -EINVAL);
+        assert_int_equal(install_parse_owner("4294967295", &uid, &gid), -EINVAL);
+        assert_int_equal(install_parse_owner("99999999999999999999", &uid, &gid), -EINVAL);
+        assert_true(uid == 7 && gid == 7); /* untouched on failure */
+}
+
+/* ---- pairs ---- */
+
+typedef struct PairPaths {
+        char *root, *state, *keydir, *certdir, *key, *cert, *backup, *install;
+} PairPaths;
+
+static void pair_paths_make(PairPaths *pp, const char *parent, unsigned k, bool two_dirs) {
+        pp->root = pathf("%s/run-%u", parent, k);
+        pp->state = pathf("%s/state", pp->root);
+        pp->keydir = pathf("%s/%s", pp->root, two_dirs ? "private" : "ssl");
+        pp->certdir = pathf("%s/%s", pp->root, two_dirs ? "certs" : "ssl");
+        pp->key = pathf("%s/tls.key", pp->keydir);
+        pp->cert = pathf("%s/tls.crt", pp->certdir);
+        pp->backup = pathf("%s/backup/web", pp->state);
+        pp->install = pathf("%s/install", pp->state);
+        make_dir(pp->root);
+        make_dir(pp->state);
+        make_dir(pp->keydir);
+        if (two_dirs)
+                make_dir(pp->certdir);
+}
+
+static void pair_paths_free(PairPaths *pp) {
+        free(pp->root);
+        free(pp->state);
+        free(pp->keydir);
+        free(pp->certdir);
+        free(pp->key);
+        free(pp->cert);
+        free(pp->backup);
+        free(pp->install);
+}
+
+static int install_pair_of(const PairPaths *pp, const char *key, const char *cert) {
+        InstallFile k = { .path = pp->key, .data = key, .size = strlen(key), .mode = 0600,
+                          .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        InstallFile c = { .path = pp->cert, .data = cert, .size = strlen(cert), .mode = 0644,
+                          .uid = (uid_t) -1, .gid = (gid_t) -1 };
+
+        return install_pair(pp->state, "web", &k, &c);
+}
+
+static bool backup_is(const PairPaths *pp, const char *key, const char *cert) {
+        char *k = pathf("%s/key", pp->backup), *c = pathf("%s/cert", pp->backup);
+        bool same = file_is(k, key) && file_is(c, cert) && (mode_of(k) & 07777) == 0600 &&
+                    (mode_of(c) & 07777) == 0644;
+
+        free(k);
+        free(c);
+        return same;
+}
+
+/* No staging file next to the targets, no record, no half-built backup. */
+static void assert_clean(const PairPaths *pp) {
+        char *backup_dir = pathf("%s/backup", pp->state);
+
+        assert_int_equal(count_entries(pp->keydir, true), 0);
+        assert_int_equal(count_entries(pp->certdir, true), 0);
+        assert_true(count_entries(pp->install, false) <= 0);
+        assert_true(count_entries(backup_dir, true) <= 0);
+        free(backup_dir);
+}
+
+static void test_install_pair_basic(void **state) {
+        Fixture *fx = *state;
+        PairPaths pp;
+
+        pair_paths_make(&pp, fx->dir, 0, false);
+        write_plain(pp.key, OLD_KEY, 0600);
+        write_plain(pp.cert, OLD_CERT, 0644);
+
+        assert_int_equal(install_pair_of(&pp, NEW_KEY, NEW_CERT), 0);
+        assert_true(file_is(pp.key, NEW_KEY));
+        assert_true(file_is(pp.cert, NEW_CERT));
+        assert_int_equal(mode_of(pp.key) & 07777, 0600);
+        assert_int_equal(mode_of(pp.cert) & 07777, 0644);
+        assert_true(backup_is(&pp, OLD_KEY, OLD_CERT));
+        assert_int_equal(count_entries(pp.install, false), 0);
+        assert_clean(&pp);
+        assert_int_equal(install_recover(pp.state, "web"), 0);
+
+        /* The next generation: the backup moves on as a whole. */
+        assert_int_equal(install_pair_of(&pp, THIRD_KEY, THIRD_CERT), 0);
+        assert_true(file_is(pp.key, THIRD_KEY));
+        assert_true(backup_is(&pp, NEW_KEY, NEW_CERT));
+        assert_clean(&pp);
+        pair_paths_free(&pp);
+}
+
+static void test_install_pair_first_and_cert_only(void **state) {
+        Fixture *fx = *state;
+        char *backup_cert, *backup_key;
+        PairPaths pp;
+
+        pair_paths_make(&pp, fx->dir, 0, true);
+        backup_cert = pathf("%s/cert", pp.backup);
+        backup_key = pathf("%s/key", pp.backup);
+
+        /* Nothing installed yet: nothing to back up. */
+        assert_int_equal(install_pair_of(&pp, NEW_KEY, NEW_CERT), 0);
+        assert_true(file_is(pp.key, NEW_KEY));
+        assert_true(file_is(pp.cert, NEW_CERT));
+        assert_int_equal(count_entries(pp.backup, false), -1);
+        assert_clean(&pp);
+
+        /* Only the certificate changes. */
+        assert_int_equal(install_pair(pp.state, "web", NULL,
+                                      &(InstallFile) { .path = pp.cert, .data = THIRD_CERT,
+                                                       .size = strlen(THIRD_CERT), .mode = 0644,
+                                                       .uid = (uid_t) -1, .gid = (gid_t) -1 }),
+                         0);
+        assert_true(file_is(pp.key, NEW_KEY));
+        assert_true(file_is(pp.cert, THIRD_CERT));
+        assert_true(file_is(backup_cert, NEW_CERT));
+        assert_null(slurp(backup_key));
+        assert_clean(&pp);
+        free(backup_cert);
+        free(backup_key);
+        pair_paths_free(&pp);
+}
+
+static void test_install_pair_validation(void **state) {
+        Fixture *fx = *state;
+        char *missing_state, *missing_dir, *relative = "relative/tls.key";
+        InstallFile k, c;
+        PairPaths pp;
+
+        pair_paths_make(&pp, fx->dir, 0, true);
+        missing_state = pathf("%s/no-state", pp.root);
+        missing_dir = pathf("%s/no-dir/tls.key", pp.root);
+        write_plain(pp.key, OLD_KEY, 0600);
+        write_plain(pp.cert, OLD_CERT, 0644);
+        k = (InstallFile) { .path = pp.key, .data = NEW_KEY, .size = strlen(NEW_KEY), .mode = 0600,
+                            .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        c = (InstallFile) { .path = pp.cert, .data = NEW_CERT, .size = strlen(NEW_CERT), .mode = 0644,
+                            .uid = (uid_t) -1, .gid = (gid_t) -1 };
+
+        assert_int_equal(install_pair("state", "web", &k, &c), -EINVAL);
+        assert_int_equal(install_pair(missing_state, "web", &k, &c), -ENOENT);
+        assert_int_equal(install_pair(pp.state, "a/b", &k, &c), -EINVAL);
+        assert_int_equal(install_pair(pp.state, ".web", &k, &c), -EINVAL);
+        assert_int_equal(install_pair(pp.state, "", &k, &c), -EINVAL);
+        assert_int_equal(install_pair(pp.state, "web", &k, NULL), -EINVAL);
+        k.path = relative;
+        assert_int_equal(install_pair(pp.state, "web", &k, &c), -EINVAL);
+        k.path = missing_dir;
+        assert_int_equal(install_pair(pp.state, "web", &k, &c), -ENOENT);
+        k.path = pp.cert; /* key and cert the same file */
+        assert_int_equal(install_pair(pp.state, "web", &k, &c), -EINVAL);
+        k.path = pp.key;
+        c.path = pp.certdir; /* a directory at the target */
+        assert_int_equal(install_pair(pp.state, "web", &k, &c), -EISDIR);
+
+        /* Nothing was touched. */
+        assert_true(file_is(pp.key, OLD_KEY));
+        assert_true(file_is(pp.cert, OLD_CERT));
+        assert_int_equal(count_entries(pp.state, false), 0);
+        assert_clean(&pp);
+        free(missing_state);
+        free(missing_dir);
+        pair_paths_free(&pp);
+}
+
+static void test_install_pair_symlinks(void **state) {
+        Fixture *fx = *state;
+        char *victim, *victim2, *stage;
+        PairPaths pp;
+
+        pair_paths_make(&pp, fx->dir, 0, false);
+        victim = pathf("%s/victim", pp.root);
+        victim2 = pathf("%s/victim2", pp.root);
+        stage = pathf("%s/.tls.crt.certherd-new", pp.certdir);
+        write_plain(victim, "precious\n", 0600);
+        write_plain(victim2, "precious too\n", 0600);
+        write_plain(pp.cert, OLD_CERT, 0644);
+        /* A symlink at the key and one at the cert's staging name: neither is followed. */
+        assert_int_equal(symlink(victim, pp.key), 0);
+        assert_int_equal(symlink(victim2, stage), 0);
+
+        assert_int_equal(install_pair_of(&pp, NEW_KEY, NEW_CERT), 0);
+        assert_true(file_is(victim, "precious\n"));
+        assert_true(file_is(victim2, "precious too\n"));
+        assert_true(S_ISREG(mode_of(pp.key)));
+        assert_true(file_is(pp.key, NEW_KEY));
+        assert_true(file_is(pp.cert, NEW_CERT));
+        assert_clean(&pp);
+        free(victim);
+        free(victim2);
+        free(stage);
+        pair_paths_free(&pp);
+}
+
+static void test_recover_records(void **state) {
+        Fixture *fx = *state;
+        char *record, *half, *evil;
+        PairPaths pp;
+
+        pair_paths_make(&pp, fx->dir, 0, false);
+        record = pathf("%s/web.rec", pp.install);
+        half = pathf("%s/.web.rec.certherd-new", pp.install);
+        evil = pathf("%s/evil", pp.keydir);
+        write_plain(pp.key, OLD_KEY, 0600);
+        write_plain(pp.cert, OLD_CERT, 0644);
+
+        assert_int_equal(install_recover(pp.state, "web"), 0); /* no install directory yet */
+        assert_int_equal(install_recover("state", "web"), -EINVAL);
+        make_dir(pp.install);
+        assert_int_equal(install_recover(pp.state, "web"), 0);
+
+        /* A record half written at a crash is dropped. */
+        write_plain(half, "certherd-install-record 1\nstate committed\n", 0600);
+        assert_int_equal(install_recover(pp.state, "web"), 1);
+        assert_null(slurp(half));
+
+        /* A record naming another file than the staging file is refused, and nothing moves. */
+        write_plain(evil, "evil\n", 0600);
+        {
+                char *text = pathf("certherd-install-record 1\nstate committed\nkey %s\nkey-temp %s\n", pp.key,
+                                   evil);
+                write_plain(record, text, 0600);
+                free(text);
+        }
+        assert_int_equal(install_recover(pp.state, "web"), -EBADMSG);
+        assert_true(file_is(pp.key, OLD_KEY));
+        assert_true(file_is(evil, "evil\n"));
+        write_plain(record, "garbage\n", 0600);
+        assert_int_equal(install_recover(pp.state, "web"), -EBADMSG);
+        assert_int_equal(unlink(record), 0);
+        assert_int_equal(unlink(evil), 0);
+        assert_clean(&pp);
+        free(record);
+        free(half);
+        free(evil);
+        pair_paths_free(&pp);
+}
+
+enum { ON_DISK_OLD, ON_DISK_NEW, ON_DISK_MIXED };
+
+static int pair_on_disk(const PairPaths *pp) {
+        if (file_is(pp->key, OLD_KEY) && file_is(pp->cert, OLD_CERT))
+                return ON_DISK_OLD;
+        if (file_is(pp->key, NEW_KEY) && file_is(pp->cert, NEW_CERT))
+                return ON_DISK_NEW;
+        return ON_DISK_MIXED;
+}
+
+/* install_pair in a child that SIGKILLs itself at crash point k. */
+static void install_pair_killed_at(const PairPaths *pp, unsigned k) {
+        int status = 0;
+        pid_t pid;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char buf[16];
+
+                snprintf(buf, sizeof(buf), "%u", k);
+                setenv("CERTHERD_TEST_KILL_POINT", buf, 1);
+                _exit(install_pair_of(pp, NEW_KEY, NEW_CERT) == 0 ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (k <= INSTALL_CRASH_POINTS) {
+                if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+                        fail_msg("k=%u: child was not killed (status %#x)", k, (unsigned) status);
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("k=%u: child failed (status %#x)", k, (unsigned) status);
+}
+
+static void crash_matrix(const char *parent, bool two_dirs) {
+        bool seen_new = false;
+
+        for (unsigned k = 1; k <= INSTALL_CRASH_POINTS + 1; k++) {
+                PairPaths pp;
+                int on_disk, r;
+
+                pair_paths_make(&pp, parent, k, two_dirs);
+                write_plain(pp.key, OLD_KEY, 0600);
+                write_plain(pp.cert, OLD_CERT, 0644);
+
+                install_pair_killed_at(&pp, k);
+                r = install_recover(pp.state, "web");
+                if (r < 0)
+                        fail_msg("k=%u: install_recover: %s", k, strerror(-r));
+                assert_int_equal(install_recover(pp.state, "web"), 0); /* nothing left to do */
+
+                on_disk = pair_on_disk(&pp);
+                if (on_disk == ON_DISK_MIXED)
+                        fail_msg("k=%u: the key and certificate on disk are not one pair", k);
+                if (seen_new && on_disk != ON_DISK_NEW)
+                        fail_msg("k=%u: old pair after a later crash point gave the new one", k);
+                seen_new = on_disk == ON_DISK_NEW;
+                if (k == 1 && on_disk != ON_DISK_OLD)
+                        fail_msg("k=1: the new pair before anything was staged");
+                if (k >= INSTALL_CRASH_POINTS && on_disk != ON_DISK_NEW)
+                        fail_msg("k=%u: the old pair after the record was removed", k);
+                assert_int_equal(mode_of(pp.key) & 07777, 0600);
+                assert_int_equal(mode_of(pp.cert) & 07777, 0644);
+                assert_clean(&pp);
+
+                /* The backup, once taken, is exactly the old pair; the new pair implies it was taken. */
+                if (count_entries(pp.backup, false) >= 0 && !backup_is(&pp, OLD_KEY, OLD_CERT))
+                        fail_msg("k=%u: the backup is not the old pair", k);
+                if (on_disk == ON_DISK_NEW && count_entries(pp.backup, false) < 0)
+                        fail_msg("k=%u: new pair without a backup", k);
+
+                /* A later install needs no explicit recovery, and backs up what is on disk. */
+                pair_paths_free(&pp);
+                pair_paths_make(&pp, parent, k + 1000, two_dirs);
+                write_plain(pp.key, OLD_KEY, 0600);
+                write_plain(pp.cert, OLD_CERT, 0644);
+                install_pair_killed_at(&pp, k);
+                assert_int_equal(install_pair_of(&pp, THIRD_KEY, THIRD_CERT), 0);
+                assert_true(file_is(pp.key, THIRD_KEY));
+                assert_true(file_is(pp.cert, THIRD_CERT));
+                assert_true(backup_is(&pp, OLD_KEY, OLD_CERT) || backup_is(&pp, NEW_KEY, NEW_CERT));
+                assert_clean(&pp);
+                pair_paths_free(&pp);
+        }
+        assert_true(seen_new);
+}
+
+static void test_install_pair_crash(void **state) {
+        Fixture *fx = *state;
+
+        crash_matrix(fx->dir, false);
+}
+
+static void test_install_pair_crash_two_dirs(void **state) {
+        Fixture *fx = *state;
+
+        crash_matrix(fx->dir, true);
+}
+
+static void test_crash_point_parse(void **state) {
+        /* Values that are not exactly a number never kill. */
+        setenv("CERTHERD_TEST_KILL_POINT", "3x", 1);
+        install_crash_point(3);
+        setenv("CERTHERD_TEST_KILL_POINT", "4", 1);
+        install_crash_point(3);
+        unsetenv("CERTHERD_TEST_KILL_POINT");
+        install_crash_point(3);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_install_file_basic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_file_owner, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_file_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_file_symlink, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
+                cmocka_unit_test(test_parse_owner),
+                cmocka_unit_test_setup_teardown(test_install_pair_basic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_pair_first_and_cert_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_pair_validation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_pair_symlinks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recover_records, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_pair_crash, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
+                cmocka_unit_test(test_crash_point_parse),
+        };
+
+        unsetenv("CERTHERD_TEST_KILL_POINT");
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
