@@ -16,6 +16,14 @@
 /* not_before lies this far back, so that a peer whose clock is a little behind accepts the certificate. */
 #define CLOCK_SKEW_USEC USEC_PER_HOUR
 
+/* not_before a little in the past, for peers whose clocks lag: an hour, but never more than a tenth of
+ * the validity, so that a certificate living minutes is not mostly spent before it was made (a
+ * renew-before percentage of its lifetime would then fall due at once). */
+static usec_t backdated(usec_t now, usec_t validity) {
+        usec_t skew = validity / 10 < CLOCK_SKEW_USEC ? validity / 10 : CLOCK_SKEW_USEC;
+        return now > skew ? now - skew : 0;
+}
+
 /* 9999-12-31T23:59:59Z, the last instant a GeneralizedTime can hold (RFC 5280 §4.1.2.5). */
 #define TIME_MAX_SEC ((usec_t) 253402300799)
 
@@ -273,7 +281,7 @@ int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509
             req->now >= (usec_t) ca_not_after * USEC_PER_SEC)
                 return -EINVAL;
 
-        not_before = req->now > CLOCK_SKEW_USEC ? req->now - CLOCK_SKEW_USEC : 0;
+        not_before = backdated(req->now, req->validity);
         if (not_before < (usec_t) ca_not_before * USEC_PER_SEC)
                 not_before = (usec_t) ca_not_before * USEC_PER_SEC;
         not_after = usec_add(req->now, req->validity);
@@ -316,7 +324,7 @@ int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509
         if (r < 0)
                 return r;
 
-        r = crt_new(key, req->now > CLOCK_SKEW_USEC ? req->now - CLOCK_SKEW_USEC : 0,
+        r = crt_new(key, backdated(req->now, req->validity),
                     usec_add(req->now, req->validity), &crt);
         if (r < 0)
                 return r;
