@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdint.h>
+
 #include "policy.h"
 
 static const char *const renew_reason_table[_RENEW_REASON_MAX] = {
@@ -18,7 +20,73 @@ usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_be
         usec_t lifetime = not_after > not_before ? not_after - not_before : 0;
         usec_t before = threshold_resolve(renew_before, lifetime);
 
+        if (before > lifetime - lifetime / 3)
+                before = lifetime - lifetime / 3;
         return before >= not_after ? 0 : not_after - before;
+}
+
+usec_t policy_jitter(const char *name, usec_t not_before, usec_t not_after) {
+        usec_t lifetime = not_after > not_before ? not_after - not_before : 0;
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a: stable across runs and machines */
+
+        for (const char *p = name; p && *p; p++)
+                h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+        h ^= not_after;
+        h *= 1099511628211ULL;
+        return lifetime / 20 == 0 ? 0 : h % (lifetime / 20 + 1);
+}
+
+usec_t policy_backoff(unsigned failures, usec_t lifetime) {
+        usec_t cap = 6 * USEC_PER_HOUR, d = 30 * USEC_PER_SEC;
+
+        if (lifetime > 0 && lifetime / 10 < cap)
+                cap = lifetime / 10 > USEC_PER_SEC ? lifetime / 10 : USEC_PER_SEC;
+        for (unsigned i = 1; i < failures && d < cap; i++)
+                d *= 2;
+        return d < cap ? d : cap;
+}
+
+static AlertLevel alert_level(const CertFacts *f, usec_t warn, usec_t crit, usec_t now) {
+        if (now > f->not_after)
+                return ALERT_EXPIRED;
+        if (now + crit >= f->not_after)
+                return ALERT_CRITICAL;
+        if (now + warn >= f->not_after)
+                return ALERT_WARNING;
+        return ALERT_NONE;
+}
+
+AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold critical_before, const AlertState *st,
+                           usec_t now) {
+        AlertDecision d = { .level = ALERT_NONE, .next = USEC_INFINITY };
+        usec_t lifetime, warn, crit, repeat, crossing;
+
+        if (!f || !f->parsed)
+                return d;
+        lifetime = f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        warn = threshold_resolve(warn_before, lifetime);
+        crit = threshold_resolve(critical_before, lifetime);
+        d.level = alert_level(f, warn, crit, now);
+
+        /* The next threshold this certificate crosses, if no alert comes first. */
+        crossing = d.level == ALERT_NONE     ? (f->not_after > warn ? f->not_after - warn : now)
+                   : d.level == ALERT_WARNING ? (f->not_after > crit ? f->not_after - crit : now)
+                   : d.level == ALERT_CRITICAL ? f->not_after + 1
+                                               : USEC_INFINITY;
+        if (d.level == ALERT_NONE) {
+                d.next = crossing;
+                return d;
+        }
+
+        repeat = d.level == ALERT_EXPIRED ? USEC_PER_HOUR : USEC_PER_DAY;
+        if (!st || st->last == 0 || d.level > st->level || now >= st->last + repeat) {
+                d.emit = true;
+                d.next = now + repeat;
+        } else
+                d.next = st->last + repeat;
+        if (crossing < d.next)
+                d.next = crossing;
+        return d;
 }
 
 RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, bool force, usec_t now) {
