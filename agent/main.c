@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "daemon.h"
 #include "config.h"
 #include "fd-util.h"
 #include "install.h"
@@ -45,6 +46,7 @@ static void help(void) {
                "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
                "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
                "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
                "  -c, --config FILE      inventory (default $CERTHERD_CONFIG, else %s)\n"
@@ -388,6 +390,11 @@ int main(int argc, char *argv[]) {
                 return verb_pin(args);
         if (strcmp(verb, "renew") == 0)
                 return verb_renew(args);
+        if (strcmp(verb, "run") == 0) {
+                if (args[0])
+                        return usage_error("run takes no arguments: '%s'", args[0]);
+                return daemon_run(arg_config) < 0 ? 1 : 0;
+        }
         if (strcmp(verb, "ca") == 0)
                 return verb_ca(args);
         return usage_error("unknown command '%s'", verb);

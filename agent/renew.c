@@ -27,6 +27,7 @@ typedef struct Issued {
         gnutls_datum_t cert_pem;  /* leaf (+ chain) */
         gnutls_datum_t trust_pem; /* anchor the new certificate must chain to */
         bool key_reused;
+        bool used_next_key;
         CertFacts *facts;
 } Issued;
 
@@ -54,8 +55,73 @@ static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         return 0;
 }
 
+/* key-policy = rotate: the key of the next renewal is made ahead of it and kept in STATE/keys/NAME.next,
+ * so its pin can be published (next_pin_sha256) long before the switch (DESIGN.md §5). */
+static int next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
+        return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
+}
+
+static int next_key_load(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t *ret) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        gnutls_x509_privkey_t key;
+        size_t size;
+        int r;
+
+        r = next_key_path(inv, c, &path);
+        if (r < 0)
+                return r;
+        r = read_full_file(path, INPUT_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        r = x509_load_privkey(data, size, NULL, &key);
+        if (r < 0)
+                return r;
+        if (!keygen_key_is_type(key, c->key_type)) { /* key-type changed since it was made */
+                gnutls_x509_privkey_deinit(key);
+                return -ESTALE;
+        }
+        *ret = key;
+        return 0;
+}
+
+/* The pin of the next key, made (and saved, 0600) when there is none or it is the current key. */
+static int next_key_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
+                        uint8_t ret[PIN_SIZE]) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        size_t size = PIN_SIZE;
+        int r;
+
+        r = next_key_load(inv, c, &key);
+        if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) >= 0 &&
+            memcmp(ret, current, PIN_SIZE) != 0)
+                return 0;
+
+        if (key)
+                gnutls_x509_privkey_deinit(TAKE_PTR(key));
+        r = keygen_generate(c->key_type, &key);
+        if (r < 0)
+                return r;
+        r = keygen_export_pem(key, &pem);
+        if (r < 0)
+                return r;
+        if (next_key_path(inv, c, &path) < 0 || asprintf(&dir, "%s/keys", inv->agent.state_directory) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        r = install_file(&(InstallFile) { .path = path, .data = pem.data, .size = pem.size, .mode = 0600,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return r;
+        size = PIN_SIZE;
+        return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
+}
+
 /* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type. */
-static int obtain_key(const CertConfig *c, Issued *is) {
+static int obtain_key(const Inventory *inv, const CertConfig *c, Issued *is) {
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *password = NULL;
         size_t size;
@@ -76,9 +142,14 @@ static int obtain_key(const CertConfig *c, Issued *is) {
                 }
         }
 
-        r = keygen_generate(c->key_type, &is->key);
-        if (r < 0)
-                return r;
+        /* rotate: the key announced as next_pin_sha256, when there is one. */
+        if (c->key_policy == KEY_POLICY_ROTATE && next_key_load(inv, c, &is->key) >= 0)
+                is->used_next_key = true;
+        else {
+                r = keygen_generate(c->key_type, &is->key);
+                if (r < 0)
+                        return r;
+        }
         return keygen_export_pem(is->key, &is->key_pem);
 }
 
@@ -132,7 +203,7 @@ static int issue(const Inventory *inv, const CertConfig *c, usec_t now, Issued *
                 return log_error_errno(-EOPNOTSUPP, "%s: issuer %s cannot issue here yet", c->name,
                                        issuer_kind_to_string(c->issuer));
 
-        r = obtain_key(c, is);
+        r = obtain_key(inv, c, is);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
 
@@ -232,23 +303,46 @@ static int read_published_pin(const char *path, uint8_t ret[PIN_SIZE]) {
         return pin_parse(s, ret, NULL);
 }
 
+/* Whether the published JSON announces exactly `next` (NULL: no next pin). */
+static bool json_up_to_date(const char *path, const char *next) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+
+        if (read_full_file(path, 64 * 1024, &data, &size) < 0)
+                return false;
+        if (!next)
+                return !strstr((const char *) data, "next_pin_sha256");
+        return strstr((const char *) data, next) != NULL;
+}
+
 /* <pin-directory>/<name>.pin and .json (DESIGN.md §5), each written atomically, and a pin-changed event
  * when the published pin (or, before the first publication, `fallback_previous`) differs. */
 int renew_publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
                        const uint8_t *fallback_previous, usec_t now) {
-        _cleanup_free_ char *pin_path = NULL, *json_path = NULL, *p = NULL, *prev = NULL, *json = NULL, *line = NULL;
-        uint8_t previous[PIN_SIZE];
-        bool have_previous;
-        struct stat st;
+        _cleanup_free_ char *pin_path = NULL, *json_path = NULL, *p = NULL, *prev = NULL, *json = NULL, *line = NULL,
+                            *next_s = NULL;
+        uint8_t previous[PIN_SIZE], next[PIN_SIZE];
+        bool have_previous, have_next = false;
         int r;
 
         if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) < 0 ||
             asprintf(&json_path, "%s/%s.json", inv->agent.pin_directory, c->name) < 0)
                 return -ENOMEM;
 
+        if (c->key_policy == KEY_POLICY_ROTATE && c->issuer != ISSUER_NONE) {
+                r = next_key_pin(inv, c, pin, next);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot prepare the next key: %m, publishing without next_pin_sha256",
+                                          c->name);
+                have_next = r >= 0;
+        }
+        r = have_next ? pin_format(next, PIN_FORMAT_BASE64, &next_s) : 0;
+        if (r < 0)
+                return r;
+
         have_previous = read_published_pin(pin_path, previous) >= 0;
-        if (have_previous && memcmp(previous, pin, PIN_SIZE) == 0 && stat(json_path, &st) >= 0)
-                return 0; /* up to date */
+        if (have_previous && memcmp(previous, pin, PIN_SIZE) == 0 && json_up_to_date(json_path, next_s))
+                return 0;
         if (!have_previous && fallback_previous) {
                 memcpy(previous, fallback_previous, PIN_SIZE);
                 have_previous = true;
@@ -259,7 +353,7 @@ int renew_publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t 
                 return r;
         if (asprintf(&line, "%s\n", p) < 0)
                 return -ENOMEM;
-        r = pin_render_json(c->name, pin, NULL, not_after, now, &json);
+        r = pin_render_json(c->name, pin, have_next ? next : NULL, not_after, now, &json);
         if (r < 0)
                 return r;
 
@@ -309,7 +403,7 @@ static void notify_dependents(const CertConfig *c, const HookEnv *env) {
 
 int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret) {
         _cleanup_(issued_done) Issued is = {};
-        _cleanup_free_ char *pin = NULL, *pin_path = NULL, *prev_s = NULL;
+        _cleanup_free_ char *pin = NULL, *pin_path = NULL, *prev_s = NULL, *next_path = NULL;
         RenewOutcome out = {};
         uint8_t prev[PIN_SIZE];
         char na[32], previous[64], f_na[64], f_pin[80], f_days[48];
@@ -325,6 +419,8 @@ int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *curren
         if (r < 0)
                 return fail(c, r, "could not install the new files (previous files untouched)");
 
+        if (is.used_next_key && next_key_path(inv, c, &next_path) >= 0)
+                (void) unlink(next_path); /* it is the current key now; publishing makes the next one */
         out.not_after = is.facts->not_after;
         memcpy(out.pin, is.facts->pin, PIN_SIZE);
         out.key_reused = is.key_reused;
@@ -439,7 +535,7 @@ int renew_state_directory(const Inventory *inv) {
         return 0;
 }
 
-int renew_lock(const Inventory *inv) {
+static int lock_state(const Inventory *inv, bool wait) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
 
@@ -448,9 +544,20 @@ int renew_lock(const Inventory *inv) {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return log_error_errno(-errno, "cannot open lock %s: %m", path);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+                if (errno == EINTR)
+                        continue;
                 return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
+        }
         return TAKE_FD(fd);
+}
+
+int renew_lock(const Inventory *inv) {
+        return lock_state(inv, false);
+}
+
+int renew_lock_wait(const Inventory *inv) {
+        return lock_state(inv, true);
 }
 
 void renew_log_expiry(const Inventory *inv, const CertConfig *c, const CertFacts *f) {

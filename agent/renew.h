@@ -51,6 +51,8 @@ int renew_state_directory(const Inventory *inv);
 /* Take the lock shared by daemon and timer mode (DESIGN.md §8). Returns an fd ≥ 0, -EWOULDBLOCK when
  * another certherd holds it, or -errno. */
 int renew_lock(const Inventory *inv);
+/* The same, waiting for the other holder to finish. */
+int renew_lock_wait(const Inventory *inv);
 
 /* Journal events for certificates inside their warn/critical windows or expired (timer mode). */
 void renew_log_expiry(const Inventory *inv, const CertConfig *c, const CertFacts *f);

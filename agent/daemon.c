@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "check.h"
+#include "daemon.h"
+#include "fd-util.h"
+#include "install.h"
+#include "log.h"
+#include "policy.h"
+#include "renew.h"
+#include "state.h"
+
+/* Files change in bursts (a key, then its certificate); one inspection after the burst is enough. */
+#define RESCAN_DELAY_USEC (100 * 1000)
+
+typedef struct CertRuntime {
+        CertState state;
+        usec_t due;      /* when a renewal is due (USEC_INFINITY: never, e.g. issuer = none) */
+        usec_t deadline; /* the earliest moment anything about this certificate needs looking at */
+} CertRuntime;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_event_source *timer;  /* CLOCK_REALTIME, the earliest deadline */
+        sd_event_source *rescan; /* CLOCK_MONOTONIC, debounced inotify */
+        sd_event_source *batch_done;
+        sd_event_source **watches;
+        size_t n_watches;
+
+        char *config_path;
+        Inventory *inv;
+        CertRuntime *rt; /* indexed like inv->certs */
+        CheckReport *report;
+        int lock_fd;
+
+        /* The renewal batch on its worker thread. */
+        pthread_t batch_thread;
+        bool batch_running;
+        int batch_efd;
+        RenewJob *jobs;
+        size_t n_jobs;
+        usec_t batch_now;
+
+        bool reload_pending;
+        bool rescan_pending;
+        bool exiting;
+        uint64_t passes;
+} Manager;
+
+static int manager_pass(Manager *m);
+
+static void watches_free(Manager *m) {
+        for (size_t i = 0; i < m->n_watches; i++)
+                sd_event_source_disable_unref(m->watches[i]);
+        free(m->watches);
+        m->watches = NULL;
+        m->n_watches = 0;
+}
+
+static Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        watches_free(m);
+        sd_event_source_disable_unref(m->timer);
+        sd_event_source_disable_unref(m->rescan);
+        sd_event_source_disable_unref(m->batch_done);
+        sd_event_unref(m->event);
+        check_report_free(m->report);
+        inventory_free(m->inv);
+        free(m->rt);
+        free(m->jobs);
+        free(m->config_path);
+        if (m->batch_efd >= 0)
+                close(m->batch_efd);
+        if (m->lock_fd >= 0)
+                close(m->lock_fd);
+        free(m);
+        return NULL;
+}
+
+static void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+
+static int on_rescan(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->rescan_pending = false;
+        if (m->batch_running) /* the batch's end runs a pass anyway */
+                return 0;
+        log_debug("watched files changed, inspecting again");
+        return manager_pass(m);
+}
+
+static void schedule_rescan(Manager *m) {
+        if (m->rescan_pending)
+                return;
+        m->rescan_pending = true;
+        (void) sd_event_source_set_time_relative(m->rescan, RESCAN_DELAY_USEC);
+        (void) sd_event_source_set_enabled(m->rescan, SD_EVENT_ONESHOT);
+}
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        Manager *m = userdata;
+
+        /* Only the names the inventory watches matter; a directory may hold much else. */
+        if (ev->mask & IN_Q_OVERFLOW) {
+                schedule_rescan(m);
+                return 0;
+        }
+        if (ev->len == 0)
+                return 0;
+        for (size_t i = 0; i < m->inv->n_certs; i++) {
+                const CertConfig *c = m->inv->certs[i];
+                const char *paths[] = { c->certificate, c->key, c->ca };
+
+                for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
+                        const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
+
+                        if (base && strcmp(base + 1, ev->name) == 0) {
+                                schedule_rescan(m);
+                                return 0;
+                        }
+                }
+        }
+        return 0;
+}
+
+static bool strv_contains(char **l, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(l[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* inotify on the directory of every watched file: atomic replacements (rename over the file) are seen,
+ * which a watch on the file itself would lose with the old inode. */
+static int watches_setup(Manager *m) {
+        _cleanup_strv_free_ char **dirs = NULL;
+        size_t n = 0;
+
+        watches_free(m);
+        dirs = calloc(3 * m->inv->n_certs + 1, sizeof(char *));
+        if (!dirs)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->inv->n_certs; i++) {
+                const CertConfig *c = m->inv->certs[i];
+                const char *paths[] = { c->certificate, c->key, c->ca };
+
+                for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
+                        const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;
+                        char *d;
+
+                        if (!slash)
+                                continue;
+                        d = slash == paths[j] ? strdup("/") : strndup(paths[j], (size_t) (slash - paths[j]));
+                        if (!d)
+                                return -ENOMEM;
+                        if (strv_contains(dirs, n, d))
+                                free(d);
+                        else
+                                dirs[n++] = d;
+                }
+        }
+
+        m->watches = calloc(n ? n : 1, sizeof(sd_event_source *));
+        if (!m->watches)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int r = sd_event_add_inotify(m->event, &m->watches[m->n_watches], dirs[i],
+                                             IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                                                     IN_ATTRIB | IN_ONLYDIR,
+                                             on_inotify, m);
+                if (r < 0) {
+                        /* A directory that does not exist yet (first issuance) is seen by the pass. */
+                        log_debug_errno(r, "cannot watch %s: %m, ignoring", dirs[i]);
+                        continue;
+                }
+                m->n_watches++;
+        }
+        return 0;
+}
+
+static int runtime_setup(Manager *m) {
+        free(m->rt);
+        m->rt = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(CertRuntime));
+        if (!m->rt)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->inv->n_certs; i++) {
+                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->rt[i].state);
+                if (r < 0) {
+                        log_warning_errno(r, "%s: cannot read its saved state: %m, starting afresh",
+                                          m->inv->certs[i]->name);
+                        m->rt[i].state = (CertState) {};
+                }
+        }
+        return 0;
+}
+
+static void save_state(Manager *m, size_t i) {
+        int r = state_save(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->rt[i].state);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
+}
+
+/* Alerts for one certificate: journal events on crossing and as reminders (policy decides when). */
+static void alert(Manager *m, size_t i, const CertFacts *f, usec_t now, usec_t *deadline) {
+        const CertConfig *c = m->inv->certs[i];
+        CertState *st = &m->rt[i].state;
+        AlertState as = { .level = st->alert_level, .last = st->alert_last };
+        AlertDecision d = policy_alert(f, cert_warn_before(m->inv, c), cert_critical_before(m->inv, c), &as, now);
+
+        if (d.emit) {
+                renew_log_expiry(m->inv, c, f);
+                st->alert_level = d.level;
+                st->alert_last = now;
+                save_state(m, i);
+        } else if (d.level == ALERT_NONE && st->alert_level != ALERT_NONE) {
+                st->alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
+                st->alert_last = 0;
+                save_state(m, i);
+        }
+        if (d.next < *deadline)
+                *deadline = d.next;
+}
+
+/* When a renewal of certificate i is due, or USEC_INFINITY. */
+static usec_t renewal_due(Manager *m, size_t i, const CertFacts *f, usec_t now) {
+        const CertConfig *c = m->inv->certs[i];
+        const CertState *st = &m->rt[i].state;
+        Threshold rb = cert_renew_before(m->inv, c);
+        RenewReason why;
+
+        if (c->issuer == ISSUER_NONE)
+                return USEC_INFINITY;
+        why = policy_renew_reason(f, rb, false, now);
+        if (why == RENEW_REASON_NONE)
+                return policy_renew_time(f->not_before, f->not_after, rb) +
+                       policy_jitter(c->name, f->not_before, f->not_after);
+        if (why == RENEW_REASON_DUE) {
+                usec_t at = policy_renew_time(f->not_before, f->not_after, rb) +
+                            policy_jitter(c->name, f->not_before, f->not_after);
+                if (at > now)
+                        return at;
+        }
+        /* Due now — unless earlier attempts failed and their backoff has not run out. */
+        return st->failures > 0 && st->next_retry > now ? st->next_retry : now;
+}
+
+static void *batch_main(void *userdata) {
+        Manager *m = userdata;
+        uint64_t one = 1;
+
+        renew_many(m->inv, m->jobs, m->n_jobs, RENEW_CONCURRENCY, m->batch_now);
+        if (write(m->batch_efd, &one, sizeof(one)) < 0)
+                log_error_errno(-errno, "cannot wake the event loop: %m");
+        return NULL;
+}
+
+static size_t cert_index(Manager *m, const CertConfig *c) {
+        for (size_t i = 0; i < m->inv->n_certs; i++)
+                if (m->inv->certs[i] == c)
+                        return i;
+        return SIZE_MAX;
+}
+
+static int start_batch(Manager *m, usec_t now) {
+        int r;
+
+        m->batch_now = now;
+        m->batch_running = true;
+        r = pthread_create(&m->batch_thread, NULL, batch_main, m);
+        if (r != 0) {
+                m->batch_running = false;
+                return log_error_errno(-r, "cannot start the renewal thread: %m");
+        }
+        return 0;
+}
+
+static void reload_inventory(Manager *m);
+
+static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        uint64_t v;
+        usec_t now = now_realtime();
+
+        (void) read(fd, &v, sizeof(v));
+        pthread_join(m->batch_thread, NULL);
+        m->batch_running = false;
+
+        for (size_t j = 0; j < m->n_jobs; j++) {
+                size_t i = cert_index(m, m->jobs[j].cert);
+                CertState *st;
+
+                if (i == SIZE_MAX)
+                        continue;
+                st = &m->rt[i].state;
+                st->last_attempt = m->batch_now;
+                if (m->jobs[j].result >= 0) {
+                        st->failures = 0;
+                        st->next_retry = 0;
+                        st->last_renewal = now;
+                } else {
+                        const CertFacts *f = m->jobs[j].current;
+                        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+
+                        st->failures++;
+                        st->next_retry = now + policy_backoff(st->failures, lifetime);
+                        log_notice("%s: renewal attempt %u failed; next attempt in %" PRIu64 " s", m->jobs[j].cert->name,
+                                   st->failures, (st->next_retry - now) / USEC_PER_SEC);
+                }
+                save_state(m, i);
+        }
+        if (m->exiting)
+                return sd_event_exit(m->event, 0);
+        if (m->reload_pending) {
+                m->reload_pending = false;
+                reload_inventory(m);
+                return 0;
+        }
+        return manager_pass(m);
+}
+
+static void format_in(char *buf, size_t size, usec_t delta) {
+        if (delta >= 2 * USEC_PER_DAY)
+                snprintf(buf, size, "%" PRIu64 " days", delta / USEC_PER_DAY);
+        else if (delta >= 2 * USEC_PER_HOUR)
+                snprintf(buf, size, "%" PRIu64 " h", delta / USEC_PER_HOUR);
+        else if (delta >= 2 * USEC_PER_MINUTE)
+                snprintf(buf, size, "%" PRIu64 " min", delta / USEC_PER_MINUTE);
+        else
+                snprintf(buf, size, "%" PRIu64 " s", delta / USEC_PER_SEC);
+}
+
+/* "12 certificates: 11 ok, 1 expiring in 6 days; next renewal nginx in 3 h" */
+static void notify_status(Manager *m, usec_t now) {
+        const CheckReport *rep = m->report;
+        const CertFacts *soonest = NULL;
+        size_t next = SIZE_MAX, problems = rep->count[SEVERITY_WARNING] + rep->count[SEVERITY_CRITICAL];
+        char status[512], in[32];
+        int k;
+
+        for (size_t i = 0; i < rep->n_results; i++) {
+                const CertFacts *f = rep->results[i].facts;
+                if (f->state != SEVERITY_OK && f->parsed && (!soonest || f->not_after < soonest->not_after))
+                        soonest = f;
+                if (m->rt[i].due != USEC_INFINITY && (next == SIZE_MAX || m->rt[i].due < m->rt[next].due))
+                        next = i;
+        }
+        k = snprintf(status, sizeof(status), "%zu certificate%s: %zu ok", rep->n_results, rep->n_results == 1 ? "" : "s",
+                     rep->count[SEVERITY_OK]);
+        if (problems > 0 && soonest && soonest->days_left >= 0)
+                k += snprintf(status + k, sizeof(status) - (size_t) k, ", %zu expiring in %" PRIi64 " days", problems,
+                              soonest->days_left);
+        else if (problems > 0)
+                k += snprintf(status + k, sizeof(status) - (size_t) k, ", %zu with problems", problems);
+        if (m->batch_running)
+                snprintf(status + k, sizeof(status) - (size_t) k, "; renewing %zu", m->n_jobs);
+        else if (next != SIZE_MAX) {
+                format_in(in, sizeof(in), m->rt[next].due > now ? m->rt[next].due - now : 0);
+                snprintf(status + k, sizeof(status) - (size_t) k, "; next renewal %s in %s", m->inv->certs[next]->name, in);
+        }
+        (void) sd_notifyf(false, "STATUS=%s", status);
+}
+
+static int arm_timer(Manager *m, usec_t deadline) {
+        int r;
+
+        if (deadline == USEC_INFINITY)
+                return sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+        r = sd_event_source_set_time(m->timer, deadline);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+}
+
+/* Inspect everything, alert, publish pins, start the renewals that are due, and arm the one timer for
+ * the earliest deadline: nothing wakes the agent in between. */
+static int manager_pass(Manager *m) {
+        usec_t now = now_realtime(), deadline = USEC_INFINITY;
+        CheckReport *rep = NULL;
+        int r;
+
+        m->passes++;
+        r = check_run(m->inv, NULL, 0, now, &rep);
+        if (r < 0)
+                return log_error_errno(r, "cannot inspect certificates: %m");
+        check_report_free(m->report);
+        m->report = rep;
+
+        free(m->jobs);
+        m->jobs = calloc(rep->n_results ? rep->n_results : 1, sizeof(RenewJob));
+        m->n_jobs = 0;
+        if (!m->jobs)
+                return log_error_errno(-ENOMEM, "Out of memory");
+
+        for (size_t i = 0; i < rep->n_results; i++) {
+                const CertFacts *f = rep->results[i].facts;
+                const CertConfig *c = rep->results[i].cert;
+
+                alert(m, i, f, now, &deadline);
+                m->rt[i].due = renewal_due(m, i, f, now);
+                if (m->rt[i].due <= now)
+                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = f };
+                else if (m->rt[i].due < deadline)
+                        deadline = m->rt[i].due;
+                if (f->has_pin)
+                        (void) renew_publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
+        }
+
+        r = arm_timer(m, deadline);
+        if (r < 0)
+                return log_error_errno(r, "cannot arm the timer: %m");
+        if (m->n_jobs > 0 && start_batch(m, now) < 0)
+                m->n_jobs = 0;
+        notify_status(m, now);
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->batch_running)
+                return 0;
+        return manager_pass(m);
+}
+
+static int manager_load(Manager *m, Inventory *inv) {
+        inventory_free(m->inv);
+        m->inv = inv;
+        check_report_free(m->report);
+        m->report = NULL;
+        /* An install a crash interrupted is finished (or undone) before anything is inspected. */
+        for (size_t i = 0; i < inv->n_certs; i++)
+                if (install_recover(inv->agent.state_directory, inv->certs[i]->name) > 0)
+                        log_notice("%s: completed an interrupted install", inv->certs[i]->name);
+        if (runtime_setup(m) < 0 || watches_setup(m) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        return 0;
+}
+
+static void reload_inventory(Manager *m) {
+        _cleanup_free_ char *err = NULL;
+        Inventory *inv = NULL;
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading the inventory");
+        r = config_load(m->config_path, &inv, &err);
+        if (r < 0) {
+                log_error("inventory not reloaded, keeping the running one: %s", err ?: strerror(-r));
+                (void) sd_notify(false, "READY=1");
+                notify_status(m, now_realtime());
+                return;
+        }
+        if (strcmp(inv->agent.state_directory, m->inv->agent.state_directory) != 0)
+                log_warning("state-directory changed to %s; the lock stays on %s until restart, ignoring",
+                            inv->agent.state_directory, m->inv->agent.state_directory);
+        if (manager_load(m, inv) < 0 || manager_pass(m) < 0) {
+                (void) sd_event_exit(m->event, -ENOMEM);
+                return;
+        }
+        log_info("inventory reloaded: %zu certificates", m->inv->n_certs);
+        (void) sd_notify(false, "READY=1");
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->batch_running)
+                m->reload_pending = true; /* the inventory the batch reads stays until it is done */
+        else
+                reload_inventory(m);
+        return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        m->exiting = true;
+        /* A renewal in flight finishes its install first: never leave half a pair to recover. */
+        if (!m->batch_running)
+                return sd_event_exit(m->event, 0);
+        log_info("waiting for %zu renewal(s) in flight", m->n_jobs);
+        return 0;
+}
+
+static int manager_new(const char *config_path, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->batch_efd = m->lock_fd = -1;
+        if (config_path && !(m->config_path = strdup(config_path)))
+                return -ENOMEM;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        /* Blocked before any thread starts, so the renewal threads inherit the mask and signals reach the
+         * signalfd of the loop. */
+        if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+                return -EINVAL;
+        if ((r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m)) < 0)
+                return r;
+
+        r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, USEC_INFINITY, USEC_PER_SEC, on_timer, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(m->event, &m->rescan, CLOCK_MONOTONIC, RESCAN_DELAY_USEC, 0, on_rescan, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->rescan, SD_EVENT_OFF);
+
+        m->batch_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (m->batch_efd < 0)
+                return -errno;
+        r = sd_event_add_io(m->event, &m->batch_done, m->batch_efd, EPOLLIN, on_batch_done, m);
+        if (r < 0)
+                return r;
+        /* WATCHDOG=1 at half of WatchdogSec=, when systemd asks for it. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int daemon_run(const char *config_path) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char *err = NULL;
+        Inventory *inv = NULL;
+        int r;
+
+        r = manager_new(config_path, &m);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the event loop: %m");
+        r = config_load(config_path, &inv, &err);
+        if (r < 0) {
+                log_error("%s", err ?: strerror(-r));
+                return r;
+        }
+        r = mkdir_p(inv->agent.state_directory, 0700);
+        if (r < 0) {
+                log_error_errno(r, "cannot create state directory %s: %m", inv->agent.state_directory);
+                inventory_free(inv);
+                return r;
+        }
+        m->inv = inv; /* for renew_lock; manager_load takes it over */
+        m->lock_fd = renew_lock(inv);
+        if (m->lock_fd == -EWOULDBLOCK) {
+                /* certherd-renew.service is at work: let it finish (DESIGN.md §8). */
+                log_notice("another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
+                m->lock_fd = renew_lock_wait(inv);
+        }
+        if (m->lock_fd < 0)
+                return m->lock_fd;
+        m->inv = NULL;
+        r = manager_load(m, inv);
+        if (r < 0)
+                return r;
+
+        r = manager_pass(m);
+        if (r < 0)
+                return r;
+        log_info("watching %zu certificates", m->inv->n_certs);
+        (void) sd_notify(false, "READY=1");
+
+        r = sd_event_loop(m->event);
+        if (m->batch_running)
+                pthread_join(m->batch_thread, NULL);
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %m");
+        return 0;
+}
