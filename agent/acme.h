@@ -31,3 +31,36 @@ int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, c
 
 /* Revoke the certificate `cert_pem` (RFC 8555 §7.6) with `reason` (RFC 5280 CRLReason code, 0 default). */
 int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason);
+
+static inline void acme_session_freep(AcmeSession **s) {
+        acme_session_free(*s);
+}
+#define _cleanup_acme_session_ _cleanup_(acme_session_freep)
+
+/* The account URL (kid) and the RFC 7638 thumbprint of the account key in use. */
+const char *acme_session_account(const AcmeSession *s);
+const char *acme_session_key_thumbprint(AcmeSession *s);
+
+/* RFC 5280 CRLReason by name (keyCompromise, superseded, cessationOfOperation, …, case-insensitive) or
+ * number. Returns the code or -EINVAL. */
+int acme_revocation_reason_from_string(const char *s);
+
+/* Account key rollover (RFC 8555 §7.3.5): a new key of the section's account-key-type replaces
+ * STATE/acme/NAME/account.key once the server accepted it. The new key is written to account.key.next
+ * first, so that a crash at any point leaves a key the server knows (the next session picks it).
+ * Returns 0 or -errno (logged). */
+int acme_key_rollover(AcmeSession *s);
+
+/* ARI (RFC 9773). Whether the directory offers renewalInfo. */
+bool acme_session_has_ari(const AcmeSession *s);
+/* The ARI certificate identifier base64url(AKI keyIdentifier).base64url(serial) of the first certificate
+ * in `data` (PEM or DER). Returns 0, -ENODATA (no AKI), -errno. */
+int acme_ari_cert_id(const uint8_t *data, size_t size, char **ret);
+/* Fetch the suggested window for cert_id. Returns 0, -EOPNOTSUPP (no ARI), -errno (logged). */
+int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, usec_t *ret_end);
+/* A uniformly random point of [start, end) (RFC 9773 §4.2), from `random`. Pure. */
+usec_t acme_ari_pick(usec_t start, usec_t end, uint64_t random);
+/* For the certificate installed at c->certificate: fetch its window, pick (once per window, remembered
+ * under STATE/acme/NAME/ari/) the point to renew at, and say whether `now` is past it. *ret_id: the ARI
+ * id, to pass as `replaces` (may be NULL). Returns 0, -EOPNOTSUPP (no ARI), -ENODATA, -errno. */
+int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, bool *ret_due, usec_t *ret_when, char **ret_id);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "acme.h"
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -184,7 +186,39 @@ static int load_ca(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_p
         return r;
 }
 
-static int issue(const Inventory *inv, const CertConfig *c, usec_t now, Issued *is) {
+/* ACME: the server issues, the chain it sends (leaf + intermediates) is installed, and it must chain to
+ * the certificate's `ca` (the system store without one). `acme` NULL: a session just for this one. */
+static int issue_acme(const Inventory *inv, const CertConfig *c, AcmeSession *acme, Issued *is) {
+        _cleanup_(acme_session_freep) AcmeSession *own = NULL;
+        _cleanup_free_ uint8_t *data = NULL, *current = NULL;
+        _cleanup_free_ char *replaces = NULL;
+        size_t size;
+        int r;
+
+        if (!acme) {
+                r = acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &own);
+                if (r < 0)
+                        return r;
+                acme = own;
+        }
+        if (c->ca) {
+                r = read_full_file(c->ca, INPUT_MAX, &data, &size);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read ca %s: %m", c->name, c->ca);
+                r = datum_dup(data, size, &is->trust_pem);
+                if (r < 0)
+                        return r;
+        }
+        r = obtain_key(inv, c, is);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
+        /* ARI (RFC 9773): name the certificate this one replaces. */
+        if (acme_session_has_ari(acme) && read_full_file(c->certificate, INPUT_MAX, &current, &size) >= 0)
+                (void) acme_ari_cert_id(current, size, &replaces);
+        return acme_issue(acme, c, is->key, replaces, &is->cert_pem);
+}
+
+static int issue(const Inventory *inv, const CertConfig *c, usec_t now, AcmeSession *acme, Issued *is) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
         IssueRequest req = { .names = c->names, .usage = c->usage, .now = now, .validity = SELF_SIGNED_VALIDITY };
@@ -199,7 +233,9 @@ static int issue(const Inventory *inv, const CertConfig *c, usec_t now, Issued *
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
-        } else if (c->issuer != ISSUER_SELF)
+        } else if (c->issuer == ISSUER_ACME)
+                return issue_acme(inv, c, acme, is);
+        else if (c->issuer != ISSUER_SELF)
                 return log_error_errno(-EOPNOTSUPP, "%s: issuer %s cannot issue here yet", c->name,
                                        issuer_kind_to_string(c->issuer));
 
@@ -401,7 +437,8 @@ static void notify_dependents(const CertConfig *c, const HookEnv *env) {
                             "not supported by this build's one-shot renew, ignoring", c->name);
 }
 
-int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret) {
+static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now,
+                          AcmeSession *acme, RenewOutcome *ret) {
         _cleanup_(issued_done) Issued is = {};
         _cleanup_free_ char *pin = NULL, *pin_path = NULL, *prev_s = NULL, *next_path = NULL;
         RenewOutcome out = {};
@@ -409,7 +446,7 @@ int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *curren
         char na[32], previous[64], f_na[64], f_pin[80], f_days[48];
         int r;
 
-        r = issue(inv, c, now, &is);
+        r = issue(inv, c, now, acme, &is);
         if (r < 0)
                 return fail(c, r, "could not issue a certificate (see above)");
         r = validate(inv, c, now, &is);
@@ -453,25 +490,79 @@ int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *curren
         return 0;
 }
 
+int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret) {
+        return renew_one_with(inv, c, current, now, NULL, ret);
+}
+
+/* One ACME session per [acme] section a batch uses, opened by the first job that needs it (the others
+ * for that section wait for it), shared by all: directory, account, nonces, connections, responders. */
+typedef struct AcmeSlot {
+        pthread_mutex_t lock;
+        bool opened;
+        int error;
+        AcmeSession *session;
+} AcmeSlot;
+
 typedef struct RenewBatch {
         const Inventory *inv;
         RenewJob *jobs;
         usec_t now;
+        AcmeSlot *acme; /* one per inv->acme[] */
 } RenewBatch;
+
+static int batch_acme(RenewBatch *b, const CertConfig *c, AcmeSession **ret) {
+        AcmeSlot *slot = NULL;
+        int r;
+
+        for (size_t i = 0; i < b->inv->n_acme; i++)
+                if (strcmp(b->inv->acme[i]->name, c->issuer_name) == 0)
+                        slot = &b->acme[i];
+        if (!slot)
+                return -ENOENT; /* config_validate() makes this impossible */
+        pthread_mutex_lock(&slot->lock);
+        if (!slot->opened) {
+                slot->opened = true;
+                slot->error = acme_session_new(b->inv, b->inv->acme[slot - b->acme], &slot->session);
+        }
+        r = slot->error;
+        *ret = slot->session;
+        pthread_mutex_unlock(&slot->lock);
+        return r;
+}
 
 static int renew_job(unsigned worker, size_t item, void *userdata) {
         RenewBatch *b = userdata;
         RenewJob *j = &b->jobs[item];
+        AcmeSession *acme = NULL;
+        int r;
 
         /* A failed renewal is the job's result, not the batch's: the others go on. */
-        j->result = renew_one(b->inv, j->cert, j->current, b->now, &j->outcome);
+        if (j->cert->issuer == ISSUER_ACME && (r = batch_acme(b, j->cert, &acme)) < 0) {
+                j->result = fail(j->cert, r, "no ACME session (see above)");
+                return 0;
+        }
+        j->result = renew_one_with(b->inv, j->cert, j->current, b->now, acme, &j->outcome);
         return 0;
 }
 
 void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now) {
+        _cleanup_free_ AcmeSlot *acme = NULL;
+
         if (concurrency > n)
                 concurrency = (unsigned) n;
-        (void) pool_run(n, concurrency, renew_job, &(RenewBatch) { .inv = inv, .jobs = jobs, .now = now });
+        acme = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(AcmeSlot));
+        if (!acme) {
+                for (size_t i = 0; i < n; i++)
+                        jobs[i].result = fail(jobs[i].cert, -ENOMEM, "out of memory");
+                return;
+        }
+        for (size_t i = 0; i < inv->n_acme; i++)
+                pthread_mutex_init(&acme[i].lock, NULL);
+        (void) pool_run(n, concurrency, renew_job, &(RenewBatch) { .inv = inv, .jobs = jobs, .now = now, .acme = acme });
+        for (size_t i = 0; i < inv->n_acme; i++) {
+                acme_session_free(acme[i].session);
+                pthread_mutex_destroy(&acme[i].lock);
+        }
 }
 
 int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The pure half of the ACME client: documents and headers in, structs out. Everything here takes
+ * untrusted server input (tests/fuzz/fuzz-acme-json.c drives it). */
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "acme-internal.h"
+
+static char *dup_string(const json_t *j) {
+        const char *s = json_string_value(j);
+
+        return s ? strdup(s) : NULL;
+}
+
+/* A copy of a JSON string member, or NULL. Sets *oom when a present string could not be copied. */
+static char *member(const json_t *j, const char *key, bool *oom) {
+        const char *s = json_string_value(json_object_get(j, key));
+        char *d;
+
+        if (!s)
+                return NULL;
+        d = strdup(s);
+        if (!d)
+                *oom = true;
+        return d;
+}
+
+void acme_problem_done(AcmeProblem *p) {
+        free(p->type);
+        free(p->detail);
+        free(p->subproblems);
+        *p = (AcmeProblem) {};
+}
+
+bool acme_problem_is(const AcmeProblem *p, const char *name) {
+        static const char prefix[] = "urn:ietf:params:acme:error:";
+
+        return p->type && strncmp(p->type, prefix, sizeof(prefix) - 1) == 0 &&
+               strcmp(p->type + sizeof(prefix) - 1, name) == 0;
+}
+
+int acme_problem_from_json(const json_t *j, AcmeProblem *p) {
+        const json_t *subs, *sub;
+        bool oom = false;
+        size_t i;
+
+        acme_problem_done(p);
+        if (!json_is_string(json_object_get(j, "type")))
+                return -EINVAL;
+        p->type = member(j, "type", &oom);
+        p->detail = member(j, "detail", &oom);
+
+        /* RFC 8555 §6.7.1: one problem per identifier, kept as one line. */
+        subs = json_object_get(j, "subproblems");
+        json_array_foreach(subs, i, sub) {
+                const json_t *id = json_object_get(sub, "identifier");
+                const char *v = json_string_value(json_object_get(id, "value"));
+                const char *t = json_string_value(json_object_get(sub, "type"));
+                const char *d = json_string_value(json_object_get(sub, "detail"));
+                char *n;
+
+                if (asprintf(&n, "%s%s%s: %s: %s", p->subproblems ?: "", p->subproblems ? "; " : "", v ?: "?",
+                             t ?: "?", d ?: "") < 0) {
+                        oom = true;
+                        break;
+                }
+                free(p->subproblems);
+                p->subproblems = n;
+        }
+        if (oom) {
+                acme_problem_done(p);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void acme_directory_done(AcmeDirectory *d) {
+        free(d->new_nonce);
+        free(d->new_account);
+        free(d->new_order);
+        free(d->revoke_cert);
+        free(d->key_change);
+        free(d->renewal_info);
+        free(d->terms_of_service);
+        *d = (AcmeDirectory) {};
+}
+
+int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
+        AcmeDirectory d = {};
+        json_t *j, *meta;
+        bool oom = false;
+
+        j = json_loadb(body, size, 0, NULL);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return -EBADMSG;
+        }
+        d.new_nonce = member(j, "newNonce", &oom);
+        d.new_account = member(j, "newAccount", &oom);
+        d.new_order = member(j, "newOrder", &oom);
+        d.revoke_cert = member(j, "revokeCert", &oom);
+        d.key_change = member(j, "keyChange", &oom);
+        d.renewal_info = member(j, "renewalInfo", &oom);
+        meta = json_object_get(j, "meta");
+        d.terms_of_service = member(meta, "termsOfService", &oom);
+        d.eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
+        json_decref(j);
+        if (oom) {
+                acme_directory_done(&d);
+                return -ENOMEM;
+        }
+        if (!d.new_nonce || !d.new_account || !d.new_order) {
+                acme_directory_done(&d);
+                return -EBADMSG;
+        }
+        *ret = d;
+        return 0;
+}
+
+static char **string_array(const json_t *a, bool *oom) {
+        const json_t *v;
+        char **l;
+        size_t i, n = 0;
+
+        if (!json_is_array(a))
+                return NULL;
+        l = calloc(json_array_size(a) + 1, sizeof(char *));
+        if (!l) {
+                *oom = true;
+                return NULL;
+        }
+        json_array_foreach(a, i, v) {
+                /* identifiers are objects {type, value}; authorizations are strings */
+                const json_t *s = json_is_object(v) ? json_object_get(v, "value") : v;
+
+                if (!json_is_string(s))
+                        continue;
+                if (!(l[n++] = dup_string(s))) {
+                        *oom = true;
+                        break;
+                }
+        }
+        return l;
+}
+
+void acme_order_done(AcmeOrder *o) {
+        free(o->status);
+        strv_free(o->authorizations);
+        free(o->finalize);
+        free(o->certificate);
+        strv_free(o->identifiers);
+        acme_problem_done(&o->error);
+        *o = (AcmeOrder) {};
+}
+
+int acme_parse_order(const json_t *j, AcmeOrder *ret) {
+        AcmeOrder o = {};
+        bool oom = false;
+        int r;
+
+        if (!json_is_object(j))
+                return -EBADMSG;
+        o.status = member(j, "status", &oom);
+        o.finalize = member(j, "finalize", &oom);
+        o.certificate = member(j, "certificate", &oom);
+        o.authorizations = string_array(json_object_get(j, "authorizations"), &oom);
+        o.identifiers = string_array(json_object_get(j, "identifiers"), &oom);
+        if (json_is_object(json_object_get(j, "error"))) {
+                r = acme_problem_from_json(json_object_get(j, "error"), &o.error);
+                oom = oom || r == -ENOMEM;
+        }
+        if (oom) {
+                acme_order_done(&o);
+                return -ENOMEM;
+        }
+        if (!o.status || !o.finalize || !o.authorizations) {
+                acme_order_done(&o);
+                return -EBADMSG;
+        }
+        *ret = o;
+        return 0;
+}
+
+bool acme_token_is_valid(const char *s) {
+        if (!s || !*s || strlen(s) > 256)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+                      *s == '_'))
+                        return false;
+        return true;
+}
+
+void acme_authz_done(AcmeAuthz *a) {
+        free(a->status);
+        free(a->identifier);
+        free(a->challenge_url);
+        free(a->challenge_status);
+        free(a->token);
+        acme_problem_done(&a->challenge_error);
+        *a = (AcmeAuthz) {};
+}
+
+int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret) {
+        AcmeAuthz a = {};
+        const json_t *ch;
+        bool oom = false;
+        size_t i;
+
+        if (!json_is_object(j))
+                return -EBADMSG;
+        a.status = member(j, "status", &oom);
+        a.identifier = member(json_object_get(j, "identifier"), "value", &oom);
+        a.wildcard = json_is_true(json_object_get(j, "wildcard"));
+        json_array_foreach(json_object_get(j, "challenges"), i, ch) {
+                const char *t = json_string_value(json_object_get(ch, "type"));
+
+                if (!t || strcmp(t, challenge_type) != 0)
+                        continue;
+                a.challenge_url = member(ch, "url", &oom);
+                a.challenge_status = member(ch, "status", &oom);
+                a.token = member(ch, "token", &oom);
+                if (json_is_object(json_object_get(ch, "error")) &&
+                    acme_problem_from_json(json_object_get(ch, "error"), &a.challenge_error) == -ENOMEM)
+                        oom = true;
+                break;
+        }
+        if (oom) {
+                acme_authz_done(&a);
+                return -ENOMEM;
+        }
+        if (!a.status || !a.identifier ||
+            (a.challenge_url && (!a.challenge_status || !acme_token_is_valid(a.token)))) {
+                acme_authz_done(&a);
+                return -EBADMSG;
+        }
+        *ret = a;
+        return 0;
+}
+
+int acme_parse_retry_after(const char *value, usec_t now, usec_t *ret) {
+        const char *p = value;
+        unsigned long long secs = 0;
+        struct tm tm = {};
+        time_t t;
+
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (*p >= '0' && *p <= '9') {
+                for (; *p >= '0' && *p <= '9'; p++) {
+                        secs = secs * 10 + (unsigned) (*p - '0');
+                        if (secs > 365ULL * 86400)
+                                return -EINVAL;
+                }
+                while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+                        p++;
+                if (*p)
+                        return -EINVAL;
+                *ret = secs * USEC_PER_SEC;
+                return 0;
+        }
+        /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+        p = strptime(p, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        if (!p)
+                return -EINVAL;
+        t = timegm(&tm);
+        if (t < 0)
+                return -EINVAL;
+        *ret = (usec_t) t * USEC_PER_SEC > now ? (usec_t) t * USEC_PER_SEC - now : 0;
+        return 0;
+}
+
+static const char *skip_ws(const char *p) {
+        while (*p == ' ' || *p == '\t')
+                p++;
+        return p;
+}
+
+/* Link: <https://x/cert/1/1>;rel="alternate", <https://x/dir>;rel="index" */
+int acme_parse_link(const char *value, const char *rel, char ***list) {
+        const char *p = value;
+        int found = 0;
+
+        for (;;) {
+                const char *url, *url_end;
+                bool match = false;
+
+                p = skip_ws(p);
+                if (*p != '<')
+                        return found;
+                url = ++p;
+                url_end = strchr(url, '>');
+                if (!url_end)
+                        return found;
+                p = url_end + 1;
+                /* parameters up to the next ',' outside quotes */
+                for (;;) {
+                        const char *name, *v;
+                        size_t name_len, v_len;
+                        bool quoted;
+
+                        p = skip_ws(p);
+                        if (*p != ';')
+                                break;
+                        p = skip_ws(p + 1);
+                        name = p;
+                        while (*p && *p != '=' && *p != ';' && *p != ',' && *p != ' ')
+                                p++;
+                        name_len = (size_t) (p - name);
+                        p = skip_ws(p);
+                        if (*p != '=')
+                                continue;
+                        p = skip_ws(p + 1);
+                        quoted = *p == '"';
+                        if (quoted)
+                                p++;
+                        v = p;
+                        while (*p && (quoted ? *p != '"' : (*p != ';' && *p != ',' && *p != ' ')))
+                                p++;
+                        v_len = (size_t) (p - v);
+                        if (quoted && *p == '"')
+                                p++;
+                        /* rel may list several relation types separated by spaces */
+                        if (name_len == 3 && strncasecmp(name, "rel", 3) == 0) {
+                                const char *t = v, *end = v + v_len;
+
+                                while (t < end) {
+                                        const char *e = memchr(t, ' ', (size_t) (end - t)) ?: end;
+
+                                        if ((size_t) (e - t) == strlen(rel) && strncasecmp(t, rel, (size_t) (e - t)) == 0)
+                                                match = true;
+                                        t = e + 1;
+                                }
+                        }
+                }
+                if (match) {
+                        size_t n = strv_length(*list);
+                        char **l = realloc(*list, (n + 2) * sizeof(char *));
+
+                        if (!l)
+                                return -ENOMEM;
+                        *list = l;
+                        l[n] = strndup(url, (size_t) (url_end - url));
+                        l[n + 1] = NULL;
+                        if (!l[n])
+                                return -ENOMEM;
+                        found++;
+                }
+                while (*p && *p != ',')
+                        p++;
+                if (*p != ',')
+                        return found;
+                p++;
+        }
+}
+
+int acme_parse_time(const char *s, usec_t *ret) {
+        struct tm tm = {};
+        const char *p;
+        long offset = 0;
+        usec_t frac = 0, scale = USEC_PER_SEC;
+        time_t t;
+
+        if (!s)
+                return -EINVAL;
+        p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!p)
+                return -EINVAL;
+        if (*p == '.') {
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        if (scale > 1) {
+                                scale /= 10;
+                                frac += (usec_t) (*p - '0') * scale;
+                        }
+        }
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && p[3] == ':' &&
+                 p[4] >= '0' && p[4] <= '9' && p[5] >= '0' && p[5] <= '9') {
+                offset = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+                if (*p == '-')
+                        offset = -offset;
+                p += 6;
+        } else
+                return -EINVAL;
+        if (*p)
+                return -EINVAL;
+        t = timegm(&tm);
+        if (t == (time_t) -1 || t - offset < 0)
+                return -EINVAL;
+        *ret = (usec_t) (t - offset) * USEC_PER_SEC + frac;
+        return 0;
+}
+
+int acme_parse_renewal_info(const char *body, size_t size, usec_t *ret_start, usec_t *ret_end) {
+        json_t *j = json_loadb(body, size, 0, NULL);
+        const json_t *w = json_object_get(j, "suggestedWindow");
+        usec_t start, end;
+        int r = -EBADMSG;
+
+        if (acme_parse_time(json_string_value(json_object_get(w, "start")), &start) >= 0 &&
+            acme_parse_time(json_string_value(json_object_get(w, "end")), &end) >= 0 && end > start) {
+                *ret_start = start;
+                *ret_end = end;
+                r = 0;
+        }
+        json_decref(j);
+        return r;
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tls-alpn-01 (RFC 8737): a GnuTLS server that completes a handshake only for ALPN "acme-tls/1" and a
+ * server name we were asked to answer for, presenting a self-signed certificate for that name with the
+ * critical acmeIdentifier extension (SHA-256 of the key authorization). */
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <fcntl.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "challenge-internal.h"
+#include "gnutls-util.h"
+#include "keygen.h"
+#include "log.h"
+#include "time-util.h"
+
+#define OID_ACME_IDENTIFIER "1.3.6.1.5.5.7.1.31"
+#define HANDSHAKE_TIMEOUT_MS 3000
+
+typedef struct AlpnEntry {
+        char *identifier;
+        gnutls_datum_t cert_der;
+        unsigned refs;
+        struct AlpnEntry *next;
+} AlpnEntry;
+
+typedef struct Alpn {
+        gnutls_x509_privkey_t key; /* one key for every answer certificate */
+        gnutls_certificate_credentials_t cred;
+        AlpnEntry *entries;
+} Alpn;
+
+/* Per handshake: what the retrieve callback hands GnuTLS, freed after the session. */
+typedef struct AlpnConn {
+        Challenger *c;
+        bool have_pcert;
+        gnutls_pcert_st pcert;
+        gnutls_privkey_t pkey;
+} AlpnConn;
+
+static Alpn *alpn(Challenger *c) {
+        return c->backend;
+}
+
+static void entry_free(AlpnEntry *e) {
+        free(e->identifier);
+        gnutls_free(e->cert_der.data);
+        free(e);
+}
+
+static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                    const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                    unsigned *pcert_length, gnutls_privkey_t *pkey) {
+        AlpnConn *conn = gnutls_session_get_ptr(session);
+        Alpn *a = alpn(conn->c);
+        char name[256];
+        size_t len = sizeof(name) - 1;
+        unsigned type;
+        gnutls_datum_t der = {};
+        int r;
+
+        if (gnutls_server_name_get(session, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS)
+                return -1;
+        name[len] = 0;
+
+        pthread_mutex_lock(&conn->c->lock);
+        for (AlpnEntry *e = a->entries; e; e = e->next)
+                if (strcasecmp(e->identifier, name) == 0) {
+                        der.data = gnutls_malloc(e->cert_der.size);
+                        if (der.data) {
+                                memcpy(der.data, e->cert_der.data, e->cert_der.size);
+                                der.size = e->cert_der.size;
+                        }
+                        break;
+                }
+        pthread_mutex_unlock(&conn->c->lock);
+        if (!der.data)
+                return -1;
+
+        r = gnutls_pcert_import_x509_raw(&conn->pcert, &der, GNUTLS_X509_FMT_DER, 0);
+        gnutls_free(der.data);
+        if (r < 0)
+                return -1;
+        conn->have_pcert = true;
+        if (gnutls_privkey_init(&conn->pkey) < 0 || gnutls_privkey_import_x509(conn->pkey, a->key, 0) < 0)
+                return -1;
+        *pcert = &conn->pcert;
+        *pcert_length = 1;
+        *pkey = conn->pkey;
+        return 0;
+}
+
+static void serve_tls(Challenger *c, int fd) {
+        static const gnutls_datum_t proto = { .data = (unsigned char *) "acme-tls/1", .size = 10 };
+        AlpnConn conn = { .c = c };
+        gnutls_session_t session = NULL;
+        struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_MS / 1000 };
+        int r, flags;
+
+        /* Blocking I/O bounded by socket timeouts keeps the handshake loop simple. */
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+        if (gnutls_init(&session, GNUTLS_SERVER) < 0)
+                return;
+        gnutls_session_set_ptr(session, &conn);
+        if (gnutls_set_default_priority(session) < 0 ||
+            gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, alpn(c)->cred) < 0 ||
+            gnutls_alpn_set_protocols(session, &proto, 1, GNUTLS_ALPN_MANDATORY) < 0)
+                goto out;
+        gnutls_transport_set_int(session, fd);
+        gnutls_handshake_set_timeout(session, HANDSHAKE_TIMEOUT_MS);
+        do
+                r = gnutls_handshake(session);
+        while (r < 0 && !gnutls_error_is_fatal(r));
+        if (r >= 0)
+                (void) gnutls_bye(session, GNUTLS_SHUT_WR);
+        else
+                log_debug("[acme \"%s\"] tls-alpn-01 handshake: %s", c->cfg->name, gnutls_strerror(r));
+out:
+        gnutls_deinit(session);
+        if (conn.have_pcert)
+                gnutls_pcert_deinit(&conn.pcert);
+        if (conn.pkey)
+                gnutls_privkey_deinit(conn.pkey);
+}
+
+static int alpn_start(Challenger *c) {
+        Alpn *a;
+        int r;
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        c->backend = a;
+        r = keygen_generate(KEY_TYPE_EC_P256, &a->key);
+        if (r >= 0 && gnutls_certificate_allocate_credentials(&a->cred) < 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                log_error_errno(r, "[acme \"%s\"] cannot set up the tls-alpn-01 responder: %m", c->cfg->name);
+                goto fail;
+        }
+        gnutls_certificate_set_retrieve_function2(a->cred, retrieve);
+        r = responder_start(c, &c->responder, serve_tls);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        if (a->cred)
+                gnutls_certificate_free_credentials(a->cred);
+        if (a->key)
+                gnutls_x509_privkey_deinit(a->key);
+        free(a);
+        c->backend = NULL;
+        return r;
+}
+
+/* The answer certificate of RFC 8737 §3. */
+static int make_cert(Alpn *a, const char *identifier, const char *key_authorization, gnutls_datum_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        uint8_t ext[2 + 32] = { 0x04, 0x20 }, serial[16];
+        time_t now = time(NULL);
+        int r;
+
+        r = gnutls_hash_fast(GNUTLS_DIG_SHA256, key_authorization, strlen(key_authorization), ext + 2);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
+        if (r < 0)
+                return errno_from_gnutls(r);
+        serial[0] &= 0x7f;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        if ((r = gnutls_x509_crt_set_version(crt, 3)) < 0 || (r = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
+            (r = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
+            (r = gnutls_x509_crt_set_expiration_time(crt, now + 7 * 86400)) < 0 ||
+            (r = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "certherd tls-alpn-01", 20)) < 0 ||
+            (r = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, identifier, (unsigned) strlen(identifier),
+                                                      GNUTLS_FSAN_SET)) < 0 ||
+            (r = gnutls_x509_crt_set_extension_by_oid(crt, OID_ACME_IDENTIFIER, ext, sizeof(ext), 1)) < 0 ||
+            (r = gnutls_x509_crt_set_key(crt, a->key)) < 0 || (r = gnutls_x509_crt_sign2(crt, crt, a->key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+            (r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret)) < 0)
+                return errno_from_gnutls(r);
+        return 0;
+}
+
+static int alpn_add(Challenger *c, const ChallengeItem *it) {
+        Alpn *a = alpn(c);
+        AlpnEntry *e;
+        int r;
+
+        e = calloc(1, sizeof(*e));
+        if (!e || !(e->identifier = strdup(it->identifier))) {
+                free(e);
+                return -ENOMEM;
+        }
+        r = make_cert(a, it->identifier, it->key_authorization, &e->cert_der);
+        if (r < 0) {
+                entry_free(e);
+                return log_error_errno(r, "[acme \"%s\"] cannot make the tls-alpn-01 certificate for %s: %m",
+                                       c->cfg->name, it->identifier);
+        }
+        e->refs = 1;
+        /* The newest answer for a name wins (a second order for the same name brings a new token). */
+        pthread_mutex_lock(&c->lock);
+        e->next = a->entries;
+        a->entries = e;
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
+static void alpn_remove(Challenger *c, const ChallengeItem *it) {
+        Alpn *a = alpn(c);
+
+        pthread_mutex_lock(&c->lock);
+        for (AlpnEntry **p = &a->entries; *p; p = &(*p)->next)
+                if (strcmp((*p)->identifier, it->identifier) == 0) {
+                        AlpnEntry *e = *p;
+
+                        *p = e->next;
+                        entry_free(e);
+                        break;
+                }
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void alpn_stop(Challenger *c) {
+        Alpn *a = alpn(c);
+
+        responder_stop(&c->responder);
+        if (!a)
+                return;
+        for (AlpnEntry *e = a->entries, *next; e; e = next) {
+                next = e->next;
+                entry_free(e);
+        }
+        gnutls_certificate_free_credentials(a->cred);
+        gnutls_x509_privkey_deinit(a->key);
+        free(a);
+        c->backend = NULL;
+}
+
+const ChallengeOps challenge_alpn_ops = {
+        .start = alpn_start,
+        .add = alpn_add,
+        .remove = alpn_remove,
+        .stop = alpn_stop,
+};

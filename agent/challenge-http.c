@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* http-01 (RFC 8555 §8.3): files under a webroot, or a built-in responder that serves exactly the tokens
+ * of the orders in flight and 404 for anything else. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "challenge-internal.h"
+#include "fd-util.h"
+#include "install.h"
+#include "log.h"
+
+#define WELL_KNOWN "/.well-known/acme-challenge/"
+#define REQUEST_MAX 4096
+#define IO_TIMEOUT_MS 3000
+
+/* ---- webroot ---- */
+
+static int webroot_path(Challenger *c, const char *token, char **ret) {
+        return asprintf(ret, "%s%s%s", c->cfg->webroot, WELL_KNOWN, token) < 0 ? -ENOMEM : 0;
+}
+
+static int webroot_start(Challenger *c) {
+        return 0;
+}
+
+static int webroot_add(Challenger *c, const ChallengeItem *it) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = webroot_path(c, it->token, &path);
+        if (r < 0)
+                return r;
+        r = mkdir_parents(path, 0755);
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] cannot create the directory of %s: %m", c->cfg->name, path);
+        /* Readable by the web server, whoever it runs as. */
+        r = install_file(&(InstallFile) { .path = path, .data = it->key_authorization,
+                                          .size = strlen(it->key_authorization), .mode = 0644, .uid = (uid_t) -1,
+                                          .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] cannot write %s: %m", c->cfg->name, path);
+        return 0;
+}
+
+static void webroot_remove(Challenger *c, const ChallengeItem *it) {
+        _cleanup_free_ char *path = NULL;
+
+        if (webroot_path(c, it->token, &path) < 0)
+                return;
+        if (unlink(path) < 0 && errno != ENOENT)
+                log_warning_errno(-errno, "[acme \"%s\"] cannot remove %s: %m, ignoring", c->cfg->name, path);
+}
+
+static void webroot_stop(Challenger *c) {
+}
+
+const ChallengeOps challenge_http_webroot_ops = {
+        .start = webroot_start,
+        .add = webroot_add,
+        .remove = webroot_remove,
+        .stop = webroot_stop,
+};
+
+/* ---- built-in responder ---- */
+
+typedef struct Token {
+        char *token;
+        char *key_authorization;
+        unsigned refs; /* the same token may be added twice (two orders for one name) */
+        struct Token *next;
+} Token;
+
+static Token **tokens(Challenger *c) {
+        return (Token **) &c->backend;
+}
+
+static int responder_http_add(Challenger *c, const ChallengeItem *it) {
+        Token *t;
+        int r = 0;
+
+        pthread_mutex_lock(&c->lock);
+        for (t = *tokens(c); t; t = t->next)
+                if (strcmp(t->token, it->token) == 0)
+                        break;
+        if (t)
+                t->refs++;
+        else if (!(t = calloc(1, sizeof(*t))) || !(t->token = strdup(it->token)) ||
+                 !(t->key_authorization = strdup(it->key_authorization))) {
+                if (t) {
+                        free(t->token);
+                        free(t);
+                }
+                r = -ENOMEM;
+        } else {
+                t->refs = 1;
+                t->next = *tokens(c);
+                *tokens(c) = t;
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static void responder_http_remove(Challenger *c, const ChallengeItem *it) {
+        pthread_mutex_lock(&c->lock);
+        for (Token **p = tokens(c); *p; p = &(*p)->next)
+                if (strcmp((*p)->token, it->token) == 0) {
+                        Token *t = *p;
+
+                        if (--t->refs == 0) {
+                                *p = t->next;
+                                free(t->token);
+                                free(t->key_authorization);
+                                free(t);
+                        }
+                        break;
+                }
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void send_all(int fd, const char *data, size_t size) {
+        while (size > 0) {
+                ssize_t k = send(fd, data, size, MSG_NOSIGNAL);
+
+                if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+                        if (challenge_fd_wait(fd, true, IO_TIMEOUT_MS) <= 0)
+                                return;
+                        continue;
+                }
+                if (k <= 0)
+                        return;
+                data += k;
+                size -= (size_t) k;
+        }
+}
+
+static void serve_http(Challenger *c, int fd) {
+        char buf[REQUEST_MAX + 1], *resp = NULL;
+        _cleanup_free_ char *body = NULL;
+        size_t n = 0;
+        const char *path, *status = "404 Not Found";
+
+        /* The request head, within the timeout. */
+        while (!memmem(buf, n, "\r\n\r\n", 4) && !memmem(buf, n, "\n\n", 2)) {
+                ssize_t k;
+
+                if (n == REQUEST_MAX || challenge_fd_wait(fd, false, IO_TIMEOUT_MS) <= 0)
+                        return;
+                k = recv(fd, buf + n, REQUEST_MAX - n, 0);
+                if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (k <= 0)
+                        return;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+
+        if (strncmp(buf, "GET ", 4) == 0 && strncmp(buf + 4, WELL_KNOWN, strlen(WELL_KNOWN)) == 0) {
+                size_t len;
+
+                path = buf + 4 + strlen(WELL_KNOWN);
+                len = strcspn(path, " ?#\r\n");
+                pthread_mutex_lock(&c->lock);
+                for (Token *t = *tokens(c); t; t = t->next)
+                        if (strlen(t->token) == len && strncmp(t->token, path, len) == 0) {
+                                body = strdup(t->key_authorization);
+                                break;
+                        }
+                pthread_mutex_unlock(&c->lock);
+                if (body)
+                        status = "200 OK";
+        }
+        if (asprintf(&resp,
+                     "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     status, body ? strlen(body) : 0, body ?: "") < 0)
+                return;
+        send_all(fd, resp, strlen(resp));
+        free(resp);
+}
+
+static int responder_http_start(Challenger *c) {
+        return responder_start(c, &c->responder, serve_http);
+}
+
+static void responder_http_stop(Challenger *c) {
+        responder_stop(&c->responder);
+        for (Token *t = *tokens(c), *next; t; t = next) {
+                next = t->next;
+                free(t->token);
+                free(t->key_authorization);
+                free(t);
+        }
+        *tokens(c) = NULL;
+}
+
+const ChallengeOps challenge_http_responder_ops = {
+        .start = responder_http_start,
+        .add = responder_http_add,
+        .remove = responder_http_remove,
+        .stop = responder_http_stop,
+};
