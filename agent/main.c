@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "acme.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -46,6 +47,8 @@ static void help(void) {
                "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
                "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
                "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
+               "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -54,6 +57,7 @@ static void help(void) {
                "      --format FMT       pin format: base64 (default), curl (sha256//...), hex\n"
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
+               "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -318,6 +322,68 @@ static int verb_ca(char **args) {
         return renew_ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
 }
 
+static int verb_revoke(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        const CertConfig *c;
+        size_t size;
+        int r, reason = 0;
+
+        if (!args[0] || args[1])
+                return usage_error("%s", "usage: certherd revoke NAME [--reason R]");
+        if (arg_reason && (reason = acme_revocation_reason_from_string(arg_reason)) < 0)
+                return usage_error("invalid --reason '%s': expected keyCompromise, superseded, cessationOfOperation, "
+                                   "affiliationChanged, ... or a CRLReason number",
+                                   arg_reason);
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        c = inventory_find_cert(inv, args[0]);
+        if (!c) {
+                log_error("no [certificate \"%s\"] in the inventory %s", args[0], inv->path);
+                return EXIT_USAGE;
+        }
+        if (c->issuer != ISSUER_ACME) {
+                log_error("%s: issuer = %s: only certificates from an ACME server can be revoked", c->name,
+                          issuer_kind_to_string(c->issuer));
+                return EXIT_USAGE;
+        }
+        r = read_full_file(c->certificate, 1024U * 1024U, &data, &size);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot read %s: %m", c->name, c->certificate);
+                return EXIT_WARNING;
+        }
+        if (renew_state_directory(inv) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0 ||
+            acme_revoke(s, &(gnutls_datum_t) { .data = data, .size = (unsigned) size }, reason) < 0)
+                return EXIT_WARNING;
+        printf("%s: revoked %s\n", c->name, c->certificate);
+        return EXIT_OK;
+}
+
+static int verb_acme(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        const AcmeConfig *a;
+        int r;
+
+        if (!args[0] || strcmp(args[0], "rollover") != 0 || !args[1] || args[2])
+                return usage_error("%s", "usage: certherd acme rollover NAME");
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        a = inventory_find_acme(inv, args[1]);
+        if (!a) {
+                log_error("no [acme \"%s\"] in the inventory %s", args[1], inv->path);
+                return EXIT_USAGE;
+        }
+        if (renew_state_directory(inv) < 0 || acme_session_new(inv, a, &s) < 0 || acme_key_rollover(s) < 0)
+                return EXIT_WARNING;
+        printf("[acme \"%s\"] account %s now uses key %s\n", a->name, acme_session_account(s),
+               acme_session_key_thumbprint(s));
+        return EXIT_OK;
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON };
         static const struct option options[] = {
@@ -397,5 +463,9 @@ int main(int argc, char *argv[]) {
         }
         if (strcmp(verb, "ca") == 0)
                 return verb_ca(args);
+        if (strcmp(verb, "revoke") == 0)
+                return verb_revoke(args);
+        if (strcmp(verb, "acme") == 0)
+                return verb_acme(args);
         return usage_error("unknown command '%s'", verb);
 }
