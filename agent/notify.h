@@ -63,8 +63,9 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
 /* Deploy verification: connect to `endpoint` ("tls://HOST:PORT" or "tls://HOST:PORT?starttls=postgres",
  * the PostgreSQL SSLRequest preamble done here), do a GnuTLS handshake (no trust check: we compare) and
  * compare the served leaf with `expected_der`, retrying until it matches or `timeout` passes.
- * A HOST that is a name is also sent as SNI. Attempts back off from 20 ms to 250 ms (nginx serves a new
- * certificate ~120 ms after its reload job is done); the first attempt always gets at least 1 s.
+ * A HOST that is a name is also sent as SNI. Attempts come every 20 ms for half a second (nginx serves a
+ * new certificate ~120 ms after its reload job is done), then back off to 250 ms; the first attempt always
+ * gets at least 1 s.
  * Logs deploy-verified, or deploy-mismatch with the served serial and pin (CERTHERD_PIN: the served pin),
  * both with CERTHERD_ENDPOINT; an endpoint still unreachable at the deadline is a deploy-mismatch too, saying
  * why. Returns 0 when it matched, -EPROTO on mismatch, -EINVAL for a malformed endpoint, -errno when the
