@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +13,24 @@
 
 #define DIGITS "0123456789"
 
+static const bool alnum_table[256] = { ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true };
+
 /* strspn() over letters, digits and `extra`. glibc's strspn() takes a slow path for long accept sets,
- * and this runs on every name of a large inventory. */
+ * and isalnum() follows the locale; this runs on every name of a large inventory. */
 static size_t span_alnum(const char *s, const char *extra) {
         size_t n = 0;
 
         for (;; n++) {
-                char c = s[n];
+                unsigned char c = (unsigned char) s[n];
 
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      (c && strchr(extra, c))))
-                        return n;
+                if (alnum_table[c])
+                        continue;
+                for (const char *e = extra;; e++) {
+                        if (!*e)
+                                return n;
+                        if (*e == c)
+                                break;
+                }
         }
 }
 
@@ -235,7 +243,8 @@ bool config_ip_is_valid(const char *s) {
 }
 
 bool config_san_is_valid(const char *s) {
-        return config_ip_is_valid(s) || config_dns_name_is_valid(s);
+        /* DNS names first: they are the common case, and the cheap test */
+        return config_dns_name_is_valid(s) || config_ip_is_valid(s);
 }
 
 static bool port_is_valid(const char *s) {
@@ -271,7 +280,9 @@ static bool host_port_is_valid(const char *s, size_t len, bool allow_any) {
                 n = (size_t) (colon - s);
                 memcpy(host, s, n);
                 host[n] = 0;
-                if (n == 0 ? !allow_any : !(inet_pton(AF_INET, host, addr) == 1 || config_dns_name_is_valid(host)))
+                if (n == 0 && !allow_any)
+                        return false;
+                if (n > 0 && inet_pton(AF_INET, host, addr) != 1 && !config_dns_name_is_valid(host))
                         return false;
         }
         n = len - (size_t) (colon + 1 - s);
@@ -330,8 +341,12 @@ bool config_owner_is_valid(const char *s) {
 
 bool config_url_is_valid(const char *s) {
         /* http:// only so that test servers on loopback work; real ACME servers are https. */
-        const char *host = strncmp(s, "https://", 8) == 0 ? s + 8 : strncmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+        const char *host = NULL;
 
+        if (strncmp(s, "https://", 8) == 0)
+                host = s + 8;
+        else if (strncmp(s, "http://", 7) == 0)
+                host = s + 7;
         return host && *host && *host != '/' && !strpbrk(s, " \t");
 }
 
@@ -425,6 +440,259 @@ char *config_format_usec(usec_t u, char *buf, size_t size) {
         return buf;
 }
 
+/* The keys of each section, and their setters: each gets the expanded value and the field, copies what
+ * it keeps, and returns -EINVAL for a bad value (a list also names its bad entry). */
+
+#define BLANKS " \t"
+
+/* Strings: an empty value means unset, so a drop-in can clear what the main file set. */
+static int set_string(const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        char **s = field, *copy = NULL;
+
+        if (*value) {
+                if (def->valid && !def->valid(value))
+                        return -EINVAL;
+                if (!(copy = strdup(value)))
+                        return -ENOMEM;
+        }
+        free(*s);
+        *s = copy;
+        return 0;
+}
+
+/* Lists replace what an earlier line or file gave; an empty value clears them. */
+static int set_list(const ConfigKey *def, const char *value, void *field, char **ret_bad) {
+        _cleanup_strv_free_ char **l = NULL;
+        char ***list = field;
+        size_t n = 0, i = 0;
+        const char *p;
+
+        for (p = value + strspn(value, BLANKS); *p; p += strspn(p, BLANKS)) {
+                p += strcspn(p, BLANKS);
+                n++;
+        }
+        if (n > 0 && !(l = calloc(n + 1, sizeof(char *))))
+                return -ENOMEM;
+        for (p = value + strspn(value, BLANKS); *p; p += strspn(p, BLANKS)) {
+                size_t k = strcspn(p, BLANKS);
+
+                if (!(l[i] = strndup(p, k)))
+                        return -ENOMEM;
+                if (def->valid && !def->valid(l[i])) {
+                        *ret_bad = TAKE_PTR(l[i]);
+                        return -EINVAL;
+                }
+                i++;
+                p += k;
+        }
+        strv_free(*list);
+        *list = TAKE_PTR(l);
+        return 0;
+}
+
+static int set_threshold(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        return parse_threshold(value, field) < 0 ? -EINVAL : 0;
+}
+
+static int set_duration(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        usec_t u;
+
+        if (parse_duration(value, &u) < 0 || u == 0)
+                return -EINVAL;
+        *(usec_t *) field = u;
+        return 0;
+}
+
+static int set_seconds(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        return config_parse_seconds(value, field) < 0 ? -EINVAL : 0;
+}
+
+#define DEFINE_ENUM_SETTER(func, type, from_string)                                                   \
+        static int func(_unused_ const ConfigKey *def, const char *value, void *field,                 \
+                        _unused_ char **ret_bad) {                                                     \
+                type v = from_string(value);                                                            \
+                                                                                                        \
+                if (v < 0)                                                                              \
+                        return -EINVAL;                                                                 \
+                *(type *) field = v;                                                                    \
+                return 0;                                                                               \
+        }
+
+DEFINE_ENUM_SETTER(set_key_type, KeyType, key_type_from_string)
+DEFINE_ENUM_SETTER(set_usage, Usage, usage_from_string)
+DEFINE_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string)
+DEFINE_ENUM_SETTER(set_challenge, ChallengeType, challenge_type_from_string)
+
+/* The JWS algorithms we sign ACME requests with: ES256 and RS256. */
+static int set_account_key_type(_unused_ const ConfigKey *def, const char *value, void *field,
+                                _unused_ char **ret_bad) {
+        KeyType t = key_type_from_string(value);
+
+        if (t != KEY_TYPE_EC_P256 && t != KEY_TYPE_RSA_2048)
+                return -EINVAL;
+        *(KeyType *) field = t;
+        return 0;
+}
+
+/* The remaining setters set more than one field and get the whole CertConfig. */
+static int set_issuer(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        CertConfig *c = field;
+        const char *name = NULL;
+        IssuerKind k;
+        char *n = NULL;
+
+        if (strcmp(value, "none") == 0)
+                k = ISSUER_NONE;
+        else if (strcmp(value, "self") == 0)
+                k = ISSUER_SELF;
+        else if (strncmp(value, "ca:", 3) == 0) {
+                k = ISSUER_CA;
+                name = value + 3;
+        } else if (strncmp(value, "acme:", 5) == 0) {
+                k = ISSUER_ACME;
+                name = value + 5;
+        } else
+                return -EINVAL;
+        if (name) {
+                if (!config_section_name_is_valid(name))
+                        return -EINVAL;
+                if (!(n = strdup(name)))
+                        return -ENOMEM;
+        }
+        c->issuer = k;
+        free(c->issuer_name);
+        c->issuer_name = n;
+        return 0;
+}
+
+static int set_mode(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        CertConfig *c = field;
+
+        if (config_parse_mode(value, &c->mode) < 0)
+                return -EINVAL;
+        c->mode_set = true;
+        return 0;
+}
+
+static int set_signal(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        CertConfig *c = field;
+        char *pidfile;
+        int r, sig;
+
+        r = config_parse_signal(value, &sig, &pidfile);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        c->signal = sig;
+        free(c->signal_pidfile);
+        c->signal_pidfile = pidfile;
+        return 0;
+}
+
+#define EXPECT_THRESHOLD "a duration such as 14d or 12h, or a percentage of the lifetime such as 33%"
+#define EXPECT_DURATION "a positive duration such as 90d or 10y"
+#define EXPECT_KEY_TYPE "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519"
+#define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
+
+/* key, setter, field offset, what a valid value looks like (for messages), optional check */
+#define KEY(k, setter, off, exp, check)                                                                \
+        { .key = k, .set = setter, .offset = off, .expected = exp, .valid = check }
+
+#define AGENT(f) offsetof(AgentConfig, f)
+static const ConfigKey agent_keys[] = {
+        KEY("state-directory", set_string, AGENT(state_directory), NULL, NULL),
+        KEY("pin-directory", set_string, AGENT(pin_directory), NULL, NULL),
+        KEY("warn-before", set_threshold, AGENT(warn_before), EXPECT_THRESHOLD, NULL),
+        KEY("critical-before", set_threshold, AGENT(critical_before), EXPECT_THRESHOLD, NULL),
+        KEY("renew-before", set_threshold, AGENT(renew_before), EXPECT_THRESHOLD, NULL),
+        KEY("metrics-file", set_string, AGENT(metrics_file), NULL, NULL),
+};
+
+#define ACME(f) offsetof(AcmeConfig, f)
+static const ConfigKey acme_keys[] = {
+        KEY("directory", set_string, ACME(directory), "an https:// URL", config_url_is_valid),
+        KEY("contact", set_string, ACME(contact), NULL, NULL),
+        KEY("ca-bundle", set_string, ACME(ca_bundle), NULL, NULL),
+        KEY("eab-kid", set_string, ACME(eab_kid), NULL, NULL),
+        KEY("eab-hmac-file", set_string, ACME(eab_hmac_file), NULL, NULL),
+        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01", NULL),
+        KEY("webroot", set_string, ACME(webroot), NULL, NULL),
+        KEY("listen", set_string, ACME(listen),
+            "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80", config_listen_is_valid),
+        KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
+        KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
+        KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
+        KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
+        KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
+};
+
+#define CA(f) offsetof(CaConfig, f)
+static const ConfigKey ca_keys[] = {
+        KEY("certificate", set_string, CA(certificate), NULL, NULL),
+        KEY("key", set_string, CA(key), NULL, NULL),
+        KEY("key-type", set_key_type, CA(key_type), EXPECT_KEY_TYPE, NULL),
+        KEY("validity", set_duration, CA(validity), EXPECT_DURATION, NULL),
+        KEY("ca-validity", set_duration, CA(ca_validity), EXPECT_DURATION, NULL),
+        KEY("export", set_list, CA(export), NULL, NULL),
+};
+
+#define CERT(f) offsetof(CertConfig, f)
+static const ConfigKey cert_keys[] = {
+        KEY("certificate", set_string, CERT(certificate), NULL, NULL),
+        KEY("key", set_string, CERT(key), NULL, NULL),
+        KEY("ca", set_string, CERT(ca), NULL, NULL),
+        KEY("names", set_list, CERT(names), "DNS names or IP addresses", config_san_is_valid),
+        KEY("issuer", set_issuer, 0, "none, self, ca:NAME, acme:NAME", NULL),
+        KEY("usage", set_usage, CERT(usage), "server, client, server+client", NULL),
+        KEY("key-type", set_key_type, CERT(key_type), EXPECT_KEY_TYPE, NULL),
+        KEY("key-policy", set_key_policy, CERT(key_policy), "reuse, rotate", NULL),
+        KEY("renew-before", set_threshold, CERT(renew_before), EXPECT_THRESHOLD, NULL),
+        KEY("warn-before", set_threshold, CERT(warn_before), EXPECT_THRESHOLD, NULL),
+        KEY("critical-before", set_threshold, CERT(critical_before), EXPECT_THRESHOLD, NULL),
+        KEY("key-password-file", set_string, CERT(key_password_file), NULL, NULL),
+        KEY("owner", set_string, CERT(owner), "USER or USER:GROUP", config_owner_is_valid),
+        KEY("mode", set_mode, 0, "an octal mode up to 0777 such as 0600", NULL),
+        KEY("reload", set_list, CERT(reload), "unit names such as nginx.service", config_unit_name_is_valid),
+        KEY("restart", set_list, CERT(restart),
+            "unit names such as nginx.service", config_unit_name_is_valid),
+        KEY("signal", set_signal, 0, "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'", NULL),
+        KEY("exec", set_string, CERT(exec), NULL, NULL),
+        KEY("verify", set_list, CERT(verify),
+            "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+};
+
+const ConfigKey *config_key_find(SectionKind kind, const char *key) {
+        const ConfigKey *t;
+        size_t n;
+
+        switch (kind) {
+        case SECTION_AGENT:
+                t = agent_keys, n = ELEMENTSOF(agent_keys);
+                break;
+        case SECTION_ACME:
+                t = acme_keys, n = ELEMENTSOF(acme_keys);
+                break;
+        case SECTION_CA:
+                t = ca_keys, n = ELEMENTSOF(ca_keys);
+                break;
+        case SECTION_CERT:
+                t = cert_keys, n = ELEMENTSOF(cert_keys);
+                break;
+        default:
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (t[i].key[0] == key[0] && strcmp(t[i].key, key) == 0)
+                        return &t[i];
+        return NULL;
+}
+
+
 static unsigned index_hash(int kind, const char *name) {
         uint32_t h = 2166136261u ^ (uint32_t) kind; /* FNV-1a */
 
@@ -433,11 +701,17 @@ static unsigned index_hash(int kind, const char *name) {
         return h;
 }
 
+static const char *section_name(const void *section) {
+        return *(char *const *) section;
+}
+
 static ConfigIndexEntry *index_slot(const struct ConfigIndex *ix, int kind, const char *name, unsigned h) {
         for (size_t i = h & (ix->size - 1);; i = (i + 1) & (ix->size - 1)) {
                 ConfigIndexEntry *e = &ix->entries[i];
 
-                if (!e->section || (e->hash == h && e->kind == kind && strcmp(e->name, name) == 0))
+                if (!e->section)
+                        return e;
+                if (e->hash == h && e->kind == kind && strcmp(section_name(e->section), name) == 0)
                         return e;
         }
 }
@@ -448,7 +722,8 @@ void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name)
         return index_slot(ix, kind, name, index_hash(kind, name))->section;
 }
 
-int config_index_put(struct ConfigIndex *ix, int kind, const char *name, void *section) {
+int config_index_put(struct ConfigIndex *ix, int kind, void *section) {
+        const char *name = section_name(section);
         unsigned h = index_hash(kind, name);
         ConfigIndexEntry *e;
 
@@ -458,10 +733,17 @@ int config_index_put(struct ConfigIndex *ix, int kind, const char *name, void *s
                 bigger.entries = calloc(bigger.size, sizeof(ConfigIndexEntry));
                 if (!bigger.entries)
                         return -ENOMEM;
+                /* Names are unique in the old table: the first free slot is the place, no compare. */
                 for (size_t i = 0; i < ix->size; i++) {
+                        size_t j;
+
                         e = &ix->entries[i];
-                        if (e->section)
-                                *index_slot(&bigger, e->kind, e->name, e->hash) = *e;
+                        if (!e->section)
+                                continue;
+                        j = e->hash & (bigger.size - 1);
+                        while (bigger.entries[j].section)
+                                j = (j + 1) & (bigger.size - 1);
+                        bigger.entries[j] = *e;
                 }
                 free(ix->entries);
                 ix->entries = bigger.entries;
@@ -470,7 +752,7 @@ int config_index_put(struct ConfigIndex *ix, int kind, const char *name, void *s
         e = index_slot(ix, kind, name, h);
         if (!e->section)
                 ix->n++;
-        *e = (ConfigIndexEntry) { .name = name, .section = section, .kind = kind, .hash = h };
+        *e = (ConfigIndexEntry) { .section = section, .hash = h, .kind = kind };
         return 0;
 }
 

@@ -7,9 +7,32 @@
 
 #include "time-util.h"
 
-/* The value grammar of the inventory (DESIGN.md §3), private to config.c. Pure string → value
- * functions: no I/O, no file:line (config.c adds that). Kept apart from config.c only so that both
- * files stay a readable size. */
+/* Private to config.c: what each key of the inventory (DESIGN.md §3) accepts, i.e. the key tables,
+ * their setters and the value grammar, plus the section index. No I/O and no file:line (config.c adds
+ * that); kept apart from config.c only so that both files stay a readable size. */
+
+typedef enum SectionKind {
+        SECTION_NONE,
+        SECTION_AGENT,
+        SECTION_ACME,
+        SECTION_CA,
+        SECTION_CERT,
+} SectionKind;
+
+/* One key of a section: `set` parses the (expanded) value into the field at `offset` of AgentConfig,
+ * AcmeConfig, CaConfig or CertConfig, and returns 0, -ENOMEM, or -EINVAL; for a bad list entry it also
+ * hands over that entry in *ret_bad. `expected` describes a valid value, for messages. */
+typedef struct ConfigKey ConfigKey;
+struct ConfigKey {
+        const char *key;
+        int (*set)(const ConfigKey *k, const char *value, void *field, char **ret_bad);
+        size_t offset;
+        const char *expected;
+        bool (*valid)(const char *); /* optional check of a string, or of each list entry */
+};
+
+/* NULL when a section of that kind has no such key. */
+const ConfigKey *config_key_find(SectionKind kind, const char *key);
 
 /* Expands ${VAR} and ${VAR:-default} with getenv(); see config-value.c for the exact rules. Returns 0
  * and a malloc'd *ret, -ENOMEM, or -EINVAL with a malloc'd *reterr such as "environment variable
@@ -37,12 +60,13 @@ char *config_format_usec(usec_t u, char *buf, size_t size);
 #define CONFIG_USEC_MAX 32
 
 /* The section index behind Inventory.index: (kind, name) → section, open addressing with linear
- * probing in a power-of-two table kept at most half full, so merging 10 000 sections stays linear. */
+ * probing in a power-of-two table kept at most half full, so merging 10 000 sections stays linear.
+ * Every section struct begins with its name (char *), which is where the index reads it from; entries
+ * stay at 16 bytes so that a large table costs few cache misses. */
 typedef struct ConfigIndexEntry {
-        const char *name; /* owned by the section */
-        void *section;    /* NULL: free slot */
-        int kind;
+        void *section; /* NULL: free slot */
         unsigned hash;
+        int kind;
 } ConfigIndexEntry;
 
 struct ConfigIndex {
@@ -51,6 +75,6 @@ struct ConfigIndex {
 };
 
 void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name);
-/* Adds or replaces; `name` must live as long as the entry. */
-int config_index_put(struct ConfigIndex *ix, int kind, const char *name, void *section);
+/* Adds or replaces the entry for (kind, the section's name). */
+int config_index_put(struct ConfigIndex *ix, int kind, void *section);
 struct ConfigIndex *config_index_free(struct ConfigIndex *ix);

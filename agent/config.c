@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,14 @@
 #include "config-value.h"
 #include "config.h"
 
-#define CONFIG_FILE_MAX (64U * 1024 * 1024) /* far beyond any inventory; stops reading /dev/zero */
+/* Far beyond any inventory; stops reading an endless pipe. */
+#define CONFIG_FILE_MAX (64U * 1024 * 1024)
+/* Files are read a chunk at a time: a large inventory never sits in memory whole. */
+#define CHUNK_SIZE (64U * 1024)
 
 /* How inih is used. inih (Debian r55) splits "key = value", strips blanks and ';' comments, and calls
  * the handler; everything else happens in our reader, which sees each raw line first:
+ *   - it reads files a chunk at a time, and refuses NUL bytes, which would end a line silently;
  *   - it counts lines, so every message has FILE:LINE;
  *   - it rejects a line that does not fit inih's buffer, which inih would silently cut in two;
  *   - it strips leading blanks, so inih never treats an indented line as a continuation of the
@@ -25,14 +30,6 @@
  *   - it parses [section] headers itself, because inih truncates section names to 49 bytes.
  * inih calls reader and handler strictly in turn, so the handler always belongs to the last line read.
  * On the first error the reader returns NULL, which ends the parse. */
-
-typedef enum SectionKind {
-        SECTION_NONE,
-        SECTION_AGENT,
-        SECTION_ACME,
-        SECTION_CA,
-        SECTION_CERT,
-} SectionKind;
 
 static const char *const section_kind_table[] = {
         [SECTION_AGENT] = "agent",
@@ -44,7 +41,11 @@ static const char *const section_kind_table[] = {
 typedef struct ParseContext {
         Inventory *inv;
         const char *filename;
-        const char *next;  /* unread rest of the text */
+        const char *next;  /* the text read but not yet parsed ... */
+        const char *end;   /* ... ends here */
+        int fd;            /* >= 0: more text comes from here, into chunk; borrowed */
+        char *chunk;
+        size_t total;      /* bytes read from fd */
         unsigned line;
         SectionKind kind;  /* of the current section */
         void *section;     /* &inv->agent, or an AcmeConfig/CaConfig/CertConfig */
@@ -63,13 +64,15 @@ static _printf_(5, 0) int verror(
                 return r;
         if (vasprintf(&msg, fmt, ap) < 0)
                 return r;
+        file = file ?: "<config>"; /* sections of an inventory built by hand */
         k = line > 0 ? asprintf(&s, "%s:%u: %s", file, line, msg) : asprintf(&s, "%s: %s", file, msg);
         if (k >= 0)
                 *reterr = s;
         return r;
 }
 
-static _printf_(5, 6) int error_at(char **reterr, int r, const char *file, unsigned line, const char *fmt, ...) {
+static _printf_(5, 6) int error_at(
+                char **reterr, int r, const char *file, unsigned line, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
@@ -114,11 +117,11 @@ static int index_sync(Inventory *inv) {
         if (!inv->index)
                 return -ENOMEM;
         for (size_t i = 0; i < inv->n_acme && r >= 0; i++)
-                r = config_index_put(inv->index, SECTION_ACME, inv->acme[i]->name, inv->acme[i]);
+                r = config_index_put(inv->index, SECTION_ACME, inv->acme[i]);
         for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
-                r = config_index_put(inv->index, SECTION_CA, inv->ca[i]->name, inv->ca[i]);
+                r = config_index_put(inv->index, SECTION_CA, inv->ca[i]);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
-                r = config_index_put(inv->index, SECTION_CERT, inv->certs[i]->name, inv->certs[i]);
+                r = config_index_put(inv->index, SECTION_CERT, inv->certs[i]);
         return r;
 }
 
@@ -213,7 +216,6 @@ Inventory *inventory_new(void) {
         return inv;
 }
 
-
 /* Non-string defaults are set when a section is created, as they have no "unset" value to test for
  * later; string defaults and [agent]'s thresholds are applied by config_validate(). */
 static void *section_new(SectionKind kind, const char *name, const char *file, unsigned line) {
@@ -299,29 +301,14 @@ static int section_get(ParseContext *ctx, SectionKind kind, const char *name, vo
                                 cert_free(s);
                         return r;
                 }
-                /* From here on the inventory owns s; a failed put only leaves the index to rebuild.
-                 * Every section struct begins with its name. */
-                r = config_index_put(ctx->inv->index, kind, *(char **) s, s);
+                /* From here on the inventory owns s; a failed put only leaves the index to rebuild. */
+                r = config_index_put(ctx->inv->index, kind, s);
                 if (r < 0)
                         return r;
         }
         *ret = s;
         return 0;
 }
-
-/* Value setters. Each gets the expanded value (which it may take over) and the field; it returns
- * -EINVAL for a bad value, and the handler then writes the "invalid value" message unless the setter
- * wrote a more precise one. */
-typedef struct KeyDef KeyDef;
-typedef int (*KeySetter)(ParseContext *ctx, const KeyDef *def, char **value, void *field);
-
-struct KeyDef {
-        const char *key;
-        KeySetter set;
-        size_t offset;
-        const char *expected;        /* for messages */
-        bool (*valid)(const char *); /* optional check of a string, or of each list entry */
-};
 
 #define BLANKS " \t"
 
@@ -330,248 +317,56 @@ static bool is_blank(char c) {
 }
 
 /* Control characters (tab aside) have no business in a path or a name, and would corrupt a one-line
- * message or a hook's environment. */
+ * message or a hook's environment. This sees every byte of the inventory, so it looks at eight bytes at
+ * a time: (x - 0x20…) & ~x & 0x80… is non-zero exactly when some byte of x is below 0x20 (the "hasless"
+ * trick; bytes >= 0x80, i.e. UTF-8, never match), and the same with x ^ 0x7f… finds DEL. A word that
+ * matches, which may just hold a tab, is decided byte by byte. */
 static bool has_control(const char *s, size_t n) {
-        for (size_t i = 0; i < n; i++)
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        size_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x, d;
+
+                memcpy(&x, s + i, 8);
+                d = x ^ (0x7f * ones);
+                if (((x - 0x20 * ones) & ~x & highs) || ((d - ones) & ~d & highs))
+                        break;
+        }
+        for (; i < n; i++)
                 if (((unsigned char) s[i] < ' ' && s[i] != '\t') || s[i] == 0x7f)
                         return true;
         return false;
 }
 
-/* Strings: an empty value means unset, so a drop-in can clear what the main file set. */
-static int set_string(_unused_ ParseContext *ctx, const KeyDef *def, char **value, void *field) {
-        char **s = field;
+/* Makes (kind, name) the current section; name is NULL for [agent]. */
+static int enter_section(ParseContext *ctx, SectionKind kind, const char *name) {
+        AgentConfig *a = &ctx->inv->agent;
+        int r;
 
-        if (**value && def->valid && !def->valid(*value))
-                return -EINVAL;
-        free(*s);
-        *s = **value ? TAKE_PTR(*value) : NULL;
-        return 0;
-}
-
-/* Lists replace what an earlier line or file gave; an empty value clears them. */
-static int set_list(ParseContext *ctx, const KeyDef *def, char **value, void *field) {
-        _cleanup_strv_free_ char **l = NULL;
-        char ***list = field, *save = NULL;
-        size_t n = 0, i = 0;
-
-        for (const char *p = *value + strspn(*value, BLANKS); *p; p += strspn(p, BLANKS)) {
-                p += strcspn(p, BLANKS);
-                n++;
+        if (kind == SECTION_AGENT) {
+                if (!a->file) {
+                        if (!(a->file = strdup(ctx->filename)))
+                                return ctx_error(ctx, -ENOMEM, "out of memory");
+                        a->line = ctx->line;
+                }
+                ctx->section = a;
+        } else {
+                r = section_get(ctx, kind, name, &ctx->section);
+                if (r < 0)
+                        return ctx_error(ctx, r, "out of memory");
+                name = *(char **) ctx->section; /* every section struct begins with its name */
         }
-        l = calloc(n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (char *w = strtok_r(*value, BLANKS, &save); w; w = strtok_r(NULL, BLANKS, &save)) {
-                if (def->valid && !def->valid(w))
-                        return ctx_error(ctx, -EINVAL, "invalid entry '%s' in %s: expected %s",
-                                         w, def->key, def->expected);
-                if (!(l[i++] = strdup(w)))
-                        return -ENOMEM;
-        }
-        strv_free(*list);
-        *list = n > 0 ? TAKE_PTR(l) : NULL;
+        ctx->kind = kind;
+        ctx->name = name;
         return 0;
 }
 
-static int set_threshold(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
-        return parse_threshold(*value, field) < 0 ? -EINVAL : 0;
-}
-
-static int set_duration(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
-        usec_t u;
-
-        if (parse_duration(*value, &u) < 0 || u == 0)
-                return -EINVAL;
-        *(usec_t *) field = u;
-        return 0;
-}
-
-static int set_seconds(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
-        return config_parse_seconds(*value, field) < 0 ? -EINVAL : 0;
-}
-
-#define DEFINE_ENUM_SETTER(func, type, from_string)                                                    \
-        static int func(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value,        \
-                        void *field) {                                                                \
-                type v = from_string(*value);                                                         \
-                                                                                                      \
-                if (v < 0)                                                                            \
-                        return -EINVAL;                                                               \
-                *(type *) field = v;                                                                  \
-                return 0;                                                                             \
-        }
-
-DEFINE_ENUM_SETTER(set_key_type, KeyType, key_type_from_string)
-DEFINE_ENUM_SETTER(set_usage, Usage, usage_from_string)
-DEFINE_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string)
-DEFINE_ENUM_SETTER(set_challenge, ChallengeType, challenge_type_from_string)
-
-/* The JWS algorithms we sign ACME requests with: ES256 and RS256. */
-static int set_account_key_type(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value,
-                                void *field) {
-        KeyType t = key_type_from_string(*value);
-
-        if (t != KEY_TYPE_EC_P256 && t != KEY_TYPE_RSA_2048)
-                return -EINVAL;
-        *(KeyType *) field = t;
-        return 0;
-}
-
-/* The remaining setters set more than one field and get the whole CertConfig. */
-static int set_issuer(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
-        CertConfig *c = field;
-        const char *name = NULL;
-        IssuerKind k;
-        char *n = NULL;
-
-        if (strcmp(*value, "none") == 0)
-                k = ISSUER_NONE;
-        else if (strcmp(*value, "self") == 0)
-                k = ISSUER_SELF;
-        else if (strncmp(*value, "ca:", 3) == 0) {
-                k = ISSUER_CA;
-                name = *value + 3;
-        } else if (strncmp(*value, "acme:", 5) == 0) {
-                k = ISSUER_ACME;
-                name = *value + 5;
-        } else
-                return -EINVAL;
-        if (name) {
-                if (!config_section_name_is_valid(name))
-                        return -EINVAL;
-                if (!(n = strdup(name)))
-                        return -ENOMEM;
-        }
-        c->issuer = k;
-        free(c->issuer_name);
-        c->issuer_name = n;
-        return 0;
-}
-
-static int set_mode(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
-        CertConfig *c = field;
-
-        if (config_parse_mode(*value, &c->mode) < 0)
-                return -EINVAL;
-        c->mode_set = true;
-        return 0;
-}
-
-static int set_signal(_unused_ ParseContext *ctx, _unused_ const KeyDef *def, char **value, void *field) {
-        CertConfig *c = field;
-        char *pidfile;
-        int r, sig;
-
-        r = config_parse_signal(*value, &sig, &pidfile);
-        if (r < 0)
-                return r == -ENOMEM ? r : -EINVAL;
-        c->signal = sig;
-        free(c->signal_pidfile);
-        c->signal_pidfile = pidfile;
-        return 0;
-}
-
-#define EXPECT_THRESHOLD "a duration such as 14d or 12h, or a percentage of the lifetime such as 33%"
-#define EXPECT_DURATION "a positive duration such as 90d or 10y"
-#define EXPECT_KEY_TYPE "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519"
-#define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
-
-/* key, setter, field offset, what a valid value looks like (for messages), optional check */
-#define KEY(k, setter, off, exp, check) { .key = k, .set = setter, .offset = off, .expected = exp, .valid = check }
-
-#define AGENT(f) offsetof(AgentConfig, f)
-static const KeyDef agent_keys[] = {
-        KEY("state-directory", set_string, AGENT(state_directory), NULL, NULL),
-        KEY("pin-directory", set_string, AGENT(pin_directory), NULL, NULL),
-        KEY("warn-before", set_threshold, AGENT(warn_before), EXPECT_THRESHOLD, NULL),
-        KEY("critical-before", set_threshold, AGENT(critical_before), EXPECT_THRESHOLD, NULL),
-        KEY("renew-before", set_threshold, AGENT(renew_before), EXPECT_THRESHOLD, NULL),
-        KEY("metrics-file", set_string, AGENT(metrics_file), NULL, NULL),
-};
-
-#define ACME(f) offsetof(AcmeConfig, f)
-static const KeyDef acme_keys[] = {
-        KEY("directory", set_string, ACME(directory), "an https:// URL", config_url_is_valid),
-        KEY("contact", set_string, ACME(contact), NULL, NULL),
-        KEY("ca-bundle", set_string, ACME(ca_bundle), NULL, NULL),
-        KEY("eab-kid", set_string, ACME(eab_kid), NULL, NULL),
-        KEY("eab-hmac-file", set_string, ACME(eab_hmac_file), NULL, NULL),
-        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01", NULL),
-        KEY("webroot", set_string, ACME(webroot), NULL, NULL),
-        KEY("listen", set_string, ACME(listen),
-            "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80", config_listen_is_valid),
-        KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
-        KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
-        KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
-        KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
-        KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
-};
-
-#define CA(f) offsetof(CaConfig, f)
-static const KeyDef ca_keys[] = {
-        KEY("certificate", set_string, CA(certificate), NULL, NULL),
-        KEY("key", set_string, CA(key), NULL, NULL),
-        KEY("key-type", set_key_type, CA(key_type), EXPECT_KEY_TYPE, NULL),
-        KEY("validity", set_duration, CA(validity), EXPECT_DURATION, NULL),
-        KEY("ca-validity", set_duration, CA(ca_validity), EXPECT_DURATION, NULL),
-        KEY("export", set_list, CA(export), NULL, NULL),
-};
-
-#define CERT(f) offsetof(CertConfig, f)
-static const KeyDef cert_keys[] = {
-        KEY("certificate", set_string, CERT(certificate), NULL, NULL),
-        KEY("key", set_string, CERT(key), NULL, NULL),
-        KEY("ca", set_string, CERT(ca), NULL, NULL),
-        KEY("names", set_list, CERT(names), "DNS names or IP addresses", config_san_is_valid),
-        KEY("issuer", set_issuer, 0, "none, self, ca:NAME, acme:NAME", NULL),
-        KEY("usage", set_usage, CERT(usage), "server, client, server+client", NULL),
-        KEY("key-type", set_key_type, CERT(key_type), EXPECT_KEY_TYPE, NULL),
-        KEY("key-policy", set_key_policy, CERT(key_policy), "reuse, rotate", NULL),
-        KEY("renew-before", set_threshold, CERT(renew_before), EXPECT_THRESHOLD, NULL),
-        KEY("warn-before", set_threshold, CERT(warn_before), EXPECT_THRESHOLD, NULL),
-        KEY("critical-before", set_threshold, CERT(critical_before), EXPECT_THRESHOLD, NULL),
-        KEY("key-password-file", set_string, CERT(key_password_file), NULL, NULL),
-        KEY("owner", set_string, CERT(owner), "USER or USER:GROUP", config_owner_is_valid),
-        KEY("mode", set_mode, 0, "an octal mode up to 0777 such as 0600", NULL),
-        KEY("reload", set_list, CERT(reload), "unit names such as nginx.service", config_unit_name_is_valid),
-        KEY("restart", set_list, CERT(restart),
-            "unit names such as nginx.service", config_unit_name_is_valid),
-        KEY("signal", set_signal, 0, "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'", NULL),
-        KEY("exec", set_string, CERT(exec), NULL, NULL),
-        KEY("verify", set_list, CERT(verify),
-            "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
-};
-
-static const KeyDef *key_find(SectionKind kind, const char *key) {
-        const KeyDef *t;
-        size_t n;
-
-        switch (kind) {
-        case SECTION_AGENT:
-                t = agent_keys, n = ELEMENTSOF(agent_keys);
-                break;
-        case SECTION_ACME:
-                t = acme_keys, n = ELEMENTSOF(acme_keys);
-                break;
-        case SECTION_CA:
-                t = ca_keys, n = ELEMENTSOF(ca_keys);
-                break;
-        default:
-                t = cert_keys, n = ELEMENTSOF(cert_keys);
-                break;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(t[i].key, key) == 0)
-                        return &t[i];
-        return NULL;
-}
-
+/* "[agent]", "[certificate \"web\"]"; blanks around the words are allowed, a comment after the ']'. */
 static int parse_section_header(ParseContext *ctx, char *line) {
         char *close = strchr(line, ']'), *p, *rest, *end;
         SectionKind kind = SECTION_NONE;
         size_t n;
-        int r;
 
         if (!close)
                 return ctx_error(ctx, -EINVAL, "missing ']' in section header");
@@ -589,20 +384,9 @@ static int parse_section_header(ParseContext *ctx, char *line) {
                         kind = k;
         if (kind == SECTION_NONE)
                 return ctx_error(ctx, -EINVAL, "unknown section [%s]", p);
-
-        if (kind == SECTION_AGENT) {
-                if (*rest)
-                        return ctx_error(ctx, -EINVAL, "section [agent] takes no name");
-                if (!ctx->inv->agent.file) {
-                        if (!(ctx->inv->agent.file = strdup(ctx->filename)))
-                                return ctx_error(ctx, -ENOMEM, "out of memory");
-                        ctx->inv->agent.line = ctx->line;
-                }
-                ctx->kind = kind;
-                ctx->section = &ctx->inv->agent;
-                ctx->name = NULL;
-                return 0;
-        }
+        if (kind == SECTION_AGENT)
+                return *rest ? ctx_error(ctx, -EINVAL, "section [agent] takes no name")
+                             : enter_section(ctx, kind, NULL);
         if (!*rest)
                 return ctx_error(ctx, -EINVAL, "section [%s] needs a name: [%s \"NAME\"]",
                                  section_kind_table[kind], section_kind_table[kind]);
@@ -614,12 +398,7 @@ static int parse_section_header(ParseContext *ctx, char *line) {
                 return ctx_error(ctx, -EINVAL,
                                  "invalid section name \"%s\": expected letters, digits, '.', '_' and '-'",
                                  rest + 1);
-        r = section_get(ctx, kind, rest + 1, &ctx->section);
-        if (r < 0)
-                return ctx_error(ctx, r, "out of memory");
-        ctx->kind = kind;
-        ctx->name = *(char **) ctx->section;
-        return 0;
+        return enter_section(ctx, kind, rest + 1);
 }
 
 /* Whether inih will find "key = value" (or "key: value") on the line, which it looks for the same way:
@@ -637,15 +416,59 @@ static bool has_separator(const char *s) {
         return false;
 }
 
+/* An error of the whole file: "FILE: message". */
+static int file_error(ParseContext *ctx, int r, const char *msg) {
+        if (ctx->r >= 0) {
+                ctx->r = r;
+                error_at(&ctx->error, r, ctx->filename, 0, "%s", msg);
+        }
+        return r;
+}
+
+/* Moves the unparsed rest to the front of the chunk and reads more behind it. */
+static int refill(ParseContext *ctx) {
+        size_t rest = (size_t) (ctx->end - ctx->next);
+        ssize_t k;
+
+        memmove(ctx->chunk, ctx->next, rest);
+        ctx->next = ctx->chunk;
+        ctx->end = ctx->chunk + rest;
+        do
+                k = read(ctx->fd, ctx->chunk + rest, CHUNK_SIZE - rest);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) {
+                int r = -errno;
+
+                return file_error(ctx, r, strerror(-r));
+        }
+        if (k == 0)
+                ctx->fd = -1; /* the end */
+        else if (memchr(ctx->end, 0, (size_t) k)) /* it would end the line early, silently */
+                return file_error(ctx, -EINVAL, "contains a NUL byte");
+        ctx->end += k;
+        ctx->total += (size_t) k;
+        if (ctx->total > CONFIG_FILE_MAX)
+                return file_error(ctx, -EFBIG, strerror(EFBIG));
+        return 0;
+}
+
 static char *config_reader(char *buf, int size, void *userdata) {
         ParseContext *ctx = userdata;
-        const char *start = ctx->next, *eol;
+        const char *start, *eol;
         size_t len;
 
-        if (ctx->r < 0 || !*start)
+        if (ctx->r < 0)
                 return NULL;
-        eol = strchrnul(start, '\n');
-        ctx->next = *eol ? eol + 1 : eol;
+        /* A line without '\n' in a full chunk is longer than any inih takes: it is reported below. */
+        while (!(eol = memchr(ctx->next, '\n', (size_t) (ctx->end - ctx->next))) && ctx->fd >= 0 &&
+               ctx->end - ctx->next < (ptrdiff_t) CHUNK_SIZE)
+                if (refill(ctx) < 0)
+                        return NULL;
+        if (ctx->next == ctx->end)
+                return NULL;
+        start = ctx->next;
+        eol = eol ?: ctx->end;
+        ctx->next = eol < ctx->end ? eol + 1 : eol;
         ctx->line++;
         len = (size_t) (eol - start);
         if (len > 0 && start[len - 1] == '\r')
@@ -679,59 +502,83 @@ static char *config_reader(char *buf, int size, void *userdata) {
         return buf;
 }
 
+/* Called by inih for each "key = value"; returns nonzero for success. */
 static int config_handler(void *userdata, _unused_ const char *section, const char *key, const char *value) {
+        _cleanup_free_ char *expanded = NULL, *msg = NULL, *bad = NULL;
         ParseContext *ctx = userdata;
-        _cleanup_free_ char *v = NULL, *msg = NULL;
-        const KeyDef *def;
+        const ConfigKey *def;
         char where[256];
         int r;
 
         if (ctx->r < 0)
                 return 0;
-        if (ctx->kind == SECTION_NONE)
-                r = ctx_error(ctx, -EINVAL, "key '%s' outside of any section", key);
-        else if (!(def = key_find(ctx->kind, key)))
-                r = ctx_error(ctx, -EINVAL, "unknown key '%s' in %s", key,
-                              section_display(where, sizeof(where), ctx->kind, ctx->name));
-        else if ((r = config_expand_env(value ?: "", &v, &msg)) < 0)
-                ctx_error(ctx, r, "%s: %s", key, msg ?: "out of memory");
-        else if (has_control(v, strlen(v))) /* from the environment; the reader refused the file's */
-                r = ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
-        else {
-                r = def->set(ctx, def, &v, (char *) ctx->section + def->offset);
-                if (r == -ENOMEM)
-                        ctx_error(ctx, r, "out of memory");
-                else if (r < 0)
-                        ctx_error(ctx, r, "invalid value '%s' for %s: expected %s", v, key, def->expected);
+        if (ctx->kind == SECTION_NONE) {
+                ctx_error(ctx, -EINVAL, "key '%s' outside of any section", key);
+                return 0;
         }
-        return r >= 0; /* inih: nonzero is success */
+        def = config_key_find(ctx->kind, key);
+        if (!def) {
+                ctx_error(ctx, -EINVAL, "unknown key '%s' in %s", key,
+                          section_display(where, sizeof(where), ctx->kind, ctx->name));
+                return 0;
+        }
+        value = value ?: "";
+        if (strchr(value, '$')) {
+                r = config_expand_env(value, &expanded, &msg);
+                if (r < 0) {
+                        ctx_error(ctx, r, "%s: %s", key, msg ?: "out of memory");
+                        return 0;
+                }
+                /* The reader refused control characters in the file; these came from the environment. */
+                if (has_control(expanded, strlen(expanded))) {
+                        ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
+                        return 0;
+                }
+                value = expanded;
+        }
+        r = def->set(def, value, (char *) ctx->section + def->offset, &bad);
+        if (r == -ENOMEM)
+                ctx_error(ctx, r, "out of memory");
+        else if (r < 0 && bad)
+                ctx_error(ctx, r, "invalid entry '%s' in %s: expected %s", bad, key, def->expected);
+        else if (r < 0)
+                ctx_error(ctx, r, "invalid value '%s' for %s: expected %s", value, key, def->expected);
+        return r >= 0;
 }
 
-int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr) {
-        ParseContext ctx = {
-                .inv = inv,
-                .filename = filename ?: "<string>",
-                .next = text ?: "",
-        };
+static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
         int r;
 
         assert(inv);
+        ctx->inv = inv;
         r = index_sync(inv);
         if (r < 0)
-                return error_at(reterr, r, ctx.filename, 0, "out of memory");
-        r = ini_parse_stream(config_reader, &ctx, config_handler, &ctx);
-        if (r != 0 && ctx.r >= 0) {
+                return error_at(reterr, r, ctx->filename, 0, "out of memory");
+        r = ini_parse_stream(config_reader, ctx, config_handler, ctx);
+        if (r != 0 && ctx->r >= 0) {
                 /* inih objected to a line our reader let through; not expected, but never ignored. */
-                ctx.line = r > 0 ? (unsigned) r : ctx.line;
-                ctx_error(&ctx, r == -2 ? -ENOMEM : -EINVAL, "syntax error");
+                ctx->line = r > 0 ? (unsigned) r : ctx->line;
+                ctx_error(ctx, r == -2 ? -ENOMEM : -EINVAL, "syntax error");
         }
-        if (ctx.r < 0) {
-                if (reterr && ctx.error)
-                        *reterr = TAKE_PTR(ctx.error);
-                free(ctx.error);
-                return ctx.r;
+        if (ctx->r < 0) {
+                if (reterr && ctx->error)
+                        *reterr = TAKE_PTR(ctx->error);
+                free(ctx->error);
+                return ctx->r;
         }
         return 0;
+}
+
+int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr) {
+        text = text ?: "";
+        return parse(inv,
+                     &(ParseContext) {
+                             .filename = filename ?: "<string>",
+                             .next = text,
+                             .end = text + strlen(text),
+                             .fd = -1,
+                     },
+                     reterr);
 }
 
 /* "FILE:LINE: [certificate \"web\"] message": formatted only when there is an error, as validation
@@ -748,12 +595,12 @@ static _printf_(6, 7) int section_error(char **reterr, SectionKind kind, const c
         va_end(ap);
         if (k < 0)
                 return -ENOMEM;
-        return error_at(reterr, -EINVAL, file, line, "%s %s", section_display(where, sizeof(where), kind, name),
-                        msg);
+        section_display(where, sizeof(where), kind, name);
+        return error_at(reterr, -EINVAL, file, line, "%s %s", where, msg);
 }
 
-static int check_thresholds(char **reterr, SectionKind kind, const char *name, const char *file, unsigned line,
-                            Threshold warn, Threshold crit) {
+static int check_thresholds(char **reterr, SectionKind kind, const char *name, const char *file,
+                            unsigned line, Threshold warn, Threshold crit) {
         char a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX];
 
         /* A percentage depends on the certificate's lifetime, so only two absolute values compare. */
@@ -806,8 +653,8 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
 
 static int validate_ca(CaConfig *c, char **reterr) {
         if (!c->certificate || !c->key)
-                return section_error(reterr, SECTION_CA, c->name, c->file, c->line, "missing required key '%s'",
-                                     c->certificate ? "key" : "certificate");
+                return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                     "missing required key '%s'", c->certificate ? "key" : "certificate");
         return 0;
 }
 
@@ -831,11 +678,12 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
             (c->issuer == ISSUER_ACME && !inventory_find_acme(inv, c->issuer_name)))
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
-                                     "issuer '%s': no [%s \"%s\"] section", issuer_display(issuer, sizeof(issuer), c),
-                                     issuer_kind_to_string(c->issuer), c->issuer_name);
+                                     "issuer '%s': no [%s \"%s\"] section",
+                                     issuer_display(issuer, sizeof(issuer), c),
+                                     issuer_kind_to_string(c->issuer), c->issuer_name ?: "");
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
-                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line, "issuer '%s' needs names",
-                                     issuer_display(issuer, sizeof(issuer), c));
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
         return check_thresholds(reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
                                 cert_critical_before(inv, c));
 }
@@ -854,58 +702,31 @@ int config_validate(Inventory *inv, char **reterr) {
         return r < 0 ? r : 0;
 }
 
-/* The whole file at once: configuration files are small, and the parser wants one string. */
-static int read_file(const char *path, char **ret) {
+static int parse_file(Inventory *inv, const char *path, char **reterr) {
+        _cleanup_free_ char *chunk = NULL;
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        size_t size, len = 0;
         struct stat st;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        size = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t) st.st_size + 2 : 4096;
-        for (;;) {
-                ssize_t k;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                int r = -errno;
 
-                if (!buf || len + 1 >= size) {
-                        char *p;
-
-                        if (buf && size >= CONFIG_FILE_MAX)
-                                return -EFBIG;
-                        size = buf ? size * 2 : size;
-                        if (!(p = realloc(buf, size)))
-                                return -ENOMEM;
-                        buf = p;
-                }
-                k = read(fd, buf + len, size - len - 1);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-        }
-        buf[len] = 0;
-        if (memchr(buf, 0, len))
-                return -EBADMSG;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static int parse_file(Inventory *inv, const char *path, char **reterr) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = read_file(path, &text);
-        if (r == -EBADMSG)
-                return error_at(reterr, -EINVAL, path, 0, "contains a NUL byte");
-        if (r < 0)
                 return error_at(reterr, r, path, 0, "%s", strerror(-r));
-        return config_parse_string(inv, text, path, reterr);
+        }
+        if (S_ISDIR(st.st_mode))
+                return error_at(reterr, -EISDIR, path, 0, "%s", strerror(EISDIR));
+        chunk = malloc(CHUNK_SIZE);
+        if (!chunk)
+                return error_at(reterr, -ENOMEM, path, 0, "out of memory");
+        return parse(inv,
+                     &(ParseContext) {
+                             .filename = path,
+                             .next = chunk,
+                             .end = chunk,
+                             .fd = fd,
+                             .chunk = chunk,
+                     },
+                     reterr);
 }
 
 static int conf_filter(const struct dirent *de) {

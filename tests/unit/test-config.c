@@ -103,7 +103,8 @@ static void assert_error(const char *text, const char *expected) {
 
         r = parse(text, &inv, &err);
         if (r >= 0 || !err || strcmp(err, expected) != 0)
-                print_message("--- input:\n%s\n--- got (%d): %s\n--- expected: %s\n", text, r, err, expected);
+                print_message("--- input:\n%s\n--- got (%d): %s\n--- expected: %s\n",
+                              text, r, err, expected);
         assert_int_equal(r, -EINVAL);
         assert_null(inv);
         assert_non_null(err);
@@ -405,6 +406,22 @@ static void test_syntax(_unused_ void **state) {
         assert_string_equal(c->exec, "/bin/hook --flag=x");
         assert_int_equal(c->line, 2);
         assert_string_equal(inventory_find_cert(inv, "b")->certificate, "/b");
+}
+
+/* inih keeps only 49 bytes of a section name; ours are parsed from the raw line. */
+static void test_long_section_name(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        char text[400], name[181];
+
+        memset(name, 'n', 180);
+        name[180] = 0;
+        memcpy(name, "web.", 4);
+        snprintf(text, sizeof(text), "[certificate \"%s\"]\ncertificate = /c\n", name);
+        inv = parse_ok(text);
+        assert_string_equal(inv->certs[0]->name, name);
+        assert_non_null(inventory_find_cert(inv, name));
+        name[60] = 0; /* a prefix is another name */
+        assert_null(inventory_find_cert(inv, name));
 }
 
 static void test_env(_unused_ void **state) {
@@ -829,7 +846,7 @@ typedef struct Scratch {
 } Scratch;
 
 static void write_file(const char *dir, const char *name, const char *text) {
-        char path[256];
+        char path[1024];
         FILE *f;
 
         snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -871,7 +888,8 @@ static void test_conf_d(_unused_ void **state) {
                                        "[agent]\nwarn-before = 21d\n");
         write_file(confd, "README", "not = parsed\n[garbage\n");
         write_file(confd, ".30-hidden.conf", "[garbage\n");
-        write_file(confd, "Z-upper.conf", "[certificate \"web\"]\nkey = /Z.key\n"); /* bytes: digits < Z < a */
+        /* byte order: digits < 'Z' < 'a' */
+        write_file(confd, "Z-upper.conf", "[certificate \"web\"]\nkey = /Z.key\n");
         snprintf(path, sizeof(path), "%s/dir.conf", confd);
         assert_int_equal(mkdir(path, 0755), 0);
 
@@ -965,7 +983,76 @@ static void test_load_errors(_unused_ void **state) {
         inv = inventory_free(inv);
         assert_int_equal(chdir("/"), 0);
 
+        /* /dev/zero: stopped at its first chunk */
+        assert_int_equal(config_load("/dev/zero", &inv, &err), -EINVAL);
+        assert_string_equal(err, "/dev/zero: contains a NUL byte");
+        free(TAKE_PTR(err));
+
         assert_null(inventory_free(NULL));
+        scratch_done(&s);
+}
+
+/* Files are read in 64 KiB chunks: lines that straddle chunks, a line longer than a chunk, a NUL
+ * byte far into the file, a last line without '\n'. */
+static void test_chunks(_unused_ void **state) {
+        _cleanup_free_ char *big = malloc(400000);
+        Inventory *inv = NULL;
+        char *err = NULL, expected[300];
+        size_t n = 0;
+        unsigned lines = 0;
+        Scratch s;
+
+        assert_non_null(big);
+        scratch_init(&s);
+        /* 7-byte comment lines shift the key lines across every chunk boundary */
+        n += (size_t) sprintf(big + n, "[certificate \"a\"]\n");
+        lines++;
+        while (n < 200000) {
+                n += (size_t) sprintf(big + n, "; %04u\nexec = /bin/hook-%u\n", lines % 10000, lines);
+                lines += 2;
+        }
+        n += (size_t) sprintf(big + n, "certificate = /last");
+        write_file(s.dir, "certherd.conf", big);
+        assert_int_equal(config_load(s.main, &inv, &err), 0);
+        assert_string_equal(inv->certs[0]->certificate, "/last");
+        snprintf(expected, sizeof(expected), "/bin/hook-%u", lines - 2);
+        assert_string_equal(inv->certs[0]->exec, expected);
+        inv = inventory_free(inv);
+
+        /* an error far into the file has the right line number */
+        strcpy(big + n, "\nbogus = 1\n");
+        write_file(s.dir, "certherd.conf", big);
+        assert_int_equal(config_load(s.main, &inv, &err), -EINVAL);
+        snprintf(expected, sizeof(expected), "%s:%u: unknown key 'bogus' in [certificate \"a\"]", s.main,
+                 lines + 2);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+
+        /* a line of 100 000 characters */
+        memset(big + n, 'x', 100000);
+        big[n + 100000] = 0;
+        write_file(s.dir, "certherd.conf", big);
+        assert_int_equal(config_load(s.main, &inv, &err), -EINVAL);
+        snprintf(expected, sizeof(expected), "%s:%u: line too long (max 199 characters)", s.main, lines + 1);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+
+        /* a NUL byte in the fourth chunk */
+        {
+                char path[256];
+                FILE *f;
+
+                snprintf(path, sizeof(path), "%s/certherd.conf", s.dir);
+                f = fopen(path, "we");
+                assert_non_null(f);
+                fwrite(big, 1, n, f);
+                fwrite("\n\0", 1, 2, f);
+                assert_int_equal(fclose(f), 0);
+        }
+        assert_int_equal(config_load(s.main, &inv, &err), -EINVAL);
+        snprintf(expected, sizeof(expected), "%s: contains a NUL byte", s.main);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
         scratch_done(&s);
 }
 
@@ -1039,13 +1126,15 @@ static void test_hand_built(_unused_ void **state) {
 
         /* an inventory that got sections appended after parsing rebuilds its index before merging */
         parsed = inventory_new();
-        assert_int_equal(config_parse_string(parsed, "[certificate \"a\"]\ncertificate = /a\n", "x", &err), 0);
+        assert_int_equal(config_parse_string(parsed, "[certificate \"a\"]\ncertificate = /a\n", "x", &err),
+                         0);
         parsed->certs = reallocarray(parsed->certs, 2, sizeof(CertConfig *));
         parsed->certs[1] = calloc(1, sizeof(CertConfig));
         parsed->certs[1]->name = strdup("b");
         parsed->n_certs = 2;
         assert_non_null(inventory_find_cert(parsed, "b"));
-        assert_int_equal(config_parse_string(parsed, "[certificate \"b\"]\ncertificate = /b\n", "y", &err), 0);
+        assert_int_equal(config_parse_string(parsed, "[certificate \"b\"]\ncertificate = /b\n", "y", &err),
+                         0);
         assert_int_equal(parsed->n_certs, 2);
         assert_string_equal(parsed->certs[1]->certificate, "/b");
         inventory_free(parsed);
@@ -1058,6 +1147,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_merge_in_one_file),
                 cmocka_unit_test(test_syntax),
+                cmocka_unit_test(test_long_section_name),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_thresholds),
                 cmocka_unit_test(test_threshold_order),
@@ -1069,6 +1159,7 @@ int main(void) {
                 cmocka_unit_test(test_line_too_long),
                 cmocka_unit_test(test_conf_d),
                 cmocka_unit_test(test_load_errors),
+                cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
         };
