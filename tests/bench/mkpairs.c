@@ -8,9 +8,12 @@
  * every pair (no issuer = watch only). GnuTLS only; one worker thread per online CPU ($MKPAIRS_THREADS
  * overrides).
  *
- * The files go flat into OUTDIR: with 20 000 files in one ext4 directory (hashed index) creating and
- * opening them costs no more than spreading them over 100 subdirectories did (measured, see scan), and a
- * flat layout is what the shell loop people use walks anyway.
+ * The files go flat into OUTDIR, and existing files are overwritten in place. Measured here (ext4 with a
+ * hashed directory index, 10 000 pairs, 2 cores): into an empty directory, flat and 100 subdirectories
+ * both take 2.0-2.7 s (about 1 s of system time); right after an rm -rf of the previous set, creating
+ * costs 6-16 s of system time flat and 4-7 s spread, while overwriting the previous set in place costs
+ * 1.5-2.4 s either way. So scan regenerates over the old set instead of deleting it, and the layout stays
+ * flat. Reading 20 000 cached files takes 6-8 us per file in either layout.
  *
  * Build: cc -O2 -o mkpairs mkpairs.c $(pkg-config --cflags --libs gnutls) -lpthread */
 
