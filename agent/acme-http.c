@@ -209,6 +209,7 @@ static int perform(AcmeSession *s, const char *method, const char *url, const ch
         h = easy_acquire(s);
         if (!h)
                 return -ENOMEM;
+        atomic_fetch_add(&s->n_requests, 1);
         if (body)
                 headers = curl_slist_append(headers, "Content-Type: application/jose+json");
         if (accept_pem)
@@ -332,6 +333,7 @@ static bool retry_again(AcmeSession *s, Retry *t, int r, const AcmeResponse *res
                 return false;
         log_debug("[acme \"%s\"] %s: %s, retrying in %.2f s", s->cfg->name, url,
                   r < 0 ? resp->curl_error : "server error", (double) wait / USEC_PER_SEC);
+        atomic_fetch_add(&s->n_retries, 1);
         acme_wait(wait);
         t->backoff = t->backoff * 2 ?: USEC_PER_SEC / 10;
         return true;
@@ -438,6 +440,7 @@ int acme_post(AcmeSession *s, const char *url, const char *payload, AcmePostFlag
                 if (r == 0 && ret->status == 400 && acme_problem_is(&ret->problem, "badNonce") && ret->nonce &&
                     bad_nonces++ < ACME_BAD_NONCE_RETRIES) {
                         log_debug("[acme \"%s\"] %s: badNonce, retrying with the nonce it came with", s->cfg->name, url);
+                        atomic_fetch_add(&s->n_bad_nonces, 1);
                         nonce = TAKE_PTR(ret->nonce);
                         continue;
                 }

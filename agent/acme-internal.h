@@ -5,6 +5,7 @@
  * of the ACME JSON documents and HTTP headers. */
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -138,6 +139,11 @@ struct AcmeSession {
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
         uint8_t *eab_key;
         size_t eab_key_size;
+
+        /* For the summary line at the end of a session. */
+        atomic_uint n_requests;
+        atomic_uint n_bad_nonces;
+        atomic_uint n_retries;
 };
 
 int acme_transport_init(AcmeSession *s);

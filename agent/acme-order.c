@@ -198,7 +198,9 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o) {
         for (size_t i = 0; i < n && r >= 0; i++)
                 if (p[i].deployed && status_is(p[i].authz.challenge_status, "pending")) {
                         r = acme_post(s, p[i].authz.challenge_url, "{}", 0, &resp);
-                        if (r < 0)
+                        if (r == -ENOENT)
+                                r = -ESTALE; /* the server forgot the order */
+                        else if (r < 0)
                                 acme_log_failure(s, r, &resp, p[i].authz.challenge_url, "cannot answer the challenge");
                 }
 

@@ -354,6 +354,9 @@ int acme_session_new(const Inventory *inv, const AcmeConfig *a, AcmeSession **re
 AcmeSession *acme_session_free(AcmeSession *s) {
         if (!s)
                 return NULL;
+        if (s->n_requests > 0)
+                log_info("[acme \"%s\"] %u requests, %u badNonce rejections retried, %u retries after errors",
+                         s->cfg->name, (unsigned) s->n_requests, (unsigned) s->n_bad_nonces, (unsigned) s->n_retries);
         challenge_free(s->challenger);
         acme_transport_done(s);
         acme_directory_done(&s->dir);

@@ -201,21 +201,20 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, AcmeSession *ac
                         return r;
                 acme = own;
         }
-        if (c->ca) {
-                r = read_full_file(c->ca, INPUT_MAX, &data, &size);
-                if (r < 0)
-                        return log_error_errno(r, "%s: cannot read ca %s: %m", c->name, c->ca);
-                r = datum_dup(data, size, &is->trust_pem);
-                if (r < 0)
-                        return r;
-        }
         r = obtain_key(inv, c, is);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
         /* ARI (RFC 9773): name the certificate this one replaces. */
         if (acme_session_has_ari(acme) && read_full_file(c->certificate, INPUT_MAX, &current, &size) >= 0)
                 (void) acme_ari_cert_id(current, size, &replaces);
-        return acme_issue(acme, c, is->key, replaces, &is->cert_pem);
+        r = acme_issue(acme, c, is->key, replaces, &is->cert_pem);
+        if (r < 0 || !c->ca)
+                return r;
+        /* Read after the order: what the server chains to may have changed while it ran. */
+        r = read_full_file(c->ca, INPUT_MAX, &data, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read ca %s: %m", c->name, c->ca);
+        return datum_dup(data, size, &is->trust_pem);
 }
 
 static int issue(const Inventory *inv, const CertConfig *c, usec_t now, AcmeSession *acme, Issued *is) {
@@ -449,7 +448,8 @@ static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertF
         r = issue(inv, c, now, acme, &is);
         if (r < 0)
                 return fail(c, r, "could not issue a certificate (see above)");
-        r = validate(inv, c, now, &is);
+        /* An ACME server issues seconds after the batch began, and may not backdate notBefore. */
+        r = validate(inv, c, c->issuer == ISSUER_ACME ? now_realtime() : now, &is);
         if (r < 0)
                 return fail(c, r, "the new certificate did not pass inspection");
         r = install(inv, c, &is);
