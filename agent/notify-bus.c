@@ -163,12 +163,13 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now_monotonic() + timeout;
-        const char *verb = unit_actions[action].verb;
+        const char *verb;
         char field[128];
         JobWait w = {};
         int r;
 
         assert(b && unit && action >= 0 && action < _UNIT_ACTION_MAX);
+        verb = unit_actions[action].verb;
 
         /* A connection lost to an earlier failure (or a systemd re-exec) is not this unit's problem. */
         if (!b->bus || sd_bus_is_open(b->bus) <= 0) {
