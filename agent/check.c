@@ -22,6 +22,8 @@ typedef struct Buffer {
 typedef struct TrustEntry {
         const char *path; /* NULL: the system store */
         gnutls_x509_trust_list_t trust;
+        gnutls_x509_crt_t *cas; /* the anchors of an explicit CA file, for the direct verification */
+        unsigned n_cas;
         int error; /* > 0 when the anchors could not be loaded */
 } TrustEntry;
 
@@ -121,6 +123,8 @@ static TrustEntry *worker_trust(Worker *w, const char *path) {
                 r = read_into(path, INPUT_MAX, &b, NULL);
                 if (r >= 0)
                         r = x509_trust_new(b.data, b.size, &t->trust);
+                if (r >= 0 && x509_load_crts(b.data, b.size, &t->cas, &t->n_cas) < 0)
+                        t->n_cas = 0; /* the trust list alone will do */
                 free(b.data);
         } else
                 r = x509_trust_new(NULL, 0, &t->trust);
@@ -159,6 +163,8 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         if (!trust)
                 return -ENOMEM;
         in.trust = trust->trust;
+        in.cas = trust->cas;
+        in.n_cas = trust->n_cas;
 
         r = read_into(c->certificate, INPUT_MAX, &w->cert, NULL);
         if (r == -ENOMEM)
@@ -201,9 +207,11 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
 static void worker_done(Worker *w) {
         free(w->cert.data);
         free(w->key.data);
-        for (size_t i = 0; i < w->n_trust; i++)
+        for (size_t i = 0; i < w->n_trust; i++) {
                 if (w->trust[i].trust)
                         gnutls_x509_trust_list_deinit(w->trust[i].trust, 1);
+                x509_crts_free(w->trust[i].cas, w->trust[i].n_cas);
+        }
         free(w->trust);
 }
 

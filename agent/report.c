@@ -61,27 +61,24 @@ static json_t *result_to_json(const CheckResult *res) {
         return o;
 }
 
+/* One object at a time: a tree of ten thousand certificates would cost tens of MiB and a second of CPU
+ * before the first byte is out. */
 int report_json(const CheckReport *rep, FILE *f) {
-        json_t *root, *list = json_array();
-
-        if (!list)
-                return -ENOMEM;
+        fputs("{\"certificates\": [", f);
         for (size_t i = 0; i < rep->n_results; i++) {
                 json_t *o = result_to_json(&rep->results[i]);
-                if (!o || json_array_append_new(list, o) < 0) {
-                        json_decref(list);
+                int r;
+
+                if (!o)
                         return -ENOMEM;
-                }
+                fputs(i == 0 ? "\n" : ",\n", f);
+                r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                json_decref(o);
+                if (r < 0)
+                        return -EIO;
         }
-        root = json_pack("{s:o}", "certificates", list);
-        if (!root)
-                return -ENOMEM;
-        if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || fputc('\n', f) == EOF) {
-                json_decref(root);
-                return -EIO;
-        }
-        json_decref(root);
-        return 0;
+        fputs("\n]}\n", f);
+        return ferror(f) ? -EIO : 0;
 }
 
 static void summary(const CheckReport *rep, FILE *f) {

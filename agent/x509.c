@@ -108,6 +108,16 @@ static bool looks_pem(const uint8_t *data, size_t size) {
         return size >= 11 && memmem(data, size, "-----BEGIN ", 11);
 }
 
+static bool single_pem_cert(const uint8_t *data, size_t size) {
+        static const char marker[] = "-----BEGIN CERTIFICATE-----";
+        const uint8_t *p = memmem(data, size, marker, sizeof(marker) - 1);
+
+        if (!p)
+                return false;
+        p += sizeof(marker) - 1;
+        return !memmem(p, size - (size_t) (p - data), marker, sizeof(marker) - 1);
+}
+
 int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, unsigned *ret_n) {
         const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
         gnutls_x509_crt_t *crts = NULL;
@@ -117,7 +127,8 @@ int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, un
         if (!data || size == 0 || size > UINT32_MAX)
                 return -EBADMSG;
 
-        if (looks_pem(data, size)) {
+        /* A lone PEM certificate (the common case) skips the list import's sorting and copying. */
+        if (looks_pem(data, size) && !single_pem_cert(data, size)) {
                 r = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
                 if (r < 0)
                         return errno_from_gnutls(r);
@@ -130,7 +141,7 @@ int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, un
                         gnutls_free(crts);
                         return -ENOMEM;
                 }
-                r = gnutls_x509_crt_import(crts[0], &d, GNUTLS_X509_FMT_DER);
+                r = gnutls_x509_crt_import(crts[0], &d, looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
                 if (r < 0) {
                         gnutls_x509_crt_deinit(crts[0]);
                         gnutls_free(crts);
@@ -435,8 +446,9 @@ static int check_times(CertFacts *f, const X509Input *in, usec_t now) {
         /* RFC 5280 §4.1.2.5: the validity period includes notAfter itself. */
         if (now > f->not_after) {
                 f->days_left = -(int64_t) ((now - f->not_after) / USEC_PER_DAY) - ((now - f->not_after) % USEC_PER_DAY ? 1 : 0);
-                return cert_facts_add_problem(f, PROBLEM_EXPIRED, "expired on %s (%" PRIi64 " days ago)",
-                                   format_timestamp_iso(when, sizeof(when), f->not_after), -f->days_left);
+                return cert_facts_add_problem(f, PROBLEM_EXPIRED, "expired on %s (%" PRIu64 " days ago)",
+                                   format_timestamp_iso(when, sizeof(when), f->not_after),
+                                   (now - f->not_after) / USEC_PER_DAY);
         }
         left = f->not_after - now;
         f->days_left = (int64_t) (left / USEC_PER_DAY);
@@ -453,7 +465,9 @@ static int check_times(CertFacts *f, const X509Input *in, usec_t now) {
                                            f->days_left == 1 ? "" : "s");
                 if (left >= USEC_PER_HOUR)
                         return cert_facts_add_problem(f, code, "expires in %" PRIu64 " hours", left / USEC_PER_HOUR);
-                return cert_facts_add_problem(f, code, "expires in %" PRIu64 " minutes", left / USEC_PER_MINUTE);
+                if (left >= USEC_PER_MINUTE)
+                        return cert_facts_add_problem(f, code, "expires in %" PRIu64 " minutes", left / USEC_PER_MINUTE);
+                return cert_facts_add_problem(f, code, "expires in %" PRIu64 " seconds", left / USEC_PER_SEC);
         }
         return 0;
 }
@@ -586,9 +600,12 @@ static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crt
         unsigned status = 0;
         int r;
 
-        if (!in->trust)
+        if (in->n_cas > 0)
+                r = gnutls_x509_crt_list_verify(crts, n, in->cas, in->n_cas, NULL, 0, flags, &status);
+        else if (in->trust)
+                r = gnutls_x509_trust_list_verify_crt2(in->trust, crts, n, NULL, 0, flags, &status, NULL);
+        else
                 return 0;
-        r = gnutls_x509_trust_list_verify_crt2(in->trust, crts, n, NULL, 0, flags, &status, NULL);
         if (r < 0)
                 return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "chain verification failed: %s", gnutls_strerror(r));
         if (status & GNUTLS_CERT_INSECURE_ALGORITHM && (has_problem(f, PROBLEM_WEAK_KEY) || has_problem(f, PROBLEM_WEAK_SIGNATURE)))
@@ -598,6 +615,8 @@ static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crt
 
         if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) < 0)
                 return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "the chain does not lead to a trusted CA");
+        while (out.size > 0 && (out.data[out.size - 1] == ' ' || out.data[out.size - 1] == '\n'))
+                out.size--;
         return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "%.*s", (int) out.size, (const char *) out.data);
 }
 
