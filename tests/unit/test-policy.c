@@ -111,7 +111,7 @@ static void test_alert_schedule(void **state) {
         }
         assert_int_equal(warn, 7);     /* days 14..8 left: the crossing and six reminders */
         assert_int_equal(crit, 8);     /* days 7..0 left (valid through notAfter itself) */
-        assert_int_equal(expired, 10); /* hourly for the 10 hours after expiry */
+        assert_int_equal(expired, 9);  /* hourly: +1 h … +9 h after expiry */
 
         /* Nothing to say long before: the next look is the warn crossing itself. */
         AlertDecision d = policy_alert(&f, days(14), days(7), &(AlertState) {}, T0);
