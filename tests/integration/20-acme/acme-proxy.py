@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""An HTTPS proxy in front of pebble for the ACME fault and ARI tests.
+
+  acme-proxy.py --port P --upstream U --cert C --key K --cafile CA --log FILE [options]
+
+Requests are forwarded to https://localhost:U with the client's Host header, so pebble builds its URLs
+for the proxy and the JWS "url" checks hold. Options:
+  --rule SUBSTR COUNT STATUS RETRY_AFTER [TYPE DETAIL]
+        answer the first COUNT requests whose path contains SUBSTR with STATUS (Retry-After when not "-",
+        a problem document when TYPE is given) instead of forwarding them
+  --ari START END RETRY_AFTER
+        add renewalInfo to the directory and answer GET /renewal-info/ID with that window (RFC 9773)
+  --hang  accept connections and never answer (no TLS either)
+Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one).
+"""
+import argparse
+import base64
+import http.client
+import http.server
+import json
+import socket
+import ssl
+import sys
+import threading
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--port", type=int, required=True)
+ap.add_argument("--upstream", type=int)
+ap.add_argument("--cert")
+ap.add_argument("--key")
+ap.add_argument("--cafile")
+ap.add_argument("--log", required=True)
+ap.add_argument("--rule", nargs="+", action="append", default=[])
+ap.add_argument("--ari", nargs=3)
+ap.add_argument("--hang", action="store_true")
+args = ap.parse_args()
+
+lock = threading.Lock()
+rules = [{"substr": r[0], "count": int(r[1]), "status": int(r[2]), "retry_after": r[3],
+          "type": r[4] if len(r) > 4 else None, "detail": r[5] if len(r) > 5 else ""} for r in args.rule]
+
+
+def log(line):
+    with lock, open(args.log, "a") as f:
+        f.write(line + "\n")
+
+
+if args.hang:
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", args.port))
+    srv.listen(64)
+    held = []
+    while True:
+        c, _ = srv.accept()
+        held.append(c)  # never read, never answered, never closed
+        log("accepted and ignored")
+
+upstream_ctx = ssl.create_default_context(cafile=args.cafile)
+
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        log(f"{self.command} {self.path} -> {status}")
+
+    def handle_one(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with lock:
+            rule = next((r for r in rules if r["substr"] in self.path and r["count"] > 0), None)
+            if rule:
+                rule["count"] -= 1
+        if rule:
+            headers = [("Retry-After", rule["retry_after"])] if rule["retry_after"] != "-" else []
+            doc = b""
+            if rule["type"]:
+                doc = json.dumps({"type": rule["type"], "detail": rule["detail"], "status": rule["status"]}).encode()
+                headers.append(("Content-Type", "application/problem+json"))
+            return self.reply(rule["status"], doc, headers)
+
+        host = self.headers.get("Host")
+        if args.ari and self.path.startswith("/renewal-info/"):
+            start, end, retry = args.ari
+            log(f"renewalInfo {self.path[len('/renewal-info/'):]}")
+            doc = json.dumps({"suggestedWindow": {"start": start, "end": end}}).encode()
+            return self.reply(200, doc, [("Content-Type", "application/json"), ("Retry-After", retry)])
+        if self.command == "POST" and "order-plz" in self.path:
+            try:
+                payload = json.loads(b64d(json.loads(body)["payload"]))
+                if "replaces" in payload:
+                    log(f"replaces={payload['replaces']}")
+            except Exception as e:  # noqa: BLE001
+                log(f"cannot decode newOrder: {e}")
+
+        conn = http.client.HTTPSConnection("localhost", args.upstream, context=upstream_ctx, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
+        headers["Host"] = host
+        conn.request(self.command, self.path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        out = [(k, v) for k, v in resp.getheaders()
+               if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+        if args.ari and self.path == "/dir" and resp.status == 200:
+            d = json.loads(data)
+            d["renewalInfo"] = f"https://{host}/renewal-info/"
+            data = json.dumps(d).encode()
+        conn.close()
+        self.reply(resp.status, data, out)
+
+    do_GET = do_POST = do_HEAD = handle_one
+
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(args.cert, args.key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+log("listening")
+srv.serve_forever()
