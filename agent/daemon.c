@@ -16,6 +16,7 @@
 #include "install.h"
 #include "log.h"
 #include "policy.h"
+#include "publish.h"
 #include "renew.h"
 #include "state.h"
 
@@ -414,7 +415,7 @@ static int manager_pass(Manager *m) {
                 else if (m->rt[i].due < deadline)
                         deadline = m->rt[i].due;
                 if (f->has_pin)
-                        (void) renew_publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
+                        (void) publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
         }
 
         r = arm_timer(m, deadline);

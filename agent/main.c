@@ -17,6 +17,7 @@
 #include "gnutls-util.h"
 #include "log.h"
 #include "pin.h"
+#include "publish.h"
 #include "renew.h"
 #include "report.h"
 #include "x509.h"
@@ -287,7 +288,7 @@ static int verb_renew(char **args) {
                         skipped++;
                         /* Keep the published pin true to what is installed (e.g. after a crash). */
                         if (f->has_pin)
-                                (void) renew_publish_pins(inv, c, f->pin, f->not_after, NULL, now);
+                                (void) publish_pins(inv, c, f->pin, f->not_after, NULL, now);
                         continue;
                 }
                 log_info("%s: renewing: %s", c->name, renew_reason_to_string(why));

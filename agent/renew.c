@@ -16,6 +16,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
+#include "publish.h"
 #include "renew.h"
 
 /* A self-signed certificate has no CA section to take a validity from. */
@@ -57,71 +58,6 @@ static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         return 0;
 }
 
-/* key-policy = rotate: the key of the next renewal is made ahead of it and kept in STATE/keys/NAME.next,
- * so its pin can be published (next_pin_sha256) long before the switch (DESIGN.md §5). */
-static int next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
-        return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
-}
-
-static int next_key_load(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t *ret) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        gnutls_x509_privkey_t key;
-        size_t size;
-        int r;
-
-        r = next_key_path(inv, c, &path);
-        if (r < 0)
-                return r;
-        r = read_full_file(path, INPUT_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        r = x509_load_privkey(data, size, NULL, &key);
-        if (r < 0)
-                return r;
-        if (!keygen_key_is_type(key, c->key_type)) { /* key-type changed since it was made */
-                gnutls_x509_privkey_deinit(key);
-                return -ESTALE;
-        }
-        *ret = key;
-        return 0;
-}
-
-/* The pin of the next key, made (and saved, 0600) when there is none or it is the current key. */
-static int next_key_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
-                        uint8_t ret[PIN_SIZE]) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_datum_ gnutls_datum_t pem = {};
-        _cleanup_free_ char *path = NULL, *dir = NULL;
-        size_t size = PIN_SIZE;
-        int r;
-
-        r = next_key_load(inv, c, &key);
-        if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) >= 0 &&
-            memcmp(ret, current, PIN_SIZE) != 0)
-                return 0;
-
-        if (key)
-                gnutls_x509_privkey_deinit(TAKE_PTR(key));
-        r = keygen_generate(c->key_type, &key);
-        if (r < 0)
-                return r;
-        r = keygen_export_pem(key, &pem);
-        if (r < 0)
-                return r;
-        if (next_key_path(inv, c, &path) < 0 || asprintf(&dir, "%s/keys", inv->agent.state_directory) < 0)
-                return -ENOMEM;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        r = install_file(&(InstallFile) { .path = path, .data = pem.data, .size = pem.size, .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
-        if (r < 0)
-                return r;
-        size = PIN_SIZE;
-        return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
-}
-
 /* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type. */
 static int obtain_key(const Inventory *inv, const CertConfig *c, Issued *is) {
         _cleanup_free_ uint8_t *data = NULL;
@@ -145,7 +81,7 @@ static int obtain_key(const Inventory *inv, const CertConfig *c, Issued *is) {
         }
 
         /* rotate: the key announced as next_pin_sha256, when there is one. */
-        if (c->key_policy == KEY_POLICY_ROTATE && next_key_load(inv, c, &is->key) >= 0)
+        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, &is->key) >= 0)
                 is->used_next_key = true;
         else {
                 r = keygen_generate(c->key_type, &is->key);
@@ -328,93 +264,6 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         return 0;
 }
 
-static int read_published_pin(const char *path, uint8_t ret[PIN_SIZE]) {
-        _cleanup_free_ char *s = NULL;
-        int r;
-
-        r = read_secret_file(path, &s);
-        if (r < 0)
-                return r;
-        return pin_parse(s, ret, NULL);
-}
-
-/* Whether the published JSON announces exactly `next` (NULL: no next pin). */
-static bool json_up_to_date(const char *path, const char *next) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-
-        if (read_full_file(path, 64 * 1024, &data, &size) < 0)
-                return false;
-        if (!next)
-                return !strstr((const char *) data, "next_pin_sha256");
-        return strstr((const char *) data, next) != NULL;
-}
-
-/* <pin-directory>/<name>.pin and .json (DESIGN.md §5), each written atomically, and a pin-changed event
- * when the published pin (or, before the first publication, `fallback_previous`) differs. */
-int renew_publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
-                       const uint8_t *fallback_previous, usec_t now) {
-        _cleanup_free_ char *pin_path = NULL, *json_path = NULL, *p = NULL, *prev = NULL, *json = NULL, *line = NULL,
-                            *next_s = NULL;
-        uint8_t previous[PIN_SIZE], next[PIN_SIZE];
-        bool have_previous, have_next = false;
-        int r;
-
-        if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) < 0 ||
-            asprintf(&json_path, "%s/%s.json", inv->agent.pin_directory, c->name) < 0)
-                return -ENOMEM;
-
-        if (c->key_policy == KEY_POLICY_ROTATE && c->issuer != ISSUER_NONE) {
-                r = next_key_pin(inv, c, pin, next);
-                if (r < 0)
-                        log_warning_errno(r, "%s: cannot prepare the next key: %m, publishing without next_pin_sha256",
-                                          c->name);
-                have_next = r >= 0;
-        }
-        r = have_next ? pin_format(next, PIN_FORMAT_BASE64, &next_s) : 0;
-        if (r < 0)
-                return r;
-
-        have_previous = read_published_pin(pin_path, previous) >= 0;
-        if (have_previous && memcmp(previous, pin, PIN_SIZE) == 0 && json_up_to_date(json_path, next_s))
-                return 0;
-        if (!have_previous && fallback_previous) {
-                memcpy(previous, fallback_previous, PIN_SIZE);
-                have_previous = true;
-        }
-
-        r = pin_format(pin, PIN_FORMAT_BASE64, &p);
-        if (r < 0)
-                return r;
-        if (asprintf(&line, "%s\n", p) < 0)
-                return -ENOMEM;
-        r = pin_render_json(c->name, pin, have_next ? next : NULL, not_after, now, &json);
-        if (r < 0)
-                return r;
-
-        r = mkdir_p(inv->agent.pin_directory, 0755);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot create pin directory %s: %m", c->name, inv->agent.pin_directory);
-        /* The JSON first: a client that polls the .pin file then finds the matching document. */
-        r = install_file(&(InstallFile) { .path = json_path, .data = json, .size = strlen(json), .mode = 0644,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
-        if (r >= 0)
-                r = install_file(&(InstallFile) { .path = pin_path, .data = line, .size = strlen(line), .mode = 0644,
-                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name, inv->agent.pin_directory);
-
-        if (have_previous && memcmp(previous, pin, PIN_SIZE) != 0 && pin_format(previous, PIN_FORMAT_BASE64, &prev) >= 0) {
-                char f_pin[80], f_prev[96];
-
-                snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", p);
-                snprintf(f_prev, sizeof(f_prev), "CERTHERD_PREVIOUS_PIN=%s", prev);
-                log_cert_event(CERT_EVENT_PIN_CHANGED, c->name, (const char *[]) { f_pin, f_prev, NULL },
-                               "pin changed from %s to %s", prev, p);
-        }
-        return 1;
-}
-
 /* Dependents: a failure here is logged but does not undo the install — the new pair is valid. */
 static void notify_dependents(const CertConfig *c, const HookEnv *env) {
         int r, status = 0;
@@ -431,9 +280,20 @@ static void notify_dependents(const CertConfig *c, const HookEnv *env) {
                 else if (r < 0)
                         log_error_errno(r, "%s: cannot run hook '%s': %m", c->name, c->exec);
         }
-        if (c->reload || c->restart)
-                log_warning("%s: reload/restart of systemd units is done by the daemon (certherd run); "
-                            "not supported by this build's one-shot renew, ignoring", c->name);
+}
+
+/* The installed leaf in DER, what deploy verification compares the served certificate with. */
+static int leaf_der(const gnutls_datum_t *chain_pem, gnutls_datum_t *ret) {
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = x509_load_crts(chain_pem->data, chain_pem->size, &crts, &n);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_export2(crts[0], GNUTLS_X509_FMT_DER, ret);
+        x509_crts_free(crts, n);
+        return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
 static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now,
@@ -456,7 +316,7 @@ static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertF
         if (r < 0)
                 return fail(c, r, "could not install the new files (previous files untouched)");
 
-        if (is.used_next_key && next_key_path(inv, c, &next_path) >= 0)
+        if (is.used_next_key && publish_next_key_path(inv, c, &next_path) >= 0)
                 (void) unlink(next_path); /* it is the current key now; publishing makes the next one */
         out.not_after = is.facts->not_after;
         memcpy(out.pin, is.facts->pin, PIN_SIZE);
@@ -474,12 +334,14 @@ static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertF
         /* What the pin file said before is the previous pin the hook hears about. */
         previous[0] = 0;
         if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) >= 0 &&
-            read_published_pin(pin_path, prev) >= 0 && pin_format(prev, PIN_FORMAT_BASE64, &prev_s) >= 0)
+            publish_read_pin(pin_path, prev) >= 0 && pin_format(prev, PIN_FORMAT_BASE64, &prev_s) >= 0)
                 snprintf(previous, sizeof(previous), "%s", prev_s);
         else if (current && current->has_pin && pin_format(current->pin, PIN_FORMAT_BASE64, &prev_s) >= 0)
                 snprintf(previous, sizeof(previous), "%s", prev_s);
         out.pin_changed = previous[0] && strcmp(previous, pin) != 0;
-        (void) renew_publish_pins(inv, c, out.pin, out.not_after, current && current->has_pin ? current->pin : NULL, now);
+        r = leaf_der(&is.cert_pem, &out.leaf_der);
+        if (r < 0)
+                return r;
         log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
                        "renewed: valid until %s, pin %s%s", na, pin, out.key_reused ? " (key kept)" : " (new key)");
 
@@ -545,6 +407,86 @@ static int renew_job(unsigned worker, size_t item, void *userdata) {
         return 0;
 }
 
+/* How long a unit's reload job and a verify endpoint may take before they count as failed. */
+#define UNIT_JOB_TIMEOUT (90 * USEC_PER_SEC)
+#define VERIFY_TIMEOUT (15 * USEC_PER_SEC)
+
+typedef struct UnitRequest {
+        const char *unit;
+        UnitAction action;
+        char *certs; /* the certificates asking, space separated, for the journal */
+} UnitRequest;
+
+static int unit_request_add(UnitRequest **l, size_t *n, const char *unit, UnitAction action, const char *cert) {
+        UnitRequest *u;
+        char *joined;
+
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp((*l)[i].unit, unit) == 0) {
+                        /* Named by several certificates renewed together: once, and restart wins. */
+                        if (action == UNIT_ACTION_RESTART)
+                                (*l)[i].action = action;
+                        if (asprintf(&joined, "%s %s", (*l)[i].certs, cert) < 0)
+                                return -ENOMEM;
+                        free((*l)[i].certs);
+                        (*l)[i].certs = joined;
+                        return 0;
+                }
+        u = realloc(*l, (*n + 1) * sizeof(UnitRequest));
+        if (!u)
+                return -ENOMEM;
+        *l = u;
+        u[*n] = (UnitRequest) { .unit = unit, .action = action, .certs = strdup(cert) };
+        if (!u[*n].certs)
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+static void reload_units(RenewJob *jobs, size_t n) {
+        _cleanup_(notify_bus_freep) NotifyBus *bus = NULL;
+        UnitRequest *units = NULL;
+        size_t n_units = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (jobs[i].result < 0)
+                        continue;
+                for (char **u = jobs[i].cert->reload; u && *u && r >= 0; u++)
+                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RELOAD, jobs[i].cert->name);
+                for (char **u = jobs[i].cert->restart; u && *u && r >= 0; u++)
+                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RESTART, jobs[i].cert->name);
+        }
+        if (r < 0)
+                log_error_errno(r, "Out of memory");
+        else if (n_units > 0 && (r = notify_bus_open(&bus)) < 0)
+                log_error_errno(r, "cannot reach systemd over D-Bus: %m; %zu unit(s) not reloaded", n_units);
+        else
+                for (size_t i = 0; i < n_units; i++)
+                        (void) notify_unit(bus, units[i].action, units[i].unit, units[i].certs, UNIT_JOB_TIMEOUT);
+
+        for (size_t i = 0; i < n_units; i++)
+                free(units[i].certs);
+        free(units);
+}
+
+static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, usec_t now) {
+        reload_units(jobs, n);
+        for (size_t i = 0; i < n; i++) {
+                RenewJob *j = &jobs[i];
+
+                if (j->result < 0)
+                        continue;
+                for (char **e = j->cert->verify; e && *e; e++)
+                        (void) notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, j->cert->name,
+                                             VERIFY_TIMEOUT);
+                (void) publish_pins(inv, j->cert, j->outcome.pin, j->outcome.not_after,
+                                    j->current && j->current->has_pin ? j->current->pin : NULL, now);
+                gnutls_free(j->outcome.leaf_der.data);
+                j->outcome.leaf_der = (gnutls_datum_t) {};
+        }
+}
+
 void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now) {
         _cleanup_free_ AcmeSlot *acme = NULL;
 
@@ -563,6 +505,7 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
                 acme_session_free(acme[i].session);
                 pthread_mutex_destroy(&acme[i].lock);
         }
+        deploy(inv, jobs, n, now);
 }
 
 int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {

@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+#include <gnutls/gnutls.h>
+
 #include "config.h"
 #include "policy.h"
 #include "time-util.h"
@@ -16,6 +18,7 @@ typedef struct RenewOutcome {
         uint8_t pin[PIN_SIZE];
         bool pin_changed;
         bool key_reused;
+        gnutls_datum_t leaf_der; /* the installed leaf (gnutls-allocated), for deploy verification */
 } RenewOutcome;
 
 /* Renew `c` now (the caller decided it is due: policy_renew_reason). `current`: the inspection of what
@@ -30,16 +33,13 @@ typedef struct RenewJob {
         RenewOutcome outcome;
 } RenewJob;
 
-/* renew_one() for every job, `concurrency` at a time: an install waits mostly on fsync, and overlapping
- * those waits is what makes a hundred renewals fast. */
+/* renew_one() for every job, `concurrency` at a time (an install waits mostly on fsync, and overlapping
+ * those waits is what makes a hundred renewals fast), then the deploy phase for the renewed ones: each
+ * systemd unit they name reloaded (or restarted) once, their verify endpoints checked, and only then
+ * their pins published — so a client refreshing its pins never sees the new pin before the server
+ * serves it (with rotate, the new pin was announced as next_pin_sha256 long before). */
 #define RENEW_CONCURRENCY 8
 void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now);
-
-/* Publish <pin-directory>/<name>.pin and .json for (pin, not_after) unless they say so already; a
- * pin-changed event when the published pin (or fallback_previous, before any) differs. Returns 1 when
- * written, 0 when up to date, -errno (logged). */
-int renew_publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
-                       const uint8_t *fallback_previous, usec_t now);
 
 /* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
  * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Pin publication (DESIGN.md §5): <pin-directory>/<name>.pin and .json, and for key-policy = rotate the
+ * next key, made ahead of its renewal so its pin is announced as next_pin_sha256 before the switch. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "gnutls-util.h"
+#include "install.h"
+#include "keygen.h"
+#include "log.h"
+#include "publish.h"
+#include "x509.h"
+
+#define INPUT_MAX (1024U * 1024U)
+
+/* The key of the next renewal (key-policy = rotate) is kept in STATE/keys/NAME.next,
+ * so its pin can be published (next_pin_sha256) long before the switch (DESIGN.md §5). */
+int publish_next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
+        return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
+}
+
+int publish_next_key_load(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t *ret) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        gnutls_x509_privkey_t key;
+        size_t size;
+        int r;
+
+        r = publish_next_key_path(inv, c, &path);
+        if (r < 0)
+                return r;
+        r = read_full_file(path, INPUT_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        r = x509_load_privkey(data, size, NULL, &key);
+        if (r < 0)
+                return r;
+        if (!keygen_key_is_type(key, c->key_type)) { /* key-type changed since it was made */
+                gnutls_x509_privkey_deinit(key);
+                return -ESTALE;
+        }
+        *ret = key;
+        return 0;
+}
+
+/* The pin of the next key, made (and saved, 0600) when there is none or it is the current key. */
+static int next_key_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
+                        uint8_t ret[PIN_SIZE]) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        size_t size = PIN_SIZE;
+        int r;
+
+        r = publish_next_key_load(inv, c, &key);
+        if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) >= 0 &&
+            memcmp(ret, current, PIN_SIZE) != 0)
+                return 0;
+
+        if (key)
+                gnutls_x509_privkey_deinit(TAKE_PTR(key));
+        r = keygen_generate(c->key_type, &key);
+        if (r < 0)
+                return r;
+        r = keygen_export_pem(key, &pem);
+        if (r < 0)
+                return r;
+        if (publish_next_key_path(inv, c, &path) < 0 || asprintf(&dir, "%s/keys", inv->agent.state_directory) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        r = install_file(&(InstallFile) { .path = path, .data = pem.data, .size = pem.size, .mode = 0600,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return r;
+        size = PIN_SIZE;
+        return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
+}
+
+int publish_read_pin(const char *path, uint8_t ret[PIN_SIZE]) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_secret_file(path, &s);
+        if (r < 0)
+                return r;
+        return pin_parse(s, ret, NULL);
+}
+
+/* Whether the published JSON announces exactly `next` (NULL: no next pin). */
+static bool json_up_to_date(const char *path, const char *next) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+
+        if (read_full_file(path, 64 * 1024, &data, &size) < 0)
+                return false;
+        if (!next)
+                return !strstr((const char *) data, "next_pin_sha256");
+        return strstr((const char *) data, next) != NULL;
+}
+
+/* <pin-directory>/<name>.pin and .json (DESIGN.md §5), each written atomically, and a pin-changed event
+ * when the published pin (or, before the first publication, `fallback_previous`) differs. */
+int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
+                       const uint8_t *fallback_previous, usec_t now) {
+        _cleanup_free_ char *pin_path = NULL, *json_path = NULL, *p = NULL, *prev = NULL, *json = NULL, *line = NULL,
+                            *next_s = NULL;
+        uint8_t previous[PIN_SIZE], next[PIN_SIZE];
+        bool have_previous, have_next = false;
+        int r;
+
+        if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) < 0 ||
+            asprintf(&json_path, "%s/%s.json", inv->agent.pin_directory, c->name) < 0)
+                return -ENOMEM;
+
+        if (c->key_policy == KEY_POLICY_ROTATE && c->issuer != ISSUER_NONE) {
+                r = next_key_pin(inv, c, pin, next);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot prepare the next key: %m, publishing without next_pin_sha256",
+                                          c->name);
+                have_next = r >= 0;
+        }
+        r = have_next ? pin_format(next, PIN_FORMAT_BASE64, &next_s) : 0;
+        if (r < 0)
+                return r;
+
+        have_previous = publish_read_pin(pin_path, previous) >= 0;
+        if (have_previous && memcmp(previous, pin, PIN_SIZE) == 0 && json_up_to_date(json_path, next_s))
+                return 0;
+        if (!have_previous && fallback_previous) {
+                memcpy(previous, fallback_previous, PIN_SIZE);
+                have_previous = true;
+        }
+
+        r = pin_format(pin, PIN_FORMAT_BASE64, &p);
+        if (r < 0)
+                return r;
+        if (asprintf(&line, "%s\n", p) < 0)
+                return -ENOMEM;
+        r = pin_render_json(c->name, pin, have_next ? next : NULL, not_after, now, &json);
+        if (r < 0)
+                return r;
+
+        r = mkdir_p(inv->agent.pin_directory, 0755);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot create pin directory %s: %m", c->name, inv->agent.pin_directory);
+        /* The JSON first: a client that polls the .pin file then finds the matching document. */
+        r = install_file(&(InstallFile) { .path = json_path, .data = json, .size = strlen(json), .mode = 0644,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = pin_path, .data = line, .size = strlen(line), .mode = 0644,
+                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name, inv->agent.pin_directory);
+
+        if (have_previous && memcmp(previous, pin, PIN_SIZE) != 0 && pin_format(previous, PIN_FORMAT_BASE64, &prev) >= 0) {
+                char f_pin[80], f_prev[96];
+
+                snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", p);
+                snprintf(f_prev, sizeof(f_prev), "CERTHERD_PREVIOUS_PIN=%s", prev);
+                log_cert_event(CERT_EVENT_PIN_CHANGED, c->name, (const char *[]) { f_pin, f_prev, NULL },
+                               "pin changed from %s to %s", prev, p);
+        }
+        return 1;
+}
+
