@@ -302,9 +302,15 @@ static int facts_fill_basics(CertFacts *f, gnutls_x509_crt_t crt) {
                 while (i + 1 < ssize && serial[i] == 0)
                         i++;
                 f->serial = malloc(2 * (ssize - i) + 1);
-                if (f->serial)
-                        for (size_t j = 0; i < ssize; i++, j++)
-                                sprintf(f->serial + 2 * j, "%02x", serial[i]);
+                if (f->serial) {
+                        size_t j = 0;
+
+                        for (; i < ssize; i++) {
+                                f->serial[j++] = "0123456789abcdef"[serial[i] >> 4];
+                                f->serial[j++] = "0123456789abcdef"[serial[i] & 15];
+                        }
+                        f->serial[j] = 0;
+                }
         } else
                 f->serial = strdup("");
 
