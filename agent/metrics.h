@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "check.h"
+#include "time-util.h"
+
+/* Prometheus metrics for node_exporter's textfile collector ([agent] metrics-file, certherd(8) METRICS):
+ * a pure renderer from a CheckReport plus per-certificate renewal state, and the atomic write. */
+
+/* What an inspection does not know about a certificate set: its renewal history (from state.h's
+ * CertState). An array of these is indexed like CheckReport.results. */
+typedef struct MetricsState {
+        unsigned renewal_failures; /* consecutive failed renewals since the last success */
+        usec_t last_renewal;       /* realtime of the last successful renewal; 0: never */
+} MetricsState;
+
+/* Render the text exposition format (version 0.0.4, what the textfile collector reads): for each metric
+ * a HELP and a TYPE line, then one sample per certificate set, labelled name="…" (escaped):
+ *   certherd_certificate_not_after_seconds            (absent while the certificate cannot be parsed)
+ *   certherd_certificate_state                        0 ok, 1 warning, 2 critical
+ *   certherd_certificate_renewal_failures
+ *   certherd_certificate_last_renewal_timestamp_seconds   0 for never
+ * and certherd_last_run_timestamp_seconds = now. `st` holds rep->n_results entries, or is NULL (zeros).
+ * Times are whole seconds since the epoch. Returns 0 and a malloc'd text in *ret, or -ENOMEM. */
+int metrics_render(const CheckReport *rep, const MetricsState *st, usec_t now, char **ret);
+
+/* Write `text` to `path` atomically with mode 0644 (install_file: temp file, fsync, rename), so the
+ * collector never reads half a file. The directory must exist. Returns 0 or -errno. */
+int metrics_write(const char *path, const char *text);

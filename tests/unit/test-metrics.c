@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* metrics.h: the exact textfile for a report built by hand, label escaping, and the atomic write. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fd-util.h"
+#include "metrics.h"
+
+/* 2027-02-20T13:00:00Z, 2026-11-23T13:00:00Z (+ 0.25 s), 2026-11-28T00:00:00Z (+ 0.999999 s) */
+#define T_NOT_AFTER ((usec_t) 1803128400 * USEC_PER_SEC)
+#define T_RENEWED ((usec_t) 1795438800 * USEC_PER_SEC + 250000)
+#define T_NOW ((usec_t) 1795824000 * USEC_PER_SEC + 999999)
+
+typedef struct Fixture {
+        CertConfig cert[3];
+        CertFacts facts[3];
+        CheckResult results[3];
+        CheckReport rep;
+} Fixture;
+
+/* web: ok; db: warning, renewal failing; broken: unreadable (no notAfter). */
+static void fixture_init(Fixture *x, const char *name0) {
+        memset(x, 0, sizeof(*x));
+        x->cert[0].name = (char *) name0;
+        x->cert[1].name = (char *) "db";
+        x->cert[2].name = (char *) "broken";
+        x->facts[0] = (CertFacts) { .parsed = true, .not_after = T_NOT_AFTER, .state = SEVERITY_OK };
+        x->facts[1] = (CertFacts) { .parsed = true, .not_after = T_NOW + 10 * USEC_PER_DAY, .state = SEVERITY_WARNING };
+        x->facts[2] = (CertFacts) { .parsed = false, .state = SEVERITY_CRITICAL };
+        for (size_t i = 0; i < 3; i++)
+                x->results[i] = (CheckResult) { .cert = &x->cert[i], .facts = &x->facts[i] };
+        x->rep = (CheckReport) { .results = x->results, .n_results = 3, .worst = SEVERITY_CRITICAL };
+}
+
+static const char expected[] =
+        "# HELP certherd_certificate_not_after_seconds Expiry (notAfter) of the installed certificate, in seconds "
+        "since the epoch.\n"
+        "# TYPE certherd_certificate_not_after_seconds gauge\n"
+        "certherd_certificate_not_after_seconds{name=\"web\"} 1803128400\n"
+        "certherd_certificate_not_after_seconds{name=\"db\"} 1796688000\n"
+        "# HELP certherd_certificate_state State of the certificate: 0 ok, 1 warning, 2 critical.\n"
+        "# TYPE certherd_certificate_state gauge\n"
+        "certherd_certificate_state{name=\"web\"} 0\n"
+        "certherd_certificate_state{name=\"db\"} 1\n"
+        "certherd_certificate_state{name=\"broken\"} 2\n"
+        "# HELP certherd_certificate_renewal_failures Consecutive failed renewals since the last success.\n"
+        "# TYPE certherd_certificate_renewal_failures gauge\n"
+        "certherd_certificate_renewal_failures{name=\"web\"} 0\n"
+        "certherd_certificate_renewal_failures{name=\"db\"} 3\n"
+        "certherd_certificate_renewal_failures{name=\"broken\"} 0\n"
+        "# HELP certherd_certificate_last_renewal_timestamp_seconds Time of the last successful renewal, in "
+        "seconds since the epoch; 0 for never.\n"
+        "# TYPE certherd_certificate_last_renewal_timestamp_seconds gauge\n"
+        "certherd_certificate_last_renewal_timestamp_seconds{name=\"web\"} 1795438800\n"
+        "certherd_certificate_last_renewal_timestamp_seconds{name=\"db\"} 0\n"
+        "certherd_certificate_last_renewal_timestamp_seconds{name=\"broken\"} 0\n"
+        "# HELP certherd_last_run_timestamp_seconds When certherd last inspected its certificates.\n"
+        "# TYPE certherd_last_run_timestamp_seconds gauge\n"
+        "certherd_last_run_timestamp_seconds 1795824000\n";
+
+static void test_render_exact(void **state) {
+        Fixture x;
+        const MetricsState st[3] = {
+                { .renewal_failures = 0, .last_renewal = T_RENEWED },
+                { .renewal_failures = 3, .last_renewal = 0 },
+                {},
+        };
+        char *text = NULL;
+
+        fixture_init(&x, "web");
+        assert_int_equal(metrics_render(&x.rep, st, T_NOW, &text), 0);
+        assert_string_equal(text, expected);
+        free(text);
+}
+
+/* Without renewal state every failure count and renewal time is 0; the rest is unchanged. */
+static void test_render_no_state(void **state) {
+        Fixture x;
+        char *text = NULL;
+
+        fixture_init(&x, "web");
+        assert_int_equal(metrics_render(&x.rep, NULL, T_NOW, &text), 0);
+        assert_non_null(strstr(text, "certherd_certificate_renewal_failures{name=\"db\"} 0\n"));
+        assert_non_null(strstr(text, "certherd_certificate_last_renewal_timestamp_seconds{name=\"web\"} 0\n"));
+        assert_non_null(strstr(text, "certherd_certificate_not_after_seconds{name=\"web\"} 1803128400\n"));
+        assert_null(strstr(text, "not_after_seconds{name=\"broken\"}"));
+        free(text);
+}
+
+/* An empty report still declares every metric, and nothing else but the run time. */
+static void test_render_empty(void **state) {
+        CheckReport rep = {};
+        char *text = NULL;
+        size_t samples = 0;
+
+        assert_int_equal(metrics_render(&rep, NULL, T_NOW, &text), 0);
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (*p != '#')
+                        samples++;
+        assert_int_equal(samples, 1);
+        assert_non_null(strstr(text, "# TYPE certherd_certificate_state gauge\n"));
+        free(text);
+}
+
+/* Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
+static void test_render_escaping(void **state) {
+        Fixture x;
+        char *text = NULL;
+
+        fixture_init(&x, "a\\b\"c\nd");
+        assert_int_equal(metrics_render(&x.rep, NULL, T_NOW, &text), 0);
+        assert_non_null(strstr(text, "certherd_certificate_state{name=\"a\\\\b\\\"c\\nd\"} 0\n"));
+        /* Every sample is one line: no raw newline inside a label. */
+        for (const char *p = text; *p; p = strchr(p, '\n') + 1)
+                assert_true(*p == '#' || strncmp(p, "certherd_", 9) == 0);
+        free(text);
+}
+
+static void test_write(void **state) {
+        char dir[] = "/tmp/test-metrics.XXXXXX", path[64];
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        struct stat st;
+        mode_t old = umask(0077);
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/certherd.prom", dir);
+        assert_int_equal(metrics_write(path, "first\n"), 0);
+        assert_int_equal(metrics_write(path, expected), 0);
+        assert_int_equal(read_full_file(path, 1 << 20, &data, &size), 0);
+        assert_int_equal(size, strlen(expected));
+        assert_memory_equal(data, expected, size);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        /* No temporary file stays behind. */
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+        /* A missing directory is an error, not a crash. */
+        assert_true(metrics_write("/nonexistent-certherd/x.prom", "x\n") < 0);
+        umask(old);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_render_exact),
+                cmocka_unit_test(test_render_no_state),
+                cmocka_unit_test(test_render_empty),
+                cmocka_unit_test(test_render_escaping),
+                cmocka_unit_test(test_write),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
