@@ -16,10 +16,12 @@
 #include "install.h"
 #include "gnutls-util.h"
 #include "log.h"
+#include "metrics.h"
 #include "pin.h"
 #include "publish.h"
 #include "renew.h"
 #include "report.h"
+#include "state.h"
 #include "x509.h"
 
 /* Exit codes of DESIGN.md §4 (contract). */
@@ -220,6 +222,39 @@ static int verb_pin(char **args) {
         return ret;
 }
 
+/* [agent] metrics-file after a renew pass: every certificate as installed now (the file is replaced
+ * whole, so `renew NAME` must not drop the others), with the renewal history the daemon keeps in the
+ * state directory, updated by this pass's outcomes. A failure here is a warning, not a failed renewal. */
+static void renew_write_metrics(const Inventory *inv, const RenewJob *jobs, size_t n_jobs, usec_t now) {
+        _cleanup_check_report_ CheckReport *rep = NULL;
+        _cleanup_free_ MetricsState *st = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (!inv->agent.metrics_file)
+                return;
+        r = check_run(inv, NULL, 0, now_realtime(), &rep);
+        if (r >= 0 && !(st = calloc(rep->n_results ? rep->n_results : 1, sizeof(MetricsState))))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < rep->n_results; i++) {
+                CertState cs = {};
+
+                (void) state_load(inv->agent.state_directory, rep->results[i].cert->name, &cs);
+                st[i] = (MetricsState) { .renewal_failures = cs.failures, .last_renewal = cs.last_renewal };
+                for (size_t j = 0; j < n_jobs; j++)
+                        if (jobs[j].cert == rep->results[i].cert)
+                                st[i] = jobs[j].result >= 0 ? (MetricsState) { .last_renewal = now }
+                                                            : (MetricsState) { .renewal_failures = cs.failures + 1,
+                                                                               .last_renewal = cs.last_renewal };
+        }
+        if (r >= 0)
+                r = metrics_render(rep, st, now_realtime(), &text);
+        if (r >= 0)
+                r = metrics_write(inv->agent.metrics_file, text);
+        if (r < 0)
+                log_warning_errno(r, "cannot write the metrics file %s: %m", inv->agent.metrics_file);
+}
+
 static int verb_renew(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_check_report_ CheckReport *rep = NULL;
@@ -301,6 +336,7 @@ static int verb_renew(char **args) {
                         failed++;
                 else
                         renewed++;
+        renew_write_metrics(inv, jobs, n_jobs, now);
         printf("%zu renewed, %zu not due, %zu failed\n", renewed, skipped, failed);
         return failed ? EXIT_WARNING : EXIT_OK;
 }

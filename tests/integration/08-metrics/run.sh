@@ -1,0 +1,101 @@
+#!/bin/bash
+# [agent] metrics-file written by `certherd renew`: node_exporter's textfile format (checked with the
+# prometheus_client parser when python3-prometheus-client is installed), mode 0644, the right notAfter
+# and state per certificate, every certificate even when only one is named, the failure count after a
+# failed renewal and the renewal time after a good one.
+source "$(dirname "$0")/../lib.sh"
+need openssl
+
+mkdir -p "$T/ca" "$T/tls" "$T/metrics"
+cat >"$T/certherd.conf" <<CONF
+[agent]
+state-directory = $T/state
+pin-directory = $T/pins
+metrics-file = $T/metrics/certherd.prom
+
+[ca "internal"]
+certificate = $T/ca/ca.crt
+key = $T/ca/ca.key
+validity = 30d
+
+[certificate "web"]
+certificate = $T/tls/web.crt
+key = $T/tls/web.key
+ca = $T/ca/ca.crt
+names = localhost
+issuer = ca:internal
+
+[certificate "api"]
+certificate = $T/tls/api.crt
+key = $T/tls/api.key
+ca = $T/ca/ca.crt
+names = api.internal
+issuer = ca:internal
+
+[certificate "watched"]
+certificate = $T/tls/missing.crt
+CONF
+C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
+prom=$T/metrics/certherd.prom
+value() { # METRIC NAME
+        sed -n "s/^$1{name=\"$2\"} \([0-9]*\)\$/\1/p" "$prom"
+}
+
+expect 0 C ca init internal
+before=$(date +%s)
+expect 0 C renew
+after=$(date +%s)
+[[ -f $prom ]] || die "renew wrote no $prom"
+[[ $(stat -c %a "$prom") == 644 ]] || die "metrics file mode $(stat -c %a "$prom")"
+ls -A "$T/metrics" | grep -qvx certherd.prom && die "temporary files left in the textfile directory"
+ok "renew writes $prom, mode 0644, nothing else in the directory"
+
+for n in web api; do
+        want=$(date -d "$(openssl x509 -enddate -noout -in "$T/tls/$n.crt" | cut -d= -f2)" +%s)
+        [[ $(value certherd_certificate_not_after_seconds $n) == "$want" ]] || { cat "$prom" >&2; die "$n: not_after"; }
+        [[ $(value certherd_certificate_state $n) == 0 ]] || die "$n: state"
+        [[ $(value certherd_certificate_renewal_failures $n) == 0 ]] || die "$n: failures"
+        t=$(value certherd_certificate_last_renewal_timestamp_seconds $n)
+        [[ $t -ge $before && $t -le $after ]] || die "$n: last renewal $t not within [$before, $after]"
+done
+[[ $(value certherd_certificate_state watched) == 2 ]] || die "watched (missing file): state"
+[[ -z $(value certherd_certificate_not_after_seconds watched) ]] || die "watched: a not_after for a missing file"
+run=$(sed -n 's/^certherd_last_run_timestamp_seconds \([0-9]*\)$/\1/p' "$prom")
+[[ $run -ge $before && $run -le $(date +%s) ]] || die "last run $run"
+ok "not_after, state, failures and last renewal per certificate; unreadable: state 2, no not_after"
+
+if /usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null; then
+        /usr/bin/python3 - "$prom" <<'PY' || die "prometheus_client cannot parse the file"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+want = {"certherd_certificate_not_after_seconds": 2, "certherd_certificate_state": 3,
+        "certherd_certificate_renewal_failures": 3, "certherd_certificate_last_renewal_timestamp_seconds": 3,
+        "certherd_last_run_timestamp_seconds": 1}
+for name, n in want.items():
+    f = fams[name]
+    assert f.type == "gauge" and f.documentation, name
+    assert len(f.samples) == n, (name, len(f.samples))
+PY
+        ok "prometheus_client parses it: 5 gauges with HELP and TYPE"
+else
+        echo "skip: format check: python3-prometheus-client is not installed"
+fi
+
+# A failed renewal counts; naming one certificate keeps the others in the file.
+chmod 000 "$T/ca/ca.key"
+mv "$T/ca/ca.key" "$T/ca/ca.key.away"
+expect 1 C renew --force web
+[[ $(value certherd_certificate_renewal_failures web) -ge 1 ]] || { cat "$prom" >&2; die "web: failure not counted"; }
+[[ -n $(value certherd_certificate_state api) && -n $(value certherd_certificate_state watched) ]] ||
+        die "renew web dropped the other certificates from the file"
+ok "renew --force web failing: web's failures counted, api and watched still in the file"
+mv "$T/ca/ca.key.away" "$T/ca/ca.key"
+chmod 600 "$T/ca/ca.key"
+
+# Without metrics-file nothing is written.
+sed -i '/^metrics-file/d' "$T/certherd.conf"
+rm -f "$prom"
+expect 0 C renew
+[[ ! -e $prom ]] || die "a metrics file without metrics-file"
+ok "no metrics-file, no file"
