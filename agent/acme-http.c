@@ -223,8 +223,12 @@ static int perform(AcmeSession *s, const char *method, const char *url, const ch
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000));
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000));
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-        if (s->cfg->ca_bundle)
+        if (s->cfg->ca_bundle) {
+                /* Only this file: libcurl would otherwise also read the whole CA directory it was built
+                 * with, for every connection. */
                 curl_easy_setopt(h, CURLOPT_CAINFO, s->cfg->ca_bundle);
+                curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        }
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, ret);

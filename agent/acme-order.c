@@ -12,7 +12,7 @@
 #include "log.h"
 #include "x509.h"
 
-#define POLL_FIRST (20 * USEC_PER_SEC / 1000)
+#define POLL_FIRST (10 * USEC_PER_SEC / 1000)
 #define POLL_STEP_MAX (USEC_PER_SEC)
 
 typedef struct Poll {

@@ -128,15 +128,70 @@ static void set_kid(AcmeSession *s, char *kid) {
         pthread_mutex_unlock(&s->lock);
 }
 
+/* account.json: {contact, directory, url} as the server last heard them, so that a run neither looks the
+ * account up (one signed request) nor updates the contact when nothing changed. */
+static int account_record(AcmeSession *s, char **ret) {
+        json_t *contact, *j;
+        int r;
+
+        r = contact_json(s, &contact);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        j = json_pack("{s:o, s:s, s:s}", "contact", contact, "directory", s->cfg->directory, "url", s->kid ?: "");
+        pthread_mutex_unlock(&s->lock);
+        *ret = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void account_save(AcmeSession *s) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        if ((r = path_in(s, "account.json", &path)) < 0 || (r = account_record(s, &text)) < 0 ||
+            (r = write_private(path, text, strlen(text), 0600)) < 0)
+                log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring", s->cfg->name, path ?: "account.json");
+}
+
+/* The account URL saved for this directory, and whether the saved contact is the configured one. */
+static int account_cached(AcmeSession *s, char **ret_url, bool *ret_contact_ok) {
+        _cleanup_free_ char *path = NULL, *want = NULL, *url = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        json_t *j, *c;
+        size_t size;
+        int r;
+
+        if ((r = path_in(s, "account.json", &path)) < 0 || (r = read_full_file(path, KEY_FILE_MAX, &data, &size)) < 0)
+                return r;
+        j = json_loadb((char *) data, size, 0, NULL);
+        if (json_is_string(json_object_get(j, "url")) && json_is_string(json_object_get(j, "directory")) &&
+            strcmp(json_string_value(json_object_get(j, "directory")), s->cfg->directory) == 0 &&
+            *json_string_value(json_object_get(j, "url")))
+                url = strdup(json_string_value(json_object_get(j, "url")));
+        r = url ? 0 : -ENOENT;
+        if (r >= 0 && contact_json(s, &c) >= 0) {
+                *ret_contact_ok = json_equal(c, json_object_get(j, "contact"));
+                json_decref(c);
+        } else
+                *ret_contact_ok = false;
+        json_decref(j);
+        if (r < 0)
+                return r;
+        *ret_url = TAKE_PTR(url);
+        return 0;
+}
+
 /* RFC 8555 §7.3.1 with onlyReturnExisting. Returns 0 (found, kid set), -ENOENT, -errno (logged). */
 static int account_lookup(AcmeSession *s) {
         AcmeResponse resp = {};
         int r;
 
         r = acme_post(s, s->dir.new_account, "{\"onlyReturnExisting\":true}", ACME_POST_JWK, &resp);
-        if (r >= 0 && resp.location)
+        if (r >= 0 && resp.location) {
+                log_info("[acme \"%s\"] found account %s", s->cfg->name, resp.location);
                 set_kid(s, TAKE_PTR(resp.location));
-        else if (resp.status == 400 && acme_problem_is(&resp.problem, "accountDoesNotExist"))
+        } else if (resp.status == 400 && acme_problem_is(&resp.problem, "accountDoesNotExist"))
                 r = -ENOENT;
         else
                 r = acme_log_failure(s, r < 0 ? r : -EPROTO, &resp, s->dir.new_account, "account lookup failed");
@@ -182,39 +237,26 @@ static int account_register(AcmeSession *s) {
         log_info("[acme \"%s\"] %s account %s", s->cfg->name, resp.status == 201 ? "registered" : "found", resp.location);
         set_kid(s, TAKE_PTR(resp.location));
         acme_response_done(&resp);
+        account_save(s);
         return 0;
 }
 
-/* Keep the contact the server has in step with the configuration (§7.3.2), remembered in account.json
- * so that an unchanged one costs nothing. */
+/* Keep the contact the server has in step with the configuration (§7.3.2). */
 static int account_update_contact(AcmeSession *s) {
-        _cleanup_free_ char *path = NULL, *want = NULL, *payload = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        json_t *contact = NULL, *saved = NULL;
+        _cleanup_free_ char *payload = NULL;
         AcmeResponse resp = {};
-        size_t size;
+        json_t *contact, *p;
         int r;
 
-        if ((r = path_in(s, "account.json", &path)) < 0 || (r = contact_json(s, &contact)) < 0)
-                return r;
-        saved = json_pack("{s:s, s:O}", "url", s->kid, "contact", contact);
-        want = saved ? json_dumps(saved, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(saved);
-        if (!want) {
-                json_decref(contact);
-                return -ENOMEM;
-        }
-        if (read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0 && size == strlen(want) &&
-            memcmp(data, want, size) == 0) {
-                json_decref(contact);
-                return 0;
-        }
         if (s->cfg->contact) {
-                payload = json_dumps(saved = json_pack("{s:O}", "contact", contact), JSON_COMPACT);
-                json_decref(saved);
+                r = contact_json(s, &contact);
+                if (r < 0)
+                        return r;
+                p = json_pack("{s:o}", "contact", contact);
+                payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
+                json_decref(p);
                 r = payload ? acme_post(s, s->kid, payload, 0, &resp) : -ENOMEM;
                 if (r < 0) {
-                        json_decref(contact);
                         /* The account works without it: say so and go on. */
                         acme_log_failure(s, r, &resp, s->kid, "cannot update the account contact, ignoring");
                         acme_response_done(&resp);
@@ -222,10 +264,7 @@ static int account_update_contact(AcmeSession *s) {
                 }
                 acme_response_done(&resp);
         }
-        json_decref(contact);
-        r = write_private(path, want, strlen(want), 0600);
-        if (r < 0)
-                log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring", s->cfg->name, path);
+        account_save(s);
         return 0;
 }
 
@@ -287,12 +326,22 @@ static int account_open(AcmeSession *s) {
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
                                        s->cfg->name, path, "ec-p256 or rsa-2048 and larger");
-        r = fresh ? -ENOENT : account_lookup(s);
-        if (r == -ENOENT)
-                r = account_register(s);
-        if (r < 0)
-                return r;
-        return account_update_contact(s);
+        if (!fresh) {
+                _cleanup_free_ char *url = NULL;
+                bool contact_ok;
+
+                /* A server that forgot the account says so on first use, and acme_post registers again. */
+                if (account_cached(s, &url, &contact_ok) >= 0) {
+                        set_kid(s, TAKE_PTR(url));
+                        return contact_ok ? 0 : account_update_contact(s);
+                }
+                r = account_lookup(s);
+                if (r >= 0)
+                        return account_update_contact(s);
+                if (r != -ENOENT)
+                        return r;
+        }
+        return account_register(s);
 }
 
 static int load_eab_key(AcmeSession *s) {

@@ -43,7 +43,11 @@ grep -q "registered account" "$T/err" && die "registered a second account: $(cat
 [[ $(openssl x509 -in "$T/tls/www.crt" -noout -serial) != "$serial" ]] || die "not reissued"
 [[ $(cat "$T/pins/www.pin") == "$pin" ]] || die "key-policy reuse changed the pin"
 verify_chain www
-ok "a second run finds nothing due; a forced one reuses the account (onlyReturnExisting) and the key"
+url1=$(python3 -c "import json; print(json.load(open('$T/state/acme/peb/account.json'))['url'])")
+rm "$T/state/acme/peb/account.json" # the key alone: the account is looked up
+expect 0 C renew --force www
+grep -q "found account $url1" "$T/err" || die "no lookup with onlyReturnExisting: $(cat "$T/err")"
+ok "a second run finds nothing due; a forced one reuses the account and the key; without account.json the key finds the account (onlyReturnExisting)"
 
 # --- revocation
 serial=$(openssl x509 -in "$T/tls/api.crt" -noout -serial | cut -d= -f2)
@@ -61,14 +65,14 @@ ok "revoke with --reason keyCompromise: pebble reports the certificate revoked; 
 
 # --- account key rollover
 key1=$(sha256sum <"$T/state/acme/peb/account.key")
-url1=$(python3 -c "import json; print(json.load(open('$T/state/acme/peb/account.json'))['url'])")
 expect 0 C acme rollover peb
 grep -q "account $url1 now uses key" "$T/out" || die "rollover output: $(cat "$T/out" "$T/err")"
 [[ $(sha256sum <"$T/state/acme/peb/account.key") != "$key1" ]] || die "account key unchanged"
 [[ $(stat -c %a "$T/state/acme/peb/account.key") == 600 && ! -e $T/state/acme/peb/account.key.next ]] ||
         die "account key files after rollover"
+rm "$T/state/acme/peb/account.json"
 expect 0 C renew --force api
-grep -q "registered account" "$T/err" && die "the new key did not find the account: $(cat "$T/err")"
+grep -q "found account $url1" "$T/err" || die "the new key did not find the account: $(cat "$T/err")"
 verify_chain api
 ok "account key rollover: the same account, found and used with the new key"
 
