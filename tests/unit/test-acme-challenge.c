@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* challenge: listen addresses, the dns-01 value, and each backend on loopback: the built-in http-01
+ * responder serves exactly the tokens added, webroot files appear and go, the dns hook is called with
+ * the right arguments, and the tls-alpn-01 responder completes a handshake only with ALPN acme-tls/1 and
+ * a known server name, presenting the RFC 8737 certificate. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "challenge.h"
+#include "fd-util.h"
+#include "gnutls-util.h"
+
+#define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define KA TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
+#define KA_DNS "lCM7cZyQXcVHK2nnW3jjAhNT3Fvm18UN-kWZZknKoYM" /* python3 hashlib */
+
+static unsigned free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+static int connect_to(unsigned port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return fd;
+}
+
+static void test_parse_listen(void **state) {
+        struct sockaddr_storage sa;
+        unsigned len;
+
+        assert_int_equal(challenge_parse_listen("[::]:80", &sa, &len), 0);
+        assert_int_equal(sa.ss_family, AF_INET6);
+        assert_int_equal(ntohs(((struct sockaddr_in6 *) &sa)->sin6_port), 80);
+        assert_int_equal(challenge_parse_listen("127.0.0.1:5002", &sa, &len), 0);
+        assert_int_equal(sa.ss_family, AF_INET);
+        assert_int_equal(ntohs(((struct sockaddr_in *) &sa)->sin_port), 5002);
+        assert_int_equal(challenge_parse_listen("[::1]:443", &sa, &len), 0);
+        assert_int_equal(challenge_parse_listen(":80", &sa, &len), 0);
+        assert_int_equal(sa.ss_family, AF_INET6);
+        assert_int_equal(challenge_parse_listen("*:80", &sa, &len), 0);
+        assert_int_equal(challenge_parse_listen("80", &sa, &len), 0);
+        assert_int_equal(challenge_parse_listen("80x", &sa, &len), -EINVAL);
+        assert_int_equal(challenge_parse_listen("host.example:80", &sa, &len), -EINVAL);
+        assert_int_equal(challenge_parse_listen("127.0.0.1:0", &sa, &len), -EINVAL);
+        assert_int_equal(challenge_parse_listen("127.0.0.1:65536", &sa, &len), -EINVAL);
+        assert_int_equal(challenge_parse_listen("[::1:80", &sa, &len), -EINVAL);
+        assert_int_equal(challenge_parse_listen("", &sa, &len), -EINVAL);
+}
+
+static void test_dns_value(void **state) {
+        _cleanup_free_ char *v = NULL;
+
+        assert_int_equal(challenge_dns_value(KA, &v), 0);
+        assert_string_equal(v, KA_DNS);
+}
+
+/* GET path on port; the whole response in *ret. */
+static void http_get(unsigned port, const char *path, char **ret) {
+        char req[512], buf[4096];
+        size_t n = 0;
+        ssize_t k;
+        int fd = connect_to(port);
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x.test\r\nAccept: */*\r\n\r\n", path);
+        assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t) strlen(req));
+        while ((k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0)) > 0)
+                n += (size_t) k;
+        buf[n] = 0;
+        close(fd);
+        *ret = strdup(buf);
+}
+
+static void test_http_responder(void **state) {
+        char listen[32];
+        unsigned port = free_port();
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
+        _cleanup_challenger_ Challenger *c = NULL;
+        char *resp;
+
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_type(c), CHALLENGE_HTTP_01);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), 0);
+        assert_int_equal(challenge_add(c, "y.test", "other", "other.thumb"), 0);
+
+        http_get(port, "/.well-known/acme-challenge/" TOKEN, &resp);
+        assert_non_null(strstr(resp, "HTTP/1.1 200 OK\r\n"));
+        assert_non_null(strstr(resp, "\r\n\r\n" KA));
+        assert_non_null(strstr(resp, "Content-Length: 87\r\n"));
+        free(resp);
+        http_get(port, "/.well-known/acme-challenge/nope", &resp);
+        assert_non_null(strstr(resp, "HTTP/1.1 404 Not Found\r\n"));
+        free(resp);
+        http_get(port, "/.well-known/acme-challenge/" TOKEN "x", &resp);
+        assert_non_null(strstr(resp, "404"));
+        free(resp);
+        http_get(port, "/index.html", &resp);
+        assert_non_null(strstr(resp, "404"));
+        free(resp);
+
+        challenge_remove(c, "x.test", TOKEN, KA);
+        http_get(port, "/.well-known/acme-challenge/" TOKEN, &resp);
+        assert_non_null(strstr(resp, "404"));
+        free(resp);
+        http_get(port, "/.well-known/acme-challenge/other", &resp);
+        assert_non_null(strstr(resp, "200 OK"));
+        free(resp);
+
+        /* a client that says nothing does not block the next one for long */
+        {
+                int idle = connect_to(port);
+
+                http_get(port, "/.well-known/acme-challenge/other", &resp);
+                assert_non_null(strstr(resp, "200 OK"));
+                free(resp);
+                close(idle);
+        }
+}
+
+static void test_http_busy_port(void **state) {
+        char addr[32];
+        unsigned port = free_port();
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = addr };
+        _cleanup_challenger_ Challenger *c = NULL;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 1), 0);
+        snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), -EADDRINUSE);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), -EADDRINUSE); /* remembered, not retried */
+        close(fd);
+}
+
+static void test_webroot(void **state) {
+        char dir[] = "/tmp/certherd-webroot.XXXXXX", path[256];
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .webroot = dir };
+        _cleanup_challenger_ Challenger *c = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        struct stat st;
+        size_t size;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/.well-known/acme-challenge/%s", dir, TOKEN);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), 0);
+        assert_int_equal(read_full_file(path, 4096, &data, &size), 0);
+        assert_int_equal(size, strlen(KA));
+        assert_memory_equal(data, KA, size);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        challenge_remove(c, "x.test", TOKEN, KA);
+        assert_int_equal(stat(path, &st), -1);
+        snprintf(path, sizeof(path), "%s/.well-known/acme-challenge", dir);
+        assert_int_equal(rmdir(path), 0);
+        snprintf(path, sizeof(path), "%s/.well-known", dir);
+        assert_int_equal(rmdir(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_dns_hook(void **state) {
+        char dir[] = "/tmp/certherd-hook.XXXXXX", hook[256], log[256], script[1024];
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_DNS_01, .dns_hook = hook };
+        _cleanup_challenger_ Challenger *c = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        FILE *f;
+        size_t size;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(hook, sizeof(hook), "%s/hook", dir);
+        snprintf(log, sizeof(log), "%s/log", dir);
+        snprintf(script, sizeof(script), "#!/bin/sh\necho \"$@\" >>%s\n[ \"$2\" != fail.test ]\n", log);
+        f = fopen(hook, "we");
+        assert_non_null(f);
+        fputs(script, f);
+        fclose(f);
+        assert_int_equal(chmod(hook, 0755), 0);
+
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "example.org", TOKEN, KA), 0);
+        challenge_remove(c, "example.org", TOKEN, KA);
+        assert_int_equal(challenge_add(c, "fail.test", TOKEN, KA), -EPROTO);
+        assert_int_equal(read_full_file(log, 4096, &data, &size), 0);
+        assert_string_equal((char *) data, "add example.org " KA_DNS "\nremove example.org " KA_DNS "\nadd fail.test " KA_DNS "\n");
+        unlink(hook);
+        unlink(log);
+        rmdir(dir);
+
+        cfg.dns_hook = (char *) "/nonexistent/hook";
+        c = challenge_free(c);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "example.org", TOKEN, KA), -ENOENT);
+}
+
+/* A TLS handshake as a validation server makes it: SNI, ALPN. Returns the handshake result; on success
+ * the peer certificate in *ret. */
+static int alpn_handshake(unsigned port, const char *sni, const char *alpn, gnutls_x509_crt_t *ret) {
+        gnutls_certificate_credentials_t cred;
+        gnutls_session_t s;
+        gnutls_datum_t proto = { .data = (unsigned char *) alpn, .size = (unsigned) strlen(alpn) };
+        int fd = connect_to(port), r;
+
+        assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+        assert_int_equal(gnutls_init(&s, GNUTLS_CLIENT), 0);
+        assert_int_equal(gnutls_set_default_priority(s), 0);
+        assert_int_equal(gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred), 0);
+        assert_int_equal(gnutls_server_name_set(s, GNUTLS_NAME_DNS, sni, strlen(sni)), 0);
+        assert_int_equal(gnutls_alpn_set_protocols(s, &proto, 1, 0), 0);
+        gnutls_transport_set_int(s, fd);
+        gnutls_handshake_set_timeout(s, 5000);
+        do
+                r = gnutls_handshake(s);
+        while (r < 0 && !gnutls_error_is_fatal(r));
+        if (r >= 0) {
+                unsigned n = 0;
+                const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+                gnutls_datum_t sel = {};
+
+                assert_int_equal(n, 1);
+                assert_int_equal(gnutls_alpn_get_selected_protocol(s, &sel), 0);
+                assert_int_equal(sel.size, 10);
+                assert_memory_equal(sel.data, "acme-tls/1", 10);
+                assert_int_equal(gnutls_x509_crt_init(ret), 0);
+                assert_int_equal(gnutls_x509_crt_import(*ret, &chain[0], GNUTLS_X509_FMT_DER), 0);
+                gnutls_bye(s, GNUTLS_SHUT_WR);
+        }
+        gnutls_deinit(s);
+        gnutls_certificate_free_credentials(cred);
+        close(fd);
+        return r;
+}
+
+static void test_alpn_responder(void **state) {
+        char listen[32], san[256];
+        unsigned port = free_port(), critical = 0, type;
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_TLS_ALPN_01, .listen = listen };
+        _cleanup_challenger_ Challenger *c = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        uint8_t ext[64], want[34] = { 0x04, 0x20 };
+        size_t ext_size = sizeof(ext), san_size = sizeof(san);
+
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "alpn.test", TOKEN, KA), 0);
+
+        assert_int_equal(alpn_handshake(port, "alpn.test", "acme-tls/1", &crt), 0);
+        assert_int_equal(gnutls_x509_crt_get_subject_alt_name(crt, 0, san, &san_size, &critical), GNUTLS_SAN_DNSNAME);
+        assert_string_equal(san, "alpn.test");
+        type = 0;
+        assert_int_equal(gnutls_x509_crt_get_extension_by_oid(crt, "1.3.6.1.5.5.7.1.31", 0, ext, &ext_size, &type), 0);
+        assert_int_equal(type, 1); /* critical */
+        assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, KA, strlen(KA), want + 2), 0);
+        assert_int_equal(ext_size, sizeof(want));
+        assert_memory_equal(ext, want, sizeof(want));
+
+        /* another protocol, another name, or the name withdrawn: no handshake */
+        assert_true(alpn_handshake(port, "alpn.test", "h2", NULL) < 0);
+        assert_true(alpn_handshake(port, "other.test", "acme-tls/1", NULL) < 0);
+        challenge_remove(c, "alpn.test", TOKEN, KA);
+        assert_true(alpn_handshake(port, "alpn.test", "acme-tls/1", NULL) < 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_listen),  cmocka_unit_test(test_dns_value),
+                cmocka_unit_test(test_http_responder), cmocka_unit_test(test_http_busy_port),
+                cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
+                cmocka_unit_test(test_alpn_responder),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* acme: the pure parsers (directory, order, authorization, problem documents, Link and Retry-After
+ * headers, RFC 3339 times, ARI windows), revocation reasons, the ARI certificate id (RFC 9773's own
+ * example) and the random point of a window. The protocol itself runs against pebble in
+ * tests/integration/20-acme*. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "acme-internal.h"
+#include "gnutls-util.h"
+#include "keygen.h"
+
+static void test_directory(void **state) {
+        const char *doc = "{\"newNonce\":\"https://a/nonce\",\"newAccount\":\"https://a/acct\",\"newOrder\":\"https://a/order\","
+                          "\"revokeCert\":\"https://a/revoke\",\"keyChange\":\"https://a/key\",\"renewalInfo\":\"https://a/ari/\","
+                          "\"meta\":{\"termsOfService\":\"https://a/tos\",\"externalAccountRequired\":true}}";
+        AcmeDirectory d = {};
+
+        assert_int_equal(acme_parse_directory(doc, strlen(doc), &d), 0);
+        assert_string_equal(d.new_nonce, "https://a/nonce");
+        assert_string_equal(d.new_order, "https://a/order");
+        assert_string_equal(d.key_change, "https://a/key");
+        assert_string_equal(d.renewal_info, "https://a/ari/");
+        assert_string_equal(d.terms_of_service, "https://a/tos");
+        assert_true(d.eab_required);
+        acme_directory_done(&d);
+
+        /* pebble 2.4's shape: no renewalInfo, no meta */
+        doc = "{\"newNonce\":\"n\",\"newAccount\":\"a\",\"newOrder\":\"o\"}";
+        assert_int_equal(acme_parse_directory(doc, strlen(doc), &d), 0);
+        assert_null(d.renewal_info);
+        assert_false(d.eab_required);
+        acme_directory_done(&d);
+
+        assert_int_equal(acme_parse_directory("{\"newNonce\":\"n\"}", 15, &d), -EBADMSG);
+        assert_int_equal(acme_parse_directory("[]", 2, &d), -EBADMSG);
+        assert_int_equal(acme_parse_directory("<html>", 6, &d), -EBADMSG);
+        assert_int_equal(acme_parse_directory("{\"newNonce\":1,\"newAccount\":\"a\",\"newOrder\":\"o\"}", 45, &d), -EBADMSG);
+}
+
+static void test_problem(void **state) {
+        const char *doc = "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":\"Some names were rejected\","
+                          "\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:malformed\",\"detail\":\"bad label\","
+                          "\"identifier\":{\"type\":\"dns\",\"value\":\"_x.example.org\"}},"
+                          "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":\"policy\","
+                          "\"identifier\":{\"type\":\"dns\",\"value\":\"example.net\"}}]}";
+        json_t *j = json_loads(doc, 0, NULL);
+        AcmeProblem p = {};
+
+        assert_int_equal(acme_problem_from_json(j, &p), 0);
+        assert_true(acme_problem_is(&p, "rejectedIdentifier"));
+        assert_false(acme_problem_is(&p, "rejected"));
+        assert_string_equal(p.detail, "Some names were rejected");
+        assert_string_equal(p.subproblems, "_x.example.org: urn:ietf:params:acme:error:malformed: bad label; "
+                                           "example.net: urn:ietf:params:acme:error:rejectedIdentifier: policy");
+        acme_problem_done(&p);
+        json_decref(j);
+
+        j = json_loads("{\"detail\":\"no type\"}", 0, NULL);
+        assert_int_equal(acme_problem_from_json(j, &p), -EINVAL);
+        assert_null(p.type);
+        json_decref(j);
+        assert_false(acme_problem_is(&p, "badNonce"));
+}
+
+static void test_order(void **state) {
+        const char *doc = "{\"status\":\"invalid\",\"expires\":\"2026-01-01T00:00:00Z\",\"identifiers\":[{\"type\":\"dns\","
+                          "\"value\":\"a.test\"},{\"type\":\"ip\",\"value\":\"127.0.0.1\"}],\"authorizations\":[\"https://a/z/1\","
+                          "\"https://a/z/2\"],\"finalize\":\"https://a/f/1\",\"error\":{\"type\":\"urn:ietf:params:acme:error:"
+                          "unauthorized\",\"detail\":\"no\"}}";
+        json_t *j = json_loads(doc, 0, NULL);
+        AcmeOrder o = {};
+
+        assert_int_equal(acme_parse_order(j, &o), 0);
+        assert_string_equal(o.status, "invalid");
+        assert_int_equal(strv_length(o.authorizations), 2);
+        assert_string_equal(o.authorizations[1], "https://a/z/2");
+        assert_string_equal(o.identifiers[1], "127.0.0.1");
+        assert_string_equal(o.finalize, "https://a/f/1");
+        assert_null(o.certificate);
+        assert_true(acme_problem_is(&o.error, "unauthorized"));
+        acme_order_done(&o);
+        json_decref(j);
+
+        j = json_loads("{\"status\":\"valid\",\"authorizations\":[1,\"x\"],\"finalize\":\"f\",\"certificate\":\"c\"}", 0, NULL);
+        assert_int_equal(acme_parse_order(j, &o), 0);
+        assert_int_equal(strv_length(o.authorizations), 1);
+        assert_string_equal(o.certificate, "c");
+        acme_order_done(&o);
+        json_decref(j);
+
+        j = json_loads("{\"status\":\"pending\",\"finalize\":\"f\"}", 0, NULL);
+        assert_int_equal(acme_parse_order(j, &o), -EBADMSG);
+        json_decref(j);
+        assert_int_equal(acme_parse_order(NULL, &o), -EBADMSG);
+}
+
+static void test_authz(void **state) {
+        const char *doc = "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"example.org\"},\"wildcard\":true,"
+                          "\"challenges\":[{\"type\":\"http-01\",\"url\":\"https://a/c/1\",\"status\":\"pending\",\"token\":\"abc\"},"
+                          "{\"type\":\"dns-01\",\"url\":\"https://a/c/2\",\"status\":\"invalid\",\"token\":\"DGyRejmCefe7v4NfDGDKfA\","
+                          "\"error\":{\"type\":\"urn:ietf:params:acme:error:dns\",\"detail\":\"NXDOMAIN\"}}]}";
+        json_t *j = json_loads(doc, 0, NULL);
+        AcmeAuthz a = {};
+
+        assert_int_equal(acme_parse_authz(j, "dns-01", &a), 0);
+        assert_string_equal(a.identifier, "example.org");
+        assert_true(a.wildcard);
+        assert_string_equal(a.challenge_url, "https://a/c/2");
+        assert_string_equal(a.challenge_status, "invalid");
+        assert_string_equal(a.token, "DGyRejmCefe7v4NfDGDKfA");
+        assert_true(acme_problem_is(&a.challenge_error, "dns"));
+        assert_string_equal(a.challenge_error.detail, "NXDOMAIN");
+        acme_authz_done(&a);
+
+        assert_int_equal(acme_parse_authz(j, "tls-alpn-01", &a), 0);
+        assert_null(a.challenge_url);
+        acme_authz_done(&a);
+        json_decref(j);
+
+        /* A token that could walk out of the webroot or into a URL is refused. */
+        j = json_loads("{\"status\":\"pending\",\"identifier\":{\"value\":\"x\"},\"challenges\":[{\"type\":\"http-01\","
+                       "\"url\":\"u\",\"status\":\"pending\",\"token\":\"../../etc/passwd\"}]}",
+                       0, NULL);
+        assert_int_equal(acme_parse_authz(j, "http-01", &a), -EBADMSG);
+        json_decref(j);
+        assert_true(acme_token_is_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
+        assert_false(acme_token_is_valid(""));
+        assert_false(acme_token_is_valid("a/b"));
+        assert_false(acme_token_is_valid("a.b"));
+        assert_false(acme_token_is_valid(NULL));
+}
+
+static void test_retry_after(void **state) {
+        usec_t v, now = 784111777ULL * USEC_PER_SEC; /* Sun, 06 Nov 1994 08:49:37 GMT */
+
+        assert_int_equal(acme_parse_retry_after("120", now, &v), 0);
+        assert_int_equal(v, 120 * USEC_PER_SEC);
+        assert_int_equal(acme_parse_retry_after(" 0 ", now, &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(acme_parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now, &v), 0);
+        assert_int_equal(v, 30 * USEC_PER_SEC);
+        assert_int_equal(acme_parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now, &v), 0);
+        assert_int_equal(v, 0); /* in the past: now */
+        assert_int_equal(acme_parse_retry_after("soon", now, &v), -EINVAL);
+        assert_int_equal(acme_parse_retry_after("12s", now, &v), -EINVAL);
+        assert_int_equal(acme_parse_retry_after("99999999999999", now, &v), -EINVAL);
+}
+
+static void test_link(void **state) {
+        char **l = NULL;
+
+        assert_int_equal(acme_parse_link("<https://a/cert/1/1>;rel=\"alternate\", <https://a/dir>;rel=\"index\","
+                                          " <https://a/cert/1/2> ; rel=alternate",
+                                          "alternate", &l),
+                         2);
+        assert_string_equal(l[0], "https://a/cert/1/1");
+        assert_string_equal(l[1], "https://a/cert/1/2");
+        assert_null(l[2]);
+        assert_int_equal(acme_parse_link("<https://a/up>;rel=\"up index\"", "up", &l), 1);
+        assert_string_equal(l[2], "https://a/up");
+        assert_int_equal(acme_parse_link("<https://a/x>;title=\"rel=alternate\"", "alternate", &l), 0);
+        assert_int_equal(acme_parse_link("garbage", "alternate", &l), 0);
+        assert_int_equal(acme_parse_link("<unterminated;rel=alternate", "alternate", &l), 0);
+        assert_int_equal(strv_length(l), 3);
+        strv_free(l);
+}
+
+static void test_time_and_ari(void **state) {
+        const char *doc = "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\",\"end\":\"2025-01-03T04:00:00Z\"},"
+                          "\"explanationURL\":\"https://a/docs\"}";
+        usec_t t, s, e;
+
+        assert_int_equal(acme_parse_time("1970-01-01T00:00:10Z", &t), 0);
+        assert_int_equal(t, 10 * USEC_PER_SEC);
+        assert_int_equal(acme_parse_time("1970-01-01T01:00:10.5+01:00", &t), 0);
+        assert_int_equal(t, 10 * USEC_PER_SEC + USEC_PER_SEC / 2);
+        assert_int_equal(acme_parse_time("1970-01-01T00:00:10", &t), -EINVAL);
+        assert_int_equal(acme_parse_time("yesterday", &t), -EINVAL);
+
+        assert_int_equal(acme_parse_renewal_info(doc, strlen(doc), &s, &e), 0);
+        assert_int_equal(e - s, USEC_PER_DAY);
+        assert_int_equal(acme_parse_renewal_info("{\"suggestedWindow\":{\"start\":\"2025-01-03T04:00:00Z\","
+                                                 "\"end\":\"2025-01-02T04:00:00Z\"}}",
+                                                 86, &s, &e),
+                         -EBADMSG);
+        assert_int_equal(acme_parse_renewal_info("{}", 2, &s, &e), -EBADMSG);
+
+        /* the point is inside the window and covers it */
+        assert_int_equal(acme_ari_pick(100, 200, 0), 100);
+        assert_int_equal(acme_ari_pick(100, 200, 99), 199);
+        assert_int_equal(acme_ari_pick(100, 200, 100), 100);
+        assert_int_equal(acme_ari_pick(100, 100, 12345), 100);
+}
+
+/* RFC 9773 §4.1's example: AKI 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4 and serial
+ * 00:87:65:43:21 give "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE". */
+static void test_ari_cert_id(void **state) {
+        static const uint8_t aki[] = { 0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3,
+                                       0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4 };
+        static const uint8_t serial[] = { 0x00, 0x87, 0x65, 0x43, 0x21 };
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        _cleanup_free_ char *id = NULL;
+        time_t now = time(NULL);
+
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &key), 0);
+        assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+        assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
+        assert_int_equal(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), 0);
+        assert_int_equal(gnutls_x509_crt_set_activation_time(crt, now), 0);
+        assert_int_equal(gnutls_x509_crt_set_expiration_time(crt, now + 86400), 0);
+        assert_int_equal(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "ari", 3), 0);
+        assert_int_equal(gnutls_x509_crt_set_authority_key_id(crt, aki, sizeof(aki)), 0);
+        assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
+        assert_int_equal(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
+        assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem), 0);
+
+        assert_int_equal(acme_ari_cert_id(pem.data, pem.size, &id), 0);
+        assert_string_equal(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+        assert_int_equal(acme_ari_cert_id((const uint8_t *) "junk", 4, &id), -EBADMSG);
+}
+
+static void test_revocation_reasons(void **state) {
+        assert_int_equal(acme_revocation_reason_from_string("keyCompromise"), 1);
+        assert_int_equal(acme_revocation_reason_from_string("KEYCOMPROMISE"), 1);
+        assert_int_equal(acme_revocation_reason_from_string("superseded"), 4);
+        assert_int_equal(acme_revocation_reason_from_string("cessationOfOperation"), 5);
+        assert_int_equal(acme_revocation_reason_from_string("unspecified"), 0);
+        assert_int_equal(acme_revocation_reason_from_string("4"), 4);
+        assert_int_equal(acme_revocation_reason_from_string("10"), 10);
+        assert_int_equal(acme_revocation_reason_from_string("7"), -EINVAL); /* unused in RFC 5280 */
+        assert_int_equal(acme_revocation_reason_from_string("11"), -EINVAL);
+        assert_int_equal(acme_revocation_reason_from_string("-1"), -EINVAL);
+        assert_int_equal(acme_revocation_reason_from_string("bogus"), -EINVAL);
+        assert_int_equal(acme_revocation_reason_from_string(""), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_directory),     cmocka_unit_test(test_problem),
+                cmocka_unit_test(test_order),         cmocka_unit_test(test_authz),
+                cmocka_unit_test(test_retry_after),   cmocka_unit_test(test_link),
+                cmocka_unit_test(test_time_and_ari),  cmocka_unit_test(test_ari_cert_id),
+                cmocka_unit_test(test_revocation_reasons),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
