@@ -156,7 +156,7 @@ static void account_save(AcmeSession *s) {
 
 /* The account URL saved for this directory, and whether the saved contact is the configured one. */
 static int account_cached(AcmeSession *s, char **ret_url, bool *ret_contact_ok) {
-        _cleanup_free_ char *path = NULL, *want = NULL, *url = NULL;
+        _cleanup_free_ char *path = NULL, *url = NULL;
         _cleanup_free_ uint8_t *data = NULL;
         json_t *j, *c;
         size_t size;
