@@ -584,7 +584,8 @@ bool acme_session_has_ari(const AcmeSession *s) {
         return s->dir.renewal_info;
 }
 
-int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, usec_t *ret_end) {
+int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, usec_t *ret_end,
+                      usec_t *ret_retry_after) {
         _cleanup_free_ char *url = NULL;
         AcmeResponse resp = {};
         int r;
@@ -599,16 +600,36 @@ int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, us
                 r = acme_parse_renewal_info(resp.body, resp.size, ret_start, ret_end);
                 if (r < 0)
                         log_error("[acme \"%s\"] %s: not a renewalInfo document", s->cfg->name, url);
+                else
+                        *ret_retry_after = resp.has_retry_after ? resp.retry_after : 6 * USEC_PER_HOUR;
         } else
                 acme_log_failure(s, r, &resp, url, "cannot fetch renewal information");
         acme_response_done(&resp);
         return r;
 }
 
-int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, bool *ret_due, usec_t *ret_when, char **ret_id) {
-        _cleanup_free_ uint8_t *data = NULL, *saved = NULL;
+/* The point picked for this window before, or 0. */
+static usec_t ari_saved_point(const char *path, const char *id, usec_t start, usec_t end) {
+        _cleanup_free_ uint8_t *data = NULL;
+        const char *sid;
+        usec_t when = 0;
+        size_t size;
+        json_t *j;
+
+        if (read_full_file(path, 64 * 1024, &data, &size) < 0 || !(j = json_loadb((char *) data, size, 0, NULL)))
+                return 0;
+        sid = json_string_value(json_object_get(j, "id"));
+        if (sid && strcmp(sid, id) == 0 && (usec_t) json_integer_value(json_object_get(j, "start")) == start &&
+            (usec_t) json_integer_value(json_object_get(j, "end")) == end)
+                when = (usec_t) json_integer_value(json_object_get(j, "point"));
+        json_decref(j);
+        return when >= start && when < end ? when : 0;
+}
+
+int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, AcmeAriDecision *ret) {
+        _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *id = NULL, *path = NULL, *text = NULL;
-        usec_t start, end, when;
+        AcmeAriDecision d = {};
         uint64_t rnd;
         size_t size;
         json_t *j;
@@ -622,28 +643,22 @@ int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, bool *ret_due,
         r = acme_ari_cert_id(data, size, &id);
         if (r < 0)
                 return r;
-        r = acme_renewal_info(s, id, &start, &end);
+        r = acme_renewal_info(s, id, &d.start, &d.end, &d.retry_after);
         if (r < 0)
                 return r;
 
-        /* One random point per window (§4.2), kept so that runs agree on it; a new window picks again. */
+        /* One random point per window (§4.2), kept so that every run agrees on it; a moved window (the
+         * CA wants it sooner, say after an incident) gets a new one. */
         if (asprintf(&path, "%s/ari/%s.json", s->dir_path, c->name) < 0)
                 return -ENOMEM;
-        when = 0;
-        if (read_full_file(path, 64 * 1024, &saved, &size) >= 0 && (j = json_loadb((char *) saved, size, 0, NULL))) {
-                const char *sid = json_string_value(json_object_get(j, "id"));
-                if (sid && strcmp(sid, id) == 0 && (usec_t) json_integer_value(json_object_get(j, "start")) == start &&
-                    (usec_t) json_integer_value(json_object_get(j, "end")) == end)
-                        when = (usec_t) json_integer_value(json_object_get(j, "point"));
-                json_decref(j);
-        }
-        if (when < start || when > end) {
+        d.when = ari_saved_point(path, id, d.start, d.end);
+        if (d.when == 0) {
                 r = gnutls_rnd(GNUTLS_RND_NONCE, &rnd, sizeof(rnd));
                 if (r < 0)
                         return errno_from_gnutls(r);
-                when = acme_ari_pick(start, end, rnd);
-                j = json_pack("{s:s, s:I, s:I, s:I}", "id", id, "start", (json_int_t) start, "end", (json_int_t) end,
-                              "point", (json_int_t) when);
+                d.when = acme_ari_pick(d.start, d.end, rnd);
+                j = json_pack("{s:s, s:I, s:I, s:I}", "id", id, "start", (json_int_t) d.start, "end", (json_int_t) d.end,
+                              "point", (json_int_t) d.when);
                 text = j ? json_dumps(j, JSON_COMPACT) : NULL;
                 json_decref(j);
                 if (!text)
@@ -652,10 +667,9 @@ int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, bool *ret_due,
                 if (r < 0)
                         log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring", s->cfg->name, path);
         }
-        *ret_due = now >= when;
-        *ret_when = when;
-        if (ret_id)
-                *ret_id = TAKE_PTR(id);
+        d.due = now >= d.when;
+        d.id = TAKE_PTR(id);
+        *ret = d;
         return 0;
 }
 

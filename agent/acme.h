@@ -56,11 +56,22 @@ bool acme_session_has_ari(const AcmeSession *s);
 /* The ARI certificate identifier base64url(AKI keyIdentifier).base64url(serial) of the first certificate
  * in `data` (PEM or DER). Returns 0, -ENODATA (no AKI), -errno. */
 int acme_ari_cert_id(const uint8_t *data, size_t size, char **ret);
-/* Fetch the suggested window for cert_id. Returns 0, -EOPNOTSUPP (no ARI), -errno (logged). */
-int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, usec_t *ret_end);
+/* Fetch the suggested window for cert_id; *ret_retry_after: when to ask again (the server's Retry-After,
+ * else 6 h as RFC 9773 §4.3 suggests). Returns 0, -EOPNOTSUPP (no ARI), -errno (logged). */
+int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, usec_t *ret_end,
+                      usec_t *ret_retry_after);
 /* A uniformly random point of [start, end) (RFC 9773 §4.2), from `random`. Pure. */
 usec_t acme_ari_pick(usec_t start, usec_t end, uint64_t random);
-/* For the certificate installed at c->certificate: fetch its window, pick (once per window, remembered
- * under STATE/acme/NAME/ari/) the point to renew at, and say whether `now` is past it. *ret_id: the ARI
- * id, to pass as `replaces` (may be NULL). Returns 0, -EOPNOTSUPP (no ARI), -ENODATA, -errno. */
-int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, bool *ret_due, usec_t *ret_when, char **ret_id);
+
+typedef struct AcmeAriDecision {
+        usec_t start, end;  /* the suggested window */
+        usec_t when;        /* the point picked in it (kept under STATE/acme/NAME/ari/ until the window moves) */
+        usec_t retry_after; /* ask again this much later */
+        bool due;           /* now >= when */
+        char *id;           /* the ARI id, for `replaces` (malloc'd) */
+} AcmeAriDecision;
+
+/* For the certificate installed at c->certificate: fetch its window, pick the point to renew at, and
+ * say whether `now` is past it. Returns 0, -EOPNOTSUPP (no ARI at this server), -ENODATA (the
+ * certificate has no AKI), -errno. */
+int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, AcmeAriDecision *ret);

@@ -52,6 +52,7 @@ static void help(void) {
                "  ca init NAME           create the internal CA NAME's key and certificate\n"
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
+               "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -398,17 +399,49 @@ static int verb_revoke(char **args) {
         return EXIT_OK;
 }
 
+/* `acme ari CERT`: the ARI window of an installed ACME certificate and the point picked in it. */
+static int verb_acme_ari(Inventory *inv, const char *name) {
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        AcmeAriDecision d = {};
+        char start[32], end[32], when[32];
+        const CertConfig *c;
+        int r;
+
+        c = inventory_find_cert(inv, name);
+        if (!c || c->issuer != ISSUER_ACME) {
+                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+                return EXIT_USAGE;
+        }
+        if (renew_state_directory(inv) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0)
+                return EXIT_WARNING;
+        r = acme_ari_due(s, c, now_realtime(), &d);
+        if (r == -EOPNOTSUPP)
+                log_error("[acme \"%s\"] the server offers no renewal information (RFC 9773)", c->issuer_name);
+        else if (r < 0)
+                log_error_errno(r, "%s: no renewal information for %s: %m", c->name, c->certificate);
+        if (r < 0)
+                return EXIT_WARNING;
+        printf("%s: suggested window %s .. %s, renewing at %s: %s (ask again in %llu s)\n", c->name,
+               format_timestamp_iso(start, sizeof(start), d.start), format_timestamp_iso(end, sizeof(end), d.end),
+               format_timestamp_iso(when, sizeof(when), d.when), d.due ? "due" : "not due",
+               (unsigned long long) (d.retry_after / USEC_PER_SEC));
+        free(d.id);
+        return EXIT_OK;
+}
+
 static int verb_acme(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_(acme_session_freep) AcmeSession *s = NULL;
         const AcmeConfig *a;
         int r;
 
-        if (!args[0] || strcmp(args[0], "rollover") != 0 || !args[1] || args[2])
-                return usage_error("%s", "usage: certherd acme rollover NAME");
+        if (!args[0] || (strcmp(args[0], "rollover") != 0 && strcmp(args[0], "ari") != 0) || !args[1] || args[2])
+                return usage_error("%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE");
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
+        if (strcmp(args[0], "ari") == 0)
+                return verb_acme_ari(inv, args[1]);
         a = inventory_find_acme(inv, args[1]);
         if (!a) {
                 log_error("no [acme \"%s\"] in the inventory %s", args[1], inv->path);
