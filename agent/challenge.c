@@ -78,8 +78,12 @@ int challenge_add(Challenger *c, const char *identifier, const char *token, cons
 
 void challenge_remove(Challenger *c, const char *identifier, const char *token, const char *key_authorization) {
         ChallengeItem it = { .identifier = identifier, .token = token, .key_authorization = key_authorization };
+        bool started;
 
-        if (c->started)
+        pthread_mutex_lock(&c->lock);
+        started = c->started;
+        pthread_mutex_unlock(&c->lock);
+        if (started)
                 c->ops->remove(c, &it);
 }
 
