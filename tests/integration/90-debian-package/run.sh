@@ -6,14 +6,10 @@
 # only what policy lets stay (the system user) is left. The machine is left as it was: the package is
 # purged on any exit, and a user the test created is removed again.
 source "$(dirname "$0")/../lib.sh"
-
-src=$(cd "$(dirname "$0")/../../.." && pwd)
-for tool in dpkg-buildpackage dh lintian fakeroot; do
-        command -v "$tool" >/dev/null ||
-                skip "$tool is not installed (apt-get install -y build-essential devscripts debhelper lintian dpkg-dev fakeroot)"
-done
+source "$(dirname "$0")/../lib-deb.sh"
+deb_need
+command -v lintian >/dev/null || skip "lintian is not installed (apt-get install -y lintian)"
 [[ $(id -u) == 0 ]] || skip "installing and purging the package needs root"
-[[ -z ${DEB_HOST_ARCH-}${DEB_BUILD_ARCH-}${RPM_BUILD_ROOT-} ]] || skip "running inside a package build"
 if dpkg-query -W -f='${db:Status-Status}' certherd 2>/dev/null | grep -qv '^not-installed$'; then
         skip "a certherd package is installed on this machine; not touching it"
 fi
@@ -34,33 +30,15 @@ deb_cleanup() {
 }
 trap deb_cleanup EXIT
 
-# --- build from a copy laid out as Debian expects. The copy takes what git knows (tracked files and
-# untracked ones not ignored), so build directories and editor droppings stay out.
-version=$(sed -n '1s/^certherd (\([^)]*\)).*/\1/p' "$src/packaging/debian/changelog")
-meson_version=$(sed -n "s/^ *version : '\([^']*\)',/\1/p" "$src/meson.build")
-[[ $version == "$meson_version" ]] || die "debian/changelog has $version, meson.build $meson_version"
-work=$T/certherd-$version
-mkdir "$work"
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-        git -C "$src" ls-files -z -co --exclude-standard |
-                while IFS= read -r -d '' f; do [[ -e $src/$f ]] && printf '%s\0' "$f"; done |
-                tar -C "$src" --null -T - -cf - | tar -C "$work" -xf -
-else
-        tar -C "$src" --exclude='./build*' --exclude=./.git -cf - . | tar -C "$work" -xf -
-fi
-mv "$work/packaging/debian" "$work/debian"
-start=$SECONDS
-(cd "$work" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b -Pnocheck) >"$T/build.log" 2>&1 ||
-        { tail -60 "$T/build.log" >&2; die "dpkg-buildpackage failed"; }
-arch=$(dpkg --print-architecture)
-deb=$T/certherd_${version}_$arch.deb
-[[ -f $deb ]] || die "no $deb"
-ok "dpkg-buildpackage -us -uc -b: $(basename "$deb") in $((SECONDS - start)) s"
+# --- build
+deb_build "$T"
+version=$DEB_VERSION deb=$DEB_FILE
+ok "dpkg-buildpackage -us -uc -b: $(basename "$deb") in $DEB_SECONDS s"
 
 # --- lintian: errors fail, warnings are listed.
 start=$SECONDS
 rc=0
-lintian --fail-on error --tag-display-limit 0 "$T/certherd_${version}_$arch.changes" >"$T/lintian" 2>"$T/lintian.err" ||
+lintian --fail-on error --tag-display-limit 0 "$DEB_CHANGES" >"$T/lintian" 2>"$T/lintian.err" ||
         rc=$?
 sed 's/^/  lintian: /' "$T/lintian"
 [[ $rc -le 1 ]] || { cat "$T/lintian.err" >&2; die "lintian failed to run (exit $rc)"; }
