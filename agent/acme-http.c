@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "acme-internal.h"
@@ -187,6 +188,11 @@ static void easy_release(AcmeSession *s, CURL *h) {
                 curl_easy_cleanup(h);
 }
 
+/* libcurl's sockets would be inherited by a dns-hook spawned while connections are pooled. */
+static curl_socket_t open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a) {
+        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static bool is_json(const char *content_type) {
         return content_type && (strncasecmp(content_type, "application/json", 16) == 0 ||
                                 strncasecmp(content_type, "application/problem+json", 24) == 0);
@@ -216,6 +222,7 @@ static int perform(AcmeSession *s, const char *method, const char *url, const ch
                 headers = curl_slist_append(headers, "Accept: application/pem-certificate-chain");
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
         curl_easy_setopt(h, CURLOPT_SHARE, s->share);
         curl_easy_setopt(h, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
