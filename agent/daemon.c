@@ -15,6 +15,7 @@
 #include "fd-util.h"
 #include "install.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "publish.h"
 #include "renew.h"
@@ -384,6 +385,27 @@ static int arm_timer(Manager *m, usec_t deadline) {
         return sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
 }
 
+/* [agent] metrics-file, rewritten atomically after each pass (issue 6). */
+static void write_metrics(Manager *m, usec_t now) {
+        _cleanup_free_ MetricsState *st = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (!m->inv->agent.metrics_file)
+                return;
+        st = calloc(m->report->n_results ? m->report->n_results : 1, sizeof(MetricsState));
+        if (!st)
+                return;
+        for (size_t i = 0; i < m->report->n_results; i++)
+                st[i] = (MetricsState) { .renewal_failures = m->rt[i].state.failures,
+                                         .last_renewal = m->rt[i].state.last_renewal };
+        r = metrics_render(m->report, st, now, &text);
+        if (r >= 0)
+                r = metrics_write(m->inv->agent.metrics_file, text);
+        if (r < 0)
+                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", m->inv->agent.metrics_file);
+}
+
 /* Inspect everything, alert, publish pins, start the renewals that are due, and arm the one timer for
  * the earliest deadline: nothing wakes the agent in between. */
 static int manager_pass(Manager *m) {
@@ -418,6 +440,7 @@ static int manager_pass(Manager *m) {
                         (void) publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
         }
 
+        write_metrics(m, now);
         r = arm_timer(m, deadline);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the timer: %m");

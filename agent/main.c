@@ -21,6 +21,7 @@
 #include "publish.h"
 #include "renew.h"
 #include "report.h"
+#include "sandbox.h"
 #include "state.h"
 #include "x509.h"
 
@@ -138,6 +139,7 @@ static int verb_check(char **args, bool table) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_CRITICAL;
         }
+        sandbox_warn(inv);
 
         if (arg_json)
                 r = report_json(rep, stdout);
