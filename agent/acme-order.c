@@ -353,7 +353,13 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t
         int r;
 
         if (resume && acme_order_state_load(s, c->name, &url, &names) >= 0) {
-                if (!strv_equal(names, c->names) || fetch_order(s, url, &o, &resp) < 0 || status_is(o.status, "invalid")) {
+                r = strv_equal(names, c->names) ? fetch_order(s, url, &o, &resp) : -ESTALE;
+                if (r < 0 && r != -ESTALE && (resp.status == 0 || resp.status >= 500)) {
+                        /* The server is unwell, not the order: keep it for the next run. */
+                        acme_log_failure(s, r, &resp, url, "cannot fetch the order in flight");
+                        goto out;
+                }
+                if (r < 0 || status_is(o.status, "invalid")) {
                         log_info("[acme \"%s\"] %s: not resuming order %s (%s)", s->cfg->name, c->name, url,
                                  !strv_equal(names, c->names) ? "the names changed"
                                  : resp.problem.type          ? resp.problem.type
