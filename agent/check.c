@@ -11,13 +11,6 @@
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
 #define INPUT_MAX (64U * 1024U * 1024U)
 
-/* A file read into a buffer that is reused across certificates by one worker. */
-typedef struct Buffer {
-        uint8_t *data;
-        size_t size;
-        size_t allocated;
-} Buffer;
-
 /* One CA file's trust list, loaded once per worker (GnuTLS trust lists are not shared across threads). */
 typedef struct TrustEntry {
         const char *path; /* NULL: the system store */
@@ -29,7 +22,7 @@ typedef struct TrustEntry {
 
 /* Per-thread state: reusable buffers and trust lists. */
 typedef struct Worker {
-        Buffer cert, key;
+        FileBuffer cert, key;
         TrustEntry *trust;
         size_t n_trust;
 } Worker;
@@ -41,71 +34,9 @@ typedef struct Job {
         usec_t now;
 } Job;
 
-static int read_fd(int fd, size_t max, Buffer *b) {
-        struct stat st;
-        size_t want;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if ((uint64_t) st.st_size > max)
-                return -EFBIG;
-
-        b->size = 0;
-        want = (size_t) st.st_size + 1;
-        for (;;) {
-                ssize_t k;
-
-                if (b->allocated < want) {
-                        uint8_t *p = realloc(b->data, want);
-                        if (!p)
-                                return -ENOMEM;
-                        b->data = p;
-                        b->allocated = want;
-                }
-                k = read(fd, b->data + b->size, b->allocated - b->size - 1);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                b->size += (size_t) k;
-                if (b->size > max)
-                        return -EFBIG;
-                if (b->size + 1 == b->allocated) /* the file grew while we read it */
-                        want = b->allocated * 2;
-        }
-        b->data[b->size] = 0;
-        return 0;
-}
-
-static int read_into(const char *path, size_t max, Buffer *b, mode_t *ret_mode) {
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        int r;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        r = read_fd(fd, max, b);
-        if (r < 0)
-                return r;
-        if (ret_mode) {
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-                *ret_mode = st.st_mode;
-        }
-        return 0;
-}
-
 static TrustEntry *worker_trust(Worker *w, const char *path) {
         TrustEntry *t;
-        Buffer b = {};
+        FileBuffer b = {};
         int r;
 
         for (size_t i = 0; i < w->n_trust; i++)
@@ -120,7 +51,7 @@ static TrustEntry *worker_trust(Worker *w, const char *path) {
         *t = (TrustEntry) { .path = path };
 
         if (path) {
-                r = read_into(path, INPUT_MAX, &b, NULL);
+                r = read_file_into(path, INPUT_MAX, &b, NULL);
                 if (r >= 0)
                         r = x509_trust_new(b.data, b.size, &t->trust);
                 if (r >= 0 && x509_load_crts(b.data, b.size, &t->cas, &t->n_cas) < 0)
@@ -166,7 +97,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         in.cas = trust->cas;
         in.n_cas = trust->n_cas;
 
-        r = read_into(c->certificate, INPUT_MAX, &w->cert, NULL);
+        r = read_file_into(c->certificate, INPUT_MAX, &w->cert, NULL);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -177,7 +108,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         }
 
         if (c->key) {
-                r = read_into(c->key, INPUT_MAX, &w->key, &in.key_mode);
+                r = read_file_into(c->key, INPUT_MAX, &w->key, &in.key_mode);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)

@@ -40,9 +40,6 @@ const ConfigKey *config_key_find(SectionKind kind, const char *key);
 int config_expand_env(const char *value, char **ret, char **reterr);
 
 bool config_section_name_is_valid(const char *s);
-bool config_dns_name_is_valid(const char *s);
-bool config_ip_is_valid(const char *s);
-bool config_san_is_valid(const char *s); /* a DNS name or an IP address */
 bool config_listen_is_valid(const char *s);
 bool config_verify_is_valid(const char *s);
 bool config_unit_name_is_valid(const char *s);

@@ -179,6 +179,13 @@ Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
 /* Resolve a threshold against a lifetime [not_before, not_after]. */
 usec_t threshold_resolve(Threshold t, usec_t lifetime);
 
+/* The name rules of the inventory, shared with the issuers so that both accept exactly the same names:
+ * RFC 1123 host names (optionally "*." wildcard; no trailing dot; an all-digit last label is refused as
+ * a mistyped address), IPv4/IPv6 literals, and either. */
+bool config_dns_name_is_valid(const char *s);
+bool config_ip_is_valid(const char *s);
+bool config_san_is_valid(const char *s);
+
 /* "90d" / "12h" / "33%" */
 int parse_threshold(const char *s, Threshold *ret);
 

@@ -6,11 +6,10 @@
 #include "fd-util.h"
 #include "macro.h"
 
-int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size) {
+int read_file_into(const char *path, size_t max, FileBuffer *b, mode_t *ret_mode) {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0, allocated;
         struct stat st;
+        size_t want;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -24,25 +23,19 @@ int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size
         if ((uint64_t) st.st_size > max)
                 return -EFBIG;
 
-        allocated = (size_t) st.st_size + 1;
-        buf = malloc(allocated);
-        if (!buf)
-                return -ENOMEM;
+        b->size = 0;
+        want = (size_t) st.st_size + 1;
         for (;;) {
                 ssize_t k;
 
-                if (size + 1 == allocated) { /* the file grew while we read it */
-                        uint8_t *p;
-
-                        if (size >= max)
-                                return -EFBIG;
-                        p = realloc(buf, allocated * 2);
+                if (b->allocated < want) {
+                        uint8_t *p = realloc(b->data, want);
                         if (!p)
                                 return -ENOMEM;
-                        buf = p;
-                        allocated *= 2;
+                        b->data = p;
+                        b->allocated = want;
                 }
-                k = read(fd, buf + size, allocated - size - 1);
+                k = read(fd, b->data + b->size, b->allocated - b->size - 1);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -50,13 +43,29 @@ int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size
                 }
                 if (k == 0)
                         break;
-                size += (size_t) k;
+                b->size += (size_t) k;
+                if (b->size > max)
+                        return -EFBIG;
+                if (b->size + 1 == b->allocated) /* the file grew while we read it */
+                        want = b->allocated * 2;
         }
-        if (size > max)
-                return -EFBIG;
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
+        b->data[b->size] = 0;
+        if (ret_mode)
+                *ret_mode = st.st_mode;
+        return 0;
+}
+
+int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size) {
+        FileBuffer b = {};
+        int r;
+
+        r = read_file_into(path, max, &b, NULL);
+        if (r < 0) {
+                free(b.data);
+                return r;
+        }
+        *ret = b.data;
+        *ret_size = b.size;
         return 0;
 }
 

@@ -86,33 +86,6 @@ int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
         return 0;
 }
 
-/* RFC 1123 host names, as config_dns_name_is_valid() checks them for the inventory, plus a leading "*."
- * wildcard. A trailing dot is refused: certificates carry names without it. */
-static bool dns_name_is_valid(const char *s) {
-        static const char ldh[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
-        const char *last = s;
-
-        if (strlen(s) > 253)
-                return false;
-        if (s[0] == '*' && s[1] == '.')
-                s += 2;
-        for (;;) {
-                size_t n = strspn(s, ldh);
-
-                if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-                        return false;
-                last = s;
-                s += n;
-                if (*s == 0)
-                        break;
-                if (*s != '.')
-                        return false;
-                s++;
-        }
-        /* An all-numeric last label is no host name but a mistyped address such as 10.0.0.256. */
-        return last[strspn(last, "0123456789")] != 0;
-}
-
 int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
         _cleanup_(subject_alt_names_freep) gnutls_subject_alt_names_t sans = NULL;
         gnutls_datum_t der = {};
@@ -134,7 +107,7 @@ int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
                 } else if (inet_pton(AF_INET6, names[i], ip) == 1) {
                         type = GNUTLS_SAN_IPADDRESS;
                         d = (gnutls_datum_t) { ip, 16 };
-                } else if (dns_name_is_valid(names[i])) {
+                } else if (config_dns_name_is_valid(names[i])) {
                         type = GNUTLS_SAN_DNSNAME;
                         d = (gnutls_datum_t) { (unsigned char *) names[i], (unsigned) strlen(names[i]) };
                 } else
