@@ -61,6 +61,7 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
         size_t len = sizeof(name) - 1;
         unsigned type;
         gnutls_datum_t der = {};
+        gnutls_x509_privkey_t copy = NULL;
         int r;
 
         if (gnutls_server_name_get(session, name, &len, &type, 0) < 0 || type != GNUTLS_NAME_DNS)
@@ -86,8 +87,14 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
         if (r < 0)
                 return -1;
         conn->have_pcert = true;
-        if (gnutls_privkey_init(&conn->pkey) < 0 || gnutls_privkey_import_x509(conn->pkey, a->key, 0) < 0)
+        /* A copy of the key per handshake: handshakes run on threads of their own. */
+        if (gnutls_x509_privkey_init(&copy) < 0)
                 return -1;
+        if (gnutls_x509_privkey_cpy(copy, a->key) < 0 || gnutls_privkey_init(&conn->pkey) < 0 ||
+            gnutls_privkey_import_x509(conn->pkey, copy, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE) < 0) {
+                gnutls_x509_privkey_deinit(copy);
+                return -1;
+        }
         *pcert = &conn->pcert;
         *pcert_length = 1;
         *pkey = conn->pkey;

@@ -35,7 +35,15 @@ typedef struct Responder {
         pthread_t thread;
         bool running;
         void (*serve)(Challenger *c, int fd); /* one accepted connection; closes nothing */
+        /* Connections are served on threads of their own, so that one that idles (a port scanner on
+         * port 80) does not hold up the validation servers' requests. */
+        pthread_mutex_t lock;
+        pthread_cond_t idle;
+        unsigned active;
 } Responder;
+
+/* At most this many connections are served at once; beyond, the accept loop serves them itself. */
+#define RESPONDER_CONNECTIONS_MAX 64
 
 int responder_start(Challenger *c, Responder *r, void (*serve)(Challenger *c, int fd));
 void responder_stop(Responder *r);

@@ -161,10 +161,53 @@ int challenge_fd_wait(int fd, bool write, int timeout_ms) {
         return k > 0;
 }
 
-typedef struct ResponderArgs {
+typedef struct Connection {
         Challenger *c;
-        Responder *r;
-} ResponderArgs;
+        int fd;
+} Connection;
+
+static void *connection_main(void *userdata) {
+        Connection *conn = userdata;
+        Responder *r = &conn->c->responder;
+
+        r->serve(conn->c, conn->fd);
+        close(conn->fd);
+        pthread_mutex_lock(&r->lock);
+        if (--r->active == 0)
+                pthread_cond_broadcast(&r->idle);
+        pthread_mutex_unlock(&r->lock);
+        free(conn);
+        return NULL;
+}
+
+/* Serve fd on a detached thread of its own, or here when that cannot be. */
+static void dispatch(Challenger *c, Responder *r, int fd) {
+        pthread_attr_t attr;
+        pthread_t t;
+        Connection *conn;
+        bool ok = false;
+
+        pthread_mutex_lock(&r->lock);
+        if (r->active < RESPONDER_CONNECTIONS_MAX && (conn = malloc(sizeof(*conn)))) {
+                *conn = (Connection) { .c = c, .fd = fd };
+                r->active++;
+                if (pthread_attr_init(&attr) == 0) {
+                        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                        (void) pthread_attr_setstacksize(&attr, 256 * 1024);
+                        ok = pthread_create(&t, &attr, connection_main, conn) == 0;
+                        pthread_attr_destroy(&attr);
+                }
+                if (!ok) {
+                        r->active--;
+                        free(conn);
+                }
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (!ok) {
+                r->serve(c, fd);
+                close(fd);
+        }
+}
 
 static void *responder_main(void *userdata) {
         Challenger *c = userdata;
@@ -184,12 +227,8 @@ static void *responder_main(void *userdata) {
                 if (!(p[0].revents & POLLIN))
                         continue;
                 fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (fd < 0)
-                        continue;
-                /* One connection at a time, each bounded by the backend's timeouts: validation servers
-                 * send their request at once, and a few of them at a time is all a batch causes. */
-                r->serve(c, fd);
-                close(fd);
+                if (fd >= 0)
+                        dispatch(c, r, fd);
         }
         return NULL;
 }
@@ -223,6 +262,9 @@ int responder_start(Challenger *c, Responder *r, void (*serve)(Challenger *c, in
                 return log_error_errno(k, "cannot make a pipe: %m");
         }
         r->serve = serve;
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->idle, NULL);
+        r->active = 0;
         k = pthread_create(&r->thread, NULL, responder_main, c);
         if (k != 0) {
                 responder_stop(r);
@@ -239,6 +281,13 @@ void responder_stop(Responder *r) {
         if (r->running) {
                 (void) !write(r->stop_pipe[1], "x", 1);
                 pthread_join(r->thread, NULL);
+                /* Connections still being served end within their I/O timeouts. */
+                pthread_mutex_lock(&r->lock);
+                while (r->active > 0)
+                        pthread_cond_wait(&r->idle, &r->lock);
+                pthread_mutex_unlock(&r->lock);
+                pthread_mutex_destroy(&r->lock);
+                pthread_cond_destroy(&r->idle);
                 r->running = false;
         }
         for (int i = 0; i < 2; i++)
