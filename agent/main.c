@@ -263,6 +263,7 @@ static int verb_renew(char **args) {
         _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_free_ CertConfig **certs = NULL;
         _cleanup_free_ RenewJob *jobs = NULL;
+        _cleanup_(renew_ari_freep) RenewAri *ari = NULL;
         _cleanup_close_ int lock = -1;
         size_t renewed = 0, failed = 0, skipped = 0, n_jobs = 0;
         usec_t now = now_realtime();
@@ -317,6 +318,12 @@ static int verb_renew(char **args) {
                         continue;
 
                 why = policy_renew_reason(f, cert_renew_before(inv, c), arg_force, now);
+                if (why == RENEW_REASON_NONE && c->issuer == ISSUER_ACME) {
+                        if (!ari)
+                                ari = renew_ari_new(inv);
+                        if (renew_ari_due(ari, c, now))
+                                why = RENEW_REASON_DUE;
+                }
                 if (why == RENEW_REASON_NONE) {
                         char when[32];
 

@@ -508,6 +508,67 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
         deploy(inv, jobs, n, now);
 }
 
+struct RenewAri {
+        const Inventory *inv;
+        AcmeSession **sessions; /* indexed like inv->acme */
+        int *errors;
+};
+
+RenewAri *renew_ari_new(const Inventory *inv) {
+        RenewAri *a = calloc(1, sizeof(*a));
+
+        if (!a)
+                return NULL;
+        a->inv = inv;
+        a->sessions = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(AcmeSession *));
+        a->errors = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(int));
+        if (!a->sessions || !a->errors)
+                return renew_ari_free(a);
+        return a;
+}
+
+RenewAri *renew_ari_free(RenewAri *a) {
+        if (!a)
+                return NULL;
+        for (size_t i = 0; a->sessions && i < a->inv->n_acme; i++)
+                acme_session_free(a->sessions[i]);
+        free(a->sessions);
+        free(a->errors);
+        free(a);
+        return NULL;
+}
+
+bool renew_ari_due(RenewAri *a, const CertConfig *c, usec_t now) {
+        AcmeAriDecision d = {};
+        size_t i;
+        int r;
+
+        if (!a || c->issuer != ISSUER_ACME)
+                return false;
+        for (i = 0; i < a->inv->n_acme; i++)
+                if (strcmp(a->inv->acme[i]->name, c->issuer_name) == 0)
+                        break;
+        if (i == a->inv->n_acme || a->errors[i] < 0)
+                return false;
+        if (!a->sessions[i]) {
+                a->errors[i] = acme_session_new(a->inv, a->inv->acme[i], &a->sessions[i]);
+                if (a->errors[i] < 0)
+                        return false;
+        }
+        if (!acme_session_has_ari(a->sessions[i]))
+                return false;
+        r = acme_ari_due(a->sessions[i], c, now, &d);
+        if (r < 0) {
+                if (r != -ENODATA)
+                        log_warning_errno(r, "%s: cannot fetch its ARI renewal window: %m, ignoring", c->name);
+                return false;
+        }
+        free(d.id);
+        if (d.due)
+                log_info("%s: inside the renewal window the ACME server suggests (ARI)", c->name);
+        return d.due;
+}
+
 int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;

@@ -77,6 +77,18 @@ done
 (($(printf '%s\n' "${points[@]}" | sort -u | wc -l) >= 3)) || die "points not random: ${points[*]}"
 ok "a future window: renewal point $when inside it, kept across runs, picked anew when the window moves"
 
+# --- certherd renew follows the window: a future one keeps the certificate, a past one renews it
+serial=$(openssl x509 -in "$T/tls/web.crt" -noout -serial)
+expect 0 C renew
+grep -q "^0 renewed, 1 not due" "$T/out" || die "renewed inside a future window: $(cat "$T/out")"
+[[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) == "$serial" ]] || die "certificate changed"
+start_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
+expect 0 C renew
+grep -q "^1 renewed, 0 not due" "$T/out" || die "not renewed inside a past window: $(cat "$T/out" "$T/err")"
+[[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) != "$serial" ]] || die "certificate not replaced"
+verify_chain web
+ok "certherd renew renews when the ARI window has come, not before"
+
 # --- the next order names the certificate it replaces
 expect 0 C renew --force web
 grep -q "^replaces=$id\$" "$T/proxy.log" || die "newOrder without replaces=$id: $(cat "$T/proxy.log")"
