@@ -28,7 +28,11 @@ typedef struct CertRuntime {
         CertState state;
         usec_t due;      /* when a renewal is due (USEC_INFINITY: never, e.g. issuer = none) */
         usec_t deadline; /* the earliest moment anything about this certificate needs looking at */
+        usec_t ari_next; /* ACME: when to ask the server's renewal window (RFC 9773) again */
 } CertRuntime;
+
+/* How often the ACME server's suggested renewal window is asked for, per certificate. */
+#define ARI_POLL_USEC (6 * USEC_PER_HOUR)
 
 typedef struct Manager {
         sd_event *event;
@@ -50,6 +54,8 @@ typedef struct Manager {
         int batch_efd;
         RenewJob *jobs;
         size_t n_jobs;
+        size_t *ari; /* certificates whose ARI window the batch asks for first */
+        size_t n_ari;
         usec_t batch_now;
 
         bool reload_pending;
@@ -80,6 +86,7 @@ static Manager *manager_free(Manager *m) {
         inventory_free(m->inv);
         free(m->rt);
         free(m->jobs);
+        free(m->ari);
         free(m->config_path);
         if (m->batch_efd >= 0)
                 close(m->batch_efd);
@@ -258,10 +265,29 @@ static usec_t renewal_due(Manager *m, size_t i, const CertFacts *f, usec_t now) 
         return st->failures > 0 && st->next_retry > now ? st->next_retry : now;
 }
 
+/* On the batch thread: ask the ACME servers' renewal windows (network: never on the event loop), and
+ * add what they say is due to the batch. */
+static void batch_ari(Manager *m) {
+        RenewAri *a;
+
+        if (m->n_ari == 0)
+                return;
+        a = renew_ari_new(m->inv);
+        for (size_t k = 0; k < m->n_ari; k++) {
+                size_t i = m->ari[k];
+
+                m->rt[i].ari_next = m->batch_now + ARI_POLL_USEC;
+                if (a && renew_ari_due(a, m->inv->certs[i], m->batch_now))
+                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = m->inv->certs[i], .current = m->report->results[i].facts };
+        }
+        renew_ari_free(a);
+}
+
 static void *batch_main(void *userdata) {
         Manager *m = userdata;
         uint64_t one = 1;
 
+        batch_ari(m);
         renew_many(m->inv, m->jobs, m->n_jobs, RENEW_CONCURRENCY, m->batch_now);
         if (write(m->batch_efd, &one, sizeof(one)) < 0)
                 log_error_errno(-errno, "cannot wake the event loop: %m");
@@ -365,7 +391,9 @@ static void notify_status(Manager *m, usec_t now) {
                               soonest->days_left);
         else if (problems > 0)
                 k += snprintf(status + k, sizeof(status) - (size_t) k, ", %zu with problems", problems);
-        if (m->batch_running)
+        if (m->batch_running && m->n_jobs == 0)
+                snprintf(status + k, sizeof(status) - (size_t) k, "; asking ACME renewal windows");
+        else if (m->batch_running)
                 snprintf(status + k, sizeof(status) - (size_t) k, "; renewing %zu", m->n_jobs);
         else if (next != SIZE_MAX) {
                 format_in(in, sizeof(in), m->rt[next].due > now ? m->rt[next].due - now : 0);
@@ -421,9 +449,11 @@ static int manager_pass(Manager *m) {
         m->report = rep;
 
         free(m->jobs);
+        free(m->ari);
         m->jobs = calloc(rep->n_results ? rep->n_results : 1, sizeof(RenewJob));
-        m->n_jobs = 0;
-        if (!m->jobs)
+        m->ari = calloc(rep->n_results ? rep->n_results : 1, sizeof(size_t));
+        m->n_jobs = m->n_ari = 0;
+        if (!m->jobs || !m->ari)
                 return log_error_errno(-ENOMEM, "Out of memory");
 
         for (size_t i = 0; i < rep->n_results; i++) {
@@ -434,8 +464,14 @@ static int manager_pass(Manager *m) {
                 m->rt[i].due = renewal_due(m, i, f, now);
                 if (m->rt[i].due <= now)
                         m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = f };
-                else if (m->rt[i].due < deadline)
-                        deadline = m->rt[i].due;
+                else {
+                        if (m->rt[i].due < deadline)
+                                deadline = m->rt[i].due;
+                        if (c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
+                                m->ari[m->n_ari++] = i;
+                        else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
+                                deadline = m->rt[i].ari_next;
+                }
                 if (f->has_pin)
                         (void) publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
         }
@@ -444,8 +480,8 @@ static int manager_pass(Manager *m) {
         r = arm_timer(m, deadline);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the timer: %m");
-        if (m->n_jobs > 0 && start_batch(m, now) < 0)
-                m->n_jobs = 0;
+        if ((m->n_jobs > 0 || m->n_ari > 0) && start_batch(m, now) < 0)
+                m->n_jobs = m->n_ari = 0;
         notify_status(m, now);
         return 0;
 }

@@ -89,6 +89,21 @@ grep -q "^1 renewed, 0 not due" "$T/out" || die "not renewed inside a past windo
 verify_chain web
 ok "certherd renew renews when the ARI window has come, not before"
 
+# --- the agent asks too (on its renewal thread) and renews when the window has come
+serial=$(openssl x509 -in "$T/tls/web.crt" -noout -serial)
+"$CERTHERD" -c "$T/c.conf" run 2>"$T/daemon.log" &
+daemon=$!
+pids+=("$daemon")
+for i in $(seq 200); do
+        [[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) != "$serial" ]] && break
+        sleep 0.05
+done
+kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true
+[[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) != "$serial" ]] || die "the agent did not renew: $(cat "$T/daemon.log")"
+grep -q "inside the renewal window the ACME server suggests (ARI)" "$T/daemon.log" || die "$(cat "$T/daemon.log")"
+verify_chain web
+ok "certherd run asks the ARI window on its renewal thread and renews inside it"
+
 # --- the next order names the certificate it replaces
 expect 0 C renew --force web
 grep -q "^replaces=$id\$" "$T/proxy.log" || die "newOrder without replaces=$id: $(cat "$T/proxy.log")"
