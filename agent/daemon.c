@@ -332,20 +332,7 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                 if (i == SIZE_MAX)
                         continue;
                 st = &m->rt[i].state;
-                st->last_attempt = m->batch_now;
-                if (m->jobs[j].result >= 0) {
-                        st->failures = 0;
-                        st->next_retry = 0;
-                        st->last_renewal = now;
-                } else {
-                        const CertFacts *f = m->jobs[j].current;
-                        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
-
-                        st->failures++;
-                        st->next_retry = now + policy_backoff(st->failures, lifetime);
-                        log_notice("%s: renewal attempt %u failed; next attempt in %" PRIu64 " s", m->jobs[j].cert->name,
-                                   st->failures, (st->next_retry - now) / USEC_PER_SEC);
-                }
+                renew_record(st, &m->jobs[j], m->batch_now, now);
                 save_state(m, i);
         }
         if (m->exiting)

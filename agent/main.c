@@ -228,7 +228,7 @@ static int verb_pin(char **args) {
 /* [agent] metrics-file after a renew pass: every certificate as installed now (the file is replaced
  * whole, so `renew NAME` must not drop the others), with the renewal history the daemon keeps in the
  * state directory, updated by this pass's outcomes. A failure here is a warning, not a failed renewal. */
-static void renew_write_metrics(const Inventory *inv, const RenewJob *jobs, size_t n_jobs, usec_t now) {
+static void renew_write_metrics(const Inventory *inv) {
         _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_free_ MetricsState *st = NULL;
         _cleanup_free_ char *text = NULL;
@@ -242,13 +242,9 @@ static void renew_write_metrics(const Inventory *inv, const RenewJob *jobs, size
         for (size_t i = 0; r >= 0 && i < rep->n_results; i++) {
                 CertState cs = {};
 
+                /* renew_record_jobs() saved this run's outcomes already. */
                 (void) state_load(inv->agent.state_directory, rep->results[i].cert->name, &cs);
                 st[i] = (MetricsState) { .renewal_failures = cs.failures, .last_renewal = cs.last_renewal };
-                for (size_t j = 0; j < n_jobs; j++)
-                        if (jobs[j].cert == rep->results[i].cert)
-                                st[i] = jobs[j].result >= 0 ? (MetricsState) { .last_renewal = now }
-                                                            : (MetricsState) { .renewal_failures = cs.failures + 1,
-                                                                               .last_renewal = cs.last_renewal };
         }
         if (r >= 0)
                 r = metrics_render(rep, st, now_realtime(), &text);
@@ -256,6 +252,18 @@ static void renew_write_metrics(const Inventory *inv, const RenewJob *jobs, size
                 r = metrics_write(inv->agent.metrics_file, text);
         if (r < 0)
                 log_warning_errno(r, "cannot write the metrics file %s: %m", inv->agent.metrics_file);
+}
+
+/* Timer mode keeps the daemon's backoff after failed renewals (--force does not wait). */
+static bool backing_off(const Inventory *inv, const CertConfig *c, usec_t now) {
+        CertState st = {};
+        char when[32];
+
+        if (state_load(inv->agent.state_directory, c->name, &st) < 0 || st.failures == 0 || st.next_retry <= now)
+                return false;
+        printf("%s: backing off after %u failed renewal%s, next attempt from %s\n", c->name, st.failures,
+               st.failures == 1 ? "" : "s", format_timestamp_iso(when, sizeof(when), st.next_retry));
+        return true;
 }
 
 static int verb_renew(char **args) {
@@ -336,17 +344,22 @@ static int verb_renew(char **args) {
                                 (void) publish_pins(inv, c, f->pin, f->not_after, NULL, now);
                         continue;
                 }
+                if (why != RENEW_REASON_FORCED && backing_off(inv, c, now)) {
+                        skipped++;
+                        continue;
+                }
                 log_info("%s: renewing: %s", c->name, renew_reason_to_string(why));
                 jobs[n_jobs++] = (RenewJob) { .cert = c, .current = f };
         }
 
         renew_many(inv, jobs, n_jobs, RENEW_CONCURRENCY, now);
+        renew_record_jobs(inv, jobs, n_jobs, now);
         for (size_t i = 0; i < n_jobs; i++)
                 if (jobs[i].result < 0)
                         failed++;
                 else
                         renewed++;
-        renew_write_metrics(inv, jobs, n_jobs, now);
+        renew_write_metrics(inv);
         printf("%zu renewed, %zu not due, %zu failed\n", renewed, skipped, failed);
         return failed ? EXIT_WARNING : EXIT_OK;
 }

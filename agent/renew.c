@@ -508,6 +508,39 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
         deploy(inv, jobs, n, now);
 }
 
+void renew_record(CertState *st, const RenewJob *j, usec_t started, usec_t now) {
+        const CertFacts *f = j->current;
+        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+
+        st->last_attempt = started;
+        if (j->result >= 0) {
+                st->failures = 0;
+                st->next_retry = 0;
+                st->last_renewal = now;
+                return;
+        }
+        st->failures++;
+        st->next_retry = now + policy_backoff(st->failures, lifetime);
+        log_notice("%s: renewal attempt %u failed; next attempt in %" PRIu64 " s", j->cert->name, st->failures,
+                   (st->next_retry - now) / USEC_PER_SEC);
+}
+
+void renew_record_jobs(const Inventory *inv, const RenewJob *jobs, size_t n, usec_t started) {
+        usec_t now = now_realtime();
+
+        for (size_t i = 0; i < n; i++) {
+                CertState st = {};
+                int r;
+
+                if (state_load(inv->agent.state_directory, jobs[i].cert->name, &st) < 0)
+                        st = (CertState) {};
+                renew_record(&st, &jobs[i], started, now);
+                r = state_save(inv->agent.state_directory, jobs[i].cert->name, &st);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot save its state: %m, ignoring", jobs[i].cert->name);
+        }
+}
+
 struct RenewAri {
         const Inventory *inv;
         AcmeSession **sessions; /* indexed like inv->acme */

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "state.h"
 #include "time-util.h"
 #include "x509.h"
 
@@ -40,6 +41,14 @@ typedef struct RenewJob {
  * serves it (with rotate, the new pin was announced as next_pin_sha256 long before). */
 #define RENEW_CONCURRENCY 8
 void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now);
+
+/* Record a job's outcome in its certificate's state: failures and the backoff before the next attempt
+ * (logged), or the last renewal. `started`: when the batch began. */
+void renew_record(CertState *st, const RenewJob *j, usec_t started, usec_t now);
+
+/* The same for the one-shot `certherd renew`: load, record and save each job's state (timer mode keeps
+ * the same failure count and backoff as the daemon). */
+void renew_record_jobs(const Inventory *inv, const RenewJob *jobs, size_t n, usec_t started);
 
 /* ARI (RFC 9773): whether the ACME server's suggested renewal window says `c` is due now, for ACME
  * certificates that policy does not find due. One session per [acme] section, opened on first use;

@@ -35,12 +35,14 @@
 #   lc_poweroff              power off, wait, remove the cgroups and the overlay (also run at exit)
 #
 # The default tree (LC_PACKAGES) holds systemd, dbus, nginx-light, PostgreSQL 15 with ssl-cert, and the
-# runtime libraries of certherd (so a built .deb installs without network: the container has none) and
-# of a sanitizer build (libasan8, libubsan1), so host-built binaries run inside as they are.
+# runtime libraries of certherd (so a built .deb installs without network: the container has none), polkitd
+# and procps (what the packaged units need: the polkit rule, /bin/kill), and the runtime libraries
+# of a sanitizer build (libasan8, libubsan1), so host-built binaries run inside as they are. One tree
+# for every container test: a fresh CI machine runs debootstrap once.
 
 LC_SUITE=bookworm
 LC_PACKAGES=(systemd systemd-sysv dbus libpam-systemd nginx-light postgresql ssl-cert
-             libgnutls30 libcurl3-gnutls libinih1 libjansson4 libasan8 libubsan1)
+             libgnutls30 libcurl3-gnutls libinih1 libjansson4 libasan8 libubsan1 polkitd procps)
 LC_ROOT= LC_RUN= LC_NAME= LC_NSPAWN= LC_PID1= LC_CGROUP=
 
 lc_need() {
