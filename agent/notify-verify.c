@@ -26,6 +26,10 @@
 #define BACKOFF_FLAT_FOR (500 * USEC_PER_SEC / 1000)
 #define BACKOFF_MAX (250 * USEC_PER_SEC / 1000)
 #define ATTEMPT_MIN USEC_PER_SEC
+/* A server reloading gracefully serves both generations for a while: nginx's old workers accept new
+ * connections ~100 ms after the new ones answer. The new leaf counts as deployed once it alone has been
+ * served for this long; only then may the old pin be withdrawn (renew publishes pins after verify). */
+#define SETTLE (500 * USEC_PER_SEC / 1000)
 
 /* PostgreSQL's SSLRequest: Int32 length 8, Int32 code 80877103 (protocol-flow.html, "SSL Session
  * Encryption"); the server answers one byte, 'S' (go on with TLS) or 'N' (no SSL). */
@@ -304,22 +308,32 @@ static bool same_der(const gnutls_datum_t *d, const uint8_t *der, size_t size) {
         return d->data && d->size == size && memcmp(d->data, der, size) == 0;
 }
 
-/* Attempts until the served leaf is `expected` or the deadline passes. Returns 1 when it matched, 0 when
+/* Attempts until the served leaf is `expected` — and only it, for SETTLE — or the deadline passes.
+ * Returns 1 when it matched, 0 when
  * the last telling attempt found another leaf (in *served), -errno when none got that far. An attempt cut
  * short by the deadline does not hide what an earlier one found. */
 static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_t size, usec_t start, usec_t deadline,
-                         gnutls_datum_t *served, unsigned *attempts) {
-        usec_t backoff = BACKOFF_FIRST, n;
+                         gnutls_datum_t *served, unsigned *attempts, usec_t *ret_matched) {
+        usec_t backoff = BACKOFF_FIRST, n, matched_since = 0;
         int result = -ETIMEDOUT;
 
         for (;;) {
                 _cleanup_datum_ gnutls_datum_t leaf = {};
                 int r;
 
-                (*attempts)++;
+                if (matched_since == 0) /* count the attempts it took to see the new leaf, not the settling */
+                        (*attempts)++;
                 r = fetch_leaf(e, *attempts == 1 && deadline - start < ATTEMPT_MIN ? start + ATTEMPT_MIN : deadline, &leaf);
-                if (r >= 0 && same_der(&leaf, expected, size))
-                        return 1;
+                if (r >= 0 && same_der(&leaf, expected, size)) {
+                        n = now_monotonic();
+                        if (matched_since == 0)
+                                *ret_matched = matched_since = n;
+                        if (n - matched_since >= SETTLE || n >= deadline)
+                                return 1;
+                        sleep_until(n + BACKOFF_FIRST);
+                        continue;
+                }
+                matched_since = 0; /* the previous generation answered again: settle anew */
                 if (r != -ETIMEDOUT || *attempts == 1) {
                         gnutls_free(served->data);
                         *served = leaf;
@@ -338,7 +352,7 @@ static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_
 int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size, const char *cert_name,
                   usec_t timeout) {
         _cleanup_datum_ gnutls_datum_t served = {};
-        usec_t start = now_monotonic(), deadline;
+        usec_t start = now_monotonic(), deadline, matched = 0;
         char serial[128], pin[64], want_serial[128], want_pin[64];
         unsigned attempts = 0;
         NotifyEndpoint e;
@@ -351,8 +365,8 @@ int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expe
                                        cert_name, endpoint);
         deadline = timeout > USEC_INFINITY - start ? USEC_INFINITY : start + timeout;
 
-        r = attempt_until(&e, expected_der, expected_size, start, deadline, &served, &attempts);
-        took = (double) (now_monotonic() - start) / USEC_PER_SEC;
+        r = attempt_until(&e, expected_der, expected_size, start, deadline, &served, &attempts, &matched);
+        took = (double) ((r > 0 ? matched : now_monotonic()) - start) / USEC_PER_SEC;
         describe_leaf(expected_der, expected_size, want_serial, want_pin);
         if (r > 0) {
                 verify_event(CERT_EVENT_DEPLOY_VERIFIED, cert_name, endpoint, want_pin,
