@@ -29,6 +29,7 @@ typedef struct CertRuntime {
         usec_t due;      /* when a renewal is due (USEC_INFINITY: never, e.g. issuer = none) */
         usec_t deadline; /* the earliest moment anything about this certificate needs looking at */
         usec_t ari_next; /* ACME: when to ask the server's renewal window (RFC 9773) again */
+        bool dirty;      /* one of its files changed: inspect it again */
 } CertRuntime;
 
 /* How often the ACME server's suggested renewal window is asked for, per certificate. */
@@ -60,11 +61,12 @@ typedef struct Manager {
 
         bool reload_pending;
         bool rescan_pending;
+        bool rescan_all; /* inotify lost events: inspect everything */
         bool exiting;
         uint64_t passes;
 } Manager;
 
-static int manager_pass(Manager *m);
+static int manager_pass(Manager *m, bool all);
 
 static void watches_free(Manager *m) {
         for (size_t i = 0; i < m->n_watches; i++)
@@ -104,10 +106,10 @@ static int on_rescan(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         m->rescan_pending = false;
-        if (m->batch_running) /* the batch's end runs a pass anyway */
+        if (m->batch_running) /* the batch's end runs a full pass anyway */
                 return 0;
-        log_debug("watched files changed, inspecting again");
-        return manager_pass(m);
+        log_debug("watched files changed, inspecting them again");
+        return manager_pass(m, m->rescan_all);
 }
 
 static void schedule_rescan(Manager *m) {
@@ -123,11 +125,13 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
 
         /* Only the names the inventory watches matter; a directory may hold much else. */
         if (ev->mask & IN_Q_OVERFLOW) {
+                m->rescan_all = true;
                 schedule_rescan(m);
                 return 0;
         }
         if (ev->len == 0)
                 return 0;
+        /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
                 const char *paths[] = { c->certificate, c->key, c->ca };
@@ -136,8 +140,9 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
 
                         if (base && strcmp(base + 1, ev->name) == 0) {
+                                m->rt[i].dirty = true;
                                 schedule_rescan(m);
-                                return 0;
+                                break;
                         }
                 }
         }
@@ -334,6 +339,7 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                 st = &m->rt[i].state;
                 renew_record(st, &m->jobs[j], m->batch_now, now);
                 save_state(m, i);
+                m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
         }
         if (m->exiting)
                 return sd_event_exit(m->event, 0);
@@ -342,7 +348,8 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                 reload_inventory(m);
                 return 0;
         }
-        return manager_pass(m);
+        /* Changes seen while the batch ran are marked dirty too; the rest of the inventory is as it was. */
+        return manager_pass(m, m->rescan_all);
 }
 
 static void format_in(char *buf, size_t size, usec_t delta) {
@@ -423,17 +430,79 @@ static void write_metrics(Manager *m, usec_t now) {
 
 /* Inspect everything, alert, publish pins, start the renewals that are due, and arm the one timer for
  * the earliest deadline: nothing wakes the agent in between. */
-static int manager_pass(Manager *m) {
+/* Inspect the certificates marked dirty (or all) into m->report; `inspected[i]` says which. A change to
+ * one file costs one inspection, not one of the whole inventory. */
+static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
+        _cleanup_check_report_ CheckReport *part = NULL;
+        _cleanup_free_ CertConfig **subset = NULL;
+        _cleanup_free_ size_t *index = NULL;
+        size_t n = 0;
+        int r;
+
+        if (all || !m->report) {
+                CheckReport *rep = NULL;
+
+                r = check_run(m->inv, NULL, 0, now, &rep);
+                if (r < 0)
+                        return r;
+                check_report_free(m->report);
+                m->report = rep;
+                for (size_t i = 0; i < m->inv->n_certs; i++)
+                        inspected[i] = true;
+                return 0;
+        }
+
+        subset = calloc(m->inv->n_certs + 1, sizeof(CertConfig *));
+        index = calloc(m->inv->n_certs + 1, sizeof(size_t));
+        if (!subset || !index)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->inv->n_certs; i++)
+                if (m->rt[i].dirty) {
+                        subset[n] = m->inv->certs[i];
+                        index[n++] = i;
+                }
+        if (n == 0)
+                return 0;
+        r = check_run(m->inv, subset, 0, now, &part);
+        if (r < 0)
+                return r;
+
+        memset(m->report->count, 0, sizeof(m->report->count));
+        m->report->worst = SEVERITY_OK;
+        for (size_t k = 0; k < n; k++) {
+                CheckResult *res = &m->report->results[index[k]];
+
+                cert_facts_free(res->facts);
+                res->facts = TAKE_PTR(part->results[k].facts);
+                inspected[index[k]] = true;
+        }
+        for (size_t i = 0; i < m->report->n_results; i++) {
+                Severity sv = m->report->results[i].facts->state;
+
+                m->report->count[sv]++;
+                if (sv > m->report->worst)
+                        m->report->worst = sv;
+        }
+        return 0;
+}
+
+static int manager_pass(Manager *m, bool all) {
         usec_t now = now_realtime(), deadline = USEC_INFINITY;
-        CheckReport *rep = NULL;
+        _cleanup_free_ bool *inspected = NULL;
+        CheckReport *rep;
         int r;
 
         m->passes++;
-        r = check_run(m->inv, NULL, 0, now, &rep);
+        inspected = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(bool));
+        if (!inspected)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = inspect(m, all, now, inspected);
         if (r < 0)
                 return log_error_errno(r, "cannot inspect certificates: %m");
-        check_report_free(m->report);
-        m->report = rep;
+        for (size_t i = 0; i < m->inv->n_certs; i++)
+                m->rt[i].dirty = false;
+        m->rescan_all = false;
+        rep = m->report;
 
         free(m->jobs);
         free(m->ari);
@@ -459,7 +528,7 @@ static int manager_pass(Manager *m) {
                         else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
                                 deadline = m->rt[i].ari_next;
                 }
-                if (f->has_pin)
+                if (f->has_pin && inspected[i])
                         (void) publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
         }
 
@@ -478,7 +547,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (m->batch_running)
                 return 0;
-        return manager_pass(m);
+        return manager_pass(m, true);
 }
 
 static int manager_load(Manager *m, Inventory *inv) {
@@ -511,7 +580,7 @@ static void reload_inventory(Manager *m) {
         if (strcmp(inv->agent.state_directory, m->inv->agent.state_directory) != 0)
                 log_warning("state-directory changed to %s; the lock stays on %s until restart, ignoring",
                             inv->agent.state_directory, m->inv->agent.state_directory);
-        if (manager_load(m, inv) < 0 || manager_pass(m) < 0) {
+        if (manager_load(m, inv) < 0 || manager_pass(m, true) < 0) {
                 (void) sd_event_exit(m->event, -ENOMEM);
                 return;
         }
@@ -626,7 +695,7 @@ int daemon_run(const char *config_path) {
         if (r < 0)
                 return r;
 
-        r = manager_pass(m);
+        r = manager_pass(m, true);
         if (r < 0)
                 return r;
         log_info("watching %zu certificates", m->inv->n_certs);
