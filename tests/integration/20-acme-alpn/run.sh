@@ -23,11 +23,13 @@ verify_chain two
 openssl x509 -in "$T/tls/two.crt" -noout -text | grep -q "Public-Key: (2048 bit)" || die "rsa-2048 key"
 ok "tls-alpn-01: two certificates (EC and RSA keys), three names validated through the built-in responder"
 
-# Negative control: a responder where pebble does not look fails validation, with pebble's words.
+# Negative control: a responder where pebble does not look fails validation, with pebble's words. A
+# name never validated before, so that no earlier authorization can stand in for this one.
 sum=$(sha256sum "$T/tls/two.crt")
-sed -i "s#^listen = .*#listen = 127.0.0.1:$(free_port)#" "$T/c.conf"
+sed -i "s#^listen = .*#listen = 127.0.0.1:$(free_port)#; s#^names = two.$ZONE\$#names = two.$ZONE neg.$ZONE#" "$T/c.conf"
+grep -q "^names = two.$ZONE neg.$ZONE\$" "$T/c.conf" || die "negative control not set up"
 expect 1 C renew --force two
-grep -q "tls-alpn-01 validation of two.$ZONE failed: urn:ietf:params:acme:error:" "$T/err" || die "$(cat "$T/err")"
+grep -q "tls-alpn-01 validation of [a-z]*.$ZONE failed: urn:ietf:params:acme:error:" "$T/err" || die "$(cat "$T/err")"
 [[ $(sha256sum "$T/tls/two.crt") == "$sum" ]] || die "certificate changed"
 ok "a responder where pebble does not connect: the validation error verbatim, nothing installed"
 
