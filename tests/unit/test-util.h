@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
+
+#include <gnutls/x509.h>
 
 #include "macro.h"
 
@@ -51,4 +54,24 @@ static inline int run(char **ret_out, const char *fmt, ...) {
         assert_non_null(out);
         *ret_out = TAKE_PTR(out);
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* One subjectAltName as GnuTLS returns it (type r, value buf[0..size)) against the name asked for: IP
+ * literals as 4 or 16 raw bytes, anything else as a DNS name. buf must have room for a NUL at size. */
+static inline void assert_san_equal(int r, char *buf, size_t size, const char *name) {
+        unsigned char expect[16];
+
+        if (inet_pton(AF_INET, name, expect) == 1) {
+                assert_int_equal(r, GNUTLS_SAN_IPADDRESS);
+                assert_int_equal(size, 4);
+                assert_memory_equal(buf, expect, 4);
+        } else if (inet_pton(AF_INET6, name, expect) == 1) {
+                assert_int_equal(r, GNUTLS_SAN_IPADDRESS);
+                assert_int_equal(size, 16);
+                assert_memory_equal(buf, expect, 16);
+        } else {
+                assert_int_equal(r, GNUTLS_SAN_DNSNAME);
+                buf[size] = 0;
+                assert_string_equal(buf, name);
+        }
 }
