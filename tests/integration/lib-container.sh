@@ -204,6 +204,19 @@ lc_netns() { nsenter -t "$LC_PID1" -n "$@"; }
 lc_bus() { echo "unix:path=/proc/$LC_PID1/root/run/dbus/system_bus_socket"; }
 lc_journal() { lc_exec journalctl --no-pager "$@"; }
 
+# lc_nginx_site NAME: the container's nginx serves /etc/ssl/certherd/NAME.{crt,key} on 127.0.0.1:443.
+lc_nginx_site() {
+        cat >"$LC_ROOT/etc/nginx/sites-enabled/certherd" <<NGINX
+server {
+        listen 127.0.0.1:443 ssl;
+        server_name localhost;
+        ssl_certificate /etc/ssl/certherd/$1.crt;
+        ssl_certificate_key /etc/ssl/certherd/$1.key;
+        location / { return 200 "certherd\\n"; }
+}
+NGINX
+}
+
 lc_copy() {
         local src=$1 dest=$2 mode=${3:-}
         mkdir -p "$LC_ROOT$(dirname "$dest")"

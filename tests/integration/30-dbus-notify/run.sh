@@ -25,15 +25,7 @@ lc_create dbus
 lc_mask postgresql.service # not needed here; boots in a fraction of the time
 lc_copy "$T/a.crt" /etc/ssl/certherd/site.crt 0644
 lc_copy "$T/a.key" /etc/ssl/certherd/site.key 0600
-cat >"$LC_ROOT/etc/nginx/sites-enabled/certherd" <<'NGINX'
-server {
-        listen 127.0.0.1:443 ssl;
-        server_name localhost;
-        ssl_certificate /etc/ssl/certherd/site.crt;
-        ssl_certificate_key /etc/ssl/certherd/site.key;
-        location / { return 200 "certherd\n"; }
-}
-NGINX
+lc_nginx_site site
 unit() { # NAME [SERVICE-LINES...]
         local n=$1
         shift

@@ -51,15 +51,7 @@ CONF
 grep -v '^\(reload\|verify\) = ' "$T/certherd.conf" >"$T/first.conf"
 expect 0 "$CERTHERD" -c "$T/certherd.conf" ca init short
 expect 0 "$CERTHERD" -c "$T/first.conf" renew
-cat >"$LC_ROOT/etc/nginx/sites-enabled/certherd" <<'NGINX'
-server {
-        listen 127.0.0.1:443 ssl;
-        server_name localhost;
-        ssl_certificate /etc/ssl/certherd/site.crt;
-        ssl_certificate_key /etc/ssl/certherd/site.key;
-        location / { return 200 "certherd\n"; }
-}
-NGINX
+lc_nginx_site site
 lc_boot
 lc_exec systemctl is-active -q nginx.service || die "nginx.service: $(lc_exec systemctl --no-pager status nginx.service 2>&1 | tail -5)"
 nginx_pid=$(lc_exec systemctl show -P MainPID nginx.service)

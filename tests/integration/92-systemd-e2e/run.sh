@@ -110,15 +110,7 @@ lc_copy "$T/web.crt" /etc/ssl/certherd/web.crt 0644
 lc_copy "$T/web.key" /etc/ssl/certherd/web.key 0600
 lc_exec chown certherd:certherd /etc/ssl/certherd/legacy.crt /etc/ssl/certherd/web.crt /etc/ssl/certherd/web.key
 
-cat >"$LC_ROOT/etc/nginx/sites-enabled/certherd" <<'NGINX'
-server {
-        listen 127.0.0.1:443 ssl;
-        server_name localhost;
-        ssl_certificate /etc/ssl/certherd/web.crt;
-        ssl_certificate_key /etc/ssl/certherd/web.key;
-        location / { return 200 "certherd\n"; }
-}
-NGINX
+lc_nginx_site web
 lc_exec systemctl restart nginx.service || die "nginx does not start with the first certificate"
 [[ $(served_fingerprint) == "$(fingerprint "$T/web.crt")" ]] || die "nginx does not serve the first certificate"
 nginx_pid=$(lc_exec systemctl show -P MainPID nginx.service)
