@@ -331,12 +331,13 @@ int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509
         r = set_names(crt, req->names, &san);
         if (r < 0)
                 return r;
-        /* Its own trust anchor: verifiers (OpenSSL among them) want an anchor to be a CA that may sign
-         * certificates, and pathLenConstraint 0 keeps it from vouching for any other CA. */
-        r = gnutls_x509_crt_set_basic_constraints(crt, 1, 0);
+        /* An end-entity certificate that is its own anchor (clients pin or trust it directly). Never a CA:
+         * with CA:TRUE and keyCertSign, whoever holds the service's key could mint certificates for any
+         * name, and every client trusting this one would accept them. */
+        r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
         if (r < 0)
                 return errno_from_gnutls(r);
-        r = set_key_usage(crt, key, GNUTLS_KEY_KEY_CERT_SIGN);
+        r = set_key_usage(crt, key, 0);
         if (r < 0)
                 return r;
         r = set_usage(crt, req->usage);

@@ -29,8 +29,9 @@ int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t vali
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret);
 
-/* A self-signed certificate for the names, its own trust anchor: basicConstraints CA:true, keyUsage
- * digitalSignature + keyCertSign, EKU from usage, SANs, subject key id. */
+/* A self-signed end-entity certificate for the names, its own trust anchor: basicConstraints CA:false
+ * (critical), keyUsage digitalSignature (+ keyEncipherment for RSA; never keyCertSign), EKU from usage,
+ * SANs, subject key id. */
 int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
 
 /* PEM of one certificate, gnutls-allocated. */
