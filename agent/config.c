@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config-value.h"
 #include "config.h"
@@ -849,19 +850,48 @@ int config_validate(Inventory *inv, char **reterr) {
         return r < 0 ? r : 0;
 }
 
+static const char *file_type_name(mode_t m) {
+        return S_ISFIFO(m) ? "FIFO" : S_ISCHR(m) ? "character device" : S_ISBLK(m) ? "block device" :
+               S_ISSOCK(m) ? "socket" : "not a file";
+}
+
+/* Run by root, certherd executes what the inventory says (exec =, dns-hook =) as root: a file that
+ * someone else owns or may write would hand them root. Owned by root (or by whoever runs certherd),
+ * and writable by nobody else. Other users run certherd with their own rights: nothing to protect. */
+static int check_file_owner(const char *path, const struct stat *st, uid_t euid, char **reterr) {
+        if (euid != 0)
+                return 0;
+        if (st->st_uid != 0 && st->st_uid != euid)
+                return error_at(reterr, -EPERM, path, 0,
+                                "refusing an inventory file owned by uid %u: running as root, it must belong to root",
+                                (unsigned) st->st_uid);
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return error_at(reterr, -EPERM, path, 0,
+                                "refusing an inventory file writable by %s (mode %04o): running as root, only its "
+                                "owner may write it",
+                                (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st->st_mode & 07777));
+        return 0;
+}
+
 static int parse_file(Inventory *inv, const char *path, char **reterr) {
         _cleanup_free_ char *chunk = NULL;
         _cleanup_close_ int fd = -1;
         struct stat st;
+        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0) {
-                int r = -errno;
-
+                r = -errno;
                 return error_at(reterr, r, path, 0, "%s", strerror(-r));
         }
         if (S_ISDIR(st.st_mode))
                 return error_at(reterr, -EISDIR, path, 0, "%s", strerror(EISDIR));
+        if (!S_ISREG(st.st_mode))
+                return error_at(reterr, -EINVAL, path, 0, "not a regular file (%s)", file_type_name(st.st_mode));
+        r = check_file_owner(path, &st, geteuid(), reterr);
+        if (r < 0)
+                return r;
         chunk = malloc(CHUNK_SIZE);
         if (!chunk)
                 return error_at(reterr, -ENOMEM, path, 0, "out of memory");

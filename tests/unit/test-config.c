@@ -1080,12 +1080,78 @@ static void test_load_errors(_unused_ void **state) {
         inv = inventory_free(inv);
         assert_int_equal(chdir("/"), 0);
 
-        /* /dev/zero: stopped at its first chunk */
+        /* devices and FIFOs are refused at once: reading them would never end or block */
         assert_int_equal(config_load("/dev/zero", &inv, &err), -EINVAL);
-        assert_string_equal(err, "/dev/zero: contains a NUL byte");
+        assert_string_equal(err, "/dev/zero: not a regular file (character device)");
         free(TAKE_PTR(err));
+        snprintf(path, sizeof(path), "%s/conf.d/y.conf", s.dir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EINVAL);
+        snprintf(expected, sizeof(expected), "%s: not a regular file (FIFO)", path);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+        assert_int_equal(unlink(path), 0);
 
         assert_null(inventory_free(NULL));
+        scratch_done(&s);
+}
+
+/* Issue 10 item 15: as root, an inventory file that another user owns or may write is refused (its
+ * exec = would run as root). */
+static void test_load_ownership(_unused_ void **state) {
+        Inventory *inv = NULL;
+        char *err = NULL, confd[256], path[300], expected[600];
+        Scratch s;
+
+        if (geteuid() != 0) {
+                print_message("not root: skipping the ownership rules, which apply to root only\n");
+                skip();
+        }
+        scratch_init(&s);
+        write_file(s.dir, "certherd.conf", "[certificate \"a\"]\ncertificate = /a\n");
+        snprintf(confd, sizeof(confd), "%s/conf.d", s.dir);
+        assert_int_equal(mkdir(confd, 0755), 0);
+        write_file(confd, "50-evil.conf", "[certificate \"a\"]\nexec = /tmp/own-the-box\n");
+        snprintf(path, sizeof(path), "%s/50-evil.conf", confd);
+
+        /* owned by nobody */
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        assert_null(inv);
+        snprintf(expected, sizeof(expected),
+                 "%s: refusing an inventory file owned by uid 65534: running as root, it must belong to root", path);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+
+        /* root's, but group-writable; then others-writable */
+        assert_int_equal(chown(path, 0, 0), 0);
+        assert_int_equal(chmod(path, 0664), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        snprintf(expected, sizeof(expected),
+                 "%s: refusing an inventory file writable by its group (mode 0664): running as root, only its "
+                 "owner may write it", path);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+        assert_int_equal(chmod(path, 0646), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        assert_non_null(strstr(err, "writable by others (mode 0646)"));
+        free(TAKE_PTR(err));
+
+        /* the main file too */
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(chown(s.main, 65534, 0), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        snprintf(expected, sizeof(expected),
+                 "%s: refusing an inventory file owned by uid 65534: running as root, it must belong to root", s.main);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+
+        /* root's and 0644 (0600, 0640 alike): fine */
+        assert_int_equal(chown(s.main, 0, 0), 0);
+        assert_int_equal(chmod(path, 0640), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), 0);
+        assert_string_equal(inv->certs[0]->exec, "/tmp/own-the-box");
+        inv = inventory_free(inv);
         scratch_done(&s);
 }
 
@@ -1258,10 +1324,13 @@ int main(void) {
                 cmocka_unit_test(test_line_too_long),
                 cmocka_unit_test(test_conf_d),
                 cmocka_unit_test(test_load_errors),
+                cmocka_unit_test(test_load_ownership),
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
         };
 
+        /* Files written here must not be group-writable: run as root, config_load() refuses those. */
+        umask(022);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
