@@ -13,6 +13,7 @@
 
 #include "config-value.h"
 #include "config.h"
+#include "log.h"
 
 /* Far beyond any inventory; stops reading an endless pipe. */
 #define CONFIG_FILE_MAX (64U * 1024 * 1024)
@@ -215,6 +216,7 @@ Inventory *inventory_free(Inventory *inv) {
                 cert_free(inv->certs[i]);
         free(inv->certs);
         config_index_free(inv->index);
+        strv_free(inv->warnings);
         free(inv);
         return NULL;
 }
@@ -836,6 +838,90 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                                 cert_critical_before(inv, c));
 }
 
+static _printf_(2, 3) int add_warning(Inventory *inv, const char *fmt, ...) {
+        size_t n = strv_length(inv->warnings);
+        char *w, **l;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&w, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        l = reallocarray(inv->warnings, n + 2, sizeof(char *));
+        if (!l) {
+                free(w);
+                return -ENOMEM;
+        }
+        l[n] = w;
+        l[n + 1] = NULL;
+        inv->warnings = l;
+        return 0;
+}
+
+/* policy_renew_time() never renews earlier than two thirds into the lifetime (a 90-day certificate at
+ * 30 days): a renew-before beyond that is capped, which the operator should hear about when the
+ * inventory is read, not discover. Percentages are known here; an absolute value only where the
+ * lifetime is: the validity of an internal CA's leaves, or of a self-signed certificate. */
+static int warn_percent(Inventory *inv, Threshold t, const char *file, unsigned line, SectionKind kind,
+                        const char *name) {
+        char where[256];
+
+        if (!t.set || !t.is_percent || t.percent <= 66)
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s renew-before = %u%% is more than two thirds of a certificate's lifetime: "
+                           "renewal is capped at two thirds (66%%)",
+                           file ?: "<config>", line, section_display(where, sizeof(where), kind, name), t.percent);
+}
+
+static int warn_renew_before(Inventory *inv, const CertConfig *c) {
+        Threshold t = cert_renew_before(inv, c);
+        char where[256], a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX], cap[CONFIG_USEC_MAX], from[300] = "";
+        const CaConfig *ca = NULL;
+        usec_t lifetime;
+
+        if (!t.set || t.is_percent)
+                return 0;
+        if (c->issuer == ISSUER_CA) {
+                ca = inventory_find_ca(inv, c->issuer_name);
+                if (!ca)
+                        return 0;
+                lifetime = ca->validity;
+                snprintf(from, sizeof(from), "the validity of [ca \"%s\"]", ca->name);
+        } else if (c->issuer == ISSUER_SELF) {
+                lifetime = CONFIG_SELF_SIGNED_VALIDITY;
+                snprintf(from, sizeof(from), "what issuer = self issues");
+        } else
+                return 0;
+        if (t.usec <= lifetime - lifetime / 3)
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s renew-before = %s%s is more than two thirds of the certificate's lifetime "
+                           "(%s, %s): renewal is capped at %s before expiry",
+                           c->file ?: "<config>", c->line, section_display(where, sizeof(where), SECTION_CERT, c->name),
+                           config_format_usec(t.usec, a, sizeof(a)), c->renew_before.set ? "" : " (from [agent])",
+                           config_format_usec(lifetime, b, sizeof(b)), from,
+                           config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
+}
+
+static int collect_warnings(Inventory *inv) {
+        int r;
+
+        strv_free(inv->warnings); /* validated once more: found afresh */
+        inv->warnings = NULL;
+        r = warn_percent(inv, inv->agent.renew_before, inv->agent.file ?: inv->path, inv->agent.line, SECTION_AGENT,
+                         NULL);
+        for (size_t i = 0; i < inv->n_certs && r >= 0; i++) {
+                r = warn_percent(inv, inv->certs[i]->renew_before, inv->certs[i]->file, inv->certs[i]->line,
+                                 SECTION_CERT, inv->certs[i]->name);
+                if (r >= 0)
+                        r = warn_renew_before(inv, inv->certs[i]);
+        }
+        return r;
+}
+
 int config_validate(Inventory *inv, char **reterr) {
         int r;
 
@@ -847,6 +933,8 @@ int config_validate(Inventory *inv, char **reterr) {
                 r = validate_ca(inv->ca[i], reterr);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
                 r = validate_cert(inv, inv->certs[i], reterr);
+        if (r >= 0 && collect_warnings(inv) < 0)
+                r = error_at(reterr, -ENOMEM, inv->path ?: "<config>", 0, "out of memory");
         return r < 0 ? r : 0;
 }
 
@@ -968,6 +1056,8 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
         r = config_validate(inv, reterr);
         if (r < 0)
                 return r;
+        for (char **w = inv->warnings; w && *w; w++)
+                log_warning("%s", *w);
         *ret = TAKE_PTR(inv);
         return 0;
 }

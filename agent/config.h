@@ -148,18 +148,28 @@ typedef struct Inventory {
         CertConfig **certs;
         size_t n_certs;
         ConfigIndex *index; /* NULL for an inventory built by hand: lookups then scan the arrays */
+        /* What config_validate() found questionable but not wrong, one "FILE:LINE: message" each, e.g. a
+         * renew-before beyond two thirds of the lifetime (renewal is capped there). NULL-terminated or NULL.
+         * config_load() logs them. */
+        char **warnings;
 } Inventory;
+
+/* The lifetime of what `issuer = self` issues (renew.c issues with this; it has no CA section). */
+#define CONFIG_SELF_SIGNED_VALIDITY (90 * USEC_PER_DAY)
 
 /* Load `path` (NULL: $CERTHERD_CONFIG, else CONFIG_DEFAULT_PATH) and its conf.d/. Environment variables
  * are looked up with getenv(). On failure returns -errno and, when reterr is non-NULL, a malloc'd
- * one-line message "FILE:LINE: message" (or "FILE: message" for a file-level problem). */
+ * one-line message "FILE:LINE: message" (or "FILE: message" for a file-level problem). Warnings (see
+ * Inventory.warnings) are logged with log_warning(). Run as root, every file must belong to root and be
+ * writable by nobody else (-EPERM); files that are not regular are refused (-EINVAL). */
 int config_load(const char *path, Inventory **ret, char **reterr);
 
 /* Parse one file's text into `inv` (created by inventory_new()), as if it were the file `filename`.
  * Used by config_load() and the fuzzer. Does not validate cross references (see config_validate). */
 Inventory *inventory_new(void);
 int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr);
-/* After all files: defaults, required keys, issuer references (ca:NAME / acme:NAME must exist). */
+/* After all files: defaults, required keys, issuer references (ca:NAME / acme:NAME must exist); fills
+ * inv->warnings. No I/O, no logging. */
 int config_validate(Inventory *inv, char **reterr);
 
 Inventory *inventory_free(Inventory *inv);

@@ -876,6 +876,55 @@ static void test_strings(_unused_ void **state) {
         assert_int_equal(challenge_type_from_string("dns"), _CHALLENGE_TYPE_INVALID);
 }
 
+/* Issue 10 item 22: a renew-before beyond two thirds of the lifetime is capped; say so at load time. */
+static void test_renew_before_warnings(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+
+        inv = parse_ok("[agent]\nrenew-before = 80%\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\nvalidity = 30d\n"
+                       "[certificate \"ok\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = ca:int\n"
+                       "renew-before = 20d\n"
+                       "[certificate \"long\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = ca:int\n"
+                       "renew-before = 21d\n"
+                       "[certificate \"pct\"]\ncertificate = /c\nrenew-before = 67%\n"
+                       "[certificate \"pct-ok\"]\ncertificate = /c\nrenew-before = 66%\n"
+                       "[certificate \"self\"]\ncertificate = /d\nkey = /k\nnames = d.example\nissuer = self\n"
+                       "renew-before = 61d\n"
+                       "[certificate \"watched\"]\ncertificate = /e\nrenew-before = 400d\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:1: [agent] renew-before = 80% is more than two thirds of a certificate's "
+                            "lifetime: renewal is capped at two thirds (66%)",
+                            "test.conf:13: [certificate \"long\"] renew-before = 21d is more than two thirds of the "
+                            "certificate's lifetime (30d, the validity of [ca \"int\"]): renewal is capped at 20d "
+                            "before expiry",
+                            "test.conf:19: [certificate \"pct\"] renew-before = 67% is more than two thirds of a "
+                            "certificate's lifetime: renewal is capped at two thirds (66%)",
+                            "test.conf:25: [certificate \"self\"] renew-before = 61d is more than two thirds of the "
+                            "certificate's lifetime (90d, what issuer = self issues): renewal is capped at 60d before "
+                            "expiry",
+                            NULL });
+
+        /* an absolute renew-before of [agent] counts for each certificate of an internal CA */
+        inventory_free(TAKE_PTR(inv));
+        inv = parse_ok("[agent]\nrenew-before = 25d\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\nvalidity = 30d\n"
+                       "[certificate \"a\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = ca:int\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:7: [certificate \"a\"] renew-before = 25d (from [agent]) is more than two "
+                            "thirds of the certificate's lifetime (30d, the validity of [ca \"int\"]): renewal is "
+                            "capped at 20d before expiry",
+                            NULL });
+
+        /* the contract's example (30d of an internal CA's 90d) warns about nothing */
+        inventory_free(TAKE_PTR(inv));
+        setenv("CREDENTIALS_DIRECTORY", "/run/credentials/certherd.service", 1);
+        inv = parse_ok(design_example);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        assert_null(inv->warnings);
+}
+
 /* Issue 10 item 18: `names` of 100 DNS names, half on one long line, half on continuation lines. */
 static void test_hundred_names(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -1312,6 +1361,7 @@ int main(void) {
                 cmocka_unit_test(test_syntax),
                 cmocka_unit_test(test_continuation),
                 cmocka_unit_test(test_hundred_names),
+                cmocka_unit_test(test_renew_before_warnings),
                 cmocka_unit_test(test_long_section_name),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_thresholds),
