@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "challenge.h"
+#include "config.h"
 #include "macro.h"
 #include "notify.h"
 #include "spawn-util.h"
@@ -172,9 +174,11 @@ static void test_exec_signal_state_reset(void **state) {
         sigaddset(&block, SIGTERM);
         assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old), 0);
         signal(SIGPIPE, SIG_IGN);
+        /* Builtins only: the shell blocks SIGCHLD while it waits for a child such as grep. */
         write_text(path_of("sig.sh"), 0755,
-                   "#!/bin/sh\ngrep -q '^SigBlk:[[:space:]]*0*$' /proc/$$/status && "
-                   "grep -q '^SigIgn:[[:space:]]*0*$' /proc/$$/status\n");
+                   "#!/bin/sh\nwhile read -r k v; do\n"
+                   "  case \"$k\" in SigBlk:|SigIgn:) case \"$v\" in *[!0]*) echo \"$k $v\" >&2; exit 1;; esac;; esac\n"
+                   "done </proc/$$/status\n");
         assert_int_equal(notify_exec(path_of("sig.sh"), &env, 10 * USEC_PER_SEC, NULL), 0);
         signal(SIGPIPE, SIG_DFL);
         assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
@@ -226,6 +230,61 @@ static void test_format_timeout(void **state) {
         assert_string_equal(spawn_format_timeout(90 * USEC_PER_SEC, b, sizeof(b)), "90s");
         assert_string_equal(spawn_format_timeout(2 * USEC_PER_MINUTE, b, sizeof(b)), "2m");
         assert_string_equal(spawn_format_timeout(USEC_PER_SEC / 2, b, sizeof(b)), "0.5s");
+}
+
+/* dns-hook under [agent]'s hook-timeout: a hang is a failed challenge after the timeout, not forever. */
+static void test_dns_hook_timeout(void **state) {
+        _cleanup_free_ char *hook = NULL;
+        AcmeConfig a = { .name = (char *) "t", .challenge = CHALLENGE_DNS_01, .hook_timeout = USEC_PER_SEC };
+        Challenger *c = NULL;
+        double t0;
+        pid_t child;
+
+        write_text(path_of("dns-hook.sh"), 0755,
+                   "#!/bin/sh\n[ \"$1\" = add ] || exit 0\nsleep 1000 &\necho $! >\"%s\"\nsleep 1000\n",
+                   path_of("dns-child.pid"));
+        a.dns_hook = hook = strdup(path_of("dns-hook.sh"));
+        assert_int_equal(challenge_new(&a, &c), 0);
+        t0 = now_s();
+        assert_int_equal(challenge_add(c, "example.test", "tok", "tok.thumb"), -ETIMEDOUT);
+        assert_true(now_s() - t0 < 3.0);
+        child = read_pid(path_of("dns-child.pid"));
+        assert_true(gone_within(child, 1.0));
+        challenge_remove(c, "example.test", "tok", "tok.thumb");
+        challenge_free(c);
+}
+
+/* hook-timeout: [agent] (default 60 s) and per certificate; the dns-hook gets [agent]'s. */
+static void test_hook_timeout_config(void **state) {
+        _cleanup_inventory_ Inventory *inv = inventory_new();
+        _cleanup_free_ char *err = NULL;
+        static const char text[] =
+                "[acme \"a\"]\ndirectory = https://acme.test/dir\nchallenge = dns-01\ndns-hook = /bin/true\n"
+                "[certificate \"x\"]\ncertificate = /x.crt\nexec = /bin/true\nhook-timeout = 5m\n"
+                "[certificate \"y\"]\ncertificate = /y.crt\n";
+
+        assert_non_null(inv);
+        assert_int_equal(config_parse_string(inv, text, "t.conf", &err), 0);
+        assert_int_equal(config_validate(inv, &err), 0);
+        assert_int_equal(inv->agent.hook_timeout, 60 * USEC_PER_SEC);
+        assert_int_equal(cert_hook_timeout(inv, inventory_find_cert(inv, "x")), 5 * USEC_PER_MINUTE);
+        assert_int_equal(cert_hook_timeout(inv, inventory_find_cert(inv, "y")), 60 * USEC_PER_SEC);
+        assert_int_equal(inventory_find_acme(inv, "a")->hook_timeout, 60 * USEC_PER_SEC);
+        inv = inventory_free(inv);
+
+        inv = inventory_new();
+        assert_int_equal(config_parse_string(inv, "[certificate \"y\"]\ncertificate = /y.crt\n", "a.conf", &err), 0);
+        assert_int_equal(config_parse_string(inv, "[agent]\nhook-timeout = 2s\n", "b.conf", &err), 0);
+        assert_int_equal(config_validate(inv, &err), 0);
+        assert_int_equal(cert_hook_timeout(inv, inventory_find_cert(inv, "y")), 2 * USEC_PER_SEC);
+        inv = inventory_free(inv);
+
+        inv = inventory_new();
+        assert_true(config_parse_string(inv, "[agent]\nhook-timeout = 0\n", "c.conf", &err) < 0);
+        assert_non_null(strstr(err, "c.conf:2"));
+        free(TAKE_PTR(err));
+        assert_true(config_parse_string(inv, "[certificate \"z\"]\nhook-timeout = soon\n", "d.conf", &err) < 0);
+        assert_non_null(strstr(err, "d.conf:2"));
 }
 
 /* ---- notify_signal ------------------------------------------------------------------------------ */
@@ -379,6 +438,8 @@ int main(void) {
                 cmocka_unit_test(test_exec_timeout_kills_group),
                 cmocka_unit_test(test_exec_timeout_ignores_term),
                 cmocka_unit_test(test_format_timeout),
+                cmocka_unit_test(test_dns_hook_timeout),
+                cmocka_unit_test(test_hook_timeout_config),
                 cmocka_unit_test(test_parse_pid),
                 cmocka_unit_test(test_signal_bad_pidfiles),
                 cmocka_unit_test(test_signal_owner_rule),
