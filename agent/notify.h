@@ -23,7 +23,7 @@ typedef struct HookEnv {
  * it has no '/') with the environment plus CERTHERD_* from env, through spawn_run(): its own process group,
  * only fds 0-2 inherited, at most `timeout` (then the group is killed). Returns 0 when it exited 0;
  * -ENOENT/-EACCES/… when it could not be started; -EPROTO when it failed (non-zero status or a signal);
- * -ETIMEDOUT when it ran out of time. *reterr: "hook '/x' exited with status 3",
+ * -ETIMEDOUT when it ran out of time. *reterr: "hook '/x' failed with exit status 3",
  * "hook '/x' timed out after 1m; its process group was killed". */
 int notify_exec(const char *command, const HookEnv *env, usec_t timeout, char **reterr);
 

@@ -160,7 +160,7 @@ static int describe_status(const siginfo_t *si, char **reterr) {
         if (si->si_code == CLD_EXITED) {
                 if (si->si_status == 0)
                         return 0;
-                return set_error(reterr, -EPROTO, "exited with status %d", si->si_status);
+                return set_error(reterr, -EPROTO, "failed with exit status %d", si->si_status);
         }
         return set_error(reterr, -EPROTO, "killed by signal %s",
                          sigabbrev_np(si->si_status) ?: "unknown");

@@ -18,7 +18,7 @@
  * SPAWN_KILL_GRACE has passed, and the program is reaped: nothing it started in its group survives.
  * (A program that moves its children into a group of their own escapes this; systemd's cgroup does not.)
  * Returns 0 when the program exited with status 0. Otherwise a negative errno and, when reterr is non-NULL,
- * a malloc'd reason without the program's name ("exited with status 3", "killed by signal KILL",
+ * a malloc'd reason without the program's name ("failed with exit status 3", "killed by signal KILL",
  * "timed out after 1s; its process group was killed", "cannot execute: No such file or directory"):
  *   -EPROTO      it exited with another status or was killed by a signal;
  *   -ETIMEDOUT   it ran out of time;

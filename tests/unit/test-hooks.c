@@ -122,7 +122,7 @@ static void test_exec_status(void **state) {
 
         write_text(path_of("three.sh"), 0755, "#!/bin/sh\nexit 3\n");
         assert_int_equal(notify_exec(path_of("three.sh"), &env, 10 * USEC_PER_SEC, &err), -EPROTO);
-        assert_non_null(strstr(err, "exited with status 3"));
+        assert_non_null(strstr(err, "failed with exit status 3"));
         assert_non_null(strstr(err, "three.sh"));
         free(TAKE_PTR(err));
 
