@@ -216,14 +216,17 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         r = wait_until(pid, pidfd, deadline, true, &si);
         if (r > 0)
                 return describe_status(&si, reterr);
+        /* waitid() failed (ECHILD: reaped behind our back): the group may be gone and its ID reused, so it is
+         * not ours to kill. */
+        if (r < 0)
+                return set_error(reterr, r, "cannot wait for it: %s", strerror(-r));
 
-        /* Out of time (or waitid failed, which cannot be waited out either): stop the whole group. */
+        /* Out of time. The program is not reaped until after SIGKILL: while it is at least a zombie, its
+         * process group ID cannot be given to anyone else. */
         (void) kill(-pid, SIGTERM);
         (void) wait_until(pid, pidfd, now_monotonic() + SPAWN_KILL_GRACE, false, &si);
         (void) kill(-pid, SIGKILL);
         (void) wait_until(pid, pidfd, USEC_INFINITY, true, &si);
-        if (r < 0)
-                return set_error(reterr, r, "cannot wait for it: %s; its process group was killed", strerror(-r));
         return set_error(reterr, -ETIMEDOUT, "timed out after %s; its process group was killed",
                          spawn_format_timeout(timeout, t, sizeof(t)));
 }
