@@ -10,14 +10,14 @@
 /* Under [agent]'s hook-timeout (spawn-util.h: own process group, fds 0-2 only, killed at the deadline). */
 static int run_hook(Challenger *c, const char *action, const char *domain, const char *value) {
         char *argv[] = { c->cfg->dns_hook, (char *) action, (char *) domain, (char *) value, NULL };
+        usec_t timeout = c->cfg->hook_timeout > 0 ? c->cfg->hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
         _cleanup_free_ char *why = NULL;
         int r;
 
-        r = spawn_run(argv, NULL, c->cfg->hook_timeout > 0 ? c->cfg->hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT,
-                      &why);
+        r = spawn_run(argv, NULL, timeout, &why);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] dns-hook '%s %s %s' %s", c->cfg->name, c->cfg->dns_hook,
-                                       action, domain, why ?: strerror(-r));
+                return log_error_errno(r, "[acme \"%s\"] dns-hook '%s %s %s' %s", c->cfg->name,
+                                       c->cfg->dns_hook, action, domain, why ?: strerror(-r));
         return 0;
 }
 

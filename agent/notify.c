@@ -143,7 +143,8 @@ int notify_parse_pid(const char *text, size_t size, pid_t *ret) {
 }
 
 /* The text of a pidfile, opened so that it can neither redirect us (no symlink) nor hang us (a FIFO). */
-static int read_pidfile(const char *pidfile, struct stat *ret_st, char *buf, size_t *ret_size, char **reterr) {
+static int read_pidfile(
+                const char *pidfile, struct stat *ret_st, char *buf, size_t *ret_size, char **reterr) {
         _cleanup_close_ int fd = -1;
         struct stat st;
         ssize_t n;
@@ -219,19 +220,21 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
                 for (size_t i = 0; i < size; i++)
                         if ((unsigned char) buf[i] < 0x20 || (unsigned char) buf[i] >= 0x7f)
                                 buf[i] = '?';
-                return set_error(reterr, -EBADMSG, "pidfile %s: '%.*s' is not a PID (decimal, 2-%d); not signalled",
-                                 pidfile, (int) size, buf, INT_MAX);
+                return set_error(reterr, -EBADMSG,
+                                 "pidfile %s: '%.*s' is not a PID (decimal, 2-%d); not signalled", pidfile,
+                                 (int) size, buf, INT_MAX);
         }
 
         if (owner && owner[0] != ':') {
                 r = install_parse_owner(owner, &want, &unused);
                 if (r < 0)
-                        return set_error(reterr, r, "pidfile %s: cannot resolve owner '%s': %s", pidfile, owner,
-                                         strerror(-r));
+                        return set_error(reterr, r, "pidfile %s: cannot resolve owner '%s': %s", pidfile,
+                                         owner, strerror(-r));
                 if (st.st_uid != 0 && st.st_uid != want)
                         return set_error(reterr, -EPERM,
-                                         "pidfile %s: owned by uid %u, neither root nor the owner '%s' (uid %u); "
-                                         "not signalled", pidfile, (unsigned) st.st_uid, owner, (unsigned) want);
+                                         "pidfile %s: owned by uid %u, neither root nor the owner '%s' "
+                                         "(uid %u); not signalled",
+                                         pidfile, (unsigned) st.st_uid, owner, (unsigned) want);
         }
 
         /* Hold the process first: whatever /proc then says is about it, as long as it still runs after. */
@@ -247,7 +250,8 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
                 return set_error(reterr, -ESRCH, "pidfile %s: PID %d: no such process", pidfile, (int) pid);
         if (real != st.st_uid && saved != st.st_uid)
                 return set_error(reterr, -EPERM,
-                                 "pidfile %s: PID %d runs as uid %u, not as the pidfile's owner uid %u; not signalled",
+                                 "pidfile %s: PID %d runs as uid %u, not as the pidfile's owner uid %u; "
+                                 "not signalled",
                                  pidfile, (int) pid, (unsigned) real, (unsigned) st.st_uid);
 
         if (pidfd >= 0)

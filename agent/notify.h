@@ -7,8 +7,9 @@
 #include "time-util.h"
 
 /* Telling dependents about a new certificate (DESIGN.md §2): exec hooks and signals here; systemd units
- * over D-Bus in notify-bus.h, deploy verification in notify-verify.h. None of these log: each returns a
- * negative errno and, when reterr is non-NULL, a malloc'd one-line reason for the caller to log and record. */
+ * over D-Bus in notify-bus.h, deploy verification in notify-verify.h. Neither function here logs: each
+ * returns a negative errno and, when reterr is non-NULL, a malloc'd one-line reason for the caller to log
+ * and record. */
 
 typedef struct HookEnv {
         const char *name;         /* CERTHERD_NAME */
@@ -35,9 +36,9 @@ int notify_exec(const char *command, const HookEnv *env, usec_t timeout, char **
  *   - the process's real or saved user ID (those kill(2) checks) is the pidfile's owner: whoever can
  *     write the pidfile can have certherd signal only processes they could signal themselves.
  * The process is held through a pidfd (pidfd_open, pidfd_send_signal), so a PID reused between the check
- * and the signal is never hit. Returns 0, or -EBADMSG (bad pidfile content), -EFBIG, -ELOOP/-EINVAL (not a
- * regular file), -EPERM (the rule refused), -ESRCH (no such process), -ENOENT, …; *reterr names the pidfile:
- * "/run/x.pid: PID 1234 runs as uid 0, not as the pidfile's owner uid 33; not signalled". */
+ * and the signal is never hit. Returns 0, or -EBADMSG (bad pidfile content), -EFBIG, -ELOOP/-EINVAL
+ * (not a regular file), -EPERM (the rule refused), -ESRCH (no such process), -ENOENT, …; *reterr names the
+ * pidfile: "pidfile /run/x.pid: PID 1234 runs as uid 0, not as the pidfile's owner uid 33; not signalled". */
 #define NOTIFY_PIDFILE_MAX 64
 int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr);
 

@@ -101,7 +101,8 @@ static void close_inherited_fds(int errfd) {
 }
 
 /* In the child, between fork() and exec: async-signal-safe calls only. */
-__attribute__((noreturn)) static void child(const char *path, char *const argv[], char *const envp[], int errfd) {
+__attribute__((noreturn)) static void child(
+                const char *path, char *const argv[], char *const envp[], int errfd) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t none;
         int e;
@@ -181,7 +182,8 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
                 return set_error(reterr, -EINVAL, "no program to run");
         r = find_program(argv[0], &path);
         if (r < 0)
-                return set_error(reterr, r, "cannot execute: %s", r == -ENOENT ? "not found in $PATH" : strerror(-r));
+                return set_error(reterr, r, "cannot execute: %s",
+                                 r == -ENOENT ? "not found in $PATH" : strerror(-r));
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return set_error(reterr, -errno, "cannot execute: %m");
 
@@ -212,12 +214,12 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         }
 
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
-        deadline = timeout == USEC_INFINITY || timeout > USEC_INFINITY - start ? USEC_INFINITY : start + timeout;
+        deadline = timeout > USEC_INFINITY - start ? USEC_INFINITY : start + timeout;
         r = wait_until(pid, pidfd, deadline, true, &si);
         if (r > 0)
                 return describe_status(&si, reterr);
-        /* waitid() failed (ECHILD: reaped behind our back): the group may be gone and its ID reused, so it is
-         * not ours to kill. */
+        /* waitid() failed (ECHILD: reaped behind our back): the group may be gone and its ID reused, so it
+         * is not ours to kill. */
         if (r < 0)
                 return set_error(reterr, r, "cannot wait for it: %s", strerror(-r));
 
