@@ -5,7 +5,8 @@
 #      metrics file clean for `promtool check metrics`;
 #   2. the pipeline: certherd's own metrics file, read by node_exporter's textfile collector, scraped by
 #      Prometheus; a deploy_ok of 0 in that file (written the way certherd writes it: whole, atomically)
-#      raises CertherdDeployFailed in Alertmanager (its /api/v2/alerts lists it) and a 1 resolves it;
+#      raises CertherdDeployFailed in Alertmanager (its /api/v2/alerts lists it, and its webhook
+#      receiver is notified) and a 1 resolves it (the receiver is told so);
 #   3. certherd itself: an internal-CA set whose `exec` hook fails makes `certherd renew` exit 1 and
 #      write certherd_certificate_deploy_ok 0, which raises CertherdDeployFailed; with the hook fixed, a
 #      plain `certherd renew` deploys again (same serial) and the alert resolves.
@@ -65,15 +66,19 @@ promtool check metrics <"$prom_file" >"$T/out" 2>&1 || { cat "$T/out" >&2; die "
 ok "certherd's metrics file: promtool check metrics is clean"
 
 # --- the three servers
-np=$(free_port) pp=$(free_port) ap=$(free_port)
-cat >"$T/am.yml" <<'YML'
+np=$(free_port) pp=$(free_port) ap=$(free_port) wp=$(free_port)
+cat >"$T/am.yml" <<YML
 route:
-  receiver: none
+  receiver: hook
+  group_by: [alertname, name]
   group_wait: 1s
   group_interval: 1s
   repeat_interval: 1h
 receivers:
-  - name: none
+  - name: hook
+    webhook_configs:
+      - url: http://127.0.0.1:$wp/
+        send_resolved: true
 YML
 sed -E 's/^( *for:).*/\1 0s/' "$rules" >"$T/rules.yml"
 diff <(grep -Ev '^ *for:' "$rules") <(grep -Ev '^ *for:' "$T/rules.yml") >/dev/null ||
@@ -90,6 +95,20 @@ scrape_configs:
   - job_name: node
     static_configs: [{targets: ['127.0.0.1:$np']}]
 YML
+# The webhook receiver: one line per notified alert, "STATUS ALERTNAME NAME".
+python3 - "$wp" "$T/notified" >"$T/hook.log" 2>&1 <<'PY' &
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with open(sys.argv[2], "a") as f:
+            for a in body["alerts"]:
+                f.write("%s %s %s\n" % (a["status"], a["labels"].get("alertname"), a["labels"].get("name")))
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+pids+=($!)
 prometheus-node-exporter --web.listen-address="127.0.0.1:$np" --collector.disable-defaults \
         --collector.textfile --collector.textfile.directory="$T/textfile" >"$T/node.log" 2>&1 &
 pids+=($!)
@@ -99,10 +118,11 @@ pids+=($!)
 prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" --web.listen-address="127.0.0.1:$pp" \
         --rules.alert.resend-delay=1s >"$T/prom.log" 2>&1 &
 pids+=($!)
-logs() { tail -n 20 "$T/node.log" "$T/am.log" "$T/prom.log" >&2; }
+logs() { tail -n 20 "$T/node.log" "$T/am.log" "$T/prom.log" "$T/hook.log" >&2; }
 wait_port "$np"
 wait_port "$ap"
 wait_port "$pp"
+wait_port "$wp"
 
 # until SECONDS WHAT CMD…: retry CMD every 0.5 s; die naming WHAT when it never succeeds.
 until_ok() {
@@ -136,6 +156,8 @@ else:
     print("none")' "$1"
 }
 am_is() { [[ $(am_state "$1" 2>/dev/null) == "$2" ]]; }
+# notified STATUS NAME: the webhook receiver was told that CertherdDeployFailed for NAME is STATUS.
+notified() { grep -qx "$1 CertherdDeployFailed $2" "$T/notified" 2>/dev/null; }
 # write_textfile FILE: replace the collector's file the way certherd does (whole, by rename).
 write_textfile() {
         cp "$1" "$T/textfile/.certherd.prom.new"
@@ -164,11 +186,14 @@ am_is web none || die "CertherdDeployFailed in Alertmanager before any failure"
 write_textfile "$T/failed.prom"
 t0=$SECONDS
 until_ok 20 "deploy_ok 0 in the textfile: CertherdDeployFailed did not reach Alertmanager" am_is web active
-ok "textfile deploy_ok 0: CertherdDeployFailed active in Alertmanager after $((SECONDS - t0))s"
+until_ok 10 "Alertmanager did not notify the webhook of CertherdDeployFailed" notified firing web
+ok "textfile deploy_ok 0: CertherdDeployFailed active in Alertmanager, receiver notified, after $((SECONDS - t0))s"
 write_textfile "$T/good.prom"
 t0=$SECONDS
 until_ok 20 "deploy_ok back to 1: CertherdDeployFailed did not resolve in Alertmanager" am_is web none
-ok "textfile deploy_ok 1: the alert resolved after $((SECONDS - t0))s"
+until_ok 10 "Alertmanager did not notify the webhook of the resolution" notified resolved web
+ok "textfile deploy_ok 1: the alert resolved, receiver notified, after $((SECONDS - t0))s"
+: >"$T/notified"
 
 # --- 3. certherd itself. Needs the deploy-failure state (issue 9 item 2): without it this part FAILS,
 # it is not skipped.
@@ -187,6 +212,7 @@ grep -q '^certherd_certificate_deploy_ok{name="web"} 0$' "$prom_file" || {
 [[ $rc == 1 ]] || { cat "$T/out" "$T/err" >&2; part3 "renew with a failing exec hook exited $rc, expected 1"; }
 t0=$SECONDS
 until_ok 20 "certherd-driven part: CertherdDeployFailed did not reach Alertmanager" am_is web active
+until_ok 10 "certherd-driven part: the webhook was not notified" notified firing web
 ok "certherd: exec = /bin/false → renew exits 1, deploy_ok 0, CertherdDeployFailed active after $((SECONDS - t0))s"
 
 write_conf /bin/true
@@ -196,4 +222,5 @@ grep -q '^certherd_certificate_deploy_ok{name="web"} 1$' "$prom_file" ||
         part3 "after the hook is fixed, renew did not write deploy_ok 1"
 t0=$SECONDS
 until_ok 20 "certherd-driven part: CertherdDeployFailed did not resolve" am_is web none
+until_ok 10 "certherd-driven part: the webhook was not told of the resolution" notified resolved web
 ok "certherd: exec fixed → plain renew redeploys the same serial, the alert resolved after $((SECONDS - t0))s"
