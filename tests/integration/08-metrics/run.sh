@@ -3,8 +3,9 @@
 # prometheus_client parser when python3-prometheus-client is installed), mode 0644, the right notAfter
 # and state per certificate, every certificate even when only one is named, the failure count after a
 # failed renewal and the renewal time after a good one; deploy_ok, next renewal and the last pass time
-# (issue 9); `promtool check metrics` clean when Prometheus is installed; every metric and every shipped
-# alert documented in certherd(8).
+# (issue 9); `promtool check metrics` clean and the shipped alert rules passing `promtool check rules` and
+# `promtool test rules` when Prometheus is installed; every metric and every shipped alert documented in
+# certherd(8).
 source "$(dirname "$0")/../lib.sh"
 need openssl
 
@@ -80,15 +81,21 @@ pass=$(sed -n 's/^certherd_last_pass_timestamp_seconds \([0-9]*\)$/\1/p' "$prom"
 grep -q '^# TYPE certherd_ca_not_after_seconds gauge$' "$prom" || die "certherd_ca_not_after_seconds not declared"
 ok "deploy_ok 1 for every set, no next renewal for a watch-only set, last pass = this renew"
 
+src=$(cd "$(dirname "$0")/../../.." && pwd)
 if command -v promtool >/dev/null; then
         promtool check metrics <"$prom" >"$T/lint" 2>&1 || { cat "$T/lint" >&2; die "promtool check metrics"; }
         ok "promtool check metrics: clean"
+        # The shipped alert rules (43-prometheus runs them in Prometheus and Alertmanager).
+        promtool check rules "$src/conf/prometheus/certherd-alerts.yml" >"$T/lint" 2>&1 ||
+                { cat "$T/lint" >&2; die "promtool check rules"; }
+        (cd "$src/conf/prometheus" && promtool test rules certherd-alerts.test.yml) >"$T/lint" 2>&1 ||
+                { cat "$T/lint" >&2; die "promtool test rules"; }
+        ok "conf/prometheus/certherd-alerts.yml: promtool check rules and test rules pass"
 else
-        echo "skip: promtool check metrics: prometheus is not installed"
+        echo "skip: promtool checks: prometheus is not installed"
 fi
 
 # Every metric the renderer knows and every shipped alert is documented in certherd(8), METRICS.
-src=$(cd "$(dirname "$0")/../../.." && pwd)
 names=$(grep -ohE '"certherd_[a-z_]+' "$src/agent/metrics.c" | tr -d '"' | sort -u)
 [[ $(wc -w <<<"$names") -ge 9 ]] || die "metric names not found in metrics.c"
 alerts=$(sed -n 's/^ *- alert: \(Certherd[A-Za-z]*\)$/\1/p' "$src/conf/prometheus/certherd-alerts.yml" | sort -u)

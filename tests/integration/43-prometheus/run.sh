@@ -1,8 +1,8 @@
 #!/bin/bash
 # The fleet view (issue 9 item 6) with Debian's Prometheus, node_exporter and Alertmanager, all started
 # here on loopback with temporary data directories and 1-second scrape and evaluation intervals:
-#   1. the shipped rules: `promtool check rules` clean and `promtool test rules` passing; certherd's
-#      metrics file clean for `promtool check metrics`;
+#   1. the shipped rules: `promtool check rules` clean, the five contract alerts there (08-metrics runs
+#      their `promtool test rules` tests); certherd's metrics file clean for `promtool check metrics`;
 #   2. the pipeline: certherd's own metrics file, read by node_exporter's textfile collector, scraped by
 #      Prometheus; a deploy_ok of 0 in that file (written the way certherd writes it: whole, atomically)
 #      raises CertherdDeployFailed in Alertmanager (its /api/v2/alerts lists it, and its webhook
@@ -31,9 +31,6 @@ for a in CertherdCertificateExpiringSoon CertherdCertificateExpired CertherdRene
         grep -q "^ *- alert: $a\$" "$rules" || die "$rules has no alert $a"
 done
 ok "promtool check rules: clean, the five contract alerts defined"
-(cd "$src/conf/prometheus" && promtool test rules certherd-alerts.test.yml) >"$T/out" 2>&1 ||
-        { cat "$T/out" >&2; die "promtool test rules certherd-alerts.test.yml"; }
-ok "promtool test rules: every alert fires and stays quiet where it must"
 
 mkdir -p "$T/ca" "$T/tls" "$T/textfile" "$T/prom" "$T/am"
 write_conf() { # EXEC
