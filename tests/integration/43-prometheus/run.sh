@@ -9,7 +9,8 @@
 #      receiver is notified) and a 1 resolves it (the receiver is told so);
 #   3. certherd itself: an internal-CA set whose `exec` hook fails makes `certherd renew` exit 1 and
 #      write certherd_certificate_deploy_ok 0, which raises CertherdDeployFailed; with the hook fixed, a
-#      plain `certherd renew` deploys again (same serial) and the alert resolves.
+#      plain `certherd renew` deploys again (same serial) and the alert resolves; the file also holds
+#      the internal CA's notAfter and the set's next renewal time.
 # Prometheus loads a copy of conf/prometheus/certherd-alerts.yml in which only the `for:` durations are
 # 0s: the shipped ones (10 minutes for a failed deploy) are meant for real fleets, not a test. The copy is
 # checked to differ from the shipped file in nothing else.
@@ -221,3 +222,13 @@ t0=$SECONDS
 until_ok 20 "certherd-driven part: CertherdDeployFailed did not resolve" am_is web none
 until_ok 10 "certherd-driven part: the webhook was not told of the resolution" notified resolved web
 ok "certherd: exec fixed → plain renew redeploys the same serial, the alert resolved after $((SECONDS - t0))s"
+
+# The other metrics the pass fills in: the CA's expiry as openssl reads it, web's next renewal ahead.
+value() { sed -n "s/^$1{$2=\"$3\"} \([0-9]*\)\$/\1/p" "$prom_file"; }
+want=$(date -d "$(openssl x509 -enddate -noout -in "$T/ca/ca.crt" | cut -d= -f2)" +%s)
+got=$(value certherd_ca_not_after_seconds ca internal)
+[[ $got == "$want" ]] || part3 "certherd_ca_not_after_seconds{ca=\"internal\"} is '$got', expected $want"
+got=$(value certherd_certificate_next_renewal_timestamp_seconds name web)
+[[ -n $got && $got -gt $(date +%s) ]] ||
+        part3 "certherd_certificate_next_renewal_timestamp_seconds{name=\"web\"} is '$got', expected a future time"
+ok "certherd: the internal CA's notAfter and web's next renewal time in the file"
