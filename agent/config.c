@@ -782,6 +782,8 @@ static int validate_agent(Inventory *inv, char **reterr) {
                 a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
         if (!a->renew_before.set)
                 a->renew_before = (Threshold) { .set = true, .is_percent = true, .percent = 33 };
+        if (a->hook_timeout == 0)
+                a->hook_timeout = CONFIG_HOOK_TIMEOUT_DEFAULT;
         return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,
                                 a->critical_before);
 }
@@ -927,8 +929,10 @@ int config_validate(Inventory *inv, char **reterr) {
 
         assert(inv);
         r = validate_agent(inv, reterr);
-        for (size_t i = 0; i < inv->n_acme && r >= 0; i++)
+        for (size_t i = 0; i < inv->n_acme && r >= 0; i++) {
+                inv->acme[i]->hook_timeout = inv->agent.hook_timeout;
                 r = validate_acme(inv->acme[i], reterr);
+        }
         for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
                 r = validate_ca(inv->ca[i], reterr);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
@@ -1102,6 +1106,12 @@ Threshold cert_warn_before(const Inventory *inv, const CertConfig *c) {
 
 Threshold cert_critical_before(const Inventory *inv, const CertConfig *c) {
         return c && c->critical_before.set ? c->critical_before : inv->agent.critical_before;
+}
+
+usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c) {
+        if (c && c->hook_timeout > 0)
+                return c->hook_timeout;
+        return inv && inv->agent.hook_timeout > 0 ? inv->agent.hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
 }
 
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {

@@ -72,6 +72,7 @@ typedef struct AgentConfig {
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
         Threshold renew_before;    /* default 33% */
+        usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
         char *file;                /* where [agent] was first given; NULL when never */
         unsigned line;
 } AgentConfig;
@@ -91,6 +92,7 @@ typedef struct AcmeConfig {
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
+        usec_t hook_timeout;       /* of dns-hook: [agent]'s, copied by config_validate() */
         char *file;                /* where the section was (first) defined */
         unsigned line;
 } AcmeConfig;
@@ -130,6 +132,7 @@ typedef struct CertConfig {
         int signal;       /* 0 when unset */
         char *signal_pidfile;
         char *exec;       /* command line of the hook */
+        usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
         char *file;
         unsigned line;
@@ -186,6 +189,9 @@ AcmeConfig *inventory_find_acme(const Inventory *inv, const char *name);
 Threshold cert_warn_before(const Inventory *inv, const CertConfig *c);
 Threshold cert_critical_before(const Inventory *inv, const CertConfig *c);
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
+/* How long the exec hook of `c` may run: its own hook-timeout, else [agent]'s (default 60 s). */
+#define CONFIG_HOOK_TIMEOUT_DEFAULT (60 * USEC_PER_SEC)
+usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c);
 /* Resolve a threshold against a lifetime [not_before, not_after]. */
 usec_t threshold_resolve(Threshold t, usec_t lifetime);
 

@@ -421,7 +421,7 @@ static void write_metrics(Manager *m, usec_t now) {
         for (size_t i = 0; i < m->report->n_results; i++)
                 st[i] = (MetricsState) { .renewal_failures = m->rt[i].state.failures,
                                          .last_renewal = m->rt[i].state.last_renewal };
-        r = metrics_render(m->report, st, now, &text);
+        r = metrics_render(m->report, st, NULL, 0, now, now, &text);
         if (r >= 0)
                 r = metrics_write(m->inv->agent.metrics_file, text);
         if (r < 0)

@@ -247,7 +247,7 @@ static void renew_write_metrics(const Inventory *inv) {
                 st[i] = (MetricsState) { .renewal_failures = cs.failures, .last_renewal = cs.last_renewal };
         }
         if (r >= 0)
-                r = metrics_render(rep, st, now_realtime(), &text);
+                r = metrics_render(rep, st, NULL, 0, now_realtime(), now_realtime(), &text);
         if (r >= 0)
                 r = metrics_write(inv->agent.metrics_file, text);
         if (r < 0)

@@ -14,6 +14,8 @@
 #include "install.h"
 #include "keygen.h"
 #include "log.h"
+#include "notify-bus.h"
+#include "notify-verify.h"
 #include "notify.h"
 #include "pool.h"
 #include "publish.h"
@@ -265,20 +267,22 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
 }
 
 /* Dependents: a failure here is logged but does not undo the install — the new pair is valid. */
-static void notify_dependents(const CertConfig *c, const HookEnv *env) {
-        int r, status = 0;
+static void notify_dependents(const Inventory *inv, const CertConfig *c, const HookEnv *env) {
+        int r;
 
         if (c->signal && c->signal_pidfile) {
-                r = notify_signal(c->signal, c->signal_pidfile);
+                _cleanup_free_ char *err = NULL;
+
+                r = notify_signal(c->signal, c->signal_pidfile, c->owner, &err);
                 if (r < 0)
-                        log_error_errno(r, "%s: cannot signal the process in %s: %m", c->name, c->signal_pidfile);
+                        log_error_errno(r, "%s: signal: %s", c->name, err ?: strerror(-r));
         }
         if (c->exec) {
-                r = notify_exec(c->exec, env, &status);
-                if (r == -EPROTO)
-                        log_error("%s: hook '%s' failed with status %d", c->name, c->exec, status);
-                else if (r < 0)
-                        log_error_errno(r, "%s: cannot run hook '%s': %m", c->name, c->exec);
+                _cleanup_free_ char *err = NULL;
+
+                r = notify_exec(c->exec, env, cert_hook_timeout(inv, c), &err);
+                if (r < 0)
+                        log_error_errno(r, "%s: %s", c->name, err ?: strerror(-r));
         }
 }
 
@@ -345,8 +349,8 @@ static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertF
         log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
                        "renewed: valid until %s, pin %s%s", na, pin, out.key_reused ? " (key kept)" : " (new key)");
 
-        notify_dependents(c, &(HookEnv) { .name = c->name, .certificate = c->certificate, .key = c->key, .pin = pin,
-                                          .previous_pin = previous[0] ? previous : NULL, .not_after = na });
+        notify_dependents(inv, c, &(HookEnv) { .name = c->name, .certificate = c->certificate, .key = c->key,
+                                               .pin = pin, .previous_pin = previous[0] ? previous : NULL, .not_after = na });
         if (ret)
                 *ret = out;
         return 0;
@@ -463,7 +467,8 @@ static void reload_units(RenewJob *jobs, size_t n) {
                 log_error_errno(r, "cannot reach systemd over D-Bus: %m; %zu unit(s) not reloaded", n_units);
         else
                 for (size_t i = 0; i < n_units; i++)
-                        (void) notify_unit(bus, units[i].action, units[i].unit, units[i].certs, UNIT_JOB_TIMEOUT);
+                        (void) notify_unit(bus, units[i].action, units[i].unit, units[i].certs, UNIT_JOB_TIMEOUT,
+                                          NULL);
 
         for (size_t i = 0; i < n_units; i++)
                 free(units[i].certs);
@@ -479,7 +484,7 @@ static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, usec_t now) {
                         continue;
                 for (char **e = j->cert->verify; e && *e; e++)
                         (void) notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, j->cert->name,
-                                             VERIFY_TIMEOUT);
+                                             VERIFY_TIMEOUT, NULL);
                 (void) publish_pins(inv, j->cert, j->outcome.pin, j->outcome.not_after,
                                     j->current && j->current->has_pin ? j->current->pin : NULL, now);
                 gnutls_free(j->outcome.leaf_der.data);
