@@ -39,6 +39,8 @@ typedef enum ProblemCode {
         PROBLEM_WEAK_SIGNATURE,
         PROBLEM_KEY_PERMISSIONS,
         PROBLEM_USAGE_MISSING,
+        PROBLEM_DEPLOY_FAILED,   /* from saved state (check/pass), never from x509_inspect */
+        PROBLEM_RENEWAL_FAILING, /* likewise; raised to critical inside critical-before */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;
@@ -50,6 +52,7 @@ Severity problem_code_severity(ProblemCode c) _pure_;
 
 typedef struct Problem {
         ProblemCode code;
+        Severity severity; /* the code's; renewal-failing may be raised to critical */
         char *message; /* "expires in 12 days" */
 } Problem;
 
