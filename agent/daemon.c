@@ -451,14 +451,15 @@ static int manager_pass(Manager *m, bool all) {
                 if (r > 0 && (r = state_save(m->inv->agent.state_directory, c->name, &m->states[i])) < 0)
                         log_warning_errno(r, "%s: cannot save its state: %m, ignoring", c->name);
                 p = &rep->plans[i];
-                if (p->next < deadline)
-                        deadline = p->next;
                 if (p->action == PLAN_RENEW || p->action == PLAN_DEPLOY) {
+                        /* The batch's end runs the next pass: no timer for these. */
                         m->rt[i].due = now;
                         m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = rep->results[i].facts,
                                                             .deploy_only = p->action == PLAN_DEPLOY };
                         continue;
                 }
+                if (p->next < deadline)
+                        deadline = p->next;
                 m->rt[i].due = p->action == PLAN_BACKOFF ? p->retry : p->due;
                 if (p->action == PLAN_NONE && c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
                         m->ari[m->n_ari++] = i;
