@@ -189,6 +189,29 @@ grep -q "not reusing the key $T/tls/victim.key: it is a symlink" "$T/err" || die
         die "the set's key is now the CA key"
 ok "a key replaced by a symlink to the CA key: a new key, never the CA's"
 
+# --- the daemon: the same deploy-failed, retried by its own timer without re-issuing
+wait_for() { # what seconds command...
+        local what=$1 n=$(($2 * 10)) i
+        shift 2
+        for ((i = 0; i < n; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+        die "daemon: $what not within ${n}0 ms: $(tail -20 "$T/daemon.log")"
+}
+state_is() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if $2 else 1)" "$T/state/certs/$1.json"; }
+touch "$T/hook.fail"
+"$CERTHERD" -c "$T/a.conf" renew --force web >/dev/null 2>&1 || true
+s3=$(serial "$T/tls/web.crt")
+state_is web "s['deploy_failed']" || die "no deploy failure to start from"
+"$CERTHERD" -c "$T/a.conf" run >"$T/daemon.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+sleep 1
+rm "$T/hook.fail"
+wait_for "a redeploy of web" 15 state_is web "not s['deploy_failed'] and s['deploy_serial'] == '$s3'"
+[[ $(serial "$T/tls/web.crt") == "$s3" ]] || die "the daemon re-issued instead of re-deploying"
+grep -q "web: deploying the installed certificate (serial $s3) again" "$T/daemon.log" || die "$(cat "$T/daemon.log")"
+kill "$daemon"; wait "$daemon" 2>/dev/null || true
+ok "the daemon retries a failed deploy after the backoff with the same serial, and the problem clears"
+
 # --- --log-level and $CERTHERD_LOG_LEVEL
 expect 0 A --log-level debug renew victim
 expect 3 A --log-level chatty check
