@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <gnutls/crypto.h>
 
 #include "check.h"
 #include "fd-util.h"
@@ -244,20 +247,70 @@ static void drop_state_problems(CertFacts *f) {
         f->n_problems = k;
 }
 
+static void hash_str(gnutls_hash_hd_t h, const char *s) {
+        /* With its NUL: "ab" + "c" and "a" + "bc" differ. */
+        (void) gnutls_hash(h, s ?: "", strlen(s ?: "") + 1);
+}
+
+static void hash_file(gnutls_hash_hd_t h, const char *path) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size = 0;
+
+        if (path && read_full_file(path, INPUT_MAX, &data, &size) >= 0)
+                (void) gnutls_hash(h, data, size);
+        else
+                hash_str(h, "(none)");
+        hash_str(h, "");
+}
+
+int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
+        gnutls_hash_hd_t h;
+        uint8_t d[32];
+
+        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+                return -ENOMEM;
+        hash_str(h, issuer_kind_to_string(c->issuer));
+        hash_str(h, c->issuer_name);
+        for (char **n = c->names; n && *n; n++)
+                hash_str(h, *n);
+        hash_str(h, key_type_to_string(c->key_type));
+        hash_str(h, usage_to_string(c->usage));
+        hash_str(h, c->certificate);
+        hash_str(h, c->key);
+        hash_str(h, c->ca);
+        hash_file(h, c->ca);
+        hash_file(h, c->certificate);
+        gnutls_hash_deinit(h, d);
+        for (size_t i = 0; i < sizeof(d); i++)
+                snprintf(ret + 2 * i, 3, "%02x", d[i]);
+        return 0;
+}
+
+/* Whether the inputs are what they were when an issued certificate was refused: 1 the same, 0 not held,
+ * -1 held but changed since. */
+static int inputs_held(const CertConfig *c, const CertState *st) {
+        char fp[65];
+
+        if (c->issuer != ISSUER_ACME || !st || !st->held_inputs)
+                return 0;
+        return check_inputs_fingerprint(c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
+}
+
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
         CheckResult *res = &rep->results[i];
         const CertConfig *c = res->cert;
         const CertState *st = rep->states ? &rep->states[i] : NULL;
         CertFacts *f = res->facts;
         char when[32];
+        int r, held = inputs_held(c, st);
         Plan *p;
-        int r;
 
         if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
                 return -ENOMEM;
         p = &rep->plans[i];
         *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
-                                        .state = st, .renew_before = cert_renew_before(inv, c),
+                                        .state = st, .held = held > 0, .held_changed = held < 0,
+                                        .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },
                          flags, now);
@@ -270,7 +323,19 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                 if (r < 0)
                         return r;
         }
-        if (p->failing) {
+        if (p->failing && p->action == PLAN_HELD) {
+                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                                           "%u failed renewal attempt%s, last error: %s; the certificate issued was "
+                                           "kept in %s/certs/%s.pending.pem, no new order until the inventory or "
+                                           "its files change",
+                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                           inv->agent.state_directory, c->name);
+                if (r < 0)
+                        return r;
+                f->problems[f->n_problems - 1].severity = p->failing_severity;
+                if (p->failing_severity > f->state)
+                        f->state = p->failing_severity;
+        } else if (p->failing) {
                 usec_t next = p->action == PLAN_BACKOFF ? p->retry : st->next_retry > now ? st->next_retry : now;
 
                 r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING, "%u failed renewal attempt%s, last error: %s; next attempt %s",

@@ -59,6 +59,11 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
 int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t now);
 void check_report_recount(CheckReport *rep);
 
+/* The fingerprint (hex SHA-256) of what an issuance of `c` depends on: issuer, names, key type, usage, the
+ * paths, and the contents of its `ca` file and of the installed certificate. A certificate refused by
+ * validation is not ordered again while this stays the same (CertState.held_inputs). */
+int check_inputs_fingerprint(const CertConfig *c, char ret[65]);
+
 /* Inspect every [ca]'s certificate (its expiry; a CA not created yet is reported, and does not count in
  * rep->worst, as `ca init` is the operator's step); a parsed CA's state counts in rep->worst. */
 int check_cas(const Inventory *inv, CheckReport *rep, usec_t now);

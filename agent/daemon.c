@@ -289,7 +289,7 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                 int r;
 
                 if (i != SIZE_MAX) {
-                        pass_record(&m->states[i], &m->jobs[j], m->batch_now, now);
+                        pass_record(m->inv, &m->states[i], &m->jobs[j], m->batch_now, now);
                         r = state_save(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->states[i]);
                         if (r < 0)
                                 log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
@@ -460,7 +460,7 @@ static int manager_pass(Manager *m, bool all) {
                 }
                 if (p->next < deadline)
                         deadline = p->next;
-                m->rt[i].due = p->action == PLAN_BACKOFF ? p->retry : p->due;
+                m->rt[i].due = p->action == PLAN_BACKOFF ? p->retry : p->action == PLAN_HELD ? USEC_INFINITY : p->due;
                 if (p->action == PLAN_NONE && c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
                         m->ari[m->n_ari++] = i;
                 else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)

@@ -281,6 +281,11 @@ static int renew_report(const PassResult *p) {
                                        name, st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown");
                         print_time("", it->plan.retry, "\n");
                         failed++;
+                } else if (it->plan.action == PLAN_HELD) {
+                        printf("%s: renewal held: %s; the certificate issued was kept, no new order until the "
+                               "inventory or its files change\n",
+                               name, st->last_error ?: "refused");
+                        failed++;
                 } else if (j->result < 0) {
                         printf("%s: renewal failed: %s\n", name, st->last_error ?: "unknown error");
                         failed++;

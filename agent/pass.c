@@ -87,9 +87,14 @@ static void replace(char **dst, char *s) {
         *dst = s;
 }
 
-void pass_record(CertState *st, const RenewJob *j, usec_t started, usec_t now) {
+void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t started, usec_t now) {
         const CertFacts *f = j->current;
         usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        char fp[65];
+
+        /* A refused certificate holds further orders while the inputs stay as they are now. */
+        if (!j->deploy_only)
+                replace(&st->held_inputs, j->held && check_inputs_fingerprint(j->cert, fp) >= 0 ? strdup(fp) : NULL);
 
         if (!j->deploy_only) {
                 st->last_attempt = started;
@@ -249,7 +254,7 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
         renew_many(inv, p.jobs, p.n_jobs, RENEW_CONCURRENCY, now);
         for (size_t i = 0; i < rep->n_results; i++)
                 if (p.items[i].job) {
-                        pass_record(&p.states[i], p.items[i].job, now, now_realtime());
+                        pass_record(inv, &p.states[i], p.items[i].job, now, now_realtime());
                         pass_save(inv, rep, i);
                 }
         metrics_after(inv, now_realtime());

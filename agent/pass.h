@@ -32,7 +32,7 @@ int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flag
 /* A job's outcome into its set's state: the failure count, backoff and last error of the renewal, the
  * deploy's result, step, error and serial (kept until a later deploy succeeds). `started`: when the
  * batch began. */
-void pass_record(CertState *st, const RenewJob *j, usec_t started, usec_t now);
+void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t started, usec_t now);
 
 /* Republish the pins of result i from the installed certificate (publish_pins writes only what
  * changed) — unless its deploy failed: the pin moves only with a deployed certificate. Both modes call

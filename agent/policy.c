@@ -141,6 +141,7 @@ static const char *const plan_action_table[_PLAN_ACTION_MAX] = {
         [PLAN_RENEW] = "renew",
         [PLAN_DEPLOY] = "deploy",
         [PLAN_BACKOFF] = "backoff",
+        [PLAN_HELD] = "held",
 };
 
 const char *plan_action_to_string(PlanAction a) {
@@ -182,7 +183,9 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         }
 
         if (p.why != RENEW_REASON_NONE) {
-                if (!flags.force && st->failures > 0 && st->next_retry > now) {
+                if (!flags.force && in->held)
+                        p.action = PLAN_HELD;
+                else if (!flags.force && !in->held_changed && st->failures > 0 && st->next_retry > now) {
                         p.action = PLAN_BACKOFF;
                         p.retry = st->next_retry;
                 } else
@@ -201,7 +204,8 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 p.next = now;
         else if (p.action == PLAN_BACKOFF)
                 p.next = min_usec(p.next, p.retry);
-        else
+        else if (p.action == PLAN_NONE)
                 p.next = min_usec(p.next, p.due);
+        /* PLAN_HELD: only a change of the inputs (inotify, a reload) brings the set back. */
         return p;
 }

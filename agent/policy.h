@@ -82,7 +82,10 @@ bool policy_issued_ok(const CertFacts *facts);
  * - Alerts: policy_alert with the alert last sent as saved in CertState (both modes keep it there), so a
  *   reminder comes once a day (an expired certificate once an hour) whichever mode runs.
  * - renewal-failing: while CertState.failures > 0; critical inside critical-before (or without a usable
- *   certificate), warning before. */
+ *   certificate), warning before.
+ * - Held: an ACME certificate that was issued and then refused by our validation is not ordered again
+ *   while the inputs are unchanged (PlanInput.held); --force orders anyway. Once they change, it is
+ *   tried again at once, without waiting for the backoff (the kept certificate may do without an order). */
 typedef struct PlanFlags {
         bool daemon; /* certherd run; else a one-shot `certherd renew` (timer mode) */
         bool force;  /* renew --force */
@@ -93,6 +96,8 @@ typedef enum PlanAction {
         PLAN_RENEW,   /* issue, install and deploy now */
         PLAN_DEPLOY,  /* deploy the installed certificate again (its last deploy failed); no new issuance */
         PLAN_BACKOFF, /* a renewal or deploy is wanted, but the backoff after failures runs until plan.retry */
+        PLAN_HELD,    /* a renewal is wanted, but the certificate issued last was refused and the inputs are
+                       * the same: no new order until the inventory or the files change (issue 10 item 20) */
         _PLAN_ACTION_MAX,
         _PLAN_ACTION_INVALID = -22,
 } PlanAction;
@@ -104,6 +109,8 @@ typedef struct PlanInput {
         bool can_renew;         /* issuer != none */
         const CertFacts *facts; /* NULL: never inspected */
         const CertState *state; /* saved state; NULL: none */
+        bool held;              /* state->held_inputs matches the inputs now (the caller hashed them) */
+        bool held_changed;      /* state->held_inputs is set but the inputs changed: retry without backoff */
         Threshold renew_before;
         Threshold warn_before;
         Threshold critical_before;

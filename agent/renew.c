@@ -256,25 +256,106 @@ static void previous_pin(const Inventory *inv, const CertConfig *c, const CertFa
                 snprintf(ret, 64, "%s", s);
 }
 
+/* ACME: a certificate issued but refused by validation (a wrong `ca`) is kept, so that fixing the cause
+ * installs it instead of ordering another (issue 10 item 20): STATE/certs/NAME.pending.pem and .key. */
+static int pending_path(const Inventory *inv, const CertConfig *c, const char *suffix, char **ret) {
+        return asprintf(ret, "%s/certs/%s.pending.%s", inv->agent.state_directory, c->name, suffix) < 0 ? -ENOMEM : 0;
+}
+
+static void pending_discard(const Inventory *inv, const CertConfig *c) {
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+
+        if (pending_path(inv, c, "pem", &crt) >= 0)
+                (void) unlink(crt);
+        if (pending_path(inv, c, "key", &key) >= 0)
+                (void) unlink(key);
+}
+
+static int pending_save(const Inventory *inv, const CertConfig *c, const Issued *is) {
+        _cleanup_datum_ gnutls_datum_t key_pem = {};
+        _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL;
+        int r;
+
+        if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
+                return r;
+        if (asprintf(&dir, "%s/certs", inv->agent.state_directory) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r >= 0)
+                r = keygen_export_pem(is->key, &key_pem);
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = key, .data = key_pem.data, .size = key_pem.size,
+                                                  .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = crt, .data = is->cert_pem.data, .size = is->cert_pem.size,
+                                                  .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_warning_errno(r, "%s: cannot keep the refused certificate in %s: %m", c->name, crt);
+        log_notice("%s: kept the refused certificate in %s; no new order until the inventory or its files change",
+                   c->name, crt);
+        return 0;
+}
+
+/* 1 when a kept certificate was loaded into `is` (with the trust it must chain to now), 0 when none. */
+static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+        _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL, *tdata = NULL;
+        size_t csize, ksize, tsize;
+        int r;
+
+        if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
+                return r;
+        if (read_full_file(crt, INPUT_MAX, &cdata, &csize) < 0 || read_full_file(key, INPUT_MAX, &kdata, &ksize) < 0)
+                return 0;
+        if (x509_load_privkey(kdata, ksize, NULL, &is->key) < 0 || datum_dup(cdata, csize, &is->cert_pem) < 0 ||
+            keygen_export_pem(is->key, &is->key_pem) < 0)
+                return 0;
+        if (c->ca) {
+                r = read_full_file(c->ca, INPUT_MAX, &tdata, &tsize);
+                if (r < 0 || datum_dup(tdata, tsize, &is->trust_pem) < 0)
+                        return 0;
+        }
+        is->key_origin = KEY_ORIGIN_NEW;
+        log_info("%s: trying the certificate kept in %s before ordering a new one", c->name, crt);
+        return 1;
+}
+
 static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession *acme) {
         const CertConfig *c = j->cert;
         _cleanup_(issued_done) Issued is = {};
         _cleanup_free_ char *pin = NULL;
         RenewOutcome *out = &j->outcome;
         char na[32], f_na[64], f_pin[80], f_days[48];
+        bool kept = false;
         int r;
 
         log_error_clear();
-        r = issue(inv, c, j->current, now, acme, &is);
-        if (r < 0)
-                return fail(j, r, "could not issue a certificate (see above)");
-        /* An ACME server issues seconds after the batch began, and may not backdate notBefore. */
-        r = validate(inv, c, c->issuer == ISSUER_ACME ? now_realtime() : now, &is);
-        if (r < 0)
-                return fail(j, r, "the new certificate did not pass inspection");
+        /* A certificate issued earlier and refused: the inputs changed since (or the order would have been
+         * held), so it may pass now. */
+        if (c->issuer == ISSUER_ACME && pending_load(inv, c, &is) > 0) {
+                kept = validate(inv, c, now_realtime(), &is) >= 0;
+                if (!kept) {
+                        issued_done(&is);
+                        is = (Issued) {};
+                        log_error_clear();
+                }
+        }
+        if (!kept) {
+                r = issue(inv, c, j->current, now, acme, &is);
+                if (r < 0)
+                        return fail(j, r, "could not issue a certificate (see above)");
+                /* An ACME server issues seconds after the batch began, and may not backdate notBefore. */
+                r = validate(inv, c, c->issuer == ISSUER_ACME ? now_realtime() : now, &is);
+                if (r == -EBADMSG && c->issuer == ISSUER_ACME && pending_save(inv, c, &is) >= 0)
+                        j->held = true;
+                if (r < 0)
+                        return fail(j, r, "the new certificate did not pass inspection");
+        }
         r = install(inv, c, &is);
         if (r < 0)
                 return fail(j, r, "could not install the new files (previous files untouched)");
+        if (c->issuer == ISSUER_ACME)
+                pending_discard(inv, c);
 
         if (is.key_origin == KEY_ORIGIN_NEXT)
                 keys_next_used(inv, c);

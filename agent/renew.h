@@ -29,6 +29,7 @@ typedef struct RenewJob {
         bool deploy_only;         /* deploy the installed certificate again: no issuance, no install */
 
         int result;  /* issue + install: 0 or -errno (always 0 for deploy_only) */
+        bool held;   /* ACME: issued, refused by validation, kept as STATE/certs/NAME.pending.{pem,key} */
         char *error; /* why it failed, one line (malloc'd) */
         RenewOutcome outcome;
 

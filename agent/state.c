@@ -26,6 +26,7 @@ void cert_state_done(CertState *st) {
         free(st->deploy_step);
         free(st->deploy_error);
         free(st->deploy_serial);
+        free(st->held_inputs);
         *st = (CertState) {};
 }
 
@@ -106,7 +107,8 @@ int state_parse(const char *text, size_t size, CertState *ret) {
             (r = get_uint(o, "deploy_time_usec", INT64_MAX, &deploy_time)) < 0 ||
             (r = get_string(o, "deploy_step", &st.deploy_step)) < 0 ||
             (r = get_string(o, "deploy_error", &st.deploy_error)) < 0 ||
-            (r = get_string(o, "deploy_serial", &st.deploy_serial)) < 0) {
+            (r = get_string(o, "deploy_serial", &st.deploy_serial)) < 0 ||
+            (r = get_string(o, "held_inputs", &st.held_inputs)) < 0) {
                 json_decref(o);
                 return r;
         }
@@ -171,7 +173,8 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
                 return -ENOMEM;
         if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||
             set_string(o, "deploy_error", st->deploy_error) < 0 ||
-            set_string(o, "deploy_serial", st->deploy_serial) < 0) {
+            set_string(o, "deploy_serial", st->deploy_serial) < 0 ||
+            set_string(o, "held_inputs", st->held_inputs) < 0) {
                 json_decref(o);
                 return -ENOMEM;
         }

@@ -27,6 +27,11 @@ typedef struct CertState {
         char *deploy_step;       /* the failed step: "exec /bin/false", "reload nginx.service", "verify tls://…" */
         char *deploy_error;
         char *deploy_serial;     /* serial (hex) of the certificate the last deploy was for */
+
+        /* ACME: a certificate was issued but refused by our own validation (a wrong `ca`, say). It is kept
+         * (STATE/certs/NAME.pending.pem and .key) and nothing is ordered again while the inputs have this
+         * fingerprint (check_inputs_fingerprint). NULL: not held. */
+        char *held_inputs;
 } CertState;
 
 void cert_state_done(CertState *st);

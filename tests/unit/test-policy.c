@@ -250,6 +250,30 @@ static void test_plan_deploy_retry(void **state) {
         assert_int_equal(p.action, PLAN_BACKOFF);
 }
 
+/* A refused ACME certificate holds further orders while the inputs are unchanged; once they change the
+ * backoff does not stand in the way; --force orders anyway. */
+static void test_plan_held(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, now = na - 20 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        CertState st = { .failures = 1, .next_retry = now + USEC_PER_HOUR, .held_inputs = (char *) "ab" };
+        PlanInput in = { .name = "web", .can_renew = true, .facts = &f, .state = &st, .renew_before = days(30),
+                         .warn_before = days(14), .critical_before = days(7), .held = true };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, now + 2 * USEC_PER_HOUR);
+                assert_int_equal(p.action, PLAN_HELD);
+                assert_true(p.failing);
+                assert_true(p.next > now + 2 * USEC_PER_HOUR); /* no busy loop: only a change wakes it */
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon, .force = true }, now);
+                assert_int_equal(p.action, PLAN_RENEW);
+        }
+        in.held = false;
+        in.held_changed = true;
+        p = policy_plan(&in, (PlanFlags) {}, now);
+        assert_int_equal(p.action, PLAN_RENEW);
+}
+
 /* Alert repetition lives in the saved state: whichever mode runs, one alert on crossing, then one a day. */
 static void test_plan_alert_repetition(void **state) {
         usec_t na = T0 + 90 * USEC_PER_DAY, now = na - 10 * USEC_PER_DAY;
@@ -287,6 +311,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_backoff),
                 cmocka_unit_test(test_plan_deploy_retry),
                 cmocka_unit_test(test_plan_alert_repetition),
+                cmocka_unit_test(test_plan_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
