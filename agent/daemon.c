@@ -13,11 +13,9 @@
 #include "check.h"
 #include "daemon.h"
 #include "fd-util.h"
-#include "install.h"
 #include "log.h"
-#include "metrics.h"
+#include "pass.h"
 #include "policy.h"
-#include "publish.h"
 #include "renew.h"
 #include "state.h"
 
@@ -25,7 +23,6 @@
 #define RESCAN_DELAY_USEC (100 * 1000)
 
 typedef struct CertRuntime {
-        CertState state;
         usec_t due;      /* when a renewal is due (USEC_INFINITY: never, e.g. issuer = none) */
         usec_t deadline; /* the earliest moment anything about this certificate needs looking at */
         usec_t ari_next; /* ACME: when to ask the server's renewal window (RFC 9773) again */
@@ -34,6 +31,9 @@ typedef struct CertRuntime {
 
 /* How often the ACME server's suggested renewal window is asked for, per certificate. */
 #define ARI_POLL_USEC (6 * USEC_PER_HOUR)
+
+/* The longest the daemon sleeps between passes (certherd(8) METRICS: at least every 12 h). */
+#define PASS_INTERVAL_MAX_USEC (12 * USEC_PER_HOUR)
 
 typedef struct Manager {
         sd_event *event;
@@ -45,7 +45,8 @@ typedef struct Manager {
 
         char *config_path;
         Inventory *inv;
-        CertRuntime *rt; /* indexed like inv->certs */
+        CertRuntime *rt;    /* indexed like inv->certs */
+        CertState *states;  /* likewise; the report borrows them */
         CheckReport *report;
         int lock_fd;
 
@@ -85,8 +86,11 @@ static Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->batch_done);
         sd_event_unref(m->event);
         check_report_free(m->report);
+        cert_states_free(m->states, m->inv ? m->inv->n_certs : 0);
         inventory_free(m->inv);
         free(m->rt);
+        for (size_t i = 0; i < m->n_jobs; i++)
+                renew_job_done(&m->jobs[i]);
         free(m->jobs);
         free(m->ari);
         free(m->config_path);
@@ -204,70 +208,22 @@ static int watches_setup(Manager *m) {
         return 0;
 }
 
-static int runtime_setup(Manager *m) {
+/* `old_n`: how many states the previous inventory had (they are freed here). */
+static int runtime_setup(Manager *m, size_t old_n) {
         free(m->rt);
+        cert_states_free(m->states, old_n);
+        m->states = NULL;
         m->rt = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(CertRuntime));
-        if (!m->rt)
+        m->states = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(CertState));
+        if (!m->rt || !m->states)
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
-                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->rt[i].state);
-                if (r < 0) {
+                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->states[i]);
+                if (r < 0)
                         log_warning_errno(r, "%s: cannot read its saved state: %m, starting afresh",
                                           m->inv->certs[i]->name);
-                        m->rt[i].state = (CertState) {};
-                }
         }
         return 0;
-}
-
-static void save_state(Manager *m, size_t i) {
-        int r = state_save(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->rt[i].state);
-        if (r < 0)
-                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
-}
-
-/* Alerts for one certificate: journal events on crossing and as reminders (policy decides when). */
-static void alert(Manager *m, size_t i, const CertFacts *f, usec_t now, usec_t *deadline) {
-        const CertConfig *c = m->inv->certs[i];
-        CertState *st = &m->rt[i].state;
-        AlertState as = { .level = st->alert_level, .last = st->alert_last };
-        AlertDecision d = policy_alert(f, cert_warn_before(m->inv, c), cert_critical_before(m->inv, c), &as, now);
-
-        if (d.emit) {
-                renew_log_expiry(m->inv, c, f);
-                st->alert_level = d.level;
-                st->alert_last = now;
-                save_state(m, i);
-        } else if (d.level == ALERT_NONE && st->alert_level != ALERT_NONE) {
-                st->alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
-                st->alert_last = 0;
-                save_state(m, i);
-        }
-        if (d.next < *deadline)
-                *deadline = d.next;
-}
-
-/* When a renewal of certificate i is due, or USEC_INFINITY. */
-static usec_t renewal_due(Manager *m, size_t i, const CertFacts *f, usec_t now) {
-        const CertConfig *c = m->inv->certs[i];
-        const CertState *st = &m->rt[i].state;
-        Threshold rb = cert_renew_before(m->inv, c);
-        RenewReason why;
-
-        if (c->issuer == ISSUER_NONE)
-                return USEC_INFINITY;
-        why = policy_renew_reason(f, rb, false, now);
-        if (why == RENEW_REASON_NONE)
-                return policy_renew_time(f->not_before, f->not_after, rb) +
-                       policy_jitter(c->name, f->not_before, f->not_after);
-        if (why == RENEW_REASON_DUE) {
-                usec_t at = policy_renew_time(f->not_before, f->not_after, rb) +
-                            policy_jitter(c->name, f->not_before, f->not_after);
-                if (at > now)
-                        return at;
-        }
-        /* Due now — unless earlier attempts failed and their backoff has not run out. */
-        return st->failures > 0 && st->next_retry > now ? st->next_retry : now;
 }
 
 /* On the batch thread: ask the ACME servers' renewal windows (network: never on the event loop), and
@@ -283,7 +239,8 @@ static void batch_ari(Manager *m) {
 
                 m->rt[i].ari_next = m->batch_now + ARI_POLL_USEC;
                 if (a && renew_ari_due(a, m->inv->certs[i], m->batch_now))
-                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = m->inv->certs[i], .current = m->report->results[i].facts };
+                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = m->inv->certs[i],
+                                                            .current = m->report->results[i].facts };
         }
         renew_ari_free(a);
 }
@@ -332,15 +289,18 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
 
         for (size_t j = 0; j < m->n_jobs; j++) {
                 size_t i = cert_index(m, m->jobs[j].cert);
-                CertState *st;
+                int r;
 
-                if (i == SIZE_MAX)
-                        continue;
-                st = &m->rt[i].state;
-                renew_record(st, &m->jobs[j], m->batch_now, now);
-                save_state(m, i);
-                m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
+                if (i != SIZE_MAX) {
+                        pass_record(m->inv, &m->states[i], &m->jobs[j], m->batch_now, now);
+                        r = state_save(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->states[i]);
+                        if (r < 0)
+                                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
+                        m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
+                }
+                renew_job_done(&m->jobs[j]);
         }
+        m->n_jobs = 0;
         if (m->exiting)
                 return sd_event_exit(m->event, 0);
         if (m->reload_pending) {
@@ -407,27 +367,6 @@ static int arm_timer(Manager *m, usec_t deadline) {
         return sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
 }
 
-/* [agent] metrics-file, rewritten atomically after each pass (issue 6). */
-static void write_metrics(Manager *m, usec_t now) {
-        _cleanup_free_ MetricsState *st = NULL;
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        if (!m->inv->agent.metrics_file)
-                return;
-        st = calloc(m->report->n_results ? m->report->n_results : 1, sizeof(MetricsState));
-        if (!st)
-                return;
-        for (size_t i = 0; i < m->report->n_results; i++)
-                st[i] = (MetricsState) { .renewal_failures = m->rt[i].state.failures,
-                                         .last_renewal = m->rt[i].state.last_renewal };
-        r = metrics_render(m->report, st, NULL, 0, now, now, &text);
-        if (r >= 0)
-                r = metrics_write(m->inv->agent.metrics_file, text);
-        if (r < 0)
-                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", m->inv->agent.metrics_file);
-}
-
 /* Inspect everything, alert, publish pins, start the renewals that are due, and arm the one timer for
  * the earliest deadline: nothing wakes the agent in between. */
 /* Inspect the certificates marked dirty (or all) into m->report; `inspected[i]` says which. A change to
@@ -447,6 +386,7 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
                         return r;
                 check_report_free(m->report);
                 m->report = rep;
+                rep->states = m->states;
                 for (size_t i = 0; i < m->inv->n_certs; i++)
                         inspected[i] = true;
                 return 0;
@@ -467,21 +407,12 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
         if (r < 0)
                 return r;
 
-        memset(m->report->count, 0, sizeof(m->report->count));
-        m->report->worst = SEVERITY_OK;
         for (size_t k = 0; k < n; k++) {
                 CheckResult *res = &m->report->results[index[k]];
 
                 cert_facts_free(res->facts);
                 res->facts = TAKE_PTR(part->results[k].facts);
                 inspected[index[k]] = true;
-        }
-        for (size_t i = 0; i < m->report->n_results; i++) {
-                Severity sv = m->report->results[i].facts->state;
-
-                m->report->count[sv]++;
-                if (sv > m->report->worst)
-                        m->report->worst = sv;
         }
         return 0;
 }
@@ -512,27 +443,40 @@ static int manager_pass(Manager *m, bool all) {
         if (!m->jobs || !m->ari)
                 return log_error_errno(-ENOMEM, "Out of memory");
 
+        /* The same decisions as timer mode (pass_decide); the daemon only schedules them. */
         for (size_t i = 0; i < rep->n_results; i++) {
-                const CertFacts *f = rep->results[i].facts;
                 const CertConfig *c = rep->results[i].cert;
+                const Plan *p;
 
-                alert(m, i, f, now, &deadline);
-                m->rt[i].due = renewal_due(m, i, f, now);
-                if (m->rt[i].due <= now)
-                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = f };
-                else {
-                        if (m->rt[i].due < deadline)
-                                deadline = m->rt[i].due;
-                        if (c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
-                                m->ari[m->n_ari++] = i;
-                        else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
-                                deadline = m->rt[i].ari_next;
+                r = pass_decide(m->inv, rep, i, (PlanFlags) { .daemon = true }, now);
+                if (r < 0)
+                        return log_error_errno(r, "Out of memory");
+                if (r > 0 && (r = state_save(m->inv->agent.state_directory, c->name, &m->states[i])) < 0)
+                        log_warning_errno(r, "%s: cannot save its state: %m, ignoring", c->name);
+                p = &rep->plans[i];
+                if (p->action == PLAN_RENEW || p->action == PLAN_DEPLOY) {
+                        /* The batch's end runs the next pass: no timer for these. */
+                        m->rt[i].due = now;
+                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = rep->results[i].facts,
+                                                            .deploy_only = p->action == PLAN_DEPLOY };
+                        continue;
                 }
-                if (f->has_pin && inspected[i])
-                        (void) publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
+                if (p->next < deadline)
+                        deadline = p->next;
+                m->rt[i].due = p->action == PLAN_BACKOFF ? p->retry : p->action == PLAN_HELD ? USEC_INFINITY : p->due;
+                if (p->action == PLAN_NONE && c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
+                        m->ari[m->n_ari++] = i;
+                else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
+                        deadline = m->rt[i].ari_next;
+                if (inspected[i])
+                        pass_pins(m->inv, rep, i, now);
         }
-
-        write_metrics(m, now);
+        check_report_recount(rep);
+        pass_metrics(m->inv, rep, now);
+        /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time
+         * is how monitoring tells a live agent from a stuck one (CertherdAgentStale). */
+        if (deadline > now + PASS_INTERVAL_MAX_USEC)
+                deadline = now + PASS_INTERVAL_MAX_USEC;
         r = arm_timer(m, deadline);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the timer: %m");
@@ -551,15 +495,21 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int manager_load(Manager *m, Inventory *inv) {
-        inventory_free(m->inv);
-        m->inv = inv;
+        size_t old_n = m->inv ? m->inv->n_certs : 0;
+
+        /* The states of the old inventory go with it. */
         check_report_free(m->report);
         m->report = NULL;
+        if (m->inv != inv) {
+                cert_states_free(m->states, old_n);
+                m->states = NULL;
+                old_n = 0;
+                inventory_free(m->inv);
+        }
+        m->inv = inv;
         /* An install a crash interrupted is finished (or undone) before anything is inspected. */
-        for (size_t i = 0; i < inv->n_certs; i++)
-                if (install_recover(inv->agent.state_directory, inv->certs[i]->name) > 0)
-                        log_notice("%s: completed an interrupted install", inv->certs[i]->name);
-        if (runtime_setup(m) < 0 || watches_setup(m) < 0)
+        pass_recover(inv);
+        if (runtime_setup(m, old_n) < 0 || watches_setup(m) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         return 0;
 }
@@ -675,22 +625,12 @@ int daemon_run(const char *config_path) {
                 log_error("%s", err ?: strerror(-r));
                 return r;
         }
-        r = mkdir_p(inv->agent.state_directory, 0700);
-        if (r < 0) {
-                log_error_errno(r, "cannot create state directory %s: %m", inv->agent.state_directory);
+        /* certherd-renew.service may be at work: wait for it (DESIGN.md §8); then recover and load. */
+        m->lock_fd = pass_prepare(inv, true);
+        if (m->lock_fd < 0) {
                 inventory_free(inv);
-                return r;
-        }
-        m->inv = inv; /* for renew_lock; manager_load takes it over */
-        m->lock_fd = renew_lock(inv);
-        if (m->lock_fd == -EWOULDBLOCK) {
-                /* certherd-renew.service is at work: let it finish (DESIGN.md §8). */
-                log_notice("another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
-                m->lock_fd = renew_lock_wait(inv);
-        }
-        if (m->lock_fd < 0)
                 return m->lock_fd;
-        m->inv = NULL;
+        }
         r = manager_load(m, inv);
         if (r < 0)
                 return r;

@@ -37,6 +37,8 @@ static const struct {
         [PROBLEM_KEY_PERMISSIONS] = { "key-permissions", SEVERITY_WARNING },
         [PROBLEM_USAGE_MISSING] = { "usage-missing", SEVERITY_WARNING },
         [PROBLEM_CHAIN_ORDER] = { "chain-order", SEVERITY_CRITICAL },
+        [PROBLEM_DEPLOY_FAILED] = { "deploy-failed", SEVERITY_CRITICAL },
+        [PROBLEM_RENEWAL_FAILING] = { "renewal-failing", SEVERITY_WARNING },
 };
 
 const char *severity_to_string(Severity s) {
@@ -92,7 +94,7 @@ int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...)
                 return -ENOMEM;
         }
         f->problems = p;
-        f->problems[f->n_problems++] = (Problem) { .code = code, .message = m };
+        f->problems[f->n_problems++] = (Problem) { .code = code, .severity = problem_code_severity(code), .message = m };
         if (problem_code_severity(code) > f->state)
                 f->state = problem_code_severity(code);
         return 0;

@@ -40,6 +40,8 @@ typedef enum ProblemCode {
         PROBLEM_KEY_PERMISSIONS,
         PROBLEM_USAGE_MISSING,
         PROBLEM_CHAIN_ORDER,
+        PROBLEM_DEPLOY_FAILED,   /* from saved state (check/pass), never from x509_inspect */
+        PROBLEM_RENEWAL_FAILING, /* likewise; raised to critical inside critical-before */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;
@@ -51,6 +53,7 @@ Severity problem_code_severity(ProblemCode c) _pure_;
 
 typedef struct Problem {
         ProblemCode code;
+        Severity severity; /* the code's; renewal-failing may be raised to critical */
         char *message; /* "expires in 12 days" */
 } Problem;
 
