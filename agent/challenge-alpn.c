@@ -12,7 +12,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "challenge-internal.h"
+#include "challenge-alpn.h"
 #include "gnutls-util.h"
 #include "keygen.h"
 #include "log.h"
@@ -101,12 +101,18 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
         return 0;
 }
 
-static void serve_tls(Challenger *c, int fd) {
+static void serve_tls(void *userdata, int fd, usec_t deadline) {
         static const gnutls_datum_t proto = { .data = (unsigned char *) "acme-tls/1", .size = 10 };
+        Challenger *c = userdata;
         AlpnConn conn = { .c = c };
         gnutls_session_t session = NULL;
-        struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_MS / 1000 };
+        usec_t now = responder_now(), left = deadline > now ? deadline - now : 0;
+        unsigned handshake_ms = left / 1000 < HANDSHAKE_TIMEOUT_MS ? (unsigned) (left / 1000) : HANDSHAKE_TIMEOUT_MS;
+        struct timeval tv = { .tv_sec = handshake_ms / 1000, .tv_usec = (handshake_ms % 1000) * 1000 };
         int r, flags;
+
+        if (handshake_ms == 0)
+                return;
 
         /* Blocking I/O bounded by socket timeouts keeps the handshake loop simple. */
         flags = fcntl(fd, F_GETFL);
@@ -123,7 +129,8 @@ static void serve_tls(Challenger *c, int fd) {
             gnutls_alpn_set_protocols(session, &proto, 1, GNUTLS_ALPN_MANDATORY) < 0)
                 goto out;
         gnutls_transport_set_int(session, fd);
-        gnutls_handshake_set_timeout(session, HANDSHAKE_TIMEOUT_MS);
+        /* The whole handshake, not each read, within the connection's deadline. */
+        gnutls_handshake_set_timeout(session, handshake_ms);
         do
                 r = gnutls_handshake(session);
         while (r < 0 && !gnutls_error_is_fatal(r));
@@ -155,7 +162,7 @@ static int alpn_start(Challenger *c) {
                 goto fail;
         }
         gnutls_certificate_set_retrieve_function2(a->cred, retrieve);
-        r = responder_start(c, &c->responder, serve_tls);
+        r = responder_start(&c->responder, c->cfg, serve_tls, c);
         if (r < 0)
                 goto fail;
         return 0;

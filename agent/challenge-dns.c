@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "challenge-internal.h"
+#include "challenge-dns.h"
 #include "log.h"
 
 extern char **environ;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acme-internal.h"
+#include "acme.h"
 #include "jws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
