@@ -247,10 +247,11 @@ unsigned acme_http_retries(const AcmeHttp *h) {
         return atomic_load(&((AcmeHttp *) h)->n_retries);
 }
 
-/* libcurl 7.88 makes AF_UNIX socket pairs without SOCK_CLOEXEC: the wakeup pair of the multi handle
- * that every easy handle keeps after its first transfer, and one per threaded name resolution. A hook
- * spawned meanwhile (dns-hook, exec) would inherit them. Mark every socket of ours that lacks
- * FD_CLOEXEC; run after a handle's first transfer (its multi handle lives as long as it). The spawner
+/* libcurl 7.88 makes pipes and AF_UNIX socket pairs without O_CLOEXEC: the wakeup pipe of the multi
+ * handle that every easy handle keeps after its first transfer, and a socket pair per threaded name
+ * resolution. A hook spawned meanwhile (dns-hook, exec) would inherit them. Mark every socket and pipe
+ * of ours that lacks FD_CLOEXEC (certherd hands descriptors to children only through dup2, which makes
+ * fresh ones) after every transfer: the resolver's pair may outlive the transfer that made it. The spawner
  * closes what is left in the child as well (close_range): this is the belt to those braces. */
 static void sockets_cloexec(void) {
         DIR *d = opendir("/proc/self/fd");
@@ -266,21 +267,20 @@ static void sockets_cloexec(void) {
                 if (fd <= 2 || fd == dirfd(d))
                         continue;
                 flags = fcntl(fd, F_GETFD);
-                if (flags < 0 || (flags & FD_CLOEXEC) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+                if (flags < 0 || (flags & FD_CLOEXEC) || fstat(fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
                         continue;
                 (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
         }
         closedir(d);
 }
 
-static CURL *easy_acquire(AcmeHttp *h, bool *ret_fresh) {
+static CURL *easy_acquire(AcmeHttp *h) {
         CURL *c = NULL;
 
         pthread_mutex_lock(&h->lock);
         if (h->n_easy > 0)
                 c = h->easy[--h->n_easy];
         pthread_mutex_unlock(&h->lock);
-        *ret_fresh = !c;
         return c ?: curl_easy_init();
 }
 
@@ -326,7 +326,6 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         usec_t connect, left;
         CURL *c;
         CURLcode k;
-        bool fresh;
 
         acme_response_done(ret);
         if (acme_http_cancelled(h))
@@ -347,7 +346,7 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         timeout = timeout < left ? timeout : left;
         connect = timeout < ACME_CONNECT_TIMEOUT ? timeout : ACME_CONNECT_TIMEOUT;
 
-        c = easy_acquire(h, &fresh);
+        c = easy_acquire(h);
         if (!c)
                 return -ENOMEM;
         atomic_fetch_add(&h->n_requests, 1);
@@ -395,8 +394,7 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(headers);
         easy_release(h, c);
-        if (fresh)
-                sockets_cloexec();
+        sockets_cloexec();
         log_debug("[acme \"%s\"] %s %s: %ld%s%s", h->cfg->name, method, url, ret->status, k ? " " : "",
                   k ? curl_easy_strerror(k) : "");
 
