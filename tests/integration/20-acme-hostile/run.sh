@@ -67,6 +67,16 @@ grep -qF 'for identifier "web.acme.test\nupdate add evil.acme.test. 60 IN TXT \"
 stop_proxy
 ok "an authorization for 'web.acme.test<newline>update add …': refused with the identifier escaped, no hook run"
 
+# the shipped example hook refuses such arguments itself, whoever calls it
+rc=0
+"$top/conf/dns-hook-nsupdate.example" add $'web.acme.test\nupdate add evil.acme.test. 60 IN TXT "x"' abc 2>"$T/hook.err" || rc=$?
+[[ $rc == 2 ]] && grep -q "refusing domain" "$T/hook.err" || die "example hook: exit $rc: $(cat "$T/hook.err")"
+rc=0
+"$top/conf/dns-hook-nsupdate.example" add "web.$ZONE" 'abc" ; update add evil' 2>"$T/hook.err" || rc=$?
+[[ $rc == 2 ]] && grep -q "refusing value" "$T/hook.err" || die "example hook: exit $rc: $(cat "$T/hook.err")"
+[[ -z $(dig +short -p "$DNS_PORT" @127.0.0.1 evil.acme.test TXT) ]] || die "injected into the zone"
+ok "the example nsupdate hook refuses a domain with a newline and a value with a quote"
+
 start_proxy --authz-identifier "other.$ZONE"
 expect 1 C renew --force web
 grep -qF "for \"other.$ZONE\", which was not ordered: refused" "$T/err" || die "no clear error: $(cat "$T/err")"
