@@ -38,6 +38,14 @@ struct AcmeHttp {
         atomic_uint n_retries;
 };
 
+/* The one exception to "no mutable globals": a one-way latch set by SIGTERM. The sessions that must
+ * stop live in the renewal batch on a worker thread, out of the signal handler's reach. */
+static atomic_bool cancel_all = false;
+
+void acme_http_cancel_all(void) {
+        atomic_store(&cancel_all, true);
+}
+
 usec_t acme_now_monotonic(void) {
         struct timespec ts;
 
@@ -50,7 +58,7 @@ void acme_http_cancel(AcmeHttp *h) {
 }
 
 bool acme_http_cancelled(const AcmeHttp *h) {
-        return atomic_load(&((AcmeHttp *) h)->cancelled);
+        return atomic_load(&((AcmeHttp *) h)->cancelled) || atomic_load(&cancel_all);
 }
 
 void acme_http_set_deadline(AcmeHttp *h, usec_t deadline) {

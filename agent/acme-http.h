@@ -54,6 +54,8 @@ AcmeHttp *acme_http_free(AcmeHttp *h);
  * on. Only sets an atomic flag: safe from any thread and from a signal handler. */
 void acme_http_cancel(AcmeHttp *h);
 bool acme_http_cancelled(const AcmeHttp *h);
+/* acme_http_cancel() for every transport of the process, present and future (SIGTERM). */
+void acme_http_cancel_all(void);
 /* An absolute CLOCK_MONOTONIC deadline (0: none) after which waits and transfers end with -ETIMEDOUT. */
 void acme_http_set_deadline(AcmeHttp *h, usec_t deadline);
 

@@ -708,6 +708,10 @@ void acme_session_cancel(AcmeSession *s) {
         acme_http_cancel(s->http);
 }
 
+void acme_cancel_all(void) {
+        acme_http_cancel_all();
+}
+
 void acme_session_set_deadline(AcmeSession *s, usec_t deadline) {
         acme_http_set_deadline(s->http, deadline);
 }

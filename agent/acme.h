@@ -40,6 +40,9 @@ int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason);
  * promptly (the order in flight stays persisted and is resumed by the next session). Meant for SIGTERM:
  * the daemon calls it for each session of the batch it is stopping. The session must still be freed. */
 void acme_session_cancel(AcmeSession *s);
+/* acme_session_cancel() for every session of the process, present and future: for the daemon's SIGTERM,
+ * whose sessions live in the renewal batch on a worker thread. Async-signal-safe; cannot be undone. */
+void acme_cancel_all(void);
 /* An absolute CLOCK_MONOTONIC deadline for everything the session does (0: none): past it, waits and
  * transfers end with -ETIMEDOUT. Each order has its own deadline besides (ACME_ORDER_DEADLINE). */
 void acme_session_set_deadline(AcmeSession *s, usec_t deadline);

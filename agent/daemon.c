@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "acme.h"
 #include "check.h"
 #include "daemon.h"
 #include "fd-util.h"
@@ -606,6 +607,8 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         /* A renewal in flight finishes its install first: never leave half a pair to recover. */
         if (!m->batch_running)
                 return sd_event_exit(m->event, 0);
+        /* ACME waits and transfers end at once (orders stay persisted); installs still finish. */
+        acme_cancel_all();
         log_info("waiting for %zu renewal(s) in flight", m->n_jobs);
         return 0;
 }

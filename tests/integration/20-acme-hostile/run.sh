@@ -122,6 +122,27 @@ stop_proxy
 ok "an order pending forever: $polls fetches in $took s (Retry-After/backoff), given up at its deadline"
 rm -f "$T"/state/acme/peb/orders/*
 
+# --- the daemon honours SIGTERM within seconds while an order is pending (default 300 s deadline)
+cp "$T/c.conf" "$T/d.conf"
+acme_cert "$T/d.conf" fresh peb "fresh.$ZONE"
+start_proxy --order-status pending
+"$CERTHERD" -c "$T/d.conf" run 2>"$T/daemon.log" &
+DAEMON=$!
+pids+=("$DAEMON")
+for i in $(seq 200); do (($(grep -c "POST /my-order/" "$T/proxy.log" || true) >= 3)) && break; sleep 0.1; done
+(($(grep -c "POST /my-order/" "$T/proxy.log" || true) >= 3)) || die "the daemon does not poll the order: $(cat "$T/daemon.log")"
+t0=$EPOCHREALTIME
+kill -TERM "$DAEMON"
+for i in $(seq 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
+took=$(elapsed "$t0")
+kill -0 "$DAEMON" 2>/dev/null && die "still running $took s after SIGTERM: $(tail -5 "$T/daemon.log")"
+wait "$DAEMON" || true
+grep -q "cancelled while order .* is pending" "$T/daemon.log" || die "no word of the cancel: $(cat "$T/daemon.log")"
+[[ -s $T/state/acme/peb/orders/fresh.json ]] || die "the order in flight was not kept for the next run"
+stop_proxy
+ok "certherd run with an order pending: SIGTERM honoured in $took s, the order kept for the next run"
+rm -f "$T"/state/acme/peb/orders/*
+
 # --- 80 slow clients on the http-01 responder while pebble validates
 cat >"$T/flood.py" <<PY
 import socket, sys, time
