@@ -347,6 +347,20 @@ static void test_authz_identifiers(void **state) {
         assert_int_equal(authz_check(AUTHZ("dns", "www.example.org", "false"), NULL), -EPERM);
 }
 
+/* AcmeAriSet: no session is opened for what cannot have ARI (not an ACME set, an unknown section). */
+static void test_ari_set(void **state) {
+        Inventory inv = {};
+        CertConfig self = { .name = (char *) "s", .issuer = ISSUER_SELF };
+        CertConfig acme = { .name = (char *) "a", .issuer = ISSUER_ACME, .issuer_name = (char *) "nosuch" };
+        AcmeAriSet *a = acme_ari_set_new(&inv);
+
+        assert_non_null(a);
+        assert_false(acme_ari_set_due(a, &self, 0));
+        assert_false(acme_ari_set_due(a, &acme, 0));
+        assert_false(acme_ari_set_due(NULL, &acme, 0));
+        assert_null(acme_ari_set_free(a));
+}
+
 static void test_revocation_reasons(void **state) {
         assert_int_equal(acme_revocation_reason_from_string("keyCompromise"), 1);
         assert_int_equal(acme_revocation_reason_from_string("KEYCOMPROMISE"), 1);
@@ -370,6 +384,7 @@ int main(void) {
                 cmocka_unit_test(test_time_and_ari),  cmocka_unit_test(test_ari_cert_id),
                 cmocka_unit_test(test_revocation_reasons), cmocka_unit_test(test_renewal_info_empty),
                 cmocka_unit_test(test_url_origin),       cmocka_unit_test(test_authz_identifiers),
+                cmocka_unit_test(test_ari_set),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
