@@ -26,6 +26,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "challenge-alpn.h"
 #include "challenge-http.h"
 #include "challenge.h"
 #include "fd-util.h"
@@ -417,6 +418,24 @@ static void test_alpn_responder(void **state) {
         assert_true(alpn_handshake(port, "alpn.test", "acme-tls/1", NULL) < 0);
 }
 
+/* RFC 8738 §6: the SNI a CA sends to validate an IP address over tls-alpn-01. */
+static void test_alpn_reverse_name(void **state) {
+        char *n = NULL;
+
+        assert_int_equal(challenge_alpn_reverse_name("127.0.0.1", &n), 0);
+        assert_string_equal(n, "1.0.0.127.in-addr.arpa");
+        free(n);
+        assert_int_equal(challenge_alpn_reverse_name("192.0.2.10", &n), 0);
+        assert_string_equal(n, "10.2.0.192.in-addr.arpa");
+        free(n);
+        /* RFC 8738 §6's own example */
+        assert_int_equal(challenge_alpn_reverse_name("2001:db8::1", &n), 0);
+        assert_string_equal(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+        free(n);
+        assert_int_equal(challenge_alpn_reverse_name("www.example.org", &n), 0);
+        assert_null(n);
+}
+
 /* Issue 10 item 7: whatever reaches a backend is a DNS name or IP address (no newline for nsupdate). */
 static void test_identifier_refused(void **state) {
         char hook[] = "/tmp/certherd-test-hook-XXXXXX", log[64];
@@ -452,6 +471,7 @@ int main(void) {
                 cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
                 cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
                 cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
+                cmocka_unit_test(test_alpn_reverse_name),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
