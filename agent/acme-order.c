@@ -569,7 +569,9 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t
                 if (r < 0)
                         break;
         }
-        if (r >= 0)
+        /* Done, or an order the server answered nonsense about (an identifier we never ordered): the
+         * next run starts a new one rather than resuming this. */
+        if (r >= 0 || r == -EBADMSG)
                 order_state_remove(s, c->name);
 out:
         acme_order_done(&o);

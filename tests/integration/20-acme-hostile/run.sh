@@ -54,9 +54,13 @@ stop_proxy
 ok "dns-01 through the proxy; the dns-hook inherited no descriptor (libcurl's sockets are close-on-exec)"
 snapshot() { sha256sum "$T/tls/web.crt" "$T/tls/web.key"; }
 before=$(snapshot)
+# pebble may reuse a valid authorization (whatever PEBBLE_AUTHZREUSE says), and then the order is ready
+# at once and no authorization is fetched: each case below orders a name never validated before.
+fresh_name() { sed -i "s/^names = .*/names = $1.$ZONE/" "$T/c.conf"; rm -f "$T"/state/acme/peb/orders/*; }
 
 # --- an identifier with a newline: refused before the hook runs, nothing injected into the zone
 : >"$T/hook.log"
+fresh_name inject
 start_proxy --authz-identifier $'web.acme.test\nupdate add evil.acme.test. 60 IN TXT "injected"'
 expect 1 C renew --force web
 grep -qF 'for identifier "web.acme.test\nupdate add evil.acme.test. 60 IN TXT \"injected\"" (type dns), which is no DNS name or IP address: refused' "$T/err" ||
@@ -77,6 +81,7 @@ rc=0
 [[ -z $(dig +short -p "$DNS_PORT" @127.0.0.1 evil.acme.test TXT) ]] || die "injected into the zone"
 ok "the example nsupdate hook refuses a domain with a newline and a value with a quote"
 
+fresh_name unordered
 start_proxy --authz-identifier "other.$ZONE"
 expect 1 C renew --force web
 grep -qF "for \"other.$ZONE\", which was not ordered: refused" "$T/err" || die "no clear error: $(cat "$T/err")"
@@ -91,7 +96,7 @@ pids+=($!)
 wait_port "$FOREIGN_PORT"
 sleep 0.3 # wait_port's own connection is logged
 seen=$(wc -l <"$T/foreign.log")
-rm -f "$T"/state/acme/peb/orders/* # a new order, not the one resumed from above
+fresh_name foreign
 start_proxy --foreign-authz "$FOREIGN_PORT"
 expect 1 C renew --force web
 grep -qF "https://localhost:$FOREIGN_PORT/authZ/" "$T/err" &&
@@ -105,7 +110,7 @@ ok "authorization URLs on another port: refused, nothing sent there"
 # --- an order kept pending forever: polled with backoff, given up at the order's deadline (http-01 from
 # here on: the built-in responder)
 sed -i "s#^challenge = dns-01#listen = 127.0.0.1:$HTTP_PORT#; /^dns-hook/d" "$T/c.conf"
-rm -f "$T"/state/acme/peb/orders/*
+fresh_name pending
 start_proxy --order-status pending
 t0=$EPOCHREALTIME
 rc=0
@@ -137,7 +142,7 @@ for i in $(seq 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
 took=$(elapsed "$t0")
 kill -0 "$DAEMON" 2>/dev/null && die "still running $took s after SIGTERM: $(tail -5 "$T/daemon.log")"
 wait "$DAEMON" || true
-grep -q "cancelled while order .* is pending" "$T/daemon.log" || die "no word of the cancel: $(cat "$T/daemon.log")"
+grep -q ": cancelled\|cancelled while order" "$T/daemon.log" || die "no word of the cancel: $(cat "$T/daemon.log")"
 [[ -s $T/state/acme/peb/orders/fresh.json ]] || die "the order in flight was not kept for the next run"
 stop_proxy
 ok "certherd run with an order pending: SIGTERM honoured in $took s, the order kept for the next run"
@@ -169,6 +174,7 @@ while time.time() < end:
     time.sleep(0.2)
 PY
 # The challenge POST is held 2 s by the proxy: the flood is in place before pebble connects.
+fresh_name flood
 start_proxy --delay /chalZ/ 2
 python3 "$T/flood.py" "$HTTP_PORT" 80 &
 FLOOD=$!
@@ -178,6 +184,7 @@ expect 0 C renew --force web
 took=$(elapsed "$t0")
 kill "$FLOOD" 2>/dev/null || true
 verify_chain web
+grep -q "POST /chalZ/" "$T/proxy.log" || die "no challenge was answered: pebble validated nothing"
 stop_proxy
 ok "80 slow clients on the http-01 responder: pebble's validation still went through ($took s)"
 echo "$n_ok passed"
