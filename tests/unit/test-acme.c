@@ -3,6 +3,7 @@
  * headers, RFC 3339 times, ARI windows), revocation reasons, the ARI certificate id (RFC 9773's own
  * example) and the random point of a window. The protocol itself runs against pebble in
  * tests/integration/20-acme*. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -297,6 +299,57 @@ static void test_url_origin(void **state) {
         assert_int_equal(acme_url_origin("https://u@a/dir", &o), -EINVAL);
 }
 
+/* The transport refuses a URL off the directory's origin before sending anything (nothing listens on
+ * these ports: a request would fail differently), and cancel and deadline cut its waits short. */
+static void *cancel_later(void *userdata) {
+        usleep(200 * 1000);
+        acme_http_cancel(userdata);
+        return NULL;
+}
+
+static void test_http_transport(void **state) {
+        AcmeConfig cfg = { .name = (char *) "t", .directory = (char *) "https://127.0.0.1:9/dir",
+                           .initial_backoff = 0.05, .max_retry_duration = 5 };
+        AcmeHttp *h = NULL;
+        AcmeResponse resp = {};
+        AcmeRetry t;
+        pthread_t th;
+        usec_t t0;
+
+        assert_int_equal(acme_http_new(&cfg, &h), 0);
+        t = acme_retry_start(h);
+        assert_int_equal(acme_http_exchange(h, "POST", "https://127.0.0.1:10/acct/1", "{}", false, &t, &resp), -EXDEV);
+        assert_non_null(strstr(resp.curl_error, "outside the directory's origin https://127.0.0.1:9"));
+        assert_false(acme_http_retry_again(h, &t, -EXDEV, &resp, "https://127.0.0.1:10/acct/1"));
+        assert_int_equal(acme_http_get(h, "http://127.0.0.1:9/dir", &resp), -EXDEV);
+        assert_int_equal(acme_http_get(h, "https://localhost:9/dir", &resp), -EXDEV);
+        assert_int_equal(acme_http_requests(h), 0);
+        acme_response_done(&resp);
+
+        /* a deadline: waits stop there */
+        t0 = acme_now_monotonic();
+        acme_http_set_deadline(h, t0 + 200 * 1000);
+        assert_int_equal(acme_http_wait(h, 10 * USEC_PER_SEC), -ETIMEDOUT);
+        assert_true(acme_now_monotonic() - t0 < 2 * USEC_PER_SEC);
+        acme_http_set_deadline(h, 0);
+        assert_int_equal(acme_http_wait(h, 1000), 0);
+
+        /* a cancel from another thread ends a long wait at once, and every later one */
+        t0 = acme_now_monotonic();
+        assert_int_equal(pthread_create(&th, NULL, cancel_later, h), 0);
+        assert_int_equal(acme_http_wait(h, 60 * USEC_PER_SEC), -ECANCELED);
+        assert_true(acme_now_monotonic() - t0 < 2 * USEC_PER_SEC);
+        pthread_join(th, NULL);
+        assert_true(acme_http_cancelled(h));
+        t = acme_retry_start(h);
+        assert_int_equal(acme_http_exchange(h, "GET", "https://127.0.0.1:9/dir", NULL, false, &t, &resp), -ECANCELED);
+        acme_response_done(&resp);
+        acme_http_free(h);
+
+        cfg.directory = (char *) "ftp://x/dir";
+        assert_int_equal(acme_http_new(&cfg, &h), -EINVAL);
+}
+
 static int authz_check(const char *doc, char *const *ordered) {
         json_t *j = json_loads(doc, 0, NULL);
         AcmeAuthz a = {};
@@ -384,7 +437,7 @@ int main(void) {
                 cmocka_unit_test(test_time_and_ari),  cmocka_unit_test(test_ari_cert_id),
                 cmocka_unit_test(test_revocation_reasons), cmocka_unit_test(test_renewal_info_empty),
                 cmocka_unit_test(test_url_origin),       cmocka_unit_test(test_authz_identifiers),
-                cmocka_unit_test(test_ari_set),
+                cmocka_unit_test(test_ari_set),          cmocka_unit_test(test_http_transport),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
