@@ -10,6 +10,8 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "acme.h"
+#include "acme-ari.h"
 #include "check.h"
 #include "daemon.h"
 #include "fd-util.h"
@@ -229,20 +231,20 @@ static int runtime_setup(Manager *m, size_t old_n) {
 /* On the batch thread: ask the ACME servers' renewal windows (network: never on the event loop), and
  * add what they say is due to the batch. */
 static void batch_ari(Manager *m) {
-        RenewAri *a;
+        AcmeAriSet *a;
 
         if (m->n_ari == 0)
                 return;
-        a = renew_ari_new(m->inv);
+        a = acme_ari_set_new(m->inv);
         for (size_t k = 0; k < m->n_ari; k++) {
                 size_t i = m->ari[k];
 
                 m->rt[i].ari_next = m->batch_now + ARI_POLL_USEC;
-                if (a && renew_ari_due(a, m->inv->certs[i], m->batch_now))
+                if (a && acme_ari_set_due(a, m->inv->certs[i], m->batch_now))
                         m->jobs[m->n_jobs++] = (RenewJob) { .cert = m->inv->certs[i],
                                                             .current = m->report->results[i].facts };
         }
-        renew_ari_free(a);
+        acme_ari_set_free(a);
 }
 
 static void *batch_main(void *userdata) {
@@ -556,6 +558,8 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         /* A renewal in flight finishes its install first: never leave half a pair to recover. */
         if (!m->batch_running)
                 return sd_event_exit(m->event, 0);
+        /* ACME waits and transfers end at once (orders stay persisted); installs still finish. */
+        acme_cancel_all();
         log_info("waiting for %zu renewal(s) in flight", m->n_jobs);
         return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acme-ari.h"
 #include "install.h"
 #include "log.h"
 #include "metrics.h"
@@ -96,6 +97,9 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
         if (!j->deploy_only)
                 replace(&st->held_inputs, j->held && check_inputs_fingerprint(j->cert, fp) >= 0 ? strdup(fp) : NULL);
 
+        /* Cut short by SIGTERM (the ACME order stays saved and is resumed): not a failed attempt. */
+        if (!j->deploy_only && j->result == -ECANCELED)
+                return;
         if (!j->deploy_only) {
                 st->last_attempt = started;
                 if (j->result >= 0) {
@@ -229,7 +233,7 @@ static void metrics_after(const Inventory *inv, usec_t now) {
 
 int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, PassResult *ret) {
         _cleanup_(pass_result_done) PassResult p = {};
-        _cleanup_(renew_ari_freep) RenewAri *ari = NULL;
+        _cleanup_(acme_ari_set_freep) AcmeAriSet *ari = NULL;
         usec_t now = now_realtime();
         CheckReport *rep;
         int r;
@@ -261,8 +265,8 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
                 /* ARI: the ACME server may want a renewal before policy does (network: asked only here). */
                 if (pl->action == PLAN_NONE && c->issuer == ISSUER_ACME) {
                         if (!ari)
-                                ari = renew_ari_new(inv);
-                        if (renew_ari_due(ari, c, now)) {
+                                ari = acme_ari_set_new(inv);
+                        if (acme_ari_set_due(ari, c, now)) {
                                 pl->action = PLAN_RENEW;
                                 pl->why = RENEW_REASON_DUE;
                         }

@@ -50,14 +50,3 @@ void renew_job_done(RenewJob *j);
  * leaves the pin where it was. */
 #define RENEW_CONCURRENCY 8
 void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now);
-
-/* ARI (RFC 9773): whether the ACME server's suggested renewal window says `c` is due now, for ACME
- * certificates that policy does not find due. One session per [acme] section, opened on first use;
- * servers without renewalInfo (and failures: logged, policy alone decides) answer false. */
-typedef struct RenewAri RenewAri;
-RenewAri *renew_ari_new(const Inventory *inv);
-RenewAri *renew_ari_free(RenewAri *a);
-bool renew_ari_due(RenewAri *a, const CertConfig *c, usec_t now);
-static inline void renew_ari_freep(RenewAri **a) {
-        renew_ari_free(*a);
-}
