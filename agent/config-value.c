@@ -640,6 +640,10 @@ static const ConfigKey ca_keys[] = {
         KEY("validity", set_duration, CA(validity), EXPECT_DURATION, NULL),
         KEY("ca-validity", set_duration, CA(ca_validity), EXPECT_DURATION, NULL),
         KEY("export", set_list, CA(export), NULL, NULL),
+        KEY("crl", set_string, CA(crl), NULL, NULL),
+        KEY("crl-validity", set_duration, CA(crl_validity), EXPECT_DURATION, NULL),
+        KEY("reload", set_list, CA(reload), "unit names such as nginx.service", config_unit_name_is_valid),
+        KEY("exec", set_string, CA(exec), NULL, NULL),
 };
 
 #define CERT(f) offsetof(CertConfig, f)
@@ -666,6 +670,7 @@ static const ConfigKey cert_keys[] = {
         KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
         KEY("verify", set_list, CERT(verify),
             "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+        KEY("crl", set_list, CERT(crl), NULL, NULL),
 };
 
 const ConfigKey *config_key_find(SectionKind kind, const char *key) {

@@ -172,6 +172,9 @@ static CaConfig *ca_free(CaConfig *c) {
         free(c->certificate);
         free(c->key);
         strv_free(c->export);
+        free(c->crl);
+        strv_free(c->reload);
+        free(c->exec);
         free(c->file);
         free(c);
         return NULL;
@@ -193,6 +196,7 @@ static CertConfig *cert_free(CertConfig *c) {
         free(c->signal_pidfile);
         free(c->exec);
         strv_free(c->verify);
+        strv_free(c->crl);
         free(c->file);
         free(c);
         return NULL;
@@ -258,7 +262,7 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
                 *ca = (CaConfig) {
                         .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
                         .key_type = KEY_TYPE_EC_P256, .validity = 90 * USEC_PER_DAY,
-                        .ca_validity = 10 * USEC_PER_YEAR,
+                        .ca_validity = 10 * USEC_PER_YEAR, .crl_validity = 7 * USEC_PER_DAY,
                 };
                 return ca;
         default:

@@ -105,6 +105,10 @@ typedef struct CaConfig {
         usec_t validity;   /* default 90d */
         usec_t ca_validity; /* default 10y */
         char **export;     /* NULL-terminated, may be NULL */
+        char *crl;         /* PEM CRL certherd keeps signed (issue 11); NULL: none */
+        usec_t crl_validity; /* thisUpdate..nextUpdate of that CRL; default 7d; re-signed at half */
+        char **reload;     /* units reloaded after every new CRL */
+        char *exec;        /* hook run after every new CRL */
         char *file;
         unsigned line;
 } CaConfig;
@@ -134,6 +138,7 @@ typedef struct CertConfig {
         char *exec;       /* command line of the hook */
         usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
+        char **crl;       /* CRL files to check the certificate against (default: its internal CA's crl) */
         char *file;
         unsigned line;
 } CertConfig;

@@ -112,6 +112,7 @@ RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, 
                 case PROBLEM_WEAK_KEY:
                 case PROBLEM_WEAK_SIGNATURE:
                 case PROBLEM_USAGE_MISSING:
+                case PROBLEM_REVOKED: /* a revoked certificate or compromised key: replace it now */
                         if (worst == RENEW_REASON_NONE)
                                 worst = RENEW_REASON_BROKEN;
                         break;

@@ -39,6 +39,9 @@ static const struct {
         [PROBLEM_CHAIN_ORDER] = { "chain-order", SEVERITY_CRITICAL },
         [PROBLEM_DEPLOY_FAILED] = { "deploy-failed", SEVERITY_CRITICAL },
         [PROBLEM_RENEWAL_FAILING] = { "renewal-failing", SEVERITY_WARNING },
+        [PROBLEM_REVOKED] = { "revoked", SEVERITY_CRITICAL },
+        [PROBLEM_CRL_EXPIRING] = { "crl-expiring", SEVERITY_WARNING },
+        [PROBLEM_CRL_EXPIRED] = { "crl-expired", SEVERITY_CRITICAL },
 };
 
 const char *severity_to_string(Severity s) {

@@ -42,6 +42,9 @@ typedef enum ProblemCode {
         PROBLEM_CHAIN_ORDER,
         PROBLEM_DEPLOY_FAILED,   /* from saved state (check/pass), never from x509_inspect */
         PROBLEM_RENEWAL_FAILING, /* likewise; raised to critical inside critical-before */
+        PROBLEM_REVOKED,         /* from a CRL or the compromised-keys list (check), never x509_inspect */
+        PROBLEM_CRL_EXPIRING,    /* a CRL whose nextUpdate is near (check) */
+        PROBLEM_CRL_EXPIRED,     /* a CRL past its nextUpdate, or unusable (check) */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;

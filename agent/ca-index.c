@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ca-index.h"
+#include "fd-util.h"
+#include "gnutls-util.h"
+#include "install.h"
+#include "log.h"
+#include "x509.h"
+
+#define INDEX_MAX (64U * 1024U * 1024U)
+#define INDEX_VERSION 1
+
+static const struct {
+        const char *name; /* what certherd writes and prints */
+        const char *asn1; /* RFC 5280's ASN.1 spelling, accepted too (`certherd revoke` took these first) */
+} reason_table[_CRL_REASON_MAX] = {
+        [CRL_REASON_UNSPECIFIED] = { "unspecified", "unspecified" },
+        [CRL_REASON_KEY_COMPROMISE] = { "key-compromise", "keyCompromise" },
+        [CRL_REASON_CA_COMPROMISE] = { "ca-compromise", "cACompromise" },
+        [CRL_REASON_AFFILIATION_CHANGED] = { "affiliation-changed", "affiliationChanged" },
+        [CRL_REASON_SUPERSEDED] = { "superseded", "superseded" },
+        [CRL_REASON_CESSATION_OF_OPERATION] = { "cessation-of-operation", "cessationOfOperation" },
+        [CRL_REASON_CERTIFICATE_HOLD] = { "certificate-hold", "certificateHold" },
+        [CRL_REASON_PRIVILEGE_WITHDRAWN] = { "privilege-withdrawn", "privilegeWithdrawn" },
+        [CRL_REASON_AA_COMPROMISE] = { "aa-compromise", "aACompromise" },
+};
+
+const char *crl_reason_to_string(CrlReason r) {
+        return r >= 0 && r < _CRL_REASON_MAX ? reason_table[r].name : NULL;
+}
+
+CrlReason crl_reason_from_string(const char *s) {
+        char *end;
+        long v;
+
+        if (!s || !*s)
+                return _CRL_REASON_INVALID;
+        for (int i = 0; i < _CRL_REASON_MAX; i++)
+                if (reason_table[i].name &&
+                    (strcasecmp(s, reason_table[i].name) == 0 || strcasecmp(s, reason_table[i].asn1) == 0))
+                        return (CrlReason) i;
+        v = strtol(s, &end, 10);
+        if (*end || v < 0 || v >= _CRL_REASON_MAX || !reason_table[v].name)
+                return _CRL_REASON_INVALID;
+        return (CrlReason) v;
+}
+
+static void entry_done(CaIndexEntry *e) {
+        free(e->serial);
+        free(e->name);
+        free(e->subject);
+        strv_free(e->names);
+        free(e->pin);
+}
+
+void ca_index_done(CaIndex *idx) {
+        for (size_t i = 0; i < idx->n; i++)
+                entry_done(&idx->entries[i]);
+        free(idx->entries);
+        *idx = (CaIndex) {};
+}
+
+static bool is_hex_serial(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 40) /* RFC 5280 §4.1.2.2: at most 20 octets */
+                return false;
+        for (; *s; s++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                        return false;
+        return true;
+}
+
+static int get_string(json_t *o, const char *key, bool empty_ok, char **ret) {
+        json_t *v = json_object_get(o, key);
+
+        if (!json_is_string(v) || (!empty_ok && json_string_length(v) == 0) ||
+            strlen(json_string_value(v)) != json_string_length(v))
+                return -EBADMSG;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int get_seconds(json_t *o, const char *key, usec_t *ret) {
+        json_t *v = json_object_get(o, key);
+
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (uint64_t) json_integer_value(v) > USEC_INFINITY / USEC_PER_SEC - 1)
+                return -EBADMSG;
+        *ret = (usec_t) json_integer_value(v) * USEC_PER_SEC;
+        return 0;
+}
+
+static int parse_entry(json_t *o, CaIndexEntry *e) {
+        json_t *names, *v;
+        const char *status;
+        uint8_t pin[PIN_SIZE];
+        size_t i;
+        int r;
+
+        if (!json_is_object(o))
+                return -EBADMSG;
+        if ((r = get_string(o, "serial", false, &e->serial)) < 0 || (r = get_string(o, "name", true, &e->name)) < 0 ||
+            (r = get_string(o, "subject", true, &e->subject)) < 0 || (r = get_string(o, "pin_sha256", false, &e->pin)) < 0 ||
+            (r = get_seconds(o, "not_after", &e->not_after)) < 0)
+                return r;
+        if (!is_hex_serial(e->serial) || pin_parse(e->pin, pin, NULL) < 0)
+                return -EBADMSG;
+        names = json_object_get(o, "names");
+        if (!json_is_array(names))
+                return -EBADMSG;
+        e->names = calloc(json_array_size(names) + 1, sizeof(char *));
+        if (!e->names)
+                return -ENOMEM;
+        json_array_foreach(names, i, v) {
+                if (!json_is_string(v) || json_string_length(v) == 0)
+                        return -EBADMSG;
+                if (!(e->names[i] = strdup(json_string_value(v))))
+                        return -ENOMEM;
+        }
+        v = json_object_get(o, "status");
+        status = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(status, "revoked") == 0) {
+                e->revoked = true;
+                if ((r = get_seconds(o, "revoked_at", &e->revoked_at)) < 0)
+                        return r;
+                v = json_object_get(o, "reason");
+                if (!json_is_string(v) || (e->reason = crl_reason_from_string(json_string_value(v))) < 0)
+                        return -EBADMSG;
+        } else if (strcmp(status, "valid") != 0)
+                return -EBADMSG;
+        return 0;
+}
+
+int ca_index_parse(const char *text, size_t size, CaIndex *ret) {
+        _cleanup_(ca_index_done) CaIndex idx = {};
+        json_t *root, *list, *v;
+        size_t i;
+        int r = 0;
+
+        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(root)) {
+                json_decref(root);
+                return -EBADMSG;
+        }
+        v = json_object_get(root, "version");
+        list = json_object_get(root, "certificates");
+        if (!json_is_integer(v) || json_integer_value(v) != INDEX_VERSION || !json_is_array(list))
+                r = -EBADMSG;
+        v = json_object_get(root, "crl_number");
+        if (r >= 0 && (!json_is_integer(v) || json_integer_value(v) < 0))
+                r = -EBADMSG;
+        if (r >= 0) {
+                idx.crl_number = (uint64_t) json_integer_value(v);
+                idx.entries = calloc(json_array_size(list) + 1, sizeof(CaIndexEntry));
+                if (!idx.entries)
+                        r = -ENOMEM;
+        }
+        if (r >= 0)
+                json_array_foreach(list, i, v) {
+                        r = parse_entry(v, &idx.entries[idx.n++]);
+                        if (r < 0)
+                                break;
+                }
+        json_decref(root);
+        if (r < 0)
+                return r;
+        *ret = idx;
+        idx = (CaIndex) {};
+        return 0;
+}
+
+static int index_path(const char *state_dir, const char *ca_name, const char *file, char **ret) {
+        return asprintf(ret, "%s/ca/%s/%s", state_dir, ca_name, file) < 0 ? -ENOMEM : 0;
+}
+
+int ca_index_load(const char *state_dir, const char *ca_name, CaIndex *ret) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        if (index_path(state_dir, ca_name, "index.json", &path) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, INDEX_MAX, &data, &size);
+        if (r == -ENOENT) {
+                *ret = (CaIndex) {};
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read its index %s: %m", ca_name, path);
+        r = ca_index_parse((const char *) data, size, ret);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "[ca \"%s\"]: %s is damaged; fix or move it aside (nothing was changed)",
+                                       ca_name, path);
+        return r;
+}
+
+static json_t *entry_json(const CaIndexEntry *e) {
+        json_t *o, *names = json_array();
+
+        for (char **n = e->names; names && n && *n; n++)
+                json_array_append_new(names, json_string(*n));
+        o = json_pack("{s:s, s:s, s:s, s:o*, s:I, s:s, s:s}", "serial", e->serial, "name", e->name, "subject",
+                      e->subject, "names", names, "not_after", (json_int_t) (e->not_after / USEC_PER_SEC),
+                      "pin_sha256", e->pin, "status", e->revoked ? "revoked" : "valid");
+        if (o && e->revoked) {
+                json_object_set_new(o, "revoked_at", json_integer((json_int_t) (e->revoked_at / USEC_PER_SEC)));
+                json_object_set_new(o, "reason", json_string(crl_reason_to_string(e->reason)));
+        }
+        return o;
+}
+
+int ca_index_save(const char *state_dir, const char *ca_name, const CaIndex *idx) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        json_t *root, *list = json_array();
+        int r;
+
+        for (size_t i = 0; list && i < idx->n; i++)
+                if (json_array_append_new(list, entry_json(&idx->entries[i])) < 0) {
+                        json_decref(list);
+                        return -ENOMEM;
+                }
+        root = json_pack("{s:i, s:I, s:o*}", "version", INDEX_VERSION, "crl_number", (json_int_t) idx->crl_number,
+                         "certificates", list);
+        text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(root);
+        if (!text || index_path(state_dir, ca_name, "index.json", &path) < 0)
+                return -ENOMEM;
+        r = mkdir_parents(path, 0700);
+        if (r < 0)
+                return r;
+        return install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
+                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+}
+
+CaIndexEntry *ca_index_find(const CaIndex *idx, const char *serial) {
+        for (size_t i = 0; i < idx->n; i++)
+                if (strcmp(idx->entries[i].serial, serial) == 0)
+                        return &idx->entries[i];
+        return NULL;
+}
+
+static int crt_serial_hex(gnutls_x509_crt_t crt, char **ret) {
+        uint8_t serial[64];
+        size_t size = sizeof(serial), i = 0;
+        char *s;
+
+        if (gnutls_x509_crt_get_serial(crt, serial, &size) < 0 || size == 0)
+                return -EINVAL;
+        while (i + 1 < size && serial[i] == 0)
+                i++;
+        s = malloc(2 * (size - i) + 1);
+        if (!s)
+                return -ENOMEM;
+        for (size_t j = 0; i < size; i++) {
+                s[j++] = "0123456789abcdef"[serial[i] >> 4];
+                s[j++] = "0123456789abcdef"[serial[i] & 15];
+                s[j] = 0;
+        }
+        *ret = s;
+        return 0;
+}
+
+static int crt_names(gnutls_x509_crt_t crt, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (unsigned i = 0;; i++) {
+                char buf[1024], text[INET6_ADDRSTRLEN + 8], *s, **nl;
+                size_t size = sizeof(buf) - 1;
+                int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
+
+                if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                        break;
+                if (type < 0)
+                        continue;
+                buf[size] = 0;
+                if (type == GNUTLS_SAN_IPADDRESS) {
+                        if (!inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, text, sizeof(text)))
+                                continue;
+                        s = strdup(text);
+                } else if (type == GNUTLS_SAN_URI)
+                        s = asprintf(&s, "uri:%s", buf) < 0 ? NULL : s;
+                else if (type == GNUTLS_SAN_RFC822NAME)
+                        s = asprintf(&s, "email:%s", buf) < 0 ? NULL : s;
+                else if (type == GNUTLS_SAN_DNSNAME)
+                        s = x509_escape_text(buf, size);
+                else
+                        continue;
+                if (!s || !(nl = realloc(l, (n + 2) * sizeof(char *)))) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                l = nl;
+                l[n++] = s;
+                l[n] = NULL;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int crt_pin(gnutls_x509_crt_t crt, char **ret) {
+        _cleanup_datum_ gnutls_datum_t der = {}, spki = {};
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = x509_spki_from_data(der.data, der.size, NULL, &spki);
+        if (r >= 0)
+                r = pin_compute(spki.data, spki.size, pin);
+        if (r >= 0)
+                r = pin_format(pin, PIN_FORMAT_BASE64, ret);
+        return r;
+}
+
+int ca_index_add(CaIndex *idx, const char *name, gnutls_x509_crt_t crt) {
+        CaIndexEntry e = {}, *l;
+        gnutls_datum_t dn = {};
+        time_t na;
+        int r;
+
+        r = crt_serial_hex(crt, &e.serial);
+        if (r < 0)
+                return r;
+        if (ca_index_find(idx, e.serial)) {
+                free(e.serial);
+                return 0;
+        }
+        na = gnutls_x509_crt_get_expiration_time(crt);
+        e.not_after = na > 0 ? (usec_t) na * USEC_PER_SEC : 0;
+        if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
+                e.subject = x509_escape_text((const char *) dn.data, dn.size);
+                gnutls_free(dn.data);
+        } else
+                e.subject = strdup("");
+        e.name = strdup(name ?: "");
+        r = e.subject && e.name ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = crt_names(crt, &e.names);
+        if (r >= 0)
+                r = crt_pin(crt, &e.pin);
+        if (r >= 0 && !(l = realloc(idx->entries, (idx->n + 1) * sizeof(CaIndexEntry))))
+                r = -ENOMEM;
+        if (r < 0) {
+                entry_done(&e);
+                return r;
+        }
+        idx->entries = l;
+        idx->entries[idx->n++] = e;
+        return 0;
+}
+
+int ca_index_lock(const char *state_dir, const char *ca_name) {
+        _cleanup_free_ char *path = NULL;
+        int fd, r;
+
+        if (index_path(state_dir, ca_name, "index.lock", &path) < 0)
+                return -ENOMEM;
+        r = mkdir_parents(path, 0700);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR) {
+                        r = -errno;
+                        close(fd);
+                        return r;
+                }
+        return fd;
+}
+
+int ca_index_record(const char *state_dir, const char *ca_name, const char *name, gnutls_x509_crt_t crt) {
+        _cleanup_(ca_index_done) CaIndex idx = {};
+        _cleanup_close_ int lock = -1;
+        int r;
+
+        lock = ca_index_lock(state_dir, ca_name);
+        if (lock < 0)
+                return log_error_errno(lock, "[ca \"%s\"]: cannot lock its index: %m", ca_name);
+        r = ca_index_load(state_dir, ca_name, &idx);
+        if (r < 0)
+                return r;
+        r = ca_index_add(&idx, name, crt);
+        if (r >= 0)
+                r = ca_index_save(state_dir, ca_name, &idx);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot record the certificate issued for %s in its index: %m",
+                                       ca_name, name);
+        return 0;
+}
+
+int ca_index_normalize_serial(const char *s, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        size_t k = 0;
+
+        if (!s)
+                return -EINVAL;
+        out = malloc(strlen(s) + 1);
+        if (!out)
+                return -ENOMEM;
+        if (strncasecmp(s, "0x", 2) == 0)
+                s += 2;
+        for (; *s; s++) {
+                if (*s == ':' || *s == ' ')
+                        continue;
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+                        return -EINVAL;
+                out[k++] = (char) (*s >= 'A' && *s <= 'F' ? *s - 'A' + 'a' : *s);
+        }
+        out[k] = 0;
+        if (k % 2) { /* one leading nibble: make whole octets as the facts print them */
+                memmove(out + 1, out, k + 1);
+                out[0] = '0';
+                k++;
+        }
+        /* leading zero octets go, as in a DER integer's positive padding */
+        while (k > 2 && out[0] == '0' && out[1] == '0') {
+                memmove(out, out + 2, k - 1);
+                k -= 2;
+        }
+        if (!is_hex_serial(out))
+                return -EINVAL;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* The compromised-keys list. */
+
+void compromised_keys_done(CompromisedKeys *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->keys[i].pin);
+                free(l->keys[i].name);
+                free(l->keys[i].serial);
+        }
+        free(l->keys);
+        *l = (CompromisedKeys) {};
+}
+
+int compromised_keys_parse(const char *text, size_t size, CompromisedKeys *ret) {
+        _cleanup_(compromised_keys_done) CompromisedKeys l = {};
+        json_t *root, *list, *v;
+        size_t i;
+        int r = 0;
+
+        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
+        list = json_is_object(root) ? json_object_get(root, "keys") : NULL;
+        if (!json_is_array(list))
+                r = -EBADMSG;
+        else if (!(l.keys = calloc(json_array_size(list) + 1, sizeof(CompromisedKey))))
+                r = -ENOMEM;
+        if (r >= 0)
+                json_array_foreach(list, i, v) {
+                        CompromisedKey *k = &l.keys[l.n++];
+                        uint8_t pin[PIN_SIZE];
+
+                        if (!json_is_object(v) || (r = get_string(v, "pin_sha256", false, &k->pin)) < 0 ||
+                            (r = get_string(v, "name", true, &k->name)) < 0 ||
+                            (r = get_string(v, "serial", true, &k->serial)) < 0 ||
+                            (r = get_seconds(v, "since", &k->since)) < 0)
+                                break;
+                        if (pin_parse(k->pin, pin, NULL) < 0) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                }
+        json_decref(root);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        *ret = l;
+        l = (CompromisedKeys) {};
+        return 0;
+}
+
+static int compromised_path(const char *state_dir, char **ret) {
+        return asprintf(ret, "%s/compromised-keys.json", state_dir) < 0 ? -ENOMEM : 0;
+}
+
+int compromised_keys_load(const char *state_dir, CompromisedKeys *ret) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        if (compromised_path(state_dir, &path) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, INDEX_MAX, &data, &size);
+        if (r == -ENOENT) {
+                *ret = (CompromisedKeys) {};
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read the compromised-keys list %s: %m", path);
+        r = compromised_keys_parse((const char *) data, size, ret);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s is damaged; fix it (certherd certifies no key while it cannot read it)",
+                                       path);
+        return r;
+}
+
+const CompromisedKey *compromised_keys_find(const CompromisedKeys *l, const uint8_t pin[PIN_SIZE]) {
+        uint8_t p[PIN_SIZE];
+
+        for (size_t i = 0; i < l->n; i++)
+                if (pin_parse(l->keys[i].pin, p, NULL) >= 0 && memcmp(p, pin, PIN_SIZE) == 0)
+                        return &l->keys[i];
+        return NULL;
+}
+
+int compromised_keys_add(const char *state_dir, const uint8_t pin[PIN_SIZE], const char *name, const char *serial,
+                         usec_t now) {
+        _cleanup_(compromised_keys_done) CompromisedKeys l = {};
+        _cleanup_free_ char *path = NULL, *lock_path = NULL, *b64 = NULL, *text = NULL;
+        _cleanup_close_ int lock = -1;
+        json_t *root, *list;
+        int r;
+
+        /* Its own lock: `ca revoke`, `revoke` and the daemon may add at the same time. */
+        if (compromised_path(state_dir, &path) < 0 || asprintf(&lock_path, "%s.lock", path) < 0)
+                return -ENOMEM;
+        lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock < 0 || flock(lock, LOCK_EX) < 0)
+                return log_error_errno(-errno, "cannot lock %s: %m", lock_path);
+        r = compromised_keys_load(state_dir, &l);
+        if (r < 0)
+                return r;
+        if (compromised_keys_find(&l, pin))
+                return 0;
+        r = pin_format(pin, PIN_FORMAT_BASE64, &b64);
+        if (r < 0)
+                return r;
+        list = json_array();
+        for (size_t i = 0; list && i < l.n; i++)
+                json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}", "pin_sha256", l.keys[i].pin, "since",
+                                                      (json_int_t) (l.keys[i].since / USEC_PER_SEC), "name",
+                                                      l.keys[i].name, "serial", l.keys[i].serial));
+        if (list)
+                json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}", "pin_sha256", b64, "since",
+                                                      (json_int_t) (now / USEC_PER_SEC), "name", name ?: "",
+                                                      "serial", serial ?: ""));
+        root = json_pack("{s:o*}", "keys", list);
+        text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(root);
+        if (!text)
+                return -ENOMEM;
+        r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
+        log_notice("key %s marked compromised (%s%s%s): certherd will not certify it again", b64, name ?: "",
+                   serial && *serial ? ", serial " : "", serial ?: "");
+        return 0;
+}
+
+int compromised_keys_check(const char *state_dir, const uint8_t pin[PIN_SIZE], usec_t *ret_since) {
+        _cleanup_(compromised_keys_done) CompromisedKeys l = {};
+        const CompromisedKey *k;
+        int r;
+
+        r = compromised_keys_load(state_dir, &l);
+        if (r < 0)
+                return r;
+        k = compromised_keys_find(&l, pin);
+        if (k && ret_since)
+                *ret_since = k->since;
+        return k ? 1 : 0;
+}

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ca.h"
+#include "crl.h"
+#include "fd-util.h"
+#include "gnutls-util.h"
+#include "install.h"
+#include "log.h"
+#include "notify-bus.h"
+#include "notify.h"
+#include "state.h"
+
+#define CRL_FILE_MAX (64U * 1024U * 1024U)
+#define KEY_ID_MAX 64
+#define UNIT_JOB_TIMEOUT (90 * USEC_PER_SEC)
+
+static void cleanup_crl(gnutls_x509_crl_t *c) {
+        if (*c)
+                gnutls_x509_crl_deinit(*c);
+}
+
+void crl_info_done(CrlInfo *i) {
+        free(i->issuer);
+        strv_free(i->serials);
+        free(i->revoked_at);
+        *i = (CrlInfo) {};
+}
+
+static char *hex(const uint8_t *d, size_t n) {
+        size_t i = 0;
+        char *s;
+
+        /* As x509 facts print serials: the sign-padding zero octets of the DER integer dropped. */
+        while (i + 1 < n && d[i] == 0)
+                i++;
+        s = malloc(2 * (n - i) + 1);
+        if (!s)
+                return NULL;
+        for (size_t j = 0; i < n; i++) {
+                s[j++] = "0123456789abcdef"[d[i] >> 4];
+                s[j++] = "0123456789abcdef"[d[i] & 15];
+                s[j] = 0;
+        }
+        return s;
+}
+
+int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret) {
+        _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
+        _cleanup_(crl_info_done) CrlInfo info = {};
+        gnutls_datum_t in = { .data = (uint8_t *) data, .size = (unsigned) size }, dn = {};
+        uint8_t number[32];
+        size_t nsize = sizeof(number);
+        unsigned critical;
+        time_t t;
+        int n, r;
+
+        if (!data || size == 0 || size > CRL_FILE_MAX)
+                return -EBADMSG;
+        if (gnutls_x509_crl_init(&crl) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_crl_import(crl, &in, GNUTLS_X509_FMT_PEM);
+        if (r < 0)
+                r = gnutls_x509_crl_import(crl, &in, GNUTLS_X509_FMT_DER);
+        if (r < 0)
+                return -EBADMSG;
+
+        t = gnutls_x509_crl_get_this_update(crl);
+        if (t == (time_t) -1 || t < 0)
+                return -EBADMSG;
+        info.this_update = (usec_t) t * USEC_PER_SEC;
+        t = gnutls_x509_crl_get_next_update(crl);
+        info.next_update = t == (time_t) -1 || t < 0 ? 0 : (usec_t) t * USEC_PER_SEC;
+        if (gnutls_x509_crl_get_number(crl, number, &nsize, &critical) >= 0)
+                for (size_t i = 0; i < nsize && i < 8; i++)
+                        info.number = info.number << 8 | number[nsize > 8 ? nsize - 8 + i : i];
+        if (gnutls_x509_crl_get_issuer_dn3(crl, &dn, 0) >= 0) {
+                info.issuer = x509_escape_text((const char *) dn.data, dn.size);
+                gnutls_free(dn.data);
+        } else
+                info.issuer = strdup("");
+        if (!info.issuer)
+                return -ENOMEM;
+
+        n = gnutls_x509_crl_get_crt_count(crl);
+        if (n < 0)
+                return -EBADMSG;
+        info.serials = calloc((size_t) n + 1, sizeof(char *));
+        info.revoked_at = calloc((size_t) n + 1, sizeof(usec_t));
+        if (!info.serials || !info.revoked_at)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                uint8_t serial[64];
+                size_t ssize = sizeof(serial);
+                time_t when = 0;
+
+                if (gnutls_x509_crl_get_crt_serial(crl, (unsigned) i, serial, &ssize, &when) < 0 || ssize == 0)
+                        return -EBADMSG;
+                if (!(info.serials[info.n] = hex(serial, ssize)))
+                        return -ENOMEM;
+                info.revoked_at[info.n++] = when > 0 ? (usec_t) when * USEC_PER_SEC : 0;
+        }
+        *ret = info;
+        info = (CrlInfo) {};
+        return 0;
+}
+
+static gnutls_digest_algorithm_t sign_digest(gnutls_x509_privkey_t key) {
+        unsigned bits = 0;
+
+        switch (gnutls_x509_privkey_get_pk_algorithm2(key, &bits)) {
+        case GNUTLS_PK_EDDSA_ED25519:
+                return GNUTLS_DIG_UNKNOWN;
+        case GNUTLS_PK_ECDSA:
+                return bits >= 384 ? GNUTLS_DIG_SHA384 : GNUTLS_DIG_SHA256;
+        default:
+                return GNUTLS_DIG_SHA256;
+        }
+}
+
+static int unhex(const char *s, uint8_t *out, size_t max, size_t *ret_size) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n % 2 || n / 2 > max)
+                return -EINVAL;
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned v;
+                if (sscanf(s + 2 * i, "%2x", &v) != 1)
+                        return -EINVAL;
+                out[i] = (uint8_t) v;
+        }
+        *ret_size = n / 2;
+        return 0;
+}
+
+static time_t to_time(usec_t u) {
+        return (time_t) (u / USEC_PER_SEC);
+}
+
+int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaIndex *idx, uint64_t number,
+             usec_t now, usec_t validity, gnutls_datum_t *ret_pem) {
+        _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
+        uint8_t id[KEY_ID_MAX], nr[8];
+        size_t id_size = sizeof(id);
+        unsigned critical;
+        int r;
+
+        if (!ca_crt || !ca_key || !idx || !ret_pem || validity == 0)
+                return -EINVAL;
+        if (gnutls_x509_crl_init(&crl) < 0)
+                return -ENOMEM;
+        if ((r = gnutls_x509_crl_set_version(crl, 2)) < 0 ||
+            (r = gnutls_x509_crl_set_this_update(crl, to_time(now))) < 0 ||
+            (r = gnutls_x509_crl_set_next_update(crl, to_time(now + validity))) < 0)
+                return errno_from_gnutls(r);
+
+        for (size_t i = 0; i < idx->n; i++) {
+                const CaIndexEntry *e = &idx->entries[i];
+                uint8_t serial[20];
+                size_t ssize;
+
+                if (!e->revoked)
+                        continue;
+                /* GnuTLS writes no per-entry reasonCode extension; the reason stays in the index (ca list). */
+                if (unhex(e->serial, serial, sizeof(serial), &ssize) < 0)
+                        return -EINVAL;
+                r = gnutls_x509_crl_set_crt_serial(crl, serial, ssize, to_time(e->revoked_at));
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+
+        /* AKI: the CA's subject key id (or, lacking it, the key id over its public key). */
+        r = gnutls_x509_crt_get_subject_key_id(ca_crt, id, &id_size, &critical);
+        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+                id_size = sizeof(id);
+                r = gnutls_x509_crt_get_key_id(ca_crt, GNUTLS_KEYID_USE_SHA1, id, &id_size);
+        }
+        if (r >= 0)
+                r = gnutls_x509_crl_set_authority_key_id(crl, id, id_size);
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        /* CRL number: a non-negative INTEGER, minimal big-endian octets (a leading zero only for the sign). */
+        for (int i = 0; i < 8; i++)
+                nr[i] = (uint8_t) (number >> (56 - 8 * i));
+        {
+                size_t k = 0;
+                while (k < 7 && nr[k] == 0 && !(nr[k + 1] & 0x80))
+                        k++;
+                r = gnutls_x509_crl_set_number(crl, nr + k, sizeof(nr) - k);
+        }
+        if (r < 0)
+                return errno_from_gnutls(r);
+
+        r = gnutls_x509_crl_sign2(crl, ca_crt, ca_key, sign_digest(ca_key), 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_PEM, ret_pem);
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
+
+static int read_crl(const char *path, CrlInfo *ret) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CRL_FILE_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        return crl_parse(data, size, ret);
+}
+
+/* After a failed re-sign, try again soon: a tenth of the validity, between a second and ten minutes. */
+static usec_t retry_after(const CaConfig *ca, usec_t now) {
+        usec_t d = ca->crl_validity / 10;
+
+        if (d < USEC_PER_SEC)
+                d = USEC_PER_SEC;
+        if (d > 10 * USEC_PER_MINUTE)
+                d = 10 * USEC_PER_MINUTE;
+        return now + d;
+}
+
+static void notify_crl(const Inventory *inv, const CaConfig *ca, uint64_t number) {
+        char nr[32];
+        int r;
+
+        snprintf(nr, sizeof(nr), "%" PRIu64, number);
+        if (ca->reload && ca->reload[0]) {
+                _cleanup_(notify_bus_freep) NotifyBus *bus = NULL;
+
+                r = notify_bus_open(&bus);
+                if (r < 0)
+                        log_error_errno(r, "[ca \"%s\"]: cannot reach systemd to reload the units using its CRL: %m",
+                                        ca->name);
+                for (char **u = ca->reload; r >= 0 && *u; u++) {
+                        _cleanup_free_ char *err = NULL;
+
+                        /* notify_unit logs reloaded / reload-failed itself. */
+                        (void) notify_unit(bus, UNIT_ACTION_RELOAD, *u, ca->name, UNIT_JOB_TIMEOUT, &err);
+                }
+        }
+        if (ca->exec) {
+                _cleanup_free_ char *err = NULL;
+                HookEnv env = { .name = ca->name, .certificate = ca->crl, .not_after = NULL };
+
+                r = notify_exec(ca->exec, &env, inv->agent.hook_timeout ?: CONFIG_HOOK_TIMEOUT_DEFAULT, &err);
+                if (r < 0)
+                        log_error("[ca \"%s\"]: exec after CRL %s: %s", ca->name, nr, err ?: strerror(-r));
+        }
+}
+
+int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
+        _cleanup_datum_ gnutls_datum_t ca_pem = {}, pem = {};
+        _cleanup_(crl_info_done) CrlInfo old = {};
+        _cleanup_(ca_index_done) CaIndex idx = {};
+        _cleanup_close_ int lock = -1;
+        char when[32];
+        size_t n_revoked = 0;
+        bool have_old;
+        uint64_t number;
+        int r;
+
+        if (ret_next)
+                *ret_next = USEC_INFINITY;
+        if (!ca->crl)
+                return 0;
+
+        have_old = read_crl(ca->crl, &old) >= 0;
+        if (!force && have_old && old.next_update > old.this_update &&
+            old.next_update - old.this_update == ca->crl_validity / USEC_PER_SEC * USEC_PER_SEC &&
+            now < old.this_update + (old.next_update - old.this_update) / 2) {
+                if (ret_next)
+                        *ret_next = old.this_update + (old.next_update - old.this_update) / 2;
+                return 0;
+        }
+
+        if (!locked) {
+                lock = ca_index_lock(inv->agent.state_directory, ca->name);
+                if (lock < 0) {
+                        r = log_error_errno(lock, "[ca \"%s\"]: cannot lock its index: %m", ca->name);
+                        goto fail;
+                }
+        }
+        r = ca_index_load(inv->agent.state_directory, ca->name, &idx);
+        if (r < 0)
+                goto fail;
+        r = ca_load_files(ca, &ca_crt, &ca_key, &ca_pem);
+        if (r < 0)
+                goto fail;
+        number = (idx.crl_number > old.number ? idx.crl_number : old.number) + 1;
+        r = crl_make(ca_crt, ca_key, &idx, number, now, ca->crl_validity, &pem);
+        if (r < 0) {
+                log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL: %m", ca->name);
+                goto fail;
+        }
+        r = mkdir_parents(ca->crl, 0755);
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = ca->crl, .data = pem.data, .size = pem.size, .mode = 0644,
+                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0) {
+                log_error_errno(r, "[ca \"%s\"]: cannot install the CRL %s: %m", ca->name, ca->crl);
+                goto fail;
+        }
+        idx.crl_number = number;
+        r = ca_index_save(inv->agent.state_directory, ca->name, &idx);
+        if (r < 0)
+                /* The CRL is out; its number is read back from it next time, so none is reused. */
+                log_warning_errno(r, "[ca \"%s\"]: cannot save the CRL number in its index: %m", ca->name);
+        if (lock >= 0) {
+                close(lock);
+                lock = -1;
+        }
+        for (size_t i = 0; i < idx.n; i++)
+                n_revoked += idx.entries[i].revoked;
+        log_notice("[ca \"%s\"]: signed CRL %" PRIu64 " (%zu revoked) into %s, next update %s", ca->name, number,
+                   n_revoked, ca->crl, format_timestamp_iso(when, sizeof(when), now + ca->crl_validity));
+        notify_crl(inv, ca, number);
+        if (ret_next)
+                *ret_next = now + ca->crl_validity / 2;
+        return 1;
+
+fail:
+        /* The alert: the CRL lapses unless a later attempt succeeds (check shows it on the CA row). */
+        if (have_old && old.next_update)
+                log_error("[ca \"%s\"]: could not re-sign the CRL %s; the current one lapses at %s (peers then refuse "
+                          "every client)", ca->name, ca->crl, format_timestamp_iso(when, sizeof(when), old.next_update));
+        else
+                log_error("[ca \"%s\"]: could not make the CRL %s", ca->name, ca->crl);
+        if (ret_next)
+                *ret_next = retry_after(ca, now);
+        return r < 0 ? r : -EIO;
+}
+
+usec_t crl_refresh_all(const Inventory *inv, usec_t now) {
+        usec_t next = USEC_INFINITY;
+
+        for (size_t i = 0; i < inv->n_ca; i++) {
+                const CaConfig *ca = inv->ca[i];
+                struct stat st;
+                usec_t n;
+
+                /* A CA not made yet (`ca init`) has nothing to sign with; check reports it. */
+                if (!ca->crl || stat(ca->certificate, &st) < 0)
+                        continue;
+                (void) crl_refresh(inv, ca, now, false, false, &n);
+                if (n < next)
+                        next = n;
+        }
+        return next;
+}
+
+/* The threshold for crl-expiring: warn-before, but at most a third of the CRL's validity — a CRL that
+ * lives a week would otherwise always be "expiring" under a 14-day warn-before; certherd re-signs its own
+ * at half, so one with less than a third left was not re-signed in time. */
+static int add_crl_expiry(CertFacts *f, const char *path, const CrlInfo *info, Threshold warn, usec_t now) {
+        usec_t life = info->next_update > info->this_update ? info->next_update - info->this_update : 0;
+        usec_t w = threshold_resolve(warn, life);
+        char when[32];
+
+        if (w > life / 3)
+                w = life / 3;
+        format_timestamp_iso(when, sizeof(when), info->next_update);
+        if (info->next_update == 0)
+                return 0;
+        if (now >= info->next_update)
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s expired at %s (nextUpdate)", path, when);
+        if (info->next_update - now <= w)
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING, "CRL %s expires at %s (nextUpdate), in %" PRIu64 " s",
+                                              path, when, (uint64_t) ((info->next_update - now) / USEC_PER_SEC));
+        return 0;
+}
+
+static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConfig *ca, const char *path, bool own,
+                         CertFacts *f, usec_t now) {
+        _cleanup_(crl_info_done) CrlInfo info = {};
+        char when[32];
+        int r;
+
+        r = read_crl(path, &info);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                /* The internal CA's CRL not made yet is the CA row's problem, not the set's. */
+                if (!own && r == -ENOENT)
+                        return 0;
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s unusable: %s", path,
+                                              r == -EBADMSG ? "not a CRL" : strerror(-r));
+        }
+        r = add_crl_expiry(f, path, &info, cert_warn_before(inv, c), now);
+        if (r < 0)
+                return r;
+        if (!f->parsed || !f->serial || !f->issuer || strcmp(info.issuer, f->issuer) != 0)
+                return 0;
+        for (size_t i = 0; i < info.n; i++) {
+                _cleanup_(ca_index_done) CaIndex idx = {};
+                const char *reason = "unspecified";
+                const CaIndexEntry *e;
+
+                if (strcmp(info.serials[i], f->serial) != 0)
+                        continue;
+                /* The reason is in our index for the internal CA's own CRL (GnuTLS writes none per entry). */
+                if (ca && ca_index_load(inv->agent.state_directory, ca->name, &idx) >= 0 &&
+                    (e = ca_index_find(&idx, f->serial)) && e->revoked)
+                        reason = crl_reason_to_string(e->reason);
+                return cert_facts_add_problem(f, PROBLEM_REVOKED, "serial %s revoked on %s, reason %s (CRL %s)", f->serial,
+                                              format_timestamp_iso(when, sizeof(when), info.revoked_at[i]), reason, path);
+        }
+        return 0;
+}
+
+int crl_check_cert(const Inventory *inv, const CertConfig *c, CertFacts *f, usec_t now) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        int r;
+
+        if (c->crl)
+                for (char **p = c->crl; *p; p++) {
+                        r = check_one_crl(inv, c, ca, *p, true, f, now);
+                        if (r < 0)
+                                return r;
+                }
+        else if (ca && ca->crl) {
+                r = check_one_crl(inv, c, ca, ca->crl, false, f, now);
+                if (r < 0)
+                        return r;
+        }
+
+        /* A key revoked with key-compromise, whatever certificate carries it now (put back by hand). */
+        if (f->parsed && f->has_pin) {
+                usec_t since = 0;
+                char when[32];
+
+                r = compromised_keys_check(inv->agent.state_directory, f->pin, &since);
+                if (r == -ENOMEM)
+                        return r;
+                if (r > 0)
+                        return cert_facts_add_problem(f, PROBLEM_REVOKED,
+                                                      "the key is compromised (revoked with key-compromise on %s); "
+                                                      "certherd will not certify it again: renew makes a new key",
+                                                      format_timestamp_iso(when, sizeof(when), since));
+        }
+        return 0;
+}
+
+int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t now) {
+        _cleanup_(crl_info_done) CrlInfo info = {};
+        int r;
+
+        if (!ca->crl || !f->parsed)
+                return 0;
+        r = read_crl(ca->crl, &info);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -ENOENT)
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING,
+                                              "CRL %s not made yet (certherd renew or the daemon makes it)", ca->crl);
+        if (r < 0)
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s unusable: %s", ca->crl,
+                                              r == -EBADMSG ? "not a CRL" : strerror(-r));
+        return add_crl_expiry(f, ca->crl, &info, inv->agent.warn_before, now);
+}
+
+int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt, const char *set_name,
+               CrlReason reason, usec_t now) {
+        _cleanup_(ca_index_done) CaIndex idx = {};
+        _cleanup_close_ int lock = -1;
+        CaIndexEntry *e;
+        char when[32];
+        int r;
+
+        r = state_directory(inv->agent.state_directory);
+        if (r < 0)
+                return r;
+        lock = ca_index_lock(inv->agent.state_directory, ca->name);
+        if (lock < 0)
+                return log_error_errno(lock, "[ca \"%s\"]: cannot lock its index: %m", ca->name);
+        r = ca_index_load(inv->agent.state_directory, ca->name, &idx);
+        if (r < 0)
+                return r;
+        e = ca_index_find(&idx, serial);
+        if (!e && crt) {
+                /* Issued before the index existed: record it from the installed certificate. */
+                r = ca_index_add(&idx, set_name, crt);
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: cannot record serial %s: %m", ca->name, serial);
+                e = ca_index_find(&idx, serial);
+        }
+        if (!e)
+                return log_error_errno(-ENOENT, "[ca \"%s\"]: no certificate with serial %s in its index (certherd ca list %s)",
+                                       ca->name, serial, ca->name);
+        if (e->revoked)
+                return log_error_errno(-EALREADY, "[ca \"%s\"]: serial %s was revoked on %s (%s)", ca->name, serial,
+                                       format_timestamp_iso(when, sizeof(when), e->revoked_at),
+                                       crl_reason_to_string(e->reason));
+        e->revoked = true;
+        e->revoked_at = now / USEC_PER_SEC * USEC_PER_SEC;
+        e->reason = reason;
+        if (reason == CRL_REASON_KEY_COMPROMISE) {
+                uint8_t pin[PIN_SIZE];
+
+                if (pin_parse(e->pin, pin, NULL) < 0)
+                        return log_error_errno(-EBADMSG, "[ca \"%s\"]: serial %s has no usable pin in the index", ca->name,
+                                               serial);
+                r = compromised_keys_add(inv->agent.state_directory, pin, e->name, e->serial, now);
+                if (r < 0)
+                        return r;
+        }
+        r = ca_index_save(inv->agent.state_directory, ca->name, &idx);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot save its index: %m", ca->name);
+        log_notice("[ca \"%s\"]: revoked serial %s%s%s, reason %s", ca->name, serial, e->name[0] ? " of " : "", e->name,
+                   crl_reason_to_string(reason));
+        if (!ca->crl) {
+                log_warning("[ca \"%s\"]: has no crl = PATH: peers learn of this revocation only from a CRL", ca->name);
+                return 0;
+        }
+        r = crl_refresh(inv, ca, now, true, true, NULL);
+        return r < 0 ? r : 0;
+}

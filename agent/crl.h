@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ca-index.h"
+#include "config.h"
+#include "time-util.h"
+#include "x509.h"
+
+/* Certificate revocation lists (issue 11): signing an internal CA's CRL and keeping it from lapsing, and
+ * reading CRLs to tell whether a certificate is revoked.
+ *
+ * An internal CA with `crl = PATH` has its CRL re-signed when half of its validity (crl-validity) has
+ * passed, right after every revocation, and whenever it is missing, unreadable, or signed with another
+ * validity; each new CRL carries the next CRL number (kept in the CA's index, never reused) and is
+ * followed by the CA's `reload` units and `exec` hook. */
+
+/* A CRL's facts. */
+typedef struct CrlInfo {
+        usec_t this_update;
+        usec_t next_update; /* 0: none given */
+        uint64_t number;    /* 0 when it carries none */
+        char *issuer;       /* RFC 4514, escaped like CertFacts.issuer */
+        char **serials;     /* revoked serials, lowercase hex, NULL-terminated */
+        usec_t *revoked_at; /* indexed like serials */
+        size_t n;
+} CrlInfo;
+
+void crl_info_done(CrlInfo *i);
+/* PEM or DER. Returns 0, -EBADMSG (not a CRL), -ENOMEM. Pure. */
+int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret);
+
+/* Sign a version 2 CRL over the revoked entries of `idx` with CRL number `number`, AKI, thisUpdate = now,
+ * nextUpdate = now + validity. PEM, gnutls-allocated. Pure. */
+int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaIndex *idx, uint64_t number,
+             usec_t now, usec_t validity, gnutls_datum_t *ret_pem);
+
+/* Re-sign `ca`'s CRL when due (or always with force), install it atomically, then notify the CA's reload
+ * units and exec hook. The caller must not hold the CA's index lock (this takes it) — unless `locked`.
+ * *ret_next (may be NULL): when it falls due next (a retry soon after a failure). Returns 1 when a new CRL
+ * was installed, 0 when none was due or the CA has no crl, -errno (logged, with when the CRL lapses). */
+int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next);
+
+/* Every CA's crl_refresh(); returns the earliest next deadline (USEC_INFINITY: none). */
+usec_t crl_refresh_all(const Inventory *inv, usec_t now);
+
+/* The revocation problems of an inspected certificate set (check): `revoked` when a CRL of the set's
+ * (its `crl` files, else its internal CA's crl) lists the serial, or when its installed key is in the
+ * compromised-keys list; `crl-expiring` / `crl-expired` for those CRL files. Reads files; thread-safe.
+ * Returns 0 or -ENOMEM. */
+int crl_check_cert(const Inventory *inv, const CertConfig *c, CertFacts *f, usec_t now);
+
+/* The CA row's problems about its own CRL (`crl-expiring`, `crl-expired`: missing, unusable, lapsing
+ * because it was not re-signed in time). Returns 0 or -ENOMEM. */
+int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t now);
+
+/* `certherd ca revoke`: mark `serial` of `ca` revoked with `reason` in its index (a serial not in the index
+ * is refused, unless `crt` gives the certificate to record first: the set's installed one), add its key
+ * to the compromised-keys list for key-compromise, then re-sign the CRL. Returns 0, -EALREADY (revoked
+ * before), -ENOENT (no such serial), -errno (logged). */
+int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt, const char *set_name,
+               CrlReason reason, usec_t now);
