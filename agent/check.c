@@ -8,6 +8,7 @@
 #include <gnutls/crypto.h>
 
 #include "check.h"
+#include "crl.h"
 #include "fd-util.h"
 #include "log.h"
 #include "pool.h"
@@ -135,6 +136,10 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         }
 
         r = x509_inspect(&in, job->now, &res->facts);
+        if (r < 0)
+                return r;
+        /* Revocation (issue 11): its CRLs and the compromised-keys list. */
+        r = crl_check_cert(inv, c, res->facts, job->now);
         if (r < 0)
                 return r;
         if (trust->error > 0 && res->facts->parsed)
@@ -427,7 +432,11 @@ int check_cas(const Inventory *inv, CheckReport *rep, usec_t now) {
                 r = x509_inspect(&in, now, &rep->cas[rep->n_cas].facts);
                 if (r < 0)
                         break;
-                keep_ca_problems(rep->cas[rep->n_cas++].facts);
+                keep_ca_problems(rep->cas[rep->n_cas].facts);
+                /* Its own CRL: missing, or lapsing because it was not re-signed in time. */
+                r = crl_check_ca(inv, ca, rep->cas[rep->n_cas++].facts, now);
+                if (r < 0)
+                        break;
         }
         free(b.data);
         if (r < 0)

@@ -426,6 +426,8 @@ static int manager_pass(Manager *m, bool all) {
         int r;
 
         m->passes++;
+        /* CRLs first (a deadline like any other), so the sets are inspected against the fresh ones. */
+        deadline = pass_crls(m->inv, now);
         inspected = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(bool));
         if (!inspected)
                 return log_error_errno(-ENOMEM, "Out of memory");

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ca-index.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"
@@ -135,6 +136,34 @@ static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_
         return 1;
 }
 
+int keys_compromised(const Inventory *inv, gnutls_x509_privkey_t key) {
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        r = key_pin(key, pin);
+        if (r < 0)
+                return r;
+        return compromised_keys_check(inv->agent.state_directory, pin, NULL);
+}
+
+/* A kept key (reuse, or rotate's announced next key) that was revoked with key-compromise is never
+ * certified again: drop it, whatever key-policy says. 1: dropped, 0: fine, -errno: list unreadable. */
+static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t *key, gnutls_datum_t *pem) {
+        int r = keys_compromised(inv, *key);
+
+        if (r <= 0)
+                return r;
+        log_warning("%s: the key %s was revoked with key-compromise; making a new key (key-policy = %s notwithstanding)",
+                    c->name, c->key, key_policy_to_string(c->key_policy));
+        gnutls_x509_privkey_deinit(*key);
+        *key = NULL;
+        if (pem) {
+                gnutls_free(pem->data);
+                *pem = (gnutls_datum_t) {};
+        }
+        return 1;
+}
+
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
@@ -144,6 +173,8 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
 
         if (c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, &pem);
+                if (r > 0)
+                        r = drop_compromised(inv, c, &key, &pem) < 0 ? -EKEYREVOKED : key ? 1 : 0;
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -154,9 +185,14 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
                 }
         }
         /* rotate: the key announced as next_pin_sha256, when there is one. */
-        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, &key) >= 0)
+        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, &key) >= 0 &&
+            drop_compromised(inv, c, &key, NULL) == 0)
                 origin = KEY_ORIGIN_NEXT;
         else {
+                if (key) {
+                        gnutls_x509_privkey_deinit(key);
+                        key = NULL;
+                }
                 r = keygen_generate(c->key_type, &key);
                 if (r < 0)
                         return r;

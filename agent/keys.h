@@ -30,5 +30,9 @@ typedef enum KeyOrigin {
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
 
+/* Whether `key` is in the compromised-keys list (revoked with key-compromise, issue 11): 1 yes, 0 no,
+ * -errno when the list cannot be read (callers then refuse to certify). */
+int keys_compromised(const Inventory *inv, gnutls_x509_privkey_t key);
+
 /* Forget the next key once it is the current one (publishing makes the next). */
 void keys_next_used(const Inventory *inv, const CertConfig *c);

@@ -10,6 +10,8 @@
 
 #include "acme.h"
 #include "ca.h"
+#include "ca-index.h"
+#include "crl.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -41,6 +43,8 @@ static bool arg_nagios = false;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
+static const char *arg_ca = NULL;     /* ca revoke --ca */
+static const char *arg_serial = NULL; /* ca revoke --serial */
 
 static void help(void) {
         printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -53,6 +57,9 @@ static void help(void) {
                "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
                "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
                "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "  ca list CA             the certificates the internal CA CA issued (--json)\n"
+               "  ca revoke NAME         revoke set NAME's certificate at its internal CA (--reason R); or\n"
+               "  ca revoke --ca CA --serial HEX   by serial; re-signs the CRL\n"
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
@@ -65,7 +72,10 @@ static void help(void) {
                "      --log-level L      debug, info (default), notice, warning, err ($CERTHERD_LOG_LEVEL)\n"
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
-               "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
+               "      --reason R         revocation reason: key-compromise, superseded, cessation-of-operation, ...\n"
+               "                         (RFC 5280; keyCompromise-style spellings and numbers too)\n"
+               "      --ca CA            ca revoke: the internal CA of --serial\n"
+               "      --serial HEX       ca revoke: the serial to revoke\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -343,11 +353,155 @@ static int verb_renew(char **args) {
         return renew_report(&p);
 }
 
+static void print_iso(json_t *o, const char *key, usec_t t) {
+        char when[32];
+
+        json_object_set_new(o, key, json_string(format_timestamp_iso(when, sizeof(when), t)));
+}
+
+/* `ca list CA`: the issued-certificate index. */
+static int verb_ca_list(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_(ca_index_done) CaIndex idx = {};
+        const CaConfig *ca;
+        char when[32], at[32];
+        int r;
+
+        if (!args[0] || args[1])
+                return usage_error("%s", "usage: certherd ca list CA [--json]");
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        ca = inventory_find_ca(inv, args[0]);
+        if (!ca) {
+                log_error("no [ca \"%s\"] in the inventory %s", args[0], inv->path);
+                return EXIT_USAGE;
+        }
+        if (ca_index_load(inv->agent.state_directory, ca->name, &idx) < 0)
+                return EXIT_WARNING;
+        if (arg_json) {
+                json_t *list = json_array(), *root;
+
+                for (size_t i = 0; list && i < idx.n; i++) {
+                        const CaIndexEntry *e = &idx.entries[i];
+                        json_t *names = json_array(), *o;
+
+                        for (char **n = e->names; names && n && *n; n++)
+                                json_array_append_new(names, json_string(*n));
+                        o = json_pack("{s:s, s:s, s:s, s:o*}", "serial", e->serial, "name", e->name, "subject",
+                                      e->subject, "names", names);
+                        if (!o)
+                                continue;
+                        print_iso(o, "not_after", e->not_after);
+                        json_object_set_new(o, "pin_sha256", json_string(e->pin));
+                        json_object_set_new(o, "status", json_string(e->revoked ? "revoked" : "valid"));
+                        if (e->revoked) {
+                                print_iso(o, "revoked_at", e->revoked_at);
+                                json_object_set_new(o, "reason", json_string(crl_reason_to_string(e->reason)));
+                        }
+                        json_array_append_new(list, o);
+                }
+                root = json_pack("{s:s, s:I, s:o*}", "ca", ca->name, "crl_number", (json_int_t) idx.crl_number,
+                                 "certificates", list);
+                json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                putchar('\n');
+                json_decref(root);
+        } else {
+                printf("%-40s %-8s %-20s %-16s %s\n", "SERIAL", "STATUS", "NOT_AFTER", "SET", "SUBJECT / NAMES");
+                for (size_t i = 0; i < idx.n; i++) {
+                        const CaIndexEntry *e = &idx.entries[i];
+
+                        printf("%-40s %-8s %-20s %-16s %s", e->serial, e->revoked ? "revoked" : "valid",
+                               format_timestamp_iso(when, sizeof(when), e->not_after), e->name[0] ? e->name : "-",
+                               e->subject);
+                        for (char **n = e->names; n && *n; n++)
+                                printf("%s%s", n == e->names ? " / " : " ", *n);
+                        if (e->revoked)
+                                printf(" (revoked %s, %s)", format_timestamp_iso(at, sizeof(at), e->revoked_at),
+                                       crl_reason_to_string(e->reason));
+                        putchar('\n');
+                }
+        }
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_WARNING;
+}
+
+/* `ca revoke NAME` or `ca revoke --ca CA --serial HEX`. */
+static int verb_ca_revoke(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_free_ char *serial = NULL;
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        const CertConfig *c = NULL;
+        const CaConfig *ca;
+        CrlReason reason = CRL_REASON_UNSPECIFIED;
+        size_t size;
+        int r;
+
+        if ((args[0] && (args[1] || arg_ca || arg_serial)) || (!args[0] && (!arg_ca || !arg_serial)))
+                return usage_error("%s", "usage: certherd ca revoke NAME [--reason R] | "
+                                         "certherd ca revoke --ca CA --serial HEX [--reason R]");
+        if (arg_reason && (reason = crl_reason_from_string(arg_reason)) < 0)
+                return usage_error("invalid --reason '%s': expected unspecified, key-compromise, ca-compromise, "
+                                   "affiliation-changed, superseded, cessation-of-operation, certificate-hold, "
+                                   "privilege-withdrawn or aa-compromise", arg_reason);
+        if (arg_serial && ca_index_normalize_serial(arg_serial, &serial) < 0)
+                return usage_error("invalid --serial '%s': expected hexadecimal", arg_serial);
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        if (args[0]) {
+                c = inventory_find_cert(inv, args[0]);
+                if (!c) {
+                        log_error("no [certificate \"%s\"] in the inventory %s", args[0], inv->path);
+                        return EXIT_USAGE;
+                }
+                if (c->issuer != ISSUER_CA) {
+                        log_error("%s: issuer = %s: ca revoke is for certificates of an internal CA (certherd revoke "
+                                  "asks an ACME server)", c->name, issuer_kind_to_string(c->issuer));
+                        return EXIT_USAGE;
+                }
+                ca = inventory_find_ca(inv, c->issuer_name);
+        } else
+                ca = inventory_find_ca(inv, arg_ca);
+        if (!ca) {
+                log_error("no [ca \"%s\"] in the inventory %s", arg_ca, inv->path);
+                return EXIT_USAGE;
+        }
+        if (c) {
+                _cleanup_cert_facts_ CertFacts *f = NULL;
+
+                r = read_full_file(c->certificate, 1024U * 1024U, &data, &size);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot read %s: %m", c->name, c->certificate);
+                        return EXIT_WARNING;
+                }
+                if (x509_load_crts(data, size, &crts, &n) < 0 ||
+                    x509_inspect(&(X509Input) { .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 },
+                                 now_realtime(), &f) < 0 || !f->parsed || !f->serial || !(serial = strdup(f->serial))) {
+                        x509_crts_free(crts, n);
+                        log_error("%s: %s holds no certificate", c->name, c->certificate);
+                        return EXIT_WARNING;
+                }
+        }
+        r = crl_revoke(inv, ca, serial, n > 0 ? crts[0] : NULL, c ? c->name : NULL, reason, now_realtime());
+        x509_crts_free(crts, n);
+        if (r < 0)
+                return EXIT_WARNING;
+        printf("[ca \"%s\"]: revoked serial %s (%s)%s\n", ca->name, serial, crl_reason_to_string(reason),
+               ca->crl ? "; CRL re-signed" : "");
+        return EXIT_OK;
+}
+
 static int verb_ca(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         const CaConfig *ca;
         int r;
 
+        if (args[0] && strcmp(args[0], "list") == 0)
+                return verb_ca_list(args + 1);
+        if (args[0] && strcmp(args[0], "revoke") == 0)
+                return verb_ca_revoke(args + 1);
         if (!args[0] || strcmp(args[0], "init") != 0 || !args[1] || args[2])
                 return usage_error("%s", "usage: certherd ca init NAME");
         r = load_inventory(&inv);
@@ -358,7 +512,10 @@ static int verb_ca(char **args) {
                 log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
-        return ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
+        if (ca_init(inv, ca, now_realtime()) < 0)
+                return EXIT_WARNING;
+        /* The first CRL at once: peers configured with it must find one before the first revocation. */
+        return crl_refresh(inv, ca, now_realtime(), true, false, NULL) < 0 ? EXIT_WARNING : EXIT_OK;
 }
 
 static int verb_revoke(char **args) {
@@ -371,7 +528,8 @@ static int verb_revoke(char **args) {
 
         if (!args[0] || args[1])
                 return usage_error("%s", "usage: certherd revoke NAME [--reason R]");
-        if (arg_reason && (reason = acme_revocation_reason_from_string(arg_reason)) < 0)
+        if (arg_reason && (reason = crl_reason_from_string(arg_reason)) < 0 &&
+            (reason = acme_revocation_reason_from_string(arg_reason)) < 0)
                 return usage_error("invalid --reason '%s': expected keyCompromise, superseded, cessationOfOperation, "
                                    "affiliationChanged, ... or a CRLReason number",
                                    arg_reason);
@@ -396,6 +554,17 @@ static int verb_revoke(char **args) {
         if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0 ||
             acme_revoke(s, &(gnutls_datum_t) { .data = data, .size = (unsigned) size }, reason) < 0)
                 return EXIT_WARNING;
+        /* key-compromise: that key is never certified again (issue 11). */
+        if (reason == CRL_REASON_KEY_COMPROMISE) {
+                _cleanup_cert_facts_ CertFacts *f = NULL;
+
+                if (x509_inspect(&(X509Input) { .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 },
+                                 now_realtime(), &f) < 0 || !f->parsed || !f->has_pin ||
+                    compromised_keys_add(inv->agent.state_directory, f->pin, c->name, f->serial, now_realtime()) < 0) {
+                        log_error("%s: revoked, but its key could not be marked compromised", c->name);
+                        return EXIT_WARNING;
+                }
+        }
         printf("%s: revoked %s\n", c->name, c->certificate);
         return EXIT_OK;
 }
@@ -456,7 +625,8 @@ static int verb_acme(char **args) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
+               ARG_CA, ARG_SERIAL };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -464,6 +634,8 @@ int main(int argc, char *argv[]) {
                 { "password-file", required_argument, NULL, ARG_PASSWORD_FILE },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
+                { "ca", required_argument, NULL, ARG_CA },
+                { "serial", required_argument, NULL, ARG_SERIAL },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -499,6 +671,12 @@ int main(int argc, char *argv[]) {
                 case ARG_REASON:
                         arg_reason = optarg;
                         break;
+                case ARG_CA:
+                        arg_ca = optarg;
+                        break;
+                case ARG_SERIAL:
+                        arg_serial = optarg;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -525,8 +703,10 @@ int main(int argc, char *argv[]) {
 
         if (arg_force && strcmp(verb, "renew") != 0)
                 return usage_error("--force applies to renew only, not to '%s'", verb);
-        if (arg_reason && strcmp(verb, "revoke") != 0)
-                return usage_error("--reason applies to revoke only, not to '%s'", verb);
+        if (arg_reason && strcmp(verb, "revoke") != 0 && strcmp(verb, "ca") != 0)
+                return usage_error("--reason applies to revoke and ca revoke only, not to '%s'", verb);
+        if ((arg_ca || arg_serial) && strcmp(verb, "ca") != 0)
+                return usage_error("--ca and --serial apply to ca revoke only, not to '%s'", verb);
         if (arg_password_file && strcmp(verb, "pin") != 0)
                 return usage_error("--password-file applies to pin only, not to '%s'", verb);
         /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */

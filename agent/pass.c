@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "acme-ari.h"
+#include "crl.h"
 #include "install.h"
 #include "log.h"
 #include "metrics.h"
@@ -231,6 +232,10 @@ static void metrics_after(const Inventory *inv, usec_t now) {
         cert_states_free(states, rep->n_results);
 }
 
+usec_t pass_crls(const Inventory *inv, usec_t now) {
+        return crl_refresh_all(inv, now);
+}
+
 int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, PassResult *ret) {
         _cleanup_(pass_result_done) PassResult p = {};
         _cleanup_(acme_ari_set_freep) AcmeAriSet *ari = NULL;
@@ -238,6 +243,7 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
         CheckReport *rep;
         int r;
 
+        (void) pass_crls(inv, now);
         r = check_run(inv, certs, 0, now, &p.report);
         if (r < 0)
                 return r;

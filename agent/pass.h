@@ -45,6 +45,11 @@ void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now);
 /* Save result i's state (a failure is a warning: state is advisory). */
 void pass_save(const Inventory *inv, const CheckReport *rep, size_t i);
 
+/* Re-sign the internal CAs' CRLs that are due (crl_refresh_all; issue 11), before anything is inspected
+ * so that the sets are checked against the fresh CRL. Returns when the next one falls due (USEC_INFINITY:
+ * none): the daemon's timer includes it like any other deadline; timer mode does this on every run. */
+usec_t pass_crls(const Inventory *inv, usec_t now);
+
 typedef struct PassItem {
         const CertConfig *cert;
         Plan plan;

@@ -7,6 +7,7 @@
 
 #include "acme.h"
 #include "ca.h"
+#include "ca-index.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"
@@ -87,6 +88,18 @@ static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts
         return 0;
 }
 
+/* The last guard before anything is certified: a key revoked with key-compromise never is again (keys_obtain
+ * already replaces a kept one; this catches every other way one could come back). */
+static int refuse_compromised(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t key) {
+        int r = keys_compromised(inv, key);
+
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the compromised-keys list: %m; refusing to certify", c->name);
+        if (r > 0)
+                return log_error_errno(-EKEYREVOKED, "%s: refusing to certify a key revoked with key-compromise", c->name);
+        return 0;
+}
+
 /* ACME: the server issues, the chain it sends (leaf + intermediates) is installed, and it must chain to
  * the certificate's `ca` (the system store without one). `acme` NULL: a session just for this one. */
 static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts *current, AcmeSession *acme,
@@ -104,6 +117,9 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
                 acme = own;
         }
         r = obtain_key(inv, c, current, is);
+        if (r < 0)
+                return r;
+        r = refuse_compromised(inv, c, is->key);
         if (r < 0)
                 return r;
         /* ARI (RFC 9773): name the certificate this one replaces. */
@@ -144,10 +160,19 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         r = obtain_key(inv, c, current, is);
         if (r < 0)
                 return r;
+        r = refuse_compromised(inv, c, is->key);
+        if (r < 0)
+                return r;
 
         r = ca ? ca_issue(ca_crt, ca_key, is->key, &req, &crt) : ca_self_sign(is->key, &req, &crt);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot issue the certificate: %m", c->name);
+        /* Every leaf the CA issues goes into its index, installed or not: the index is what it signed. */
+        if (ca) {
+                r = ca_index_record(inv->agent.state_directory, ca->name, c->name, crt);
+                if (r < 0)
+                        return r;
+        }
         r = ca_export_pem(crt, &is->cert_pem);
         if (r < 0)
                 return r;
