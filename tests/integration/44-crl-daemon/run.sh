@@ -1,0 +1,144 @@
+#!/bin/bash
+# CRLs that never expire (issue 11): an internal CA with crl-validity = 30s under the running daemon
+# (`certherd run`). The CRL is re-signed before its nextUpdate, period after period (read with
+# `openssl crl -noout -nextupdate -crlnumber`: the number grows, nextUpdate is never in the past), each
+# new CRL followed by the CA's exec hook — a script sending SIGHUP to this test's nginx, which runs
+# outside systemd — and nginx (ssl_verify_client on, ssl_crl = that CRL) never refuses the good client,
+# which connects in a loop throughout. Then the CA cannot sign (its key moved away): the daemon alerts
+# (journal/stderr: when the CRL lapses) and `check` shows crl-expiring, then crl-expired, on the CA row;
+# with the key back the daemon re-signs on its own.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib.sh"
+source "$here/../lib-nginx.sh"
+need openssl; need curl; need python3; need nginx nginx-light
+
+port=$(free_port)
+mkdir -p "$T/ng"
+cat >"$T/hup-nginx" <<HOOK
+#!/bin/bash
+# [ca] exec hook: the test's nginx re-reads its CRL on SIGHUP (a graceful reload).
+echo "\$(date +%s) \$CERTHERD_NAME \$CERTHERD_CERTIFICATE" >>$T/hook.log
+kill -HUP "\$(cat $T/ng/nginx.pid)"
+HOOK
+chmod +x "$T/hup-nginx"
+cat >"$T/certherd.conf" <<CONF
+[agent]
+state-directory = $T/state
+pin-directory = $T/pins
+
+[ca "fast"]
+certificate = $T/ca/ca.crt
+key = $T/ca/ca.key
+export = $T/export/ca.pem
+crl = $T/export/ca.crl
+crl-validity = 30s
+exec = $T/hup-nginx
+
+[certificate "server"]
+certificate = $T/tls/server.crt
+key = $T/tls/server.key
+ca = $T/ca/ca.crt
+names = localhost 127.0.0.1
+issuer = ca:fast
+
+[certificate "good"]
+certificate = $T/tls/good.crt
+key = $T/tls/good.key
+ca = $T/ca/ca.crt
+names = good.client.test
+usage = client
+issuer = ca:fast
+CONF
+ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
+crl_facts() { openssl crl -in "$T/export/ca.crl" -noout -nextupdate -crlnumber 2>/dev/null; }
+next_update() { date -d "$(crl_facts | sed -n 's/^nextUpdate=//p')" +%s; }
+crl_number() { crl_facts | sed -n 's/^crlNumber=//p'; }
+
+expect 0 ch ca init fast
+expect 0 ch renew
+ng_setup "$T/ng" "$port" "$T/tls/server.crt" "$T/tls/server.key"
+sed -i "s#^\( *\)ssl_certificate_key .*#&\n\1ssl_client_certificate $T/export/ca.pem;\n\1ssl_crl $T/export/ca.crl;\n\1ssl_verify_client on;#" \
+        "$T/ng/nginx.conf"
+ng_start "$T/ng" || die "nginx does not start"
+pids+=($NG_PID)
+trap 'ng_stop "$T/ng"; cleanup' EXIT
+wait_port "$port"
+code() {
+        curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$T/export/ca.pem" \
+                --cert "$T/tls/good.crt" --key "$T/tls/good.key" "https://localhost:$port/" || true
+}
+[[ $(code) == 200 ]] || die "the good client is refused at the start"
+ok "nginx with ssl_crl = certherd's 30-second CRL accepts the good client"
+
+"$CERTHERD" -c "$T/certherd.conf" run 2>"$T/daemon.log" &
+daemon=$!
+pids+=($daemon)
+
+# The client loop: one connection every 0.2 s, each result logged.
+(
+        while :; do echo "$(date +%s) $(code)"; sleep 0.2; done
+) >"$T/clients.log" &
+pids+=($!)
+
+# Three CRL validity periods: watch the CRL every second.
+first=$(crl_number)
+end=$((SECONDS + 80))
+numbers=()
+while ((SECONDS < end)); do
+        now=$(date +%s) nu=$(next_update) n=$(crl_number)
+        ((nu > now)) || die "the CRL lapsed: nextUpdate $(crl_facts) at $(date -u) ($(tail -5 "$T/daemon.log"))"
+        [[ ${numbers[-1]:-} == "$n" ]] || numbers+=("$n")
+        kill -0 "$daemon" 2>/dev/null || die "the daemon died: $(tail -5 "$T/daemon.log")"
+        sleep 1
+done
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
+((${#numbers[@]} >= 5)) || die "the CRL was re-signed only ${#numbers[@]} times in 80 s: ${numbers[*]} ($(grep -c CRL "$T/daemon.log") log lines)"
+for ((i = 1; i < ${#numbers[@]}; i++)); do
+        ((16#${numbers[i]} > 16#${numbers[i - 1]})) || die "CRL numbers do not increase: ${numbers[*]}"
+done
+ok "the daemon re-signed the 30 s CRL ${#numbers[@]} times in 80 s (numbers ${numbers[*]}), never past nextUpdate"
+hooks=$(wc -l <"$T/hook.log")
+((hooks >= ${#numbers[@]} - 1)) || die "the exec hook ran $hooks times for ${#numbers[@]} CRLs"
+grep -q " fast $T/export/ca.crl\$" "$T/hook.log" || die "hook environment: $(head -2 "$T/hook.log")"
+total=$(wc -l <"$T/clients.log") bad=$(grep -vc ' 200$' "$T/clients.log" || true)
+((total >= 100)) || die "only $total client connections"
+((bad == 0)) || die "nginx refused the good client $bad times out of $total: $(grep -v ' 200$' "$T/clients.log" | head -3)"
+ok "the exec hook reloaded nginx after each CRL ($hooks runs); the good client was accepted $total times out of $total"
+
+expect 0 ch --json check
+python3 - "$T/out" <<'PY' || die "check --json: $(cat "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+codes = [p["code"] for c in d["certificates"] for p in c["problems"]]
+assert not any(c.startswith("crl-") for c in codes), codes
+PY
+ok "check: no CRL problem while the daemon keeps it fresh"
+
+# The CA cannot sign any more: alert before the CRL lapses, crl-expiring then crl-expired on the CA row.
+mv "$T/ca/ca.key" "$T/ca.key.away"
+lapse=$(next_update)
+for i in $(seq 400); do grep -q "could not re-sign the CRL .*lapses at" "$T/daemon.log" && break; sleep 0.1; done
+grep -q "could not re-sign the CRL .*lapses at" "$T/daemon.log" || die "no alert: $(tail -5 "$T/daemon.log")"
+(($(date +%s) < lapse)) || die "the alert came only after the CRL lapsed"
+ok "key gone: the daemon alerts before the CRL lapses ($(grep -m1 'could not re-sign' "$T/daemon.log" | sed 's/.*: could/could/'))"
+for i in $(seq 400); do
+        rc=0; ch status >"$T/status" 2>&1 || rc=$?
+        grep -q "^ca:fast .*crl-expiring" "$T/status" && break
+        sleep 0.1
+done
+grep -q "^ca:fast .*crl-expiring" "$T/status" || die "no crl-expiring on the CA row: $(cat "$T/status")"
+while (($(date +%s) <= lapse)); do sleep 0.5; done
+sleep 1
+expect 2 ch status
+grep -q "^ca:fast .*crl-expired" "$T/out" || die "no crl-expired on the CA row: $(cat "$T/out")"
+ok "check shows crl-expiring, then crl-expired, on the CA row"
+
+mv "$T/ca.key.away" "$T/ca/ca.key"
+for i in $(seq 200); do (($(next_update) > $(date +%s))) && break; sleep 0.1; done
+(($(next_update) > $(date +%s))) || die "the daemon did not re-sign once the key was back: $(tail -3 "$T/daemon.log")"
+for i in $(seq 100); do [[ $(code) == 200 ]] && break; sleep 0.1; done
+[[ $(code) == 200 ]] || die "the good client is still refused with a fresh CRL"
+ok "key back: the daemon re-signed on its own (retry), the good client is accepted again"
+
+kill -TERM "$daemon"
+wait "$daemon" || die "the daemon exited $? on SIGTERM"
