@@ -413,7 +413,7 @@ int ca_index_normalize_serial(const char *s, char **ret) {
 
         if (!s)
                 return -EINVAL;
-        out = malloc(strlen(s) + 1);
+        out = malloc(strlen(s) + 2); /* + a leading '0' for an odd number of digits */
         if (!out)
                 return -ENOMEM;
         if (strncasecmp(s, "0x", 2) == 0)
