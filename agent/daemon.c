@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "bus-api.h"
 #include "check.h"
 #include "daemon.h"
 #include "fd-util.h"
@@ -19,6 +20,7 @@
 #include "policy.h"
 #include "publish.h"
 #include "renew.h"
+#include "report.h"
 #include "state.h"
 
 /* Files change in bursts (a key, then its certificate); one inspection after the burst is enough. */
@@ -64,6 +66,8 @@ typedef struct Manager {
         bool rescan_all; /* inotify lost events: inspect everything */
         bool exiting;
         uint64_t passes;
+
+        BusApi *bus; /* org.certherd1 on the system bus, when there is one (bus-api.h) */
 } Manager;
 
 static int manager_pass(Manager *m, bool all);
@@ -79,6 +83,7 @@ static void watches_free(Manager *m) {
 static Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        bus_api_free(m->bus); /* answers orders still waiting */
         watches_free(m);
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->rescan);
@@ -341,6 +346,7 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                 save_state(m, i);
                 m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
         }
+        bus_api_orders_finish(m->bus); /* the Renew orders of this batch */
         if (m->exiting)
                 return sd_event_exit(m->event, 0);
         if (m->reload_pending) {
@@ -518,7 +524,7 @@ static int manager_pass(Manager *m, bool all) {
 
                 alert(m, i, f, now, &deadline);
                 m->rt[i].due = renewal_due(m, i, f, now);
-                if (m->rt[i].due <= now)
+                if (m->rt[i].due <= now || (c->issuer != ISSUER_NONE && bus_api_forced(m->bus, c->name)))
                         m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = f };
                 else {
                         if (m->rt[i].due < deadline)
@@ -538,6 +544,9 @@ static int manager_pass(Manager *m, bool all) {
                 return log_error_errno(r, "cannot arm the timer: %m");
         if ((m->n_jobs > 0 || m->n_ari > 0) && start_batch(m, now) < 0)
                 m->n_jobs = m->n_ari = 0;
+        bus_api_orders_start(m->bus);
+        if (!m->batch_running)
+                bus_api_orders_finish(m->bus);
         notify_status(m, now);
         return 0;
 }
@@ -661,6 +670,125 @@ static int manager_new(const char *config_path, Manager **ret) {
         return 0;
 }
 
+/* --- org.certherd1 (bus-api.h): the daemon's answers to check, status and renew orders --- */
+
+static const char *bus_inventory_path(void *ud) {
+        Manager *m = ud;
+        return m->inv->path;
+}
+
+static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit, char **ret_error) {
+        Manager *m = ud;
+        _cleanup_free_ CheckResult *sub = NULL;
+        _cleanup_free_ char *text = NULL;
+        CheckReport rep;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        if (!m->report)
+                return -EAGAIN;
+        rep = *m->report;
+        if (names) { /* the named sets, in the order named, as `check NAME…` prints them */
+                rep = (CheckReport) { .n_results = strv_length(names), .worst = SEVERITY_OK };
+                sub = rep.results = calloc(rep.n_results, sizeof(CheckResult));
+                if (!sub)
+                        return -ENOMEM;
+                for (size_t k = 0; k < rep.n_results; k++) {
+                        size_t i = cert_index(m, inventory_find_cert(m->inv, names[k]));
+
+                        if (i == SIZE_MAX)
+                                return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", names[k],
+                                                m->inv->path) < 0 ? -ENOMEM : -ENXIO;
+                        sub[k] = m->report->results[i];
+                        rep.count[sub[k].facts->state]++;
+                        if (sub[k].facts->state > rep.worst)
+                                rep.worst = sub[k].facts->state;
+                }
+        }
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        r = fmt == BUS_API_FORMAT_JSON    ? report_json(&rep, f)
+            : fmt == BUS_API_FORMAT_TEXT ? report_lines(&rep, f)
+                                         : report_table(&rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret_exit = rep.worst == SEVERITY_OK ? 0 : rep.worst == SEVERITY_WARNING ? 1 : 2;
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+static int bus_resolve(void *ud, char **names, char ***ret, char **ret_error) {
+        Manager *m = ud;
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        l = calloc((names ? strv_length(names) : m->inv->n_certs) + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; names ? names[i] != NULL : i < m->inv->n_certs; i++) {
+                const CertConfig *c = names ? inventory_find_cert(m->inv, names[i]) : m->inv->certs[i];
+
+                if (!c)
+                        return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", names[i],
+                                        m->inv->path) < 0 ? -ENOMEM : -ENXIO;
+                if (c->issuer == ISSUER_NONE && !names)
+                        continue;
+                if (c->issuer == ISSUER_NONE)
+                        return asprintf(ret_error, "%s: issuer = none: certherd only watches this certificate",
+                                        c->name) < 0 ? -ENOMEM : -EINVAL;
+                if (!(l[n++] = strdup(c->name)))
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static void bus_kick(void *ud) {
+        Manager *m = ud;
+
+        /* A running batch ends with a pass, which takes the orders. */
+        if (!m->batch_running && !m->exiting)
+                (void) manager_pass(m, false);
+}
+
+static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
+        Manager *m = ud;
+        const CertConfig *c = inventory_find_cert(m->inv, name);
+        size_t i = cert_index(m, c);
+        const CertState *st;
+
+        if (i == SIZE_MAX) {
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_GONE };
+                return;
+        }
+        for (size_t j = 0; j < m->n_jobs; j++)
+                if (m->jobs[j].cert == c) {
+                        *ret = m->jobs[j].result < 0
+                                       ? (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .error = m->jobs[j].result }
+                                       : (BusApiOutcome) { .kind = BUS_API_OUTCOME_RENEWED,
+                                                           .when = m->jobs[j].outcome.not_after };
+                        return;
+                }
+        st = &m->rt[i].state;
+        if (st->failures > 0 && st->next_retry > now_realtime())
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = st->next_retry,
+                                         .failures = st->failures };
+        else
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE, .when = m->rt[i].due };
+}
+
+static const BusApiOps bus_ops = {
+        .inventory_path = bus_inventory_path,
+        .check = bus_check,
+        .resolve = bus_resolve,
+        .kick = bus_kick,
+        .outcome = bus_outcome,
+};
+
 int daemon_run(const char *config_path) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *err = NULL;
@@ -698,6 +826,10 @@ int daemon_run(const char *config_path) {
         r = manager_pass(m, true);
         if (r < 0)
                 return r;
+        r = bus_api_new(m->event, &bus_ops, m, &m->bus);
+        if (r < 0)
+                log_warning_errno(r, "cannot serve %s on the system bus: %m; check, status and renew work alone",
+                                  BUS_API_NAME);
         log_info("watching %zu certificates", m->inv->n_certs);
         (void) sd_notify(false, "READY=1");
 

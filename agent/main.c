@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "acme.h"
+#include "bus-client.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -39,6 +40,7 @@ static PinFormat arg_pin_format = PIN_FORMAT_BASE64;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
+static bool arg_no_daemon = false;
 
 static void help(void) {
         printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -63,6 +65,7 @@ static void help(void) {
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
+               "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -127,6 +130,18 @@ static int verb_check(char **args, bool table) {
 
         if (table && args[0])
                 return usage_error("status takes no arguments: '%s'", args[0]);
+        /* While the daemon runs, it answers from what it knows (bus-client.h). */
+        if (!arg_no_daemon) {
+                BusApiFormat fmt = arg_json ? BUS_API_FORMAT_JSON
+                                   : !table ? BUS_API_FORMAT_TEXT
+                                   : isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+                                                     !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0)
+                                            ? BUS_API_FORMAT_TABLE_COLOR
+                                            : BUS_API_FORMAT_TABLE;
+                r = bus_client_check(arg_config, args, fmt, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -277,6 +292,12 @@ static int verb_renew(char **args) {
         usec_t now = now_realtime();
         int r;
 
+        /* While the daemon runs, it does the work (bus-client.h) instead of this process waiting for its lock. */
+        if (!arg_no_daemon) {
+                r = bus_client_renew(arg_config, args, arg_force, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -477,7 +498,7 @@ static int verb_acme(char **args) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_NO_DAEMON };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -485,6 +506,7 @@ int main(int argc, char *argv[]) {
                 { "password-file", required_argument, NULL, ARG_PASSWORD_FILE },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
+                { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -515,6 +537,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_REASON:
                         arg_reason = optarg;
+                        break;
+                case ARG_NO_DAEMON:
+                        arg_no_daemon = true;
                         break;
                 case 'h':
                         help();
