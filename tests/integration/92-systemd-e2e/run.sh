@@ -205,7 +205,7 @@ owned() { [[ -n $(owner_uid) ]]; }
 wait_for 10 "certherd.service owning org.certherd1" owned
 [[ $(owner_uid) == "$(lc_exec id -u certherd)" ]] || die "org.certherd1 is owned by uid $(owner_uid), not user certherd"
 lc_exec pkaction --action-id org.certherd1.renew >/dev/null || die "polkit does not know org.certherd1.renew"
-web_serial() { openssl x509 -in "$LC_ROOT/etc/ssl/certherd/web.crt" -noout -serial; }
+web_serial() { openssl x509 -in "$LC_ROOT/etc/ssl/certherd/web.crt" -noout -serial | cut -d= -f2; }
 s1=$(web_serial)
 lc_exec certherd renew --force web >"$T/order.out" 2>&1 || { cat "$T/order.out" >&2; die "certherd renew --force web (root) failed"; }
 grep -q '^web: renewed, valid until ' "$T/order.out" || { cat "$T/order.out" >&2; die "no outcome line from the daemon"; }
