@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <systemd/sd-bus.h>
 
@@ -214,9 +216,8 @@ static int method_renew(sd_bus_message *msg, void *userdata, sd_bus_error *error
         return 1; /* answered when its batch is done */
 }
 
-static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        BusApi *b = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+/* The report a Check or CheckFd asks for, or an error set on `error` (returns < 0). */
+static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, char **ret_text, int *ret_exit) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *text = NULL, *err = NULL;
         const char *format;
@@ -240,8 +241,20 @@ static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return sd_bus_error_setf(error, BUS_API_ERROR_NOT_READY, "%s", err ?: "not inspected yet");
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot report: %m");
-        log_debug("Check (%s) answered for %s", format, sender_of(msg));
+        log_debug("%s (%s) answered for %s", sd_bus_message_get_member(msg), format, sender_of(msg));
+        *ret_text = TAKE_PTR(text);
+        *ret_exit = code;
+        return 0;
+}
 
+static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r, code;
+
+        r = check_report(userdata, msg, error, &text, &code);
+        if (r < 0)
+                return r;
         /* A report the bus cannot carry (too large; not UTF-8) is made by the CLI itself instead. */
         r = strlen(text) > BUS_API_MAX_TEXT ? -E2BIG : sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
@@ -250,6 +263,41 @@ static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return sd_bus_error_setf(error, BUS_API_ERROR_TOO_LARGE, "the report cannot travel over the bus: %s",
                                          strerror(-r));
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/* The text in a sealed memfd, read from its start: megabytes of JSON pass without the bus daemon copying
+ * them, whatever its message size limit. */
+static int text_fd(const char *text) {
+        _cleanup_close_ int fd = -1;
+        size_t n = strlen(text);
+
+        fd = memfd_create("certherd-report", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < n;) {
+                ssize_t k = write(fd, text + done, n - done);
+                if (k < 0)
+                        return -errno;
+                done += (size_t) k;
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0 ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+static int method_check_fd(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -1;
+        int r, code;
+
+        r = check_report(userdata, msg, error, &text, &code);
+        if (r < 0)
+                return r;
+        fd = text_fd(text);
+        if (fd < 0)
+                return sd_bus_error_set_errnof(error, fd, "cannot pass the report: %m");
+        return sd_bus_reply_method_return(msg, "ih", code, fd);
 }
 
 static int property_inventory(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -270,6 +318,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Inventory", "s", property_inventory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_NAMES("Check", "ass", SD_BUS_PARAM(names) SD_BUS_PARAM(format), "is",
                                  SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_check, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("CheckFd", "ass", SD_BUS_PARAM(names) SD_BUS_PARAM(format), "ih",
+                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_check_fd, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Renew", "asb", SD_BUS_PARAM(names) SD_BUS_PARAM(force), "is",
                                  SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_renew, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

@@ -103,26 +103,66 @@ static int finish(sd_bus_message *reply, FILE *out, int fail) {
         return code;
 }
 
+/* The answer of CheckFd: the exit code and a memfd holding the text. */
+static int finish_fd(sd_bus_message *reply, FILE *out, int fail) {
+        char buf[65536];
+        int code, fd, r;
+        ssize_t k;
+
+        r = sd_bus_message_read(reply, "ih", &code, &fd);
+        if (r < 0) {
+                log_error_errno(r, "unexpected answer from the daemon: %m");
+                return fail;
+        }
+        while ((k = read(fd, buf, sizeof(buf))) > 0)
+                if (fwrite(buf, 1, (size_t) k, out) != (size_t) k)
+                        break;
+        if (k != 0 || fflush(out) != 0) {
+                log_error("cannot copy the report: %m");
+                return fail;
+        }
+        return code;
+}
+
+static int call_check(sd_bus *bus, const char *method, char **names, BusApiFormat fmt, sd_bus_error *error,
+                      sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, BUS_API_NAME, BUS_API_PATH, BUS_API_INTERFACE, method);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, names);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", bus_api_format_to_string(fmt));
+        if (r < 0)
+                return r;
+        return sd_bus_call(bus, m, BUS_CLIENT_CHECK_TIMEOUT_USEC, error, ret);
+}
+
 int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FILE *out) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = connect_daemon(config_path, &bus);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(bus, &m, BUS_API_NAME, BUS_API_PATH, BUS_API_INTERFACE, "Check");
+        /* The report in a memfd (no copy through the bus daemon, no size limit); over the bus itself when
+         * the daemon cannot pass one. */
+        r = call_check(bus, "CheckFd", names, fmt, &error, &reply);
         if (r >= 0)
-                r = sd_bus_message_append_strv(m, names);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", bus_api_format_to_string(fmt));
-        if (r < 0)
-                return log_error_errno(r, "Out of memory"), 2;
-        r = sd_bus_call(bus, m, BUS_CLIENT_CHECK_TIMEOUT_USEC, &error, &reply);
-        if (r < 0)
-                return refused("check", &error, r, 2, true);
-        return finish(reply, out, 2);
+                return finish_fd(reply, out, 2);
+        if (!sd_bus_error_has_names(&error, BUS_API_ERROR_NO_SUCH_CERTIFICATE, BUS_API_ERROR_UNSUPPORTED_FORMAT,
+                                    BUS_API_ERROR_NOT_READY, SD_BUS_ERROR_INVALID_ARGS, SD_BUS_ERROR_ACCESS_DENIED,
+                                    SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_SERVICE_UNKNOWN)) {
+                log_debug("CheckFd: %s; asking Check", error.message ?: strerror(-r));
+                sd_bus_error_free(&error);
+                r = call_check(bus, "Check", names, fmt, &error, &reply);
+                if (r >= 0)
+                        return finish(reply, out, 2);
+        }
+        return refused("check", &error, r, 2, true);
 }
 
 int bus_client_renew(const char *config_path, char **names, bool force, FILE *out) {

@@ -136,6 +136,26 @@ grep -q "web" "$T/out" || { cat "$T/out" >&2; die "status from the daemon"; }
 t0=$(date +%s%N); ch --json check >/dev/null; t=$(( ($(date +%s%N) - t0) / 1000000 ))
 ok "status --json, check and status answered by the daemon (inventory file moved away; check --json in $t ms)"
 
+# The methods themselves, as other programs call them (busctl), as user nobody: Check's text, CheckFd's
+# memfd (what the CLI reads), an unknown name's error.
+if command -v busctl >/dev/null; then
+        nobody_busctl() { setpriv --reuid=65534 --regid=65534 --clear-groups busctl --system --no-pager "$@"; }
+        nobody_busctl get-property org.certherd1 /org/certherd1 org.certherd1.Manager Inventory >"$T/inv" ||
+                die "busctl get-property Inventory"
+        [[ $(cat "$T/inv") == "s \"$conf\"" ]] || die "Inventory property: $(cat "$T/inv")"
+        nobody_busctl call org.certherd1 /org/certherd1 org.certherd1.Manager Check ass 1 web text >"$T/call" ||
+                die "busctl call Check"
+        grep -q '^is 0 ".* web: ' "$T/call" || die "Check's answer: $(cat "$T/call")"
+        nobody_busctl call org.certherd1 /org/certherd1 org.certherd1.Manager CheckFd ass 0 json >"$T/call" ||
+                die "busctl call CheckFd"
+        grep -q '^ih 0 [0-9]' "$T/call" || die "CheckFd's answer: $(cat "$T/call")"
+        if nobody_busctl call org.certherd1 /org/certherd1 org.certherd1.Manager Check ass 1 nosuch text 2>"$T/call"; then
+                die "Check of an unknown name succeeded"
+        fi
+        grep -q 'no \[certificate "nosuch"\]' "$T/call" || die "unknown name over busctl: $(cat "$T/call")"
+        ok "busctl as nobody: Inventory, Check, CheckFd and the NoSuchCertificate error"
+fi
+
 # Another inventory is not the daemon's business: the CLI works alone with it.
 sed '/^\[certificate "watched"\]/,$d' "$T/moved.conf" >"$T/other.conf"
 expect 0 "$CERTHERD" -c "$T/other.conf" check web

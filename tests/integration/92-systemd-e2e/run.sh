@@ -220,6 +220,9 @@ lc_exec runuser -u nobody -- certherd check web >"$T/nobody.out" 2>&1 || { cat "
 lc_exec runuser -u nobody -- certherd --json status >"$T/status.json" 2>&1 || true
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert {c["name"] for c in d["certificates"]} >= {"web", "legacy", "api"}' \
         "$T/status.json" || { cat "$T/status.json" >&2; die "status --json as nobody through the daemon"; }
+# CheckFd (what the CLI uses) passes a memfd, which the sandbox must allow.
+lc_exec runuser -u nobody -- busctl --system call org.certherd1 /org/certherd1 org.certherd1.Manager CheckFd ass 0 json \
+        >"$T/checkfd" 2>&1 && grep -q '^ih [0-2] [0-9]' "$T/checkfd" || { cat "$T/checkfd" >&2; die "CheckFd in the sandbox"; }
 s2=$(web_serial)
 rc=0; lc_exec runuser -u nobody -- certherd renew --force web >"$T/denied.out" 2>&1 || rc=$?
 # polkit answered (the action's owner annotation lets user certherd ask on nobody's behalf): not
