@@ -13,6 +13,13 @@
  * The bus is served on the event loop only; the daemon plugs in through BusApiOps and a few calls in its
  * pass. The names below are a contract (the bus policy and polkit files under units/ repeat them). */
 
+/* Object BUS_API_PATH, interface BUS_API_INTERFACE:
+ *   property Inventory s                         the absolute path of the inventory's main file
+ *   Check(as names, s format) -> (i exit, s text)  the current report, as `check`/`status` print it
+ *   CheckFd(as names, s format) -> (i exit, h fd)  the same text in a sealed memfd (what the CLI uses)
+ *   Renew(as names, b force) -> (i exit, s text)   renew in the next batch; answered when it is done
+ * Check and CheckFd are open to everyone; Renew needs root, the daemon's user or user certherd, else
+ * polkit's BUS_API_POLKIT_RENEW. */
 #define BUS_API_NAME "org.certherd1"
 #define BUS_API_PATH "/org/certherd1"
 #define BUS_API_INTERFACE "org.certherd1.Manager"
