@@ -1,29 +1,101 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The ACME transport: libcurl easy handles kept in a per-session pool (each keeps its connection, so a
- * batch of orders reuses a few TLS connections), nonces in a per-session pool, signed POSTs (RFC 8555
- * §6.2), retries with exponential backoff, badNonce (§6.5) retried with the fresh nonce of the error. */
+/* The ACME transport (acme-http.h): libcurl easy handles kept in a per-session pool (each keeps its
+ * connection, so a batch of orders reuses a few TLS connections), exchanges bounded in time, retries
+ * with exponential backoff, waits a cancel cuts short, and every URL held to the directory's origin. */
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "acme-internal.h"
+#include "acme-http.h"
 #include "log.h"
+#include "macro.h"
 
-void acme_wait(usec_t usec) {
-        struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC), .tv_nsec = (long) (usec % USEC_PER_SEC) * 1000 };
+/* How often a wait or a transfer looks at the cancel flag. */
+#define CANCEL_CHECK (100 * USEC_PER_SEC / 1000)
 
-        /* Renewals run on worker threads (renew_many, the daemon's worker): blocking one is the point. */
-        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
-                ;
+struct AcmeHttp {
+        const AcmeConfig *cfg;
+        char *origin; /* of the directory: "https://host:port" */
+
+        pthread_mutex_t lock; /* the pool */
+        CURL **easy;          /* idle handles, each keeping its connection */
+        size_t n_easy;
+        CURLSH *share; /* DNS cache and TLS sessions across handles */
+        pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+        atomic_bool cancelled;
+        _Atomic usec_t deadline;
+        atomic_uint n_requests;
+        atomic_uint n_retries;
+};
+
+/* The one exception to "no mutable globals": a one-way latch set by SIGTERM. The sessions that must
+ * stop live in the renewal batch on a worker thread, out of the signal handler's reach. */
+static atomic_bool cancel_all = false;
+
+void acme_http_cancel_all(void) {
+        atomic_store(&cancel_all, true);
 }
 
-static usec_t now_monotonic(void) {
+usec_t acme_now_monotonic(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
+void acme_http_cancel(AcmeHttp *h) {
+        atomic_store(&h->cancelled, true);
+}
+
+bool acme_http_cancelled(const AcmeHttp *h) {
+        return atomic_load(&((AcmeHttp *) h)->cancelled) || atomic_load(&cancel_all);
+}
+
+void acme_http_set_deadline(AcmeHttp *h, usec_t deadline) {
+        atomic_store(&h->deadline, deadline);
+}
+
+/* Time left before the deadline (USEC_INFINITY: none), 0 once it passed. */
+static usec_t deadline_left(AcmeHttp *h) {
+        usec_t d = atomic_load(&h->deadline), now;
+
+        if (d == 0)
+                return USEC_INFINITY;
+        now = acme_now_monotonic();
+        return d > now ? d - now : 0;
+}
+
+int acme_http_wait(AcmeHttp *h, usec_t usec) {
+        usec_t end = acme_now_monotonic() + usec;
+
+        for (;;) {
+                usec_t now = acme_now_monotonic(), slice;
+                struct timespec ts;
+
+                if (acme_http_cancelled(h))
+                        return -ECANCELED;
+                if (deadline_left(h) == 0)
+                        return -ETIMEDOUT;
+                if (now >= end)
+                        return 0;
+                slice = end - now < CANCEL_CHECK ? end - now : CANCEL_CHECK;
+                if (deadline_left(h) < slice)
+                        slice = deadline_left(h);
+                ts = (struct timespec) { .tv_sec = (time_t) (slice / USEC_PER_SEC),
+                                         .tv_nsec = (long) (slice % USEC_PER_SEC) * 1000 };
+                while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+                        ;
+        }
 }
 
 void acme_response_done(AcmeResponse *r) {
@@ -116,81 +188,137 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return k < 0 ? 0 : len;
 }
 
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userdata) {
-        AcmeSession *s = userdata;
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *userdata) {
+        AcmeHttp *h = userdata;
 
-        pthread_mutex_lock(&s->share_locks[data]);
+        pthread_mutex_lock(&h->share_locks[data]);
 }
 
-static void share_unlock(CURL *h, curl_lock_data data, void *userdata) {
-        AcmeSession *s = userdata;
+static void share_unlock(CURL *c, curl_lock_data data, void *userdata) {
+        AcmeHttp *h = userdata;
 
-        pthread_mutex_unlock(&s->share_locks[data]);
+        pthread_mutex_unlock(&h->share_locks[data]);
 }
 
-int acme_transport_init(AcmeSession *s) {
-        for (size_t i = 0; i < ELEMENTSOF(s->share_locks); i++)
-                pthread_mutex_init(&s->share_locks[i], NULL);
-        s->share = curl_share_init();
-        if (!s->share)
+int acme_http_new(const AcmeConfig *cfg, AcmeHttp **ret) {
+        AcmeHttp *h;
+        int r;
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
                 return -ENOMEM;
+        h->cfg = cfg;
+        pthread_mutex_init(&h->lock, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(h->share_locks); i++)
+                pthread_mutex_init(&h->share_locks[i], NULL);
+        r = acme_url_origin(cfg->directory, &h->origin);
+        if (r < 0) {
+                acme_http_free(h);
+                return r;
+        }
+        h->share = curl_share_init();
         /* Not CURL_LOCK_DATA_CONNECT: libcurl does not support sharing connections between threads;
          * each pooled handle keeps its own instead. */
-        if (curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
-            curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-            curl_share_setopt(s->share, CURLSHOPT_USERDATA, s) != CURLSHE_OK ||
-            curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-            curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
+        if (!h->share || curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+            curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+            curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK ||
+            curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+            curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+                acme_http_free(h);
                 return -ENOMEM;
+        }
+        *ret = h;
         return 0;
 }
 
-void acme_transport_done(AcmeSession *s) {
-        for (size_t i = 0; i < s->n_easy; i++)
-                curl_easy_cleanup(s->easy[i]);
-        free(s->easy);
-        s->easy = NULL;
-        s->n_easy = 0;
-        if (s->share)
-                curl_share_cleanup(s->share);
-        s->share = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(s->share_locks); i++)
-                pthread_mutex_destroy(&s->share_locks[i]);
-        for (size_t i = 0; i < s->n_nonces; i++)
-                free(s->nonces[i]);
-        s->n_nonces = 0;
+AcmeHttp *acme_http_free(AcmeHttp *h) {
+        if (!h)
+                return NULL;
+        for (size_t i = 0; i < h->n_easy; i++)
+                curl_easy_cleanup(h->easy[i]);
+        free(h->easy);
+        if (h->share)
+                curl_share_cleanup(h->share);
+        for (size_t i = 0; i < ELEMENTSOF(h->share_locks); i++)
+                pthread_mutex_destroy(&h->share_locks[i]);
+        pthread_mutex_destroy(&h->lock);
+        free(h->origin);
+        free(h);
+        return NULL;
 }
 
-static CURL *easy_acquire(AcmeSession *s) {
-        CURL *h = NULL;
-
-        pthread_mutex_lock(&s->lock);
-        if (s->n_easy > 0)
-                h = s->easy[--s->n_easy];
-        pthread_mutex_unlock(&s->lock);
-        return h ?: curl_easy_init();
+unsigned acme_http_requests(const AcmeHttp *h) {
+        return atomic_load(&((AcmeHttp *) h)->n_requests);
 }
 
-static void easy_release(AcmeSession *s, CURL *h) {
+unsigned acme_http_retries(const AcmeHttp *h) {
+        return atomic_load(&((AcmeHttp *) h)->n_retries);
+}
+
+/* libcurl 7.88 makes pipes and AF_UNIX socket pairs without O_CLOEXEC: the wakeup pipe of the multi
+ * handle that every easy handle keeps after its first transfer, and a socket pair per threaded name
+ * resolution. A hook spawned meanwhile (dns-hook, exec) would inherit them. Mark every socket and pipe
+ * of ours that lacks FD_CLOEXEC (certherd hands descriptors to children only through dup2, which makes
+ * fresh ones) after every transfer: the resolver's pair may outlive the transfer that made it. The spawner
+ * closes what is left in the child as well (close_range): this is the belt to those braces. */
+static void sockets_cloexec(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                struct stat st;
+                int fd, flags;
+
+                fd = atoi(de->d_name);
+                if (fd <= 2 || fd == dirfd(d))
+                        continue;
+                flags = fcntl(fd, F_GETFD);
+                if (flags < 0 || (flags & FD_CLOEXEC) || fstat(fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
+                        continue;
+                (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
+        closedir(d);
+}
+
+static CURL *easy_acquire(AcmeHttp *h) {
+        CURL *c = NULL;
+
+        pthread_mutex_lock(&h->lock);
+        if (h->n_easy > 0)
+                c = h->easy[--h->n_easy];
+        pthread_mutex_unlock(&h->lock);
+        return c ?: curl_easy_init();
+}
+
+static void easy_release(AcmeHttp *h, CURL *c) {
         CURL **l;
 
         /* Options go, the connection and TLS session stay (curl_easy_reset keeps them). */
-        curl_easy_reset(h);
-        pthread_mutex_lock(&s->lock);
-        l = realloc(s->easy, (s->n_easy + 1) * sizeof(CURL *));
+        curl_easy_reset(c);
+        pthread_mutex_lock(&h->lock);
+        l = realloc(h->easy, (h->n_easy + 1) * sizeof(CURL *));
         if (l) {
-                s->easy = l;
-                s->easy[s->n_easy++] = h;
-                h = NULL;
+                h->easy = l;
+                h->easy[h->n_easy++] = c;
+                c = NULL;
         }
-        pthread_mutex_unlock(&s->lock);
-        if (h)
-                curl_easy_cleanup(h);
+        pthread_mutex_unlock(&h->lock);
+        if (c)
+                curl_easy_cleanup(c);
 }
 
-/* libcurl's sockets would be inherited by a dns-hook spawned while connections are pooled. */
+/* The connection sockets themselves are made close-on-exec from the start. */
 static curl_socket_t open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a) {
         return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Called by libcurl about once a second, and whenever data moves: a cancel aborts the transfer. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+        AcmeHttp *h = userdata;
+
+        return acme_http_cancelled(h) || deadline_left(h) == 0;
 }
 
 static bool is_json(const char *content_type) {
@@ -198,71 +326,97 @@ static bool is_json(const char *content_type) {
                                 strncasecmp(content_type, "application/problem+json", 24) == 0);
 }
 
-/* One exchange. Returns 0 when a response came, or the curl failure as -errno. */
-static int perform(AcmeSession *s, const char *method, const char *url, const char *body, bool accept_pem,
-                   usec_t budget, AcmeResponse *ret) {
+int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const char *body, bool accept_pem,
+                       const AcmeRetry *t, AcmeResponse *ret) {
         struct curl_slist *headers = NULL;
-        CURL *h;
-        CURLcode c;
+        usec_t budget = t->deadline > acme_now_monotonic() ? t->deadline - acme_now_monotonic() : 0;
         usec_t timeout = budget < ACME_TRANSFER_TIMEOUT ? budget : ACME_TRANSFER_TIMEOUT;
-        usec_t connect = timeout < ACME_CONNECT_TIMEOUT ? timeout : ACME_CONNECT_TIMEOUT;
+        usec_t connect, left;
+        CURL *c;
+        CURLcode k;
 
         acme_response_done(ret);
-        /* A try gets at least a second, however little of the budget is left. */
+        if (acme_http_cancelled(h))
+                return -ECANCELED;
+        left = deadline_left(h);
+        if (left == 0)
+                return -ETIMEDOUT;
+        if (!acme_url_has_origin(url, h->origin)) {
+                /* RFC 8555 gives a server no reason to send us elsewhere, and a signed POST to another
+                 * host or port (a local service) is a request forgery. */
+                snprintf(ret->curl_error, sizeof(ret->curl_error),
+                         "the server sent a URL outside the directory's origin %s: refused", h->origin);
+                return -EXDEV;
+        }
+        /* A try gets at least a second, however little of the budget is left, but never more than the
+         * overall deadline. */
         timeout = timeout < USEC_PER_SEC ? USEC_PER_SEC : timeout;
-        connect = connect < USEC_PER_SEC ? USEC_PER_SEC : connect;
+        timeout = timeout < left ? timeout : left;
+        connect = timeout < ACME_CONNECT_TIMEOUT ? timeout : ACME_CONNECT_TIMEOUT;
 
-        h = easy_acquire(s);
-        if (!h)
+        c = easy_acquire(h);
+        if (!c)
                 return -ENOMEM;
-        atomic_fetch_add(&s->n_requests, 1);
+        atomic_fetch_add(&h->n_requests, 1);
         if (body)
                 headers = curl_slist_append(headers, "Content-Type: application/jose+json");
         if (accept_pem)
                 headers = curl_slist_append(headers, "Accept: application/pem-certificate-chain");
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-        curl_easy_setopt(h, CURLOPT_SHARE, s->share);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000));
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000));
-        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-        if (s->cfg->ca_bundle) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would leave the origin check behind */
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000) ?: 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000) ?: 1L);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+        if (h->cfg->ca_bundle) {
                 /* Only this file: libcurl would otherwise also read the whole CA directory it was built
                  * with, for every connection. */
-                curl_easy_setopt(h, CURLOPT_CAINFO, s->cfg->ca_bundle);
-                curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+                curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg->ca_bundle);
+                curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
         }
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, ret);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, ret);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ret->curl_error);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ret->curl_error);
         if (strcmp(method, "HEAD") == 0)
-                curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         else if (body) {
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
         }
 
-        c = curl_easy_perform(h);
-        ret->curl_code = c;
-        if (c == CURLE_OK)
-                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->status);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+        k = curl_easy_perform(c);
+        ret->curl_code = k;
+        if (k == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(headers);
-        easy_release(s, h);
-        log_debug("[acme \"%s\"] %s %s: %ld%s%s", s->cfg->name, method, url, ret->status, c ? " " : "",
-                  c ? curl_easy_strerror(c) : "");
+        easy_release(h, c);
+        sockets_cloexec();
+        log_debug("[acme \"%s\"] %s %s: %ld%s%s", h->cfg->name, method, url, ret->status, k ? " " : "",
+                  k ? curl_easy_strerror(k) : "");
 
-        if (c != CURLE_OK) {
+        if (k != CURLE_OK) {
                 if (!ret->curl_error[0])
-                        snprintf(ret->curl_error, sizeof(ret->curl_error), "%s", curl_easy_strerror(c));
-                switch (c) {
+                        snprintf(ret->curl_error, sizeof(ret->curl_error), "%s", curl_easy_strerror(k));
+                switch (k) {
+                case CURLE_ABORTED_BY_CALLBACK:
+                        if (acme_http_cancelled(h)) {
+                                snprintf(ret->curl_error, sizeof(ret->curl_error), "cancelled");
+                                return -ECANCELED;
+                        }
+                        snprintf(ret->curl_error, sizeof(ret->curl_error), "deadline reached");
+                        return -ETIMEDOUT;
                 case CURLE_OPERATION_TIMEDOUT:
                         return -ETIMEDOUT;
                 case CURLE_COULDNT_CONNECT:
@@ -291,7 +445,7 @@ static int perform(AcmeSession *s, const char *method, const char *url, const ch
         return 0;
 }
 
-static int status_to_errno(long status) {
+int acme_status_to_errno(long status) {
         if (status >= 200 && status < 300)
                 return 0;
         switch (status) {
@@ -307,29 +461,19 @@ static int status_to_errno(long status) {
         }
 }
 
-/* The retry decision shared by GET and POST: whether to try again, after waiting. */
-typedef struct Retry {
-        usec_t deadline;
-        usec_t backoff;
-} Retry;
-
-static Retry retry_start(const AcmeSession *s) {
-        return (Retry) {
-                .deadline = now_monotonic() + (usec_t) (s->cfg->max_retry_duration * USEC_PER_SEC),
-                .backoff = (usec_t) (s->cfg->initial_backoff * USEC_PER_SEC),
+AcmeRetry acme_retry_start(const AcmeHttp *h) {
+        return (AcmeRetry) {
+                .deadline = acme_now_monotonic() + (usec_t) (h->cfg->max_retry_duration * USEC_PER_SEC),
+                .backoff = (usec_t) (h->cfg->initial_backoff * USEC_PER_SEC),
         };
 }
 
-static usec_t retry_budget(const Retry *t) {
-        usec_t now = now_monotonic();
+bool acme_http_retry_again(AcmeHttp *h, AcmeRetry *t, int r, const AcmeResponse *resp, const char *url) {
+        usec_t wait = t->backoff, now = acme_now_monotonic();
 
-        return t->deadline > now ? t->deadline - now : 0;
-}
-
-static bool retry_again(AcmeSession *s, Retry *t, int r, const AcmeResponse *resp, const char *url) {
-        usec_t wait = t->backoff;
-
-        if (r == -EPERM || r == -ENOMEM || r == -EFBIG)
+        if (r == -EPERM || r == -ENOMEM || r == -EFBIG || r == -EXDEV || r == -ECANCELED)
+                return false;
+        if (r == -ETIMEDOUT && deadline_left(h) == 0)
                 return false;
         if (r == 0) {
                 if (resp->status < 500 && resp->status != 429)
@@ -340,149 +484,43 @@ static bool retry_again(AcmeSession *s, Retry *t, int r, const AcmeResponse *res
                 if (resp->has_retry_after && resp->retry_after > wait)
                         wait = resp->retry_after;
         }
-        if (wait > retry_budget(t))
+        if (now + wait > t->deadline || wait > deadline_left(h))
                 return false;
-        log_debug("[acme \"%s\"] %s: %s, retrying in %.2f s", s->cfg->name, url,
+        log_debug("[acme \"%s\"] %s: %s, retrying in %.2f s", h->cfg->name, url,
                   r < 0 ? resp->curl_error : "server error", (double) wait / USEC_PER_SEC);
-        atomic_fetch_add(&s->n_retries, 1);
-        acme_wait(wait);
+        atomic_fetch_add(&h->n_retries, 1);
+        if (acme_http_wait(h, wait) < 0)
+                return false;
         t->backoff = t->backoff * 2 ?: USEC_PER_SEC / 10;
         return true;
 }
 
-int acme_get(AcmeSession *s, const char *url, AcmeResponse *ret) {
-        Retry t = retry_start(s);
+int acme_http_get(AcmeHttp *h, const char *url, AcmeResponse *ret) {
+        AcmeRetry t = acme_retry_start(h);
         int r;
 
         for (;;) {
-                r = perform(s, "GET", url, NULL, false, retry_budget(&t), ret);
-                if (!retry_again(s, &t, r, ret, url))
+                r = acme_http_exchange(h, "GET", url, NULL, false, &t, ret);
+                if (!acme_http_retry_again(h, &t, r, ret, url))
                         break;
         }
-        return r < 0 ? r : status_to_errno(ret->status);
+        return r < 0 ? r : acme_status_to_errno(ret->status);
 }
 
-static void nonce_put(AcmeSession *s, char *nonce) {
-        if (!nonce)
-                return;
-        pthread_mutex_lock(&s->lock);
-        if (s->n_nonces < ACME_NONCE_POOL) {
-                s->nonces[s->n_nonces++] = nonce;
-                nonce = NULL;
-        }
-        pthread_mutex_unlock(&s->lock);
-        free(nonce);
-}
-
-/* A nonce from the pool, else a fresh one from newNonce (RFC 8555 §7.2). */
-static int nonce_get(AcmeSession *s, Retry *t, char **ret) {
-        AcmeResponse resp = {};
-        char *n = NULL;
-        int r;
-
-        pthread_mutex_lock(&s->lock);
-        if (s->n_nonces > 0)
-                n = s->nonces[--s->n_nonces];
-        pthread_mutex_unlock(&s->lock);
-        if (n) {
-                *ret = n;
-                return 0;
-        }
-        for (;;) {
-                r = perform(s, "HEAD", s->dir.new_nonce, NULL, false, retry_budget(t), &resp);
-                if (!retry_again(s, t, r, &resp, s->dir.new_nonce))
-                        break;
-        }
-        if (r >= 0)
-                r = status_to_errno(resp.status);
-        if (r >= 0 && !resp.nonce)
-                r = -EPROTO;
-        if (r < 0) {
-                acme_log_failure(s, r, &resp, s->dir.new_nonce, "cannot get a nonce");
-                acme_response_done(&resp);
-                return r;
-        }
-        *ret = TAKE_PTR(resp.nonce);
-        acme_response_done(&resp);
-        return 0;
-}
-
-static int sign_request(AcmeSession *s, const char *url, const char *payload, AcmePostFlags flags, const char *nonce,
-                        char **ret, unsigned *ret_generation) {
-        _cleanup_free_ char *kid = NULL;
-        JwsKey *key;
-
-        pthread_mutex_lock(&s->lock);
-        key = s->key;
-        *ret_generation = s->account_generation;
-        if (!(flags & ACME_POST_JWK) && s->kid)
-                kid = strdup(s->kid);
-        pthread_mutex_unlock(&s->lock);
-        if (!(flags & ACME_POST_JWK) && !kid)
-                return -ENOMEM;
-        /* The key object is only replaced by a rollover, which holds no request in flight. */
-        return jws_sign(key, kid, nonce, url, payload, ret);
-}
-
-int acme_post(AcmeSession *s, const char *url, const char *payload, AcmePostFlags flags, AcmeResponse *ret) {
-        Retry t = retry_start(s);
-        _cleanup_free_ char *nonce = NULL;
-        unsigned bad_nonces = 0, generation = 0;
-        bool reregistered = false;
-        int r;
-
-        for (;;) {
-                _cleanup_free_ char *jws = NULL;
-
-                if (!nonce) {
-                        r = nonce_get(s, &t, &nonce);
-                        if (r < 0) {
-                                acme_response_done(ret);
-                                return r;
-                        }
-                }
-                r = sign_request(s, url, payload, flags, nonce, &jws, &generation);
-                if (r < 0)
-                        return r;
-                free(nonce);
-                nonce = NULL;
-
-                r = perform(s, "POST", url, jws, flags & ACME_POST_PEM, retry_budget(&t), ret);
-                if (r == 0 && ret->status == 400 && acme_problem_is(&ret->problem, "badNonce") && ret->nonce &&
-                    bad_nonces++ < ACME_BAD_NONCE_RETRIES) {
-                        log_debug("[acme \"%s\"] %s: badNonce, retrying with the nonce it came with", s->cfg->name, url);
-                        atomic_fetch_add(&s->n_bad_nonces, 1);
-                        nonce = TAKE_PTR(ret->nonce);
-                        continue;
-                }
-                if (r == 0)
-                        nonce_put(s, TAKE_PTR(ret->nonce));
-                /* The server forgot the account (a restarted test server, a deactivated account): register
-                 * again once, then repeat the request under the new account URL. */
-                if (r == 0 && !(flags & (ACME_POST_JWK | ACME_POST_NO_REREGISTER)) && !reregistered &&
-                    acme_problem_is(&ret->problem, "accountDoesNotExist")) {
-                        reregistered = true;
-                        r = acme_account_ensure(s, generation);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (!retry_again(s, &t, r, ret, url))
-                        break;
-        }
-        return r < 0 ? r : status_to_errno(ret->status);
-}
-
-int acme_log_failure(AcmeSession *s, int r, const AcmeResponse *resp, const char *url, const char *what) {
+int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url, const char *what) {
+        if (r == -ECANCELED)
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: cancelled", h->cfg->name, what, url);
+        if (r == -EXDEV)
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s", h->cfg->name, what, url, resp->curl_error);
         if (resp->status == 0)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s (gave up after %.0f s of retries)", s->cfg->name,
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s (gave up after %.0f s of retries)", h->cfg->name,
                                        what, url, resp->curl_error[0] ? resp->curl_error : strerror(-r),
-                                       s->cfg->max_retry_duration);
+                                       h->cfg->max_retry_duration);
         if (resp->problem.type)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld %s: %s%s%s", s->cfg->name, what, url,
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld %s: %s%s%s", h->cfg->name, what, url,
                                        resp->status, resp->problem.type, resp->problem.detail ?: "",
                                        resp->problem.subproblems ? " — " : "", resp->problem.subproblems ?: "");
-        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%.200s", s->cfg->name, what, url, resp->status,
+        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%.200s", h->cfg->name, what, url, resp->status,
                                resp->size && !is_json(resp->content_type) ? ": " : "",
                                resp->size && !is_json(resp->content_type) ? resp->body : "");
 }

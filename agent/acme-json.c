@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The pure half of the ACME client: documents and headers in, structs out. Everything here takes
  * untrusted server input (tests/fuzz/fuzz-acme-json.c drives it). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include "acme-internal.h"
+#include <arpa/inet.h>
+
+#include "acme-json.h"
+#include "config.h"
+#include "macro.h"
 
 static char *dup_string(const json_t *j) {
         const char *s = json_string_value(j);
@@ -102,6 +109,11 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
         d.revoke_cert = member(j, "revokeCert", &oom);
         d.key_change = member(j, "keyChange", &oom);
         d.renewal_info = member(j, "renewalInfo", &oom);
+        if (d.renewal_info && !*d.renewal_info) {
+                /* "renewalInfo": "" names no endpoint: no ARI (and no URL built by appending to nothing). */
+                free(d.renewal_info);
+                d.renewal_info = NULL;
+        }
         meta = json_object_get(j, "meta");
         d.terms_of_service = member(meta, "termsOfService", &oom);
         d.eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
@@ -194,6 +206,7 @@ bool acme_token_is_valid(const char *s) {
 
 void acme_authz_done(AcmeAuthz *a) {
         free(a->status);
+        free(a->identifier_type);
         free(a->identifier);
         free(a->challenge_url);
         free(a->challenge_status);
@@ -211,6 +224,7 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
         if (!json_is_object(j))
                 return -EBADMSG;
         a.status = member(j, "status", &oom);
+        a.identifier_type = member(json_object_get(j, "identifier"), "type", &oom);
         a.identifier = member(json_object_get(j, "identifier"), "value", &oom);
         a.wildcard = json_is_true(json_object_get(j, "wildcard"));
         json_array_foreach(json_object_get(j, "challenges"), i, ch) {
@@ -393,18 +407,80 @@ int acme_parse_time(const char *s, usec_t *ret) {
         return 0;
 }
 
-int acme_parse_renewal_info(const char *body, size_t size, usec_t *ret_start, usec_t *ret_end) {
-        json_t *j = json_loadb(body, size, 0, NULL);
-        const json_t *w = json_object_get(j, "suggestedWindow");
-        usec_t start, end;
-        int r = -EBADMSG;
+int acme_authz_identifier_check(const AcmeAuthz *a, char *const *ordered) {
+        _cleanup_free_ char *name = NULL;
+        bool ip;
 
-        if (acme_parse_time(json_string_value(json_object_get(w, "start")), &start) >= 0 &&
-            acme_parse_time(json_string_value(json_object_get(w, "end")), &end) >= 0 && end > start) {
-                *ret_start = start;
-                *ret_end = end;
-                r = 0;
+        /* Whatever the server claims reaches file names, hooks, certificates and logs: first make sure it
+         * is a name at all (no "\n", no spaces, no "../"), then that it is one we asked for. */
+        if (!a->identifier || !config_san_is_valid(a->identifier) || strncmp(a->identifier, "*.", 2) == 0)
+                return -EBADMSG;
+        ip = config_ip_is_valid(a->identifier);
+        if (a->identifier_type && strcmp(a->identifier_type, ip ? "ip" : "dns") != 0)
+                return -EBADMSG;
+        if (a->wildcard && ip)
+                return -EBADMSG;
+        if (asprintf(&name, "%s%s", a->wildcard ? "*." : "", a->identifier) < 0)
+                return -ENOMEM;
+        for (char *const *n = ordered; n && *n; n++)
+                if (strcasecmp(*n, name) == 0)
+                        return 0;
+        return -EPERM;
+}
+
+int acme_url_origin(const char *url, char **ret) {
+        const char *p, *host, *host_end, *port = NULL;
+        size_t scheme_len, port_len = 0;
+        unsigned long port_v;
+        char *o, *end;
+
+        if (!url)
+                return -EINVAL;
+        for (p = url; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return -EINVAL;
+        if (strncasecmp(url, "https://", 8) == 0)
+                scheme_len = 5;
+        else if (strncasecmp(url, "http://", 7) == 0)
+                scheme_len = 4;
+        else
+                return -EINVAL;
+        host = url + scheme_len + 3;
+        p = host + strcspn(host, "/?#");
+        if (memchr(host, '@', (size_t) (p - host)))
+                return -EINVAL; /* userinfo: a classic way to make a URL read as another host */
+        if (*host == '[') {
+                host_end = memchr(host, ']', (size_t) (p - host));
+                if (!host_end)
+                        return -EINVAL;
+                host_end++;
+        } else
+                host_end = host + strcspn(host, ":/?#");
+        if (host_end == host || (host_end < p && *host_end != ':'))
+                return -EINVAL;
+        if (host_end < p) {
+                port = host_end + 1;
+                port_len = (size_t) (p - port);
         }
-        json_decref(j);
-        return r;
+        if (port_len > 0) {
+                if (port_len > 5 || strspn(port, "0123456789") != port_len)
+                        return -EINVAL;
+                port_v = strtoul(port, &end, 10);
+                if (port_v == 0 || port_v > 65535)
+                        return -EINVAL;
+        } else
+                port_v = scheme_len == 5 ? 443 : 80;
+        if (asprintf(&o, "%s://%.*s:%lu", scheme_len == 5 ? "https" : "http", (int) (host_end - host), host, port_v) < 0)
+                return -ENOMEM;
+        for (char *c = o; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char) (*c - 'A' + 'a');
+        *ret = o;
+        return 0;
+}
+
+bool acme_url_has_origin(const char *url, const char *origin) {
+        _cleanup_free_ char *o = NULL;
+
+        return origin && acme_url_origin(url, &o) >= 0 && strcmp(o, origin) == 0;
 }

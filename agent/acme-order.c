@@ -1,48 +1,75 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* One certificate through an ACME order (RFC 8555 §7.4): newOrder (with ARI `replaces`), the
- * authorizations and their challenges (§7.5), finalize with our CSR, polling that honours Retry-After,
- * the certificate with its chain and the alternates of §7.4.2. The order URL is persisted as soon as it
- * exists, so a run that dies resumes the same order instead of starting over. */
+ * authorizations and their challenges (§7.5), finalize with our CSR, polling that honours Retry-After
+ * or backs off (never a busy loop) within one deadline per order, the certificate with its chain and the
+ * alternates of §7.4.2. The order URL is persisted as soon as it exists, so a run that dies resumes the
+ * same order instead of starting over. What the server names is checked before use: identifiers against
+ * the names ordered (acme_authz_identifier_check), URLs against the directory's origin (acme-http.c). */
 #include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "acme-internal.h"
+#include "acme.h"
 #include "gnutls-util.h"
+#include "jws.h"
 #include "keygen.h"
 #include "log.h"
 #include "x509.h"
 
-#define POLL_FIRST (10 * USEC_PER_SEC / 1000)
-#define POLL_STEP_MAX (USEC_PER_SEC)
+#define ORDER_STATE_MAX (1024U * 1024U)
 
 typedef struct Poll {
-        usec_t deadline;
+        AcmeSession *s;
+        usec_t deadline; /* of the whole order */
         usec_t next;
 } Poll;
 
-static usec_t now_mono(void) {
-        struct timespec ts;
+/* For tests: CERTHERD_TEST_ORDER_DEADLINE=SECONDS shortens ACME_ORDER_DEADLINE (a test cannot wait
+ * five minutes for a server that keeps an order pending). */
+static usec_t order_deadline(void) {
+        const char *e = getenv("CERTHERD_TEST_ORDER_DEADLINE");
+        char *end;
+        unsigned long v;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+        if (e && *e) {
+                v = strtoul(e, &end, 10);
+                if (!*end && v > 0 && v < 3600)
+                        return (usec_t) v * USEC_PER_SEC;
+        }
+        return ACME_ORDER_DEADLINE;
 }
 
-static Poll poll_start(void) {
-        return (Poll) { .deadline = now_mono() + ACME_POLL_MAX, .next = POLL_FIRST };
+static Poll poll_start(AcmeSession *s) {
+        return (Poll) { .s = s, .deadline = acme_now_monotonic() + order_deadline(), .next = ACME_POLL_FIRST };
 }
 
-/* Wait before polling again: the server's Retry-After (at most ACME_POLL_WAIT_MAX) or a short doubling
- * step. Returns 0, or -ETIMEDOUT once the poll deadline has passed. */
+/* Wait before asking again: the server's Retry-After (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]) or
+ * a doubling step. Returns 0, -ETIMEDOUT once the order's deadline would pass (not waited for),
+ * -ECANCELED. */
 static int poll_wait(Poll *p, const AcmeResponse *resp) {
         usec_t wait = p->next;
 
         if (resp->has_retry_after)
-                wait = resp->retry_after < ACME_POLL_WAIT_MAX ? resp->retry_after : ACME_POLL_WAIT_MAX;
-        if (now_mono() + wait > p->deadline)
+                wait = resp->retry_after < ACME_POLL_WAIT_MIN   ? ACME_POLL_WAIT_MIN
+                       : resp->retry_after > ACME_POLL_WAIT_MAX ? ACME_POLL_WAIT_MAX
+                                                                : resp->retry_after;
+        p->next = p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2 : ACME_POLL_WAIT_MAX;
+        if (acme_now_monotonic() + wait > p->deadline)
                 return -ETIMEDOUT;
-        acme_wait(wait);
-        p->next = p->next * 2 < POLL_STEP_MAX ? p->next * 2 : POLL_STEP_MAX;
-        return 0;
+        return acme_http_wait(acme_session_http(p->s), wait);
+}
+
+/* Log why an order stops waiting and return r. */
+static int poll_failed(AcmeSession *s, const CertConfig *c, int r, const char *url, const char *status) {
+        if (r == -ECANCELED)
+                return log_error_errno(r, "[acme \"%s\"] %s: cancelled while order %s is %s (kept, resumed next time)",
+                                       acme_session_config(s)->name, c->name, url, status);
+        return log_error_errno(r, "[acme \"%s\"] %s: %s is still %s after %llu s, giving up for now (kept, resumed "
+                                  "next time)",
+                               acme_session_config(s)->name, c->name, url, status,
+                               (unsigned long long) (order_deadline() / USEC_PER_SEC));
 }
 
 static bool is_ip(const char *s) {
@@ -60,6 +87,16 @@ static bool strv_equal(char *const *a, char *const *b) {
 
 static bool status_is(const char *status, const char *want) {
         return status && strcmp(status, want) == 0;
+}
+
+/* How far along an order is (§7.1.6); anything else (invalid, unknown) ends the loop anyway. */
+static int status_rank(const char *status) {
+        static const char *const order[] = { "pending", "ready", "processing", "valid" };
+
+        for (size_t i = 0; i < ELEMENTSOF(order); i++)
+                if (status_is(status, order[i]))
+                        return (int) i;
+        return -1;
 }
 
 /* POST-as-GET an order and parse it. */
@@ -101,10 +138,10 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
         if (!payload)
                 return -ENOMEM;
 
-        r = acme_post(s, s->dir.new_order, payload, 0, &resp);
+        r = acme_post(s, acme_session_directory(s)->new_order, payload, 0, &resp);
         if (r < 0 && replaces && resp.status >= 400 && resp.status < 500) {
                 /* The server would not take `replaces` (already replaced, unknown): order without it. */
-                log_notice("[acme \"%s\"] %s: the server refused replaces=%s (%s), ordering without it", s->cfg->name,
+                log_notice("[acme \"%s\"] %s: the server refused replaces=%s (%s), ordering without it", acme_session_config(s)->name,
                            c->name, replaces, resp.problem.detail ?: resp.problem.type ?: "no detail");
                 acme_response_done(&resp);
                 return new_order(s, c, NULL, ret_url, o);
@@ -112,7 +149,7 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
         if (r >= 0 && (!resp.location || acme_parse_order(resp.json, o) < 0))
                 r = -EPROTO;
         if (r < 0) {
-                r = acme_log_failure(s, r, &resp, s->dir.new_order, "newOrder failed");
+                r = acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order, "newOrder failed");
                 acme_response_done(&resp);
                 return r;
         }
@@ -129,7 +166,7 @@ typedef struct Pending {
 } Pending;
 
 static int fetch_authz(AcmeSession *s, Pending *p, AcmeResponse *resp) {
-        const char *type = challenge_type_to_string(s->cfg->challenge);
+        const char *type = challenge_type_to_string(acme_session_config(s)->challenge);
         int r;
 
         r = acme_post(s, p->url, NULL, 0, resp);
@@ -140,7 +177,7 @@ static int fetch_authz(AcmeSession *s, Pending *p, AcmeResponse *resp) {
         acme_authz_done(&p->authz);
         r = acme_parse_authz(resp->json, type, &p->authz);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] %s: not an authorization", s->cfg->name, p->url);
+                return log_error_errno(r, "[acme \"%s\"] %s: not an authorization", acme_session_config(s)->name, p->url);
         return 0;
 }
 
@@ -148,16 +185,41 @@ static int authz_failed(AcmeSession *s, const CertConfig *c, const Pending *p) {
         const AcmeProblem *e = &p->authz.challenge_error;
 
         if (e->type)
-                return log_error_errno(-EPROTO, "[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s", s->cfg->name,
-                                       c->name, challenge_type_to_string(s->cfg->challenge), p->authz.identifier, e->type,
+                return log_error_errno(-EPROTO, "[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s", acme_session_config(s)->name,
+                                       c->name, challenge_type_to_string(acme_session_config(s)->challenge), p->authz.identifier, e->type,
                                        e->detail ?: "", e->subproblems ? " — " : "", e->subproblems ?: "");
-        return log_error_errno(-EPROTO, "[acme \"%s\"] %s: authorization of %s is %s", s->cfg->name, c->name,
+        return log_error_errno(-EPROTO, "[acme \"%s\"] %s: authorization of %s is %s", acme_session_config(s)->name, c->name,
                                p->authz.identifier, p->authz.status);
 }
 
+/* Whether the authorization is for a name of c at all (§7.1.4 gives the server the identifier; it
+ * reaches hooks, files and certificates): refuse it, with what it was, before anything uses it. */
+static int authz_check(AcmeSession *s, const CertConfig *c, const Pending *p) {
+        _cleanup_free_ char *shown = NULL;
+        int r = acme_authz_identifier_check(&p->authz, c->names);
+        size_t n;
+
+        if (r >= 0 || r == -ENOMEM)
+                return r;
+        /* The identifier as JSON (escaped): it may hold newlines or terminal escapes. */
+        shown = json_dumps(json_string(p->authz.identifier) ?: json_null(), JSON_ENCODE_ANY);
+        n = shown ? strlen(shown) : 0;
+        if (r == -EPERM)
+                return log_error_errno(-EBADMSG,
+                                       "[acme \"%s\"] %s: the server sent authorization %s for %s%.*s, which was not "
+                                       "ordered: refused",
+                                       acme_session_config(s)->name, c->name, p->url, p->authz.wildcard ? "*." : "",
+                                       n > 200 ? 200 : (int) n, shown ?: "?");
+        return log_error_errno(-EBADMSG,
+                               "[acme \"%s\"] %s: the server sent authorization %s for identifier %.*s (type %s), "
+                               "which is no DNS name or IP address: refused",
+                               acme_session_config(s)->name, c->name, p->url, n > 200 ? 200 : (int) n, shown ?: "?",
+                               p->authz.identifier_type ?: "?");
+}
+
 /* §7.5: every pending authorization of the order, its challenges published all at once, then answered,
- * then polled. */
-static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o) {
+ * then polled (within the order's deadline, pl). */
+static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Poll *pl) {
         size_t n = strv_length(o->authorizations);
         _cleanup_free_ Pending *p = NULL;
         AcmeResponse resp = {};
@@ -170,6 +232,8 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o) {
         for (size_t i = 0; i < n && r >= 0; i++) {
                 p[i].url = o->authorizations[i];
                 r = fetch_authz(s, &p[i], &resp);
+                if (r >= 0)
+                        r = authz_check(s, c, &p[i]);
                 if (r < 0 || status_is(p[i].authz.status, "valid"))
                         continue;
                 if (!status_is(p[i].authz.status, "pending")) {
@@ -178,14 +242,14 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o) {
                 }
                 if (!p[i].authz.challenge_url) {
                         r = log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] %s: the server offers no %s challenge for %s%s",
-                                            s->cfg->name, c->name, challenge_type_to_string(s->cfg->challenge),
+                                            acme_session_config(s)->name, c->name,
+                                            challenge_type_to_string(acme_session_config(s)->challenge),
                                             p[i].authz.wildcard ? "*." : "", p[i].authz.identifier);
                         break;
                 }
-                if (asprintf(&p[i].key_authorization, "%s.%s", p[i].authz.token, jws_key_thumbprint(s->key)) < 0) {
-                        r = -ENOMEM;
+                r = acme_session_key_authorization(s, p[i].authz.token, &p[i].key_authorization);
+                if (r < 0)
                         break;
-                }
                 if (!ch && (r = acme_session_challenger(s, &ch)) < 0)
                         break;
                 /* A challenge already "processing" (we answered before a restart) may still be fetched by
@@ -205,17 +269,14 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o) {
                 }
 
         for (size_t i = 0; i < n && r >= 0; i++) {
-                Poll pl = poll_start();
-
                 if (!p[i].deployed)
                         continue;
                 while (r >= 0 && status_is(p[i].authz.status, "pending")) {
-                        r = poll_wait(&pl, &resp);
+                        r = poll_wait(pl, &resp);
                         if (r < 0)
-                                r = log_error_errno(r, "[acme \"%s\"] %s: %s is still pending after %llu s", s->cfg->name,
-                                                    c->name, p[i].url, (unsigned long long) (ACME_POLL_MAX / USEC_PER_SEC));
-                        else
-                                r = fetch_authz(s, &p[i], &resp);
+                                r = poll_failed(s, c, r, p[i].url, "pending");
+                        else if ((r = fetch_authz(s, &p[i], &resp)) >= 0)
+                                r = authz_check(s, c, &p[i]);
                 }
                 if (r >= 0 && !status_is(p[i].authz.status, "valid"))
                         r = authz_failed(s, c, &p[i]);
@@ -239,7 +300,7 @@ static int finalize(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t k
 
         r = keygen_csr(key, c->names, &csr);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] %s: cannot make the CSR: %m", s->cfg->name, c->name);
+                return log_error_errno(r, "[acme \"%s\"] %s: cannot make the CSR: %m", acme_session_config(s)->name, c->name);
         r = jws_base64url_encode(csr.data, csr.size, &b64);
         if (r < 0)
                 return r;
@@ -277,7 +338,7 @@ static int download(AcmeSession *s, const CertConfig *c, const char *url, AcmeRe
         if (r < 0)
                 return acme_log_failure(s, r, resp, url, "cannot download the certificate");
         if (resp->size == 0 || !strstr(resp->body, "-----BEGIN CERTIFICATE-----"))
-                return log_error_errno(-EBADMSG, "[acme \"%s\"] %s: %s is not a PEM certificate chain", s->cfg->name,
+                return log_error_errno(-EBADMSG, "[acme \"%s\"] %s: %s is not a PEM certificate chain", acme_session_config(s)->name,
                                        c->name, url);
         return 0;
 }
@@ -291,8 +352,8 @@ static int download_chain(AcmeSession *s, const CertConfig *c, const char *url, 
         int r;
 
         r = download(s, c, url, &resp);
-        if (r >= 0 && s->cfg->preferred_chain &&
-            !(chain_top_issuer(&resp, cn, sizeof(cn)) >= 0 && strcmp(cn, s->cfg->preferred_chain) == 0)) {
+        if (r >= 0 && acme_session_config(s)->preferred_chain &&
+            !(chain_top_issuer(&resp, cn, sizeof(cn)) >= 0 && strcmp(cn, acme_session_config(s)->preferred_chain) == 0)) {
                 for (char **l = resp.links; l && *l; l++)
                         if (acme_parse_link(*l, "alternate", &alternates) < 0) {
                                 r = -ENOMEM;
@@ -302,15 +363,15 @@ static int download_chain(AcmeSession *s, const CertConfig *c, const char *url, 
                 for (char **a = alternates; r >= 0 && a && *a && !pick; a++) {
                         if (download(s, c, *a, &alt) < 0)
                                 continue;
-                        if (chain_top_issuer(&alt, cn, sizeof(cn)) >= 0 && strcmp(cn, s->cfg->preferred_chain) == 0)
+                        if (chain_top_issuer(&alt, cn, sizeof(cn)) >= 0 && strcmp(cn, acme_session_config(s)->preferred_chain) == 0)
                                 pick = &alt;
                 }
                 if (!pick) {
                         log_notice("[acme \"%s\"] %s: no chain up to \"%s\" among %zu alternates, using the default one",
-                                   s->cfg->name, c->name, s->cfg->preferred_chain, strv_length(alternates));
+                                   acme_session_config(s)->name, c->name, acme_session_config(s)->preferred_chain, strv_length(alternates));
                         pick = &resp;
                 } else
-                        log_info("[acme \"%s\"] %s: using the alternate chain up to \"%s\"", s->cfg->name, c->name, cn);
+                        log_info("[acme \"%s\"] %s: using the alternate chain up to \"%s\"", acme_session_config(s)->name, c->name, cn);
         }
         if (r >= 0) {
                 ret->data = gnutls_malloc(pick->size + 1);
@@ -342,17 +403,96 @@ static bool chain_matches_key(const gnutls_datum_t *pem, gnutls_x509_privkey_t k
         return ok;
 }
 
+/* ---- the order in flight: STATE/acme/NAME/orders/CERT.json ---- */
+
+static int order_rel(const char *cert, char **ret) {
+        return asprintf(ret, "orders/%s.json", cert) < 0 ? -ENOMEM : 0;
+}
+
+static int order_state_load(AcmeSession *s, const char *cert, char **ret_url, char ***ret_names) {
+        _cleanup_free_ char *rel = NULL, *url = NULL, *data = NULL, *kid = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        const char *account, *u;
+        json_t *j, *v, *a;
+        size_t size, i;
+        int r;
+
+        if ((r = order_rel(cert, &rel)) < 0)
+                return r;
+        r = acme_session_read_state(s, rel, ORDER_STATE_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        j = json_loadb(data, size, 0, NULL);
+        account = json_string_value(json_object_get(j, "account"));
+        u = json_string_value(json_object_get(j, "order"));
+        a = json_object_get(j, "names");
+        kid = acme_session_account_dup(s);
+        /* An order belongs to the account (and so the server) that made it. */
+        r = account && u && kid && strcmp(account, kid) == 0 && json_is_array(a) ? 0 : -ESTALE;
+        if (r >= 0 && !(url = strdup(u)))
+                r = -ENOMEM;
+        if (r >= 0 && !(names = calloc(json_array_size(a) + 1, sizeof(char *))))
+                r = -ENOMEM;
+        json_array_foreach(a, i, v) {
+                if (r < 0)
+                        break;
+                if (!json_is_string(v))
+                        r = -ESTALE; /* not ours: start over */
+                else if (!(names[i] = strdup(json_string_value(v))))
+                        r = -ENOMEM;
+        }
+        json_decref(j);
+        if (r < 0)
+                return r;
+        *ret_url = TAKE_PTR(url);
+        *ret_names = TAKE_PTR(names);
+        return 0;
+}
+
+static int order_state_save(AcmeSession *s, const char *cert, const char *url, char *const *names) {
+        _cleanup_free_ char *rel = NULL, *text = NULL, *kid = NULL;
+        json_t *j, *a;
+        int r;
+
+        if ((r = order_rel(cert, &rel)) < 0)
+                return r;
+        kid = acme_session_account_dup(s);
+        a = json_array();
+        for (size_t i = 0; a && names && names[i]; i++)
+                json_array_append_new(a, json_string(names[i]));
+        j = a ? json_pack("{s:s, s:s, s:o}", "order", url, "account", kid ?: "", "names", a) : NULL;
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!text)
+                return -ENOMEM;
+        r = acme_session_write_state(s, rel, text);
+        if (r < 0)
+                log_warning_errno(r, "[acme \"%s\"] cannot persist the order of %s in %s (a restart starts over): %m",
+                                  acme_session_config(s)->name, cert, rel);
+        return 0;
+}
+
+static void order_state_remove(AcmeSession *s, const char *cert) {
+        _cleanup_free_ char *rel = NULL, *path = NULL;
+
+        if (order_rel(cert, &rel) >= 0 && acme_session_state_path(s, rel, &path) >= 0 && unlink(path) < 0 &&
+            errno != ENOENT)
+                log_warning_errno(-errno, "[acme \"%s\"] cannot remove %s: %m, ignoring", acme_session_config(s)->name,
+                                  path);
+}
+
 static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, const char *replaces,
                       bool resume, gnutls_datum_t *ret) {
+        const char *name = acme_session_config(s)->name;
         _cleanup_free_ char *url = NULL;
         _cleanup_strv_free_ char **names = NULL;
         AcmeOrder o = {};
         AcmeResponse resp = {};
-        Poll pl = poll_start();
+        Poll pl = poll_start(s);
         bool resumed = false;
         int r;
 
-        if (resume && acme_order_state_load(s, c->name, &url, &names) >= 0) {
+        if (resume && order_state_load(s, c->name, &url, &names) >= 0) {
                 r = strv_equal(names, c->names) ? fetch_order(s, url, &o, &resp) : -ESTALE;
                 if (r < 0 && r != -ESTALE && (resp.status == 0 || resp.status >= 500)) {
                         /* The server is unwell, not the order: keep it for the next run. */
@@ -360,17 +500,17 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t
                         goto out;
                 }
                 if (r < 0 || status_is(o.status, "invalid")) {
-                        log_info("[acme \"%s\"] %s: not resuming order %s (%s)", s->cfg->name, c->name, url,
+                        log_info("[acme \"%s\"] %s: not resuming order %s (%s)", name, c->name, url,
                                  !strv_equal(names, c->names) ? "the names changed"
                                  : resp.problem.type          ? resp.problem.type
                                  : o.status                   ? o.status
                                                               : "gone");
-                        acme_order_state_remove(s, c->name);
+                        order_state_remove(s, c->name);
                         free(url);
                         url = NULL;
                         acme_order_done(&o);
                 } else {
-                        log_info("[acme \"%s\"] %s: resuming order %s (%s)", s->cfg->name, c->name, url, o.status);
+                        log_info("[acme \"%s\"] %s: resuming order %s (%s)", name, c->name, url, o.status);
                         resumed = true;
                 }
         }
@@ -378,49 +518,61 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t
                 r = new_order(s, c, replaces, &url, &o);
                 if (r < 0)
                         goto out;
-                (void) acme_order_state_save(s, c->name, url, c->names);
+                (void) order_state_save(s, c->name, url, c->names);
         }
 
+        /* Each turn acts on the order's status. When that moved the order forward (pending → ready →
+         * processing → valid) the next turn follows at once; otherwise it waits first (Retry-After, else
+         * backoff) and fetches the order again. So an order the server keeps pending or ready, or one
+         * that bounces between states, costs a bounded number of requests until the order's deadline. */
         for (;;) {
+                int before = status_rank(o.status);
+
                 if (status_is(o.status, "pending")) {
-                        r = authorize(s, c, &o);
+                        r = authorize(s, c, &o, &pl);
                         if (r >= 0)
                                 r = refresh(s, url, &o, &resp);
-                } else if (status_is(o.status, "ready")) {
+                } else if (status_is(o.status, "ready"))
                         r = finalize(s, c, key, &o);
-                } else if (status_is(o.status, "processing")) {
-                        r = poll_wait(&pl, &resp);
-                        if (r < 0)
-                                log_error_errno(r, "[acme \"%s\"] %s: order %s still processing, giving up for now",
-                                                s->cfg->name, c->name, url);
-                        else
-                                r = refresh(s, url, &o, &resp);
-                } else if (status_is(o.status, "valid") && o.certificate) {
+                else if (status_is(o.status, "processing") || (status_is(o.status, "valid") && !o.certificate))
+                        r = 0; /* nothing to do but ask again */
+                else if (status_is(o.status, "valid")) {
                         r = download_chain(s, c, o.certificate, ret);
                         if (r >= 0 && resumed && !chain_matches_key(ret, key)) {
                                 log_info("[acme \"%s\"] %s: the resumed order was finalized with another key, ordering "
                                          "again",
-                                         s->cfg->name, c->name);
+                                         name, c->name);
                                 gnutls_free(ret->data);
                                 *ret = (gnutls_datum_t) {};
                                 r = -ESTALE;
                         }
                         break;
                 } else {
-                        r = o.error.type ? log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s: %s: %s%s%s",
-                                                           s->cfg->name, c->name, url, o.status, o.error.type,
-                                                           o.error.detail ?: "", o.error.subproblems ? " — " : "",
-                                                           o.error.subproblems ?: "")
-                                         : log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s", s->cfg->name,
-                                                           c->name, url, o.status);
-                        acme_order_state_remove(s, c->name);
+                        r = o.error.type ? log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s: %s: %s%s%s", name,
+                                                           c->name, url, o.status, o.error.type, o.error.detail ?: "",
+                                                           o.error.subproblems ? " — " : "", o.error.subproblems ?: "")
+                                         : log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s", name, c->name,
+                                                           url, o.status);
+                        order_state_remove(s, c->name);
                         break;
                 }
                 if (r < 0)
                         break;
+                if (status_rank(o.status) > before && !(status_is(o.status, "valid") && !o.certificate))
+                        continue;
+                r = poll_wait(&pl, &resp);
+                if (r < 0) {
+                        poll_failed(s, c, r, url, o.status);
+                        break;
+                }
+                r = refresh(s, url, &o, &resp);
+                if (r < 0)
+                        break;
         }
-        if (r >= 0)
-                acme_order_state_remove(s, c->name);
+        /* Done, or an order the server answered nonsense about (an identifier we never ordered): the
+         * next run starts a new one rather than resuming this. */
+        if (r >= 0 || r == -EBADMSG)
+                order_state_remove(s, c->name);
 out:
         acme_order_done(&o);
         acme_response_done(&resp);
@@ -435,8 +587,8 @@ int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, c
         r = issue_once(s, c, key, replaces, true, &chain);
         if (r == -ESTALE) {
                 /* The order went away under us (a server restart) or was for another key: a new one. */
-                log_notice("[acme \"%s\"] %s: starting a new order", s->cfg->name, c->name);
-                acme_order_state_remove(s, c->name);
+                log_notice("[acme \"%s\"] %s: starting a new order", acme_session_config(s)->name, c->name);
+                order_state_remove(s, c->name);
                 r = issue_once(s, c, key, replaces, false, &chain);
         }
         if (r < 0)

@@ -6,12 +6,22 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "acme-http.h"
+#include "acme-json.h"
+#include "challenge.h"
 #include "config.h"
 #include "time-util.h"
 
 /* RFC 8555 client over libcurl (GnuTLS backend) and jansson. One AcmeSession per [acme "NAME"] section
  * and batch of renewals: it holds the directory, the account and shared connections, and may be used
- * from several threads at once (renew_many runs orders concurrently). */
+ * from several threads at once (renew_many runs orders concurrently).
+ *
+ * Layers, each calling only the ones below it (no cycles, one header per .c):
+ *   acme-order.c (orders, acme_issue)   acme-ari.c (RFC 9773 renewal information)
+ *   acme.c       (this: session, account, key rollover, revocation, nonces, signed requests)
+ *   acme-http.c  (transport: handles, retries, waits, cancel, the origin rule)
+ *   acme-json.c  (pure parsers and checks)
+ * This header also brings acme-order.h and acme-ari.h, so that a caller of the client includes one. */
 
 typedef struct AcmeSession AcmeSession;
 
@@ -21,16 +31,21 @@ typedef struct AcmeSession AcmeSession;
 int acme_session_new(const Inventory *inv, const AcmeConfig *a, AcmeSession **ret);
 AcmeSession *acme_session_free(AcmeSession *s);
 
-/* Order, authorize (the section's challenge type), finalize with a CSR for `key`, download the chain
- * (the preferred one when configured). *ret_chain_pem: leaf followed by its chain, PEM, gnutls-allocated.
- * An order in flight is persisted under the state directory and resumed by the next call for `c`.
- * `replaces`: the ARI certificate id of the certificate being replaced, or NULL. Returns 0 or -errno
- * (logged). */
-int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, const char *replaces,
-               gnutls_datum_t *ret_chain_pem);
-
 /* Revoke the certificate `cert_pem` (RFC 8555 §7.6) with `reason` (RFC 5280 CRLReason code, 0 default). */
 int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason);
+
+/* Cancel everything the session does, from any thread (it only sets an atomic flag, so a signal handler
+ * may call it too): waits (polling, backoff, Retry-After) and transfers in flight end within about
+ * 100 ms with -ECANCELED, and so does every later request, so that acme_issue() and friends return
+ * promptly (the order in flight stays persisted and is resumed by the next session). Meant for SIGTERM:
+ * the daemon calls it for each session of the batch it is stopping. The session must still be freed. */
+void acme_session_cancel(AcmeSession *s);
+/* acme_session_cancel() for every session of the process, present and future: for the daemon's SIGTERM,
+ * whose sessions live in the renewal batch on a worker thread. Async-signal-safe; cannot be undone. */
+void acme_cancel_all(void);
+/* An absolute CLOCK_MONOTONIC deadline for everything the session does (0: none): past it, waits and
+ * transfers end with -ETIMEDOUT. Each order has its own deadline besides (ACME_ORDER_DEADLINE). */
+void acme_session_set_deadline(AcmeSession *s, usec_t deadline);
 
 static inline void acme_session_freep(AcmeSession **s) {
         acme_session_free(*s);
@@ -51,27 +66,46 @@ int acme_revocation_reason_from_string(const char *s);
  * Returns 0 or -errno (logged). */
 int acme_key_rollover(AcmeSession *s);
 
-/* ARI (RFC 9773). Whether the directory offers renewalInfo. */
-bool acme_session_has_ari(const AcmeSession *s);
-/* The ARI certificate identifier base64url(AKI keyIdentifier).base64url(serial) of the first certificate
- * in `data` (PEM or DER). Returns 0, -ENODATA (no AKI), -errno. */
-int acme_ari_cert_id(const uint8_t *data, size_t size, char **ret);
-/* Fetch the suggested window for cert_id; *ret_retry_after: when to ask again (the server's Retry-After,
- * else 6 h as RFC 9773 §4.3 suggests). Returns 0, -EOPNOTSUPP (no ARI), -errno (logged). */
-int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, usec_t *ret_end,
-                      usec_t *ret_retry_after);
-/* A uniformly random point of [start, end) (RFC 9773 §4.2), from `random`. Pure. */
-usec_t acme_ari_pick(usec_t start, usec_t end, uint64_t random);
+/* ---- for the protocol modules above (acme-order.c, acme-ari.c) ---- */
 
-typedef struct AcmeAriDecision {
-        usec_t start, end;  /* the suggested window */
-        usec_t when;        /* the point picked in it (kept under STATE/acme/NAME/ari/ until the window moves) */
-        usec_t retry_after; /* ask again this much later */
-        bool due;           /* now >= when */
-        char *id;           /* the ARI id, for `replaces` (malloc'd) */
-} AcmeAriDecision;
+const AcmeConfig *acme_session_config(const AcmeSession *s) _pure_;
+const AcmeDirectory *acme_session_directory(const AcmeSession *s) _pure_;
+const Inventory *acme_session_inventory(const AcmeSession *s) _pure_;
+/* The session's transport (for unsigned GETs, waits and the cancel flag). */
+AcmeHttp *acme_session_http(const AcmeSession *s) _pure_;
+/* A copy of the account URL, or NULL (OOM, no account yet). */
+char *acme_session_account_dup(AcmeSession *s);
+/* The challenger of this session, made on first use. */
+int acme_session_challenger(AcmeSession *s, Challenger **ret);
+/* token.thumbprint (RFC 8555 §8.1). */
+int acme_session_key_authorization(AcmeSession *s, const char *token, char **ret);
 
-/* For the certificate installed at c->certificate: fetch its window, pick the point to renew at, and
- * say whether `now` is past it. Returns 0, -EOPNOTSUPP (no ARI at this server), -ENODATA (the
- * certificate has no AKI), -errno. */
-int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, AcmeAriDecision *ret);
+/* Files of the session under STATE/acme/NAME/: `rel` such as "orders/www.json". Write: atomically,
+ * 0600, parents made. Returns 0 or -errno (not logged). */
+int acme_session_write_state(AcmeSession *s, const char *rel, const char *text);
+int acme_session_read_state(AcmeSession *s, const char *rel, size_t max, char **ret, size_t *ret_size);
+int acme_session_state_path(const AcmeSession *s, const char *rel, char **ret);
+
+typedef enum AcmePostFlags {
+        ACME_POST_JWK = 1 << 0,           /* sign with the JWK instead of the account URL (newAccount) */
+        ACME_POST_PEM = 1 << 1,           /* Accept: application/pem-certificate-chain */
+        ACME_POST_NO_REREGISTER = 1 << 2, /* accountDoesNotExist is an answer, not a reason to re-register */
+} AcmePostFlags;
+
+/* Unsigned GET (directory, renewalInfo) and signed POST (RFC 8555 §6.2, POST-as-GET when payload is
+ * NULL), each retried with exponential backoff (initial-backoff, doubling) on transport errors, 5xx and
+ * 429 with a Retry-After that fits, until max-retry-duration. badNonce is retried with the nonce of the
+ * error; accountDoesNotExist registers again once. Returns 0 for a 2xx response, else -errno:
+ * -ETIMEDOUT/-ECONNREFUSED/-EHOSTUNREACH/-EIO for transport failures, -ENOENT for 404, -EACCES for
+ * 401/403, -EBUSY for 429, -EPROTO for other answers, -EXDEV for a URL off the directory's origin,
+ * -ECANCELED after acme_session_cancel(); *ret holds what came back either way (for acme_log_failure).
+ * Nothing is logged. */
+int acme_get(AcmeSession *s, const char *url, AcmeResponse *ret);
+int acme_post(AcmeSession *s, const char *url, const char *payload, AcmePostFlags flags, AcmeResponse *ret);
+
+/* Log "[acme "NAME"] what: URL: HTTP 403 urn:…:unauthorized: detail" (the problem verbatim) or the
+ * transport error, and return r. */
+int acme_log_failure(AcmeSession *s, int r, const AcmeResponse *resp, const char *url, const char *what);
+
+#include "acme-ari.h"   /* IWYU pragma: export */
+#include "acme-order.h" /* IWYU pragma: export */

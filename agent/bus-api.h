@@ -42,6 +42,7 @@ typedef enum BusApiFormat {
         BUS_API_FORMAT_TABLE,       /* status */
         BUS_API_FORMAT_TABLE_COLOR, /* status on a terminal */
         BUS_API_FORMAT_JSON,        /* --json */
+        BUS_API_FORMAT_NAGIOS,      /* check --format nagios */
         _BUS_API_FORMAT_MAX,
         _BUS_API_FORMAT_INVALID = -EINVAL,
 } BusApiFormat;
@@ -49,21 +50,25 @@ typedef enum BusApiFormat {
 const char *bus_api_format_to_string(BusApiFormat f);
 BusApiFormat bus_api_format_from_string(const char *s);
 
-/* What became of one set a Renew order covered, asked of the daemon when the order is answered. */
+/* What became of one set a Renew order covered, asked of the daemon when the order is answered; the
+ * strings are borrowed for the call. Rendered with the wording of `certherd renew` working alone. */
 typedef enum BusApiOutcomeKind {
-        BUS_API_OUTCOME_RENEWED,     /* when: the new notAfter */
-        BUS_API_OUTCOME_FAILED,      /* error: -errno of the renewal */
-        BUS_API_OUTCOME_NOT_DUE,     /* when: the next renewal (USEC_INFINITY: never) */
-        BUS_API_OUTCOME_BACKING_OFF, /* when: the next attempt; failures: so far */
-        BUS_API_OUTCOME_GONE,        /* no longer in the inventory (reloaded meanwhile) */
+        BUS_API_OUTCOME_RENEWED,       /* serial, when: the new notAfter */
+        BUS_API_OUTCOME_REDEPLOYED,    /* serial: deployed again after a failed deploy */
+        BUS_API_OUTCOME_FAILED,        /* error */
+        BUS_API_OUTCOME_HELD,          /* error: issued, refused by validation, kept aside */
+        BUS_API_OUTCOME_DEPLOY_FAILED, /* step, error; serial (this batch) or when: the next attempt */
+        BUS_API_OUTCOME_NOT_DUE,       /* when: the next renewal (USEC_INFINITY: never) */
+        BUS_API_OUTCOME_BACKING_OFF,   /* failures, error, when: the next attempt */
+        BUS_API_OUTCOME_GONE,          /* no longer in the inventory (reloaded meanwhile) */
         _BUS_API_OUTCOME_MAX,
 } BusApiOutcomeKind;
 
 typedef struct BusApiOutcome {
         BusApiOutcomeKind kind;
-        int error;
-        usec_t when;
         unsigned failures;
+        usec_t when;
+        const char *error, *step, *serial;
 } BusApiOutcome;
 
 typedef struct BusApiOps {

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
 #include "ca.h"
+#include "fd-util.h"
 #include "gnutls-util.h"
+#include "install.h"
 #include "keygen.h"
+#include "log.h"
+#include "state.h"
+#include "x509.h"
 
 #define OID_SAN "2.5.29.17"
 
@@ -331,12 +338,13 @@ int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509
         r = set_names(crt, req->names, &san);
         if (r < 0)
                 return r;
-        /* Its own trust anchor: verifiers (OpenSSL among them) want an anchor to be a CA that may sign
-         * certificates, and pathLenConstraint 0 keeps it from vouching for any other CA. */
-        r = gnutls_x509_crt_set_basic_constraints(crt, 1, 0);
+        /* An end-entity certificate that is its own anchor (clients pin or trust it directly). Never a CA:
+         * with CA:TRUE and keyCertSign, whoever holds the service's key could mint certificates for any
+         * name, and every client trusting this one would accept them. */
+        r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
         if (r < 0)
                 return errno_from_gnutls(r);
-        r = set_key_usage(crt, key, GNUTLS_KEY_KEY_CERT_SIGN);
+        r = set_key_usage(crt, key, 0);
         if (r < 0)
                 return r;
         r = set_usage(crt, req->usage);
@@ -355,5 +363,97 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret) {
         if (r < 0)
                 return errno_from_gnutls(r);
         *ret = out;
+        return 0;
+}
+
+/* The CA's files (moved here from renew.c: one home for the internal CA). */
+#define CA_FILE_MAX (1024U * 1024U)
+
+int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
+                  gnutls_datum_t *ret_pem) {
+        _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL;
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        size_t csize, ksize;
+        int r;
+
+        r = read_full_file(ca->certificate, CA_FILE_MAX, &cdata, &csize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
+                                       r == -ENOENT ? " (run: certherd ca init NAME)" : "");
+        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
+        r = x509_load_crts(cdata, csize, &crts, &n);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
+        r = x509_load_privkey(kdata, ksize, NULL, ret_key);
+        if (r < 0) {
+                x509_crts_free(crts, n);
+                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+        }
+        ret_pem->data = gnutls_malloc(csize + 1);
+        if (ret_pem->data) {
+                memcpy(ret_pem->data, cdata, csize + 1);
+                ret_pem->size = (unsigned) csize;
+        }
+        /* The CA certificate is the first in its file; the rest would be its own chain. */
+        *ret_crt = crts[0];
+        for (unsigned i = 1; i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        return ret_pem->data ? 0 : -ENOMEM;
+}
+
+int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {};
+        _cleanup_free_ char *cn = NULL;
+        struct stat st;
+        int r;
+
+        if (stat(ca->certificate, &st) >= 0 || stat(ca->key, &st) >= 0)
+                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
+                                       ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
+
+        r = keygen_generate(ca->key_type, &key);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
+        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
+        if (asprintf(&cn, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = ca_make_root(key, cn, ca->ca_validity, now, &crt);
+        if (r >= 0)
+                r = keygen_export_pem(key, &key_pem);
+        if (r >= 0)
+                r = ca_export_pem(crt, &crt_pem);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make the CA certificate: %m", ca->name);
+
+        r = state_directory(inv->agent.state_directory);
+        if (r < 0)
+                return r;
+        if ((r = mkdir_parents(ca->key, 0700)) < 0 || (r = mkdir_parents(ca->certificate, 0755)) < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot create the directory of %s: %m", ca->name, ca->key);
+
+        r = install_pair(inv->agent.state_directory, ca->name,
+                         &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
+                                          .uid = (uid_t) -1, .gid = (gid_t) -1 },
+                         &(InstallFile) { .path = ca->certificate, .data = crt_pem.data, .size = crt_pem.size,
+                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
+        log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
+
+        for (char **e = ca->export; e && *e; e++) {
+                r = mkdir_parents(*e, 0755);
+                if (r >= 0)
+                        r = install_file(&(InstallFile) { .path = *e, .data = crt_pem.data, .size = crt_pem.size,
+                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
+                log_info("[ca \"%s\"]: exported the CA certificate to %s", ca->name, *e);
+        }
         return 0;
 }

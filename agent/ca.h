@@ -7,8 +7,8 @@
 #include "config.h"
 #include "time-util.h"
 
-/* The internal CA: making its root, issuing server/client leaves, and self-signed certificates.
- * Pure crypto over GnuTLS objects; reading and installing the files is the caller's (renew, main). */
+/* The internal CA: making its root, issuing server/client leaves, and self-signed certificates, as
+ * crypto over GnuTLS objects; and the CA's own files: loading them (ca_load_files) and `ca init`. */
 
 typedef struct IssueRequest {
         char *const *names; /* DNS names and IP addresses, NULL-terminated, at least one; CN = names[0] */
@@ -29,9 +29,19 @@ int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t vali
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret);
 
-/* A self-signed certificate for the names, its own trust anchor: basicConstraints CA:true, keyUsage
- * digitalSignature + keyCertSign, EKU from usage, SANs, subject key id. */
+/* A self-signed end-entity certificate for the names, its own trust anchor: basicConstraints CA:false
+ * (critical), keyUsage digitalSignature (+ keyEncipherment for RSA; never keyCertSign), EKU from usage,
+ * SANs, subject key id. */
 int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
 
 /* PEM of one certificate, gnutls-allocated. */
 int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);
+
+/* The CA's certificate (first in its file) and key from its files, and the certificate file's PEM (the
+ * anchor a leaf it issues must chain to). Returns 0 or -errno (logged, naming the file). */
+int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
+                  gnutls_datum_t *ret_pem);
+
+/* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
+ * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */
+int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tls-alpn-01 (RFC 8737): a GnuTLS server that completes a handshake only for ALPN "acme-tls/1" and a
  * server name we were asked to answer for, presenting a self-signed certificate for that name with the
- * critical acmeIdentifier extension (SHA-256 of the key authorization). */
+ * critical acmeIdentifier extension (SHA-256 of the key authorization). An IP address (RFC 8738 §6) is
+ * asked for by its reverse-DNS name in SNI ("1.0.0.127.in-addr.arpa") and answered with the address as
+ * an iPAddress SAN. */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -12,7 +16,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "challenge-internal.h"
+#include "challenge-alpn.h"
 #include "gnutls-util.h"
 #include "keygen.h"
 #include "log.h"
@@ -23,6 +27,7 @@
 
 typedef struct AlpnEntry {
         char *identifier;
+        char *server_name; /* what SNI names: the identifier, or the reverse name of an IP address */
         gnutls_datum_t cert_der;
         unsigned refs;
         struct AlpnEntry *next;
@@ -48,6 +53,7 @@ static Alpn *alpn(Challenger *c) {
 
 static void entry_free(AlpnEntry *e) {
         free(e->identifier);
+        free(e->server_name);
         gnutls_free(e->cert_der.data);
         free(e);
 }
@@ -70,7 +76,7 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
 
         pthread_mutex_lock(&conn->c->lock);
         for (AlpnEntry *e = a->entries; e; e = e->next)
-                if (strcasecmp(e->identifier, name) == 0) {
+                if (strcasecmp(e->server_name, name) == 0) {
                         der.data = gnutls_malloc(e->cert_der.size);
                         if (der.data) {
                                 memcpy(der.data, e->cert_der.data, e->cert_der.size);
@@ -101,12 +107,18 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
         return 0;
 }
 
-static void serve_tls(Challenger *c, int fd) {
+static void serve_tls(void *userdata, int fd, usec_t deadline) {
         static const gnutls_datum_t proto = { .data = (unsigned char *) "acme-tls/1", .size = 10 };
+        Challenger *c = userdata;
         AlpnConn conn = { .c = c };
         gnutls_session_t session = NULL;
-        struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_MS / 1000 };
+        usec_t now = responder_now(), left = deadline > now ? deadline - now : 0;
+        unsigned handshake_ms = left / 1000 < HANDSHAKE_TIMEOUT_MS ? (unsigned) (left / 1000) : HANDSHAKE_TIMEOUT_MS;
+        struct timeval tv = { .tv_sec = handshake_ms / 1000, .tv_usec = (handshake_ms % 1000) * 1000 };
         int r, flags;
+
+        if (handshake_ms == 0)
+                return;
 
         /* Blocking I/O bounded by socket timeouts keeps the handshake loop simple. */
         flags = fcntl(fd, F_GETFL);
@@ -123,7 +135,8 @@ static void serve_tls(Challenger *c, int fd) {
             gnutls_alpn_set_protocols(session, &proto, 1, GNUTLS_ALPN_MANDATORY) < 0)
                 goto out;
         gnutls_transport_set_int(session, fd);
-        gnutls_handshake_set_timeout(session, HANDSHAKE_TIMEOUT_MS);
+        /* The whole handshake, not each read, within the connection's deadline. */
+        gnutls_handshake_set_timeout(session, handshake_ms);
         do
                 r = gnutls_handshake(session);
         while (r < 0 && !gnutls_error_is_fatal(r));
@@ -155,7 +168,7 @@ static int alpn_start(Challenger *c) {
                 goto fail;
         }
         gnutls_certificate_set_retrieve_function2(a->cred, retrieve);
-        r = responder_start(c, &c->responder, serve_tls);
+        r = responder_start(&c->responder, c->cfg, serve_tls, c);
         if (r < 0)
                 goto fail;
         return 0;
@@ -167,6 +180,35 @@ fail:
         free(a);
         c->backend = NULL;
         return r;
+}
+
+/* RFC 8738 §6 (after RFC 1035 §3.5 and RFC 3596 §2.5): the reverse-DNS name of an address, or NULL
+ * (and 0) when s is no IP address. Returns 0 or -ENOMEM. */
+int challenge_alpn_reverse_name(const char *s, char **ret) {
+        uint8_t a[16];
+        char buf[73], *p = buf;
+
+        if (inet_pton(AF_INET, s, a) == 1)
+                return asprintf(ret, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]) < 0 ? -ENOMEM : 0;
+        if (inet_pton(AF_INET6, s, a) != 1) {
+                *ret = NULL;
+                return 0;
+        }
+        for (int i = 15; i >= 0; i--)
+                p += sprintf(p, "%x.%x.", a[i] & 0xf, a[i] >> 4);
+        return asprintf(ret, "%sip6.arpa", buf) < 0 ? -ENOMEM : 0;
+}
+
+/* The subjectAltName of the answer: a dNSName, or an iPAddress for an address. */
+static int set_san(gnutls_x509_crt_t crt, const char *identifier) {
+        uint8_t a[16];
+
+        if (inet_pton(AF_INET, identifier, a) == 1)
+                return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 4, GNUTLS_FSAN_SET);
+        if (inet_pton(AF_INET6, identifier, a) == 1)
+                return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 16, GNUTLS_FSAN_SET);
+        return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, identifier, (unsigned) strlen(identifier),
+                                                    GNUTLS_FSAN_SET);
 }
 
 /* The answer certificate of RFC 8737 §3. */
@@ -189,8 +231,7 @@ static int make_cert(Alpn *a, const char *identifier, const char *key_authorizat
             (r = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
             (r = gnutls_x509_crt_set_expiration_time(crt, now + 7 * 86400)) < 0 ||
             (r = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "certherd tls-alpn-01", 20)) < 0 ||
-            (r = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, identifier, (unsigned) strlen(identifier),
-                                                      GNUTLS_FSAN_SET)) < 0 ||
+            (r = set_san(crt, identifier)) < 0 ||
             (r = gnutls_x509_crt_set_extension_by_oid(crt, OID_ACME_IDENTIFIER, ext, sizeof(ext), 1)) < 0 ||
             (r = gnutls_x509_crt_set_key(crt, a->key)) < 0 || (r = gnutls_x509_crt_sign2(crt, crt, a->key, GNUTLS_DIG_SHA256, 0)) < 0 ||
             (r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret)) < 0)
@@ -204,8 +245,10 @@ static int alpn_add(Challenger *c, const ChallengeItem *it) {
         int r;
 
         e = calloc(1, sizeof(*e));
-        if (!e || !(e->identifier = strdup(it->identifier))) {
-                free(e);
+        if (!e || !(e->identifier = strdup(it->identifier)) || challenge_alpn_reverse_name(it->identifier, &e->server_name) < 0 ||
+            (!e->server_name && !(e->server_name = strdup(it->identifier)))) {
+                if (e)
+                        entry_free(e);
                 return -ENOMEM;
         }
         r = make_cert(a, it->identifier, it->key_authorization, &e->cert_der);

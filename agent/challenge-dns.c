@@ -1,33 +1,24 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* dns-01 (RFC 8555 §8.4) through the operator's hook: `HOOK add|remove DOMAIN VALUE`. The hook returns
  * once the record is served by the zone's authoritative servers (conf/dns-hook-nsupdate.example). */
-#include <spawn.h>
 #include <string.h>
-#include <sys/wait.h>
 
-#include "challenge-internal.h"
+#include "challenge-dns.h"
 #include "log.h"
+#include "spawn-util.h"
 
-extern char **environ;
-
+/* Under [agent]'s hook-timeout (spawn-util.h: own process group, fds 0-2 only, killed at the deadline). */
 static int run_hook(Challenger *c, const char *action, const char *domain, const char *value) {
         char *argv[] = { c->cfg->dns_hook, (char *) action, (char *) domain, (char *) value, NULL };
-        pid_t pid;
-        int r, status;
+        usec_t timeout = c->cfg->hook_timeout > 0 ? c->cfg->hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
+        _cleanup_free_ char *why = NULL;
+        int r;
 
-        r = posix_spawn(&pid, c->cfg->dns_hook, NULL, NULL, argv, environ);
-        if (r != 0)
-                return log_error_errno(-r, "[acme \"%s\"] cannot run dns-hook %s: %m", c->cfg->name, c->cfg->dns_hook);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return log_error_errno(-errno, "[acme \"%s\"] waiting for dns-hook: %m", c->cfg->name);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        if (WIFEXITED(status))
-                return log_error_errno(-EPROTO, "[acme \"%s\"] dns-hook '%s %s %s' failed with exit status %d",
-                                       c->cfg->name, c->cfg->dns_hook, action, domain, WEXITSTATUS(status));
-        return log_error_errno(-EPROTO, "[acme \"%s\"] dns-hook '%s %s %s' was killed by signal %d", c->cfg->name,
-                               c->cfg->dns_hook, action, domain, WTERMSIG(status));
+        r = spawn_run(argv, NULL, timeout, &why);
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] dns-hook '%s %s %s' %s", c->cfg->name,
+                                       c->cfg->dns_hook, action, domain, why ?: strerror(-r));
+        return 0;
 }
 
 static int dns_start(Challenger *c) {

@@ -7,14 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "challenge-internal.h"
+#include "challenge-http.h"
 #include "fd-util.h"
 #include "install.h"
 #include "log.h"
 
 #define WELL_KNOWN "/.well-known/acme-challenge/"
-#define REQUEST_MAX 4096
-#define IO_TIMEOUT_MS 3000
 
 /* ---- webroot ---- */
 
@@ -120,12 +118,12 @@ static void responder_http_remove(Challenger *c, const ChallengeItem *it) {
         pthread_mutex_unlock(&c->lock);
 }
 
-static void send_all(int fd, const char *data, size_t size) {
+static void send_all(int fd, const char *data, size_t size, usec_t deadline) {
         while (size > 0) {
                 ssize_t k = send(fd, data, size, MSG_NOSIGNAL);
 
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        if (challenge_fd_wait(fd, true, IO_TIMEOUT_MS) <= 0)
+                        if (responder_fd_wait(fd, true, deadline) <= 0)
                                 return;
                         continue;
                 }
@@ -136,8 +134,11 @@ static void send_all(int fd, const char *data, size_t size) {
         }
 }
 
-static void serve_http(Challenger *c, int fd) {
-        char buf[REQUEST_MAX + 1], *resp = NULL;
+/* One request within the connection's deadline (a client that dribbles its request is cut off at the
+ * deadline, one that sends more than CHALLENGE_HTTP_REQUEST_MAX without ending its head at that size). */
+static void serve_http(void *userdata, int fd, usec_t deadline) {
+        Challenger *c = userdata;
+        char buf[CHALLENGE_HTTP_REQUEST_MAX + 1], *resp = NULL;
         _cleanup_free_ char *body = NULL;
         size_t n = 0;
         const char *path, *status = "404 Not Found";
@@ -146,9 +147,9 @@ static void serve_http(Challenger *c, int fd) {
         while (!memmem(buf, n, "\r\n\r\n", 4) && !memmem(buf, n, "\n\n", 2)) {
                 ssize_t k;
 
-                if (n == REQUEST_MAX || challenge_fd_wait(fd, false, IO_TIMEOUT_MS) <= 0)
+                if (n == CHALLENGE_HTTP_REQUEST_MAX || responder_fd_wait(fd, false, deadline) <= 0)
                         return;
-                k = recv(fd, buf + n, REQUEST_MAX - n, 0);
+                k = recv(fd, buf + n, CHALLENGE_HTTP_REQUEST_MAX - n, 0);
                 if (k < 0 && (errno == EAGAIN || errno == EINTR))
                         continue;
                 if (k <= 0)
@@ -176,12 +177,12 @@ static void serve_http(Challenger *c, int fd) {
                      "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                      status, body ? strlen(body) : 0, body ?: "") < 0)
                 return;
-        send_all(fd, resp, strlen(resp));
+        send_all(fd, resp, strlen(resp), deadline);
         free(resp);
 }
 
 static int responder_http_start(Challenger *c) {
-        return responder_start(c, &c->responder, serve_http);
+        return responder_start(&c->responder, c->cfg, serve_http, c);
 }
 
 static void responder_http_stop(Challenger *c) {

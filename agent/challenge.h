@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "challenge-responder.h"
 #include "config.h"
 
 /* Answering ACME challenges (RFC 8555 §8, RFC 8737), one interface over three backends:
@@ -38,3 +42,30 @@ int challenge_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned
 
 /* The dns-01 TXT value for a key authorization: base64url(SHA-256(ka)). */
 int challenge_dns_value(const char *key_authorization, char **ret);
+
+/* ---- the backend interface (challenge-http.c, challenge-dns.c, challenge-alpn.c) ---- */
+
+typedef struct ChallengeItem {
+        const char *identifier;
+        const char *token;
+        const char *key_authorization;
+} ChallengeItem;
+
+typedef struct ChallengeOps {
+        /* Called once, on the first add; may start a responder thread. */
+        int (*start)(Challenger *c);
+        int (*add)(Challenger *c, const ChallengeItem *it);
+        void (*remove)(Challenger *c, const ChallengeItem *it);
+        /* Undo start(). */
+        void (*stop)(Challenger *c);
+} ChallengeOps;
+
+struct Challenger {
+        const AcmeConfig *cfg;
+        const ChallengeOps *ops;
+        pthread_mutex_t lock; /* started, and each backend's table */
+        bool started;
+        int start_error;
+        Responder responder;
+        void *backend; /* the backend's own state (token table, TLS key) */
+};

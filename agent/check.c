@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+
 #include "check.h"
 #include "fd-util.h"
+#include "log.h"
 #include "pool.h"
 
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
@@ -83,6 +87,9 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
                 .cert_path = c->certificate,
                 .key_path = c->key,
                 .key_mode = (mode_t) -1,
+                .key_mode_set = c->mode_set,
+                .key_mode_configured = c->mode,
+                .self_anchor = c->issuer == ISSUER_SELF,
                 .names = c->names,
                 .usage = c->usage,
                 .warn_before = cert_warn_before(inv, c),
@@ -152,6 +159,10 @@ CheckReport *check_report_free(CheckReport *r) {
         for (size_t i = 0; i < r->n_results; i++)
                 cert_facts_free(r->results[i].facts);
         free(r->results);
+        free(r->plans);
+        for (size_t i = 0; i < r->n_cas; i++)
+                cert_facts_free(r->cas[i].facts);
+        free(r->cas);
         free(r);
         return NULL;
 }
@@ -192,5 +203,235 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
                         rep->worst = s;
         }
         *ret = TAKE_PTR(rep);
+        return 0;
+}
+
+void cert_states_free(CertState *states, size_t n) {
+        for (size_t i = 0; states && i < n; i++)
+                cert_state_done(&states[i]);
+        free(states);
+}
+
+int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **ret) {
+        CertState *states = calloc(rep->n_results ? rep->n_results : 1, sizeof(CertState));
+
+        if (!states)
+                return -ENOMEM;
+        for (size_t i = 0; i < rep->n_results; i++) {
+                int r = state_load(inv->agent.state_directory, rep->results[i].cert->name, &states[i]);
+                if (r == -ENOMEM) {
+                        cert_states_free(states, rep->n_results);
+                        return r;
+                }
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot read its saved state: %m, ignoring",
+                                          rep->results[i].cert->name);
+        }
+        *ret = states;
+        return 0;
+}
+
+/* Problems from state are replaced, not added again: the daemon plans the same facts more than once. */
+static void drop_state_problems(CertFacts *f) {
+        size_t k = 0;
+
+        f->state = SEVERITY_OK;
+        for (size_t i = 0; i < f->n_problems; i++) {
+                Problem p = f->problems[i];
+
+                if (p.code == PROBLEM_DEPLOY_FAILED || p.code == PROBLEM_RENEWAL_FAILING) {
+                        free(p.message);
+                        continue;
+                }
+                if (p.severity > f->state)
+                        f->state = p.severity;
+                f->problems[k++] = p;
+        }
+        f->n_problems = k;
+}
+
+static void hash_str(gnutls_hash_hd_t h, const char *s) {
+        /* With its NUL: "ab" + "c" and "a" + "bc" differ. */
+        (void) gnutls_hash(h, s ?: "", strlen(s ?: "") + 1);
+}
+
+static void hash_file(gnutls_hash_hd_t h, const char *path) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size = 0;
+
+        if (path && read_full_file(path, INPUT_MAX, &data, &size) >= 0)
+                (void) gnutls_hash(h, data, size);
+        else
+                hash_str(h, "(none)");
+        hash_str(h, "");
+}
+
+int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
+        gnutls_hash_hd_t h;
+        uint8_t d[32];
+
+        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+                return -ENOMEM;
+        hash_str(h, issuer_kind_to_string(c->issuer));
+        hash_str(h, c->issuer_name);
+        for (char **n = c->names; n && *n; n++)
+                hash_str(h, *n);
+        hash_str(h, key_type_to_string(c->key_type));
+        hash_str(h, usage_to_string(c->usage));
+        hash_str(h, c->certificate);
+        hash_str(h, c->key);
+        hash_str(h, c->ca);
+        hash_file(h, c->ca);
+        hash_file(h, c->certificate);
+        gnutls_hash_deinit(h, d);
+        for (size_t i = 0; i < sizeof(d); i++)
+                snprintf(ret + 2 * i, 3, "%02x", d[i]);
+        return 0;
+}
+
+/* Whether the inputs are what they were when an issued certificate was refused: 1 the same, 0 not held,
+ * -1 held but changed since. */
+static int inputs_held(const CertConfig *c, const CertState *st) {
+        char fp[65];
+
+        if (c->issuer != ISSUER_ACME || !st || !st->held_inputs)
+                return 0;
+        return check_inputs_fingerprint(c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
+}
+
+int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
+        CheckResult *res = &rep->results[i];
+        const CertConfig *c = res->cert;
+        const CertState *st = rep->states ? &rep->states[i] : NULL;
+        CertFacts *f = res->facts;
+        char when[32];
+        int r, held = inputs_held(c, st);
+        Plan *p;
+
+        if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
+                return -ENOMEM;
+        p = &rep->plans[i];
+        *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
+                                        .state = st, .held = held > 0, .held_changed = held < 0,
+                                        .renew_before = cert_renew_before(inv, c),
+                                        .warn_before = cert_warn_before(inv, c),
+                                        .critical_before = cert_critical_before(inv, c) },
+                         flags, now);
+        drop_state_problems(f);
+        if (!st)
+                return 0;
+        if (st->deploy_failed) {
+                r = cert_facts_add_problem(f, PROBLEM_DEPLOY_FAILED, "deploy of serial %s failed at %s: %s",
+                                           st->deploy_serial ?: "?", st->deploy_step ?: "?", st->deploy_error ?: "?");
+                if (r < 0)
+                        return r;
+        }
+        if (p->failing && p->action == PLAN_HELD) {
+                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                                           "%u failed renewal attempt%s, last error: %s; the certificate issued was "
+                                           "kept in %s/certs/%s.pending.pem, no new order until the inventory or "
+                                           "its files change",
+                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                           inv->agent.state_directory, c->name);
+                if (r < 0)
+                        return r;
+                f->problems[f->n_problems - 1].severity = p->failing_severity;
+                if (p->failing_severity > f->state)
+                        f->state = p->failing_severity;
+        } else if (p->failing) {
+                usec_t next = p->action == PLAN_BACKOFF ? p->retry : st->next_retry > now ? st->next_retry : now;
+
+                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING, "%u failed renewal attempt%s, last error: %s; next attempt %s",
+                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                           format_timestamp_iso(when, sizeof(when), next));
+                if (r < 0)
+                        return r;
+                f->problems[f->n_problems - 1].severity = p->failing_severity;
+                if (p->failing_severity > f->state)
+                        f->state = p->failing_severity;
+        }
+        return 0;
+}
+
+void check_report_recount(CheckReport *rep) {
+        memset(rep->count, 0, sizeof(rep->count));
+        rep->worst = SEVERITY_OK;
+        for (size_t i = 0; i < rep->n_results; i++) {
+                Severity s = rep->results[i].facts->state;
+                rep->count[s]++;
+                if (s > rep->worst)
+                        rep->worst = s;
+        }
+        for (size_t i = 0; i < rep->n_cas; i++)
+                if (rep->cas[i].facts->parsed && rep->cas[i].facts->state > rep->worst)
+                        rep->worst = rep->cas[i].facts->state;
+}
+
+int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t now) {
+        for (size_t i = 0; i < rep->n_results; i++) {
+                int r = check_plan_one(inv, rep, i, flags, now);
+                if (r < 0)
+                        return r;
+        }
+        check_report_recount(rep);
+        return 0;
+}
+
+/* A CA certificate is not a server's: only what says when it stops working is its problem. */
+static void keep_ca_problems(CertFacts *f) {
+        size_t k = 0;
+
+        f->state = SEVERITY_OK;
+        for (size_t i = 0; i < f->n_problems; i++) {
+                Problem p = f->problems[i];
+
+                if (p.code == PROBLEM_USAGE_MISSING || p.code == PROBLEM_NAME_MISSING ||
+                    p.code == PROBLEM_KEY_MISMATCH || p.code == PROBLEM_UNTRUSTED_CHAIN ||
+                    p.code == PROBLEM_KEY_PERMISSIONS) {
+                        free(p.message);
+                        continue;
+                }
+                if (p.severity > f->state)
+                        f->state = p.severity;
+                f->problems[k++] = p;
+        }
+        f->n_problems = k;
+}
+
+int check_cas(const Inventory *inv, CheckReport *rep, usec_t now) {
+        FileBuffer b = {};
+        int r = 0;
+
+        rep->cas = calloc(inv->n_ca ? inv->n_ca : 1, sizeof(CheckCa));
+        if (!rep->cas)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_ca; i++) {
+                const CaConfig *ca = inv->ca[i];
+                X509Input in = {
+                        .cert_path = ca->certificate,
+                        .key_mode = (mode_t) -1,
+                        .warn_before = inv->agent.warn_before,
+                        .critical_before = inv->agent.critical_before,
+                };
+
+                r = read_file_into(ca->certificate, INPUT_MAX, &b, NULL);
+                if (r == -ENOMEM)
+                        break;
+                if (r < 0)
+                        in.cert_errno = -r;
+                else {
+                        in.cert_data = b.data;
+                        in.cert_size = b.size;
+                }
+                rep->cas[rep->n_cas].ca = ca;
+                r = x509_inspect(&in, now, &rep->cas[rep->n_cas].facts);
+                if (r < 0)
+                        break;
+                keep_ca_problems(rep->cas[rep->n_cas++].facts);
+        }
+        free(b.data);
+        if (r < 0)
+                return r;
+        check_report_recount(rep);
         return 0;
 }

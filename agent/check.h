@@ -4,6 +4,8 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "policy.h"
+#include "state.h"
 #include "time-util.h"
 #include "x509.h"
 
@@ -15,11 +17,22 @@ typedef struct CheckResult {
         CertFacts *facts;
 } CheckResult;
 
+/* An internal CA's own certificate, inspected for its expiry like a certificate (warn-before and
+ * critical-before of [agent]). */
+typedef struct CheckCa {
+        const CaConfig *ca; /* borrowed from the inventory */
+        CertFacts *facts;
+} CheckCa;
+
 typedef struct CheckReport {
         CheckResult *results; /* in inventory order */
         size_t n_results;
         Severity worst;
         size_t count[_SEVERITY_MAX];
+        CertState *states; /* borrowed, indexed like results; NULL: not loaded */
+        Plan *plans;       /* indexed like results (check_plan_one); NULL: not planned */
+        CheckCa *cas;      /* check_cas(); NULL/0: not inspected */
+        size_t n_cas;
 } CheckReport;
 
 /* certs: the certificate sets to inspect (NULL-terminated array of borrowed pointers; NULL for all).
@@ -30,3 +43,27 @@ static inline void check_report_freep(CheckReport **r) {
         check_report_free(*r);
 }
 #define _cleanup_check_report_ _cleanup_(check_report_freep)
+
+/* Each result's saved state into a new array (*ret, indexed like results); a damaged state file is
+ * warned about and read as the zero state. Returns 0 or -ENOMEM. */
+int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **ret);
+void cert_states_free(CertState *states, size_t n);
+
+/* Plan result i (policy_plan with rep->states[i], or the zero state) into rep->plans[i], and give its
+ * facts the problems the saved state knows about: deploy-failed [critical] while the last deploy
+ * failed, renewal-failing [warning; critical inside critical-before] while renewals fail (x509_inspect
+ * stays pure: these come from state). The alert part of the plan is a decision only. Call
+ * check_report_recount() after the last. Returns 0 or -ENOMEM. */
+int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now);
+/* The same for every result, then recount. */
+int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t now);
+void check_report_recount(CheckReport *rep);
+
+/* The fingerprint (hex SHA-256) of what an issuance of `c` depends on: issuer, names, key type, usage, the
+ * paths, and the contents of its `ca` file and of the installed certificate. A certificate refused by
+ * validation is not ordered again while this stays the same (CertState.held_inputs). */
+int check_inputs_fingerprint(const CertConfig *c, char ret[65]);
+
+/* Inspect every [ca]'s certificate (its expiry; a CA not created yet is reported, and does not count in
+ * rep->worst, as `ca init` is the operator's step); a parsed CA's state counts in rep->worst. */
+int check_cas(const Inventory *inv, CheckReport *rep, usec_t now);

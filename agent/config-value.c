@@ -611,6 +611,7 @@ static const ConfigKey agent_keys[] = {
         KEY("critical-before", set_threshold, AGENT(critical_before), EXPECT_THRESHOLD, NULL),
         KEY("renew-before", set_threshold, AGENT(renew_before), EXPECT_THRESHOLD, NULL),
         KEY("metrics-file", set_string, AGENT(metrics_file), NULL, NULL),
+        KEY("hook-timeout", set_duration, AGENT(hook_timeout), EXPECT_DURATION, NULL),
 };
 
 #define ACME(f) offsetof(AcmeConfig, f)
@@ -662,6 +663,7 @@ static const ConfigKey cert_keys[] = {
             "unit names such as nginx.service", config_unit_name_is_valid),
         KEY("signal", set_signal, 0, "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'", NULL),
         KEY("exec", set_string, CERT(exec), NULL, NULL),
+        KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
         KEY("verify", set_list, CERT(verify),
             "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
 };

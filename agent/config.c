@@ -9,27 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <ini.h>
+#include <unistd.h>
 
 #include "config-value.h"
 #include "config.h"
+#include "log.h"
 
 /* Far beyond any inventory; stops reading an endless pipe. */
 #define CONFIG_FILE_MAX (64U * 1024 * 1024)
 /* Files are read a chunk at a time: a large inventory never sits in memory whole. */
 #define CHUNK_SIZE (64U * 1024)
 
-/* How inih is used. inih (Debian r55) splits "key = value", strips blanks and ';' comments, and calls
- * the handler; everything else happens in our reader, which sees each raw line first:
- *   - it reads files a chunk at a time, and refuses NUL bytes, which would end a line silently;
- *   - it counts lines, so every message has FILE:LINE;
- *   - it rejects a line that does not fit inih's buffer, which inih would silently cut in two;
- *   - it strips leading blanks, so inih never treats an indented line as a continuation of the
- *     previous value (multi-line values would otherwise turn "  key = x" into part of a value);
- *   - it parses [section] headers itself, because inih truncates section names to 49 bytes.
- * inih calls reader and handler strictly in turn, so the handler always belongs to the last line read.
- * On the first error the reader returns NULL, which ends the parse. */
+/* How a file is read. It used to go through inih, but Debian's libinih (r55, built with its defaults)
+ * cannot do what the inventory needs: its line buffer is a fixed INI_MAX_LINE of 200 bytes on the stack
+ * (INI_ALLOW_REALLOC 0), so a `names` of 40 SANs does not fit on a line; and its INI_ALLOW_MULTILINE (on)
+ * calls the handler once more per indented line, with the same key, without joining, without stripping
+ * inline comments, and cannot tell a continuation from an indented "key = value" (which becomes part of
+ * the previous value). So config.c splits lines itself, the way inih did ("key = value" or "key: value"
+ * at the first '=' or ':', blanks trimmed, ';' after a blank starts a comment, ';' or '#' first on a line
+ * makes a comment line):
+ *   - files are read a chunk at a time; NUL bytes are refused (they would end a line silently);
+ *   - lines are counted, so every message has FILE:LINE (a value's messages name its key's line);
+ *   - a line may be CONFIG_LINE_MAX characters long;
+ *   - a line that starts with a blank continues the value of the key line before it (comment lines may
+ *     come between, an empty line ends it): its text, comment stripped, joins the value after one space;
+ *   - [section] headers are parsed here, names of any length.
+ * The first error ends the parse. */
+
+/* A line, and a value joined from continuation lines. A file is at most CONFIG_FILE_MAX anyway. */
+#define CONFIG_LINE_MAX (CHUNK_SIZE - 1)
+#define CONFIG_VALUE_MAX (1024U * 1024U)
 
 static const char *const section_kind_table[] = {
         [SECTION_AGENT] = "agent",
@@ -52,6 +61,12 @@ typedef struct ParseContext {
         const char *name;  /* the current section's name (NULL for [agent]) */
         char *error;       /* the first error, "FILE:LINE: message" */
         int r;
+        char *buf;         /* the current line, blanks stripped, NUL-terminated */
+        size_t buf_size;
+        char *key;         /* the key line whose value continuation lines extend; NULL: none */
+        char *value;       /* its value so far */
+        size_t value_len, value_size;
+        unsigned key_line;
 } ParseContext;
 
 static _printf_(5, 0) int verror(
@@ -201,6 +216,7 @@ Inventory *inventory_free(Inventory *inv) {
                 cert_free(inv->certs[i]);
         free(inv->certs);
         config_index_free(inv->index);
+        strv_free(inv->warnings);
         free(inv);
         return NULL;
 }
@@ -401,21 +417,6 @@ static int parse_section_header(ParseContext *ctx, char *line) {
         return enter_section(ctx, kind, rest + 1);
 }
 
-/* Whether inih will find "key = value" (or "key: value") on the line, which it looks for the same way:
- * the first '=' or ':' before any inline comment. */
-static bool has_separator(const char *s) {
-        bool was_space = false;
-
-        for (; *s; s++) {
-                if (*s == '=' || *s == ':')
-                        return true;
-                if (was_space && *s == ';')
-                        return false;
-                was_space = is_blank(*s);
-        }
-        return false;
-}
-
 /* An error of the whole file: "FILE: message". */
 static int file_error(ParseContext *ctx, int r, const char *msg) {
         if (ctx->r >= 0) {
@@ -452,20 +453,21 @@ static int refill(ParseContext *ctx) {
         return 0;
 }
 
-static char *config_reader(char *buf, int size, void *userdata) {
-        ParseContext *ctx = userdata;
+/* The next line of the text: 1 and the line (without "\n", "\r\n" or the BOM), 0 at the end, or an error.
+ * The line is valid until the next call. */
+static int next_line(ParseContext *ctx, const char **ret, size_t *ret_len) {
         const char *start, *eol;
         size_t len;
 
         if (ctx->r < 0)
-                return NULL;
-        /* A line without '\n' in a full chunk is longer than any inih takes: it is reported below. */
+                return ctx->r;
+        /* A line without '\n' in a full chunk is longer than CONFIG_LINE_MAX: it is reported below. */
         while (!(eol = memchr(ctx->next, '\n', (size_t) (ctx->end - ctx->next))) && ctx->fd >= 0 &&
                ctx->end - ctx->next < (ptrdiff_t) CHUNK_SIZE)
                 if (refill(ctx) < 0)
-                        return NULL;
+                        return ctx->r;
         if (ctx->next == ctx->end)
-                return NULL;
+                return 0;
         start = ctx->next;
         eol = eol ?: ctx->end;
         ctx->next = eol < ctx->end ? eol + 1 : eol;
@@ -477,62 +479,201 @@ static char *config_reader(char *buf, int size, void *userdata) {
                 start += 3;
                 len -= 3;
         }
-        if (size < 1 || len > (size_t) size - 1) {
-                ctx_error(ctx, -EINVAL, "line too long (max %d characters)", size - 1);
-                return NULL;
-        }
-        if (has_control(start, len)) {
-                ctx_error(ctx, -EINVAL, "control character in line");
-                return NULL;
-        }
-        while (len > 0 && is_blank(*start)) {
-                start++;
-                len--;
-        }
-        memcpy(buf, start, len);
-        buf[len] = 0;
-        if (buf[0] == '[') {
-                if (parse_section_header(ctx, buf) < 0)
-                        return NULL;
-                buf[0] = 0; /* inih need not see it */
-        } else if (buf[0] && !strchr(";#", buf[0]) && !has_separator(buf)) {
-                ctx_error(ctx, -EINVAL, "expected 'key = value' or a [section] header");
-                return NULL;
-        }
-        return buf;
+        if (len > CONFIG_LINE_MAX || (!memchr(start, '\n', (size_t) (ctx->end - start)) && ctx->fd >= 0))
+                return ctx_error(ctx, -EINVAL, "line too long (max %u characters)", (unsigned) CONFIG_LINE_MAX);
+        if (has_control(start, len))
+                return ctx_error(ctx, -EINVAL, "control character in line");
+        *ret = start;
+        *ret_len = len;
+        return 1;
 }
 
-/* Called by inih for each "key = value"; returns nonzero for success. */
-static int config_handler(void *userdata, _unused_ const char *section, const char *key, const char *value) {
+/* Where an inline comment starts (a ';' after a blank), or the end of s. */
+static char *find_comment(char *s) {
+        bool was_space = false;
+
+        for (; *s; s++) {
+                if (was_space && *s == ';')
+                        break;
+                was_space = is_blank(*s);
+        }
+        return s;
+}
+
+static char *strip_trailing(char *s) {
+        size_t n = strlen(s);
+
+        while (n > 0 && is_blank(s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+static int value_append(ParseContext *ctx, const char *text, size_t n) {
+        size_t need = ctx->value_len + (ctx->value_len > 0) + n + 1;
+
+        if (need > CONFIG_VALUE_MAX)
+                return ctx_error(ctx, -EINVAL, "value of '%s' too long (max %u characters)", ctx->key,
+                                 CONFIG_VALUE_MAX);
+        if (need > ctx->value_size) {
+                size_t size = need > ctx->value_size * 2 ? need : ctx->value_size * 2;
+                char *v = realloc(ctx->value, size);
+
+                if (!v)
+                        return ctx_error(ctx, -ENOMEM, "out of memory");
+                ctx->value = v;
+                ctx->value_size = size;
+        }
+        if (ctx->value_len > 0 && n > 0)
+                ctx->value[ctx->value_len++] = ' ';
+        memcpy(ctx->value + ctx->value_len, text, n);
+        ctx->value_len += n;
+        ctx->value[ctx->value_len] = 0;
+        return 0;
+}
+
+static int config_handler(ParseContext *ctx, const char *key, const char *value);
+
+/* The key line and its continuation lines are complete: set the value, with messages at the key's line. */
+static int flush_key(ParseContext *ctx) {
+        unsigned line = ctx->line;
+        int r;
+
+        if (!ctx->key)
+                return 0;
+        ctx->line = ctx->key_line;
+        r = config_handler(ctx, ctx->key, ctx->value_len > 0 ? ctx->value : "");
+        ctx->line = line;
+        free(ctx->key);
+        ctx->key = NULL;
+        ctx->value_len = 0;
+        return r;
+}
+
+/* Whether an indented line reads like the start of something else, which indentation would silently
+ * turn into part of a value: "key = …" for a key of this section, or a [section] header. */
+static const char *looks_misplaced(ParseContext *ctx, const char *s) {
+        size_t n = strcspn(s, "=: \t");
+        _cleanup_free_ char *word = NULL;
+        const char *after = s + n + strspn(s + n, BLANKS);
+
+        if (s[0] == '[') {
+                const char *w = s + 1 + strspn(s + 1, BLANKS);
+
+                for (SectionKind k = SECTION_AGENT; k <= SECTION_CERT; k++) {
+                        size_t l = strlen(section_kind_table[k]);
+
+                        if (strncmp(w, section_kind_table[k], l) == 0 && strchr(" \t]\"", w[l]))
+                                return "a [section] header";
+                }
+                return NULL;
+        }
+        if (n == 0 || (*after != '=' && *after != ':') || ctx->kind == SECTION_NONE)
+                return NULL;
+        word = strndup(s, n);
+        if (!word)
+                return NULL;
+        return config_key_find(ctx->kind, word) ? "a 'key = value' line" : NULL;
+}
+
+static int continuation_line(ParseContext *ctx, char *s) {
+        const char *what;
+
+        if (!ctx->key)
+                return ctx_error(ctx, -EINVAL,
+                                 "indented line, but no key before it to continue: remove the indentation");
+        what = looks_misplaced(ctx, s);
+        if (what)
+                return ctx_error(ctx, -EINVAL,
+                                 "indented line reads like %s, but indentation continues the value of '%s' "
+                                 "(line %u): remove the indentation",
+                                 what, ctx->key, ctx->key_line);
+        *find_comment(s) = 0;
+        strip_trailing(s);
+        return value_append(ctx, s, strlen(s));
+}
+
+static int key_line(ParseContext *ctx, char *s) {
+        char *sep = s, *value;
+        bool was_space = false;
+
+        for (; *sep && *sep != '=' && *sep != ':'; sep++) {
+                if (was_space && *sep == ';')
+                        break;
+                was_space = is_blank(*sep);
+        }
+        if (*sep != '=' && *sep != ':')
+                return ctx_error(ctx, -EINVAL, "expected 'key = value' or a [section] header");
+        *sep = 0;
+        value = sep + 1;
+        *find_comment(value) = 0;
+        value += strspn(value, BLANKS);
+        strip_trailing(value);
+        strip_trailing(s);
+
+        ctx->key = strdup(s);
+        if (!ctx->key)
+                return ctx_error(ctx, -ENOMEM, "out of memory");
+        ctx->key_line = ctx->line;
+        ctx->value_len = 0;
+        return value_append(ctx, value, strlen(value));
+}
+
+static int parse_line(ParseContext *ctx, const char *line, size_t len) {
+        bool indented = len > 0 && is_blank(line[0]);
+        char *s;
+        int r;
+
+        if (len + 1 > ctx->buf_size) {
+                char *b = realloc(ctx->buf, len + 1);
+
+                if (!b)
+                        return ctx_error(ctx, -ENOMEM, "out of memory");
+                ctx->buf = b;
+                ctx->buf_size = len + 1;
+        }
+        memcpy(ctx->buf, line, len);
+        ctx->buf[len] = 0;
+        s = ctx->buf + strspn(ctx->buf, BLANKS);
+
+        if (!*s) /* an empty line ends a value */
+                return flush_key(ctx);
+        if (*s == ';' || *s == '#')
+                return 0;
+        if (indented)
+                return continuation_line(ctx, s);
+        r = flush_key(ctx);
+        if (r < 0)
+                return r;
+        if (*s == '[')
+                return parse_section_header(ctx, s);
+        return key_line(ctx, s);
+}
+
+/* One "key = value" (continuation lines joined) of the current section. */
+static int config_handler(ParseContext *ctx, const char *key, const char *value) {
         _cleanup_free_ char *expanded = NULL, *msg = NULL, *bad = NULL;
-        ParseContext *ctx = userdata;
         const ConfigKey *def;
         char where[256];
         int r;
 
         if (ctx->r < 0)
-                return 0;
+                return ctx->r;
         if (ctx->kind == SECTION_NONE) {
-                ctx_error(ctx, -EINVAL, "key '%s' outside of any section", key);
-                return 0;
+                return ctx_error(ctx, -EINVAL, "key '%s' outside of any section", key);
         }
         def = config_key_find(ctx->kind, key);
-        if (!def) {
-                ctx_error(ctx, -EINVAL, "unknown key '%s' in %s", key,
-                          section_display(where, sizeof(where), ctx->kind, ctx->name));
-                return 0;
-        }
+        if (!def)
+                return ctx_error(ctx, -EINVAL, "unknown key '%s' in %s", key,
+                                 section_display(where, sizeof(where), ctx->kind, ctx->name));
         value = value ?: "";
         if (strchr(value, '$')) {
                 r = config_expand_env(value, &expanded, &msg);
                 if (r < 0) {
-                        ctx_error(ctx, r, "%s: %s", key, msg ?: "out of memory");
-                        return 0;
+                        return ctx_error(ctx, r, "%s: %s", key, msg ?: "out of memory");
                 }
                 /* The reader refused control characters in the file; these came from the environment. */
                 if (has_control(expanded, strlen(expanded))) {
-                        ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
-                        return 0;
+                        return ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
                 }
                 value = expanded;
         }
@@ -543,7 +684,7 @@ static int config_handler(void *userdata, _unused_ const char *section, const ch
                 ctx_error(ctx, r, "invalid entry '%s' in %s: expected %s", bad, key, def->expected);
         else if (r < 0)
                 ctx_error(ctx, r, "invalid value '%s' for %s: expected %s", value, key, def->expected);
-        return r >= 0;
+        return r < 0 ? ctx->r : 0;
 }
 
 static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
@@ -554,12 +695,21 @@ static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
         r = index_sync(inv);
         if (r < 0)
                 return error_at(reterr, r, ctx->filename, 0, "out of memory");
-        r = ini_parse_stream(config_reader, ctx, config_handler, ctx);
-        if (r != 0 && ctx->r >= 0) {
-                /* inih objected to a line our reader let through; not expected, but never ignored. */
-                ctx->line = r > 0 ? (unsigned) r : ctx->line;
-                ctx_error(ctx, r == -2 ? -ENOMEM : -EINVAL, "syntax error");
+        for (;;) {
+                const char *line;
+                size_t len;
+
+                r = next_line(ctx, &line, &len);
+                if (r <= 0)
+                        break;
+                if (parse_line(ctx, line, len) < 0)
+                        break;
         }
+        if (ctx->r >= 0)
+                (void) flush_key(ctx); /* the last key line, at the end of the text */
+        free(ctx->buf);
+        free(ctx->key);
+        free(ctx->value);
         if (ctx->r < 0) {
                 if (reterr && ctx->error)
                         *reterr = TAKE_PTR(ctx->error);
@@ -632,6 +782,8 @@ static int validate_agent(Inventory *inv, char **reterr) {
                 a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
         if (!a->renew_before.set)
                 a->renew_before = (Threshold) { .set = true, .is_percent = true, .percent = 33 };
+        if (a->hook_timeout == 0)
+                a->hook_timeout = CONFIG_HOOK_TIMEOUT_DEFAULT;
         return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,
                                 a->critical_before);
 }
@@ -688,33 +840,150 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                                 cert_critical_before(inv, c));
 }
 
+static _printf_(2, 3) int add_warning(Inventory *inv, const char *fmt, ...) {
+        size_t n = strv_length(inv->warnings);
+        char *w, **l;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&w, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        l = reallocarray(inv->warnings, n + 2, sizeof(char *));
+        if (!l) {
+                free(w);
+                return -ENOMEM;
+        }
+        l[n] = w;
+        l[n + 1] = NULL;
+        inv->warnings = l;
+        return 0;
+}
+
+/* policy_renew_time() never renews earlier than two thirds into the lifetime (a 90-day certificate at
+ * 30 days): a renew-before beyond that is capped, which the operator should hear about when the
+ * inventory is read, not discover. Percentages are known here; an absolute value only where the
+ * lifetime is: the validity of an internal CA's leaves, or of a self-signed certificate. */
+static int warn_percent(Inventory *inv, Threshold t, const char *file, unsigned line, SectionKind kind,
+                        const char *name) {
+        char where[256];
+
+        if (!t.set || !t.is_percent || t.percent <= 66)
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s renew-before = %u%% is more than two thirds of a certificate's lifetime: "
+                           "renewal is capped at two thirds (66%%)",
+                           file ?: "<config>", line, section_display(where, sizeof(where), kind, name), t.percent);
+}
+
+static int warn_renew_before(Inventory *inv, const CertConfig *c) {
+        Threshold t = cert_renew_before(inv, c);
+        char where[256], a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX], cap[CONFIG_USEC_MAX], from[300] = "";
+        const CaConfig *ca = NULL;
+        usec_t lifetime;
+
+        if (!t.set || t.is_percent)
+                return 0;
+        if (c->issuer == ISSUER_CA) {
+                ca = inventory_find_ca(inv, c->issuer_name);
+                if (!ca)
+                        return 0;
+                lifetime = ca->validity;
+                snprintf(from, sizeof(from), "the validity of [ca \"%s\"]", ca->name);
+        } else if (c->issuer == ISSUER_SELF) {
+                lifetime = CONFIG_SELF_SIGNED_VALIDITY;
+                snprintf(from, sizeof(from), "what issuer = self issues");
+        } else
+                return 0;
+        if (t.usec <= lifetime - lifetime / 3)
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s renew-before = %s%s is more than two thirds of the certificate's lifetime "
+                           "(%s, %s): renewal is capped at %s before expiry",
+                           c->file ?: "<config>", c->line, section_display(where, sizeof(where), SECTION_CERT, c->name),
+                           config_format_usec(t.usec, a, sizeof(a)), c->renew_before.set ? "" : " (from [agent])",
+                           config_format_usec(lifetime, b, sizeof(b)), from,
+                           config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
+}
+
+static int collect_warnings(Inventory *inv) {
+        int r;
+
+        strv_free(inv->warnings); /* validated once more: found afresh */
+        inv->warnings = NULL;
+        r = warn_percent(inv, inv->agent.renew_before, inv->agent.file ?: inv->path, inv->agent.line, SECTION_AGENT,
+                         NULL);
+        for (size_t i = 0; i < inv->n_certs && r >= 0; i++) {
+                r = warn_percent(inv, inv->certs[i]->renew_before, inv->certs[i]->file, inv->certs[i]->line,
+                                 SECTION_CERT, inv->certs[i]->name);
+                if (r >= 0)
+                        r = warn_renew_before(inv, inv->certs[i]);
+        }
+        return r;
+}
+
 int config_validate(Inventory *inv, char **reterr) {
         int r;
 
         assert(inv);
         r = validate_agent(inv, reterr);
-        for (size_t i = 0; i < inv->n_acme && r >= 0; i++)
+        for (size_t i = 0; i < inv->n_acme && r >= 0; i++) {
+                inv->acme[i]->hook_timeout = inv->agent.hook_timeout;
                 r = validate_acme(inv->acme[i], reterr);
+        }
         for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
                 r = validate_ca(inv->ca[i], reterr);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
                 r = validate_cert(inv, inv->certs[i], reterr);
+        if (r >= 0 && collect_warnings(inv) < 0)
+                r = error_at(reterr, -ENOMEM, inv->path ?: "<config>", 0, "out of memory");
         return r < 0 ? r : 0;
+}
+
+static const char *file_type_name(mode_t m) {
+        return S_ISFIFO(m) ? "FIFO" : S_ISCHR(m) ? "character device" : S_ISBLK(m) ? "block device" :
+               S_ISSOCK(m) ? "socket" : "not a file";
+}
+
+/* Run by root, certherd executes what the inventory says (exec =, dns-hook =) as root: a file that
+ * someone else owns or may write would hand them root. Owned by root (or by whoever runs certherd),
+ * and writable by nobody else. Other users run certherd with their own rights: nothing to protect. */
+static int check_file_owner(const char *path, const struct stat *st, uid_t euid, char **reterr) {
+        if (euid != 0)
+                return 0;
+        if (st->st_uid != 0 && st->st_uid != euid)
+                return error_at(reterr, -EPERM, path, 0,
+                                "refusing an inventory file owned by uid %u: running as root, it must belong to root",
+                                (unsigned) st->st_uid);
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return error_at(reterr, -EPERM, path, 0,
+                                "refusing an inventory file writable by %s (mode %04o): running as root, only its "
+                                "owner may write it",
+                                (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st->st_mode & 07777));
+        return 0;
 }
 
 static int parse_file(Inventory *inv, const char *path, char **reterr) {
         _cleanup_free_ char *chunk = NULL;
         _cleanup_close_ int fd = -1;
         struct stat st;
+        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0) {
-                int r = -errno;
-
+                r = -errno;
                 return error_at(reterr, r, path, 0, "%s", strerror(-r));
         }
         if (S_ISDIR(st.st_mode))
                 return error_at(reterr, -EISDIR, path, 0, "%s", strerror(EISDIR));
+        if (!S_ISREG(st.st_mode))
+                return error_at(reterr, -EINVAL, path, 0, "not a regular file (%s)", file_type_name(st.st_mode));
+        r = check_file_owner(path, &st, geteuid(), reterr);
+        if (r < 0)
+                return r;
         chunk = malloc(CHUNK_SIZE);
         if (!chunk)
                 return error_at(reterr, -ENOMEM, path, 0, "out of memory");
@@ -791,6 +1060,8 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
         r = config_validate(inv, reterr);
         if (r < 0)
                 return r;
+        for (char **w = inv->warnings; w && *w; w++)
+                log_warning("%s", *w);
         *ret = TAKE_PTR(inv);
         return 0;
 }
@@ -835,6 +1106,12 @@ Threshold cert_warn_before(const Inventory *inv, const CertConfig *c) {
 
 Threshold cert_critical_before(const Inventory *inv, const CertConfig *c) {
         return c && c->critical_before.set ? c->critical_before : inv->agent.critical_before;
+}
+
+usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c) {
+        if (c && c->hook_timeout > 0)
+                return c->hook_timeout;
+        return inv && inv->agent.hook_timeout > 0 ? inv->agent.hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
 }
 
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {

@@ -72,6 +72,7 @@ typedef struct AgentConfig {
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
         Threshold renew_before;    /* default 33% */
+        usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
         char *file;                /* where [agent] was first given; NULL when never */
         unsigned line;
 } AgentConfig;
@@ -91,6 +92,7 @@ typedef struct AcmeConfig {
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
+        usec_t hook_timeout;       /* of dns-hook: [agent]'s, copied by config_validate() */
         char *file;                /* where the section was (first) defined */
         unsigned line;
 } AcmeConfig;
@@ -130,6 +132,7 @@ typedef struct CertConfig {
         int signal;       /* 0 when unset */
         char *signal_pidfile;
         char *exec;       /* command line of the hook */
+        usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
         char *file;
         unsigned line;
@@ -148,18 +151,28 @@ typedef struct Inventory {
         CertConfig **certs;
         size_t n_certs;
         ConfigIndex *index; /* NULL for an inventory built by hand: lookups then scan the arrays */
+        /* What config_validate() found questionable but not wrong, one "FILE:LINE: message" each, e.g. a
+         * renew-before beyond two thirds of the lifetime (renewal is capped there). NULL-terminated or NULL.
+         * config_load() logs them. */
+        char **warnings;
 } Inventory;
+
+/* The lifetime of what `issuer = self` issues (renew.c issues with this; it has no CA section). */
+#define CONFIG_SELF_SIGNED_VALIDITY (90 * USEC_PER_DAY)
 
 /* Load `path` (NULL: $CERTHERD_CONFIG, else CONFIG_DEFAULT_PATH) and its conf.d/. Environment variables
  * are looked up with getenv(). On failure returns -errno and, when reterr is non-NULL, a malloc'd
- * one-line message "FILE:LINE: message" (or "FILE: message" for a file-level problem). */
+ * one-line message "FILE:LINE: message" (or "FILE: message" for a file-level problem). Warnings (see
+ * Inventory.warnings) are logged with log_warning(). Run as root, every file must belong to root and be
+ * writable by nobody else (-EPERM); files that are not regular are refused (-EINVAL). */
 int config_load(const char *path, Inventory **ret, char **reterr);
 
 /* Parse one file's text into `inv` (created by inventory_new()), as if it were the file `filename`.
  * Used by config_load() and the fuzzer. Does not validate cross references (see config_validate). */
 Inventory *inventory_new(void);
 int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr);
-/* After all files: defaults, required keys, issuer references (ca:NAME / acme:NAME must exist). */
+/* After all files: defaults, required keys, issuer references (ca:NAME / acme:NAME must exist); fills
+ * inv->warnings. No I/O, no logging. */
 int config_validate(Inventory *inv, char **reterr);
 
 Inventory *inventory_free(Inventory *inv);
@@ -176,6 +189,9 @@ AcmeConfig *inventory_find_acme(const Inventory *inv, const char *name);
 Threshold cert_warn_before(const Inventory *inv, const CertConfig *c);
 Threshold cert_critical_before(const Inventory *inv, const CertConfig *c);
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
+/* How long the exec hook of `c` may run: its own hook-timeout, else [agent]'s (default 60 s). */
+#define CONFIG_HOOK_TIMEOUT_DEFAULT (60 * USEC_PER_SEC)
+usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c);
 /* Resolve a threshold against a lifetime [not_before, not_after]. */
 usec_t threshold_resolve(Threshold t, usec_t lifetime);
 

@@ -10,15 +10,15 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "acme.h"
+#include "acme-ari.h"
 #include "bus-api.h"
 #include "check.h"
 #include "daemon.h"
 #include "fd-util.h"
-#include "install.h"
 #include "log.h"
-#include "metrics.h"
+#include "pass.h"
 #include "policy.h"
-#include "publish.h"
 #include "renew.h"
 #include "report.h"
 #include "state.h"
@@ -27,7 +27,6 @@
 #define RESCAN_DELAY_USEC (100 * 1000)
 
 typedef struct CertRuntime {
-        CertState state;
         usec_t due;      /* when a renewal is due (USEC_INFINITY: never, e.g. issuer = none) */
         usec_t deadline; /* the earliest moment anything about this certificate needs looking at */
         usec_t ari_next; /* ACME: when to ask the server's renewal window (RFC 9773) again */
@@ -36,6 +35,9 @@ typedef struct CertRuntime {
 
 /* How often the ACME server's suggested renewal window is asked for, per certificate. */
 #define ARI_POLL_USEC (6 * USEC_PER_HOUR)
+
+/* The longest the daemon sleeps between passes (certherd(8) METRICS: at least every 12 h). */
+#define PASS_INTERVAL_MAX_USEC (12 * USEC_PER_HOUR)
 
 typedef struct Manager {
         sd_event *event;
@@ -47,7 +49,8 @@ typedef struct Manager {
 
         char *config_path;
         Inventory *inv;
-        CertRuntime *rt; /* indexed like inv->certs */
+        CertRuntime *rt;    /* indexed like inv->certs */
+        CertState *states;  /* likewise; the report borrows them */
         CheckReport *report;
         int lock_fd;
 
@@ -90,8 +93,11 @@ static Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->batch_done);
         sd_event_unref(m->event);
         check_report_free(m->report);
+        cert_states_free(m->states, m->inv ? m->inv->n_certs : 0);
         inventory_free(m->inv);
         free(m->rt);
+        for (size_t i = 0; i < m->n_jobs; i++)
+                renew_job_done(&m->jobs[i]);
         free(m->jobs);
         free(m->ari);
         free(m->config_path);
@@ -209,88 +215,41 @@ static int watches_setup(Manager *m) {
         return 0;
 }
 
-static int runtime_setup(Manager *m) {
+/* `old_n`: how many states the previous inventory had (they are freed here). */
+static int runtime_setup(Manager *m, size_t old_n) {
         free(m->rt);
+        cert_states_free(m->states, old_n);
+        m->states = NULL;
         m->rt = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(CertRuntime));
-        if (!m->rt)
+        m->states = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(CertState));
+        if (!m->rt || !m->states)
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
-                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->rt[i].state);
-                if (r < 0) {
+                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->states[i]);
+                if (r < 0)
                         log_warning_errno(r, "%s: cannot read its saved state: %m, starting afresh",
                                           m->inv->certs[i]->name);
-                        m->rt[i].state = (CertState) {};
-                }
         }
         return 0;
-}
-
-static void save_state(Manager *m, size_t i) {
-        int r = state_save(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->rt[i].state);
-        if (r < 0)
-                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
-}
-
-/* Alerts for one certificate: journal events on crossing and as reminders (policy decides when). */
-static void alert(Manager *m, size_t i, const CertFacts *f, usec_t now, usec_t *deadline) {
-        const CertConfig *c = m->inv->certs[i];
-        CertState *st = &m->rt[i].state;
-        AlertState as = { .level = st->alert_level, .last = st->alert_last };
-        AlertDecision d = policy_alert(f, cert_warn_before(m->inv, c), cert_critical_before(m->inv, c), &as, now);
-
-        if (d.emit) {
-                renew_log_expiry(m->inv, c, f);
-                st->alert_level = d.level;
-                st->alert_last = now;
-                save_state(m, i);
-        } else if (d.level == ALERT_NONE && st->alert_level != ALERT_NONE) {
-                st->alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
-                st->alert_last = 0;
-                save_state(m, i);
-        }
-        if (d.next < *deadline)
-                *deadline = d.next;
-}
-
-/* When a renewal of certificate i is due, or USEC_INFINITY. */
-static usec_t renewal_due(Manager *m, size_t i, const CertFacts *f, usec_t now) {
-        const CertConfig *c = m->inv->certs[i];
-        const CertState *st = &m->rt[i].state;
-        Threshold rb = cert_renew_before(m->inv, c);
-        RenewReason why;
-
-        if (c->issuer == ISSUER_NONE)
-                return USEC_INFINITY;
-        why = policy_renew_reason(f, rb, false, now);
-        if (why == RENEW_REASON_NONE)
-                return policy_renew_time(f->not_before, f->not_after, rb) +
-                       policy_jitter(c->name, f->not_before, f->not_after);
-        if (why == RENEW_REASON_DUE) {
-                usec_t at = policy_renew_time(f->not_before, f->not_after, rb) +
-                            policy_jitter(c->name, f->not_before, f->not_after);
-                if (at > now)
-                        return at;
-        }
-        /* Due now — unless earlier attempts failed and their backoff has not run out. */
-        return st->failures > 0 && st->next_retry > now ? st->next_retry : now;
 }
 
 /* On the batch thread: ask the ACME servers' renewal windows (network: never on the event loop), and
  * add what they say is due to the batch. */
 static void batch_ari(Manager *m) {
-        RenewAri *a;
+        AcmeAriSet *a;
 
         if (m->n_ari == 0)
                 return;
-        a = renew_ari_new(m->inv);
+        a = acme_ari_set_new(m->inv);
         for (size_t k = 0; k < m->n_ari; k++) {
                 size_t i = m->ari[k];
 
                 m->rt[i].ari_next = m->batch_now + ARI_POLL_USEC;
-                if (a && renew_ari_due(a, m->inv->certs[i], m->batch_now))
-                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = m->inv->certs[i], .current = m->report->results[i].facts };
+                if (a && acme_ari_set_due(a, m->inv->certs[i], m->batch_now))
+                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = m->inv->certs[i],
+                                                            .current = m->report->results[i].facts };
         }
-        renew_ari_free(a);
+        acme_ari_set_free(a);
 }
 
 static void *batch_main(void *userdata) {
@@ -337,16 +296,20 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
 
         for (size_t j = 0; j < m->n_jobs; j++) {
                 size_t i = cert_index(m, m->jobs[j].cert);
-                CertState *st;
+                int r;
 
-                if (i == SIZE_MAX)
-                        continue;
-                st = &m->rt[i].state;
-                renew_record(st, &m->jobs[j], m->batch_now, now);
-                save_state(m, i);
-                m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
+                if (i != SIZE_MAX) {
+                        pass_record(m->inv, &m->states[i], &m->jobs[j], m->batch_now, now);
+                        r = state_save(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->states[i]);
+                        if (r < 0)
+                                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
+                        m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
+                }
         }
-        bus_api_orders_finish(m->bus); /* the Renew orders of this batch */
+        bus_api_orders_finish(m->bus); /* the Renew orders of this batch, answered from its jobs */
+        for (size_t j = 0; j < m->n_jobs; j++)
+                renew_job_done(&m->jobs[j]);
+        m->n_jobs = 0;
         if (m->exiting)
                 return sd_event_exit(m->event, 0);
         if (m->reload_pending) {
@@ -413,27 +376,6 @@ static int arm_timer(Manager *m, usec_t deadline) {
         return sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
 }
 
-/* [agent] metrics-file, rewritten atomically after each pass (issue 6). */
-static void write_metrics(Manager *m, usec_t now) {
-        _cleanup_free_ MetricsState *st = NULL;
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        if (!m->inv->agent.metrics_file)
-                return;
-        st = calloc(m->report->n_results ? m->report->n_results : 1, sizeof(MetricsState));
-        if (!st)
-                return;
-        for (size_t i = 0; i < m->report->n_results; i++)
-                st[i] = (MetricsState) { .renewal_failures = m->rt[i].state.failures,
-                                         .last_renewal = m->rt[i].state.last_renewal };
-        r = metrics_render(m->report, st, now, &text);
-        if (r >= 0)
-                r = metrics_write(m->inv->agent.metrics_file, text);
-        if (r < 0)
-                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", m->inv->agent.metrics_file);
-}
-
 /* Inspect everything, alert, publish pins, start the renewals that are due, and arm the one timer for
  * the earliest deadline: nothing wakes the agent in between. */
 /* Inspect the certificates marked dirty (or all) into m->report; `inspected[i]` says which. A change to
@@ -453,6 +395,7 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
                         return r;
                 check_report_free(m->report);
                 m->report = rep;
+                rep->states = m->states;
                 for (size_t i = 0; i < m->inv->n_certs; i++)
                         inspected[i] = true;
                 return 0;
@@ -473,21 +416,12 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
         if (r < 0)
                 return r;
 
-        memset(m->report->count, 0, sizeof(m->report->count));
-        m->report->worst = SEVERITY_OK;
         for (size_t k = 0; k < n; k++) {
                 CheckResult *res = &m->report->results[index[k]];
 
                 cert_facts_free(res->facts);
                 res->facts = TAKE_PTR(part->results[k].facts);
                 inspected[index[k]] = true;
-        }
-        for (size_t i = 0; i < m->report->n_results; i++) {
-                Severity sv = m->report->results[i].facts->state;
-
-                m->report->count[sv]++;
-                if (sv > m->report->worst)
-                        m->report->worst = sv;
         }
         return 0;
 }
@@ -518,27 +452,43 @@ static int manager_pass(Manager *m, bool all) {
         if (!m->jobs || !m->ari)
                 return log_error_errno(-ENOMEM, "Out of memory");
 
+        /* The same decisions as timer mode (pass_decide); the daemon only schedules them. */
         for (size_t i = 0; i < rep->n_results; i++) {
-                const CertFacts *f = rep->results[i].facts;
                 const CertConfig *c = rep->results[i].cert;
+                const Plan *p;
 
-                alert(m, i, f, now, &deadline);
-                m->rt[i].due = renewal_due(m, i, f, now);
-                if (m->rt[i].due <= now || (c->issuer != ISSUER_NONE && bus_api_forced(m->bus, c->name)))
-                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = f };
-                else {
-                        if (m->rt[i].due < deadline)
-                                deadline = m->rt[i].due;
-                        if (c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
-                                m->ari[m->n_ari++] = i;
-                        else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
-                                deadline = m->rt[i].ari_next;
+                r = pass_decide(m->inv, rep, i,
+                                (PlanFlags) { .daemon = true,
+                                              .force = c->issuer != ISSUER_NONE && bus_api_forced(m->bus, c->name) },
+                                now);
+                if (r < 0)
+                        return log_error_errno(r, "Out of memory");
+                if (r > 0 && (r = state_save(m->inv->agent.state_directory, c->name, &m->states[i])) < 0)
+                        log_warning_errno(r, "%s: cannot save its state: %m, ignoring", c->name);
+                p = &rep->plans[i];
+                if (p->action == PLAN_RENEW || p->action == PLAN_DEPLOY) {
+                        /* The batch's end runs the next pass: no timer for these. */
+                        m->rt[i].due = now;
+                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = rep->results[i].facts,
+                                                            .deploy_only = p->action == PLAN_DEPLOY };
+                        continue;
                 }
-                if (f->has_pin && inspected[i])
-                        (void) publish_pins(m->inv, c, f->pin, f->not_after, NULL, now);
+                if (p->next < deadline)
+                        deadline = p->next;
+                m->rt[i].due = p->action == PLAN_BACKOFF ? p->retry : p->action == PLAN_HELD ? USEC_INFINITY : p->due;
+                if (p->action == PLAN_NONE && c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
+                        m->ari[m->n_ari++] = i;
+                else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
+                        deadline = m->rt[i].ari_next;
+                if (inspected[i])
+                        pass_pins(m->inv, rep, i, now);
         }
-
-        write_metrics(m, now);
+        check_report_recount(rep);
+        pass_metrics(m->inv, rep, now);
+        /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time
+         * is how monitoring tells a live agent from a stuck one (CertherdAgentStale). */
+        if (deadline > now + PASS_INTERVAL_MAX_USEC)
+                deadline = now + PASS_INTERVAL_MAX_USEC;
         r = arm_timer(m, deadline);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the timer: %m");
@@ -560,15 +510,21 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int manager_load(Manager *m, Inventory *inv) {
-        inventory_free(m->inv);
-        m->inv = inv;
+        size_t old_n = m->inv ? m->inv->n_certs : 0;
+
+        /* The states of the old inventory go with it. */
         check_report_free(m->report);
         m->report = NULL;
+        if (m->inv != inv) {
+                cert_states_free(m->states, old_n);
+                m->states = NULL;
+                old_n = 0;
+                inventory_free(m->inv);
+        }
+        m->inv = inv;
         /* An install a crash interrupted is finished (or undone) before anything is inspected. */
-        for (size_t i = 0; i < inv->n_certs; i++)
-                if (install_recover(inv->agent.state_directory, inv->certs[i]->name) > 0)
-                        log_notice("%s: completed an interrupted install", inv->certs[i]->name);
-        if (runtime_setup(m) < 0 || watches_setup(m) < 0)
+        pass_recover(inv);
+        if (runtime_setup(m, old_n) < 0 || watches_setup(m) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         return 0;
 }
@@ -615,6 +571,8 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         /* A renewal in flight finishes its install first: never leave half a pair to recover. */
         if (!m->batch_running)
                 return sd_event_exit(m->event, 0);
+        /* ACME waits and transfers end at once (orders stay persisted); installs still finish. */
+        acme_cancel_all();
         log_info("waiting for %zu renewal(s) in flight", m->n_jobs);
         return 0;
 }
@@ -677,22 +635,29 @@ static const char *bus_inventory_path(void *ud) {
         return m->inv->path;
 }
 
+/* The daemon's report of the named sets (or all, with the internal CAs' rows) rendered as the CLI would. */
 static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit, char **ret_error) {
         Manager *m = ud;
-        _cleanup_free_ CheckResult *sub = NULL;
+        _cleanup_free_ CheckResult *results = NULL;
+        _cleanup_free_ CertState *states = NULL;
+        _cleanup_free_ Plan *plans = NULL;
         _cleanup_free_ char *text = NULL;
         CheckReport rep;
         size_t size = 0;
-        FILE *f;
-        int r;
+        FILE *f = NULL;
+        int r = 0;
 
         if (!m->report)
                 return -EAGAIN;
         rep = *m->report;
+        rep.cas = NULL;
+        rep.n_cas = 0;
         if (names) { /* the named sets, in the order named, as `check NAME…` prints them */
-                rep = (CheckReport) { .n_results = strv_length(names), .worst = SEVERITY_OK };
-                sub = rep.results = calloc(rep.n_results, sizeof(CheckResult));
-                if (!sub)
+                rep.n_results = strv_length(names);
+                rep.results = results = calloc(rep.n_results, sizeof(CheckResult));
+                rep.states = states = m->report->states ? calloc(rep.n_results, sizeof(CertState)) : NULL;
+                rep.plans = plans = m->report->plans ? calloc(rep.n_results, sizeof(Plan)) : NULL;
+                if (!results || (m->report->states && !states) || (m->report->plans && !plans))
                         return -ENOMEM;
                 for (size_t k = 0; k < rep.n_results; k++) {
                         size_t i = cert_index(m, inventory_find_cert(m->inv, names[k]));
@@ -700,20 +665,28 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, 
                         if (i == SIZE_MAX)
                                 return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", names[k],
                                                 m->inv->path) < 0 ? -ENOMEM : -ENXIO;
-                        sub[k] = m->report->results[i];
-                        rep.count[sub[k].facts->state]++;
-                        if (sub[k].facts->state > rep.worst)
-                                rep.worst = sub[k].facts->state;
+                        results[k] = m->report->results[i];
+                        if (states)
+                                states[k] = m->report->states[i]; /* borrowed */
+                        if (plans)
+                                plans[k] = m->report->plans[i];
                 }
-        }
-        f = open_memstream(&text, &size);
-        if (!f)
-                return -ENOMEM;
-        r = fmt == BUS_API_FORMAT_JSON    ? report_json(&rep, f)
-            : fmt == BUS_API_FORMAT_TEXT ? report_lines(&rep, f)
-                                         : report_table(&rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
-        if (fclose(f) != 0 && r >= 0)
+        } else
+                r = check_cas(m->inv, &rep, now_realtime()); /* a few files: read afresh */
+        check_report_recount(&rep);
+        if (r >= 0 && !(f = open_memstream(&text, &size)))
                 r = -ENOMEM;
+        if (r >= 0) {
+                r = fmt == BUS_API_FORMAT_JSON     ? report_json(&rep, f)
+                    : fmt == BUS_API_FORMAT_NAGIOS ? report_nagios(m->inv, &rep, f)
+                    : fmt == BUS_API_FORMAT_TEXT   ? report_lines(&rep, f)
+                                                   : report_table(&rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
+                if (fclose(f) != 0 && r >= 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; i < rep.n_cas; i++)
+                cert_facts_free(rep.cas[i].facts);
+        free(rep.cas);
         if (r < 0)
                 return r;
         *ret_exit = rep.worst == SEVERITY_OK ? 0 : rep.worst == SEVERITY_WARNING ? 1 : 2;
@@ -760,25 +733,45 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
         const CertConfig *c = inventory_find_cert(m->inv, name);
         size_t i = cert_index(m, c);
         const CertState *st;
+        const Plan *p;
 
-        if (i == SIZE_MAX) {
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_GONE };
+        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_GONE, .when = USEC_INFINITY };
+        if (i == SIZE_MAX)
+                return;
+        st = &m->states[i];
+        for (size_t j = 0; j < m->n_jobs; j++) { /* in the batch just done */
+                const RenewJob *jb = &m->jobs[j];
+
+                if (jb->cert != c)
+                        continue;
+                if (jb->held)
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY,
+                                                 .error = st->last_error ?: jb->error };
+                else if (jb->result < 0)
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .when = USEC_INFINITY,
+                                                 .error = jb->error ?: st->last_error };
+                else if (jb->deploy_result < 0)
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = USEC_INFINITY,
+                                                 .step = jb->deploy_step, .error = jb->deploy_error,
+                                                 .serial = jb->outcome.serial };
+                else
+                        *ret = (BusApiOutcome) { .kind = jb->deploy_only ? BUS_API_OUTCOME_REDEPLOYED
+                                                                         : BUS_API_OUTCOME_RENEWED,
+                                                 .when = jb->outcome.not_after ?: USEC_INFINITY,
+                                                 .serial = jb->outcome.serial };
                 return;
         }
-        for (size_t j = 0; j < m->n_jobs; j++)
-                if (m->jobs[j].cert == c) {
-                        *ret = m->jobs[j].result < 0
-                                       ? (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .error = m->jobs[j].result }
-                                       : (BusApiOutcome) { .kind = BUS_API_OUTCOME_RENEWED,
-                                                           .when = m->jobs[j].outcome.not_after };
-                        return;
-                }
-        st = &m->rt[i].state;
-        if (st->failures > 0 && st->next_retry > now_realtime())
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = st->next_retry,
-                                         .failures = st->failures };
+        p = m->report && m->report->plans ? &m->report->plans[i] : NULL;
+        if (p && p->action == PLAN_BACKOFF && p->why == RENEW_REASON_NONE && st->deploy_failed)
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = p->retry,
+                                         .step = st->deploy_step, .error = st->deploy_error };
+        else if (p && p->action == PLAN_BACKOFF)
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = p->retry,
+                                         .failures = st->failures, .error = st->last_error };
+        else if (p && p->action == PLAN_HELD)
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY, .error = st->last_error };
         else
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE, .when = m->rt[i].due };
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE, .when = p ? p->due : m->rt[i].due };
 }
 
 static const BusApiOps bus_ops = {
@@ -803,22 +796,12 @@ int daemon_run(const char *config_path) {
                 log_error("%s", err ?: strerror(-r));
                 return r;
         }
-        r = mkdir_p(inv->agent.state_directory, 0700);
-        if (r < 0) {
-                log_error_errno(r, "cannot create state directory %s: %m", inv->agent.state_directory);
+        /* certherd-renew.service may be at work: wait for it (DESIGN.md §8); then recover and load. */
+        m->lock_fd = pass_prepare(inv, true);
+        if (m->lock_fd < 0) {
                 inventory_free(inv);
-                return r;
-        }
-        m->inv = inv; /* for renew_lock; manager_load takes it over */
-        m->lock_fd = renew_lock(inv);
-        if (m->lock_fd == -EWOULDBLOCK) {
-                /* certherd-renew.service is at work: let it finish (DESIGN.md §8). */
-                log_notice("another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
-                m->lock_fd = renew_lock_wait(inv);
-        }
-        if (m->lock_fd < 0)
                 return m->lock_fd;
-        m->inv = NULL;
+        }
         r = manager_load(m, inv);
         if (r < 0)
                 return r;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,39 @@ static const struct {
         [CERT_EVENT_DEPLOY_VERIFIED] = { "deploy-verified", CERTHERD_MESSAGE_DEPLOY_VERIFIED, LOG_INFO },
         [CERT_EVENT_DEPLOY_MISMATCH] = { "deploy-mismatch", CERTHERD_MESSAGE_DEPLOY_MISMATCH, LOG_ERR },
         [CERT_EVENT_VALIDATION_FAILED] = { "validation-failed", CERTHERD_MESSAGE_VALIDATION_FAILED, LOG_ERR },
+        [CERT_EVENT_DEPLOY_FAILED] = { "deploy-failed", CERTHERD_MESSAGE_DEPLOY_FAILED, LOG_ERR },
 };
+
+/* Not shared state but a per-thread note: the last error this thread logged (log_last_error). */
+static _Thread_local char last_error[512];
+
+void log_error_clear(void) {
+        last_error[0] = 0;
+}
+
+const char *log_last_error(void) {
+        return last_error;
+}
+
+static void note_error(int level, const char *msg) {
+        if (level <= LOG_ERR)
+                snprintf(last_error, sizeof(last_error), "%s", msg);
+}
+
+int log_level_from_string(const char *s) {
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < (int) ELEMENTSOF(names); i++)
+                if (strcmp(s, names[i]) == 0)
+                        return i;
+        if (strcmp(s, "error") == 0)
+                return LOG_ERR;
+        if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
+                return s[0] - '0';
+        return -EINVAL;
+}
 
 const char *cert_event_to_string(CertEvent e) {
         return e >= 0 && e < _CERT_EVENT_MAX ? cert_events[e].name : NULL;
@@ -125,13 +158,16 @@ int log_internal(int level, int error, const char *fmt, ...) {
 
         if (error < 0)
                 error = -error;
-        if (level > log_max_level)
+        if (level > log_max_level && level > LOG_ERR)
                 goto out;
 
         errno = error;
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
+        note_error(level, buf);
+        if (level > log_max_level)
+                goto out;
 
         if (log_get_target() == LOG_TARGET_JOURNAL && log_send(level, buf, NULL, NULL, NULL) >= 0)
                 goto out;
@@ -149,6 +185,7 @@ int log_cert_event(CertEvent e, const char *cert, const char *const *fields, con
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
+        note_error(level, buf);
 
         if (log_get_target() == LOG_TARGET_JOURNAL) {
                 r = log_send(level, buf, cert_event_message_id(e), cert, fields);

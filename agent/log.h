@@ -21,6 +21,16 @@ LogTarget log_get_target(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 
+/* --log-level / $CERTHERD_LOG_LEVEL: "debug", "info", "notice", "warning", "err" (also "error"), or a
+ * syslog number 0..7. Returns the level or -EINVAL. */
+int log_level_from_string(const char *s);
+
+/* The last error (LOG_ERR or more urgent, events included) the calling thread logged since
+ * log_error_clear(), whether or not the level filter let it out: a failed step records it as its reason
+ * (state, `status`). "" when none. Per thread, as renewals run on worker threads. */
+void log_error_clear(void);
+const char *log_last_error(void);
+
 /* Returns -abs(error) (or 0 when error is 0); errno is set to abs(error) while formatting, so %m works. */
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 
@@ -46,6 +56,7 @@ typedef enum CertEvent {
         CERT_EVENT_DEPLOY_VERIFIED,
         CERT_EVENT_DEPLOY_MISMATCH,
         CERT_EVENT_VALIDATION_FAILED,
+        CERT_EVENT_DEPLOY_FAILED,
         _CERT_EVENT_MAX,
         _CERT_EVENT_INVALID = -22,
 } CertEvent;

@@ -10,6 +10,7 @@
 
 #include "acme.h"
 #include "bus-client.h"
+#include "ca.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -17,9 +18,8 @@
 #include "install.h"
 #include "gnutls-util.h"
 #include "log.h"
-#include "metrics.h"
+#include "pass.h"
 #include "pin.h"
-#include "publish.h"
 #include "renew.h"
 #include "report.h"
 #include "sandbox.h"
@@ -36,7 +36,9 @@ enum {
 
 static const char *arg_config = NULL;
 static bool arg_json = false;
+static const char *arg_format = NULL; /* per command: pin (base64|curl|hex), check (nagios) */
 static PinFormat arg_pin_format = PIN_FORMAT_BASE64;
+static bool arg_nagios = false;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
@@ -61,7 +63,8 @@ static void help(void) {
                "Options:\n"
                "  -c, --config FILE      inventory (default $CERTHERD_CONFIG, else %s)\n"
                "      --json             machine-readable output\n"
-               "      --format FMT       pin format: base64 (default), curl (sha256//...), hex\n"
+               "      --format FMT       pin: base64 (default), curl (sha256//...), hex; check: nagios\n"
+               "      --log-level L      debug, info (default), notice, warning, err ($CERTHERD_LOG_LEVEL)\n"
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
@@ -94,6 +97,8 @@ static int load_inventory(Inventory **ret) {
                         log_error("%s", err);
                 else
                         log_error_errno(r, "Failed to load the inventory: %m");
+                if (arg_nagios)
+                        printf("CERTHERD UNKNOWN - %s\n", log_last_error());
                 return -EXIT_USAGE;
         }
         return 0;
@@ -126,13 +131,16 @@ static int verb_check(char **args, bool table) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_free_ CertConfig **certs = NULL;
-        int r;
+        CertState *states = NULL;
+        usec_t now = now_realtime();
+        int r, ret;
 
         if (table && args[0])
                 return usage_error("status takes no arguments: '%s'", args[0]);
         /* While the daemon runs, it answers from what it knows (bus-client.h). */
         if (!arg_no_daemon) {
-                BusApiFormat fmt = arg_json ? BUS_API_FORMAT_JSON
+                BusApiFormat fmt = arg_nagios ? BUS_API_FORMAT_NAGIOS
+                                   : arg_json ? BUS_API_FORMAT_JSON
                                    : !table ? BUS_API_FORMAT_TEXT
                                    : isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
                                                      !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0)
@@ -149,25 +157,42 @@ static int verb_check(char **args, bool table) {
         if (r < 0)
                 return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_CRITICAL;
 
-        r = check_run(inv, certs, 0, now_realtime(), &rep);
+        /* What the files say, with what the saved state knows (deploy-failed, renewal-failing), and the
+         * internal CAs' own certificates. */
+        r = check_run(inv, certs, 0, now, &rep);
+        if (r >= 0)
+                r = check_load_states(inv, rep, &states);
+        if (r >= 0) {
+                rep->states = states;
+                r = check_plan(inv, rep, (PlanFlags) {}, now);
+        }
+        if (r >= 0 && !certs)
+                r = check_cas(inv, rep, now);
         if (r < 0) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
-                return EXIT_CRITICAL;
+                if (rep)
+                        cert_states_free(states, rep->n_results);
+                return arg_nagios ? EXIT_USAGE : EXIT_CRITICAL;
         }
         sandbox_warn(inv);
 
-        if (arg_json)
+        if (arg_nagios)
+                r = report_nagios(inv, rep, stdout);
+        else if (arg_json)
                 r = report_json(rep, stdout);
         else if (table)
                 r = report_table(rep, stdout, isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
                                                       !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
         else
                 r = report_lines(rep, stdout);
+        ret = rep->worst == SEVERITY_OK ? EXIT_OK : rep->worst == SEVERITY_WARNING ? EXIT_WARNING : EXIT_CRITICAL;
+        rep->states = NULL;
+        cert_states_free(states, rep->n_results);
         if (r < 0 || fflush(stdout) != 0) {
                 log_error("Failed to write the report: %s", strerror(r < 0 ? -r : errno));
                 return EXIT_CRITICAL;
         }
-        return rep->worst == SEVERITY_OK ? EXIT_OK : rep->worst == SEVERITY_WARNING ? EXIT_WARNING : EXIT_CRITICAL;
+        return ret;
 }
 
 static int pin_of_file(const char *path, const char *password, char **ret) {
@@ -240,56 +265,68 @@ static int verb_pin(char **args) {
         return ret;
 }
 
-/* [agent] metrics-file after a renew pass: every certificate as installed now (the file is replaced
- * whole, so `renew NAME` must not drop the others), with the renewal history the daemon keeps in the
- * state directory, updated by this pass's outcomes. A failure here is a warning, not a failed renewal. */
-static void renew_write_metrics(const Inventory *inv) {
-        _cleanup_check_report_ CheckReport *rep = NULL;
-        _cleanup_free_ MetricsState *st = NULL;
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        if (!inv->agent.metrics_file)
-                return;
-        r = check_run(inv, NULL, 0, now_realtime(), &rep);
-        if (r >= 0 && !(st = calloc(rep->n_results ? rep->n_results : 1, sizeof(MetricsState))))
-                r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < rep->n_results; i++) {
-                CertState cs = {};
-
-                /* renew_record_jobs() saved this run's outcomes already. */
-                (void) state_load(inv->agent.state_directory, rep->results[i].cert->name, &cs);
-                st[i] = (MetricsState) { .renewal_failures = cs.failures, .last_renewal = cs.last_renewal };
-        }
-        if (r >= 0)
-                r = metrics_render(rep, st, now_realtime(), &text);
-        if (r >= 0)
-                r = metrics_write(inv->agent.metrics_file, text);
-        if (r < 0)
-                log_warning_errno(r, "cannot write the metrics file %s: %m", inv->agent.metrics_file);
-}
-
-/* Timer mode keeps the daemon's backoff after failed renewals (--force does not wait). */
-static bool backing_off(const Inventory *inv, const CertConfig *c, usec_t now) {
-        CertState st = {};
+static void print_time(const char *prefix, usec_t t, const char *suffix) {
         char when[32];
 
-        if (state_load(inv->agent.state_directory, c->name, &st) < 0 || st.failures == 0 || st.next_retry <= now)
-                return false;
-        printf("%s: backing off after %u failed renewal%s, next attempt from %s\n", c->name, st.failures,
-               st.failures == 1 ? "" : "s", format_timestamp_iso(when, sizeof(when), st.next_retry));
-        return true;
+        printf("%s%s%s", prefix, format_timestamp_iso(when, sizeof(when), t), suffix);
+}
+
+/* One line per set that is failing or was acted on, then the summary (its format is relied upon). A set
+ * whose renewals or deploy are failing counts as failed while it backs off (exit 1). */
+static int renew_report(const PassResult *p) {
+        size_t renewed = 0, redeployed = 0, failed = 0, skipped = 0;
+
+        for (size_t i = 0; i < p->n_items; i++) {
+                const PassItem *it = &p->items[i];
+                const CertState *st = &p->states[i];
+                const RenewJob *j = it->job;
+                const char *name = it->cert->name;
+
+                if (it->cert->issuer == ISSUER_NONE)
+                        continue;
+                if (it->plan.action == PLAN_NONE) {
+                        printf("%s: not due (renews from ", name);
+                        print_time("", it->plan.due, ")\n");
+                        skipped++;
+                } else if (it->plan.action == PLAN_BACKOFF) {
+                        if (it->plan.why == RENEW_REASON_NONE && st->deploy_failed)
+                                printf("%s: deploy failed at %s: %s; next attempt from ", name, st->deploy_step ?: "?",
+                                       st->deploy_error ?: "?");
+                        else
+                                printf("%s: renewal failing: %u failed attempt%s, last error: %s; next attempt from ",
+                                       name, st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown");
+                        print_time("", it->plan.retry, "\n");
+                        failed++;
+                } else if (it->plan.action == PLAN_HELD) {
+                        printf("%s: renewal held: %s; the certificate issued was kept, no new order until the "
+                               "inventory or its files change\n",
+                               name, st->last_error ?: "refused");
+                        failed++;
+                } else if (j->result < 0) {
+                        printf("%s: renewal failed: %s\n", name, st->last_error ?: "unknown error");
+                        failed++;
+                } else if (j->deploy_result < 0) {
+                        printf("%s: deploy failed at %s: %s (serial %s)\n", name, j->deploy_step ?: "?",
+                               j->deploy_error ?: "?", j->outcome.serial);
+                        failed++;
+                } else if (j->deploy_only) {
+                        printf("%s: deployed again (serial %s)\n", name, j->outcome.serial);
+                        redeployed++;
+                } else
+                        renewed++;
+        }
+        printf("%zu renewed, %zu not due, %zu failed", renewed, skipped, failed);
+        if (redeployed)
+                printf(", %zu redeployed", redeployed);
+        putchar('\n');
+        return failed ? EXIT_WARNING : EXIT_OK;
 }
 
 static int verb_renew(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
-        _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_free_ CertConfig **certs = NULL;
-        _cleanup_free_ RenewJob *jobs = NULL;
-        _cleanup_(renew_ari_freep) RenewAri *ari = NULL;
+        _cleanup_(pass_result_done) PassResult p = {};
         _cleanup_close_ int lock = -1;
-        size_t renewed = 0, failed = 0, skipped = 0, n_jobs = 0;
-        usec_t now = now_realtime();
         int r;
 
         /* While the daemon runs, it does the work (bus-client.h) instead of this process waiting for its lock. */
@@ -310,9 +347,7 @@ static int verb_renew(char **args) {
                         return EXIT_USAGE;
                 }
 
-        if (renew_state_directory(inv) < 0)
-                return EXIT_WARNING;
-        lock = renew_lock(inv);
+        lock = pass_prepare(inv, false);
         if (lock == -EWOULDBLOCK) {
                 log_notice("another certherd holds the lock in %s; it does the renewals, exiting",
                            inv->agent.state_directory);
@@ -320,69 +355,14 @@ static int verb_renew(char **args) {
         }
         if (lock < 0)
                 return EXIT_WARNING;
+        pass_recover(inv);
 
-        /* An install a crash interrupted is completed (or rolled back) before anything is inspected. */
-        for (size_t i = 0; i < inv->n_certs; i++)
-                if (install_recover(inv->agent.state_directory, inv->certs[i]->name) > 0)
-                        log_notice("%s: completed an interrupted install", inv->certs[i]->name);
-
-        r = check_run(inv, certs, 0, now, &rep);
+        r = pass_run(inv, certs, (PlanFlags) { .force = arg_force }, &p);
         if (r < 0) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
         }
-
-        jobs = calloc(rep->n_results ? rep->n_results : 1, sizeof(RenewJob));
-        if (!jobs)
-                return log_error_errno(-ENOMEM, "Out of memory"), EXIT_WARNING;
-        for (size_t i = 0; i < rep->n_results; i++) {
-                const CertConfig *c = rep->results[i].cert;
-                const CertFacts *f = rep->results[i].facts;
-                RenewReason why;
-
-                /* Timer mode: the journal hears about every watched certificate near expiry. */
-                if (log_get_target() == LOG_TARGET_JOURNAL)
-                        renew_log_expiry(inv, c, f);
-                if (c->issuer == ISSUER_NONE)
-                        continue;
-
-                why = policy_renew_reason(f, cert_renew_before(inv, c), arg_force, now);
-                if (why == RENEW_REASON_NONE && c->issuer == ISSUER_ACME) {
-                        if (!ari)
-                                ari = renew_ari_new(inv);
-                        if (renew_ari_due(ari, c, now))
-                                why = RENEW_REASON_DUE;
-                }
-                if (why == RENEW_REASON_NONE) {
-                        char when[32];
-
-                        format_timestamp_iso(when, sizeof(when),
-                                             policy_renew_time(f->not_before, f->not_after, cert_renew_before(inv, c)));
-                        printf("%s: not due (renews from %s)\n", c->name, when);
-                        skipped++;
-                        /* Keep the published pin true to what is installed (e.g. after a crash). */
-                        if (f->has_pin)
-                                (void) publish_pins(inv, c, f->pin, f->not_after, NULL, now);
-                        continue;
-                }
-                if (why != RENEW_REASON_FORCED && backing_off(inv, c, now)) {
-                        skipped++;
-                        continue;
-                }
-                log_info("%s: renewing: %s", c->name, renew_reason_to_string(why));
-                jobs[n_jobs++] = (RenewJob) { .cert = c, .current = f };
-        }
-
-        renew_many(inv, jobs, n_jobs, RENEW_CONCURRENCY, now);
-        renew_record_jobs(inv, jobs, n_jobs, now);
-        for (size_t i = 0; i < n_jobs; i++)
-                if (jobs[i].result < 0)
-                        failed++;
-                else
-                        renewed++;
-        renew_write_metrics(inv);
-        printf("%zu renewed, %zu not due, %zu failed\n", renewed, skipped, failed);
-        return failed ? EXIT_WARNING : EXIT_OK;
+        return renew_report(&p);
 }
 
 static int verb_ca(char **args) {
@@ -400,7 +380,7 @@ static int verb_ca(char **args) {
                 log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
-        return renew_ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
+        return ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
 }
 
 static int verb_revoke(char **args) {
@@ -435,7 +415,7 @@ static int verb_revoke(char **args) {
                 log_error_errno(r, "%s: cannot read %s: %m", c->name, c->certificate);
                 return EXIT_WARNING;
         }
-        if (renew_state_directory(inv) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0 ||
+        if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0 ||
             acme_revoke(s, &(gnutls_datum_t) { .data = data, .size = (unsigned) size }, reason) < 0)
                 return EXIT_WARNING;
         printf("%s: revoked %s\n", c->name, c->certificate);
@@ -455,7 +435,7 @@ static int verb_acme_ari(Inventory *inv, const char *name) {
                 log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
                 return EXIT_USAGE;
         }
-        if (renew_state_directory(inv) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0)
+        if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0)
                 return EXIT_WARNING;
         r = acme_ari_due(s, c, now_realtime(), &d);
         if (r == -EOPNOTSUPP)
@@ -490,7 +470,7 @@ static int verb_acme(char **args) {
                 log_error("no [acme \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
-        if (renew_state_directory(inv) < 0 || acme_session_new(inv, a, &s) < 0 || acme_key_rollover(s) < 0)
+        if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, a, &s) < 0 || acme_key_rollover(s) < 0)
                 return EXIT_WARNING;
         printf("[acme \"%s\"] account %s now uses key %s\n", a->name, acme_session_account(s),
                acme_session_key_thumbprint(s));
@@ -498,7 +478,8 @@ static int verb_acme(char **args) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_NO_DAEMON };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
+               ARG_NO_DAEMON };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -506,12 +487,14 @@ int main(int argc, char *argv[]) {
                 { "password-file", required_argument, NULL, ARG_PASSWORD_FILE },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        const char *verb;
+        const char *verb, *log_level = getenv("CERTHERD_LOG_LEVEL");
+        bool log_level_option = false;
         char **args;
         int c;
 
@@ -525,9 +508,11 @@ int main(int argc, char *argv[]) {
                         arg_json = true;
                         break;
                 case ARG_FORMAT:
-                        arg_pin_format = pin_format_from_string(optarg);
-                        if (arg_pin_format < 0)
-                                return usage_error("invalid --format '%s': expected base64, curl or hex", optarg);
+                        arg_format = optarg;
+                        break;
+                case ARG_LOG_LEVEL:
+                        log_level = optarg;
+                        log_level_option = true;
                         break;
                 case ARG_PASSWORD_FILE:
                         arg_password_file = optarg;
@@ -553,6 +538,13 @@ int main(int argc, char *argv[]) {
                         return usage_error("unknown option '%s'", argv[optind - 1]);
                 }
 
+        if (log_level && log_level[0]) {
+                int l = log_level_from_string(log_level);
+                if (l < 0)
+                        return usage_error("invalid %s '%s': expected debug, info, notice, warning or err",
+                                           log_level_option ? "--log-level" : "$CERTHERD_LOG_LEVEL", log_level);
+                log_set_max_level(l);
+        }
         if (optind >= argc)
                 return usage_error("%s", "missing command");
         verb = argv[optind];
@@ -562,8 +554,21 @@ int main(int argc, char *argv[]) {
                 return usage_error("--force applies to renew only, not to '%s'", verb);
         if (arg_reason && strcmp(verb, "revoke") != 0)
                 return usage_error("--reason applies to revoke only, not to '%s'", verb);
-        if ((arg_password_file || arg_pin_format != PIN_FORMAT_BASE64) && strcmp(verb, "pin") != 0)
-                return usage_error("--format and --password-file apply to pin only, not to '%s'", verb);
+        if (arg_password_file && strcmp(verb, "pin") != 0)
+                return usage_error("--password-file applies to pin only, not to '%s'", verb);
+        /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */
+        if (arg_format && strcmp(verb, "pin") == 0) {
+                arg_pin_format = pin_format_from_string(arg_format);
+                if (arg_pin_format < 0)
+                        return usage_error("invalid --format '%s' for pin: expected base64, curl or hex", arg_format);
+        } else if (arg_format && strcmp(verb, "check") == 0) {
+                if (strcmp(arg_format, "nagios") != 0)
+                        return usage_error("invalid --format '%s' for check: expected nagios", arg_format);
+                if (arg_json)
+                        return usage_error("%s", "--format nagios and --json exclude each other");
+                arg_nagios = true;
+        } else if (arg_format)
+                return usage_error("--format applies to pin and check only, not to '%s'", verb);
 
         if (strcmp(verb, "check") == 0)
                 return verb_check(args, false);

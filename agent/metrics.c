@@ -16,6 +16,8 @@ typedef enum MetricKind {
         METRIC_STATE,
         METRIC_RENEWAL_FAILURES,
         METRIC_LAST_RENEWAL,
+        METRIC_DEPLOY_OK,
+        METRIC_NEXT_RENEWAL,
         _METRIC_KIND_MAX,
 } MetricKind;
 
@@ -29,6 +31,10 @@ static const struct {
                                       "Consecutive failed renewals since the last success." },
         [METRIC_LAST_RENEWAL] = { "certherd_certificate_last_renewal_timestamp_seconds",
                                   "Time of the last successful renewal, in seconds since the epoch; 0 for never." },
+        [METRIC_DEPLOY_OK] = { "certherd_certificate_deploy_ok",
+                               "0 while a failed deploy of the set is recorded, else 1." },
+        [METRIC_NEXT_RENEWAL] = { "certherd_certificate_next_renewal_timestamp_seconds",
+                                  "When the set is planned to renew, in seconds since the epoch." },
 };
 
 /* A label value in the exposition format: backslash, double quote and line feed are escaped. */
@@ -68,22 +74,38 @@ static bool sample_value(const CheckReport *rep, const MetricsState *st, size_t 
         case METRIC_LAST_RENEWAL:
                 *ret = st ? st[i].last_renewal / USEC_PER_SEC : 0;
                 return true;
+        case METRIC_DEPLOY_OK:
+                *ret = !(st && st[i].deploy_failed);
+                return true;
+        case METRIC_NEXT_RENEWAL:
+                /* A watch-only set never renews, and "unknown" is no sample rather than a 0 that a rule
+                 * would read as long overdue. */
+                if (!st || st[i].next_renewal == 0 || rep->results[i].cert->issuer == ISSUER_NONE)
+                        return false;
+                *ret = st[i].next_renewal / USEC_PER_SEC;
+                return true;
         default:
                 return false;
         }
 }
 
-int metrics_render(const CheckReport *rep, const MetricsState *st, usec_t now, char **ret) {
+static void put_header(FILE *f, const char *name, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+int metrics_render(const CheckReport *rep, const MetricsState *st, const MetricsCa *cas, size_t n_cas,
+                   usec_t last_pass, usec_t now, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f;
 
         assert(rep && ret);
+        assert(cas || n_cas == 0);
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
         for (MetricKind k = 0; k < _METRIC_KIND_MAX; k++) {
-                fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", metrics[k].name, metrics[k].help, metrics[k].name);
+                put_header(f, metrics[k].name, metrics[k].help);
                 for (size_t i = 0; i < rep->n_results; i++) {
                         uint64_t v;
 
@@ -94,11 +116,23 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, usec_t now, c
                         fprintf(f, "\"} %" PRIu64 "\n", v);
                 }
         }
-        fprintf(f,
-                "# HELP certherd_last_run_timestamp_seconds When certherd last inspected its certificates.\n"
-                "# TYPE certherd_last_run_timestamp_seconds gauge\n"
-                "certherd_last_run_timestamp_seconds %" PRIu64 "\n",
-                now / USEC_PER_SEC);
+        put_header(f, "certherd_ca_not_after_seconds",
+                   "Expiry (notAfter) of the internal CA's certificate, in seconds since the epoch.");
+        for (size_t i = 0; i < n_cas; i++) {
+                if (!cas[i].parsed)
+                        continue;
+                fputs("certherd_ca_not_after_seconds{ca=\"", f);
+                put_label_value(f, cas[i].name);
+                fprintf(f, "\"} %" PRIu64 "\n", cas[i].not_after / USEC_PER_SEC);
+        }
+        put_header(f, "certherd_last_run_timestamp_seconds",
+                   "When certherd last inspected its certificates.");
+        fprintf(f, "certherd_last_run_timestamp_seconds %" PRIu64 "\n", now / USEC_PER_SEC);
+        /* The heartbeat that CertherdAgentStale watches: every pass, timer or daemon, moves it. */
+        put_header(f, "certherd_last_pass_timestamp_seconds",
+                   "When certherd last completed a pass over its certificates, in seconds since the epoch.");
+        if (last_pass > 0)
+                fprintf(f, "certherd_last_pass_timestamp_seconds %" PRIu64 "\n", last_pass / USEC_PER_SEC);
         if (ferror(f)) {
                 fclose(f);
                 return -ENOMEM;

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "check.h"
 #include "time-util.h"
 
@@ -12,17 +15,34 @@
 typedef struct MetricsState {
         unsigned renewal_failures; /* consecutive failed renewals since the last success */
         usec_t last_renewal;       /* realtime of the last successful renewal; 0: never */
+        bool deploy_failed;        /* state records a failed deploy not yet followed by a good one */
+        usec_t next_renewal;       /* realtime the set is planned to renew; 0: unknown */
 } MetricsState;
 
+/* One internal CA ([ca "NAME"]): its certificate's notAfter, when it could be parsed. */
+typedef struct MetricsCa {
+        const char *name;
+        usec_t not_after;
+        bool parsed;
+} MetricsCa;
+
 /* Render the text exposition format (version 0.0.4, what the textfile collector reads): for each metric
- * a HELP and a TYPE line, then one sample per certificate set, labelled name="…" (escaped):
+ * a HELP and a TYPE line (always, even without samples), then one sample per certificate set, labelled
+ * name="…" (escaped):
  *   certherd_certificate_not_after_seconds            (absent while the certificate cannot be parsed)
  *   certherd_certificate_state                        0 ok, 1 warning, 2 critical
  *   certherd_certificate_renewal_failures
  *   certherd_certificate_last_renewal_timestamp_seconds   0 for never
- * and certherd_last_run_timestamp_seconds = now. `st` holds rep->n_results entries, or is NULL (zeros).
- * Times are whole seconds since the epoch. Returns 0 and a malloc'd text in *ret, or -ENOMEM. */
-int metrics_render(const CheckReport *rep, const MetricsState *st, usec_t now, char **ret);
+ *   certherd_certificate_deploy_ok                    1, or 0 while a failed deploy is recorded
+ *   certherd_certificate_next_renewal_timestamp_seconds   (absent for watch-only sets and when unknown)
+ * then one sample per internal CA, labelled ca="…":
+ *   certherd_ca_not_after_seconds                     (absent while the CA certificate cannot be parsed)
+ * and agent-wide certherd_last_run_timestamp_seconds = now and certherd_last_pass_timestamp_seconds =
+ * last_pass (absent when 0). `st` holds rep->n_results entries, or is NULL (zeros: no failures, deploy
+ * ok, next renewal unknown); `cas` holds n_cas entries. Times are whole seconds since the epoch.
+ * Returns 0 and a malloc'd text in *ret, or -ENOMEM. */
+int metrics_render(const CheckReport *rep, const MetricsState *st, const MetricsCa *cas, size_t n_cas,
+                   usec_t last_pass, usec_t now, char **ret);
 
 /* Write `text` to `path` atomically with mode 0644 (install_file: temp file, fsync, rename), so the
  * collector never reads half a file. The directory must exist. Returns 0 or -errno. */

@@ -9,7 +9,7 @@
 
 #include "log.h"
 #include "macro.h"
-#include "notify.h"
+#include "notify-bus.h"
 
 /* systemd units over sd-bus: ReloadUnit / TryRestartUnit on org.freedesktop.systemd1.Manager, then the
  * job's JobRemoved signal (see org.freedesktop.systemd1(5)). */
@@ -126,10 +126,11 @@ static int wait_job(sd_bus *bus, JobWait *w, usec_t deadline) {
         }
 }
 
-static int unit_event(bool ok, UnitAction action, const char *unit, const char *cert, const char *extra_field,
-                      const char *fmt, ...) _printf_(6, 7);
-static int unit_event(bool ok, UnitAction action, const char *unit, const char *cert, const char *extra_field,
-                      const char *fmt, ...) {
+/* Logs the event; a failure's message also goes to *reterr (when non-NULL) for the caller to record. */
+static int unit_event(char **reterr, bool ok, UnitAction action, const char *unit, const char *cert,
+                      const char *extra_field, const char *fmt, ...) _printf_(7, 8);
+static int unit_event(char **reterr, bool ok, UnitAction action, const char *unit, const char *cert,
+                      const char *extra_field, const char *fmt, ...) {
         char f_unit[300], f_action[48], msg[1024];
         const char *fields[] = { f_unit, f_action, extra_field, NULL };
         va_list ap;
@@ -139,6 +140,8 @@ static int unit_event(bool ok, UnitAction action, const char *unit, const char *
         va_end(ap);
         snprintf(f_unit, sizeof(f_unit), "CERTHERD_UNIT=%s", unit);
         snprintf(f_action, sizeof(f_action), "CERTHERD_ACTION=%s", unit_action_to_string(action));
+        if (!ok && reterr)
+                *reterr = strdup(msg);
         return log_cert_event(ok ? CERT_EVENT_RELOADED : CERT_EVENT_RELOAD_FAILED, cert, fields, "%s", msg);
 }
 
@@ -158,7 +161,8 @@ static int call_unit_method(sd_bus *bus, UnitAction action, const char *unit, us
         return sd_bus_call(bus, m, timeout > 0 ? timeout : 1, error, ret_reply);
 }
 
-int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *cert_name, usec_t timeout) {
+int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *cert_name, usec_t timeout,
+                char **reterr) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
@@ -176,7 +180,7 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
                 b->bus = sd_bus_flush_close_unref(b->bus);
                 r = bus_connect(&b->bus);
                 if (r < 0) {
-                        unit_event(false, action, unit, cert_name, NULL, "cannot %s %s: no system bus: %s", verb, unit,
+                        unit_event(reterr, false, action, unit, cert_name, NULL, "cannot %s %s: no system bus: %s", verb, unit,
                                    strerror(-r));
                         return r;
                 }
@@ -190,13 +194,13 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
         if (r < 0) {
                 snprintf(field, sizeof(field), "CERTHERD_BUS_ERROR=%s", error.name ? error.name : "(none)");
                 /* systemd's own words: "Unit nosuch.service not found." */
-                unit_event(false, action, unit, cert_name, field, "cannot %s %s: %s", verb, unit,
+                unit_event(reterr, false, action, unit, cert_name, field, "cannot %s %s: %s", verb, unit,
                            error.message ? error.message : strerror(-r));
                 return r;
         }
         r = sd_bus_message_read(reply, "o", &w.path);
         if (r < 0) {
-                unit_event(false, action, unit, cert_name, NULL, "cannot %s %s: unexpected reply from systemd: %s",
+                unit_event(reterr, false, action, unit, cert_name, NULL, "cannot %s %s: unexpected reply from systemd: %s",
                            verb, unit, strerror(-r));
                 return r;
         }
@@ -204,17 +208,17 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
         r = wait_job(b->bus, &w, deadline);
         if (r < 0) {
                 snprintf(field, sizeof(field), "CERTHERD_JOB_RESULT=%s", r == -ETIMEDOUT ? "timeout" : "unknown");
-                unit_event(false, action, unit, cert_name, field, "cannot %s %s: no result for job %s: %s", verb,
+                unit_event(reterr, false, action, unit, cert_name, field, "cannot %s %s: no result for job %s: %s", verb,
                            unit, w.path, r == -ETIMEDOUT ? "timed out waiting for JobRemoved" : strerror(-r));
                 return r;
         }
         snprintf(field, sizeof(field), "CERTHERD_JOB_RESULT=%s", w.result);
         if (strcmp(w.result, "done") != 0) {
-                unit_event(false, action, unit, cert_name, field, "cannot %s %s: job %s finished with result '%s'",
+                unit_event(reterr, false, action, unit, cert_name, field, "cannot %s %s: job %s finished with result '%s'",
                            verb, unit, w.path, w.result);
                 return -EIO;
         }
-        unit_event(true, action, unit, cert_name, field, "%s %s (job %s: %s)", unit_actions[action].past, unit,
+        unit_event(NULL, true, action, unit, cert_name, field, "%s %s (job %s: %s)", unit_actions[action].past, unit,
                    w.path, w.result);
         return 0;
 }

@@ -14,7 +14,7 @@
 #include "gnutls-util.h"
 #include "log.h"
 #include "macro.h"
-#include "notify.h"
+#include "notify-verify.h"
 #include "pin.h"
 #include "x509.h"
 
@@ -282,9 +282,11 @@ static void describe_leaf(const uint8_t *der, size_t size, char serial[128], cha
                 snprintf(pin, 64, "%s", p);
 }
 
-static void verify_event(CertEvent ev, const char *cert, const char *endpoint, const char *pin, const char *fmt, ...)
-        _printf_(5, 6);
-static void verify_event(CertEvent ev, const char *cert, const char *endpoint, const char *pin, const char *fmt, ...) {
+/* Logs the event; a mismatch's message also goes to *reterr (when non-NULL) for the caller to record. */
+static void verify_event(char **reterr, CertEvent ev, const char *cert, const char *endpoint, const char *pin,
+                         const char *fmt, ...) _printf_(6, 7);
+static void verify_event(char **reterr, CertEvent ev, const char *cert, const char *endpoint, const char *pin,
+                         const char *fmt, ...) {
         char f_end[320], f_pin[80], msg[1024];
         const char *fields[] = { f_end, pin ? f_pin : NULL, NULL };
         va_list ap;
@@ -294,6 +296,8 @@ static void verify_event(CertEvent ev, const char *cert, const char *endpoint, c
         va_end(ap);
         snprintf(f_end, sizeof(f_end), "CERTHERD_ENDPOINT=%s", endpoint);
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin ? pin : "");
+        if (reterr && ev != CERT_EVENT_DEPLOY_VERIFIED)
+                *reterr = strdup(msg);
         log_cert_event(ev, cert, fields, "%s", msg);
 }
 
@@ -350,7 +354,7 @@ static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_
 }
 
 int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size, const char *cert_name,
-                  usec_t timeout) {
+                  usec_t timeout, char **reterr) {
         _cleanup_datum_ gnutls_datum_t served = {};
         usec_t start = now_monotonic(), deadline, matched = 0;
         char serial[128], pin[64], want_serial[128], want_pin[64];
@@ -360,28 +364,32 @@ int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expe
         int r;
 
         r = notify_endpoint_parse(endpoint, &e);
-        if (r < 0)
+        if (r < 0) {
+                if (reterr && asprintf(reterr, "invalid verify endpoint '%s' (want tls://HOST:PORT[?starttls=postgres])",
+                                       endpoint) < 0)
+                        *reterr = NULL;
                 return log_error_errno(r, "%s: invalid verify endpoint '%s' (want tls://HOST:PORT[?starttls=postgres])",
                                        cert_name, endpoint);
+        }
         deadline = timeout > USEC_INFINITY - start ? USEC_INFINITY : start + timeout;
 
         r = attempt_until(&e, expected_der, expected_size, start, deadline, &served, &attempts, &matched);
         took = (double) ((r > 0 ? matched : now_monotonic()) - start) / USEC_PER_SEC;
         describe_leaf(expected_der, expected_size, want_serial, want_pin);
         if (r > 0) {
-                verify_event(CERT_EVENT_DEPLOY_VERIFIED, cert_name, endpoint, want_pin,
+                verify_event(NULL, CERT_EVENT_DEPLOY_VERIFIED, cert_name, endpoint, want_pin,
                              "%s serves the installed certificate (serial %s) after %u attempt%s in %.3f s", endpoint,
                              want_serial, attempts, attempts == 1 ? "" : "s", took);
                 return 0;
         }
         if (r == 0) {
                 describe_leaf(served.data, served.size, serial, pin);
-                verify_event(CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, pin,
+                verify_event(reterr, CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, pin,
                              "%s serves serial %s (pin %s), not the installed serial %s (pin %s); %u attempt%s in %.3f s",
                              endpoint, serial, pin, want_serial, want_pin, attempts, attempts == 1 ? "" : "s", took);
                 return -EPROTO;
         }
-        verify_event(CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, NULL,
+        verify_event(reterr, CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, NULL,
                      "%s: cannot verify the installed certificate (serial %s): %s; %u attempt%s in %.3f s", endpoint,
                      want_serial, r == -EPROTONOSUPPORT ? "the server refuses SSL (SSLRequest answered 'N')" : strerror(-r),
                      attempts, attempts == 1 ? "" : "s", took);

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
+#include "install.h"
 #include "macro.h"
 #include "notify.h"
+#include "spawn-util.h"
 
 extern char **environ;
 
@@ -77,45 +84,182 @@ static char **hook_environment(const HookEnv *env) {
         return TAKE_PTR(l);
 }
 
-int notify_exec(const char *command, const HookEnv *env, int *ret_status) {
+static int set_error(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(char **reterr, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (reterr) {
+                va_start(ap, fmt);
+                if (vasprintf(reterr, fmt, ap) < 0)
+                        *reterr = NULL;
+                va_end(ap);
+        }
+        return r;
+}
+
+int notify_exec(const char *command, const HookEnv *env, usec_t timeout, char **reterr) {
         _cleanup_strv_free_ char **argv = NULL, **envp = NULL;
-        pid_t pid;
-        int r, status;
+        _cleanup_free_ char *why = NULL;
+        int r;
 
         argv = split_words(command);
         envp = hook_environment(env);
         if (!argv || !envp)
-                return -ENOMEM;
+                return set_error(reterr, -ENOMEM, "hook '%s': out of memory", command);
         if (!argv[0])
-                return -EINVAL;
+                return set_error(reterr, -EINVAL, "empty hook command");
 
-        r = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], NULL, NULL, argv, envp)
-                                 : posix_spawnp(&pid, argv[0], NULL, NULL, argv, envp);
-        if (r != 0)
-                return -r;
-
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        if (ret_status)
-                *ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        /* posix_spawn reports a missing program as exit 127 from the child. */
-        return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EPROTO;
+        r = spawn_run(argv, envp, timeout, reterr ? &why : NULL);
+        if (r < 0)
+                return set_error(reterr, r, "hook '%s' %s", command, why ?: strerror(-r));
+        return 0;
 }
 
-int notify_signal(int sig, const char *pidfile) {
-        _cleanup_fclose_ FILE *f = NULL;
-        long pid;
+int notify_parse_pid(const char *text, size_t size, pid_t *ret) {
+        const char *p = text, *end = text + size;
+        unsigned long long v = 0;
+        const char *digits;
 
-        f = fopen(pidfile, "re");
-        if (!f)
-                return -errno;
-        if (fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        digits = p;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                v = v * 10 + (unsigned) (*p - '0');
+                if (v > INT_MAX) /* pid_t is int: 4294967295 must not become -1 */
+                        return -EBADMSG;
+        }
+        if (p == digits)
                 return -EBADMSG;
-        if (kill((pid_t) pid, sig) < 0)
-                return -errno;
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        if (p < end && *p == '\n')
+                p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        if (p != end || v <= 1)
+                return -EBADMSG;
+        *ret = (pid_t) v;
+        return 0;
+}
+
+/* The text of a pidfile, opened so that it can neither redirect us (no symlink) nor hang us (a FIFO). */
+static int read_pidfile(
+                const char *pidfile, struct stat *ret_st, char *buf, size_t *ret_size, char **reterr) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        ssize_t n;
+
+        fd = open(pidfile, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+                return set_error(reterr, -errno, "pidfile %s: %s", pidfile,
+                                 errno == ELOOP ? "is a symbolic link; not followed" : strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return set_error(reterr, -errno, "pidfile %s: %m", pidfile);
+        if (!S_ISREG(st.st_mode))
+                return set_error(reterr, -EINVAL, "pidfile %s: not a regular file (%s)", pidfile,
+                                 S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory"
+                                 : S_ISSOCK(st.st_mode) ? "socket" : "device");
+        /* A hard link to another service's root-owned pidfile would lend us its owner. */
+        if (st.st_nlink != 1)
+                return set_error(reterr, -EPERM, "pidfile %s: has %ju hard links; not trusted", pidfile,
+                                 (uintmax_t) st.st_nlink);
+        do
+                n = read(fd, buf, NOTIFY_PIDFILE_MAX + 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return set_error(reterr, -errno, "pidfile %s: %m", pidfile);
+        if (n > NOTIFY_PIDFILE_MAX)
+                return set_error(reterr, -EFBIG, "pidfile %s: larger than %d bytes; not a pidfile", pidfile,
+                                 NOTIFY_PIDFILE_MAX);
+        *ret_st = st;
+        *ret_size = (size_t) n;
+        return 0;
+}
+
+/* Real and saved user IDs of a process, from /proc/PID/status ("Uid:\treal\teffective\tsaved\tfs"). */
+static int process_uids(pid_t pid, uid_t *ret_real, uid_t *ret_saved) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[256];
+        unsigned long r, e, s;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "Uid: %lu %lu %lu", &r, &e, &s) == 3) {
+                        *ret_real = (uid_t) r;
+                        *ret_saved = (uid_t) s;
+                        return 0;
+                }
+        return -EIO;
+}
+
+static int pidfd_alive(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        /* A pidfd becomes readable when its process exits. */
+        return poll(&p, 1, 0) == 0;
+}
+
+int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr) {
+        _cleanup_close_ int pidfd = -1;
+        char buf[NOTIFY_PIDFILE_MAX + 1];
+        uid_t want = (uid_t) -1, real, saved;
+        gid_t unused;
+        struct stat st;
+        size_t size;
+        pid_t pid;
+        int r;
+
+        r = read_pidfile(pidfile, &st, buf, &size, reterr);
+        if (r < 0)
+                return r;
+        if (notify_parse_pid(buf, size, &pid) < 0) {
+                /* Show what is there, but never raw control characters. */
+                for (size_t i = 0; i < size; i++)
+                        if ((unsigned char) buf[i] < 0x20 || (unsigned char) buf[i] >= 0x7f)
+                                buf[i] = '?';
+                return set_error(reterr, -EBADMSG,
+                                 "pidfile %s: '%.*s' is not a PID (decimal, 2-%d); not signalled", pidfile,
+                                 (int) size, buf, INT_MAX);
+        }
+
+        if (owner && owner[0] != ':') {
+                r = install_parse_owner(owner, &want, &unused);
+                if (r < 0)
+                        return set_error(reterr, r, "pidfile %s: cannot resolve owner '%s': %s", pidfile,
+                                         owner, strerror(-r));
+                if (st.st_uid != 0 && st.st_uid != want)
+                        return set_error(reterr, -EPERM,
+                                         "pidfile %s: owned by uid %u, neither root nor the owner '%s' "
+                                         "(uid %u); not signalled",
+                                         pidfile, (unsigned) st.st_uid, owner, (unsigned) want);
+        }
+
+        /* Hold the process first: whatever /proc then says is about it, as long as it still runs after. */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
+        if (pidfd < 0 && errno != ENOSYS)
+                return set_error(reterr, -errno, "pidfile %s: PID %d: %s", pidfile, (int) pid,
+                                 errno == ESRCH ? "no such process" : strerror(errno));
+        r = process_uids(pid, &real, &saved);
+        if (r < 0)
+                return set_error(reterr, r, "pidfile %s: PID %d: %s", pidfile, (int) pid,
+                                 r == -ESRCH ? "no such process" : strerror(-r));
+        if (pidfd >= 0 && !pidfd_alive(pidfd))
+                return set_error(reterr, -ESRCH, "pidfile %s: PID %d: no such process", pidfile, (int) pid);
+        if (real != st.st_uid && saved != st.st_uid)
+                return set_error(reterr, -EPERM,
+                                 "pidfile %s: PID %d runs as uid %u, not as the pidfile's owner uid %u; "
+                                 "not signalled",
+                                 pidfile, (int) pid, (unsigned) real, (unsigned) st.st_uid);
+
+        if (pidfd >= 0)
+                r = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0U) < 0 ? -errno : 0;
+        else
+                r = kill(pid, sig) < 0 ? -errno : 0;
+        if (r < 0)
+                return set_error(reterr, r, "pidfile %s: cannot signal PID %d: %s", pidfile, (int) pid,
+                                 strerror(-r));
         return 0;
 }

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
+#include <sys/types.h>
 
-#include "macro.h"
 #include "time-util.h"
 
 /* Telling dependents about a new certificate (DESIGN.md §2): exec hooks and signals here; systemd units
- * over D-Bus join them with the daemon. */
+ * over D-Bus in notify-bus.h, deploy verification in notify-verify.h. Neither function here logs: each
+ * returns a negative errno and, when reterr is non-NULL, a malloc'd one-line reason for the caller to log
+ * and record. */
 
 typedef struct HookEnv {
         const char *name;         /* CERTHERD_NAME */
@@ -21,72 +21,27 @@ typedef struct HookEnv {
 } HookEnv;
 
 /* Run `command` (split on whitespace, no shell; the first word is the program, looked up in $PATH when
- * it has no '/') with the environment plus CERTHERD_* from env, wait for it. Returns 0 when it exited 0;
- * -ENOENT when it could not be started; -EPROTO when it failed (*ret_status: exit status, or 128+signal). */
-int notify_exec(const char *command, const HookEnv *env, int *ret_status);
+ * it has no '/') with the environment plus CERTHERD_* from env, through spawn_run(): its own process group,
+ * only fds 0-2 inherited, at most `timeout` (then the group is killed). Returns 0 when it exited 0;
+ * -ENOENT/-EACCES/… when it could not be started; -EPROTO when it failed (non-zero status or a signal);
+ * -ETIMEDOUT when it ran out of time. *reterr: "hook '/x' failed with exit status 3",
+ * "hook '/x' timed out after 1m; its process group was killed". */
+int notify_exec(const char *command, const HookEnv *env, usec_t timeout, char **reterr);
 
-/* Send `sig` to the process whose PID is in `pidfile`. Returns 0 or -errno (-ESRCH: no such process). */
-int notify_signal(int sig, const char *pidfile);
+/* Send `sig` to the process whose PID is in `pidfile`, only when all of these hold (the signal rule):
+ *   - the pidfile is a regular file (not a symlink, FIFO or device; one hard link), at most
+ *     NOTIFY_PIDFILE_MAX bytes, holding one decimal PID > 1 that fits pid_t (notify_parse_pid());
+ *   - when `owner` names a user ("user" or "user:group", the set's owner =), the pidfile is owned by root
+ *     or by that user;
+ *   - the process's real or saved user ID (those kill(2) checks) is the pidfile's owner: whoever can
+ *     write the pidfile can have certherd signal only processes they could signal themselves.
+ * The process is held through a pidfd (pidfd_open, pidfd_send_signal), so a PID reused between the check
+ * and the signal is never hit. Returns 0, or -EBADMSG (bad pidfile content), -EFBIG, -ELOOP/-EINVAL
+ * (not a regular file), -EPERM (the rule refused), -ESRCH (no such process), -ENOENT, …; *reterr names the
+ * pidfile: "pidfile /run/x.pid: PID 1234 runs as uid 0, not as the pidfile's owner uid 33; not signalled". */
+#define NOTIFY_PIDFILE_MAX 64
+int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr);
 
-/* systemd units over D-Bus (org.freedesktop.systemd1 on the system bus; $DBUS_SYSTEM_BUS_ADDRESS is
- * honoured, which is how tests reach a container's systemd). */
-typedef struct NotifyBus NotifyBus;
-
-/* Connects and subscribes to the manager's signals. A NotifyBus is for one thread at a time; a lost
- * connection (systemd re-executed) is re-opened by the next notify_unit(). Returns 0 or -errno. */
-int notify_bus_open(NotifyBus **ret);
-NotifyBus *notify_bus_free(NotifyBus *b);
-static inline void notify_bus_freep(NotifyBus **b) {
-        notify_bus_free(*b);
-}
-
-typedef enum UnitAction {
-        UNIT_ACTION_RELOAD,  /* ReloadUnit, "replace" */
-        UNIT_ACTION_RESTART, /* TryRestartUnit, "replace" */
-        _UNIT_ACTION_MAX,
-        _UNIT_ACTION_INVALID = -22,
-} UnitAction;
-
-const char *unit_action_to_string(UnitAction a) _pure_; /* "reload", "restart" */
-UnitAction unit_action_from_string(const char *s) _pure_;
-
-/* Ask systemd to reload/restart `unit` and wait (at most `timeout`) for the job's JobRemoved signal.
- * Logs a `reloaded` event (CERTHERD_UNIT) for result "done", a `reload-failed` event with the result
- * otherwise (also for a unit that does not exist: systemd's error message verbatim), with
- * CERTHERD_CERT=cert_name; reload-failed also carries CERTHERD_JOB_RESULT (the job's result, or
- * "timeout" when no JobRemoved came in time) or CERTHERD_BUS_ERROR (the D-Bus error name when systemd
- * refused the call). Each call stands alone: a failure leaves the bus usable for the next unit.
- * Returns 0 when the job finished "done"; -EIO for another result, -ETIMEDOUT, or the -errno of the
- * D-Bus error (-ENOENT for a unit that does not exist). */
-int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *cert_name, usec_t timeout);
-
-/* Deploy verification: connect to `endpoint` ("tls://HOST:PORT" or "tls://HOST:PORT?starttls=postgres",
- * the PostgreSQL SSLRequest preamble done here), do a GnuTLS handshake (no trust check: we compare) and
- * compare the served leaf with `expected_der`, retrying until it matches or `timeout` passes.
- * A HOST that is a name is also sent as SNI. Attempts come every 20 ms for half a second (nginx serves a
- * new certificate ~120 ms after its reload job is done), then back off to 250 ms; the first attempt always
- * gets at least 1 s.
- * Logs deploy-verified, or deploy-mismatch with the served serial and pin (CERTHERD_PIN: the served pin),
- * both with CERTHERD_ENDPOINT; an endpoint still unreachable at the deadline is a deploy-mismatch too, saying
- * why. Returns 0 when it matched, -EPROTO on mismatch, -EINVAL for a malformed endpoint, -errno when the
- * endpoint could not be reached (-ECONNREFUSED, -ETIMEDOUT, -EPROTONOSUPPORT: PostgreSQL said no to SSL). */
-int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size, const char *cert_name,
-                  usec_t timeout);
-
-typedef enum NotifyStarttls {
-        NOTIFY_STARTTLS_NONE,
-        NOTIFY_STARTTLS_POSTGRES,
-        _NOTIFY_STARTTLS_MAX,
-        _NOTIFY_STARTTLS_INVALID = -22,
-} NotifyStarttls;
-
-typedef struct NotifyEndpoint {
-        char host[256]; /* without the brackets of an IPv6 literal */
-        char port[6];
-        bool host_is_ip;
-        NotifyStarttls starttls;
-} NotifyEndpoint;
-
-/* Parse "tls://HOST:PORT[?starttls=postgres]" (HOST: a name, an IPv4 or a bracketed IPv6 address).
- * Pure, for config validation too. Returns 0 or -EINVAL. */
-int notify_endpoint_parse(const char *s, NotifyEndpoint *ret);
+/* Pure: the PID in a pidfile's text. Optional blanks around it (one trailing newline among them), decimal
+ * digits only, > 1, fits pid_t. Returns 0 or -EBADMSG. */
+int notify_parse_pid(const char *text, size_t size, pid_t *ret);

@@ -135,3 +135,77 @@ bool policy_issued_ok(const CertFacts *facts) {
                         return false;
         return true;
 }
+
+static const char *const plan_action_table[_PLAN_ACTION_MAX] = {
+        [PLAN_NONE] = "none",
+        [PLAN_RENEW] = "renew",
+        [PLAN_DEPLOY] = "deploy",
+        [PLAN_BACKOFF] = "backoff",
+        [PLAN_HELD] = "held",
+};
+
+const char *plan_action_to_string(PlanAction a) {
+        return a >= 0 && a < _PLAN_ACTION_MAX ? plan_action_table[a] : NULL;
+}
+
+static usec_t min_usec(usec_t a, usec_t b) {
+        return a < b ? a : b;
+}
+
+Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
+        static const CertState zero = {};
+        const CertState *st = in->state ?: &zero;
+        const CertFacts *f = in->facts;
+        AlertState as = { .level = st->alert_level, .last = st->alert_last };
+        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY };
+
+        p.alert = policy_alert(f, in->warn_before, in->critical_before, &as, now);
+        p.next = p.alert.next;
+        if (!in->can_renew)
+                return p;
+
+        p.why = policy_renew_reason(f, in->renew_before, flags.force, now);
+        if (f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE)) {
+                p.due = policy_renew_time(f->not_before, f->not_after, in->renew_before) +
+                        policy_jitter(in->name, f->not_before, f->not_after);
+                if (p.due > now)
+                        p.why = RENEW_REASON_NONE;
+        } else if (p.why != RENEW_REASON_NONE)
+                p.due = now;
+
+        if (st->failures > 0) {
+                p.failing = true;
+                p.failing_severity = !f || !f->parsed ||
+                                                     now + threshold_resolve(in->critical_before, lifetime) >= f->not_after
+                                             ? SEVERITY_CRITICAL
+                                             : SEVERITY_WARNING;
+        }
+
+        if (p.why != RENEW_REASON_NONE) {
+                if (!flags.force && in->held)
+                        p.action = PLAN_HELD;
+                else if (!flags.force && !in->held_changed && st->failures > 0 && st->next_retry > now) {
+                        p.action = PLAN_BACKOFF;
+                        p.retry = st->next_retry;
+                } else
+                        p.action = PLAN_RENEW;
+        } else if (st->deploy_failed && f && f->parsed) {
+                usec_t at = st->deploy_time + policy_backoff(st->deploy_failures ?: 1, lifetime);
+
+                if (at > now) {
+                        p.action = PLAN_BACKOFF;
+                        p.retry = at;
+                } else
+                        p.action = PLAN_DEPLOY;
+        }
+
+        if (p.action == PLAN_RENEW || p.action == PLAN_DEPLOY)
+                p.next = now;
+        else if (p.action == PLAN_BACKOFF)
+                p.next = min_usec(p.next, p.retry);
+        else if (p.action == PLAN_NONE)
+                p.next = min_usec(p.next, p.due);
+        /* PLAN_HELD: only a change of the inputs (inotify, a reload) brings the set back. */
+        return p;
+}

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "state.h"
 #include "time-util.h"
 #include "x509.h"
 
@@ -67,3 +68,63 @@ RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, 
 /* Whether a freshly issued certificate's findings allow installing it: any problem blocks, except the
  * expiry thresholds (a leaf that lives hours is legitimately inside a 14-day warn window). */
 bool policy_issued_ok(const CertFacts *facts);
+
+/* The plan for one certificate set (issue 9: one decision layer). The same function decides for the
+ * daemon and for timer mode; what differs between the modes is in PlanFlags, and nothing in the decision
+ * depends on `daemon` (it is there so that tests can say so).
+ *
+ * - Due: a set that is missing, broken or expired is due at once; otherwise from the opening of its
+ *   renew-before window (policy_renew_time) plus its jitter (policy_jitter), in both modes — a timer run
+ *   before that point leaves the set for a later run.
+ * - Backoff: after failed renewals (CertState.failures > 0) nothing is tried before next_retry; a failed
+ *   deploy is retried (without re-issuing) from deploy_time + policy_backoff(deploy_failures).
+ *   --force ignores jitter, backoff and the window.
+ * - Alerts: policy_alert with the alert last sent as saved in CertState (both modes keep it there), so a
+ *   reminder comes once a day (an expired certificate once an hour) whichever mode runs.
+ * - renewal-failing: while CertState.failures > 0; critical inside critical-before (or without a usable
+ *   certificate), warning before.
+ * - Held: an ACME certificate that was issued and then refused by our validation is not ordered again
+ *   while the inputs are unchanged (PlanInput.held); --force orders anyway. Once they change, it is
+ *   tried again at once, without waiting for the backoff (the kept certificate may do without an order). */
+typedef struct PlanFlags {
+        bool daemon; /* certherd run; else a one-shot `certherd renew` (timer mode) */
+        bool force;  /* renew --force */
+} PlanFlags;
+
+typedef enum PlanAction {
+        PLAN_NONE,    /* nothing to do before plan.next */
+        PLAN_RENEW,   /* issue, install and deploy now */
+        PLAN_DEPLOY,  /* deploy the installed certificate again (its last deploy failed); no new issuance */
+        PLAN_BACKOFF, /* a renewal or deploy is wanted, but the backoff after failures runs until plan.retry */
+        PLAN_HELD,    /* a renewal is wanted, but the certificate issued last was refused and the inputs are
+                       * the same: no new order until the inventory or the files change (issue 10 item 20) */
+        _PLAN_ACTION_MAX,
+        _PLAN_ACTION_INVALID = -22,
+} PlanAction;
+
+const char *plan_action_to_string(PlanAction a) _pure_;
+
+typedef struct PlanInput {
+        const char *name;       /* seeds the jitter */
+        bool can_renew;         /* issuer != none */
+        const CertFacts *facts; /* NULL: never inspected */
+        const CertState *state; /* saved state; NULL: none */
+        bool held;              /* state->held_inputs matches the inputs now (the caller hashed them) */
+        bool held_changed;      /* state->held_inputs is set but the inputs changed: retry without backoff */
+        Threshold renew_before;
+        Threshold warn_before;
+        Threshold critical_before;
+} PlanInput;
+
+typedef struct Plan {
+        PlanAction action;
+        RenewReason why;         /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
+        usec_t due;              /* when a renewal falls due, jitter included; USEC_INFINITY: never */
+        usec_t retry;            /* BACKOFF: the next attempt from; 0 otherwise */
+        usec_t next;             /* when this set needs looking at again (action, retry, due, alert) */
+        AlertDecision alert;
+        bool failing;            /* problem renewal-failing */
+        Severity failing_severity;
+} Plan;
+
+Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 
 #include "acme.h"
 #include "ca.h"
@@ -13,8 +11,12 @@
 #include "gnutls-util.h"
 #include "install.h"
 #include "keygen.h"
+#include "keys.h"
 #include "log.h"
+#include "notify-bus.h"
+#include "notify-verify.h"
 #include "notify.h"
+#include "policy.h"
 #include "pool.h"
 #include "publish.h"
 #include "renew.h"
@@ -29,8 +31,7 @@ typedef struct Issued {
         gnutls_datum_t key_pem;   /* what is installed as the key (NULL data: keep the file as it is) */
         gnutls_datum_t cert_pem;  /* leaf (+ chain) */
         gnutls_datum_t trust_pem; /* anchor the new certificate must chain to */
-        bool key_reused;
-        bool used_next_key;
+        KeyOrigin key_origin;
         CertFacts *facts;
 } Issued;
 
@@ -43,8 +44,28 @@ static void issued_done(Issued *is) {
         cert_facts_free(is->facts);
 }
 
-static int fail(const CertConfig *c, int r, const char *why) {
-        log_cert_event(CERT_EVENT_RENEWAL_FAILED, c->name, NULL, "renewal failed: %s", why);
+void renew_job_done(RenewJob *j) {
+        if (!j)
+                return;
+        free(j->error);
+        free(j->deploy_step);
+        free(j->deploy_error);
+        gnutls_free(j->outcome.leaf_der.data);
+        *j = (RenewJob) { .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only };
+}
+
+/* The renewal failed: one renewal-failed event, and the reason for the state — the most specific error
+ * this thread logged on the way (log_last_error), else `why`. */
+static int fail(RenewJob *j, int r, const char *why) {
+        const char *detail = log_last_error();
+
+        if (!j->error) {
+                if (detail[0])
+                        j->error = strdup(detail);
+                else
+                        (void) asprintf(&j->error, "%s: %s", why, strerror(r < 0 ? -r : EIO));
+        }
+        log_cert_event(CERT_EVENT_RENEWAL_FAILED, j->cert->name, NULL, "renewal failed: %s", why);
         return r < 0 ? r : -EIO;
 }
 
@@ -58,75 +79,20 @@ static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         return 0;
 }
 
-/* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type. */
-static int obtain_key(const Inventory *inv, const CertConfig *c, Issued *is) {
-        _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *password = NULL;
-        size_t size;
-        int r;
+static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
+        int r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
 
-        if (c->key_policy == KEY_POLICY_REUSE && read_full_file(c->key, INPUT_MAX, &data, &size) >= 0) {
-                if (c->key_password_file && read_secret_file(c->key_password_file, &password) < 0)
-                        password = NULL;
-                if (x509_load_privkey(data, size, password, &is->key) >= 0) {
-                        if (keygen_key_is_type(is->key, c->key_type)) {
-                                is->key_reused = true;
-                                /* An encrypted key stays as the operator wrote it; a plain one is rewritten
-                                 * unchanged so that owner and mode are applied. */
-                                return password ? 0 : datum_dup(data, size, &is->key_pem);
-                        }
-                        gnutls_x509_privkey_deinit(is->key);
-                        is->key = NULL;
-                }
-        }
-
-        /* rotate: the key announced as next_pin_sha256, when there is one. */
-        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, &is->key) >= 0)
-                is->used_next_key = true;
-        else {
-                r = keygen_generate(c->key_type, &is->key);
-                if (r < 0)
-                        return r;
-        }
-        return keygen_export_pem(is->key, &is->key_pem);
-}
-
-static int load_ca(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key, gnutls_datum_t *ret_pem) {
-        _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        size_t csize, ksize;
-        int r;
-
-        r = read_full_file(ca->certificate, INPUT_MAX, &cdata, &csize);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
-                                       r == -ENOENT ? " (run: certherd ca init NAME)" : "");
-        r = read_full_file(ca->key, INPUT_MAX, &kdata, &ksize);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
-        r = x509_load_crts(cdata, csize, &crts, &n);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
-        r = x509_load_privkey(kdata, ksize, NULL, ret_key);
-        if (r < 0) {
-                x509_crts_free(crts, n);
-                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
-        }
-        r = datum_dup(cdata, csize, ret_pem);
-        /* The CA certificate is the first in its file; the rest would be its own chain. */
-        *ret_crt = crts[0];
-        for (unsigned i = 1; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
-        return r;
+                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
+        return 0;
 }
 
 /* ACME: the server issues, the chain it sends (leaf + intermediates) is installed, and it must chain to
  * the certificate's `ca` (the system store without one). `acme` NULL: a session just for this one. */
-static int issue_acme(const Inventory *inv, const CertConfig *c, AcmeSession *acme, Issued *is) {
+static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts *current, AcmeSession *acme,
+                      Issued *is) {
         _cleanup_(acme_session_freep) AcmeSession *own = NULL;
-        _cleanup_free_ uint8_t *data = NULL, *current = NULL;
+        _cleanup_free_ uint8_t *data = NULL, *installed = NULL;
         _cleanup_free_ char *replaces = NULL;
         size_t size;
         int r;
@@ -137,12 +103,12 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, AcmeSession *ac
                         return r;
                 acme = own;
         }
-        r = obtain_key(inv, c, is);
+        r = obtain_key(inv, c, current, is);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
+                return r;
         /* ARI (RFC 9773): name the certificate this one replaces. */
-        if (acme_session_has_ari(acme) && read_full_file(c->certificate, INPUT_MAX, &current, &size) >= 0)
-                (void) acme_ari_cert_id(current, size, &replaces);
+        if (acme_session_has_ari(acme) && read_full_file(c->certificate, INPUT_MAX, &installed, &size) >= 0)
+                (void) acme_ari_cert_id(installed, size, &replaces);
         r = acme_issue(acme, c, is->key, replaces, &is->cert_pem);
         if (r < 0 || !c->ca)
                 return r;
@@ -153,7 +119,8 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, AcmeSession *ac
         return datum_dup(data, size, &is->trust_pem);
 }
 
-static int issue(const Inventory *inv, const CertConfig *c, usec_t now, AcmeSession *acme, Issued *is) {
+static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, AcmeSession *acme,
+                 Issued *is) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
         IssueRequest req = { .names = c->names, .usage = c->usage, .now = now, .validity = SELF_SIGNED_VALIDITY };
@@ -164,19 +131,19 @@ static int issue(const Inventory *inv, const CertConfig *c, usec_t now, AcmeSess
                 ca = inventory_find_ca(inv, c->issuer_name);
                 if (!ca)
                         return -ENOENT; /* config_validate() makes this impossible */
-                r = load_ca(ca, &ca_crt, &ca_key, &is->trust_pem);
+                r = ca_load_files(ca, &ca_crt, &ca_key, &is->trust_pem);
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
         } else if (c->issuer == ISSUER_ACME)
-                return issue_acme(inv, c, acme, is);
+                return issue_acme(inv, c, current, acme, is);
         else if (c->issuer != ISSUER_SELF)
                 return log_error_errno(-EOPNOTSUPP, "%s: issuer %s cannot issue here yet", c->name,
                                        issuer_kind_to_string(c->issuer));
 
-        r = obtain_key(inv, c, is);
+        r = obtain_key(inv, c, current, is);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
+                return r;
 
         r = ca ? ca_issue(ca_crt, ca_key, is->key, &req, &crt) : ca_self_sign(is->key, &req, &crt);
         if (r < 0)
@@ -264,31 +231,13 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         return 0;
 }
 
-/* Dependents: a failure here is logged but does not undo the install — the new pair is valid. */
-static void notify_dependents(const CertConfig *c, const HookEnv *env) {
-        int r, status = 0;
-
-        if (c->signal && c->signal_pidfile) {
-                r = notify_signal(c->signal, c->signal_pidfile);
-                if (r < 0)
-                        log_error_errno(r, "%s: cannot signal the process in %s: %m", c->name, c->signal_pidfile);
-        }
-        if (c->exec) {
-                r = notify_exec(c->exec, env, &status);
-                if (r == -EPROTO)
-                        log_error("%s: hook '%s' failed with status %d", c->name, c->exec, status);
-                else if (r < 0)
-                        log_error_errno(r, "%s: cannot run hook '%s': %m", c->name, c->exec);
-        }
-}
-
 /* The installed leaf in DER, what deploy verification compares the served certificate with. */
-static int leaf_der(const gnutls_datum_t *chain_pem, gnutls_datum_t *ret) {
+static int leaf_der(const uint8_t *chain, size_t size, gnutls_datum_t *ret) {
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0;
         int r;
 
-        r = x509_load_crts(chain_pem->data, chain_pem->size, &crts, &n);
+        r = x509_load_crts(chain, size, &crts, &n);
         if (r < 0)
                 return r;
         r = gnutls_x509_crt_export2(crts[0], GNUTLS_X509_FMT_DER, ret);
@@ -296,64 +245,167 @@ static int leaf_der(const gnutls_datum_t *chain_pem, gnutls_datum_t *ret) {
         return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
-static int renew_one_with(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now,
-                          AcmeSession *acme, RenewOutcome *ret) {
-        _cleanup_(issued_done) Issued is = {};
-        _cleanup_free_ char *pin = NULL, *pin_path = NULL, *prev_s = NULL, *next_path = NULL;
-        RenewOutcome out = {};
+/* The pin published before (the pin file), else the installed certificate's: CERTHERD_PREVIOUS_PIN. */
+static void previous_pin(const Inventory *inv, const CertConfig *c, const CertFacts *current, char ret[64]) {
+        _cleanup_free_ char *pin_path = NULL, *s = NULL;
         uint8_t prev[PIN_SIZE];
-        char na[32], previous[64], f_na[64], f_pin[80], f_days[48];
+
+        ret[0] = 0;
+        if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) >= 0 &&
+            publish_read_pin(pin_path, prev) >= 0 && pin_format(prev, PIN_FORMAT_BASE64, &s) >= 0)
+                snprintf(ret, 64, "%s", s);
+        else if (current && current->has_pin && pin_format(current->pin, PIN_FORMAT_BASE64, &s) >= 0)
+                snprintf(ret, 64, "%s", s);
+}
+
+/* ACME: a certificate issued but refused by validation (a wrong `ca`) is kept, so that fixing the cause
+ * installs it instead of ordering another (issue 10 item 20): STATE/certs/NAME.pending.pem and .key. */
+static int pending_path(const Inventory *inv, const CertConfig *c, const char *suffix, char **ret) {
+        return asprintf(ret, "%s/certs/%s.pending.%s", inv->agent.state_directory, c->name, suffix) < 0 ? -ENOMEM : 0;
+}
+
+static void pending_discard(const Inventory *inv, const CertConfig *c) {
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+
+        if (pending_path(inv, c, "pem", &crt) >= 0)
+                (void) unlink(crt);
+        if (pending_path(inv, c, "key", &key) >= 0)
+                (void) unlink(key);
+}
+
+static int pending_save(const Inventory *inv, const CertConfig *c, const Issued *is) {
+        _cleanup_datum_ gnutls_datum_t key_pem = {};
+        _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL;
         int r;
 
-        r = issue(inv, c, now, acme, &is);
+        if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
+                return r;
+        if (asprintf(&dir, "%s/certs", inv->agent.state_directory) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r >= 0)
+                r = keygen_export_pem(is->key, &key_pem);
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = key, .data = key_pem.data, .size = key_pem.size,
+                                                  .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = crt, .data = is->cert_pem.data, .size = is->cert_pem.size,
+                                                  .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
         if (r < 0)
-                return fail(c, r, "could not issue a certificate (see above)");
-        /* An ACME server issues seconds after the batch began, and may not backdate notBefore. */
-        r = validate(inv, c, c->issuer == ISSUER_ACME ? now_realtime() : now, &is);
-        if (r < 0)
-                return fail(c, r, "the new certificate did not pass inspection");
+                return log_warning_errno(r, "%s: cannot keep the refused certificate in %s: %m", c->name, crt);
+        log_notice("%s: kept the refused certificate in %s; no new order until the inventory or its files change",
+                   c->name, crt);
+        return 0;
+}
+
+/* 1 when a kept certificate was loaded into `is` (with the trust it must chain to now), 0 when none. */
+static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+        _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL, *tdata = NULL;
+        size_t csize, ksize, tsize;
+        int r;
+
+        if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
+                return r;
+        if (read_full_file(crt, INPUT_MAX, &cdata, &csize) < 0 || read_full_file(key, INPUT_MAX, &kdata, &ksize) < 0)
+                return 0;
+        if (x509_load_privkey(kdata, ksize, NULL, &is->key) < 0 || datum_dup(cdata, csize, &is->cert_pem) < 0 ||
+            keygen_export_pem(is->key, &is->key_pem) < 0)
+                return 0;
+        if (c->ca) {
+                r = read_full_file(c->ca, INPUT_MAX, &tdata, &tsize);
+                if (r < 0 || datum_dup(tdata, tsize, &is->trust_pem) < 0)
+                        return 0;
+        }
+        is->key_origin = KEY_ORIGIN_NEW;
+        log_info("%s: trying the certificate kept in %s before ordering a new one", c->name, crt);
+        return 1;
+}
+
+static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession *acme) {
+        const CertConfig *c = j->cert;
+        _cleanup_(issued_done) Issued is = {};
+        _cleanup_free_ char *pin = NULL;
+        RenewOutcome *out = &j->outcome;
+        char na[32], f_na[64], f_pin[80], f_days[48];
+        bool kept = false;
+        int r;
+
+        log_error_clear();
+        /* A certificate issued earlier and refused: the inputs changed since (or the order would have been
+         * held), so it may pass now. */
+        if (c->issuer == ISSUER_ACME && pending_load(inv, c, &is) > 0) {
+                kept = validate(inv, c, now_realtime(), &is) >= 0;
+                if (!kept) {
+                        issued_done(&is);
+                        is = (Issued) {};
+                        log_error_clear();
+                }
+        }
+        if (!kept) {
+                r = issue(inv, c, j->current, now, acme, &is);
+                if (r < 0)
+                        return fail(j, r, "could not issue a certificate (see above)");
+                /* An ACME server issues seconds after the batch began, and may not backdate notBefore. */
+                r = validate(inv, c, c->issuer == ISSUER_ACME ? now_realtime() : now, &is);
+                if (r == -EBADMSG && c->issuer == ISSUER_ACME && pending_save(inv, c, &is) >= 0)
+                        j->held = true;
+                if (r < 0)
+                        return fail(j, r, "the new certificate did not pass inspection");
+        }
         r = install(inv, c, &is);
         if (r < 0)
-                return fail(c, r, "could not install the new files (previous files untouched)");
+                return fail(j, r, "could not install the new files (previous files untouched)");
+        if (c->issuer == ISSUER_ACME)
+                pending_discard(inv, c);
 
-        if (is.used_next_key && publish_next_key_path(inv, c, &next_path) >= 0)
-                (void) unlink(next_path); /* it is the current key now; publishing makes the next one */
-        out.not_after = is.facts->not_after;
-        memcpy(out.pin, is.facts->pin, PIN_SIZE);
-        out.key_reused = is.key_reused;
-        r = pin_format(out.pin, PIN_FORMAT_BASE64, &pin);
+        if (is.key_origin == KEY_ORIGIN_NEXT)
+                keys_next_used(inv, c);
+        out->not_after = is.facts->not_after;
+        memcpy(out->pin, is.facts->pin, PIN_SIZE);
+        snprintf(out->serial, sizeof(out->serial), "%s", is.facts->serial ?: "");
+        out->key_reused = is.key_origin == KEY_ORIGIN_REUSED;
+        r = pin_format(out->pin, PIN_FORMAT_BASE64, &pin);
         if (r < 0)
-                return r;
-        format_timestamp_iso(na, sizeof(na), out.not_after);
+                return fail(j, r, "out of memory");
+        format_timestamp_iso(na, sizeof(na), out->not_after);
         snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin);
         snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, is.facts->days_left);
         log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]) { f_na, f_pin, NULL },
                        "installed %s and %s", c->certificate, c->key);
 
-        /* What the pin file said before is the previous pin the hook hears about. */
-        previous[0] = 0;
-        if (asprintf(&pin_path, "%s/%s.pin", inv->agent.pin_directory, c->name) >= 0 &&
-            publish_read_pin(pin_path, prev) >= 0 && pin_format(prev, PIN_FORMAT_BASE64, &prev_s) >= 0)
-                snprintf(previous, sizeof(previous), "%s", prev_s);
-        else if (current && current->has_pin && pin_format(current->pin, PIN_FORMAT_BASE64, &prev_s) >= 0)
-                snprintf(previous, sizeof(previous), "%s", prev_s);
-        out.pin_changed = previous[0] && strcmp(previous, pin) != 0;
-        r = leaf_der(&is.cert_pem, &out.leaf_der);
+        previous_pin(inv, c, j->current, out->previous);
+        out->pin_changed = out->previous[0] && strcmp(out->previous, pin) != 0;
+        r = leaf_der(is.cert_pem.data, is.cert_pem.size, &out->leaf_der);
         if (r < 0)
-                return r;
+                return fail(j, r, "cannot read back the new certificate");
         log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
-                       "renewed: valid until %s, pin %s%s", na, pin, out.key_reused ? " (key kept)" : " (new key)");
-
-        notify_dependents(c, &(HookEnv) { .name = c->name, .certificate = c->certificate, .key = c->key, .pin = pin,
-                                          .previous_pin = previous[0] ? previous : NULL, .not_after = na });
-        if (ret)
-                *ret = out;
+                       "renewed: valid until %s, pin %s%s", na, pin, out->key_reused ? " (key kept)" : " (new key)");
         return 0;
 }
 
-int renew_one(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, RenewOutcome *ret) {
-        return renew_one_with(inv, c, current, now, NULL, ret);
+/* A deploy_only job: what renew_one() would have made, from the installed certificate. */
+static int redeploy_prepare(const Inventory *inv, RenewJob *j) {
+        _cleanup_free_ uint8_t *data = NULL;
+        const CertFacts *f = j->current;
+        size_t size;
+        int r;
+
+        if (!f || !f->parsed || !f->has_pin)
+                return -ENODATA;
+        r = read_full_file(j->cert->certificate, INPUT_MAX, &data, &size);
+        if (r >= 0)
+                r = leaf_der(data, size, &j->outcome.leaf_der);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read %s to deploy it again: %m", j->cert->name,
+                                       j->cert->certificate);
+        j->outcome.not_after = f->not_after;
+        memcpy(j->outcome.pin, f->pin, PIN_SIZE);
+        snprintf(j->outcome.serial, sizeof(j->outcome.serial), "%s", f->serial ?: "");
+        previous_pin(inv, j->cert, f, j->outcome.previous);
+        log_info("%s: deploying the installed certificate (serial %s) again", j->cert->name, j->outcome.serial);
+        return 0;
 }
 
 /* One ACME session per [acme] section a batch uses, opened by the first job that needs it (the others
@@ -398,48 +450,87 @@ static int renew_job(unsigned worker, size_t item, void *userdata) {
         AcmeSession *acme = NULL;
         int r;
 
-        /* A failed renewal is the job's result, not the batch's: the others go on. */
-        if (j->cert->issuer == ISSUER_ACME && (r = batch_acme(b, j->cert, &acme)) < 0) {
-                j->result = fail(j->cert, r, "no ACME session (see above)");
+        if (j->deploy_only) {
+                log_error_clear();
+                r = redeploy_prepare(b->inv, j);
+                if (r < 0) {
+                        j->deployed = true;
+                        j->deploy_result = r;
+                        j->deploy_step = strdup("read the installed certificate");
+                        j->deploy_error = strdup(log_last_error()[0] ? log_last_error() : strerror(-r));
+                        j->result = 0;
+                }
                 return 0;
         }
-        j->result = renew_one_with(b->inv, j->cert, j->current, b->now, acme, &j->outcome);
+        /* A failed renewal is the job's result, not the batch's: the others go on. */
+        log_error_clear();
+        if (j->cert->issuer == ISSUER_ACME && (r = batch_acme(b, j->cert, &acme)) < 0) {
+                j->result = fail(j, r, "no ACME session (see above)");
+                return 0;
+        }
+        j->result = renew_one(b->inv, j, b->now, acme);
         return 0;
 }
+
 
 /* How long a unit's reload job and a verify endpoint may take before they count as failed. */
 #define UNIT_JOB_TIMEOUT (90 * USEC_PER_SEC)
 #define VERIFY_TIMEOUT (15 * USEC_PER_SEC)
 
+/* The first failed deploy step is the one recorded; the others still run (a hook may fix more than the
+ * unit that failed needs). */
+static void deploy_failed(RenewJob *j, int r, const char *step, const char *error) {
+        if (j->deploy_result < 0)
+                return;
+        j->deploy_result = r < 0 ? r : -EIO;
+        j->deploy_step = strdup(step);
+        j->deploy_error = strdup(error && error[0] ? error : strerror(-j->deploy_result));
+}
+
+static bool job_deploys(const RenewJob *j) {
+        return j->result >= 0 && !j->deployed;
+}
+
 typedef struct UnitRequest {
         const char *unit;
         UnitAction action;
-        char *certs; /* the certificates asking, space separated, for the journal */
+        char *certs;   /* the certificates asking, space separated, for the journal */
+        size_t *jobs;  /* and their jobs, to charge a failure to */
+        size_t n_jobs;
 } UnitRequest;
 
-static int unit_request_add(UnitRequest **l, size_t *n, const char *unit, UnitAction action, const char *cert) {
-        UnitRequest *u;
+static int unit_request_add(UnitRequest **l, size_t *n, const char *unit, UnitAction action, size_t job,
+                            const char *cert) {
+        UnitRequest *u = NULL;
+        size_t *jobs;
         char *joined;
 
-        for (size_t i = 0; i < *n; i++)
-                if (strcmp((*l)[i].unit, unit) == 0) {
-                        /* Named by several certificates renewed together: once, and restart wins. */
-                        if (action == UNIT_ACTION_RESTART)
-                                (*l)[i].action = action;
-                        if (asprintf(&joined, "%s %s", (*l)[i].certs, cert) < 0)
-                                return -ENOMEM;
-                        free((*l)[i].certs);
-                        (*l)[i].certs = joined;
-                        return 0;
-                }
-        u = realloc(*l, (*n + 1) * sizeof(UnitRequest));
-        if (!u)
+        for (size_t i = 0; i < *n && !u; i++)
+                if (strcmp((*l)[i].unit, unit) == 0)
+                        u = &(*l)[i];
+        if (!u) {
+                u = realloc(*l, (*n + 1) * sizeof(UnitRequest));
+                if (!u)
+                        return -ENOMEM;
+                *l = u;
+                u = &u[(*n)++];
+                *u = (UnitRequest) { .unit = unit, .action = action, .certs = strdup(cert) };
+                if (!u->certs)
+                        return -ENOMEM;
+        } else {
+                /* Named by several certificates renewed together: once, and restart wins. */
+                if (action == UNIT_ACTION_RESTART)
+                        u->action = action;
+                if (asprintf(&joined, "%s %s", u->certs, cert) < 0)
+                        return -ENOMEM;
+                free(u->certs);
+                u->certs = joined;
+        }
+        jobs = realloc(u->jobs, (u->n_jobs + 1) * sizeof(size_t));
+        if (!jobs)
                 return -ENOMEM;
-        *l = u;
-        u[*n] = (UnitRequest) { .unit = unit, .action = action, .certs = strdup(cert) };
-        if (!u[*n].certs)
-                return -ENOMEM;
-        (*n)++;
+        u->jobs = jobs;
+        u->jobs[u->n_jobs++] = job;
         return 0;
 }
 
@@ -447,41 +538,125 @@ static void reload_units(RenewJob *jobs, size_t n) {
         _cleanup_(notify_bus_freep) NotifyBus *bus = NULL;
         UnitRequest *units = NULL;
         size_t n_units = 0;
+        char step[512];
         int r = 0;
 
         for (size_t i = 0; i < n && r >= 0; i++) {
-                if (jobs[i].result < 0)
+                if (!job_deploys(&jobs[i]))
                         continue;
                 for (char **u = jobs[i].cert->reload; u && *u && r >= 0; u++)
-                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RELOAD, jobs[i].cert->name);
+                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RELOAD, i, jobs[i].cert->name);
                 for (char **u = jobs[i].cert->restart; u && *u && r >= 0; u++)
-                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RESTART, jobs[i].cert->name);
+                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RESTART, i, jobs[i].cert->name);
         }
+        log_error_clear();
         if (r < 0)
                 log_error_errno(r, "Out of memory");
         else if (n_units > 0 && (r = notify_bus_open(&bus)) < 0)
                 log_error_errno(r, "cannot reach systemd over D-Bus: %m; %zu unit(s) not reloaded", n_units);
-        else
-                for (size_t i = 0; i < n_units; i++)
-                        (void) notify_unit(bus, units[i].action, units[i].unit, units[i].certs, UNIT_JOB_TIMEOUT);
+        for (size_t i = 0; i < n_units; i++) {
+                int q = r;
 
-        for (size_t i = 0; i < n_units; i++)
+                _cleanup_free_ char *err = NULL;
+
+                if (q >= 0) {
+                        log_error_clear();
+                        q = notify_unit(bus, units[i].action, units[i].unit, units[i].certs, UNIT_JOB_TIMEOUT, &err);
+                }
+                snprintf(step, sizeof(step), "%s %s", unit_action_to_string(units[i].action), units[i].unit);
+                for (size_t k = 0; q < 0 && k < units[i].n_jobs; k++)
+                        deploy_failed(&jobs[units[i].jobs[k]], q, step, err ?: log_last_error());
+        }
+        for (size_t i = 0; i < n_units; i++) {
                 free(units[i].certs);
+                free(units[i].jobs);
+        }
         free(units);
 }
 
-static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, usec_t now) {
+typedef struct DeployBatch {
+        const Inventory *inv;
+        RenewJob *jobs;
+} DeployBatch;
+
+/* Signal, exec hook and verify for one job (on a pool thread: hooks and handshakes overlap). */
+static int deploy_job(unsigned worker, size_t item, void *userdata) {
+        DeployBatch *b = userdata;
+        RenewJob *j = &b->jobs[item];
+        const CertConfig *c = j->cert;
+        _cleanup_free_ char *pin = NULL;
+        char na[32], step[512], error[512];
+        int r;
+
+        if (!job_deploys(j))
+                return 0;
+        if (c->signal && c->signal_pidfile) {
+                snprintf(step, sizeof(step), "signal SIG%s %s", sigabbrev_np(c->signal) ?: "?", c->signal_pidfile);
+                _cleanup_free_ char *err = NULL;
+
+                r = notify_signal(c->signal, c->signal_pidfile, c->owner, &err);
+                if (r < 0) {
+                        if (err)
+                                snprintf(error, sizeof(error), "%s", err);
+                        else
+                                snprintf(error, sizeof(error), "cannot signal the process in %s: %s",
+                                         c->signal_pidfile, strerror(-r));
+                        log_error("%s: %s", c->name, error);
+                        deploy_failed(j, r, step, error);
+                }
+        }
+        if (c->exec && pin_format(j->outcome.pin, PIN_FORMAT_BASE64, &pin) >= 0) {
+                HookEnv env = { .name = c->name, .certificate = c->certificate, .key = c->key, .pin = pin,
+                                .previous_pin = j->outcome.previous[0] ? j->outcome.previous : NULL,
+                                .not_after = format_timestamp_iso(na, sizeof(na), j->outcome.not_after) };
+
+                _cleanup_free_ char *err = NULL;
+
+                snprintf(step, sizeof(step), "exec %s", c->exec);
+                r = notify_exec(c->exec, &env, cert_hook_timeout(b->inv, c), &err);
+                if (r < 0)
+                        snprintf(error, sizeof(error), "%s", err ?: strerror(-r));
+                if (r < 0) {
+                        log_error("%s: %s", c->name, error);
+                        deploy_failed(j, r, step, error);
+                }
+        }
+        for (char **e = c->verify; e && *e; e++) {
+                _cleanup_free_ char *err = NULL;
+
+                log_error_clear();
+                r = notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, c->name, VERIFY_TIMEOUT,
+                                  &err);
+                snprintf(step, sizeof(step), "verify %s", *e);
+                if (r < 0)
+                        deploy_failed(j, r, step, err ?: log_last_error());
+        }
+        return 0;
+}
+
+static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now) {
         reload_units(jobs, n);
+        (void) pool_run(n, concurrency ? concurrency : 1, deploy_job, &(DeployBatch) { .inv = inv, .jobs = jobs });
+
         for (size_t i = 0; i < n; i++) {
                 RenewJob *j = &jobs[i];
+                char f_step[600], f_error[600], f_serial[100];
 
-                if (j->result < 0)
+                if (!job_deploys(j))
                         continue;
-                for (char **e = j->cert->verify; e && *e; e++)
-                        (void) notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, j->cert->name,
-                                             VERIFY_TIMEOUT);
-                (void) publish_pins(inv, j->cert, j->outcome.pin, j->outcome.not_after,
-                                    j->current && j->current->has_pin ? j->current->pin : NULL, now);
+                j->deployed = true;
+                if (j->deploy_result < 0) {
+                        snprintf(f_step, sizeof(f_step), "CERTHERD_DEPLOY_STEP=%s", j->deploy_step ?: "");
+                        snprintf(f_error, sizeof(f_error), "CERTHERD_DEPLOY_ERROR=%s", j->deploy_error ?: "");
+                        snprintf(f_serial, sizeof(f_serial), "CERTHERD_SERIAL=%s", j->outcome.serial);
+                        log_cert_event(CERT_EVENT_DEPLOY_FAILED, j->cert->name,
+                                       (const char *[]) { f_step, f_error, f_serial, NULL },
+                                       "deploy failed at %s: %s; the pin stays, the deploy is retried",
+                                       j->deploy_step ?: "?", j->deploy_error ?: "?");
+                } else
+                        /* Only a deployed certificate's pin is published. */
+                        (void) publish_pins(inv, j->cert, j->outcome.pin, j->outcome.not_after,
+                                            j->current && j->current->has_pin ? j->current->pin : NULL, now);
                 gnutls_free(j->outcome.leaf_der.data);
                 j->outcome.leaf_der = (gnutls_datum_t) {};
         }
@@ -495,7 +670,8 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
         acme = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(AcmeSlot));
         if (!acme) {
                 for (size_t i = 0; i < n; i++)
-                        jobs[i].result = fail(jobs[i].cert, -ENOMEM, "out of memory");
+                        if (!jobs[i].deploy_only)
+                                jobs[i].result = fail(&jobs[i], -ENOMEM, "out of memory");
                 return;
         }
         for (size_t i = 0; i < inv->n_acme; i++)
@@ -505,203 +681,6 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
                 acme_session_free(acme[i].session);
                 pthread_mutex_destroy(&acme[i].lock);
         }
-        deploy(inv, jobs, n, now);
+        deploy(inv, jobs, n, concurrency, now);
 }
 
-void renew_record(CertState *st, const RenewJob *j, usec_t started, usec_t now) {
-        const CertFacts *f = j->current;
-        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
-
-        st->last_attempt = started;
-        if (j->result >= 0) {
-                st->failures = 0;
-                st->next_retry = 0;
-                st->last_renewal = now;
-                return;
-        }
-        st->failures++;
-        st->next_retry = now + policy_backoff(st->failures, lifetime);
-        log_notice("%s: renewal attempt %u failed; next attempt in %" PRIu64 " s", j->cert->name, st->failures,
-                   (st->next_retry - now) / USEC_PER_SEC);
-}
-
-void renew_record_jobs(const Inventory *inv, const RenewJob *jobs, size_t n, usec_t started) {
-        usec_t now = now_realtime();
-
-        for (size_t i = 0; i < n; i++) {
-                CertState st = {};
-                int r;
-
-                if (state_load(inv->agent.state_directory, jobs[i].cert->name, &st) < 0)
-                        st = (CertState) {};
-                renew_record(&st, &jobs[i], started, now);
-                r = state_save(inv->agent.state_directory, jobs[i].cert->name, &st);
-                if (r < 0)
-                        log_warning_errno(r, "%s: cannot save its state: %m, ignoring", jobs[i].cert->name);
-        }
-}
-
-struct RenewAri {
-        const Inventory *inv;
-        AcmeSession **sessions; /* indexed like inv->acme */
-        int *errors;
-};
-
-RenewAri *renew_ari_new(const Inventory *inv) {
-        RenewAri *a = calloc(1, sizeof(*a));
-
-        if (!a)
-                return NULL;
-        a->inv = inv;
-        a->sessions = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(AcmeSession *));
-        a->errors = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(int));
-        if (!a->sessions || !a->errors)
-                return renew_ari_free(a);
-        return a;
-}
-
-RenewAri *renew_ari_free(RenewAri *a) {
-        if (!a)
-                return NULL;
-        for (size_t i = 0; a->sessions && i < a->inv->n_acme; i++)
-                acme_session_free(a->sessions[i]);
-        free(a->sessions);
-        free(a->errors);
-        free(a);
-        return NULL;
-}
-
-bool renew_ari_due(RenewAri *a, const CertConfig *c, usec_t now) {
-        AcmeAriDecision d = {};
-        size_t i;
-        int r;
-
-        if (!a || c->issuer != ISSUER_ACME)
-                return false;
-        for (i = 0; i < a->inv->n_acme; i++)
-                if (strcmp(a->inv->acme[i]->name, c->issuer_name) == 0)
-                        break;
-        if (i == a->inv->n_acme || a->errors[i] < 0)
-                return false;
-        if (!a->sessions[i]) {
-                a->errors[i] = acme_session_new(a->inv, a->inv->acme[i], &a->sessions[i]);
-                if (a->errors[i] < 0)
-                        return false;
-        }
-        if (!acme_session_has_ari(a->sessions[i]))
-                return false;
-        r = acme_ari_due(a->sessions[i], c, now, &d);
-        if (r < 0) {
-                if (r != -ENODATA)
-                        log_warning_errno(r, "%s: cannot fetch its ARI renewal window: %m, ignoring", c->name);
-                return false;
-        }
-        free(d.id);
-        if (d.due)
-                log_info("%s: inside the renewal window the ACME server suggests (ARI)", c->name);
-        return d.due;
-}
-
-int renew_ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {};
-        _cleanup_free_ char *cn = NULL;
-        struct stat st;
-        int r;
-
-        if (stat(ca->certificate, &st) >= 0 || stat(ca->key, &st) >= 0)
-                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
-                                       ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
-
-        r = keygen_generate(ca->key_type, &key);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
-        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
-        if (asprintf(&cn, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = ca_make_root(key, cn, ca->ca_validity, now, &crt);
-        if (r >= 0)
-                r = keygen_export_pem(key, &key_pem);
-        if (r >= 0)
-                r = ca_export_pem(crt, &crt_pem);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make the CA certificate: %m", ca->name);
-
-        r = renew_state_directory(inv);
-        if (r < 0)
-                return r;
-        if ((r = mkdir_parents(ca->key, 0700)) < 0 || (r = mkdir_parents(ca->certificate, 0755)) < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot create the directory of %s: %m", ca->name, ca->key);
-
-        r = install_pair(inv->agent.state_directory, ca->name,
-                         &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 },
-                         &(InstallFile) { .path = ca->certificate, .data = crt_pem.data, .size = crt_pem.size,
-                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
-        log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
-
-        for (char **e = ca->export; e && *e; e++) {
-                r = mkdir_parents(*e, 0755);
-                if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = *e, .data = crt_pem.data, .size = crt_pem.size,
-                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
-                if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
-                log_info("[ca \"%s\"]: exported the CA certificate to %s", ca->name, *e);
-        }
-        return 0;
-}
-
-int renew_state_directory(const Inventory *inv) {
-        int r = mkdir_p(inv->agent.state_directory, 0700);
-
-        if (r < 0)
-                return log_error_errno(r, "cannot create state directory %s: %m", inv->agent.state_directory);
-        return 0;
-}
-
-static int lock_state(const Inventory *inv, bool wait) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -1;
-
-        if (asprintf(&path, "%s/lock", inv->agent.state_directory) < 0)
-                return -ENOMEM;
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open lock %s: %m", path);
-        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-                if (errno == EINTR)
-                        continue;
-                return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
-        }
-        return TAKE_FD(fd);
-}
-
-int renew_lock(const Inventory *inv) {
-        return lock_state(inv, false);
-}
-
-int renew_lock_wait(const Inventory *inv) {
-        return lock_state(inv, true);
-}
-
-void renew_log_expiry(const Inventory *inv, const CertConfig *c, const CertFacts *f) {
-        char na[32], f_na[64], f_days[48];
-
-        if (!f || !f->parsed)
-                return;
-        format_timestamp_iso(na, sizeof(na), f->not_after);
-        snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
-        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, f->days_left);
-        for (size_t i = 0; i < f->n_problems; i++) {
-                CertEvent e = f->problems[i].code == PROBLEM_EXPIRED           ? CERT_EVENT_EXPIRED
-                              : f->problems[i].code == PROBLEM_EXPIRY_CRITICAL ? CERT_EVENT_EXPIRY_CRITICAL
-                              : f->problems[i].code == PROBLEM_EXPIRY_WARNING  ? CERT_EVENT_EXPIRY_WARNING
-                                                                               : _CERT_EVENT_INVALID;
-                if (e >= 0)
-                        log_cert_event(e, c->name, (const char *[]) { f_na, f_days, NULL }, "%s", f->problems[i].message);
-        }
-}

@@ -17,20 +17,59 @@ static json_t *strv_to_json(char *const *l) {
         return a;
 }
 
+static json_t *time_or_null(usec_t t) {
+        char buf[32];
+
+        return t == 0 || t == USEC_INFINITY ? json_null() : json_string(format_timestamp_iso(buf, sizeof(buf), t));
+}
+
+static json_t *problems_to_json(const CertFacts *f) {
+        json_t *problems = json_array();
+
+        for (size_t i = 0; problems && i < f->n_problems; i++)
+                json_array_append_new(problems,
+                                      json_pack("{s:s, s:s, s:s}", "code", problem_code_to_string(f->problems[i].code),
+                                                "severity", severity_to_string(f->problems[i].severity), "message",
+                                                f->problems[i].message));
+        return problems;
+}
+
+/* When the next renewal (or, backing off, the next attempt) is due; USEC_INFINITY: never. */
+static usec_t next_renewal(const Plan *p) {
+        return p->action == PLAN_BACKOFF && p->why != RENEW_REASON_NONE ? p->retry : p->due;
+}
+
+/* next_renewal, last_renewal {time, result, error}, deploy {time, result, step, error, serial}. */
+static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
+        const CertState *st = rep->states ? &rep->states[i] : NULL;
+
+        json_object_set_new(o, "next_renewal", rep->plans ? time_or_null(next_renewal(&rep->plans[i])) : json_null());
+        if (st && st->failures > 0)
+                json_object_set_new(o, "last_renewal",
+                                    json_pack("{s:o, s:s, s:s?}", "time", time_or_null(st->last_attempt), "result",
+                                              "failed", "error", st->last_error));
+        else if (st && st->last_renewal > 0)
+                json_object_set_new(o, "last_renewal", json_pack("{s:o, s:s, s:n}", "time", time_or_null(st->last_renewal),
+                                                                 "result", "ok", "error"));
+        else
+                json_object_set_new(o, "last_renewal", json_null());
+        if (st && st->deploy_time > 0)
+                json_object_set_new(o, "deploy",
+                                    json_pack("{s:o, s:s, s:s?, s:s?, s:s?}", "time", time_or_null(st->deploy_time),
+                                              "result", st->deploy_failed ? "failed" : "ok", "step",
+                                              st->deploy_failed ? st->deploy_step : NULL, "error",
+                                              st->deploy_failed ? st->deploy_error : NULL, "serial", st->deploy_serial));
+        else
+                json_object_set_new(o, "deploy", json_null());
+}
+
 static json_t *result_to_json(const CheckResult *res) {
         const CertFacts *f = res->facts;
         json_t *o, *problems;
         char nb[32], na[32];
         _cleanup_free_ char *pin = NULL;
 
-        problems = json_array();
-        for (size_t i = 0; problems && i < f->n_problems; i++) {
-                ProblemCode c = f->problems[i].code;
-                json_array_append_new(problems,
-                                      json_pack("{s:s, s:s, s:s}", "code", problem_code_to_string(c), "severity",
-                                                severity_to_string(problem_code_severity(c)), "message",
-                                                f->problems[i].message));
-        }
+        problems = problems_to_json(f);
         if (f->has_pin && pin_format(f->pin, PIN_FORMAT_BASE64, &pin) < 0)
                 pin = NULL;
 
@@ -71,6 +110,25 @@ int report_json(const CheckReport *rep, FILE *f) {
 
                 if (!o)
                         return -ENOMEM;
+                add_lifecycle(o, rep, i);
+                fputs(i == 0 ? "\n" : ",\n", f);
+                r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                json_decref(o);
+                if (r < 0)
+                        return -EIO;
+        }
+        fputs("\n], \"cas\": [", f);
+        for (size_t i = 0; i < rep->n_cas; i++) {
+                const CertFacts *x = rep->cas[i].facts;
+                json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", rep->cas[i].ca->name, "certificate",
+                                      rep->cas[i].ca->certificate, "not_after",
+                                      x->parsed ? time_or_null(x->not_after) : json_null(), "days_left",
+                                      x->parsed ? json_integer(x->days_left) : json_null(), "state",
+                                      severity_to_string(x->state), "problems", problems_to_json(x));
+                int r;
+
+                if (!o)
+                        return -ENOMEM;
                 fputs(i == 0 ? "\n" : ",\n", f);
                 r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 json_decref(o);
@@ -98,12 +156,16 @@ int report_lines(const CheckReport *rep, FILE *f) {
                                 format_timestamp_iso(na, sizeof(na), x->not_after), x->days_left);
                         continue;
                 }
-                for (size_t j = 0; j < x->n_problems; j++) {
-                        ProblemCode c = x->problems[j].code;
-                        fprintf(f, "%-8s %s: %s: %s\n", severity_to_string(problem_code_severity(c)), res->cert->name,
-                                problem_code_to_string(c), x->problems[j].message);
-                }
+                for (size_t j = 0; j < x->n_problems; j++)
+                        fprintf(f, "%-8s %s: %s: %s\n", severity_to_string(x->problems[j].severity), res->cert->name,
+                                problem_code_to_string(x->problems[j].code), x->problems[j].message);
         }
+        /* An internal CA is mentioned when something is wrong with it. */
+        for (size_t i = 0; i < rep->n_cas; i++)
+                for (size_t j = 0; j < rep->cas[i].facts->n_problems; j++)
+                        fprintf(f, "%-8s ca:%s: %s: %s\n", severity_to_string(rep->cas[i].facts->problems[j].severity),
+                                rep->cas[i].ca->name, problem_code_to_string(rep->cas[i].facts->problems[j].code),
+                                rep->cas[i].facts->problems[j].message);
         summary(rep, f);
         return ferror(f) ? -EIO : 0;
 }
@@ -125,6 +187,43 @@ static const char *state_color(Severity s) {
         return s == SEVERITY_OK ? "\033[32m" : s == SEVERITY_WARNING ? "\033[33m" : "\033[1;31m";
 }
 
+/* "ok", "failed: why", "deploy-failed: step" — the last result of a set's lifecycle. */
+static void last_result(const CertState *st, char *buf, size_t size) {
+        if (!st)
+                snprintf(buf, size, "-");
+        else if (st->deploy_failed)
+                snprintf(buf, size, "deploy-failed: %s", st->deploy_step ?: "?");
+        else if (st->failures > 0)
+                snprintf(buf, size, "failed: %s", st->last_error ?: "?");
+        else if (st->last_renewal > 0 || st->deploy_time > 0)
+                snprintf(buf, size, "ok");
+        else
+                snprintf(buf, size, "-");
+}
+
+static void table_row(FILE *f, bool color, int wname, const char *name, const CertFacts *x, const char *next,
+                      const char *last) {
+        char na[32] = "-", days[24] = "-", issuer[25] = "-", pin[16] = "-", problems[256] = "";
+        _cleanup_free_ char *p = NULL;
+        size_t off = 0;
+
+        if (x->parsed) {
+                format_timestamp_iso(na, sizeof(na), x->not_after);
+                na[10] = 0;
+                snprintf(days, sizeof(days), "%" PRIi64, x->days_left);
+                short_issuer(x->issuer, issuer, sizeof(issuer));
+                if (x->has_pin && pin_format(x->pin, PIN_FORMAT_BASE64, &p) >= 0)
+                        snprintf(pin, sizeof(pin), "%.11s…", p);
+        }
+        for (size_t j = 0; j < x->n_problems && off < sizeof(problems); j++)
+                off += (size_t) snprintf(problems + off, sizeof(problems) - off, "%s%s", j ? ", " : "",
+                                         problem_code_to_string(x->problems[j].code));
+
+        fprintf(f, "%-*s  %s%-8s%s  %-10s  %5s  %-24s  %-12s  %-16s  %-20s  %s\n", wname, name,
+                color ? state_color(x->state) : "", severity_to_string(x->state), color ? "\033[0m" : "", na, days,
+                issuer, pin, next, x->n_problems ? problems : "-", last);
+}
+
 int report_table(const CheckReport *rep, FILE *f, bool color) {
         int wname = 4;
 
@@ -133,32 +232,88 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
                 if (l > wname)
                         wname = l > 40 ? 40 : l;
         }
-        fprintf(f, "%s%-*s  %-8s  %-10s  %5s  %-24s  %-12s  %s%s\n", color ? "\033[1m" : "", wname, "NAME", "STATE",
-                "EXPIRES", "DAYS", "ISSUER", "PIN", "PROBLEMS", color ? "\033[0m" : "");
+        for (size_t i = 0; i < rep->n_cas; i++) {
+                int l = (int) strlen(rep->cas[i].ca->name) + 3;
+                if (l > wname)
+                        wname = l > 40 ? 40 : l;
+        }
+        fprintf(f, "%s%-*s  %-8s  %-10s  %5s  %-24s  %-12s  %-16s  %-20s  %s%s\n", color ? "\033[1m" : "", wname, "NAME",
+                "STATE", "EXPIRES", "DAYS", "ISSUER", "PIN", "NEXT RENEWAL", "PROBLEMS", "LAST RESULT",
+                color ? "\033[0m" : "");
 
         for (size_t i = 0; i < rep->n_results; i++) {
                 const CheckResult *res = &rep->results[i];
-                const CertFacts *x = res->facts;
-                char na[32] = "-", days[24] = "-", issuer[25] = "-", pin[16] = "-", problems[256] = "";
-                _cleanup_free_ char *p = NULL;
-                size_t off = 0;
+                char next[32] = "-", last[512];
+                usec_t t = rep->plans ? next_renewal(&rep->plans[i]) : USEC_INFINITY;
 
-                if (x->parsed) {
-                        format_timestamp_iso(na, sizeof(na), x->not_after);
-                        na[10] = 0;
-                        snprintf(days, sizeof(days), "%" PRIi64, x->days_left);
-                        short_issuer(x->issuer, issuer, sizeof(issuer));
-                        if (x->has_pin && pin_format(x->pin, PIN_FORMAT_BASE64, &p) >= 0)
-                                snprintf(pin, sizeof(pin), "%.11s…", p);
+                if (t != USEC_INFINITY) {
+                        format_timestamp_iso(next, sizeof(next), t);
+                        next[16] = 0; /* 2026-12-01T13:00 */
                 }
-                for (size_t j = 0; j < x->n_problems && off < sizeof(problems); j++)
-                        off += (size_t) snprintf(problems + off, sizeof(problems) - off, "%s%s", j ? ", " : "",
-                                                 problem_code_to_string(x->problems[j].code));
+                last_result(rep->states ? &rep->states[i] : NULL, last, sizeof(last));
+                table_row(f, color, wname, res->cert->name, res->facts, next, last);
+        }
+        for (size_t i = 0; i < rep->n_cas; i++) {
+                char name[64];
 
-                fprintf(f, "%-*s  %s%-8s%s  %-10s  %5s  %-24s  %-12s  %s\n", wname, res->cert->name,
-                        color ? state_color(x->state) : "", severity_to_string(x->state), color ? "\033[0m" : "", na,
-                        days, issuer, pin, x->n_problems ? problems : "-");
+                snprintf(name, sizeof(name), "ca:%s", rep->cas[i].ca->name);
+                table_row(f, color, wname, name, rep->cas[i].facts, "-", "-");
         }
         summary(rep, f);
+        return ferror(f) ? -EIO : 0;
+}
+
+/* A perfdata label: single-quoted, a quote inside doubled (monitoring-plugins guidelines). */
+static void perf_label(FILE *f, const char *name) {
+        fputc('\'', f);
+        for (const char *p = name; *p; p++) {
+                if (*p == '\'')
+                        fputc('\'', f);
+                fputc(*p == '=' ? '_' : *p, f);
+        }
+        fputc('\'', f);
+}
+
+static void nagios_problems(FILE *f, const char *prefix, const char *name, const CertFacts *x, bool *first) {
+        for (size_t j = 0; j < x->n_problems; j++) {
+                if (x->problems[j].severity == SEVERITY_OK)
+                        continue;
+                fprintf(f, "%s%s%s: %s", *first ? ": " : ", ", prefix, name, problem_code_to_string(x->problems[j].code));
+                *first = false;
+        }
+}
+
+int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f) {
+        static const char *const words[_SEVERITY_MAX] = { "OK", "WARNING", "CRITICAL" };
+        bool first = true;
+
+        fprintf(f, "CERTHERD %s - ", words[rep->worst]);
+        if (rep->worst == SEVERITY_OK)
+                fprintf(f, "%zu certificate%s ok", rep->n_results, rep->n_results == 1 ? "" : "s");
+        else {
+                fprintf(f, "%zu critical, %zu warning of %zu certificate%s", rep->count[SEVERITY_CRITICAL],
+                        rep->count[SEVERITY_WARNING], rep->n_results, rep->n_results == 1 ? "" : "s");
+                for (size_t i = 0; i < rep->n_results; i++)
+                        nagios_problems(f, "", rep->results[i].cert->name, rep->results[i].facts, &first);
+                for (size_t i = 0; i < rep->n_cas; i++)
+                        if (rep->cas[i].facts->parsed)
+                                nagios_problems(f, "ca:", rep->cas[i].ca->name, rep->cas[i].facts, &first);
+        }
+        fputs(" |", f);
+        for (size_t i = 0; i < rep->n_results; i++) {
+                const CertConfig *c = rep->results[i].cert;
+                const CertFacts *x = rep->results[i].facts;
+                usec_t lifetime = x->parsed && x->not_after > x->not_before ? x->not_after - x->not_before : 0;
+
+                fputc(' ', f);
+                perf_label(f, c->name);
+                if (x->parsed)
+                        fprintf(f, "=%" PRIi64 "d", x->days_left);
+                else
+                        fputs("=U", f);
+                fprintf(f, ";%" PRIu64 ";%" PRIu64, threshold_resolve(cert_warn_before(inv, c), lifetime) / USEC_PER_DAY,
+                        threshold_resolve(cert_critical_before(inv, c), lifetime) / USEC_PER_DAY);
+        }
+        fputc('\n', f);
         return ferror(f) ? -EIO : 0;
 }

@@ -12,3 +12,9 @@
 int report_json(const CheckReport *rep, FILE *f);
 int report_lines(const CheckReport *rep, FILE *f);
 int report_table(const CheckReport *rep, FILE *f, bool color);
+
+/* `check --format nagios`: one line in the monitoring-plugins format,
+ *   CERTHERD OK|WARNING|CRITICAL - summary | 'name'=Nd;W;C ...
+ * with the days left of each set and its warn-before/critical-before in days as perfdata ('name'=U;W;C
+ * when the certificate cannot be read). */
+int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f);

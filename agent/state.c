@@ -1,57 +1,152 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "fd-util.h"
 #include "install.h"
+#include "log.h"
 #include "macro.h"
 #include "state.h"
+
+/* Bounds of a sane state file: anything outside was not written by us. */
+#define STATE_FILE_MAX (64U * 1024U)
+#define STATE_STRING_MAX 4096U
+#define STATE_FAILURES_MAX 1000000U
+#define STATE_ALERT_LEVEL_MAX 3 /* ALERT_EXPIRED (policy.h); state stays below policy in the layers */
+
+void cert_state_done(CertState *st) {
+        if (!st)
+                return;
+        free(st->last_error);
+        free(st->deploy_step);
+        free(st->deploy_error);
+        free(st->deploy_serial);
+        free(st->held_inputs);
+        *st = (CertState) {};
+}
 
 static int state_path(const char *state_dir, const char *name, char **ret) {
         return asprintf(ret, "%s/certs/%s.json", state_dir, name) < 0 ? -ENOMEM : 0;
 }
 
-static usec_t json_usec(json_t *o, const char *key) {
+/* An optional non-negative integer ≤ max; absent or null is 0. */
+static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *ret) {
         json_t *v = json_object_get(o, key);
-        return json_is_integer(v) && json_integer_value(v) > 0 ? (usec_t) json_integer_value(v) : 0;
+
+        if (!v || json_is_null(v)) {
+                *ret = 0;
+                return 0;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t) json_integer_value(v) > max)
+                return -EBADMSG;
+        *ret = (uint64_t) json_integer_value(v);
+        return 0;
+}
+
+static int get_bool(json_t *o, const char *key, bool *ret) {
+        json_t *v = json_object_get(o, key);
+
+        if (!v || json_is_null(v)) {
+                *ret = false;
+                return 0;
+        }
+        if (!json_is_boolean(v))
+                return -EBADMSG;
+        *ret = json_is_true(v);
+        return 0;
+}
+
+/* An optional string without control characters (it reaches terminals and the journal). */
+static int get_string(json_t *o, const char *key, char **ret) {
+        json_t *v = json_object_get(o, key);
+        const char *s;
+        size_t n;
+
+        *ret = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v))
+                return -EBADMSG;
+        s = json_string_value(v);
+        n = json_string_length(v);
+        if (n > STATE_STRING_MAX || strlen(s) != n)
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+                        return -EBADMSG;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int state_parse(const char *text, size_t size, CertState *ret) {
+        _cleanup_(cert_state_done) CertState st = {};
+        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time;
+        json_t *o;
+        int r;
+
+        o = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return -EBADMSG;
+        }
+        /* Times are stored as microseconds since the epoch, like usec_t. */
+        if ((r = get_uint(o, "failures", STATE_FAILURES_MAX, &failures)) < 0 ||
+            (r = get_uint(o, "last_attempt_usec", INT64_MAX, &last_attempt)) < 0 ||
+            (r = get_uint(o, "next_retry_usec", INT64_MAX, &next_retry)) < 0 ||
+            (r = get_uint(o, "last_renewal_usec", INT64_MAX, &last_renewal)) < 0 ||
+            (r = get_string(o, "last_error", &st.last_error)) < 0 ||
+            (r = get_uint(o, "alert_level", STATE_ALERT_LEVEL_MAX, &level)) < 0 ||
+            (r = get_uint(o, "alert_last_usec", INT64_MAX, &alert_last)) < 0 ||
+            (r = get_bool(o, "deploy_failed", &st.deploy_failed)) < 0 ||
+            (r = get_uint(o, "deploy_failures", STATE_FAILURES_MAX, &deploy_failures)) < 0 ||
+            (r = get_uint(o, "deploy_time_usec", INT64_MAX, &deploy_time)) < 0 ||
+            (r = get_string(o, "deploy_step", &st.deploy_step)) < 0 ||
+            (r = get_string(o, "deploy_error", &st.deploy_error)) < 0 ||
+            (r = get_string(o, "deploy_serial", &st.deploy_serial)) < 0 ||
+            (r = get_string(o, "held_inputs", &st.held_inputs)) < 0) {
+                json_decref(o);
+                return r;
+        }
+        json_decref(o);
+        st.failures = (unsigned) failures;
+        st.last_attempt = last_attempt;
+        st.next_retry = next_retry;
+        st.last_renewal = last_renewal;
+        st.alert_level = (int) level;
+        st.alert_last = alert_last;
+        st.deploy_failures = (unsigned) deploy_failures;
+        st.deploy_time = deploy_time;
+        *ret = st;
+        st = (CertState) {};
+        return 0;
 }
 
 int state_load(const char *state_dir, const char *name, CertState *ret) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *data = NULL;
-        json_t *o;
         size_t size;
         int r;
 
         r = state_path(state_dir, name, &path);
         if (r < 0)
                 return r;
-        r = read_full_file(path, 64 * 1024, &data, &size);
+        r = read_full_file(path, STATE_FILE_MAX, &data, &size);
         if (r == -ENOENT) {
                 *ret = (CertState) {};
                 return 0;
         }
         if (r < 0)
                 return r;
+        return state_parse((const char *) data, size, ret);
+}
 
-        o = json_loadb((const char *) data, size, 0, NULL);
-        if (!json_is_object(o)) {
-                json_decref(o);
-                return -EBADMSG;
-        }
-        /* Times are stored as microseconds since the epoch, like usec_t. */
-        *ret = (CertState) {
-                .failures = (unsigned) json_usec(o, "failures"),
-                .last_attempt = json_usec(o, "last_attempt_usec"),
-                .next_retry = json_usec(o, "next_retry_usec"),
-                .last_renewal = json_usec(o, "last_renewal_usec"),
-                .alert_level = (int) json_usec(o, "alert_level"),
-                .alert_last = json_usec(o, "alert_last_usec"),
-        };
-        json_decref(o);
-        return 0;
+static int set_string(json_t *o, const char *key, const char *s) {
+        return s ? json_object_set_new(o, key, json_string(s)) : 0;
 }
 
 int state_save(const char *state_dir, const char *name, const CertState *st) {
@@ -68,16 +163,50 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         if (r < 0)
                 return r;
 
-        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "failures", (json_int_t) st->failures, "last_attempt_usec",
-                      (json_int_t) st->last_attempt, "next_retry_usec", (json_int_t) st->next_retry,
-                      "last_renewal_usec", (json_int_t) st->last_renewal, "alert_level", (json_int_t) st->alert_level,
-                      "alert_last_usec", (json_int_t) st->alert_last);
+        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "failures", (json_int_t) st->failures,
+                      "last_attempt_usec", (json_int_t) st->last_attempt, "next_retry_usec",
+                      (json_int_t) st->next_retry, "last_renewal_usec", (json_int_t) st->last_renewal, "alert_level",
+                      (json_int_t) st->alert_level, "alert_last_usec", (json_int_t) st->alert_last, "deploy_failed",
+                      st->deploy_failed, "deploy_failures", (json_int_t) st->deploy_failures, "deploy_time_usec",
+                      (json_int_t) st->deploy_time);
         if (!o)
                 return -ENOMEM;
+        if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||
+            set_string(o, "deploy_error", st->deploy_error) < 0 ||
+            set_string(o, "deploy_serial", st->deploy_serial) < 0 ||
+            set_string(o, "held_inputs", st->held_inputs) < 0) {
+                json_decref(o);
+                return -ENOMEM;
+        }
         text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(o);
         if (!text)
                 return -ENOMEM;
         return install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
                                              .uid = (uid_t) -1, .gid = (gid_t) -1 });
+}
+
+int state_directory(const char *state_dir) {
+        int r = mkdir_p(state_dir, 0700);
+
+        if (r < 0)
+                return log_error_errno(r, "cannot create state directory %s: %m", state_dir);
+        return 0;
+}
+
+int state_lock(const char *state_dir, bool wait) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+
+        if (asprintf(&path, "%s/lock", state_dir) < 0)
+                return -ENOMEM;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open lock %s: %m", path);
+        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+                if (errno == EINTR)
+                        continue;
+                return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
+        }
+        return TAKE_FD(fd);
 }

@@ -2,25 +2,54 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "time-util.h"
 
 /* Per-certificate state that outlives the process (DESIGN.md §2): renewal failures and their backoff,
- * the last renewal, and the alert last sent, in STATE_DIR/certs/NAME.json. The ACME order in flight lives
- * with the ACME client (STATE_DIR/acme/). */
+ * the last renewal and its error, the alert last sent, and the outcome of the last deploy, in
+ * STATE_DIR/certs/NAME.json. The ACME order in flight lives with the ACME client (STATE_DIR/acme/).
+ * Also the state directory itself and the lock daemon and timer mode share (DESIGN.md §8). */
 
 typedef struct CertState {
         unsigned failures;   /* consecutive failed renewals */
         usec_t last_attempt; /* of a renewal */
         usec_t next_retry;   /* 0: none scheduled */
         usec_t last_renewal; /* of a successful one */
+        char *last_error;    /* why the last renewal failed (NULL after a success) */
         int alert_level;     /* AlertLevel of the last alert sent */
         usec_t alert_last;   /* when it was sent */
+
+        /* Deploy (units, signal, exec hook, verify) of the installed certificate. */
+        bool deploy_failed;      /* kept until a later deploy of this set succeeds */
+        unsigned deploy_failures; /* consecutive failed deploys, for the backoff */
+        usec_t deploy_time;      /* of the last deploy, ok or failed; 0: never */
+        char *deploy_step;       /* the failed step: "exec /bin/false", "reload nginx.service", "verify tls://…" */
+        char *deploy_error;
+        char *deploy_serial;     /* serial (hex) of the certificate the last deploy was for */
+
+        /* ACME: a certificate was issued but refused by our own validation (a wrong `ca`, say). It is kept
+         * (STATE/certs/NAME.pending.pem and .key) and nothing is ordered again while the inputs have this
+         * fingerprint (check_inputs_fingerprint). NULL: not held. */
+        char *held_inputs;
 } CertState;
 
-/* Load NAME's state; a missing file is the zero state. A damaged file is reported (-EBADMSG) and the
- * caller starts from zero: state is advisory, never a reason not to run. */
+void cert_state_done(CertState *st);
+
+/* Load NAME's state; a missing file is the zero state. A file that is not JSON, or a field of the wrong
+ * type or out of range, is -EBADMSG (and *ret untouched, nothing leaked): the caller starts from zero,
+ * state is advisory, never a reason not to run. */
 int state_load(const char *state_dir, const char *name, CertState *ret);
+
+/* Parse a state file's text (state_load's parser; also for the fuzzer). */
+int state_parse(const char *text, size_t size, CertState *ret);
 
 /* Save NAME's state atomically. Returns 0 or -errno. */
 int state_save(const char *state_dir, const char *name, const CertState *st);
+
+/* The state directory, created (0700) when missing. Returns 0 or -errno (logged). */
+int state_directory(const char *state_dir);
+
+/* Take the lock shared by daemon and timer mode (STATE_DIR/lock). Returns an fd ≥ 0, -EWOULDBLOCK when
+ * another certherd holds it (wait = false), or -errno (logged). */
+int state_lock(const char *state_dir, bool wait);

@@ -36,6 +36,9 @@ static const struct {
         [PROBLEM_WEAK_SIGNATURE] = { "weak-signature", SEVERITY_CRITICAL },
         [PROBLEM_KEY_PERMISSIONS] = { "key-permissions", SEVERITY_WARNING },
         [PROBLEM_USAGE_MISSING] = { "usage-missing", SEVERITY_WARNING },
+        [PROBLEM_CHAIN_ORDER] = { "chain-order", SEVERITY_CRITICAL },
+        [PROBLEM_DEPLOY_FAILED] = { "deploy-failed", SEVERITY_CRITICAL },
+        [PROBLEM_RENEWAL_FAILING] = { "renewal-failing", SEVERITY_WARNING },
 };
 
 const char *severity_to_string(Severity s) {
@@ -91,7 +94,7 @@ int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...)
                 return -ENOMEM;
         }
         f->problems = p;
-        f->problems[f->n_problems++] = (Problem) { .code = code, .message = m };
+        f->problems[f->n_problems++] = (Problem) { .code = code, .severity = problem_code_severity(code), .message = m };
         if (problem_code_severity(code) > f->state)
                 f->state = problem_code_severity(code);
         return 0;
@@ -276,6 +279,82 @@ int x509_trust_new(const uint8_t *data, size_t size, gnutls_x509_trust_list_t *r
 
 /* ---- inspection ---- */
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when there is none: no overlong forms,
+ * no surrogates, nothing above U+10FFFF (RFC 3629). */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+        unsigned char c = s[0];
+        size_t len;
+        uint32_t cp;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                len = 4, cp = c & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+                return 0;
+        return len;
+}
+
+char *x509_escape_text(const char *s, size_t n) {
+        const unsigned char *u = (const unsigned char *) s;
+        char *out, *p;
+
+        /* Each byte at most "\xHH". */
+        out = malloc(n * 4 + 1);
+        if (!out)
+                return NULL;
+        p = out;
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_sequence(u + i, n - i);
+                /* C1 controls are U+0080..U+009F, encoded 0xc2 0x80..0x9f: some terminals act on them. */
+                bool control = len == 0 || (len == 1 && (u[i] < 0x20 || u[i] == 0x7f)) ||
+                               (len == 2 && u[i] == 0xc2 && u[i + 1] < 0xa0);
+
+                if (!control) {
+                        memcpy(p, u + i, len);
+                        p += len;
+                        i += len;
+                        continue;
+                }
+                for (size_t k = 0; k < (len ?: 1); k++, i++)
+                        p += sprintf(p, "\\x%02x", u[i]);
+        }
+        *p = 0;
+        return out;
+}
+
+/* A DN as text, escaped for terminals (a certificate's subject is whatever its maker wrote). */
+static char *dn_text(const gnutls_datum_t *dn) {
+        return x509_escape_text((const char *) dn->data, dn->size);
+}
+
+/* The escaped subject of a certificate, for messages; "?" when it has none. NULL on OOM. */
+static char *crt_subject(gnutls_x509_crt_t crt) {
+        gnutls_datum_t dn = {};
+        char *s;
+
+        if (gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0 || dn.size == 0) {
+                gnutls_free(dn.data);
+                return strdup("?");
+        }
+        s = dn_text(&dn);
+        gnutls_free(dn.data);
+        return s;
+}
+
 static int facts_fill_basics(CertFacts *f, gnutls_x509_crt_t crt) {
         gnutls_datum_t dn = {};
         uint8_t serial[64];
@@ -284,12 +363,12 @@ static int facts_fill_basics(CertFacts *f, gnutls_x509_crt_t crt) {
         int pk, r;
 
         if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
-                f->subject = strndup((const char *) dn.data, dn.size);
+                f->subject = dn_text(&dn);
                 gnutls_free(dn.data);
         }
         dn = (gnutls_datum_t) {};
         if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0) {
-                f->issuer = strndup((const char *) dn.data, dn.size);
+                f->issuer = dn_text(&dn);
                 gnutls_free(dn.data);
         }
         if (!f->subject)
@@ -360,6 +439,7 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 char buf[512], ip[INET6_ADDRSTRLEN];
                 size_t size = sizeof(buf) - 1;
                 const char *name;
+                size_t name_size;
                 char **l;
                 int r;
 
@@ -373,10 +453,12 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 if (r == GNUTLS_SAN_DNSNAME) {
                         buf[size] = 0;
                         name = buf;
+                        name_size = size; /* an embedded NUL shows, escaped */
                 } else if (r == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
                         if (!inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, ip, sizeof(ip)))
                                 continue;
                         name = ip;
+                        name_size = strlen(ip);
                 } else
                         continue;
 
@@ -384,7 +466,7 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 if (!l)
                         return -ENOMEM;
                 f->names = l;
-                l[n] = strdup(name);
+                l[n] = x509_escape_text(name, name_size);
                 if (!l[n])
                         return -ENOMEM;
                 l[++n] = NULL;
@@ -483,6 +565,20 @@ static bool hash_is_weak(gnutls_sign_algorithm_t s) {
         return h == GNUTLS_DIG_MD5 || h == GNUTLS_DIG_SHA1 || h == GNUTLS_DIG_MD2;
 }
 
+/* Whether crt is signed by its own key: same subject and issuer, and the signature verifies with the
+ * certificate's own public key (a CA:FALSE certificate included; times and algorithms not judged). */
+static bool is_self_signed(gnutls_x509_crt_t crt) {
+        const unsigned flags = GNUTLS_VERIFY_DO_NOT_ALLOW_SAME | GNUTLS_VERIFY_DISABLE_CA_SIGN |
+                               GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS |
+                               GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | GNUTLS_VERIFY_ALLOW_SIGN_RSA_MD5 |
+                               GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_PROFILE_TO_VFLAGS(GNUTLS_PROFILE_VERY_WEAK);
+        unsigned status = 0;
+
+        if (!gnutls_x509_crt_check_issuer(crt, crt))
+                return false;
+        return gnutls_x509_crt_verify(crt, &crt, 1, flags, &status) >= 0 && status == 0;
+}
+
 static int check_strength(CertFacts *f, gnutls_x509_crt_t *crts, unsigned n) {
         unsigned bits = 0;
         int pk = gnutls_x509_crt_get_pk_algorithm(crts[0], &bits);
@@ -492,16 +588,17 @@ static int check_strength(CertFacts *f, gnutls_x509_crt_t *crts, unsigned n) {
                 if (cert_facts_add_problem(f, PROBLEM_WEAK_KEY, "%s key is too weak (%u bits)", f->key_type, bits) < 0)
                         return -ENOMEM;
 
-        /* The leaf and the intermediates it was served with; a root's self-signature proves nothing. */
+        /* Only signatures that a verifier checks in a chain: the leaf's and the intermediates'. A self-signed
+         * certificate's own signature protects nothing (an anchor is trusted for what it is, not for its
+         * signature), so a watched SHA-1 root — two dozen of Debian's ca-certificates — is no problem,
+         * and neither is a self-signed leaf's. */
         for (unsigned i = 0; i < n; i++) {
                 int s = gnutls_x509_crt_get_signature_algorithm(crts[i]);
 
-                if (i > 0 && gnutls_x509_crt_check_issuer(crts[i], crts[i]))
-                        continue;
-                if (s >= 0 && hash_is_weak(s))
+                if (s >= 0 && hash_is_weak(s) && !is_self_signed(crts[i]))
                         return cert_facts_add_problem(f, PROBLEM_WEAK_SIGNATURE, "%s is signed with %s",
-                                           i == 0 ? "certificate" : "intermediate certificate",
-                                           gnutls_sign_get_name(s) ?: "a broken hash");
+                                                      i == 0 ? "certificate" : "intermediate certificate",
+                                                      gnutls_sign_get_name(s) ?: "a broken hash");
         }
         return 0;
 }
@@ -534,11 +631,35 @@ static int check_usage(CertFacts *f, gnutls_x509_crt_t crt, Usage usage) {
         return 0;
 }
 
-static int check_key(CertFacts *f, const X509Input *in) {
+/* Group/other permission bits of the key file that it should not have: beyond the operator's `mode`
+ * (0640 for Debian's ssl-cert group is a choice, not a problem), else any read bit for group or others. */
+static mode_t key_mode_excess(const X509Input *in) {
+        if (in->key_mode == (mode_t) -1)
+                return 0;
+        if (in->key_mode_set)
+                return in->key_mode & 077 & ~in->key_mode_configured;
+        return in->key_mode & (S_IRGRP | S_IROTH);
+}
+
+/* Which certificate of the file the key belongs to: its index, or -1 when none. */
+static int find_key_crt(gnutls_x509_crt_t *crts, unsigned n, const uint8_t id[static PIN_SIZE]) {
+        for (unsigned i = 1; i < n; i++) {
+                uint8_t other[PIN_SIZE];
+                size_t size = sizeof(other);
+
+                if (gnutls_x509_crt_get_key_id(crts[i], GNUTLS_KEYID_USE_SHA256, other, &size) >= 0 &&
+                    size == PIN_SIZE && memcmp(other, id, PIN_SIZE) == 0)
+                        return (int) i;
+        }
+        return -1;
+}
+
+static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         uint8_t id[PIN_SIZE];
         size_t size = sizeof(id);
-        int r;
+        mode_t excess;
+        int r, at;
 
         if (!in->key_path)
                 return 0;
@@ -548,10 +669,17 @@ static int check_key(CertFacts *f, const X509Input *in) {
                 return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
                                    strerror(in->key_password_errno));
 
-        if (in->key_mode != (mode_t) -1 && (in->key_mode & (S_IRGRP | S_IROTH)))
-                if (cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS, "key %s is readable by %s (mode %04o)", in->key_path,
-                                (in->key_mode & S_IROTH) ? "others" : "its group", (unsigned) (in->key_mode & 07777)) < 0)
-                        return -ENOMEM;
+        excess = key_mode_excess(in);
+        if (excess != 0 && !in->key_mode_set)
+                r = cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS, "key %s is readable by %s (mode %04o)", in->key_path,
+                                           (in->key_mode & S_IROTH) ? "others" : "its group", (unsigned) (in->key_mode & 07777));
+        else if (excess != 0)
+                r = cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS, "key %s is more open (mode %04o) than the configured mode %04o",
+                                           in->key_path, (unsigned) (in->key_mode & 07777), (unsigned) in->key_mode_configured);
+        else
+                r = 0;
+        if (r < 0)
+                return r;
 
         r = x509_load_privkey(in->key_data, in->key_size, in->key_password, &key);
         if (r == -ENOMEM)
@@ -566,8 +694,36 @@ static int check_key(CertFacts *f, const X509Input *in) {
         r = gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id, &size);
         if (r < 0 || size != PIN_SIZE)
                 return cert_facts_add_problem(f, PROBLEM_MALFORMED, "cannot read the public part of key %s", in->key_path);
-        if (f->has_pin && memcmp(id, f->pin, PIN_SIZE) != 0)
-                return cert_facts_add_problem(f, PROBLEM_KEY_MISMATCH, "key %s does not match the certificate", in->key_path);
+        if (!f->has_pin || memcmp(id, f->pin, PIN_SIZE) == 0)
+                return 0;
+        /* The key's certificate is in the file, just not first: clients take the first one for the leaf. */
+        at = find_key_crt(crts, n, id);
+        if (at > 0)
+                return cert_facts_add_problem(f, PROBLEM_CHAIN_ORDER,
+                                              "%s does not start with the certificate of key %s: it is certificate %d of %u",
+                                              in->cert_path, in->key_path, at + 1, n);
+        return cert_facts_add_problem(f, PROBLEM_KEY_MISMATCH, "key %s does not match the certificate", in->key_path);
+}
+
+/* A file holds the leaf, then each certificate's issuer in turn (RFC 8446 §4.4.2 asks no less of what a
+ * server sends; many clients do not sort). */
+static int check_order(CertFacts *f, gnutls_x509_crt_t *crts, unsigned n) {
+        if (has_problem(f, PROBLEM_CHAIN_ORDER))
+                return 0;
+        for (unsigned i = 0; i + 1 < n; i++) {
+                _cleanup_free_ char *a = NULL, *b = NULL;
+
+                if (gnutls_x509_crt_check_issuer(crts[i], crts[i + 1]))
+                        continue;
+                a = crt_subject(crts[i]);
+                b = crt_subject(crts[i + 1]);
+                if (!a || !b)
+                        return -ENOMEM;
+                return cert_facts_add_problem(f, PROBLEM_CHAIN_ORDER,
+                                              "certificate %u (%s) is not issued by the next one, certificate %u (%s): "
+                                              "the file must hold the leaf, then each issuer in turn",
+                                              i + 1, a, i + 2, b);
+        }
         return 0;
 }
 
@@ -577,20 +733,17 @@ static int check_intermediate_times(CertFacts *f, gnutls_x509_crt_t *crts, unsig
         for (unsigned i = 1; i < n; i++) {
                 usec_t nb = (usec_t) gnutls_x509_crt_get_activation_time(crts[i]) * USEC_PER_SEC;
                 usec_t na = (usec_t) gnutls_x509_crt_get_expiration_time(crts[i]) * USEC_PER_SEC;
-                gnutls_datum_t dn = {};
+                _cleanup_free_ char *name = NULL;
                 char when[32];
-                int r;
 
                 if (now <= na && now >= nb)
                         continue;
-                if (gnutls_x509_crt_get_dn3(crts[i], &dn, 0) < 0)
-                        dn = (gnutls_datum_t) {};
-                r = cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "intermediate certificate %.*s %s %s",
-                                           (int) dn.size, dn.data ? (const char *) dn.data : "?",
-                                           now > na ? "expired on" : "is not valid before",
-                                           format_timestamp_iso(when, sizeof(when), now > na ? na : nb));
-                gnutls_free(dn.data);
-                return r;
+                name = crt_subject(crts[i]);
+                if (!name)
+                        return -ENOMEM;
+                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "intermediate certificate %s %s %s", name,
+                                              now > na ? "expired on" : "is not valid before",
+                                              format_timestamp_iso(when, sizeof(when), now > na ? na : nb));
         }
         return 0;
 }
@@ -606,6 +759,12 @@ static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crt
         unsigned status = 0;
         int r;
 
+        /* Out of order, verification fails for that reason alone: chain-order says it better. */
+        if (has_problem(f, PROBLEM_CHAIN_ORDER))
+                return 0;
+        /* issuer = self: the certificate is its own anchor, whatever the trust store says. */
+        if (in->self_anchor && is_self_signed(crts[0]))
+                return 0;
         if (in->n_cas > 0)
                 r = gnutls_x509_crt_list_verify(crts, n, in->cas, in->n_cas, NULL, 0, flags, &status);
         else if (in->trust)
@@ -640,7 +799,10 @@ static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *
         r = check_times(f, in, now);
         if (r < 0)
                 return r;
-        r = check_key(f, in);
+        r = check_key(f, in, crts, n);
+        if (r < 0)
+                return r;
+        r = check_order(f, crts, n);
         if (r < 0)
                 return r;
         r = check_names(f, in->names);

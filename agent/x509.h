@@ -39,6 +39,9 @@ typedef enum ProblemCode {
         PROBLEM_WEAK_SIGNATURE,
         PROBLEM_KEY_PERMISSIONS,
         PROBLEM_USAGE_MISSING,
+        PROBLEM_CHAIN_ORDER,
+        PROBLEM_DEPLOY_FAILED,   /* from saved state (check/pass), never from x509_inspect */
+        PROBLEM_RENEWAL_FAILING, /* likewise; raised to critical inside critical-before */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;
@@ -50,6 +53,7 @@ Severity problem_code_severity(ProblemCode c) _pure_;
 
 typedef struct Problem {
         ProblemCode code;
+        Severity severity; /* the code's; renewal-failing may be raised to critical */
         char *message; /* "expires in 12 days" */
 } Problem;
 
@@ -65,6 +69,10 @@ typedef struct X509Input {
         size_t key_size;
         int key_errno;
         mode_t key_mode;      /* st_mode of the key file; (mode_t) -1 when unknown */
+        /* The operator's `mode` for the key: key-permissions only for group/other bits beyond it. Unset:
+         * key-permissions when group or others may read the key. */
+        bool key_mode_set;
+        mode_t key_mode_configured;
         const char *key_password; /* NULL unless key-password-file is set */
         int key_password_errno;   /* > 0: the password file could not be read */
 
@@ -78,17 +86,19 @@ typedef struct X509Input {
          * skips the trust list's lookups (a third of the cost of a scan). Optional: n_cas = 0. */
         const gnutls_x509_crt_t *cas;
         unsigned n_cas;
+        /* issuer = self: a self-signed leaf is its own trust anchor (accepted without `trust`). */
+        bool self_anchor;
 } X509Input;
 
 typedef struct CertFacts {
         bool parsed; /* the leaf could be parsed: the fields below are set */
-        char *subject;
-        char *issuer;
+        char *subject; /* RFC 4514; control characters, DEL, C1 and invalid UTF-8 escaped as \xHH */
+        char *issuer;  /* likewise */
         char *serial; /* lowercase hex */
         usec_t not_before;
         usec_t not_after;
         int64_t days_left; /* floor((not_after - now) / 1d), negative when expired */
-        char **names;      /* SANs: DNS names and IP addresses, NULL-terminated */
+        char **names;      /* SANs: DNS names and IP addresses, NULL-terminated; escaped like subject */
         char *key_type;    /* "ec-p256", "rsa-2048", "ed25519", … */
         bool has_pin;
         uint8_t pin[PIN_SIZE];
@@ -110,6 +120,11 @@ static inline void cert_facts_freep(CertFacts **f) {
 
 /* Append a problem and raise f->state to its severity. Returns 0 or -ENOMEM. */
 int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...) _printf_(3, 4);
+
+/* Text taken from a certificate (DN, SAN), made safe for a terminal, a log line and JSON: C0 control
+ * characters, DEL, C1 controls (U+0080..U+009F) and every byte that is not part of valid UTF-8 become
+ * "\xHH" (one per byte); everything else is copied. Returns a malloc'd string, NULL on OOM. */
+char *x509_escape_text(const char *s, size_t n);
 
 /* Trust anchors from PEM or DER data (one or more certificates); data == NULL: the system store.
  * Returns 0 or -errno (-EBADMSG when no certificate could be parsed). */

@@ -60,6 +60,17 @@
 # no-eku          no EKU extension (RFC 5280: any usage)                   ok.example.test  (none)
 # self-signed     CA:true self-signed, SAN self.example.test               self.example.test (none) when
 #                 trusting self-signed.crt itself; untrusted-chain with ca.crt
+# self-leaf       what `issuer = self` makes: self-signed CA:FALSE leaf,    self.example.test (none) with
+#                 keyUsage digitalSignature, SAN self.example.test         the self_anchor flag (issuer = self);
+#                                                                          untrusted-chain without it
+# self-leaf-sha1  self-leaf signed with SHA-1                              self.example.test (none) with the flag
+# sha1-root       self-signed CA:TRUE root signed with SHA-1 (like some of Debian's ca-certificates),
+#                 no key, watched with itself as the anchor: (none); with ca.crt: untrusted-chain
+# chain-reversed  chain-incomplete's leaf after inter (intermediate first) chain.example.test chain-order
+#                 (with the leaf's key or without a key)
+# chain-shuffled  leaf, root, inter                                        chain.example.test chain-order
+# esc-cn          root-signed leaf whose CN holds ESC: "esc\x1b[31m.example.test", SAN esc.example.test
+# key-perms-640   ok-like pair, key mode 0640: key-permissions unless `mode = 0640` (or 0644) is configured
 # certtool-made   EC leaf + SEC1 key made by GnuTLS certtool, root-signed, certtool.example.test (none)
 #                 now-1d .. now+120d
 # garbage         random bytes, no key                                     -                malformed
@@ -326,6 +337,38 @@ subjectAltName = DNS:self.example.test
 subjectKeyIdentifier = hash"
 cp "$work/self-signed.crt" "$out/self-signed.crt"
 install_key "$keys/other.key" self-signed.key
+
+# What `issuer = self` makes since issue 10: an end entity that is its own anchor, never a CA.
+self_leaf_ext="basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:self.example.test
+subjectKeyIdentifier = hash"
+issue self-leaf "$keys/other.key" "/CN=self.example.test" $((-day)) $((200 * day)) self "$self_leaf_ext"
+issue self-leaf-sha1 "$keys/other.key" "/CN=self.example.test" $((-day)) $((200 * day)) self \
+        "$self_leaf_ext" sha1
+issue sha1-root "$keys/other-ca.key" "/O=old roots/CN=SHA-1 test root" $((-30 * day)) $((3650 * day)) \
+        self "$ca_ext" sha1
+for c in self-leaf self-leaf-sha1 sha1-root; do
+        cp "$work/$c.crt" "$out/$c.crt"
+done
+install_key "$keys/other.key" self-leaf.key
+install_key "$keys/other.key" self-leaf-sha1.key
+
+# Chains in the wrong order: the intermediate first, and the root between leaf and intermediate.
+cat "$work/inter.crt" "$out/chain-incomplete.crt" >"$out/chain-reversed.crt"
+cat "$out/chain-incomplete.crt" "$work/ca.crt" "$work/inter.crt" >"$out/chain-shuffled.crt"
+install_key "$keys/leaf-ec.key" chain-reversed.key
+install_key "$keys/leaf-ec.key" chain-shuffled.key
+
+# A subject that would drive a terminal: CN with ESC (UTF8String; openssl writes it as it is).
+issue esc-cn "$keys/leaf-ec.key" "/CN=esc$(printf '\033')[31m.example.test" $((-day)) $((200 * day)) ca \
+        "$(leaf_ext DNS:esc.example.test)"
+cp "$work/esc-cn.crt" "$out/esc-cn.crt"
+install_key "$keys/leaf-ec.key" esc-cn.key
+
+leaf key-perms-640 "$keys/leaf-ec.key" "$ok_san" $((-day)) $((200 * day))
+install_key "$keys/leaf-ec.key" key-perms-640.key 0640
 
 # --- GnuTLS certtool ------------------------------------------------------------------------------
 cat >"$work/certtool.tmpl" <<EOF

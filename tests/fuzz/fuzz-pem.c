@@ -2,6 +2,7 @@
 /* libFuzzer: the input as a certificate, as a key, as trust anchors, as anything `certherd pin` takes
  * and as a pin. Whatever it is, x509 must return findings or an error, never crash or leak.
  * Seeds: corpus/pem/. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,11 +17,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool has_control(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
 static void inspect(const uint8_t *data, size_t size, const char *password, gnutls_x509_trust_list_t trust) {
         static char *const names[] = {
                 (char *) "a.example.test", (char *) "127.0.0.1", (char *) "::1", NULL,
         };
+        /* The first byte picks the flags, so that every path of x509_inspect() is reached. */
         const X509Input in = {
+                .self_anchor = size > 0 && (data[0] & 1),
+                .key_mode_set = size > 0 && (data[0] & 2),
+                .key_mode_configured = 0640,
                 .cert_path = "fuzz.crt",
                 .cert_data = data,
                 .cert_size = size,
@@ -42,6 +54,12 @@ static void inspect(const uint8_t *data, size_t size, const char *password, gnut
                 for (size_t i = 0; i < f->n_problems; i++)
                         (void) problem_code_to_string(f->problems[i].code);
                 (void) strv_length(f->names);
+                /* Text from the certificate is escaped: no control character reaches a terminal. */
+                if (f->parsed && (has_control(f->subject) || has_control(f->issuer)))
+                        abort();
+                for (size_t i = 0; f->parsed && f->names[i]; i++)
+                        if (has_control(f->names[i]))
+                                abort();
                 cert_facts_free(f);
         }
 }

@@ -23,6 +23,8 @@
 #include "gnutls-util.h"
 #include "log.h"
 #include "macro.h"
+#include "notify-bus.h"
+#include "notify-verify.h"
 #include "notify.h"
 #include "x509.h"
 
@@ -72,7 +74,7 @@ static int run_units(const Args *a, const char *action_s, char **units) {
         for (; *units; units++) {
                 double t0 = now_s();
 
-                r = notify_unit(b, action, *units, a->cert, a->timeout);
+                r = notify_unit(b, action, *units, a->cert, a->timeout, NULL);
                 printf("unit %s %s: %d %s (%.3f s)\n", *units, action_s, r, r < 0 ? strerror(-r) : "ok", now_s() - t0);
                 fflush(stdout);
                 failed |= r < 0;
@@ -89,7 +91,7 @@ static int run_verify(const Args *a, const char *endpoint, const char *certfile)
         if (r < 0)
                 return 1;
         t0 = now_s();
-        r = notify_verify(endpoint, der.data, der.size, a->cert, a->timeout);
+        r = notify_verify(endpoint, der.data, der.size, a->cert, a->timeout, NULL);
         printf("verify %s: %d %s (%.3f s)\n", endpoint, r, r < 0 ? strerror(-r) : "ok", now_s() - t0);
         return r < 0;
 }

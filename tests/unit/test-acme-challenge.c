@@ -4,6 +4,9 @@
  * the right arguments, and the tls-alpn-01 responder completes a handshake only with ALPN acme-tls/1 and
  * a known server name, presenting the RFC 8737 certificate. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "challenge-alpn.h"
+#include "challenge-http.h"
 #include "challenge.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -149,6 +154,122 @@ static void test_http_responder(void **state) {
                 for (size_t i = 0; i < 3; i++)
                         close(idle[i]);
         }
+}
+
+static long ms_since(const struct timespec *a) {
+        struct timespec b;
+
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+#define SLOW_CLIENTS 80
+
+typedef struct Dribble {
+        int fds[SLOW_CLIENTS];
+        atomic_bool stop;
+} Dribble;
+
+/* Slow loris: each client sends one byte of a request head that never ends, every 200 ms. */
+static void *dribble_main(void *userdata) {
+        Dribble *d = userdata;
+
+        while (!atomic_load(&d->stop)) {
+                for (size_t i = 0; i < SLOW_CLIENTS; i++)
+                        if (d->fds[i] >= 0 && send(d->fds[i], "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+                            errno != EAGAIN) {
+                                close(d->fds[i]);
+                                d->fds[i] = -1;
+                        }
+                usleep(200 * 1000);
+        }
+        return NULL;
+}
+
+/* Issue 10 item 6: 80 slow clients (more than the responder has connection threads) must not keep the
+ * CA's request out: the accept loop never serves a connection itself, the oldest are dropped. */
+static void test_http_slow_flood(void **state) {
+        struct timeval tv = { .tv_sec = 3 };
+        char listen[32], req[256], buf[4096];
+        unsigned port = free_port();
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
+        _cleanup_challenger_ Challenger *c = NULL;
+        Dribble d = {};
+        struct timespec t0;
+        pthread_t th;
+        size_t n = 0;
+        ssize_t k;
+        int fd;
+
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), 0);
+        for (size_t i = 0; i < SLOW_CLIENTS; i++) {
+                d.fds[i] = connect_to(port);
+                assert_int_equal(send(d.fds[i], "GET /.well-known/", 17, 0), 17);
+        }
+        assert_int_equal(pthread_create(&th, NULL, dribble_main, &d), 0);
+        usleep(500 * 1000);
+
+        /* the validation request, with a receive timeout so that a blocked responder fails the test */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        fd = connect_to(port);
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t) strlen(req));
+        while ((k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0)) > 0)
+                n += (size_t) k;
+        buf[n] = 0;
+        close(fd);
+        assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+        assert_true(ms_since(&t0) < 2000);
+
+        atomic_store(&d.stop, true);
+        pthread_join(th, NULL);
+        for (size_t i = 0; i < SLOW_CLIENTS; i++)
+                if (d.fds[i] >= 0)
+                        close(d.fds[i]);
+}
+
+/* A client that keeps dribbling is cut off at the connection's total deadline, however often it sends. */
+static void test_http_deadline(void **state) {
+        char listen[32], b;
+        unsigned port = free_port();
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
+        _cleanup_challenger_ Challenger *c = NULL;
+        struct timespec t0;
+        bool closed = false;
+        int fd;
+
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        fd = connect_to(port);
+        while (ms_since(&t0) < (long) (RESPONDER_DEADLINE / 1000) + 3000) {
+                if (send(fd, "X", 1, MSG_NOSIGNAL) < 0 || recv(fd, &b, 1, MSG_DONTWAIT) == 0) {
+                        closed = true;
+                        break;
+                }
+                usleep(200 * 1000);
+        }
+        close(fd);
+        assert_true(closed);
+        assert_true(ms_since(&t0) >= (long) (RESPONDER_DEADLINE / 1000) - 500);
+
+        /* and a request head longer than the limit is not read on and on */
+        fd = connect_to(port);
+        {
+                static char big[CHALLENGE_HTTP_REQUEST_MAX + 512];
+
+                memset(big, 'a', sizeof(big));
+                (void) send(fd, big, sizeof(big), MSG_NOSIGNAL);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                while (recv(fd, big, sizeof(big), 0) > 0)
+                        ;
+                assert_true(ms_since(&t0) < 2000);
+        }
+        close(fd);
 }
 
 static void test_http_busy_port(void **state) {
@@ -297,12 +418,60 @@ static void test_alpn_responder(void **state) {
         assert_true(alpn_handshake(port, "alpn.test", "acme-tls/1", NULL) < 0);
 }
 
+/* RFC 8738 §6: the SNI a CA sends to validate an IP address over tls-alpn-01. */
+static void test_alpn_reverse_name(void **state) {
+        char *n = NULL;
+
+        assert_int_equal(challenge_alpn_reverse_name("127.0.0.1", &n), 0);
+        assert_string_equal(n, "1.0.0.127.in-addr.arpa");
+        free(n);
+        assert_int_equal(challenge_alpn_reverse_name("192.0.2.10", &n), 0);
+        assert_string_equal(n, "10.2.0.192.in-addr.arpa");
+        free(n);
+        /* RFC 8738 §6's own example */
+        assert_int_equal(challenge_alpn_reverse_name("2001:db8::1", &n), 0);
+        assert_string_equal(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+        free(n);
+        assert_int_equal(challenge_alpn_reverse_name("www.example.org", &n), 0);
+        assert_null(n);
+}
+
+/* Issue 10 item 7: whatever reaches a backend is a DNS name or IP address (no newline for nsupdate). */
+static void test_identifier_refused(void **state) {
+        char hook[] = "/tmp/certherd-test-hook-XXXXXX", log[64];
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_DNS_01, .dns_hook = hook };
+        _cleanup_challenger_ Challenger *c = NULL;
+        struct stat st;
+        int fd = mkstemp(hook);
+        FILE *f;
+
+        assert_true(fd >= 0);
+        snprintf(log, sizeof(log), "%s.log", hook);
+        f = fdopen(fd, "w");
+        fprintf(f, "#!/bin/sh\necho \"$@\" >>%s\n", log);
+        fclose(f);
+        assert_int_equal(chmod(hook, 0700), 0);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "x.test\nupdate add evil.test 60 A 1.2.3.4", TOKEN, KA), -EINVAL);
+        assert_int_equal(challenge_add(c, "x.test evil", TOKEN, KA), -EINVAL);
+        assert_int_equal(challenge_add(c, "../x", TOKEN, KA), -EINVAL);
+        assert_int_equal(challenge_add(c, "*.x.test", TOKEN, KA), -EINVAL);
+        assert_int_equal(challenge_add(c, "", TOKEN, KA), -EINVAL);
+        assert_int_equal(stat(log, &st), -1); /* the hook never ran */
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), 0);
+        assert_int_equal(stat(log, &st), 0);
+        unlink(log);
+        unlink(hook);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_listen),  cmocka_unit_test(test_dns_value),
                 cmocka_unit_test(test_http_responder), cmocka_unit_test(test_http_busy_port),
                 cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
-                cmocka_unit_test(test_alpn_responder),
+                cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
+                cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
+                cmocka_unit_test(test_alpn_reverse_name),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

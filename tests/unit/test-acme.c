@@ -3,6 +3,7 @@
  * headers, RFC 3339 times, ARI windows), revocation reasons, the ARI certificate id (RFC 9773's own
  * example) and the random point of a window. The protocol itself runs against pebble in
  * tests/integration/20-acme*. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,13 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "acme-internal.h"
+#include "acme.h"
 #include "gnutls-util.h"
 #include "keygen.h"
 
@@ -232,6 +234,186 @@ static void test_ari_cert_id(void **state) {
         assert_int_equal(acme_ari_cert_id((const uint8_t *) "junk", 4, &id), -EBADMSG);
 }
 
+/* Issue 10 item 11: "renewalInfo": "" is no endpoint (it used to make acme_renewal_info read one byte
+ * before the heap buffer to look for a trailing '/'). */
+static void test_renewal_info_empty(void **state) {
+        const char *doc = "{\"newNonce\":\"n\",\"newAccount\":\"a\",\"newOrder\":\"o\",\"renewalInfo\":\"\"}";
+        AcmeDirectory d = {};
+        char *url = NULL;
+
+        assert_int_equal(acme_parse_directory(doc, strlen(doc), &d), 0);
+        assert_null(d.renewal_info);
+        acme_directory_done(&d);
+
+        assert_int_equal(acme_ari_url("", "id", &url), -EINVAL);
+        assert_null(url);
+        assert_int_equal(acme_ari_url("https://a/ari", "x.y", &url), 0);
+        assert_string_equal(url, "https://a/ari/x.y");
+        free(url);
+        assert_int_equal(acme_ari_url("https://a/ari/", "x.y", &url), 0);
+        assert_string_equal(url, "https://a/ari/x.y");
+        free(url);
+
+        /* ARI is asked again at least every 12 hours, whatever Retry-After says (issue 13 item 2) */
+        assert_int_equal(acme_ari_retry_after(false, 0), 6 * USEC_PER_HOUR);
+        assert_int_equal(acme_ari_retry_after(true, 3 * USEC_PER_HOUR), 3 * USEC_PER_HOUR);
+        assert_int_equal(acme_ari_retry_after(true, 7 * USEC_PER_DAY), 12 * USEC_PER_HOUR);
+}
+
+/* Issue 10 item 10: every URL the server names stays on the directory's origin. */
+static void test_url_origin(void **state) {
+        char *o = NULL;
+
+        assert_int_equal(acme_url_origin("https://acme.example:14000/dir", &o), 0);
+        assert_string_equal(o, "https://acme.example:14000");
+        assert_true(acme_url_has_origin("https://ACME.example:14000/order/1", o));
+        assert_true(acme_url_has_origin("HTTPS://acme.example:14000", o));
+        assert_false(acme_url_has_origin("https://acme.example:14001/order/1", o));
+        assert_false(acme_url_has_origin("http://acme.example:14000/order/1", o));
+        assert_false(acme_url_has_origin("https://acme.example/order/1", o));
+        assert_false(acme_url_has_origin("https://127.0.0.1:14000/order/1", o));
+        assert_false(acme_url_has_origin("https://acme.example:14000@evil.test/", o));
+        assert_false(acme_url_has_origin("https://evil.test/?https://acme.example:14000/", o));
+        assert_false(acme_url_has_origin("https://acme.example:14000.evil.test/", o));
+        assert_false(acme_url_has_origin("/relative/path", o));
+        assert_false(acme_url_has_origin("file:///etc/passwd", o));
+        assert_false(acme_url_has_origin("https://acme.example:14000/a b", o));
+        assert_false(acme_url_has_origin(NULL, o));
+        free(o);
+
+        assert_int_equal(acme_url_origin("https://acme-v02.api.letsencrypt.org/directory", &o), 0);
+        assert_string_equal(o, "https://acme-v02.api.letsencrypt.org:443");
+        assert_true(acme_url_has_origin("https://acme-v02.api.letsencrypt.org:443/acme/new-order", o));
+        free(o);
+        assert_int_equal(acme_url_origin("http://[::1]:8080/dir", &o), 0);
+        assert_string_equal(o, "http://[::1]:8080");
+        free(o);
+        assert_int_equal(acme_url_origin("http://[::1]/dir", &o), 0);
+        assert_string_equal(o, "http://[::1]:80");
+        free(o);
+        assert_int_equal(acme_url_origin("ftp://a/dir", &o), -EINVAL);
+        assert_int_equal(acme_url_origin("https://:443/dir", &o), -EINVAL);
+        assert_int_equal(acme_url_origin("https://a:0/dir", &o), -EINVAL);
+        assert_int_equal(acme_url_origin("https://a:99999/dir", &o), -EINVAL);
+        assert_int_equal(acme_url_origin("https://a:8x/dir", &o), -EINVAL);
+        assert_int_equal(acme_url_origin("https://u@a/dir", &o), -EINVAL);
+}
+
+/* The transport refuses a URL off the directory's origin before sending anything (nothing listens on
+ * these ports: a request would fail differently), and cancel and deadline cut its waits short. */
+static void *cancel_later(void *userdata) {
+        usleep(200 * 1000);
+        acme_http_cancel(userdata);
+        return NULL;
+}
+
+static void test_http_transport(void **state) {
+        AcmeConfig cfg = { .name = (char *) "t", .directory = (char *) "https://127.0.0.1:9/dir",
+                           .initial_backoff = 0.05, .max_retry_duration = 5 };
+        AcmeHttp *h = NULL;
+        AcmeResponse resp = {};
+        AcmeRetry t;
+        pthread_t th;
+        usec_t t0;
+
+        assert_int_equal(acme_http_new(&cfg, &h), 0);
+        t = acme_retry_start(h);
+        assert_int_equal(acme_http_exchange(h, "POST", "https://127.0.0.1:10/acct/1", "{}", false, &t, &resp), -EXDEV);
+        assert_non_null(strstr(resp.curl_error, "outside the directory's origin https://127.0.0.1:9"));
+        assert_false(acme_http_retry_again(h, &t, -EXDEV, &resp, "https://127.0.0.1:10/acct/1"));
+        assert_int_equal(acme_http_get(h, "http://127.0.0.1:9/dir", &resp), -EXDEV);
+        assert_int_equal(acme_http_get(h, "https://localhost:9/dir", &resp), -EXDEV);
+        assert_int_equal(acme_http_requests(h), 0);
+        acme_response_done(&resp);
+
+        /* a deadline: waits stop there */
+        t0 = acme_now_monotonic();
+        acme_http_set_deadline(h, t0 + 200 * 1000);
+        assert_int_equal(acme_http_wait(h, 10 * USEC_PER_SEC), -ETIMEDOUT);
+        assert_true(acme_now_monotonic() - t0 < 2 * USEC_PER_SEC);
+        acme_http_set_deadline(h, 0);
+        assert_int_equal(acme_http_wait(h, 1000), 0);
+
+        /* a cancel from another thread ends a long wait at once, and every later one */
+        t0 = acme_now_monotonic();
+        assert_int_equal(pthread_create(&th, NULL, cancel_later, h), 0);
+        assert_int_equal(acme_http_wait(h, 60 * USEC_PER_SEC), -ECANCELED);
+        assert_true(acme_now_monotonic() - t0 < 2 * USEC_PER_SEC);
+        pthread_join(th, NULL);
+        assert_true(acme_http_cancelled(h));
+        t = acme_retry_start(h);
+        assert_int_equal(acme_http_exchange(h, "GET", "https://127.0.0.1:9/dir", NULL, false, &t, &resp), -ECANCELED);
+        acme_response_done(&resp);
+        acme_http_free(h);
+
+        cfg.directory = (char *) "ftp://x/dir";
+        assert_int_equal(acme_http_new(&cfg, &h), -EINVAL);
+}
+
+static int authz_check(const char *doc, char *const *ordered) {
+        json_t *j = json_loads(doc, 0, NULL);
+        AcmeAuthz a = {};
+        int r;
+
+        assert_non_null(j);
+        assert_int_equal(acme_parse_authz(j, "dns-01", &a), 0);
+        json_decref(j);
+        r = acme_authz_identifier_check(&a, ordered);
+        acme_authz_done(&a);
+        return r;
+}
+
+#define AUTHZ(type, value, wildcard)                                                                          \
+        "{\"status\":\"pending\",\"identifier\":{\"type\":\"" type "\",\"value\":\"" value "\"},\"wildcard\":" wildcard \
+        ",\"challenges\":[{\"type\":\"dns-01\",\"url\":\"https://a/c/1\",\"status\":\"pending\",\"token\":\"abc\"}]}"
+
+/* Issue 10 item 7: identifiers from the server are checked against the names ordered, and as names. */
+static void test_authz_identifiers(void **state) {
+        char *ordered[] = { (char *) "www.example.org", (char *) "*.example.net", (char *) "192.0.2.1",
+                            (char *) "2001:db8::1", NULL };
+
+        assert_int_equal(authz_check(AUTHZ("dns", "www.example.org", "false"), ordered), 0);
+        assert_int_equal(authz_check(AUTHZ("dns", "WWW.Example.ORG", "false"), ordered), 0);
+        assert_int_equal(authz_check(AUTHZ("dns", "example.net", "true"), ordered), 0);
+        assert_int_equal(authz_check(AUTHZ("ip", "192.0.2.1", "false"), ordered), 0);
+        assert_int_equal(authz_check(AUTHZ("ip", "2001:db8::1", "false"), ordered), 0);
+
+        /* hostile: newline injection (nsupdate commands), spaces, paths, escapes, NUL, empty */
+        assert_int_equal(authz_check(AUTHZ("dns", "www.example.org\\nupdate add evil.test. 60 A 192.0.2.66", "false"),
+                                     ordered),
+                         -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "www.example.org send", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "../../etc/passwd", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "\\u001b[31mwww.example.org", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "www.example.org\\t.evil.test", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "*.example.net", "false"), ordered), -EBADMSG);
+        /* the type must match the value */
+        assert_int_equal(authz_check(AUTHZ("ip", "www.example.org", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("dns", "192.0.2.1", "false"), ordered), -EBADMSG);
+        assert_int_equal(authz_check(AUTHZ("ip", "192.0.2.1", "true"), ordered), -EBADMSG);
+        /* valid names, but not ordered */
+        assert_int_equal(authz_check(AUTHZ("dns", "evil.example.org", "false"), ordered), -EPERM);
+        assert_int_equal(authz_check(AUTHZ("dns", "example.org", "true"), ordered), -EPERM);
+        assert_int_equal(authz_check(AUTHZ("dns", "example.net", "false"), ordered), -EPERM);
+        assert_int_equal(authz_check(AUTHZ("ip", "192.0.2.2", "false"), ordered), -EPERM);
+        assert_int_equal(authz_check(AUTHZ("dns", "www.example.org", "false"), NULL), -EPERM);
+}
+
+/* AcmeAriSet: no session is opened for what cannot have ARI (not an ACME set, an unknown section). */
+static void test_ari_set(void **state) {
+        Inventory inv = {};
+        CertConfig self = { .name = (char *) "s", .issuer = ISSUER_SELF };
+        CertConfig acme = { .name = (char *) "a", .issuer = ISSUER_ACME, .issuer_name = (char *) "nosuch" };
+        AcmeAriSet *a = acme_ari_set_new(&inv);
+
+        assert_non_null(a);
+        assert_false(acme_ari_set_due(a, &self, 0));
+        assert_false(acme_ari_set_due(a, &acme, 0));
+        assert_false(acme_ari_set_due(NULL, &acme, 0));
+        assert_null(acme_ari_set_free(a));
+}
+
 static void test_revocation_reasons(void **state) {
         assert_int_equal(acme_revocation_reason_from_string("keyCompromise"), 1);
         assert_int_equal(acme_revocation_reason_from_string("KEYCOMPROMISE"), 1);
@@ -253,7 +435,9 @@ int main(void) {
                 cmocka_unit_test(test_order),         cmocka_unit_test(test_authz),
                 cmocka_unit_test(test_retry_after),   cmocka_unit_test(test_link),
                 cmocka_unit_test(test_time_and_ari),  cmocka_unit_test(test_ari_cert_id),
-                cmocka_unit_test(test_revocation_reasons),
+                cmocka_unit_test(test_revocation_reasons), cmocka_unit_test(test_renewal_info_empty),
+                cmocka_unit_test(test_url_origin),       cmocka_unit_test(test_authz_identifiers),
+                cmocka_unit_test(test_ari_set),          cmocka_unit_test(test_http_transport),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -603,9 +603,10 @@ static void test_self_sign(void **state) {
                 check_cn(self, leaf_names[0]);
                 check_sans(self, leaf_names);
                 check_eku(self, u);
-                check_basic_constraints(self, true);
-                check_key_usage(self, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN |
-                                              (is_rsa(kt->type) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
+                /* An end entity: CA:FALSE and no keyCertSign (issue 10 item 9: with CA:TRUE, the service's
+                 * key could mint certificates that every client trusting this one accepts). */
+                check_basic_constraints(self, false);
+                check_key_usage(self, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(kt->type) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
                 check_key_id(self, keys[kt->type], ski, &ski_size);
                 if (gnutls_x509_crt_get_authority_key_id(self, aki, &aki_size, &critical) >= 0) {
                         assert_int_equal(aki_size, ski_size);
@@ -625,10 +626,11 @@ static void test_self_sign(void **state) {
                 if (!ext)
                         continue;
                 assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
-                assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:TRUE");
-                assert_contains(ext, is_rsa(kt->type)
-                                             ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment, Certificate Sign\n"
-                                             : "X509v3 Key Usage: critical\n    Digital Signature, Certificate Sign\n");
+                assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE");
+                assert_lacks(ext, "CA:TRUE");
+                assert_lacks(ext, "Certificate Sign");
+                assert_contains(ext, is_rsa(kt->type) ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
+                                                      : "X509v3 Key Usage: critical\n    Digital Signature\n");
                 check_eku_openssl(ext, u);
         }
 }

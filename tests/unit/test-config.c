@@ -389,15 +389,15 @@ static void test_syntax(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
         CertConfig *c;
 
-        /* A BOM, CRLF, indentation (not a continuation), '#' and ';' comments, "key: value", '#' and
-         * ';' without a blank before are part of the value. */
+        /* A BOM, CRLF, '#' and ';' comments (indented too), "key: value", '#' and ';' without a blank before
+         * are part of the value. */
         inv = parse_ok("\xef\xbb\xbf# comment\r\n"
-                       "  [certificate \"a\"]   ; trailing comment\r\n"
-                       "    certificate = /a#b;c\r\n"
-                       "    key = /k   ; comment\r\n"
+                       "[certificate \"a\"]   ; trailing comment\r\n"
+                       "certificate = /a#b;c\r\n"
+                       "key = /k   ; comment\r\n"
                        "\t; indented comment\n"
                        "\n"
-                       "    exec: /bin/hook --flag=x\n"
+                       "exec: /bin/hook --flag=x\n"
                        "[ certificate   \"b\" ]\n"
                        "certificate=/b\n");
         c = inventory_find_cert(inv, "a");
@@ -406,6 +406,62 @@ static void test_syntax(_unused_ void **state) {
         assert_string_equal(c->exec, "/bin/hook --flag=x");
         assert_int_equal(c->line, 2);
         assert_string_equal(inventory_find_cert(inv, "b")->certificate, "/b");
+}
+
+/* Issue 10 item 18: an indented line continues the previous key's value, joined with one space. */
+static void test_continuation(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        CertConfig *c;
+
+        inv = parse_ok("[certificate \"a\"]\n"
+                       "certificate = /a\n"
+                       "names = one.example   ; the first\n"
+                       "    two.example three.example\r\n"
+                       "\t; a comment line between continuation lines\n"
+                       "# and another\n"
+                       "\tfour.example ; a comment after a continuation\n"
+                       "  \t 127.0.0.1\n"
+                       "exec = /bin/hook --flag\n"
+                       "   --other=x:y\n"
+                       "reload =\n"
+                       "    a.service\n"
+                       "    b.service\n");
+        c = inventory_find_cert(inv, "a");
+        assert_strv(c->names, (const char *const[]) { "one.example", "two.example", "three.example",
+                                                      "four.example", "127.0.0.1", NULL });
+        assert_string_equal(c->exec, "/bin/hook --flag --other=x:y");
+        assert_strv(c->reload, (const char *const[]) { "a.service", "b.service", NULL });
+
+        /* a repeated key still replaces the earlier value, continuation lines and all */
+        inventory_free(TAKE_PTR(inv));
+        inv = parse_ok("[certificate \"a\"]\ncertificate = /a\n"
+                       "names = one.example\n  two.example\n"
+                       "names = three.example\n  four.example\n");
+        assert_strv(inventory_find_cert(inv, "a")->names,
+                    (const char *const[]) { "three.example", "four.example", NULL });
+
+        /* an empty line ends the value: what is indented after it continues nothing */
+        assert_error("[certificate \"a\"]\ncertificate = /a\nnames = one.example\n\n  two.example\n",
+                     "test.conf:5: indented line, but no key before it to continue: remove the indentation");
+        assert_error("  [certificate \"a\"]\ncertificate = /a\n",
+                     "test.conf:1: indented line, but no key before it to continue: remove the indentation");
+        assert_error("[certificate \"a\"]\n    certificate = /a\n",
+                     "test.conf:2: indented line, but no key before it to continue: remove the indentation");
+        /* indented keys and headers were once allowed: never swallow one silently into a value */
+        assert_error("[certificate \"a\"]\ncertificate = /a\n    key = /k\n",
+                     "test.conf:3: indented line reads like a 'key = value' line, but indentation continues "
+                     "the value of 'certificate' (line 2): remove the indentation");
+        assert_error("[certificate \"a\"]\ncertificate = /a\n  key: /k\n",
+                     "test.conf:3: indented line reads like a 'key = value' line, but indentation continues "
+                     "the value of 'certificate' (line 2): remove the indentation");
+        assert_error("[certificate \"a\"]\ncertificate = /a\n  [ certificate \"b\"]\n",
+                     "test.conf:3: indented line reads like a [section] header, but indentation continues "
+                     "the value of 'certificate' (line 2): remove the indentation");
+        /* messages about the value name the key's line */
+        assert_error("[certificate \"a\"]\ncertificate = /a\nnames = one.example\n  bad_name!\n",
+                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names or IP addresses");
+        assert_error("[certificate \"a\"]\ncertificate = /a\nbogus = 1\n  2\n",
+                     "test.conf:3: unknown key 'bogus' in [certificate \"a\"]");
 }
 
 /* inih keeps only 49 bytes of a section name; ours are parsed from the raw line. */
@@ -820,23 +876,113 @@ static void test_strings(_unused_ void **state) {
         assert_int_equal(challenge_type_from_string("dns"), _CHALLENGE_TYPE_INVALID);
 }
 
-static void test_line_too_long(_unused_ void **state) {
-        char text[600], *p;
+/* Issue 10 item 22: a renew-before beyond two thirds of the lifetime is capped; say so at load time. */
+static void test_renew_before_warnings(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
 
-        /* 199 characters fit (inih's 200-byte buffer with its NUL), with or without "\r\n" */
-        p = text + sprintf(text, CERT_HEAD "exec = ");
-        memset(p, 'x', 199 - strlen("exec = "));
-        strcpy(p + 199 - strlen("exec = "), "\r\n");
-        inv = parse_ok(text);
-        assert_int_equal(strlen(inv->certs[0]->exec), 199 - strlen("exec = "));
+        inv = parse_ok("[agent]\nrenew-before = 80%\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\nvalidity = 30d\n"
+                       "[certificate \"ok\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = ca:int\n"
+                       "renew-before = 20d\n"
+                       "[certificate \"long\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = ca:int\n"
+                       "renew-before = 21d\n"
+                       "[certificate \"pct\"]\ncertificate = /c\nrenew-before = 67%\n"
+                       "[certificate \"pct-ok\"]\ncertificate = /c\nrenew-before = 66%\n"
+                       "[certificate \"self\"]\ncertificate = /d\nkey = /k\nnames = d.example\nissuer = self\n"
+                       "renew-before = 61d\n"
+                       "[certificate \"watched\"]\ncertificate = /e\nrenew-before = 400d\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:1: [agent] renew-before = 80% is more than two thirds of a certificate's "
+                            "lifetime: renewal is capped at two thirds (66%)",
+                            "test.conf:13: [certificate \"long\"] renew-before = 21d is more than two thirds of the "
+                            "certificate's lifetime (30d, the validity of [ca \"int\"]): renewal is capped at 20d "
+                            "before expiry",
+                            "test.conf:19: [certificate \"pct\"] renew-before = 67% is more than two thirds of a "
+                            "certificate's lifetime: renewal is capped at two thirds (66%)",
+                            "test.conf:25: [certificate \"self\"] renew-before = 61d is more than two thirds of the "
+                            "certificate's lifetime (90d, what issuer = self issues): renewal is capped at 60d before "
+                            "expiry",
+                            NULL });
 
-        strcpy(p + 200 - strlen("exec = ") - 1, "y\n");
-        assert_error(text, "test.conf:3: line too long (max 199 characters)");
+        /* an absolute renew-before of [agent] counts for each certificate of an internal CA */
+        inventory_free(TAKE_PTR(inv));
+        inv = parse_ok("[agent]\nrenew-before = 25d\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\nvalidity = 30d\n"
+                       "[certificate \"a\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = ca:int\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:7: [certificate \"a\"] renew-before = 25d (from [agent]) is more than two "
+                            "thirds of the certificate's lifetime (30d, the validity of [ca \"int\"]): renewal is "
+                            "capped at 20d before expiry",
+                            NULL });
+
+        /* the contract's example (30d of an internal CA's 90d) warns about nothing */
+        inventory_free(TAKE_PTR(inv));
+        setenv("CREDENTIALS_DIRECTORY", "/run/credentials/certherd.service", 1);
+        inv = parse_ok(design_example);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        assert_null(inv->warnings);
+}
+
+/* Issue 10 item 18: `names` of 100 DNS names, half on one long line, half on continuation lines. */
+static void test_hundred_names(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_free_ char *text = malloc(20000);
+        char *p, name[128];
+        CertConfig *c;
+
+        assert_non_null(text);
+        p = text + sprintf(text, "[certificate \"many\"]\ncertificate = /c\nnames =");
+        for (unsigned i = 0; i < 100; i++) {
+                if (i >= 50 && i % 10 == 0)
+                        p += sprintf(p, "\n       ");
+                p += sprintf(p, " host-%03u.a-rather-long-subdomain.service.example.com", i);
+        }
+        strcpy(p, "\nkey = /k\n");
+        assert_true(strchr(text + strlen("[certificate \"many\"]\ncertificate = /c\n"), '\n') -
+                            text > 2000); /* the first line of names is far beyond 199 */
+        inv = parse_ok(text);
+        c = inventory_find_cert(inv, "many");
+        assert_int_equal(strv_length(c->names), 100);
+        for (unsigned i = 0; i < 100; i++) {
+                snprintf(name, sizeof(name), "host-%03u.a-rather-long-subdomain.service.example.com", i);
+                assert_string_equal(c->names[i], name);
+        }
+        assert_string_equal(c->key, "/k");
+}
+
+/* Issue 10 item 18: inih capped lines at 199 characters; a line may now be 65535 long. */
+static void test_line_too_long(_unused_ void **state) {
+        size_t size = 70000;
+        _cleanup_free_ char *text = malloc(size);
+        _cleanup_inventory_ Inventory *inv = NULL;
+        char *p;
+
+        assert_non_null(text);
+        /* 200 and 5000 characters, with or without "\r\n" */
+        for (size_t len = 199; len <= 5000; len = len < 201 ? len + 1 : 5000) {
+                p = text + sprintf(text, CERT_HEAD "exec = ");
+                memset(p, 'x', len - strlen("exec = "));
+                strcpy(p + len - strlen("exec = "), len % 2 ? "\r\n" : "\n");
+                inv = parse_ok(text);
+                assert_int_equal(strlen(inv->certs[0]->exec), len - strlen("exec = "));
+                inv = inventory_free(inv);
+                if (len == 5000)
+                        break;
+        }
+        /* 65535 fit, 65536 do not */
+        p = text + sprintf(text, CERT_HEAD "exec = ");
+        memset(p, 'x', 65535 - strlen("exec = "));
+        strcpy(p + 65535 - strlen("exec = "), "\n");
+        inv = parse_ok(text);
+        inv = inventory_free(inv);
+        strcpy(p + 65535 - strlen("exec = "), "y\n");
+        assert_error(text, "test.conf:3: line too long (max 65535 characters)");
         /* long comments are lines too */
-        memset(text, ';', 300);
-        text[300] = 0;
-        assert_error(text, "test.conf:1: line too long (max 199 characters)");
+        memset(text, ';', 66000);
+        text[66000] = 0;
+        assert_error(text, "test.conf:1: line too long (max 65535 characters)");
 }
 
 /* A scratch directory with a main file and conf.d/. */
@@ -983,12 +1129,78 @@ static void test_load_errors(_unused_ void **state) {
         inv = inventory_free(inv);
         assert_int_equal(chdir("/"), 0);
 
-        /* /dev/zero: stopped at its first chunk */
+        /* devices and FIFOs are refused at once: reading them would never end or block */
         assert_int_equal(config_load("/dev/zero", &inv, &err), -EINVAL);
-        assert_string_equal(err, "/dev/zero: contains a NUL byte");
+        assert_string_equal(err, "/dev/zero: not a regular file (character device)");
         free(TAKE_PTR(err));
+        snprintf(path, sizeof(path), "%s/conf.d/y.conf", s.dir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EINVAL);
+        snprintf(expected, sizeof(expected), "%s: not a regular file (FIFO)", path);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+        assert_int_equal(unlink(path), 0);
 
         assert_null(inventory_free(NULL));
+        scratch_done(&s);
+}
+
+/* Issue 10 item 15: as root, an inventory file that another user owns or may write is refused (its
+ * exec = would run as root). */
+static void test_load_ownership(_unused_ void **state) {
+        Inventory *inv = NULL;
+        char *err = NULL, confd[256], path[300], expected[600];
+        Scratch s;
+
+        if (geteuid() != 0) {
+                print_message("not root: skipping the ownership rules, which apply to root only\n");
+                skip();
+        }
+        scratch_init(&s);
+        write_file(s.dir, "certherd.conf", "[certificate \"a\"]\ncertificate = /a\n");
+        snprintf(confd, sizeof(confd), "%s/conf.d", s.dir);
+        assert_int_equal(mkdir(confd, 0755), 0);
+        write_file(confd, "50-evil.conf", "[certificate \"a\"]\nexec = /tmp/own-the-box\n");
+        snprintf(path, sizeof(path), "%s/50-evil.conf", confd);
+
+        /* owned by nobody */
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        assert_null(inv);
+        snprintf(expected, sizeof(expected),
+                 "%s: refusing an inventory file owned by uid 65534: running as root, it must belong to root", path);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+
+        /* root's, but group-writable; then others-writable */
+        assert_int_equal(chown(path, 0, 0), 0);
+        assert_int_equal(chmod(path, 0664), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        snprintf(expected, sizeof(expected),
+                 "%s: refusing an inventory file writable by its group (mode 0664): running as root, only its "
+                 "owner may write it", path);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+        assert_int_equal(chmod(path, 0646), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        assert_non_null(strstr(err, "writable by others (mode 0646)"));
+        free(TAKE_PTR(err));
+
+        /* the main file too */
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(chown(s.main, 65534, 0), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        snprintf(expected, sizeof(expected),
+                 "%s: refusing an inventory file owned by uid 65534: running as root, it must belong to root", s.main);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+
+        /* root's and 0644 (0600, 0640 alike): fine */
+        assert_int_equal(chown(s.main, 0, 0), 0);
+        assert_int_equal(chmod(path, 0640), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), 0);
+        assert_string_equal(inv->certs[0]->exec, "/tmp/own-the-box");
+        inv = inventory_free(inv);
         scratch_done(&s);
 }
 
@@ -1033,7 +1245,7 @@ static void test_chunks(_unused_ void **state) {
         big[n + 100000] = 0;
         write_file(s.dir, "certherd.conf", big);
         assert_int_equal(config_load(s.main, &inv, &err), -EINVAL);
-        snprintf(expected, sizeof(expected), "%s:%u: line too long (max 199 characters)", s.main, lines + 1);
+        snprintf(expected, sizeof(expected), "%s:%u: line too long (max 65535 characters)", s.main, lines + 1);
         assert_string_equal(err, expected);
         free(TAKE_PTR(err));
 
@@ -1147,6 +1359,9 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_merge_in_one_file),
                 cmocka_unit_test(test_syntax),
+                cmocka_unit_test(test_continuation),
+                cmocka_unit_test(test_hundred_names),
+                cmocka_unit_test(test_renew_before_warnings),
                 cmocka_unit_test(test_long_section_name),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_thresholds),
@@ -1159,10 +1374,13 @@ int main(void) {
                 cmocka_unit_test(test_line_too_long),
                 cmocka_unit_test(test_conf_d),
                 cmocka_unit_test(test_load_errors),
+                cmocka_unit_test(test_load_ownership),
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
         };
 
+        /* Files written here must not be group-writable: run as root, config_load() refuses those. */
+        umask(022);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,10 @@
 #define T_NOT_AFTER ((usec_t) 1803128400 * USEC_PER_SEC)
 #define T_RENEWED ((usec_t) 1795438800 * USEC_PER_SEC + 250000)
 #define T_NOW ((usec_t) 1795824000 * USEC_PER_SEC + 999999)
+/* 2027-01-21T13:00:00Z (+ 0.5 s), 2036-11-20T00:00:00Z, 2026-11-27T23:00:00Z (+ 0.75 s) */
+#define T_NEXT ((usec_t) 1800536400 * USEC_PER_SEC + 500000)
+#define T_CA_NOT_AFTER ((usec_t) 2110752000 * USEC_PER_SEC)
+#define T_PASS ((usec_t) 1795820400 * USEC_PER_SEC + 750000)
 
 typedef struct Fixture {
         CertConfig cert[3];
@@ -28,12 +32,14 @@ typedef struct Fixture {
         CheckReport rep;
 } Fixture;
 
-/* web: ok; db: warning, renewal failing; broken: unreadable (no notAfter). */
+/* web: ok; db: warning, renewal failing, deploy failed; broken: unreadable (no notAfter), watch only. */
 static void fixture_init(Fixture *x, const char *name0) {
         memset(x, 0, sizeof(*x));
         x->cert[0].name = (char *) name0;
         x->cert[1].name = (char *) "db";
         x->cert[2].name = (char *) "broken";
+        x->cert[0].issuer = x->cert[1].issuer = ISSUER_CA;
+        x->cert[2].issuer = ISSUER_NONE;
         x->facts[0] = (CertFacts) { .parsed = true, .not_after = T_NOT_AFTER, .state = SEVERITY_OK };
         x->facts[1] = (CertFacts) { .parsed = true, .not_after = T_NOW + 10 * USEC_PER_DAY, .state = SEVERITY_WARNING };
         x->facts[2] = (CertFacts) { .parsed = false, .state = SEVERITY_CRITICAL };
@@ -64,33 +70,65 @@ static const char expected[] =
         "certherd_certificate_last_renewal_timestamp_seconds{name=\"web\"} 1795438800\n"
         "certherd_certificate_last_renewal_timestamp_seconds{name=\"db\"} 0\n"
         "certherd_certificate_last_renewal_timestamp_seconds{name=\"broken\"} 0\n"
+        "# HELP certherd_certificate_deploy_ok 0 while a failed deploy of the set is recorded, else 1.\n"
+        "# TYPE certherd_certificate_deploy_ok gauge\n"
+        "certherd_certificate_deploy_ok{name=\"web\"} 1\n"
+        "certherd_certificate_deploy_ok{name=\"db\"} 0\n"
+        "certherd_certificate_deploy_ok{name=\"broken\"} 1\n"
+        "# HELP certherd_certificate_next_renewal_timestamp_seconds When the set is planned to renew, in seconds "
+        "since the epoch.\n"
+        "# TYPE certherd_certificate_next_renewal_timestamp_seconds gauge\n"
+        "certherd_certificate_next_renewal_timestamp_seconds{name=\"web\"} 1800536400\n"
+        "# HELP certherd_ca_not_after_seconds Expiry (notAfter) of the internal CA's certificate, in seconds since "
+        "the epoch.\n"
+        "# TYPE certherd_ca_not_after_seconds gauge\n"
+        "certherd_ca_not_after_seconds{ca=\"internal\"} 2110752000\n"
         "# HELP certherd_last_run_timestamp_seconds When certherd last inspected its certificates.\n"
         "# TYPE certherd_last_run_timestamp_seconds gauge\n"
-        "certherd_last_run_timestamp_seconds 1795824000\n";
+        "certherd_last_run_timestamp_seconds 1795824000\n"
+        "# HELP certherd_last_pass_timestamp_seconds When certherd last completed a pass over its certificates, "
+        "in seconds since the epoch.\n"
+        "# TYPE certherd_last_pass_timestamp_seconds gauge\n"
+        "certherd_last_pass_timestamp_seconds 1795820400\n";
+
+/* internal: parsed; missing: its certificate cannot be read (no sample). */
+static const MetricsCa cas[2] = {
+        { .name = "internal", .not_after = T_CA_NOT_AFTER, .parsed = true },
+        { .name = "missing", .not_after = 0, .parsed = false },
+};
 
 static void test_render_exact(void **state) {
         Fixture x;
+        /* db's next renewal is unknown (0), broken's is ignored: a watch-only set never renews. */
         const MetricsState st[3] = {
-                { .renewal_failures = 0, .last_renewal = T_RENEWED },
-                { .renewal_failures = 3, .last_renewal = 0 },
-                {},
+                { .renewal_failures = 0, .last_renewal = T_RENEWED, .next_renewal = T_NEXT },
+                { .renewal_failures = 3, .last_renewal = 0, .deploy_failed = true },
+                { .next_renewal = T_NEXT },
         };
         char *text = NULL;
 
         fixture_init(&x, "web");
-        assert_int_equal(metrics_render(&x.rep, st, T_NOW, &text), 0);
+        assert_int_equal(metrics_render(&x.rep, st, cas, 2, T_PASS, T_NOW, &text), 0);
         assert_string_equal(text, expected);
         free(text);
 }
 
-/* Without renewal state every failure count and renewal time is 0; the rest is unchanged. */
+/* Without renewal state every failure count and renewal time is 0, every deploy ok, no next renewal;
+ * without CAs and a pass time those have no samples, only their HELP and TYPE. */
 static void test_render_no_state(void **state) {
         Fixture x;
         char *text = NULL;
 
         fixture_init(&x, "web");
-        assert_int_equal(metrics_render(&x.rep, NULL, T_NOW, &text), 0);
+        assert_int_equal(metrics_render(&x.rep, NULL, NULL, 0, 0, T_NOW, &text), 0);
         assert_non_null(strstr(text, "certherd_certificate_renewal_failures{name=\"db\"} 0\n"));
+        assert_non_null(strstr(text, "certherd_certificate_deploy_ok{name=\"db\"} 1\n"));
+        assert_non_null(strstr(text, "# TYPE certherd_certificate_next_renewal_timestamp_seconds gauge\n"));
+        assert_null(strstr(text, "certherd_certificate_next_renewal_timestamp_seconds{"));
+        assert_non_null(strstr(text, "# TYPE certherd_ca_not_after_seconds gauge\n"));
+        assert_null(strstr(text, "certherd_ca_not_after_seconds{"));
+        assert_non_null(strstr(text, "# TYPE certherd_last_pass_timestamp_seconds gauge\n"));
+        assert_null(strstr(text, "\ncertherd_last_pass_timestamp_seconds "));
         assert_non_null(strstr(text, "certherd_certificate_last_renewal_timestamp_seconds{name=\"web\"} 0\n"));
         assert_non_null(strstr(text, "certherd_certificate_not_after_seconds{name=\"web\"} 1803128400\n"));
         assert_null(strstr(text, "not_after_seconds{name=\"broken\"}"));
@@ -103,23 +141,32 @@ static void test_render_empty(void **state) {
         char *text = NULL;
         size_t samples = 0;
 
-        assert_int_equal(metrics_render(&rep, NULL, T_NOW, &text), 0);
+        assert_int_equal(metrics_render(&rep, NULL, NULL, 0, 0, T_NOW, &text), 0);
         for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
                 if (*p != '#')
                         samples++;
         assert_int_equal(samples, 1);
         assert_non_null(strstr(text, "# TYPE certherd_certificate_state gauge\n"));
+        assert_non_null(strstr(text, "# TYPE certherd_certificate_deploy_ok gauge\n"));
         free(text);
 }
 
-/* Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
+/* Label values escape backslash, double quote and line feed (exposition format 0.0.4), set names and CA
+ * names alike, in every metric. */
 static void test_render_escaping(void **state) {
         Fixture x;
+        const MetricsState st[3] = { { .next_renewal = T_NEXT, .deploy_failed = true } };
+        const MetricsCa ca = { .name = "c\\a\"\n", .not_after = T_CA_NOT_AFTER, .parsed = true };
         char *text = NULL;
 
         fixture_init(&x, "a\\b\"c\nd");
-        assert_int_equal(metrics_render(&x.rep, NULL, T_NOW, &text), 0);
+        assert_int_equal(metrics_render(&x.rep, st, &ca, 1, T_PASS, T_NOW, &text), 0);
         assert_non_null(strstr(text, "certherd_certificate_state{name=\"a\\\\b\\\"c\\nd\"} 0\n"));
+        assert_non_null(strstr(text, "certherd_certificate_deploy_ok{name=\"a\\\\b\\\"c\\nd\"} 0\n"));
+        assert_non_null(strstr(text,
+                               "certherd_certificate_next_renewal_timestamp_seconds{name=\"a\\\\b\\\"c\\nd\"} "
+                               "1800536400\n"));
+        assert_non_null(strstr(text, "certherd_ca_not_after_seconds{ca=\"c\\\\a\\\"\\n\"} 2110752000\n"));
         /* Every sample is one line: no raw newline inside a label. */
         for (const char *p = text; *p; p = strchr(p, '\n') + 1)
                 assert_true(*p == '#' || strncmp(p, "certherd_", 9) == 0);

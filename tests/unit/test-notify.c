@@ -30,6 +30,8 @@
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "macro.h"
+#include "notify-bus.h"
+#include "notify-verify.h"
 #include "notify.h"
 #include "x509.h"
 
@@ -125,7 +127,7 @@ static int verify_at(const char *host, int port, const char *query, const gnutls
         char endpoint[128];
 
         snprintf(endpoint, sizeof(endpoint), "tls://%s:%d%s", host, port, query);
-        return notify_verify(endpoint, want->data, want->size, "test", timeout);
+        return notify_verify(endpoint, want->data, want->size, "test", timeout, NULL);
 }
 
 static void test_endpoint_parse(void **state) {
@@ -268,8 +270,8 @@ static void test_plain_sni(void **state) {
 }
 
 static void test_bad_input(void **state) {
-        assert_int_equal(notify_verify("tls://127.0.0.1", der_a.data, der_a.size, "test", 0), -EINVAL);
-        assert_int_equal(notify_verify("tcp://127.0.0.1:1", der_a.data, der_a.size, "test", 0), -EINVAL);
+        assert_int_equal(notify_verify("tls://127.0.0.1", der_a.data, der_a.size, "test", 0, NULL), -EINVAL);
+        assert_int_equal(notify_verify("tcp://127.0.0.1:1", der_a.data, der_a.size, "test", 0, NULL), -EINVAL);
 }
 
 static void test_bus_unreachable(void **state) {

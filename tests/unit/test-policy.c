@@ -120,11 +120,198 @@ static void test_alert_schedule(void **state) {
         assert_true(d.next == na - 14 * USEC_PER_DAY);
 }
 
+/* ---- policy_plan: one decision for both modes, with a fake clock ---------------------------------- */
+
+static Plan plan_at(const CertFacts *f, const CertState *st, bool daemon, bool force, usec_t now) {
+        return policy_plan(&(PlanInput) { .name = "web", .can_renew = true, .facts = f, .state = st,
+                                          .renew_before = days(30), .warn_before = days(14),
+                                          .critical_before = days(7) },
+                           (PlanFlags) { .daemon = daemon, .force = force }, now);
+}
+
+static void assert_same_plan(const Plan *a, const Plan *b) {
+        assert_int_equal(a->action, b->action);
+        assert_int_equal(a->why, b->why);
+        assert_true(a->due == b->due);
+        assert_true(a->retry == b->retry);
+        assert_true(a->next == b->next);
+        assert_int_equal(a->alert.emit, b->alert.emit);
+        assert_int_equal(a->alert.level, b->alert.level);
+        assert_true(a->alert.next == b->alert.next);
+        assert_int_equal(a->failing, b->failing);
+        assert_int_equal(a->failing_severity, b->failing_severity);
+}
+
+/* Timer mode and the daemon decide the same for the same facts, state and clock, over a whole life:
+ * fresh, inside the window before and after the jitter, backing off, deploy failed, expired. */
+static void test_plan_same_in_both_modes(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        CertState states[] = {
+                {},
+                { .failures = 3, .last_attempt = T0 + 70 * USEC_PER_DAY, .next_retry = T0 + 75 * USEC_PER_DAY,
+                  .last_error = (char *) "boom" },
+                { .deploy_failed = true, .deploy_failures = 2, .deploy_time = T0 + 61 * USEC_PER_DAY },
+                { .alert_level = ALERT_WARNING, .alert_last = T0 + 77 * USEC_PER_DAY },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(states); k++)
+                for (usec_t now = T0; now < na + USEC_PER_DAY; now += 7 * USEC_PER_HOUR) {
+                        Plan t = plan_at(&f, &states[k], false, false, now);
+                        Plan d = plan_at(&f, &states[k], true, false, now);
+
+                        assert_same_plan(&t, &d);
+                        assert_true(t.next >= now || t.action != PLAN_NONE);
+                }
+}
+
+/* Due from the window's opening plus the set's jitter, in both modes (documented in policy.h). */
+static void test_plan_jitter(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, open = na - 30 * USEC_PER_DAY;
+        usec_t at = open + policy_jitter("web", T0, na);
+        CertFacts f = facts(T0, na);
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                Plan p = plan_at(&f, NULL, daemon, false, T0);
+
+                assert_int_equal(p.action, PLAN_NONE);
+                assert_true(p.due == at);
+                assert_true(p.next == at);
+                if (at > open) {
+                        p = plan_at(&f, NULL, daemon, false, at - 1);
+                        assert_int_equal(p.action, PLAN_NONE);
+                }
+                p = plan_at(&f, NULL, daemon, false, at);
+                assert_int_equal(p.action, PLAN_RENEW);
+                assert_int_equal(p.why, RENEW_REASON_DUE);
+                /* --force: now, whatever the window */
+                p = plan_at(&f, NULL, daemon, true, T0);
+                assert_int_equal(p.action, PLAN_RENEW);
+                assert_int_equal(p.why, RENEW_REASON_FORCED);
+        }
+        /* missing or broken: at once, no jitter */
+        Plan p = plan_at(NULL, NULL, false, false, T0);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_int_equal(p.why, RENEW_REASON_MISSING);
+}
+
+/* Failed renewals: backoff until next_retry, renewal-failing warning, critical inside critical-before;
+ * --force does not wait. */
+static void test_plan_backoff(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, now = na - 20 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        CertState st = { .failures = 2, .last_attempt = now - USEC_PER_SEC, .next_retry = now + 60 * USEC_PER_SEC };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = plan_at(&f, &st, daemon, false, now);
+                assert_int_equal(p.action, PLAN_BACKOFF);
+                assert_int_equal(p.why, RENEW_REASON_DUE);
+                assert_true(p.retry == now + 60 * USEC_PER_SEC);
+                assert_true(p.next == p.retry);
+                assert_true(p.failing);
+                assert_int_equal(p.failing_severity, SEVERITY_WARNING);
+
+                p = plan_at(&f, &st, daemon, false, now + 60 * USEC_PER_SEC);
+                assert_int_equal(p.action, PLAN_RENEW);
+                p = plan_at(&f, &st, daemon, true, now);
+                assert_int_equal(p.action, PLAN_RENEW);
+        }
+        st.next_retry = na - 5 * USEC_PER_DAY;
+        p = plan_at(&f, &st, false, false, na - 6 * USEC_PER_DAY);
+        assert_int_equal(p.action, PLAN_BACKOFF);
+        assert_int_equal(p.failing_severity, SEVERITY_CRITICAL);
+        /* no failures: not failing */
+        p = plan_at(&f, &(CertState) {}, false, false, now);
+        assert_false(p.failing);
+}
+
+/* A failed deploy is retried without a new certificate, after the deploy backoff. */
+static void test_plan_deploy_retry(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, now = T0 + USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        CertState st = { .deploy_failed = true, .deploy_failures = 1, .deploy_time = now };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = plan_at(&f, &st, daemon, false, now);
+                assert_int_equal(p.action, PLAN_BACKOFF);
+                assert_int_equal(p.why, RENEW_REASON_NONE);
+                assert_true(p.retry == now + policy_backoff(1, 90 * USEC_PER_DAY));
+                p = plan_at(&f, &st, daemon, false, p.retry);
+                assert_int_equal(p.action, PLAN_DEPLOY);
+                assert_true(p.next == now + policy_backoff(1, 90 * USEC_PER_DAY));
+                /* a renewal that is due wins: it deploys anyway */
+                p = plan_at(&f, &st, daemon, false, na - USEC_PER_DAY);
+                assert_int_equal(p.action, PLAN_RENEW);
+        }
+        st.deploy_failures = 3;
+        p = plan_at(&f, &st, false, false, now + policy_backoff(2, 90 * USEC_PER_DAY));
+        assert_int_equal(p.action, PLAN_BACKOFF);
+}
+
+/* A refused ACME certificate holds further orders while the inputs are unchanged; once they change the
+ * backoff does not stand in the way; --force orders anyway. */
+static void test_plan_held(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, now = na - 20 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        CertState st = { .failures = 1, .next_retry = now + USEC_PER_HOUR, .held_inputs = (char *) "ab" };
+        PlanInput in = { .name = "web", .can_renew = true, .facts = &f, .state = &st, .renew_before = days(30),
+                         .warn_before = days(14), .critical_before = days(7), .held = true };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, now + 2 * USEC_PER_HOUR);
+                assert_int_equal(p.action, PLAN_HELD);
+                assert_true(p.failing);
+                assert_true(p.next > now + 2 * USEC_PER_HOUR); /* no busy loop: only a change wakes it */
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon, .force = true }, now);
+                assert_int_equal(p.action, PLAN_RENEW);
+        }
+        in.held = false;
+        in.held_changed = true;
+        p = policy_plan(&in, (PlanFlags) {}, now);
+        assert_int_equal(p.action, PLAN_RENEW);
+}
+
+/* Alert repetition lives in the saved state: whichever mode runs, one alert on crossing, then one a day. */
+static void test_plan_alert_repetition(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, now = na - 10 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        CertState st = {};
+        Plan p;
+
+        p = plan_at(&f, &st, false, false, now); /* timer mode sends it */
+        assert_true(p.alert.emit);
+        assert_int_equal(p.alert.level, ALERT_WARNING);
+        st.alert_level = p.alert.level;
+        st.alert_last = now;
+        p = plan_at(&f, &st, true, false, now + USEC_PER_HOUR); /* the daemon does not repeat it */
+        assert_false(p.alert.emit);
+        assert_true(p.alert.next == now + USEC_PER_DAY);
+        p = plan_at(&f, &st, false, false, now + 2 * USEC_PER_HOUR); /* nor does the timer */
+        assert_false(p.alert.emit);
+        p = plan_at(&f, &st, true, false, now + USEC_PER_DAY);
+        assert_true(p.alert.emit);
+        /* watch only: alerts, never a renewal */
+        p = policy_plan(&(PlanInput) { .name = "w", .facts = &f, .warn_before = days(14), .critical_before = days(7) },
+                        (PlanFlags) {}, now);
+        assert_int_equal(p.action, PLAN_NONE);
+        assert_true(p.due == USEC_INFINITY);
+        assert_true(p.alert.emit);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
                 cmocka_unit_test(test_jitter),      cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_alert_schedule),
+                cmocka_unit_test(test_plan_same_in_both_modes),
+                cmocka_unit_test(test_plan_jitter),
+                cmocka_unit_test(test_plan_backoff),
+                cmocka_unit_test(test_plan_deploy_retry),
+                cmocka_unit_test(test_plan_alert_repetition),
+                cmocka_unit_test(test_plan_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,9 @@
 #include "pin.h"
 #include "x509.h"
 
+/* Cases are positional rows; the trailing fields (self_anchor, mode) are zero unless a row needs them. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 /* The fixture directory, set once by main() before any test runs. */
 static char *fixtures;
 
@@ -191,7 +194,8 @@ static void trust_freep(gnutls_x509_trust_list_t *t) {
 
 /* Severities as DESIGN.md §4 lists them, independent of x509.c's table. */
 static Severity contract_severity(const char *code) {
-        if (streq(code, "expiry-warning") || streq(code, "key-permissions") || streq(code, "usage-missing"))
+        if (streq(code, "expiry-warning") || streq(code, "key-permissions") || streq(code, "usage-missing") ||
+            streq(code, "renewal-failing"))
                 return SEVERITY_WARNING;
         return SEVERITY_CRITICAL;
 }
@@ -199,7 +203,8 @@ static Severity contract_severity(const char *code) {
 static const char *const contract_codes[] = {
         "unreadable",     "malformed",       "expired",      "not-yet-valid",   "expiry-critical",
         "expiry-warning", "key-mismatch",    "name-missing", "untrusted-chain", "weak-key",
-        "weak-signature", "key-permissions", "usage-missing",
+        "weak-signature", "key-permissions", "usage-missing",   "chain-order",
+        "deploy-failed",   "renewal-failing",
 };
 
 static bool facts_has(const CertFacts *f, const char *code) {
@@ -263,6 +268,8 @@ typedef struct Case {
         const char *trust;    /* anchors; NULL: ca.crt, NO_TRUST: no chain check */
         const char *password; /* NULL, a literal, or PASSWORD_FILE */
         const char *expect;   /* problem codes, space-separated */
+        bool self_anchor;     /* issuer = self */
+        mode_t mode;          /* the configured key mode; 0: none */
 } Case;
 
 #define OK_NAMES "ok.example.test localhost 127.0.0.1 ::1"
@@ -364,6 +371,40 @@ static const Case cases[] = {
           "self-signed.crt", NULL, "" },
         { "self-signed-untrusted", "self-signed.crt", "self-signed.key", "self.example.test", USAGE_SERVER,
           NULL, NULL, "untrusted-chain" },
+        /* issue 10: what issuer = self makes now (CA:FALSE) is its own anchor for issuer = self, whatever the
+         * trust store; without the flag it is as untrusted as before. */
+        { "self-leaf", "self-leaf.crt", "self-leaf.key", "self.example.test", USAGE_SERVER, NULL, NULL, "", true },
+        { "self-leaf-system-trust", "self-leaf.crt", "self-leaf.key", "self.example.test", USAGE_SERVER,
+          NO_TRUST, NULL, "", true },
+        { "self-leaf-not-self", "self-leaf.crt", "self-leaf.key", "self.example.test", USAGE_SERVER, NULL,
+          NULL, "untrusted-chain" },
+        { "self-leaf-as-anchor", "self-leaf.crt", "self-leaf.key", "self.example.test", USAGE_SERVER,
+          "self-leaf.crt", NULL, "" },
+        /* the flag trusts only a certificate that signed itself */
+        { "self-anchor-ca-signed", "ok.crt", "ok.key", OK_NAMES, USAGE_SERVER, "other-ca.crt", NULL,
+          "untrusted-chain", true },
+        /* a self-signed certificate's own SHA-1 signature protects nothing: no weak-signature */
+        { "self-leaf-sha1", "self-leaf-sha1.crt", "self-leaf-sha1.key", "self.example.test", USAGE_SERVER, NULL,
+          NULL, "", true },
+        { "sha1-root", "sha1-root.crt", NULL, NULL, USAGE_SERVER, "sha1-root.crt", NULL, "" },
+        { "sha1-root-untrusted", "sha1-root.crt", NULL, NULL, USAGE_SERVER, NULL, NULL, "untrusted-chain" },
+        /* wrong order: not key-mismatch, and not also untrusted-chain */
+        { "chain-reversed", "chain-reversed.crt", "chain-reversed.key", "chain.example.test", USAGE_SERVER,
+          NULL, NULL, "chain-order name-missing" },
+        { "chain-reversed-no-key", "chain-reversed.crt", NULL, NULL, USAGE_SERVER, NULL, NULL, "chain-order" },
+        { "chain-shuffled", "chain-shuffled.crt", "chain-shuffled.key", "chain.example.test", USAGE_SERVER,
+          NULL, NULL, "chain-order" },
+        /* the operator's mode: 0640 is a choice (Debian's ssl-cert group); anything beyond it is not */
+        { "key-perms-640", "key-perms-640.crt", "key-perms-640.key", OK_NAMES, USAGE_SERVER, NULL, NULL,
+          "key-permissions" },
+        { "key-perms-640-configured", "key-perms-640.crt", "key-perms-640.key", OK_NAMES, USAGE_SERVER, NULL,
+          NULL, "", false, 0640 },
+        { "key-perms-644-configured-640", "key-perms.crt", "key-perms.key", OK_NAMES, USAGE_SERVER, NULL, NULL,
+          "key-permissions", false, 0640 },
+        { "key-perms-644-configured-644", "key-perms.crt", "key-perms.key", OK_NAMES, USAGE_SERVER, NULL, NULL,
+          "", false, 0644 },
+        { "key-perms-640-configured-600", "key-perms-640.crt", "key-perms-640.key", OK_NAMES, USAGE_SERVER,
+          NULL, NULL, "key-permissions", false, 0600 },
         { "garbage", "garbage.crt", NULL, NULL, USAGE_SERVER, NULL, NULL, "malformed" },
         { "empty", "empty.crt", NULL, NULL, USAGE_SERVER, NULL, NULL, "malformed" },
         { "truncated", "truncated.crt", NULL, NULL, USAGE_SERVER, NULL, NULL, "malformed" },
@@ -420,6 +461,9 @@ static void case_input(const Case *c, Inspected *i) {
         i->names = split_words(c->names);
         i->in.names = i->names;
         i->in.usage = c->usage;
+        i->in.self_anchor = c->self_anchor;
+        i->in.key_mode_set = c->mode != 0;
+        i->in.key_mode_configured = c->mode;
         i->in.warn_before = days_threshold(14);
         i->in.critical_before = days_threshold(7);
         if (!c->trust)
@@ -655,6 +699,43 @@ static void test_unreadable(_unused_ void **state) {
 }
 
 /* ---- problem codes (contract strings) ----------------------------------------------------------- */
+
+/* Issue 10 item 13: DN text reaches terminals (status), logs and JSON; a CN holding ESC must not. */
+static void test_escaped_text(_unused_ void **state) {
+        static const struct {
+                const char *in;
+                size_t n;
+                const char *out;
+        } t[] = {
+                { "plain CN=a\\,b", 13, "plain CN=a\\,b" },
+                { "esc\033[31m", 8, "esc\\x1b[31m" },
+                { "del\177", 4, "del\\x7f" },
+                { "tab\tnl\n", 7, "tab\\x09nl\\x0a" },
+                { "nul\0x", 5, "nul\\x00x" },
+                { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92" },
+                { "c1 \xc2\x9b", 5, "c1 \\xc2\\x9b" },           /* U+009B CSI */
+                { "latin1 \xe9t\xe9", 10, "latin1 \\xe9t\\xe9" },
+                { "overlong \xc0\xaf", 11, "overlong \\xc0\\xaf" },
+                { "surrogate \xed\xa0\x80", 13, "surrogate \\xed\\xa0\\x80" },
+                { "cut \xe2\x82", 6, "cut \\xe2\\x82" },
+                { "too big \xf4\x90\x80\x80", 12, "too big \\xf4\\x90\\x80\\x80" },
+                { "", 0, "" },
+        };
+        _cleanup_cert_facts_ CertFacts *f = NULL;
+
+        for (size_t k = 0; k < ELEMENTSOF(t); k++) {
+                _cleanup_free_ char *got = x509_escape_text(t[k].in, t[k].n);
+
+                assert_non_null(got);
+                check(streq(got, t[k].out), "escape #%zu: \"%s\", expected \"%s\"", k, got, t[k].out);
+        }
+
+        inspect_one("esc-cn.crt", NULL, NULL, &f);
+        assert_true(f->parsed);
+        check(streq(f->subject, "CN=esc\\x1b[31m.example.test"), "esc-cn subject: %s", f->subject);
+        check(!strchr(f->subject, '\033'), "esc-cn: ESC in the subject");
+        check(streq(f->issuer, "CN=certherd test root,O=certherd tests"), "esc-cn issuer: %s", f->issuer);
+}
 
 static void test_problem_codes(_unused_ void **state) {
         check(_PROBLEM_CODE_MAX == ELEMENTSOF(contract_codes), "%d problem codes, the contract has %zu",
@@ -978,6 +1059,7 @@ int main(void) {
         ADD("test_fake_clock", test_fake_clock, NULL);
         ADD("test_percent_thresholds", test_percent_thresholds, NULL);
         ADD("test_unreadable", test_unreadable, NULL);
+        ADD("test_escaped_text", test_escaped_text, NULL);
         ADD("test_problem_codes", test_problem_codes, NULL);
         ADD("test_spki_pins", test_spki_pins, NULL);
         ADD("test_spki_errors", test_spki_errors, NULL);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Documentation: certherd(8) and certherd.conf(5) are lint-clean (mandoc -T lint) and complete against
 # the code (every command and option of main.c, every inventory key, problem code, MESSAGE_ID and
-# journal field, every hook variable); the bash completion offers commands, options and the names of
-# the inventory's certificates and CAs.
+# journal field, every hook variable); docs/ names the same (and every command of certherd(8) and every
+# metric); the bash completion offers commands, options and the names of the inventory's certificates
+# and CAs.
 source "$(dirname "$0")/../lib.sh"
 need mandoc
 
@@ -72,9 +73,30 @@ for f in certherd.service certherd-renew.service certherd-renew.timer sysusers.d
         in_page "$man8" "Pa .*${f//./\\.}" "file $f"
 done
 
+# --- docs/ restates the contracts for readers; it must name the same things, each in its page, as code
+# (`name`) so that a word in a sentence does not count. Commands: main.c's and the man page's COMMANDS.
+docs=$src/docs
+in_doc() { grep -Eq -- "$2" "$docs/$1" 2>/dev/null || missing+=("docs/$1: $3"); }
+man_cmds=$(sed -n '/^\.Sh COMMANDS/,/^\.Sh [A-Z]/p' "$man8" | grep '^\.It Cm ' |
+        sed -E 's/^\.It Cm //; s/ (Ar|Op|Fl|No|Ns|Oo|Pq)( .*|$)//')
+[[ $(wc -l <<<"$man_cmds") -ge 8 ]] || die "commands not found in certherd(8) COMMANDS"
+while read -r cmd; do in_doc cli.md "\`(certherd )?$cmd( |\`)" "command $cmd"; done <<<"$man_cmds"
+for v in $verbs; do in_doc cli.md "\`(certherd )?$v( |\`)" "command $v"; done
+for o in $longopts; do in_doc cli.md "\`--$o[=\` ]" "option --$o"; done
+for p in $problems; do in_doc problems.md "^\| \`$p\` " "problem code $p"; done
+for k in $keys; do in_doc inventory.md "^\| (\`[a-z-]+\`, )*\`$k\`" "key $k"; done
+for id in $ids; do in_doc journal.md "\`$id\`" "MESSAGE_ID $id"; done
+for f in $fields; do in_doc journal.md "^\| \`$f\` " "journal field $f"; done
+for h in $hookvars; do in_doc journal.md "^\| \`$h\` " "hook variable $h"; done
+metrics=$(grep -oE '"certherd_[a-z_]+' "$src/agent/metrics.c" | tr -d '"' | sort -u)
+[[ $(wc -w <<<"$metrics") -ge 5 ]] || die "metric names not found in metrics.c"
+for m in $metrics; do in_doc metrics.md "^\| \`$m\` " "metric $m"; done
+for s in agent acme ca certificate; do in_doc inventory.md "^## \`\[$s[] ]" "section [$s]"; done
+
 if [[ ${#missing[@]} -gt 0 ]]; then printf 'missing: %s\n' "${missing[@]}" >&2; die "${#missing[@]} items undocumented"; fi
 ok "certherd(8): $(wc -w <<<"$verbs") commands, $(wc -w <<<"$longopts") options, $(wc -w <<<"$problems") problems, $(wc -w <<<"$ids") MESSAGE_IDs, $(wc -w <<<"$fields") fields"
 ok "certherd.conf(5) and conf/certherd.conf: $(wc -w <<<"$keys") keys"
+ok "docs/: $(wc -l <<<"$man_cmds") commands, $(wc -w <<<"$problems") problems, $(wc -w <<<"$keys") keys, $(wc -w <<<"$metrics") metrics, journal"
 
 # --- bash completion
 bc=/usr/share/bash-completion/bash_completion

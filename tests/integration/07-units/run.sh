@@ -184,7 +184,7 @@ certherd nginx.service restart -> next
 certherd postgresql.service reload -> yes
 certherd apache2.service reload -> yes
 certherd ai-guard.service try-restart -> yes
-certherd ai-guard.service restart -> yes
+certherd ai-guard.service restart -> next
 certherd ai-guard.service reload -> next
 certherd sshd.service reload -> next
 certherd commented.service reload -> next
@@ -197,7 +197,7 @@ certherd ${UNIT} reload -> next
 certherd reboot -> next
 EOF2
 diff -u "$T/expected" "$T/decisions" >&2 || die "polkit rule decisions differ"
-ok "polkit rule: certherd may reload/restart exactly the units of its inventory ($(grep -c -- '-> yes' "$T/decisions") of $(wc -l <"$T/decisions") requests)"
+ok "polkit rule: certherd may reload/try-restart exactly the units of its inventory, never start ($(grep -c -- '-> yes' "$T/decisions") of $(wc -l <"$T/decisions") requests)"
 
 # Unreadable inventory: nothing is allowed, and the rule does not throw.
 harness decide '""' | grep -q -- '-> yes' && die "allowed something with an empty inventory"

@@ -2,7 +2,10 @@
 # [agent] metrics-file written by `certherd renew`: node_exporter's textfile format (checked with the
 # prometheus_client parser when python3-prometheus-client is installed), mode 0644, the right notAfter
 # and state per certificate, every certificate even when only one is named, the failure count after a
-# failed renewal and the renewal time after a good one.
+# failed renewal and the renewal time after a good one; deploy_ok, next renewal and the last pass time
+# (issue 9); `promtool check metrics` clean and the shipped alert rules passing `promtool check rules` and
+# `promtool test rules` when Prometheus is installed; every metric and every shipped alert documented in
+# certherd(8).
 source "$(dirname "$0")/../lib.sh"
 need openssl
 
@@ -64,6 +67,44 @@ run=$(sed -n 's/^certherd_last_run_timestamp_seconds \([0-9]*\)$/\1/p' "$prom")
 [[ $run -ge $before && $run -le $(date +%s) ]] || die "last run $run"
 ok "not_after, state, failures and last renewal per certificate; unreadable: state 2, no not_after"
 
+for n in web api watched; do
+        [[ $(value certherd_certificate_deploy_ok $n) == 1 ]] || { cat "$prom" >&2; die "$n: deploy_ok"; }
+done
+[[ -z $(value certherd_certificate_next_renewal_timestamp_seconds watched) ]] ||
+        die "watched (issuer none): a next renewal time"
+for n in web api; do
+        t=$(value certherd_certificate_next_renewal_timestamp_seconds $n)
+        [[ -z $t || $t -gt $after ]] || die "$n: next renewal $t is not in the future"
+done
+pass=$(sed -n 's/^certherd_last_pass_timestamp_seconds \([0-9]*\)$/\1/p' "$prom")
+[[ $pass -ge $before && $pass -le $(date +%s) ]] || { cat "$prom" >&2; die "last pass '$pass'"; }
+grep -q '^# TYPE certherd_ca_not_after_seconds gauge$' "$prom" || die "certherd_ca_not_after_seconds not declared"
+ok "deploy_ok 1 for every set, no next renewal for a watch-only set, last pass = this renew"
+
+src=$(cd "$(dirname "$0")/../../.." && pwd)
+if command -v promtool >/dev/null; then
+        promtool check metrics <"$prom" >"$T/lint" 2>&1 || { cat "$T/lint" >&2; die "promtool check metrics"; }
+        ok "promtool check metrics: clean"
+        # The shipped alert rules (43-prometheus runs them in Prometheus and Alertmanager).
+        promtool check rules "$src/conf/prometheus/certherd-alerts.yml" >"$T/lint" 2>&1 ||
+                { cat "$T/lint" >&2; die "promtool check rules"; }
+        (cd "$src/conf/prometheus" && promtool test rules certherd-alerts.test.yml) >"$T/lint" 2>&1 ||
+                { cat "$T/lint" >&2; die "promtool test rules"; }
+        ok "conf/prometheus/certherd-alerts.yml: promtool check rules and test rules pass"
+else
+        echo "skip: promtool checks: prometheus is not installed"
+fi
+
+# Every metric the renderer knows and every shipped alert is documented in certherd(8), METRICS.
+names=$(grep -ohE '"certherd_[a-z_]+' "$src/agent/metrics.c" | tr -d '"' | sort -u)
+[[ $(wc -w <<<"$names") -ge 9 ]] || die "metric names not found in metrics.c"
+alerts=$(sed -n 's/^ *- alert: \(Certherd[A-Za-z]*\)$/\1/p' "$src/conf/prometheus/certherd-alerts.yml" | sort -u)
+[[ $(wc -w <<<"$alerts") -ge 5 ]] || die "alerts not found in certherd-alerts.yml"
+for m in $names $alerts; do
+        grep -q "^\.It Li $m\( \|$\)" "$src/units/man/certherd.8" || die "certherd(8) does not document $m"
+done
+ok "certherd(8) documents $(wc -w <<<"$names") metrics and $(wc -w <<<"$alerts") alerts"
+
 if /usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null; then
         /usr/bin/python3 - "$prom" <<'PY' || die "prometheus_client cannot parse the file"
 import sys
@@ -71,13 +112,14 @@ from prometheus_client.parser import text_string_to_metric_families
 fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
 want = {"certherd_certificate_not_after_seconds": 2, "certherd_certificate_state": 3,
         "certherd_certificate_renewal_failures": 3, "certherd_certificate_last_renewal_timestamp_seconds": 3,
-        "certherd_last_run_timestamp_seconds": 1}
+        "certherd_last_run_timestamp_seconds": 1, "certherd_certificate_deploy_ok": 3,
+        "certherd_last_pass_timestamp_seconds": 1}
 for name, n in want.items():
     f = fams[name]
     assert f.type == "gauge" and f.documentation, name
     assert len(f.samples) == n, (name, len(f.samples))
 PY
-        ok "prometheus_client parses it: 5 gauges with HELP and TYPE"
+        ok "prometheus_client parses it: the gauges with HELP and TYPE"
 else
         echo "skip: format check: python3-prometheus-client is not installed"
 fi

@@ -23,6 +23,14 @@ verify_chain two
 openssl x509 -in "$T/tls/two.crt" -noout -text | grep -q "Public-Key: (2048 bit)" || die "rsa-2048 key"
 ok "tls-alpn-01: two certificates (EC and RSA keys), three names validated through the built-in responder"
 
+# RFC 8738 §6: an IP address over tls-alpn-01, pebble validating for real (the reverse name in SNI, the
+# address as an iPAddress SAN of the answer certificate).
+acme_cert "$T/c.conf" ip peb 127.0.0.1
+expect 0 C renew ip
+verify_chain ip
+openssl x509 -in "$T/tls/ip.crt" -noout -ext subjectAltName | grep -q "IP Address:127.0.0.1" || die "no IP SAN"
+ok "tls-alpn-01 for an IP address (RFC 8738): validated by pebble, IP SAN in the certificate"
+
 # Negative control: a responder where pebble does not look fails validation, with pebble's words. A
 # name never validated before, so that no earlier authorization can stand in for this one.
 sum=$(sha256sum "$T/tls/two.crt")

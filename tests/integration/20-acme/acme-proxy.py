@@ -11,6 +11,14 @@ for the proxy and the JWS "url" checks hold. Options:
   --ari START END RETRY_AFTER
         add renewalInfo to the directory and answer GET /renewal-info/ID with that window (RFC 9773)
   --hang  accept connections and never answer (no TLS either)
+  --order-status STATUS
+        rewrite the status of every order fetched (POST /my-order/…) to STATUS ("pending" forever)
+  --authz-identifier VALUE
+        rewrite the identifier value of every authorization (POST /authZ/…) to VALUE
+  --foreign-authz PORT
+        rewrite the authorization URLs of new orders to https://localhost:PORT/… (another origin)
+  --delay SUBSTR SECONDS
+        hold requests whose path contains SUBSTR that long before forwarding them
 Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one).
 """
 import argparse
@@ -34,6 +42,10 @@ ap.add_argument("--log", required=True)
 ap.add_argument("--rule", nargs="+", action="append", default=[])
 ap.add_argument("--ari", nargs=3)
 ap.add_argument("--hang", action="store_true")
+ap.add_argument("--order-status")
+ap.add_argument("--authz-identifier")
+ap.add_argument("--foreign-authz", type=int)
+ap.add_argument("--delay", nargs=2, action="append", default=[])
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -95,6 +107,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 headers.append(("Content-Type", "application/problem+json"))
             return self.reply(rule["status"], doc, headers)
 
+        for substr, seconds in args.delay:
+            if substr in self.path:
+                time.sleep(float(seconds))
         host = self.headers.get("Host")
         if args.ari and self.path.startswith("/renewal-info/"):
             start, end, retry = args.ari
@@ -120,6 +135,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if args.ari and self.path == "/dir" and resp.status == 200:
             d = json.loads(data)
             d["renewalInfo"] = f"https://{host}/renewal-info/"
+            data = json.dumps(d).encode()
+        if args.order_status and "/my-order/" in self.path and resp.status == 200:
+            d = json.loads(data)
+            d["status"] = args.order_status
+            data = json.dumps(d).encode()
+        if args.authz_identifier and "/authZ/" in self.path and resp.status == 200:
+            d = json.loads(data)
+            d["identifier"]["value"] = args.authz_identifier
+            data = json.dumps(d).encode()
+        if args.foreign_authz and "/order-plz" in self.path and resp.status == 201:
+            d = json.loads(data)
+            d["authorizations"] = [u.replace(host, f"localhost:{args.foreign_authz}") for u in d["authorizations"]]
             data = json.dumps(d).encode()
         conn.close()
         self.reply(resp.status, data, out)

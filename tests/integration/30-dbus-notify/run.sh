@@ -129,4 +129,31 @@ done
 echo "# reload job done → new certificate served: ${lat[*]} s"
 ok "six swaps of the files + ReloadUnit over D-Bus: notify_verify sees each new certificate"
 
+# --- certherd renew from the host: a unit whose reload fails is the set's deploy-failed (issue 9)
+mkdir -p "$T/dep"
+cat >"$T/dep/c.conf" <<CONF
+[agent]
+state-directory = $T/dep/state
+pin-directory = $T/dep/pins
+[certificate "badsite"]
+certificate = $T/dep/site.crt
+key = $T/dep/site.key
+ca = $T/dep/site.crt
+names = localhost
+issuer = self
+reload = certherd-badreload.service
+CONF
+expect 1 "$CERTHERD" -c "$T/dep/c.conf" renew
+grep -q "^badsite: deploy failed at reload certherd-badreload.service: " "$T/out" || die "$(cat "$T/out" "$T/err")"
+expect 2 "$CERTHERD" -c "$T/dep/c.conf" check --json
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["certificates"][0]
+assert c["deploy"]["result"] == "failed" and c["deploy"]["step"] == "reload certherd-badreload.service", c["deploy"]
+assert [p for p in c["problems"] if p["code"] == "deploy-failed"], c["problems"]
+' "$T/out" || die "check --json: $(cat "$T/out")"
+expect 2 "$CERTHERD" -c "$T/dep/c.conf" status
+grep -q "deploy-failed: reload certherd-badreload.service" "$T/out" || die "status: $(cat "$T/out")"
+ok "certherd renew with a unit whose reload fails: exit 1, deploy-failed in check --json and status"
+
 echo "$n_ok passed"

@@ -89,7 +89,7 @@ ok "certherd run owns org.certherd1 on the private system bus"
 s1=$(serial)
 expect 0 ch renew --force web
 [[ $(serial) != "$s1" ]] || die "renew --force web returned but the serial did not change"
-grep -q "^web: renewed, valid until 20" "$T/out" || { cat "$T/out" >&2; die "no outcome line from the daemon"; }
+grep -q "^web: renewed (serial [0-9A-Fa-f]*), valid until 20" "$T/out" || { cat "$T/out" >&2; die "no outcome line from the daemon"; }
 grep -q "^1 renewed, 0 not due, 0 failed$" "$T/out" || { cat "$T/out" >&2; die "no summary line"; }
 grep -q "Renew --force of web ordered by" "$T/daemon.log" || die "the daemon did not receive the order"
 grep -q "web: renewed" "$T/daemon.log" || die "the daemon's log does not show the renewal"

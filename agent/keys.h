@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "config.h"
+#include "x509.h"
+
+/* The one home of a renewal's key (key-policy): reuse the installed key, take the next key announced
+ * for rotate (next_pin_sha256), or make a new one. */
+
+typedef enum KeyOrigin {
+        KEY_ORIGIN_NEW,    /* generated now */
+        KEY_ORIGIN_REUSED, /* the installed key, kept (key-policy = reuse) */
+        KEY_ORIGIN_NEXT,   /* the key announced as next_pin_sha256 (key-policy = rotate) */
+        _KEY_ORIGIN_MAX,
+        _KEY_ORIGIN_INVALID = -22,
+} KeyOrigin;
+
+/* The key for the next certificate of `c`. With reuse, the installed key is taken only when it is safe
+ * to hand it back to the set's owner: a regular file at c->key itself (a symlink there is not followed),
+ * one link, owned by root, by us or by the configured owner, of the configured type, and — when a
+ * certificate is installed — the key of that certificate (`current`, may be NULL). Otherwise why is
+ * logged and a new key made: a key is never handed to an owner unless it was made for that set.
+ * *ret_pem: what to install as the key file; NULL data means "leave the installed file as it is" (an
+ * encrypted reused key stays as the operator wrote it). Returns 0 or -errno. */
+int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
+                gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
+
+/* Forget the next key once it is the current one (publishing makes the next). */
+void keys_next_used(const Inventory *inv, const CertConfig *c);
