@@ -128,13 +128,17 @@ doc = json.load(open(sys.argv[1]))
 web = [c for c in doc["certificates"] if c["name"] == "web"][0]
 assert web["serial"].lower().lstrip("0") == sys.argv[2].lower().lstrip("0"), (web["serial"], sys.argv[2])
 assert web["state"] == "ok", web
+# What the daemon knows: the next renewal it plans, the last renewal it did (the order above).
+assert web["next_renewal"], web
+assert web["last_renewal"] and web["last_renewal"]["result"] == "ok", web
+assert [c for c in doc.get("cas", []) if c["name"] == "internal"], doc.get("cas")
 PY
 expect 0 ch check web
 grep -q " web: " "$T/out" || { cat "$T/out" >&2; die "check web from the daemon"; }
 expect 0 ch status
 grep -q "web" "$T/out" || { cat "$T/out" >&2; die "status from the daemon"; }
 t0=$(date +%s%N); ch --json check >/dev/null; t=$(( ($(date +%s%N) - t0) / 1000000 ))
-ok "status --json, check and status answered by the daemon (inventory file moved away; check --json in $t ms)"
+ok "status --json (with the daemon's next_renewal, last_renewal, cas), check and status answered by the daemon (inventory file moved away; check --json in $t ms)"
 
 # The methods themselves, as other programs call them (busctl), as user nobody: Check's text, CheckFd's
 # memfd (what the CLI reads), an unknown name's error.
