@@ -135,7 +135,8 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                 r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
         if (r < 0 || !authorized) {
                 order_fail(o, SD_BUS_ERROR_ACCESS_DENIED,
-                           challenge ? "renewing needs authentication (polkit action " BUS_API_POLKIT_RENEW ")"
+                           challenge ? "renewing needs authentication (polkit action " BUS_API_POLKIT_RENEW
+                                       ")"
                                      : "not authorized (polkit action " BUS_API_POLKIT_RENEW ")");
                 return 0;
         }
@@ -156,6 +157,7 @@ static bool user_may_act(uid_t uid) {
  * polkit may take its time, the loop must not). Consumes o. */
 static void order_authorize(Order *o) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uint32_t interactive;
         uid_t uid;
         int r;
 
@@ -170,11 +172,11 @@ static void order_authorize(Order *o) {
                 order_queue(o);
                 return;
         }
+        interactive = sd_bus_message_get_allow_interactive_authorization(o->msg) > 0;
         r = sd_bus_call_method_async(
                 o->api->bus, &o->polkit, POLKIT_DEST, POLKIT_PATH, POLKIT_INTERFACE, "CheckAuthorization",
                 polkit_reply, o, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender_of(o->msg),
-                BUS_API_POLKIT_RENEW, 0, (uint32_t) (sd_bus_message_get_allow_interactive_authorization(o->msg) > 0),
-                "");
+                BUS_API_POLKIT_RENEW, 0, interactive, "");
         if (r < 0)
                 order_fail(o, SD_BUS_ERROR_ACCESS_DENIED, "renewing needs root or user " CERTHERD_USER);
 }
@@ -200,7 +202,8 @@ static int method_renew(sd_bus_message *msg, void *userdata, sd_bus_error *error
         o->force = force;
         r = b->ops->resolve(b->ud, o->all ? NULL : names, &o->names, &err);
         if (r == -ENXIO)
-                return sd_bus_error_setf(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE, "%s", err ?: "no such certificate");
+                return sd_bus_error_set(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
+                                        err ?: "no such certificate");
         if (r == -EINVAL)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s", err ?: "invalid argument");
         if (r < 0)
@@ -218,7 +221,8 @@ static int method_renew(sd_bus_message *msg, void *userdata, sd_bus_error *error
 }
 
 /* The report a Check or CheckFd asks for, or an error set on `error` (returns < 0). */
-static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, char **ret_text, int *ret_exit) {
+static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, char **ret_text,
+                        int *ret_exit) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *text = NULL, *err = NULL;
         const char *format;
@@ -233,11 +237,13 @@ static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, cha
                 return r;
         fmt = bus_api_format_from_string(format);
         if (fmt < 0)
-                return sd_bus_error_setf(error, BUS_API_ERROR_UNSUPPORTED_FORMAT, "unsupported format '%s'", format);
+                return sd_bus_error_setf(error, BUS_API_ERROR_UNSUPPORTED_FORMAT, "unsupported format '%s'",
+                                         format);
 
         r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, &text, &code, &err);
         if (r == -ENXIO)
-                return sd_bus_error_setf(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE, "%s", err ?: "no such certificate");
+                return sd_bus_error_set(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
+                                        err ?: "no such certificate");
         if (r == -EAGAIN)
                 return sd_bus_error_setf(error, BUS_API_ERROR_NOT_READY, "%s", err ?: "not inspected yet");
         if (r < 0)
@@ -261,8 +267,8 @@ static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error
         if (r >= 0)
                 r = sd_bus_message_append(reply, "is", code, text);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_API_ERROR_TOO_LARGE, "the report cannot travel over the bus: %s",
-                                         strerror(-r));
+                return sd_bus_error_setf(error, BUS_API_ERROR_TOO_LARGE,
+                                         "the report cannot travel over the bus: %s", strerror(-r));
         return sd_bus_send(NULL, reply, NULL);
 }
 
@@ -318,11 +324,14 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Inventory", "s", property_inventory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_NAMES("Check", "ass", SD_BUS_PARAM(names) SD_BUS_PARAM(format), "is",
-                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_check, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_check,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("CheckFd", "ass", SD_BUS_PARAM(names) SD_BUS_PARAM(format), "ih",
-                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_check_fd, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_check_fd,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Renew", "asb", SD_BUS_PARAM(names) SD_BUS_PARAM(force), "is",
-                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_renew, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 SD_BUS_PARAM(exit) SD_BUS_PARAM(text), method_renew,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -413,15 +422,15 @@ static int order_render(BusApi *b, Order *o, FILE *f) {
                         break;
                 case BUS_API_OUTCOME_HELD:
                         fprintf(f,
-                                "%s: renewal held: %s; the certificate issued was kept, no new order until the "
-                                "inventory or its files change\n",
+                                "%s: renewal held: %s; the certificate issued was kept, no new order until "
+                                "the inventory or its files change\n",
                                 *n, out.error ?: "refused");
                         failed++;
                         break;
                 case BUS_API_OUTCOME_DEPLOY_FAILED:
                         if (out.when != USEC_INFINITY)
-                                fprintf(f, "%s: deploy failed at %s: %s; next attempt from %s\n", *n, out.step ?: "?",
-                                        out.error ?: "?", when);
+                                fprintf(f, "%s: deploy failed at %s: %s; next attempt from %s\n", *n,
+                                        out.step ?: "?", out.error ?: "?", when);
                         else
                                 fprintf(f, "%s: deploy failed at %s: %s (serial %s)\n", *n, out.step ?: "?",
                                         out.error ?: "?", out.serial ?: "?");
@@ -435,7 +444,9 @@ static int order_render(BusApi *b, Order *o, FILE *f) {
                         skipped++;
                         break;
                 case BUS_API_OUTCOME_BACKING_OFF:
-                        fprintf(f, "%s: renewal failing: %u failed attempt%s, last error: %s; next attempt from %s\n",
+                        fprintf(f,
+                                "%s: renewal failing: %u failed attempt%s, last error: %s; "
+                                "next attempt from %s\n",
                                 *n, out.failures, out.failures == 1 ? "" : "s", out.error ?: "unknown",
                                 out.when == USEC_INFINITY ? "?" : when);
                         failed++;

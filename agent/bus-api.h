@@ -77,7 +77,8 @@ typedef struct BusApiOps {
         /* The current report of the named sets (names NULL: all) as `check`/`status` would print it, and
          * its exit code. Returns 0; -ENXIO for an unknown name, -EAGAIN before the first inspection
          * (*ret_error may name why); -errno. */
-        int (*check)(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit, char **ret_error);
+        int (*check)(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit,
+                     char **ret_error);
         /* The sets a Renew order of `names` covers (names NULL: every renewable set; ret: NULL-terminated,
          * malloc'd). Returns 0; -ENXIO for an unknown name, -EINVAL for a set that cannot be renewed
          * (issuer = none), with *ret_error saying which. */

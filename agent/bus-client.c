@@ -51,10 +51,11 @@ static int connect_daemon(const char *config_path, sd_bus **ret) {
                 log_debug_errno(r, "no system bus (%m): working alone");
                 return -EHOSTDOWN;
         }
-        r = sd_bus_get_property_string(bus, BUS_API_NAME, BUS_API_PATH, BUS_API_INTERFACE, "Inventory", &error,
-                                       &theirs);
+        r = sd_bus_get_property_string(bus, BUS_API_NAME, BUS_API_PATH, BUS_API_INTERFACE, "Inventory",
+                                       &error, &theirs);
         if (r < 0) {
-                log_debug("no certherd daemon on the system bus (%s): working alone", error.message ?: strerror(-r));
+                log_debug("no certherd daemon on the system bus (%s): working alone",
+                          error.message ?: strerror(-r));
                 return -EHOSTDOWN;
         }
         if (!same_inventory(mine, theirs)) {
@@ -80,7 +81,8 @@ static int refused(const char *what, const sd_bus_error *e, int r, int fail, boo
                 return EXIT_USAGE;
         }
         if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) || r == -ETIMEDOUT)
-                log_error("the daemon did not answer %s in time; it may still be at work (journalctl -u certherd)",
+                log_error("the daemon did not answer %s in time; it may still be at work "
+                          "(journalctl -u certherd)",
                           what);
         else
                 log_error("the daemon refused %s: %s", what, e->message ?: strerror(-r));
@@ -153,9 +155,10 @@ int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FI
         r = call_check(bus, "CheckFd", names, fmt, &error, &reply);
         if (r >= 0)
                 return finish_fd(reply, out, 2);
-        if (!sd_bus_error_has_names(&error, BUS_API_ERROR_NO_SUCH_CERTIFICATE, BUS_API_ERROR_UNSUPPORTED_FORMAT,
-                                    BUS_API_ERROR_NOT_READY, SD_BUS_ERROR_INVALID_ARGS, SD_BUS_ERROR_ACCESS_DENIED,
-                                    SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_SERVICE_UNKNOWN)) {
+        if (!sd_bus_error_has_names(&error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
+                                    BUS_API_ERROR_UNSUPPORTED_FORMAT, BUS_API_ERROR_NOT_READY, SD_BUS_ERROR_INVALID_ARGS,
+                                    SD_BUS_ERROR_ACCESS_DENIED, SD_BUS_ERROR_NO_REPLY,
+                                    SD_BUS_ERROR_SERVICE_UNKNOWN)) {
                 log_debug("CheckFd: %s; asking Check", error.message ?: strerror(-r));
                 sd_bus_error_free(&error);
                 r = call_check(bus, "Check", names, fmt, &error, &reply);

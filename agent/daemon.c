@@ -459,7 +459,9 @@ static int manager_pass(Manager *m, bool all) {
 
                 r = pass_decide(m->inv, rep, i,
                                 (PlanFlags) { .daemon = true,
-                                              .force = c->issuer != ISSUER_NONE && bus_api_forced(m->bus, c->name) },
+                                              /* a Renew --force order over D-Bus (bus-api.h) */
+                                              .force = c->issuer != ISSUER_NONE &&
+                                                       bus_api_forced(m->bus, c->name) },
                                 now);
                 if (r < 0)
                         return log_error_errno(r, "Out of memory");
@@ -636,7 +638,8 @@ static const char *bus_inventory_path(void *ud) {
 }
 
 /* The daemon's report of the named sets (or all, with the internal CAs' rows) rendered as the CLI would. */
-static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit, char **ret_error) {
+static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit,
+                     char **ret_error) {
         Manager *m = ud;
         _cleanup_free_ CheckResult *results = NULL;
         _cleanup_free_ CertState *states = NULL;
@@ -663,8 +666,10 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, 
                         size_t i = cert_index(m, inventory_find_cert(m->inv, names[k]));
 
                         if (i == SIZE_MAX)
-                                return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", names[k],
-                                                m->inv->path) < 0 ? -ENOMEM : -ENXIO;
+                                return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s",
+                                                names[k], m->inv->path) < 0
+                                               ? -ENOMEM
+                                               : -ENXIO;
                         results[k] = m->report->results[i];
                         if (states)
                                 states[k] = m->report->states[i]; /* borrowed */
@@ -677,10 +682,14 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, 
         if (r >= 0 && !(f = open_memstream(&text, &size)))
                 r = -ENOMEM;
         if (r >= 0) {
-                r = fmt == BUS_API_FORMAT_JSON     ? report_json(&rep, f)
-                    : fmt == BUS_API_FORMAT_NAGIOS ? report_nagios(m->inv, &rep, f)
-                    : fmt == BUS_API_FORMAT_TEXT   ? report_lines(&rep, f)
-                                                   : report_table(&rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
+                if (fmt == BUS_API_FORMAT_JSON)
+                        r = report_json(&rep, f);
+                else if (fmt == BUS_API_FORMAT_NAGIOS)
+                        r = report_nagios(m->inv, &rep, f);
+                else if (fmt == BUS_API_FORMAT_TEXT)
+                        r = report_lines(&rep, f);
+                else
+                        r = report_table(&rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
                 if (fclose(f) != 0 && r >= 0)
                         r = -ENOMEM;
         }
@@ -712,7 +721,9 @@ static int bus_resolve(void *ud, char **names, char ***ret, char **ret_error) {
                         continue;
                 if (c->issuer == ISSUER_NONE)
                         return asprintf(ret_error, "%s: issuer = none: certherd only watches this certificate",
-                                        c->name) < 0 ? -ENOMEM : -EINVAL;
+                                        c->name) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
                 if (!(l[n++] = strdup(c->name)))
                         return -ENOMEM;
         }
@@ -751,8 +762,10 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
                         *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .when = USEC_INFINITY,
                                                  .error = jb->error ?: st->last_error };
                 else if (jb->deploy_result < 0)
-                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = USEC_INFINITY,
-                                                 .step = jb->deploy_step, .error = jb->deploy_error,
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED,
+                                                 .when = USEC_INFINITY,
+                                                 .step = jb->deploy_step,
+                                                 .error = jb->deploy_error,
                                                  .serial = jb->outcome.serial };
                 else
                         *ret = (BusApiOutcome) { .kind = jb->deploy_only ? BUS_API_OUTCOME_REDEPLOYED
@@ -769,9 +782,12 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
                 *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = p->retry,
                                          .failures = st->failures, .error = st->last_error };
         else if (p && p->action == PLAN_HELD)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY, .error = st->last_error };
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD,
+                                         .when = USEC_INFINITY,
+                                         .error = st->last_error };
         else
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE, .when = p ? p->due : m->rt[i].due };
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE,
+                                         .when = p ? p->due : m->rt[i].due };
 }
 
 static const BusApiOps bus_ops = {
@@ -811,8 +827,8 @@ int daemon_run(const char *config_path) {
                 return r;
         r = bus_api_new(m->event, &bus_ops, m, &m->bus);
         if (r < 0)
-                log_warning_errno(r, "cannot serve %s on the system bus: %m; check, status and renew work alone",
-                                  BUS_API_NAME);
+                log_warning_errno(r, "cannot serve %s on the system bus: %m; check, status and renew work "
+                                  "alone", BUS_API_NAME);
         log_info("watching %zu certificates", m->inv->n_certs);
         (void) sd_notify(false, "READY=1");
 
