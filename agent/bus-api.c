@@ -208,8 +208,11 @@ static int method_renew(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s", err ?: "invalid argument");
         if (r < 0)
                 return r;
-        log_info("Renew%s of %s ordered by %s", force ? " --force" : "", o->all ? "all sets" : names[0],
-                 sender_of(msg));
+        if (o->all)
+                log_info("Renew%s of all sets ordered by %s", force ? " --force" : "", sender_of(msg));
+        else
+                log_info("Renew%s of %s%s ordered by %s", force ? " --force" : "", names[0],
+                         names[1] ? " and more" : "", sender_of(msg));
 
         o->msg = sd_bus_message_ref(msg);
         o->api = b;
