@@ -13,6 +13,7 @@
 #include <ini.h>
 
 #include "config-value.h"
+#include "fd-util.h"
 #include "config.h"
 
 /* Far beyond any inventory; stops reading an endless pipe. */
@@ -705,16 +706,11 @@ int config_validate(Inventory *inv, char **reterr) {
 static int parse_file(Inventory *inv, const char *path, char **reterr) {
         _cleanup_free_ char *chunk = NULL;
         _cleanup_close_ int fd = -1;
-        struct stat st;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                int r = -errno;
-
-                return error_at(reterr, r, path, 0, "%s", strerror(-r));
-        }
-        if (S_ISDIR(st.st_mode))
-                return error_at(reterr, -EISDIR, path, 0, "%s", strerror(EISDIR));
+        /* Never blocks on a FIFO; anything but a regular file is refused. */
+        fd = open_regular(path, NULL);
+        if (fd < 0)
+                return error_at(reterr, fd, path, 0, "%s", file_strerror(fd));
         chunk = malloc(CHUNK_SIZE);
         if (!chunk)
                 return error_at(reterr, -ENOMEM, path, 0, "out of memory");

@@ -164,7 +164,7 @@ static int pin_of_file(const char *path, const char *password, char **ret) {
 
         r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", path);
+                return log_error_errno(r, "%s: %s", path, file_strerror(r));
         r = x509_spki_from_data(data, size, password, &spki);
         if (r == -EACCES)
                 return log_error_errno(r, "%s: encrypted private key: %s", path,
@@ -193,7 +193,7 @@ static int verb_pin(char **args) {
         if (arg_password_file) {
                 r = read_secret_file(arg_password_file, &password);
                 if (r < 0) {
-                        log_error_errno(r, "%s: %m", arg_password_file);
+                        log_error_errno(r, "%s: %s", arg_password_file, file_strerror(r));
                         return EXIT_USAGE;
                 }
         }

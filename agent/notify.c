@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "notify.h"
 
@@ -109,10 +110,16 @@ int notify_exec(const char *command, const HookEnv *env, int *ret_status) {
 int notify_signal(int sig, const char *pidfile) {
         _cleanup_fclose_ FILE *f = NULL;
         long pid;
+        int fd;
 
-        f = fopen(pidfile, "re");
-        if (!f)
-                return -errno;
+        fd = open_regular(pidfile, NULL); /* a FIFO there must not block us */
+        if (fd < 0)
+                return fd;
+        f = fdopen(fd, "re");
+        if (!f) {
+                close(fd);
+                return -ENOMEM;
+        }
         if (fscanf(f, "%ld", &pid) != 1 || pid <= 1)
                 return -EBADMSG;
         if (kill((pid_t) pid, sig) < 0)

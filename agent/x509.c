@@ -10,6 +10,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
+#include "fd-util.h" /* file_strerror() only: no I/O here */
 #include "gnutls-util.h"
 #include "x509.h"
 
@@ -543,10 +544,10 @@ static int check_key(CertFacts *f, const X509Input *in) {
         if (!in->key_path)
                 return 0;
         if (in->key_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read key %s: %s", in->key_path, strerror(in->key_errno));
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path, file_strerror(in->key_errno));
         if (in->key_password_errno > 0)
                 return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
-                                   strerror(in->key_password_errno));
+                                   file_strerror(in->key_password_errno));
 
         if (in->key_mode != (mode_t) -1 && (in->key_mode & (S_IRGRP | S_IROTH)))
                 if (cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS, "key %s is readable by %s (mode %04o)", in->key_path,
@@ -671,7 +672,7 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
                 return -ENOMEM;
 
         if (in->cert_errno > 0)
-                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read %s: %s", in->cert_path, strerror(in->cert_errno));
+                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->cert_path, file_strerror(in->cert_errno));
         else if (!in->cert_data || in->cert_size == 0)
                 r = cert_facts_add_problem(f, PROBLEM_MALFORMED, "%s is empty", in->cert_path);
         else if ((r = x509_load_crts(in->cert_data, in->cert_size, &crts, &n)) < 0)
