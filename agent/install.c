@@ -31,7 +31,12 @@
  * one certherd installs at a time (the state directory's lock, DESIGN.md section 8) and recovery has
  * already removed every staging file a record knew of; O_EXCL refuses anything appearing in between.
  * Targets are never followed, not even to read them for the backup: a symlink or another non-regular
- * file there is replaced without a backup copy. */
+ * file there is replaced without a backup copy.
+ *
+ * Directories (of targets, of the state directory, during recovery) are opened with open_dir_nofollow():
+ * a symbolic link anywhere on the path is followed only when root (or our own user) owns both the link
+ * and the directory holding it (fd-util.h says why), so a service user who owns a directory on a
+ * target's path cannot swap a component for a link and redirect root's writes (-ENOLINK). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "install.h"
 #include "macro.h"
 
@@ -297,9 +303,9 @@ int install_file(const InstallFile *f) {
         r = path_split(f->path, &dir, &base);
         if (r < 0)
                 return r;
-        dirfd = open(dir, DIR_OPEN_FLAGS);
-        if (dirfd < 0)
-                return -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
         return install_at(dirfd, base, f);
 }
 
@@ -729,9 +735,9 @@ static int recover_target(const char *target, bool forward) {
         temp = stage_name(base);
         if (!temp)
                 return -ENOMEM;
-        dirfd = open(dir, DIR_OPEN_FLAGS);
-        if (dirfd < 0)
-                return !forward && errno == ENOENT ? 0 : -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return !forward && r == -ENOENT ? 0 : r;
 
         if (!forward)
                 r = unlink_if_exists(dirfd, temp);
@@ -780,9 +786,9 @@ int install_recover(const char *state_dir, const char *name) {
         rec_name = record_name(name);
         if (!rec_name || !(rec_temp = stage_name(rec_name)))
                 return -ENOMEM;
-        state_fd = open(state_dir, DIR_OPEN_FLAGS);
-        if (state_fd < 0)
-                return -errno;
+        r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
+        if (r < 0)
+                return r;
         install_fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
         if (install_fd < 0)
                 return errno == ENOENT ? 0 : -errno; /* no pair was ever installed here */
@@ -841,9 +847,9 @@ static int target_open(const char *path, Target *ret) {
         temp = stage_name(base);
         if (!temp)
                 return -ENOMEM;
-        fd = open(dir, DIR_OPEN_FLAGS);
-        if (fd < 0)
-                return -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &fd);
+        if (r < 0)
+                return r;
         /* Ask rather than try: validation must not touch anything. */
         if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
@@ -861,9 +867,9 @@ static int pair_open(Pair *p) {
 
         if (!path_is_absolute(p->state_dir) || !name_is_valid(p->name) || !p->f[PAIR_CERT])
                 return -EINVAL;
-        p->state_fd = open(p->state_dir, DIR_OPEN_FLAGS);
-        if (p->state_fd < 0)
-                return -errno;
+        r = open_dir_nofollow(p->state_dir, (mode_t) -1, &p->state_fd);
+        if (r < 0)
+                return r;
         if (faccessat(p->state_fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
         for (size_t i = 0; i < _PAIR_MAX; i++) {

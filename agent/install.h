@@ -10,7 +10,8 @@
  * Every file is written to a temporary file created with O_EXCL|O_NOFOLLOW in the target's directory
  * (opened with O_DIRECTORY, relative opens with openat), gets its owner and mode before any data, is
  * fsync'ed, renamed over the target (which replaces a planted symlink rather than following it), and
- * the directory is fsync'ed. A pair is installed under a write-ahead record in the state directory, so
+ * the directory is fsync'ed. The target's directory is resolved by open_dir_nofollow() (fd-util.h): a
+ * symbolic link on its path that root did not make gives -ENOLINK and nothing is written. A pair is installed under a write-ahead record in the state directory, so
  * that a crash at any instant leaves either the old pair or the new pair after install_recover(). */
 
 typedef struct InstallFile {

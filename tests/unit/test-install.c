@@ -585,6 +585,57 @@ static void test_install_pair_symlinks(void **state) {
         pair_paths_free(&pp);
 }
 
+/* Issue 10 item 5: the service user owns a directory on the target's path and, between two installs,
+ * swaps the target directory for a link to another service's directory. Root must write nothing there. */
+static void test_install_parent_swapped(void **state) {
+        Fixture *fx = *state;
+        char *home = pathf("%s/home", fx->dir), *tls = pathf("%s/home/tls", fx->dir),
+             *moved = pathf("%s/home/tls.old", fx->dir), *victim = pathf("%s/victim", fx->dir),
+             *vkey = pathf("%s/victim/tls.key", fx->dir), *state_dir = pathf("%s/state", fx->dir),
+             *key = pathf("%s/home/tls/tls.key", fx->dir), *cert = pathf("%s/home/tls/tls.crt", fx->dir),
+             *sub = pathf("%s/home/tls/sub/x", fx->dir);
+        InstallFile k = { .path = key, .data = NEW_KEY, .size = strlen(NEW_KEY), .mode = 0600,
+                          .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        InstallFile c = { .path = cert, .data = NEW_CERT, .size = strlen(NEW_CERT), .mode = 0644,
+                          .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        InstallFile one = { .path = sub, .data = "x", .size = 1, .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+
+        if (geteuid() != 0)
+                skip(); /* a link owned by another user needs root to make */
+        assert_int_equal(chmod(fx->dir, 0755), 0);
+        make_dir(home);
+        make_dir(tls);
+        make_dir(victim);
+        make_dir(state_dir);
+        write_plain(vkey, "other service's key\n", 0600);
+        assert_int_equal(chown(home, 65534, 65534), 0);
+        assert_int_equal(install_pair(state_dir, "web", &k, &c), 0); /* the honest layout works */
+
+        /* The swap: what the user can do in a directory they own. */
+        assert_int_equal(rename(tls, moved), 0);
+        assert_int_equal(symlink(victim, tls), 0);
+        assert_int_equal(lchown(tls, 65534, 65534), 0);
+
+        assert_int_equal(install_pair(state_dir, "web", &k, &c), -ENOLINK);
+        assert_int_equal(install_file(&c), -ENOLINK);
+        assert_int_equal(install_file(&one), -ENOLINK);
+        assert_int_equal(install_recover(state_dir, "web"), 0);
+        assert_int_equal(count_entries(victim, false), 1);
+        assert_int_equal(count_entries(victim, true), 0);
+        assert_true(file_is(vkey, "other service's key\n"));
+        assert_int_equal(mode_of(vkey) & 07777, 0600);
+
+        free(home);
+        free(tls);
+        free(moved);
+        free(victim);
+        free(vkey);
+        free(state_dir);
+        free(key);
+        free(cert);
+        free(sub);
+}
+
 static void test_recover_records(void **state) {
         Fixture *fx = *state;
         char *record, *half, *evil;
@@ -748,6 +799,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_install_pair_first_and_cert_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_validation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_symlinks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_parent_swapped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recover_records, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
