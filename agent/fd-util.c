@@ -309,6 +309,21 @@ int open_dir_nofollow(const char *path, mode_t create_mode, int *ret_fd) {
         return 0;
 }
 
+int unlink_nofollow(const char *path) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *base;
+        int r;
+
+        r = split_dir(path, &dir, &base);
+        if (r < 0)
+                return r;
+        r = open_dir_nofollow(dir, (mode_t) -1, &fd);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        return unlinkat(fd, base, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 int mkdir_p(const char *path, mode_t mode) {
         _cleanup_close_ int fd = -1;
 

@@ -68,6 +68,9 @@ int read_secret_file(const char *path, char **ret);
  * With create_mode other than (mode_t) -1, missing components are created with that mode (mkdir -p). */
 int open_dir_nofollow(const char *path, mode_t create_mode, int *ret_fd);
 
+/* unlink(path) with the directory resolved by open_dir_nofollow(). 0 also when there was nothing. */
+int unlink_nofollow(const char *path);
+
 /* Create the directory `path` and its missing parents with `mode`, under open_dir_nofollow()'s rule.
  * Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);

@@ -184,6 +184,8 @@ static void test_open_dir_untrusted_link(void **state) {
         assert_int_equal(mkdir_p(sub, 0755), -ENOLINK);
         assert_int_equal(access(made, F_OK), -1);
         assert_int_equal(mkdir_parents(file, 0755), -ENOLINK);
+        assert_int_equal(unlink_nofollow(file), -ENOLINK);
+        assert_int_equal(access(vkey, F_OK), 0);
         /* Reading: followed by default (check reads what the service reads), refused when strict. */
         assert_int_equal(read_full_file(file, 4096, &data, &size), 0);
         free(TAKE_PTR(data));
