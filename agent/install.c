@@ -813,6 +813,60 @@ int install_recover(const char *state_dir, const char *name) {
         return r < 0 ? r : 1;
 }
 
+/* The set a file in STATE_DIR/install belongs to: "NAME.rec" or ".NAME.rec.certherd-new". */
+static char *record_owner(const char *entry) {
+        size_t n = strlen(entry), rec = strlen(".rec"), stage = strlen(".rec" STAGE_SUFFIX);
+        char *name = NULL;
+
+        if (entry[0] != '.' && n > rec && streq(entry + n - rec, ".rec"))
+                name = strndup(entry, n - rec);
+        else if (entry[0] == '.' && n > stage + 1 && streq(entry + n - stage, ".rec" STAGE_SUFFIX))
+                name = strndup(entry + 1, n - stage - 1);
+        if (name && !name_is_valid(name)) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+int install_recover_all(const char *state_dir, InstallRecoverReport report, void *userdata) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_close_ int state_fd = -1;
+        struct dirent *de;
+        int r, fd, repaired = 0, failed = 0;
+
+        if (!path_is_absolute(state_dir))
+                return -EINVAL;
+        r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                closep(&fd);
+                return -ENOMEM;
+        }
+        /* Recovery only removes entries, which readdir tolerates: each name is seen at most once more. */
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *name = record_owner(de->d_name);
+
+                if (!name)
+                        continue;
+                r = install_recover(state_dir, name);
+                if (r != 0 && report)
+                        report(name, r, userdata);
+                if (r > 0)
+                        repaired++;
+                else if (r < 0 && failed == 0)
+                        failed = r;
+        }
+        if (errno != 0)
+                return -errno;
+        return failed < 0 ? failed : repaired;
+}
+
 typedef struct Pair {
         const char *state_dir, *name;
         const InstallFile *f[_PAIR_MAX];

@@ -40,6 +40,13 @@ int install_pair(const char *state_dir, const char *name, const InstallFile *key
  * is none. Returns 1 when it repaired something, 0 when there was nothing to do, -errno on failure. */
 int install_recover(const char *state_dir, const char *name);
 
+/* install_recover() for every set that has a record (complete or half written) in STATE_DIR/install,
+ * including sets no longer in the inventory: what `certherd recover` runs at boot. report (may be NULL)
+ * is called for each set it repaired (r = 1) or failed to (r < 0). Returns the number repaired, or the
+ * first failure (-errno) after trying every set. A missing state or install directory: 0. */
+typedef void (*InstallRecoverReport)(const char *name, int r, void *userdata);
+int install_recover_all(const char *state_dir, InstallRecoverReport report, void *userdata);
+
 /* Test hook: when the environment variable CERTHERD_TEST_KILL_POINT equals k, the process SIGKILLs itself
  * at the k-th crash point of install_pair (used by the crash-safety test; costs a getenv otherwise). */
 void install_crash_point(unsigned k);

@@ -54,6 +54,7 @@ static void help(void) {
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
+               "  recover                finish or roll back interrupted installs (at boot)\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -364,6 +365,38 @@ static int verb_renew(char **args) {
         return failed ? EXIT_WARNING : EXIT_OK;
 }
 
+static void recover_report(const char *name, int r, void *userdata) {
+        if (r < 0)
+                log_error_errno(r, "%s: cannot recover the interrupted install: %m", name);
+        else
+                log_notice("%s: recovered an interrupted install (completed or rolled back)", name);
+}
+
+/* Boot (certherd-recover.service): finish or undo interrupted installs before services read the pairs. */
+static int verb_recover(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_close_ int lock = -1;
+        int r;
+
+        if (args[0])
+                return usage_error("recover takes no arguments: '%s'", args[0]);
+        r = load_inventory(&inv);
+        if (r < 0)
+                return -r;
+        if (renew_state_directory(inv) < 0)
+                return EXIT_WARNING;
+        lock = renew_lock(inv);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it recovers interrupted installs itself",
+                           inv->agent.state_directory);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        r = install_recover_all(inv->agent.state_directory, recover_report, NULL);
+        return r < 0 ? EXIT_WARNING : EXIT_OK;
+}
+
 static int verb_ca(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         const CaConfig *ca;
@@ -553,6 +586,8 @@ int main(int argc, char *argv[]) {
                         return usage_error("run takes no arguments: '%s'", args[0]);
                 return daemon_run(arg_config) < 0 ? 1 : 0;
         }
+        if (strcmp(verb, "recover") == 0)
+                return verb_recover(args);
         if (strcmp(verb, "ca") == 0)
                 return verb_ca(args);
         if (strcmp(verb, "revoke") == 0)

@@ -777,6 +777,50 @@ static void test_install_pair_crash_two_dirs(void **state) {
         crash_matrix(fx->dir, true);
 }
 
+static void count_report(const char *name, int r, void *userdata) {
+        unsigned *n = userdata;
+
+        assert_string_equal(name, "web");
+        assert_int_equal(r, 1);
+        (*n)++;
+}
+
+/* `certherd recover` at boot: every recorded set, found from STATE_DIR/install alone. */
+static void test_recover_all(void **state) {
+        Fixture *fx = *state;
+
+        for (unsigned k = 1; k <= INSTALL_CRASH_POINTS; k++) {
+                char *junk;
+                unsigned reported = 0;
+                PairPaths pp;
+                int r;
+
+                pair_paths_make(&pp, fx->dir, 2000 + k, k % 2);
+                assert_int_equal(install_recover_all(pp.state, count_report, &reported), 0); /* no install dir */
+                write_plain(pp.key, OLD_KEY, 0600);
+                write_plain(pp.cert, OLD_CERT, 0644);
+                install_pair_killed_at(&pp, k);
+                /* Names that are no record are left alone. */
+                junk = pathf("%s/notes.txt", pp.install);
+                write_plain(junk, "x", 0600);
+
+                r = install_recover_all(pp.state, count_report, &reported);
+                if (r < 0)
+                        fail_msg("k=%u: install_recover_all: %s", k, strerror(-r));
+                /* Up to the last crash point the record is still there and something is repaired. */
+                assert_int_equal(r, k < INSTALL_CRASH_POINTS ? 1 : 0);
+                assert_int_equal(reported, (unsigned) r);
+                assert_int_equal(install_recover_all(pp.state, count_report, &reported), 0);
+                assert_true(pair_on_disk(&pp) != ON_DISK_MIXED);
+                assert_true(file_is(junk, "x"));
+                assert_int_equal(unlink(junk), 0);
+                assert_clean(&pp);
+                free(junk);
+                pair_paths_free(&pp);
+        }
+        assert_int_equal(install_recover_all("relative", NULL, NULL), -EINVAL);
+}
+
 static void test_crash_point_parse(void **state) {
         /* Values that are not exactly a number never kill. */
         setenv("CERTHERD_TEST_KILL_POINT", "3x", 1);
@@ -803,6 +847,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_recover_records, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recover_all, setup, teardown),
                 cmocka_unit_test(test_crash_point_parse),
         };
 
