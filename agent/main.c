@@ -376,13 +376,16 @@ static void recover_report(const char *name, int r, void *userdata) {
 static int verb_recover(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_close_ int lock = -1;
+        bool broken;
         int r;
 
         if (args[0])
                 return usage_error("recover takes no arguments: '%s'", args[0]);
-        r = load_inventory(&inv);
-        if (r < 0)
-                return -r;
+        broken = load_inventory(&inv) < 0;
+        /* Recovery needs only the state directory: at boot, an inventory that cannot load (a credential
+         * only certherd.service has) must not leave a pair broken. The default's, as for an empty one. */
+        if (broken && (!(inv = inventory_new()) || config_validate(inv, NULL) < 0))
+                return EXIT_USAGE;
         if (renew_state_directory(inv) < 0)
                 return EXIT_WARNING;
         lock = renew_lock(inv);
@@ -394,7 +397,7 @@ static int verb_recover(char **args) {
         if (lock < 0)
                 return EXIT_WARNING;
         r = install_recover_all(inv->agent.state_directory, recover_report, NULL);
-        return r < 0 ? EXIT_WARNING : EXIT_OK;
+        return r < 0 ? EXIT_WARNING : broken ? EXIT_USAGE : EXIT_OK;
 }
 
 static int verb_ca(char **args) {
