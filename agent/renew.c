@@ -271,7 +271,7 @@ static void notify_dependents(const CertConfig *c, const HookEnv *env) {
         if (c->signal && c->signal_pidfile) {
                 r = notify_signal(c->signal, c->signal_pidfile);
                 if (r < 0)
-                        log_error_errno(r, "%s: cannot signal the process in %s: %m", c->name, c->signal_pidfile);
+                        log_error_errno(r, "%s: cannot signal the process in %s: %s", c->name, c->signal_pidfile, file_strerror(r));
         }
         if (c->exec) {
                 r = notify_exec(c->exec, env, &status);
