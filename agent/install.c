@@ -557,6 +557,51 @@ static int record_parse(char *text, Record *ret) {
         return 0;
 }
 
+/* The record exactly as record_format() writes it, nothing else: no blank, reordered, repeated or extra
+ * line, no control character, a final newline. Whatever recovery acts on was written by us. */
+static int record_parse_strict(const char *text, size_t size, Record *ret) {
+        _cleanup_(record_done) Record rec = {};
+        _cleanup_free_ char *copy = NULL, *canonical = NULL;
+        int r;
+
+        if (size == 0 || size > RECORD_MAX || memchr(text, 0, size))
+                return -EBADMSG;
+        for (size_t i = 0; i < size; i++)
+                if (((uint8_t) text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
+                        return -EBADMSG;
+        copy = strndup(text, size);
+        if (!copy)
+                return -ENOMEM;
+        r = record_parse(copy, &rec);
+        if (r < 0)
+                return r;
+        canonical = record_format(&rec, rec.committed);
+        if (!canonical)
+                return -ENOMEM;
+        if (strlen(canonical) != size || memcmp(canonical, text, size) != 0)
+                return -EBADMSG;
+        *ret = rec;
+        rec = (Record) {};
+        return 0;
+}
+
+int install_record_parse(const void *data, size_t size, char **ret_targets) {
+        _cleanup_(record_done) Record rec = {};
+        char *t;
+        int r;
+
+        r = record_parse_strict(data, size, &rec);
+        if (r < 0)
+                return r;
+        if (ret_targets) {
+                t = strdup_printf("%s\n%s\n", rec.target[PAIR_KEY] ?: "", rec.target[PAIR_CERT] ?: "");
+                if (!t)
+                        return -ENOMEM;
+                *ret_targets = t;
+        }
+        return rec.committed;
+}
+
 /* Replace the record atomically: staged under a fixed name (so that recovery finds a half-written
  * one), renamed over NAME.rec, the directory fsync'ed. */
 static int record_write(int install_fd, const char *name, const Record *rec, bool committed) {
@@ -765,7 +810,7 @@ static int recover_record(int install_fd, const char *rec_name) {
         r = read_regular_at(install_fd, rec_name, RECORD_MAX, &text, &size);
         if (r <= 0)
                 return r;
-        r = strlen(text) == size ? record_parse(text, &rec) : -EBADMSG;
+        r = record_parse_strict(text, size, &rec);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _PAIR_MAX; i++) {

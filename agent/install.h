@@ -47,6 +47,12 @@ int install_recover(const char *state_dir, const char *name);
 typedef void (*InstallRecoverReport)(const char *name, int r, void *userdata);
 int install_recover_all(const char *state_dir, InstallRecoverReport report, void *userdata);
 
+/* Parse the text of a write-ahead record (STATE_DIR/install/NAME.rec) as install_recover() does:
+ * strictly, accepting only exactly what install_pair() writes. Returns 1 for a committed record, 0 for a
+ * prepared one, -EBADMSG for anything else. *ret_targets (may be NULL) gets "KEY\nCERT\n", the target
+ * paths (empty when absent). For the fuzzer and tests. */
+int install_record_parse(const void *data, size_t size, char **ret_targets);
+
 /* Test hook: when the environment variable CERTHERD_TEST_KILL_POINT equals k, the process SIGKILLs itself
  * at the k-th crash point of install_pair (used by the crash-safety test; costs a getenv otherwise). */
 void install_crash_point(unsigned k);

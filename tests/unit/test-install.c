@@ -777,6 +777,54 @@ static void test_install_pair_crash_two_dirs(void **state) {
         crash_matrix(fx->dir, true);
 }
 
+/* Issue 10 item 14: the record is parsed strictly; only what install_pair() writes is acted on. */
+static void test_record_parse_strict(void **state) {
+#define MAGIC "certherd-install-record 1\n"
+#define KEYS "key /etc/ssl/a.key\nkey-temp /etc/ssl/.a.key.certherd-new\n"
+#define CERTS "cert /etc/ssl/a.crt\ncert-temp /etc/ssl/.a.crt.certherd-new\n"
+        static const char *const bad[] = {
+                "",
+                MAGIC,
+                MAGIC "state prepared\n",                               /* no target */
+                MAGIC "state prepared\n" KEYS CERTS "\n",              /* a blank line */
+                MAGIC "\nstate prepared\n" KEYS CERTS,
+                MAGIC "state prepared\n" KEYS "cert /etc/ssl/a.crt\ncert-temp /etc/ssl/.a.crt.certherd-new",
+                MAGIC "state prepared\r\n" KEYS CERTS,                 /* CR */
+                MAGIC "state committed\n" CERTS KEYS,                   /* reordered */
+                MAGIC KEYS "state committed\n" CERTS,
+                MAGIC "state committed\nstate committed\n" CERTS,      /* repeated */
+                MAGIC "state committed\n" CERTS CERTS,
+                MAGIC "state committed\n" KEYS CERTS "extra line\n",
+                MAGIC "state committed\n" KEYS CERTS "key /x\n",
+                MAGIC "state done\n" CERTS,
+                MAGIC "state  committed\n" CERTS,
+                MAGIC "state committed\ncert a.crt\ncert-temp .a.crt.certherd-new\n",      /* relative */
+                MAGIC "state committed\ncert /etc/ssl/a.crt\ncert-temp /etc/passwd\n",   /* not its stage */
+                MAGIC "state committed\ncert /etc/ssl/a\x01.crt\ncert-temp /etc/ssl/.a\x01.crt.certherd-new\n",
+                "certherd-install-record 2\nstate committed\n" CERTS,
+                "certherd-install-record 1 \nstate committed\n" CERTS,
+                MAGIC "state committed\ncert-temp /etc/ssl/.a.crt.certherd-new\n",
+                MAGIC "state committed\ncert /etc/ssl/a.crt\n",
+        };
+        char *targets = NULL;
+        char with_nul[] = MAGIC "state committed\n" CERTS;
+
+        assert_int_equal(install_record_parse(MAGIC "state prepared\n" KEYS CERTS,
+                                              strlen(MAGIC "state prepared\n" KEYS CERTS), &targets), 0);
+        assert_string_equal(targets, "/etc/ssl/a.key\n/etc/ssl/a.crt\n");
+        free(targets);
+        assert_int_equal(install_record_parse(MAGIC "state committed\n" CERTS,
+                                              strlen(MAGIC "state committed\n" CERTS), NULL), 1);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (install_record_parse(bad[i], strlen(bad[i]), NULL) != -EBADMSG)
+                        fail_msg("accepted bad record %zu: %s", i, bad[i]);
+        with_nul[strlen(MAGIC) + 3] = 0;
+        assert_int_equal(install_record_parse(with_nul, sizeof(with_nul) - 1, NULL), -EBADMSG);
+#undef MAGIC
+#undef KEYS
+#undef CERTS
+}
+
 static void count_report(const char *name, int r, void *userdata) {
         unsigned *n = userdata;
 
@@ -848,6 +896,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_install_pair_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recover_all, setup, teardown),
+                cmocka_unit_test(test_record_parse_strict),
                 cmocka_unit_test(test_crash_point_parse),
         };
 
