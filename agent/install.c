@@ -108,6 +108,11 @@ static char *strdup_printf(const char *fmt, ...) {
         return s;
 }
 
+static char *mfree_str(char *p) {
+        free(p);
+        return NULL;
+}
+
 static bool path_is_absolute(const char *p) {
         return p && p[0] == '/';
 }
@@ -253,7 +258,7 @@ static int temp_create_random(int dirfd, const char *base, char **ret_name, int 
         return -EEXIST;
 }
 
-static int temp_fill(int fd, const InstallFile *f) {
+static int temp_fill(int fd, const InstallFile *f, bool sync) {
         int r;
 
         /* Owner and mode go on before any data, so that no one the final mode excludes can ever read it
@@ -267,8 +272,8 @@ static int temp_fill(int fd, const InstallFile *f) {
         if (r < 0)
                 return r;
         /* The data must be on disk before a rename makes it the target: otherwise a power cut can leave
-         * the target's name on an empty file. */
-        return fsync_fd(fd);
+         * the target's name on an empty file. (A batch syncs the whole file system once instead.) */
+        return sync ? fsync_fd(fd) : 0;
 }
 
 /* Write f under a random temp name in dirfd and rename it over base. */
@@ -280,7 +285,7 @@ static int install_at(int dirfd, const char *base, const InstallFile *f) {
         r = temp_create_random(dirfd, base, &temp, &fd);
         if (r < 0)
                 return r;
-        r = temp_fill(fd, f);
+        r = temp_fill(fd, f, true);
         if (r >= 0 && renameat(dirfd, temp, dirfd, base) < 0)
                 r = -errno;
         if (r < 0) {
@@ -309,6 +314,56 @@ int install_file(const InstallFile *f) {
         return install_at(dirfd, base, f);
 }
 
+static bool base_is_valid(const char *base) {
+        return base && base[0] && !strchr(base, '/') && !strchr(base, '\n') && !streq(base, ".") &&
+               !streq(base, "..") && strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN <= NAME_MAX;
+}
+
+int install_files_batch(const char *dir, const InstallFile *files, size_t n) {
+        _cleanup_close_ int dirfd = -1;
+        char **temps = NULL;
+        size_t done = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (!base_is_valid(files[i].path) || (!files[i].data && files[i].size > 0))
+                        return -EINVAL;
+        if (n == 0)
+                return 0;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
+        temps = calloc(n, sizeof(char *));
+        if (!temps)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_close_ int fd = -1;
+
+                r = temp_create_random(dirfd, files[i].path, &temps[i], &fd);
+                if (r >= 0)
+                        r = temp_fill(fd, &files[i], false);
+        }
+        /* One sync for every file's data, before any rename can make one of them a target. */
+        if (r >= 0 && syncfs(dirfd) < 0)
+                r = -errno;
+        for (; done < n && r >= 0; done++) {
+                if (renameat(dirfd, temps[done], dirfd, files[done].path) < 0)
+                        r = -errno;
+                else
+                        temps[done] = mfree_str(temps[done]);
+        }
+        if (r >= 0)
+                r = fsync_fd(dirfd);
+        for (size_t i = 0; i < n; i++)
+                if (temps[i]) {
+                        (void) unlinkat(dirfd, temps[i], 0);
+                        free(temps[i]);
+                }
+        free(temps);
+        return r < 0 ? r : (int) n;
+}
+
 /* Write f to the fixed staging name temp in dirfd, without renaming it. */
 static int stage_at(int dirfd, const char *temp, const InstallFile *f) {
         _cleanup_close_ int fd = -1;
@@ -321,7 +376,7 @@ static int stage_at(int dirfd, const char *temp, const InstallFile *f) {
         fd = openat(dirfd, temp, TEMP_OPEN_FLAGS, 0600);
         if (fd < 0)
                 return -errno;
-        r = temp_fill(fd, f);
+        r = temp_fill(fd, f, true);
         if (r < 0)
                 (void) unlinkat(dirfd, temp, 0);
         return r;

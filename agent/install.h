@@ -30,6 +30,15 @@ int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid);
  * directory must exist. Returns 0 or -errno; on failure the target is untouched and no temp file stays. */
 int install_file(const InstallFile *f);
 
+/* Many small files into the one directory `dir` (the pins of every set at start): each f->path is a
+ * name inside dir. Every file goes to a temp file beside its target (owner, mode, data, no fsync of its
+ * own), then ONE syncfs() makes all the data durable before any rename, the renames follow in array
+ * order (so a .json named before its .pin is in place first), then one fsync of dir. Each file keeps
+ * install_file()'s guarantee (old or new content, never a torn one, after a crash) for two syncs in all
+ * instead of two per file. Returns n or -errno: on failure before the renames nothing changed and no temp
+ * file stays; a failed rename leaves the earlier ones done. */
+int install_files_batch(const char *dir, const InstallFile *files, size_t n);
+
 /* Install key and certificate of certificate set `name` together. The previous generation is kept under
  * STATE_DIR/backup/NAME/ (key and cert, mode 0600/0644) before it is replaced. `key` may be NULL when
  * only the certificate changes. Returns 0 or -errno; on failure before the commit point nothing changed,

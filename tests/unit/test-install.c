@@ -777,6 +777,41 @@ static void test_install_pair_crash_two_dirs(void **state) {
         crash_matrix(fx->dir, true);
 }
 
+/* The pins of every set at start: many files, one syncfs, renames in order, nothing left behind. */
+static void test_install_files_batch(void **state) {
+        Fixture *fx = *state;
+        char *dir = pathf("%s/pins", fx->dir), *a = pathf("%s/a.pin", dir), *b = pathf("%s/b.json", dir),
+             *link = pathf("%s/pins-link", fx->dir);
+        InstallFile files[] = {
+                { .path = "b.json", .data = "{}\n", .size = 3, .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 },
+                { .path = "a.pin", .data = "pin\n", .size = 4, .mode = 0640, .uid = (uid_t) -1, .gid = (gid_t) -1 },
+        };
+        InstallFile bad = { .path = "../x", .data = "x", .size = 1, .mode = 0644, .uid = (uid_t) -1,
+                            .gid = (gid_t) -1 };
+
+        make_dir(dir);
+        write_plain(a, "old\n", 0600);
+        assert_int_equal(install_files_batch(dir, files, 0), 0);
+        assert_int_equal(install_files_batch(dir, files, 2), 2);
+        assert_true(file_is(a, "pin\n"));
+        assert_true(file_is(b, "{}\n"));
+        assert_int_equal(mode_of(a) & 07777, 0640);
+        assert_int_equal(mode_of(b) & 07777, 0644);
+        assert_int_equal(count_entries(dir, true), 0);
+        assert_int_equal(install_files_batch(dir, &bad, 1), -EINVAL);
+        assert_int_equal(install_files_batch("/nonexistent-dir", files, 2), -ENOENT);
+        if (geteuid() == 0) { /* an untrusted link to the directory: refused, as for install_file */
+                assert_int_equal(symlink(dir, link), 0);
+                assert_int_equal(lchown(link, 65534, 65534), 0);
+                assert_int_equal(chmod(fx->dir, 0755), 0);
+                assert_int_equal(install_files_batch(link, files, 2), -ENOLINK);
+        }
+        free(dir);
+        free(a);
+        free(b);
+        free(link);
+}
+
 /* Issue 10 item 14: the record is parsed strictly; only what install_pair() writes is acted on. */
 static void test_record_parse_strict(void **state) {
 #define MAGIC "certherd-install-record 1\n"
@@ -897,6 +932,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recover_all, setup, teardown),
                 cmocka_unit_test(test_record_parse_strict),
+                cmocka_unit_test_setup_teardown(test_install_files_batch, setup, teardown),
                 cmocka_unit_test(test_crash_point_parse),
         };
 
