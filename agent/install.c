@@ -319,10 +319,98 @@ static bool base_is_valid(const char *base) {
                !streq(base, "..") && strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN <= NAME_MAX;
 }
 
-int install_files_batch(const char *dir, const InstallFile *files, size_t n) {
+struct InstallBatch {
+        int dirfd;
+        char **temps; /* ".NAME.certherd-XXXXXX": the target's name is inside; NULL once renamed */
+        size_t n, allocated;
+};
+
+int install_batch_new(const char *dir, InstallBatch **ret) {
         _cleanup_close_ int dirfd = -1;
-        char **temps = NULL;
-        size_t done = 0;
+        InstallBatch *b;
+        int r;
+
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
+        b = calloc(1, sizeof(InstallBatch));
+        if (!b)
+                return -ENOMEM;
+        b->dirfd = TAKE_FD(dirfd);
+        *ret = b;
+        return 0;
+}
+
+InstallBatch *install_batch_free(InstallBatch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n; i++)
+                if (b->temps[i]) {
+                        (void) unlinkat(b->dirfd, b->temps[i], 0);
+                        free(b->temps[i]);
+                }
+        free(b->temps);
+        closep(&b->dirfd);
+        free(b);
+        return NULL;
+}
+
+int install_batch_add(InstallBatch *b, const InstallFile *f) {
+        _cleanup_free_ char *temp = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!f || !base_is_valid(f->path) || (!f->data && f->size > 0))
+                return -EINVAL;
+        if (b->n == b->allocated) {
+                size_t a = b->allocated ? b->allocated * 2 : 64;
+                char **t = realloc(b->temps, a * sizeof(char *));
+
+                if (!t)
+                        return -ENOMEM;
+                b->temps = t;
+                b->allocated = a;
+        }
+        r = temp_create_random(b->dirfd, f->path, &temp, &fd);
+        if (r < 0)
+                return r;
+        /* No fsync here: install_batch_commit() syncs them all at once. */
+        r = temp_fill(fd, f, false);
+        if (r < 0) {
+                (void) unlinkat(b->dirfd, temp, 0);
+                return r;
+        }
+        b->temps[b->n++] = TAKE_PTR(temp);
+        return 0;
+}
+
+int install_batch_commit(InstallBatch *b) {
+        size_t renamed = 0;
+
+        /* One sync for every file's data, before any rename can make one of them a target. */
+        if (b->n > 0 && syncfs(b->dirfd) < 0)
+                return -errno;
+        for (size_t i = 0; i < b->n; i++) {
+                char name[NAME_MAX + 1];
+                size_t len;
+
+                if (!b->temps[i])
+                        continue;
+                len = strlen(b->temps[i]) - 1 - strlen(TEMP_INFIX) - RANDOM_SUFFIX_LEN;
+                memcpy(name, b->temps[i] + 1, len);
+                name[len] = 0;
+                if (renameat(b->dirfd, b->temps[i], b->dirfd, name) < 0)
+                        return -errno;
+                b->temps[i] = mfree_str(b->temps[i]);
+                renamed++;
+        }
+        if (renamed > 0 && fsync(b->dirfd) < 0)
+                return -errno;
+        return (int) renamed;
+}
+
+int install_files_batch(const char *dir, const InstallFile *files, size_t n) {
+        InstallBatch *b = NULL;
         int r;
 
         for (size_t i = 0; i < n; i++)
@@ -330,38 +418,13 @@ int install_files_batch(const char *dir, const InstallFile *files, size_t n) {
                         return -EINVAL;
         if (n == 0)
                 return 0;
-        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
-        if (r < 0)
-                return r;
-        temps = calloc(n, sizeof(char *));
-        if (!temps)
-                return -ENOMEM;
-
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                _cleanup_close_ int fd = -1;
-
-                r = temp_create_random(dirfd, files[i].path, &temps[i], &fd);
-                if (r >= 0)
-                        r = temp_fill(fd, &files[i], false);
-        }
-        /* One sync for every file's data, before any rename can make one of them a target. */
-        if (r >= 0 && syncfs(dirfd) < 0)
-                r = -errno;
-        for (; done < n && r >= 0; done++) {
-                if (renameat(dirfd, temps[done], dirfd, files[done].path) < 0)
-                        r = -errno;
-                else
-                        temps[done] = mfree_str(temps[done]);
-        }
+        r = install_batch_new(dir, &b);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = install_batch_add(b, &files[i]);
         if (r >= 0)
-                r = fsync_fd(dirfd);
-        for (size_t i = 0; i < n; i++)
-                if (temps[i]) {
-                        (void) unlinkat(dirfd, temps[i], 0);
-                        free(temps[i]);
-                }
-        free(temps);
-        return r < 0 ? r : (int) n;
+                r = install_batch_commit(b);
+        install_batch_free(b);
+        return r;
 }
 
 /* Write f to the fixed staging name temp in dirfd, without renaming it. */

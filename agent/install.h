@@ -30,13 +30,22 @@ int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid);
  * directory must exist. Returns 0 or -errno; on failure the target is untouched and no temp file stays. */
 int install_file(const InstallFile *f);
 
-/* Many small files into the one directory `dir` (the pins of every set at start): each f->path is a
- * name inside dir. Every file goes to a temp file beside its target (owner, mode, data, no fsync of its
- * own), then ONE syncfs() makes all the data durable before any rename, the renames follow in array
- * order (so a .json named before its .pin is in place first), then one fsync of dir. Each file keeps
- * install_file()'s guarantee (old or new content, never a torn one, after a crash) for two syncs in all
- * instead of two per file. Returns n or -errno: on failure before the renames nothing changed and no temp
- * file stays; a failed rename leaves the earlier ones done. */
+/* Many small files into the one directory `dir` (the pins of every set at start). install_batch_add()
+ * writes f (f->path is a name inside dir) to a temp file beside its target at once (owner, mode, data,
+ * no fsync of its own); install_batch_commit() then makes all the data durable with ONE syncfs() before
+ * any rename, renames in the order of the adds (a .json added before its .pin is in place first), and
+ * fsyncs dir once. Each file keeps install_file()'s guarantee (old or new content, never a torn one,
+ * after a crash) for two syncs in all instead of two per file; only a temp name is held per file.
+ * commit returns the number renamed or -errno (what was renamed stays; the rest may be committed again);
+ * install_batch_free() removes every temp file not renamed. The directory is resolved by
+ * open_dir_nofollow(). */
+typedef struct InstallBatch InstallBatch;
+int install_batch_new(const char *dir, InstallBatch **ret);
+int install_batch_add(InstallBatch *b, const InstallFile *f);
+int install_batch_commit(InstallBatch *b);
+InstallBatch *install_batch_free(InstallBatch *b);
+
+/* The same for an array: new, add each, commit, free. Returns n or -errno. */
 int install_files_batch(const char *dir, const InstallFile *files, size_t n);
 
 /* Install key and certificate of certificate set `name` together. The previous generation is kept under

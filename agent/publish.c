@@ -220,8 +220,9 @@ int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PI
 
 struct PublishBatch {
         const Inventory *inv;
-        PinUpdate *updates;
-        size_t n, allocated;
+        InstallBatch *files; /* made at the first set to publish */
+        PinUpdate *events;   /* only name, pin_s and prev_s: the sets whose pin changes */
+        size_t n_sets, n_events, allocated;
 };
 
 int publish_batch_new(const Inventory *inv, PublishBatch **ret) {
@@ -237,59 +238,75 @@ int publish_batch_new(const Inventory *inv, PublishBatch **ret) {
 PublishBatch *publish_batch_free(PublishBatch *b) {
         if (!b)
                 return NULL;
-        for (size_t i = 0; i < b->n; i++)
-                pin_update_done(&b->updates[i]);
-        free(b->updates);
+        install_batch_free(b->files);
+        for (size_t i = 0; i < b->n_events; i++)
+                pin_update_done(&b->events[i]);
+        free(b->events);
         free(b);
         return NULL;
 }
 
+static int batch_keep_event(PublishBatch *b, PinUpdate *u) {
+        if (!u->prev_s)
+                return 0;
+        if (b->n_events == b->allocated) {
+                size_t a = b->allocated ? b->allocated * 2 : 16;
+                PinUpdate *p = realloc(b->events, a * sizeof(PinUpdate));
+
+                if (!p)
+                        return -ENOMEM;
+                b->events = p;
+                b->allocated = a;
+        }
+        b->events[b->n_events++] = (PinUpdate) { .name = TAKE_PTR(u->name), .pin_s = TAKE_PTR(u->pin_s),
+                                                  .prev_s = TAKE_PTR(u->prev_s) };
+        return 0;
+}
+
 int publish_batch_add(PublishBatch *b, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
                       const uint8_t *fallback_previous, usec_t now) {
-        PinUpdate u = {};
+        _cleanup_(pin_update_done) PinUpdate u = {};
+        const char *dir = b->inv->agent.pin_directory;
+        InstallFile files[2];
         int r;
 
         r = pins_prepare(b->inv, c, pin, not_after, fallback_previous, now, &u);
         if (r <= 0)
                 return r;
-        if (b->n == b->allocated) {
-                size_t a = b->allocated ? b->allocated * 2 : 64;
-                PinUpdate *p = realloc(b->updates, a * sizeof(PinUpdate));
-
-                if (!p) {
-                        pin_update_done(&u);
-                        return -ENOMEM;
-                }
-                b->updates = p;
-                b->allocated = a;
+        if (!b->files) {
+                r = mkdir_p(dir, 0755);
+                if (r >= 0)
+                        r = install_batch_new(dir, &b->files);
+                if (r < 0)
+                        return log_error_errno(r, "cannot create pin directory %s: %m", dir);
         }
-        b->updates[b->n++] = u;
+        /* The files are written now (only their temp names are kept), the syncs and renames at commit. */
+        pins_files(&u, files);
+        for (size_t i = 0; i < 2; i++) {
+                r = install_batch_add(b->files, &files[i]);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name, dir);
+        }
+        r = batch_keep_event(b, &u);
+        if (r < 0)
+                return r;
+        b->n_sets++;
         return 1;
 }
 
 int publish_batch_commit(PublishBatch *b) {
-        const char *dir = b->inv->agent.pin_directory;
-        _cleanup_free_ InstallFile *files = NULL;
-        size_t n = b->n;
+        size_t n = b->n_sets;
         int r;
 
-        if (n == 0)
+        if (!b->files)
                 return 0;
-        files = calloc(2 * n, sizeof(InstallFile));
-        if (!files)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                pins_files(&b->updates[i], files + 2 * i);
-        r = mkdir_p(dir, 0755);
+        r = install_batch_commit(b->files);
         if (r < 0)
-                return log_error_errno(r, "cannot create pin directory %s: %m", dir);
-        r = install_files_batch(dir, files, 2 * n);
-        if (r < 0)
-                return log_error_errno(r, "cannot publish %zu pins in %s: %m", n, dir);
-        for (size_t i = 0; i < n; i++) {
-                pins_event(&b->updates[i]);
-                pin_update_done(&b->updates[i]);
+                return log_error_errno(r, "cannot publish %zu pins in %s: %m", n, b->inv->agent.pin_directory);
+        for (size_t i = 0; i < b->n_events; i++) {
+                pins_event(&b->events[i]);
+                pin_update_done(&b->events[i]);
         }
-        b->n = 0;
+        b->n_events = b->n_sets = 0;
         return (int) n;
 }
