@@ -64,7 +64,13 @@ static int split_dir(const char *path, char **ret_dir, const char **ret_base) {
         return 0;
 }
 
-int open_regular_at(int dirfd, const char *path, ReadFlags flags, struct stat *ret_st) {
+static int clear_nonblock(int fd) {
+        int fl = fcntl(fd, F_GETFL);
+
+        return fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+static int open_regular_internal(int dirfd, const char *path, ReadFlags flags, bool blocking, struct stat *ret_st) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int safe_dirfd = -1, fd = -1;
         const char *name = path;
@@ -101,13 +107,17 @@ int open_regular_at(int dirfd, const char *path, ReadFlags flags, struct stat *r
         r = type_error(st.st_mode);
         if (r < 0)
                 return r;
-        /* Regular files ignore O_NONBLOCK, except under a mandatory lock (EAGAIN); a caller that hands the
-         * fd on (to a stream reader) should get the ordinary semantics anyway. */
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        /* Regular files ignore O_NONBLOCK (our own reads handle the EAGAIN of a mandatory lock); a caller
+         * that gets the fd (for a stream reader) gets the ordinary semantics. */
+        if (blocking && clear_nonblock(fd) < 0)
                 return -errno;
         if (ret_st)
                 *ret_st = st;
         return TAKE_FD(fd);
+}
+
+int open_regular_at(int dirfd, const char *path, ReadFlags flags, struct stat *ret_st) {
+        return open_regular_internal(dirfd, path, flags, true, ret_st);
 }
 
 int read_file_at(int dirfd, const char *path, ReadFlags flags, size_t max, FileBuffer *b, mode_t *ret_mode) {
@@ -115,7 +125,8 @@ int read_file_at(int dirfd, const char *path, ReadFlags flags, size_t max, FileB
         struct stat st;
         size_t want;
 
-        fd = open_regular_at(dirfd, path, flags, &st);
+        /* Left non-blocking: a scan reads twenty thousand files, two syscalls each saved. */
+        fd = open_regular_internal(dirfd, path, flags, false, &st);
         if (fd < 0)
                 return fd;
         if ((uint64_t) st.st_size > max)
@@ -136,6 +147,8 @@ int read_file_at(int dirfd, const char *path, ReadFlags flags, size_t max, FileB
                 k = read(fd, b->data + b->size, b->allocated - b->size - 1);
                 if (k < 0) {
                         if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN && clear_nonblock(fd) >= 0) /* a mandatory lock: wait as before */
                                 continue;
                         return -errno;
                 }

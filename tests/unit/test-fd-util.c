@@ -122,6 +122,11 @@ static void test_other_types(void **state) {
         assert_int_equal(size, 5);
         assert_memory_equal(data, "data\n", 5);
         assert_int_equal(read_full_file_flags(link, READ_NOFOLLOW, 4096, &data, &size), -ELOOP);
+        /* The fd handed out reads like any other: O_NONBLOCK was only for the open. */
+        closep(&fd);
+        fd = open_regular(file, NULL);
+        assert_true(fd >= 0);
+        assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
         assert_string_equal(file_strerror(-ELOOP), "not a regular file (symbolic link)");
         assert_string_equal(file_strerror(-ENOENT), strerror(ENOENT));
 }
