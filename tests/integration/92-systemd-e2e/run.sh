@@ -207,6 +207,13 @@ lc_journal -u certherd-renew.service >"$T/renew.log"
 grep -q 'holds the lock' "$T/renew.log" || { cat "$T/renew.log" >&2; die "timer mode did not defer to the daemon"; }
 ok "systemctl enable --now certherd-renew.timer: listed; a run next to the daemon defers to it (lock) and succeeds"
 
+# --- boot recovery: enabled by the package, runs in its sandbox as deployed
+[[ $(lc_exec systemctl is-enabled certherd-recover.service) == enabled ]] || die "certherd-recover.service not enabled"
+lc_exec systemctl start certherd-recover.service ||
+        { lc_journal -u certherd-recover.service -n 20 >&2; die "certherd-recover.service failed"; }
+[[ $(lc_exec systemctl show -P Result certherd-recover.service) == success ]] || die "certherd-recover.service result"
+ok "certherd-recover.service: enabled by the package, runs in its sandbox next to the daemon"
+
 # --- the sandbox, as deployed
 lc_exec systemd-analyze security certherd.service >"$T/sec" 2>&1 || true
 score=$(sed -n 's/.*Overall exposure level for certherd.service: \([0-9.]*\).*/\1/p' "$T/sec")
