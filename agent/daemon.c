@@ -427,6 +427,7 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
 }
 
 static int manager_pass(Manager *m, bool all) {
+        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
         usec_t now = now_realtime(), deadline = USEC_INFINITY;
         _cleanup_free_ bool *inspected = NULL;
         CheckReport *rep;
@@ -483,8 +484,9 @@ static int manager_pass(Manager *m, bool all) {
                 else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
                         deadline = m->rt[i].ari_next;
                 if (inspected[i])
-                        pass_pins(m->inv, rep, i, now);
+                        pass_pins(m->inv, rep, i, &pins, now);
         }
+        pass_pins_commit(&pins);
         check_report_recount(rep);
         pass_metrics(m->inv, rep, now);
         /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time

@@ -58,6 +58,7 @@ static void help(void) {
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
+               "  recover                finish or roll back interrupted installs (at boot)\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -204,7 +205,7 @@ static int pin_of_file(const char *path, const char *password, char **ret) {
 
         r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", path);
+                return log_error_errno(r, "%s: %s", path, file_strerror(r));
         r = x509_spki_from_data(data, size, password, &spki);
         if (r == -EACCES)
                 return log_error_errno(r, "%s: encrypted private key: %s", path,
@@ -233,7 +234,7 @@ static int verb_pin(char **args) {
         if (arg_password_file) {
                 r = read_secret_file(arg_password_file, &password);
                 if (r < 0) {
-                        log_error_errno(r, "%s: %m", arg_password_file);
+                        log_error_errno(r, "%s: %s", arg_password_file, file_strerror(r));
                         return EXIT_USAGE;
                 }
         }
@@ -363,6 +364,39 @@ static int verb_renew(char **args) {
                 return EXIT_WARNING;
         }
         return renew_report(&p);
+}
+
+static void recover_report(const char *name, int r, void *userdata) {
+        if (r < 0)
+                log_error_errno(r, "%s: cannot recover the interrupted install: %m", name);
+        else
+                log_notice("%s: recovered an interrupted install (completed or rolled back)", name);
+}
+
+/* Boot (certherd-recover.service): finish or undo interrupted installs before services read the pairs. */
+static int verb_recover(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_close_ int lock = -1;
+        bool broken;
+        int r;
+
+        if (args[0])
+                return usage_error("recover takes no arguments: '%s'", args[0]);
+        broken = load_inventory(&inv) < 0;
+        /* Recovery needs only the state directory: at boot, an inventory that cannot load (a credential
+         * only certherd.service has) must not leave a pair broken. The default's, as for an empty one. */
+        if (broken && (!(inv = inventory_new()) || config_validate(inv, NULL) < 0))
+                return EXIT_USAGE;
+        lock = pass_prepare(inv, false);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it recovers interrupted installs itself",
+                           inv->agent.state_directory);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        r = install_recover_all(inv->agent.state_directory, recover_report, NULL);
+        return r < 0 ? EXIT_WARNING : broken ? EXIT_USAGE : EXIT_OK;
 }
 
 static int verb_ca(char **args) {
@@ -583,6 +617,8 @@ int main(int argc, char *argv[]) {
                         return usage_error("run takes no arguments: '%s'", args[0]);
                 return daemon_run(arg_config) < 0 ? 1 : 0;
         }
+        if (strcmp(verb, "recover") == 0)
+                return verb_recover(args);
         if (strcmp(verb, "ca") == 0)
                 return verb_ca(args);
         if (strcmp(verb, "revoke") == 0)

@@ -244,6 +244,13 @@ grep -q 'holds the lock\|[0-9]* renewed, [0-9]* not due, 0 failed' "$T/renew.log
 lc_journal -u certherd.service | grep -q 'Renew of all sets ordered by' || die "timer mode did not ask the daemon"
 ok "systemctl enable --now certherd-renew.timer: listed; a run next to the daemon hands it the pass over D-Bus and succeeds"
 
+# --- boot recovery: enabled by the package, runs in its sandbox as deployed
+[[ $(lc_exec systemctl is-enabled certherd-recover.service) == enabled ]] || die "certherd-recover.service not enabled"
+lc_exec systemctl start certherd-recover.service ||
+        { lc_journal -u certherd-recover.service -n 20 >&2; die "certherd-recover.service failed"; }
+[[ $(lc_exec systemctl show -P Result certherd-recover.service) == success ]] || die "certherd-recover.service result"
+ok "certherd-recover.service: enabled by the package, runs in its sandbox next to the daemon"
+
 # --- the sandbox, as deployed
 lc_exec systemd-analyze security certherd.service >"$T/sec" 2>&1 || true
 score=$(sed -n 's/.*Overall exposure level for certherd.service: \([0-9.]*\).*/\1/p' "$T/sec")
