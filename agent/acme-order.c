@@ -42,7 +42,7 @@ static usec_t order_deadline(void) {
 }
 
 static Poll poll_start(AcmeSession *s) {
-        return (Poll) { .s = s, .deadline = acme_now_monotonic() + order_deadline(), .next = ACME_POLL_FIRST };
+        return (Poll) { .s = s, .deadline = now_monotonic() + order_deadline(), .next = ACME_POLL_FIRST };
 }
 
 /* Wait before asking again: the server's Retry-After (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]) or
@@ -56,7 +56,7 @@ static int poll_wait(Poll *p, const AcmeResponse *resp) {
                        : resp->retry_after > ACME_POLL_WAIT_MAX ? ACME_POLL_WAIT_MAX
                                                                 : resp->retry_after;
         p->next = p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2 : ACME_POLL_WAIT_MAX;
-        if (acme_now_monotonic() + wait > p->deadline)
+        if (now_monotonic() + wait > p->deadline)
                 return -ETIMEDOUT;
         return acme_http_wait(acme_session_http(p->s), wait);
 }
@@ -76,13 +76,6 @@ static bool is_ip(const char *s) {
         uint8_t buf[16];
 
         return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static bool strv_equal(char *const *a, char *const *b) {
-        for (; a && *a && b && *b; a++, b++)
-                if (strcmp(*a, *b) != 0)
-                        return false;
-        return (!a || !*a) && (!b || !*b);
 }
 
 static bool status_is(const char *status, const char *want) {

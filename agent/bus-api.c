@@ -55,24 +55,7 @@ static const char *const format_table[_BUS_API_FORMAT_MAX] = {
         [BUS_API_FORMAT_NAGIOS] = "nagios",
 };
 
-const char *bus_api_format_to_string(BusApiFormat f) {
-        return f >= 0 && f < _BUS_API_FORMAT_MAX ? format_table[f] : NULL;
-}
-
-BusApiFormat bus_api_format_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _BUS_API_FORMAT_MAX; i++)
-                        if (strcmp(format_table[i], s) == 0)
-                                return i;
-        return _BUS_API_FORMAT_INVALID;
-}
-
-static bool strv_has(char **l, const char *s) {
-        for (; l && *l; l++)
-                if (strcmp(*l, s) == 0)
-                        return true;
-        return false;
-}
+DEFINE_STRING_TABLE(bus_api_format, BusApiFormat, format_table, _BUS_API_FORMAT_MAX)
 
 static Order *order_free(Order *o) {
         if (!o)
@@ -384,7 +367,7 @@ BusApi *bus_api_free(BusApi *b) {
 
 bool bus_api_forced(BusApi *b, const char *name) {
         for (Order *o = b ? b->orders : NULL; o; o = o->next)
-                if (o->state == ORDER_QUEUED && o->force && (o->all || strv_has(o->names, name)))
+                if (o->state == ORDER_QUEUED && o->force && (o->all || strv_contains(o->names, name)))
                         return true;
         return false;
 }

@@ -67,23 +67,6 @@ static const char *const challenge_type_table[_CHALLENGE_TYPE_MAX] = {
         [CHALLENGE_TLS_ALPN_01] = "tls-alpn-01",
 };
 
-static int table_lookup(const char *const *table, int n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (int i = 0; i < n; i++)
-                if (strcmp(table[i], s) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-#define DEFINE_STRING_TABLE(prefix, type, table, max)                          \
-        const char *prefix##_to_string(type v) {                               \
-                return v >= 0 && v < (max) ? (table)[v] : NULL;                \
-        }                                                                      \
-        type prefix##_from_string(const char *s) {                             \
-                return (type) table_lookup((table), (max), s);                 \
-        }
-
 DEFINE_STRING_TABLE(key_type, KeyType, key_type_table, _KEY_TYPE_MAX)
 DEFINE_STRING_TABLE(usage, Usage, usage_table, _USAGE_MAX)
 DEFINE_STRING_TABLE(key_policy, KeyPolicy, key_policy_table, _KEY_POLICY_MAX)

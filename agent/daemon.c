@@ -160,13 +160,6 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-static bool strv_contains(char **l, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(l[i], s) == 0)
-                        return true;
-        return false;
-}
-
 /* inotify on the directory of every watched file: atomic replacements (rename over the file) are seen,
  * which a watch on the file itself would lose with the old inode. */
 static int watches_setup(Manager *m) {
@@ -190,7 +183,7 @@ static int watches_setup(Manager *m) {
                         d = slash == paths[j] ? strdup("/") : strndup(paths[j], (size_t) (slash - paths[j]));
                         if (!d)
                                 return -ENOMEM;
-                        if (strv_contains(dirs, n, d))
+                        if (strv_contains(dirs, d))
                                 free(d);
                         else
                                 dirs[n++] = d;

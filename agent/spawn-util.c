@@ -22,13 +22,6 @@
 
 extern char **environ;
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 char *spawn_format_timeout(usec_t t, char *buf, size_t size) {
         if (t == USEC_INFINITY)
                 snprintf(buf, size, "infinity");
