@@ -61,6 +61,10 @@ bool strv_contains(char *const *l, const char *s);
 /* Whether a and b hold the same strings in the same order (NULL is the empty list). */
 bool strv_equal(char *const *a, char *const *b);
 
+/* *reterr (when reterr is not NULL) = the formatted one-line message (NULL if out of memory); returns r.
+ * The `reterr` convention: set only on failure, freed by the caller. */
+int reterr_set(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
+
 /* The index of s in table[0..n) (NULL entries never match), or -EINVAL: the one lookup behind every
  * x_from_string() (STYLE.md rule 12). */
 int string_table_lookup(const char *const *table, size_t n, const char *s);

@@ -69,16 +69,6 @@ static int fail(RenewJob *j, int r, const char *why) {
         return r < 0 ? r : -EIO;
 }
 
-static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
-        ret->data = gnutls_malloc(size + 1);
-        if (!ret->data)
-                return -ENOMEM;
-        memcpy(ret->data, data, size);
-        ret->data[size] = 0;
-        ret->size = (unsigned) size;
-        return 0;
-}
-
 static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
         int r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
 

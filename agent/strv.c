@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,4 +44,16 @@ int string_table_lookup(const char *const *table, size_t n, const char *s) {
                 if (table[i] && strcmp(table[i], s) == 0)
                         return (int) i;
         return -EINVAL;
+}
+
+int reterr_set(char **reterr, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (reterr) {
+                va_start(ap, fmt);
+                if (vasprintf(reterr, fmt, ap) < 0)
+                        *reterr = NULL;
+                va_end(ap);
+        }
+        return r;
 }
