@@ -781,7 +781,7 @@ static int validate_agent(Inventory *inv, char **reterr) {
         if (!a->critical_before.set)
                 a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
         if (!a->renew_before.set)
-                a->renew_before = (Threshold) { .set = true, .is_percent = true, .percent = 33 };
+                a->renew_before = (Threshold) { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
         if (a->hook_timeout == 0)
                 a->hook_timeout = CONFIG_HOOK_TIMEOUT_DEFAULT;
         return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,

@@ -60,6 +60,7 @@ typedef enum ChallengeType {
 /* A "before expiry" threshold: an absolute duration or a percentage of the certificate's lifetime. */
 typedef struct Threshold {
         bool set;        /* given in the file (or a default applied) */
+        bool implicit;   /* the default applied, not given: renew-before then follows the lifetime (issue 13) */
         bool is_percent;
         unsigned percent; /* 0..100 when is_percent */
         usec_t usec;      /* when !is_percent */
@@ -71,7 +72,7 @@ typedef struct AgentConfig {
         char *metrics_file;    /* NULL when unset or empty */
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
-        Threshold renew_before;    /* default 33% */
+        Threshold renew_before;    /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
         usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
         char *file;                /* where [agent] was first given; NULL when never */
         unsigned line;
