@@ -908,6 +908,22 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
                            config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
 
+/* Public ACME CAs stopped putting clientAuth in their certificates (Let's Encrypt since 2026-02-11): a
+ * set that needs it from an ACME issuer works until its next renewal, whose certificate renew.c then
+ * refuses (usage-missing). Say so when the inventory is read, long before that day (issue 13 item 3). */
+static int warn_client_usage(Inventory *inv, const CertConfig *c) {
+        char where[256];
+
+        if (c->issuer != ISSUER_ACME || (c->usage != USAGE_CLIENT && c->usage != USAGE_SERVER_CLIENT))
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s usage = %s with issuer = acme:%s: public ACME CAs no longer issue client "
+                           "certificates (clientAuth), and a renewed certificate without it is not installed; "
+                           "issue client certificates from an internal CA (issuer = ca:NAME)",
+                           c->file ?: "<config>", c->line, section_display(where, sizeof(where), SECTION_CERT, c->name),
+                           usage_to_string(c->usage), c->issuer_name ?: "");
+}
+
 static int collect_warnings(Inventory *inv) {
         int r;
 
@@ -920,6 +936,8 @@ static int collect_warnings(Inventory *inv) {
                                  SECTION_CERT, inv->certs[i]->name);
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);
+                if (r >= 0)
+                        r = warn_client_usage(inv, inv->certs[i]);
         }
         return r;
 }

@@ -925,6 +925,33 @@ static void test_renew_before_warnings(_unused_ void **state) {
         assert_null(inv->warnings);
 }
 
+/* Issue 13 item 3: a set that needs clientAuth from an ACME CA is warned about at load time; one from an
+ * internal CA, or a server certificate from ACME, is not. */
+static void test_client_usage_warning(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+
+        inv = parse_ok("[acme \"le\"]\ndirectory = https://acme.example/dir\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\n"
+                       "[certificate \"mtls\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = acme:le\n"
+                       "usage = server+client\n"
+                       "[certificate \"client\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = acme:le\n"
+                       "usage = client\n"
+                       "[certificate \"web\"]\ncertificate = /c\nkey = /k\nnames = c.example\nissuer = acme:le\n"
+                       "[certificate \"internal\"]\ncertificate = /d\nkey = /k\nnames = d.example\nissuer = ca:int\n"
+                       "usage = client\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:6: [certificate \"mtls\"] usage = server+client with issuer = acme:le: public "
+                            "ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate "
+                            "without it is not installed; issue client certificates from an internal CA "
+                            "(issuer = ca:NAME)",
+                            "test.conf:12: [certificate \"client\"] usage = client with issuer = acme:le: public "
+                            "ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate "
+                            "without it is not installed; issue client certificates from an internal CA "
+                            "(issuer = ca:NAME)",
+                            NULL });
+}
+
 /* Issue 10 item 18: `names` of 100 DNS names, half on one long line, half on continuation lines. */
 static void test_hundred_names(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -1362,6 +1389,7 @@ int main(void) {
                 cmocka_unit_test(test_continuation),
                 cmocka_unit_test(test_hundred_names),
                 cmocka_unit_test(test_renew_before_warnings),
+                cmocka_unit_test(test_client_usage_warning),
                 cmocka_unit_test(test_long_section_name),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_thresholds),
