@@ -160,6 +160,8 @@ static AcmeConfig *acme_free(AcmeConfig *a) {
         free(a->listen);
         free(a->dns_hook);
         free(a->preferred_chain);
+        free(a->profile);
+        free(a->persist_issuer);
         free(a->file);
         free(a);
         return NULL;
@@ -192,6 +194,7 @@ static CertConfig *cert_free(CertConfig *c) {
         strv_free(c->restart);
         free(c->signal_pidfile);
         free(c->exec);
+        free(c->profile);
         strv_free(c->verify);
         free(c->file);
         free(c);
@@ -833,6 +836,10 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                                      "issuer '%s': no [%s \"%s\"] section",
                                      issuer_display(issuer, sizeof(issuer), c),
                                      issuer_kind_to_string(c->issuer), c->issuer_name ?: "");
+        if (c->profile && c->issuer != ISSUER_ACME)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
+                                     issuer_display(issuer, sizeof(issuer), c));
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
@@ -1130,6 +1137,17 @@ usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c) {
         if (c && c->hook_timeout > 0)
                 return c->hook_timeout;
         return inv && inv->agent.hook_timeout > 0 ? inv->agent.hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
+}
+
+const char *cert_profile(const Inventory *inv, const CertConfig *c) {
+        const AcmeConfig *a;
+
+        if (!c || c->issuer != ISSUER_ACME)
+                return NULL;
+        if (c->profile)
+                return c->profile;
+        a = inventory_find_acme(inv, c->issuer_name);
+        return a ? a->profile : NULL;
 }
 
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {
