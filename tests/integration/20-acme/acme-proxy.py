@@ -19,10 +19,24 @@ for the proxy and the JWS "url" checks hold. Options:
         rewrite the authorization URLs of new orders to https://localhost:PORT/… (another origin)
   --delay SUBSTR SECONDS
         hold requests whose path contains SUBSTR that long before forwarding them
-Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one).
+  --profiles NAME=DESCRIPTION,...
+        add meta.profiles to the directory (draft-ietf-acme-profiles; pebble 2.4 has none); a newOrder naming
+        a profile that is not among them is refused with invalidProfile
+  --unauthorized-profile NAME
+        refuse a newOrder naming profile NAME with urn:ietf:params:acme:error:unauthorized (HTTP 403)
+  --persist ISSUER DNS_PORT
+        offer a dns-persist-01 challenge (draft-ietf-acme-dns-persist) in every authorization, with the URL
+        of pebble's own dns-01 challenge (run pebble with PEBBLE_VA_ALWAYS_VALID=1). A POST to that URL is
+        the client's answer: the proxy itself queries _validation-persist.NAME TXT at 127.0.0.1:DNS_PORT
+        (Knot) and forwards the answer to pebble only when a record names ISSUER and the account (the JWS
+        kid); otherwise the challenge is answered with an "invalid" status and an unauthorized error.
+Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one,
+"profile=NAME" or "profile=-" for every newOrder with --profiles, "persist NAME ok|missing|..." for each
+dns-persist-01 check).
 """
 import argparse
 import base64
+import subprocess
 import http.client
 import http.server
 import json
@@ -46,6 +60,9 @@ ap.add_argument("--order-status")
 ap.add_argument("--authz-identifier")
 ap.add_argument("--foreign-authz", type=int)
 ap.add_argument("--delay", nargs=2, action="append", default=[])
+ap.add_argument("--profiles")
+ap.add_argument("--unauthorized-profile")
+ap.add_argument("--persist", nargs=2)
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -74,6 +91,34 @@ upstream_ctx = ssl.create_default_context(cafile=args.cafile)
 
 def b64d(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+profiles = dict(p.split("=", 1) for p in args.profiles.split(",")) if args.profiles else None
+persist_authz = {}  # challenge URL -> identifier value
+
+
+def problem(handler, status, kind, detail):
+    doc = json.dumps({"type": f"urn:ietf:params:acme:error:{kind}", "detail": detail, "status": status}).encode()
+    return handler.reply(status, doc, [("Content-Type", "application/problem+json")])
+
+
+def persist_check(name, account):
+    """The dns-persist-01 validation, done here against Knot: a TXT record at _validation-persist.NAME whose
+    issue-value names ISSUER and accounturi=ACCOUNT."""
+    issuer, port = args.persist
+    out = subprocess.run(["dig", "+short", "+time=2", "+tries=2", "-p", port, "@127.0.0.1", "TXT",
+                          f"_validation-persist.{name}"], capture_output=True, text=True).stdout
+    found = "missing"
+    for line in out.splitlines():
+        value = "".join(part for part in line.strip().split('"') if part.strip())
+        fields = [f.strip() for f in value.split(";")]
+        if fields[0].rstrip(".").lower() != issuer.lower():
+            continue
+        params = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        if params.get("accounturi") == account:
+            return "ok"
+        found = "other-account"
+    return found
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -123,6 +168,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     log(f"replaces={payload['replaces']}")
             except Exception as e:  # noqa: BLE001
                 log(f"cannot decode newOrder: {e}")
+                payload = {}
+            if profiles is not None:
+                prof = payload.get("profile")
+                log(f"profile={prof or '-'}")
+                if prof and prof == args.unauthorized_profile:
+                    return problem(self, 403, "unauthorized", f"account may not use profile {prof}")
+                if prof and prof not in profiles:
+                    return problem(self, 400, "invalidProfile", f"no profile {prof}")
+        if args.persist and self.command == "POST" and self.path in persist_authz:
+            try:
+                jws = json.loads(body)
+                protected = json.loads(b64d(jws["protected"]))
+                answer = jws["payload"] != ""  # POST-as-GET polls have an empty payload
+            except Exception as e:  # noqa: BLE001
+                return problem(self, 400, "malformed", f"not a JWS: {e}")
+            if answer:
+                verdict = persist_check(persist_authz[self.path], protected.get("kid", ""))
+                log(f"persist {persist_authz[self.path]} {verdict}")
+                if verdict != "ok":
+                    return problem(self, 403, "unauthorized",
+                                   f"dns-persist-01: _validation-persist.{persist_authz[self.path]}: {verdict}")
 
         conn = http.client.HTTPSConnection("localhost", args.upstream, context=upstream_ctx, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
@@ -139,6 +205,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if args.order_status and "/my-order/" in self.path and resp.status == 200:
             d = json.loads(data)
             d["status"] = args.order_status
+            data = json.dumps(d).encode()
+        if profiles is not None and self.path == "/dir" and resp.status == 200:
+            d = json.loads(data)
+            d.setdefault("meta", {})["profiles"] = profiles
+            data = json.dumps(d).encode()
+        if args.persist and "/authZ/" in self.path and resp.status == 200:
+            d = json.loads(data)
+            for ch in list(d.get("challenges", [])):
+                if ch.get("type") == "dns-01":
+                    with lock:
+                        persist_authz[ch["url"].split(host, 1)[-1]] = d["identifier"]["value"]
+                    d["challenges"].append({"type": "dns-persist-01", "url": ch["url"], "status": ch["status"],
+                                            "issuer-domain-names": [args.persist[0]]})
             data = json.dumps(d).encode()
         if args.authz_identifier and "/authZ/" in self.path and resp.status == 200:
             d = json.loads(data)
