@@ -14,9 +14,12 @@
 #    with no renew-before given they renew with half the lifetime left; timer mode (`certherd renew`)
 #    and daemon mode (`certherd run`) run under libfaketime at now + 2 days (not due) and now + 3.4 days
 #    (due: 3 days left, plus at most lifetime/20 = 7.2 h of jitter).
-#  - the clientAuth guard: pebble's certificates carry serverAuth and clientAuth, so the proxy takes
-#    clientAuth away the only way a server can, by having the certificate re-issued: with --no-client-auth
-#    … (see the clientAuth part below for what is and is not checked).
+#  - the clientAuth guard: pebble 2.4's certificates always carry serverAuth and clientAuth (checked below)
+#    and it has no setting to leave clientAuth out. A signed certificate cannot be changed, so for this
+#    part the proxy is the issuer: with the flag file present it answers the certificate download with a
+#    certificate for the same CSR issued by a small CA of its own, serverAuth only, as a CA that dropped
+#    clientAuth does. The set trusts both pebble's root and that CA. Checked: the warning at load, the
+#    old certificate kept, usage-missing, the message pointing to issuer = ca:NAME.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../20-acme/lib-pebble.sh"
 need dig bind9-dnsutils
@@ -42,10 +45,14 @@ PY
 pebble_start PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_AUTHZREUSE=0
 PROXY_PORT=$(free_port)
 : >"$T/proxy.log"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=proxy CA without clientAuth" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+        -keyout "$T/proxyca.key" -out "$T/proxyca.pem" 2>/dev/null
 python3 "$top/tests/integration/20-acme/acme-proxy.py" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" \
         --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" --cafile "$T/pebble/ca.pem" --log "$T/proxy.log" \
         --profiles "classic=https://ca.test/classic,shortlived=about 6 days,tlsserver=no clientAuth" \
-        --unauthorized-profile tlsserver --persist "ca.test" "$DNS_PORT" &
+        --unauthorized-profile tlsserver --persist "ca.test" "$DNS_PORT" \
+        --strip-client-auth "$T/strip" "$T/proxyca.pem" "$T/proxyca.key" &
 pids+=($!)
 wait_port "$PROXY_PORT"
 export CERTHERD_TEST_RESOLVER=127.0.0.1:$DNS_PORT
@@ -105,6 +112,35 @@ expect 1 C check --json web
 grep -q "not authorized for this account" "$T/out" || die "last error not recorded: $(cat "$T/out")"
 sed -i "s/^profile = tlsserver/profile = shortlived/" "$T/c.conf"
 ok "a profile refused with unauthorized is reported as such"
+
+# ---------------------------------------------------------------- the clientAuth guard
+cat "$T/pebble/root.pem" "$T/proxyca.pem" >"$T/roots.pem"
+acme_cert "$T/c.conf" mtls peb "mtls.$ZONE"
+sed -i "/^\[certificate \"mtls\"\]/,\$ s#^ca = .*#ca = $T/roots.pem\nusage = server+client#" "$T/c.conf"
+expect 0 C renew mtls
+grep -q "\[certificate \"mtls\"\] usage = server+client with issuer = acme:peb: public ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate without it is not installed; issue client certificates from an internal CA (issuer = ca:NAME)" "$T/err" ||
+        die "no warning at load: $(cat "$T/err")"
+openssl x509 -in "$T/tls/mtls.crt" -noout -ext extendedKeyUsage | grep -q "TLS Web Client Authentication" ||
+        die "pebble's certificate has no clientAuth after all: $(openssl x509 -in "$T/tls/mtls.crt" -noout -ext extendedKeyUsage)"
+ok "usage = server+client from ACME: warned at load; pebble's certificate (with clientAuth) installed"
+
+s0=$(serial mtls)
+touch "$T/strip"
+expect 1 C renew --force mtls
+rm -f "$T/strip"
+grep -q "^certificate re-issued without clientAuth" "$T/proxy.log" || die "proxy did not strip: $(cat "$T/proxy.log")"
+[[ $(serial mtls) == "$s0" ]] || die "the certificate without clientAuth was installed"
+grep -q "new certificate failed validation, not installed: usage-missing: .*the CA \[acme \"peb\"\] no longer issues client certificates (clientAuth); the installed certificate stays; issue client certificates from an internal CA (issuer = ca:NAME)" "$T/err" ||
+        die "$(cat "$T/err")"
+expect 1 C check --json mtls
+python3 - "$T/out" <<'PY' || die "check --json: $(cat "$T/out")"
+import json, sys
+c = json.load(open(sys.argv[1]))["certificates"][0]
+assert c["last_renewal"]["result"] == "failed" and "usage-missing" in c["last_renewal"]["error"], c
+assert "no longer issues client certificates" in c["last_renewal"]["error"], c
+assert any(p["code"] == "renewal-failing" for p in c["problems"]), c
+PY
+ok "a renewal without clientAuth is refused: old certificate kept, usage-missing, issuer = ca:NAME named"
 
 # ---------------------------------------------------------------- dns-persist-01
 cat >>"$T/c.conf" <<CONF

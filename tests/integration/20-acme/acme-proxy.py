@@ -30,6 +30,12 @@ for the proxy and the JWS "url" checks hold. Options:
         the client's answer: the proxy itself queries _validation-persist.NAME TXT at 127.0.0.1:DNS_PORT
         (Knot) and forwards the answer to pebble only when a record names ISSUER and the account (the JWS
         kid); otherwise the challenge is answered with an "invalid" status and an unauthorized error.
+  --strip-client-auth FLAGFILE CA_CERT CA_KEY
+        while FLAGFILE exists, every certificate downloaded (POST /certZ/…) is replaced by one issued here by
+        CA_CERT for the CSR of the last finalize, with extendedKeyUsage serverAuth only: what a CA that
+        dropped clientAuth (Let's Encrypt since 2026-02-11) sends. pebble 2.4 always puts serverAuth and
+        clientAuth in its certificates and has no setting for it; a server cannot take an EKU out of a
+        signed certificate, so the proxy has to be the issuer of that one.
 Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one,
 "profile=NAME" or "profile=-" for every newOrder with --profiles, "persist NAME ok|missing|..." for each
 dns-persist-01 check).
@@ -63,6 +69,7 @@ ap.add_argument("--delay", nargs=2, action="append", default=[])
 ap.add_argument("--profiles")
 ap.add_argument("--unauthorized-profile")
 ap.add_argument("--persist", nargs=2)
+ap.add_argument("--strip-client-auth", nargs=3)
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -95,6 +102,23 @@ def b64d(s):
 
 profiles = dict(p.split("=", 1) for p in args.profiles.split(",")) if args.profiles else None
 persist_authz = {}  # challenge URL -> identifier value
+last_csr = [None]  # DER of the CSR of the last finalize
+
+
+def serverauth_only(csr_der):
+    """A certificate for the CSR, issued by the proxy's CA, with serverAuth only; PEM leaf + CA."""
+    import os
+    import tempfile
+    flag, ca_cert, ca_key = args.strip_client_auth
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "csr.der"), "wb").write(csr_der)
+        open(os.path.join(d, "ext"), "w").write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                                 "extendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-inform", "DER", "-in", os.path.join(d, "csr.der"),
+                        "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+                        "-days", "6", "-copy_extensions", "copy", "-extfile", os.path.join(d, "ext"),
+                        "-out", os.path.join(d, "leaf.pem")], check=True, capture_output=True)
+        return open(os.path.join(d, "leaf.pem"), "rb").read() + open(ca_cert, "rb").read()
 
 
 def problem(handler, status, kind, detail):
@@ -176,6 +200,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return problem(self, 403, "unauthorized", f"account may not use profile {prof}")
                 if prof and prof not in profiles:
                     return problem(self, 400, "invalidProfile", f"no profile {prof}")
+        if args.strip_client_auth and self.command == "POST" and "/finalize-order/" in self.path:
+            try:
+                last_csr[0] = b64d(json.loads(b64d(json.loads(body)["payload"]))["csr"])
+            except Exception as e:  # noqa: BLE001
+                log(f"cannot decode finalize: {e}")
         if args.persist and self.command == "POST" and self.path in persist_authz:
             try:
                 jws = json.loads(body)
@@ -219,6 +248,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     d["challenges"].append({"type": "dns-persist-01", "url": ch["url"], "status": ch["status"],
                                             "issuer-domain-names": [args.persist[0]]})
             data = json.dumps(d).encode()
+        if (args.strip_client_auth and "/certZ/" in self.path and resp.status == 200 and last_csr[0]
+                and __import__("os").path.exists(args.strip_client_auth[0])):
+            data = serverauth_only(last_csr[0])
+            out = [(k, v) for k, v in out if k.lower() != "link"]  # no alternates of pebble's
+            log("certificate re-issued without clientAuth")
         if args.authz_identifier and "/authZ/" in self.path and resp.status == 200:
             d = json.loads(data)
             d["identifier"]["value"] = args.authz_identifier
