@@ -231,6 +231,7 @@ daemon=$!
 pids+=("$daemon")
 sleep 3
 kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true
+grep -q "watching 1 certificates" "$T/daemon.log" || die "the daemon did not run at +2d: $(cat "$T/daemon.log")"
 [[ $(serial plain) == "$s0" ]] || die "the daemon renewed at +2d: $(cat "$T/daemon.log")"
 D +3.4d
 daemon=$!
