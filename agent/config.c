@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config-value.h"
+#include "fd-util.h"
 #include "config.h"
 #include "log.h"
 
@@ -1003,7 +1004,7 @@ static int parse_file(Inventory *inv, const char *path, char **reterr) {
                 return error_at(reterr, r, path, 0, "%s", strerror(-r));
         }
         if (S_ISDIR(st.st_mode))
-                return error_at(reterr, -EISDIR, path, 0, "%s", strerror(EISDIR));
+                return error_at(reterr, -EISDIR, path, 0, "not a regular file (directory)");
         if (!S_ISREG(st.st_mode))
                 return error_at(reterr, -EINVAL, path, 0, "not a regular file (%s)", file_type_name(st.st_mode));
         r = check_file_owner(path, &st, geteuid(), reterr);

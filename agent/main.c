@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "acme.h"
+#include "bus-client.h"
 #include "dns-persist.h"
 #include "ca.h"
 #include "check.h"
@@ -42,6 +43,7 @@ static bool arg_nagios = false;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
+static bool arg_no_daemon = false;
 
 static void help(void) {
         printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -60,6 +62,7 @@ static void help(void) {
                "  acme profiles NAME     the certificate profiles [acme \"NAME\"]'s server offers\n"
                "  acme persist-record CERTIFICATE\n"
                "                         the dns-persist-01 TXT records to publish for its names\n"
+               "  recover                finish or roll back interrupted installs (at boot)\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -70,6 +73,7 @@ static void help(void) {
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
+               "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -140,6 +144,19 @@ static int verb_check(char **args, bool table) {
 
         if (table && args[0])
                 return usage_error("status takes no arguments: '%s'", args[0]);
+        /* While the daemon runs, it answers from what it knows (bus-client.h). */
+        if (!arg_no_daemon) {
+                BusApiFormat fmt = arg_nagios ? BUS_API_FORMAT_NAGIOS
+                                   : arg_json ? BUS_API_FORMAT_JSON
+                                   : !table ? BUS_API_FORMAT_TEXT
+                                   : isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+                                                     !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0)
+                                            ? BUS_API_FORMAT_TABLE_COLOR
+                                            : BUS_API_FORMAT_TABLE;
+                r = bus_client_check(arg_config, args, fmt, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -195,7 +212,7 @@ static int pin_of_file(const char *path, const char *password, char **ret) {
 
         r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", path);
+                return log_error_errno(r, "%s: %s", path, file_strerror(r));
         r = x509_spki_from_data(data, size, password, &spki);
         if (r == -EACCES)
                 return log_error_errno(r, "%s: encrypted private key: %s", path,
@@ -224,7 +241,7 @@ static int verb_pin(char **args) {
         if (arg_password_file) {
                 r = read_secret_file(arg_password_file, &password);
                 if (r < 0) {
-                        log_error_errno(r, "%s: %m", arg_password_file);
+                        log_error_errno(r, "%s: %s", arg_password_file, file_strerror(r));
                         return EXIT_USAGE;
                 }
         }
@@ -320,6 +337,12 @@ static int verb_renew(char **args) {
         _cleanup_close_ int lock = -1;
         int r;
 
+        /* While the daemon runs, it does the work (bus-client.h) instead of this process waiting for its lock. */
+        if (!arg_no_daemon) {
+                r = bus_client_renew(arg_config, args, arg_force, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -348,6 +371,39 @@ static int verb_renew(char **args) {
                 return EXIT_WARNING;
         }
         return renew_report(&p);
+}
+
+static void recover_report(const char *name, int r, void *userdata) {
+        if (r < 0)
+                log_error_errno(r, "%s: cannot recover the interrupted install: %m", name);
+        else
+                log_notice("%s: recovered an interrupted install (completed or rolled back)", name);
+}
+
+/* Boot (certherd-recover.service): finish or undo interrupted installs before services read the pairs. */
+static int verb_recover(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_close_ int lock = -1;
+        bool broken;
+        int r;
+
+        if (args[0])
+                return usage_error("recover takes no arguments: '%s'", args[0]);
+        broken = load_inventory(&inv) < 0;
+        /* Recovery needs only the state directory: at boot, an inventory that cannot load (a credential
+         * only certherd.service has) must not leave a pair broken. The default's, as for an empty one. */
+        if (broken && (!(inv = inventory_new()) || config_validate(inv, NULL) < 0))
+                return EXIT_USAGE;
+        lock = pass_prepare(inv, false);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it recovers interrupted installs itself",
+                           inv->agent.state_directory);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        r = install_recover_all(inv->agent.state_directory, recover_report, NULL);
+        return r < 0 ? EXIT_WARNING : broken ? EXIT_USAGE : EXIT_OK;
 }
 
 static int verb_ca(char **args) {
@@ -576,7 +632,8 @@ static int verb_acme(char **args) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
+               ARG_NO_DAEMON };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -585,6 +642,7 @@ int main(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -618,6 +676,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_REASON:
                         arg_reason = optarg;
+                        break;
+                case ARG_NO_DAEMON:
+                        arg_no_daemon = true;
                         break;
                 case 'h':
                         help();
@@ -676,6 +737,8 @@ int main(int argc, char *argv[]) {
                         return usage_error("run takes no arguments: '%s'", args[0]);
                 return daemon_run(arg_config) < 0 ? 1 : 0;
         }
+        if (strcmp(verb, "recover") == 0)
+                return verb_recover(args);
         if (strcmp(verb, "ca") == 0)
                 return verb_ca(args);
         if (strcmp(verb, "revoke") == 0)

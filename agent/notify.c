@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 
 #include "install.h"
+#include "fd-util.h"
 #include "macro.h"
 #include "notify.h"
 #include "spawn-util.h"

@@ -198,7 +198,10 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         } else if (st->deploy_failed && f && f->parsed) {
                 usec_t at = st->deploy_time + policy_backoff(st->deploy_failures ?: 1, lifetime);
 
-                if (at > now) {
+                /* A re-deploy costs the CA nothing. The daemon retries on its own, so it backs off; a one-shot
+                 * run (the timer, or an operator who just fixed the cause) deploys again at once: the timer's
+                 * period is its backoff. The one planning difference between the modes. */
+                if (flags.daemon && at > now) {
                         p.action = PLAN_BACKOFF;
                         p.retry = at;
                 } else

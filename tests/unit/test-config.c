@@ -1149,7 +1149,7 @@ static void test_load_errors(_unused_ void **state) {
 
         scratch_init(&s);
         assert_int_equal(config_load(s.dir, &inv, &err), -EISDIR);
-        snprintf(expected, sizeof(expected), "%s: Is a directory", s.dir);
+        snprintf(expected, sizeof(expected), "%s: not a regular file (directory)", s.dir);
         assert_string_equal(err, expected);
         free(TAKE_PTR(err));
 
