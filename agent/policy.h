@@ -23,7 +23,9 @@ typedef enum RenewReason {
 
 const char *renew_reason_to_string(RenewReason r) _pure_;
 
-/* When the renew-before window opens for a certificate valid [not_before, not_after]. The window never
+/* When the renew-before window opens for a certificate valid [not_before, not_after]. A renew-before that
+ * was not given (Threshold.implicit) opens it when a third of the lifetime is left, half of it for
+ * lifetimes under 10 days (issue 13: 6-day certificates). The window never
  * opens before a third of the lifetime has passed: a renew-before as long as the validity would otherwise
  * renew forever. */
 usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_before);
