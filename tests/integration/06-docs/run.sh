@@ -141,8 +141,12 @@ want "api-gw db web " certherd -c "$T/etc/certherd.conf" check ""
 want "api-gw db web " certherd --config="$T/etc/certherd.conf" --json renew ""
 want "db " certherd -c "$T/etc/certherd.conf" renew d
 want "--force " certherd -c "$T/etc/certherd.conf" renew --fo
-want "init " certherd ca ""
+want "init list revoke " certherd ca ""
 want "internal " certherd -c "$T/etc/certherd.conf" ca init ""
+want "internal " certherd -c "$T/etc/certherd.conf" ca list ""
+want "api-gw db web " certherd -c "$T/etc/certherd.conf" ca revoke ""
+want "internal " certherd -c "$T/etc/certherd.conf" ca revoke --ca ""
+want "key-compromise " certherd ca revoke web --reason key-c
 want "rollover " certherd acme ""
 want "le " certherd -c "$T/etc/certherd.conf" acme rollover ""
 want "keyCompromise " certherd revoke web --reason keyC
