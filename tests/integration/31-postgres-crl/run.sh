@@ -1,0 +1,106 @@
+#!/bin/bash
+# Revocation at the internal CA against PostgreSQL (issue 11): a real server on a free loopback port with
+# ssl_ca_file = the CA certherd exports, ssl_crl_file = the CRL certherd signs and
+# `hostssl all all 127.0.0.1/32 cert clientcert=verify-full`. Two client certificates (CN = the role)
+# connect; `certherd ca revoke` of one re-signs the CRL and runs the CA's `exec` hook — PostgreSQL runs
+# outside systemd here, so the hook sends SIGHUP to the postmaster (what `reload = postgresql.service`
+# does under systemd; PostgreSQL reads a new CRL only on reload) — after which the revoked client cannot
+# connect and the other still can.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib.sh"
+need openssl; need python3; need psql postgresql-client; need runuser util-linux
+[[ $EUID == 0 ]] || skip "runs PostgreSQL as the postgres user: needs root"
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[[ -x $pgbin/initdb && -x $pgbin/pg_ctl ]] || skip "no PostgreSQL server (apt-get install -y postgresql)"
+id postgres >/dev/null 2>&1 || skip "no postgres user (apt-get install -y postgresql)"
+
+chmod 0711 "$T"
+PG=$T/pgdata
+pg() { runuser -u postgres -- "$pgbin/$1" "${@:2}"; }
+pg_stop() { [[ -f $PG/postmaster.pid ]] && pg pg_ctl -D "$PG" -m fast -w stop >/dev/null 2>&1; return 0; }
+trap 'pg_stop; cleanup' EXIT
+port=$(free_port)
+
+cat >"$T/hup-postgres" <<HOOK
+#!/bin/bash
+# [ca] exec hook: PostgreSQL re-reads ssl_crl_file on SIGHUP (a reload).
+kill -HUP "\$(head -1 $PG/postmaster.pid)"
+HOOK
+chmod +x "$T/hup-postgres"
+cat >"$T/certherd.conf" <<CONF
+[agent]
+state-directory = $T/state
+pin-directory = $T/pins
+
+[ca "db"]
+certificate = $T/ca/db.crt
+key = $T/ca/db.key
+export = $T/export/db-ca.pem
+crl = $T/export/db.crl
+exec = $T/hup-postgres
+
+[certificate "postgres"]
+certificate = $T/pg-tls/server.crt
+key = $T/pg-tls/server.key
+ca = $T/ca/db.crt
+names = localhost 127.0.0.1
+issuer = ca:db
+owner = postgres:postgres
+mode = 0600
+
+[certificate "alice"]
+certificate = $T/clients/alice.crt
+key = $T/clients/alice.key
+ca = $T/ca/db.crt
+names = alice
+usage = client
+issuer = ca:db
+
+[certificate "bob"]
+certificate = $T/clients/bob.crt
+key = $T/clients/bob.key
+ca = $T/ca/db.crt
+names = bob
+usage = client
+issuer = ca:db
+CONF
+C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
+expect 0 C ca init db
+expect 0 C renew
+
+mkdir -p "$PG" && chown postgres: "$PG"
+pg initdb -D "$PG" -A trust -U postgres --no-sync >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log"; die "initdb"; }
+cat >>"$PG/postgresql.conf" <<PGCONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PG'
+ssl = on
+ssl_cert_file = '$T/pg-tls/server.crt'
+ssl_key_file = '$T/pg-tls/server.key'
+ssl_ca_file = '$T/export/db-ca.pem'
+ssl_crl_file = '$T/export/db.crl'
+fsync = off
+PGCONF
+cat >"$PG/pg_hba.conf" <<HBA
+local all postgres trust
+hostssl all all 127.0.0.1/32 cert clientcert=verify-full
+HBA
+pg pg_ctl -D "$PG" -l "$PG/log" -w -t 20 start >/dev/null || { tail -5 "$PG/log"; die "PostgreSQL did not start"; }
+runuser -u postgres -- psql -h "$PG" -p "$port" -U postgres -XAtqc "create role alice login; create role bob login" ||
+        die "cannot create the roles"
+
+connect() { # role → "t" when it connects over TLS with its client certificate
+        psql "sslmode=verify-full sslrootcert=$T/export/db-ca.pem sslcert=$T/clients/$1.crt sslkey=$T/clients/$1.key host=localhost port=$port user=$1 dbname=postgres" \
+                -XAtc "select ssl from pg_stat_ssl where pid = pg_backend_pid()" 2>"$T/psql.err" || true
+}
+[[ $(connect alice) == t ]] || die "alice cannot connect: $(cat "$T/psql.err"); $(tail -3 "$PG/log")"
+[[ $(connect bob) == t ]] || die "bob cannot connect: $(cat "$T/psql.err")"
+ok "PostgreSQL (cert clientcert=verify-full, ssl_crl_file = certherd's CRL) admits alice and bob"
+
+expect 0 C ca revoke alice --reason affiliation-changed
+end=$((SECONDS + 30))
+while ((SECONDS < end)); do [[ $(connect alice) != t ]] && break; sleep 0.2; done
+[[ $(connect alice) != t ]] || die "alice still connects 30 s after ca revoke (PostgreSQL not reloaded?)"
+grep -qi "revoked" "$T/psql.err" "$PG/log" || die "no revocation in the refusal: $(cat "$T/psql.err"); $(tail -3 "$PG/log")"
+[[ $(connect bob) == t ]] || die "bob cannot connect after alice's revocation: $(cat "$T/psql.err")"
+ok "ca revoke alice: CRL re-signed, PostgreSQL reloaded by the [ca] exec hook (SIGHUP), alice refused (certificate revoked), bob admitted"
