@@ -62,6 +62,12 @@ grep -q '"Reason": 1' "$T/status" || die "reason not keyCompromise: $(cat "$T/st
 expect 1 C revoke api
 grep -qi "already revoked" "$T/err" || die "second revocation: $(cat "$T/err")"
 ok "revoke with --reason keyCompromise: pebble reports the certificate revoked; a second revoke says so"
+# Issue 11: keyCompromise marks the key compromised; check reports it, and it is never certified again.
+pin_api=$(spki_pin "$T/tls/api.crt")
+grep -q "$pin_api" "$T/state/compromised-keys.json" || die "api's key is not in the compromised-keys list"
+expect 2 C check api
+grep -q "revoked: the key is compromised" "$T/out" || die "check does not report the compromised key: $(cat "$T/out")"
+ok "keyCompromise at the ACME server marks the key compromised; check reports it (revoked)"
 
 # --- account key rollover
 key1=$(sha256sum <"$T/state/acme/peb/account.key")
@@ -74,6 +80,7 @@ rm "$T/state/acme/peb/account.json"
 expect 0 C renew --force api
 grep -q "found account $url1" "$T/err" || die "the new key did not find the account: $(cat "$T/err")"
 verify_chain api
+[[ $(spki_pin "$T/tls/api.crt") != "$pin_api" ]] || die "the compromised key was certified again (key-policy = reuse)"
 ok "account key rollover: the same account, found and used with the new key"
 
 # --- alternate chains: preferred-chain picks the one up to the named root
