@@ -258,6 +258,33 @@ static void notify_crl(const Inventory *inv, const CaConfig *ca, uint64_t number
         }
 }
 
+/* When the CRL `old` (have_old: it could be read) of `ca` is due for re-signing: at half its validity, or
+ * now when it is missing, unreadable or was signed with another validity. */
+static usec_t due_at(const CaConfig *ca, bool have_old, const CrlInfo *old, usec_t now) {
+        if (!have_old || old->next_update <= old->this_update ||
+            old->next_update - old->this_update != ca->crl_validity / USEC_PER_SEC * USEC_PER_SEC)
+                return now;
+        return old->this_update + (old->next_update - old->this_update) / 2;
+}
+
+usec_t crl_next_due(const Inventory *inv, usec_t now) {
+        usec_t next = USEC_INFINITY;
+
+        for (size_t i = 0; i < inv->n_ca; i++) {
+                const CaConfig *ca = inv->ca[i];
+                _cleanup_(crl_info_done) CrlInfo old = {};
+                struct stat st;
+                usec_t t;
+
+                if (!ca->crl || stat(ca->certificate, &st) < 0)
+                        continue;
+                t = due_at(ca, read_crl(ca->crl, &old) >= 0, &old, now);
+                if (t < next)
+                        next = t;
+        }
+        return next;
+}
+
 int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
@@ -277,11 +304,9 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
                 return 0;
 
         have_old = read_crl(ca->crl, &old) >= 0;
-        if (!force && have_old && old.next_update > old.this_update &&
-            old.next_update - old.this_update == ca->crl_validity / USEC_PER_SEC * USEC_PER_SEC &&
-            now < old.this_update + (old.next_update - old.this_update) / 2) {
+        if (!force && due_at(ca, have_old, &old, now) > now) {
                 if (ret_next)
-                        *ret_next = old.this_update + (old.next_update - old.this_update) / 2;
+                        *ret_next = due_at(ca, have_old, &old, now);
                 return 0;
         }
 

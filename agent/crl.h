@@ -50,6 +50,10 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
 /* Every CA's crl_refresh(); returns the earliest next deadline (USEC_INFINITY: none). */
 usec_t crl_refresh_all(const Inventory *inv, usec_t now);
 
+/* When the earliest CA's CRL falls due (≤ now: one is due now; USEC_INFINITY: none), from the CRL files
+ * alone: reads, never signs (the daemon decides on its loop and signs on its worker thread). */
+usec_t crl_next_due(const Inventory *inv, usec_t now);
+
 /* The revocation problems of an inspected certificate set (check): `revoked` when a CRL of the set's
  * (its `crl` files, else its internal CA's crl) lists the serial, or when its installed key is in the
  * compromised-keys list; `crl-expiring` / `crl-expired` for those CRL files. Reads files; thread-safe.

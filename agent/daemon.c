@@ -57,6 +57,8 @@ typedef struct Manager {
         /* The renewal batch on its worker thread. */
         pthread_t batch_thread;
         bool batch_running;
+        bool crl_due;     /* the batch re-signs the CRLs that are due (pass_crls) */
+        usec_t crl_hold;  /* no CRL work before this: the retry time after a failed re-sign */
         int batch_efd;
         RenewJob *jobs;
         size_t n_jobs;
@@ -249,6 +251,9 @@ static void *batch_main(void *userdata) {
         Manager *m = userdata;
         uint64_t one = 1;
 
+        /* CRLs first, on this thread: a reload or hook after a new CRL may take as long as a renewal's. */
+        if (m->crl_due)
+                m->crl_hold = pass_crls(m->inv, now_realtime());
         batch_ari(m);
         renew_many(m->inv, m->jobs, m->n_jobs, RENEW_CONCURRENCY, m->batch_now);
         if (write(m->batch_efd, &one, sizeof(one)) < 0)
@@ -347,7 +352,9 @@ static void notify_status(Manager *m, usec_t now) {
                               soonest->days_left);
         else if (problems > 0)
                 k += snprintf(status + k, sizeof(status) - (size_t) k, ", %zu with problems", problems);
-        if (m->batch_running && m->n_jobs == 0)
+        if (m->batch_running && m->n_jobs == 0 && m->crl_due)
+                snprintf(status + k, sizeof(status) - (size_t) k, "; signing CRLs");
+        else if (m->batch_running && m->n_jobs == 0)
                 snprintf(status + k, sizeof(status) - (size_t) k, "; asking ACME renewal windows");
         else if (m->batch_running)
                 snprintf(status + k, sizeof(status) - (size_t) k, "; renewing %zu", m->n_jobs);
@@ -427,8 +434,13 @@ static int manager_pass(Manager *m, bool all) {
         int r;
 
         m->passes++;
-        /* CRLs first (a deadline like any other), so the sets are inspected against the fresh ones. */
-        deadline = pass_crls(m->inv, now);
+        /* A CRL due is a deadline like any other; the batch re-signs it (crl_hold: not before a retry). */
+        deadline = pass_crls_due(m->inv, now);
+        if (deadline < m->crl_hold)
+                deadline = m->crl_hold;
+        m->crl_due = deadline <= now;
+        if (m->crl_due)
+                deadline = USEC_INFINITY; /* the batch's end runs the next pass */
         inspected = calloc(m->inv->n_certs ? m->inv->n_certs : 1, sizeof(bool));
         if (!inspected)
                 return log_error_errno(-ENOMEM, "Out of memory");
@@ -491,7 +503,7 @@ static int manager_pass(Manager *m, bool all) {
         r = arm_timer(m, deadline);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the timer: %m");
-        if ((m->n_jobs > 0 || m->n_ari > 0) && start_batch(m, now) < 0)
+        if ((m->n_jobs > 0 || m->n_ari > 0 || m->crl_due) && start_batch(m, now) < 0)
                 m->n_jobs = m->n_ari = 0;
         bus_api_orders_start(m->bus);
         if (!m->batch_running)

@@ -250,6 +250,10 @@ usec_t pass_crls(const Inventory *inv, usec_t now) {
         return crl_refresh_all(inv, now);
 }
 
+usec_t pass_crls_due(const Inventory *inv, usec_t now) {
+        return crl_next_due(inv, now);
+}
+
 int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, PassResult *ret) {
         _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
         _cleanup_(pass_result_done) PassResult p = {};

@@ -52,6 +52,9 @@ void pass_save(const Inventory *inv, const CheckReport *rep, size_t i);
  * so that the sets are checked against the fresh CRL. Returns when the next one falls due (USEC_INFINITY:
  * none): the daemon's timer includes it like any other deadline; timer mode does this on every run. */
 usec_t pass_crls(const Inventory *inv, usec_t now);
+/* When pass_crls() has work next (≤ now: now), without signing anything: the daemon decides on its loop
+ * and signs on its worker thread (a unit reload or hook may take long; the watchdog must not wait). */
+usec_t pass_crls_due(const Inventory *inv, usec_t now);
 
 typedef struct PassItem {
         const CertConfig *cert;
