@@ -495,6 +495,27 @@ int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t 
         return add_crl_expiry(f, ca->crl, &info, inv->agent.warn_before, now);
 }
 
+/* 0 when `crt` verifies against the CA's certificate, -EPERM when not, -errno (logged). */
+static int issued_by(const CaConfig *ca, gnutls_x509_crt_t crt) {
+        _cleanup_free_ uint8_t *data = NULL;
+        gnutls_x509_crt_t *cas = NULL;
+        unsigned n = 0, status = 0;
+        size_t size;
+        int r;
+
+        r = read_full_file(ca->certificate, CRL_FILE_MAX, &data, &size);
+        if (r >= 0)
+                r = x509_load_crts(data, size, &cas, &n);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read its certificate %s: %m", ca->name, ca->certificate);
+        r = gnutls_x509_crt_verify(crt, cas, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status);
+        x509_crts_free(cas, n);
+        if (r < 0 || status != 0)
+                return log_error_errno(-EPERM, "[ca \"%s\"]: the installed certificate was not issued by this CA; "
+                                       "nothing revoked", ca->name);
+        return 0;
+}
+
 int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt, const char *set_name,
                CrlReason reason, usec_t now) {
         _cleanup_(ca_index_done) CaIndex idx = {};
@@ -514,7 +535,11 @@ int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnu
                 return r;
         e = ca_index_find(&idx, serial);
         if (!e && crt) {
-                /* Issued before the index existed: record it from the installed certificate. */
+                /* Issued before the index existed: record it from the installed certificate — only when this
+                 * CA signed it (a set whose issuer changed may hold another CA's certificate). */
+                r = issued_by(ca, crt);
+                if (r < 0)
+                        return r;
                 r = ca_index_add(&idx, set_name, crt);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot record serial %s: %m", ca->name, serial);
