@@ -55,6 +55,14 @@ static void test_renew_reasons(void **state) {
         assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_NONE);
         p[0].code = PROBLEM_MALFORMED;
         assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_MISSING);
+        /* Issue 11: a revoked certificate (or compromised key) is replaced at once; a CRL about to lapse
+         * is the CA's matter, not a reason to renew the leaf. */
+        p[0].code = PROBLEM_REVOKED;
+        assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_BROKEN);
+        p[0].code = PROBLEM_CRL_EXPIRED;
+        assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_NONE);
+        p[0].code = PROBLEM_CRL_EXPIRING;
+        assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_NONE);
 
         assert_true(policy_issued_ok(&(CertFacts) { .parsed = true }));
         p[0].code = PROBLEM_EXPIRY_WARNING;
