@@ -471,7 +471,11 @@ int compromised_keys_parse(const char *text, size_t size, CompromisedKeys *ret) 
                         CompromisedKey *k = &l.keys[l.n++];
                         uint8_t pin[PIN_SIZE];
 
-                        if (!json_is_object(v) || (r = get_string(v, "pin_sha256", false, &k->pin)) < 0 ||
+                        if (!json_is_object(v)) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        if ((r = get_string(v, "pin_sha256", false, &k->pin)) < 0 ||
                             (r = get_string(v, "name", true, &k->name)) < 0 ||
                             (r = get_string(v, "serial", true, &k->serial)) < 0 ||
                             (r = get_seconds(v, "since", &k->since)) < 0)

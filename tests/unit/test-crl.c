@@ -204,6 +204,8 @@ static void test_index_and_crl(void **state) {
                 assert_int_equal(l.n, 1);
                 compromised_keys_done(&l);
                 assert_int_equal(compromised_keys_parse("{\"keys\": [{\"pin_sha256\": \"x\"}]}", 34, &l), -EBADMSG);
+                /* found by fuzz-ca-index: an element that is not an object was taken as an empty entry */
+                assert_int_equal(compromised_keys_parse("{\"keys\": [1]}", 13, &l), -EBADMSG);
         }
         ca_index_done(&idx);
 }
