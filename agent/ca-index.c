@@ -251,25 +251,32 @@ CaIndexEntry *ca_index_find(const CaIndex *idx, const char *serial) {
         return NULL;
 }
 
+char *ca_index_hex_serial(const uint8_t *d, size_t n) {
+        size_t i = 0;
+        char *s;
+
+        while (i + 1 < n && d[i] == 0)
+                i++;
+        s = malloc(2 * (n - i) + 1);
+        if (!s)
+                return NULL;
+        s[0] = 0;
+        for (size_t j = 0; i < n; i++) {
+                s[j++] = "0123456789abcdef"[d[i] >> 4];
+                s[j++] = "0123456789abcdef"[d[i] & 15];
+                s[j] = 0;
+        }
+        return s;
+}
+
 static int crt_serial_hex(gnutls_x509_crt_t crt, char **ret) {
         uint8_t serial[64];
-        size_t size = sizeof(serial), i = 0;
-        char *s;
+        size_t size = sizeof(serial);
 
         if (gnutls_x509_crt_get_serial(crt, serial, &size) < 0 || size == 0)
                 return -EINVAL;
-        while (i + 1 < size && serial[i] == 0)
-                i++;
-        s = malloc(2 * (size - i) + 1);
-        if (!s)
-                return -ENOMEM;
-        for (size_t j = 0; i < size; i++) {
-                s[j++] = "0123456789abcdef"[serial[i] >> 4];
-                s[j++] = "0123456789abcdef"[serial[i] & 15];
-                s[j] = 0;
-        }
-        *ret = s;
-        return 0;
+        *ret = ca_index_hex_serial(serial, size);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int crt_names(gnutls_x509_crt_t crt, char ***ret) {

@@ -75,6 +75,10 @@ int ca_index_lock(const char *state_dir, const char *ca_name);
 /* Record a leaf the CA just issued: lock, load, add, save. Returns 0 or -errno (logged). */
 int ca_index_record(const char *state_dir, const char *ca_name, const char *name, gnutls_x509_crt_t crt);
 
+/* Lowercase hex of a serial's DER octets as x509 facts print it (sign-padding zero octets dropped);
+ * malloc'd, NULL on OOM. */
+char *ca_index_hex_serial(const uint8_t *d, size_t n);
+
 /* Lowercase hex of a serial given by an operator ("0A:1b…" → "0a1b…", leading zero octets dropped as
  * x509 facts print them). Returns 0 or -EINVAL. */
 int ca_index_normalize_serial(const char *s, char **ret);

@@ -457,3 +457,13 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         }
         return 0;
 }
+
+gnutls_digest_algorithm_t ca_sign_digest(gnutls_x509_privkey_t key) {
+        return sign_digest(key);
+}
+
+int ca_authority_key_id(gnutls_x509_crt_t ca_crt, uint8_t *id, size_t *size) {
+        if (*size < KEY_ID_MAX)
+                return -ENOBUFS;
+        return ca_key_id(ca_crt, id, size);
+}

@@ -45,3 +45,8 @@ int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_pr
 /* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
  * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);
+
+/* For other signers of this CA (CRLs, issue 11): the digest that goes with the CA's key, and its key id
+ * as an authority key identifier (subject key id, else the SHA-1 key id over its public key). */
+gnutls_digest_algorithm_t ca_sign_digest(gnutls_x509_privkey_t key);
+int ca_authority_key_id(gnutls_x509_crt_t ca_crt, uint8_t *id, size_t *size);

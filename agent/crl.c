@@ -35,24 +35,6 @@ void crl_info_done(CrlInfo *i) {
         *i = (CrlInfo) {};
 }
 
-static char *hex(const uint8_t *d, size_t n) {
-        size_t i = 0;
-        char *s;
-
-        /* As x509 facts print serials: the sign-padding zero octets of the DER integer dropped. */
-        while (i + 1 < n && d[i] == 0)
-                i++;
-        s = malloc(2 * (n - i) + 1);
-        if (!s)
-                return NULL;
-        for (size_t j = 0; i < n; i++) {
-                s[j++] = "0123456789abcdef"[d[i] >> 4];
-                s[j++] = "0123456789abcdef"[d[i] & 15];
-                s[j] = 0;
-        }
-        return s;
-}
-
 int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret) {
         _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
         _cleanup_(crl_info_done) CrlInfo info = {};
@@ -104,26 +86,13 @@ int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret) {
 
                 if (gnutls_x509_crl_get_crt_serial(crl, (unsigned) i, serial, &ssize, &when) < 0 || ssize == 0)
                         return -EBADMSG;
-                if (!(info.serials[info.n] = hex(serial, ssize)))
+                if (!(info.serials[info.n] = ca_index_hex_serial(serial, ssize)))
                         return -ENOMEM;
                 info.revoked_at[info.n++] = when > 0 ? (usec_t) when * USEC_PER_SEC : 0;
         }
         *ret = info;
         info = (CrlInfo) {};
         return 0;
-}
-
-static gnutls_digest_algorithm_t sign_digest(gnutls_x509_privkey_t key) {
-        unsigned bits = 0;
-
-        switch (gnutls_x509_privkey_get_pk_algorithm2(key, &bits)) {
-        case GNUTLS_PK_EDDSA_ED25519:
-                return GNUTLS_DIG_UNKNOWN;
-        case GNUTLS_PK_ECDSA:
-                return bits >= 384 ? GNUTLS_DIG_SHA384 : GNUTLS_DIG_SHA256;
-        default:
-                return GNUTLS_DIG_SHA256;
-        }
 }
 
 static int unhex(const char *s, uint8_t *out, size_t max, size_t *ret_size) {
@@ -150,7 +119,6 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaInd
         _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
         uint8_t id[KEY_ID_MAX], nr[8];
         size_t id_size = sizeof(id);
-        unsigned critical;
         int r;
 
         if (!ca_crt || !ca_key || !idx || !ret_pem || validity == 0)
@@ -177,14 +145,11 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaInd
                         return errno_from_gnutls(r);
         }
 
-        /* AKI: the CA's subject key id (or, lacking it, the key id over its public key). */
-        r = gnutls_x509_crt_get_subject_key_id(ca_crt, id, &id_size, &critical);
-        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
-                id_size = sizeof(id);
-                r = gnutls_x509_crt_get_key_id(ca_crt, GNUTLS_KEYID_USE_SHA1, id, &id_size);
-        }
-        if (r >= 0)
-                r = gnutls_x509_crl_set_authority_key_id(crl, id, id_size);
+        /* AKI: as the CA's leaves carry it. */
+        r = ca_authority_key_id(ca_crt, id, &id_size);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crl_set_authority_key_id(crl, id, id_size);
         if (r < 0)
                 return errno_from_gnutls(r);
 
@@ -200,7 +165,7 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaInd
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        r = gnutls_x509_crl_sign2(crl, ca_crt, ca_key, sign_digest(ca_key), 0);
+        r = gnutls_x509_crl_sign2(crl, ca_crt, ca_key, ca_sign_digest(ca_key), 0);
         if (r < 0)
                 return errno_from_gnutls(r);
         r = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_PEM, ret_pem);
