@@ -129,6 +129,29 @@ expect 0 ch ca list mtls
 grep -q "^$alice_serial *revoked .*superseded" "$T/out" || die "ca list: $(cat "$T/out")"
 ok "check reports alice revoked (serial, reason, date); ca list shows it revoked"
 
+# [certificate] crl = PATH on a watched set (issuer = none): the same CRL, named explicitly.
+cat >"$T/watch.conf" <<CONF
+[agent]
+state-directory = $T/state-watch
+pin-directory = $T/pins-watch
+
+[certificate "old-alice"]
+certificate = $T/alice-revoked.crt
+ca = $T/export/ca.pem
+crl = $T/export/ca.crl
+
+[certificate "bob-no-crl"]
+certificate = $T/tls/bob.crt
+ca = $T/export/ca.pem
+crl = $T/export/missing.crl
+CONF
+expect 2 "$CERTHERD" -c "$T/watch.conf" check
+grep -q "^critical old-alice: revoked: serial $alice_serial revoked on .*, reason unspecified (CRL $T/export/ca.crl)" "$T/out" ||
+        die "explicit crl: $(cat "$T/out")"
+grep -q "^critical bob-no-crl: crl-expired: CRL $T/export/missing.crl unusable" "$T/out" || die "missing crl: $(cat "$T/out")"
+grep -q "bob-no-crl: revoked" "$T/out" && die "bob reported revoked: $(cat "$T/out")"
+ok "[certificate] crl = PATH: a watched copy of alice is revoked; a CRL that cannot be read is crl-expired"
+
 # Revoking again, and by an unknown serial, fail cleanly; a bad reason is a usage error.
 expect 1 ch ca revoke --ca mtls --serial "$alice_serial"
 expect 1 ch ca revoke --ca mtls --serial 0badc0ffee
