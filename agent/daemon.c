@@ -304,6 +304,10 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                         m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
                 }
         }
+        /* New CRLs: every set checked against one is inspected again (revoked, crl-expiring). */
+        if (m->crl_due)
+                m->rescan_all = true;
+        m->crl_due = false;
         bus_api_orders_finish(m->bus); /* the Renew orders of this batch, answered from its jobs */
         for (size_t j = 0; j < m->n_jobs; j++)
                 renew_job_done(&m->jobs[j]);
