@@ -183,6 +183,12 @@ static int read_crl(const char *path, CrlInfo *ret) {
         return crl_parse(data, size, ret);
 }
 
+usec_t crl_file_next_update(const char *path) {
+        _cleanup_(crl_info_done) CrlInfo info = {};
+
+        return path && read_crl(path, &info) >= 0 ? info.next_update : 0;
+}
+
 /* After a failed re-sign, try again soon: a tenth of the validity, between a second and ten minutes. */
 static usec_t retry_after(const CaConfig *ca, usec_t now) {
         usec_t d = ca->crl_validity / 10;

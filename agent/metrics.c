@@ -125,6 +125,16 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
                 put_label_value(f, cas[i].name);
                 fprintf(f, "\"} %" PRIu64 "\n", cas[i].not_after / USEC_PER_SEC);
         }
+        /* An expired CRL is the most common internal-PKI outage: let monitoring see it coming. */
+        put_header(f, "certherd_ca_crl_next_update_seconds",
+                   "nextUpdate of the internal CA's CRL, in seconds since the epoch.");
+        for (size_t i = 0; i < n_cas; i++) {
+                if (cas[i].crl_next_update == 0)
+                        continue;
+                fputs("certherd_ca_crl_next_update_seconds{ca=\"", f);
+                put_label_value(f, cas[i].name);
+                fprintf(f, "\"} %" PRIu64 "\n", cas[i].crl_next_update / USEC_PER_SEC);
+        }
         put_header(f, "certherd_last_run_timestamp_seconds",
                    "When certherd last inspected its certificates.");
         fprintf(f, "certherd_last_run_timestamp_seconds %" PRIu64 "\n", now / USEC_PER_SEC);

@@ -83,6 +83,10 @@ static const char expected[] =
         "the epoch.\n"
         "# TYPE certherd_ca_not_after_seconds gauge\n"
         "certherd_ca_not_after_seconds{ca=\"internal\"} 2110752000\n"
+        "# HELP certherd_ca_crl_next_update_seconds nextUpdate of the internal CA's CRL, in seconds since the "
+        "epoch.\n"
+        "# TYPE certherd_ca_crl_next_update_seconds gauge\n"
+        "certherd_ca_crl_next_update_seconds{ca=\"internal\"} 1795910400\n"
         "# HELP certherd_last_run_timestamp_seconds When certherd last inspected its certificates.\n"
         "# TYPE certherd_last_run_timestamp_seconds gauge\n"
         "certherd_last_run_timestamp_seconds 1795824000\n"
@@ -93,7 +97,8 @@ static const char expected[] =
 
 /* internal: parsed; missing: its certificate cannot be read (no sample). */
 static const MetricsCa cas[2] = {
-        { .name = "internal", .not_after = T_CA_NOT_AFTER, .parsed = true },
+        { .name = "internal", .not_after = T_CA_NOT_AFTER, .parsed = true,
+          .crl_next_update = 1795910400 * USEC_PER_SEC },
         { .name = "missing", .not_after = 0, .parsed = false },
 };
 

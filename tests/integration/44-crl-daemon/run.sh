@@ -25,6 +25,7 @@ cat >"$T/certherd.conf" <<CONF
 [agent]
 state-directory = $T/state
 pin-directory = $T/pins
+metrics-file = $T/metrics.prom
 
 [ca "fast"]
 certificate = $T/ca/ca.crt
@@ -104,6 +105,11 @@ total=$(wc -l <"$T/clients.log") bad=$(grep -vc ' 200$' "$T/clients.log" || true
 ((total >= 100)) || die "only $total client connections"
 ((bad == 0)) || die "nginx refused the good client $bad times out of $total: $(grep -v ' 200$' "$T/clients.log" | head -3)"
 ok "the exec hook reloaded nginx after each CRL ($hooks runs); the good client was accepted $total times out of $total"
+
+metric() { sed -n 's/^certherd_ca_crl_next_update_seconds{ca="fast"} //p' "$T/metrics.prom" 2>/dev/null; }
+for i in $(seq 100); do [[ $(metric) == "$(next_update)" ]] && break; sleep 0.1; done
+[[ $(metric) == "$(next_update)" ]] || die "metrics: certherd_ca_crl_next_update_seconds '$(metric)', CRL $(next_update)"
+ok "metrics: certherd_ca_crl_next_update_seconds follows the CRL's nextUpdate"
 
 expect 0 ch --json check
 python3 - "$T/out" <<'PY' || die "check --json: $(cat "$T/out")"
