@@ -72,8 +72,9 @@ RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, 
 bool policy_issued_ok(const CertFacts *facts);
 
 /* The plan for one certificate set (issue 9: one decision layer). The same function decides for the
- * daemon and for timer mode; what differs between the modes is in PlanFlags, and nothing in the decision
- * depends on `daemon` (it is there so that tests can say so).
+ * daemon and for timer mode; what differs between the modes is in PlanFlags, and exactly one decision
+ * depends on `daemon`: a failed deploy is retried at once by a one-shot run, after the backoff by the
+ * daemon (a re-deploy costs the CA nothing; the timer's period is its backoff).
  *
  * - Due: a set that is missing, broken or expired is due at once; otherwise from the opening of its
  *   renew-before window (policy_renew_time) plus its jitter (policy_jitter), in both modes — a timer run
