@@ -230,20 +230,6 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         return 0;
 }
 
-/* The installed leaf in DER, what deploy verification compares the served certificate with. */
-static int leaf_der(const uint8_t *chain, size_t size, gnutls_datum_t *ret) {
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        int r;
-
-        r = x509_load_crts(chain, size, &crts, &n);
-        if (r < 0)
-                return r;
-        r = gnutls_x509_crt_export2(crts[0], GNUTLS_X509_FMT_DER, ret);
-        x509_crts_free(crts, n);
-        return r < 0 ? errno_from_gnutls(r) : 0;
-}
-
 /* The pin published before (the pin file), else the installed certificate's: CERTHERD_PREVIOUS_PIN. */
 static void previous_pin(const Inventory *inv, const CertConfig *c, const CertFacts *current, char ret[64]) {
         _cleanup_free_ char *pin_path = NULL, *s = NULL;
@@ -376,7 +362,7 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
 
         previous_pin(inv, c, j->current, out->previous);
         out->pin_changed = out->previous[0] && strcmp(out->previous, pin) != 0;
-        r = leaf_der(is.cert_pem.data, is.cert_pem.size, &out->leaf_der);
+        r = x509_leaf_der(is.cert_pem.data, is.cert_pem.size, &out->leaf_der);
         if (r < 0)
                 return fail(j, r, "cannot read back the new certificate");
         log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
@@ -395,7 +381,7 @@ static int redeploy_prepare(const Inventory *inv, RenewJob *j) {
                 return -ENODATA;
         r = read_full_file(j->cert->certificate, INPUT_MAX, &data, &size);
         if (r >= 0)
-                r = leaf_der(data, size, &j->outcome.leaf_der);
+                r = x509_leaf_der(data, size, &j->outcome.leaf_der);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read %s to deploy it again: %m", j->cert->name,
                                        j->cert->certificate);

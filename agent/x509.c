@@ -849,3 +849,29 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
         *ret = TAKE_PTR(f);
         return 0;
 }
+
+int x509_load_leaf(const uint8_t *data, size_t size, gnutls_x509_crt_t *ret) {
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = x509_load_crts(data, size, &crts, &n);
+        if (r < 0)
+                return r;
+        *ret = crts[0];
+        for (unsigned i = 1; i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        return 0;
+}
+
+int x509_leaf_der(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        int r;
+
+        r = x509_load_leaf(data, size, &crt);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret);
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
