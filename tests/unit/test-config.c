@@ -459,7 +459,7 @@ static void test_continuation(_unused_ void **state) {
                      "the value of 'certificate' (line 2): remove the indentation");
         /* messages about the value name the key's line */
         assert_error("[certificate \"a\"]\ncertificate = /a\nnames = one.example\n  bad_name!\n",
-                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error("[certificate \"a\"]\ncertificate = /a\nbogus = 1\n  2\n",
                      "test.conf:3: unknown key 'bogus' in [certificate \"a\"]");
 }
@@ -515,7 +515,7 @@ static void test_env(_unused_ void **state) {
         /* Values from the environment are checked like values from the file. */
         setenv("CH_BADNAME", "bad_name.example", 1);
         assert_error(CERT_HEAD "names = ${CH_BADNAME}\n",
-                     "test.conf:3: invalid entry 'bad_name.example' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'bad_name.example' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         setenv("CH_NEWLINE", "a\nb", 1);
         assert_error(CERT_HEAD "key = ${CH_NEWLINE}\n",
                      "test.conf:3: key: control character in the expanded value");
@@ -780,11 +780,11 @@ static void test_names(_unused_ void **state) {
         assert_true(config_dns_name_is_valid(long_name));
 
         assert_error(CERT_HEAD "names = ok.example foo_bar.example\n",
-                     "test.conf:3: invalid entry 'foo_bar.example' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'foo_bar.example' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error(CERT_HEAD "names = 192.168.1.300\n",
-                     "test.conf:3: invalid entry '192.168.1.300' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry '192.168.1.300' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error(CERT_HEAD "names = 2001:db8::g\n",
-                     "test.conf:3: invalid entry '2001:db8::g' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry '2001:db8::g' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
 }
 
 static void test_value_helpers(_unused_ void **state) {
