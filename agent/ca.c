@@ -652,10 +652,33 @@ int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_pr
         return ret_pem->data ? 0 : -ENOMEM;
 }
 
+int ca_path_length(const Inventory *inv, const CaConfig *ca) {
+        int n = 0;
+
+        if (ca->path_length >= 0)
+                return ca->path_length;
+        /* Unset: room for the CAs the inventory places below this one (0 for a CA that signs leaves only). */
+        for (size_t i = 0; i < inv->n_ca; i++)
+                if (inv->ca[i] != ca && inv->ca[i]->parent && strcmp(inv->ca[i]->parent, ca->name) == 0) {
+                        int k = ca_path_length(inv, inv->ca[i]) + 1;
+
+                        if (k > n)
+                                n = k;
+                }
+        return n;
+}
+
+int ca_common_name(const CaConfig *ca, char **ret) {
+        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
+        if (asprintf(ret, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        return 0;
+}
+
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {};
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL, parent_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL, parent_crt = NULL;
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {}, parent_pem = {};
         _cleanup_free_ char *cn = NULL;
         struct stat st;
         int r;
@@ -663,14 +686,30 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if (stat(ca->certificate, &st) >= 0 || stat(ca->key, &st) >= 0)
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
                                        ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
+        /* issue 11: an intermediate is signed by its parent, which must exist with its key at hand (an
+         * offline parent signs a request instead: ca init --csr, then ca import). */
+        if (ca->parent) {
+                const CaConfig *parent = inventory_find_ca(inv, ca->parent);
+
+                if (!parent)
+                        return log_error_errno(-ENOENT, "[ca \"%s\"]: no parent [ca \"%s\"]", ca->name, ca->parent);
+                r = ca_load_files(parent, &parent_crt, &parent_key, &parent_pem);
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign (create it first, or "
+                                               "keep its key offline and use: certherd ca init %s --csr)",
+                                               ca->name, parent->name, ca->name);
+        }
 
         r = keygen_generate(ca->key_type, &key);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
-        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
-        if (asprintf(&cn, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = ca_make_root(key, cn, ca->ca_validity, now, &crt);
+        r = ca_common_name(ca, &cn);
+        if (r < 0)
+                return r;
+        r = ca_make_ca(key,
+                       &(CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
+                                     .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names },
+                       parent_crt, parent_key, &crt);
         if (r >= 0)
                 r = keygen_export_pem(key, &key_pem);
         if (r >= 0)

@@ -71,6 +71,14 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);
 int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
                   gnutls_datum_t *ret_pem);
 
+/* issue 11: the pathLenConstraint of `ca`: path-length when set, else room for the [ca] sections below it
+ * (parent = ca) in the inventory: 0 for a CA that signs leaves only. */
+int ca_path_length(const Inventory *inv, const CaConfig *ca);
+
+/* "certherd NAME CA" (malloc'd), the CN of the CAs made here. Returns 0 or -ENOMEM (logged). */
+int ca_common_name(const CaConfig *ca, char **ret);
+
 /* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
- * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */
+ * copy the certificate to every `export` path. An intermediate (parent =) is signed by its parent, whose
+ * certificate and key must be readable. Path length and name constraints as configured. Returns 0, -EEXIST, or -errno (logged). */
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);
