@@ -474,6 +474,12 @@ static int manager_pass(Manager *m, bool all) {
                         pass_pins(m->inv, rep, i, now);
         }
         check_report_recount(rep);
+        {
+                usec_t ca_next = pass_ca_alerts(m->inv, now); /* issue 11: the CAs' own expiry */
+
+                if (ca_next < deadline)
+                        deadline = ca_next;
+        }
         pass_metrics(m->inv, rep, now);
         /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time
          * is how monitoring tells a live agent from a stuck one (CertherdAgentStale). */
