@@ -92,7 +92,14 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
                                                c->certificate);
                 for (unsigned i = 0; i < l.n && r >= 0; i++) {
                         if (self_signed(l.crts[i])) {
+                                _cleanup_free_ char *prev = previous_path(c->certificate);
+                                _cleanup_(crts_done) Crts old = {};
+
                                 r = datum_append_crt(&anchor, l.crts[i]);
+                                /* A rotated root's previous generation still anchors the intermediates
+                                 * it signed until they are rotated too. */
+                                if (r >= 0 && i == 0 && prev && read_crts(prev, &old) >= 0 && self_signed(old.crts[0]))
+                                        r = datum_append_crt(&anchor, old.crts[0]);
                                 rooted = true;
                                 break;
                         }

@@ -175,6 +175,25 @@ expect 3 C ca sign nosuch "$T/ext.csr"
 expect 3 C ca sign issuing "$T/ext.csr" --usage admin
 ok "ca sign: an openssl request signed (SANs, subject, usage, validity) and verified; outside names refused"
 
+# --- rotating the root, then the intermediate: clients trust the root's exported bundle
+sed -i "s|^ca = $T/pki/root.crt|ca = $T/pki/root-bundle.pem|" "$T/certherd.conf"
+sed -i '/^\[certificate "outside"\]/,$d' "$T/certherd.conf"
+expect 0 C ca rotate root
+[[ $(grep -c "BEGIN CERTIFICATE" "$T/pki/root-bundle.pem") == 2 ]] || die "root bundle after rotation"
+expect 0 C check
+expect 0 C renew --force api
+grep -q "1 renewed" "$T/out" || die "renewal under the old intermediate after the root rotated: $(cat "$T/err")"
+openssl verify -CAfile "$T/pki/root-bundle.pem" -untrusted "$T/tls/api.crt" "$T/tls/api.crt" >/dev/null || die "api after root rotation"
+old_iss=$(openssl x509 -in "$T/pki/issuing.crt" -noout -fingerprint)
+expect 0 C ca rotate issuing --reissue
+grep -q "2 renewed, 0 not due, 0 failed" "$T/out" || die "--reissue after rotating the intermediate: $(cat "$T/out" "$T/err")"
+[[ $(openssl x509 -in "$T/pki/issuing.crt" -noout -fingerprint) != "$old_iss" ]] || die "the intermediate did not change"
+openssl verify -CAfile "$T/pki/root.crt" "$T/pki/issuing.crt" >/dev/null || die "the new intermediate is not signed by the new root"
+openssl x509 -in "$T/pki/issuing.crt" -noout -text | grep -q "X509v3 Name Constraints: critical" || die "constraints lost in rotation"
+openssl verify -CAfile "$T/pki/root.crt" -untrusted "$T/tls/api.crt" "$T/tls/api.crt" >/dev/null || die "api not under the new chain"
+expect 0 C check
+ok "ca rotate root (the old root still anchors the old intermediate), then ca rotate issuing --reissue: new chain, constraints kept"
+
 # --- an offline root: ca init --csr, signed by openssl, ca import
 cat >"$T/offline.conf" <<CONF
 [agent]
