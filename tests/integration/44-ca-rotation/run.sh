@@ -145,6 +145,44 @@ grep -q "2 renewed, 0 not due, 0 failed" "$T/out" || die "--reissue: $(cat "$T/o
 [[ $(aki "$T/tls/web.crt") == "$(ski "$T/ca/internal.crt")" ]] || die "--reissue did not move web to the newest CA"
 ok "ca rotate --reissue: rotated and re-issued every leaf of the CA at once"
 
+# --- the daemon notices a rotation by itself and re-issues once (not in a loop). The leaf trusts the
+# bundle, so it stays valid: only "issued by the previous generation" makes it due.
+mkdir -p "$T/d"
+cat >"$T/daemon.conf" <<CONF
+[agent]
+state-directory = $T/d/state
+warn-before = 2d
+critical-before = 1d
+
+[ca "d"]
+certificate = $T/d/ca.crt
+key = $T/d/ca.key
+validity = 10d
+export = $T/d/bundle.pem
+
+[certificate "svc"]
+certificate = $T/d/svc.crt
+key = $T/d/svc.key
+ca = $T/d/bundle.pem
+names = svc.internal
+issuer = ca:d
+CONF
+D() { "$CERTHERD" -c "$T/daemon.conf" "$@"; }
+expect 0 D ca init d
+expect 0 D renew
+"$CERTHERD" -c "$T/daemon.conf" run 2>"$T/d/daemon.log" &
+daemon=$!
+pids+=("$daemon")
+for i in $(seq 100); do grep -q "watching 1 certificates" "$T/d/daemon.log" && break; sleep 0.05; done
+expect 0 D ca rotate d
+for i in $(seq 200); do [[ $(aki "$T/d/svc.crt") == "$(ski "$T/d/ca.crt")" ]] && break; sleep 0.05; done
+[[ $(aki "$T/d/svc.crt") == "$(ski "$T/d/ca.crt")" ]] || die "the daemon did not re-issue after the rotation: $(cat "$T/d/daemon.log")"
+sleep 2
+kill "$daemon"
+wait "$daemon" 2>/dev/null || true
+[[ $(grep -c "svc: renewed" "$T/d/daemon.log") == 1 ]] || die "the daemon re-issued $(grep -c "svc: renewed" "$T/d/daemon.log") times"
+ok "certherd run: a rotation of the issuing CA is noticed (inotify) and the leaf re-issued exactly once"
+
 # --- the CA's own expiry is watched like a certificate's
 cat >"$T/short.conf" <<CONF
 [agent]
