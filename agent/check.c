@@ -81,7 +81,7 @@ static TrustEntry *worker_trust(Worker *w, const char *path) {
 static int add_trust_problem(CertFacts *f, const char *path, int error) {
         return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "cannot load trust anchors from %s: %s",
                                       path ?: "the system store",
-                                      error == EBADMSG ? "no certificate in it" : strerror(error));
+                                      error == EBADMSG ? "no certificate in it" : file_strerror(error));
 }
 
 static const CaKeyId *worker_ca_id(Worker *w, const CaConfig *ca) {

@@ -31,7 +31,12 @@
  * one certherd installs at a time (the state directory's lock, DESIGN.md section 8) and recovery has
  * already removed every staging file a record knew of; O_EXCL refuses anything appearing in between.
  * Targets are never followed, not even to read them for the backup: a symlink or another non-regular
- * file there is replaced without a backup copy. */
+ * file there is replaced without a backup copy.
+ *
+ * Directories (of targets, of the state directory, during recovery) are opened with open_dir_nofollow():
+ * a symbolic link anywhere on the path is followed only when root (or our own user) owns both the link
+ * and the directory holding it (fd-util.h says why), so a service user who owns a directory on a
+ * target's path cannot swap a component for a link and redirect root's writes (-ENOLINK). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "install.h"
 #include "macro.h"
 
@@ -100,6 +106,11 @@ static char *strdup_printf(const char *fmt, ...) {
                 s = NULL;
         va_end(ap);
         return s;
+}
+
+static char *mfree_str(char *p) {
+        free(p);
+        return NULL;
 }
 
 static bool path_is_absolute(const char *p) {
@@ -247,7 +258,7 @@ static int temp_create_random(int dirfd, const char *base, char **ret_name, int 
         return -EEXIST;
 }
 
-static int temp_fill(int fd, const InstallFile *f) {
+static int temp_fill(int fd, const InstallFile *f, bool sync) {
         int r;
 
         /* Owner and mode go on before any data, so that no one the final mode excludes can ever read it
@@ -261,8 +272,8 @@ static int temp_fill(int fd, const InstallFile *f) {
         if (r < 0)
                 return r;
         /* The data must be on disk before a rename makes it the target: otherwise a power cut can leave
-         * the target's name on an empty file. */
-        return fsync_fd(fd);
+         * the target's name on an empty file. (A batch syncs the whole file system once instead.) */
+        return sync ? fsync_fd(fd) : 0;
 }
 
 /* Write f under a random temp name in dirfd and rename it over base. */
@@ -274,7 +285,7 @@ static int install_at(int dirfd, const char *base, const InstallFile *f) {
         r = temp_create_random(dirfd, base, &temp, &fd);
         if (r < 0)
                 return r;
-        r = temp_fill(fd, f);
+        r = temp_fill(fd, f, true);
         if (r >= 0 && renameat(dirfd, temp, dirfd, base) < 0)
                 r = -errno;
         if (r < 0) {
@@ -297,10 +308,123 @@ int install_file(const InstallFile *f) {
         r = path_split(f->path, &dir, &base);
         if (r < 0)
                 return r;
-        dirfd = open(dir, DIR_OPEN_FLAGS);
-        if (dirfd < 0)
-                return -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
         return install_at(dirfd, base, f);
+}
+
+static bool base_is_valid(const char *base) {
+        return base && base[0] && !strchr(base, '/') && !strchr(base, '\n') && !streq(base, ".") &&
+               !streq(base, "..") && strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN <= NAME_MAX;
+}
+
+struct InstallBatch {
+        int dirfd;
+        char **temps; /* ".NAME.certherd-XXXXXX": the target's name is inside; NULL once renamed */
+        size_t n, allocated;
+};
+
+int install_batch_new(const char *dir, InstallBatch **ret) {
+        _cleanup_close_ int dirfd = -1;
+        InstallBatch *b;
+        int r;
+
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
+        b = calloc(1, sizeof(InstallBatch));
+        if (!b)
+                return -ENOMEM;
+        b->dirfd = TAKE_FD(dirfd);
+        *ret = b;
+        return 0;
+}
+
+InstallBatch *install_batch_free(InstallBatch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n; i++)
+                if (b->temps[i]) {
+                        (void) unlinkat(b->dirfd, b->temps[i], 0);
+                        free(b->temps[i]);
+                }
+        free(b->temps);
+        closep(&b->dirfd);
+        free(b);
+        return NULL;
+}
+
+int install_batch_add(InstallBatch *b, const InstallFile *f) {
+        _cleanup_free_ char *temp = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!f || !base_is_valid(f->path) || (!f->data && f->size > 0))
+                return -EINVAL;
+        if (b->n == b->allocated) {
+                size_t a = b->allocated ? b->allocated * 2 : 64;
+                char **t = realloc(b->temps, a * sizeof(char *));
+
+                if (!t)
+                        return -ENOMEM;
+                b->temps = t;
+                b->allocated = a;
+        }
+        r = temp_create_random(b->dirfd, f->path, &temp, &fd);
+        if (r < 0)
+                return r;
+        /* No fsync here: install_batch_commit() syncs them all at once. */
+        r = temp_fill(fd, f, false);
+        if (r < 0) {
+                (void) unlinkat(b->dirfd, temp, 0);
+                return r;
+        }
+        b->temps[b->n++] = TAKE_PTR(temp);
+        return 0;
+}
+
+int install_batch_commit(InstallBatch *b) {
+        size_t renamed = 0;
+
+        /* One sync for every file's data, before any rename can make one of them a target. */
+        if (b->n > 0 && syncfs(b->dirfd) < 0)
+                return -errno;
+        for (size_t i = 0; i < b->n; i++) {
+                char name[NAME_MAX + 1];
+                size_t len;
+
+                if (!b->temps[i])
+                        continue;
+                len = strlen(b->temps[i]) - 1 - strlen(TEMP_INFIX) - RANDOM_SUFFIX_LEN;
+                memcpy(name, b->temps[i] + 1, len);
+                name[len] = 0;
+                if (renameat(b->dirfd, b->temps[i], b->dirfd, name) < 0)
+                        return -errno;
+                b->temps[i] = mfree_str(b->temps[i]);
+                renamed++;
+        }
+        if (renamed > 0 && fsync(b->dirfd) < 0)
+                return -errno;
+        return (int) renamed;
+}
+
+int install_files_batch(const char *dir, const InstallFile *files, size_t n) {
+        InstallBatch *b = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (!base_is_valid(files[i].path) || (!files[i].data && files[i].size > 0))
+                        return -EINVAL;
+        if (n == 0)
+                return 0;
+        r = install_batch_new(dir, &b);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = install_batch_add(b, &files[i]);
+        if (r >= 0)
+                r = install_batch_commit(b);
+        install_batch_free(b);
+        return r;
 }
 
 /* Write f to the fixed staging name temp in dirfd, without renaming it. */
@@ -315,7 +439,7 @@ static int stage_at(int dirfd, const char *temp, const InstallFile *f) {
         fd = openat(dirfd, temp, TEMP_OPEN_FLAGS, 0600);
         if (fd < 0)
                 return -errno;
-        r = temp_fill(fd, f);
+        r = temp_fill(fd, f, true);
         if (r < 0)
                 (void) unlinkat(dirfd, temp, 0);
         return r;
@@ -551,6 +675,51 @@ static int record_parse(char *text, Record *ret) {
         return 0;
 }
 
+/* The record exactly as record_format() writes it, nothing else: no blank, reordered, repeated or extra
+ * line, no control character, a final newline. Whatever recovery acts on was written by us. */
+static int record_parse_strict(const char *text, size_t size, Record *ret) {
+        _cleanup_(record_done) Record rec = {};
+        _cleanup_free_ char *copy = NULL, *canonical = NULL;
+        int r;
+
+        if (size == 0 || size > RECORD_MAX || memchr(text, 0, size))
+                return -EBADMSG;
+        for (size_t i = 0; i < size; i++)
+                if (((uint8_t) text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
+                        return -EBADMSG;
+        copy = strndup(text, size);
+        if (!copy)
+                return -ENOMEM;
+        r = record_parse(copy, &rec);
+        if (r < 0)
+                return r;
+        canonical = record_format(&rec, rec.committed);
+        if (!canonical)
+                return -ENOMEM;
+        if (strlen(canonical) != size || memcmp(canonical, text, size) != 0)
+                return -EBADMSG;
+        *ret = rec;
+        rec = (Record) {};
+        return 0;
+}
+
+int install_record_parse(const void *data, size_t size, char **ret_targets) {
+        _cleanup_(record_done) Record rec = {};
+        char *t;
+        int r;
+
+        r = record_parse_strict(data, size, &rec);
+        if (r < 0)
+                return r;
+        if (ret_targets) {
+                t = strdup_printf("%s\n%s\n", rec.target[PAIR_KEY] ?: "", rec.target[PAIR_CERT] ?: "");
+                if (!t)
+                        return -ENOMEM;
+                *ret_targets = t;
+        }
+        return rec.committed;
+}
+
 /* Replace the record atomically: staged under a fixed name (so that recovery finds a half-written
  * one), renamed over NAME.rec, the directory fsync'ed. */
 static int record_write(int install_fd, const char *name, const Record *rec, bool committed) {
@@ -729,9 +898,9 @@ static int recover_target(const char *target, bool forward) {
         temp = stage_name(base);
         if (!temp)
                 return -ENOMEM;
-        dirfd = open(dir, DIR_OPEN_FLAGS);
-        if (dirfd < 0)
-                return !forward && errno == ENOENT ? 0 : -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return !forward && r == -ENOENT ? 0 : r;
 
         if (!forward)
                 r = unlink_if_exists(dirfd, temp);
@@ -759,7 +928,7 @@ static int recover_record(int install_fd, const char *rec_name) {
         r = read_regular_at(install_fd, rec_name, RECORD_MAX, &text, &size);
         if (r <= 0)
                 return r;
-        r = strlen(text) == size ? record_parse(text, &rec) : -EBADMSG;
+        r = record_parse_strict(text, size, &rec);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < _PAIR_MAX; i++) {
@@ -780,9 +949,9 @@ int install_recover(const char *state_dir, const char *name) {
         rec_name = record_name(name);
         if (!rec_name || !(rec_temp = stage_name(rec_name)))
                 return -ENOMEM;
-        state_fd = open(state_dir, DIR_OPEN_FLAGS);
-        if (state_fd < 0)
-                return -errno;
+        r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
+        if (r < 0)
+                return r;
         install_fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
         if (install_fd < 0)
                 return errno == ENOENT ? 0 : -errno; /* no pair was ever installed here */
@@ -805,6 +974,60 @@ int install_recover(const char *state_dir, const char *name) {
                 return 0;
         r = fsync_fd(install_fd);
         return r < 0 ? r : 1;
+}
+
+/* The set a file in STATE_DIR/install belongs to: "NAME.rec" or ".NAME.rec.certherd-new". */
+static char *record_owner(const char *entry) {
+        size_t n = strlen(entry), rec = strlen(".rec"), stage = strlen(".rec" STAGE_SUFFIX);
+        char *name = NULL;
+
+        if (entry[0] != '.' && n > rec && streq(entry + n - rec, ".rec"))
+                name = strndup(entry, n - rec);
+        else if (entry[0] == '.' && n > stage + 1 && streq(entry + n - stage, ".rec" STAGE_SUFFIX))
+                name = strndup(entry + 1, n - stage - 1);
+        if (name && !name_is_valid(name)) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+int install_recover_all(const char *state_dir, InstallRecoverReport report, void *userdata) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_close_ int state_fd = -1;
+        struct dirent *de;
+        int r, fd, repaired = 0, failed = 0;
+
+        if (!path_is_absolute(state_dir))
+                return -EINVAL;
+        r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                closep(&fd);
+                return -ENOMEM;
+        }
+        /* Recovery only removes entries, which readdir tolerates: each name is seen at most once more. */
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *name = record_owner(de->d_name);
+
+                if (!name)
+                        continue;
+                r = install_recover(state_dir, name);
+                if (r != 0 && report)
+                        report(name, r, userdata);
+                if (r > 0)
+                        repaired++;
+                else if (r < 0 && failed == 0)
+                        failed = r;
+        }
+        if (errno != 0)
+                return -errno;
+        return failed < 0 ? failed : repaired;
 }
 
 typedef struct Pair {
@@ -841,9 +1064,9 @@ static int target_open(const char *path, Target *ret) {
         temp = stage_name(base);
         if (!temp)
                 return -ENOMEM;
-        fd = open(dir, DIR_OPEN_FLAGS);
-        if (fd < 0)
-                return -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &fd);
+        if (r < 0)
+                return r;
         /* Ask rather than try: validation must not touch anything. */
         if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
@@ -861,9 +1084,9 @@ static int pair_open(Pair *p) {
 
         if (!path_is_absolute(p->state_dir) || !name_is_valid(p->name) || !p->f[PAIR_CERT])
                 return -EINVAL;
-        p->state_fd = open(p->state_dir, DIR_OPEN_FLAGS);
-        if (p->state_fd < 0)
-                return -errno;
+        r = open_dir_nofollow(p->state_dir, (mode_t) -1, &p->state_fd);
+        if (r < 0)
+                return r;
         if (faccessat(p->state_fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
         for (size_t i = 0; i < _PAIR_MAX; i++) {

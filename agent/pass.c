@@ -147,6 +147,7 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
                         st->next_retry = 0;
                         st->last_renewal = now;
                         replace(&st->last_error, NULL);
+                        replace(&st->profile, cert_profile(inv, j->cert) ? strdup(cert_profile(inv, j->cert)) : NULL);
                 } else {
                         st->failures++;
                         st->next_retry = now + policy_backoff(st->failures, lifetime);
@@ -177,12 +178,25 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
         }
 }
 
-void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, usec_t now) {
+void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, PublishBatch **batch, usec_t now) {
         const CheckResult *res = &rep->results[i];
 
         if (!res->facts->has_pin || (rep->states && rep->states[i].deploy_failed))
                 return;
+        /* A pass publishes every pin it republishes through one batch: one syncfs for all of them, where
+         * a file at a time cost two fsyncs each (20 s for the first start at 10 000 sets). */
+        if (batch && (*batch || publish_batch_new(inv, batch) >= 0)) {
+                (void) publish_batch_add(*batch, res->cert, res->facts->pin, res->facts->not_after, NULL, now);
+                return;
+        }
         (void) publish_pins(inv, res->cert, res->facts->pin, res->facts->not_after, NULL, now);
+}
+
+void pass_pins_commit(PublishBatch **batch) {
+        if (!*batch)
+                return;
+        (void) publish_batch_commit(*batch);
+        *batch = publish_batch_free(*batch);
 }
 
 void pass_save(const Inventory *inv, const CheckReport *rep, size_t i) {
@@ -272,6 +286,7 @@ static void metrics_after(const Inventory *inv, usec_t now) {
 }
 
 int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, PassResult *ret) {
+        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
         _cleanup_(pass_result_done) PassResult p = {};
         _cleanup_(acme_ari_set_freep) AcmeAriSet *ari = NULL;
         usec_t now = now_realtime();
@@ -319,8 +334,9 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
                                                         .deploy_only = pl->action == PLAN_DEPLOY };
                         p.items[i].job = &p.jobs[p.n_jobs++];
                 } else
-                        pass_pins(inv, rep, i, now);
+                        pass_pins(inv, rep, i, &pins, now);
         }
+        pass_pins_commit(&pins);
         check_report_recount(rep);
         (void) pass_ca_alerts(inv, now);
 

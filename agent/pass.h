@@ -7,6 +7,7 @@
 #include "check.h"
 #include "config.h"
 #include "policy.h"
+#include "publish.h"
 #include "renew.h"
 #include "state.h"
 #include "time-util.h"
@@ -42,7 +43,9 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
 /* Republish the pins of result i from the installed certificate (publish_pins writes only what
  * changed) — unless its deploy failed: the pin moves only with a deployed certificate. Both modes call
  * it for every set inspected in the pass and not acted on. */
-void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, usec_t now);
+void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, PublishBatch **batch, usec_t now);
+/* Make the pins queued in *batch (pass_pins) durable with one sync, and free it. */
+void pass_pins_commit(PublishBatch **batch);
 
 /* [agent] metrics-file from a planned report (rep->states, rep->plans). A failure is a warning. */
 void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now);

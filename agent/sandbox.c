@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "sandbox.h"
@@ -31,11 +32,18 @@ static int strv_push(char ***l, size_t *n, char *s) {
 /* One unit file or drop-in: ReadWritePaths= adds (an empty one resets), StateDirectory= and
  * RuntimeDirectory= add their /var/lib and /run paths. */
 static int parse_unit_file(const char *path, char ***l, size_t *n) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_fclose_ FILE *f = NULL;
         char line[4096];
+        int fd;
 
-        if (!f)
+        fd = open_regular(path, NULL); /* never blocks on a FIFO */
+        if (fd < 0)
                 return 0;
+        f = fdopen(fd, "re");
+        if (!f) {
+                close(fd);
+                return 0;
+        }
         while (fgets(line, sizeof(line), f)) {
                 const char *prefix = NULL, *v;
                 char *tok, *save = NULL;

@@ -10,6 +10,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
+#include "fd-util.h" /* file_strerror() only: no I/O here */
 #include "gnutls-util.h"
 #include "x509.h"
 
@@ -41,9 +42,7 @@ static const struct {
         [PROBLEM_RENEWAL_FAILING] = { "renewal-failing", SEVERITY_WARNING },
 };
 
-const char *severity_to_string(Severity s) {
-        return s >= 0 && s < _SEVERITY_MAX ? severity_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(severity, Severity, severity_table, _SEVERITY_MAX)
 
 const char *problem_code_to_string(ProblemCode c) {
         return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].name : NULL;
@@ -679,10 +678,10 @@ static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts,
         if (!in->key_path)
                 return 0;
         if (in->key_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read key %s: %s", in->key_path, strerror(in->key_errno));
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path, file_strerror(in->key_errno));
         if (in->key_password_errno > 0)
                 return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
-                                   strerror(in->key_password_errno));
+                                   file_strerror(in->key_password_errno));
 
         excess = key_mode_excess(in);
         if (excess != 0 && !in->key_mode_set)
@@ -848,7 +847,7 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
                 return -ENOMEM;
 
         if (in->cert_errno > 0)
-                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read %s: %s", in->cert_path, strerror(in->cert_errno));
+                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->cert_path, file_strerror(in->cert_errno));
         else if (!in->cert_data || in->cert_size == 0)
                 r = cert_facts_add_problem(f, PROBLEM_MALFORMED, "%s is empty", in->cert_path);
         else if ((r = x509_load_crts(in->cert_data, in->cert_size, &crts, &n)) < 0)
