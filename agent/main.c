@@ -10,8 +10,9 @@
 
 #include "acme.h"
 #include "bus-client.h"
-#include "dns-persist.h"
+#include "ca-pki.h"
 #include "ca.h"
+#include "dns-persist.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -43,6 +44,12 @@ static bool arg_nagios = false;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
+/* issue 11 (ca init --csr, ca sign, ca rotate) */
+static bool arg_csr = false;
+static const char *arg_out = NULL;
+static const char *arg_usage = NULL;
+static const char *arg_validity = NULL;
+static bool arg_reissue = false;
 static bool arg_no_daemon = false;
 
 static void help(void) {
@@ -55,7 +62,10 @@ static void help(void) {
                "  status                 the same facts as a table\n"
                "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
                "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
-               "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "  ca init NAME           create the internal CA NAME's key and certificate (--csr: a request instead)\n"
+               "  ca import NAME CERT    install the certificate signed for the request of ca init --csr\n"
+               "  ca sign CA CSR         sign a request made elsewhere (--usage, --validity, --out)\n"
+               "  ca rotate NAME         new CA key and certificate, the old kept for the overlap (--reissue)\n"
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
@@ -73,6 +83,11 @@ static void help(void) {
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
+               "      --csr              ca init: write a request for an offline parent instead of a certificate\n"
+               "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
+               "      --usage U          ca sign: server, client (default) or server+client\n"
+               "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
+               "      --reissue          ca rotate: re-issue the CA's certificates now\n"
                "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
@@ -406,13 +421,66 @@ static int verb_recover(char **args) {
         return r < 0 ? EXIT_WARNING : broken ? EXIT_USAGE : EXIT_OK;
 }
 
-static int verb_ca(char **args) {
-        _cleanup_inventory_ Inventory *inv = NULL;
-        const CaConfig *ca;
+/* `ca rotate NAME --reissue`: every set the CA issues, renewed now (as renew --force NAME...). */
+static int ca_reissue(Inventory *inv, const CaConfig *ca) {
+        _cleanup_free_ CertConfig **certs = calloc(inv->n_certs + 1, sizeof(CertConfig *));
+        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_close_ int lock = -1;
+        size_t n = 0;
         int r;
 
-        if (!args[0] || strcmp(args[0], "init") != 0 || !args[1] || args[2])
-                return usage_error("%s", "usage: certherd ca init NAME");
+        if (!certs)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < inv->n_certs; i++)
+                if (inv->certs[i]->issuer == ISSUER_CA && strcmp(inv->certs[i]->issuer_name, ca->name) == 0)
+                        certs[n++] = inv->certs[i];
+        if (n == 0)
+                return EXIT_OK;
+        lock = pass_prepare(inv, false);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it re-issues the certificates of [ca \"%s\"] "
+                           "(they are due: issued by the previous generation)", inv->agent.state_directory, ca->name);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        pass_recover(inv);
+        r = pass_run(inv, certs, (PlanFlags) { .force = true }, &p);
+        if (r < 0) {
+                log_error_errno(r, "Failed to inspect certificates: %m");
+                return EXIT_WARNING;
+        }
+        return renew_report(&p);
+}
+
+static int verb_ca(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        const char *sub = args[0];
+        const CaConfig *ca;
+        size_t n = strv_length(args);
+        usec_t validity = 0;
+        Usage usage = USAGE_CLIENT;
+        int r;
+
+        if (!sub || (strcmp(sub, "init") == 0 && n != 2) || (strcmp(sub, "rotate") == 0 && n != 2) ||
+            (strcmp(sub, "import") == 0 && n != 3) || (strcmp(sub, "sign") == 0 && n != 3) ||
+            (strcmp(sub, "init") != 0 && strcmp(sub, "rotate") != 0 && strcmp(sub, "import") != 0 &&
+             strcmp(sub, "sign") != 0))
+                return usage_error("%s", "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
+                                         "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue]");
+        if (arg_csr && strcmp(sub, "init") != 0)
+                return usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
+        if (arg_out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && arg_csr))
+                return usage_error("--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
+        if ((arg_usage || arg_validity) && strcmp(sub, "sign") != 0)
+                return usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
+        if (arg_reissue && strcmp(sub, "rotate") != 0)
+                return usage_error("--reissue applies to ca rotate only, not to 'ca %s'", sub);
+        if (arg_usage && (usage = usage_from_string(arg_usage)) < 0)
+                return usage_error("invalid --usage '%s': expected server, client or server+client", arg_usage);
+        if (arg_validity && (parse_duration(arg_validity, &validity) < 0 || validity == 0))
+                return usage_error("invalid --validity '%s': expected a positive duration such as 30d", arg_validity);
+
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -421,7 +489,18 @@ static int verb_ca(char **args) {
                 log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
-        return ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
+        if (strcmp(sub, "init") == 0)
+                r = arg_csr ? ca_init_csr(inv, ca, arg_out, now_realtime()) : ca_init(inv, ca, now_realtime());
+        else if (strcmp(sub, "import") == 0)
+                r = ca_import(inv, ca, args[2], now_realtime());
+        else if (strcmp(sub, "sign") == 0)
+                r = ca_sign(inv, ca, args[2], usage, validity, arg_out, now_realtime());
+        else {
+                r = ca_rotate(inv, ca, now_realtime());
+                if (r >= 0 && arg_reissue)
+                        return ca_reissue(inv, ca);
+        }
+        return r < 0 ? EXIT_WARNING : EXIT_OK;
 }
 
 static int verb_revoke(char **args) {
@@ -633,7 +712,7 @@ static int verb_acme(char **args) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
-               ARG_NO_DAEMON };
+               ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -642,6 +721,11 @@ int main(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "csr", no_argument, NULL, ARG_CSR },
+                { "out", required_argument, NULL, ARG_OUT },
+                { "usage", required_argument, NULL, ARG_USAGE },
+                { "validity", required_argument, NULL, ARG_VALIDITY },
+                { "reissue", no_argument, NULL, ARG_REISSUE },
                 { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -677,6 +761,21 @@ int main(int argc, char *argv[]) {
                 case ARG_REASON:
                         arg_reason = optarg;
                         break;
+                case ARG_CSR:
+                        arg_csr = true;
+                        break;
+                case ARG_OUT:
+                        arg_out = optarg;
+                        break;
+                case ARG_USAGE:
+                        arg_usage = optarg;
+                        break;
+                case ARG_VALIDITY:
+                        arg_validity = optarg;
+                        break;
+                case ARG_REISSUE:
+                        arg_reissue = true;
+                        break;
                 case ARG_NO_DAEMON:
                         arg_no_daemon = true;
                         break;
@@ -708,6 +807,8 @@ int main(int argc, char *argv[]) {
                 return usage_error("--force applies to renew only, not to '%s'", verb);
         if (arg_reason && strcmp(verb, "revoke") != 0)
                 return usage_error("--reason applies to revoke only, not to '%s'", verb);
+        if ((arg_csr || arg_out || arg_usage || arg_validity || arg_reissue) && strcmp(verb, "ca") != 0)
+                return usage_error("--csr, --out, --usage, --validity and --reissue apply to ca only, not to '%s'", verb);
         if (arg_password_file && strcmp(verb, "pin") != 0)
                 return usage_error("--password-file applies to pin only, not to '%s'", verb);
         /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */

@@ -17,6 +17,7 @@ typedef enum RenewReason {
         RENEW_REASON_BROKEN,   /* a problem a new certificate fixes: key-mismatch, names, chain, weak, usage */
         RENEW_REASON_EXPIRED,
         RENEW_REASON_DUE,      /* inside the renew-before window */
+        RENEW_REASON_CA_ROTATED, /* issue 11: issued by an earlier generation of its internal CA */
         _RENEW_REASON_MAX,
         _RENEW_REASON_INVALID = -22,
 } RenewReason;
@@ -114,6 +115,8 @@ typedef struct PlanInput {
         const CertState *state; /* saved state; NULL: none */
         bool held;              /* state->held_inputs matches the inputs now (the caller hashed them) */
         bool held_changed;      /* state->held_inputs is set but the inputs changed: retry without backoff */
+        bool ca_rotated;        /* issue 11: the leaf's issuer is not its internal CA's current certificate:
+                                 * due at once (like a broken set), after missing/expired/broken */
         Threshold renew_before;
         Threshold warn_before;
         Threshold critical_before;

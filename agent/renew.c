@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "acme.h"
+#include "ca-pki.h"
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -113,7 +114,9 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                  Issued *is) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
-        IssueRequest req = { .names = c->names, .usage = c->usage, .now = now, .validity = SELF_SIGNED_VALIDITY };
+        _cleanup_datum_ gnutls_datum_t chain = {};
+        IssueRequest req = { .names = c->names, .subject = c->subject, .usage = c->usage, .now = now,
+                             .validity = SELF_SIGNED_VALIDITY };
         const CaConfig *ca = NULL;
         int r;
 
@@ -125,6 +128,16 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
+                /* issue 11: never a name outside permitted-names; an intermediate's leaves carry its chain
+                 * and are checked against the root. */
+                r = ca_names_check(inv, ca, c->names, c->name);
+                if (r < 0)
+                        return r;
+                gnutls_free(is->trust_pem.data);
+                is->trust_pem = (gnutls_datum_t) {};
+                r = ca_chain(inv, ca, &chain, &is->trust_pem);
+                if (r < 0)
+                        return r;
         } else if (c->issuer == ISSUER_ACME)
                 return issue_acme(inv, c, current, acme, is);
         else if (c->issuer != ISSUER_SELF)
@@ -141,6 +154,16 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         r = ca_export_pem(crt, &is->cert_pem);
         if (r < 0)
                 return r;
+        if (chain.size > 0) {
+                uint8_t *p = gnutls_realloc(is->cert_pem.data, is->cert_pem.size + chain.size + 1);
+
+                if (!p)
+                        return -ENOMEM;
+                memcpy(p + is->cert_pem.size, chain.data, chain.size);
+                is->cert_pem.size += chain.size;
+                p[is->cert_pem.size] = 0;
+                is->cert_pem.data = p;
+        }
         if (!ca)
                 return datum_dup(is->cert_pem.data, is->cert_pem.size, &is->trust_pem);
         return 0;

@@ -435,7 +435,7 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
         size_t n = 0;
 
         for (unsigned seq = 0;; seq++) {
-                char buf[512], ip[INET6_ADDRSTRLEN];
+                char buf[2048], ip[INET6_ADDRSTRLEN], prefixed[2048 + 8];
                 size_t size = sizeof(buf) - 1;
                 const char *name;
                 size_t name_size;
@@ -458,6 +458,14 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                                 continue;
                         name = ip;
                         name_size = strlen(ip);
+                } else if (r == GNUTLS_SAN_URI || r == GNUTLS_SAN_RFC822NAME) {
+                        /* issue 11: as the inventory writes them, uri:… and email:… */
+                        const char *pfx = r == GNUTLS_SAN_URI ? "uri:" : "email:";
+
+                        memcpy(prefixed, pfx, strlen(pfx));
+                        memcpy(prefixed + strlen(pfx), buf, size);
+                        name = prefixed;
+                        name_size = strlen(pfx) + size;
                 } else
                         continue;
 
@@ -495,6 +503,13 @@ static bool san_covers(const char *san, const char *name) {
         unsigned char a[16], b[16];
         const char *dot;
 
+        /* A URI is compared as written; an email address ignoring case (its domain is a host name). */
+        if (strncmp(name, "uri:", 4) == 0)
+                return strcmp(san, name) == 0;
+        if (strncmp(name, "email:", 6) == 0)
+                return strcasecmp(san, name) == 0;
+        if (strncmp(san, "uri:", 4) == 0 || strncmp(san, "email:", 6) == 0)
+                return false;
         if (inet_pton(AF_INET, name, a) == 1)
                 return inet_pton(AF_INET, san, b) == 1 && memcmp(a, b, 4) == 0;
         if (inet_pton(AF_INET6, name, a) == 1)
