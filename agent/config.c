@@ -703,8 +703,8 @@ static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
         if (r < 0)
                 return error_at(reterr, r, ctx->filename, 0, "out of memory");
         for (;;) {
-                const char *line;
-                size_t len;
+                const char *line = NULL;
+                size_t len = 0;
 
                 r = next_line(ctx, &line, &len);
                 if (r <= 0)
