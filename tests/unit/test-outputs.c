@@ -196,6 +196,7 @@ static CertFacts *inspect(Fixture *fx) {
         for (size_t i = 0; i < f->n_problems; i++)
                 free(f->problems[i].message);
         f->n_problems = 0;
+        f->state = SEVERITY_OK;
         assert_int_equal(outputs_inspect(&fx->c, fx->chain, fx->chain_size, NULL, f), 0);
         return f;
 }
@@ -220,6 +221,23 @@ static void test_inspect(void **state) {
         f = inspect(fx);
         assert_int_equal(f->n_problems, 0);
         cert_facts_free(f);
+
+        /* What holds the key is held to the key's rule: group- or world-readable is key-permissions. */
+        assert_int_equal(chmod(fx->c.combined, 0644), 0);
+        assert_int_equal(chmod(fx->c.leaf, 0644), 0);
+        f = inspect(fx);
+        assert_int_equal(f->n_problems, 1);
+        assert_true(has_problem(f, PROBLEM_KEY_PERMISSIONS, fx->c.combined));
+        assert_int_equal(f->state, SEVERITY_WARNING);
+        cert_facts_free(f);
+        fx->c.mode_set = true;
+        fx->c.mode = 0640;
+        assert_int_equal(chmod(fx->c.combined, 0640), 0);
+        f = inspect(fx);
+        assert_int_equal(f->n_problems, 0);
+        cert_facts_free(f);
+        fx->c.mode_set = false;
+        assert_int_equal(chmod(fx->c.combined, 0600), 0);
 
         /* Another generation's leaf, no chain, a combined file with the certificates only, a PKCS#12 file
          * whose password changed: each a problem naming its file. */
