@@ -211,6 +211,33 @@ expect 0 C check web
 [[ $(serial "$T/tls/cert.pem") == $(serial "$T/tls/web.crt") ]] || die "the next pass did not rewrite the leaf"
 ok "check: a stale leaf or PKCS#12 is key-mismatch, a missing chain unreadable, a wrong password malformed; the next pass rewrites them"
 
+# --- an encrypted key kept as it is: combined holds it as the key file does, check opens it with the password
+printf 'key password\n' >"$T/keypass"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass "file:$T/keypass" \
+        -out "$T/tls/enc.key" 2>/dev/null
+chmod 600 "$T/tls/enc.key"
+cat >>"$T/certherd.conf" <<CONF
+
+[certificate "enc"]
+certificate = $T/tls/enc.crt
+key = $T/tls/enc.key
+key-password-file = $T/keypass
+ca = $T/etc/ca/internal.crt
+names = enc.internal
+issuer = ca:internal
+combined = $T/tls/enc-combined.pem
+pkcs12 = $T/tls/enc.p12
+pkcs12-password-file = $T/p12pass
+CONF
+expect 0 C renew --force enc
+head -1 "$T/tls/enc-combined.pem" | grep -q -- '-----BEGIN ENCRYPTED PRIVATE KEY-----' ||
+        die "combined does not hold the key as the (encrypted) key file does"
+[[ $(openssl pkey -in "$T/tls/enc-combined.pem" -passin "file:$T/keypass" -pubout | sha256sum) == $(cert_spki "$T/tls/enc.crt") ]] ||
+        die "combined's encrypted key is not the certificate's"
+[[ $(p12_key_spki "$T/tls/enc.p12") == $(cert_spki "$T/tls/enc.crt") ]] || die "PKCS#12 of an encrypted key"
+expect 0 C check enc
+ok "an encrypted key: combined holds it encrypted (openssl opens it with the password), pkcs12 holds the key, check passes"
+
 # --- SIGKILL at every crash point of the install, then `certherd recover`: one generation everywhere
 one_generation() { # k
         local s k=$1 want spki
