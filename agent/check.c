@@ -10,6 +10,7 @@
 #include "check.h"
 #include "fd-util.h"
 #include "log.h"
+#include "outputs.h"
 #include "pool.h"
 
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
@@ -193,6 +194,10 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
                 return r;
         if (c->issuer == ISSUER_CA && res->facts->parsed)
                 res->ca_rotated = leaf_ca_rotated(w, inv, c, in.cert_data, in.cert_size);
+        /* chain, leaf, combined, pkcs12: the same generation as the certificate, with its key. */
+        r = outputs_inspect(c, in.cert_data, in.cert_size, password, res->facts);
+        if (r < 0)
+                return r;
         if (trust->error > 0 && res->facts->parsed)
                 return add_trust_problem(res->facts, c->ca, trust->error);
         return 0;

@@ -153,7 +153,9 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca, issuing_ca_certificate(m->inv, c) };
+                /* The further outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
+                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -175,12 +177,14 @@ static int watches_setup(Manager *m) {
         size_t n = 0;
 
         watches_free(m);
-        dirs = calloc(4 * m->inv->n_certs + 1, sizeof(char *));
+        dirs = calloc(8 * m->inv->n_certs + 1, sizeof(char *));
         if (!dirs)
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca, issuing_ca_certificate(m->inv, c) };
+                /* The further outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
+                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;

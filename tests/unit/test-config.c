@@ -745,6 +745,41 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [acme \"le\"] challenge dns-01 needs dns-hook");
 }
 
+/* Issue 12 item 3: the further outputs and their rules. */
+static void test_outputs(_unused_ void **state) {
+#define OUT_HEAD "[certificate \"web\"]\ncertificate = /c\nkey = /k\n"
+        _cleanup_inventory_ Inventory *inv = NULL;
+        CertConfig *c;
+
+        inv = parse_ok(OUT_HEAD "chain = /o/chain.pem\nleaf = /o/cert.pem\ncombined = /o/combined.pem\n"
+                               "pkcs12 = /o/web.p12\npkcs12-password-file = /run/credentials/p12\n");
+        c = inventory_find_cert(inv, "web");
+        assert_non_null(c);
+        assert_string_equal(c->chain, "/o/chain.pem");
+        assert_string_equal(c->leaf, "/o/cert.pem");
+        assert_string_equal(c->combined, "/o/combined.pem");
+        assert_string_equal(c->pkcs12, "/o/web.p12");
+        assert_string_equal(c->pkcs12_password_file, "/run/credentials/p12");
+
+        assert_error(OUT_HEAD "pkcs12 = /o/web.p12\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' needs 'pkcs12-password-file'");
+        assert_error(OUT_HEAD "pkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12-password-file' without 'pkcs12'");
+        assert_error(OUT_HEAD "chain = chain.pem\n",
+                     "test.conf:1: [certificate \"web\"] 'chain' must be an absolute path, not 'chain.pem'");
+        assert_error(OUT_HEAD "leaf = /c\n",
+                     "test.conf:1: [certificate \"web\"] 'certificate' and 'leaf' name the same file /c");
+        assert_error(OUT_HEAD "combined = /o/x\npkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' and 'pkcs12' name the same file /o/x");
+        assert_error("[certificate \"web\"]\ncertificate = /c\ncombined = /o/x\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' holds the private key: it needs a key file");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t;object=k\n"
+                     "pkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' holds the private key: it needs a key file, "
+                     "not a pkcs11: URI");
+#undef OUT_HEAD
+}
+
 static void test_names(_unused_ void **state) {
         static const char *const good[] = {
                 "example.com", "a.b.c.example.com", "*.example.com", "localhost", "xn--bcher-kva.example",
@@ -1504,6 +1539,7 @@ int main(void) {
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
                 cmocka_unit_test(test_pki_names),
+                cmocka_unit_test(test_outputs),
         };
 
         /* Files written here must not be group-writable: run as root, config_load() refuses those. */
