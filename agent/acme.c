@@ -604,23 +604,6 @@ int acme_session_challenger(AcmeSession *s, Challenger **ret) {
         return r;
 }
 
-static int first_cert_der(const gnutls_datum_t *pem, gnutls_datum_t *ret) {
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        int r;
-
-        r = x509_load_crts(pem->data, pem->size, &crts, &n);
-        if (r < 0)
-                return r;
-        crt = crts[0];
-        for (unsigned i = 1; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
-        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret);
-        return r < 0 ? errno_from_gnutls(r) : 0;
-}
-
 int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason) {
         _cleanup_datum_ gnutls_datum_t der = {};
         _cleanup_free_ char *b64 = NULL, *payload = NULL;
@@ -629,7 +612,7 @@ int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason) {
 
         if (!s->dir.revoke_cert)
                 return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the server offers no revokeCert", s->cfg->name);
-        r = first_cert_der(cert_pem, &der);
+        r = x509_leaf_der(cert_pem->data, cert_pem->size, &der);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] no certificate to revoke: %m", s->cfg->name);
         r = jws_base64url_encode(der.data, der.size, &b64);

@@ -178,6 +178,8 @@ static CaConfig *ca_free(CaConfig *c) {
         free(c->crl);
         strv_free(c->reload);
         free(c->exec);
+        free(c->parent);
+        strv_free(c->permitted_names);
         free(c->file);
         free(c);
         return NULL;
@@ -191,6 +193,7 @@ static CertConfig *cert_free(CertConfig *c) {
         free(c->key);
         free(c->ca);
         strv_free(c->names);
+        free(c->subject);
         free(c->issuer_name);
         free(c->key_password_file);
         free(c->owner);
@@ -201,6 +204,11 @@ static CertConfig *cert_free(CertConfig *c) {
         free(c->profile);
         strv_free(c->verify);
         strv_free(c->crl);
+        free(c->chain);
+        free(c->leaf);
+        free(c->combined);
+        free(c->pkcs12);
+        free(c->pkcs12_password_file);
         free(c->file);
         free(c);
         return NULL;
@@ -267,6 +275,7 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
                         .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
                         .key_type = KEY_TYPE_EC_P256, .validity = 90 * USEC_PER_DAY,
                         .ca_validity = 10 * USEC_PER_YEAR, .crl_validity = 7 * USEC_PER_DAY,
+                        .path_length = -1,
                 };
                 return ca;
         default:
@@ -704,8 +713,8 @@ static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
         if (r < 0)
                 return error_at(reterr, r, ctx->filename, 0, "out of memory");
         for (;;) {
-                const char *line;
-                size_t len;
+                const char *line = NULL;
+                size_t len = 0;
 
                 r = next_line(ctx, &line, &len);
                 if (r <= 0)
@@ -811,10 +820,24 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
         return 0;
 }
 
-static int validate_ca(CaConfig *c, char **reterr) {
+static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
+        const CaConfig *p = c;
+
         if (!c->certificate || !c->key)
                 return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
                                      "missing required key '%s'", c->certificate ? "key" : "certificate");
+        /* issue 11: an intermediate names its signer; the chain of parents must end in a root. */
+        for (size_t depth = 0; p && p->parent; depth++) {
+                const CaConfig *next = inventory_find_ca(inv, p->parent);
+
+                if (!next)
+                        return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                             "parent '%s': no [ca \"%s\"] section", p->parent, p->parent);
+                if (next == c || depth > inv->n_ca)
+                        return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                             "parent '%s': the parents form a loop", c->parent);
+                p = next;
+        }
         return 0;
 }
 
@@ -825,8 +848,41 @@ static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
         return buf;
 }
 
+/* chain, leaf, combined, pkcs12: installed in one generation with key and certificate, so each must be
+ * its own absolute path; what holds the key needs a key that is a file. */
+static int validate_outputs(const CertConfig *c, char **reterr) {
+        const char *paths[] = { c->certificate, c->key, c->chain, c->leaf, c->combined, c->pkcs12 };
+        const char *names[] = { "certificate", "key", "chain", "leaf", "combined", "pkcs12" };
+        bool key_in_token = c->key && strncmp(c->key, "pkcs11:", 7) == 0;
+
+        for (size_t i = 2; i < ELEMENTSOF(paths); i++) {
+                if (!paths[i])
+                        continue;
+                if (paths[i][0] != '/')
+                        return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                             "'%s' must be an absolute path, not '%s'", names[i], paths[i]);
+                for (size_t k = 0; k < i; k++)
+                        if (paths[k] && strcmp(paths[k], paths[i]) == 0)
+                                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                                     "'%s' and '%s' name the same file %s", names[k], names[i],
+                                                     paths[i]);
+        }
+        if ((c->combined || c->pkcs12) && (!c->key || key_in_token))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'%s' holds the private key: it needs a key file%s",
+                                     c->combined ? "combined" : "pkcs12", key_in_token ? ", not a pkcs11: URI" : "");
+        if (c->pkcs12 && !c->pkcs12_password_file)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'pkcs12' needs 'pkcs12-password-file'");
+        if (c->pkcs12_password_file && !c->pkcs12)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'pkcs12-password-file' without 'pkcs12'");
+        return 0;
+}
+
 static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         char issuer[256];
+        int r;
 
         if (!c->certificate)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
@@ -848,6 +904,18 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
+        /* issue 11: an ACME server validates DNS names and IPs only. */
+        for (size_t i = 0; c->issuer == ISSUER_ACME && c->names && c->names[i]; i++)
+                if (config_name_type(c->names[i]) == NAME_URI || config_name_type(c->names[i]) == NAME_EMAIL)
+                        return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                             "names: '%s': an ACME server issues DNS names and IP addresses only",
+                                             c->names[i]);
+        if (c->subject && c->issuer == ISSUER_ACME)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "subject: an ACME server sets the subject itself; remove the key");
+        r = validate_outputs(c, reterr);
+        if (r < 0)
+                return r;
         return check_thresholds(reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
                                 cert_critical_before(inv, c));
 }
@@ -920,6 +988,22 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
                            config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
 
+/* issue 11: a name outside its CA's permitted-names would be refused at each renewal: say so now. */
+static int warn_permitted(Inventory *inv, const CertConfig *c) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        char where[256];
+
+        for (const CaConfig *p = ca; p; p = p->parent ? inventory_find_ca(inv, p->parent) : NULL)
+                for (size_t i = 0; c->names && c->names[i]; i++)
+                        if (!config_name_permitted(p->permitted_names, c->names[i]))
+                                return add_warning(inv, "%s:%u: %s name '%s' is outside the permitted-names of "
+                                                   "[ca \"%s\"]: it will not be issued",
+                                                   c->file ?: "<config>", c->line,
+                                                   section_display(where, sizeof(where), SECTION_CERT, c->name),
+                                                   c->names[i], p->name);
+        return 0;
+}
+
 /* Public ACME CAs stopped putting clientAuth in their certificates (Let's Encrypt since 2026-02-11): a
  * set that needs it from an ACME issuer works until its next renewal, whose certificate renew.c then
  * refuses (usage-missing). Say so when the inventory is read, long before that day (issue 13 item 3). */
@@ -949,6 +1033,8 @@ static int collect_warnings(Inventory *inv) {
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);
                 if (r >= 0)
+                        r = warn_permitted(inv, inv->certs[i]);
+                if (r >= 0)
                         r = warn_client_usage(inv, inv->certs[i]);
         }
         return r;
@@ -964,7 +1050,7 @@ int config_validate(Inventory *inv, char **reterr) {
                 r = validate_acme(inv->acme[i], reterr);
         }
         for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
-                r = validate_ca(inv->ca[i], reterr);
+                r = validate_ca(inv, inv->ca[i], reterr);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
                 r = validate_cert(inv, inv->certs[i], reterr);
         if (r >= 0 && collect_warnings(inv) < 0)

@@ -113,6 +113,10 @@ typedef struct CaConfig {
         usec_t crl_validity; /* thisUpdate..nextUpdate of that CRL; default 7d; re-signed at half */
         char **reload;     /* units reloaded after every new CRL */
         char *exec;        /* hook run after every new CRL */
+        char *parent;      /* issue 11: the [ca] that signs this one (an intermediate); NULL: a root */
+        char **permitted_names; /* nameConstraints permitted subtrees: DNS names (".x" = below x only) and
+                                 * IP networks ADDR/PREFIX; NULL: unconstrained */
+        int path_length;   /* basicConstraints pathLenConstraint; -1: unset (see ca_path_length()) */
         char *file;
         unsigned line;
 } CaConfig;
@@ -122,7 +126,8 @@ typedef struct CertConfig {
         char *certificate; /* required */
         char *key;         /* optional for issuer=none */
         char *ca;          /* NULL: system trust store */
-        char **names;      /* NULL-terminated; may be NULL */
+        char **names;      /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
+        char *subject;     /* issue 11: RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
         IssuerKind issuer;  /* default none */
         char *issuer_name;  /* ACME or CA section name for acme:/ca: */
         Usage usage;        /* default server */
@@ -144,6 +149,14 @@ typedef struct CertConfig {
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
         char **crl;       /* CRL files to check the certificate against (default: its internal CA's crl) */
         char *profile;    /* ACME profile; NULL: the [acme] section's (see cert_profile()) */
+        /* Further outputs, each optional (NULL), installed with key and certificate as one generation
+         * (install_set): the intermediates alone, the leaf alone, key + leaf + chain in one PEM, and
+         * PKCS#12 (which needs pkcs12_password_file). */
+        char *chain;
+        char *leaf;
+        char *combined;
+        char *pkcs12;
+        char *pkcs12_password_file;
         char *file;
         unsigned line;
 } CertConfig;
@@ -213,6 +226,37 @@ usec_t threshold_resolve(Threshold t, usec_t lifetime);
 bool config_dns_name_is_valid(const char *s);
 bool config_ip_is_valid(const char *s);
 bool config_san_is_valid(const char *s);
+
+/* issue 11: the entries of `names` may also be "uri:URI" (e.g. uri:spiffe://example.org/api) and
+ * "email:ADDRESS" SANs, for client certificates. */
+typedef enum NameType {
+        NAME_DNS,
+        NAME_IP,
+        NAME_URI,
+        NAME_EMAIL,
+        _NAME_TYPE_MAX,
+        _NAME_TYPE_INVALID = -22,
+} NameType;
+/* The type of a `names` entry, or _NAME_TYPE_INVALID. */
+NameType config_name_type(const char *s) _pure_;
+/* The entry without its "uri:" / "email:" prefix. */
+const char *config_name_value(const char *s) _pure_;
+bool config_name_is_valid(const char *s);
+/* A permitted-names entry: a DNS name, optionally with a leading "." (only names below it), or an IP
+ * network "ADDR/PREFIX". */
+bool config_permitted_name_is_valid(const char *s);
+/* "10.0.0.0/8" → the address (4 or 16 bytes), its length and the prefix length. -EINVAL when bad. */
+int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len, unsigned *ret_prefix);
+/* Whether `name` (a `names` entry) lies inside the permitted subtrees (NULL: everything). Names of a type
+ * the list does not constrain (uri:, email:, or IPs when only DNS subtrees are given) are permitted, as
+ * RFC 5280 §4.2.1.10 says. DNS: "x.example" permits x.example and every name below it, ".x.example" only
+ * the names below it (OpenSSL's and GnuTLS's reading). Pure. */
+bool config_name_permitted(char *const *permitted, const char *name);
+/* subject = "CN=api, O=Example, OU=Platform": comma-separated TYPE=VALUE with TYPE one of CN, O, OU, L,
+ * ST, C, DC, UID, serialNumber (case-insensitive), "\," and "\\" escape. *ret: a NULL-terminated list of
+ * alternating TYPE (upper-cased canonical spelling) and VALUE, in the order written. -EINVAL when bad. */
+int config_subject_split(const char *s, char ***ret);
+bool config_subject_is_valid(const char *s);
 
 /* "90d" / "12h" / "33%" */
 int parse_threshold(const char *s, Threshold *ret);

@@ -9,6 +9,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "ca-pki.h"
 #include "ca.h"
 #include "crl.h"
 #include "fd-util.h"
@@ -229,6 +230,36 @@ static void notify_crl(const Inventory *inv, const CaConfig *ca, uint64_t number
         }
 }
 
+static int append_previous(const CaConfig *ca, const CaIndex *idx, uint64_t number, usec_t now, gnutls_datum_t *pem) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_datum_ gnutls_datum_t prev = {};
+        usec_t until = 0;
+        uint8_t *both;
+        int r;
+
+        if (ca_previous_until(ca, &until) <= 0 || now >= until)
+                return 0;
+        r = ca_load_previous(ca, &crt, &key);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = crl_make(crt, key, idx, number, now, ca->crl_validity, &prev);
+        if (r < 0)
+                return r;
+        both = gnutls_malloc(pem->size + prev.size + 1);
+        if (!both)
+                return -ENOMEM;
+        memcpy(both, pem->data, pem->size);
+        memcpy(both + pem->size, prev.data, prev.size);
+        both[pem->size + prev.size] = 0;
+        gnutls_free(pem->data);
+        pem->data = both;
+        pem->size += prev.size;
+        return 0;
+}
+
 /* When the CRL `old` (have_old: it could be read) of `ca` is due for re-signing: at half its validity, or
  * now when it is missing, unreadable or was signed with another validity. */
 static usec_t due_at(const CaConfig *ca, bool have_old, const CrlInfo *old, usec_t now) {
@@ -298,6 +329,15 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         r = crl_make(ca_crt, ca_key, &idx, number, now, ca->crl_validity, &pem);
         if (r < 0) {
                 log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL: %m", ca->name);
+                goto fail;
+        }
+        /* After `ca rotate`, while leaves of the previous generation may be valid, its key signs a CRL too,
+         * in the same file: a peer checks an old leaf against a CRL of the CA that issued it (OpenSSL picks
+         * the one whose issuer and authority key id match), or refuses it. Same entries: serials are
+         * random, one list serves both. */
+        r = append_previous(ca, &idx, number, now, &pem);
+        if (r < 0) {
+                log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL of its previous generation: %m", ca->name);
                 goto fail;
         }
         r = mkdir_parents(ca->crl, 0755);

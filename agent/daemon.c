@@ -133,6 +133,14 @@ static void schedule_rescan(Manager *m) {
         (void) sd_event_source_set_enabled(m->rescan, SD_EVENT_ONESHOT);
 }
 
+/* issue 11: the certificate of the internal CA that issues `c` (NULL for other issuers): a rotation
+ * replaces it, and the set is then due (check: ca_rotated). */
+static const char *issuing_ca_certificate(const Inventory *inv, const CertConfig *c) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+
+        return ca ? ca->certificate : NULL;
+}
+
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
         Manager *m = userdata;
 
@@ -147,7 +155,9 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca };
+                /* The further outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
+                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -169,12 +179,14 @@ static int watches_setup(Manager *m) {
         size_t n = 0;
 
         watches_free(m);
-        dirs = calloc(3 * m->inv->n_certs + 1, sizeof(char *));
+        dirs = calloc(8 * m->inv->n_certs + 1, sizeof(char *));
         if (!dirs)
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca };
+                /* The further outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
+                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -425,6 +437,7 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
 
                 cert_facts_free(res->facts);
                 res->facts = TAKE_PTR(part->results[k].facts);
+                res->ca_rotated = part->results[k].ca_rotated; /* issue 11: found with the facts */
                 inspected[index[k]] = true;
         }
         return 0;
@@ -499,6 +512,12 @@ static int manager_pass(Manager *m, bool all) {
         }
         pass_pins_commit(&pins);
         check_report_recount(rep);
+        {
+                usec_t ca_next = pass_ca_alerts(m->inv, now); /* issue 11: the CAs' own expiry */
+
+                if (ca_next < deadline)
+                        deadline = ca_next;
+        }
         pass_metrics(m->inv, rep, now);
         /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time
          * is how monitoring tells a live agent from a stuck one (CertherdAgentStale). */

@@ -97,7 +97,7 @@ static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         const char *why = NULL;
         uint8_t pin[PIN_SIZE];
-        size_t size;
+        size_t size = 0;
         int r;
 
         r = read_own_key(c, &data, &size, &why);

@@ -10,10 +10,11 @@
 
 #include "acme.h"
 #include "bus-client.h"
-#include "dns-persist.h"
+#include "ca-pki.h"
 #include "ca.h"
 #include "ca-index.h"
 #include "crl.h"
+#include "dns-persist.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -47,6 +48,12 @@ static bool arg_force = false;
 static const char *arg_reason = NULL;
 static const char *arg_ca = NULL;     /* ca revoke --ca */
 static const char *arg_serial = NULL; /* ca revoke --serial */
+/* issue 11 (ca init --csr, ca sign, ca rotate) */
+static bool arg_csr = false;
+static const char *arg_out = NULL;
+static const char *arg_usage = NULL;
+static const char *arg_validity = NULL;
+static bool arg_reissue = false;
 static bool arg_no_daemon = false;
 
 static void help(void) {
@@ -59,7 +66,10 @@ static void help(void) {
                "  status                 the same facts as a table\n"
                "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
                "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
-               "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "  ca init NAME           create the internal CA NAME's key and certificate (--csr: a request instead)\n"
+               "  ca import NAME CERT    install the certificate signed for the request of ca init --csr\n"
+               "  ca sign CA CSR         sign a request made elsewhere (--usage, --validity, --out)\n"
+               "  ca rotate NAME         new CA key and certificate, the old kept for the overlap (--reissue)\n"
                "  ca list CA             the certificates the internal CA CA issued (--json)\n"
                "  ca revoke NAME         revoke set NAME's certificate at its internal CA (--reason R); or\n"
                "  ca revoke --ca CA --serial HEX   by serial; re-signs the CRL\n"
@@ -83,6 +93,11 @@ static void help(void) {
                "                         (RFC 5280; keyCompromise-style spellings and numbers too)\n"
                "      --ca CA            ca revoke: the internal CA of --serial\n"
                "      --serial HEX       ca revoke: the serial to revoke\n"
+               "      --csr              ca init: write a request for an offline parent instead of a certificate\n"
+               "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
+               "      --usage U          ca sign: server, client (default) or server+client\n"
+               "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
+               "      --reissue          ca rotate: re-issue the CA's certificates now\n"
                "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
@@ -556,17 +571,72 @@ static int verb_recover(char **args) {
         return r < 0 ? EXIT_WARNING : broken ? EXIT_USAGE : EXIT_OK;
 }
 
-static int verb_ca(char **args) {
-        _cleanup_inventory_ Inventory *inv = NULL;
-        const CaConfig *ca;
+/* `ca rotate NAME --reissue`: every set the CA issues, renewed now (as renew --force NAME...). */
+static int ca_reissue(Inventory *inv, const CaConfig *ca) {
+        _cleanup_free_ CertConfig **certs = calloc(inv->n_certs + 1, sizeof(CertConfig *));
+        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_close_ int lock = -1;
+        size_t n = 0;
         int r;
 
-        if (args[0] && strcmp(args[0], "list") == 0)
+        if (!certs)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < inv->n_certs; i++)
+                if (inv->certs[i]->issuer == ISSUER_CA && strcmp(inv->certs[i]->issuer_name, ca->name) == 0)
+                        certs[n++] = inv->certs[i];
+        if (n == 0)
+                return EXIT_OK;
+        lock = pass_prepare(inv, false);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it re-issues the certificates of [ca \"%s\"] "
+                           "(they are due: issued by the previous generation)", inv->agent.state_directory, ca->name);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        pass_recover(inv);
+        r = pass_run(inv, certs, (PlanFlags) { .force = true }, &p);
+        if (r < 0) {
+                log_error_errno(r, "Failed to inspect certificates: %m");
+                return EXIT_WARNING;
+        }
+        return renew_report(&p);
+}
+
+static int verb_ca(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        const char *sub = args[0];
+        const CaConfig *ca;
+        size_t n = strv_length(args);
+        usec_t validity = 0;
+        Usage usage = USAGE_CLIENT;
+        int r;
+
+        /* issue 11 items 1-2 (ca-index, crl): the index and revocation. */
+        if (sub && strcmp(sub, "list") == 0)
                 return verb_ca_list(args + 1);
-        if (args[0] && strcmp(args[0], "revoke") == 0)
+        if (sub && strcmp(sub, "revoke") == 0)
                 return verb_ca_revoke(args + 1);
-        if (!args[0] || strcmp(args[0], "init") != 0 || !args[1] || args[2])
-                return usage_error("%s", "usage: certherd ca init NAME");
+        if (!sub || (strcmp(sub, "init") == 0 && n != 2) || (strcmp(sub, "rotate") == 0 && n != 2) ||
+            (strcmp(sub, "import") == 0 && n != 3) || (strcmp(sub, "sign") == 0 && n != 3) ||
+            (strcmp(sub, "init") != 0 && strcmp(sub, "rotate") != 0 && strcmp(sub, "import") != 0 &&
+             strcmp(sub, "sign") != 0))
+                return usage_error("%s", "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
+                                         "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue] | "
+                                         "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
+        if (arg_csr && strcmp(sub, "init") != 0)
+                return usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
+        if (arg_out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && arg_csr))
+                return usage_error("--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
+        if ((arg_usage || arg_validity) && strcmp(sub, "sign") != 0)
+                return usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
+        if (arg_reissue && strcmp(sub, "rotate") != 0)
+                return usage_error("--reissue applies to ca rotate only, not to 'ca %s'", sub);
+        if (arg_usage && (usage = usage_from_string(arg_usage)) < 0)
+                return usage_error("invalid --usage '%s': expected server, client or server+client", arg_usage);
+        if (arg_validity && (parse_duration(arg_validity, &validity) < 0 || validity == 0))
+                return usage_error("invalid --validity '%s': expected a positive duration such as 30d", arg_validity);
+
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -575,10 +645,27 @@ static int verb_ca(char **args) {
                 log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
-        if (ca_init(inv, ca, now_realtime()) < 0)
-                return EXIT_WARNING;
-        /* The first CRL at once: peers configured with it must find one before the first revocation. */
-        return crl_refresh(inv, ca, now_realtime(), true, false, NULL) < 0 ? EXIT_WARNING : EXIT_OK;
+        if (strcmp(sub, "init") == 0) {
+                r = arg_csr ? ca_init_csr(inv, ca, arg_out, now_realtime()) : ca_init(inv, ca, now_realtime());
+                /* The first CRL at once: peers configured with it must find one before the first revocation. */
+                if (r >= 0 && !arg_csr)
+                        r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
+        } else if (strcmp(sub, "import") == 0) {
+                r = ca_import(inv, ca, args[2], now_realtime());
+                if (r >= 0)
+                        r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
+        } else if (strcmp(sub, "sign") == 0)
+                r = ca_sign(inv, ca, args[2], usage, validity, arg_out, now_realtime());
+        else {
+                r = ca_rotate(inv, ca, now_realtime());
+                /* Peers must find a CRL of the new generation before its first leaf (and the old one's, for
+                 * the old leaves): both are signed into the file now. */
+                if (r >= 0)
+                        r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
+                if (r >= 0 && arg_reissue)
+                        return ca_reissue(inv, ca);
+        }
+        return r < 0 ? EXIT_WARNING : EXIT_OK;
 }
 
 static int verb_revoke(char **args) {
@@ -802,7 +889,7 @@ static int verb_acme(char **args) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
-               ARG_NO_DAEMON, ARG_CA, ARG_SERIAL };
+               ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE, ARG_CA, ARG_SERIAL };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -813,6 +900,11 @@ int main(int argc, char *argv[]) {
                 { "ca", required_argument, NULL, ARG_CA },
                 { "serial", required_argument, NULL, ARG_SERIAL },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "csr", no_argument, NULL, ARG_CSR },
+                { "out", required_argument, NULL, ARG_OUT },
+                { "usage", required_argument, NULL, ARG_USAGE },
+                { "validity", required_argument, NULL, ARG_VALIDITY },
+                { "reissue", no_argument, NULL, ARG_REISSUE },
                 { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -854,6 +946,21 @@ int main(int argc, char *argv[]) {
                 case ARG_SERIAL:
                         arg_serial = optarg;
                         break;
+                case ARG_CSR:
+                        arg_csr = true;
+                        break;
+                case ARG_OUT:
+                        arg_out = optarg;
+                        break;
+                case ARG_USAGE:
+                        arg_usage = optarg;
+                        break;
+                case ARG_VALIDITY:
+                        arg_validity = optarg;
+                        break;
+                case ARG_REISSUE:
+                        arg_reissue = true;
+                        break;
                 case ARG_NO_DAEMON:
                         arg_no_daemon = true;
                         break;
@@ -887,6 +994,8 @@ int main(int argc, char *argv[]) {
                 return usage_error("--reason applies to revoke and ca revoke only, not to '%s'", verb);
         if ((arg_ca || arg_serial) && strcmp(verb, "ca") != 0)
                 return usage_error("--ca and --serial apply to ca revoke only, not to '%s'", verb);
+        if ((arg_csr || arg_out || arg_usage || arg_validity || arg_reissue) && strcmp(verb, "ca") != 0)
+                return usage_error("--csr, --out, --usage, --validity and --reissue apply to ca only, not to '%s'", verb);
         if (arg_password_file && strcmp(verb, "pin") != 0)
                 return usage_error("--password-file applies to pin only, not to '%s'", verb);
         /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */

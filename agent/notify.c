@@ -193,10 +193,10 @@ static int pidfd_alive(int pidfd) {
 int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr) {
         _cleanup_close_ int pidfd = -1;
         char buf[NOTIFY_PIDFILE_MAX + 1];
-        uid_t want = (uid_t) -1, real, saved;
+        uid_t want = (uid_t) -1, real = (uid_t) -1, saved = (uid_t) -1;
         gid_t unused;
-        struct stat st;
-        size_t size;
+        struct stat st = {};
+        size_t size = 0;
         pid_t pid;
         int r;
 

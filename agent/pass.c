@@ -51,6 +51,46 @@ static void log_expiry(const CertConfig *c, const CertFacts *f) {
         }
 }
 
+usec_t pass_ca_alerts(const Inventory *inv, usec_t now) {
+        _cleanup_check_report_ CheckReport *rep = NULL;
+        usec_t next = USEC_INFINITY;
+
+        if (inv->n_ca == 0)
+                return next;
+        if (!(rep = calloc(1, sizeof(CheckReport))) || check_cas(inv, rep, now) < 0) {
+                log_warning("cannot inspect the internal CAs: out of memory, ignoring");
+                return next;
+        }
+        for (size_t i = 0; i < rep->n_cas; i++) {
+                const CertFacts *f = rep->cas[i].facts;
+                CertState st = {};
+                AlertDecision d;
+                char name[256];
+                int r;
+
+                if (!f || !f->parsed)
+                        continue; /* not created yet: `ca init` is the operator's step, check says so */
+                /* "ca:NAME" cannot be a certificate set's name (no ':' in section names). */
+                snprintf(name, sizeof(name), "ca:%s", rep->cas[i].ca->name);
+                (void) state_load(inv->agent.state_directory, name, &st);
+                d = policy_alert(f, inv->agent.warn_before, inv->agent.critical_before,
+                                 &(AlertState) { .level = st.alert_level, .last = st.alert_last }, now);
+                if (d.next < next)
+                        next = d.next;
+                if (d.emit || (d.level == ALERT_NONE && st.alert_level != ALERT_NONE)) {
+                        if (d.emit)
+                                log_expiry(&(CertConfig) { .name = name }, f);
+                        st.alert_level = d.level;
+                        st.alert_last = d.emit ? now : 0;
+                        r = state_save(inv->agent.state_directory, name, &st);
+                        if (r < 0)
+                                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", name);
+                }
+                cert_state_done(&st);
+        }
+        return next;
+}
+
 int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
         CertState *st = &rep->states[i];
         const Plan *p;
@@ -309,6 +349,7 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
         }
         pass_pins_commit(&pins);
         check_report_recount(rep);
+        (void) pass_ca_alerts(inv, now);
 
         renew_many(inv, p.jobs, p.n_jobs, RENEW_CONCURRENCY, now);
         for (size_t i = 0; i < rep->n_results; i++)

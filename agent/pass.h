@@ -28,6 +28,11 @@ void pass_recover(const Inventory *inv);
 /* Plan result i (check_plan_one) and send the expiry alerts its plan says are due, remembering the alert
  * sent in rep->states[i] (both modes: repetition is suppressed the same way). Returns > 0 when the state
  * changed (the caller saves it), 0, or -ENOMEM. */
+/* issue 11: the internal CAs' own expiry, alerted like a certificate's (expiry-warning, expiry-critical,
+ * expired events named "ca:NAME", with [agent]'s warn-before and critical-before; a reminder a day later,
+ * kept in STATE/certs/ca:NAME.json). Returns when the CAs need looking at again. */
+usec_t pass_ca_alerts(const Inventory *inv, usec_t now);
+
 int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now);
 
 /* A job's outcome into its set's state: the failure count, backoff and last error of the renewal, the

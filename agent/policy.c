@@ -10,6 +10,7 @@ static const char *const renew_reason_table[_RENEW_REASON_MAX] = {
         [RENEW_REASON_BROKEN] = "certificate set is broken",
         [RENEW_REASON_EXPIRED] = "expired",
         [RENEW_REASON_DUE] = "inside the renew-before window",
+        [RENEW_REASON_CA_ROTATED] = "issued by the previous generation of its CA (ca rotate)",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(renew_reason, RenewReason, renew_reason_table, _RENEW_REASON_MAX)
@@ -168,6 +169,10 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 return p;
 
         p.why = policy_renew_reason(f, in->renew_before, flags.force, now);
+        /* A leaf of a rotated CA moves to the new CA now, not at its next window: the old CA's generation
+         * should have no leaves left long before it expires. */
+        if (in->ca_rotated && f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE))
+                p.why = RENEW_REASON_CA_ROTATED;
         if (f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE)) {
                 p.due = policy_renew_time(f->not_before, f->not_after, in->renew_before) +
                         policy_jitter(in->name, f->not_before, f->not_after);

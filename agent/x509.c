@@ -438,7 +438,7 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
         size_t n = 0;
 
         for (unsigned seq = 0;; seq++) {
-                char buf[512], ip[INET6_ADDRSTRLEN];
+                char buf[2048], ip[INET6_ADDRSTRLEN], prefixed[2048 + 8];
                 size_t size = sizeof(buf) - 1;
                 const char *name;
                 size_t name_size;
@@ -461,6 +461,14 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                                 continue;
                         name = ip;
                         name_size = strlen(ip);
+                } else if (r == GNUTLS_SAN_URI || r == GNUTLS_SAN_RFC822NAME) {
+                        /* issue 11: as the inventory writes them, uri:… and email:… */
+                        const char *pfx = r == GNUTLS_SAN_URI ? "uri:" : "email:";
+
+                        memcpy(prefixed, pfx, strlen(pfx));
+                        memcpy(prefixed + strlen(pfx), buf, size);
+                        name = prefixed;
+                        name_size = strlen(pfx) + size;
                 } else
                         continue;
 
@@ -498,6 +506,13 @@ static bool san_covers(const char *san, const char *name) {
         unsigned char a[16], b[16];
         const char *dot;
 
+        /* A URI is compared as written; an email address ignoring case (its domain is a host name). */
+        if (strncmp(name, "uri:", 4) == 0)
+                return strcmp(san, name) == 0;
+        if (strncmp(name, "email:", 6) == 0)
+                return strcasecmp(san, name) == 0;
+        if (strncmp(san, "uri:", 4) == 0 || strncmp(san, "email:", 6) == 0)
+                return false;
         if (inet_pton(AF_INET, name, a) == 1)
                 return inet_pton(AF_INET, san, b) == 1 && memcmp(a, b, 4) == 0;
         if (inet_pton(AF_INET6, name, a) == 1)
@@ -851,4 +866,30 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
 
         *ret = TAKE_PTR(f);
         return 0;
+}
+
+int x509_load_leaf(const uint8_t *data, size_t size, gnutls_x509_crt_t *ret) {
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = x509_load_crts(data, size, &crts, &n);
+        if (r < 0)
+                return r;
+        *ret = crts[0];
+        for (unsigned i = 1; i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        return 0;
+}
+
+int x509_leaf_der(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        int r;
+
+        r = x509_load_leaf(data, size, &crt);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret);
+        return r < 0 ? errno_from_gnutls(r) : 0;
 }

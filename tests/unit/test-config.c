@@ -459,7 +459,7 @@ static void test_continuation(_unused_ void **state) {
                      "the value of 'certificate' (line 2): remove the indentation");
         /* messages about the value name the key's line */
         assert_error("[certificate \"a\"]\ncertificate = /a\nnames = one.example\n  bad_name!\n",
-                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error("[certificate \"a\"]\ncertificate = /a\nbogus = 1\n  2\n",
                      "test.conf:3: unknown key 'bogus' in [certificate \"a\"]");
 }
@@ -515,7 +515,7 @@ static void test_env(_unused_ void **state) {
         /* Values from the environment are checked like values from the file. */
         setenv("CH_BADNAME", "bad_name.example", 1);
         assert_error(CERT_HEAD "names = ${CH_BADNAME}\n",
-                     "test.conf:3: invalid entry 'bad_name.example' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'bad_name.example' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         setenv("CH_NEWLINE", "a\nb", 1);
         assert_error(CERT_HEAD "key = ${CH_NEWLINE}\n",
                      "test.conf:3: key: control character in the expanded value");
@@ -745,6 +745,41 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [acme \"le\"] challenge dns-01 needs dns-hook");
 }
 
+/* Issue 12 item 3: the further outputs and their rules. */
+static void test_outputs(_unused_ void **state) {
+#define OUT_HEAD "[certificate \"web\"]\ncertificate = /c\nkey = /k\n"
+        _cleanup_inventory_ Inventory *inv = NULL;
+        CertConfig *c;
+
+        inv = parse_ok(OUT_HEAD "chain = /o/chain.pem\nleaf = /o/cert.pem\ncombined = /o/combined.pem\n"
+                               "pkcs12 = /o/web.p12\npkcs12-password-file = /run/credentials/p12\n");
+        c = inventory_find_cert(inv, "web");
+        assert_non_null(c);
+        assert_string_equal(c->chain, "/o/chain.pem");
+        assert_string_equal(c->leaf, "/o/cert.pem");
+        assert_string_equal(c->combined, "/o/combined.pem");
+        assert_string_equal(c->pkcs12, "/o/web.p12");
+        assert_string_equal(c->pkcs12_password_file, "/run/credentials/p12");
+
+        assert_error(OUT_HEAD "pkcs12 = /o/web.p12\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' needs 'pkcs12-password-file'");
+        assert_error(OUT_HEAD "pkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12-password-file' without 'pkcs12'");
+        assert_error(OUT_HEAD "chain = chain.pem\n",
+                     "test.conf:1: [certificate \"web\"] 'chain' must be an absolute path, not 'chain.pem'");
+        assert_error(OUT_HEAD "leaf = /c\n",
+                     "test.conf:1: [certificate \"web\"] 'certificate' and 'leaf' name the same file /c");
+        assert_error(OUT_HEAD "combined = /o/x\npkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' and 'pkcs12' name the same file /o/x");
+        assert_error("[certificate \"web\"]\ncertificate = /c\ncombined = /o/x\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' holds the private key: it needs a key file");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t;object=k\n"
+                     "pkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' holds the private key: it needs a key file, "
+                     "not a pkcs11: URI");
+#undef OUT_HEAD
+}
+
 static void test_names(_unused_ void **state) {
         static const char *const good[] = {
                 "example.com", "a.b.c.example.com", "*.example.com", "localhost", "xn--bcher-kva.example",
@@ -780,11 +815,11 @@ static void test_names(_unused_ void **state) {
         assert_true(config_dns_name_is_valid(long_name));
 
         assert_error(CERT_HEAD "names = ok.example foo_bar.example\n",
-                     "test.conf:3: invalid entry 'foo_bar.example' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'foo_bar.example' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error(CERT_HEAD "names = 192.168.1.300\n",
-                     "test.conf:3: invalid entry '192.168.1.300' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry '192.168.1.300' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error(CERT_HEAD "names = 2001:db8::g\n",
-                     "test.conf:3: invalid entry '2001:db8::g' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry '2001:db8::g' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
 }
 
 static void test_value_helpers(_unused_ void **state) {
@@ -1408,6 +1443,73 @@ static void test_hand_built(_unused_ void **state) {
         inventory_free(parsed);
 }
 
+/* issue 11: uri:/email: names, permitted-names (RFC 5280 / OpenSSL leading-dot reading), subjects. */
+static void test_pki_names(void **state) {
+        char *permitted[] = { ".internal.example", "corp.example", "10.0.0.0/8", "fd00::/8", NULL };
+        char *dns_only[] = { "corp.example", NULL };
+        _cleanup_strv_free_ char **parts = NULL;
+
+        assert_int_equal(config_name_type("uri:spiffe://example.org/a"), NAME_URI);
+        assert_int_equal(config_name_type("email:a@example.org"), NAME_EMAIL);
+        assert_int_equal(config_name_type("10.1.2.3"), NAME_IP);
+        assert_int_equal(config_name_type("www.example.org"), NAME_DNS);
+        assert_string_equal(config_name_value("uri:spiffe://example.org/a"), "spiffe://example.org/a");
+        assert_true(config_name_is_valid("uri:spiffe://example.org/ns/prod/sa/api"));
+        assert_true(config_name_is_valid("uri:https://example.org/x?y=1"));
+        assert_true(config_name_is_valid("email:ops@example.org"));
+        assert_false(config_name_is_valid("uri:spiffe:///path"));   /* no trust domain */
+        assert_false(config_name_is_valid("uri:no-scheme"));
+        assert_false(config_name_is_valid("uri:1x://a"));
+        assert_false(config_name_is_valid("uri:"));
+        assert_false(config_name_is_valid("email:nobody"));
+        assert_false(config_name_is_valid("email:@example.org"));
+        assert_false(config_name_is_valid("email:a@b@example.org"));
+        assert_false(config_name_is_valid("email:a@*.example.org"));
+        assert_false(config_san_is_valid("uri:spiffe://example.org/a")); /* ACME identifiers stay DNS/IP */
+
+        assert_true(config_permitted_name_is_valid(".internal.example"));
+        assert_true(config_permitted_name_is_valid("10.0.0.0/8"));
+        assert_true(config_permitted_name_is_valid("fd00::/8"));
+        assert_false(config_permitted_name_is_valid("10.0.0.0/33"));
+        assert_false(config_permitted_name_is_valid("10.0.0.0/"));
+        assert_false(config_permitted_name_is_valid("*.example"));
+        assert_false(config_permitted_name_is_valid("10.0.0.0"));
+
+        assert_true(config_name_permitted(permitted, "api.internal.example"));
+        assert_true(config_name_permitted(permitted, "a.b.internal.example"));
+        assert_true(config_name_permitted(permitted, "*.internal.example"));
+        assert_false(config_name_permitted(permitted, "internal.example")); /* leading dot: below only */
+        assert_false(config_name_permitted(permitted, "xinternal.example"));
+        assert_true(config_name_permitted(permitted, "corp.example"));
+        assert_true(config_name_permitted(permitted, "www.corp.example"));
+        assert_false(config_name_permitted(permitted, "evilcorp.example"));
+        assert_true(config_name_permitted(permitted, "API.Internal.Example"));
+        assert_true(config_name_permitted(permitted, "10.255.0.1"));
+        assert_false(config_name_permitted(permitted, "11.0.0.1"));
+        assert_true(config_name_permitted(permitted, "fd12::1"));
+        assert_false(config_name_permitted(permitted, "fe80::1"));
+        assert_true(config_name_permitted(permitted, "uri:spiffe://anything/x")); /* not constrained */
+        assert_true(config_name_permitted(dns_only, "192.0.2.1"));               /* no IP subtree */
+        assert_false(config_name_permitted(dns_only, "example.net"));
+        assert_true(config_name_permitted(NULL, "example.net"));
+
+        assert_int_equal(config_subject_split("CN=gateway, o=Example\\, Inc., OU = Platform", &parts), 0);
+        assert_int_equal(strv_length(parts), 6);
+        assert_string_equal(parts[0], "CN");
+        assert_string_equal(parts[1], "gateway");
+        assert_string_equal(parts[2], "O");
+        assert_string_equal(parts[3], "Example, Inc.");
+        assert_string_equal(parts[4], "OU");
+        assert_string_equal(parts[5], "Platform");
+        assert_true(config_subject_is_valid("C=DE, serialNumber=42, DC=example, UID=u1, L=x, ST=y"));
+        assert_false(config_subject_is_valid("C=Germany"));
+        assert_false(config_subject_is_valid("XX=1"));
+        assert_false(config_subject_is_valid("CN="));
+        assert_false(config_subject_is_valid("CN=a+OU=b"));
+        assert_false(config_subject_is_valid("CN=a,"));
+        assert_false(config_subject_is_valid("just text"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_design_example),
@@ -1436,6 +1538,8 @@ int main(void) {
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
+                cmocka_unit_test(test_pki_names),
+                cmocka_unit_test(test_outputs),
         };
 
         /* Files written here must not be group-writable: run as root, config_load() refuses those. */

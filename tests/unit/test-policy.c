@@ -318,6 +318,31 @@ static void test_plan_alert_repetition(void **state) {
         assert_true(p.alert.emit);
 }
 
+/* issue 11: a leaf of a rotated CA is due at once (after missing/expired/broken), in both modes. */
+static void test_plan_ca_rotated(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        PlanInput in = { .name = "web", .can_renew = true, .facts = &f, .renew_before = days(30),
+                         .warn_before = days(14), .critical_before = days(7), .ca_rotated = true };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, T0 + USEC_PER_DAY);
+                assert_int_equal(p.action, PLAN_RENEW);
+                assert_int_equal(p.why, RENEW_REASON_CA_ROTATED);
+                assert_true(p.due == T0 + USEC_PER_DAY);
+        }
+        assert_string_equal(renew_reason_to_string(RENEW_REASON_CA_ROTATED),
+                            "issued by the previous generation of its CA (ca rotate)");
+        /* inside the window it is still renewed at once, for the rotation */
+        p = policy_plan(&in, (PlanFlags) {}, na - USEC_PER_DAY);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_int_equal(p.why, RENEW_REASON_CA_ROTATED);
+        in.ca_rotated = false;
+        p = policy_plan(&in, (PlanFlags) {}, T0 + USEC_PER_DAY);
+        assert_int_equal(p.action, PLAN_NONE);
+}
+
 /* Issue 13: with no renew-before given (the [agent] default, implicit), a 90-day certificate renews with
  * a third of its life left and a 6-day one with half of it left: 3 days, so a timer every 6 h has about a
  * dozen chances. Both modes, with a fake clock; jitter stays within lifetime/20. */
@@ -368,6 +393,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_backoff),
                 cmocka_unit_test(test_plan_deploy_retry),
                 cmocka_unit_test(test_plan_alert_repetition),
+                cmocka_unit_test(test_plan_ca_rotated),
                 cmocka_unit_test(test_plan_held),
                 cmocka_unit_test(test_plan_implicit_renew_before),
         };

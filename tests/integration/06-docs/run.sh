@@ -141,7 +141,9 @@ want "api-gw db web " certherd -c "$T/etc/certherd.conf" check ""
 want "api-gw db web " certherd --config="$T/etc/certherd.conf" --json renew ""
 want "db " certherd -c "$T/etc/certherd.conf" renew d
 want "--force " certherd -c "$T/etc/certherd.conf" renew --fo
-want "init list revoke " certherd ca ""
+want "import init list revoke rotate sign " certherd ca ""
+want "--reissue " certherd -c "$T/etc/certherd.conf" ca rotate internal --re
+want "client server server+client " certherd ca sign internal x.csr --usage ""
 want "internal " certherd -c "$T/etc/certherd.conf" ca init ""
 want "internal " certherd -c "$T/etc/certherd.conf" ca list ""
 want "api-gw db web " certherd -c "$T/etc/certherd.conf" ca revoke ""
