@@ -189,3 +189,28 @@ d = json.load(open(sys.argv[1]))
 assert sum(1 for c in d["certificates"] if c["pin_sha256"] == sys.argv[2]) == 1
 PY
 ok "the old key put back by hand: check reports it, renew and renew --force never certify it again"
+
+# --- CA rotation with a CRL: while the previous generation may have valid leaves its key signs a CRL
+# too, in the same file; nginx (reloaded by the exec hook after the new CRL) accepts leaves of both
+# generations and refuses a revoked one of either.
+expect 0 ch ca rotate mtls
+[[ $(grep -c "BEGIN X509 CRL" "$T/export/ca.crl") == 2 ]] || die "after ca rotate the CRL file holds $(grep -c "BEGIN X509 CRL" "$T/export/ca.crl") CRLs"
+cp "$T/tls/alice.crt" "$T/alice-old-gen.crt"
+sleep 1
+[[ $(code alice) == 200 ]] || die "alice (previous generation) refused after ca rotate"
+expect 0 ch renew --force bob
+bob_new=$(serial "$T/tls/bob.crt")
+end=$((SECONDS + 30))
+while ((SECONDS < end)); do [[ $(code bob) == 200 ]] && break; sleep 0.2; done
+[[ $(code bob) == 200 ]] || die "bob (new generation) refused"
+openssl verify -crl_check -CAfile "$T/export/ca.pem" -CRLfile "$T/export/ca.crl" "$T/tls/bob.crt" >/dev/null ||
+        die "openssl verify -crl_check refuses bob's new-generation certificate"
+expect 0 ch ca revoke alice --reason cessation-of-operation
+refused_within alice 30 || die "alice (previous generation) still accepted after ca revoke"
+[[ $(code bob) == 200 ]] || die "bob refused after alice's revocation"
+openssl verify -crl_check -CAfile "$T/export/ca.pem" -CRLfile "$T/export/ca.crl" "$T/alice-old-gen.crt" >"$T/v" 2>&1 &&
+        die "openssl verify accepts the revoked previous-generation leaf"
+grep -q "certificate revoked" "$T/v" || die "openssl verify: $(cat "$T/v")"
+expect 0 ch ca revoke --ca mtls --serial "$bob_new"
+refused_within bob 30 || die "bob (new generation) still accepted after ca revoke"
+ok "ca rotate: CRLs of both generations in one file; leaves of either accepted, and refused once revoked"
