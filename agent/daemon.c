@@ -141,6 +141,18 @@ static const char *issuing_ca_certificate(const Inventory *inv, const CertConfig
         return ca ? ca->certificate : NULL;
 }
 
+/* issue 11: whether `name` (a file name in a watched directory) is a CRL `c` is checked against: its `crl`
+ * files, else its internal CA's. */
+static bool crl_named(const Inventory *inv, const CertConfig *c, const char *name) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        const char *base;
+
+        for (char **p = c->crl; p && *p; p++)
+                if ((base = strrchr(*p, '/')) && strcmp(base + 1, name) == 0)
+                        return true;
+        return !c->crl && ca && ca->crl && (base = strrchr(ca->crl, '/')) && strcmp(base + 1, name) == 0;
+}
+
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
         Manager *m = userdata;
 
@@ -152,6 +164,12 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         }
         if (ev->len == 0)
                 return 0;
+        /* A key marked compromised (ca revoke, revoke): any set may hold it. */
+        if (strcmp(ev->name, "compromised-keys.json") == 0) {
+                m->rescan_all = true;
+                schedule_rescan(m);
+                return 0;
+        }
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
@@ -168,6 +186,11 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
                                 break;
                         }
                 }
+                /* A new CRL (`ca revoke` by hand, another publisher): revoked is seen at once. */
+                if (crl_named(m->inv, c, ev->name)) {
+                        m->rt[i].dirty = true;
+                        schedule_rescan(m);
+                }
         }
         return 0;
 }
@@ -176,12 +199,54 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
  * which a watch on the file itself would lose with the old inode. */
 static int watches_setup(Manager *m) {
         _cleanup_strv_free_ char **dirs = NULL;
-        size_t n = 0;
+        size_t n = 0, n_crl = 0;
 
         watches_free(m);
-        dirs = calloc(8 * m->inv->n_certs + 1, sizeof(char *));
+        /* issue 11: the sets' CRL files, the CAs' CRLs and the state directory (compromised-keys.json). */
+        for (size_t i = 0; i < m->inv->n_certs; i++)
+                n_crl += strv_length(m->inv->certs[i]->crl);
+        dirs = calloc(8 * m->inv->n_certs + n_crl + m->inv->n_ca + 2, sizeof(char *));
         if (!dirs)
                 return -ENOMEM;
+        for (size_t i = 0; i < m->inv->n_certs + m->inv->n_ca + 1; i++) {
+                char *const *crls = i < m->inv->n_certs ? m->inv->certs[i]->crl : NULL;
+                const char *one = i >= m->inv->n_certs && i < m->inv->n_certs + m->inv->n_ca
+                                          ? m->inv->ca[i - m->inv->n_certs]->crl
+                                  : i == m->inv->n_certs + m->inv->n_ca ? m->inv->agent.state_directory
+                                                                         : NULL;
+                char *d;
+
+                for (size_t k = 0; crls && crls[k]; k++) {
+                        const char *slash = strrchr(crls[k], '/');
+
+                        if (!slash)
+                                continue;
+                        d = slash == crls[k] ? strdup("/") : strndup(crls[k], (size_t) (slash - crls[k]));
+                        if (!d)
+                                return -ENOMEM;
+                        if (strv_contains(dirs, d))
+                                free(d);
+                        else
+                                dirs[n++] = d;
+                }
+                if (!one)
+                        continue;
+                if (one == m->inv->agent.state_directory)
+                        d = strdup(one);
+                else {
+                        const char *slash = strrchr(one, '/');
+
+                        if (!slash)
+                                continue;
+                        d = slash == one ? strdup("/") : strndup(one, (size_t) (slash - one));
+                }
+                if (!d)
+                        return -ENOMEM;
+                if (strv_contains(dirs, d))
+                        free(d);
+                else
+                        dirs[n++] = d;
+        }
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
                 /* The further outputs too: check compares them, a deleted one makes the set due. */

@@ -153,5 +153,18 @@ if [[ $(code) != 200 ]]; then
 fi
 ok "key back: the daemon re-signed on its own (retry), the good client is accepted again"
 
+# A revocation by hand while the daemon runs: it sees the new CRL (inotify), finds the set revoked and
+# replaces the certificate at once, long before the CRL's next deadline.
+serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
+old=$(serial "$T/tls/good.crt")
+expect 0 ch ca revoke good --reason superseded
+for i in $(seq 100); do [[ $(serial "$T/tls/good.crt") != "$old" ]] && break; sleep 0.1; done
+[[ $(serial "$T/tls/good.crt") != "$old" ]] || die "the daemon did not replace the revoked certificate within 10 s: $(tail -5 "$T/daemon.log")"
+grep -q "good: renewing: certificate set is broken" "$T/daemon.log" || die "no renewal of the revoked set: $(tail -5 "$T/daemon.log")"
+end=$((SECONDS + 30))
+while ((SECONDS < end)); do [[ $(code) == 200 ]] && break; sleep 0.2; done
+[[ $(code) == 200 ]] || die "the replaced good client is refused"
+ok "ca revoke by hand under the daemon: it saw the new CRL and replaced the revoked certificate at once"
+
 kill -TERM "$daemon"
 wait "$daemon" || die "the daemon exited $? on SIGTERM"
