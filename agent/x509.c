@@ -332,7 +332,9 @@ char *x509_escape_text(const char *s, size_t n) {
                         p += sprintf(p, "\\x%02x", u[i]);
         }
         *p = 0;
-        return out;
+        /* Kept for the life of the facts (the daemon holds one per set): give back the worst-case room. */
+        p = realloc(out, (size_t) (p - out) + 1);
+        return p ?: out;
 }
 
 /* A DN as text, escaped for terminals (a certificate's subject is whatever its maker wrote). */
