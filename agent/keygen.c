@@ -86,6 +86,21 @@ int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
         return 0;
 }
 
+int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_datum_t *ret) {
+        gnutls_datum_t out = {};
+        int r;
+
+        if (!password)
+                return keygen_export_pem(key, ret);
+        if (!key || !ret)
+                return -EINVAL;
+        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, password, GNUTLS_PKCS_PBES2_AES_256, &out);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = out;
+        return 0;
+}
+
 int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
         _cleanup_(subject_alt_names_freep) gnutls_subject_alt_names_t sans = NULL;
         gnutls_datum_t der = {};

@@ -19,6 +19,11 @@ bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t);
 /* The key as unencrypted PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"), gnutls-allocated. */
 int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret);
 
+/* The key as it is written to disk: with a password, encrypted PKCS#8 PEM ("-----BEGIN ENCRYPTED PRIVATE
+ * KEY-----": PBES2, AES-256-CBC, PBKDF2-HMAC-SHA256 with GnuTLS's iteration count, 600000 in 3.7.9 —
+ * what OpenSSL 3 and Python's ssl read with the same password); without one, keygen_export_pem. */
+int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_datum_t *ret);
+
 /* A PKCS#10 request (DER) signed by `key` for `names` (DNS names and IP addresses as SANs, CN = the
  * first name), as ACME's finalize wants it. Returns 0, -EINVAL (no names / a bad name), -errno. */
 int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *ret_der);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -97,53 +98,110 @@ static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         return 0;
 }
 
-/* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
- * is safe to hand back. 1: reused, 0: not (why logged), -ENOMEM. */
-static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
-                     gnutls_datum_t *ret_pem) {
+int keys_password(const CertConfig *c, char **ret) {
+        int r;
+
+        *ret = NULL;
+        if (!c->key_password_file)
+                return 0;
+        r = read_secret_file(c->key_password_file, ret);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read key-password-file %s: %m; no key is written without it",
+                                       c->name, c->key_password_file);
+        return 0;
+}
+
+/* The installed key, when it is ours to look at (read_own_key). 1 with *ret_key set (and *ret_encrypted),
+ * 0 when there is none to use (why logged unless there is no file), -EACCES when it is encrypted and
+ * cannot be opened: writing a new key there would either drop the operator's encryption or lock them out
+ * of a key they can no longer decrypt, so the renewal stops with the reason. */
+static int load_installed(const CertConfig *c, const char *password, uint8_t **ret_data, size_t *ret_size,
+                          gnutls_x509_privkey_t *ret_key, bool *ret_encrypted) {
         _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *password = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         const char *why = NULL;
-        uint8_t pin[PIN_SIZE];
         size_t size;
+        bool encrypted;
         int r;
 
         r = read_own_key(c, &data, &size, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                if (r != -ENOENT)
+                if (r != -ENOENT && c->key_policy == KEY_POLICY_REUSE)
                         log_warning("%s: not reusing the key %s: %s; making a new key", c->name, c->key, why);
                 return 0;
         }
-        if (c->key_password_file && read_secret_file(c->key_password_file, &password) < 0)
-                password = NULL;
-        if (x509_load_privkey(data, size, password, &key) < 0 || !keygen_key_is_type(key, c->key_type))
+        /* Without a password an encrypted structure is refused at once (no key derivation is run). */
+        r = x509_load_privkey(data, size, NULL, &key);
+        encrypted = r == -EACCES;
+        if (r == -ENOMEM)
+                return r;
+        if (encrypted && !password)
+                return log_error_errno(-EACCES, "%s: the installed key %s is encrypted and no key-password-file is "
+                                       "set; refusing to replace it with a plaintext key", c->name, c->key);
+        if (encrypted) {
+                r = x509_load_privkey(data, size, password, &key);
+                if (r == -EACCES)
+                        return log_error_errno(r, "%s: the installed key %s is encrypted and the password in %s "
+                                               "does not decrypt it; refusing to replace it", c->name, c->key,
+                                               c->key_password_file);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        if (r < 0)
+                return 0; /* not a key: replaced by a new one */
+        *ret_data = TAKE_PTR(data);
+        *ret_size = size;
+        *ret_key = TAKE_PTR(key);
+        *ret_encrypted = encrypted;
+        return 1;
+}
+
+/* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
+ * belongs to the installed certificate. 1: reused, 0: not (why logged), -errno. */
+static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key, const uint8_t *data,
+                     size_t size, bool encrypted, const char *password, gnutls_datum_t *ret_pem) {
+        uint8_t pin[PIN_SIZE];
+
+        if (!keygen_key_is_type(*key, c->key_type))
                 return 0;
         if (current && current->parsed && current->has_pin &&
-            (key_pin(key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
+            (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
                 log_warning("%s: not reusing the key %s: it is not the key of the installed certificate; "
                             "making a new key", c->name, c->key);
                 return 0;
         }
-        /* An encrypted key stays as the operator wrote it; a plain one is rewritten unchanged so that owner
-         * and mode are applied. */
-        if (!password && datum_dup(data, size, ret_pem) < 0)
+        /* An encrypted key stays as the operator wrote it (their cipher, their KDF); a plain one is
+         * rewritten so that owner and mode apply — encrypted now when a password is configured. */
+        if (encrypted)
+                *ret_pem = (gnutls_datum_t) {};
+        else if (password)
+                return keygen_export_key(*key, password, ret_pem) < 0 ? -ENOMEM : 1;
+        else if (datum_dup(data, size, ret_pem) < 0)
                 return -ENOMEM;
-        *ret_key = TAKE_PTR(key);
         return 1;
 }
 
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_free_ char *password = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
         gnutls_datum_t pem = {};
         KeyOrigin origin = KEY_ORIGIN_NEW;
+        bool encrypted = false;
+        size_t size = 0;
         int r;
 
-        if (c->key_policy == KEY_POLICY_REUSE) {
-                r = reuse_key(c, current, &key, &pem);
+        r = keys_password(c, &password);
+        if (r < 0)
+                return r;
+        r = load_installed(c, password, &data, &size, &key, &encrypted);
+        if (r < 0)
+                return r;
+        if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
+                r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -153,15 +211,17 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
                         return 0;
                 }
         }
+        if (key)
+                gnutls_x509_privkey_deinit(TAKE_PTR(key));
         /* rotate: the key announced as next_pin_sha256, when there is one. */
-        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, &key) >= 0)
+        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, password, &key) >= 0)
                 origin = KEY_ORIGIN_NEXT;
         else {
                 r = keygen_generate(c->key_type, &key);
                 if (r < 0)
                         return r;
         }
-        r = keygen_export_pem(key, &pem);
+        r = keygen_export_key(key, password, &pem);
         if (r < 0)
                 return r;
         *ret_key = TAKE_PTR(key);

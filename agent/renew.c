@@ -275,7 +275,7 @@ static void pending_discard(const Inventory *inv, const CertConfig *c) {
 
 static int pending_save(const Inventory *inv, const CertConfig *c, const Issued *is) {
         _cleanup_datum_ gnutls_datum_t key_pem = {};
-        _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL;
+        _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL, *password = NULL;
         int r;
 
         if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
@@ -284,7 +284,10 @@ static int pending_save(const Inventory *inv, const CertConfig *c, const Issued 
                 return -ENOMEM;
         r = mkdir_p(dir, 0700);
         if (r >= 0)
-                r = keygen_export_pem(is->key, &key_pem);
+                r = keys_password(c, &password);
+        /* Kept like the installed key: encrypted when the set has a key-password-file. */
+        if (r >= 0)
+                r = keygen_export_key(is->key, password, &key_pem);
         if (r >= 0)
                 r = install_file(&(InstallFile) { .path = key, .data = key_pem.data, .size = key_pem.size,
                                                   .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
@@ -300,7 +303,7 @@ static int pending_save(const Inventory *inv, const CertConfig *c, const Issued 
 
 /* 1 when a kept certificate was loaded into `is` (with the trust it must chain to now), 0 when none. */
 static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
-        _cleanup_free_ char *crt = NULL, *key = NULL;
+        _cleanup_free_ char *crt = NULL, *key = NULL, *password = NULL;
         _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL, *tdata = NULL;
         size_t csize, ksize, tsize;
         int r;
@@ -309,8 +312,8 @@ static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
                 return r;
         if (read_full_file(crt, INPUT_MAX, &cdata, &csize) < 0 || read_full_file(key, INPUT_MAX, &kdata, &ksize) < 0)
                 return 0;
-        if (x509_load_privkey(kdata, ksize, NULL, &is->key) < 0 || datum_dup(cdata, csize, &is->cert_pem) < 0 ||
-            keygen_export_pem(is->key, &is->key_pem) < 0)
+        if (keys_password(c, &password) < 0 || x509_load_privkey(kdata, ksize, password, &is->key) < 0 ||
+            datum_dup(cdata, csize, &is->cert_pem) < 0 || keygen_export_key(is->key, password, &is->key_pem) < 0)
                 return 0;
         if (c->ca) {
                 r = read_full_file(c->ca, INPUT_MAX, &tdata, &tsize);
