@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -21,6 +22,9 @@ typedef struct IssueRequest {
  * cRLSign (critical), subject key id, CN = common_name, random positive serial of at least 64 bits. */
 int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
                  gnutls_x509_crt_t *ret);
+/* The same for any signing key, a PKCS#11 token's too (token.h). */
+int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                         gnutls_x509_crt_t *ret);
 
 /* A leaf for `leaf_key` signed by the CA: SANs from names, CN = first name, EKU from usage, keyUsage
  * right for the key type (digitalSignature, plus keyEncipherment for RSA), basicConstraints CA:false,
@@ -28,11 +32,15 @@ int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t vali
  * Returns 0, -EINVAL (bad request, e.g. a name that is neither a DNS name nor an IP; CA expired), -errno. */
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret);
+/* The same with the CA's key as any signing key (in a token too) and the leaf's public key alone. */
+int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pubkey_t leaf_key,
+                    const IssueRequest *req, gnutls_x509_crt_t *ret);
 
 /* A self-signed end-entity certificate for the names, its own trust anchor: basicConstraints CA:false
  * (critical), keyUsage digitalSignature (+ keyEncipherment for RSA; never keyCertSign), EKU from usage,
  * SANs, subject key id. */
 int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
+int ca_self_sign_privkey(gnutls_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
 
 /* PEM of one certificate, gnutls-allocated. */
 int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);
@@ -41,6 +49,10 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);
  * anchor a leaf it issues must chain to). Returns 0 or -errno (logged, naming the file). */
 int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
                   gnutls_datum_t *ret_pem);
+
+/* Like ca_load_files, with the key as a signing key: a file's, or the token object `key = pkcs11:…`
+ * names (PIN from pin-source= or pkcs11-pin-file). Returns 0 or -errno (logged). */
+int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem);
 
 /* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
  * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */

@@ -172,6 +172,7 @@ static CaConfig *ca_free(CaConfig *c) {
         free(c->certificate);
         free(c->key);
         strv_free(c->export);
+        free(c->pkcs11_pin_file);
         free(c->file);
         free(c);
         return NULL;
@@ -187,6 +188,7 @@ static CertConfig *cert_free(CertConfig *c) {
         strv_free(c->names);
         free(c->issuer_name);
         free(c->key_password_file);
+        free(c->pkcs11_pin_file);
         free(c->owner);
         strv_free(c->reload);
         strv_free(c->restart);
@@ -205,6 +207,7 @@ Inventory *inventory_free(Inventory *inv) {
         free(inv->agent.state_directory);
         free(inv->agent.pin_directory);
         free(inv->agent.metrics_file);
+        strv_free(inv->agent.pkcs11_modules);
         free(inv->agent.file);
         for (size_t i = 0; i < inv->n_acme; i++)
                 acme_free(inv->acme[i]);

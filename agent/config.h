@@ -69,6 +69,7 @@ typedef struct AgentConfig {
         char *state_directory; /* default: $STATE_DIRECTORY, else /var/lib/certherd */
         char *pin_directory;   /* default /run/certherd/pins */
         char *metrics_file;    /* NULL when unset or empty */
+        char **pkcs11_modules; /* PKCS#11 modules to load; NULL: the ones p11-kit registers */
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
         Threshold renew_before;    /* default 33% */
@@ -100,7 +101,8 @@ typedef struct AcmeConfig {
 typedef struct CaConfig {
         char *name;
         char *certificate; /* required */
-        char *key;         /* required */
+        char *key;         /* required; a file or a pkcs11: URI */
+        char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
         KeyType key_type;  /* default ec-p256 */
         usec_t validity;   /* default 90d */
         usec_t ca_validity; /* default 10y */
@@ -124,6 +126,7 @@ typedef struct CertConfig {
         Threshold warn_before;
         Threshold critical_before;
         char *key_password_file;
+        char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
         char *owner;      /* "user" or "user:group"; NULL when unset */
         mode_t mode;      /* key mode; default 0600 */
         bool mode_set;

@@ -53,6 +53,14 @@ int keygen_generate(KeyType t, gnutls_x509_privkey_t *ret) {
         return 0;
 }
 
+int keygen_type_params(KeyType t, gnutls_pk_algorithm_t *ret_pk, unsigned *ret_bits) {
+        if (t < 0 || t >= _KEY_TYPE_MAX)
+                return -EINVAL;
+        *ret_pk = key_type_table[t].pk;
+        *ret_bits = key_type_table[t].bits;
+        return 0;
+}
+
 bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t) {
         gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
         unsigned bits = 0;

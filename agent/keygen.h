@@ -13,6 +13,10 @@
 /* A fresh key of type t (ec-p256, ec-p384, rsa-2048/3072/4096, ed25519). Returns 0 or -errno. */
 int keygen_generate(KeyType t, gnutls_x509_privkey_t *ret);
 
+/* The GnuTLS algorithm and bits (modulus size, or GNUTLS_CURVE_TO_BITS(curve)) of key type t, for
+ * generating it elsewhere (in a token). Returns 0 or -EINVAL. */
+int keygen_type_params(KeyType t, gnutls_pk_algorithm_t *ret_pk, unsigned *ret_bits);
+
 /* Whether `key` is of type t (algorithm, curve, modulus size): the key-policy = reuse test. */
 bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t);
 
