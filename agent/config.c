@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -806,10 +807,31 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
         return 0;
 }
 
+/* A key in a PKCS#11 token must name its object: the label is the stable name services open, and
+ * rotation keeps LABEL.next and LABEL.old beside it. */
+static bool key_is_token(const char *key) {
+        return key && strncasecmp(key, "pkcs11:", 7) == 0;
+}
+
+static bool token_key_has_label(const char *key) {
+        const char *end = key + strcspn(key, "?");
+
+        for (const char *p = key + 7; p < end; p += strcspn(p, ";?") + (p[strcspn(p, ";?")] == ';'))
+                if (strncmp(p, "object=", 7) == 0 && p[7] && p[7] != ';' && p[7] != '?')
+                        return true;
+        return false;
+}
+
 static int validate_ca(CaConfig *c, char **reterr) {
         if (!c->certificate || !c->key)
                 return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
                                      "missing required key '%s'", c->certificate ? "key" : "certificate");
+        if (key_is_token(c->key) && !token_key_has_label(c->key))
+                return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                     "key '%s' names no token object: add ;object=LABEL", c->key);
+        if (c->pkcs11_pin_file && !key_is_token(c->key))
+                return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                     "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         return 0;
 }
 
@@ -830,6 +852,15 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "missing required key 'key' (needed with issuer '%s')",
                                      issuer_display(issuer, sizeof(issuer), c));
+        if (key_is_token(c->key) && !token_key_has_label(c->key))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "key '%s' names no token object: add ;object=LABEL", c->key);
+        if (key_is_token(c->key) && c->key_password_file)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "key-password-file is for key files; a token key takes pkcs11-pin-file");
+        if (c->pkcs11_pin_file && !key_is_token(c->key))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
             (c->issuer == ISSUER_ACME && !inventory_find_acme(inv, c->issuer_name)))
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,

@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "renew.h"
 #include "state.h"
+#include "token.h"
 
 /* Files change in bursts (a key, then its certificate); one inspection after the burst is enough. */
 #define RESCAN_DELAY_USEC (100 * 1000)
@@ -629,6 +630,7 @@ int daemon_run(const char *config_path) {
                 log_error("%s", err ?: strerror(-r));
                 return r;
         }
+        (void) token_init_inventory(inv); /* the PKCS#11 modules stay those of the first load */
         /* certherd-renew.service may be at work: wait for it (DESIGN.md §8); then recover and load. */
         m->lock_fd = pass_prepare(inv, true);
         if (m->lock_fd < 0) {

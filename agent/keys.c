@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pin.h"
 #include "publish.h"
+#include "token.h"
 
 #define KEY_FILE_MAX (1024U * 1024U)
 
@@ -230,8 +231,104 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         return 0;
 }
 
+/* Token sets: the object labelled LABEL (the `object=` of the set's URI) is the key in use — the name the
+ * set's services open; with rotate the next key waits in the token as LABEL.next, and the one it replaces
+ * is kept as LABEL.old (one generation, like a file's backup). */
+static int token_urls(const CertConfig *c, char **ret_label, char **ret_cur, char **ret_next, char **ret_next_label) {
+        _cleanup_free_ char *label = NULL, *next_label = NULL, *cur = NULL, *next = NULL;
+        int r;
+
+        r = token_url_label(c->key, &label);
+        if (r < 0)
+                return r;
+        if (!label)
+                return log_error_errno(-EINVAL, "%s: key %s names no object: add ;object=LABEL", c->name, c->key);
+        if (asprintf(&next_label, "%s.next", label) < 0)
+                return -ENOMEM;
+        if ((r = token_url_with_label(c->key, label, &cur)) < 0 || (r = token_url_with_label(c->key, next_label, &next)) < 0)
+                return r;
+        *ret_label = TAKE_PTR(label);
+        *ret_cur = TAKE_PTR(cur);
+        *ret_next = TAKE_PTR(next);
+        *ret_next_label = TAKE_PTR(next_label);
+        return 0;
+}
+
+static int token_failed(const CertConfig *c, int r, const char *what, const char *url) {
+        return log_error_errno(r, "%s: cannot %s %s: %s", c->name, what, url,
+                               r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
+                               r == -ENOENT ? "no such token or object" : strerror(-r));
+}
+
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
+                      KeyOrigin *ret_origin) {
+        _cleanup_free_ char *label = NULL, *cur = NULL, *next = NULL, *next_label = NULL;
+        uint8_t pin[PIN_SIZE];
+        KeyOrigin origin = KEY_ORIGIN_REUSED;
+        const char *use;
+        bool have_cur;
+        int r;
+
+        r = token_urls(c, &label, &cur, &next, &next_label);
+        if (r < 0)
+                return r;
+        have_cur = token_key_pin(cur, c->pkcs11_pin_file, pin, NULL) >= 0;
+        /* An interrupted switch (LABEL already moved to LABEL.old, LABEL.next not yet renamed): finish it. */
+        if (!have_cur && token_key_pin(next, c->pkcs11_pin_file, pin, NULL) >= 0 &&
+            token_relabel(c->key, c->pkcs11_pin_file, next_label, label) > 0)
+                have_cur = true;
+
+        use = cur;
+        if (!have_cur) {
+                /* The first key of the set, made where it will stay. */
+                r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, label);
+                if (r < 0)
+                        return token_failed(c, r, "generate a key in the token of", c->key);
+                log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
+                origin = KEY_ORIGIN_NEW;
+        } else if (c->key_policy == KEY_POLICY_ROTATE) {
+                /* The announced next key, unless there is none or it is the installed certificate's. */
+                if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
+                    (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {
+                        (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
+                        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, next_label);
+                        if (r < 0)
+                                return token_failed(c, r, "generate a key in the token of", c->key);
+                }
+                use = next;
+                origin = KEY_ORIGIN_NEXT;
+        }
+        r = token_load_privkey(use, c->pkcs11_pin_file, ret_key);
+        if (r < 0)
+                return token_failed(c, r, "use the token key", use);
+        *ret_origin = origin;
+        return 0;
+}
+
+/* After the certificate of LABEL.next is installed: LABEL.old goes, LABEL becomes LABEL.old, LABEL.next
+ * becomes LABEL — the URI the services open now names the new key. */
+static void token_next_used(const CertConfig *c) {
+        _cleanup_free_ char *label = NULL, *cur = NULL, *next = NULL, *next_label = NULL, *old_label = NULL;
+        int r;
+
+        if (token_urls(c, &label, &cur, &next, &next_label) < 0 || asprintf(&old_label, "%s.old", label) < 0)
+                return;
+        r = token_relabel(c->key, c->pkcs11_pin_file, old_label, NULL);
+        if (r >= 0)
+                r = token_relabel(c->key, c->pkcs11_pin_file, label, old_label);
+        if (r >= 0)
+                r = token_relabel(c->key, c->pkcs11_pin_file, next_label, label);
+        if (r < 0)
+                (void) token_failed(c, r, "rename the keys (LABEL.next to LABEL) in the token of", c->key);
+}
+
 void keys_next_used(const Inventory *inv, const CertConfig *c) {
         _cleanup_free_ char *path = NULL;
+
+        if (token_is_url(c->key)) {
+                token_next_used(c);
+                return;
+        }
 
         if (publish_next_key_path(inv, c, &path) >= 0)
                 (void) unlink(path);

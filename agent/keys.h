@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -32,6 +33,14 @@ typedef enum KeyOrigin {
  * Returns 0 or -errno (logged). */
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
+
+/* The key of the next certificate of a set whose `key = pkcs11:…;object=LABEL` is in a token: the object
+ * LABEL (generated in the token when there is none: KEY_ORIGIN_NEW; else reused), or with rotate the
+ * object LABEL.next (generated when missing or when it is the installed certificate's: KEY_ORIGIN_NEXT;
+ * keys_next_used() then renames it to LABEL). No private key leaves the token. Returns 0 or -errno
+ * (logged). */
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
+                      KeyOrigin *ret_origin);
 
 /* The set's key-password-file, read (NULL without one). An unreadable file is an error (logged): a key is
  * never written in plaintext because its password could not be read. Returns 0 or -errno. */

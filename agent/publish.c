@@ -11,6 +11,7 @@
 #include "keygen.h"
 #include "log.h"
 #include "publish.h"
+#include "token.h"
 #include "x509.h"
 
 #define INPUT_MAX (1024U * 1024U)
@@ -73,6 +74,32 @@ static bool next_key_is_plain(const Inventory *inv, const CertConfig *c) {
                !memmem(data, size, "ENCRYPTED", 9);
 }
 
+/* A set whose key is in a token: the next key is the token object LABEL.next (keys.c), generated there
+ * when there is none or it is the current key. Nothing is written to disk. */
+static int next_token_pin(const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]) {
+        _cleanup_free_ char *label = NULL, *next_label = NULL, *next = NULL;
+        int r;
+
+        r = token_url_label(c->key, &label);
+        if (r < 0)
+                return r;
+        if (!label)
+                return -EINVAL;
+        if (asprintf(&next_label, "%s.next", label) < 0)
+                return -ENOMEM;
+        r = token_url_with_label(c->key, next_label, &next);
+        if (r < 0)
+                return r;
+        if (token_key_pin(next, c->pkcs11_pin_file, ret, NULL) >= 0 && memcmp(ret, current, PIN_SIZE) != 0)
+                return 0;
+        (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
+        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, next_label);
+        if (r < 0)
+                return r;
+        log_info("%s: generated the next key in the token: %s", c->name, next);
+        return token_key_pin(next, c->pkcs11_pin_file, ret, NULL);
+}
+
 /* The pin of the next key, made (and saved) when there is none or it is the current key. */
 static int next_key_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
                         uint8_t ret[PIN_SIZE]) {
@@ -80,6 +107,9 @@ static int next_key_pin(const Inventory *inv, const CertConfig *c, const uint8_t
         _cleanup_free_ char *password = NULL;
         size_t size = PIN_SIZE;
         int r;
+
+        if (token_is_url(c->key))
+                return next_token_pin(c, current, ret);
 
         /* Never a plaintext next key for a set whose keys are encrypted: without its password, none. */
         if (c->key_password_file) {

@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "publish.h"
 #include "renew.h"
+#include "token.h"
 
 /* A self-signed certificate has no CA section to take a validity from. */
 #define SELF_SIGNED_VALIDITY (90 * USEC_PER_DAY)
@@ -27,7 +28,8 @@
 
 /* What one renewal works with; freed in one place. */
 typedef struct Issued {
-        gnutls_x509_privkey_t key;
+        gnutls_x509_privkey_t key;   /* a key for a file; NULL for a key in a token */
+        gnutls_privkey_t tkey;       /* the key in a token (key = pkcs11:…) */
         gnutls_datum_t key_pem;   /* what is installed as the key (NULL data: keep the file as it is) */
         gnutls_datum_t cert_pem;  /* leaf (+ chain) */
         gnutls_datum_t trust_pem; /* anchor the new certificate must chain to */
@@ -38,6 +40,8 @@ typedef struct Issued {
 static void issued_done(Issued *is) {
         if (is->key)
                 gnutls_x509_privkey_deinit(is->key);
+        if (is->tkey)
+                gnutls_privkey_deinit(is->tkey);
         gnutls_free(is->key_pem.data);
         gnutls_free(is->cert_pem.data);
         gnutls_free(is->trust_pem.data);
@@ -80,7 +84,11 @@ static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
 }
 
 static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
-        int r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
+        int r;
+
+        if (token_is_url(c->key))
+                return keys_obtain_token(inv, c, current, &is->tkey, &is->key_origin);
+        r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
 
         if (r < 0)
                 return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
@@ -97,6 +105,8 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
         size_t size;
         int r;
 
+        if (token_is_url(c->key))
+                return log_error_errno(-EOPNOTSUPP, "%s: key = pkcs11: with an ACME issuer is not supported yet", c->name);
         if (!acme) {
                 r = acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &own);
                 if (r < 0)
@@ -119,10 +129,35 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
         return datum_dup(data, size, &is->trust_pem);
 }
 
+/* The public half of the renewal's key, whichever kind it is. */
+static int issued_pubkey(const Issued *is, gnutls_pubkey_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t wrap = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        gnutls_privkey_t key = is->tkey;
+        int r;
+
+        if (gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        if (!key) {
+                if (gnutls_privkey_init(&wrap) < 0)
+                        return -ENOMEM;
+                r = gnutls_privkey_import_x509(wrap, is->key, 0);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+                key = wrap;
+        }
+        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = TAKE_PTR(pub);
+        return 0;
+}
+
 static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, AcmeSession *acme,
                  Issued *is) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         IssueRequest req = { .names = c->names, .usage = c->usage, .now = now, .validity = SELF_SIGNED_VALIDITY };
         const CaConfig *ca = NULL;
         int r;
@@ -131,7 +166,7 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                 ca = inventory_find_ca(inv, c->issuer_name);
                 if (!ca)
                         return -ENOENT; /* config_validate() makes this impossible */
-                r = ca_load_files(ca, &ca_crt, &ca_key, &is->trust_pem);
+                r = ca_load_signer(ca, &ca_crt, &ca_key, &is->trust_pem);
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
@@ -145,7 +180,10 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         if (r < 0)
                 return r;
 
-        r = ca ? ca_issue(ca_crt, ca_key, is->key, &req, &crt) : ca_self_sign(is->key, &req, &crt);
+        r = issued_pubkey(is, &pub);
+        if (r >= 0)
+                r = ca ? ca_issue_pubkey(ca_crt, ca_key, pub, &req, &crt) :
+                    is->tkey ? ca_self_sign_privkey(is->tkey, &req, &crt) : ca_self_sign(is->key, &req, &crt);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot issue the certificate: %m", c->name);
         r = ca_export_pem(crt, &is->cert_pem);
@@ -158,7 +196,9 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
 
 /* Our own inspection, against the key and the issuing anchor, before anything is installed. */
 static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issued *is) {
-        _cleanup_datum_ gnutls_datum_t key_pem = {};
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, spki = {};
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        uint8_t key_pin[PIN_SIZE];
         gnutls_x509_trust_list_t trust = NULL;
         X509Input in = {
                 .cert_path = c->certificate,
@@ -173,11 +213,23 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
         };
         int r;
 
-        r = keygen_export_pem(is->key, &key_pem);
-        if (r < 0)
-                return r;
-        in.key_data = key_pem.data;
-        in.key_size = key_pem.size;
+        if (is->tkey) {
+                /* A token key is paired through its public key: the private key never leaves the token. */
+                r = issued_pubkey(is, &pub);
+                if (r >= 0)
+                        r = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0 ? -EIO : 0;
+                if (r >= 0)
+                        r = pin_compute(spki.data, spki.size, key_pin);
+                if (r < 0)
+                        return r;
+                in.key_pin = key_pin;
+        } else {
+                r = keygen_export_pem(is->key, &key_pem);
+                if (r < 0)
+                        return r;
+                in.key_data = key_pem.data;
+                in.key_size = key_pem.size;
+        }
 
         r = x509_trust_new(is->trust_pem.data, is->trust_pem.size, &trust);
         if (r < 0)
@@ -222,7 +274,7 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         cert.uid = key.uid;
         cert.gid = key.gid;
 
-        if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (r = mkdir_parents(c->key, 0755)) < 0)
+        if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (!token_is_url(c->key) && (r = mkdir_parents(c->key, 0755)) < 0))
                 return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, c->certificate);
 
         r = install_pair(inv->agent.state_directory, c->name, is->key_pem.data ? &key : NULL, &cert);

@@ -66,6 +66,16 @@ out:
         return r < 0 ? -EIO : 0;
 }
 
+int token_init_inventory(const Inventory *inv) {
+        bool uses = false;
+
+        for (size_t i = 0; i < inv->n_certs && !uses; i++)
+                uses = token_is_url(inv->certs[i]->key);
+        for (size_t i = 0; i < inv->n_ca && !uses; i++)
+                uses = token_is_url(inv->ca[i]->key);
+        return uses ? token_init(inv->agent.pkcs11_modules) : 0;
+}
+
 /* Asked by GnuTLS when an operation needs the user PIN and the URI carries no pin-source/pin-value:
  * the key's pkcs11-pin-file. Once only: a wrong PIN tried again counts towards locking the token. */
 static int pin_from_file(void *userdata, int attempt, const char *token_url, const char *token_label, unsigned flags,

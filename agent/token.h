@@ -24,6 +24,10 @@ bool token_is_url(const char *s);
  * process decides; later calls do nothing. Returns 0 or -errno (logged). */
 int token_init(char *const *modules);
 
+/* token_init with [agent] pkcs11-module when the inventory names a key in a token; nothing otherwise (a
+ * run without token keys loads no module). Call right after loading the inventory. */
+int token_init_inventory(const Inventory *inv);
+
 /* The private key object `url` names (type=private is implied), ready to sign. pin_file may be NULL.
  * Returns 0, -ENOENT (no such object), -EACCES (no PIN or a wrong one), -errno. */
 int token_load_privkey(const char *url, const char *pin_file, gnutls_privkey_t *ret);
