@@ -188,6 +188,53 @@ int token_url_label(const char *url, char **ret) {
         return 0;
 }
 
+/* pin-source= (RFC 7512 §2.4) read by us like pkcs11-pin-file — a trailing newline dropped, as a systemd
+ * credential or `echo` leaves it — and taken out of the URI GnuTLS sees. *ret_pin_file: the pin file to
+ * use (the URI's wins over pin_file); *ret_url: the URI without it. */
+static int pin_source(const char *url, const char *pin_file, char **ret_url, char **ret_pin_file) {
+        _cleanup_free_ char *out = NULL, *path = NULL;
+        const char *q = strchr(url, '?');
+        size_t len;
+
+        out = malloc(strlen(url) + 1);
+        if (!out)
+                return -ENOMEM;
+        len = q ? (size_t) (q - url) : strlen(url);
+        memcpy(out, url, len);
+        out[len] = 0;
+        for (const char *a = q ? q + 1 : NULL; a && *a; a += strcspn(a, "&") + (a[strcspn(a, "&")] == '&')) {
+                size_t n = strcspn(a, "&");
+
+                if (strncmp(a, "pin-source=", 11) == 0) {
+                        char *o;
+
+                        free(path);
+                        path = o = malloc(n + 1);
+                        if (!path)
+                                return -ENOMEM;
+                        for (const char *p = a + 11; p < a + n; p++) {
+                                unsigned v;
+
+                                if (*p == '%' && p + 2 < a + n + 1 && sscanf(p + 1, "%2x", &v) == 1) {
+                                        *o++ = (char) v;
+                                        p += 2;
+                                } else
+                                        *o++ = *p;
+                        }
+                        *o = 0;
+                        if (strncmp(path, "file:", 5) == 0)
+                                memmove(path, path + 5, strlen(path + 5) + 1);
+                        continue;
+                }
+                len += (size_t) sprintf(out + len, "%c%.*s", strchr(out, '?') ? '&' : '?', (int) n, a);
+        }
+        if (!path && pin_file && !(path = strdup(pin_file)))
+                return -ENOMEM;
+        *ret_url = TAKE_PTR(out);
+        *ret_pin_file = TAKE_PTR(path);
+        return 0;
+}
+
 /* The URL of the private key object: type=private added unless the URL says a type already. */
 static int private_url(const char *url, char **ret) {
         if (strstr(url, ";type=") || strstr(url, ":type="))
@@ -195,21 +242,48 @@ static int private_url(const char *url, char **ret) {
         return url_rebuild(url, NULL, "type=private", ret);
 }
 
+/* A key's PIN function may be asked at any later signature (GnuTLS logs in again when the session was
+ * lost), so the path it reads must outlive the key: each distinct path is kept once for the process (a
+ * handful: one per pin file of the inventory). */
+static const char *pin_file_keep(const char *path) {
+        static char **kept = NULL;
+        static size_t n_kept = 0;
+        const char *found = NULL;
+        char **l;
+
+        if (!path)
+                return NULL;
+        pthread_mutex_lock(&token_lock);
+        for (size_t i = 0; i < n_kept && !found; i++)
+                if (strcmp(kept[i], path) == 0)
+                        found = kept[i];
+        if (!found && (l = realloc(kept, (n_kept + 1) * sizeof(char *)))) {
+                kept = l;
+                if ((kept[n_kept] = strdup(path)))
+                        found = kept[n_kept++];
+        }
+        pthread_mutex_unlock(&token_lock);
+        return found;
+}
+
 int token_load_privkey(const char *url, const char *pin_file, gnutls_privkey_t *ret) {
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
-        _cleanup_free_ char *purl = NULL;
+        _cleanup_free_ char *purl = NULL, *clean = NULL, *pf = NULL;
         int r;
 
         r = token_init(NULL);
         if (r < 0)
                 return r;
-        r = private_url(url, &purl);
+        r = pin_source(url, pin_file, &clean, &pf);
+        if (r < 0)
+                return r;
+        r = private_url(clean, &purl);
         if (r < 0)
                 return r;
         if (gnutls_privkey_init(&key) < 0)
                 return -ENOMEM;
         /* The PIN function belongs to the key: GnuTLS asks it again whenever the session needs a login. */
-        gnutls_privkey_set_pin_function(key, pin_from_file, (void *) pin_file);
+        gnutls_privkey_set_pin_function(key, pin_from_file, (void *) pin_file_keep(pf));
         r = gnutls_privkey_import_pkcs11_url(key, purl);
         if (r < 0)
                 return errno_from_p11(r);
@@ -221,22 +295,25 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         _cleanup_datum_ gnutls_datum_t spki = {};
-        _cleanup_free_ char *pub_url = NULL;
+        _cleanup_free_ char *pub_url = NULL, *clean = NULL, *pf = NULL;
         int r;
 
         r = token_init(NULL);
         if (r < 0)
                 return r;
+        r = pin_source(url, pin_file, &clean, &pf);
+        if (r < 0)
+                return r;
         if (gnutls_pubkey_init(&pub) < 0)
                 return -ENOMEM;
         /* The public object needs no login; a token that keeps none answers through the private key. */
-        r = url_rebuild(url, (const char *const[]) { "type", NULL }, "type=public", &pub_url);
+        r = url_rebuild(clean, (const char *const[]) { "type", NULL }, "type=public", &pub_url);
         if (r < 0)
                 return r;
         r = gnutls_pubkey_import_url(pub, pub_url, 0);
         if (r < 0) {
                 gnutls_pubkey_deinit(TAKE_PTR(pub));
-                r = token_load_privkey(url, pin_file, &key);
+                r = token_load_privkey(clean, pf, &key);
                 if (r < 0)
                         return r;
                 if (gnutls_pubkey_init(&pub) < 0)
@@ -257,7 +334,7 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
 }
 
 int token_generate(const char *url, const char *pin_file, KeyType t, const char *label) {
-        _cleanup_free_ char *turl = NULL;
+        _cleanup_free_ char *turl = NULL, *clean = NULL, *pf = NULL;
         gnutls_pk_algorithm_t pk;
         unsigned bits;
         int r;
@@ -268,12 +345,15 @@ int token_generate(const char *url, const char *pin_file, KeyType t, const char 
         r = token_init(NULL);
         if (r < 0)
                 return r;
+        r = pin_source(url, pin_file, &clean, &pf);
+        if (r < 0)
+                return r;
         /* The token itself: no object attributes. */
-        r = url_rebuild(url, (const char *const[]) { "object", "id", "type", NULL }, NULL, &turl);
+        r = url_rebuild(clean, (const char *const[]) { "object", "id", "type", NULL }, NULL, &turl);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&token_lock);
-        gnutls_pkcs11_set_pin_function(pin_from_file, (void *) pin_file);
+        gnutls_pkcs11_set_pin_function(pin_from_file, pf);
         /* Sensitive and private: the token never hands the private key out, and lists it only after login. */
         r = gnutls_pkcs11_privkey_generate3(turl, pk, bits, label, NULL, GNUTLS_X509_FMT_DER, NULL, 0,
                                             GNUTLS_PKCS11_OBJ_FLAG_LOGIN | GNUTLS_PKCS11_OBJ_FLAG_MARK_SENSITIVE |
@@ -284,7 +364,7 @@ int token_generate(const char *url, const char *pin_file, KeyType t, const char 
 }
 
 int token_relabel(const char *url, const char *pin_file, const char *from, const char *to) {
-        _cleanup_free_ char *furl = NULL;
+        _cleanup_free_ char *furl = NULL, *clean = NULL, *pf = NULL;
         gnutls_pkcs11_obj_t *objs = NULL;
         unsigned n = 0;
         int r, changed = 0;
@@ -292,11 +372,14 @@ int token_relabel(const char *url, const char *pin_file, const char *from, const
         r = token_init(NULL);
         if (r < 0)
                 return r;
-        r = token_url_with_label(url, from, &furl);
+        r = pin_source(url, pin_file, &clean, &pf);
+        if (r < 0)
+                return r;
+        r = token_url_with_label(clean, from, &furl);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&token_lock);
-        gnutls_pkcs11_set_pin_function(pin_from_file, (void *) pin_file);
+        gnutls_pkcs11_set_pin_function(pin_from_file, pf);
         if (!to) {
                 r = gnutls_pkcs11_delete_url(furl, GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
                 changed = r;
