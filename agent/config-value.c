@@ -629,6 +629,8 @@ static const ConfigKey acme_keys[] = {
         KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
         KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
         KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
+        KEY("account-key", set_string, ACME(account_key), "a pkcs11: URI with ;object=LABEL", NULL),
+        KEY("pkcs11-pin-file", set_string, ACME(pkcs11_pin_file), NULL, NULL),
         KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
         KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
 };

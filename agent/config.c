@@ -161,6 +161,8 @@ static AcmeConfig *acme_free(AcmeConfig *a) {
         free(a->listen);
         free(a->dns_hook);
         free(a->preferred_chain);
+        free(a->account_key);
+        free(a->pkcs11_pin_file);
         free(a->file);
         free(a);
         return NULL;
@@ -792,21 +794,6 @@ static int validate_agent(Inventory *inv, char **reterr) {
                                 a->critical_before);
 }
 
-static int validate_acme(AcmeConfig *a, char **reterr) {
-        if (!a->listen && !(a->listen = strdup("[::]:80")))
-                return error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
-        if (!a->directory)
-                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
-                                     "missing required key 'directory'");
-        if (!a->eab_kid != !a->eab_hmac_file)
-                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
-                                     "eab-kid and eab-hmac-file must be given together");
-        if (a->challenge == CHALLENGE_DNS_01 && !a->dns_hook)
-                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
-                                     "challenge dns-01 needs dns-hook");
-        return 0;
-}
-
 /* A key in a PKCS#11 token must name its object: the label is the stable name services open, and
  * rotation keeps LABEL.next and LABEL.old beside it. */
 static bool key_is_token(const char *key) {
@@ -820,6 +807,28 @@ static bool token_key_has_label(const char *key) {
                 if (strncmp(p, "object=", 7) == 0 && p[7] && p[7] != ';' && p[7] != '?')
                         return true;
         return false;
+}
+
+static int validate_acme(AcmeConfig *a, char **reterr) {
+        if (!a->listen && !(a->listen = strdup("[::]:80")))
+                return error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
+        if (!a->directory)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "missing required key 'directory'");
+        if (!a->eab_kid != !a->eab_hmac_file)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "eab-kid and eab-hmac-file must be given together");
+        if (a->challenge == CHALLENGE_DNS_01 && !a->dns_hook)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "challenge dns-01 needs dns-hook");
+        if (a->account_key && (!key_is_token(a->account_key) || !token_key_has_label(a->account_key)))
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "account-key '%s' is not a pkcs11: URI naming an object (;object=LABEL)",
+                                     a->account_key);
+        if (a->pkcs11_pin_file && !a->account_key)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "pkcs11-pin-file is for account-key = pkcs11:…");
+        return 0;
 }
 
 static int validate_ca(CaConfig *c, char **reterr) {

@@ -91,6 +91,8 @@ typedef struct AcmeConfig {
         char *dns_hook;
         char *preferred_chain;
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
+        char *account_key;        /* pkcs11:…;object=LABEL: the account key in a token; NULL: STATE/acme/NAME/account.key */
+        char *pkcs11_pin_file;    /* its PIN (unless the URI has pin-source=) */
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
         usec_t hook_timeout;       /* of dns-hook: [agent]'s, copied by config_validate() */

@@ -149,7 +149,22 @@ int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
 }
 
 int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *ret_der) {
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
+        int r;
+
+        if (!key || !ret_der)
+                return -EINVAL;
+        if (gnutls_privkey_init(&priv) < 0)
+                return -ENOMEM;
+        r = gnutls_privkey_import_x509(priv, key, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        return keygen_csr_privkey(priv, names, ret_der);
+}
+
+int keygen_csr_privkey(gnutls_privkey_t key, char *const *names, gnutls_datum_t *ret_der) {
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t san = {};
         gnutls_datum_t der = {};
         bool has_cn;
@@ -160,13 +175,18 @@ int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *re
         r = keygen_san_ext(names, &san);
         if (r < 0)
                 return r;
-        pk = gnutls_x509_privkey_get_pk_algorithm(key);
+        pk = gnutls_privkey_get_pk_algorithm(key, NULL);
         if (pk < 0)
                 return errno_from_gnutls(pk);
+        if (gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
 
         if (gnutls_x509_crq_init(&crq) < 0)
                 return -ENOMEM;
-        r = gnutls_x509_crq_set_key(crq, key);
+        r = gnutls_x509_crq_set_pubkey(crq, pub);
         if (r < 0)
                 return errno_from_gnutls(r);
 
@@ -182,9 +202,10 @@ int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *re
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        /* Ed25519 signs the message itself: no separate digest (GNUTLS_DIG_UNKNOWN). */
-        r = gnutls_x509_crq_sign2(crq, key,
-                                  pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
+        /* Ed25519 signs the message itself: no separate digest (GNUTLS_DIG_UNKNOWN). Through the abstract
+         * key, so that a key in a PKCS#11 token signs its own request. */
+        r = gnutls_x509_crq_privkey_sign(crq, key,
+                                         pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
         if (r < 0)
                 return errno_from_gnutls(r);
 

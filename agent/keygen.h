@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -31,6 +32,8 @@ int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_da
 /* A PKCS#10 request (DER) signed by `key` for `names` (DNS names and IP addresses as SANs, CN = the
  * first name), as ACME's finalize wants it. Returns 0, -EINVAL (no names / a bad name), -errno. */
 int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *ret_der);
+/* The same signed by any key (one in a PKCS#11 token too). */
+int keygen_csr_privkey(gnutls_privkey_t key, char *const *names, gnutls_datum_t *ret_der);
 
 /* The subjectAltName extension (DER) for `names`: an IP literal (inet_pton) becomes an iPAddress, anything
  * else must be a DNS name (labels of [A-Za-z0-9-], 1..63 bytes, no hyphen at either end, at most 253 in

@@ -105,8 +105,6 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
         size_t size;
         int r;
 
-        if (token_is_url(c->key))
-                return log_error_errno(-EOPNOTSUPP, "%s: key = pkcs11: with an ACME issuer is not supported yet", c->name);
         if (!acme) {
                 r = acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &own);
                 if (r < 0)
@@ -119,7 +117,16 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
         /* ARI (RFC 9773): name the certificate this one replaces. */
         if (acme_session_has_ari(acme) && read_full_file(c->certificate, INPUT_MAX, &installed, &size) >= 0)
                 (void) acme_ari_cert_id(installed, size, &replaces);
-        r = acme_issue(acme, c, is->key, replaces, &is->cert_pem);
+        if (is->tkey)
+                r = acme_issue(acme, c, is->tkey, replaces, &is->cert_pem);
+        else {
+                _cleanup_privkey_ gnutls_privkey_t key = NULL;
+
+                if (gnutls_privkey_init(&key) < 0)
+                        return -ENOMEM;
+                r = gnutls_privkey_import_x509(key, is->key, 0);
+                r = r < 0 ? errno_from_gnutls(r) : acme_issue(acme, c, key, replaces, &is->cert_pem);
+        }
         if (r < 0 || !c->ca)
                 return r;
         /* Read after the order: what the server chains to may have changed while it ran. */
@@ -330,6 +337,9 @@ static int pending_save(const Inventory *inv, const CertConfig *c, const Issued 
         _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL, *password = NULL;
         int r;
 
+        /* A key in a token stays there: nothing to keep beside the certificate, so nothing is held. */
+        if (is->tkey)
+                return -EOPNOTSUPP;
         if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
                 return r;
         if (asprintf(&dir, "%s/certs", inv->agent.state_directory) < 0)

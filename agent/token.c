@@ -73,6 +73,8 @@ int token_init_inventory(const Inventory *inv) {
                 uses = token_is_url(inv->certs[i]->key);
         for (size_t i = 0; i < inv->n_ca && !uses; i++)
                 uses = token_is_url(inv->ca[i]->key);
+        for (size_t i = 0; i < inv->n_acme && !uses; i++)
+                uses = token_is_url(inv->acme[i]->account_key);
         return uses ? token_init(inv->agent.pkcs11_modules) : 0;
 }
 
