@@ -141,7 +141,8 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca };
+                /* A key in a token is no file to watch (its URI may hold a pin-source path). */
+                const char *paths[] = { c->certificate, token_is_url(c->key) ? NULL : c->key, c->ca };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -175,7 +176,8 @@ static int watches_setup(Manager *m) {
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca };
+                /* A key in a token is no file to watch (its URI may hold a pin-source path). */
+                const char *paths[] = { c->certificate, token_is_url(c->key) ? NULL : c->key, c->ca };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;

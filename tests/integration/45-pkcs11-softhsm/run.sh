@@ -112,6 +112,23 @@ ok "the same URI (object=web) now names the new key: gnutls-serv serves it, curl
 expect 0 C check web
 ok "check web after rotation is ok"
 
+# issuer = self with the key in the token: the token signs its own certificate.
+cat >>"$T/certherd.conf" <<CONF
+
+[certificate "selfie"]
+certificate = $T/tls/selfie.crt
+key = $TOKEN;object=selfie
+pkcs11-pin-file = $T/pin
+names = selfie.test
+issuer = self
+CONF
+expect 0 C renew selfie
+openssl verify -CAfile "$T/tls/selfie.crt" "$T/tls/selfie.crt" >/dev/null || die "the self-signed certificate does not verify"
+expect 0 C pin --password-file "$T/pin" "$TOKEN;object=selfie"
+[[ $(cat "$T/out") == "$(spki_pin "$T/tls/selfie.crt")" ]] || die "selfie: the certificate is not for the token key"
+expect 0 C check selfie
+ok "issuer = self with a token key: the token signs its own certificate; check is ok"
+
 # key-mismatch through the public key: a certificate for another key.
 cp "$T/tls/web.crt" "$T/web.crt.good"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=localhost \
