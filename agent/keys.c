@@ -121,7 +121,7 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         const char *why = NULL;
-        size_t size;
+        size_t size = 0;
         bool encrypted;
         int r;
 
