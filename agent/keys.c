@@ -135,7 +135,8 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
         }
         /* Without a password an encrypted structure is refused at once (no key derivation is run). */
         r = x509_load_privkey(data, size, NULL, &key);
-        encrypted = r == -EACCES;
+        /* An encrypted DER structure carries no "ENCRYPTED" marker: with a password, try it too. */
+        encrypted = r == -EACCES || (r == -EBADMSG && password);
         if (r == -ENOMEM)
                 return r;
         if (encrypted && !password)
@@ -143,7 +144,9 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
                                        "set; refusing to replace it with a plaintext key", c->name, c->key);
         if (encrypted) {
                 r = x509_load_privkey(data, size, password, &key);
-                if (r == -EACCES)
+                if (r == -EBADMSG && !memmem(data, size, "ENCRYPTED", 9))
+                        return 0; /* not a key at all: replaced by a new one */
+                if (r == -EACCES || r == -EBADMSG)
                         return log_error_errno(r, "%s: the installed key %s is encrypted and the password in %s "
                                                "does not decrypt it; refusing to replace it", c->name, c->key,
                                                c->key_password_file);
@@ -220,11 +223,12 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         else {
                 r = keygen_generate(c->key_type, &key);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "%s: cannot make a %s key: %m", c->name,
+                                               key_type_to_string(c->key_type));
         }
         r = keygen_export_key(key, password, &pem);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "%s: cannot encode the key: %m", c->name);
         *ret_key = TAKE_PTR(key);
         *ret_pem = pem;
         *ret_origin = origin;

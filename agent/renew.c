@@ -83,16 +83,11 @@ static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         return 0;
 }
 
+/* Both log why they fail: an encrypted key that cannot be opened is not "cannot make a key". */
 static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
-        int r;
-
         if (token_is_url(c->key))
                 return keys_obtain_token(inv, c, current, &is->tkey, &is->key_origin);
-        r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
-
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
-        return 0;
+        return keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
 }
 
 /* ACME: the server issues, the chain it sends (leaf + intermediates) is installed, and it must chain to

@@ -161,4 +161,30 @@ expect 0 C renew --force plain
 encrypted "$T/tls/plain.key" || die "the reused plaintext key was not encrypted once key-password-file was set"
 [[ $(spki_pin "$T/tls/plain.crt") == "$before" ]] || die "encrypting the reused key changed it"
 ok "a reused plaintext key is rewritten encrypted once key-password-file is set (same key, same pin)"
+# An operator's encrypted key in DER (no "ENCRYPTED" marker to see): opened with the password and kept
+# as it is by reuse; without the password it is refused, not replaced.
+cat >>"$T/certherd.conf" <<CONF
+
+[certificate "der"]
+certificate = $T/tls/der.crt
+key = $T/tls/der.key
+ca = $T/ca/internal.crt
+names = localhost
+issuer = ca:internal
+key-password-file = $T/password
+CONF
+openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null |
+        openssl pkcs8 -topk8 -v2 aes-256-cbc -outform DER -passout "file:$T/password" -out "$T/tls/der.key"
+chmod 600 "$T/tls/der.key"
+sum=$(sha256sum <"$T/tls/der.key")
+expect 0 C renew der
+[[ $(sha256sum <"$T/tls/der.key") == "$sum" ]] || die "reuse rewrote the operator's encrypted DER key"
+[[ $(spki_pin "$T/tls/der.crt") == "$(openssl pkey -inform DER -in "$T/tls/der.key" -passin "file:$T/password" -pubout -outform DER | openssl dgst -sha256 -binary | base64)" ]] ||
+        die "the certificate is not for the operator's DER key"
+sed -i '/^\[certificate "der"\]/,$ { /^key-password-file/d }' "$T/certherd.conf"
+expect 1 C renew --force der
+grep -q "der: the installed key $T/tls/der.key is encrypted and no key-password-file is set" "$T/err" ||
+        die "DER without password: $(cat "$T/err")"
+[[ $(sha256sum <"$T/tls/der.key") == "$sum" ]] || die "the encrypted DER key was replaced"
+ok "an encrypted DER key: used with the password and left as written; without it, refused and untouched"
 echo "$n_ok passed, 0 failed"
