@@ -19,7 +19,7 @@
 /* GnuTLS's PKCS#11 state is per process: which modules are loaded, and the one PIN function that
  * object-less operations (generate, relabel) ask. Both are set under this lock. */
 static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool token_initialized = false;
+static int token_init_result = 1; /* 1: not tried yet; then 0 or -EIO, kept: no fallback to other modules */
 
 bool token_is_url(const char *s) {
         return s && strncasecmp(s, "pkcs11:", 7) == 0;
@@ -46,8 +46,10 @@ int token_init(char *const *modules) {
         int r = 0;
 
         pthread_mutex_lock(&token_lock);
-        if (token_initialized)
+        if (token_init_result <= 0) {
+                r = token_init_result;
                 goto out;
+        }
         if (!modules || !modules[0]) {
                 r = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_AUTO, NULL);
                 if (r < 0)
@@ -60,10 +62,11 @@ int token_init(char *const *modules) {
                                 log_error("cannot load the PKCS#11 module %s: %s", *m, gnutls_strerror(r));
                 }
         }
-        token_initialized = r >= 0;
+        token_init_result = r < 0 ? -EIO : 0;
+        r = token_init_result;
 out:
         pthread_mutex_unlock(&token_lock);
-        return r < 0 ? -EIO : 0;
+        return r;
 }
 
 int token_init_inventory(const Inventory *inv) {
@@ -84,11 +87,13 @@ static int pin_from_file(void *userdata, int attempt, const char *token_url, con
                          char *pin, size_t pin_max) {
         _cleanup_free_ char *s = NULL;
         const char *path = userdata;
+        int r;
 
         if (!path || attempt > 0 || (flags & GNUTLS_PIN_SO))
                 return GNUTLS_E_PKCS11_PIN_ERROR;
-        if (read_secret_file(path, &s) < 0) {
-                log_error("cannot read pkcs11-pin-file %s for token %s: %m", path, token_label ?: token_url);
+        r = read_secret_file(path, &s);
+        if (r < 0) {
+                log_error_errno(r, "cannot read the PIN file %s for token %s: %m", path, token_label ?: token_url);
                 return GNUTLS_E_PKCS11_PIN_ERROR;
         }
         if (strlen(s) >= pin_max)
