@@ -433,7 +433,8 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin);
         snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, is.facts->days_left);
         log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]) { f_na, f_pin, NULL },
-                       "installed %s and %s", c->certificate, c->key);
+                       is.tkey ? "installed %s (its key stays in the token %s)" : "installed %s and %s", c->certificate,
+                       c->key);
 
         previous_pin(inv, c, j->current, out->previous);
         out->pin_changed = out->previous[0] && strcmp(out->previous, pin) != 0;
