@@ -24,20 +24,15 @@ bool acme_session_has_ari(const AcmeSession *s) {
 
 int acme_ari_cert_id(const uint8_t *data, size_t size, char **ret) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        gnutls_x509_crt_t *crts = NULL;
         _cleanup_free_ char *a = NULL, *b = NULL;
         uint8_t aki[64], serial[64];
         size_t aki_size = sizeof(aki), serial_size = sizeof(serial);
-        unsigned n = 0, critical;
+        unsigned critical;
         int r;
 
-        r = x509_load_crts(data, size, &crts, &n);
+        r = x509_load_leaf(data, size, &crt);
         if (r < 0)
                 return r;
-        crt = crts[0];
-        for (unsigned i = 1; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
         r = gnutls_x509_crt_get_authority_key_id(crt, aki, &aki_size, &critical);
         if (r < 0)
                 return -ENODATA; /* no AKI: no ARI */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -6,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <gnutls/crypto.h>
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 
 #include "ca.h"
@@ -20,6 +23,7 @@
 #include "x509.h"
 
 #define OID_SAN "2.5.29.17"
+#define OID_NAME_CONSTRAINTS "2.5.29.30"
 
 /* not_before lies this far back, so that a peer whose clock is a little behind accepts the certificate. */
 #define CLOCK_SKEW_USEC USEC_PER_HOUR
@@ -124,18 +128,16 @@ static int set_common_name(gnutls_x509_crt_t crt, const char *cn) {
         return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
-/* SANs from the (already validated) names, CN = the first one. A first name longer than X.520 allows
- * leaves the subject empty, and then the SAN extension must be critical (RFC 5280 §4.2.1.6). */
-static int set_names(gnutls_x509_crt_t crt, char *const *names, const gnutls_datum_t *san) {
-        bool has_cn = strlen(names[0]) <= KEYGEN_CN_MAX;
-        int r;
+/* SANs from the (already validated) names; the subject as configured, else CN = the first DNS name or IP.
+ * An empty subject (a client known only by its SPIFFE ID, or a first name longer than X.520 allows) makes
+ * the SAN extension critical (RFC 5280 §4.2.1.6). */
+static int set_names(gnutls_x509_crt_t crt, const char *subject, char *const *names, const gnutls_datum_t *san) {
+        int r, has_subject;
 
-        if (has_cn) {
-                r = set_common_name(crt, names[0]);
-                if (r < 0)
-                        return r;
-        }
-        r = gnutls_x509_crt_set_extension_by_oid(crt, OID_SAN, san->data, san->size, !has_cn);
+        has_subject = keygen_set_subject(crt, NULL, subject, names);
+        if (has_subject < 0)
+                return has_subject;
+        r = gnutls_x509_crt_set_extension_by_oid(crt, OID_SAN, san->data, san->size, !has_subject);
         return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
@@ -228,46 +230,6 @@ static int public_of(gnutls_privkey_t priv, gnutls_pubkey_t *ret) {
         return 0;
 }
 
-int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
-                 gnutls_x509_crt_t *ret) {
-        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
-        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-
-        if (!key || abstract_of(key, &priv, &pub) < 0)
-                return -EINVAL;
-        return ca_make_root_privkey(priv, common_name, validity, now, ret);
-}
-
-int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
-                         gnutls_x509_crt_t *ret) {
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        usec_t not_before = now > CLOCK_SKEW_USEC ? now - CLOCK_SKEW_USEC : 0;
-        int r;
-
-        if (!key || !ret || !common_name || common_name[0] == 0 || strlen(common_name) > KEYGEN_CN_MAX ||
-            validity == 0)
-                return -EINVAL;
-        r = public_of(key, &pub);
-        if (r < 0)
-                return r;
-
-        r = crt_new(pub, not_before, usec_add(now, validity), &crt);
-        if (r < 0)
-                return r;
-        r = set_common_name(crt, common_name);
-        if (r < 0)
-                return r;
-        /* pathLenConstraint 0: this CA signs leaves only, never another CA. */
-        r = gnutls_x509_crt_set_basic_constraints(crt, 1, 0);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        return sign(crt, crt, key, ret);
-}
-
 /* The CA's subject key id, which becomes the leaf's authority key id. A CA certificate made elsewhere may
  * lack the extension: then GnuTLS's default key id over its public key, which is how crt_new() makes one. */
 static int ca_key_id(gnutls_x509_crt_t ca_crt, uint8_t id[static KEY_ID_MAX], size_t *ret_size) {
@@ -304,6 +266,252 @@ static int ca_check(gnutls_x509_crt_t ca_crt, gnutls_pubkey_t ca_key) {
         return 0;
 }
 
+int ca_cert_matches_key(gnutls_x509_crt_t crt, gnutls_privkey_t key) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        int r;
+
+        if (!crt || !key)
+                return -EINVAL;
+        r = public_of(key, &pub);
+        return r < 0 ? r : ca_check(crt, pub);
+}
+
+static void name_constraints_freep(gnutls_x509_name_constraints_t *nc) {
+        if (*nc)
+                gnutls_x509_name_constraints_deinit(*nc);
+}
+
+/* permitted-names → a nameConstraints object: DNS names as they are written (a leading "." keeps its
+ * meaning: only names below), networks as address + mask (RFC 5280 §4.2.1.10). */
+static int name_constraints(char *const *permitted, gnutls_x509_name_constraints_t *ret) {
+        _cleanup_(name_constraints_freep) gnutls_x509_name_constraints_t nc = NULL;
+        int r;
+
+        if (gnutls_x509_name_constraints_init(&nc) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; permitted[i]; i++) {
+                unsigned char buf[32] = {};
+                unsigned len, prefix;
+                gnutls_datum_t d;
+                unsigned type;
+
+                if (strchr(permitted[i], '/')) {
+                        if (config_parse_network(permitted[i], buf, &len, &prefix) < 0)
+                                return -EINVAL;
+                        for (unsigned bit = 0; bit < prefix; bit++)
+                                buf[len + bit / 8] |= (unsigned char) (0x80 >> (bit % 8));
+                        type = GNUTLS_SAN_IPADDRESS;
+                        d = (gnutls_datum_t) { buf, len * 2 };
+                } else {
+                        if (!config_permitted_name_is_valid(permitted[i]))
+                                return -EINVAL;
+                        type = GNUTLS_SAN_DNSNAME;
+                        d = (gnutls_datum_t) { (unsigned char *) permitted[i], (unsigned) strlen(permitted[i]) };
+                }
+                r = gnutls_x509_name_constraints_add_permitted(nc, type, &d);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        *ret = TAKE_PTR(nc);
+        return 0;
+}
+
+static bool ca_params_are_valid(const CaParams *p) {
+        return p && p->common_name && p->common_name[0] && strlen(p->common_name) <= KEYGEN_CN_MAX &&
+               p->validity > 0 && p->path_length >= -1;
+}
+
+/* What a CA certificate and a CA's request share: basicConstraints CA:TRUE with the path length (critical),
+ * keyUsage keyCertSign + cRLSign (critical), nameConstraints (critical) when permitted names are given. */
+static int set_ca_extensions(gnutls_x509_crt_t crt, const CaParams *p) {
+        int r;
+
+        r = gnutls_x509_crt_set_basic_constraints(crt, 1, p->path_length);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        if (p->permitted && p->permitted[0]) {
+                _cleanup_(name_constraints_freep) gnutls_x509_name_constraints_t nc = NULL;
+
+                r = name_constraints(p->permitted, &nc);
+                if (r < 0)
+                        return r;
+                /* Critical, as RFC 5280 §4.2.1.10 requires: a verifier that cannot read it must refuse. */
+                r = gnutls_x509_crt_set_name_constraints(crt, nc, 1);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        return 0;
+}
+
+int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
+               gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        usec_t not_before = p && p->now > CLOCK_SKEW_USEC ? p->now - CLOCK_SKEW_USEC : 0;
+        usec_t not_after;
+        int r;
+
+        if (!key || !ret || !ca_params_are_valid(p) || (!parent) != (!parent_key))
+                return -EINVAL;
+        r = public_of(key, &pub);
+        if (r < 0)
+                return r;
+        not_after = usec_add(p->now, p->validity);
+        if (parent) {
+                _cleanup_pubkey_ gnutls_pubkey_t parent_pub = NULL;
+                time_t pa = gnutls_x509_crt_get_expiration_time(parent);
+                uint8_t aki[KEY_ID_MAX];
+                size_t aki_size = 0;
+
+                r = public_of(parent_key, &parent_pub);
+                if (r < 0)
+                        return r;
+                r = ca_check(parent, parent_pub);
+                if (r < 0)
+                        return r;
+                /* An intermediate never outlives the CA that signs it. */
+                if (pa == (time_t) -1 || pa < 0 || (usec_t) pa * USEC_PER_SEC <= p->now)
+                        return -EINVAL;
+                if (not_after > (usec_t) pa * USEC_PER_SEC)
+                        not_after = (usec_t) pa * USEC_PER_SEC;
+                r = crt_new(pub, not_before, not_after, &crt);
+                if (r < 0)
+                        return r;
+                r = ca_key_id(parent, aki, &aki_size);
+                if (r >= 0)
+                        r = gnutls_x509_crt_set_authority_key_id(crt, aki, aki_size);
+                if (r < 0)
+                        return r < -1 ? r : errno_from_gnutls(r);
+        } else {
+                r = crt_new(pub, not_before, not_after, &crt);
+                if (r < 0)
+                        return r;
+        }
+        r = set_common_name(crt, p->common_name);
+        if (r < 0)
+                return r;
+        r = set_ca_extensions(crt, p);
+        if (r < 0)
+                return r;
+        return parent ? sign(crt, parent, parent_key, ret) : sign(crt, crt, key, ret);
+}
+
+int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                         gnutls_x509_crt_t *ret) {
+        /* pathLenConstraint 0: this CA signs leaves only, never another CA. */
+        return ca_make_ca(key, &(CaParams) { .common_name = common_name, .validity = validity, .now = now },
+                          NULL, NULL, ret);
+}
+
+int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                 gnutls_x509_crt_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+
+        if (!key || abstract_of(key, &priv, &pub) < 0)
+                return -EINVAL;
+        return ca_make_root_privkey(priv, common_name, validity, now, ret);
+}
+
+int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem) {
+        _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        gnutls_datum_t out = {};
+        int r;
+
+        if (!key || !ret_pem || !ca_params_are_valid(p))
+                return -EINVAL;
+        r = public_of(key, &pub);
+        if (r < 0)
+                return r;
+        if (gnutls_x509_crq_init(&crq) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_crq_set_pubkey(crq, pub);
+        if (r >= 0)
+                r = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, p->common_name,
+                                                  (unsigned) strlen(p->common_name));
+        /* What this CA asks to be: the signer may copy the extensions (openssl x509 -req -copy_extensions)
+         * or set its own. */
+        if (r >= 0)
+                r = gnutls_x509_crq_set_basic_constraints(crq, 1, p->path_length);
+        if (r >= 0)
+                r = gnutls_x509_crq_set_key_usage(crq, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        if (p->permitted && p->permitted[0]) {
+                _cleanup_(name_constraints_freep) gnutls_x509_name_constraints_t nc = NULL;
+                _cleanup_datum_ gnutls_datum_t der = {};
+
+                r = name_constraints(p->permitted, &nc);
+                if (r < 0)
+                        return r;
+                r = gnutls_x509_ext_export_name_constraints(nc, &der);
+                if (r >= 0)
+                        r = gnutls_x509_crq_set_extension_by_oid(crq, OID_NAME_CONSTRAINTS, der.data, der.size, 1);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        /* Through the abstract key, as sign() does: a key in a token signs its request too. */
+        r = gnutls_x509_crq_privkey_sign(crq, key, sign_digest(key), 0);
+        if (r >= 0)
+                r = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_PEM, &out);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret_pem = out;
+        return 0;
+}
+
+/* The CA certificate's own nameConstraints, checked with GnuTLS as a verifier will: -EPERM for a name it
+ * would refuse. A safety net under the caller's check against permitted-names (which names the CA). */
+static int check_constraints(gnutls_x509_crt_t ca_crt, char *const *names) {
+        _cleanup_(name_constraints_freep) gnutls_x509_name_constraints_t nc = NULL;
+        unsigned critical;
+        int r;
+
+        if (gnutls_x509_name_constraints_init(&nc) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_crt_get_name_constraints(ca_crt, nc, 0, &critical);
+        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                return 0;
+        if (r < 0)
+                return errno_from_gnutls(r);
+        for (size_t i = 0; names[i]; i++) {
+                unsigned char ip[16];
+                gnutls_datum_t d;
+                unsigned type;
+                const char *v = config_name_value(names[i]);
+
+                switch (config_name_type(names[i])) {
+                case NAME_IP:
+                        type = GNUTLS_SAN_IPADDRESS;
+                        d = (gnutls_datum_t) { ip, inet_pton(AF_INET, v, ip) == 1 ? 4 : 16 };
+                        if (d.size == 16 && inet_pton(AF_INET6, v, ip) != 1)
+                                return -EINVAL;
+                        break;
+                case NAME_URI:
+                        type = GNUTLS_SAN_URI;
+                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        break;
+                case NAME_EMAIL:
+                        type = GNUTLS_SAN_RFC822NAME;
+                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        break;
+                default:
+                        type = GNUTLS_SAN_DNSNAME;
+                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        break;
+                }
+                if (type == GNUTLS_SAN_URI)
+                        continue; /* GnuTLS checks no URI constraints; none are made here */
+                if (!gnutls_x509_name_constraints_check(nc, type, &d))
+                        return -EPERM;
+        }
+        return 0;
+}
+
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret) {
         _cleanup_privkey_ gnutls_privkey_t ca_priv = NULL, leaf_priv = NULL;
@@ -337,6 +545,9 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pu
         r = ca_check(ca_crt, ca_pub);
         if (r < 0)
                 return r;
+        r = check_constraints(ca_crt, req->names);
+        if (r < 0)
+                return r;
 
         /* A leaf never outlives its CA nor starts before it; a CA that is not valid now issues nothing. */
         ca_not_before = gnutls_x509_crt_get_activation_time(ca_crt);
@@ -362,7 +573,7 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pu
         r = crt_new(leaf_key, not_before, not_after, &crt);
         if (r < 0)
                 return r;
-        r = set_names(crt, req->names, &san);
+        r = set_names(crt, req->subject, req->names, &san);
         if (r < 0)
                 return r;
         r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
@@ -403,12 +614,10 @@ int ca_self_sign_privkey(gnutls_privkey_t key, const IssueRequest *req, gnutls_x
         r = keygen_san_ext(req->names, &san);
         if (r < 0)
                 return r;
-
-        r = crt_new(pub, backdated(req->now, req->validity),
-                    usec_add(req->now, req->validity), &crt);
+        r = crt_new(pub, backdated(req->now, req->validity), usec_add(req->now, req->validity), &crt);
         if (r < 0)
                 return r;
-        r = set_names(crt, req->names, &san);
+        r = set_names(crt, req->subject, req->names, &san);
         if (r < 0)
                 return r;
         /* An end-entity certificate that is its own anchor (clients pin or trust it directly). Never a CA:
@@ -547,9 +756,36 @@ int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privke
         return 0;
 }
 
+int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t x = NULL;
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        _cleanup_free_ uint8_t *kdata = NULL;
+        size_t ksize;
+        int r;
+
+        if (token_is_url(ca->key))
+                return load_token_key(ca, ret);
+        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
+        r = x509_load_privkey(kdata, ksize, NULL, &x);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+        if (gnutls_privkey_init(&key) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = gnutls_privkey_import_x509(key, x, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
+        if (r < 0)
+                return log_error_errno(errno_from_gnutls(r), "[ca \"%s\"]: %s is not a usable private key", ca->name,
+                                       ca->key);
+        x = NULL; /* owned by key now */
+        *ret = TAKE_PTR(key);
+        return 0;
+}
+
 /* `ca init` for a key in a token: the object the URI names, generated there when it does not exist; only
- * the certificate is written. */
-static int ca_init_token(const CaConfig *ca, const char *cn, usec_t now, gnutls_datum_t *ret_pem) {
+ * the certificate is written. Root or intermediate alike: ca_make_ca signs through the abstract keys. */
+static int ca_init_token(const CaConfig *ca, const CaParams *params, gnutls_x509_crt_t parent_crt,
+                         gnutls_privkey_t parent_key, gnutls_datum_t *ret_pem) {
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         _cleanup_free_ char *label = NULL;
@@ -573,7 +809,7 @@ static int ca_init_token(const CaConfig *ca, const char *cn, usec_t now, gnutls_
                 r = load_token_key(ca, &key);
         if (r < 0)
                 return r;
-        r = ca_make_root_privkey(key, cn, ca->ca_validity, now, &crt);
+        r = ca_make_ca(key, params, parent_crt, parent_key, &crt);
         if (r >= 0)
                 r = ca_export_pem(crt, ret_pem);
         if (r < 0)
@@ -597,21 +833,65 @@ static int export_copies(const CaConfig *ca, const gnutls_datum_t *crt_pem) {
         return 0;
 }
 
+int ca_path_length(const Inventory *inv, const CaConfig *ca) {
+        int n = 0;
+
+        if (ca->path_length >= 0)
+                return ca->path_length;
+        /* Unset: room for the CAs the inventory places below this one (0 for a CA that signs leaves only). */
+        for (size_t i = 0; i < inv->n_ca; i++)
+                if (inv->ca[i] != ca && inv->ca[i]->parent && strcmp(inv->ca[i]->parent, ca->name) == 0) {
+                        int k = ca_path_length(inv, inv->ca[i]) + 1;
+
+                        if (k > n)
+                                n = k;
+                }
+        return n;
+}
+
+int ca_common_name(const CaConfig *ca, char **ret) {
+        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
+        if (asprintf(ret, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        return 0;
+}
+
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {};
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL, parent_crt = NULL;
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {}, parent_pem = {};
         _cleanup_free_ char *cn = NULL;
+        CaParams params;
         struct stat st;
         int r;
 
         if (stat(ca->certificate, &st) >= 0 || stat(ca->key, &st) >= 0)
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
                                        ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
+        /* issue 11: an intermediate is signed by its parent, which must exist with its key at hand (an
+         * offline parent signs a request instead: ca init --csr, then ca import). The parent's key may be
+         * in a token (issue 12). */
+        if (ca->parent) {
+                const CaConfig *parent = inventory_find_ca(inv, ca->parent);
+
+                if (!parent)
+                        return log_error_errno(-ENOENT, "[ca \"%s\"]: no parent [ca \"%s\"]", ca->name, ca->parent);
+                r = ca_load_signer(parent, &parent_crt, &parent_key, &parent_pem);
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign (create it first, or "
+                                               "keep its key offline and use: certherd ca init %s --csr)",
+                                               ca->name, parent->name, ca->name);
+        }
+        r = ca_common_name(ca, &cn);
+        if (r < 0)
+                return r;
+        params = (CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
+                              .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
+
         if (token_is_url(ca->key)) {
-                if (asprintf(&cn, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
-                        return log_error_errno(-ENOMEM, "Out of memory");
-                r = ca_init_token(ca, cn, now, &crt_pem);
+                r = ca_init_token(ca, &params, parent_crt, parent_key, &crt_pem);
                 if (r < 0)
                         return r;
                 /* The key stays in its token: the certificate alone. */
@@ -629,10 +909,9 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         r = keygen_generate(ca->key_type, &key);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
-        /* A CN holds at most 64 characters (RFC 5280 ub-common-name). */
-        if (asprintf(&cn, strlen(ca->name) <= 50 ? "certherd %s CA" : "certherd CA%.0s", ca->name) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = ca_make_root(key, cn, ca->ca_validity, now, &crt);
+        r = abstract_of(key, &priv, &pub);
+        if (r >= 0)
+                r = ca_make_ca(priv, &params, parent_crt, parent_key, &crt);
         if (r >= 0)
                 r = keygen_export_pem(key, &key_pem);
         if (r >= 0)

@@ -12,7 +12,8 @@
  * crypto over GnuTLS objects; and the CA's own files: loading them (ca_load_files) and `ca init`. */
 
 typedef struct IssueRequest {
-        char *const *names; /* DNS names and IP addresses, NULL-terminated, at least one; CN = names[0] */
+        char *const *names; /* DNS names, IP addresses, uri:URI, email:ADDRESS; NULL-terminated, at least one */
+        const char *subject; /* the inventory's subject syntax; NULL: CN = the first DNS name or IP */
         Usage usage;        /* EKU serverAuth / clientAuth / both */
         usec_t validity;    /* lifetime asked for */
         usec_t now;         /* not_before is now minus a small backdate for clock skew */
@@ -26,13 +27,37 @@ int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t vali
 int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
                          gnutls_x509_crt_t *ret);
 
+/* issue 11: what a CA certificate (root or intermediate) is made of. */
+typedef struct CaParams {
+        const char *common_name;
+        usec_t validity;
+        usec_t now;
+        int path_length;           /* basicConstraints pathLenConstraint; -1: unlimited */
+        char *const *permitted;    /* permitted-names (nameConstraints, critical); NULL: none */
+} CaParams;
+
+/* A CA certificate for `key`: self-signed when parent is NULL, else signed by parent/parent_key (never
+ * outliving it; authority key id = the parent's subject key id). basicConstraints CA:TRUE with
+ * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints. */
+int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
+               gnutls_x509_crt_t *ret);
+
+/* The request (PEM) of a CA whose signer is elsewhere (an offline root): CN, and as requested extensions
+ * basicConstraints, keyUsage and nameConstraints as ca_make_ca would set them. */
+int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem);
+
+/* 0 when crt is a CA certificate (basicConstraints CA:TRUE) of `key`, else -EINVAL. */
+int ca_cert_matches_key(gnutls_x509_crt_t crt, gnutls_privkey_t key);
+
 /* A leaf for `leaf_key` signed by the CA: SANs from names, CN = first name, EKU from usage, keyUsage
  * right for the key type (digitalSignature, plus keyEncipherment for RSA), basicConstraints CA:false,
  * authority and subject key ids, random serial ≥ 64 bits; not_after never beyond the CA's own.
- * Returns 0, -EINVAL (bad request, e.g. a name that is neither a DNS name nor an IP; CA expired), -errno. */
+ * Returns 0, -EINVAL (bad request, e.g. a name that is neither a DNS name nor an IP; CA expired), -EPERM (a
+ * name outside the CA certificate's nameConstraints), -errno. */
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret);
-/* The same with the CA's key as any signing key (in a token too) and the leaf's public key alone. */
+/* The same with the CA's key as any signing key (in a token too) and the leaf's public key alone (also
+ * `ca sign`: a request made elsewhere). */
 int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pubkey_t leaf_key,
                     const IssueRequest *req, gnutls_x509_crt_t *ret);
 
@@ -54,6 +79,18 @@ int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_pr
  * names (PIN from pin-source= or pkcs11-pin-file). Returns 0 or -errno (logged). */
 int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem);
 
+/* The CA's key alone as a signing key (file or token), for a CA whose certificate is not there yet
+ * (`ca import`). Returns 0 or -errno (logged). */
+int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret);
+
+/* issue 11: the pathLenConstraint of `ca`: path-length when set, else room for the [ca] sections below it
+ * (parent = ca) in the inventory: 0 for a CA that signs leaves only. */
+int ca_path_length(const Inventory *inv, const CaConfig *ca);
+
+/* "certherd NAME CA" (malloc'd), the CN of the CAs made here. Returns 0 or -ENOMEM (logged). */
+int ca_common_name(const CaConfig *ca, char **ret);
+
 /* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then
- * copy the certificate to every `export` path. Returns 0, -EEXIST, or -errno (logged). */
+ * copy the certificate to every `export` path. An intermediate (parent =) is signed by its parent, whose
+ * certificate and key must be readable. Path length and name constraints as configured. Returns 0, -EEXIST, or -errno (logged). */
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);

@@ -45,11 +45,13 @@ static int webroot_add(Challenger *c, const ChallengeItem *it) {
 
 static void webroot_remove(Challenger *c, const ChallengeItem *it) {
         _cleanup_free_ char *path = NULL;
+        int r;
 
         if (webroot_path(c, it->token, &path) < 0)
                 return;
-        if (unlink(path) < 0 && errno != ENOENT)
-                log_warning_errno(-errno, "[acme \"%s\"] cannot remove %s: %m, ignoring", c->cfg->name, path);
+        r = unlink_nofollow(path); /* not through a link someone swapped into the webroot's path */
+        if (r < 0)
+                log_warning_errno(r, "[acme \"%s\"] cannot remove %s: %m, ignoring", c->cfg->name, path);
 }
 
 static void webroot_stop(Challenger *c) {

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "fd-util.h"
 #include "log.h"
+#include "outputs.h"
 #include "pool.h"
 #include "token.h"
 
@@ -25,11 +26,20 @@ typedef struct TrustEntry {
         int error; /* > 0 when the anchors could not be loaded */
 } TrustEntry;
 
+/* issue 11: an internal CA's current key id (its certificate's subject key id), once per worker. */
+typedef struct CaKeyId {
+        const CaConfig *ca;
+        uint8_t id[64];
+        size_t size; /* 0: unknown (no CA certificate yet) */
+} CaKeyId;
+
 /* Per-thread state: reusable buffers and trust lists. */
 typedef struct Worker {
         FileBuffer cert, key;
         TrustEntry *trust;
         size_t n_trust;
+        CaKeyId *ca_ids;
+        size_t n_ca_ids;
 } Worker;
 
 typedef struct Job {
@@ -73,7 +83,52 @@ static TrustEntry *worker_trust(Worker *w, const char *path) {
 static int add_trust_problem(CertFacts *f, const char *path, int error) {
         return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "cannot load trust anchors from %s: %s",
                                       path ?: "the system store",
-                                      error == EBADMSG ? "no certificate in it" : strerror(error));
+                                      error == EBADMSG ? "no certificate in it" : file_strerror(error));
+}
+
+static const CaKeyId *worker_ca_id(Worker *w, const CaConfig *ca) {
+        FileBuffer b = {};
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0, critical;
+        CaKeyId *k;
+
+        for (size_t i = 0; i < w->n_ca_ids; i++)
+                if (w->ca_ids[i].ca == ca)
+                        return &w->ca_ids[i];
+        k = realloc(w->ca_ids, (w->n_ca_ids + 1) * sizeof(CaKeyId));
+        if (!k)
+                return NULL;
+        w->ca_ids = k;
+        k = &w->ca_ids[w->n_ca_ids++];
+        *k = (CaKeyId) { .ca = ca };
+        if (read_file_into(ca->certificate, INPUT_MAX, &b, NULL) >= 0 && x509_load_crts(b.data, b.size, &crts, &n) >= 0) {
+                k->size = sizeof(k->id);
+                if (gnutls_x509_crt_get_subject_key_id(crts[0], k->id, &k->size, &critical) < 0 &&
+                    (k->size = sizeof(k->id), gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA1, k->id, &k->size) < 0))
+                        k->size = 0;
+                x509_crts_free(crts, n);
+        }
+        free(b.data);
+        return k;
+}
+
+/* issue 11: a leaf of ca:NAME whose authority key id is not the CA's current key was issued by an
+ * earlier generation (ca rotate): due for re-issue. A leaf without the extension is left alone. */
+static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c, const uint8_t *data, size_t size) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        const CaKeyId *k = ca ? worker_ca_id(w, ca) : NULL;
+        gnutls_x509_crt_t *crts = NULL;
+        uint8_t aki[64];
+        size_t aki_size = sizeof(aki);
+        unsigned n = 0, critical;
+        bool rotated = false;
+
+        if (!k || k->size == 0 || !data || x509_load_crts(data, size, &crts, &n) < 0)
+                return false;
+        if (gnutls_x509_crt_get_authority_key_id(crts[0], aki, &aki_size, &critical) >= 0)
+                rotated = aki_size != k->size || memcmp(aki, k->id, aki_size) != 0;
+        x509_crts_free(crts, n);
+        return rotated;
 }
 
 static int inspect_one(unsigned worker, size_t item, void *userdata) {
@@ -148,6 +203,12 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         r = x509_inspect(&in, job->now, &res->facts);
         if (r < 0)
                 return r;
+        if (c->issuer == ISSUER_CA && res->facts->parsed)
+                res->ca_rotated = leaf_ca_rotated(w, inv, c, in.cert_data, in.cert_size);
+        /* chain, leaf, combined, pkcs12: the same generation as the certificate, with its key. */
+        r = outputs_inspect(c, in.cert_data, in.cert_size, password, res->facts);
+        if (r < 0)
+                return r;
         if (trust->error > 0 && res->facts->parsed)
                 return add_trust_problem(res->facts, c->ca, trust->error);
         return 0;
@@ -162,6 +223,7 @@ static void worker_done(Worker *w) {
                 x509_crts_free(w->trust[i].cas, w->trust[i].n_cas);
         }
         free(w->trust);
+        free(w->ca_ids);
 }
 
 CheckReport *check_report_free(CheckReport *r) {
@@ -324,6 +386,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         p = &rep->plans[i];
         *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
                                         .state = st, .held = held > 0, .held_changed = held < 0,
+                                        .ca_rotated = res->ca_rotated,
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config-value.h"
 #include "config.h"
@@ -65,24 +66,8 @@ static const char *const challenge_type_table[_CHALLENGE_TYPE_MAX] = {
         [CHALLENGE_HTTP_01] = "http-01",
         [CHALLENGE_DNS_01] = "dns-01",
         [CHALLENGE_TLS_ALPN_01] = "tls-alpn-01",
+        [CHALLENGE_DNS_PERSIST_01] = "dns-persist-01",
 };
-
-static int table_lookup(const char *const *table, int n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (int i = 0; i < n; i++)
-                if (strcmp(table[i], s) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-#define DEFINE_STRING_TABLE(prefix, type, table, max)                          \
-        const char *prefix##_to_string(type v) {                               \
-                return v >= 0 && v < (max) ? (table)[v] : NULL;                \
-        }                                                                      \
-        type prefix##_from_string(const char *s) {                             \
-                return (type) table_lookup((table), (max), s);                 \
-        }
 
 DEFINE_STRING_TABLE(key_type, KeyType, key_type_table, _KEY_TYPE_MAX)
 DEFINE_STRING_TABLE(usage, Usage, usage_table, _USAGE_MAX)
@@ -526,6 +511,17 @@ DEFINE_ENUM_SETTER(set_usage, Usage, usage_from_string)
 DEFINE_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string)
 DEFINE_ENUM_SETTER(set_challenge, ChallengeType, challenge_type_from_string)
 
+/* How many CAs may follow a CA in a path: 0..16 (a deeper PKI is a mistake, not a design). */
+static int set_path_length(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        size_t n = strspn(value, DIGITS);
+
+        if (n == 0 || n > 2 || value[n] != 0 || atoi(value) > 16)
+                return -EINVAL;
+        *(int *) field = atoi(value);
+        return 0;
+}
+
 /* The JWS algorithms we sign ACME requests with: ES256 and RS256. */
 static int set_account_key_type(_unused_ const ConfigKey *def, const char *value, void *field,
                                 _unused_ char **ret_bad) {
@@ -597,6 +593,25 @@ static int set_signal(
 #define EXPECT_THRESHOLD "a duration such as 14d or 12h, or a percentage of the lifetime such as 33%"
 #define EXPECT_DURATION "a positive duration such as 90d or 10y"
 #define EXPECT_KEY_TYPE "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519"
+#define EXPECT_PROFILE "an ACME profile name such as classic, tlsserver or shortlived"
+
+/* draft-ietf-acme-profiles leaves names to the CA; they reach JSON and logs, so keep them to a token. */
+bool config_profile_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 64)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '-' || *p == '_' || *p == '.'))
+                        return false;
+        return true;
+}
+
+bool config_persist_issuer_is_valid(const char *s) {
+        return config_dns_name_is_valid(s) && s[0] != '*';
+}
+
 #define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
 
 /* key, setter, field offset, what a valid value looks like (for messages), optional check */
@@ -622,12 +637,15 @@ static const ConfigKey acme_keys[] = {
         KEY("ca-bundle", set_string, ACME(ca_bundle), NULL, NULL),
         KEY("eab-kid", set_string, ACME(eab_kid), NULL, NULL),
         KEY("eab-hmac-file", set_string, ACME(eab_hmac_file), NULL, NULL),
-        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01", NULL),
+        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01, dns-persist-01", NULL),
         KEY("webroot", set_string, ACME(webroot), NULL, NULL),
         KEY("listen", set_string, ACME(listen),
             "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80", config_listen_is_valid),
         KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
         KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
+        KEY("profile", set_string, ACME(profile), EXPECT_PROFILE, config_profile_is_valid),
+        KEY("persist-issuer", set_string, ACME(persist_issuer), "the CA's issuer domain name such as letsencrypt.org",
+            config_persist_issuer_is_valid),
         KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
         KEY("account-key", set_string, ACME(account_key), "a pkcs11: URI with ;object=LABEL", NULL),
         KEY("pkcs11-pin-file", set_string, ACME(pkcs11_pin_file), NULL, NULL),
@@ -644,6 +662,11 @@ static const ConfigKey ca_keys[] = {
         KEY("validity", set_duration, CA(validity), EXPECT_DURATION, NULL),
         KEY("ca-validity", set_duration, CA(ca_validity), EXPECT_DURATION, NULL),
         KEY("export", set_list, CA(export), NULL, NULL),
+        KEY("parent", set_string, CA(parent), "the name of another [ca] section", config_section_name_is_valid),
+        KEY("permitted-names", set_list, CA(permitted_names),
+            "DNS names (.example.com: only below it) or IP networks such as 10.0.0.0/8",
+            config_permitted_name_is_valid),
+        KEY("path-length", set_path_length, CA(path_length), "a number of CAs from 0 to 16", NULL),
 };
 
 #define CERT(f) offsetof(CertConfig, f)
@@ -651,7 +674,10 @@ static const ConfigKey cert_keys[] = {
         KEY("certificate", set_string, CERT(certificate), NULL, NULL),
         KEY("key", set_string, CERT(key), NULL, NULL),
         KEY("ca", set_string, CERT(ca), NULL, NULL),
-        KEY("names", set_list, CERT(names), "DNS names or IP addresses", config_san_is_valid),
+        KEY("names", set_list, CERT(names), "DNS names, IP addresses, uri:URI or email:ADDRESS",
+            config_name_is_valid),
+        KEY("subject", set_string, CERT(subject), "TYPE=VALUE, ... such as 'CN=api, O=Example, OU=Platform'",
+            config_subject_is_valid),
         KEY("issuer", set_issuer, 0, "none, self, ca:NAME, acme:NAME", NULL),
         KEY("usage", set_usage, CERT(usage), "server, client, server+client", NULL),
         KEY("key-type", set_key_type, CERT(key_type), EXPECT_KEY_TYPE, NULL),
@@ -671,6 +697,12 @@ static const ConfigKey cert_keys[] = {
         KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
         KEY("verify", set_list, CERT(verify),
             "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+        KEY("profile", set_string, CERT(profile), EXPECT_PROFILE, config_profile_is_valid),
+        KEY("chain", set_string, CERT(chain), NULL, NULL),
+        KEY("leaf", set_string, CERT(leaf), NULL, NULL),
+        KEY("combined", set_string, CERT(combined), NULL, NULL),
+        KEY("pkcs12", set_string, CERT(pkcs12), NULL, NULL),
+        KEY("pkcs12-password-file", set_string, CERT(pkcs12_password_file), NULL, NULL),
 };
 
 const ConfigKey *config_key_find(SectionKind kind, const char *key) {
@@ -768,4 +800,240 @@ struct ConfigIndex *config_index_free(struct ConfigIndex *ix) {
                 free(ix->entries);
         free(ix);
         return NULL;
+}
+
+/* issue 11: the kinds of names a client certificate carries, name constraints, and subjects. */
+
+NameType config_name_type(const char *s) {
+        if (!s)
+                return _NAME_TYPE_INVALID;
+        if (strncmp(s, "uri:", 4) == 0)
+                return NAME_URI;
+        if (strncmp(s, "email:", 6) == 0)
+                return NAME_EMAIL;
+        if (config_ip_is_valid(s))
+                return NAME_IP;
+        return NAME_DNS;
+}
+
+const char *config_name_value(const char *s) {
+        switch (config_name_type(s)) {
+        case NAME_URI:
+                return s + 4;
+        case NAME_EMAIL:
+                return s + 6;
+        default:
+                return s;
+        }
+}
+
+/* A SAN is an IA5String: printable ASCII, no blanks (a list entry has none anyway). */
+static bool ia5_printable(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s <= 0x20 || (unsigned char) *s >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* RFC 3986 scheme ":" something; spiffe://trust-domain/path is the case that matters. */
+static bool uri_is_valid(const char *s) {
+        size_t n;
+
+        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+                return false;
+        n = span_alnum(s, "+.-");
+        if (s[n] != ':' || s[n + 1] == 0 || strlen(s) > 2048)
+                return false;
+        if (strncasecmp(s, "spiffe:", 7) == 0 && (strncmp(s + 7, "//", 2) != 0 || s[9] == 0 || s[9] == '/'))
+                return false; /* a SPIFFE ID always names its trust domain */
+        return ia5_printable(s);
+}
+
+/* local@domain, domain a DNS name (RFC 5280 rfc822Name, no display name). */
+static bool email_is_valid(const char *s) {
+        const char *at = strchr(s, '@');
+
+        if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 320 || !ia5_printable(s))
+                return false;
+        return config_dns_name_is_valid(at + 1) && at[1] != '*';
+}
+
+bool config_name_is_valid(const char *s) {
+        switch (config_name_type(s)) {
+        case NAME_URI:
+                return uri_is_valid(s + 4);
+        case NAME_EMAIL:
+                return email_is_valid(s + 6);
+        default:
+                return config_san_is_valid(s);
+        }
+}
+
+/* "10.0.0.0/8" → address and prefix length; -EINVAL when it is not a network. */
+int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len, unsigned *ret_prefix) {
+        const char *slash = strchr(s, '/');
+        char buf[INET6_ADDRSTRLEN];
+        size_t n;
+        unsigned len, prefix;
+
+        if (!slash || (size_t) (slash - s) >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, s, (size_t) (slash - s));
+        buf[slash - s] = 0;
+        if (inet_pton(AF_INET, buf, addr) == 1)
+                len = 4;
+        else if (inet_pton(AF_INET6, buf, addr) == 1)
+                len = 16;
+        else
+                return -EINVAL;
+        n = strspn(slash + 1, DIGITS);
+        if (n == 0 || n > 3 || slash[1 + n] != 0)
+                return -EINVAL;
+        prefix = (unsigned) atoi(slash + 1);
+        if (prefix > len * 8)
+                return -EINVAL;
+        *ret_len = len;
+        *ret_prefix = prefix;
+        return 0;
+}
+
+bool config_permitted_name_is_valid(const char *s) {
+        unsigned char a[16];
+        unsigned len, prefix;
+
+        if (strchr(s, '/'))
+                return config_parse_network(s, a, &len, &prefix) >= 0;
+        if (s[0] == '.')
+                s++;
+        return s[0] != '*' && config_dns_name_is_valid(s);
+}
+
+static bool dns_permitted(const char *base, const char *name) {
+        size_t lb = strlen(base), ln = strlen(name);
+
+        if (ln > 0 && name[ln - 1] == '.')
+                ln--;
+        if (base[0] == '.') /* only below base */
+                return ln > lb && strncasecmp(name + ln - lb, base, lb) == 0;
+        if (ln == lb)
+                return strncasecmp(name, base, lb) == 0;
+        return ln > lb && name[ln - lb - 1] == '.' && strncasecmp(name + ln - lb, base, lb) == 0;
+}
+
+static bool ip_permitted(const char *net, const char *ip) {
+        unsigned char n[16], a[16];
+        unsigned len, prefix;
+
+        if (config_parse_network(net, n, &len, &prefix) < 0)
+                return false;
+        if (inet_pton(len == 4 ? AF_INET : AF_INET6, ip, a) != 1)
+                return false;
+        for (unsigned bit = 0; bit < prefix; bit++) {
+                unsigned char m = (unsigned char) (0x80 >> (bit % 8));
+
+                if ((n[bit / 8] & m) != (a[bit / 8] & m))
+                        return false;
+        }
+        return true;
+}
+
+bool config_name_permitted(char *const *permitted, const char *name) {
+        NameType t = config_name_type(name);
+        bool constrained = false;
+
+        if (!permitted || !permitted[0] || (t != NAME_DNS && t != NAME_IP))
+                return true;
+        for (size_t i = 0; permitted[i]; i++) {
+                bool is_net = strchr(permitted[i], '/') != NULL;
+
+                if (is_net != (t == NAME_IP))
+                        continue;
+                if (is_net) {
+                        unsigned char a[16];
+                        unsigned len, prefix;
+
+                        /* An IPv4 subtree does not constrain IPv6 addresses, nor the other way round. */
+                        if (config_parse_network(permitted[i], a, &len, &prefix) < 0 ||
+                            (len == 4) != (strchr(name, ':') == NULL))
+                                continue;
+                }
+                constrained = true;
+                if (is_net ? ip_permitted(permitted[i], name) : dns_permitted(permitted[i], name))
+                        return true;
+        }
+        return !constrained;
+}
+
+static const char *const subject_types[] = { "CN", "O", "OU", "L", "ST", "C", "DC", "UID", "serialNumber" };
+
+int config_subject_split(const char *s, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        if (!s)
+                return -EINVAL;
+        for (const char *p = s;;) {
+                const char *type_end;
+                size_t k, tn, vi = 0;
+                const char *canon = NULL;
+                char *value, **nl;
+
+                p += strspn(p, BLANKS);
+                type_end = strchr(p, '=');
+                if (!type_end)
+                        return -EINVAL;
+                tn = (size_t) (type_end - p);
+                while (tn > 0 && strchr(BLANKS, p[tn - 1]))
+                        tn--;
+                for (size_t i = 0; i < ELEMENTSOF(subject_types); i++)
+                        if (strlen(subject_types[i]) == tn && strncasecmp(subject_types[i], p, tn) == 0)
+                                canon = subject_types[i];
+                if (!canon)
+                        return -EINVAL;
+                p = type_end + 1;
+                p += strspn(p, BLANKS);
+                value = malloc(strlen(p) + 1);
+                if (!value)
+                        return -ENOMEM;
+                for (; *p && *p != ','; p++) {
+                        if (*p == '\\' && (p[1] == ',' || p[1] == '\\' || p[1] == '+' || p[1] == '=' || p[1] == '"')) {
+                                p++;
+                        } else if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '+' || *p == '=') {
+                                free(value);
+                                return -EINVAL; /* multi-valued RDNs are not supported */
+                        }
+                        value[vi++] = *p;
+                }
+                while (vi > 0 && strchr(BLANKS, value[vi - 1]))
+                        vi--;
+                value[vi] = 0;
+                if (vi == 0 || (strcmp(canon, "C") == 0 && vi != 2) || vi > 64) {
+                        free(value);
+                        return -EINVAL;
+                }
+                k = n;
+                nl = reallocarray(l, n + 3, sizeof(char *));
+                if (!nl) {
+                        free(value);
+                        return -ENOMEM;
+                }
+                l = nl;
+                l[k] = strdup(canon);
+                l[k + 1] = value;
+                l[k + 2] = NULL;
+                n += 2;
+                if (!l[k])
+                        return -ENOMEM;
+                if (*p == 0)
+                        break;
+                p++; /* the comma */
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+bool config_subject_is_valid(const char *s) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        return config_subject_split(s, &l) >= 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config-value.h"
+#include "fd-util.h"
 #include "config.h"
 #include "log.h"
 
@@ -163,6 +164,8 @@ static AcmeConfig *acme_free(AcmeConfig *a) {
         free(a->preferred_chain);
         free(a->account_key);
         free(a->pkcs11_pin_file);
+        free(a->profile);
+        free(a->persist_issuer);
         free(a->file);
         free(a);
         return NULL;
@@ -176,6 +179,8 @@ static CaConfig *ca_free(CaConfig *c) {
         free(c->key);
         strv_free(c->export);
         free(c->pkcs11_pin_file);
+        free(c->parent);
+        strv_free(c->permitted_names);
         free(c->file);
         free(c);
         return NULL;
@@ -189,6 +194,7 @@ static CertConfig *cert_free(CertConfig *c) {
         free(c->key);
         free(c->ca);
         strv_free(c->names);
+        free(c->subject);
         free(c->issuer_name);
         free(c->key_password_file);
         free(c->pkcs11_pin_file);
@@ -197,7 +203,13 @@ static CertConfig *cert_free(CertConfig *c) {
         strv_free(c->restart);
         free(c->signal_pidfile);
         free(c->exec);
+        free(c->profile);
         strv_free(c->verify);
+        free(c->chain);
+        free(c->leaf);
+        free(c->combined);
+        free(c->pkcs12);
+        free(c->pkcs12_password_file);
         free(c->file);
         free(c);
         return NULL;
@@ -264,7 +276,7 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
                 *ca = (CaConfig) {
                         .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
                         .key_type = KEY_TYPE_EC_P256, .validity = 90 * USEC_PER_DAY,
-                        .ca_validity = 10 * USEC_PER_YEAR,
+                        .ca_validity = 10 * USEC_PER_YEAR, .path_length = -1,
                 };
                 return ca;
         default:
@@ -702,8 +714,8 @@ static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
         if (r < 0)
                 return error_at(reterr, r, ctx->filename, 0, "out of memory");
         for (;;) {
-                const char *line;
-                size_t len;
+                const char *line = NULL;
+                size_t len = 0;
 
                 r = next_line(ctx, &line, &len);
                 if (r <= 0)
@@ -787,7 +799,7 @@ static int validate_agent(Inventory *inv, char **reterr) {
         if (!a->critical_before.set)
                 a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
         if (!a->renew_before.set)
-                a->renew_before = (Threshold) { .set = true, .is_percent = true, .percent = 33 };
+                a->renew_before = (Threshold) { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
         if (a->hook_timeout == 0)
                 a->hook_timeout = CONFIG_HOOK_TIMEOUT_DEFAULT;
         return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,
@@ -831,7 +843,9 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
         return 0;
 }
 
-static int validate_ca(CaConfig *c, char **reterr) {
+static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
+        const CaConfig *p = c;
+
         if (!c->certificate || !c->key)
                 return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
                                      "missing required key '%s'", c->certificate ? "key" : "certificate");
@@ -841,6 +855,18 @@ static int validate_ca(CaConfig *c, char **reterr) {
         if (c->pkcs11_pin_file && !key_is_token(c->key))
                 return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
                                      "pkcs11-pin-file is for key = pkcs11:…, not a key file");
+        /* issue 11: an intermediate names its signer; the chain of parents must end in a root. */
+        for (size_t depth = 0; p && p->parent; depth++) {
+                const CaConfig *next = inventory_find_ca(inv, p->parent);
+
+                if (!next)
+                        return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                             "parent '%s': no [ca \"%s\"] section", p->parent, p->parent);
+                if (next == c || depth > inv->n_ca)
+                        return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                             "parent '%s': the parents form a loop", c->parent);
+                p = next;
+        }
         return 0;
 }
 
@@ -851,8 +877,41 @@ static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
         return buf;
 }
 
+/* chain, leaf, combined, pkcs12: installed in one generation with key and certificate, so each must be
+ * its own absolute path; what holds the key needs a key that is a file. */
+static int validate_outputs(const CertConfig *c, char **reterr) {
+        const char *paths[] = { c->certificate, c->key, c->chain, c->leaf, c->combined, c->pkcs12 };
+        const char *names[] = { "certificate", "key", "chain", "leaf", "combined", "pkcs12" };
+        bool key_in_token = c->key && strncmp(c->key, "pkcs11:", 7) == 0;
+
+        for (size_t i = 2; i < ELEMENTSOF(paths); i++) {
+                if (!paths[i])
+                        continue;
+                if (paths[i][0] != '/')
+                        return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                             "'%s' must be an absolute path, not '%s'", names[i], paths[i]);
+                for (size_t k = 0; k < i; k++)
+                        if (paths[k] && strcmp(paths[k], paths[i]) == 0)
+                                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                                     "'%s' and '%s' name the same file %s", names[k], names[i],
+                                                     paths[i]);
+        }
+        if ((c->combined || c->pkcs12) && (!c->key || key_in_token))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'%s' holds the private key: it needs a key file%s",
+                                     c->combined ? "combined" : "pkcs12", key_in_token ? ", not a pkcs11: URI" : "");
+        if (c->pkcs12 && !c->pkcs12_password_file)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'pkcs12' needs 'pkcs12-password-file'");
+        if (c->pkcs12_password_file && !c->pkcs12)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'pkcs12-password-file' without 'pkcs12'");
+        return 0;
+}
+
 static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         char issuer[256];
+        int r;
 
         if (!c->certificate)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
@@ -876,9 +935,25 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                                      "issuer '%s': no [%s \"%s\"] section",
                                      issuer_display(issuer, sizeof(issuer), c),
                                      issuer_kind_to_string(c->issuer), c->issuer_name ?: "");
+        if (c->profile && c->issuer != ISSUER_ACME)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
+                                     issuer_display(issuer, sizeof(issuer), c));
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
+        /* issue 11: an ACME server validates DNS names and IPs only. */
+        for (size_t i = 0; c->issuer == ISSUER_ACME && c->names && c->names[i]; i++)
+                if (config_name_type(c->names[i]) == NAME_URI || config_name_type(c->names[i]) == NAME_EMAIL)
+                        return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                             "names: '%s': an ACME server issues DNS names and IP addresses only",
+                                             c->names[i]);
+        if (c->subject && c->issuer == ISSUER_ACME)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "subject: an ACME server sets the subject itself; remove the key");
+        r = validate_outputs(c, reterr);
+        if (r < 0)
+                return r;
         return check_thresholds(reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
                                 cert_critical_before(inv, c));
 }
@@ -951,6 +1026,38 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
                            config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
 
+/* issue 11: a name outside its CA's permitted-names would be refused at each renewal: say so now. */
+static int warn_permitted(Inventory *inv, const CertConfig *c) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        char where[256];
+
+        for (const CaConfig *p = ca; p; p = p->parent ? inventory_find_ca(inv, p->parent) : NULL)
+                for (size_t i = 0; c->names && c->names[i]; i++)
+                        if (!config_name_permitted(p->permitted_names, c->names[i]))
+                                return add_warning(inv, "%s:%u: %s name '%s' is outside the permitted-names of "
+                                                   "[ca \"%s\"]: it will not be issued",
+                                                   c->file ?: "<config>", c->line,
+                                                   section_display(where, sizeof(where), SECTION_CERT, c->name),
+                                                   c->names[i], p->name);
+        return 0;
+}
+
+/* Public ACME CAs stopped putting clientAuth in their certificates (Let's Encrypt since 2026-02-11): a
+ * set that needs it from an ACME issuer works until its next renewal, whose certificate renew.c then
+ * refuses (usage-missing). Say so when the inventory is read, long before that day (issue 13 item 3). */
+static int warn_client_usage(Inventory *inv, const CertConfig *c) {
+        char where[256];
+
+        if (c->issuer != ISSUER_ACME || (c->usage != USAGE_CLIENT && c->usage != USAGE_SERVER_CLIENT))
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s usage = %s with issuer = acme:%s: public ACME CAs no longer issue client "
+                           "certificates (clientAuth), and a renewed certificate without it is not installed; "
+                           "issue client certificates from an internal CA (issuer = ca:NAME)",
+                           c->file ?: "<config>", c->line, section_display(where, sizeof(where), SECTION_CERT, c->name),
+                           usage_to_string(c->usage), c->issuer_name ?: "");
+}
+
 static int collect_warnings(Inventory *inv) {
         int r;
 
@@ -963,6 +1070,10 @@ static int collect_warnings(Inventory *inv) {
                                  SECTION_CERT, inv->certs[i]->name);
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);
+                if (r >= 0)
+                        r = warn_permitted(inv, inv->certs[i]);
+                if (r >= 0)
+                        r = warn_client_usage(inv, inv->certs[i]);
         }
         return r;
 }
@@ -977,7 +1088,7 @@ int config_validate(Inventory *inv, char **reterr) {
                 r = validate_acme(inv->acme[i], reterr);
         }
         for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
-                r = validate_ca(inv->ca[i], reterr);
+                r = validate_ca(inv, inv->ca[i], reterr);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
                 r = validate_cert(inv, inv->certs[i], reterr);
         if (r >= 0 && collect_warnings(inv) < 0)
@@ -1021,7 +1132,7 @@ static int parse_file(Inventory *inv, const char *path, char **reterr) {
                 return error_at(reterr, r, path, 0, "%s", strerror(-r));
         }
         if (S_ISDIR(st.st_mode))
-                return error_at(reterr, -EISDIR, path, 0, "%s", strerror(EISDIR));
+                return error_at(reterr, -EISDIR, path, 0, "not a regular file (directory)");
         if (!S_ISREG(st.st_mode))
                 return error_at(reterr, -EINVAL, path, 0, "not a regular file (%s)", file_type_name(st.st_mode));
         r = check_file_owner(path, &st, geteuid(), reterr);
@@ -1155,6 +1266,17 @@ usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c) {
         if (c && c->hook_timeout > 0)
                 return c->hook_timeout;
         return inv && inv->agent.hook_timeout > 0 ? inv->agent.hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
+}
+
+const char *cert_profile(const Inventory *inv, const CertConfig *c) {
+        const AcmeConfig *a;
+
+        if (!c || c->issuer != ISSUER_ACME)
+                return NULL;
+        if (c->profile)
+                return c->profile;
+        a = inventory_find_acme(inv, c->issuer_name);
+        return a ? a->profile : NULL;
 }
 
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {

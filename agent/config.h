@@ -53,6 +53,7 @@ typedef enum ChallengeType {
         CHALLENGE_HTTP_01,
         CHALLENGE_DNS_01,
         CHALLENGE_TLS_ALPN_01,
+        CHALLENGE_DNS_PERSIST_01, /* draft-ietf-acme-dns-persist: a standing TXT record, nothing per order */
         _CHALLENGE_TYPE_MAX,
         _CHALLENGE_TYPE_INVALID = -22,
 } ChallengeType;
@@ -60,6 +61,7 @@ typedef enum ChallengeType {
 /* A "before expiry" threshold: an absolute duration or a percentage of the certificate's lifetime. */
 typedef struct Threshold {
         bool set;        /* given in the file (or a default applied) */
+        bool implicit;   /* the default applied, not given: renew-before then follows the lifetime (issue 13) */
         bool is_percent;
         unsigned percent; /* 0..100 when is_percent */
         usec_t usec;      /* when !is_percent */
@@ -72,7 +74,7 @@ typedef struct AgentConfig {
         char **pkcs11_modules; /* PKCS#11 modules to load; NULL: the ones p11-kit registers */
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
-        Threshold renew_before;    /* default 33% */
+        Threshold renew_before;    /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
         usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
         char *file;                /* where [agent] was first given; NULL when never */
         unsigned line;
@@ -90,6 +92,8 @@ typedef struct AcmeConfig {
         char *listen;            /* default "[::]:80" */
         char *dns_hook;
         char *preferred_chain;
+        char *profile;             /* draft-ietf-acme-profiles: sent in newOrder; NULL: the server's default */
+        char *persist_issuer;      /* dns-persist-01: the CA's issuer domain name, e.g. letsencrypt.org */
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
         char *account_key;        /* pkcs11:…;object=LABEL: the account key in a token; NULL: STATE/acme/NAME/account.key */
         char *pkcs11_pin_file;    /* its PIN (unless the URI has pin-source=) */
@@ -109,6 +113,10 @@ typedef struct CaConfig {
         usec_t validity;   /* default 90d */
         usec_t ca_validity; /* default 10y */
         char **export;     /* NULL-terminated, may be NULL */
+        char *parent;      /* issue 11: the [ca] that signs this one (an intermediate); NULL: a root */
+        char **permitted_names; /* nameConstraints permitted subtrees: DNS names (".x" = below x only) and
+                                 * IP networks ADDR/PREFIX; NULL: unconstrained */
+        int path_length;   /* basicConstraints pathLenConstraint; -1: unset (see ca_path_length()) */
         char *file;
         unsigned line;
 } CaConfig;
@@ -118,7 +126,8 @@ typedef struct CertConfig {
         char *certificate; /* required */
         char *key;         /* optional for issuer=none */
         char *ca;          /* NULL: system trust store */
-        char **names;      /* NULL-terminated; may be NULL */
+        char **names;      /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
+        char *subject;     /* issue 11: RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
         IssuerKind issuer;  /* default none */
         char *issuer_name;  /* ACME or CA section name for acme:/ca: */
         Usage usage;        /* default server */
@@ -139,6 +148,15 @@ typedef struct CertConfig {
         char *exec;       /* command line of the hook */
         usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
+        char *profile;    /* ACME profile; NULL: the [acme] section's (see cert_profile()) */
+        /* Further outputs, each optional (NULL), installed with key and certificate as one generation
+         * (install_set): the intermediates alone, the leaf alone, key + leaf + chain in one PEM, and
+         * PKCS#12 (which needs pkcs12_password_file). */
+        char *chain;
+        char *leaf;
+        char *combined;
+        char *pkcs12;
+        char *pkcs12_password_file;
         char *file;
         unsigned line;
 } CertConfig;
@@ -197,6 +215,8 @@ Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
 /* How long the exec hook of `c` may run: its own hook-timeout, else [agent]'s (default 60 s). */
 #define CONFIG_HOOK_TIMEOUT_DEFAULT (60 * USEC_PER_SEC)
 usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c);
+/* The ACME profile to order `c` under: its own `profile`, else its [acme] section's; NULL: none. */
+const char *cert_profile(const Inventory *inv, const CertConfig *c);
 /* Resolve a threshold against a lifetime [not_before, not_after]. */
 usec_t threshold_resolve(Threshold t, usec_t lifetime);
 
@@ -206,6 +226,37 @@ usec_t threshold_resolve(Threshold t, usec_t lifetime);
 bool config_dns_name_is_valid(const char *s);
 bool config_ip_is_valid(const char *s);
 bool config_san_is_valid(const char *s);
+
+/* issue 11: the entries of `names` may also be "uri:URI" (e.g. uri:spiffe://example.org/api) and
+ * "email:ADDRESS" SANs, for client certificates. */
+typedef enum NameType {
+        NAME_DNS,
+        NAME_IP,
+        NAME_URI,
+        NAME_EMAIL,
+        _NAME_TYPE_MAX,
+        _NAME_TYPE_INVALID = -22,
+} NameType;
+/* The type of a `names` entry, or _NAME_TYPE_INVALID. */
+NameType config_name_type(const char *s) _pure_;
+/* The entry without its "uri:" / "email:" prefix. */
+const char *config_name_value(const char *s) _pure_;
+bool config_name_is_valid(const char *s);
+/* A permitted-names entry: a DNS name, optionally with a leading "." (only names below it), or an IP
+ * network "ADDR/PREFIX". */
+bool config_permitted_name_is_valid(const char *s);
+/* "10.0.0.0/8" → the address (4 or 16 bytes), its length and the prefix length. -EINVAL when bad. */
+int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len, unsigned *ret_prefix);
+/* Whether `name` (a `names` entry) lies inside the permitted subtrees (NULL: everything). Names of a type
+ * the list does not constrain (uri:, email:, or IPs when only DNS subtrees are given) are permitted, as
+ * RFC 5280 §4.2.1.10 says. DNS: "x.example" permits x.example and every name below it, ".x.example" only
+ * the names below it (OpenSSL's and GnuTLS's reading). Pure. */
+bool config_name_permitted(char *const *permitted, const char *name);
+/* subject = "CN=api, O=Example, OU=Platform": comma-separated TYPE=VALUE with TYPE one of CN, O, OU, L,
+ * ST, C, DC, UID, serialNumber (case-insensitive), "\," and "\\" escape. *ret: a NULL-terminated list of
+ * alternating TYPE (upper-cased canonical spelling) and VALUE, in the order written. -EINVAL when bad. */
+int config_subject_split(const char *s, char ***ret);
+bool config_subject_is_valid(const char *s);
 
 /* "90d" / "12h" / "33%" */
 int parse_threshold(const char *s, Threshold *ret);

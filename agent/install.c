@@ -7,17 +7,19 @@
  * before any data, is written, fsync'ed and renamed over the target (which replaces a symlink there rather
  * than following it), and the directory is fsync'ed so that the rename survives a power cut.
  *
- * A pair (install_pair): two renames are not one atomic step, and a service must never load the new
- * certificate with the old key. A write-ahead record, STATE_DIR/install/NAME.rec, makes them one:
+ * A set (install_set; install_pair is its key+certificate case): several renames are not one atomic
+ * step, and a service must never load the new certificate with the old key, nor a combined PEM, PKCS#12
+ * or chain file of another generation than the certificate beside it. A write-ahead record,
+ * STATE_DIR/install/NAME.rec, listing every file of the generation, makes them one:
  *   0. Intent: write the record in state "prepared", naming the targets and their staging files
  *      (".BASE.certherd-new" beside each target); install_recover() gets only the name and needs them.
- *   1. Stage: write the new key and cert to the staging files (owner, mode, data, fsync), fsync the dirs.
- *   2. Backup: copy the current key and cert into STATE_DIR/backup/.NAME.new/{key,cert} (each by the
+ *   1. Stage: write each new file (key, cert, then the other outputs) to its staging file (owner, mode, data, fsync), fsync the dirs.
+ *   2. Backup: copy the current files into STATE_DIR/backup/.NAME.new/{key,cert,chain,...} (each by the
  *      atomic single-file path), exchange that directory with STATE_DIR/backup/NAME (RENAME_EXCHANGE) and
  *      delete the older generation: a backup is one whole generation, never half of two.
  *   3. Commit: atomically replace the record by one in state "committed". This rename is the commit
  *      point: a crash before it leaves the old pair, a crash after it the new pair.
- *   4. Switch: rename the key's staging file over the key, the cert's over the cert; fsync both dirs.
+ *   4. Switch: rename each staging file over its target (key first, cert next); fsync the dirs.
  *   5. Done: remove the record, fsync STATE_DIR/install.
  * install_recover(): with a committed record, rename each staging file that still exists over its target
  * (both were complete and fsync'ed before the commit, so rolling forward always works) and fsync the
@@ -31,7 +33,12 @@
  * one certherd installs at a time (the state directory's lock, DESIGN.md section 8) and recovery has
  * already removed every staging file a record knew of; O_EXCL refuses anything appearing in between.
  * Targets are never followed, not even to read them for the backup: a symlink or another non-regular
- * file there is replaced without a backup copy. */
+ * file there is replaced without a backup copy.
+ *
+ * Directories (of targets, of the state directory, during recovery) are opened with open_dir_nofollow():
+ * a symbolic link anywhere on the path is followed only when root (or our own user) owns both the link
+ * and the directory holding it (fd-util.h says why), so a service user who owns a directory on a
+ * target's path cannot swap a component for a link and redirect root's writes (-ENOLINK). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +56,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "install.h"
 #include "macro.h"
 
@@ -65,25 +73,31 @@
 #define RECORD_MAGIC "certherd-install-record 1"
 #define NAME_LEN_MAX 200
 
-/* install_pair's crash points, in the order they are passed. */
-enum {
-        CRASH_PREPARED = 1,   /* intent record written, nothing staged */
-        CRASH_STAGED_KEY,     /* new key in its staging file */
-        CRASH_STAGED_CERT,    /* new cert in its staging file */
-        CRASH_BACKUP_KEY,     /* old key copied into the backup being built */
-        CRASH_BACKUP_CERT,    /* old cert copied; the backup not yet in place */
-        CRASH_BACKUP_SWAPPED, /* new backup in place, the older generation not yet deleted */
-        CRASH_BEFORE_COMMIT,  /* backup complete, record still "prepared" */
-        CRASH_COMMITTED,      /* record "committed", nothing renamed */
-        CRASH_RENAMED_KEY,    /* between the two renames */
-        CRASH_RENAMED_CERT,   /* both renamed, directories not yet fsync'ed */
-        CRASH_SYNCED,         /* directories fsync'ed, record not yet removed */
-        CRASH_DONE,           /* record removed, STATE_DIR/install not yet fsync'ed */
-};
+/* install_set's crash points, numbered in the order they are passed (each on every call, whether or not
+ * the part it names is being installed, so that a test can walk them all): */
+#define N_PARTS ((unsigned) _INSTALL_PART_MAX)
+#define CRASH_PREPARED 1u                               /* intent record written, nothing staged */
+#define CRASH_STAGED(i) (2u + (unsigned) (i))           /* part i in its staging file */
+#define CRASH_BACKUP(i) (2u + N_PARTS + (unsigned) (i)) /* old part i copied into the backup being built */
+#define CRASH_BACKUP_SWAPPED (2u + 2 * N_PARTS)         /* new backup in place, older generation not deleted */
+#define CRASH_BEFORE_COMMIT (CRASH_BACKUP_SWAPPED + 1)  /* backup complete, record still "prepared" */
+#define CRASH_COMMITTED (CRASH_BEFORE_COMMIT + 1)       /* record "committed", nothing renamed */
+#define CRASH_RENAMED(i) (CRASH_COMMITTED + 1 + (unsigned) (i)) /* parts 0..i renamed, the rest not */
+#define CRASH_SYNCED (CRASH_COMMITTED + 1 + N_PARTS)    /* directories fsync'ed, record not yet removed */
+#define CRASH_DONE (CRASH_SYNCED + 1)                   /* record removed, STATE_DIR/install not yet fsync'ed */
 _Static_assert(CRASH_DONE == INSTALL_CRASH_POINTS, "INSTALL_CRASH_POINTS must name the last crash point");
 
-enum { PAIR_KEY, PAIR_CERT, _PAIR_MAX };
-static const char *const pair_label[_PAIR_MAX] = { "key", "cert" };
+/* Record lines and backup file names. No label is a prefix of another (record_slot relies on it). */
+static const char *const part_label[_INSTALL_PART_MAX] = {
+        [INSTALL_PART_KEY] = "key",           [INSTALL_PART_CERT] = "cert",
+        [INSTALL_PART_CHAIN] = "chain",       [INSTALL_PART_LEAF] = "leaf",
+        [INSTALL_PART_COMBINED] = "combined", [INSTALL_PART_PKCS12] = "pkcs12",
+};
+
+/* What holds a private key is backed up readable by root alone. */
+static bool part_is_secret(size_t i) {
+        return i == INSTALL_PART_KEY || i == INSTALL_PART_COMBINED || i == INSTALL_PART_PKCS12;
+}
 
 static void closedirp(DIR **d) {
         if (*d)
@@ -100,6 +114,11 @@ static char *strdup_printf(const char *fmt, ...) {
                 s = NULL;
         va_end(ap);
         return s;
+}
+
+static char *mfree_str(char *p) {
+        free(p);
+        return NULL;
 }
 
 static bool path_is_absolute(const char *p) {
@@ -247,7 +266,7 @@ static int temp_create_random(int dirfd, const char *base, char **ret_name, int 
         return -EEXIST;
 }
 
-static int temp_fill(int fd, const InstallFile *f) {
+static int temp_fill(int fd, const InstallFile *f, bool sync) {
         int r;
 
         /* Owner and mode go on before any data, so that no one the final mode excludes can ever read it
@@ -261,8 +280,8 @@ static int temp_fill(int fd, const InstallFile *f) {
         if (r < 0)
                 return r;
         /* The data must be on disk before a rename makes it the target: otherwise a power cut can leave
-         * the target's name on an empty file. */
-        return fsync_fd(fd);
+         * the target's name on an empty file. (A batch syncs the whole file system once instead.) */
+        return sync ? fsync_fd(fd) : 0;
 }
 
 /* Write f under a random temp name in dirfd and rename it over base. */
@@ -274,7 +293,7 @@ static int install_at(int dirfd, const char *base, const InstallFile *f) {
         r = temp_create_random(dirfd, base, &temp, &fd);
         if (r < 0)
                 return r;
-        r = temp_fill(fd, f);
+        r = temp_fill(fd, f, true);
         if (r >= 0 && renameat(dirfd, temp, dirfd, base) < 0)
                 r = -errno;
         if (r < 0) {
@@ -297,10 +316,123 @@ int install_file(const InstallFile *f) {
         r = path_split(f->path, &dir, &base);
         if (r < 0)
                 return r;
-        dirfd = open(dir, DIR_OPEN_FLAGS);
-        if (dirfd < 0)
-                return -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
         return install_at(dirfd, base, f);
+}
+
+static bool base_is_valid(const char *base) {
+        return base && base[0] && !strchr(base, '/') && !strchr(base, '\n') && !streq(base, ".") &&
+               !streq(base, "..") && strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN <= NAME_MAX;
+}
+
+struct InstallBatch {
+        int dirfd;
+        char **temps; /* ".NAME.certherd-XXXXXX": the target's name is inside; NULL once renamed */
+        size_t n, allocated;
+};
+
+int install_batch_new(const char *dir, InstallBatch **ret) {
+        _cleanup_close_ int dirfd = -1;
+        InstallBatch *b;
+        int r;
+
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return r;
+        b = calloc(1, sizeof(InstallBatch));
+        if (!b)
+                return -ENOMEM;
+        b->dirfd = TAKE_FD(dirfd);
+        *ret = b;
+        return 0;
+}
+
+InstallBatch *install_batch_free(InstallBatch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n; i++)
+                if (b->temps[i]) {
+                        (void) unlinkat(b->dirfd, b->temps[i], 0);
+                        free(b->temps[i]);
+                }
+        free(b->temps);
+        closep(&b->dirfd);
+        free(b);
+        return NULL;
+}
+
+int install_batch_add(InstallBatch *b, const InstallFile *f) {
+        _cleanup_free_ char *temp = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!f || !base_is_valid(f->path) || (!f->data && f->size > 0))
+                return -EINVAL;
+        if (b->n == b->allocated) {
+                size_t a = b->allocated ? b->allocated * 2 : 64;
+                char **t = realloc(b->temps, a * sizeof(char *));
+
+                if (!t)
+                        return -ENOMEM;
+                b->temps = t;
+                b->allocated = a;
+        }
+        r = temp_create_random(b->dirfd, f->path, &temp, &fd);
+        if (r < 0)
+                return r;
+        /* No fsync here: install_batch_commit() syncs them all at once. */
+        r = temp_fill(fd, f, false);
+        if (r < 0) {
+                (void) unlinkat(b->dirfd, temp, 0);
+                return r;
+        }
+        b->temps[b->n++] = TAKE_PTR(temp);
+        return 0;
+}
+
+int install_batch_commit(InstallBatch *b) {
+        size_t renamed = 0;
+
+        /* One sync for every file's data, before any rename can make one of them a target. */
+        if (b->n > 0 && syncfs(b->dirfd) < 0)
+                return -errno;
+        for (size_t i = 0; i < b->n; i++) {
+                char name[NAME_MAX + 1];
+                size_t len;
+
+                if (!b->temps[i])
+                        continue;
+                len = strlen(b->temps[i]) - 1 - strlen(TEMP_INFIX) - RANDOM_SUFFIX_LEN;
+                memcpy(name, b->temps[i] + 1, len);
+                name[len] = 0;
+                if (renameat(b->dirfd, b->temps[i], b->dirfd, name) < 0)
+                        return -errno;
+                b->temps[i] = mfree_str(b->temps[i]);
+                renamed++;
+        }
+        if (renamed > 0 && fsync(b->dirfd) < 0)
+                return -errno;
+        return (int) renamed;
+}
+
+int install_files_batch(const char *dir, const InstallFile *files, size_t n) {
+        InstallBatch *b = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (!base_is_valid(files[i].path) || (!files[i].data && files[i].size > 0))
+                        return -EINVAL;
+        if (n == 0)
+                return 0;
+        r = install_batch_new(dir, &b);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = install_batch_add(b, &files[i]);
+        if (r >= 0)
+                r = install_batch_commit(b);
+        install_batch_free(b);
+        return r;
 }
 
 /* Write f to the fixed staging name temp in dirfd, without renaming it. */
@@ -315,7 +447,7 @@ static int stage_at(int dirfd, const char *temp, const InstallFile *f) {
         fd = openat(dirfd, temp, TEMP_OPEN_FLAGS, 0600);
         if (fd < 0)
                 return -errno;
-        r = temp_fill(fd, f);
+        r = temp_fill(fd, f, true);
         if (r < 0)
                 (void) unlinkat(dirfd, temp, 0);
         return r;
@@ -441,12 +573,12 @@ int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid) {
 
 typedef struct Record {
         bool committed;
-        char *target[_PAIR_MAX]; /* NULL: this part is not being installed */
-        char *temp[_PAIR_MAX];
+        char *target[_INSTALL_PART_MAX]; /* NULL: this part is not being installed */
+        char *temp[_INSTALL_PART_MAX];
 } Record;
 
 static void record_done(Record *rec) {
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 free(rec->target[i]);
                 free(rec->temp[i]);
         }
@@ -470,26 +602,28 @@ static int staging_path(const char *target, char **ret) {
         return 0;
 }
 
+/* Every file of the generation, in part order: one record makes them one install. */
 static char *record_format(const Record *rec, bool committed) {
-        _cleanup_free_ char *key = NULL, *cert = NULL;
-        char **part[_PAIR_MAX] = { &key, &cert };
+        _cleanup_free_ char *text = strdup_printf(RECORD_MAGIC "\nstate %s\n", committed ? "committed" : "prepared");
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
-                const char *l = pair_label[i];
+        for (size_t i = 0; i < _INSTALL_PART_MAX && text; i++) {
+                const char *l = part_label[i];
+                char *more;
 
-                if (rec->target[i] &&
-                    !(*part[i] = strdup_printf("%s %s\n%s-temp %s\n", l, rec->target[i], l, rec->temp[i])))
-                        return NULL;
+                if (!rec->target[i])
+                        continue;
+                more = strdup_printf("%s%s %s\n%s-temp %s\n", text, l, rec->target[i], l, rec->temp[i]);
+                free(text);
+                text = more;
         }
-        return strdup_printf(RECORD_MAGIC "\nstate %s\n%s%s", committed ? "committed" : "prepared",
-                             key ? key : "", cert ? cert : "");
+        return TAKE_PTR(text);
 }
 
 static char **record_slot(Record *rec, const char *key) {
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
-                size_t n = strlen(pair_label[i]);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                size_t n = strlen(part_label[i]);
 
-                if (strncmp(key, pair_label[i], n) != 0)
+                if (strncmp(key, part_label[i], n) != 0)
                         continue;
                 if (!key[n])
                         return &rec->target[i];
@@ -504,7 +638,7 @@ static char **record_slot(Record *rec, const char *key) {
 static int record_verify(const Record *rec) {
         bool any = false;
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 _cleanup_free_ char *expected = NULL;
 
                 if (!rec->target[i] != !rec->temp[i])
@@ -549,6 +683,61 @@ static int record_parse(char *text, Record *ret) {
         *ret = rec;
         rec = (Record) {};
         return 0;
+}
+
+/* The record exactly as record_format() writes it, nothing else: no blank, reordered, repeated or extra
+ * line, no control character, a final newline. Whatever recovery acts on was written by us. */
+static int record_parse_strict(const char *text, size_t size, Record *ret) {
+        _cleanup_(record_done) Record rec = {};
+        _cleanup_free_ char *copy = NULL, *canonical = NULL;
+        int r;
+
+        if (size == 0 || size > RECORD_MAX || memchr(text, 0, size))
+                return -EBADMSG;
+        for (size_t i = 0; i < size; i++)
+                if (((uint8_t) text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
+                        return -EBADMSG;
+        copy = strndup(text, size);
+        if (!copy)
+                return -ENOMEM;
+        r = record_parse(copy, &rec);
+        if (r < 0)
+                return r;
+        canonical = record_format(&rec, rec.committed);
+        if (!canonical)
+                return -ENOMEM;
+        if (strlen(canonical) != size || memcmp(canonical, text, size) != 0)
+                return -EBADMSG;
+        *ret = rec;
+        rec = (Record) {};
+        return 0;
+}
+
+int install_record_parse(const void *data, size_t size, char **ret_targets) {
+        _cleanup_(record_done) Record rec = {};
+        char *t;
+        int r;
+
+        r = record_parse_strict(data, size, &rec);
+        if (r < 0)
+                return r;
+        if (ret_targets) {
+                t = strdup_printf("%s\n%s\n", rec.target[INSTALL_PART_KEY] ?: "", rec.target[INSTALL_PART_CERT] ?: "");
+                /* The other outputs, only when present: "LABEL PATH" lines. */
+                for (size_t i = INSTALL_PART_CHAIN; i < _INSTALL_PART_MAX && t; i++) {
+                        char *more;
+
+                        if (!rec.target[i])
+                                continue;
+                        more = strdup_printf("%s%s %s\n", t, part_label[i], rec.target[i]);
+                        free(t);
+                        t = more;
+                }
+                if (!t)
+                        return -ENOMEM;
+                *ret_targets = t;
+        }
+        return rec.committed;
 }
 
 /* Replace the record atomically: staged under a fixed name (so that recovery finds a half-written
@@ -636,8 +825,8 @@ static int backup_copy(const Target *t, int new_fd, size_t i) {
         r = read_regular_at(t->dirfd, t->base, FILE_MAX, &data, &size);
         if (r <= 0)
                 return r;
-        r = install_at(new_fd, pair_label[i], &(const InstallFile) {
-                .data = data, .size = size, .mode = i == PAIR_KEY ? 0600 : 0644,
+        r = install_at(new_fd, part_label[i], &(const InstallFile) {
+                .data = data, .size = size, .mode = part_is_secret(i) ? 0600 : 0644,
                 .uid = (uid_t) -1, .gid = (gid_t) -1 });
         return r < 0 ? r : 1;
 }
@@ -664,7 +853,7 @@ static int backup_swap(int backup_fd, const char *new_name, const char *name) {
         return r < 0 ? r : fsync_fd(backup_fd);
 }
 
-static int backup_take(int state_fd, const char *name, const Target t[_PAIR_MAX]) {
+static int backup_take(int state_fd, const char *name, const Target t[_INSTALL_PART_MAX]) {
         _cleanup_close_ int backup_fd = -1, new_fd = -1;
         _cleanup_free_ char *new_name = backup_staging_name(name);
         unsigned copied = 0;
@@ -682,12 +871,12 @@ static int backup_take(int state_fd, const char *name, const Target t[_PAIR_MAX]
         if (new_fd < 0)
                 return new_fd;
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 r = backup_copy(&t[i], new_fd, i);
                 if (r < 0)
                         return r;
                 copied += (unsigned) r;
-                install_crash_point(i == PAIR_KEY ? CRASH_BACKUP_KEY : CRASH_BACKUP_CERT);
+                install_crash_point(CRASH_BACKUP(i));
         }
         if (copied > 0)
                 return backup_swap(backup_fd, new_name, name);
@@ -729,9 +918,9 @@ static int recover_target(const char *target, bool forward) {
         temp = stage_name(base);
         if (!temp)
                 return -ENOMEM;
-        dirfd = open(dir, DIR_OPEN_FLAGS);
-        if (dirfd < 0)
-                return !forward && errno == ENOENT ? 0 : -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &dirfd);
+        if (r < 0)
+                return !forward && r == -ENOENT ? 0 : r;
 
         if (!forward)
                 r = unlink_if_exists(dirfd, temp);
@@ -759,10 +948,10 @@ static int recover_record(int install_fd, const char *rec_name) {
         r = read_regular_at(install_fd, rec_name, RECORD_MAX, &text, &size);
         if (r <= 0)
                 return r;
-        r = strlen(text) == size ? record_parse(text, &rec) : -EBADMSG;
+        r = record_parse_strict(text, size, &rec);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 int k = rec.target[i] ? recover_target(rec.target[i], rec.committed) : 0;
                 if (k < 0)
                         return k;
@@ -780,9 +969,9 @@ int install_recover(const char *state_dir, const char *name) {
         rec_name = record_name(name);
         if (!rec_name || !(rec_temp = stage_name(rec_name)))
                 return -ENOMEM;
-        state_fd = open(state_dir, DIR_OPEN_FLAGS);
-        if (state_fd < 0)
-                return -errno;
+        r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
+        if (r < 0)
+                return r;
         install_fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
         if (install_fd < 0)
                 return errno == ENOENT ? 0 : -errno; /* no pair was ever installed here */
@@ -807,16 +996,70 @@ int install_recover(const char *state_dir, const char *name) {
         return r < 0 ? r : 1;
 }
 
+/* The set a file in STATE_DIR/install belongs to: "NAME.rec" or ".NAME.rec.certherd-new". */
+static char *record_owner(const char *entry) {
+        size_t n = strlen(entry), rec = strlen(".rec"), stage = strlen(".rec" STAGE_SUFFIX);
+        char *name = NULL;
+
+        if (entry[0] != '.' && n > rec && streq(entry + n - rec, ".rec"))
+                name = strndup(entry, n - rec);
+        else if (entry[0] == '.' && n > stage + 1 && streq(entry + n - stage, ".rec" STAGE_SUFFIX))
+                name = strndup(entry + 1, n - stage - 1);
+        if (name && !name_is_valid(name)) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+int install_recover_all(const char *state_dir, InstallRecoverReport report, void *userdata) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_close_ int state_fd = -1;
+        struct dirent *de;
+        int r, fd, repaired = 0, failed = 0;
+
+        if (!path_is_absolute(state_dir))
+                return -EINVAL;
+        r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                closep(&fd);
+                return -ENOMEM;
+        }
+        /* Recovery only removes entries, which readdir tolerates: each name is seen at most once more. */
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *name = record_owner(de->d_name);
+
+                if (!name)
+                        continue;
+                r = install_recover(state_dir, name);
+                if (r != 0 && report)
+                        report(name, r, userdata);
+                if (r > 0)
+                        repaired++;
+                else if (r < 0 && failed == 0)
+                        failed = r;
+        }
+        if (errno != 0)
+                return -errno;
+        return failed < 0 ? failed : repaired;
+}
+
 typedef struct Pair {
         const char *state_dir, *name;
-        const InstallFile *f[_PAIR_MAX];
-        Target t[_PAIR_MAX];
+        const InstallFile *f[_INSTALL_PART_MAX];
+        Target t[_INSTALL_PART_MAX];
         Record rec;
         int state_fd, install_fd;
 } Pair;
 
 static void pair_done(Pair *p) {
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 free(p->t[i].dir);
                 free(p->t[i].temp);
                 closep(&p->t[i].dirfd);
@@ -841,9 +1084,9 @@ static int target_open(const char *path, Target *ret) {
         temp = stage_name(base);
         if (!temp)
                 return -ENOMEM;
-        fd = open(dir, DIR_OPEN_FLAGS);
-        if (fd < 0)
-                return -errno;
+        r = open_dir_nofollow(dir, (mode_t) -1, &fd);
+        if (r < 0)
+                return r;
         /* Ask rather than try: validation must not touch anything. */
         if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
@@ -859,14 +1102,14 @@ static int pair_open(Pair *p) {
         struct stat sk, sc;
         int r;
 
-        if (!path_is_absolute(p->state_dir) || !name_is_valid(p->name) || !p->f[PAIR_CERT])
+        if (!path_is_absolute(p->state_dir) || !name_is_valid(p->name) || !p->f[INSTALL_PART_CERT])
                 return -EINVAL;
-        p->state_fd = open(p->state_dir, DIR_OPEN_FLAGS);
-        if (p->state_fd < 0)
-                return -errno;
+        r = open_dir_nofollow(p->state_dir, (mode_t) -1, &p->state_fd);
+        if (r < 0)
+                return r;
         if (faccessat(p->state_fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 if (!p->f[i])
                         continue;
                 if (!p->f[i]->data && p->f[i]->size > 0)
@@ -879,14 +1122,16 @@ static int pair_open(Pair *p) {
                 if (!p->rec.target[i] || !p->rec.temp[i])
                         return -ENOMEM;
         }
-        if (!p->f[PAIR_KEY])
-                return 0;
         /* Two spellings of one file (a/../a, a symlinked directory) would stage twice under one name. */
-        if (fstat(p->t[PAIR_KEY].dirfd, &sk) < 0 || fstat(p->t[PAIR_CERT].dirfd, &sc) < 0)
-                return -errno;
-        if (sk.st_dev == sc.st_dev && sk.st_ino == sc.st_ino &&
-            streq(p->t[PAIR_KEY].base, p->t[PAIR_CERT].base))
-                return -EINVAL;
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                for (size_t k = i + 1; k < _INSTALL_PART_MAX; k++) {
+                        if (p->t[i].dirfd < 0 || p->t[k].dirfd < 0)
+                                continue;
+                        if (fstat(p->t[i].dirfd, &sk) < 0 || fstat(p->t[k].dirfd, &sc) < 0)
+                                return -errno;
+                        if (sk.st_dev == sc.st_dev && sk.st_ino == sc.st_ino && streq(p->t[i].base, p->t[k].base))
+                                return -EINVAL;
+                }
         return 0;
 }
 
@@ -899,7 +1144,7 @@ static int pair_prepare(Pair *p) {
                 return r;
         install_crash_point(CRASH_PREPARED);
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 if (p->f[i]) {
                         r = stage_at(p->t[i].dirfd, p->t[i].temp, p->f[i]);
                         /* The commit record will promise this file: its name must survive a power cut. */
@@ -908,7 +1153,7 @@ static int pair_prepare(Pair *p) {
                         if (r < 0)
                                 return r;
                 }
-                install_crash_point(i == PAIR_KEY ? CRASH_STAGED_KEY : CRASH_STAGED_CERT);
+                install_crash_point(CRASH_STAGED(i));
         }
 
         r = backup_take(p->state_fd, p->name, p->t);
@@ -923,14 +1168,14 @@ static int pair_switch(Pair *p) {
         _cleanup_free_ char *rec_name = NULL;
         int r;
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 const Target *t = &p->t[i];
 
                 if (t->dirfd >= 0 && renameat(t->dirfd, t->temp, t->dirfd, t->base) < 0)
                         return -errno;
-                install_crash_point(i == PAIR_KEY ? CRASH_RENAMED_KEY : CRASH_RENAMED_CERT);
+                install_crash_point(CRASH_RENAMED(i));
         }
-        for (size_t i = 0; i < _PAIR_MAX; i++)
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
                 if (p->t[i].dirfd >= 0 && fsync(p->t[i].dirfd) < 0)
                         return -errno;
         install_crash_point(CRASH_SYNCED);
@@ -945,12 +1190,14 @@ static int pair_switch(Pair *p) {
         return fsync_fd(p->install_fd);
 }
 
-int install_pair(const char *state_dir, const char *name, const InstallFile *key, const InstallFile *cert) {
-        _cleanup_(pair_done) Pair p = {
-                .state_dir = state_dir, .name = name, .f = { key, cert },
-                .t = { { .dirfd = -1 }, { .dirfd = -1 } }, .state_fd = -1, .install_fd = -1,
-        };
+int install_set(const char *state_dir, const char *name, const InstallFile *const files[_INSTALL_PART_MAX]) {
+        _cleanup_(pair_done) Pair p = { .state_dir = state_dir, .name = name, .state_fd = -1, .install_fd = -1 };
         int r;
+
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                p.f[i] = files[i];
+                p.t[i].dirfd = -1;
+        }
 
         r = pair_open(&p);
         if (r < 0)
@@ -976,6 +1223,12 @@ int install_pair(const char *state_dir, const char *name, const InstallFile *key
 
         /* Past the commit point a failure leaves the record, and install_recover() completes the pair. */
         return pair_switch(&p);
+}
+
+int install_pair(const char *state_dir, const char *name, const InstallFile *key, const InstallFile *cert) {
+        const InstallFile *files[_INSTALL_PART_MAX] = { [INSTALL_PART_KEY] = key, [INSTALL_PART_CERT] = cert };
+
+        return install_set(state_dir, name, files);
 }
 
 void install_crash_point(unsigned k) {

@@ -124,12 +124,19 @@ int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
                 gnutls_datum_t d;
                 unsigned type;
 
+                if (!config_name_is_valid(names[i]))
+                        return -EINVAL;
                 if (inet_pton(AF_INET, names[i], ip) == 1) {
                         type = GNUTLS_SAN_IPADDRESS;
                         d = (gnutls_datum_t) { ip, 4 };
                 } else if (inet_pton(AF_INET6, names[i], ip) == 1) {
                         type = GNUTLS_SAN_IPADDRESS;
                         d = (gnutls_datum_t) { ip, 16 };
+                } else if (config_name_type(names[i]) == NAME_URI || config_name_type(names[i]) == NAME_EMAIL) {
+                        const char *v = config_name_value(names[i]);
+
+                        type = config_name_type(names[i]) == NAME_URI ? GNUTLS_SAN_URI : GNUTLS_SAN_RFC822NAME;
+                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
                 } else if (config_dns_name_is_valid(names[i])) {
                         type = GNUTLS_SAN_DNSNAME;
                         d = (gnutls_datum_t) { (unsigned char *) names[i], (unsigned) strlen(names[i]) };
@@ -146,6 +153,64 @@ int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
                 return errno_from_gnutls(r);
         *ret_der = der;
         return 0;
+}
+
+/* RFC 4514 attribute types → OIDs, as config_subject_split() spells them. */
+static const char *subject_oid(const char *type) {
+        static const struct {
+                const char *type, *oid;
+        } table[] = {
+                { "CN", GNUTLS_OID_X520_COMMON_NAME },
+                { "O", GNUTLS_OID_X520_ORGANIZATION_NAME },
+                { "OU", GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME },
+                { "L", GNUTLS_OID_X520_LOCALITY_NAME },
+                { "ST", GNUTLS_OID_X520_STATE_OR_PROVINCE_NAME },
+                { "C", GNUTLS_OID_X520_COUNTRY_NAME },
+                { "DC", GNUTLS_OID_LDAP_DC },
+                { "UID", GNUTLS_OID_LDAP_UID },
+                { "serialNumber", "2.5.4.5" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (strcmp(table[i].type, type) == 0)
+                        return table[i].oid;
+        return NULL;
+}
+
+int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char *subject, char *const *names) {
+        _cleanup_strv_free_ char **parts = NULL;
+        const char *cn = NULL;
+        size_t n;
+        int r;
+
+        if (!subject) {
+                /* The first DNS name or IP, as before uri: and email: names existed; when it is too long
+                 * for a CN, no CN at all (not a later name: the CN would then name another host). */
+                for (size_t i = 0; names && names[i] && !cn; i++)
+                        if (config_name_type(names[i]) == NAME_DNS || config_name_type(names[i]) == NAME_IP)
+                                cn = names[i];
+                if (!cn || strlen(cn) > KEYGEN_CN_MAX)
+                        return 0;
+                r = crt ? gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned) strlen(cn))
+                        : gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned) strlen(cn));
+                return r < 0 ? errno_from_gnutls(r) : 1;
+        }
+        r = config_subject_split(subject, &parts);
+        if (r < 0)
+                return r;
+        n = strv_length(parts);
+        /* RFC 4514 writes the most specific RDN first; the DER sequence starts at the top of the tree. */
+        for (size_t i = n; i >= 2; i -= 2) {
+                const char *oid = subject_oid(parts[i - 2]), *v = parts[i - 1];
+
+                if (!oid)
+                        return -EINVAL;
+                r = crt ? gnutls_x509_crt_set_dn_by_oid(crt, oid, 0, v, (unsigned) strlen(v))
+                        : gnutls_x509_crq_set_dn_by_oid(crq, oid, 0, v, (unsigned) strlen(v));
+                if (r < 0)
+                        return errno_from_gnutls(r);
+        }
+        return n > 0;
 }
 
 int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *ret_der) {
@@ -190,14 +255,12 @@ int keygen_csr_privkey(gnutls_privkey_t key, char *const *names, gnutls_datum_t 
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        /* CN = the first name, when X.520 lets it be one; the SANs are what ACME and clients look at. */
-        has_cn = strlen(names[0]) <= KEYGEN_CN_MAX;
-        if (has_cn) {
-                r = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, names[0],
-                                                  (unsigned) strlen(names[0]));
-                if (r < 0)
-                        return errno_from_gnutls(r);
-        }
+        /* CN = the first DNS name or IP, when X.520 lets it be one; the SANs are what ACME and clients look
+         * at. */
+        r = keygen_set_subject(NULL, crq, NULL, names);
+        if (r < 0)
+                return r;
+        has_cn = r > 0;
         r = gnutls_x509_crq_set_extension_by_oid(crq, OID_SAN, san.data, san.size, !has_cn);
         if (r < 0)
                 return errno_from_gnutls(r);

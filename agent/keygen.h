@@ -36,10 +36,16 @@ int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *re
 int keygen_csr_privkey(gnutls_privkey_t key, char *const *names, gnutls_datum_t *ret_der);
 
 /* The subjectAltName extension (DER) for `names`: an IP literal (inet_pton) becomes an iPAddress, anything
- * else must be a DNS name (labels of [A-Za-z0-9-], 1..63 bytes, no hyphen at either end, at most 253 in
+ * else must be a DNS name, "uri:URI" a uniformResourceIdentifier, "email:ADDRESS" an rfc822Name (labels of [A-Za-z0-9-], 1..63 bytes, no hyphen at either end, at most 253 in
  * all, an optional leading "*.", the last label not all digits). Shared with ca.c so that a CSR and an
  * issued certificate accept the same names. Returns 0, -EINVAL (no names / a bad name), -ENOMEM. */
 int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der);
+
+/* The subject of a certificate (crt) or request (crq; exactly one of the two): `subject` in the inventory's
+ * syntax (config_subject_split), or when NULL CN = the first DNS name or IP of `names` that fits in a CN.
+ * Returns 1 when a subject was set, 0 when it stays empty (then the SAN extension must be critical),
+ * -EINVAL, -errno. */
+int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char *subject, char *const *names);
 
 /* The longest common name X.520 allows (ub-common-name); a longer first name goes into the SANs only. */
 #define KEYGEN_CN_MAX 64

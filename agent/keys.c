@@ -89,16 +89,6 @@ static int key_pin(gnutls_x509_privkey_t key, uint8_t ret[PIN_SIZE]) {
         return r;
 }
 
-static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
-        ret->data = gnutls_malloc(size + 1);
-        if (!ret->data)
-                return -ENOMEM;
-        memcpy(ret->data, data, size);
-        ret->data[size] = 0;
-        ret->size = (unsigned) size;
-        return 0;
-}
-
 int keys_password(const CertConfig *c, char **ret) {
         int r;
 

@@ -49,7 +49,7 @@ const char *log_last_error(void) {
 
 static void note_error(int level, const char *msg) {
         if (level <= LOG_ERR)
-                snprintf(last_error, sizeof(last_error), "%s", msg);
+                snprintf(last_error, sizeof(last_error), "%.*s", (int) sizeof(last_error) - 1, msg);
 }
 
 int log_level_from_string(const char *s) {

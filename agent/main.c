@@ -9,7 +9,10 @@
 #include <jansson.h>
 
 #include "acme.h"
+#include "bus-client.h"
+#include "ca-pki.h"
 #include "ca.h"
+#include "dns-persist.h"
 #include "check.h"
 #include "daemon.h"
 #include "config.h"
@@ -42,6 +45,13 @@ static bool arg_nagios = false;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
+/* issue 11 (ca init --csr, ca sign, ca rotate) */
+static bool arg_csr = false;
+static const char *arg_out = NULL;
+static const char *arg_usage = NULL;
+static const char *arg_validity = NULL;
+static bool arg_reissue = false;
+static bool arg_no_daemon = false;
 
 static void help(void) {
         printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -53,10 +63,17 @@ static void help(void) {
                "  status                 the same facts as a table\n"
                "  pin FILE...            SPKI SHA-256 pin of a certificate, key, CSR or public key\n"
                "  renew [NAME...]        renew what is due (or, with --force, everything named), install, publish\n"
-               "  ca init NAME           create the internal CA NAME's key and certificate\n"
+               "  ca init NAME           create the internal CA NAME's key and certificate (--csr: a request instead)\n"
+               "  ca import NAME CERT    install the certificate signed for the request of ca init --csr\n"
+               "  ca sign CA CSR         sign a request made elsewhere (--usage, --validity, --out)\n"
+               "  ca rotate NAME         new CA key and certificate, the old kept for the overlap (--reissue)\n"
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
+               "  acme profiles NAME     the certificate profiles [acme \"NAME\"]'s server offers\n"
+               "  acme persist-record CERTIFICATE\n"
+               "                         the dns-persist-01 TXT records to publish for its names\n"
+               "  recover                finish or roll back interrupted installs (at boot)\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -67,6 +84,12 @@ static void help(void) {
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
+               "      --csr              ca init: write a request for an offline parent instead of a certificate\n"
+               "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
+               "      --usage U          ca sign: server, client (default) or server+client\n"
+               "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
+               "      --reissue          ca rotate: re-issue the CA's certificates now\n"
+               "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -126,6 +149,8 @@ static int select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         return 0;
 }
 
+static void persist_warn(const Inventory *inv, CertConfig **certs);
+
 static int verb_check(char **args, bool table) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_check_report_ CheckReport *rep = NULL;
@@ -136,6 +161,19 @@ static int verb_check(char **args, bool table) {
 
         if (table && args[0])
                 return usage_error("status takes no arguments: '%s'", args[0]);
+        /* While the daemon runs, it answers from what it knows (bus-client.h). */
+        if (!arg_no_daemon) {
+                BusApiFormat fmt = arg_nagios ? BUS_API_FORMAT_NAGIOS
+                                   : arg_json ? BUS_API_FORMAT_JSON
+                                   : !table ? BUS_API_FORMAT_TEXT
+                                   : isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+                                                     !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0)
+                                            ? BUS_API_FORMAT_TABLE_COLOR
+                                            : BUS_API_FORMAT_TABLE;
+                r = bus_client_check(arg_config, args, fmt, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -161,6 +199,7 @@ static int verb_check(char **args, bool table) {
                 return arg_nagios ? EXIT_USAGE : EXIT_CRITICAL;
         }
         sandbox_warn(inv);
+        persist_warn(inv, certs);
 
         if (arg_nagios)
                 r = report_nagios(inv, rep, stdout);
@@ -199,7 +238,7 @@ static int pin_of_path(const char *path, const char *password, uint8_t pin[stati
         }
         r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "%s: %m", path);
+                return log_error_errno(r, "%s: %s", path, file_strerror(r));
         r = x509_spki_from_data(data, size, password, &spki);
         if (r == -EACCES)
                 return log_error_errno(r, "%s: encrypted private key: %s", path,
@@ -238,7 +277,7 @@ static int verb_pin(char **args) {
         if (arg_password_file) {
                 r = read_secret_file(arg_password_file, &password);
                 if (r < 0) {
-                        log_error_errno(r, "%s: %m", arg_password_file);
+                        log_error_errno(r, "%s: %s", arg_password_file, file_strerror(r));
                         return EXIT_USAGE;
                 }
         }
@@ -334,6 +373,12 @@ static int verb_renew(char **args) {
         _cleanup_close_ int lock = -1;
         int r;
 
+        /* While the daemon runs, it does the work (bus-client.h) instead of this process waiting for its lock. */
+        if (!arg_no_daemon) {
+                r = bus_client_renew(arg_config, args, arg_force, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -364,13 +409,99 @@ static int verb_renew(char **args) {
         return renew_report(&p);
 }
 
-static int verb_ca(char **args) {
+static void recover_report(const char *name, int r, void *userdata) {
+        if (r < 0)
+                log_error_errno(r, "%s: cannot recover the interrupted install: %m", name);
+        else
+                log_notice("%s: recovered an interrupted install (completed or rolled back)", name);
+}
+
+/* Boot (certherd-recover.service): finish or undo interrupted installs before services read the pairs. */
+static int verb_recover(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
-        const CaConfig *ca;
+        _cleanup_close_ int lock = -1;
+        bool broken;
         int r;
 
-        if (!args[0] || strcmp(args[0], "init") != 0 || !args[1] || args[2])
-                return usage_error("%s", "usage: certherd ca init NAME");
+        if (args[0])
+                return usage_error("recover takes no arguments: '%s'", args[0]);
+        broken = load_inventory(&inv) < 0;
+        /* Recovery needs only the state directory: at boot, an inventory that cannot load (a credential
+         * only certherd.service has) must not leave a pair broken. The default's, as for an empty one. */
+        if (broken && (!(inv = inventory_new()) || config_validate(inv, NULL) < 0))
+                return EXIT_USAGE;
+        lock = pass_prepare(inv, false);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it recovers interrupted installs itself",
+                           inv->agent.state_directory);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        r = install_recover_all(inv->agent.state_directory, recover_report, NULL);
+        return r < 0 ? EXIT_WARNING : broken ? EXIT_USAGE : EXIT_OK;
+}
+
+/* `ca rotate NAME --reissue`: every set the CA issues, renewed now (as renew --force NAME...). */
+static int ca_reissue(Inventory *inv, const CaConfig *ca) {
+        _cleanup_free_ CertConfig **certs = calloc(inv->n_certs + 1, sizeof(CertConfig *));
+        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_close_ int lock = -1;
+        size_t n = 0;
+        int r;
+
+        if (!certs)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < inv->n_certs; i++)
+                if (inv->certs[i]->issuer == ISSUER_CA && strcmp(inv->certs[i]->issuer_name, ca->name) == 0)
+                        certs[n++] = inv->certs[i];
+        if (n == 0)
+                return EXIT_OK;
+        lock = pass_prepare(inv, false);
+        if (lock == -EWOULDBLOCK) {
+                log_notice("another certherd holds the lock in %s; it re-issues the certificates of [ca \"%s\"] "
+                           "(they are due: issued by the previous generation)", inv->agent.state_directory, ca->name);
+                return EXIT_OK;
+        }
+        if (lock < 0)
+                return EXIT_WARNING;
+        pass_recover(inv);
+        r = pass_run(inv, certs, (PlanFlags) { .force = true }, &p);
+        if (r < 0) {
+                log_error_errno(r, "Failed to inspect certificates: %m");
+                return EXIT_WARNING;
+        }
+        return renew_report(&p);
+}
+
+static int verb_ca(char **args) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        const char *sub = args[0];
+        const CaConfig *ca;
+        size_t n = strv_length(args);
+        usec_t validity = 0;
+        Usage usage = USAGE_CLIENT;
+        int r;
+
+        if (!sub || (strcmp(sub, "init") == 0 && n != 2) || (strcmp(sub, "rotate") == 0 && n != 2) ||
+            (strcmp(sub, "import") == 0 && n != 3) || (strcmp(sub, "sign") == 0 && n != 3) ||
+            (strcmp(sub, "init") != 0 && strcmp(sub, "rotate") != 0 && strcmp(sub, "import") != 0 &&
+             strcmp(sub, "sign") != 0))
+                return usage_error("%s", "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
+                                         "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue]");
+        if (arg_csr && strcmp(sub, "init") != 0)
+                return usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
+        if (arg_out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && arg_csr))
+                return usage_error("--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
+        if ((arg_usage || arg_validity) && strcmp(sub, "sign") != 0)
+                return usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
+        if (arg_reissue && strcmp(sub, "rotate") != 0)
+                return usage_error("--reissue applies to ca rotate only, not to 'ca %s'", sub);
+        if (arg_usage && (usage = usage_from_string(arg_usage)) < 0)
+                return usage_error("invalid --usage '%s': expected server, client or server+client", arg_usage);
+        if (arg_validity && (parse_duration(arg_validity, &validity) < 0 || validity == 0))
+                return usage_error("invalid --validity '%s': expected a positive duration such as 30d", arg_validity);
+
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -379,7 +510,18 @@ static int verb_ca(char **args) {
                 log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
-        return ca_init(inv, ca, now_realtime()) < 0 ? EXIT_WARNING : EXIT_OK;
+        if (strcmp(sub, "init") == 0)
+                r = arg_csr ? ca_init_csr(inv, ca, arg_out, now_realtime()) : ca_init(inv, ca, now_realtime());
+        else if (strcmp(sub, "import") == 0)
+                r = ca_import(inv, ca, args[2], now_realtime());
+        else if (strcmp(sub, "sign") == 0)
+                r = ca_sign(inv, ca, args[2], usage, validity, arg_out, now_realtime());
+        else {
+                r = ca_rotate(inv, ca, now_realtime());
+                if (r >= 0 && arg_reissue)
+                        return ca_reissue(inv, ca);
+        }
+        return r < 0 ? EXIT_WARNING : EXIT_OK;
 }
 
 static int verb_revoke(char **args) {
@@ -451,24 +593,137 @@ static int verb_acme_ari(Inventory *inv, const char *name) {
         return EXIT_OK;
 }
 
+/* `acme profiles NAME`: meta.profiles of the directory (draft-ietf-acme-profiles), one "NAME  DESCRIPTION"
+ * a line; nothing is registered. */
+static int verb_acme_profiles(Inventory *inv, const AcmeConfig *a) {
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        const AcmeDirectory *d;
+
+        if (acme_session_new_directory(inv, a, &s) < 0)
+                return EXIT_WARNING;
+        d = acme_session_directory(s);
+        if (!d->profiles || !d->profiles[0]) {
+                log_error("[acme \"%s\"] the server offers no profiles (no meta.profiles in %s)", a->name, a->directory);
+                return EXIT_WARNING;
+        }
+        for (size_t i = 0; d->profiles[i]; i++)
+                printf("%-16s %s%s\n", d->profiles[i], d->profile_descriptions[i],
+                       a->profile && strcmp(a->profile, d->profiles[i]) == 0 ? " (configured)" : "");
+        return EXIT_OK;
+}
+
+/* `acme persist-record CERT`: the dns-persist-01 record of each of its names, as zone file lines. */
+static int verb_acme_persist_record(Inventory *inv, const char *name) {
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        _cleanup_free_ char *account = NULL, *issuer = NULL;
+        const CertConfig *c;
+        const AcmeConfig *a;
+
+        c = inventory_find_cert(inv, name);
+        if (!c || c->issuer != ISSUER_ACME) {
+                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+                return EXIT_USAGE;
+        }
+        a = inventory_find_acme(inv, c->issuer_name);
+        if (acme_saved_state(inv, a, &account, &issuer) < 0)
+                return EXIT_WARNING;
+        if (!issuer) {
+                log_error("[acme \"%s\"] the CA's issuer domain is not known yet: set persist-issuer = (the domain "
+                          "the CA names in its dns-persist-01 challenges, e.g. letsencrypt.org)", a->name);
+                return EXIT_USAGE;
+        }
+        /* The record names the account: look it up (or register it) at the server. */
+        if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, a, &s) < 0)
+                return EXIT_WARNING;
+        free(account);
+        account = acme_session_account_dup(s);
+        if (!account)
+                return EXIT_WARNING;
+        for (char **n = c->names; n && *n; n++) {
+                _cleanup_free_ char *owner = NULL, *value = NULL;
+
+                if (config_ip_is_valid(*n)) {
+                        log_warning("%s: %s is an IP address: dns-persist-01 validates DNS names only", c->name, *n);
+                        continue;
+                }
+                if (persist_record_name(*n, &owner) < 0 ||
+                    persist_record_value(issuer, account, strncmp(*n, "*.", 2) == 0, &value) < 0)
+                        return EXIT_WARNING;
+                printf("%s. IN TXT \"%s\"\n", owner, value);
+        }
+        return EXIT_OK;
+}
+
+/* `check`: a dns-persist-01 set whose standing record is missing or names another account fails at its
+ * next order; say so now (through the system resolver). Warnings only: the CA's view of DNS may differ. */
+static void persist_warn(const Inventory *inv, CertConfig **certs) {
+        for (size_t i = 0; i < inv->n_certs; i++) {
+                const CertConfig *c = inv->certs[i];
+                _cleanup_free_ char *account = NULL, *issuer = NULL;
+                const AcmeConfig *a;
+                bool selected = !certs;
+
+                for (CertConfig **x = certs; x && *x; x++)
+                        selected = selected || *x == c;
+                if (!selected || c->issuer != ISSUER_ACME)
+                        continue;
+                a = inventory_find_acme(inv, c->issuer_name);
+                if (!a || a->challenge != CHALLENGE_DNS_PERSIST_01 || acme_saved_state(inv, a, &account, &issuer) < 0)
+                        continue;
+                if (!account || !issuer) {
+                        log_warning("%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s", c->name,
+                                    !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)", c->name);
+                        continue;
+                }
+                for (char **n = c->names; n && *n; n++) {
+                        _cleanup_free_ char *owner = NULL;
+                        _cleanup_strv_free_ char **values = NULL;
+                        char *issuers[] = { issuer, NULL };
+                        PersistMatch m;
+
+                        if (config_ip_is_valid(*n) || persist_record_name(*n, &owner) < 0)
+                                continue;
+                        if (persist_lookup(owner, &values) < 0) {
+                                log_warning("%s: dns-persist-01: cannot look up the TXT record %s", c->name, owner);
+                                continue;
+                        }
+                        m = persist_match(values, issuers, account, NULL);
+                        if (m == PERSIST_MISSING)
+                                log_warning("%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
+                                            "certherd acme persist-record %s prints",
+                                            c->name, owner, issuer, c->name);
+                        else if (m == PERSIST_OTHER_ACCOUNT)
+                                log_warning("%s: dns-persist-01: the TXT record %s names another ACME account than %s; "
+                                            "publish the one certherd acme persist-record %s prints",
+                                            c->name, owner, account, c->name);
+                }
+        }
+}
+
 static int verb_acme(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_(acme_session_freep) AcmeSession *s = NULL;
         const AcmeConfig *a;
         int r;
 
-        if (!args[0] || (strcmp(args[0], "rollover") != 0 && strcmp(args[0], "ari") != 0) || !args[1] || args[2])
-                return usage_error("%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE");
+        if (!args[0] || (strcmp(args[0], "rollover") != 0 && strcmp(args[0], "ari") != 0 && strcmp(args[0], "profiles") != 0 &&
+                          strcmp(args[0], "persist-record") != 0) || !args[1] || args[2])
+                return usage_error("%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE | "
+                                         "certherd acme profiles NAME | certherd acme persist-record CERTIFICATE");
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
         if (strcmp(args[0], "ari") == 0)
                 return verb_acme_ari(inv, args[1]);
+        if (strcmp(args[0], "persist-record") == 0)
+                return verb_acme_persist_record(inv, args[1]);
         a = inventory_find_acme(inv, args[1]);
         if (!a) {
                 log_error("no [acme \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
+        if (strcmp(args[0], "profiles") == 0)
+                return verb_acme_profiles(inv, a);
         if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, a, &s) < 0 || acme_key_rollover(s) < 0)
                 return EXIT_WARNING;
         printf("[acme \"%s\"] account %s now uses key %s\n", a->name, acme_session_account(s),
@@ -477,7 +732,8 @@ static int verb_acme(char **args) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
+               ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -486,6 +742,12 @@ int main(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "csr", no_argument, NULL, ARG_CSR },
+                { "out", required_argument, NULL, ARG_OUT },
+                { "usage", required_argument, NULL, ARG_USAGE },
+                { "validity", required_argument, NULL, ARG_VALIDITY },
+                { "reissue", no_argument, NULL, ARG_REISSUE },
+                { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -520,6 +782,24 @@ int main(int argc, char *argv[]) {
                 case ARG_REASON:
                         arg_reason = optarg;
                         break;
+                case ARG_CSR:
+                        arg_csr = true;
+                        break;
+                case ARG_OUT:
+                        arg_out = optarg;
+                        break;
+                case ARG_USAGE:
+                        arg_usage = optarg;
+                        break;
+                case ARG_VALIDITY:
+                        arg_validity = optarg;
+                        break;
+                case ARG_REISSUE:
+                        arg_reissue = true;
+                        break;
+                case ARG_NO_DAEMON:
+                        arg_no_daemon = true;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -548,6 +828,8 @@ int main(int argc, char *argv[]) {
                 return usage_error("--force applies to renew only, not to '%s'", verb);
         if (arg_reason && strcmp(verb, "revoke") != 0)
                 return usage_error("--reason applies to revoke only, not to '%s'", verb);
+        if ((arg_csr || arg_out || arg_usage || arg_validity || arg_reissue) && strcmp(verb, "ca") != 0)
+                return usage_error("--csr, --out, --usage, --validity and --reissue apply to ca only, not to '%s'", verb);
         if (arg_password_file && strcmp(verb, "pin") != 0)
                 return usage_error("--password-file applies to pin only, not to '%s'", verb);
         /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */
@@ -577,6 +859,8 @@ int main(int argc, char *argv[]) {
                         return usage_error("run takes no arguments: '%s'", args[0]);
                 return daemon_run(arg_config) < 0 ? 1 : 0;
         }
+        if (strcmp(verb, "recover") == 0)
+                return verb_recover(args);
         if (strcmp(verb, "ca") == 0)
                 return verb_ca(args);
         if (strcmp(verb, "revoke") == 0)

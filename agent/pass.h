@@ -7,6 +7,7 @@
 #include "check.h"
 #include "config.h"
 #include "policy.h"
+#include "publish.h"
 #include "renew.h"
 #include "state.h"
 #include "time-util.h"
@@ -27,6 +28,11 @@ void pass_recover(const Inventory *inv);
 /* Plan result i (check_plan_one) and send the expiry alerts its plan says are due, remembering the alert
  * sent in rep->states[i] (both modes: repetition is suppressed the same way). Returns > 0 when the state
  * changed (the caller saves it), 0, or -ENOMEM. */
+/* issue 11: the internal CAs' own expiry, alerted like a certificate's (expiry-warning, expiry-critical,
+ * expired events named "ca:NAME", with [agent]'s warn-before and critical-before; a reminder a day later,
+ * kept in STATE/certs/ca:NAME.json). Returns when the CAs need looking at again. */
+usec_t pass_ca_alerts(const Inventory *inv, usec_t now);
+
 int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now);
 
 /* A job's outcome into its set's state: the failure count, backoff and last error of the renewal, the
@@ -37,7 +43,9 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
 /* Republish the pins of result i from the installed certificate (publish_pins writes only what
  * changed) — unless its deploy failed: the pin moves only with a deployed certificate. Both modes call
  * it for every set inspected in the pass and not acted on. */
-void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, usec_t now);
+void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, PublishBatch **batch, usec_t now);
+/* Make the pins queued in *batch (pass_pins) durable with one sync, and free it. */
+void pass_pins_commit(PublishBatch **batch);
 
 /* [agent] metrics-file from a planned report (rep->states, rep->plans). A failure is a warning. */
 void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now);

@@ -10,16 +10,20 @@ static const char *const renew_reason_table[_RENEW_REASON_MAX] = {
         [RENEW_REASON_BROKEN] = "certificate set is broken",
         [RENEW_REASON_EXPIRED] = "expired",
         [RENEW_REASON_DUE] = "inside the renew-before window",
+        [RENEW_REASON_CA_ROTATED] = "issued by the previous generation of its CA (ca rotate)",
 };
 
-const char *renew_reason_to_string(RenewReason r) {
-        return r >= 0 && r < _RENEW_REASON_MAX ? renew_reason_table[r] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(renew_reason, RenewReason, renew_reason_table, _RENEW_REASON_MAX)
 
 usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_before) {
         usec_t lifetime = not_after > not_before ? not_after - not_before : 0;
         usec_t before = threshold_resolve(renew_before, lifetime);
 
+        /* No renew-before given anywhere (issue 13): a third of the lifetime left, half of it for lifetimes
+         * under 10 days, so that a 6-day certificate renews with 3 days left and a twice-daily timer or an
+         * ARI window still has several chances before expiry. */
+        if (renew_before.implicit)
+                before = lifetime < 10 * USEC_PER_DAY ? lifetime / 2 : lifetime / 3;
         if (before > lifetime - lifetime / 3)
                 before = lifetime - lifetime / 3;
         return before >= not_after ? 0 : not_after - before;
@@ -144,9 +148,7 @@ static const char *const plan_action_table[_PLAN_ACTION_MAX] = {
         [PLAN_HELD] = "held",
 };
 
-const char *plan_action_to_string(PlanAction a) {
-        return a >= 0 && a < _PLAN_ACTION_MAX ? plan_action_table[a] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(plan_action, PlanAction, plan_action_table, _PLAN_ACTION_MAX)
 
 static usec_t min_usec(usec_t a, usec_t b) {
         return a < b ? a : b;
@@ -166,6 +168,10 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 return p;
 
         p.why = policy_renew_reason(f, in->renew_before, flags.force, now);
+        /* A leaf of a rotated CA moves to the new CA now, not at its next window: the old CA's generation
+         * should have no leaves left long before it expires. */
+        if (in->ca_rotated && f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE))
+                p.why = RENEW_REASON_CA_ROTATED;
         if (f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE)) {
                 p.due = policy_renew_time(f->not_before, f->not_after, in->renew_before) +
                         policy_jitter(in->name, f->not_before, f->not_after);
@@ -193,7 +199,10 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         } else if (st->deploy_failed && f && f->parsed) {
                 usec_t at = st->deploy_time + policy_backoff(st->deploy_failures ?: 1, lifetime);
 
-                if (at > now) {
+                /* A re-deploy costs the CA nothing. The daemon retries on its own, so it backs off; a one-shot
+                 * run (the timer, or an operator who just fixed the cause) deploys again at once: the timer's
+                 * period is its backoff. The one planning difference between the modes. */
+                if (flags.daemon && at > now) {
                         p.action = PLAN_BACKOFF;
                         p.retry = at;
                 } else

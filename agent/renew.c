@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "acme.h"
+#include "ca-pki.h"
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -16,6 +17,7 @@
 #include "notify-bus.h"
 #include "notify-verify.h"
 #include "notify.h"
+#include "outputs.h"
 #include "policy.h"
 #include "pool.h"
 #include "publish.h"
@@ -71,16 +73,6 @@ static int fail(RenewJob *j, int r, const char *why) {
         }
         log_cert_event(CERT_EVENT_RENEWAL_FAILED, j->cert->name, NULL, "renewal failed: %s", why);
         return r < 0 ? r : -EIO;
-}
-
-static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
-        ret->data = gnutls_malloc(size + 1);
-        if (!ret->data)
-                return -ENOMEM;
-        memcpy(ret->data, data, size);
-        ret->data[size] = 0;
-        ret->size = (unsigned) size;
-        return 0;
 }
 
 /* Both log why they fail: an encrypted key that cannot be opened is not "cannot make a key". */
@@ -160,7 +152,9 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
         _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        IssueRequest req = { .names = c->names, .usage = c->usage, .now = now, .validity = SELF_SIGNED_VALIDITY };
+        _cleanup_datum_ gnutls_datum_t chain = {};
+        IssueRequest req = { .names = c->names, .subject = c->subject, .usage = c->usage, .now = now,
+                             .validity = SELF_SIGNED_VALIDITY };
         const CaConfig *ca = NULL;
         int r;
 
@@ -172,6 +166,16 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
+                /* issue 11: never a name outside permitted-names; an intermediate's leaves carry its chain
+                 * and are checked against the root. */
+                r = ca_names_check(inv, ca, c->names, c->name);
+                if (r < 0)
+                        return r;
+                gnutls_free(is->trust_pem.data);
+                is->trust_pem = (gnutls_datum_t) {};
+                r = ca_chain(inv, ca, &chain, &is->trust_pem);
+                if (r < 0)
+                        return r;
         } else if (c->issuer == ISSUER_ACME)
                 return issue_acme(inv, c, current, acme, is);
         else if (c->issuer != ISSUER_SELF)
@@ -191,6 +195,16 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         r = ca_export_pem(crt, &is->cert_pem);
         if (r < 0)
                 return r;
+        if (chain.size > 0) {
+                uint8_t *p = gnutls_realloc(is->cert_pem.data, is->cert_pem.size + chain.size + 1);
+
+                if (!p)
+                        return -ENOMEM;
+                memcpy(p + is->cert_pem.size, chain.data, chain.size);
+                is->cert_pem.size += chain.size;
+                p[is->cert_pem.size] = 0;
+                is->cert_pem.data = p;
+        }
         if (!ca)
                 return datum_dup(is->cert_pem.data, is->cert_pem.size, &is->trust_pem);
         return 0;
@@ -254,19 +268,68 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
                                 break;
                         }
                 snprintf(field, sizeof(field), "CERTHERD_PROBLEM=%s", problem_code_to_string(p->code));
-                log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
-                               "new certificate failed validation, not installed: %s: %s",
-                               problem_code_to_string(p->code), p->message);
+                if (p->code == PROBLEM_USAGE_MISSING && c->issuer == ISSUER_ACME && c->usage != USAGE_SERVER)
+                        /* Issue 13 item 3: the public CA dropped clientAuth; the old certificate stays. */
+                        log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
+                                       "new certificate failed validation, not installed: %s: %s: the CA [acme "
+                                       "\"%s\"] no longer issues client certificates (clientAuth); the installed "
+                                       "certificate stays; issue client certificates from an internal CA "
+                                       "(issuer = ca:NAME)",
+                                       problem_code_to_string(p->code), p->message, c->issuer_name);
+                else
+                        log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
+                                       "new certificate failed validation, not installed: %s: %s",
+                                       problem_code_to_string(p->code), p->message);
                 return -EBADMSG;
         }
         return 0;
 }
 
+/* chain, leaf, combined, pkcs12 of the new generation (outputs.h). The combined file holds the key as the
+ * key file will: the new key's PEM, or the installed file's bytes when it is kept as it is. */
+static int build_outputs(const CertConfig *c, const Issued *is, OutputFiles *ret) {
+        _cleanup_free_ uint8_t *kept = NULL;
+        _cleanup_free_ char *password = NULL;
+        const uint8_t *key_file = is->key_pem.data;
+        size_t key_size = is->key_pem.size;
+        int r;
+
+        if (!c->chain && !c->leaf && !c->combined && !c->pkcs12)
+                return 0;
+        if (c->combined && !key_file) {
+                r = read_full_file(c->key, INPUT_MAX, &kept, &key_size);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read %s for combined: %m", c->name, c->key);
+                key_file = kept;
+        }
+        if (c->pkcs12) {
+                r = read_secret_file(c->pkcs12_password_file, &password);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read pkcs12-password-file %s: %m", c->name,
+                                               c->pkcs12_password_file);
+        }
+        r = outputs_build(c, is->cert_pem.data, is->cert_pem.size, is->key, key_file, key_size, password, ret);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot build the outputs (chain, leaf, combined, pkcs12): %m", c->name);
+        return 0;
+}
+
 static int install(const Inventory *inv, const CertConfig *c, const Issued *is) {
+        _cleanup_(output_files_done) OutputFiles out = {};
         InstallFile key = { .path = c->key, .data = is->key_pem.data, .size = is->key_pem.size,
                             .mode = c->mode_set ? c->mode : 0600 };
         InstallFile cert = { .path = c->certificate, .data = is->cert_pem.data, .size = is->cert_pem.size,
                              .mode = 0644 };
+        InstallFile extra[_INSTALL_PART_MAX] = {};
+        const InstallFile *files[_INSTALL_PART_MAX] = {};
+        const char *paths[_INSTALL_PART_MAX] = {
+                [INSTALL_PART_CHAIN] = c->chain, [INSTALL_PART_LEAF] = c->leaf,
+                [INSTALL_PART_COMBINED] = c->combined, [INSTALL_PART_PKCS12] = c->pkcs12,
+        };
+        const gnutls_datum_t *data[_INSTALL_PART_MAX] = {
+                [INSTALL_PART_CHAIN] = &out.chain, [INSTALL_PART_LEAF] = &out.leaf,
+                [INSTALL_PART_COMBINED] = &out.combined, [INSTALL_PART_PKCS12] = &out.pkcs12,
+        };
         int r;
 
         r = install_parse_owner(c->owner, &key.uid, &key.gid);
@@ -279,24 +342,28 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (!token_is_url(c->key) && (r = mkdir_parents(c->key, 0755)) < 0))
                 return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, c->certificate);
 
-        r = install_pair(inv->agent.state_directory, c->name, is->key_pem.data ? &key : NULL, &cert);
+        r = build_outputs(c, is, &out);
+        if (r < 0)
+                return r;
+        files[INSTALL_PART_KEY] = is->key_pem.data ? &key : NULL;
+        files[INSTALL_PART_CERT] = &cert;
+        for (size_t i = INSTALL_PART_CHAIN; i < _INSTALL_PART_MAX; i++) {
+                bool secret = i == INSTALL_PART_COMBINED || i == INSTALL_PART_PKCS12;
+
+                if (!paths[i])
+                        continue;
+                /* What holds the key gets the key's mode and owner; the certificates, the certificate's. */
+                extra[i] = (InstallFile) { .path = paths[i], .data = data[i]->data, .size = data[i]->size,
+                                           .mode = secret ? key.mode : cert.mode, .uid = key.uid, .gid = key.gid };
+                r = mkdir_parents(paths[i], 0755);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, paths[i]);
+                files[i] = &extra[i];
+        }
+        r = install_set(inv->agent.state_directory, c->name, files);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot install %s and %s: %m", c->name, c->certificate, c->key);
         return 0;
-}
-
-/* The installed leaf in DER, what deploy verification compares the served certificate with. */
-static int leaf_der(const uint8_t *chain, size_t size, gnutls_datum_t *ret) {
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        int r;
-
-        r = x509_load_crts(chain, size, &crts, &n);
-        if (r < 0)
-                return r;
-        r = gnutls_x509_crt_export2(crts[0], GNUTLS_X509_FMT_DER, ret);
-        x509_crts_free(crts, n);
-        return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
 /* The pin published before (the pin file), else the installed certificate's: CERTHERD_PREVIOUS_PIN. */
@@ -438,7 +505,7 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
 
         previous_pin(inv, c, j->current, out->previous);
         out->pin_changed = out->previous[0] && strcmp(out->previous, pin) != 0;
-        r = leaf_der(is.cert_pem.data, is.cert_pem.size, &out->leaf_der);
+        r = x509_leaf_der(is.cert_pem.data, is.cert_pem.size, &out->leaf_der);
         if (r < 0)
                 return fail(j, r, "cannot read back the new certificate");
         log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
@@ -457,7 +524,7 @@ static int redeploy_prepare(const Inventory *inv, RenewJob *j) {
                 return -ENODATA;
         r = read_full_file(j->cert->certificate, INPUT_MAX, &data, &size);
         if (r >= 0)
-                r = leaf_der(data, size, &j->outcome.leaf_der);
+                r = x509_leaf_der(data, size, &j->outcome.leaf_der);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read %s to deploy it again: %m", j->cert->name,
                                        j->cert->certificate);

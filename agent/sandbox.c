@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "sandbox.h"
@@ -32,11 +33,18 @@ static int strv_push(char ***l, size_t *n, char *s) {
 /* One unit file or drop-in: ReadWritePaths= adds (an empty one resets), StateDirectory= and
  * RuntimeDirectory= add their /var/lib and /run paths. */
 static int parse_unit_file(const char *path, char ***l, size_t *n) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_fclose_ FILE *f = NULL;
         char line[4096];
+        int fd;
 
-        if (!f)
+        fd = open_regular(path, NULL); /* never blocks on a FIFO */
+        if (fd < 0)
                 return 0;
+        f = fdopen(fd, "re");
+        if (!f) {
+                close(fd);
+                return 0;
+        }
         while (fgets(line, sizeof(line), f)) {
                 const char *prefix = NULL, *v;
                 char *tok, *save = NULL;
@@ -152,6 +160,8 @@ void sandbox_warn(const Inventory *inv) {
                 return;
         for (size_t i = 0; i < inv->n_certs; i++) {
                 const CertConfig *c = inv->certs[i];
+                /* The further outputs are written in the same install as the certificate. */
+                const char *outputs[] = { c->chain, c->leaf, c->combined, c->pkcs12 };
 
                 if (c->issuer == ISSUER_NONE)
                         continue;
@@ -159,6 +169,9 @@ void sandbox_warn(const Inventory *inv) {
                 if (c->key && !token_is_url(c->key) && (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
                     !same_directory(c->key, c->certificate))
                         warn_path(writable, c->name, c->key);
+                for (size_t k = 0; k < ELEMENTSOF(outputs); k++)
+                        if (outputs[k] && !same_directory(outputs[k], c->certificate))
+                                warn_path(writable, c->name, outputs[k]);
         }
         if (inv->agent.metrics_file)
                 warn_path(writable, "metrics-file", inv->agent.metrics_file);

@@ -10,6 +10,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
+#include "fd-util.h" /* file_strerror() only: no I/O here */
 #include "gnutls-util.h"
 #include "x509.h"
 
@@ -41,9 +42,7 @@ static const struct {
         [PROBLEM_RENEWAL_FAILING] = { "renewal-failing", SEVERITY_WARNING },
 };
 
-const char *severity_to_string(Severity s) {
-        return s >= 0 && s < _SEVERITY_MAX ? severity_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(severity, Severity, severity_table, _SEVERITY_MAX)
 
 const char *problem_code_to_string(ProblemCode c) {
         return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].name : NULL;
@@ -436,7 +435,7 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
         size_t n = 0;
 
         for (unsigned seq = 0;; seq++) {
-                char buf[512], ip[INET6_ADDRSTRLEN];
+                char buf[2048], ip[INET6_ADDRSTRLEN], prefixed[2048 + 8];
                 size_t size = sizeof(buf) - 1;
                 const char *name;
                 size_t name_size;
@@ -459,6 +458,14 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                                 continue;
                         name = ip;
                         name_size = strlen(ip);
+                } else if (r == GNUTLS_SAN_URI || r == GNUTLS_SAN_RFC822NAME) {
+                        /* issue 11: as the inventory writes them, uri:… and email:… */
+                        const char *pfx = r == GNUTLS_SAN_URI ? "uri:" : "email:";
+
+                        memcpy(prefixed, pfx, strlen(pfx));
+                        memcpy(prefixed + strlen(pfx), buf, size);
+                        name = prefixed;
+                        name_size = strlen(pfx) + size;
                 } else
                         continue;
 
@@ -496,6 +503,13 @@ static bool san_covers(const char *san, const char *name) {
         unsigned char a[16], b[16];
         const char *dot;
 
+        /* A URI is compared as written; an email address ignoring case (its domain is a host name). */
+        if (strncmp(name, "uri:", 4) == 0)
+                return strcmp(san, name) == 0;
+        if (strncmp(name, "email:", 6) == 0)
+                return strcasecmp(san, name) == 0;
+        if (strncmp(san, "uri:", 4) == 0 || strncmp(san, "email:", 6) == 0)
+                return false;
         if (inet_pton(AF_INET, name, a) == 1)
                 return inet_pton(AF_INET, san, b) == 1 && memcmp(a, b, 4) == 0;
         if (inet_pton(AF_INET6, name, a) == 1)
@@ -697,10 +711,10 @@ static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts,
         if (!in->key_path)
                 return 0;
         if (in->key_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read key %s: %s", in->key_path, strerror(in->key_errno));
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path, file_strerror(in->key_errno));
         if (in->key_password_errno > 0)
                 return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
-                                   strerror(in->key_password_errno));
+                                   file_strerror(in->key_password_errno));
         /* A key in a token: the caller read its public key. */
         if (in->key_pin)
                 memcpy(id, in->key_pin, PIN_SIZE);
@@ -848,7 +862,7 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
                 return -ENOMEM;
 
         if (in->cert_errno > 0)
-                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read %s: %s", in->cert_path, strerror(in->cert_errno));
+                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->cert_path, file_strerror(in->cert_errno));
         else if (!in->cert_data || in->cert_size == 0)
                 r = cert_facts_add_problem(f, PROBLEM_MALFORMED, "%s is empty", in->cert_path);
         else if ((r = x509_load_crts(in->cert_data, in->cert_size, &crts, &n)) < 0)
@@ -864,4 +878,30 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
 
         *ret = TAKE_PTR(f);
         return 0;
+}
+
+int x509_load_leaf(const uint8_t *data, size_t size, gnutls_x509_crt_t *ret) {
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = x509_load_crts(data, size, &crts, &n);
+        if (r < 0)
+                return r;
+        *ret = crts[0];
+        for (unsigned i = 1; i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        return 0;
+}
+
+int x509_leaf_der(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        int r;
+
+        r = x509_load_leaf(data, size, &crt);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret);
+        return r < 0 ? errno_from_gnutls(r) : 0;
 }

@@ -135,6 +135,10 @@ int x509_trust_new(const uint8_t *data, size_t size, gnutls_x509_trust_list_t *r
 
 /* Certificates (PEM or DER, several in a PEM file) into a malloc'd array of n. Returns 0 or -errno. */
 int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, unsigned *ret_n);
+/* The first certificate of a chain file (the leaf of a fullchain): as a certificate, or in DER. Returns 0
+ * or -errno (-EBADMSG: no certificate). */
+int x509_load_leaf(const uint8_t *data, size_t size, gnutls_x509_crt_t *ret);
+int x509_leaf_der(const uint8_t *data, size_t size, gnutls_datum_t *ret);
 void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n);
 
 /* A private key: PKCS#1, PKCS#8 (encrypted too, with `password`), SEC1, Ed25519; PEM or DER.

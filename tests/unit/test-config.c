@@ -459,7 +459,7 @@ static void test_continuation(_unused_ void **state) {
                      "the value of 'certificate' (line 2): remove the indentation");
         /* messages about the value name the key's line */
         assert_error("[certificate \"a\"]\ncertificate = /a\nnames = one.example\n  bad_name!\n",
-                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'bad_name!' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error("[certificate \"a\"]\ncertificate = /a\nbogus = 1\n  2\n",
                      "test.conf:3: unknown key 'bogus' in [certificate \"a\"]");
 }
@@ -515,7 +515,7 @@ static void test_env(_unused_ void **state) {
         /* Values from the environment are checked like values from the file. */
         setenv("CH_BADNAME", "bad_name.example", 1);
         assert_error(CERT_HEAD "names = ${CH_BADNAME}\n",
-                     "test.conf:3: invalid entry 'bad_name.example' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'bad_name.example' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         setenv("CH_NEWLINE", "a\nb", 1);
         assert_error(CERT_HEAD "key = ${CH_NEWLINE}\n",
                      "test.conf:3: key: control character in the expanded value");
@@ -650,7 +650,7 @@ static void test_errors(_unused_ void **state) {
         assert_error("[acme \"a\"]\naccount-key-type = ec-p384\n",
                      "test.conf:2: invalid value 'ec-p384' for account-key-type: expected ec-p256, rsa-2048");
         assert_error("[acme \"a\"]\nchallenge = http-02\n",
-                     "test.conf:2: invalid value 'http-02' for challenge: expected http-01, dns-01, tls-alpn-01");
+                     "test.conf:2: invalid value 'http-02' for challenge: expected http-01, dns-01, tls-alpn-01, dns-persist-01");
         assert_error("[acme \"a\"]\ndirectory = ftp://x/\n",
                      "test.conf:2: invalid value 'ftp://x/' for directory: expected an https:// URL");
         assert_error("[acme \"a\"]\nlisten = 80\n",
@@ -758,6 +758,41 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [ca \"c\"] pkcs11-pin-file is for key = pkcs11:…, not a key file");
 }
 
+/* Issue 12 item 3: the further outputs and their rules. */
+static void test_outputs(_unused_ void **state) {
+#define OUT_HEAD "[certificate \"web\"]\ncertificate = /c\nkey = /k\n"
+        _cleanup_inventory_ Inventory *inv = NULL;
+        CertConfig *c;
+
+        inv = parse_ok(OUT_HEAD "chain = /o/chain.pem\nleaf = /o/cert.pem\ncombined = /o/combined.pem\n"
+                               "pkcs12 = /o/web.p12\npkcs12-password-file = /run/credentials/p12\n");
+        c = inventory_find_cert(inv, "web");
+        assert_non_null(c);
+        assert_string_equal(c->chain, "/o/chain.pem");
+        assert_string_equal(c->leaf, "/o/cert.pem");
+        assert_string_equal(c->combined, "/o/combined.pem");
+        assert_string_equal(c->pkcs12, "/o/web.p12");
+        assert_string_equal(c->pkcs12_password_file, "/run/credentials/p12");
+
+        assert_error(OUT_HEAD "pkcs12 = /o/web.p12\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' needs 'pkcs12-password-file'");
+        assert_error(OUT_HEAD "pkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12-password-file' without 'pkcs12'");
+        assert_error(OUT_HEAD "chain = chain.pem\n",
+                     "test.conf:1: [certificate \"web\"] 'chain' must be an absolute path, not 'chain.pem'");
+        assert_error(OUT_HEAD "leaf = /c\n",
+                     "test.conf:1: [certificate \"web\"] 'certificate' and 'leaf' name the same file /c");
+        assert_error(OUT_HEAD "combined = /o/x\npkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' and 'pkcs12' name the same file /o/x");
+        assert_error("[certificate \"web\"]\ncertificate = /c\ncombined = /o/x\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' holds the private key: it needs a key file");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t;object=k\n"
+                     "pkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' holds the private key: it needs a key file, "
+                     "not a pkcs11: URI");
+#undef OUT_HEAD
+}
+
 static void test_names(_unused_ void **state) {
         static const char *const good[] = {
                 "example.com", "a.b.c.example.com", "*.example.com", "localhost", "xn--bcher-kva.example",
@@ -793,11 +828,11 @@ static void test_names(_unused_ void **state) {
         assert_true(config_dns_name_is_valid(long_name));
 
         assert_error(CERT_HEAD "names = ok.example foo_bar.example\n",
-                     "test.conf:3: invalid entry 'foo_bar.example' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry 'foo_bar.example' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error(CERT_HEAD "names = 192.168.1.300\n",
-                     "test.conf:3: invalid entry '192.168.1.300' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry '192.168.1.300' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
         assert_error(CERT_HEAD "names = 2001:db8::g\n",
-                     "test.conf:3: invalid entry '2001:db8::g' in names: expected DNS names or IP addresses");
+                     "test.conf:3: invalid entry '2001:db8::g' in names: expected DNS names, IP addresses, uri:URI or email:ADDRESS");
 }
 
 static void test_value_helpers(_unused_ void **state) {
@@ -936,6 +971,62 @@ static void test_renew_before_warnings(_unused_ void **state) {
         inv = parse_ok(design_example);
         unsetenv("CREDENTIALS_DIRECTORY");
         assert_null(inv->warnings);
+}
+
+/* Issue 13 item 3: a set that needs clientAuth from an ACME CA is warned about at load time; one from an
+ * internal CA, or a server certificate from ACME, is not. */
+static void test_client_usage_warning(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+
+        inv = parse_ok("[acme \"le\"]\ndirectory = https://acme.example/dir\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\n"
+                       "[certificate \"mtls\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = acme:le\n"
+                       "usage = server+client\n"
+                       "[certificate \"client\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = acme:le\n"
+                       "usage = client\n"
+                       "[certificate \"web\"]\ncertificate = /c\nkey = /k\nnames = c.example\nissuer = acme:le\n"
+                       "[certificate \"internal\"]\ncertificate = /d\nkey = /k\nnames = d.example\nissuer = ca:int\n"
+                       "usage = client\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:6: [certificate \"mtls\"] usage = server+client with issuer = acme:le: public "
+                            "ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate "
+                            "without it is not installed; issue client certificates from an internal CA "
+                            "(issuer = ca:NAME)",
+                            "test.conf:12: [certificate \"client\"] usage = client with issuer = acme:le: public "
+                            "ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate "
+                            "without it is not installed; issue client certificates from an internal CA "
+                            "(issuer = ca:NAME)",
+                            NULL });
+}
+
+/* Issue 13 item 1: profile in [acme] and per certificate (the certificate's wins); a token; only for ACME. */
+static void test_profile(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+
+        inv = parse_ok("[acme \"le\"]\ndirectory = https://acme.example/dir\nprofile = tlsserver\n"
+                       "challenge = dns-persist-01\npersist-issuer = letsencrypt.org\n"
+                       "[certificate \"a\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = acme:le\n"
+                       "[certificate \"b\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = acme:le\n"
+                       "profile = shortlived\n"
+                       "[certificate \"c\"]\ncertificate = /c\n");
+        assert_string_equal(cert_profile(inv, inventory_find_cert(inv, "a")), "tlsserver");
+        assert_string_equal(cert_profile(inv, inventory_find_cert(inv, "b")), "shortlived");
+        assert_null(cert_profile(inv, inventory_find_cert(inv, "c")));
+        assert_int_equal(inventory_find_acme(inv, "le")->challenge, CHALLENGE_DNS_PERSIST_01);
+        assert_string_equal(inventory_find_acme(inv, "le")->persist_issuer, "letsencrypt.org");
+
+        assert_error("[acme \"le\"]\ndirectory = https://acme.example/dir\nprofile = short lived\n",
+                    "test.conf:3: invalid value 'short lived' for profile: expected an ACME profile name such as "
+                    "classic, tlsserver or shortlived");
+        assert_error("[acme \"le\"]\ndirectory = https://acme.example/dir\npersist-issuer = https://le.org\n",
+                    "test.conf:3: invalid value 'https://le.org' for persist-issuer: expected the CA's issuer domain "
+                    "name such as letsencrypt.org");
+        assert_error("[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\n"
+                    "[certificate \"x\"]\ncertificate = /x\nkey = /k\nnames = x.example\nissuer = ca:int\n"
+                    "profile = classic\n",
+                    "test.conf:4: [certificate \"x\"] profile is an ACME profile: it needs issuer = acme:NAME, not "
+                    "'ca:int'");
 }
 
 /* Issue 10 item 18: `names` of 100 DNS names, half on one long line, half on continuation lines. */
@@ -1106,7 +1197,7 @@ static void test_load_errors(_unused_ void **state) {
 
         scratch_init(&s);
         assert_int_equal(config_load(s.dir, &inv, &err), -EISDIR);
-        snprintf(expected, sizeof(expected), "%s: Is a directory", s.dir);
+        snprintf(expected, sizeof(expected), "%s: not a regular file (directory)", s.dir);
         assert_string_equal(err, expected);
         free(TAKE_PTR(err));
 
@@ -1365,6 +1456,73 @@ static void test_hand_built(_unused_ void **state) {
         inventory_free(parsed);
 }
 
+/* issue 11: uri:/email: names, permitted-names (RFC 5280 / OpenSSL leading-dot reading), subjects. */
+static void test_pki_names(void **state) {
+        char *permitted[] = { ".internal.example", "corp.example", "10.0.0.0/8", "fd00::/8", NULL };
+        char *dns_only[] = { "corp.example", NULL };
+        _cleanup_strv_free_ char **parts = NULL;
+
+        assert_int_equal(config_name_type("uri:spiffe://example.org/a"), NAME_URI);
+        assert_int_equal(config_name_type("email:a@example.org"), NAME_EMAIL);
+        assert_int_equal(config_name_type("10.1.2.3"), NAME_IP);
+        assert_int_equal(config_name_type("www.example.org"), NAME_DNS);
+        assert_string_equal(config_name_value("uri:spiffe://example.org/a"), "spiffe://example.org/a");
+        assert_true(config_name_is_valid("uri:spiffe://example.org/ns/prod/sa/api"));
+        assert_true(config_name_is_valid("uri:https://example.org/x?y=1"));
+        assert_true(config_name_is_valid("email:ops@example.org"));
+        assert_false(config_name_is_valid("uri:spiffe:///path"));   /* no trust domain */
+        assert_false(config_name_is_valid("uri:no-scheme"));
+        assert_false(config_name_is_valid("uri:1x://a"));
+        assert_false(config_name_is_valid("uri:"));
+        assert_false(config_name_is_valid("email:nobody"));
+        assert_false(config_name_is_valid("email:@example.org"));
+        assert_false(config_name_is_valid("email:a@b@example.org"));
+        assert_false(config_name_is_valid("email:a@*.example.org"));
+        assert_false(config_san_is_valid("uri:spiffe://example.org/a")); /* ACME identifiers stay DNS/IP */
+
+        assert_true(config_permitted_name_is_valid(".internal.example"));
+        assert_true(config_permitted_name_is_valid("10.0.0.0/8"));
+        assert_true(config_permitted_name_is_valid("fd00::/8"));
+        assert_false(config_permitted_name_is_valid("10.0.0.0/33"));
+        assert_false(config_permitted_name_is_valid("10.0.0.0/"));
+        assert_false(config_permitted_name_is_valid("*.example"));
+        assert_false(config_permitted_name_is_valid("10.0.0.0"));
+
+        assert_true(config_name_permitted(permitted, "api.internal.example"));
+        assert_true(config_name_permitted(permitted, "a.b.internal.example"));
+        assert_true(config_name_permitted(permitted, "*.internal.example"));
+        assert_false(config_name_permitted(permitted, "internal.example")); /* leading dot: below only */
+        assert_false(config_name_permitted(permitted, "xinternal.example"));
+        assert_true(config_name_permitted(permitted, "corp.example"));
+        assert_true(config_name_permitted(permitted, "www.corp.example"));
+        assert_false(config_name_permitted(permitted, "evilcorp.example"));
+        assert_true(config_name_permitted(permitted, "API.Internal.Example"));
+        assert_true(config_name_permitted(permitted, "10.255.0.1"));
+        assert_false(config_name_permitted(permitted, "11.0.0.1"));
+        assert_true(config_name_permitted(permitted, "fd12::1"));
+        assert_false(config_name_permitted(permitted, "fe80::1"));
+        assert_true(config_name_permitted(permitted, "uri:spiffe://anything/x")); /* not constrained */
+        assert_true(config_name_permitted(dns_only, "192.0.2.1"));               /* no IP subtree */
+        assert_false(config_name_permitted(dns_only, "example.net"));
+        assert_true(config_name_permitted(NULL, "example.net"));
+
+        assert_int_equal(config_subject_split("CN=gateway, o=Example\\, Inc., OU = Platform", &parts), 0);
+        assert_int_equal(strv_length(parts), 6);
+        assert_string_equal(parts[0], "CN");
+        assert_string_equal(parts[1], "gateway");
+        assert_string_equal(parts[2], "O");
+        assert_string_equal(parts[3], "Example, Inc.");
+        assert_string_equal(parts[4], "OU");
+        assert_string_equal(parts[5], "Platform");
+        assert_true(config_subject_is_valid("C=DE, serialNumber=42, DC=example, UID=u1, L=x, ST=y"));
+        assert_false(config_subject_is_valid("C=Germany"));
+        assert_false(config_subject_is_valid("XX=1"));
+        assert_false(config_subject_is_valid("CN="));
+        assert_false(config_subject_is_valid("CN=a+OU=b"));
+        assert_false(config_subject_is_valid("CN=a,"));
+        assert_false(config_subject_is_valid("just text"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_design_example),
@@ -1375,6 +1533,8 @@ int main(void) {
                 cmocka_unit_test(test_continuation),
                 cmocka_unit_test(test_hundred_names),
                 cmocka_unit_test(test_renew_before_warnings),
+                cmocka_unit_test(test_client_usage_warning),
+                cmocka_unit_test(test_profile),
                 cmocka_unit_test(test_long_section_name),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_thresholds),
@@ -1391,6 +1551,8 @@ int main(void) {
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
+                cmocka_unit_test(test_pki_names),
+                cmocka_unit_test(test_outputs),
         };
 
         /* Files written here must not be group-writable: run as root, config_load() refuses those. */

@@ -585,6 +585,57 @@ static void test_install_pair_symlinks(void **state) {
         pair_paths_free(&pp);
 }
 
+/* Issue 10 item 5: the service user owns a directory on the target's path and, between two installs,
+ * swaps the target directory for a link to another service's directory. Root must write nothing there. */
+static void test_install_parent_swapped(void **state) {
+        Fixture *fx = *state;
+        char *home = pathf("%s/home", fx->dir), *tls = pathf("%s/home/tls", fx->dir),
+             *moved = pathf("%s/home/tls.old", fx->dir), *victim = pathf("%s/victim", fx->dir),
+             *vkey = pathf("%s/victim/tls.key", fx->dir), *state_dir = pathf("%s/state", fx->dir),
+             *key = pathf("%s/home/tls/tls.key", fx->dir), *cert = pathf("%s/home/tls/tls.crt", fx->dir),
+             *sub = pathf("%s/home/tls/sub/x", fx->dir);
+        InstallFile k = { .path = key, .data = NEW_KEY, .size = strlen(NEW_KEY), .mode = 0600,
+                          .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        InstallFile c = { .path = cert, .data = NEW_CERT, .size = strlen(NEW_CERT), .mode = 0644,
+                          .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        InstallFile one = { .path = sub, .data = "x", .size = 1, .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+
+        if (geteuid() != 0)
+                skip(); /* a link owned by another user needs root to make */
+        assert_int_equal(chmod(fx->dir, 0755), 0);
+        make_dir(home);
+        make_dir(tls);
+        make_dir(victim);
+        make_dir(state_dir);
+        write_plain(vkey, "other service's key\n", 0600);
+        assert_int_equal(chown(home, 65534, 65534), 0);
+        assert_int_equal(install_pair(state_dir, "web", &k, &c), 0); /* the honest layout works */
+
+        /* The swap: what the user can do in a directory they own. */
+        assert_int_equal(rename(tls, moved), 0);
+        assert_int_equal(symlink(victim, tls), 0);
+        assert_int_equal(lchown(tls, 65534, 65534), 0);
+
+        assert_int_equal(install_pair(state_dir, "web", &k, &c), -ENOLINK);
+        assert_int_equal(install_file(&c), -ENOLINK);
+        assert_int_equal(install_file(&one), -ENOLINK);
+        assert_int_equal(install_recover(state_dir, "web"), 0);
+        assert_int_equal(count_entries(victim, false), 1);
+        assert_int_equal(count_entries(victim, true), 0);
+        assert_true(file_is(vkey, "other service's key\n"));
+        assert_int_equal(mode_of(vkey) & 07777, 0600);
+
+        free(home);
+        free(tls);
+        free(moved);
+        free(victim);
+        free(vkey);
+        free(state_dir);
+        free(key);
+        free(cert);
+        free(sub);
+}
+
 static void test_recover_records(void **state) {
         Fixture *fx = *state;
         char *record, *half, *evil;
@@ -726,6 +777,314 @@ static void test_install_pair_crash_two_dirs(void **state) {
         crash_matrix(fx->dir, true);
 }
 
+/* A whole generation (key, cert, chain, leaf, combined, pkcs12) over two directories. */
+typedef struct SetPaths {
+        char *state, *install, *backup, *path[_INSTALL_PART_MAX];
+} SetPaths;
+
+static const char *const set_label[_INSTALL_PART_MAX] = { "key", "cert", "chain", "leaf", "combined", "pkcs12" };
+
+static void set_paths_make(SetPaths *sp, const char *parent, unsigned k) {
+        char *base = pathf("%s/set-%u", parent, k), *a = pathf("%s/a", base), *b = pathf("%s/b", base);
+
+        make_dir(base);
+        make_dir(a);
+        make_dir(b);
+        sp->state = pathf("%s/state", base);
+        make_dir(sp->state);
+        sp->install = pathf("%s/install", sp->state);
+        sp->backup = pathf("%s/backup/web", sp->state);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                sp->path[i] = pathf("%s/%s.pem", i < INSTALL_PART_CHAIN ? a : b, set_label[i]);
+        free(base);
+        free(a);
+        free(b);
+}
+
+static void set_paths_free(SetPaths *sp) {
+        free(sp->state);
+        free(sp->install);
+        free(sp->backup);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                free(sp->path[i]);
+}
+
+static char *generation_content(const char *gen, size_t i) {
+        return pathf("%s %s\n", gen, set_label[i]);
+}
+
+static void set_write(const SetPaths *sp, const char *gen) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                char *c = generation_content(gen, i);
+                write_plain(sp->path[i], c, i == INSTALL_PART_KEY ? 0600 : 0644);
+                free(c);
+        }
+}
+
+static int set_install(const SetPaths *sp, const char *gen) {
+        InstallFile f[_INSTALL_PART_MAX];
+        const InstallFile *files[_INSTALL_PART_MAX];
+        char *content[_INSTALL_PART_MAX];
+        int r;
+
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                content[i] = generation_content(gen, i);
+                f[i] = (InstallFile) { .path = sp->path[i], .data = content[i], .size = strlen(content[i]),
+                                       .mode = i == INSTALL_PART_KEY || i == INSTALL_PART_COMBINED ||
+                                                               i == INSTALL_PART_PKCS12 ? 0600 : 0644,
+                                       .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                files[i] = &f[i];
+        }
+        r = install_set(sp->state, "web", files);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                free(content[i]);
+        return r;
+}
+
+/* "old", "new" or NULL for a mix. */
+static const char *set_generation(const SetPaths *sp) {
+        static const char *const gens[] = { "old", "new" };
+
+        for (size_t g = 0; g < ELEMENTSOF(gens); g++) {
+                bool all = true;
+
+                for (size_t i = 0; i < _INSTALL_PART_MAX && all; i++) {
+                        char *c = generation_content(gens[g], i);
+                        all = file_is(sp->path[i], c);
+                        free(c);
+                }
+                if (all)
+                        return gens[g];
+        }
+        return NULL;
+}
+
+static void test_install_set_basic(void **state) {
+        Fixture *fx = *state;
+        const InstallFile *files[_INSTALL_PART_MAX] = {};
+        InstallFile dup;
+        SetPaths sp;
+
+        set_paths_make(&sp, fx->dir, 0);
+        set_write(&sp, "old");
+        assert_int_equal(set_install(&sp, "new"), 0);
+        assert_string_equal(set_generation(&sp), "new");
+        assert_int_equal(mode_of(sp.path[INSTALL_PART_COMBINED]) & 07777, 0600);
+        assert_int_equal(mode_of(sp.path[INSTALL_PART_CHAIN]) & 07777, 0644);
+        /* The backup is the whole old generation, by label; what holds a key is 0600 there. */
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                char *b = pathf("%s/%s", sp.backup, set_label[i]), *c = generation_content("old", i);
+
+                assert_true(file_is(b, c));
+                assert_int_equal(mode_of(b) & 07777, i == INSTALL_PART_KEY || i == INSTALL_PART_COMBINED ||
+                                                                     i == INSTALL_PART_PKCS12 ? 0600 : 0644);
+                free(b);
+                free(c);
+        }
+        assert_int_equal(count_entries(sp.install, false), 0);
+
+        /* Two parts naming one file: refused before anything is touched. */
+        dup = (InstallFile) { .path = sp.path[INSTALL_PART_CERT], .data = "x", .size = 1, .mode = 0644,
+                              .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        files[INSTALL_PART_CERT] = &dup;
+        files[INSTALL_PART_LEAF] = &dup;
+        assert_int_equal(install_set(sp.state, "web", files), -EINVAL);
+        assert_string_equal(set_generation(&sp), "new");
+        /* No cert: refused. */
+        files[INSTALL_PART_CERT] = NULL;
+        assert_int_equal(install_set(sp.state, "web", files), -EINVAL);
+        set_paths_free(&sp);
+}
+
+/* SIGKILL at every crash point: after recovery all six files are of one generation. */
+static void test_install_set_crash(void **state) {
+        Fixture *fx = *state;
+        bool seen_new = false;
+
+        for (unsigned k = 1; k <= INSTALL_CRASH_POINTS + 1; k++) {
+                const char *gen;
+                SetPaths sp;
+                int status = 0, r;
+                pid_t pid;
+
+                set_paths_make(&sp, fx->dir, 100 + k);
+                set_write(&sp, "old");
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        char buf[16];
+
+                        snprintf(buf, sizeof(buf), "%u", k);
+                        setenv("CERTHERD_TEST_KILL_POINT", buf, 1);
+                        _exit(set_install(&sp, "new") == 0 ? 0 : 1);
+                }
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                if (k <= INSTALL_CRASH_POINTS && (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL))
+                        fail_msg("k=%u: child was not killed (status %#x)", k, (unsigned) status);
+                r = install_recover(sp.state, "web");
+                if (r < 0)
+                        fail_msg("k=%u: install_recover: %s", k, strerror(-r));
+                gen = set_generation(&sp);
+                if (!gen)
+                        fail_msg("k=%u: the files on disk are of different generations", k);
+                if (seen_new && strcmp(gen, "new") != 0)
+                        fail_msg("k=%u: old generation after a later crash point gave the new one", k);
+                seen_new = strcmp(gen, "new") == 0;
+                if (k == 1 && seen_new)
+                        fail_msg("k=1: the new generation before anything was staged");
+                if (k >= INSTALL_CRASH_POINTS && !seen_new)
+                        fail_msg("k=%u: the old generation after the record was removed", k);
+                assert_int_equal(count_entries(sp.install, false), 0);
+                for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                        char *dir = strdup(sp.path[i]);
+
+                        *strrchr(dir, '/') = 0;
+                        if (count_entries(dir, true) != 0)
+                                fail_msg("k=%u: staging files left in %s", k, dir);
+                        free(dir);
+                }
+                set_paths_free(&sp);
+        }
+        assert_true(seen_new);
+}
+
+/* The pins of every set at start: many files, one syncfs, renames in order, nothing left behind. */
+static void test_install_files_batch(void **state) {
+        Fixture *fx = *state;
+        char *dir = pathf("%s/pins", fx->dir), *a = pathf("%s/a.pin", dir), *b = pathf("%s/b.json", dir),
+             *link = pathf("%s/pins-link", fx->dir);
+        InstallFile files[] = {
+                { .path = "b.json", .data = "{}\n", .size = 3, .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 },
+                { .path = "a.pin", .data = "pin\n", .size = 4, .mode = 0640, .uid = (uid_t) -1, .gid = (gid_t) -1 },
+        };
+        InstallFile bad = { .path = "../x", .data = "x", .size = 1, .mode = 0644, .uid = (uid_t) -1,
+                            .gid = (gid_t) -1 };
+
+        make_dir(dir);
+        write_plain(a, "old\n", 0600);
+        assert_int_equal(install_files_batch(dir, files, 0), 0);
+        assert_int_equal(install_files_batch(dir, files, 2), 2);
+        assert_true(file_is(a, "pin\n"));
+        assert_true(file_is(b, "{}\n"));
+        assert_int_equal(mode_of(a) & 07777, 0640);
+        assert_int_equal(mode_of(b) & 07777, 0644);
+        assert_int_equal(count_entries(dir, true), 0);
+        assert_int_equal(install_files_batch(dir, &bad, 1), -EINVAL);
+        assert_int_equal(install_files_batch("/nonexistent-dir", files, 2), -ENOENT);
+        if (geteuid() == 0) { /* an untrusted link to the directory: refused, as for install_file */
+                assert_int_equal(symlink(dir, link), 0);
+                assert_int_equal(lchown(link, 65534, 65534), 0);
+                assert_int_equal(chmod(fx->dir, 0755), 0);
+                assert_int_equal(install_files_batch(link, files, 2), -ENOLINK);
+        }
+        free(dir);
+        free(a);
+        free(b);
+        free(link);
+}
+
+/* Issue 10 item 14: the record is parsed strictly; only what install_pair() writes is acted on. */
+static void test_record_parse_strict(void **state) {
+#define MAGIC "certherd-install-record 1\n"
+#define KEYS "key /etc/ssl/a.key\nkey-temp /etc/ssl/.a.key.certherd-new\n"
+#define CERTS "cert /etc/ssl/a.crt\ncert-temp /etc/ssl/.a.crt.certherd-new\n"
+        static const char *const bad[] = {
+                "",
+                MAGIC,
+                MAGIC "state prepared\n",                               /* no target */
+                MAGIC "state prepared\n" KEYS CERTS "\n",              /* a blank line */
+                MAGIC "\nstate prepared\n" KEYS CERTS,
+                MAGIC "state prepared\n" KEYS "cert /etc/ssl/a.crt\ncert-temp /etc/ssl/.a.crt.certherd-new",
+                MAGIC "state prepared\r\n" KEYS CERTS,                 /* CR */
+                MAGIC "state committed\n" CERTS KEYS,                   /* reordered */
+                MAGIC KEYS "state committed\n" CERTS,
+                MAGIC "state committed\nstate committed\n" CERTS,      /* repeated */
+                MAGIC "state committed\n" CERTS CERTS,
+                MAGIC "state committed\n" KEYS CERTS "extra line\n",
+                MAGIC "state committed\n" KEYS CERTS "key /x\n",
+                MAGIC "state done\n" CERTS,
+                MAGIC "state  committed\n" CERTS,
+                MAGIC "state committed\ncert a.crt\ncert-temp .a.crt.certherd-new\n",      /* relative */
+                MAGIC "state committed\ncert /etc/ssl/a.crt\ncert-temp /etc/passwd\n",   /* not its stage */
+                MAGIC "state committed\ncert /etc/ssl/a\x01.crt\ncert-temp /etc/ssl/.a\x01.crt.certherd-new\n",
+                "certherd-install-record 2\nstate committed\n" CERTS,
+                "certherd-install-record 1 \nstate committed\n" CERTS,
+                MAGIC "state committed\ncert-temp /etc/ssl/.a.crt.certherd-new\n",
+                MAGIC "state committed\ncert /etc/ssl/a.crt\n",
+        };
+        char *targets = NULL;
+        char with_nul[] = MAGIC "state committed\n" CERTS;
+
+        assert_int_equal(install_record_parse(MAGIC "state prepared\n" KEYS CERTS,
+                                              strlen(MAGIC "state prepared\n" KEYS CERTS), &targets), 0);
+        assert_string_equal(targets, "/etc/ssl/a.key\n/etc/ssl/a.crt\n");
+        free(targets);
+        assert_int_equal(install_record_parse(MAGIC "state committed\n" CERTS,
+                                              strlen(MAGIC "state committed\n" CERTS), NULL), 1);
+        /* Further outputs follow in part order, and are named in the targets. */
+#define OUTS "chain /o/c.pem\nchain-temp /o/.c.pem.certherd-new\npkcs12 /o/a.p12\npkcs12-temp /o/.a.p12.certherd-new\n"
+        assert_int_equal(install_record_parse(MAGIC "state committed\n" KEYS CERTS OUTS,
+                                              strlen(MAGIC "state committed\n" KEYS CERTS OUTS), &targets), 1);
+        assert_string_equal(targets, "/etc/ssl/a.key\n/etc/ssl/a.crt\nchain /o/c.pem\npkcs12 /o/a.p12\n");
+        free(targets);
+        targets = NULL;
+        assert_int_equal(install_record_parse(MAGIC "state committed\n" OUTS KEYS CERTS,
+                                              strlen(MAGIC "state committed\n" OUTS KEYS CERTS), NULL), -EBADMSG);
+#undef OUTS
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (install_record_parse(bad[i], strlen(bad[i]), NULL) != -EBADMSG)
+                        fail_msg("accepted bad record %zu: %s", i, bad[i]);
+        with_nul[strlen(MAGIC) + 3] = 0;
+        assert_int_equal(install_record_parse(with_nul, sizeof(with_nul) - 1, NULL), -EBADMSG);
+#undef MAGIC
+#undef KEYS
+#undef CERTS
+}
+
+static void count_report(const char *name, int r, void *userdata) {
+        unsigned *n = userdata;
+
+        assert_string_equal(name, "web");
+        assert_int_equal(r, 1);
+        (*n)++;
+}
+
+/* `certherd recover` at boot: every recorded set, found from STATE_DIR/install alone. */
+static void test_recover_all(void **state) {
+        Fixture *fx = *state;
+
+        for (unsigned k = 1; k <= INSTALL_CRASH_POINTS; k++) {
+                char *junk;
+                unsigned reported = 0;
+                PairPaths pp;
+                int r;
+
+                pair_paths_make(&pp, fx->dir, 2000 + k, k % 2);
+                assert_int_equal(install_recover_all(pp.state, count_report, &reported), 0); /* no install dir */
+                write_plain(pp.key, OLD_KEY, 0600);
+                write_plain(pp.cert, OLD_CERT, 0644);
+                install_pair_killed_at(&pp, k);
+                /* Names that are no record are left alone. */
+                junk = pathf("%s/notes.txt", pp.install);
+                write_plain(junk, "x", 0600);
+
+                r = install_recover_all(pp.state, count_report, &reported);
+                if (r < 0)
+                        fail_msg("k=%u: install_recover_all: %s", k, strerror(-r));
+                /* Up to the last crash point the record is still there and something is repaired. */
+                assert_int_equal(r, k < INSTALL_CRASH_POINTS ? 1 : 0);
+                assert_int_equal(reported, (unsigned) r);
+                assert_int_equal(install_recover_all(pp.state, count_report, &reported), 0);
+                assert_true(pair_on_disk(&pp) != ON_DISK_MIXED);
+                assert_true(file_is(junk, "x"));
+                assert_int_equal(unlink(junk), 0);
+                assert_clean(&pp);
+                free(junk);
+                pair_paths_free(&pp);
+        }
+        assert_int_equal(install_recover_all("relative", NULL, NULL), -EINVAL);
+}
+
 static void test_crash_point_parse(void **state) {
         /* Values that are not exactly a number never kill. */
         setenv("CERTHERD_TEST_KILL_POINT", "3x", 1);
@@ -748,9 +1107,15 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_install_pair_first_and_cert_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_validation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_symlinks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_parent_swapped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recover_records, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recover_all, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_set_basic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_set_crash, setup, teardown),
+                cmocka_unit_test(test_record_parse_strict),
+                cmocka_unit_test_setup_teardown(test_install_files_batch, setup, teardown),
                 cmocka_unit_test(test_crash_point_parse),
         };
 

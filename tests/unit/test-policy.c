@@ -160,6 +160,11 @@ static void test_plan_same_in_both_modes(void **state) {
                         Plan t = plan_at(&f, &states[k], false, false, now);
                         Plan d = plan_at(&f, &states[k], true, false, now);
 
+                        /* The one documented difference: a failed deploy backs off in the daemon only. */
+                        if (d.action == PLAN_BACKOFF && d.why == RENEW_REASON_NONE && states[k].deploy_failed) {
+                                assert_int_equal(t.action, PLAN_DEPLOY);
+                                continue;
+                        }
                         assert_same_plan(&t, &d);
                         assert_true(t.next >= now || t.action != PLAN_NONE);
                 }
@@ -233,7 +238,11 @@ static void test_plan_deploy_retry(void **state) {
         CertState st = { .deploy_failed = true, .deploy_failures = 1, .deploy_time = now };
         Plan p;
 
-        for (int daemon = 0; daemon <= 1; daemon++) {
+        /* timer mode (one-shot runs): at once, every run */
+        p = plan_at(&f, &st, false, false, now);
+        assert_int_equal(p.action, PLAN_DEPLOY);
+        assert_true(p.next == now);
+        for (int daemon = 1; daemon <= 1; daemon++) {
                 p = plan_at(&f, &st, daemon, false, now);
                 assert_int_equal(p.action, PLAN_BACKOFF);
                 assert_int_equal(p.why, RENEW_REASON_NONE);
@@ -246,7 +255,7 @@ static void test_plan_deploy_retry(void **state) {
                 assert_int_equal(p.action, PLAN_RENEW);
         }
         st.deploy_failures = 3;
-        p = plan_at(&f, &st, false, false, now + policy_backoff(2, 90 * USEC_PER_DAY));
+        p = plan_at(&f, &st, true, false, now + policy_backoff(2, 90 * USEC_PER_DAY));
         assert_int_equal(p.action, PLAN_BACKOFF);
 }
 
@@ -301,6 +310,71 @@ static void test_plan_alert_repetition(void **state) {
         assert_true(p.alert.emit);
 }
 
+/* issue 11: a leaf of a rotated CA is due at once (after missing/expired/broken), in both modes. */
+static void test_plan_ca_rotated(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        PlanInput in = { .name = "web", .can_renew = true, .facts = &f, .renew_before = days(30),
+                         .warn_before = days(14), .critical_before = days(7), .ca_rotated = true };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, T0 + USEC_PER_DAY);
+                assert_int_equal(p.action, PLAN_RENEW);
+                assert_int_equal(p.why, RENEW_REASON_CA_ROTATED);
+                assert_true(p.due == T0 + USEC_PER_DAY);
+        }
+        assert_string_equal(renew_reason_to_string(RENEW_REASON_CA_ROTATED),
+                            "issued by the previous generation of its CA (ca rotate)");
+        /* inside the window it is still renewed at once, for the rotation */
+        p = policy_plan(&in, (PlanFlags) {}, na - USEC_PER_DAY);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_int_equal(p.why, RENEW_REASON_CA_ROTATED);
+        in.ca_rotated = false;
+        p = policy_plan(&in, (PlanFlags) {}, T0 + USEC_PER_DAY);
+        assert_int_equal(p.action, PLAN_NONE);
+}
+
+/* Issue 13: with no renew-before given (the [agent] default, implicit), a 90-day certificate renews with
+ * a third of its life left and a 6-day one with half of it left: 3 days, so a timer every 6 h has about a
+ * dozen chances. Both modes, with a fake clock; jitter stays within lifetime/20. */
+static void test_plan_implicit_renew_before(void **state) {
+        Threshold implicit = { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
+        struct {
+                usec_t lifetime, left;
+        } cases[] = {
+                { 90 * USEC_PER_DAY, 30 * USEC_PER_DAY },
+                { 6 * USEC_PER_DAY, 3 * USEC_PER_DAY },
+                { 160 * USEC_PER_HOUR, 80 * USEC_PER_HOUR },
+                { 10 * USEC_PER_DAY, 10 * USEC_PER_DAY / 3 }, /* 10 days is not "under 10 days" */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                usec_t na = T0 + cases[i].lifetime, open = na - cases[i].left;
+                CertFacts f = facts(T0, na);
+
+                assert_true(policy_renew_time(T0, na, implicit) == open);
+                for (int daemon = 0; daemon <= 1; daemon++) {
+                        PlanInput in = { .name = "short", .can_renew = true, .facts = &f, .renew_before = implicit,
+                                         .warn_before = days(14), .critical_before = days(7) };
+                        Plan p;
+
+                        /* just before the window: not due, due at the window plus jitter */
+                        p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, open - USEC_PER_SEC);
+                        assert_int_equal(p.action, PLAN_NONE);
+                        assert_true(p.due >= open && p.due <= open + cases[i].lifetime / 20);
+                        /* once window and jitter passed: renew */
+                        p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, open + cases[i].lifetime / 20);
+                        assert_int_equal(p.action, PLAN_RENEW);
+                        assert_int_equal(p.why, RENEW_REASON_DUE);
+                }
+        }
+
+        /* An explicit 33 % keeps meaning 33 %, whatever the lifetime. */
+        assert_true(policy_renew_time(T0, T0 + 6 * USEC_PER_DAY, percent(33)) ==
+                    T0 + 6 * USEC_PER_DAY - 6 * USEC_PER_DAY * 33 / 100);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
@@ -311,7 +385,9 @@ int main(void) {
                 cmocka_unit_test(test_plan_backoff),
                 cmocka_unit_test(test_plan_deploy_retry),
                 cmocka_unit_test(test_plan_alert_repetition),
+                cmocka_unit_test(test_plan_ca_rotated),
                 cmocka_unit_test(test_plan_held),
+                cmocka_unit_test(test_plan_implicit_renew_before),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

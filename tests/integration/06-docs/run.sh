@@ -134,14 +134,16 @@ want() { # EXPECTED WORDS...
         got=$(complete_line "$@")
         [[ $got == "$exp" ]] || die "completing '$*': got '$got', want '$exp'"
 }
-want "acme ca check pin renew revoke run status " certherd ""
-want "renew revoke run " certherd r
+want "acme ca check pin recover renew revoke run status " certherd ""
+want "recover renew revoke run " certherd r
 want "--config " certherd --co
 want "api-gw db web " certherd -c "$T/etc/certherd.conf" check ""
 want "api-gw db web " certherd --config="$T/etc/certherd.conf" --json renew ""
 want "db " certherd -c "$T/etc/certherd.conf" renew d
 want "--force " certherd -c "$T/etc/certherd.conf" renew --fo
-want "init " certherd ca ""
+want "import init rotate sign " certherd ca ""
+want "--reissue " certherd -c "$T/etc/certherd.conf" ca rotate internal --re
+want "client server server+client " certherd ca sign internal x.csr --usage ""
 want "internal " certherd -c "$T/etc/certherd.conf" ca init ""
 want "rollover " certherd acme ""
 want "le " certherd -c "$T/etc/certherd.conf" acme rollover ""

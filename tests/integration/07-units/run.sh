@@ -28,10 +28,13 @@ place binary "$sbindir/certherd"
 place "daemon unit" '(/usr)?/lib/systemd/system/certherd\.service'
 place "timer-mode unit" '(/usr)?/lib/systemd/system/certherd-renew\.service'
 place timer '(/usr)?/lib/systemd/system/certherd-renew\.timer'
+place "boot recovery unit" '(/usr)?/lib/systemd/system/certherd-recover\.service'
 place sysusers '/usr/lib/sysusers\.d/certherd\.conf'
 place tmpfiles '/usr/lib/tmpfiles\.d/certherd\.conf'
 place catalog '/usr/lib/systemd/catalog/certherd\.catalog'
 place "polkit rule" "$prefix/share/polkit-1/rules\\.d/50-certherd\\.rules"
+place "D-Bus policy" "$prefix/share/dbus-1/system\\.d/org\\.certherd1\\.conf"
+place "polkit actions" "$prefix/share/polkit-1/actions/org\\.certherd1\\.policy"
 place "certherd(8)" "$prefix/share/man/man8/certherd\\.8"
 place "certherd.conf(5)" "$prefix/share/man/man5/certherd\\.conf\\.5"
 place "bash completion" '(/usr|/usr/local)/share/bash-completion/completions/certherd'
@@ -40,13 +43,15 @@ place examples "$prefix/share/doc/certherd/examples/conf\\.d/30-nginx\\.conf\\.e
 ok "meson installs $(wc -l <"$T/files") files where systemd, polkit, man and bash-completion look"
 
 unitdir=$(dirname "$(grep -E '/certherd\.service$' "$T/files")")
-units=("$unitdir/certherd.service" "$unitdir/certherd-renew.service" "$unitdir/certherd-renew.timer")
+units=("$unitdir/certherd.service" "$unitdir/certherd-renew.service" "$unitdir/certherd-renew.timer"
+       "$unitdir/certherd-recover.service")
 grep -q "^ExecStart=$sbindir/certherd run\$" "$unitdir/certherd.service" || die "ExecStart is not $sbindir/certherd run"
 grep -q "^ExecStart=$sbindir/certherd renew\$" "$unitdir/certherd-renew.service" || die "renew's ExecStart"
+grep -q "^ExecStart=$sbindir/certherd recover\$" "$unitdir/certherd-recover.service" || die "recover's ExecStart"
 ok "ExecStart= names $sbindir/certherd"
 
 # --- sandbox exposure. --threshold counts in tenths (1.5 → 15).
-for u in certherd.service certherd-renew.service; do
+for u in certherd.service certherd-renew.service certherd-recover.service; do
         systemd-analyze security --offline=yes --threshold=15 "$unitdir/$u" >"$T/sec" 2>&1 ||
                 { cat "$T/sec" >&2; die "$u: exposure above 1.5"; }
         ok "$u: $(grep -o 'Overall exposure level.*' "$T/sec")"

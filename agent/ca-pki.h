@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdio.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "config.h"
+#include "time-util.h"
+
+/* issue 11 (items 5-7): the internal CA as a PKI: intermediates and their chain, a CA whose signer is
+ * offline (a request out, the certificate back in), signing requests made elsewhere, and rotating a CA
+ * with an overlap. The crypto is ca.c's; this module handles the CA files around it. */
+
+/* The previous generation of a rotated CA lives beside the current one: CERT.prev and KEY.prev. */
+#define CA_PREVIOUS_SUFFIX ".prev"
+
+/* What a leaf of `ca` is installed with and must chain to: *ret_chain the PEM of the CA certificates from
+ * `ca` up to, not including, a self-signed root (empty for a root: the leaf alone); *ret_anchor the PEM of
+ * that root (a CA without one at hand, e.g. an imported intermediate whose root lives elsewhere, is its
+ * own anchor). Follows `parent` and the certificates after the first in each CA file. Returns 0 or
+ * -errno (logged). */
+int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor);
+
+/* Each name against the permitted-names of `ca` and of every CA above it: -EPERM (logged, naming the name
+ * and the CA) for the first name outside, 0 when all may be issued. `who` prefixes the message. */
+int ca_names_check(const Inventory *inv, const CaConfig *ca, char *const *names, const char *who);
+
+/* Write the CA's certificate, and during a rotation's overlap the previous generation after it, to every
+ * `export` path (atomically). Returns 0 or -errno (logged). */
+int ca_export_bundle(const CaConfig *ca, usec_t now);
+
+/* `ca init NAME --csr`: keep (or make) the CA's key and write a request for it to `out` ("-": stdout;
+ * NULL: CERT.csr). Refuses when the certificate exists. Returns 0 or -errno (logged). */
+int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_t now);
+
+/* `ca import NAME FILE`: install the signed CA certificate (optionally followed by its chain): it must be
+ * a CA certificate of the CA's key, valid now, signed by the parent when one is configured. Refuses to
+ * replace another installed certificate. Exports. Returns 0 or -errno (logged). */
+int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t now);
+
+/* `ca rotate NAME`: keep the current key and certificate as KEY.prev and CERT.prev, make a new key and
+ * certificate (signed by the parent for an intermediate), export both generations. Refused while an
+ * earlier previous generation may still have leaves (see ca_previous_until). Returns 0 or -errno (logged). */
+int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now);
+
+/* Until when the previous generation of `ca` (CERT.prev) may still have valid leaves: the earlier of its
+ * own expiry and the rotation time plus the leaves' validity. The old CA keeps signing CRLs until then.
+ * Returns 1 and *ret_until, 0 when there is no previous generation, -errno. */
+int ca_previous_until(const CaConfig *ca, usec_t *ret_until);
+
+/* The previous generation's certificate and key (for CRLs of the leaves it issued). 0, -ENOENT, -errno. */
+int ca_load_previous(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key);
+
+/* `ca sign CA CSR`: sign a request made elsewhere (its SANs: DNS, IP, URI, email; its subject when the
+ * inventory's subject syntax can say it), for `usage`, `validity` (0: the CA's), checked against
+ * permitted-names; the leaf and the chain (PEM) go to `out` (NULL or "-": stdout). Returns 0 or -errno
+ * (logged). */
+int ca_sign(const Inventory *inv, const CaConfig *ca, const char *csr_path, Usage usage, usec_t validity,
+            const char *out, usec_t now);
+
+/* HOOK for the issued-certificate index (issue 11 item 1, another branch): called for every leaf this
+ * module signs outside a certificate set (`ca sign`; set_name NULL). Does nothing but log until the index
+ * module is merged; then it records the leaf there. */
+void ca_index_record_hook(const Inventory *inv, const CaConfig *ca, gnutls_x509_crt_t leaf, const char *set_name);
