@@ -4,7 +4,8 @@
 # gnutls-serv (which takes a PKCS#11 URL for its key) serves the leaf and curl --pinnedpubkey with the
 # published pin connects; key-policy = rotate makes the new key inside the token (the announced
 # next_pin_sha256), renames it to the label the server opens, and keeps the old one as LABEL.old;
-# `pin` and `check` work on token keys, including key-mismatch.
+# `pin` and `check` work on token keys, including key-mismatch; tiers (a token root and intermediate,
+# ca sign) work with token keys, and ca rotate / ca init --csr refuse them.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 need softhsm2-util softhsm2; need p11tool gnutls-bin; need gnutls-serv gnutls-bin; need curl; need openssl; need python3
@@ -128,6 +129,82 @@ expect 0 C pin --password-file "$T/pin" "$TOKEN;object=selfie"
 [[ $(cat "$T/out") == "$(spki_pin "$T/tls/selfie.crt")" ]] || die "selfie: the certificate is not for the token key"
 expect 0 C check selfie
 ok "issuer = self with a token key: the token signs its own certificate; check is ok"
+
+# Tiers (issue 11) with token keys: a root in the token signs an intermediate in the token and one whose
+# key is a file; the token intermediate issues a leaf (subject, chain appended, permitted-names) and signs
+# a request (ca sign). ca rotate and ca init --csr keep key files, so a token CA is refused with the reason.
+cat >>"$T/certherd.conf" <<CONF
+
+[ca "t-root"]
+certificate = $T/ca/t-root.crt
+key = $TOKEN;object=t-root
+pkcs11-pin-file = $T/pin
+
+[ca "t-issuing"]
+parent = t-root
+certificate = $T/ca/t-issuing.crt
+key = $TOKEN;object=t-issuing
+pkcs11-pin-file = $T/pin
+permitted-names = .internal.test
+
+[ca "f-issuing"]
+parent = t-root
+certificate = $T/ca/f-issuing.crt
+key = $T/ca/f-issuing.key
+
+[ca "t-offline"]
+certificate = $T/ca/t-offline.crt
+key = $TOKEN;object=t-offline
+pkcs11-pin-file = $T/pin
+
+[certificate "api"]
+certificate = $T/tls/api.crt
+key = $TOKEN;object=api
+pkcs11-pin-file = $T/pin
+ca = $T/ca/t-root.crt
+names = api.internal.test
+subject = CN=api, O=Tiers
+issuer = ca:t-issuing
+CONF
+expect 0 C ca init t-root
+expect 0 C ca init t-issuing
+expect 0 C ca init f-issuing
+openssl x509 -in "$T/ca/t-root.crt" -noout -text | grep -q 'CA:TRUE, pathlen:1' || die "t-root: $(openssl x509 -in "$T/ca/t-root.crt" -noout -text)"
+for i in t-issuing f-issuing; do
+        openssl verify -CAfile "$T/ca/t-root.crt" "$T/ca/$i.crt" >/dev/null || die "$i does not verify against t-root"
+done
+openssl x509 -in "$T/ca/t-issuing.crt" -noout -text | grep -A2 'Name Constraints' | grep -q 'DNS:.internal.test' ||
+        die "t-issuing has no name constraints"
+[[ -f $T/ca/f-issuing.key ]] || die "f-issuing has no key file"
+ok "ca init: a token root signs a token intermediate (name constraints) and a file-key intermediate"
+
+expect 0 C renew api
+[[ $(grep -c 'BEGIN CERTIFICATE' "$T/tls/api.crt") == 2 ]] || die "api: no chain appended: $(cat "$T/tls/api.crt")"
+openssl verify -CAfile "$T/ca/t-root.crt" -untrusted "$T/tls/api.crt" "$T/tls/api.crt" >/dev/null ||
+        die "api does not verify through t-issuing to t-root"
+openssl x509 -in "$T/tls/api.crt" -noout -subject -nameopt RFC2253 | grep -q 'CN=api,O=Tiers' || die "api subject"
+expect 0 C check api
+ok "renew: a token intermediate issues a token-key leaf with its subject and chain; check api is ok"
+
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/req.key" -subj /CN=dev \
+        -addext subjectAltName=DNS:dev.internal.test -out "$T/dev.csr" 2>/dev/null
+expect 0 C ca sign t-issuing "$T/dev.csr" --out "$T/dev.crt"
+openssl verify -CAfile "$T/ca/t-root.crt" -untrusted "$T/dev.crt" "$T/dev.crt" >/dev/null || die "ca sign: does not verify"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/req.key" -subj /CN=evil \
+        -addext subjectAltName=DNS:evil.example.net -out "$T/evil.csr" 2>/dev/null
+expect 1 C ca sign t-issuing "$T/evil.csr" --out "$T/evil.crt"
+grep -q "outside the permitted-names" "$T/err" || die "ca sign refusal: $(cat "$T/err")"
+rm -f "$T/req.key"
+ok "ca sign with a token CA key; a name outside permitted-names is refused"
+
+cp "$T/ca/t-issuing.crt" "$T/t-issuing.crt.before"
+expect 1 C ca rotate t-issuing
+grep -q "ca rotate works on a key file" "$T/err" || die "ca rotate of a token CA: $(cat "$T/err")"
+cmp -s "$T/ca/t-issuing.crt" "$T/t-issuing.crt.before" || die "the refused rotation changed the certificate"
+expect 1 C ca init t-offline --csr
+grep -q "ca init --csr makes a key file" "$T/err" || die "ca init --csr of a token CA: $(cat "$T/err")"
+[[ ! -e $T/ca/t-offline.crt.csr ]] || die "a refused --csr wrote a request"
+ok "ca rotate and ca init --csr refuse a token CA with the reason, changing nothing"
 
 # key-mismatch through the public key: a certificate for another key.
 cp "$T/tls/web.crt" "$T/web.crt.good"
