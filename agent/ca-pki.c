@@ -358,7 +358,7 @@ static bool signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer) {
 int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t now) {
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         _cleanup_free_ uint8_t *data = NULL, *installed = NULL;
-        _cleanup_(crts_done) Crts l = {}, cur = {};
+        _cleanup_(crts_done) Crts l = {};
         size_t size, isize;
         time_t nb, na;
         int r;

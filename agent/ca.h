@@ -38,12 +38,14 @@ typedef struct CaParams {
 
 /* A CA certificate for `key`: self-signed when parent is NULL, else signed by parent/parent_key (never
  * outliving it; authority key id = the parent's subject key id). basicConstraints CA:TRUE with
- * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints. */
+ * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints.
+ * Both keys are abstract (issue 12): either may be in a PKCS#11 token. */
 int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
                gnutls_x509_crt_t *ret);
 
 /* The request (PEM) of a CA whose signer is elsewhere (an offline root): CN, and as requested extensions
- * basicConstraints, keyUsage and nameConstraints as ca_make_ca would set them. */
+ * basicConstraints, keyUsage and nameConstraints as ca_make_ca would set them; signed through the
+ * abstract key. */
 int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem);
 
 /* 0 when crt is a CA certificate (basicConstraints CA:TRUE) of `key`, else -EINVAL. */
