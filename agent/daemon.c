@@ -23,6 +23,7 @@
 #include "renew.h"
 #include "report.h"
 #include "state.h"
+#include "token.h"
 
 /* Files change in bursts (a key, then its certificate); one inspection after the burst is enough. */
 #define RESCAN_DELAY_USEC (100 * 1000)
@@ -154,9 +155,10 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                /* The further outputs too: check compares them, a deleted one makes the set due. */
-                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
-                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
+                /* A key in a token is no file to watch (its URI may hold a pin-source path). The further
+                 * outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, token_is_url(c->key) ? NULL : c->key, c->ca,
+                                        issuing_ca_certificate(m->inv, c), c->chain, c->leaf, c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -183,9 +185,10 @@ static int watches_setup(Manager *m) {
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                /* The further outputs too: check compares them, a deleted one makes the set due. */
-                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
-                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
+                /* A key in a token is no file to watch (its URI may hold a pin-source path). The further
+                 * outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, token_is_url(c->key) ? NULL : c->key, c->ca,
+                                        issuing_ca_certificate(m->inv, c), c->chain, c->leaf, c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -842,6 +845,7 @@ int daemon_run(const char *config_path) {
                 log_error("%s", err ?: strerror(-r));
                 return r;
         }
+        (void) token_init_inventory(inv); /* the PKCS#11 modules stay those of the first load */
         /* certherd-renew.service may be at work: wait for it (DESIGN.md §8); then recover and load. */
         m->lock_fd = pass_prepare(inv, true);
         if (m->lock_fd < 0) {
