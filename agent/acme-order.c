@@ -387,13 +387,13 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
         return r;
 }
 
-static int finalize(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, AcmeOrder *o) {
+static int finalize(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, AcmeOrder *o) {
         _cleanup_datum_ gnutls_datum_t csr = {};
         _cleanup_free_ char *b64 = NULL, *payload = NULL;
         AcmeResponse resp = {};
         int r;
 
-        r = keygen_csr(key, c->names, &csr);
+        r = keygen_csr_privkey(key, c->names, &csr);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] %s: cannot make the CSR: %m", acme_session_config(s)->name, c->name);
         r = jws_base64url_encode(csr.data, csr.size, &b64);
@@ -483,17 +483,20 @@ static int download_chain(AcmeSession *s, const CertConfig *c, const char *url, 
 }
 
 /* Whether the leaf of a chain is for `key` (a resumed order may have been finalized with another). */
-static bool chain_matches_key(const gnutls_datum_t *pem, gnutls_x509_privkey_t key) {
+static bool chain_matches_key(const gnutls_datum_t *pem, gnutls_privkey_t key) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         gnutls_x509_crt_t *crts = NULL;
         uint8_t a[64], b[64];
         size_t na = sizeof(a), nb = sizeof(b);
         unsigned n = 0;
         bool ok;
 
+        if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_privkey(pub, key, 0, 0) < 0)
+                return false;
         if (x509_load_crts(pem->data, pem->size, &crts, &n) < 0)
                 return false;
         ok = gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA256, a, &na) >= 0 &&
-             gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0 && na == nb && memcmp(a, b, na) == 0;
+             gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0 && na == nb && memcmp(a, b, na) == 0;
         x509_crts_free(crts, n);
         return ok;
 }
@@ -576,7 +579,7 @@ static void order_state_remove(AcmeSession *s, const char *cert) {
                                   path);
 }
 
-static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, const char *replaces,
+static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, const char *replaces,
                       bool resume, gnutls_datum_t *ret) {
         const char *name = acme_session_config(s)->name;
         _cleanup_free_ char *url = NULL;
@@ -674,7 +677,7 @@ out:
         return r;
 }
 
-int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, const char *replaces,
+int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, const char *replaces,
                gnutls_datum_t *ret_chain_pem) {
         gnutls_datum_t chain = {};
         int r;

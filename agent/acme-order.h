@@ -3,6 +3,7 @@
 
 /* One certificate through an ACME order (RFC 8555 §7.4), on top of an AcmeSession (acme.h). */
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -28,5 +29,5 @@ typedef struct AcmeSession AcmeSession;
  * identifiers that are not among c->names, or not DNS names / IP addresses at all, are refused
  * (-EBADMSG) before anything uses them. Returns 0 or -errno (logged): -ETIMEDOUT once the order took
  * ACME_ORDER_DEADLINE, -ECANCELED after acme_session_cancel(). */
-int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_x509_privkey_t key, const char *replaces,
+int acme_issue(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, const char *replaces,
                gnutls_datum_t *ret_chain_pem);

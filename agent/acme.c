@@ -21,6 +21,7 @@
 #include "jws.h"
 #include "keygen.h"
 #include "log.h"
+#include "token.h"
 #include "x509.h"
 
 #define KEY_FILE_MAX (64U * 1024U)
@@ -441,6 +442,66 @@ static int account_ensure(AcmeSession *s, unsigned seen_generation) {
         return r;
 }
 
+/* With the account key set: find the account (cached URL, lookup) unless the key is fresh, else register. */
+static int account_attach(AcmeSession *s, bool fresh) {
+        int r;
+
+        if (!fresh) {
+                _cleanup_free_ char *url = NULL;
+                bool contact_ok;
+
+                /* A server that forgot the account says so on first use, and acme_post registers again. */
+                if (account_cached(s, &url, &contact_ok) >= 0) {
+                        set_kid(s, TAKE_PTR(url));
+                        return contact_ok ? 0 : account_update_contact(s);
+                }
+                r = account_lookup(s);
+                if (r >= 0)
+                        return account_update_contact(s);
+                if (r != -ENOENT)
+                        return r;
+        }
+        return account_register(s);
+}
+
+/* account-key = pkcs11:…;object=LABEL: the account key lives in a token (generated there, of
+ * account-key-type, when the object does not exist); JWS signatures are made by the token through
+ * gnutls_privkey_sign_data2, the JWK comes from its public key. */
+static int account_open_token(AcmeSession *s) {
+        const AcmeConfig *a = s->cfg;
+        _cleanup_free_ char *label = NULL;
+        gnutls_privkey_t key = NULL;
+        bool fresh = false;
+        JwsKey *k;
+        int r;
+
+        r = token_load_privkey(a->account_key, a->pkcs11_pin_file, &key);
+        if (r == -ENOENT) {
+                r = token_url_label(a->account_key, &label);
+                if (r >= 0)
+                        r = token_generate(a->account_key, a->pkcs11_pin_file, a->account_key_type, label);
+                if (r < 0)
+                        return log_error_errno(r, "[acme \"%s\"] cannot generate the account key in the token %s: %m",
+                                               a->name, a->account_key);
+                log_notice("[acme \"%s\"] generated the account key in the token: %s", a->name, a->account_key);
+                fresh = true;
+                r = token_load_privkey(a->account_key, a->pkcs11_pin_file, &key);
+        }
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] cannot use the account key %s: %s", a->name, a->account_key,
+                                       r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
+                                                      strerror(-r));
+        r = jws_key_new_privkey(key, &k);
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
+                                       a->name, a->account_key, "ec-p256 or rsa-2048 and larger");
+        pthread_mutex_lock(&s->lock);
+        jws_key_free(s->key);
+        s->key = k;
+        pthread_mutex_unlock(&s->lock);
+        return account_attach(s, fresh);
+}
+
 /* The account key: account.key, or account.key.next when a rollover was interrupted after the server
  * switched (the server knows only one of them). */
 static int account_open(AcmeSession *s) {
@@ -449,6 +510,8 @@ static int account_open(AcmeSession *s) {
         bool fresh = false;
         int r;
 
+        if (token_is_url(s->cfg->account_key))
+                return account_open_token(s);
         if ((r = path_in(s, "account.key", &path)) < 0 || (r = path_in(s, "account.key.next", &next)) < 0)
                 return r;
         r = load_key_file(path, &key);
@@ -483,22 +546,7 @@ static int account_open(AcmeSession *s) {
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
                                        s->cfg->name, path, "ec-p256 or rsa-2048 and larger");
-        if (!fresh) {
-                _cleanup_free_ char *url = NULL;
-                bool contact_ok;
-
-                /* A server that forgot the account says so on first use, and acme_post registers again. */
-                if (account_cached(s, &url, &contact_ok) >= 0) {
-                        set_kid(s, TAKE_PTR(url));
-                        return contact_ok ? 0 : account_update_contact(s);
-                }
-                r = account_lookup(s);
-                if (r >= 0)
-                        return account_update_contact(s);
-                if (r != -ENOENT)
-                        return r;
-        }
-        return account_register(s);
+        return account_attach(s, fresh);
 }
 
 static int load_eab_key(AcmeSession *s) {
@@ -642,6 +690,9 @@ int acme_key_rollover(AcmeSession *s) {
 
         if (!s->dir.key_change)
                 return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the server offers no keyChange", s->cfg->name);
+        if (token_is_url(s->cfg->account_key))
+                return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the account key is in a token (%s): roll it over "
+                                       "there, not here", s->cfg->name, s->cfg->account_key);
         if ((r = path_in(s, "account.key", &path)) < 0 || (r = path_in(s, "account.key.next", &next)) < 0)
                 return r;
         pthread_mutex_lock(&s->account_lock);

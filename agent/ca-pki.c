@@ -19,6 +19,7 @@
 #include "keygen.h"
 #include "log.h"
 #include "state.h"
+#include "token.h"
 #include "x509.h"
 
 #define CA_FILE_MAX (1024U * 1024U)
@@ -255,6 +256,21 @@ static int write_out(const char *out, const gnutls_datum_t *d, mode_t mode) {
                                              .uid = (uid_t) -1, .gid = (gid_t) -1 });
 }
 
+/* An x509 key as a signing key for ca.c (which signs through abstract keys, for keys in tokens); the
+ * abstract key borrows x, which must outlive it. */
+static int borrow_privkey(gnutls_x509_privkey_t x, gnutls_privkey_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        int r;
+
+        if (gnutls_privkey_init(&key) < 0)
+                return -ENOMEM;
+        r = gnutls_privkey_import_x509(key, x, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = TAKE_PTR(key);
+        return 0;
+}
+
 static CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now) {
         return (CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
                             .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
@@ -262,6 +278,7 @@ static CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *
 
 int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_t now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL; /* borrows key */
         _cleanup_datum_ gnutls_datum_t key_pem = {}, csr = {};
         _cleanup_free_ uint8_t *kdata = NULL;
         _cleanup_free_ char *cn = NULL, *def = NULL;
@@ -274,6 +291,10 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
         if (stat(ca->certificate, &st) >= 0)
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA", ca->name,
                                        ca->certificate);
+        if (token_is_url(ca->key))
+                return log_error_errno(-EOPNOTSUPP, "[ca \"%s\"]: ca init --csr makes a key file; it does not work with "
+                                       "key = pkcs11:… (make the request with the token's own tools, then run: "
+                                       "certherd ca import %s CERTIFICATE)", ca->name, ca->name);
         /* A key from an earlier --csr is kept: the request may have been lost, not the key. */
         r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
         if (r >= 0) {
@@ -295,7 +316,9 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
         if (r < 0)
                 return r;
         params = ca_params(inv, ca, cn, now);
-        r = ca_make_csr(key, &params, &csr);
+        r = borrow_privkey(key, &priv);
+        if (r >= 0)
+                r = ca_make_csr(priv, &params, &csr);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot make the request: %m", ca->name);
 
@@ -334,10 +357,10 @@ static bool signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer) {
 }
 
 int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_free_ uint8_t *data = NULL, *kdata = NULL, *installed = NULL;
-        _cleanup_(crts_done) Crts l = {}, cur = {};
-        size_t size, ksize, isize;
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        _cleanup_free_ uint8_t *data = NULL, *installed = NULL;
+        _cleanup_(crts_done) Crts l = {};
+        size_t size, isize;
         time_t nb, na;
         int r;
 
@@ -347,9 +370,8 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         r = x509_load_crts(data, size, &l.crts, &l.n);
         if (r < 0)
                 return log_error_errno(r, "%s holds no certificate", path);
-        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
-        if (r >= 0)
-                r = x509_load_privkey(kdata, ksize, NULL, &key);
+        /* A file's key or a token's (issue 12). */
+        r = ca_load_key(ca, &key);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot load its key %s (run: certherd ca init %s --csr): %m",
                                        ca->name, ca->key, ca->name);
@@ -387,7 +409,8 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
 }
 
 int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL, key = NULL, parent_key = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL, key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
         _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, crt = NULL, parent_crt = NULL;
         _cleanup_datum_ gnutls_datum_t old_pem = {}, parent_pem = {}, key_pem = {}, crt_pem = {};
         _cleanup_free_ uint8_t *old_key_data = NULL;
@@ -400,6 +423,10 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
 
         if (!prev_crt || !prev_key)
                 return log_error_errno(-ENOMEM, "Out of memory");
+        /* The previous generation is kept as files (.prev); a token's object cannot be copied aside so. */
+        if (token_is_url(ca->key))
+                return log_error_errno(-EOPNOTSUPP, "[ca \"%s\"]: ca rotate works on a key file; with key = pkcs11:… "
+                                       "make a new object in the token and a new [ca] section instead", ca->name);
         r = ca_load_files(ca, &old_crt, &old_key, &old_pem);
         if (r < 0)
                 return r;
@@ -412,7 +439,7 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
 
-                r = parent ? ca_load_files(parent, &parent_crt, &parent_key, &parent_pem) : -ENOENT;
+                r = parent ? ca_load_signer(parent, &parent_crt, &parent_key, &parent_pem) : -ENOENT;
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign the new certificate",
                                                ca->name, ca->parent);
@@ -428,7 +455,9 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if (r < 0)
                 return r;
         params = ca_params(inv, ca, cn, now);
-        r = ca_make_ca(key, &params, parent_crt, parent_key, &crt);
+        r = borrow_privkey(key, &priv);
+        if (r >= 0)
+                r = ca_make_ca(priv, &params, parent_crt, parent_key, &crt);
         if (r >= 0)
                 r = keygen_export_pem(key, &key_pem);
         if (r >= 0)
@@ -522,7 +551,7 @@ static int crq_names(gnutls_x509_crq_t crq, char ***ret) {
 
 int ca_sign(const Inventory *inv, const CaConfig *ca, const char *csr_path, Usage usage, usec_t validity,
             const char *out, usec_t now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, leaf = NULL;
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
@@ -568,7 +597,7 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const char *csr_path, Usag
         if (gnutls_x509_crq_get_dn3(crq, &dn, 0) >= 0 && dn.size > 0 && config_subject_is_valid((char *) dn.data))
                 subject = (const char *) dn.data;
 
-        r = ca_load_files(ca, &ca_crt, &ca_key, &ca_pem);
+        r = ca_load_signer(ca, &ca_crt, &ca_key, &ca_pem);
         if (r < 0)
                 return r;
         r = ca_chain(inv, ca, &chain, &anchor);

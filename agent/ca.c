@@ -19,6 +19,7 @@
 #include "keygen.h"
 #include "log.h"
 #include "state.h"
+#include "token.h"
 #include "x509.h"
 
 #define OID_SAN "2.5.29.17"
@@ -53,10 +54,10 @@ static time_t to_time(usec_t u) {
 
 /* The digest that goes with a signing key: SHA-384 for P-384 (as RFC 5480 pairs them), none for Ed25519
  * (it hashes internally), SHA-256 otherwise. */
-static gnutls_digest_algorithm_t sign_digest(gnutls_x509_privkey_t key) {
+static gnutls_digest_algorithm_t sign_digest(gnutls_privkey_t key) {
         unsigned bits = 0;
 
-        switch (gnutls_x509_privkey_get_pk_algorithm2(key, &bits)) {
+        switch (gnutls_privkey_get_pk_algorithm(key, &bits)) {
         case GNUTLS_PK_EDDSA_ED25519:
                 return GNUTLS_DIG_UNKNOWN;
         case GNUTLS_PK_ECDSA:
@@ -81,28 +82,6 @@ static int set_serial(gnutls_x509_crt_t crt) {
 
         r = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
         return r < 0 ? errno_from_gnutls(r) : 0;
-}
-
-/* The public half of a private key, for the code that also signs requests from others (ca sign). */
-static int pubkey_of(gnutls_x509_privkey_t key, gnutls_pubkey_t *ret) {
-        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
-        gnutls_pubkey_t pub = NULL;
-        int r;
-
-        if (gnutls_privkey_init(&priv) < 0)
-                return -ENOMEM;
-        r = gnutls_privkey_import_x509(priv, key, 0);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        if (gnutls_pubkey_init(&pub) < 0)
-                return -ENOMEM;
-        r = gnutls_pubkey_import_privkey(pub, priv, 0, 0);
-        if (r < 0) {
-                gnutls_pubkey_deinit(pub);
-                return errno_from_gnutls(r);
-        }
-        *ret = pub;
-        return 0;
 }
 
 /* What every certificate made here shares: version 3, the subject key, a serial, the validity, the subject
@@ -140,13 +119,6 @@ static int crt_new(gnutls_pubkey_t key, usec_t not_before, usec_t not_after, gnu
 
         *ret = TAKE_PTR(crt);
         return 0;
-}
-
-static int crt_new_priv(gnutls_x509_privkey_t key, usec_t not_before, usec_t not_after, gnutls_x509_crt_t *ret) {
-        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        int r = pubkey_of(key, &pub);
-
-        return r < 0 ? r : crt_new(pub, not_before, not_after, ret);
 }
 
 static int set_common_name(gnutls_x509_crt_t crt, const char *cn) {
@@ -206,13 +178,14 @@ static bool request_is_valid(const IssueRequest *req) {
  * imports a certificate (the SANs, the raw subject and issuer DNs that gnutls_x509_crt_check_issuer() and
  * chain building compare): on the object it has just signed they answer as if empty, and callers would
  * be fooled. The price is one DER parse, a few tens of microseconds. */
-static int sign(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer, gnutls_x509_privkey_t issuer_key,
+static int sign(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer, gnutls_privkey_t issuer_key,
                 gnutls_x509_crt_t *ret) {
         _cleanup_x509_crt_ gnutls_x509_crt_t signed_crt = NULL;
         _cleanup_datum_ gnutls_datum_t der = {};
         int r;
 
-        r = gnutls_x509_crt_sign2(crt, issuer, issuer_key, sign_digest(issuer_key), 0);
+        /* Through the abstract key: the same for a key in memory and one in a PKCS#11 token. */
+        r = gnutls_x509_crt_privkey_sign(crt, issuer, issuer_key, sign_digest(issuer_key), 0);
         if (r < 0)
                 return errno_from_gnutls(r);
         r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
@@ -225,6 +198,35 @@ static int sign(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer, gnutls_x509_pri
                 return errno_from_gnutls(r);
 
         *ret = TAKE_PTR(signed_crt);
+        return 0;
+}
+
+/* An x509 key as the abstract pair the functions below take (the private key borrows it). */
+static int abstract_of(gnutls_x509_privkey_t x, gnutls_privkey_t *ret_priv, gnutls_pubkey_t *ret_pub) {
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+
+        if (!x)
+                return -EINVAL;
+        if (gnutls_privkey_init(&priv) < 0 || gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        if (gnutls_privkey_import_x509(priv, x, 0) < 0 || gnutls_pubkey_import_privkey(pub, priv, 0, 0) < 0)
+                return -EINVAL;
+        *ret_priv = TAKE_PTR(priv);
+        *ret_pub = TAKE_PTR(pub);
+        return 0;
+}
+
+static int public_of(gnutls_privkey_t priv, gnutls_pubkey_t *ret) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        int r;
+
+        if (gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        r = gnutls_pubkey_import_privkey(pub, priv, 0, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = TAKE_PTR(pub);
         return 0;
 }
 
@@ -248,7 +250,7 @@ static int ca_key_id(gnutls_x509_crt_t ca_crt, uint8_t id[static KEY_ID_MAX], si
 
 /* The CA certificate must be a CA and belong to ca_key, or the leaf would not verify. Comparing two SHA-1
  * key ids costs microseconds, no signature. */
-static int ca_check(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key) {
+static int ca_check(gnutls_x509_crt_t ca_crt, gnutls_pubkey_t ca_key) {
         uint8_t a[KEY_ID_MAX], b[KEY_ID_MAX];
         size_t a_size = sizeof(a), b_size = sizeof(b);
         unsigned critical = 0, ca = 0;
@@ -257,15 +259,21 @@ static int ca_check(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key) {
         if (gnutls_x509_crt_get_basic_constraints(ca_crt, &critical, &ca, &pathlen) < 0 || !ca)
                 return -EINVAL;
         if (gnutls_x509_crt_get_key_id(ca_crt, GNUTLS_KEYID_USE_SHA1, a, &a_size) < 0 ||
-            gnutls_x509_privkey_get_key_id(ca_key, GNUTLS_KEYID_USE_SHA1, b, &b_size) < 0)
+            gnutls_pubkey_get_key_id(ca_key, GNUTLS_KEYID_USE_SHA1, b, &b_size) < 0)
                 return -EINVAL;
         if (a_size != b_size || memcmp(a, b, a_size) != 0)
                 return -EINVAL;
         return 0;
 }
 
-int ca_cert_matches_key(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key) {
-        return ca_check(crt, key);
+int ca_cert_matches_key(gnutls_x509_crt_t crt, gnutls_privkey_t key) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        int r;
+
+        if (!crt || !key)
+                return -EINVAL;
+        r = public_of(key, &pub);
+        return r < 0 ? r : ca_check(crt, pub);
 }
 
 static void name_constraints_freep(gnutls_x509_name_constraints_t *nc) {
@@ -338,22 +346,30 @@ static int set_ca_extensions(gnutls_x509_crt_t crt, const CaParams *p) {
         return 0;
 }
 
-int ca_make_ca(gnutls_x509_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_x509_privkey_t parent_key,
+int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
                gnutls_x509_crt_t *ret) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         usec_t not_before = p && p->now > CLOCK_SKEW_USEC ? p->now - CLOCK_SKEW_USEC : 0;
         usec_t not_after;
         int r;
 
         if (!key || !ret || !ca_params_are_valid(p) || (!parent) != (!parent_key))
                 return -EINVAL;
+        r = public_of(key, &pub);
+        if (r < 0)
+                return r;
         not_after = usec_add(p->now, p->validity);
         if (parent) {
+                _cleanup_pubkey_ gnutls_pubkey_t parent_pub = NULL;
                 time_t pa = gnutls_x509_crt_get_expiration_time(parent);
                 uint8_t aki[KEY_ID_MAX];
                 size_t aki_size = 0;
 
-                r = ca_check(parent, parent_key);
+                r = public_of(parent_key, &parent_pub);
+                if (r < 0)
+                        return r;
+                r = ca_check(parent, parent_pub);
                 if (r < 0)
                         return r;
                 /* An intermediate never outlives the CA that signs it. */
@@ -361,7 +377,7 @@ int ca_make_ca(gnutls_x509_privkey_t key, const CaParams *p, gnutls_x509_crt_t p
                         return -EINVAL;
                 if (not_after > (usec_t) pa * USEC_PER_SEC)
                         not_after = (usec_t) pa * USEC_PER_SEC;
-                r = crt_new_priv(key, not_before, not_after, &crt);
+                r = crt_new(pub, not_before, not_after, &crt);
                 if (r < 0)
                         return r;
                 r = ca_key_id(parent, aki, &aki_size);
@@ -370,7 +386,7 @@ int ca_make_ca(gnutls_x509_privkey_t key, const CaParams *p, gnutls_x509_crt_t p
                 if (r < 0)
                         return r < -1 ? r : errno_from_gnutls(r);
         } else {
-                r = crt_new_priv(key, not_before, not_after, &crt);
+                r = crt_new(pub, not_before, not_after, &crt);
                 if (r < 0)
                         return r;
         }
@@ -383,24 +399,37 @@ int ca_make_ca(gnutls_x509_privkey_t key, const CaParams *p, gnutls_x509_crt_t p
         return parent ? sign(crt, parent, parent_key, ret) : sign(crt, crt, key, ret);
 }
 
-int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
-                 gnutls_x509_crt_t *ret) {
+int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                         gnutls_x509_crt_t *ret) {
         /* pathLenConstraint 0: this CA signs leaves only, never another CA. */
         return ca_make_ca(key, &(CaParams) { .common_name = common_name, .validity = validity, .now = now },
                           NULL, NULL, ret);
 }
 
-int ca_make_csr(gnutls_x509_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem) {
+int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                 gnutls_x509_crt_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+
+        if (!key || abstract_of(key, &priv, &pub) < 0)
+                return -EINVAL;
+        return ca_make_root_privkey(priv, common_name, validity, now, ret);
+}
+
+int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem) {
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         gnutls_datum_t out = {};
-        int pk, r;
+        int r;
 
         if (!key || !ret_pem || !ca_params_are_valid(p))
                 return -EINVAL;
-        pk = gnutls_x509_privkey_get_pk_algorithm(key);
+        r = public_of(key, &pub);
+        if (r < 0)
+                return r;
         if (gnutls_x509_crq_init(&crq) < 0)
                 return -ENOMEM;
-        r = gnutls_x509_crq_set_key(crq, key);
+        r = gnutls_x509_crq_set_pubkey(crq, pub);
         if (r >= 0)
                 r = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, p->common_name,
                                                   (unsigned) strlen(p->common_name));
@@ -425,7 +454,8 @@ int ca_make_csr(gnutls_x509_privkey_t key, const CaParams *p, gnutls_datum_t *re
                 if (r < 0)
                         return errno_from_gnutls(r);
         }
-        r = gnutls_x509_crq_sign2(crq, key, pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : sign_digest(key), 0);
+        /* Through the abstract key, as sign() does: a key in a token signs its request too. */
+        r = gnutls_x509_crq_privkey_sign(crq, key, sign_digest(key), 0);
         if (r >= 0)
                 r = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_PEM, &out);
         if (r < 0)
@@ -482,9 +512,21 @@ static int check_constraints(gnutls_x509_crt_t ca_crt, char *const *names) {
         return 0;
 }
 
-static int issue_pub(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_pubkey_t leaf_key,
-                     const IssueRequest *req, gnutls_x509_crt_t *ret) {
+int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
+             const IssueRequest *req, gnutls_x509_crt_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t ca_priv = NULL, leaf_priv = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t ca_pub = NULL, leaf_pub = NULL;
+
+        if (!ca_key || !leaf_key || abstract_of(ca_key, &ca_priv, &ca_pub) < 0 ||
+            abstract_of(leaf_key, &leaf_priv, &leaf_pub) < 0)
+                return -EINVAL;
+        return ca_issue_pubkey(ca_crt, ca_priv, leaf_pub, req, ret);
+}
+
+int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pubkey_t leaf_key,
+                    const IssueRequest *req, gnutls_x509_crt_t *ret) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t ca_pub = NULL;
         _cleanup_datum_ gnutls_datum_t san = {};
         uint8_t aki[KEY_ID_MAX];
         size_t aki_size = 0;
@@ -492,10 +534,15 @@ static int issue_pub(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnu
         usec_t not_before, not_after;
         int r;
 
+        if (!ca_crt || !ca_key || !leaf_key || !ret || !request_is_valid(req))
+                return -EINVAL;
         r = keygen_san_ext(req->names, &san);
         if (r < 0)
                 return r;
-        r = ca_check(ca_crt, ca_key);
+        r = public_of(ca_key, &ca_pub);
+        if (r < 0)
+                return r;
+        r = ca_check(ca_crt, ca_pub);
         if (r < 0)
                 return r;
         r = check_constraints(ca_crt, req->names);
@@ -544,41 +591,29 @@ static int issue_pub(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnu
         return sign(crt, ca_crt, ca_key, ret);
 }
 
-int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
-             const IssueRequest *req, gnutls_x509_crt_t *ret) {
-        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        int r;
-
-        if (!ca_crt || !ca_key || !leaf_key || !ret || !request_is_valid(req))
-                return -EINVAL;
-        r = pubkey_of(leaf_key, &pub);
-        if (r < 0)
-                return r;
-        return issue_pub(ca_crt, ca_key, pub, req, ret);
-}
-
-int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_pubkey_t leaf_key,
-                    const IssueRequest *req, gnutls_x509_crt_t *ret) {
-        if (!ca_crt || !ca_key || !leaf_key || !ret || !request_is_valid(req))
-                return -EINVAL;
-        return issue_pub(ca_crt, ca_key, leaf_key, req, ret);
-}
-
 int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+
+        if (!key || abstract_of(key, &priv, &pub) < 0)
+                return -EINVAL;
+        return ca_self_sign_privkey(priv, req, ret);
+}
+
+int ca_self_sign_privkey(gnutls_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t san = {};
         int r;
 
         if (!key || !ret || !request_is_valid(req))
                 return -EINVAL;
+        r = public_of(key, &pub);
+        if (r < 0)
+                return r;
         r = keygen_san_ext(req->names, &san);
         if (r < 0)
                 return r;
-        r = pubkey_of(key, &pub);
-        if (r < 0)
-                return r;
-
         r = crt_new(pub, backdated(req->now, req->validity), usec_add(req->now, req->validity), &crt);
         if (r < 0)
                 return r;
@@ -652,6 +687,152 @@ int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_pr
         return ret_pem->data ? 0 : -ENOMEM;
 }
 
+/* The CA certificate (first in its file) and the file's PEM, for a CA whose key is not a file. */
+static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_datum_t *ret_pem) {
+        _cleanup_free_ uint8_t *cdata = NULL;
+        gnutls_x509_crt_t *crts = NULL;
+        unsigned n = 0;
+        size_t csize;
+        int r;
+
+        r = read_full_file(ca->certificate, CA_FILE_MAX, &cdata, &csize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
+                                       r == -ENOENT ? " (run: certherd ca init NAME)" : "");
+        r = x509_load_crts(cdata, csize, &crts, &n);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
+        ret_pem->data = gnutls_malloc(csize + 1);
+        if (ret_pem->data) {
+                memcpy(ret_pem->data, cdata, csize + 1);
+                ret_pem->size = (unsigned) csize;
+        }
+        *ret_crt = crts[0];
+        for (unsigned i = 1; i < n; i++)
+                gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        return ret_pem->data ? 0 : -ENOMEM;
+}
+
+static int load_token_key(const CaConfig *ca, gnutls_privkey_t *ret) {
+        int r = token_load_privkey(ca->key, ca->pkcs11_pin_file, ret);
+
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot use the token key %s: %s", ca->name, ca->key,
+                                       r == -ENOENT ? "no such object" :
+                                       r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
+                                                      strerror(-r));
+        return 0;
+}
+
+int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t x = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        int r;
+
+        if (!token_is_url(ca->key)) {
+                r = ca_load_files(ca, &crt, &x, &pem);
+                if (r < 0)
+                        return r;
+                if (gnutls_privkey_init(&key) < 0)
+                        return -ENOMEM;
+                r = gnutls_privkey_import_x509(key, x, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+                x = NULL; /* owned by key now */
+        } else {
+                r = load_ca_crt(ca, &crt, &pem);
+                if (r >= 0)
+                        r = load_token_key(ca, &key);
+                if (r < 0)
+                        return r;
+        }
+        *ret_crt = TAKE_PTR(crt);
+        *ret_key = TAKE_PTR(key);
+        *ret_pem = pem;
+        pem = (gnutls_datum_t) {};
+        return 0;
+}
+
+int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t x = NULL;
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        _cleanup_free_ uint8_t *kdata = NULL;
+        size_t ksize;
+        int r;
+
+        if (token_is_url(ca->key))
+                return load_token_key(ca, ret);
+        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
+        r = x509_load_privkey(kdata, ksize, NULL, &x);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+        if (gnutls_privkey_init(&key) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = gnutls_privkey_import_x509(key, x, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
+        if (r < 0)
+                return log_error_errno(errno_from_gnutls(r), "[ca \"%s\"]: %s is not a usable private key", ca->name,
+                                       ca->key);
+        x = NULL; /* owned by key now */
+        *ret = TAKE_PTR(key);
+        return 0;
+}
+
+/* `ca init` for a key in a token: the object the URI names, generated there when it does not exist; only
+ * the certificate is written. Root or intermediate alike: ca_make_ca signs through the abstract keys. */
+static int ca_init_token(const CaConfig *ca, const CaParams *params, gnutls_x509_crt_t parent_crt,
+                         gnutls_privkey_t parent_key, gnutls_datum_t *ret_pem) {
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_free_ char *label = NULL;
+        int r;
+
+        r = token_url_label(ca->key, &label);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory");
+        r = token_load_privkey(ca->key, ca->pkcs11_pin_file, &key);
+        if (r == -ENOENT) {
+                r = token_generate(ca->key, ca->pkcs11_pin_file, ca->key_type, label);
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: cannot generate a %s key in the token %s: %m", ca->name,
+                                               key_type_to_string(ca->key_type), ca->key);
+                log_notice("[ca \"%s\"]: generated a %s key in the token: %s", ca->name,
+                           key_type_to_string(ca->key_type), ca->key);
+                r = load_token_key(ca, &key);
+        } else if (r >= 0)
+                log_notice("[ca \"%s\"]: using the key already in the token: %s", ca->name, ca->key);
+        else
+                r = load_token_key(ca, &key);
+        if (r < 0)
+                return r;
+        r = ca_make_ca(key, params, parent_crt, parent_key, &crt);
+        if (r >= 0)
+                r = ca_export_pem(crt, ret_pem);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make the CA certificate: %m", ca->name);
+        return 0;
+}
+
+/* Copies of the CA certificate for clients (`export`). */
+static int export_copies(const CaConfig *ca, const gnutls_datum_t *crt_pem) {
+        int r;
+
+        for (char **e = ca->export; e && *e; e++) {
+                r = mkdir_parents(*e, 0755);
+                if (r >= 0)
+                        r = install_file(&(InstallFile) { .path = *e, .data = crt_pem->data, .size = crt_pem->size,
+                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
+                log_info("[ca \"%s\"]: exported the CA certificate to %s", ca->name, *e);
+        }
+        return 0;
+}
+
 int ca_path_length(const Inventory *inv, const CaConfig *ca) {
         int n = 0;
 
@@ -676,10 +857,13 @@ int ca_common_name(const CaConfig *ca, char **ret) {
 }
 
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL, parent_key = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL, parent_crt = NULL;
         _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {}, parent_pem = {};
         _cleanup_free_ char *cn = NULL;
+        CaParams params;
         struct stat st;
         int r;
 
@@ -687,29 +871,47 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
                                        ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
         /* issue 11: an intermediate is signed by its parent, which must exist with its key at hand (an
-         * offline parent signs a request instead: ca init --csr, then ca import). */
+         * offline parent signs a request instead: ca init --csr, then ca import). The parent's key may be
+         * in a token (issue 12). */
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
 
                 if (!parent)
                         return log_error_errno(-ENOENT, "[ca \"%s\"]: no parent [ca \"%s\"]", ca->name, ca->parent);
-                r = ca_load_files(parent, &parent_crt, &parent_key, &parent_pem);
+                r = ca_load_signer(parent, &parent_crt, &parent_key, &parent_pem);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign (create it first, or "
                                                "keep its key offline and use: certherd ca init %s --csr)",
                                                ca->name, parent->name, ca->name);
         }
+        r = ca_common_name(ca, &cn);
+        if (r < 0)
+                return r;
+        params = (CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
+                              .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
+
+        if (token_is_url(ca->key)) {
+                r = ca_init_token(ca, &params, parent_crt, parent_key, &crt_pem);
+                if (r < 0)
+                        return r;
+                /* The key stays in its token: the certificate alone. */
+                r = mkdir_parents(ca->certificate, 0755);
+                if (r >= 0)
+                        r = install_file(&(InstallFile) { .path = ca->certificate, .data = crt_pem.data,
+                                                          .size = crt_pem.size, .mode = 0644, .uid = (uid_t) -1,
+                                                          .gid = (gid_t) -1 });
+                if (r < 0)
+                        return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
+                log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
+                return export_copies(ca, &crt_pem);
+        }
 
         r = keygen_generate(ca->key_type, &key);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
-        r = ca_common_name(ca, &cn);
-        if (r < 0)
-                return r;
-        r = ca_make_ca(key,
-                       &(CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
-                                     .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names },
-                       parent_crt, parent_key, &crt);
+        r = abstract_of(key, &priv, &pub);
+        if (r >= 0)
+                r = ca_make_ca(priv, &params, parent_crt, parent_key, &crt);
         if (r >= 0)
                 r = keygen_export_pem(key, &key_pem);
         if (r >= 0)
@@ -732,19 +934,10 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
         log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
 
-        for (char **e = ca->export; e && *e; e++) {
-                r = mkdir_parents(*e, 0755);
-                if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = *e, .data = crt_pem.data, .size = crt_pem.size,
-                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
-                if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
-                log_info("[ca \"%s\"]: exported the CA certificate to %s", ca->name, *e);
-        }
-        return 0;
+        return export_copies(ca, &crt_pem);
 }
 
-gnutls_digest_algorithm_t ca_sign_digest(gnutls_x509_privkey_t key) {
+gnutls_digest_algorithm_t ca_sign_digest(gnutls_privkey_t key) {
         return sign_digest(key);
 }
 

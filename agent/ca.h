@@ -23,6 +23,9 @@ typedef struct IssueRequest {
  * cRLSign (critical), subject key id, CN = common_name, random positive serial of at least 64 bits. */
 int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t validity, usec_t now,
                  gnutls_x509_crt_t *ret);
+/* The same for any signing key, a PKCS#11 token's too (token.h). */
+int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
+                         gnutls_x509_crt_t *ret);
 
 /* issue 11: what a CA certificate (root or intermediate) is made of. */
 typedef struct CaParams {
@@ -35,20 +38,18 @@ typedef struct CaParams {
 
 /* A CA certificate for `key`: self-signed when parent is NULL, else signed by parent/parent_key (never
  * outliving it; authority key id = the parent's subject key id). basicConstraints CA:TRUE with
- * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints. */
-int ca_make_ca(gnutls_x509_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_x509_privkey_t parent_key,
+ * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints.
+ * Both keys are abstract (issue 12): either may be in a PKCS#11 token. */
+int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
                gnutls_x509_crt_t *ret);
 
 /* The request (PEM) of a CA whose signer is elsewhere (an offline root): CN, and as requested extensions
- * basicConstraints, keyUsage and nameConstraints as ca_make_ca would set them. */
-int ca_make_csr(gnutls_x509_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem);
+ * basicConstraints, keyUsage and nameConstraints as ca_make_ca would set them; signed through the
+ * abstract key. */
+int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem);
 
 /* 0 when crt is a CA certificate (basicConstraints CA:TRUE) of `key`, else -EINVAL. */
-int ca_cert_matches_key(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key);
-
-/* ca_issue for a public key only (`ca sign`: a request made elsewhere). */
-int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_pubkey_t leaf_key,
-                    const IssueRequest *req, gnutls_x509_crt_t *ret);
+int ca_cert_matches_key(gnutls_x509_crt_t crt, gnutls_privkey_t key);
 
 /* A leaf for `leaf_key` signed by the CA: SANs from names, CN = first name, EKU from usage, keyUsage
  * right for the key type (digitalSignature, plus keyEncipherment for RSA), basicConstraints CA:false,
@@ -57,11 +58,16 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnut
  * name outside the CA certificate's nameConstraints), -errno. */
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret);
+/* The same with the CA's key as any signing key (in a token too) and the leaf's public key alone (also
+ * `ca sign`: a request made elsewhere). */
+int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pubkey_t leaf_key,
+                    const IssueRequest *req, gnutls_x509_crt_t *ret);
 
 /* A self-signed end-entity certificate for the names, its own trust anchor: basicConstraints CA:false
  * (critical), keyUsage digitalSignature (+ keyEncipherment for RSA; never keyCertSign), EKU from usage,
  * SANs, subject key id. */
 int ca_self_sign(gnutls_x509_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
+int ca_self_sign_privkey(gnutls_privkey_t key, const IssueRequest *req, gnutls_x509_crt_t *ret);
 
 /* PEM of one certificate, gnutls-allocated. */
 int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);
@@ -70,6 +76,14 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret);
  * anchor a leaf it issues must chain to). Returns 0 or -errno (logged, naming the file). */
 int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
                   gnutls_datum_t *ret_pem);
+
+/* Like ca_load_files, with the key as a signing key: a file's, or the token object `key = pkcs11:…`
+ * names (PIN from pin-source= or pkcs11-pin-file). Returns 0 or -errno (logged). */
+int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem);
+
+/* The CA's key alone as a signing key (file or token), for a CA whose certificate is not there yet
+ * (`ca import`). Returns 0 or -errno (logged). */
+int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret);
 
 /* issue 11: the pathLenConstraint of `ca`: path-length when set, else room for the [ca] sections below it
  * (parent = ca) in the inventory: 0 for a CA that signs leaves only. */
@@ -85,5 +99,5 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);
 
 /* For other signers of this CA (CRLs, issue 11): the digest that goes with the CA's key, and its key id
  * as an authority key identifier (subject key id, else the SHA-1 key id over its public key). */
-gnutls_digest_algorithm_t ca_sign_digest(gnutls_x509_privkey_t key);
+gnutls_digest_algorithm_t ca_sign_digest(gnutls_privkey_t key);
 int ca_authority_key_id(gnutls_x509_crt_t ca_crt, uint8_t *id, size_t *size);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "outputs.h"
 #include "pool.h"
+#include "token.h"
 
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
 #define INPUT_MAX (64U * 1024U * 1024U)
@@ -138,6 +139,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         const CertConfig *c = res->cert;
         const Inventory *inv = job->inv;
         _cleanup_free_ char *password = NULL;
+        uint8_t key_pin[PIN_SIZE];
         TrustEntry *trust;
         X509Input in = {
                 .cert_path = c->certificate,
@@ -170,7 +172,16 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
                 in.cert_size = w->cert.size;
         }
 
-        if (c->key) {
+        if (token_is_url(c->key)) {
+                /* A key in a token: its public key, for the pairing check (no file, no mode). */
+                r = token_key_pin(c->key, c->pkcs11_pin_file, key_pin, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        in.key_errno = -r;
+                else
+                        in.key_pin = key_pin;
+        } else if (c->key) {
                 r = read_file_into(c->key, INPUT_MAX, &w->key, &in.key_mode);
                 if (r == -ENOMEM)
                         return r;

@@ -627,6 +627,7 @@ static const ConfigKey agent_keys[] = {
         KEY("renew-before", set_threshold, AGENT(renew_before), EXPECT_THRESHOLD, NULL),
         KEY("metrics-file", set_string, AGENT(metrics_file), NULL, NULL),
         KEY("hook-timeout", set_duration, AGENT(hook_timeout), EXPECT_DURATION, NULL),
+        KEY("pkcs11-module", set_list, AGENT(pkcs11_modules), NULL, NULL),
 };
 
 #define ACME(f) offsetof(AcmeConfig, f)
@@ -646,6 +647,8 @@ static const ConfigKey acme_keys[] = {
         KEY("persist-issuer", set_string, ACME(persist_issuer), "the CA's issuer domain name such as letsencrypt.org",
             config_persist_issuer_is_valid),
         KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
+        KEY("account-key", set_string, ACME(account_key), "a pkcs11: URI with ;object=LABEL", NULL),
+        KEY("pkcs11-pin-file", set_string, ACME(pkcs11_pin_file), NULL, NULL),
         KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
         KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
 };
@@ -654,6 +657,7 @@ static const ConfigKey acme_keys[] = {
 static const ConfigKey ca_keys[] = {
         KEY("certificate", set_string, CA(certificate), NULL, NULL),
         KEY("key", set_string, CA(key), NULL, NULL),
+        KEY("pkcs11-pin-file", set_string, CA(pkcs11_pin_file), NULL, NULL),
         KEY("key-type", set_key_type, CA(key_type), EXPECT_KEY_TYPE, NULL),
         KEY("validity", set_duration, CA(validity), EXPECT_DURATION, NULL),
         KEY("ca-validity", set_duration, CA(ca_validity), EXPECT_DURATION, NULL),
@@ -686,6 +690,7 @@ static const ConfigKey cert_keys[] = {
         KEY("warn-before", set_threshold, CERT(warn_before), EXPECT_THRESHOLD, NULL),
         KEY("critical-before", set_threshold, CERT(critical_before), EXPECT_THRESHOLD, NULL),
         KEY("key-password-file", set_string, CERT(key_password_file), NULL, NULL),
+        KEY("pkcs11-pin-file", set_string, CERT(pkcs11_pin_file), NULL, NULL),
         KEY("owner", set_string, CERT(owner), "USER or USER:GROUP", config_owner_is_valid),
         KEY("mode", set_mode, 0, "an octal mode up to 0777 such as 0600", NULL),
         KEY("reload", set_list, CERT(reload), "unit names such as nginx.service", config_unit_name_is_valid),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +162,8 @@ static AcmeConfig *acme_free(AcmeConfig *a) {
         free(a->listen);
         free(a->dns_hook);
         free(a->preferred_chain);
+        free(a->account_key);
+        free(a->pkcs11_pin_file);
         free(a->profile);
         free(a->persist_issuer);
         free(a->file);
@@ -178,6 +181,7 @@ static CaConfig *ca_free(CaConfig *c) {
         free(c->crl);
         strv_free(c->reload);
         free(c->exec);
+        free(c->pkcs11_pin_file);
         free(c->parent);
         strv_free(c->permitted_names);
         free(c->file);
@@ -196,6 +200,7 @@ static CertConfig *cert_free(CertConfig *c) {
         free(c->subject);
         free(c->issuer_name);
         free(c->key_password_file);
+        free(c->pkcs11_pin_file);
         free(c->owner);
         strv_free(c->reload);
         strv_free(c->restart);
@@ -221,6 +226,7 @@ Inventory *inventory_free(Inventory *inv) {
         free(inv->agent.state_directory);
         free(inv->agent.pin_directory);
         free(inv->agent.metrics_file);
+        strv_free(inv->agent.pkcs11_modules);
         free(inv->agent.file);
         for (size_t i = 0; i < inv->n_acme; i++)
                 acme_free(inv->acme[i]);
@@ -805,6 +811,21 @@ static int validate_agent(Inventory *inv, char **reterr) {
                                 a->critical_before);
 }
 
+/* A key in a PKCS#11 token must name its object: the label is the stable name services open, and
+ * rotation keeps LABEL.next and LABEL.old beside it. */
+static bool key_is_token(const char *key) {
+        return key && strncasecmp(key, "pkcs11:", 7) == 0;
+}
+
+static bool token_key_has_label(const char *key) {
+        const char *end = key + strcspn(key, "?");
+
+        for (const char *p = key + 7; p < end; p += strcspn(p, ";?") + (p[strcspn(p, ";?")] == ';'))
+                if (strncmp(p, "object=", 7) == 0 && p[7] && p[7] != ';' && p[7] != '?')
+                        return true;
+        return false;
+}
+
 static int validate_acme(AcmeConfig *a, char **reterr) {
         if (!a->listen && !(a->listen = strdup("[::]:80")))
                 return error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
@@ -817,6 +838,13 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
         if (a->challenge == CHALLENGE_DNS_01 && !a->dns_hook)
                 return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
                                      "challenge dns-01 needs dns-hook");
+        if (a->account_key && (!key_is_token(a->account_key) || !token_key_has_label(a->account_key)))
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "account-key '%s' is not a pkcs11: URI naming an object (;object=LABEL)",
+                                     a->account_key);
+        if (a->pkcs11_pin_file && !a->account_key)
+                return section_error(reterr, SECTION_ACME, a->name, a->file, a->line,
+                                     "pkcs11-pin-file is for account-key = pkcs11:…");
         return 0;
 }
 
@@ -826,6 +854,12 @@ static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
         if (!c->certificate || !c->key)
                 return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
                                      "missing required key '%s'", c->certificate ? "key" : "certificate");
+        if (key_is_token(c->key) && !token_key_has_label(c->key))
+                return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                     "key '%s' names no token object: add ;object=LABEL", c->key);
+        if (c->pkcs11_pin_file && !key_is_token(c->key))
+                return section_error(reterr, SECTION_CA, c->name, c->file, c->line,
+                                     "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         /* issue 11: an intermediate names its signer; the chain of parents must end in a root. */
         for (size_t depth = 0; p && p->parent; depth++) {
                 const CaConfig *next = inventory_find_ca(inv, p->parent);
@@ -891,6 +925,15 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "missing required key 'key' (needed with issuer '%s')",
                                      issuer_display(issuer, sizeof(issuer), c));
+        if (key_is_token(c->key) && !token_key_has_label(c->key))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "key '%s' names no token object: add ;object=LABEL", c->key);
+        if (key_is_token(c->key) && c->key_password_file)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "key-password-file is for key files; a token key takes pkcs11-pin-file");
+        if (c->pkcs11_pin_file && !key_is_token(c->key))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
             (c->issuer == ISSUER_ACME && !inventory_find_acme(inv, c->issuer_name)))
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,

@@ -71,6 +71,7 @@ typedef struct AgentConfig {
         char *state_directory; /* default: $STATE_DIRECTORY, else /var/lib/certherd */
         char *pin_directory;   /* default /run/certherd/pins */
         char *metrics_file;    /* NULL when unset or empty */
+        char **pkcs11_modules; /* PKCS#11 modules to load; NULL: the ones p11-kit registers */
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
         Threshold renew_before;    /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
@@ -94,6 +95,8 @@ typedef struct AcmeConfig {
         char *profile;             /* draft-ietf-acme-profiles: sent in newOrder; NULL: the server's default */
         char *persist_issuer;      /* dns-persist-01: the CA's issuer domain name, e.g. letsencrypt.org */
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
+        char *account_key;        /* pkcs11:…;object=LABEL: the account key in a token; NULL: STATE/acme/NAME/account.key */
+        char *pkcs11_pin_file;    /* its PIN (unless the URI has pin-source=) */
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
         usec_t hook_timeout;       /* of dns-hook: [agent]'s, copied by config_validate() */
@@ -104,7 +107,8 @@ typedef struct AcmeConfig {
 typedef struct CaConfig {
         char *name;
         char *certificate; /* required */
-        char *key;         /* required */
+        char *key;         /* required; a file or a pkcs11: URI */
+        char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
         KeyType key_type;  /* default ec-p256 */
         usec_t validity;   /* default 90d */
         usec_t ca_validity; /* default 10y */
@@ -137,6 +141,7 @@ typedef struct CertConfig {
         Threshold warn_before;
         Threshold critical_before;
         char *key_password_file;
+        char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
         char *owner;      /* "user" or "user:group"; NULL when unset */
         mode_t mode;      /* key mode; default 0600 */
         bool mode_set;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -115,7 +116,7 @@ static time_t to_time(usec_t u) {
         return (time_t) (u / USEC_PER_SEC);
 }
 
-int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaIndex *idx, uint64_t number,
+int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *idx, uint64_t number,
              usec_t now, usec_t validity, gnutls_datum_t *ret_pem) {
         _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
         uint8_t id[KEY_ID_MAX], nr[8];
@@ -166,7 +167,8 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaInd
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        r = gnutls_x509_crl_sign2(crl, ca_crt, ca_key, ca_sign_digest(ca_key), 0);
+        /* Through the abstract key: a CA key may live in a PKCS#11 token. */
+        r = gnutls_x509_crl_privkey_sign(crl, ca_crt, ca_key, ca_sign_digest(ca_key), 0);
         if (r < 0)
                 return errno_from_gnutls(r);
         r = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_PEM, ret_pem);
@@ -233,6 +235,7 @@ static void notify_crl(const Inventory *inv, const CaConfig *ca, uint64_t number
 static int append_previous(const CaConfig *ca, const CaIndex *idx, uint64_t number, usec_t now, gnutls_datum_t *pem) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t signer = NULL;
         _cleanup_datum_ gnutls_datum_t prev = {};
         usec_t until = 0;
         uint8_t *both;
@@ -245,7 +248,12 @@ static int append_previous(const CaConfig *ca, const CaIndex *idx, uint64_t numb
                 return 0;
         if (r < 0)
                 return r;
-        r = crl_make(crt, key, idx, number, now, ca->crl_validity, &prev);
+        if (gnutls_privkey_init(&signer) < 0)
+                return -ENOMEM;
+        r = gnutls_privkey_import_x509(signer, key, 0); /* borrowed: `key` outlives `signer` */
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = crl_make(crt, signer, idx, number, now, ca->crl_validity, &prev);
         if (r < 0)
                 return r;
         both = gnutls_malloc(pem->size + prev.size + 1);
@@ -289,7 +297,7 @@ usec_t crl_next_due(const Inventory *inv, usec_t now) {
 
 int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL;
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
         _cleanup_datum_ gnutls_datum_t ca_pem = {}, pem = {};
         _cleanup_(crl_info_done) CrlInfo old = {};
         _cleanup_(ca_index_done) CaIndex idx = {};
@@ -322,7 +330,7 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         r = ca_index_load(inv->agent.state_directory, ca->name, &idx);
         if (r < 0)
                 goto fail;
-        r = ca_load_files(ca, &ca_crt, &ca_key, &ca_pem);
+        r = ca_load_signer(ca, &ca_crt, &ca_key, &ca_pem);
         if (r < 0)
                 goto fail;
         number = (idx.crl_number > old.number ? idx.crl_number : old.number) + 1;

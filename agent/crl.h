@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -38,7 +39,7 @@ int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret);
 
 /* Sign a version 2 CRL over the revoked entries of `idx` with CRL number `number`, AKI, thisUpdate = now,
  * nextUpdate = now + validity. PEM, gnutls-allocated. Pure. */
-int crl_make(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, const CaIndex *idx, uint64_t number,
+int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *idx, uint64_t number,
              usec_t now, usec_t validity, gnutls_datum_t *ret_pem);
 
 /* Re-sign `ca`'s CRL when due (or always with force), install it atomically, then notify the CA's reload

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "renew.h"
 #include "report.h"
 #include "state.h"
+#include "token.h"
 
 /* Files change in bursts (a key, then its certificate); one inspection after the burst is enough. */
 #define RESCAN_DELAY_USEC (100 * 1000)
@@ -173,9 +175,10 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                /* The further outputs too: check compares them, a deleted one makes the set due. */
-                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
-                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
+                /* A key in a token is no file to watch (its URI may hold a pin-source path). The further
+                 * outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, token_is_url(c->key) ? NULL : c->key, c->ca,
+                                        issuing_ca_certificate(m->inv, c), c->chain, c->leaf, c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -249,9 +252,10 @@ static int watches_setup(Manager *m) {
         }
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                /* The further outputs too: check compares them, a deleted one makes the set due. */
-                const char *paths[] = { c->certificate, c->key,      c->ca,     issuing_ca_certificate(m->inv, c),
-                                        c->chain,       c->leaf,     c->combined, c->pkcs12 };
+                /* A key in a token is no file to watch (its URI may hold a pin-source path). The further
+                 * outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, token_is_url(c->key) ? NULL : c->key, c->ca,
+                                        issuing_ca_certificate(m->inv, c), c->chain, c->leaf, c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -510,6 +514,8 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
 
 static int manager_pass(Manager *m, bool all) {
         _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
+        _cleanup_free_ size_t *due = NULL;
+        size_t n_due = 0;
         usec_t now = now_realtime(), deadline = USEC_INFINITY;
         _cleanup_free_ bool *inspected = NULL;
         CheckReport *rep;
@@ -534,12 +540,15 @@ static int manager_pass(Manager *m, bool all) {
         m->rescan_all = false;
         rep = m->report;
 
+        /* The jobs of this pass: few, usually none. Room for one per set (a RenewJob is ~250 bytes) is what
+         * the agent at rest would otherwise carry; only indices are kept per set until the count is known. */
         free(m->jobs);
         free(m->ari);
-        m->jobs = calloc(rep->n_results ? rep->n_results : 1, sizeof(RenewJob));
+        m->jobs = NULL;
         m->ari = calloc(rep->n_results ? rep->n_results : 1, sizeof(size_t));
+        due = calloc(rep->n_results ? rep->n_results : 1, sizeof(size_t));
         m->n_jobs = m->n_ari = 0;
-        if (!m->jobs || !m->ari)
+        if (!due || !m->ari)
                 return log_error_errno(-ENOMEM, "Out of memory");
 
         /* The same decisions as timer mode (pass_decide); the daemon only schedules them. */
@@ -561,8 +570,7 @@ static int manager_pass(Manager *m, bool all) {
                 if (p->action == PLAN_RENEW || p->action == PLAN_DEPLOY) {
                         /* The batch's end runs the next pass: no timer for these. */
                         m->rt[i].due = now;
-                        m->jobs[m->n_jobs++] = (RenewJob) { .cert = c, .current = rep->results[i].facts,
-                                                            .deploy_only = p->action == PLAN_DEPLOY };
+                        due[n_due++] = i;
                         continue;
                 }
                 if (p->next < deadline)
@@ -576,6 +584,13 @@ static int manager_pass(Manager *m, bool all) {
                         pass_pins(m->inv, rep, i, &pins, now);
         }
         pass_pins_commit(&pins);
+        /* Room for the due sets, and for those the ACME servers' windows (ARI) may add on the batch thread. */
+        if (n_due + m->n_ari > 0 && !(m->jobs = calloc(n_due + m->n_ari, sizeof(RenewJob))))
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t k = 0; k < n_due; k++)
+                m->jobs[m->n_jobs++] = (RenewJob) { .cert = rep->results[due[k]].cert,
+                                                    .current = rep->results[due[k]].facts,
+                                                    .deploy_only = rep->plans[due[k]].action == PLAN_DEPLOY };
         check_report_recount(rep);
         {
                 usec_t ca_next = pass_ca_alerts(m->inv, now); /* issue 11: the CAs' own expiry */
@@ -597,6 +612,10 @@ static int manager_pass(Manager *m, bool all) {
         if (!m->batch_running)
                 bus_api_orders_finish(m->bus);
         notify_status(m, now);
+        /* The inspection ran on every core, and glibc keeps what each thread's arena freed: hand it back, so
+         * that the agent at rest holds what it needs and no more (issue 9: idle RSS at 10 000 sets). */
+        if (!m->batch_running)
+                (void) malloc_trim(0);
         return 0;
 }
 
@@ -909,6 +928,7 @@ int daemon_run(const char *config_path) {
                 log_error("%s", err ?: strerror(-r));
                 return r;
         }
+        (void) token_init_inventory(inv); /* the PKCS#11 modules stay those of the first load */
         /* certherd-renew.service may be at work: wait for it (DESIGN.md §8); then recover and load. */
         m->lock_fd = pass_prepare(inv, true);
         if (m->lock_fd < 0) {

@@ -125,16 +125,23 @@ static int thumbprint_of(const char *canonical, char **ret) {
         return jws_base64url_encode(digest, sizeof(digest), ret);
 }
 
+/* The JWK from the public half: a key in a PKCS#11 token exports its public key, never its private one. */
 static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t a = {}, b = {};
         _cleanup_free_ char *sa = NULL, *sb = NULL;
         gnutls_ecc_curve_t curve;
         unsigned bits = 0;
         int pk, r;
 
-        pk = gnutls_privkey_get_pk_algorithm(key, &bits);
+        if (gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        pk = gnutls_pubkey_get_pk_algorithm(pub, &bits);
         if (pk == GNUTLS_PK_ECDSA) {
-                r = gnutls_privkey_export_ecc_raw2(key, &curve, &a, &b, NULL, GNUTLS_EXPORT_FLAG_NO_LZ);
+                r = gnutls_pubkey_export_ecc_raw2(pub, &curve, &a, &b, GNUTLS_EXPORT_FLAG_NO_LZ);
                 if (r < 0)
                         return errno_from_gnutls(r);
                 if (curve != GNUTLS_ECC_CURVE_SECP256R1)
@@ -149,8 +156,7 @@ static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
         if (pk == GNUTLS_PK_RSA) {
                 if (bits < 2048)
                         return -EOPNOTSUPP;
-                r = gnutls_privkey_export_rsa_raw2(key, &a, &b, NULL, NULL, NULL, NULL, NULL, NULL,
-                                                   GNUTLS_EXPORT_FLAG_NO_LZ);
+                r = gnutls_pubkey_export_rsa_raw2(pub, &a, &b, GNUTLS_EXPORT_FLAG_NO_LZ);
                 if (r < 0)
                         return errno_from_gnutls(r);
                 if ((r = b64u_datum(&a, &sa)) < 0 || (r = b64u_datum(&b, &sb)) < 0)
@@ -161,24 +167,19 @@ static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
         return -EOPNOTSUPP;
 }
 
-int jws_key_new(gnutls_x509_privkey_t x509_key, JwsKey **ret) {
+int jws_key_new_privkey(gnutls_privkey_t key, JwsKey **ret) {
         _cleanup_jws_key_ JwsKey *k = NULL;
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t copy = NULL;
         int r;
 
+        if (!key)
+                return -EINVAL;
         k = calloc(1, sizeof(*k));
-        if (!k)
+        if (!k) {
+                gnutls_privkey_deinit(key);
                 return -ENOMEM;
+        }
         pthread_mutex_init(&k->lock, NULL);
-        if (gnutls_x509_privkey_init(&copy) < 0 || gnutls_privkey_init(&k->key) < 0)
-                return -ENOMEM;
-        r = gnutls_x509_privkey_cpy(copy, x509_key);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        r = gnutls_privkey_import_x509(k->key, copy, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        copy = NULL; /* owned by k->key now */
+        k->key = key; /* owned by k from here on, whatever happens */
         r = make_jwk(k->key, &k->alg, &k->jwk);
         if (r < 0)
                 return r;
@@ -187,6 +188,27 @@ int jws_key_new(gnutls_x509_privkey_t x509_key, JwsKey **ret) {
                 return r;
         *ret = TAKE_PTR(k);
         return 0;
+}
+
+int jws_key_new(gnutls_x509_privkey_t x509_key, JwsKey **ret) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t copy = NULL;
+        gnutls_privkey_t key = NULL;
+        int r;
+
+        if (gnutls_x509_privkey_init(&copy) < 0)
+                return -ENOMEM;
+        r = gnutls_x509_privkey_cpy(copy, x509_key);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        if (gnutls_privkey_init(&key) < 0)
+                return -ENOMEM;
+        r = gnutls_privkey_import_x509(key, copy, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
+        if (r < 0) {
+                gnutls_privkey_deinit(key);
+                return errno_from_gnutls(r);
+        }
+        copy = NULL; /* owned by key now */
+        return jws_key_new_privkey(key, ret);
 }
 
 JwsKey *jws_key_free(JwsKey *k) {

@@ -33,6 +33,9 @@ typedef struct JwsKey JwsKey;
 /* From a P-256 key (ES256) or an RSA key of at least 2048 bits (RS256); -EOPNOTSUPP for anything else.
  * The key is copied. */
 int jws_key_new(gnutls_x509_privkey_t key, JwsKey **ret);
+/* The same for any signing key — one in a PKCS#11 token too (signatures through gnutls_privkey_sign_data2,
+ * the JWK from its public key). Takes ownership of `key`, also on failure. */
+int jws_key_new_privkey(gnutls_privkey_t key, JwsKey **ret);
 JwsKey *jws_key_free(JwsKey *k);
 static inline void jws_key_freep(JwsKey **k) {
         jws_key_free(*k);

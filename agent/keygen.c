@@ -53,6 +53,14 @@ int keygen_generate(KeyType t, gnutls_x509_privkey_t *ret) {
         return 0;
 }
 
+int keygen_type_params(KeyType t, gnutls_pk_algorithm_t *ret_pk, unsigned *ret_bits) {
+        if (t < 0 || t >= _KEY_TYPE_MAX)
+                return -EINVAL;
+        *ret_pk = key_type_table[t].pk;
+        *ret_bits = key_type_table[t].bits;
+        return 0;
+}
+
 bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t) {
         gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
         unsigned bits = 0;
@@ -80,6 +88,21 @@ int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
         if (!key || !ret)
                 return -EINVAL;
         r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = out;
+        return 0;
+}
+
+int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_datum_t *ret) {
+        gnutls_datum_t out = {};
+        int r;
+
+        if (!password)
+                return keygen_export_pem(key, ret);
+        if (!key || !ret)
+                return -EINVAL;
+        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, password, GNUTLS_PKCS_PBES2_AES_256, &out);
         if (r < 0)
                 return errno_from_gnutls(r);
         *ret = out;
@@ -191,7 +214,22 @@ int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char 
 }
 
 int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *ret_der) {
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL;
+        int r;
+
+        if (!key || !ret_der)
+                return -EINVAL;
+        if (gnutls_privkey_init(&priv) < 0)
+                return -ENOMEM;
+        r = gnutls_privkey_import_x509(priv, key, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        return keygen_csr_privkey(priv, names, ret_der);
+}
+
+int keygen_csr_privkey(gnutls_privkey_t key, char *const *names, gnutls_datum_t *ret_der) {
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t san = {};
         gnutls_datum_t der = {};
         bool has_cn;
@@ -202,13 +240,18 @@ int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *re
         r = keygen_san_ext(names, &san);
         if (r < 0)
                 return r;
-        pk = gnutls_x509_privkey_get_pk_algorithm(key);
+        pk = gnutls_privkey_get_pk_algorithm(key, NULL);
         if (pk < 0)
                 return errno_from_gnutls(pk);
+        if (gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
 
         if (gnutls_x509_crq_init(&crq) < 0)
                 return -ENOMEM;
-        r = gnutls_x509_crq_set_key(crq, key);
+        r = gnutls_x509_crq_set_pubkey(crq, pub);
         if (r < 0)
                 return errno_from_gnutls(r);
 
@@ -222,9 +265,10 @@ int keygen_csr(gnutls_x509_privkey_t key, char *const *names, gnutls_datum_t *re
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        /* Ed25519 signs the message itself: no separate digest (GNUTLS_DIG_UNKNOWN). */
-        r = gnutls_x509_crq_sign2(crq, key,
-                                  pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
+        /* Ed25519 signs the message itself: no separate digest (GNUTLS_DIG_UNKNOWN). Through the abstract
+         * key, so that a key in a PKCS#11 token signs its own request. */
+        r = gnutls_x509_crq_privkey_sign(crq, key,
+                                         pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
         if (r < 0)
                 return errno_from_gnutls(r);
 

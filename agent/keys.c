@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "pin.h"
 #include "publish.h"
+#include "token.h"
 
 #define KEY_FILE_MAX (1024U * 1024U)
 
@@ -88,41 +90,91 @@ static int key_pin(gnutls_x509_privkey_t key, uint8_t ret[PIN_SIZE]) {
         return r;
 }
 
-/* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
- * is safe to hand back. 1: reused, 0: not (why logged), -ENOMEM. */
-static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
-                     gnutls_datum_t *ret_pem) {
+int keys_password(const CertConfig *c, char **ret) {
+        int r;
+
+        *ret = NULL;
+        if (!c->key_password_file)
+                return 0;
+        r = read_secret_file(c->key_password_file, ret);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read key-password-file %s: %m; no key is written without it",
+                                       c->name, c->key_password_file);
+        return 0;
+}
+
+/* The installed key, when it is ours to look at (read_own_key). 1 with *ret_key set (and *ret_encrypted),
+ * 0 when there is none to use (why logged unless there is no file), -EACCES when it is encrypted and
+ * cannot be opened: writing a new key there would either drop the operator's encryption or lock them out
+ * of a key they can no longer decrypt, so the renewal stops with the reason. */
+static int load_installed(const CertConfig *c, const char *password, uint8_t **ret_data, size_t *ret_size,
+                          gnutls_x509_privkey_t *ret_key, bool *ret_encrypted) {
         _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *password = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         const char *why = NULL;
-        uint8_t pin[PIN_SIZE];
         size_t size = 0;
+        bool encrypted;
         int r;
 
         r = read_own_key(c, &data, &size, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                if (r != -ENOENT)
+                if (r != -ENOENT && c->key_policy == KEY_POLICY_REUSE)
                         log_warning("%s: not reusing the key %s: %s; making a new key", c->name, c->key, why);
                 return 0;
         }
-        if (c->key_password_file && read_secret_file(c->key_password_file, &password) < 0)
-                password = NULL;
-        if (x509_load_privkey(data, size, password, &key) < 0 || !keygen_key_is_type(key, c->key_type))
+        /* Without a password an encrypted structure is refused at once (no key derivation is run). */
+        r = x509_load_privkey(data, size, NULL, &key);
+        /* An encrypted DER structure carries no "ENCRYPTED" marker: with a password, try it too. */
+        encrypted = r == -EACCES || (r == -EBADMSG && password);
+        if (r == -ENOMEM)
+                return r;
+        if (encrypted && !password)
+                return log_error_errno(-EACCES, "%s: the installed key %s is encrypted and no key-password-file is "
+                                       "set; refusing to replace it with a plaintext key", c->name, c->key);
+        if (encrypted) {
+                r = x509_load_privkey(data, size, password, &key);
+                if (r == -EBADMSG && !memmem(data, size, "ENCRYPTED", 9))
+                        return 0; /* not a key at all: replaced by a new one */
+                if (r == -EACCES || r == -EBADMSG)
+                        return log_error_errno(r, "%s: the installed key %s is encrypted and the password in %s "
+                                               "does not decrypt it; refusing to replace it", c->name, c->key,
+                                               c->key_password_file);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        if (r < 0)
+                return 0; /* not a key: replaced by a new one */
+        *ret_data = TAKE_PTR(data);
+        *ret_size = size;
+        *ret_key = TAKE_PTR(key);
+        *ret_encrypted = encrypted;
+        return 1;
+}
+
+/* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
+ * belongs to the installed certificate. 1: reused, 0: not (why logged), -errno. */
+static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key, const uint8_t *data,
+                     size_t size, bool encrypted, const char *password, gnutls_datum_t *ret_pem) {
+        uint8_t pin[PIN_SIZE];
+
+        if (!keygen_key_is_type(*key, c->key_type))
                 return 0;
         if (current && current->parsed && current->has_pin &&
-            (key_pin(key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
+            (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
                 log_warning("%s: not reusing the key %s: it is not the key of the installed certificate; "
                             "making a new key", c->name, c->key);
                 return 0;
         }
-        /* An encrypted key stays as the operator wrote it; a plain one is rewritten unchanged so that owner
-         * and mode are applied. */
-        if (!password && datum_dup(data, size, ret_pem) < 0)
+        /* An encrypted key stays as the operator wrote it (their cipher, their KDF); a plain one is
+         * rewritten so that owner and mode apply — encrypted now when a password is configured. */
+        if (encrypted)
+                *ret_pem = (gnutls_datum_t) {};
+        else if (password)
+                return keygen_export_key(*key, password, ret_pem) < 0 ? -ENOMEM : 1;
+        else if (datum_dup(data, size, ret_pem) < 0)
                 return -ENOMEM;
-        *ret_key = TAKE_PTR(key);
         return 1;
 }
 
@@ -157,12 +209,23 @@ static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x5
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_free_ char *password = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
         gnutls_datum_t pem = {};
         KeyOrigin origin = KEY_ORIGIN_NEW;
+        bool encrypted = false;
+        size_t size = 0;
         int r;
 
-        if (c->key_policy == KEY_POLICY_REUSE) {
-                r = reuse_key(c, current, &key, &pem);
+        r = keys_password(c, &password);
+        if (r < 0)
+                return r;
+        r = load_installed(c, password, &data, &size, &key, &encrypted);
+        if (r < 0)
+                return r;
+        if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
+                r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
+                /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)
                         r = drop_compromised(inv, c, &key, &pem) < 0 ? -EKEYREVOKED : key ? 1 : 0;
                 if (r < 0)
@@ -174,8 +237,10 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
                         return 0;
                 }
         }
+        if (key)
+                gnutls_x509_privkey_deinit(TAKE_PTR(key));
         /* rotate: the key announced as next_pin_sha256, when there is one. */
-        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, &key) >= 0 &&
+        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, password, &key) >= 0 &&
             drop_compromised(inv, c, &key, NULL) == 0)
                 origin = KEY_ORIGIN_NEXT;
         else {
@@ -185,19 +250,116 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
                 }
                 r = keygen_generate(c->key_type, &key);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "%s: cannot make a %s key: %m", c->name,
+                                               key_type_to_string(c->key_type));
         }
-        r = keygen_export_pem(key, &pem);
+        r = keygen_export_key(key, password, &pem);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "%s: cannot encode the key: %m", c->name);
         *ret_key = TAKE_PTR(key);
         *ret_pem = pem;
         *ret_origin = origin;
         return 0;
 }
 
+/* Token sets: the object labelled LABEL (the `object=` of the set's URI) is the key in use — the name the
+ * set's services open; with rotate the next key waits in the token as LABEL.next, and the one it replaces
+ * is kept as LABEL.old (one generation, like a file's backup). */
+static int token_urls(const CertConfig *c, char **ret_label, char **ret_cur, char **ret_next, char **ret_next_label) {
+        _cleanup_free_ char *label = NULL, *next_label = NULL, *cur = NULL, *next = NULL;
+        int r;
+
+        r = token_url_label(c->key, &label);
+        if (r < 0)
+                return r;
+        if (!label)
+                return log_error_errno(-EINVAL, "%s: key %s names no object: add ;object=LABEL", c->name, c->key);
+        if (asprintf(&next_label, "%s.next", label) < 0)
+                return -ENOMEM;
+        if ((r = token_url_with_label(c->key, label, &cur)) < 0 || (r = token_url_with_label(c->key, next_label, &next)) < 0)
+                return r;
+        *ret_label = TAKE_PTR(label);
+        *ret_cur = TAKE_PTR(cur);
+        *ret_next = TAKE_PTR(next);
+        *ret_next_label = TAKE_PTR(next_label);
+        return 0;
+}
+
+static int token_failed(const CertConfig *c, int r, const char *what, const char *url) {
+        return log_error_errno(r, "%s: cannot %s %s: %s", c->name, what, url,
+                               r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
+                               r == -ENOENT ? "no such token or object" : strerror(-r));
+}
+
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
+                      KeyOrigin *ret_origin) {
+        _cleanup_free_ char *label = NULL, *cur = NULL, *next = NULL, *next_label = NULL;
+        uint8_t pin[PIN_SIZE];
+        KeyOrigin origin = KEY_ORIGIN_REUSED;
+        const char *use;
+        bool have_cur;
+        int r;
+
+        r = token_urls(c, &label, &cur, &next, &next_label);
+        if (r < 0)
+                return r;
+        have_cur = token_key_pin(cur, c->pkcs11_pin_file, pin, NULL) >= 0;
+        /* An interrupted switch (LABEL already moved to LABEL.old, LABEL.next not yet renamed): finish it. */
+        if (!have_cur && token_key_pin(next, c->pkcs11_pin_file, pin, NULL) >= 0 &&
+            token_relabel(c->key, c->pkcs11_pin_file, next_label, label) > 0)
+                have_cur = true;
+
+        use = cur;
+        if (!have_cur) {
+                /* The first key of the set, made where it will stay. */
+                r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, label);
+                if (r < 0)
+                        return token_failed(c, r, "generate a key in the token of", c->key);
+                log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
+                origin = KEY_ORIGIN_NEW;
+        } else if (c->key_policy == KEY_POLICY_ROTATE) {
+                /* The announced next key, unless there is none or it is the installed certificate's. */
+                if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
+                    (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {
+                        (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
+                        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, next_label);
+                        if (r < 0)
+                                return token_failed(c, r, "generate a key in the token of", c->key);
+                }
+                use = next;
+                origin = KEY_ORIGIN_NEXT;
+        }
+        r = token_load_privkey(use, c->pkcs11_pin_file, ret_key);
+        if (r < 0)
+                return token_failed(c, r, "use the token key", use);
+        *ret_origin = origin;
+        return 0;
+}
+
+/* After the certificate of LABEL.next is installed: LABEL.old goes, LABEL becomes LABEL.old, LABEL.next
+ * becomes LABEL — the URI the services open now names the new key. */
+static void token_next_used(const CertConfig *c) {
+        _cleanup_free_ char *label = NULL, *cur = NULL, *next = NULL, *next_label = NULL, *old_label = NULL;
+        int r;
+
+        if (token_urls(c, &label, &cur, &next, &next_label) < 0 || asprintf(&old_label, "%s.old", label) < 0)
+                return;
+        r = token_relabel(c->key, c->pkcs11_pin_file, old_label, NULL);
+        if (r >= 0)
+                r = token_relabel(c->key, c->pkcs11_pin_file, label, old_label);
+        if (r >= 0)
+                r = token_relabel(c->key, c->pkcs11_pin_file, next_label, label);
+        if (r < 0)
+                (void) token_failed(c, r, "rename the keys (LABEL.next to LABEL) in the token of", c->key);
+}
+
 void keys_next_used(const Inventory *inv, const CertConfig *c) {
         _cleanup_free_ char *path = NULL;
+
+        if (token_is_url(c->key)) {
+                token_next_used(c);
+                return;
+        }
 
         if (publish_next_key_path(inv, c, &path) >= 0)
                 (void) unlink(path);

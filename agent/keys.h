@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -26,13 +27,27 @@ typedef enum KeyOrigin {
  * certificate is installed — the key of that certificate (`current`, may be NULL). Otherwise why is
  * logged and a new key made: a key is never handed to an owner unless it was made for that set.
  * *ret_pem: what to install as the key file; NULL data means "leave the installed file as it is" (an
- * encrypted reused key stays as the operator wrote it). Returns 0 or -errno. */
+ * encrypted reused key stays as the operator wrote it). With key-password-file every key handed out is
+ * encrypted PKCS#8 (keygen_export_key); an installed key that is encrypted and cannot be opened (no
+ * password file, or a password that does not decrypt it) is -EACCES, never replaced by a plaintext key.
+ * Returns 0 or -errno (logged). */
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
 
 /* Whether `key` is in the compromised-keys list (revoked with key-compromise, issue 11): 1 yes, 0 no,
  * -errno when the list cannot be read (callers then refuse to certify). */
 int keys_compromised(const Inventory *inv, gnutls_x509_privkey_t key);
+/* The key of the next certificate of a set whose `key = pkcs11:…;object=LABEL` is in a token: the object
+ * LABEL (generated in the token when there is none: KEY_ORIGIN_NEW; else reused), or with rotate the
+ * object LABEL.next (generated when missing or when it is the installed certificate's: KEY_ORIGIN_NEXT;
+ * keys_next_used() then renames it to LABEL). No private key leaves the token. Returns 0 or -errno
+ * (logged). */
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
+                      KeyOrigin *ret_origin);
+
+/* The set's key-password-file, read (NULL without one). An unreadable file is an error (logged): a key is
+ * never written in plaintext because its password could not be read. Returns 0 or -errno. */
+int keys_password(const CertConfig *c, char **ret);
 
 /* Forget the next key once it is the current one (publishing makes the next). */
 void keys_next_used(const Inventory *inv, const CertConfig *c);

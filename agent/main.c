@@ -28,6 +28,7 @@
 #include "report.h"
 #include "sandbox.h"
 #include "state.h"
+#include "token.h"
 #include "x509.h"
 
 /* Exit codes of DESIGN.md §4 (contract). */
@@ -131,6 +132,7 @@ static int load_inventory(Inventory **ret) {
                         printf("CERTHERD UNKNOWN - %s\n", log_last_error());
                 return -EXIT_USAGE;
         }
+        (void) token_init_inventory(*ret); /* logged; each token operation then says what failed */
         return 0;
 }
 
@@ -228,13 +230,22 @@ static int verb_check(char **args, bool table) {
         return ret;
 }
 
-static int pin_of_file(const char *path, const char *password, char **ret) {
+static int pin_of_path(const char *path, const char *password, uint8_t pin[static PIN_SIZE]) {
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_datum_ gnutls_datum_t spki = {};
-        uint8_t pin[PIN_SIZE];
         size_t size;
         int r;
 
+        if (token_is_url(path)) {
+                /* A key in a PKCS#11 token: its public key (PIN, when one is needed, from pin-source= in the
+                 * URI or --password-file). */
+                r = token_key_pin(path, arg_password_file, pin, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "%s: %s", path,
+                                               r == -EACCES ? "no PIN (pin-source= or --password-file) or a wrong one" :
+                                               r == -ENOENT ? "no such token or object" : strerror(-r));
+                return 0;
+        }
         r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
         if (r < 0)
                 return log_error_errno(r, "%s: %s", path, file_strerror(r));
@@ -249,6 +260,16 @@ static int pin_of_file(const char *path, const char *password, char **ret) {
         r = pin_compute(spki.data, spki.size, pin);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot hash the public key: %m", path);
+        return 0;
+}
+
+static int pin_of_file(const char *path, const char *password, char **ret) {
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        r = pin_of_path(path, password, pin);
+        if (r < 0)
+                return r;
         r = pin_format(pin, arg_pin_format, ret);
         if (r < 0)
                 return log_error_errno(r, "Out of memory");

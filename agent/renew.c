@@ -23,6 +23,7 @@
 #include "pool.h"
 #include "publish.h"
 #include "renew.h"
+#include "token.h"
 
 /* A self-signed certificate has no CA section to take a validity from. */
 #define SELF_SIGNED_VALIDITY (90 * USEC_PER_DAY)
@@ -30,7 +31,8 @@
 
 /* What one renewal works with; freed in one place. */
 typedef struct Issued {
-        gnutls_x509_privkey_t key;
+        gnutls_x509_privkey_t key;   /* a key for a file; NULL for a key in a token */
+        gnutls_privkey_t tkey;       /* the key in a token (key = pkcs11:…) */
         gnutls_datum_t key_pem;   /* what is installed as the key (NULL data: keep the file as it is) */
         gnutls_datum_t cert_pem;  /* leaf (+ chain) */
         gnutls_datum_t trust_pem; /* anchor the new certificate must chain to */
@@ -41,6 +43,8 @@ typedef struct Issued {
 static void issued_done(Issued *is) {
         if (is->key)
                 gnutls_x509_privkey_deinit(is->key);
+        if (is->tkey)
+                gnutls_privkey_deinit(is->tkey);
         gnutls_free(is->key_pem.data);
         gnutls_free(is->cert_pem.data);
         gnutls_free(is->trust_pem.data);
@@ -72,19 +76,31 @@ static int fail(RenewJob *j, int r, const char *why) {
         return r < 0 ? r : -EIO;
 }
 
+/* Both log why they fail: an encrypted key that cannot be opened is not "cannot make a key". */
 static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
-        int r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
-
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot make a %s key: %m", c->name, key_type_to_string(c->key_type));
-        return 0;
+        if (token_is_url(c->key))
+                return keys_obtain_token(inv, c, current, &is->tkey, &is->key_origin);
+        return keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
 }
 
 /* The last guard before anything is certified: a key revoked with key-compromise never is again (keys_obtain
  * already replaces a kept one; this catches every other way one could come back). */
-static int refuse_compromised(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t key) {
-        int r = keys_compromised(inv, key);
+static int issued_pubkey(const Issued *is, gnutls_pubkey_t *ret);
 
+static int refuse_compromised(const Inventory *inv, const CertConfig *c, const Issued *is) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        _cleanup_datum_ gnutls_datum_t spki = {};
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        /* The key's pin from its public half: a file's key and a token's alike. */
+        r = issued_pubkey(is, &pub);
+        if (r >= 0)
+                r = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0 ? -EINVAL : 0;
+        if (r >= 0)
+                r = pin_compute(spki.data, spki.size, pin);
+        if (r >= 0)
+                r = compromised_keys_check(inv->agent.state_directory, pin, NULL);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the compromised-keys list: %m; refusing to certify", c->name);
         if (r > 0)
@@ -111,13 +127,22 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
         r = obtain_key(inv, c, current, is);
         if (r < 0)
                 return r;
-        r = refuse_compromised(inv, c, is->key);
+        r = refuse_compromised(inv, c, is);
         if (r < 0)
                 return r;
         /* ARI (RFC 9773): name the certificate this one replaces. */
         if (acme_session_has_ari(acme) && read_full_file(c->certificate, INPUT_MAX, &installed, &size) >= 0)
                 (void) acme_ari_cert_id(installed, size, &replaces);
-        r = acme_issue(acme, c, is->key, replaces, &is->cert_pem);
+        if (is->tkey)
+                r = acme_issue(acme, c, is->tkey, replaces, &is->cert_pem);
+        else {
+                _cleanup_privkey_ gnutls_privkey_t key = NULL;
+
+                if (gnutls_privkey_init(&key) < 0)
+                        return -ENOMEM;
+                r = gnutls_privkey_import_x509(key, is->key, 0);
+                r = r < 0 ? errno_from_gnutls(r) : acme_issue(acme, c, key, replaces, &is->cert_pem);
+        }
         if (r < 0 || !c->ca)
                 return r;
         /* Read after the order: what the server chains to may have changed while it ran. */
@@ -127,10 +152,35 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
         return datum_dup(data, size, &is->trust_pem);
 }
 
+/* The public half of the renewal's key, whichever kind it is. */
+static int issued_pubkey(const Issued *is, gnutls_pubkey_t *ret) {
+        _cleanup_privkey_ gnutls_privkey_t wrap = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        gnutls_privkey_t key = is->tkey;
+        int r;
+
+        if (gnutls_pubkey_init(&pub) < 0)
+                return -ENOMEM;
+        if (!key) {
+                if (gnutls_privkey_init(&wrap) < 0)
+                        return -ENOMEM;
+                r = gnutls_privkey_import_x509(wrap, is->key, 0);
+                if (r < 0)
+                        return errno_from_gnutls(r);
+                key = wrap;
+        }
+        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        *ret = TAKE_PTR(pub);
+        return 0;
+}
+
 static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, AcmeSession *acme,
                  Issued *is) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t chain = {};
         IssueRequest req = { .names = c->names, .subject = c->subject, .usage = c->usage, .now = now,
                              .validity = SELF_SIGNED_VALIDITY };
@@ -141,7 +191,7 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                 ca = inventory_find_ca(inv, c->issuer_name);
                 if (!ca)
                         return -ENOENT; /* config_validate() makes this impossible */
-                r = ca_load_files(ca, &ca_crt, &ca_key, &is->trust_pem);
+                r = ca_load_signer(ca, &ca_crt, &ca_key, &is->trust_pem);
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
@@ -164,11 +214,14 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         r = obtain_key(inv, c, current, is);
         if (r < 0)
                 return r;
-        r = refuse_compromised(inv, c, is->key);
+        r = refuse_compromised(inv, c, is);
         if (r < 0)
                 return r;
 
-        r = ca ? ca_issue(ca_crt, ca_key, is->key, &req, &crt) : ca_self_sign(is->key, &req, &crt);
+        r = issued_pubkey(is, &pub);
+        if (r >= 0)
+                r = ca ? ca_issue_pubkey(ca_crt, ca_key, pub, &req, &crt) :
+                    is->tkey ? ca_self_sign_privkey(is->tkey, &req, &crt) : ca_self_sign(is->key, &req, &crt);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot issue the certificate: %m", c->name);
         /* Every leaf the CA issues goes into its index, installed or not: the index is what it signed. */
@@ -197,7 +250,9 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
 
 /* Our own inspection, against the key and the issuing anchor, before anything is installed. */
 static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issued *is) {
-        _cleanup_datum_ gnutls_datum_t key_pem = {};
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, spki = {};
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        uint8_t key_pin[PIN_SIZE];
         gnutls_x509_trust_list_t trust = NULL;
         X509Input in = {
                 .cert_path = c->certificate,
@@ -212,11 +267,23 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
         };
         int r;
 
-        r = keygen_export_pem(is->key, &key_pem);
-        if (r < 0)
-                return r;
-        in.key_data = key_pem.data;
-        in.key_size = key_pem.size;
+        if (is->tkey) {
+                /* A token key is paired through its public key: the private key never leaves the token. */
+                r = issued_pubkey(is, &pub);
+                if (r >= 0)
+                        r = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0 ? -EIO : 0;
+                if (r >= 0)
+                        r = pin_compute(spki.data, spki.size, key_pin);
+                if (r < 0)
+                        return r;
+                in.key_pin = key_pin;
+        } else {
+                r = keygen_export_pem(is->key, &key_pem);
+                if (r < 0)
+                        return r;
+                in.key_data = key_pem.data;
+                in.key_size = key_pem.size;
+        }
 
         r = x509_trust_new(is->trust_pem.data, is->trust_pem.size, &trust);
         if (r < 0)
@@ -310,7 +377,7 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         cert.uid = key.uid;
         cert.gid = key.gid;
 
-        if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (r = mkdir_parents(c->key, 0755)) < 0)
+        if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (!token_is_url(c->key) && (r = mkdir_parents(c->key, 0755)) < 0))
                 return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, c->certificate);
 
         r = build_outputs(c, is, &out);
@@ -367,16 +434,22 @@ static void pending_discard(const Inventory *inv, const CertConfig *c) {
 
 static int pending_save(const Inventory *inv, const CertConfig *c, const Issued *is) {
         _cleanup_datum_ gnutls_datum_t key_pem = {};
-        _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL;
+        _cleanup_free_ char *crt = NULL, *key = NULL, *dir = NULL, *password = NULL;
         int r;
 
+        /* A key in a token stays there: nothing to keep beside the certificate, so nothing is held. */
+        if (is->tkey)
+                return -EOPNOTSUPP;
         if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
                 return r;
         if (asprintf(&dir, "%s/certs", inv->agent.state_directory) < 0)
                 return -ENOMEM;
         r = mkdir_p(dir, 0700);
         if (r >= 0)
-                r = keygen_export_pem(is->key, &key_pem);
+                r = keys_password(c, &password);
+        /* Kept like the installed key: encrypted when the set has a key-password-file. */
+        if (r >= 0)
+                r = keygen_export_key(is->key, password, &key_pem);
         if (r >= 0)
                 r = install_file(&(InstallFile) { .path = key, .data = key_pem.data, .size = key_pem.size,
                                                   .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
@@ -392,7 +465,7 @@ static int pending_save(const Inventory *inv, const CertConfig *c, const Issued 
 
 /* 1 when a kept certificate was loaded into `is` (with the trust it must chain to now), 0 when none. */
 static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
-        _cleanup_free_ char *crt = NULL, *key = NULL;
+        _cleanup_free_ char *crt = NULL, *key = NULL, *password = NULL;
         _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL, *tdata = NULL;
         size_t csize, ksize, tsize;
         int r;
@@ -401,8 +474,8 @@ static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
                 return r;
         if (read_full_file(crt, INPUT_MAX, &cdata, &csize) < 0 || read_full_file(key, INPUT_MAX, &kdata, &ksize) < 0)
                 return 0;
-        if (x509_load_privkey(kdata, ksize, NULL, &is->key) < 0 || datum_dup(cdata, csize, &is->cert_pem) < 0 ||
-            keygen_export_pem(is->key, &is->key_pem) < 0)
+        if (keys_password(c, &password) < 0 || x509_load_privkey(kdata, ksize, password, &is->key) < 0 ||
+            datum_dup(cdata, csize, &is->cert_pem) < 0 || keygen_export_key(is->key, password, &is->key_pem) < 0)
                 return 0;
         if (c->ca) {
                 r = read_full_file(c->ca, INPUT_MAX, &tdata, &tsize);
@@ -465,7 +538,8 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin);
         snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, is.facts->days_left);
         log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]) { f_na, f_pin, NULL },
-                       "installed %s and %s", c->certificate, c->key);
+                       is.tkey ? "installed %s (its key stays in the token %s)" : "installed %s and %s", c->certificate,
+                       c->key);
 
         previous_pin(inv, c, j->current, out->previous);
         out->pin_changed = out->previous[0] && strcmp(out->previous, pin) != 0;

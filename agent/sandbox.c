@@ -7,6 +7,7 @@
 #include "log.h"
 #include "macro.h"
 #include "sandbox.h"
+#include "token.h"
 
 #define UNIT "certherd.service"
 
@@ -165,7 +166,7 @@ void sandbox_warn(const Inventory *inv) {
                 if (c->issuer == ISSUER_NONE)
                         continue;
                 warn_path(writable, c->name, c->certificate);
-                if (c->key && (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
+                if (c->key && !token_is_url(c->key) && (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
                     !same_directory(c->key, c->certificate))
                         warn_path(writable, c->name, c->key);
                 for (size_t k = 0; k < ELEMENTSOF(outputs); k++)

@@ -335,7 +335,9 @@ char *x509_escape_text(const char *s, size_t n) {
                         p += sprintf(p, "\\x%02x", u[i]);
         }
         *p = 0;
-        return out;
+        /* Kept for the life of the facts (the daemon holds one per set): give back the worst-case room. */
+        p = realloc(out, (size_t) (p - out) + 1);
+        return p ?: out;
 }
 
 /* A DN as text, escaped for terminals (a certificate's subject is whatever its maker wrote). */
@@ -671,20 +673,13 @@ static int find_key_crt(gnutls_x509_crt_t *crts, unsigned n, const uint8_t id[st
         return -1;
 }
 
-static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n) {
+/* The SHA-256 key id of the key file (its permissions checked on the way): 1 when read, 0 when a problem
+ * was added instead, -ENOMEM. */
+static int key_file_id(CertFacts *f, const X509Input *in, uint8_t id[static PIN_SIZE]) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        uint8_t id[PIN_SIZE];
-        size_t size = sizeof(id);
+        size_t size = PIN_SIZE;
         mode_t excess;
-        int r, at;
-
-        if (!in->key_path)
-                return 0;
-        if (in->key_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path, file_strerror(in->key_errno));
-        if (in->key_password_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
-                                   file_strerror(in->key_password_errno));
+        int r;
 
         excess = key_mode_excess(in);
         if (excess != 0 && !in->key_mode_set)
@@ -711,6 +706,28 @@ static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts,
         r = gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id, &size);
         if (r < 0 || size != PIN_SIZE)
                 return cert_facts_add_problem(f, PROBLEM_MALFORMED, "cannot read the public part of key %s", in->key_path);
+        return 1;
+}
+
+static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n) {
+        uint8_t id[PIN_SIZE];
+        int r, at;
+
+        if (!in->key_path)
+                return 0;
+        if (in->key_errno > 0)
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path, file_strerror(in->key_errno));
+        if (in->key_password_errno > 0)
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
+                                   file_strerror(in->key_password_errno));
+        /* A key in a token: the caller read its public key. */
+        if (in->key_pin)
+                memcpy(id, in->key_pin, PIN_SIZE);
+        else {
+                r = key_file_id(f, in, id);
+                if (r <= 0)
+                        return r;
+        }
         if (!f->has_pin || memcmp(id, f->pin, PIN_SIZE) == 0)
                 return 0;
         /* The key's certificate is in the file, just not first: clients take the first one for the leaf. */

@@ -77,6 +77,9 @@ typedef struct X509Input {
         bool key_mode_set;
         mode_t key_mode_configured;
         const char *key_password; /* NULL unless key-password-file is set */
+        /* A key that is no file (key = pkcs11:…): the caller read its public key; key_data is unused, no
+         * permission check, the pairing check compares this pin. NULL for a file. */
+        const uint8_t *key_pin;
         int key_password_errno;   /* > 0: the password file could not be read */
 
         char *const *names; /* expected names, NULL-terminated, may be NULL */

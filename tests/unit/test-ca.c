@@ -637,6 +637,15 @@ static void test_self_sign(void **state) {
 
 /* ---- setup ---- */
 
+/* ca_make_ca signs through abstract keys (a CA key may be in a token); these borrow the x509 key. */
+static gnutls_privkey_t priv_of(gnutls_x509_privkey_t x) {
+        gnutls_privkey_t p = NULL;
+
+        assert_int_equal(gnutls_privkey_init(&p), 0);
+        assert_int_equal(gnutls_privkey_import_x509(p, x, 0), 0);
+        return p;
+}
+
 /* issue 11: an intermediate with path length and name constraints; its leaves chain to the root and
  * names outside the constraints are refused (-EPERM), as a verifier would refuse them. */
 static void test_intermediate_constraints(void **state) {
@@ -646,6 +655,7 @@ static void test_intermediate_constraints(void **state) {
         char *outside_ip[] = { "192.168.1.1", NULL };
         _cleanup_x509_crt_ gnutls_x509_crt_t inter = NULL, leaf = NULL, out = NULL, root1 = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t inter_key = NULL, key1 = NULL;
+        _cleanup_privkey_ gnutls_privkey_t inter_priv = NULL, priv1 = NULL; /* borrow the two above */
         unsigned critical = 0, ca = 0, status = 1;
         int pathlen = -2;
         gnutls_x509_crt_t chain[2];
@@ -655,15 +665,17 @@ static void test_intermediate_constraints(void **state) {
         size_t size = sizeof(buf);
 
         assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &key1), 0);
-        assert_int_equal(ca_make_ca(key1, &(CaParams) { .common_name = "root1", .validity = 10 * USEC_PER_YEAR,
+        priv1 = priv_of(key1);
+        assert_int_equal(ca_make_ca(priv1, &(CaParams) { .common_name = "root1", .validity = 10 * USEC_PER_YEAR,
                                                         .now = now, .path_length = 1 },
                                     NULL, NULL, &root1),
                          0);
         assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &inter_key), 0);
-        assert_int_equal(ca_make_ca(inter_key,
+        inter_priv = priv_of(inter_key);
+        assert_int_equal(ca_make_ca(inter_priv,
                                     &(CaParams) { .common_name = "issuing", .validity = 20 * USEC_PER_YEAR, .now = now,
                                                   .path_length = 0, .permitted = permitted },
-                                    root1, key1, &inter),
+                                    root1, priv1, &inter),
                          0);
         assert_int_equal(gnutls_x509_crt_get_basic_constraints(inter, &critical, &ca, &pathlen), 1);
         assert_true(critical && ca && pathlen == 0);
@@ -687,11 +699,11 @@ static void test_intermediate_constraints(void **state) {
         assert_int_equal(ca_issue(inter, inter_key, keys[KEY_TYPE_EC_P256], &req, &out), -EPERM);
         assert_null(out);
         /* a parent without its key, or a key that is not the parent's */
-        assert_int_equal(ca_make_ca(inter_key, &(CaParams) { .common_name = "x", .validity = VALIDITY, .now = now },
+        assert_int_equal(ca_make_ca(inter_priv, &(CaParams) { .common_name = "x", .validity = VALIDITY, .now = now },
                                     root1, NULL, &out),
                          -EINVAL);
-        assert_int_equal(ca_make_ca(inter_key, &(CaParams) { .common_name = "x", .validity = VALIDITY, .now = now },
-                                    root1, inter_key, &out),
+        assert_int_equal(ca_make_ca(inter_priv, &(CaParams) { .common_name = "x", .validity = VALIDITY, .now = now },
+                                    root1, inter_priv, &out),
                          -EINVAL);
 }
 

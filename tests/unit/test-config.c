@@ -743,6 +743,19 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [acme \"le\"] eab-kid and eab-hmac-file must be given together");
         assert_error("[acme \"le\"]\ndirectory = https://a/\nchallenge = dns-01\n",
                      "test.conf:1: [acme \"le\"] challenge dns-01 needs dns-hook");
+        /* Keys in a PKCS#11 token name their object; PINs and passwords go with the right kind of key. */
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t\nissuer = self\nnames = a.example\n",
+                     "test.conf:1: [certificate \"web\"] key 'pkcs11:token=t' names no token object: add ;object=LABEL");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t;object=\n",
+                     "test.conf:1: [certificate \"web\"] key 'pkcs11:token=t;object=' names no token object: add ;object=LABEL");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t;object=w\nkey-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] key-password-file is for key files; a token key takes pkcs11-pin-file");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = /k\npkcs11-pin-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] pkcs11-pin-file is for key = pkcs11:…, not a key file");
+        assert_error("[ca \"c\"]\ncertificate = /a\nkey = pkcs11:token=t?pin-source=/p\n",
+                     "test.conf:1: [ca \"c\"] key 'pkcs11:token=t?pin-source=/p' names no token object: add ;object=LABEL");
+        assert_error("[ca \"c\"]\ncertificate = /a\nkey = /k\npkcs11-pin-file = /p\n",
+                     "test.conf:1: [ca \"c\"] pkcs11-pin-file is for key = pkcs11:…, not a key file");
 }
 
 /* Issue 12 item 3: the further outputs and their rules. */

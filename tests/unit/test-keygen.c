@@ -138,6 +138,32 @@ static void test_export_pem_reimport(void **state) {
         }
 }
 
+/* With a password: encrypted PKCS#8, PBES2 with AES-256-CBC (its OID in the DER), that only the password
+ * opens; the same key comes back. */
+static void test_export_key_encrypted(void **state) {
+        static const uint8_t aes256_cbc_oid[] = { 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a };
+        static const uint8_t pbes2_oid[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d };
+        static const char header[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----\n";
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t back = NULL, wrong = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {}, der = {}, plain = {};
+
+        assert_int_equal(keygen_export_key(keys[KEY_TYPE_EC_P256], "s3cret", &pem), 0);
+        assert_memory_equal(pem.data, header, sizeof(header) - 1);
+        assert_int_equal(gnutls_pem_base64_decode2("ENCRYPTED PRIVATE KEY", &pem, &der), 0);
+        assert_non_null(memmem(der.data, der.size, pbes2_oid, sizeof(pbes2_oid)));
+        assert_non_null(memmem(der.data, der.size, aes256_cbc_oid, sizeof(aes256_cbc_oid)));
+
+        assert_int_equal(gnutls_x509_privkey_init(&back), 0);
+        assert_int_equal(gnutls_x509_privkey_import2(back, &pem, GNUTLS_X509_FMT_PEM, "s3cret", 0), 0);
+        assert_true(key_ids_equal(keys[KEY_TYPE_EC_P256], back));
+        assert_int_equal(gnutls_x509_privkey_init(&wrong), 0);
+        assert_true(gnutls_x509_privkey_import2(wrong, &pem, GNUTLS_X509_FMT_PEM, "wrong", 0) < 0);
+
+        /* No password: the plain export. */
+        assert_int_equal(keygen_export_key(keys[KEY_TYPE_EC_P256], NULL, &plain), 0);
+        assert_null(memmem(plain.data, plain.size, "ENCRYPTED", 9));
+}
+
 /* ---- names ---- */
 
 static void test_san_ext_names(void **state) {
@@ -373,6 +399,7 @@ int main(void) {
                 cmocka_unit_test(test_generate_fresh),
                 cmocka_unit_test(test_generate_invalid),
                 cmocka_unit_test(test_export_pem_reimport),
+                cmocka_unit_test(test_export_key_encrypted),
                 cmocka_unit_test(test_san_ext_names),
                 cmocka_unit_test(test_csr_each_type),
                 cmocka_unit_test(test_csr_openssl),

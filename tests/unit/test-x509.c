@@ -702,6 +702,31 @@ static void test_unreadable(_unused_ void **state) {
 /* ---- problem codes (contract strings) ----------------------------------------------------------- */
 
 /* Issue 10 item 13: DN text reaches terminals (status), logs and JSON; a CN holding ESC must not. */
+/* A key in a token (key_pin): paired by the pin the caller read, no file, no permission check. */
+static void test_key_pin(_unused_ void **state) {
+        _cleanup_inspected_ Inspected i = {};
+        _cleanup_cert_facts_ CertFacts *ok = NULL, *bad = NULL;
+        uint8_t pin[PIN_SIZE];
+
+        case_input(&ok_case, &i);
+        i.in.key_data = NULL;
+        i.in.key_size = 0;
+        i.in.key_mode = 0644; /* would be key-permissions for a file */
+        i.in.key_path = "pkcs11:token=t;object=ok";
+        assert_int_equal(x509_inspect(&i.in, now_realtime(), &ok), 0);
+        assert_true(ok->has_pin);
+        memcpy(pin, ok->pin, PIN_SIZE);
+
+        i.in.key_pin = pin;
+        cert_facts_free(ok);
+        assert_int_equal(x509_inspect(&i.in, now_realtime(), &ok), 0);
+        check_problems("key-pin", ok, "");
+
+        pin[0] ^= 1;
+        assert_int_equal(x509_inspect(&i.in, now_realtime(), &bad), 0);
+        check_problems("key-pin-mismatch", bad, "key-mismatch");
+}
+
 static void test_escaped_text(_unused_ void **state) {
         static const struct {
                 const char *in;
@@ -1060,6 +1085,7 @@ int main(void) {
         ADD("test_fake_clock", test_fake_clock, NULL);
         ADD("test_percent_thresholds", test_percent_thresholds, NULL);
         ADD("test_unreadable", test_unreadable, NULL);
+        ADD("test_key_pin", test_key_pin, NULL);
         ADD("test_escaped_text", test_escaped_text, NULL);
         ADD("test_problem_codes", test_problem_codes, NULL);
         ADD("test_spki_pins", test_spki_pins, NULL);

@@ -135,6 +135,7 @@ cat >"$T/dep/c.conf" <<CONF
 [agent]
 state-directory = $T/dep/state
 pin-directory = $T/dep/pins
+metrics-file = $T/dep/metrics.prom
 [certificate "badsite"]
 certificate = $T/dep/site.crt
 key = $T/dep/site.key
@@ -154,6 +155,26 @@ assert [p for p in c["problems"] if p["code"] == "deploy-failed"], c["problems"]
 ' "$T/out" || die "check --json: $(cat "$T/out")"
 expect 2 "$CERTHERD" -c "$T/dep/c.conf" status
 grep -q "deploy-failed: reload certherd-badreload.service" "$T/out" || die "status: $(cat "$T/out")"
-ok "certherd renew with a unit whose reload fails: exit 1, deploy-failed in check --json and status"
+grep -q '^certherd_certificate_deploy_ok{name="badsite"} 0$' "$T/dep/metrics.prom" ||
+        die "metrics: $(cat "$T/dep/metrics.prom")"
+ok "certherd renew with a unit whose reload fails: exit 1, deploy-failed in check --json, status and the metrics"
+
+# --- the cause fixed (the unit reloads now): a plain renew deploys the same serial again, the problem clears
+s1=$(serial "$T/dep/site.crt")
+mkdir -p "$LC_ROOT/etc/systemd/system/certherd-badreload.service.d"
+printf '[Service]\nExecReload=\nExecReload=/bin/true\n' >"$LC_ROOT/etc/systemd/system/certherd-badreload.service.d/fix.conf"
+lc_exec systemctl daemon-reload
+expect 0 "$CERTHERD" -c "$T/dep/c.conf" renew
+grep -q "^badsite: deployed again (serial " "$T/out" || die "no redeploy: $(cat "$T/out" "$T/err")"
+[[ $(serial "$T/dep/site.crt") == "$s1" ]] || die "re-issued instead of re-deployed"
+expect 0 "$CERTHERD" -c "$T/dep/c.conf" check --json
+python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["certificates"][0]
+assert c["deploy"]["result"] == "ok" and not c["problems"], c
+' "$T/out" || die "check --json after the fix: $(cat "$T/out")"
+grep -q '^certherd_certificate_deploy_ok{name="badsite"} 1$' "$T/dep/metrics.prom" ||
+        die "metrics after the fix: $(cat "$T/dep/metrics.prom")"
+ok "after the unit is fixed a plain renew deploys the same serial again; deploy-failed and deploy_ok 0 clear"
 
 echo "$n_ok passed"

@@ -190,7 +190,7 @@ wait_for() { # what seconds command...
         local what=$1 n=$(($2 * 10)) i
         shift 2
         for ((i = 0; i < n; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-        die "daemon: $what not within ${n}0 ms: $(tail -20 "$T/daemon.log")"
+        die "daemon: $what not within $(($n / 10)) s: $(tail -20 "$T/daemon.log")"
 }
 state_is() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if $2 else 1)" "$T/state/certs/$1.json"; }
 touch "$T/hook.fail"
@@ -202,7 +202,9 @@ daemon=$!
 pids+=($daemon)
 sleep 1
 rm "$T/hook.fail"
-wait_for "a redeploy of web" 15 state_is web "not s['deploy_failed'] and s['deploy_serial'] == '$s3'"
+# The backoff is at most a tenth of the 100 s lifetime, and the timer has 1 s of slack; a loaded CI
+# machine gets room on top.
+wait_for "a redeploy of web" 40 state_is web "not s['deploy_failed'] and s['deploy_serial'] == '$s3'"
 [[ $(serial "$T/tls/web.crt") == "$s3" ]] || die "the daemon re-issued instead of re-deploying"
 grep -q "web: deploying the installed certificate (serial $s3) again" "$T/daemon.log" || die "$(cat "$T/daemon.log")"
 kill "$daemon"; wait "$daemon" 2>/dev/null || true
