@@ -16,6 +16,8 @@
 #include "fd-util.h"
 #include "install.h"
 #include "gnutls-util.h"
+#include "import-certbot.h"
+#include "import-inventory.h"
 #include "log.h"
 #include "pass.h"
 #include "pin.h"
@@ -41,6 +43,7 @@ static bool arg_nagios = false;
 static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
+static ImportOptions arg_import = {};
 
 static void help(void) {
         printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -57,6 +60,9 @@ static void help(void) {
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
                "  recover                finish or roll back interrupted installs (at boot)\n"
+               "  import certbot|certmonger|acme.sh [DIR]\n"
+               "                         an inventory (and ACME accounts) from another tool's files\n"
+               "  discover               a watch-only inventory of the certificates this host serves\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -66,6 +72,10 @@ static void help(void) {
                "      --log-level L      debug, info (default), notice, warning, err ($CERTHERD_LOG_LEVEL)\n"
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
+               "      --config-dir DIR   import certbot: certbot's directory (default /etc/letsencrypt)\n"
+               "      --write FILE       import, discover: write the inventory to FILE (a new file), not stdout\n"
+               "      --state-directory D  import: where ACME accounts go (default: the inventory's)\n"
+               "      --disable-source   import certbot: rename renewal/NAME.conf so certbot stops renewing it\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
@@ -489,8 +499,25 @@ static int verb_acme(char **args) {
         return EXIT_OK;
 }
 
+static int verb_import(char **args) {
+        arg_import.config = arg_config;
+        if (!args[0])
+                return usage_error("%s", "usage: certherd import certbot|certmonger|acme.sh [DIR]");
+        if (arg_import.config_dir && strcmp(args[0], "certbot") != 0)
+                return usage_error("--config-dir applies to import certbot only, not to '%s'", args[0]);
+        if (arg_import.disable_source && strcmp(args[0], "certbot") != 0)
+                return usage_error("--disable-source applies to import certbot only, not to '%s'", args[0]);
+        if (strcmp(args[0], "certbot") == 0) {
+                if (args[1])
+                        return usage_error("import certbot takes no arguments (--config-dir DIR): '%s'", args[1]);
+                return import_certbot(&arg_import);
+        }
+        return usage_error("unknown import source '%s': expected certbot, certmonger or acme.sh", args[0]);
+}
+
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
+               ARG_CONFIG_DIR, ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -499,6 +526,10 @@ int main(int argc, char *argv[]) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "reason", required_argument, NULL, ARG_REASON },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+                { "write", required_argument, NULL, ARG_WRITE },
+                { "state-directory", required_argument, NULL, ARG_STATE_DIRECTORY },
+                { "disable-source", no_argument, NULL, ARG_DISABLE_SOURCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -533,6 +564,18 @@ int main(int argc, char *argv[]) {
                 case ARG_REASON:
                         arg_reason = optarg;
                         break;
+                case ARG_CONFIG_DIR:
+                        arg_import.config_dir = optarg;
+                        break;
+                case ARG_WRITE:
+                        arg_import.write = optarg;
+                        break;
+                case ARG_STATE_DIRECTORY:
+                        arg_import.state_directory = optarg;
+                        break;
+                case ARG_DISABLE_SOURCE:
+                        arg_import.disable_source = true;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -561,6 +604,13 @@ int main(int argc, char *argv[]) {
                 return usage_error("--force applies to renew only, not to '%s'", verb);
         if (arg_reason && strcmp(verb, "revoke") != 0)
                 return usage_error("--reason applies to revoke only, not to '%s'", verb);
+        if ((arg_import.config_dir || arg_import.state_directory || arg_import.disable_source) &&
+            strcmp(verb, "import") != 0)
+                return usage_error("--config-dir, --state-directory and --disable-source apply to import only, not "
+                                   "to '%s'",
+                                   verb);
+        if (arg_import.write && strcmp(verb, "import") != 0 && strcmp(verb, "discover") != 0)
+                return usage_error("--write applies to import and discover only, not to '%s'", verb);
         if (arg_password_file && strcmp(verb, "pin") != 0)
                 return usage_error("--password-file applies to pin only, not to '%s'", verb);
         /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */
@@ -598,5 +648,7 @@ int main(int argc, char *argv[]) {
                 return verb_revoke(args);
         if (strcmp(verb, "acme") == 0)
                 return verb_acme(args);
+        if (strcmp(verb, "import") == 0)
+                return verb_import(args);
         return usage_error("unknown command '%s'", verb);
 }
