@@ -10,6 +10,7 @@
 #include "check.h"
 #include "fd-util.h"
 #include "log.h"
+#include "outputs.h"
 #include "pool.h"
 
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
@@ -135,6 +136,10 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         }
 
         r = x509_inspect(&in, job->now, &res->facts);
+        if (r < 0)
+                return r;
+        /* chain, leaf, combined, pkcs12: the same generation as the certificate, with its key. */
+        r = outputs_inspect(c, in.cert_data, in.cert_size, password, res->facts);
         if (r < 0)
                 return r;
         if (trust->error > 0 && res->facts->parsed)

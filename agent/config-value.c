@@ -666,6 +666,11 @@ static const ConfigKey cert_keys[] = {
         KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
         KEY("verify", set_list, CERT(verify),
             "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+        KEY("chain", set_string, CERT(chain), NULL, NULL),
+        KEY("leaf", set_string, CERT(leaf), NULL, NULL),
+        KEY("combined", set_string, CERT(combined), NULL, NULL),
+        KEY("pkcs12", set_string, CERT(pkcs12), NULL, NULL),
+        KEY("pkcs12-password-file", set_string, CERT(pkcs12_password_file), NULL, NULL),
 };
 
 const ConfigKey *config_key_find(SectionKind kind, const char *key) {

@@ -194,6 +194,11 @@ static CertConfig *cert_free(CertConfig *c) {
         free(c->signal_pidfile);
         free(c->exec);
         strv_free(c->verify);
+        free(c->chain);
+        free(c->leaf);
+        free(c->combined);
+        free(c->pkcs12);
+        free(c->pkcs12_password_file);
         free(c->file);
         free(c);
         return NULL;
@@ -818,8 +823,41 @@ static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
         return buf;
 }
 
+/* chain, leaf, combined, pkcs12: installed in one generation with key and certificate, so each must be
+ * its own absolute path; what holds the key needs a key that is a file. */
+static int validate_outputs(const CertConfig *c, char **reterr) {
+        const char *paths[] = { c->certificate, c->key, c->chain, c->leaf, c->combined, c->pkcs12 };
+        const char *names[] = { "certificate", "key", "chain", "leaf", "combined", "pkcs12" };
+        bool key_in_token = c->key && strncmp(c->key, "pkcs11:", 7) == 0;
+
+        for (size_t i = 2; i < ELEMENTSOF(paths); i++) {
+                if (!paths[i])
+                        continue;
+                if (paths[i][0] != '/')
+                        return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                             "'%s' must be an absolute path, not '%s'", names[i], paths[i]);
+                for (size_t k = 0; k < i; k++)
+                        if (paths[k] && strcmp(paths[k], paths[i]) == 0)
+                                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                                     "'%s' and '%s' name the same file %s", names[k], names[i],
+                                                     paths[i]);
+        }
+        if ((c->combined || c->pkcs12) && (!c->key || key_in_token))
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'%s' holds the private key: it needs a key file%s",
+                                     c->combined ? "combined" : "pkcs12", key_in_token ? ", not a pkcs11: URI" : "");
+        if (c->pkcs12 && !c->pkcs12_password_file)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'pkcs12' needs 'pkcs12-password-file'");
+        if (c->pkcs12_password_file && !c->pkcs12)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "'pkcs12-password-file' without 'pkcs12'");
+        return 0;
+}
+
 static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         char issuer[256];
+        int r;
 
         if (!c->certificate)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
@@ -837,6 +875,9 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
+        r = validate_outputs(c, reterr);
+        if (r < 0)
+                return r;
         return check_thresholds(reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
                                 cert_critical_before(inv, c));
 }

@@ -134,6 +134,14 @@ typedef struct CertConfig {
         char *exec;       /* command line of the hook */
         usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
+        /* Further outputs, each optional (NULL), installed with key and certificate as one generation
+         * (install_set): the intermediates alone, the leaf alone, key + leaf + chain in one PEM, and
+         * PKCS#12 (which needs pkcs12_password_file). */
+        char *chain;
+        char *leaf;
+        char *combined;
+        char *pkcs12;
+        char *pkcs12_password_file;
         char *file;
         unsigned line;
 } CertConfig;

@@ -7,17 +7,19 @@
  * before any data, is written, fsync'ed and renamed over the target (which replaces a symlink there rather
  * than following it), and the directory is fsync'ed so that the rename survives a power cut.
  *
- * A pair (install_pair): two renames are not one atomic step, and a service must never load the new
- * certificate with the old key. A write-ahead record, STATE_DIR/install/NAME.rec, makes them one:
+ * A set (install_set; install_pair is its key+certificate case): several renames are not one atomic
+ * step, and a service must never load the new certificate with the old key, nor a combined PEM, PKCS#12
+ * or chain file of another generation than the certificate beside it. A write-ahead record,
+ * STATE_DIR/install/NAME.rec, listing every file of the generation, makes them one:
  *   0. Intent: write the record in state "prepared", naming the targets and their staging files
  *      (".BASE.certherd-new" beside each target); install_recover() gets only the name and needs them.
- *   1. Stage: write the new key and cert to the staging files (owner, mode, data, fsync), fsync the dirs.
- *   2. Backup: copy the current key and cert into STATE_DIR/backup/.NAME.new/{key,cert} (each by the
+ *   1. Stage: write each new file (key, cert, then the other outputs) to its staging file (owner, mode, data, fsync), fsync the dirs.
+ *   2. Backup: copy the current files into STATE_DIR/backup/.NAME.new/{key,cert,chain,...} (each by the
  *      atomic single-file path), exchange that directory with STATE_DIR/backup/NAME (RENAME_EXCHANGE) and
  *      delete the older generation: a backup is one whole generation, never half of two.
  *   3. Commit: atomically replace the record by one in state "committed". This rename is the commit
  *      point: a crash before it leaves the old pair, a crash after it the new pair.
- *   4. Switch: rename the key's staging file over the key, the cert's over the cert; fsync both dirs.
+ *   4. Switch: rename each staging file over its target (key first, cert next); fsync the dirs.
  *   5. Done: remove the record, fsync STATE_DIR/install.
  * install_recover(): with a committed record, rename each staging file that still exists over its target
  * (both were complete and fsync'ed before the commit, so rolling forward always works) and fsync the
@@ -71,25 +73,31 @@
 #define RECORD_MAGIC "certherd-install-record 1"
 #define NAME_LEN_MAX 200
 
-/* install_pair's crash points, in the order they are passed. */
-enum {
-        CRASH_PREPARED = 1,   /* intent record written, nothing staged */
-        CRASH_STAGED_KEY,     /* new key in its staging file */
-        CRASH_STAGED_CERT,    /* new cert in its staging file */
-        CRASH_BACKUP_KEY,     /* old key copied into the backup being built */
-        CRASH_BACKUP_CERT,    /* old cert copied; the backup not yet in place */
-        CRASH_BACKUP_SWAPPED, /* new backup in place, the older generation not yet deleted */
-        CRASH_BEFORE_COMMIT,  /* backup complete, record still "prepared" */
-        CRASH_COMMITTED,      /* record "committed", nothing renamed */
-        CRASH_RENAMED_KEY,    /* between the two renames */
-        CRASH_RENAMED_CERT,   /* both renamed, directories not yet fsync'ed */
-        CRASH_SYNCED,         /* directories fsync'ed, record not yet removed */
-        CRASH_DONE,           /* record removed, STATE_DIR/install not yet fsync'ed */
-};
+/* install_set's crash points, numbered in the order they are passed (each on every call, whether or not
+ * the part it names is being installed, so that a test can walk them all): */
+#define N_PARTS ((unsigned) _INSTALL_PART_MAX)
+#define CRASH_PREPARED 1u                               /* intent record written, nothing staged */
+#define CRASH_STAGED(i) (2u + (unsigned) (i))           /* part i in its staging file */
+#define CRASH_BACKUP(i) (2u + N_PARTS + (unsigned) (i)) /* old part i copied into the backup being built */
+#define CRASH_BACKUP_SWAPPED (2u + 2 * N_PARTS)         /* new backup in place, older generation not deleted */
+#define CRASH_BEFORE_COMMIT (CRASH_BACKUP_SWAPPED + 1)  /* backup complete, record still "prepared" */
+#define CRASH_COMMITTED (CRASH_BEFORE_COMMIT + 1)       /* record "committed", nothing renamed */
+#define CRASH_RENAMED(i) (CRASH_COMMITTED + 1 + (unsigned) (i)) /* parts 0..i renamed, the rest not */
+#define CRASH_SYNCED (CRASH_COMMITTED + 1 + N_PARTS)    /* directories fsync'ed, record not yet removed */
+#define CRASH_DONE (CRASH_SYNCED + 1)                   /* record removed, STATE_DIR/install not yet fsync'ed */
 _Static_assert(CRASH_DONE == INSTALL_CRASH_POINTS, "INSTALL_CRASH_POINTS must name the last crash point");
 
-enum { PAIR_KEY, PAIR_CERT, _PAIR_MAX };
-static const char *const pair_label[_PAIR_MAX] = { "key", "cert" };
+/* Record lines and backup file names. No label is a prefix of another (record_slot relies on it). */
+static const char *const part_label[_INSTALL_PART_MAX] = {
+        [INSTALL_PART_KEY] = "key",           [INSTALL_PART_CERT] = "cert",
+        [INSTALL_PART_CHAIN] = "chain",       [INSTALL_PART_LEAF] = "leaf",
+        [INSTALL_PART_COMBINED] = "combined", [INSTALL_PART_PKCS12] = "pkcs12",
+};
+
+/* What holds a private key is backed up readable by root alone. */
+static bool part_is_secret(size_t i) {
+        return i == INSTALL_PART_KEY || i == INSTALL_PART_COMBINED || i == INSTALL_PART_PKCS12;
+}
 
 static void closedirp(DIR **d) {
         if (*d)
@@ -565,12 +573,12 @@ int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid) {
 
 typedef struct Record {
         bool committed;
-        char *target[_PAIR_MAX]; /* NULL: this part is not being installed */
-        char *temp[_PAIR_MAX];
+        char *target[_INSTALL_PART_MAX]; /* NULL: this part is not being installed */
+        char *temp[_INSTALL_PART_MAX];
 } Record;
 
 static void record_done(Record *rec) {
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 free(rec->target[i]);
                 free(rec->temp[i]);
         }
@@ -594,26 +602,28 @@ static int staging_path(const char *target, char **ret) {
         return 0;
 }
 
+/* Every file of the generation, in part order: one record makes them one install. */
 static char *record_format(const Record *rec, bool committed) {
-        _cleanup_free_ char *key = NULL, *cert = NULL;
-        char **part[_PAIR_MAX] = { &key, &cert };
+        _cleanup_free_ char *text = strdup_printf(RECORD_MAGIC "\nstate %s\n", committed ? "committed" : "prepared");
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
-                const char *l = pair_label[i];
+        for (size_t i = 0; i < _INSTALL_PART_MAX && text; i++) {
+                const char *l = part_label[i];
+                char *more;
 
-                if (rec->target[i] &&
-                    !(*part[i] = strdup_printf("%s %s\n%s-temp %s\n", l, rec->target[i], l, rec->temp[i])))
-                        return NULL;
+                if (!rec->target[i])
+                        continue;
+                more = strdup_printf("%s%s %s\n%s-temp %s\n", text, l, rec->target[i], l, rec->temp[i]);
+                free(text);
+                text = more;
         }
-        return strdup_printf(RECORD_MAGIC "\nstate %s\n%s%s", committed ? "committed" : "prepared",
-                             key ? key : "", cert ? cert : "");
+        return TAKE_PTR(text);
 }
 
 static char **record_slot(Record *rec, const char *key) {
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
-                size_t n = strlen(pair_label[i]);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                size_t n = strlen(part_label[i]);
 
-                if (strncmp(key, pair_label[i], n) != 0)
+                if (strncmp(key, part_label[i], n) != 0)
                         continue;
                 if (!key[n])
                         return &rec->target[i];
@@ -628,7 +638,7 @@ static char **record_slot(Record *rec, const char *key) {
 static int record_verify(const Record *rec) {
         bool any = false;
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 _cleanup_free_ char *expected = NULL;
 
                 if (!rec->target[i] != !rec->temp[i])
@@ -712,7 +722,17 @@ int install_record_parse(const void *data, size_t size, char **ret_targets) {
         if (r < 0)
                 return r;
         if (ret_targets) {
-                t = strdup_printf("%s\n%s\n", rec.target[PAIR_KEY] ?: "", rec.target[PAIR_CERT] ?: "");
+                t = strdup_printf("%s\n%s\n", rec.target[INSTALL_PART_KEY] ?: "", rec.target[INSTALL_PART_CERT] ?: "");
+                /* The other outputs, only when present: "LABEL PATH" lines. */
+                for (size_t i = INSTALL_PART_CHAIN; i < _INSTALL_PART_MAX && t; i++) {
+                        char *more;
+
+                        if (!rec.target[i])
+                                continue;
+                        more = strdup_printf("%s%s %s\n", t, part_label[i], rec.target[i]);
+                        free(t);
+                        t = more;
+                }
                 if (!t)
                         return -ENOMEM;
                 *ret_targets = t;
@@ -805,8 +825,8 @@ static int backup_copy(const Target *t, int new_fd, size_t i) {
         r = read_regular_at(t->dirfd, t->base, FILE_MAX, &data, &size);
         if (r <= 0)
                 return r;
-        r = install_at(new_fd, pair_label[i], &(const InstallFile) {
-                .data = data, .size = size, .mode = i == PAIR_KEY ? 0600 : 0644,
+        r = install_at(new_fd, part_label[i], &(const InstallFile) {
+                .data = data, .size = size, .mode = part_is_secret(i) ? 0600 : 0644,
                 .uid = (uid_t) -1, .gid = (gid_t) -1 });
         return r < 0 ? r : 1;
 }
@@ -833,7 +853,7 @@ static int backup_swap(int backup_fd, const char *new_name, const char *name) {
         return r < 0 ? r : fsync_fd(backup_fd);
 }
 
-static int backup_take(int state_fd, const char *name, const Target t[_PAIR_MAX]) {
+static int backup_take(int state_fd, const char *name, const Target t[_INSTALL_PART_MAX]) {
         _cleanup_close_ int backup_fd = -1, new_fd = -1;
         _cleanup_free_ char *new_name = backup_staging_name(name);
         unsigned copied = 0;
@@ -851,12 +871,12 @@ static int backup_take(int state_fd, const char *name, const Target t[_PAIR_MAX]
         if (new_fd < 0)
                 return new_fd;
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 r = backup_copy(&t[i], new_fd, i);
                 if (r < 0)
                         return r;
                 copied += (unsigned) r;
-                install_crash_point(i == PAIR_KEY ? CRASH_BACKUP_KEY : CRASH_BACKUP_CERT);
+                install_crash_point(CRASH_BACKUP(i));
         }
         if (copied > 0)
                 return backup_swap(backup_fd, new_name, name);
@@ -931,7 +951,7 @@ static int recover_record(int install_fd, const char *rec_name) {
         r = record_parse_strict(text, size, &rec);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 int k = rec.target[i] ? recover_target(rec.target[i], rec.committed) : 0;
                 if (k < 0)
                         return k;
@@ -1032,14 +1052,14 @@ int install_recover_all(const char *state_dir, InstallRecoverReport report, void
 
 typedef struct Pair {
         const char *state_dir, *name;
-        const InstallFile *f[_PAIR_MAX];
-        Target t[_PAIR_MAX];
+        const InstallFile *f[_INSTALL_PART_MAX];
+        Target t[_INSTALL_PART_MAX];
         Record rec;
         int state_fd, install_fd;
 } Pair;
 
 static void pair_done(Pair *p) {
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 free(p->t[i].dir);
                 free(p->t[i].temp);
                 closep(&p->t[i].dirfd);
@@ -1082,14 +1102,14 @@ static int pair_open(Pair *p) {
         struct stat sk, sc;
         int r;
 
-        if (!path_is_absolute(p->state_dir) || !name_is_valid(p->name) || !p->f[PAIR_CERT])
+        if (!path_is_absolute(p->state_dir) || !name_is_valid(p->name) || !p->f[INSTALL_PART_CERT])
                 return -EINVAL;
         r = open_dir_nofollow(p->state_dir, (mode_t) -1, &p->state_fd);
         if (r < 0)
                 return r;
         if (faccessat(p->state_fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
                 return -errno;
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 if (!p->f[i])
                         continue;
                 if (!p->f[i]->data && p->f[i]->size > 0)
@@ -1102,14 +1122,16 @@ static int pair_open(Pair *p) {
                 if (!p->rec.target[i] || !p->rec.temp[i])
                         return -ENOMEM;
         }
-        if (!p->f[PAIR_KEY])
-                return 0;
         /* Two spellings of one file (a/../a, a symlinked directory) would stage twice under one name. */
-        if (fstat(p->t[PAIR_KEY].dirfd, &sk) < 0 || fstat(p->t[PAIR_CERT].dirfd, &sc) < 0)
-                return -errno;
-        if (sk.st_dev == sc.st_dev && sk.st_ino == sc.st_ino &&
-            streq(p->t[PAIR_KEY].base, p->t[PAIR_CERT].base))
-                return -EINVAL;
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                for (size_t k = i + 1; k < _INSTALL_PART_MAX; k++) {
+                        if (p->t[i].dirfd < 0 || p->t[k].dirfd < 0)
+                                continue;
+                        if (fstat(p->t[i].dirfd, &sk) < 0 || fstat(p->t[k].dirfd, &sc) < 0)
+                                return -errno;
+                        if (sk.st_dev == sc.st_dev && sk.st_ino == sc.st_ino && streq(p->t[i].base, p->t[k].base))
+                                return -EINVAL;
+                }
         return 0;
 }
 
@@ -1122,7 +1144,7 @@ static int pair_prepare(Pair *p) {
                 return r;
         install_crash_point(CRASH_PREPARED);
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 if (p->f[i]) {
                         r = stage_at(p->t[i].dirfd, p->t[i].temp, p->f[i]);
                         /* The commit record will promise this file: its name must survive a power cut. */
@@ -1131,7 +1153,7 @@ static int pair_prepare(Pair *p) {
                         if (r < 0)
                                 return r;
                 }
-                install_crash_point(i == PAIR_KEY ? CRASH_STAGED_KEY : CRASH_STAGED_CERT);
+                install_crash_point(CRASH_STAGED(i));
         }
 
         r = backup_take(p->state_fd, p->name, p->t);
@@ -1146,14 +1168,14 @@ static int pair_switch(Pair *p) {
         _cleanup_free_ char *rec_name = NULL;
         int r;
 
-        for (size_t i = 0; i < _PAIR_MAX; i++) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
                 const Target *t = &p->t[i];
 
                 if (t->dirfd >= 0 && renameat(t->dirfd, t->temp, t->dirfd, t->base) < 0)
                         return -errno;
-                install_crash_point(i == PAIR_KEY ? CRASH_RENAMED_KEY : CRASH_RENAMED_CERT);
+                install_crash_point(CRASH_RENAMED(i));
         }
-        for (size_t i = 0; i < _PAIR_MAX; i++)
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
                 if (p->t[i].dirfd >= 0 && fsync(p->t[i].dirfd) < 0)
                         return -errno;
         install_crash_point(CRASH_SYNCED);
@@ -1168,12 +1190,14 @@ static int pair_switch(Pair *p) {
         return fsync_fd(p->install_fd);
 }
 
-int install_pair(const char *state_dir, const char *name, const InstallFile *key, const InstallFile *cert) {
-        _cleanup_(pair_done) Pair p = {
-                .state_dir = state_dir, .name = name, .f = { key, cert },
-                .t = { { .dirfd = -1 }, { .dirfd = -1 } }, .state_fd = -1, .install_fd = -1,
-        };
+int install_set(const char *state_dir, const char *name, const InstallFile *const files[_INSTALL_PART_MAX]) {
+        _cleanup_(pair_done) Pair p = { .state_dir = state_dir, .name = name, .state_fd = -1, .install_fd = -1 };
         int r;
+
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                p.f[i] = files[i];
+                p.t[i].dirfd = -1;
+        }
 
         r = pair_open(&p);
         if (r < 0)
@@ -1199,6 +1223,12 @@ int install_pair(const char *state_dir, const char *name, const InstallFile *key
 
         /* Past the commit point a failure leaves the record, and install_recover() completes the pair. */
         return pair_switch(&p);
+}
+
+int install_pair(const char *state_dir, const char *name, const InstallFile *key, const InstallFile *cert) {
+        const InstallFile *files[_INSTALL_PART_MAX] = { [INSTALL_PART_KEY] = key, [INSTALL_PART_CERT] = cert };
+
+        return install_set(state_dir, name, files);
 }
 
 void install_crash_point(unsigned k) {

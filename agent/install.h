@@ -48,7 +48,28 @@ InstallBatch *install_batch_free(InstallBatch *b);
 /* The same for an array: new, add each, commit, free. Returns n or -errno. */
 int install_files_batch(const char *dir, const InstallFile *files, size_t n);
 
-/* Install key and certificate of certificate set `name` together. The previous generation is kept under
+/* The files of one generation of a certificate set, in the order they are staged, backed up and renamed.
+ * Backups keep them under these labels: key cert chain leaf combined pkcs12. */
+typedef enum InstallPart {
+        INSTALL_PART_KEY,
+        INSTALL_PART_CERT,     /* leaf + chain ("fullchain") */
+        INSTALL_PART_CHAIN,    /* the intermediates alone */
+        INSTALL_PART_LEAF,     /* the leaf alone */
+        INSTALL_PART_COMBINED, /* key + leaf + chain, one PEM */
+        INSTALL_PART_PKCS12,   /* key + leaf + chain, PKCS#12 */
+        _INSTALL_PART_MAX,
+} InstallPart;
+
+/* Install every file of one generation of certificate set `name` together, under one write-ahead record:
+ * after a crash and install_recover() a reader sees all of them from the old generation or all from the
+ * new one, never a mix. files[INSTALL_PART_CERT] is required; any other may be NULL (not installed; a
+ * NULL key: the key file stays as it is). The previous generation of the files given is kept under
+ * STATE_DIR/backup/NAME/ (by label; key, combined, pkcs12 mode 0600, the others 0644). Two parts naming
+ * one file: -EINVAL. Returns 0 or -errno; on failure before the commit point nothing changed, after it
+ * install_recover() completes the install. */
+int install_set(const char *state_dir, const char *name, const InstallFile *const files[_INSTALL_PART_MAX]);
+
+/* Install key and certificate of certificate set `name` together: install_set() with these two. The previous generation is kept under
  * STATE_DIR/backup/NAME/ (key and cert, mode 0600/0644) before it is replaced. `key` may be NULL when
  * only the certificate changes. Returns 0 or -errno; on failure before the commit point nothing changed,
  * after it install_recover() completes the install. */
@@ -68,12 +89,15 @@ int install_recover_all(const char *state_dir, InstallRecoverReport report, void
 /* Parse the text of a write-ahead record (STATE_DIR/install/NAME.rec) as install_recover() does:
  * strictly, accepting only exactly what install_pair() writes. Returns 1 for a committed record, 0 for a
  * prepared one, -EBADMSG for anything else. *ret_targets (may be NULL) gets "KEY\nCERT\n", the target
- * paths (empty when absent). For the fuzzer and tests. */
+ * paths (empty when absent), then "LABEL PATH\n" for each other output the record names. For the fuzzer and tests. */
 int install_record_parse(const void *data, size_t size, char **ret_targets);
 
 /* Test hook: when the environment variable CERTHERD_TEST_KILL_POINT equals k, the process SIGKILLs itself
  * at the k-th crash point of install_pair (used by the crash-safety test; costs a getenv otherwise). */
 void install_crash_point(unsigned k);
 
-/* install_pair's crash points are numbered 1..INSTALL_CRASH_POINTS, each passed on every call. */
-#define INSTALL_CRASH_POINTS 12
+/* install_set's (and install_pair's) crash points are numbered 1..INSTALL_CRASH_POINTS in the order they
+ * are passed, each passed on every call (whether or not the part it concerns is installed): intent
+ * record (1), each part staged (2..7), each part backed up (8..13), backup swapped (14), before commit
+ * (15), committed (16), each part renamed (17..22), directories synced (23), record removed (24). */
+#define INSTALL_CRASH_POINTS 24

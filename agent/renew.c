@@ -16,6 +16,7 @@
 #include "notify-bus.h"
 #include "notify-verify.h"
 #include "notify.h"
+#include "outputs.h"
 #include "policy.h"
 #include "pool.h"
 #include "publish.h"
@@ -208,11 +209,51 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
         return 0;
 }
 
+/* chain, leaf, combined, pkcs12 of the new generation (outputs.h). The combined file holds the key as the
+ * key file will: the new key's PEM, or the installed file's bytes when it is kept as it is. */
+static int build_outputs(const CertConfig *c, const Issued *is, OutputFiles *ret) {
+        _cleanup_free_ uint8_t *kept = NULL;
+        _cleanup_free_ char *password = NULL;
+        const uint8_t *key_file = is->key_pem.data;
+        size_t key_size = is->key_pem.size;
+        int r;
+
+        if (!c->chain && !c->leaf && !c->combined && !c->pkcs12)
+                return 0;
+        if (c->combined && !key_file) {
+                r = read_full_file(c->key, INPUT_MAX, &kept, &key_size);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read %s for combined: %m", c->name, c->key);
+                key_file = kept;
+        }
+        if (c->pkcs12) {
+                r = read_secret_file(c->pkcs12_password_file, &password);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read pkcs12-password-file %s: %m", c->name,
+                                               c->pkcs12_password_file);
+        }
+        r = outputs_build(c, is->cert_pem.data, is->cert_pem.size, is->key, key_file, key_size, password, ret);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot build the outputs (chain, leaf, combined, pkcs12): %m", c->name);
+        return 0;
+}
+
 static int install(const Inventory *inv, const CertConfig *c, const Issued *is) {
+        _cleanup_(output_files_done) OutputFiles out = {};
         InstallFile key = { .path = c->key, .data = is->key_pem.data, .size = is->key_pem.size,
                             .mode = c->mode_set ? c->mode : 0600 };
         InstallFile cert = { .path = c->certificate, .data = is->cert_pem.data, .size = is->cert_pem.size,
                              .mode = 0644 };
+        InstallFile extra[_INSTALL_PART_MAX] = {};
+        const InstallFile *files[_INSTALL_PART_MAX] = {};
+        const char *paths[_INSTALL_PART_MAX] = {
+                [INSTALL_PART_CHAIN] = c->chain, [INSTALL_PART_LEAF] = c->leaf,
+                [INSTALL_PART_COMBINED] = c->combined, [INSTALL_PART_PKCS12] = c->pkcs12,
+        };
+        const gnutls_datum_t *data[_INSTALL_PART_MAX] = {
+                [INSTALL_PART_CHAIN] = &out.chain, [INSTALL_PART_LEAF] = &out.leaf,
+                [INSTALL_PART_COMBINED] = &out.combined, [INSTALL_PART_PKCS12] = &out.pkcs12,
+        };
         int r;
 
         r = install_parse_owner(c->owner, &key.uid, &key.gid);
@@ -225,7 +266,25 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (r = mkdir_parents(c->key, 0755)) < 0)
                 return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, c->certificate);
 
-        r = install_pair(inv->agent.state_directory, c->name, is->key_pem.data ? &key : NULL, &cert);
+        r = build_outputs(c, is, &out);
+        if (r < 0)
+                return r;
+        files[INSTALL_PART_KEY] = is->key_pem.data ? &key : NULL;
+        files[INSTALL_PART_CERT] = &cert;
+        for (size_t i = INSTALL_PART_CHAIN; i < _INSTALL_PART_MAX; i++) {
+                bool secret = i == INSTALL_PART_COMBINED || i == INSTALL_PART_PKCS12;
+
+                if (!paths[i])
+                        continue;
+                /* What holds the key gets the key's mode and owner; the certificates, the certificate's. */
+                extra[i] = (InstallFile) { .path = paths[i], .data = data[i]->data, .size = data[i]->size,
+                                           .mode = secret ? key.mode : cert.mode, .uid = key.uid, .gid = key.gid };
+                r = mkdir_parents(paths[i], 0755);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, paths[i]);
+                files[i] = &extra[i];
+        }
+        r = install_set(inv->agent.state_directory, c->name, files);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot install %s and %s: %m", c->name, c->certificate, c->key);
         return 0;
