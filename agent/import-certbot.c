@@ -847,7 +847,31 @@ static int read_lineages(Import *im) {
         return r;
 }
 
+/* A live/ link becomes a regular file with its target's content, owner and mode: certherd reuses only a key
+ * that is a regular file of its own (keys.c), and installs replace the last component anyway. */
+static int unlink_live(const char *path) {
+        _cleanup_free_ uint8_t *data = NULL;
+        struct stat lst, st;
+        size_t size;
+        int r;
+
+        if (lstat(path, &lst) < 0)
+                return log_error_errno(-errno, "cannot stat %s: %m", path);
+        if (!S_ISLNK(lst.st_mode))
+                return 0;
+        if (stat(path, &st) < 0)
+                return log_error_errno(-errno, "%s: a link to nothing: %m", path);
+        r = read_full_file(path, CERT_FILE_MAX, &data, &size);
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = path, .data = data, .size = size, .mode = st.st_mode & 07777,
+                                                  .uid = st.st_uid, .gid = st.st_gid });
+        if (r < 0)
+                return log_error_errno(r, "cannot replace the link %s with a file: %s", path, file_strerror(r));
+        return 0;
+}
+
 static int disable_source(const Lineage *l) {
+        static const char *const keys[] = { "privkey", "fullchain", "cert", "chain" };
         _cleanup_free_ char *to = NULL;
 
         if (asprintf(&to, "%s.certherd-imported", l->conf_path) < 0)
@@ -855,6 +879,11 @@ static int disable_source(const Lineage *l) {
         if (rename(l->conf_path, to) < 0)
                 return log_error_errno(-errno, "cannot rename %s: %m", l->conf_path);
         log_notice("%s: renamed to %s: certbot no longer renews it", l->conf_path, to);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *p = certbot_conf_value(l->conf, "", keys[i]);
+                if (unlink_live(p) < 0)
+                        return -EIO;
+        }
         return 0;
 }
 
