@@ -415,18 +415,6 @@ static bool is_true(const char *v) {
         return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-/* Single-quoted for sh. */
-static int shell_quote(const char *s, FILE *f) {
-        fputc('\'', f);
-        for (; *s; s++)
-                if (*s == '\'')
-                        fputs("'\\''", f);
-                else
-                        fputc(*s, f);
-        fputc('\'', f);
-        return 0;
-}
-
 static int lineage_path(const Lineage *l, const char *key, const char **ret) {
         const char *v = certbot_conf_value(l->conf, "", key);
 
@@ -642,17 +630,17 @@ static int lineage_hook(Import *im, Lineage *l) {
                    "from %s.\n# It runs what certbot ran after renewing this lineage, with certbot's deploy hook "
                    "environment.\nRENEWED_LINEAGE=",
                 l->name, l->conf_path);
-        shell_quote(lineage, f);
+        import_shell_quote(f, lineage);
         fputs("\nRENEWED_DOMAINS=", f);
-        shell_quote(domains, f);
+        import_shell_quote(f, domains);
         fputs("\nexport RENEWED_LINEAGE RENEWED_DOMAINS\nrc=0\n", f);
         if (renew_hook) {
                 fputs("# renew_hook (--deploy-hook) of the renewal file\n/bin/sh -c ", f);
-                shell_quote(renew_hook, f);
+                import_shell_quote(f, renew_hook);
                 fputs(" || rc=1\n", f);
         }
         fputs("# every executable in certbot's deploy hook directory, in order, as certbot runs them\nfor hook in ", f);
-        shell_quote(deploy, f);
+        import_shell_quote(f, deploy);
         fputs("/*; do\n        case $hook in *~) continue ;; esac\n        [ -f \"$hook\" ] && [ -x \"$hook\" ] || "
               "continue\n        \"$hook\" || rc=1\ndone\nexit $rc\n",
               f);
@@ -928,15 +916,8 @@ int import_certbot(const ImportOptions *o) {
                 const Lineage *l = &im.lineages[i];
                 if (!l->hook_path)
                         continue;
-                r = mkdir_parents(l->hook_path, 0700);
-                if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = l->hook_path, .data = l->hook_text,
-                                                          .size = strlen(l->hook_text), .mode = 0700,
-                                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
-                if (r < 0) {
-                        log_error_errno(r, "cannot write the hook %s: %m", l->hook_path);
+                if (import_install_hook(l->hook_path, l->hook_text) < 0)
                         return 1;
-                }
         }
         if (import_writer_output(&w, o) < 0)
                 return 1;

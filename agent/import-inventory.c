@@ -298,3 +298,24 @@ bool import_inventory_knows(const char *section, const char *key) {
                 return true;
         return !err || !strstr(err, "unknown key");
 }
+
+void import_shell_quote(FILE *f, const char *s) {
+        fputc('\'', f);
+        for (; *s; s++)
+                if (*s == '\'')
+                        fputs("'\\''", f);
+                else
+                        fputc(*s, f);
+        fputc('\'', f);
+}
+
+int import_install_hook(const char *path, const char *text) {
+        int r = mkdir_parents(path, 0700);
+
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0700,
+                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "cannot write the hook %s: %m", path);
+        return 0;
+}

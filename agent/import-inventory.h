@@ -70,3 +70,9 @@ int import_account(
 
 /* Whether the inventory knows KEY in [SECTION] (a key another branch adds, such as `profile`). */
 bool import_inventory_knows(const char *section, const char *key);
+
+/* s single-quoted for sh. */
+void import_shell_quote(FILE *f, const char *s);
+
+/* Write an executable hook wrapper (0700) the inventory's exec = names. Returns 0 or -errno (logged). */
+int import_install_hook(const char *path, const char *text);

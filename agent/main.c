@@ -16,6 +16,7 @@
 #include "fd-util.h"
 #include "install.h"
 #include "gnutls-util.h"
+#include "import-acmesh.h"
 #include "import-certbot.h"
 #include "import-inventory.h"
 #include "log.h"
@@ -511,6 +512,11 @@ static int verb_import(char **args) {
                 if (args[1])
                         return usage_error("import certbot takes no arguments (--config-dir DIR): '%s'", args[1]);
                 return import_certbot(&arg_import);
+        }
+        if (strcmp(args[0], "acme.sh") == 0) {
+                if (!args[1] || args[2])
+                        return usage_error("%s", "usage: certherd import acme.sh DIR (acme.sh's home, e.g. ~/.acme.sh)");
+                return import_acmesh(&arg_import, args[1]);
         }
         return usage_error("unknown import source '%s': expected certbot, certmonger or acme.sh", args[0]);
 }
