@@ -18,6 +18,7 @@
 #include "gnutls-util.h"
 #include "import-acmesh.h"
 #include "import-certbot.h"
+#include "import-certmonger.h"
 #include "import-inventory.h"
 #include "log.h"
 #include "pass.h"
@@ -512,6 +513,11 @@ static int verb_import(char **args) {
                 if (args[1])
                         return usage_error("import certbot takes no arguments (--config-dir DIR): '%s'", args[1]);
                 return import_certbot(&arg_import);
+        }
+        if (strcmp(args[0], "certmonger") == 0) {
+                if (args[1] && args[2])
+                        return usage_error("%s", "usage: certherd import certmonger [DIR]");
+                return import_certmonger(&arg_import, args[1]);
         }
         if (strcmp(args[0], "acme.sh") == 0) {
                 if (!args[1] || args[2])
