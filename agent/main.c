@@ -12,6 +12,7 @@
 #include "ca.h"
 #include "check.h"
 #include "daemon.h"
+#include "discover.h"
 #include "config.h"
 #include "fd-util.h"
 #include "install.h"
@@ -662,5 +663,10 @@ int main(int argc, char *argv[]) {
                 return verb_acme(args);
         if (strcmp(verb, "import") == 0)
                 return verb_import(args);
+        if (strcmp(verb, "discover") == 0) {
+                if (args[0])
+                        return usage_error("discover takes no arguments: '%s'", args[0]);
+                return discover_run(&arg_import);
+        }
         return usage_error("unknown command '%s'", verb);
 }
