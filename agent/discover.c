@@ -152,6 +152,24 @@ static int capture(char *const argv[], char **ret) {
         return 0;
 }
 
+/* A /proc file: its st_size is 0, so read_full_file() (which trusts it) reads nothing. */
+static int read_proc(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *buf = NULL;
+        size_t n;
+
+        if (!f)
+                return -errno;
+        buf = malloc(64U * 1024U + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = fread(buf, 1, 64U * 1024U, f);
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
 /* Whether pid runs in our network namespace: a server in another one (a container, another test) serves
  * another host. */
 static bool same_netns(pid_t pid) {
@@ -321,7 +339,7 @@ static int scan_nginx(Discovery *d) {
                 if (pid <= 0)
                         continue;
                 snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-                if (read_full_file(path, 64U * 1024U, (uint8_t **) &cmd, &size) < 0 ||
+                if (read_proc(path, &cmd, &size) < 0 ||
                     strncmp(cmd, "nginx: master process ", 22) != 0 || !same_netns(pid))
                         continue;
                 argv[k++] = strtok_r(cmd + 22, " ", &save);
@@ -471,14 +489,14 @@ static int scan_postgres(Discovery *d) {
                 if (pid <= 0 || !same_netns(pid))
                         continue;
                 snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-                if (read_full_file(path, 4096, (uint8_t **) &stat, &size) < 0 || !strstr(stat, "(postgres)") ||
+                if (read_proc(path, &stat, &size) < 0 || !strstr(stat, "(postgres)") ||
                     !strrchr(stat, ')') || sscanf(strrchr(stat, ')') + 1, " %*c %d", &ppid) != 1)
                         continue;
                 snprintf(path, sizeof(path), "/proc/%d/comm", (int) ppid);
-                if (read_full_file(path, 4096, (uint8_t **) &parent, &size) >= 0 && strncmp(parent, "postgres", 8) == 0)
+                if (read_proc(path, &parent, &size) >= 0 && strncmp(parent, "postgres", 8) == 0)
                         continue;
                 snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-                if (read_full_file(path, 64U * 1024U, (uint8_t **) &cmd, &size) < 0)
+                if (read_proc(path, &cmd, &size) < 0)
                         continue;
                 for (size_t i = 0; i < size; i += strlen(cmd + i) + 1) {
                         const char *a = cmd + i, *next = i + strlen(a) + 1 < size ? cmd + i + strlen(a) + 1 : NULL;
