@@ -164,7 +164,7 @@ static int parse_name(char *s, char **ret, const char **reterr) {
                 s[n - 1] = 0;
                 s++;
         }
-        if (!*s || strpbrk(s, "\"'[]=#")) {
+        if (!*s || strpbrk(s, "\"'[]=# \t")) {
                 *reterr = "invalid name";
                 return -EBADMSG;
         }
@@ -219,6 +219,10 @@ static int parse_line(CertbotConf *c, ParseState *st, char *line, unsigned linen
 
         if (!*s || *s == '#')
                 return 0;
+        /* certbot never writes one; a key or hook with an escape sequence or a lone CR is refused. */
+        for (const char *ch = s; *ch; ch++)
+                if (((unsigned char) *ch < 0x20 && *ch != '\t') || *ch == 0x7f)
+                        return fail(reterr, lineno, "a control character");
         if (*s == '[')
                 return parse_header(st, s, lineno, reterr);
         eq = strchr(s, '=');
