@@ -64,7 +64,7 @@ cb register --agree-tos --register-unsafely-without-email --server "$SERVER" >"$
         die "certbot register: $(cat "$T/cb.out")"
 cb certonly --server "$SERVER" --webroot -w "$T/www" -d "one.$ZONE" -d "www.one.$ZONE" --cert-name one \
         --key-type ecdsa --elliptic-curve secp256r1 --deploy-hook "$RELOAD" >"$T/cb.out" 2>&1 ||
-        die "certbot certonly one: $(cat "$T/cb.out")"
+        die "certbot certonly one: $(cat "$T/cb.out"; grep -A30 Traceback "$T/cb-logs/letsencrypt.log" | tail -30)"
 cb certonly --server "$SERVER" --webroot -w "$T/www" -d "two.$ZONE" --cert-name two \
         --key-type rsa --rsa-key-size 2048 --reuse-key >"$T/cb.out" 2>&1 ||
         die "certbot certonly two: $(cat "$T/cb.out")"
