@@ -92,6 +92,7 @@ grep -q "^key-type = ec-p256$" "$inv" && grep -q "^key-type = rsa-2048$" "$inv" 
 grep -q "^key-policy = reuse$" "$inv" || die "two's --reuse-key: $(cat "$inv")"
 grep -q "^webroot = $T/www$" "$inv" || die "webroot: $(cat "$inv")"
 grep -q "^directory = $SERVER$" "$inv" || die "[acme] directory: $(cat "$inv")"
+grep -q "^ca-bundle = $T/pebble/ca.pem$" "$inv" || die "REQUESTS_CA_BUNDLE is not the ca-bundle: $(cat "$inv")"
 [[ $(grep -c '^\[acme ' "$inv") == 1 ]] || die "the two lineages share one account and webroot: one [acme]: $(cat "$inv")"
 grep -q "^issuer = acme:certbot-one$" "$inv" || die "issuer: $(cat "$inv")"
 [[ -f $LE/renewal/one.conf.certherd-imported && ! -e $LE/renewal/one.conf ]] || die "--disable-source did not rename"
@@ -101,9 +102,9 @@ grep -q "\"url\": *\"$regr_uri\"" "$T/state/acme/certbot-one/account.json" ||
         die "certbot's account URL is not certherd's: $(cat "$T/state/acme/certbot-one/account.json")"
 ok "import: four live/ paths per set, names from the SANs, key types, reuse_key, webroot, one [acme], account copied"
 
-# pebble's roots are not in the system store: trust it for the check (merges into the imported sets).
-printf '[acme "certbot-one"]\nca-bundle = %s/pebble/ca.pem\n[certificate "one"]\nca = %s/pebble/root.pem\n[certificate "two"]\nca = %s/pebble/root.pem\n' \
-        "$T" "$T" "$T" >"$T/etc/conf.d/zz-test.conf"
+# pebble's root is not in the system store: trust it for the chain check (merges into the imported sets).
+printf '[certificate "one"]\nca = %s/pebble/root.pem\n[certificate "two"]\nca = %s/pebble/root.pem\n' \
+        "$T" "$T" >"$T/etc/conf.d/zz-test.conf"
 expect 0 C check
 grep -q "^ok  *one:" "$T/out" && grep -q "^ok  *two:" "$T/out" || die "check: $(cat "$T/out")"
 ok "certherd check: both imported sets ok"
