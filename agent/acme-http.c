@@ -46,13 +46,6 @@ void acme_http_cancel_all(void) {
         atomic_store(&cancel_all, true);
 }
 
-usec_t acme_now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 void acme_http_cancel(AcmeHttp *h) {
         atomic_store(&h->cancelled, true);
 }
@@ -71,15 +64,15 @@ static usec_t deadline_left(AcmeHttp *h) {
 
         if (d == 0)
                 return USEC_INFINITY;
-        now = acme_now_monotonic();
+        now = now_monotonic();
         return d > now ? d - now : 0;
 }
 
 int acme_http_wait(AcmeHttp *h, usec_t usec) {
-        usec_t end = acme_now_monotonic() + usec;
+        usec_t end = now_monotonic() + usec;
 
         for (;;) {
-                usec_t now = acme_now_monotonic(), slice;
+                usec_t now = now_monotonic(), slice;
                 struct timespec ts;
 
                 if (acme_http_cancelled(h))
@@ -329,7 +322,7 @@ static bool is_json(const char *content_type) {
 int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const char *body, bool accept_pem,
                        const AcmeRetry *t, AcmeResponse *ret) {
         struct curl_slist *headers = NULL;
-        usec_t budget = t->deadline > acme_now_monotonic() ? t->deadline - acme_now_monotonic() : 0;
+        usec_t budget = t->deadline > now_monotonic() ? t->deadline - now_monotonic() : 0;
         usec_t timeout = budget < ACME_TRANSFER_TIMEOUT ? budget : ACME_TRANSFER_TIMEOUT;
         usec_t connect, left;
         CURL *c;
@@ -463,13 +456,13 @@ int acme_status_to_errno(long status) {
 
 AcmeRetry acme_retry_start(const AcmeHttp *h) {
         return (AcmeRetry) {
-                .deadline = acme_now_monotonic() + (usec_t) (h->cfg->max_retry_duration * USEC_PER_SEC),
+                .deadline = now_monotonic() + (usec_t) (h->cfg->max_retry_duration * USEC_PER_SEC),
                 .backoff = (usec_t) (h->cfg->initial_backoff * USEC_PER_SEC),
         };
 }
 
 bool acme_http_retry_again(AcmeHttp *h, AcmeRetry *t, int r, const AcmeResponse *resp, const char *url) {
-        usec_t wait = t->backoff, now = acme_now_monotonic();
+        usec_t wait = t->backoff, now = now_monotonic();
 
         if (r == -EPERM || r == -ENOMEM || r == -EFBIG || r == -EXDEV || r == -ECANCELED)
                 return false;

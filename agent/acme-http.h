@@ -59,8 +59,6 @@ void acme_http_cancel_all(void);
 /* An absolute CLOCK_MONOTONIC deadline (0: none) after which waits and transfers end with -ETIMEDOUT. */
 void acme_http_set_deadline(AcmeHttp *h, usec_t deadline);
 
-usec_t acme_now_monotonic(void);
-
 /* Sleep `usec`, cut short by a cancel (-ECANCELED) or the deadline (-ETIMEDOUT, without sleeping past it).
  * Returns 0 after the full wait. The calling worker thread blocks: renewals run on worker threads. */
 int acme_http_wait(AcmeHttp *h, usec_t usec);

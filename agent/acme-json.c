@@ -90,6 +90,8 @@ void acme_directory_done(AcmeDirectory *d) {
         free(d->key_change);
         free(d->renewal_info);
         free(d->terms_of_service);
+        strv_free(d->profiles);
+        strv_free(d->profile_descriptions);
         *d = (AcmeDirectory) {};
 }
 
@@ -117,6 +119,29 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
         meta = json_object_get(j, "meta");
         d.terms_of_service = member(meta, "termsOfService", &oom);
         d.eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
+        if (json_is_object(json_object_get(meta, "profiles")) && !oom) {
+                const json_t *profiles = json_object_get(meta, "profiles"), *v;
+                size_t n = json_object_size(profiles), k = 0;
+                const char *name;
+
+                d.profiles = calloc(n + 1, sizeof(char *));
+                d.profile_descriptions = calloc(n + 1, sizeof(char *));
+                if (!d.profiles || !d.profile_descriptions)
+                        oom = true;
+                json_object_foreach((json_t *) profiles, name, v) {
+                        if (oom)
+                                break;
+                        /* The description is free text for people (often a URL); a profile name must be
+                         * printable to reach logs and JSON as it is. */
+                        if (!*name || strpbrk(name, " \t\r\n\"\\") || strlen(name) > 64)
+                                continue;
+                        d.profiles[k] = strdup(name);
+                        d.profile_descriptions[k] = strdup(json_is_string(v) ? json_string_value(v) : "");
+                        if (!d.profiles[k] || !d.profile_descriptions[k])
+                                oom = true;
+                        k++;
+                }
+        }
         json_decref(j);
         if (oom) {
                 acme_directory_done(&d);
@@ -211,6 +236,7 @@ void acme_authz_done(AcmeAuthz *a) {
         free(a->challenge_url);
         free(a->challenge_status);
         free(a->token);
+        strv_free(a->issuer_domain_names);
         acme_problem_done(&a->challenge_error);
         *a = (AcmeAuthz) {};
 }
@@ -218,7 +244,7 @@ void acme_authz_done(AcmeAuthz *a) {
 int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret) {
         AcmeAuthz a = {};
         const json_t *ch;
-        bool oom = false;
+        bool oom = false, persist, bad = false;
         size_t i;
 
         if (!json_is_object(j))
@@ -235,6 +261,8 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
                 a.challenge_url = member(ch, "url", &oom);
                 a.challenge_status = member(ch, "status", &oom);
                 a.token = member(ch, "token", &oom);
+                if (strcmp(t, "dns-persist-01") == 0)
+                        a.issuer_domain_names = string_array(json_object_get(ch, "issuer-domain-names"), &oom);
                 if (json_is_object(json_object_get(ch, "error")) &&
                     acme_problem_from_json(json_object_get(ch, "error"), &a.challenge_error) == -ENOMEM)
                         oom = true;
@@ -244,13 +272,25 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
                 acme_authz_done(&a);
                 return -ENOMEM;
         }
-        if (!a.status || !a.identifier ||
-            (a.challenge_url && (!a.challenge_status || !acme_token_is_valid(a.token)))) {
+        persist = strcmp(challenge_type, "dns-persist-01") == 0;
+        for (char **n = a.issuer_domain_names; n && *n; n++)
+                if (!config_dns_name_is_valid(*n) || (*n)[0] == '*')
+                        bad = true;
+        if (!a.status || !a.identifier || bad ||
+            (a.challenge_url && (!a.challenge_status || (!persist && !acme_token_is_valid(a.token)) ||
+                                 (persist && strv_length(a.issuer_domain_names) == 0)))) {
                 acme_authz_done(&a);
                 return -EBADMSG;
         }
         *ret = a;
         return 0;
+}
+
+bool acme_directory_has_profile(const AcmeDirectory *d, const char *profile) {
+        for (char **p = d ? d->profiles : NULL; p && *p; p++)
+                if (strcmp(*p, profile) == 0)
+                        return true;
+        return false;
 }
 
 int acme_parse_retry_after(const char *value, usec_t now, usec_t *ret) {

@@ -35,6 +35,10 @@ typedef struct AcmeDirectory {
         char *renewal_info; /* RFC 9773, NULL when the server has none (or names none: "") */
         char *terms_of_service;
         bool eab_required;
+        /* draft-ietf-acme-profiles: meta.profiles, name → description, in the server's order; both
+         * NULL-terminated and of the same length; NULL when the server offers no profiles. */
+        char **profiles;
+        char **profile_descriptions;
 } AcmeDirectory;
 
 /* RFC 8555 §7.1.1. Returns 0, -EBADMSG (not a directory: newNonce, newAccount or newOrder missing). */
@@ -62,12 +66,14 @@ typedef struct AcmeAuthz {
         /* The challenge of the type asked for, when offered: */
         char *challenge_url;
         char *challenge_status;
-        char *token; /* checked to be base64url: it becomes a file name and a URL path */
+        char *token; /* checked to be base64url: it becomes a file name and a URL path; dns-persist-01 has none */
+        char **issuer_domain_names; /* dns-persist-01 (draft-ietf-acme-dns-persist): NULL-terminated or NULL */
         AcmeProblem challenge_error;
 } AcmeAuthz;
 
 /* RFC 8555 §7.1.4. Returns 0 or -EBADMSG; an authorization without the challenge type is parsed with
- * challenge_url NULL. The identifier is not judged here: see acme_authz_identifier_check(). */
+ * challenge_url NULL. A dns-persist-01 challenge carries no token but issuer-domain-names (each checked to be
+ * a DNS name). The identifier is not judged here: see acme_authz_identifier_check(). */
 int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret);
 void acme_authz_done(AcmeAuthz *a);
 
@@ -76,6 +82,9 @@ void acme_authz_done(AcmeAuthz *a);
  * certificate's names, compared without case). Returns 0, -EBADMSG (not a valid DNS name or IP address:
  * control characters, spaces, …), -EPERM (valid, but not among the names ordered). */
 int acme_authz_identifier_check(const AcmeAuthz *a, char *const *ordered);
+
+/* Whether `profile` is among the profiles the directory offers. */
+bool acme_directory_has_profile(const AcmeDirectory *d, const char *profile);
 
 /* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, relative to now. Returns 0 or -EINVAL. */
 int acme_parse_retry_after(const char *value, usec_t now, usec_t *ret);

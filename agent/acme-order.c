@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "acme.h"
+#include "dns-persist.h"
 #include "gnutls-util.h"
 #include "jws.h"
 #include "keygen.h"
@@ -42,7 +44,7 @@ static usec_t order_deadline(void) {
 }
 
 static Poll poll_start(AcmeSession *s) {
-        return (Poll) { .s = s, .deadline = acme_now_monotonic() + order_deadline(), .next = ACME_POLL_FIRST };
+        return (Poll) { .s = s, .deadline = now_monotonic() + order_deadline(), .next = ACME_POLL_FIRST };
 }
 
 /* Wait before asking again: the server's Retry-After (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]) or
@@ -56,7 +58,7 @@ static int poll_wait(Poll *p, const AcmeResponse *resp) {
                        : resp->retry_after > ACME_POLL_WAIT_MAX ? ACME_POLL_WAIT_MAX
                                                                 : resp->retry_after;
         p->next = p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2 : ACME_POLL_WAIT_MAX;
-        if (acme_now_monotonic() + wait > p->deadline)
+        if (now_monotonic() + wait > p->deadline)
                 return -ETIMEDOUT;
         return acme_http_wait(acme_session_http(p->s), wait);
 }
@@ -76,13 +78,6 @@ static bool is_ip(const char *s) {
         uint8_t buf[16];
 
         return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static bool strv_equal(char *const *a, char *const *b) {
-        for (; a && *a && b && *b; a++, b++)
-                if (strcmp(*a, *b) != 0)
-                        return false;
-        return (!a || !*a) && (!b || !*b);
 }
 
 static bool status_is(const char *status, const char *want) {
@@ -122,17 +117,51 @@ static int refresh(AcmeSession *s, const char *url, AcmeOrder *o, AcmeResponse *
         return 0;
 }
 
+/* draft-ietf-acme-profiles §3: a profile the directory does not list is refused here, naming the ones
+ * it offers, rather than spending an order on it (-EINVAL). */
+static int profile_check(AcmeSession *s, const CertConfig *c, const char *profile) {
+        const AcmeDirectory *d = acme_session_directory(s);
+        _cleanup_free_ char *offered = NULL;
+        size_t n = 1;
+
+        if (!profile || acme_directory_has_profile(d, profile))
+                return 0;
+        if (!d->profiles || !d->profiles[0])
+                return log_error_errno(-EINVAL, "[acme \"%s\"] %s: profile '%s' asked for, but the server offers no "
+                                               "profiles (no meta.profiles in its directory)",
+                                       acme_session_config(s)->name, c->name, profile);
+        for (char **p = d->profiles; *p; p++)
+                n += strlen(*p) + 2;
+        offered = calloc(n, 1);
+        if (!offered)
+                return -ENOMEM;
+        for (char **p = d->profiles; *p; p++) {
+                if (p != d->profiles)
+                        strcat(offered, ", ");
+                strcat(offered, *p);
+        }
+        return log_error_errno(-EINVAL, "[acme \"%s\"] %s: the server offers no profile '%s'; it offers: %s",
+                               acme_session_config(s)->name, c->name, profile, offered);
+}
+
 static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, char **ret_url, AcmeOrder *o) {
+        const char *profile = cert_profile(acme_session_inventory(s), c);
         _cleanup_free_ char *payload = NULL;
         AcmeResponse resp = {};
-        json_t *ids = json_array(), *p;
+        json_t *ids, *p;
         int r;
 
+        r = profile_check(s, c, profile);
+        if (r < 0)
+                return r;
+        ids = json_array();
         for (char **n = c->names; ids && n && *n; n++)
                 json_array_append_new(ids, json_pack("{s:s, s:s}", "type", is_ip(*n) ? "ip" : "dns", "value", *n));
         p = ids ? json_pack("{s:o}", "identifiers", ids) : NULL;
         if (p && replaces)
                 json_object_set_new(p, "replaces", json_string(replaces));
+        if (p && profile)
+                json_object_set_new(p, "profile", json_string(profile));
         payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
         json_decref(p);
         if (!payload)
@@ -150,6 +179,13 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
                 r = -EPROTO;
         if (r < 0) {
                 r = acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order, "newOrder failed");
+                if (profile && acme_problem_is(&resp.problem, "unauthorized"))
+                        /* The profile exists, this account may not use it (draft-ietf-acme-profiles §3): said
+                         * last, so that it is the error recorded for the set. */
+                        r = log_error_errno(r, "[acme \"%s\"] %s: profile '%s' is not authorized for this account "
+                                               "(urn:ietf:params:acme:error:unauthorized): %s",
+                                            acme_session_config(s)->name, c->name, profile,
+                                            resp.problem.detail ?: "no detail");
                 acme_response_done(&resp);
                 return r;
         }
@@ -217,6 +253,59 @@ static int authz_check(AcmeSession *s, const CertConfig *c, const Pending *p) {
                                p->authz.identifier_type ?: "?");
 }
 
+/* dns-persist-01 (draft-ietf-acme-dns-persist): answer the challenge only once _validation-persist.NAME
+ * names one of the CA's issuer domains (those of the challenge, or [acme] persist-issuer among them) and
+ * this account, as far as the system resolver sees it — a failed validation counts against the account
+ * at the CA, a missing record is better said here with the record to publish. A resolver that does not
+ * answer at all is no reason to stop: the CA looks for itself. */
+static int persist_ready(AcmeSession *s, const CertConfig *c, const AcmeAuthz *a) {
+        const AcmeConfig *cfg = acme_session_config(s);
+        _cleanup_free_ char *account = NULL, *owner = NULL, *want = NULL;
+        _cleanup_strv_free_ char **values = NULL;
+        char *only[2] = { cfg->persist_issuer, NULL };
+        char *const *issuers = a->issuer_domain_names;
+        const char *issuer = NULL;
+        PersistMatch m;
+        int r;
+
+        if (cfg->persist_issuer) {
+                bool offered = false;
+
+                for (char *const *i = issuers; i && *i; i++)
+                        offered = offered || strcasecmp(*i, cfg->persist_issuer) == 0;
+                if (!offered)
+                        return log_error_errno(-EINVAL, "[acme \"%s\"] %s: persist-issuer = %s, but the CA's "
+                                                        "dns-persist-01 challenge for %s names issuer domain %s",
+                                               cfg->name, c->name, cfg->persist_issuer, a->identifier,
+                                               issuers && issuers[0] ? issuers[0] : "?");
+                issuers = only;
+        }
+        /* Remembered for `certherd acme persist-record` and `check`. */
+        (void) acme_session_write_state(s, "persist-issuer", issuers[0]);
+        account = acme_session_account_dup(s);
+        if (!account)
+                return -ENOMEM;
+        if ((r = persist_record_name(a->identifier, &owner)) < 0 ||
+            (r = persist_record_value(issuers[0], account, a->wildcard, &want)) < 0)
+                return r;
+        r = persist_lookup(owner, &values);
+        if (r < 0) {
+                log_warning_errno(r, "[acme \"%s\"] %s: cannot look up the TXT record %s (%m); answering the "
+                                     "dns-persist-01 challenge anyway",
+                                  cfg->name, c->name, owner);
+                return 0;
+        }
+        m = persist_match(values, issuers, account, &issuer);
+        if (m == PERSIST_OK)
+                return 0;
+        return log_error_errno(-ENOENT, "[acme \"%s\"] %s: dns-persist-01: %s; publish %s. IN TXT \"%s\" "
+                                        "(certherd acme persist-record %s)",
+                               cfg->name, c->name,
+                               m == PERSIST_MISSING ? "no TXT record for this CA at the validation name"
+                                                    : "the TXT record names another ACME account",
+                               owner, want, c->name);
+}
+
 /* §7.5: every pending authorization of the order, its challenges published all at once, then answered,
  * then polled (within the order's deadline, pl). */
 static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Poll *pl) {
@@ -246,6 +335,12 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
                                             challenge_type_to_string(acme_session_config(s)->challenge),
                                             p[i].authz.wildcard ? "*." : "", p[i].authz.identifier);
                         break;
+                }
+                if (acme_session_config(s)->challenge == CHALLENGE_DNS_PERSIST_01) {
+                        /* Nothing to publish per order: the standing record answers, once it is there. */
+                        r = persist_ready(s, c, &p[i].authz);
+                        p[i].deployed = r >= 0;
+                        continue;
                 }
                 r = acme_session_key_authorization(s, p[i].authz.token, &p[i].key_authorization);
                 if (r < 0)
@@ -283,7 +378,7 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
         }
 
         for (size_t i = 0; i < n; i++) {
-                if (p[i].deployed)
+                if (p[i].deployed && ch)
                         challenge_remove(ch, p[i].authz.identifier, p[i].authz.token, p[i].key_authorization);
                 acme_authz_done(&p[i].authz);
                 free(p[i].key_authorization);

@@ -14,6 +14,7 @@
 #include <gnutls/crypto.h>
 
 #include "acme.h"
+#include "config-value.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"
@@ -515,7 +516,17 @@ static int load_eab_key(AcmeSession *s) {
         return 0;
 }
 
+static int session_open(const Inventory *inv, const AcmeConfig *a, bool account, AcmeSession **ret);
+
 int acme_session_new(const Inventory *inv, const AcmeConfig *a, AcmeSession **ret) {
+        return session_open(inv, a, true, ret);
+}
+
+int acme_session_new_directory(const Inventory *inv, const AcmeConfig *a, AcmeSession **ret) {
+        return session_open(inv, a, false, ret);
+}
+
+static int session_open(const Inventory *inv, const AcmeConfig *a, bool account, AcmeSession **ret) {
         _cleanup_(acme_session_freep) AcmeSession *s = NULL;
         AcmeResponse resp = {};
         int r;
@@ -549,7 +560,7 @@ int acme_session_new(const Inventory *inv, const AcmeConfig *a, AcmeSession **re
         if (r < 0)
                 return r;
 
-        r = account_open(s);
+        r = account ? account_open(s) : 0;
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -776,5 +787,31 @@ int acme_session_read_state(AcmeSession *s, const char *rel, size_t max, char **
         if (r < 0)
                 return r;
         *ret = (char *) data;
+        return 0;
+}
+
+int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_account, char **ret_persist_issuer) {
+        _cleanup_free_ char *path = NULL, *ipath = NULL;
+        _cleanup_free_ uint8_t *data = NULL, *idata = NULL;
+        size_t size, isize;
+        json_t *j;
+
+        *ret_account = *ret_persist_issuer = NULL;
+        if (asprintf(&path, "%s/acme/%s/account.json", inv->agent.state_directory, a->name) < 0 ||
+            asprintf(&ipath, "%s/acme/%s/persist-issuer", inv->agent.state_directory, a->name) < 0)
+                return -ENOMEM;
+        if (read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0) {
+                j = json_loadb((char *) data, size, 0, NULL);
+                if (json_is_string(json_object_get(j, "url")) && json_is_string(json_object_get(j, "directory")) &&
+                    strcmp(json_string_value(json_object_get(j, "directory")), a->directory) == 0 &&
+                    *json_string_value(json_object_get(j, "url")))
+                        *ret_account = strdup(json_string_value(json_object_get(j, "url")));
+                json_decref(j);
+        }
+        if (a->persist_issuer)
+                *ret_persist_issuer = strdup(a->persist_issuer);
+        else if (read_full_file(ipath, 256, &idata, &isize) >= 0 && isize > 0 &&
+                 config_persist_issuer_is_valid((char *) idata))
+                *ret_persist_issuer = strdup((char *) idata);
         return 0;
 }

@@ -112,7 +112,7 @@ static void serve_tls(void *userdata, int fd, usec_t deadline) {
         Challenger *c = userdata;
         AlpnConn conn = { .c = c };
         gnutls_session_t session = NULL;
-        usec_t now = responder_now(), left = deadline > now ? deadline - now : 0;
+        usec_t now = now_monotonic(), left = deadline > now ? deadline - now : 0;
         unsigned handshake_ms = left / 1000 < HANDSHAKE_TIMEOUT_MS ? (unsigned) (left / 1000) : HANDSHAKE_TIMEOUT_MS;
         struct timeval tv = { .tv_sec = handshake_ms / 1000, .tv_usec = (handshake_ms % 1000) * 1000 };
         int r, flags;

@@ -16,19 +16,12 @@
 /* How long the accept loop waits for the oldest connection's thread to let go of its slot. */
 #define DROP_WAIT_MS 1000
 
-usec_t responder_now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 int responder_fd_wait(int fd, bool write, usec_t deadline) {
         struct pollfd p = { .fd = fd, .events = write ? POLLOUT : POLLIN };
         int k;
 
         for (;;) {
-                usec_t now = responder_now();
+                usec_t now = now_monotonic();
 
                 if (now >= deadline)
                         return 0;
@@ -112,7 +105,7 @@ static void dispatch(Responder *r, int fd) {
                 slot = slot_make_room(r);
         if (slot >= 0 && (conn = malloc(sizeof(*conn)))) {
                 *conn = (Connection) { .r = r, .slot = (size_t) slot, .fd = fd };
-                r->slots[slot] = (ResponderSlot) { .fd = fd, .started = responder_now() };
+                r->slots[slot] = (ResponderSlot) { .fd = fd, .started = now_monotonic() };
                 r->active++;
                 if (pthread_attr_init(&attr) == 0) {
                         (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -48,7 +48,6 @@ int responder_start(Responder *r, const AcmeConfig *cfg, ResponderServe serve, v
 /* Stop accepting, cut the connections still open, wait for their threads. */
 void responder_stop(Responder *r);
 
-usec_t responder_now(void);
 /* Wait until fd is readable (or writable), at most until `deadline` (CLOCK_MONOTONIC). Returns 1, 0 when
  * the deadline passed, -errno. */
 int responder_fd_wait(int fd, bool write, usec_t deadline);

@@ -65,24 +65,8 @@ static const char *const challenge_type_table[_CHALLENGE_TYPE_MAX] = {
         [CHALLENGE_HTTP_01] = "http-01",
         [CHALLENGE_DNS_01] = "dns-01",
         [CHALLENGE_TLS_ALPN_01] = "tls-alpn-01",
+        [CHALLENGE_DNS_PERSIST_01] = "dns-persist-01",
 };
-
-static int table_lookup(const char *const *table, int n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (int i = 0; i < n; i++)
-                if (strcmp(table[i], s) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-#define DEFINE_STRING_TABLE(prefix, type, table, max)                          \
-        const char *prefix##_to_string(type v) {                               \
-                return v >= 0 && v < (max) ? (table)[v] : NULL;                \
-        }                                                                      \
-        type prefix##_from_string(const char *s) {                             \
-                return (type) table_lookup((table), (max), s);                 \
-        }
 
 DEFINE_STRING_TABLE(key_type, KeyType, key_type_table, _KEY_TYPE_MAX)
 DEFINE_STRING_TABLE(usage, Usage, usage_table, _USAGE_MAX)
@@ -597,6 +581,25 @@ static int set_signal(
 #define EXPECT_THRESHOLD "a duration such as 14d or 12h, or a percentage of the lifetime such as 33%"
 #define EXPECT_DURATION "a positive duration such as 90d or 10y"
 #define EXPECT_KEY_TYPE "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519"
+#define EXPECT_PROFILE "an ACME profile name such as classic, tlsserver or shortlived"
+
+/* draft-ietf-acme-profiles leaves names to the CA; they reach JSON and logs, so keep them to a token. */
+bool config_profile_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 64)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '-' || *p == '_' || *p == '.'))
+                        return false;
+        return true;
+}
+
+bool config_persist_issuer_is_valid(const char *s) {
+        return config_dns_name_is_valid(s) && s[0] != '*';
+}
+
 #define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
 
 /* key, setter, field offset, what a valid value looks like (for messages), optional check */
@@ -621,12 +624,15 @@ static const ConfigKey acme_keys[] = {
         KEY("ca-bundle", set_string, ACME(ca_bundle), NULL, NULL),
         KEY("eab-kid", set_string, ACME(eab_kid), NULL, NULL),
         KEY("eab-hmac-file", set_string, ACME(eab_hmac_file), NULL, NULL),
-        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01", NULL),
+        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01, dns-persist-01", NULL),
         KEY("webroot", set_string, ACME(webroot), NULL, NULL),
         KEY("listen", set_string, ACME(listen),
             "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80", config_listen_is_valid),
         KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
         KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
+        KEY("profile", set_string, ACME(profile), EXPECT_PROFILE, config_profile_is_valid),
+        KEY("persist-issuer", set_string, ACME(persist_issuer), "the CA's issuer domain name such as letsencrypt.org",
+            config_persist_issuer_is_valid),
         KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
         KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
         KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
@@ -666,6 +672,7 @@ static const ConfigKey cert_keys[] = {
         KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
         KEY("verify", set_list, CERT(verify),
             "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+        KEY("profile", set_string, CERT(profile), EXPECT_PROFILE, config_profile_is_valid),
         KEY("chain", set_string, CERT(chain), NULL, NULL),
         KEY("leaf", set_string, CERT(leaf), NULL, NULL),
         KEY("combined", set_string, CERT(combined), NULL, NULL),

@@ -45,6 +45,8 @@ bool config_verify_is_valid(const char *s);
 bool config_unit_name_is_valid(const char *s);
 bool config_owner_is_valid(const char *s);
 bool config_url_is_valid(const char *s);
+bool config_profile_is_valid(const char *s);
+bool config_persist_issuer_is_valid(const char *s);
 
 int config_parse_mode(const char *s, mode_t *ret);
 /* "HUP /run/x.pid": signal name (with or without SIG) or number, then the pid file. */

@@ -161,6 +161,8 @@ static AcmeConfig *acme_free(AcmeConfig *a) {
         free(a->listen);
         free(a->dns_hook);
         free(a->preferred_chain);
+        free(a->profile);
+        free(a->persist_issuer);
         free(a->file);
         free(a);
         return NULL;
@@ -193,6 +195,7 @@ static CertConfig *cert_free(CertConfig *c) {
         strv_free(c->restart);
         free(c->signal_pidfile);
         free(c->exec);
+        free(c->profile);
         strv_free(c->verify);
         free(c->chain);
         free(c->leaf);
@@ -787,7 +790,7 @@ static int validate_agent(Inventory *inv, char **reterr) {
         if (!a->critical_before.set)
                 a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
         if (!a->renew_before.set)
-                a->renew_before = (Threshold) { .set = true, .is_percent = true, .percent = 33 };
+                a->renew_before = (Threshold) { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
         if (a->hook_timeout == 0)
                 a->hook_timeout = CONFIG_HOOK_TIMEOUT_DEFAULT;
         return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,
@@ -872,6 +875,10 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                                      "issuer '%s': no [%s \"%s\"] section",
                                      issuer_display(issuer, sizeof(issuer), c),
                                      issuer_kind_to_string(c->issuer), c->issuer_name ?: "");
+        if (c->profile && c->issuer != ISSUER_ACME)
+                return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
+                                     "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
+                                     issuer_display(issuer, sizeof(issuer), c));
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
                 return section_error(reterr, SECTION_CERT, c->name, c->file, c->line,
                                      "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
@@ -950,6 +957,22 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
                            config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
 
+/* Public ACME CAs stopped putting clientAuth in their certificates (Let's Encrypt since 2026-02-11): a
+ * set that needs it from an ACME issuer works until its next renewal, whose certificate renew.c then
+ * refuses (usage-missing). Say so when the inventory is read, long before that day (issue 13 item 3). */
+static int warn_client_usage(Inventory *inv, const CertConfig *c) {
+        char where[256];
+
+        if (c->issuer != ISSUER_ACME || (c->usage != USAGE_CLIENT && c->usage != USAGE_SERVER_CLIENT))
+                return 0;
+        return add_warning(inv,
+                           "%s:%u: %s usage = %s with issuer = acme:%s: public ACME CAs no longer issue client "
+                           "certificates (clientAuth), and a renewed certificate without it is not installed; "
+                           "issue client certificates from an internal CA (issuer = ca:NAME)",
+                           c->file ?: "<config>", c->line, section_display(where, sizeof(where), SECTION_CERT, c->name),
+                           usage_to_string(c->usage), c->issuer_name ?: "");
+}
+
 static int collect_warnings(Inventory *inv) {
         int r;
 
@@ -962,6 +985,8 @@ static int collect_warnings(Inventory *inv) {
                                  SECTION_CERT, inv->certs[i]->name);
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);
+                if (r >= 0)
+                        r = warn_client_usage(inv, inv->certs[i]);
         }
         return r;
 }
@@ -1154,6 +1179,17 @@ usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c) {
         if (c && c->hook_timeout > 0)
                 return c->hook_timeout;
         return inv && inv->agent.hook_timeout > 0 ? inv->agent.hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
+}
+
+const char *cert_profile(const Inventory *inv, const CertConfig *c) {
+        const AcmeConfig *a;
+
+        if (!c || c->issuer != ISSUER_ACME)
+                return NULL;
+        if (c->profile)
+                return c->profile;
+        a = inventory_find_acme(inv, c->issuer_name);
+        return a ? a->profile : NULL;
 }
 
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {

@@ -53,6 +53,7 @@ typedef enum ChallengeType {
         CHALLENGE_HTTP_01,
         CHALLENGE_DNS_01,
         CHALLENGE_TLS_ALPN_01,
+        CHALLENGE_DNS_PERSIST_01, /* draft-ietf-acme-dns-persist: a standing TXT record, nothing per order */
         _CHALLENGE_TYPE_MAX,
         _CHALLENGE_TYPE_INVALID = -22,
 } ChallengeType;
@@ -60,6 +61,7 @@ typedef enum ChallengeType {
 /* A "before expiry" threshold: an absolute duration or a percentage of the certificate's lifetime. */
 typedef struct Threshold {
         bool set;        /* given in the file (or a default applied) */
+        bool implicit;   /* the default applied, not given: renew-before then follows the lifetime (issue 13) */
         bool is_percent;
         unsigned percent; /* 0..100 when is_percent */
         usec_t usec;      /* when !is_percent */
@@ -71,7 +73,7 @@ typedef struct AgentConfig {
         char *metrics_file;    /* NULL when unset or empty */
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
-        Threshold renew_before;    /* default 33% */
+        Threshold renew_before;    /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
         usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
         char *file;                /* where [agent] was first given; NULL when never */
         unsigned line;
@@ -89,6 +91,8 @@ typedef struct AcmeConfig {
         char *listen;            /* default "[::]:80" */
         char *dns_hook;
         char *preferred_chain;
+        char *profile;             /* draft-ietf-acme-profiles: sent in newOrder; NULL: the server's default */
+        char *persist_issuer;      /* dns-persist-01: the CA's issuer domain name, e.g. letsencrypt.org */
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
@@ -134,6 +138,7 @@ typedef struct CertConfig {
         char *exec;       /* command line of the hook */
         usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
+        char *profile;    /* ACME profile; NULL: the [acme] section's (see cert_profile()) */
         /* Further outputs, each optional (NULL), installed with key and certificate as one generation
          * (install_set): the intermediates alone, the leaf alone, key + leaf + chain in one PEM, and
          * PKCS#12 (which needs pkcs12_password_file). */
@@ -200,6 +205,8 @@ Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
 /* How long the exec hook of `c` may run: its own hook-timeout, else [agent]'s (default 60 s). */
 #define CONFIG_HOOK_TIMEOUT_DEFAULT (60 * USEC_PER_SEC)
 usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c);
+/* The ACME profile to order `c` under: its own `profile`, else its [acme] section's; NULL: none. */
+const char *cert_profile(const Inventory *inv, const CertConfig *c);
 /* Resolve a threshold against a lifetime [not_before, not_after]. */
 usec_t threshold_resolve(Threshold t, usec_t lifetime);
 

@@ -12,6 +12,7 @@
 
 #include "acme.h"
 #include "acme-ari.h"
+#include "bus-api.h"
 #include "check.h"
 #include "daemon.h"
 #include "fd-util.h"
@@ -19,6 +20,7 @@
 #include "pass.h"
 #include "policy.h"
 #include "renew.h"
+#include "report.h"
 #include "state.h"
 
 /* Files change in bursts (a key, then its certificate); one inspection after the burst is enough. */
@@ -67,6 +69,8 @@ typedef struct Manager {
         bool rescan_all; /* inotify lost events: inspect everything */
         bool exiting;
         uint64_t passes;
+
+        BusApi *bus; /* org.certherd1 on the system bus, when there is one (bus-api.h) */
 } Manager;
 
 static int manager_pass(Manager *m, bool all);
@@ -82,6 +86,7 @@ static void watches_free(Manager *m) {
 static Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        bus_api_free(m->bus); /* answers orders still waiting */
         watches_free(m);
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->rescan);
@@ -140,7 +145,9 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Several certificates may share a file (a CA): mark every one that names it. */
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca };
+                /* The further outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, c->key,  c->ca,    c->chain,
+                                        c->leaf,        c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *base = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -155,13 +162,6 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-static bool strv_contains(char **l, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(l[i], s) == 0)
-                        return true;
-        return false;
-}
-
 /* inotify on the directory of every watched file: atomic replacements (rename over the file) are seen,
  * which a watch on the file itself would lose with the old inode. */
 static int watches_setup(Manager *m) {
@@ -169,12 +169,14 @@ static int watches_setup(Manager *m) {
         size_t n = 0;
 
         watches_free(m);
-        dirs = calloc(3 * m->inv->n_certs + 1, sizeof(char *));
+        dirs = calloc(7 * m->inv->n_certs + 1, sizeof(char *));
         if (!dirs)
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
                 const CertConfig *c = m->inv->certs[i];
-                const char *paths[] = { c->certificate, c->key, c->ca };
+                /* The further outputs too: check compares them, a deleted one makes the set due. */
+                const char *paths[] = { c->certificate, c->key,  c->ca,    c->chain,
+                                        c->leaf,        c->combined, c->pkcs12 };
 
                 for (size_t j = 0; j < ELEMENTSOF(paths); j++) {
                         const char *slash = paths[j] ? strrchr(paths[j], '/') : NULL;
@@ -185,7 +187,7 @@ static int watches_setup(Manager *m) {
                         d = slash == paths[j] ? strdup("/") : strndup(paths[j], (size_t) (slash - paths[j]));
                         if (!d)
                                 return -ENOMEM;
-                        if (strv_contains(dirs, n, d))
+                        if (strv_contains(dirs, d))
                                 free(d);
                         else
                                 dirs[n++] = d;
@@ -300,8 +302,10 @@ static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *use
                                 log_warning_errno(r, "%s: cannot save its state: %m, ignoring", m->inv->certs[i]->name);
                         m->rt[i].dirty = true; /* its files changed (or a failure left them): inspect it again */
                 }
-                renew_job_done(&m->jobs[j]);
         }
+        bus_api_orders_finish(m->bus); /* the Renew orders of this batch, answered from its jobs */
+        for (size_t j = 0; j < m->n_jobs; j++)
+                renew_job_done(&m->jobs[j]);
         m->n_jobs = 0;
         if (m->exiting)
                 return sd_event_exit(m->event, 0);
@@ -451,7 +455,12 @@ static int manager_pass(Manager *m, bool all) {
                 const CertConfig *c = rep->results[i].cert;
                 const Plan *p;
 
-                r = pass_decide(m->inv, rep, i, (PlanFlags) { .daemon = true }, now);
+                r = pass_decide(m->inv, rep, i,
+                                (PlanFlags) { .daemon = true,
+                                              /* a Renew --force order over D-Bus (bus-api.h) */
+                                              .force = c->issuer != ISSUER_NONE &&
+                                                       bus_api_forced(m->bus, c->name) },
+                                now);
                 if (r < 0)
                         return log_error_errno(r, "Out of memory");
                 if (r > 0 && (r = state_save(m->inv->agent.state_directory, c->name, &m->states[i])) < 0)
@@ -486,6 +495,9 @@ static int manager_pass(Manager *m, bool all) {
                 return log_error_errno(r, "cannot arm the timer: %m");
         if ((m->n_jobs > 0 || m->n_ari > 0) && start_batch(m, now) < 0)
                 m->n_jobs = m->n_ari = 0;
+        bus_api_orders_start(m->bus);
+        if (!m->batch_running)
+                bus_api_orders_finish(m->bus);
         notify_status(m, now);
         return 0;
 }
@@ -617,6 +629,174 @@ static int manager_new(const char *config_path, Manager **ret) {
         return 0;
 }
 
+/* --- org.certherd1 (bus-api.h): the daemon's answers to check, status and renew orders --- */
+
+static const char *bus_inventory_path(void *ud) {
+        Manager *m = ud;
+        return m->inv->path;
+}
+
+/* The daemon's report of the named sets (or all, with the internal CAs' rows) rendered as the CLI would. */
+static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit,
+                     char **ret_error) {
+        Manager *m = ud;
+        _cleanup_free_ CheckResult *results = NULL;
+        _cleanup_free_ CertState *states = NULL;
+        _cleanup_free_ Plan *plans = NULL;
+        _cleanup_free_ char *text = NULL;
+        CheckReport rep;
+        size_t size = 0;
+        FILE *f = NULL;
+        int r = 0;
+
+        if (!m->report)
+                return -EAGAIN;
+        rep = *m->report;
+        rep.cas = NULL;
+        rep.n_cas = 0;
+        if (names) { /* the named sets, in the order named, as `check NAME…` prints them */
+                rep.n_results = strv_length(names);
+                rep.results = results = calloc(rep.n_results, sizeof(CheckResult));
+                rep.states = states = m->report->states ? calloc(rep.n_results, sizeof(CertState)) : NULL;
+                rep.plans = plans = m->report->plans ? calloc(rep.n_results, sizeof(Plan)) : NULL;
+                if (!results || (m->report->states && !states) || (m->report->plans && !plans))
+                        return -ENOMEM;
+                for (size_t k = 0; k < rep.n_results; k++) {
+                        size_t i = cert_index(m, inventory_find_cert(m->inv, names[k]));
+
+                        if (i == SIZE_MAX)
+                                return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s",
+                                                names[k], m->inv->path) < 0
+                                               ? -ENOMEM
+                                               : -ENXIO;
+                        results[k] = m->report->results[i];
+                        if (states)
+                                states[k] = m->report->states[i]; /* borrowed */
+                        if (plans)
+                                plans[k] = m->report->plans[i];
+                }
+        } else
+                r = check_cas(m->inv, &rep, now_realtime()); /* a few files: read afresh */
+        check_report_recount(&rep);
+        if (r >= 0 && !(f = open_memstream(&text, &size)))
+                r = -ENOMEM;
+        if (r >= 0) {
+                if (fmt == BUS_API_FORMAT_JSON)
+                        r = report_json(&rep, f);
+                else if (fmt == BUS_API_FORMAT_NAGIOS)
+                        r = report_nagios(m->inv, &rep, f);
+                else if (fmt == BUS_API_FORMAT_TEXT)
+                        r = report_lines(&rep, f);
+                else
+                        r = report_table(&rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
+                if (fclose(f) != 0 && r >= 0)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; i < rep.n_cas; i++)
+                cert_facts_free(rep.cas[i].facts);
+        free(rep.cas);
+        if (r < 0)
+                return r;
+        *ret_exit = rep.worst == SEVERITY_OK ? 0 : rep.worst == SEVERITY_WARNING ? 1 : 2;
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+static int bus_resolve(void *ud, char **names, char ***ret, char **ret_error) {
+        Manager *m = ud;
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+
+        l = calloc((names ? strv_length(names) : m->inv->n_certs) + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; names ? names[i] != NULL : i < m->inv->n_certs; i++) {
+                const CertConfig *c = names ? inventory_find_cert(m->inv, names[i]) : m->inv->certs[i];
+
+                if (!c)
+                        return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", names[i],
+                                        m->inv->path) < 0 ? -ENOMEM : -ENXIO;
+                if (c->issuer == ISSUER_NONE && !names)
+                        continue;
+                if (c->issuer == ISSUER_NONE)
+                        return asprintf(ret_error, "%s: issuer = none: certherd only watches this certificate",
+                                        c->name) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
+                if (!(l[n++] = strdup(c->name)))
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static void bus_kick(void *ud) {
+        Manager *m = ud;
+
+        /* A running batch ends with a pass, which takes the orders. */
+        if (!m->batch_running && !m->exiting)
+                (void) manager_pass(m, false);
+}
+
+static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
+        Manager *m = ud;
+        const CertConfig *c = inventory_find_cert(m->inv, name);
+        size_t i = cert_index(m, c);
+        const CertState *st;
+        const Plan *p;
+
+        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_GONE, .when = USEC_INFINITY };
+        if (i == SIZE_MAX)
+                return;
+        st = &m->states[i];
+        for (size_t j = 0; j < m->n_jobs; j++) { /* in the batch just done */
+                const RenewJob *jb = &m->jobs[j];
+
+                if (jb->cert != c)
+                        continue;
+                if (jb->held)
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY,
+                                                 .error = st->last_error ?: jb->error };
+                else if (jb->result < 0)
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .when = USEC_INFINITY,
+                                                 .error = jb->error ?: st->last_error };
+                else if (jb->deploy_result < 0)
+                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED,
+                                                 .when = USEC_INFINITY,
+                                                 .step = jb->deploy_step,
+                                                 .error = jb->deploy_error,
+                                                 .serial = jb->outcome.serial };
+                else
+                        *ret = (BusApiOutcome) { .kind = jb->deploy_only ? BUS_API_OUTCOME_REDEPLOYED
+                                                                         : BUS_API_OUTCOME_RENEWED,
+                                                 .when = jb->outcome.not_after ?: USEC_INFINITY,
+                                                 .serial = jb->outcome.serial };
+                return;
+        }
+        p = m->report && m->report->plans ? &m->report->plans[i] : NULL;
+        if (p && p->action == PLAN_BACKOFF && p->why == RENEW_REASON_NONE && st->deploy_failed)
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = p->retry,
+                                         .step = st->deploy_step, .error = st->deploy_error };
+        else if (p && p->action == PLAN_BACKOFF)
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = p->retry,
+                                         .failures = st->failures, .error = st->last_error };
+        else if (p && p->action == PLAN_HELD)
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD,
+                                         .when = USEC_INFINITY,
+                                         .error = st->last_error };
+        else
+                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE,
+                                         .when = p ? p->due : m->rt[i].due };
+}
+
+static const BusApiOps bus_ops = {
+        .inventory_path = bus_inventory_path,
+        .check = bus_check,
+        .resolve = bus_resolve,
+        .kick = bus_kick,
+        .outcome = bus_outcome,
+};
+
 int daemon_run(const char *config_path) {
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *err = NULL;
@@ -644,6 +824,10 @@ int daemon_run(const char *config_path) {
         r = manager_pass(m, true);
         if (r < 0)
                 return r;
+        r = bus_api_new(m->event, &bus_ops, m, &m->bus);
+        if (r < 0)
+                log_warning_errno(r, "cannot serve %s on the system bus: %m; check, status and renew work "
+                                  "alone", BUS_API_NAME);
         log_info("watching %zu certificates", m->inv->n_certs);
         (void) sd_notify(false, "READY=1");
 

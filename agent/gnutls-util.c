@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <string.h>
+
 #include "gnutls-util.h"
 
 int errno_from_gnutls(int r) {
@@ -24,4 +26,14 @@ int errno_from_gnutls(int r) {
         default:
                 return -EBADMSG;
         }
+}
+
+int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
+        ret->data = gnutls_malloc(size + 1);
+        if (!ret->data)
+                return -ENOMEM;
+        memcpy(ret->data, data, size);
+        ret->data[size] = 0;
+        ret->size = (unsigned) size;
+        return 0;
 }

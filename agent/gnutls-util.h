@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdint.h>
+
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -48,3 +50,6 @@ static inline void x509_crq_freep(gnutls_x509_crq_t *c) {
 
 /* Map a GnuTLS error code to a negative errno, as STYLE.md rule 3 asks. */
 int errno_from_gnutls(int r);
+
+/* A gnutls-allocated, NUL-terminated copy of data (PEM text stays a C string). Returns 0 or -ENOMEM. */
+int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret);

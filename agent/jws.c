@@ -22,9 +22,7 @@ static const char *const jws_alg_table[_JWS_ALG_MAX] = {
         [JWS_ALG_RS256] = "RS256",
 };
 
-const char *jws_alg_to_string(JwsAlg a) {
-        return a >= 0 && a < _JWS_ALG_MAX ? jws_alg_table[a] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(jws_alg, JwsAlg, jws_alg_table, _JWS_ALG_MAX)
 
 /* GnuTLS does the base64; RFC 4648 §5 only swaps two letters and drops the padding (and GnuTLS may
  * break long lines, which go too). */

@@ -87,16 +87,6 @@ static int key_pin(gnutls_x509_privkey_t key, uint8_t ret[PIN_SIZE]) {
         return r;
 }
 
-static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
-        ret->data = gnutls_malloc(size + 1);
-        if (!ret->data)
-                return -ENOMEM;
-        memcpy(ret->data, data, size);
-        ret->data[size] = 0;
-        ret->size = (unsigned) size;
-        return 0;
-}
-
 /* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
  * is safe to hand back. 1: reused, 0: not (why logged), -ENOMEM. */
 static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,

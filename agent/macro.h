@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,3 +56,25 @@ static inline void strv_freep(char ***l) {
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 size_t strv_length(char *const *l);
+/* Whether the NULL-terminated list l (may be NULL) holds s. */
+bool strv_contains(char *const *l, const char *s);
+/* Whether a and b hold the same strings in the same order (NULL is the empty list). */
+bool strv_equal(char *const *a, char *const *b);
+
+/* *reterr (when reterr is not NULL) = the formatted one-line message (NULL if out of memory); returns r.
+ * The `reterr` convention: set only on failure, freed by the caller. */
+int reterr_set(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
+
+/* The index of s in table[0..n) (NULL entries never match), or -EINVAL: the one lookup behind every
+ * x_from_string() (STYLE.md rule 12). */
+int string_table_lookup(const char *const *table, size_t n, const char *s);
+
+#define DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                 \
+        const char *prefix##_to_string(type v) {                               \
+                return v >= 0 && v < (max) ? (table)[v] : NULL;                \
+        }
+#define DEFINE_STRING_TABLE(prefix, type, table, max)                           \
+        DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                \
+        type prefix##_from_string(const char *s) {                             \
+                return (type) string_table_lookup((table), (max), s);          \
+        }

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "acme.h"
+#include "bus-client.h"
+#include "dns-persist.h"
 #include "ca.h"
 #include "check.h"
 #include "daemon.h"
@@ -47,6 +49,7 @@ static const char *arg_password_file = NULL;
 static bool arg_force = false;
 static const char *arg_reason = NULL;
 static ImportOptions arg_import = {};
+static bool arg_no_daemon = false;
 
 static void help(void) {
         printf("Usage: certherd [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -62,6 +65,9 @@ static void help(void) {
                "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
                "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
                "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
+               "  acme profiles NAME     the certificate profiles [acme \"NAME\"]'s server offers\n"
+               "  acme persist-record CERTIFICATE\n"
+               "                         the dns-persist-01 TXT records to publish for its names\n"
                "  recover                finish or roll back interrupted installs (at boot)\n"
                "  import certbot|certmonger|acme.sh [DIR]\n"
                "                         an inventory (and ACME accounts) from another tool's files\n"
@@ -80,6 +86,7 @@ static void help(void) {
                "      --state-directory D  import: where ACME accounts go (default: the inventory's)\n"
                "      --disable-source   import certbot: rename renewal/NAME.conf so certbot stops renewing it\n"
                "      --reason R         revocation reason: keyCompromise, superseded, cessationOfOperation, ... or a number\n"
+               "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
                "\n"
@@ -138,6 +145,8 @@ static int select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         return 0;
 }
 
+static void persist_warn(const Inventory *inv, CertConfig **certs);
+
 static int verb_check(char **args, bool table) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_check_report_ CheckReport *rep = NULL;
@@ -148,6 +157,19 @@ static int verb_check(char **args, bool table) {
 
         if (table && args[0])
                 return usage_error("status takes no arguments: '%s'", args[0]);
+        /* While the daemon runs, it answers from what it knows (bus-client.h). */
+        if (!arg_no_daemon) {
+                BusApiFormat fmt = arg_nagios ? BUS_API_FORMAT_NAGIOS
+                                   : arg_json ? BUS_API_FORMAT_JSON
+                                   : !table ? BUS_API_FORMAT_TEXT
+                                   : isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+                                                     !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0)
+                                            ? BUS_API_FORMAT_TABLE_COLOR
+                                            : BUS_API_FORMAT_TABLE;
+                r = bus_client_check(arg_config, args, fmt, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -173,6 +195,7 @@ static int verb_check(char **args, bool table) {
                 return arg_nagios ? EXIT_USAGE : EXIT_CRITICAL;
         }
         sandbox_warn(inv);
+        persist_warn(inv, certs);
 
         if (arg_nagios)
                 r = report_nagios(inv, rep, stdout);
@@ -327,6 +350,12 @@ static int verb_renew(char **args) {
         _cleanup_close_ int lock = -1;
         int r;
 
+        /* While the daemon runs, it does the work (bus-client.h) instead of this process waiting for its lock. */
+        if (!arg_no_daemon) {
+                r = bus_client_renew(arg_config, args, arg_force, stdout);
+                if (r != -EHOSTDOWN)
+                        return r;
+        }
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -477,24 +506,137 @@ static int verb_acme_ari(Inventory *inv, const char *name) {
         return EXIT_OK;
 }
 
+/* `acme profiles NAME`: meta.profiles of the directory (draft-ietf-acme-profiles), one "NAME  DESCRIPTION"
+ * a line; nothing is registered. */
+static int verb_acme_profiles(Inventory *inv, const AcmeConfig *a) {
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        const AcmeDirectory *d;
+
+        if (acme_session_new_directory(inv, a, &s) < 0)
+                return EXIT_WARNING;
+        d = acme_session_directory(s);
+        if (!d->profiles || !d->profiles[0]) {
+                log_error("[acme \"%s\"] the server offers no profiles (no meta.profiles in %s)", a->name, a->directory);
+                return EXIT_WARNING;
+        }
+        for (size_t i = 0; d->profiles[i]; i++)
+                printf("%-16s %s%s\n", d->profiles[i], d->profile_descriptions[i],
+                       a->profile && strcmp(a->profile, d->profiles[i]) == 0 ? " (configured)" : "");
+        return EXIT_OK;
+}
+
+/* `acme persist-record CERT`: the dns-persist-01 record of each of its names, as zone file lines. */
+static int verb_acme_persist_record(Inventory *inv, const char *name) {
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        _cleanup_free_ char *account = NULL, *issuer = NULL;
+        const CertConfig *c;
+        const AcmeConfig *a;
+
+        c = inventory_find_cert(inv, name);
+        if (!c || c->issuer != ISSUER_ACME) {
+                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+                return EXIT_USAGE;
+        }
+        a = inventory_find_acme(inv, c->issuer_name);
+        if (acme_saved_state(inv, a, &account, &issuer) < 0)
+                return EXIT_WARNING;
+        if (!issuer) {
+                log_error("[acme \"%s\"] the CA's issuer domain is not known yet: set persist-issuer = (the domain "
+                          "the CA names in its dns-persist-01 challenges, e.g. letsencrypt.org)", a->name);
+                return EXIT_USAGE;
+        }
+        /* The record names the account: look it up (or register it) at the server. */
+        if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, a, &s) < 0)
+                return EXIT_WARNING;
+        free(account);
+        account = acme_session_account_dup(s);
+        if (!account)
+                return EXIT_WARNING;
+        for (char **n = c->names; n && *n; n++) {
+                _cleanup_free_ char *owner = NULL, *value = NULL;
+
+                if (config_ip_is_valid(*n)) {
+                        log_warning("%s: %s is an IP address: dns-persist-01 validates DNS names only", c->name, *n);
+                        continue;
+                }
+                if (persist_record_name(*n, &owner) < 0 ||
+                    persist_record_value(issuer, account, strncmp(*n, "*.", 2) == 0, &value) < 0)
+                        return EXIT_WARNING;
+                printf("%s. IN TXT \"%s\"\n", owner, value);
+        }
+        return EXIT_OK;
+}
+
+/* `check`: a dns-persist-01 set whose standing record is missing or names another account fails at its
+ * next order; say so now (through the system resolver). Warnings only: the CA's view of DNS may differ. */
+static void persist_warn(const Inventory *inv, CertConfig **certs) {
+        for (size_t i = 0; i < inv->n_certs; i++) {
+                const CertConfig *c = inv->certs[i];
+                _cleanup_free_ char *account = NULL, *issuer = NULL;
+                const AcmeConfig *a;
+                bool selected = !certs;
+
+                for (CertConfig **x = certs; x && *x; x++)
+                        selected = selected || *x == c;
+                if (!selected || c->issuer != ISSUER_ACME)
+                        continue;
+                a = inventory_find_acme(inv, c->issuer_name);
+                if (!a || a->challenge != CHALLENGE_DNS_PERSIST_01 || acme_saved_state(inv, a, &account, &issuer) < 0)
+                        continue;
+                if (!account || !issuer) {
+                        log_warning("%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s", c->name,
+                                    !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)", c->name);
+                        continue;
+                }
+                for (char **n = c->names; n && *n; n++) {
+                        _cleanup_free_ char *owner = NULL;
+                        _cleanup_strv_free_ char **values = NULL;
+                        char *issuers[] = { issuer, NULL };
+                        PersistMatch m;
+
+                        if (config_ip_is_valid(*n) || persist_record_name(*n, &owner) < 0)
+                                continue;
+                        if (persist_lookup(owner, &values) < 0) {
+                                log_warning("%s: dns-persist-01: cannot look up the TXT record %s", c->name, owner);
+                                continue;
+                        }
+                        m = persist_match(values, issuers, account, NULL);
+                        if (m == PERSIST_MISSING)
+                                log_warning("%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
+                                            "certherd acme persist-record %s prints",
+                                            c->name, owner, issuer, c->name);
+                        else if (m == PERSIST_OTHER_ACCOUNT)
+                                log_warning("%s: dns-persist-01: the TXT record %s names another ACME account than %s; "
+                                            "publish the one certherd acme persist-record %s prints",
+                                            c->name, owner, account, c->name);
+                }
+        }
+}
+
 static int verb_acme(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_(acme_session_freep) AcmeSession *s = NULL;
         const AcmeConfig *a;
         int r;
 
-        if (!args[0] || (strcmp(args[0], "rollover") != 0 && strcmp(args[0], "ari") != 0) || !args[1] || args[2])
-                return usage_error("%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE");
+        if (!args[0] || (strcmp(args[0], "rollover") != 0 && strcmp(args[0], "ari") != 0 && strcmp(args[0], "profiles") != 0 &&
+                          strcmp(args[0], "persist-record") != 0) || !args[1] || args[2])
+                return usage_error("%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE | "
+                                         "certherd acme profiles NAME | certherd acme persist-record CERTIFICATE");
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
         if (strcmp(args[0], "ari") == 0)
                 return verb_acme_ari(inv, args[1]);
+        if (strcmp(args[0], "persist-record") == 0)
+                return verb_acme_persist_record(inv, args[1]);
         a = inventory_find_acme(inv, args[1]);
         if (!a) {
                 log_error("no [acme \"%s\"] in the inventory %s", args[1], inv->path);
                 return EXIT_USAGE;
         }
+        if (strcmp(args[0], "profiles") == 0)
+                return verb_acme_profiles(inv, a);
         if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, a, &s) < 0 || acme_key_rollover(s) < 0)
                 return EXIT_WARNING;
         printf("[acme \"%s\"] account %s now uses key %s\n", a->name, acme_session_account(s),
@@ -530,7 +672,7 @@ static int verb_import(char **args) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
-               ARG_CONFIG_DIR, ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE };
+               ARG_NO_DAEMON, ARG_CONFIG_DIR, ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -543,6 +685,7 @@ int main(int argc, char *argv[]) {
                 { "write", required_argument, NULL, ARG_WRITE },
                 { "state-directory", required_argument, NULL, ARG_STATE_DIRECTORY },
                 { "disable-source", no_argument, NULL, ARG_DISABLE_SOURCE },
+                { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -576,6 +719,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_REASON:
                         arg_reason = optarg;
+                        break;
+                case ARG_NO_DAEMON:
+                        arg_no_daemon = true;
                         break;
                 case ARG_CONFIG_DIR:
                         arg_import.config_dir = optarg;

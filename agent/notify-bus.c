@@ -41,13 +41,6 @@ UnitAction unit_action_from_string(const char *s) {
         return _UNIT_ACTION_INVALID;
 }
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 /* A fresh connection, subscribed: systemd then sends JobRemoved for every job, not only ours (ours come
  * either way, as their requester; Subscribe makes that independent of how systemd tracks requesters). */
 static int bus_connect(sd_bus **ret) {

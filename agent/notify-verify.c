@@ -35,13 +35,6 @@
  * Encryption"); the server answers one byte, 'S' (go on with TLS) or 'N' (no SSL). */
 static const uint8_t pg_ssl_request[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 static void session_freep(gnutls_session_t *s) {
         if (*s)
                 gnutls_deinit(*s);

@@ -85,19 +85,6 @@ static char **hook_environment(const HookEnv *env) {
         return TAKE_PTR(l);
 }
 
-static int set_error(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **reterr, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (reterr) {
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
 int notify_exec(const char *command, const HookEnv *env, usec_t timeout, char **reterr) {
         _cleanup_strv_free_ char **argv = NULL, **envp = NULL;
         _cleanup_free_ char *why = NULL;
@@ -106,13 +93,13 @@ int notify_exec(const char *command, const HookEnv *env, usec_t timeout, char **
         argv = split_words(command);
         envp = hook_environment(env);
         if (!argv || !envp)
-                return set_error(reterr, -ENOMEM, "hook '%s': out of memory", command);
+                return reterr_set(reterr, -ENOMEM, "hook '%s': out of memory", command);
         if (!argv[0])
-                return set_error(reterr, -EINVAL, "empty hook command");
+                return reterr_set(reterr, -EINVAL, "empty hook command");
 
         r = spawn_run(argv, envp, timeout, reterr ? &why : NULL);
         if (r < 0)
-                return set_error(reterr, r, "hook '%s' %s", command, why ?: strerror(-r));
+                return reterr_set(reterr, r, "hook '%s' %s", command, why ?: strerror(-r));
         return 0;
 }
 
@@ -152,25 +139,25 @@ static int read_pidfile(
 
         fd = open(pidfile, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
-                return set_error(reterr, -errno, "pidfile %s: %s", pidfile,
+                return reterr_set(reterr, -errno, "pidfile %s: %s", pidfile,
                                  errno == ELOOP ? "is a symbolic link; not followed" : strerror(errno));
         if (fstat(fd, &st) < 0)
-                return set_error(reterr, -errno, "pidfile %s: %m", pidfile);
+                return reterr_set(reterr, -errno, "pidfile %s: %m", pidfile);
         if (!S_ISREG(st.st_mode))
-                return set_error(reterr, -EINVAL, "pidfile %s: not a regular file (%s)", pidfile,
+                return reterr_set(reterr, -EINVAL, "pidfile %s: not a regular file (%s)", pidfile,
                                  S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory"
                                  : S_ISSOCK(st.st_mode) ? "socket" : "device");
         /* A hard link to another service's root-owned pidfile would lend us its owner. */
         if (st.st_nlink != 1)
-                return set_error(reterr, -EPERM, "pidfile %s: has %ju hard links; not trusted", pidfile,
+                return reterr_set(reterr, -EPERM, "pidfile %s: has %ju hard links; not trusted", pidfile,
                                  (uintmax_t) st.st_nlink);
         do
                 n = read(fd, buf, NOTIFY_PIDFILE_MAX + 1);
         while (n < 0 && errno == EINTR);
         if (n < 0)
-                return set_error(reterr, -errno, "pidfile %s: %m", pidfile);
+                return reterr_set(reterr, -errno, "pidfile %s: %m", pidfile);
         if (n > NOTIFY_PIDFILE_MAX)
-                return set_error(reterr, -EFBIG, "pidfile %s: larger than %d bytes; not a pidfile", pidfile,
+                return reterr_set(reterr, -EFBIG, "pidfile %s: larger than %d bytes; not a pidfile", pidfile,
                                  NOTIFY_PIDFILE_MAX);
         *ret_st = st;
         *ret_size = (size_t) n;
@@ -221,7 +208,7 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
                 for (size_t i = 0; i < size; i++)
                         if ((unsigned char) buf[i] < 0x20 || (unsigned char) buf[i] >= 0x7f)
                                 buf[i] = '?';
-                return set_error(reterr, -EBADMSG,
+                return reterr_set(reterr, -EBADMSG,
                                  "pidfile %s: '%.*s' is not a PID (decimal, 2-%d); not signalled", pidfile,
                                  (int) size, buf, INT_MAX);
         }
@@ -229,10 +216,10 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
         if (owner && owner[0] != ':') {
                 r = install_parse_owner(owner, &want, &unused);
                 if (r < 0)
-                        return set_error(reterr, r, "pidfile %s: cannot resolve owner '%s': %s", pidfile,
+                        return reterr_set(reterr, r, "pidfile %s: cannot resolve owner '%s': %s", pidfile,
                                          owner, strerror(-r));
                 if (st.st_uid != 0 && st.st_uid != want)
-                        return set_error(reterr, -EPERM,
+                        return reterr_set(reterr, -EPERM,
                                          "pidfile %s: owned by uid %u, neither root nor the owner '%s' "
                                          "(uid %u); not signalled",
                                          pidfile, (unsigned) st.st_uid, owner, (unsigned) want);
@@ -241,16 +228,16 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
         /* Hold the process first: whatever /proc then says is about it, as long as it still runs after. */
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
         if (pidfd < 0 && errno != ENOSYS)
-                return set_error(reterr, -errno, "pidfile %s: PID %d: %s", pidfile, (int) pid,
+                return reterr_set(reterr, -errno, "pidfile %s: PID %d: %s", pidfile, (int) pid,
                                  errno == ESRCH ? "no such process" : strerror(errno));
         r = process_uids(pid, &real, &saved);
         if (r < 0)
-                return set_error(reterr, r, "pidfile %s: PID %d: %s", pidfile, (int) pid,
+                return reterr_set(reterr, r, "pidfile %s: PID %d: %s", pidfile, (int) pid,
                                  r == -ESRCH ? "no such process" : strerror(-r));
         if (pidfd >= 0 && !pidfd_alive(pidfd))
-                return set_error(reterr, -ESRCH, "pidfile %s: PID %d: no such process", pidfile, (int) pid);
+                return reterr_set(reterr, -ESRCH, "pidfile %s: PID %d: no such process", pidfile, (int) pid);
         if (real != st.st_uid && saved != st.st_uid)
-                return set_error(reterr, -EPERM,
+                return reterr_set(reterr, -EPERM,
                                  "pidfile %s: PID %d runs as uid %u, not as the pidfile's owner uid %u; "
                                  "not signalled",
                                  pidfile, (int) pid, (unsigned) real, (unsigned) st.st_uid);
@@ -260,7 +247,7 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
         else
                 r = kill(pid, sig) < 0 ? -errno : 0;
         if (r < 0)
-                return set_error(reterr, r, "pidfile %s: cannot signal PID %d: %s", pidfile, (int) pid,
+                return reterr_set(reterr, r, "pidfile %s: cannot signal PID %d: %s", pidfile, (int) pid,
                                  strerror(-r));
         return 0;
 }

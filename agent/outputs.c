@@ -260,14 +260,32 @@ typedef struct Expect {
         CertFacts *f;
 } Expect;
 
-/* 1 and the data when the output could be read; 0 after reporting it unreadable; -ENOMEM. */
+/* 1 and the data when the output could be read; 0 after reporting it unreadable; -ENOMEM. An output
+ * holding the private key (combined, pkcs12) is held to the key's rule: key-permissions when its group or
+ * others may read it beyond the configured `mode` (any group/other read without one). */
 static int read_output(const Expect *e, const char *what, const char *path, uint8_t **ret, size_t *ret_size) {
-        int r = read_full_file(path, OUTPUT_MAX, ret, ret_size);
+        FileBuffer b = {};
+        mode_t mode = (mode_t) -1, excess;
+        bool secret = path == e->c->combined || path == e->c->pkcs12;
+        int r = read_file_into(path, OUTPUT_MAX, &b, &mode);
 
+        if (r < 0)
+                free(b.data);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return cert_facts_add_problem(e->f, PROBLEM_UNREADABLE, "%s %s: %s", what, path, file_strerror(-r));
+        *ret = b.data;
+        *ret_size = b.size;
+        excess = e->c->mode_set ? mode & 077 & ~e->c->mode : mode & (S_IRGRP | S_IROTH);
+        if (secret && mode != (mode_t) -1 && excess != 0) {
+                r = cert_facts_add_problem(e->f, PROBLEM_KEY_PERMISSIONS,
+                                           "%s %s holds the private key and is more open (mode %04o) than %s", what,
+                                           path, (unsigned) (mode & 07777),
+                                           e->c->mode_set ? "the configured mode" : "0600 (no group or other read)");
+                if (r < 0)
+                        return r;
+        }
         return 1;
 }
 

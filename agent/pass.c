@@ -107,6 +107,7 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
                         st->next_retry = 0;
                         st->last_renewal = now;
                         replace(&st->last_error, NULL);
+                        replace(&st->profile, cert_profile(inv, j->cert) ? strdup(cert_profile(inv, j->cert)) : NULL);
                 } else {
                         st->failures++;
                         st->next_retry = now + policy_backoff(st->failures, lifetime);

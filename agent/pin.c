@@ -17,17 +17,7 @@ static const char *const pin_format_table[_PIN_FORMAT_MAX] = {
         [PIN_FORMAT_HEX] = "hex",
 };
 
-const char *pin_format_to_string(PinFormat f) {
-        return f >= 0 && f < _PIN_FORMAT_MAX ? pin_format_table[f] : NULL;
-}
-
-PinFormat pin_format_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _PIN_FORMAT_MAX; i++)
-                        if (strcmp(pin_format_table[i], s) == 0)
-                                return i;
-        return _PIN_FORMAT_INVALID;
-}
+DEFINE_STRING_TABLE(pin_format, PinFormat, pin_format_table, _PIN_FORMAT_MAX)
 
 int pin_compute(const uint8_t *spki_der, size_t size, uint8_t ret[PIN_SIZE]) {
         if (!spki_der || size == 0)

@@ -12,14 +12,17 @@ static const char *const renew_reason_table[_RENEW_REASON_MAX] = {
         [RENEW_REASON_DUE] = "inside the renew-before window",
 };
 
-const char *renew_reason_to_string(RenewReason r) {
-        return r >= 0 && r < _RENEW_REASON_MAX ? renew_reason_table[r] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(renew_reason, RenewReason, renew_reason_table, _RENEW_REASON_MAX)
 
 usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_before) {
         usec_t lifetime = not_after > not_before ? not_after - not_before : 0;
         usec_t before = threshold_resolve(renew_before, lifetime);
 
+        /* No renew-before given anywhere (issue 13): a third of the lifetime left, half of it for lifetimes
+         * under 10 days, so that a 6-day certificate renews with 3 days left and a twice-daily timer or an
+         * ARI window still has several chances before expiry. */
+        if (renew_before.implicit)
+                before = lifetime < 10 * USEC_PER_DAY ? lifetime / 2 : lifetime / 3;
         if (before > lifetime - lifetime / 3)
                 before = lifetime - lifetime / 3;
         return before >= not_after ? 0 : not_after - before;
@@ -144,9 +147,7 @@ static const char *const plan_action_table[_PLAN_ACTION_MAX] = {
         [PLAN_HELD] = "held",
 };
 
-const char *plan_action_to_string(PlanAction a) {
-        return a >= 0 && a < _PLAN_ACTION_MAX ? plan_action_table[a] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(plan_action, PlanAction, plan_action_table, _PLAN_ACTION_MAX)
 
 static usec_t min_usec(usec_t a, usec_t b) {
         return a < b ? a : b;

@@ -23,7 +23,9 @@ typedef enum RenewReason {
 
 const char *renew_reason_to_string(RenewReason r) _pure_;
 
-/* When the renew-before window opens for a certificate valid [not_before, not_after]. The window never
+/* When the renew-before window opens for a certificate valid [not_before, not_after]. A renew-before that
+ * was not given (Threshold.implicit) opens it when a third of the lifetime is left, half of it for
+ * lifetimes under 10 days (issue 13: 6-day certificates). The window never
  * opens before a third of the lifetime has passed: a renew-before as long as the validity would otherwise
  * renew forever. */
 usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_before);
@@ -70,8 +72,9 @@ RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, 
 bool policy_issued_ok(const CertFacts *facts);
 
 /* The plan for one certificate set (issue 9: one decision layer). The same function decides for the
- * daemon and for timer mode; what differs between the modes is in PlanFlags, and nothing in the decision
- * depends on `daemon` (it is there so that tests can say so).
+ * daemon and for timer mode; what differs between the modes is in PlanFlags, and exactly one decision
+ * depends on `daemon`: a failed deploy is retried at once by a one-shot run, after the backoff by the
+ * daemon (a re-deploy costs the CA nothing; the timer's period is its backoff).
  *
  * - Due: a set that is missing, broken or expired is due at once; otherwise from the opening of its
  *   renew-before window (policy_renew_time) plus its jitter (policy_jitter), in both modes — a timer run

@@ -70,16 +70,6 @@ static int fail(RenewJob *j, int r, const char *why) {
         return r < 0 ? r : -EIO;
 }
 
-static int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
-        ret->data = gnutls_malloc(size + 1);
-        if (!ret->data)
-                return -ENOMEM;
-        memcpy(ret->data, data, size);
-        ret->data[size] = 0;
-        ret->size = (unsigned) size;
-        return 0;
-}
-
 static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
         int r = keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
 
@@ -201,9 +191,18 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
                                 break;
                         }
                 snprintf(field, sizeof(field), "CERTHERD_PROBLEM=%s", problem_code_to_string(p->code));
-                log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
-                               "new certificate failed validation, not installed: %s: %s",
-                               problem_code_to_string(p->code), p->message);
+                if (p->code == PROBLEM_USAGE_MISSING && c->issuer == ISSUER_ACME && c->usage != USAGE_SERVER)
+                        /* Issue 13 item 3: the public CA dropped clientAuth; the old certificate stays. */
+                        log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
+                                       "new certificate failed validation, not installed: %s: %s: the CA [acme "
+                                       "\"%s\"] no longer issues client certificates (clientAuth); the installed "
+                                       "certificate stays; issue client certificates from an internal CA "
+                                       "(issuer = ca:NAME)",
+                                       problem_code_to_string(p->code), p->message, c->issuer_name);
+                else
+                        log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
+                                       "new certificate failed validation, not installed: %s: %s",
+                                       problem_code_to_string(p->code), p->message);
                 return -EBADMSG;
         }
         return 0;

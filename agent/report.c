@@ -44,6 +44,7 @@ static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
         const CertState *st = rep->states ? &rep->states[i] : NULL;
 
         json_object_set_new(o, "next_renewal", rep->plans ? time_or_null(next_renewal(&rep->plans[i])) : json_null());
+        json_object_set_new(o, "profile", st && st->profile ? json_string(st->profile) : json_null());
         if (st && st->failures > 0)
                 json_object_set_new(o, "last_renewal",
                                     json_pack("{s:o, s:s, s:s?}", "time", time_or_null(st->last_attempt), "result",
@@ -199,6 +200,9 @@ static void last_result(const CertState *st, char *buf, size_t size) {
                 snprintf(buf, size, "ok");
         else
                 snprintf(buf, size, "-");
+        /* Issue 13: the ACME profile the installed certificate was ordered under. */
+        if (st && st->profile && strlen(buf) + strlen(st->profile) + 12 < size)
+                snprintf(buf + strlen(buf), size - strlen(buf), " (profile %s)", st->profile);
 }
 
 static void table_row(FILE *f, bool color, int wname, const char *name, const CertFacts *x, const char *next,

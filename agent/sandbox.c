@@ -159,6 +159,8 @@ void sandbox_warn(const Inventory *inv) {
                 return;
         for (size_t i = 0; i < inv->n_certs; i++) {
                 const CertConfig *c = inv->certs[i];
+                /* The further outputs are written in the same install as the certificate. */
+                const char *outputs[] = { c->chain, c->leaf, c->combined, c->pkcs12 };
 
                 if (c->issuer == ISSUER_NONE)
                         continue;
@@ -166,6 +168,9 @@ void sandbox_warn(const Inventory *inv) {
                 if (c->key && (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
                     !same_directory(c->key, c->certificate))
                         warn_path(writable, c->name, c->key);
+                for (size_t k = 0; k < ELEMENTSOF(outputs); k++)
+                        if (outputs[k] && !same_directory(outputs[k], c->certificate))
+                                warn_path(writable, c->name, outputs[k]);
         }
         if (inv->agent.metrics_file)
                 warn_path(writable, "metrics-file", inv->agent.metrics_file);

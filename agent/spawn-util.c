@@ -22,13 +22,6 @@
 
 extern char **environ;
 
-static usec_t now_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
-}
-
 char *spawn_format_timeout(usec_t t, char *buf, size_t size) {
         if (t == USEC_INFINITY)
                 snprintf(buf, size, "infinity");
@@ -41,19 +34,6 @@ char *spawn_format_timeout(usec_t t, char *buf, size_t size) {
         else
                 snprintf(buf, size, "%.3gs", (double) t / USEC_PER_SEC);
         return buf;
-}
-
-static int set_error(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **reterr, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (reterr) {
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
-        return r;
 }
 
 /* $PATH lookup done before fork(): the child only calls async-signal-safe functions. */
@@ -161,9 +141,9 @@ static int describe_status(const siginfo_t *si, char **reterr) {
         if (si->si_code == CLD_EXITED) {
                 if (si->si_status == 0)
                         return 0;
-                return set_error(reterr, -EPROTO, "failed with exit status %d", si->si_status);
+                return reterr_set(reterr, -EPROTO, "failed with exit status %d", si->si_status);
         }
-        return set_error(reterr, -EPROTO, "killed by signal %s",
+        return reterr_set(reterr, -EPROTO, "killed by signal %s",
                          sigabbrev_np(si->si_status) ?: "unknown");
 }
 
@@ -179,13 +159,13 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         pid_t pid;
 
         if (!argv || !argv[0])
-                return set_error(reterr, -EINVAL, "no program to run");
+                return reterr_set(reterr, -EINVAL, "no program to run");
         r = find_program(argv[0], &path);
         if (r < 0)
-                return set_error(reterr, r, "cannot execute: %s",
+                return reterr_set(reterr, r, "cannot execute: %s",
                                  r == -ENOENT ? "not found in $PATH" : strerror(-r));
         if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return set_error(reterr, -errno, "cannot execute: %m");
+                return reterr_set(reterr, -errno, "cannot execute: %m");
 
         /* No signal handler of ours may run in the child before it has reset them. */
         sigfillset(&all);
@@ -198,7 +178,7 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         (void) close(pipefd[1]);
         if (pid < 0) {
                 (void) close(pipefd[0]);
-                return set_error(reterr, -e, "cannot execute: fork: %s", strerror(e));
+                return reterr_set(reterr, -e, "cannot execute: fork: %s", strerror(e));
         }
         /* Here as in the child, so that the group exists whichever runs first. */
         (void) setpgid(pid, pid);
@@ -210,7 +190,7 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         (void) close(pipefd[0]);
         if (n == sizeof(e)) {
                 (void) wait_until(pid, -1, USEC_INFINITY, true, &si);
-                return set_error(reterr, -e, "cannot execute: %s", strerror(e));
+                return reterr_set(reterr, -e, "cannot execute: %s", strerror(e));
         }
 
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
@@ -221,7 +201,7 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         /* waitid() failed (ECHILD: reaped behind our back): the group may be gone and its ID reused, so it
          * is not ours to kill. */
         if (r < 0)
-                return set_error(reterr, r, "cannot wait for it: %s", strerror(-r));
+                return reterr_set(reterr, r, "cannot wait for it: %s", strerror(-r));
 
         /* Out of time. The program is not reaped until after SIGKILL: while it is at least a zombie, its
          * process group ID cannot be given to anyone else. */
@@ -229,6 +209,6 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         (void) wait_until(pid, pidfd, now_monotonic() + SPAWN_KILL_GRACE, false, &si);
         (void) kill(-pid, SIGKILL);
         (void) wait_until(pid, pidfd, USEC_INFINITY, true, &si);
-        return set_error(reterr, -ETIMEDOUT, "timed out after %s; its process group was killed",
+        return reterr_set(reterr, -ETIMEDOUT, "timed out after %s; its process group was killed",
                          spawn_format_timeout(timeout, t, sizeof(t)));
 }

@@ -27,6 +27,7 @@ void cert_state_done(CertState *st) {
         free(st->deploy_error);
         free(st->deploy_serial);
         free(st->held_inputs);
+        free(st->profile);
         *st = (CertState) {};
 }
 
@@ -83,6 +84,21 @@ static int get_string(json_t *o, const char *key, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* The same token rule as the inventory's `profile` (config_profile_is_valid; state sits below config). */
+static int get_profile(json_t *o, char **ret) {
+        int r = get_string(o, "profile", ret);
+
+        if (r < 0 || !*ret)
+                return r;
+        if (strlen(*ret) == 0 || strlen(*ret) > 64 || strspn(*ret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                    "0123456789-_.") != strlen(*ret)) {
+                free(*ret);
+                *ret = NULL;
+                return -EBADMSG;
+        }
+        return 0;
+}
+
 int state_parse(const char *text, size_t size, CertState *ret) {
         _cleanup_(cert_state_done) CertState st = {};
         uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time;
@@ -108,7 +124,8 @@ int state_parse(const char *text, size_t size, CertState *ret) {
             (r = get_string(o, "deploy_step", &st.deploy_step)) < 0 ||
             (r = get_string(o, "deploy_error", &st.deploy_error)) < 0 ||
             (r = get_string(o, "deploy_serial", &st.deploy_serial)) < 0 ||
-            (r = get_string(o, "held_inputs", &st.held_inputs)) < 0) {
+            (r = get_string(o, "held_inputs", &st.held_inputs)) < 0 ||
+            (r = get_profile(o, &st.profile)) < 0) {
                 json_decref(o);
                 return r;
         }
@@ -174,7 +191,7 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||
             set_string(o, "deploy_error", st->deploy_error) < 0 ||
             set_string(o, "deploy_serial", st->deploy_serial) < 0 ||
-            set_string(o, "held_inputs", st->held_inputs) < 0) {
+            set_string(o, "held_inputs", st->held_inputs) < 0 || set_string(o, "profile", st->profile) < 0) {
                 json_decref(o);
                 return -ENOMEM;
         }

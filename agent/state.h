@@ -32,6 +32,9 @@ typedef struct CertState {
          * (STATE/certs/NAME.pending.pem and .key) and nothing is ordered again while the inputs have this
          * fingerprint (check_inputs_fingerprint). NULL: not held. */
         char *held_inputs;
+        /* ACME: the profile (draft-ietf-acme-profiles) the installed certificate was ordered under; NULL:
+         * none named, or not ACME. A token of at most 64 characters [A-Za-z0-9._-] (issue 13). */
+        char *profile;
 } CertState;
 
 void cert_state_done(CertState *st);

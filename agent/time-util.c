@@ -14,6 +14,13 @@ usec_t now_realtime(void) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
+usec_t now_monotonic(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
 char *format_timestamp_iso(char *buf, size_t size, usec_t t) {
         time_t s = (time_t) (t / USEC_PER_SEC);
         struct tm tm;

@@ -15,6 +15,8 @@ typedef uint64_t usec_t;
 #define USEC_PER_YEAR ((usec_t) 365 * USEC_PER_DAY)
 
 usec_t now_realtime(void);
+/* For deadlines and waits: never jumps with the wall clock. */
+usec_t now_monotonic(void);
 
 /* "2026-11-23T13:00:00Z" into buf (at least 21 bytes). */
 char *format_timestamp_iso(char *buf, size_t size, usec_t t);

@@ -42,9 +42,7 @@ static const struct {
         [PROBLEM_RENEWAL_FAILING] = { "renewal-failing", SEVERITY_WARNING },
 };
 
-const char *severity_to_string(Severity s) {
-        return s >= 0 && s < _SEVERITY_MAX ? severity_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(severity, Severity, severity_table, _SEVERITY_MAX)
 
 const char *problem_code_to_string(ProblemCode c) {
         return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].name : NULL;

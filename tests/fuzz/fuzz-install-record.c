@@ -14,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * the canonical text (so parsing is a fixed point) and has no control character but newlines. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *targets = NULL;
+        unsigned line = 0;
         int r;
 
         r = install_record_parse(data, size, &targets);
@@ -29,12 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < size; i++)
                 if ((data[i] < 0x20 && data[i] != '\n') || data[i] == 0x7f)
                         abort();
-        /* "KEY\nCERT\n": each empty or absolute, at least one present. */
+        /* "KEY\nCERT\n": each empty or absolute, at least one present; then "LABEL /PATH\n" for each further
+         * output (chain, leaf, combined, pkcs12). */
         if (strcmp(targets, "\n\n") == 0)
                 abort();
-        for (char *p = targets; *p; p = strchr(p, '\n') + 1)
-                if (*p != '\n' && *p != '/')
+        for (char *p = targets; *p; p = strchr(p, '\n') + 1, line++) {
+                char *space = strchr(p, ' '), *eol = strchr(p, '\n');
+
+                if (line < 2 ? *p != '\n' && *p != '/' : !space || space > eol || space[1] != '/')
                         abort();
+        }
         if (install_record_parse(data, size, NULL) != r)
                 abort();
         return 0;

@@ -19,6 +19,7 @@
 #include <gnutls/x509.h>
 
 #include "acme.h"
+#include "dns-persist.h"
 #include "gnutls-util.h"
 #include "keygen.h"
 
@@ -48,6 +49,97 @@ static void test_directory(void **state) {
         assert_int_equal(acme_parse_directory("[]", 2, &d), -EBADMSG);
         assert_int_equal(acme_parse_directory("<html>", 6, &d), -EBADMSG);
         assert_int_equal(acme_parse_directory("{\"newNonce\":1,\"newAccount\":\"a\",\"newOrder\":\"o\"}", 45, &d), -EBADMSG);
+}
+
+/* draft-ietf-acme-profiles: meta.profiles, name → description; names that are no token are dropped. */
+static void test_directory_profiles(void **state) {
+        const char *doc = "{\"newNonce\":\"n\",\"newAccount\":\"a\",\"newOrder\":\"o\",\"meta\":{\"profiles\":{"
+                          "\"classic\":\"https://x/classic\",\"shortlived\":\"160 hours\",\"bad name\":\"x\","
+                          "\"tlsserver\":7}}}";
+        AcmeDirectory d = {};
+
+        assert_int_equal(acme_parse_directory(doc, strlen(doc), &d), 0);
+        assert_string_equal(d.profiles[0], "classic");
+        assert_string_equal(d.profile_descriptions[0], "https://x/classic");
+        assert_string_equal(d.profiles[1], "shortlived");
+        assert_string_equal(d.profile_descriptions[1], "160 hours");
+        assert_string_equal(d.profiles[2], "tlsserver");
+        assert_string_equal(d.profile_descriptions[2], "");
+        assert_null(d.profiles[3]);
+        assert_true(acme_directory_has_profile(&d, "shortlived"));
+        assert_false(acme_directory_has_profile(&d, "bad name"));
+        assert_false(acme_directory_has_profile(&d, "Classic"));
+        acme_directory_done(&d);
+
+        doc = "{\"newNonce\":\"n\",\"newAccount\":\"a\",\"newOrder\":\"o\"}";
+        assert_int_equal(acme_parse_directory(doc, strlen(doc), &d), 0);
+        assert_null(d.profiles);
+        assert_false(acme_directory_has_profile(&d, "classic"));
+        acme_directory_done(&d);
+}
+
+/* draft-ietf-acme-dns-persist: no token, issuer-domain-names instead (each a DNS name). */
+static void test_authz_persist(void **state) {
+        json_t *j = json_loads("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"www.example.org\"},"
+                               "\"challenges\":[{\"type\":\"dns-persist-01\",\"url\":\"https://a/c/9\",\"status\":\"pending\","
+                               "\"issuer-domain-names\":[\"letsencrypt.org\",\"le.example\"]}]}",
+                               0, NULL);
+        AcmeAuthz a = {};
+
+        assert_int_equal(acme_parse_authz(j, "dns-persist-01", &a), 0);
+        assert_string_equal(a.challenge_url, "https://a/c/9");
+        assert_null(a.token);
+        assert_string_equal(a.issuer_domain_names[0], "letsencrypt.org");
+        assert_string_equal(a.issuer_domain_names[1], "le.example");
+        acme_authz_done(&a);
+        json_decref(j);
+
+        /* no issuer domain, or one that is no DNS name: refused */
+        j = json_loads("{\"status\":\"pending\",\"identifier\":{\"value\":\"x.example\"},\"challenges\":[{\"type\":"
+                       "\"dns-persist-01\",\"url\":\"u\",\"status\":\"pending\"}]}",
+                       0, NULL);
+        assert_int_equal(acme_parse_authz(j, "dns-persist-01", &a), -EBADMSG);
+        json_decref(j);
+        j = json_loads("{\"status\":\"pending\",\"identifier\":{\"value\":\"x.example\"},\"challenges\":[{\"type\":"
+                       "\"dns-persist-01\",\"url\":\"u\",\"status\":\"pending\",\"issuer-domain-names\":[\"a b\\n\"]}]}",
+                       0, NULL);
+        assert_int_equal(acme_parse_authz(j, "dns-persist-01", &a), -EBADMSG);
+        json_decref(j);
+}
+
+/* The record of dns-persist-01 and how a found one is judged. */
+static void test_persist_record(void **state) {
+        char *issuers[] = { (char *) "letsencrypt.org", NULL };
+        const char *acct = "https://acme.example/acct/123", *which;
+        char *s;
+
+        assert_int_equal(persist_record_name("*.www.example.org", &s), 0);
+        assert_string_equal(s, "_validation-persist.www.example.org");
+        free(s);
+        assert_int_equal(persist_record_value("letsencrypt.org", acct, false, &s), 0);
+        assert_string_equal(s, "letsencrypt.org; accounturi=https://acme.example/acct/123");
+        free(s);
+        assert_int_equal(persist_record_value("letsencrypt.org", acct, true, &s), 0);
+        assert_string_equal(s, "letsencrypt.org; accounturi=https://acme.example/acct/123; policy=wildcard");
+        free(s);
+
+        assert_int_equal(persist_match(NULL, issuers, acct, &which), PERSIST_MISSING);
+        assert_int_equal(persist_match((char *[]) { (char *) "v=spf1 -all", NULL }, issuers, acct, NULL), PERSIST_MISSING);
+        assert_int_equal(persist_match((char *[]) { (char *) "other.ca; accounturi=https://acme.example/acct/123", NULL },
+                                       issuers, acct, NULL),
+                         PERSIST_MISSING);
+        assert_int_equal(persist_match((char *[]) { (char *) "LetsEncrypt.org. ;accounturi=https://acme.example/acct/9",
+                                                    NULL },
+                                       issuers, acct, &which),
+                         PERSIST_OTHER_ACCOUNT);
+        assert_string_equal(which, "letsencrypt.org");
+        assert_int_equal(persist_match((char *[]) { (char *) "letsencrypt.org; accounturi=https://acme.example/acct/9",
+                                                    (char *) "letsencrypt.org;  policy=wildcard; accounturi=https://acme.example/acct/123 ",
+                                                    NULL },
+                                       issuers, acct, &which),
+                         PERSIST_OK);
+        assert_int_equal(persist_match((char *[]) { (char *) "letsencrypt.org", NULL }, issuers, acct, NULL),
+                         PERSIST_OTHER_ACCOUNT);
 }
 
 static void test_problem(void **state) {
@@ -327,18 +419,18 @@ static void test_http_transport(void **state) {
         acme_response_done(&resp);
 
         /* a deadline: waits stop there */
-        t0 = acme_now_monotonic();
+        t0 = now_monotonic();
         acme_http_set_deadline(h, t0 + 200 * 1000);
         assert_int_equal(acme_http_wait(h, 10 * USEC_PER_SEC), -ETIMEDOUT);
-        assert_true(acme_now_monotonic() - t0 < 2 * USEC_PER_SEC);
+        assert_true(now_monotonic() - t0 < 2 * USEC_PER_SEC);
         acme_http_set_deadline(h, 0);
         assert_int_equal(acme_http_wait(h, 1000), 0);
 
         /* a cancel from another thread ends a long wait at once, and every later one */
-        t0 = acme_now_monotonic();
+        t0 = now_monotonic();
         assert_int_equal(pthread_create(&th, NULL, cancel_later, h), 0);
         assert_int_equal(acme_http_wait(h, 60 * USEC_PER_SEC), -ECANCELED);
-        assert_true(acme_now_monotonic() - t0 < 2 * USEC_PER_SEC);
+        assert_true(now_monotonic() - t0 < 2 * USEC_PER_SEC);
         pthread_join(th, NULL);
         assert_true(acme_http_cancelled(h));
         t = acme_retry_start(h);
@@ -432,6 +524,8 @@ static void test_revocation_reasons(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_directory),     cmocka_unit_test(test_problem),
+                cmocka_unit_test(test_directory_profiles), cmocka_unit_test(test_authz_persist),
+                cmocka_unit_test(test_persist_record),
                 cmocka_unit_test(test_order),         cmocka_unit_test(test_authz),
                 cmocka_unit_test(test_retry_after),   cmocka_unit_test(test_link),
                 cmocka_unit_test(test_time_and_ari),  cmocka_unit_test(test_ari_cert_id),

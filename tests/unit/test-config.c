@@ -650,7 +650,7 @@ static void test_errors(_unused_ void **state) {
         assert_error("[acme \"a\"]\naccount-key-type = ec-p384\n",
                      "test.conf:2: invalid value 'ec-p384' for account-key-type: expected ec-p256, rsa-2048");
         assert_error("[acme \"a\"]\nchallenge = http-02\n",
-                     "test.conf:2: invalid value 'http-02' for challenge: expected http-01, dns-01, tls-alpn-01");
+                     "test.conf:2: invalid value 'http-02' for challenge: expected http-01, dns-01, tls-alpn-01, dns-persist-01");
         assert_error("[acme \"a\"]\ndirectory = ftp://x/\n",
                      "test.conf:2: invalid value 'ftp://x/' for directory: expected an https:// URL");
         assert_error("[acme \"a\"]\nlisten = 80\n",
@@ -743,6 +743,41 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [acme \"le\"] eab-kid and eab-hmac-file must be given together");
         assert_error("[acme \"le\"]\ndirectory = https://a/\nchallenge = dns-01\n",
                      "test.conf:1: [acme \"le\"] challenge dns-01 needs dns-hook");
+}
+
+/* Issue 12 item 3: the further outputs and their rules. */
+static void test_outputs(_unused_ void **state) {
+#define OUT_HEAD "[certificate \"web\"]\ncertificate = /c\nkey = /k\n"
+        _cleanup_inventory_ Inventory *inv = NULL;
+        CertConfig *c;
+
+        inv = parse_ok(OUT_HEAD "chain = /o/chain.pem\nleaf = /o/cert.pem\ncombined = /o/combined.pem\n"
+                               "pkcs12 = /o/web.p12\npkcs12-password-file = /run/credentials/p12\n");
+        c = inventory_find_cert(inv, "web");
+        assert_non_null(c);
+        assert_string_equal(c->chain, "/o/chain.pem");
+        assert_string_equal(c->leaf, "/o/cert.pem");
+        assert_string_equal(c->combined, "/o/combined.pem");
+        assert_string_equal(c->pkcs12, "/o/web.p12");
+        assert_string_equal(c->pkcs12_password_file, "/run/credentials/p12");
+
+        assert_error(OUT_HEAD "pkcs12 = /o/web.p12\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' needs 'pkcs12-password-file'");
+        assert_error(OUT_HEAD "pkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12-password-file' without 'pkcs12'");
+        assert_error(OUT_HEAD "chain = chain.pem\n",
+                     "test.conf:1: [certificate \"web\"] 'chain' must be an absolute path, not 'chain.pem'");
+        assert_error(OUT_HEAD "leaf = /c\n",
+                     "test.conf:1: [certificate \"web\"] 'certificate' and 'leaf' name the same file /c");
+        assert_error(OUT_HEAD "combined = /o/x\npkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' and 'pkcs12' name the same file /o/x");
+        assert_error("[certificate \"web\"]\ncertificate = /c\ncombined = /o/x\n",
+                     "test.conf:1: [certificate \"web\"] 'combined' holds the private key: it needs a key file");
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = pkcs11:token=t;object=k\n"
+                     "pkcs12 = /o/x\npkcs12-password-file = /p\n",
+                     "test.conf:1: [certificate \"web\"] 'pkcs12' holds the private key: it needs a key file, "
+                     "not a pkcs11: URI");
+#undef OUT_HEAD
 }
 
 static void test_names(_unused_ void **state) {
@@ -923,6 +958,62 @@ static void test_renew_before_warnings(_unused_ void **state) {
         inv = parse_ok(design_example);
         unsetenv("CREDENTIALS_DIRECTORY");
         assert_null(inv->warnings);
+}
+
+/* Issue 13 item 3: a set that needs clientAuth from an ACME CA is warned about at load time; one from an
+ * internal CA, or a server certificate from ACME, is not. */
+static void test_client_usage_warning(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+
+        inv = parse_ok("[acme \"le\"]\ndirectory = https://acme.example/dir\n"
+                       "[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\n"
+                       "[certificate \"mtls\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = acme:le\n"
+                       "usage = server+client\n"
+                       "[certificate \"client\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = acme:le\n"
+                       "usage = client\n"
+                       "[certificate \"web\"]\ncertificate = /c\nkey = /k\nnames = c.example\nissuer = acme:le\n"
+                       "[certificate \"internal\"]\ncertificate = /d\nkey = /k\nnames = d.example\nissuer = ca:int\n"
+                       "usage = client\n");
+        assert_strv(inv->warnings,
+                    (const char *const[]) {
+                            "test.conf:6: [certificate \"mtls\"] usage = server+client with issuer = acme:le: public "
+                            "ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate "
+                            "without it is not installed; issue client certificates from an internal CA "
+                            "(issuer = ca:NAME)",
+                            "test.conf:12: [certificate \"client\"] usage = client with issuer = acme:le: public "
+                            "ACME CAs no longer issue client certificates (clientAuth), and a renewed certificate "
+                            "without it is not installed; issue client certificates from an internal CA "
+                            "(issuer = ca:NAME)",
+                            NULL });
+}
+
+/* Issue 13 item 1: profile in [acme] and per certificate (the certificate's wins); a token; only for ACME. */
+static void test_profile(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+
+        inv = parse_ok("[acme \"le\"]\ndirectory = https://acme.example/dir\nprofile = tlsserver\n"
+                       "challenge = dns-persist-01\npersist-issuer = letsencrypt.org\n"
+                       "[certificate \"a\"]\ncertificate = /a\nkey = /k\nnames = a.example\nissuer = acme:le\n"
+                       "[certificate \"b\"]\ncertificate = /b\nkey = /k\nnames = b.example\nissuer = acme:le\n"
+                       "profile = shortlived\n"
+                       "[certificate \"c\"]\ncertificate = /c\n");
+        assert_string_equal(cert_profile(inv, inventory_find_cert(inv, "a")), "tlsserver");
+        assert_string_equal(cert_profile(inv, inventory_find_cert(inv, "b")), "shortlived");
+        assert_null(cert_profile(inv, inventory_find_cert(inv, "c")));
+        assert_int_equal(inventory_find_acme(inv, "le")->challenge, CHALLENGE_DNS_PERSIST_01);
+        assert_string_equal(inventory_find_acme(inv, "le")->persist_issuer, "letsencrypt.org");
+
+        assert_error("[acme \"le\"]\ndirectory = https://acme.example/dir\nprofile = short lived\n",
+                    "test.conf:3: invalid value 'short lived' for profile: expected an ACME profile name such as "
+                    "classic, tlsserver or shortlived");
+        assert_error("[acme \"le\"]\ndirectory = https://acme.example/dir\npersist-issuer = https://le.org\n",
+                    "test.conf:3: invalid value 'https://le.org' for persist-issuer: expected the CA's issuer domain "
+                    "name such as letsencrypt.org");
+        assert_error("[ca \"int\"]\ncertificate = /ca\nkey = /ca.key\n"
+                    "[certificate \"x\"]\ncertificate = /x\nkey = /k\nnames = x.example\nissuer = ca:int\n"
+                    "profile = classic\n",
+                    "test.conf:4: [certificate \"x\"] profile is an ACME profile: it needs issuer = acme:NAME, not "
+                    "'ca:int'");
 }
 
 /* Issue 10 item 18: `names` of 100 DNS names, half on one long line, half on continuation lines. */
@@ -1362,6 +1453,8 @@ int main(void) {
                 cmocka_unit_test(test_continuation),
                 cmocka_unit_test(test_hundred_names),
                 cmocka_unit_test(test_renew_before_warnings),
+                cmocka_unit_test(test_client_usage_warning),
+                cmocka_unit_test(test_profile),
                 cmocka_unit_test(test_long_section_name),
                 cmocka_unit_test(test_env),
                 cmocka_unit_test(test_thresholds),
@@ -1378,6 +1471,7 @@ int main(void) {
                 cmocka_unit_test(test_chunks),
                 cmocka_unit_test(test_many_sections),
                 cmocka_unit_test(test_hand_built),
+                cmocka_unit_test(test_outputs),
         };
 
         /* Files written here must not be group-writable: run as root, config_load() refuses those. */

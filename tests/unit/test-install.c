@@ -777,6 +777,177 @@ static void test_install_pair_crash_two_dirs(void **state) {
         crash_matrix(fx->dir, true);
 }
 
+/* A whole generation (key, cert, chain, leaf, combined, pkcs12) over two directories. */
+typedef struct SetPaths {
+        char *state, *install, *backup, *path[_INSTALL_PART_MAX];
+} SetPaths;
+
+static const char *const set_label[_INSTALL_PART_MAX] = { "key", "cert", "chain", "leaf", "combined", "pkcs12" };
+
+static void set_paths_make(SetPaths *sp, const char *parent, unsigned k) {
+        char *base = pathf("%s/set-%u", parent, k), *a = pathf("%s/a", base), *b = pathf("%s/b", base);
+
+        make_dir(base);
+        make_dir(a);
+        make_dir(b);
+        sp->state = pathf("%s/state", base);
+        make_dir(sp->state);
+        sp->install = pathf("%s/install", sp->state);
+        sp->backup = pathf("%s/backup/web", sp->state);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                sp->path[i] = pathf("%s/%s.pem", i < INSTALL_PART_CHAIN ? a : b, set_label[i]);
+        free(base);
+        free(a);
+        free(b);
+}
+
+static void set_paths_free(SetPaths *sp) {
+        free(sp->state);
+        free(sp->install);
+        free(sp->backup);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                free(sp->path[i]);
+}
+
+static char *generation_content(const char *gen, size_t i) {
+        return pathf("%s %s\n", gen, set_label[i]);
+}
+
+static void set_write(const SetPaths *sp, const char *gen) {
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                char *c = generation_content(gen, i);
+                write_plain(sp->path[i], c, i == INSTALL_PART_KEY ? 0600 : 0644);
+                free(c);
+        }
+}
+
+static int set_install(const SetPaths *sp, const char *gen) {
+        InstallFile f[_INSTALL_PART_MAX];
+        const InstallFile *files[_INSTALL_PART_MAX];
+        char *content[_INSTALL_PART_MAX];
+        int r;
+
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                content[i] = generation_content(gen, i);
+                f[i] = (InstallFile) { .path = sp->path[i], .data = content[i], .size = strlen(content[i]),
+                                       .mode = i == INSTALL_PART_KEY || i == INSTALL_PART_COMBINED ||
+                                                               i == INSTALL_PART_PKCS12 ? 0600 : 0644,
+                                       .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                files[i] = &f[i];
+        }
+        r = install_set(sp->state, "web", files);
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++)
+                free(content[i]);
+        return r;
+}
+
+/* "old", "new" or NULL for a mix. */
+static const char *set_generation(const SetPaths *sp) {
+        static const char *const gens[] = { "old", "new" };
+
+        for (size_t g = 0; g < ELEMENTSOF(gens); g++) {
+                bool all = true;
+
+                for (size_t i = 0; i < _INSTALL_PART_MAX && all; i++) {
+                        char *c = generation_content(gens[g], i);
+                        all = file_is(sp->path[i], c);
+                        free(c);
+                }
+                if (all)
+                        return gens[g];
+        }
+        return NULL;
+}
+
+static void test_install_set_basic(void **state) {
+        Fixture *fx = *state;
+        const InstallFile *files[_INSTALL_PART_MAX] = {};
+        InstallFile dup;
+        SetPaths sp;
+
+        set_paths_make(&sp, fx->dir, 0);
+        set_write(&sp, "old");
+        assert_int_equal(set_install(&sp, "new"), 0);
+        assert_string_equal(set_generation(&sp), "new");
+        assert_int_equal(mode_of(sp.path[INSTALL_PART_COMBINED]) & 07777, 0600);
+        assert_int_equal(mode_of(sp.path[INSTALL_PART_CHAIN]) & 07777, 0644);
+        /* The backup is the whole old generation, by label; what holds a key is 0600 there. */
+        for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                char *b = pathf("%s/%s", sp.backup, set_label[i]), *c = generation_content("old", i);
+
+                assert_true(file_is(b, c));
+                assert_int_equal(mode_of(b) & 07777, i == INSTALL_PART_KEY || i == INSTALL_PART_COMBINED ||
+                                                                     i == INSTALL_PART_PKCS12 ? 0600 : 0644);
+                free(b);
+                free(c);
+        }
+        assert_int_equal(count_entries(sp.install, false), 0);
+
+        /* Two parts naming one file: refused before anything is touched. */
+        dup = (InstallFile) { .path = sp.path[INSTALL_PART_CERT], .data = "x", .size = 1, .mode = 0644,
+                              .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        files[INSTALL_PART_CERT] = &dup;
+        files[INSTALL_PART_LEAF] = &dup;
+        assert_int_equal(install_set(sp.state, "web", files), -EINVAL);
+        assert_string_equal(set_generation(&sp), "new");
+        /* No cert: refused. */
+        files[INSTALL_PART_CERT] = NULL;
+        assert_int_equal(install_set(sp.state, "web", files), -EINVAL);
+        set_paths_free(&sp);
+}
+
+/* SIGKILL at every crash point: after recovery all six files are of one generation. */
+static void test_install_set_crash(void **state) {
+        Fixture *fx = *state;
+        bool seen_new = false;
+
+        for (unsigned k = 1; k <= INSTALL_CRASH_POINTS + 1; k++) {
+                const char *gen;
+                SetPaths sp;
+                int status = 0, r;
+                pid_t pid;
+
+                set_paths_make(&sp, fx->dir, 100 + k);
+                set_write(&sp, "old");
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        char buf[16];
+
+                        snprintf(buf, sizeof(buf), "%u", k);
+                        setenv("CERTHERD_TEST_KILL_POINT", buf, 1);
+                        _exit(set_install(&sp, "new") == 0 ? 0 : 1);
+                }
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                if (k <= INSTALL_CRASH_POINTS && (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL))
+                        fail_msg("k=%u: child was not killed (status %#x)", k, (unsigned) status);
+                r = install_recover(sp.state, "web");
+                if (r < 0)
+                        fail_msg("k=%u: install_recover: %s", k, strerror(-r));
+                gen = set_generation(&sp);
+                if (!gen)
+                        fail_msg("k=%u: the files on disk are of different generations", k);
+                if (seen_new && strcmp(gen, "new") != 0)
+                        fail_msg("k=%u: old generation after a later crash point gave the new one", k);
+                seen_new = strcmp(gen, "new") == 0;
+                if (k == 1 && seen_new)
+                        fail_msg("k=1: the new generation before anything was staged");
+                if (k >= INSTALL_CRASH_POINTS && !seen_new)
+                        fail_msg("k=%u: the old generation after the record was removed", k);
+                assert_int_equal(count_entries(sp.install, false), 0);
+                for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
+                        char *dir = strdup(sp.path[i]);
+
+                        *strrchr(dir, '/') = 0;
+                        if (count_entries(dir, true) != 0)
+                                fail_msg("k=%u: staging files left in %s", k, dir);
+                        free(dir);
+                }
+                set_paths_free(&sp);
+        }
+        assert_true(seen_new);
+}
+
 /* The pins of every set at start: many files, one syncfs, renames in order, nothing left behind. */
 static void test_install_files_batch(void **state) {
         Fixture *fx = *state;
@@ -850,6 +1021,16 @@ static void test_record_parse_strict(void **state) {
         free(targets);
         assert_int_equal(install_record_parse(MAGIC "state committed\n" CERTS,
                                               strlen(MAGIC "state committed\n" CERTS), NULL), 1);
+        /* Further outputs follow in part order, and are named in the targets. */
+#define OUTS "chain /o/c.pem\nchain-temp /o/.c.pem.certherd-new\npkcs12 /o/a.p12\npkcs12-temp /o/.a.p12.certherd-new\n"
+        assert_int_equal(install_record_parse(MAGIC "state committed\n" KEYS CERTS OUTS,
+                                              strlen(MAGIC "state committed\n" KEYS CERTS OUTS), &targets), 1);
+        assert_string_equal(targets, "/etc/ssl/a.key\n/etc/ssl/a.crt\nchain /o/c.pem\npkcs12 /o/a.p12\n");
+        free(targets);
+        targets = NULL;
+        assert_int_equal(install_record_parse(MAGIC "state committed\n" OUTS KEYS CERTS,
+                                              strlen(MAGIC "state committed\n" OUTS KEYS CERTS), NULL), -EBADMSG);
+#undef OUTS
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 if (install_record_parse(bad[i], strlen(bad[i]), NULL) != -EBADMSG)
                         fail_msg("accepted bad record %zu: %s", i, bad[i]);
@@ -931,6 +1112,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_install_pair_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_pair_crash_two_dirs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recover_all, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_set_basic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_install_set_crash, setup, teardown),
                 cmocka_unit_test(test_record_parse_strict),
                 cmocka_unit_test_setup_teardown(test_install_files_batch, setup, teardown),
                 cmocka_unit_test(test_crash_point_parse),

@@ -310,6 +310,46 @@ static void test_plan_alert_repetition(void **state) {
         assert_true(p.alert.emit);
 }
 
+/* Issue 13: with no renew-before given (the [agent] default, implicit), a 90-day certificate renews with
+ * a third of its life left and a 6-day one with half of it left: 3 days, so a timer every 6 h has about a
+ * dozen chances. Both modes, with a fake clock; jitter stays within lifetime/20. */
+static void test_plan_implicit_renew_before(void **state) {
+        Threshold implicit = { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
+        struct {
+                usec_t lifetime, left;
+        } cases[] = {
+                { 90 * USEC_PER_DAY, 30 * USEC_PER_DAY },
+                { 6 * USEC_PER_DAY, 3 * USEC_PER_DAY },
+                { 160 * USEC_PER_HOUR, 80 * USEC_PER_HOUR },
+                { 10 * USEC_PER_DAY, 10 * USEC_PER_DAY / 3 }, /* 10 days is not "under 10 days" */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                usec_t na = T0 + cases[i].lifetime, open = na - cases[i].left;
+                CertFacts f = facts(T0, na);
+
+                assert_true(policy_renew_time(T0, na, implicit) == open);
+                for (int daemon = 0; daemon <= 1; daemon++) {
+                        PlanInput in = { .name = "short", .can_renew = true, .facts = &f, .renew_before = implicit,
+                                         .warn_before = days(14), .critical_before = days(7) };
+                        Plan p;
+
+                        /* just before the window: not due, due at the window plus jitter */
+                        p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, open - USEC_PER_SEC);
+                        assert_int_equal(p.action, PLAN_NONE);
+                        assert_true(p.due >= open && p.due <= open + cases[i].lifetime / 20);
+                        /* once window and jitter passed: renew */
+                        p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, open + cases[i].lifetime / 20);
+                        assert_int_equal(p.action, PLAN_RENEW);
+                        assert_int_equal(p.why, RENEW_REASON_DUE);
+                }
+        }
+
+        /* An explicit 33 % keeps meaning 33 %, whatever the lifetime. */
+        assert_true(policy_renew_time(T0, T0 + 6 * USEC_PER_DAY, percent(33)) ==
+                    T0 + 6 * USEC_PER_DAY - 6 * USEC_PER_DAY * 33 / 100);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
@@ -321,6 +361,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_deploy_retry),
                 cmocka_unit_test(test_plan_alert_repetition),
                 cmocka_unit_test(test_plan_held),
+                cmocka_unit_test(test_plan_implicit_renew_before),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,7 @@ static void test_round_trip(void **state) {
                          .last_error = (char *) "acme: order failed", .alert_level = 2, .alert_last = 14,
                          .deploy_failed = true, .deploy_failures = 1, .deploy_time = 15,
                          .deploy_step = (char *) "exec /bin/false", .deploy_error = (char *) "status 1",
-                         .deploy_serial = (char *) "0a1b" };
+                         .deploy_serial = (char *) "0a1b", .profile = (char *) "shortlived" };
         CertState out = {};
         char cmd[64];
 
@@ -41,6 +41,7 @@ static void test_round_trip(void **state) {
         assert_string_equal(out.deploy_step, "exec /bin/false");
         assert_string_equal(out.deploy_error, "status 1");
         assert_string_equal(out.deploy_serial, "0a1b");
+        assert_string_equal(out.profile, "shortlived");
         cert_state_done(&out);
 
         /* missing: the zero state */
@@ -84,6 +85,11 @@ static void test_strict(void **state) {
                 "{\"last_error\": \"line\\nbreak\"}",
                 "{\"last_error\": \"nul\\u0000inside\"}",
                 "{\"failures\": 1, \"failures\": 2}",
+                "{\"profile\": 1}",
+                "{\"profile\": \"\"}",
+                "{\"profile\": \"short lived\"}",
+                "{\"profile\": \"x;y\"}",
+                "{\"profile\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -33,6 +33,8 @@ place sysusers '/usr/lib/sysusers\.d/certherd\.conf'
 place tmpfiles '/usr/lib/tmpfiles\.d/certherd\.conf'
 place catalog '/usr/lib/systemd/catalog/certherd\.catalog'
 place "polkit rule" "$prefix/share/polkit-1/rules\\.d/50-certherd\\.rules"
+place "D-Bus policy" "$prefix/share/dbus-1/system\\.d/org\\.certherd1\\.conf"
+place "polkit actions" "$prefix/share/polkit-1/actions/org\\.certherd1\\.policy"
 place "certherd(8)" "$prefix/share/man/man8/certherd\\.8"
 place "certherd.conf(5)" "$prefix/share/man/man5/certherd\\.conf\\.5"
 place "bash completion" '(/usr|/usr/local)/share/bash-completion/completions/certherd'

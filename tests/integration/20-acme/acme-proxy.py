@@ -19,10 +19,30 @@ for the proxy and the JWS "url" checks hold. Options:
         rewrite the authorization URLs of new orders to https://localhost:PORT/… (another origin)
   --delay SUBSTR SECONDS
         hold requests whose path contains SUBSTR that long before forwarding them
-Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one).
+  --profiles NAME=DESCRIPTION,...
+        add meta.profiles to the directory (draft-ietf-acme-profiles; pebble 2.4 has none); a newOrder naming
+        a profile that is not among them is refused with invalidProfile
+  --unauthorized-profile NAME
+        refuse a newOrder naming profile NAME with urn:ietf:params:acme:error:unauthorized (HTTP 403)
+  --persist ISSUER DNS_PORT
+        offer a dns-persist-01 challenge (draft-ietf-acme-dns-persist) in every authorization, with the URL
+        of pebble's own dns-01 challenge (run pebble with PEBBLE_VA_ALWAYS_VALID=1). A POST to that URL is
+        the client's answer: the proxy itself queries _validation-persist.NAME TXT at 127.0.0.1:DNS_PORT
+        (Knot) and forwards the answer to pebble only when a record names ISSUER and the account (the JWS
+        kid); otherwise the challenge is answered with an "invalid" status and an unauthorized error.
+  --strip-client-auth FLAGFILE CA_CERT CA_KEY
+        while FLAGFILE exists, every certificate downloaded (POST /certZ/…) is replaced by one issued here by
+        CA_CERT for the CSR of the last finalize, with extendedKeyUsage serverAuth only: what a CA that
+        dropped clientAuth (Let's Encrypt since 2026-02-11) sends. pebble 2.4 always puts serverAuth and
+        clientAuth in its certificates and has no setting for it; a server cannot take an EKU out of a
+        signed certificate, so the proxy has to be the issuer of that one.
+Each request is logged as "METHOD PATH -> STATUS" (and "replaces=ID" for a newOrder that has one,
+"profile=NAME" or "profile=-" for every newOrder with --profiles, "persist NAME ok|missing|..." for each
+dns-persist-01 check).
 """
 import argparse
 import base64
+import subprocess
 import http.client
 import http.server
 import json
@@ -46,6 +66,10 @@ ap.add_argument("--order-status")
 ap.add_argument("--authz-identifier")
 ap.add_argument("--foreign-authz", type=int)
 ap.add_argument("--delay", nargs=2, action="append", default=[])
+ap.add_argument("--profiles")
+ap.add_argument("--unauthorized-profile")
+ap.add_argument("--persist", nargs=2)
+ap.add_argument("--strip-client-auth", nargs=3)
 args = ap.parse_args()
 
 lock = threading.Lock()
@@ -74,6 +98,51 @@ upstream_ctx = ssl.create_default_context(cafile=args.cafile)
 
 def b64d(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+profiles = dict(p.split("=", 1) for p in args.profiles.split(",")) if args.profiles else None
+persist_authz = {}  # challenge URL -> identifier value
+last_csr = [None]  # DER of the CSR of the last finalize
+
+
+def serverauth_only(csr_der):
+    """A certificate for the CSR, issued by the proxy's CA, with serverAuth only; PEM leaf + CA."""
+    import os
+    import tempfile
+    flag, ca_cert, ca_key = args.strip_client_auth
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "csr.der"), "wb").write(csr_der)
+        open(os.path.join(d, "ext"), "w").write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                                 "extendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-inform", "DER", "-in", os.path.join(d, "csr.der"),
+                        "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+                        "-days", "6", "-copy_extensions", "copy", "-extfile", os.path.join(d, "ext"),
+                        "-out", os.path.join(d, "leaf.pem")], check=True, capture_output=True)
+        return open(os.path.join(d, "leaf.pem"), "rb").read() + open(ca_cert, "rb").read()
+
+
+def problem(handler, status, kind, detail):
+    doc = json.dumps({"type": f"urn:ietf:params:acme:error:{kind}", "detail": detail, "status": status}).encode()
+    return handler.reply(status, doc, [("Content-Type", "application/problem+json")])
+
+
+def persist_check(name, account):
+    """The dns-persist-01 validation, done here against Knot: a TXT record at _validation-persist.NAME whose
+    issue-value names ISSUER and accounturi=ACCOUNT."""
+    issuer, port = args.persist
+    out = subprocess.run(["dig", "+short", "+time=2", "+tries=2", "-p", port, "@127.0.0.1", "TXT",
+                          f"_validation-persist.{name}"], capture_output=True, text=True).stdout
+    found = "missing"
+    for line in out.splitlines():
+        value = "".join(part for part in line.strip().split('"') if part.strip())
+        fields = [f.strip() for f in value.split(";")]
+        if fields[0].rstrip(".").lower() != issuer.lower():
+            continue
+        params = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        if params.get("accounturi") == account:
+            return "ok"
+        found = "other-account"
+    return found
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -123,6 +192,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     log(f"replaces={payload['replaces']}")
             except Exception as e:  # noqa: BLE001
                 log(f"cannot decode newOrder: {e}")
+                payload = {}
+            if profiles is not None:
+                prof = payload.get("profile")
+                log(f"profile={prof or '-'}")
+                if prof and prof == args.unauthorized_profile:
+                    return problem(self, 403, "unauthorized", f"account may not use profile {prof}")
+                if prof and prof not in profiles:
+                    return problem(self, 400, "invalidProfile", f"no profile {prof}")
+        if args.strip_client_auth and self.command == "POST" and "/finalize-order/" in self.path:
+            try:
+                last_csr[0] = b64d(json.loads(b64d(json.loads(body)["payload"]))["csr"])
+            except Exception as e:  # noqa: BLE001
+                log(f"cannot decode finalize: {e}")
+        if args.persist and self.command == "POST" and self.path in persist_authz:
+            try:
+                jws = json.loads(body)
+                protected = json.loads(b64d(jws["protected"]))
+                answer = jws["payload"] != ""  # POST-as-GET polls have an empty payload
+            except Exception as e:  # noqa: BLE001
+                return problem(self, 400, "malformed", f"not a JWS: {e}")
+            if answer:
+                verdict = persist_check(persist_authz[self.path], protected.get("kid", ""))
+                log(f"persist {persist_authz[self.path]} {verdict}")
+                if verdict != "ok":
+                    return problem(self, 403, "unauthorized",
+                                   f"dns-persist-01: _validation-persist.{persist_authz[self.path]}: {verdict}")
 
         conn = http.client.HTTPSConnection("localhost", args.upstream, context=upstream_ctx, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
@@ -140,6 +235,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             d = json.loads(data)
             d["status"] = args.order_status
             data = json.dumps(d).encode()
+        if profiles is not None and self.path == "/dir" and resp.status == 200:
+            d = json.loads(data)
+            d.setdefault("meta", {})["profiles"] = profiles
+            data = json.dumps(d).encode()
+        if args.persist and "/authZ/" in self.path and resp.status == 200:
+            d = json.loads(data)
+            for ch in list(d.get("challenges", [])):
+                if ch.get("type") == "dns-01":
+                    with lock:
+                        persist_authz[ch["url"].split(host, 1)[-1]] = d["identifier"]["value"]
+                    d["challenges"].append({"type": "dns-persist-01", "url": ch["url"], "status": ch["status"],
+                                            "issuer-domain-names": [args.persist[0]]})
+            data = json.dumps(d).encode()
+        if (args.strip_client_auth and "/certZ/" in self.path and resp.status == 200 and last_csr[0]
+                and __import__("os").path.exists(args.strip_client_auth[0])):
+            data = serverauth_only(last_csr[0])
+            out = [(k, v) for k, v in out if k.lower() != "link"]  # no alternates of pebble's
+            log("certificate re-issued without clientAuth")
         if args.authz_identifier and "/authZ/" in self.path and resp.status == 200:
             d = json.loads(data)
             d["identifier"]["value"] = args.authz_identifier

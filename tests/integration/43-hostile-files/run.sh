@@ -181,13 +181,13 @@ else
 fi
 
 # --- SIGKILL at every crash point of an install, then `certherd recover`
-for k in $(seq 1 12); do
+for k in $(seq 1 24); do
         rc=0
         (CERTHERD_TEST_KILL_POINT=$k "$CERTHERD" -c "$T/certherd.conf" renew --force crashy >/dev/null 2>&1) 2>/dev/null ||
                 rc=$?
         [[ $rc == 137 ]] || die "k=$k: renew was not killed at the crash point (exit $rc)"
         expect 0 C recover
-        [[ $k == 12 ]] || grep -q "crashy: recovered an interrupted install" "$T/err" ||
+        [[ $k == 24 ]] || grep -q "crashy: recovered an interrupted install" "$T/err" ||
                 { cat "$T/err" >&2; die "k=$k: recover did not report the set"; }
         cert_pin=$("$CERTHERD" pin "$T/tls/crashy.crt")
         key_pin=$("$CERTHERD" pin "$T/tls/crashy.key")
@@ -197,5 +197,5 @@ for k in $(seq 1 12); do
 done
 expect 0 C recover
 [[ ! -s $T/err ]] || { cat "$T/err" >&2; die "recover with nothing to do is not silent"; }
-ok "SIGKILL at each of the 12 crash points, then recover: a matching pair every time"
+ok "SIGKILL at each of the 24 crash points, then recover: a matching pair every time"
 echo "all $n_ok ok"

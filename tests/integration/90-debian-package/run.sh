@@ -65,6 +65,8 @@ have /usr/lib/systemd/catalog/certherd\.catalog
 have /usr/lib/sysusers\.d/certherd\.conf
 have /usr/lib/tmpfiles\.d/certherd\.conf
 have /usr/share/polkit-1/rules\.d/50-certherd\.rules
+have /usr/share/polkit-1/actions/org\.certherd1\.policy
+have /usr/share/dbus-1/system\.d/org\.certherd1\.conf
 have /usr/share/man/man8/certherd\.8\.gz
 have /usr/share/man/man5/certherd\.conf\.5\.gz
 have /usr/share/bash-completion/completions/certherd

@@ -56,6 +56,7 @@ rpm -qlp "$rpmfile" >"$T/files" 2>/dev/null
 for f in /usr/sbin/certherd /usr/lib/systemd/system/certherd.service /usr/lib/systemd/system/certherd-renew.timer \
         /usr/lib/sysusers.d/certherd.conf /usr/lib/tmpfiles.d/certherd.conf /usr/lib/systemd/catalog/certherd.catalog \
         /usr/share/polkit-1/rules.d/50-certherd.rules /usr/share/man/man8/certherd.8 \
+        /usr/share/polkit-1/actions/org.certherd1.policy /usr/share/dbus-1/system.d/org.certherd1.conf \
         /usr/share/bash-completion/completions/certherd /etc/certherd/certherd.conf; do
         grep -qx "$f" "$T/files" || { cat "$T/files" >&2; die "the rpm lacks $f"; }
 done
