@@ -144,6 +144,18 @@ cb certificates >"$T/cb.out" 2>&1 || die "certbot certificates: $(cat "$T/cb.out
 grep -qi "error" "$T/cb.out" && die "certbot certificates: $(cat "$T/cb.out")"
 ok "certbot certificates reads the directory without error"
 
+# certbot 4's preferred_profile becomes profile; without --disable-source nothing of certbot's changes.
+cp -a "$LE" "$T/le2"
+mv "$T/le2/renewal/one.conf.certherd-imported" "$T/le2/renewal/one.conf"
+rm "$T/le2/renewal/two.conf.certherd-imported"
+sed -i 's/^\[renewalparams\]$/[renewalparams]\npreferred_profile = shortlived/' "$T/le2/renewal/one.conf"
+sum=$(cat "$T"/le2/renewal/* | sha256sum)
+expect 0 C import certbot --config-dir "$T/le2" --state-directory "$T/state2"
+grep -qx "profile = shortlived" "$T/out" || die "preferred_profile: $(cat "$T/out" "$T/err")"
+[[ $(cat "$T"/le2/renewal/* | sha256sum) == "$sum" && -f $T/le2/renewal/one.conf ]] || die "the source changed"
+cmp -s "$T/state/acme/certbot-one/account.key" "$T/state2/acme/certbot-one/account.key" || die "account key differs"
+ok "preferred_profile → profile; without --disable-source certbot's files stay as they are"
+
 # Bad input: a renewal file certbot never writes is refused with its file and line, nothing written.
 mkdir -p "$T/bad/renewal"
 printf 'cert = /x\n[renewalparams]\nrenew_hook = """a\n' >"$T/bad/renewal/x.conf"
