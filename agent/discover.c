@@ -47,6 +47,8 @@ typedef struct Discovery {
         Pair *pairs;
         size_t n_pairs;
         const char *software, *unit, *origin, *base; /* of the source being read */
+        char **notes; /* comments for what serves nothing now */
+        size_t n_notes;
 } Discovery;
 
 static void discovery_done(Discovery *d) {
@@ -63,6 +65,7 @@ static void discovery_done(Discovery *d) {
                 free(p->leaf);
         }
         free(d->pairs);
+        strv_free(d->notes);
 }
 
 static char *absolute(const char *base, const char *path) {
@@ -527,7 +530,49 @@ static int scan_postgres(Discovery *d) {
         return r;
 }
 
+/* Debian's clusters that do not run now (/etc/postgresql/VERSION/CLUSTER/postgresql.conf) serve nothing:
+ * a note each, so that the operator knows of them. */
+static int scan_postgres_clusters(Discovery *d) {
+        glob_t g = {};
+        int r = 0;
+
+        if (glob("/etc/postgresql/*/*/postgresql.conf", 0, NULL, &g) != 0)
+                return 0;
+        for (size_t i = 0; r >= 0 && i < g.gl_pathc; i++) {
+                _cleanup_(pg_conf_done) PgConf c = {};
+                bool known = false;
+                char *note, **nl;
+
+                pg_read_conf(&c, g.gl_pathv[i]);
+                for (size_t j = 0; j < d->n_pairs; j++)
+                        known = known || (d->pairs[j].postgres && strstr(d->pairs[j].origin, g.gl_pathv[i]));
+                if (known || !c.ssl || strcmp(c.ssl, "on") != 0)
+                        continue;
+                if (asprintf(&note, "PostgreSQL cluster %s (not running) has ssl = on: ssl_cert_file %s, "
+                                    "ssl_key_file %s",
+                             g.gl_pathv[i], c.cert ?: "server.crt", c.key ?: "server.key") < 0 ||
+                    !(nl = reallocarray(d->notes, d->n_notes + 2, sizeof(char *)))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                d->notes = nl;
+                nl[d->n_notes++] = note;
+                nl[d->n_notes] = NULL;
+        }
+        globfree(&g);
+        return r;
+}
+
 /* ---- HAProxy and Apache: their configuration files ---- */
+
+static int haproxy_crt(Discovery *d, const char *crt, const char *addr) {
+        _cleanup_free_ char *key = NULL;
+
+        /* The key is in the same file, or beside it as FILE.key. */
+        if (asprintf(&key, "%s.key", crt) < 0)
+                return -ENOMEM;
+        return add_pair(d, crt, access(key, F_OK) >= 0 ? key : crt, addr[0] == ':' ? addr + 1 : addr, false);
+}
 
 static int scan_haproxy(Discovery *d, const char *path) {
         _cleanup_free_ char *data = NULL, *origin = NULL;
@@ -556,12 +601,25 @@ static int scan_haproxy(Discovery *d, const char *path) {
                         continue;
                 while ((w = strtok_r(NULL, " \t", &ws)))
                         if (strcmp(w, "crt") == 0 && (w = strtok_r(NULL, " \t", &ws))) {
-                                _cleanup_free_ char *key = NULL;
-                                /* The key is in the same file, or beside it as FILE.key. */
-                                if (asprintf(&key, "%s.key", w) < 0)
+                                struct stat st;
+                                glob_t g = {};
+                                _cleanup_free_ char *pattern = NULL;
+
+                                /* crt DIR loads every file in it; crt FILE one. */
+                                if (stat(w, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                                        r = haproxy_crt(d, w, addr);
+                                        continue;
+                                }
+                                if (asprintf(&pattern, "%s/*", w) < 0)
                                         return -ENOMEM;
-                                r = add_pair(d, w, access(key, F_OK) >= 0 ? key : w,
-                                             addr[0] == ':' ? addr + 1 : addr, false);
+                                if (glob(pattern, 0, NULL, &g) == 0)
+                                        for (size_t j = 0; r >= 0 && j < g.gl_pathc; j++) {
+                                                size_t len = strlen(g.gl_pathv[j]);
+                                                if (len < 5 || (strcmp(g.gl_pathv[j] + len - 4, ".key") != 0 &&
+                                                                strcmp(g.gl_pathv[j] + len - 5, ".ocsp") != 0))
+                                                        r = haproxy_crt(d, g.gl_pathv[j], addr);
+                                        }
+                                globfree(&g);
                         }
         }
         return r;
@@ -763,6 +821,8 @@ int discover_run(const ImportOptions *o) {
         if (r >= 0)
                 r = scan_postgres(&d);
         if (r >= 0)
+                r = scan_postgres_clusters(&d);
+        if (r >= 0)
                 r = scan_haproxy(&d, "/etc/haproxy/haproxy.cfg");
         if (r >= 0)
                 r = scan_apache(&d);
@@ -782,6 +842,8 @@ int discover_run(const ImportOptions *o) {
         for (size_t i = 0; r >= 0 && i < d.n_pairs; i++)
                 r = emit_pair(&w, &d.pairs[i], l, n, &names);
         import_blank(&w);
+        for (size_t i = 0; i < d.n_notes; i++)
+                import_comment(&w, "%s", d.notes[i]);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 const Listener *x = &l[i];
                 if ((x->kind == LISTENER_TLS || x->kind == LISTENER_POSTGRES) && x->inode != 0)
@@ -790,10 +852,13 @@ int discover_run(const ImportOptions *o) {
                                        x->connect, x->port, x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "",
                                        x->comm[0] ? x->comm : "?", (int) x->pid);
                 else if (x->kind == LISTENER_PLAINTEXT && !x->loopback) {
-                        import_comment(&w, "plaintext: %s:%u (%s, pid %d) speaks no TLS on a non-loopback address",
-                                       x->address, x->port, x->comm[0] ? x->comm : "?", (int) x->pid);
-                        fprintf(stderr, "plaintext listener: %s:%u (%s, pid %d): no TLS on a non-loopback address\n",
-                                x->address, x->port, x->comm[0] ? x->comm : "?", (int) x->pid);
+                        char who[64] = "owner unknown";
+                        if (x->pid > 0)
+                                snprintf(who, sizeof(who), "%s, pid %d", x->comm[0] ? x->comm : "?", (int) x->pid);
+                        import_comment(&w, "plaintext: %s:%u (%s) speaks no TLS on a non-loopback address", x->address,
+                                       x->port, who);
+                        fprintf(stderr, "plaintext listener: %s:%u (%s): no TLS on a non-loopback address\n",
+                                x->address, x->port, who);
                         plaintext++;
                 }
         }
