@@ -574,7 +574,7 @@ static int haproxy_crt(Discovery *d, const char *crt, const char *addr) {
         return add_pair(d, crt, access(key, F_OK) >= 0 ? key : crt, addr[0] == ':' ? addr + 1 : addr, false);
 }
 
-static int scan_haproxy(Discovery *d, const char *path) {
+static int scan_haproxy(Discovery *d, const char *path, const char *unit) {
         _cleanup_free_ char *data = NULL, *origin = NULL;
         char *save = NULL;
         size_t size;
@@ -586,7 +586,7 @@ static int scan_haproxy(Discovery *d, const char *path) {
         if (asprintf(&origin, "HAProxy (%s)", path) < 0)
                 return -ENOMEM;
         d->software = "haproxy";
-        d->unit = "haproxy.service";
+        d->unit = unit ?: "haproxy.service";
         d->origin = origin;
         for (char *line = strtok_r(data, "\n", &save); r >= 0 && line; line = strtok_r(NULL, "\n", &save)) {
                 char *w, *ws = NULL, *addr;
@@ -621,6 +621,34 @@ static int scan_haproxy(Discovery *d, const char *path) {
                                         }
                                 globfree(&g);
                         }
+        }
+        return r;
+}
+
+/* The running HAProxy processes of this namespace: their -f files (the Debian default is read anyway). */
+static int scan_haproxy_processes(Discovery *d) {
+        _cleanup_(closedirp_) DIR *proc = opendir("/proc");
+        int r = 0;
+
+        for (struct dirent *de = proc ? readdir(proc) : NULL; r >= 0 && de; de = readdir(proc)) {
+                _cleanup_free_ char *cmd = NULL, *comm = NULL, *unit = NULL;
+                char path[64];
+                pid_t pid = (pid_t) strtol(de->d_name, NULL, 10);
+                size_t size, csize;
+
+                if (pid <= 0 || !same_netns(pid))
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+                if (read_proc(path, &comm, &csize) < 0 || strcmp(comm, "haproxy\n") != 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+                if (read_proc(path, &cmd, &size) < 0)
+                        continue;
+                unit = discover_unit_of(pid);
+                for (size_t i = 0; r >= 0 && i < size; i += strlen(cmd + i) + 1)
+                        if (strcmp(cmd + i, "-f") == 0 && i + 3 < size &&
+                            strcmp(cmd + i + 3, "/etc/haproxy/haproxy.cfg") != 0)
+                                r = scan_haproxy(d, cmd + i + 3, unit);
         }
         return r;
 }
@@ -823,7 +851,9 @@ int discover_run(const ImportOptions *o) {
         if (r >= 0)
                 r = scan_postgres_clusters(&d);
         if (r >= 0)
-                r = scan_haproxy(&d, "/etc/haproxy/haproxy.cfg");
+                r = scan_haproxy(&d, "/etc/haproxy/haproxy.cfg", NULL);
+        if (r >= 0)
+                r = scan_haproxy_processes(&d);
         if (r >= 0)
                 r = scan_apache(&d);
         if (r >= 0)

@@ -1,9 +1,9 @@
 #!/bin/bash
 # issue 14 item 3: `certherd discover` in a network namespace of its own (loopback, and a veth pair with
 # 10.x addresses that exist only inside it) where nginx serves two server blocks, PostgreSQL runs with
-# ssl = on, and a plaintext HTTP server listens on a 10.x address: the inventory it writes passes
-# `certherd check`, names nginx.service and postgresql.service with the right verify endpoints, and the
-# plaintext listener is reported.
+# ssl = on, HAProxy serves a combined PEM, and a plaintext HTTP server listens on a 10.x address: the
+# inventory it writes passes `certherd check`, names nginx.service, postgresql.service and haproxy.service
+# with the right verify endpoints, and the plaintext listener is reported.
 source "$(dirname "$0")/../lib.sh"
 need ip iproute2; need openssl; need python3; need runuser util-linux
 [[ $EUID == 0 ]] || skip "network namespaces and PostgreSQL as the postgres user need root"
@@ -87,13 +87,33 @@ ssl_key_file = '$T/pg-tls/server.key'
 PGCONF
 pg pg_ctl -D "$PG" -l "$PG/log" -w -t 30 start >/dev/null || { tail -5 "$PG/log"; die "PostgreSQL did not start"; }
 
+# HAProxy with a combined PEM (certificate and key in one file), as its `crt` wants it.
+need haproxy
+selfsigned gamma.test "$T/tls/gamma"
+cat "$T/tls/gamma.crt" "$T/tls/gamma.key" >"$T/tls/gamma.pem"
+chmod 600 "$T/tls/gamma.pem"
+cat >"$T/haproxy.cfg" <<CFG
+global
+    log stderr format raw local0 emerg
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend tls
+    bind 127.0.0.1:7443 ssl crt $T/tls/gamma.pem
+    http-request return status 200 content-type text/plain string gamma
+CFG
+X haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+
 X python3 -m http.server --bind 10.231.0.1 8080 >/dev/null 2>&1 &
 for i in $(seq 100); do
-        X bash -c 'exec 3<>/dev/tcp/10.231.0.1/8080 && exec 4<>/dev/tcp/127.0.0.1/8443 && exec 5<>/dev/tcp/127.0.0.1/9443' \
+        X bash -c 'exec 3<>/dev/tcp/10.231.0.1/8080 && exec 4<>/dev/tcp/127.0.0.1/8443 && exec 5<>/dev/tcp/127.0.0.1/9443 &&
+                exec 6<>/dev/tcp/127.0.0.1/7443' \
                 2>/dev/null && break
         sleep 0.1
 done
-ok "a namespace with nginx (two server blocks), PostgreSQL with ssl = on and a plaintext HTTP server on 10.231.0.1"
+ok "a namespace with nginx (two server blocks), PostgreSQL with ssl = on, HAProxy and a plaintext HTTP server on 10.231.0.1"
 
 expect 0 X "$CERTHERD" discover --write "$T/disc.conf"
 inv=$T/disc.conf
@@ -108,7 +128,10 @@ for l in "certificate = $T/ng/../tls/beta.crt" "reload = nginx.service" "verify 
 for l in "certificate = $T/pg-tls/server.crt" "key = $T/pg-tls/server.key" "reload = postgresql.service" \
         "verify = tls://127.0.0.1:5544?starttls=postgres"; do
         grep -qxF "$l" "$T/pgset" || die "postgresql: no '$l': $(cat "$inv")"; done
-ok "the inventory: one set per pair, nginx.service and postgresql.service, verify endpoints that served them"
+block haproxy-gamma >"$T/gamma"
+for l in "certificate = $T/tls/gamma.pem" "key = $T/tls/gamma.pem" "reload = haproxy.service" \
+        "verify = tls://127.0.0.1:7443"; do grep -qxF "$l" "$T/gamma" || die "haproxy: no '$l': $(cat "$inv")"; done
+ok "the inventory: one set per pair, nginx, postgresql and haproxy units, verify endpoints that served them"
 
 grep -q "^plaintext listener: 10.231.0.1:8080 (python3, pid [0-9]*): no TLS on a non-loopback address$" "$T/err" ||
         die "plaintext listener not reported: $(cat "$T/err")"
@@ -116,7 +139,7 @@ grep -q "5544\|8443" <(grep plaintext "$T/err") && die "a TLS listener reported 
 ok "the plaintext listener on 10.231.0.1:8080 is reported, one line; the TLS ones are not"
 
 expect 0 X "$CERTHERD" -c "$inv" check
-[[ $(grep -c "^ok " "$T/out") == 3 ]] || die "check: $(cat "$T/out")"
+[[ $(grep -c "^ok " "$T/out") == 4 ]] || die "check: $(cat "$T/out")"
 ok "certherd check passes on the discovered inventory"
 
 expect 1 X "$CERTHERD" discover --write "$inv"
