@@ -191,6 +191,7 @@ typedef struct NgServer {
         char *certs[4], *keys[4], *listens[16], *name;
         unsigned n_certs, n_keys, n_listens;
         bool ssl_listen[16];
+        bool ssl_on; /* `ssl on;` (before nginx 1.25): every listen speaks TLS */
 } NgServer;
 
 static void ng_server_clear(NgServer *s) {
@@ -246,6 +247,8 @@ static int ng_directive(NgServer *srv, char **w, size_t n) {
                 srv->certs[srv->n_certs++] = strdup(w[1]);
         else if (n >= 2 && strcmp(w[0], "ssl_certificate_key") == 0 && srv->n_keys < 4)
                 srv->keys[srv->n_keys++] = strdup(w[1]);
+        else if (n >= 2 && strcmp(w[0], "ssl") == 0)
+                srv->ssl_on = strcmp(w[1], "on") == 0;
         else if (n >= 2 && strcmp(w[0], "server_name") == 0 && !srv->name)
                 srv->name = strdup(w[1]);
         else if (n >= 2 && strcmp(w[0], "listen") == 0 && srv->n_listens < 16 && strncmp(w[1], "unix:", 5) != 0) {
@@ -260,19 +263,22 @@ static int ng_directive(NgServer *srv, char **w, size_t n) {
 
 static int ng_emit(const NgServer *srv, const NgServer *http, DiscoverNginxAdd add, void *userdata) {
         const NgServer *src = srv->n_certs > 0 ? srv : http;
-        bool any_ssl = false;
+        bool ssl_on = srv->ssl_on || http->ssl_on, any_ssl = ssl_on;
         int r = 0;
 
         for (unsigned i = 0; i < srv->n_listens; i++)
                 any_ssl = any_ssl || srv->ssl_listen[i];
+        /* A server without `listen … ssl` (or the old `ssl on;`) speaks no TLS, whatever certificate it
+         * inherits. Without any listen, nginx listens on *:80 (plain) too. */
+        if (!any_ssl)
+                return 0;
         for (unsigned c = 0; r >= 0 && c < src->n_certs && c < src->n_keys; c++) {
                 if (!src->certs[c] || !src->keys[c] || strchr(src->certs[c], '$'))
                         continue; /* a variable ($ssl_server_name): no fixed file */
                 if (srv->n_listens == 0)
                         r = add(userdata, src->certs[c], src->keys[c], NULL, srv->name);
-                /* Without a `listen … ssl` (the old `ssl on;`), every listen serves it. */
                 for (unsigned i = 0; r >= 0 && i < srv->n_listens; i++)
-                        if (srv->ssl_listen[i] || !any_ssl)
+                        if (srv->ssl_listen[i] || ssl_on)
                                 r = add(userdata, src->certs[c], src->keys[c], srv->listens[i], srv->name);
         }
         return r;

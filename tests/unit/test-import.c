@@ -14,6 +14,7 @@
 #include <gnutls/x509.h>
 
 #include "config.h"
+#include "discover.h"
 #include "gnutls-util.h"
 #include "import-acmesh.h"
 #include "import-certbot.h"
@@ -210,10 +211,44 @@ static void test_writer(void **state) {
         assert_false(import_inventory_knows("certificate", "nmaes"));
 }
 
+static int ng_add(void *userdata, const char *cert, const char *key, const char *listen, const char *name) {
+        FILE *f = userdata;
+        fprintf(f, "%s|%s|%s|%s\n", cert, key, listen ?: "-", name ?: "-");
+        return 0;
+}
+
+static void test_nginx(void **state) {
+        const char *dump = "# configuration file /etc/nginx/nginx.conf:\n"
+                           "http {\n ssl_certificate /etc/ssl/default.crt; ssl_certificate_key /etc/ssl/default.key;\n"
+                           "  server { listen 443 ssl http2; listen [::]:443 ssl; server_name a.example b.example;\n"
+                           "    ssl_certificate \"/etc/ssl/a.crt\"; ssl_certificate_key '/etc/ssl/a.key'; # comment\n"
+                           "    ssl_certificate /etc/ssl/a-rsa.crt; ssl_certificate_key /etc/ssl/a-rsa.key;\n"
+                           "    location / { return 200 \"{ssl_certificate x;}\"; } }\n"
+                           "  server { listen 80; listen 127.0.0.1:8443 ssl; server_name inherit; }\n"
+                           "  server { listen 8444 ssl; ssl_certificate $ssl_server_name.crt; ssl_certificate_key k; }\n"
+                           "  server { listen 80; server_name plain; }\n"
+                           "  server { listen 8080; ssl on; server_name old; ssl_certificate /o.crt; ssl_certificate_key /o.key; }\n"
+                           "}\n";
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        assert_int_equal(discover_parse_nginx(dump, strlen(dump), ng_add, f), 0);
+        fclose(f);
+        assert_string_equal(out, "/etc/ssl/a.crt|/etc/ssl/a.key|443|a.example\n"
+                                 "/etc/ssl/a.crt|/etc/ssl/a.key|[::]:443|a.example\n"
+                                 "/etc/ssl/a-rsa.crt|/etc/ssl/a-rsa.key|443|a.example\n"
+                                 "/etc/ssl/a-rsa.crt|/etc/ssl/a-rsa.key|[::]:443|a.example\n"
+                                 "/etc/ssl/default.crt|/etc/ssl/default.key|127.0.0.1:8443|inherit\n"
+                                 "/o.crt|/o.key|8080|old\n");
+        free(out);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_certbot_conf), cmocka_unit_test(test_acmesh), cmocka_unit_test(test_certmonger),
                 cmocka_unit_test(test_jwk),          cmocka_unit_test(test_writer),
+                cmocka_unit_test(test_nginx),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
