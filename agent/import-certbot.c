@@ -731,11 +731,13 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
                                note, param(l, note));
         (void) import_key(w, "key-policy", is_true(param(l, "reuse_key")) ? "reuse" : "rotate");
         if (profile) {
-                if (import_inventory_knows("certificate", "profile"))
+                /* An ACME profile means something only to an ACME issuer: a watched set keeps it as a note. */
+                if (import_inventory_knows("certificate", "profile") && l->account && im->has_leaf)
                         (void) import_key_or_comment(w, "profile", profile);
                 else
-                        import_comment(w, "not imported: preferred_profile = %s (this certherd has no profile key)",
-                                       profile);
+                        import_comment(w, "not imported: preferred_profile = %s (%s)", profile,
+                                       l->account && im->has_leaf ? "this certherd has no profile key"
+                                                                  : "the set is watched only");
         }
         if (l->hook_path)
                 (void) import_key(w, "exec", l->hook_path);

@@ -149,12 +149,18 @@ cp -a "$LE" "$T/le2"
 mv "$T/le2/renewal/one.conf.certherd-imported" "$T/le2/renewal/one.conf"
 rm "$T/le2/renewal/two.conf.certherd-imported"
 sed -i 's/^\[renewalparams\]$/[renewalparams]\npreferred_profile = shortlived/' "$T/le2/renewal/one.conf"
+# A lineage renewed through a DNS plugin: its credentials do not translate, so it is watched only.
+sed -e 's/^authenticator = webroot$/authenticator = dns-cloudflare\ndns_cloudflare_credentials = \/root\/cf.ini/' \
+        -e '/^webroot_path/d' "$T/le2/renewal/one.conf" >"$T/le2/renewal/dns.conf"
 sum=$(cat "$T"/le2/renewal/* | sha256sum)
 expect 0 C import certbot --config-dir "$T/le2" --state-directory "$T/state2"
 grep -qx "profile = shortlived" "$T/out" || die "preferred_profile: $(cat "$T/out" "$T/err")"
+sed -n '/^\[certificate "dns"\]/,/^$/p' "$T/out" >"$T/dns.inv"
+grep -qx "issuer = none" "$T/dns.inv" && grep -q "DNS plugin credentials cannot be mapped" "$T/dns.inv" ||
+        die "a DNS plugin lineage: $(cat "$T/out")"
 [[ $(cat "$T"/le2/renewal/* | sha256sum) == "$sum" && -f $T/le2/renewal/one.conf ]] || die "the source changed"
 cmp -s "$T/state/acme/certbot-one/account.key" "$T/state2/acme/certbot-one/account.key" || die "account key differs"
-ok "preferred_profile → profile; without --disable-source certbot's files stay as they are"
+ok "preferred_profile → profile; a DNS plugin lineage watched with the reason; without --disable-source nothing changes"
 
 # Bad input: a renewal file certbot never writes is refused with its file and line, nothing written.
 mkdir -p "$T/bad/renewal"
