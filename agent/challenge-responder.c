@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The responders' accept loop (challenge-responder.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,4 +229,56 @@ void responder_stop(Responder *r) {
                 close(r->listen_fd);
                 r->listen_fd = -1;
         }
+}
+
+int challenge_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len) {
+        _cleanup_free_ char *host = NULL;
+        const char *port_s;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ret;
+        struct sockaddr_in *in4 = (struct sockaddr_in *) ret;
+        char *end;
+        unsigned long port;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (s[0] == '[') {
+                const char *e = strchr(s, ']');
+
+                if (!e || e[1] != ':')
+                        return -EINVAL;
+                host = strndup(s + 1, (size_t) (e - s - 1));
+                port_s = e + 2;
+        } else if (strchr(s, ':')) {
+                const char *e = strrchr(s, ':');
+
+                host = strndup(s, (size_t) (e - s));
+                port_s = e + 1;
+        } else {
+                host = strdup("");
+                port_s = s;
+        }
+        if (!host)
+                return -ENOMEM;
+        errno = 0;
+        port = strtoul(port_s, &end, 10);
+        if (errno || *end || end == port_s || port == 0 || port > 65535)
+                return -EINVAL;
+
+        memset(ret, 0, sizeof(*ret));
+        if (!*host || strcmp(host, "*") == 0 || strcmp(host, "::") == 0) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_addr = in6addr_any;
+                in6->sin6_port = htons((uint16_t) port);
+                *ret_len = sizeof(*in6);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) port);
+                *ret_len = sizeof(*in6);
+        } else if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+                in4->sin_family = AF_INET;
+                in4->sin_port = htons((uint16_t) port);
+                *ret_len = sizeof(*in4);
+        } else
+                return -EINVAL;
+        return 0;
 }

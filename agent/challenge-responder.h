@@ -51,3 +51,7 @@ void responder_stop(Responder *r);
 /* Wait until fd is readable (or writable), at most until `deadline` (CLOCK_MONOTONIC). Returns 1, 0 when
  * the deadline passed, -errno. */
 int responder_fd_wait(int fd, bool write, usec_t deadline);
+
+/* "[::]:80", "127.0.0.1:5002", "*:80", ":80", "80" → a socket address. Returns 0 or -EINVAL. */
+struct sockaddr_storage;
+int challenge_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);

@@ -36,12 +36,7 @@ int challenge_add(Challenger *c, const char *identifier, const char *token, cons
 /* Withdraw it; failures are logged and otherwise ignored. */
 void challenge_remove(Challenger *c, const char *identifier, const char *token, const char *key_authorization);
 
-/* "[::]:80", "127.0.0.1:5002", "*:80", ":80", "80" → a socket address. Returns 0 or -EINVAL. */
-struct sockaddr_storage;
-int challenge_parse_listen(const char *s, struct sockaddr_storage *ret, unsigned *ret_len);
 
-/* The dns-01 TXT value for a key authorization: base64url(SHA-256(ka)). */
-int challenge_dns_value(const char *key_authorization, char **ret);
 
 /* ---- the backend interface (challenge-http.c, challenge-dns.c, challenge-alpn.c) ---- */
 

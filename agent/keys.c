@@ -13,7 +13,6 @@
 #include "keys.h"
 #include "log.h"
 #include "pin.h"
-#include "publish.h"
 #include "token.h"
 
 #define KEY_FILE_MAX (1024U * 1024U)
@@ -240,7 +239,7 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         if (key)
                 gnutls_x509_privkey_deinit(TAKE_PTR(key));
         /* rotate: the key announced as next_pin_sha256, when there is one. */
-        if (c->key_policy == KEY_POLICY_ROTATE && publish_next_key_load(inv, c, password, &key) >= 0 &&
+        if (c->key_policy == KEY_POLICY_ROTATE && keys_next_key_load(inv, c, password, &key) >= 0 &&
             drop_compromised(inv, c, &key, NULL) == 0)
                 origin = KEY_ORIGIN_NEXT;
         else {
@@ -361,6 +360,124 @@ void keys_next_used(const Inventory *inv, const CertConfig *c) {
                 return;
         }
 
-        if (publish_next_key_path(inv, c, &path) >= 0)
+        if (keys_next_key_path(inv, c, &path) >= 0)
                 (void) unlink(path);
+}
+
+/* The key of the next renewal (key-policy = rotate) is kept in STATE/keys/NAME.next,
+ * so its pin can be published (next_pin_sha256) long before the switch (DESIGN.md §5). */
+int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
+        return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
+}
+
+int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        gnutls_x509_privkey_t key;
+        size_t size;
+        int r;
+
+        r = keys_next_key_path(inv, c, &path);
+        if (r < 0)
+                return r;
+        r = read_full_file(path, KEY_FILE_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        r = x509_load_privkey(data, size, password, &key);
+        if (r < 0)
+                return r;
+        if (!keygen_key_is_type(key, c->key_type)) { /* key-type changed since it was made */
+                gnutls_x509_privkey_deinit(key);
+                return -ESTALE;
+        }
+        *ret = key;
+        return 0;
+}
+
+/* Write the next key, 0600, encrypted with `password` when there is one. */
+static int next_key_save(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t key, const char *password) {
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        int r;
+
+        r = keygen_export_key(key, password, &pem);
+        if (r < 0)
+                return r;
+        if (keys_next_key_path(inv, c, &path) < 0 || asprintf(&dir, "%s/keys", inv->agent.state_directory) < 0)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        return install_file(&(InstallFile) { .path = path, .data = pem.data, .size = pem.size, .mode = 0600,
+                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+}
+
+/* Whether the saved next key is stored in plaintext (to encrypt it once a key-password-file appears). */
+static bool next_key_is_plain(const Inventory *inv, const CertConfig *c) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+
+        return keys_next_key_path(inv, c, &path) >= 0 && read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0 &&
+               !memmem(data, size, "ENCRYPTED", 9);
+}
+
+/* A set whose key is in a token: the next key is the token object LABEL.next (keys.c), generated there
+ * when there is none or it is the current key. Nothing is written to disk. */
+static int next_token_pin(const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]) {
+        _cleanup_free_ char *label = NULL, *next_label = NULL, *next = NULL;
+        int r;
+
+        r = token_url_label(c->key, &label);
+        if (r < 0)
+                return r;
+        if (!label)
+                return -EINVAL;
+        if (asprintf(&next_label, "%s.next", label) < 0)
+                return -ENOMEM;
+        r = token_url_with_label(c->key, next_label, &next);
+        if (r < 0)
+                return r;
+        if (token_key_pin(next, c->pkcs11_pin_file, ret, NULL) >= 0 && memcmp(ret, current, PIN_SIZE) != 0)
+                return 0;
+        (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
+        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, next_label);
+        if (r < 0)
+                return r;
+        log_info("%s: generated the next key in the token: %s", c->name, next);
+        return token_key_pin(next, c->pkcs11_pin_file, ret, NULL);
+}
+
+/* The pin of the next key, made (and saved) when there is none or it is the current key. */
+int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
+                        uint8_t ret[PIN_SIZE]) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_free_ char *password = NULL;
+        size_t size = PIN_SIZE;
+        int r;
+
+        if (token_is_url(c->key))
+                return next_token_pin(c, current, ret);
+
+        /* Never a plaintext next key for a set whose keys are encrypted: without its password, none. */
+        if (c->key_password_file) {
+                r = read_secret_file(c->key_password_file, &password);
+                if (r < 0)
+                        return r;
+        }
+        r = keys_next_key_load(inv, c, password, &key);
+        if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) >= 0 &&
+            memcmp(ret, current, PIN_SIZE) != 0)
+                return password && next_key_is_plain(inv, c) ? next_key_save(inv, c, key, password) : 0;
+
+        if (key)
+                gnutls_x509_privkey_deinit(TAKE_PTR(key));
+        r = keygen_generate(c->key_type, &key);
+        if (r < 0)
+                return r;
+        r = next_key_save(inv, c, key, password);
+        if (r < 0)
+                return r;
+        size = PIN_SIZE;
+        return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
 }

@@ -51,3 +51,13 @@ int keys_password(const CertConfig *c, char **ret);
 
 /* Forget the next key once it is the current one (publishing makes the next). */
 void keys_next_used(const Inventory *inv, const CertConfig *c);
+
+/* The next key of a key-policy = rotate set (DESIGN.md §5), made ahead of its renewal so that its pin is
+ * announced as next_pin_sha256 long before the switch: STATE/keys/NAME.next (encrypted with the set's
+ * key-password-file), or the token object LABEL.next for a key in a token. */
+int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret);
+/* Load it; -ENOENT when there is none, -ESTALE when it no longer has the configured key type, -EACCES when
+ * it cannot be decrypted. */
+int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret);
+/* The pin of the next key, made (and saved) when there is none or it is the `current` key. */
+int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]);

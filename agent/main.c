@@ -17,10 +17,15 @@
 #include "dns-persist.h"
 #include "check.h"
 #include "daemon.h"
+#include "discover.h"
 #include "config.h"
 #include "fd-util.h"
 #include "install.h"
 #include "gnutls-util.h"
+#include "import-acmesh.h"
+#include "import-certbot.h"
+#include "import-certmonger.h"
+#include "import-inventory.h"
 #include "log.h"
 #include "pass.h"
 #include "pin.h"
@@ -55,6 +60,7 @@ static const char *arg_out = NULL;
 static const char *arg_usage = NULL;
 static const char *arg_validity = NULL;
 static bool arg_reissue = false;
+static ImportOptions arg_import = {};
 static bool arg_no_daemon = false;
 
 static void help(void) {
@@ -81,6 +87,9 @@ static void help(void) {
                "  acme persist-record CERTIFICATE\n"
                "                         the dns-persist-01 TXT records to publish for its names\n"
                "  recover                finish or roll back interrupted installs (at boot)\n"
+               "  import certbot|certmonger|acme.sh [DIR]\n"
+               "                         an inventory (and ACME accounts) from another tool's files\n"
+               "  discover               a watch-only inventory of the certificates this host serves\n"
                "  run                    the agent: watch, alert, renew, install, notify (certherd.service)\n"
                "\n"
                "Options:\n"
@@ -90,6 +99,10 @@ static void help(void) {
                "      --log-level L      debug, info (default), notice, warning, err ($CERTHERD_LOG_LEVEL)\n"
                "      --password-file F  password of an encrypted private key (pin)\n"
                "      --force            renew even what is not due (renew)\n"
+               "      --config-dir DIR   import certbot: certbot's directory (default /etc/letsencrypt)\n"
+               "      --write FILE       import, discover: write the inventory to FILE (a new file), not stdout\n"
+               "      --state-directory D  import: where ACME accounts go (default: the inventory's)\n"
+               "      --disable-source   import certbot: rename renewal/NAME.conf so certbot stops renewing it\n"
                "      --reason R         revocation reason: key-compromise, superseded, cessation-of-operation, ...\n"
                "                         (RFC 5280; keyCompromise-style spellings and numbers too)\n"
                "      --ca CA            ca revoke: the internal CA of --serial\n"
@@ -908,9 +921,36 @@ static int verb_acme(char **args) {
         return EXIT_OK;
 }
 
+static int verb_import(char **args) {
+        arg_import.config = arg_config;
+        if (!args[0])
+                return usage_error("%s", "usage: certherd import certbot|certmonger|acme.sh [DIR]");
+        if (arg_import.config_dir && strcmp(args[0], "certbot") != 0)
+                return usage_error("--config-dir applies to import certbot only, not to '%s'", args[0]);
+        if (arg_import.disable_source && strcmp(args[0], "certbot") != 0)
+                return usage_error("--disable-source applies to import certbot only, not to '%s'", args[0]);
+        if (strcmp(args[0], "certbot") == 0) {
+                if (args[1])
+                        return usage_error("import certbot takes no arguments (--config-dir DIR): '%s'", args[1]);
+                return import_certbot(&arg_import);
+        }
+        if (strcmp(args[0], "certmonger") == 0) {
+                if (args[1] && args[2])
+                        return usage_error("%s", "usage: certherd import certmonger [DIR]");
+                return import_certmonger(&arg_import, args[1]);
+        }
+        if (strcmp(args[0], "acme.sh") == 0) {
+                if (!args[1] || args[2])
+                        return usage_error("%s", "usage: certherd import acme.sh DIR (acme.sh's home, e.g. ~/.acme.sh)");
+                return import_acmesh(&arg_import, args[1]);
+        }
+        return usage_error("unknown import source '%s': expected certbot, certmonger or acme.sh", args[0]);
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
-               ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE, ARG_CA, ARG_SERIAL };
+               ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE, ARG_CONFIG_DIR,
+               ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE, ARG_CA, ARG_SERIAL };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -926,6 +966,10 @@ int main(int argc, char *argv[]) {
                 { "usage", required_argument, NULL, ARG_USAGE },
                 { "validity", required_argument, NULL, ARG_VALIDITY },
                 { "reissue", no_argument, NULL, ARG_REISSUE },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+                { "write", required_argument, NULL, ARG_WRITE },
+                { "state-directory", required_argument, NULL, ARG_STATE_DIRECTORY },
+                { "disable-source", no_argument, NULL, ARG_DISABLE_SOURCE },
                 { "no-daemon", no_argument, NULL, ARG_NO_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -985,6 +1029,18 @@ int main(int argc, char *argv[]) {
                 case ARG_NO_DAEMON:
                         arg_no_daemon = true;
                         break;
+                case ARG_CONFIG_DIR:
+                        arg_import.config_dir = optarg;
+                        break;
+                case ARG_WRITE:
+                        arg_import.write = optarg;
+                        break;
+                case ARG_STATE_DIRECTORY:
+                        arg_import.state_directory = optarg;
+                        break;
+                case ARG_DISABLE_SOURCE:
+                        arg_import.disable_source = true;
+                        break;
                 case 'h':
                         help();
                         return EXIT_OK;
@@ -1017,6 +1073,13 @@ int main(int argc, char *argv[]) {
                 return usage_error("--ca and --serial apply to ca revoke only, not to '%s'", verb);
         if ((arg_csr || arg_out || arg_usage || arg_validity || arg_reissue) && strcmp(verb, "ca") != 0)
                 return usage_error("--csr, --out, --usage, --validity and --reissue apply to ca only, not to '%s'", verb);
+        if ((arg_import.config_dir || arg_import.state_directory || arg_import.disable_source) &&
+            strcmp(verb, "import") != 0)
+                return usage_error("--config-dir, --state-directory and --disable-source apply to import only, not "
+                                   "to '%s'",
+                                   verb);
+        if (arg_import.write && strcmp(verb, "import") != 0 && strcmp(verb, "discover") != 0)
+                return usage_error("--write applies to import and discover only, not to '%s'", verb);
         if (arg_password_file && strcmp(verb, "pin") != 0)
                 return usage_error("--password-file applies to pin only, not to '%s'", verb);
         /* --format is per command: a pin's encoding, or check's monitoring-plugins line. */
@@ -1054,5 +1117,12 @@ int main(int argc, char *argv[]) {
                 return verb_revoke(args);
         if (strcmp(verb, "acme") == 0)
                 return verb_acme(args);
+        if (strcmp(verb, "import") == 0)
+                return verb_import(args);
+        if (strcmp(verb, "discover") == 0) {
+                if (args[0])
+                        return usage_error("discover takes no arguments: '%s'", args[0]);
+                return discover_run(&arg_import);
+        }
         return usage_error("unknown command '%s'", verb);
 }

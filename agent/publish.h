@@ -7,12 +7,6 @@
 #include "pin.h"
 #include "time-util.h"
 
-/* STATE/keys/NAME.next: the key the next renewal of a key-policy = rotate certificate will use. */
-int publish_next_key_path(const Inventory *inv, const CertConfig *c, char **ret);
-/* Load it (encrypted PKCS#8 with `password`, the set's key-password-file, else plain); -ENOENT when there
- * is none, -ESTALE when it no longer has the configured key type, -EACCES when it cannot be decrypted. */
-int publish_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret);
-
 /* Publish <pin-directory>/<name>.pin and .json for (pin, not_after) unless they say so already (for
  * rotate, with next_pin_sha256 of the next key, made here when missing and written encrypted when the set
  * has a key-password-file); a pin-changed event when the

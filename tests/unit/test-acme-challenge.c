@@ -27,7 +27,9 @@
 #include <gnutls/x509.h>
 
 #include "challenge-alpn.h"
+#include "challenge-dns.h"
 #include "challenge-http.h"
+#include "challenge-responder.h"
 #include "challenge.h"
 #include "fd-util.h"
 #include "gnutls-util.h"

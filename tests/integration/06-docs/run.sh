@@ -134,7 +134,7 @@ want() { # EXPECTED WORDS...
         got=$(complete_line "$@")
         [[ $got == "$exp" ]] || die "completing '$*': got '$got', want '$exp'"
 }
-want "acme ca check pin recover renew revoke run status " certherd ""
+want "acme ca check discover import pin recover renew revoke run status " certherd ""
 want "recover renew revoke run " certherd r
 want "--config " certherd --co
 want "api-gw db web " certherd -c "$T/etc/certherd.conf" check ""

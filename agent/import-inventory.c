@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The inventory writer and account store shared by the importers and `discover`. Everything an importer
+ * emits goes through here, so that a hostile foreign file (a path with " ; ", a "${X}" in a hook) can
+ * never become an inventory that means something else: such values are refused, not quoted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "fd-util.h"
+#include "gnutls-util.h"
+#include "import-inventory.h"
+#include "install.h"
+#include "keygen.h"
+#include "log.h"
+#include "state.h"
+#include "x509.h"
+
+#define ACCOUNT_FILE_MAX (64U * 1024U)
+
+int import_writer_init(ImportWriter *w) {
+        *w = (ImportWriter) {};
+        w->f = open_memstream(&w->text, &w->size);
+        return w->f ? 0 : -ENOMEM;
+}
+
+void import_writer_done(ImportWriter *w) {
+        if (w->f)
+                fclose(w->f);
+        free(w->text);
+        *w = (ImportWriter) {};
+}
+
+void import_comment(ImportWriter *w, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (!s) {
+                w->error = w->error ?: -ENOMEM;
+                return;
+        }
+        for (char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        fprintf(w->f, "# %s\n", s);
+}
+
+void import_blank(ImportWriter *w) {
+        fputc('\n', w->f);
+}
+
+static bool section_name_is_valid(const char *s) {
+        if (!s || !*s || *s == '.' || *s == '-')
+                return false;
+        for (; *s; s++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *s))
+                        return false;
+        return true;
+}
+
+int import_section_name(const char *prefix, const char *s, char **ret) {
+        _cleanup_free_ char *n = NULL;
+
+        if (asprintf(&n, "%s%s%s", prefix ?: "", prefix && *prefix ? "-" : "", s) < 0)
+                return -ENOMEM;
+        for (char *p = n; *p; p++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *p))
+                        *p = '-';
+        if (!*n || *n == '.' || *n == '-') {
+                char *x;
+                if (asprintf(&x, "x%s", n) < 0)
+                        return -ENOMEM;
+                free(n);
+                n = x;
+        }
+        *ret = TAKE_PTR(n);
+        return 0;
+}
+
+int import_section(ImportWriter *w, const char *kind, const char *name) {
+        if (!section_name_is_valid(name))
+                return -EINVAL;
+        fprintf(w->f, "\n[%s \"%s\"]\n", kind, name);
+        return 0;
+}
+
+static const char *value_problem(const char *v) {
+        size_t n = strlen(v);
+
+        if (n == 0)
+                return "empty";
+        if (n > 4096)
+                return "longer than 4096 characters";
+        if (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' || v[n - 1] == '\t')
+                return "leading or trailing blanks";
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) v[i];
+                if (c < 0x20 || c == 0x7f)
+                        return "a control character";
+                if (c == ';' && i > 0 && (v[i - 1] == ' ' || v[i - 1] == '\t'))
+                        return "';' after a blank (an inventory comment)";
+        }
+        return NULL;
+}
+
+int import_key(ImportWriter *w, const char *key, const char *value) {
+        if (!value || value_problem(value))
+                return -EINVAL;
+        fprintf(w->f, "%s = ", key);
+        for (const char *p = value; *p; p++) {
+                if (*p == '$')
+                        fputc('$', w->f);
+                fputc(*p, w->f);
+        }
+        fputc('\n', w->f);
+        return 0;
+}
+
+int import_key_or_comment(ImportWriter *w, const char *key, const char *value) {
+        const char *why = value ? value_problem(value) : "missing";
+
+        if (!why)
+                return import_key(w, key, value);
+        import_comment(w, "not imported: %s: the value has %s", key, why);
+        return 0;
+}
+
+/* Whether the inventory parser accepts `text` as a whole: the importer never writes what check refuses. */
+static int validate(const char *text) {
+        _cleanup_inventory_ Inventory *inv = inventory_new();
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        if (!inv)
+                return -ENOMEM;
+        r = config_parse_string(inv, text, "(imported inventory)", &err);
+        if (r >= 0)
+                r = config_validate(inv, &err);
+        if (r < 0)
+                return log_error_errno(r, "the imported inventory does not load: %s", err ?: "invalid");
+        return 0;
+}
+
+int import_writer_validate(ImportWriter *w) {
+        if (w->error < 0)
+                return log_error_errno(w->error, "Failed to write the inventory: %m");
+        if (fflush(w->f) != 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        return validate(w->text);
+}
+
+int import_writer_output(ImportWriter *w, const ImportOptions *o) {
+        struct stat st;
+        int r;
+
+        r = import_writer_validate(w);
+        if (r < 0)
+                return r;
+        if (!o->write) {
+                if (fwrite(w->text, 1, w->size, stdout) != w->size || fflush(stdout) != 0)
+                        return log_error_errno(-EIO, "Failed to write the inventory to standard output");
+                return 0;
+        }
+        if (lstat(o->write, &st) >= 0)
+                return log_error_errno(-EEXIST, "%s exists: not replacing it (remove it or write elsewhere)",
+                                       o->write);
+        r = mkdir_parents(o->write, 0755);
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = o->write, .data = w->text, .size = w->size, .mode = 0644,
+                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", o->write);
+        log_info("wrote %s", o->write);
+        return 0;
+}
+
+int import_state_directory(const ImportOptions *o, char **ret) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        _cleanup_free_ char *err = NULL;
+        const char *path = o->config;
+        char *s;
+        int r;
+
+        if (o->state_directory) {
+                if (o->state_directory[0] != '/')
+                        return log_error_errno(-EINVAL, "--state-directory must be an absolute path: %s",
+                                               o->state_directory);
+                s = strdup(o->state_directory);
+                if (!s)
+                        return -ENOMEM;
+                *ret = s;
+                return 0;
+        }
+        if (!path)
+                path = getenv("CERTHERD_CONFIG");
+        if (!path || !*path)
+                path = CONFIG_DEFAULT_PATH;
+        r = config_load(path, &inv, &err);
+        if (r == -ENOENT && access(path, F_OK) < 0) {
+                /* No inventory yet: the default state directory, as an empty inventory has it. */
+                inv = inventory_new();
+                if (!inv || config_validate(inv, NULL) < 0)
+                        return -ENOMEM;
+        } else if (r < 0)
+                return log_error_errno(r, "%s (the state directory for imported accounts comes from it; or "
+                                          "give --state-directory)",
+                                       err ?: path);
+        s = strdup(inv->agent.state_directory);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int write_private(const char *path, const void *data, size_t size) {
+        return install_file(&(InstallFile) { .path = path, .data = data, .size = size, .mode = 0600,
+                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+}
+
+int import_account(
+                const char *state_dir,
+                const char *acme_name,
+                gnutls_x509_privkey_t key,
+                const char *directory,
+                const char *url,
+                const char *contact) {
+        _cleanup_free_ char *dir = NULL, *key_path = NULL, *json_path = NULL, *copy = NULL, *text = NULL;
+        _cleanup_free_ uint8_t *old = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        json_t *j, *c;
+        char *save = NULL;
+        size_t old_size;
+        int r;
+
+        r = keygen_export_pem(key, &pem);
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] cannot export the account key: %m", acme_name);
+        if (asprintf(&dir, "%s/acme/%s", state_dir, acme_name) < 0 ||
+            asprintf(&key_path, "%s/account.key", dir) < 0 || asprintf(&json_path, "%s/account.json", dir) < 0)
+                return -ENOMEM;
+
+        r = read_full_file_flags(key_path, READ_STRICT, ACCOUNT_FILE_MAX, &old, &old_size);
+        if (r >= 0) {
+                _cleanup_x509_privkey_ gnutls_x509_privkey_t k = NULL;
+                _cleanup_datum_ gnutls_datum_t old_pem = {};
+
+                if (x509_load_privkey(old, old_size, NULL, &k) < 0 || keygen_export_pem(k, &old_pem) < 0 ||
+                    old_pem.size != pem.size || memcmp(old_pem.data, pem.data, pem.size) != 0)
+                        return log_error_errno(-EEXIST,
+                                               "[acme \"%s\"] %s holds another account key: not replacing an "
+                                               "account certherd uses",
+                                               acme_name, key_path);
+        } else if (r != -ENOENT)
+                return log_error_errno(r, "cannot read %s: %s", key_path, file_strerror(r));
+
+        c = json_array();
+        if (contact && !(copy = strdup(contact)))
+                return -ENOMEM;
+        for (char *t = copy ? strtok_r(copy, " ,", &save) : NULL; c && t; t = strtok_r(NULL, " ,", &save))
+                json_array_append_new(c, json_string(t));
+        j = c ? json_pack("{s:o, s:s, s:s}", "contact", c, "directory", directory, "url", url) : NULL;
+        text = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        if (!text)
+                return -ENOMEM;
+
+        r = state_directory(state_dir);
+        if (r < 0)
+                return r;
+        r = mkdir_p(dir, 0700);
+        if (r >= 0)
+                r = write_private(key_path, pem.data, pem.size);
+        if (r >= 0)
+                r = write_private(json_path, text, strlen(text));
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] cannot write the account to %s: %m", acme_name, dir);
+        log_info("[acme \"%s\"] account %s stored in %s", acme_name, url, dir);
+        return 0;
+}
+
+bool import_inventory_knows(const char *section, const char *key) {
+        _cleanup_inventory_ Inventory *inv = inventory_new();
+        _cleanup_free_ char *text = NULL, *err = NULL;
+
+        if (!inv || asprintf(&text, "[%s \"x\"]\n%s = x\n", section, key) < 0)
+                return false;
+        if (config_parse_string(inv, text, "probe", &err) >= 0)
+                return true;
+        return !err || !strstr(err, "unknown key");
+}
+
+void import_shell_quote(FILE *f, const char *s) {
+        fputc('\'', f);
+        for (; *s; s++)
+                if (*s == '\'')
+                        fputs("'\\''", f);
+                else
+                        fputc(*s, f);
+        fputc('\'', f);
+}
+
+int import_install_hook(const char *path, const char *text) {
+        int r = mkdir_parents(path, 0700);
+
+        if (r >= 0)
+                r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0700,
+                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        if (r < 0)
+                return log_error_errno(r, "cannot write the hook %s: %m", path);
+        return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <gnutls/x509.h>
+
+#include "macro.h"
+
+/* What `import` and `discover` share: the options, an inventory writer that never emits text certherd would
+ * read differently (values are checked, `$` doubled), the output (stdout, or a new file written atomically)
+ * and the ACME account files under STATE/acme/NAME/ (the layout acme.c reads). */
+
+typedef struct ImportOptions {
+        const char *config;          /* -c: the target inventory, for its [agent] state-directory */
+        const char *config_dir;      /* certbot's --config-dir */
+        const char *write;           /* --write FILE; NULL: stdout */
+        const char *state_directory; /* --state-directory; overrides the target inventory's */
+        bool disable_source;         /* certbot: rename renewal/NAME.conf once imported */
+} ImportOptions;
+
+typedef struct ImportWriter {
+        char *text;
+        size_t size;
+        FILE *f;
+        int error; /* the first -errno; the text is then not written */
+} ImportWriter;
+
+int import_writer_init(ImportWriter *w);
+void import_writer_done(ImportWriter *w);
+
+/* "# TEXT": control characters become '?'. */
+void import_comment(ImportWriter *w, const char *fmt, ...) _printf_(2, 3);
+void import_blank(ImportWriter *w);
+/* [KIND "NAME"]: -EINVAL when NAME is no valid section name (import_section_name() makes one). */
+int import_section(ImportWriter *w, const char *kind, const char *name);
+/* KEY = VALUE; VALUE must be one line without a control character, without leading or trailing blanks and
+ * without a ';' after a blank (the inventory's comment): -EINVAL otherwise. `$` is written as `$$`. */
+int import_key(ImportWriter *w, const char *key, const char *value);
+/* As import_key, but a value that cannot be represented becomes a comment saying why. */
+int import_key_or_comment(ImportWriter *w, const char *key, const char *value);
+
+/* A valid section name from `s` (a lineage, a domain): characters outside [A-Za-z0-9._-] become '-', a
+ * leading '.' or '-' gets a "x" before it. Returns 0 or -ENOMEM. */
+int import_section_name(const char *prefix, const char *s, char **ret);
+
+/* Whether the inventory parser (and validation) accepts the text: 0 or -errno (logged). */
+int import_writer_validate(ImportWriter *w);
+
+/* Parse the text with the inventory parser (plus validation), then write it to o->write (a new file, 0644,
+ * atomically; an existing one is refused) or stdout. Returns 0 or -errno (logged). */
+int import_writer_output(ImportWriter *w, const ImportOptions *o);
+
+/* The state directory accounts go to: --state-directory, else the target inventory's. Returns 0 or -errno
+ * (logged). */
+int import_state_directory(const ImportOptions *o, char **ret);
+
+/* Write STATE/acme/NAME/account.key (0600) and account.json ({contact, directory, url}), so that certherd uses
+ * this account as it is, without a registration. An account.key that exists with another key is refused
+ * (-EEXIST): it is an account certherd already uses. `contact` is a blank-separated list or NULL. */
+int import_account(
+                const char *state_dir,
+                const char *acme_name,
+                gnutls_x509_privkey_t key,
+                const char *directory,
+                const char *url,
+                const char *contact);
+
+/* Whether the inventory knows KEY in [SECTION] (a key another branch adds, such as `profile`). */
+bool import_inventory_knows(const char *section, const char *key);
+
+/* s single-quoted for sh. */
+void import_shell_quote(FILE *f, const char *s);
+
+/* Write an executable hook wrapper (0700) the inventory's exec = names. Returns 0 or -errno (logged). */
+int import_install_hook(const char *path, const char *text);
