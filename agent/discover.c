@@ -423,7 +423,7 @@ static void pg_set(PgConf *c, const char *key, const char *value) {
 /* postgresql.conf: "name = value" or "name value", '#' comments, values quoted with '…'. */
 static void pg_read_conf(PgConf *c, const char *path) {
         _cleanup_free_ char *data = NULL;
-        size_t size;
+        size_t size = 0;
         char *save = NULL;
 
         if (read_full_file(path, CONF_MAX, (uint8_t **) &data, &size) < 0)
@@ -493,7 +493,7 @@ static int scan_postgres(Discovery *d) {
                 const char *port = NULL;
                 char path[64];
                 pid_t pid = (pid_t) strtol(de->d_name, NULL, 10), ppid = 0;
-                size_t size;
+                size_t size = 0;
 
                 if (pid <= 0 || !same_netns(pid))
                         continue;
@@ -583,7 +583,7 @@ static int haproxy_crt(Discovery *d, const char *crt, const char *addr) {
 static int scan_haproxy(Discovery *d, const char *path, const char *unit) {
         _cleanup_free_ char *data = NULL, *origin = NULL;
         char *save = NULL;
-        size_t size;
+        size_t size = 0;
         bool front = false;
         int r = 0;
 
@@ -640,7 +640,7 @@ static int scan_haproxy_processes(Discovery *d) {
                 _cleanup_free_ char *cmd = NULL, *comm = NULL, *unit = NULL;
                 char path[64];
                 pid_t pid = (pid_t) strtol(de->d_name, NULL, 10);
-                size_t size, csize;
+                size_t size = 0, csize = 0;
 
                 if (pid <= 0 || !same_netns(pid))
                         continue;
@@ -662,7 +662,7 @@ static int scan_haproxy_processes(Discovery *d) {
 static int scan_apache_file(Discovery *d, const char *path) {
         _cleanup_free_ char *data = NULL, *cert = NULL, *key = NULL, *vhost = NULL;
         char *save = NULL;
-        size_t size;
+        size_t size = 0;
         int r = 0;
 
         if (read_full_file(path, CONF_MAX, (uint8_t **) &data, &size) < 0)
@@ -732,7 +732,7 @@ static bool listen_matches(const char *listen, const Listener *x) {
 static bool self_signed(const char *path) {
         _cleanup_free_ uint8_t *der = NULL;
         gnutls_x509_crt_t crt = NULL;
-        size_t size;
+        size_t size = 0;
         unsigned status = 1;
         bool r = false;
 
