@@ -168,7 +168,7 @@ until_ok 10 "Prometheus does not see certherd's metrics through the textfile col
 names=$(curl -sf "http://127.0.0.1:$pp/api/v1/rules" | python3 -c '
 import json, sys
 print(" ".join(sorted({r["name"] for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]})))')
-[[ $names == "CertherdAgentStale CertherdCertificateExpired CertherdCertificateExpiringSoon CertherdDeployFailed CertherdRenewalFailing" ]] ||
+[[ $names == "CertherdAgentStale CertherdCRLExpiringSoon CertherdCertificateExpired CertherdCertificateExpiringSoon CertherdDeployFailed CertherdRenewalFailing" ]] ||
         die "Prometheus loaded the rules as: $names"
 ok "node_exporter (textfile only), Prometheus and Alertmanager up on loopback; the rules loaded"
 
