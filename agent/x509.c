@@ -875,7 +875,8 @@ static CertFacts *facts_pack(const CertFacts *f) {
 
         for (char **n = f->names; n && *n; n++, n_names++)
                 size += sizeof(char *) + strlen(*n) + 1;
-        size += sizeof(char *) + strlen(f->subject) + strlen(f->issuer) + strlen(f->serial) + strlen(f->key_type) + 4;
+        size += sizeof(char *); /* the names' NULL */
+        size += strlen(f->subject) + strlen(f->issuer) + strlen(f->serial) + strlen(f->key_type) + 4;
         p = malloc(size);
         if (!p)
                 return NULL;
