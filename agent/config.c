@@ -1255,7 +1255,7 @@ static char *pack_string(char **p, const char *s) {
 /* inv->certs[i] and its strings in one allocation; a string that the previous or next set has in the same
  * field is shared with them instead: a daemon holds every set as long as it runs, and two dozen small
  * chunks per set cost more in malloc headers and rounding than their text (issue 9). The index is pointed
- * at the new struct. Returns 0 or -ENOMEM (then inv->certs[i] is unchanged). */
+ * at the new struct. Returns 0 or -errno (then inv->certs[i] is unchanged). */
 static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert_string_fields)]) {
         const CertConfig *c = inv->certs[i], *next = i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL;
         bool shared[ELEMENTSOF(cert_string_fields)] = {};
@@ -1319,7 +1319,8 @@ static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert
         }
         assert(s == (char *) p + size);
 
-        if (index_is_complete(inv) && (r = config_index_put(inv->index, SECTION_CERT, p)) < 0) {
+        /* In place: a put could grow the table for a name it already holds. */
+        if (index_is_complete(inv) && (r = config_index_replace(inv->index, SECTION_CERT, p)) < 0) {
                 free(p);
                 return r;
         }
@@ -1355,7 +1356,8 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
 
                 for (size_t i = 0; i < inv->n_certs; i++)
                         if ((r = cert_pack(inv, i, last)) < 0)
-                                return error_at(reterr, r, path, 0, "out of memory");
+                                return error_at(reterr, r, path, 0, "cannot keep the inventory: %s",
+                                                strerror(-r));
         }
         for (char **w = inv->warnings; w && *w; w++)
                 log_warning("%s", *w);
