@@ -800,6 +800,19 @@ int config_index_put(struct ConfigIndex *ix, int kind, void *section) {
         return 0;
 }
 
+int config_index_replace(struct ConfigIndex *ix, int kind, void *section) {
+        const char *name = section_name(section);
+        ConfigIndexEntry *e;
+
+        if (!ix || ix->n == 0)
+                return -ENOENT;
+        e = index_slot(ix, kind, name, index_hash(kind, name));
+        if (!e->section)
+                return -ENOENT;
+        e->section = section;
+        return 0;
+}
+
 struct ConfigIndex *config_index_free(struct ConfigIndex *ix) {
         if (ix)
                 free(ix->entries);

@@ -76,4 +76,7 @@ struct ConfigIndex {
 void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name);
 /* Adds or replaces the entry for (kind, the section's name). */
 int config_index_put(struct ConfigIndex *ix, int kind, void *section);
+/* Points the entry for (kind, the section's name) at `section`, a copy of the section there; no allocation.
+ * Returns 0, or -ENOENT when there is no such entry. */
+int config_index_replace(struct ConfigIndex *ix, int kind, void *section);
 struct ConfigIndex *config_index_free(struct ConfigIndex *ix);

@@ -192,6 +192,10 @@ static CaConfig *ca_free(CaConfig *c) {
 static CertConfig *cert_free(CertConfig *c) {
         if (!c)
                 return NULL;
+        if (c->packed) { /* its strings live in the same allocation, or in Inventory.shared */
+                free(c);
+                return NULL;
+        }
         free(c->name);
         free(c->certificate);
         free(c->key);
@@ -239,6 +243,9 @@ Inventory *inventory_free(Inventory *inv) {
         free(inv->certs);
         config_index_free(inv->index);
         strv_free(inv->warnings);
+        for (size_t i = 0; i < inv->n_shared; i++)
+                free(inv->shared[i]);
+        free(inv->shared);
         free(inv);
         return NULL;
 }
@@ -1197,6 +1204,131 @@ static int parse_conf_d(Inventory *inv, const char *main_path, char **reterr) {
         return r;
 }
 
+/* The string and list fields of CertConfig, for cert_pack(). */
+static const size_t cert_string_fields[] = {
+        offsetof(CertConfig, name),           offsetof(CertConfig, certificate),
+        offsetof(CertConfig, key),            offsetof(CertConfig, ca),
+        offsetof(CertConfig, subject),        offsetof(CertConfig, issuer_name),
+        offsetof(CertConfig, key_password_file), offsetof(CertConfig, pkcs11_pin_file),
+        offsetof(CertConfig, owner),          offsetof(CertConfig, signal_pidfile),
+        offsetof(CertConfig, exec),           offsetof(CertConfig, profile),
+        offsetof(CertConfig, chain),          offsetof(CertConfig, leaf),
+        offsetof(CertConfig, combined),       offsetof(CertConfig, pkcs12),
+        offsetof(CertConfig, pkcs12_password_file), offsetof(CertConfig, file),
+};
+static const size_t cert_strv_fields[] = {
+        offsetof(CertConfig, names),  offsetof(CertConfig, reload), offsetof(CertConfig, restart),
+        offsetof(CertConfig, verify), offsetof(CertConfig, crl),
+};
+
+#define FIELD(c, off) (*(char **) ((char *) (c) + (off)))
+#define STRV_FIELD(c, off) (*(char ***) ((char *) (c) + (off)))
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a && b && strcmp(a, b) == 0;
+}
+
+/* One copy of `s` in inv->shared for the sets that repeat it; *last: the copy the previous set used for
+ * this field (the sets of one file come in a row, so a run shares one copy). NULL on OOM. */
+static char *share_string(Inventory *inv, char **last, const char *s) {
+        char **a;
+
+        if (streq_ptr(*last, s))
+                return *last;
+        a = grow_array(inv->shared, inv->n_shared);
+        if (!a)
+                return NULL;
+        inv->shared = a;
+        if (!(a[inv->n_shared] = strdup(s)))
+                return NULL;
+        return *last = a[inv->n_shared++];
+}
+
+static char *pack_string(char **p, const char *s) {
+        size_t n = strlen(s) + 1;
+        char *d = memcpy(*p, s, n);
+
+        *p += n;
+        return d;
+}
+
+/* inv->certs[i] and its strings in one allocation; a string that the previous or next set has in the same
+ * field is shared with them instead: a daemon holds every set as long as it runs, and two dozen small
+ * chunks per set cost more in malloc headers and rounding than their text (issue 9). The index is pointed
+ * at the new struct. Returns 0 or -errno (then inv->certs[i] is unchanged). */
+static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert_string_fields)]) {
+        const CertConfig *c = inv->certs[i], *next = i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL;
+        bool shared[ELEMENTSOF(cert_string_fields)] = {};
+        size_t size = sizeof(CertConfig);
+        CertConfig *p;
+        char *s, **v;
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(cert_string_fields); k++) {
+                const char *f = FIELD(c, cert_string_fields[k]);
+
+                if (!f)
+                        continue;
+                /* last[k]: the copy the previous set shares, if it shares one. */
+                if (streq_ptr(last[k], f) || (next && streq_ptr(FIELD(next, cert_string_fields[k]), f))) {
+                        if (!share_string(inv, &last[k], f))
+                                return -ENOMEM;
+                        shared[k] = true;
+                } else
+                        size += strlen(f) + 1;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(cert_strv_fields); k++)
+                for (char **l = STRV_FIELD(c, cert_strv_fields[k]), **e = l; l; e++) {
+                        size += sizeof(char *);
+                        if (!*e)
+                                break;
+                        size += strlen(*e) + 1;
+                }
+
+        p = malloc(size);
+        if (!p)
+                return -ENOMEM;
+        *p = *c;
+        p->packed = true;
+        v = (char **) (p + 1);
+        for (size_t k = 0; k < ELEMENTSOF(cert_strv_fields); k++) {
+                char **l = STRV_FIELD(c, cert_strv_fields[k]);
+                size_t n = 0;
+
+                if (!l)
+                        continue;
+                STRV_FIELD(p, cert_strv_fields[k]) = v;
+                while (l[n])
+                        n++;
+                v += n + 1;
+        }
+        s = (char *) v;
+        for (size_t k = 0; k < ELEMENTSOF(cert_strv_fields); k++) {
+                char **l = STRV_FIELD(c, cert_strv_fields[k]), **d = STRV_FIELD(p, cert_strv_fields[k]);
+
+                for (; l && *l; l++, d++)
+                        *d = pack_string(&s, *l);
+                if (l)
+                        *d = NULL;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(cert_string_fields); k++) {
+                const char *f = FIELD(c, cert_string_fields[k]);
+
+                if (f)
+                        FIELD(p, cert_string_fields[k]) = shared[k] ? last[k] : pack_string(&s, f);
+        }
+        assert(s == (char *) p + size);
+
+        /* In place: a put could grow the table for a name it already holds. */
+        if (index_is_complete(inv) && (r = config_index_replace(inv->index, SECTION_CERT, p)) < 0) {
+                free(p);
+                return r;
+        }
+        cert_free(inv->certs[i]);
+        inv->certs[i] = p;
+        return 0;
+}
+
 int config_load(const char *path, Inventory **ret, char **reterr) {
         _cleanup_inventory_ Inventory *inv = NULL;
         int r;
@@ -1219,6 +1351,14 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
         r = config_validate(inv, reterr);
         if (r < 0)
                 return r;
+        {
+                char *last[ELEMENTSOF(cert_string_fields)] = {};
+
+                for (size_t i = 0; i < inv->n_certs; i++)
+                        if ((r = cert_pack(inv, i, last)) < 0)
+                                return error_at(reterr, r, path, 0, "cannot keep the inventory: %s",
+                                                strerror(-r));
+        }
         for (char **w = inv->warnings; w && *w; w++)
                 log_warning("%s", *w);
         *ret = TAKE_PTR(inv);

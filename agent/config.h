@@ -164,6 +164,10 @@ typedef struct CertConfig {
         char *pkcs12_password_file;
         char *file;
         unsigned line;
+        /* config_load() keeps a set's strings in the allocation of the struct, or shares them with the
+         * next sets (Inventory.shared): the daemon holds every set as long as it runs (issue 9: idle RSS).
+         * The fields must not be freed or replaced then. Private to config.c. */
+        bool packed;
 } CertConfig;
 
 /* Private to config.c: (section kind, name) → section, so merging and lookups stay O(1). */
@@ -183,6 +187,10 @@ typedef struct Inventory {
          * renew-before beyond two thirds of the lifetime (renewal is capped there). NULL-terminated or NULL.
          * config_load() logs them. */
         char **warnings;
+        /* Private to config.c: strings several packed certificate sets point at (a `ca` or `file` that
+         * repeats), owned here. */
+        char **shared;
+        size_t n_shared;
 } Inventory;
 
 /* The lifetime of what `issuer = self` issues (renew.c issues with this; it has no CA section). */

@@ -301,10 +301,16 @@ static int runtime_setup(Manager *m, size_t old_n) {
         if (!m->rt || !m->states)
                 return -ENOMEM;
         for (size_t i = 0; i < m->inv->n_certs; i++) {
-                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &m->states[i]);
+                CertState st;
+                int r = state_load(m->inv->agent.state_directory, m->inv->certs[i]->name, &st);
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot read its saved state: %m, starting afresh",
                                           m->inv->certs[i]->name);
+                /* calloc() left the array zero; pages no set writes to stay untouched, and a large array
+                 * is fresh mmap()ed memory: most sets have no saved state, so most of it costs no RSS
+                 * (issue 9). */
+                else if (!cert_state_is_empty(&st))
+                        m->states[i] = st;
         }
         return 0;
 }

@@ -31,6 +31,13 @@ void cert_state_done(CertState *st) {
         *st = (CertState) {};
 }
 
+bool cert_state_is_empty(const CertState *st) {
+        return st->failures == 0 && st->last_attempt == 0 && st->next_retry == 0 && st->last_renewal == 0 &&
+               !st->last_error && st->alert_level == 0 && st->alert_last == 0 && !st->deploy_failed &&
+               st->deploy_failures == 0 && st->deploy_time == 0 && !st->deploy_step && !st->deploy_error &&
+               !st->deploy_serial && !st->held_inputs && !st->profile;
+}
+
 static int state_path(const char *state_dir, const char *name, char **ret) {
         return asprintf(ret, "%s/certs/%s.json", state_dir, name) < 0 ? -ENOMEM : 0;
 }

@@ -38,6 +38,9 @@ typedef struct CertState {
 } CertState;
 
 void cert_state_done(CertState *st);
+/* Whether every field is zero (the state of a set that never renewed, deployed or alerted). Keep in step
+ * with the struct. */
+bool cert_state_is_empty(const CertState *st);
 
 /* Load NAME's state; a missing file is the zero state. A file that is not JSON, or a field of the wrong
  * type or out of range, is -EBADMSG (and *ret untouched, nothing leaked): the caller starts from zero,

@@ -112,6 +112,9 @@ typedef struct CertFacts {
         Problem *problems;
         size_t n_problems;
         Severity state; /* worst severity among problems */
+        /* x509_inspect() keeps the strings above (subject … key_type, names) in the same allocation as the
+         * struct: a daemon holds one CertFacts per set (issue 9: idle RSS). Not for callers to set. */
+        bool packed;
 } CertFacts;
 
 /* Inspect a certificate (PEM or DER; a PEM file may hold the full chain, leaf first) and its key

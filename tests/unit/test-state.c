@@ -101,11 +101,41 @@ static void test_strict(void **state) {
         }
 }
 
+/* issue 9: the daemon keeps only a state that is not empty; every field counts. */
+static void test_is_empty(void **state) {
+        char s[] = "x";
+        CertState st = {};
+
+        assert_true(cert_state_is_empty(&st));
+#define ONE(field, value)                                      \
+        do {                                                   \
+                st = (CertState) { .field = value };           \
+                assert_false(cert_state_is_empty(&st));        \
+        } while (0)
+        ONE(failures, 1);
+        ONE(last_attempt, 1);
+        ONE(next_retry, 1);
+        ONE(last_renewal, 1);
+        ONE(last_error, s);
+        ONE(alert_level, 1);
+        ONE(alert_last, 1);
+        ONE(deploy_failed, true);
+        ONE(deploy_failures, 1);
+        ONE(deploy_time, 1);
+        ONE(deploy_step, s);
+        ONE(deploy_error, s);
+        ONE(deploy_serial, s);
+        ONE(held_inputs, s);
+        ONE(profile, s);
+#undef ONE
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_old_files_load),
                 cmocka_unit_test(test_strict),
+                cmocka_unit_test(test_is_empty),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -555,6 +555,10 @@ static void test_ok_fields(_unused_ void **state) {
         check_pin("ok", f->pin, "ok.crt.pin.openssl");
         check_pin("ok (key)", f->pin, "ok.key.pin.openssl");
         check_problems("ok", f, "");
+        /* issue 9: the strings live with the struct; a problem added later still works and is freed */
+        check(f->packed, "ok: facts not packed");
+        assert_int_equal(cert_facts_add_problem(f, PROBLEM_DEPLOY_FAILED, "deploy failed: %s", "exec"), 0);
+        check_problems("ok + deploy", f, "deploy-failed");
 }
 
 static void inspect_one(const char *cert, const char *key, const char *names, CertFacts **ret) {
