@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config-index.h"
 #include "config-value.h"
 #include "fd-util.h"
 #include "config.h"
