@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ca-index.h"
+#include "compromised-keys.h"
 #include "crl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

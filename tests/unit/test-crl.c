@@ -17,6 +17,7 @@
 #include "test-util.h"
 
 #include "ca-index.h"
+#include "compromised-keys.h"
 #include "ca.h"
 #include "crl.h"
 #include "gnutls-util.h"

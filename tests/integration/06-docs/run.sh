@@ -27,35 +27,35 @@ ok "both pages render"
 missing=()
 in_page() { grep -Eq -- "$2" "$1" || missing+=("$(basename "$1"): $3"); }
 
-verbs=$(grep -o 'strcmp(verb, "[a-z]*") == 0' "$src/agent/main.c" | cut -d'"' -f2 | sort -u)
+verbs=$(grep -o 'strcmp(verb, "[a-z]*") == 0' "$src/agent/cli/main.c" | cut -d'"' -f2 | sort -u)
 [[ -n $verbs ]] || die "no commands found in main.c"
 for v in $verbs; do in_page "$man8" "^\.It Cm $v( |$)" "command $v"; done
 
-longopts=$(grep -oE '^\s*\{ "[a-z-]+", (no|required|optional)_argument' "$src/agent/main.c" | cut -d'"' -f2)
+longopts=$(grep -oE '^\s*\{ "[a-z-]+", (no|required|optional)_argument' "$src/agent/cli/main.c" | cut -d'"' -f2)
 [[ -n $longopts ]] || die "no options found in main.c"
 for o in $longopts; do in_page "$man8" "^\.It .*Fl Fl $o( |$)" "option --$o"; done
 in_page "$man8" '^\.It Fl c ' "option -c"
 in_page "$man8" '^\.It Fl h ' "option -h"
 for code in 0 1 2 3; do in_page "$man8" "^\.It $code\$" "exit status $code"; done
 
-problems=$(grep -oE '\[PROBLEM_[A-Z_]+\] = \{ "[a-z-]+"' "$src/agent/x509.c" | cut -d'"' -f2)
+problems=$(grep -oE '\[PROBLEM_[A-Z_]+\] = \{ "[a-z-]+"' "$src/agent/shared/x509.c" | cut -d'"' -f2)
 [[ $(wc -w <<<"$problems") -ge 13 ]] || die "problem codes not found in x509.c"
 for p in $problems; do in_page "$man8" "^\.It Li $p " "problem code $p"; done
 
-ids=$(grep -oE '"[0-9a-f]{32}"' "$src/agent/message-id.h" | tr -d '"')
+ids=$(grep -oE '"[0-9a-f]{32}"' "$src/agent/basic/message-id.h" | tr -d '"')
 [[ $(wc -w <<<"$ids") -ge 12 ]] || die "MESSAGE_IDs not found"
 for id in $ids; do in_page "$man8" "^\.It [a-z-]+ Ta $id Ta " "MESSAGE_ID $id"; done
 
-fields=$(grep -ohE '"CERTHERD_[A-Z_]+=' "$src"/agent/*.c | tr -d '"=' | sort -u)
+fields=$(grep -ohE '"CERTHERD_[A-Z_]+=' "$src"/agent/*/*.c | tr -d '"=' | sort -u)
 [[ -n $fields ]] || die "no journal fields found"
 for f in $fields; do in_page "$man8" "Va $f( |$)" "journal field $f"; done
 
-hookvars=$(grep -ohE '\{ "CERTHERD_[A-Z_]+", ' "$src/agent/notify.c" | cut -d'"' -f2 | sort -u)
+hookvars=$(grep -ohE '\{ "CERTHERD_[A-Z_]+", ' "$src/agent/shared/notify.c" | cut -d'"' -f2 | sort -u)
 [[ -n $hookvars ]] || die "no hook variables found in notify.c"
 for h in $hookvars; do in_page "$man8" "Ev $h( |$)" "hook variable $h"; in_page "$man5" "Ev $h( |$)" "hook variable $h"; done
 
 # Inventory keys: from the parser's table, section by section as conf/certherd.conf lists them.
-keys=$(grep -oE '^\s*KEY\("[a-z-]+"' "$src/agent/config-value.c" | cut -d'"' -f2 | sort -u)
+keys=$(grep -oE '^\s*KEY\("[a-z-]+"' "$src/agent/shared/config-value.c" | cut -d'"' -f2 | sort -u)
 [[ $(wc -w <<<"$keys") -ge 30 ]] || die "inventory keys not found in config-value.c"
 # The completion knows every command and option too.
 for v in $verbs; do grep -Eq "^ *local commands='.*\b$v\b" "$src/units/certherd.bash-completion" ||
@@ -88,7 +88,7 @@ for k in $keys; do in_doc inventory.md "^\| (\`[a-z-]+\`, )*\`$k\`" "key $k"; do
 for id in $ids; do in_doc journal.md "\`$id\`" "MESSAGE_ID $id"; done
 for f in $fields; do in_doc journal.md "^\| \`$f\` " "journal field $f"; done
 for h in $hookvars; do in_doc journal.md "^\| \`$h\` " "hook variable $h"; done
-metrics=$(grep -oE '"certherd_[a-z_]+' "$src/agent/metrics.c" | tr -d '"' | sort -u)
+metrics=$(grep -oE '"certherd_[a-z_]+' "$src/agent/core/metrics.c" | tr -d '"' | sort -u)
 [[ $(wc -w <<<"$metrics") -ge 5 ]] || die "metric names not found in metrics.c"
 for m in $metrics; do in_doc metrics.md "^\| \`$m\` " "metric $m"; done
 for s in agent acme ca certificate; do in_doc inventory.md "^## \`\[$s[] ]" "section [$s]"; done

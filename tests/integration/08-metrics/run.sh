@@ -96,7 +96,7 @@ else
 fi
 
 # Every metric the renderer knows and every shipped alert is documented in certherd(8), METRICS.
-names=$(grep -ohE '"certherd_[a-z_]+' "$src/agent/metrics.c" | tr -d '"' | sort -u)
+names=$(grep -ohE '"certherd_[a-z_]+' "$src/agent/core/metrics.c" | tr -d '"' | sort -u)
 [[ $(wc -w <<<"$names") -ge 9 ]] || die "metric names not found in metrics.c"
 alerts=$(sed -n 's/^ *- alert: \(Certherd[A-Za-z]*\)$/\1/p' "$src/conf/prometheus/certherd-alerts.yml" | sort -u)
 [[ $(wc -w <<<"$alerts") -ge 5 ]] || die "alerts not found in certherd-alerts.yml"

@@ -10,7 +10,7 @@ source "$here/../lib-container.sh"
 DRIVER=${NOTIFY_DRIVER:?set NOTIFY_DRIVER to the notify-driver binary}
 need openssl; need python3
 lc_need
-msgid() { sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" "$here/../../../agent/message-id.h"; }
+msgid() { sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" "$here/../../../agent/basic/message-id.h"; }
 
 # Two leaves for the same names, made on the host.
 for c in a b; do

@@ -17,7 +17,7 @@ source "$here/../lib.sh"
 source "$here/../lib-container.sh"
 need openssl; need curl; need python3; need unshare util-linux
 lc_need
-msgid() { sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" "$here/../../../agent/message-id.h"; }
+msgid() { sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" "$here/../../../agent/basic/message-id.h"; }
 serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
 
 lc_create nginx-agent

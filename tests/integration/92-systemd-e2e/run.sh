@@ -13,7 +13,7 @@ source "$here/../lib-deb.sh"
 need openssl; need certtool gnutls-bin; need python3
 deb_need
 lc_need
-msgid() { sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" "$here/../../../agent/message-id.h"; }
+msgid() { sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" "$here/../../../agent/basic/message-id.h"; }
 
 # wait_for SECONDS DESCRIPTION CMD...: poll CMD every 0.2 s.
 wait_for() {

@@ -12,6 +12,7 @@
 
 #include "ca-pki.h"
 #include "ca.h"
+#include "compromised-keys.h"
 #include "crl.h"
 #include "fd-util.h"
 #include "gnutls-util.h"

@@ -9,6 +9,7 @@
 #include "ca-pki.h"
 #include "ca.h"
 #include "ca-index.h"
+#include "compromised-keys.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"

@@ -13,6 +13,7 @@
 #include "ca-pki.h"
 #include "ca.h"
 #include "ca-index.h"
+#include "compromised-keys.h"
 #include "crl.h"
 #include "dns-persist.h"
 #include "check.h"

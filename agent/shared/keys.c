@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ca-index.h"
+#include "compromised-keys.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"
