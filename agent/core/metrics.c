@@ -93,6 +93,26 @@ static void put_header(FILE *f, const char *name, const char *help) {
         fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
+/* The problem codes of a set as one label value, "expired,key-mismatch", in the order of the problem
+ * table and each once: the alert rules join it onto certherd_certificate_state, so that an alert names
+ * what is wrong. A set with no facts at all is reported as unreadable, as check reports it. */
+static void put_problem_codes(FILE *f, const CertFacts *facts) {
+        bool seen[_PROBLEM_CODE_MAX] = {}, first = true;
+
+        if (!facts) {
+                fputs(problem_code_to_string(PROBLEM_UNREADABLE), f);
+                return;
+        }
+        for (size_t j = 0; j < facts->n_problems; j++)
+                if (facts->problems[j].code >= 0 && facts->problems[j].code < _PROBLEM_CODE_MAX)
+                        seen[facts->problems[j].code] = true;
+        for (ProblemCode c = 0; c < _PROBLEM_CODE_MAX; c++)
+                if (seen[c]) {
+                        fprintf(f, "%s%s", first ? "" : ",", problem_code_to_string(c));
+                        first = false;
+                }
+}
+
 int metrics_render(const CheckReport *rep, const MetricsState *st, const MetricsCa *cas, size_t n_cas,
                    usec_t last_pass, usec_t now, char **ret) {
         _cleanup_free_ char *buf = NULL;
@@ -115,6 +135,15 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
                         put_label_value(f, rep->results[i].cert->name);
                         fprintf(f, "\"} %" PRIu64 "\n", v);
                 }
+        }
+        put_header(f, "certherd_certificate_problems_info",
+                   "Always 1; the label problems lists the set's problem codes, comma-separated (empty when none).");
+        for (size_t i = 0; i < rep->n_results; i++) {
+                fputs("certherd_certificate_problems_info{name=\"", f);
+                put_label_value(f, rep->results[i].cert->name);
+                fputs("\",problems=\"", f);
+                put_problem_codes(f, rep->results[i].facts);
+                fputs("\"} 1\n", f);
         }
         put_header(f, "certherd_ca_not_after_seconds",
                    "Expiry (notAfter) of the internal CA's certificate, in seconds since the epoch.");

@@ -32,6 +32,14 @@ typedef struct Fixture {
         CheckReport rep;
 } Fixture;
 
+/* db's problems out of table order and one twice: the label lists each code once, in table order. */
+static Problem db_problems[] = {
+        { .code = PROBLEM_RENEWAL_FAILING, .severity = SEVERITY_WARNING },
+        { .code = PROBLEM_EXPIRY_WARNING, .severity = SEVERITY_WARNING },
+        { .code = PROBLEM_RENEWAL_FAILING, .severity = SEVERITY_WARNING },
+};
+static Problem broken_problems[] = { { .code = PROBLEM_UNREADABLE, .severity = SEVERITY_CRITICAL } };
+
 /* web: ok; db: warning, renewal failing, deploy failed; broken: unreadable (no notAfter), watch only. */
 static void fixture_init(Fixture *x, const char *name0) {
         memset(x, 0, sizeof(*x));
@@ -41,8 +49,10 @@ static void fixture_init(Fixture *x, const char *name0) {
         x->cert[0].issuer = x->cert[1].issuer = ISSUER_CA;
         x->cert[2].issuer = ISSUER_NONE;
         x->facts[0] = (CertFacts) { .parsed = true, .not_after = T_NOT_AFTER, .state = SEVERITY_OK };
-        x->facts[1] = (CertFacts) { .parsed = true, .not_after = T_NOW + 10 * USEC_PER_DAY, .state = SEVERITY_WARNING };
-        x->facts[2] = (CertFacts) { .parsed = false, .state = SEVERITY_CRITICAL };
+        x->facts[1] = (CertFacts) { .parsed = true, .not_after = T_NOW + 10 * USEC_PER_DAY, .state = SEVERITY_WARNING,
+                                    .problems = db_problems, .n_problems = ELEMENTSOF(db_problems) };
+        x->facts[2] = (CertFacts) { .parsed = false, .state = SEVERITY_CRITICAL, .problems = broken_problems,
+                                    .n_problems = ELEMENTSOF(broken_problems) };
         for (size_t i = 0; i < 3; i++)
                 x->results[i] = (CheckResult) { .cert = &x->cert[i], .facts = &x->facts[i] };
         x->rep = (CheckReport) { .results = x->results, .n_results = 3, .worst = SEVERITY_CRITICAL };
@@ -79,6 +89,12 @@ static const char expected[] =
         "since the epoch.\n"
         "# TYPE certherd_certificate_next_renewal_timestamp_seconds gauge\n"
         "certherd_certificate_next_renewal_timestamp_seconds{name=\"web\"} 1800536400\n"
+        "# HELP certherd_certificate_problems_info Always 1; the label problems lists the set's problem codes, "
+        "comma-separated (empty when none).\n"
+        "# TYPE certherd_certificate_problems_info gauge\n"
+        "certherd_certificate_problems_info{name=\"web\",problems=\"\"} 1\n"
+        "certherd_certificate_problems_info{name=\"db\",problems=\"expiry-warning,renewal-failing\"} 1\n"
+        "certherd_certificate_problems_info{name=\"broken\",problems=\"unreadable\"} 1\n"
         "# HELP certherd_ca_not_after_seconds Expiry (notAfter) of the internal CA's certificate, in seconds since "
         "the epoch.\n"
         "# TYPE certherd_ca_not_after_seconds gauge\n"

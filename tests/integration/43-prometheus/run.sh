@@ -34,7 +34,7 @@ done
 ok "promtool check rules: clean, the five contract alerts defined"
 
 mkdir -p "$T/ca" "$T/tls" "$T/textfile" "$T/prom" "$T/am"
-write_conf() { # EXEC
+write_conf() { # EXEC [EXTRA-SECTION-TEXT]
         cat >"$T/certherd.conf" <<CONF
 [agent]
 state-directory = $T/state
@@ -53,6 +53,7 @@ ca = $T/ca/ca.crt
 names = localhost
 issuer = ca:internal
 exec = $1
+${2:-}
 CONF
 }
 prom_file=$T/textfile/certherd.prom
@@ -139,23 +140,28 @@ query() {
                 python3 -c 'import json,sys; [print(r["value"][1]) for r in json.load(sys.stdin)["data"]["result"]]'
 }
 query_is() { [[ $(query "$1" 2>/dev/null) == "$2" ]]; }
-# am_state NAME: the state of CertherdDeployFailed for set NAME in Alertmanager ("active"…), or "none".
+# am_state NAME [ALERT]: the state of ALERT (CertherdDeployFailed) for set NAME in Alertmanager ("active"…),
+# or "none". CertherdCertificateCritical must carry the problem codes as its `problems` label.
 am_state() {
         curl -sf "http://127.0.0.1:$ap/api/v2/alerts" | python3 -c '
 import json, sys
+name, alert = sys.argv[1], sys.argv[2]
 for a in json.load(sys.stdin):
     l = a["labels"]
-    if l.get("alertname") == "CertherdDeployFailed" and l.get("name") == sys.argv[1]:
+    if l.get("alertname") == alert and l.get("name") == name:
         assert l.get("severity") == "critical", l
-        assert "Deploying %s" % sys.argv[1] in a["annotations"]["summary"], a["annotations"]
+        if alert == "CertherdDeployFailed":
+            assert "Deploying %s" % name in a["annotations"]["summary"], a["annotations"]
+        else:
+            assert l.get("problems") == "unreadable", l
         print(a["status"]["state"])
         break
 else:
-    print("none")' "$1"
+    print("none")' "$1" "${2:-CertherdDeployFailed}"
 }
-am_is() { [[ $(am_state "$1" 2>/dev/null) == "$2" ]]; }
-# notified STATUS NAME: the webhook receiver was told that CertherdDeployFailed for NAME is STATUS.
-notified() { grep -qx "$1 CertherdDeployFailed $2" "$T/notified" 2>/dev/null; }
+am_is() { [[ $(am_state "$1" "${3:-CertherdDeployFailed}" 2>/dev/null) == "$2" ]]; }
+# notified STATUS NAME [ALERT]: the webhook receiver was told that ALERT (CertherdDeployFailed) for NAME is STATUS.
+notified() { grep -qx "$1 ${3:-CertherdDeployFailed} $2" "$T/notified" 2>/dev/null; }
 # write_textfile FILE: replace the collector's file the way certherd does (whole, by rename).
 write_textfile() {
         cp "$1" "$T/textfile/.certherd.prom.new"
@@ -168,7 +174,7 @@ until_ok 10 "Prometheus does not see certherd's metrics through the textfile col
 names=$(curl -sf "http://127.0.0.1:$pp/api/v1/rules" | python3 -c '
 import json, sys
 print(" ".join(sorted({r["name"] for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]})))')
-[[ $names == "CertherdAgentStale CertherdCRLExpiringSoon CertherdCertificateExpired CertherdCertificateExpiringSoon CertherdDeployFailed CertherdRenewalFailing" ]] ||
+[[ $names == "CertherdAgentStale CertherdCRLExpiringSoon CertherdCertificateCritical CertherdCertificateExpired CertherdCertificateExpiringSoon CertherdCertificateWarning CertherdDeployFailed CertherdRenewalFailing" ]] ||
         die "Prometheus loaded the rules as: $names"
 ok "node_exporter (textfile only), Prometheus and Alertmanager up on loopback; the rules loaded"
 
@@ -232,3 +238,37 @@ got=$(value certherd_certificate_next_renewal_timestamp_seconds name web)
 [[ -n $got && $got -gt $(date +%s) ]] ||
         part3 "certherd_certificate_next_renewal_timestamp_seconds{name=\"web\"} is '$got', expected a future time"
 ok "certherd: the internal CA's notAfter and web's next renewal time in the file"
+
+# --- 4. everything check knows: a watched set whose certificate disappears keeps its state series (2,
+# problems "unreadable"), raising CertherdCertificateCritical; the file back resolves it.
+cp "$T/tls/web.crt" "$T/tls/watched.crt"
+cp "$T/tls/web.key" "$T/tls/watched.key"
+watched="[certificate \"watched\"]
+certificate = $T/tls/watched.crt
+key = $T/tls/watched.key
+ca = $T/ca/ca.crt
+names = localhost
+issuer = none"
+write_conf /bin/true "$watched"
+expect 0 C renew
+grep -q '^certherd_certificate_problems_info{name="watched",problems=""} 1$' "$prom_file" ||
+        die "a healthy watched set has no empty problems_info sample"
+am_is watched none CertherdCertificateCritical || die "CertherdCertificateCritical before any problem"
+mv "$T/tls/watched.crt" "$T/tls/watched.crt.away"
+C renew >"$T/out" 2>&1 || true
+grep -q '^certherd_certificate_state{name="watched"} 2$' "$prom_file" ||
+        die "a missing certificate lost its state series or is not critical: $(grep watched "$prom_file")"
+grep -q '^certherd_certificate_problems_info{name="watched",problems="unreadable"} 1$' "$prom_file" ||
+        die "a missing certificate is not labelled unreadable: $(grep problems_info "$prom_file")"
+t0=$SECONDS
+until_ok 20 "a missing certificate: CertherdCertificateCritical did not reach Alertmanager" \
+        am_is watched active CertherdCertificateCritical
+until_ok 10 "the webhook was not notified of CertherdCertificateCritical" notified firing watched CertherdCertificateCritical
+ok "missing certificate → state 2 kept, CertherdCertificateCritical{problems=\"unreadable\"} active after $((SECONDS - t0))s"
+mv "$T/tls/watched.crt.away" "$T/tls/watched.crt"
+expect 0 C renew
+t0=$SECONDS
+until_ok 20 "the certificate back: CertherdCertificateCritical did not resolve" \
+        am_is watched none CertherdCertificateCritical
+until_ok 10 "the webhook was not told CertherdCertificateCritical resolved" notified resolved watched CertherdCertificateCritical
+ok "the certificate back → CertherdCertificateCritical resolved after $((SECONDS - t0))s"
