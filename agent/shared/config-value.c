@@ -108,6 +108,8 @@ int parse_threshold(const char *s, Threshold *ret) {
 usec_t threshold_resolve(Threshold t, usec_t lifetime) {
         if (!t.set)
                 return 0;
+        if (!t.is_percent && t.lifetime_divisor > 0 && lifetime > 0)
+                return t.usec < lifetime / t.lifetime_divisor ? t.usec : lifetime / t.lifetime_divisor;
         if (!t.is_percent)
                 return t.usec;
         /* Split so that lifetime * percent cannot overflow even for USEC_INFINITY. */

@@ -807,10 +807,13 @@ static int validate_agent(Inventory *inv, char **reterr) {
                 a->pin_directory = strdup("/run/certherd/pins");
         if (!a->state_directory || !a->pin_directory)
                 return error_at(reterr, -ENOMEM, file, 0, "out of memory");
+        /* The defaults scale down for short lifetimes (the smaller of 14 days and a third of the lifetime,
+         * of 7 days and a sixth), as renew-before's 33% does: else a fresh 6-day certificate would be
+         * expiry-critical the moment it is issued. */
         if (!a->warn_before.set)
-                a->warn_before = (Threshold) { .set = true, .usec = 14 * USEC_PER_DAY };
+                a->warn_before = (Threshold) { .set = true, .usec = 14 * USEC_PER_DAY, .lifetime_divisor = 3 };
         if (!a->critical_before.set)
-                a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY };
+                a->critical_before = (Threshold) { .set = true, .usec = 7 * USEC_PER_DAY, .lifetime_divisor = 6 };
         if (!a->renew_before.set)
                 a->renew_before = (Threshold) { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
         if (a->hook_timeout == 0)

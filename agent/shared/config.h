@@ -65,6 +65,9 @@ typedef struct Threshold {
         bool is_percent;
         unsigned percent; /* 0..100 when is_percent */
         usec_t usec;      /* when !is_percent */
+        /* Non-zero for the built-in warn-before/critical-before: at most lifetime / lifetime_divisor, so
+         * that a fresh 24-hour or 6-day certificate is not inside its own thresholds. 0 when given. */
+        unsigned lifetime_divisor;
 } Threshold;
 
 typedef struct AgentConfig {

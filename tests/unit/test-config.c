@@ -1573,6 +1573,28 @@ static void test_pki_names(void **state) {
         assert_false(config_subject_is_valid("just text"));
 }
 
+/* The built-in warn-before and critical-before scale with short lifetimes (a third and a sixth of it, at
+ * most 14 and 7 days), so that a fresh 24-hour or 6-day certificate is ok; written values are kept. */
+static void test_thresholds_scale(void **state) {
+        Inventory *inv = parse_ok("[certificate \"short\"]\ncertificate = /a\n"
+                                  "[certificate \"fixed\"]\ncertificate = /b\nwarn-before = 14d\ncritical-before = 7d\n");
+        const CertConfig *s = inventory_find_cert(inv, "short"), *f = inventory_find_cert(inv, "fixed");
+
+        assert_non_null(s);
+        assert_non_null(f);
+        assert_int_equal(threshold_resolve(cert_warn_before(inv, s), USEC_PER_DAY), 8 * USEC_PER_HOUR);
+        assert_int_equal(threshold_resolve(cert_critical_before(inv, s), USEC_PER_DAY), 4 * USEC_PER_HOUR);
+        assert_int_equal(threshold_resolve(cert_warn_before(inv, s), 6 * USEC_PER_DAY), 2 * USEC_PER_DAY);
+        assert_int_equal(threshold_resolve(cert_critical_before(inv, s), 6 * USEC_PER_DAY), USEC_PER_DAY);
+        /* 90 days: the plain defaults */
+        assert_int_equal(threshold_resolve(cert_warn_before(inv, s), 90 * USEC_PER_DAY), 14 * USEC_PER_DAY);
+        assert_int_equal(threshold_resolve(cert_critical_before(inv, s), 90 * USEC_PER_DAY), 7 * USEC_PER_DAY);
+        /* written values win, even where they make a short certificate critical at once */
+        assert_int_equal(threshold_resolve(cert_warn_before(inv, f), USEC_PER_DAY), 14 * USEC_PER_DAY);
+        assert_int_equal(threshold_resolve(cert_critical_before(inv, f), USEC_PER_DAY), 7 * USEC_PER_DAY);
+        inventory_free(inv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_design_example),
@@ -1604,6 +1626,7 @@ int main(void) {
                 cmocka_unit_test(test_hand_built),
                 cmocka_unit_test(test_pki_names),
                 cmocka_unit_test(test_outputs),
+                cmocka_unit_test(test_thresholds_scale),
         };
 
         /* Files written here must not be group-writable: run as root, config_load() refuses those. */

@@ -175,6 +175,31 @@ done
 (( k > 3 )) || die "too few crash points exercised ($k)"
 ok "SIGKILL at each of $((k - 1)) install crash points: the next run leaves a matching pair"
 
+# A short-lived certificate with the default thresholds: fresh from the CA, a 24-hour certificate is ok
+# (warn-before and critical-before scale down to a third and a sixth of its lifetime), not critical.
+cat >"$T/day.conf" <<CONF
+[agent]
+state-directory = $T/state-day
+pin-directory = $T/pins-day
+
+[ca "day"]
+certificate = $T/day/ca.crt
+key = $T/day/ca.key
+validity = 1d
+
+[certificate "daily"]
+certificate = $T/day/daily.crt
+key = $T/day/daily.key
+names = daily.test
+issuer = ca:day
+ca = $T/day/ca.crt
+CONF
+mkdir -p "$T/day"
+expect 0 "$CERTHERD" -c "$T/day.conf" ca init day
+expect 0 "$CERTHERD" -c "$T/day.conf" renew
+expect 0 "$CERTHERD" -c "$T/day.conf" check daily
+ok "a fresh 24-hour certificate is ok with the default thresholds (check exits 0 right after renew)"
+
 # the untouched server pair survived all of it
 [[ $(cat "$T/tls/server.crt") == "$old_crt" && $(cat "$T/tls/server.key") == "$old_key" ]] || die "server pair changed"
 echo "$n_ok passed"
