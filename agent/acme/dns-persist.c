@@ -106,38 +106,78 @@ PersistMatch persist_match(char *const *values, char *const *issuers, const char
         return best;
 }
 
+/* The test suite's resolver ($CERTHERD_TEST_RESOLVER=ADDRESS:PORT, IPv4), in test builds only: a
+ * distribution's binary asks the system's resolvers and nothing else. */
+static int use_test_resolver(struct __res_state *st) {
+#if CERTHERD_TEST_HOOKS
+        const char *test = getenv("CERTHERD_TEST_RESOLVER");
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        const char *colon;
+        char host[64];
+
+        if (!test || !*test)
+                return 0;
+        colon = strrchr(test, ':');
+        if (!colon || (size_t) (colon - test) >= sizeof(host))
+                return -EINVAL;
+        memcpy(host, test, (size_t) (colon - test));
+        host[colon - test] = 0;
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return -EINVAL;
+        sa.sin_port = htons((uint16_t) atoi(colon + 1));
+        st->nsaddr_list[0] = sa;
+        st->nscount = 1;
+#endif
+        return 0;
+}
+
+/* The TXT answer for owner into a buffer of its own size. res_nquery() returns the answer's full
+ * length even when it did not fit (a large answer over TCP), so a longer answer is asked again into a
+ * buffer that holds it: a DNS message is at most 64 KiB. */
+static int query_txt(struct __res_state *st, const char *owner, unsigned char **ret, int *ret_size) {
+        size_t size = 8192;
+
+        for (;;) {
+                _cleanup_free_ unsigned char *buf = malloc(size);
+                int n;
+
+                if (!buf)
+                        return -ENOMEM;
+                n = res_nquery(st, owner, ns_c_in, ns_t_txt, buf, (int) size);
+                if (n < 0)
+                        return n;
+                if ((size_t) n <= size) {
+                        *ret = TAKE_PTR(buf);
+                        *ret_size = n;
+                        return 0;
+                }
+                if (size >= 65536)
+                        return -EMSGSIZE;
+                size = 65536;
+        }
+}
+
 int persist_lookup(const char *owner, char ***ret) {
         struct __res_state st = {};
-        unsigned char answer[8192];
-        const char *test = getenv("CERTHERD_TEST_RESOLVER");
+        _cleanup_free_ unsigned char *answer = NULL;
         char **l = NULL;
         size_t k = 0;
         ns_msg msg;
-        int n;
+        int n = 0, r;
 
         if (res_ninit(&st) < 0)
                 return -EHOSTUNREACH;
-        if (test && *test) {
-                char host[64];
-                const char *colon = strrchr(test, ':');
-                struct sockaddr_in sa = { .sin_family = AF_INET };
-
-                if (!colon || (size_t) (colon - test) >= sizeof(host)) {
-                        res_nclose(&st);
-                        return -EINVAL;
-                }
-                memcpy(host, test, (size_t) (colon - test));
-                host[colon - test] = 0;
-                if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-                        res_nclose(&st);
-                        return -EINVAL;
-                }
-                sa.sin_port = htons((uint16_t) atoi(colon + 1));
-                st.nsaddr_list[0] = sa;
-                st.nscount = 1;
+        r = use_test_resolver(&st);
+        if (r < 0) {
+                res_nclose(&st);
+                return r;
         }
-        n = res_nquery(&st, owner, ns_c_in, ns_t_txt, answer, sizeof(answer));
-        if (n < 0) {
+        r = query_txt(&st, owner, &answer, &n);
+        if (r == -ENOMEM || r == -EMSGSIZE) {
+                res_nclose(&st);
+                return r;
+        }
+        if (r < 0) {
                 int h = st.res_h_errno;
 
                 res_nclose(&st);

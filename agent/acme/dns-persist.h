@@ -26,6 +26,6 @@ typedef enum PersistMatch {
 PersistMatch persist_match(char *const *values, char *const *issuers, const char *account, const char **ret_issuer);
 
 /* The TXT values at `owner` (each record's strings concatenated), through the system resolver; for tests,
- * $CERTHERD_TEST_RESOLVER=ADDRESS:PORT (IPv4) names the server to ask. Returns 0 with *ret NULL-terminated
+ * $CERTHERD_TEST_RESOLVER=ADDRESS:PORT (IPv4; test builds only) names the server to ask. Returns 0 with *ret NULL-terminated
  * (possibly empty: NXDOMAIN or no TXT), or -errno: -EHOSTUNREACH (no answer, SERVFAIL), -ENOMEM. */
 int persist_lookup(const char *owner, char ***ret);
