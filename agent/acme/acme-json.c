@@ -92,6 +92,7 @@ void acme_directory_done(AcmeDirectory *d) {
         free(d->terms_of_service);
         strv_free(d->profiles);
         strv_free(d->profile_descriptions);
+        strv_free(d->caa_identities);
         *d = (AcmeDirectory) {};
 }
 
@@ -140,6 +141,26 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
                         if (!d.profiles[k] || !d.profile_descriptions[k])
                                 oom = true;
                         k++;
+                }
+        }
+        if (json_is_array(json_object_get(meta, "caaIdentities")) && !oom) {
+                const json_t *ids = json_object_get(meta, "caaIdentities"), *v;
+                size_t i, k = 0;
+
+                d.caa_identities = calloc(json_array_size(ids) + 1, sizeof(char *));
+                oom = !d.caa_identities;
+                json_array_foreach((json_t *) ids, i, v) {
+                        const char *id = json_string_value(v);
+
+                        if (oom)
+                                break;
+                        /* A domain name: it goes into zone file lines and CAA comparisons. */
+                        if (!id || !*id || strlen(id) > 253 || strspn(id, "abcdefghijklmnopqrstuvwxyz"
+                                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                                                                            strlen(id))
+                                continue;
+                        d.caa_identities[k] = strdup(id);
+                        oom = !d.caa_identities[k++];
                 }
         }
         json_decref(j);

@@ -39,6 +39,9 @@ typedef struct AcmeDirectory {
          * NULL-terminated and of the same length; NULL when the server offers no profiles. */
         char **profiles;
         char **profile_descriptions;
+        /* RFC 8555 §9.7.6 meta.caaIdentities: the issuer domains the CA recognises in CAA records
+         * (NULL-terminated; NULL when the server names none). */
+        char **caa_identities;
 } AcmeDirectory;
 
 /* RFC 8555 §7.1.1. Returns 0, -EBADMSG (not a directory: newNonce, newAccount or newOrder missing). */

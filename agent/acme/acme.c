@@ -566,6 +566,28 @@ static int load_eab_key(AcmeSession *s) {
 
 static int session_open(const Inventory *inv, const AcmeConfig *a, bool account, AcmeSession **ret);
 
+/* The CA's CAA identities, for `check` (caa-mismatch) to compare with published CAA records without
+ * asking the server: one per line in STATE/acme/NAME/caa-identities, kept only when they changed. */
+static void save_caa_identities(AcmeSession *s) {
+        _cleanup_free_ char *text = NULL, *old = NULL;
+        size_t size = 0, old_size = 0;
+        FILE *f;
+
+        if (!s->dir.caa_identities)
+                return;
+        f = open_memstream(&text, &size);
+        if (!f)
+                return;
+        for (char **i = s->dir.caa_identities; *i; i++)
+                fprintf(f, "%s\n", *i);
+        if (fclose(f) != 0 || !text)
+                return;
+        if (acme_session_read_state(s, "caa-identities", 64 * 1024, &old, &old_size) >= 0 && old_size == size &&
+            memcmp(old, text, size) == 0)
+                return;
+        (void) acme_session_write_state(s, "caa-identities", text);
+}
+
 int acme_session_new(const Inventory *inv, const AcmeConfig *a, AcmeSession **ret) {
         return session_open(inv, a, true, ret);
 }
@@ -608,6 +630,7 @@ static int session_open(const Inventory *inv, const AcmeConfig *a, bool account,
         if (r < 0)
                 return r;
 
+        save_caa_identities(s);
         r = account ? account_open(s) : 0;
         if (r < 0)
                 return r;

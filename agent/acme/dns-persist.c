@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns-lookup.h"
 #include "dns-persist.h"
 #include "macro.h"
 
@@ -106,89 +107,20 @@ PersistMatch persist_match(char *const *values, char *const *issuers, const char
         return best;
 }
 
-/* The test suite's resolver ($CERTHERD_TEST_RESOLVER=ADDRESS:PORT, IPv4), in test builds only: a
- * distribution's binary asks the system's resolvers and nothing else. */
-static int use_test_resolver(struct __res_state *st) {
-#if CERTHERD_TEST_HOOKS
-        const char *test = getenv("CERTHERD_TEST_RESOLVER");
-        struct sockaddr_in sa = { .sin_family = AF_INET };
-        const char *colon;
-        char host[64];
-
-        if (!test || !*test)
-                return 0;
-        colon = strrchr(test, ':');
-        if (!colon || (size_t) (colon - test) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, test, (size_t) (colon - test));
-        host[colon - test] = 0;
-        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-                return -EINVAL;
-        sa.sin_port = htons((uint16_t) atoi(colon + 1));
-        st->nsaddr_list[0] = sa;
-        st->nscount = 1;
-#endif
-        return 0;
-}
-
-/* The TXT answer for owner into a buffer of its own size. res_nquery() returns the answer's full
- * length even when it did not fit (a large answer over TCP), so a longer answer is asked again into a
- * buffer that holds it: a DNS message is at most 64 KiB. */
-static int query_txt(struct __res_state *st, const char *owner, unsigned char **ret, int *ret_size) {
-        size_t size = 8192;
-
-        for (;;) {
-                _cleanup_free_ unsigned char *buf = malloc(size);
-                int n;
-
-                if (!buf)
-                        return -ENOMEM;
-                n = res_nquery(st, owner, ns_c_in, ns_t_txt, buf, (int) size);
-                if (n < 0)
-                        return n;
-                if ((size_t) n <= size) {
-                        *ret = TAKE_PTR(buf);
-                        *ret_size = n;
-                        return 0;
-                }
-                if (size >= 65536)
-                        return -EMSGSIZE;
-                size = 65536;
-        }
-}
-
 int persist_lookup(const char *owner, char ***ret) {
-        struct __res_state st = {};
         _cleanup_free_ unsigned char *answer = NULL;
         char **l = NULL;
-        size_t k = 0;
+        size_t k = 0, n = 0;
         ns_msg msg;
-        int n = 0, r;
+        int r;
 
-        if (res_ninit(&st) < 0)
-                return -EHOSTUNREACH;
-        r = use_test_resolver(&st);
-        if (r < 0) {
-                res_nclose(&st);
+        r = dns_lookup(owner, ns_t_txt, &answer, &n);
+        if (r == -ENOENT) { /* NXDOMAIN and NODATA are answers: no record. */
+                *ret = calloc(1, sizeof(char *));
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (r < 0)
                 return r;
-        }
-        r = query_txt(&st, owner, &answer, &n);
-        if (r == -ENOMEM || r == -EMSGSIZE) {
-                res_nclose(&st);
-                return r;
-        }
-        if (r < 0) {
-                int h = st.res_h_errno;
-
-                res_nclose(&st);
-                /* NXDOMAIN and NODATA are answers: no record. */
-                if (h == HOST_NOT_FOUND || h == NO_DATA) {
-                        *ret = calloc(1, sizeof(char *));
-                        return *ret ? 0 : -ENOMEM;
-                }
-                return -EHOSTUNREACH;
-        }
-        res_nclose(&st);
         if (ns_initparse(answer, n, &msg) < 0)
                 return -EHOSTUNREACH;
         l = calloc((size_t) ns_msg_count(msg, ns_s_an) + 1, sizeof(char *));

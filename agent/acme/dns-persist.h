@@ -25,7 +25,7 @@ typedef enum PersistMatch {
  * `account`. With ret_issuer the issuer of the matching (or mismatching) record (points into `issuers`). */
 PersistMatch persist_match(char *const *values, char *const *issuers, const char *account, const char **ret_issuer);
 
-/* The TXT values at `owner` (each record's strings concatenated), through the system resolver; for tests,
- * $CERTHERD_TEST_RESOLVER=ADDRESS:PORT (IPv4; test builds only) names the server to ask. Returns 0 with *ret NULL-terminated
+/* The TXT values at `owner` (each record's strings concatenated), through dns_lookup() (the system's
+ * resolvers, or the test suite's). Returns 0 with *ret NULL-terminated
  * (possibly empty: NXDOMAIN or no TXT), or -errno: -EHOSTUNREACH (no answer, SERVFAIL), -ENOMEM. */
 int persist_lookup(const char *owner, char ***ret);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "acme.h"
+#include "caa.h"
 #include "bus-client.h"
 #include "ca-pki.h"
 #include "ca.h"
@@ -216,6 +217,8 @@ static int verb_check(char **args, bool table) {
         }
         if (r >= 0 && !certs)
                 r = check_cas(inv, rep, now);
+        if (r >= 0)
+                r = check_caa(inv, rep);
         if (r < 0) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 if (rep)
@@ -898,9 +901,11 @@ static int verb_acme(char **args) {
         int r;
 
         if (!args[0] || (strcmp(args[0], "rollover") != 0 && strcmp(args[0], "ari") != 0 && strcmp(args[0], "profiles") != 0 &&
-                          strcmp(args[0], "persist-record") != 0) || !args[1] || args[2])
+                          strcmp(args[0], "persist-record") != 0 && strcmp(args[0], "caa-record") != 0) ||
+            !args[1] || args[2])
                 return usage_error("%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE | "
-                                         "certherd acme profiles NAME | certherd acme persist-record CERTIFICATE");
+                                         "certherd acme profiles NAME | certherd acme persist-record CERTIFICATE | "
+                                         "certherd acme caa-record CERTIFICATE");
         r = load_inventory(&inv);
         if (r < 0)
                 return -r;
@@ -908,6 +913,16 @@ static int verb_acme(char **args) {
                 return verb_acme_ari(inv, args[1]);
         if (strcmp(args[0], "persist-record") == 0)
                 return verb_acme_persist_record(inv, args[1]);
+        if (strcmp(args[0], "caa-record") == 0) {
+                const CertConfig *c = inventory_find_cert(inv, args[1]);
+
+                if (!c || c->issuer != ISSUER_ACME) {
+                        log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", args[1],
+                                  inv->path);
+                        return EXIT_USAGE;
+                }
+                return caa_print_records(inv, c, stdout) < 0 ? EXIT_WARNING : EXIT_OK;
+        }
         a = inventory_find_acme(inv, args[1]);
         if (!a) {
                 log_error("no [acme \"%s\"] in the inventory %s", args[1], inv->path);

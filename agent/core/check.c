@@ -7,6 +7,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "caa.h"
 #include "check.h"
 #include "crl.h"
 #include "fd-util.h"
@@ -451,6 +452,24 @@ int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t n
                 int r = check_plan_one(inv, rep, i, flags, now);
                 if (r < 0)
                         return r;
+        }
+        check_report_recount(rep);
+        return 0;
+}
+
+int check_caa(const Inventory *inv, CheckReport *rep) {
+        for (size_t i = 0; i < rep->n_results; i++) {
+                CheckResult *res = &rep->results[i];
+                _cleanup_free_ char *message = NULL;
+                int r;
+
+                if (!res->facts || res->cert->issuer != ISSUER_ACME)
+                        continue;
+                r = caa_check_set(inv, res->cert, &message);
+                if (r < 0)
+                        return r;
+                if (message && cert_facts_add_problem(res->facts, PROBLEM_CAA_MISMATCH, "%s", message) < 0)
+                        return -ENOMEM;
         }
         check_report_recount(rep);
         return 0;

@@ -60,6 +60,11 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
 int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t now);
 void check_report_recount(CheckReport *rep);
 
+/* For each ACME set, whether the CAA records published for its names would make the CA refuse this
+ * account or challenge type (caa-mismatch [warning]; through the resolver, as dns-persist-01's records
+ * are; a lookup that fails gives no verdict). Recounts. Returns 0 or -ENOMEM. */
+int check_caa(const Inventory *inv, CheckReport *rep);
+
 /* The fingerprint (hex SHA-256) of what an issuance of `c` depends on: issuer, names, key type, usage, the
  * paths, and the contents of its `ca` file and of the installed certificate. A certificate refused by
  * validation is not ordered again while this stays the same (CertState.held_inputs). */

@@ -45,6 +45,7 @@ typedef enum ProblemCode {
         PROBLEM_REVOKED,         /* from a CRL or the compromised-keys list (check), never x509_inspect */
         PROBLEM_CRL_EXPIRING,    /* a CRL whose nextUpdate is near (check) */
         PROBLEM_CRL_EXPIRED,     /* a CRL past its nextUpdate, or unusable (check) */
+        PROBLEM_CAA_MISMATCH,    /* published CAA would make the ACME CA refuse this account or method (check) */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;

@@ -149,7 +149,7 @@ want "internal " certherd -c "$T/etc/certherd.conf" ca list ""
 want "api-gw db web " certherd -c "$T/etc/certherd.conf" ca revoke ""
 want "internal " certherd -c "$T/etc/certherd.conf" ca revoke --ca ""
 want "key-compromise " certherd ca revoke web --reason key-c
-want "rollover " certherd acme ""
+want "ari caa-record persist-record profiles rollover " certherd acme ""
 want "le " certherd -c "$T/etc/certherd.conf" acme rollover ""
 want "keyCompromise " certherd revoke web --reason keyC
 want "base64 curl hex " certherd pin --format ""

@@ -51,7 +51,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -s
 python3 "$top/tests/integration/20-acme/acme-proxy.py" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" \
         --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" --cafile "$T/pebble/ca.pem" --log "$T/proxy.log" \
         --profiles "classic=https://ca.test/classic,shortlived=about 6 days,tlsserver=no clientAuth" \
-        --unauthorized-profile tlsserver --persist "ca.test" "$DNS_PORT" \
+        --unauthorized-profile tlsserver --persist "ca.test" "$DNS_PORT" --caa-identities "ca.test" \
         --strip-client-auth "$T/strip" "$T/proxyca.pem" "$T/proxyca.key" &
 pids+=($!)
 wait_port "$PROXY_PORT"
@@ -196,6 +196,36 @@ grep -q "^1 renewed" "$T/out" || die "$(cat "$T/out" "$T/err")"
 grep -qx "persist pweb.$ZONE ok" "$T/proxy.log" || die "the proxy did not validate: $(cat "$T/proxy.log")"
 verify_chain pweb
 ok "dns-persist-01: with the record published, the challenge is answered and validated (by the proxy, in Knot)"
+
+# ---------------------------------------------------------------- CAA (RFC 8659, RFC 8657)
+caa() { # OWNER [VALUE]: replace the CAA records at OWNER (none without VALUE)
+        { echo "server 127.0.0.1 $DNS_PORT"; echo "zone $ZONE"; echo "update delete $1 CAA"
+          [[ -z ${2-} ]] || echo "update add $1 1 CAA 0 issue \"$2\""; echo send; } |
+                nsupdate -y "hmac-sha256:acme-update:$TSIG_SECRET"
+}
+caa_check() { # the caa-mismatch messages of check pweb, one per line
+        C --json check pweb | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["certificates"][0]["problems"]:
+    if p["code"] == "caa-mismatch":
+        assert p["severity"] == "warning", p
+        print(p["message"])'
+}
+expect 0 C acme caa-record pweb
+[[ $(cat "$T/out") == "pweb.$ZONE. IN CAA 0 issue \"ca.test; accounturi=$account; validationmethods=dns-persist-01\"" ]] ||
+        die "caa-record: $(cat "$T/out")"
+[[ -z $(caa_check) ]] || die "caa-mismatch without any CAA record: $(caa_check)"
+caa "$ZONE." "other-ca.example"
+[[ $(caa_check) == *"the CAA record at $ZONE allows other CAs only"* ]] || die "another CA at the parent: '$(caa_check)'"
+caa "pweb.$ZONE." "ca.test; accounturi=https://localhost:$PROXY_PORT/my-account/999"
+[[ $(caa_check) == *"at pweb.$ZONE names this CA for another ACME account"* ]] || die "another account: '$(caa_check)'"
+caa "pweb.$ZONE." "ca.test; accounturi=$account; validationmethods=http-01"
+[[ $(caa_check) == *"does not allow this challenge type"* ]] || die "another method: '$(caa_check)'"
+caa "pweb.$ZONE." "$(sed -n 's/.* issue "\(.*\)"$/\1/p' "$T/out")"
+[[ -z $(caa_check) ]] || die "the printed record still mismatches: $(caa_check)"
+caa "pweb.$ZONE."
+caa "$ZONE."
+ok "acme caa-record prints the record; check warns caa-mismatch for another CA, account or method, not for the printed one"
 
 # ---------------------------------------------------------------- 6-day certificates, both modes
 # 6 days, no renew-before: due with 3 days left (+ jitter ≤ 7.2 h).

@@ -22,6 +22,8 @@ for the proxy and the JWS "url" checks hold. Options:
   --profiles NAME=DESCRIPTION,...
         add meta.profiles to the directory (draft-ietf-acme-profiles; pebble 2.4 has none); a newOrder naming
         a profile that is not among them is refused with invalidProfile
+  --caa-identities DOMAIN,...
+        add meta.caaIdentities to the directory (RFC 8555 §9.7.6; pebble names none)
   --unauthorized-profile NAME
         refuse a newOrder naming profile NAME with urn:ietf:params:acme:error:unauthorized (HTTP 403)
   --persist ISSUER DNS_PORT
@@ -68,6 +70,7 @@ ap.add_argument("--foreign-authz", type=int)
 ap.add_argument("--delay", nargs=2, action="append", default=[])
 ap.add_argument("--profiles")
 ap.add_argument("--unauthorized-profile")
+ap.add_argument("--caa-identities")
 ap.add_argument("--persist", nargs=2)
 ap.add_argument("--strip-client-auth", nargs=3)
 args = ap.parse_args()
@@ -238,6 +241,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if profiles is not None and self.path == "/dir" and resp.status == 200:
             d = json.loads(data)
             d.setdefault("meta", {})["profiles"] = profiles
+            data = json.dumps(d).encode()
+        if args.caa_identities and self.path == "/dir" and resp.status == 200:
+            d = json.loads(data)
+            d.setdefault("meta", {})["caaIdentities"] = args.caa_identities.split(",")
             data = json.dumps(d).encode()
         if args.persist and "/authZ/" in self.path and resp.status == 200:
             d = json.loads(data)
