@@ -23,7 +23,6 @@
 #include "time-util.h"
 
 #define OID_ACME_IDENTIFIER "1.3.6.1.5.5.7.1.31"
-#define HANDSHAKE_TIMEOUT_MS 3000
 
 typedef struct AlpnEntry {
         char *identifier;
@@ -39,9 +38,10 @@ typedef struct Alpn {
         AlpnEntry *entries;
 } Alpn;
 
-/* Per handshake: what the retrieve callback hands GnuTLS, freed after the session. */
+/* Per connection: the session, and what the retrieve callback hands GnuTLS, freed after the session. */
 typedef struct AlpnConn {
         Challenger *c;
+        gnutls_session_t session;
         bool have_pcert;
         gnutls_pcert_st pcert;
         gnutls_privkey_t pkey;
@@ -93,7 +93,8 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
         if (r < 0)
                 return -1;
         conn->have_pcert = true;
-        /* A copy of the key per handshake: handshakes run on threads of their own. */
+        /* A copy of the key per connection: the privkey takes ownership of what it imports, and each
+         * connection frees its own with its session. */
         if (gnutls_x509_privkey_init(&copy) < 0)
                 return -1;
         if (gnutls_x509_privkey_cpy(copy, a->key) < 0 || gnutls_privkey_init(&conn->pkey) < 0 ||
@@ -107,50 +108,66 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, 
         return 0;
 }
 
-static void serve_tls(void *userdata, int fd, usec_t deadline) {
+static int tls_open(void *userdata, void *conn_, int fd) {
         static const gnutls_datum_t proto = { .data = (unsigned char *) "acme-tls/1", .size = 10 };
+        AlpnConn *conn = conn_;
         Challenger *c = userdata;
-        AlpnConn conn = { .c = c };
-        gnutls_session_t session = NULL;
-        usec_t now = now_monotonic(), left = deadline > now ? deadline - now : 0;
-        unsigned handshake_ms = left / 1000 < HANDSHAKE_TIMEOUT_MS ? (unsigned) (left / 1000) : HANDSHAKE_TIMEOUT_MS;
-        struct timeval tv = { .tv_sec = handshake_ms / 1000, .tv_usec = (handshake_ms % 1000) * 1000 };
-        int r, flags;
 
-        if (handshake_ms == 0)
-                return;
-
-        /* Blocking I/O bounded by socket timeouts keeps the handshake loop simple. */
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-                return;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-
-        if (gnutls_init(&session, GNUTLS_SERVER) < 0)
-                return;
-        gnutls_session_set_ptr(session, &conn);
-        if (gnutls_set_default_priority(session) < 0 ||
-            gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, alpn(c)->cred) < 0 ||
-            gnutls_alpn_set_protocols(session, &proto, 1, GNUTLS_ALPN_MANDATORY) < 0)
-                goto out;
-        gnutls_transport_set_int(session, fd);
-        /* The whole handshake, not each read, within the connection's deadline. */
-        gnutls_handshake_set_timeout(session, handshake_ms);
-        do
-                r = gnutls_handshake(session);
-        while (r < 0 && !gnutls_error_is_fatal(r));
-        if (r >= 0)
-                (void) gnutls_bye(session, GNUTLS_SHUT_WR);
-        else
-                log_debug("[acme \"%s\"] tls-alpn-01 handshake: %s", c->cfg->name, gnutls_strerror(r));
-out:
-        gnutls_deinit(session);
-        if (conn.have_pcert)
-                gnutls_pcert_deinit(&conn.pcert);
-        if (conn.pkey)
-                gnutls_privkey_deinit(conn.pkey);
+        conn->c = c;
+        if (gnutls_init(&conn->session, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+                conn->session = NULL;
+                return -ENOMEM;
+        }
+        gnutls_session_set_ptr(conn->session, conn);
+        if (gnutls_set_default_priority(conn->session) < 0 ||
+            gnutls_credentials_set(conn->session, GNUTLS_CRD_CERTIFICATE, alpn(c)->cred) < 0 ||
+            gnutls_alpn_set_protocols(conn->session, &proto, 1, GNUTLS_ALPN_MANDATORY) < 0) {
+                gnutls_deinit(conn->session);
+                conn->session = NULL;
+                return -EIO;
+        }
+        gnutls_transport_set_int(conn->session, fd);
+        return 0;
 }
+
+/* The handshake, one step at a time as bytes arrive; the responder holds the connection's deadline. The
+ * validation ends with the handshake: the CA reads the certificate presented and closes. */
+static int tls_step(void *userdata, void *conn_, int fd) {
+        AlpnConn *conn = conn_;
+        int r;
+
+        for (;;) {
+                r = gnutls_handshake(conn->session);
+                if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+                        return gnutls_record_get_direction(conn->session) ? RESPONDER_WANT_WRITE
+                                                                          : RESPONDER_WANT_READ;
+                if (r >= 0 || gnutls_error_is_fatal(r))
+                        break;
+        }
+        if (r >= 0)
+                (void) gnutls_bye(conn->session, GNUTLS_SHUT_WR);
+        else
+                log_debug("[acme \"%s\"] tls-alpn-01 handshake: %s", conn->c->cfg->name, gnutls_strerror(r));
+        return RESPONDER_DONE;
+}
+
+static void tls_close(void *userdata, void *conn_) {
+        AlpnConn *conn = conn_;
+
+        if (conn->session)
+                gnutls_deinit(conn->session);
+        if (conn->have_pcert)
+                gnutls_pcert_deinit(&conn->pcert);
+        if (conn->pkey)
+                gnutls_privkey_deinit(conn->pkey);
+}
+
+static const ResponderProto tls_proto = {
+        .conn_size = sizeof(AlpnConn),
+        .open = tls_open,
+        .step = tls_step,
+        .close = tls_close,
+};
 
 static int alpn_start(Challenger *c) {
         Alpn *a;
@@ -168,7 +185,7 @@ static int alpn_start(Challenger *c) {
                 goto fail;
         }
         gnutls_certificate_set_retrieve_function2(a->cred, retrieve);
-        r = responder_start(&c->responder, c->cfg, serve_tls, c);
+        r = responder_start(&c->responder, c->cfg, &tls_proto, c);
         if (r < 0)
                 goto fail;
         return 0;

@@ -120,51 +120,32 @@ static void responder_http_remove(Challenger *c, const ChallengeItem *it) {
         pthread_mutex_unlock(&c->lock);
 }
 
-static void send_all(int fd, const char *data, size_t size, usec_t deadline) {
-        while (size > 0) {
-                ssize_t k = send(fd, data, size, MSG_NOSIGNAL);
+/* One connection: the request head (at most CHALLENGE_HTTP_REQUEST_MAX bytes), then the answer. */
+typedef struct HttpConn {
+        char buf[CHALLENGE_HTTP_REQUEST_MAX + 1];
+        size_t n;
+        char *resp; /* once the head is complete */
+        size_t resp_size, sent;
+} HttpConn;
 
-                if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        if (responder_fd_wait(fd, true, deadline) <= 0)
-                                return;
-                        continue;
-                }
-                if (k <= 0)
-                        return;
-                data += k;
-                size -= (size_t) k;
-        }
+static int http_open(void *userdata, void *conn, int fd) {
+        return 0;
 }
 
-/* One request within the connection's deadline (a client that dribbles its request is cut off at the
- * deadline, one that sends more than CHALLENGE_HTTP_REQUEST_MAX without ending its head at that size). */
-static void serve_http(void *userdata, int fd, usec_t deadline) {
-        Challenger *c = userdata;
-        char buf[CHALLENGE_HTTP_REQUEST_MAX + 1], *resp = NULL;
+static void http_close(void *userdata, void *conn) {
+        free(((HttpConn *) conn)->resp);
+}
+
+/* The answer to a complete request head: the key authorization of a token added, else 404. */
+static int http_answer(Challenger *c, HttpConn *h) {
         _cleanup_free_ char *body = NULL;
-        size_t n = 0;
-        const char *path, *status = "404 Not Found";
+        const char *status = "404 Not Found";
 
-        /* The request head, within the timeout. */
-        while (!memmem(buf, n, "\r\n\r\n", 4) && !memmem(buf, n, "\n\n", 2)) {
-                ssize_t k;
+        h->buf[h->n] = 0;
+        if (strncmp(h->buf, "GET ", 4) == 0 && strncmp(h->buf + 4, WELL_KNOWN, strlen(WELL_KNOWN)) == 0) {
+                const char *path = h->buf + 4 + strlen(WELL_KNOWN);
+                size_t len = strcspn(path, " ?#\r\n");
 
-                if (n == CHALLENGE_HTTP_REQUEST_MAX || responder_fd_wait(fd, false, deadline) <= 0)
-                        return;
-                k = recv(fd, buf + n, CHALLENGE_HTTP_REQUEST_MAX - n, 0);
-                if (k < 0 && (errno == EAGAIN || errno == EINTR))
-                        continue;
-                if (k <= 0)
-                        return;
-                n += (size_t) k;
-        }
-        buf[n] = 0;
-
-        if (strncmp(buf, "GET ", 4) == 0 && strncmp(buf + 4, WELL_KNOWN, strlen(WELL_KNOWN)) == 0) {
-                size_t len;
-
-                path = buf + 4 + strlen(WELL_KNOWN);
-                len = strcspn(path, " ?#\r\n");
                 pthread_mutex_lock(&c->lock);
                 for (Token *t = *tokens(c); t; t = t->next)
                         if (strlen(t->token) == len && strncmp(t->token, path, len) == 0) {
@@ -175,16 +156,64 @@ static void serve_http(void *userdata, int fd, usec_t deadline) {
                 if (body)
                         status = "200 OK";
         }
-        if (asprintf(&resp,
+        if (asprintf(&h->resp,
                      "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     status, body ? strlen(body) : 0, body ?: "") < 0)
-                return;
-        send_all(fd, resp, strlen(resp), deadline);
-        free(resp);
+                     status, body ? strlen(body) : 0, body ?: "") < 0) {
+                h->resp = NULL;
+                return -ENOMEM;
+        }
+        h->resp_size = strlen(h->resp);
+        return 0;
 }
 
+/* Read until the head is complete (bytes may arrive in any pieces, within the connection's deadline;
+ * more than CHALLENGE_HTTP_REQUEST_MAX without its end closes it), then send the answer. */
+static int http_step(void *userdata, void *conn, int fd) {
+        HttpConn *h = conn;
+
+        while (!h->resp) {
+                ssize_t k;
+
+                if (memmem(h->buf, h->n, "\r\n\r\n", 4) || memmem(h->buf, h->n, "\n\n", 2)) {
+                        int r = http_answer(userdata, h);
+                        if (r < 0)
+                                return r;
+                        break;
+                }
+                if (h->n == CHALLENGE_HTTP_REQUEST_MAX)
+                        return RESPONDER_DONE;
+                k = recv(fd, h->buf + h->n, CHALLENGE_HTTP_REQUEST_MAX - h->n, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return RESPONDER_WANT_READ;
+                if (k <= 0)
+                        return RESPONDER_DONE;
+                h->n += (size_t) k;
+        }
+        while (h->sent < h->resp_size) {
+                ssize_t k = send(fd, h->resp + h->sent, h->resp_size - h->sent, MSG_NOSIGNAL);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return RESPONDER_WANT_WRITE;
+                if (k <= 0)
+                        return RESPONDER_DONE;
+                h->sent += (size_t) k;
+        }
+        return RESPONDER_DONE;
+}
+
+static const ResponderProto http_proto = {
+        .conn_size = sizeof(HttpConn),
+        .open = http_open,
+        .step = http_step,
+        .close = http_close,
+};
+
 static int responder_http_start(Challenger *c) {
-        return responder_start(&c->responder, c->cfg, serve_http, c);
+        return responder_start(&c->responder, c->cfg, &http_proto, c);
 }
 
 static void responder_http_stop(Challenger *c) {

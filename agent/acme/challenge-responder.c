@@ -1,160 +1,149 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The responders' accept loop (challenge-responder.h). */
+/* The responders' event loop (challenge-responder.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "challenge-responder.h"
 #include "challenge.h"
 #include "log.h"
+#include "macro.h"
 
-/* How long the accept loop waits for the oldest connection's thread to let go of its slot. */
-#define DROP_WAIT_MS 1000
+struct ResponderConn {
+        int fd;
+        usec_t deadline;
+        ResponderConn *older, *newer;
+        max_align_t state[]; /* the protocol's, proto->conn_size bytes */
+};
 
-int responder_fd_wait(int fd, bool write, usec_t deadline) {
-        struct pollfd p = { .fd = fd, .events = write ? POLLOUT : POLLIN };
-        int k;
-
-        for (;;) {
-                usec_t now = now_monotonic();
-
-                if (now >= deadline)
-                        return 0;
-                k = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
-                if (k >= 0 || errno != EINTR)
-                        break;
-        }
-        if (k < 0)
-                return -errno;
-        return k > 0;
-}
+/* epoll data of the two descriptors that are not connections */
+static char listen_tag, stop_tag;
 
 void responder_init(Responder *r) {
-        *r = (Responder) { .listen_fd = -1, .stop_pipe = { -1, -1 } };
-        for (size_t i = 0; i < RESPONDER_CONNECTIONS_MAX; i++)
-                r->slots[i].fd = -1;
+        *r = (Responder) { .listen_fd = -1, .epoll_fd = -1, .stop_pipe = { -1, -1 } };
 }
 
-typedef struct Connection {
-        Responder *r;
-        size_t slot;
-        int fd;
-} Connection;
-
-static void *connection_main(void *userdata) {
-        Connection *conn = userdata;
-        Responder *r = conn->r;
-
-        r->serve(r->userdata, conn->fd, r->slots[conn->slot].started + RESPONDER_DEADLINE);
-        /* The slot is given up before the fd is closed: whoever shuts a slot's fd down (to drop it) does
-         * so under the lock, while the fd is certainly still ours. */
-        pthread_mutex_lock(&r->lock);
-        r->slots[conn->slot].fd = -1;
+static void conn_close(Responder *r, ResponderConn *c) {
+        r->proto->close(r->userdata, c->state);
+        (void) epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        if (c->older)
+                c->older->newer = c->newer;
+        else
+                r->oldest = c->newer;
+        if (c->newer)
+                c->newer->older = c->older;
+        else
+                r->newest = c->older;
         r->active--;
-        pthread_cond_broadcast(&r->freed);
-        pthread_mutex_unlock(&r->lock);
-        close(conn->fd);
-        free(conn);
-        return NULL;
+        free(c);
 }
 
-/* With every slot taken: cut the oldest connection (its thread sees EOF at once and ends) and wait a
- * little for its slot. Called with the lock held. Returns a free slot or -1. */
-static ssize_t slot_make_room(Responder *r) {
-        struct timespec until;
-        size_t oldest = 0;
+/* Step c and re-arm it for what it wants next, or close it. */
+static void conn_step(Responder *r, ResponderConn *c) {
+        struct epoll_event ev = { .data.ptr = c };
+        int k = r->proto->step(r->userdata, c->state, c->fd);
 
-        for (size_t i = 1; i < RESPONDER_CONNECTIONS_MAX; i++)
-                if (r->slots[i].started < r->slots[oldest].started)
-                        oldest = i;
-        (void) shutdown(r->slots[oldest].fd, SHUT_RDWR);
-        r->dropped++;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long) DROP_WAIT_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        while (r->active >= RESPONDER_CONNECTIONS_MAX)
-                if (pthread_cond_timedwait(&r->freed, &r->lock, &until) == ETIMEDOUT)
-                        return -1;
-        for (size_t i = 0; i < RESPONDER_CONNECTIONS_MAX; i++)
-                if (r->slots[i].fd < 0)
-                        return (ssize_t) i;
-        return -1;
-}
-
-/* Serve fd on a detached thread of its own; when that cannot be, drop it (never serve it here: the
- * accept loop must stay free for the next client, which may be the CA). */
-static void dispatch(Responder *r, int fd) {
-        pthread_attr_t attr;
-        pthread_t t;
-        Connection *conn = NULL;
-        ssize_t slot = -1;
-        bool ok = false;
-
-        pthread_mutex_lock(&r->lock);
-        if (r->active < RESPONDER_CONNECTIONS_MAX) {
-                for (size_t i = 0; i < RESPONDER_CONNECTIONS_MAX && slot < 0; i++)
-                        if (r->slots[i].fd < 0)
-                                slot = (ssize_t) i;
-        } else
-                slot = slot_make_room(r);
-        if (slot >= 0 && (conn = malloc(sizeof(*conn)))) {
-                *conn = (Connection) { .r = r, .slot = (size_t) slot, .fd = fd };
-                r->slots[slot] = (ResponderSlot) { .fd = fd, .started = now_monotonic() };
-                r->active++;
-                if (pthread_attr_init(&attr) == 0) {
-                        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                        (void) pthread_attr_setstacksize(&attr, 256 * 1024);
-                        ok = pthread_create(&t, &attr, connection_main, conn) == 0;
-                        pthread_attr_destroy(&attr);
-                }
-                if (!ok) {
-                        r->slots[slot].fd = -1;
-                        r->active--;
-                        free(conn);
-                }
+        if (k == RESPONDER_WANT_READ || k == RESPONDER_WANT_WRITE) {
+                ev.events = (k == RESPONDER_WANT_READ ? EPOLLIN : EPOLLOUT) | EPOLLRDHUP | EPOLLONESHOT;
+                if (epoll_ctl(r->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) >= 0)
+                        return;
         }
-        pthread_mutex_unlock(&r->lock);
-        if (!ok)
+        conn_close(r, c);
+}
+
+static void conn_new(Responder *r, int fd) {
+        ResponderConn *c = calloc(1, sizeof(ResponderConn) + r->proto->conn_size);
+        struct epoll_event ev = { .events = EPOLLONESHOT };
+
+        if (!c) {
                 close(fd);
+                return;
+        }
+        *c = (ResponderConn) { .fd = fd, .deadline = now_monotonic() + RESPONDER_DEADLINE, .older = r->newest };
+        ev.data.ptr = c;
+        if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 || r->proto->open(r->userdata, c->state, fd) < 0) {
+                close(fd);
+                free(c);
+                return;
+        }
+        if (r->newest)
+                r->newest->newer = c;
+        else
+                r->oldest = c;
+        r->newest = c;
+        r->active++;
+        /* The request may already be there: serve it now rather than after a round through epoll. */
+        conn_step(r, c);
+}
+
+/* Accept everything pending. Out of descriptors, the oldest connection makes room (an idle flood is
+ * older than the CA's request, which is served the moment it arrives). */
+static void accept_all(Responder *r) {
+        for (;;) {
+                int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                if (fd >= 0) {
+                        conn_new(r, fd);
+                        continue;
+                }
+                if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) && r->oldest) {
+                        conn_close(r, r->oldest);
+                        r->dropped++;
+                        continue;
+                }
+                return; /* EAGAIN: nothing more to accept */
+        }
 }
 
 static void *responder_main(void *userdata) {
         Responder *r = userdata;
 
         for (;;) {
-                struct pollfd p[2] = { { .fd = r->listen_fd, .events = POLLIN }, { .fd = r->stop_pipe[0], .events = POLLIN } };
-                int fd;
+                struct epoll_event ev[64];
+                usec_t now = now_monotonic();
+                int n, timeout = -1;
 
-                if (poll(p, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break;
+                while (r->oldest && r->oldest->deadline <= now) {
+                        conn_close(r, r->oldest);
+                        r->expired++;
                 }
-                if (p[1].revents)
+                if (r->oldest)
+                        timeout = (int) ((r->oldest->deadline - now + 999) / 1000);
+                n = epoll_wait(r->epoll_fd, ev, (int) ELEMENTSOF(ev), timeout);
+                if (n < 0 && errno != EINTR)
                         break;
-                if (!(p[0].revents & POLLIN))
-                        continue;
-                fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (fd >= 0)
-                        dispatch(r, fd);
+                for (int i = 0; i < n; i++) {
+                        if (ev[i].data.ptr == &stop_tag)
+                                return NULL;
+                        if (ev[i].data.ptr == &listen_tag)
+                                accept_all(r);
+                        else
+                                conn_step(r, ev[i].data.ptr);
+                }
         }
         return NULL;
 }
 
-int responder_start(Responder *r, const AcmeConfig *cfg, ResponderServe serve, void *userdata) {
+int responder_start(Responder *r, const AcmeConfig *cfg, const ResponderProto *proto, void *userdata) {
+        struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &listen_tag },
+                           sev = { .events = EPOLLIN, .data.ptr = &stop_tag };
         struct sockaddr_storage sa;
         unsigned sa_len;
         int one = 1, zero = 0, k;
 
         r->cfg = cfg;
+        r->proto = proto;
+        r->userdata = userdata;
         if (challenge_parse_listen(cfg->listen, &sa, &sa_len) < 0)
                 return log_error_errno(-EINVAL, "[acme \"%s\"] invalid listen address '%s'", cfg->name, cfg->listen);
         r->listen_fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -163,34 +152,23 @@ int responder_start(Responder *r, const AcmeConfig *cfg, ResponderServe serve, v
         (void) setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (sa.ss_family == AF_INET6)
                 (void) setsockopt(r->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-        if (bind(r->listen_fd, (struct sockaddr *) &sa, sa_len) < 0 || listen(r->listen_fd, 128) < 0) {
+        if (bind(r->listen_fd, (struct sockaddr *) &sa, sa_len) < 0 || listen(r->listen_fd, 4096) < 0) {
                 k = -errno;
-                close(r->listen_fd);
-                r->listen_fd = -1;
+                responder_stop(r);
                 return log_error_errno(k, "[acme \"%s\"] cannot listen on %s for %s: %m", cfg->name, cfg->listen,
                                        challenge_type_to_string(cfg->challenge));
         }
-        if (pipe2(r->stop_pipe, O_CLOEXEC) < 0) {
+        r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (r->epoll_fd < 0 || pipe2(r->stop_pipe, O_CLOEXEC) < 0 ||
+            epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->listen_fd, &lev) < 0 ||
+            epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->stop_pipe[0], &sev) < 0) {
                 k = -errno;
-                close(r->listen_fd);
-                r->listen_fd = -1;
-                return log_error_errno(k, "cannot make a pipe: %m");
+                responder_stop(r);
+                return log_error_errno(k, "[acme \"%s\"] cannot set up the %s responder: %m", cfg->name,
+                                       challenge_type_to_string(cfg->challenge));
         }
-        r->serve = serve;
-        r->userdata = userdata;
-        pthread_condattr_t ca;
-
-        pthread_mutex_init(&r->lock, NULL);
-        /* slot_make_room's timed wait counts on the monotonic clock */
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&r->freed, &ca);
-        pthread_condattr_destroy(&ca);
-        r->active = 0;
         k = pthread_create(&r->thread, NULL, responder_main, r);
         if (k != 0) {
-                pthread_mutex_destroy(&r->lock);
-                pthread_cond_destroy(&r->freed);
                 responder_stop(r);
                 return log_error_errno(-k, "[acme \"%s\"] cannot start the %s responder: %m", cfg->name,
                                        challenge_type_to_string(cfg->challenge));
@@ -205,26 +183,24 @@ void responder_stop(Responder *r) {
         if (r->running) {
                 (void) !write(r->stop_pipe[1], "x", 1);
                 pthread_join(r->thread, NULL);
-                /* Connections still being served are cut: their threads end at once. */
-                pthread_mutex_lock(&r->lock);
-                for (size_t i = 0; i < RESPONDER_CONNECTIONS_MAX; i++)
-                        if (r->slots[i].fd >= 0)
-                                (void) shutdown(r->slots[i].fd, SHUT_RDWR);
-                while (r->active > 0)
-                        pthread_cond_wait(&r->freed, &r->lock);
-                pthread_mutex_unlock(&r->lock);
-                if (r->dropped > 0)
-                        log_debug("[acme \"%s\"] %s responder: %u connections dropped to make room", r->cfg->name,
-                                  challenge_type_to_string(r->cfg->challenge), r->dropped);
-                pthread_mutex_destroy(&r->lock);
-                pthread_cond_destroy(&r->freed);
                 r->running = false;
         }
+        while (r->oldest)
+                conn_close(r, r->oldest);
+        if (r->cfg && (r->expired > 0 || r->dropped > 0))
+                log_debug("[acme \"%s\"] %s responder: %u connections cut at their deadline, %u dropped for want of "
+                          "descriptors",
+                          r->cfg->name, challenge_type_to_string(r->cfg->challenge), r->expired, r->dropped);
+        r->expired = r->dropped = 0;
         for (int i = 0; i < 2; i++)
                 if (r->stop_pipe[i] >= 0) {
                         close(r->stop_pipe[i]);
                         r->stop_pipe[i] = -1;
                 }
+        if (r->epoll_fd >= 0) {
+                close(r->epoll_fd);
+                r->epoll_fd = -1;
+        }
         if (r->listen_fd >= 0) {
                 close(r->listen_fd);
                 r->listen_fd = -1;

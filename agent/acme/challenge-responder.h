@@ -1,56 +1,64 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* The accept loop the built-in challenge responders (http-01, tls-alpn-01) share: a listening socket on
- * a thread of its own, each connection served on a thread of its own within a total deadline, at most
- * RESPONDER_CONNECTIONS_MAX at once. When all are taken the oldest connection is dropped to make room:
- * the accept loop never serves a connection itself, so idle or slow clients (a port scanner, a flood
- * of 65 dribbling connections) cannot keep the CA's validation requests out. */
+/* The built-in challenge responders (http-01, tls-alpn-01) share one event loop on a thread of its own:
+ * the listening socket and every connection in one epoll set, each connection a small state machine
+ * stepped whenever its socket is ready, with a deadline of its own (RESPONDER_DEADLINE from accept).
+ * There is no cap a flood could fill: an idle or dribbling connection costs a descriptor and a few
+ * kilobytes, not a thread, so the CA's request is served the moment its bytes arrive, whatever else is
+ * connected. When the process runs out of descriptors, the oldest connection is dropped to accept the
+ * new one. */
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "time-util.h"
 
-#define RESPONDER_CONNECTIONS_MAX 64
 /* Everything a connection may take, from accept to close: requests are a line and a few headers. */
 #define RESPONDER_DEADLINE (10 * USEC_PER_SEC)
 
-/* Serve one accepted connection (non-blocking fd) before `deadline` (CLOCK_MONOTONIC); closes nothing. */
-typedef void (*ResponderServe)(void *userdata, int fd, usec_t deadline);
+/* What a connection's step asks for next. */
+enum {
+        RESPONDER_DONE = 0,   /* close it */
+        RESPONDER_WANT_READ,  /* call again when readable */
+        RESPONDER_WANT_WRITE, /* call again when writable */
+};
 
-typedef struct ResponderSlot {
-        int fd; /* -1: free */
-        usec_t started;
-} ResponderSlot;
+/* A protocol: conn_size bytes of state per connection (zeroed), open() once after accept, step() when the
+ * socket is ready (returns RESPONDER_* or -errno to close), close() once, whatever ended it. */
+typedef struct ResponderProto {
+        size_t conn_size;
+        int (*open)(void *userdata, void *conn, int fd);
+        int (*step)(void *userdata, void *conn, int fd);
+        void (*close)(void *userdata, void *conn);
+} ResponderProto;
+
+typedef struct ResponderConn ResponderConn;
 
 typedef struct Responder {
         const AcmeConfig *cfg;
         int listen_fd;
+        int epoll_fd;
         int stop_pipe[2];
         pthread_t thread;
         bool running;
-        ResponderServe serve;
+        const ResponderProto *proto;
         void *userdata;
-        pthread_mutex_t lock;
-        pthread_cond_t freed; /* a slot became free */
-        ResponderSlot slots[RESPONDER_CONNECTIONS_MAX];
+        ResponderConn *oldest, *newest; /* in accept order, so also in deadline order */
         unsigned active;
-        unsigned dropped; /* connections shut down to make room, for the debug log and tests */
+        unsigned expired; /* connections cut at their deadline, for the debug log */
+        unsigned dropped; /* connections dropped for want of descriptors */
 } Responder;
 
 /* A Responder that is not running (for challenge_new). */
 void responder_init(Responder *r);
-/* Listen on cfg->listen and serve each connection with serve(userdata, fd, deadline). Returns 0 or
- * -errno (logged: the address that could not be bound). */
-int responder_start(Responder *r, const AcmeConfig *cfg, ResponderServe serve, void *userdata);
-/* Stop accepting, cut the connections still open, wait for their threads. */
+/* Listen on cfg->listen and serve each connection with proto. Returns 0 or -errno (logged: the address
+ * that could not be bound). */
+int responder_start(Responder *r, const AcmeConfig *cfg, const ResponderProto *proto, void *userdata);
+/* Stop accepting, close every connection still open, wait for the thread. */
 void responder_stop(Responder *r);
-
-/* Wait until fd is readable (or writable), at most until `deadline` (CLOCK_MONOTONIC). Returns 1, 0 when
- * the deadline passed, -errno. */
-int responder_fd_wait(int fd, bool write, usec_t deadline);
 
 /* "[::]:80", "127.0.0.1:5002", "*:80", ":80", "80" → a socket address. Returns 0 or -EINVAL. */
 struct sockaddr_storage;

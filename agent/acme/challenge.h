@@ -15,7 +15,8 @@
  *   tls-alpn-01  a built-in GnuTLS responder on `listen` (acme-tls/1, a self-signed certificate per
  *                name carrying the acmeIdentifier extension).
  * A Challenger belongs to one [acme] section and may be used from several threads: the responders are
- * started on first use and serve every order of the batch. */
+ * started on first use and serve every order of the batch, each from one event loop on a thread of its
+ * own (challenge-responder.h). */
 
 typedef struct Challenger Challenger;
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -188,8 +189,7 @@ static void *dribble_main(void *userdata) {
         return NULL;
 }
 
-/* Issue 10 item 6: 80 slow clients (more than the responder has connection threads) must not keep the
- * CA's request out: the accept loop never serves a connection itself, the oldest are dropped. */
+/* 80 slow clients dribbling a request head that never ends must not keep the CA's request out. */
 static void test_http_slow_flood(void **state) {
         struct timeval tv = { .tv_sec = 3 };
         char listen[32], req[256], buf[4096];
@@ -420,6 +420,111 @@ static void test_alpn_responder(void **state) {
         assert_true(alpn_handshake(port, "alpn.test", "acme-tls/1", NULL) < 0);
 }
 
+#define IDLE_CLIENTS 1000
+
+typedef struct Arrivals {
+        unsigned port;
+        atomic_bool stop;
+        atomic_uint made;
+} Arrivals;
+
+/* More keep arriving: a new connection every millisecond or so, each left open for a while. */
+static void *arrivals_main(void *userdata) {
+        Arrivals *a = userdata;
+        int fds[200];
+        size_t n = 0;
+
+        while (!atomic_load(&a->stop)) {
+                int fd = connect_to(a->port);
+
+                if (fd >= 0) {
+                        if (n == ELEMENTSOF(fds)) {
+                                close(fds[0]);
+                                memmove(fds, fds + 1, sizeof(fds) - sizeof(fds[0]));
+                                n--;
+                        }
+                        fds[n++] = fd;
+                        atomic_fetch_add(&a->made, 1);
+                }
+                usleep(1000);
+        }
+        while (n > 0)
+                close(fds[--n]);
+        return NULL;
+}
+
+/* A validation request whose bytes arrive in three pieces, answered while IDLE_CLIENTS connections that
+ * send nothing are held open and more keep arriving; then a tls-alpn-01 handshake under the same load.
+ * No fixed number of connections may keep the CA out. */
+static void test_idle_flood(void **state) {
+        struct rlimit rl;
+        struct timeval tv = { .tv_sec = 3 };
+        char listen[32], req[256], buf[4096];
+        unsigned port = free_port(), alpn_port = free_port();
+        AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
+        char alpn_listen[32];
+        AcmeConfig acfg = { .name = (char *) "a", .challenge = CHALLENGE_TLS_ALPN_01, .listen = alpn_listen };
+        _cleanup_challenger_ Challenger *c = NULL, *ac = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        static int idle[2 * IDLE_CLIENTS];
+        Arrivals arr = {}, aarr = {};
+        pthread_t th, ath;
+        struct timespec t0;
+        size_t n = 0, len;
+        ssize_t k;
+        int fd;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_cur < 3 * IDLE_CLIENTS) {
+                rl.rlim_cur = rl.rlim_max < 3 * IDLE_CLIENTS ? rl.rlim_max : 3 * IDLE_CLIENTS;
+                assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        }
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+        snprintf(alpn_listen, sizeof(alpn_listen), "127.0.0.1:%u", alpn_port);
+        assert_int_equal(challenge_new(&cfg, &c), 0);
+        assert_int_equal(challenge_add(c, "x.test", TOKEN, KA), 0);
+        assert_int_equal(challenge_new(&acfg, &ac), 0);
+        assert_int_equal(challenge_add(ac, "alpn.test", TOKEN, KA), 0);
+        for (size_t i = 0; i < IDLE_CLIENTS; i++) {
+                idle[i] = connect_to(port);
+                idle[IDLE_CLIENTS + i] = connect_to(alpn_port);
+                assert_true(idle[i] >= 0 && idle[IDLE_CLIENTS + i] >= 0);
+        }
+        arr.port = port;
+        aarr.port = alpn_port;
+        assert_int_equal(pthread_create(&th, NULL, arrivals_main, &arr), 0);
+        assert_int_equal(pthread_create(&ath, NULL, arrivals_main, &aarr), 0);
+        usleep(300 * 1000);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        fd = connect_to(port);
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        len = strlen(req);
+        assert_int_equal(send(fd, req, 10, MSG_NOSIGNAL), 10);
+        usleep(100 * 1000);
+        assert_int_equal(send(fd, req + 10, 30, MSG_NOSIGNAL), 30);
+        usleep(100 * 1000);
+        assert_int_equal(send(fd, req + 40, len - 40, MSG_NOSIGNAL), (ssize_t) (len - 40));
+        while ((k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0)) > 0)
+                n += (size_t) k;
+        buf[n] = 0;
+        close(fd);
+        assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+        assert_non_null(strstr(buf, KA));
+        assert_true(ms_since(&t0) < 2000);
+
+        assert_int_equal(alpn_handshake(alpn_port, "alpn.test", "acme-tls/1", &crt), 0);
+
+        atomic_store(&arr.stop, true);
+        atomic_store(&aarr.stop, true);
+        pthread_join(th, NULL);
+        pthread_join(ath, NULL);
+        assert_true(atomic_load(&arr.made) > 50 && atomic_load(&aarr.made) > 50);
+        for (size_t i = 0; i < 2 * IDLE_CLIENTS; i++)
+                close(idle[i]);
+}
+
 /* RFC 8738 §6: the SNI a CA sends to validate an IP address over tls-alpn-01. */
 static void test_alpn_reverse_name(void **state) {
         char *n = NULL;
@@ -473,6 +578,7 @@ int main(void) {
                 cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
                 cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
                 cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
+                cmocka_unit_test(test_idle_flood),
                 cmocka_unit_test(test_alpn_reverse_name),
         };
 

@@ -2,7 +2,7 @@
 # A hostile or broken ACME server and hostile neighbours (issue 10 items 6, 7, 8, 10, 12), through the
 # python3 proxy in front of pebble: an authorization for an identifier with a newline (nsupdate
 # injection) or for a name never ordered, authorization URLs on another origin, an order kept "pending"
-# forever (bounded request rate, the order's deadline), 80 slow clients flooding the http-01 responder
+# forever (bounded request rate, the order's deadline), 1 000 idle connections, arrivals and 80 slow clients flooding the http-01 responder
 # while pebble validates, and the dns-hook inheriting no descriptor of libcurl's.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../20-acme/lib-pebble.sh"
@@ -148,21 +148,39 @@ stop_proxy
 ok "certherd run with an order pending: SIGTERM honoured in $took s, the order kept for the next run"
 rm -f "$T"/state/acme/peb/orders/*
 
-# --- 80 slow clients on the http-01 responder while pebble validates
+# --- a flood on the http-01 responder while pebble validates: 1 000 connections that send nothing held
+# open, new ones arriving all the time, and 80 slow clients dribbling a request head that never ends
 cat >"$T/flood.py" <<PY
 import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-socks = []
+port, n, idle_n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+socks, idle, arrivals = [], [], []
 end = time.time() + 60
+def connect():
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=1)
+    except OSError:
+        return None
+while len(idle) < idle_n and time.time() < end:
+    s = connect()
+    if s:
+        idle.append(s)
 while time.time() < end:
     while len(socks) < n:
+        s = connect()
+        if not s:
+            break
         try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=1)
             s.sendall(b"GET /.well-known/")
             socks.append(s)
         except OSError:
-            time.sleep(0.01)
+            s.close()
             break
+    for _ in range(20):  # arrivals: each stays open for a while, silent
+        s = connect()
+        if s:
+            arrivals.append(s)
+    while len(arrivals) > 400:
+        arrivals.pop(0).close()
     alive = []
     for s in socks:
         try:
@@ -176,7 +194,7 @@ PY
 # The challenge POST is held 2 s by the proxy: the flood is in place before pebble connects.
 fresh_name flood
 start_proxy --delay /chalZ/ 2
-python3 "$T/flood.py" "$HTTP_PORT" 80 &
+python3 "$T/flood.py" "$HTTP_PORT" 80 1000 &
 FLOOD=$!
 pids+=("$FLOOD")
 t0=$EPOCHREALTIME
@@ -186,5 +204,5 @@ kill "$FLOOD" 2>/dev/null || true
 verify_chain web
 grep -q "POST /chalZ/" "$T/proxy.log" || die "no challenge was answered: pebble validated nothing"
 stop_proxy
-ok "80 slow clients on the http-01 responder: pebble's validation still went through ($took s)"
+ok "1 000 idle connections, arrivals and 80 slow clients on the http-01 responder: pebble's validation still went through ($took s)"
 echo "$n_ok passed"
