@@ -125,6 +125,11 @@ static void find_owners(Listener *l, size_t n) {
                                         f = fopen(path, "re");
                                         if (f && fgets(l[i].comm, sizeof(l[i].comm), f))
                                                 l[i].comm[strcspn(l[i].comm, "\n")] = 0;
+                                        /* Any user names their process: no escape sequence of theirs
+                                         * reaches root's terminal. */
+                                        for (char *c = l[i].comm; *c; c++)
+                                                if ((unsigned char)*c < ' ' || *c == 0x7f)
+                                                        *c = '?';
                                 }
                 }
         }
