@@ -125,6 +125,11 @@ static void find_owners(Listener *l, size_t n) {
                                         f = fopen(path, "re");
                                         if (f && fgets(l[i].comm, sizeof(l[i].comm), f))
                                                 l[i].comm[strcspn(l[i].comm, "\n")] = 0;
+                                        /* Any user names their process: no escape sequence of theirs
+                                         * reaches root's terminal. */
+                                        for (char *c = l[i].comm; *c; c++)
+                                                if ((unsigned char)*c < ' ' || *c == 0x7f)
+                                                        *c = '?';
                                 }
                 }
         }
@@ -265,40 +270,12 @@ void discover_probe(Listener *l, size_t n) {
                 probe_one(&l[i]);
 }
 
-char *discover_unit_of(pid_t pid) {
-        _cleanup_fclose_ FILE *f = NULL;
-        char path[64], line[1024];
-
-        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
-        f = fopen(path, "re");
-        while (f && fgets(line, sizeof(line), f)) {
-                char *last;
-                size_t len;
-
-                line[strcspn(line, "\n")] = 0;
-                last = strrchr(line, '/');
-                if (!last)
-                        continue;
-                last++;
-                len = strlen(last);
-                if (len > 8 && strcmp(last + len - 8, ".service") == 0 && strchr(line, ':') &&
-                    (strncmp(line, "0::", 3) == 0 || strstr(line, "name=systemd:")))
-                        return strdup(last);
-        }
-        return NULL;
-}
-
-int discover_read_leaf(const char *path, uint8_t **ret, size_t *ret_size) {
-        _cleanup_free_ uint8_t *data = NULL;
+int discover_leaf_of(const uint8_t *data, size_t size, uint8_t **ret, size_t *ret_size) {
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0;
         gnutls_datum_t der = {};
-        size_t size;
         int r;
 
-        r = read_full_file(path, 1024U * 1024U, &data, &size);
-        if (r < 0)
-                return r;
         r = x509_load_crts(data, size, &crts, &n);
         if (r < 0)
                 return r;

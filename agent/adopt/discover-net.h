@@ -38,8 +38,5 @@ void discover_listeners_free(Listener *l, size_t n);
 /* Probe each listener (2 s per attempt). */
 void discover_probe(Listener *l, size_t n);
 
-/* "0::/system.slice/nginx.service" → "nginx.service" for pid, or NULL. */
-char *discover_unit_of(pid_t pid);
-
-/* The DER of the first certificate in a PEM or DER file, or -errno. */
-int discover_read_leaf(const char *path, uint8_t **ret, size_t *ret_size);
+/* The DER of the first certificate in PEM or DER data, or -errno. */
+int discover_leaf_of(const uint8_t *data, size_t size, uint8_t **ret, size_t *ret_size);

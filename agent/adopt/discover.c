@@ -1,44 +1,45 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* `certherd discover`: what this host serves, from the servers' own configuration (as they run now) and
- * from its sockets, written as a watch-only inventory. Nothing here changes anything on the host but the
- * --write file: the servers are read (`nginx -T`, configuration files) and probed like any client would. */
-#include <dirent.h>
+/* `certherd discover`: what this host serves, from the servers' own configuration (as they run now, and
+ * nginx's as it would start) and from its sockets, written as a watch-only inventory. Nothing here changes
+ * anything on the host but the --write file: the servers are read (`nginx -T`, configuration files) and
+ * probed like any client would.
+ *
+ * discover runs as root and looks at every user's processes, so nothing a process says about itself is
+ * taken on trust (discover-proc.h): a server is known by the binary it runs and by who runs it; a root
+ * server's files are read only when root alone could have written them, any other user's with that
+ * user's credentials; and the one program run is the system's nginx, on root's own configuration. Each
+ * refusal is a warning and a comment in the inventory. */
 #include <errno.h>
 #include <glob.h>
-#include <spawn.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/x509.h>
 
 #include "discover-net.h"
+#include "discover-proc.h"
 #include "discover.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "import-inventory.h"
 #include "log.h"
+#include "time-util.h"
 #include "x509.h"
-
-extern char **environ;
-
-static void closedirp_(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
 
 #define CAPTURE_MAX (16U * 1024U * 1024U)
 #define CONF_MAX (4U * 1024U * 1024U)
+#define LEAF_MAX (1024U * 1024U)
+#define NGINX_DEFAULT_CONF "/etc/nginx/nginx.conf"
 
 typedef struct Pair {
-        char *software, *cert, *key, *unit, *origin;
+        char *software, *cert, *key, *unit, *origin, *note;
         char **listens; /* from the configuration: "ADDR:PORT" or "PORT" */
         size_t n_listens;
         bool postgres;
+        DiscoverCred cred; /* of whoever runs the server: its files are read as that user */
         uint8_t *leaf;
         size_t leaf_size;
 } Pair;
@@ -46,9 +47,14 @@ typedef struct Pair {
 typedef struct Discovery {
         Pair *pairs;
         size_t n_pairs;
-        const char *software, *unit, *origin, *base; /* of the source being read */
-        char **notes; /* comments for what serves nothing now */
+        /* of the source being read */
+        const char *software, *unit, *origin, *base, *note;
+        DiscoverCred cred;
+        char **notes; /* comments for what serves nothing now, and for what was refused */
         size_t n_notes;
+        DiscoverProcess *procs;
+        size_t n_procs;
+        usec_t start, last_progress;
 } Discovery;
 
 static void discovery_done(Discovery *d) {
@@ -59,6 +65,7 @@ static void discovery_done(Discovery *d) {
                 free(p->key);
                 free(p->unit);
                 free(p->origin);
+                free(p->note);
                 for (size_t j = 0; j < p->n_listens; j++)
                         free(p->listens[j]);
                 free(p->listens);
@@ -66,6 +73,58 @@ static void discovery_done(Discovery *d) {
         }
         free(d->pairs);
         strv_free(d->notes);
+        discover_processes_free(d->procs, d->n_procs);
+}
+
+/* Progress on stderr, once a run has taken more than a second (the probes wait up to 2 s per silent
+ * listener): a quick run prints nothing. A step prints always, a tick (one of many) at most once a
+ * second. */
+static void progress(Discovery *d, bool tick, const char *what) {
+        usec_t now = now_monotonic();
+
+        if (now - d->start <= USEC_PER_SEC || (tick && now - d->last_progress < USEC_PER_SEC))
+                return;
+        d->last_progress = now;
+        log_info("discover: %s…", what);
+}
+
+static int note(Discovery *d, const char *fmt, ...) _printf_(2, 3);
+static int note(Discovery *d, const char *fmt, ...) {
+        char *s, **nl;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        nl = reallocarray(d->notes, d->n_notes + 2, sizeof(char *));
+        if (!nl) {
+                free(s);
+                return -ENOMEM;
+        }
+        d->notes = nl;
+        nl[d->n_notes++] = s;
+        nl[d->n_notes] = NULL;
+        return 0;
+}
+
+/* Something discover would not read or run: a warning now, a comment in the inventory. Returns 0 or
+ * -ENOMEM, so that the scan goes on with the next source. */
+#define refuse(d, ...) (log_warning(__VA_ARGS__), note((d), __VA_ARGS__))
+
+/* The unit to reload for a process: the system service systemd runs it in; the conventional name when
+ * systemd knows of none (no systemd, or a process started by hand), with a note when it names something
+ * that is not a system service (a session scope, a user's own service manager). */
+static const char *unit_of(Discovery *d, const DiscoverProcess *p, const char *fallback) {
+        if (p->unit)
+                return p->unit;
+        if (p->other)
+                (void)note(
+                    d, "%s (pid %d) runs in %s, not in a system service: reload = %s is a guess",
+                    discover_server_to_string(p->server), (int)p->pid, p->other, fallback);
+        return fallback;
 }
 
 static char *absolute(const char *base, const char *path) {
@@ -92,9 +151,16 @@ static int add_pair(Discovery *d, const char *cert, const char *key, const char 
                         return -ENOMEM;
                 d->pairs = p;
                 p += d->n_pairs++;
-                *p = (Pair) { .software = strdup(d->software), .cert = TAKE_PTR(c), .key = TAKE_PTR(k),
-                              .unit = strdup(d->unit), .origin = strdup(d->origin), .postgres = postgres };
-                if (!p->software || !p->unit || !p->origin)
+                *p = (Pair){
+                    .software = strdup(d->software),
+                    .cert = TAKE_PTR(c),
+                    .key = TAKE_PTR(k),
+                    .unit = strdup(d->unit),
+                    .origin = strdup(d->origin),
+                    .postgres = postgres,
+                    .cred = d->cred,
+                    .note = d->note ? strdup(d->note) : NULL};
+                if (!p->software || !p->unit || !p->origin || (d->note && !p->note))
                         return -ENOMEM;
         }
         if (!listen)
@@ -110,286 +176,245 @@ static int add_pair(Discovery *d, const char *cert, const char *key, const char 
         return nl[p->n_listens++] ? 0 : -ENOMEM;
 }
 
-/* Run argv, its standard output into *ret (at most CAPTURE_MAX), stderr discarded, at most 20 s. */
-static int capture(char *const argv[], char **ret) {
-        posix_spawn_file_actions_t fa;
-        _cleanup_close_ int out = memfd_create("discover", MFD_CLOEXEC);
-        _cleanup_free_ char *buf = NULL;
-        pid_t pid;
-        int status = 0, r;
-        off_t size;
+/* Whether a configuration file that a server running with c names may be read: a root server's only when
+ * root alone could have written it (and the directories above it); anyone else's is read with that user's
+ * credentials. Returns 0 (read it), 1 (not: missing, or refused with a note under `what`) or -ENOMEM. */
+static int config_allowed(Discovery *d, const DiscoverCred *c, const char *what, const char *path) {
+        _cleanup_free_ char *reason = NULL;
+        int r;
 
-        if (out < 0)
-                return -errno;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
+        if (c->uid != 0)
+                return 0;
+        r = discover_path_trusted(path, &reason);
+        if (r == -ENOENT)
+                return 1;
+        if (r == -EPERM)
+                r = refuse(d, "%s: not read: %s, so it may not be root's configuration", what, reason);
+        else if (r < 0)
+                r = refuse(d, "%s: not read: %s: %s", what, path, strerror(-r));
+        else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+/* A configuration file that could not be read as c: noted, unless it is missing. Returns 0 or -ENOMEM. */
+static int
+config_failed(Discovery *d, const DiscoverCred *c, const char *what, const char *path, int error) {
+        char user[64];
+
+        if (error == -ENOENT || error == -ENOMEM)
+                return error == -ENOMEM ? error : 0;
+        discover_user_name(c->uid, user, sizeof(user));
+        return refuse(d, "%s: cannot read %s as %s: %s", what, path, user, file_strerror(error));
+}
+
+/* A configuration file, read under the rules above: 1 and *ret, 0 when not read, or -ENOMEM. */
+static int read_config(Discovery *d, const DiscoverCred *c, const char *what, const char *path, char **ret) {
+        int r;
+
+        r = config_allowed(d, c, what, path);
         if (r != 0)
-                return -r;
-        for (unsigned i = 0; i < 2000; i++) {
-                r = waitpid(pid, &status, WNOHANG);
-                if (r != 0)
-                        break;
-                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
-        }
-        if (r == 0) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                return -ETIMEDOUT;
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -EPROTO;
-        size = lseek(out, 0, SEEK_END);
-        if (size < 0 || (uintmax_t) size > CAPTURE_MAX)
-                return -EFBIG;
-        buf = malloc((size_t) size + 1);
-        if (!buf)
-                return -ENOMEM;
-        if (pread(out, buf, (size_t) size, 0) != size)
-                return -EIO;
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-/* A /proc file: its st_size is 0, so read_full_file() (which trusts it) reads nothing. */
-static int read_proc(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        _cleanup_free_ char *buf = NULL;
-        size_t n;
-
-        if (!f)
-                return -errno;
-        buf = malloc(64U * 1024U + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = fread(buf, 1, 64U * 1024U, f);
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
-/* Whether pid runs in our network namespace: a server in another one (a container, another test) serves
- * another host. */
-static bool same_netns(pid_t pid) {
-        struct stat a, b;
-        char path[64];
-
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
-        if (stat("/proc/self/ns/net", &a) < 0 || stat(path, &b) < 0)
-                return false;
-        return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+                return r < 0 ? r : 0;
+        r = discover_read_as(c, path, CONF_MAX, ret, NULL);
+        if (r < 0)
+                return config_failed(d, c, what, path, r);
+        return 1;
 }
 
 /* ---- nginx ---- */
 
-typedef struct NgServer {
-        char *certs[4], *keys[4], *listens[16], *name;
-        unsigned n_certs, n_keys, n_listens;
-        bool ssl_listen[16];
-        bool ssl_on; /* `ssl on;` (before nginx 1.25): every listen speaks TLS */
-} NgServer;
-
-static void ng_server_clear(NgServer *s) {
-        for (unsigned i = 0; i < s->n_certs; i++)
-                free(s->certs[i]);
-        for (unsigned i = 0; i < s->n_keys; i++)
-                free(s->keys[i]);
-        for (unsigned i = 0; i < s->n_listens; i++)
-                free(s->listens[i]);
-        free(s->name);
-        *s = (NgServer) {};
-}
-
-/* The next token: a word, a quoted string, or one of { } ;. NULL at the end. */
-static char *ng_token(const char **p, const char *end, char *single) {
-        const char *s = *p, *start;
-
-        for (;;) {
-                while (s < end && strchr(" \t\r\n", *s))
-                        s++;
-                if (s < end && *s == '#') {
-                        while (s < end && *s != '\n')
-                                s++;
-                        continue;
-                }
-                break;
-        }
-        if (s >= end)
-                return *p = s, NULL;
-        if (strchr("{};", *s)) {
-                single[0] = *s;
-                single[1] = 0;
-                *p = s + 1;
-                return strdup(single);
-        }
-        if (*s == '"' || *s == '\'') {
-                char q = *s++;
-                start = s;
-                while (s < end && *s != q)
-                        s++;
-                *p = s < end ? s + 1 : s;
-                return strndup(start, (size_t) (s - start));
-        }
-        start = s;
-        while (s < end && !strchr(" \t\r\n{};#", *s))
-                s++;
-        *p = s;
-        return strndup(start, (size_t) (s - start));
-}
-
-static int ng_directive(NgServer *srv, char **w, size_t n) {
-        if (n >= 2 && strcmp(w[0], "ssl_certificate") == 0 && srv->n_certs < 4)
-                srv->certs[srv->n_certs++] = strdup(w[1]);
-        else if (n >= 2 && strcmp(w[0], "ssl_certificate_key") == 0 && srv->n_keys < 4)
-                srv->keys[srv->n_keys++] = strdup(w[1]);
-        else if (n >= 2 && strcmp(w[0], "ssl") == 0)
-                srv->ssl_on = strcmp(w[1], "on") == 0;
-        else if (n >= 2 && strcmp(w[0], "server_name") == 0 && !srv->name)
-                srv->name = strdup(w[1]);
-        else if (n >= 2 && strcmp(w[0], "listen") == 0 && srv->n_listens < 16 && strncmp(w[1], "unix:", 5) != 0) {
-                bool ssl = false;
-                for (size_t i = 2; i < n; i++)
-                        ssl = ssl || strcmp(w[i], "ssl") == 0;
-                srv->ssl_listen[srv->n_listens] = ssl;
-                srv->listens[srv->n_listens++] = strdup(w[1]);
-        }
-        return 0;
-}
-
-static int ng_emit(const NgServer *srv, const NgServer *http, DiscoverNginxAdd add, void *userdata) {
-        const NgServer *src = srv->n_certs > 0 ? srv : http;
-        bool ssl_on = srv->ssl_on || http->ssl_on, any_ssl = ssl_on;
-        int r = 0;
-
-        for (unsigned i = 0; i < srv->n_listens; i++)
-                any_ssl = any_ssl || srv->ssl_listen[i];
-        /* A server without `listen … ssl` (or the old `ssl on;`) speaks no TLS, whatever certificate it
-         * inherits. Without any listen, nginx listens on *:80 (plain) too. */
-        if (!any_ssl)
-                return 0;
-        for (unsigned c = 0; r >= 0 && c < src->n_certs && c < src->n_keys; c++) {
-                if (!src->certs[c] || !src->keys[c] || strchr(src->certs[c], '$'))
-                        continue; /* a variable ($ssl_server_name): no fixed file */
-                if (srv->n_listens == 0)
-                        r = add(userdata, src->certs[c], src->keys[c], NULL, srv->name);
-                for (unsigned i = 0; r >= 0 && i < srv->n_listens; i++)
-                        if (srv->ssl_listen[i] || ssl_on)
-                                r = add(userdata, src->certs[c], src->keys[c], srv->listens[i], srv->name);
-        }
-        return r;
-}
-
-int discover_parse_nginx(const char *text, size_t size, DiscoverNginxAdd add, void *userdata) {
-        const char *p = text, *end = text + size;
-        char *words[64] = {}, single[2];
-        size_t n = 0;
-        int depth = 0, server_depth = -1, r = 0;
-        NgServer srv = {}, http = {};
-        char *t;
-
-        while (r >= 0 && (t = ng_token(&p, end, single))) {
-                if (strcmp(t, ";") == 0) {
-                        if (n > 0)
-                                r = ng_directive(server_depth >= 0 ? &srv : &http, words, n);
-                } else if (strcmp(t, "{") == 0) {
-                        depth++;
-                        if (n > 0 && strcmp(words[0], "server") == 0 && server_depth < 0) {
-                                server_depth = depth;
-                                ng_server_clear(&srv);
-                        }
-                } else if (strcmp(t, "}") == 0) {
-                        if (server_depth == depth) {
-                                r = ng_emit(&srv, &http, add, userdata);
-                                server_depth = -1;
-                                ng_server_clear(&srv);
-                        }
-                        if (depth > 0)
-                                depth--;
-                } else if (n < ELEMENTSOF(words)) {
-                        words[n++] = t;
-                        continue;
-                } else {
-                        free(t);
-                        continue;
-                }
-                free(t);
-                for (size_t i = 0; i < n; i++)
-                        free(words[i]);
-                n = 0;
-        }
-        for (size_t i = 0; i < n; i++)
-                free(words[i]);
-        ng_server_clear(&srv);
-        ng_server_clear(&http);
-        return r;
-}
-
-static int nginx_add(void *userdata, const char *cert, const char *key, const char *listen, const char *name) {
+static int
+nginx_add(void *userdata, const char *cert, const char *key, const char *listen, const char *name) {
         return add_pair(userdata, cert, key, listen, false);
 }
 
-/* The running nginx masters ("nginx: master process /usr/sbin/nginx -c FILE -p DIR"): each `-T`. */
+/* The files a dump was read from (its "# configuration file PATH:" lines, the main file first): each must
+ * be root's alone, else *ret_reason says which is not. *ret_base: the main file's directory, which the
+ * relative paths in it are relative to. Returns 0, -EPERM or -ENOMEM. */
+static int nginx_dump_files(const char *dump, char **ret_base, char **ret_reason) {
+        _cleanup_free_ char *base = NULL;
+
+        for (const char *line = dump; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                static const char head[] = "# configuration file ";
+                size_t len = strcspn(line, "\n");
+                _cleanup_free_ char *path = NULL;
+
+                if (len <= strlen(head) + 1 || strncmp(line, head, strlen(head)) != 0 ||
+                    line[len - 1] != ':')
+                        continue;
+                path = strndup(line + strlen(head), len - strlen(head) - 1);
+                if (!path)
+                        return -ENOMEM;
+                if (discover_path_trusted(path, ret_reason) < 0)
+                        return -EPERM;
+                if (!base) {
+                        base = strdup(path);
+                        if (!base)
+                                return -ENOMEM;
+                        *strrchr(base, '/') = 0;
+                }
+        }
+        *ret_base = TAKE_PTR(base);
+        return 0;
+}
+
+/* How a root nginx master was started: its -p, -c, and whether it had -e (NULL, false: nginx's defaults). */
+typedef struct NginxArgs {
+        const char *prefix, *conf;
+        bool error_log;
+} NginxArgs;
+
+/* Whether root alone could have written path, which nginx -T would read: 0, 1 (refused, noted), -ENOMEM. */
+static int nginx_trusted(Discovery *d, const char *what, const char *path) {
+        _cleanup_free_ char *reason = NULL;
+        int r;
+
+        r = discover_path_trusted(path, &reason);
+        if (r == -EPERM)
+                r = refuse(
+                    d, "%s: not read: %s, so nginx -T as root would read files that are not root's alone",
+                    what, reason);
+        else if (r < 0)
+                r = refuse(d, "%s: not read: %s: %s", what, path, strerror(-r));
+        else
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+/* `nginx -T` of root's nginx with the system's binary, each file it reads checked first (-p, -c) or after
+ * (the includes): root's alone, or nothing of it is listed. The only program discover runs. Returns 0 or
+ * -ENOMEM. */
+static int nginx_read(Discovery *d, const NginxArgs *a, const char *what) {
+        _cleanup_free_ char *reason = NULL, *dump = NULL, *base = NULL, *full = NULL;
+        char *args[10] = {(char *)"-T"};
+        size_t k = 1;
+        int r;
+
+        if (a->conf && a->conf[0] != '/' && !a->prefix)
+                return refuse(
+                    d, "%s: not read: -c %s is relative to nginx's built-in prefix", what, a->conf);
+        full = a->conf && a->conf[0] != '/' ? absolute(a->prefix, a->conf)
+                                            : strdup(a->conf ?: NGINX_DEFAULT_CONF);
+        if (!full)
+                return -ENOMEM;
+        r = a->prefix ? nginx_trusted(d, what, a->prefix) : 0;
+        if (r == 0)
+                r = nginx_trusted(d, what, full);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* nginx opens its error log even to test a configuration: not at the master's -e (whoever may write
+         * there could point it anywhere), at stderr. An nginx started without -e predates it or did not need
+         * it: its built-in log is the one its master writes. */
+        if (a->error_log) {
+                args[k++] = (char *)"-e";
+                args[k++] = (char *)"stderr";
+        }
+        if (a->prefix) {
+                args[k++] = (char *)"-p";
+                args[k++] = (char *)a->prefix;
+        }
+        if (a->conf) {
+                args[k++] = (char *)"-c";
+                args[k++] = (char *)a->conf;
+        }
+        r = discover_run_server(DISCOVER_NGINX, args, CAPTURE_MAX, &dump);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return refuse(
+                    d, "%s: `nginx -T` failed (%s): its certificates are not listed", what,
+                    r == -EPROTO ? "it finds the configuration invalid" : strerror(-r));
+        r = nginx_dump_files(dump, &base, &reason);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return refuse(
+                    d,
+                    "%s: %s, so its certificates are not listed: nginx's configuration is not root's "
+                    "alone",
+                    what, reason ?: "a file it includes cannot be checked");
+        d->base = base;
+        d->cred = (DiscoverCred){};
+        r = discover_parse_nginx(dump, strlen(dump), nginx_add, d);
+        d->base = NULL;
+        return r;
+}
+
+/* The title an nginx master shows, "nginx: master process /usr/sbin/nginx -p DIR -c FILE" (or its plain
+ * arguments before it set one), split in place. Only a root master's is used, so only root wrote it. */
+static void nginx_args(char *cmd, size_t size, NginxArgs *ret) {
+        char *save = NULL, *w;
+
+        for (size_t i = 0; i + 1 < size; i++)
+                if (cmd[i] == 0)
+                        cmd[i] = ' ';
+        if (strncmp(cmd, "nginx: master process ", 22) == 0)
+                cmd += 22;
+        *ret = (NginxArgs){};
+        (void)strtok_r(cmd, " ", &save); /* the program */
+        while ((w = strtok_r(NULL, " ", &save)))
+                if (strcmp(w, "-c") == 0)
+                        ret->conf = strtok_r(NULL, " ", &save);
+                else if (strcmp(w, "-p") == 0)
+                        ret->prefix = strtok_r(NULL, " ", &save);
+                else if (strcmp(w, "-e") == 0)
+                        ret->error_log = true;
+}
+
+static int nginx_master(Discovery *d, const DiscoverProcess *p, const NginxArgs *a) {
+        _cleanup_free_ char *origin = NULL;
+        char user[64];
+
+        if (p->cred.uid != 0) {
+                discover_user_name(p->cred.uid, user, sizeof(user));
+                return refuse(
+                    d,
+                    "nginx (pid %d) runs as %s, not as root: not read (reading nginx's configuration "
+                    "means running nginx on it, and its files are that user's)",
+                    (int)p->pid, user);
+        }
+        if (asprintf(&origin, "nginx (pid %d, %s)", (int)p->pid, a->conf ?: NGINX_DEFAULT_CONF) < 0)
+                return -ENOMEM;
+        d->software = "nginx";
+        d->unit = unit_of(d, p, "nginx.service");
+        d->origin = origin;
+        return nginx_read(d, a, origin);
+}
+
+/* The root nginx masters of this network namespace, each read with its -p and -c; then nginx's own
+ * configuration when no root master runs it: a stopped nginx serves it at its next start. */
 static int scan_nginx(Discovery *d) {
-        _cleanup_(closedirp_) DIR *proc = opendir("/proc");
+        bool default_runs = false;
         int r = 0;
 
-        for (struct dirent *de = proc ? readdir(proc) : NULL; r >= 0 && de; de = readdir(proc)) {
-                _cleanup_free_ char *cmd = NULL, *dump = NULL, *unit = NULL, *origin = NULL, *base = NULL;
-                char path[64], *argv[10] = {}, *save = NULL, *w;
-                const char *conf = NULL, *prefix = NULL;
-                pid_t pid = (pid_t) strtol(de->d_name, NULL, 10);
-                size_t size, k = 0;
+        for (size_t i = 0; r >= 0 && i < d->n_procs; i++) {
+                DiscoverProcess *p = &d->procs[i];
+                _cleanup_free_ char *copy = NULL;
+                NginxArgs a;
 
-                if (pid <= 0)
+                if (p->server != DISCOVER_NGINX)
                         continue;
-                snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-                if (read_proc(path, &cmd, &size) < 0 ||
-                    strncmp(cmd, "nginx: master process ", 22) != 0 || !same_netns(pid))
-                        continue;
-                argv[k++] = strtok_r(cmd + 22, " ", &save);
-                argv[k++] = (char *) "-T";
-                while ((w = strtok_r(NULL, " ", &save)) && k < 8)
-                        if ((strcmp(w, "-c") == 0 || strcmp(w, "-p") == 0 || strcmp(w, "-e") == 0) &&
-                            (argv[k + 1] = strtok_r(NULL, " ", &save))) {
-                                argv[k] = w;
-                                if (w[1] == 'c')
-                                        conf = argv[k + 1];
-                                else if (w[1] == 'p')
-                                        prefix = argv[k + 1];
-                                k += 2;
-                        }
-                argv[k] = NULL;
-                if (!argv[0] || capture(argv, &dump) < 0) {
-                        log_warning("nginx (pid %d): `%s -T` failed, its certificates are not listed", (int) pid,
-                                    argv[0] ?: "nginx");
-                        continue;
-                }
-                unit = discover_unit_of(pid);
-                /* Relative paths in nginx's configuration are relative to the directory of its main file. */
-                if (conf && conf[0] != '/' && asprintf(&base, "%s/%s", prefix ?: "/etc/nginx", conf) < 0)
+                copy = malloc(p->cmdline_size + 1);
+                if (!copy)
                         return -ENOMEM;
-                if (conf && !base)
-                        base = strdup(conf);
-                if (base && strrchr(base, '/'))
-                        *strrchr(base, '/') = 0;
-                if (!conf)
-                        base = strdup(prefix ?: "/etc/nginx");
-                if (!base)
-                        return -ENOMEM;
-                if (asprintf(&origin, "nginx (pid %d, %s)", (int) pid, conf ?: "/etc/nginx/nginx.conf") < 0)
-                        return -ENOMEM;
-                d->software = "nginx";
-                d->unit = unit ?: "nginx.service";
-                d->origin = origin;
-                d->base = base;
-                r = discover_parse_nginx(dump, strlen(dump), nginx_add, d);
-                d->base = NULL;
+                memcpy(copy, p->cmdline, p->cmdline_size);
+                copy[p->cmdline_size] = 0;
+                nginx_args(copy, p->cmdline_size, &a);
+                if (p->cred.uid == 0 && (!a.conf || strcmp(a.conf, NGINX_DEFAULT_CONF) == 0))
+                        default_runs = true; /* in another namespace too: that nginx is not stopped */
+                if (p->same_netns)
+                        r = nginx_master(d, p, &a);
         }
+        if (r < 0 || default_runs || access(NGINX_DEFAULT_CONF, F_OK) < 0 ||
+            !discover_server_binary(DISCOVER_NGINX))
+                return r;
+        d->software = "nginx";
+        d->unit = "nginx.service";
+        d->origin = "nginx (not running, " NGINX_DEFAULT_CONF ")";
+        d->note = "nginx is not running: served at its next start";
+        r = nginx_read(d, &(NginxArgs){}, "nginx (not running)");
+        d->note = NULL;
         return r;
 }
 
@@ -421,13 +446,9 @@ static void pg_set(PgConf *c, const char *key, const char *value) {
 }
 
 /* postgresql.conf: "name = value" or "name value", '#' comments, values quoted with '…'. */
-static void pg_read_conf(PgConf *c, const char *path) {
-        _cleanup_free_ char *data = NULL;
-        size_t size = 0;
+static void pg_parse_conf(PgConf *c, char *data) {
         char *save = NULL;
 
-        if (read_full_file(path, CONF_MAX, (uint8_t **) &data, &size) < 0)
-                return;
         for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char key[64], *v, *e;
                 size_t k;
@@ -455,10 +476,21 @@ static void pg_read_conf(PgConf *c, const char *path) {
         }
 }
 
+static int pg_read_conf(Discovery *d, PgConf *c, const char *what, const char *path) {
+        _cleanup_free_ char *data = NULL;
+        int r;
+
+        r = read_config(d, &d->cred, what, path, &data);
+        if (r > 0)
+                pg_parse_conf(c, data);
+        return r < 0 ? r : 0;
+}
+
 static int pg_add(Discovery *d, PgConf *c, const char *datadir) {
-        _cleanup_free_ char *listen = NULL;
+        _cleanup_free_ char *listen = NULL, *ep = NULL;
         const char *host = "127.0.0.1";
         bool on = c->ssl && (strcmp(c->ssl, "on") == 0 || strcmp(c->ssl, "true") == 0 || strcmp(c->ssl, "1") == 0);
+        int r;
 
         if (!on)
                 return 0;
@@ -468,76 +500,65 @@ static int pg_add(Discovery *d, PgConf *c, const char *datadir) {
                 listen = strndup(c->listen, strcspn(c->listen, ", "));
                 host = listen;
         }
+        if (!host || asprintf(
+                         &ep, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                         c->port ?: "5432") < 0)
+                return -ENOMEM;
         d->base = datadir;
-        {
-                _cleanup_free_ char *ep = NULL;
-                int r;
-                if (asprintf(&ep, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-                             c->port ?: "5432") < 0)
-                        return -ENOMEM;
-                r = add_pair(d, c->cert ?: "server.crt", c->key ?: "server.key", ep, true);
-                d->base = NULL;
-                return r;
-        }
+        r = add_pair(d, c->cert ?: "server.crt", c->key ?: "server.key", ep, true);
+        d->base = NULL;
+        return r;
 }
 
-/* The running postmasters (a "postgres" whose parent is not one): -D DIR, -c config_file=…, -p PORT. */
+/* A postmaster (-D DIR, -c config_file=…, -p PORT): its configuration files are read as the user running
+ * it (postgres, as PostgreSQL refuses to run as root). */
+static int pg_postmaster(Discovery *d, const DiscoverProcess *p) {
+        _cleanup_free_ char *origin = NULL, *datadir = NULL, *conf = NULL, *auto_conf = NULL;
+        _cleanup_(pg_conf_done) PgConf c = {};
+        const char *cmd = p->cmdline, *port = NULL;
+        size_t size = p->cmdline_size;
+        int r;
+
+        for (size_t i = 0; i < size; i += strlen(cmd + i) + 1) {
+                const char *a = cmd + i, *next = i + strlen(a) + 1 < size ? cmd + i + strlen(a) + 1 : NULL;
+                if (strcmp(a, "-D") == 0 && next)
+                        datadir = strdup(next);
+                else if (strcmp(a, "-p") == 0 && next)
+                        port = next;
+                else if (strcmp(a, "-c") == 0 && next && strncmp(next, "config_file=", 12) == 0)
+                        conf = strdup(next + 12);
+        }
+        if (!datadir && !conf)
+                return 0;
+        if (!conf && asprintf(&conf, "%s/postgresql.conf", datadir) < 0)
+                return -ENOMEM;
+        if (asprintf(&origin, "PostgreSQL (pid %d, %s)", (int)p->pid, conf) < 0)
+                return -ENOMEM;
+        d->cred = p->cred;
+        r = pg_read_conf(d, &c, origin, conf);
+        if (r >= 0 && datadir && asprintf(&auto_conf, "%s/postgresql.auto.conf", datadir) >= 0)
+                r = pg_read_conf(d, &c, origin, auto_conf);
+        if (r < 0)
+                return r;
+        if (port)
+                pg_set(&c, "port", port);
+        d->software = "postgresql";
+        d->unit = unit_of(d, p, "postgresql.service");
+        d->origin = origin;
+        return pg_add(d, &c, datadir);
+}
+
 static int scan_postgres(Discovery *d) {
-        _cleanup_(closedirp_) DIR *proc = opendir("/proc");
         int r = 0;
 
-        for (struct dirent *de = proc ? readdir(proc) : NULL; r >= 0 && de; de = readdir(proc)) {
-                _cleanup_free_ char *cmd = NULL, *stat = NULL, *unit = NULL, *origin = NULL, *datadir = NULL,
-                                    *conf = NULL, *auto_conf = NULL, *parent = NULL;
-                _cleanup_(pg_conf_done) PgConf c = {};
-                const char *port = NULL;
-                char path[64];
-                pid_t pid = (pid_t) strtol(de->d_name, NULL, 10), ppid = 0;
-                size_t size = 0;
-
-                if (pid <= 0 || !same_netns(pid))
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-                if (read_proc(path, &stat, &size) < 0 || !strstr(stat, "(postgres)") ||
-                    !strrchr(stat, ')') || sscanf(strrchr(stat, ')') + 1, " %*c %d", &ppid) != 1)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%d/comm", (int) ppid);
-                if (read_proc(path, &parent, &size) >= 0 && strncmp(parent, "postgres", 8) == 0)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-                if (read_proc(path, &cmd, &size) < 0)
-                        continue;
-                for (size_t i = 0; i < size; i += strlen(cmd + i) + 1) {
-                        const char *a = cmd + i, *next = i + strlen(a) + 1 < size ? cmd + i + strlen(a) + 1 : NULL;
-                        if (strcmp(a, "-D") == 0 && next)
-                                datadir = strdup(next);
-                        else if (strcmp(a, "-p") == 0 && next)
-                                port = next;
-                        else if (strcmp(a, "-c") == 0 && next && strncmp(next, "config_file=", 12) == 0)
-                                conf = strdup(next + 12);
-                }
-                if (!datadir && !conf)
-                        continue;
-                if (!conf && asprintf(&conf, "%s/postgresql.conf", datadir) < 0)
-                        return -ENOMEM;
-                pg_read_conf(&c, conf);
-                if (datadir && asprintf(&auto_conf, "%s/postgresql.auto.conf", datadir) >= 0)
-                        pg_read_conf(&c, auto_conf);
-                if (port)
-                        pg_set(&c, "port", port);
-                unit = discover_unit_of(pid);
-                if (asprintf(&origin, "PostgreSQL (pid %d, %s)", (int) pid, conf) < 0)
-                        return -ENOMEM;
-                d->software = "postgresql";
-                d->unit = unit ?: "postgresql.service";
-                d->origin = origin;
-                r = pg_add(d, &c, datadir);
-        }
+        for (size_t i = 0; r >= 0 && i < d->n_procs; i++)
+                if (d->procs[i].server == DISCOVER_POSTGRES && d->procs[i].same_netns)
+                        r = pg_postmaster(d, &d->procs[i]);
         return r;
 }
 
 /* Debian's clusters that do not run now (/etc/postgresql/VERSION/CLUSTER/postgresql.conf) serve nothing:
- * a note each, so that the operator knows of them. */
+ * a note each, so that the operator knows of them. The files are postgres's: read as postgres. */
 static int scan_postgres_clusters(Discovery *d) {
         glob_t g = {};
         int r = 0;
@@ -547,23 +568,18 @@ static int scan_postgres_clusters(Discovery *d) {
         for (size_t i = 0; r >= 0 && i < g.gl_pathc; i++) {
                 _cleanup_(pg_conf_done) PgConf c = {};
                 bool known = false;
-                char *note, **nl;
 
-                pg_read_conf(&c, g.gl_pathv[i]);
                 for (size_t j = 0; j < d->n_pairs; j++)
                         known = known || (d->pairs[j].postgres && strstr(d->pairs[j].origin, g.gl_pathv[i]));
-                if (known || !c.ssl || strcmp(c.ssl, "on") != 0)
+                if (known)
                         continue;
-                if (asprintf(&note, "PostgreSQL cluster %s (not running) has ssl = on: ssl_cert_file %s, "
-                                    "ssl_key_file %s",
-                             g.gl_pathv[i], c.cert ?: "server.crt", c.key ?: "server.key") < 0 ||
-                    !(nl = reallocarray(d->notes, d->n_notes + 2, sizeof(char *)))) {
-                        r = -ENOMEM;
-                        break;
-                }
-                d->notes = nl;
-                nl[d->n_notes++] = note;
-                nl[d->n_notes] = NULL;
+                discover_cred_of_path(g.gl_pathv[i], &d->cred);
+                r = pg_read_conf(d, &c, g.gl_pathv[i], g.gl_pathv[i]);
+                if (r < 0 || !c.ssl || strcmp(c.ssl, "on") != 0)
+                        continue;
+                r = note(
+                    d, "PostgreSQL cluster %s (not running) has ssl = on: ssl_cert_file %s, ssl_key_file %s",
+                    g.gl_pathv[i], c.cert ?: "server.crt", c.key ?: "server.key");
         }
         globfree(&g);
         return r;
@@ -571,29 +587,55 @@ static int scan_postgres_clusters(Discovery *d) {
 
 /* ---- HAProxy and Apache: their configuration files ---- */
 
-static int haproxy_crt(Discovery *d, const char *crt, const char *addr) {
+/* One certificate of a `bind … crt` as a record "CERT\0KEY\0ADDRESS\0": the key is in the same file, or
+ * beside it as FILE.key. */
+static int haproxy_record(int fd, const char *crt, const char *addr) {
         _cleanup_free_ char *key = NULL;
 
-        /* The key is in the same file, or beside it as FILE.key. */
         if (asprintf(&key, "%s.key", crt) < 0)
                 return -ENOMEM;
-        return add_pair(d, crt, access(key, F_OK) >= 0 ? key : crt, addr[0] == ':' ? addr + 1 : addr, false);
+        return dprintf(
+                   fd, "%s%c%s%c%s%c", crt, 0, access(key, F_OK) >= 0 ? key : crt, 0,
+                   addr[0] == ':' ? addr + 1 : addr, 0) < 0
+                   ? -EIO
+                   : 0;
 }
 
-static int scan_haproxy(Discovery *d, const char *path, const char *unit) {
-        _cleanup_free_ char *data = NULL, *origin = NULL;
+/* `crt DIR` loads every file in it (but keys and OCSP responses); `crt FILE` one. */
+static int haproxy_crt(int fd, const char *crt, const char *addr) {
+        _cleanup_free_ char *pattern = NULL;
+        struct stat st;
+        glob_t g = {};
+        int r = 0;
+
+        if (stat(crt, &st) < 0 || !S_ISDIR(st.st_mode))
+                return haproxy_record(fd, crt, addr);
+        if (asprintf(&pattern, "%s/*", crt) < 0)
+                return -ENOMEM;
+        if (glob(pattern, 0, NULL, &g) == 0)
+                for (size_t j = 0; r >= 0 && j < g.gl_pathc; j++) {
+                        size_t len = strlen(g.gl_pathv[j]);
+                        if (len < 5 || (strcmp(g.gl_pathv[j] + len - 4, ".key") != 0 &&
+                                        strcmp(g.gl_pathv[j] + len - 5, ".ocsp") != 0))
+                                r = haproxy_record(fd, g.gl_pathv[j], addr);
+                }
+        globfree(&g);
+        return r;
+}
+
+/* The certificates of an HAProxy configuration file, as records on fd. Runs with the credentials of whoever
+ * runs that HAProxy (discover_run_as()): the files, directories and keys it names are looked at as that
+ * user could. */
+static int haproxy_collect(int fd, void *userdata) {
+        _cleanup_free_ char *data = NULL;
         char *save = NULL;
         size_t size = 0;
         bool front = false;
-        int r = 0;
+        int r;
 
-        if (read_full_file(path, CONF_MAX, (uint8_t **) &data, &size) < 0)
-                return 0;
-        if (asprintf(&origin, "HAProxy (%s)", path) < 0)
-                return -ENOMEM;
-        d->software = "haproxy";
-        d->unit = unit ?: "haproxy.service";
-        d->origin = origin;
+        r = read_full_file(userdata, CONF_MAX, (uint8_t **)&data, &size);
+        if (r < 0)
+                return r;
         for (char *line = strtok_r(data, "\n", &save); r >= 0 && line; line = strtok_r(NULL, "\n", &save)) {
                 char *w, *ws = NULL, *addr;
 
@@ -605,56 +647,57 @@ static int scan_haproxy(Discovery *d, const char *path, const char *unit) {
                         front = strcmp(w, "frontend") == 0 || strcmp(w, "listen") == 0;
                 if (!front || strcmp(w, "bind") != 0 || !(addr = strtok_r(NULL, " \t", &ws)))
                         continue;
-                while ((w = strtok_r(NULL, " \t", &ws)))
-                        if (strcmp(w, "crt") == 0 && (w = strtok_r(NULL, " \t", &ws))) {
-                                struct stat st;
-                                glob_t g = {};
-                                _cleanup_free_ char *pattern = NULL;
-
-                                /* crt DIR loads every file in it; crt FILE one. */
-                                if (stat(w, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                                        r = haproxy_crt(d, w, addr);
-                                        continue;
-                                }
-                                if (asprintf(&pattern, "%s/*", w) < 0)
-                                        return -ENOMEM;
-                                if (glob(pattern, 0, NULL, &g) == 0)
-                                        for (size_t j = 0; r >= 0 && j < g.gl_pathc; j++) {
-                                                size_t len = strlen(g.gl_pathv[j]);
-                                                if (len < 5 || (strcmp(g.gl_pathv[j] + len - 4, ".key") != 0 &&
-                                                                strcmp(g.gl_pathv[j] + len - 5, ".ocsp") != 0))
-                                                        r = haproxy_crt(d, g.gl_pathv[j], addr);
-                                        }
-                                globfree(&g);
-                        }
+                while (r >= 0 && (w = strtok_r(NULL, " \t", &ws)))
+                        if (strcmp(w, "crt") == 0 && (w = strtok_r(NULL, " \t", &ws)))
+                                r = haproxy_crt(fd, w, addr);
         }
         return r;
 }
 
-/* The running HAProxy processes of this namespace: their -f files (the Debian default is read anyway). */
+static int scan_haproxy(Discovery *d, const char *path, const DiscoverCred *c, const char *unit) {
+        _cleanup_free_ char *origin = NULL, *records = NULL;
+        size_t size = 0;
+        int r;
+
+        if (asprintf(&origin, "HAProxy (%s)", path) < 0)
+                return -ENOMEM;
+        r = config_allowed(d, c, origin, path);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = discover_run_as(c, haproxy_collect, (void *)path, CONF_MAX, &records, &size);
+        if (r < 0)
+                return config_failed(d, c, origin, path, r);
+        d->software = "haproxy";
+        d->unit = unit ?: "haproxy.service";
+        d->origin = origin;
+        d->cred = *c;
+        for (const char *s = records, *end = records + size; r >= 0 && s < end;) {
+                const char *crt = s, *key = crt + strlen(crt) + 1,
+                           *addr = key < end ? key + strlen(key) + 1 : end;
+
+                if (addr >= end)
+                        break;
+                s = addr + strlen(addr) + 1;
+                r = add_pair(d, crt, key, addr, false);
+        }
+        return r;
+}
+
+/* The running HAProxy processes of this namespace: their -f files, read as whoever runs them (the Debian
+ * default is read anyway, as root's). */
 static int scan_haproxy_processes(Discovery *d) {
-        _cleanup_(closedirp_) DIR *proc = opendir("/proc");
         int r = 0;
 
-        for (struct dirent *de = proc ? readdir(proc) : NULL; r >= 0 && de; de = readdir(proc)) {
-                _cleanup_free_ char *cmd = NULL, *comm = NULL, *unit = NULL;
-                char path[64];
-                pid_t pid = (pid_t) strtol(de->d_name, NULL, 10);
-                size_t size = 0, csize = 0;
+        for (size_t i = 0; r >= 0 && i < d->n_procs; i++) {
+                const DiscoverProcess *p = &d->procs[i];
+                const char *cmd = p->cmdline;
 
-                if (pid <= 0 || !same_netns(pid))
+                if (p->server != DISCOVER_HAPROXY || !p->same_netns)
                         continue;
-                snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
-                if (read_proc(path, &comm, &csize) < 0 || strcmp(comm, "haproxy\n") != 0)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-                if (read_proc(path, &cmd, &size) < 0)
-                        continue;
-                unit = discover_unit_of(pid);
-                for (size_t i = 0; r >= 0 && i < size; i += strlen(cmd + i) + 1)
-                        if (strcmp(cmd + i, "-f") == 0 && i + 3 < size &&
-                            strcmp(cmd + i + 3, "/etc/haproxy/haproxy.cfg") != 0)
-                                r = scan_haproxy(d, cmd + i + 3, unit);
+                for (size_t j = 0; r >= 0 && j < p->cmdline_size; j += strlen(cmd + j) + 1)
+                        if (strcmp(cmd + j, "-f") == 0 && j + 3 < p->cmdline_size &&
+                            strcmp(cmd + j + 3, "/etc/haproxy/haproxy.cfg") != 0)
+                                r = scan_haproxy(d, cmd + j + 3, &p->cred, unit_of(d, p, "haproxy.service"));
         }
         return r;
 }
@@ -704,6 +747,7 @@ static int scan_apache(Discovery *d) {
                 if (glob(patterns[i], 0, NULL, &g) != 0)
                         continue;
                 d->software = "apache";
+                d->cred = (DiscoverCred){}; /* root's own configuration directories */
                 d->unit = i == 0 ? "apache2.service" : "httpd.service";
                 d->origin = patterns[i];
                 for (size_t j = 0; r >= 0 && j < g.gl_pathc; j++)
@@ -729,17 +773,16 @@ static bool listen_matches(const char *listen, const Listener *x) {
         return strlen(x->address) == alen && strncmp(x->address, listen, alen) == 0;
 }
 
-static bool self_signed(const char *path) {
-        _cleanup_free_ uint8_t *der = NULL;
+static bool self_signed(const uint8_t *der, size_t size) {
         gnutls_x509_crt_t crt = NULL;
-        size_t size = 0;
         unsigned status = 1;
         bool r = false;
 
-        if (discover_read_leaf(path, &der, &size) < 0 || gnutls_x509_crt_init(&crt) < 0)
+        if (!der || gnutls_x509_crt_init(&crt) < 0)
                 return false;
-        if (gnutls_x509_crt_import(crt, &(gnutls_datum_t) { .data = der, .size = (unsigned) size },
-                                   GNUTLS_X509_FMT_DER) >= 0 &&
+        if (gnutls_x509_crt_import(
+                crt, &(gnutls_datum_t){.data = (uint8_t *)der, .size = (unsigned)size},
+                GNUTLS_X509_FMT_DER) >= 0 &&
             gnutls_x509_crt_check_issuer(crt, crt) && gnutls_x509_crt_verify(crt, &crt, 1, 0, &status) >= 0)
                 r = status == 0;
         gnutls_x509_crt_deinit(crt);
@@ -767,8 +810,9 @@ static int names_push(char ***l, const char *s) {
 
 static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***names) {
         _cleanup_free_ char *name = NULL, *stem = NULL, *verify = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
         const char *base = strrchr(p->cert, '/') ? strrchr(p->cert, '/') + 1 : p->cert;
-        size_t vsize = 0;
+        size_t vsize = 0, size = 0;
         struct stat st;
         FILE *f;
         int r;
@@ -792,11 +836,16 @@ static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***na
         if (import_section(w, "certificate", name) < 0)
                 return -EINVAL;
         import_comment(w, "%s", p->origin);
+        if (p->note)
+                import_comment(w, "%s", p->note);
         if (import_key(w, "certificate", p->cert) < 0 || (p->key && import_key(w, "key", p->key) < 0)) {
                 import_comment(w, "not listed: %s: a path the inventory cannot hold", p->cert);
                 return 0;
         }
-        if (self_signed(p->cert)) {
+        /* The certificate as its server's user reads it: a path that user named is opened with no more. */
+        if (discover_read_as(&p->cred, p->cert, LEAF_MAX, (char **)&data, &size) >= 0)
+                (void)discover_leaf_of(data, size, &p->leaf, &p->leaf_size);
+        if (self_signed(p->leaf, p->leaf_size)) {
                 import_comment(w, "self-signed: its own trust anchor");
                 (void) import_key(w, "ca", p->cert);
         }
@@ -813,7 +862,6 @@ static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***na
         f = open_memstream(&verify, &vsize);
         if (!f)
                 return -ENOMEM;
-        (void) discover_read_leaf(p->cert, &p->leaf, &p->leaf_size);
         for (size_t i = 0; i < p->n_listens; i++)
                 for (size_t j = 0; j < n; j++) {
                         Listener *x = &l[j];
@@ -839,8 +887,37 @@ static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***na
         return 0;
 }
 
+/* What the servers' configurations name, each source in turn. Returns 0 or -errno. */
+static int scan(Discovery *d) {
+        int r;
+
+        progress(d, false, "reading the processes");
+        r = discover_processes(&d->procs, &d->n_procs);
+        if (r >= 0) {
+                progress(d, false, "reading nginx");
+                r = scan_nginx(d);
+        }
+        if (r >= 0) {
+                progress(d, false, "reading PostgreSQL");
+                r = scan_postgres(d);
+        }
+        if (r >= 0)
+                r = scan_postgres_clusters(d);
+        if (r >= 0) {
+                progress(d, false, "reading HAProxy");
+                r = scan_haproxy(d, "/etc/haproxy/haproxy.cfg", &(DiscoverCred){}, NULL);
+        }
+        if (r >= 0)
+                r = scan_haproxy_processes(d);
+        if (r >= 0) {
+                progress(d, false, "reading Apache");
+                r = scan_apache(d);
+        }
+        return r;
+}
+
 int discover_run(const ImportOptions *o) {
-        _cleanup_(discovery_done) Discovery d = {};
+        _cleanup_(discovery_done) Discovery d = {.start = now_monotonic()};
         _cleanup_(import_writer_done) ImportWriter w = {};
         _cleanup_strv_free_ char **names = NULL;
         Listener *l = NULL;
@@ -851,17 +928,7 @@ int discover_run(const ImportOptions *o) {
                 log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
                 return 1;
         }
-        r = scan_nginx(&d);
-        if (r >= 0)
-                r = scan_postgres(&d);
-        if (r >= 0)
-                r = scan_postgres_clusters(&d);
-        if (r >= 0)
-                r = scan_haproxy(&d, "/etc/haproxy/haproxy.cfg", NULL);
-        if (r >= 0)
-                r = scan_haproxy_processes(&d);
-        if (r >= 0)
-                r = scan_apache(&d);
+        r = scan(&d);
         if (r >= 0)
                 r = discover_listeners(&l, &n);
         if (r >= 0)
@@ -871,7 +938,15 @@ int discover_run(const ImportOptions *o) {
                 discover_listeners_free(l, n);
                 return 1;
         }
-        discover_probe(l, n);
+        for (size_t i = 0; i < n; i++) {
+                char what[160];
+
+                snprintf(
+                    what, sizeof(what), "probing listener %zu of %zu, %s:%u", i + 1, n, l[i].address,
+                    l[i].port);
+                progress(&d, i > 0, what);
+                discover_probe(&l[i], 1);
+        }
 
         import_comment(&w, "Written by `certherd discover`: the certificates this host serves, watched only.");
         import_comment(&w, "Set issuer (and names) on a set for certherd to renew it.");
@@ -888,13 +963,17 @@ int discover_run(const ImportOptions *o) {
                                        x->connect, x->port, x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "",
                                        x->comm[0] ? x->comm : "?", (int) x->pid);
                 else if (x->kind == LISTENER_PLAINTEXT && !x->loopback) {
-                        char who[64] = "owner unknown";
+                        char owner[64] = "owner unknown";
                         if (x->pid > 0)
-                                snprintf(who, sizeof(who), "%s, pid %d", x->comm[0] ? x->comm : "?", (int) x->pid);
-                        import_comment(&w, "plaintext: %s:%u (%s) speaks no TLS on a non-loopback address", x->address,
-                                       x->port, who);
-                        fprintf(stderr, "plaintext listener: %s:%u (%s): no TLS on a non-loopback address\n",
-                                x->address, x->port, who);
+                                snprintf(
+                                    owner, sizeof(owner), "%s, pid %d", x->comm[0] ? x->comm : "?",
+                                    (int)x->pid);
+                        import_comment(
+                            &w, "plaintext: %s:%u (%s) speaks no TLS on a non-loopback address", x->address,
+                            x->port, owner);
+                        fprintf(
+                            stderr, "plaintext listener: %s:%u (%s): no TLS on a non-loopback address\n",
+                            x->address, x->port, owner);
                         plaintext++;
                 }
         }
