@@ -22,12 +22,19 @@
 /* How often a wait or a transfer looks at the cancel flag. */
 #define CANCEL_CHECK (100 * USEC_PER_SEC / 1000)
 
+/* A transfer handle and the multi handle it runs in: the connection cache is the multi handle's, so the
+ * pair stays together in the pool and the connection is reused by the next request. */
+typedef struct HttpHandle {
+        CURL *easy;
+        CURLM *multi;
+} HttpHandle;
+
 struct AcmeHttp {
         const AcmeConfig *cfg;
         char *origin; /* of the directory: "https://host:port" */
 
         pthread_mutex_t lock; /* the pool */
-        CURL **easy;          /* idle handles, each keeping its connection */
+        HttpHandle *easy;     /* idle handles, each keeping its connection */
         size_t n_easy;
         CURLSH *share; /* DNS cache and TLS sessions across handles */
         pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -224,11 +231,18 @@ int acme_http_new(const AcmeConfig *cfg, AcmeHttp **ret) {
         return 0;
 }
 
+static void handle_free(HttpHandle x) {
+        if (x.multi)
+                curl_multi_cleanup(x.multi);
+        if (x.easy)
+                curl_easy_cleanup(x.easy);
+}
+
 AcmeHttp *acme_http_free(AcmeHttp *h) {
         if (!h)
                 return NULL;
         for (size_t i = 0; i < h->n_easy; i++)
-                curl_easy_cleanup(h->easy[i]);
+                handle_free(h->easy[i]);
         free(h->easy);
         if (h->share)
                 curl_share_cleanup(h->share);
@@ -275,31 +289,71 @@ static void sockets_cloexec(void) {
         closedir(d);
 }
 
-static CURL *easy_acquire(AcmeHttp *h) {
-        CURL *c = NULL;
+/* A pooled handle, or a new one; .easy NULL when out of memory. */
+static HttpHandle easy_acquire(AcmeHttp *h) {
+        HttpHandle x = {};
 
         pthread_mutex_lock(&h->lock);
         if (h->n_easy > 0)
-                c = h->easy[--h->n_easy];
+                x = h->easy[--h->n_easy];
         pthread_mutex_unlock(&h->lock);
-        return c ?: curl_easy_init();
+        if (!x.easy) {
+                x.easy = curl_easy_init();
+                x.multi = curl_multi_init();
+                if (!x.easy || !x.multi) {
+                        handle_free(x);
+                        return (HttpHandle) {};
+                }
+        }
+        return x;
 }
 
-static void easy_release(AcmeHttp *h, CURL *c) {
-        CURL **l;
+static void easy_release(AcmeHttp *h, HttpHandle x) {
+        HttpHandle *l;
 
         /* Options go, the connection and TLS session stay (curl_easy_reset keeps them). */
-        curl_easy_reset(c);
+        curl_easy_reset(x.easy);
         pthread_mutex_lock(&h->lock);
-        l = realloc(h->easy, (h->n_easy + 1) * sizeof(CURL *));
+        l = realloc(h->easy, (h->n_easy + 1) * sizeof(HttpHandle));
         if (l) {
                 h->easy = l;
-                h->easy[h->n_easy++] = c;
-                c = NULL;
+                h->easy[h->n_easy++] = x;
+                x = (HttpHandle) {};
         }
         pthread_mutex_unlock(&h->lock);
-        if (c)
-                curl_easy_cleanup(c);
+        handle_free(x);
+}
+
+/* curl_easy_perform(), but looking at the cancel flag and the deadline every CANCEL_CHECK, also while the
+ * server is silent: libcurl calls the progress function only about once a second then, which let a
+ * SIGTERM wait up to a second for a request that was waiting for its answer. */
+static CURLcode perform(AcmeHttp *h, HttpHandle x) {
+        CURLcode k = CURLE_ABORTED_BY_CALLBACK;
+        int running = 1, queued;
+
+        if (curl_multi_add_handle(x.multi, x.easy) != CURLM_OK)
+                return CURLE_OUT_OF_MEMORY;
+        for (;;) {
+                CURLMsg *msg;
+
+                if (curl_multi_perform(x.multi, &running) != CURLM_OK) {
+                        k = CURLE_OUT_OF_MEMORY;
+                        break;
+                }
+                if (!running) {
+                        msg = curl_multi_info_read(x.multi, &queued);
+                        k = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR;
+                        break;
+                }
+                if (acme_http_cancelled(h) || deadline_left(h) == 0)
+                        break; /* CURLE_ABORTED_BY_CALLBACK, as the progress function would have said */
+                if (curl_multi_poll(x.multi, NULL, 0, (int) (CANCEL_CHECK / 1000), NULL) != CURLM_OK) {
+                        k = CURLE_OUT_OF_MEMORY;
+                        break;
+                }
+        }
+        (void) curl_multi_remove_handle(x.multi, x.easy);
+        return k;
 }
 
 /* The connection sockets themselves are made close-on-exec from the start. */
@@ -307,7 +361,7 @@ static curl_socket_t open_socket(void *userdata, curlsocktype purpose, struct cu
         return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* Called by libcurl about once a second, and whenever data moves: a cancel aborts the transfer. */
+/* Called by libcurl whenever data moves (and about once a second): a cancel aborts the transfer. */
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
         AcmeHttp *h = userdata;
 
@@ -325,8 +379,9 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         usec_t budget = t->deadline > now_monotonic() ? t->deadline - now_monotonic() : 0;
         usec_t timeout = budget < ACME_TRANSFER_TIMEOUT ? budget : ACME_TRANSFER_TIMEOUT;
         usec_t connect, left;
-        CURL *c;
+        HttpHandle x;
         CURLcode k;
+        CURL *c;
 
         acme_response_done(ret);
         if (acme_http_cancelled(h))
@@ -347,9 +402,10 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         timeout = timeout < left ? timeout : left;
         connect = timeout < ACME_CONNECT_TIMEOUT ? timeout : ACME_CONNECT_TIMEOUT;
 
-        c = easy_acquire(h);
-        if (!c)
+        x = easy_acquire(h);
+        if (!x.easy)
                 return -ENOMEM;
+        c = x.easy;
         atomic_fetch_add(&h->n_requests, 1);
         if (body)
                 headers = curl_slist_append(headers, "Content-Type: application/jose+json");
@@ -388,13 +444,13 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
         }
 
-        k = curl_easy_perform(c);
+        k = perform(h, x);
         ret->curl_code = k;
         if (k == CURLE_OK)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(headers);
-        easy_release(h, c);
+        easy_release(h, x);
         sockets_cloexec();
         log_debug("[acme \"%s\"] %s %s: %ld%s%s", h->cfg->name, method, url, ret->status, k ? " " : "",
                   k ? curl_easy_strerror(k) : "");

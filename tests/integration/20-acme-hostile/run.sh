@@ -148,6 +148,26 @@ stop_proxy
 ok "certherd run with an order pending: SIGTERM honoured in $took s, the order kept for the next run"
 rm -f "$T"/state/acme/peb/orders/*
 
+# --- SIGTERM while a request waits for the server's answer: the daemon is gone within 0.5 s (libcurl's
+# progress callback alone comes only once a second while nothing moves)
+start_proxy --delay /my-order/ 30
+"$CERTHERD" -c "$T/d.conf" run 2>"$T/daemon.log" &
+DAEMON=$!
+pids+=("$DAEMON")
+for i in $(seq 300); do grep -q "^holding POST /my-order/" "$T/proxy.log" && break; sleep 0.1; done
+grep -q "^holding POST /my-order/" "$T/proxy.log" || die "the daemon sent no order request: $(cat "$T/daemon.log")"
+sleep 0.3 # well inside the held request
+t0=$EPOCHREALTIME
+kill -TERM "$DAEMON"
+for i in $(seq 200); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.02; done
+took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+kill -0 "$DAEMON" 2>/dev/null && die "still running $took s after SIGTERM: $(tail -5 "$T/daemon.log")"
+wait "$DAEMON" || true
+awk -v t="$took" 'BEGIN { exit !(t < 0.5) }' || die "the daemon took $took s to stop during a request (over 0.5 s)"
+stop_proxy
+ok "certherd run waiting for the server's answer: stopped $took s after SIGTERM"
+rm -f "$T"/state/acme/peb/orders/*
+
 # --- a flood on the http-01 responder while pebble validates: 1 000 connections that send nothing held
 # open, new ones arriving all the time, and 80 slow clients dribbling a request head that never ends
 cat >"$T/flood.py" <<PY

@@ -181,6 +181,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         for substr, seconds in args.delay:
             if substr in self.path:
+                log(f"holding {self.command} {self.path} for {seconds} s")
                 time.sleep(float(seconds))
         host = self.headers.get("Host")
         if args.ari and self.path.startswith("/renewal-info/"):
