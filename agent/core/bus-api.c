@@ -84,11 +84,19 @@ static const char *sender_of(sd_bus_message *m) {
 
 /* Answer an order with an error and drop it. */
 static void order_fail(Order *o, const char *name, const char *message) {
+        log_debug("Renew by %s refused: %s", sender_of(o->msg), message);
         (void) sd_bus_reply_method_error(o->msg, &SD_BUS_ERROR_MAKE_CONST(name, message));
         order_free(o);
 }
 
+/* Authorized: now it is an order, and the journal says who gave it (a refused one is logged at debug
+ * only: a stranger calling Renew in a loop must not fill the journal). */
 static void order_queue(Order *o) {
+        if (o->all)
+                log_info("Renew%s of all sets ordered by %s", o->force ? " --force" : "", sender_of(o->msg));
+        else
+                log_info("Renew%s of %s%s ordered by %s", o->force ? " --force" : "", o->names[0],
+                         o->names[1] ? " and more" : "", sender_of(o->msg));
         o->state = ORDER_QUEUED;
         (void) sd_event_source_set_enabled(o->api->kick, SD_EVENT_ONESHOT);
 }
@@ -134,6 +142,16 @@ static bool user_may_act(uid_t uid) {
         if (uid == 0 || uid == geteuid())
                 return true;
         return getpwnam_r(CERTHERD_USER, &pw, buf, sizeof(buf), &p) == 0 && p && p->pw_uid == uid;
+}
+
+/* Whether the sender of msg is root, the daemon's user or user certherd (who may act without polkit, and
+ * who see every detail of a Check). */
+static bool sender_may_act(sd_bus_message *msg) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+
+        return sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds) >= 0 &&
+               sd_bus_creds_get_euid(creds, &uid) >= 0 && user_may_act(uid);
 }
 
 /* Acting needs root, the daemon's user or user certherd; anyone else is asked of polkit (asynchronously:
@@ -191,12 +209,6 @@ static int method_renew(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s", err ?: "invalid argument");
         if (r < 0)
                 return r;
-        if (o->all)
-                log_info("Renew%s of all sets ordered by %s", force ? " --force" : "", sender_of(msg));
-        else
-                log_info("Renew%s of %s%s ordered by %s", force ? " --force" : "", names[0],
-                         names[1] ? " and more" : "", sender_of(msg));
-
         o->msg = sd_bus_message_ref(msg);
         o->api = b;
         o->state = ORDER_AUTHORIZING;
@@ -226,7 +238,7 @@ static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, cha
                 return sd_bus_error_setf(error, BUS_API_ERROR_UNSUPPORTED_FORMAT, "unsupported format '%s'",
                                          format);
 
-        r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, &text, &code, &err);
+        r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, !sender_may_act(msg), &text, &code, &err);
         if (r == -ENXIO)
                 return sd_bus_error_set(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
                                         err ?: "no such certificate");

@@ -75,9 +75,9 @@ typedef struct BusApiOps {
         /* The inventory's main file as the daemon loaded it: a CLI given another one works alone. */
         const char *(*inventory_path)(void *ud);
         /* The current report of the named sets (names NULL: all) as `check`/`status` would print it, and
-         * its exit code. Returns 0; -ENXIO for an unknown name, -EAGAIN before the first inspection
-         * (*ret_error may name why); -errno. */
-        int (*check)(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit,
+         * its exit code; `redact` for a caller who may not renew (CheckReport.redact). Returns 0; -ENXIO for
+         * an unknown name, -EAGAIN before the first inspection (*ret_error may name why); -errno. */
+        int (*check)(void *ud, char **names, BusApiFormat fmt, bool redact, char **ret_text, int *ret_exit,
                      char **ret_error);
         /* The sets a Renew order of `names` covers (names NULL: every renewable set; ret: NULL-terminated,
          * malloc'd). Returns 0; -ENXIO for an unknown name, -EINVAL for a set that cannot be renewed

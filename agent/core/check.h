@@ -34,6 +34,9 @@ typedef struct CheckReport {
         Plan *plans;       /* indexed like results (check_plan_one); NULL: not planned */
         CheckCa *cas;      /* check_cas(); NULL/0: not inspected */
         size_t n_cas;
+        /* Render for a caller who may not renew: the texts of renewal and deploy errors (which may quote a
+         * hook's command line) are left out. */
+        bool redact;
 } CheckReport;
 
 /* certs: the certificate sets to inspect (NULL-terminated array of borrowed pointers; NULL for all).

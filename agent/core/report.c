@@ -23,14 +23,36 @@ static json_t *time_or_null(usec_t t) {
         return t == 0 || t == USEC_INFINITY ? json_null() : json_string(format_timestamp_iso(buf, sizeof(buf), t));
 }
 
-static json_t *problems_to_json(const CertFacts *f) {
+/* What a caller who may not renew (a Check over the bus from another user) sees instead of a text that
+ * may quote a hook's command line, or an error about one. */
+#define REDACTED "(details for root and the certherd user only)"
+
+static const char *problem_message(const CheckReport *rep, const Problem *p) {
+        return rep->redact && (p->code == PROBLEM_DEPLOY_FAILED || p->code == PROBLEM_RENEWAL_FAILING) ? REDACTED
+                                                                                                        : p->message;
+}
+
+static const char *error_text(const CheckReport *rep, const char *s) {
+        return rep->redact && s ? REDACTED : s;
+}
+
+/* A deploy step ("exec /usr/local/sbin/hook", "reload nginx.service") as a caller who may not renew sees
+ * it: its kind alone. Points into step or into buf. */
+static const char *step_text(const CheckReport *rep, const char *step, char *buf, size_t size) {
+        if (!rep->redact || !step)
+                return step;
+        snprintf(buf, size, "%.*s", (int) strcspn(step, " "), step);
+        return buf;
+}
+
+static json_t *problems_to_json(const CheckReport *rep, const CertFacts *f) {
         json_t *problems = json_array();
 
         for (size_t i = 0; problems && i < f->n_problems; i++)
                 json_array_append_new(problems,
                                       json_pack("{s:s, s:s, s:s}", "code", problem_code_to_string(f->problems[i].code),
                                                 "severity", severity_to_string(f->problems[i].severity), "message",
-                                                f->problems[i].message));
+                                                problem_message(rep, &f->problems[i])));
         return problems;
 }
 
@@ -42,13 +64,14 @@ static usec_t next_renewal(const Plan *p) {
 /* next_renewal, last_renewal {time, result, error}, deploy {time, result, step, error, serial}. */
 static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
         const CertState *st = rep->states ? &rep->states[i] : NULL;
+        char step[32];
 
         json_object_set_new(o, "next_renewal", rep->plans ? time_or_null(next_renewal(&rep->plans[i])) : json_null());
         json_object_set_new(o, "profile", st && st->profile ? json_string(st->profile) : json_null());
         if (st && st->failures > 0)
                 json_object_set_new(o, "last_renewal",
                                     json_pack("{s:o, s:s, s:s?}", "time", time_or_null(st->last_attempt), "result",
-                                              "failed", "error", st->last_error));
+                                              "failed", "error", error_text(rep, st->last_error)));
         else if (st && st->last_renewal > 0)
                 json_object_set_new(o, "last_renewal", json_pack("{s:o, s:s, s:n}", "time", time_or_null(st->last_renewal),
                                                                  "result", "ok", "error"));
@@ -58,19 +81,20 @@ static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
                 json_object_set_new(o, "deploy",
                                     json_pack("{s:o, s:s, s:s?, s:s?, s:s?}", "time", time_or_null(st->deploy_time),
                                               "result", st->deploy_failed ? "failed" : "ok", "step",
-                                              st->deploy_failed ? st->deploy_step : NULL, "error",
-                                              st->deploy_failed ? st->deploy_error : NULL, "serial", st->deploy_serial));
+                                              st->deploy_failed ? step_text(rep, st->deploy_step, step, sizeof(step)) : NULL, "error",
+                                              st->deploy_failed ? error_text(rep, st->deploy_error) : NULL, "serial",
+                                              st->deploy_serial));
         else
                 json_object_set_new(o, "deploy", json_null());
 }
 
-static json_t *result_to_json(const CheckResult *res) {
+static json_t *result_to_json(const CheckReport *rep, const CheckResult *res) {
         const CertFacts *f = res->facts;
         json_t *o, *problems;
         char nb[32], na[32];
         _cleanup_free_ char *pin = NULL;
 
-        problems = problems_to_json(f);
+        problems = problems_to_json(rep, f);
         if (f->has_pin && pin_format(f->pin, PIN_FORMAT_BASE64, &pin) < 0)
                 pin = NULL;
 
@@ -106,7 +130,7 @@ static json_t *result_to_json(const CheckResult *res) {
 int report_json(const CheckReport *rep, FILE *f) {
         fputs("{\"certificates\": [", f);
         for (size_t i = 0; i < rep->n_results; i++) {
-                json_t *o = result_to_json(&rep->results[i]);
+                json_t *o = result_to_json(rep, &rep->results[i]);
                 int r;
 
                 if (!o)
@@ -125,7 +149,7 @@ int report_json(const CheckReport *rep, FILE *f) {
                                       rep->cas[i].ca->certificate, "not_after",
                                       x->parsed ? time_or_null(x->not_after) : json_null(), "days_left",
                                       x->parsed ? json_integer(x->days_left) : json_null(), "state",
-                                      severity_to_string(x->state), "problems", problems_to_json(x));
+                                      severity_to_string(x->state), "problems", problems_to_json(rep, x));
                 int r;
 
                 if (!o)
@@ -159,7 +183,7 @@ int report_lines(const CheckReport *rep, FILE *f) {
                 }
                 for (size_t j = 0; j < x->n_problems; j++)
                         fprintf(f, "%-8s %s: %s: %s\n", severity_to_string(x->problems[j].severity), res->cert->name,
-                                problem_code_to_string(x->problems[j].code), x->problems[j].message);
+                                problem_code_to_string(x->problems[j].code), problem_message(rep, &x->problems[j]));
         }
         /* An internal CA is mentioned when something is wrong with it. */
         for (size_t i = 0; i < rep->n_cas; i++)
@@ -189,13 +213,15 @@ static const char *state_color(Severity s) {
 }
 
 /* "ok", "failed: why", "deploy-failed: step" — the last result of a set's lifecycle. */
-static void last_result(const CertState *st, char *buf, size_t size) {
+static void last_result(const CheckReport *rep, const CertState *st, char *buf, size_t size) {
+        char step[32];
+
         if (!st)
                 snprintf(buf, size, "-");
         else if (st->deploy_failed)
-                snprintf(buf, size, "deploy-failed: %s", st->deploy_step ?: "?");
+                snprintf(buf, size, "deploy-failed: %s", step_text(rep, st->deploy_step, step, sizeof(step)) ?: "?");
         else if (st->failures > 0)
-                snprintf(buf, size, "failed: %s", st->last_error ?: "?");
+                snprintf(buf, size, "failed: %s", error_text(rep, st->last_error) ?: "?");
         else if (st->last_renewal > 0 || st->deploy_time > 0)
                 snprintf(buf, size, "ok");
         else
@@ -254,7 +280,7 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
                         format_timestamp_iso(next, sizeof(next), t);
                         next[16] = 0; /* 2026-12-01T13:00 */
                 }
-                last_result(rep->states ? &rep->states[i] : NULL, last, sizeof(last));
+                last_result(rep, rep->states ? &rep->states[i] : NULL, last, sizeof(last));
                 table_row(f, color, wname, res->cert->name, res->facts, next, last);
         }
         for (size_t i = 0; i < rep->n_cas; i++) {

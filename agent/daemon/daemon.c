@@ -760,7 +760,7 @@ static const char *bus_inventory_path(void *ud) {
 }
 
 /* The daemon's report of the named sets (or all, with the internal CAs' rows) rendered as the CLI would. */
-static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit,
+static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, char **ret_text, int *ret_exit,
                      char **ret_error) {
         Manager *m = ud;
         _cleanup_free_ CheckResult *results = NULL;
@@ -777,6 +777,7 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, 
         rep = *m->report;
         rep.cas = NULL;
         rep.n_cas = 0;
+        rep.redact = redact;
         if (names) { /* the named sets, in the order named, as `check NAME…` prints them */
                 rep.n_results = strv_length(names);
                 rep.results = results = calloc(rep.n_results, sizeof(CheckResult));

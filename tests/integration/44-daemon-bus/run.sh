@@ -172,10 +172,38 @@ nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$CERTHERD" -c "$c
 expect 0 nobody check web
 grep -q " web: " "$T/out" || die "check as nobody"
 s3=$(serial)
+ordered=$(grep -c "ordered by" "$T/daemon.log")
+lines=$(wc -l <"$T/daemon.log")
 expect 1 nobody renew --force web
 grep -qi "renewing needs root" "$T/err" || { cat "$T/err" >&2; die "no access-denied message"; }
 [[ $(serial) == "$s3" ]] || die "an order from nobody was carried out"
-ok "as user nobody: check answered by the daemon; renew --force refused (exit 1), nothing renewed"
+(($(grep -c "ordered by" "$T/daemon.log") == ordered)) || die "a refused Renew was logged as ordered: $(tail -3 "$T/daemon.log")"
+(($(wc -l <"$T/daemon.log") == lines)) || die "a stranger's refused Renew was logged at info: $(tail -3 "$T/daemon.log")"
+ok "as user nobody: check answered by the daemon; renew --force refused (exit 1), nothing renewed, nothing logged"
+
+# A deploy hook whose path holds a secret: root's check shows the failed step and its error, a user who
+# may not renew sees neither the hook's command line nor the error's text.
+printf '#!/bin/sh\nexit 1\n' >"$T/deploy-hunter2"
+chmod 0755 "$T/deploy-hunter2"
+sed -i "/^issuer = ca:internal/a exec = $T/deploy-hunter2" "$conf"
+kill -HUP "$daemon"
+for i in $(seq 100); do grep -q "inventory reloaded" "$T/daemon.log" && break; sleep 0.05; done
+grep -q "inventory reloaded" "$T/daemon.log" || die "the daemon did not reload: $(tail -3 "$T/daemon.log")"
+expect 1 ch renew --force web
+expect 2 ch --json check web
+grep -q hunter2 "$T/out" || { cat "$T/out" >&2; die "root does not see the failing hook in check --json"; }
+expect 2 nobody --json check web
+grep -q hunter2 "$T/out" && { cat "$T/out" >&2; die "a user who may not renew sees the hook's command line"; }
+grep -q '"deploy-failed"' "$T/out" || { cat "$T/out" >&2; die "the problem itself is hidden from other users"; }
+expect 2 nobody check web
+grep -q hunter2 "$T/out" && { cat "$T/out" >&2; die "check as nobody shows the hook's command line"; }
+expect 2 nobody status
+grep -q hunter2 "$T/out" && { cat "$T/out" >&2; die "status as nobody shows the hook's command line"; }
+sed -i "/^exec = /d" "$conf"
+kill -HUP "$daemon"
+for i in $(seq 100); do (($(grep -c "inventory reloaded" "$T/daemon.log") >= 2)) && break; sleep 0.05; done
+expect 0 ch renew --force web
+ok "a failed deploy: root sees the hook in check, other users see deploy-failed without its command line or error"
 
 # Without the daemon the CLI works alone again.
 kill -TERM "$daemon"; wait "$daemon" || die "the daemon did not stop cleanly"
