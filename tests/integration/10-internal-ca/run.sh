@@ -200,6 +200,17 @@ expect 0 "$CERTHERD" -c "$T/day.conf" renew
 expect 0 "$CERTHERD" -c "$T/day.conf" check daily
 ok "a fresh 24-hour certificate is ok with the default thresholds (check exits 0 right after renew)"
 
+# A certificate path that is a symbolic link (to a shared copy, say): the install replaces the link by a
+# regular file, says so with the old target, and keeps what the link led to in the backup.
+mv "$T/day/daily.crt" "$T/day/daily-shared.crt"
+ln -s "$T/day/daily-shared.crt" "$T/day/daily.crt"
+expect 0 "$CERTHERD" -c "$T/day.conf" renew --force daily
+grep -q "$T/day/daily.crt: replacing the symbolic link to $T/day/daily-shared.crt with a regular file" "$T/err" ||
+        die "the replaced symlink was not logged: $(cat "$T/err")"
+[[ -f $T/day/daily.crt && ! -L $T/day/daily.crt ]] || die "the certificate path is still a link"
+cmp -s "$T/state-day/backup/daily/cert" "$T/day/daily-shared.crt" || die "the backup does not hold what the link led to"
+ok "a certificate path that was a symlink: replaced by a file, logged with its old target, the old certificate in the backup"
+
 # the untouched server pair survived all of it
 [[ $(cat "$T/tls/server.crt") == "$old_crt" && $(cat "$T/tls/server.key") == "$old_key" ]] || die "server pair changed"
 echo "$n_ok passed"
