@@ -44,12 +44,12 @@ static usec_t order_deadline(void) {
 }
 
 static Poll poll_start(AcmeSession *s) {
-        return (Poll) { .s = s, .deadline = now_monotonic() + order_deadline(), .next = ACME_POLL_FIRST };
+        return (Poll) { .s = s, .deadline = now_monotonic() + order_deadline(), .next = 0 };
 }
 
-/* Wait before asking again: the server's Retry-After (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]) or
- * a doubling step. Returns 0, -ETIMEDOUT once the order's deadline would pass (not waited for),
- * -ECANCELED. */
+/* Wait before asking again: the server's Retry-After (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]), or
+ * nothing the first time, then a doubling step. Returns 0, -ETIMEDOUT once the order's deadline would
+ * pass (not waited for), -ECANCELED. */
 static int poll_wait(Poll *p, const AcmeResponse *resp) {
         usec_t wait = p->next;
 
@@ -57,7 +57,7 @@ static int poll_wait(Poll *p, const AcmeResponse *resp) {
                 wait = resp->retry_after < ACME_POLL_WAIT_MIN   ? ACME_POLL_WAIT_MIN
                        : resp->retry_after > ACME_POLL_WAIT_MAX ? ACME_POLL_WAIT_MAX
                                                                 : resp->retry_after;
-        p->next = p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2 : ACME_POLL_WAIT_MAX;
+        p->next = p->next == 0 ? ACME_POLL_STEP : p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2 : ACME_POLL_WAIT_MAX;
         if (now_monotonic() + wait > p->deadline)
                 return -ETIMEDOUT;
         return acme_http_wait(acme_session_http(p->s), wait);

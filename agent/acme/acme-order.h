@@ -16,9 +16,10 @@ typedef struct AcmeSession AcmeSession;
  * up on it; it stays persisted and the next run resumes it. */
 #define ACME_ORDER_DEADLINE (300 * USEC_PER_SEC)
 /* Polling an order or authorization that is pending, ready or processing: the server's Retry-After
- * (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]), else a wait doubling from ACME_POLL_FIRST up to
- * ACME_POLL_WAIT_MAX: never a busy loop, whatever the server answers. */
-#define ACME_POLL_FIRST (50 * USEC_PER_SEC / 1000)
+ * (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]), else once at once (a fast server is often done by
+ * then), then a wait doubling from ACME_POLL_STEP up to ACME_POLL_WAIT_MAX: never a busy loop, whatever
+ * the server answers. */
+#define ACME_POLL_STEP (50 * USEC_PER_SEC / 1000)
 #define ACME_POLL_WAIT_MIN (50 * USEC_PER_SEC / 1000)
 #define ACME_POLL_WAIT_MAX (10 * USEC_PER_SEC)
 
