@@ -535,8 +535,14 @@ int path_check_owned(const char *path, struct stat *ret_st, char **reterr_path, 
         return 0;
 }
 
-int read_owned_file(const char *path, size_t max, uint8_t **ret, size_t *ret_size, char **reterr_path,
-                    struct stat *reterr_st) {
+int read_owned_file(
+                const char *path,
+                ReadFlags flags,
+                size_t max,
+                uint8_t **ret,
+                size_t *ret_size,
+                char **reterr_path,
+                struct stat *reterr_st) {
         _cleanup_close_ int fd = -1;
         struct stat checked, st;
         FileBuffer b = {};
@@ -545,7 +551,7 @@ int read_owned_file(const char *path, size_t max, uint8_t **ret, size_t *ret_siz
         r = path_check_owned(path, &checked, reterr_path, reterr_st);
         if (r < 0)
                 return r;
-        fd = open_regular_internal(AT_FDCWD, path, 0, false, &st);
+        fd = open_regular_internal(AT_FDCWD, path, flags, false, &st);
         if (fd < 0)
                 return fd;
         if (st.st_dev != checked.st_dev || st.st_ino != checked.st_ino)

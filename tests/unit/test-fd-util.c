@@ -365,7 +365,7 @@ static void test_owned(void **state) {
         assert_int_equal(path_check_owned(tree, &st, &bad, NULL), 0);
         assert_true(S_ISDIR(st.st_mode));
         assert_int_equal(dir_check_owned(tree, NULL), 0);
-        assert_int_equal(read_owned_file(file, 4096, &data, &size, &bad, NULL), 0);
+        assert_int_equal(read_owned_file(file, 0, 4096, &data, &size, &bad, NULL), 0);
         assert_int_equal(size, 5);
         free(TAKE_PTR(data));
 
@@ -373,13 +373,13 @@ static void test_owned(void **state) {
         assert_int_equal(chmod(sub, 0775), 0);
         assert_int_equal(dir_check_owned(sub, &st), -EPERM);
         assert_int_equal(st.st_mode & 0777, 0775);
-        assert_int_equal(read_owned_file(file, 4096, &data, &size, &bad, &st), -EPERM);
+        assert_int_equal(read_owned_file(file, 0, 4096, &data, &size, &bad, &st), -EPERM);
         assert_string_equal(bad, sub);
         free(TAKE_PTR(bad));
         assert_int_equal(chmod(sub, 0755), 0);
         /* The file itself writable by others. */
         assert_int_equal(chmod(file, 0646), 0);
-        assert_int_equal(read_owned_file(file, 4096, &data, &size, &bad, &st), -EPERM);
+        assert_int_equal(read_owned_file(file, 0, 4096, &data, &size, &bad, &st), -EPERM);
         assert_string_equal(bad, file);
         free(TAKE_PTR(bad));
         assert_int_equal(chmod(file, 0644), 0);
