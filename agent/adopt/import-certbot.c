@@ -439,6 +439,16 @@ static const char *key_type_of(const Lineage *l, const char **ret_note) {
         return NULL;
 }
 
+/* A private or test ACME server: check would call the chain untrusted (and a renewal's validation fail)
+ * until `ca` names its root, which only the operator can fetch. */
+static void emit_ca_advice(ImportWriter *w, const Lineage *l, const char *fullchain) {
+        import_comment(w, "the chain of %s does not lead to a CA this system trusts (server %s is no public CA):",
+                       fullchain, param(l, "server") ?: "?");
+        import_comment(w, "put that server's root certificate (PEM) in a file and name it here, or check reports "
+                          "untrusted-chain:");
+        import_comment(w, "ca = /etc/certherd/%s-root.pem", l->account ? l->account->name : l->name);
+}
+
 static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
         const char *cert, *key, *chain, *fullchain, *kt, *note, *profile = param(l, "preferred_profile");
         _cleanup_free_ char *names = NULL;
@@ -494,16 +504,8 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
                 import_comment(w, "not imported: %s '%s': certherd makes ec-p256, ec-p384 and rsa-2048/3072/4096 keys",
                                note, param(l, note));
         (void) import_key(w, "key-policy", is_true(param(l, "reuse_key")) ? "reuse" : "rotate");
-        if (l->untrusted) {
-                /* A private or test ACME server: check would call the chain untrusted (and a renewal's
-                 * validation fail) until `ca` names its root. */
-                import_comment(w, "the chain of %s does not lead to a CA this system trusts (server %s is no "
-                                  "public CA):",
-                               fullchain, param(l, "server") ?: "?");
-                import_comment(w, "put that server's root certificate (PEM) in a file and name it here, or check "
-                                  "reports untrusted-chain:");
-                import_comment(w, "ca = /etc/certherd/%s-root.pem", l->account ? l->account->name : l->name);
-        }
+        if (l->untrusted)
+                emit_ca_advice(w, l, fullchain);
         if (profile) {
                 /* An ACME profile means something only to an ACME issuer: a watched set keeps it as a note. */
                 if (import_inventory_knows("certificate", "profile") && l->account && im->has_leaf)

@@ -258,20 +258,14 @@ static int request_name(Request *l, size_t n, Request *q) {
         return 0;
 }
 
-int import_certmonger(const ImportOptions *o, const char *dir) {
-        _cleanup_(import_writer_done) ImportWriter w = {};
-        _cleanup_free_ char *state_dir = NULL;
-        struct dirent **des = NULL;
-        Request *l = NULL;
-        uid_t owner = 0;
-        size_t n = 0;
-        int m, r;
+/* The state directory, the source rule for `dir`, no existing --write file. 0, or the exit code. */
+static int prepare(const ImportOptions *o, const char *dir, char **ret_state_dir, uid_t *ret_owner) {
+        int r;
 
-        dir = dir ?: "/var/lib/certmonger/requests";
-        r = import_state_directory(o, &state_dir);
+        r = import_state_directory(o, ret_state_dir);
         if (r < 0)
                 return r == -ENOMEM ? 1 : 3;
-        r = import_source_check(dir, dir, &owner);
+        r = import_source_check(dir, dir, ret_owner);
         if (r == -EPERM)
                 return 3;
         if (r < 0) {
@@ -282,6 +276,22 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                 log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
                 return 1;
         }
+        return 0;
+}
+
+int import_certmonger(const ImportOptions *o, const char *dir) {
+        _cleanup_(import_writer_done) ImportWriter w = {};
+        _cleanup_free_ char *state_dir = NULL;
+        struct dirent **des = NULL;
+        Request *l = NULL;
+        uid_t owner = 0;
+        size_t n = 0;
+        int m, r;
+
+        dir = dir ?: "/var/lib/certmonger/requests";
+        r = prepare(o, dir, &state_dir, &owner);
+        if (r != 0)
+                return r;
         m = scandir(dir, &des, NULL, alphasort);
         if (m < 0) {
                 log_error_errno(-errno, "cannot read %s: %m", dir);

@@ -32,7 +32,7 @@ static int read_own_key(const CertConfig *c, uint8_t **ret, size_t *ret_size, co
 
         fd = open_regular_at(AT_FDCWD, c->key, READ_TRUSTED, &st);
         if (fd < 0) {
-                *ret_why = fd == -ENOLINK  ? "it is a symbolic link that root did not make"
+                *ret_why = fd == -ENOLINK  ? "a symbolic link on its path was not made by root where nobody else may replace it"
                            : fd == -ENOENT ? "there is none"
                            : fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EISDIR
                                    ? "it is not a regular file"
