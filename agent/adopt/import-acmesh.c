@@ -188,7 +188,7 @@ typedef struct Server {
 
 typedef struct AcmeshImport {
         const char *dir;
-        uid_t owner; /* of the source tree: root, or the user running the import */
+        uid_t owner;  /* of the source tree: root, or the user running the import */
         bool preview; /* no --write: nothing is written anywhere */
         char *state_dir;
         Domain *domains;
@@ -508,7 +508,7 @@ static int read_domains(AcmeshImport *im) {
 }
 
 int import_acmesh(const ImportOptions *o, const char *dir) {
-        _cleanup_(acmesh_import_done) AcmeshImport im = { .dir = dir, .preview = !o->write };
+        _cleanup_(acmesh_import_done) AcmeshImport im = {.dir = dir, .preview = !o->write};
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
@@ -544,8 +544,9 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
                 if (s->note)
                         import_comment(&w, "%s", s->note);
                 else
-                        import_comment(&w, "account %s, %s %s/acme/%s/", s->url,
-                                       im.preview ? "stored by --write in" : "stored in", im.state_dir, s->name);
+                        import_comment(
+                            &w, "account %s, %s %s/acme/%s/", s->url,
+                            im.preview ? "stored by --write in" : "stored in", im.state_dir, s->name);
         }
         for (size_t i = 0; r >= 0 && i < im.n_domains; i++)
                 r = emit_domain(&im, &w, &im.domains[i]);

@@ -49,8 +49,8 @@ typedef struct Lineage {
 typedef struct Import {
         const ImportOptions *o;
         const char *dir;
-        uid_t owner;  /* of the source tree: root, or the user running the import */
-        bool preview; /* no --write: nothing is written anywhere */
+        uid_t owner;                    /* of the source tree: root, or the user running the import */
+        bool preview;                   /* no --write: nothing is written anywhere */
         gnutls_x509_trust_list_t trust; /* the system's CAs; NULL: not loaded */
         char *state_dir;
         Lineage *lineages;
@@ -128,9 +128,9 @@ static int lineage_inspect(const Import *im, Lineage *l) {
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read its certificate %s: %s", l->conf_path, fullchain,
                                        file_strerror(r));
-        r = x509_inspect(&(X509Input) { .cert_path = fullchain, .cert_data = data, .cert_size = size,
-                                        .trust = im->trust },
-                         now_realtime(), &l->facts);
+        r = x509_inspect(
+            &(X509Input){.cert_path = fullchain, .cert_data = data, .cert_size = size, .trust = im->trust},
+            now_realtime(), &l->facts);
         if (r < 0)
                 return log_error_errno(r, "Out of memory");
         for (size_t i = 0; im->trust && i < l->facts->n_problems; i++)
@@ -225,11 +225,11 @@ static int account_name(const Import *im, const char *server, char **ret) {
         static const struct {
                 const char *host, *name;
         } known[] = {
-                { "acme-v02.api.letsencrypt.org", "letsencrypt" },
-                { "acme-staging-v02.api.letsencrypt.org", "letsencrypt-staging" },
-                { "acme.zerossl.com", "zerossl" },
-                { "api.buypass.com", "buypass" },
-                { "dv.acme-v02.api.pki.goog", "google" },
+            {"acme-v02.api.letsencrypt.org", "letsencrypt"},
+            {"acme-staging-v02.api.letsencrypt.org", "letsencrypt-staging"},
+            {"acme.zerossl.com", "zerossl"},
+            {"api.buypass.com", "buypass"},
+            {"dv.acme-v02.api.pki.goog", "google"},
         };
         const char *host = server + strlen("https://");
         _cleanup_free_ char *h = strndup(host, strcspn(host, "/")), *base = NULL;
@@ -442,10 +442,12 @@ static const char *key_type_of(const Lineage *l, const char **ret_note) {
 /* A private or test ACME server: check would call the chain untrusted (and a renewal's validation fail)
  * until `ca` names its root, which only the operator can fetch. */
 static void emit_ca_advice(ImportWriter *w, const Lineage *l, const char *fullchain) {
-        import_comment(w, "the chain of %s does not lead to a CA this system trusts (server %s is no public CA):",
-                       fullchain, param(l, "server") ?: "?");
-        import_comment(w, "put that server's root certificate (PEM) in a file and name it here, or check reports "
-                          "untrusted-chain:");
+        import_comment(
+            w, "the chain of %s does not lead to a CA this system trusts (server %s is no public CA):",
+            fullchain, param(l, "server") ?: "?");
+        import_comment(
+            w, "put that server's root certificate (PEM) in a file and name it here, or check reports "
+               "untrusted-chain:");
         import_comment(w, "ca = /etc/certherd/%s-root.pem", l->account ? l->account->name : l->name);
 }
 
@@ -554,8 +556,9 @@ static int emit(Import *im, ImportWriter *w) {
                 if (a->note)
                         import_comment(w, "%s", a->note);
                 else
-                        import_comment(w, "account %s (certbot id %s), %s %s/acme/%s/", a->url, a->id,
-                                       im->preview ? "stored by --write in" : "stored in", im->state_dir, a->name);
+                        import_comment(
+                            w, "account %s (certbot id %s), %s %s/acme/%s/", a->url, a->id,
+                            im->preview ? "stored by --write in" : "stored in", im->state_dir, a->name);
         }
         for (size_t i = 0; i < im->n_lineages; i++) {
                 int r = emit_lineage(im, w, &im->lineages[i]);
@@ -660,7 +663,8 @@ static int disable_source(const Lineage *l) {
 }
 
 int import_certbot(const ImportOptions *o) {
-        _cleanup_(import_done) Import im = { .o = o, .dir = o->config_dir ?: "/etc/letsencrypt", .preview = !o->write };
+        _cleanup_(import_done)
+            Import im = {.o = o, .dir = o->config_dir ?: "/etc/letsencrypt", .preview = !o->write};
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
@@ -701,7 +705,8 @@ int import_certbot(const ImportOptions *o) {
         /* The preview shows what --write would do and does nothing else. */
         if (im.preview) {
                 if (o->disable_source)
-                        log_notice("preview: nothing was written or renamed; --disable-source acts with --write");
+                        log_notice(
+                            "preview: nothing was written or renamed; --disable-source acts with --write");
                 return import_writer_output(&w, o) < 0 ? 1 : 0;
         }
 

@@ -174,7 +174,8 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir, cons
         r = request_names(q, &names);
         if (r < 0)
                 return r;
-        if ((r = import_target_check(dir, owner, "certificate", get(q, "cert_storage_location") ?: "")) < 0 ||
+        if ((r = import_target_check(dir, owner, "certificate", get(q, "cert_storage_location") ?: "")) <
+                0 ||
             (get(q, "key_storage_location") &&
              (r = import_target_check(dir, owner, "key", get(q, "key_storage_location"))) < 0))
                 return r;

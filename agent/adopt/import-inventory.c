@@ -326,9 +326,9 @@ static void owner_name(uid_t uid, char *buf, size_t size) {
         struct passwd *pw = getpwuid(uid);
 
         if (pw && pw->pw_name)
-                snprintf(buf, size, "uid %u (%s)", (unsigned) uid, pw->pw_name);
+                snprintf(buf, size, "uid %u (%s)", (unsigned)uid, pw->pw_name);
         else
-                snprintf(buf, size, "uid %u", (unsigned) uid);
+                snprintf(buf, size, "uid %u", (unsigned)uid);
 }
 
 static int source_refused(const char *source, const char *bad, const struct stat *st) {
@@ -336,15 +336,17 @@ static int source_refused(const char *source, const char *bad, const struct stat
 
         owner_name(st->st_uid, owner, sizeof(owner));
         if (st->st_uid != 0 && st->st_uid != geteuid())
-                return log_error_errno(-EPERM,
-                                       "refusing to import from %s: %s is owned by %s, not by root or the user "
-                                       "running the import (run the import as that user, or make it root's)",
-                                       source, bad, owner);
-        return log_error_errno(-EPERM,
-                               "refusing to import from %s: %s (owned by %s) is writable by %s (mode %04o): "
-                               "others could have written what it says",
-                               source, bad, owner, (st->st_mode & S_IWOTH) ? "others" : "its group",
-                               (unsigned) (st->st_mode & 07777));
+                return log_error_errno(
+                    -EPERM,
+                    "refusing to import from %s: %s is owned by %s, not by root or the user "
+                    "running the import (run the import as that user, or make it root's)",
+                    source, bad, owner);
+        return log_error_errno(
+            -EPERM,
+            "refusing to import from %s: %s (owned by %s) is writable by %s (mode %04o): "
+            "others could have written what it says",
+            source, bad, owner, (st->st_mode & S_IWOTH) ? "others" : "its group",
+            (unsigned)(st->st_mode & 07777));
 }
 
 int import_source_check(const char *source, const char *path, uid_t *ret_owner) {
@@ -362,8 +364,8 @@ int import_source_check(const char *source, const char *path, uid_t *ret_owner) 
         return 0;
 }
 
-int import_source_read(const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret,
-                       size_t *ret_size) {
+int import_source_read(
+    const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size) {
         _cleanup_free_ char *bad = NULL;
         struct stat bad_st;
         int r;
@@ -399,8 +401,9 @@ int import_target_check(const char *source, uid_t owner, const char *what, const
         if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) >= 0)
                 return 0;
         owner_name(owner, name, sizeof(name));
-        return log_error_errno(-EPERM,
-                               "refusing to import from %s: its %s %s lies in %s, which its owner %s may not "
-                               "write: the import would write there with more rights than the source has",
-                               source, what, path, dir, name);
+        return log_error_errno(
+            -EPERM,
+            "refusing to import from %s: its %s %s lies in %s, which its owner %s may not "
+            "write: the import would write there with more rights than the source has",
+            source, what, path, dir, name);
 }

@@ -90,8 +90,8 @@ int import_install_hook(const char *path, const char *text);
 int import_source_check(const char *source, const char *path, uid_t *ret_owner);
 
 /* Read a file of the source `source` under the source rule. 0, -EPERM (logged) or -errno (not logged). */
-int import_source_read(const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret,
-                       size_t *ret_size);
+int import_source_read(
+    const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size);
 
 /* An install target `path` of the source (owned by `owner`) must lie where the owner may write already:
  * a user's acme.sh home cannot make root write /etc/shadow. Root's sources may name any target. Returns

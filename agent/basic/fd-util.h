@@ -40,11 +40,12 @@ typedef struct FileBuffer {
 } FileBuffer;
 
 typedef enum ReadFlags {
-        READ_NOFOLLOW = 1 << 0, /* refuse a symbolic link as the last component (-ELOOP) */
+        READ_NOFOLLOW = 1 << 0,  /* refuse a symbolic link as the last component (-ELOOP) */
         READ_SAFE_DIR = 1 << 1,  /* links in the directory part only under the strict rule */
         READ_SAFE_LINK = 1 << 2, /* a link as the last component only under the strict rule */
         READ_STRICT = READ_NOFOLLOW | READ_SAFE_DIR, /* for files about to be reused or copied as root */
-        READ_TRUSTED = READ_SAFE_DIR | READ_SAFE_LINK, /* root's own links only: inventory files, reused keys */
+        /* root's own links only: inventory files, reused keys */
+        READ_TRUSTED = READ_SAFE_DIR | READ_SAFE_LINK,
 } ReadFlags;
 
 /* The message for an error of the readers below: "not a regular file (FIFO)" etc. for the refusals listed
@@ -74,8 +75,8 @@ int read_full_file_flags(const char *path, ReadFlags flags, size_t max, uint8_t 
 int read_secret_file(const char *path, char **ret);
 
 /* Open the directory `path` (O_RDONLY|O_DIRECTORY|O_CLOEXEC) without following a symbolic link that
- * someone else could have planted. The strict rule: a symbolic link anywhere in the path is followed only when
- * the link and the directory holding it both belong to root (or to the user certherd runs as) and that
+ * someone else could have planted. The strict rule: a symbolic link anywhere in the path is followed only
+ * when the link and the directory holding it both belong to root (or to the user certherd runs as) and that
  * directory is not writable by group or others unless it is sticky; any other link gives -ENOLINK. Such a
  * link can only have been made by root (an unprivileged user can neither create a root-owned link nor
  * replace one in a directory they cannot write), which covers the links distributions ship (/var/run,
@@ -113,10 +114,10 @@ int path_check_owned(const char *path, struct stat *ret_st, char **reterr_path, 
 /* read_full_file_flags() of a file that passes path_check_owned() (-EPERM and the offender as there;
  * -ESTALE when the file changed between the check and the read). */
 int read_owned_file(
-                const char *path,
-                ReadFlags flags,
-                size_t max,
-                uint8_t **ret,
-                size_t *ret_size,
-                char **reterr_path,
-                struct stat *reterr_st);
+    const char *path,
+    ReadFlags flags,
+    size_t max,
+    uint8_t **ret,
+    size_t *ret_size,
+    char **reterr_path,
+    struct stat *reterr_st);

@@ -1143,14 +1143,17 @@ static int check_inventory_dir(const char *dir, bool sticky_ok, char **reterr) {
         if (r == -EPERM && sticky_ok && st.st_uid == 0 && (st.st_mode & S_ISVTX))
                 return 0;
         if (r == -EPERM && st.st_uid != 0)
-                return error_at(reterr, r, dir, 0,
-                                "refusing an inventory directory owned by uid %u: running as root, it must belong "
-                                "to root", (unsigned) st.st_uid);
+                return error_at(
+                    reterr, r, dir, 0,
+                    "refusing an inventory directory owned by uid %u: running as root, it must belong "
+                    "to root",
+                    (unsigned)st.st_uid);
         if (r == -EPERM)
-                return error_at(reterr, r, dir, 0,
-                                "refusing an inventory directory writable by %s (mode %04o): running as root, only "
-                                "its owner may write it",
-                                (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st.st_mode & 07777));
+                return error_at(
+                    reterr, r, dir, 0,
+                    "refusing an inventory directory writable by %s (mode %04o): running as root, only "
+                    "its owner may write it",
+                    (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
         if (r < 0)
                 return error_at(reterr, r, dir, 0, "%s", file_strerror(r));
         return 0;
@@ -1166,8 +1169,9 @@ static int parse_file(Inventory *inv, const char *path, char **reterr) {
          * it in a directory nobody else may write (fd-util.h). */
         fd = open_regular_at(AT_FDCWD, path, geteuid() == 0 ? READ_TRUSTED : 0, &st);
         if (fd < 0)
-                return error_at(reterr, fd == -ENODEV || fd == -ESPIPE || fd == -ENXIO ? -EINVAL : fd, path, 0,
-                                "%s", file_strerror(fd));
+                return error_at(
+                    reterr, fd == -ENODEV || fd == -ESPIPE || fd == -ENXIO ? -EINVAL : fd, path, 0, "%s",
+                    file_strerror(fd));
         r = check_file_owner(path, &st, geteuid(), reterr);
         if (r < 0)
                 return r;
@@ -1368,10 +1372,11 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
                 return error_at(reterr, -ENOMEM, path, 0, "out of memory");
         {
                 const char *slash = strrchr(path, '/');
-                _cleanup_free_ char *dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path))
-                                                 : strdup(".");
+                _cleanup_free_ char *dir =
+                    slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
 
-                r = dir ? check_inventory_dir(dir, true, reterr) : error_at(reterr, -ENOMEM, path, 0, "out of memory");
+                r = dir ? check_inventory_dir(dir, true, reterr)
+                        : error_at(reterr, -ENOMEM, path, 0, "out of memory");
         }
         if (r >= 0)
                 r = parse_file(inv, path, reterr);

@@ -32,11 +32,13 @@ static int read_own_key(const CertConfig *c, uint8_t **ret, size_t *ret_size, co
 
         fd = open_regular_at(AT_FDCWD, c->key, READ_TRUSTED, &st);
         if (fd < 0) {
-                *ret_why = fd == -ENOLINK  ? "a symbolic link on its path was not made by root where nobody else may replace it"
-                           : fd == -ENOENT ? "there is none"
-                           : fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EISDIR
-                                   ? "it is not a regular file"
-                                               : "it is unreadable";
+                *ret_why =
+                    fd == -ENOLINK
+                        ? "a symbolic link on its path was not made by root where nobody else may replace it"
+                    : fd == -ENOENT ? "there is none"
+                    : fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EISDIR
+                        ? "it is not a regular file"
+                        : "it is unreadable";
                 return fd;
         }
         /* A hard link to someone else's key (the CA's) is no key we made for this set. */
@@ -160,9 +162,12 @@ static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_
                 return 0;
         /* Through root's link (certbot's live/ into archive/) only the key of the installed certificate: a
          * link could name any key root has, the CA's included. */
-        if (lstat(c->key, &st) >= 0 && S_ISLNK(st.st_mode) && !(current && current->parsed && current->has_pin)) {
-                log_warning("%s: not reusing the key %s: it is a symbolic link and no installed certificate shows "
-                            "that it is this set's key; making a new key", c->name, c->key);
+        if (lstat(c->key, &st) >= 0 && S_ISLNK(st.st_mode) &&
+            !(current && current->parsed && current->has_pin)) {
+                log_warning(
+                    "%s: not reusing the key %s: it is a symbolic link and no installed certificate shows "
+                    "that it is this set's key; making a new key",
+                    c->name, c->key);
                 return 0;
         }
         if (current && current->parsed && current->has_pin &&

@@ -1359,9 +1359,11 @@ static void test_load_ownership(_unused_ void **state) {
         /* The directories: conf.d writable by its group, then another user's; the main directory too. */
         assert_int_equal(chmod(confd, 0775), 0);
         assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
-        snprintf(expected, sizeof(expected),
-                 "%s: refusing an inventory directory writable by its group (mode 0775): running as root, only "
-                 "its owner may write it", confd);
+        snprintf(
+            expected, sizeof(expected),
+            "%s: refusing an inventory directory writable by its group (mode 0775): running as root, only "
+            "its owner may write it",
+            confd);
         assert_string_equal(err, expected);
         free(TAKE_PTR(err));
         assert_int_equal(chmod(confd, 0755), 0);

@@ -192,7 +192,8 @@ static void test_open_dir_untrusted_link(void **state) {
         assert_int_equal(mkdir_parents(file, 0755), -ENOLINK);
         assert_int_equal(unlink_nofollow(file), -ENOLINK);
         assert_int_equal(access(vkey, F_OK), 0);
-        /* Reading: the user's link leads to root's file, refused by the chase rule; by the strict rule too. */
+        /* Reading: the user's link leads to root's file, refused by the chase rule; by the strict rule too.
+         */
         assert_int_equal(read_full_file(file, 4096, &data, &size), -EXDEV);
         assert_int_equal(read_full_file_flags(file, READ_STRICT, 4096, &data, &size), -ENOLINK);
         assert_string_equal(file_strerror(-ENOLINK), "symbolic link in the path not owned by root");
@@ -246,7 +247,6 @@ static void test_open_dir_trusted_link(void **state) {
         assert_int_equal(open_dir_nofollow(link, (mode_t) -1, &fd), -ENOLINK);
 }
 
-
 /* A user's link in a directory root reads (here one everyone may write, like /tmp) that points at
  * /etc/shadow or at another service's key: root must not read through it. Links of root, and a user's
  * links to their own files, are followed. */
@@ -256,7 +256,8 @@ static void test_chase_rule(void **state) {
                             *own = pathf("%s/home/own.pem", root), *mine = pathf("%s/home/mine", root),
                             *shared = pathf("%s/shared", root), *planted = pathf("%s/shared/cert.pem", root),
                             *rootlink = pathf("%s/rootlink", root), *chain = pathf("%s/home/chain", root),
-                            *live = pathf("%s/le/live/one", root), *archive = pathf("%s/le/archive/one", root),
+                            *live = pathf("%s/le/live/one", root),
+                            *archive = pathf("%s/le/archive/one", root),
                             *key = pathf("%s/le/archive/one/privkey1.pem", root),
                             *privkey = pathf("%s/le/live/one/privkey.pem", root),
                             *todir = pathf("%s/home/todir", root), *rootdir = pathf("%s/rootdir", root),
@@ -390,7 +391,7 @@ static void test_owned(void **state) {
         assert_int_equal(chown(tree, NOBODY, NOBODY), 0);
         assert_int_equal(path_check_owned(file, NULL, &bad, &st), -EPERM);
         assert_string_equal(bad, tree);
-        assert_int_equal((int) st.st_uid, NOBODY);
+        assert_int_equal((int)st.st_uid, NOBODY);
         free(TAKE_PTR(bad));
         assert_int_equal(dir_check_owned(tree, &st), -EPERM);
         assert_int_equal(chown(tree, 0, 0), 0);
@@ -403,14 +404,14 @@ static void test_owned(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_owned, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_owned, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
