@@ -188,6 +188,8 @@ typedef struct Server {
 
 typedef struct AcmeshImport {
         const char *dir;
+        uid_t owner;  /* of the source tree: root, or the user running the import */
+        bool preview; /* no --write: nothing is written anywhere */
         char *state_dir;
         Domain *domains;
         size_t n_domains;
@@ -243,14 +245,18 @@ static int load_server_account(AcmeshImport *im, Server *s) {
                 dir[strlen(dir) - 1] = 0;
         if (asprintf(&kpath, "%s/account.key", dir) < 0 || asprintf(&cpath, "%s/ca.conf", dir) < 0)
                 return -ENOMEM;
-        r = read_full_file_flags(kpath, READ_STRICT, 64U * 1024U, &kdata, &ksize);
+        r = import_source_read(im->dir, kpath, READ_STRICT, 64U * 1024U, &kdata, &ksize);
         if (r == -ENOENT)
                 return asprintf(&s->note, "no acme.sh account in %s: certherd registers a new one", dir) < 0 ? -ENOMEM : 0;
+        if (r == -EPERM)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "%s: %s", kpath, file_strerror(r));
         if (x509_load_privkey(kdata, ksize, NULL, &s->key) < 0)
                 return log_error_errno(-EBADMSG, "%s: not a private key", kpath);
-        r = read_full_file_flags(cpath, READ_STRICT, CONF_FILE_MAX, &cdata, &csize);
+        r = import_source_read(im->dir, cpath, READ_STRICT, CONF_FILE_MAX, &cdata, &csize);
+        if (r == -EPERM)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "%s: %s", cpath, file_strerror(r));
         r = acmesh_conf_parse((const char *) cdata, csize, &kv, &err);
@@ -407,6 +413,11 @@ static int emit_domain(AcmeshImport *im, ImportWriter *w, Domain *d) {
                 if (asprintf(&cert, "%s/%s.cer", d->dir, domain) < 0)
                         return -ENOMEM;
         }
+        if ((r = import_target_check(im->dir, im->owner, "certificate", fullchain)) < 0 ||
+            (r = import_target_check(im->dir, im->owner, "key", key)) < 0 ||
+            (r = import_target_check(im->dir, im->owner, "leaf", cert)) < 0 ||
+            (r = import_target_check(im->dir, im->owner, "chain", ca)) < 0)
+                return r;
         r = domain_hook(im, d, cert, key, ca, fullchain);
         if (r < 0)
                 return r;
@@ -463,11 +474,13 @@ static int read_domains(AcmeshImport *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = read_full_file(path, CONF_FILE_MAX, &data, &size);
+                r = import_source_read(im->dir, path, 0, CONF_FILE_MAX, &data, &size);
                 if (r == -ENOENT || r == -ENOTDIR) {
                         r = 0;
                         continue;
                 }
+                if (r == -EPERM)
+                        continue;
                 if (r < 0) {
                         log_error_errno(r, "%s: %s", path, file_strerror(r));
                         continue;
@@ -495,13 +508,18 @@ static int read_domains(AcmeshImport *im) {
 }
 
 int import_acmesh(const ImportOptions *o, const char *dir) {
-        _cleanup_(acmesh_import_done) AcmeshImport im = { .dir = dir };
+        _cleanup_(acmesh_import_done) AcmeshImport im = {.dir = dir, .preview = !o->write};
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
         r = import_state_directory(o, &im.state_dir);
         if (r < 0)
                 return r == -ENOMEM ? 1 : 3;
+        r = import_source_check(dir, dir, &im.owner);
+        if (r == -EPERM)
+                return 3;
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %s", dir, file_strerror(r)), 1;
         if (o->write && access(o->write, F_OK) >= 0) {
                 log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
                 return 1;
@@ -513,7 +531,7 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
         if (r >= 0)
                 r = import_writer_init(&w);
         if (r < 0)
-                return 1;
+                return import_exit_code(r);
         import_comment(&w, "Imported by `certherd import acme.sh` from %s.", dir);
         for (size_t i = 0; i < im.n_servers; i++) {
                 const Server *s = &im.servers[i];
@@ -526,14 +544,19 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
                 if (s->note)
                         import_comment(&w, "%s", s->note);
                 else
-                        import_comment(&w, "account %s, stored in %s/acme/%s/", s->url, im.state_dir, s->name);
+                        import_comment(
+                            &w, "account %s, %s %s/acme/%s/", s->url,
+                            im.preview ? "stored by --write in" : "stored in", im.state_dir, s->name);
         }
         for (size_t i = 0; r >= 0 && i < im.n_domains; i++)
                 r = emit_domain(&im, &w, &im.domains[i]);
         if (r >= 0)
                 r = import_writer_validate(&w);
         if (r < 0)
-                return 1;
+                return import_exit_code(r);
+        /* The preview shows what --write would do and does nothing else. */
+        if (im.preview)
+                return import_writer_output(&w, o) < 0 ? 1 : 0;
         for (size_t i = 0; i < im.n_servers; i++)
                 if (im.servers[i].key && import_account(im.state_dir, im.servers[i].name, im.servers[i].key,
                                                         im.servers[i].api, im.servers[i].url, NULL) < 0)

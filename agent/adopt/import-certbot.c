@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* `certherd import certbot`: reads /etc/letsencrypt (renewal/NAME.conf, the live/ certificates, the accounts
  * under accounts/SERVER/ID/) and writes one [certificate] set per lineage plus the [acme] sections whose
- * accounts it copies into certherd's state directory. The renewal files are configobj text; only the
- * subset certbot writes is accepted, and anything else is an error naming the file and line. */
+ * accounts it copies into certherd's state directory. The renewal files and account keys are parsed by
+ * import-certbot-conf.c. Every file is read under the source rule (import-inventory.h). */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -19,336 +19,12 @@
 #include "import-certbot.h"
 #include "import-inventory.h"
 #include "install.h"
-#include "jws.h"
 #include "log.h"
 #include "x509.h"
 
 #define RENEWAL_FILE_MAX (1024U * 1024U)
-#define LINE_MAX_BYTES (64U * 1024U)
 #define CERT_FILE_MAX (1024U * 1024U)
 #define ACCOUNT_FILE_MAX (64U * 1024U)
-
-/* ---- the renewal file parser (pure) ---- */
-
-CertbotConf *certbot_conf_free(CertbotConf *c) {
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < c->n_entries; i++) {
-                free(c->entries[i].section);
-                free(c->entries[i].key);
-                strv_free(c->entries[i].values);
-        }
-        free(c->entries);
-        free(c);
-        return NULL;
-}
-
-const CertbotEntry *certbot_conf_get(const CertbotConf *c, const char *section, const char *key) {
-        for (size_t i = 0; c && i < c->n_entries; i++)
-                if (strcmp(c->entries[i].section, section) == 0 && strcmp(c->entries[i].key, key) == 0)
-                        return &c->entries[i];
-        return NULL;
-}
-
-const char *certbot_conf_value(const CertbotConf *c, const char *section, const char *key) {
-        const CertbotEntry *e = certbot_conf_get(c, section, key);
-
-        return e && !e->is_list ? e->values[0] : NULL;
-}
-
-static int fail(char **reterr, unsigned line, const char *msg) {
-        if (reterr && asprintf(reterr, "%u: %s", line, msg) < 0)
-                *reterr = NULL;
-        return -EBADMSG;
-}
-
-static char *strip(char *s) {
-        char *e;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = 0;
-        return s;
-}
-
-/* One item of a value: 'quoted', "quoted" or bare (up to ',' or '#'). *p advances past it. */
-static int parse_item(char **p, char **ret, const char **reterr) {
-        char *s = *p, *start, *end;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        if (*s == '\'' || *s == '"') {
-                char q = *s;
-                if (s[1] == q && s[2] == q) {
-                        *reterr = "multi-line (triple-quoted) values are not supported";
-                        return -EBADMSG;
-                }
-                start = s + 1;
-                end = strchr(start, q);
-                if (!end) {
-                        *reterr = "unterminated quote";
-                        return -EBADMSG;
-                }
-                s = end + 1;
-        } else {
-                start = s;
-                while (*s && *s != ',' && *s != '#') {
-                        if (*s == '\'' || *s == '"') {
-                                *reterr = "a quote inside an unquoted value";
-                                return -EBADMSG;
-                        }
-                        s++;
-                }
-                end = s;
-                while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-                        end--;
-        }
-        *ret = strndup(start, (size_t) (end - start));
-        if (!*ret)
-                return -ENOMEM;
-        while (*s == ' ' || *s == '\t')
-                s++;
-        *p = s;
-        return 0;
-}
-
-static int parse_value(char *v, char ***ret, bool *ret_list, const char **reterr) {
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
-        bool list = false;
-        int r;
-
-        for (;;) {
-                _cleanup_free_ char *item = NULL;
-                char **nl;
-
-                if (list && (*v == 0 || *v == '#'))
-                        break; /* "a, b," — configobj's trailing comma */
-                r = parse_item(&v, &item, reterr);
-                if (r < 0)
-                        return r;
-                if (list && !*item) {
-                        *reterr = "an empty list item";
-                        return -EBADMSG;
-                }
-                nl = reallocarray(l, n + 2, sizeof(char *));
-                if (!nl)
-                        return -ENOMEM;
-                l = nl;
-                l[n++] = TAKE_PTR(item);
-                l[n] = NULL;
-                if (*v == ',') {
-                        list = true;
-                        v++;
-                        while (*v == ' ' || *v == '\t')
-                                v++;
-                        continue;
-                }
-                if (*v != 0 && *v != '#') {
-                        *reterr = "text after a quoted value";
-                        return -EBADMSG;
-                }
-                break;
-        }
-        *ret = TAKE_PTR(l);
-        *ret_list = list;
-        return 0;
-}
-
-static int parse_name(char *s, char **ret, const char **reterr) {
-        size_t n = strlen(s);
-
-        if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
-                s[n - 1] = 0;
-                s++;
-        }
-        if (!*s || strpbrk(s, "\"'[]=# \t")) {
-                *reterr = "invalid name";
-                return -EBADMSG;
-        }
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
-}
-
-typedef struct ParseState {
-        char *top;     /* the current [section] */
-        char *section; /* "top" or "top/sub" */
-} ParseState;
-
-static int parse_header(ParseState *st, char *s, unsigned lineno, char **reterr) {
-        _cleanup_free_ char *name = NULL;
-        size_t open = strspn(s, "["), len = strlen(s), close = 0;
-        const char *why = NULL;
-        char *joined;
-        int r;
-
-        while (close < len && s[len - 1 - close] == ']')
-                close++;
-        if (open != close || open > 2 || len <= open * 2)
-                return fail(reterr, lineno, "invalid section header");
-        s[len - close] = 0;
-        r = parse_name(strip(s + open), &name, &why);
-        if (r < 0)
-                return r == -ENOMEM ? r : fail(reterr, lineno, why);
-        if (open == 1) {
-                free(st->top);
-                st->top = strdup(name);
-                joined = TAKE_PTR(name);
-        } else {
-                /* certbot writes one level of subsection: [[webroot_map]] under [renewalparams]. */
-                if (!st->top)
-                        return fail(reterr, lineno, "a subsection outside of a section");
-                if (asprintf(&joined, "%s/%s", st->top, name) < 0)
-                        return -ENOMEM;
-        }
-        free(st->section);
-        st->section = joined;
-        return st->top && joined ? 0 : -ENOMEM;
-}
-
-static int parse_line(CertbotConf *c, ParseState *st, char *line, unsigned lineno, char **reterr) {
-        _cleanup_free_ char *key = NULL;
-        _cleanup_strv_free_ char **values = NULL;
-        const char *why = NULL;
-        char *s = strip(line), *eq;
-        CertbotEntry *ne;
-        bool list;
-        int r;
-
-        if (!*s || *s == '#')
-                return 0;
-        /* certbot never writes one; a key or hook with an escape sequence or a lone CR is refused. */
-        for (const char *ch = s; *ch; ch++)
-                if (((unsigned char) *ch < 0x20 && *ch != '\t') || *ch == 0x7f)
-                        return fail(reterr, lineno, "a control character");
-        if (*s == '[')
-                return parse_header(st, s, lineno, reterr);
-        eq = strchr(s, '=');
-        if (!eq)
-                return fail(reterr, lineno, "expected 'key = value'");
-        *eq = 0;
-        r = parse_name(strip(s), &key, &why);
-        if (r >= 0)
-                r = parse_value(strip(eq + 1), &values, &list, &why);
-        if (r < 0)
-                return r == -ENOMEM ? r : fail(reterr, lineno, why);
-        if (certbot_conf_get(c, st->section ?: "", key))
-                return fail(reterr, lineno, "a key given twice");
-        ne = reallocarray(c->entries, c->n_entries + 1, sizeof(CertbotEntry));
-        if (!ne)
-                return -ENOMEM;
-        c->entries = ne;
-        ne += c->n_entries;
-        *ne = (CertbotEntry) { .section = strdup(st->section ?: ""), .key = TAKE_PTR(key),
-                               .values = TAKE_PTR(values), .is_list = list, .line = lineno };
-        c->n_entries++;
-        return ne->section ? 0 : -ENOMEM;
-}
-
-int certbot_conf_parse(const char *text, size_t size, CertbotConf **ret, char **reterr) {
-        _cleanup_(certbot_conf_freep) CertbotConf *c = NULL;
-        _cleanup_free_ char *buf = NULL;
-        ParseState st = {};
-        unsigned lineno = 0;
-        char *p, *nl;
-        int r = 0;
-
-        if (size > RENEWAL_FILE_MAX)
-                return fail(reterr, 0, "file larger than 1 MiB");
-        if (memchr(text, 0, size))
-                return fail(reterr, (unsigned) 0, "a NUL byte");
-        c = calloc(1, sizeof(CertbotConf));
-        buf = strndup(text, size);
-        if (!c || !buf)
-                return -ENOMEM;
-        for (p = buf; r >= 0 && p && *p; p = nl) {
-                nl = strchr(p, '\n');
-                if (nl)
-                        *nl++ = 0;
-                lineno++;
-                if (strlen(p) > LINE_MAX_BYTES)
-                        r = fail(reterr, lineno, "line longer than 64 KiB");
-                else
-                        r = parse_line(c, &st, p, lineno, reterr);
-        }
-        free(st.top);
-        free(st.section);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(c);
-        return 0;
-}
-
-/* ---- account keys (RFC 7517 JWK) ---- */
-
-static int jwk_datum(json_t *j, const char *name, gnutls_datum_t *ret) {
-        json_t *v = json_object_get(j, name);
-        uint8_t *data;
-        size_t size;
-        int r;
-
-        if (!json_is_string(v))
-                return -EBADMSG;
-        r = jws_base64url_decode(json_string_value(v), json_string_length(v), &data, &size);
-        if (r < 0 || size == 0 || size > 1024) {
-                if (r >= 0)
-                        free(data);
-                return r == -ENOMEM ? r : -EBADMSG;
-        }
-        *ret = (gnutls_datum_t) { .data = data, .size = (unsigned) size };
-        return 0;
-}
-
-int import_jwk_privkey(const char *text, size_t size, gnutls_x509_privkey_t *ret) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        gnutls_datum_t d[8] = {};
-        const char *kty;
-        json_t *j;
-        int r = -EBADMSG;
-
-        j = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
-        kty = json_string_value(json_object_get(j, "kty"));
-        if (!json_is_object(j) || !kty)
-                goto out;
-        if (gnutls_x509_privkey_init(&key) < 0) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (strcmp(kty, "RSA") == 0) {
-                static const char *const f[] = { "n", "e", "d", "p", "q", "qi", "dp", "dq" };
-                for (size_t i = 0; i < ELEMENTSOF(f); i++)
-                        if ((r = jwk_datum(j, f[i], &d[i])) < 0)
-                                goto out;
-                /* GnuTLS recomputes the coefficient and exponents on import; verify_params checks the rest. */
-                r = gnutls_x509_privkey_import_rsa_raw2(key, &d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6], &d[7]) <
-                                    0
-                            ? -EBADMSG
-                            : 0;
-        } else if (strcmp(kty, "EC") == 0) {
-                const char *crv = json_string_value(json_object_get(j, "crv"));
-                gnutls_ecc_curve_t curve = !crv                        ? GNUTLS_ECC_CURVE_INVALID
-                                           : strcmp(crv, "P-256") == 0 ? GNUTLS_ECC_CURVE_SECP256R1
-                                           : strcmp(crv, "P-384") == 0 ? GNUTLS_ECC_CURVE_SECP384R1
-                                                                       : GNUTLS_ECC_CURVE_INVALID;
-                if (curve == GNUTLS_ECC_CURVE_INVALID)
-                        goto out;
-                if ((r = jwk_datum(j, "x", &d[0])) < 0 || (r = jwk_datum(j, "y", &d[1])) < 0 ||
-                    (r = jwk_datum(j, "d", &d[2])) < 0)
-                        goto out;
-                r = gnutls_x509_privkey_import_ecc_raw(key, curve, &d[0], &d[1], &d[2]) < 0 ? -EBADMSG : 0;
-        }
-        if (r >= 0 && gnutls_x509_privkey_verify_params(key) < 0)
-                r = -EBADMSG;
-        if (r >= 0)
-                *ret = TAKE_PTR(key);
-out:
-        for (size_t i = 0; i < ELEMENTSOF(d); i++)
-                free(d[i].data);
-        json_decref(j);
-        return r;
-}
 
 /* ---- the import ---- */
 
@@ -364,6 +40,7 @@ typedef struct Lineage {
         char *name, *conf_path;
         CertbotConf *conf;
         CertFacts *facts;
+        bool untrusted; /* its chain does not verify against the system's CAs: `ca =` is needed */
         char *hook_path, *hook_text;
         Account *account; /* NULL: watched only */
         char *why_watch;  /* why it is watched only */
@@ -372,6 +49,9 @@ typedef struct Lineage {
 typedef struct Import {
         const ImportOptions *o;
         const char *dir;
+        uid_t owner;                    /* of the source tree: root, or the user running the import */
+        bool preview;                   /* no --write: nothing is written anywhere */
+        gnutls_x509_trust_list_t trust; /* the system's CAs; NULL: not loaded */
         char *state_dir;
         Lineage *lineages;
         size_t n_lineages;
@@ -409,6 +89,8 @@ static void import_done(Import *im) {
         free(im->lineages);
         free(im->accounts);
         free(im->state_dir);
+        if (im->trust)
+                gnutls_x509_trust_list_deinit(im->trust, 1);
 }
 
 static const char *param(const Lineage *l, const char *key) {
@@ -430,7 +112,7 @@ static int lineage_path(const Lineage *l, const char *key, const char **ret) {
         return 0;
 }
 
-static int lineage_inspect(Lineage *l) {
+static int lineage_inspect(const Import *im, Lineage *l) {
         _cleanup_free_ uint8_t *data = NULL;
         const char *fullchain;
         size_t size;
@@ -439,14 +121,21 @@ static int lineage_inspect(Lineage *l) {
         r = lineage_path(l, "fullchain", &fullchain);
         if (r < 0)
                 return r;
-        r = read_full_file(fullchain, CERT_FILE_MAX, &data, &size);
+        /* live/ links into archive/: followed inside a tree of root's (or the importing user's). */
+        r = import_source_read(im->dir, fullchain, 0, CERT_FILE_MAX, &data, &size);
+        if (r == -EPERM)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read its certificate %s: %s", l->conf_path, fullchain,
                                        file_strerror(r));
-        r = x509_inspect(&(X509Input) { .cert_path = fullchain, .cert_data = data, .cert_size = size }, now_realtime(),
-                         &l->facts);
+        r = x509_inspect(
+            &(X509Input){.cert_path = fullchain, .cert_data = data, .cert_size = size, .trust = im->trust},
+            now_realtime(), &l->facts);
         if (r < 0)
                 return log_error_errno(r, "Out of memory");
+        for (size_t i = 0; im->trust && i < l->facts->n_problems; i++)
+                if (l->facts->problems[i].code == PROBLEM_UNTRUSTED_CHAIN)
+                        l->untrusted = true;
         if (!l->facts->parsed || !l->facts->names || !l->facts->names[0])
                 return log_error_errno(-EBADMSG, "%s: %s holds no certificate with subjectAltNames", l->conf_path,
                                        fullchain);
@@ -490,15 +179,19 @@ static int load_account(Import *im, Account *a) {
         if (asprintf(&dir, "%s/accounts/%s/%s", im->dir, host, a->id) < 0 ||
             asprintf(&kpath, "%s/private_key.json", dir) < 0 || asprintf(&rpath, "%s/regr.json", dir) < 0)
                 return -ENOMEM;
-        r = read_full_file_flags(kpath, READ_STRICT, ACCOUNT_FILE_MAX, &kdata, &ksize);
+        r = import_source_read(im->dir, kpath, READ_STRICT, ACCOUNT_FILE_MAX, &kdata, &ksize);
         if (r == -ENOENT)
                 return asprintf(&a->note, "certbot's account %s is not in %s: certherd registers a new one", a->id,
                                 dir) < 0
                                ? -ENOMEM
                                : 0;
+        if (r == -EPERM)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "%s: %s", kpath, file_strerror(r));
-        r = read_full_file_flags(rpath, READ_STRICT, ACCOUNT_FILE_MAX, &rdata, &rsize);
+        r = import_source_read(im->dir, rpath, READ_STRICT, ACCOUNT_FILE_MAX, &rdata, &rsize);
+        if (r == -EPERM)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "%s: %s", rpath, file_strerror(r));
         r = import_jwk_privkey((const char *) kdata, ksize, &a->key);
@@ -524,6 +217,55 @@ static int load_account(Import *im, Account *a) {
         }
         json_decref(regr);
         return a->url ? 0 : -ENOMEM;
+}
+
+/* The name of a server's [acme] section: the lineages that share it may be many, so it is named after the
+ * server (certbot-letsencrypt, certbot-HOST), with -2, -3 for another account or webroot there. */
+static int account_name(const Import *im, const char *server, char **ret) {
+        static const struct {
+                const char *host, *name;
+        } known[] = {
+            {"acme-v02.api.letsencrypt.org", "letsencrypt"},
+            {"acme-staging-v02.api.letsencrypt.org", "letsencrypt-staging"},
+            {"acme.zerossl.com", "zerossl"},
+            {"api.buypass.com", "buypass"},
+            {"dv.acme-v02.api.pki.goog", "google"},
+        };
+        const char *host = server + strlen("https://");
+        _cleanup_free_ char *h = strndup(host, strcspn(host, "/")), *base = NULL;
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (strcmp(h, known[i].host) == 0) {
+                        free(h);
+                        h = strdup(known[i].name);
+                        if (!h)
+                                return -ENOMEM;
+                        break;
+                }
+        r = import_section_name("certbot", h, &base);
+        if (r < 0)
+                return r;
+        for (unsigned n = 1;; n++) {
+                _cleanup_free_ char *name = NULL;
+                bool taken = false;
+
+                if (n == 1)
+                        name = strdup(base);
+                else if (asprintf(&name, "%s-%u", base, n) < 0)
+                        name = NULL;
+                if (!name)
+                        return -ENOMEM;
+                for (size_t i = 0; i < im->n_accounts; i++)
+                        if (im->accounts[i].name && strcmp(im->accounts[i].name, name) == 0)
+                                taken = true;
+                if (!taken) {
+                        *ret = TAKE_PTR(name);
+                        return 0;
+                }
+        }
 }
 
 /* The [acme] section a lineage renews through, shared with lineages that agree on everything it holds. */
@@ -586,7 +328,7 @@ static int lineage_account(Import *im, Lineage *l) {
         *a = (Account) { .group = TAKE_PTR(group), .server = strdup(server), .id = strdup(id),
                          .webroot = TAKE_PTR(webroot), .listen = TAKE_PTR(listen),
                          .preferred_chain = chain ? strdup(chain) : NULL };
-        r = import_section_name("certbot", l->name, &a->name);
+        r = account_name(im, server, &a->name);
         if (r < 0 || !a->server || !a->id)
                 return -ENOMEM;
         l->account = a;
@@ -610,14 +352,31 @@ static int lineage_hook(Import *im, Lineage *l) {
         lineage = strndup(cert, (size_t) (strrchr(cert, '/') - cert));
         if (!lineage || asprintf(&deploy, "%s/renewal-hooks/deploy", im->dir) < 0)
                 return -ENOMEM;
-        dir = opendir(deploy);
+        /* The wrapper runs what the deploy directory holds at each renewal: it, and each hook in it now,
+         * must be as trustworthy as the tree (the source rule). */
+        r = import_source_check(im->dir, deploy, NULL);
+        if (r == -EPERM)
+                return r;
+        dir = r >= 0 ? opendir(deploy) : NULL;
         for (struct dirent *de = dir ? readdir(dir) : NULL; de; de = readdir(dir)) {
+                _cleanup_free_ char *hook = NULL;
                 size_t n = strlen(de->d_name);
-                if (de->d_name[0] != '.' && de->d_name[n - 1] != '~')
-                        any = true;
+
+                if (de->d_name[0] == '.' || de->d_name[n - 1] == '~')
+                        continue;
+                any = true;
+                if (asprintf(&hook, "%s/%s", deploy, de->d_name) < 0)
+                        r = -ENOMEM;
+                else
+                        r = import_source_check(im->dir, hook, NULL);
+                if (r == -EPERM || r == -ENOMEM)
+                        break;
+                r = 0;
         }
         if (dir)
                 closedir(dir);
+        if (r == -EPERM || r == -ENOMEM)
+                return r;
         if (!any && !renew_hook)
                 return 0;
 
@@ -680,6 +439,18 @@ static const char *key_type_of(const Lineage *l, const char **ret_note) {
         return NULL;
 }
 
+/* A private or test ACME server: check would call the chain untrusted (and a renewal's validation fail)
+ * until `ca` names its root, which only the operator can fetch. */
+static void emit_ca_advice(ImportWriter *w, const Lineage *l, const char *fullchain) {
+        import_comment(
+            w, "the chain of %s does not lead to a CA this system trusts (server %s is no public CA):",
+            fullchain, param(l, "server") ?: "?");
+        import_comment(
+            w, "put that server's root certificate (PEM) in a file and name it here, or check reports "
+               "untrusted-chain:");
+        import_comment(w, "ca = /etc/certherd/%s-root.pem", l->account ? l->account->name : l->name);
+}
+
 static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
         const char *cert, *key, *chain, *fullchain, *kt, *note, *profile = param(l, "preferred_profile");
         _cleanup_free_ char *names = NULL;
@@ -689,6 +460,11 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
 
         if ((r = lineage_path(l, "cert", &cert)) < 0 || (r = lineage_path(l, "privkey", &key)) < 0 ||
             (r = lineage_path(l, "chain", &chain)) < 0 || (r = lineage_path(l, "fullchain", &fullchain)) < 0)
+                return r;
+        if ((r = import_target_check(im->dir, im->owner, "certificate", fullchain)) < 0 ||
+            (r = import_target_check(im->dir, im->owner, "key", key)) < 0 ||
+            (r = import_target_check(im->dir, im->owner, "leaf", cert)) < 0 ||
+            (r = import_target_check(im->dir, im->owner, "chain", chain)) < 0)
                 return r;
         if (import_section(w, "certificate", l->name) < 0)
                 return -EINVAL;
@@ -730,6 +506,8 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
                 import_comment(w, "not imported: %s '%s': certherd makes ec-p256, ec-p384 and rsa-2048/3072/4096 keys",
                                note, param(l, note));
         (void) import_key(w, "key-policy", is_true(param(l, "reuse_key")) ? "reuse" : "rotate");
+        if (l->untrusted)
+                emit_ca_advice(w, l, fullchain);
         if (profile) {
                 /* An ACME profile means something only to an ACME issuer: a watched set keeps it as a note. */
                 if (import_inventory_knows("certificate", "profile") && l->account && im->has_leaf)
@@ -778,8 +556,9 @@ static int emit(Import *im, ImportWriter *w) {
                 if (a->note)
                         import_comment(w, "%s", a->note);
                 else
-                        import_comment(w, "account %s (certbot id %s), stored in %s/acme/%s/", a->url, a->id,
-                                       im->state_dir, a->name);
+                        import_comment(
+                            w, "account %s (certbot id %s), %s %s/acme/%s/", a->url, a->id,
+                            im->preview ? "stored by --write in" : "stored in", im->state_dir, a->name);
         }
         for (size_t i = 0; i < im->n_lineages; i++) {
                 int r = emit_lineage(im, w, &im->lineages[i]);
@@ -812,7 +591,9 @@ static int read_lineages(Import *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = read_full_file(path, RENEWAL_FILE_MAX, &data, &size);
+                r = import_source_read(im->dir, path, 0, RENEWAL_FILE_MAX, &data, &size);
+                if (r == -EPERM)
+                        continue;
                 if (r < 0) {
                         log_error_errno(r, "%s: %s", path, file_strerror(r));
                         continue;
@@ -831,7 +612,7 @@ static int read_lineages(Import *im) {
                 if (r == -EBADMSG)
                         log_error("%s:%s", l->conf_path, err ?: " invalid");
                 if (r >= 0)
-                        r = lineage_inspect(l);
+                        r = lineage_inspect(im, l);
         }
         for (int i = 0; i < n; i++)
                 free(des[i]);
@@ -882,13 +663,24 @@ static int disable_source(const Lineage *l) {
 }
 
 int import_certbot(const ImportOptions *o) {
-        _cleanup_(import_done) Import im = { .o = o, .dir = o->config_dir ?: "/etc/letsencrypt" };
+        _cleanup_(import_done)
+            Import im = {.o = o, .dir = o->config_dir ?: "/etc/letsencrypt", .preview = !o->write};
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
         r = import_state_directory(o, &im.state_dir);
         if (r < 0)
                 return r == -ENOMEM ? 1 : 3;
+        r = import_source_check(im.dir, im.dir, &im.owner);
+        if (r == -EPERM)
+                return 3;
+        if (r < 0) {
+                log_error_errno(r, "cannot read %s: %s", im.dir, file_strerror(r));
+                return 1;
+        }
+        /* Without the system's CAs no lineage gets the `ca =` advice; the import itself goes on. */
+        if (x509_trust_new(NULL, 0, &im.trust) < 0)
+                im.trust = NULL;
         if (o->write && access(o->write, F_OK) >= 0) {
                 log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
                 return 1;
@@ -909,7 +701,14 @@ int import_certbot(const ImportOptions *o) {
         if (r >= 0)
                 r = import_writer_validate(&w);
         if (r < 0)
-                return 1;
+                return import_exit_code(r);
+        /* The preview shows what --write would do and does nothing else. */
+        if (im.preview) {
+                if (o->disable_source)
+                        log_notice(
+                            "preview: nothing was written or renamed; --disable-source acts with --write");
+                return import_writer_output(&w, o) < 0 ? 1 : 0;
+        }
 
         /* Everything was read and the text is complete: now the effects, accounts and hooks first so that the
          * inventory never names an account or hook that is not there. */

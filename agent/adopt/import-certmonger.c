@@ -158,7 +158,7 @@ static int request_hook(const Request *q, const char *state_dir, char **ret_path
         return asprintf(ret_path, "%s/import/certmonger-%s-postsave", state_dir, q->name) < 0 ? -ENOMEM : 0;
 }
 
-static int emit_request(ImportWriter *w, Request *q, const char *state_dir) {
+static int emit_request(ImportWriter *w, Request *q, const char *state_dir, const char *dir, uid_t owner) {
         const char *ca = get(q, "ca_name"), *kt = key_type_of(q), *perms = get(q, "key_perms");
         _cleanup_free_ char *names = NULL;
         bool self = ca && strcmp(ca, "SelfSign") == 0;
@@ -173,6 +173,11 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir) {
         }
         r = request_names(q, &names);
         if (r < 0)
+                return r;
+        if ((r = import_target_check(dir, owner, "certificate", get(q, "cert_storage_location") ?: "")) <
+                0 ||
+            (get(q, "key_storage_location") &&
+             (r = import_target_check(dir, owner, "key", get(q, "key_storage_location"))) < 0))
                 return r;
         r = request_hook(q, state_dir, &q->hook_path, &q->hook_text);
         if (r < 0)
@@ -254,22 +259,40 @@ static int request_name(Request *l, size_t n, Request *q) {
         return 0;
 }
 
+/* The state directory, the source rule for `dir`, no existing --write file. 0, or the exit code. */
+static int prepare(const ImportOptions *o, const char *dir, char **ret_state_dir, uid_t *ret_owner) {
+        int r;
+
+        r = import_state_directory(o, ret_state_dir);
+        if (r < 0)
+                return r == -ENOMEM ? 1 : 3;
+        r = import_source_check(dir, dir, ret_owner);
+        if (r == -EPERM)
+                return 3;
+        if (r < 0) {
+                log_error_errno(r, "cannot read %s: %s", dir, file_strerror(r));
+                return 1;
+        }
+        if (o->write && access(o->write, F_OK) >= 0) {
+                log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
+                return 1;
+        }
+        return 0;
+}
+
 int import_certmonger(const ImportOptions *o, const char *dir) {
         _cleanup_(import_writer_done) ImportWriter w = {};
         _cleanup_free_ char *state_dir = NULL;
         struct dirent **des = NULL;
         Request *l = NULL;
+        uid_t owner = 0;
         size_t n = 0;
         int m, r;
 
         dir = dir ?: "/var/lib/certmonger/requests";
-        r = import_state_directory(o, &state_dir);
-        if (r < 0)
-                return r == -ENOMEM ? 1 : 3;
-        if (o->write && access(o->write, F_OK) >= 0) {
-                log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
-                return 1;
-        }
+        r = prepare(o, dir, &state_dir, &owner);
+        if (r != 0)
+                return r;
         m = scandir(dir, &des, NULL, alphasort);
         if (m < 0) {
                 log_error_errno(-errno, "cannot read %s: %m", dir);
@@ -298,11 +321,13 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                         break;
                 }
                 n++;
-                r = read_full_file(l[n - 1].path, REQUEST_FILE_MAX, &data, &size);
+                r = import_source_read(dir, l[n - 1].path, 0, REQUEST_FILE_MAX, &data, &size);
                 if (r == -EISDIR) {
                         r = 0;
                         continue;
                 }
+                if (r == -EPERM)
+                        break;
                 if (r < 0) {
                         log_error_errno(r, "%s: %s", l[n - 1].path, file_strerror(r));
                         break;
@@ -315,7 +340,7 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                 if (r >= 0)
                         r = request_name(l, n, &l[n - 1]);
                 if (r >= 0)
-                        r = emit_request(&w, &l[n - 1], state_dir);
+                        r = emit_request(&w, &l[n - 1], state_dir, dir, owner);
         }
         for (int i = 0; i < m; i++)
                 free(des[i]);
@@ -324,7 +349,8 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                 r = log_error_errno(-ENOENT, "%s holds no request files: nothing to import", dir);
         if (r >= 0)
                 r = import_writer_validate(&w);
-        for (size_t i = 0; r >= 0 && i < n; i++)
+        /* The preview (no --write) shows what --write would do and writes nothing. */
+        for (size_t i = 0; r >= 0 && o->write && i < n; i++)
                 if (l[i].hook_path)
                         r = import_install_hook(l[i].hook_path, l[i].hook_text);
         if (r >= 0)
@@ -333,5 +359,5 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                 log_notice("certmonger still tracks these requests: `getcert stop-tracking -i ID` for each set "
                            "certherd renews now");
         requests_free(l, n);
-        return r < 0 ? 1 : 0;
+        return import_exit_code(r);
 }

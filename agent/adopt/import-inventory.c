@@ -4,6 +4,7 @@
  * never become an inventory that means something else: such values are refused, not quoted. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,4 +319,91 @@ int import_install_hook(const char *path, const char *text) {
         if (r < 0)
                 return log_error_errno(r, "cannot write the hook %s: %m", path);
         return 0;
+}
+
+/* "uid 1000 (alice)" */
+static void owner_name(uid_t uid, char *buf, size_t size) {
+        struct passwd *pw = getpwuid(uid);
+
+        if (pw && pw->pw_name)
+                snprintf(buf, size, "uid %u (%s)", (unsigned)uid, pw->pw_name);
+        else
+                snprintf(buf, size, "uid %u", (unsigned)uid);
+}
+
+static int source_refused(const char *source, const char *bad, const struct stat *st) {
+        char owner[128];
+
+        owner_name(st->st_uid, owner, sizeof(owner));
+        if (st->st_uid != 0 && st->st_uid != geteuid())
+                return log_error_errno(
+                    -EPERM,
+                    "refusing to import from %s: %s is owned by %s, not by root or the user "
+                    "running the import (run the import as that user, or make it root's)",
+                    source, bad, owner);
+        return log_error_errno(
+            -EPERM,
+            "refusing to import from %s: %s (owned by %s) is writable by %s (mode %04o): "
+            "others could have written what it says",
+            source, bad, owner, (st->st_mode & S_IWOTH) ? "others" : "its group",
+            (unsigned)(st->st_mode & 07777));
+}
+
+int import_source_check(const char *source, const char *path, uid_t *ret_owner) {
+        _cleanup_free_ char *bad = NULL;
+        struct stat st, bad_st;
+        int r;
+
+        r = path_check_owned(path, &st, &bad, &bad_st);
+        if (r == -EPERM)
+                return source_refused(source, bad, &bad_st);
+        if (r < 0)
+                return r;
+        if (ret_owner)
+                *ret_owner = st.st_uid;
+        return 0;
+}
+
+int import_source_read(
+    const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size) {
+        _cleanup_free_ char *bad = NULL;
+        struct stat bad_st;
+        int r;
+
+        r = read_owned_file(path, flags, max, ret, ret_size, &bad, &bad_st);
+        if (r == -EPERM)
+                return source_refused(source, bad, &bad_st);
+        return r;
+}
+
+int import_target_check(const char *source, uid_t owner, const char *what, const char *path) {
+        _cleanup_free_ char *dir = NULL;
+        char name[128];
+        char *slash;
+
+        if (owner == 0)
+                return 0;
+        /* The owner is the user running the import (the source rule): the kernel answers for them. The
+         * directory may not exist yet: the nearest one that does decides who may create it. */
+        dir = strdup(path);
+        if (!dir)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (;;) {
+                slash = strrchr(dir, '/');
+                if (!slash || slash == dir) {
+                        strcpy(dir, "/");
+                        break;
+                }
+                *slash = 0;
+                if (access(dir, F_OK) >= 0)
+                        break;
+        }
+        if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) >= 0)
+                return 0;
+        owner_name(owner, name, sizeof(name));
+        return log_error_errno(
+            -EPERM,
+            "refusing to import from %s: its %s %s lies in %s, which its owner %s may not "
+            "write: the import would write there with more rights than the source has",
+            source, what, path, dir, name);
 }

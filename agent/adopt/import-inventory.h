@@ -7,6 +7,7 @@
 
 #include <gnutls/x509.h>
 
+#include "fd-util.h"
 #include "macro.h"
 
 /* What `import` and `discover` share: the options, an inventory writer that never emits text certherd would
@@ -76,3 +77,28 @@ void import_shell_quote(FILE *f, const char *s);
 
 /* Write an executable hook wrapper (0700) the inventory's exec = names. Returns 0 or -errno (logged). */
 int import_install_hook(const char *path, const char *text);
+
+/* The source rule. A foreign tool's files tell certherd what to run (hooks become exec =) and where to
+ * write (install targets) — as whoever runs the import, root mostly. So they are believed only when
+ * nobody else could have written them: the source tree, and every file read from it, must belong to root
+ * or to the user running the import, with every directory above it, and be writable by neither group
+ * nor others (fd-util.h, path_check_owned). Otherwise the import refuses, naming the path and its owner:
+ * -EPERM, which the verbs turn into exit 3.
+ *
+ * Check the source tree (or the named file) `path`; *ret_owner (may be NULL) gets its owner. Returns 0,
+ * -EPERM (logged), or -errno (not logged). */
+int import_source_check(const char *source, const char *path, uid_t *ret_owner);
+
+/* Read a file of the source `source` under the source rule. 0, -EPERM (logged) or -errno (not logged). */
+int import_source_read(
+    const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size);
+
+/* An install target `path` of the source (owned by `owner`) must lie where the owner may write already:
+ * a user's acme.sh home cannot make root write /etc/shadow. Root's sources may name any target. Returns
+ * 0 or -EPERM (logged). */
+int import_target_check(const char *source, uid_t owner, const char *what, const char *path);
+
+/* The exit code for an importer's error: 3 for a refused source (-EPERM), else 1. */
+static inline int import_exit_code(int r) {
+        return r == -EPERM ? 3 : r < 0 ? 1 : 0;
+}

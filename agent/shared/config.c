@@ -1112,11 +1112,6 @@ int config_validate(Inventory *inv, char **reterr) {
         return r < 0 ? r : 0;
 }
 
-static const char *file_type_name(mode_t m) {
-        return S_ISFIFO(m) ? "FIFO" : S_ISCHR(m) ? "character device" : S_ISBLK(m) ? "block device" :
-               S_ISSOCK(m) ? "socket" : "not a file";
-}
-
 /* Run by root, certherd executes what the inventory says (exec =, dns-hook =) as root: a file that
  * someone else owns or may write would hand them root. Owned by root (or by whoever runs certherd),
  * and writable by nobody else. Other users run certherd with their own rights: nothing to protect. */
@@ -1135,22 +1130,51 @@ static int check_file_owner(const char *path, const struct stat *st, uid_t euid,
         return 0;
 }
 
+/* The directories holding inventory files, as root: whoever may write them may add a file (with an
+ * exec =) or swap one, so they are held to check_file_owner()'s rule. A missing one is no error. The main
+ * file may sit in a sticky directory (-c /tmp/x.conf): nobody else may replace it there, and a conf.d
+ * someone else made beside it is refused by this same rule. */
+static int check_inventory_dir(const char *dir, bool sticky_ok, char **reterr) {
+        struct stat st;
+        int r;
+
+        if (geteuid() != 0)
+                return 0;
+        r = dir_check_owned(dir, &st);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r == -EPERM && sticky_ok && st.st_uid == 0 && (st.st_mode & S_ISVTX))
+                return 0;
+        if (r == -EPERM && st.st_uid != 0)
+                return error_at(
+                    reterr, r, dir, 0,
+                    "refusing an inventory directory owned by uid %u: running as root, it must belong "
+                    "to root",
+                    (unsigned)st.st_uid);
+        if (r == -EPERM)
+                return error_at(
+                    reterr, r, dir, 0,
+                    "refusing an inventory directory writable by %s (mode %04o): running as root, only "
+                    "its owner may write it",
+                    (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+        if (r < 0)
+                return error_at(reterr, r, dir, 0, "%s", file_strerror(r));
+        return 0;
+}
+
 static int parse_file(Inventory *inv, const char *path, char **reterr) {
         _cleanup_free_ char *chunk = NULL;
         _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
 
-        /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                r = -errno;
-                return error_at(reterr, r, path, 0, "%s", strerror(-r));
-        }
-        if (S_ISDIR(st.st_mode))
-                return error_at(reterr, -EISDIR, path, 0, "not a regular file (directory)");
-        if (!S_ISREG(st.st_mode))
-                return error_at(reterr, -EINVAL, path, 0, "not a regular file (%s)", file_type_name(st.st_mode));
+        /* Never blocks on a FIFO, never opens a device; as root, a link is followed only when root made
+         * it in a directory nobody else may write (fd-util.h). */
+        fd = open_regular_at(AT_FDCWD, path, geteuid() == 0 ? READ_TRUSTED : 0, &st);
+        if (fd < 0)
+                return error_at(
+                    reterr, fd == -ENODEV || fd == -ESPIPE || fd == -ENXIO ? -EINVAL : fd, path, 0, "%s",
+                    file_strerror(fd));
         r = check_file_owner(path, &st, geteuid(), reterr);
         if (r < 0)
                 return r;
@@ -1188,6 +1212,9 @@ static int parse_conf_d(Inventory *inv, const char *main_path, char **reterr) {
 
         if (asprintf(&dir, "%.*sconf.d", slash ? (int) (slash - main_path + 1) : 0, main_path) < 0)
                 return error_at(reterr, -ENOMEM, main_path, 0, "out of memory");
+        r = check_inventory_dir(dir, false, reterr);
+        if (r < 0)
+                return r;
         n = scandir(dir, &list, conf_filter, conf_compare);
         if (n < 0) {
                 r = -errno;
@@ -1346,7 +1373,16 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
         inv = inventory_new();
         if (!inv || !(inv->path = strdup(path)))
                 return error_at(reterr, -ENOMEM, path, 0, "out of memory");
-        r = parse_file(inv, path, reterr);
+        {
+                const char *slash = strrchr(path, '/');
+                _cleanup_free_ char *dir =
+                    slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+
+                r = dir ? check_inventory_dir(dir, true, reterr)
+                        : error_at(reterr, -ENOMEM, path, 0, "out of memory");
+        }
+        if (r >= 0)
+                r = parse_file(inv, path, reterr);
         if (r < 0)
                 return r;
         r = parse_conf_d(inv, path, reterr);

@@ -144,13 +144,13 @@ int install_read_regular_at(int dirfd, const char *name, size_t max, char **ret_
         struct stat st;
         ssize_t n;
 
-        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
-                return errno == ENOENT || errno == ELOOP ? 0 : -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
+        /* The type is checked before the open: a device planted at the name is never opened. */
+        fd = open_regular_at(dirfd, name, READ_NOFOLLOW, &st);
+        if (fd == -ENOENT || fd == -ELOOP || fd == -EISDIR || fd == -ESPIPE || fd == -ENODEV ||
+            fd == -ENXIO || fd == -EBADF)
                 return 0;
+        if (fd < 0)
+                return fd;
         if ((uintmax_t) st.st_size > max)
                 return -EFBIG;
         /* One spare byte to see EOF (or that the file grew while we read), one more for the NUL. */

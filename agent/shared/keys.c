@@ -17,9 +17,10 @@
 
 #define KEY_FILE_MAX (1024U * 1024U)
 
-/* Read the installed key without following a symlink planted at its name, without blocking on a FIFO,
- * and only when it is a regular file with one link whose owner may receive it. Returns 0, or -errno with
- * *ret_why saying why it is not used. */
+/* Read the installed key without following a symlink someone else planted at its name (a link is followed
+ * only when root made it where nobody else may replace it: certbot's live/privkey.pem into archive/),
+ * without opening a FIFO or device, and only when it is a regular file with one link whose owner may
+ * receive it. Returns 0, or -errno with *ret_why saying why it is not used. */
 static int read_own_key(const CertConfig *c, uint8_t **ret, size_t *ret_size, const char **ret_why) {
         _cleanup_free_ uint8_t *buf = NULL;
         _cleanup_close_ int fd = -1;
@@ -29,18 +30,16 @@ static int read_own_key(const CertConfig *c, uint8_t **ret, size_t *ret_size, co
         size_t size = 0;
         ssize_t n;
 
-        fd = open(c->key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        fd = open_regular_at(AT_FDCWD, c->key, READ_TRUSTED, &st);
         if (fd < 0) {
-                *ret_why = errno == ELOOP ? "it is a symlink" : errno == ENOENT ? "there is none" : "it is unreadable";
-                return -errno;
-        }
-        if (fstat(fd, &st) < 0) {
-                *ret_why = "it is unreadable";
-                return -errno;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                *ret_why = "it is not a regular file";
-                return -EPERM;
+                *ret_why =
+                    fd == -ENOLINK
+                        ? "a symbolic link on its path was not made by root where nobody else may replace it"
+                    : fd == -ENOENT ? "there is none"
+                    : fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EISDIR
+                        ? "it is not a regular file"
+                        : "it is unreadable";
+                return fd;
         }
         /* A hard link to someone else's key (the CA's) is no key we made for this set. */
         if (st.st_nlink != 1) {
@@ -157,9 +156,20 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
 static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key, const uint8_t *data,
                      size_t size, bool encrypted, const char *password, gnutls_datum_t *ret_pem) {
         uint8_t pin[PIN_SIZE];
+        struct stat st;
 
         if (!keygen_key_is_type(*key, c->key_type))
                 return 0;
+        /* Through root's link (certbot's live/ into archive/) only the key of the installed certificate: a
+         * link could name any key root has, the CA's included. */
+        if (lstat(c->key, &st) >= 0 && S_ISLNK(st.st_mode) &&
+            !(current && current->parsed && current->has_pin)) {
+                log_warning(
+                    "%s: not reusing the key %s: it is a symbolic link and no installed certificate shows "
+                    "that it is this set's key; making a new key",
+                    c->name, c->key);
+                return 0;
+        }
         if (current && current->parsed && current->has_pin &&
             (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
                 log_warning("%s: not reusing the key %s: it is not the key of the installed certificate; "

@@ -137,16 +137,14 @@ static int read_pidfile(
         struct stat st;
         ssize_t n;
 
-        fd = open(pidfile, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+        /* The type is checked before the open (a device is never opened), a link at the name refused. */
+        fd = open_regular_at(AT_FDCWD, pidfile, READ_NOFOLLOW, &st);
+        if (fd == -ELOOP)
+                return reterr_set(reterr, fd, "pidfile %s: is a symbolic link; not followed", pidfile);
+        if (fd == -EISDIR || fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EBADF)
+                return reterr_set(reterr, -EINVAL, "pidfile %s: %s", pidfile, file_strerror(fd));
         if (fd < 0)
-                return reterr_set(reterr, -errno, "pidfile %s: %s", pidfile,
-                                 errno == ELOOP ? "is a symbolic link; not followed" : strerror(errno));
-        if (fstat(fd, &st) < 0)
-                return reterr_set(reterr, -errno, "pidfile %s: %m", pidfile);
-        if (!S_ISREG(st.st_mode))
-                return reterr_set(reterr, -EINVAL, "pidfile %s: not a regular file (%s)", pidfile,
-                                 S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory"
-                                 : S_ISSOCK(st.st_mode) ? "socket" : "device");
+                return reterr_set(reterr, fd, "pidfile %s: %s", pidfile, file_strerror(fd));
         /* A hard link to another service's root-owned pidfile would lend us its owner. */
         if (st.st_nlink != 1)
                 return reterr_set(reterr, -EPERM, "pidfile %s: has %ju hard links; not trusted", pidfile,

@@ -1285,7 +1285,7 @@ static void test_load_errors(_unused_ void **state) {
 
         /* devices and FIFOs are refused at once: reading them would never end or block */
         assert_int_equal(config_load("/dev/zero", &inv, &err), -EINVAL);
-        assert_string_equal(err, "/dev/zero: not a regular file (character device)");
+        assert_string_equal(err, "/dev/zero: not a regular file (device)");
         free(TAKE_PTR(err));
         snprintf(path, sizeof(path), "%s/conf.d/y.conf", s.dir);
         assert_int_equal(mkfifo(path, 0644), 0);
@@ -1355,6 +1355,41 @@ static void test_load_ownership(_unused_ void **state) {
         assert_int_equal(config_load(s.main, &inv, &err), 0);
         assert_string_equal(inv->certs[0]->exec, "/tmp/own-the-box");
         inv = inventory_free(inv);
+
+        /* The directories: conf.d writable by its group, then another user's; the main directory too. */
+        assert_int_equal(chmod(confd, 0775), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        snprintf(
+            expected, sizeof(expected),
+            "%s: refusing an inventory directory writable by its group (mode 0775): running as root, only "
+            "its owner may write it",
+            confd);
+        assert_string_equal(err, expected);
+        free(TAKE_PTR(err));
+        assert_int_equal(chmod(confd, 0755), 0);
+        assert_int_equal(chown(confd, 65534, 65534), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        assert_non_null(strstr(err, "refusing an inventory directory owned by uid 65534"));
+        free(TAKE_PTR(err));
+        assert_int_equal(chown(confd, 0, 0), 0);
+        assert_int_equal(chmod(s.dir, 0777), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -EPERM);
+        assert_non_null(strstr(err, "writable by others (mode 0777)"));
+        free(TAKE_PTR(err));
+        assert_int_equal(chmod(s.dir, 0700), 0);
+
+        /* A link in conf.d: root's is followed, another user's is not. */
+        snprintf(path, sizeof(path), "%s/60-link.conf", confd);
+        snprintf(expected, sizeof(expected), "%s/elsewhere.conf", s.dir);
+        write_file(s.dir, "elsewhere.conf", "[certificate \"linked\"]\ncertificate = /l\n");
+        assert_int_equal(symlink(expected, path), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), 0);
+        assert_non_null(inventory_find_cert(inv, "linked"));
+        inv = inventory_free(inv);
+        assert_int_equal(lchown(path, 65534, 65534), 0);
+        assert_int_equal(config_load(s.main, &inv, &err), -ENOLINK);
+        assert_non_null(strstr(err, "symbolic link in the path not owned by root"));
+        free(TAKE_PTR(err));
         scratch_done(&s);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -191,9 +192,9 @@ static void test_open_dir_untrusted_link(void **state) {
         assert_int_equal(mkdir_parents(file, 0755), -ENOLINK);
         assert_int_equal(unlink_nofollow(file), -ENOLINK);
         assert_int_equal(access(vkey, F_OK), 0);
-        /* Reading: followed by default (check reads what the service reads), refused when strict. */
-        assert_int_equal(read_full_file(file, 4096, &data, &size), 0);
-        free(TAKE_PTR(data));
+        /* Reading: the user's link leads to root's file, refused by the chase rule; by the strict rule too.
+         */
+        assert_int_equal(read_full_file(file, 4096, &data, &size), -EXDEV);
         assert_int_equal(read_full_file_flags(file, READ_STRICT, 4096, &data, &size), -ENOLINK);
         assert_string_equal(file_strerror(-ENOLINK), "symbolic link in the path not owned by root");
 
@@ -246,13 +247,171 @@ static void test_open_dir_trusted_link(void **state) {
         assert_int_equal(open_dir_nofollow(link, (mode_t) -1, &fd), -ENOLINK);
 }
 
+/* A user's link in a directory root reads (here one everyone may write, like /tmp) that points at
+ * /etc/shadow or at another service's key: root must not read through it. Links of root, and a user's
+ * links to their own files, are followed. */
+static void test_chase_rule(void **state) {
+        _cleanup_free_ char *home = pathf("%s/home", root), *secret = pathf("%s/secret.key", root),
+                            *evil = pathf("%s/home/evil", root), *rel = pathf("%s/home/rel", root),
+                            *own = pathf("%s/home/own.pem", root), *mine = pathf("%s/home/mine", root),
+                            *shared = pathf("%s/shared", root), *planted = pathf("%s/shared/cert.pem", root),
+                            *rootlink = pathf("%s/rootlink", root), *chain = pathf("%s/home/chain", root),
+                            *live = pathf("%s/le/live/one", root),
+                            *archive = pathf("%s/le/archive/one", root),
+                            *key = pathf("%s/le/archive/one/privkey1.pem", root),
+                            *privkey = pathf("%s/le/live/one/privkey.pem", root),
+                            *todir = pathf("%s/home/todir", root), *rootdir = pathf("%s/rootdir", root),
+                            *theirs = pathf("%s/rootdir/theirs.pem", root),
+                            *via = pathf("%s/home/todir/theirs.pem", root);
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+
+        if (geteuid() != 0)
+                skip(); /* links of another user need root */
+        assert_int_equal(mkdir(home, 0755), 0);
+        assert_int_equal(chown(home, NOBODY, NOBODY), 0);
+        write_plain(secret, "root's secret\n");
+        assert_int_equal(chmod(secret, 0600), 0);
+
+        /* The user's link, absolute and relative, to root's file. */
+        assert_int_equal(symlink(secret, evil), 0);
+        assert_int_equal(lchown(evil, NOBODY, NOBODY), 0);
+        assert_int_equal(read_full_file(evil, 4096, &data, &size), -EXDEV);
+        assert_int_equal(open_regular(evil, NULL), -EXDEV);
+        assert_string_equal(file_strerror(-EXDEV), "symbolic link of one user to a file of another");
+        assert_int_equal(symlink("../secret.key", rel), 0);
+        assert_int_equal(lchown(rel, NOBODY, NOBODY), 0);
+        assert_int_equal(read_full_file(rel, 4096, &data, &size), -EXDEV);
+        /* ... and to /etc/shadow itself, from a world-writable sticky directory as /tmp is. */
+        assert_int_equal(mkdir(shared, 01777), 0);
+        assert_int_equal(chmod(shared, 01777), 0);
+        assert_int_equal(symlink("/etc/shadow", planted), 0);
+        assert_int_equal(lchown(planted, NOBODY, NOBODY), 0);
+        assert_int_equal(read_full_file(planted, 4096, &data, &size), -EXDEV);
+        /* Through a link of root on the way: the user's link is what decides. */
+        assert_int_equal(symlink(secret, rootlink), 0);
+        assert_int_equal(symlink(rootlink, chain), 0);
+        assert_int_equal(lchown(chain, NOBODY, NOBODY), 0);
+        assert_int_equal(read_full_file(chain, 4096, &data, &size), -EXDEV);
+
+        /* The user's link to the user's own file, even in root's directory: theirs to read anyway. */
+        write_plain(own, "user's cert\n");
+        assert_int_equal(chown(own, NOBODY, NOBODY), 0);
+        assert_int_equal(symlink(own, mine), 0);
+        assert_int_equal(lchown(mine, NOBODY, NOBODY), 0);
+        assert_int_equal(read_full_file(mine, 4096, &data, &size), 0);
+        free(TAKE_PTR(data));
+        assert_int_equal(mkdir(rootdir, 0755), 0);
+        write_plain(theirs, "user's file in root's directory\n");
+        assert_int_equal(chown(theirs, NOBODY, NOBODY), 0);
+        assert_int_equal(symlink(rootdir, todir), 0);
+        assert_int_equal(lchown(todir, NOBODY, NOBODY), 0);
+        assert_int_equal(read_full_file(via, 4096, &data, &size), 0);
+        free(TAKE_PTR(data));
+        /* but not strictly: only root's links then. */
+        assert_int_equal(read_full_file_flags(mine, READ_TRUSTED, 4096, &data, &size), -ENOLINK);
+
+        /* Root's links in root's tree (certbot's live/ into archive/) are followed, strictly too. */
+        assert_int_equal(mkdir_p(live, 0755), 0);
+        assert_int_equal(mkdir_p(archive, 0700), 0);
+        write_plain(key, "the lineage's key\n");
+        assert_int_equal(symlink("../../archive/one/privkey1.pem", privkey), 0);
+        assert_int_equal(read_full_file(privkey, 4096, &data, &size), 0);
+        free(TAKE_PTR(data));
+        assert_int_equal(read_full_file_flags(privkey, READ_TRUSTED, 4096, &data, &size), 0);
+        assert_memory_equal(data, "the lineage's key\n", size);
+        free(TAKE_PTR(data));
+        assert_int_equal(read_full_file_flags(privkey, READ_STRICT, 4096, &data, &size), -ELOOP);
+}
+
+/* A device is refused before it is opened. Shown with a FIFO, whose opening is visible: a writer blocked
+ * in open(2) wakes up when a reader opens it, even non-blocking. */
+static void test_not_opened(void **state) {
+        _cleanup_free_ char *fifo = pathf("%s/fifo", root), *link = pathf("%s/zero", root);
+        _cleanup_free_ uint8_t *data = NULL;
+        int status = 0;
+        size_t size;
+        pid_t pid;
+
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd = open(fifo, O_WRONLY | O_CLOEXEC); /* blocks until someone opens it to read */
+                _exit(fd >= 0 ? 0 : 1);
+        }
+        usleep(100 * 1000);
+        assert_int_equal(read_full_file(fifo, 4096, &data, &size), -ESPIPE);
+        usleep(200 * 1000);
+        assert_int_equal(waitpid(pid, &status, WNOHANG), 0); /* still waiting: never opened */
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+
+        /* /dev/zero as a certificate, directly or through a link. */
+        assert_int_equal(read_full_file("/dev/zero", 4096, &data, &size), -ENODEV);
+        assert_int_equal(symlink("/dev/zero", link), 0);
+        assert_int_equal(read_full_file(link, 4096, &data, &size), -ENODEV);
+}
+
+static void test_owned(void **state) {
+        _cleanup_free_ char *tree = pathf("%s/tree", root), *file = pathf("%s/tree/sub/file", root),
+                            *sub = pathf("%s/tree/sub", root), *bad = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        struct stat st;
+        size_t size;
+
+        assert_int_equal(mkdir_p(sub, 0755), 0);
+        write_plain(file, "data\n");
+        assert_int_equal(chmod(file, 0644), 0);
+        assert_int_equal(path_check_owned(tree, &st, &bad, NULL), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(dir_check_owned(tree, NULL), 0);
+        assert_int_equal(read_owned_file(file, 0, 4096, &data, &size, &bad, NULL), 0);
+        assert_int_equal(size, 5);
+        free(TAKE_PTR(data));
+
+        /* Writable by its group: refused, naming it. */
+        assert_int_equal(chmod(sub, 0775), 0);
+        assert_int_equal(dir_check_owned(sub, &st), -EPERM);
+        assert_int_equal(st.st_mode & 0777, 0775);
+        assert_int_equal(read_owned_file(file, 0, 4096, &data, &size, &bad, &st), -EPERM);
+        assert_string_equal(bad, sub);
+        free(TAKE_PTR(bad));
+        assert_int_equal(chmod(sub, 0755), 0);
+        /* The file itself writable by others. */
+        assert_int_equal(chmod(file, 0646), 0);
+        assert_int_equal(read_owned_file(file, 0, 4096, &data, &size, &bad, &st), -EPERM);
+        assert_string_equal(bad, file);
+        free(TAKE_PTR(bad));
+        assert_int_equal(chmod(file, 0644), 0);
+
+        if (geteuid() != 0)
+                return;
+        /* Another user's directory above it. */
+        assert_int_equal(chown(tree, NOBODY, NOBODY), 0);
+        assert_int_equal(path_check_owned(file, NULL, &bad, &st), -EPERM);
+        assert_string_equal(bad, tree);
+        assert_int_equal((int)st.st_uid, NOBODY);
+        free(TAKE_PTR(bad));
+        assert_int_equal(dir_check_owned(tree, &st), -EPERM);
+        assert_int_equal(chown(tree, 0, 0), 0);
+        /* A sticky directory above is fine (as /tmp is), not as what is checked. */
+        assert_int_equal(chmod(tree, 01777), 0);
+        assert_int_equal(path_check_owned(file, NULL, &bad, NULL), 0);
+        assert_int_equal(path_check_owned(tree, NULL, &bad, NULL), -EPERM);
+        free(TAKE_PTR(bad));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_owned, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

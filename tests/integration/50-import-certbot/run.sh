@@ -75,12 +75,24 @@ ok "certbot obtained two certificates from pebble (ECDSA, RSA with --reuse-key) 
 
 accounts_before=$(grep -c "There are now .* accounts in memory" "$T/pebble/log" || true)
 : >"$T/hook.log"
+ACME=certbot-localhost-$PEBBLE_PORT # the shared [acme] is named after the server
+# A copy as certbot left it (live/ links into archive/), for the import without --disable-source below.
+cp -a "$LE" "$T/le-keep"
 
 # The import: an inventory whose [agent] names the state directory the accounts go to.
 mkdir -p "$T/etc/conf.d"
 printf '[agent]\nstate-directory = %s/state\npin-directory = %s/pins\n' "$T" "$T" >"$T/etc/certherd.conf"
 C() { "$CERTHERD" -c "$T/etc/certherd.conf" "$@"; }
 export REQUESTS_CA_BUNDLE=$T/pebble/ca.pem
+
+# The preview has no side effects at all: no state directory, no hook, nothing of certbot's touched.
+snapshot() { (cd "$T" && { find le etc state -printf '%p %y %m %U %l\n' 2>/dev/null || true; } | sort && find le etc -type f -exec sha256sum {} + | sort); }
+before=$(snapshot)
+expect 0 C import certbot --config-dir "$LE"
+grep -q "^\[certificate \"one\"\]" "$T/out" || die "preview: $(cat "$T/out" "$T/err")"
+grep -q "stored by --write in $T/state/acme/$ACME/" "$T/out" || die "preview wording: $(cat "$T/out")"
+[[ $(snapshot) == "$before" && ! -e $T/state ]] || die "the preview changed something: $(diff <(echo "$before") <(snapshot))"
+ok "import certbot (preview): the inventory on standard output, nothing written anywhere"
 expect 0 C import certbot --config-dir "$LE" --write "$T/etc/conf.d/certbot.conf" --disable-source
 unset REQUESTS_CA_BUNDLE
 inv=$T/etc/conf.d/certbot.conf
@@ -94,12 +106,17 @@ grep -q "^webroot = $T/www$" "$inv" || die "webroot: $(cat "$inv")"
 grep -q "^directory = $SERVER$" "$inv" || die "[acme] directory: $(cat "$inv")"
 grep -q "^ca-bundle = $T/pebble/ca.pem$" "$inv" || die "REQUESTS_CA_BUNDLE is not the ca-bundle: $(cat "$inv")"
 [[ $(grep -c '^\[acme ' "$inv") == 1 ]] || die "the two lineages share one account and webroot: one [acme]: $(cat "$inv")"
-grep -q "^issuer = acme:certbot-one$" "$inv" || die "issuer: $(cat "$inv")"
+grep -q "^issuer = acme:$ACME$" "$inv" || die "issuer: $(cat "$inv")"
+grep -q "^\[acme \"$ACME\"\]$" "$inv" || die "[acme] not named after the server: $(cat "$inv")"
+# pebble's root is in no system store: each set says what to put in its ca =.
+[[ $(grep -c "^# ca = /etc/certherd/$ACME-root.pem$" "$inv") == 2 ]] || die "no ca = advice: $(cat "$inv")"
+grep -q "^# the chain of $LE/live/one/fullchain.pem does not lead to a CA this system trusts (server $SERVER is no public CA):" "$inv" ||
+        die "ca = advice wording: $(cat "$inv")"
 [[ -f $LE/renewal/one.conf.certherd-imported && ! -e $LE/renewal/one.conf ]] || die "--disable-source did not rename"
 grep -q "certbot no longer renews it" "$T/err" || die "--disable-source is silent: $(cat "$T/err")"
 regr_uri=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uri"])' "$LE"/accounts/*/*/*/regr.json)
-grep -q "\"url\": *\"$regr_uri\"" "$T/state/acme/certbot-one/account.json" ||
-        die "certbot's account URL is not certherd's: $(cat "$T/state/acme/certbot-one/account.json")"
+grep -q "\"url\": *\"$regr_uri\"" "$T/state/acme/$ACME/account.json" ||
+        die "certbot's account URL is not certherd's: $(cat "$T/state/acme/$ACME/account.json")"
 ok "import: four live/ paths per set, names from the SANs, key types, reuse_key, webroot, one [acme], account copied"
 
 # pebble's root is not in the system store: trust it for the chain check (merges into the imported sets).
@@ -159,8 +176,28 @@ sed -n '/^\[certificate "dns"\]/,/^$/p' "$T/out" >"$T/dns.inv"
 grep -qx "issuer = none" "$T/dns.inv" && grep -q "DNS plugin credentials cannot be mapped" "$T/dns.inv" ||
         die "a DNS plugin lineage: $(cat "$T/out")"
 [[ $(cat "$T"/le2/renewal/* | sha256sum) == "$sum" && -f $T/le2/renewal/one.conf ]] || die "the source changed"
-cmp -s "$T/state/acme/certbot-one/account.key" "$T/state2/acme/certbot-one/account.key" || die "account key differs"
+[[ ! -e $T/state2 ]] || die "the preview wrote to the state directory: $(find "$T/state2")"
 ok "preferred_profile → profile; a DNS plugin lineage watched with the reason; without --disable-source nothing changes"
+
+# Without --disable-source: certbot's live/ links into archive/ stay, and the --reuse-key lineage keeps
+# its key through root's link (live/two/privkey.pem) at certherd's renewal.
+K=$T/le-keep
+mkdir -p "$T/keep/conf.d"
+printf '[agent]\nstate-directory = %s/keep-state\npin-directory = %s/keep-pins\n' "$T" "$T" >"$T/keep/certherd.conf"
+K_() { "$CERTHERD" -c "$T/keep/certherd.conf" "$@"; }
+sed -i "s#$LE/#$K/#g" "$K"/renewal/*.conf
+[[ -L $K/live/two/privkey.pem ]] || die "le-keep: no live/ link"
+REQUESTS_CA_BUNDLE=$T/pebble/ca.pem expect 0 K_ import certbot --config-dir "$K" --write "$T/keep/conf.d/certbot.conf"
+printf '[certificate "two"]\nca = %s/pebble/root.pem\n' "$T" >"$T/keep/conf.d/zz-test.conf"
+[[ -f $K/renewal/two.conf && -L $K/live/two/privkey.pem ]] || die "the import changed certbot's files"
+keep_pin=$(spki_pin "$K/live/two/cert.pem")
+expect 0 K_ renew --force two
+grep -q "1 renewed" "$T/out" || die "renew two: $(cat "$T/out" "$T/err")"
+grep -q "not reusing the key" "$T/err" && die "the key was not reused: $(cat "$T/err")"
+[[ $(spki_pin "$K/live/two/cert.pem") == "$keep_pin" ]] || die "two: reuse_key through live/, but the key changed"
+[[ $(openssl pkey -in "$K/live/two/privkey.pem" -pubout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary |
+        base64) == "$keep_pin" ]] || die "two: privkey.pem does not match"
+ok "without --disable-source: a reuse_key lineage keeps its key through root's live/ link into archive/"
 
 # Bad input: a renewal file certbot never writes is refused with its file and line, nothing written.
 mkdir -p "$T/bad/renewal"
