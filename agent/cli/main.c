@@ -30,6 +30,7 @@
 #include "log.h"
 #include "pass.h"
 #include "pin.h"
+#include "privilege.h"
 #include "renew.h"
 #include "report.h"
 #include "sandbox.h"
@@ -1096,6 +1097,11 @@ int main(int argc, char *argv[]) {
                 arg_nagios = true;
         } else if (arg_format)
                 return usage_error("--format applies to pin and check only, not to '%s'", verb);
+
+        /* Root acting on the files of the user that owns the state directory acts as that user
+         * (privilege.h), so that the service finds its files as it left them. */
+        if (privilege_prepare(verb, arg_import.write != NULL, arg_config) < 0)
+                return EXIT_WARNING;
 
         if (strcmp(verb, "check") == 0)
                 return verb_check(args, false);
