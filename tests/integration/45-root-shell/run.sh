@@ -94,6 +94,35 @@ grep -q "CAP_CHOWN" "$T/err" || { cat "$T/err" >&2; die "the switch kept no CAP_
 [[ -z $(foreign) ]] || die "the owner = run left foreign files: $(foreign)"
 ok "owner = nobody:nogroup applied while acting as $U; the state stays $U's"
 
+# --- import --write as root: the inventory file is root's, the account and hook in the state directory are
+# the service user's. An acme.sh home in its format (no server is contacted by an import).
+A=$T/acmesh D=imp.example
+mkdir -p "$A/${D}_ecc" "$A/ca/acme.invalid/dir" "$T/imp/conf.d" "$T/srv"
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt \
+        >"$A/ca/acme.invalid/dir/account.key"
+printf "ACCOUNT_URL='https://acme.invalid/acct/1'\nCA_KEY_HASH='x'\n" >"$A/ca/acme.invalid/dir/ca.conf"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=$D" \
+        -addext "subjectAltName=DNS:$D" -keyout "$T/srv/key.pem" -out "$T/srv/fullchain.pem" 2>/dev/null
+cp "$T/srv/fullchain.pem" "$A/${D}_ecc/fullchain.cer"
+cp "$T/srv/key.pem" "$A/${D}_ecc/$D.key"
+cat >"$A/${D}_ecc/$D.conf" <<CONF
+Le_Domain='$D'
+Le_Alt='no'
+Le_Webroot='no'
+Le_API='https://acme.invalid/dir'
+Le_Keylength='ec-256'
+Le_RealKeyPath='$T/srv/key.pem'
+Le_RealFullChainPath='$T/srv/fullchain.pem'
+Le_ReloadCmd='__ACME_BASE64__START_$(printf 'true' | base64 -w0)__ACME_BASE64__END_'
+CONF
+printf '[agent]\nstate-directory = %s/state\npin-directory = %s/pins\n' "$T" "$T" >"$T/imp/certherd.conf"
+expect 0 "$CERTHERD" -c "$T/imp/certherd.conf" --log-level debug import acme.sh "$A" --write "$T/imp/conf.d/acmesh.conf"
+[[ -s $T/state/acme/acmesh-${D}_ecc/account.key ]] || { cat "$T/err" >&2; die "import stored no account"; }
+ls "$T"/state/import/*reload >/dev/null 2>&1 || { cat "$T/err" >&2; die "import stored no reload hook"; }
+[[ -z $(foreign) ]] || die "root's import left foreign files in the state directory: $(foreign | xargs ls -ld)"
+[[ $(stat -c %U "$T/imp/conf.d/acmesh.conf") == root ]] || die "the imported inventory file is not root's"
+ok "root's import --write: inventory file root's; account and hook in the state directory $U's"
+
 # --- a state directory of root's: root stays root (as before)
 chown root: "$T/state"
 expect 0 C --log-level debug renew --force app
