@@ -205,8 +205,9 @@ static int verb_check(char **args, bool table) {
         r = select_certs(inv, args, &certs);
         if (r < 0)
                 return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_CRITICAL;
-        /* An inventory that watches nothing is a mistake (a wrong -c, an empty conf.d/), not a green check. */
-        if (inv->n_certs == 0) {
+        /* An inventory that watches nothing is a mistake (a wrong -c, an empty conf.d/), not a green check.
+         * One with internal CAs alone watches their expiry. */
+        if (inv->n_certs == 0 && inv->n_ca == 0) {
                 _cleanup_free_ char *files = inventory_files_string(inv);
 
                 log_error("no certificate sets in %s", files ?: inv->path);

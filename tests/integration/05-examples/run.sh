@@ -21,7 +21,7 @@ parses() {
         for f in "$@"; do cp "$f" "$dir/conf.d/$(basename "${f%.example}")"; done
         # The ai-guard example takes its paths from the environment; unset, its defaults apply.
         env -u CERTIFICATE_PATH -u TLS_KEY_PATH "$CERTHERD" -c "$dir/certherd.conf" check >"$T/out" 2>"$T/err" || rc=$?
-        # An inventory without certificate sets (the main file alone, a CA alone) watches nothing: check
+        # An inventory without certificate sets or CAs (the main file alone) watches nothing: check
         # says so and exits 3, without a configuration message.
         if [[ $rc == 3 ]] && ! grep -q '^\[certificate ' "$main" "$@" &&
                 grep -q "no certificate sets in $dir/certherd.conf" "$T/err"; then
