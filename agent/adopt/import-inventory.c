@@ -20,6 +20,7 @@
 #include "install.h"
 #include "keygen.h"
 #include "log.h"
+#include "privilege.h"
 #include "state.h"
 #include "x509.h"
 
@@ -238,6 +239,7 @@ int import_account(
         _cleanup_free_ char *dir = NULL, *key_path = NULL, *json_path = NULL, *copy = NULL, *text = NULL;
         _cleanup_free_ uint8_t *old = NULL;
         _cleanup_datum_ gnutls_datum_t pem = {};
+        PrivilegeFs fs = {};
         json_t *j, *c;
         char *save = NULL;
         size_t old_size;
@@ -278,11 +280,15 @@ int import_account(
         r = state_directory(state_dir);
         if (r < 0)
                 return r;
-        r = mkdir_p(dir, 0700);
+        /* The service user reads its account: root writes it as the state directory's owner. */
+        r = privilege_fs_enter(state_dir, &fs);
+        if (r >= 0)
+                r = mkdir_p(dir, 0700);
         if (r >= 0)
                 r = write_private(key_path, pem.data, pem.size);
         if (r >= 0)
                 r = write_private(json_path, text, strlen(text));
+        privilege_fs_leave(&fs);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] cannot write the account to %s: %m", acme_name, dir);
         log_info("[acme \"%s\"] account %s stored in %s", acme_name, url, dir);
@@ -311,11 +317,17 @@ void import_shell_quote(FILE *f, const char *s) {
 }
 
 int import_install_hook(const char *path, const char *text) {
-        int r = mkdir_parents(path, 0700);
+        PrivilegeFs fs = {};
+        int r;
 
+        /* The service runs the hook: root writes it as the owner of the directory it goes in. */
+        r = privilege_fs_enter(path, &fs);
+        if (r >= 0)
+                r = mkdir_parents(path, 0700);
         if (r >= 0)
                 r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0700,
                                                   .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        privilege_fs_leave(&fs);
         if (r < 0)
                 return log_error_errno(r, "cannot write the hook %s: %m", path);
         return 0;

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "pass.h"
 #include "pin.h"
+#include "privilege.h"
 #include "renew.h"
 #include "report.h"
 #include "sandbox.h"
@@ -205,6 +206,16 @@ static int verb_check(char **args, bool table) {
         r = select_certs(inv, args, &certs);
         if (r < 0)
                 return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_CRITICAL;
+        /* An inventory that watches nothing is a mistake (a wrong -c, an empty conf.d/), not a green check.
+         * One with internal CAs alone watches their expiry. */
+        if (inv->n_certs == 0 && inv->n_ca == 0) {
+                _cleanup_free_ char *files = inventory_files_string(inv);
+
+                log_error("no certificate sets in %s", files ?: inv->path);
+                if (arg_nagios)
+                        printf("CERTHERD UNKNOWN - %s\n", log_last_error());
+                return EXIT_USAGE;
+        }
 
         /* What the files say, with what the saved state knows (deploy-failed, renewal-failing), and the
          * internal CAs' own certificates. */
@@ -1111,6 +1122,11 @@ int main(int argc, char *argv[]) {
                 arg_nagios = true;
         } else if (arg_format)
                 return usage_error("--format applies to pin and check only, not to '%s'", verb);
+
+        /* Root acting on the files of the user that owns the state directory acts as that user
+         * (privilege.h), so that the service finds its files as it left them. */
+        if (privilege_prepare(verb, arg_import.write != NULL, arg_config) < 0)
+                return EXIT_WARNING;
 
         if (strcmp(verb, "check") == 0)
                 return verb_check(args, false);

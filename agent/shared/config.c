@@ -228,6 +228,7 @@ Inventory *inventory_free(Inventory *inv) {
         if (!inv)
                 return NULL;
         free(inv->path);
+        strv_free(inv->files);
         free(inv->agent.state_directory);
         free(inv->agent.pin_directory);
         free(inv->agent.metrics_file);
@@ -1162,6 +1163,35 @@ static int check_inventory_dir(const char *dir, bool sticky_ok, char **reterr) {
         return 0;
 }
 
+char *inventory_files_string(const Inventory *inv) {
+        size_t size = 1;
+        char *s, *p;
+
+        for (char **f = inv->files; f && *f; f++)
+                size += strlen(*f) + 2;
+        if (!inv->files)
+                return strdup(inv->path ?: "");
+        s = p = malloc(size);
+        if (!s)
+                return NULL;
+        for (char **f = inv->files; *f; f++)
+                p = stpcpy(stpcpy(p, f == inv->files ? "" : ", "), *f);
+        return s;
+}
+
+/* For messages about the inventory as a whole ("no certificate sets in FILES"). */
+static int remember_file(Inventory *inv, const char *path) {
+        size_t n = strv_length(inv->files);
+        char **l = realloc(inv->files, (n + 2) * sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        inv->files = l;
+        l[n] = strdup(path);
+        l[n + 1] = NULL;
+        return l[n] ? 0 : -ENOMEM;
+}
+
 static int parse_file(Inventory *inv, const char *path, char **reterr) {
         _cleanup_free_ char *chunk = NULL;
         _cleanup_close_ int fd = -1;
@@ -1178,6 +1208,9 @@ static int parse_file(Inventory *inv, const char *path, char **reterr) {
         r = check_file_owner(path, &st, geteuid(), reterr);
         if (r < 0)
                 return r;
+        r = remember_file(inv, path);
+        if (r < 0)
+                return error_at(reterr, r, path, 0, "out of memory");
         chunk = malloc(CHUNK_SIZE);
         if (!chunk)
                 return error_at(reterr, -ENOMEM, path, 0, "out of memory");

@@ -178,6 +178,7 @@ typedef struct ConfigIndex ConfigIndex;
 
 typedef struct Inventory {
         char *path; /* the main file */
+        char **files; /* every file read, the main file first, then conf.d/ in order; NULL-terminated */
         AgentConfig agent;
         AcmeConfig **acme;
         size_t n_acme;
@@ -195,6 +196,10 @@ typedef struct Inventory {
         char **shared;
         size_t n_shared;
 } Inventory;
+
+/* The files an inventory was read from, "A, B, C" (the main file alone for one built by hand); NULL on
+ * OOM. */
+char *inventory_files_string(const Inventory *inv);
 
 /* The lifetime of what `issuer = self` issues (renew.c issues with this; it has no CA section). */
 #define CONFIG_SELF_SIGNED_VALIDITY (90 * USEC_PER_DAY)

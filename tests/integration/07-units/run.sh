@@ -32,13 +32,21 @@ place "boot recovery unit" '(/usr)?/lib/systemd/system/certherd-recover\.service
 place sysusers '/usr/lib/sysusers\.d/certherd\.conf'
 place tmpfiles '/usr/lib/tmpfiles\.d/certherd\.conf'
 place catalog '/usr/lib/systemd/catalog/certherd\.catalog'
-place "polkit rule" "$prefix/share/polkit-1/rules\\.d/50-certherd\\.rules"
-place "D-Bus policy" "$prefix/share/dbus-1/system\\.d/org\\.certherd1\\.conf"
-place "polkit actions" "$prefix/share/polkit-1/actions/org\\.certherd1\\.policy"
+# polkitd and dbus-daemon read only their own data directories (and /etc), whatever certherd's prefix.
+place "polkit rule" "/usr/share/polkit-1/rules\\.d/50-certherd\\.rules"
+place "D-Bus policy" "/usr/share/dbus-1/system\\.d/org\\.certherd1\\.conf"
+place "polkit actions" "/usr/share/polkit-1/actions/org\\.certherd1\\.policy"
 place "certherd(8)" "$prefix/share/man/man8/certherd\\.8"
 place "certherd.conf(5)" "$prefix/share/man/man5/certherd\\.conf\\.5"
 place "bash completion" '(/usr|/usr/local)/share/bash-completion/completions/certherd'
-place "main configuration" "(/etc|$prefix/etc)/certherd/certherd\\.conf"
+# The inventory is in /etc whatever the prefix (unless -Dsysconfdir says otherwise).
+if [[ $(intro sysconfdir) == etc || $(intro sysconfdir) == /etc ]]; then
+        place "main configuration" "/etc/certherd/certherd\\.conf"
+        grep -aq '^/etc/certherd/certherd\.conf$' <(strings "$dest$sbindir/certherd") ||
+                die "the binary does not read /etc/certherd/certherd.conf"
+else
+        place "main configuration" "(/etc|$prefix/etc)/certherd/certherd\\.conf"
+fi
 place examples "$prefix/share/doc/certherd/examples/conf\\.d/30-nginx\\.conf\\.example"
 ok "meson installs $(wc -l <"$T/files") files where systemd, polkit, man and bash-completion look"
 

@@ -28,6 +28,8 @@ critical-before = 1s
 
 [certificate "watched"]
 certificate = $T/watch/w.crt
+warn-before = 14d
+critical-before = 7d
 ca = $T/ca.crt
 names = watched.test
 CONF

@@ -104,9 +104,12 @@ ok "installed certherd.service: $(grep -o 'exposure level.*' "$T/sec")"
 [[ ! -e /etc/systemd/system/timers.target.wants/certherd-renew.timer ]] || die "the timer is enabled too"
 ok "certherd.service enabled, certherd-renew.timer left to the administrator"
 
-# The shipped inventory works as installed: empty, so everything is fine.
-expect 0 runuser -u certherd -- certherd check
-ok "runuser -u certherd -- certherd check: exit 0 with the shipped configuration"
+# The shipped inventory parses as installed; it defines no certificate set, which check reports (exit 3)
+# rather than calling an inventory that watches nothing healthy.
+expect 3 runuser -u certherd -- certherd check
+grep -q '^certherd: error: no certificate sets in /etc/certherd/certherd\.conf' "$T/err" ||
+        { cat "$T/err" >&2; die "check on the shipped inventory: not the 'no certificate sets' message"; }
+ok "runuser -u certherd -- certherd check: the shipped configuration parses; no certificate sets there (exit 3)"
 
 # --- purge
 dpkg --purge certherd >"$T/purge.log" 2>&1 || { cat "$T/purge.log" >&2; die "dpkg --purge failed"; }
