@@ -17,11 +17,12 @@ int pass_prepare(const Inventory *inv, bool wait) {
         r = state_directory(inv->agent.state_directory);
         if (r < 0)
                 return r;
-        fd = state_lock(inv->agent.state_directory, false);
+        /* Only the daemon waits for the lock: it notes itself as the holder. */
+        fd = state_lock(inv->agent.state_directory, false, wait);
         if (fd == -EWOULDBLOCK && wait) {
                 /* The other mode is at work: let it finish (DESIGN.md §8). */
                 log_notice("another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
-                fd = state_lock(inv->agent.state_directory, true);
+                fd = state_lock(inv->agent.state_directory, true, wait);
         }
         return fd;
 }
