@@ -6,7 +6,6 @@
 #include "acme-ari.h"
 #include "acme.h"
 #include "cli-internal.h"
-#include "compromised-keys.h"
 #include "crl.h"
 #include "dns-persist.h"
 #include "fd-util.h"
@@ -15,10 +14,7 @@
 
 int cli_revoke(const CliOptions *o, char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
-        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
         const CertConfig *c;
-        size_t size;
         int r, reason = 0;
 
         if (!args[0] || args[1])
@@ -43,22 +39,8 @@ int cli_revoke(const CliOptions *o, char **args) {
                     issuer_kind_to_string(c->issuer));
                 return EXIT_USAGE;
         }
-        r = read_full_file(c->certificate, 1024U * 1024U, &data, &size);
-        if (r < 0) {
-                log_error_errno(r, "%s: cannot read %s: %m", c->name, c->certificate);
+        if (acme_revoke_installed(inv, c, reason, now_realtime()) < 0)
                 return EXIT_WARNING;
-        }
-        if (state_directory(inv->agent.state_directory) < 0 ||
-            acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0 ||
-            acme_revoke(s, &(gnutls_datum_t){.data = data, .size = (unsigned)size}, reason) < 0)
-                return EXIT_WARNING;
-        /* key-compromise: that key is never certified again. */
-        if (reason == CRL_REASON_KEY_COMPROMISE &&
-            compromised_keys_add_certificate(
-                inv->agent.state_directory, data, size, c->name, now_realtime()) < 0) {
-                log_error("%s: revoked, but its key could not be marked compromised", c->name);
-                return EXIT_WARNING;
-        }
         printf("%s: revoked %s\n", c->name, c->certificate);
         return EXIT_OK;
 }
