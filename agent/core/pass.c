@@ -17,12 +17,11 @@ int pass_prepare(const Inventory *inv, bool wait) {
         r = state_directory(inv->agent.state_directory);
         if (r < 0)
                 return r;
-        /* Only the daemon waits for the lock: it notes itself as the holder. */
-        fd = state_lock(inv->agent.state_directory, false, wait);
+        fd = state_lock(inv->agent.state_directory, false);
         if (fd == -EWOULDBLOCK && wait) {
                 /* The other mode is at work: let it finish (DESIGN.md §8). */
                 log_notice("another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
-                fd = state_lock(inv->agent.state_directory, true, wait);
+                fd = state_lock(inv->agent.state_directory, true);
         }
         return fd;
 }

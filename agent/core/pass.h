@@ -18,8 +18,7 @@
  * The daemon calls the pieces from its event loop (the renewals on its worker thread); pass_run() is
  * the whole pass in one go for timer mode. */
 
-/* The state directory and the lock shared with the other mode (wait: the daemon's start, which waits until
- * the holder is done and is then noted as the daemon holding the lock, state_lock_daemon(); else
+/* The state directory and the lock shared with the other mode (wait: until the holder is done, else
  * -EWOULDBLOCK). Returns the lock fd, -EWOULDBLOCK, or -errno (logged). */
 int pass_prepare(const Inventory *inv, bool wait);
 

@@ -909,6 +909,9 @@ int daemon_run(const char *config_path) {
         if (r < 0)
                 log_warning_errno(r, "cannot serve %s on the system bus: %m; check, status and renew work "
                                   "alone", BUS_API_NAME);
+        /* Only now: a command that finds the lock taken while the first pass runs is right that it does the
+         * renewals; from here on one that cannot reach the bus is told the daemon holds the lock. */
+        (void) state_lock_note_daemon(m->lock_fd);
         log_info("watching %zu certificates", m->inv->n_certs);
         (void) sd_notify(false, "READY=1");
 

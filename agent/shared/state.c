@@ -219,11 +219,20 @@ int state_directory(const char *state_dir) {
         return 0;
 }
 
-int state_lock(const char *state_dir, bool wait, bool daemon) {
+/* "PID" or "PID daemon" into the lock file, replacing what a previous holder (maybe one that crashed) left. */
+static int note_holder(int fd, bool daemon) {
+        char holder[64];
+        int n = snprintf(holder, sizeof(holder), "%d%s\n", (int) getpid(), daemon ? " daemon" : "");
+
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t) n, 0) != n)
+                return -errno;
+        return 0;
+}
+
+int state_lock(const char *state_dir, bool wait) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
-        char holder[64];
-        int n;
+        int r;
 
         if (asprintf(&path, "%s/lock", state_dir) < 0)
                 return -ENOMEM;
@@ -236,11 +245,19 @@ int state_lock(const char *state_dir, bool wait, bool daemon) {
                 return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
         }
         /* Who holds it, for whoever finds it taken (state_lock_daemon): a command that cannot reach the
-         * daemon must tell "the daemon does it" from "nobody will". What a crashed holder left is replaced. */
-        n = snprintf(holder, sizeof(holder), "%d%s\n", (int) getpid(), daemon ? " daemon" : "");
-        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t) n, 0) != n)
-                log_debug_errno(-errno, "cannot note the holder in %s: %m, ignoring", path);
+         * daemon must tell "the daemon does it" from "nobody will". */
+        r = note_holder(fd, false);
+        if (r < 0)
+                log_debug_errno(r, "cannot note the holder in %s: %m, ignoring", path);
         return TAKE_FD(fd);
+}
+
+int state_lock_note_daemon(int fd) {
+        int r = note_holder(fd, true);
+
+        if (r < 0)
+                log_debug_errno(r, "cannot note the daemon as the holder of the lock: %m, ignoring");
+        return r;
 }
 
 int state_lock_daemon(const char *state_dir, pid_t *ret_pid) {

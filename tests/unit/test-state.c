@@ -142,14 +142,11 @@ static void test_lock_holder(void **state) {
         snprintf(path, sizeof(path), "%s/lock", dir);
         assert_int_equal(state_lock_daemon(dir, &pid), -ENOENT);
 
-        fd = state_lock(dir, false, false);
+        fd = state_lock(dir, false);
         assert_true(fd >= 0);
         assert_int_equal(state_lock_daemon(dir, &pid), -ESRCH);
-        close(fd);
-
-        fd = state_lock(dir, false, true);
-        assert_true(fd >= 0);
-        assert_int_equal(state_lock(dir, false, false), -EWOULDBLOCK);
+        assert_int_equal(state_lock_note_daemon(fd), 0);
+        assert_int_equal(state_lock(dir, false), -EWOULDBLOCK);
         assert_int_equal(state_lock_daemon(dir, &pid), 0);
         assert_int_equal(pid, getpid());
         close(fd);
@@ -160,7 +157,7 @@ static void test_lock_holder(void **state) {
         assert_int_equal(fclose(f), 0);
         assert_int_equal(state_lock_daemon(dir, &pid), -ESRCH);
         /* The next holder replaces the note. */
-        fd = state_lock(dir, false, false);
+        fd = state_lock(dir, false);
         assert_true(fd >= 0);
         assert_int_equal(state_lock_daemon(dir, &pid), -ESRCH);
         close(fd);
