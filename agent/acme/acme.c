@@ -694,14 +694,15 @@ int acme_revoke_installed(const Inventory *inv, const CertConfig *c, int reason,
         if (r >= 0)
                 r = acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s);
         if (r >= 0)
-                r = acme_revoke(s, &(gnutls_datum_t) { .data = data, .size = (unsigned) size }, reason);
+                r = acme_revoke(s, &(gnutls_datum_t){.data = data, .size = (unsigned)size}, reason);
         if (r < 0)
                 return r;
         /* keyCompromise: that key is never certified again, by any set or `ca sign`. */
         if (reason == ACME_REASON_KEY_COMPROMISE) {
                 r = compromised_keys_add_certificate(inv->agent.state_directory, data, size, c->name, now);
                 if (r < 0)
-                        return log_error_errno(r, "%s: revoked, but its key could not be marked compromised", c->name);
+                        return log_error_errno(
+                            r, "%s: revoked, but its key could not be marked compromised", c->name);
         }
         return 0;
 }

@@ -203,34 +203,42 @@ void persist_warn(const Inventory *inv, CertConfig *const *certs) {
                 if (!selected || c->issuer != ISSUER_ACME)
                         continue;
                 a = inventory_find_acme(inv, c->issuer_name);
-                if (!a || a->challenge != CHALLENGE_DNS_PERSIST_01 || acme_saved_state(inv, a, &account, &issuer) < 0)
+                if (!a || a->challenge != CHALLENGE_DNS_PERSIST_01 ||
+                    acme_saved_state(inv, a, &account, &issuer) < 0)
                         continue;
                 if (!account || !issuer) {
-                        log_warning("%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s", c->name,
-                                    !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)", c->name);
+                        log_warning(
+                            "%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s",
+                            c->name,
+                            !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)",
+                            c->name);
                         continue;
                 }
                 for (char **n = c->names; n && *n; n++) {
                         _cleanup_free_ char *owner = NULL;
                         _cleanup_strv_free_ char **values = NULL;
-                        char *issuers[] = { issuer, NULL };
+                        char *issuers[] = {issuer, NULL};
                         PersistMatch m;
 
                         if (config_ip_is_valid(*n) || persist_record_name(*n, &owner) < 0)
                                 continue;
                         if (persist_lookup(owner, &values) < 0) {
-                                log_warning("%s: dns-persist-01: cannot look up the TXT record %s", c->name, owner);
+                                log_warning(
+                                    "%s: dns-persist-01: cannot look up the TXT record %s", c->name, owner);
                                 continue;
                         }
                         m = persist_match(values, issuers, account, NULL);
                         if (m == PERSIST_MISSING)
-                                log_warning("%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
-                                            "certherd acme persist-record %s prints",
-                                            c->name, owner, issuer, c->name);
+                                log_warning(
+                                    "%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
+                                    "certherd acme persist-record %s prints",
+                                    c->name, owner, issuer, c->name);
                         else if (m == PERSIST_OTHER_ACCOUNT)
-                                log_warning("%s: dns-persist-01: the TXT record %s names another ACME account than %s; "
-                                            "publish the one certherd acme persist-record %s prints",
-                                            c->name, owner, account, c->name);
+                                log_warning(
+                                    "%s: dns-persist-01: the TXT record %s names another ACME account than "
+                                    "%s; "
+                                    "publish the one certherd acme persist-record %s prints",
+                                    c->name, owner, account, c->name);
                 }
         }
 }

@@ -24,4 +24,5 @@
 #define BUS_CLIENT_RENEW_TIMEOUT_USEC (15ULL * 60ULL * 1000000ULL)
 
 int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FILE *out);
-int bus_client_renew(const char *config_path, char **names, bool force, bool quiet, FILE *out, char **reterr_why);
+int bus_client_renew(
+    const char *config_path, char **names, bool force, bool quiet, FILE *out, char **reterr_why);

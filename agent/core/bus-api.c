@@ -387,7 +387,7 @@ static int order_render(BusApi *b, Order *o, FILE *f) {
         if (!l)
                 return -ENOMEM;
         for (char **name = o->names; name && *name; name++) {
-                l[n] = (Outcome) { .name = *name, .kind = OUTCOME_GONE, .when = USEC_INFINITY };
+                l[n] = (Outcome){.name = *name, .kind = OUTCOME_GONE, .when = USEC_INFINITY};
                 b->ops->outcome(b->ud, *name, &l[n]);
                 l[n++].name = *name;
         }

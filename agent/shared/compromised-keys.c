@@ -160,12 +160,13 @@ int compromised_keys_check(const char *state_dir, const uint8_t pin[PIN_SIZE], u
         return k ? 1 : 0;
 }
 
-int compromised_keys_add_certificate(const char *state_dir, const uint8_t *data, size_t size, const char *name,
-                                     usec_t now) {
+int compromised_keys_add_certificate(
+    const char *state_dir, const uint8_t *data, size_t size, const char *name, usec_t now) {
         _cleanup_cert_facts_ CertFacts *f = NULL;
         int r;
 
-        r = x509_inspect(&(X509Input) { .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 }, now, &f);
+        r = x509_inspect(
+            &(X509Input){.cert_data = data, .cert_size = size, .key_mode = (mode_t)-1}, now, &f);
         if (r < 0)
                 return r;
         if (!f->parsed || !f->has_pin)

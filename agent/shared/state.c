@@ -219,12 +219,13 @@ int state_directory(const char *state_dir) {
         return 0;
 }
 
-/* "PID" or "PID daemon" into the lock file, replacing what a previous holder (maybe one that crashed) left. */
+/* "PID" or "PID daemon" into the lock file, replacing what a previous holder (maybe one that crashed) left.
+ */
 static int note_holder(int fd, bool daemon) {
         char holder[64];
-        int n = snprintf(holder, sizeof(holder), "%d%s\n", (int) getpid(), daemon ? " daemon" : "");
+        int n = snprintf(holder, sizeof(holder), "%d%s\n", (int)getpid(), daemon ? " daemon" : "");
 
-        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t) n, 0) != n)
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)n, 0) != n)
                 return -errno;
         return 0;
 }
