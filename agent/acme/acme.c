@@ -14,6 +14,7 @@
 #include <gnutls/crypto.h>
 
 #include "acme.h"
+#include "compromised-keys.h"
 #include "config-value.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -21,6 +22,7 @@
 #include "jws.h"
 #include "keygen.h"
 #include "log.h"
+#include "state.h"
 #include "token.h"
 #include "x509.h"
 
@@ -700,6 +702,32 @@ int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason) {
                 acme_log_failure(s, r, &resp, s->dir.revoke_cert, "revocation failed");
         acme_response_done(&resp);
         return r;
+}
+
+int acme_revoke_installed(const Inventory *inv, const CertConfig *c, int reason, usec_t now) {
+        _cleanup_(acme_session_freep) AcmeSession *s = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(c->certificate, 1024U * 1024U, &data, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read %s: %m", c->name, c->certificate);
+        r = state_directory(inv->agent.state_directory);
+        if (r >= 0)
+                r = acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s);
+        if (r >= 0)
+                r = acme_revoke(s, &(gnutls_datum_t){.data = data, .size = (unsigned)size}, reason);
+        if (r < 0)
+                return r;
+        /* keyCompromise: that key is never certified again, by any set or `ca sign`. */
+        if (reason == ACME_REASON_KEY_COMPROMISE) {
+                r = compromised_keys_add_certificate(inv->agent.state_directory, data, size, c->name, now);
+                if (r < 0)
+                        return log_error_errno(
+                            r, "%s: revoked, but its key could not be marked compromised", c->name);
+        }
+        return 0;
 }
 
 int acme_key_rollover(AcmeSession *s) {

@@ -40,6 +40,12 @@ int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_accou
 
 /* Revoke the certificate `cert_pem` (RFC 8555 §7.6) with `reason` (RFC 5280 CRLReason code, 0 default). */
 int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason);
+/* RFC 5280 CRLReason keyCompromise. */
+#define ACME_REASON_KEY_COMPROMISE 1
+/* `revoke NAME`: revoke set c's installed certificate at its ACME server with `reason`; for keyCompromise
+ * its key also joins the compromised-keys list, so that no set and no `ca sign` certifies it again.
+ * Returns 0 or -errno (logged). */
+int acme_revoke_installed(const Inventory *inv, const CertConfig *c, int reason, usec_t now);
 
 /* Cancel everything the session does, from any thread (it only sets an atomic flag, so a signal handler
  * may call it too): waits (polling, backoff, Retry-After) and transfers in flight end within about

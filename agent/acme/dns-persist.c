@@ -10,8 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acme.h"
 #include "dns-lookup.h"
 #include "dns-persist.h"
+#include "log.h"
 #include "macro.h"
 
 int persist_record_name(const char *name, char **ret) {
@@ -157,4 +159,58 @@ int persist_lookup(const char *owner, char ***ret) {
         }
         *ret = l;
         return 0;
+}
+
+/* `check`: a dns-persist-01 set whose standing record is missing or names another account fails at its
+ * next order; say so now (through the system resolver). Warnings only: the CA's view of DNS may differ. */
+void persist_warn(const Inventory *inv, CertConfig *const *certs) {
+        for (size_t i = 0; i < inv->n_certs; i++) {
+                const CertConfig *c = inv->certs[i];
+                _cleanup_free_ char *account = NULL, *issuer = NULL;
+                const AcmeConfig *a;
+                bool selected = !certs;
+
+                for (CertConfig *const *x = certs; x && *x; x++)
+                        selected = selected || *x == c;
+                if (!selected || c->issuer != ISSUER_ACME)
+                        continue;
+                a = inventory_find_acme(inv, c->issuer_name);
+                if (!a || a->challenge != CHALLENGE_DNS_PERSIST_01 ||
+                    acme_saved_state(inv, a, &account, &issuer) < 0)
+                        continue;
+                if (!account || !issuer) {
+                        log_warning(
+                            "%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s",
+                            c->name,
+                            !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)",
+                            c->name);
+                        continue;
+                }
+                for (char **n = c->names; n && *n; n++) {
+                        _cleanup_free_ char *owner = NULL;
+                        _cleanup_strv_free_ char **values = NULL;
+                        char *issuers[] = {issuer, NULL};
+                        PersistMatch m;
+
+                        if (config_ip_is_valid(*n) || persist_record_name(*n, &owner) < 0)
+                                continue;
+                        if (persist_lookup(owner, &values) < 0) {
+                                log_warning(
+                                    "%s: dns-persist-01: cannot look up the TXT record %s", c->name, owner);
+                                continue;
+                        }
+                        m = persist_match(values, issuers, account, NULL);
+                        if (m == PERSIST_MISSING)
+                                log_warning(
+                                    "%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
+                                    "certherd acme persist-record %s prints",
+                                    c->name, owner, issuer, c->name);
+                        else if (m == PERSIST_OTHER_ACCOUNT)
+                                log_warning(
+                                    "%s: dns-persist-01: the TXT record %s names another ACME account than "
+                                    "%s; "
+                                    "publish the one certherd acme persist-record %s prints",
+                                    c->name, owner, account, c->name);
+                }
+        }
 }

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "config.h"
+
 /* "_validation-persist.NAME" for a DNS name (a leading "*." dropped: the record of a wildcard sits at the
  * base name). Returns 0 or -ENOMEM. */
 int persist_record_name(const char *name, char **ret);
@@ -29,3 +31,8 @@ PersistMatch persist_match(char *const *values, char *const *issuers, const char
  * resolvers, or the test suite's). Returns 0 with *ret NULL-terminated
  * (possibly empty: NXDOMAIN or no TXT), or -errno: -EHOSTUNREACH (no answer, SERVFAIL), -ENOMEM. */
 int persist_lookup(const char *owner, char ***ret);
+
+/* For `check`: warn (through the system resolver) about each dns-persist-01 set of `certs` (NULL: all)
+ * whose standing record is missing or names another account, or whose account or issuer domain is not
+ * known yet: its next order would fail. Warnings only: the CA's view of DNS may differ. */
+void persist_warn(const Inventory *inv, CertConfig *const *certs);

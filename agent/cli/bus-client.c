@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "macro.h"
+#include "outcome.h"
 
 #define EXIT_USAGE 3
 
@@ -22,6 +25,21 @@ static char *absolute(const char *p) {
         return s;
 }
 
+/* -EHOSTDOWN, and why in *reterr_why when the caller wants it. */
+_printf_(2, 3) static int why_not(char **reterr_why, const char *fmt, ...) {
+        va_list ap;
+
+        if (reterr_why) {
+                free(*reterr_why);
+                *reterr_why = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(reterr_why, fmt, ap) < 0)
+                        *reterr_why = NULL;
+                va_end(ap);
+        }
+        return -EHOSTDOWN;
+}
+
 /* The same inventory: the same absolute path as the daemon loaded, or the same file behind both. */
 static bool same_inventory(const char *mine, const char *theirs) {
         _cleanup_free_ char *a = absolute(mine), *ra = NULL, *rb = NULL;
@@ -33,8 +51,9 @@ static bool same_inventory(const char *mine, const char *theirs) {
         return ra && rb && strcmp(ra, rb) == 0;
 }
 
-/* The system bus, when a daemon owns org.certherd1 there for this inventory; else -EHOSTDOWN. */
-static int connect_daemon(const char *config_path, sd_bus **ret) {
+/* The system bus, when a daemon owns org.certherd1 there for this inventory; else -EHOSTDOWN, with why
+ * in *reterr_why (when not NULL). */
+static int connect_daemon(const char *config_path, sd_bus **ret, char **reterr_why) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *theirs = NULL;
@@ -49,18 +68,19 @@ static int connect_daemon(const char *config_path, sd_bus **ret) {
         r = sd_bus_open_system(&bus);
         if (r < 0) {
                 log_debug_errno(r, "no system bus (%m): working alone");
-                return -EHOSTDOWN;
+                return why_not(reterr_why, "no system bus (%s)", strerror(-r));
         }
         r = sd_bus_get_property_string(bus, BUS_API_NAME, BUS_API_PATH, BUS_API_INTERFACE, "Inventory",
                                        &error, &theirs);
         if (r < 0) {
                 log_debug("no certherd daemon on the system bus (%s): working alone",
                           error.message ?: strerror(-r));
-                return -EHOSTDOWN;
+                return why_not(
+                    reterr_why, "no %s on the system bus (%s)", BUS_API_NAME, error.message ?: strerror(-r));
         }
         if (!same_inventory(mine, theirs)) {
                 log_debug("the running daemon serves %s, not %s: working alone", theirs, mine);
-                return -EHOSTDOWN;
+                return why_not(reterr_why, "the daemon on the bus serves %s, not %s", theirs, mine);
         }
         *ret = TAKE_PTR(bus);
         return 0;
@@ -89,7 +109,8 @@ static int refused(const char *what, const sd_bus_error *e, int r, int fail, boo
         return fail;
 }
 
-static int finish(sd_bus_message *reply, FILE *out, int fail) {
+/* quiet: an answer of renew that says nothing was due and nothing failed is not printed (renew --quiet). */
+static int finish(sd_bus_message *reply, FILE *out, int fail, bool quiet) {
         const char *text;
         int code, r;
 
@@ -98,6 +119,8 @@ static int finish(sd_bus_message *reply, FILE *out, int fail) {
                 log_error_errno(r, "unexpected answer from the daemon: %m");
                 return fail;
         }
+        if (quiet && code == 0 && outcome_text_is_idle(text))
+                return code;
         if (fputs(text, out) < 0 || fflush(out) != 0) {
                 log_error("cannot write the report: %m");
                 return fail;
@@ -147,7 +170,7 @@ int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FI
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = connect_daemon(config_path, &bus);
+        r = connect_daemon(config_path, &bus, NULL);
         if (r < 0)
                 return r;
         /* The report in a memfd (no copy through the bus daemon, no size limit); over the bus itself when
@@ -163,18 +186,19 @@ int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FI
                 sd_bus_error_free(&error);
                 r = call_check(bus, "Check", names, fmt, &error, &reply);
                 if (r >= 0)
-                        return finish(reply, out, 2);
+                        return finish(reply, out, 2, false);
         }
         return refused("check", &error, r, 2, true);
 }
 
-int bus_client_renew(const char *config_path, char **names, bool force, FILE *out) {
+int bus_client_renew(
+    const char *config_path, char **names, bool force, bool quiet, FILE *out, char **reterr_why) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = connect_daemon(config_path, &bus);
+        r = connect_daemon(config_path, &bus, reterr_why);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_call(bus, &m, BUS_API_NAME, BUS_API_PATH, BUS_API_INTERFACE, "Renew");
@@ -189,5 +213,5 @@ int bus_client_renew(const char *config_path, char **names, bool force, FILE *ou
         r = sd_bus_call(bus, m, BUS_CLIENT_RENEW_TIMEOUT_USEC, &error, &reply);
         if (r < 0)
                 return refused("renew", &error, r, 1, false);
-        return finish(reply, out, 1);
+        return finish(reply, out, 1, quiet);
 }

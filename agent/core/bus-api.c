@@ -390,76 +390,20 @@ void bus_api_orders_start(BusApi *b) {
                         o->state = ORDER_IN_BATCH;
 }
 
-/* One line per set, as `certherd renew` prints them (plus one per renewed set), then its summary;
- * returns the exit code. */
+/* What became of each set of the order, as `certherd renew` prints it (with a line per renewal: the
+ * daemon's log is not the caller's terminal); returns the exit code. */
 static int order_render(BusApi *b, Order *o, FILE *f) {
-        size_t renewed = 0, redeployed = 0, skipped = 0, failed = 0;
-        char when[32];
+        _cleanup_free_ Outcome *l = calloc(strv_length(o->names) + 1, sizeof(Outcome));
+        size_t n = 0;
 
-        for (char **n = o->names; n && *n; n++) {
-                BusApiOutcome out = { .kind = BUS_API_OUTCOME_GONE, .when = USEC_INFINITY };
-
-                b->ops->outcome(b->ud, *n, &out);
-                if (out.when != USEC_INFINITY)
-                        format_timestamp_iso(when, sizeof(when), out.when);
-                switch (out.kind) {
-                case BUS_API_OUTCOME_RENEWED:
-                        fprintf(f, "%s: renewed (serial %s)", *n, out.serial ?: "?");
-                        if (out.when != USEC_INFINITY)
-                                fprintf(f, ", valid until %s", when);
-                        fputc('\n', f);
-                        renewed++;
-                        break;
-                case BUS_API_OUTCOME_REDEPLOYED:
-                        fprintf(f, "%s: deployed again (serial %s)\n", *n, out.serial ?: "?");
-                        redeployed++;
-                        break;
-                case BUS_API_OUTCOME_FAILED:
-                        fprintf(f, "%s: renewal failed: %s\n", *n, out.error ?: "unknown error");
-                        failed++;
-                        break;
-                case BUS_API_OUTCOME_HELD:
-                        fprintf(f,
-                                "%s: renewal held: %s; the certificate issued was kept, no new order until "
-                                "the inventory or its files change\n",
-                                *n, out.error ?: "refused");
-                        failed++;
-                        break;
-                case BUS_API_OUTCOME_DEPLOY_FAILED:
-                        if (out.when != USEC_INFINITY)
-                                fprintf(f, "%s: deploy failed at %s: %s; next attempt from %s\n", *n,
-                                        out.step ?: "?", out.error ?: "?", when);
-                        else
-                                fprintf(f, "%s: deploy failed at %s: %s (serial %s)\n", *n, out.step ?: "?",
-                                        out.error ?: "?", out.serial ?: "?");
-                        failed++;
-                        break;
-                case BUS_API_OUTCOME_NOT_DUE:
-                        if (out.when == USEC_INFINITY)
-                                fprintf(f, "%s: not due\n", *n);
-                        else
-                                fprintf(f, "%s: not due (renews from %s)\n", *n, when);
-                        skipped++;
-                        break;
-                case BUS_API_OUTCOME_BACKING_OFF:
-                        fprintf(f,
-                                "%s: renewal failing: %u failed attempt%s, last error: %s; "
-                                "next attempt from %s\n",
-                                *n, out.failures, out.failures == 1 ? "" : "s", out.error ?: "unknown",
-                                out.when == USEC_INFINITY ? "?" : when);
-                        failed++;
-                        break;
-                default:
-                        fprintf(f, "%s: no longer in the inventory\n", *n);
-                        failed++;
-                        break;
-                }
+        if (!l)
+                return -ENOMEM;
+        for (char **name = o->names; name && *name; name++) {
+                l[n] = (Outcome){.name = *name, .kind = OUTCOME_GONE, .when = USEC_INFINITY};
+                b->ops->outcome(b->ud, *name, &l[n]);
+                l[n++].name = *name;
         }
-        fprintf(f, "%zu renewed, %zu not due, %zu failed", renewed, skipped, failed);
-        if (redeployed)
-                fprintf(f, ", %zu redeployed", redeployed);
-        fputc('\n', f);
-        return failed ? 1 : 0;
+        return outcome_render(l, n, OUTCOME_RENEWED_LINES, f);
 }
 
 void bus_api_orders_finish(BusApi *b) {
@@ -477,7 +421,7 @@ void bus_api_orders_finish(BusApi *b) {
                 f = open_memstream(&text, &size);
                 if (f) {
                         code = order_render(b, o, f);
-                        if (fclose(f) != 0) {
+                        if (fclose(f) != 0 || code < 0) {
                                 free(text);
                                 text = NULL;
                         }

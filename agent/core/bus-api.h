@@ -6,6 +6,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "outcome.h"
 #include "time-util.h"
 
 /* The daemon's D-Bus API on the system bus (certherd(8), section D-BUS INTERFACE; docs/ "bus API"): while
@@ -50,27 +51,6 @@ typedef enum BusApiFormat {
 const char *bus_api_format_to_string(BusApiFormat f);
 BusApiFormat bus_api_format_from_string(const char *s);
 
-/* What became of one set a Renew order covered, asked of the daemon when the order is answered; the
- * strings are borrowed for the call. Rendered with the wording of `certherd renew` working alone. */
-typedef enum BusApiOutcomeKind {
-        BUS_API_OUTCOME_RENEWED,       /* serial, when: the new notAfter */
-        BUS_API_OUTCOME_REDEPLOYED,    /* serial: deployed again after a failed deploy */
-        BUS_API_OUTCOME_FAILED,        /* error */
-        BUS_API_OUTCOME_HELD,          /* error: issued, refused by validation, kept aside */
-        BUS_API_OUTCOME_DEPLOY_FAILED, /* step, error; serial (this batch) or when: the next attempt */
-        BUS_API_OUTCOME_NOT_DUE,       /* when: the next renewal (USEC_INFINITY: never) */
-        BUS_API_OUTCOME_BACKING_OFF,   /* failures, error, when: the next attempt */
-        BUS_API_OUTCOME_GONE,          /* no longer in the inventory (reloaded meanwhile) */
-        _BUS_API_OUTCOME_MAX,
-} BusApiOutcomeKind;
-
-typedef struct BusApiOutcome {
-        BusApiOutcomeKind kind;
-        unsigned failures;
-        usec_t when;
-        const char *error, *step, *serial;
-} BusApiOutcome;
-
 typedef struct BusApiOps {
         /* The inventory's main file as the daemon loaded it: a CLI given another one works alone. */
         const char *(*inventory_path)(void *ud);
@@ -85,8 +65,9 @@ typedef struct BusApiOps {
         int (*resolve)(void *ud, char **names, char ***ret, char **ret_error);
         /* Orders are waiting: run a pass (which calls bus_api_orders_start) as soon as no batch runs. */
         void (*kick)(void *ud);
-        /* What became of set `name` in the batch just done (or why it was not in it). */
-        void (*outcome)(void *ud, const char *name, BusApiOutcome *ret);
+        /* What became of set `name` in the batch just done (or why it was not in it): outcome_of(), or
+         * OUTCOME_GONE. The answer is rendered by outcome_render(), as `certherd renew` working alone. */
+        void (*outcome)(void *ud, const char *name, Outcome *ret);
 } BusApiOps;
 
 typedef struct BusApi BusApi;

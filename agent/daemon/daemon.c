@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "fd-util.h"
 #include "log.h"
+#include "outcome.h"
 #include "pass.h"
 #include "policy.h"
 #include "renew.h"
@@ -421,28 +422,19 @@ static void format_in(char *buf, size_t size, usec_t delta) {
                 snprintf(buf, size, "%" PRIu64 " s", delta / USEC_PER_SEC);
 }
 
-/* "12 certificates: 11 ok, 1 expiring in 6 days; next renewal nginx in 3 h" */
+/* "12 certificates: 1 deploy failed, 10 ok, 1 expiring in 6 days; next renewal nginx in 3 h" */
 static void notify_status(Manager *m, usec_t now) {
         const CheckReport *rep = m->report;
-        const CertFacts *soonest = NULL;
-        size_t next = SIZE_MAX, problems = rep->count[SEVERITY_WARNING] + rep->count[SEVERITY_CRITICAL];
+        size_t next = SIZE_MAX;
         char status[512], in[32];
         int k;
 
-        for (size_t i = 0; i < rep->n_results; i++) {
-                const CertFacts *f = rep->results[i].facts;
-                if (f->state != SEVERITY_OK && f->parsed && (!soonest || f->not_after < soonest->not_after))
-                        soonest = f;
+        for (size_t i = 0; i < rep->n_results; i++)
                 if (m->rt[i].due != USEC_INFINITY && (next == SIZE_MAX || m->rt[i].due < m->rt[next].due))
                         next = i;
-        }
-        k = snprintf(status, sizeof(status), "%zu certificate%s: %zu ok", rep->n_results, rep->n_results == 1 ? "" : "s",
-                     rep->count[SEVERITY_OK]);
-        if (problems > 0 && soonest && soonest->days_left >= 0)
-                k += snprintf(status + k, sizeof(status) - (size_t) k, ", %zu expiring in %" PRIi64 " days", problems,
-                              soonest->days_left);
-        else if (problems > 0)
-                k += snprintf(status + k, sizeof(status) - (size_t) k, ", %zu with problems", problems);
+        k = outcome_status(rep, status, sizeof(status));
+        if (k < 0 || (size_t) k >= sizeof(status))
+                k = (int) strlen(status);
         if (m->batch_running && m->n_jobs == 0 && m->crl_due)
                 snprintf(status + k, sizeof(status) - (size_t) k, "; signing CRLs");
         else if (m->batch_running && m->n_jobs == 0)
@@ -862,55 +854,20 @@ static void bus_kick(void *ud) {
                 (void) manager_pass(m, false);
 }
 
-static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
+static void bus_outcome(void *ud, const char *name, Outcome *ret) {
         Manager *m = ud;
         const CertConfig *c = inventory_find_cert(m->inv, name);
         size_t i = cert_index(m, c);
-        const CertState *st;
-        const Plan *p;
+        const RenewJob *job = NULL;
+        Plan none;
 
-        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_GONE, .when = USEC_INFINITY };
         if (i == SIZE_MAX)
-                return;
-        st = &m->states[i];
-        for (size_t j = 0; j < m->n_jobs; j++) { /* in the batch just done */
-                const RenewJob *jb = &m->jobs[j];
-
-                if (jb->cert != c)
-                        continue;
-                if (jb->held)
-                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY,
-                                                 .error = st->last_error ?: jb->error };
-                else if (jb->result < 0)
-                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .when = USEC_INFINITY,
-                                                 .error = jb->error ?: st->last_error };
-                else if (jb->deploy_result < 0)
-                        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED,
-                                                 .when = USEC_INFINITY,
-                                                 .step = jb->deploy_step,
-                                                 .error = jb->deploy_error,
-                                                 .serial = jb->outcome.serial };
-                else
-                        *ret = (BusApiOutcome) { .kind = jb->deploy_only ? BUS_API_OUTCOME_REDEPLOYED
-                                                                         : BUS_API_OUTCOME_RENEWED,
-                                                 .when = jb->outcome.not_after ?: USEC_INFINITY,
-                                                 .serial = jb->outcome.serial };
-                return;
-        }
-        p = m->report && m->report->plans ? &m->report->plans[i] : NULL;
-        if (p && p->action == PLAN_BACKOFF && p->why == RENEW_REASON_NONE && st->deploy_failed)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = p->retry,
-                                         .step = st->deploy_step, .error = st->deploy_error };
-        else if (p && p->action == PLAN_BACKOFF)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = p->retry,
-                                         .failures = st->failures, .error = st->last_error };
-        else if (p && p->action == PLAN_HELD)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD,
-                                         .when = USEC_INFINITY,
-                                         .error = st->last_error };
-        else
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE,
-                                         .when = p ? p->due : m->rt[i].due };
+                return; /* OUTCOME_GONE */
+        for (size_t j = 0; j < m->n_jobs && !job; j++) /* in the batch just done */
+                if (m->jobs[j].cert == c)
+                        job = &m->jobs[j];
+        none = (Plan) { .action = PLAN_NONE, .due = m->rt[i].due };
+        *ret = outcome_of(name, m->report && m->report->plans ? &m->report->plans[i] : &none, &m->states[i], job);
 }
 
 static const BusApiOps bus_ops = {
@@ -953,6 +910,9 @@ int daemon_run(const char *config_path) {
         if (r < 0)
                 log_warning_errno(r, "cannot serve %s on the system bus: %m; check, status and renew work "
                                   "alone", BUS_API_NAME);
+        /* Only now: a command that finds the lock taken while the first pass runs is right that it does the
+         * renewals; from here on one that cannot reach the bus is told the daemon holds the lock. */
+        (void) state_lock_note_daemon(m->lock_fd);
         log_info("watching %zu certificates", m->inv->n_certs);
         (void) sd_notify(false, "READY=1");
 

@@ -13,6 +13,7 @@
 #include "install.h"
 #include "json-util.h"
 #include "log.h"
+#include "x509.h"
 
 #define LIST_MAX (64U * 1024U * 1024U)
 
@@ -157,4 +158,18 @@ int compromised_keys_check(const char *state_dir, const uint8_t pin[PIN_SIZE], u
         if (k && ret_since)
                 *ret_since = k->since;
         return k ? 1 : 0;
+}
+
+int compromised_keys_add_certificate(
+    const char *state_dir, const uint8_t *data, size_t size, const char *name, usec_t now) {
+        _cleanup_cert_facts_ CertFacts *f = NULL;
+        int r;
+
+        r = x509_inspect(
+            &(X509Input){.cert_data = data, .cert_size = size, .key_mode = (mode_t)-1}, now, &f);
+        if (r < 0)
+                return r;
+        if (!f->parsed || !f->has_pin)
+                return -EBADMSG;
+        return compromised_keys_add(state_dir, f->pin, name, f->serial, now);
 }

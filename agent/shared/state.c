@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -218,9 +219,21 @@ int state_directory(const char *state_dir) {
         return 0;
 }
 
+/* "PID" or "PID daemon" into the lock file, replacing what a previous holder (maybe one that crashed) left.
+ */
+static int note_holder(int fd, bool daemon) {
+        char holder[64];
+        int n = snprintf(holder, sizeof(holder), "%d%s\n", (int)getpid(), daemon ? " daemon" : "");
+
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)n, 0) != n)
+                return -errno;
+        return 0;
+}
+
 int state_lock(const char *state_dir, bool wait) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
+        int r;
 
         if (asprintf(&path, "%s/lock", state_dir) < 0)
                 return -ENOMEM;
@@ -232,5 +245,42 @@ int state_lock(const char *state_dir, bool wait) {
                         continue;
                 return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
         }
+        /* Who holds it, for whoever finds it taken (state_lock_daemon): a command that cannot reach the
+         * daemon must tell "the daemon does it" from "nobody will". */
+        r = note_holder(fd, false);
+        if (r < 0)
+                log_debug_errno(r, "cannot note the holder in %s: %m, ignoring", path);
         return TAKE_FD(fd);
+}
+
+int state_lock_note_daemon(int fd) {
+        int r = note_holder(fd, true);
+
+        if (r < 0)
+                log_debug_errno(r, "cannot note the daemon as the holder of the lock: %m, ignoring");
+        return r;
+}
+
+int state_lock_daemon(const char *state_dir, pid_t *ret_pid) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        char holder[64], tail[8] = "";
+        ssize_t n;
+        int pid;
+
+        if (asprintf(&path, "%s/lock", state_dir) < 0)
+                return -ENOMEM;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        n = pread(fd, holder, sizeof(holder) - 1, 0);
+        if (n < 0)
+                return -errno;
+        holder[n] = 0;
+        if (sscanf(holder, "%d %7s", &pid, tail) != 2 || pid <= 0 || strcmp(tail, "daemon") != 0)
+                return -ESRCH;
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return -ESRCH;
+        *ret_pid = pid;
+        return 0;
 }

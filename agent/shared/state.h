@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "time-util.h"
 
@@ -56,6 +57,13 @@ int state_save(const char *state_dir, const char *name, const CertState *st);
 /* The state directory, created (0700) when missing. Returns 0 or -errno (logged). */
 int state_directory(const char *state_dir);
 
-/* Take the lock shared by daemon and timer mode (STATE_DIR/lock). Returns an fd ≥ 0, -EWOULDBLOCK when
- * another certherd holds it (wait = false), or -errno (logged). */
+/* Take the lock shared by daemon and timer mode (STATE_DIR/lock) and note the holder's pid in it.
+ * Returns an fd ≥ 0, -EWOULDBLOCK when another certherd holds it (wait = false), or -errno (logged). */
 int state_lock(const char *state_dir, bool wait);
+/* The daemon, holding the lock `fd`, notes itself as "PID daemon": from then on a command that finds the
+ * lock taken and cannot reach the daemon over D-Bus knows nothing will be done for it. Returns 0 or -errno
+ * (logged at debug level: the note is advisory). */
+int state_lock_note_daemon(int fd);
+/* The pid of the daemon that holds the lock, as state_lock_note_daemon() noted it. Returns 0; -ESRCH when
+ * the holder noted is no daemon or no longer runs; -errno when the lock cannot be read. Logs nothing. */
+int state_lock_daemon(const char *state_dir, pid_t *ret_pid);

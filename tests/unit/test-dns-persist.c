@@ -101,18 +101,35 @@ static void serve(int udp, int tcp, unsigned records) {
         }
 }
 
-static void server_start(Server *s, unsigned records) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/* A UDP and a TCP socket on one loopback port, as a resolver falls back from one to the other after a
+ * truncated answer. The port the kernel picks for UDP may be taken for TCP: then another one. */
+static void bind_pair(int *ret_udp, int *ret_tcp, unsigned *ret_port) {
+        for (unsigned attempt = 0; attempt < 100; attempt++) {
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                socklen_t len = sizeof(sa);
+                int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-        assert_true(udp >= 0 && tcp >= 0);
-        assert_int_equal(bind(udp, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(getsockname(udp, (struct sockaddr *) &sa, &len), 0);
-        /* the same port over TCP, as a resolver falls back to after a truncated answer */
-        assert_int_equal(bind(tcp, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(listen(tcp, 4), 0);
-        snprintf(s->address, sizeof(s->address), "127.0.0.1:%u", ntohs(sa.sin_port));
+                assert_true(udp >= 0 && tcp >= 0);
+                assert_int_equal(bind(udp, (struct sockaddr *) &sa, sizeof(sa)), 0);
+                assert_int_equal(getsockname(udp, (struct sockaddr *) &sa, &len), 0);
+                if (bind(tcp, (struct sockaddr *) &sa, sizeof(sa)) == 0 && listen(tcp, 4) == 0) {
+                        *ret_udp = udp;
+                        *ret_tcp = tcp;
+                        *ret_port = ntohs(sa.sin_port);
+                        return;
+                }
+                close(udp);
+                close(tcp);
+        }
+        fail_msg("no loopback port free for both UDP and TCP");
+}
+
+static void server_start(Server *s, unsigned records) {
+        unsigned port;
+        int udp, tcp;
+
+        bind_pair(&udp, &tcp, &port);
+        snprintf(s->address, sizeof(s->address), "127.0.0.1:%u", port);
         s->pid = fork();
         assert_true(s->pid >= 0);
         if (s->pid == 0) {

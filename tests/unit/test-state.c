@@ -130,12 +130,49 @@ static void test_is_empty(void **state) {
 #undef ONE
 }
 
+/* The lock notes its holder: a command that finds it taken can tell the daemon (and its pid) from another
+ * run of a command, and from what a crashed daemon left behind. */
+static void test_lock_holder(void **state) {
+        char dir[] = "/tmp/test-state-lock-XXXXXX", path[sizeof(dir) + 8];
+        pid_t pid = 0;
+        FILE *f;
+        int fd;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/lock", dir);
+        assert_int_equal(state_lock_daemon(dir, &pid), -ENOENT);
+
+        fd = state_lock(dir, false);
+        assert_true(fd >= 0);
+        assert_int_equal(state_lock_daemon(dir, &pid), -ESRCH);
+        assert_int_equal(state_lock_note_daemon(fd), 0);
+        assert_int_equal(state_lock(dir, false), -EWOULDBLOCK);
+        assert_int_equal(state_lock_daemon(dir, &pid), 0);
+        assert_int_equal(pid, getpid());
+        close(fd);
+
+        /* A daemon that died: its pid no longer runs. */
+        assert_non_null(f = fopen(path, "we"));
+        fputs("2147483646 daemon\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(state_lock_daemon(dir, &pid), -ESRCH);
+        /* The next holder replaces the note. */
+        fd = state_lock(dir, false);
+        assert_true(fd >= 0);
+        assert_int_equal(state_lock_daemon(dir, &pid), -ESRCH);
+        close(fd);
+
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_old_files_load),
                 cmocka_unit_test(test_strict),
                 cmocka_unit_test(test_is_empty),
+                cmocka_unit_test(test_lock_holder),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Documentation: certherd(8) and certherd.conf(5) are lint-clean (mandoc -T lint) and complete against
-# the code (every command and option of main.c, every inventory key, problem code, MESSAGE_ID and
+# the code (every command and option of main.c's tables, every inventory key, problem code, MESSAGE_ID and
 # journal field, every hook variable); docs/ names the same (and every command of certherd(8) and every
 # metric); the bash completion offers commands, options and the names of the inventory's certificates
 # and CAs.
@@ -27,12 +27,14 @@ ok "both pages render"
 missing=()
 in_page() { grep -Eq -- "$2" "$1" || missing+=("$(basename "$1"): $3"); }
 
-verbs=$(grep -o 'strcmp(verb, "[a-z]*") == 0' "$src/agent/cli/main.c" | cut -d'"' -f2 | sort -u)
-[[ -n $verbs ]] || die "no commands found in main.c"
+# main.c's verb table: {"NAME", VERB_X, cli_x}, one line each.
+verbs=$(grep -oE '^\s*\{ ?"[a-z]+", VERB_[A-Z]+, cli_[a-z]+ ?\},' "$src/agent/cli/main.c" | cut -d'"' -f2 | sort -u)
+[[ $(wc -w <<<"$verbs") -ge 11 ]] || die "no commands found in main.c's verb table"
 for v in $verbs; do in_page "$man8" "^\.It Cm $v( |$)" "command $v"; done
 
-longopts=$(grep -oE '^\s*\{ "[a-z-]+", (no|required|optional)_argument' "$src/agent/cli/main.c" | cut -d'"' -f2)
-[[ -n $longopts ]] || die "no options found in main.c"
+# main.c's option table: {"NAME", no_argument|required_argument, …
+longopts=$(grep -oE '^\s*\{ ?"[a-z-]+", (no|required|optional)_argument' "$src/agent/cli/main.c" | cut -d'"' -f2)
+[[ $(wc -w <<<"$longopts") -ge 22 ]] || die "no options found in main.c's option table"
 for o in $longopts; do in_page "$man8" "^\.It .*Fl Fl $o( |$)" "option --$o"; done
 in_page "$man8" '^\.It Fl c ' "option -c"
 in_page "$man8" '^\.It Fl h ' "option -h"

@@ -54,7 +54,7 @@ unitdir=$(dirname "$(grep -E '/certherd\.service$' "$T/files")")
 units=("$unitdir/certherd.service" "$unitdir/certherd-renew.service" "$unitdir/certherd-renew.timer"
        "$unitdir/certherd-recover.service")
 grep -q "^ExecStart=$sbindir/certherd run\$" "$unitdir/certherd.service" || die "ExecStart is not $sbindir/certherd run"
-grep -q "^ExecStart=$sbindir/certherd renew\$" "$unitdir/certherd-renew.service" || die "renew's ExecStart"
+grep -q "^ExecStart=$sbindir/certherd renew --quiet\$" "$unitdir/certherd-renew.service" || die "renew's ExecStart"
 grep -q "^ExecStart=$sbindir/certherd recover\$" "$unitdir/certherd-recover.service" || die "recover's ExecStart"
 ok "ExecStart= names $sbindir/certherd"
 

@@ -77,7 +77,7 @@ touch "$T/hook.fail"
 expect 1 A renew
 grep -q "^web: deploy failed at exec $T/hook.sh: hook '$T/hook.sh' failed with exit status 3" "$T/out" ||
         die "renew does not say the deploy failed: $(cat "$T/out" "$T/err")"
-grep -q "2 renewed, 0 not due, 1 failed" "$T/out" || die "summary: $(cat "$T/out")"
+grep -q "^3 renewed (1 deploy failed), 0 not due, 0 failed$" "$T/out" || die "summary: $(cat "$T/out")"
 s1=$(serial "$T/tls/web.crt")
 ok "a failing exec hook: renew exits 1 and says which step failed"
 

@@ -4,8 +4,8 @@
 # DBUS_SYSTEM_BUS_ADDRESS (no systemd needed). While `certherd run` runs: `renew --force NAME` makes the
 # daemon renew (new serial as soon as the CLI returns, exit 0); `status --json` and `check` are answered
 # by the daemon (they work with the inventory file moved away, which the CLI alone cannot); unknown
-# NAMEs exit 3; reading is open to other users, ordering renewals is not; without a daemon the CLI works
-# alone again.
+# NAMEs exit 3; `renew --quiet` keeps an answer with nothing done to itself; reading is open to other
+# users, ordering renewals is not; without a daemon the CLI works alone again.
 source "$(dirname "$0")/../lib.sh"
 need openssl; need dbus-daemon dbus; need python3; need setpriv util-linux
 src=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -101,6 +101,13 @@ expect 0 ch renew web
 grep -q "^web: not due (renews from 20" "$T/out" || { cat "$T/out" >&2; die "not-due line"; }
 [[ $(serial) == "$s2" ]] || die "renew without --force renewed"
 ok "renew web (not due): the daemon says when it renews, nothing changes"
+
+# renew --quiet: the daemon's answer of a pass where nothing was due and nothing failed is not printed.
+expect 0 ch renew --quiet web
+[[ ! -s $T/out ]] || die "renew --quiet printed the daemon's idle answer: $(cat "$T/out")"
+expect 0 ch renew --quiet --force web
+grep -q "^web: renewed (serial " "$T/out" || { cat "$T/out" >&2; die "renew --quiet hid the daemon's renewal"; }
+ok "renew --quiet through the daemon: silent when nothing was due, the renewal printed when forced"
 
 # Two orders at once: both answered, each after a batch that renewed web.
 ch renew --force web >"$T/o1" 2>&1 & a=$!

@@ -238,9 +238,9 @@ grep -q 'certherd-renew.timer' "$T/timers" || { cat "$T/timers" >&2; die "the ti
 lc_exec systemctl start certherd-renew.service || die "certherd-renew.service failed next to the daemon"
 [[ $(lc_exec systemctl show -P Result certherd-renew.service) == success ]] || die "certherd-renew.service result"
 lc_journal -u certherd-renew.service >"$T/renew.log"
-# It hands the pass to the daemon over D-Bus (or, without the bus, would find the lock held).
-grep -q 'holds the lock\|[0-9]* renewed, [0-9]* not due, 0 failed' "$T/renew.log" ||
-        { cat "$T/renew.log" >&2; die "timer mode did not defer to the daemon"; }
+# It hands the pass to the daemon over D-Bus; with --quiet and nothing due it prints nothing, and a
+# daemon it could not reach would have failed the unit (exit 1).
+grep -q 'could not be reached over D-Bus' "$T/renew.log" && { cat "$T/renew.log" >&2; die "timer mode did not reach the daemon"; }
 lc_journal -u certherd.service | grep -q 'Renew of all sets ordered by' || die "timer mode did not ask the daemon"
 ok "systemctl enable --now certherd-renew.timer: listed; a run next to the daemon hands it the pass over D-Bus and succeeds"
 

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* Inside the command line: the options main.c parses, and one entry point per command. Each command family
+ * has its file (cli-check.c: check, status, pin; cli-renew.c: renew, recover, run; cli-ca.c: ca …;
+ * cli-acme.c: revoke, acme …; cli-adopt.c: import, discover); the rules they apply live in the layers
+ * below, these files only call them and print. */
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "import-inventory.h"
+#include "macro.h"
+#include "pin.h"
+
+/* Exit codes of DESIGN.md §4 (contract). */
+enum {
+        EXIT_OK = 0,
+        EXIT_WARNING = 1,
+        EXIT_CRITICAL = 2,
+        EXIT_USAGE = 3,
+};
+
+/* Every option of the command line (main.c's table fills it; nothing else is global). */
+typedef struct CliOptions {
+        const char *config; /* -c */
+        bool json;
+        const char *format;        /* per command: pin (base64|curl|hex), check (nagios) */
+        const char *log_level;     /* --log-level; NULL: $CERTHERD_LOG_LEVEL */
+        const char *password_file; /* pin */
+        bool force;                /* renew */
+        bool quiet;                /* renew */
+        const char *reason;        /* revoke, ca revoke */
+        const char *ca;            /* ca revoke --ca */
+        const char *serial;        /* ca revoke --serial */
+        bool csr;                  /* ca init */
+        const char *out;           /* ca init --csr, ca sign */
+        const char *usage;         /* ca sign */
+        const char *validity;      /* ca sign */
+        bool reissue;              /* ca rotate */
+        bool no_daemon;            /* check, status, renew */
+        ImportOptions import;      /* import, discover: --config-dir, --write, --state-directory, … */
+
+        /* From --format, once the command is known. */
+        PinFormat pin_format;
+        bool nagios;
+} CliOptions;
+
+typedef int (*CliVerb)(const CliOptions *o, char **args);
+
+/* "certherd: MESSAGE (see certherd --help)" on standard error; returns EXIT_USAGE. */
+_printf_(1, 2) int cli_usage_error(const char *fmt, ...);
+/* The inventory of -c (tokens initialised). Returns 0, or -EXIT_USAGE (the reason logged, and printed as
+ * an UNKNOWN line for --format nagios). */
+int cli_load_inventory(const CliOptions *o, Inventory **ret);
+/* NAME arguments as certificate sets (none: *ret NULL). An unknown name is a usage error. Returns 0,
+ * -EXIT_USAGE or -errno (logged). */
+int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret);
+
+int cli_check(const CliOptions *o, char **args);
+int cli_status(const CliOptions *o, char **args);
+int cli_pin(const CliOptions *o, char **args);
+int cli_renew(const CliOptions *o, char **args);
+int cli_recover(const CliOptions *o, char **args);
+int cli_run(const CliOptions *o, char **args);
+int cli_ca(const CliOptions *o, char **args);
+int cli_revoke(const CliOptions *o, char **args);
+int cli_acme(const CliOptions *o, char **args);
+int cli_import(const CliOptions *o, char **args);
+int cli_discover(const CliOptions *o, char **args);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli-internal.h"
+#include "log.h"
+#include "token.h"
+
+int cli_usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("certherd: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs(" (see certherd --help)\n", stderr);
+        return EXIT_USAGE;
+}
+
+int cli_load_inventory(const CliOptions *o, Inventory **ret) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        r = config_load(o->config, ret, &err);
+        if (r < 0) {
+                if (err)
+                        log_error("%s", err);
+                else
+                        log_error_errno(r, "Failed to load the inventory: %m");
+                if (o->nagios)
+                        printf("CERTHERD UNKNOWN - %s\n", log_last_error());
+                return -EXIT_USAGE;
+        }
+        (void)token_init_inventory(*ret); /* logged; each token operation then says what failed */
+        return 0;
+}
+
+int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
+        _cleanup_free_ CertConfig **l = NULL;
+        size_t n = strv_length(names);
+
+        if (n == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        l = calloc(n + 1, sizeof(CertConfig *));
+        if (!l)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < n; i++) {
+                l[i] = inventory_find_cert(inv, names[i]);
+                if (!l[i]) {
+                        log_error("no [certificate \"%s\"] in the inventory %s", names[i], inv->path);
+                        return -EXIT_USAGE;
+                }
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
