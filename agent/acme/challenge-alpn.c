@@ -127,7 +127,9 @@ static void serve_tls(void *userdata, int fd, usec_t deadline) {
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
-        if (gnutls_init(&session, GNUTLS_SERVER) < 0)
+        /* A validation server that hangs up mid-handshake must not kill us with SIGPIPE when the
+         * handshake writes to it: GnuTLS then sends with MSG_NOSIGNAL and gets EPIPE instead. */
+        if (gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NO_SIGNAL) < 0)
                 return;
         gnutls_session_set_ptr(session, &conn);
         if (gnutls_set_default_priority(session) < 0 ||
