@@ -70,6 +70,7 @@ typedef struct ParseContext {
         const char *rest; /* what of it is still to be handed to inih; NULL: nothing */
         const char *glue; /* the blanks between the last piece and rest */
         size_t glue_len;
+        bool started;   /* whether inih has had its first line */
         Piece piece;    /* the piece handed last */
         bool called;    /* whether inih called the handler for it */
         size_t key_len; /* PIECE_KEY: the length of the key inih must find */
@@ -498,6 +499,13 @@ static char *read_line(char *str, int num, void *stream) {
         ctx->called = false;
         if (ctx->r < 0)
                 return NULL;
+        if (!ctx->started) {
+                /* inih strips a byte order mark from its first line; the reader has stripped one already,
+                 * and a second one is text. So inih's first line is an empty one of its own. */
+                ctx->started = true;
+                snprintf(str, (size_t)num, "\n");
+                return str;
+        }
         if (ctx->rest)
                 return hand(ctx, str, num, ctx->rest, 0, PIECE_FRAGMENT);
         if (next_line(ctx, &line, &len) <= 0) {
