@@ -43,3 +43,37 @@ wait_port() { # port
 spki_pin() { # cert
         openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64
 }
+
+# serial [CERT]: CERT's serial (or that of the PEM certificate on stdin) as certherd prints it: lowercase
+# hex without leading zero bytes.
+serial() {
+        openssl x509 -noout -serial ${1:+-in "$1"} | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'
+}
+
+# pin_field NAME FIELD: a field of the published $T/pins/NAME.json ("" when it is absent or null).
+pin_field() {
+        python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' \
+                "$T/pins/$1.json" "$2"
+}
+
+# msgid NAME: the journal MESSAGE_ID certherd logs CERTHERD_MESSAGE_NAME with.
+msgid() {
+        sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" \
+                "$(dirname "${BASH_SOURCE[0]}")/../../agent/basic/message-id.h"
+}
+
+# Inventory sections that most tests write alike, for use inside a heredoc as $(conf_…):
+#   conf_agent              [agent] with the state and pin directories under $T
+#   conf_ca NAME FILE       [ca "NAME"] with certificate FILE.crt and key FILE.key
+#   conf_leaf NAME CA FILE  [certificate "NAME"] issued by ca:CA (whose certificate is FILE.crt), its
+#                           certificate and key $T/tls/NAME.crt and .key
+conf_agent() {
+        printf '[agent]\nstate-directory = %s\npin-directory = %s' "$T/state" "$T/pins"
+}
+conf_ca() {
+        printf '[ca "%s"]\ncertificate = %s.crt\nkey = %s.key' "$1" "$2" "$2"
+}
+conf_leaf() {
+        printf '[certificate "%s"]\ncertificate = %s/tls/%s.crt\nkey = %s/tls/%s.key\nca = %s.crt\nissuer = ca:%s' \
+                "$1" "$T" "$1" "$T" "$1" "$3" "$2"
+}

@@ -22,23 +22,15 @@ HOOK
 chmod +x "$T/hup-nginx"
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "mtls"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
+$(conf_ca mtls "$T/ca/ca")
 export = $T/export/ca.pem
 crl = $T/export/ca.crl
 exec = $T/hup-nginx
 
-[certificate "server"]
-certificate = $T/tls/server.crt
-key = $T/tls/server.key
-ca = $T/ca/ca.crt
+$(conf_leaf server mtls "$T/ca/ca")
 names = localhost 127.0.0.1
-issuer = ca:mtls
 
 [certificate "alice"]
 certificate = $T/tls/alice.crt
@@ -58,7 +50,6 @@ issuer = ca:mtls
 key-policy = reuse
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
 
 expect 0 ch ca init mtls
 [[ -s $T/export/ca.crl ]] || die "ca init made no CRL"

@@ -8,15 +8,11 @@ need openssl
 
 mkdir -p "$T/pki" "$T/tls"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 warn-before = 2d
 critical-before = 1d
 
-[ca "root"]
-certificate = $T/pki/root.crt
-key = $T/pki/root.key
+$(conf_ca root "$T/pki/root")
 export = $T/pki/root-bundle.pem
 
 [ca "issuing"]
@@ -27,12 +23,8 @@ validity = 10d
 permitted-names = .internal.example 10.0.0.0/8
 export = $T/pki/issuing-export.pem
 
-[certificate "api"]
-certificate = $T/tls/api.crt
-key = $T/tls/api.key
-ca = $T/pki/root.crt
+$(conf_leaf api issuing "$T/pki/root")
 names = api.internal.example 10.1.2.3
-issuer = ca:issuing
 
 [certificate "client"]
 certificate = $T/tls/client.crt
@@ -43,12 +35,8 @@ subject = CN=gateway, O=Example Corp, OU=Platform
 issuer = ca:issuing
 usage = client
 
-[certificate "outside"]
-certificate = $T/tls/outside.crt
-key = $T/tls/outside.key
-ca = $T/pki/root.crt
+$(conf_leaf outside issuing "$T/pki/root")
 names = www.example.com
-issuer = ca:issuing
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
@@ -199,9 +187,7 @@ cat >"$T/offline.conf" <<CONF
 [agent]
 state-directory = $T/state2
 
-[ca "offline-root"]
-certificate = $T/off/root.crt
-key = $T/off/root.key
+$(conf_ca offline-root "$T/off/root")
 
 [ca "edge"]
 parent = offline-root

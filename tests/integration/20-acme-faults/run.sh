@@ -8,21 +8,9 @@ source "$(dirname "$0")/../20-acme/lib-pebble.sh"
 need dig bind9-dnsutils
 need nsupdate bind9-dnsutils
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-proxy=$top/tests/integration/20-acme/acme-proxy.py
 
 knot_start
 pebble_start PEBBLE_AUTHZREUSE=0
-PROXY_PORT=$(free_port)
-start_proxy() { # extra arguments
-        : >"$T/proxy.log"
-        python3 "$proxy" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" \
-                --cafile "$T/pebble/ca.pem" --log "$T/proxy.log" "$@" &
-        PROXY_PID=$!
-        pids+=("$PROXY_PID")
-        wait_port "$PROXY_PORT"
-}
-stop_proxy() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true; }
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 acme_conf "$T/c.conf" peb <<CONF
 listen = 127.0.0.1:$HTTP_PORT

@@ -145,3 +145,26 @@ verify_chain() {
                 >/dev/null || die "$1: chain does not verify against pebble's root"
         rm -f "$T"/tls/split.*
 }
+
+# The python3 proxy in front of pebble (acme-proxy.py), listening on PROXY_PORT: it injects faults and
+# hostile answers as its arguments say and logs every request to $T/proxy.log.
+#   start_proxy ARGS…   start it (PROXY_PID), wait until it listens
+#   stop_proxy          stop it
+#   elapsed START       seconds since START (an $EPOCHREALTIME), one decimal
+PROXY_PORT=$(free_port)
+start_proxy() {
+        : >"$T/proxy.log"
+        python3 "$(dirname "${BASH_SOURCE[0]}")/acme-proxy.py" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" \
+                --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" --cafile "$T/pebble/ca.pem" \
+                --log "$T/proxy.log" "$@" &
+        PROXY_PID=$!
+        pids+=("$PROXY_PID")
+        wait_port "$PROXY_PORT"
+}
+stop_proxy() {
+        kill "$PROXY_PID" 2>/dev/null
+        wait "$PROXY_PID" 2>/dev/null || true
+}
+elapsed() {
+        awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}

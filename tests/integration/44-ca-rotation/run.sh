@@ -13,15 +13,11 @@ need nginx nginx-light; need curl; need openssl
 port=$(free_port)
 BUNDLE=$T/export/ca-bundle.pem
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 warn-before = 2d
 critical-before = 1d
 
-[ca "internal"]
-certificate = $T/ca/internal.crt
-key = $T/ca/internal.key
+$(conf_ca internal "$T/ca/internal")
 validity = 10d
 export = $BUNDLE
 
@@ -154,9 +150,7 @@ state-directory = $T/d/state
 warn-before = 2d
 critical-before = 1d
 
-[ca "d"]
-certificate = $T/d/ca.crt
-key = $T/d/ca.key
+$(conf_ca d "$T/d/ca")
 validity = 10d
 export = $T/d/bundle.pem
 
@@ -190,9 +184,7 @@ state-directory = $T/state-short
 warn-before = 20d
 critical-before = 5d
 
-[ca "short"]
-certificate = $T/short/ca.crt
-key = $T/short/ca.key
+$(conf_ca short "$T/short/ca")
 ca-validity = 10d
 validity = 1d
 CONF

@@ -22,25 +22,17 @@ kill -HUP "\$(cat $T/ng/nginx.pid)"
 HOOK
 chmod +x "$T/hup-nginx"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 metrics-file = $T/metrics.prom
 
-[ca "fast"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
+$(conf_ca fast "$T/ca/ca")
 export = $T/export/ca.pem
 crl = $T/export/ca.crl
 crl-validity = 30s
 exec = $T/hup-nginx
 
-[certificate "server"]
-certificate = $T/tls/server.crt
-key = $T/tls/server.key
-ca = $T/ca/ca.crt
+$(conf_leaf server fast "$T/ca/ca")
 names = localhost 127.0.0.1
-issuer = ca:fast
 
 [certificate "good"]
 certificate = $T/tls/good.crt
@@ -155,7 +147,6 @@ ok "key back: the daemon re-signed on its own (retry), the good client is accept
 
 # A revocation by hand while the daemon runs: it sees the new CRL (inotify), finds the set revoked and
 # replaces the certificate at once, long before the CRL's next deadline.
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
 old=$(serial "$T/tls/good.crt")
 expect 0 ch ca revoke good --reason superseded
 for i in $(seq 100); do [[ $(serial "$T/tls/good.crt") != "$old" ]] && break; sleep 0.1; done
