@@ -7,6 +7,9 @@
 #                        are appended from stdin
 #   pg_start             start it, or fail the test with the tail of its log
 #   pg_stop              stop it (fast)
+#   pg_leaf CA FILE      for the inventory: the set "postgres", the server's certificate and key that
+#                        pg_init names ($T/pg-tls/server.crt, .key), issued by ca:CA (certificate FILE.crt)
+#                        for localhost and 127.0.0.1, owned by postgres with mode 0600 as it demands
 need psql postgresql-client; need runuser util-linux
 [[ $EUID == 0 ]] || skip "runs PostgreSQL as the postgres user: needs root"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -33,6 +36,12 @@ pg_init() {
                 echo "fsync = off"
                 cat
         } >>"$PG/postgresql.conf"
+}
+
+pg_leaf() {
+        printf '[certificate "postgres"]\ncertificate = %s\nkey = %s\nca = %s.crt\nissuer = ca:%s\n' \
+                "$T/pg-tls/server.crt" "$T/pg-tls/server.key" "$2" "$1"
+        printf 'names = localhost 127.0.0.1\nowner = postgres:postgres\nmode = 0600'
 }
 
 pg_start() {

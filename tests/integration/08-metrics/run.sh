@@ -11,11 +11,9 @@ need openssl
 
 mkdir -p "$T/ca" "$T/tls" "$T/metrics"
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-metrics-file = $T/metrics/certherd.prom
+$(conf_agent "metrics-file = $T/metrics/certherd.prom")
 
-$(conf_ca internal "$T/ca/ca")
-validity = 30d
+$(conf_ca internal "$T/ca/ca" "validity = 30d")
 
 $(conf_leaf web internal "$T/ca/ca")
 names = localhost

@@ -8,9 +8,7 @@ mkdir -p "$T/etc/ca" "$T/tls"
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca internal "$T/etc/ca/internal")
-validity = 30d
-export = $T/export/internal-ca.pem
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d" "export = $T/export/internal-ca.pem")
 
 $(conf_leaf server internal "$T/etc/ca/internal")
 names = localhost 127.0.0.1

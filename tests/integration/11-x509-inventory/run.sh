@@ -18,8 +18,7 @@ done)
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca internal "$T/etc/ca/internal")
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 
 $(conf_leaf many internal "$T/etc/ca/internal")
 names =$first
@@ -116,8 +115,7 @@ ok "a subject with ESC and BEL reaches status and JSON escaped"
 
 # --- renew-before beyond two thirds of the lifetime: a warning naming file:line, and it still loads
 cat >"$T/warn.conf" <<CONF
-$(conf_ca internal "$T/etc/ca/internal")
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 [certificate "eager"]
 certificate = $T/tls/many.crt
 key = $T/tls/many.key

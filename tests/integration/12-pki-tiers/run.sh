@@ -8,12 +8,9 @@ need openssl
 
 mkdir -p "$T/pki" "$T/tls"
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-warn-before = 2d
-critical-before = 1d
+$(conf_agent "warn-before = 2d" "critical-before = 1d")
 
-$(conf_ca root "$T/pki/root")
-export = $T/pki/root-bundle.pem
+$(conf_ca root "$T/pki/root" "export = $T/pki/root-bundle.pem")
 
 [ca "issuing"]
 parent = root
@@ -26,13 +23,9 @@ export = $T/pki/issuing-export.pem
 $(conf_leaf api issuing "$T/pki/root")
 names = api.internal.example 10.1.2.3
 
-[certificate "client"]
-certificate = $T/tls/client.crt
-key = $T/tls/client.key
-ca = $T/pki/root.crt
+$(conf_leaf client issuing "$T/pki/root")
 names = uri:spiffe://internal.example/ns/prod/sa/gateway email:ops@internal.example
 subject = CN=gateway, O=Example Corp, OU=Platform
-issuer = ca:issuing
 usage = client
 
 $(conf_leaf outside issuing "$T/pki/root")

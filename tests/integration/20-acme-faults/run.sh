@@ -5,9 +5,7 @@
 # Every failure: bounded in time, a clear error, the installed files untouched; the next run succeeds.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../20-acme/lib-pebble.sh"
-need dig bind9-dnsutils
-need nsupdate bind9-dnsutils
-top=$(cd "$(dirname "$0")/../../.." && pwd)
+need dig bind9-dnsutils; need nsupdate bind9-dnsutils
 
 knot_start
 pebble_start PEBBLE_AUTHZREUSE=0
@@ -49,9 +47,7 @@ ok "429 rateLimited with Retry-After: 3600: the problem verbatim in the error, n
 
 # --- a server that never answers, and one that is not there: bounded, clear
 HANG_PORT=$(free_port)
-python3 "$proxy" --hang --port "$HANG_PORT" --log "$T/hang.log" &
-pids+=($!)
-wait_port "$HANG_PORT"
+start_hang "$HANG_PORT" "$T/hang.log"
 sed -i "s#^directory = .*#directory = https://localhost:$HANG_PORT/dir#; s#^max-retry-duration = .*#max-retry-duration = 2#" \
         "$T/c.conf"
 t0=$EPOCHREALTIME
@@ -89,7 +85,7 @@ if [[ \$1 == add && ! -e "$T/killed" ]]; then
         touch "$T/killed"
         for i in \$(seq 200); do [[ -e "$T/pebble-down" ]] && break; sleep 0.05; done
 fi
-exec "$top/conf/dns-hook-nsupdate.example" "\$@"
+exec "$TOP/conf/dns-hook-nsupdate.example" "\$@"
 HOOK
 chmod +x "$T/hook"
 sed -i "s#^listen = .*#challenge = dns-01\ndns-hook = $T/hook#" "$T/c.conf"

@@ -20,35 +20,13 @@ chmod +x "$T/hup-postgres"
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca db "$T/ca/db")
-export = $T/export/db-ca.pem
-crl = $T/export/db.crl
-exec = $T/hup-postgres
+$(conf_ca db "$T/ca/db" "export = $T/export/db-ca.pem" "crl = $T/export/db.crl" "exec = $T/hup-postgres")
 
-[certificate "postgres"]
-certificate = $T/pg-tls/server.crt
-key = $T/pg-tls/server.key
-ca = $T/ca/db.crt
-names = localhost 127.0.0.1
-issuer = ca:db
-owner = postgres:postgres
-mode = 0600
+$(pg_leaf db "$T/ca/db")
 
-[certificate "alice"]
-certificate = $T/clients/alice.crt
-key = $T/clients/alice.key
-ca = $T/ca/db.crt
-names = alice
-usage = client
-issuer = ca:db
+$(conf_leaf alice db "$T/ca/db" "names = alice" "usage = client")
 
-[certificate "bob"]
-certificate = $T/clients/bob.crt
-key = $T/clients/bob.key
-ca = $T/ca/db.crt
-names = bob
-usage = client
-issuer = ca:db
+$(conf_leaf bob db "$T/ca/db" "names = bob" "usage = client")
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 expect 0 C ca init db
@@ -67,7 +45,7 @@ runuser -u postgres -- psql -h "$PG" -p "$port" -U postgres -XAtqc "create role 
         die "cannot create the roles"
 
 connect() { # role → "t" when it connects over TLS with its client certificate
-        psql "sslmode=verify-full sslrootcert=$T/export/db-ca.pem sslcert=$T/clients/$1.crt sslkey=$T/clients/$1.key host=localhost port=$port user=$1 dbname=postgres" \
+        psql "sslmode=verify-full sslrootcert=$T/export/db-ca.pem sslcert=$T/tls/$1.crt sslkey=$T/tls/$1.key host=localhost port=$port user=$1 dbname=postgres" \
                 -XAtc "select ssl from pg_stat_ssl where pid = pg_backend_pid()" 2>"$T/psql.err" || true
 }
 [[ $(connect alice) == t ]] || die "alice cannot connect: $(cat "$T/psql.err"); $(tail -3 "$PG/log")"

@@ -13,18 +13,9 @@ source "$here/../lib-postgres.sh" # also installs a key owned by the postgres us
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca internal "$T/ca/internal")
-validity = 30d
-export = $T/export/internal-ca.pem
+$(conf_ca internal "$T/ca/internal" "validity = 30d" "export = $T/export/internal-ca.pem")
 
-[certificate "postgres"]
-certificate = $T/pg-tls/server.crt
-key = $T/pg-tls/server.key
-ca = $T/ca/internal.crt
-names = localhost 127.0.0.1
-issuer = ca:internal
-owner = postgres:postgres
-mode = 0600
+$(pg_leaf internal "$T/ca/internal")
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 V() { "$DRIVER" --cert postgres "$@"; }

@@ -9,8 +9,7 @@ mkdir -p "$T/tls" "$T/watch"
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca short "$T/ca")
-validity = 12s
+$(conf_ca short "$T/ca" "validity = 12s")
 
 $(conf_leaf quick short "$T/ca")
 names = localhost

@@ -13,9 +13,7 @@ port=$(free_port)
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca internal "$T/ca/internal")
-validity = 30d
-export = $T/export/internal-ca.pem
+$(conf_ca internal "$T/ca/internal" "validity = 30d" "export = $T/export/internal-ca.pem")
 
 $(conf_leaf web internal "$T/ca/internal")
 names = localhost 127.0.0.1

@@ -13,13 +13,9 @@ port=$(free_port)
 # (33 %) opens long after the test is done with them.
 conf() { # FILE VERIFY-LINE
         cat >"$1" <<CONF
-$(conf_agent)
-metrics-file = $T/metrics.prom
-warn-before = 5s
-critical-before = 2s
+$(conf_agent "metrics-file = $T/metrics.prom" "warn-before = 5s" "critical-before = 2s")
 
-$(conf_ca internal "$T/ca/internal")
-validity = 100s
+$(conf_ca internal "$T/ca/internal" "validity = 100s")
 
 $(conf_ca gone "$T/ca/gone")
 

@@ -15,8 +15,7 @@ for f in cert key ca password config pin pid; do mkfifo "$T/fifo/$f"; done
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent)
 
-$(conf_ca internal "$T/etc/ca/internal")
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 
 $(conf_leaf good internal "$T/etc/ca/internal")
 names = good.test

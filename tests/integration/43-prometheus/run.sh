@@ -36,11 +36,9 @@ ok "promtool check rules: clean, the five contract alerts defined"
 mkdir -p "$T/ca" "$T/tls" "$T/textfile" "$T/prom" "$T/am"
 write_conf() { # EXEC
         cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-metrics-file = $T/textfile/certherd.prom
+$(conf_agent "metrics-file = $T/textfile/certherd.prom")
 
-$(conf_ca internal "$T/ca/ca")
-validity = 30d
+$(conf_ca internal "$T/ca/ca" "validity = 30d")
 
 $(conf_leaf web internal "$T/ca/ca")
 names = localhost

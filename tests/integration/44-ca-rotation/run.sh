@@ -13,13 +13,9 @@ need nginx nginx-light; need curl; need openssl
 port=$(free_port)
 BUNDLE=$T/export/ca-bundle.pem
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-warn-before = 2d
-critical-before = 1d
+$(conf_agent "warn-before = 2d" "critical-before = 1d")
 
-$(conf_ca internal "$T/ca/internal")
-validity = 10d
-export = $BUNDLE
+$(conf_ca internal "$T/ca/internal" "validity = 10d" "export = $BUNDLE")
 
 [certificate "web"]
 certificate = $T/tls/web.crt
@@ -150,9 +146,7 @@ state-directory = $T/d/state
 warn-before = 2d
 critical-before = 1d
 
-$(conf_ca d "$T/d/ca")
-validity = 10d
-export = $T/d/bundle.pem
+$(conf_ca d "$T/d/ca" "validity = 10d" "export = $T/d/bundle.pem")
 
 [certificate "svc"]
 certificate = $T/d/svc.crt
@@ -184,9 +178,7 @@ state-directory = $T/state-short
 warn-before = 20d
 critical-before = 5d
 
-$(conf_ca short "$T/short/ca")
-ca-validity = 10d
-validity = 1d
+$(conf_ca short "$T/short/ca" "ca-validity = 10d" "validity = 1d")
 CONF
 expect 0 "$CERTHERD" -c "$T/short.conf" ca init short
 expect 1 "$CERTHERD" -c "$T/short.conf" check

@@ -22,25 +22,17 @@ kill -HUP "\$(cat $T/ng/nginx.pid)"
 HOOK
 chmod +x "$T/hup-nginx"
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-metrics-file = $T/metrics.prom
+$(conf_agent "metrics-file = $T/metrics.prom")
 
-$(conf_ca fast "$T/ca/ca")
-export = $T/export/ca.pem
-crl = $T/export/ca.crl
-crl-validity = 30s
-exec = $T/hup-nginx
+$(conf_ca fast "$T/ca/ca" "export = $T/export/ca.pem" "crl = $T/export/ca.crl" "crl-validity = 30s" \
+        "exec = $T/hup-nginx")
 
 $(conf_leaf server fast "$T/ca/ca")
 names = localhost 127.0.0.1
 
-[certificate "good"]
-certificate = $T/tls/good.crt
-key = $T/tls/good.key
-ca = $T/ca/ca.crt
+$(conf_leaf good fast "$T/ca/ca")
 names = good.client.test
 usage = client
-issuer = ca:fast
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 crl_facts() { openssl crl -in "$T/export/ca.crl" -noout -nextupdate -crlnumber 2>/dev/null; }

@@ -25,8 +25,7 @@ P11() { p11tool --provider "$module" "$@"; }
 TOKEN="pkcs11:token=certherd-test"
 
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-pkcs11-module = $module
+$(conf_agent "pkcs11-module = $module")
 
 [ca "hsm"]
 certificate = $T/ca/hsm.crt

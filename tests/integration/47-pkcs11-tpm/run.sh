@@ -46,8 +46,7 @@ P11() { p11tool --provider "$module" "$@"; }
 ok "swtpm on 127.0.0.1:$port, tpm2-abrmd on a private session bus, tpm2-pkcs11 token tpm-test"
 
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
-pkcs11-module = $module
+$(conf_agent "pkcs11-module = $module")
 
 [ca "tpm"]
 certificate = $T/ca/tpm.crt
