@@ -346,10 +346,10 @@ static int on_value(void *user, _unused_ const char *section, const char *name, 
         }
 }
 
-/* Where to break text (len > cap) into a piece of at most cap characters and the rest, at or after min.
- * The rest must not start with a blank (inih would strip it), ';' or '#' (it would read a comment):
- * best between two other characters, where nothing goes between them, else at a run of blanks, which
- * *ret_glue then holds. 0: nowhere. */
+/* Where to end the first piece of text (len > cap): at most cap characters, at least min. The rest must
+ * not start with a blank (inih would strip it), ';' or '#' (inih would read a comment line): best
+ * between two other characters, where nothing goes between the pieces, else before a run of blanks,
+ * which then lies between the returned end and *ret_next, where the rest starts. 0: nowhere. */
 static size_t break_at(const char *text, size_t len, size_t min, size_t cap, size_t *ret_next) {
         size_t k;
 

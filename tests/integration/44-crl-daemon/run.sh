@@ -130,7 +130,7 @@ for i in $(seq 200); do (($(next_update) > $(date +%s))) && break; sleep 0.1; do
 end=$((SECONDS + 30))
 while ((SECONDS < end)); do [[ $(code) == 200 ]] && break; sleep 0.2; done
 if [[ $(code) != 200 ]]; then
-        tail -3 "$T/hook.log" "$T/daemon.log" >&2; crl_facts >&2; date >&2
+        tail -n 3 "$T/hook.log" "$T/daemon.log" >&2; crl_facts >&2; date >&2
         curl -sv --max-time 5 --cacert "$T/export/ca.pem" --cert "$T/tls/good.crt" --key "$T/tls/good.key" \
                 "https://localhost:$port/" 2>&1 | tail -5 >&2
         die "the good client is still refused with a fresh CRL"
