@@ -114,7 +114,9 @@ static int tls_open(void *userdata, void *conn_, int fd) {
         Challenger *c = userdata;
 
         conn->c = c;
-        if (gnutls_init(&conn->session, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+        /* A validation server that hangs up mid-handshake must not kill us with SIGPIPE when the
+         * handshake writes to it: GnuTLS then sends with MSG_NOSIGNAL and gets EPIPE instead. */
+        if (gnutls_init(&conn->session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0) {
                 conn->session = NULL;
                 return -ENOMEM;
         }

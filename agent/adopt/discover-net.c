@@ -206,7 +206,7 @@ static int handshake(int fd, uint8_t **ret, size_t *ret_size) {
         unsigned n = 0;
         int r = -EPROTO;
 
-        if (gnutls_certificate_allocate_credentials(&cred) < 0 || gnutls_init(&s, GNUTLS_CLIENT) < 0 ||
+        if (gnutls_certificate_allocate_credentials(&cred) < 0 || gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 ||
             gnutls_set_default_priority(s) < 0 || gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0)
                 goto out;
         gnutls_transport_set_int(s, fd);
@@ -259,7 +259,9 @@ static void probe_one(Listener *x) {
         fd = connect_to(x);
         if (fd < 0)
                 return;
-        if (write(fd, ssl_request, sizeof(ssl_request)) == sizeof(ssl_request) && read(fd, &answer, 1) == 1 &&
+        /* A listener that closes at once gets EPIPE, not a SIGPIPE that would end discover. */
+        if (send(fd, ssl_request, sizeof(ssl_request), MSG_NOSIGNAL) == sizeof(ssl_request) &&
+            read(fd, &answer, 1) == 1 &&
             answer == 'S' && handshake(fd, &x->leaf, &x->leaf_size) >= 0)
                 x->kind = LISTENER_POSTGRES;
         close(fd);

@@ -1,8 +1,15 @@
 # Shared helpers of the integration tests (sourced). Each test exits 77 (meson's skip) with a printed
-# reason when something it needs cannot run.
+# reason when something it needs cannot run. Every helper is written once, here or in the library of
+# the peer it drives, sourced after this one:
+#   lib.sh              temp dir and cleanup, ok/die/skip/need/expect, ports, serial, pins, message ids,
+#                       the inventory sections most tests share (conf_agent, conf_ca, conf_leaf)
+#   lib-nginx.sh        a host nginx serving TLS             lib-postgres.sh   a PostgreSQL server
+#   20-acme/lib-pebble.sh  pebble, Knot DNS, the fault-injecting ACME proxy
+#   lib-container.sh    a booted systemd container           lib-deb.sh        the Debian package
 set -euo pipefail
 
 CERTHERD=${CERTHERD:?set CERTHERD to the certherd binary}
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd) # the source tree
 T=$(mktemp -d /tmp/certherd-it.XXXXXX)
 pids=()
 cleanup() {
@@ -42,4 +49,45 @@ wait_port() { # port
 
 spki_pin() { # cert
         openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64
+}
+
+# serial [CERT]: CERT's serial (or that of the PEM certificate on stdin) as certherd prints it: lowercase
+# hex without leading zero bytes.
+serial() {
+        openssl x509 -noout -serial ${1:+-in "$1"} | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'
+}
+
+# pin_field NAME FIELD: a field of the published $T/pins/NAME.json ("" when it is absent or null).
+pin_field() {
+        python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' \
+                "$T/pins/$1.json" "$2"
+}
+
+# msgid NAME: the journal MESSAGE_ID certherd logs CERTHERD_MESSAGE_NAME with.
+msgid() {
+        sed -n "s/^#define CERTHERD_MESSAGE_$1 *\"\\(.*\\)\"/\\1/p" \
+                "$(dirname "${BASH_SOURCE[0]}")/../../agent/basic/message-id.h"
+}
+
+# Inventory sections that most tests write alike, for use inside a heredoc as $(conf_…); each further
+# argument is one more "key = value" line of the section:
+#   conf_agent [LINE…]              [agent] with the state and pin directories under $T
+#   conf_ca NAME FILE [LINE…]       [ca "NAME"] with certificate FILE.crt and key FILE.key
+#   conf_leaf NAME CA FILE [LINE…]  [certificate "NAME"] issued by ca:CA (whose certificate is FILE.crt),
+#                                   its certificate and key $T/tls/NAME.crt and .key
+conf_agent() {
+        printf '[agent]\nstate-directory = %s\npin-directory = %s' "$T/state" "$T/pins"
+        conf_lines "$@"
+}
+conf_ca() {
+        printf '[ca "%s"]\ncertificate = %s.crt\nkey = %s.key' "$1" "$2" "$2"
+        conf_lines "${@:3}"
+}
+conf_leaf() {
+        printf '[certificate "%s"]\ncertificate = %s/tls/%s.crt\nkey = %s/tls/%s.key\nca = %s.crt\nissuer = ca:%s' \
+                "$1" "$T" "$1" "$T" "$1" "$3" "$2"
+        conf_lines "${@:4}"
+}
+conf_lines() {
+        (($# == 0)) || printf '\n%s' "$@"
 }

@@ -79,6 +79,16 @@ static void test_directory_profiles(void **state) {
 }
 
 /* draft-ietf-acme-dns-persist: no token, issuer-domain-names instead (each a DNS name). */
+/* An authorization the parser must refuse: -EBADMSG. */
+static void assert_authz_refused(const char *text, const char *type) {
+        json_t *j = json_loads(text, 0, NULL);
+        AcmeAuthz a = {};
+
+        assert_non_null(j);
+        assert_int_equal(acme_parse_authz(j, type, &a), -EBADMSG);
+        json_decref(j);
+}
+
 static void test_authz_persist(void **state) {
         json_t *j = json_loads("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":\"www.example.org\"},"
                                "\"challenges\":[{\"type\":\"dns-persist-01\",\"url\":\"https://a/c/9\",\"status\":\"pending\","
@@ -95,16 +105,12 @@ static void test_authz_persist(void **state) {
         json_decref(j);
 
         /* no issuer domain, or one that is no DNS name: refused */
-        j = json_loads("{\"status\":\"pending\",\"identifier\":{\"value\":\"x.example\"},\"challenges\":[{\"type\":"
-                       "\"dns-persist-01\",\"url\":\"u\",\"status\":\"pending\"}]}",
-                       0, NULL);
-        assert_int_equal(acme_parse_authz(j, "dns-persist-01", &a), -EBADMSG);
-        json_decref(j);
-        j = json_loads("{\"status\":\"pending\",\"identifier\":{\"value\":\"x.example\"},\"challenges\":[{\"type\":"
-                       "\"dns-persist-01\",\"url\":\"u\",\"status\":\"pending\",\"issuer-domain-names\":[\"a b\\n\"]}]}",
-                       0, NULL);
-        assert_int_equal(acme_parse_authz(j, "dns-persist-01", &a), -EBADMSG);
-        json_decref(j);
+        assert_authz_refused("{\"status\":\"pending\",\"identifier\":{\"value\":\"x.example\"},\"challenges\":[{\"type\":"
+                             "\"dns-persist-01\",\"url\":\"u\",\"status\":\"pending\"}]}",
+                             "dns-persist-01");
+        assert_authz_refused("{\"status\":\"pending\",\"identifier\":{\"value\":\"x.example\"},\"challenges\":[{\"type\":"
+                             "\"dns-persist-01\",\"url\":\"u\",\"status\":\"pending\",\"issuer-domain-names\":[\"a b\\n\"]}]}",
+                             "dns-persist-01");
 }
 
 /* The record of dns-persist-01 and how a found one is judged. */
@@ -223,11 +229,9 @@ static void test_authz(void **state) {
         json_decref(j);
 
         /* A token that could walk out of the webroot or into a URL is refused. */
-        j = json_loads("{\"status\":\"pending\",\"identifier\":{\"value\":\"x\"},\"challenges\":[{\"type\":\"http-01\","
-                       "\"url\":\"u\",\"status\":\"pending\",\"token\":\"../../etc/passwd\"}]}",
-                       0, NULL);
-        assert_int_equal(acme_parse_authz(j, "http-01", &a), -EBADMSG);
-        json_decref(j);
+        assert_authz_refused("{\"status\":\"pending\",\"identifier\":{\"value\":\"x\"},\"challenges\":[{\"type\":\"http-01\","
+                             "\"url\":\"u\",\"status\":\"pending\",\"token\":\"../../etc/passwd\"}]}",
+                             "http-01");
         assert_true(acme_token_is_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
         assert_false(acme_token_is_valid(""));
         assert_false(acme_token_is_valid("a/b"));

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "test-util.h"
+#include "test-fs.h"
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -69,10 +70,6 @@ static char *tmp_path(const char *name) {
         return p;
 }
 
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
 
 /* The certificate's PEM written to tmpdir/name; returns the path. */
 static char *write_crt(gnutls_x509_crt_t crt, const char *name) {
@@ -745,7 +742,7 @@ static int group_teardown(void **state) {
         if (root)
                 gnutls_x509_crt_deinit(root);
         if (tmpdir)
-                (void) nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                rm_rf(tmpdir);
         free(tmpdir);
         free(root_pem_path);
         return 0;

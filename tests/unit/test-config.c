@@ -1089,6 +1089,105 @@ static void test_line_too_long(_unused_ void **state) {
         assert_error(text, "test.conf:1: line too long (max 65535 characters)");
 }
 
+/* inih's line buffer holds 199 characters: longer lines reach it in pieces, joined back exactly as they
+ * stood, whatever the blanks, comments, '#' and ';' around the places where they break. */
+static void test_long_line_pieces(_unused_ void **state) {
+        _cleanup_free_ char *text = malloc(20000), *value = malloc(20000);
+        _cleanup_inventory_ Inventory *inv = NULL;
+        const char *words[] = { "a", "bb  c", "#x", "y;z", "\t", "--opt=1:2", "[z]", "  ", "q#" };
+        size_t n = 0;
+        char *p;
+
+        assert_non_null(text);
+        assert_non_null(value);
+        /* a value of words and blanks of all kinds, long enough for many pieces */
+        for (unsigned i = 0; n < 3000; i++) {
+                const char *w = words[i % ELEMENTSOF(words)];
+
+                memcpy(value + n, w, strlen(w));
+                n += strlen(w);
+                value[n++] = i % 7 ? 'w' : ' ';
+        }
+        while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+                n--;
+        value[n] = 0;
+        snprintf(text, 20000, CERT_HEAD "exec = %s   ; a comment ; with ; more\n"
+                              "key = /k\n", value);
+        inv = parse_ok(text);
+        assert_string_equal(inv->certs[0]->exec, value);
+        assert_string_equal(inv->certs[0]->key, "/k");
+        inv = inventory_free(inv);
+
+        /* a long continuation line joins its key's value after one space, its pieces after nothing */
+        p = text + sprintf(text, CERT_HEAD "exec = /bin/hook\n  ");
+        memset(p, 'x', 500);
+        strcpy(p + 500, "  ;comment\n");
+        inv = parse_ok(text);
+        assert_int_equal(strlen(inv->certs[0]->exec), strlen("/bin/hook ") + 500);
+        assert_true(strncmp(inv->certs[0]->exec, "/bin/hook xxx", 13) == 0);
+        inv = inventory_free(inv);
+
+        /* a value that starts far out: the first piece ends after the '=' */
+        p = text + sprintf(text, CERT_HEAD "exec =");
+        memset(p, ' ', 400);
+        strcpy(p + 400, "/bin/far\n");
+        inv = parse_ok(text);
+        assert_string_equal(inv->certs[0]->exec, "/bin/far");
+        inv = inventory_free(inv);
+
+        /* a long line with nowhere to break is refused, naming its line, never cut */
+        p = text + sprintf(text, CERT_HEAD "exec = ");
+        for (unsigned i = 0; i < 300; i++)
+                p += sprintf(p, "# ");
+        strcpy(p, "\n");
+        assert_error(text, "test.conf:3: line too long to read in pieces of 197 characters with no place to "
+                           "break it: continue the value on indented lines");
+        /* a key longer than a piece, and a header longer than inih's buffer */
+        p = text + sprintf(text, CERT_HEAD);
+        memset(p, 'k', 250);
+        strcpy(p + 250, " = v\n");
+        assert_error(text, "test.conf:3: line too long to read in pieces of 197 characters with no place to "
+                           "break it: continue the value on indented lines");
+        p = text + sprintf(text, "[certificate \"");
+        memset(p, 'n', 190);
+        strcpy(p + 190, "\"]\n");
+        assert_error(text, "test.conf:1: section header too long (max 198 characters)");
+}
+
+/* What inih would take otherwise: a key without a name, a key given twice, a long key. (A NUL, which
+ * would end a line early inside inih, is refused by the reader: test_load_errors, test_chunks.) */
+static void test_inih_edges(_unused_ void **state) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        char *err = NULL;
+
+        assert_error(CERT_HEAD "= v\n", "test.conf:3: no key before '='");
+        /* one byte order mark is skipped, by the reader, not by inih too: a second one is text */
+        assert_error("\xef\xbb\xbf\xef\xbb\xbf[agent]\n", "test.conf:1: expected 'key = value' or a [section] header");
+        inv = inventory_new();
+        assert_non_null(inv);
+        /* a key given twice: the later wins, continuation lines of the first do not leak into it */
+        assert_int_equal(config_parse_string(inv,
+                                             CERT_HEAD "names = a.example\n  b.example\n"
+                                                       "; between\n"
+                                                       "names = c.example\n"
+                                                       "key = /k1\nkey: /k2 ; the last\n",
+                                             "test.conf", &err),
+                         0);
+        assert_null(err);
+        assert_strv(inv->certs[0]->names, (const char *const[]) { "c.example", NULL });
+        assert_string_equal(inv->certs[0]->key, "/k2");
+        /* a section given twice merges, in one file as in conf.d */
+        assert_int_equal(config_parse_string(inv, "[certificate \"x\"]\nexec = /bin/true\n", "more.conf", &err),
+                         0);
+        assert_string_equal(inv->certs[0]->key, "/k2");
+        assert_string_equal(inv->certs[0]->exec, "/bin/true");
+        assert_int_equal(inv->n_certs, 1);
+        /* inih's 49-byte key buffer: a long unknown key is named whole */
+        assert_error(CERT_HEAD "a-key-that-is-much-longer-than-the-fifty-bytes-inih-keeps = 1\n  2\n",
+                     "test.conf:3: unknown key 'a-key-that-is-much-longer-than-the-fifty-bytes-inih-keeps' in "
+                     "[certificate \"x\"]");
+}
+
 /* A scratch directory with a main file and conf.d/. */
 typedef struct Scratch {
         char dir[64];
@@ -1652,6 +1751,8 @@ int main(void) {
                 cmocka_unit_test(test_value_helpers),
                 cmocka_unit_test(test_strings),
                 cmocka_unit_test(test_line_too_long),
+                cmocka_unit_test(test_long_line_pieces),
+                cmocka_unit_test(test_inih_edges),
                 cmocka_unit_test(test_conf_d),
                 cmocka_unit_test(test_load_errors),
                 cmocka_unit_test(test_load_packed),

@@ -20,23 +20,11 @@
 
 #include "fd-util.h"
 #include "macro.h"
+#include "test-fs.h"
 
 #define NOBODY 65534
 
 static char root[PATH_MAX];
-
-static char *pathf(const char *fmt, ...) _printf_(1, 2);
-static char *pathf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        assert_true(r >= 0);
-        return s;
-}
 
 static void write_plain(const char *path, const char *text) {
         FILE *f = fopen(path, "we");
@@ -60,13 +48,9 @@ static int setup(void **state) {
         return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int teardown(void **state) {
         alarm(0);
-        (void) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(root);
         return 0;
 }
 

@@ -24,25 +24,14 @@
 #include "macro.h"
 #include "notify.h"
 #include "spawn-util.h"
+#include "test-fs.h"
 
 #define NOBODY 65534
 
 static char dir[] = "/tmp/certherd-test-hooks-XXXXXX";
 
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static char *path_of(const char *name) {
-        static char p[8][PATH_MAX + 32];
-        static unsigned k;
-
-        k = (k + 1) % ELEMENTSOF(p);
-        snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-        return p[k];
+        return path_in(dir, name);
 }
 
 static void write_text(const char *path, mode_t mode, const char *fmt, ...) _printf_(3, 4);

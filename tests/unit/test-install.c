@@ -22,6 +22,7 @@
 
 #include "install.h"
 #include "macro.h"
+#include "test-fs.h"
 
 #define OLD_KEY "-----BEGIN PRIVATE KEY-----\nold key\n-----END PRIVATE KEY-----\n"
 #define OLD_CERT "-----BEGIN CERTIFICATE-----\nold cert\n-----END CERTIFICATE-----\n"
@@ -49,29 +50,12 @@ static int setup(void **state) {
         return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int teardown(void **state) {
         Fixture *fx = *state;
 
-        (void) nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(fx->dir);
         free(fx);
         return 0;
-}
-
-static char *pathf(const char *fmt, ...) _printf_(1, 2);
-static char *pathf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        assert_true(r >= 0);
-        return s;
 }
 
 static void make_dir(const char *path) {

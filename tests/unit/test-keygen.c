@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "test-util.h"
+#include "test-fs.h"
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -63,10 +64,6 @@ static void skip_without_openssl(void) {
                 print_message("openssl(1) not found: skipping the OpenSSL cross-check\n");
                 skip();
         }
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
 }
 
 static bool key_ids_equal(gnutls_x509_privkey_t a, gnutls_x509_privkey_t b) {
@@ -388,7 +385,7 @@ static int group_teardown(void **state) {
                 if (keys[i])
                         gnutls_x509_privkey_deinit(keys[i]);
         if (tmpdir)
-                (void) nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                rm_rf(tmpdir);
         free(tmpdir);
         return 0;
 }

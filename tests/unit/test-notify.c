@@ -32,6 +32,7 @@
 #include "macro.h"
 #include "notify-bus.h"
 #include "notify-verify.h"
+#include "test-fs.h"
 #include "notify.h"
 #include "x509.h"
 
@@ -44,20 +45,8 @@ static char *fake_server;
 
 extern char **environ;
 
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static char *path_of(const char *name) {
-        static char p[8][PATH_MAX + 32];
-        static unsigned k;
-
-        k = (k + 1) % ELEMENTSOF(p);
-        snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-        return p[k];
+        return path_in(dir, name);
 }
 
 static int free_port(void) {

@@ -19,6 +19,7 @@
 #include "keygen.h"
 #include "outputs.h"
 #include "x509.h"
+#include "test-fs.h"
 
 /* The outputs of issue 12 item 3 built from the fixtures' leaf + intermediate chain (ok-chain) and
  * inspected back: each output holds exactly its part of one generation, the PKCS#12 file opens with its
@@ -32,19 +33,6 @@ typedef struct Fixture {
         size_t chain_size, key_size;
         CertConfig c;
 } Fixture;
-
-static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *pathf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        assert_true(r >= 0);
-        return s;
-}
 
 static uint8_t *read_fixture(const char *name, size_t *ret_size) {
         const char *dir = getenv("CERTHERD_FIXTURES");
@@ -92,14 +80,10 @@ static int setup(void **state) {
         return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int teardown(void **state) {
         Fixture *fx = *state;
 
-        (void) nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(fx->dir);
         free(fx->chain);
         free(fx->key);
         free(fx->c.certificate);

@@ -18,6 +18,7 @@
 #include "fd-util.h"
 #include "macro.h"
 #include "publish.h"
+#include "test-fs.h"
 
 static char root[PATH_MAX];
 
@@ -28,12 +29,8 @@ static int setup(void **state) {
         return mkdtemp(root) ? 0 : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int teardown(void **state) {
-        (void) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(root);
         return 0;
 }
 

@@ -107,9 +107,7 @@ bc=/usr/share/bash-completion/bash_completion
 mkdir -p "$T/etc/conf.d"
 cat >"$T/etc/certherd.conf" <<CONF
 [agent]
-[ca "internal"]
-certificate = $T/ca.crt
-key = $T/ca.key
+$(conf_ca internal "$T/ca")
 [acme "le"]
 directory = https://acme.invalid/directory
 [certificate "web"]

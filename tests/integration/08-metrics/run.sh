@@ -11,29 +11,15 @@ need openssl
 
 mkdir -p "$T/ca" "$T/tls" "$T/metrics"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-metrics-file = $T/metrics/certherd.prom
+$(conf_agent "metrics-file = $T/metrics/certherd.prom")
 
-[ca "internal"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
-validity = 30d
+$(conf_ca internal "$T/ca/ca" "validity = 30d")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca/ca.crt
+$(conf_leaf web internal "$T/ca/ca")
 names = localhost
-issuer = ca:internal
 
-[certificate "api"]
-certificate = $T/tls/api.crt
-key = $T/tls/api.key
-ca = $T/ca/ca.crt
+$(conf_leaf api internal "$T/ca/ca")
 names = api.internal
-issuer = ca:internal
 
 [certificate "watched"]
 certificate = $T/tls/missing.crt

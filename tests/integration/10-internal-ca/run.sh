@@ -6,31 +6,17 @@ need openssl; need curl; need gnutls-serv gnutls-bin; need python3
 
 mkdir -p "$T/etc/ca" "$T/tls"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
-validity = 30d
-export = $T/export/internal-ca.pem
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d" "export = $T/export/internal-ca.pem")
 
-[certificate "server"]
-certificate = $T/tls/server.crt
-key = $T/tls/server.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf server internal "$T/etc/ca/internal")
 names = localhost 127.0.0.1
-issuer = ca:internal
 usage = server
 exec = $T/hook.sh
 
-[certificate "client"]
-certificate = $T/tls/client.crt
-key = $T/tls/client.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf client internal "$T/etc/ca/internal")
 names = gateway.internal
-issuer = ca:internal
 usage = client
 
 [certificate "rotating"]

@@ -16,20 +16,11 @@ cont=$(for l in 6 7 8 9; do
         printf '\n'
 done)
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 
-[certificate "many"]
-certificate = $T/tls/many.crt
-key = $T/tls/many.key
-ca = $T/etc/ca/internal.crt
-issuer = ca:internal
+$(conf_leaf many internal "$T/etc/ca/internal")
 names =$first
 $cont
   ; a comment between continuation lines does not end the value
@@ -90,9 +81,7 @@ openssl x509 -req -in "$T/w/leaf.csr" -CA "$T/w/root.crt" -CAkey "$T/w/root.key"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/w/esc.key" \
         -subj "/CN=evil$(printf '\033')[2J$(printf '\033')]0;owned$(printf '\007')" -days 30 -out "$T/w/esc.crt" 2>/dev/null
 cat >"$T/watch.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 [certificate "reversed"]
 certificate = $T/w/reversed.crt
 key = $T/tls/many.key
@@ -126,10 +115,7 @@ ok "a subject with ESC and BEL reaches status and JSON escaped"
 
 # --- renew-before beyond two thirds of the lifetime: a warning naming file:line, and it still loads
 cat >"$T/warn.conf" <<CONF
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 [certificate "eager"]
 certificate = $T/tls/many.crt
 key = $T/tls/many.key

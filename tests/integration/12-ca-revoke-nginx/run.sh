@@ -12,53 +12,27 @@ source "$here/../lib.sh"
 source "$here/../lib-nginx.sh"
 need openssl; need curl; need python3; need nginx nginx-light
 
+ng_hook "$T/ng" "$T/hup-nginx" # [ca] exec hook: nginx re-reads its CRL on a graceful reload
 port=$(free_port)
-mkdir -p "$T/ng"
-cat >"$T/hup-nginx" <<HOOK
-#!/bin/bash
-# [ca] exec hook: the test's nginx re-reads its CRL on SIGHUP (a graceful reload).
-kill -HUP "\$(cat $T/ng/nginx.pid)"
-HOOK
-chmod +x "$T/hup-nginx"
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "mtls"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
-export = $T/export/ca.pem
-crl = $T/export/ca.crl
-exec = $T/hup-nginx
+$(conf_ca mtls "$T/ca/ca" "export = $T/export/ca.pem" "crl = $T/export/ca.crl" "exec = $T/hup-nginx")
 
-[certificate "server"]
-certificate = $T/tls/server.crt
-key = $T/tls/server.key
-ca = $T/ca/ca.crt
+$(conf_leaf server mtls "$T/ca/ca")
 names = localhost 127.0.0.1
-issuer = ca:mtls
 
-[certificate "alice"]
-certificate = $T/tls/alice.crt
-key = $T/tls/alice.key
-ca = $T/ca/ca.crt
+$(conf_leaf alice mtls "$T/ca/ca")
 names = alice.client.test
 usage = client
-issuer = ca:mtls
 
-[certificate "bob"]
-certificate = $T/tls/bob.crt
-key = $T/tls/bob.key
-ca = $T/ca/ca.crt
+$(conf_leaf bob mtls "$T/ca/ca")
 names = bob.client.test
 usage = client
-issuer = ca:mtls
 key-policy = reuse
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
 
 expect 0 ch ca init mtls
 [[ -s $T/export/ca.crl ]] || die "ca init made no CRL"

@@ -8,16 +8,9 @@ need openssl
 
 mkdir -p "$T/pki" "$T/tls"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-warn-before = 2d
-critical-before = 1d
+$(conf_agent "warn-before = 2d" "critical-before = 1d")
 
-[ca "root"]
-certificate = $T/pki/root.crt
-key = $T/pki/root.key
-export = $T/pki/root-bundle.pem
+$(conf_ca root "$T/pki/root" "export = $T/pki/root-bundle.pem")
 
 [ca "issuing"]
 parent = root
@@ -27,28 +20,16 @@ validity = 10d
 permitted-names = .internal.example 10.0.0.0/8
 export = $T/pki/issuing-export.pem
 
-[certificate "api"]
-certificate = $T/tls/api.crt
-key = $T/tls/api.key
-ca = $T/pki/root.crt
+$(conf_leaf api issuing "$T/pki/root")
 names = api.internal.example 10.1.2.3
-issuer = ca:issuing
 
-[certificate "client"]
-certificate = $T/tls/client.crt
-key = $T/tls/client.key
-ca = $T/pki/root.crt
+$(conf_leaf client issuing "$T/pki/root")
 names = uri:spiffe://internal.example/ns/prod/sa/gateway email:ops@internal.example
 subject = CN=gateway, O=Example Corp, OU=Platform
-issuer = ca:issuing
 usage = client
 
-[certificate "outside"]
-certificate = $T/tls/outside.crt
-key = $T/tls/outside.key
-ca = $T/pki/root.crt
+$(conf_leaf outside issuing "$T/pki/root")
 names = www.example.com
-issuer = ca:issuing
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
@@ -199,9 +180,7 @@ cat >"$T/offline.conf" <<CONF
 [agent]
 state-directory = $T/state2
 
-[ca "offline-root"]
-certificate = $T/off/root.crt
-key = $T/off/root.key
+$(conf_ca offline-root "$T/off/root")
 
 [ca "edge"]
 parent = offline-root

@@ -71,7 +71,6 @@ acme_cert "$T/c.conf" web peb "web.$ZONE"
 printf 'profile = shortlived\n\n' >>"$T/c.conf"
 acme_cert "$T/c.conf" plain peb "plain.$ZONE"
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
-serial() { openssl x509 -in "$T/tls/$1.crt" -noout -serial; }
 
 # ---------------------------------------------------------------- profiles
 expect 0 C acme profiles peb
@@ -127,12 +126,12 @@ openssl x509 -in "$T/tls/mtls.crt" -noout -ext extendedKeyUsage | grep -q "TLS W
         die "pebble's certificate has no clientAuth after all: $(openssl x509 -in "$T/tls/mtls.crt" -noout -ext extendedKeyUsage)"
 ok "usage = server+client from ACME: warned at load; pebble's certificate (with clientAuth) installed"
 
-s0=$(serial mtls)
+s0=$(serial "$T/tls/mtls.crt")
 touch "$T/strip"
 expect 1 C renew --force mtls
 rm -f "$T/strip"
 grep -q "^certificate re-issued without clientAuth" "$T/proxy.log" || die "proxy did not strip: $(cat "$T/proxy.log")"
-[[ $(serial mtls) == "$s0" ]] || die "the certificate without clientAuth was installed"
+[[ $(serial "$T/tls/mtls.crt") == "$s0" ]] || die "the certificate without clientAuth was installed"
 grep -q "new certificate failed validation, not installed: usage-missing: .*the CA \[acme \"peb\"\] no longer issues client certificates (clientAuth); the installed certificate stays; issue client certificates from an internal CA (issuer = ca:NAME)" "$T/err" ||
         die "$(cat "$T/err")"
 expect 1 C check --json mtls
@@ -240,17 +239,17 @@ ok "a 6-day certificate is due with 3 days left (next_renewal $next)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 F() { faketime -f "$1" "$CERTHERD" -c "$T/c.conf" "${@:2}"; }
-s0=$(serial plain)
+s0=$(serial "$T/tls/plain.crt")
 expect 0 F +2d renew plain
 grep -q "^0 renewed, 1 not due" "$T/out" || die "renewed at +2d: $(cat "$T/out" "$T/err")"
-[[ $(serial plain) == "$s0" ]] || die "certificate changed at +2d"
+[[ $(serial "$T/tls/plain.crt") == "$s0" ]] || die "certificate changed at +2d"
 expect 0 F +3.4d renew plain
 grep -q "^1 renewed" "$T/out" || die "not renewed at +3.4d: $(cat "$T/out" "$T/err")"
-[[ $(serial plain) != "$s0" ]] || die "certificate not replaced at +3.4d"
+[[ $(serial "$T/tls/plain.crt") != "$s0" ]] || die "certificate not replaced at +3.4d"
 ok "timer mode (certherd renew, clock +2d / +3.4d): not due, then renewed"
 
 # The daemon: restore the state of a fresh certificate, then run it at +2d (nothing) and +3.4d (renews).
-s0=$(serial plain)
+s0=$(serial "$T/tls/plain.crt")
 rm -f "$T/state/certs/plain.json"
 acme_conf "$T/d.conf" peb <<<"listen = 127.0.0.1:$HTTP_PORT"
 sed -i "s#^directory = .*#directory = https://localhost:$PROXY_PORT/dir#" "$T/d.conf"
@@ -265,16 +264,16 @@ pids+=("$daemon")
 sleep 3
 kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true
 grep -q "watching 1 certificates" "$T/daemon.log" || die "the daemon did not run at +2d: $(cat "$T/daemon.log")"
-[[ $(serial plain) == "$s0" ]] || die "the daemon renewed at +2d: $(cat "$T/daemon.log")"
+[[ $(serial "$T/tls/plain.crt") == "$s0" ]] || die "the daemon renewed at +2d: $(cat "$T/daemon.log")"
 D +3.4d
 daemon=$!
 pids+=("$daemon")
 for i in $(seq 300); do
-        [[ $(serial plain) != "$s0" ]] && break
+        [[ $(serial "$T/tls/plain.crt") != "$s0" ]] && break
         sleep 0.1
 done
 kill -TERM "$daemon"; wait "$daemon" 2>/dev/null || true
-[[ $(serial plain) != "$s0" ]] || die "the daemon did not renew at +3.4d: $(cat "$T/daemon.log")"
+[[ $(serial "$T/tls/plain.crt") != "$s0" ]] || die "the daemon did not renew at +3.4d: $(cat "$T/daemon.log")"
 verify_chain plain
 ok "daemon mode (certherd run, clock +2d / +3.4d): waits, then renews"
 echo "$n_ok passed"

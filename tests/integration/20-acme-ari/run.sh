@@ -11,16 +11,9 @@ top=$(cd "$(dirname "$0")/../../.." && pwd)
 
 knot_start
 pebble_start PEBBLE_AUTHZREUSE=0
-PROXY_PORT=$(free_port)
-start_proxy() { # START END RETRY_AFTER
-        [[ -z ${PROXY_PID:-} ]] || { kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; }
-        : >"$T/proxy.log"
-        python3 "$top/tests/integration/20-acme/acme-proxy.py" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" \
-                --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" --cafile "$T/pebble/ca.pem" --log "$T/proxy.log" \
-                --ari "$1" "$2" "$3" &
-        PROXY_PID=$!
-        pids+=("$PROXY_PID")
-        wait_port "$PROXY_PORT"
+start_ari_proxy() { # START END RETRY_AFTER
+        [[ -z ${PROXY_PID:-} ]] || stop_proxy
+        start_proxy --ari "$1" "$2" "$3"
 }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 now=$(date +%s)
@@ -30,7 +23,7 @@ sed -i "s#^directory = .*#directory = https://localhost:$PROXY_PORT/dir#" "$T/c.
 acme_cert "$T/c.conf" web peb "web.$ZONE"
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
 
-start_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
+start_ari_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
 expect 0 C renew
 verify_chain web
 grep -q "replaces=" "$T/proxy.log" && die "replaces sent for a first certificate"
@@ -60,7 +53,7 @@ ok "ARI id $id (as OpenSSL computes it); a window in the past is due; Retry-Afte
 
 # --- a window in the future: a point inside it, the same on the next run, not due
 start=$((now + 86400)) end=$((now + 2 * 86400))
-start_proxy "$(iso $start)" "$(iso $end)" 21600
+start_ari_proxy "$(iso $start)" "$(iso $end)" 21600
 expect 0 C acme ari web
 when=$(sed -n 's/.* renewing at \([^:]*:[^:]*:[0-9]*Z\): .*/\1/p' "$T/out")
 w=$(date -u -d "$when" +%s)
@@ -70,7 +63,7 @@ expect 0 C acme ari web
 grep -q "renewing at $when: not due" "$T/out" || die "the point moved between runs: $(cat "$T/out")"
 points=("$w")
 for i in 1 2 3 4; do # a moved window gets a new random point
-        start_proxy "$(iso $((start + i)))" "$(iso $end)" 21600
+        start_ari_proxy "$(iso $((start + i)))" "$(iso $end)" 21600
         expect 0 C acme ari web
         points+=("$(date -u -d "$(sed -n 's/.* renewing at \([^:]*:[^:]*:[0-9]*Z\): .*/\1/p' "$T/out")" +%s)")
 done
@@ -82,7 +75,7 @@ serial=$(openssl x509 -in "$T/tls/web.crt" -noout -serial)
 expect 0 C renew
 grep -q "^0 renewed, 1 not due" "$T/out" || die "renewed inside a future window: $(cat "$T/out")"
 [[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) == "$serial" ]] || die "certificate changed"
-start_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
+start_ari_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
 expect 0 C renew
 grep -q "^1 renewed, 0 not due" "$T/out" || die "not renewed inside a past window: $(cat "$T/out" "$T/err")"
 [[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) != "$serial" ]] || die "certificate not replaced"

@@ -28,10 +28,7 @@ exec "$hook" "\$@"
 HOOK
 chmod +x "$T/hook"
 
-acme_conf "$T/c.conf" peb <<CONF
-challenge = dns-01
-dns-hook = $T/hook
-CONF
+acme_conf "$T/c.conf" peb "challenge = dns-01" "dns-hook = $T/hook"
 acme_cert "$T/c.conf" wild peb "*.wild.$ZONE" "wild.$ZONE"
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
 

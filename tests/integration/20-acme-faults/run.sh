@@ -5,24 +5,10 @@
 # Every failure: bounded in time, a clear error, the installed files untouched; the next run succeeds.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../20-acme/lib-pebble.sh"
-need dig bind9-dnsutils
-need nsupdate bind9-dnsutils
-top=$(cd "$(dirname "$0")/../../.." && pwd)
-proxy=$top/tests/integration/20-acme/acme-proxy.py
+need dig bind9-dnsutils; need nsupdate bind9-dnsutils
 
 knot_start
 pebble_start PEBBLE_AUTHZREUSE=0
-PROXY_PORT=$(free_port)
-start_proxy() { # extra arguments
-        : >"$T/proxy.log"
-        python3 "$proxy" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" \
-                --cafile "$T/pebble/ca.pem" --log "$T/proxy.log" "$@" &
-        PROXY_PID=$!
-        pids+=("$PROXY_PID")
-        wait_port "$PROXY_PORT"
-}
-stop_proxy() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true; }
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 acme_conf "$T/c.conf" peb <<CONF
 listen = 127.0.0.1:$HTTP_PORT
@@ -61,9 +47,7 @@ ok "429 rateLimited with Retry-After: 3600: the problem verbatim in the error, n
 
 # --- a server that never answers, and one that is not there: bounded, clear
 HANG_PORT=$(free_port)
-python3 "$proxy" --hang --port "$HANG_PORT" --log "$T/hang.log" &
-pids+=($!)
-wait_port "$HANG_PORT"
+start_hang "$HANG_PORT" "$T/hang.log"
 sed -i "s#^directory = .*#directory = https://localhost:$HANG_PORT/dir#; s#^max-retry-duration = .*#max-retry-duration = 2#" \
         "$T/c.conf"
 t0=$EPOCHREALTIME
@@ -101,7 +85,7 @@ if [[ \$1 == add && ! -e "$T/killed" ]]; then
         touch "$T/killed"
         for i in \$(seq 200); do [[ -e "$T/pebble-down" ]] && break; sleep 0.05; done
 fi
-exec "$top/conf/dns-hook-nsupdate.example" "\$@"
+exec "$TOP/conf/dns-hook-nsupdate.example" "\$@"
 HOOK
 chmod +x "$T/hook"
 sed -i "s#^listen = .*#challenge = dns-01\ndns-hook = $T/hook#" "$T/c.conf"

@@ -6,24 +6,10 @@
 # while pebble validates, and the dns-hook inheriting no descriptor of libcurl's.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../20-acme/lib-pebble.sh"
-need dig bind9-dnsutils
-need nsupdate bind9-dnsutils
-top=$(cd "$(dirname "$0")/../../.." && pwd)
-proxy=$top/tests/integration/20-acme/acme-proxy.py
+need dig bind9-dnsutils; need nsupdate bind9-dnsutils
 
 knot_start
 pebble_start PEBBLE_AUTHZREUSE=0
-PROXY_PORT=$(free_port)
-start_proxy() { # extra arguments
-        : >"$T/proxy.log"
-        python3 "$proxy" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" \
-                --cafile "$T/pebble/ca.pem" --log "$T/proxy.log" "$@" &
-        PROXY_PID=$!
-        pids+=("$PROXY_PID")
-        wait_port "$PROXY_PORT"
-}
-stop_proxy() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true; }
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 # dns-01 through the shipped nsupdate example, behind a wrapper that records its calls and what it inherited.
 export NSUPDATE_SERVER=127.0.0.1 NSUPDATE_PORT=$DNS_PORT NSUPDATE_TSIG="hmac-sha256:acme-update:$TSIG_SECRET"
@@ -34,13 +20,10 @@ echo "\$1 \$2" >>"$T/hook.log"
 # what this shell got from certherd (ls runs as a child: the listing is the shell's own descriptors; no pipeline, whose pipe the shell holds)
 ls -l /proc/\$\$/fd >"$T/hook-fds.raw"
 awk '\$9 ~ /^[0-9]+\$/ && \$9 > 2 && \$9 != 255 { print "fd " \$9 ": " \$11 }' "$T/hook-fds.raw" >>"$T/hook-fds.log"
-exec "$top/conf/dns-hook-nsupdate.example" "\$@"
+exec "$TOP/conf/dns-hook-nsupdate.example" "\$@"
 HOOK
 chmod +x "$T/hook"
-acme_conf "$T/c.conf" peb <<CONF
-challenge = dns-01
-dns-hook = $T/hook
-CONF
+acme_conf "$T/c.conf" peb "challenge = dns-01" "dns-hook = $T/hook"
 sed -i "s#^directory = .*#directory = https://localhost:$PROXY_PORT/dir#" "$T/c.conf"
 acme_cert "$T/c.conf" web peb "web.$ZONE"
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
@@ -73,10 +56,10 @@ ok "an authorization for 'web.acme.test<newline>update add …': refused with th
 
 # the shipped example hook refuses such arguments itself, whoever calls it
 rc=0
-"$top/conf/dns-hook-nsupdate.example" add $'web.acme.test\nupdate add evil.acme.test. 60 IN TXT "x"' abc 2>"$T/hook.err" || rc=$?
+"$TOP/conf/dns-hook-nsupdate.example" add $'web.acme.test\nupdate add evil.acme.test. 60 IN TXT "x"' abc 2>"$T/hook.err" || rc=$?
 [[ $rc == 2 ]] && grep -q "refusing domain" "$T/hook.err" || die "example hook: exit $rc: $(cat "$T/hook.err")"
 rc=0
-"$top/conf/dns-hook-nsupdate.example" add "web.$ZONE" 'abc" ; update add evil' 2>"$T/hook.err" || rc=$?
+"$TOP/conf/dns-hook-nsupdate.example" add "web.$ZONE" 'abc" ; update add evil' 2>"$T/hook.err" || rc=$?
 [[ $rc == 2 ]] && grep -q "refusing value" "$T/hook.err" || die "example hook: exit $rc: $(cat "$T/hook.err")"
 [[ -z $(dig +short -p "$DNS_PORT" @127.0.0.1 evil.acme.test TXT) ]] || die "injected into the zone"
 ok "the example nsupdate hook refuses a domain with a newline and a value with a quote"
@@ -91,9 +74,7 @@ ok "an authorization for a name that was not ordered: refused"
 
 # --- authorization URLs on another origin: not a single request goes there
 FOREIGN_PORT=$(free_port)
-python3 "$proxy" --hang --port "$FOREIGN_PORT" --log "$T/foreign.log" &
-pids+=($!)
-wait_port "$FOREIGN_PORT"
+start_hang "$FOREIGN_PORT" "$T/foreign.log"
 sleep 0.3 # wait_port's own connection is logged
 seen=$(wc -l <"$T/foreign.log")
 fresh_name foreign

@@ -27,9 +27,7 @@ CONF
 pids+=($!)
 wait_port "$HTTP_PORT"
 
-acme_conf "$T/c.conf" peb <<CONF
-webroot = $T/www
-CONF
+acme_conf "$T/c.conf" peb "webroot = $T/www"
 acme_cert "$T/c.conf" site peb "site.$ZONE" "static.$ZONE"
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
 

@@ -114,15 +114,17 @@ CONF
         die "knotd does not answer on port $DNS_PORT"
 }
 
-# acme_conf FILE NAME [KEY = VALUE lines on stdin]: an [agent] and an [acme "NAME"] section for pebble.
+# acme_conf FILE NAME [LINE…]: an [agent] and an [acme "NAME"] section for pebble; its further
+# "key = value" lines are the arguments or, without any, stdin.
 acme_conf() {
         local file=$1 name=$2
+        shift 2
         {
                 printf '[agent]\nstate-directory = %s/state\npin-directory = %s/pins\n\n' "$T" "$T"
                 printf '[acme "%s"]\ndirectory = https://localhost:%s/dir\nca-bundle = %s/pebble/ca.pem\n' \
                         "$name" "$PEBBLE_PORT" "$T"
                 printf 'initial-backoff = 0.05\nmax-retry-duration = 5\n'
-                cat
+                if (($#)); then printf '%s\n' "$@"; else cat; fi
                 echo
         } >"$file"
 }
@@ -144,4 +146,34 @@ verify_chain() {
         openssl verify -CAfile "$T/pebble/root.pem" -untrusted <(cat "$T"/tls/split.[2-9] 2>/dev/null) "$T/tls/split.1" \
                 >/dev/null || die "$1: chain does not verify against pebble's root"
         rm -f "$T"/tls/split.*
+}
+
+# The python3 proxy in front of pebble (acme-proxy.py), listening on PROXY_PORT: it injects faults and
+# hostile answers as its arguments say and logs every request to $T/proxy.log. $ACME_PROXY is the script.
+#   start_proxy ARGS…   start it (PROXY_PID), wait until it listens
+#   stop_proxy          stop it
+#   start_hang PORT LOG a server on PORT that accepts and never answers, logging to LOG
+#   elapsed START       seconds since START (an $EPOCHREALTIME), one decimal
+ACME_PROXY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/acme-proxy.py
+PROXY_PORT=$(free_port)
+start_proxy() {
+        : >"$T/proxy.log"
+        python3 "$ACME_PROXY" --port "$PROXY_PORT" --upstream "$PEBBLE_PORT" \
+                --cert "$T/pebble/cert.pem" --key "$T/pebble/key.pem" --cafile "$T/pebble/ca.pem" \
+                --log "$T/proxy.log" "$@" &
+        PROXY_PID=$!
+        pids+=("$PROXY_PID")
+        wait_port "$PROXY_PORT"
+}
+stop_proxy() {
+        kill "$PROXY_PID" 2>/dev/null
+        wait "$PROXY_PID" 2>/dev/null || true
+}
+start_hang() {
+        python3 "$ACME_PROXY" --hang --port "$1" --log "$2" &
+        pids+=($!)
+        wait_port "$1"
+}
+elapsed() {
+        awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
 }

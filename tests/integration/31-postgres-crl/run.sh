@@ -8,18 +8,8 @@
 # connect and the other still can.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
-need openssl; need python3; need psql postgresql-client; need runuser util-linux
-[[ $EUID == 0 ]] || skip "runs PostgreSQL as the postgres user: needs root"
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[[ -x $pgbin/initdb && -x $pgbin/pg_ctl ]] || skip "no PostgreSQL server (apt-get install -y postgresql)"
-id postgres >/dev/null 2>&1 || skip "no postgres user (apt-get install -y postgresql)"
-
-chmod 0711 "$T"
-PG=$T/pgdata
-pg() { runuser -u postgres -- "$pgbin/$1" "${@:2}"; }
-pg_stop() { [[ -f $PG/postmaster.pid ]] && pg pg_ctl -D "$PG" -m fast -w stop >/dev/null 2>&1; return 0; }
-trap 'pg_stop; cleanup' EXIT
-port=$(free_port)
+need openssl; need python3
+source "$here/../lib-postgres.sh"
 
 cat >"$T/hup-postgres" <<HOOK
 #!/bin/bash
@@ -28,69 +18,34 @@ kill -HUP "\$(head -1 $PG/postmaster.pid)"
 HOOK
 chmod +x "$T/hup-postgres"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "db"]
-certificate = $T/ca/db.crt
-key = $T/ca/db.key
-export = $T/export/db-ca.pem
-crl = $T/export/db.crl
-exec = $T/hup-postgres
+$(conf_ca db "$T/ca/db" "export = $T/export/db-ca.pem" "crl = $T/export/db.crl" "exec = $T/hup-postgres")
 
-[certificate "postgres"]
-certificate = $T/pg-tls/server.crt
-key = $T/pg-tls/server.key
-ca = $T/ca/db.crt
-names = localhost 127.0.0.1
-issuer = ca:db
-owner = postgres:postgres
-mode = 0600
+$(pg_leaf db "$T/ca/db")
 
-[certificate "alice"]
-certificate = $T/clients/alice.crt
-key = $T/clients/alice.key
-ca = $T/ca/db.crt
-names = alice
-usage = client
-issuer = ca:db
+$(conf_leaf alice db "$T/ca/db" "names = alice" "usage = client")
 
-[certificate "bob"]
-certificate = $T/clients/bob.crt
-key = $T/clients/bob.key
-ca = $T/ca/db.crt
-names = bob
-usage = client
-issuer = ca:db
+$(conf_leaf bob db "$T/ca/db" "names = bob" "usage = client")
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 expect 0 C ca init db
 expect 0 C renew
 
-mkdir -p "$PG" && chown postgres: "$PG"
-pg initdb -D "$PG" -A trust -U postgres --no-sync >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log"; die "initdb"; }
-cat >>"$PG/postgresql.conf" <<PGCONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$PG'
-ssl = on
-ssl_cert_file = '$T/pg-tls/server.crt'
-ssl_key_file = '$T/pg-tls/server.key'
+pg_init "$T/pg-tls/server.crt" "$T/pg-tls/server.key" <<PGCONF
 ssl_ca_file = '$T/export/db-ca.pem'
 ssl_crl_file = '$T/export/db.crl'
-fsync = off
 PGCONF
 cat >"$PG/pg_hba.conf" <<HBA
 local all postgres trust
 hostssl all all 127.0.0.1/32 cert clientcert=verify-full
 HBA
-pg pg_ctl -D "$PG" -l "$PG/log" -w -t 20 start >/dev/null || { tail -5 "$PG/log"; die "PostgreSQL did not start"; }
+pg_start
 runuser -u postgres -- psql -h "$PG" -p "$port" -U postgres -XAtqc "create role alice login; create role bob login" ||
         die "cannot create the roles"
 
 connect() { # role → "t" when it connects over TLS with its client certificate
-        psql "sslmode=verify-full sslrootcert=$T/export/db-ca.pem sslcert=$T/clients/$1.crt sslkey=$T/clients/$1.key host=localhost port=$port user=$1 dbname=postgres" \
+        psql "sslmode=verify-full sslrootcert=$T/export/db-ca.pem sslcert=$T/tls/$1.crt sslkey=$T/tls/$1.key host=localhost port=$port user=$1 dbname=postgres" \
                 -XAtc "select ssl from pg_stat_ssl where pid = pg_backend_pid()" 2>"$T/psql.err" || true
 }
 [[ $(connect alice) == t ]] || die "alice cannot connect: $(cat "$T/psql.err"); $(tail -3 "$PG/log")"

@@ -7,39 +7,15 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 DRIVER=${NOTIFY_DRIVER:?set NOTIFY_DRIVER to the notify-driver binary}
-need openssl; need python3; need psql postgresql-client; need runuser util-linux
-[[ $EUID == 0 ]] || skip "runs PostgreSQL as the postgres user and installs a key owned by it: needs root"
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[[ -x $pgbin/initdb && -x $pgbin/pg_ctl ]] || skip "no PostgreSQL server (apt-get install -y postgresql)"
-id postgres >/dev/null 2>&1 || skip "no postgres user (apt-get install -y postgresql)"
-
-chmod 0711 "$T" # the postgres user reaches its files below
-PG=$T/pgdata
-pg() { runuser -u postgres -- "$pgbin/$1" "${@:2}"; }
-pg_stop() { [[ -f $PG/postmaster.pid ]] && pg pg_ctl -D "$PG" -m fast -w stop >/dev/null 2>&1; return 0; }
-trap 'pg_stop; cleanup' EXIT
-port=$(free_port)
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
+need openssl; need python3
+source "$here/../lib-postgres.sh" # also installs a key owned by the postgres user
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/ca/internal.crt
-key = $T/ca/internal.key
-validity = 30d
-export = $T/export/internal-ca.pem
+$(conf_ca internal "$T/ca/internal" "validity = 30d" "export = $T/export/internal-ca.pem")
 
-[certificate "postgres"]
-certificate = $T/pg-tls/server.crt
-key = $T/pg-tls/server.key
-ca = $T/ca/internal.crt
-names = localhost 127.0.0.1
-issuer = ca:internal
-owner = postgres:postgres
-mode = 0600
+$(pg_leaf internal "$T/ca/internal")
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 V() { "$DRIVER" --cert postgres "$@"; }
@@ -49,17 +25,7 @@ endpoint="tls://127.0.0.1:$port?starttls=postgres"
 expect 0 C ca init internal
 expect 0 C renew
 [[ $(stat -c '%U %a' "$T/pg-tls/server.key") == "postgres 600" ]] || die "key: $(stat -c '%U %a' "$T/pg-tls/server.key")"
-mkdir -p "$PG" && chown postgres: "$PG"
-pg initdb -D "$PG" -A trust -U postgres --no-sync >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log"; die "initdb"; }
-cat >>"$PG/postgresql.conf" <<PGCONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$PG'
-ssl = on
-ssl_cert_file = '$T/pg-tls/server.crt'
-ssl_key_file = '$T/pg-tls/server.key'
-fsync = off
-PGCONF
+pg_init "$T/pg-tls/server.crt" "$T/pg-tls/server.key" </dev/null
 
 # A key in the wrong hands: PostgreSQL refuses it; certherd's owner/mode put it right.
 chown root:root "$T/pg-tls/server.key" && chmod 0644 "$T/pg-tls/server.key"
@@ -67,7 +33,7 @@ pg pg_ctl -D "$PG" -l "$PG/log" -w -t 20 start >/dev/null 2>&1 && die "PostgreSQ
 grep -q "private key file .* has group or world access" "$PG/log" || die "PostgreSQL's complaint: $(tail -3 "$PG/log")"
 expect 0 C renew --force postgres
 [[ $(stat -c '%U %a' "$T/pg-tls/server.key") == "postgres 600" ]] || die "owner/mode not applied"
-pg pg_ctl -D "$PG" -l "$PG/log" -w -t 20 start >/dev/null || { tail -5 "$PG/log"; die "PostgreSQL did not start"; }
+pg_start
 ok "a key PostgreSQL refused (root, 0644) is reinstalled as postgres 0600 by certherd renew; PostgreSQL starts"
 
 # --- STARTTLS verification and psql verify-full

@@ -7,21 +7,12 @@ need openssl; need python3; need strace
 
 mkdir -p "$T/tls" "$T/watch"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "short"]
-certificate = $T/ca.crt
-key = $T/ca.key
-validity = 12s
+$(conf_ca short "$T/ca" "validity = 12s")
 
-[certificate "quick"]
-certificate = $T/tls/quick.crt
-key = $T/tls/quick.key
-ca = $T/ca.crt
+$(conf_leaf quick short "$T/ca")
 names = localhost
-issuer = ca:short
 renew-before = 50%
 warn-before = 1s
 critical-before = 1s

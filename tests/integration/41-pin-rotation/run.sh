@@ -11,22 +11,12 @@ rotations=${ROTATIONS:-10}
 
 port=$(free_port)
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/ca/internal.crt
-key = $T/ca/internal.key
-validity = 30d
-export = $T/export/internal-ca.pem
+$(conf_ca internal "$T/ca/internal" "validity = 30d" "export = $T/export/internal-ca.pem")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca/internal.crt
+$(conf_leaf web internal "$T/ca/internal")
 names = localhost 127.0.0.1
-issuer = ca:internal
 key-policy = rotate
 exec = $T/reload-nginx
 verify = tls://127.0.0.1:$port
@@ -34,14 +24,13 @@ CONF
 # The first issuance happens before nginx runs: without the hook and the endpoint.
 grep -v '^\(exec\|verify\) = ' "$T/certherd.conf" >"$T/first.conf"
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
-json() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' "$T/pins/web.json" "$1"; }
+json() { pin_field web "$1"; }
 CA=$T/export/internal-ca.pem
 URL=https://localhost:$port/
 
 expect 0 C ca init internal
 expect 0 "$CERTHERD" -c "$T/first.conf" renew
 pin=$(json pin_sha256) next=$(json next_pin_sha256)
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f; }
 echo "0 $(date +%s.%N) $(serial "$T/tls/web.crt") $pin" >"$T/generations"
 [[ -n $pin && -n $next && $pin != "$next" ]] || die "web.json: $(cat "$T/pins/web.json")"
 [[ $pin == "$(spki_pin "$T/tls/web.crt")" ]] || die "published pin is not the certificate's"

@@ -13,45 +13,23 @@ port=$(free_port)
 # (33 %) opens long after the test is done with them.
 conf() { # FILE VERIFY-LINE
         cat >"$1" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-metrics-file = $T/metrics.prom
-warn-before = 5s
-critical-before = 2s
+$(conf_agent "metrics-file = $T/metrics.prom" "warn-before = 5s" "critical-before = 2s")
 
-[ca "internal"]
-certificate = $T/ca/internal.crt
-key = $T/ca/internal.key
-validity = 100s
+$(conf_ca internal "$T/ca/internal" "validity = 100s")
 
-[ca "gone"]
-certificate = $T/ca/gone.crt
-key = $T/ca/gone.key
+$(conf_ca gone "$T/ca/gone")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca/internal.crt
+$(conf_leaf web internal "$T/ca/internal")
 names = web.internal
-issuer = ca:internal
 exec = $T/hook.sh
 
-[certificate "svc"]
-certificate = $T/tls/svc.crt
-key = $T/tls/svc.key
-ca = $T/ca/internal.crt
+$(conf_leaf svc internal "$T/ca/internal")
 names = localhost 127.0.0.1
-issuer = ca:internal
 key-policy = rotate
 $2
 
-[certificate "victim"]
-certificate = $T/tls/victim.crt
-key = $T/tls/victim.key
-ca = $T/ca/internal.crt
+$(conf_leaf victim internal "$T/ca/internal")
 names = victim.internal
-issuer = ca:internal
 CONF
 }
 conf "$T/a.conf" ""
@@ -67,7 +45,6 @@ HOOK
 chmod +x "$T/hook.sh"
 A() { "$CERTHERD" -c "$T/a.conf" "$@"; }
 B() { "$CERTHERD" -c "$T/b.conf" "$@"; }
-serial() { openssl x509 -noout -serial -in "$1" | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
 jq_py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $1" "$T/out"; }
 
 expect 0 A ca init internal

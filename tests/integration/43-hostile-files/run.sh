@@ -13,21 +13,12 @@ need openssl; need python3; need timeout coreutils
 mkdir -p "$T/etc/ca" "$T/tls" "$T/fifo" "$T/conf.d"
 for f in cert key ca password config pin pid; do mkfifo "$T/fifo/$f"; done
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 
-[certificate "good"]
-certificate = $T/tls/good.crt
-key = $T/tls/good.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf good internal "$T/etc/ca/internal")
 names = good.test
-issuer = ca:internal
 
 [certificate "fifo-cert"]
 certificate = $T/fifo/cert
@@ -60,12 +51,8 @@ names = pid.test
 issuer = ca:internal
 signal = HUP $T/fifo/pid
 
-[certificate "crashy"]
-certificate = $T/tls/crashy.crt
-key = $T/tls/crashy.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf crashy internal "$T/etc/ca/internal")
 names = crashy.test
-issuer = ca:internal
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 CC=("$CERTHERD" -c "$T/certherd.conf") # for `timeout`, which cannot run a function

@@ -36,22 +36,12 @@ ok "promtool check rules: clean, the five contract alerts defined"
 mkdir -p "$T/ca" "$T/tls" "$T/textfile" "$T/prom" "$T/am"
 write_conf() { # EXEC [EXTRA-SECTION-TEXT]
         cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-metrics-file = $T/textfile/certherd.prom
+$(conf_agent "metrics-file = $T/textfile/certherd.prom")
 
-[ca "internal"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
-validity = 30d
+$(conf_ca internal "$T/ca/ca" "validity = 30d")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca/ca.crt
+$(conf_leaf web internal "$T/ca/ca")
 names = localhost
-issuer = ca:internal
 exec = $1
 ${2:-}
 CONF
@@ -202,11 +192,10 @@ ok "textfile deploy_ok 1: the alert resolved, receiver notified, after $((SECOND
 # --- 3. certherd itself. Needs the deploy-failure state (issue 9 item 2): without it this part FAILS,
 # it is not skipped.
 part3() { die "certherd-driven part: $*"; }
-serial() { openssl x509 -noout -serial -in "$T/tls/web.crt"; }
 write_conf /bin/false
 rc=0
 C renew --force web >"$T/out" 2>"$T/err" || rc=$?
-failed_serial=$(serial)
+failed_serial=$(serial "$T/tls/web.crt")
 grep -q '^certherd_certificate_deploy_ok{name="web"} 0$' "$prom_file" || {
         cat "$T/out" "$T/err" >&2
         grep '^certherd_certificate_deploy_ok' "$prom_file" >&2 || echo "(no deploy_ok samples)" >&2
@@ -221,7 +210,7 @@ ok "certherd: exec = /bin/false → renew exits 1, deploy_ok 0, CertherdDeployFa
 
 write_conf /bin/true
 expect 0 C renew
-[[ $(serial) == "$failed_serial" ]] || part3 "the redeploy re-issued: serial $(serial), was $failed_serial"
+[[ $(serial "$T/tls/web.crt") == "$failed_serial" ]] || part3 "the redeploy re-issued: serial $(serial "$T/tls/web.crt"), was $failed_serial"
 grep -q '^certherd_certificate_deploy_ok{name="web"} 1$' "$prom_file" ||
         part3 "after the hook is fixed, renew did not write deploy_ok 1"
 t0=$SECONDS

@@ -13,17 +13,9 @@ need nginx nginx-light; need curl; need openssl
 port=$(free_port)
 BUNDLE=$T/export/ca-bundle.pem
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-warn-before = 2d
-critical-before = 1d
+$(conf_agent "warn-before = 2d" "critical-before = 1d")
 
-[ca "internal"]
-certificate = $T/ca/internal.crt
-key = $T/ca/internal.key
-validity = 10d
-export = $BUNDLE
+$(conf_ca internal "$T/ca/internal" "validity = 10d" "export = $BUNDLE")
 
 [certificate "web"]
 certificate = $T/tls/web.crt
@@ -154,11 +146,7 @@ state-directory = $T/d/state
 warn-before = 2d
 critical-before = 1d
 
-[ca "d"]
-certificate = $T/d/ca.crt
-key = $T/d/ca.key
-validity = 10d
-export = $T/d/bundle.pem
+$(conf_ca d "$T/d/ca" "validity = 10d" "export = $T/d/bundle.pem")
 
 [certificate "svc"]
 certificate = $T/d/svc.crt
@@ -190,11 +178,7 @@ state-directory = $T/state-short
 warn-before = 20d
 critical-before = 5d
 
-[ca "short"]
-certificate = $T/short/ca.crt
-key = $T/short/ca.key
-ca-validity = 10d
-validity = 1d
+$(conf_ca short "$T/short/ca" "ca-validity = 10d" "validity = 1d")
 CONF
 expect 0 "$CERTHERD" -c "$T/short.conf" ca init short
 expect 1 "$CERTHERD" -c "$T/short.conf" check

@@ -22,33 +22,17 @@ kill -HUP "\$(cat $T/ng/nginx.pid)"
 HOOK
 chmod +x "$T/hup-nginx"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-metrics-file = $T/metrics.prom
+$(conf_agent "metrics-file = $T/metrics.prom")
 
-[ca "fast"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
-export = $T/export/ca.pem
-crl = $T/export/ca.crl
-crl-validity = 30s
-exec = $T/hup-nginx
+$(conf_ca fast "$T/ca/ca" "export = $T/export/ca.pem" "crl = $T/export/ca.crl" "crl-validity = 30s" \
+        "exec = $T/hup-nginx")
 
-[certificate "server"]
-certificate = $T/tls/server.crt
-key = $T/tls/server.key
-ca = $T/ca/ca.crt
+$(conf_leaf server fast "$T/ca/ca")
 names = localhost 127.0.0.1
-issuer = ca:fast
 
-[certificate "good"]
-certificate = $T/tls/good.crt
-key = $T/tls/good.key
-ca = $T/ca/ca.crt
+$(conf_leaf good fast "$T/ca/ca")
 names = good.client.test
 usage = client
-issuer = ca:fast
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 crl_facts() { openssl crl -in "$T/export/ca.crl" -noout -nextupdate -crlnumber 2>/dev/null; }
@@ -146,7 +130,7 @@ for i in $(seq 200); do (($(next_update) > $(date +%s))) && break; sleep 0.1; do
 end=$((SECONDS + 30))
 while ((SECONDS < end)); do [[ $(code) == 200 ]] && break; sleep 0.2; done
 if [[ $(code) != 200 ]]; then
-        tail -3 "$T/hook.log" "$T/daemon.log" >&2; crl_facts >&2; date >&2
+        tail -n 3 "$T/hook.log" "$T/daemon.log" >&2; crl_facts >&2; date >&2
         curl -sv --max-time 5 --cacert "$T/export/ca.pem" --cert "$T/tls/good.crt" --key "$T/tls/good.key" \
                 "https://localhost:$port/" 2>&1 | tail -5 >&2
         die "the good client is still refused with a fresh CRL"
@@ -155,7 +139,6 @@ ok "key back: the daemon re-signed on its own (retry), the good client is accept
 
 # A revocation by hand while the daemon runs: it sees the new CRL (inotify), finds the set revoked and
 # replaces the certificate at once, long before the CRL's next deadline.
-serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr A-F a-f | sed 's/^\(00\)*//'; }
 old=$(serial "$T/tls/good.crt")
 expect 0 ch ca revoke good --reason superseded
 for i in $(seq 100); do [[ $(serial "$T/tls/good.crt") != "$old" ]] && break; sleep 0.1; done

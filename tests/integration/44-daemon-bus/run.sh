@@ -46,20 +46,12 @@ export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system_bus_socket
 # --- an internal CA and two sets: web (renewable, not due) and watched (issuer = none)
 mkdir -p "$T/tls"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/ca.crt
-key = $T/ca.key
+$(conf_ca internal "$T/ca")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca.crt
+$(conf_leaf web internal "$T/ca")
 names = localhost
-issuer = ca:internal
 
 [certificate "watched"]
 certificate = $T/tls/web.crt
@@ -74,7 +66,6 @@ ch ca init internal >/dev/null 2>&1 || die "ca init"
 expect 0 ch renew web
 grep -q "1 renewed" "$T/out" || { cat "$T/out" "$T/err" >&2; die "first issuance alone"; }
 ok "no daemon on the bus: renew works alone"
-serial() { openssl x509 -in "$T/tls/web.crt" -noout -serial | cut -d= -f2; }
 
 # --- the daemon
 "$CERTHERD" -c "$conf" run 2>"$T/daemon.log" &
@@ -86,20 +77,20 @@ grep -qi "cannot serve org.certherd1" "$T/daemon.log" && { cat "$T/daemon.log" >
 ok "certherd run owns org.certherd1 on the private system bus"
 
 # renew --force NAME: the daemon renews; the new serial is there when the CLI returns.
-s1=$(serial)
+s1=$(serial "$T/tls/web.crt")
 expect 0 ch renew --force web
-[[ $(serial) != "$s1" ]] || die "renew --force web returned but the serial did not change"
+[[ $(serial "$T/tls/web.crt") != "$s1" ]] || die "renew --force web returned but the serial did not change"
 grep -q "^web: renewed (serial [0-9A-Fa-f]*), valid until 20" "$T/out" || { cat "$T/out" >&2; die "no outcome line from the daemon"; }
 grep -q "^1 renewed, 0 not due, 0 failed$" "$T/out" || { cat "$T/out" >&2; die "no summary line"; }
 grep -q "Renew --force of web ordered by" "$T/daemon.log" || die "the daemon did not receive the order"
 grep -q "web: renewed" "$T/daemon.log" || die "the daemon's log does not show the renewal"
-ok "renew --force web: the daemon renews (serial $s1 -> $(serial)), exit 0 once its batch is done"
+ok "renew --force web: the daemon renews (serial $s1 -> $(serial "$T/tls/web.crt")), exit 0 once its batch is done"
 
 # renew without --force: nothing due, nothing done.
-s2=$(serial)
+s2=$(serial "$T/tls/web.crt")
 expect 0 ch renew web
 grep -q "^web: not due (renews from 20" "$T/out" || { cat "$T/out" >&2; die "not-due line"; }
-[[ $(serial) == "$s2" ]] || die "renew without --force renewed"
+[[ $(serial "$T/tls/web.crt") == "$s2" ]] || die "renew without --force renewed"
 ok "renew web (not due): the daemon says when it renews, nothing changes"
 
 # renew --quiet: the daemon's answer of a pass where nothing was due and nothing failed is not printed.
@@ -129,7 +120,7 @@ ok "renew/check of an unknown NAME (and renew of a watched-only set): exit 3"
 mv "$conf" "$T/moved.conf"
 expect 3 ch --no-daemon --json status
 expect 0 ch --json status
-python3 - "$T/out" "$(serial)" <<'PY' || die "status --json from the daemon"
+python3 - "$T/out" "$(serial "$T/tls/web.crt")" <<'PY' || die "status --json from the daemon"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 web = [c for c in doc["certificates"] if c["name"] == "web"][0]
@@ -178,12 +169,12 @@ ok "another inventory (-c) is not the daemon's: the CLI works alone with it"
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$CERTHERD" -c "$conf" "$@"; }
 expect 0 nobody check web
 grep -q " web: " "$T/out" || die "check as nobody"
-s3=$(serial)
+s3=$(serial "$T/tls/web.crt")
 ordered=$(grep -c "ordered by" "$T/daemon.log")
 lines=$(wc -l <"$T/daemon.log")
 expect 1 nobody renew --force web
 grep -qi "renewing needs root" "$T/err" || { cat "$T/err" >&2; die "no access-denied message"; }
-[[ $(serial) == "$s3" ]] || die "an order from nobody was carried out"
+[[ $(serial "$T/tls/web.crt") == "$s3" ]] || die "an order from nobody was carried out"
 (($(grep -c "ordered by" "$T/daemon.log") == ordered)) || die "a refused Renew was logged as ordered: $(tail -3 "$T/daemon.log")"
 (($(wc -l <"$T/daemon.log") == lines)) || die "a stranger's refused Renew was logged at info: $(tail -3 "$T/daemon.log")"
 ok "as user nobody: check answered by the daemon; renew --force refused (exit 1), nothing renewed, nothing logged"

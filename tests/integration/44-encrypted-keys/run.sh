@@ -10,25 +10,17 @@ need openssl; need python3; need curl; need gnutls-serv gnutls-bin; need certtoo
 
 printf 'correct horse battery staple\n' >"$T/password"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/ca/internal.crt
-key = $T/ca/internal.key
+$(conf_ca internal "$T/ca/internal")
 
-[certificate "enc"]
-certificate = $T/tls/enc.crt
-key = $T/tls/enc.key
-ca = $T/ca/internal.crt
+$(conf_leaf enc internal "$T/ca/internal")
 names = localhost 127.0.0.1
-issuer = ca:internal
 key-policy = rotate
 key-password-file = $T/password
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
-json() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' "$T/pins/enc.json" "$1"; }
+json() { pin_field enc "$1"; }
 encrypted() { [[ $(head -1 "$1") == "-----BEGIN ENCRYPTED PRIVATE KEY-----" ]] && ! grep -q 'BEGIN PRIVATE KEY' "$1"; }
 pw=$(head -1 "$T/password")
 
@@ -146,12 +138,8 @@ ok "an unreadable key-password-file: renew fails before any key is written"
 # A set that had a plaintext key gets it encrypted once a password file is configured (reuse keeps it).
 cat >>"$T/certherd.conf" <<CONF
 
-[certificate "plain"]
-certificate = $T/tls/plain.crt
-key = $T/tls/plain.key
-ca = $T/ca/internal.crt
+$(conf_leaf plain internal "$T/ca/internal")
 names = localhost
-issuer = ca:internal
 CONF
 expect 0 C renew plain
 grep -q 'BEGIN PRIVATE KEY' "$T/tls/plain.key" || die "plain set: $(head -1 "$T/tls/plain.key")"
@@ -165,12 +153,8 @@ ok "a reused plaintext key is rewritten encrypted once key-password-file is set 
 # as it is by reuse; without the password it is refused, not replaced.
 cat >>"$T/certherd.conf" <<CONF
 
-[certificate "der"]
-certificate = $T/tls/der.crt
-key = $T/tls/der.key
-ca = $T/ca/internal.crt
+$(conf_leaf der internal "$T/ca/internal")
 names = localhost
-issuer = ca:internal
 key-password-file = $T/password
 CONF
 openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null |

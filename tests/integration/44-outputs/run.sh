@@ -18,20 +18,12 @@ printf 'correct horse battery staple\n' >"$T/p12pass"
 chmod 600 "$T/p12pass"
 PORT=$(free_port)
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
+$(conf_ca internal "$T/etc/ca/internal")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf web internal "$T/etc/ca/internal")
 names = localhost 127.0.0.1
-issuer = ca:internal
 mode = 0640
 chain = $T/tls/chain.pem
 leaf = $T/tls/cert.pem
@@ -41,12 +33,8 @@ pkcs12-password-file = $T/p12pass
 exec = $T/haproxy-reload.sh
 verify = tls://127.0.0.1:$PORT
 
-[certificate "crashy"]
-certificate = $T/tls/crashy.crt
-key = $T/tls/crashy.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf crashy internal "$T/etc/ca/internal")
 names = crashy.internal
-issuer = ca:internal
 key-policy = rotate
 chain = $T/svc/crashy-chain.pem
 leaf = $T/svc/crashy-leaf.pem
@@ -56,9 +44,8 @@ pkcs12-password-file = $T/p12pass
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
-serial() { openssl x509 -noout -serial -in "$1" | cut -d= -f2; }
 p12() { openssl pkcs12 -in "$1" -passin "file:$T/p12pass" "${@:2}" 2>/dev/null; }
-p12_serial() { p12 "$1" -nokeys -clcerts | openssl x509 -noout -serial | cut -d= -f2; }
+p12_serial() { p12 "$1" -nokeys -clcerts | serial; }
 key_spki() { openssl pkey -in "$1" -pubout 2>/dev/null | sha256sum; }
 p12_key_spki() { p12 "$1" -nocerts -nodes | openssl pkey -pubout | sha256sum; }
 cert_spki() { openssl x509 -in "$1" -noout -pubkey | sha256sum; }
@@ -169,8 +156,7 @@ ok "check: every output of one generation"
 
 # --- HAProxy serves combined; a renewal reloads it and verify sees the new serial
 served_serial() {
-        openssl s_client -connect "127.0.0.1:$PORT" -servername localhost </dev/null 2>/dev/null |
-                openssl x509 -noout -serial | cut -d= -f2
+        openssl s_client -connect "127.0.0.1:$PORT" -servername localhost </dev/null 2>/dev/null | serial
 }
 if ((have_haproxy)); then
         wait_port "$PORT"

@@ -25,10 +25,7 @@ P11() { p11tool --provider "$module" "$@"; }
 TOKEN="pkcs11:token=certherd-test"
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-pkcs11-module = $module
+$(conf_agent "pkcs11-module = $module")
 
 [ca "hsm"]
 certificate = $T/ca/hsm.crt
@@ -46,7 +43,7 @@ issuer = ca:hsm
 key-policy = rotate
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
-json() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' "$T/pins/web.json" "$1"; }
+json() { pin_field web "$1"; }
 objects() { GNUTLS_PIN=1234 P11 --login --list-all "$TOKEN" 2>/dev/null | awk '/Label:/ { print $2 }' | sort | tr '\n' ' '; }
 no_key_files() {
         local f

@@ -40,7 +40,7 @@ issuer = acme:peb
 key-policy = rotate
 CONF
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
-json() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' "$T/pins/www.json" "$1"; }
+json() { pin_field www "$1"; }
 
 expect 0 C renew
 grep -q "generated the account key in the token: $TOKEN;object=acme-account" "$T/err" || die "account key: $(cat "$T/err")"

@@ -46,10 +46,7 @@ P11() { p11tool --provider "$module" "$@"; }
 ok "swtpm on 127.0.0.1:$port, tpm2-abrmd on a private session bus, tpm2-pkcs11 token tpm-test"
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-pkcs11-module = $module
+$(conf_agent "pkcs11-module = $module")
 
 [ca "tpm"]
 certificate = $T/ca/tpm.crt
@@ -66,7 +63,7 @@ issuer = ca:tpm
 key-policy = rotate
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
-json() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")' "$T/pins/web.json" "$1"; }
+json() { pin_field web "$1"; }
 objects() { GNUTLS_PIN=2468 P11 --login --list-all "$TOKEN" 2>/dev/null | awk '/Label:/ { print $2 }' | sort -u | tr '\n' ' '; }
 
 expect 0 C ca init tpm

@@ -1,5 +1,5 @@
 #!/bin/bash
-# issue 14 item 2: a real certmonger (Debian's, on a private session bus, its request and CA directories
+# A real certmonger (Debian's, on a private session bus, its request and CA directories
 # under $T) tracks a self-signed file pair with a post-save command and a pair from its local signer;
 # `certherd import certmonger DIR` makes the self-signed one a set certherd renews (issuer = self, exec =
 # the post-save command), the local one watch-only; an IPA request file (certmonger's format) is
@@ -7,6 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 need certmonger
 need dbus-run-session dbus
+need dbus-send dbus-bin
 need selfsign-getcert certmonger
 
 export CERTMONGER_REQUESTS_DIR=$T/cm/requests CERTMONGER_CAS_DIR=$T/cm/cas CERTMONGER_LOCAL_CA_DIR=$T/cm/local
@@ -15,7 +16,13 @@ mkdir -p "$CERTMONGER_REQUESTS_DIR" "$CERTMONGER_CAS_DIR" "$CERTMONGER_LOCAL_CA_
 cat >"$T/cm.sh" <<SH
 certmonger -s -n >"$T/cm/log" 2>&1 &
 pid=\$!
-for i in \$(seq 50); do getcert list -s >/dev/null 2>&1 && break; sleep 0.1; done
+# Wait for our certmonger to own its name. Asking it with getcert would make the bus start a second
+# one (certmonger-session, from its service file) that races this one for the name and the CA files.
+for i in \$(seq 100); do
+        dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
+                string:org.fedorahosted.certmonger 2>/dev/null | grep -q "boolean true" && break
+        sleep 0.1
+done
 selfsign-getcert request -s -w -f "$T/tls/web.crt" -k "$T/tls/web.key" -D web.example -D www.web.example \
         -C "echo saved \\\$CERTMONGER_OPERATION >>$T/saved" || exit 1
 local-getcert request -s -w -f "$T/tls/internal.crt" -k "$T/tls/internal.key" -D internal.example || exit 1
