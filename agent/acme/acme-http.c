@@ -449,9 +449,18 @@ int acme_status_to_errno(long status) {
                 return -ENOENT;
         case 429:
                 return -EBUSY;
+        case 501:
+                return -EOPNOTSUPP;
         default:
                 return status >= 500 ? -EIO : -EPROTO;
         }
+}
+
+/* The 5xx answers that can pass on their own: an error inside the server, a gateway that did not reach
+ * it or got no answer in time, an overload. Anything else (501 not implemented, 505, …) says the same
+ * the next time, so it is not asked again. */
+static bool status_is_transient(long status) {
+        return status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 AcmeRetry acme_retry_start(const AcmeHttp *h) {
@@ -469,7 +478,7 @@ bool acme_http_retry_again(AcmeHttp *h, AcmeRetry *t, int r, const AcmeResponse 
         if (r == -ETIMEDOUT && deadline_left(h) == 0)
                 return false;
         if (r == 0) {
-                if (resp->status < 500 && resp->status != 429)
+                if (!status_is_transient(resp->status) && resp->status != 429)
                         return false;
                 /* 429 is worth waiting for only when the server says how long, and that fits. */
                 if (resp->status == 429 && !resp->has_retry_after)
