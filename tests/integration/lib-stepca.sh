@@ -75,9 +75,11 @@ stepca_pki() {
 # resolving the names it validates through RESOLVER (host:port) when given. Two ACME provisioners:
 # "acme" issues step-ca's default 24-hour certificates, "short" ones ending $STEPCA_SHORT (default 20s)
 # after issuance (step-ca backdates every ACME order by a minute). Sets STEPCA_URL (the directory of provisioner P is
-# $STEPCA_URL/P/directory) and STEPCA_PID. The PKI must be in DIR (stepca_pki).
+# $STEPCA_URL/P/directory) and STEPCA_PID. The PKI must be in DIR (stepca_pki). With $STEPCA_NETNS set,
+# step-ca runs in that network namespace (ip netns).
 stepca_start() {
-        local d=$1 addr=$2 resolver=${3-} i names='"localhost", "127.0.0.1"'
+        local d=$1 addr=$2 resolver=${3-} i names='"localhost", "127.0.0.1"' in=()
+        [[ -z ${STEPCA_NETNS-} ]] || in=(ip netns exec "$STEPCA_NETNS")
         [[ -n ${STEPCA_BIN-} ]] || stepca_build
         [[ ${addr%:*} == 127.0.0.1 ]] || names+=", \"${addr%:*}\""
         cat >"$d/ca.json" <<JSON
@@ -100,12 +102,12 @@ stepca_start() {
            "cipherSuites": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"] }
 }
 JSON
-        HOME=$d STEPPATH=$d STEPDEBUG=${STEPDEBUG-} "$STEPCA_BIN" ${resolver:+--resolver "$resolver"} "$d/ca.json" >>"$d/log" 2>&1 &
+        HOME=$d STEPPATH=$d STEPDEBUG=${STEPDEBUG-} "${in[@]}" "$STEPCA_BIN" ${resolver:+--resolver "$resolver"} "$d/ca.json" >>"$d/log" 2>&1 &
         STEPCA_PID=$!
         pids+=("$STEPCA_PID")
         STEPCA_URL=https://$addr/acme
         for i in $(seq 200); do
-                curl -fsS --cacert "$d/root.crt" "$STEPCA_URL/acme/directory" >/dev/null 2>&1 && return 0
+                "${in[@]}" curl -fsS --cacert "$d/root.crt" "$STEPCA_URL/acme/directory" >/dev/null 2>&1 && return 0
                 kill -0 "$STEPCA_PID" 2>/dev/null || { cat "$d/log" >&2; die "step-ca did not start"; }
                 sleep 0.05
         done
