@@ -234,13 +234,16 @@ static int authz_failed(AcmeSession *s, const CertConfig *c, const Pending *p) {
 /* A validation that failed while the server keeps the challenge "pending" (step-ca does so for errors it
  * deems passing, such as a refused connection or a missing TXT record): say why at once, and answer the
  * challenge again (RFC 8555 §8.2) after a growing wait, a few times, rather than poll a challenge nobody
- * validates any more until the order's deadline. Then fail with the server's error. */
+ * validates any more until the order's deadline. Then fail with the server's error. Returns 0 at once for
+ * a challenge without an error. */
 static int challenge_retry(AcmeSession *s, const CertConfig *c, Pending *p, const Poll *pl, AcmeResponse *resp) {
         const AcmeProblem *e = &p->authz.challenge_error;
         const char *name = acme_session_config(s)->name;
         usec_t wait = ACME_CHALLENGE_RETRY_FIRST << p->retries;
         int r;
 
+        if (!e->type || !status_is(p->authz.challenge_status, "pending"))
+                return 0;
         if (p->retries >= ACME_CHALLENGE_RETRIES || now_monotonic() + wait > pl->deadline)
                 return authz_failed(s, c, p);
         p->retries++;
@@ -400,13 +403,10 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
                 if (!p[i].deployed)
                         continue;
                 while (r >= 0 && status_is(p[i].authz.status, "pending")) {
-                        if (p[i].authz.challenge_error.type && status_is(p[i].authz.challenge_status, "pending") &&
-                            (r = challenge_retry(s, c, &p[i], pl, &resp)) < 0)
-                                break;
-                        r = poll_wait(pl, &resp);
-                        if (r < 0)
+                        r = challenge_retry(s, c, &p[i], pl, &resp);
+                        if (r >= 0 && (r = poll_wait(pl, &resp)) < 0)
                                 r = poll_failed(s, c, r, p[i].url, "pending");
-                        else if ((r = fetch_authz(s, &p[i], &resp)) >= 0)
+                        else if (r >= 0 && (r = fetch_authz(s, &p[i], &resp)) >= 0)
                                 r = authz_check(s, c, &p[i]);
                 }
                 if (r >= 0 && !status_is(p[i].authz.status, "valid"))
