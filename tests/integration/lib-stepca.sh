@@ -13,14 +13,21 @@ STEPCA_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/step-ca
 # stepca_netns "$0" "$@": re-run the test inside a fresh network namespace (once); the namespace goes away
 # with the test.
 stepca_netns() {
-        [[ -n ${STEPCA_IN_NETNS-} ]] && return 0
+        if [[ -n ${STEPCA_IN_NETNS-} ]]; then
+                trap 'exit 143' TERM INT # lib.sh's cleanup runs on exit: the servers stop
+                return 0
+        fi
         [[ $EUID -eq 0 ]] || skip "a network namespace needs root"
         command -v ip >/dev/null || skip "ip is not installed (apt-get install -y iproute2)"
-        local ns=certherd-stepca-$$ rc=0
+        local ns=certherd-stepca-$$ rc=0 child
         ip netns add "$ns" || skip "cannot make a network namespace"
         ip -n "$ns" link set lo up
-        STEPCA_IN_NETNS=$ns ip netns exec "$ns" "$@" || rc=$?
-        ip netns del "$ns" 2>/dev/null || true
+        STEPCA_IN_NETNS=$ns ip netns exec "$ns" "$@" &
+        child=$!
+        # Killed, the test passes it on and still removes its namespace.
+        trap "kill $child 2>/dev/null || true; wait $child 2>/dev/null || true; cleanup; ip netns del $ns 2>/dev/null || true" EXIT
+        trap 'exit 143' TERM INT
+        wait "$child" || rc=$?
         exit "$rc"
 }
 
@@ -44,8 +51,8 @@ stepca_build() {
                 mkdir -p "$tmp/src/certherd-step-ca"
                 cp "$STEPCA_SRC/main.go" "$tmp/src/certherd-step-ca/"
                 echo "building step-ca from Debian's Go sources into $dir (once per machine)"
-                if ! (cd "$tmp" && GO111MODULE=off GOPATH="$tmp:/usr/share/gocode" GOCACHE="$tmp/cache" \
-                        GOFLAGS= CGO_CFLAGS="-O2 -w" go build -o "$tmp/step-ca" certherd-step-ca) >"$dir/build.log" 2>&1; then
+                if ! (cd "$tmp" && GO111MODULE=off GOPROXY=off GOPATH="$tmp:/usr/share/gocode" \
+                        GOCACHE="$tmp/cache" GOFLAGS= CGO_CFLAGS="-O2 -w" go build -o "$tmp/step-ca" certherd-step-ca) >"$dir/build.log" 2>&1; then
                         cat "$dir/build.log" >&2
                         rm -rf "$tmp"
                         exit 1

@@ -39,6 +39,7 @@ cleanup_netns() {
         rm -rf "$T"
 }
 trap cleanup_netns EXIT
+trap 'exit 143' TERM INT # so that a killed test still removes its namespaces
 ns() { echo "certherd-fleet-$$-$1"; }
 in_ns() { # NAMESPACE CMD…
         local n=$1
