@@ -38,7 +38,8 @@ stepca_build() {
         [[ -d /usr/share/gocode/src/github.com/smallstep/certificates/commands ]] ||
                 skip "step-ca's sources are not installed (apt-get install -y golang-github-smallstep-certificates-dev)"
         need flock util-linux
-        v=$(dpkg-query -W -f='${Version}' golang-github-smallstep-certificates-dev golang-go 2>/dev/null || true)
+        # Rebuilt when the sources, Go or any of the Go packages it is built from change.
+        v=$(dpkg-query -W -f='${Package} ${Version}\n' 'golang-*' 2>/dev/null || true)
         hash=$(cat "$STEPCA_SRC/main.go" <(echo "$v") <(go version) | sha256sum | cut -c1-12)
         dir=/var/tmp/certherd-step-ca-$hash
         STEPCA_BIN=$dir/step-ca
@@ -47,11 +48,12 @@ stepca_build() {
         (
                 flock 9
                 [[ -x $STEPCA_BIN ]] && exit 0
+                rm -rf "$dir"/build.* # of a build that was killed
                 tmp=$(mktemp -d "$dir/build.XXXXXX")
                 mkdir -p "$tmp/src/certherd-step-ca"
                 cp "$STEPCA_SRC/main.go" "$tmp/src/certherd-step-ca/"
                 echo "building step-ca from Debian's Go sources into $dir (once per machine)"
-                if ! (cd "$tmp" && GO111MODULE=off GOPROXY=off GOPATH="$tmp:/usr/share/gocode" \
+                if ! (cd "$tmp" && HOME=$tmp GO111MODULE=off GOPROXY=off GOPATH="$tmp:/usr/share/gocode" \
                         GOCACHE="$tmp/cache" GOFLAGS= CGO_CFLAGS="-O2 -w" go build -o "$tmp/step-ca" certherd-step-ca) >"$dir/build.log" 2>&1; then
                         cat "$dir/build.log" >&2
                         rm -rf "$tmp"
