@@ -510,6 +510,9 @@ int acme_http_get(AcmeHttp *h, const char *url, AcmeResponse *ret) {
 }
 
 int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url, const char *what) {
+        /* Said outright: step-ca, for one, types its 501 as rejectedIdentifier. */
+        const char *note = resp->status == 501 ? " (not implemented by this server)" : "";
+
         if (r == -ECANCELED)
                 return log_error_errno(r, "[acme \"%s\"] %s: %s: cancelled", h->cfg->name, what, url);
         if (r == -EXDEV)
@@ -519,10 +522,10 @@ int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, co
                                        what, url, resp->curl_error[0] ? resp->curl_error : strerror(-r),
                                        h->cfg->max_retry_duration);
         if (resp->problem.type)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld %s: %s%s%s", h->cfg->name, what, url,
-                                       resp->status, resp->problem.type, resp->problem.detail ?: "",
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s %s: %s%s%s", h->cfg->name, what, url,
+                                       resp->status, note, resp->problem.type, resp->problem.detail ?: "",
                                        resp->problem.subproblems ? " — " : "", resp->problem.subproblems ?: "");
-        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%.200s", h->cfg->name, what, url, resp->status,
-                               resp->size && !is_json(resp->content_type) ? ": " : "",
+        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%s%.200s", h->cfg->name, what, url, resp->status,
+                               note, resp->size && !is_json(resp->content_type) ? ": " : "",
                                resp->size && !is_json(resp->content_type) ? resp->body : "");
 }
