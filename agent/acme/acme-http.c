@@ -505,9 +505,18 @@ int acme_status_to_errno(long status) {
                 return -ENOENT;
         case 429:
                 return -EBUSY;
+        case 501:
+                return -EOPNOTSUPP;
         default:
                 return status >= 500 ? -EIO : -EPROTO;
         }
+}
+
+/* The 5xx answers that can pass on their own: an error inside the server, a gateway that did not reach
+ * it or got no answer in time, an overload. Anything else (501 not implemented, 505, …) says the same
+ * the next time, so it is not asked again. */
+static bool status_is_transient(long status) {
+        return status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 AcmeRetry acme_retry_start(const AcmeHttp *h) {
@@ -525,7 +534,7 @@ bool acme_http_retry_again(AcmeHttp *h, AcmeRetry *t, int r, const AcmeResponse 
         if (r == -ETIMEDOUT && deadline_left(h) == 0)
                 return false;
         if (r == 0) {
-                if (resp->status < 500 && resp->status != 429)
+                if (!status_is_transient(resp->status) && resp->status != 429)
                         return false;
                 /* 429 is worth waiting for only when the server says how long, and that fits. */
                 if (resp->status == 429 && !resp->has_retry_after)
@@ -557,6 +566,9 @@ int acme_http_get(AcmeHttp *h, const char *url, AcmeResponse *ret) {
 }
 
 int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url, const char *what) {
+        /* Said outright: step-ca, for one, types its 501 as rejectedIdentifier. */
+        const char *note = resp->status == 501 ? " (not implemented by this server)" : "";
+
         if (r == -ECANCELED)
                 return log_error_errno(r, "[acme \"%s\"] %s: %s: cancelled", h->cfg->name, what, url);
         if (r == -EXDEV)
@@ -566,10 +578,10 @@ int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, co
                                        what, url, resp->curl_error[0] ? resp->curl_error : strerror(-r),
                                        h->cfg->max_retry_duration);
         if (resp->problem.type)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld %s: %s%s%s", h->cfg->name, what, url,
-                                       resp->status, resp->problem.type, resp->problem.detail ?: "",
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s %s: %s%s%s", h->cfg->name, what, url,
+                                       resp->status, note, resp->problem.type, resp->problem.detail ?: "",
                                        resp->problem.subproblems ? " — " : "", resp->problem.subproblems ?: "");
-        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%.200s", h->cfg->name, what, url, resp->status,
-                               resp->size && !is_json(resp->content_type) ? ": " : "",
+        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%s%.200s", h->cfg->name, what, url, resp->status,
+                               note, resp->size && !is_json(resp->content_type) ? ": " : "",
                                resp->size && !is_json(resp->content_type) ? resp->body : "");
 }

@@ -78,11 +78,11 @@ AcmeRetry acme_retry_start(const AcmeHttp *h);
 int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const char *body, bool accept_pem,
                        const AcmeRetry *t, AcmeResponse *ret);
 /* Whether the failure (r, resp) is worth another exchange, after waiting for it (which this does):
- * transport errors, 5xx, and 429 with a Retry-After that fits the budget. */
+ * transport errors, 500, 502, 503 and 504, and 429 with a Retry-After that fits the budget. */
 bool acme_http_retry_again(AcmeHttp *h, AcmeRetry *t, int r, const AcmeResponse *resp, const char *url);
 
-/* HTTP status to -errno: 0 for 2xx, -EACCES for 401/403, -ENOENT for 404, -EBUSY for 429, -EIO for 5xx,
- * -EPROTO otherwise. */
+/* HTTP status to -errno: 0 for 2xx, -EACCES for 401/403, -ENOENT for 404, -EBUSY for 429, -EOPNOTSUPP
+ * for 501, -EIO for other 5xx, -EPROTO otherwise. */
 int acme_status_to_errno(long status);
 
 /* Unsigned GET (directory, renewalInfo) with retries. Returns 0 for a 2xx, -errno as above. */

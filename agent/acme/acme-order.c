@@ -127,9 +127,10 @@ static int profile_check(AcmeSession *s, const CertConfig *c, const char *profil
         if (!profile || acme_directory_has_profile(d, profile))
                 return 0;
         if (!d->profiles || !d->profiles[0])
-                return log_error_errno(-EINVAL, "[acme \"%s\"] %s: profile '%s' asked for, but the server offers no "
-                                               "profiles (no meta.profiles in its directory)",
-                                       acme_session_config(s)->name, c->name, profile);
+                return log_error_errno(-EINVAL, "[acme \"%s\"] %s: profile '%s' asked for, but the server %s offers "
+                                               "no profiles (no meta.profiles in its directory)",
+                                       acme_session_config(s)->name, c->name, profile,
+                                       acme_session_config(s)->directory);
         for (char **p = d->profiles; *p; p++)
                 n += strlen(*p) + 2;
         offered = calloc(n, 1);
@@ -140,8 +141,9 @@ static int profile_check(AcmeSession *s, const CertConfig *c, const char *profil
                         strcat(offered, ", ");
                 strcat(offered, *p);
         }
-        return log_error_errno(-EINVAL, "[acme \"%s\"] %s: the server offers no profile '%s'; it offers: %s",
-                               acme_session_config(s)->name, c->name, profile, offered);
+        return log_error_errno(-EINVAL, "[acme \"%s\"] %s: the server %s offers no profile '%s'; it offers: %s",
+                               acme_session_config(s)->name, c->name, acme_session_config(s)->directory, profile,
+                               offered);
 }
 
 static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, char **ret_url, AcmeOrder *o) {
@@ -199,6 +201,7 @@ typedef struct Pending {
         AcmeAuthz authz;
         char *key_authorization;
         bool deployed;
+        unsigned retries; /* of a challenge the server keeps pending with an error */
 } Pending;
 
 static int fetch_authz(AcmeSession *s, Pending *p, AcmeResponse *resp) {
@@ -226,6 +229,39 @@ static int authz_failed(AcmeSession *s, const CertConfig *c, const Pending *p) {
                                        e->detail ?: "", e->subproblems ? " — " : "", e->subproblems ?: "");
         return log_error_errno(-EPROTO, "[acme \"%s\"] %s: authorization of %s is %s", acme_session_config(s)->name, c->name,
                                p->authz.identifier, p->authz.status);
+}
+
+/* A validation that failed while the server keeps the challenge "pending" (step-ca does so for errors it
+ * deems passing, such as a refused connection or a missing TXT record): say why at once, and answer the
+ * challenge again (RFC 8555 §8.2) after a growing wait, a few times, rather than poll a challenge nobody
+ * validates any more until the order's deadline. Then fail with the server's error. Returns 0 at once for
+ * a challenge without an error. */
+static int challenge_retry(AcmeSession *s, const CertConfig *c, Pending *p, const Poll *pl, AcmeResponse *resp) {
+        const AcmeProblem *e = &p->authz.challenge_error;
+        const char *name = acme_session_config(s)->name;
+        usec_t wait = ACME_CHALLENGE_RETRY_FIRST << p->retries;
+        int r;
+
+        if (!e->type || !status_is(p->authz.challenge_status, "pending"))
+                return 0;
+        if (p->retries >= ACME_CHALLENGE_RETRIES || now_monotonic() + wait > pl->deadline)
+                return authz_failed(s, c, p);
+        p->retries++;
+        log_warning("[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s; answering the challenge again in "
+                    "%.0f s (%u of %u)",
+                    name, c->name, challenge_type_to_string(acme_session_config(s)->challenge), p->authz.identifier,
+                    e->type, e->detail ?: "", e->subproblems ? " — " : "", e->subproblems ?: "",
+                    (double) wait / USEC_PER_SEC, p->retries, ACME_CHALLENGE_RETRIES);
+        r = acme_http_wait(acme_session_http(s), wait);
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] %s: cancelled while validating %s", name, c->name,
+                                       p->authz.identifier);
+        r = acme_post(s, p->authz.challenge_url, "{}", 0, resp);
+        if (r == -ENOENT)
+                return -ESTALE; /* the server forgot the order */
+        if (r < 0)
+                return acme_log_failure(s, r, resp, p->authz.challenge_url, "cannot answer the challenge");
+        return 0;
 }
 
 /* Whether the authorization is for a name of c at all (§7.1.4 gives the server the identifier; it
@@ -367,10 +403,10 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
                 if (!p[i].deployed)
                         continue;
                 while (r >= 0 && status_is(p[i].authz.status, "pending")) {
-                        r = poll_wait(pl, &resp);
-                        if (r < 0)
+                        r = challenge_retry(s, c, &p[i], pl, &resp);
+                        if (r >= 0 && (r = poll_wait(pl, &resp)) < 0)
                                 r = poll_failed(s, c, r, p[i].url, "pending");
-                        else if ((r = fetch_authz(s, &p[i], &resp)) >= 0)
+                        else if (r >= 0 && (r = fetch_authz(s, &p[i], &resp)) >= 0)
                                 r = authz_check(s, c, &p[i]);
                 }
                 if (r >= 0 && !status_is(p[i].authz.status, "valid"))

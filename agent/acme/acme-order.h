@@ -22,6 +22,11 @@ typedef struct AcmeSession AcmeSession;
 #define ACME_POLL_STEP (50 * USEC_PER_SEC / 1000)
 #define ACME_POLL_WAIT_MIN (50 * USEC_PER_SEC / 1000)
 #define ACME_POLL_WAIT_MAX (10 * USEC_PER_SEC)
+/* A challenge the server failed to validate but keeps "pending" (RFC 8555 §8.2: the client may ask again)
+ * is answered again this many times, after ACME_CHALLENGE_RETRY_FIRST, then twice that, …; then the
+ * order fails with the server's error. */
+#define ACME_CHALLENGE_RETRIES 3U
+#define ACME_CHALLENGE_RETRY_FIRST (1 * USEC_PER_SEC)
 
 /* Order, authorize (the section's challenge type), finalize with a CSR for `key`, download the chain
  * (the preferred one when configured). *ret_chain_pem: leaf followed by its chain, PEM, gnutls-allocated.

@@ -102,7 +102,8 @@ static bool token_key_has_label(const char *key) {
 }
 
 static int validate_acme(AcmeConfig *a, char **reterr) {
-        if (!a->listen && !(a->listen = strdup("[::]:80")))
+        /* The ports CAs validate on: 80 for http-01 (RFC 8555 §8.3), 443 for tls-alpn-01 (RFC 8737 §3). */
+        if (!a->listen && !(a->listen = strdup(a->challenge == CHALLENGE_TLS_ALPN_01 ? "[::]:443" : "[::]:80")))
                 return config_error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
         if (!a->directory)
                 return section_error(

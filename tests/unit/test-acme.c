@@ -422,6 +422,25 @@ static void test_http_transport(void **state) {
         assert_int_equal(acme_http_requests(h), 0);
         acme_response_done(&resp);
 
+        /* Only the 5xx that can pass are asked again: 501 (not implemented) and 505 answer the same next
+         * time, and fail at once, without a wait. */
+        t = acme_retry_start(h);
+        resp.status = 501;
+        t0 = now_monotonic();
+        assert_false(acme_http_retry_again(h, &t, 0, &resp, "https://127.0.0.1:9/key-change"));
+        resp.status = 505;
+        assert_false(acme_http_retry_again(h, &t, 0, &resp, "https://127.0.0.1:9/key-change"));
+        assert_true(now_monotonic() - t0 < 40 * 1000);
+        assert_int_equal(acme_http_retries(h), 0);
+        for (long s = 500; s <= 504; s++) {
+                resp.status = s;
+                assert_true(acme_http_retry_again(h, &t, 0, &resp, "https://127.0.0.1:9/x") == (s != 501));
+        }
+        assert_int_equal(acme_http_retries(h), 4);
+        assert_int_equal(acme_status_to_errno(501), -EOPNOTSUPP);
+        assert_int_equal(acme_status_to_errno(503), -EIO);
+        resp.status = 0;
+
         /* a deadline: waits stop there */
         t0 = now_monotonic();
         acme_http_set_deadline(h, t0 + 200 * 1000);

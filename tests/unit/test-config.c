@@ -279,6 +279,7 @@ static void test_other_values(_unused_ void **state) {
 
 static void test_defaults(_unused_ void **state) {
         static const char text[] = "[acme \"le\"]\ndirectory = https://acme.example/dir\n"
+                                   "[acme \"alpn\"]\ndirectory = https://acme.example/dir\nchallenge = tls-alpn-01\n"
                                    "[ca \"int\"]\ncertificate = /ca.crt\nkey = /ca.key\n"
                                    "[certificate \"watch\"]\ncertificate = /c\n";
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -306,6 +307,9 @@ static void test_defaults(_unused_ void **state) {
         assert_true(a->max_retry_duration == 30);
         assert_null(a->contact);
         assert_null(a->webroot);
+        /* tls-alpn-01 is validated on port 443 only (RFC 8737 §3): its responder listens there. */
+        assert_int_equal(inv->acme[1]->challenge, CHALLENGE_TLS_ALPN_01);
+        assert_string_equal(inv->acme[1]->listen, "[::]:443");
 
         ca = inv->ca[0];
         assert_int_equal(ca->key_type, KEY_TYPE_EC_P256);

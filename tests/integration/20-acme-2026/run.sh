@@ -101,7 +101,7 @@ ok "newOrder carries the profile (the certificate's over [acme]'s); check --json
 sed -i "s/^profile = shortlived/profile = nosuch/" "$T/c.conf"
 n=$(grep -c "^profile=" "$T/proxy.log")
 expect 1 C renew --force web
-grep -q "the server offers no profile 'nosuch'; it offers: classic, shortlived, tlsserver" "$T/err" || die "$(cat "$T/err")"
+grep -q "the server https://localhost:$PROXY_PORT/dir offers no profile 'nosuch'; it offers: classic, shortlived, tlsserver" "$T/err" || die "$(cat "$T/err")"
 [[ $(grep -c "^profile=" "$T/proxy.log") == "$n" ]] || die "ordered an unknown profile"
 ok "an unknown profile is refused before any order, naming the profiles offered"
 
