@@ -14,6 +14,7 @@
 #include "ca-pki.h"
 #include "ca.h"
 #include "ca-index.h"
+#include "ca-rotate.h"
 #include "compromised-keys.h"
 #include "crl.h"
 #include "dns-persist.h"
@@ -32,6 +33,7 @@
 #include "pass.h"
 #include "pin.h"
 #include "renew.h"
+#include "revocations.h"
 #include "report.h"
 #include "sandbox.h"
 #include "state.h"
@@ -62,6 +64,8 @@ static const char *arg_out = NULL;
 static const char *arg_usage = NULL;
 static const char *arg_validity = NULL;
 static bool arg_reissue = false;
+static bool arg_finish = false;  /* ca rotate --finish */
+static bool arg_replace = false; /* revoke --replace, ca revoke --replace */
 static ImportOptions arg_import = {};
 static bool arg_no_daemon = false;
 
@@ -79,6 +83,7 @@ static void help(void) {
                "  ca import NAME CERT    install the certificate signed for the request of ca init --csr\n"
                "  ca sign CA CSR         sign a request made elsewhere (--usage, --validity, --out)\n"
                "  ca rotate NAME         new CA key and certificate, the old kept for the overlap (--reissue)\n"
+               "  ca rotate --finish NAME  end the overlap: drop the previous generation from bundle and CRL\n"
                "  ca list CA             the certificates the internal CA CA issued (--json)\n"
                "  ca revoke NAME         revoke set NAME's certificate at its internal CA (--reason R); or\n"
                "  ca revoke --ca CA --serial HEX   by serial; re-signs the CRL\n"
@@ -113,7 +118,9 @@ static void help(void) {
                "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
                "      --usage U          ca sign: server, client (default) or server+client\n"
                "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
-               "      --reissue          ca rotate: re-issue the CA's certificates now\n"
+               "      --reissue          ca rotate: re-issue the CA's certificates now, not after rotate-overlap\n"
+               "      --finish           ca rotate: end the overlap once no leaf of the old generation is installed\n"
+               "      --replace          revoke, ca revoke: renew the set at once with a new key and deploy it\n"
                "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n"
@@ -442,6 +449,13 @@ static void print_iso(json_t *o, const char *key, usec_t t) {
         json_object_set_new(o, key, json_string(format_timestamp_iso(when, sizeof(when), t)));
 }
 
+/* revoke --replace, ca revoke --replace: the set renewed at once (a new key: it is revoked) and deployed,
+ * by the daemon when it runs, as `renew --force NAME` does. */
+static int revoke_replace(const char *name) {
+        arg_force = true;
+        return verb_renew((char *[]) { (char *) name, NULL });
+}
+
 /* `ca list CA`: the issued-certificate index. */
 static int verb_ca_list(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -522,8 +536,10 @@ static int verb_ca_revoke(char **args) {
         int r;
 
         if ((args[0] && (args[1] || arg_ca || arg_serial)) || (!args[0] && (!arg_ca || !arg_serial)))
-                return usage_error("%s", "usage: certherd ca revoke NAME [--reason R] | "
+                return usage_error("%s", "usage: certherd ca revoke NAME [--reason R] [--replace] | "
                                          "certherd ca revoke --ca CA --serial HEX [--reason R]");
+        if (arg_replace && !args[0])
+                return usage_error("%s", "--replace needs the set: certherd ca revoke NAME --replace");
         if (arg_reason && (reason = crl_reason_from_string(arg_reason)) < 0)
                 return usage_error("invalid --reason '%s': expected unspecified, key-compromise, ca-compromise, "
                                    "affiliation-changed, superseded, cessation-of-operation, certificate-hold, "
@@ -573,6 +589,8 @@ static int verb_ca_revoke(char **args) {
                 return EXIT_WARNING;
         printf("[ca \"%s\"]: revoked serial %s (%s)%s\n", ca->name, serial, crl_reason_to_string(reason),
                ca->crl ? "; CRL re-signed" : "");
+        if (arg_replace)
+                return revoke_replace(c->name);
         return EXIT_OK;
 }
 
@@ -660,16 +678,20 @@ static int verb_ca(char **args) {
             (strcmp(sub, "init") != 0 && strcmp(sub, "rotate") != 0 && strcmp(sub, "import") != 0 &&
              strcmp(sub, "sign") != 0))
                 return usage_error("%s", "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
-                                         "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue] | "
+                                         "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue|--finish] | "
                                          "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
+        if (arg_replace)
+                return usage_error("--replace applies to ca revoke only, not to 'ca %s'", sub);
         if (arg_csr && strcmp(sub, "init") != 0)
                 return usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
         if (arg_out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && arg_csr))
                 return usage_error("--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
         if ((arg_usage || arg_validity) && strcmp(sub, "sign") != 0)
                 return usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
-        if (arg_reissue && strcmp(sub, "rotate") != 0)
-                return usage_error("--reissue applies to ca rotate only, not to 'ca %s'", sub);
+        if ((arg_reissue || arg_finish) && strcmp(sub, "rotate") != 0)
+                return usage_error("--reissue and --finish apply to ca rotate only, not to 'ca %s'", sub);
+        if (arg_reissue && arg_finish)
+                return usage_error("%s", "--reissue and --finish exclude each other");
         if (arg_usage && (usage = usage_from_string(arg_usage)) < 0)
                 return usage_error("invalid --usage '%s': expected server, client or server+client", arg_usage);
         if (arg_validity && (parse_duration(arg_validity, &validity) < 0 || validity == 0))
@@ -694,8 +716,13 @@ static int verb_ca(char **args) {
                         r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
         } else if (strcmp(sub, "sign") == 0)
                 r = ca_sign(inv, ca, args[2], usage, validity, arg_out, now_realtime());
-        else {
-                r = ca_rotate(inv, ca, now_realtime());
+        else if (arg_finish) {
+                /* The CRL file then holds the current generation's CRL alone. */
+                r = ca_rotate_finish(inv, ca, now_realtime());
+                if (r >= 0)
+                        r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
+        } else {
+                r = ca_rotate(inv, ca, now_realtime(), arg_reissue);
                 /* Peers must find a CRL of the new generation before its first leaf (and the old one's, for
                  * the old leaves): both are signed into the file now. */
                 if (r >= 0)
@@ -715,7 +742,7 @@ static int verb_revoke(char **args) {
         int r, reason = 0;
 
         if (!args[0] || args[1])
-                return usage_error("%s", "usage: certherd revoke NAME [--reason R]");
+                return usage_error("%s", "usage: certherd revoke NAME [--reason R] [--replace]");
         if (arg_reason && (reason = crl_reason_from_string(arg_reason)) < 0 &&
             (reason = acme_revocation_reason_from_string(arg_reason)) < 0)
                 return usage_error("invalid --reason '%s': expected keyCompromise, superseded, cessationOfOperation, "
@@ -753,7 +780,12 @@ static int verb_revoke(char **args) {
                         return EXIT_WARNING;
                 }
         }
+        /* certherd's own record: check calls it revoked and renew replaces it, CRL or not. */
+        (void) revocations_add_certificate(inv->agent.state_directory, c->name, data, size,
+                                           crl_reason_to_string(reason) ?: "unspecified", now_realtime());
         printf("%s: revoked %s\n", c->name, c->certificate);
+        if (arg_replace)
+                return revoke_replace(c->name);
         return EXIT_OK;
 }
 
@@ -966,7 +998,7 @@ static int verb_import(char **args) {
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
                ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE, ARG_CONFIG_DIR,
-               ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE, ARG_CA, ARG_SERIAL };
+               ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE, ARG_CA, ARG_SERIAL, ARG_FINISH, ARG_REPLACE };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -982,6 +1014,8 @@ int main(int argc, char *argv[]) {
                 { "usage", required_argument, NULL, ARG_USAGE },
                 { "validity", required_argument, NULL, ARG_VALIDITY },
                 { "reissue", no_argument, NULL, ARG_REISSUE },
+                { "finish", no_argument, NULL, ARG_FINISH },
+                { "replace", no_argument, NULL, ARG_REPLACE },
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "write", required_argument, NULL, ARG_WRITE },
                 { "state-directory", required_argument, NULL, ARG_STATE_DIRECTORY },
@@ -1042,6 +1076,12 @@ int main(int argc, char *argv[]) {
                 case ARG_REISSUE:
                         arg_reissue = true;
                         break;
+                case ARG_FINISH:
+                        arg_finish = true;
+                        break;
+                case ARG_REPLACE:
+                        arg_replace = true;
+                        break;
                 case ARG_NO_DAEMON:
                         arg_no_daemon = true;
                         break;
@@ -1087,8 +1127,12 @@ int main(int argc, char *argv[]) {
                 return usage_error("--reason applies to revoke and ca revoke only, not to '%s'", verb);
         if ((arg_ca || arg_serial) && strcmp(verb, "ca") != 0)
                 return usage_error("--ca and --serial apply to ca revoke only, not to '%s'", verb);
-        if ((arg_csr || arg_out || arg_usage || arg_validity || arg_reissue) && strcmp(verb, "ca") != 0)
-                return usage_error("--csr, --out, --usage, --validity and --reissue apply to ca only, not to '%s'", verb);
+        if ((arg_csr || arg_out || arg_usage || arg_validity || arg_reissue || arg_finish) && strcmp(verb, "ca") != 0)
+                return usage_error("--csr, --out, --usage, --validity, --reissue and --finish apply to ca only, not to "
+                                   "'%s'",
+                                   verb);
+        if (arg_replace && strcmp(verb, "revoke") != 0 && strcmp(verb, "ca") != 0)
+                return usage_error("--replace applies to revoke and ca revoke only, not to '%s'", verb);
         if ((arg_import.config_dir || arg_import.state_directory || arg_import.disable_source) &&
             strcmp(verb, "import") != 0)
                 return usage_error("--config-dir, --state-directory and --disable-source apply to import only, not "

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "compromised-keys.h"
+#include "revocations.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"
@@ -205,6 +206,20 @@ static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x5
         return 1;
 }
 
+/* A revoked certificate is replaced with a new key: whoever revoked it (certherd's own record, or a CRL)
+ * may have done so because the key leaked, whatever reason was given. */
+static bool current_revoked(const Inventory *inv, const CertConfig *c, const CertFacts *current) {
+        _cleanup_(revocation_done) Revocation rev = {};
+
+        if (!current || !current->parsed)
+                return false;
+        for (size_t i = 0; i < current->n_problems; i++)
+                if (current->problems[i].code == PROBLEM_REVOKED)
+                        return true;
+        /* The record too: a daemon's facts may predate a revocation made a moment ago (revoke --replace). */
+        return revocations_find(inv->agent.state_directory, c->name, current->serial, &rev) > 0;
+}
+
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
@@ -222,6 +237,11 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         r = load_installed(c, password, &data, &size, &key, &encrypted);
         if (r < 0)
                 return r;
+        if (r > 0 && c->key_policy == KEY_POLICY_REUSE && current_revoked(inv, c, current)) {
+                log_notice("%s: not reusing the key %s: its certificate was revoked; making a new key", c->name,
+                           c->key);
+                r = 0;
+        }
         if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
