@@ -237,16 +237,18 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         r = load_installed(c, password, &data, &size, &key, &encrypted);
         if (r < 0)
                 return r;
-        if (r > 0 && c->key_policy == KEY_POLICY_REUSE && current_revoked(inv, c, current)) {
-                log_notice("%s: not reusing the key %s: its certificate was revoked; making a new key", c->name,
-                           c->key);
-                r = 0;
-        }
         if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)
                         r = drop_compromised(inv, c, &key, &pem) < 0 ? -EKEYREVOKED : key ? 1 : 0;
+                if (r > 0 && current_revoked(inv, c, current)) {
+                        log_notice("%s: not reusing the key %s: its certificate was revoked; making a new key",
+                                   c->name, c->key);
+                        gnutls_free(pem.data);
+                        pem = (gnutls_datum_t) {};
+                        r = 0;
+                }
                 if (r < 0)
                         return r;
                 if (r > 0) {
