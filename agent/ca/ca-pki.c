@@ -435,8 +435,7 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         if (r > 0 && now < until)
                 return log_error_errno(-EBUSY,
                                        "[ca \"%s\"]: the previous generation %s may have valid leaves until %s; rotating "
-                                       "again now would break them (once its leaves are re-issued: certherd ca rotate "
-                                       "--finish %s)",
+                                       "again now would break them (once they are re-issued: ca rotate --finish %s)",
                                        ca->name, prev_crt, format_timestamp_iso(when, sizeof(when), until), ca->name);
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
@@ -478,8 +477,7 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         r = state_directory(inv->agent.state_directory);
         if (r < 0)
                 return r;
-        /* Before the new certificate: whoever sees it (a daemon's inotify) finds when its leaves move. */
-        ca_rotation_record(inv, ca, now, reissue_now);
+        ca_rotation_record(inv, ca, now, reissue_now); /* first: a daemon seeing the new certificate reads it */
         r = install_pair(inv->agent.state_directory, ca->name,
                          &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
                                           .uid = (uid_t) -1, .gid = (gid_t) -1 },
@@ -491,10 +489,6 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         (void) ca_previous_until(ca, &until);
         log_notice("[ca \"%s\"]: rotated: new key and certificate %s; the previous generation is kept as %s until %s",
                    ca->name, ca->certificate, prev_crt, format_timestamp_iso(when, sizeof(when), until));
-        if (!reissue_now)
-                log_notice("[ca \"%s\"]: its leaves move to the new generation at %s (rotate-overlap); clients "
-                           "must trust the exported bundle, which holds both, by then",
-                           ca->name, format_timestamp_iso(when, sizeof(when), now + ca->rotate_overlap));
         return ca_export_bundle(ca, now);
 }
 

@@ -36,6 +36,7 @@ static char *with_suffix(const char *path, const char *suffix) {
 
 void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now) {
         _cleanup_free_ char *path = NULL, *text = NULL;
+        char when[32];
         json_t *o;
         int r;
 
@@ -58,6 +59,11 @@ void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bo
                     .mode = 0600,
                     .uid = (uid_t)-1,
                     .gid = (gid_t)-1});
+        if (!reissue_now)
+                log_notice(
+                    "[ca \"%s\"]: its leaves move to the new generation at %s (rotate-overlap); clients "
+                    "must trust the exported bundle, which holds both, by then",
+                    ca->name, format_timestamp_iso(when, sizeof(when), now + ca->rotate_overlap));
         if (r < 0)
                 log_warning_errno(
                     r,

@@ -12,8 +12,10 @@
  * installed leaf of the previous generation is left. When the rotation happened is recorded in
  * STATE/ca/NAME/rotation.json: {"rotated_usec": N, "reissue": "overlap"|"now"}. */
 
-/* Record that `ca` rotated at `now`; reissue_now: its leaves move at once (`ca rotate --reissue`), not
- * after the overlap. A failure is logged as a warning (the time is then read from the new certificate). */
+/* Record that `ca` rotated at `now`, before its new certificate is installed (whoever sees that, a
+ * daemon's inotify, finds when the leaves move), and say when that is; reissue_now: they move at once
+ * (`ca rotate --reissue`), not after the overlap. A failure is logged as a warning (the time is then read
+ * from the new certificate). */
 void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now);
 
 /* When the leaves of `ca`'s previous generation are re-issued: the rotation time plus rotate-overlap (the
