@@ -52,6 +52,7 @@ typedef struct Job {
         CheckResult *results;
         Worker *workers;
         usec_t now;
+        const Revocations *revoked; /* certherd's own revocation record, read once for all sets */
 } Job;
 
 static TrustEntry *worker_trust(Worker *w, const char *path) {
@@ -143,8 +144,8 @@ static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c
 
 /* A certificate certherd revoked itself (revoke, ca revoke) is revoked whether or not its CA publishes a
  * CRL that says so, and whether or not the peer fetched it yet. */
-static int check_own_revocation(const Inventory *inv, const CertConfig *c, CertFacts *f) {
-        _cleanup_(revocation_done) Revocation rev = {};
+static int check_own_revocation(const Revocations *revoked, const CertConfig *c, CertFacts *f) {
+        const Revocation *rev;
         char when[32];
 
         if (!f->parsed || !f->serial)
@@ -152,11 +153,12 @@ static int check_own_revocation(const Inventory *inv, const CertConfig *c, CertF
         for (size_t i = 0; i < f->n_problems; i++)
                 if (f->problems[i].code == PROBLEM_REVOKED)
                         return 0;
-        if (revocations_find(inv->agent.state_directory, c->name, f->serial, &rev) <= 0)
+        rev = revocations_lookup(revoked, c->name, f->serial);
+        if (!rev)
                 return 0;
         return cert_facts_add_problem(f, PROBLEM_REVOKED,
                                       "serial %s was revoked by certherd on %s (%s); renew replaces it with a new key",
-                                      f->serial, format_timestamp_iso(when, sizeof(when), rev.revoked_at), rev.reason);
+                                      f->serial, format_timestamp_iso(when, sizeof(when), rev->revoked_at), rev->reason);
 }
 
 static int inspect_one(unsigned worker, size_t item, void *userdata) {
@@ -235,7 +237,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         r = crl_check_cert(inv, c, res->facts, job->now);
         if (r < 0)
                 return r;
-        r = check_own_revocation(inv, c, res->facts);
+        r = check_own_revocation(job->revoked, c, res->facts);
         if (r < 0)
                 return r;
         if (c->issuer == ISSUER_CA && res->facts->parsed)
@@ -277,6 +279,7 @@ CheckReport *check_report_free(CheckReport *r) {
 
 int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now, CheckReport **ret) {
         _cleanup_check_report_ CheckReport *rep = NULL;
+        _cleanup_(revocations_done) Revocations revoked = {};
         _cleanup_free_ Worker *workers = NULL;
         size_t n = certs ? strv_length((char *const *) certs) : inv->n_certs;
         int r;
@@ -297,8 +300,15 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
         workers = calloc(threads, sizeof(Worker));
         if (!workers)
                 return -ENOMEM;
+        /* Read once, not per set; a damaged record is reported, and check goes on without it. */
+        r = revocations_load(inv->agent.state_directory, &revoked);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "cannot read %s/revocations.json: %m, ignoring", inv->agent.state_directory);
         r = pool_run(n, threads, inspect_one,
-                     &(Job) { .inv = inv, .results = rep->results, .workers = workers, .now = now });
+                     &(Job) { .inv = inv, .results = rep->results, .workers = workers, .now = now,
+                              .revoked = &revoked });
         for (unsigned i = 0; i < threads; i++)
                 worker_done(&workers[i]);
         if (r < 0)

@@ -78,7 +78,7 @@ static int revocations_path(const char *state_dir, char **ret) {
         return asprintf(ret, "%s/revocations.json", state_dir) < 0 ? -ENOMEM : 0;
 }
 
-static int revocations_load(const char *path, Revocations *ret) {
+static int load_path(const char *path, Revocations *ret) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t size;
         int r;
@@ -91,6 +91,21 @@ static int revocations_load(const char *path, Revocations *ret) {
         if (r < 0)
                 return r;
         return revocations_parse((const char *)data, size, ret);
+}
+
+int revocations_load(const char *state_dir, Revocations *ret) {
+        _cleanup_free_ char *path = NULL;
+
+        if (revocations_path(state_dir, &path) < 0)
+                return -ENOMEM;
+        return load_path(path, ret);
+}
+
+const Revocation *revocations_lookup(const Revocations *l, const char *name, const char *serial) {
+        for (size_t i = 0; l && name && serial && i < l->n; i++)
+                if (strcmp(l->entries[i].name, name) == 0 && strcmp(l->entries[i].serial, serial) == 0)
+                        return &l->entries[i];
+        return NULL;
 }
 
 static json_t *
@@ -119,7 +134,7 @@ int revocations_add(
         lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (lock < 0 || flock(lock, LOCK_EX) < 0)
                 return log_error_errno(-errno, "cannot lock %s: %m", lock_path);
-        r = revocations_load(path, &l);
+        r = load_path(path, &l);
         if (r == -EBADMSG)
                 return log_error_errno(
                     r, "%s is damaged; not writing over it (look at it, or remove it)", path);
@@ -163,7 +178,7 @@ int revocations_find(const char *state_dir, const char *name, const char *serial
                 return 0;
         if (revocations_path(state_dir, &path) < 0)
                 return -ENOMEM;
-        r = revocations_load(path, &l);
+        r = load_path(path, &l);
         if (r < 0)
                 return log_debug_errno(r, "cannot read %s: %m", path);
         for (size_t i = 0; i < l.n; i++)

@@ -29,6 +29,12 @@ typedef struct Revocations {
 void revocations_done(Revocations *l);
 int revocations_parse(const char *text, size_t size, Revocations *ret);
 
+/* The whole record, for a caller that looks up many sets (check): a missing file is an empty record.
+ * Returns 0, -EBADMSG (damaged), -errno. */
+int revocations_load(const char *state_dir, Revocations *ret);
+/* The entry of set `name`'s certificate `serial`, or NULL. */
+const Revocation *revocations_lookup(const Revocations *l, const char *name, const char *serial);
+
 /* Record that set `name`'s certificate `serial` (valid until not_after) was revoked for `reason` at
  * `now`. Returns 0 or -errno (logged). */
 int revocations_add(
