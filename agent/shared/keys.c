@@ -338,8 +338,10 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
                         return token_failed(c, r, "generate a key in the token of", c->key);
                 log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
                 origin = KEY_ORIGIN_NEW;
-        } else if (c->key_policy == KEY_POLICY_ROTATE) {
-                /* The announced next key, unless there is none or it is the installed certificate's. */
+        } else if (c->key_policy == KEY_POLICY_ROTATE || current_revoked(inv, c, current)) {
+                /* The announced next key, unless there is none or it is the installed certificate's. A
+                 * revoked certificate gets one too, whatever key-policy says: made as LABEL.next, it
+                 * becomes LABEL only once its certificate is installed (keys_next_used). */
                 if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
                     (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {
                         (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
