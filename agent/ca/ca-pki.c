@@ -12,6 +12,7 @@
 
 #include "ca-index.h"
 #include "ca-pki.h"
+#include "ca-rotate.h"
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -272,7 +273,7 @@ static int borrow_privkey(gnutls_x509_privkey_t x, gnutls_privkey_t *ret) {
 }
 
 static CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now) {
-        return (CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
+        return (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
                             .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
 }
 
@@ -408,7 +409,7 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         return ca_export_bundle(ca, now);
 }
 
-int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
+int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL, key = NULL;
         _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
         _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, crt = NULL, parent_crt = NULL;
@@ -434,8 +435,8 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if (r > 0 && now < until)
                 return log_error_errno(-EBUSY,
                                        "[ca \"%s\"]: the previous generation %s may have valid leaves until %s; rotating "
-                                       "again now would break them (remove %s after that, or wait)",
-                                       ca->name, prev_crt, format_timestamp_iso(when, sizeof(when), until), prev_crt);
+                                       "again now would break them (once they are re-issued: ca rotate --finish %s)",
+                                       ca->name, prev_crt, format_timestamp_iso(when, sizeof(when), until), ca->name);
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
 
@@ -476,6 +477,7 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now) {
         r = state_directory(inv->agent.state_directory);
         if (r < 0)
                 return r;
+        ca_rotation_record(inv, ca, now, reissue_now); /* first: a daemon seeing the new certificate reads it */
         r = install_pair(inv->agent.state_directory, ca->name,
                          &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
                                           .uid = (uid_t) -1, .gid = (gid_t) -1 },

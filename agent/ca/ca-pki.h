@@ -41,9 +41,11 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
 int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t now);
 
 /* `ca rotate NAME`: keep the current key and certificate as KEY.prev and CERT.prev, make a new key and
- * certificate (signed by the parent for an intermediate), export both generations. Refused while an
- * earlier previous generation may still have leaves (see ca_previous_until). Returns 0 or -errno (logged). */
-int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now);
+ * certificate (signed by the parent for an intermediate), export both generations, and record the time
+ * (ca-rotate.h): the leaves move after rotate-overlap, or at once with reissue_now. Refused while an
+ * earlier previous generation may still have leaves (see ca_previous_until) and its rotation is not
+ * finished. Returns 0 or -errno (logged). */
+int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now);
 
 /* Until when the previous generation of `ca` (CERT.prev) may still have valid leaves: the earlier of its
  * own expiry and the rotation time plus the leaves' validity. The old CA keeps signing CRLs until then.

@@ -321,6 +321,22 @@ static bool ca_params_are_valid(const CaParams *p) {
                p->validity > 0 && p->path_length >= -1;
 }
 
+/* A CA's subject: [ca] subject when the operator gave one (an organisation's naming, a name a relying
+ * party's policy expects), else CN = common_name. A CA must have a subject: it is every leaf's issuer. */
+static int set_ca_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const CaParams *p) {
+        int r;
+
+        if (p->subject) {
+                r = keygen_set_subject(crt, crq, p->subject, NULL);
+                return r < 0 ? r : r == 0 ? -EINVAL : 0;
+        }
+        if (crt)
+                return set_common_name(crt, p->common_name);
+        r = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, p->common_name,
+                                          (unsigned) strlen(p->common_name));
+        return r < 0 ? errno_from_gnutls(r) : 0;
+}
+
 /* What a CA certificate and a CA's request share: basicConstraints CA:TRUE with the path length (critical),
  * keyUsage keyCertSign + cRLSign (critical), nameConstraints (critical) when permitted names are given. */
 static int set_ca_extensions(gnutls_x509_crt_t crt, const CaParams *p) {
@@ -390,7 +406,7 @@ int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent
                 if (r < 0)
                         return r;
         }
-        r = set_common_name(crt, p->common_name);
+        r = set_ca_subject(crt, NULL, p);
         if (r < 0)
                 return r;
         r = set_ca_extensions(crt, p);
@@ -431,8 +447,7 @@ int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem
                 return -ENOMEM;
         r = gnutls_x509_crq_set_pubkey(crq, pub);
         if (r >= 0)
-                r = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, p->common_name,
-                                                  (unsigned) strlen(p->common_name));
+                r = set_ca_subject(NULL, crq, p);
         /* What this CA asks to be: the signer may copy the extensions (openssl x509 -req -copy_extensions)
          * or set its own. */
         if (r >= 0)
@@ -887,7 +902,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         r = ca_common_name(ca, &cn);
         if (r < 0)
                 return r;
-        params = (CaParams) { .common_name = cn, .validity = ca->ca_validity, .now = now,
+        params = (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
                               .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
 
         if (token_is_url(ca->key)) {
@@ -902,7 +917,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                                                           .gid = (gid_t) -1 });
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
-                log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
+                log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, ca->subject ?: cn);
                 return export_copies(ca, &crt_pem);
         }
 
@@ -932,7 +947,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                                           .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
-        log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, cn);
+        log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, ca->subject ?: cn);
 
         return export_copies(ca, &crt_pem);
 }

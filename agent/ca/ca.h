@@ -30,6 +30,7 @@ int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t v
 /* issue 11: what a CA certificate (root or intermediate) is made of. */
 typedef struct CaParams {
         const char *common_name;
+        const char *subject;       /* [ca] subject in the inventory's DN syntax; NULL: CN = common_name */
         usec_t validity;
         usec_t now;
         int path_length;           /* basicConstraints pathLenConstraint; -1: unlimited */
@@ -89,7 +90,8 @@ int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret);
  * (parent = ca) in the inventory: 0 for a CA that signs leaves only. */
 int ca_path_length(const Inventory *inv, const CaConfig *ca);
 
-/* "certherd NAME CA" (malloc'd), the CN of the CAs made here. Returns 0 or -ENOMEM (logged). */
+/* "certherd NAME CA" (malloc'd), the CN of the CAs made here without a [ca] subject. Returns 0 or -ENOMEM
+ * (logged). */
 int ca_common_name(const CaConfig *ca, char **ret);
 
 /* `certherd ca init NAME`: create the CA's key and self-signed certificate unless either exists, then

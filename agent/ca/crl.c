@@ -20,6 +20,7 @@
 #include "log.h"
 #include "notify-bus.h"
 #include "notify.h"
+#include "revocations.h"
 #include "state.h"
 
 #define CRL_FILE_MAX (64U * 1024U * 1024U)
@@ -588,6 +589,11 @@ int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnu
         r = ca_index_save(inv->agent.state_directory, ca->name, &idx);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot save its index: %m", ca->name);
+        /* certherd's own record of the set's revocation: check calls it revoked, and the next renewal
+         * replaces it, with or without a CRL (logged). */
+        if (e->name[0])
+                (void) revocations_add(inv->agent.state_directory, e->name, e->serial, crl_reason_to_string(reason),
+                                       e->not_after, now);
         log_notice("[ca \"%s\"]: revoked serial %s%s%s, reason %s", ca->name, serial, e->name[0] ? " of " : "", e->name,
                    crl_reason_to_string(reason));
         if (!ca->crl) {

@@ -11,6 +11,7 @@
 #include "dns-persist.h"
 #include "fd-util.h"
 #include "log.h"
+#include "revocations.h"
 #include "state.h"
 
 int cli_revoke(const CliOptions *o, char **args) {
@@ -19,7 +20,7 @@ int cli_revoke(const CliOptions *o, char **args) {
         int r, reason = 0;
 
         if (!args[0] || args[1])
-                return cli_usage_error("%s", "usage: certherd revoke NAME [--reason R]");
+                return cli_usage_error("%s", "usage: certherd revoke NAME [--reason R] [--replace]");
         if (o->reason && (reason = crl_reason_from_string(o->reason)) < 0 &&
             (reason = acme_revocation_reason_from_string(o->reason)) < 0)
                 return cli_usage_error(
@@ -42,8 +43,18 @@ int cli_revoke(const CliOptions *o, char **args) {
         }
         if (acme_revoke_installed(inv, c, reason, now_realtime()) < 0)
                 return EXIT_WARNING;
+        /* certherd's own record: check calls it revoked and renew replaces it, CRL or not. */
+        {
+                _cleanup_free_ uint8_t *data = NULL;
+                size_t size = 0;
+
+                if (read_full_file(c->certificate, 1024U * 1024U, &data, &size) >= 0)
+                        (void) revocations_add_certificate(inv->agent.state_directory, c->name, data, size,
+                                                           crl_reason_to_string(reason) ?: "unspecified",
+                                                           now_realtime());
+        }
         printf("%s: revoked %s\n", c->name, c->certificate);
-        return EXIT_OK;
+        return o->replace ? cli_revoke_replace(o, c->name) : EXIT_OK;
 }
 
 /* `acme ari CERT`: the ARI window of an installed ACME certificate and the point picked in it. */

@@ -7,6 +7,7 @@
 
 #include "ca-index.h"
 #include "ca-pki.h"
+#include "ca-rotate.h"
 #include "ca.h"
 #include "cli-internal.h"
 #include "crl.h"
@@ -112,8 +113,10 @@ static int ca_revoke(const CliOptions *o, char **args) {
 
         if ((args[0] && (args[1] || o->ca || o->serial)) || (!args[0] && (!o->ca || !o->serial)))
                 return cli_usage_error(
-                    "%s", "usage: certherd ca revoke NAME [--reason R] | "
+                    "%s", "usage: certherd ca revoke NAME [--reason R] [--replace] | "
                           "certherd ca revoke --ca CA --serial HEX [--reason R]");
+        if (o->replace && !args[0])
+                return cli_usage_error("%s", "--replace needs the set: certherd ca revoke NAME --replace");
         if (o->reason && (reason = crl_reason_from_string(o->reason)) < 0)
                 return cli_usage_error(
                     "invalid --reason '%s': expected unspecified, key-compromise, ca-compromise, "
@@ -171,7 +174,7 @@ static int ca_revoke(const CliOptions *o, char **args) {
         printf(
             "[ca \"%s\"]: revoked serial %s (%s)%s\n", ca->name, serial, crl_reason_to_string(reason),
             ca->crl ? "; CRL re-signed" : "");
-        return EXIT_OK;
+        return o->replace && c ? cli_revoke_replace(o, c->name) : EXIT_OK;
 }
 
 /* `ca rotate NAME --reissue`: every set the CA issues, renewed now (as renew --force NAME...). */
@@ -229,8 +232,10 @@ int cli_ca(const CliOptions *o, char **args) {
                 return cli_usage_error(
                     "%s",
                     "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
-                    "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue] | "
+                    "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue|--finish] | "
                     "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
+        if (o->replace)
+                return cli_usage_error("--replace applies to ca revoke only, not to 'ca %s'", sub);
         if (o->csr && strcmp(sub, "init") != 0)
                 return cli_usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
         if (o->out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && o->csr))
@@ -238,8 +243,10 @@ int cli_ca(const CliOptions *o, char **args) {
                     "--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
         if ((o->usage || o->validity) && strcmp(sub, "sign") != 0)
                 return cli_usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
-        if (o->reissue && strcmp(sub, "rotate") != 0)
-                return cli_usage_error("--reissue applies to ca rotate only, not to 'ca %s'", sub);
+        if ((o->reissue || o->finish) && strcmp(sub, "rotate") != 0)
+                return cli_usage_error("--reissue and --finish apply to ca rotate only, not to 'ca %s'", sub);
+        if (o->reissue && o->finish)
+                return cli_usage_error("%s", "--reissue and --finish exclude each other");
         if (o->usage && (usage = usage_from_string(o->usage)) < 0)
                 return cli_usage_error(
                     "invalid --usage '%s': expected server, client or server+client", o->usage);
@@ -267,8 +274,13 @@ int cli_ca(const CliOptions *o, char **args) {
                         r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
         } else if (strcmp(sub, "sign") == 0)
                 r = ca_sign(inv, ca, args[2], usage, validity, o->out, now_realtime());
-        else {
-                r = ca_rotate(inv, ca, now_realtime());
+        else if (o->finish) {
+                /* The CRL file then holds the current generation's CRL alone. */
+                r = ca_rotate_finish(inv, ca, now_realtime());
+                if (r >= 0)
+                        r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
+        } else {
+                r = ca_rotate(inv, ca, now_realtime(), o->reissue);
                 /* Peers must find a CRL of the new generation before its first leaf (and the old one's, for
                  * the old leaves): both are signed into the file now. */
                 if (r >= 0)

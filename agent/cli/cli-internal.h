@@ -38,6 +38,8 @@ typedef struct CliOptions {
         const char *usage;         /* ca sign */
         const char *validity;      /* ca sign */
         bool reissue;              /* ca rotate */
+        bool finish;               /* ca rotate --finish */
+        bool replace;              /* revoke --replace, ca revoke --replace */
         bool no_daemon;            /* check, status, renew */
         ImportOptions import;      /* import, discover: --config-dir, --write, --state-directory, … */
 
@@ -67,4 +69,8 @@ int cli_ca(const CliOptions *o, char **args);
 int cli_revoke(const CliOptions *o, char **args);
 int cli_acme(const CliOptions *o, char **args);
 int cli_import(const CliOptions *o, char **args);
+
+/* revoke --replace, ca revoke --replace: set `name` renewed at once (a new key: it is revoked) and deployed,
+ * by the daemon when it runs, as `renew --force NAME` does. */
+int cli_revoke_replace(const CliOptions *o, const char *name);
 int cli_discover(const CliOptions *o, char **args);

@@ -57,3 +57,10 @@ int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         *ret = TAKE_PTR(l);
         return 0;
 }
+
+int cli_revoke_replace(const CliOptions *o, const char *name) {
+        CliOptions renew = *o;
+
+        renew.force = true;
+        return cli_renew(&renew, (char *[]) { (char *) name, NULL });
+}

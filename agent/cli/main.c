@@ -59,6 +59,7 @@ enum {
         SCOPE_REASON,
         SCOPE_CA_REVOKE,
         SCOPE_CA,
+        SCOPE_REPLACE,
         SCOPE_IMPORT,
         SCOPE_WRITE,
         SCOPE_PASSWORD_FILE,
@@ -71,7 +72,8 @@ static const OptionScope scope_table[_SCOPE_MAX] = {
     [SCOPE_QUIET] = {VERB_RENEW, "--quiet applies to renew only"},
     [SCOPE_REASON] = {VERB_REVOKE | VERB_CA, "--reason applies to revoke and ca revoke only"},
     [SCOPE_CA_REVOKE] = {VERB_CA, "--ca and --serial apply to ca revoke only"},
-    [SCOPE_CA] = {VERB_CA, "--csr, --out, --usage, --validity and --reissue apply to ca only"},
+    [SCOPE_CA] = {VERB_CA, "--csr, --out, --usage, --validity, --reissue and --finish apply to ca only"},
+    [SCOPE_REPLACE] = {VERB_REVOKE | VERB_CA, "--replace applies to revoke and ca revoke only"},
     [SCOPE_IMPORT] =
         {VERB_IMPORT, "--config-dir, --state-directory and --disable-source apply to import only"},
     [SCOPE_WRITE] = {VERB_IMPORT | VERB_DISCOVER, "--write applies to import and discover only"},
@@ -114,6 +116,8 @@ static const CliOption option_table[] = {
     {"usage", required_argument, 0, FIELD(usage), SCOPE_CA},
     {"validity", required_argument, 0, FIELD(validity), SCOPE_CA},
     {"reissue", no_argument, 0, FIELD(reissue), SCOPE_CA},
+    {"finish", no_argument, 0, FIELD(finish), SCOPE_CA},
+    {"replace", no_argument, 0, FIELD(replace), SCOPE_REPLACE},
     {"config-dir", required_argument, 0, FIELD(import.config_dir), SCOPE_IMPORT},
     {"write", required_argument, 0, FIELD(import.write), SCOPE_WRITE},
     {"state-directory", required_argument, 0, FIELD(import.state_directory), SCOPE_IMPORT},
@@ -144,10 +148,13 @@ static void help(void) {
             "  ca import NAME CERT    install the certificate signed for the request of ca init --csr\n"
             "  ca sign CA CSR         sign a request made elsewhere (--usage, --validity, --out)\n"
             "  ca rotate NAME         new CA key and certificate, the old kept for the overlap (--reissue)\n"
+            "  ca rotate --finish NAME\n"
+            "                         end the overlap: drop the previous generation from bundle and CRL\n"
             "  ca list CA             the certificates the internal CA CA issued (--json)\n"
-            "  ca revoke NAME         revoke set NAME's certificate at its internal CA (--reason R); or\n"
+            "  ca revoke NAME         revoke set NAME's certificate at its internal CA (--reason R, --replace);\n"
+            "                         or\n"
             "  ca revoke --ca CA --serial HEX   by serial; re-signs the CRL\n"
-            "  revoke NAME            revoke the installed certificate at its ACME server (--reason R)\n"
+            "  revoke NAME            revoke the installed certificate at its ACME server (--reason R, --replace)\n"
             "  acme rollover NAME     replace the account key of [acme \"NAME\"] (RFC 8555 key change)\n"
             "  acme ari CERTIFICATE   the ACME server's renewal window for it (RFC 9773) and when to renew\n"
             "  acme profiles NAME     the certificate profiles [acme \"NAME\"]'s server offers\n"
@@ -183,7 +190,9 @@ static void help(void) {
             "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
             "      --usage U          ca sign: server, client (default) or server+client\n"
             "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
-            "      --reissue          ca rotate: re-issue the CA's certificates now\n"
+            "      --reissue          ca rotate: re-issue the CA's certificates now, not after rotate-overlap\n"
+            "      --finish           ca rotate: end the overlap once no leaf of the old generation is installed\n"
+            "      --replace          revoke, ca revoke: renew the set at once with a new key and deploy it\n"
             "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
             "  -h, --help             show this help\n"
             "      --version          show the version\n"

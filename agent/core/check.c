@@ -8,12 +8,14 @@
 #include <gnutls/crypto.h>
 
 #include "caa.h"
+#include "ca-rotate.h"
 #include "check.h"
 #include "crl.h"
 #include "fd-util.h"
 #include "log.h"
 #include "outputs.h"
 #include "pool.h"
+#include "revocations.h"
 #include "token.h"
 
 /* Certificates and keys are small; anything bigger than this is not one and is not worth reading. */
@@ -33,6 +35,7 @@ typedef struct CaKeyId {
         const CaConfig *ca;
         uint8_t id[64];
         size_t size; /* 0: unknown (no CA certificate yet) */
+        usec_t reissue_at; /* when leaves of its previous generation move to it (ca-rotate.h); 0: at once */
 } CaKeyId;
 
 /* Per-thread state: reusable buffers and trust lists. */
@@ -49,6 +52,7 @@ typedef struct Job {
         CheckResult *results;
         Worker *workers;
         usec_t now;
+        const Revocations *revoked; /* certherd's own revocation record, read once for all sets */
 } Job;
 
 static TrustEntry *worker_trust(Worker *w, const char *path) {
@@ -88,7 +92,7 @@ static int add_trust_problem(CertFacts *f, const char *path, int error) {
                                       error == EBADMSG ? "no certificate in it" : file_strerror(error));
 }
 
-static const CaKeyId *worker_ca_id(Worker *w, const CaConfig *ca) {
+static const CaKeyId *worker_ca_id(Worker *w, const Inventory *inv, const CaConfig *ca) {
         FileBuffer b = {};
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0, critical;
@@ -111,14 +115,18 @@ static const CaKeyId *worker_ca_id(Worker *w, const CaConfig *ca) {
                 x509_crts_free(crts, n);
         }
         free(b.data);
+        if (ca_reissue_time(inv, ca, &k->reissue_at) <= 0)
+                k->reissue_at = 0;
         return k;
 }
 
 /* issue 11: a leaf of ca:NAME whose authority key id is not the CA's current key was issued by an
- * earlier generation (ca rotate): due for re-issue. A leaf without the extension is left alone. */
-static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c, const uint8_t *data, size_t size) {
+ * earlier generation (ca rotate): due for re-issue, from *ret_reissue_at (after the rotation's overlap).
+ * A leaf without the extension is left alone. */
+static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c, const uint8_t *data, size_t size,
+                            usec_t *ret_reissue_at) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
-        const CaKeyId *k = ca ? worker_ca_id(w, ca) : NULL;
+        const CaKeyId *k = ca ? worker_ca_id(w, inv, ca) : NULL;
         gnutls_x509_crt_t *crts = NULL;
         uint8_t aki[64];
         size_t aki_size = sizeof(aki);
@@ -130,7 +138,27 @@ static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c
         if (gnutls_x509_crt_get_authority_key_id(crts[0], aki, &aki_size, &critical) >= 0)
                 rotated = aki_size != k->size || memcmp(aki, k->id, aki_size) != 0;
         x509_crts_free(crts, n);
+        *ret_reissue_at = k->reissue_at;
         return rotated;
+}
+
+/* A certificate certherd revoked itself (revoke, ca revoke) is revoked whether or not its CA publishes a
+ * CRL that says so, and whether or not the peer fetched it yet. */
+static int check_own_revocation(const Revocations *revoked, const CertConfig *c, CertFacts *f) {
+        const Revocation *rev;
+        char when[32];
+
+        if (!f->parsed || !f->serial)
+                return 0;
+        for (size_t i = 0; i < f->n_problems; i++)
+                if (f->problems[i].code == PROBLEM_REVOKED)
+                        return 0;
+        rev = revocations_lookup(revoked, c->name, f->serial);
+        if (!rev)
+                return 0;
+        return cert_facts_add_problem(f, PROBLEM_REVOKED,
+                                      "serial %s was revoked by certherd on %s (%s); renew replaces it with a new key",
+                                      f->serial, format_timestamp_iso(when, sizeof(when), rev->revoked_at), rev->reason);
 }
 
 static int inspect_one(unsigned worker, size_t item, void *userdata) {
@@ -209,8 +237,11 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         r = crl_check_cert(inv, c, res->facts, job->now);
         if (r < 0)
                 return r;
+        r = check_own_revocation(job->revoked, c, res->facts);
+        if (r < 0)
+                return r;
         if (c->issuer == ISSUER_CA && res->facts->parsed)
-                res->ca_rotated = leaf_ca_rotated(w, inv, c, in.cert_data, in.cert_size);
+                res->ca_rotated = leaf_ca_rotated(w, inv, c, in.cert_data, in.cert_size, &res->ca_reissue_at);
         /* chain, leaf, combined, pkcs12: the same generation as the certificate, with its key. */
         r = outputs_inspect(c, in.cert_data, in.cert_size, password, res->facts);
         if (r < 0)
@@ -248,6 +279,7 @@ CheckReport *check_report_free(CheckReport *r) {
 
 int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now, CheckReport **ret) {
         _cleanup_check_report_ CheckReport *rep = NULL;
+        _cleanup_(revocations_done) Revocations revoked = {};
         _cleanup_free_ Worker *workers = NULL;
         size_t n = certs ? strv_length((char *const *) certs) : inv->n_certs;
         int r;
@@ -268,8 +300,15 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
         workers = calloc(threads, sizeof(Worker));
         if (!workers)
                 return -ENOMEM;
+        /* Read once, not per set; a damaged record is reported, and check goes on without it. */
+        r = revocations_load(inv->agent.state_directory, &revoked);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "cannot read %s/revocations.json: %m, ignoring", inv->agent.state_directory);
         r = pool_run(n, threads, inspect_one,
-                     &(Job) { .inv = inv, .results = rep->results, .workers = workers, .now = now });
+                     &(Job) { .inv = inv, .results = rep->results, .workers = workers, .now = now,
+                              .revoked = &revoked });
         for (unsigned i = 0; i < threads; i++)
                 worker_done(&workers[i]);
         if (r < 0)
@@ -393,6 +432,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
                                         .state = st, .held = held > 0, .held_changed = held < 0,
                                         .ca_rotated = res->ca_rotated,
+                                        .ca_reissue_at = res->ca_reissue_at,
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },

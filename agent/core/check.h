@@ -16,6 +16,7 @@ typedef struct CheckResult {
         const CertConfig *cert; /* borrowed from the inventory */
         CertFacts *facts;
         bool ca_rotated; /* issue 11: issued by ca:NAME, but not by its current certificate (authority key id) */
+        usec_t ca_reissue_at; /* then: when it moves to the current one (the rotation's overlap); 0: at once */
 } CheckResult;
 
 /* An internal CA's own certificate, inspected for its expiry like a certificate (warn-before and

@@ -254,6 +254,19 @@ static void table_row(FILE *f, bool color, int wname, const char *name, const Ce
                 issuer, pin, next, x->n_problems ? problems : "-", last);
 }
 
+/* Why a coming renewal is planned when it is not the certificate's own window: the end of its CA's
+ * rotation overlap moves the leaf to the new generation (the column above shows only the time). */
+static void table_notes(const CheckReport *rep, FILE *f) {
+        for (size_t i = 0; rep->plans && i < rep->n_results; i++) {
+                const Plan *p = &rep->plans[i];
+                char when[32];
+
+                if (p->due_why == RENEW_REASON_CA_ROTATED && p->due != USEC_INFINITY)
+                        fprintf(f, "%s: CA rotated: re-issue %s %s\n", rep->results[i].cert->name,
+                                p->action == PLAN_NONE ? "at" : "due since", format_timestamp_iso(when, sizeof(when), p->due));
+        }
+}
+
 int report_table(const CheckReport *rep, FILE *f, bool color) {
         int wname = 4;
 
@@ -289,6 +302,7 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
                 snprintf(name, sizeof(name), "ca:%s", rep->cas[i].ca->name);
                 table_row(f, color, wname, name, rep->cas[i].facts, "-", "-");
         }
+        table_notes(rep, f);
         summary(rep, f);
         return ferror(f) ? -EIO : 0;
 }

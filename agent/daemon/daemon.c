@@ -167,8 +167,9 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         }
         if (ev->len == 0)
                 return 0;
-        /* A key marked compromised (ca revoke, revoke): any set may hold it. */
-        if (strcmp(ev->name, "compromised-keys.json") == 0) {
+        /* A key marked compromised (ca revoke, revoke): any set may hold it. A certificate revoked by
+         * certherd (revocations.json) is revoked at once too, with or without a CRL. */
+        if (strcmp(ev->name, "compromised-keys.json") == 0 || strcmp(ev->name, "revocations.json") == 0) {
                 m->rescan_all = true;
                 schedule_rescan(m);
                 return 0;
@@ -505,6 +506,7 @@ static int inspect(Manager *m, bool all, usec_t now, bool *inspected) {
                 cert_facts_free(res->facts);
                 res->facts = TAKE_PTR(part->results[k].facts);
                 res->ca_rotated = part->results[k].ca_rotated; /* issue 11: found with the facts */
+                res->ca_reissue_at = part->results[k].ca_reissue_at;
                 inspected[index[k]] = true;
         }
         return 0;

@@ -492,6 +492,17 @@ static int set_duration(
         return 0;
 }
 
+/* A duration that may be 0 (rotate-overlap = 0: no overlap). */
+static int set_duration_or_zero(
+                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        usec_t u;
+
+        if (parse_duration(value, &u) < 0)
+                return -EINVAL;
+        *(usec_t *) field = u;
+        return 0;
+}
+
 static int set_seconds(
                 _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
         return config_parse_seconds(value, field) < 0 ? -EINVAL : 0;
@@ -673,6 +684,10 @@ static const ConfigKey ca_keys[] = {
             "DNS names (.example.com: only below it) or IP networks such as 10.0.0.0/8",
             config_permitted_name_is_valid),
         KEY("path-length", set_path_length, CA(path_length), "a number of CAs from 0 to 16", NULL),
+        KEY("subject", set_string, CA(subject), "TYPE=VALUE, ... such as 'CN=Example Root CA, O=Example'",
+            config_subject_is_valid),
+        KEY("rotate-overlap", set_duration_or_zero, CA(rotate_overlap), "a duration such as 24h or 7d, or 0",
+            NULL),
 };
 
 #define CERT(f) offsetof(CertConfig, f)

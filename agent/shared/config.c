@@ -127,6 +127,7 @@ static CaConfig *ca_free(CaConfig *c) {
         free(c->pkcs11_pin_file);
         free(c->parent);
         strv_free(c->permitted_names);
+        free(c->subject);
         free(c->file);
         free(c);
         return NULL;
@@ -232,7 +233,7 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
                         .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
                         .key_type = KEY_TYPE_EC_P256, .validity = 90 * USEC_PER_DAY,
                         .ca_validity = 10 * USEC_PER_YEAR, .crl_validity = 7 * USEC_PER_DAY,
-                        .path_length = -1,
+                        .path_length = -1, .rotate_overlap = 24 * USEC_PER_HOUR,
                 };
                 return ca;
         default:

@@ -124,6 +124,9 @@ typedef struct CaConfig {
         char **permitted_names; /* nameConstraints permitted subtrees: DNS names (".x" = below x only) and
                                  * IP networks ADDR/PREFIX; NULL: unconstrained */
         int path_length;   /* basicConstraints pathLenConstraint; -1: unset (see ca_path_length()) */
+        char *subject;     /* the CA certificate's subject in the inventory's DN syntax; NULL: CN=certherd NAME CA */
+        usec_t rotate_overlap; /* after `ca rotate`, how long leaves of the previous generation stay before
+                                * they are re-issued; default 24h, 0: at the next pass */
         char *file;
         unsigned line;
 } CaConfig;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "compromised-keys.h"
+#include "revocations.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "install.h"
@@ -215,6 +216,20 @@ static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x5
         return 1;
 }
 
+/* A revoked certificate is replaced with a new key: whoever revoked it (certherd's own record, or a CRL)
+ * may have done so because the key leaked, whatever reason was given. */
+static bool current_revoked(const Inventory *inv, const CertConfig *c, const CertFacts *current) {
+        _cleanup_(revocation_done) Revocation rev = {};
+
+        if (!current || !current->parsed)
+                return false;
+        for (size_t i = 0; i < current->n_problems; i++)
+                if (current->problems[i].code == PROBLEM_REVOKED)
+                        return true;
+        /* The record too: a daemon's facts may predate a revocation made a moment ago (revoke --replace). */
+        return revocations_find(inv->agent.state_directory, c->name, current->serial, &rev) > 0;
+}
+
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
                 gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
@@ -237,6 +252,13 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)
                         r = drop_compromised(inv, c, &key, &pem) < 0 ? -EKEYREVOKED : key ? 1 : 0;
+                if (r > 0 && current_revoked(inv, c, current)) {
+                        log_notice("%s: not reusing the key %s: its certificate was revoked; making a new key",
+                                   c->name, c->key);
+                        gnutls_free(pem.data);
+                        pem = (gnutls_datum_t) {};
+                        r = 0;
+                }
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -326,8 +348,10 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
                         return token_failed(c, r, "generate a key in the token of", c->key);
                 log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
                 origin = KEY_ORIGIN_NEW;
-        } else if (c->key_policy == KEY_POLICY_ROTATE) {
-                /* The announced next key, unless there is none or it is the installed certificate's. */
+        } else if (c->key_policy == KEY_POLICY_ROTATE || current_revoked(inv, c, current)) {
+                /* The announced next key, unless there is none or it is the installed certificate's. A
+                 * revoked certificate gets one too, whatever key-policy says: made as LABEL.next, it
+                 * becomes LABEL only once its certificate is installed (keys_next_used). */
                 if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
                     (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {
                         (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);

@@ -161,7 +161,9 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         const CertFacts *f = in->facts;
         AlertState as = { .level = st->alert_level, .last = st->alert_last };
         usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
-        Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY };
+        Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY,
+                   .due_why = RENEW_REASON_NONE };
+        bool rotated;
 
         p.alert = policy_alert(f, in->warn_before, in->critical_before, &as, now);
         p.next = p.alert.next;
@@ -169,17 +171,27 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 return p;
 
         p.why = policy_renew_reason(f, in->renew_before, flags.force, now);
-        /* A leaf of a rotated CA moves to the new CA now, not at its next window: the old CA's generation
-         * should have no leaves left long before it expires. */
-        if (in->ca_rotated && f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE))
+        rotated = in->ca_rotated && f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE);
+        /* A leaf of a rotated CA moves to the new CA once the rotation's overlap ends, not at its next
+         * window: the old generation should have no leaves left long before it expires; yet not before,
+         * so that clients holding only the old CA certificate have fetched the new bundle. */
+        if (rotated && in->ca_reissue_at <= now)
                 p.why = RENEW_REASON_CA_ROTATED;
         if (f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE)) {
                 p.due = policy_renew_time(f->not_before, f->not_after, in->renew_before) +
                         policy_jitter(in->name, f->not_before, f->not_after);
+                p.due_why = RENEW_REASON_DUE;
+                /* No jitter here: the CA is local, and the operator chose the moment. */
+                if (rotated && in->ca_reissue_at < p.due) {
+                        p.due = in->ca_reissue_at;
+                        p.due_why = RENEW_REASON_CA_ROTATED;
+                }
                 if (p.due > now)
                         p.why = RENEW_REASON_NONE;
-        } else if (p.why != RENEW_REASON_NONE)
+        } else if (p.why != RENEW_REASON_NONE) {
                 p.due = now;
+                p.due_why = p.why;
+        }
 
         if (st->failures > 0) {
                 p.failing = true;

@@ -116,7 +116,9 @@ typedef struct PlanInput {
         bool held;              /* state->held_inputs matches the inputs now (the caller hashed them) */
         bool held_changed;      /* state->held_inputs is set but the inputs changed: retry without backoff */
         bool ca_rotated;        /* issue 11: the leaf's issuer is not its internal CA's current certificate:
-                                 * due at once (like a broken set), after missing/expired/broken */
+                                 * due from ca_reissue_at (like a broken set once there), after
+                                 * missing/expired/broken */
+        usec_t ca_reissue_at;   /* when a rotated CA's overlap ends and its leaves move (ca rotate); 0: at once */
         Threshold renew_before;
         Threshold warn_before;
         Threshold critical_before;
@@ -126,6 +128,8 @@ typedef struct Plan {
         PlanAction action;
         RenewReason why;         /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
         usec_t due;              /* when a renewal falls due, jitter included; USEC_INFINITY: never */
+        RenewReason due_why;     /* why the renewal at `due` will be wanted: CA_ROTATED when the end of a CA
+                                  * rotation's overlap sets it, DUE for the renew-before window; NONE: never */
         usec_t retry;            /* BACKOFF: the next attempt from; 0 otherwise */
         usec_t next;             /* when this set needs looking at again (action, retry, due, alert) */
         AlertDecision alert;

@@ -643,6 +643,40 @@ static gnutls_privkey_t priv_of(gnutls_x509_privkey_t x) {
         return p;
 }
 
+/* [ca] subject: the CA certificate (and a CA's request) carries the operator's DN, and the leaves it
+ * signs name it as their issuer; an invalid subject is refused. */
+static void test_ca_subject(void **state) {
+        char *names[] = { "api.internal.example", NULL };
+        _cleanup_x509_crt_ gnutls_x509_crt_t root1 = NULL, leaf = NULL, bad = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key1 = NULL;
+        _cleanup_privkey_ gnutls_privkey_t priv1 = NULL; /* borrows key1 */
+        _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_datum_ gnutls_datum_t dn = {}, issuer = {}, csr = {};
+        CaParams p = { .common_name = "certherd x CA", .subject = "CN=Example Root, O=Example Corp, C=DE",
+                       .validity = 10 * USEC_PER_YEAR, .now = now };
+        IssueRequest req = { .names = names, .usage = USAGE_SERVER, .validity = VALIDITY, .now = now };
+
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &key1), 0);
+        priv1 = priv_of(key1);
+        assert_int_equal(ca_make_ca(priv1, &p, NULL, NULL, &root1), 0);
+        assert_int_equal(gnutls_x509_crt_get_dn3(root1, &dn, 0), 0);
+        assert_string_equal((char *) dn.data, "CN=Example Root,O=Example Corp,C=DE");
+        assert_int_equal(ca_issue(root1, key1, keys[KEY_TYPE_EC_P256], &req, &leaf), 0);
+        assert_int_equal(gnutls_x509_crt_get_issuer_dn3(leaf, &issuer, 0), 0);
+        assert_string_equal((char *) issuer.data, "CN=Example Root,O=Example Corp,C=DE");
+        /* the request of ca init --csr too */
+        assert_int_equal(ca_make_csr(priv1, &p, &csr), 0);
+        assert_int_equal(gnutls_x509_crq_init(&crq), 0);
+        assert_int_equal(gnutls_x509_crq_import(crq, &csr, GNUTLS_X509_FMT_PEM), 0);
+        gnutls_free(dn.data);
+        dn = (gnutls_datum_t) {};
+        assert_int_equal(gnutls_x509_crq_get_dn3(crq, &dn, 0), 0);
+        assert_string_equal((char *) dn.data, "CN=Example Root,O=Example Corp,C=DE");
+        p.subject = "XX=nope";
+        assert_true(ca_make_ca(priv1, &p, NULL, NULL, &bad) < 0);
+        assert_null(bad);
+}
+
 /* issue 11: an intermediate with path length and name constraints; its leaves chain to the root and
  * names outside the constraints are refused (-EPERM), as a verifier would refuse them. */
 static void test_intermediate_constraints(void **state) {
@@ -762,6 +796,7 @@ int main(void) {
                 cmocka_unit_test(test_long_first_name),
                 cmocka_unit_test(test_self_sign),
                 cmocka_unit_test(test_intermediate_constraints),
+                cmocka_unit_test(test_ca_subject),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

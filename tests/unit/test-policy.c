@@ -343,6 +343,61 @@ static void test_plan_ca_rotated(void **state) {
         assert_int_equal(p.action, PLAN_NONE);
 }
 
+/* A rotated CA's leaves wait for the end of the rotation's overlap (rotate-overlap), then are due at once
+ * in both modes; the plan says why the coming renewal is due (status names it); a window that opens
+ * first still renews at the window; a broken, expired or forced set does not wait. */
+static void test_plan_ca_rotation_overlap(void **state) {
+        usec_t na = T0 + 90 * USEC_PER_DAY, rotated = T0 + 10 * USEC_PER_DAY, end = rotated + USEC_PER_DAY;
+        CertFacts f = facts(T0, na);
+        PlanInput in = { .name = "web", .can_renew = true, .facts = &f, .renew_before = days(30),
+                         .warn_before = days(14), .critical_before = days(7), .ca_rotated = true,
+                         .ca_reissue_at = end };
+        Plan p;
+
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                /* during the overlap: not due, due at its end, for the rotation */
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, rotated);
+                assert_int_equal(p.action, PLAN_NONE);
+                assert_int_equal(p.why, RENEW_REASON_NONE);
+                assert_true(p.due == end);
+                assert_int_equal(p.due_why, RENEW_REASON_CA_ROTATED);
+                assert_true(p.next == end); /* the daemon's timer wakes it then */
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, end - 1);
+                assert_int_equal(p.action, PLAN_NONE);
+                /* at its end: renewed now */
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, end);
+                assert_int_equal(p.action, PLAN_RENEW);
+                assert_int_equal(p.why, RENEW_REASON_CA_ROTATED);
+                assert_int_equal(p.due_why, RENEW_REASON_CA_ROTATED);
+                /* --force does not wait */
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon, .force = true }, rotated);
+                assert_int_equal(p.action, PLAN_RENEW);
+                assert_int_equal(p.why, RENEW_REASON_FORCED);
+        }
+        /* the certificate's own window opens before the overlap ends: renewed at the window */
+        in.ca_reissue_at = na;
+        p = policy_plan(&in, (PlanFlags) {}, na - 20 * USEC_PER_DAY);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_int_equal(p.why, RENEW_REASON_DUE);
+        p = policy_plan(&in, (PlanFlags) {}, rotated);
+        assert_int_equal(p.due_why, RENEW_REASON_DUE);
+        assert_true(p.due >= na - 30 * USEC_PER_DAY && p.due < na - 20 * USEC_PER_DAY);
+        /* not issued by an earlier generation: the overlap is no reason */
+        in.ca_rotated = false;
+        in.ca_reissue_at = end;
+        p = policy_plan(&in, (PlanFlags) {}, rotated);
+        assert_int_equal(p.due_why, RENEW_REASON_DUE);
+        assert_true(p.due > end);
+        /* a revoked leaf does not wait for the overlap: broken sets are due at once */
+        in.ca_rotated = true;
+        assert_int_equal(cert_facts_add_problem(&f, PROBLEM_REVOKED, "revoked"), 0);
+        p = policy_plan(&in, (PlanFlags) {}, rotated);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_int_equal(p.why, RENEW_REASON_BROKEN);
+        free(f.problems[0].message);
+        free(f.problems);
+}
+
 /* Issue 13: with no renew-before given (the [agent] default, implicit), a 90-day certificate renews with
  * a third of its life left and a 6-day one with half of it left: 3 days, so a timer every 6 h has about a
  * dozen chances. Both modes, with a fake clock; jitter stays within lifetime/20. */
@@ -394,6 +449,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_deploy_retry),
                 cmocka_unit_test(test_plan_alert_repetition),
                 cmocka_unit_test(test_plan_ca_rotated),
+                cmocka_unit_test(test_plan_ca_rotation_overlap),
                 cmocka_unit_test(test_plan_held),
                 cmocka_unit_test(test_plan_implicit_renew_before),
         };

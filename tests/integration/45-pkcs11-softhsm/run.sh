@@ -183,6 +183,19 @@ openssl x509 -in "$T/tls/api.crt" -noout -subject -nameopt RFC2253 | grep -q 'CN
 expect 0 C check api
 ok "renew: a token intermediate issues a token-key leaf with its subject and chain; check api is ok"
 
+# A revoked certificate is replaced with a new key in the token too (key-policy = reuse notwithstanding):
+# made as api.next, it becomes object=api once its certificate is installed; the old one is kept as api.old.
+api_pin=$(spki_pin "$T/tls/api.crt")
+expect 0 C ca revoke api --replace
+grep -q "1 renewed" "$T/out" || die "ca revoke --replace api: $(cat "$T/out" "$T/err")"
+[[ $(spki_pin "$T/tls/api.crt") != "$api_pin" ]] || die "the revoked token set kept its key"
+expect 0 C pin --password-file "$T/pin" "$TOKEN;object=api"
+[[ $(cat "$T/out") == "$(spki_pin "$T/tls/api.crt")" ]] || die "object=api does not name the new key"
+expect 0 C pin --password-file "$T/pin" "$TOKEN;object=api.old"
+[[ $(cat "$T/out") == "$api_pin" ]] || die "the revoked key is not kept as api.old"
+expect 0 C check api
+ok "ca revoke api --replace with a token key: a new key in the token (object=api), the revoked one kept as api.old"
+
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/req.key" -subj /CN=dev \
         -addext subjectAltName=DNS:dev.internal.test -out "$T/dev.csr" 2>/dev/null
 expect 0 C ca sign t-issuing "$T/dev.csr" --out "$T/dev.crt"

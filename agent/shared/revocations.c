@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fd-util.h"
+#include "install.h"
+#include "json-util.h"
+#include "log.h"
+#include "revocations.h"
+#include "x509.h"
+
+#define REVOCATIONS_MAX (16U * 1024U * 1024U)
+
+void revocation_done(Revocation *r) {
+        free(r->name);
+        free(r->serial);
+        free(r->reason);
+        *r = (Revocation){};
+}
+
+void revocations_done(Revocations *l) {
+        for (size_t i = 0; i < l->n; i++)
+                revocation_done(&l->entries[i]);
+        free(l->entries);
+        *l = (Revocations){};
+}
+
+static int parse_one(json_t *v, Revocation *e) {
+        int r;
+
+        if (!json_is_object(v))
+                return -EBADMSG;
+        if ((r = json_get_string(v, "name", false, &e->name)) < 0 ||
+            (r = json_get_string(v, "serial", false, &e->serial)) < 0 ||
+            (r = json_get_string(v, "reason", false, &e->reason)) < 0 ||
+            (r = json_get_seconds(v, "revoked_at", &e->revoked_at)) < 0 ||
+            (r = json_get_seconds(v, "not_after", &e->not_after)) < 0)
+                return r;
+        /* Serials are hex as x509 facts print them; anything else was not written here. */
+        if (strspn(e->serial, "0123456789abcdef") != strlen(e->serial))
+                return -EBADMSG;
+        return 0;
+}
+
+int revocations_parse(const char *text, size_t size, Revocations *ret) {
+        _cleanup_(revocations_done) Revocations l = {};
+        json_t *root, *list, *v;
+        size_t i;
+        int r = 0;
+
+        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
+        list = json_is_object(root) ? json_object_get(root, "revocations") : NULL;
+        if (!json_is_array(list))
+                r = -EBADMSG;
+        else if (!(l.entries = calloc(json_array_size(list) + 1, sizeof(Revocation))))
+                r = -ENOMEM;
+        if (r >= 0)
+                json_array_foreach(list, i, v) {
+                        r = parse_one(v, &l.entries[l.n++]);
+                        if (r < 0)
+                                break;
+                }
+        json_decref(root);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        *ret = l;
+        l = (Revocations){};
+        return 0;
+}
+
+static int revocations_path(const char *state_dir, char **ret) {
+        return asprintf(ret, "%s/revocations.json", state_dir) < 0 ? -ENOMEM : 0;
+}
+
+static int load_path(const char *path, Revocations *ret) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, REVOCATIONS_MAX, &data, &size);
+        if (r == -ENOENT) {
+                *ret = (Revocations){};
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        return revocations_parse((const char *)data, size, ret);
+}
+
+int revocations_load(const char *state_dir, Revocations *ret) {
+        _cleanup_free_ char *path = NULL;
+
+        if (revocations_path(state_dir, &path) < 0)
+                return -ENOMEM;
+        return load_path(path, ret);
+}
+
+const Revocation *revocations_lookup(const Revocations *l, const char *name, const char *serial) {
+        for (size_t i = 0; l && name && serial && i < l->n; i++)
+                if (strcmp(l->entries[i].name, name) == 0 && strcmp(l->entries[i].serial, serial) == 0)
+                        return &l->entries[i];
+        return NULL;
+}
+
+static json_t *
+entry_json(const char *name, const char *serial, const char *reason, usec_t at, usec_t not_after) {
+        return json_pack(
+            "{s:s, s:s, s:s, s:I, s:I}", "name", name, "serial", serial, "reason", reason, "revoked_at",
+            (json_int_t)(at / USEC_PER_SEC), "not_after", (json_int_t)(not_after / USEC_PER_SEC));
+}
+
+int revocations_add(
+    const char *state_dir,
+    const char *name,
+    const char *serial,
+    const char *reason,
+    usec_t not_after,
+    usec_t now) {
+        _cleanup_(revocations_done) Revocations l = {};
+        _cleanup_free_ char *path = NULL, *lock_path = NULL, *text = NULL;
+        _cleanup_close_ int lock = -1;
+        json_t *root, *list;
+        int r;
+
+        /* Its own lock: `revoke` and `ca revoke` may run at the same time, beside a daemon. */
+        if (revocations_path(state_dir, &path) < 0 || asprintf(&lock_path, "%s.lock", path) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock < 0 || flock(lock, LOCK_EX) < 0)
+                return log_error_errno(-errno, "cannot lock %s: %m", lock_path);
+        r = load_path(path, &l);
+        if (r == -EBADMSG)
+                return log_error_errno(
+                    r, "%s is damaged; not writing over it (look at it, or remove it)", path);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s: %m", path);
+        list = json_array();
+        for (size_t i = 0; list && i < l.n; i++) {
+                const Revocation *e = &l.entries[i];
+
+                /* An expired certificate needs no record; the same one recorded again is replaced. */
+                if (e->not_after < now || (strcmp(e->name, name) == 0 && strcmp(e->serial, serial) == 0))
+                        continue;
+                json_array_append_new(
+                    list, entry_json(e->name, e->serial, e->reason, e->revoked_at, e->not_after));
+        }
+        if (list)
+                json_array_append_new(list, entry_json(name, serial, reason, now, not_after));
+        root = json_pack("{s:o*}", "revocations", list);
+        text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(root);
+        if (!text)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = install_file(&(InstallFile){
+            .path = path,
+            .data = text,
+            .size = strlen(text),
+            .mode = 0600,
+            .uid = (uid_t)-1,
+            .gid = (gid_t)-1});
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", path);
+        return 0;
+}
+
+int revocations_find(const char *state_dir, const char *name, const char *serial, Revocation *ret) {
+        _cleanup_(revocations_done) Revocations l = {};
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!name || !serial)
+                return 0;
+        if (revocations_path(state_dir, &path) < 0)
+                return -ENOMEM;
+        r = load_path(path, &l);
+        if (r < 0)
+                return log_debug_errno(r, "cannot read %s: %m", path);
+        for (size_t i = 0; i < l.n; i++)
+                if (strcmp(l.entries[i].name, name) == 0 && strcmp(l.entries[i].serial, serial) == 0) {
+                        *ret = l.entries[i];
+                        l.entries[i] = (Revocation){};
+                        return 1;
+                }
+        return 0;
+}
+
+int revocations_add_certificate(
+    const char *state_dir,
+    const char *name,
+    const uint8_t *data,
+    size_t size,
+    const char *reason,
+    usec_t now) {
+        _cleanup_cert_facts_ CertFacts *f = NULL;
+        int r;
+
+        r = x509_inspect(
+            &(X509Input){.cert_data = data, .cert_size = size, .key_mode = (mode_t)-1}, now, &f);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the revoked certificate: %m", name);
+        if (!f->parsed || !f->serial)
+                return log_error_errno(-EBADMSG, "%s: the revoked certificate cannot be parsed", name);
+        return revocations_add(state_dir, name, f->serial, reason, f->not_after, now);
+}
