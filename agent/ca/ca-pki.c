@@ -72,13 +72,22 @@ static bool self_signed(gnutls_x509_crt_t crt) {
         return gnutls_x509_crt_check_issuer(crt, crt) != 0;
 }
 
+static bool self_signed_file(const char *path) {
+        _cleanup_(crts_done) Crts l = {};
+
+        return read_crts(path, &l) >= 0 && self_signed(l.crts[0]);
+}
+
 static char *previous_path(const char *path) {
         char *p = NULL;
 
         return asprintf(&p, "%s%s", path, CA_PREVIOUS_SUFFIX) < 0 ? NULL : p;
 }
 
-int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor) {
+/* ca_chain(); `quiet`: failures are not logged (check asks for every set, a CA not made yet is the CA
+ * row's problem). */
+static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, gnutls_datum_t *ret_chain,
+                          gnutls_datum_t *ret_anchor) {
         _cleanup_datum_ gnutls_datum_t chain = {}, anchor = {};
         gnutls_x509_crt_t top = NULL;
         bool rooted = false;
@@ -89,6 +98,8 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
                 _cleanup_(crts_done) Crts l = {};
 
                 r = read_crts(c->certificate, &l);
+                if (r < 0 && quiet)
+                        return r;
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot read the certificate %s: %m", c->name,
                                                c->certificate);
@@ -127,6 +138,8 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
                 gnutls_x509_crt_deinit(top);
         if (r >= 0 && !anchor.data)
                 r = -EBADMSG;
+        if (r < 0 && quiet)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot assemble its chain: %m", ca->name);
         if (!chain.data && (r = datum_append(&chain, "", 0)) < 0)
@@ -134,6 +147,30 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
         *ret_chain = chain;
         *ret_anchor = anchor;
         chain = anchor = (gnutls_datum_t) {};
+        return 0;
+}
+
+int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor) {
+        return chain_assemble(inv, ca, false, ret_chain, ret_anchor);
+}
+
+int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret) {
+        _cleanup_datum_ gnutls_datum_t chain = {}, anchor = {};
+        _cleanup_free_ char *prev = previous_path(ca->certificate);
+        _cleanup_(crts_done) Crts old = {};
+        int r;
+
+        if (!prev)
+                return -ENOMEM;
+        r = chain_assemble(inv, ca, true, &chain, &anchor);
+        if (r < 0)
+                return r;
+        /* An intermediate's previous generation, while its leaves are still in use (a root's is in the
+         * anchor already). */
+        if (!self_signed_file(prev) && read_crts(prev, &old) >= 0 && (r = datum_append_crt(&anchor, old.crts[0])) < 0)
+                return r;
+        *ret = anchor;
+        anchor = (gnutls_datum_t) {};
         return 0;
 }
 

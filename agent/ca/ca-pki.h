@@ -23,6 +23,11 @@
  * -errno (logged). */
 int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor);
 
+/* What the leaves of `ca` are checked against when their set names no `ca =` (as issue = self trusts its
+ * own certificate): the anchor ca_chain() finds, with the previous generation during a rotation. PEM,
+ * gnutls-allocated. Returns 0 or -errno (not logged: a CA not made yet is the CA row's problem). */
+int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret);
+
 /* Each name against the permitted-names of `ca` and of every CA above it: -EPERM (logged, naming the name
  * and the CA) for the first name outside, 0 when all may be issued. `who` prefixes the message. */
 int ca_names_check(const Inventory *inv, const CaConfig *ca, char *const *names, const char *who);

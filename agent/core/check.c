@@ -7,6 +7,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "ca-pki.h"
 #include "check.h"
 #include "crl.h"
 #include "fd-util.h"
@@ -20,7 +21,8 @@
 
 /* One CA file's trust list, loaded once per worker (GnuTLS trust lists are not shared across threads). */
 typedef struct TrustEntry {
-        const char *path; /* NULL: the system store */
+        const char *path; /* NULL: the system store, or `ca`'s bundle */
+        const CaConfig *ca; /* a set of ca:NAME without `ca =`: trusts its CA, as issuer = self trusts itself */
         gnutls_x509_trust_list_t trust;
         gnutls_x509_crt_t *cas; /* the anchors of an explicit CA file, for the direct verification */
         unsigned n_cas;
@@ -50,13 +52,16 @@ typedef struct Job {
         usec_t now;
 } Job;
 
-static TrustEntry *worker_trust(Worker *w, const char *path) {
+static TrustEntry *worker_trust(Worker *w, const Inventory *inv, const CertConfig *c) {
+        const CaConfig *ca = !c->ca && c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        const char *path = c->ca;
         TrustEntry *t;
         FileBuffer b = {};
         int r;
 
         for (size_t i = 0; i < w->n_trust; i++)
-                if (w->trust[i].path == path || (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0))
+                if (w->trust[i].ca == ca &&
+                    (w->trust[i].path == path || (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0)))
                         return &w->trust[i];
 
         t = realloc(w->trust, (w->n_trust + 1) * sizeof(TrustEntry));
@@ -64,17 +69,29 @@ static TrustEntry *worker_trust(Worker *w, const char *path) {
                 return NULL;
         w->trust = t;
         t = &w->trust[w->n_trust++];
-        *t = (TrustEntry) { .path = path };
+        *t = (TrustEntry) { .path = path, .ca = ca };
 
-        if (path) {
+        if (ca) {
+                gnutls_datum_t pem = {};
+
+                r = ca_trust_bundle(inv, ca, &pem);
+                if (r >= 0) {
+                        b.data = pem.data;
+                        b.size = pem.size;
+                }
+        } else if (path)
                 r = read_file_into(path, INPUT_MAX, &b, NULL);
-                if (r >= 0)
-                        r = x509_trust_new(b.data, b.size, &t->trust);
+        else
+                r = x509_trust_new(NULL, 0, &t->trust);
+        if (r >= 0 && b.data) {
+                r = x509_trust_new(b.data, b.size, &t->trust);
                 if (r >= 0 && x509_load_crts(b.data, b.size, &t->cas, &t->n_cas) < 0)
                         t->n_cas = 0; /* the trust list alone will do */
+        }
+        if (ca)
+                gnutls_free(b.data);
+        else
                 free(b.data);
-        } else
-                r = x509_trust_new(NULL, 0, &t->trust);
         if (r < 0)
                 t->error = -r;
         return t;
@@ -132,6 +149,40 @@ static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c
         return rotated;
 }
 
+/* Revocation: the set's CRLs, believed only when signed by its issuer, whose certificate is in the
+ * chain after the leaf or among the trust anchors (the system store is asked for the chain's last
+ * issuer); and the compromised-keys list. */
+static int check_crls(const Inventory *inv, const CertConfig *c, const X509Input *in, const TrustEntry *trust,
+                      CertFacts *f, usec_t now) {
+        gnutls_x509_crt_t *chain = NULL, *cas = NULL, found = NULL;
+        unsigned n = 0, n_cas = 0;
+        int r;
+
+        if (!crl_cert_has_crls(inv, c) || !f->parsed || !in->cert_data ||
+            x509_load_crts(in->cert_data, in->cert_size, &chain, &n) < 0 || n == 0)
+                return crl_check_cert(inv, c, NULL, NULL, 0, f, now);
+        cas = calloc(n + trust->n_cas + 1, sizeof(gnutls_x509_crt_t));
+        if (!cas) {
+                x509_crts_free(chain, n);
+                return -ENOMEM;
+        }
+        for (unsigned i = 1; i < n; i++)
+                cas[n_cas++] = chain[i];
+        for (unsigned i = 0; i < trust->n_cas; i++)
+                cas[n_cas++] = trust->cas[i];
+        if (trust->n_cas == 0 && trust->trust &&
+            gnutls_x509_trust_list_get_issuer(trust->trust, chain[n - 1], &found, GNUTLS_TL_GET_COPY) < 0)
+                found = NULL;
+        if (found)
+                cas[n_cas++] = found;
+        r = crl_check_cert(inv, c, chain[0], cas, n_cas, f, now);
+        if (found)
+                gnutls_x509_crt_deinit(found);
+        free(cas);
+        x509_crts_free(chain, n);
+        return r;
+}
+
 static int inspect_one(unsigned worker, size_t item, void *userdata) {
         Job *job = userdata;
         Worker *w = &job->workers[worker];
@@ -155,7 +206,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         };
         int r;
 
-        trust = worker_trust(w, c->ca);
+        trust = worker_trust(w, inv, c);
         if (!trust)
                 return -ENOMEM;
         in.trust = trust->trust;
@@ -205,7 +256,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         if (r < 0)
                 return r;
         /* Revocation (issue 11): its CRLs and the compromised-keys list. */
-        r = crl_check_cert(inv, c, res->facts, job->now);
+        r = check_crls(inv, c, &in, trust, res->facts, job->now);
         if (r < 0)
                 return r;
         if (c->issuer == ISSUER_CA && res->facts->parsed)
@@ -215,7 +266,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         if (r < 0)
                 return r;
         if (trust->error > 0 && res->facts->parsed)
-                return add_trust_problem(res->facts, c->ca, trust->error);
+                return add_trust_problem(res->facts, c->ca ?: trust->ca ? trust->ca->certificate : NULL, trust->error);
         return 0;
 }
 
