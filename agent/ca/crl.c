@@ -361,11 +361,15 @@ static int add_crl_expiry(CertFacts *f, const char *path, const CrlInfo *info, T
 /* Why a revocation without a reason, or for key compromise, is taken as one: a CA that does not say
  * cannot be assumed to mean something milder. Our own CA's CRL names no reasons (GnuTLS writes none per
  * entry): its index keeps them. */
-static const char *entry_reason(const Inventory *inv, const CaConfig *ca, const char *serial, int reason,
-                                bool *ret_compromised) {
+static const char *entry_reason(const Inventory *inv, const CaConfig *ca, const char *path, const char *serial,
+                                int reason, bool *ret_compromised) {
         _cleanup_(ca_index_done) CaIndex idx = {};
         const CaIndexEntry *e;
 
+        /* A watched set may name our CA's CRL without being its set: the CA whose crl it is knows. */
+        for (size_t i = 0; !ca && i < inv->n_ca; i++)
+                if (inv->ca[i]->crl && strcmp(inv->ca[i]->crl, path) == 0)
+                        ca = inv->ca[i];
         if (reason < 0 && ca && ca_index_load(inv->agent.state_directory, ca->name, &idx) >= 0 &&
             (e = ca_index_find(&idx, serial)) && e->revoked)
                 reason = (int) e->reason;
@@ -411,7 +415,7 @@ static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConf
 
                 if (strcmp(v.info.serials[i], f->serial) != 0)
                         continue;
-                reason = entry_reason(inv, ca, f->serial, v.info.reasons[i], &compromised);
+                reason = entry_reason(inv, ca, path, f->serial, v.info.reasons[i], &compromised);
                 f->key_compromised = f->key_compromised || compromised;
                 return cert_facts_add_problem(f, PROBLEM_REVOKED, "serial %s revoked on %s, reason %s (CRL %s)", f->serial,
                                               format_timestamp_iso(when, sizeof(when), v.info.revoked_at[i]), reason,
