@@ -61,6 +61,9 @@ static const char *arg_out = NULL;
 static const char *arg_usage = NULL;
 static const char *arg_validity = NULL;
 static bool arg_reissue = false;
+/* ca sign: the subject certherd writes (default CN = the first SAN), or the request's, checked */
+static const char *arg_subject = NULL;
+static bool arg_keep_subject = false;
 static ImportOptions arg_import = {};
 static bool arg_no_daemon = false;
 
@@ -112,6 +115,8 @@ static void help(void) {
                "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
                "      --usage U          ca sign: server, client (default) or server+client\n"
                "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
+               "      --subject DN       ca sign: the subject to write (default: CN = the first name)\n"
+               "      --keep-subject     ca sign: keep the request's subject, each attribute checked\n"
                "      --reissue          ca rotate: re-issue the CA's certificates now\n"
                "      --no-daemon        check, status, renew: work alone even while certherd run is running\n"
                "  -h, --help             show this help\n"
@@ -657,7 +662,8 @@ static int verb_ca(char **args) {
             (strcmp(sub, "init") != 0 && strcmp(sub, "rotate") != 0 && strcmp(sub, "import") != 0 &&
              strcmp(sub, "sign") != 0))
                 return usage_error("%s", "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
-                                         "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue] | "
+                                         "ca sign CA CSR [--usage U] [--validity D] [--subject DN | --keep-subject] [--out FILE] | "
+                                         "ca rotate NAME [--reissue] | "
                                          "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
         if (arg_csr && strcmp(sub, "init") != 0)
                 return usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
@@ -665,6 +671,11 @@ static int verb_ca(char **args) {
                 return usage_error("--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
         if ((arg_usage || arg_validity) && strcmp(sub, "sign") != 0)
                 return usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
+        if ((arg_subject || arg_keep_subject) && strcmp(sub, "sign") != 0)
+                return usage_error("--subject and --keep-subject apply to ca sign only, not to 'ca %s'", sub);
+        if (arg_subject && (arg_keep_subject || !config_subject_is_valid(arg_subject)))
+                return usage_error("invalid --subject '%s': expected a DN such as 'CN=device-01,O=Example' "
+                                   "(not with --keep-subject)", arg_subject);
         if (arg_reissue && strcmp(sub, "rotate") != 0)
                 return usage_error("--reissue applies to ca rotate only, not to 'ca %s'", sub);
         if (arg_usage && (usage = usage_from_string(arg_usage)) < 0)
@@ -690,7 +701,11 @@ static int verb_ca(char **args) {
                 if (r >= 0)
                         r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
         } else if (strcmp(sub, "sign") == 0)
-                r = ca_sign(inv, ca, args[2], usage, validity, arg_out, now_realtime());
+                r = ca_sign(inv, ca,
+                            &(CaSignRequest) { .csr_path = args[2], .usage = usage, .validity = validity,
+                                               .out = arg_out, .subject = arg_subject,
+                                               .keep_subject = arg_keep_subject },
+                            now_realtime());
         else {
                 r = ca_rotate(inv, ca, now_realtime());
                 /* Peers must find a CRL of the new generation before its first leaf (and the old one's, for
@@ -951,7 +966,8 @@ static int verb_import(char **args) {
 int main(int argc, char *argv[]) {
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_FORMAT, ARG_PASSWORD_FILE, ARG_FORCE, ARG_REASON, ARG_LOG_LEVEL,
                ARG_NO_DAEMON, ARG_CSR, ARG_OUT, ARG_USAGE, ARG_VALIDITY, ARG_REISSUE, ARG_CONFIG_DIR,
-               ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE, ARG_CA, ARG_SERIAL };
+               ARG_WRITE, ARG_STATE_DIRECTORY, ARG_DISABLE_SOURCE, ARG_CA, ARG_SERIAL,
+               ARG_SUBJECT, ARG_KEEP_SUBJECT };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -967,6 +983,8 @@ int main(int argc, char *argv[]) {
                 { "usage", required_argument, NULL, ARG_USAGE },
                 { "validity", required_argument, NULL, ARG_VALIDITY },
                 { "reissue", no_argument, NULL, ARG_REISSUE },
+                { "subject", required_argument, NULL, ARG_SUBJECT },
+                { "keep-subject", no_argument, NULL, ARG_KEEP_SUBJECT },
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "write", required_argument, NULL, ARG_WRITE },
                 { "state-directory", required_argument, NULL, ARG_STATE_DIRECTORY },
@@ -1026,6 +1044,12 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_REISSUE:
                         arg_reissue = true;
+                        break;
+                case ARG_SUBJECT:
+                        arg_subject = optarg;
+                        break;
+                case ARG_KEEP_SUBJECT:
+                        arg_keep_subject = true;
                         break;
                 case ARG_NO_DAEMON:
                         arg_no_daemon = true;
