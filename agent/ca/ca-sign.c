@@ -45,7 +45,8 @@ static int crq_names(gnutls_x509_crq_t crq, char ***ret) {
                 if (r < 0)
                         return -EINVAL;
                 buf[size] = 0;
-                /* An embedded NUL hides another name; an address is binary (10.0.0.1, fd00::1 hold zeros). */
+                /* An embedded NUL hides another name; an address is binary (10.0.0.1, fd00::1 hold zeros).
+                 */
                 if (type != GNUTLS_SAN_IPADDRESS && memchr(buf, 0, size))
                         return -EINVAL;
                 switch (type) {
@@ -53,15 +54,16 @@ static int crq_names(gnutls_x509_crq_t crq, char ***ret) {
                         e = strdup(buf);
                         break;
                 case GNUTLS_SAN_IPADDRESS:
-                        if ((size != 4 && size != 16) || !inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, ip, sizeof(ip)))
+                        if ((size != 4 && size != 16) ||
+                            !inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, ip, sizeof(ip)))
                                 return -EINVAL;
                         e = strdup(ip);
                         break;
                 case GNUTLS_SAN_URI:
-                        (void) asprintf(&e, "uri:%s", buf);
+                        (void)asprintf(&e, "uri:%s", buf);
                         break;
                 case GNUTLS_SAN_RFC822NAME:
-                        (void) asprintf(&e, "email:%s", buf);
+                        (void)asprintf(&e, "email:%s", buf);
                         break;
                 default:
                         return -EOPNOTSUPP;
@@ -81,7 +83,6 @@ static int crq_names(gnutls_x509_crq_t crq, char ***ret) {
         return 0;
 }
 
-
 /* Whether some CA from `ca` up constrains the names it issues. */
 static const CaConfig *constrained(const Inventory *inv, const CaConfig *ca) {
         for (const CaConfig *c = ca; c; c = c->parent ? inventory_find_ca(inv, c->parent) : NULL)
@@ -98,27 +99,35 @@ static int check_cn(const Inventory *inv, const CaConfig *ca, const char *cn, Us
         const CaConfig *c;
 
         if (strlen(cn) == 0 || strlen(cn) > CN_MAX)
-                return log_error_errno(-EINVAL, "%s: the request's CN is empty or longer than %d characters", who,
-                                       CN_MAX);
+                return log_error_errno(
+                    -EINVAL, "%s: the request's CN is empty or longer than %d characters", who, CN_MAX);
         for (const char *p = cn; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        return log_error_errno(-EINVAL, "%s: the request's CN holds control characters", who);
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return log_error_errno(
+                            -EINVAL, "%s: the request's CN holds control characters", who);
         if ((t == NAME_DNS || t == NAME_IP) && config_name_is_valid(cn))
-                return ca_names_check(inv, ca, (char *const[]) { (char *) cn, NULL }, who);
+                return ca_names_check(inv, ca, (char *const[]){(char *)cn, NULL}, who);
         if (usage == USAGE_SERVER)
-                return log_error_errno(-EPERM, "%s: the request's CN '%s' is not a DNS name or IP address: refusing "
-                                       "it for a server certificate", who, cn);
+                return log_error_errno(
+                    -EPERM,
+                    "%s: the request's CN '%s' is not a DNS name or IP address: refusing "
+                    "it for a server certificate",
+                    who, cn);
         c = constrained(inv, ca);
         if (c)
-                return log_error_errno(-EPERM, "%s: refusing the CN '%s': a plain identity, which the permitted-names of "
-                                       "[ca \"%s\"] (%s) cannot vouch for", who, cn, c->name, c->permitted_names[0]);
+                return log_error_errno(
+                    -EPERM,
+                    "%s: refusing the CN '%s': a plain identity, which the permitted-names of "
+                    "[ca \"%s\"] (%s) cannot vouch for",
+                    who, cn, c->name, c->permitted_names[0]);
         return 0;
 }
 
 /* --keep-subject: the request's subject, each attribute checked. A CN as above; any other attribute (O,
  * OU, …) names no DNS name, address, URI or mailbox that permitted-names could check: accepted only from
  * a CA that constrains nothing. */
-static int keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usage, const char *who) {
+static int
+keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usage, const char *who) {
         _cleanup_strv_free_ char **parts = NULL;
         const CaConfig *c = constrained(inv, ca);
         int r;
@@ -126,23 +135,35 @@ static int keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn
         if (!dn[0])
                 return log_error_errno(-EINVAL, "%s: --keep-subject, but the request has no subject", who);
         if (config_subject_split(dn, &parts) < 0)
-                return log_error_errno(-EINVAL, "%s: --keep-subject: the request's subject '%s' has attributes "
-                                       "certherd cannot check (CN, O, OU, L, ST, C, DC, UID, serialNumber, one "
-                                       "value each)", who, dn);
+                return log_error_errno(
+                    -EINVAL,
+                    "%s: --keep-subject: the request's subject '%s' has attributes "
+                    "certherd cannot check (CN, O, OU, L, ST, C, DC, UID, serialNumber, one "
+                    "value each)",
+                    who, dn);
         /* The CN first: the name a peer trusts most is the one to name when refusing. */
         for (size_t i = 0; parts[i] && parts[i + 1]; i += 2)
                 if (strcasecmp(parts[i], "CN") == 0 && (r = check_cn(inv, ca, parts[i + 1], usage, who)) < 0)
                         return r;
         for (size_t i = 0; c && parts[i] && parts[i + 1]; i += 2)
                 if (strcasecmp(parts[i], "CN") != 0)
-                        return log_error_errno(-EPERM, "%s: --keep-subject: refusing %s=%s: no permitted-names entry of "
-                                               "[ca \"%s\"] can vouch for it", who, parts[i], parts[i + 1], c->name);
+                        return log_error_errno(
+                            -EPERM,
+                            "%s: --keep-subject: refusing %s=%s: no permitted-names entry of "
+                            "[ca \"%s\"] can vouch for it",
+                            who, parts[i], parts[i + 1], c->name);
         return 0;
 }
 
 /* The subject to write (NULL: CN = the first DNS name or IP of `names`, as for a set). */
-static int sign_subject(const Inventory *inv, const CaConfig *ca, gnutls_x509_crq_t crq, const CaSignRequest *req,
-                        char *const *names, const char *who, char **ret) {
+static int sign_subject(
+    const Inventory *inv,
+    const CaConfig *ca,
+    gnutls_x509_crq_t crq,
+    const CaSignRequest *req,
+    char *const *names,
+    const char *who,
+    char **ret) {
         _cleanup_datum_ gnutls_datum_t dn = {};
         char cn[256], *s = NULL;
         size_t size = sizeof(cn) - 1;
@@ -151,22 +172,25 @@ static int sign_subject(const Inventory *inv, const CaConfig *ca, gnutls_x509_cr
         if (req->subject)
                 return (*ret = strdup(req->subject)) ? 0 : log_error_errno(-ENOMEM, "Out of memory");
         if (req->keep_subject) {
-                if (gnutls_x509_crq_get_dn3(crq, &dn, 0) < 0 && (dn = (gnutls_datum_t) {}, false))
+                if (gnutls_x509_crq_get_dn3(crq, &dn, 0) < 0 && (dn = (gnutls_datum_t){}, false))
                         return -EINVAL;
-                r = keep_subject(inv, ca, dn.data ? (const char *) dn.data : "", req->usage, who);
+                r = keep_subject(inv, ca, dn.data ? (const char *)dn.data : "", req->usage, who);
                 if (r < 0)
                         return r;
-                return (*ret = strdup((const char *) dn.data)) ? 0 : log_error_errno(-ENOMEM, "Out of memory");
+                return (*ret = strdup((const char *)dn.data)) ? 0
+                                                              : log_error_errno(-ENOMEM, "Out of memory");
         }
         if (names && names[0]) {
                 *ret = NULL;
                 return 0;
         }
-        /* No SAN: a client known by its CN alone (`openssl req -subj /CN=device-01`) keeps that CN — only it. */
+        /* No SAN: a client known by its CN alone (`openssl req -subj /CN=device-01`) keeps that CN — only
+         * it. */
         if (req->usage == USAGE_SERVER ||
             gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &size) < 0)
-                return log_error_errno(-EINVAL, "%s: the request names no subjectAltName (DNS, IP, URI or email)%s", who,
-                                       req->usage == USAGE_SERVER ? "" : " and no CN");
+                return log_error_errno(
+                    -EINVAL, "%s: the request names no subjectAltName (DNS, IP, URI or email)%s", who,
+                    req->usage == USAGE_SERVER ? "" : " and no CN");
         cn[size] = 0;
         if (memchr(cn, 0, size))
                 return log_error_errno(-EINVAL, "%s: the request's CN holds a NUL byte", who);
@@ -191,7 +215,8 @@ static int sign_subject(const Inventory *inv, const CaConfig *ca, gnutls_x509_cr
         }
         if (!config_subject_is_valid(s)) {
                 free(s);
-                return log_error_errno(-EINVAL, "%s: the request's CN '%s' cannot be written as a subject", who, cn);
+                return log_error_errno(
+                    -EINVAL, "%s: the request's CN '%s' cannot be written as a subject", who, cn);
         }
         *ret = s;
         return 0;
@@ -211,11 +236,14 @@ static int refuse_compromised(const Inventory *inv, gnutls_pubkey_t pub, const c
         if (r >= 0)
                 r = compromised_keys_check(inv->agent.state_directory, pin, &since);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the compromised-keys list: %m; refusing to sign", who);
+                return log_error_errno(
+                    r, "%s: cannot read the compromised-keys list: %m; refusing to sign", who);
         if (r > 0)
-                return log_error_errno(-EKEYREVOKED, "%s: refusing to sign: the request's key was revoked with "
-                                       "key-compromise on %s and is never certified again", who,
-                                       format_timestamp_iso(when, sizeof(when), since));
+                return log_error_errno(
+                    -EKEYREVOKED,
+                    "%s: refusing to sign: the request's key was revoked with "
+                    "key-compromise on %s and is never certified again",
+                    who, format_timestamp_iso(when, sizeof(when), since));
         return 0;
 }
 
@@ -227,7 +255,7 @@ static void print_signed(gnutls_x509_crt_t leaf, const char *who) {
         size_t k = 0;
 
         if (gnutls_x509_crt_get_dn3(leaf, &dn, 0) >= 0)
-                subject = x509_escape_text((const char *) dn.data, dn.size);
+                subject = x509_escape_text((const char *)dn.data, dn.size);
         for (unsigned seq = 0; k + 2 < sizeof(names); seq++) {
                 char buf[1024], ip[INET6_ADDRSTRLEN];
                 size_t size = sizeof(buf) - 1;
@@ -245,7 +273,8 @@ static void print_signed(gnutls_x509_crt_t leaf, const char *who) {
                 else if (type == GNUTLS_SAN_RFC822NAME)
                         prefix = "email:";
                 esc = x509_escape_text(v, strlen(v));
-                k += (size_t) snprintf(names + k, sizeof(names) - k, "%s%s%s", k ? " " : "", prefix, esc ?: "?");
+                k += (size_t)snprintf(
+                    names + k, sizeof(names) - k, "%s%s%s", k ? " " : "", prefix, esc ?: "?");
         }
         if (k >= sizeof(names))
                 k = sizeof(names) - 1;
@@ -272,11 +301,13 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
                 return log_error_errno(r, "cannot read %s: %m", csr_path);
         if (gnutls_x509_crq_init(&crq) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r = gnutls_x509_crq_import(crq, &(gnutls_datum_t) { data, (unsigned) size }, GNUTLS_X509_FMT_PEM);
+        r = gnutls_x509_crq_import(crq, &(gnutls_datum_t){data, (unsigned)size}, GNUTLS_X509_FMT_PEM);
         if (r < 0)
-                r = gnutls_x509_crq_import(crq, &(gnutls_datum_t) { data, (unsigned) size }, GNUTLS_X509_FMT_DER);
+                r = gnutls_x509_crq_import(
+                    crq, &(gnutls_datum_t){data, (unsigned)size}, GNUTLS_X509_FMT_DER);
         if (r < 0)
-                return log_error_errno(-EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)", csr_path);
+                return log_error_errno(
+                    -EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)", csr_path);
         /* Proof that the requester holds the key. */
         if (gnutls_x509_crq_verify(crq, 0) < 0)
                 return log_error_errno(-EBADMSG, "%s: the request's signature does not verify", csr_path);
@@ -284,20 +315,23 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = gnutls_pubkey_import_x509_crq(pub, crq, 0);
         if (r < 0)
-                return log_error_errno(errno_from_gnutls(r), "%s: cannot read the request's public key", who);
+                return log_error_errno(
+                    errno_from_gnutls(r), "%s: cannot read the request's public key", who);
         r = refuse_compromised(inv, pub, who);
         if (r < 0)
                 return r;
 
         r = crq_names(crq, &names);
         if (r < 0)
-                return log_error_errno(r, "%s: %s", who,
-                                       r == -EOPNOTSUPP ? "the request has a subjectAltName of a type not issued here "
-                                                          "(DNS names, IPs, URIs and email addresses are)"
-                                                        : "cannot read the request's subjectAltName");
+                return log_error_errno(
+                    r, "%s: %s", who,
+                    r == -EOPNOTSUPP ? "the request has a subjectAltName of a type not issued here "
+                                       "(DNS names, IPs, URIs and email addresses are)"
+                                     : "cannot read the request's subjectAltName");
         for (size_t i = 0; names && names[i]; i++)
                 if (!config_name_is_valid(names[i]))
-                        return log_error_errno(-EINVAL, "%s: invalid name '%s' in the request", who, names[i]);
+                        return log_error_errno(
+                            -EINVAL, "%s: invalid name '%s' in the request", who, names[i]);
         r = ca_names_check(inv, ca, names, who);
         if (r < 0)
                 return r;
@@ -311,14 +345,19 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
         r = ca_chain(inv, ca, &chain, &anchor);
         if (r < 0)
                 return r;
-        r = ca_issue_pubkey(ca_crt, ca_key, pub,
-                            &(IssueRequest) { .names = names, .subject = subject, .usage = req->usage,
-                                              .validity = req->validity ?: ca->validity, .now = now },
-                            &leaf);
+        r = ca_issue_pubkey(
+            ca_crt, ca_key, pub,
+            &(IssueRequest){
+                .names = names,
+                .subject = subject,
+                .usage = req->usage,
+                .validity = req->validity ?: ca->validity,
+                .now = now},
+            &leaf);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot sign the request: %s", who,
-                                       r == -EPERM ? "a name is outside the CA certificate's name constraints"
-                                                   : strerror(-r));
+                return log_error_errno(
+                    r, "%s: cannot sign the request: %s", who,
+                    r == -EPERM ? "a name is outside the CA certificate's name constraints" : strerror(-r));
         print_signed(leaf, who);
         r = ca_export_pem(leaf, &pem);
         if (r >= 0)
@@ -326,7 +365,8 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
         if (r >= 0)
                 r = ca_write_out(req->out, &pem, 0644);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot write the certificate to %s: %m", who, req->out ?: "stdout");
+                return log_error_errno(
+                    r, "%s: cannot write the certificate to %s: %m", who, req->out ?: "stdout");
         ca_index_record_hook(inv, ca, leaf, NULL);
         if (req->out && strcmp(req->out, "-") != 0)
                 log_notice("%s: signed, written to %s", who, req->out);

@@ -16,8 +16,8 @@ bool config_permitted_name_is_valid(const char *s) {
         if (strncmp(s, "uri:", 4) == 0)
                 return s[4] && config_name_is_valid(s);
         if (strncmp(s, "email:", 6) == 0)
-                return config_permitted_name_is_valid(s + 6) && !strchr(s + 6, '/') && strncmp(s + 6, "uri:", 4) != 0 &&
-                       strncmp(s + 6, "email:", 6) != 0;
+                return config_permitted_name_is_valid(s + 6) && !strchr(s + 6, '/') &&
+                       strncmp(s + 6, "uri:", 4) != 0 && strncmp(s + 6, "email:", 6) != 0;
         if (strchr(s, '/'))
                 return config_parse_network(s, a, &len, &prefix) >= 0;
         if (s[0] == '.')
@@ -46,7 +46,7 @@ static bool ip_permitted(const char *net, const char *ip) {
         if (inet_pton(len == 4 ? AF_INET : AF_INET6, ip, a) != 1)
                 return false;
         for (unsigned bit = 0; bit < prefix; bit++) {
-                unsigned char m = (unsigned char) (0x80 >> (bit % 8));
+                unsigned char m = (unsigned char)(0x80 >> (bit % 8));
 
                 if ((n[bit / 8] & m) != (a[bit / 8] & m))
                         return false;

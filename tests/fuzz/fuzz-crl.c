@@ -19,14 +19,16 @@ static gnutls_x509_crt_t ca, leaf;
 
 static void setup(void) {
         gnutls_x509_privkey_t ca_key = NULL, leaf_key = NULL;
-        char *const names[] = { (char *) "fuzz.test", NULL };
+        char *const names[] = {(char *)"fuzz.test", NULL};
         usec_t now = 1767225600ULL * USEC_PER_SEC;
 
-        if (keygen_generate(KEY_TYPE_EC_P256, &ca_key) < 0 || keygen_generate(KEY_TYPE_EC_P256, &leaf_key) < 0 ||
+        if (keygen_generate(KEY_TYPE_EC_P256, &ca_key) < 0 ||
+            keygen_generate(KEY_TYPE_EC_P256, &leaf_key) < 0 ||
             ca_make_root(ca_key, "fuzz CA", 365 * USEC_PER_DAY, now, &ca) < 0 ||
-            ca_issue(ca, ca_key, leaf_key,
-                     &(IssueRequest) { .names = names, .usage = USAGE_SERVER, .validity = USEC_PER_DAY, .now = now },
-                     &leaf) < 0)
+            ca_issue(
+                ca, ca_key, leaf_key,
+                &(IssueRequest){.names = names, .usage = USAGE_SERVER, .validity = USEC_PER_DAY, .now = now},
+                &leaf) < 0)
                 abort();
         gnutls_x509_privkey_deinit(ca_key);
         gnutls_x509_privkey_deinit(leaf_key);
@@ -47,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 crl_info_done(&info);
         }
         for (size_t n = 0; n < 3; n++)
-                (void) crl_entry_reasons(data, size, n, reasons);
+                (void)crl_entry_reasons(data, size, n, reasons);
         if (crl_read_verified(data, size, leaf, &ca, 1, &v) >= 0) {
                 assert(v.trust != CRL_FOR_ISSUER && v.trust != CRL_FOR_CHAIN);
                 assert(v.error);
