@@ -205,8 +205,8 @@ static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x5
         return 1;
 }
 
-int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
-                gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
+int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
+                gnutls_x509_privkey_t *ret_key, gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_free_ char *password = NULL;
         _cleanup_free_ uint8_t *data = NULL;
@@ -222,7 +222,11 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         r = load_installed(c, password, &data, &size, &key, &encrypted);
         if (r < 0)
                 return r;
-        if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
+        /* A revoked certificate is never renewed with its key: whoever revoked it may hold the key. */
+        if (r > 0 && c->key_policy == KEY_POLICY_REUSE && revoked)
+                log_warning("%s: the installed certificate was revoked; making a new key (key-policy = reuse "
+                            "notwithstanding)", c->name);
+        else if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)
@@ -290,8 +294,8 @@ static int token_failed(const CertConfig *c, int r, const char *what, const char
                                r == -ENOENT ? "no such token or object" : strerror(-r));
 }
 
-int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
-                      KeyOrigin *ret_origin) {
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
+                      gnutls_privkey_t *ret_key, KeyOrigin *ret_origin) {
         _cleanup_free_ char *label = NULL, *cur = NULL, *next = NULL, *next_label = NULL;
         uint8_t pin[PIN_SIZE];
         KeyOrigin origin = KEY_ORIGIN_REUSED;
@@ -316,7 +320,8 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
                         return token_failed(c, r, "generate a key in the token of", c->key);
                 log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
                 origin = KEY_ORIGIN_NEW;
-        } else if (c->key_policy == KEY_POLICY_ROTATE) {
+        } else if (c->key_policy == KEY_POLICY_ROTATE || revoked) {
+                /* revoked: the installed key stays out of any new certificate, as with rotate. */
                 /* The announced next key, unless there is none or it is the installed certificate's. */
                 if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
                     (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {

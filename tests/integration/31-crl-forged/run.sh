@@ -127,3 +127,50 @@ expect 0 ch renew
 [ "$(spki_pin "$T/tls/app.crt")" != "$pin0" ] || die "renewed with the revoked key"
 expect 0 ch check app
 ok "the genuine CRL revokes; the set is renewed with a new key (key-policy = reuse notwithstanding)"
+
+# Any revocation, whatever its reason, renews with a new key: `ca revoke --reason superseded`.
+serial=$(openssl x509 -in "$T/tls/app.crt" -noout -serial | cut -d= -f2)
+pin1=$(spki_pin "$T/tls/app.crt")
+expect 0 ch ca revoke app --reason superseded
+expect 2 ch check app
+grep -q "revoked: serial .* reason superseded" "$T/out" || die "superseded: $(cat "$T/out")"
+expect 0 ch renew
+[ "$(spki_pin "$T/tls/app.crt")" != "$pin1" ] || die "renewed with the key of a superseded certificate"
+grep -q "$pin1" "$T/state/compromised-keys.json" 2>/dev/null && die "a superseded key was marked compromised"
+expect 0 ch check app
+ok "revoked as superseded: renewed with a new key, the old key not marked compromised"
+
+# A genuine CRL of the issuer (signed with its key by openssl, as a CA run elsewhere would) whose entry
+# gives no reason: taken as key compromise — the key is recorded and never certified again, by a
+# renewal or by ca sign.
+serial=$(openssl x509 -in "$T/tls/app.crt" -noout -serial | cut -d= -f2)
+pin2=$(spki_pin "$T/tls/app.crt")
+cp "$T/tls/app.key" "$T/old.key"
+mkdir -p "$T/real"
+printf 'R\t%s\t%s\t%s\tunknown\t/CN=app.test\n' "301231000000Z" "$(date -u +%y%m%d%H%M%SZ)" "$serial" >"$T/real/index.txt"
+echo 10 >"$T/real/crlnumber"
+cat >"$T/real/openssl.cnf" <<CNF
+[ca]
+default_ca = real
+[real]
+database = $T/real/index.txt
+crlnumber = $T/real/crlnumber
+default_md = sha256
+default_crl_days = 7
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+CNF
+openssl ca -config "$T/real/openssl.cnf" -gencrl -keyfile "$T/ca/ca.key" -cert "$T/ca/ca.crt" -out "$T/real.crl" \
+        2>"$T/real/err" || die "openssl ca -gencrl (genuine): $(cat "$T/real/err")"
+attack "$T/real.crl"
+expect 2 "$CERTHERD" -c "$T/attack.conf" check app
+grep -q "revoked: serial .* reason none given (taken as key compromise) (CRL $T/real.crl)" "$T/out" ||
+        die "genuine CRL without reason: $(cat "$T/out")"
+expect 0 "$CERTHERD" -c "$T/attack.conf" renew
+[ "$(spki_pin "$T/tls/app.crt")" != "$pin2" ] || die "renewed with the revoked key"
+grep -q "$pin2" "$T/state/compromised-keys.json" || die "the key was not recorded compromised"
+openssl req -new -key "$T/old.key" -subj "/CN=app.test" -addext "subjectAltName=DNS:app.test" -out "$T/old.csr" 2>/dev/null
+expect 1 ch ca sign corp "$T/old.csr" --usage server
+grep -q "revoked with key-compromise" "$T/err" || die "ca sign of the compromised key: $(cat "$T/err")"
+ok "a genuine CRL entry without a reason: renewed with a new key, the old key recorded compromised, ca sign refuses it"
