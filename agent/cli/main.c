@@ -365,10 +365,17 @@ static int renew_report(const PassResult *p) {
                         if (it->plan.why == RENEW_REASON_NONE && st->deploy_failed)
                                 printf("%s: deploy failed at %s: %s; next attempt from ", name, st->deploy_step ?: "?",
                                        st->deploy_error ?: "?");
+                        else if (it->plan.ineffective && st->failures == 0) /* the loop guard (policy) */
+                                printf("%s: renewal failing: the last renewal left what made it due; next attempt from ",
+                                       name);
                         else
                                 printf("%s: renewal failing: %u failed attempt%s, last error: %s; next attempt from ",
                                        name, st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown");
                         print_time("", it->plan.retry, "\n");
+                        failed++;
+                } else if (it->plan.action == PLAN_HELD && it->plan.looping) { /* the loop guard (policy) */
+                        printf("%s: renewal held: issued %u times within a quarter of its lifetime; no renewal "
+                               "until the inventory or its files change\n", name, it->plan.recent_issues);
                         failed++;
                 } else if (it->plan.action == PLAN_HELD) {
                         printf("%s: renewal held: %s; the certificate issued was kept, no new order until the "

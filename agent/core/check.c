@@ -9,6 +9,7 @@
 
 #include "ca-pki.h"
 #include "check.h"
+#include "config-value.h"
 #include "crl.h"
 #include "fd-util.h"
 #include "log.h"
@@ -395,7 +396,8 @@ static void hash_file(gnutls_hash_hd_t h, const char *path) {
         hash_str(h, "");
 }
 
-int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
+int check_inputs_fingerprint(const Inventory *inv, const CertConfig *c, char ret[65]) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         gnutls_hash_hd_t h;
         uint8_t d[32];
 
@@ -412,6 +414,9 @@ int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
         hash_str(h, c->ca);
         hash_file(h, c->ca);
         hash_file(h, c->certificate);
+        /* An internal CA's set trusts its CA without `ca =`: a new CA certificate is a change too. */
+        if (ca)
+                hash_file(h, ca->certificate);
         gnutls_hash_deinit(h, d);
         for (size_t i = 0; i < sizeof(d); i++)
                 snprintf(ret + 2 * i, 3, "%02x", d[i]);
@@ -420,12 +425,48 @@ int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
 
 /* Whether the inputs are what they were when an issued certificate was refused: 1 the same, 0 not held,
  * -1 held but changed since. */
-static int inputs_held(const CertConfig *c, const CertState *st) {
+static int inputs_held(const Inventory *inv, const CertConfig *c, const CertState *st) {
         char fp[65];
 
         if (c->issuer != ISSUER_ACME || !st || !st->held_inputs)
                 return 0;
-        return check_inputs_fingerprint(c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
+        return check_inputs_fingerprint(inv, c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
+}
+
+/* Whether the inputs changed since the last issuance; hashed only once the loop guard could trip. */
+static bool inputs_changed_since_issued(const Inventory *inv, const CertConfig *c, const CertState *st) {
+        char fp[65];
+
+        if (!st || !st->issued_inputs || st->n_issued <= POLICY_LOOP_ISSUES)
+                return false;
+        return check_inputs_fingerprint(inv, c, fp) < 0 || strcmp(fp, st->issued_inputs) != 0;
+}
+
+/* The renewal-failing problem of the loop guards (policy_plan). */
+static int add_loop_problem(const Inventory *inv, const CertConfig *c, const CertState *st, const Plan *p, CertFacts *f) {
+        char when[32], life[CONFIG_USEC_MAX];
+        usec_t lifetime = f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        unsigned cause = policy_broken_mask(f);
+        char codes[256] = "";
+        size_t k = 0;
+
+        for (int i = 0; i < _PROBLEM_CODE_MAX && k + 2 < sizeof(codes); i++)
+                if (cause & (1u << i))
+                        k += (size_t) snprintf(codes + k, sizeof(codes) - k, "%s%s", k ? ", " : "",
+                                               problem_code_to_string((ProblemCode) i));
+        if (p->looping)
+                return cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                                              "issued %u times within %s (a quarter of its lifetime), more than %u: "
+                                              "renewals stopped until the inventory or its files change%s%s",
+                                              p->recent_issues,
+                                              config_format_usec(lifetime ? lifetime / 4 : USEC_PER_HOUR, life, sizeof(life)),
+                                              POLICY_LOOP_ISSUES, k ? "; still " : "", codes);
+        return cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                                      "the renewal at %s left %s in place (%u time%s in a row): a new certificate does "
+                                      "not fix it; next attempt %s",
+                                      format_timestamp_iso(when, sizeof(when), st->last_renewal), k ? codes : "its problem",
+                                      st->ineffective + 1, st->ineffective ? "s" : "",
+                                      p->action == PLAN_BACKOFF ? format_timestamp_iso(life, sizeof(life), p->retry) : "now");
 }
 
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
@@ -434,7 +475,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         const CertState *st = rep->states ? &rep->states[i] : NULL;
         CertFacts *f = res->facts;
         char when[32];
-        int r, held = inputs_held(c, st);
+        int r, held = inputs_held(inv, c, st);
         Plan *p;
 
         if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
@@ -443,6 +484,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
                                         .state = st, .held = held > 0, .held_changed = held < 0,
                                         .ca_rotated = res->ca_rotated,
+                                        .issued_inputs_changed = inputs_changed_since_issued(inv, c, st),
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },
@@ -456,7 +498,14 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                 if (r < 0)
                         return r;
         }
-        if (p->failing && p->action == PLAN_HELD) {
+        if (p->looping || (p->ineffective && st->failures == 0)) {
+                r = add_loop_problem(inv, c, st, p, f);
+                if (r < 0)
+                        return r;
+                f->problems[f->n_problems - 1].severity = p->failing_severity;
+                if (p->failing_severity > f->state)
+                        f->state = p->failing_severity;
+        } else if (p->failing && p->action == PLAN_HELD) {
                 r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
                                            "%u failed renewal attempt%s, last error: %s; the certificate issued was "
                                            "kept in %s/certs/%s.pending.pem, no new order until the inventory or "

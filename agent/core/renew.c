@@ -59,7 +59,7 @@ void renew_job_done(RenewJob *j) {
         free(j->deploy_step);
         free(j->deploy_error);
         gnutls_free(j->outcome.leaf_der.data);
-        *j = (RenewJob) { .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only };
+        *j = (RenewJob) { .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only, .forced = j->forced };
 }
 
 /* The renewal failed: one renewal-failed event, and the reason for the state — the most specific error
