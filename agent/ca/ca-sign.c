@@ -172,8 +172,8 @@ static int sign_subject(
         if (req->subject)
                 return (*ret = strdup(req->subject)) ? 0 : log_error_errno(-ENOMEM, "Out of memory");
         if (req->keep_subject) {
-                if (gnutls_x509_crq_get_dn3(crq, &dn, 0) < 0 && (dn = (gnutls_datum_t){}, false))
-                        return -EINVAL;
+                if (gnutls_x509_crq_get_dn3(crq, &dn, 0) < 0)
+                        dn = (gnutls_datum_t){}; /* no subject: refused below */
                 r = keep_subject(inv, ca, dn.data ? (const char *)dn.data : "", req->usage, who);
                 if (r < 0)
                         return r;

@@ -119,6 +119,39 @@ static int read_crl(const char *path, CrlInfo *ret) {
         return crl_parse(data, size, ret);
 }
 
+/* The CA's own CRL, believed only when the CA's current key signed it: a forged file in its place (or
+ * one whose number was pushed up) is treated as missing and re-signed at once. -EPERM: none of the CRLs
+ * in the file is the CA's. */
+static int read_own_crl(const CaConfig *ca, CrlInfo *ret) {
+        _cleanup_(crl_verdict_done) CrlVerdict v = {};
+        _cleanup_free_ uint8_t *data = NULL, *cdata = NULL;
+        gnutls_x509_crt_t *cas = NULL;
+        size_t size, csize;
+        unsigned n = 0;
+        int r;
+
+        if (!ca->crl || !ca->certificate)
+                return -ENOENT;
+        r = read_full_file(ca->crl, CRL_FILE_MAX, &data, &size);
+        if (r < 0)
+                return r;
+        r = read_full_file(ca->certificate, CRL_FILE_MAX, &cdata, &csize);
+        if (r >= 0)
+                r = x509_load_crts(cdata, csize, &cas, &n);
+        if (r < 0)
+                return r;
+        /* The CA's certificate alone (not its chain): its CRL, not its parent's. */
+        r = crl_read_verified(data, size, NULL, cas, 1, &v);
+        x509_crts_free(cas, n);
+        if (r < 0)
+                return r;
+        if (v.trust != CRL_FOR_CHAIN)
+                return -EPERM;
+        *ret = v.info;
+        v.info = (CrlInfo) {};
+        return 0;
+}
+
 usec_t crl_file_next_update(const char *path) {
         _cleanup_(crl_info_done) CrlInfo info = {};
 
@@ -221,7 +254,7 @@ usec_t crl_next_due(const Inventory *inv, usec_t now) {
 
                 if (!ca->crl || stat(ca->certificate, &st) < 0)
                         continue;
-                t = due_at(ca, read_crl(ca->crl, &old) >= 0, &old, now);
+                t = due_at(ca, read_own_crl(ca, &old) >= 0, &old, now);
                 if (t < next)
                         next = t;
         }
@@ -246,7 +279,7 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         if (!ca->crl)
                 return 0;
 
-        have_old = read_crl(ca->crl, &old) >= 0;
+        have_old = read_own_crl(ca, &old) >= 0;
         if (!force && due_at(ca, have_old, &old, now) > now) {
                 if (ret_next)
                         *ret_next = due_at(ca, have_old, &old, now);
@@ -473,12 +506,16 @@ int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t 
 
         if (!ca->crl || !f->parsed)
                 return 0;
-        r = read_crl(ca->crl, &info);
+        r = read_own_crl(ca, &info);
         if (r == -ENOMEM)
                 return r;
         if (r == -ENOENT)
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING,
                                               "CRL %s not made yet (certherd renew or the daemon makes it)", ca->crl);
+        if (r == -EPERM)
+                return cert_facts_add_problem(f, PROBLEM_CRL_INVALID,
+                                              "CRL %s is not signed by this CA's key (certherd renew or the daemon "
+                                              "re-signs it)", ca->crl);
         if (r < 0)
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s unusable: %s", ca->crl,
                                               r == -EBADMSG ? "not a CRL" : strerror(-r));

@@ -902,11 +902,16 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
                                          .step = st->deploy_step, .error = st->deploy_error };
         else if (p && p->action == PLAN_BACKOFF)
                 *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = p->retry,
-                                         .failures = st->failures, .error = st->last_error };
+                                         .failures = st->failures,
+                                         .error = p->ineffective && st->failures == 0
+                                                          ? "the last renewal left what made it due (loop guard)"
+                                                          : st->last_error };
         else if (p && p->action == PLAN_HELD)
                 *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD,
                                          .when = USEC_INFINITY,
-                                         .error = st->last_error };
+                                         .error = p->looping ? "issued too often within a quarter of its lifetime "
+                                                               "(loop guard)"
+                                                             : st->last_error };
         else
                 *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE,
                                          .when = p ? p->due : m->rt[i].due };

@@ -223,10 +223,14 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         if (r < 0)
                 return r;
         /* A revoked certificate is never renewed with its key: whoever revoked it may hold the key. */
-        if (r > 0 && c->key_policy == KEY_POLICY_REUSE && revoked)
-                log_warning("%s: the installed certificate was revoked; making a new key (key-policy = reuse "
-                            "notwithstanding)", c->name);
-        else if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
+        if (r > 0 && c->key_policy == KEY_POLICY_REUSE && revoked) {
+                if (keys_compromised(inv, key) > 0)
+                        log_warning("%s: the key %s was revoked with key-compromise; making a new key (key-policy = "
+                                    "reuse notwithstanding)", c->name, c->key);
+                else
+                        log_warning("%s: the installed certificate was revoked; making a new key (key-policy = reuse "
+                                    "notwithstanding)", c->name);
+        } else if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)

@@ -144,10 +144,11 @@ bool policy_issued_ok(const CertFacts *facts) {
         return true;
 }
 
+/* Not `revoked`: the certificate a renewal installs has a new serial and key, so a revocation of it is a
+ * new event, not the old problem left in place. */
 static bool makes_broken(ProblemCode c) {
         return c == PROBLEM_KEY_MISMATCH || c == PROBLEM_NAME_MISSING || c == PROBLEM_UNTRUSTED_CHAIN ||
-               c == PROBLEM_WEAK_KEY || c == PROBLEM_WEAK_SIGNATURE || c == PROBLEM_USAGE_MISSING ||
-               c == PROBLEM_REVOKED;
+               c == PROBLEM_WEAK_KEY || c == PROBLEM_WEAK_SIGNATURE || c == PROBLEM_USAGE_MISSING;
 }
 
 unsigned policy_broken_mask(const CertFacts *f) {

@@ -151,8 +151,8 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);
  *   issuances do not count. A certificate that lives 30 seconds renews every 15: once per window. */
 #define POLICY_LOOP_ISSUES 5U
 
-/* The problems of `f` a new certificate is meant to fix (those that make a set broken), as a mask of
- * 1 << ProblemCode. */
+/* The problems of `f` a new certificate is meant to fix (those that make a set broken, but `revoked`:
+ * a revocation of the new certificate is a new event), as a mask of 1 << ProblemCode. */
 unsigned policy_broken_mask(const CertFacts *f);
 
 /* Whether the certificate `f` describes is the one renewed last (st->issued_serial) and still shows a

@@ -179,7 +179,7 @@ static void test_index_and_crl(void **state) {
 
         /* crl-expiring: inside min(warn-before, a third of the validity) of nextUpdate; crl-expired after. */
         {
-                CaConfig cc = { .name = (char *) "t", .crl = path };
+                CaConfig cc = { .name = (char *) "t", .crl = path, .certificate = ca_path };
                 Inventory inv = { .agent = { .state_directory = tmpdir,
                                              .warn_before = { .set = true, .usec = 14 * USEC_PER_DAY } } };
                 CertFacts f1 = { .parsed = true }, f2 = { .parsed = true }, f3 = { .parsed = true };
@@ -363,6 +363,29 @@ static void test_verify(void **state) {
                 free(f1.problems);
                 free(f2.problems[0].message);
                 free(f2.problems);
+        }
+
+        /* The CA's own CRL file: a forgery in its place is crl-invalid on the CA row (and re-signed). */
+        {
+                _cleanup_datum_ gnutls_datum_t ca_pem = {};
+                char path[256], ca_path[256];
+                CaConfig cc = { .name = (char *) "t", .crl = path, .certificate = ca_path };
+                Inventory inv = { .agent = { .state_directory = tmpdir } };
+                CertFacts f1 = { .parsed = true }, f2 = { .parsed = true };
+
+                snprintf(path, sizeof(path), "%s/own.crl", tmpdir);
+                snprintf(ca_path, sizeof(ca_path), "%s/own-ca.pem", tmpdir);
+                assert_int_equal(ca_export_pem(ca, &ca_pem), 0);
+                write_file(ca_path, ca_pem.data, ca_pem.size);
+                write_file(path, forged.data, forged.size);
+                assert_int_equal(crl_check_ca(&inv, &cc, &f1, now), 0);
+                assert_int_equal(f1.n_problems, 1);
+                assert_int_equal(f1.problems[0].code, PROBLEM_CRL_INVALID);
+                write_file(path, genuine.data, genuine.size);
+                assert_int_equal(crl_check_ca(&inv, &cc, &f2, now), 0);
+                assert_int_equal(f2.n_problems, 0);
+                free(f1.problems[0].message);
+                free(f1.problems);
         }
         ca_index_done(&idx);
 }
