@@ -107,12 +107,15 @@ ok "forged CRLs (the CA's name, another key; with and without AKI): crl-invalid 
 # The same forgery in place of the CA's own CRL file: not believed either.
 cp "$T/export/ca.crl" "$T/genuine.crl"
 cp "$T/forged-aki.crl" "$T/export/ca.crl"
-expect 2 ch check app
+expect 2 ch check
 grep -q "crl-invalid: CRL $T/export/ca.crl" "$T/out" || die "own CRL forged: $(cat "$T/out")"
 grep -q "revoked" "$T/out" && die "own CRL forged: revoked: $(cat "$T/out")"
-cp "$T/genuine.crl" "$T/export/ca.crl"
+grep -q "ca:corp.*crl-invalid" "$T/out" || die "CA row: $(cat "$T/out")"
+# The forgery does not count as the CA's CRL: the next renew signs a genuine one at once.
+expect 0 ch renew
+openssl crl -in "$T/export/ca.crl" -noout -CAfile "$T/ca/ca.crt" 2>&1 | grep -q "verify OK" || die "not re-signed"
 expect 0 ch check app
-ok "a forged CRL in place of the CA's own CRL file is crl-invalid, not revoked"
+ok "a forged CRL in place of the CA's own CRL file is crl-invalid (set and CA row), not revoked, and re-signed"
 
 # The genuine revocation still counts: revoked, and renewed with a new key despite key-policy = reuse.
 expect 0 ch ca revoke app --reason key-compromise
