@@ -281,24 +281,19 @@ static void print_signed(gnutls_x509_crt_t leaf, const char *who) {
         log_notice("%s: signed subject \"%s\", names: %s", who, subject ?: "?", k ? names : "(none)");
 }
 
-int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, usec_t now) {
-        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, leaf = NULL;
+/* The request at `path`: its signature verified (proof that the requester holds the key), its public
+ * key. */
+static int
+read_request(const char *path, const char *who, gnutls_x509_crq_t *ret_crq, gnutls_pubkey_t *ret_pub) {
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        _cleanup_datum_ gnutls_datum_t ca_pem = {}, chain = {}, anchor = {}, pem = {};
-        _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *who = NULL, *subject = NULL;
-        const char *csr_path = req->csr_path;
         size_t size;
         int r;
 
-        if (asprintf(&who, "[ca \"%s\"] %s", ca->name, csr_path) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = read_full_file(csr_path, CSR_FILE_MAX, &data, &size);
+        r = read_full_file(path, CSR_FILE_MAX, &data, &size);
         if (r < 0)
-                return log_error_errno(r, "cannot read %s: %m", csr_path);
+                return log_error_errno(r, "cannot read %s: %m", path);
         if (gnutls_x509_crq_init(&crq) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = gnutls_x509_crq_import(crq, &(gnutls_datum_t){data, (unsigned)size}, GNUTLS_X509_FMT_PEM);
@@ -307,16 +302,35 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
                     crq, &(gnutls_datum_t){data, (unsigned)size}, GNUTLS_X509_FMT_DER);
         if (r < 0)
                 return log_error_errno(
-                    -EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)", csr_path);
-        /* Proof that the requester holds the key. */
+                    -EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)", path);
         if (gnutls_x509_crq_verify(crq, 0) < 0)
-                return log_error_errno(-EBADMSG, "%s: the request's signature does not verify", csr_path);
+                return log_error_errno(-EBADMSG, "%s: the request's signature does not verify", path);
         if (gnutls_pubkey_init(&pub) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = gnutls_pubkey_import_x509_crq(pub, crq, 0);
         if (r < 0)
                 return log_error_errno(
                     errno_from_gnutls(r), "%s: cannot read the request's public key", who);
+        *ret_crq = TAKE_PTR(crq);
+        *ret_pub = TAKE_PTR(pub);
+        return 0;
+}
+
+int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, usec_t now) {
+        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, leaf = NULL;
+        _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        _cleanup_datum_ gnutls_datum_t ca_pem = {}, chain = {}, anchor = {}, pem = {};
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *who = NULL, *subject = NULL;
+        int r;
+
+        if (asprintf(&who, "[ca \"%s\"] %s", ca->name, req->csr_path) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = read_request(req->csr_path, who, &crq, &pub);
+        if (r < 0)
+                return r;
         r = refuse_compromised(inv, pub, who);
         if (r < 0)
                 return r;
