@@ -108,17 +108,6 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *i
         return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
-static int read_crl(const char *path, CrlInfo *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CRL_FILE_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        return crl_parse(data, size, ret);
-}
-
 /* The CA's own CRL, believed only when the CA's current key signed it: a forged file in its place (or
  * one whose number was pushed up) is treated as missing and re-signed at once. -EPERM: none of the CRLs
  * in the file is the CA's. */
@@ -152,10 +141,10 @@ static int read_own_crl(const CaConfig *ca, CrlInfo *ret) {
         return 0;
 }
 
-usec_t crl_file_next_update(const char *path) {
+usec_t crl_ca_next_update(const CaConfig *ca) {
         _cleanup_(crl_info_done) CrlInfo info = {};
 
-        return path && read_crl(path, &info) >= 0 ? info.next_update : 0;
+        return read_own_crl(ca, &info) >= 0 ? info.next_update : 0;
 }
 
 /* After a failed re-sign, try again soon: a tenth of the validity, between a second and ten minutes. */

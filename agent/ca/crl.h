@@ -83,8 +83,9 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *i
  * was installed, 0 when none was due or the CA has no crl, -errno (logged, with when the CRL lapses). */
 int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next);
 
-/* nextUpdate of the CRL at `path` (metrics); 0 when it cannot be read or has none. */
-usec_t crl_file_next_update(const char *path);
+/* nextUpdate of `ca`'s own CRL (metrics); 0 when it cannot be read, has none, or is not signed by the
+ * CA's key. */
+usec_t crl_ca_next_update(const CaConfig *ca);
 
 /* Every CA's crl_refresh(); returns the earliest next deadline (USEC_INFINITY: none). */
 usec_t crl_refresh_all(const Inventory *inv, usec_t now);

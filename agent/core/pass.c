@@ -250,7 +250,7 @@ void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
                 const CertFacts *f = cas_rep->cas[i].facts;
 
                 cas[i] = (MetricsCa) { .name = cas_rep->cas[i].ca->name, .not_after = f ? f->not_after : 0,
-                                       .crl_next_update = crl_file_next_update(cas_rep->cas[i].ca->crl),
+                                       .crl_next_update = crl_ca_next_update(cas_rep->cas[i].ca),
                                        .parsed = f && f->parsed };
         }
         if (r >= 0)
