@@ -71,9 +71,9 @@ typedef struct CaSignRequest {
 
 /* Its SANs (DNS, IP, URI, email) must lie within the permitted-names of the CA and those above; the
  * subject is certherd's (req->subject, else CN = the first DNS name or IP), the request's only with
- * keep_subject, each attribute checked (a CN as a DNS name, or for a client certificate as a plain
- * identity; other attributes only under a CA without permitted-names); a client request without SANs
- * keeps its CN alone. A key in the compromised-keys list is refused. The signed subject and names are
+ * keep_subject, each attribute checked (a CN as a DNS name or IP, for a client certificate also as a
+ * plain identity without a dot; other attributes only under a CA without permitted-names); a client
+ * request without SANs keeps its CN alone. A key in the compromised-keys list is refused. The signed subject and names are
  * logged (standard error) before the leaf and the chain (PEM) go to req->out. Returns 0 or -errno
  * (logged). */
 int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, usec_t now);

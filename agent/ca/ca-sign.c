@@ -91,41 +91,35 @@ static const CaConfig *constrained(const Inventory *inv, const CaConfig *ca) {
         return NULL;
 }
 
-/* A CN as the request wrote it: a DNS name (or IP) checked like a SAN; for a client certificate also a
- * plain identity (`device-01`, a user name), which no permitted-names entry can vouch for: refused
- * under a CA that constrains its names. */
+/* What a plain identity may be made of: a device name, a user name. */
+#define IDENTITY_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_ "
+
+/* A CN as the request wrote it. For a server it is a host name: a DNS name or IP, checked like a SAN.
+ * For a client certificate it may also be a plain identity (`device-01`, a user name), a kind of name
+ * permitted-names does not constrain; a CN with a dot or a colon is still a DNS name or address and
+ * checked as one, so CN=bank.example stays outside a CA limited to example.org. */
 static int check_cn(const Inventory *inv, const CaConfig *ca, const char *cn, Usage usage, const char *who) {
         NameType t = config_name_type(cn);
-        const CaConfig *c;
 
         if (strlen(cn) == 0 || strlen(cn) > CN_MAX)
                 return log_error_errno(
                     -EINVAL, "%s: the request's CN is empty or longer than %d characters", who, CN_MAX);
-        for (const char *p = cn; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        return log_error_errno(
-                            -EINVAL, "%s: the request's CN holds control characters", who);
+        if (usage == USAGE_CLIENT && strspn(cn, IDENTITY_CHARS) == strlen(cn) && cn[0] != ' ' &&
+            cn[strlen(cn) - 1] != ' ')
+                return 0;
         if ((t == NAME_DNS || t == NAME_IP) && config_name_is_valid(cn))
                 return ca_names_check(inv, ca, (char *const[]){(char *)cn, NULL}, who);
-        if (usage == USAGE_SERVER)
-                return log_error_errno(
-                    -EPERM,
-                    "%s: the request's CN '%s' is not a DNS name or IP address: refusing "
-                    "it for a server certificate",
-                    who, cn);
-        c = constrained(inv, ca);
-        if (c)
-                return log_error_errno(
-                    -EPERM,
-                    "%s: refusing the CN '%s': a plain identity, which the permitted-names of "
-                    "[ca \"%s\"] (%s) cannot vouch for",
-                    who, cn, c->name, c->permitted_names[0]);
-        return 0;
+        return log_error_errno(
+            -EPERM, "%s: refusing the request's CN '%s': %s", who, cn,
+            usage == USAGE_CLIENT
+                ? "neither a DNS name, an IP address nor a plain identity (letters, digits, "
+                  "'-', '_' and inner spaces)"
+                : "not a DNS name or IP address, as a server certificate's CN must be");
 }
 
 /* --keep-subject: the request's subject, each attribute checked. A CN as above; any other attribute (O,
- * OU, …) names no DNS name, address, URI or mailbox that permitted-names could check: accepted only from
- * a CA that constrains nothing. */
+ * OU, …) is no name that permitted-names could check, and the one a peer's DN rule trusts: accepted only
+ * from a CA that constrains nothing. */
 static int
 keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usage, const char *who) {
         _cleanup_strv_free_ char **parts = NULL;

@@ -80,10 +80,19 @@ cp "$T/out" "$T/device.crt"
 [ "$(subject_of "$T/device.crt")" = "CN=device-01" ] || die "device subject: $(subject_of "$T/device.crt")"
 openssl x509 -in "$T/device.crt" -noout -ext extendedKeyUsage | grep -q "Client Authentication" || die "device EKU"
 openssl verify -CAfile "$T/open/ca.crt" -purpose sslclient "$T/device.crt" >/dev/null || die "device does not verify"
+# A plain identity is a name of no kind permitted-names constrains: a constrained CA signs it too.
+expect 0 ch ca sign corp "$T/device.csr" --usage client
+cp "$T/out" "$T/device-corp.crt"
+[ "$(subject_of "$T/device-corp.crt")" = "CN=device-01" ] || die "corp device: $(subject_of "$T/device-corp.crt")"
+[ -z "$(sans_of "$T/device-corp.crt")" ] || die "corp device has SANs: $(sans_of "$T/device-corp.crt")"
+grep -q 'signed subject "CN=device-01", names: (none)' "$T/err" || die "device stderr: $(cat "$T/err")"
 expect 1 ch ca sign open "$T/device.csr" --usage server
-expect 1 ch ca sign corp "$T/device.csr" --usage client
-grep -q "device-01" "$T/err" || die "corp device refusal: $(cat "$T/err")"
-ok "openssl req -subj /CN=device-01: signed for --usage client with that CN; refused for a server, and by a constrained CA"
+grep -q "no subjectAltName" "$T/err" || die "device server refusal: $(cat "$T/err")"
+# A CN with a dot is a DNS name, checked as one.
+csr bankclient "/CN=bank.example/O=Bank"
+expect 1 ch ca sign corp "$T/bankclient.csr" --usage client
+grep -q "bank.example" "$T/err" || die "client bank.example: $(cat "$T/err")"
+ok "openssl req -subj /CN=device-01: signed for --usage client with that CN alone; refused for a server; CN=bank.example refused"
 
 # IPv6.
 csr v6 "/CN=ignored" "DNS:v6.example.org,IP:fd00::1,IP:10.1.2.3"
