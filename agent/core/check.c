@@ -433,11 +433,13 @@ static int inputs_held(const Inventory *inv, const CertConfig *c, const CertStat
         return check_inputs_fingerprint(inv, c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
 }
 
-/* Whether the inputs changed since the last issuance; hashed only once the loop guard could trip. */
-static bool inputs_changed_since_issued(const Inventory *inv, const CertConfig *c, const CertState *st) {
+/* Whether the inputs changed since the last issuance; hashed only when the loop guard would trip (it
+ * reads the set's files: not for every set at every pass). */
+static bool inputs_changed_since_issued(
+    const Inventory *inv, const CertConfig *c, const CertState *st, const CertFacts *f, usec_t now) {
         char fp[65];
 
-        if (!st || !st->issued_inputs || st->n_issued <= POLICY_LOOP_ISSUES)
+        if (!st || !st->issued_inputs || policy_recent_issues(st, f, now) <= POLICY_LOOP_ISSUES)
                 return false;
         return check_inputs_fingerprint(inv, c, fp) < 0 || strcmp(fp, st->issued_inputs) != 0;
 }
@@ -484,7 +486,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
                                         .state = st, .held = held > 0, .held_changed = held < 0,
                                         .ca_rotated = res->ca_rotated,
-                                        .issued_inputs_changed = inputs_changed_since_issued(inv, c, st),
+                                        .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },

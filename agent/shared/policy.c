@@ -185,12 +185,12 @@ int policy_issued(CertState *st, const CertFacts *before, bool forced, const cha
         return 0;
 }
 
-/* Automatic issuances within a quarter of the lifetime before `now` (an hour when it is unknown). */
-static unsigned recent_issues(const CertState *st, usec_t lifetime, usec_t now) {
+unsigned policy_recent_issues(const CertState *st, const CertFacts *f, usec_t now) {
+        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
         usec_t window = lifetime > 0 ? lifetime / 4 : USEC_PER_HOUR;
         unsigned n = 0;
 
-        for (unsigned i = 0; i < st->n_issued && i < CERT_STATE_ISSUED_MAX; i++)
+        for (unsigned i = 0; st && i < st->n_issued && i < CERT_STATE_ISSUED_MAX; i++)
                 if (st->issued[i] + window > now)
                         n++;
         return n;
@@ -237,7 +237,7 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 p.due = now;
 
         /* The loop guards (see POLICY_LOOP_ISSUES): they matter only while a renewal is wanted. */
-        p.recent_issues = recent_issues(st, lifetime, now);
+        p.recent_issues = policy_recent_issues(st, f, now);
         if (p.why != RENEW_REASON_NONE && !flags.force) {
                 p.ineffective = p.why == RENEW_REASON_BROKEN && policy_renewal_ineffective(st, f);
                 p.looping = p.recent_issues > POLICY_LOOP_ISSUES && !in->issued_inputs_changed;

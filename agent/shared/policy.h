@@ -159,6 +159,10 @@ unsigned policy_broken_mask(const CertFacts *f);
  * problem that caused that renewal. */
 bool policy_renewal_ineffective(const CertState *st, const CertFacts *f);
 
+/* Automatic issuances recorded in `st` within a quarter of the lifetime of `f` (an hour when it cannot
+ * be read) before `now`: the loop guard holds the set beyond POLICY_LOOP_ISSUES. */
+unsigned policy_recent_issues(const CertState *st, const CertFacts *f, usec_t now);
+
 /* Record a successful issuance in `st`: `before` is the inspection that caused it, `serial` the new
  * certificate's; a forced one does not count toward the loop guard. Returns 0 or -ENOMEM. */
 int policy_issued(CertState *st, const CertFacts *before, bool forced, const char *serial, usec_t now);
