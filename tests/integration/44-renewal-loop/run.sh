@@ -101,7 +101,15 @@ grep -q "wrong: renewal held: issued 6 times within a quarter of its lifetime" "
 expect 2 ch check --no-daemon wrong
 grep -q "critical wrong: renewal-failing: issued 6 times within .* renewals stopped until the inventory or its files change" "$T/out" ||
         die "guard: $(cat "$T/out")"
-sed -i "s|^ca = $T/other.crt|ca = $T/ca/ca.crt|" "$T/certherd.conf"
+# A change of the inventory (still a wrong CA) lets one renewal through, then the guard holds again.
+cp "$T/other.crt" "$T/other2.crt"
+sed -i "s|^ca = $T/other.crt|ca = $T/other2.crt|" "$T/certherd.conf"
+expect 0 ch renew wrong
+[[ $(issued wrong) == $((n + 1)) ]] || die "the inventory changed, but no renewal: $(cat "$T/out" "$T/err")"
+expect 1 ch renew wrong
+grep -q "wrong: renewal held: issued 7 times" "$T/out" || die "renew after the change: $(cat "$T/out")"
+[[ $(issued wrong) == $((n + 1)) ]] || die "renewed twice after one change"
+sed -i "s|^ca = $T/other2.crt|ca = $T/ca/ca.crt|" "$T/certherd.conf"
 expect 0 ch renew
 expect 0 ch check --no-daemon wrong
-ok "issued more than 5 times within a quarter of its lifetime: held (critical) until the inventory changed"
+ok "issued more than 5 times within a quarter of its lifetime: held (critical); each change of the inventory lets one renewal through"
