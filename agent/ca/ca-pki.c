@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 
 #include "ca-index.h"
+#include "ca-internal.h"
 #include "ca-pki.h"
 #include "ca-rotate.h"
 #include "ca.h"
@@ -26,7 +27,7 @@
 #define CA_FILE_MAX (1024U * 1024U)
 
 /* A growing PEM text, gnutls-allocated so that it hands over as a gnutls_datum_t. */
-static int datum_append(gnutls_datum_t *d, const void *data, size_t size) {
+int ca_datum_append(gnutls_datum_t *d, const void *data, size_t size) {
         uint8_t *p = gnutls_realloc(d->data, d->size + size + 1);
 
         if (!p)
@@ -45,7 +46,7 @@ static int datum_append_crt(gnutls_datum_t *d, gnutls_x509_crt_t crt) {
         r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem);
         if (r < 0)
                 return errno_from_gnutls(r);
-        return datum_append(d, pem.data, pem.size);
+        return ca_datum_append(d, pem.data, pem.size);
 }
 
 typedef struct Crts {
@@ -73,13 +74,22 @@ static bool self_signed(gnutls_x509_crt_t crt) {
         return gnutls_x509_crt_check_issuer(crt, crt) != 0;
 }
 
+static bool self_signed_file(const char *path) {
+        _cleanup_(crts_done) Crts l = {};
+
+        return read_crts(path, &l) >= 0 && self_signed(l.crts[0]);
+}
+
 static char *previous_path(const char *path) {
         char *p = NULL;
 
         return asprintf(&p, "%s%s", path, CA_PREVIOUS_SUFFIX) < 0 ? NULL : p;
 }
 
-int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor) {
+/* ca_chain(); `quiet`: failures are not logged (check asks for every set, a CA not made yet is the CA
+ * row's problem). */
+static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, gnutls_datum_t *ret_chain,
+                          gnutls_datum_t *ret_anchor) {
         _cleanup_datum_ gnutls_datum_t chain = {}, anchor = {};
         gnutls_x509_crt_t top = NULL;
         bool rooted = false;
@@ -90,6 +100,8 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
                 _cleanup_(crts_done) Crts l = {};
 
                 r = read_crts(c->certificate, &l);
+                if (r < 0 && quiet)
+                        return r;
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot read the certificate %s: %m", c->name,
                                                c->certificate);
@@ -128,13 +140,39 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
                 gnutls_x509_crt_deinit(top);
         if (r >= 0 && !anchor.data)
                 r = -EBADMSG;
+        if (r < 0 && quiet)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot assemble its chain: %m", ca->name);
-        if (!chain.data && (r = datum_append(&chain, "", 0)) < 0)
+        if (!chain.data && (r = ca_datum_append(&chain, "", 0)) < 0)
                 return r;
         *ret_chain = chain;
         *ret_anchor = anchor;
         chain = anchor = (gnutls_datum_t) {};
+        return 0;
+}
+
+int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor) {
+        return chain_assemble(inv, ca, false, ret_chain, ret_anchor);
+}
+
+int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret) {
+        _cleanup_datum_ gnutls_datum_t chain = {}, anchor = {};
+        _cleanup_free_ char *prev = previous_path(ca->certificate);
+        _cleanup_(crts_done) Crts old = {};
+        int r;
+
+        if (!prev)
+                return -ENOMEM;
+        r = chain_assemble(inv, ca, true, &chain, &anchor);
+        if (r < 0)
+                return r;
+        /* An intermediate's previous generation, while its leaves are still in use (a root's is in the
+         * anchor already). */
+        if (!self_signed_file(prev) && read_crts(prev, &old) >= 0 && (r = datum_append_crt(&anchor, old.crts[0])) < 0)
+                return r;
+        *ret = anchor;
+        anchor = (gnutls_datum_t) {};
         return 0;
 }
 
@@ -218,14 +256,14 @@ int ca_export_bundle(const CaConfig *ca, usec_t now) {
         r = read_full_file(ca->certificate, CA_FILE_MAX, &cur, &cur_size);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read %s: %m", ca->name, ca->certificate);
-        r = datum_append(&bundle, cur, cur_size);
+        r = ca_datum_append(&bundle, cur, cur_size);
         /* During the overlap clients must trust both generations: leaves of either are in use. */
         if (r >= 0 && ca_previous_until(ca, &until) > 0 && now < until &&
             read_full_file(prev, CA_FILE_MAX, &old, &old_size) >= 0) {
                 if (bundle.size > 0 && bundle.data[bundle.size - 1] != '\n')
-                        r = datum_append(&bundle, "\n", 1);
+                        r = ca_datum_append(&bundle, "\n", 1);
                 if (r >= 0)
-                        r = datum_append(&bundle, old, old_size);
+                        r = ca_datum_append(&bundle, old, old_size);
         }
         if (r < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
@@ -242,7 +280,7 @@ int ca_export_bundle(const CaConfig *ca, usec_t now) {
         return 0;
 }
 
-static int write_out(const char *out, const gnutls_datum_t *d, mode_t mode) {
+int ca_write_out(const char *out, const gnutls_datum_t *d, mode_t mode) {
         int r;
 
         if (!out || strcmp(out, "-") == 0) {
@@ -336,7 +374,7 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
         }
         if (!out && asprintf(&def, "%s.csr", ca->certificate) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r = write_out(out ?: def, &csr, 0644);
+        r = ca_write_out(out ?: def, &csr, 0644);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot write the request to %s: %m", ca->name, out ?: def);
         if (!out || strcmp(out, "-") != 0)
@@ -499,134 +537,3 @@ void ca_index_record_hook(const Inventory *inv, const CaConfig *ca, gnutls_x509_
                 (void) ca_index_record(inv->agent.state_directory, ca->name, set_name ?: "", leaf);
 }
 
-/* The request's SANs as `names` entries. */
-static int crq_names(gnutls_x509_crq_t crq, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
-
-        for (unsigned seq = 0;; seq++) {
-                char buf[2048], ip[INET6_ADDRSTRLEN], *e = NULL, **nl;
-                size_t size = sizeof(buf) - 1;
-                unsigned type = 0;
-                int r;
-
-                r = gnutls_x509_crq_get_subject_alt_name(crq, seq, buf, &size, &type, NULL);
-                if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-                        break;
-                if (r < 0)
-                        return -EINVAL;
-                buf[size] = 0;
-                if (memchr(buf, 0, size))
-                        return -EINVAL; /* an embedded NUL hides another name */
-                switch (type) {
-                case GNUTLS_SAN_DNSNAME:
-                        e = strdup(buf);
-                        break;
-                case GNUTLS_SAN_IPADDRESS:
-                        if ((size != 4 && size != 16) || !inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, ip, sizeof(ip)))
-                                return -EINVAL;
-                        e = strdup(ip);
-                        break;
-                case GNUTLS_SAN_URI:
-                        (void) asprintf(&e, "uri:%s", buf);
-                        break;
-                case GNUTLS_SAN_RFC822NAME:
-                        (void) asprintf(&e, "email:%s", buf);
-                        break;
-                default:
-                        return -EOPNOTSUPP;
-                }
-                if (!e)
-                        return -ENOMEM;
-                nl = reallocarray(l, n + 2, sizeof(char *));
-                if (!nl) {
-                        free(e);
-                        return -ENOMEM;
-                }
-                l = nl;
-                l[n++] = e;
-                l[n] = NULL;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-int ca_sign(const Inventory *inv, const CaConfig *ca, const char *csr_path, Usage usage, usec_t validity,
-            const char *out, usec_t now) {
-        _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, leaf = NULL;
-        _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
-        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        _cleanup_datum_ gnutls_datum_t ca_pem = {}, chain = {}, anchor = {}, dn = {}, pem = {};
-        _cleanup_strv_free_ char **names = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_free_ char *who = NULL;
-        const char *subject = NULL;
-        size_t size;
-        int r;
-
-        if (asprintf(&who, "[ca \"%s\"] %s", ca->name, csr_path) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = read_full_file(csr_path, CA_FILE_MAX, &data, &size);
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s: %m", csr_path);
-        if (gnutls_x509_crq_init(&crq) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = gnutls_x509_crq_import(crq, &(gnutls_datum_t) { data, (unsigned) size }, GNUTLS_X509_FMT_PEM);
-        if (r < 0)
-                r = gnutls_x509_crq_import(crq, &(gnutls_datum_t) { data, (unsigned) size }, GNUTLS_X509_FMT_DER);
-        if (r < 0)
-                return log_error_errno(-EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)", csr_path);
-        /* Proof that the requester holds the key. */
-        if (gnutls_x509_crq_verify(crq, 0) < 0)
-                return log_error_errno(-EBADMSG, "%s: the request's signature does not verify", csr_path);
-
-        r = crq_names(crq, &names);
-        if (r < 0)
-                return log_error_errno(r, "%s: %s", who,
-                                       r == -EOPNOTSUPP ? "the request has a subjectAltName of a type not issued here "
-                                                          "(DNS names, IPs, URIs and email addresses are)"
-                                                        : "cannot read the request's subjectAltName");
-        if (!names || !names[0])
-                return log_error_errno(-EINVAL, "%s: the request names no subjectAltName (DNS, IP, URI or email)", who);
-        for (size_t i = 0; names[i]; i++)
-                if (!config_name_is_valid(names[i]))
-                        return log_error_errno(-EINVAL, "%s: invalid name '%s' in the request", who, names[i]);
-        r = ca_names_check(inv, ca, names, who);
-        if (r < 0)
-                return r;
-        /* The subject as requested, when the inventory's subject syntax can say it; else CN from the names. */
-        if (gnutls_x509_crq_get_dn3(crq, &dn, 0) >= 0 && dn.size > 0 && config_subject_is_valid((char *) dn.data))
-                subject = (const char *) dn.data;
-
-        r = ca_load_signer(ca, &ca_crt, &ca_key, &ca_pem);
-        if (r < 0)
-                return r;
-        r = ca_chain(inv, ca, &chain, &anchor);
-        if (r < 0)
-                return r;
-        if (gnutls_pubkey_init(&pub) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = gnutls_pubkey_import_x509_crq(pub, crq, 0);
-        if (r < 0)
-                return log_error_errno(errno_from_gnutls(r), "%s: cannot read the request's public key", who);
-        r = ca_issue_pubkey(ca_crt, ca_key, pub,
-                            &(IssueRequest) { .names = names, .subject = subject, .usage = usage,
-                                              .validity = validity ?: ca->validity, .now = now },
-                            &leaf);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot sign the request: %s", who,
-                                       r == -EPERM ? "a name is outside the CA certificate's name constraints"
-                                                   : strerror(-r));
-        r = ca_export_pem(leaf, &pem);
-        if (r >= 0)
-                r = datum_append(&pem, chain.data, chain.size);
-        if (r >= 0)
-                r = write_out(out, &pem, 0644);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot write the certificate to %s: %m", who, out ?: "stdout");
-        ca_index_record_hook(inv, ca, leaf, NULL);
-        if (out && strcmp(out, "-") != 0)
-                log_notice("%s: signed, written to %s", who, out);
-        return 0;
-}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <gnutls/gnutls.h>
@@ -22,6 +23,11 @@
  * own anchor). Follows `parent` and the certificates after the first in each CA file. Returns 0 or
  * -errno (logged). */
 int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor);
+
+/* What the leaves of `ca` are checked against when their set names no `ca =` (as issue = self trusts its
+ * own certificate): the anchor ca_chain() finds, with the previous generation during a rotation. PEM,
+ * gnutls-allocated. Returns 0 or -errno (not logged: a CA not made yet is the CA row's problem). */
+int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret);
 
 /* Each name against the permitted-names of `ca` and of every CA above it: -EPERM (logged, naming the name
  * and the CA) for the first name outside, 0 when all may be issued. `who` prefixes the message. */
@@ -55,12 +61,24 @@ int ca_previous_until(const CaConfig *ca, usec_t *ret_until);
 /* The previous generation's certificate and key (for CRLs of the leaves it issued). 0, -ENOENT, -errno. */
 int ca_load_previous(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key);
 
-/* `ca sign CA CSR`: sign a request made elsewhere (its SANs: DNS, IP, URI, email; its subject when the
- * inventory's subject syntax can say it), for `usage`, `validity` (0: the CA's), checked against
- * permitted-names; the leaf and the chain (PEM) go to `out` (NULL or "-": stdout). Returns 0 or -errno
+/* `ca sign CA CSR` (ca-sign.c): sign a request made elsewhere. */
+typedef struct CaSignRequest {
+        const char *csr_path;
+        Usage usage;
+        usec_t validity;     /* 0: the CA's */
+        const char *out;     /* NULL or "-": standard output */
+        const char *subject; /* --subject: the subject to write; NULL: CN = the first DNS name or IP */
+        bool keep_subject;   /* --keep-subject: the request's, each attribute checked against permitted-names */
+} CaSignRequest;
+
+/* Its SANs (DNS, IP, URI, email) must lie within the permitted-names of the CA and those above; the
+ * subject is certherd's (req->subject, else CN = the first DNS name or IP), the request's only with
+ * keep_subject, each attribute checked (a CN as a DNS name or IP, for a client certificate also as a
+ * plain identity without a dot; other attributes only under a CA without permitted-names); a client
+ * request without SANs keeps its CN alone. A key in the compromised-keys list is refused. The signed subject and names are
+ * logged (standard error) before the leaf and the chain (PEM) go to req->out. Returns 0 or -errno
  * (logged). */
-int ca_sign(const Inventory *inv, const CaConfig *ca, const char *csr_path, Usage usage, usec_t validity,
-            const char *out, usec_t now);
+int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, usec_t now);
 
 /* The issued-certificate index (ca-index.c): called for every leaf this module signs outside a
  * certificate set (`ca sign`; set_name NULL), recorded there so that it can be listed and revoked. */

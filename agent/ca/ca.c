@@ -137,6 +137,9 @@ static int set_names(gnutls_x509_crt_t crt, const char *subject, char *const *na
         has_subject = keygen_set_subject(crt, NULL, subject, names);
         if (has_subject < 0)
                 return has_subject;
+        /* A client known by its CN alone (`ca sign` of a request without SANs) has no SAN extension. */
+        if (!san->data)
+                return has_subject > 0 ? 0 : -EINVAL;
         r = gnutls_x509_crt_set_extension_by_oid(crt, OID_SAN, san->data, san->size, !has_subject);
         return r < 0 ? errno_from_gnutls(r) : 0;
 }
@@ -170,7 +173,7 @@ static int set_key_usage(gnutls_x509_crt_t crt, gnutls_pubkey_t key, unsigned ex
 }
 
 static bool request_is_valid(const IssueRequest *req) {
-        return req && req->names && req->names[0] && req->validity > 0 && req->usage >= 0 &&
+        return req && ((req->names && req->names[0]) || req->subject) && req->validity > 0 && req->usage >= 0 &&
                req->usage < _USAGE_MAX;
 }
 
@@ -282,9 +285,13 @@ static void name_constraints_freep(gnutls_x509_name_constraints_t *nc) {
 }
 
 /* permitted-names → a nameConstraints object: DNS names as they are written (a leading "." keeps its
- * meaning: only names below), networks as address + mask (RFC 5280 §4.2.1.10). */
+ * meaning: only names below), networks as address + mask (RFC 5280 §4.2.1.10). `uri:` prefixes and
+ * `email:` domains are certherd's own rules when it signs: X.509 can say neither a URI prefix nor a
+ * domain with its subdomains for mailboxes in one entry, so they stay out of the certificate. *ret NULL:
+ * nothing to write. */
 static int name_constraints(char *const *permitted, gnutls_x509_name_constraints_t *ret) {
         _cleanup_(name_constraints_freep) gnutls_x509_name_constraints_t nc = NULL;
+        size_t n = 0;
         int r;
 
         if (gnutls_x509_name_constraints_init(&nc) < 0)
@@ -295,6 +302,8 @@ static int name_constraints(char *const *permitted, gnutls_x509_name_constraints
                 gnutls_datum_t d;
                 unsigned type;
 
+                if (strncmp(permitted[i], "uri:", 4) == 0 || strncmp(permitted[i], "email:", 6) == 0)
+                        continue;
                 if (strchr(permitted[i], '/')) {
                         if (config_parse_network(permitted[i], buf, &len, &prefix) < 0)
                                 return -EINVAL;
@@ -311,8 +320,9 @@ static int name_constraints(char *const *permitted, gnutls_x509_name_constraints
                 r = gnutls_x509_name_constraints_add_permitted(nc, type, &d);
                 if (r < 0)
                         return errno_from_gnutls(r);
+                n++;
         }
-        *ret = TAKE_PTR(nc);
+        *ret = n > 0 ? TAKE_PTR(nc) : NULL;
         return 0;
 }
 
@@ -352,7 +362,7 @@ static int set_ca_extensions(gnutls_x509_crt_t crt, const CaParams *p) {
                 _cleanup_(name_constraints_freep) gnutls_x509_name_constraints_t nc = NULL;
 
                 r = name_constraints(p->permitted, &nc);
-                if (r < 0)
+                if (r < 0 || !nc)
                         return r;
                 /* Critical, as RFC 5280 §4.2.1.10 requires: a verifier that cannot read it must refuse. */
                 r = gnutls_x509_crt_set_name_constraints(crt, nc, 1);
@@ -463,8 +473,8 @@ int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem
                 r = name_constraints(p->permitted, &nc);
                 if (r < 0)
                         return r;
-                r = gnutls_x509_ext_export_name_constraints(nc, &der);
-                if (r >= 0)
+                r = nc ? gnutls_x509_ext_export_name_constraints(nc, &der) : 0;
+                if (r >= 0 && nc)
                         r = gnutls_x509_crq_set_extension_by_oid(crq, OID_NAME_CONSTRAINTS, der.data, der.size, 1);
                 if (r < 0)
                         return errno_from_gnutls(r);
@@ -551,7 +561,7 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pu
 
         if (!ca_crt || !ca_key || !leaf_key || !ret || !request_is_valid(req))
                 return -EINVAL;
-        r = keygen_san_ext(req->names, &san);
+        r = req->names && req->names[0] ? keygen_san_ext(req->names, &san) : 0;
         if (r < 0)
                 return r;
         r = public_of(ca_key, &ca_pub);
@@ -560,7 +570,7 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pu
         r = ca_check(ca_crt, ca_pub);
         if (r < 0)
                 return r;
-        r = check_constraints(ca_crt, req->names);
+        r = check_constraints(ca_crt, req->names ?: (char *const[]) { NULL });
         if (r < 0)
                 return r;
 

@@ -23,80 +23,12 @@
 #include "revocations.h"
 #include "state.h"
 
-#define CRL_FILE_MAX (64U * 1024U * 1024U)
 #define KEY_ID_MAX 64
 #define UNIT_JOB_TIMEOUT (90 * USEC_PER_SEC)
 
 static void cleanup_crl(gnutls_x509_crl_t *c) {
         if (*c)
                 gnutls_x509_crl_deinit(*c);
-}
-
-void crl_info_done(CrlInfo *i) {
-        free(i->issuer);
-        strv_free(i->serials);
-        free(i->revoked_at);
-        *i = (CrlInfo) {};
-}
-
-int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret) {
-        _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
-        _cleanup_(crl_info_done) CrlInfo info = {};
-        gnutls_datum_t in = { .data = (uint8_t *) data, .size = (unsigned) size }, dn = {};
-        uint8_t number[32];
-        size_t nsize = sizeof(number);
-        unsigned critical;
-        time_t t;
-        int n, r;
-
-        if (!data || size == 0 || size > CRL_FILE_MAX)
-                return -EBADMSG;
-        if (gnutls_x509_crl_init(&crl) < 0)
-                return -ENOMEM;
-        r = gnutls_x509_crl_import(crl, &in, GNUTLS_X509_FMT_PEM);
-        if (r < 0)
-                r = gnutls_x509_crl_import(crl, &in, GNUTLS_X509_FMT_DER);
-        if (r < 0)
-                return -EBADMSG;
-
-        t = gnutls_x509_crl_get_this_update(crl);
-        if (t == (time_t) -1 || t < 0)
-                return -EBADMSG;
-        info.this_update = (usec_t) t * USEC_PER_SEC;
-        t = gnutls_x509_crl_get_next_update(crl);
-        info.next_update = t == (time_t) -1 || t < 0 ? 0 : (usec_t) t * USEC_PER_SEC;
-        if (gnutls_x509_crl_get_number(crl, number, &nsize, &critical) >= 0)
-                for (size_t i = 0; i < nsize && i < 8; i++)
-                        info.number = info.number << 8 | number[nsize > 8 ? nsize - 8 + i : i];
-        if (gnutls_x509_crl_get_issuer_dn3(crl, &dn, 0) >= 0) {
-                info.issuer = x509_escape_text((const char *) dn.data, dn.size);
-                gnutls_free(dn.data);
-        } else
-                info.issuer = strdup("");
-        if (!info.issuer)
-                return -ENOMEM;
-
-        n = gnutls_x509_crl_get_crt_count(crl);
-        if (n < 0)
-                return -EBADMSG;
-        info.serials = calloc((size_t) n + 1, sizeof(char *));
-        info.revoked_at = calloc((size_t) n + 1, sizeof(usec_t));
-        if (!info.serials || !info.revoked_at)
-                return -ENOMEM;
-        for (int i = 0; i < n; i++) {
-                uint8_t serial[64];
-                size_t ssize = sizeof(serial);
-                time_t when = 0;
-
-                if (gnutls_x509_crl_get_crt_serial(crl, (unsigned) i, serial, &ssize, &when) < 0 || ssize == 0)
-                        return -EBADMSG;
-                if (!(info.serials[info.n] = ca_index_hex_serial(serial, ssize)))
-                        return -ENOMEM;
-                info.revoked_at[info.n++] = when > 0 ? (usec_t) when * USEC_PER_SEC : 0;
-        }
-        *ret = info;
-        info = (CrlInfo) {};
-        return 0;
 }
 
 static int unhex(const char *s, uint8_t *out, size_t max, size_t *ret_size) {
@@ -177,21 +109,43 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *i
         return r < 0 ? errno_from_gnutls(r) : 0;
 }
 
-static int read_crl(const char *path, CrlInfo *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
+/* The CA's own CRL, believed only when the CA's current key signed it: a forged file in its place (or
+ * one whose number was pushed up) is treated as missing and re-signed at once. -EPERM: none of the CRLs
+ * in the file is the CA's. */
+static int read_own_crl(const CaConfig *ca, CrlInfo *ret) {
+        _cleanup_(crl_verdict_done) CrlVerdict v = {};
+        _cleanup_free_ uint8_t *data = NULL, *cdata = NULL;
+        gnutls_x509_crt_t *cas = NULL;
+        size_t size, csize;
+        unsigned n = 0;
         int r;
 
-        r = read_full_file(path, CRL_FILE_MAX, &data, &size);
+        if (!ca->crl || !ca->certificate)
+                return -ENOENT;
+        r = read_full_file(ca->crl, CRL_FILE_MAX, &data, &size);
         if (r < 0)
                 return r;
-        return crl_parse(data, size, ret);
+        r = read_full_file(ca->certificate, CRL_FILE_MAX, &cdata, &csize);
+        if (r >= 0)
+                r = x509_load_crts(cdata, csize, &cas, &n);
+        if (r < 0)
+                return r;
+        /* The CA's certificate alone (not its chain): its CRL, not its parent's. */
+        r = crl_read_verified(data, size, NULL, cas, 1, &v);
+        x509_crts_free(cas, n);
+        if (r < 0)
+                return r;
+        if (v.trust != CRL_FOR_CHAIN)
+                return -EPERM;
+        *ret = v.info;
+        v.info = (CrlInfo) {};
+        return 0;
 }
 
-usec_t crl_file_next_update(const char *path) {
+usec_t crl_ca_next_update(const CaConfig *ca) {
         _cleanup_(crl_info_done) CrlInfo info = {};
 
-        return path && read_crl(path, &info) >= 0 ? info.next_update : 0;
+        return read_own_crl(ca, &info) >= 0 ? info.next_update : 0;
 }
 
 /* After a failed re-sign, try again soon: a tenth of the validity, between a second and ten minutes. */
@@ -290,7 +244,7 @@ usec_t crl_next_due(const Inventory *inv, usec_t now) {
 
                 if (!ca->crl || stat(ca->certificate, &st) < 0)
                         continue;
-                t = due_at(ca, read_crl(ca->crl, &old) >= 0, &old, now);
+                t = due_at(ca, read_own_crl(ca, &old) >= 0, &old, now);
                 if (t < next)
                         next = t;
         }
@@ -315,7 +269,7 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         if (!ca->crl)
                 return 0;
 
-        have_old = read_crl(ca->crl, &old) >= 0;
+        have_old = read_own_crl(ca, &old) >= 0;
         if (!force && due_at(ca, have_old, &old, now) > now) {
                 if (ret_next)
                         *ret_next = due_at(ca, have_old, &old, now);
@@ -427,13 +381,39 @@ static int add_crl_expiry(CertFacts *f, const char *path, const CrlInfo *info, T
         return 0;
 }
 
+/* Why a revocation without a reason, or for key compromise, is taken as one: a CA that does not say
+ * cannot be assumed to mean something milder. Our own CA's CRL names no reasons (GnuTLS writes none per
+ * entry): its index keeps them. */
+static const char *entry_reason(const Inventory *inv, const CaConfig *ca, const char *path, const char *serial,
+                                int reason, bool *ret_compromised) {
+        _cleanup_(ca_index_done) CaIndex idx = {};
+        const CaIndexEntry *e;
+
+        /* A watched set may name our CA's CRL without being its set: the CA whose crl it is knows. */
+        for (size_t i = 0; !ca && i < inv->n_ca; i++)
+                if (inv->ca[i]->crl && strcmp(inv->ca[i]->crl, path) == 0)
+                        ca = inv->ca[i];
+        if (reason < 0 && ca && ca_index_load(inv->agent.state_directory, ca->name, &idx) >= 0 &&
+            (e = ca_index_find(&idx, serial)) && e->revoked)
+                reason = (int) e->reason;
+        *ret_compromised = reason < 0 || reason == CRL_REASON_KEY_COMPROMISE;
+        if (reason < 0)
+                return "none given (taken as key compromise)";
+        return crl_reason_to_string((CrlReason) reason) ?: "unknown";
+}
+
 static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConfig *ca, const char *path, bool own,
-                         CertFacts *f, usec_t now) {
-        _cleanup_(crl_info_done) CrlInfo info = {};
+                         gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas, unsigned n_cas, CertFacts *f,
+                         usec_t now) {
+        _cleanup_(crl_verdict_done) CrlVerdict v = {};
+        _cleanup_free_ uint8_t *data = NULL;
         char when[32];
+        size_t size;
         int r;
 
-        r = read_crl(path, &info);
+        r = read_full_file(path, CRL_FILE_MAX, &data, &size);
+        if (r >= 0)
+                r = crl_read_verified(data, size, leaf, cas, n_cas, &v);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -443,40 +423,50 @@ static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConf
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s unusable: %s", path,
                                               r == -EBADMSG ? "not a CRL" : strerror(-r));
         }
-        r = add_crl_expiry(f, path, &info, cert_warn_before(inv, c), now);
-        if (r < 0)
-                return r;
-        if (!f->parsed || !f->serial || !f->issuer || strcmp(info.issuer, f->issuer) != 0)
+        /* Not the word of the set's issuer: it neither revokes nor counts as fresh. Another CA's CRL,
+         * named in no chain, is noise only when certherd picked the file (its internal CA's). */
+        if (v.trust == CRL_INVALID || (v.trust == CRL_OTHER_ISSUER && own))
+                return cert_facts_add_problem(f, PROBLEM_CRL_INVALID, "CRL %s: %s", path, v.error ?: "not genuine");
+        if (v.trust == CRL_OTHER_ISSUER)
                 return 0;
-        for (size_t i = 0; i < info.n; i++) {
-                _cleanup_(ca_index_done) CaIndex idx = {};
-                const char *reason = "unspecified";
-                const CaIndexEntry *e;
+        r = add_crl_expiry(f, path, &v.info, cert_warn_before(inv, c), now);
+        if (r < 0 || v.trust != CRL_FOR_ISSUER || !f->parsed || !f->serial)
+                return r;
+        for (size_t i = 0; i < v.info.n; i++) {
+                const char *reason;
+                bool compromised;
 
-                if (strcmp(info.serials[i], f->serial) != 0)
+                if (strcmp(v.info.serials[i], f->serial) != 0)
                         continue;
-                /* The reason is in our index for the internal CA's own CRL (GnuTLS writes none per entry). */
-                if (ca && ca_index_load(inv->agent.state_directory, ca->name, &idx) >= 0 &&
-                    (e = ca_index_find(&idx, f->serial)) && e->revoked)
-                        reason = crl_reason_to_string(e->reason);
+                reason = entry_reason(inv, ca, path, f->serial, v.info.reasons[i], &compromised);
+                f->key_compromised = f->key_compromised || compromised;
                 return cert_facts_add_problem(f, PROBLEM_REVOKED, "serial %s revoked on %s, reason %s (CRL %s)", f->serial,
-                                              format_timestamp_iso(when, sizeof(when), info.revoked_at[i]), reason, path);
+                                              format_timestamp_iso(when, sizeof(when), v.info.revoked_at[i]), reason,
+                                              path);
         }
         return 0;
 }
 
-int crl_check_cert(const Inventory *inv, const CertConfig *c, CertFacts *f, usec_t now) {
+bool crl_cert_has_crls(const Inventory *inv, const CertConfig *c) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+
+        return c->crl || (ca && ca->crl);
+}
+
+int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas,
+                   unsigned n_cas, CertFacts *f, usec_t now) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         int r;
 
-        if (c->crl)
+        /* Without a certificate there is no issuer to check a CRL with, and nothing to revoke. */
+        if (c->crl && leaf)
                 for (char **p = c->crl; *p; p++) {
-                        r = check_one_crl(inv, c, ca, *p, true, f, now);
+                        r = check_one_crl(inv, c, ca, *p, true, leaf, cas, n_cas, f, now);
                         if (r < 0)
                                 return r;
                 }
-        else if (ca && ca->crl) {
-                r = check_one_crl(inv, c, ca, ca->crl, false, f, now);
+        else if (ca && ca->crl && leaf) {
+                r = check_one_crl(inv, c, ca, ca->crl, false, leaf, cas, n_cas, f, now);
                 if (r < 0)
                         return r;
         }
@@ -489,11 +479,13 @@ int crl_check_cert(const Inventory *inv, const CertConfig *c, CertFacts *f, usec
                 r = compromised_keys_check(inv->agent.state_directory, f->pin, &since);
                 if (r == -ENOMEM)
                         return r;
-                if (r > 0)
+                if (r > 0) {
+                        f->key_compromised = true;
                         return cert_facts_add_problem(f, PROBLEM_REVOKED,
                                                       "the key is compromised (revoked with key-compromise on %s); "
                                                       "certherd will not certify it again: renew makes a new key",
                                                       format_timestamp_iso(when, sizeof(when), since));
+                }
         }
         return 0;
 }
@@ -504,12 +496,16 @@ int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t 
 
         if (!ca->crl || !f->parsed)
                 return 0;
-        r = read_crl(ca->crl, &info);
+        r = read_own_crl(ca, &info);
         if (r == -ENOMEM)
                 return r;
         if (r == -ENOENT)
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING,
                                               "CRL %s not made yet (certherd renew or the daemon makes it)", ca->crl);
+        if (r == -EPERM)
+                return cert_facts_add_problem(f, PROBLEM_CRL_INVALID,
+                                              "CRL %s is not signed by this CA's key (certherd renew or the daemon "
+                                              "re-signs it)", ca->crl);
         if (r < 0)
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s unusable: %s", ca->crl,
                                               r == -EBADMSG ? "not a CRL" : strerror(-r));

@@ -232,7 +232,8 @@ int cli_ca(const CliOptions *o, char **args) {
                 return cli_usage_error(
                     "%s",
                     "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
-                    "ca sign CA CSR [--usage U] [--validity D] [--out FILE] | ca rotate NAME [--reissue|--finish] | "
+                    "ca sign CA CSR [--usage U] [--validity D] [--subject DN | --keep-subject] [--out FILE] | "
+                    "ca rotate NAME [--reissue|--finish] | "
                     "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
         if (o->replace)
                 return cli_usage_error("--replace applies to ca revoke only, not to 'ca %s'", sub);
@@ -247,6 +248,12 @@ int cli_ca(const CliOptions *o, char **args) {
                 return cli_usage_error("--reissue and --finish apply to ca rotate only, not to 'ca %s'", sub);
         if (o->reissue && o->finish)
                 return cli_usage_error("%s", "--reissue and --finish exclude each other");
+        if ((o->subject || o->keep_subject) && strcmp(sub, "sign") != 0)
+                return cli_usage_error("--subject and --keep-subject apply to ca sign only, not to 'ca %s'", sub);
+        if (o->subject && (o->keep_subject || !config_subject_is_valid(o->subject)))
+                return cli_usage_error(
+                    "invalid --subject '%s': expected a DN such as 'CN=device-01,O=Example' (not with --keep-subject)",
+                    o->subject);
         if (o->usage && (usage = usage_from_string(o->usage)) < 0)
                 return cli_usage_error(
                     "invalid --usage '%s': expected server, client or server+client", o->usage);
@@ -273,7 +280,11 @@ int cli_ca(const CliOptions *o, char **args) {
                 if (r >= 0)
                         r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
         } else if (strcmp(sub, "sign") == 0)
-                r = ca_sign(inv, ca, args[2], usage, validity, o->out, now_realtime());
+                r = ca_sign(inv, ca,
+                            &(CaSignRequest) { .csr_path = args[2], .usage = usage, .validity = validity,
+                                               .out = o->out, .subject = o->subject,
+                                               .keep_subject = o->keep_subject },
+                            now_realtime());
         else if (o->finish) {
                 /* The CRL file then holds the current generation's CRL alone. */
                 r = ca_rotate_finish(inv, ca, now_realtime());

@@ -39,6 +39,8 @@ typedef struct CliOptions {
         const char *validity;      /* ca sign */
         bool reissue;              /* ca rotate */
         bool finish;               /* ca rotate --finish */
+        const char *subject;       /* ca sign --subject: the subject to write (default CN = the first SAN) */
+        bool keep_subject;         /* ca sign --keep-subject: the request's, each attribute checked */
         bool replace;              /* revoke --replace, ca revoke --replace */
         bool no_daemon;            /* check, status, renew */
         ImportOptions import;      /* import, discover: --config-dir, --write, --state-directory, … */

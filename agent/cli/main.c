@@ -72,7 +72,8 @@ static const OptionScope scope_table[_SCOPE_MAX] = {
     [SCOPE_QUIET] = {VERB_RENEW, "--quiet applies to renew only"},
     [SCOPE_REASON] = {VERB_REVOKE | VERB_CA, "--reason applies to revoke and ca revoke only"},
     [SCOPE_CA_REVOKE] = {VERB_CA, "--ca and --serial apply to ca revoke only"},
-    [SCOPE_CA] = {VERB_CA, "--csr, --out, --usage, --validity, --reissue and --finish apply to ca only"},
+    [SCOPE_CA] = {VERB_CA, "--csr, --out, --usage, --validity, --subject, --keep-subject, --reissue and --finish "
+                           "apply to ca only"},
     [SCOPE_REPLACE] = {VERB_REVOKE | VERB_CA, "--replace applies to revoke and ca revoke only"},
     [SCOPE_IMPORT] =
         {VERB_IMPORT, "--config-dir, --state-directory and --disable-source apply to import only"},
@@ -117,6 +118,8 @@ static const CliOption option_table[] = {
     {"validity", required_argument, 0, FIELD(validity), SCOPE_CA},
     {"reissue", no_argument, 0, FIELD(reissue), SCOPE_CA},
     {"finish", no_argument, 0, FIELD(finish), SCOPE_CA},
+    {"subject", required_argument, 0, FIELD(subject), SCOPE_CA},
+    {"keep-subject", no_argument, 0, FIELD(keep_subject), SCOPE_CA},
     {"replace", no_argument, 0, FIELD(replace), SCOPE_REPLACE},
     {"config-dir", required_argument, 0, FIELD(import.config_dir), SCOPE_IMPORT},
     {"write", required_argument, 0, FIELD(import.write), SCOPE_WRITE},
@@ -190,6 +193,8 @@ static void help(void) {
             "      --out FILE         ca init --csr, ca sign: where to write (- for stdout)\n"
             "      --usage U          ca sign: server, client (default) or server+client\n"
             "      --validity D       ca sign: lifetime of the certificate (default: the CA's validity)\n"
+            "      --subject DN       ca sign: the subject to write (default: CN = the first name)\n"
+            "      --keep-subject     ca sign: keep the request's subject, each attribute checked\n"
             "      --reissue          ca rotate: re-issue the CA's certificates now, not after rotate-overlap\n"
             "      --finish           ca rotate: end the overlap once no leaf of the old generation is installed\n"
             "      --replace          revoke, ca revoke: renew the set at once with a new key and deploy it\n"

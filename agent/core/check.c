@@ -7,9 +7,11 @@
 
 #include <gnutls/crypto.h>
 
-#include "caa.h"
+#include "ca-pki.h"
 #include "ca-rotate.h"
+#include "caa.h"
 #include "check.h"
+#include "config-value.h"
 #include "crl.h"
 #include "fd-util.h"
 #include "log.h"
@@ -23,7 +25,8 @@
 
 /* One CA file's trust list, loaded once per worker (GnuTLS trust lists are not shared across threads). */
 typedef struct TrustEntry {
-        const char *path; /* NULL: the system store */
+        const char *path; /* NULL: the system store, or `ca`'s bundle */
+        const CaConfig *ca; /* a set of ca:NAME without `ca =`: trusts its CA, as issuer = self trusts itself */
         gnutls_x509_trust_list_t trust;
         gnutls_x509_crt_t *cas; /* the anchors of an explicit CA file, for the direct verification */
         unsigned n_cas;
@@ -55,13 +58,16 @@ typedef struct Job {
         const Revocations *revoked; /* certherd's own revocation record, read once for all sets */
 } Job;
 
-static TrustEntry *worker_trust(Worker *w, const char *path) {
+static TrustEntry *worker_trust(Worker *w, const Inventory *inv, const CertConfig *c) {
+        const CaConfig *ca = !c->ca && c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        const char *path = c->ca;
         TrustEntry *t;
         FileBuffer b = {};
         int r;
 
         for (size_t i = 0; i < w->n_trust; i++)
-                if (w->trust[i].path == path || (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0))
+                if (w->trust[i].ca == ca &&
+                    (w->trust[i].path == path || (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0)))
                         return &w->trust[i];
 
         t = realloc(w->trust, (w->n_trust + 1) * sizeof(TrustEntry));
@@ -69,17 +75,29 @@ static TrustEntry *worker_trust(Worker *w, const char *path) {
                 return NULL;
         w->trust = t;
         t = &w->trust[w->n_trust++];
-        *t = (TrustEntry) { .path = path };
+        *t = (TrustEntry) { .path = path, .ca = ca };
 
-        if (path) {
+        if (ca) {
+                gnutls_datum_t pem = {};
+
+                r = ca_trust_bundle(inv, ca, &pem);
+                if (r >= 0) {
+                        b.data = pem.data;
+                        b.size = pem.size;
+                }
+        } else if (path)
                 r = read_file_into(path, INPUT_MAX, &b, NULL);
-                if (r >= 0)
-                        r = x509_trust_new(b.data, b.size, &t->trust);
+        else
+                r = x509_trust_new(NULL, 0, &t->trust);
+        if (r >= 0 && b.data) {
+                r = x509_trust_new(b.data, b.size, &t->trust);
                 if (r >= 0 && x509_load_crts(b.data, b.size, &t->cas, &t->n_cas) < 0)
                         t->n_cas = 0; /* the trust list alone will do */
+        }
+        if (ca)
+                gnutls_free(b.data);
+        else
                 free(b.data);
-        } else
-                r = x509_trust_new(NULL, 0, &t->trust);
         if (r < 0)
                 t->error = -r;
         return t;
@@ -161,6 +179,40 @@ static int check_own_revocation(const Revocations *revoked, const CertConfig *c,
                                       f->serial, format_timestamp_iso(when, sizeof(when), rev->revoked_at), rev->reason);
 }
 
+/* Revocation: the set's CRLs, believed only when signed by its issuer, whose certificate is in the
+ * chain after the leaf or among the trust anchors (the system store is asked for the chain's last
+ * issuer); and the compromised-keys list. */
+static int check_crls(const Inventory *inv, const CertConfig *c, const X509Input *in, const TrustEntry *trust,
+                      CertFacts *f, usec_t now) {
+        gnutls_x509_crt_t *chain = NULL, *cas = NULL, found = NULL;
+        unsigned n = 0, n_cas = 0;
+        int r;
+
+        if (!crl_cert_has_crls(inv, c) || !f->parsed || !in->cert_data ||
+            x509_load_crts(in->cert_data, in->cert_size, &chain, &n) < 0 || n == 0)
+                return crl_check_cert(inv, c, NULL, NULL, 0, f, now);
+        cas = calloc(n + trust->n_cas + 1, sizeof(gnutls_x509_crt_t));
+        if (!cas) {
+                x509_crts_free(chain, n);
+                return -ENOMEM;
+        }
+        for (unsigned i = 1; i < n; i++)
+                cas[n_cas++] = chain[i];
+        for (unsigned i = 0; i < trust->n_cas; i++)
+                cas[n_cas++] = trust->cas[i];
+        if (trust->n_cas == 0 && trust->trust &&
+            gnutls_x509_trust_list_get_issuer(trust->trust, chain[n - 1], &found, GNUTLS_TL_GET_COPY) < 0)
+                found = NULL;
+        if (found)
+                cas[n_cas++] = found;
+        r = crl_check_cert(inv, c, chain[0], cas, n_cas, f, now);
+        if (found)
+                gnutls_x509_crt_deinit(found);
+        free(cas);
+        x509_crts_free(chain, n);
+        return r;
+}
+
 static int inspect_one(unsigned worker, size_t item, void *userdata) {
         Job *job = userdata;
         Worker *w = &job->workers[worker];
@@ -184,7 +236,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         };
         int r;
 
-        trust = worker_trust(w, c->ca);
+        trust = worker_trust(w, inv, c);
         if (!trust)
                 return -ENOMEM;
         in.trust = trust->trust;
@@ -234,7 +286,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         if (r < 0)
                 return r;
         /* Revocation (issue 11): its CRLs and the compromised-keys list. */
-        r = crl_check_cert(inv, c, res->facts, job->now);
+        r = check_crls(inv, c, &in, trust, res->facts, job->now);
         if (r < 0)
                 return r;
         r = check_own_revocation(job->revoked, c, res->facts);
@@ -247,7 +299,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         if (r < 0)
                 return r;
         if (trust->error > 0 && res->facts->parsed)
-                return add_trust_problem(res->facts, c->ca, trust->error);
+                return add_trust_problem(res->facts, c->ca ?: trust->ca ? trust->ca->certificate : NULL, trust->error);
         return 0;
 }
 
@@ -384,7 +436,8 @@ static void hash_file(gnutls_hash_hd_t h, const char *path) {
         hash_str(h, "");
 }
 
-int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
+int check_inputs_fingerprint(const Inventory *inv, const CertConfig *c, char ret[65]) {
+        const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         gnutls_hash_hd_t h;
         uint8_t d[32];
 
@@ -401,6 +454,9 @@ int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
         hash_str(h, c->ca);
         hash_file(h, c->ca);
         hash_file(h, c->certificate);
+        /* An internal CA's set trusts its CA without `ca =`: a new CA certificate is a change too. */
+        if (ca)
+                hash_file(h, ca->certificate);
         gnutls_hash_deinit(h, d);
         for (size_t i = 0; i < sizeof(d); i++)
                 snprintf(ret + 2 * i, 3, "%02x", d[i]);
@@ -409,12 +465,50 @@ int check_inputs_fingerprint(const CertConfig *c, char ret[65]) {
 
 /* Whether the inputs are what they were when an issued certificate was refused: 1 the same, 0 not held,
  * -1 held but changed since. */
-static int inputs_held(const CertConfig *c, const CertState *st) {
+static int inputs_held(const Inventory *inv, const CertConfig *c, const CertState *st) {
         char fp[65];
 
         if (c->issuer != ISSUER_ACME || !st || !st->held_inputs)
                 return 0;
-        return check_inputs_fingerprint(c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
+        return check_inputs_fingerprint(inv, c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
+}
+
+/* Whether the inputs changed since the last issuance; hashed only when the loop guard would trip (it
+ * reads the set's files: not for every set at every pass). */
+static bool inputs_changed_since_issued(
+    const Inventory *inv, const CertConfig *c, const CertState *st, const CertFacts *f, usec_t now) {
+        char fp[65];
+
+        if (!st || !st->issued_inputs || policy_recent_issues(st, f, now) <= POLICY_LOOP_ISSUES)
+                return false;
+        return check_inputs_fingerprint(inv, c, fp) < 0 || strcmp(fp, st->issued_inputs) != 0;
+}
+
+/* The renewal-failing problem of the loop guards (policy_plan). */
+static int add_loop_problem(const Inventory *inv, const CertConfig *c, const CertState *st, const Plan *p, CertFacts *f) {
+        char when[32], life[CONFIG_USEC_MAX];
+        usec_t lifetime = f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        unsigned cause = policy_broken_mask(f);
+        char codes[256] = "";
+        size_t k = 0;
+
+        for (int i = 0; i < _PROBLEM_CODE_MAX && k + 2 < sizeof(codes); i++)
+                if (cause & (1u << i))
+                        k += (size_t) snprintf(codes + k, sizeof(codes) - k, "%s%s", k ? ", " : "",
+                                               problem_code_to_string((ProblemCode) i));
+        if (p->looping)
+                return cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                                              "issued %u times within %s (a quarter of its lifetime), more than %u: "
+                                              "renewals stopped until the inventory or its files change%s%s",
+                                              p->recent_issues,
+                                              config_format_usec(lifetime ? lifetime / 4 : USEC_PER_HOUR, life, sizeof(life)),
+                                              POLICY_LOOP_ISSUES, k ? "; still " : "", codes);
+        return cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                                      "the renewal at %s left %s in place (%u time%s in a row): a new certificate does "
+                                      "not fix it; next attempt %s",
+                                      format_timestamp_iso(when, sizeof(when), st->last_renewal), k ? codes : "its problem",
+                                      st->ineffective + 1, st->ineffective ? "s" : "",
+                                      p->action == PLAN_BACKOFF ? format_timestamp_iso(life, sizeof(life), p->retry) : "now");
 }
 
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
@@ -423,7 +517,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         const CertState *st = rep->states ? &rep->states[i] : NULL;
         CertFacts *f = res->facts;
         char when[32];
-        int r, held = inputs_held(c, st);
+        int r, held = inputs_held(inv, c, st);
         Plan *p;
 
         if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
@@ -433,6 +527,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                                         .state = st, .held = held > 0, .held_changed = held < 0,
                                         .ca_rotated = res->ca_rotated,
                                         .ca_reissue_at = res->ca_reissue_at,
+                                        .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },
@@ -446,7 +541,14 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                 if (r < 0)
                         return r;
         }
-        if (p->failing && p->action == PLAN_HELD) {
+        if (p->looping || (p->ineffective && st->failures == 0)) {
+                r = add_loop_problem(inv, c, st, p, f);
+                if (r < 0)
+                        return r;
+                f->problems[f->n_problems - 1].severity = p->failing_severity;
+                if (p->failing_severity > f->state)
+                        f->state = p->failing_severity;
+        } else if (p->failing && p->action == PLAN_HELD) {
                 r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
                                            "%u failed renewal attempt%s, last error: %s; the certificate issued was "
                                            "kept in %s/certs/%s.pending.pem, no new order until the inventory or "

@@ -72,7 +72,7 @@ int check_caa(const Inventory *inv, CheckReport *rep);
 /* The fingerprint (hex SHA-256) of what an issuance of `c` depends on: issuer, names, key type, usage, the
  * paths, and the contents of its `ca` file and of the installed certificate. A certificate refused by
  * validation is not ordered again while this stays the same (CertState.held_inputs). */
-int check_inputs_fingerprint(const CertConfig *c, char ret[65]);
+int check_inputs_fingerprint(const Inventory *inv, const CertConfig *c, char ret[65]);
 
 /* Inspect every [ca]'s certificate (its expiry; a CA not created yet is reported, and does not count in
  * rep->worst, as `ca init` is the operator's step); a parsed CA's state counts in rep->worst. */

@@ -38,7 +38,7 @@ typedef struct MetricsCa {
  *   certherd_certificate_next_renewal_timestamp_seconds   (absent for watch-only sets and when unknown)
  * then one sample per internal CA, labelled ca="…":
  *   certherd_ca_not_after_seconds                     (absent while the CA certificate cannot be parsed)
- *   certherd_ca_crl_next_update_seconds               (absent without a crl, or while it cannot be read)
+ *   certherd_ca_crl_next_update_seconds               (absent without a crl, unreadable or not the CA's)
  * and agent-wide certherd_last_run_timestamp_seconds = now and certherd_last_pass_timestamp_seconds =
  * last_pass (absent when 0). `st` holds rep->n_results entries, or is NULL (zeros: no failures, deploy
  * ok, next renewal unknown); `cas` holds n_cas entries. Times are whole seconds since the epoch.

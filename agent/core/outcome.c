@@ -50,10 +50,16 @@ Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, cons
                     .kind = OUTCOME_BACKING_OFF,
                     .when = plan->retry,
                     .failures = st->failures,
-                    .error = st->last_error};
+                    .error = st->last_error,
+                    .ineffective = plan->ineffective && st->failures == 0};
         else if (plan->action == PLAN_HELD)
                 o = (Outcome){
-                    .name = name, .kind = OUTCOME_HELD, .when = USEC_INFINITY, .error = st->last_error};
+                    .name = name,
+                    .kind = OUTCOME_HELD,
+                    .when = USEC_INFINITY,
+                    .error = st->last_error,
+                    .looping = plan->looping,
+                    .recent_issues = plan->recent_issues};
         else
                 o.when = plan->due;
         return o;
@@ -86,6 +92,13 @@ static void render_line(const Outcome *o, OutcomeFlags flags, FILE *f) {
                 fprintf(f, "%s: renewal failed: %s\n", o->name, o->error ?: "unknown error");
                 break;
         case OUTCOME_HELD:
+                if (o->looping) {
+                        fprintf(f,
+                                "%s: renewal held: issued %u times within a quarter of its lifetime; no renewal "
+                                "until the inventory or its files change\n",
+                                o->name, o->recent_issues);
+                        break;
+                }
                 fprintf(
                     f,
                     "%s: renewal held: %s; the certificate issued was kept, no new order until the "
@@ -104,6 +117,11 @@ static void render_line(const Outcome *o, OutcomeFlags flags, FILE *f) {
                             o->error ?: "?", o->serial ?: "?");
                 break;
         case OUTCOME_BACKING_OFF:
+                if (o->ineffective) {
+                        fprintf(f, "%s: renewal failing: the last renewal left what made it due; next attempt from %s\n",
+                                o->name, when);
+                        break;
+                }
                 fprintf(
                     f, "%s: renewal failing: %u failed attempt%s, last error: %s; next attempt from %s\n",
                     o->name, o->failures, o->failures == 1 ? "" : "s", o->error ?: "unknown", when);

@@ -37,6 +37,9 @@ typedef struct Outcome {
         unsigned failures;
         usec_t when;
         const char *error, *step, *serial;
+        bool ineffective;       /* backing off: the last renewal left what made it due (the loop guard) */
+        bool looping;           /* held: issued too often within a quarter of its lifetime (the loop guard) */
+        unsigned recent_issues; /* with looping: how often */
 } Outcome;
 
 /* The outcome of one set from its plan in the pass, its state as recorded after it and its job (NULL:

@@ -136,7 +136,7 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
 
         /* A refused certificate holds further orders while the inputs stay as they are now. */
         if (!j->deploy_only)
-                replace(&st->held_inputs, j->held && check_inputs_fingerprint(j->cert, fp) >= 0 ? strdup(fp) : NULL);
+                replace(&st->held_inputs, j->held && check_inputs_fingerprint(inv, j->cert, fp) >= 0 ? strdup(fp) : NULL);
 
         /* Cut short by SIGTERM (the ACME order stays saved and is resumed): not a failed attempt. */
         if (!j->deploy_only && j->result == -ECANCELED)
@@ -147,6 +147,11 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
                         st->failures = 0;
                         st->next_retry = 0;
                         st->last_renewal = now;
+                        /* For the loop guards: what was issued, why, and the inputs it left behind. */
+                        if (policy_issued(st, j->current, j->forced, j->outcome.serial, now) < 0 ||
+                            check_inputs_fingerprint(inv, j->cert, fp) < 0)
+                                fp[0] = 0;
+                        replace(&st->issued_inputs, fp[0] ? strdup(fp) : NULL);
                         replace(&st->last_error, NULL);
                         replace(&st->profile, cert_profile(inv, j->cert) ? strdup(cert_profile(inv, j->cert)) : NULL);
                 } else {
@@ -245,7 +250,7 @@ void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
                 const CertFacts *f = cas_rep->cas[i].facts;
 
                 cas[i] = (MetricsCa) { .name = cas_rep->cas[i].ca->name, .not_after = f ? f->not_after : 0,
-                                       .crl_next_update = crl_file_next_update(cas_rep->cas[i].ca->crl),
+                                       .crl_next_update = crl_ca_next_update(cas_rep->cas[i].ca),
                                        .parsed = f && f->parsed };
         }
         if (r >= 0)
@@ -342,7 +347,8 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
                         if (pl->action == PLAN_RENEW)
                                 log_info("%s: renewing: %s", c->name, renew_reason_to_string(pl->why));
                         p.jobs[p.n_jobs] = (RenewJob) { .cert = c, .current = rep->results[i].facts,
-                                                        .deploy_only = pl->action == PLAN_DEPLOY };
+                                                        .deploy_only = pl->action == PLAN_DEPLOY,
+                                                        .forced = pl->why == RENEW_REASON_FORCED };
                         p.items[i].job = &p.jobs[p.n_jobs++];
                 } else
                         pass_pins(inv, rep, i, &pins, now);

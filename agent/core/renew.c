@@ -59,7 +59,7 @@ void renew_job_done(RenewJob *j) {
         free(j->deploy_step);
         free(j->deploy_error);
         gnutls_free(j->outcome.leaf_der.data);
-        *j = (RenewJob) { .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only };
+        *j = (RenewJob) { .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only, .forced = j->forced };
 }
 
 /* The renewal failed: one renewal-failed event, and the reason for the state — the most specific error
@@ -77,11 +77,49 @@ static int fail(RenewJob *j, int r, const char *why) {
         return r < 0 ? r : -EIO;
 }
 
+/* Whether the installed certificate was revoked, by any source: a genuine CRL or the compromised-keys
+ * list (check's `revoked`), or its internal CA's index (`ca revoke`, also where the CA publishes no
+ * CRL). A revocation for key compromise, or a CRL entry that gives no reason, puts its key in the
+ * compromised-keys list before anything is issued: it is never certified again. 1 revoked, 0 not,
+ * -errno when the key cannot be recorded (the renewal fails rather than risk certifying it). */
+static int current_revoked(const Inventory *inv, const CertConfig *c, const CertFacts *current) {
+        bool revoked = false, compromised = current && current->key_compromised;
+        int r;
+
+        if (!current || !current->parsed)
+                return 0;
+        for (size_t i = 0; i < current->n_problems; i++)
+                revoked = revoked || current->problems[i].code == PROBLEM_REVOKED;
+        if (c->issuer == ISSUER_CA && current->serial) {
+                _cleanup_(ca_index_done) CaIndex idx = {};
+                const CaConfig *ca = inventory_find_ca(inv, c->issuer_name);
+                const CaIndexEntry *e;
+
+                if (ca && ca_index_load(inv->agent.state_directory, ca->name, &idx) >= 0 &&
+                    (e = ca_index_find(&idx, current->serial)) && e->revoked) {
+                        revoked = true;
+                        compromised = compromised || e->reason == CRL_REASON_KEY_COMPROMISE;
+                }
+        }
+        if (compromised && current->has_pin) {
+                r = compromised_keys_add(inv->agent.state_directory, current->pin, c->name, current->serial ?: "",
+                                         now_realtime());
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot record the revoked certificate's key as compromised: %m",
+                                               c->name);
+        }
+        return revoked;
+}
+
 /* Both log why they fail: an encrypted key that cannot be opened is not "cannot make a key". */
 static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
+        int revoked = current_revoked(inv, c, current);
+
+        if (revoked < 0)
+                return revoked;
         if (token_is_url(c->key))
-                return keys_obtain_token(inv, c, current, &is->tkey, &is->key_origin);
-        return keys_obtain(inv, c, current, &is->key, &is->key_pem, &is->key_origin);
+                return keys_obtain_token(inv, c, current, revoked > 0, &is->tkey, &is->key_origin);
+        return keys_obtain(inv, c, current, revoked > 0, &is->key, &is->key_pem, &is->key_origin);
 }
 
 /* The last guard before anything is certified: a key revoked with key-compromise never is again (keys_obtain

@@ -27,6 +27,7 @@ typedef struct RenewJob {
         const CertConfig *cert;
         const CertFacts *current; /* the inspection of what is installed (may be NULL) */
         bool deploy_only;         /* deploy the installed certificate again: no issuance, no install */
+        bool forced;              /* renew --force: not counted by the loop guard (policy_issued) */
 
         int result;  /* issue + install: 0 or -errno (always 0 for deploy_only) */
         bool held;   /* ACME: issued, refused by validation, kept as STATE/certs/NAME.pending.{pem,key} */

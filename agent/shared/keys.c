@@ -230,8 +230,8 @@ static bool current_revoked(const Inventory *inv, const CertConfig *c, const Cer
         return revocations_find(inv->agent.state_directory, c->name, current->serial, &rev) > 0;
 }
 
-int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
-                gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
+int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
+                gnutls_x509_privkey_t *ret_key, gnutls_datum_t *ret_pem, KeyOrigin *ret_origin) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_free_ char *password = NULL;
         _cleanup_free_ uint8_t *data = NULL;
@@ -247,7 +247,15 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         r = load_installed(c, password, &data, &size, &key, &encrypted);
         if (r < 0)
                 return r;
-        if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
+        /* A revoked certificate is never renewed with its key: whoever revoked it may hold the key. */
+        if (r > 0 && c->key_policy == KEY_POLICY_REUSE && revoked) {
+                if (keys_compromised(inv, key) > 0)
+                        log_warning("%s: the key %s was revoked with key-compromise; making a new key (key-policy = "
+                                    "reuse notwithstanding)", c->name, c->key);
+                else
+                        log_warning("%s: not reusing the key %s: its certificate was revoked; making a new key "
+                                    "(key-policy = reuse notwithstanding)", c->name, c->key);
+        } else if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)
@@ -322,8 +330,8 @@ static int token_failed(const CertConfig *c, int r, const char *what, const char
                                r == -ENOENT ? "no such token or object" : strerror(-r));
 }
 
-int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
-                      KeyOrigin *ret_origin) {
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
+                      gnutls_privkey_t *ret_key, KeyOrigin *ret_origin) {
         _cleanup_free_ char *label = NULL, *cur = NULL, *next = NULL, *next_label = NULL;
         uint8_t pin[PIN_SIZE];
         KeyOrigin origin = KEY_ORIGIN_REUSED;
@@ -348,10 +356,11 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
                         return token_failed(c, r, "generate a key in the token of", c->key);
                 log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
                 origin = KEY_ORIGIN_NEW;
-        } else if (c->key_policy == KEY_POLICY_ROTATE || current_revoked(inv, c, current)) {
+        } else if (c->key_policy == KEY_POLICY_ROTATE || revoked || current_revoked(inv, c, current)) {
                 /* The announced next key, unless there is none or it is the installed certificate's. A
-                 * revoked certificate gets one too, whatever key-policy says: made as LABEL.next, it
-                 * becomes LABEL only once its certificate is installed (keys_next_used). */
+                 * revoked certificate (found by the caller, or in certherd's own record) gets one too,
+                 * whatever key-policy says: made as LABEL.next, it becomes LABEL only once its
+                 * certificate is installed (keys_next_used). */
                 if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
                     (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {
                         (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);

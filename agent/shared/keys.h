@@ -30,9 +30,11 @@ typedef enum KeyOrigin {
  * encrypted reused key stays as the operator wrote it). With key-password-file every key handed out is
  * encrypted PKCS#8 (keygen_export_key); an installed key that is encrypted and cannot be opened (no
  * password file, or a password that does not decrypt it) is -EACCES, never replaced by a plaintext key.
+ * `revoked`: the installed certificate was revoked (by any source): its key is never kept, whatever
+ * key-policy says (rotate's announced next key, a different key, is still used).
  * Returns 0 or -errno (logged). */
-int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *ret_key,
-                gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
+int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
+                gnutls_x509_privkey_t *ret_key, gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
 
 /* Whether `key` is in the compromised-keys list (revoked with key-compromise, issue 11): 1 yes, 0 no,
  * -errno when the list cannot be read (callers then refuse to certify). */
@@ -42,8 +44,8 @@ int keys_compromised(const Inventory *inv, gnutls_x509_privkey_t key);
  * object LABEL.next (generated when missing or when it is the installed certificate's: KEY_ORIGIN_NEXT;
  * keys_next_used() then renames it to LABEL). No private key leaves the token. Returns 0 or -errno
  * (logged). */
-int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, gnutls_privkey_t *ret_key,
-                      KeyOrigin *ret_origin);
+int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
+                      gnutls_privkey_t *ret_key, KeyOrigin *ret_origin);
 
 /* The set's key-password-file, read (NULL without one). An unreadable file is an error (logged): a key is
  * never written in plaintext because its password could not be read. Returns 0 or -errno. */

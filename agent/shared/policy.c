@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "policy.h"
 
@@ -141,6 +144,58 @@ bool policy_issued_ok(const CertFacts *facts) {
         return true;
 }
 
+/* Not `revoked`: the certificate a renewal installs has a new serial and key, so a revocation of it is a
+ * new event, not the old problem left in place. */
+static bool makes_broken(ProblemCode c) {
+        return c == PROBLEM_KEY_MISMATCH || c == PROBLEM_NAME_MISSING || c == PROBLEM_UNTRUSTED_CHAIN ||
+               c == PROBLEM_WEAK_KEY || c == PROBLEM_WEAK_SIGNATURE || c == PROBLEM_USAGE_MISSING;
+}
+
+unsigned policy_broken_mask(const CertFacts *f) {
+        unsigned m = 0;
+
+        for (size_t i = 0; f && i < f->n_problems; i++)
+                if (makes_broken(f->problems[i].code))
+                        m |= 1u << f->problems[i].code;
+        return m;
+}
+
+bool policy_renewal_ineffective(const CertState *st, const CertFacts *f) {
+        return st && st->renew_cause != 0 && st->issued_serial && f && f->parsed && f->serial &&
+               strcmp(f->serial, st->issued_serial) == 0 && (policy_broken_mask(f) & st->renew_cause) != 0;
+}
+
+int policy_issued(CertState *st, const CertFacts *before, bool forced, const char *serial, usec_t now) {
+        char *s = serial && serial[0] ? strdup(serial) : NULL;
+
+        if (serial && serial[0] && !s)
+                return -ENOMEM;
+        /* Before the cause is replaced: did the renewal that made `before` fix what caused it? */
+        st->ineffective = !forced && policy_renewal_ineffective(st, before) ? st->ineffective + 1 : 0;
+        st->renew_cause = forced ? 0 : policy_broken_mask(before);
+        free(st->issued_serial);
+        st->issued_serial = s;
+        if (!forced) {
+                unsigned n = st->n_issued < CERT_STATE_ISSUED_MAX ? st->n_issued + 1 : CERT_STATE_ISSUED_MAX;
+
+                memmove(st->issued + 1, st->issued, (n - 1) * sizeof(usec_t));
+                st->issued[0] = now;
+                st->n_issued = n;
+        }
+        return 0;
+}
+
+unsigned policy_recent_issues(const CertState *st, const CertFacts *f, usec_t now) {
+        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        usec_t window = lifetime > 0 ? lifetime / 4 : USEC_PER_HOUR;
+        unsigned n = 0;
+
+        for (unsigned i = 0; st && i < st->n_issued && i < CERT_STATE_ISSUED_MAX; i++)
+                if (st->issued[i] + window > now)
+                        n++;
+        return n;
+}
+
 static const char *const plan_action_table[_PLAN_ACTION_MAX] = {
         [PLAN_NONE] = "none",
         [PLAN_RENEW] = "renew",
@@ -193,20 +248,32 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 p.due_why = p.why;
         }
 
-        if (st->failures > 0) {
+        /* The loop guards (see POLICY_LOOP_ISSUES): they matter only while a renewal is wanted. */
+        p.recent_issues = policy_recent_issues(st, f, now);
+        if (p.why != RENEW_REASON_NONE && !flags.force) {
+                p.ineffective = p.why == RENEW_REASON_BROKEN && policy_renewal_ineffective(st, f);
+                p.looping = p.recent_issues > POLICY_LOOP_ISSUES && !in->issued_inputs_changed;
+        }
+
+        if (st->failures > 0 || p.ineffective || p.looping) {
                 p.failing = true;
-                p.failing_severity = !f || !f->parsed ||
+                p.failing_severity = p.looping || !f || !f->parsed ||
                                                      now + threshold_resolve(in->critical_before, lifetime) >= f->not_after
                                              ? SEVERITY_CRITICAL
                                              : SEVERITY_WARNING;
         }
 
         if (p.why != RENEW_REASON_NONE) {
-                if (!flags.force && in->held)
+                usec_t again = p.ineffective ? st->last_renewal + policy_backoff(st->ineffective + 1, lifetime) : 0;
+
+                if (!flags.force && (in->held || p.looping))
                         p.action = PLAN_HELD;
                 else if (!flags.force && !in->held_changed && st->failures > 0 && st->next_retry > now) {
                         p.action = PLAN_BACKOFF;
                         p.retry = st->next_retry;
+                } else if (p.ineffective && again > now) {
+                        p.action = PLAN_BACKOFF;
+                        p.retry = again;
                 } else
                         p.action = PLAN_RENEW;
         } else if (st->deploy_failed && f && f->parsed) {

@@ -119,6 +119,8 @@ typedef struct PlanInput {
                                  * due from ca_reissue_at (like a broken set once there), after
                                  * missing/expired/broken */
         usec_t ca_reissue_at;   /* when a rotated CA's overlap ends and its leaves move (ca rotate); 0: at once */
+        bool issued_inputs_changed; /* state->issued_inputs is set and the inputs differ from it now (the
+                                     * caller hashed them; only needed once the loop guard could trip) */
         Threshold renew_before;
         Threshold warn_before;
         Threshold critical_before;
@@ -135,6 +137,36 @@ typedef struct Plan {
         AlertDecision alert;
         bool failing;            /* problem renewal-failing */
         Severity failing_severity;
+        bool ineffective;        /* the last renewal left the problem that caused it: backing off */
+        bool looping;            /* HELD by the loop guard: issued too often, until the inputs change */
+        unsigned recent_issues;  /* automatic issuances within the guard's window */
 } Plan;
 
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);
+
+/* No renewal loop, whatever the inventory says (a set trusting the wrong anchors, a hook that breaks what
+ * was installed…). Two rules of policy_plan:
+ * - A renewal whose result still shows the problem that caused it (the installed serial is the one issued
+ *   last, and a problem of the mask recorded then is there again) enters the backoff, from the last
+ *   renewal: policy_backoff(ineffective + 1), with renewal-failing.
+ * - A guard whatever the cause: a set issued automatically more than POLICY_LOOP_ISSUES times within a
+ *   quarter of its certificate's lifetime (an hour when it cannot be read) stops renewing (PLAN_HELD,
+ *   renewal-failing critical) until the inventory or its files change. --force is never held, and its
+ *   issuances do not count. A certificate that lives 30 seconds renews every 15: once per window. */
+#define POLICY_LOOP_ISSUES 5U
+
+/* The problems of `f` a new certificate is meant to fix (those that make a set broken, but `revoked`:
+ * a revocation of the new certificate is a new event), as a mask of 1 << ProblemCode. */
+unsigned policy_broken_mask(const CertFacts *f);
+
+/* Whether the certificate `f` describes is the one renewed last (st->issued_serial) and still shows a
+ * problem that caused that renewal. */
+bool policy_renewal_ineffective(const CertState *st, const CertFacts *f);
+
+/* Automatic issuances recorded in `st` within a quarter of the lifetime of `f` (an hour when it cannot
+ * be read) before `now`: the loop guard holds the set beyond POLICY_LOOP_ISSUES. */
+unsigned policy_recent_issues(const CertState *st, const CertFacts *f, usec_t now);
+
+/* Record a successful issuance in `st`: `before` is the inspection that caused it, `serial` the new
+ * certificate's; a forced one does not count toward the loop guard. Returns 0 or -ENOMEM. */
+int policy_issued(CertState *st, const CertFacts *before, bool forced, const char *serial, usec_t now);

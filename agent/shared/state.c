@@ -29,6 +29,8 @@ void cert_state_done(CertState *st) {
         free(st->deploy_serial);
         free(st->held_inputs);
         free(st->profile);
+        free(st->issued_serial);
+        free(st->issued_inputs);
         *st = (CertState) {};
 }
 
@@ -36,7 +38,8 @@ bool cert_state_is_empty(const CertState *st) {
         return st->failures == 0 && st->last_attempt == 0 && st->next_retry == 0 && st->last_renewal == 0 &&
                !st->last_error && st->alert_level == 0 && st->alert_last == 0 && !st->deploy_failed &&
                st->deploy_failures == 0 && st->deploy_time == 0 && !st->deploy_step && !st->deploy_error &&
-               !st->deploy_serial && !st->held_inputs && !st->profile;
+               !st->deploy_serial && !st->held_inputs && !st->profile && st->n_issued == 0 && !st->issued_serial &&
+               st->renew_cause == 0 && st->ineffective == 0 && !st->issued_inputs;
 }
 
 static int state_path(const char *state_dir, const char *name, char **ret) {
@@ -107,9 +110,28 @@ static int get_profile(json_t *o, char **ret) {
         return 0;
 }
 
+/* "issued_usec": the issuance times, newest first, at most CERT_STATE_ISSUED_MAX. */
+static int get_issued(json_t *o, CertState *st) {
+        json_t *a = json_object_get(o, "issued_usec"), *v;
+        size_t i;
+
+        if (!a || json_is_null(a))
+                return 0;
+        if (!json_is_array(a) || json_array_size(a) > CERT_STATE_ISSUED_MAX)
+                return -EBADMSG;
+        json_array_foreach(a, i, v) {
+                if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+                    (i > 0 && (usec_t) json_integer_value(v) > st->issued[i - 1]))
+                        return -EBADMSG;
+                st->issued[st->n_issued++] = (usec_t) json_integer_value(v);
+        }
+        return 0;
+}
+
 int state_parse(const char *text, size_t size, CertState *ret) {
         _cleanup_(cert_state_done) CertState st = {};
-        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time;
+        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time,
+                cause, ineffective;
         json_t *o;
         int r;
 
@@ -133,7 +155,11 @@ int state_parse(const char *text, size_t size, CertState *ret) {
             (r = get_string(o, "deploy_error", &st.deploy_error)) < 0 ||
             (r = get_string(o, "deploy_serial", &st.deploy_serial)) < 0 ||
             (r = get_string(o, "held_inputs", &st.held_inputs)) < 0 ||
-            (r = get_profile(o, &st.profile)) < 0) {
+            (r = get_profile(o, &st.profile)) < 0 || (r = get_issued(o, &st)) < 0 ||
+            (r = get_string(o, "issued_serial", &st.issued_serial)) < 0 ||
+            (r = get_uint(o, "renew_cause", UINT32_MAX, &cause)) < 0 ||
+            (r = get_uint(o, "ineffective", STATE_FAILURES_MAX, &ineffective)) < 0 ||
+            (r = get_string(o, "issued_inputs", &st.issued_inputs)) < 0) {
                 json_decref(o);
                 return r;
         }
@@ -146,6 +172,8 @@ int state_parse(const char *text, size_t size, CertState *ret) {
         st.alert_last = alert_last;
         st.deploy_failures = (unsigned) deploy_failures;
         st.deploy_time = deploy_time;
+        st.renew_cause = (unsigned) cause;
+        st.ineffective = (unsigned) ineffective;
         *ret = st;
         st = (CertState) {};
         return 0;
@@ -174,6 +202,22 @@ static int set_string(json_t *o, const char *key, const char *s) {
         return s ? json_object_set_new(o, key, json_string(s)) : 0;
 }
 
+static int set_issued(json_t *o, const CertState *st) {
+        json_t *a;
+
+        if (st->n_issued == 0)
+                return 0;
+        a = json_array();
+        if (!a)
+                return -ENOMEM;
+        for (unsigned i = 0; i < st->n_issued && i < CERT_STATE_ISSUED_MAX; i++)
+                if (json_array_append_new(a, json_integer((json_int_t) st->issued[i])) < 0) {
+                        json_decref(a);
+                        return -ENOMEM;
+                }
+        return json_object_set_new(o, "issued_usec", a);
+}
+
 int state_save(const char *state_dir, const char *name, const CertState *st) {
         _cleanup_free_ char *path = NULL, *dir = NULL, *text = NULL;
         json_t *o;
@@ -199,7 +243,11 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||
             set_string(o, "deploy_error", st->deploy_error) < 0 ||
             set_string(o, "deploy_serial", st->deploy_serial) < 0 ||
-            set_string(o, "held_inputs", st->held_inputs) < 0 || set_string(o, "profile", st->profile) < 0) {
+            set_string(o, "held_inputs", st->held_inputs) < 0 || set_string(o, "profile", st->profile) < 0 ||
+            set_issued(o, st) < 0 || set_string(o, "issued_serial", st->issued_serial) < 0 ||
+            (st->renew_cause && json_object_set_new(o, "renew_cause", json_integer((json_int_t) st->renew_cause)) < 0) ||
+            (st->ineffective && json_object_set_new(o, "ineffective", json_integer((json_int_t) st->ineffective)) < 0) ||
+            set_string(o, "issued_inputs", st->issued_inputs) < 0) {
                 json_decref(o);
                 return -ENOMEM;
         }

@@ -12,6 +12,8 @@
  * STATE_DIR/certs/NAME.json. The ACME order in flight lives with the ACME client (STATE_DIR/acme/).
  * Also the state directory itself and the lock daemon and timer mode share (DESIGN.md §8). */
 
+#define CERT_STATE_ISSUED_MAX 8
+
 typedef struct CertState {
         unsigned failures;   /* consecutive failed renewals */
         usec_t last_attempt; /* of a renewal */
@@ -36,6 +38,17 @@ typedef struct CertState {
         /* ACME: the profile (draft-ietf-acme-profiles) the installed certificate was ordered under; NULL:
          * none named, or not ACME. A token of at most 64 characters [A-Za-z0-9._-] (issue 13). */
         char *profile;
+
+        /* Issuance history, for the planner's guard against renewal loops (policy_plan). The times of the
+         * last automatic (not --force) issuances, newest first; the serial issued last; the problems (a
+         * mask of 1 << ProblemCode) that caused that renewal and how many renewals in a row left them in
+         * place; the inputs' fingerprint right after it (check_inputs_fingerprint). */
+        usec_t issued[CERT_STATE_ISSUED_MAX];
+        unsigned n_issued;
+        char *issued_serial;
+        unsigned renew_cause;
+        unsigned ineffective;
+        char *issued_inputs;
 } CertState;
 
 void cert_state_done(CertState *st);

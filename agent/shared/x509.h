@@ -46,6 +46,7 @@ typedef enum ProblemCode {
         PROBLEM_CRL_EXPIRING,    /* a CRL whose nextUpdate is near (check) */
         PROBLEM_CRL_EXPIRED,     /* a CRL past its nextUpdate, or unusable (check) */
         PROBLEM_CAA_MISMATCH,    /* published CAA would make the ACME CA refuse this account or method (check) */
+        PROBLEM_CRL_INVALID,     /* a CRL file with no CRL signed by the set's issuer (check) */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;
@@ -113,6 +114,9 @@ typedef struct CertFacts {
         Problem *problems;
         size_t n_problems;
         Severity state; /* worst severity among problems */
+        /* A genuine CRL revokes the certificate for key compromise, or names no reason (check): the
+         * renewal records its key as compromised. */
+        bool key_compromised;
         /* x509_inspect() keeps the strings above (subject … key_type, names) in the same allocation as the
          * struct: a daemon holds one CertFacts per set (issue 9: idle RSS). Not for callers to set. */
         bool packed;

@@ -1693,6 +1693,29 @@ static void test_pki_names(void **state) {
         assert_true(config_name_permitted(dns_only, "192.0.2.1"));               /* no IP subtree */
         assert_false(config_name_permitted(dns_only, "example.net"));
         assert_true(config_name_permitted(NULL, "example.net"));
+        /* uri: prefixes and email: domains, enforced by certherd; each constrains only its own kind. */
+        {
+                char *const spiffe[] = { (char *) "corp.example", (char *) "uri:spiffe://example.org/",
+                                         (char *) "email:example.org", NULL };
+
+                assert_true(config_permitted_name_is_valid("uri:spiffe://example.org/"));
+                assert_true(config_permitted_name_is_valid("email:example.org"));
+                assert_true(config_permitted_name_is_valid("email:.example.org"));
+                assert_false(config_permitted_name_is_valid("uri:"));
+                assert_false(config_permitted_name_is_valid("email:"));
+                assert_false(config_permitted_name_is_valid("email:10.0.0.0/8"));
+                assert_false(config_permitted_name_is_valid("email:a@example.org"));
+                assert_true(config_name_permitted(spiffe, "uri:spiffe://example.org/ns/web"));
+                assert_false(config_name_permitted(spiffe, "uri:spiffe://example.org.evil/ns/web"));
+                assert_false(config_name_permitted(spiffe, "uri:https://example.org/"));
+                assert_true(config_name_permitted(spiffe, "email:ops@example.org"));
+                assert_true(config_name_permitted(spiffe, "email:ops@mail.example.org"));
+                assert_false(config_name_permitted(spiffe, "email:ops@evilexample.org"));
+                assert_false(config_name_permitted(spiffe, "email:ops@example.org.evil"));
+                assert_true(config_name_permitted(spiffe, "www.corp.example"));
+                assert_false(config_name_permitted(spiffe, "example.org")); /* uri:/email: are no DNS subtree */
+                assert_true(config_name_permitted(permitted, "email:ops@anywhere.test")); /* no email: entry */
+        }
 
         assert_int_equal(config_subject_split("CN=gateway, o=Example\\, Inc., OU = Platform", &parts), 0);
         assert_int_equal(strv_length(parts), 6);

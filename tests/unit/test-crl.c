@@ -179,7 +179,7 @@ static void test_index_and_crl(void **state) {
 
         /* crl-expiring: inside min(warn-before, a third of the validity) of nextUpdate; crl-expired after. */
         {
-                CaConfig cc = { .name = (char *) "t", .crl = path };
+                CaConfig cc = { .name = (char *) "t", .crl = path, .certificate = ca_path };
                 Inventory inv = { .agent = { .state_directory = tmpdir,
                                              .warn_before = { .set = true, .usec = 14 * USEC_PER_DAY } } };
                 CertFacts f1 = { .parsed = true }, f2 = { .parsed = true }, f3 = { .parsed = true };
@@ -218,6 +218,208 @@ static void test_index_and_crl(void **state) {
         ca_index_done(&idx);
 }
 
+/* A CRL over `idx` signed by `ca` (crl_make: with AKI), or with no AKI when `no_aki` (as a forger
+ * using `openssl ca` without authorityKeyIdentifier would). */
+static void sign_crl(gnutls_x509_crt_t ca, gnutls_x509_privkey_t key, const CaIndex *idx, bool no_aki, usec_t now,
+                     gnutls_datum_t *ret) {
+        gnutls_privkey_t signer = NULL;
+
+        assert_int_equal(gnutls_privkey_init(&signer), 0);
+        assert_int_equal(gnutls_privkey_import_x509(signer, key, 0), 0);
+        if (!no_aki)
+                assert_int_equal(crl_make(ca, signer, idx, 7, now, USEC_PER_DAY, ret), 0);
+        else {
+                gnutls_x509_crl_t crl = NULL;
+                uint8_t serial[20];
+                unsigned v;
+
+                assert_int_equal(gnutls_x509_crl_init(&crl), 0);
+                assert_int_equal(gnutls_x509_crl_set_version(crl, 2), 0);
+                assert_int_equal(gnutls_x509_crl_set_this_update(crl, (time_t) (now / USEC_PER_SEC)), 0);
+                assert_int_equal(gnutls_x509_crl_set_next_update(crl, (time_t) (now / USEC_PER_SEC + 86400)), 0);
+                for (size_t i = 0; i < strlen(idx->entries[0].serial) / 2; i++) {
+                        assert_int_equal(sscanf(idx->entries[0].serial + 2 * i, "%2x", &v), 1);
+                        serial[i] = (uint8_t) v;
+                }
+                assert_int_equal(gnutls_x509_crl_set_crt_serial(crl, serial, strlen(idx->entries[0].serial) / 2,
+                                                                (time_t) (now / USEC_PER_SEC)),
+                                 0);
+                assert_int_equal(gnutls_x509_crl_privkey_sign(crl, ca, signer, GNUTLS_DIG_SHA256, 0), 0);
+                assert_int_equal(gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_PEM, ret), 0);
+                gnutls_x509_crl_deinit(crl);
+        }
+        gnutls_privkey_deinit(signer);
+}
+
+static void cat(gnutls_datum_t *a, const gnutls_datum_t *b) {
+        a->data = gnutls_realloc(a->data, a->size + b->size);
+        assert_non_null(a->data);
+        memcpy(a->data + a->size, b->data, b->size);
+        a->size += b->size;
+}
+
+static CrlTrust judge(const gnutls_datum_t *d, gnutls_x509_crt_t leaf, gnutls_x509_crt_t *cas, unsigned n,
+                      const char *error_has, size_t n_revoked) {
+        CrlVerdict v = {};
+        CrlTrust t;
+
+        assert_int_equal(crl_read_verified(d->data, d->size, leaf, cas, n, &v), 0);
+        t = v.trust;
+        if (error_has) {
+                assert_non_null(v.error);
+                if (!strstr(v.error, error_has))
+                        fail_msg("error \"%s\" lacks \"%s\"", v.error, error_has);
+        }
+        if (t == CRL_FOR_ISSUER || t == CRL_FOR_CHAIN)
+                assert_int_equal(v.info.n, n_revoked);
+        crl_verdict_done(&v);
+        return t;
+}
+
+/* A CRL is believed only when the key of the leaf's issuer signed it: one made by another key under the
+ * same name (with its own AKI, or none) is a forgery; two generations of a CA share a name and each CRL
+ * speaks for its own; without the issuer's certificate nothing can be believed. */
+static void test_verify(void **state) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL, forger_key = NULL, next_key = NULL, leaf_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t ca = NULL, forger = NULL, next = NULL, other = NULL, leaf = NULL;
+        _cleanup_datum_ gnutls_datum_t genuine = {}, forged = {}, forged_bare = {}, rotated = {}, stranger = {};
+        char *const names[] = { "bank.test", NULL };
+        usec_t now = now_realtime();
+        CaIndex idx = {};
+
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &ca_key), 0);
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &forger_key), 0);
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &next_key), 0);
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &leaf_key), 0);
+        assert_int_equal(ca_make_root(ca_key, "crl test CA", 365 * USEC_PER_DAY, now, &ca), 0);
+        assert_int_equal(ca_make_root(forger_key, "crl test CA", 365 * USEC_PER_DAY, now, &forger), 0);
+        assert_int_equal(ca_make_root(next_key, "crl test CA", 365 * USEC_PER_DAY, now, &next), 0);
+        assert_int_equal(ca_make_root(forger_key, "another CA", 365 * USEC_PER_DAY, now, &other), 0);
+        assert_int_equal(ca_issue(ca, ca_key, leaf_key, &(IssueRequest) { .names = names, .usage = USAGE_SERVER,
+                                                                           .validity = USEC_PER_DAY, .now = now }, &leaf),
+                         0);
+        assert_int_equal(ca_index_add(&idx, "bank", leaf), 0);
+        idx.entries[0].revoked = true;
+        idx.entries[0].revoked_at = now / USEC_PER_SEC * USEC_PER_SEC;
+
+        sign_crl(ca, ca_key, &idx, false, now, &genuine);
+        sign_crl(forger, forger_key, &idx, false, now, &forged);
+        sign_crl(forger, forger_key, &idx, true, now, &forged_bare);
+        sign_crl(next, next_key, &idx, false, now, &rotated);
+        sign_crl(other, forger_key, &idx, false, now, &stranger);
+
+        {
+                gnutls_x509_crt_t cas[] = { ca }, bundle[] = { next, ca }, only_next[] = { next };
+                _cleanup_datum_ gnutls_datum_t both = {}, generations = {};
+
+                assert_int_equal(judge(&genuine, leaf, cas, 1, NULL, 1), CRL_FOR_ISSUER);
+                assert_int_equal(judge(&forged, leaf, cas, 1, "authority key id", 0), CRL_INVALID);
+                assert_int_equal(judge(&forged_bare, leaf, cas, 1, "signature does not verify", 0), CRL_INVALID);
+                /* No issuer certificate at hand: nothing is believed. */
+                assert_int_equal(judge(&genuine, leaf, NULL, 0, "neither its chain nor its ca", 0), CRL_INVALID);
+                /* A CRL under a name nobody in the chain bears. */
+                assert_int_equal(judge(&stranger, leaf, cas, 1, "issued neither", 0), CRL_OTHER_ISSUER);
+                /* A forgery beside the genuine CRL does not hide it. */
+                cat(&both, &forged);
+                cat(&both, &genuine);
+                assert_int_equal(judge(&both, leaf, cas, 1, NULL, 1), CRL_FOR_ISSUER);
+                /* A rotation: the new generation's CRL first, the leaf's generation's after it. */
+                cat(&generations, &rotated);
+                cat(&generations, &genuine);
+                assert_int_equal(judge(&generations, leaf, bundle, 2, NULL, 1), CRL_FOR_ISSUER);
+                /* The new generation's CRL alone is genuine but not the leaf's issuer's: fresh, revokes nothing. */
+                assert_int_equal(judge(&rotated, leaf, bundle, 2, NULL, 1), CRL_FOR_CHAIN);
+                /* The leaf's issuer not at hand, only a CA of the same name with another key. */
+                assert_int_equal(judge(&genuine, leaf, only_next, 1, "authority key id", 0), CRL_INVALID);
+        }
+
+        /* Through check: a forged CRL file is crl-invalid and revokes nothing; the genuine one revokes. */
+        {
+                char path[256];
+                char *crls[] = { path, NULL };
+                CertConfig cc = { .name = (char *) "bank", .crl = crls };
+                Inventory inv = { .agent = { .state_directory = tmpdir } };
+                gnutls_x509_crt_t cas[] = { ca };
+                CertFacts f1 = { .parsed = true, .serial = idx.entries[0].serial },
+                          f2 = { .parsed = true, .serial = idx.entries[0].serial };
+
+                snprintf(path, sizeof(path), "%s/forged.crl", tmpdir);
+                write_file(path, forged.data, forged.size);
+                assert_int_equal(crl_check_cert(&inv, &cc, leaf, cas, 1, &f1, now), 0);
+                assert_int_equal(f1.n_problems, 1);
+                assert_int_equal(f1.problems[0].code, PROBLEM_CRL_INVALID);
+                if (!strstr(f1.problems[0].message, path))
+                        fail_msg("message: %s", f1.problems[0].message);
+                assert_false(f1.key_compromised);
+
+                snprintf(path, sizeof(path), "%s/genuine.crl", tmpdir);
+                write_file(path, genuine.data, genuine.size);
+                assert_int_equal(crl_check_cert(&inv, &cc, leaf, cas, 1, &f2, now), 0);
+                assert_int_equal(f2.n_problems, 1);
+                assert_int_equal(f2.problems[0].code, PROBLEM_REVOKED);
+                /* Our CRLs carry no reason per entry, and no index names one here: taken as key compromise. */
+                assert_true(f2.key_compromised);
+                free(f1.problems[0].message);
+                free(f1.problems);
+                free(f2.problems[0].message);
+                free(f2.problems);
+        }
+
+        /* The CA's own CRL file: a forgery in its place is crl-invalid on the CA row (and re-signed). */
+        {
+                _cleanup_datum_ gnutls_datum_t ca_pem = {};
+                char path[256], ca_path[256];
+                CaConfig cc = { .name = (char *) "t", .crl = path, .certificate = ca_path };
+                Inventory inv = { .agent = { .state_directory = tmpdir } };
+                CertFacts f1 = { .parsed = true }, f2 = { .parsed = true };
+
+                snprintf(path, sizeof(path), "%s/own.crl", tmpdir);
+                snprintf(ca_path, sizeof(ca_path), "%s/own-ca.pem", tmpdir);
+                assert_int_equal(ca_export_pem(ca, &ca_pem), 0);
+                write_file(ca_path, ca_pem.data, ca_pem.size);
+                write_file(path, forged.data, forged.size);
+                assert_int_equal(crl_check_ca(&inv, &cc, &f1, now), 0);
+                assert_int_equal(f1.n_problems, 1);
+                assert_int_equal(f1.problems[0].code, PROBLEM_CRL_INVALID);
+                write_file(path, genuine.data, genuine.size);
+                assert_int_equal(crl_check_ca(&inv, &cc, &f2, now), 0);
+                assert_int_equal(f2.n_problems, 0);
+                free(f1.problems[0].message);
+                free(f1.problems);
+        }
+        ca_index_done(&idx);
+}
+
+/* The DER of a CRL with two entries, one with reasonCode keyCompromise(1), one without. */
+static void test_entry_reasons(void **state) {
+        static const uint8_t der[] = {
+                0x30, 0x5f,                                     /* CertificateList */
+                0x30, 0x53,                                     /* tbsCertList */
+                0x02, 0x01, 0x01,                               /* version v2 */
+                0x30, 0x05, 0x06, 0x03, 0x2a, 0x03, 0x04,       /* signature */
+                0x30, 0x00,                                     /* issuer */
+                0x17, 0x0d, '2', '6', '0', '1', '0', '1', '0', '0', '0', '0', '0', '0', 'Z',
+                0x30, 0x36,                                     /* revokedCertificates */
+                0x30, 0x20, 0x02, 0x01, 0x05,
+                0x17, 0x0d, '2', '6', '0', '1', '0', '1', '0', '0', '0', '0', '0', '0', 'Z',
+                0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, 0x01, /* reasonCode */
+                0x30, 0x12, 0x02, 0x01, 0x06,
+                0x17, 0x0d, '2', '6', '0', '1', '0', '1', '0', '0', '0', '0', '0', '0', 'Z',
+                0x30, 0x05, 0x06, 0x03, 0x2a, 0x03, 0x04,       /* signatureAlgorithm */
+                0x03, 0x01, 0x00,                               /* signature */
+        };
+        int8_t reasons[2];
+
+        assert_int_equal(sizeof(der), 0x61);
+        assert_int_equal(crl_entry_reasons(der, sizeof(der), 2, reasons), 0);
+        assert_int_equal(reasons[0], CRL_REASON_KEY_COMPROMISE);
+        assert_int_equal(reasons[1], -1);
+        /* A count that does not match, and every truncation, are refused. */
+        assert_int_equal(crl_entry_reasons(der, sizeof(der), 1, reasons), -EBADMSG);
+        for (size_t n = 0; n < sizeof(der); n++)
+                assert_int_equal(crl_entry_reasons(der, n, 2, reasons), -EBADMSG);
+}
+
 static int setup(void **state) {
         return mkdtemp(tmpdir) ? 0 : -1;
 }
@@ -239,6 +441,8 @@ int main(void) {
                 cmocka_unit_test(test_serial),
                 cmocka_unit_test(test_index_parse),
                 cmocka_unit_test(test_index_and_crl),
+                cmocka_unit_test(test_verify),
+                cmocka_unit_test(test_entry_reasons),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

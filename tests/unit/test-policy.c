@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -438,6 +439,153 @@ static void test_plan_implicit_renew_before(void **state) {
                     T0 + 6 * USEC_PER_DAY - 6 * USEC_PER_DAY * 33 / 100);
 }
 
+/* A set whose renewals cannot fix what makes it broken (it trusts anchors the issuer does not chain to):
+ * with a fake clock, the planner never loops. The renewal that left its cause enters the backoff with
+ * renewal-failing; and whatever the cause, more than five automatic issuances within a quarter of the
+ * lifetime stop renewals (held, critical) until the inputs change. */
+static void test_plan_no_loop(void **state) {
+        Problem untrusted = { .code = PROBLEM_UNTRUSTED_CHAIN, .severity = SEVERITY_CRITICAL };
+        usec_t lifetime = 90 * USEC_PER_DAY, now = T0;
+        CertState st = {};
+        unsigned issued = 0;
+        char serial[32], next[32];
+
+        /* The daemon of the report: each pass sees the certificate it just issued, still untrusted. */
+        for (unsigned pass = 0; pass < 200; pass++, now += 100 * (USEC_PER_SEC / 1000)) {
+                CertFacts f = facts(now - USEC_PER_SEC, now - USEC_PER_SEC + lifetime);
+                PlanInput in = { .name = "loop", .can_renew = true, .facts = &f, .state = &st,
+                                 .renew_before = percent(33), .warn_before = days(14), .critical_before = days(7) };
+                Plan p;
+
+                snprintf(serial, sizeof(serial), "%02x", issued);
+                f.serial = serial;
+                f.problems = &untrusted;
+                f.n_problems = 1;
+                p = policy_plan(&in, (PlanFlags) { .daemon = true }, now);
+                assert_int_equal(p.why, RENEW_REASON_BROKEN);
+                if (issued > 0) {
+                        /* The renewal left untrusted-chain: backoff and renewal-failing. */
+                        assert_true(p.ineffective && p.failing);
+                        assert_true(p.action == PLAN_BACKOFF || p.action == PLAN_RENEW);
+                }
+                if (p.action != PLAN_RENEW)
+                        continue;
+                snprintf(next, sizeof(next), "%02x", ++issued);
+                assert_int_equal(policy_issued(&st, &f, false, next, now), 0);
+                st.last_renewal = now;
+        }
+        /* 20 s of passes every 100 ms: the first renewal, then the backoff's 30 s holds the next. */
+        assert_int_equal(issued, 1);
+        assert_int_equal(st.renew_cause, 1u << PROBLEM_UNTRUSTED_CHAIN);
+        assert_int_equal(st.ineffective, 0);
+
+        /* Over a day, with the backoff doubling: a handful of attempts, never a loop. */
+        for (; now < T0 + USEC_PER_DAY; now += USEC_PER_SEC) {
+                CertFacts f = facts(now - USEC_PER_SEC, now - USEC_PER_SEC + lifetime);
+                PlanInput in = { .name = "loop", .can_renew = true, .facts = &f, .state = &st,
+                                 .renew_before = percent(33), .warn_before = days(14), .critical_before = days(7) };
+                Plan p;
+
+                snprintf(serial, sizeof(serial), "%02x", issued);
+                f.serial = serial;
+                f.problems = &untrusted;
+                f.n_problems = 1;
+                p = policy_plan(&in, (PlanFlags) { .daemon = true }, now);
+                if (p.action != PLAN_RENEW)
+                        continue;
+                snprintf(next, sizeof(next), "%02x", ++issued);
+                assert_int_equal(policy_issued(&st, &f, false, next, now), 0);
+                st.last_renewal = now;
+        }
+        assert_true(issued >= 5 && issued <= 16);
+        assert_int_equal(st.ineffective, issued - 1);
+
+        /* A fixed set: the next renewal that leaves no problem resets the count. */
+        {
+                CertFacts ok = facts(now, now + lifetime);
+
+                ok.serial = serial;
+                assert_false(policy_renewal_ineffective(&st, &ok));
+                assert_int_equal(policy_issued(&st, &ok, false, "ff", now), 0);
+                assert_int_equal(st.ineffective, 0);
+                assert_int_equal(st.renew_cause, 0);
+        }
+        cert_state_done(&st);
+}
+
+static void test_plan_loop_guard(void **state) {
+        Problem missing = { .code = PROBLEM_NAME_MISSING, .severity = SEVERITY_CRITICAL };
+        usec_t lifetime = 4 * USEC_PER_HOUR; /* a quarter: one hour */
+        CertFacts f = facts(T0, T0 + lifetime);
+        CertState st = {};
+        PlanInput in = { .name = "guard", .can_renew = true, .facts = &f, .state = &st, .renew_before = percent(33),
+                         .warn_before = days(14), .critical_before = days(7) };
+        Plan p;
+
+        f.problems = &missing;
+        f.n_problems = 1;
+        /* Five issuances within the hour (by different serials, so no backoff applies): still renewed. */
+        for (unsigned i = 0; i < 5; i++)
+                assert_int_equal(policy_issued(&st, NULL, false, "01", T0 + i * USEC_PER_MINUTE), 0);
+        p = policy_plan(&in, (PlanFlags) { .daemon = true }, T0 + 10 * USEC_PER_MINUTE);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_false(p.failing);
+        /* The sixth: held, renewal-failing critical, until the inputs change; --force still renews. */
+        assert_int_equal(policy_issued(&st, NULL, false, "01", T0 + 5 * USEC_PER_MINUTE), 0);
+        for (int daemon = 0; daemon <= 1; daemon++) {
+                p = policy_plan(&in, (PlanFlags) { .daemon = daemon }, T0 + 10 * USEC_PER_MINUTE);
+                assert_int_equal(p.action, PLAN_HELD);
+                assert_true(p.looping && p.failing);
+                assert_int_equal(p.failing_severity, SEVERITY_CRITICAL);
+                assert_int_equal(p.recent_issues, 6);
+        }
+        p = policy_plan(&in, (PlanFlags) { .daemon = true, .force = true }, T0 + 10 * USEC_PER_MINUTE);
+        assert_int_equal(p.action, PLAN_RENEW);
+        in.issued_inputs_changed = true;
+        p = policy_plan(&in, (PlanFlags) { .daemon = true }, T0 + 10 * USEC_PER_MINUTE);
+        assert_int_equal(p.action, PLAN_RENEW);
+        in.issued_inputs_changed = false;
+        /* Once the window has passed the old issuances no longer count. */
+        p = policy_plan(&in, (PlanFlags) { .daemon = true }, T0 + 2 * USEC_PER_HOUR);
+        assert_int_equal(p.action, PLAN_RENEW);
+        /* A set that is fine is never held, however often it was issued. */
+        f.n_problems = 0;
+        p = policy_plan(&in, (PlanFlags) { .daemon = true }, T0 + 10 * USEC_PER_MINUTE);
+        assert_int_equal(p.action, PLAN_NONE);
+        assert_false(p.failing);
+        /* Forced issuances do not count. */
+        cert_state_done(&st);
+        for (unsigned i = 0; i < 8; i++)
+                assert_int_equal(policy_issued(&st, NULL, true, "01", T0 + i * USEC_PER_MINUTE), 0);
+        assert_int_equal(st.n_issued, 0);
+        cert_state_done(&st);
+}
+
+/* 30-second certificates (the demo) renew on time for ten minutes: never held, never backing off. */
+static void test_plan_short_lived_on_time(void **state) {
+        usec_t lifetime = 30 * USEC_PER_SEC, nb = T0, now;
+        Threshold implicit = { .set = true, .implicit = true, .is_percent = true, .percent = 33 };
+        CertState st = {};
+        unsigned issued = 0;
+
+        for (now = T0; now < T0 + 10 * USEC_PER_MINUTE; now += 250 * (USEC_PER_SEC / 1000)) {
+                CertFacts f = facts(nb, nb + lifetime);
+                PlanInput in = { .name = "demo", .can_renew = true, .facts = &f, .state = &st,
+                                 .renew_before = implicit, .warn_before = days(14), .critical_before = days(7) };
+                Plan p = policy_plan(&in, (PlanFlags) { .daemon = true }, now);
+
+                assert_true(now < nb + lifetime); /* never expired */
+                assert_true(p.action == PLAN_NONE || p.action == PLAN_RENEW);
+                if (p.action == PLAN_RENEW) {
+                        assert_int_equal(policy_issued(&st, &f, false, "01", now), 0);
+                        nb = now;
+                        issued++;
+                }
+        }
+        assert_true(issued >= 35 && issued <= 45);
+        cert_state_done(&st);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
@@ -452,6 +600,9 @@ int main(void) {
                 cmocka_unit_test(test_plan_ca_rotation_overlap),
                 cmocka_unit_test(test_plan_held),
                 cmocka_unit_test(test_plan_implicit_renew_before),
+                cmocka_unit_test(test_plan_no_loop),
+                cmocka_unit_test(test_plan_loop_guard),
+                cmocka_unit_test(test_plan_short_lived_on_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,9 @@ static void test_round_trip(void **state) {
                          .last_error = (char *) "acme: order failed", .alert_level = 2, .alert_last = 14,
                          .deploy_failed = true, .deploy_failures = 1, .deploy_time = 15,
                          .deploy_step = (char *) "exec /bin/false", .deploy_error = (char *) "status 1",
-                         .deploy_serial = (char *) "0a1b", .profile = (char *) "shortlived" };
+                         .deploy_serial = (char *) "0a1b", .profile = (char *) "shortlived",
+                         .issued = { 30, 20, 10 }, .n_issued = 3, .issued_serial = (char *) "0c",
+                         .renew_cause = 1u << 8, .ineffective = 2, .issued_inputs = (char *) "ab12" };
         CertState out = {};
         char cmd[64];
 
@@ -42,7 +44,16 @@ static void test_round_trip(void **state) {
         assert_string_equal(out.deploy_error, "status 1");
         assert_string_equal(out.deploy_serial, "0a1b");
         assert_string_equal(out.profile, "shortlived");
+        assert_int_equal(out.n_issued, 3);
+        assert_true(out.issued[0] == 30 && out.issued[2] == 10);
+        assert_string_equal(out.issued_serial, "0c");
+        assert_int_equal(out.renew_cause, 1u << 8);
+        assert_int_equal(out.ineffective, 2);
+        assert_string_equal(out.issued_inputs, "ab12");
         cert_state_done(&out);
+        /* The history is newest first, and bounded. */
+        assert_int_equal(parse("{\"issued_usec\": [1, 2]}", &out), -EBADMSG);
+        assert_int_equal(parse("{\"issued_usec\": [9, 8, 7, 6, 5, 4, 3, 2, 1]}", &out), -EBADMSG);
 
         /* missing: the zero state */
         assert_int_equal(state_load(dir, "nope", &out), 0);
@@ -127,6 +138,11 @@ static void test_is_empty(void **state) {
         ONE(deploy_serial, s);
         ONE(held_inputs, s);
         ONE(profile, s);
+        ONE(n_issued, 1);
+        ONE(issued_serial, s);
+        ONE(renew_cause, 1);
+        ONE(ineffective, 1);
+        ONE(issued_inputs, s);
 #undef ONE
 }
 

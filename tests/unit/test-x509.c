@@ -205,7 +205,7 @@ static const char *const contract_codes[] = {
         "expiry-warning", "key-mismatch",    "name-missing", "untrusted-chain", "weak-key",
         "weak-signature", "key-permissions", "usage-missing",   "chain-order",
         "deploy-failed",   "renewal-failing",
-        "revoked",         "crl-expiring",    "crl-expired",     "caa-mismatch",
+        "revoked",         "crl-expiring",    "crl-expired",     "caa-mismatch",    "crl-invalid",
 };
 
 static bool facts_has(const CertFacts *f, const char *code) {

@@ -139,12 +139,15 @@ openssl x509 -noout -text <"$T/out" >"$T/ext.txt"
 grep -q "URI:spiffe://internal.example/device/7" "$T/ext.txt" && grep -q "DNS:device-7.internal.example" "$T/ext.txt" ||
         die "ca sign SANs: $(cat "$T/ext.txt")"
 grep -q "TLS Web Client Authentication" "$T/ext.txt" || die "ca sign usage"
-openssl x509 -noout -subject -nameopt RFC2253 <"$T/out" | grep -q "CN=device-7,O=Fleet" || die "ca sign subject"
+# The subject is certherd's (CN = the first name), not the request's O=Fleet/CN=device-7.
+openssl x509 -noout -subject -nameopt RFC2253 <"$T/out" | grep -qx "subject=CN=device-7.internal.example" ||
+        die "ca sign subject: $(openssl x509 -noout -subject <"$T/out")"
 end=$(date -d "$(openssl x509 -noout -enddate <"$T/out" | cut -d= -f2)" +%s)
 (( end - $(date +%s) <= 2 * 86400 + 60 )) || die "--validity 2d not applied"
 cp "$T/out" "$T/ext.crt"
 openssl verify -CAfile "$T/pki/root.crt" -untrusted "$T/ext.crt" "$T/ext.crt" >/dev/null || die "signed CSR does not verify"
-expect 0 C ca sign issuing "$T/ext.csr" --out "$T/ext2.crt"
+expect 0 C ca sign issuing "$T/ext.csr" --out "$T/ext2.crt" --subject "CN=device-7,O=Fleet"
+openssl x509 -noout -subject -nameopt RFC2253 <"$T/ext2.crt" | grep -q "CN=device-7,O=Fleet" || die "ca sign --subject"
 openssl verify -CAfile "$T/pki/root.crt" -untrusted "$T/ext2.crt" "$T/ext2.crt" >/dev/null || die "--out certificate does not verify"
 openssl req -new -key "$T/ext.key" -subj "/CN=evil" -addext "subjectAltName=DNS:evil.example.net" -out "$T/evil.csr"
 expect 1 C ca sign issuing "$T/evil.csr" --out "$T/evil.crt"
@@ -154,7 +157,7 @@ echo garbage >"$T/garbage.csr"
 expect 1 C ca sign issuing "$T/garbage.csr"
 expect 3 C ca sign nosuch "$T/ext.csr"
 expect 3 C ca sign issuing "$T/ext.csr" --usage admin
-ok "ca sign: an openssl request signed (SANs, subject, usage, validity) and verified; outside names refused"
+ok "ca sign: an openssl request signed (SANs, certherd's subject or --subject, usage, validity) and verified; outside names refused"
 
 # --- rotating the root, then the intermediate: clients trust the root's exported bundle
 sed -i "s|^ca = $T/pki/root.crt|ca = $T/pki/root-bundle.pem|" "$T/certherd.conf"
