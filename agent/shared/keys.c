@@ -152,28 +152,30 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
 }
 
 /* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
- * belongs to the installed certificate. 1: reused, 0: not (why logged), -errno. */
+ * the installed certificate shows that it is this set's key. A key file alone proves nothing: a link or
+ * a copy could put any key there (the CA's included), so without a certificate that parses and carries
+ * its public key the key is not handed back. 1: reused, 0: not (why logged), -errno. */
 static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key, const uint8_t *data,
                      size_t size, bool encrypted, const char *password, gnutls_datum_t *ret_pem) {
         uint8_t pin[PIN_SIZE];
-        struct stat st;
 
-        if (!keygen_key_is_type(*key, c->key_type))
-                return 0;
-        /* Through root's link (certbot's live/ into archive/) only the key of the installed certificate: a
-         * link could name any key root has, the CA's included. */
-        if (lstat(c->key, &st) >= 0 && S_ISLNK(st.st_mode) &&
-            !(current && current->parsed && current->has_pin)) {
-                log_warning(
-                    "%s: not reusing the key %s: it is a symbolic link and no installed certificate shows "
-                    "that it is this set's key; making a new key",
-                    c->name, c->key);
+        if (!keygen_key_is_type(*key, c->key_type)) {
+                log_info("%s: not reusing the key %s: it is not a %s key; making a new key", c->name, c->key,
+                         key_type_to_string(c->key_type));
                 return 0;
         }
-        if (current && current->parsed && current->has_pin &&
-            (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
-                log_warning("%s: not reusing the key %s: it is not the key of the installed certificate; "
-                            "making a new key", c->name, c->key);
+        if (!current || !current->parsed || !current->has_pin) {
+                /* Unparsed facts carry the certificate's own problem first: missing, empty or not X.509. */
+                log_warning("%s: not reusing the key %s: no installed certificate shows that it is this set's key "
+                            "(%s); making a new key",
+                            c->name, c->key,
+                            current && current->n_problems > 0 ? current->problems[0].message : "none is installed");
+                return 0;
+        }
+        if (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0) {
+                log_warning("%s: not reusing the key %s: it is not the key of the installed certificate %s; "
+                            "making a new key",
+                            c->name, c->key, c->certificate);
                 return 0;
         }
         /* An encrypted key stays as the operator wrote it (their cipher, their KDF); a plain one is
