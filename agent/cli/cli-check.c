@@ -86,6 +86,8 @@ static int check_or_status(const CliOptions *o, char **args, bool table) {
         }
         sandbox_warn(inv);
         persist_warn(inv, certs);
+        if (o->json)
+                check_next_pins(inv, rep);
         if (inv->agent.metrics_file && (r = metrics_directory_check(inv->agent.metrics_file)) < 0)
                 metrics_warn_directory(inv->agent.metrics_file, r);
 

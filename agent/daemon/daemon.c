@@ -799,8 +799,10 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, char
         if (r >= 0 && !(f = open_memstream(&text, &size)))
                 r = -ENOMEM;
         if (r >= 0) {
-                if (fmt == BUS_API_FORMAT_JSON)
+                if (fmt == BUS_API_FORMAT_JSON) {
+                        check_next_pins(m->inv, &rep);
                         r = report_json(&rep, f);
+                }
                 else if (fmt == BUS_API_FORMAT_NAGIOS)
                         r = report_nagios(m->inv, &rep, f);
                 else if (fmt == BUS_API_FORMAT_TEXT)

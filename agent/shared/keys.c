@@ -493,3 +493,41 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
         size = PIN_SIZE;
         return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
 }
+
+int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_free_ char *password = NULL, *label = NULL, *next_label = NULL, *next = NULL;
+        uint8_t pin[PIN_SIZE];
+        size_t size = PIN_SIZE;
+        int r;
+
+        if (token_is_url(c->key)) {
+                r = token_url_label(c->key, &label);
+                if (r < 0)
+                        return r;
+                if (!label)
+                        return -ENOENT;
+                if (asprintf(&next_label, "%s.next", label) < 0)
+                        return -ENOMEM;
+                r = token_url_with_label(c->key, next_label, &next);
+                if (r >= 0)
+                        r = token_key_pin(next, c->pkcs11_pin_file, pin, NULL);
+        } else {
+                if (c->key_password_file) {
+                        r = read_secret_file(c->key_password_file, &password);
+                        if (r < 0)
+                                return r;
+                }
+                r = keys_next_key_load(inv, c, password, &key);
+                if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, pin, &size) < 0)
+                        r = -EIO;
+        }
+        if (r == -ESTALE)
+                r = -ENOENT;
+        if (r < 0)
+                return r;
+        if (current && memcmp(pin, current, PIN_SIZE) == 0)
+                return -ENOENT;
+        memcpy(ret, pin, PIN_SIZE);
+        return 0;
+}

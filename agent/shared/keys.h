@@ -62,3 +62,8 @@ int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret);
 int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret);
 /* The pin of the next key, made (and saved) when there is none or it is the `current` key. */
 int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]);
+/* The pin of the next key as it is now, for reports (check): read only, nothing is made or rewritten.
+ * -ENOENT when there is no next key yet — none saved, one of another key type (-ESTALE inside), or one
+ * that is the `current` key (may be NULL) and so is replaced before it is announced; -EACCES when it
+ * cannot be decrypted or the token refuses; other -errno. Not logged. */
+int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]);
