@@ -546,11 +546,13 @@ void check_next_pins(const Inventory *inv, CheckReport *rep) {
                 int r;
 
                 res->has_next_pin = false;
-                if (res->cert->key_policy != KEY_POLICY_ROTATE || res->cert->issuer == ISSUER_NONE || !res->cert->key)
+                if (res->cert->key_policy != KEY_POLICY_ROTATE || res->cert->issuer == ISSUER_NONE ||
+                    !res->cert->key)
                         continue;
                 r = keys_next_pin_lookup(inv, res->cert, f && f->has_pin ? f->pin : NULL, res->next_pin);
                 if (r < 0 && r != -ENOENT)
-                        log_debug_errno(r, "%s: cannot read the next key: %m, no next_pin_sha256", res->cert->name);
+                        log_debug_errno(
+                            r, "%s: cannot read the next key: %m, no next_pin_sha256", res->cert->name);
                 res->has_next_pin = r >= 0;
         }
 }

@@ -205,7 +205,7 @@ int metrics_directory_check(const char *path) {
         slash = strrchr(path, '/');
         if (!slash)
                 return 0; /* relative to the working directory, which exists */
-        dir = strndup(path, slash == path ? 1 : (size_t) (slash - path));
+        dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
         if (!dir)
                 return -ENOMEM;
         if (stat(dir, &st) < 0)
@@ -215,9 +215,10 @@ int metrics_directory_check(const char *path) {
 
 void metrics_warn_directory(const char *path, int r) {
         if (r == -ENOENT || r == -ENOTDIR)
-                log_warning("metrics-file %s: its directory does not exist; no metrics are written until it is made",
-                            path);
+                log_warning(
+                    "metrics-file %s: its directory does not exist; no metrics are written until it is made",
+                    path);
         else
-                log_warning_errno(r, "metrics-file %s: cannot look at its directory: %m; no metrics are written",
-                                  path);
+                log_warning_errno(
+                    r, "metrics-file %s: cannot look at its directory: %m; no metrics are written", path);
 }

@@ -795,8 +795,9 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
                  * failed, and that failure is the one recorded): a handshake could only wait out the
                  * timeout for a certificate that will not come. */
                 if (j->deploy_result < 0) {
-                        log_notice("%s: verify %s skipped: the deploy already failed at %s", c->name, *e,
-                                   j->deploy_step ?: "an earlier step");
+                        log_notice(
+                            "%s: verify %s skipped: the deploy already failed at %s", c->name, *e,
+                            j->deploy_step ?: "an earlier step");
                         continue;
                 }
                 log_error_clear();

@@ -802,8 +802,7 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, char
                 if (fmt == BUS_API_FORMAT_JSON) {
                         check_next_pins(m->inv, &rep);
                         r = report_json(&rep, f);
-                }
-                else if (fmt == BUS_API_FORMAT_NAGIOS)
+                } else if (fmt == BUS_API_FORMAT_NAGIOS)
                         r = report_nagios(m->inv, &rep, f);
                 else if (fmt == BUS_API_FORMAT_TEXT)
                         r = report_lines(&rep, f);

@@ -160,22 +160,25 @@ static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_
         uint8_t pin[PIN_SIZE];
 
         if (!keygen_key_is_type(*key, c->key_type)) {
-                log_info("%s: not reusing the key %s: it is not a %s key; making a new key", c->name, c->key,
-                         key_type_to_string(c->key_type));
+                log_info(
+                    "%s: not reusing the key %s: it is not a %s key; making a new key", c->name, c->key,
+                    key_type_to_string(c->key_type));
                 return 0;
         }
         if (!current || !current->parsed || !current->has_pin) {
                 /* Unparsed facts carry the certificate's own problem first: missing, empty or not X.509. */
-                log_warning("%s: not reusing the key %s: no installed certificate shows that it is this set's key "
-                            "(%s); making a new key",
-                            c->name, c->key,
-                            current && current->n_problems > 0 ? current->problems[0].message : "none is installed");
+                log_warning(
+                    "%s: not reusing the key %s: no installed certificate shows that it is this set's key "
+                    "(%s); making a new key",
+                    c->name, c->key,
+                    current && current->n_problems > 0 ? current->problems[0].message : "none is installed");
                 return 0;
         }
         if (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0) {
-                log_warning("%s: not reusing the key %s: it is not the key of the installed certificate %s; "
-                            "making a new key",
-                            c->name, c->key, c->certificate);
+                log_warning(
+                    "%s: not reusing the key %s: it is not the key of the installed certificate %s; "
+                    "making a new key",
+                    c->name, c->key, c->certificate);
                 return 0;
         }
         /* An encrypted key stays as the operator wrote it (their cipher, their KDF); a plain one is
@@ -494,7 +497,8 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
         return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
 }
 
-int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]) {
+int keys_next_pin_lookup(
+    const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_free_ char *password = NULL, *label = NULL, *next_label = NULL, *next = NULL;
         uint8_t pin[PIN_SIZE];

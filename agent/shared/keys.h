@@ -66,4 +66,5 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
  * -ENOENT when there is no next key yet — none saved, one of another key type (-ESTALE inside), or one
  * that is the `current` key (may be NULL) and so is replaced before it is announced; -EACCES when it
  * cannot be decrypted or the token refuses; other -errno. Not logged. */
-int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]);
+int keys_next_pin_lookup(
+    const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]);
