@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "log.h"
+#include "metrics.h"
 #include "report.h"
 #include "sandbox.h"
 #include "token.h"
@@ -85,6 +86,10 @@ static int check_or_status(const CliOptions *o, char **args, bool table) {
         }
         sandbox_warn(inv);
         persist_warn(inv, certs);
+        if (o->json)
+                check_next_pins(inv, rep);
+        if (inv->agent.metrics_file && (r = metrics_directory_check(inv->agent.metrics_file)) < 0)
+                metrics_warn_directory(inv->agent.metrics_file, r);
 
         if (o->nagios)
                 r = report_nagios(inv, rep, stdout);

@@ -14,6 +14,7 @@
 #include "config-value.h"
 #include "crl.h"
 #include "fd-util.h"
+#include "keys.h"
 #include "log.h"
 #include "outputs.h"
 #include "pool.h"
@@ -678,4 +679,22 @@ int check_cas(const Inventory *inv, CheckReport *rep, usec_t now) {
                 return r;
         check_report_recount(rep);
         return 0;
+}
+
+void check_next_pins(const Inventory *inv, CheckReport *rep) {
+        for (size_t i = 0; i < rep->n_results; i++) {
+                CheckResult *res = &rep->results[i];
+                const CertFacts *f = res->facts;
+                int r;
+
+                res->has_next_pin = false;
+                if (res->cert->key_policy != KEY_POLICY_ROTATE || res->cert->issuer == ISSUER_NONE ||
+                    !res->cert->key)
+                        continue;
+                r = keys_next_pin_lookup(inv, res->cert, f && f->has_pin ? f->pin : NULL, res->next_pin);
+                if (r < 0 && r != -ENOENT)
+                        log_debug_errno(
+                            r, "%s: cannot read the next key: %m, no next_pin_sha256", res->cert->name);
+                res->has_next_pin = r >= 0;
+        }
 }

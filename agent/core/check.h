@@ -17,6 +17,8 @@ typedef struct CheckResult {
         CertFacts *facts;
         bool ca_rotated; /* issue 11: issued by ca:NAME, but not by its current certificate (authority key id) */
         usec_t ca_reissue_at; /* then: when it moves to the current one (the rotation's overlap); 0: at once */
+        bool has_next_pin; /* key-policy = rotate: next_pin is the next key's (check_next_pins) */
+        uint8_t next_pin[PIN_SIZE];
 } CheckResult;
 
 /* An internal CA's own certificate, inspected for its expiry like a certificate (warn-before and
@@ -68,6 +70,10 @@ void check_report_recount(CheckReport *rep);
  * account or challenge type (caa-mismatch [warning]; through the resolver, as dns-persist-01's records
  * are; a lookup that fails gives no verdict). Recounts. Returns 0 or -ENOMEM. */
 int check_caa(const Inventory *inv, CheckReport *rep);
+
+/* For each key-policy = rotate set, the pin of its next key as it stands (keys_next_pin_lookup: read
+ * only, no key is made), for check --json's next_pin_sha256. A key that cannot be read is no pin. */
+void check_next_pins(const Inventory *inv, CheckReport *rep);
 
 /* The fingerprint (hex SHA-256) of what an issuance of `c` depends on: issuer, names, key type, usage, the
  * paths, and the contents of its `ca` file and of the installed certificate. A certificate refused by

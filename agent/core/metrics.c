@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "install.h"
+#include "log.h"
 #include "macro.h"
 #include "metrics.h"
 
@@ -192,4 +194,31 @@ int metrics_write(const char *path, const char *text) {
                 .uid = (uid_t) -1,
                 .gid = (gid_t) -1,
         });
+}
+
+int metrics_directory_check(const char *path) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash;
+        struct stat st;
+
+        assert(path);
+        slash = strrchr(path, '/');
+        if (!slash)
+                return 0; /* relative to the working directory, which exists */
+        dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+        if (!dir)
+                return -ENOMEM;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+void metrics_warn_directory(const char *path, int r) {
+        if (r == -ENOENT || r == -ENOTDIR)
+                log_warning(
+                    "metrics-file %s: its directory does not exist; no metrics are written until it is made",
+                    path);
+        else
+                log_warning_errno(
+                    r, "metrics-file %s: cannot look at its directory: %m; no metrics are written", path);
 }

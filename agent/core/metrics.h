@@ -49,3 +49,11 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
 /* Write `text` to `path` atomically with mode 0644 (install_file: temp file, fsync, rename), so the
  * collector never reads half a file. The directory must exist. Returns 0 or -errno. */
 int metrics_write(const char *path, const char *text);
+
+/* Whether the directory `path` goes into exists: 0, -ENOENT (or -ENOTDIR) when it does not, another
+ * -errno when it cannot be looked at. The directory is the operator's (the collector reads it): certherd
+ * never makes it. */
+int metrics_directory_check(const char *path);
+/* The one warning for a metrics-file whose directory is missing (metrics_directory_check() < 0), the
+ * same words from `check`, `renew` and the daemon. */
+void metrics_warn_directory(const char *path, int r);

@@ -211,7 +211,7 @@ void pass_save(const Inventory *inv, const CheckReport *rep, size_t i) {
                 log_warning_errno(r, "%s: cannot save its state: %m, ignoring", rep->results[i].cert->name);
 }
 
-void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
+static int metrics_render_write(const Inventory *inv, const CheckReport *rep, usec_t now) {
         _cleanup_check_report_ CheckReport *own = NULL;
         _cleanup_free_ MetricsState *ms = NULL;
         _cleanup_free_ MetricsCa *cas = NULL;
@@ -219,8 +219,6 @@ void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
         _cleanup_free_ char *text = NULL;
         int r = 0;
 
-        if (!inv->agent.metrics_file)
-                return;
         ms = calloc(rep->n_results ? rep->n_results : 1, sizeof(MetricsState));
         if (!ms)
                 r = -ENOMEM;
@@ -257,8 +255,32 @@ void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
                 r = metrics_render(rep, ms, cas, cas_rep->n_cas, now, now, &text);
         if (r >= 0)
                 r = metrics_write(inv->agent.metrics_file, text);
-        if (r < 0)
-                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", inv->agent.metrics_file);
+        return r;
+}
+
+void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now, int *last_error) {
+        const char *path = inv->agent.metrics_file;
+        bool no_dir;
+        int r;
+
+        if (!path)
+                return;
+        r = metrics_directory_check(path);
+        no_dir = r < 0;
+        if (r >= 0)
+                r = metrics_render_write(inv, rep, now);
+        /* The same failure every pass is noise that hides what changed: a daemon says it once, and again
+         * only after the file could be written in between. */
+        if (last_error && r < 0 && r == *last_error)
+                return;
+        if (last_error && r >= 0 && *last_error < 0)
+                log_info("metrics-file %s: written again", path);
+        if (last_error)
+                *last_error = r < 0 ? r : 0;
+        if (no_dir)
+                metrics_warn_directory(path, r);
+        else if (r < 0)
+                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", path);
 }
 
 void pass_result_done(PassResult *p) {
@@ -287,7 +309,7 @@ static void metrics_after(const Inventory *inv, usec_t now) {
         }
         rep->states = states;
         if (check_plan(inv, rep, (PlanFlags) {}, now) >= 0)
-                pass_metrics(inv, rep, now);
+                pass_metrics(inv, rep, now, NULL);
         rep->states = NULL;
         cert_states_free(states, rep->n_results);
 }

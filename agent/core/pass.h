@@ -47,8 +47,10 @@ void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, PublishBa
 /* Make the pins queued in *batch (pass_pins) durable with one sync, and free it. */
 void pass_pins_commit(PublishBatch **batch);
 
-/* [agent] metrics-file from a planned report (rep->states, rep->plans). A failure is a warning. */
-void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now);
+/* [agent] metrics-file from a planned report (rep->states, rep->plans). A failure is a warning — with
+ * `last_error` (the caller's memory, 0 at start) only when it differs from the last pass's, so a
+ * missing directory is one warning per start, not one per pass. */
+void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now, int *last_error);
 
 /* Save result i's state (a failure is a warning: state is advisory). */
 void pass_save(const Inventory *inv, const CheckReport *rep, size_t i);

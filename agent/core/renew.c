@@ -829,6 +829,15 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
         for (char **e = c->verify; e && *e; e++) {
                 _cleanup_free_ char *err = NULL;
 
+                /* The service was not told to load the new certificate (its reload, signal or hook
+                 * failed, and that failure is the one recorded): a handshake could only wait out the
+                 * timeout for a certificate that will not come. */
+                if (j->deploy_result < 0) {
+                        log_notice(
+                            "%s: verify %s skipped: the deploy already failed at %s", c->name, *e,
+                            j->deploy_step ?: "an earlier step");
+                        continue;
+                }
                 log_error_clear();
                 r = notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, c->name, VERIFY_TIMEOUT,
                                   &err);

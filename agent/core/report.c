@@ -92,11 +92,13 @@ static json_t *result_to_json(const CheckReport *rep, const CheckResult *res) {
         const CertFacts *f = res->facts;
         json_t *o, *problems;
         char nb[32], na[32];
-        _cleanup_free_ char *pin = NULL;
+        _cleanup_free_ char *pin = NULL, *next_pin = NULL;
 
         problems = problems_to_json(rep, f);
         if (f->has_pin && pin_format(f->pin, PIN_FORMAT_BASE64, &pin) < 0)
                 pin = NULL;
+        if (res->has_next_pin && pin_format(res->next_pin, PIN_FORMAT_BASE64, &next_pin) < 0)
+                next_pin = NULL;
 
         o = json_pack("{s:s, s:s, s:s, s:o?}", "name", res->cert->name, "state", severity_to_string(f->state),
                       "certificate", res->cert->certificate, "key", res->cert->key ? json_string(res->cert->key) : json_null());
@@ -121,6 +123,9 @@ static json_t *result_to_json(const CheckReport *rep, const CheckResult *res) {
                 for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                         json_object_set_new(o, keys[i], strcmp(keys[i], "names") == 0 ? json_array() : json_null());
         }
+        /* The key the next renewal certifies (key-policy = rotate), whether or not the installed
+         * certificate could be read: what clients should already trust. */
+        json_object_set_new(o, "next_pin_sha256", next_pin ? json_string(next_pin) : json_null());
         json_object_set_new(o, "problems", problems);
         return o;
 }

@@ -74,6 +74,7 @@ typedef struct Manager {
         bool rescan_all; /* inotify lost events: inspect everything */
         bool exiting;
         uint64_t passes;
+        int metrics_error; /* the last pass's metrics-file failure, said once (pass_metrics) */
 
         BusApi *bus; /* org.certherd1 on the system bus, when there is one (bus-api.h) */
 } Manager;
@@ -598,7 +599,7 @@ static int manager_pass(Manager *m, bool all) {
                 if (ca_next < deadline)
                         deadline = ca_next;
         }
-        pass_metrics(m->inv, rep, now);
+        pass_metrics(m->inv, rep, now, &m->metrics_error);
         /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time
          * is how monitoring tells a live agent from a stuck one (CertherdAgentStale). */
         if (deadline > now + PASS_INTERVAL_MAX_USEC)
@@ -640,6 +641,7 @@ static int manager_load(Manager *m, Inventory *inv) {
                 inventory_free(m->inv);
         }
         m->inv = inv;
+        m->metrics_error = 0; /* a reload says again what is still wrong */
         /* An install a crash interrupted is finished (or undone) before anything is inspected. */
         pass_recover(inv);
         if (runtime_setup(m, old_n) < 0 || watches_setup(m) < 0)
@@ -799,9 +801,10 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, char
         if (r >= 0 && !(f = open_memstream(&text, &size)))
                 r = -ENOMEM;
         if (r >= 0) {
-                if (fmt == BUS_API_FORMAT_JSON)
+                if (fmt == BUS_API_FORMAT_JSON) {
+                        check_next_pins(m->inv, &rep);
                         r = report_json(&rep, f);
-                else if (fmt == BUS_API_FORMAT_NAGIOS)
+                } else if (fmt == BUS_API_FORMAT_NAGIOS)
                         r = report_nagios(m->inv, &rep, f);
                 else if (fmt == BUS_API_FORMAT_TEXT)
                         r = report_lines(&rep, f);

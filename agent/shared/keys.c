@@ -153,28 +153,33 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
 }
 
 /* key-policy = reuse keeps the installed key (and so the pin) while it still has the configured type and
- * belongs to the installed certificate. 1: reused, 0: not (why logged), -errno. */
+ * the installed certificate shows that it is this set's key. A key file alone proves nothing: a link or
+ * a copy could put any key there (the CA's included), so without a certificate that parses and carries
+ * its public key the key is not handed back. 1: reused, 0: not (why logged), -errno. */
 static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key, const uint8_t *data,
                      size_t size, bool encrypted, const char *password, gnutls_datum_t *ret_pem) {
         uint8_t pin[PIN_SIZE];
-        struct stat st;
 
-        if (!keygen_key_is_type(*key, c->key_type))
-                return 0;
-        /* Through root's link (certbot's live/ into archive/) only the key of the installed certificate: a
-         * link could name any key root has, the CA's included. */
-        if (lstat(c->key, &st) >= 0 && S_ISLNK(st.st_mode) &&
-            !(current && current->parsed && current->has_pin)) {
-                log_warning(
-                    "%s: not reusing the key %s: it is a symbolic link and no installed certificate shows "
-                    "that it is this set's key; making a new key",
-                    c->name, c->key);
+        if (!keygen_key_is_type(*key, c->key_type)) {
+                log_info(
+                    "%s: not reusing the key %s: it is not a %s key; making a new key", c->name, c->key,
+                    key_type_to_string(c->key_type));
                 return 0;
         }
-        if (current && current->parsed && current->has_pin &&
-            (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0)) {
-                log_warning("%s: not reusing the key %s: it is not the key of the installed certificate; "
-                            "making a new key", c->name, c->key);
+        if (!current || !current->parsed || !current->has_pin) {
+                /* Unparsed facts carry the certificate's own problem first: missing, empty or not X.509. */
+                log_warning(
+                    "%s: not reusing the key %s: no installed certificate shows that it is this set's key "
+                    "(%s); making a new key",
+                    c->name, c->key,
+                    current && current->n_problems > 0 ? current->problems[0].message : "none is installed");
+                return 0;
+        }
+        if (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0) {
+                log_warning(
+                    "%s: not reusing the key %s: it is not the key of the installed certificate %s; "
+                    "making a new key",
+                    c->name, c->key, c->certificate);
                 return 0;
         }
         /* An encrypted key stays as the operator wrote it (their cipher, their KDF); a plain one is
@@ -523,4 +528,43 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
                 return r;
         size = PIN_SIZE;
         return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
+}
+
+int keys_next_pin_lookup(
+    const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_free_ char *password = NULL, *label = NULL, *next_label = NULL, *next = NULL;
+        uint8_t pin[PIN_SIZE];
+        size_t size = PIN_SIZE;
+        int r;
+
+        if (token_is_url(c->key)) {
+                r = token_url_label(c->key, &label);
+                if (r < 0)
+                        return r;
+                if (!label)
+                        return -ENOENT;
+                if (asprintf(&next_label, "%s.next", label) < 0)
+                        return -ENOMEM;
+                r = token_url_with_label(c->key, next_label, &next);
+                if (r >= 0)
+                        r = token_key_pin(next, c->pkcs11_pin_file, pin, NULL);
+        } else {
+                if (c->key_password_file) {
+                        r = read_secret_file(c->key_password_file, &password);
+                        if (r < 0)
+                                return r;
+                }
+                r = keys_next_key_load(inv, c, password, &key);
+                if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, pin, &size) < 0)
+                        r = -EIO;
+        }
+        if (r == -ESTALE)
+                r = -ENOENT;
+        if (r < 0)
+                return r;
+        if (current && memcmp(pin, current, PIN_SIZE) == 0)
+                return -ENOENT;
+        memcpy(ret, pin, PIN_SIZE);
+        return 0;
 }

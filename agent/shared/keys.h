@@ -23,9 +23,10 @@ typedef enum KeyOrigin {
 
 /* The key for the next certificate of `c`. With reuse, the installed key is taken only when it is safe
  * to hand it back to the set's owner: a regular file at c->key itself (a symlink there is not followed),
- * one link, owned by root, by us or by the configured owner, of the configured type, and — when a
- * certificate is installed — the key of that certificate (`current`, may be NULL). Otherwise why is
- * logged and a new key made: a key is never handed to an owner unless it was made for that set.
+ * one link, owned by root, by us or by the configured owner, of the configured type, and the key of the
+ * installed certificate (`current`, may be NULL): no certificate that parses, or one for another key,
+ * means a new key. Otherwise why is logged and a new key made: a key is never handed to an owner unless
+ * it was made for that set.
  * *ret_pem: what to install as the key file; NULL data means "leave the installed file as it is" (an
  * encrypted reused key stays as the operator wrote it). With key-password-file every key handed out is
  * encrypted PKCS#8 (keygen_export_key); an installed key that is encrypted and cannot be opened (no
@@ -63,3 +64,9 @@ int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret);
 int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret);
 /* The pin of the next key, made (and saved) when there is none or it is the `current` key. */
 int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]);
+/* The pin of the next key as it is now, for reports (check): read only, nothing is made or rewritten.
+ * -ENOENT when there is no next key yet — none saved, one of another key type (-ESTALE inside), or one
+ * that is the `current` key (may be NULL) and so is replaced before it is announced; -EACCES when it
+ * cannot be decrypted or the token refuses; other -errno. Not logged. */
+int keys_next_pin_lookup(
+    const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]);

@@ -218,6 +218,14 @@ static void test_write(void **state) {
         umask(old);
 }
 
+static void test_directory_check(void **state) {
+        assert_int_equal(metrics_directory_check("/tmp/x.prom"), 0);
+        assert_int_equal(metrics_directory_check("/x.prom"), 0);
+        assert_int_equal(metrics_directory_check("x.prom"), 0);
+        assert_int_equal(metrics_directory_check("/nonexistent-certherd/dir/x.prom"), -ENOENT);
+        assert_int_equal(metrics_directory_check("/dev/null/x.prom"), -ENOTDIR);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_render_exact),
@@ -225,6 +233,7 @@ int main(void) {
                 cmocka_unit_test(test_render_empty),
                 cmocka_unit_test(test_render_escaping),
                 cmocka_unit_test(test_write),
+                cmocka_unit_test(test_directory_check),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,6 +121,20 @@ ok "renew --force web failing: web's failures counted, api and watched still in 
 mv "$T/ca/ca.key.away" "$T/ca/ca.key"
 chmod 600 "$T/ca/ca.key"
 
+# A metrics-file in a directory that does not exist: one warning per renew run (not one per set or
+# step), the same line from check (whose exit status stays that of the certificates), nothing made.
+sed -i "s#^metrics-file = .*#metrics-file = $T/nodir/certherd.prom#" "$T/certherd.conf"
+missing="metrics-file $T/nodir/certherd.prom: its directory does not exist; no metrics are written until it is made"
+expect 0 C renew --force
+[[ $(grep -cF "$missing" "$T/err") == 1 ]] || die "renew: not one warning: $(cat "$T/err")"
+grep -q "cannot write the metrics file" "$T/err" && die "renew: a second warning: $(cat "$T/err")"
+expect 2 C check # "watched" is unreadable on purpose: critical, as without the warning
+[[ $(grep -cF "$missing" "$T/err") == 1 ]] || die "check: not one warning: $(cat "$T/err")"
+expect 2 C check --json
+grep -qF "$missing" "$T/err" || die "check --json: no warning: $(cat "$T/err")"
+[[ ! -e $T/nodir ]] || die "the metrics directory was made"
+ok "metrics-file in a missing directory: one warning from renew, the same line from check"
+
 # Without metrics-file nothing is written.
 sed -i '/^metrics-file/d' "$T/certherd.conf"
 rm -f "$prom"

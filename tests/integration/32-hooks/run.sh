@@ -28,6 +28,7 @@ cert() { # NAME EXTRA-LINES…
         echo
 }
 mkdir -p "$T/tls"
+vport=$(free_port) # nothing listens: a verify there waits out its 15 s timeout
 {
         printf '[agent]\nstate-directory = %s\npin-directory = %s\nhook-timeout = 1s\n\n' "$T/state" "$T/pins"
         cert hang "exec = $T/hang.sh $T"
@@ -41,6 +42,8 @@ mkdir -p "$T/tls"
         cert victim2 "signal = TERM $T/victim.pid" "owner = nobody"
         cert own "signal = TERM $T/own.pid" "owner = nobody"
         cert rootsvc "signal = TERM $T/root.pid"
+        cert noreload "reload = nosuch.service" "verify = tls://127.0.0.1:$vport"
+        cert nohook "exec = /bin/false" "verify = tls://127.0.0.1:$vport"
 } >"$T/certherd.conf"
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
@@ -72,6 +75,21 @@ gone "$(cat "$T/hang.pid")" || die "the hook still runs"
 for _ in $(seq 50); do gone "$(cat "$T/hang-child.pid")" && break; sleep 0.02; done
 gone "$(cat "$T/hang-child.pid")" || die "the hook's child still runs"
 ok "a hanging exec hook and its child are killed after hook-timeout; renew took ${took}s"
+
+# A failed reload (no systemd on this bus) or hook before a verify: the service was not told about the
+# new certificate, so the verify is skipped with a note instead of waiting out its 15 s.
+for n in noreload nohook; do
+        t0=$(now)
+        DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/no-bus renew "$n"
+        took=$(elapsed "$t0")
+        lt "$took" 2 || die "$n: renew took ${took}s after the failed step (verify not skipped)"
+        grep -qF "$n: verify tls://127.0.0.1:$vport skipped: the deploy already failed at " "$T/err" ||
+                { cat "$T/err" >&2; die "$n: no note that verify was skipped"; }
+        grep -q "deploy failed at \(reload nosuch.service\|exec /bin/false\)" "$T/err" ||
+                { cat "$T/err" >&2; die "$n: the failed step is not the one reported"; }
+        echo "# $n: renew --force returned in ${took}s"
+done
+ok "verify after a failed reload or hook is skipped with a note (no 15 s wait)"
 
 # One that ignores SIGTERM gets SIGKILL a second later.
 cat >"$T/stubborn.sh" <<'SH'

@@ -7,7 +7,7 @@ need openssl; need python3; need strace
 
 mkdir -p "$T/tls" "$T/watch"
 cat >"$T/certherd.conf" <<CONF
-$(conf_agent)
+$(conf_agent "metrics-file = $T/nometrics/certherd.prom")
 
 $(conf_ca short "$T/ca" "validity = 12s")
 
@@ -76,6 +76,18 @@ mv "$T/new.crt" "$T/watch/w.crt"
 start=$(date +%s.%N)
 wait_for "watched: expires in 2 days" "$T/daemon.log" 1
 ok "a certificate replaced by hand is re-inspected within a second ($(printf "%.2f" "$(echo "$(date +%s.%N) - $start" | bc)") s)"
+
+# The metrics directory was missing all along, over every pass so far (start, renewals, the
+# re-inspection): one warning. Once it is made, the next pass writes the file and says so.
+missing="metrics-file $T/nometrics/certherd.prom: its directory does not exist; no metrics are written until it is made"
+[[ $(grep -cF "$missing" "$T/daemon.log") == 1 ]] || { cat "$T/daemon.log" >&2; die "not one warning for the missing metrics directory"; }
+grep -q "cannot write the metrics file" "$T/daemon.log" && die "another metrics warning: $(cat "$T/daemon.log")"
+mkdir "$T/nometrics"
+mkcert 3 "$T/new.crt"
+mv "$T/new.crt" "$T/watch/w.crt"
+wait_for "metrics-file $T/nometrics/certherd.prom: written again" "$T/daemon.log" 2
+[[ -s $T/nometrics/certherd.prom ]] || die "no metrics file once its directory exists"
+ok "a missing metrics directory: one warning over several passes; written once it exists"
 
 # SIGHUP: RELOADING=1 then READY=1; a broken inventory is rejected and the old one keeps running.
 n_ready=$(grep -c "READY=1" "$T/notify.log")

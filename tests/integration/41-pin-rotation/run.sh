@@ -110,4 +110,15 @@ ok "$rotations rotations: each pin was the announced next pin; the client connec
 pinned "sha256//${seen[0]}" 2>/dev/null && die "nginx still serves the first key"
 [[ $(cat "$T/nginx/nginx.pid") == "$NG_PID" ]] && kill -0 "$NG_PID" || die "nginx's master changed"
 ok "the first key is no longer served; nginx's master ($NG_PID) survived $rotations reloads"
+
+# check --json shows the next key's pin (what the pin file announces), and only reads it: without a
+# next key it says null and makes none.
+cj() { python3 -c 'import json, sys; print(json.load(sys.stdin)["certificates"][0]["next_pin_sha256"])'; }
+expect 0 C check --json web
+[[ $(cj <"$T/out") == "$(json next_pin_sha256)" ]] || die "check --json next_pin_sha256: $(cat "$T/out")"
+rm "$T/state/keys/web.next"
+expect 0 C check --json web
+[[ $(cj <"$T/out") == None ]] || die "check --json without a next key: $(cat "$T/out")"
+[[ ! -e $T/state/keys/web.next ]] || die "check made a next key"
+ok "check --json: next_pin_sha256 is the pin file's next pin; without a next key null, and none made"
 echo "$n_ok passed"

@@ -162,6 +162,31 @@ grep -q "not reusing the key $T/tls/victim.key: it is not the key of the install
         die "the set's key is now the CA key"
 ok "a key replaced by a symlink to the CA key: a new key, never the CA's"
 
+# A key file alone proves nothing: reuse needs a certificate that parses and certifies that very key.
+pubsum() { openssl pkey -in "$1" -pubout | sha256sum; }
+expect 0 A renew --force victim
+kept=$(pubsum "$T/tls/victim.key")
+expect 0 A renew --force victim
+[[ $(pubsum "$T/tls/victim.key") == "$kept" ]] || die "reuse with its own certificate changed the key"
+grep -q "not reusing the key" "$T/err" && die "the set's own key was not reused: $(cat "$T/err")"
+cp "$T/ca/internal.key" "$T/tls/victim.key"
+echo garbage >"$T/tls/victim.crt"
+expect 0 A renew --force victim
+grep -qF "victim: not reusing the key $T/tls/victim.key: no installed certificate shows that it is this set's key ($T/tls/victim.crt holds no X.509 certificate (PEM or DER)); making a new key" "$T/err" ||
+        die "garbage certificate: $(cat "$T/err")"
+[[ $(pubsum "$T/tls/victim.key") != $(pubsum "$T/ca/internal.key") ]] || die "a garbage certificate let the CA key through"
+kept=$(pubsum "$T/tls/victim.key")
+cp "$T/tls/web.crt" "$T/tls/victim.crt"
+expect 0 A renew --force victim
+grep -qF "victim: not reusing the key $T/tls/victim.key: it is not the key of the installed certificate $T/tls/victim.crt; making a new key" "$T/err" ||
+        die "another key's certificate: $(cat "$T/err")"
+[[ $(pubsum "$T/tls/victim.key") != "$kept" ]] || die "a certificate for another key let the key be reused"
+rm "$T/tls/victim.crt"
+expect 0 A renew victim
+grep -qF "victim: not reusing the key $T/tls/victim.key: no installed certificate shows that it is this set's key ($T/tls/victim.crt: " "$T/err" ||
+        die "no certificate: $(cat "$T/err")"
+ok "reuse: kept with its own certificate; a new key (reason logged) when the certificate is garbage, another key's or gone"
+
 # --- the daemon: the same deploy-failed, retried by its own timer without re-issuing
 wait_for() { # what seconds command...
         local what=$1 n=$(($2 * 10)) i

@@ -52,6 +52,7 @@ $(conf_ca internal "$T/ca")
 
 $(conf_leaf web internal "$T/ca")
 names = localhost
+key-policy = rotate
 
 [certificate "watched"]
 certificate = $T/tls/web.crt
@@ -120,10 +121,12 @@ ok "renew/check of an unknown NAME (and renew of a watched-only set): exit 3"
 mv "$conf" "$T/moved.conf"
 expect 3 ch --no-daemon --json status
 expect 0 ch --json status
-python3 - "$T/out" "$(serial "$T/tls/web.crt")" <<'PY' || die "status --json from the daemon"
+python3 - "$T/out" "$(serial "$T/tls/web.crt")" "$T/pins/web.json" <<'PY' || die "status --json from the daemon"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 web = [c for c in doc["certificates"] if c["name"] == "web"][0]
+# The next key (key-policy = rotate) as the pin file announces it.
+assert web["next_pin_sha256"] and web["next_pin_sha256"] == json.load(open(sys.argv[3]))["next_pin_sha256"], web
 assert web["serial"].lower().lstrip("0") == sys.argv[2].lower().lstrip("0"), (web["serial"], sys.argv[2])
 assert web["state"] == "ok", web
 # What the daemon knows: the next renewal it plans, the last renewal it did (the order above).
@@ -136,7 +139,7 @@ grep -q " web: " "$T/out" || { cat "$T/out" >&2; die "check web from the daemon"
 expect 0 ch status
 grep -q "web" "$T/out" || { cat "$T/out" >&2; die "status from the daemon"; }
 t0=$(date +%s%N); ch --json check >/dev/null; t=$(( ($(date +%s%N) - t0) / 1000000 ))
-ok "status --json (with the daemon's next_renewal, last_renewal, cas), check and status answered by the daemon (inventory file moved away; check --json in $t ms)"
+ok "status --json (with the daemon's next_renewal, last_renewal, next_pin_sha256, cas), check and status answered by the daemon (inventory file moved away; check --json in $t ms)"
 
 # The methods themselves, as other programs call them (busctl), as user nobody: Check's text, CheckFd's
 # memfd (what the CLI reads), an unknown name's error.

@@ -150,7 +150,8 @@ encrypted "$T/tls/plain.key" || die "the reused plaintext key was not encrypted 
 [[ $(spki_pin "$T/tls/plain.crt") == "$before" ]] || die "encrypting the reused key changed it"
 ok "a reused plaintext key is rewritten encrypted once key-password-file is set (same key, same pin)"
 # An operator's encrypted key in DER (no "ENCRYPTED" marker to see): opened with the password and kept
-# as it is by reuse; without the password it is refused, not replaced.
+# as it is by reuse; without the password it is refused, not replaced. Reuse needs a certificate that
+# shows the key is this set's: here the operator's own self-signed one, which the renewal replaces.
 cat >>"$T/certherd.conf" <<CONF
 
 $(conf_leaf der internal "$T/ca/internal")
@@ -160,8 +161,10 @@ CONF
 openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null |
         openssl pkcs8 -topk8 -v2 aes-256-cbc -outform DER -passout "file:$T/password" -out "$T/tls/der.key"
 chmod 600 "$T/tls/der.key"
+openssl req -x509 -new -key "$T/tls/der.key" -keyform DER -passin "file:$T/password" -subj /CN=localhost \
+        -days 1 -out "$T/tls/der.crt" 2>/dev/null || die "openssl cannot certify the DER key"
 sum=$(sha256sum <"$T/tls/der.key")
-expect 0 C renew der
+expect 0 C renew --force der
 [[ $(sha256sum <"$T/tls/der.key") == "$sum" ]] || die "reuse rewrote the operator's encrypted DER key"
 [[ $(spki_pin "$T/tls/der.crt") == "$(openssl pkey -inform DER -in "$T/tls/der.key" -passin "file:$T/password" -pubout -outform DER | openssl dgst -sha256 -binary | base64)" ]] ||
         die "the certificate is not for the operator's DER key"

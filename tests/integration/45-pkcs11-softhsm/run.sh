@@ -100,8 +100,12 @@ new_next=$(json next_pin_sha256)
 [[ $(objects) == "ca ca web web web.next web.next web.old web.old " ]] || die "token objects after rotation: $(objects)"
 expect 0 C pin --password-file "$T/pin" "$TOKEN;object=web.old"
 [[ $(cat "$T/out") == "$pin" ]] || die "web.old is not the previous key"
+expect 0 C check --json web
+[[ $(python3 -c 'import json, sys; print(json.load(sys.stdin)["certificates"][0]["next_pin_sha256"])' <"$T/out") == "$new_next" ]] ||
+        die "check --json next_pin_sha256 is not the token's web.next: $(cat "$T/out")"
+[[ $(objects) == "ca ca web web web.next web.next web.old web.old " ]] || die "check changed the token: $(objects)"
 no_key_files
-ok "renew --force (rotate): a new object in the token, the certificate is for the announced next pin; web.old kept"
+ok "renew --force (rotate): a new object in the token, the certificate is for the announced next pin; web.old kept; check --json shows it"
 serve
 curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$next" "https://localhost:$port/" ||
         die "curl with the new pin after rotation: $(cat "$T/serv.log")"
