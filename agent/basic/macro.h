@@ -68,6 +68,9 @@ int reterr_set(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
 /* The index of s in table[0..n) (NULL entries never match), or -EINVAL: the one lookup behind every
  * x_from_string() (STYLE.md rule 12). */
 int string_table_lookup(const char *const *table, size_t n, const char *s);
+/* The same over a table of structs, a name among other facts: `first` points at the name field of entry
+ * 0, `stride` is the size of an entry. */
+int string_table_lookup_stride(const void *first, size_t stride, size_t n, const char *s);
 
 #define DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                 \
         const char *prefix##_to_string(type v) {                               \
@@ -77,4 +80,12 @@ int string_table_lookup(const char *const *table, size_t n, const char *s);
         DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                \
         type prefix##_from_string(const char *s) {                             \
                 return (type) string_table_lookup((table), (max), s);          \
+        }
+/* x_to_string() and x_from_string() for a table of structs whose `field` is the name. */
+#define DEFINE_STRUCT_STRING_TABLE(prefix, type, table, field, max)                                         \
+        const char *prefix##_to_string(type v) {                                                            \
+                return v >= 0 && v < (max) ? (table)[v].field : NULL;                                       \
+        }                                                                                                   \
+        type prefix##_from_string(const char *s) {                                                          \
+                return (type) string_table_lookup_stride(&(table)[0].field, sizeof((table)[0]), (max), s);  \
         }

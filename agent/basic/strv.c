@@ -37,13 +37,20 @@ bool strv_equal(char *const *a, char *const *b) {
         return (!a || !*a) && (!b || !*b);
 }
 
-int string_table_lookup(const char *const *table, size_t n, const char *s) {
+int string_table_lookup_stride(const void *first, size_t stride, size_t n, const char *s) {
         if (!s)
                 return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && strcmp(table[i], s) == 0)
+        for (size_t i = 0; i < n; i++) {
+                const char *name = *(const char *const *) ((const char *) first + i * stride);
+
+                if (name && strcmp(name, s) == 0)
                         return (int) i;
+        }
         return -EINVAL;
+}
+
+int string_table_lookup(const char *const *table, size_t n, const char *s) {
+        return string_table_lookup_stride(table, sizeof(*table), n, s);
 }
 
 int reterr_set(char **reterr, int r, const char *fmt, ...) {

@@ -48,17 +48,7 @@ static const struct {
 
 DEFINE_STRING_TABLE_TO_STRING(severity, Severity, severity_table, _SEVERITY_MAX)
 
-const char *problem_code_to_string(ProblemCode c) {
-        return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].name : NULL;
-}
-
-ProblemCode problem_code_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _PROBLEM_CODE_MAX; i++)
-                        if (strcmp(problem_table[i].name, s) == 0)
-                                return i;
-        return _PROBLEM_CODE_INVALID;
-}
+DEFINE_STRUCT_STRING_TABLE(problem_code, ProblemCode, problem_table, name, _PROBLEM_CODE_MAX)
 
 Severity problem_code_severity(ProblemCode c) {
         return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].severity : SEVERITY_CRITICAL;
