@@ -158,14 +158,15 @@ int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchai
 int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password, gnutls_x509_privkey_t *ret_key,
                          gnutls_x509_crt_t **ret_crts, unsigned *ret_n) {
         _cleanup_(pkcs12_freep) gnutls_pkcs12_t p12 = NULL;
-        const gnutls_datum_t d = { (unsigned char *) der, (unsigned) size };
+        gnutls_datum_t d;
         gnutls_x509_privkey_t key = NULL;
         gnutls_x509_crt_t *chain = NULL, *extra = NULL, *all;
         unsigned n_chain = 0, n_extra = 0;
         int r;
 
-        if (!der || size == 0 || size > UINT32_MAX)
-                return -EBADMSG;
+        r = datum_from_data(der, size, &d);
+        if (r < 0)
+                return r;
         if (gnutls_pkcs12_init(&p12) < 0)
                 return -ENOMEM;
         if (gnutls_pkcs12_import(p12, &d, GNUTLS_X509_FMT_DER, 0) < 0)

@@ -117,13 +117,14 @@ static bool single_pem_cert(const uint8_t *data, size_t size) {
 }
 
 int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, unsigned *ret_n) {
-        const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
+        gnutls_datum_t d;
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0;
         int r;
 
-        if (!data || size == 0 || size > UINT32_MAX)
-                return -EBADMSG;
+        r = datum_from_data(data, size, &d);
+        if (r < 0)
+                return r;
 
         /* A lone PEM certificate (the common case) skips the list import's sorting and copying. */
         if (looks_pem(data, size) && !single_pem_cert(data, size)) {
@@ -163,12 +164,13 @@ void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n) {
 }
 
 int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gnutls_x509_privkey_t *ret) {
-        const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
+        gnutls_datum_t d;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         int r;
 
-        if (!data || size == 0 || size > UINT32_MAX)
-                return -EBADMSG;
+        r = datum_from_data(data, size, &d);
+        if (r < 0)
+                return r;
         if (gnutls_x509_privkey_init(&key) < 0)
                 return -ENOMEM;
 
@@ -192,7 +194,7 @@ static int spki_from_pubkey(gnutls_pubkey_t pub, gnutls_datum_t *ret) {
 
 int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, gnutls_datum_t *ret) {
         const gnutls_x509_crt_fmt_t fmt = looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
-        const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
+        gnutls_datum_t d;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
@@ -200,8 +202,9 @@ int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, 
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         int r;
 
-        if (!data || size == 0 || size > UINT32_MAX)
-                return -EBADMSG;
+        r = datum_from_data(data, size, &d);
+        if (r < 0)
+                return r;
         if (gnutls_pubkey_init(&pub) < 0)
                 return -ENOMEM;
 
