@@ -18,21 +18,11 @@
 #include "log.h"
 #include "x509.h"
 
-#define CONF_FILE_MAX (1024U * 1024U)
 #define B64_START "__ACME_BASE64__START_"
 #define B64_END "__ACME_BASE64__END_"
 
-static int fail(char **reterr, unsigned line, const char *msg) {
-        if (reterr && asprintf(reterr, "%u: %s", line, msg) < 0)
-                *reterr = NULL;
-        return -EBADMSG;
-}
-
 const char *acmesh_conf_get(char *const *kv, const char *key) {
-        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
-                if (strcmp(kv[i], key) == 0)
-                        return kv[i + 1];
-        return NULL;
+        return import_kv_get(kv, key);
 }
 
 static int parse_assignment(char *s, char **ret_key, char **ret_value, const char **reterr) {
@@ -85,23 +75,16 @@ int acmesh_conf_parse(const char *text, size_t size, char ***ret, char **reterr)
         unsigned lineno = 0;
         size_t n = 0;
         char *p, *nl;
+        int r;
 
-        if (size > CONF_FILE_MAX)
-                return fail(reterr, 0, "file larger than 1 MiB");
-        if (memchr(text, 0, size))
-                return fail(reterr, 0, "a NUL byte");
-        buf = strndup(text, size);
-        kv = calloc(1, sizeof(char *));
-        if (!buf || !kv)
-                return -ENOMEM;
+        r = import_kv_begin(text, size, &buf, &kv, reterr);
+        if (r < 0)
+                return r;
         for (p = buf; p && *p; p = nl) {
                 const char *why = NULL;
-                char *key = NULL, *value = NULL, **nkv, *e;
-                int r;
+                char *key = NULL, *value = NULL, *e;
 
-                nl = strchr(p, '\n');
-                if (nl)
-                        *nl++ = 0;
+                nl = import_line_cut(p);
                 lineno++;
                 e = p + strlen(p);
                 while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
@@ -112,27 +95,15 @@ int acmesh_conf_parse(const char *text, size_t size, char ***ret, char **reterr)
                         continue;
                 for (const char *c = p; *c; c++)
                         if ((unsigned char) *c < 0x20 && *c != '\t')
-                                return fail(reterr, lineno, "a control character");
+                                return import_line_error(reterr, lineno, "a control character");
                 r = parse_assignment(p, &key, &value, &why);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return fail(reterr, lineno, why);
-                if (acmesh_conf_get(kv, key)) {
-                        free(key);
-                        free(value);
-                        return fail(reterr, lineno, "a key given twice");
-                }
-                nkv = reallocarray(kv, n + 3, sizeof(char *));
-                if (!nkv) {
-                        free(key);
-                        free(value);
-                        return -ENOMEM;
-                }
-                kv = nkv;
-                kv[n++] = key;
-                kv[n++] = value;
-                kv[n] = NULL;
+                        return import_line_error(reterr, lineno, why);
+                r = import_kv_add(&kv, &n, key, value, lineno, reterr);
+                if (r < 0)
+                        return r;
         }
         *ret = TAKE_PTR(kv);
         return 0;
@@ -254,7 +225,7 @@ static int load_server_account(AcmeshImport *im, Server *s) {
                 return log_error_errno(r, "%s: %s", kpath, file_strerror(r));
         if (x509_load_privkey(kdata, ksize, NULL, &s->key) < 0)
                 return log_error_errno(-EBADMSG, "%s: not a private key", kpath);
-        r = import_source_read(im->dir, cpath, READ_STRICT, CONF_FILE_MAX, &cdata, &csize);
+        r = import_source_read(im->dir, cpath, READ_STRICT, IMPORT_KV_FILE_MAX, &cdata, &csize);
         if (r == -EPERM)
                 return r;
         if (r < 0)
@@ -474,7 +445,7 @@ static int read_domains(AcmeshImport *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = import_source_read(im->dir, path, 0, CONF_FILE_MAX, &data, &size);
+                r = import_source_read(im->dir, path, 0, IMPORT_KV_FILE_MAX, &data, &size);
                 if (r == -ENOENT || r == -ENOTDIR) {
                         r = 0;
                         continue;

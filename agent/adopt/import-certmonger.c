@@ -17,41 +17,28 @@
 #include "import-inventory.h"
 #include "log.h"
 
-#define REQUEST_FILE_MAX (1024U * 1024U)
-
-static int fail(char **reterr, unsigned line, const char *msg) {
-        if (reterr && asprintf(reterr, "%u: %s", line, msg) < 0)
-                *reterr = NULL;
-        return -EBADMSG;
-}
-
 int certmonger_request_parse(const char *text, size_t size, char ***ret, char **reterr) {
         _cleanup_strv_free_ char **kv = NULL;
         _cleanup_free_ char *buf = NULL;
         unsigned lineno = 0;
         size_t n = 0;
         char *p, *nl;
+        int r;
 
-        if (size > REQUEST_FILE_MAX)
-                return fail(reterr, 0, "file larger than 1 MiB");
-        if (memchr(text, 0, size))
-                return fail(reterr, 0, "a NUL byte");
-        buf = strndup(text, size);
-        kv = calloc(1, sizeof(char *));
-        if (!buf || !kv)
-                return -ENOMEM;
+        r = import_kv_begin(text, size, &buf, &kv, reterr);
+        if (r < 0)
+                return r;
         for (p = buf; p && *p; p = nl) {
-                char *eq, **nkv, *key, *value;
+                char *eq;
                 size_t klen;
 
-                nl = strchr(p, '\n');
-                if (nl)
-                        *nl++ = 0;
+                nl = import_line_cut(p);
                 lineno++;
                 if (p[0] == ' ' || p[0] == '\t') {
                         char *joined;
                         if (n == 0)
-                                return fail(reterr, lineno, "a continuation line without a key before it");
+                                return import_line_error(
+                                    reterr, lineno, "a continuation line without a key before it");
                         if (asprintf(&joined, "%s\n%s", kv[n - 1], p + 1) < 0)
                                 return -ENOMEM;
                         free(kv[n - 1]);
@@ -63,25 +50,10 @@ int certmonger_request_parse(const char *text, size_t size, char ***ret, char **
                 eq = strchr(p, '=');
                 klen = eq ? (size_t) (eq - p) : 0;
                 if (!eq || klen == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
-                        return fail(reterr, lineno, "expected key=value");
-                key = strndup(p, klen);
-                if (!key)
-                        return -ENOMEM;
-                if (acmesh_conf_get(kv, key)) {
-                        free(key);
-                        return fail(reterr, lineno, "a key given twice");
-                }
-                value = strdup(eq + 1);
-                nkv = value ? reallocarray(kv, n + 3, sizeof(char *)) : NULL;
-                if (!nkv) {
-                        free(key);
-                        free(value);
-                        return -ENOMEM;
-                }
-                kv = nkv;
-                kv[n++] = key;
-                kv[n++] = value;
-                kv[n] = NULL;
+                        return import_line_error(reterr, lineno, "expected key=value");
+                r = import_kv_add(&kv, &n, strndup(p, klen), strdup(eq + 1), lineno, reterr);
+                if (r < 0)
+                        return r;
         }
         *ret = TAKE_PTR(kv);
         return 0;
@@ -94,7 +66,7 @@ typedef struct Request {
 } Request;
 
 static const char *get(const Request *q, const char *key) {
-        const char *v = acmesh_conf_get(q->kv, key);
+        const char *v = import_kv_get(q->kv, key);
         return v && *v ? v : NULL;
 }
 
@@ -321,7 +293,7 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                         break;
                 }
                 n++;
-                r = import_source_read(dir, l[n - 1].path, 0, REQUEST_FILE_MAX, &data, &size);
+                r = import_source_read(dir, l[n - 1].path, 0, IMPORT_KV_FILE_MAX, &data, &size);
                 if (r == -EISDIR) {
                         r = 0;
                         continue;

@@ -419,3 +419,60 @@ int import_target_check(const char *source, uid_t owner, const char *what, const
             "write: the import would write there with more rights than the source has",
             source, what, path, dir, name);
 }
+
+int import_line_error(char **reterr, unsigned line, const char *msg) {
+        return reterr_set(reterr, -EBADMSG, "%u: %s", line, msg);
+}
+
+int import_kv_begin(const char *text, size_t size, char **ret_buf, char ***ret_kv, char **reterr) {
+        _cleanup_free_ char *buf = NULL;
+        char **kv;
+
+        if (size > IMPORT_KV_FILE_MAX)
+                return import_line_error(reterr, 0, "file larger than 1 MiB");
+        if (memchr(text, 0, size))
+                return import_line_error(reterr, 0, "a NUL byte");
+        buf = strndup(text, size);
+        kv = calloc(1, sizeof(char *));
+        if (!buf || !kv) {
+                free(kv);
+                return -ENOMEM;
+        }
+        *ret_buf = TAKE_PTR(buf);
+        *ret_kv = kv;
+        return 0;
+}
+
+char *import_line_cut(char *p) {
+        char *nl = strchr(p, '\n');
+
+        if (!nl)
+                return NULL;
+        *nl = 0;
+        return nl + 1;
+}
+
+const char *import_kv_get(char *const *kv, const char *key) {
+        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+                if (strcmp(kv[i], key) == 0)
+                        return kv[i + 1];
+        return NULL;
+}
+
+int import_kv_add(char ***kv, size_t *n, char *key, char *value, unsigned line, char **reterr) {
+        _cleanup_free_ char *k = key, *v = value;
+        char **l;
+
+        if (!k || !v)
+                return -ENOMEM;
+        if (import_kv_get(*kv, k))
+                return import_line_error(reterr, line, "a key given twice");
+        l = reallocarray(*kv, *n + 3, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        *kv = l;
+        l[(*n)++] = TAKE_PTR(k);
+        l[(*n)++] = TAKE_PTR(v);
+        l[*n] = NULL;
+        return 0;
+}

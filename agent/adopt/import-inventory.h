@@ -98,6 +98,23 @@ int import_source_read(
  * 0 or -EPERM (logged). */
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path);
 
+/* Files of KEY=VALUE lines (acme.sh's .conf, certmonger's requests) become a NULL-terminated list key,
+ * value, key, value, …; a bad line is "LINE: message" in *reterr (the convention of reterr_set()).
+ *
+ * Before the first line: a copy of `text` to cut the lines from, and an empty list. A file over 1 MiB or
+ * with a NUL byte is refused: -EBADMSG ("0: …"). Returns 0, -EBADMSG or -ENOMEM. */
+#define IMPORT_KV_FILE_MAX (1024U * 1024U)
+int import_kv_begin(const char *text, size_t size, char **ret_buf, char ***ret_kv, char **reterr);
+/* Cut the line that starts at p: the start of the next one, or NULL after the last. */
+char *import_line_cut(char *p);
+/* Append `key` and `value` (taken over, freed on failure; a NULL one is -ENOMEM) to the list of *n
+ * strings. A key given twice is -EBADMSG "LINE: a key given twice". */
+int import_kv_add(char ***kv, size_t *n, char *key, char *value, unsigned line, char **reterr);
+/* The value of `key` in the list (may be NULL), or NULL. */
+const char *import_kv_get(char *const *kv, const char *key);
+/* *reterr = "LINE: msg"; returns -EBADMSG. */
+int import_line_error(char **reterr, unsigned line, const char *msg);
+
 /* The exit code for an importer's error: 3 for a refused source (-EPERM), else 1. */
 static inline int import_exit_code(int r) {
         return r == -EPERM ? 3 : r < 0 ? 1 : 0;
