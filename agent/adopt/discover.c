@@ -60,16 +60,10 @@ typedef struct Discovery {
 static void discovery_done(Discovery *d) {
         for (size_t i = 0; i < d->n_pairs; i++) {
                 Pair *p = &d->pairs[i];
-                free(p->software);
-                free(p->cert);
-                free(p->key);
-                free(p->unit);
-                free(p->origin);
-                free(p->note);
+                free_many(p->software, p->cert, p->key, p->unit, p->origin, p->note, p->leaf);
                 for (size_t j = 0; j < p->n_listens; j++)
                         free(p->listens[j]);
                 free(p->listens);
-                free(p->leaf);
         }
         free(d->pairs);
         strv_free(d->notes);
@@ -425,11 +419,7 @@ typedef struct PgConf {
 } PgConf;
 
 static void pg_conf_done(PgConf *c) {
-        free(c->ssl);
-        free(c->cert);
-        free(c->key);
-        free(c->port);
-        free(c->listen);
+        free_many(c->ssl, c->cert, c->key, c->port, c->listen);
 }
 
 static void pg_set(PgConf *c, const char *key, const char *value) {

@@ -172,28 +172,16 @@ typedef struct AcmeshImport {
 static void acmesh_import_done(AcmeshImport *im) {
         for (size_t i = 0; i < im->n_domains; i++) {
                 Domain *d = &im->domains[i];
-                free(d->name);
-                free(d->conf_path);
-                free(d->dir);
+                free_many(d->name, d->conf_path, d->dir, d->why_watch, d->hook_path, d->hook_text);
                 strv_free(d->kv);
-                free(d->why_watch);
-                free(d->hook_path);
-                free(d->hook_text);
         }
         for (size_t i = 0; i < im->n_servers; i++) {
                 Server *s = &im->servers[i];
-                free(s->name);
-                free(s->api);
-                free(s->webroot);
-                free(s->listen);
-                free(s->url);
-                free(s->note);
+                free_many(s->name, s->api, s->webroot, s->listen, s->url, s->note);
                 if (s->key)
                         gnutls_x509_privkey_deinit(s->key);
         }
-        free(im->domains);
-        free(im->servers);
-        free(im->state_dir);
+        free_many(im->domains, im->servers, im->state_dir);
 }
 
 static const char *get(const Domain *d, const char *key) {

@@ -63,32 +63,18 @@ typedef struct Import {
 static void import_done(Import *im) {
         for (size_t i = 0; i < im->n_lineages; i++) {
                 Lineage *l = &im->lineages[i];
-                free(l->name);
-                free(l->conf_path);
+                free_many(l->name, l->conf_path, l->hook_path, l->hook_text, l->why_watch);
                 certbot_conf_free(l->conf);
                 cert_facts_free(l->facts);
-                free(l->hook_path);
-                free(l->hook_text);
-                free(l->why_watch);
         }
         for (size_t i = 0; i < im->n_accounts; i++) {
                 Account *a = &im->accounts[i];
-                free(a->name);
-                free(a->group);
-                free(a->server);
-                free(a->id);
-                free(a->webroot);
-                free(a->listen);
-                free(a->preferred_chain);
-                free(a->url);
-                free(a->contact);
-                free(a->note);
+                free_many(a->name, a->group, a->server, a->id, a->webroot, a->listen, a->preferred_chain, a->url,
+                          a->contact, a->note);
                 if (a->key)
                         gnutls_x509_privkey_deinit(a->key);
         }
-        free(im->lineages);
-        free(im->accounts);
-        free(im->state_dir);
+        free_many(im->lineages, im->accounts, im->state_dir);
         if (im->trust)
                 gnutls_x509_trust_list_deinit(im->trust, 1);
 }

@@ -57,11 +57,8 @@ CrlReason crl_reason_from_string(const char *s) {
 }
 
 static void entry_done(CaIndexEntry *e) {
-        free(e->serial);
-        free(e->name);
-        free(e->subject);
+        free_many(e->serial, e->name, e->subject, e->pin);
         strv_free(e->names);
-        free(e->pin);
 }
 
 void ca_index_done(CaIndex *idx) {
