@@ -69,44 +69,31 @@ static int parse_assignment(char *s, char **ret_key, char **ret_value, const cha
         return 0;
 }
 
-int acmesh_conf_parse(const char *text, size_t size, char ***ret, char **reterr) {
-        _cleanup_strv_free_ char **kv = NULL;
-        _cleanup_free_ char *buf = NULL;
-        unsigned lineno = 0;
-        size_t n = 0;
-        char *p, *nl;
+static int conf_line(char *p, unsigned lineno, ImportKv *kv, char **reterr) {
+        const char *why = NULL;
+        char *key = NULL, *value = NULL, *e;
         int r;
 
-        r = import_kv_begin(text, size, &buf, &kv, reterr);
-        if (r < 0)
+        e = p + strlen(p);
+        while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+                *--e = 0;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (!*p || *p == '#')
+                return 0;
+        for (const char *c = p; *c; c++)
+                if ((unsigned char) *c < 0x20 && *c != '\t')
+                        return import_line_error(reterr, lineno, "a control character");
+        r = parse_assignment(p, &key, &value, &why);
+        if (r == -ENOMEM)
                 return r;
-        for (p = buf; p && *p; p = nl) {
-                const char *why = NULL;
-                char *key = NULL, *value = NULL, *e;
+        if (r < 0)
+                return import_line_error(reterr, lineno, why);
+        return import_kv_add(kv, key, value, lineno, reterr);
+}
 
-                nl = import_line_cut(p);
-                lineno++;
-                e = p + strlen(p);
-                while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-                        *--e = 0;
-                while (*p == ' ' || *p == '\t')
-                        p++;
-                if (!*p || *p == '#')
-                        continue;
-                for (const char *c = p; *c; c++)
-                        if ((unsigned char) *c < 0x20 && *c != '\t')
-                                return import_line_error(reterr, lineno, "a control character");
-                r = parse_assignment(p, &key, &value, &why);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return import_line_error(reterr, lineno, why);
-                r = import_kv_add(&kv, &n, key, value, lineno, reterr);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(kv);
-        return 0;
+int acmesh_conf_parse(const char *text, size_t size, char ***ret, char **reterr) {
+        return import_kv_parse(text, size, conf_line, ret, reterr);
 }
 
 int acmesh_decode_value(const char *v, char **ret) {
@@ -299,21 +286,19 @@ static int domain_path(const Domain *d, const char *real, const char *own, char 
 
 static int domain_hook(AcmeshImport *im, Domain *d, const char *cert, const char *key, const char *ca,
                        const char *fullchain) {
-        _cleanup_free_ char *cmd = NULL, *text = NULL;
+        _cleanup_free_ char *cmd = NULL;
         const char *v = get(d, "Le_ReloadCmd");
-        size_t size = 0;
+        ImportHook h;
         FILE *f;
 
         if (!v)
                 return 0;
         if (acmesh_decode_value(v, &cmd) < 0)
                 return log_error_errno(-EBADMSG, "%s: Le_ReloadCmd is not valid base64", d->conf_path);
-        f = open_memstream(&text, &size);
-        if (!f)
+        if (import_hook_begin(&h, "acme.sh", d->name, d->conf_path) < 0)
                 return -ENOMEM;
-        fprintf(f, "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import acme.sh` "
-                   "from %s:\n# its Le_ReloadCmd, with the variables acme.sh gives it.\n",
-                d->name, d->conf_path);
+        f = h.f;
+        fputs(":\n# its Le_ReloadCmd, with the variables acme.sh gives it.\n", f);
         fputs("CERT_PATH=", f);
         import_shell_quote(f, cert);
         fputs("\nCERT_KEY_PATH=", f);
@@ -327,10 +312,8 @@ static int domain_hook(AcmeshImport *im, Domain *d, const char *cert, const char
         fputs("\nexport CERT_PATH CERT_KEY_PATH CA_CERT_PATH CERT_FULLCHAIN_PATH Le_Domain\nexec /bin/sh -c ", f);
         import_shell_quote(f, cmd);
         fputc('\n', f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        d->hook_text = TAKE_PTR(text);
-        return asprintf(&d->hook_path, "%s/import/acmesh-%s-reload", im->state_dir, d->name) < 0 ? -ENOMEM : 0;
+        return import_hook_end(
+                &h, &d->hook_text, &d->hook_path, "%s/import/acmesh-%s-reload", im->state_dir, d->name);
 }
 
 static const char *key_type_of(const char *len) {

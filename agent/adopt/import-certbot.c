@@ -324,10 +324,11 @@ static int lineage_account(Import *im, Lineage *l) {
 /* renew_hook and renewal-hooks/deploy/ become one exec hook: a wrapper that gives them certbot's
  * environment (RENEWED_LINEAGE, RENEWED_DOMAINS) and runs the deploy directory as certbot does. */
 static int lineage_hook(Import *im, Lineage *l) {
-        _cleanup_free_ char *deploy = NULL, *lineage = NULL, *text = NULL, *domains = NULL;
+        _cleanup_free_ char *deploy = NULL, *lineage = NULL, *domains = NULL;
         const char *renew_hook = param(l, "renew_hook"), *cert;
-        size_t size = 0, dsize = 0;
+        size_t dsize = 0;
         bool any = false;
+        ImportHook h;
         FILE *f, *d;
         DIR *dir;
         int r;
@@ -372,13 +373,12 @@ static int lineage_hook(Import *im, Lineage *l) {
         for (char **n = l->facts->names; *n; n++)
                 fprintf(d, "%s%s", n == l->facts->names ? "" : " ", *n);
         fclose(d);
-        f = open_memstream(&text, &size);
-        if (!f)
+        if (import_hook_begin(&h, "certbot", l->name, l->conf_path) < 0)
                 return -ENOMEM;
-        fprintf(f, "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import certbot` "
-                   "from %s.\n# It runs what certbot ran after renewing this lineage, with certbot's deploy hook "
-                   "environment.\nRENEWED_LINEAGE=",
-                l->name, l->conf_path);
+        f = h.f;
+        fputs(".\n# It runs what certbot ran after renewing this lineage, with certbot's deploy hook "
+              "environment.\nRENEWED_LINEAGE=",
+              f);
         import_shell_quote(f, lineage);
         fputs("\nRENEWED_DOMAINS=", f);
         import_shell_quote(f, domains);
@@ -393,10 +393,8 @@ static int lineage_hook(Import *im, Lineage *l) {
         fputs("/*; do\n        case $hook in *~) continue ;; esac\n        [ -f \"$hook\" ] && [ -x \"$hook\" ] || "
               "continue\n        \"$hook\" || rc=1\ndone\nexit $rc\n",
               f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        l->hook_text = TAKE_PTR(text);
-        return asprintf(&l->hook_path, "%s/import/certbot-%s-deploy", im->state_dir, l->name) < 0 ? -ENOMEM : 0;
+        return import_hook_end(
+                &h, &l->hook_text, &l->hook_path, "%s/import/certbot-%s-deploy", im->state_dir, l->name);
 }
 
 static const char *key_type_of(const Lineage *l, const char **ret_note) {

@@ -17,46 +17,31 @@
 #include "import-inventory.h"
 #include "log.h"
 
-int certmonger_request_parse(const char *text, size_t size, char ***ret, char **reterr) {
-        _cleanup_strv_free_ char **kv = NULL;
-        _cleanup_free_ char *buf = NULL;
-        unsigned lineno = 0;
-        size_t n = 0;
-        char *p, *nl;
-        int r;
+static int request_line(char *p, unsigned lineno, ImportKv *kv, char **reterr) {
+        char *eq, *joined;
+        size_t klen;
 
-        r = import_kv_begin(text, size, &buf, &kv, reterr);
-        if (r < 0)
-                return r;
-        for (p = buf; p && *p; p = nl) {
-                char *eq;
-                size_t klen;
-
-                nl = import_line_cut(p);
-                lineno++;
-                if (p[0] == ' ' || p[0] == '\t') {
-                        char *joined;
-                        if (n == 0)
-                                return import_line_error(
-                                    reterr, lineno, "a continuation line without a key before it");
-                        if (asprintf(&joined, "%s\n%s", kv[n - 1], p + 1) < 0)
-                                return -ENOMEM;
-                        free(kv[n - 1]);
-                        kv[n - 1] = joined;
-                        continue;
-                }
-                if (!*p)
-                        continue;
-                eq = strchr(p, '=');
-                klen = eq ? (size_t) (eq - p) : 0;
-                if (!eq || klen == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
-                        return import_line_error(reterr, lineno, "expected key=value");
-                r = import_kv_add(&kv, &n, strndup(p, klen), strdup(eq + 1), lineno, reterr);
-                if (r < 0)
-                        return r;
+        if (p[0] == ' ' || p[0] == '\t') {
+                if (kv->n == 0)
+                        return import_line_error(
+                                reterr, lineno, "a continuation line without a key before it");
+                if (asprintf(&joined, "%s\n%s", kv->l[kv->n - 1], p + 1) < 0)
+                        return -ENOMEM;
+                free(kv->l[kv->n - 1]);
+                kv->l[kv->n - 1] = joined;
+                return 0;
         }
-        *ret = TAKE_PTR(kv);
-        return 0;
+        if (!*p)
+                return 0;
+        eq = strchr(p, '=');
+        klen = eq ? (size_t) (eq - p) : 0;
+        if (!eq || klen == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
+                return import_line_error(reterr, lineno, "expected key=value");
+        return import_kv_add(kv, strndup(p, klen), strdup(eq + 1), lineno, reterr);
+}
+
+int certmonger_request_parse(const char *text, size_t size, char ***ret, char **reterr) {
+        return import_kv_parse(text, size, request_line, ret, reterr);
 }
 
 typedef struct Request {
@@ -110,24 +95,17 @@ static int request_names(const Request *q, char **ret) {
 
 static int request_hook(const Request *q, const char *state_dir, char **ret_path, char **ret_text) {
         const char *cmd = get(q, "post_certsave_command");
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f;
+        ImportHook h;
 
         if (!cmd)
                 return 0;
-        f = open_memstream(&text, &size);
-        if (!f)
+        if (import_hook_begin(&h, "certmonger", q->name, q->path) < 0)
                 return -ENOMEM;
-        fprintf(f, "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import certmonger` "
-                   "from %s:\n# its post_certsave_command.\nexec /bin/sh -c ",
-                q->name, q->path);
-        import_shell_quote(f, cmd);
-        fputc('\n', f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret_text = TAKE_PTR(text);
-        return asprintf(ret_path, "%s/import/certmonger-%s-postsave", state_dir, q->name) < 0 ? -ENOMEM : 0;
+        fputs(":\n# its post_certsave_command.\nexec /bin/sh -c ", h.f);
+        import_shell_quote(h.f, cmd);
+        fputc('\n', h.f);
+        return import_hook_end(
+                &h, ret_text, ret_path, "%s/import/certmonger-%s-postsave", state_dir, q->name);
 }
 
 static int emit_request(ImportWriter *w, Request *q, const char *state_dir, const char *dir, uid_t owner) {

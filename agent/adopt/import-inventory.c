@@ -316,6 +316,38 @@ void import_shell_quote(FILE *f, const char *s) {
         fputc('\'', f);
 }
 
+int import_hook_begin(ImportHook *h, const char *tool, const char *cert, const char *source) {
+        *h = (ImportHook) {};
+        h->f = open_memstream(&h->text, &h->size);
+        if (!h->f)
+                return -ENOMEM;
+        fprintf(h->f,
+                "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import %s` "
+                "from %s",
+                cert,
+                tool,
+                source);
+        return 0;
+}
+
+int import_hook_end(ImportHook *h, char **ret_text, char **ret_path, const char *path_fmt, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        int r;
+
+        r = fclose(h->f);
+        text = TAKE_PTR(h->text);
+        if (r != 0)
+                return -ENOMEM;
+        va_start(ap, path_fmt);
+        r = vasprintf(ret_path, path_fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
 int import_install_hook(const char *path, const char *text) {
         PrivilegeFs fs = {};
         int r;
@@ -424,32 +456,32 @@ int import_line_error(char **reterr, unsigned line, const char *msg) {
         return reterr_set(reterr, -EBADMSG, "%u: %s", line, msg);
 }
 
-int import_kv_begin(const char *text, size_t size, char **ret_buf, char ***ret_kv, char **reterr) {
+int import_kv_parse(const char *text, size_t size, ImportKvLine parse_line, char ***ret, char **reterr) {
         _cleanup_free_ char *buf = NULL;
-        char **kv;
+        ImportKv kv = {};
+        unsigned lineno = 0;
+        int r = 0;
 
         if (size > IMPORT_KV_FILE_MAX)
                 return import_line_error(reterr, 0, "file larger than 1 MiB");
         if (memchr(text, 0, size))
                 return import_line_error(reterr, 0, "a NUL byte");
         buf = strndup(text, size);
-        kv = calloc(1, sizeof(char *));
-        if (!buf || !kv) {
-                free(kv);
-                return -ENOMEM;
+        kv.l = calloc(1, sizeof(char *));
+        if (!buf || !kv.l)
+                r = -ENOMEM;
+        for (char *p = buf, *nl; r >= 0 && p && *p; p = nl) {
+                nl = strchr(p, '\n');
+                if (nl)
+                        *nl++ = 0;
+                r = parse_line(p, ++lineno, &kv, reterr);
         }
-        *ret_buf = TAKE_PTR(buf);
-        *ret_kv = kv;
+        if (r < 0) {
+                strv_free(kv.l);
+                return r;
+        }
+        *ret = kv.l;
         return 0;
-}
-
-char *import_line_cut(char *p) {
-        char *nl = strchr(p, '\n');
-
-        if (!nl)
-                return NULL;
-        *nl = 0;
-        return nl + 1;
 }
 
 const char *import_kv_get(char *const *kv, const char *key) {
@@ -459,20 +491,20 @@ const char *import_kv_get(char *const *kv, const char *key) {
         return NULL;
 }
 
-int import_kv_add(char ***kv, size_t *n, char *key, char *value, unsigned line, char **reterr) {
+int import_kv_add(ImportKv *kv, char *key, char *value, unsigned line, char **reterr) {
         _cleanup_free_ char *k = key, *v = value;
         char **l;
 
         if (!k || !v)
                 return -ENOMEM;
-        if (import_kv_get(*kv, k))
+        if (import_kv_get(kv->l, k))
                 return import_line_error(reterr, line, "a key given twice");
-        l = reallocarray(*kv, *n + 3, sizeof(char *));
+        l = reallocarray(kv->l, kv->n + 3, sizeof(char *));
         if (!l)
                 return -ENOMEM;
-        *kv = l;
-        l[(*n)++] = TAKE_PTR(k);
-        l[(*n)++] = TAKE_PTR(v);
-        l[*n] = NULL;
+        kv->l = l;
+        l[kv->n++] = TAKE_PTR(k);
+        l[kv->n++] = TAKE_PTR(v);
+        l[kv->n] = NULL;
         return 0;
 }

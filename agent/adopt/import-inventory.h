@@ -75,6 +75,19 @@ bool import_inventory_knows(const char *section, const char *key);
 /* s single-quoted for sh. */
 void import_shell_quote(FILE *f, const char *s);
 
+/* A hook wrapper's text being written: import_hook_begin() opens it with the shebang and "# certherd exec
+ * hook of [certificate "CERT"], written by `certherd import TOOL` from SOURCE" (the caller ends the
+ * sentence); import_hook_end() closes it and names its file (path_fmt). Both return 0 or -ENOMEM;
+ * import_hook_end() sets *ret_text and *ret_path only on success and frees the text otherwise. */
+typedef struct ImportHook {
+        FILE *f;
+        char *text;
+        size_t size;
+} ImportHook;
+int import_hook_begin(ImportHook *h, const char *tool, const char *cert, const char *source);
+int import_hook_end(ImportHook *h, char **ret_text, char **ret_path, const char *path_fmt, ...)
+        _printf_(4, 5);
+
 /* Write an executable hook wrapper (0700) the inventory's exec = names. Returns 0 or -errno (logged). */
 int import_install_hook(const char *path, const char *text);
 
@@ -99,17 +112,20 @@ int import_source_read(
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path);
 
 /* Files of KEY=VALUE lines (acme.sh's .conf, certmonger's requests) become a NULL-terminated list key,
- * value, key, value, …; a bad line is "LINE: message" in *reterr (the convention of reterr_set()).
- *
- * Before the first line: a copy of `text` to cut the lines from, and an empty list. A file over 1 MiB or
- * with a NUL byte is refused: -EBADMSG ("0: …"). Returns 0, -EBADMSG or -ENOMEM. */
+ * value, key, value, …; a bad line is "LINE: message" in *reterr (the convention of reterr_set()). */
 #define IMPORT_KV_FILE_MAX (1024U * 1024U)
-int import_kv_begin(const char *text, size_t size, char **ret_buf, char ***ret_kv, char **reterr);
-/* Cut the line that starts at p: the start of the next one, or NULL after the last. */
-char *import_line_cut(char *p);
-/* Append `key` and `value` (taken over, freed on failure; a NULL one is -ENOMEM) to the list of *n
- * strings. A key given twice is -EBADMSG "LINE: a key given twice". */
-int import_kv_add(char ***kv, size_t *n, char *key, char *value, unsigned line, char **reterr);
+typedef struct ImportKv {
+        char **l; /* NULL-terminated */
+        size_t n;
+} ImportKv;
+/* One line (NUL-terminated, without its newline; number `line`, from 1) into kv. Returns 0 or -errno. */
+typedef int (*ImportKvLine)(char *text, unsigned line, ImportKv *kv, char **reterr);
+/* Split the file into lines and hand each to parse_line. A file over 1 MiB or with a NUL byte is refused:
+ * -EBADMSG ("0: …"). Returns 0, -EBADMSG or -ENOMEM. */
+int import_kv_parse(const char *text, size_t size, ImportKvLine parse_line, char ***ret, char **reterr);
+/* Append `key` and `value` (taken over, freed on failure; a NULL one is -ENOMEM). A key given twice is
+ * -EBADMSG "LINE: a key given twice". */
+int import_kv_add(ImportKv *kv, char *key, char *value, unsigned line, char **reterr);
 /* The value of `key` in the list (may be NULL), or NULL. */
 const char *import_kv_get(char *const *kv, const char *key);
 /* *reterr = "LINE: msg"; returns -EBADMSG. */
