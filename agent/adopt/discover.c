@@ -85,13 +85,8 @@ static void progress(Discovery *d, bool tick, const char *what) {
 static int note(Discovery *d, const char *fmt, ...) _printf_(2, 3);
 static int note(Discovery *d, const char *fmt, ...) {
         char *s, **nl;
-        va_list ap;
-        int r;
 
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (VA_FORMAT(&s, fmt) < 0)
                 return -ENOMEM;
         nl = reallocarray(d->notes, d->n_notes + 2, sizeof(char *));
         if (!nl) {
@@ -140,11 +135,9 @@ static int add_pair(Discovery *d, const char *cert, const char *key, const char 
                 if (strcmp(d->pairs[i].cert, c) == 0 && strcmp(d->pairs[i].key ?: "", k ?: "") == 0)
                         p = &d->pairs[i];
         if (!p) {
-                p = reallocarray(d->pairs, d->n_pairs + 1, sizeof(Pair));
+                p = ARRAY_APPEND(d->pairs, d->n_pairs);
                 if (!p)
                         return -ENOMEM;
-                d->pairs = p;
-                p += d->n_pairs++;
                 *p = (Pair){
                     .software = strdup(d->software),
                     .cert = TAKE_PTR(c),

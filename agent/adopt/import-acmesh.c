@@ -258,11 +258,9 @@ static int domain_server(AcmeshImport *im, Domain *d) {
         }
         if (import_section_name("acmesh", d->name, &name) < 0)
                 return -ENOMEM;
-        s = reallocarray(im->servers, im->n_servers + 1, sizeof(Server));
+        s = ARRAY_APPEND(im->servers, im->n_servers);
         if (!s)
                 return -ENOMEM;
-        im->servers = s;
-        s += im->n_servers++;
         *s = (Server) { .name = TAKE_PTR(name), .api = strdup(api), .webroot = TAKE_PTR(webroot),
                         .listen = TAKE_PTR(listen) };
         if (!s->api)
@@ -416,24 +414,18 @@ static int read_domains(AcmeshImport *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = import_source_read(im->dir, path, 0, IMPORT_KV_FILE_MAX, &data, &size);
+                r = import_source_load(im->dir, path, IMPORT_KV_FILE_MAX, ENOENT, &data, &size);
                 if (r == -ENOENT || r == -ENOTDIR) {
                         r = 0;
                         continue;
                 }
-                if (r == -EPERM)
+                if (r < 0)
                         continue;
-                if (r < 0) {
-                        log_error_errno(r, "%s: %s", path, file_strerror(r));
-                        continue;
-                }
-                d = reallocarray(im->domains, im->n_domains + 1, sizeof(Domain));
+                d = ARRAY_APPEND(im->domains, im->n_domains);
                 if (!d) {
                         r = -ENOMEM;
                         continue;
                 }
-                im->domains = d;
-                d += im->n_domains++;
                 *d = (Domain) { .conf_path = TAKE_PTR(path), .dir = TAKE_PTR(sub) };
                 r = import_section_name(NULL, e, &d->name);
                 if (r >= 0)

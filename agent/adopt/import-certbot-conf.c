@@ -224,14 +224,11 @@ static int parse_line(CertbotConf *c, ParseState *st, char *line, unsigned linen
                 return r == -ENOMEM ? r : fail(reterr, lineno, why);
         if (certbot_conf_get(c, st->section ?: "", key))
                 return fail(reterr, lineno, "a key given twice");
-        ne = reallocarray(c->entries, c->n_entries + 1, sizeof(CertbotEntry));
+        ne = ARRAY_APPEND(c->entries, c->n_entries);
         if (!ne)
                 return -ENOMEM;
-        c->entries = ne;
-        ne += c->n_entries;
         *ne = (CertbotEntry) { .section = strdup(st->section ?: ""), .key = TAKE_PTR(key),
                                .values = TAKE_PTR(values), .is_list = list, .line = lineno };
-        c->n_entries++;
         return ne->section ? 0 : -ENOMEM;
 }
 

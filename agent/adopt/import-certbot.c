@@ -306,11 +306,9 @@ static int lineage_account(Import *im, Lineage *l) {
                         l->account = &im->accounts[i];
                         return 0;
                 }
-        a = reallocarray(im->accounts, im->n_accounts + 1, sizeof(Account));
+        a = ARRAY_APPEND(im->accounts, im->n_accounts);
         if (!a)
                 return -ENOMEM;
-        im->accounts = a;
-        a += im->n_accounts++;
         *a = (Account) { .group = TAKE_PTR(group), .server = strdup(server), .id = strdup(id),
                          .webroot = TAKE_PTR(webroot), .listen = TAKE_PTR(listen),
                          .preferred_chain = chain ? strdup(chain) : NULL };
@@ -575,20 +573,14 @@ static int read_lineages(Import *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = import_source_read(im->dir, path, 0, RENEWAL_FILE_MAX, &data, &size);
-                if (r == -EPERM)
+                r = import_source_load(im->dir, path, RENEWAL_FILE_MAX, 0, &data, &size);
+                if (r < 0)
                         continue;
-                if (r < 0) {
-                        log_error_errno(r, "%s: %s", path, file_strerror(r));
-                        continue;
-                }
-                l = reallocarray(im->lineages, im->n_lineages + 1, sizeof(Lineage));
+                l = ARRAY_APPEND(im->lineages, im->n_lineages);
                 if (!l) {
                         r = -ENOMEM;
                         continue;
                 }
-                im->lineages = l;
-                l += im->n_lineages++;
                 *l = (Lineage) { .conf_path = TAKE_PTR(path) };
                 r = import_section_name(NULL, base, &l->name);
                 if (r >= 0)

@@ -271,17 +271,13 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                         break;
                 }
                 n++;
-                r = import_source_read(dir, l[n - 1].path, 0, IMPORT_KV_FILE_MAX, &data, &size);
+                r = import_source_load(dir, l[n - 1].path, IMPORT_KV_FILE_MAX, EISDIR, &data, &size);
                 if (r == -EISDIR) {
                         r = 0;
                         continue;
                 }
-                if (r == -EPERM)
+                if (r < 0)
                         break;
-                if (r < 0) {
-                        log_error_errno(r, "%s: %s", l[n - 1].path, file_strerror(r));
-                        break;
-                }
                 r = certmonger_request_parse((const char *) data, size, &l[n - 1].kv, &err);
                 if (r == -EBADMSG)
                         log_error("%s:%s", l[n - 1].path, err ?: " invalid");

@@ -41,13 +41,8 @@ void import_writer_done(ImportWriter *w) {
 
 void import_comment(ImportWriter *w, const char *fmt, ...) {
         _cleanup_free_ char *s = NULL;
-        va_list ap;
 
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s) {
+        if (VA_FORMAT(&s, fmt) < 0) {
                 w->error = w->error ?: -ENOMEM;
                 return;
         }
@@ -332,17 +327,11 @@ int import_hook_begin(ImportHook *h, const char *tool, const char *cert, const c
 
 int import_hook_end(ImportHook *h, char **ret_text, char **ret_path, const char *path_fmt, ...) {
         _cleanup_free_ char *text = NULL;
-        va_list ap;
         int r;
 
         r = fclose(h->f);
         text = TAKE_PTR(h->text);
-        if (r != 0)
-                return -ENOMEM;
-        va_start(ap, path_fmt);
-        r = vasprintf(ret_path, path_fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (r != 0 || VA_FORMAT(ret_path, path_fmt) < 0)
                 return -ENOMEM;
         *ret_text = TAKE_PTR(text);
         return 0;
@@ -418,6 +407,16 @@ int import_source_read(
         if (r == -EPERM)
                 return source_refused(source, bad, &bad_st);
         return r;
+}
+
+int import_source_load(
+    const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size) {
+        int r;
+
+        r = import_source_read(source, path, 0, max, ret, ret_size);
+        if (r >= 0 || r == -EPERM || (missing != 0 && (r == -missing || (missing == ENOENT && r == -ENOTDIR))))
+                return r;
+        return log_error_errno(r, "%s: %s", path, file_strerror(r));
 }
 
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path) {

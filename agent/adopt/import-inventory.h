@@ -106,6 +106,11 @@ int import_source_check(const char *source, const char *path, uid_t *ret_owner);
 int import_source_read(
     const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size);
 
+/* import_source_read() that logs its errors ("PATH: why"), all but those a missing file gives when
+ * `missing` says so: ENOENT (with ENOTDIR), or EISDIR; 0: none. Returns 0 or -errno. */
+int import_source_load(
+    const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size);
+
 /* An install target `path` of the source (owned by `owner`) must lie where the owner may write already:
  * a user's acme.sh home cannot make root write /etc/shadow. Root's sources may name any target. Returns
  * 0 or -EPERM (logged). */

@@ -4,8 +4,10 @@
 #include <stdbool.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -54,6 +56,33 @@ static inline void fclosep(FILE **f) {
                 int _tf_ = (fd);                 \
                 (fd) = -1;                       \
                 _tf_;                            \
+        })
+
+/* Grow the array `a` of `n` elements by one zeroed element and count it: a pointer to that element, or
+ * NULL when out of memory (`a` and `n` unchanged). */
+#define ARRAY_APPEND(a, n)                                                                                  \
+        ({                                                                                                  \
+                __typeof__(a) _aa_ = reallocarray((a), (n) + 1, sizeof(*(a)));                              \
+                if (_aa_) {                                                                                 \
+                        (a) = _aa_;                                                                         \
+                        _aa_ += (n)++;                                                                      \
+                        memset(_aa_, 0, sizeof(*_aa_));                                                     \
+                }                                                                                           \
+                _aa_;                                                                                       \
+        })
+
+/* Inside a function that takes `fmt, ...`: *ret = the formatted text (NULL when out of memory). Returns 0
+ * or -ENOMEM. */
+#define VA_FORMAT(ret, fmt)                                                                                 \
+        ({                                                                                                  \
+                va_list _vf_ap_;                                                                            \
+                int _vf_r_;                                                                                 \
+                va_start(_vf_ap_, fmt);                                                                     \
+                _vf_r_ = vasprintf((ret), (fmt), _vf_ap_);                                                  \
+                va_end(_vf_ap_);                                                                            \
+                if (_vf_r_ < 0)                                                                             \
+                        *(ret) = NULL;                                                                      \
+                _vf_r_ < 0 ? -ENOMEM : 0;                                                                   \
         })
 
 /* NULL-terminated string vectors (names, units, endpoints). */

@@ -54,13 +54,7 @@ int string_table_lookup(const char *const *table, size_t n, const char *s) {
 }
 
 int reterr_set(char **reterr, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (reterr) {
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
+        if (reterr)
+                (void) VA_FORMAT(reterr, fmt);
         return r;
 }

@@ -45,13 +45,9 @@
 #define DIR_OPEN_FLAGS INSTALL_DIR_OPEN_FLAGS
 char *install_strdup_printf(const char *fmt, ...) _printf_(1, 2);
 char *install_strdup_printf(const char *fmt, ...) {
-        va_list ap;
         char *s;
 
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
+        (void) VA_FORMAT(&s, fmt);
         return s;
 }
 

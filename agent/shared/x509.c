@@ -74,13 +74,8 @@ CertFacts *cert_facts_free(CertFacts *f) {
 int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...) {
         Problem *p;
         char *m;
-        va_list ap;
-        int r;
 
-        va_start(ap, fmt);
-        r = vasprintf(&m, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (VA_FORMAT(&m, fmt) < 0)
                 return -ENOMEM;
 
         p = realloc(f->problems, (f->n_problems + 1) * sizeof(Problem));
