@@ -491,10 +491,15 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
         /* The preview shows what --write would do and does nothing else. */
         if (im.preview)
                 return import_writer_output(&w, o) < 0 ? 1 : 0;
-        for (size_t i = 0; i < im.n_servers; i++)
-                if (im.servers[i].key && import_account(im.state_dir, im.servers[i].name, im.servers[i].key,
-                                                        im.servers[i].api, im.servers[i].url, NULL) < 0)
+        for (size_t i = 0; i < im.n_servers; i++) {
+                const Server *s = &im.servers[i];
+
+                if (s->key &&
+                    import_account(
+                        im.state_dir,
+                        &(ImportAccount) { .name = s->name, .key = s->key, .directory = s->api, .url = s->url }) < 0)
                         return 1;
+        }
         for (size_t i = 0; i < im.n_domains; i++)
                 if (im.domains[i].hook_path && import_install_hook(im.domains[i].hook_path, im.domains[i].hook_text) < 0)
                         return 1;

@@ -688,11 +688,17 @@ int import_certbot(const ImportOptions *o) {
 
         /* Everything was read and the text is complete: now the effects, accounts and hooks first so that the
          * inventory never names an account or hook that is not there. */
-        for (size_t i = 0; i < im.n_accounts; i++)
-                if (im.accounts[i].key &&
-                    import_account(im.state_dir, im.accounts[i].name, im.accounts[i].key, im.accounts[i].server,
-                                   im.accounts[i].url, im.accounts[i].contact) < 0)
+        for (size_t i = 0; i < im.n_accounts; i++) {
+                const Account *a = &im.accounts[i];
+
+                if (a->key && import_account(im.state_dir,
+                                             &(ImportAccount) { .name = a->name,
+                                                                .key = a->key,
+                                                                .directory = a->server,
+                                                                .url = a->url,
+                                                                .contact = a->contact }) < 0)
                         return 1;
+        }
         for (size_t i = 0; i < im.n_lineages; i++) {
                 const Lineage *l = &im.lineages[i];
                 if (!l->hook_path)

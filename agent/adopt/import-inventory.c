@@ -224,13 +224,7 @@ static int write_private(const char *path, const void *data, size_t size) {
                                              .uid = (uid_t) -1, .gid = (gid_t) -1 });
 }
 
-int import_account(
-                const char *state_dir,
-                const char *acme_name,
-                gnutls_x509_privkey_t key,
-                const char *directory,
-                const char *url,
-                const char *contact) {
+int import_account(const char *state_dir, const ImportAccount *a) {
         _cleanup_free_ char *dir = NULL, *key_path = NULL, *json_path = NULL, *copy = NULL, *text = NULL;
         _cleanup_free_ uint8_t *old = NULL;
         _cleanup_datum_ gnutls_datum_t pem = {};
@@ -240,10 +234,10 @@ int import_account(
         size_t old_size;
         int r;
 
-        r = keygen_export_pem(key, &pem);
+        r = keygen_export_pem(a->key, &pem);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot export the account key: %m", acme_name);
-        if (asprintf(&dir, "%s/acme/%s", state_dir, acme_name) < 0 ||
+                return log_error_errno(r, "[acme \"%s\"] cannot export the account key: %m", a->name);
+        if (asprintf(&dir, "%s/acme/%s", state_dir, a->name) < 0 ||
             asprintf(&key_path, "%s/account.key", dir) < 0 || asprintf(&json_path, "%s/account.json", dir) < 0)
                 return -ENOMEM;
 
@@ -257,16 +251,16 @@ int import_account(
                         return log_error_errno(-EEXIST,
                                                "[acme \"%s\"] %s holds another account key: not replacing an "
                                                "account certherd uses",
-                                               acme_name, key_path);
+                                               a->name, key_path);
         } else if (r != -ENOENT)
                 return log_error_errno(r, "cannot read %s: %s", key_path, file_strerror(r));
 
         c = json_array();
-        if (contact && !(copy = strdup(contact)))
+        if (a->contact && !(copy = strdup(a->contact)))
                 return -ENOMEM;
         for (char *t = copy ? strtok_r(copy, " ,", &save) : NULL; c && t; t = strtok_r(NULL, " ,", &save))
                 json_array_append_new(c, json_string(t));
-        j = c ? json_pack("{s:o, s:s, s:s}", "contact", c, "directory", directory, "url", url) : NULL;
+        j = c ? json_pack("{s:o, s:s, s:s}", "contact", c, "directory", a->directory, "url", a->url) : NULL;
         text = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         if (!text)
@@ -285,8 +279,8 @@ int import_account(
                 r = write_private(json_path, text, strlen(text));
         privilege_fs_leave(&fs);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot write the account to %s: %m", acme_name, dir);
-        log_info("[acme \"%s\"] account %s stored in %s", acme_name, url, dir);
+                return log_error_errno(r, "[acme \"%s\"] cannot write the account to %s: %m", a->name, dir);
+        log_info("[acme \"%s\"] account %s stored in %s", a->name, a->url, dir);
         return 0;
 }
 

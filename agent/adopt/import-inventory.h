@@ -61,13 +61,13 @@ int import_state_directory(const ImportOptions *o, char **ret);
 /* Write STATE/acme/NAME/account.key (0600) and account.json ({contact, directory, url}), so that certherd uses
  * this account as it is, without a registration. An account.key that exists with another key is refused
  * (-EEXIST): it is an account certherd already uses. `contact` is a blank-separated list or NULL. */
-int import_account(
-                const char *state_dir,
-                const char *acme_name,
-                gnutls_x509_privkey_t key,
-                const char *directory,
-                const char *url,
-                const char *contact);
+typedef struct ImportAccount {
+        const char *name; /* of its [acme] section */
+        gnutls_x509_privkey_t key;
+        const char *directory, *url;
+        const char *contact;
+} ImportAccount;
+int import_account(const char *state_dir, const ImportAccount *a);
 
 /* Whether the inventory knows KEY in [SECTION] (a key another branch adds, such as `profile`). */
 bool import_inventory_knows(const char *section, const char *key);

@@ -164,9 +164,8 @@ int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password, 
         unsigned n_chain = 0, n_extra = 0;
         int r;
 
-        r = datum_from_data(der, size, &d);
-        if (r < 0)
-                return r;
+        if (datum_from_data(der, size, &d) < 0)
+                return -EBADMSG;
         if (gnutls_pkcs12_init(&p12) < 0)
                 return -ENOMEM;
         if (gnutls_pkcs12_import(p12, &d, GNUTLS_X509_FMT_DER, 0) < 0)

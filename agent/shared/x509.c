@@ -117,9 +117,8 @@ int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, un
         unsigned n = 0;
         int r;
 
-        r = datum_from_data(data, size, &d);
-        if (r < 0)
-                return r;
+        if (datum_from_data(data, size, &d) < 0)
+                return -EBADMSG;
 
         /* A lone PEM certificate (the common case) skips the list import's sorting and copying. */
         if (looks_pem(data, size) && !single_pem_cert(data, size)) {
@@ -163,9 +162,8 @@ int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gn
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         int r;
 
-        r = datum_from_data(data, size, &d);
-        if (r < 0)
-                return r;
+        if (datum_from_data(data, size, &d) < 0)
+                return -EBADMSG;
         if (gnutls_x509_privkey_init(&key) < 0)
                 return -ENOMEM;
 
@@ -197,9 +195,8 @@ int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, 
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         int r;
 
-        r = datum_from_data(data, size, &d);
-        if (r < 0)
-                return r;
+        if (datum_from_data(data, size, &d) < 0)
+                return -EBADMSG;
         if (gnutls_pubkey_init(&pub) < 0)
                 return -ENOMEM;
 
