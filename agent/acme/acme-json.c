@@ -410,15 +410,7 @@ int acme_parse_link(const char *value, const char *rel, char ***list) {
                         }
                 }
                 if (match) {
-                        size_t n = strv_length(*list);
-                        char **l = realloc(*list, (n + 2) * sizeof(char *));
-
-                        if (!l)
-                                return -ENOMEM;
-                        *list = l;
-                        l[n] = strndup(url, (size_t) (url_end - url));
-                        l[n + 1] = NULL;
-                        if (!l[n])
+                        if (strv_consume(list, NULL, strndup(url, (size_t) (url_end - url))) < 0)
                                 return -ENOMEM;
                         found++;
                 }

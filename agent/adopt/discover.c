@@ -84,19 +84,11 @@ static void progress(Discovery *d, bool tick, const char *what) {
 
 static int note(Discovery *d, const char *fmt, ...) _printf_(2, 3);
 static int note(Discovery *d, const char *fmt, ...) {
-        char *s, **nl;
+        char *s;
 
         if (VA_FORMAT(&s, fmt) < 0)
                 return -ENOMEM;
-        nl = reallocarray(d->notes, d->n_notes + 2, sizeof(char *));
-        if (!nl) {
-                free(s);
-                return -ENOMEM;
-        }
-        d->notes = nl;
-        nl[d->n_notes++] = s;
-        nl[d->n_notes] = NULL;
-        return 0;
+        return strv_consume(&d->notes, &d->n_notes, s);
 }
 
 /* Something discover would not read or run: a warning now, a comment in the inventory. Returns 0 or
@@ -780,15 +772,7 @@ static bool names_contain(char **l, const char *s) {
 }
 
 static int names_push(char ***l, const char *s) {
-        size_t n = strv_length(*l);
-        char **nl = reallocarray(*l, n + 2, sizeof(char *));
-
-        if (!nl)
-                return -ENOMEM;
-        *l = nl;
-        nl[n] = strdup(s);
-        nl[n + 1] = NULL;
-        return nl[n] ? 0 : -ENOMEM;
+        return strv_consume(l, NULL, strdup(s));
 }
 
 static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***names) {

@@ -110,7 +110,6 @@ static int parse_value(char *v, char ***ret, bool *ret_list, const char **reterr
 
         for (;;) {
                 _cleanup_free_ char *item = NULL;
-                char **nl;
 
                 if (list && (*v == 0 || *v == '#'))
                         break; /* "a, b," — configobj's trailing comma */
@@ -121,12 +120,9 @@ static int parse_value(char *v, char ***ret, bool *ret_list, const char **reterr
                         *reterr = "an empty list item";
                         return -EBADMSG;
                 }
-                nl = reallocarray(l, n + 2, sizeof(char *));
-                if (!nl)
-                        return -ENOMEM;
-                l = nl;
-                l[n++] = TAKE_PTR(item);
-                l[n] = NULL;
+                r = strv_consume(&l, &n, TAKE_PTR(item));
+                if (r < 0)
+                        return r;
                 if (*v == ',') {
                         list = true;
                         v++;

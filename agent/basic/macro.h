@@ -92,6 +92,10 @@ static inline void strv_freep(char ***l) {
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 size_t strv_length(char *const *l);
+/* Append s (taken over: freed on failure; a NULL s is -ENOMEM, so that an allocation can be passed as
+ * is) to the NULL-terminated list *l of *n strings (n NULL: counted). Returns 0 or -ENOMEM; *l stays a
+ * valid list either way. */
+int strv_consume(char ***l, size_t *n, char *s);
 /* Whether the NULL-terminated list l (may be NULL) holds s. */
 bool strv_contains(char *const *l, const char *s);
 /* Whether a and b hold the same strings in the same order (NULL is the empty list). */

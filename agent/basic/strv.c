@@ -23,6 +23,25 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+int strv_consume(char ***l, size_t *n, char *s) {
+        size_t k = n ? *n : strv_length(*l);
+        char **nl;
+
+        if (!s)
+                return -ENOMEM;
+        nl = reallocarray(*l, k + 2, sizeof(char *));
+        if (!nl) {
+                free(s);
+                return -ENOMEM;
+        }
+        nl[k] = s;
+        nl[k + 1] = NULL;
+        *l = nl;
+        if (n)
+                (*n)++;
+        return 0;
+}
+
 bool strv_contains(char *const *l, const char *s) {
         for (; l && *l; l++)
                 if (strcmp(*l, s) == 0)

@@ -58,11 +58,8 @@ CertFacts *cert_facts_free(CertFacts *f) {
         if (!f)
                 return NULL;
         if (!f->packed) {
-                free(f->subject);
-                free(f->issuer);
-                free(f->serial);
+                free_many(f->subject, f->issuer, f->serial, f->key_type);
                 strv_free(f->names);
-                free(f->key_type);
         }
         for (size_t i = 0; i < f->n_problems; i++)
                 free(f->problems[i].message);
@@ -432,7 +429,6 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 size_t size = sizeof(buf) - 1;
                 const char *name;
                 size_t name_size;
-                char **l;
                 int r;
 
                 r = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, NULL);
@@ -462,14 +458,9 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 } else
                         continue;
 
-                l = realloc(f->names, (n + 2) * sizeof(char *));
-                if (!l)
-                        return -ENOMEM;
-                f->names = l;
-                l[n] = x509_escape_text(name, name_size);
-                if (!l[n])
-                        return -ENOMEM;
-                l[++n] = NULL;
+                r = strv_consume(&f->names, &n, x509_escape_text(name, name_size));
+                if (r < 0)
+                        return r;
         }
         if (!f->names) {
                 f->names = calloc(1, sizeof(char *));
@@ -810,37 +801,17 @@ static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crt
 static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n, usec_t now) {
         int r;
 
-        r = facts_fill_basics(f, crts[0]);
-        if (r < 0)
-                return r;
-        r = facts_fill_names(f, crts[0]);
-        if (r < 0)
+        if ((r = facts_fill_basics(f, crts[0])) < 0 || (r = facts_fill_names(f, crts[0])) < 0)
                 return r;
         f->parsed = true;
 
-        r = check_times(f, in, now);
-        if (r < 0)
+        /* Each check adds what it finds as problems; only an error (-errno) stops the inspection. */
+        if ((r = check_times(f, in, now)) < 0 || (r = check_key(f, in, crts, n)) < 0 ||
+            (r = check_order(f, crts, n)) < 0 || (r = check_names(f, in->names)) < 0 ||
+            (r = check_strength(f, crts, n)) < 0 || (r = check_chain(f, in, crts, n)) < 0)
                 return r;
-        r = check_key(f, in, crts, n);
-        if (r < 0)
+        if (!has_problem(f, PROBLEM_UNTRUSTED_CHAIN) && (r = check_intermediate_times(f, crts, n, now)) < 0)
                 return r;
-        r = check_order(f, crts, n);
-        if (r < 0)
-                return r;
-        r = check_names(f, in->names);
-        if (r < 0)
-                return r;
-        r = check_strength(f, crts, n);
-        if (r < 0)
-                return r;
-        r = check_chain(f, in, crts, n);
-        if (r < 0)
-                return r;
-        if (!has_problem(f, PROBLEM_UNTRUSTED_CHAIN)) {
-                r = check_intermediate_times(f, crts, n, now);
-                if (r < 0)
-                        return r;
-        }
         return check_usage(f, crts[0], in->usage);
 }
 
