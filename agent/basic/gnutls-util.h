@@ -48,5 +48,9 @@ static inline int datum_from_data(const uint8_t *data, size_t size, gnutls_datum
         return 0;
 }
 
+/* A new public key, the public half of `key` (in a token too). Returns 0 or, as the GnuTLS calls it
+ * wraps, a GnuTLS error code: a token's caller maps it differently (token.c, errno_from_p11). */
+int pubkey_from_privkey(gnutls_privkey_t key, gnutls_pubkey_t *ret);
+
 /* A gnutls-allocated, NUL-terminated copy of data (PEM text stays a C string). Returns 0 or -ENOMEM. */
 int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret);

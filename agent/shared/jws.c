@@ -134,9 +134,7 @@ static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
         unsigned bits = 0;
         int pk, r;
 
-        if (gnutls_pubkey_init(&pub) < 0)
-                return -ENOMEM;
-        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        r = pubkey_from_privkey(key, &pub);
         if (r < 0)
                 return errno_from_gnutls(r);
         pk = gnutls_pubkey_get_pk_algorithm(pub, &bits);

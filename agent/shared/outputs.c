@@ -23,15 +23,8 @@ static void crts_done(Crts *c) {
         *c = (Crts) {};
 }
 
-static void pkcs12_freep(gnutls_pkcs12_t *p) {
-        if (*p)
-                gnutls_pkcs12_deinit(*p);
-}
-
-static void pkcs12_bag_freep(gnutls_pkcs12_bag_t *b) {
-        if (*b)
-                gnutls_pkcs12_bag_deinit(*b);
-}
+DEFINE_GNUTLS_FREEP(pkcs12, gnutls_pkcs12_t, gnutls_pkcs12_deinit)
+DEFINE_GNUTLS_FREEP(pkcs12_bag, gnutls_pkcs12_bag_t, gnutls_pkcs12_bag_deinit)
 
 void output_files_done(OutputFiles *o) {
         gnutls_datum_freep(&o->chain);

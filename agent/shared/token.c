@@ -339,9 +339,7 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
                 r = token_load_privkey(clean, pf, &key);
                 if (r < 0)
                         return r;
-                if (gnutls_pubkey_init(&pub) < 0)
-                        return -ENOMEM;
-                r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+                r = pubkey_from_privkey(key, &pub);
                 if (r < 0)
                         return errno_from_p11(r);
         }
