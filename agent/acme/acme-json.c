@@ -97,7 +97,7 @@ void acme_directory_done(AcmeDirectory *d) {
 }
 
 int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
-        AcmeDirectory d = {};
+        _cleanup_(acme_directory_done) AcmeDirectory d = {};
         json_t *j, *meta;
         bool oom = false;
 
@@ -164,15 +164,12 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
                 }
         }
         json_decref(j);
-        if (oom) {
-                acme_directory_done(&d);
+        if (oom)
                 return -ENOMEM;
-        }
-        if (!d.new_nonce || !d.new_account || !d.new_order) {
-                acme_directory_done(&d);
+        if (!d.new_nonce || !d.new_account || !d.new_order)
                 return -EBADMSG;
-        }
         *ret = d;
+        d = (AcmeDirectory) {};
         return 0;
 }
 
@@ -213,7 +210,7 @@ void acme_order_done(AcmeOrder *o) {
 }
 
 int acme_parse_order(const json_t *j, AcmeOrder *ret) {
-        AcmeOrder o = {};
+        _cleanup_(acme_order_done) AcmeOrder o = {};
         bool oom = false;
         int r;
 
@@ -228,15 +225,12 @@ int acme_parse_order(const json_t *j, AcmeOrder *ret) {
                 r = acme_problem_from_json(json_object_get(j, "error"), &o.error);
                 oom = oom || r == -ENOMEM;
         }
-        if (oom) {
-                acme_order_done(&o);
+        if (oom)
                 return -ENOMEM;
-        }
-        if (!o.status || !o.finalize || !o.authorizations) {
-                acme_order_done(&o);
+        if (!o.status || !o.finalize || !o.authorizations)
                 return -EBADMSG;
-        }
         *ret = o;
+        o = (AcmeOrder) {};
         return 0;
 }
 
@@ -263,7 +257,7 @@ void acme_authz_done(AcmeAuthz *a) {
 }
 
 int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret) {
-        AcmeAuthz a = {};
+        _cleanup_(acme_authz_done) AcmeAuthz a = {};
         const json_t *ch;
         bool oom = false, persist, bad = false;
         size_t i;
@@ -289,21 +283,18 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
                         oom = true;
                 break;
         }
-        if (oom) {
-                acme_authz_done(&a);
+        if (oom)
                 return -ENOMEM;
-        }
         persist = strcmp(challenge_type, "dns-persist-01") == 0;
         for (char **n = a.issuer_domain_names; n && *n; n++)
                 if (!config_dns_name_is_valid(*n) || (*n)[0] == '*')
                         bad = true;
         if (!a.status || !a.identifier || bad ||
             (a.challenge_url && (!a.challenge_status || (!persist && !acme_token_is_valid(a.token)) ||
-                                 (persist && strv_length(a.issuer_domain_names) == 0)))) {
-                acme_authz_done(&a);
+                                 (persist && strv_length(a.issuer_domain_names) == 0))))
                 return -EBADMSG;
-        }
         *ret = a;
+        a = (AcmeAuthz) {};
         return 0;
 }
 

@@ -63,8 +63,7 @@ CertFacts *cert_facts_free(CertFacts *f) {
         }
         for (size_t i = 0; i < f->n_problems; i++)
                 free(f->problems[i].message);
-        free(f->problems);
-        free(f);
+        free_many(f->problems, f);
         return NULL;
 }
 
@@ -224,12 +223,9 @@ int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, 
         if (gnutls_privkey_init(&key) < 0)
                 return -ENOMEM;
         r = gnutls_privkey_import_x509(key, xkey, 0);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        return spki_from_pubkey(pub, ret);
+        if (r >= 0)
+                r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        return r < 0 ? errno_from_gnutls(r) : spki_from_pubkey(pub, ret);
 }
 
 int x509_trust_new(const uint8_t *data, size_t size, gnutls_x509_trust_list_t *ret) {
