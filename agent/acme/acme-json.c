@@ -34,9 +34,7 @@ static char *member(const json_t *j, const char *key, bool *oom) {
 }
 
 void acme_problem_done(AcmeProblem *p) {
-        free(p->type);
-        free(p->detail);
-        free(p->subproblems);
+        free_many(p->type, p->detail, p->subproblems);
         *p = (AcmeProblem) {};
 }
 
@@ -83,13 +81,8 @@ int acme_problem_from_json(const json_t *j, AcmeProblem *p) {
 }
 
 void acme_directory_done(AcmeDirectory *d) {
-        free(d->new_nonce);
-        free(d->new_account);
-        free(d->new_order);
-        free(d->revoke_cert);
-        free(d->key_change);
-        free(d->renewal_info);
-        free(d->terms_of_service);
+        free_many(d->new_nonce, d->new_account, d->new_order, d->revoke_cert, d->key_change,
+                  d->renewal_info, d->terms_of_service);
         strv_free(d->profiles);
         strv_free(d->profile_descriptions);
         strv_free(d->caa_identities);
@@ -200,10 +193,8 @@ static char **string_array(const json_t *a, bool *oom) {
 }
 
 void acme_order_done(AcmeOrder *o) {
-        free(o->status);
+        free_many(o->status, o->finalize, o->certificate);
         strv_free(o->authorizations);
-        free(o->finalize);
-        free(o->certificate);
         strv_free(o->identifiers);
         acme_problem_done(&o->error);
         *o = (AcmeOrder) {};
@@ -245,12 +236,8 @@ bool acme_token_is_valid(const char *s) {
 }
 
 void acme_authz_done(AcmeAuthz *a) {
-        free(a->status);
-        free(a->identifier_type);
-        free(a->identifier);
-        free(a->challenge_url);
-        free(a->challenge_status);
-        free(a->token);
+        free_many(a->status, a->identifier_type, a->identifier, a->challenge_url, a->challenge_status,
+                  a->token);
         strv_free(a->issuer_domain_names);
         acme_problem_done(&a->challenge_error);
         *a = (AcmeAuthz) {};
