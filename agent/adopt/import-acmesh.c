@@ -205,9 +205,7 @@ static int load_server_account(AcmeshImport *im, Server *s) {
                 return r;
         if (r < 0)
                 return log_error_errno(r, "%s: %s", cpath, file_strerror(r));
-        r = acmesh_conf_parse((const char *) cdata, csize, &kv, &err);
-        if (r == -EBADMSG)
-                return log_error_errno(r, "%s:%s", cpath, err ?: " invalid");
+        r = import_parse_logged(acmesh_conf_parse((const char *) cdata, csize, &kv, &err), cpath, &err);
         if (r < 0)
                 return r;
         url = acmesh_conf_get(kv, "ACCOUNT_URL");
@@ -429,9 +427,10 @@ static int read_domains(AcmeshImport *im) {
                 *d = (Domain) { .conf_path = TAKE_PTR(path), .dir = TAKE_PTR(sub) };
                 r = import_section_name(NULL, e, &d->name);
                 if (r >= 0)
-                        r = acmesh_conf_parse((const char *) data, size, &d->kv, &err);
-                if (r == -EBADMSG)
-                        log_error("%s:%s", d->conf_path, err ?: " invalid");
+                        r = import_parse_logged(
+                                acmesh_conf_parse((const char *) data, size, &d->kv, &err),
+                                d->conf_path,
+                                &err);
         }
         for (int i = 0; i < n; i++)
                 free(des[i]);

@@ -584,9 +584,10 @@ static int read_lineages(Import *im) {
                 *l = (Lineage) { .conf_path = TAKE_PTR(path) };
                 r = import_section_name(NULL, base, &l->name);
                 if (r >= 0)
-                        r = certbot_conf_parse((const char *) data, size, &l->conf, &err);
-                if (r == -EBADMSG)
-                        log_error("%s:%s", l->conf_path, err ?: " invalid");
+                        r = import_parse_logged(
+                                certbot_conf_parse((const char *) data, size, &l->conf, &err),
+                                l->conf_path,
+                                &err);
                 if (r >= 0)
                         r = lineage_inspect(im, l);
         }

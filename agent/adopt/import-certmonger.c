@@ -278,9 +278,10 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                 }
                 if (r < 0)
                         break;
-                r = certmonger_request_parse((const char *) data, size, &l[n - 1].kv, &err);
-                if (r == -EBADMSG)
-                        log_error("%s:%s", l[n - 1].path, err ?: " invalid");
+                r = import_parse_logged(
+                        certmonger_request_parse((const char *) data, size, &l[n - 1].kv, &err),
+                        l[n - 1].path,
+                        &err);
                 if (r >= 0 && !get(&l[n - 1], "cert_storage_location") && !get(&l[n - 1], "id"))
                         r = log_error_errno(-EBADMSG, "%s: not a certmonger request (no id)", l[n - 1].path);
                 if (r >= 0)

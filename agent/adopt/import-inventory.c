@@ -413,6 +413,12 @@ int import_source_load(
         return log_error_errno(r, "%s: %s", path, file_strerror(r));
 }
 
+int import_parse_logged(int r, const char *path, char *const *err) {
+        if (r == -EBADMSG)
+                log_error("%s:%s", path, *err ?: " invalid");
+        return r;
+}
+
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path) {
         _cleanup_free_ char *dir = NULL;
         char name[128];

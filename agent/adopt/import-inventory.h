@@ -111,6 +111,10 @@ int import_source_read(
 int import_source_load(
     const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size);
 
+/* A parser's result r for the source file `path`: -EBADMSG is logged as "PATH:LINE: message" (*err, the
+ * parser's reterr, may be NULL). Returns r. */
+int import_parse_logged(int r, const char *path, char *const *err);
+
 /* An install target `path` of the source (owned by `owner`) must lie where the owner may write already:
  * a user's acme.sh home cannot make root write /etc/shadow. Root's sources may name any target. Returns
  * 0 or -EPERM (logged). */
