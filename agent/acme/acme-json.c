@@ -34,9 +34,7 @@ static char *member(const json_t *j, const char *key, bool *oom) {
 }
 
 void acme_problem_done(AcmeProblem *p) {
-        free(p->type);
-        free(p->detail);
-        free(p->subproblems);
+        free_many(p->type, p->detail, p->subproblems);
         *p = (AcmeProblem) {};
 }
 
@@ -83,13 +81,8 @@ int acme_problem_from_json(const json_t *j, AcmeProblem *p) {
 }
 
 void acme_directory_done(AcmeDirectory *d) {
-        free(d->new_nonce);
-        free(d->new_account);
-        free(d->new_order);
-        free(d->revoke_cert);
-        free(d->key_change);
-        free(d->renewal_info);
-        free(d->terms_of_service);
+        free_many(d->new_nonce, d->new_account, d->new_order, d->revoke_cert, d->key_change,
+                  d->renewal_info, d->terms_of_service);
         strv_free(d->profiles);
         strv_free(d->profile_descriptions);
         strv_free(d->caa_identities);
@@ -97,7 +90,7 @@ void acme_directory_done(AcmeDirectory *d) {
 }
 
 int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
-        AcmeDirectory d = {};
+        _cleanup_(acme_directory_done) AcmeDirectory d = {};
         json_t *j, *meta;
         bool oom = false;
 
@@ -164,15 +157,12 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
                 }
         }
         json_decref(j);
-        if (oom) {
-                acme_directory_done(&d);
+        if (oom)
                 return -ENOMEM;
-        }
-        if (!d.new_nonce || !d.new_account || !d.new_order) {
-                acme_directory_done(&d);
+        if (!d.new_nonce || !d.new_account || !d.new_order)
                 return -EBADMSG;
-        }
         *ret = d;
+        d = (AcmeDirectory) {};
         return 0;
 }
 
@@ -203,17 +193,15 @@ static char **string_array(const json_t *a, bool *oom) {
 }
 
 void acme_order_done(AcmeOrder *o) {
-        free(o->status);
+        free_many(o->status, o->finalize, o->certificate);
         strv_free(o->authorizations);
-        free(o->finalize);
-        free(o->certificate);
         strv_free(o->identifiers);
         acme_problem_done(&o->error);
         *o = (AcmeOrder) {};
 }
 
 int acme_parse_order(const json_t *j, AcmeOrder *ret) {
-        AcmeOrder o = {};
+        _cleanup_(acme_order_done) AcmeOrder o = {};
         bool oom = false;
         int r;
 
@@ -228,15 +216,12 @@ int acme_parse_order(const json_t *j, AcmeOrder *ret) {
                 r = acme_problem_from_json(json_object_get(j, "error"), &o.error);
                 oom = oom || r == -ENOMEM;
         }
-        if (oom) {
-                acme_order_done(&o);
+        if (oom)
                 return -ENOMEM;
-        }
-        if (!o.status || !o.finalize || !o.authorizations) {
-                acme_order_done(&o);
+        if (!o.status || !o.finalize || !o.authorizations)
                 return -EBADMSG;
-        }
         *ret = o;
+        o = (AcmeOrder) {};
         return 0;
 }
 
@@ -251,19 +236,15 @@ bool acme_token_is_valid(const char *s) {
 }
 
 void acme_authz_done(AcmeAuthz *a) {
-        free(a->status);
-        free(a->identifier_type);
-        free(a->identifier);
-        free(a->challenge_url);
-        free(a->challenge_status);
-        free(a->token);
+        free_many(a->status, a->identifier_type, a->identifier, a->challenge_url, a->challenge_status,
+                  a->token);
         strv_free(a->issuer_domain_names);
         acme_problem_done(&a->challenge_error);
         *a = (AcmeAuthz) {};
 }
 
 int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret) {
-        AcmeAuthz a = {};
+        _cleanup_(acme_authz_done) AcmeAuthz a = {};
         const json_t *ch;
         bool oom = false, persist, bad = false;
         size_t i;
@@ -289,21 +270,18 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
                         oom = true;
                 break;
         }
-        if (oom) {
-                acme_authz_done(&a);
+        if (oom)
                 return -ENOMEM;
-        }
         persist = strcmp(challenge_type, "dns-persist-01") == 0;
         for (char **n = a.issuer_domain_names; n && *n; n++)
                 if (!config_dns_name_is_valid(*n) || (*n)[0] == '*')
                         bad = true;
         if (!a.status || !a.identifier || bad ||
             (a.challenge_url && (!a.challenge_status || (!persist && !acme_token_is_valid(a.token)) ||
-                                 (persist && strv_length(a.issuer_domain_names) == 0)))) {
-                acme_authz_done(&a);
+                                 (persist && strv_length(a.issuer_domain_names) == 0))))
                 return -EBADMSG;
-        }
         *ret = a;
+        a = (AcmeAuthz) {};
         return 0;
 }
 
@@ -410,15 +388,7 @@ int acme_parse_link(const char *value, const char *rel, char ***list) {
                         }
                 }
                 if (match) {
-                        size_t n = strv_length(*list);
-                        char **l = realloc(*list, (n + 2) * sizeof(char *));
-
-                        if (!l)
-                                return -ENOMEM;
-                        *list = l;
-                        l[n] = strndup(url, (size_t) (url_end - url));
-                        l[n + 1] = NULL;
-                        if (!l[n])
+                        if (strv_consume(list, NULL, strndup(url, (size_t) (url_end - url))) < 0)
                                 return -ENOMEM;
                         found++;
                 }

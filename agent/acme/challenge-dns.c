@@ -3,10 +3,7 @@
  * once the record is served by the zone's authoritative servers (conf/dns-hook-nsupdate.example). */
 #include <string.h>
 
-#include <gnutls/crypto.h>
-
 #include "challenge-dns.h"
-#include "gnutls-util.h"
 #include "jws.h"
 #include "log.h"
 #include "spawn-util.h"
@@ -57,11 +54,5 @@ const ChallengeOps challenge_dns_hook_ops = {
 };
 
 int challenge_dns_value(const char *key_authorization, char **ret) {
-        uint8_t digest[32];
-        int r;
-
-        r = gnutls_hash_fast(GNUTLS_DIG_SHA256, key_authorization, strlen(key_authorization), digest);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        return jws_base64url_encode(digest, sizeof(digest), ret);
+        return jws_sha256_base64url(key_authorization, ret);
 }

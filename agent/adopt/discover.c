@@ -60,16 +60,10 @@ typedef struct Discovery {
 static void discovery_done(Discovery *d) {
         for (size_t i = 0; i < d->n_pairs; i++) {
                 Pair *p = &d->pairs[i];
-                free(p->software);
-                free(p->cert);
-                free(p->key);
-                free(p->unit);
-                free(p->origin);
-                free(p->note);
+                free_many(p->software, p->cert, p->key, p->unit, p->origin, p->note, p->leaf);
                 for (size_t j = 0; j < p->n_listens; j++)
                         free(p->listens[j]);
                 free(p->listens);
-                free(p->leaf);
         }
         free(d->pairs);
         strv_free(d->notes);
@@ -90,24 +84,11 @@ static void progress(Discovery *d, bool tick, const char *what) {
 
 static int note(Discovery *d, const char *fmt, ...) _printf_(2, 3);
 static int note(Discovery *d, const char *fmt, ...) {
-        char *s, **nl;
-        va_list ap;
-        int r;
+        char *s;
 
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (VA_FORMAT(&s, fmt) < 0)
                 return -ENOMEM;
-        nl = reallocarray(d->notes, d->n_notes + 2, sizeof(char *));
-        if (!nl) {
-                free(s);
-                return -ENOMEM;
-        }
-        d->notes = nl;
-        nl[d->n_notes++] = s;
-        nl[d->n_notes] = NULL;
-        return 0;
+        return strv_consume(&d->notes, &d->n_notes, s);
 }
 
 /* Something discover would not read or run: a warning now, a comment in the inventory. Returns 0 or
@@ -146,11 +127,9 @@ static int add_pair(Discovery *d, const char *cert, const char *key, const char 
                 if (strcmp(d->pairs[i].cert, c) == 0 && strcmp(d->pairs[i].key ?: "", k ?: "") == 0)
                         p = &d->pairs[i];
         if (!p) {
-                p = reallocarray(d->pairs, d->n_pairs + 1, sizeof(Pair));
+                p = ARRAY_APPEND(d->pairs, d->n_pairs);
                 if (!p)
                         return -ENOMEM;
-                d->pairs = p;
-                p += d->n_pairs++;
                 *p = (Pair){
                     .software = strdup(d->software),
                     .cert = TAKE_PTR(c),
@@ -425,11 +404,7 @@ typedef struct PgConf {
 } PgConf;
 
 static void pg_conf_done(PgConf *c) {
-        free(c->ssl);
-        free(c->cert);
-        free(c->key);
-        free(c->port);
-        free(c->listen);
+        free_many(c->ssl, c->cert, c->key, c->port, c->listen);
 }
 
 static void pg_set(PgConf *c, const char *key, const char *value) {
@@ -797,15 +772,7 @@ static bool names_contain(char **l, const char *s) {
 }
 
 static int names_push(char ***l, const char *s) {
-        size_t n = strv_length(*l);
-        char **nl = reallocarray(*l, n + 2, sizeof(char *));
-
-        if (!nl)
-                return -ENOMEM;
-        *l = nl;
-        nl[n] = strdup(s);
-        nl[n + 1] = NULL;
-        return nl[n] ? 0 : -ENOMEM;
+        return strv_consume(l, NULL, strdup(s));
 }
 
 static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***names) {

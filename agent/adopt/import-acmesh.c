@@ -18,21 +18,11 @@
 #include "log.h"
 #include "x509.h"
 
-#define CONF_FILE_MAX (1024U * 1024U)
 #define B64_START "__ACME_BASE64__START_"
 #define B64_END "__ACME_BASE64__END_"
 
-static int fail(char **reterr, unsigned line, const char *msg) {
-        if (reterr && asprintf(reterr, "%u: %s", line, msg) < 0)
-                *reterr = NULL;
-        return -EBADMSG;
-}
-
 const char *acmesh_conf_get(char *const *kv, const char *key) {
-        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
-                if (strcmp(kv[i], key) == 0)
-                        return kv[i + 1];
-        return NULL;
+        return import_kv_get(kv, key);
 }
 
 static int parse_assignment(char *s, char **ret_key, char **ret_value, const char **reterr) {
@@ -79,63 +69,31 @@ static int parse_assignment(char *s, char **ret_key, char **ret_value, const cha
         return 0;
 }
 
+static int conf_line(char *p, unsigned lineno, ImportKv *kv, char **reterr) {
+        const char *why = NULL;
+        char *key = NULL, *value = NULL, *e;
+        int r;
+
+        e = p + strlen(p);
+        while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+                *--e = 0;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (!*p || *p == '#')
+                return 0;
+        for (const char *c = p; *c; c++)
+                if ((unsigned char) *c < 0x20 && *c != '\t')
+                        return import_line_error(reterr, lineno, "a control character");
+        r = parse_assignment(p, &key, &value, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return import_line_error(reterr, lineno, why);
+        return import_kv_add(kv, key, value, lineno, reterr);
+}
+
 int acmesh_conf_parse(const char *text, size_t size, char ***ret, char **reterr) {
-        _cleanup_strv_free_ char **kv = NULL;
-        _cleanup_free_ char *buf = NULL;
-        unsigned lineno = 0;
-        size_t n = 0;
-        char *p, *nl;
-
-        if (size > CONF_FILE_MAX)
-                return fail(reterr, 0, "file larger than 1 MiB");
-        if (memchr(text, 0, size))
-                return fail(reterr, 0, "a NUL byte");
-        buf = strndup(text, size);
-        kv = calloc(1, sizeof(char *));
-        if (!buf || !kv)
-                return -ENOMEM;
-        for (p = buf; p && *p; p = nl) {
-                const char *why = NULL;
-                char *key = NULL, *value = NULL, **nkv, *e;
-                int r;
-
-                nl = strchr(p, '\n');
-                if (nl)
-                        *nl++ = 0;
-                lineno++;
-                e = p + strlen(p);
-                while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-                        *--e = 0;
-                while (*p == ' ' || *p == '\t')
-                        p++;
-                if (!*p || *p == '#')
-                        continue;
-                for (const char *c = p; *c; c++)
-                        if ((unsigned char) *c < 0x20 && *c != '\t')
-                                return fail(reterr, lineno, "a control character");
-                r = parse_assignment(p, &key, &value, &why);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return fail(reterr, lineno, why);
-                if (acmesh_conf_get(kv, key)) {
-                        free(key);
-                        free(value);
-                        return fail(reterr, lineno, "a key given twice");
-                }
-                nkv = reallocarray(kv, n + 3, sizeof(char *));
-                if (!nkv) {
-                        free(key);
-                        free(value);
-                        return -ENOMEM;
-                }
-                kv = nkv;
-                kv[n++] = key;
-                kv[n++] = value;
-                kv[n] = NULL;
-        }
-        *ret = TAKE_PTR(kv);
-        return 0;
+        return import_kv_parse(text, size, conf_line, ret, reterr);
 }
 
 int acmesh_decode_value(const char *v, char **ret) {
@@ -201,28 +159,16 @@ typedef struct AcmeshImport {
 static void acmesh_import_done(AcmeshImport *im) {
         for (size_t i = 0; i < im->n_domains; i++) {
                 Domain *d = &im->domains[i];
-                free(d->name);
-                free(d->conf_path);
-                free(d->dir);
+                free_many(d->name, d->conf_path, d->dir, d->why_watch, d->hook_path, d->hook_text);
                 strv_free(d->kv);
-                free(d->why_watch);
-                free(d->hook_path);
-                free(d->hook_text);
         }
         for (size_t i = 0; i < im->n_servers; i++) {
                 Server *s = &im->servers[i];
-                free(s->name);
-                free(s->api);
-                free(s->webroot);
-                free(s->listen);
-                free(s->url);
-                free(s->note);
+                free_many(s->name, s->api, s->webroot, s->listen, s->url, s->note);
                 if (s->key)
                         gnutls_x509_privkey_deinit(s->key);
         }
-        free(im->domains);
-        free(im->servers);
-        free(im->state_dir);
+        free_many(im->domains, im->servers, im->state_dir);
 }
 
 static const char *get(const Domain *d, const char *key) {
@@ -254,14 +200,12 @@ static int load_server_account(AcmeshImport *im, Server *s) {
                 return log_error_errno(r, "%s: %s", kpath, file_strerror(r));
         if (x509_load_privkey(kdata, ksize, NULL, &s->key) < 0)
                 return log_error_errno(-EBADMSG, "%s: not a private key", kpath);
-        r = import_source_read(im->dir, cpath, READ_STRICT, CONF_FILE_MAX, &cdata, &csize);
+        r = import_source_read(im->dir, cpath, READ_STRICT, IMPORT_KV_FILE_MAX, &cdata, &csize);
         if (r == -EPERM)
                 return r;
         if (r < 0)
                 return log_error_errno(r, "%s: %s", cpath, file_strerror(r));
-        r = acmesh_conf_parse((const char *) cdata, csize, &kv, &err);
-        if (r == -EBADMSG)
-                return log_error_errno(r, "%s:%s", cpath, err ?: " invalid");
+        r = import_parse_logged(acmesh_conf_parse((const char *) cdata, csize, &kv, &err), cpath, &err);
         if (r < 0)
                 return r;
         url = acmesh_conf_get(kv, "ACCOUNT_URL");
@@ -312,11 +256,9 @@ static int domain_server(AcmeshImport *im, Domain *d) {
         }
         if (import_section_name("acmesh", d->name, &name) < 0)
                 return -ENOMEM;
-        s = reallocarray(im->servers, im->n_servers + 1, sizeof(Server));
+        s = ARRAY_APPEND(im->servers, im->n_servers);
         if (!s)
                 return -ENOMEM;
-        im->servers = s;
-        s += im->n_servers++;
         *s = (Server) { .name = TAKE_PTR(name), .api = strdup(api), .webroot = TAKE_PTR(webroot),
                         .listen = TAKE_PTR(listen) };
         if (!s->api)
@@ -340,21 +282,19 @@ static int domain_path(const Domain *d, const char *real, const char *own, char 
 
 static int domain_hook(AcmeshImport *im, Domain *d, const char *cert, const char *key, const char *ca,
                        const char *fullchain) {
-        _cleanup_free_ char *cmd = NULL, *text = NULL;
+        _cleanup_free_ char *cmd = NULL;
         const char *v = get(d, "Le_ReloadCmd");
-        size_t size = 0;
+        ImportHook h;
         FILE *f;
 
         if (!v)
                 return 0;
         if (acmesh_decode_value(v, &cmd) < 0)
                 return log_error_errno(-EBADMSG, "%s: Le_ReloadCmd is not valid base64", d->conf_path);
-        f = open_memstream(&text, &size);
-        if (!f)
+        if (import_hook_begin(&h, "acme.sh", d->name, d->conf_path) < 0)
                 return -ENOMEM;
-        fprintf(f, "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import acme.sh` "
-                   "from %s:\n# its Le_ReloadCmd, with the variables acme.sh gives it.\n",
-                d->name, d->conf_path);
+        f = h.f;
+        fputs(":\n# its Le_ReloadCmd, with the variables acme.sh gives it.\n", f);
         fputs("CERT_PATH=", f);
         import_shell_quote(f, cert);
         fputs("\nCERT_KEY_PATH=", f);
@@ -368,10 +308,8 @@ static int domain_hook(AcmeshImport *im, Domain *d, const char *cert, const char
         fputs("\nexport CERT_PATH CERT_KEY_PATH CA_CERT_PATH CERT_FULLCHAIN_PATH Le_Domain\nexec /bin/sh -c ", f);
         import_shell_quote(f, cmd);
         fputc('\n', f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        d->hook_text = TAKE_PTR(text);
-        return asprintf(&d->hook_path, "%s/import/acmesh-%s-reload", im->state_dir, d->name) < 0 ? -ENOMEM : 0;
+        return import_hook_end(
+                &h, &d->hook_text, &d->hook_path, "%s/import/acmesh-%s-reload", im->state_dir, d->name);
 }
 
 static const char *key_type_of(const char *len) {
@@ -474,30 +412,25 @@ static int read_domains(AcmeshImport *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = import_source_read(im->dir, path, 0, CONF_FILE_MAX, &data, &size);
+                r = import_source_load(im->dir, path, IMPORT_KV_FILE_MAX, ENOENT, &data, &size);
                 if (r == -ENOENT || r == -ENOTDIR) {
                         r = 0;
                         continue;
                 }
-                if (r == -EPERM)
+                if (r < 0)
                         continue;
-                if (r < 0) {
-                        log_error_errno(r, "%s: %s", path, file_strerror(r));
-                        continue;
-                }
-                d = reallocarray(im->domains, im->n_domains + 1, sizeof(Domain));
+                d = ARRAY_APPEND(im->domains, im->n_domains);
                 if (!d) {
                         r = -ENOMEM;
                         continue;
                 }
-                im->domains = d;
-                d += im->n_domains++;
                 *d = (Domain) { .conf_path = TAKE_PTR(path), .dir = TAKE_PTR(sub) };
                 r = import_section_name(NULL, e, &d->name);
                 if (r >= 0)
-                        r = acmesh_conf_parse((const char *) data, size, &d->kv, &err);
-                if (r == -EBADMSG)
-                        log_error("%s:%s", d->conf_path, err ?: " invalid");
+                        r = import_parse_logged(
+                                acmesh_conf_parse((const char *) data, size, &d->kv, &err),
+                                d->conf_path,
+                                &err);
         }
         for (int i = 0; i < n; i++)
                 free(des[i]);
@@ -557,10 +490,15 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
         /* The preview shows what --write would do and does nothing else. */
         if (im.preview)
                 return import_writer_output(&w, o) < 0 ? 1 : 0;
-        for (size_t i = 0; i < im.n_servers; i++)
-                if (im.servers[i].key && import_account(im.state_dir, im.servers[i].name, im.servers[i].key,
-                                                        im.servers[i].api, im.servers[i].url, NULL) < 0)
+        for (size_t i = 0; i < im.n_servers; i++) {
+                const Server *s = &im.servers[i];
+
+                if (s->key &&
+                    import_account(
+                        im.state_dir,
+                        &(ImportAccount) { .name = s->name, .key = s->key, .directory = s->api, .url = s->url }) < 0)
                         return 1;
+        }
         for (size_t i = 0; i < im.n_domains; i++)
                 if (im.domains[i].hook_path && import_install_hook(im.domains[i].hook_path, im.domains[i].hook_text) < 0)
                         return 1;

@@ -110,7 +110,6 @@ static int parse_value(char *v, char ***ret, bool *ret_list, const char **reterr
 
         for (;;) {
                 _cleanup_free_ char *item = NULL;
-                char **nl;
 
                 if (list && (*v == 0 || *v == '#'))
                         break; /* "a, b," — configobj's trailing comma */
@@ -121,12 +120,9 @@ static int parse_value(char *v, char ***ret, bool *ret_list, const char **reterr
                         *reterr = "an empty list item";
                         return -EBADMSG;
                 }
-                nl = reallocarray(l, n + 2, sizeof(char *));
-                if (!nl)
-                        return -ENOMEM;
-                l = nl;
-                l[n++] = TAKE_PTR(item);
-                l[n] = NULL;
+                r = strv_consume(&l, &n, TAKE_PTR(item));
+                if (r < 0)
+                        return r;
                 if (*v == ',') {
                         list = true;
                         v++;
@@ -224,14 +220,11 @@ static int parse_line(CertbotConf *c, ParseState *st, char *line, unsigned linen
                 return r == -ENOMEM ? r : fail(reterr, lineno, why);
         if (certbot_conf_get(c, st->section ?: "", key))
                 return fail(reterr, lineno, "a key given twice");
-        ne = reallocarray(c->entries, c->n_entries + 1, sizeof(CertbotEntry));
+        ne = ARRAY_APPEND(c->entries, c->n_entries);
         if (!ne)
                 return -ENOMEM;
-        c->entries = ne;
-        ne += c->n_entries;
         *ne = (CertbotEntry) { .section = strdup(st->section ?: ""), .key = TAKE_PTR(key),
                                .values = TAKE_PTR(values), .is_list = list, .line = lineno };
-        c->n_entries++;
         return ne->section ? 0 : -ENOMEM;
 }
 

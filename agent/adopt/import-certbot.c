@@ -63,32 +63,18 @@ typedef struct Import {
 static void import_done(Import *im) {
         for (size_t i = 0; i < im->n_lineages; i++) {
                 Lineage *l = &im->lineages[i];
-                free(l->name);
-                free(l->conf_path);
+                free_many(l->name, l->conf_path, l->hook_path, l->hook_text, l->why_watch);
                 certbot_conf_free(l->conf);
                 cert_facts_free(l->facts);
-                free(l->hook_path);
-                free(l->hook_text);
-                free(l->why_watch);
         }
         for (size_t i = 0; i < im->n_accounts; i++) {
                 Account *a = &im->accounts[i];
-                free(a->name);
-                free(a->group);
-                free(a->server);
-                free(a->id);
-                free(a->webroot);
-                free(a->listen);
-                free(a->preferred_chain);
-                free(a->url);
-                free(a->contact);
-                free(a->note);
+                free_many(a->name, a->group, a->server, a->id, a->webroot, a->listen, a->preferred_chain, a->url,
+                          a->contact, a->note);
                 if (a->key)
                         gnutls_x509_privkey_deinit(a->key);
         }
-        free(im->lineages);
-        free(im->accounts);
-        free(im->state_dir);
+        free_many(im->lineages, im->accounts, im->state_dir);
         if (im->trust)
                 gnutls_x509_trust_list_deinit(im->trust, 1);
 }
@@ -320,11 +306,9 @@ static int lineage_account(Import *im, Lineage *l) {
                         l->account = &im->accounts[i];
                         return 0;
                 }
-        a = reallocarray(im->accounts, im->n_accounts + 1, sizeof(Account));
+        a = ARRAY_APPEND(im->accounts, im->n_accounts);
         if (!a)
                 return -ENOMEM;
-        im->accounts = a;
-        a += im->n_accounts++;
         *a = (Account) { .group = TAKE_PTR(group), .server = strdup(server), .id = strdup(id),
                          .webroot = TAKE_PTR(webroot), .listen = TAKE_PTR(listen),
                          .preferred_chain = chain ? strdup(chain) : NULL };
@@ -338,10 +322,11 @@ static int lineage_account(Import *im, Lineage *l) {
 /* renew_hook and renewal-hooks/deploy/ become one exec hook: a wrapper that gives them certbot's
  * environment (RENEWED_LINEAGE, RENEWED_DOMAINS) and runs the deploy directory as certbot does. */
 static int lineage_hook(Import *im, Lineage *l) {
-        _cleanup_free_ char *deploy = NULL, *lineage = NULL, *text = NULL, *domains = NULL;
+        _cleanup_free_ char *deploy = NULL, *lineage = NULL, *domains = NULL;
         const char *renew_hook = param(l, "renew_hook"), *cert;
-        size_t size = 0, dsize = 0;
+        size_t dsize = 0;
         bool any = false;
+        ImportHook h;
         FILE *f, *d;
         DIR *dir;
         int r;
@@ -386,13 +371,12 @@ static int lineage_hook(Import *im, Lineage *l) {
         for (char **n = l->facts->names; *n; n++)
                 fprintf(d, "%s%s", n == l->facts->names ? "" : " ", *n);
         fclose(d);
-        f = open_memstream(&text, &size);
-        if (!f)
+        if (import_hook_begin(&h, "certbot", l->name, l->conf_path) < 0)
                 return -ENOMEM;
-        fprintf(f, "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import certbot` "
-                   "from %s.\n# It runs what certbot ran after renewing this lineage, with certbot's deploy hook "
-                   "environment.\nRENEWED_LINEAGE=",
-                l->name, l->conf_path);
+        f = h.f;
+        fputs(".\n# It runs what certbot ran after renewing this lineage, with certbot's deploy hook "
+              "environment.\nRENEWED_LINEAGE=",
+              f);
         import_shell_quote(f, lineage);
         fputs("\nRENEWED_DOMAINS=", f);
         import_shell_quote(f, domains);
@@ -407,10 +391,8 @@ static int lineage_hook(Import *im, Lineage *l) {
         fputs("/*; do\n        case $hook in *~) continue ;; esac\n        [ -f \"$hook\" ] && [ -x \"$hook\" ] || "
               "continue\n        \"$hook\" || rc=1\ndone\nexit $rc\n",
               f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        l->hook_text = TAKE_PTR(text);
-        return asprintf(&l->hook_path, "%s/import/certbot-%s-deploy", im->state_dir, l->name) < 0 ? -ENOMEM : 0;
+        return import_hook_end(
+                &h, &l->hook_text, &l->hook_path, "%s/import/certbot-%s-deploy", im->state_dir, l->name);
 }
 
 static const char *key_type_of(const Lineage *l, const char **ret_note) {
@@ -591,26 +573,21 @@ static int read_lineages(Import *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                r = import_source_read(im->dir, path, 0, RENEWAL_FILE_MAX, &data, &size);
-                if (r == -EPERM)
+                r = import_source_load(im->dir, path, RENEWAL_FILE_MAX, 0, &data, &size);
+                if (r < 0)
                         continue;
-                if (r < 0) {
-                        log_error_errno(r, "%s: %s", path, file_strerror(r));
-                        continue;
-                }
-                l = reallocarray(im->lineages, im->n_lineages + 1, sizeof(Lineage));
+                l = ARRAY_APPEND(im->lineages, im->n_lineages);
                 if (!l) {
                         r = -ENOMEM;
                         continue;
                 }
-                im->lineages = l;
-                l += im->n_lineages++;
                 *l = (Lineage) { .conf_path = TAKE_PTR(path) };
                 r = import_section_name(NULL, base, &l->name);
                 if (r >= 0)
-                        r = certbot_conf_parse((const char *) data, size, &l->conf, &err);
-                if (r == -EBADMSG)
-                        log_error("%s:%s", l->conf_path, err ?: " invalid");
+                        r = import_parse_logged(
+                                certbot_conf_parse((const char *) data, size, &l->conf, &err),
+                                l->conf_path,
+                                &err);
                 if (r >= 0)
                         r = lineage_inspect(im, l);
         }
@@ -712,11 +689,17 @@ int import_certbot(const ImportOptions *o) {
 
         /* Everything was read and the text is complete: now the effects, accounts and hooks first so that the
          * inventory never names an account or hook that is not there. */
-        for (size_t i = 0; i < im.n_accounts; i++)
-                if (im.accounts[i].key &&
-                    import_account(im.state_dir, im.accounts[i].name, im.accounts[i].key, im.accounts[i].server,
-                                   im.accounts[i].url, im.accounts[i].contact) < 0)
+        for (size_t i = 0; i < im.n_accounts; i++) {
+                const Account *a = &im.accounts[i];
+
+                if (a->key && import_account(im.state_dir,
+                                             &(ImportAccount) { .name = a->name,
+                                                                .key = a->key,
+                                                                .directory = a->server,
+                                                                .url = a->url,
+                                                                .contact = a->contact }) < 0)
                         return 1;
+        }
         for (size_t i = 0; i < im.n_lineages; i++) {
                 const Lineage *l = &im.lineages[i];
                 if (!l->hook_path)

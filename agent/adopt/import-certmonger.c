@@ -17,74 +17,31 @@
 #include "import-inventory.h"
 #include "log.h"
 
-#define REQUEST_FILE_MAX (1024U * 1024U)
+static int request_line(char *p, unsigned lineno, ImportKv *kv, char **reterr) {
+        char *eq, *joined;
+        size_t klen;
 
-static int fail(char **reterr, unsigned line, const char *msg) {
-        if (reterr && asprintf(reterr, "%u: %s", line, msg) < 0)
-                *reterr = NULL;
-        return -EBADMSG;
+        if (p[0] == ' ' || p[0] == '\t') {
+                if (kv->n == 0)
+                        return import_line_error(
+                                reterr, lineno, "a continuation line without a key before it");
+                if (asprintf(&joined, "%s\n%s", kv->l[kv->n - 1], p + 1) < 0)
+                        return -ENOMEM;
+                free(kv->l[kv->n - 1]);
+                kv->l[kv->n - 1] = joined;
+                return 0;
+        }
+        if (!*p)
+                return 0;
+        eq = strchr(p, '=');
+        klen = eq ? (size_t) (eq - p) : 0;
+        if (!eq || klen == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
+                return import_line_error(reterr, lineno, "expected key=value");
+        return import_kv_add(kv, strndup(p, klen), strdup(eq + 1), lineno, reterr);
 }
 
 int certmonger_request_parse(const char *text, size_t size, char ***ret, char **reterr) {
-        _cleanup_strv_free_ char **kv = NULL;
-        _cleanup_free_ char *buf = NULL;
-        unsigned lineno = 0;
-        size_t n = 0;
-        char *p, *nl;
-
-        if (size > REQUEST_FILE_MAX)
-                return fail(reterr, 0, "file larger than 1 MiB");
-        if (memchr(text, 0, size))
-                return fail(reterr, 0, "a NUL byte");
-        buf = strndup(text, size);
-        kv = calloc(1, sizeof(char *));
-        if (!buf || !kv)
-                return -ENOMEM;
-        for (p = buf; p && *p; p = nl) {
-                char *eq, **nkv, *key, *value;
-                size_t klen;
-
-                nl = strchr(p, '\n');
-                if (nl)
-                        *nl++ = 0;
-                lineno++;
-                if (p[0] == ' ' || p[0] == '\t') {
-                        char *joined;
-                        if (n == 0)
-                                return fail(reterr, lineno, "a continuation line without a key before it");
-                        if (asprintf(&joined, "%s\n%s", kv[n - 1], p + 1) < 0)
-                                return -ENOMEM;
-                        free(kv[n - 1]);
-                        kv[n - 1] = joined;
-                        continue;
-                }
-                if (!*p)
-                        continue;
-                eq = strchr(p, '=');
-                klen = eq ? (size_t) (eq - p) : 0;
-                if (!eq || klen == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
-                        return fail(reterr, lineno, "expected key=value");
-                key = strndup(p, klen);
-                if (!key)
-                        return -ENOMEM;
-                if (acmesh_conf_get(kv, key)) {
-                        free(key);
-                        return fail(reterr, lineno, "a key given twice");
-                }
-                value = strdup(eq + 1);
-                nkv = value ? reallocarray(kv, n + 3, sizeof(char *)) : NULL;
-                if (!nkv) {
-                        free(key);
-                        free(value);
-                        return -ENOMEM;
-                }
-                kv = nkv;
-                kv[n++] = key;
-                kv[n++] = value;
-                kv[n] = NULL;
-        }
-        *ret = TAKE_PTR(kv);
-        return 0;
+        return import_kv_parse(text, size, request_line, ret, reterr);
 }
 
 typedef struct Request {
@@ -94,7 +51,7 @@ typedef struct Request {
 } Request;
 
 static const char *get(const Request *q, const char *key) {
-        const char *v = acmesh_conf_get(q->kv, key);
+        const char *v = import_kv_get(q->kv, key);
         return v && *v ? v : NULL;
 }
 
@@ -138,24 +95,17 @@ static int request_names(const Request *q, char **ret) {
 
 static int request_hook(const Request *q, const char *state_dir, char **ret_path, char **ret_text) {
         const char *cmd = get(q, "post_certsave_command");
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f;
+        ImportHook h;
 
         if (!cmd)
                 return 0;
-        f = open_memstream(&text, &size);
-        if (!f)
+        if (import_hook_begin(&h, "certmonger", q->name, q->path) < 0)
                 return -ENOMEM;
-        fprintf(f, "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import certmonger` "
-                   "from %s:\n# its post_certsave_command.\nexec /bin/sh -c ",
-                q->name, q->path);
-        import_shell_quote(f, cmd);
-        fputc('\n', f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret_text = TAKE_PTR(text);
-        return asprintf(ret_path, "%s/import/certmonger-%s-postsave", state_dir, q->name) < 0 ? -ENOMEM : 0;
+        fputs(":\n# its post_certsave_command.\nexec /bin/sh -c ", h.f);
+        import_shell_quote(h.f, cmd);
+        fputc('\n', h.f);
+        return import_hook_end(
+                &h, ret_text, ret_path, "%s/import/certmonger-%s-postsave", state_dir, q->name);
 }
 
 static int emit_request(ImportWriter *w, Request *q, const char *state_dir, const char *dir, uid_t owner) {
@@ -321,20 +271,17 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                         break;
                 }
                 n++;
-                r = import_source_read(dir, l[n - 1].path, 0, REQUEST_FILE_MAX, &data, &size);
+                r = import_source_load(dir, l[n - 1].path, IMPORT_KV_FILE_MAX, EISDIR, &data, &size);
                 if (r == -EISDIR) {
                         r = 0;
                         continue;
                 }
-                if (r == -EPERM)
+                if (r < 0)
                         break;
-                if (r < 0) {
-                        log_error_errno(r, "%s: %s", l[n - 1].path, file_strerror(r));
-                        break;
-                }
-                r = certmonger_request_parse((const char *) data, size, &l[n - 1].kv, &err);
-                if (r == -EBADMSG)
-                        log_error("%s:%s", l[n - 1].path, err ?: " invalid");
+                r = import_parse_logged(
+                        certmonger_request_parse((const char *) data, size, &l[n - 1].kv, &err),
+                        l[n - 1].path,
+                        &err);
                 if (r >= 0 && !get(&l[n - 1], "cert_storage_location") && !get(&l[n - 1], "id"))
                         r = log_error_errno(-EBADMSG, "%s: not a certmonger request (no id)", l[n - 1].path);
                 if (r >= 0)

@@ -41,13 +41,8 @@ void import_writer_done(ImportWriter *w) {
 
 void import_comment(ImportWriter *w, const char *fmt, ...) {
         _cleanup_free_ char *s = NULL;
-        va_list ap;
 
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s) {
+        if (VA_FORMAT(&s, fmt) < 0) {
                 w->error = w->error ?: -ENOMEM;
                 return;
         }
@@ -229,13 +224,7 @@ static int write_private(const char *path, const void *data, size_t size) {
                                              .uid = (uid_t) -1, .gid = (gid_t) -1 });
 }
 
-int import_account(
-                const char *state_dir,
-                const char *acme_name,
-                gnutls_x509_privkey_t key,
-                const char *directory,
-                const char *url,
-                const char *contact) {
+int import_account(const char *state_dir, const ImportAccount *a) {
         _cleanup_free_ char *dir = NULL, *key_path = NULL, *json_path = NULL, *copy = NULL, *text = NULL;
         _cleanup_free_ uint8_t *old = NULL;
         _cleanup_datum_ gnutls_datum_t pem = {};
@@ -245,10 +234,10 @@ int import_account(
         size_t old_size;
         int r;
 
-        r = keygen_export_pem(key, &pem);
+        r = keygen_export_pem(a->key, &pem);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot export the account key: %m", acme_name);
-        if (asprintf(&dir, "%s/acme/%s", state_dir, acme_name) < 0 ||
+                return log_error_errno(r, "[acme \"%s\"] cannot export the account key: %m", a->name);
+        if (asprintf(&dir, "%s/acme/%s", state_dir, a->name) < 0 ||
             asprintf(&key_path, "%s/account.key", dir) < 0 || asprintf(&json_path, "%s/account.json", dir) < 0)
                 return -ENOMEM;
 
@@ -262,16 +251,16 @@ int import_account(
                         return log_error_errno(-EEXIST,
                                                "[acme \"%s\"] %s holds another account key: not replacing an "
                                                "account certherd uses",
-                                               acme_name, key_path);
+                                               a->name, key_path);
         } else if (r != -ENOENT)
                 return log_error_errno(r, "cannot read %s: %s", key_path, file_strerror(r));
 
         c = json_array();
-        if (contact && !(copy = strdup(contact)))
+        if (a->contact && !(copy = strdup(a->contact)))
                 return -ENOMEM;
         for (char *t = copy ? strtok_r(copy, " ,", &save) : NULL; c && t; t = strtok_r(NULL, " ,", &save))
                 json_array_append_new(c, json_string(t));
-        j = c ? json_pack("{s:o, s:s, s:s}", "contact", c, "directory", directory, "url", url) : NULL;
+        j = c ? json_pack("{s:o, s:s, s:s}", "contact", c, "directory", a->directory, "url", a->url) : NULL;
         text = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         if (!text)
@@ -290,8 +279,8 @@ int import_account(
                 r = write_private(json_path, text, strlen(text));
         privilege_fs_leave(&fs);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot write the account to %s: %m", acme_name, dir);
-        log_info("[acme \"%s\"] account %s stored in %s", acme_name, url, dir);
+                return log_error_errno(r, "[acme \"%s\"] cannot write the account to %s: %m", a->name, dir);
+        log_info("[acme \"%s\"] account %s stored in %s", a->name, a->url, dir);
         return 0;
 }
 
@@ -314,6 +303,32 @@ void import_shell_quote(FILE *f, const char *s) {
                 else
                         fputc(*s, f);
         fputc('\'', f);
+}
+
+int import_hook_begin(ImportHook *h, const char *tool, const char *cert, const char *source) {
+        *h = (ImportHook) {};
+        h->f = open_memstream(&h->text, &h->size);
+        if (!h->f)
+                return -ENOMEM;
+        fprintf(h->f,
+                "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import %s` "
+                "from %s",
+                cert,
+                tool,
+                source);
+        return 0;
+}
+
+int import_hook_end(ImportHook *h, char **ret_text, char **ret_path, const char *path_fmt, ...) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = fclose(h->f);
+        text = TAKE_PTR(h->text);
+        if (r != 0 || VA_FORMAT(ret_path, path_fmt) < 0)
+                return -ENOMEM;
+        *ret_text = TAKE_PTR(text);
+        return 0;
 }
 
 int import_install_hook(const char *path, const char *text) {
@@ -388,6 +403,22 @@ int import_source_read(
         return r;
 }
 
+int import_source_load(
+    const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size) {
+        int r;
+
+        r = import_source_read(source, path, 0, max, ret, ret_size);
+        if (r >= 0 || r == -EPERM || (missing != 0 && (r == -missing || (missing == ENOENT && r == -ENOTDIR))))
+                return r;
+        return log_error_errno(r, "%s: %s", path, file_strerror(r));
+}
+
+int import_parse_logged(int r, const char *path, char *const *err) {
+        if (r == -EBADMSG)
+                log_error("%s:%s", path, *err ?: " invalid");
+        return r;
+}
+
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path) {
         _cleanup_free_ char *dir = NULL;
         char name[128];
@@ -418,4 +449,61 @@ int import_target_check(const char *source, uid_t owner, const char *what, const
             "refusing to import from %s: its %s %s lies in %s, which its owner %s may not "
             "write: the import would write there with more rights than the source has",
             source, what, path, dir, name);
+}
+
+int import_line_error(char **reterr, unsigned line, const char *msg) {
+        return reterr_set(reterr, -EBADMSG, "%u: %s", line, msg);
+}
+
+int import_kv_parse(const char *text, size_t size, ImportKvLine parse_line, char ***ret, char **reterr) {
+        _cleanup_free_ char *buf = NULL;
+        ImportKv kv = {};
+        unsigned lineno = 0;
+        int r = 0;
+
+        if (size > IMPORT_KV_FILE_MAX)
+                return import_line_error(reterr, 0, "file larger than 1 MiB");
+        if (memchr(text, 0, size))
+                return import_line_error(reterr, 0, "a NUL byte");
+        buf = strndup(text, size);
+        kv.l = calloc(1, sizeof(char *));
+        if (!buf || !kv.l)
+                r = -ENOMEM;
+        for (char *p = buf, *nl; r >= 0 && p && *p; p = nl) {
+                nl = strchr(p, '\n');
+                if (nl)
+                        *nl++ = 0;
+                r = parse_line(p, ++lineno, &kv, reterr);
+        }
+        if (r < 0) {
+                strv_free(kv.l);
+                return r;
+        }
+        *ret = kv.l;
+        return 0;
+}
+
+const char *import_kv_get(char *const *kv, const char *key) {
+        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+                if (strcmp(kv[i], key) == 0)
+                        return kv[i + 1];
+        return NULL;
+}
+
+int import_kv_add(ImportKv *kv, char *key, char *value, unsigned line, char **reterr) {
+        _cleanup_free_ char *k = key, *v = value;
+        char **l;
+
+        if (!k || !v)
+                return -ENOMEM;
+        if (import_kv_get(kv->l, k))
+                return import_line_error(reterr, line, "a key given twice");
+        l = reallocarray(kv->l, kv->n + 3, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        kv->l = l;
+        l[kv->n++] = TAKE_PTR(k);
+        l[kv->n++] = TAKE_PTR(v);
+        l[kv->n] = NULL;
+        return 0;
 }

@@ -61,19 +61,32 @@ int import_state_directory(const ImportOptions *o, char **ret);
 /* Write STATE/acme/NAME/account.key (0600) and account.json ({contact, directory, url}), so that certherd uses
  * this account as it is, without a registration. An account.key that exists with another key is refused
  * (-EEXIST): it is an account certherd already uses. `contact` is a blank-separated list or NULL. */
-int import_account(
-                const char *state_dir,
-                const char *acme_name,
-                gnutls_x509_privkey_t key,
-                const char *directory,
-                const char *url,
-                const char *contact);
+typedef struct ImportAccount {
+        const char *name; /* of its [acme] section */
+        gnutls_x509_privkey_t key;
+        const char *directory, *url;
+        const char *contact;
+} ImportAccount;
+int import_account(const char *state_dir, const ImportAccount *a);
 
 /* Whether the inventory knows KEY in [SECTION] (a key another branch adds, such as `profile`). */
 bool import_inventory_knows(const char *section, const char *key);
 
 /* s single-quoted for sh. */
 void import_shell_quote(FILE *f, const char *s);
+
+/* A hook wrapper's text being written: import_hook_begin() opens it with the shebang and "# certherd exec
+ * hook of [certificate "CERT"], written by `certherd import TOOL` from SOURCE" (the caller ends the
+ * sentence); import_hook_end() closes it and names its file (path_fmt). Both return 0 or -ENOMEM;
+ * import_hook_end() sets *ret_text and *ret_path only on success and frees the text otherwise. */
+typedef struct ImportHook {
+        FILE *f;
+        char *text;
+        size_t size;
+} ImportHook;
+int import_hook_begin(ImportHook *h, const char *tool, const char *cert, const char *source);
+int import_hook_end(ImportHook *h, char **ret_text, char **ret_path, const char *path_fmt, ...)
+        _printf_(4, 5);
 
 /* Write an executable hook wrapper (0700) the inventory's exec = names. Returns 0 or -errno (logged). */
 int import_install_hook(const char *path, const char *text);
@@ -93,10 +106,39 @@ int import_source_check(const char *source, const char *path, uid_t *ret_owner);
 int import_source_read(
     const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size);
 
+/* import_source_read() that logs its errors ("PATH: why"), all but those a missing file gives when
+ * `missing` says so: ENOENT (with ENOTDIR), or EISDIR; 0: none. Returns 0 or -errno. */
+int import_source_load(
+    const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size);
+
+/* A parser's result r for the source file `path`: -EBADMSG is logged as "PATH:LINE: message" (*err, the
+ * parser's reterr, may be NULL). Returns r. */
+int import_parse_logged(int r, const char *path, char *const *err);
+
 /* An install target `path` of the source (owned by `owner`) must lie where the owner may write already:
  * a user's acme.sh home cannot make root write /etc/shadow. Root's sources may name any target. Returns
  * 0 or -EPERM (logged). */
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path);
+
+/* Files of KEY=VALUE lines (acme.sh's .conf, certmonger's requests) become a NULL-terminated list key,
+ * value, key, value, …; a bad line is "LINE: message" in *reterr (the convention of reterr_set()). */
+#define IMPORT_KV_FILE_MAX (1024U * 1024U)
+typedef struct ImportKv {
+        char **l; /* NULL-terminated */
+        size_t n;
+} ImportKv;
+/* One line (NUL-terminated, without its newline; number `line`, from 1) into kv. Returns 0 or -errno. */
+typedef int (*ImportKvLine)(char *text, unsigned line, ImportKv *kv, char **reterr);
+/* Split the file into lines and hand each to parse_line. A file over 1 MiB or with a NUL byte is refused:
+ * -EBADMSG ("0: …"). Returns 0, -EBADMSG or -ENOMEM. */
+int import_kv_parse(const char *text, size_t size, ImportKvLine parse_line, char ***ret, char **reterr);
+/* Append `key` and `value` (taken over, freed on failure; a NULL one is -ENOMEM). A key given twice is
+ * -EBADMSG "LINE: a key given twice". */
+int import_kv_add(ImportKv *kv, char *key, char *value, unsigned line, char **reterr);
+/* The value of `key` in the list (may be NULL), or NULL. */
+const char *import_kv_get(char *const *kv, const char *key);
+/* *reterr = "LINE: msg"; returns -EBADMSG. */
+int import_line_error(char **reterr, unsigned line, const char *msg);
 
 /* The exit code for an importer's error: 3 for a refused source (-EPERM), else 1. */
 static inline int import_exit_code(int r) {

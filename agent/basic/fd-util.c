@@ -50,8 +50,7 @@ static int type_error(mode_t mode) {
         return -EBADF;
 }
 
-/* Split path into a directory (allocated) and the last component (inside path). */
-static int split_dir(const char *path, char **ret_dir, const char **ret_base) {
+int path_split_dir(const char *path, char **ret_dir, const char **ret_base) {
         const char *slash = strrchr(path, '/');
         char *dir;
 
@@ -431,7 +430,7 @@ int unlink_nofollow(const char *path) {
         const char *base;
         int r;
 
-        r = split_dir(path, &dir, &base);
+        r = path_split_dir(path, &dir, &base);
         if (r < 0)
                 return r;
         r = open_dir_nofollow(dir, (mode_t) -1, &fd);
@@ -451,7 +450,7 @@ int mkdir_parents(const char *path, mode_t mode) {
         const char *base;
         int r;
 
-        r = split_dir(path, &dir, &base);
+        r = path_split_dir(path, &dir, &base);
         if (r < 0)
                 return r;
         if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)

@@ -52,6 +52,10 @@ typedef enum ReadFlags {
  * above, strerror() otherwise. Takes the error with either sign. Never NULL. */
 const char *file_strerror(int error);
 
+/* Split path into a directory (allocated; "." without a '/', "/" for "/NAME") and the last component (inside
+ * path). Returns 0 or -ENOMEM. */
+int path_split_dir(const char *path, char **ret_dir, const char **ret_base);
+
 /* Open `path` (relative to dirfd, AT_FDCWD for the working directory) for reading without blocking, and
  * refuse anything but a regular file. Returns the fd (O_NONBLOCK cleared) or -errno; *ret_st (may be
  * NULL) gets its stat. */

@@ -28,6 +28,19 @@ int errno_from_gnutls(int r) {
         }
 }
 
+int pubkey_from_privkey(gnutls_privkey_t key, gnutls_pubkey_t *ret) {
+        _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
+        int r;
+
+        if (gnutls_pubkey_init(&pub) < 0)
+                return GNUTLS_E_MEMORY_ERROR;
+        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(pub);
+        return 0;
+}
+
 int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         ret->data = gnutls_malloc(size + 1);
         if (!ret->data)

@@ -18,38 +18,39 @@ static inline void gnutls_datum_freep(gnutls_datum_t *d) {
 }
 #define _cleanup_datum_ _cleanup_(gnutls_datum_freep)
 
-static inline void x509_crt_freep(gnutls_x509_crt_t *c) {
-        if (*c)
-                gnutls_x509_crt_deinit(*c);
-}
+/* NAME_freep(): deinit a GnuTLS object unless it is NULL, for _cleanup_(). */
+#define DEFINE_GNUTLS_FREEP(name, type, deinit)                                                             \
+        static inline void name##_freep(type *p) {                                                          \
+                if (*p)                                                                                     \
+                        deinit(*p);                                                                         \
+        }
+
+DEFINE_GNUTLS_FREEP(x509_crt, gnutls_x509_crt_t, gnutls_x509_crt_deinit)
+DEFINE_GNUTLS_FREEP(x509_privkey, gnutls_x509_privkey_t, gnutls_x509_privkey_deinit)
+DEFINE_GNUTLS_FREEP(privkey, gnutls_privkey_t, gnutls_privkey_deinit)
+DEFINE_GNUTLS_FREEP(pubkey, gnutls_pubkey_t, gnutls_pubkey_deinit)
+DEFINE_GNUTLS_FREEP(x509_crq, gnutls_x509_crq_t, gnutls_x509_crq_deinit)
 #define _cleanup_x509_crt_ _cleanup_(x509_crt_freep)
-
-static inline void x509_privkey_freep(gnutls_x509_privkey_t *k) {
-        if (*k)
-                gnutls_x509_privkey_deinit(*k);
-}
 #define _cleanup_x509_privkey_ _cleanup_(x509_privkey_freep)
-
-static inline void privkey_freep(gnutls_privkey_t *k) {
-        if (*k)
-                gnutls_privkey_deinit(*k);
-}
 #define _cleanup_privkey_ _cleanup_(privkey_freep)
-
-static inline void pubkey_freep(gnutls_pubkey_t *k) {
-        if (*k)
-                gnutls_pubkey_deinit(*k);
-}
 #define _cleanup_pubkey_ _cleanup_(pubkey_freep)
-
-static inline void x509_crq_freep(gnutls_x509_crq_t *c) {
-        if (*c)
-                gnutls_x509_crq_deinit(*c);
-}
 #define _cleanup_x509_crq_ _cleanup_(x509_crq_freep)
 
 /* Map a GnuTLS error code to a negative errno, as STYLE.md rule 3 asks. */
 int errno_from_gnutls(int r);
+
+/* data as a datum (not copied): -EBADMSG when there is none, or more than a GnuTLS size (32 bits) can
+ * hold. */
+static inline int datum_from_data(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
+        if (!data || size == 0 || size > UINT32_MAX)
+                return -EBADMSG;
+        *ret = (gnutls_datum_t) { (unsigned char *) data, (unsigned) size };
+        return 0;
+}
+
+/* A new public key, the public half of `key` (in a token too). Returns 0 or, as the GnuTLS calls it
+ * wraps, a GnuTLS error code: a token's caller maps it differently (token.c, errno_from_p11). */
+int pubkey_from_privkey(gnutls_privkey_t key, gnutls_pubkey_t *ret);
 
 /* A gnutls-allocated, NUL-terminated copy of data (PEM text stays a C string). Returns 0 or -ENOMEM. */
 int datum_dup(const uint8_t *data, size_t size, gnutls_datum_t *ret);

@@ -67,17 +67,7 @@ int log_level_from_string(const char *s) {
         return -EINVAL;
 }
 
-const char *cert_event_to_string(CertEvent e) {
-        return e >= 0 && e < _CERT_EVENT_MAX ? cert_events[e].name : NULL;
-}
-
-CertEvent cert_event_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _CERT_EVENT_MAX; i++)
-                        if (strcmp(cert_events[i].name, s) == 0)
-                                return i;
-        return _CERT_EVENT_INVALID;
-}
+DEFINE_STRUCT_STRING_TABLE(cert_event, CertEvent, cert_events, name, _CERT_EVENT_MAX)
 
 const char *cert_event_message_id(CertEvent e) {
         return e >= 0 && e < _CERT_EVENT_MAX ? cert_events[e].id : NULL;

@@ -25,13 +25,7 @@ extern char **environ;
 char *spawn_format_timeout(usec_t t, char *buf, size_t size) {
         if (t == USEC_INFINITY)
                 snprintf(buf, size, "infinity");
-        else if (t % USEC_PER_HOUR == 0)
-                snprintf(buf, size, "%lluh", (unsigned long long) (t / USEC_PER_HOUR));
-        else if (t % USEC_PER_MINUTE == 0)
-                snprintf(buf, size, "%llum", (unsigned long long) (t / USEC_PER_MINUTE));
-        else if (t % USEC_PER_SEC == 0)
-                snprintf(buf, size, "%llus", (unsigned long long) (t / USEC_PER_SEC));
-        else
+        else if (!format_usec_whole(t, USEC_PER_HOUR, buf, size))
                 snprintf(buf, size, "%.3gs", (double) t / USEC_PER_SEC);
         return buf;
 }

@@ -23,6 +23,25 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+int strv_consume(char ***l, size_t *n, char *s) {
+        size_t k = n ? *n : strv_length(*l);
+        char **nl;
+
+        if (!s)
+                return -ENOMEM;
+        nl = reallocarray(*l, k + 2, sizeof(char *));
+        if (!nl) {
+                free(s);
+                return -ENOMEM;
+        }
+        nl[k] = s;
+        nl[k + 1] = NULL;
+        *l = nl;
+        if (n)
+                (*n)++;
+        return 0;
+}
+
 bool strv_contains(char *const *l, const char *s) {
         for (; l && *l; l++)
                 if (strcmp(*l, s) == 0)
@@ -37,23 +56,24 @@ bool strv_equal(char *const *a, char *const *b) {
         return (!a || !*a) && (!b || !*b);
 }
 
-int string_table_lookup(const char *const *table, size_t n, const char *s) {
+int string_table_lookup_stride(const void *first, size_t stride, size_t n, const char *s) {
         if (!s)
                 return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && strcmp(table[i], s) == 0)
+        for (size_t i = 0; i < n; i++) {
+                const char *name = *(const char *const *) ((const char *) first + i * stride);
+
+                if (name && strcmp(name, s) == 0)
                         return (int) i;
+        }
         return -EINVAL;
 }
 
-int reterr_set(char **reterr, int r, const char *fmt, ...) {
-        va_list ap;
+int string_table_lookup(const char *const *table, size_t n, const char *s) {
+        return string_table_lookup_stride(table, sizeof(*table), n, s);
+}
 
-        if (reterr) {
-                va_start(ap, fmt);
-                if (vasprintf(reterr, fmt, ap) < 0)
-                        *reterr = NULL;
-                va_end(ap);
-        }
+int reterr_set(char **reterr, int r, const char *fmt, ...) {
+        if (reterr)
+                (void) VA_FORMAT(reterr, fmt);
         return r;
 }

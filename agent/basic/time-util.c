@@ -21,6 +21,20 @@ usec_t now_monotonic(void) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
 }
 
+char *format_usec_whole(usec_t t, usec_t largest, char *buf, size_t size) {
+        static const struct {
+                usec_t usec;
+                char suffix;
+        } units[] = { { USEC_PER_DAY, 'd' }, { USEC_PER_HOUR, 'h' }, { USEC_PER_MINUTE, 'm' }, { USEC_PER_SEC, 's' } };
+
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (units[i].usec <= largest && t % units[i].usec == 0) {
+                        snprintf(buf, size, "%llu%c", (unsigned long long) (t / units[i].usec), units[i].suffix);
+                        return buf;
+                }
+        return NULL;
+}
+
 char *format_timestamp_iso(char *buf, size_t size, usec_t t) {
         time_t s = (time_t) (t / USEC_PER_SEC);
         struct tm tm;

@@ -21,5 +21,9 @@ usec_t now_monotonic(void);
 /* "2026-11-23T13:00:00Z" into buf (at least 21 bytes). */
 char *format_timestamp_iso(char *buf, size_t size, usec_t t);
 
+/* t in the largest unit, up to `largest` (USEC_PER_DAY, _HOUR, _MINUTE or _SEC), that divides it: "2d",
+ * "36h", "90m", "45s", written into buf. NULL when t is no whole number of seconds (buf untouched). */
+char *format_usec_whole(usec_t t, usec_t largest, char *buf, size_t size);
+
 /* Parse "90d", "12h", "30m", "45s", "2w", "1y", "1d12h", a bare number (seconds). Returns 0 or -EINVAL. */
 int parse_duration(const char *s, usec_t *ret);

@@ -57,11 +57,8 @@ CrlReason crl_reason_from_string(const char *s) {
 }
 
 static void entry_done(CaIndexEntry *e) {
-        free(e->serial);
-        free(e->name);
-        free(e->subject);
+        free_many(e->serial, e->name, e->subject, e->pin);
         strv_free(e->names);
-        free(e->pin);
 }
 
 void ca_index_done(CaIndex *idx) {
@@ -268,7 +265,7 @@ static int crt_names(gnutls_x509_crt_t crt, char ***ret) {
         if (!l)
                 return -ENOMEM;
         for (unsigned i = 0;; i++) {
-                char buf[1024], text[INET6_ADDRSTRLEN + 8], *s, **nl;
+                char buf[1024], text[INET6_ADDRSTRLEN + 8], *s;
                 size_t size = sizeof(buf) - 1;
                 int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
 
@@ -289,13 +286,8 @@ static int crt_names(gnutls_x509_crt_t crt, char ***ret) {
                         s = x509_escape_text(buf, size);
                 else
                         continue;
-                if (!s || !(nl = realloc(l, (n + 2) * sizeof(char *)))) {
-                        free(s);
+                if (strv_consume(&l, &n, s) < 0)
                         return -ENOMEM;
-                }
-                l = nl;
-                l[n++] = s;
-                l[n] = NULL;
         }
         *ret = TAKE_PTR(l);
         return 0;

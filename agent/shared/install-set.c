@@ -297,22 +297,31 @@ static int open_subdir(int parent_fd, const char *name) {
         return fd < 0 ? -errno : fd;
 }
 
+/* The directory `name` of parent_fd, a symbolic link not followed, to read. Returns 0 or -errno. */
+static int subdir_open(int parent_fd, const char *name, DIR **ret) {
+        int fd = openat(parent_fd, name, DIR_OPEN_FLAGS | O_NOFOLLOW);
+
+        if (fd < 0)
+                return -errno;
+        *ret = fdopendir(fd);
+        if (!*ret) {
+                closep(&fd);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 /* Remove a directory of plain files that we made (a backup generation). 1 when removed, 0 when absent. */
 static int remove_dir_at(int parent_fd, const char *name) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
-        int fd;
+        int r;
 
-        fd = openat(parent_fd, name, DIR_OPEN_FLAGS | O_NOFOLLOW);
-        if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+        r = subdir_open(parent_fd, name, &d);
+        if (r == -ENOTDIR || r == -ELOOP)
                 return install_unlink_if_exists(parent_fd, name);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                closep(&fd);
-                return -ENOMEM;
-        }
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         while ((errno = 0, de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
                     unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
@@ -579,21 +588,16 @@ int install_recover_all(const char *state_dir, InstallRecoverReport report, void
         _cleanup_(closedirp) DIR *d = NULL;
         _cleanup_close_ int state_fd = -1;
         struct dirent *de;
-        int r, fd, repaired = 0, failed = 0;
+        int r, repaired = 0, failed = 0;
 
         if (!install_path_is_absolute(state_dir))
                 return -EINVAL;
         r = open_dir_nofollow(state_dir, (mode_t) -1, &state_fd);
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
-        fd = openat(state_fd, "install", DIR_OPEN_FLAGS | O_NOFOLLOW);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                closep(&fd);
-                return -ENOMEM;
-        }
+        r = subdir_open(state_fd, "install", &d);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         /* Recovery only removes entries, which readdir tolerates: each name is seen at most once more. */
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *name = record_owner(de->d_name);

@@ -45,13 +45,9 @@
 #define DIR_OPEN_FLAGS INSTALL_DIR_OPEN_FLAGS
 char *install_strdup_printf(const char *fmt, ...) _printf_(1, 2);
 char *install_strdup_printf(const char *fmt, ...) {
-        va_list ap;
         char *s;
 
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
+        (void) VA_FORMAT(&s, fmt);
         return s;
 }
 
@@ -84,7 +80,6 @@ int install_unlink_if_exists(int dirfd, const char *name) {
 /* Split a path into its directory (allocated) and its last component (inside path). */
 int install_path_split(const char *path, char **ret_dir, const char **ret_base) {
         const char *slash, *base;
-        char *dir;
 
         if (!path || !path[0] || strchr(path, '\n'))
                 return -EINVAL;
@@ -96,15 +91,7 @@ int install_path_split(const char *path, char **ret_dir, const char **ret_base) 
         if (strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN > NAME_MAX)
                 return -ENAMETOOLONG;
 
-        if (!slash)
-                dir = strdup(".");
-        else
-                dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
-        if (!dir)
-                return -ENOMEM;
-        *ret_dir = dir;
-        *ret_base = base;
-        return 0;
+        return path_split_dir(path, ret_dir, ret_base);
 }
 
 char *install_path_join(const char *dir, const char *name) {

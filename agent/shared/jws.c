@@ -115,11 +115,11 @@ static int b64u_padded(const gnutls_datum_t *d, size_t size, char **ret) {
         return jws_base64url_encode(buf, size, ret);
 }
 
-static int thumbprint_of(const char *canonical, char **ret) {
+int jws_sha256_base64url(const char *s, char **ret) {
         uint8_t digest[32];
         int r;
 
-        r = gnutls_hash_fast(GNUTLS_DIG_SHA256, canonical, strlen(canonical), digest);
+        r = gnutls_hash_fast(GNUTLS_DIG_SHA256, s, strlen(s), digest);
         if (r < 0)
                 return errno_from_gnutls(r);
         return jws_base64url_encode(digest, sizeof(digest), ret);
@@ -134,9 +134,7 @@ static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
         unsigned bits = 0;
         int pk, r;
 
-        if (gnutls_pubkey_init(&pub) < 0)
-                return -ENOMEM;
-        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        r = pubkey_from_privkey(key, &pub);
         if (r < 0)
                 return errno_from_gnutls(r);
         pk = gnutls_pubkey_get_pk_algorithm(pub, &bits);
@@ -183,7 +181,7 @@ int jws_key_new_privkey(gnutls_privkey_t key, JwsKey **ret) {
         r = make_jwk(k->key, &k->alg, &k->jwk);
         if (r < 0)
                 return r;
-        r = thumbprint_of(k->jwk, &k->thumbprint);
+        r = jws_sha256_base64url(k->jwk, &k->thumbprint);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(k);
@@ -266,7 +264,7 @@ int jws_jwk_thumbprint(const char *jwk_json, char **ret) {
                 if (strpbrk(m[i], "\"\\"))
                         r = -EINVAL;
         if (r >= 0)
-                r = thumbprint_of(canonical, ret);
+                r = jws_sha256_base64url(canonical, ret);
 out:
         json_decref(jwk);
         return r;

@@ -25,6 +25,9 @@ const char *jws_alg_to_string(JwsAlg a) _pure_;
  * (padding is accepted but not required). The result is NUL-terminated. */
 int jws_base64url_encode(const void *data, size_t size, char **ret);
 int jws_base64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_size);
+/* The SHA-256 of the string s, base64url-encoded: a JWK thumbprint (RFC 7638), a dns-01 TXT value (RFC 8555
+ * §8.4). Returns 0 or -errno. */
+int jws_sha256_base64url(const char *s, char **ret);
 
 /* An account key ready to sign: its algorithm, its public JWK and RFC 7638 thumbprint, computed once.
  * Signing is serialised inside (a GnuTLS key is not documented as safe for concurrent use). */

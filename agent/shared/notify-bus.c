@@ -29,17 +29,7 @@ static const struct {
         [UNIT_ACTION_RESTART] = { "restart", "TryRestartUnit", "restart", "restarted" },
 };
 
-const char *unit_action_to_string(UnitAction a) {
-        return a >= 0 && a < _UNIT_ACTION_MAX ? unit_actions[a].name : NULL;
-}
-
-UnitAction unit_action_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _UNIT_ACTION_MAX; i++)
-                        if (strcmp(unit_actions[i].name, s) == 0)
-                                return i;
-        return _UNIT_ACTION_INVALID;
-}
+DEFINE_STRUCT_STRING_TABLE(unit_action, UnitAction, unit_actions, name, _UNIT_ACTION_MAX)
 
 /* A fresh connection, subscribed: systemd then sends JobRemoved for every job, not only ours (ours come
  * either way, as their requester; Subscribe makes that independent of how systemd tracks requesters). */

@@ -28,21 +28,14 @@ static char **split_words(const char *s) {
                 return NULL;
         while (*s) {
                 size_t k;
-                char **nl;
 
                 while (isspace((unsigned char) *s))
                         s++;
                 k = strcspn(s, " \t\n");
                 if (k == 0)
                         break;
-                nl = realloc(l, (n + 2) * sizeof(char *));
-                if (!nl)
+                if (strv_consume(&l, &n, strndup(s, k)) < 0)
                         return NULL;
-                l = nl;
-                l[n] = strndup(s, k);
-                if (!l[n])
-                        return NULL;
-                l[++n] = NULL;
                 s += k;
         }
         return TAKE_PTR(l);

@@ -23,15 +23,8 @@ static void crts_done(Crts *c) {
         *c = (Crts) {};
 }
 
-static void pkcs12_freep(gnutls_pkcs12_t *p) {
-        if (*p)
-                gnutls_pkcs12_deinit(*p);
-}
-
-static void pkcs12_bag_freep(gnutls_pkcs12_bag_t *b) {
-        if (*b)
-                gnutls_pkcs12_bag_deinit(*b);
-}
+DEFINE_GNUTLS_FREEP(pkcs12, gnutls_pkcs12_t, gnutls_pkcs12_deinit)
+DEFINE_GNUTLS_FREEP(pkcs12_bag, gnutls_pkcs12_bag_t, gnutls_pkcs12_bag_deinit)
 
 void output_files_done(OutputFiles *o) {
         gnutls_datum_freep(&o->chain);
@@ -158,13 +151,13 @@ int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchai
 int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password, gnutls_x509_privkey_t *ret_key,
                          gnutls_x509_crt_t **ret_crts, unsigned *ret_n) {
         _cleanup_(pkcs12_freep) gnutls_pkcs12_t p12 = NULL;
-        const gnutls_datum_t d = { (unsigned char *) der, (unsigned) size };
+        gnutls_datum_t d;
         gnutls_x509_privkey_t key = NULL;
         gnutls_x509_crt_t *chain = NULL, *extra = NULL, *all;
         unsigned n_chain = 0, n_extra = 0;
         int r;
 
-        if (!der || size == 0 || size > UINT32_MAX)
+        if (datum_from_data(der, size, &d) < 0)
                 return -EBADMSG;
         if (gnutls_pkcs12_init(&p12) < 0)
                 return -ENOMEM;

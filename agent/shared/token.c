@@ -242,6 +242,28 @@ static int pin_source(const char *url, const char *pin_file, char **ret_url, cha
         return 0;
 }
 
+/* Every operation on a token starts here: the modules loaded, the PIN source taken out of the URL. */
+static int token_open(const char *url, const char *pin_file, char **ret_url, char **ret_pin_file) {
+        int r;
+
+        r = token_init(NULL);
+        if (r < 0)
+                return r;
+        return pin_source(url, pin_file, ret_url, ret_pin_file);
+}
+
+/* GnuTLS's global PIN function answers from pin_file until pin_function_end(): token_lock is held in
+ * between, so no other thread's login reads another pin file. */
+static void pin_function_begin(const char *pin_file) {
+        pthread_mutex_lock(&token_lock);
+        gnutls_pkcs11_set_pin_function(pin_from_file, (void *) pin_file);
+}
+
+static void pin_function_end(void) {
+        gnutls_pkcs11_set_pin_function(NULL, NULL);
+        pthread_mutex_unlock(&token_lock);
+}
+
 /* The URL of the private key object: type=private added unless the URL says a type already. */
 static int private_url(const char *url, char **ret) {
         if (strstr(url, ";type=") || strstr(url, ":type="))
@@ -278,10 +300,7 @@ int token_load_privkey(const char *url, const char *pin_file, gnutls_privkey_t *
         _cleanup_free_ char *purl = NULL, *clean = NULL, *pf = NULL;
         int r;
 
-        r = token_init(NULL);
-        if (r < 0)
-                return r;
-        r = pin_source(url, pin_file, &clean, &pf);
+        r = token_open(url, pin_file, &clean, &pf);
         if (r < 0)
                 return r;
         r = private_url(clean, &purl);
@@ -305,10 +324,7 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
         _cleanup_free_ char *pub_url = NULL, *clean = NULL, *pf = NULL;
         int r;
 
-        r = token_init(NULL);
-        if (r < 0)
-                return r;
-        r = pin_source(url, pin_file, &clean, &pf);
+        r = token_open(url, pin_file, &clean, &pf);
         if (r < 0)
                 return r;
         if (gnutls_pubkey_init(&pub) < 0)
@@ -323,9 +339,7 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
                 r = token_load_privkey(clean, pf, &key);
                 if (r < 0)
                         return r;
-                if (gnutls_pubkey_init(&pub) < 0)
-                        return -ENOMEM;
-                r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+                r = pubkey_from_privkey(key, &pub);
                 if (r < 0)
                         return errno_from_p11(r);
         }
@@ -349,24 +363,19 @@ int token_generate(const char *url, const char *pin_file, KeyType t, const char 
         r = keygen_type_params(t, &pk, &bits);
         if (r < 0)
                 return r;
-        r = token_init(NULL);
-        if (r < 0)
-                return r;
-        r = pin_source(url, pin_file, &clean, &pf);
+        r = token_open(url, pin_file, &clean, &pf);
         if (r < 0)
                 return r;
         /* The token itself: no object attributes. */
         r = url_rebuild(clean, (const char *const[]) { "object", "id", "type", NULL }, NULL, &turl);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&token_lock);
-        gnutls_pkcs11_set_pin_function(pin_from_file, pf);
+        pin_function_begin(pf);
         /* Sensitive and private: the token never hands the private key out, and lists it only after login. */
         r = gnutls_pkcs11_privkey_generate3(turl, pk, bits, label, NULL, GNUTLS_X509_FMT_DER, NULL, 0,
                                             GNUTLS_PKCS11_OBJ_FLAG_LOGIN | GNUTLS_PKCS11_OBJ_FLAG_MARK_SENSITIVE |
                                                     GNUTLS_PKCS11_OBJ_FLAG_MARK_PRIVATE);
-        gnutls_pkcs11_set_pin_function(NULL, NULL);
-        pthread_mutex_unlock(&token_lock);
+        pin_function_end();
         return r < 0 ? errno_from_p11(r) : 0;
 }
 
@@ -376,17 +385,13 @@ int token_relabel(const char *url, const char *pin_file, const char *from, const
         unsigned n = 0;
         int r, changed = 0;
 
-        r = token_init(NULL);
-        if (r < 0)
-                return r;
-        r = pin_source(url, pin_file, &clean, &pf);
+        r = token_open(url, pin_file, &clean, &pf);
         if (r < 0)
                 return r;
         r = token_url_with_label(clean, from, &furl);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&token_lock);
-        gnutls_pkcs11_set_pin_function(pin_from_file, pf);
+        pin_function_begin(pf);
         if (!to) {
                 r = gnutls_pkcs11_delete_url(furl, GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
                 changed = r;
@@ -401,8 +406,7 @@ int token_relabel(const char *url, const char *pin_file, const char *from, const
                         gnutls_pkcs11_obj_deinit(objs[i]);
                 gnutls_free(objs);
         }
-        gnutls_pkcs11_set_pin_function(NULL, NULL);
-        pthread_mutex_unlock(&token_lock);
+        pin_function_end();
         if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || r == GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE)
                 return 0;
         return r < 0 ? errno_from_p11(r) : changed;

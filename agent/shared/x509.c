@@ -49,17 +49,7 @@ static const struct {
 
 DEFINE_STRING_TABLE_TO_STRING(severity, Severity, severity_table, _SEVERITY_MAX)
 
-const char *problem_code_to_string(ProblemCode c) {
-        return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].name : NULL;
-}
-
-ProblemCode problem_code_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _PROBLEM_CODE_MAX; i++)
-                        if (strcmp(problem_table[i].name, s) == 0)
-                                return i;
-        return _PROBLEM_CODE_INVALID;
-}
+DEFINE_STRUCT_STRING_TABLE(problem_code, ProblemCode, problem_table, name, _PROBLEM_CODE_MAX)
 
 Severity problem_code_severity(ProblemCode c) {
         return c >= 0 && c < _PROBLEM_CODE_MAX ? problem_table[c].severity : SEVERITY_CRITICAL;
@@ -69,29 +59,20 @@ CertFacts *cert_facts_free(CertFacts *f) {
         if (!f)
                 return NULL;
         if (!f->packed) {
-                free(f->subject);
-                free(f->issuer);
-                free(f->serial);
+                free_many(f->subject, f->issuer, f->serial, f->key_type);
                 strv_free(f->names);
-                free(f->key_type);
         }
         for (size_t i = 0; i < f->n_problems; i++)
                 free(f->problems[i].message);
-        free(f->problems);
-        free(f);
+        free_many(f->problems, f);
         return NULL;
 }
 
 int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...) {
         Problem *p;
         char *m;
-        va_list ap;
-        int r;
 
-        va_start(ap, fmt);
-        r = vasprintf(&m, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (VA_FORMAT(&m, fmt) < 0)
                 return -ENOMEM;
 
         p = realloc(f->problems, (f->n_problems + 1) * sizeof(Problem));
@@ -128,12 +109,12 @@ static bool single_pem_cert(const uint8_t *data, size_t size) {
 }
 
 int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, unsigned *ret_n) {
-        const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
+        gnutls_datum_t d;
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0;
         int r;
 
-        if (!data || size == 0 || size > UINT32_MAX)
+        if (datum_from_data(data, size, &d) < 0)
                 return -EBADMSG;
 
         /* A lone PEM certificate (the common case) skips the list import's sorting and copying. */
@@ -174,11 +155,11 @@ void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n) {
 }
 
 int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gnutls_x509_privkey_t *ret) {
-        const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
+        gnutls_datum_t d;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         int r;
 
-        if (!data || size == 0 || size > UINT32_MAX)
+        if (datum_from_data(data, size, &d) < 0)
                 return -EBADMSG;
         if (gnutls_x509_privkey_init(&key) < 0)
                 return -ENOMEM;
@@ -203,7 +184,7 @@ static int spki_from_pubkey(gnutls_pubkey_t pub, gnutls_datum_t *ret) {
 
 int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, gnutls_datum_t *ret) {
         const gnutls_x509_crt_fmt_t fmt = looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
-        const gnutls_datum_t d = { (unsigned char *) data, (unsigned) size };
+        gnutls_datum_t d;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
@@ -211,7 +192,7 @@ int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, 
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         int r;
 
-        if (!data || size == 0 || size > UINT32_MAX)
+        if (datum_from_data(data, size, &d) < 0)
                 return -EBADMSG;
         if (gnutls_pubkey_init(&pub) < 0)
                 return -ENOMEM;
@@ -243,12 +224,9 @@ int x509_spki_from_data(const uint8_t *data, size_t size, const char *password, 
         if (gnutls_privkey_init(&key) < 0)
                 return -ENOMEM;
         r = gnutls_privkey_import_x509(key, xkey, 0);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        return spki_from_pubkey(pub, ret);
+        if (r >= 0)
+                r = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+        return r < 0 ? errno_from_gnutls(r) : spki_from_pubkey(pub, ret);
 }
 
 int x509_trust_new(const uint8_t *data, size_t size, gnutls_x509_trust_list_t *ret) {
@@ -448,7 +426,6 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 size_t size = sizeof(buf) - 1;
                 const char *name;
                 size_t name_size;
-                char **l;
                 int r;
 
                 r = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, NULL);
@@ -478,14 +455,9 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                 } else
                         continue;
 
-                l = realloc(f->names, (n + 2) * sizeof(char *));
-                if (!l)
-                        return -ENOMEM;
-                f->names = l;
-                l[n] = x509_escape_text(name, name_size);
-                if (!l[n])
-                        return -ENOMEM;
-                l[++n] = NULL;
+                r = strv_consume(&f->names, &n, x509_escape_text(name, name_size));
+                if (r < 0)
+                        return r;
         }
         if (!f->names) {
                 f->names = calloc(1, sizeof(char *));
@@ -826,37 +798,17 @@ static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crt
 static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n, usec_t now) {
         int r;
 
-        r = facts_fill_basics(f, crts[0]);
-        if (r < 0)
-                return r;
-        r = facts_fill_names(f, crts[0]);
-        if (r < 0)
+        if ((r = facts_fill_basics(f, crts[0])) < 0 || (r = facts_fill_names(f, crts[0])) < 0)
                 return r;
         f->parsed = true;
 
-        r = check_times(f, in, now);
-        if (r < 0)
+        /* Each check adds what it finds as problems; only an error (-errno) stops the inspection. */
+        if ((r = check_times(f, in, now)) < 0 || (r = check_key(f, in, crts, n)) < 0 ||
+            (r = check_order(f, crts, n)) < 0 || (r = check_names(f, in->names)) < 0 ||
+            (r = check_strength(f, crts, n)) < 0 || (r = check_chain(f, in, crts, n)) < 0)
                 return r;
-        r = check_key(f, in, crts, n);
-        if (r < 0)
+        if (!has_problem(f, PROBLEM_UNTRUSTED_CHAIN) && (r = check_intermediate_times(f, crts, n, now)) < 0)
                 return r;
-        r = check_order(f, crts, n);
-        if (r < 0)
-                return r;
-        r = check_names(f, in->names);
-        if (r < 0)
-                return r;
-        r = check_strength(f, crts, n);
-        if (r < 0)
-                return r;
-        r = check_chain(f, in, crts, n);
-        if (r < 0)
-                return r;
-        if (!has_problem(f, PROBLEM_UNTRUSTED_CHAIN)) {
-                r = check_intermediate_times(f, crts, n, now);
-                if (r < 0)
-                        return r;
-        }
         return check_usage(f, crts[0], in->usage);
 }
 
