@@ -395,7 +395,8 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                                         .ca_rotated = res->ca_rotated,
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
-                                        .critical_before = cert_critical_before(inv, c) },
+                                        .critical_before = cert_critical_before(inv, c),
+                                        .window = cert_window(inv, c) },
                          flags, now);
         drop_state_problems(f);
         if (!st)

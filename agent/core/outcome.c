@@ -54,8 +54,11 @@ Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, cons
         else if (plan->action == PLAN_HELD)
                 o = (Outcome){
                     .name = name, .kind = OUTCOME_HELD, .when = USEC_INFINITY, .error = st->last_error};
-        else
+        else {
                 o.when = plan->due;
+                if (plan->window_wait) /* a renewal or deploy was wanted: say that it waits, and for when */
+                        o.error = plan->window_why;
+        }
         return o;
 }
 
@@ -66,7 +69,9 @@ static void render_line(const Outcome *o, OutcomeFlags flags, FILE *f) {
                 format_timestamp_iso(when, sizeof(when), o->when);
         switch (o->kind) {
         case OUTCOME_NOT_DUE:
-                if (o->when == USEC_INFINITY)
+                if (o->error)
+                        fprintf(f, "%s: not now: %s\n", o->name, o->error);
+                else if (o->when == USEC_INFINITY)
                         fprintf(f, "%s: not due\n", o->name);
                 else
                         fprintf(f, "%s: not due (renews from %s)\n", o->name, when);

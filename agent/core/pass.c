@@ -100,6 +100,11 @@ int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flag
         if (r < 0)
                 return r;
         p = &rep->plans[i];
+        /* Maintenance windows: the guard is worth a notice; a wait, once per run of the timer. */
+        if (p->window_guard)
+                log_notice("%s: %s", rep->results[i].cert->name, p->window_why);
+        else if (p->window_wait && !flags.daemon)
+                log_info("%s: %s", rep->results[i].cert->name, p->window_why);
         if (p->alert.emit) {
                 log_expiry(rep->results[i].cert, rep->results[i].facts);
                 st->alert_level = p->alert.level;
@@ -329,7 +334,7 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
                         pass_save(inv, rep, i);
                 pl = &rep->plans[i];
                 /* ARI: the ACME server may want a renewal before policy does (network: asked only here). */
-                if (pl->action == PLAN_NONE && c->issuer == ISSUER_ACME) {
+                if (pl->action == PLAN_NONE && c->issuer == ISSUER_ACME && pl->window_open) {
                         if (!ari)
                                 ari = acme_ari_set_new(inv);
                         if (acme_ari_set_due(ari, c, now)) {

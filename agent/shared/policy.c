@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "policy.h"
 
@@ -155,13 +156,92 @@ static usec_t min_usec(usec_t a, usec_t b) {
         return a < b ? a : b;
 }
 
+/* When the certificate reaches critical-before; 0 when it has (or there is no usable certificate). */
+static usec_t critical_at(const PlanInput *in, usec_t lifetime) {
+        const CertFacts *f = in->facts;
+        usec_t crit;
+
+        if (!f || !f->parsed)
+                return 0;
+        crit = threshold_resolve(in->critical_before, lifetime);
+        return f->not_after > crit ? f->not_after - crit : 0;
+}
+
+/* A time `t` outside every window moves to the next window's start, unless that is at or after `limit`
+ * (critical-before: the guard). Returns the time the action may happen. */
+static usec_t window_shift(const WindowList *w, usec_t t, usec_t limit) {
+        usec_t start, end;
+
+        if (window_next(w, t, &start, &end) < 0 || start <= t || start >= limit)
+                return t;
+        return start;
+}
+
+/* Maintenance windows over a plan made without them. */
+static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, usec_t now, Plan *p) {
+        usec_t limit = critical_at(in, lifetime), t;
+        char start[32], crit[32];
+
+        if (!in->window || in->window->n == 0 || window_next(in->window, now, &p->window_start, &p->window_end) < 0)
+                return;
+        p->window_open = p->window_start <= now;
+        if (flags.force)
+                return;
+        format_timestamp_iso(start, sizeof(start), p->window_start);
+        format_timestamp_iso(crit, sizeof(crit), limit);
+        switch (p->action) {
+        case PLAN_RENEW:
+        case PLAN_DEPLOY:
+                if (p->window_start <= now)
+                        return;
+                if (p->action == PLAN_RENEW && p->window_start >= limit) {
+                        p->window_guard = true;
+                        snprintf(p->window_why, sizeof(p->window_why),
+                                 "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
+                                 renew_reason_to_string(p->why), start,
+                                 limit <= now ? "and the certificate is already inside critical-before"
+                                              : "after the certificate reaches critical-before at ",
+                                 limit <= now ? "" : crit);
+                        return;
+                }
+                snprintf(p->window_why, sizeof(p->window_why), "%s%s%s waits for the maintenance window at %s",
+                         p->action == PLAN_RENEW ? "renewal (" : "deploy",
+                         p->action == PLAN_RENEW ? renew_reason_to_string(p->why) : "",
+                         p->action == PLAN_RENEW ? ")" : "", start);
+                p->action = PLAN_NONE;
+                p->why = RENEW_REASON_NONE;
+                p->due = p->window_start;
+                p->window_wait = true;
+                return;
+        case PLAN_BACKOFF:
+                /* A retry of a renewal is held to a window like the renewal; a deploy has no guard (its
+                 * certificate is already installed). */
+                t = window_shift(in->window, p->retry, p->why != RENEW_REASON_NONE ? limit : USEC_INFINITY);
+                if (t != p->retry) {
+                        p->retry = t;
+                        p->window_wait = true;
+                        format_timestamp_iso(start, sizeof(start), t);
+                        snprintf(p->window_why, sizeof(p->window_why),
+                                 "the next attempt waits for the maintenance window at %s", start);
+                }
+                return;
+        case PLAN_NONE:
+                if (p->due != USEC_INFINITY && p->due > now)
+                        p->due = window_shift(in->window, p->due, limit);
+                return;
+        default:
+                return;
+        }
+}
+
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         static const CertState zero = {};
         const CertState *st = in->state ?: &zero;
         const CertFacts *f = in->facts;
         AlertState as = { .level = st->alert_level, .last = st->alert_last };
         usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
-        Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY };
+        Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY,
+                   .window_end = USEC_INFINITY, .window_open = true };
 
         p.alert = policy_alert(f, in->warn_before, in->critical_before, &as, now);
         p.next = p.alert.next;
@@ -209,6 +289,7 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 } else
                         p.action = PLAN_DEPLOY;
         }
+        plan_window(in, flags, lifetime, now, &p);
 
         if (p.action == PLAN_RENEW || p.action == PLAN_DEPLOY)
                 p.next = now;

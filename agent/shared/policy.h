@@ -120,6 +120,7 @@ typedef struct PlanInput {
         Threshold renew_before;
         Threshold warn_before;
         Threshold critical_before;
+        const WindowList *window; /* maintenance windows (cert_window()); NULL or none: always open */
 } PlanInput;
 
 typedef struct Plan {
@@ -131,6 +132,15 @@ typedef struct Plan {
         AlertDecision alert;
         bool failing;            /* problem renewal-failing */
         Severity failing_severity;
+        /* Maintenance windows: renewals and deploys happen only inside one (not --force), unless waiting
+         * for the next one would let the certificate reach critical-before (the guard). */
+        usec_t window_start;  /* the window open now (≤ now) or the next one; 0: no windows */
+        usec_t window_end;    /* its end; USEC_INFINITY: no windows */
+        bool window_open;     /* now is inside a window (or there are none) */
+        bool window_wait;     /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
+                               * (or BACKOFF, retry moved to a window) */
+        bool window_guard;    /* renewed outside a window: the next one opens too late */
+        char window_why[192]; /* for the journal, when window_wait or window_guard */
 } Plan;
 
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);
