@@ -10,6 +10,9 @@
 Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, const RenewJob *j) {
         Outcome o = {.name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY};
 
+        if (j && j->result == -EDQUOT) /* deferred at the last moment for a rate limit (acme-budget.h) */
+                return (Outcome) { .name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY,
+                                   .error = j->error };
         if (j) {
                 /* A job held aside says "failed" in the pass that held it; later passes say "held". */
                 if (j->result < 0)
@@ -56,8 +59,8 @@ Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, cons
                     .name = name, .kind = OUTCOME_HELD, .when = USEC_INFINITY, .error = st->last_error};
         else {
                 o.when = plan->due;
-                if (plan->window_wait) /* a renewal or deploy was wanted: say that it waits, and for when */
-                        o.error = plan->window_why;
+                if (plan->window_wait || plan->rate_limited) /* wanted: say that it waits, and for when */
+                        o.error = plan->wait_why;
         }
         return o;
 }

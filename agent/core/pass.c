@@ -102,9 +102,9 @@ int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flag
         p = &rep->plans[i];
         /* Maintenance windows: the guard is worth a notice; a wait, once per run of the timer. */
         if (p->window_guard)
-                log_notice("%s: %s", rep->results[i].cert->name, p->window_why);
-        else if (p->window_wait && !flags.daemon)
-                log_info("%s: %s", rep->results[i].cert->name, p->window_why);
+                log_notice("%s: %s", rep->results[i].cert->name, p->wait_why);
+        else if ((p->window_wait || p->rate_limited) && !flags.daemon)
+                log_info("%s: %s", rep->results[i].cert->name, p->wait_why);
         if (p->alert.emit) {
                 log_expiry(rep->results[i].cert, rep->results[i].facts);
                 st->alert_level = p->alert.level;
@@ -143,8 +143,9 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
         if (!j->deploy_only)
                 replace(&st->held_inputs, j->held && check_inputs_fingerprint(j->cert, fp) >= 0 ? strdup(fp) : NULL);
 
-        /* Cut short by SIGTERM (the ACME order stays saved and is resumed): not a failed attempt. */
-        if (!j->deploy_only && j->result == -ECANCELED)
+        /* Cut short by SIGTERM (the ACME order stays saved and is resumed), or deferred for a rate limit
+         * before ordering (the next plan says until when): not a failed attempt. */
+        if (!j->deploy_only && (j->result == -ECANCELED || j->result == -EDQUOT))
                 return;
         if (!j->deploy_only) {
                 st->last_attempt = started;
@@ -255,6 +256,8 @@ void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
         }
         if (r >= 0)
                 r = metrics_render(rep, ms, cas, cas_rep->n_cas, now, now, &text);
+        if (r >= 0)
+                r = metrics_append_budgets(inv, now, &text);
         if (r >= 0)
                 r = metrics_write(inv->agent.metrics_file, text);
         if (r < 0)

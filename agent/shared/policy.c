@@ -196,7 +196,7 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                         return;
                 if (p->action == PLAN_RENEW && p->window_start >= limit) {
                         p->window_guard = true;
-                        snprintf(p->window_why, sizeof(p->window_why),
+                        snprintf(p->wait_why, sizeof(p->wait_why),
                                  "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
                                  renew_reason_to_string(p->why), start,
                                  limit <= now ? "and the certificate is already inside critical-before"
@@ -204,7 +204,7 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                                  limit <= now ? "" : crit);
                         return;
                 }
-                snprintf(p->window_why, sizeof(p->window_why), "%s%s%s waits for the maintenance window at %s",
+                snprintf(p->wait_why, sizeof(p->wait_why), "%s%s%s waits for the maintenance window at %s",
                          p->action == PLAN_RENEW ? "renewal (" : "deploy",
                          p->action == PLAN_RENEW ? renew_reason_to_string(p->why) : "",
                          p->action == PLAN_RENEW ? ")" : "", start);
@@ -221,7 +221,7 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                         p->retry = t;
                         p->window_wait = true;
                         format_timestamp_iso(start, sizeof(start), t);
-                        snprintf(p->window_why, sizeof(p->window_why),
+                        snprintf(p->wait_why, sizeof(p->wait_why),
                                  "the next attempt waits for the maintenance window at %s", start);
                 }
                 return;
@@ -290,6 +290,14 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                         p.action = PLAN_DEPLOY;
         }
         plan_window(in, flags, lifetime, now, &p);
+        if (p.action == PLAN_RENEW && !flags.force && in->rate_limited_until > now) {
+                p.action = PLAN_NONE;
+                p.why = RENEW_REASON_NONE;
+                p.due = in->rate_limited_until;
+                p.rate_limited = true;
+                p.window_guard = false;
+                snprintf(p.wait_why, sizeof(p.wait_why), "rate-limited: %s", in->rate_limit_why ?: "");
+        }
 
         if (p.action == PLAN_RENEW || p.action == PLAN_DEPLOY)
                 p.next = now;

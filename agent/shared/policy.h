@@ -121,6 +121,11 @@ typedef struct PlanInput {
         Threshold warn_before;
         Threshold critical_before;
         const WindowList *window; /* maintenance windows (cert_window()); NULL or none: always open */
+        /* An order now would exceed a rate-limit budget of its ACME server (acme-budget.h), which frees up
+         * then: a renewal waits until then (not --force), whatever the window or the guard say — the
+         * server would refuse it. 0: no limit in the way. `rate_limit_why` says which budget. */
+        usec_t rate_limited_until;
+        const char *rate_limit_why;
 } PlanInput;
 
 typedef struct Plan {
@@ -140,7 +145,9 @@ typedef struct Plan {
         bool window_wait;     /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
                                * (or BACKOFF, retry moved to a window) */
         bool window_guard;    /* renewed outside a window: the next one opens too late */
-        char window_why[192]; /* for the journal, when window_wait or window_guard */
+        bool rate_limited;    /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
+                               * time it frees up */
+        char wait_why[256];   /* for the journal: why it waits (window, rate limit) or why the guard renews */
 } Plan;
 
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);

@@ -46,6 +46,7 @@ typedef enum ProblemCode {
         PROBLEM_CRL_EXPIRING,    /* a CRL whose nextUpdate is near (check) */
         PROBLEM_CRL_EXPIRED,     /* a CRL past its nextUpdate, or unusable (check) */
         PROBLEM_CAA_MISMATCH,    /* published CAA would make the ACME CA refuse this account or method (check) */
+        PROBLEM_RATE_LIMITED,    /* a due ACME renewal waits for a rate-limit budget or the server's Retry-After */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;

@@ -420,7 +420,7 @@ static void test_plan_window(void **state) {
         assert_int_equal(p.action, PLAN_NONE);
         assert_true(p.window_wait);
         assert_true(p.due == due);
-        assert_non_null(strstr(p.window_why, "waits for the maintenance window at"));
+        assert_non_null(strstr(p.wait_why, "waits for the maintenance window at"));
         /* Inside the window: renewed. */
         p = policy_plan(&in, (PlanFlags) {}, due + USEC_PER_MINUTE);
         assert_int_equal(p.action, PLAN_RENEW);
@@ -438,11 +438,11 @@ static void test_plan_window(void **state) {
         p = policy_plan(&in, (PlanFlags) {}, at);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_true(p.window_guard);
-        assert_non_null(strstr(p.window_why, "after the certificate reaches critical-before at 2027-04-08T08:00:00Z"));
+        assert_non_null(strstr(p.wait_why, "after the certificate reaches critical-before at 2027-04-08T08:00:00Z"));
         /* Already inside critical-before: the same, said so. */
         p = policy_plan(&in, (PlanFlags) {}, f.not_after - 3 * USEC_PER_DAY);
         assert_int_equal(p.action, PLAN_RENEW);
-        assert_non_null(strstr(p.window_why, "already inside critical-before"));
+        assert_non_null(strstr(p.wait_why, "already inside critical-before"));
         /* Due with 20 days left (Friday 03-26 15:50): Saturday's window comes before critical-before. */
         in.renew_before = days(20);
         at = policy_renew_time(f.not_before, f.not_after, days(20)) + policy_jitter("web", f.not_before, f.not_after);
