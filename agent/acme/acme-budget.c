@@ -83,6 +83,14 @@ static int times_parse(json_t *a, AcmeBudgetTimes *ret, size_t *budget) {
         return 0;
 }
 
+/* Keys and details reach terminals and the journal: printable text only. */
+static bool text_is_clean(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
 /* {"KEY": {"times": [...], "until": N, "detail": "…"}} (until and detail for name sets only). */
 static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t *ret_n, size_t *budget) {
         const char *key;
@@ -102,7 +110,8 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
                 if (!json_is_object(v) || json_object_size(v) != known || !key[0] || strlen(key) > 4096 ||
                     (!with_until && known > 1) || (until && (!json_is_integer(until) || json_integer_value(until) < 0 ||
                                                              json_integer_value(until) > (json_int_t) (UINT32_MAX))) ||
-                    (detail && !json_is_string(detail)))
+                    (detail && (!json_is_string(detail) || !text_is_clean(json_string_value(detail)))) ||
+                    !text_is_clean(key))
                         return -EBADMSG;
                 t->key = strdup(key);
                 t->detail = detail ? strdup(json_string_value(detail)) : NULL;
@@ -431,11 +440,21 @@ typedef struct BudgetChange {
         const char *detail;
 } BudgetChange;
 
+/* A copy with control characters as spaces (what the server sent may hold any). */
+static char *clean_dup(const char *s) {
+        char *d = s ? strdup(s) : NULL;
+
+        for (char *p = d; p && *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = ' ';
+        return d;
+}
+
 static int budget_apply(AcmeBudget *b, const BudgetChange *c, usec_t now) {
-        _cleanup_free_ char *key = c->names ? names_key(c->names) : NULL;
+        _cleanup_free_ char *key = c->names ? names_key(c->names) : NULL, *ident = clean_dup(c->identifier);
         AcmeBudgetTimes *t;
 
-        if (c->names && !key)
+        if ((c->names && !key) || (c->identifier && !ident))
                 return -ENOMEM;
         switch (c->event) {
         case EVENT_ORDER:
@@ -444,7 +463,7 @@ static int budget_apply(AcmeBudget *b, const BudgetChange *c, usec_t now) {
                 t = keyed_get(&b->sets, &b->n_sets, key);
                 return t ? times_add(t, now) : -ENOMEM;
         case EVENT_FAILED_VALIDATION:
-                t = keyed_get(&b->failed, &b->n_failed, c->identifier);
+                t = keyed_get(&b->failed, &b->n_failed, ident);
                 return t ? times_add(t, now) : -ENOMEM;
         case EVENT_RATE_LIMITED:
                 t = keyed_get(&b->sets, &b->n_sets, key);
@@ -452,7 +471,7 @@ static int budget_apply(AcmeBudget *b, const BudgetChange *c, usec_t now) {
                         return -ENOMEM;
                 t->until = c->until;
                 free(t->detail);
-                t->detail = c->detail ? strdup(c->detail) : NULL;
+                t->detail = clean_dup(c->detail);
                 return 0;
         }
         return -EINVAL;
