@@ -162,7 +162,7 @@ static json_t *times_json(const AcmeBudgetTimes *t, usec_t oldest) {
 
 char *acme_budget_format(const AcmeBudget *b, const AcmeConfig *a, usec_t now) {
         usec_t keep = 0, oldest;
-        json_t *j, *sets, *failed;
+        json_t *j, *sets, *failed, *o;
         char *text;
 
         for (AcmeLimit l = 0; l < ACME_LIMIT_SERVER; l++)
@@ -181,10 +181,12 @@ char *acme_budget_format(const AcmeBudget *b, const AcmeConfig *a, usec_t now) {
                         json_decref(times);
                         continue; /* nothing left to remember */
                 }
-                json_object_set_new(sets, t->key,
-                                    t->until > now ? json_pack("{s:o, s:I, s:s?}", "times", times, "until",
-                                                               (json_int_t) (t->until / USEC_PER_SEC), "detail", t->detail)
-                                                   : json_pack("{s:o}", "times", times));
+                o = json_pack("{s:o}", "times", times);
+                if (o && t->until > now)
+                        json_object_set_new(o, "until", json_integer((json_int_t) (t->until / USEC_PER_SEC)));
+                if (o && t->until > now && t->detail)
+                        json_object_set_new(o, "detail", json_string(t->detail));
+                json_object_set_new(sets, t->key, o);
         }
         for (size_t i = 0; failed && i < b->n_failed; i++) {
                 json_t *times = times_json(&b->failed[i], oldest);

@@ -27,7 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         assert(w.set && w.n <= WINDOWS_MAX);
         window_format(&w, buf, sizeof(buf));
         assert(window_parse(buf, &again) == 0);
-        assert(again.n == w.n && memcmp(again.w, w.w, sizeof(Window) * w.n) == 0);
+        assert(again.n == w.n);
+        for (size_t i = 0; i < w.n; i++)
+                assert(again.w[i].days == w.w[i].days && again.w[i].start == w.w[i].start && again.w[i].end == w.w[i].end);
         for (int zone = 0; zone < 2; zone++) {
                 setenv("TZ", zone ? "Europe/Berlin" : "UTC0", 1);
                 tzset();
