@@ -421,7 +421,7 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         *p = policy_plan(&in, flags, now);
         /* An ACME renewal wanted now: would its order exceed a rate-limit budget? Then plan it again with
          * the time that budget frees up. */
-        if (p->action == PLAN_RENEW && !flags.force && c->issuer == ISSUER_ACME &&
+        if (p->action == PLAN_RENEW && c->issuer == ISSUER_ACME &&
             rate_limit(inv, c, now, &in.rate_limited_until, limit, sizeof(limit)) > 0) {
                 in.rate_limit_why = limit;
                 *p = policy_plan(&in, flags, now);

@@ -290,7 +290,7 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                         p.action = PLAN_DEPLOY;
         }
         plan_window(in, flags, lifetime, now, &p);
-        if (p.action == PLAN_RENEW && !flags.force && in->rate_limited_until > now) {
+        if (p.action == PLAN_RENEW && in->rate_limited_until > now) {
                 p.action = PLAN_NONE;
                 p.why = RENEW_REASON_NONE;
                 p.due = in->rate_limited_until;

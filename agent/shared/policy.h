@@ -122,8 +122,9 @@ typedef struct PlanInput {
         Threshold critical_before;
         const WindowList *window; /* maintenance windows (cert_window()); NULL or none: always open */
         /* An order now would exceed a rate-limit budget of its ACME server (acme-budget.h), which frees up
-         * then: a renewal waits until then (not --force), whatever the window or the guard say — the
-         * server would refuse it. 0: no limit in the way. `rate_limit_why` says which budget. */
+         * then: a renewal waits until then, --force or not, whatever the window or the guard say — the
+         * server would refuse it (a budget of 0 turns it off). 0: no limit in the way. `rate_limit_why`
+         * says which budget. */
         usec_t rate_limited_until;
         const char *rate_limit_why;
 } PlanInput;

@@ -485,6 +485,34 @@ static void test_plan_window_deploy_backoff(void **state) {
         assert_true(p.retry > st.next_retry);
 }
 
+/* A rate-limit budget in the way: the renewal waits until it frees up, whatever the window, the guard or
+ * --force say (the server would refuse the order). */
+static void test_plan_rate_limited(void **state) {
+        CertFacts f = facts(T0, T0 + 90 * USEC_PER_DAY);
+        WindowList w = {};
+        PlanInput in = window_input(&f, &w);
+        usec_t at = f.not_after - 20 * USEC_PER_DAY;
+        Plan p;
+
+        in.rate_limited_until = at + USEC_PER_HOUR;
+        in.rate_limit_why = "2 of 2 new orders in 1h used (max-orders)";
+        p = policy_plan(&in, (PlanFlags) {}, at);
+        assert_int_equal(p.action, PLAN_NONE);
+        assert_true(p.rate_limited && p.due == at + USEC_PER_HOUR && p.next <= p.due);
+        assert_string_equal(p.wait_why, "rate-limited: 2 of 2 new orders in 1h used (max-orders)");
+        p = policy_plan(&in, (PlanFlags) { .force = true }, at);
+        assert_int_equal(p.action, PLAN_NONE);
+        in.facts = NULL; /* no certificate: the guard would renew at once, the budget still wins */
+        p = policy_plan(&in, (PlanFlags) {}, at);
+        assert_int_equal(p.action, PLAN_NONE);
+        assert_false(p.window_guard);
+        /* Once it frees up: renewed. */
+        in.facts = &f;
+        p = policy_plan(&in, (PlanFlags) {}, at + USEC_PER_HOUR);
+        assert_int_equal(p.action, PLAN_RENEW);
+        assert_false(p.rate_limited);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
@@ -500,6 +528,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_implicit_renew_before),
                 cmocka_unit_test(test_plan_window),
                 cmocka_unit_test(test_plan_window_deploy_backoff),
+                cmocka_unit_test(test_plan_rate_limited),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
