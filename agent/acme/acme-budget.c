@@ -13,10 +13,10 @@
 #include "log.h"
 
 static const char *const acme_limit_table[_ACME_LIMIT_MAX] = {
-        [ACME_LIMIT_ORDERS] = "orders",
-        [ACME_LIMIT_DUPLICATES] = "duplicates",
-        [ACME_LIMIT_FAILED_VALIDATIONS] = "failed-validations",
-        [ACME_LIMIT_SERVER] = "server",
+    [ACME_LIMIT_ORDERS] = "orders",
+    [ACME_LIMIT_DUPLICATES] = "duplicates",
+    [ACME_LIMIT_FAILED_VALIDATIONS] = "failed-validations",
+    [ACME_LIMIT_SERVER] = "server",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(acme_limit, AcmeLimit, acme_limit_table, _ACME_LIMIT_MAX)
@@ -25,7 +25,7 @@ static void times_done(AcmeBudgetTimes *t) {
         free(t->key);
         free(t->t);
         free(t->detail);
-        *t = (AcmeBudgetTimes) {};
+        *t = (AcmeBudgetTimes){};
 }
 
 AcmeBudget *acme_budget_free(AcmeBudget *b) {
@@ -45,9 +45,9 @@ AcmeBudget *acme_budget_free(AcmeBudget *b) {
 RateLimit acme_budget_limit(const AcmeConfig *a, AcmeLimit l) {
         /* Let's Encrypt's published limits (letsencrypt.org/docs/rate-limits). */
         static const RateLimit defaults[] = {
-                [ACME_LIMIT_ORDERS] = { .set = true, .count = 300, .period = 3 * USEC_PER_HOUR },
-                [ACME_LIMIT_DUPLICATES] = { .set = true, .count = 5, .period = 7 * USEC_PER_DAY },
-                [ACME_LIMIT_FAILED_VALIDATIONS] = { .set = true, .count = 5, .period = USEC_PER_HOUR },
+            [ACME_LIMIT_ORDERS] = {.set = true, .count = 300, .period = 3 * USEC_PER_HOUR},
+            [ACME_LIMIT_DUPLICATES] = {.set = true, .count = 5, .period = 7 * USEC_PER_DAY},
+            [ACME_LIMIT_FAILED_VALIDATIONS] = {.set = true, .count = 5, .period = USEC_PER_HOUR},
         };
         const RateLimit *given = !a                                   ? NULL
                                  : l == ACME_LIMIT_ORDERS             ? &a->max_orders
@@ -56,7 +56,7 @@ RateLimit acme_budget_limit(const AcmeConfig *a, AcmeLimit l) {
                                                                       : NULL;
 
         if (l < 0 || l >= ACME_LIMIT_SERVER)
-                return (RateLimit) {};
+                return (RateLimit){};
         return given && given->set ? *given : defaults[l];
 }
 
@@ -76,9 +76,10 @@ static int times_parse(json_t *a, AcmeBudgetTimes *ret, size_t *budget) {
                 json_int_t s = json_is_integer(v) ? json_integer_value(v) : -1;
 
                 /* oldest first, as written: the checks count on it */
-                if (s < 0 || s > (json_int_t) UINT32_MAX || (ret->n > 0 && (usec_t) s * USEC_PER_SEC < ret->t[ret->n - 1]))
+                if (s < 0 || s > (json_int_t)UINT32_MAX ||
+                    (ret->n > 0 && (usec_t)s * USEC_PER_SEC < ret->t[ret->n - 1]))
                         return -EBADMSG;
-                ret->t[ret->n++] = (usec_t) s * USEC_PER_SEC;
+                ret->t[ret->n++] = (usec_t)s * USEC_PER_SEC;
         }
         return 0;
 }
@@ -86,7 +87,7 @@ static int times_parse(json_t *a, AcmeBudgetTimes *ret, size_t *budget) {
 /* Keys and details reach terminals and the journal: printable text only. */
 static bool text_is_clean(const char *s) {
         for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
                         return false;
         return true;
 }
@@ -108,8 +109,9 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
                 size_t known = 1 + !!until + !!detail;
 
                 if (!json_is_object(v) || json_object_size(v) != known || !key[0] || strlen(key) > 4096 ||
-                    (!with_until && known > 1) || (until && (!json_is_integer(until) || json_integer_value(until) < 0 ||
-                                                             json_integer_value(until) > (json_int_t) (UINT32_MAX))) ||
+                    (!with_until && known > 1) ||
+                    (until && (!json_is_integer(until) || json_integer_value(until) < 0 ||
+                               json_integer_value(until) > (json_int_t)(UINT32_MAX))) ||
                     (detail && (!json_is_string(detail) || !text_is_clean(json_string_value(detail)))) ||
                     !text_is_clean(key))
                         return -EBADMSG;
@@ -117,7 +119,7 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
                 t->detail = detail ? strdup(json_string_value(detail)) : NULL;
                 if (!t->key || (detail && !t->detail))
                         return -ENOMEM;
-                t->until = until ? (usec_t) json_integer_value(until) * USEC_PER_SEC : 0;
+                t->until = until ? (usec_t)json_integer_value(until) * USEC_PER_SEC : 0;
                 r = times_parse(json_object_get(v, "times"), t, budget);
                 if (r < 0)
                         return r;
@@ -141,7 +143,8 @@ int acme_budget_parse(const char *text, size_t size, AcmeBudget **ret) {
         if (r >= 0)
                 r = keyed_parse(json_object_get(j, "certificates"), true, &b->sets, &b->n_sets, &budget);
         if (r >= 0)
-                r = keyed_parse(json_object_get(j, "failed_validations"), false, &b->failed, &b->n_failed, &budget);
+                r = keyed_parse(
+                    json_object_get(j, "failed_validations"), false, &b->failed, &b->n_failed, &budget);
         json_decref(j);
         if (r < 0)
                 return r;
@@ -153,7 +156,8 @@ static json_t *times_json(const AcmeBudgetTimes *t, usec_t oldest) {
         json_t *a = json_array();
 
         for (size_t i = 0; a && i < t->n; i++)
-                if (t->t[i] >= oldest && json_array_append_new(a, json_integer((json_int_t) (t->t[i] / USEC_PER_SEC))) < 0) {
+                if (t->t[i] >= oldest &&
+                    json_array_append_new(a, json_integer((json_int_t)(t->t[i] / USEC_PER_SEC))) < 0) {
                         json_decref(a);
                         return NULL;
                 }
@@ -183,7 +187,7 @@ char *acme_budget_format(const AcmeBudget *b, const AcmeConfig *a, usec_t now) {
                 }
                 o = json_pack("{s:o}", "times", times);
                 if (o && t->until > now)
-                        json_object_set_new(o, "until", json_integer((json_int_t) (t->until / USEC_PER_SEC)));
+                        json_object_set_new(o, "until", json_integer((json_int_t)(t->until / USEC_PER_SEC)));
                 if (o && t->until > now && t->detail)
                         json_object_set_new(o, "detail", json_string(t->detail));
                 json_object_set_new(sets, t->key, o);
@@ -198,8 +202,9 @@ char *acme_budget_format(const AcmeBudget *b, const AcmeConfig *a, usec_t now) {
                 else
                         json_object_set_new(failed, b->failed[i].key, json_pack("{s:o}", "times", times));
         }
-        j = sets && failed ? json_pack("{s:o, s:o, s:o}", "orders", times_json(&b->orders, oldest), "certificates", sets,
-                                       "failed_validations", failed)
+        j = sets && failed ? json_pack(
+                                 "{s:o, s:o, s:o}", "orders", times_json(&b->orders, oldest), "certificates",
+                                 sets, "failed_validations", failed)
                            : NULL;
         text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(j);
@@ -211,7 +216,8 @@ oom:
 }
 
 static int budget_path(const Inventory *inv, const AcmeConfig *a, char **ret) {
-        return asprintf(ret, "%s/acme/%s/budget.json", inv->agent.state_directory, a->name) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/acme/%s/budget.json", inv->agent.state_directory, a->name) < 0 ? -ENOMEM
+                                                                                                : 0;
 }
 
 int acme_budget_load(const Inventory *inv, const AcmeConfig *a, AcmeBudget **ret) {
@@ -225,7 +231,7 @@ int acme_budget_load(const Inventory *inv, const AcmeConfig *a, AcmeBudget **ret
                 return r;
         r = read_full_file(path, 16 << 20, &data, &size);
         if (r >= 0) {
-                r = acme_budget_parse((const char *) data, size, ret);
+                r = acme_budget_parse((const char *)data, size, ret);
                 if (r != -EBADMSG)
                         return r;
                 log_warning("%s: not a budget file certherd wrote, starting from an empty budget", path);
@@ -240,7 +246,7 @@ int acme_budget_load(const Inventory *inv, const AcmeConfig *a, AcmeBudget **ret
 /* "a.example,b.example": sorted and lower-cased, so that the same set written in another order is the
  * same set (Let's Encrypt compares them so). */
 static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static char *names_key(char *const *names) {
@@ -258,7 +264,7 @@ static char *names_key(char *const *names) {
                         return NULL;
                 for (char *p = l[i]; *p; p++)
                         if (*p >= 'A' && *p <= 'Z')
-                                *p = (char) (*p - 'A' + 'a');
+                                *p = (char)(*p - 'A' + 'a');
         }
         qsort(l, n, sizeof(char *), cmp_str);
         k = calloc(len + 1, 1);
@@ -289,29 +295,42 @@ static bool fits(const AcmeBudgetTimes *t, RateLimit lim, AcmeLimit l, usec_t no
         if (used < lim.count)
                 return true;
         /* The oldest counting entry that must age out for one more to fit. */
-        *v = (AcmeBudgetVerdict) { .limit = l, .used = (unsigned) used, .max = lim.count, .period = lim.period,
-                                   .until = t->t[first + (used - lim.count)] + lim.period };
+        *v = (AcmeBudgetVerdict){
+            .limit = l,
+            .used = (unsigned)used,
+            .max = lim.count,
+            .period = lim.period,
+            .until = t->t[first + (used - lim.count)] + lim.period};
         return false;
 }
 
-bool acme_budget_check(const AcmeBudget *b, const AcmeConfig *a, char *const *names, bool exempt, usec_t now,
-                       AcmeBudgetVerdict *ret) {
+bool acme_budget_check(
+    const AcmeBudget *b,
+    const AcmeConfig *a,
+    char *const *names,
+    bool exempt,
+    usec_t now,
+    AcmeBudgetVerdict *ret) {
         _cleanup_free_ char *key = names_key(names);
         const AcmeBudgetTimes *set = find_key(b->sets, b->n_sets, key);
         AcmeBudgetVerdict v = {};
 
         if (set && set->until > now) {
-                *ret = (AcmeBudgetVerdict) { .limit = ACME_LIMIT_SERVER, .until = set->until, .detail = set->detail };
+                *ret = (AcmeBudgetVerdict){
+                    .limit = ACME_LIMIT_SERVER, .until = set->until, .detail = set->detail};
                 return false;
         }
         if (!fits(&b->orders, acme_budget_limit(a, ACME_LIMIT_ORDERS), ACME_LIMIT_ORDERS, now, &v) ||
-            (!exempt && !fits(set, acme_budget_limit(a, ACME_LIMIT_DUPLICATES), ACME_LIMIT_DUPLICATES, now, &v))) {
+            (!exempt &&
+             !fits(set, acme_budget_limit(a, ACME_LIMIT_DUPLICATES), ACME_LIMIT_DUPLICATES, now, &v))) {
                 *ret = v;
                 return false;
         }
         for (size_t i = 0; names && names[i]; i++)
-                if (!fits(find_key(b->failed, b->n_failed, names[i]), acme_budget_limit(a, ACME_LIMIT_FAILED_VALIDATIONS),
-                          ACME_LIMIT_FAILED_VALIDATIONS, now, &v)) {
+                if (!fits(
+                        find_key(b->failed, b->n_failed, names[i]),
+                        acme_budget_limit(a, ACME_LIMIT_FAILED_VALIDATIONS), ACME_LIMIT_FAILED_VALIDATIONS,
+                        now, &v)) {
                         *ret = v;
                         return false;
                 }
@@ -320,21 +339,22 @@ bool acme_budget_check(const AcmeBudget *b, const AcmeConfig *a, char *const *na
 
 char *acme_budget_verdict_format(const AcmeBudgetVerdict *v, char *buf, size_t size) {
         static const char *const what[] = {
-                [ACME_LIMIT_ORDERS] = "new orders",
-                [ACME_LIMIT_DUPLICATES] = "certificates for these names",
-                [ACME_LIMIT_FAILED_VALIDATIONS] = "failed validations of a name",
+            [ACME_LIMIT_ORDERS] = "new orders",
+            [ACME_LIMIT_DUPLICATES] = "certificates for these names",
+            [ACME_LIMIT_FAILED_VALIDATIONS] = "failed validations of a name",
         };
         static const char *const key[] = {
-                [ACME_LIMIT_ORDERS] = "max-orders",
-                [ACME_LIMIT_DUPLICATES] = "max-duplicates",
-                [ACME_LIMIT_FAILED_VALIDATIONS] = "max-failed-validations",
+            [ACME_LIMIT_ORDERS] = "max-orders",
+            [ACME_LIMIT_DUPLICATES] = "max-duplicates",
+            [ACME_LIMIT_FAILED_VALIDATIONS] = "max-failed-validations",
         };
         char until[32], period[32];
 
         format_timestamp_iso(until, sizeof(until), v->until);
         if (v->limit == ACME_LIMIT_SERVER)
-                snprintf(buf, size, "the server refused an order (rateLimited: %s); next order from %s",
-                         v->detail ?: "no detail", until);
+                snprintf(
+                    buf, size, "the server refused an order (rateLimited: %s); next order from %s",
+                    v->detail ?: "no detail", until);
         else {
                 /* The period as given: a whole number of its largest unit. */
                 usec_t p = v->period;
@@ -344,8 +364,9 @@ char *acme_budget_verdict_format(const AcmeBudgetVerdict *v, char *buf, size_t s
                                                : p % USEC_PER_MINUTE == 0 ? p / USEC_PER_MINUTE
                                                                            : p / USEC_PER_SEC),
                          p % USEC_PER_DAY == 0 ? "d" : p % USEC_PER_HOUR == 0 ? "h" : p % USEC_PER_MINUTE == 0 ? "m" : "s");
-                snprintf(buf, size, "%u of %u %s in %s used (%s); frees up at %s", v->used, v->max, what[v->limit],
-                         period, key[v->limit], until);
+                snprintf(
+                    buf, size, "%u of %u %s in %s used (%s); frees up at %s", v->used, v->max,
+                    what[v->limit], period, key[v->limit], until);
         }
         return buf;
 }
@@ -356,7 +377,7 @@ static long left(const AcmeBudgetTimes *t, RateLimit lim, usec_t now) {
         for (size_t i = 0; t && i < t->n; i++)
                 if (t->t[i] + lim.period > now)
                         used++;
-        return used >= (long) lim.count ? 0 : (long) lim.count - used;
+        return used >= (long)lim.count ? 0 : (long)lim.count - used;
 }
 
 long acme_budget_remaining(const AcmeBudget *b, const AcmeConfig *a, AcmeLimit l, usec_t now) {
@@ -403,7 +424,7 @@ static AcmeBudgetTimes *keyed_get(AcmeBudgetTimes **l, size_t *n, const char *ke
         if (!m)
                 return NULL;
         *l = m;
-        m[*n] = (AcmeBudgetTimes) { .key = strdup(key) };
+        m[*n] = (AcmeBudgetTimes){.key = strdup(key)};
         if (!m[*n].key)
                 return NULL;
         return &m[(*n)++];
@@ -419,10 +440,16 @@ static int budget_save(const Inventory *inv, const AcmeConfig *a, const AcmeBudg
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
-                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){
+                    .path = path,
+                    .data = text,
+                    .size = strlen(text),
+                    .mode = 0600,
+                    .uid = (uid_t)-1,
+                    .gid = (gid_t)-1});
         if (r < 0)
-                log_warning_errno(r, "[acme \"%s\"] cannot save the rate-limit budget in %s: %m, ignoring", a->name, path);
+                log_warning_errno(
+                    r, "[acme \"%s\"] cannot save the rate-limit budget in %s: %m, ignoring", a->name, path);
         return r;
 }
 
@@ -447,7 +474,7 @@ static char *clean_dup(const char *s) {
         char *d = s ? strdup(s) : NULL;
 
         for (char *p = d; p && *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
                         *p = ' ';
         return d;
 }
@@ -480,8 +507,8 @@ static int budget_apply(AcmeBudget *b, const BudgetChange *c, usec_t now) {
 }
 
 /* Load, (for an order: check), apply, save, under the lock. 1: applied; 0: the order does not fit. */
-static int budget_change(const Inventory *inv, const AcmeConfig *a, const BudgetChange *c, usec_t now,
-                         AcmeBudgetVerdict *ret) {
+static int budget_change(
+    const Inventory *inv, const AcmeConfig *a, const BudgetChange *c, usec_t now, AcmeBudgetVerdict *ret) {
         _cleanup_(acme_budget_freep) AcmeBudget *b = NULL;
         int r;
 
@@ -490,33 +517,38 @@ static int budget_change(const Inventory *inv, const AcmeConfig *a, const Budget
         if (r >= 0 && c->event == EVENT_ORDER && !acme_budget_check(b, a, c->names, c->exempt, now, ret))
                 r = 0;
         else if (r >= 0 && (r = budget_apply(b, c, now)) >= 0) {
-                (void) budget_save(inv, a, b, now); /* a budget not saved costs a warning, not the order */
+                (void)budget_save(inv, a, b, now); /* a budget not saved costs a warning, not the order */
                 r = 1;
         }
         pthread_mutex_unlock(&budget_lock);
         return r;
 }
 
-int acme_budget_take_order(const Inventory *inv, const AcmeConfig *a, char *const *names, bool exempt, usec_t now,
-                           AcmeBudgetVerdict *ret) {
-        return budget_change(inv, a, &(BudgetChange) { .event = EVENT_ORDER, .names = names, .exempt = exempt }, now,
-                             ret);
+int acme_budget_take_order(
+    const Inventory *inv,
+    const AcmeConfig *a,
+    char *const *names,
+    bool exempt,
+    usec_t now,
+    AcmeBudgetVerdict *ret) {
+        return budget_change(
+            inv, a, &(BudgetChange){.event = EVENT_ORDER, .names = names, .exempt = exempt}, now, ret);
 }
 
 int acme_budget_note_certificate(const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t now) {
-        return budget_change(inv, a, &(BudgetChange) { .event = EVENT_CERTIFICATE, .names = names }, now, NULL);
+        return budget_change(inv, a, &(BudgetChange){.event = EVENT_CERTIFICATE, .names = names}, now, NULL);
 }
 
-int acme_budget_note_failed_validation(const Inventory *inv, const AcmeConfig *a, const char *identifier,
-                                       usec_t now) {
-        return budget_change(inv, a, &(BudgetChange) { .event = EVENT_FAILED_VALIDATION, .identifier = identifier },
-                             now, NULL);
+int acme_budget_note_failed_validation(
+    const Inventory *inv, const AcmeConfig *a, const char *identifier, usec_t now) {
+        return budget_change(
+            inv, a, &(BudgetChange){.event = EVENT_FAILED_VALIDATION, .identifier = identifier}, now, NULL);
 }
 
-int acme_budget_note_rate_limited(const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t until,
-                                  const char *detail) {
-        return budget_change(inv, a,
-                             &(BudgetChange) { .event = EVENT_RATE_LIMITED, .names = names, .until = until,
-                                               .detail = detail },
-                             now_realtime(), NULL);
+int acme_budget_note_rate_limited(
+    const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t until, const char *detail) {
+        return budget_change(
+            inv, a,
+            &(BudgetChange){.event = EVENT_RATE_LIMITED, .names = names, .until = until, .detail = detail},
+            now_realtime(), NULL);
 }

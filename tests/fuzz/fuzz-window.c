@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char text[512], buf[WINDOW_FORMAT_MAX];
         WindowList w, again;
-        usec_t start, end, now = (usec_t) 1800000000 * USEC_PER_SEC;
+        usec_t start, end, now = (usec_t)1800000000 * USEC_PER_SEC;
 
         if (size >= sizeof(text))
                 return 0;
@@ -29,7 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         assert(window_parse(buf, &again) == 0);
         assert(again.n == w.n);
         for (size_t i = 0; i < w.n; i++)
-                assert(again.w[i].days == w.w[i].days && again.w[i].start == w.w[i].start && again.w[i].end == w.w[i].end);
+                assert(
+                    again.w[i].days == w.w[i].days && again.w[i].start == w.w[i].start &&
+                    again.w[i].end == w.w[i].end);
         for (int zone = 0; zone < 2; zone++) {
                 setenv("TZ", zone ? "Europe/Berlin" : "UTC0", 1);
                 tzset();
