@@ -212,6 +212,8 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
         if (r >= 0 && (!resp.location || acme_parse_order(resp.json, o) < 0))
                 r = -EPROTO;
         if (r < 0 && acme_problem_is(&resp.problem, "rateLimited")) {
+                /* The problem verbatim first, then the deferral (the error the set records). */
+                (void) acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order, "newOrder failed");
                 r = rate_limited(s, c, &resp);
                 acme_response_done(&resp);
                 return r;
