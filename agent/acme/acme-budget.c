@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "acme-budget.h"
 #include "fd-util.h"
-#include "install.h"
 #include "log.h"
 
 static const char *const acme_limit_table[_ACME_LIMIT_MAX] = {
@@ -430,6 +432,38 @@ static AcmeBudgetTimes *keyed_get(AcmeBudgetTimes **l, size_t *n, const char *ke
         return &m[(*n)++];
 }
 
+/* Replace `path` by `text` through a temporary file and rename(), without fsync: a budget is advisory,
+ * and a file torn by a power cut reads as an empty budget (with a warning), while two fsyncs per order
+ * and per certificate would sit on the path of every issuance. */
+static int write_replace(const char *path, const char *text) {
+        _cleanup_free_ char *tmp = NULL;
+        size_t n = strlen(text);
+        ssize_t k;
+        int fd, r = 0;
+
+        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (size_t off = 0; r == 0 && off < n; off += (size_t)k) {
+                k = write(fd, text + off, n - off);
+                if (k < 0 && errno != EINTR)
+                        r = -errno;
+                else if (k < 0)
+                        k = 0;
+        }
+        if (r == 0 && fchmod(fd, 0600) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
+        return r;
+}
+
 static int budget_save(const Inventory *inv, const AcmeConfig *a, const AcmeBudget *b, usec_t now) {
         _cleanup_free_ char *path = NULL, *text = acme_budget_format(b, a, now);
         int r;
@@ -440,13 +474,7 @@ static int budget_save(const Inventory *inv, const AcmeConfig *a, const AcmeBudg
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
         if (r >= 0)
-                r = install_file(&(InstallFile){
-                    .path = path,
-                    .data = text,
-                    .size = strlen(text),
-                    .mode = 0600,
-                    .uid = (uid_t)-1,
-                    .gid = (gid_t)-1});
+                r = write_replace(path, text);
         if (r < 0)
                 log_warning_errno(
                     r, "[acme \"%s\"] cannot save the rate-limit budget in %s: %m, ignoring", a->name, path);
