@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "acme-budget.h"
 #include "acme.h"
 #include "dns-persist.h"
 #include "gnutls-util.h"
@@ -146,6 +147,39 @@ static int profile_check(AcmeSession *s, const CertConfig *c, const char *profil
                                offered);
 }
 
+/* The server refused the order for a rate limit (urn:ietf:params:acme:error:rateLimited): no order for
+ * these names until its Retry-After (an hour without one), remembered in the budget so that the planner
+ * defers the set until then. Returns -EDQUOT. */
+static int rate_limited(AcmeSession *s, const CertConfig *c, const AcmeResponse *resp) {
+        usec_t until = now_realtime() + (resp->has_retry_after ? resp->retry_after : USEC_PER_HOUR);
+        char when[32];
+
+        (void) acme_budget_note_rate_limited(acme_session_inventory(s), acme_session_config(s), c->names, until,
+                                             resp->problem.detail);
+        return log_error_errno(-EDQUOT, "[acme \"%s\"] %s: rate-limited: the server refused the order (rateLimited: %s); "
+                                        "next order from %s",
+                               acme_session_config(s)->name, c->name, resp->problem.detail ?: "no detail",
+                               format_timestamp_iso(when, sizeof(when), until));
+}
+
+/* A new order must fit the budgets of acme-budget.h; it is counted as it is sent. Returns 0, or -EDQUOT
+ * (logged) when it would exceed one. */
+static int budget_order(AcmeSession *s, const CertConfig *c, const char *replaces) {
+        char why[ACME_BUDGET_VERDICT_MAX];
+        AcmeBudgetVerdict v;
+        int r;
+
+        r = acme_budget_take_order(acme_session_inventory(s), acme_session_config(s), c->names, replaces != NULL,
+                                   now_realtime(), &v);
+        if (r < 0)
+                return log_error_errno(r, "[acme \"%s\"] %s: cannot read the rate-limit budget: %m",
+                                       acme_session_config(s)->name, c->name);
+        if (r > 0)
+                return 0;
+        return log_error_errno(-EDQUOT, "[acme \"%s\"] %s: rate-limited: %s", acme_session_config(s)->name, c->name,
+                               acme_budget_verdict_format(&v, why, sizeof(why)));
+}
+
 static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, char **ret_url, AcmeOrder *o) {
         const char *profile = cert_profile(acme_session_inventory(s), c);
         _cleanup_free_ char *payload = NULL;
@@ -170,7 +204,7 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
                 return -ENOMEM;
 
         r = acme_post(s, acme_session_directory(s)->new_order, payload, 0, &resp);
-        if (r < 0 && replaces && resp.status >= 400 && resp.status < 500) {
+        if (r < 0 && replaces && resp.status >= 400 && resp.status < 500 && !acme_problem_is(&resp.problem, "rateLimited")) {
                 /* The server would not take `replaces` (already replaced, unknown): order without it. */
                 log_notice("[acme \"%s\"] %s: the server refused replaces=%s (%s), ordering without it", acme_session_config(s)->name,
                            c->name, replaces, resp.problem.detail ?: resp.problem.type ?: "no detail");
@@ -179,6 +213,13 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
         }
         if (r >= 0 && (!resp.location || acme_parse_order(resp.json, o) < 0))
                 r = -EPROTO;
+        if (r < 0 && acme_problem_is(&resp.problem, "rateLimited")) {
+                /* The problem verbatim first, then the deferral (the error the set records). */
+                (void) acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order, "newOrder failed");
+                r = rate_limited(s, c, &resp);
+                acme_response_done(&resp);
+                return r;
+        }
         if (r < 0) {
                 r = acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order, "newOrder failed");
                 if (profile && acme_problem_is(&resp.problem, "unauthorized"))
@@ -223,6 +264,9 @@ static int fetch_authz(AcmeSession *s, Pending *p, AcmeResponse *resp) {
 static int authz_failed(AcmeSession *s, const CertConfig *c, const Pending *p) {
         const AcmeProblem *e = &p->authz.challenge_error;
 
+        if (e->type || status_is(p->authz.status, "invalid"))
+                (void) acme_budget_note_failed_validation(acme_session_inventory(s), acme_session_config(s),
+                                                          p->authz.identifier, now_realtime());
         if (e->type)
                 return log_error_errno(-EPROTO, "[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s", acme_session_config(s)->name,
                                        c->name, challenge_type_to_string(acme_session_config(s)->challenge), p->authz.identifier, e->type,
@@ -649,7 +693,9 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key,
                 }
         }
         if (!url) {
-                r = new_order(s, c, replaces, &url, &o);
+                r = budget_order(s, c, replaces);
+                if (r >= 0)
+                        r = new_order(s, c, replaces, &url, &o);
                 if (r < 0)
                         goto out;
                 (void) order_state_save(s, c->name, url, c->names);
@@ -672,6 +718,10 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key,
                         r = 0; /* nothing to do but ask again */
                 else if (status_is(o.status, "valid")) {
                         r = download_chain(s, c, o.certificate, ret);
+                        /* A renewal that names what it replaces (ARI) does not count against duplicates. */
+                        if (r >= 0 && !replaces)
+                                (void) acme_budget_note_certificate(acme_session_inventory(s), acme_session_config(s),
+                                                                    c->names, now_realtime());
                         if (r >= 0 && resumed && !chain_matches_key(ret, key)) {
                                 log_info("[acme \"%s\"] %s: the resumed order was finalized with another key, ordering "
                                          "again",

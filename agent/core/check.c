@@ -7,6 +7,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "acme-budget.h"
 #include "ca-pki.h"
 #include "ca-rotate.h"
 #include "caa.h"
@@ -410,7 +411,8 @@ static void drop_state_problems(CertFacts *f) {
         for (size_t i = 0; i < f->n_problems; i++) {
                 Problem p = f->problems[i];
 
-                if (p.code == PROBLEM_DEPLOY_FAILED || p.code == PROBLEM_RENEWAL_FAILING) {
+                if (p.code == PROBLEM_DEPLOY_FAILED || p.code == PROBLEM_RENEWAL_FAILING ||
+                    p.code == PROBLEM_RATE_LIMITED) {
                         free(p.message);
                         continue;
                 }
@@ -480,7 +482,10 @@ static bool inputs_changed_since_issued(
     const Inventory *inv, const CertConfig *c, const CertState *st, const CertFacts *f, usec_t now) {
         char fp[65];
 
-        if (!st || !st->issued_inputs || policy_recent_issues(st, f, now) <= POLICY_LOOP_ISSUES)
+        /* Hashed only when a loop guard could hold the set back: an inventory or its files changed since
+         * the last issuance make a renewal worth trying again. */
+        if (!st || !st->issued_inputs ||
+            (policy_recent_issues(st, f, now) <= POLICY_LOOP_ISSUES && !policy_renewal_ineffective(st, f)))
                 return false;
         return check_inputs_fingerprint(inv, c, fp) < 0 || strcmp(fp, st->issued_inputs) != 0;
 }
@@ -512,28 +517,58 @@ static int add_loop_problem(const Inventory *inv, const CertConfig *c, const Cer
                                       p->action == PLAN_BACKOFF ? format_timestamp_iso(life, sizeof(life), p->retry) : "now");
 }
 
+/* Whether an order for c now would exceed a rate-limit budget of its ACME server: 1 with when it frees up
+ * and which budget, 0, or -ENOMEM. */
+static int rate_limit(const Inventory *inv, const CertConfig *c, usec_t now, usec_t *ret_until, char *why,
+                      size_t size) {
+        _cleanup_(acme_budget_freep) AcmeBudget *b = NULL;
+        const AcmeConfig *a = inventory_find_acme(inv, c->issuer_name);
+        AcmeBudgetVerdict v;
+        int r;
+
+        if (!a)
+                return 0;
+        r = acme_budget_load(inv, a, &b);
+        if (r < 0)
+                return r;
+        if (acme_budget_check(b, a, c->names, false, now, &v))
+                return 0;
+        acme_budget_verdict_format(&v, why, size);
+        *ret_until = v.until;
+        return 1;
+}
+
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
         CheckResult *res = &rep->results[i];
         const CertConfig *c = res->cert;
         const CertState *st = rep->states ? &rep->states[i] : NULL;
         CertFacts *f = res->facts;
-        char when[32];
+        char when[32], limit[ACME_BUDGET_VERDICT_MAX];
         int r, held = inputs_held(inv, c, st);
+        PlanInput in;
         Plan *p;
 
         if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
                 return -ENOMEM;
         p = &rep->plans[i];
-        *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
-                                        .state = st, .held = held > 0, .held_changed = held < 0,
-                                        .ca_rotated = res->ca_rotated,
-                                        .ca_reissue_at = res->ca_reissue_at,
-                                        .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
-                                        .renew_before = cert_renew_before(inv, c),
-                                        .warn_before = cert_warn_before(inv, c),
-                                        .critical_before = cert_critical_before(inv, c) },
-                         flags, now);
+        in = (PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f, .state = st,
+                           .held = held > 0, .held_changed = held < 0, .ca_rotated = res->ca_rotated,
+                           .ca_reissue_at = res->ca_reissue_at,
+                           .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
+                           .renew_before = cert_renew_before(inv, c), .warn_before = cert_warn_before(inv, c),
+                           .critical_before = cert_critical_before(inv, c), .window = cert_window(inv, c) };
+        *p = policy_plan(&in, flags, now);
+        /* An ACME renewal wanted now: would its order exceed a rate-limit budget? Then plan it again with
+         * the time that budget frees up. */
+        if (p->action == PLAN_RENEW && c->issuer == ISSUER_ACME &&
+            rate_limit(inv, c, now, &in.rate_limited_until, limit, sizeof(limit)) > 0) {
+                in.rate_limit_why = limit;
+                *p = policy_plan(&in, flags, now);
+        }
         drop_state_problems(f);
+        if (p->rate_limited &&
+            cert_facts_add_problem(f, PROBLEM_RATE_LIMITED, "%s: %s", c->issuer_name, limit) < 0)
+                return -ENOMEM;
         if (!st)
                 return 0;
         if (st->deploy_failed) {

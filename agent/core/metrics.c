@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acme-budget.h"
 #include "install.h"
 #include "log.h"
 #include "macro.h"
@@ -221,4 +222,52 @@ void metrics_warn_directory(const char *path, int r) {
         else
                 log_warning_errno(
                     r, "metrics-file %s: cannot look at its directory: %m; no metrics are written", path);
+}
+
+int metrics_render_budgets(const MetricsBudget *b, size_t n, char **text) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        char *t;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs(*text ?: "", f);
+        put_header(f, "certherd_acme_budget_remaining",
+                   "What is left of a rate-limit budget of the ACME server (limit: orders, duplicates, "
+                   "failed-validations); absent when the budget is off.");
+        for (size_t i = 0; i < n; i++)
+                for (AcmeLimit l = 0; l < ACME_LIMIT_SERVER; l++) {
+                        if (b[i].remaining[l] < 0)
+                                continue;
+                        fputs("certherd_acme_budget_remaining{acme=\"", f);
+                        put_label_value(f, b[i].acme);
+                        fprintf(f, "\",limit=\"%s\"} %ld\n", acme_limit_to_string(l), b[i].remaining[l]);
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        t = TAKE_PTR(buf);
+        free(*text);
+        *text = t;
+        return 0;
+}
+
+int metrics_append_budgets(const Inventory *inv, usec_t now, char **text) {
+        _cleanup_free_ MetricsBudget *b = calloc(inv->n_acme ?: 1, sizeof(MetricsBudget));
+        int r;
+
+        if (!b)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_acme; i++) {
+                _cleanup_(acme_budget_freep) AcmeBudget *budget = NULL;
+
+                r = acme_budget_load(inv, inv->acme[i], &budget);
+                if (r < 0)
+                        return r;
+                b[i].acme = inv->acme[i]->name;
+                for (AcmeLimit l = 0; l < ACME_LIMIT_SERVER; l++)
+                        b[i].remaining[l] = acme_budget_remaining(budget, inv->acme[i], l, now);
+        }
+        return metrics_render_budgets(b, inv->n_acme, text);
 }

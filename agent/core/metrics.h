@@ -46,6 +46,20 @@ typedef struct MetricsCa {
 int metrics_render(const CheckReport *rep, const MetricsState *st, const MetricsCa *cas, size_t n_cas,
                    usec_t last_pass, usec_t now, char **ret);
 
+/* What is left of each rate-limit budget of an ACME server (acme-budget.h), indexed by AcmeLimit up to
+ * ACME_LIMIT_SERVER; -1: that budget is off. */
+typedef struct MetricsBudget {
+        const char *acme;
+        long remaining[3];
+} MetricsBudget;
+
+/* certherd_acme_budget_remaining{acme="…",limit="orders|duplicates|failed-validations"}: how many more
+ * new orders, certificates for the most used name set, failed validations of the most failed name, fit
+ * now. Appended to *text (a metrics_render() text), HELP and TYPE always. Returns 0 or -ENOMEM. */
+int metrics_render_budgets(const MetricsBudget *b, size_t n, char **text);
+/* The same from the budgets saved for every [acme] section of inv. */
+int metrics_append_budgets(const Inventory *inv, usec_t now, char **text);
+
 /* Write `text` to `path` atomically with mode 0644 (install_file: temp file, fsync, rename), so the
  * collector never reads half a file. The directory must exist. Returns 0 or -errno. */
 int metrics_write(const char *path, const char *text);

@@ -10,6 +10,9 @@
 Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, const RenewJob *j) {
         Outcome o = {.name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY};
 
+        if (j && j->result == -EDQUOT) /* deferred at the last moment for a rate limit (acme-budget.h) */
+                return (Outcome) { .name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY,
+                                   .error = j->error };
         if (j) {
                 /* A job held aside says "failed" in the pass that held it; later passes say "held". */
                 if (j->result < 0)
@@ -60,8 +63,11 @@ Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, cons
                     .error = st->last_error,
                     .looping = plan->looping,
                     .recent_issues = plan->recent_issues};
-        else
+        else {
                 o.when = plan->due;
+                if (plan->window_wait || plan->rate_limited) /* wanted: say that it waits, and for when */
+                        o.error = plan->wait_why;
+        }
         return o;
 }
 
@@ -72,7 +78,9 @@ static void render_line(const Outcome *o, OutcomeFlags flags, FILE *f) {
                 format_timestamp_iso(when, sizeof(when), o->when);
         switch (o->kind) {
         case OUTCOME_NOT_DUE:
-                if (o->when == USEC_INFINITY)
+                if (o->error)
+                        fprintf(f, "%s: not now: %s\n", o->name, o->error);
+                else if (o->when == USEC_INFINITY)
                         fprintf(f, "%s: not due\n", o->name);
                 else
                         fprintf(f, "%s: not due (renews from %s)\n", o->name, when);

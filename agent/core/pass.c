@@ -100,6 +100,11 @@ int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flag
         if (r < 0)
                 return r;
         p = &rep->plans[i];
+        /* Maintenance windows: the guard is worth a notice; a wait, once per run of the timer. */
+        if (p->window_guard)
+                log_notice("%s: %s", rep->results[i].cert->name, p->wait_why);
+        else if ((p->window_wait || p->rate_limited) && !flags.daemon)
+                log_info("%s: %s", rep->results[i].cert->name, p->wait_why);
         if (p->alert.emit) {
                 log_expiry(rep->results[i].cert, rep->results[i].facts);
                 st->alert_level = p->alert.level;
@@ -138,8 +143,9 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
         if (!j->deploy_only)
                 replace(&st->held_inputs, j->held && check_inputs_fingerprint(inv, j->cert, fp) >= 0 ? strdup(fp) : NULL);
 
-        /* Cut short by SIGTERM (the ACME order stays saved and is resumed): not a failed attempt. */
-        if (!j->deploy_only && j->result == -ECANCELED)
+        /* Cut short by SIGTERM (the ACME order stays saved and is resumed), or deferred for a rate limit
+         * before ordering (the next plan says until when): not a failed attempt. */
+        if (!j->deploy_only && (j->result == -ECANCELED || j->result == -EDQUOT))
                 return;
         if (!j->deploy_only) {
                 st->last_attempt = started;
@@ -254,6 +260,8 @@ static int metrics_render_write(const Inventory *inv, const CheckReport *rep, us
         if (r >= 0)
                 r = metrics_render(rep, ms, cas, cas_rep->n_cas, now, now, &text);
         if (r >= 0)
+                r = metrics_append_budgets(inv, now, &text);
+        if (r >= 0)
                 r = metrics_write(inv->agent.metrics_file, text);
         return r;
 }
@@ -356,7 +364,7 @@ int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pa
                         pass_save(inv, rep, i);
                 pl = &rep->plans[i];
                 /* ARI: the ACME server may want a renewal before policy does (network: asked only here). */
-                if (pl->action == PLAN_NONE && c->issuer == ISSUER_ACME) {
+                if (pl->action == PLAN_NONE && c->issuer == ISSUER_ACME && pl->window_open) {
                         if (!ari)
                                 ari = acme_ari_set_new(inv);
                         if (acme_ari_set_due(ari, c, now)) {

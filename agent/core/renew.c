@@ -548,6 +548,10 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
         }
         if (!kept) {
                 r = issue(inv, c, j->current, now, acme, &is);
+                if (r == -EDQUOT) { /* not ordered: a rate-limit budget is spent (said above) */
+                        j->error = strdup(log_last_error());
+                        return r;
+                }
                 if (r < 0)
                         return fail(j, r, "could not issue a certificate (see above)");
                 /* An ACME server issues seconds after the batch began, and may not backdate notBefore. */

@@ -67,6 +67,13 @@ static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
         char step[32];
 
         json_object_set_new(o, "next_renewal", rep->plans ? time_or_null(next_renewal(&rep->plans[i])) : json_null());
+        /* The maintenance window open now or next; null: no windows. */
+        json_object_set_new(o, "next_window",
+                            rep->plans && rep->plans[i].window_end != USEC_INFINITY
+                                    ? json_pack("{s:o, s:o, s:b}", "start", time_or_null(rep->plans[i].window_start), "end",
+                                                time_or_null(rep->plans[i].window_end), "open",
+                                                rep->plans[i].window_open)
+                                    : json_null());
         json_object_set_new(o, "profile", st && st->profile ? json_string(st->profile) : json_null());
         if (st && st->failures > 0)
                 json_object_set_new(o, "last_renewal",
@@ -272,6 +279,24 @@ static void table_notes(const CheckReport *rep, FILE *f) {
         }
 }
 
+/* "window nginx: open until 2026-12-08T04:00:00Z" / "window nginx: next 2026-12-08T02:00:00Z to …" for the
+ * sets with maintenance windows. */
+static void window_lines(const CheckReport *rep, FILE *f) {
+        for (size_t i = 0; rep->plans && i < rep->n_results; i++) {
+                const Plan *p = &rep->plans[i];
+                char a[32], b[32];
+
+                if (p->window_end == USEC_INFINITY)
+                        continue;
+                format_timestamp_iso(a, sizeof(a), p->window_start);
+                format_timestamp_iso(b, sizeof(b), p->window_end);
+                if (p->window_open)
+                        fprintf(f, "window %s: open until %s\n", rep->results[i].cert->name, b);
+                else
+                        fprintf(f, "window %s: next %s to %s\n", rep->results[i].cert->name, a, b);
+        }
+}
+
 int report_table(const CheckReport *rep, FILE *f, bool color) {
         int wname = 4;
 
@@ -308,6 +333,7 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
                 table_row(f, color, wname, name, rep->cas[i].facts, "-", "-");
         }
         table_notes(rep, f);
+        window_lines(rep, f);
         summary(rep, f);
         return ferror(f) ? -EIO : 0;
 }

@@ -577,7 +577,8 @@ static int manager_pass(Manager *m, bool all) {
                 if (p->next < deadline)
                         deadline = p->next;
                 m->rt[i].due = p->action == PLAN_BACKOFF ? p->retry : p->action == PLAN_HELD ? USEC_INFINITY : p->due;
-                if (p->action == PLAN_NONE && c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now)
+                if (p->action == PLAN_NONE && c->issuer == ISSUER_ACME && m->rt[i].ari_next <= now &&
+                    p->window_open) /* ARI too waits for a maintenance window */
                         m->ari[m->n_ari++] = i;
                 else if (c->issuer == ISSUER_ACME && m->rt[i].ari_next < deadline)
                         deadline = m->rt[i].ari_next;

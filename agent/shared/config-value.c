@@ -503,6 +503,14 @@ static int set_duration_or_zero(
         return 0;
 }
 
+static int set_window(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        return window_parse(value, field) < 0 ? -EINVAL : 0;
+}
+
+static int set_rate(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+        return rate_parse(value, field) < 0 ? -EINVAL : 0;
+}
+
 static int set_seconds(
                 _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
         return config_parse_seconds(value, field) < 0 ? -EINVAL : 0;
@@ -625,6 +633,8 @@ bool config_persist_issuer_is_valid(const char *s) {
         return config_dns_name_is_valid(s) && s[0] != '*';
 }
 
+#define EXPECT_WINDOW "weekly windows such as 'Mon..Fri 02:00-04:00, Sat 10:00-12:00' (up to 8), or always"
+#define EXPECT_RATE "COUNT/PERIOD such as 300/3h, or 0 for no limit"
 #define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
 
 /* key, setter, field offset, what a valid value looks like (for messages), optional check */
@@ -641,6 +651,7 @@ static const ConfigKey agent_keys[] = {
         KEY("metrics-file", set_string, AGENT(metrics_file), NULL, NULL),
         KEY("hook-timeout", set_duration, AGENT(hook_timeout), EXPECT_DURATION, NULL),
         KEY("pkcs11-module", set_list, AGENT(pkcs11_modules), NULL, NULL),
+        KEY("window", set_window, AGENT(window), EXPECT_WINDOW, NULL),
 };
 
 #define ACME(f) offsetof(AcmeConfig, f)
@@ -664,6 +675,9 @@ static const ConfigKey acme_keys[] = {
         KEY("pkcs11-pin-file", set_string, ACME(pkcs11_pin_file), NULL, NULL),
         KEY("initial-backoff", set_seconds, ACME(initial_backoff), EXPECT_SECONDS, NULL),
         KEY("max-retry-duration", set_seconds, ACME(max_retry_duration), EXPECT_SECONDS, NULL),
+        KEY("max-orders", set_rate, ACME(max_orders), EXPECT_RATE, NULL),
+        KEY("max-duplicates", set_rate, ACME(max_duplicates), EXPECT_RATE, NULL),
+        KEY("max-failed-validations", set_rate, ACME(max_failed_validations), EXPECT_RATE, NULL),
 };
 
 #define CA(f) offsetof(CaConfig, f)
@@ -720,6 +734,7 @@ static const ConfigKey cert_keys[] = {
             "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
         KEY("crl", set_list, CERT(crl), NULL, NULL),
         KEY("profile", set_string, CERT(profile), EXPECT_PROFILE, config_profile_is_valid),
+        KEY("window", set_window, CERT(window), EXPECT_WINDOW, NULL),
         KEY("chain", set_string, CERT(chain), NULL, NULL),
         KEY("leaf", set_string, CERT(leaf), NULL, NULL),
         KEY("combined", set_string, CERT(combined), NULL, NULL),

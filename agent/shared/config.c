@@ -674,3 +674,7 @@ const char *cert_profile(const Inventory *inv, const CertConfig *c) {
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {
         return c && c->renew_before.set ? c->renew_before : inv->agent.renew_before;
 }
+
+const WindowList *cert_window(const Inventory *inv, const CertConfig *c) {
+        return c && c->window.set ? &c->window : &inv->agent.window;
+}

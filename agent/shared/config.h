@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -70,6 +71,27 @@ typedef struct Threshold {
         unsigned lifetime_divisor;
 } Threshold;
 
+/* Maintenance windows: weekly, in local time. `window = Mon..Fri 02:00-04:00, Sat 10:00-12:00`. */
+#define WINDOWS_MAX 8
+typedef struct Window {
+        uint32_t days : 7;   /* bit 0: Sunday … bit 6: Saturday */
+        uint32_t start : 11; /* minutes after local midnight, 0..1439 */
+        uint32_t end : 11;   /* 1..1440; at or before start: on the next day */
+} Window;
+
+typedef struct WindowList {
+        bool set;  /* given (else [agent]'s applies) */
+        uint8_t n; /* 0: always open ("always", or never given) */
+        Window w[WINDOWS_MAX];
+} WindowList;
+
+/* A budget over a sliding period: `max-orders = 300/3h`; "0" (count 0): no limit. */
+typedef struct RateLimit {
+        bool set;
+        unsigned count;
+        usec_t period;
+} RateLimit;
+
 typedef struct AgentConfig {
         char *state_directory; /* default: $STATE_DIRECTORY, else /var/lib/certherd */
         char *pin_directory;   /* default /run/certherd/pins */
@@ -79,6 +101,7 @@ typedef struct AgentConfig {
         Threshold critical_before; /* default 7d */
         Threshold renew_before;    /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
         usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
+        WindowList window;         /* the sets' maintenance windows by default; none: always */
         char *file;                /* where [agent] was first given; NULL when never */
         unsigned line;
 } AgentConfig;
@@ -103,6 +126,11 @@ typedef struct AcmeConfig {
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
         usec_t hook_timeout;       /* of dns-hook: [agent]'s, copied by config_validate() */
+        /* What certherd counts against the server's rate limits (acme-budget.c); !set: Let's Encrypt's
+         * published limits, see acme_budget_limits(). */
+        RateLimit max_orders;
+        RateLimit max_duplicates;
+        RateLimit max_failed_validations;
         char *file;                /* where the section was (first) defined */
         unsigned line;
 } AcmeConfig;
@@ -160,6 +188,7 @@ typedef struct CertConfig {
         char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
         char **crl;       /* CRL files to check the certificate against (default: its internal CA's crl) */
         char *profile;    /* ACME profile; NULL: the [acme] section's (see cert_profile()) */
+        WindowList window; /* renewals and deploys only inside; !set: [agent]'s (see cert_window()) */
         /* Further outputs, each optional (NULL), installed with key and certificate as one generation
          * (install_set): the intermediates alone, the leaf alone, key + leaf + chain in one PEM, and
          * PKCS#12 (which needs pkcs12_password_file). */
@@ -241,6 +270,20 @@ Threshold cert_renew_before(const Inventory *inv, const CertConfig *c);
 usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c);
 /* The ACME profile to order `c` under: its own `profile`, else its [acme] section's; NULL: none. */
 const char *cert_profile(const Inventory *inv, const CertConfig *c);
+/* The maintenance windows of `c`: its own `window`, else [agent]'s. */
+const WindowList *cert_window(const Inventory *inv, const CertConfig *c);
+/* "always", or windows "[DAY[..DAY][,…] ]HH:MM-HH:MM" separated by commas (config-schedule.c). -EINVAL,
+ * -E2BIG beyond WINDOWS_MAX. */
+int window_parse(const char *s, WindowList *ret);
+/* The window open at `now` (*ret_start ≤ now < *ret_end) or else the next one to open. No windows:
+ * 0 and USEC_INFINITY (always open). Local time, by TZ. */
+int window_next(const WindowList *l, usec_t now, usec_t *ret_start, usec_t *ret_end);
+bool window_open(const WindowList *l, usec_t now);
+char *window_format(const WindowList *l, char *buf, size_t size);
+#define WINDOW_FORMAT_MAX 256
+/* "300/3h" or "0" (off). */
+int rate_parse(const char *s, RateLimit *ret);
+
 /* Resolve a threshold against a lifetime [not_before, not_after]. */
 usec_t threshold_resolve(Threshold t, usec_t lifetime);
 

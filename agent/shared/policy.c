@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,84 @@ static usec_t min_usec(usec_t a, usec_t b) {
         return a < b ? a : b;
 }
 
+/* When the certificate reaches critical-before; 0 when it has (or there is no usable certificate). */
+static usec_t critical_at(const PlanInput *in, usec_t lifetime) {
+        const CertFacts *f = in->facts;
+        usec_t crit;
+
+        if (!f || !f->parsed)
+                return 0;
+        crit = threshold_resolve(in->critical_before, lifetime);
+        return f->not_after > crit ? f->not_after - crit : 0;
+}
+
+/* A time `t` outside every window moves to the next window's start, unless that is at or after `limit`
+ * (critical-before: the guard). Returns the time the action may happen. */
+static usec_t window_shift(const WindowList *w, usec_t t, usec_t limit) {
+        usec_t start, end;
+
+        if (window_next(w, t, &start, &end) < 0 || start <= t || start >= limit)
+                return t;
+        return start;
+}
+
+/* Maintenance windows over a plan made without them. */
+static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, usec_t now, Plan *p) {
+        usec_t limit = critical_at(in, lifetime), t;
+        char start[32], crit[32];
+
+        if (!in->window || in->window->n == 0 || window_next(in->window, now, &p->window_start, &p->window_end) < 0)
+                return;
+        p->window_open = p->window_start <= now;
+        if (flags.force)
+                return;
+        format_timestamp_iso(start, sizeof(start), p->window_start);
+        format_timestamp_iso(crit, sizeof(crit), limit);
+        switch (p->action) {
+        case PLAN_RENEW:
+        case PLAN_DEPLOY:
+                if (p->window_start <= now)
+                        return;
+                if (p->action == PLAN_RENEW && p->window_start >= limit) {
+                        p->window_guard = true;
+                        snprintf(p->wait_why, sizeof(p->wait_why),
+                                 "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
+                                 renew_reason_to_string(p->why), start,
+                                 limit <= now ? "and the certificate is already inside critical-before"
+                                              : "after the certificate reaches critical-before at ",
+                                 limit <= now ? "" : crit);
+                        return;
+                }
+                snprintf(p->wait_why, sizeof(p->wait_why), "%s%s%s waits for the maintenance window at %s",
+                         p->action == PLAN_RENEW ? "renewal (" : "deploy",
+                         p->action == PLAN_RENEW ? renew_reason_to_string(p->why) : "",
+                         p->action == PLAN_RENEW ? ")" : "", start);
+                p->action = PLAN_NONE;
+                p->why = RENEW_REASON_NONE;
+                p->due = p->window_start;
+                p->window_wait = true;
+                return;
+        case PLAN_BACKOFF:
+                /* A retry of a renewal is held to a window like the renewal; a deploy has no guard (its
+                 * certificate is already installed). */
+                t = window_shift(in->window, p->retry, p->why != RENEW_REASON_NONE ? limit : USEC_INFINITY);
+                if (t != p->retry) {
+                        p->retry = t;
+                        p->window_wait = true;
+                        format_timestamp_iso(start, sizeof(start), t);
+                        snprintf(p->wait_why, sizeof(p->wait_why),
+                                 "the next attempt waits for the maintenance window at %s", start);
+                }
+                return;
+        case PLAN_NONE:
+                if (p->due != USEC_INFINITY && p->due > now)
+                        p->due = window_shift(in->window, p->due, limit);
+                return;
+        default:
+                return;
+        }
+}
+
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         static const CertState zero = {};
         const CertState *st = in->state ?: &zero;
@@ -217,7 +296,7 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         AlertState as = { .level = st->alert_level, .last = st->alert_last };
         usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
         Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY,
-                   .due_why = RENEW_REASON_NONE };
+                   .due_why = RENEW_REASON_NONE, .window_end = USEC_INFINITY, .window_open = true };
         bool rotated;
 
         p.alert = policy_alert(f, in->warn_before, in->critical_before, &as, now);
@@ -251,7 +330,8 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         /* The loop guards (see POLICY_LOOP_ISSUES): they matter only while a renewal is wanted. */
         p.recent_issues = policy_recent_issues(st, f, now);
         if (p.why != RENEW_REASON_NONE && !flags.force) {
-                p.ineffective = p.why == RENEW_REASON_BROKEN && policy_renewal_ineffective(st, f);
+                p.ineffective = p.why == RENEW_REASON_BROKEN && policy_renewal_ineffective(st, f) &&
+                                !in->issued_inputs_changed;
                 p.looping = p.recent_issues > POLICY_LOOP_ISSUES && !in->issued_inputs_changed;
         }
 
@@ -287,6 +367,15 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                         p.retry = at;
                 } else
                         p.action = PLAN_DEPLOY;
+        }
+        plan_window(in, flags, lifetime, now, &p);
+        if (p.action == PLAN_RENEW && in->rate_limited_until > now) {
+                p.action = PLAN_NONE;
+                p.why = RENEW_REASON_NONE;
+                p.due = in->rate_limited_until;
+                p.rate_limited = true;
+                p.window_guard = false;
+                snprintf(p.wait_why, sizeof(p.wait_why), "rate-limited: %s", in->rate_limit_why ?: "");
         }
 
         if (p.action == PLAN_RENEW || p.action == PLAN_DEPLOY)

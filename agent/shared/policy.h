@@ -120,10 +120,19 @@ typedef struct PlanInput {
                                  * missing/expired/broken */
         usec_t ca_reissue_at;   /* when a rotated CA's overlap ends and its leaves move (ca rotate); 0: at once */
         bool issued_inputs_changed; /* state->issued_inputs is set and the inputs differ from it now (the
-                                     * caller hashed them; only needed once the loop guard could trip) */
+                                     * caller hashed them; only needed once a loop guard could trip): the
+                                     * inventory or its files changed, so a renewal may fix what the last
+                                     * one did not */
         Threshold renew_before;
         Threshold warn_before;
         Threshold critical_before;
+        const WindowList *window; /* maintenance windows (cert_window()); NULL or none: always open */
+        /* An order now would exceed a rate-limit budget of its ACME server (acme-budget.h), which frees up
+         * then: a renewal waits until then, --force or not, whatever the window or the guard say — the
+         * server would refuse it (a budget of 0 turns it off). 0: no limit in the way. `rate_limit_why`
+         * says which budget. */
+        usec_t rate_limited_until;
+        const char *rate_limit_why;
 } PlanInput;
 
 typedef struct Plan {
@@ -140,6 +149,17 @@ typedef struct Plan {
         bool ineffective;        /* the last renewal left the problem that caused it: backing off */
         bool looping;            /* HELD by the loop guard: issued too often, until the inputs change */
         unsigned recent_issues;  /* automatic issuances within the guard's window */
+        /* Maintenance windows: renewals and deploys happen only inside one (not --force), unless waiting
+         * for the next one would let the certificate reach critical-before (the guard). */
+        usec_t window_start;  /* the window open now (≤ now) or the next one; 0: no windows */
+        usec_t window_end;    /* its end; USEC_INFINITY: no windows */
+        bool window_open;     /* now is inside a window (or there are none) */
+        bool window_wait;     /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
+                               * (or BACKOFF, retry moved to a window) */
+        bool window_guard;    /* renewed outside a window: the next one opens too late */
+        bool rate_limited;    /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
+                               * time it frees up */
+        char wait_why[256];   /* for the journal: why it waits (window, rate limit) or why the guard renews */
 } Plan;
 
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);

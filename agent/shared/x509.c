@@ -45,6 +45,7 @@ static const struct {
         [PROBLEM_CRL_EXPIRED] = { "crl-expired", SEVERITY_CRITICAL },
         [PROBLEM_CAA_MISMATCH] = { "caa-mismatch", SEVERITY_WARNING },
         [PROBLEM_CRL_INVALID] = { "crl-invalid", SEVERITY_CRITICAL },
+        [PROBLEM_RATE_LIMITED] = { "rate-limited", SEVERITY_WARNING },
 };
 
 DEFINE_STRING_TABLE_TO_STRING(severity, Severity, severity_table, _SEVERITY_MAX)

@@ -47,6 +47,7 @@ typedef enum ProblemCode {
         PROBLEM_CRL_EXPIRED,     /* a CRL past its nextUpdate, or unusable (check) */
         PROBLEM_CAA_MISMATCH,    /* published CAA would make the ACME CA refuse this account or method (check) */
         PROBLEM_CRL_INVALID,     /* a CRL file with no CRL signed by the set's issuer (check) */
+        PROBLEM_RATE_LIMITED,    /* a due ACME renewal waits for a rate-limit budget or the server's Retry-After */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1756,6 +1757,107 @@ static void test_thresholds_scale(void **state) {
         inventory_free(inv);
 }
 
+/* Maintenance windows: the grammar, its rendering, and the next window in local time. */
+static void test_windows(void **state) {
+        static const struct {
+                const char *in, *out;
+        } good[] = {
+                { "Mon..Fri 02:00-04:00", "Mon..Fri 02:00-04:00" },
+                { "mon..fri 02:00-04:00, Sat,Sun 10:00-12:00", "Mon..Fri 02:00-04:00, Sat..Sun 10:00-12:00" },
+                { "Fri..Mon 22:00-02:00", "Mon,Fri..Sun 22:00-02:00" },
+                { "Mon,Wed 00:00-24:00", "Mon,Wed 00:00-24:00" },
+                { "03:00-05:00", "03:00-05:00" },
+                { "always", "always" },
+        };
+        static const char *const bad[] = { "", "Mon", "Mon 2:00-04:00", "Mon 02:00-02:00", "Mon 24:00-01:00",
+                                           "Mon 02:00-24:01", "Mon 02:60-03:00", "Mox 02:00-03:00",
+                                           "Mon..Fri 02:00-04:00,", "Mon 02:00-04:00 Tue", "Mon.Fri 02:00-04:00",
+                                           "Mon 02:00-03:00, Mon 02:00-03:00, Mon 02:00-03:00, Mon 02:00-03:00, "
+                                           "Mon 02:00-03:00, Mon 02:00-03:00, Mon 02:00-03:00, Mon 02:00-03:00, "
+                                           "Mon 02:00-03:00" };
+        char buf[WINDOW_FORMAT_MAX];
+        WindowList w;
+        usec_t start, end, t;
+        Inventory *inv;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                assert_int_equal(window_parse(good[i].in, &w), 0);
+                assert_string_equal(window_format(&w, buf, sizeof(buf)), good[i].out);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_true(window_parse(bad[i], &w) < 0);
+
+        /* Friday 2027-01-15 08:00 UTC. */
+        t = (usec_t) 1800000000 * USEC_PER_SEC;
+        setenv("TZ", "UTC0", 1);
+        tzset();
+        assert_int_equal(window_parse("Mon..Fri 02:00-04:00", &w), 0);
+        assert_int_equal(window_next(&w, t, &start, &end), 0);
+        assert_true(start == t + 2 * USEC_PER_DAY + 18 * USEC_PER_HOUR); /* Monday 02:00 */
+        assert_true(end == start + 2 * USEC_PER_HOUR);
+        assert_false(window_open(&w, t));
+        assert_true(window_open(&w, start) && !window_open(&w, end));
+        /* Crossing midnight: Friday 22:00 to Saturday 02:00, still open on Saturday at 01:00. */
+        assert_int_equal(window_parse("Fri 22:00-02:00", &w), 0);
+        assert_int_equal(window_next(&w, t + 17 * USEC_PER_HOUR, &start, &end), 0);
+        assert_true(start == t + 14 * USEC_PER_HOUR && end == t + 18 * USEC_PER_HOUR);
+        /* In local time: 02:00 in Berlin is 01:00 UTC in winter, 00:00 UTC in summer (DST from 2027-03-28). */
+        setenv("TZ", "Europe/Berlin", 1);
+        tzset();
+        assert_int_equal(window_parse("Mon 02:00-04:00", &w), 0);
+        assert_int_equal(window_next(&w, t, &start, &end), 0);
+        assert_true(start == t + 2 * USEC_PER_DAY + 17 * USEC_PER_HOUR);
+        assert_int_equal(window_next(&w, t + 10 * USEC_PER_WEEK, &start, &end), 0); /* after 2027-03-28 */
+        assert_true(start == t + 10 * USEC_PER_WEEK + 2 * USEC_PER_DAY + 16 * USEC_PER_HOUR);
+        /* No windows: always open. */
+        assert_int_equal(window_parse("always", &w), 0);
+        assert_int_equal(window_next(&w, t, &start, &end), 0);
+        assert_true(start == 0 && end == USEC_INFINITY);
+        setenv("TZ", "UTC0", 1);
+        tzset();
+
+        /* [agent] gives the default, a set its own or "always". */
+        inv = parse_ok("[agent]\nwindow = Sat 02:00-04:00\n[certificate \"a\"]\ncertificate = /a\n"
+                       "[certificate \"b\"]\ncertificate = /b\nwindow = always\n"
+                       "[certificate \"c\"]\ncertificate = /c\nwindow = Sun 01:00-02:00\n");
+        assert_string_equal(window_format(cert_window(inv, inventory_find_cert(inv, "a")), buf, sizeof(buf)),
+                            "Sat 02:00-04:00");
+        assert_int_equal(cert_window(inv, inventory_find_cert(inv, "b"))->n, 0);
+        assert_string_equal(window_format(cert_window(inv, inventory_find_cert(inv, "c")), buf, sizeof(buf)),
+                            "Sun 01:00-02:00");
+        inventory_free(inv);
+        assert_error("[certificate \"a\"]\ncertificate = /a\nwindow = Mon 25:00-26:00\n",
+                     "test.conf:3: invalid value 'Mon 25:00-26:00' for window: expected weekly windows such as "
+                     "'Mon..Fri 02:00-04:00, Sat 10:00-12:00' (up to 8), or always");
+}
+
+static void test_rate_limits(void **state) {
+        RateLimit r;
+        Inventory *inv;
+        const AcmeConfig *a;
+
+        assert_int_equal(rate_parse("300/3h", &r), 0);
+        assert_true(r.set && r.count == 300 && r.period == 3 * USEC_PER_HOUR);
+        assert_int_equal(rate_parse("0", &r), 0);
+        assert_true(r.set && r.count == 0);
+        assert_true(rate_parse("5", &r) < 0);
+        assert_true(rate_parse("5/", &r) < 0);
+        assert_true(rate_parse("5/0s", &r) < 0);
+        assert_true(rate_parse("/3h", &r) < 0);
+        assert_true(rate_parse("99999999/1h", &r) < 0);
+        inv = parse_ok("[acme \"le\"]\ndirectory = https://x/dir\nmax-orders = 2/1h\nmax-duplicates = 0\n"
+                       "max-failed-validations = 5/1h\n");
+        a = inventory_find_acme(inv, "le");
+        assert_non_null(a);
+        assert_true(a->max_orders.count == 2 && a->max_orders.period == USEC_PER_HOUR);
+        assert_true(a->max_duplicates.set && a->max_duplicates.count == 0);
+        assert_true(a->max_failed_validations.count == 5);
+        inventory_free(inv);
+        assert_error("[acme \"le\"]\ndirectory = https://x/dir\nmax-orders = lots\n",
+                     "test.conf:3: invalid value 'lots' for max-orders: expected COUNT/PERIOD such as 300/3h, or 0 "
+                     "for no limit");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_design_example),
@@ -1790,6 +1892,8 @@ int main(void) {
                 cmocka_unit_test(test_pki_names),
                 cmocka_unit_test(test_outputs),
                 cmocka_unit_test(test_thresholds_scale),
+                cmocka_unit_test(test_windows),
+                cmocka_unit_test(test_rate_limits),
         };
 
         /* Files written here must not be group-writable: run as root, config_load() refuses those. */

@@ -226,6 +226,25 @@ static void test_directory_check(void **state) {
         assert_int_equal(metrics_directory_check("/dev/null/x.prom"), -ENOTDIR);
 }
 
+/* Rate-limit budgets: appended to a rendered text, one sample per budget that is on, labels escaped. */
+static void test_render_budgets(void **state) {
+        const MetricsBudget b[] = { { .acme = "le", .remaining = { 298, 4, -1 } }, { .acme = "a\"b", .remaining = { 0, -1, 5 } } };
+        char *text = strdup("certherd_x 1\n");
+
+        assert_non_null(text);
+        assert_int_equal(metrics_render_budgets(b, 2, &text), 0);
+        assert_string_equal(text,
+                            "certherd_x 1\n"
+                            "# HELP certherd_acme_budget_remaining What is left of a rate-limit budget of the ACME server "
+                            "(limit: orders, duplicates, failed-validations); absent when the budget is off.\n"
+                            "# TYPE certherd_acme_budget_remaining gauge\n"
+                            "certherd_acme_budget_remaining{acme=\"le\",limit=\"orders\"} 298\n"
+                            "certherd_acme_budget_remaining{acme=\"le\",limit=\"duplicates\"} 4\n"
+                            "certherd_acme_budget_remaining{acme=\"a\\\"b\",limit=\"orders\"} 0\n"
+                            "certherd_acme_budget_remaining{acme=\"a\\\"b\",limit=\"failed-validations\"} 5\n");
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_render_exact),
@@ -234,6 +253,7 @@ int main(void) {
                 cmocka_unit_test(test_render_escaping),
                 cmocka_unit_test(test_write),
                 cmocka_unit_test(test_directory_check),
+                cmocka_unit_test(test_render_budgets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,7 +195,8 @@ static void trust_freep(gnutls_x509_trust_list_t *t) {
 /* Severities as DESIGN.md §4 lists them, independent of x509.c's table. */
 static Severity contract_severity(const char *code) {
         if (streq(code, "expiry-warning") || streq(code, "key-permissions") || streq(code, "usage-missing") ||
-            streq(code, "renewal-failing") || streq(code, "crl-expiring") || streq(code, "caa-mismatch"))
+            streq(code, "renewal-failing") || streq(code, "crl-expiring") || streq(code, "caa-mismatch") ||
+            streq(code, "rate-limited"))
                 return SEVERITY_WARNING;
         return SEVERITY_CRITICAL;
 }
@@ -206,6 +207,7 @@ static const char *const contract_codes[] = {
         "weak-signature", "key-permissions", "usage-missing",   "chain-order",
         "deploy-failed",   "renewal-failing",
         "revoked",         "crl-expiring",    "crl-expired",     "caa-mismatch",    "crl-invalid",
+        "rate-limited",
 };
 
 static bool facts_has(const CertFacts *f, const char *code) {
