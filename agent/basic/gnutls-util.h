@@ -36,7 +36,7 @@ DEFINE_GNUTLS_FREEP(x509_crq, gnutls_x509_crq_t, gnutls_x509_crq_deinit)
 #define _cleanup_pubkey_ _cleanup_(pubkey_freep)
 #define _cleanup_x509_crq_ _cleanup_(x509_crq_freep)
 
-/* Map a GnuTLS error code to a negative errno, as STYLE.md rule 3 asks. */
+/* Map a GnuTLS error code to a negative errno, as docs/architecture.md, conventions 3 asks. */
 int errno_from_gnutls(int r);
 
 /* data as a datum (not copied): -EBADMSG when there is none, or more than a GnuTLS size (32 bits) can

@@ -12,7 +12,7 @@
 #include "log.h"
 #include "message-id.h"
 
-/* The only mutable globals besides main.c's arg_* (STYLE.md rule 7). */
+/* The only mutable global but the SIGTERM latch: the log target and level (docs/architecture.md, conventions 7). */
 static LogTarget log_target = LOG_TARGET_AUTO;
 static int log_max_level = LOG_INFO;
 

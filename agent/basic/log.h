@@ -6,7 +6,7 @@
 
 #include "macro.h"
 
-/* The one logging path (STYLE.md rule 6). Under journald (stderr is $JOURNAL_STREAM) entries go to the
+/* The one logging path (docs/architecture.md, conventions 6). Under journald (stderr is $JOURNAL_STREAM) entries go to the
  * journal with structured fields; otherwise one line per message to stderr. */
 
 typedef enum LogTarget {
@@ -66,7 +66,7 @@ CertEvent cert_event_from_string(const char *s) _pure_;
 const char *cert_event_message_id(CertEvent e) _pure_;
 int cert_event_priority(CertEvent e) _pure_;
 
-/* A journal event of DESIGN.md §6: MESSAGE_ID, PRIORITY, CERTHERD_CERT=cert, plus `fields`, a
+/* A journal event of docs/journal.md: MESSAGE_ID, PRIORITY, CERTHERD_CERT=cert, plus `fields`, a
  * NULL-terminated list of "CERTHERD_X=value" strings (may be NULL). Returns 0 or -errno. */
 int log_cert_event(CertEvent e, const char *cert, const char *const *fields, const char *fmt, ...)
         _printf_(4, 5);

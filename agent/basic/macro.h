@@ -106,7 +106,7 @@ bool strv_equal(char *const *a, char *const *b);
 int reterr_set(char **reterr, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* The index of s in table[0..n) (NULL entries never match), or -EINVAL: the one lookup behind every
- * x_from_string() (STYLE.md rule 12). */
+ * x_from_string() (docs/architecture.md, conventions 12). */
 int string_table_lookup(const char *const *table, size_t n, const char *s);
 /* The same over a table of structs, a name among other facts: `first` points at the name field of entry
  * 0, `stride` is the size of an entry. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* The MESSAGE_IDs of DESIGN.md §6 (contract). Made once with `systemd-id128 new`; never change one.
+/* The MESSAGE_IDs of docs/journal.md (contract). Made once with `systemd-id128 new`; never change one.
  * units/certherd.catalog documents each; tests/unit/test-log.c checks the two agree. */
 #define CERTHERD_MESSAGE_EXPIRY_WARNING     "ec5c4415c34d45ca91a2906f05b5f0a5"
 #define CERTHERD_MESSAGE_EXPIRY_CRITICAL    "7f90082d532f47f093d06e382bd61530"

@@ -11,7 +11,7 @@
 #include "pin.h"
 #include "time-util.h"
 
-/* What an internal CA has issued (issue 11): one index per CA, STATE/ca/NAME/index.json, written
+/* What an internal CA has issued: one index per CA, STATE/ca/NAME/index.json, written
  * atomically under an flock of STATE/ca/NAME/index.lock (the daemon, a timer run and `certherd ca revoke`
  * may all touch it; each holder opens its own descriptor, so threads of one process exclude each other
  * too). Also the compromised-keys list, STATE/compromised-keys.json: the SPKI pins of keys revoked with

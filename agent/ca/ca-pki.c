@@ -409,7 +409,7 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         r = x509_load_crts(data, size, &l.crts, &l.n);
         if (r < 0)
                 return log_error_errno(r, "%s holds no certificate", path);
-        /* A file's key or a token's (issue 12). */
+        /* A file's key or a token's. */
         r = ca_load_key(ca, &key);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot load its key %s (run: certherd ca init %s --csr): %m",

@@ -10,7 +10,7 @@
 #include "config.h"
 #include "time-util.h"
 
-/* issue 11 (items 5-7): the internal CA as a PKI: intermediates and their chain, a CA whose signer is
+/* The internal CA as a PKI: intermediates and their chain, a CA whose signer is
  * offline (a request out, the certificate back in), signing requests made elsewhere, and rotating a CA
  * with an overlap. The crypto is ca.c's; this module handles the CA files around it. */
 

@@ -895,9 +895,9 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if (stat(ca->certificate, &st) >= 0 || stat(ca->key, &st) >= 0)
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to overwrite a CA",
                                        ca->name, stat(ca->key, &st) >= 0 ? ca->key : ca->certificate);
-        /* issue 11: an intermediate is signed by its parent, which must exist with its key at hand (an
+        /* An intermediate is signed by its parent, which must exist with its key at hand (an
          * offline parent signs a request instead: ca init --csr, then ca import). The parent's key may be
-         * in a token (issue 12). */
+         * in a token. */
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
 

@@ -27,7 +27,7 @@ int ca_make_root(gnutls_x509_privkey_t key, const char *common_name, usec_t vali
 int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
                          gnutls_x509_crt_t *ret);
 
-/* issue 11: what a CA certificate (root or intermediate) is made of. */
+/* What a CA certificate (root or intermediate) is made of. */
 typedef struct CaParams {
         const char *common_name;
         const char *subject;       /* [ca] subject in the inventory's DN syntax; NULL: CN = common_name */
@@ -40,7 +40,7 @@ typedef struct CaParams {
 /* A CA certificate for `key`: self-signed when parent is NULL, else signed by parent/parent_key (never
  * outliving it; authority key id = the parent's subject key id). basicConstraints CA:TRUE with
  * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints.
- * Both keys are abstract (issue 12): either may be in a PKCS#11 token. */
+ * Both keys are abstract: either may be in a PKCS#11 token. */
 int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
                gnutls_x509_crt_t *ret);
 
@@ -86,7 +86,7 @@ int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privke
  * (`ca import`). Returns 0 or -errno (logged). */
 int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret);
 
-/* issue 11: the pathLenConstraint of `ca`: path-length when set, else room for the [ca] sections below it
+/* The pathLenConstraint of `ca`: path-length when set, else room for the [ca] sections below it
  * (parent = ca) in the inventory: 0 for a CA that signs leaves only. */
 int ca_path_length(const Inventory *inv, const CaConfig *ca);
 
@@ -99,7 +99,7 @@ int ca_common_name(const CaConfig *ca, char **ret);
  * certificate and key must be readable. Path length and name constraints as configured. Returns 0, -EEXIST, or -errno (logged). */
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now);
 
-/* For other signers of this CA (CRLs, issue 11): the digest that goes with the CA's key, and its key id
+/* For other signers of this CA (CRLs): the digest that goes with the CA's key, and its key id
  * as an authority key identifier (subject key id, else the SHA-1 key id over its public key). */
 gnutls_digest_algorithm_t ca_sign_digest(gnutls_privkey_t key);
 int ca_authority_key_id(gnutls_x509_crt_t ca_crt, uint8_t *id, size_t *size);

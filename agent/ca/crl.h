@@ -14,7 +14,7 @@
 #include "time-util.h"
 #include "x509.h"
 
-/* Certificate revocation lists (issue 11): signing an internal CA's CRL and keeping it from lapsing, and
+/* Certificate revocation lists: signing an internal CA's CRL and keeping it from lapsing, and
  * reading CRLs to tell whether a certificate is revoked.
  *
  * An internal CA with `crl = PATH` has its CRL re-signed when half of its validity (crl-validity) has

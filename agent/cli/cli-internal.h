@@ -13,7 +13,7 @@
 #include "macro.h"
 #include "pin.h"
 
-/* Exit codes of DESIGN.md §4 (contract). */
+/* Exit codes of docs/cli.md (contract). */
 enum {
         EXIT_OK = 0,
         EXIT_WARNING = 1,

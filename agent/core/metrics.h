@@ -24,7 +24,7 @@ typedef struct MetricsCa {
         const char *name;
         usec_t not_after;
         bool parsed;
-        usec_t crl_next_update; /* nextUpdate of its crl (issue 11); 0: no crl, or it cannot be read */
+        usec_t crl_next_update; /* nextUpdate of its crl; 0: no crl, or it cannot be read */
 } MetricsCa;
 
 /* Render the text exposition format (version 0.0.4, what the textfile collector reads): for each metric

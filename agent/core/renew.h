@@ -9,7 +9,7 @@
 #include "time-util.h"
 #include "x509.h"
 
-/* The act pipeline (DESIGN.md §1): issue → validate → install → deploy (units, signal, exec hook) →
+/* The act pipeline (docs/architecture.md): issue → validate → install → deploy (units, signal, exec hook) →
  * verify → publish pins, each step with its journal event. What is due, and what the outcome means for
  * the saved state, is the pass's (pass.h); this only acts. */
 

@@ -6,7 +6,7 @@
 
 #include "check.h"
 
-/* Presenting a CheckReport: the JSON object of DESIGN.md §4 (contract), the plain lines of `check` and
+/* Presenting a CheckReport: the JSON object of docs/json.md (contract), the plain lines of `check` and
  * the table of `status`. Writes to `f` only; returns 0 or -errno. */
 
 int report_json(const CheckReport *rep, FILE *f);

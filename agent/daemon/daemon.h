@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* `certherd run` (DESIGN.md §1, STYLE.md rule 8): the sd-event loop around the same pipeline the one-shot
+/* `certherd run` (docs/architecture.md, conventions 8): the sd-event loop around the same pipeline the one-shot
  * commands run. One realtime timer armed for the earliest deadline over all certificates (alert,
  * renewal, retry), inotify on the directories of every watched file, SIGHUP to re-read the inventory,
  * SIGTERM to stop, sd_notify READY/STATUS/RELOADING/STOPPING and the watchdog. Renewals run on a worker

@@ -142,7 +142,7 @@ static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
                 return section_error(
                     reterr, SECTION_CA, c->name, c->file, c->line,
                     "pkcs11-pin-file is for key = pkcs11:…, not a key file");
-        /* issue 11: an intermediate names its signer; the chain of parents must end in a root. */
+        /* An intermediate names its signer; the chain of parents must end in a root. */
         for (size_t depth = 0; p && p->parent; depth++) {
                 const CaConfig *next = inventory_find_ca(inv, p->parent);
 
@@ -242,7 +242,7 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                 return section_error(
                     reterr, SECTION_CERT, c->name, c->file, c->line, "issuer '%s' needs names",
                     issuer_display(issuer, sizeof(issuer), c));
-        /* issue 11: an ACME server validates DNS names and IPs only. */
+        /* An ACME server validates DNS names and IPs only. */
         for (size_t i = 0; c->issuer == ISSUER_ACME && c->names && c->names[i]; i++)
                 if (config_name_type(c->names[i]) == NAME_URI || config_name_type(c->names[i]) == NAME_EMAIL)
                         return section_error(
@@ -332,7 +332,7 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
             config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
 
-/* issue 11: a name outside its CA's permitted-names would be refused at each renewal: say so now. */
+/* A name outside its CA's permitted-names would be refused at each renewal: say so now. */
 static int warn_permitted(Inventory *inv, const CertConfig *c) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         char where[256];
@@ -352,7 +352,7 @@ static int warn_permitted(Inventory *inv, const CertConfig *c) {
 
 /* Public ACME CAs stopped putting clientAuth in their certificates (Let's Encrypt since 2026-02-11): a
  * set that needs it from an ACME issuer works until its next renewal, whose certificate renew.c then
- * refuses (usage-missing). Say so when the inventory is read, long before that day (issue 13 item 3). */
+ * refuses (usage-missing). Say so when the inventory is read, long before that day. */
 static int warn_client_usage(Inventory *inv, const CertConfig *c) {
         char where[256];
 

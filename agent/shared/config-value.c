@@ -768,7 +768,7 @@ const ConfigKey *config_key_find(SectionKind kind, const char *key) {
         return NULL;
 }
 
-/* issue 11: the kinds of names a client certificate carries, name constraints, and subjects. */
+/* The kinds of names a client certificate carries, name constraints, and subjects. */
 
 NameType config_name_type(const char *s) {
         if (!s)

@@ -7,7 +7,7 @@
 
 #include "time-util.h"
 
-/* Private to config*.c: what each key of the inventory (DESIGN.md §3) accepts, i.e. the key tables,
+/* Private to config*.c: what each key of the inventory (docs/inventory.md) accepts, i.e. the key tables,
  * their setters and the value grammar, plus the section index. No I/O and no file:line (config.c adds
  * that); kept apart from config.c only so that both files stay a readable size. */
 

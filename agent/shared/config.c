@@ -492,7 +492,7 @@ static char *pack_string(char **p, const char *s) {
 
 /* inv->certs[i] and its strings in one allocation; a string that the previous or next set has in the same
  * field is shared with them instead: a daemon holds every set as long as it runs, and two dozen small
- * chunks per set cost more in malloc headers and rounding than their text (issue 9). The index is pointed
+ * chunks per set cost more in malloc headers and rounding than their text. The index is pointed
  * at the new struct. Returns 0 or -errno (then inv->certs[i] is unchanged). */
 static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert_string_fields)]) {
         const CertConfig *c = inv->certs[i], *next = i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL;

@@ -9,7 +9,7 @@
 #include "macro.h"
 #include "time-util.h"
 
-/* The inventory of DESIGN.md §3 (contract). config_load() parses the main file and then every
+/* The inventory of docs/inventory.md (contract). config_load() parses the main file and then every
  * conf.d/<name>.conf files beside it in lexical order: a later key wins, a later section of the same name merges.
  * Unknown sections and keys are errors; every error is one line "FILE:LINE: message". */
 
@@ -62,7 +62,7 @@ typedef enum ChallengeType {
 /* A "before expiry" threshold: an absolute duration or a percentage of the certificate's lifetime. */
 typedef struct Threshold {
         bool set;        /* given in the file (or a default applied) */
-        bool implicit;   /* the default applied, not given: renew-before then follows the lifetime (issue 13) */
+        bool implicit;   /* the default applied, not given: renew-before then follows the lifetime */
         bool is_percent;
         unsigned percent; /* 0..100 when is_percent */
         usec_t usec;      /* when !is_percent */
@@ -144,11 +144,11 @@ typedef struct CaConfig {
         usec_t validity;   /* default 90d */
         usec_t ca_validity; /* default 10y */
         char **export;     /* NULL-terminated, may be NULL */
-        char *crl;         /* PEM CRL certherd keeps signed (issue 11); NULL: none */
+        char *crl;         /* PEM CRL certherd keeps signed; NULL: none */
         usec_t crl_validity; /* thisUpdate..nextUpdate of that CRL; default 7d; re-signed at half */
         char **reload;     /* units reloaded after every new CRL */
         char *exec;        /* hook run after every new CRL */
-        char *parent;      /* issue 11: the [ca] that signs this one (an intermediate); NULL: a root */
+        char *parent;      /* The [ca] that signs this one (an intermediate); NULL: a root */
         char **permitted_names; /* nameConstraints permitted subtrees: DNS names (".x" = below x only) and
                                  * IP networks ADDR/PREFIX; NULL: unconstrained */
         int path_length;   /* basicConstraints pathLenConstraint; -1: unset (see ca_path_length()) */
@@ -165,7 +165,7 @@ typedef struct CertConfig {
         char *key;         /* optional for issuer=none */
         char *ca;          /* NULL: system trust store */
         char **names;      /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
-        char *subject;     /* issue 11: RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
+        char *subject;     /* RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
         IssuerKind issuer;  /* default none */
         char *issuer_name;  /* ACME or CA section name for acme:/ca: */
         Usage usage;        /* default server */
@@ -200,7 +200,7 @@ typedef struct CertConfig {
         char *file;
         unsigned line;
         /* config_load() keeps a set's strings in the allocation of the struct, or shares them with the
-         * next sets (Inventory.shared): the daemon holds every set as long as it runs (issue 9: idle RSS).
+         * next sets (Inventory.shared): the daemon holds every set as long as it runs (idle RSS).
          * The fields must not be freed or replaced then. Private to config.c. */
         bool packed;
 } CertConfig;
@@ -294,7 +294,7 @@ bool config_dns_name_is_valid(const char *s);
 bool config_ip_is_valid(const char *s);
 bool config_san_is_valid(const char *s);
 
-/* issue 11: the entries of `names` may also be "uri:URI" (e.g. uri:spiffe://example.org/api) and
+/* The entries of `names` may also be "uri:URI" (e.g. uri:spiffe://example.org/api) and
  * "email:ADDRESS" SANs, for client certificates. */
 typedef enum NameType {
         NAME_DNS,

@@ -25,7 +25,7 @@
  * Staging files have fixed names: recovery finds them from the record alone, and a record naming any
  * other file is refused, so a damaged record cannot make us rename an arbitrary file over a target. The
  * price: a stale staging file must be unlinked before O_EXCL can create it again. That is safe because
- * one certherd installs at a time (the state directory's lock, DESIGN.md section 8) and recovery has
+ * one certherd installs at a time (the state directory's lock, docs/operation.md) and recovery has
  * already removed every staging file a record knew of; O_EXCL refuses anything appearing in between.
  * Targets are never followed to read them for the backup, but for one case: a symbolic link of root's
  * (or ours) to a certificate of root's (or ours) is logged, and what it led to is kept (backup_link).

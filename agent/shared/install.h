@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Atomic, crash-safe installation of files and of certificate/key pairs (DESIGN.md §2, STYLE.md rule 10).
+/* Atomic, crash-safe installation of files and of certificate/key pairs (docs/architecture.md, conventions 10).
  *
  * Every file is written to a temporary file created with O_EXCL|O_NOFOLLOW in the target's directory
  * (opened with O_DIRECTORY, relative opens with openat), gets its owner and mode before any data, is

@@ -6,7 +6,7 @@
 
 #include "time-util.h"
 
-/* Telling dependents about a new certificate (DESIGN.md §2): exec hooks and signals here; systemd units
+/* Telling dependents about a new certificate (docs/architecture.md): exec hooks and signals here; systemd units
  * over D-Bus in notify-bus.h, deploy verification in notify-verify.h. Neither function here logs: each
  * returns a negative errno and, when reterr is non-NULL, a malloc'd one-line reason for the caller to log
  * and record. */

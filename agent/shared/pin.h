@@ -6,7 +6,7 @@
 
 #include "macro.h"
 
-/* SPKI SHA-256 pins (DESIGN.md §5, contract): base64 of SHA-256 over the DER SubjectPublicKeyInfo,
+/* SPKI SHA-256 pins (docs/pins.md, contract): base64 of SHA-256 over the DER SubjectPublicKeyInfo,
  * exactly what `curl --pinnedpubkey sha256//…` and SDK `pin_sha256` options take. Pure: no I/O. */
 
 #define PIN_SIZE 32
@@ -32,7 +32,7 @@ int pin_format(const uint8_t pin[PIN_SIZE], PinFormat f, char **ret);
  * Returns 0, or -EINVAL with *reterr (static string) saying why. */
 int pin_parse(const char *s, uint8_t ret[PIN_SIZE], const char **reterr);
 
-/* The <pin-directory>/<name>.json document of DESIGN.md §5 (contract): {"name", "pin_sha256",
+/* The <pin-directory>/<name>.json document of docs/pins.md (contract): {"name", "pin_sha256",
  * "next_pin_sha256"? (when next_pin is non-NULL), "not_after", "updated"}, newline-terminated. */
 int pin_render_json(const char *name, const uint8_t pin[PIN_SIZE], const uint8_t *next_pin, uint64_t not_after_usec,
                     uint64_t updated_usec, char **ret);

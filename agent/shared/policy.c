@@ -23,7 +23,7 @@ usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_be
         usec_t lifetime = not_after > not_before ? not_after - not_before : 0;
         usec_t before = threshold_resolve(renew_before, lifetime);
 
-        /* No renew-before given anywhere (issue 13): a third of the lifetime left, half of it for lifetimes
+        /* No renew-before given anywhere: a third of the lifetime left, half of it for lifetimes
          * under 10 days, so that a 6-day certificate renews with 3 days left and a twice-daily timer or an
          * ARI window still has several chances before expiry. */
         if (renew_before.implicit)

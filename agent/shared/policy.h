@@ -8,7 +8,7 @@
 #include "time-util.h"
 #include "x509.h"
 
-/* Decisions (DESIGN.md §1): pure functions of facts, configuration and a clock. No I/O, no logging. */
+/* Decisions (docs/architecture.md): pure functions of facts, configuration and a clock. No I/O, no logging. */
 
 typedef enum RenewReason {
         RENEW_REASON_NONE,     /* not due */
@@ -17,7 +17,7 @@ typedef enum RenewReason {
         RENEW_REASON_BROKEN,   /* a problem a new certificate fixes: key-mismatch, names, chain, weak, usage */
         RENEW_REASON_EXPIRED,
         RENEW_REASON_DUE,      /* inside the renew-before window */
-        RENEW_REASON_CA_ROTATED, /* issue 11: issued by an earlier generation of its internal CA */
+        RENEW_REASON_CA_ROTATED, /* Issued by an earlier generation of its internal CA */
         _RENEW_REASON_MAX,
         _RENEW_REASON_INVALID = -22,
 } RenewReason;
@@ -26,12 +26,12 @@ const char *renew_reason_to_string(RenewReason r) _pure_;
 
 /* When the renew-before window opens for a certificate valid [not_before, not_after]. A renew-before that
  * was not given (Threshold.implicit) opens it when a third of the lifetime is left, half of it for
- * lifetimes under 10 days (issue 13: 6-day certificates). The window never
+ * lifetimes under 10 days (6-day certificates). The window never
  * opens before a third of the lifetime has passed: a renew-before as long as the validity would otherwise
  * renew forever. */
 usec_t policy_renew_time(usec_t not_before, usec_t not_after, Threshold renew_before);
 
-/* A stable pseudo-random delay in [0, lifetime/20] for certificate `name` (DESIGN.md §2), so that many
+/* A stable pseudo-random delay in [0, lifetime/20] for certificate `name` (docs/architecture.md), so that many
  * certificates issued together do not all renew in the same second, yet short-lived ones stay on time. */
 usec_t policy_jitter(const char *name, usec_t not_before, usec_t not_after);
 
@@ -39,7 +39,7 @@ usec_t policy_jitter(const char *name, usec_t not_before, usec_t not_after);
  * and at a tenth of the certificate's lifetime (0: unknown). */
 usec_t policy_backoff(unsigned failures, usec_t lifetime);
 
-/* Alerts (issue 5): one event when a threshold is crossed, a reminder a day later while it lasts, the
+/* Alerts: one event when a threshold is crossed, a reminder a day later while it lasts, the
  * level rising warning → critical → expired; an expired certificate every hour. */
 typedef enum AlertLevel {
         ALERT_NONE,
@@ -72,7 +72,7 @@ RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, 
  * expiry thresholds (a leaf that lives hours is legitimately inside a 14-day warn window). */
 bool policy_issued_ok(const CertFacts *facts);
 
-/* The plan for one certificate set (issue 9: one decision layer). The same function decides for the
+/* The plan for one certificate set (one decision layer). The same function decides for the
  * daemon and for timer mode; what differs between the modes is in PlanFlags, and exactly one decision
  * depends on `daemon`: a failed deploy is retried at once by a one-shot run, after the backoff by the
  * daemon (a re-deploy costs the CA nothing; the timer's period is its backoff).
@@ -101,7 +101,7 @@ typedef enum PlanAction {
         PLAN_DEPLOY,  /* deploy the installed certificate again (its last deploy failed); no new issuance */
         PLAN_BACKOFF, /* a renewal or deploy is wanted, but the backoff after failures runs until plan.retry */
         PLAN_HELD,    /* a renewal is wanted, but the certificate issued last was refused and the inputs are
-                       * the same: no new order until the inventory or the files change (issue 10 item 20) */
+                       * the same: no new order until the inventory or the files change */
         _PLAN_ACTION_MAX,
         _PLAN_ACTION_INVALID = -22,
 } PlanAction;
@@ -115,7 +115,7 @@ typedef struct PlanInput {
         const CertState *state; /* saved state; NULL: none */
         bool held;              /* state->held_inputs matches the inputs now (the caller hashed them) */
         bool held_changed;      /* state->held_inputs is set but the inputs changed: retry without backoff */
-        bool ca_rotated;        /* issue 11: the leaf's issuer is not its internal CA's current certificate:
+        bool ca_rotated;        /* The leaf's issuer is not its internal CA's current certificate:
                                  * due from ca_reissue_at (like a broken set once there), after
                                  * missing/expired/broken */
         usec_t ca_reissue_at;   /* when a rotated CA's overlap ends and its leaves move (ca rotate); 0: at once */

@@ -175,7 +175,7 @@ void sandbox_warn(const Inventory *inv) {
         }
         if (inv->agent.metrics_file)
                 warn_path(writable, "metrics-file", inv->agent.metrics_file);
-        /* An internal CA's CRL is re-signed by the agent: a read-only one lapses (issue 11). */
+        /* An internal CA's CRL is re-signed by the agent: a read-only one lapses. */
         for (size_t i = 0; i < inv->n_ca; i++)
                 if (inv->ca[i]->crl)
                         warn_path(writable, inv->ca[i]->name, inv->ca[i]->crl);

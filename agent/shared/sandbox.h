@@ -5,7 +5,7 @@
 
 /* certherd.service runs with ProtectSystem=strict: it may write only its state and runtime directories
  * and the ReadWritePaths= of the unit and its drop-ins. A certificate it renews into another directory
- * would fail there, at 3 a.m.; `certherd check` says so beforehand (issue 6).
+ * would fail there, at 3 a.m.; `certherd check` says so beforehand.
  *
  * The paths the installed unit lets the agent write, NULL-terminated, or NULL (*ret) when no unit
  * file is installed (nothing to check). Returns 0 or -ENOMEM. */

@@ -446,7 +446,7 @@ static int facts_fill_names(CertFacts *f, gnutls_x509_crt_t crt) {
                         name = ip;
                         name_size = strlen(ip);
                 } else if (r == GNUTLS_SAN_URI || r == GNUTLS_SAN_RFC822NAME) {
-                        /* issue 11: as the inventory writes them, uri:… and email:… */
+                        /* As the inventory writes them, uri:… and email:… */
                         const char *pfx = r == GNUTLS_SAN_URI ? "uri:" : "email:";
 
                         memcpy(prefixed, pfx, strlen(pfx));
@@ -822,7 +822,7 @@ static char *pack_string(char **p, const char *s) {
 }
 
 /* The facts and their strings in one allocation: a set's facts stay as long as the daemon runs, and half a
- * dozen small chunks cost more in malloc's headers and rounding than their text (issue 9). NULL on OOM. */
+ * dozen small chunks cost more in malloc's headers and rounding than their text. NULL on OOM. */
 static CertFacts *facts_pack(const CertFacts *f) {
         size_t n_names = 0, size = sizeof(CertFacts);
         CertFacts *p;

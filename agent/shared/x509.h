@@ -13,7 +13,7 @@
 #include "pin.h"
 #include "time-util.h"
 
-/* Loading and inspecting certificates and keys (DESIGN.md §2, §4). Pure: callers read the files and
+/* Loading and inspecting certificates and keys (docs/architecture.md). Pure: callers read the files and
  * pass buffers; nothing here touches the disk (the system trust store loader aside, x509_trust_new). */
 
 typedef enum Severity {
@@ -24,7 +24,7 @@ typedef enum Severity {
         _SEVERITY_INVALID = -22,
 } Severity;
 
-/* Problem codes of DESIGN.md §4 (contract). */
+/* Problem codes of docs/problems.md (contract). */
 typedef enum ProblemCode {
         PROBLEM_UNREADABLE,
         PROBLEM_MALFORMED,
@@ -119,7 +119,7 @@ typedef struct CertFacts {
          * renewal records its key as compromised. */
         bool key_compromised;
         /* x509_inspect() keeps the strings above (subject … key_type, names) in the same allocation as the
-         * struct: a daemon holds one CertFacts per set (issue 9: idle RSS). Not for callers to set. */
+         * struct: a daemon holds one CertFacts per set (idle RSS). Not for callers to set. */
         bool packed;
 } CertFacts;
 

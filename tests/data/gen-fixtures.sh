@@ -11,7 +11,7 @@
 # Every case is OUTDIR/<case>.crt (PEM unless noted) and, where it has one, OUTDIR/<case>.key (mode
 # 0600 unless noted). OUTDIR/ca.crt is the root the tests trust, OUTDIR/inter.crt the intermediate.
 # For every certificate, key, CSR and public key file F that OpenSSL can read, F.pin.openssl holds the
-# pin of DESIGN.md §5 computed by the openssl pipeline (base64 and a newline).
+# pin of docs/pins.md computed by the openssl pipeline (base64 and a newline).
 # Expected problems assume: usage = server, warn-before 14d, critical-before 7d, trust = ca.crt, the
 # names listed, and now = the time of the test (shortly after this script ran).
 #
@@ -338,7 +338,7 @@ subjectKeyIdentifier = hash"
 cp "$work/self-signed.crt" "$out/self-signed.crt"
 install_key "$keys/other.key" self-signed.key
 
-# What `issuer = self` makes since issue 10: an end entity that is its own anchor, never a CA.
+# What `issuer = self` makes: an end entity that is its own anchor, never a CA.
 self_leaf_ext="basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
@@ -416,7 +416,7 @@ openssl pkey -in "$keys/p384.key" -pubout -out "$out/pub.pem"
 openssl pkey -in "$keys/leaf-rsa.key" -pubout -out "$out/pub-rsa.pem"
 openssl pkey -in "$keys/ed25519.key" -pubout -outform DER -out "$out/pub.der"
 
-# --- pins, by the openssl pipeline of DESIGN.md §5 ------------------------------------------------
+# --- pins, by the openssl pipeline of docs/pins.md ------------------------------------------------
 pin_of_spki() {
         openssl pkey -pubin -inform "$1" -outform DER | openssl dgst -sha256 -binary | base64
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* libFuzzer: the files of issue 11 certherd reads back — a CA's index (STATE/ca/NAME/index.json), the
+/* libFuzzer: the files of the internal CA certherd reads back — a CA's index (STATE/ca/NAME/index.json), the
  * compromised-keys list (STATE/compromised-keys.json) and a CRL (PEM or DER, from any peer's `crl =`).
  * Each parser either returns whole, checked data or refuses it — never a crash or a leak. The first byte
  * picks the parser. Seeds: corpus/ca-index/. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libFuzzer: a saved state file (STATE_DIR/certs/NAME.json). Whatever is in it, state_parse either
  * fills a CertState whose strings are clean lines and whose numbers are in range, or refuses it whole
- * (-EBADMSG) — never a crash or a leak (issue 10 item 14). Seeds: corpus/state/. */
+ * (-EBADMSG) — never a crash or a leak. Seeds: corpus/state/. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>

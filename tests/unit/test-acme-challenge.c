@@ -543,7 +543,7 @@ static void test_alpn_reverse_name(void **state) {
         assert_null(n);
 }
 
-/* Issue 10 item 7: whatever reaches a backend is a DNS name or IP address (no newline for nsupdate). */
+/* Whatever reaches a backend is a DNS name or IP address (no newline for nsupdate). */
 static void test_identifier_refused(void **state) {
         char hook[] = "/tmp/certherd-test-hook-XXXXXX", log[64];
         AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_DNS_01, .dns_hook = hook };

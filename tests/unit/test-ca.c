@@ -135,7 +135,7 @@ static void inspect_clean_full(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
         assert_int_equal(keygen_export_pem(key, &key_pem), 0);
         assert_int_equal(ca_export_pem(anchor, &anchor_pem), 0);
         assert_int_equal(x509_trust_new(anchor_pem.data, anchor_pem.size, &trust), 0);
-        /* fullchain: the leaf followed by its CA, as a certificate file is installed (DESIGN.md §3). */
+        /* fullchain: the leaf followed by its CA, as a certificate file is installed (docs/inventory.md). */
         assert_true(asprintf(&chain, "%.*s%.*s", (int) pem.size, (const char *) pem.data,
                              fullchain ? (int) anchor_pem.size : 0, (const char *) anchor_pem.data) >= 0);
 
@@ -600,7 +600,7 @@ static void test_self_sign(void **state) {
                 check_cn(self, leaf_names[0]);
                 check_sans(self, leaf_names);
                 check_eku(self, u);
-                /* An end entity: CA:FALSE and no keyCertSign (issue 10 item 9: with CA:TRUE, the service's
+                /* An end entity: CA:FALSE and no keyCertSign (with CA:TRUE, the service's
                  * key could mint certificates that every client trusting this one accepts). */
                 check_basic_constraints(self, false);
                 check_key_usage(self, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(kt->type) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
@@ -677,7 +677,7 @@ static void test_ca_subject(void **state) {
         assert_null(bad);
 }
 
-/* issue 11: an intermediate with path length and name constraints; its leaves chain to the root and
+/* An intermediate with path length and name constraints; its leaves chain to the root and
  * names outside the constraints are refused (-EPERM), as a verifier would refuse them. */
 static void test_intermediate_constraints(void **state) {
         char *permitted[] = { ".internal.example", "10.0.0.0/8", NULL };

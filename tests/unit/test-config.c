@@ -18,7 +18,7 @@
 #include "config-value.h"
 #include "config.h"
 
-/* DESIGN.md §3, verbatim: the contract must parse as written. */
+/* docs/inventory.md, verbatim: the contract must parse as written. */
 static const char design_example[] =
         "[agent]\n"
         "state-directory = /var/lib/certherd      ; default: $STATE_DIRECTORY when systemd sets it, else this\n"
@@ -413,7 +413,7 @@ static void test_syntax(_unused_ void **state) {
         assert_string_equal(inventory_find_cert(inv, "b")->certificate, "/b");
 }
 
-/* Issue 10 item 18: an indented line continues the previous key's value, joined with one space. */
+/* An indented line continues the previous key's value, joined with one space. */
 static void test_continuation(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
         CertConfig *c;
@@ -763,7 +763,7 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [ca \"c\"] pkcs11-pin-file is for key = pkcs11:…, not a key file");
 }
 
-/* Issue 12 item 3: the further outputs and their rules. */
+/* The further outputs and their rules. */
 static void test_outputs(_unused_ void **state) {
 #define OUT_HEAD "[certificate \"web\"]\ncertificate = /c\nkey = /k\n"
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -929,7 +929,7 @@ static void test_strings(_unused_ void **state) {
         assert_int_equal(challenge_type_from_string("dns"), _CHALLENGE_TYPE_INVALID);
 }
 
-/* Issue 10 item 22: a renew-before beyond two thirds of the lifetime is capped; say so at load time. */
+/* A renew-before beyond two thirds of the lifetime is capped; say so at load time. */
 static void test_renew_before_warnings(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
 
@@ -978,7 +978,7 @@ static void test_renew_before_warnings(_unused_ void **state) {
         assert_null(inv->warnings);
 }
 
-/* Issue 13 item 3: a set that needs clientAuth from an ACME CA is warned about at load time; one from an
+/* A set that needs clientAuth from an ACME CA is warned about at load time; one from an
  * internal CA, or a server certificate from ACME, is not. */
 static void test_client_usage_warning(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -1005,7 +1005,7 @@ static void test_client_usage_warning(_unused_ void **state) {
                             NULL });
 }
 
-/* Issue 13 item 1: profile in [acme] and per certificate (the certificate's wins); a token; only for ACME. */
+/* Profile in [acme] and per certificate (the certificate's wins); a token; only for ACME. */
 static void test_profile(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
 
@@ -1034,7 +1034,7 @@ static void test_profile(_unused_ void **state) {
                     "'ca:int'");
 }
 
-/* Issue 10 item 18: `names` of 100 DNS names, half on one long line, half on continuation lines. */
+/* `names` of 100 DNS names, half on one long line, half on continuation lines. */
 static void test_hundred_names(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_free_ char *text = malloc(20000);
@@ -1061,7 +1061,7 @@ static void test_hundred_names(_unused_ void **state) {
         assert_string_equal(c->key, "/k");
 }
 
-/* Issue 10 item 18: inih capped lines at 199 characters; a line may now be 65535 long. */
+/* inih capped lines at 199 characters; a line may now be 65535 long. */
 static void test_line_too_long(_unused_ void **state) {
         size_t size = 70000;
         _cleanup_free_ char *text = malloc(size);
@@ -1223,7 +1223,7 @@ static void scratch_done(Scratch *s) {
         assert_int_equal(system(cmd), 0);
 }
 
-/* issue 9: config_load() packs each set with its strings and shares what neighbouring sets repeat; every
+/* config_load() packs each set with its strings and shares what neighbouring sets repeat; every
  * field reads as before, lookups find the packed set, and ASan sees no leak or double free. */
 static void test_load_packed(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
@@ -1403,7 +1403,7 @@ static void test_load_errors(_unused_ void **state) {
         scratch_done(&s);
 }
 
-/* Issue 10 item 15: as root, an inventory file that another user owns or may write is refused (its
+/* As root, an inventory file that another user owns or may write is refused (its
  * exec = would run as root). */
 static void test_load_ownership(_unused_ void **state) {
         Inventory *inv = NULL;
@@ -1645,7 +1645,7 @@ static void test_hand_built(_unused_ void **state) {
         inventory_free(parsed);
 }
 
-/* issue 11: uri:/email: names, permitted-names (RFC 5280 / OpenSSL leading-dot reading), subjects. */
+/* uri:/email: names, permitted-names (RFC 5280 / OpenSSL leading-dot reading), subjects. */
 static void test_pki_names(void **state) {
         char *permitted[] = { ".internal.example", "corp.example", "10.0.0.0/8", "fd00::/8", NULL };
         char *dns_only[] = { "corp.example", NULL };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* ca-index and crl (issue 11): reason names in both spellings, serial normalisation, the index's strict
+/* ca-index and crl: reason names in both spellings, serial normalisation, the index's strict
  * parser and its round trip, the compromised-keys list, and CRLs signed here read back by our parser and
  * by OpenSSL (number, AKI, nextUpdate, revoked serials); the crl-expiring / crl-expired thresholds. */
 #include <errno.h>

@@ -67,7 +67,7 @@ static void assert_refused(const char *path, int error) {
         free(b.data);
 }
 
-/* The attack of issue 10 item 4: a FIFO at an input path hung every reader in open(2). */
+/* The attack of a FIFO at an input path hung every reader in open(2). */
 static void test_fifo(void **state) {
         _cleanup_free_ char *fifo = pathf("%s/fifo", root);
 
@@ -150,7 +150,7 @@ static void test_open_dir_plain(void **state) {
         assert_int_equal(open_dir_nofollow(rel, (mode_t) -1, &fd2), -ENOTDIR);
 }
 
-/* The attack of issue 10 item 5: the user who owns a directory on a target's path swaps a component for a
+/* The attack of the user who owns a directory on a target's path swaps a component for a
  * link to another service's directory; root's writes must not land there. */
 static void test_open_dir_untrusted_link(void **state) {
         _cleanup_free_ char *home = pathf("%s/home", root), *tls = pathf("%s/home/tls", root),

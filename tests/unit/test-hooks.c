@@ -132,7 +132,7 @@ static void test_exec_status(void **state) {
         assert_int_equal(spawn_run((char *[]) { path_of("noexec.sh"), NULL }, NULL, USEC_INFINITY, NULL), -EACCES);
 }
 
-/* Issue 10 item 12: a descriptor certherd holds without O_CLOEXEC (libcurl's socket pair; here a pipe at
+/* A descriptor certherd holds without O_CLOEXEC (libcurl's socket pair; here a pipe at
  * fd 50) must not reach the hook. Before: posix_spawn() handed it over. */
 static void test_exec_closes_fds(void **state) {
         _cleanup_free_ char *err = NULL;
@@ -173,7 +173,7 @@ static void test_exec_signal_state_reset(void **state) {
         assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
 }
 
-/* Issue 10 item 17: a hook that never returns, and the process it started, are gone shortly after the
+/* A hook that never returns, and the process it started, are gone shortly after the
  * timeout. Before: notify_exec() waited forever. */
 static void test_exec_timeout_kills_group(void **state) {
         _cleanup_free_ char *err = NULL, *cmd = NULL;
@@ -278,7 +278,7 @@ static void test_hook_timeout_config(void **state) {
 
 /* ---- notify_signal ------------------------------------------------------------------------------ */
 
-/* Issue 10 item 2: "4294967295" was read as long, passed "<= 1" and became kill(-1). */
+/* "4294967295" was read as long, passed "<= 1" and became kill(-1). */
 static void test_parse_pid(void **state) {
         static const struct {
                 const char *s;
@@ -375,7 +375,7 @@ static void test_signal_bad_pidfiles(void **state) {
         assert_non_null(strstr(err, "no such process"));
 }
 
-/* Issue 10 item 3: a pidfile the service user can write, naming a root process, is refused and the process
+/* A pidfile the service user can write, naming a root process, is refused and the process
  * survives; the service's own process is signalled. */
 static void test_signal_owner_rule(void **state) {
         _cleanup_free_ char *err = NULL;

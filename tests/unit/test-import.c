@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* import: the parsers of certbot's, acme.sh's and certmonger's files, the JWK account key import and the
- * inventory writer (issue 14). */
+ * inventory writer. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

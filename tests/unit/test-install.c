@@ -569,7 +569,7 @@ static void test_install_pair_symlinks(void **state) {
         pair_paths_free(&pp);
 }
 
-/* Issue 10 item 5: the service user owns a directory on the target's path and, between two installs,
+/* The service user owns a directory on the target's path and, between two installs,
  * swaps the target directory for a link to another service's directory. Root must write nothing there. */
 static void test_install_parent_swapped(void **state) {
         Fixture *fx = *state;
@@ -967,7 +967,7 @@ static void test_install_files_batch(void **state) {
         free(link);
 }
 
-/* Issue 10 item 14: the record is parsed strictly; only what install_pair() writes is acted on. */
+/* The record is parsed strictly; only what install_pair() writes is acted on. */
 static void test_record_parse_strict(void **state) {
 #define MAGIC "certherd-install-record 1\n"
 #define KEYS "key /etc/ssl/a.key\nkey-temp /etc/ssl/.a.key.certherd-new\n"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* keygen: every key type of DESIGN.md §3 is generated, recognised (and only as itself), exported as PKCS#8
+/* keygen: every key type of docs/inventory.md is generated, recognised (and only as itself), exported as PKCS#8
  * PEM that GnuTLS reads back; CSRs verify, carry the names as SANs and CN = the first name, and bad names
  * are refused. OpenSSL cross-checks the CSRs when it is installed. */
 #include <arpa/inet.h>

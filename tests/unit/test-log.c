@@ -31,7 +31,7 @@ static char *read_catalog(void) {
         return buf;
 }
 
-/* Every event of DESIGN.md §6 has a distinct 128-bit id, documented in the catalog, and the right priority. */
+/* Every event of docs/journal.md has a distinct 128-bit id, documented in the catalog, and the right priority. */
 static void test_events_match_catalog(void **state) {
         char *catalog = read_catalog();
         size_t entries = 0;

@@ -21,7 +21,7 @@
 #include "x509.h"
 #include "test-fs.h"
 
-/* The outputs of issue 12 item 3 built from the fixtures' leaf + intermediate chain (ok-chain) and
+/* The further outputs of a set (chain, leaf, combined, PKCS#12) built from the fixtures' leaf + intermediate chain (ok-chain) and
  * inspected back: each output holds exactly its part of one generation, the PKCS#12 file opens with its
  * password only, and a stale, missing or damaged output is a problem naming it. */
 

@@ -94,7 +94,7 @@ static void assert_parses(const char *s, const uint8_t want[PIN_SIZE]) {
         if (pin_parse(s, got, &err) != 0)
                 fail_msg("pin_parse(\"%s\") failed: %s", s, err);
         assert_memory_equal(got, want, PIN_SIZE);
-        /* reterr is only set on failure (STYLE.md rule 4) */
+        /* reterr is only set on failure (docs/architecture.md, conventions 4) */
         assert_string_equal(err, "untouched");
 }
 
@@ -127,7 +127,7 @@ static void assert_rejects(const char *s) {
                 fail_msg("pin_parse(\"%s\") = %d, expected -EINVAL", s, r);
         if (!err || !err[0])
                 fail_msg("pin_parse(\"%s\") failed without saying why", s);
-        /* the output is only set on success (STYLE.md rule 4) */
+        /* the output is only set on success (docs/architecture.md, conventions 4) */
         assert_memory_equal(got, before, PIN_SIZE);
 }
 
@@ -211,7 +211,7 @@ static const char *json_str(json_t *j, const char *key) {
         return json_string_value(json_object_get(j, key)) ?: "(missing or not a string)";
 }
 
-/* <name>.json of DESIGN.md §5: exactly the listed fields, times as in `check --json` (§4). */
+/* <name>.json of docs/pins.md: exactly the listed fields, times as in `check --json` (§4). */
 static void test_render_json(_unused_ void **state) {
         const usec_t not_after = 1803214800ULL * USEC_PER_SEC;  /* 2027-02-21T13:00:00Z */
         const usec_t updated = 1795438800ULL * USEC_PER_SEC;    /* 2026-11-23T13:00:00Z */

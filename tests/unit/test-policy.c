@@ -57,7 +57,7 @@ static void test_renew_reasons(void **state) {
         assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_NONE);
         p[0].code = PROBLEM_MALFORMED;
         assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_MISSING);
-        /* Issue 11: a revoked certificate (or compromised key) is replaced at once; a CRL about to lapse
+        /* A revoked certificate (or compromised key) is replaced at once; a CRL about to lapse
          * is the CA's matter, not a reason to renew the leaf. */
         p[0].code = PROBLEM_REVOKED;
         assert_int_equal(policy_renew_reason(&f, percent(33), false, T0), RENEW_REASON_BROKEN);
@@ -320,7 +320,7 @@ static void test_plan_alert_repetition(void **state) {
         assert_true(p.alert.emit);
 }
 
-/* issue 11: a leaf of a rotated CA is due at once (after missing/expired/broken), in both modes. */
+/* A leaf of a rotated CA is due at once (after missing/expired/broken), in both modes. */
 static void test_plan_ca_rotated(void **state) {
         usec_t na = T0 + 90 * USEC_PER_DAY;
         CertFacts f = facts(T0, na);
@@ -400,7 +400,7 @@ static void test_plan_ca_rotation_overlap(void **state) {
         free(f.problems);
 }
 
-/* Issue 13: with no renew-before given (the [agent] default, implicit), a 90-day certificate renews with
+/* With no renew-before given (the [agent] default, implicit), a 90-day certificate renews with
  * a third of its life left and a 6-day one with half of it left: 3 days, so a timer every 6 h has about a
  * dozen chances. Both modes, with a fake clock; jitter stays within lifetime/20. */
 static void test_plan_implicit_renew_before(void **state) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* x509_inspect() and friends against the fixtures of tests/data/gen-fixtures.sh (see the case list at its
- * top). The expectations come from DESIGN.md §4/§5 and x509.h, not from x509.c: every case asserts the
+ * top). The expectations come from docs/json.md and docs/pins.md and x509.h, not from x509.c: every case asserts the
  * exact set of problem codes, and every pin is compared with what the openssl pipeline of §5 computed. */
 #include <ctype.h>
 #include <errno.h>
@@ -192,7 +192,7 @@ static void trust_freep(gnutls_x509_trust_list_t *t) {
 }
 #define _cleanup_trust_ _cleanup_(trust_freep)
 
-/* Severities as DESIGN.md §4 lists them, independent of x509.c's table. */
+/* Severities as docs/cli.md lists them, independent of x509.c's table. */
 static Severity contract_severity(const char *code) {
         if (streq(code, "expiry-warning") || streq(code, "key-permissions") || streq(code, "usage-missing") ||
             streq(code, "renewal-failing") || streq(code, "crl-expiring") || streq(code, "caa-mismatch") ||
@@ -374,7 +374,7 @@ static const Case cases[] = {
           "self-signed.crt", NULL, "" },
         { "self-signed-untrusted", "self-signed.crt", "self-signed.key", "self.example.test", USAGE_SERVER,
           NULL, NULL, "untrusted-chain" },
-        /* issue 10: what issuer = self makes now (CA:FALSE) is its own anchor for issuer = self, whatever the
+        /* What issuer = self makes now (CA:FALSE) is its own anchor for issuer = self, whatever the
          * trust store; without the flag it is as untrusted as before. */
         { "self-leaf", "self-leaf.crt", "self-leaf.key", "self.example.test", USAGE_SERVER, NULL, NULL, "", true },
         { "self-leaf-system-trust", "self-leaf.crt", "self-leaf.key", "self.example.test", USAGE_SERVER,
@@ -557,7 +557,7 @@ static void test_ok_fields(_unused_ void **state) {
         check_pin("ok", f->pin, "ok.crt.pin.openssl");
         check_pin("ok (key)", f->pin, "ok.key.pin.openssl");
         check_problems("ok", f, "");
-        /* issue 9: the strings live with the struct; a problem added later still works and is freed */
+        /* The strings live with the struct; a problem added later still works and is freed */
         check(f->packed, "ok: facts not packed");
         assert_int_equal(cert_facts_add_problem(f, PROBLEM_DEPLOY_FAILED, "deploy failed: %s", "exec"), 0);
         check_problems("ok + deploy", f, "deploy-failed");
@@ -707,7 +707,7 @@ static void test_unreadable(_unused_ void **state) {
 
 /* ---- problem codes (contract strings) ----------------------------------------------------------- */
 
-/* Issue 10 item 13: DN text reaches terminals (status), logs and JSON; a CN holding ESC must not. */
+/* DN text reaches terminals (status), logs and JSON; a CN holding ESC must not. */
 /* A key in a token (key_pin): paired by the pin the caller read, no file, no permission check. */
 static void test_key_pin(_unused_ void **state) {
         _cleanup_inspected_ Inspected i = {};

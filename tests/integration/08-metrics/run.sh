@@ -3,7 +3,7 @@
 # prometheus_client parser when python3-prometheus-client is installed), mode 0644, the right notAfter
 # and state per certificate, every certificate even when only one is named, the failure count after a
 # failed renewal and the renewal time after a good one; deploy_ok, next renewal and the last pass time
-# (issue 9); `promtool check metrics` clean and the shipped alert rules passing `promtool check rules` and
+# are there; `promtool check metrics` clean and the shipped alert rules passing `promtool check rules` and
 # `promtool test rules` when Prometheus is installed; every metric and every shipped alert documented in
 # certherd(8).
 source "$(dirname "$0")/../lib.sh"

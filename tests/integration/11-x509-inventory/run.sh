@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 10, as an operator meets it on the command line: issuer = self makes an end entity that `check`
+# The inventory's checks as an operator meets them on the command line: issuer = self makes an end entity that `check`
 # accepts as its own anchor; 100 names on long and continued lines issued by the internal CA; chain-order;
 # the configured key mode; SHA-1 self-signatures of anchors; DN text with ESC; renew-before warnings; and,
 # as root, inventory files owned by someone else.

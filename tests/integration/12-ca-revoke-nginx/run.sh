@@ -1,5 +1,5 @@
 #!/bin/bash
-# Revocation at the internal CA against a real mTLS peer (issue 11): nginx on loopback with
+# Revocation at the internal CA against a real mTLS peer: nginx on loopback with
 # ssl_verify_client on, ssl_client_certificate = the CA certherd exports and ssl_crl = the CRL certherd
 # signs. Two client certificates are accepted; `certherd ca revoke` of one re-signs the CRL and runs the
 # CA's `exec` hook — nginx runs outside systemd here, so the hook is a script sending SIGHUP to this

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 11 items 5-6: a two-tier internal PKI (root → issuing intermediate → leaves with the chain),
+# A two-tier internal PKI (root → issuing intermediate → leaves with the chain),
 # name constraints that certherd enforces and openssl agrees with, a root kept offline (ca init --csr,
 # signed by openssl, ca import), client subjects with SPIFFE and email SANs, and `ca sign` of a request
 # made by openssl.

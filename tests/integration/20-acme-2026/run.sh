@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 13: ACME as public CAs run it in 2026, against Debian's pebble (2.4) behind the python3 proxy of
+# ACME as public CAs run it in 2026, against Debian's pebble (2.4) behind the python3 proxy of
 # 20-acme (acme-proxy.py), since pebble 2.4 predates profiles and dns-persist-01:
 #  - profiles: the proxy adds meta.profiles to the directory, logs the profile of every newOrder and
 #    refuses one profile with urn:ietf:params:acme:error:unauthorized. Checked: `acme profiles`, the
@@ -230,7 +230,7 @@ ok "acme caa-record prints the record; check warns caa-mismatch for another CA, 
 # 6 days, no renew-before: due with 3 days left (+ jitter ≤ 7.2 h).
 end=$(date -u -d "$(openssl x509 -in "$T/tls/plain.crt" -noout -enddate | cut -d= -f2)" +%s)
 start=$(date -u -d "$(openssl x509 -in "$T/tls/plain.crt" -noout -startdate | cut -d= -f2)" +%s)
-(((end - start) / 3600 >= 143 && (end - start) / 3600 <= 145)) || die "pebble did not issue 6-day certificates"
+(((end - start) / 3600 >= 143 && (end - start) / 3600 <= 145)) || die "pebble's certificates do not live 6 days"
 expect 0 C check --json plain
 next=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificates"][0]["next_renewal"])' "$T/out")
 n=$(date -u -d "$next" +%s)

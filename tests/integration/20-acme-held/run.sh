@@ -1,5 +1,5 @@
 #!/bin/bash
-# An ACME set whose `ca =` is wrong (issue 10 item 20): the issued certificate fails certherd's own chain
+# An ACME set whose `ca =` is wrong: the issued certificate fails certherd's own chain
 # check and is not installed; it is kept (STATE/certs/NAME.pending.pem), `renew` says why and exits 1, and
 # no new order is placed while the inventory and the files stay as they are (pebble's log counts the
 # issuances). Once `ca` is fixed, the kept certificate is installed without ordering again.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# A hostile or broken ACME server and hostile neighbours (issue 10 items 6, 7, 8, 10, 12), through the
+# A hostile or broken ACME server and hostile neighbours, through the
 # python3 proxy in front of pebble: an authorization for an identifier with a newline (nsupdate
 # injection) or for a name never ordered, authorization URLs on another origin, an order kept "pending"
 # forever (bounded request rate, the order's deadline), 1 000 idle connections, arrivals and 80 slow clients flooding the http-01 responder

@@ -62,7 +62,7 @@ grep -q '"Reason": 1' "$T/status" || die "reason not keyCompromise: $(cat "$T/st
 expect 1 C revoke api
 grep -qi "already revoked" "$T/err" || die "second revocation: $(cat "$T/err")"
 ok "revoke with --reason keyCompromise: pebble reports the certificate revoked; a second revoke says so"
-# Issue 11: keyCompromise marks the key compromised; check reports it, and it is never certified again.
+# keyCompromise marks the key compromised; check reports it, and it is never certified again.
 pin_api=$(spki_pin "$T/tls/api.crt")
 grep -q "$pin_api" "$T/state/compromised-keys.json" || die "api's key is not in the compromised-keys list"
 expect 2 C check api

@@ -129,7 +129,7 @@ done
 echo "# reload job done → new certificate served: ${lat[*]} s"
 ok "six swaps of the files + ReloadUnit over D-Bus: notify_verify sees each new certificate"
 
-# --- certherd renew from the host: a unit whose reload fails is the set's deploy-failed (issue 9)
+# --- certherd renew from the host: a unit whose reload fails is the set's deploy-failed
 mkdir -p "$T/dep"
 cat >"$T/dep/c.conf" <<CONF
 [agent]

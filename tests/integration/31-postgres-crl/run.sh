@@ -1,5 +1,5 @@
 #!/bin/bash
-# Revocation at the internal CA against PostgreSQL (issue 11): a real server on a free loopback port with
+# Revocation at the internal CA against PostgreSQL: a real server on a free loopback port with
 # ssl_ca_file = the CA certherd exports, ssl_crl_file = the CRL certherd signs and
 # `hostssl all all 127.0.0.1/32 cert clientcert=verify-full`. Two client certificates (CN = the role)
 # connect; `certherd ca revoke` of one re-signs the CRL and runs the CA's `exec` hook — PostgreSQL runs

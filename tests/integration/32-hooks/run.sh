@@ -1,5 +1,5 @@
 #!/bin/bash
-# Hooks and signals as `certherd renew` runs them (issue 10 items 2, 3, 12, 17): an exec hook that hangs is
+# Hooks and signals as `certherd renew` runs them: an exec hook that hangs is
 # killed with everything it started once hook-timeout passes; a hook inherits no descriptor but 0-2; a
 # pidfile is parsed strictly and only a process of the pidfile's owner is signalled.
 # The whole test runs in a PID namespace of its own when it can: a regression that turned a pidfile into
@@ -48,7 +48,7 @@ vport=$(free_port) # nothing listens: a verify there waits out its 15 s timeout
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
 # renew NAME: `renew --force NAME` under a 60 s guard; the deploy step's failure may or may not set the exit
-# status (1 with deploy-failed, issue 9) but must never hang.
+# status (1 with deploy-failed) but must never hang.
 renew() {
         local rc=0
         timeout 60 "$CERTHERD" -c "$T/certherd.conf" renew --force "$1" >"$T/out" 2>"$T/err" || rc=$?

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A pinning client, as an operator would write one: every INTERVAL seconds, re-read the published
-PIN_JSON (DESIGN.md §5), then connect once with
+PIN_JSON (docs/pins.md), then connect once with
 `curl --cacert CA --pinnedpubkey "sha256//PIN;sha256//NEXT" URL`.
 
 pin-client.py PIN_JSON CA URL STATUS LOG [INTERVAL]

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Deployment is part of the outcome (issue 9): a failing exec hook and a verify endpoint serving the old
+# Deployment is part of the outcome: a failing exec hook and a verify endpoint serving the old
 # certificate give deploy-failed (exit 1, check --json, status, metrics, state); after the fix a plain
 # `renew` deploys the SAME serial again without issuing and the problem clears; the pin does not move
 # while verify fails. Failing renewals back off visibly (renewal-failing, exit 1). A key replaced by a
-# symlink to the CA key is never handed out (issue 10 item 1). `check --format nagios`, --log-level.
+# symlink to the CA key is never handed out. `check --format nagios`, --log-level.
 source "$(dirname "$0")/../lib.sh"
 need openssl; need gnutls-serv gnutls-bin; need python3
 
@@ -153,7 +153,7 @@ expect 2 C status
 grep -E "^broken .*renewal-failing.*failed: " "$T/out" >/dev/null || die "status: $(cat "$T/out")"
 ok "failing renewals: renew exits 1 while backing off, renewal-failing with the last error and next attempt"
 
-# --- key-policy = reuse never hands out a key that was not made for the set (issue 10 item 1)
+# --- key-policy = reuse never hands out a key that was not made for the set
 ln -sf "$T/ca/internal.key" "$T/tls/victim.key"
 expect 0 A renew --force victim
 grep -q "not reusing the key $T/tls/victim.key: it is not the key of the installed certificate" "$T/err" || die "$(cat "$T/err")"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Hostile neighbours on the file system (issue 10, items 4, 5 and 23):
+# Hostile neighbours on the file system:
 #  - a FIFO at every input path (certificate, key, ca, key password file, -c, a conf.d file, pin FILE,
 #    --password-file, a pidfile) never hangs a command: each exits promptly with one line naming the path
 #    ("not a regular file (FIFO)"), and the daemon with a FIFO in its inventory gets READY=1 and honours

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The fleet view (issue 9 item 6) with Debian's Prometheus, node_exporter and Alertmanager, all started
+# The fleet view with Debian's Prometheus, node_exporter and Alertmanager, all started
 # here on loopback with temporary data directories and 1-second scrape and evaluation intervals:
 #   1. the shipped rules: `promtool check rules` clean, the five contract alerts there (08-metrics runs
 #      their `promtool test rules` tests); certherd's metrics file clean for `promtool check metrics`;
@@ -189,7 +189,7 @@ until_ok 10 "Alertmanager did not notify the webhook of the resolution" notified
 ok "textfile deploy_ok 1: the alert resolved, receiver notified, after $((SECONDS - t0))s"
 : >"$T/notified"
 
-# --- 3. certherd itself. Needs the deploy-failure state (issue 9 item 2): without it this part FAILS,
+# --- 3. certherd itself. Needs the deploy-failure state: without it this part FAILS,
 # it is not skipped.
 part3() { die "certherd-driven part: $*"; }
 write_conf /bin/false
@@ -200,7 +200,7 @@ grep -q '^certherd_certificate_deploy_ok{name="web"} 0$' "$prom_file" || {
         cat "$T/out" "$T/err" >&2
         grep '^certherd_certificate_deploy_ok' "$prom_file" >&2 || echo "(no deploy_ok samples)" >&2
         part3 "renew with a failing exec hook did not write certherd_certificate_deploy_ok{name=\"web\"} 0" \
-                "(deploy failures are not recorded in state: issue 9 item 2)"
+                "(deploy failures are not recorded in state)"
 }
 [[ $rc == 1 ]] || { cat "$T/out" "$T/err" >&2; part3 "renew with a failing exec hook exited $rc, expected 1"; }
 t0=$SECONDS

@@ -1,5 +1,5 @@
 #!/bin/bash
-# CRLs that never expire (issue 11): an internal CA with crl-validity = 30s under the running daemon
+# CRLs that never expire: an internal CA with crl-validity = 30s under the running daemon
 # (`certherd run`). The CRL is re-signed before its nextUpdate, period after period (read with
 # `openssl crl -noout -nextupdate -crlnumber`: the number grows, nextUpdate is never in the past), each
 # new CRL followed by the CA's exec hook — a script sending SIGHUP to this test's nginx, which runs

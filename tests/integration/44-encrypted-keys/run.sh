@@ -1,5 +1,5 @@
 #!/bin/bash
-# Encrypted keys on disk (issue 12 item 1): with key-password-file every key certherd writes for the set —
+# Encrypted keys on disk: with key-password-file every key certherd writes for the set —
 # the key, the announced next key (key-policy = rotate), the refused-certificate key — is encrypted PKCS#8
 # (PBES2, AES-256-CBC, PBKDF2-HMAC-SHA256) that OpenSSL 3 and Python's ssl read with the same password; a
 # TLS server started with it serves the certificate; rotation keeps the encryption; an encrypted key

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Outputs with a real intermediate (issue 12 item 3): a certificate from Debian's pebble (leaf + pebble's
+# Outputs with a real intermediate: a certificate from Debian's pebble (leaf + pebble's
 # intermediate) installed with chain, leaf, combined and pkcs12. certbot's layout: leaf = the leaf alone
 # (cert.pem), chain = the intermediates alone (chain.pem), the certificate file = leaf + chain
 # (fullchain.pem); combined and the PKCS#12 file hold key + leaf + intermediates, all checked with openssl

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Outputs (issue 12 item 3): chain, leaf, combined, pkcs12 installed with key and certificate as one
+# Outputs: chain, leaf, combined, pkcs12 installed with key and certificate as one
 # generation.
 #  - HAProxy, started and reloaded by the set's `exec` hook (haproxy -D -sf OLDPID: a seamless reload of a
 #    daemon started by the test, not a systemd unit), serves the `combined` file on a loopback port; after

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Keys in a PKCS#11 token (issue 12 item 2) with SoftHSM2: an internal CA whose key is in the token issues
+# Keys in a PKCS#11 token with SoftHSM2: an internal CA whose key is in the token issues
 # a leaf whose key is in the token as well; p11tool lists the objects; no private key file exists anywhere;
 # gnutls-serv (which takes a PKCS#11 URL for its key) serves the leaf and curl --pinnedpubkey with the
 # published pin connects; key-policy = rotate makes the new key inside the token (the announced
@@ -131,7 +131,7 @@ expect 0 C pin --password-file "$T/pin" "$TOKEN;object=selfie"
 expect 0 C check selfie
 ok "issuer = self with a token key: the token signs its own certificate; check is ok"
 
-# Tiers (issue 11) with token keys: a root in the token signs an intermediate in the token and one whose
+# Tiers with token keys: a root in the token signs an intermediate in the token and one whose
 # key is a file; the token intermediate issues a leaf (subject, chain appended, permitted-names) and signs
 # a request (ca sign). ca rotate and ca init --csr keep key files, so a token CA is refused with the reason.
 cat >>"$T/certherd.conf" <<CONF

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Keys in a PKCS#11 token with ACME (issue 12 item 2): the ACME account key lives in a SoftHSM2 token
+# Keys in a PKCS#11 token with ACME: the ACME account key lives in a SoftHSM2 token
 # ([acme] account-key = pkcs11:…), JWS requests are signed there; a certificate set's key is in the token
 # too, its CSR signed there; pebble (validating for real over http-01) issues; key-policy = rotate makes
 # the next key in the token and the renewed certificate is for the announced next pin; no private key

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Keys in a software TPM through PKCS#11 (issue 12 item 2): swtpm (a TPM 2.0 simulator on loopback TCP),
+# Keys in a software TPM through PKCS#11: swtpm (a TPM 2.0 simulator on loopback TCP),
 # tpm2-abrmd as its resource manager on a private D-Bus session bus (tpm2-pkcs11 keeps more objects
 # loaded than a bare TPM holds), and tpm2-pkcs11 as the module certherd loads ([agent] pkcs11-module).
 # The same flow as 45-pkcs11-softhsm: an internal CA whose key is in the TPM issues a leaf whose key is

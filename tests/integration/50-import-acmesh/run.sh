@@ -1,5 +1,5 @@
 #!/bin/bash
-# issue 14 item 2: `certherd import acme.sh DIR` on a directory laid out as acme.sh writes it (DOMAIN_ecc/
+# `certherd import acme.sh DIR` on a directory laid out as acme.sh writes it (DOMAIN_ecc/
 # DOMAIN.conf with Le_* keys, the --install-cert targets, a base64-wrapped Le_ReloadCmd, the account under
 # ca/SERVER/ with ca.conf's ACCOUNT_URL). acme.sh is not packaged by Debian: the files are written here in
 # its format, and the account is a real one at pebble, so the renewal proves it is reused.

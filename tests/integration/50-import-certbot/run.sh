@@ -1,5 +1,5 @@
 #!/bin/bash
-# issue 14: Debian's certbot obtains two certificates from pebble (webroot served by nginx; one ECDSA, one
+# Debian's certbot obtains two certificates from pebble (webroot served by nginx; one ECDSA, one
 # RSA with --reuse-key; a deploy hook), `certherd import certbot` takes them over with certbot's account,
 # and `certherd renew --force` renews both: same account, the four live/ files agree, nginx serves the new
 # certificate, the deploy hooks ran with certbot's and certherd's environment, certbot still reads its

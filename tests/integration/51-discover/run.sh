@@ -1,5 +1,5 @@
 #!/bin/bash
-# issue 14 item 3: `certherd discover` in a network namespace of its own (loopback, and a veth pair with
+# `certherd discover` in a network namespace of its own (loopback, and a veth pair with
 # 10.x addresses that exist only inside it) where nginx serves two server blocks, PostgreSQL runs with
 # ssl = on, HAProxy serves a combined PEM, and a plaintext HTTP server listens on a 10.x address: the
 # inventory it writes passes `certherd check`, names nginx.service, postgresql.service and haproxy.service
