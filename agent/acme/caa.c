@@ -9,7 +9,7 @@
 
 #include "acme.h"
 #include "caa.h"
-#include "dns-lookup.h"
+#include "acme-internal.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"

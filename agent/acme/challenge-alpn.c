@@ -16,7 +16,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "challenge-alpn.h"
+#include "acme-internal.h"
 #include "gnutls-util.h"
 #include "keygen.h"
 #include "log.h"

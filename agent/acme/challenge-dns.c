@@ -3,7 +3,7 @@
  * once the record is served by the zone's authoritative servers (conf/dns-hook-nsupdate.example). */
 #include <string.h>
 
-#include "challenge-dns.h"
+#include "acme-internal.h"
 #include "jws.h"
 #include "log.h"
 #include "spawn-util.h"

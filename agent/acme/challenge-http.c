@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "challenge-http.h"
+#include "acme-internal.h"
 #include "fd-util.h"
 #include "install.h"
 #include "log.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The responders' event loop (challenge-responder.h). */
+/* The responders' event loop (acme-internal.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "challenge-responder.h"
+#include "acme-internal.h"
 #include "challenge.h"
 #include "log.h"
 #include "macro.h"

@@ -10,9 +10,7 @@
 
 #include <gnutls/crypto.h>
 
-#include "challenge-alpn.h"
-#include "challenge-dns.h"
-#include "challenge-http.h"
+#include "acme-internal.h"
 #include "challenge.h"
 #include "gnutls-util.h"
 #include "jws.h"

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 
-#include "challenge-responder.h"
 #include "config.h"
 
 /* Answering ACME challenges (RFC 8555 §8, RFC 8737), one interface over three backends:
@@ -16,7 +14,7 @@
  *                name carrying the acmeIdentifier extension).
  * A Challenger belongs to one [acme] section and may be used from several threads: the responders are
  * started on first use and serve every order of the batch, each from one event loop on a thread of its
- * own (challenge-responder.h). */
+ * own (acme-internal.h). */
 
 typedef struct Challenger Challenger;
 
@@ -36,32 +34,3 @@ ChallengeType challenge_type(const Challenger *c) _pure_;
 int challenge_add(Challenger *c, const char *identifier, const char *token, const char *key_authorization);
 /* Withdraw it; failures are logged and otherwise ignored. */
 void challenge_remove(Challenger *c, const char *identifier, const char *token, const char *key_authorization);
-
-
-
-/* ---- the backend interface (challenge-http.c, challenge-dns.c, challenge-alpn.c) ---- */
-
-typedef struct ChallengeItem {
-        const char *identifier;
-        const char *token;
-        const char *key_authorization;
-} ChallengeItem;
-
-typedef struct ChallengeOps {
-        /* Called once, on the first add; may start a responder thread. */
-        int (*start)(Challenger *c);
-        int (*add)(Challenger *c, const ChallengeItem *it);
-        void (*remove)(Challenger *c, const ChallengeItem *it);
-        /* Undo start(). */
-        void (*stop)(Challenger *c);
-} ChallengeOps;
-
-struct Challenger {
-        const AcmeConfig *cfg;
-        const ChallengeOps *ops;
-        pthread_mutex_t lock; /* started, and each backend's table */
-        bool started;
-        int start_error;
-        Responder responder;
-        void *backend; /* the backend's own state (token table, TLS key) */
-};

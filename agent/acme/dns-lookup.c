@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns-lookup.h"
+#include "acme-internal.h"
 #include "macro.h"
 
 /* The test suite's resolver ($CERTHERD_TEST_RESOLVER=ADDRESS:PORT, IPv4), in test builds only: a

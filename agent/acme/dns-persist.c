@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "acme.h"
-#include "dns-lookup.h"
+#include "acme-internal.h"
 #include "dns-persist.h"
 #include "log.h"
 #include "macro.h"

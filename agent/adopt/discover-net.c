@@ -17,7 +17,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "discover-net.h"
+#include "adopt-internal.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
 #include "macro.h"

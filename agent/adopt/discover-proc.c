@@ -23,7 +23,7 @@
 
 #include <systemd/sd-login.h>
 
-#include "discover-proc.h"
+#include "adopt-internal.h"
 #include "fd-util.h"
 #include "macro.h"
 

@@ -5,7 +5,7 @@
  * probed like any client would.
  *
  * discover runs as root and looks at every user's processes, so nothing a process says about itself is
- * taken on trust (discover-proc.h): a server is known by the binary it runs and by who runs it; a root
+ * taken on trust (discover-proc.c): a server is known by the binary it runs and by who runs it; a root
  * server's files are read only when root alone could have written them, any other user's with that
  * user's credentials; and the one program run is the system's nginx, on root's own configuration. Each
  * refusal is a warning and a comment in the inventory. */
@@ -19,8 +19,7 @@
 
 #include <gnutls/x509.h>
 
-#include "discover-net.h"
-#include "discover-proc.h"
+#include "adopt-internal.h"
 #include "discover.h"
 #include "fd-util.h"
 #include "gnutls-util.h"

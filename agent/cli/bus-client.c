@@ -7,7 +7,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "bus-client.h"
+#include "cli-internal.h"
 #include "config.h"
 #include "log.h"
 #include "macro.h"

@@ -7,9 +7,8 @@
 
 #include <jansson.h>
 
-#include "bus-client.h"
-#include "check.h"
 #include "cli-internal.h"
+#include "check.h"
 #include "dns-persist.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -37,7 +36,7 @@ static int check_or_status(const CliOptions *o, char **args, bool table) {
 
         if (table && args[0])
                 return cli_usage_error("status takes no arguments: '%s'", args[0]);
-        /* While the daemon runs, it answers from what it knows (bus-client.h). */
+        /* While the daemon runs, it answers from what it knows (bus-client.c). */
         if (!o->no_daemon) {
                 BusApiFormat fmt = o->nagios     ? BUS_API_FORMAT_NAGIOS
                                    : o->json     ? BUS_API_FORMAT_JSON

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "bus-client.h"
 #include "cli-internal.h"
 #include "daemon.h"
 #include "fd-util.h"
@@ -45,7 +44,7 @@ int cli_renew(const CliOptions *o, char **args) {
         _cleanup_close_ int lock = -1;
         int r;
 
-        /* While the daemon runs, it does the work (bus-client.h) instead of this process waiting for its
+        /* While the daemon runs, it does the work (bus-client.c) instead of this process waiting for its
          * lock. */
         if (!o->no_daemon) {
                 r = bus_client_renew(o->config, args, o->force, o->quiet, stdout, &unreachable);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config-internal.h"
+#include "shared-internal.h"
 #include "config-value.h"
 #include "config.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config-index.h"
+#include "shared-internal.h"
 
 static unsigned index_hash(int kind, const char *name) {
         uint32_t h = 2166136261u ^ (uint32_t) kind; /* FNV-1a */

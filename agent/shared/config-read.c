@@ -26,8 +26,7 @@
 
 #include <ini.h>
 
-#include "config-index.h"
-#include "config-internal.h"
+#include "shared-internal.h"
 #include "config-value.h"
 #include "config.h"
 

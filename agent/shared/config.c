@@ -14,8 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config-index.h"
-#include "config-internal.h"
+#include "shared-internal.h"
 #include "config-value.h"
 #include "config.h"
 #include "fd-util.h"

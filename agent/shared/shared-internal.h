@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the files of shared/ share among themselves and nobody else: the single-file steps of install.c
- * that install-set.c builds the set install from. */
-
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config-value.h"
+#include "config.h"
 #include "install.h"
 #include "macro.h"
+
+/* What the files of shared/ share among themselves and nobody else: the single-file steps of install.c
+ * that install-set.c builds the set install from. */
+
+
 
 #define INSTALL_TEMP_INFIX ".certherd-"
 #define INSTALL_STAGE_SUFFIX INSTALL_TEMP_INFIX "new"
@@ -33,3 +38,60 @@ int install_read_regular_at(int dirfd, const char *name, size_t max, char **ret_
 int install_at(int dirfd, const char *base, const InstallFile *f);
 /* Write f to the staging file `temp` in dirfd (created with O_EXCL; owner, mode, data, fsync). */
 int install_stage_at(int dirfd, const char *temp, const InstallFile *f);
+
+/* ---- the inventory's files: config.c, config-read.c, config-check.c ---- */
+
+/* Shared by the files of the inventory module and nothing else: config.c (the sections, loading,
+ * lookups), config-read.c (one file through inih) and config-check.c (the inventory as a whole). */
+
+
+
+/* Files are read a chunk at a time: a large inventory never sits in memory whole. */
+#define CONFIG_CHUNK_SIZE (64U * 1024)
+
+/* "agent", "acme", "ca", "certificate", by SectionKind. */
+extern const char *const config_section_kind_table[];
+
+/* "FILE:LINE: message" (or "FILE: message" for line 0) into *reterr, if reterr; returns r. */
+_printf_(5, 0) int config_verror(
+    char **reterr, int r, const char *file, unsigned line, const char *fmt, va_list ap);
+_printf_(5, 6) int config_error_at(
+    char **reterr, int r, const char *file, unsigned line, const char *fmt, ...);
+
+/* "[certificate \"web\"]" for messages. */
+char *config_section_display(char *buf, size_t size, SectionKind kind, const char *name);
+
+/* Rebuilds the section index of an inventory whose arrays were filled by hand. */
+int config_index_sync(Inventory *inv);
+
+/* The section (kind, name), created at FILE:LINE unless an earlier one is merged into; owned by inv. */
+int config_section_get(
+    Inventory *inv, SectionKind kind, const char *name, const char *file, unsigned line, void **ret);
+
+/* Reads one inventory file from fd (borrowed), named path in messages. */
+int config_parse_fd(Inventory *inv, int fd, const char *path, char **reterr);
+
+/* ---- config-index.c ---- */
+
+/* The section index behind Inventory.index: (kind, name) → section, open addressing with linear
+ * probing in a power-of-two table kept at most half full, so merging 10 000 sections stays linear.
+ * Every section struct begins with its name (char *), which is where the index reads it from; entries
+ * stay at 16 bytes so that a large table costs few cache misses. */
+typedef struct ConfigIndexEntry {
+        void *section; /* NULL: free slot */
+        unsigned hash;
+        int kind;
+} ConfigIndexEntry;
+
+struct ConfigIndex {
+        ConfigIndexEntry *entries;
+        size_t n, size;
+};
+
+void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name);
+/* Adds or replaces the entry for (kind, the section's name). */
+int config_index_put(struct ConfigIndex *ix, int kind, void *section);
+/* Points the entry for (kind, the section's name) at `section`, a copy of the section there; no allocation.
+ * Returns 0, or -ENOENT when there is no such entry. */
+int config_index_replace(struct ConfigIndex *ix, int kind, void *section);
+struct ConfigIndex *config_index_free(struct ConfigIndex *ix);

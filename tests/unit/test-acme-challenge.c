@@ -27,10 +27,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "challenge-alpn.h"
-#include "challenge-dns.h"
-#include "challenge-http.h"
-#include "challenge-responder.h"
+#include "acme-internal.h"
 #include "challenge.h"
 #include "fd-util.h"
 #include "gnutls-util.h"

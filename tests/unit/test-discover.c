@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "discover-proc.h"
+#include "adopt-internal.h"
 #include "macro.h"
 
 #define NOBODY 65534
