@@ -29,6 +29,7 @@
 #include "shared-internal.h"
 #include "config-value.h"
 #include "config.h"
+#include "install.h"
 
 /* Far beyond any inventory; stops reading an endless pipe. */
 #define CONFIG_FILE_MAX (64U * 1024 * 1024)
@@ -79,6 +80,14 @@ typedef struct ParseContext {
         char *value;
         size_t value_len, value_size;
         unsigned key_line;
+
+        /* The keys set so far in the current [section] block: one given twice is an error (a later block
+         * of the same section, or a later file, may still override it). */
+        struct SeenKey {
+                const ConfigKey *def;
+                unsigned line;
+        } *seen;
+        size_t n_seen;
 } ParseContext;
 
 static _printf_(3, 4) int ctx_error(ParseContext *ctx, int r, const char *fmt, ...) {
@@ -140,6 +149,7 @@ static int enter_section(ParseContext *ctx, SectionKind kind, const char *name) 
         }
         ctx->kind = kind;
         ctx->name = name;
+        ctx->n_seen = 0; /* a key given twice counts within one [section] block; a later block merges */
         return 0;
 }
 
@@ -542,6 +552,24 @@ static char *read_line(char *str, int num, void *stream) {
         return header_line(ctx, s, str, num);
 }
 
+/* A key given twice in one [section] block is a mistake (which one was meant?), not an override: the
+ * error names both lines. */
+static int remember_key(ParseContext *ctx, const ConfigKey *def, const char *key) {
+        char where[256];
+
+        for (size_t i = 0; i < ctx->n_seen; i++)
+                if (ctx->seen[i].def == def)
+                        return ctx_error(ctx, -EINVAL,
+                                         "%s given twice in %s (first at line %u): one line per key; a long value "
+                                         "continues on indented lines",
+                                         key, config_section_display(where, sizeof(where), ctx->kind, ctx->name),
+                                         ctx->seen[i].line);
+        if (!ARRAY_APPEND(ctx->seen, ctx->n_seen))
+                return ctx_error(ctx, -ENOMEM, "out of memory");
+        ctx->seen[ctx->n_seen - 1] = (struct SeenKey) { .def = def, .line = ctx->line };
+        return 0;
+}
+
 /* One "key = value" (continuation lines joined) of the current section. */
 static int config_handler(ParseContext *ctx, const char *key, const char *value) {
         _cleanup_free_ char *expanded = NULL, *msg = NULL, *bad = NULL;
@@ -558,6 +586,9 @@ static int config_handler(ParseContext *ctx, const char *key, const char *value)
                 return ctx_error(
                     ctx, -EINVAL, "unknown key '%s' in %s", key,
                     config_section_display(where, sizeof(where), ctx->kind, ctx->name));
+        r = remember_key(ctx, def, key);
+        if (r < 0)
+                return r;
         if (strchr(value, '$')) {
                 r = config_expand_env(value, &expanded, &msg);
                 if (r < 0)
@@ -568,6 +599,17 @@ static int config_handler(ParseContext *ctx, const char *key, const char *value)
                 value = expanded;
         }
         r = def->set(def, value, (char *)ctx->section + def->offset, &bad);
+        /* owner = names a user (and group) of this system, known at load, not at the first renewal. */
+        if (r >= 0 && ctx->kind == SECTION_CERT && strcmp(key, "owner") == 0) {
+                uid_t uid;
+                gid_t gid;
+
+                r = install_parse_owner(value, &uid, &gid);
+                if (r == -ESRCH)
+                        return ctx_error(ctx, -EINVAL, "owner = %s: no such user or group on this system", value);
+                if (r < 0)
+                        return ctx_error(ctx, r, "owner = %s: cannot look it up: %s", value, strerror(-r));
+        }
         if (r == -ENOMEM)
                 ctx_error(ctx, r, "out of memory");
         else if (r < 0 && bad)
@@ -593,6 +635,7 @@ static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
         free(ctx->buf);
         free(ctx->key);
         free(ctx->value);
+        free(ctx->seen);
         if (ctx->r < 0) {
                 if (reterr && ctx->error)
                         *reterr = TAKE_PTR(ctx->error);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,6 +126,16 @@ static void assert_strv(char **l, const char *const *expected) {
                 assert_string_equal(l[i], expected[i]);
 }
 
+/* The example with an owner this system has (owner = is checked at load): aiguard becomes root. */
+static char *design_example_here(void) {
+        const char *o = strstr(design_example, "aiguard:aiguard");
+        char *text = NULL;
+
+        assert_non_null(o);
+        assert_true(asprintf(&text, "%.*sroot:root%s", (int) (o - design_example), design_example, o + 15) > 0);
+        return text;
+}
+
 static void test_design_example(_unused_ void **state) {
         _cleanup_inventory_ Inventory *inv = NULL;
         AcmeConfig *a;
@@ -134,7 +145,20 @@ static void test_design_example(_unused_ void **state) {
         setenv("CREDENTIALS_DIRECTORY", "/run/credentials/certherd.service", 1);
         unsetenv("CERTIFICATE_PATH");
         setenv("TLS_KEY_PATH", "/etc/ssl/private/ai.key", 1);
-        inv = parse_ok(design_example);
+        /* owner = must name a user and group this system has (checked at load): the example's aiguard
+         * becomes root here, and the example as written names its line when aiguard does not exist. */
+        {
+                _cleanup_free_ char *text = design_example_here();
+                Inventory *bad = NULL;
+                char *err = NULL;
+
+                if (!getpwnam("aiguard")) {
+                        assert_int_equal(parse(design_example, &bad, &err), -EINVAL);
+                        assert_non_null(strstr(err, ": owner = aiguard:aiguard: no such user or group on this system"));
+                        free(err);
+                }
+                inv = parse_ok(text);
+        }
 
         assert_string_equal(inv->agent.state_directory, "/var/lib/certherd");
         assert_string_equal(inv->agent.pin_directory, "/run/certherd/pins");
@@ -195,7 +219,7 @@ static void test_design_example(_unused_ void **state) {
         assert_false(c->warn_before.set);
         assert_false(c->critical_before.set);
         assert_null(c->key_password_file);
-        assert_string_equal(c->owner, "aiguard:aiguard");
+        assert_string_equal(c->owner, "root:root");
         assert_int_equal(c->mode, 0600);
         assert_true(c->mode_set);
         assert_strv(c->reload, (const char *const[]) { "nginx.service", "postgresql.service", NULL });
@@ -365,7 +389,6 @@ static void test_merge_in_one_file(_unused_ void **state) {
                        "certificate = /second\n"
                        "names = three.example\n"
                        "owner =\n"
-                       "mode = 0640\n"
                        "mode = 0644\n"
                        "[agent]\nwarn-before = 20d\n[agent]\nwarn-before = 21d\n");
         assert_int_equal(inv->n_certs, 2);
@@ -378,7 +401,7 @@ static void test_merge_in_one_file(_unused_ void **state) {
         assert_int_equal(c->line, 1); /* where it was first defined */
         assert_string_equal(inv->certs[1]->name, "b");
         assert_int_equal(inv->agent.warn_before.usec, 21 * USEC_PER_DAY);
-        assert_int_equal(inv->agent.line, 13);
+        assert_int_equal(inv->agent.line, 12);
 
         /* Same name in different kinds is no clash. */
         inventory_free(TAKE_PTR(inv));
@@ -437,13 +460,13 @@ static void test_continuation(_unused_ void **state) {
         assert_string_equal(c->exec, "/bin/hook --flag --other=x:y");
         assert_strv(c->reload, (const char *const[]) { "a.service", "b.service", NULL });
 
-        /* a repeated key still replaces the earlier value, continuation lines and all */
+        /* a repeated key in one block is an error naming both lines, continuation lines and all */
         inventory_free(TAKE_PTR(inv));
-        inv = parse_ok("[certificate \"a\"]\ncertificate = /a\n"
-                       "names = one.example\n  two.example\n"
-                       "names = three.example\n  four.example\n");
-        assert_strv(inventory_find_cert(inv, "a")->names,
-                    (const char *const[]) { "three.example", "four.example", NULL });
+        assert_error("[certificate \"a\"]\ncertificate = /a\n"
+                     "names = one.example\n  two.example\n"
+                     "names = three.example\n  four.example\n",
+                     "test.conf:5: names given twice in [certificate \"a\"] (first at line 3): one line per key; a "
+                     "long value continues on indented lines");
 
         /* an empty line ends the value: what is indented after it continues nothing */
         assert_error("[certificate \"a\"]\ncertificate = /a\nnames = one.example\n\n  two.example\n",
@@ -737,8 +760,7 @@ static void test_validation(_unused_ void **state) {
                      "test.conf:1: [certificate \"web\"] missing required key 'key' (needed with issuer 'self')");
         assert_error("[certificate \"web\"]\ncertificate = /c\nkey = /k\nissuer = self\n",
                      "test.conf:1: [certificate \"web\"] issuer 'self' needs names");
-        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = /k\nissuer = self\nnames = a.example\n"
-                     "names =\n",
+        assert_error("[certificate \"web\"]\ncertificate = /c\nkey = /k\nissuer = self\nnames =\n",
                      "test.conf:1: [certificate \"web\"] issuer 'self' needs names");
         assert_error("[ca \"c\"]\ncertificate = /a\n", "test.conf:1: [ca \"c\"] missing required key 'key'");
         assert_error("[ca \"c\"]\nkey = /a\n", "test.conf:1: [ca \"c\"] missing required key 'certificate'");
@@ -973,7 +995,11 @@ static void test_renew_before_warnings(_unused_ void **state) {
         /* the contract's example (30d of an internal CA's 90d) warns about nothing */
         inventory_free(TAKE_PTR(inv));
         setenv("CREDENTIALS_DIRECTORY", "/run/credentials/certherd.service", 1);
-        inv = parse_ok(design_example);
+        {
+                _cleanup_free_ char *text = design_example_here();
+
+                inv = parse_ok(text);
+        }
         unsetenv("CREDENTIALS_DIRECTORY");
         assert_null(inv->warnings);
 }
@@ -1170,12 +1196,16 @@ static void test_inih_edges(_unused_ void **state) {
         assert_error("\xef\xbb\xbf\xef\xbb\xbf[agent]\n", "test.conf:1: expected 'key = value' or a [section] header");
         inv = inventory_new();
         assert_non_null(inv);
-        /* a key given twice: the later wins, continuation lines of the first do not leak into it */
+        /* a key given twice in one block names both lines; in a later block of the section the later wins,
+         * continuation lines of the first do not leak into it */
+        assert_error(CERT_HEAD "names = a.example\n  b.example\n; between\nnames = c.example\n",
+                     "test.conf:6: names given twice in [certificate \"x\"] (first at line 3): one line per key; a "
+                     "long value continues on indented lines");
         assert_int_equal(config_parse_string(inv,
                                              CERT_HEAD "names = a.example\n  b.example\n"
                                                        "; between\n"
-                                                       "names = c.example\n"
-                                                       "key = /k1\nkey: /k2 ; the last\n",
+                                                       "[certificate \"x\"]\nnames = c.example\n"
+                                                       "key = /k1\n[certificate \"x\"]\nkey: /k2 ; the last\n",
                                              "test.conf", &err),
                          0);
         assert_null(err);
@@ -1513,14 +1543,16 @@ static void test_chunks(_unused_ void **state) {
         n += (size_t) sprintf(big + n, "[certificate \"a\"]\n");
         lines++;
         while (n < 200000) {
-                n += (size_t) sprintf(big + n, "; %04u\nexec = /bin/hook-%u\n", lines % 10000, lines);
-                lines += 2;
+                /* one block per key: a key given twice in one block is an error */
+                n += (size_t) sprintf(big + n, "; %04u\n[certificate \"a\"]\nexec = /bin/hook-%u\n", lines % 10000,
+                                      lines);
+                lines += 3;
         }
         n += (size_t) sprintf(big + n, "certificate = /last");
         write_file(s.dir, "certherd.conf", big);
         assert_int_equal(config_load(s.main, &inv, &err), 0);
         assert_string_equal(inv->certs[0]->certificate, "/last");
-        snprintf(expected, sizeof(expected), "/bin/hook-%u", lines - 2);
+        snprintf(expected, sizeof(expected), "/bin/hook-%u", lines - 3);
         assert_string_equal(inv->certs[0]->exec, expected);
         inv = inventory_free(inv);
 
@@ -1858,6 +1890,34 @@ static void test_rate_limits(void **state) {
                      "for no limit");
 }
 
+/* A key given twice in one [section] block is an error naming both lines; a later block of the same
+ * section, another section, or another file (conf.d) may set it again. */
+static void test_duplicate_keys(void **state) {
+        Inventory *inv;
+
+        assert_error(CERT_HEAD "names = a.test\nnames = b.test\n",
+                     "test.conf:4: names given twice in [certificate \"x\"] (first at line 3): one line per key; a "
+                     "long value continues on indented lines");
+        /* a later block of the same section merges, as a later file does */
+        inv = parse_ok(CERT_HEAD "names = a.test\n[agent]\nwarn-before = 9d\n[certificate \"x\"]\nnames = b.test\n");
+        assert_strv(inventory_find_cert(inv, "x")->names, (const char *const[]) { "b.test", NULL });
+        inventory_free(inv);
+        inv = parse_ok(CERT_HEAD "names = a.test\n[certificate \"y\"]\ncertificate = /d\nnames = a.test\n");
+        inventory_free(inv);
+}
+
+/* owner = names a user and group this system has, when the inventory is loaded. */
+static void test_owner_known(void **state) {
+        Inventory *inv;
+
+        assert_error(CERT_HEAD "owner = certherd-no-such-user-here\n",
+                     "test.conf:3: owner = certherd-no-such-user-here: no such user or group on this system");
+        assert_error(CERT_HEAD "owner = root:certherd-no-such-group\n",
+                     "test.conf:3: owner = root:certherd-no-such-group: no such user or group on this system");
+        inv = parse_ok(CERT_HEAD "owner = root:root\n");
+        inventory_free(inv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_design_example),
@@ -1883,6 +1943,8 @@ int main(void) {
                 cmocka_unit_test(test_long_line_pieces),
                 cmocka_unit_test(test_inih_edges),
                 cmocka_unit_test(test_conf_d),
+                cmocka_unit_test(test_duplicate_keys),
+                cmocka_unit_test(test_owner_known),
                 cmocka_unit_test(test_load_errors),
                 cmocka_unit_test(test_load_packed),
                 cmocka_unit_test(test_load_ownership),
