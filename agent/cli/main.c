@@ -341,16 +341,16 @@ static void print_time(const char *prefix, usec_t t, const char *suffix) {
 
 /* One line per set that is failing or was acted on, then the summary (its format is relied upon). A set
  * whose renewals or deploy are failing counts as failed while it backs off (exit 1). */
-static int renew_report(const PassResult *p) {
+static int renew_report(const Pass *p) {
         size_t renewed = 0, redeployed = 0, failed = 0, skipped = 0;
 
-        for (size_t i = 0; i < p->n_items; i++) {
-                const PassItem *it = &p->items[i];
-                const CertState *st = &p->states[i];
+        for (size_t i = 0; i < p->n_sets; i++) {
+                const PassSet *it = &p->sets[i];
+                const CertState *st = &it->state;
                 const RenewJob *j = it->job;
                 const char *name = it->cert->name;
 
-                if (it->cert->issuer == ISSUER_NONE)
+                if (it->cert->issuer == ISSUER_NONE || !it->selected)
                         continue;
                 if (it->plan.action == PLAN_NONE) {
                         printf("%s: not due (renews from ", name);
@@ -393,7 +393,7 @@ static int renew_report(const PassResult *p) {
 static int verb_renew(char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_free_ CertConfig **certs = NULL;
-        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_(pass_freep) Pass *p = NULL;
         _cleanup_close_ int lock = -1;
         int r;
 
@@ -430,7 +430,7 @@ static int verb_renew(char **args) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
         }
-        return renew_report(&p);
+        return renew_report(p);
 }
 
 static void print_iso(json_t *o, const char *key, usec_t t) {
@@ -609,7 +609,7 @@ static int verb_recover(char **args) {
 /* `ca rotate NAME --reissue`: every set the CA issues, renewed now (as renew --force NAME...). */
 static int ca_reissue(Inventory *inv, const CaConfig *ca) {
         _cleanup_free_ CertConfig **certs = calloc(inv->n_certs + 1, sizeof(CertConfig *));
-        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_(pass_freep) Pass *p = NULL;
         _cleanup_close_ int lock = -1;
         size_t n = 0;
         int r;
@@ -635,7 +635,7 @@ static int ca_reissue(Inventory *inv, const CaConfig *ca) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
         }
-        return renew_report(&p);
+        return renew_report(p);
 }
 
 static int verb_ca(char **args) {

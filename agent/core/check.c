@@ -377,21 +377,15 @@ static int inputs_held(const CertConfig *c, const CertState *st) {
         return check_inputs_fingerprint(c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
 }
 
-int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
-        CheckResult *res = &rep->results[i];
-        const CertConfig *c = res->cert;
-        const CertState *st = rep->states ? &rep->states[i] : NULL;
-        CertFacts *f = res->facts;
+int check_plan_set(const Inventory *inv, const CertConfig *c, CertFacts *f, bool ca_rotated, const CertState *st,
+                   PlanFlags flags, usec_t now, Plan *ret) {
         char when[32];
         int r, held = inputs_held(c, st);
-        Plan *p;
+        Plan *p = ret;
 
-        if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
-                return -ENOMEM;
-        p = &rep->plans[i];
         *p = policy_plan(&(PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f,
                                         .state = st, .held = held > 0, .held_changed = held < 0,
-                                        .ca_rotated = res->ca_rotated,
+                                        .ca_rotated = ca_rotated,
                                         .renew_before = cert_renew_before(inv, c),
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },
@@ -430,6 +424,15 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                         f->state = p->failing_severity;
         }
         return 0;
+}
+
+int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
+        CheckResult *res = &rep->results[i];
+
+        if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
+                return -ENOMEM;
+        return check_plan_set(inv, res->cert, res->facts, res->ca_rotated, rep->states ? &rep->states[i] : NULL,
+                              flags, now, &rep->plans[i]);
 }
 
 void check_report_recount(CheckReport *rep) {

@@ -56,6 +56,9 @@ void cert_states_free(CertState *states, size_t n);
  * stays pure: these come from state). The alert part of the plan is a decision only. Call
  * check_report_recount() after the last. Returns 0 or -ENOMEM. */
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now);
+/* check_plan_one() for one set outside a report: its facts, its saved state (NULL: none), into *ret. */
+int check_plan_set(const Inventory *inv, const CertConfig *c, CertFacts *f, bool ca_rotated, const CertState *st,
+                   PlanFlags flags, usec_t now, Plan *ret);
 /* The same for every result, then recount. */
 int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t now);
 void check_report_recount(CheckReport *rep);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "acme-ari.h"
 #include "crl.h"
 #include "install.h"
+#include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "pass.h"
@@ -91,29 +93,6 @@ usec_t pass_ca_alerts(const Inventory *inv, usec_t now) {
         return next;
 }
 
-int pass_decide(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
-        CertState *st = &rep->states[i];
-        const Plan *p;
-        int r;
-
-        r = check_plan_one(inv, rep, i, flags, now);
-        if (r < 0)
-                return r;
-        p = &rep->plans[i];
-        if (p->alert.emit) {
-                log_expiry(rep->results[i].cert, rep->results[i].facts);
-                st->alert_level = p->alert.level;
-                st->alert_last = now;
-                return 1;
-        }
-        if (p->alert.level == ALERT_NONE && st->alert_level != ALERT_NONE) {
-                st->alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
-                st->alert_last = 0;
-                return 1;
-        }
-        return 0;
-}
-
 /* A line fit for the state file, the journal and a terminal: control characters become spaces. */
 static char *clean_line(const char *s) {
         char *d = strdup(s && s[0] ? s : "unknown error");
@@ -179,186 +158,547 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
         }
 }
 
-void pass_pins(const Inventory *inv, const CheckReport *rep, size_t i, PublishBatch **batch, usec_t now) {
-        const CheckResult *res = &rep->results[i];
+/* ---- the pass ---- */
 
-        if (!res->facts->has_pin || (rep->states && rep->states[i].deploy_failed))
-                return;
-        /* A pass publishes every pin it republishes through one batch: one syncfs for all of them, where
-         * a file at a time cost two fsyncs each (20 s for the first start at 10 000 sets). */
-        if (batch && (*batch || publish_batch_new(inv, batch) >= 0)) {
-                (void) publish_batch_add(*batch, res->cert, res->facts->pin, res->facts->not_after, NULL, now);
-                return;
-        }
-        (void) publish_pins(inv, res->cert, res->facts->pin, res->facts->not_after, NULL, now);
+/* The longest the daemon sleeps between passes (certherd(8) METRICS: at least every 12 h). */
+#define PASS_INTERVAL_MAX_USEC (12 * USEC_PER_HOUR)
+
+static bool ari_ask_real(AcmeAriSet *a, const CertConfig *c, usec_t now, usec_t *ret_next) {
+        return acme_ari_set_ask(a, c, now, ret_next);
 }
 
-void pass_pins_commit(PublishBatch **batch) {
+const PassOps pass_ops_real = {
+        .crls = crl_refresh_all,
+        .crls_due = crl_next_due,
+        .ari = ari_ask_real,
+        .renew = renew_many,
+        .next_key = keys_next_make,
+};
+
+bool pass_work_empty(const PassWork *w) {
+        return !w || (!w->crls && w->n_ari == 0 && w->n_keys == 0 && w->n_due == 0);
+}
+
+PassWork *pass_work_free(PassWork *w) {
+        if (!w)
+                return NULL;
+        for (size_t i = 0; i < w->n_jobs; i++)
+                renew_job_done(&w->jobs[i]);
+        free(w->jobs);
+        free(w->job_set);
+        free(w->ari);
+        free(w->keys);
+        free(w);
+        return NULL;
+}
+
+static void pass_work_freep(PassWork **w) {
+        pass_work_free(*w);
+}
+
+static void pass_set_done(PassSet *s) {
+        cert_facts_free(s->facts);
+        cert_state_done(&s->state);
+}
+
+static bool cert_listed(CertConfig *const *certs, const CertConfig *c) {
+        for (size_t i = 0; certs[i]; i++)
+                if (certs[i] == c)
+                        return true;
+        return false;
+}
+
+int pass_new(const Inventory *inv, CertConfig *const *certs, bool daemon, const PassOps *ops, Pass **ret) {
+        _cleanup_(pass_freep) Pass *p = NULL;
+        /* The metrics file holds every set (it is replaced whole): `renew NAME` inspects the others too. */
+        bool only = certs && !inv->agent.metrics_file;
+        size_t n = 0;
+
+        while (only && certs[n])
+                n++;
+        if (!only)
+                n = inv->n_certs;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = (Pass) { .inv = inv, .ops = ops ?: &pass_ops_real, .daemon = daemon, .deadline = USEC_INFINITY };
+        p->sets = calloc(n ? n : 1, sizeof(PassSet));
+        if (!p->sets)
+                return -ENOMEM;
+        p->n_sets = n;
+        for (size_t i = 0; i < n; i++) {
+                PassSet *s = &p->sets[i];
+                int r;
+
+                s->cert = only ? certs[i] : inv->certs[i];
+                s->selected = !certs || only || cert_listed(certs, s->cert);
+                s->dirty = true;
+                s->next_renewal = USEC_INFINITY;
+                r = state_load(inv->agent.state_directory, s->cert->name, &s->state);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot read its saved state: %m, starting afresh", s->cert->name);
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+Pass *pass_free(Pass *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_sets; i++)
+                pass_set_done(&p->sets[i]);
+        free(p->sets);
+        pass_work_free(p->work);
+        pass_work_free(p->done);
+        free(p);
+        return NULL;
+}
+
+size_t pass_find(const Pass *p, const CertConfig *c) {
+        for (size_t i = 0; c && i < p->n_sets; i++)
+                if (p->sets[i].cert == c)
+                        return i;
+        return SIZE_MAX;
+}
+
+static void set_save(const Pass *p, const PassSet *s) {
+        int r = state_save(p->inv->agent.state_directory, s->cert->name, &s->state);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", s->cert->name);
+}
+
+/* Inspect the sets marked dirty (or all). A change to one file costs one inspection, not one of the
+ * whole inventory. */
+static int inspect(Pass *p, bool all, usec_t now) {
+        _cleanup_check_report_ CheckReport *part = NULL;
+        _cleanup_free_ CertConfig **subset = NULL;
+        _cleanup_free_ size_t *index = NULL;
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < p->n_sets; i++)
+                p->sets[i].inspected = false;
+        subset = calloc(p->n_sets + 1, sizeof(CertConfig *));
+        index = calloc(p->n_sets + 1, sizeof(size_t));
+        if (!subset || !index)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_sets; i++)
+                if (all || p->sets[i].dirty || !p->sets[i].facts) {
+                        subset[n] = (CertConfig *) p->sets[i].cert;
+                        index[n++] = i;
+                }
+        if (n == 0)
+                return 0;
+        r = check_run(p->inv, subset, 0, now, &part);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++) {
+                PassSet *s = &p->sets[index[k]];
+
+                cert_facts_free(s->facts);
+                s->facts = TAKE_PTR(part->results[k].facts);
+                s->ca_rotated = part->results[k].ca_rotated;
+                s->inspected = true;
+                s->dirty = false;
+        }
+        return 0;
+}
+
+/* When the metrics say the set renews (usec_t: USEC_INFINITY for never or unknown). */
+static usec_t plan_next_renewal(const PassSet *s, const Plan *pl) {
+        if (s->cert->issuer == ISSUER_NONE)
+                return USEC_INFINITY;
+        return pl->action == PLAN_BACKOFF && pl->why != RENEW_REASON_NONE ? pl->retry : pl->due;
+}
+
+/* The expiry alerts the plan says are due, remembered in the state (both modes: repetition is
+ * suppressed the same way). Returns true when the state changed. */
+static bool set_alert(PassSet *s, usec_t now) {
+        const Plan *pl = &s->plan;
+
+        if (pl->alert.emit) {
+                log_expiry(s->cert, s->facts);
+                s->state.alert_level = pl->alert.level;
+                s->state.alert_last = now;
+                return true;
+        }
+        if (pl->alert.level == ALERT_NONE && s->state.alert_level != ALERT_NONE) {
+                s->state.alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
+                s->state.alert_last = 0;
+                return true;
+        }
+        return false;
+}
+
+static PlanFlags set_flags(const Pass *p, const PassSet *s, PlanFlags flags, const PassOrders *o) {
+        const char *name = s->cert->name;
+
+        /* A set named by an order is planned as `certherd renew NAME` plans it: a failed deploy is
+         * retried at once, not after the daemon's backoff. */
+        return (PlanFlags) { .daemon = p->daemon && !(o && o->ordered && o->ordered(o->ud, name)),
+                             .force = s->cert->issuer != ISSUER_NONE &&
+                                      (flags.force || (o && o->forced && o->forced(o->ud, name))) };
+}
+
+/* The pins of a set inspected now and not acted on: published now, or after the act phase has made its
+ * next key (key-policy = rotate). Returns true when the next key is wanted. */
+static bool set_pins(const Pass *p, const PassSet *s, PublishBatch **batch, usec_t now) {
+        uint8_t next[PIN_SIZE];
+
+        if (!s->facts->has_pin || s->state.deploy_failed) /* the pin moves only with a deployed certificate */
+                return false;
+        if (s->cert->key_policy == KEY_POLICY_ROTATE && s->cert->issuer != ISSUER_NONE &&
+            keys_next_pin(p->inv, s->cert, s->facts->pin, next) < 0)
+                return true;
+        /* One batch for every pin of the pass: one syncfs for all of them, where a file at a time cost
+         * two fsyncs each (20 s for the first start at 10 000 sets). */
+        if (*batch || publish_batch_new(p->inv, batch) >= 0)
+                (void) publish_batch_add(*batch, s->cert, s->facts->pin, s->facts->not_after, NULL, now);
+        else
+                (void) publish_pins(p->inv, s->cert, s->facts->pin, s->facts->not_after, NULL, now);
+        return false;
+}
+
+static void pins_commit(PublishBatch **batch) {
         if (!*batch)
                 return;
         (void) publish_batch_commit(*batch);
         *batch = publish_batch_free(*batch);
 }
 
-void pass_save(const Inventory *inv, const CheckReport *rep, size_t i) {
-        int r = state_save(inv->agent.state_directory, rep->results[i].cert->name, &rep->states[i]);
-        if (r < 0)
-                log_warning_errno(r, "%s: cannot save its state: %m, ignoring", rep->results[i].cert->name);
+/* What the sets to act on and to ask about: indices, until their count is known. */
+typedef struct Wanted {
+        size_t *due, *ari, *keys;
+        size_t n_due, n_ari, n_keys;
+} Wanted;
+
+static void wanted_done(Wanted *w) {
+        free(w->due);
+        free(w->ari);
+        free(w->keys);
 }
 
-void pass_metrics(const Inventory *inv, const CheckReport *rep, usec_t now) {
-        _cleanup_check_report_ CheckReport *own = NULL;
+/* Plan one selected set and decide what it needs; returns its contribution to the deadline. */
+static int begin_set(Pass *p, size_t i, PlanFlags flags, const PassOrders *o, usec_t now, PublishBatch **pins,
+                     Wanted *want, usec_t *deadline) {
+        PassSet *s = &p->sets[i];
+        const Plan *pl = &s->plan;
+        int r;
+
+        r = check_plan_set(p->inv, s->cert, s->facts, s->ca_rotated, &s->state, set_flags(p, s, flags, o), now,
+                           &s->plan);
+        if (r < 0)
+                return r;
+        s->next_renewal = plan_next_renewal(s, pl);
+        if (set_alert(s, now))
+                set_save(p, s);
+        if (pl->action == PLAN_RENEW || pl->action == PLAN_DEPLOY) {
+                if (pl->action == PLAN_RENEW)
+                        log_info("%s: renewing: %s", s->cert->name, renew_reason_to_string(pl->why));
+                want->due[want->n_due++] = i; /* finish runs the next pass: no deadline for these */
+                return 0;
+        }
+        if (pl->next < *deadline)
+                *deadline = pl->next;
+        /* ARI: the ACME server may want a renewal before policy does (network: asked in the act phase, at
+         * most as often as its Retry-After says). */
+        if (pl->action == PLAN_NONE && s->cert->issuer == ISSUER_ACME) {
+                if (s->state.ari_next <= now)
+                        want->ari[want->n_ari++] = i;
+                else if (s->state.ari_next < *deadline)
+                        *deadline = s->state.ari_next;
+        }
+        if (s->inspected && set_pins(p, s, pins, now))
+                want->keys[want->n_keys++] = i;
+        return 0;
+}
+
+static int work_new(Pass *p, const Wanted *want, bool crls, usec_t now, PassWork **ret) {
+        _cleanup_(pass_work_freep) PassWork *w = calloc(1, sizeof(PassWork));
+        size_t room = want->n_due + want->n_ari;
+
+        if (!w)
+                return -ENOMEM;
+        *w = (PassWork) { .inv = p->inv, .ops = p->ops, .now = now, .crls = crls, .crl_next = USEC_INFINITY };
+        w->jobs = calloc(room ? room : 1, sizeof(RenewJob));
+        w->job_set = calloc(room ? room : 1, sizeof(size_t));
+        w->ari = calloc(want->n_ari ? want->n_ari : 1, sizeof(PassAri));
+        w->keys = calloc(want->n_keys ? want->n_keys : 1, sizeof(PassKey));
+        if (!w->jobs || !w->job_set || !w->ari || !w->keys)
+                return -ENOMEM;
+        for (size_t k = 0; k < want->n_due; k++) {
+                const PassSet *s = &p->sets[want->due[k]];
+
+                w->job_set[w->n_jobs] = want->due[k];
+                w->jobs[w->n_jobs++] = (RenewJob) { .cert = s->cert, .current = s->facts,
+                                                    .deploy_only = s->plan.action == PLAN_DEPLOY };
+        }
+        w->n_due = w->n_jobs;
+        for (size_t k = 0; k < want->n_ari; k++) {
+                const PassSet *s = &p->sets[want->ari[k]];
+
+                w->ari[w->n_ari++] = (PassAri) { .set = want->ari[k], .cert = s->cert, .current = s->facts };
+        }
+        for (size_t k = 0; k < want->n_keys; k++) {
+                const PassSet *s = &p->sets[want->keys[k]];
+
+                w->keys[k] = (PassKey) { .set = want->keys[k], .cert = s->cert };
+                memcpy(w->keys[k].current, s->facts->pin, PIN_SIZE);
+                w->n_keys++;
+        }
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+/* Forget the work of the previous pass (the outcomes it answered). */
+static void forget_done(Pass *p) {
+        for (size_t i = 0; i < p->n_sets; i++)
+                p->sets[i].job = NULL;
+        p->done = pass_work_free(p->done);
+}
+
+int pass_begin(Pass *p, bool all, PlanFlags flags, const PassOrders *orders, usec_t now, PassWork **ret_work) {
+        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
+        _cleanup_(wanted_done) Wanted want = {};
+        PassWork *w = NULL;
+        usec_t deadline, ca_next;
+        bool crls;
+        int r;
+
+        assert(!p->work);
+        p->passes++;
+        forget_done(p);
+        /* A CRL due is a deadline like any other; the act phase re-signs it (crl_hold: not before a retry). */
+        deadline = p->ops->crls_due(p->inv, now);
+        if (deadline < p->crl_hold)
+                deadline = p->crl_hold;
+        crls = deadline <= now;
+        if (crls)
+                deadline = USEC_INFINITY; /* finish runs the next pass */
+        r = inspect(p, all, now);
+        if (r < 0)
+                return log_error_errno(r, "cannot inspect certificates: %m");
+        want.due = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
+        want.ari = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
+        want.keys = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
+        if (!want.due || !want.ari || !want.keys)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < p->n_sets; i++) {
+                PassSet *s = &p->sets[i];
+
+                if (s->selected)
+                        r = begin_set(p, i, flags, orders, now, &pins, &want, &deadline);
+                else { /* for the metrics only */
+                        r = check_plan_set(p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
+                                           (PlanFlags) { .daemon = p->daemon }, now, &s->plan);
+                        s->next_renewal = plan_next_renewal(s, &s->plan);
+                }
+                if (r < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        pins_commit(&pins);
+        ca_next = pass_ca_alerts(p->inv, now);
+        if (ca_next < deadline)
+                deadline = ca_next;
+        /* A pass at least every PASS_INTERVAL_MAX_USEC, whatever the deadlines: the metrics' last-pass time
+         * is how monitoring tells a live agent from a stuck one (CertherdAgentStale). */
+        if (deadline > now + PASS_INTERVAL_MAX_USEC)
+                deadline = now + PASS_INTERVAL_MAX_USEC;
+        p->deadline = deadline;
+        if (crls || want.n_due + want.n_ari + want.n_keys > 0) {
+                r = work_new(p, &want, crls, now, &w);
+                if (r < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        p->work = w;
+        *ret_work = w;
+        return 0;
+}
+
+void pass_act(PassWork *w) {
+        _cleanup_(acme_ari_set_freep) AcmeAriSet *a = NULL;
+
+        /* CRLs first: a reload or hook after a new CRL may take as long as a renewal's. */
+        if (w->crls)
+                w->crl_next = w->ops->crls(w->inv, w->now);
+        if (w->n_ari > 0)
+                a = acme_ari_set_new(w->inv);
+        for (size_t k = 0; k < w->n_ari; k++) {
+                PassAri *q = &w->ari[k];
+
+                q->due = w->ops->ari(a, q->cert, w->now, &q->next);
+                if (!q->due)
+                        continue;
+                w->job_set[w->n_jobs] = q->set;
+                w->jobs[w->n_jobs++] = (RenewJob) { .cert = q->cert, .current = q->current };
+        }
+        /* key-policy = rotate: the key after the installed one, so that its pin is announced long before
+         * the switch. */
+        for (size_t k = 0; k < w->n_keys; k++) {
+                int r = w->ops->next_key(w->inv, w->keys[k].cert, w->keys[k].current);
+
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot make the next key: %m, publishing without "
+                                          "next_pin_sha256", w->keys[k].cert->name);
+                w->keys[k].made = r >= 0;
+        }
+        w->ops->renew(w->inv, w->jobs, w->n_jobs, RENEW_CONCURRENCY, w->now);
+}
+
+/* The outcomes of the work into the sets' states, saved. */
+static void finish_record(Pass *p, PassWork *w, usec_t now) {
+        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
+
+        for (size_t k = 0; k < w->n_ari; k++) {
+                PassSet *s = &p->sets[w->ari[k].set];
+
+                s->state.ari_next = w->ari[k].next;
+                if (w->ari[k].due) { /* what the outcome says: renewed as due */
+                        s->plan.action = PLAN_RENEW;
+                        s->plan.why = RENEW_REASON_DUE;
+                } else
+                        set_save(p, s);
+        }
+        for (size_t j = 0; j < w->n_jobs; j++) {
+                PassSet *s = &p->sets[w->job_set[j]];
+
+                pass_record(p->inv, &s->state, &w->jobs[j], w->now, now);
+                set_save(p, s);
+                s->job = &w->jobs[j];
+                s->dirty = true; /* its files changed (or a failure left them): inspect it again */
+        }
+        for (size_t k = 0; k < w->n_keys; k++) {
+                PassSet *s = &p->sets[w->keys[k].set];
+
+                if (!w->keys[k].made || s->job)
+                        continue;
+                if (pins || publish_batch_new(p->inv, &pins) >= 0)
+                        (void) publish_batch_add(pins, s->cert, s->facts->pin, s->facts->not_after, NULL, now);
+        }
+        pins_commit(&pins);
+        if (w->crls) {
+                /* New CRLs: every set checked against one is inspected again (revoked, crl-expiring). */
+                p->crl_hold = w->crl_next;
+                for (size_t i = 0; i < p->n_sets; i++)
+                        p->sets[i].dirty = true;
+        }
+}
+
+int pass_view(const Pass *p, const size_t *idx, size_t n, CheckReport *ret) {
+        CheckReport v = {};
+
+        if (!idx)
+                n = p->n_sets;
+        v.results = calloc(n ? n : 1, sizeof(CheckResult));
+        v.states = calloc(n ? n : 1, sizeof(CertState));
+        v.plans = calloc(n ? n : 1, sizeof(Plan));
+        if (!v.results || !v.states || !v.plans) {
+                pass_view_done(&v);
+                return -ENOMEM;
+        }
+        v.n_results = n;
+        for (size_t k = 0; k < n; k++) {
+                const PassSet *s = &p->sets[idx ? idx[k] : k];
+
+                v.results[k] = (CheckResult) { .cert = s->cert, .facts = s->facts, .ca_rotated = s->ca_rotated };
+                v.states[k] = s->state; /* borrowed */
+                v.plans[k] = s->plan;
+        }
+        check_report_recount(&v);
+        *ret = v;
+        return 0;
+}
+
+void pass_view_done(CheckReport *v) {
+        free(v->results);
+        free(v->states);
+        free(v->plans);
+        for (size_t i = 0; i < v->n_cas; i++)
+                cert_facts_free(v->cas[i].facts);
+        free(v->cas);
+        *v = (CheckReport) {};
+}
+
+/* [agent] metrics-file, from every set as the pass left it. A failure is a warning. */
+static void pass_metrics(const Pass *p, usec_t now) {
+        _cleanup_(pass_view_done) CheckReport v = {};
         _cleanup_free_ MetricsState *ms = NULL;
         _cleanup_free_ MetricsCa *cas = NULL;
-        const CheckReport *cas_rep;
         _cleanup_free_ char *text = NULL;
-        int r = 0;
+        const char *path = p->inv->agent.metrics_file;
+        int r;
 
-        if (!inv->agent.metrics_file)
+        if (!path)
                 return;
-        ms = calloc(rep->n_results ? rep->n_results : 1, sizeof(MetricsState));
-        if (!ms)
+        r = pass_view(p, NULL, 0, &v);
+        if (r >= 0 && !(ms = calloc(p->n_sets ? p->n_sets : 1, sizeof(MetricsState))))
                 r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && rep->states && i < rep->n_results; i++) {
-                const Plan *p = rep->plans ? &rep->plans[i] : NULL;
-                usec_t next = !p ? 0 : p->action == PLAN_BACKOFF && p->why != RENEW_REASON_NONE ? p->retry : p->due;
+        for (size_t i = 0; r >= 0 && i < p->n_sets; i++) {
+                const PassSet *s = &p->sets[i];
 
-                ms[i] = (MetricsState) { .renewal_failures = rep->states[i].failures,
-                                         .last_renewal = rep->states[i].last_renewal,
-                                         .deploy_failed = rep->states[i].deploy_failed,
-                                         .next_renewal = rep->results[i].cert->issuer == ISSUER_NONE ||
-                                                                         next == USEC_INFINITY
-                                                                 ? 0
-                                                                 : next };
+                ms[i] = (MetricsState) { .renewal_failures = s->state.failures,
+                                         .last_renewal = s->state.last_renewal,
+                                         .deploy_failed = s->state.deploy_failed,
+                                         .next_renewal = s->next_renewal == USEC_INFINITY ? 0 : s->next_renewal };
         }
-        /* The internal CAs' own expiry (a report of the CAs alone when the caller did not inspect them). */
-        if (r >= 0 && !rep->cas && inv->n_ca > 0) {
-                if (!(own = calloc(1, sizeof(CheckReport))))
-                        r = -ENOMEM;
-                else
-                        r = check_cas(inv, own, now);
-        }
-        cas_rep = own ?: rep;
-        if (r >= 0 && cas_rep->n_cas > 0 && !(cas = calloc(cas_rep->n_cas, sizeof(MetricsCa))))
+        /* The internal CAs' own expiry: a few files, read afresh. */
+        if (r >= 0 && p->inv->n_ca > 0)
+                r = check_cas(p->inv, &v, now);
+        if (r >= 0 && v.n_cas > 0 && !(cas = calloc(v.n_cas, sizeof(MetricsCa))))
                 r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < cas_rep->n_cas; i++) {
-                const CertFacts *f = cas_rep->cas[i].facts;
+        for (size_t i = 0; r >= 0 && i < v.n_cas; i++) {
+                const CertFacts *f = v.cas[i].facts;
 
-                cas[i] = (MetricsCa) { .name = cas_rep->cas[i].ca->name, .not_after = f ? f->not_after : 0,
-                                       .crl_next_update = crl_file_next_update(cas_rep->cas[i].ca->crl),
+                cas[i] = (MetricsCa) { .name = v.cas[i].ca->name, .not_after = f ? f->not_after : 0,
+                                       .crl_next_update = crl_file_next_update(v.cas[i].ca->crl),
                                        .parsed = f && f->parsed };
         }
         if (r >= 0)
-                r = metrics_render(rep, ms, cas, cas_rep->n_cas, now, now, &text);
+                r = metrics_render(&v, ms, cas, v.n_cas, now, now, &text);
         if (r >= 0)
-                r = metrics_write(inv->agent.metrics_file, text);
+                r = metrics_write(path, text);
         if (r < 0)
-                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", inv->agent.metrics_file);
+                log_warning_errno(r, "cannot write the metrics file %s: %m, ignoring", path);
 }
 
-void pass_result_done(PassResult *p) {
-        size_t n = p->report ? p->report->n_results : 0;
+void pass_finish(Pass *p, PassWork *w, usec_t now) {
+        assert(w == p->work);
+        p->work = NULL;
+        if (w)
+                finish_record(p, w, now);
+        /* What was acted on, as installed now: the metrics and the renderers show it. */
+        if (inspect(p, false, now) < 0)
+                log_warning("cannot inspect the sets acted on again: out of memory, ignoring");
+        for (size_t i = 0; i < p->n_sets; i++) {
+                PassSet *s = &p->sets[i];
+                Plan after;
 
-        for (size_t i = 0; i < p->n_jobs; i++)
-                renew_job_done(&p->jobs[i]);
-        free(p->jobs);
-        free(p->items);
-        check_report_free(p->report);
-        cert_states_free(p->states, n);
-        *p = (PassResult) {};
-}
-
-/* The metrics file holds every set (it is replaced whole, so `renew NAME` must not drop the others), as
- * installed after this pass, with the state it recorded. */
-static void metrics_after(const Inventory *inv, usec_t now) {
-        _cleanup_check_report_ CheckReport *rep = NULL;
-        CertState *states = NULL;
-
-        if (!inv->agent.metrics_file)
-                return;
-        if (check_run(inv, NULL, 0, now, &rep) < 0 || check_load_states(inv, rep, &states) < 0) {
-                log_warning("cannot write the metrics file %s: out of memory, ignoring", inv->agent.metrics_file);
-                return;
+                if (!s->inspected)
+                        continue;
+                if (check_plan_set(p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
+                                   (PlanFlags) { .daemon = p->daemon }, now, &after) >= 0)
+                        s->next_renewal = plan_next_renewal(s, &after);
         }
-        rep->states = states;
-        if (check_plan(inv, rep, (PlanFlags) {}, now) >= 0)
-                pass_metrics(inv, rep, now);
-        rep->states = NULL;
-        cert_states_free(states, rep->n_results);
+        pass_metrics(p, now);
+        p->done = w;
 }
 
-usec_t pass_crls(const Inventory *inv, usec_t now) {
-        return crl_refresh_all(inv, now);
-}
-
-usec_t pass_crls_due(const Inventory *inv, usec_t now) {
-        return crl_next_due(inv, now);
-}
-
-int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, PassResult *ret) {
-        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
-        _cleanup_(pass_result_done) PassResult p = {};
-        _cleanup_(acme_ari_set_freep) AcmeAriSet *ari = NULL;
-        usec_t now = now_realtime();
-        CheckReport *rep;
+int pass_run(const Inventory *inv, CertConfig *const *certs, PlanFlags flags, Pass **ret) {
+        _cleanup_(pass_freep) Pass *p = NULL;
+        PassWork *w = NULL;
         int r;
 
-        (void) pass_crls(inv, now);
-        r = check_run(inv, certs, 0, now, &p.report);
+        r = pass_new(inv, certs, false, NULL, &p);
         if (r < 0)
                 return r;
-        rep = p.report;
-        r = check_load_states(inv, rep, &p.states);
+        r = pass_begin(p, true, flags, NULL, now_realtime(), &w);
         if (r < 0)
                 return r;
-        rep->states = p.states;
-        p.items = calloc(rep->n_results ? rep->n_results : 1, sizeof(PassItem));
-        p.jobs = calloc(rep->n_results ? rep->n_results : 1, sizeof(RenewJob));
-        if (!p.items || !p.jobs)
-                return -ENOMEM;
-        p.n_items = rep->n_results;
-
-        for (size_t i = 0; i < rep->n_results; i++) {
-                const CertConfig *c = rep->results[i].cert;
-                Plan *pl;
-
-                r = pass_decide(inv, rep, i, flags, now);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        pass_save(inv, rep, i);
-                pl = &rep->plans[i];
-                /* ARI: the ACME server may want a renewal before policy does (network: asked only here). */
-                if (pl->action == PLAN_NONE && c->issuer == ISSUER_ACME) {
-                        if (!ari)
-                                ari = acme_ari_set_new(inv);
-                        if (acme_ari_set_due(ari, c, now)) {
-                                pl->action = PLAN_RENEW;
-                                pl->why = RENEW_REASON_DUE;
-                        }
-                }
-                p.items[i] = (PassItem) { .cert = c, .plan = *pl };
-                if (pl->action == PLAN_RENEW || pl->action == PLAN_DEPLOY) {
-                        if (pl->action == PLAN_RENEW)
-                                log_info("%s: renewing: %s", c->name, renew_reason_to_string(pl->why));
-                        p.jobs[p.n_jobs] = (RenewJob) { .cert = c, .current = rep->results[i].facts,
-                                                        .deploy_only = pl->action == PLAN_DEPLOY };
-                        p.items[i].job = &p.jobs[p.n_jobs++];
-                } else
-                        pass_pins(inv, rep, i, &pins, now);
-        }
-        pass_pins_commit(&pins);
-        check_report_recount(rep);
-        (void) pass_ca_alerts(inv, now);
-
-        renew_many(inv, p.jobs, p.n_jobs, RENEW_CONCURRENCY, now);
-        for (size_t i = 0; i < rep->n_results; i++)
-                if (p.items[i].job) {
-                        pass_record(inv, &p.states[i], p.items[i].job, now, now_realtime());
-                        pass_save(inv, rep, i);
-                }
-        metrics_after(inv, now_realtime());
-        *ret = p;
-        p = (PassResult) {};
+        if (w)
+                pass_act(w);
+        pass_finish(p, w, now_realtime());
+        *ret = TAKE_PTR(p);
         return 0;
 }

@@ -69,9 +69,10 @@ static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t
                 return -ENOMEM;
 
         if (c->key_policy == KEY_POLICY_ROTATE && c->issuer != ISSUER_NONE) {
+                /* Read only: the pass makes the next key in its act phase (keys_next_make). */
                 r = keys_next_pin(inv, c, pin, next);
-                if (r < 0)
-                        log_warning_errno(r, "%s: cannot prepare the next key: %m, publishing without next_pin_sha256",
+                if (r < 0 && r != -ENOENT && r != -ESTALE)
+                        log_warning_errno(r, "%s: cannot read the next key: %m, publishing without next_pin_sha256",
                                           c->name);
                 have_next = r >= 0;
         }

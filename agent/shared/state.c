@@ -35,7 +35,7 @@ bool cert_state_is_empty(const CertState *st) {
         return st->failures == 0 && st->last_attempt == 0 && st->next_retry == 0 && st->last_renewal == 0 &&
                !st->last_error && st->alert_level == 0 && st->alert_last == 0 && !st->deploy_failed &&
                st->deploy_failures == 0 && st->deploy_time == 0 && !st->deploy_step && !st->deploy_error &&
-               !st->deploy_serial && !st->held_inputs && !st->profile;
+               !st->deploy_serial && !st->held_inputs && !st->profile && st->ari_next == 0;
 }
 
 static int state_path(const char *state_dir, const char *name, char **ret) {
@@ -108,7 +108,8 @@ static int get_profile(json_t *o, char **ret) {
 
 int state_parse(const char *text, size_t size, CertState *ret) {
         _cleanup_(cert_state_done) CertState st = {};
-        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time;
+        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time,
+                ari_next;
         json_t *o;
         int r;
 
@@ -132,7 +133,7 @@ int state_parse(const char *text, size_t size, CertState *ret) {
             (r = get_string(o, "deploy_error", &st.deploy_error)) < 0 ||
             (r = get_string(o, "deploy_serial", &st.deploy_serial)) < 0 ||
             (r = get_string(o, "held_inputs", &st.held_inputs)) < 0 ||
-            (r = get_profile(o, &st.profile)) < 0) {
+            (r = get_profile(o, &st.profile)) < 0 || (r = get_uint(o, "ari_next_usec", INT64_MAX, &ari_next)) < 0) {
                 json_decref(o);
                 return r;
         }
@@ -145,6 +146,7 @@ int state_parse(const char *text, size_t size, CertState *ret) {
         st.alert_last = alert_last;
         st.deploy_failures = (unsigned) deploy_failures;
         st.deploy_time = deploy_time;
+        st.ari_next = ari_next;
         *ret = st;
         st = (CertState) {};
         return 0;
@@ -187,12 +189,12 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         if (r < 0)
                 return r;
 
-        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "failures", (json_int_t) st->failures,
+        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "failures", (json_int_t) st->failures,
                       "last_attempt_usec", (json_int_t) st->last_attempt, "next_retry_usec",
                       (json_int_t) st->next_retry, "last_renewal_usec", (json_int_t) st->last_renewal, "alert_level",
                       (json_int_t) st->alert_level, "alert_last_usec", (json_int_t) st->alert_last, "deploy_failed",
                       st->deploy_failed, "deploy_failures", (json_int_t) st->deploy_failures, "deploy_time_usec",
-                      (json_int_t) st->deploy_time);
+                      (json_int_t) st->deploy_time, "ari_next_usec", (json_int_t) st->ari_next);
         if (!o)
                 return -ENOMEM;
         if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||

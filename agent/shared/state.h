@@ -35,6 +35,9 @@ typedef struct CertState {
         /* ACME: the profile (draft-ietf-acme-profiles) the installed certificate was ordered under; NULL:
          * none named, or not ACME. A token of at most 64 characters [A-Za-z0-9._-] (issue 13). */
         char *profile;
+        /* ACME: when to ask the server's renewal window (RFC 9773) again, from its Retry-After; 0: at
+         * the next pass. Kept here so that the timer's runs honour it as the daemon does. */
+        usec_t ari_next;
 } CertState;
 
 void cert_state_done(CertState *st);

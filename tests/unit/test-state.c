@@ -23,7 +23,7 @@ static void test_round_trip(void **state) {
                          .last_error = (char *) "acme: order failed", .alert_level = 2, .alert_last = 14,
                          .deploy_failed = true, .deploy_failures = 1, .deploy_time = 15,
                          .deploy_step = (char *) "exec /bin/false", .deploy_error = (char *) "status 1",
-                         .deploy_serial = (char *) "0a1b", .profile = (char *) "shortlived" };
+                         .deploy_serial = (char *) "0a1b", .profile = (char *) "shortlived", .ari_next = 16 };
         CertState out = {};
         char cmd[64];
 
@@ -42,6 +42,7 @@ static void test_round_trip(void **state) {
         assert_string_equal(out.deploy_error, "status 1");
         assert_string_equal(out.deploy_serial, "0a1b");
         assert_string_equal(out.profile, "shortlived");
+        assert_true(out.ari_next == 16);
         cert_state_done(&out);
 
         /* missing: the zero state */
@@ -127,6 +128,7 @@ static void test_is_empty(void **state) {
         ONE(deploy_serial, s);
         ONE(held_inputs, s);
         ONE(profile, s);
+        ONE(ari_next, 1);
 #undef ONE
 }
 
