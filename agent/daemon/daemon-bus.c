@@ -13,8 +13,9 @@ static const char *bus_inventory_path(void *ud) {
 }
 
 static int no_such(Manager *m, const char *name, char **ret_error) {
-        return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", name, m->inv->path) < 0 ? -ENOMEM
-                                                                                                          : -ENXIO;
+        return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", name, m->inv->path) < 0
+                   ? -ENOMEM
+                   : -ENXIO;
 }
 
 static int render(const Inventory *inv, CheckReport *rep, BusApiFormat fmt, char **ret) {
@@ -44,7 +45,8 @@ static int render(const Inventory *inv, CheckReport *rep, BusApiFormat fmt, char
 
 /* The daemon's report of the named sets (in the order named, as `check NAME…` prints them), or of all with
  * the internal CAs' rows, rendered as the CLI would. */
-static int bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit, char **ret_error) {
+static int
+bus_check(void *ud, char **names, BusApiFormat fmt, char **ret_text, int *ret_exit, char **ret_error) {
         Manager *m = ud;
         _cleanup_(pass_view_done) CheckReport v = {};
         _cleanup_free_ size_t *idx = NULL;
@@ -92,10 +94,11 @@ static int bus_resolve(void *ud, char **names, char ***ret, char **ret_error) {
                 if (c->issuer == ISSUER_NONE && !names)
                         continue;
                 if (c->issuer == ISSUER_NONE)
-                        return asprintf(ret_error, "%s: issuer = none: certherd only watches this certificate",
-                                        c->name) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return asprintf(
+                                   ret_error, "%s: issuer = none: certherd only watches this certificate",
+                                   c->name) < 0
+                                   ? -ENOMEM
+                                   : -EINVAL;
                 if (!(l[n++] = strdup(c->name)))
                         return -ENOMEM;
         }
@@ -108,23 +111,31 @@ static void bus_kick(void *ud) {
 
         /* Running work ends with a pass, which takes the orders. */
         if (!m->worker.running && !m->exiting)
-                (void) manager_pass(m, false);
+                (void)manager_pass(m, false);
 }
 
 static BusApiOutcome job_outcome(const RenewJob *jb, const CertState *st) {
         if (jb->held)
-                return (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY,
-                                         .error = st->last_error ?: jb->error };
+                return (BusApiOutcome){
+                    .kind = BUS_API_OUTCOME_HELD,
+                    .when = USEC_INFINITY,
+                    .error = st->last_error ?: jb->error};
         if (jb->result < 0)
-                return (BusApiOutcome) { .kind = BUS_API_OUTCOME_FAILED, .when = USEC_INFINITY,
-                                         .error = jb->error ?: st->last_error };
+                return (BusApiOutcome){
+                    .kind = BUS_API_OUTCOME_FAILED,
+                    .when = USEC_INFINITY,
+                    .error = jb->error ?: st->last_error};
         if (jb->deploy_result < 0)
-                return (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = USEC_INFINITY,
-                                         .step = jb->deploy_step, .error = jb->deploy_error,
-                                         .serial = jb->outcome.serial };
-        return (BusApiOutcome) { .kind = jb->deploy_only ? BUS_API_OUTCOME_REDEPLOYED : BUS_API_OUTCOME_RENEWED,
-                                 .when = jb->outcome.not_after ?: USEC_INFINITY,
-                                 .serial = jb->outcome.serial };
+                return (BusApiOutcome){
+                    .kind = BUS_API_OUTCOME_DEPLOY_FAILED,
+                    .when = USEC_INFINITY,
+                    .step = jb->deploy_step,
+                    .error = jb->deploy_error,
+                    .serial = jb->outcome.serial};
+        return (BusApiOutcome){
+            .kind = jb->deploy_only ? BUS_API_OUTCOME_REDEPLOYED : BUS_API_OUTCOME_RENEWED,
+            .when = jb->outcome.not_after ?: USEC_INFINITY,
+            .serial = jb->outcome.serial};
 }
 
 /* What became of set `name` in the work just done, or why it was not in it. */
@@ -134,7 +145,7 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
         const PassSet *s;
         const Plan *p;
 
-        *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_GONE, .when = USEC_INFINITY };
+        *ret = (BusApiOutcome){.kind = BUS_API_OUTCOME_GONE, .when = USEC_INFINITY};
         if (i == SIZE_MAX)
                 return;
         s = &m->pass->sets[i];
@@ -142,22 +153,28 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
         if (s->job)
                 *ret = job_outcome(s->job, &s->state);
         else if (p->action == PLAN_BACKOFF && p->why == RENEW_REASON_NONE && s->state.deploy_failed)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_DEPLOY_FAILED, .when = p->retry,
-                                         .step = s->state.deploy_step, .error = s->state.deploy_error };
+                *ret = (BusApiOutcome){
+                    .kind = BUS_API_OUTCOME_DEPLOY_FAILED,
+                    .when = p->retry,
+                    .step = s->state.deploy_step,
+                    .error = s->state.deploy_error};
         else if (p->action == PLAN_BACKOFF)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_BACKING_OFF, .when = p->retry,
-                                         .failures = s->state.failures, .error = s->state.last_error };
+                *ret = (BusApiOutcome){
+                    .kind = BUS_API_OUTCOME_BACKING_OFF,
+                    .when = p->retry,
+                    .failures = s->state.failures,
+                    .error = s->state.last_error};
         else if (p->action == PLAN_HELD)
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY,
-                                         .error = s->state.last_error };
+                *ret = (BusApiOutcome){
+                    .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY, .error = s->state.last_error};
         else
-                *ret = (BusApiOutcome) { .kind = BUS_API_OUTCOME_NOT_DUE, .when = p->due };
+                *ret = (BusApiOutcome){.kind = BUS_API_OUTCOME_NOT_DUE, .when = p->due};
 }
 
 const BusApiOps daemon_bus_ops = {
-        .inventory_path = bus_inventory_path,
-        .check = bus_check,
-        .resolve = bus_resolve,
-        .kick = bus_kick,
-        .outcome = bus_outcome,
+    .inventory_path = bus_inventory_path,
+    .check = bus_check,
+    .resolve = bus_resolve,
+    .kick = bus_kick,
+    .outcome = bus_outcome,
 };
