@@ -4,7 +4,8 @@
 # DBUS_SYSTEM_BUS_ADDRESS (no systemd needed). While `certherd run` runs: `renew --force NAME` makes the
 # daemon renew (new serial as soon as the CLI returns, exit 0); `status --json` and `check` are answered
 # by the daemon (they work with the inventory file moved away, which the CLI alone cannot); unknown
-# NAMEs exit 3; reading is open to other users, ordering renewals is not; without a daemon the CLI works
+# NAMEs exit 3; a failed deploy is redeployed at once by `renew NAME`, as the CLI alone does; reading is
+# open to other users, ordering renewals is not; without a daemon the CLI works
 # alone again.
 source "$(dirname "$0")/../lib.sh"
 need openssl; need dbus-daemon dbus; need python3; need setpriv util-linux
@@ -60,6 +61,7 @@ key = $T/tls/web.key
 ca = $T/ca.crt
 names = localhost
 issuer = ca:internal
+exec = /usr/bin/test ! -e $T/fail-deploy
 
 [certificate "watched"]
 certificate = $T/tls/web.crt
@@ -101,6 +103,18 @@ expect 0 ch renew web
 grep -q "^web: not due (renews from 20" "$T/out" || { cat "$T/out" >&2; die "not-due line"; }
 [[ $(serial) == "$s2" ]] || die "renew without --force renewed"
 ok "renew web (not due): the daemon says when it renews, nothing changes"
+
+# A failed deploy, then `renew web` after the fix: the daemon redeploys at once, as `certherd renew web`
+# does alone (the daemon on its own waits out a backoff between deploy attempts).
+touch "$T/fail-deploy"
+expect 1 ch renew --force web
+grep -q "^web: deploy failed at exec /usr/bin/test" "$T/out" || { cat "$T/out" >&2; die "no deploy failure"; }
+rm "$T/fail-deploy"
+s_failed=$(serial)
+expect 0 ch renew web
+grep -q "^web: deployed again (serial [0-9A-Fa-f]*)" "$T/out" || { cat "$T/out" "$T/daemon.log" >&2; die "not redeployed at once"; }
+[[ $(serial) == "$s_failed" ]] || die "the redeploy issued a new certificate"
+ok "a failed deploy, fixed: renew web answered by the daemon redeploys at once, without a new issuance"
 
 # Two orders at once: both answered, each after a batch that renewed web.
 ch renew --force web >"$T/o1" 2>&1 & a=$!
