@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <assert.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -238,6 +240,9 @@ CheckReport *check_report_free(CheckReport *r) {
                 cert_facts_free(r->results[i].facts);
         free(r->results);
         free(r->plans);
+        for (size_t i = 0; r->notes && i < r->n_results; i++)
+                check_notes_done(&r->notes[i]);
+        free(r->notes);
         for (size_t i = 0; i < r->n_cas; i++)
                 cert_facts_free(r->cas[i].facts);
         free(r->cas);
@@ -275,7 +280,7 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
                 return r;
 
         for (size_t i = 0; i < n; i++) {
-                Severity s = rep->results[i].facts->state;
+                Severity s = check_notes_state(rep->results[i].facts, rep->notes ? &rep->notes[i] : NULL);
                 rep->count[s]++;
                 if (s > rep->worst)
                         rep->worst = s;
@@ -309,23 +314,61 @@ int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **
         return 0;
 }
 
-/* Problems from state are replaced, not added again: the daemon plans the same facts more than once. */
-static void drop_state_problems(CertFacts *f) {
-        size_t k = 0;
+void check_notes_done(CheckNotes *n) {
+        for (size_t i = 0; i < n->n; i++)
+                free(n->problems[i].message);
+        *n = (CheckNotes) {};
+}
 
-        f->state = SEVERITY_OK;
-        for (size_t i = 0; i < f->n_problems; i++) {
-                Problem p = f->problems[i];
+static int note_add(CheckNotes *n, ProblemCode code, Severity severity, const char *fmt, ...) _printf_(4, 5);
 
-                if (p.code == PROBLEM_DEPLOY_FAILED || p.code == PROBLEM_RENEWAL_FAILING) {
-                        free(p.message);
-                        continue;
-                }
-                if (p.severity > f->state)
-                        f->state = p.severity;
-                f->problems[k++] = p;
-        }
-        f->n_problems = k;
+static int note_add(CheckNotes *n, ProblemCode code, Severity severity, const char *fmt, ...) {
+        va_list ap;
+        char *m;
+        int r;
+
+        assert(n->n < ELEMENTSOF(n->problems));
+        va_start(ap, fmt);
+        r = vasprintf(&m, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        n->problems[n->n++] = (Problem) { .code = code, .severity = severity, .message = m };
+        return 0;
+}
+
+Severity check_notes_state(const CertFacts *f, const CheckNotes *n) {
+        Severity s = f ? f->state : SEVERITY_CRITICAL;
+
+        for (size_t i = 0; n && i < n->n; i++)
+                if (n->problems[i].severity > s)
+                        s = n->problems[i].severity;
+        return s;
+}
+
+const CertFacts *check_result_shown(const CheckReport *rep, size_t i, CheckShown *buf) {
+        const CertFacts *f = rep->results[i].facts;
+        const CheckNotes *n = rep->notes ? &rep->notes[i] : NULL;
+
+        *buf = (CheckShown) {};
+        if (!n || n->n == 0)
+                return f;
+        buf->problems = calloc(f->n_problems + n->n, sizeof(Problem));
+        if (!buf->problems)
+                return f; /* out of memory: what was inspected, at least */
+        if (f->n_problems > 0)
+                memcpy(buf->problems, f->problems, f->n_problems * sizeof(Problem));
+        memcpy(buf->problems + f->n_problems, n->problems, n->n * sizeof(Problem));
+        buf->facts = *f;
+        buf->facts.problems = buf->problems;
+        buf->facts.n_problems = f->n_problems + n->n;
+        buf->facts.state = check_notes_state(f, n);
+        return &buf->facts;
+}
+
+void check_shown_done(CheckShown *buf) {
+        free(buf->problems);
+        *buf = (CheckShown) {};
 }
 
 static void hash_str(gnutls_hash_hd_t h, const char *s) {
@@ -377,8 +420,8 @@ static int inputs_held(const CertConfig *c, const CertState *st) {
         return check_inputs_fingerprint(c, fp) >= 0 && strcmp(fp, st->held_inputs) == 0 ? 1 : -1;
 }
 
-int check_plan_set(const Inventory *inv, const CertConfig *c, CertFacts *f, bool ca_rotated, const CertState *st,
-                   PlanFlags flags, usec_t now, Plan *ret) {
+int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f, bool ca_rotated,
+                   const CertState *st, PlanFlags flags, usec_t now, Plan *ret, CheckNotes *ret_notes) {
         char when[32];
         int r, held = inputs_held(c, st);
         Plan *p = ret;
@@ -390,38 +433,29 @@ int check_plan_set(const Inventory *inv, const CertConfig *c, CertFacts *f, bool
                                         .warn_before = cert_warn_before(inv, c),
                                         .critical_before = cert_critical_before(inv, c) },
                          flags, now);
-        drop_state_problems(f);
+        check_notes_done(ret_notes);
         if (!st)
                 return 0;
         if (st->deploy_failed) {
-                r = cert_facts_add_problem(f, PROBLEM_DEPLOY_FAILED, "deploy of serial %s failed at %s: %s",
-                                           st->deploy_serial ?: "?", st->deploy_step ?: "?", st->deploy_error ?: "?");
+                r = note_add(ret_notes, PROBLEM_DEPLOY_FAILED, problem_code_severity(PROBLEM_DEPLOY_FAILED),
+                             "deploy of serial %s failed at %s: %s", st->deploy_serial ?: "?",
+                             st->deploy_step ?: "?", st->deploy_error ?: "?");
                 if (r < 0)
                         return r;
         }
-        if (p->failing && p->action == PLAN_HELD) {
-                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
-                                           "%u failed renewal attempt%s, last error: %s; the certificate issued was "
-                                           "kept in %s/certs/%s.pending.pem, no new order until the inventory or "
-                                           "its files change",
-                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
-                                           inv->agent.state_directory, c->name);
-                if (r < 0)
-                        return r;
-                f->problems[f->n_problems - 1].severity = p->failing_severity;
-                if (p->failing_severity > f->state)
-                        f->state = p->failing_severity;
-        } else if (p->failing) {
+        if (p->failing && p->action == PLAN_HELD)
+                return note_add(ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                                "%u failed renewal attempt%s, last error: %s; the certificate issued was kept in "
+                                "%s/certs/%s.pending.pem, no new order until the inventory or its files change",
+                                st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                inv->agent.state_directory, c->name);
+        if (p->failing) {
                 usec_t next = p->action == PLAN_BACKOFF ? p->retry : st->next_retry > now ? st->next_retry : now;
 
-                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING, "%u failed renewal attempt%s, last error: %s; next attempt %s",
-                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
-                                           format_timestamp_iso(when, sizeof(when), next));
-                if (r < 0)
-                        return r;
-                f->problems[f->n_problems - 1].severity = p->failing_severity;
-                if (p->failing_severity > f->state)
-                        f->state = p->failing_severity;
+                return note_add(ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                                "%u failed renewal attempt%s, last error: %s; next attempt %s", st->failures,
+                                st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                format_timestamp_iso(when, sizeof(when), next));
         }
         return 0;
 }
@@ -431,15 +465,17 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
 
         if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
                 return -ENOMEM;
+        if (!rep->notes && !(rep->notes = calloc(rep->n_results ? rep->n_results : 1, sizeof(CheckNotes))))
+                return -ENOMEM;
         return check_plan_set(inv, res->cert, res->facts, res->ca_rotated, rep->states ? &rep->states[i] : NULL,
-                              flags, now, &rep->plans[i]);
+                              flags, now, &rep->plans[i], &rep->notes[i]);
 }
 
 void check_report_recount(CheckReport *rep) {
         memset(rep->count, 0, sizeof(rep->count));
         rep->worst = SEVERITY_OK;
         for (size_t i = 0; i < rep->n_results; i++) {
-                Severity s = rep->results[i].facts->state;
+                Severity s = check_notes_state(rep->results[i].facts, rep->notes ? &rep->notes[i] : NULL);
                 rep->count[s]++;
                 if (s > rep->worst)
                         rep->worst = s;

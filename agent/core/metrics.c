@@ -66,7 +66,7 @@ static bool sample_value(const CheckReport *rep, const MetricsState *st, size_t 
                 *ret = facts->not_after / USEC_PER_SEC;
                 return true;
         case METRIC_STATE:
-                *ret = facts ? (uint64_t) facts->state : (uint64_t) SEVERITY_CRITICAL;
+                *ret = (uint64_t) check_notes_state(facts, rep->notes ? &rep->notes[i] : NULL);
                 return true;
         case METRIC_RENEWAL_FAILURES:
                 *ret = st ? st[i].renewal_failures : 0;

@@ -208,6 +208,7 @@ static void pass_work_freep(PassWork **w) {
 
 static void pass_set_done(PassSet *s) {
         cert_facts_free(s->facts);
+        check_notes_done(&s->notes);
         cert_state_done(&s->state);
 }
 
@@ -408,7 +409,8 @@ static int begin_set(
         int r;
 
         r = check_plan_set(
-            p->inv, s->cert, s->facts, s->ca_rotated, &s->state, set_flags(p, s, flags, o), now, &s->plan);
+            p->inv, s->cert, s->facts, s->ca_rotated, &s->state, set_flags(p, s, flags, o), now, &s->plan,
+            &s->notes);
         if (r < 0)
                 return r;
         s->next_renewal = plan_next_renewal(s, pl);
@@ -515,7 +517,7 @@ int pass_begin(
                 else { /* for the metrics only */
                         r = check_plan_set(
                             p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
-                            (PlanFlags){.daemon = p->daemon}, now, &s->plan);
+                            (PlanFlags){.daemon = p->daemon}, now, &s->plan, &s->notes);
                         s->next_renewal = plan_next_renewal(s, &s->plan);
                 }
                 if (r < 0)
@@ -621,7 +623,8 @@ int pass_view(const Pass *p, const size_t *idx, size_t n, CheckReport *ret) {
         v.results = calloc(n ? n : 1, sizeof(CheckResult));
         v.states = calloc(n ? n : 1, sizeof(CertState));
         v.plans = calloc(n ? n : 1, sizeof(Plan));
-        if (!v.results || !v.states || !v.plans) {
+        v.notes = calloc(n ? n : 1, sizeof(CheckNotes));
+        if (!v.results || !v.states || !v.plans || !v.notes) {
                 pass_view_done(&v);
                 return -ENOMEM;
         }
@@ -633,6 +636,7 @@ int pass_view(const Pass *p, const size_t *idx, size_t n, CheckReport *ret) {
                     (CheckResult){.cert = s->cert, .facts = s->facts, .ca_rotated = s->ca_rotated};
                 v.states[k] = s->state; /* borrowed */
                 v.plans[k] = s->plan;
+                v.notes[k] = s->notes; /* borrowed */
         }
         check_report_recount(&v);
         *ret = v;
@@ -643,6 +647,7 @@ void pass_view_done(CheckReport *v) {
         free(v->results);
         free(v->states);
         free(v->plans);
+        free(v->notes);
         for (size_t i = 0; i < v->n_cas; i++)
                 cert_facts_free(v->cas[i].facts);
         free(v->cas);
@@ -710,7 +715,7 @@ void pass_finish(Pass *p, PassWork *w, usec_t now) {
                         continue;
                 if (check_plan_set(
                         p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
-                        (PlanFlags){.daemon = p->daemon}, now, &after) >= 0)
+                        (PlanFlags){.daemon = p->daemon}, now, &after, &s->notes) >= 0)
                         s->next_renewal = plan_next_renewal(s, &after);
         }
         pass_metrics(p, now);

@@ -66,6 +66,7 @@ typedef struct PassSet {
         bool ca_rotated;        /* found with the facts (check.h) */
         CertState state;        /* as saved */
         Plan plan;              /* the decision of the last begin */
+        CheckNotes notes;       /* what the saved state adds to the facts (deploy-failed, renewal-failing) */
         usec_t next_renewal;    /* when it renews, after what the pass did (USEC_INFINITY: never) */
         bool selected;          /* acted on by this pass (timer mode: the sets named; the daemon: all) */
         bool dirty;             /* one of its files changed: inspect it again at the next begin */
