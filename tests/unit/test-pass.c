@@ -34,6 +34,19 @@ static usec_t fake_crls(const Inventory *inv, usec_t now) {
         return USEC_INFINITY;
 }
 
+/* CRLs for the scheduling test: due at crl_due_at; a re-sign says the next is due at crl_next_at. */
+static usec_t crl_due_at = USEC_INFINITY, crl_next_at = USEC_INFINITY;
+static unsigned crl_signs;
+
+static usec_t fake_crls_due(const Inventory *inv, usec_t now) {
+        return crl_due_at;
+}
+
+static usec_t fake_crls_sign(const Inventory *inv, usec_t now) {
+        crl_signs++;
+        return crl_next_at;
+}
+
 /* ARI: never due, ask again after the server's Retry-After; counted per schedule (a set's config is
  * one inventory's). */
 static bool fake_ari(AcmeAriSet *a, const CertConfig *c, usec_t now, usec_t *ret_next) {
@@ -271,10 +284,72 @@ static void test_order_redeploys(void **state) {
         inventory_free(inv);
 }
 
+/* The daemon's scheduling: the deadline it arms its one timer for. */
+static void test_deadlines(void **state) {
+        static const PassOps crl_ops = {
+            .crls = fake_crls_sign,
+            .crls_due = fake_crls_due,
+            .ari = fake_ari,
+            .renew = fake_renew,
+            .next_key = fake_next_key,
+        };
+        _cleanup_(pass_freep) Pass *p = NULL;
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        const char *fx = getenv("CERTHERD_FIXTURES");
+        Inventory *inv = inventory_new();
+        usec_t now = now_realtime();
+        PassWork *w = NULL;
+
+        /* One watched set, valid for months: nothing falls due for long. */
+        assert_true(
+            asprintf(
+                &text,
+                "[agent]\nstate-directory = %s/sched/state\n[certificate \"w\"]\ncertificate = %s/ok.crt\n"
+                "key = %s/ok.key\nca = %s/ca.crt\nnames = ok.example.test localhost 127.0.0.1 ::1\n",
+                root, fx, fx, fx) > 0);
+        if (config_parse_string(inv, text, "test.conf", &err) < 0 || config_validate(inv, &err) < 0)
+                fail_msg("%s", err);
+        assert_int_equal(pass_new(inv, NULL, true, &crl_ops, &p), 0);
+
+        /* Nothing due: a pass at least every 12 h all the same (the heartbeat monitoring watches). */
+        assert_int_equal(pass_begin(p, true, (PlanFlags){}, NULL, now, &w), 0);
+        assert_null(w);
+        pass_finish(p, NULL, now);
+        assert_true(p->deadline == now + 12 * USEC_PER_HOUR);
+
+        /* A CRL due in an hour is the deadline. */
+        crl_due_at = now + USEC_PER_HOUR;
+        assert_int_equal(pass_begin(p, false, (PlanFlags){}, NULL, now, &w), 0);
+        assert_null(w);
+        pass_finish(p, NULL, now);
+        assert_true(p->deadline == now + USEC_PER_HOUR);
+
+        /* Due now: the act phase re-signs it; a failed re-sign's retry time holds further work. */
+        crl_due_at = now - 1;
+        crl_next_at = now + 5 * USEC_PER_HOUR;
+        assert_int_equal(pass_begin(p, false, (PlanFlags){}, NULL, now, &w), 0);
+        assert_non_null(w);
+        assert_true(w->crls);
+        pass_act(w);
+        pass_finish(p, w, now);
+        assert_int_equal(crl_signs, 1);
+        assert_true(p->crl_hold == now + 5 * USEC_PER_HOUR);
+        assert_int_equal(pass_begin(p, false, (PlanFlags){}, NULL, now, &w), 0);
+        assert_null(w);
+        pass_finish(p, NULL, now);
+        assert_int_equal(crl_signs, 1);
+        assert_true(p->deadline == now + 5 * USEC_PER_HOUR);
+
+        crl_due_at = crl_next_at = USEC_INFINITY;
+        p = pass_free(p);
+        inventory_free(inv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_schedules_agree),
             cmocka_unit_test(test_order_redeploys),
+            cmocka_unit_test(test_deadlines),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
