@@ -186,7 +186,7 @@ const PassOps pass_ops_real = {
 };
 
 bool pass_work_empty(const PassWork *w) {
-        return !w || (!w->crls && w->n_ari == 0 && w->n_keys == 0 && w->n_due == 0);
+        return !w || (!w->crls && w->n_ari == 0 && w->n_pins == 0 && w->n_due == 0);
 }
 
 PassWork *pass_work_free(PassWork *w) {
@@ -197,7 +197,7 @@ PassWork *pass_work_free(PassWork *w) {
         free(w->jobs);
         free(w->job_set);
         free(w->ari);
-        free(w->keys);
+        free(w->pins);
         free(w);
         return NULL;
 }
@@ -355,55 +355,37 @@ static PlanFlags set_flags(const Pass *p, const PassSet *s, PlanFlags flags, con
                      (flags.force || (o && o->forced && o->forced(o->ud, name)))};
 }
 
-/* The pins of a set inspected now and not acted on: published now, or after the act phase has made its
- * next key (key-policy = rotate). Returns true when the next key is wanted. */
-static bool set_pins(const Pass *p, const PassSet *s, PublishBatch **batch, usec_t now) {
+/* The pins of a set inspected now and not acted on: 1 when they are to be published (the act phase
+ * writes them), 2 when its next key is to be made first (key-policy = rotate), 0 when they are up to
+ * date (or not to be published: the pin moves only with a deployed certificate). Reads only. */
+static int set_pins(const Pass *p, const PassSet *s, usec_t now) {
         uint8_t next[PIN_SIZE];
 
-        if (!s->facts->has_pin ||
-            s->state.deploy_failed) /* the pin moves only with a deployed certificate */
-                return false;
+        if (!s->facts->has_pin || s->state.deploy_failed)
+                return 0;
         if (s->cert->key_policy == KEY_POLICY_ROTATE && s->cert->issuer != ISSUER_NONE &&
             keys_next_pin(p->inv, s->cert, s->facts->pin, next) < 0)
-                return true;
-        /* One batch for every pin of the pass: one syncfs for all of them, where a file at a time cost
-         * two fsyncs each (20 s for the first start at 10 000 sets). */
-        if (*batch || publish_batch_new(p->inv, batch) >= 0)
-                (void)publish_batch_add(*batch, s->cert, s->facts->pin, s->facts->not_after, NULL, now);
-        else
-                (void)publish_pins(p->inv, s->cert, s->facts->pin, s->facts->not_after, NULL, now);
-        return false;
-}
-
-static void pins_commit(PublishBatch **batch) {
-        if (!*batch)
-                return;
-        (void)publish_batch_commit(*batch);
-        *batch = publish_batch_free(*batch);
+                return 2;
+        return publish_pins_stale(p->inv, s->cert, s->facts->pin, s->facts->not_after, now) > 0;
 }
 
 /* What the sets to act on and to ask about: indices, until their count is known. */
 typedef struct Wanted {
-        size_t *due, *ari, *keys;
-        size_t n_due, n_ari, n_keys;
+        size_t *due, *ari, *pins;
+        bool *keys;
+        size_t n_due, n_ari, n_pins;
 } Wanted;
 
 static void wanted_done(Wanted *w) {
         free(w->due);
         free(w->ari);
+        free(w->pins);
         free(w->keys);
 }
 
 /* Plan one selected set and decide what it needs; returns its contribution to the deadline. */
 static int begin_set(
-    Pass *p,
-    size_t i,
-    PlanFlags flags,
-    const PassOrders *o,
-    usec_t now,
-    PublishBatch **pins,
-    Wanted *want,
-    usec_t *deadline) {
+    Pass *p, size_t i, PlanFlags flags, const PassOrders *o, usec_t now, Wanted *want, usec_t *deadline) {
         PassSet *s = &p->sets[i];
         const Plan *pl = &s->plan;
         int r;
@@ -432,8 +414,10 @@ static int begin_set(
                 else if (s->state.ari_next < *deadline)
                         *deadline = s->state.ari_next;
         }
-        if (s->inspected && set_pins(p, s, pins, now))
-                want->keys[want->n_keys++] = i;
+        if (s->inspected && (r = set_pins(p, s, now)) > 0) {
+                want->keys[want->n_pins] = r == 2;
+                want->pins[want->n_pins++] = i;
+        }
         return 0;
 }
 
@@ -447,8 +431,8 @@ static int work_new(Pass *p, const Wanted *want, bool crls, usec_t now, PassWork
         w->jobs = calloc(room ? room : 1, sizeof(RenewJob));
         w->job_set = calloc(room ? room : 1, sizeof(size_t));
         w->ari = calloc(want->n_ari ? want->n_ari : 1, sizeof(PassAri));
-        w->keys = calloc(want->n_keys ? want->n_keys : 1, sizeof(PassKey));
-        if (!w->jobs || !w->job_set || !w->ari || !w->keys)
+        w->pins = calloc(want->n_pins ? want->n_pins : 1, sizeof(PassPin));
+        if (!w->jobs || !w->job_set || !w->ari || !w->pins)
                 return -ENOMEM;
         for (size_t k = 0; k < want->n_due; k++) {
                 const PassSet *s = &p->sets[want->due[k]];
@@ -463,12 +447,16 @@ static int work_new(Pass *p, const Wanted *want, bool crls, usec_t now, PassWork
 
                 w->ari[w->n_ari++] = (PassAri){.set = want->ari[k], .cert = s->cert, .current = s->facts};
         }
-        for (size_t k = 0; k < want->n_keys; k++) {
-                const PassSet *s = &p->sets[want->keys[k]];
+        for (size_t k = 0; k < want->n_pins; k++) {
+                const PassSet *s = &p->sets[want->pins[k]];
 
-                w->keys[k] = (PassKey){.set = want->keys[k], .cert = s->cert};
-                memcpy(w->keys[k].current, s->facts->pin, PIN_SIZE);
-                w->n_keys++;
+                w->pins[k] = (PassPin){
+                    .set = want->pins[k],
+                    .cert = s->cert,
+                    .not_after = s->facts->not_after,
+                    .next_key = want->keys[k]};
+                memcpy(w->pins[k].pin, s->facts->pin, PIN_SIZE);
+                w->n_pins++;
         }
         *ret = TAKE_PTR(w);
         return 0;
@@ -483,7 +471,6 @@ static void forget_done(Pass *p) {
 
 int pass_begin(
     Pass *p, bool all, PlanFlags flags, const PassOrders *orders, usec_t now, PassWork **ret_work) {
-        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
         _cleanup_(wanted_done) Wanted want = {};
         PassWork *w = NULL;
         usec_t deadline, ca_next;
@@ -506,14 +493,15 @@ int pass_begin(
                 return log_error_errno(r, "cannot inspect certificates: %m");
         want.due = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
         want.ari = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
-        want.keys = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
-        if (!want.due || !want.ari || !want.keys)
+        want.pins = calloc(p->n_sets ? p->n_sets : 1, sizeof(size_t));
+        want.keys = calloc(p->n_sets ? p->n_sets : 1, sizeof(bool));
+        if (!want.due || !want.ari || !want.pins || !want.keys)
                 return log_error_errno(-ENOMEM, "Out of memory");
         for (size_t i = 0; i < p->n_sets; i++) {
                 PassSet *s = &p->sets[i];
 
                 if (s->selected)
-                        r = begin_set(p, i, flags, orders, now, &pins, &want, &deadline);
+                        r = begin_set(p, i, flags, orders, now, &want, &deadline);
                 else { /* for the metrics only */
                         r = check_plan_set(
                             p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
@@ -523,7 +511,6 @@ int pass_begin(
                 if (r < 0)
                         return log_error_errno(-ENOMEM, "Out of memory");
         }
-        pins_commit(&pins);
         ca_next = pass_ca_alerts(p->inv, now);
         if (ca_next < deadline)
                 deadline = ca_next;
@@ -532,7 +519,7 @@ int pass_begin(
         if (deadline > now + PASS_INTERVAL_MAX_USEC)
                 deadline = now + PASS_INTERVAL_MAX_USEC;
         p->deadline = deadline;
-        if (crls || want.n_due + want.n_ari + want.n_keys > 0) {
+        if (crls || want.n_due + want.n_ari + want.n_pins > 0) {
                 r = work_new(p, &want, crls, now, &w);
                 if (r < 0)
                         return log_error_errno(-ENOMEM, "Out of memory");
@@ -540,6 +527,31 @@ int pass_begin(
         p->work = w;
         *ret_work = w;
         return 0;
+}
+
+/* The pins of the sets inspected and not acted on, in one batch: one syncfs for all of them, where a
+ * file at a time cost two fsyncs each (20 s for the first start at 10 000 sets). With rotate, the next
+ * key first, so that its pin is announced long before the switch. */
+static void act_pins(PassWork *w) {
+        _cleanup_(publish_batch_freep) PublishBatch *b = NULL;
+
+        if (w->n_pins == 0 || publish_batch_new(w->inv, &b) < 0)
+                return;
+        for (size_t k = 0; k < w->n_pins; k++) {
+                const PassPin *q = &w->pins[k];
+
+                if (q->next_key) {
+                        int r = w->ops->next_key(w->inv, q->cert, q->pin);
+                        if (r < 0)
+                                log_warning_errno(
+                                    r,
+                                    "%s: cannot make the next key: %m, publishing without "
+                                    "next_pin_sha256",
+                                    q->cert->name);
+                }
+                (void)publish_batch_add(b, q->cert, q->pin, q->not_after, NULL, w->now);
+        }
+        (void)publish_batch_commit(b);
 }
 
 void pass_act(PassWork *w) {
@@ -561,23 +573,12 @@ void pass_act(PassWork *w) {
         }
         /* key-policy = rotate: the key after the installed one, so that its pin is announced long before
          * the switch. */
-        for (size_t k = 0; k < w->n_keys; k++) {
-                int r = w->ops->next_key(w->inv, w->keys[k].cert, w->keys[k].current);
-
-                if (r < 0)
-                        log_warning_errno(
-                            r,
-                            "%s: cannot make the next key: %m, publishing without "
-                            "next_pin_sha256",
-                            w->keys[k].cert->name);
-                w->keys[k].made = r >= 0;
-        }
+        act_pins(w);
         w->ops->renew(w->inv, w->jobs, w->n_jobs, RENEW_CONCURRENCY, w->now);
 }
 
 /* The outcomes of the work into the sets' states, saved. */
 static void finish_record(Pass *p, PassWork *w, usec_t now) {
-        _cleanup_(publish_batch_freep) PublishBatch *pins = NULL;
 
         for (size_t k = 0; k < w->n_ari; k++) {
                 PassSet *s = &p->sets[w->ari[k].set];
@@ -597,16 +598,6 @@ static void finish_record(Pass *p, PassWork *w, usec_t now) {
                 s->job = &w->jobs[j];
                 s->dirty = true; /* its files changed (or a failure left them): inspect it again */
         }
-        for (size_t k = 0; k < w->n_keys; k++) {
-                PassSet *s = &p->sets[w->keys[k].set];
-
-                if (!w->keys[k].made || s->job)
-                        continue;
-                if (pins || publish_batch_new(p->inv, &pins) >= 0)
-                        (void)publish_batch_add(
-                            pins, s->cert, s->facts->pin, s->facts->not_after, NULL, now);
-        }
-        pins_commit(&pins);
         if (w->crls) {
                 /* New CRLs: every set checked against one is inspected again (revoked, crl-expiring). */
                 p->crl_hold = w->crl_next;

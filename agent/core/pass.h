@@ -16,8 +16,10 @@
  * daemon runs begin and finish on its event loop and act on its worker thread.
  *
  *   begin   inventory → inspect (all, or the sets marked dirty) → plan (policy_plan with the saved state)
- *           → alerts → pins; says what the network must be asked: a PassWork
- *   act     CRLs → ARI → next keys → renewals; touches nothing but the PassWork it is handed (and files),
+ *           → alerts → which pins are out of date; says what the network and the act phase must do: a
+ *           PassWork
+ *   act     CRLs → ARI → next keys and pins → renewals; touches nothing but the PassWork it is handed
+ *           (and files),
  *           so it may run on another thread while the loop answers the bus from the Pass
  *   finish  record (each outcome into its set's state) → save → inspect again what was acted on →
  *           metrics → outcomes (the work stays in the Pass until the next begin, for the renderers)
@@ -82,12 +84,13 @@ typedef struct PassAri {
         usec_t next; /* the answer: ask again from then */
 } PassAri;
 
-typedef struct PassKey {
+typedef struct PassPin {
         size_t set;
         const CertConfig *cert;
-        uint8_t current[PIN_SIZE];
-        bool made; /* the answer: a next key was made (its pin is published at finish) */
-} PassKey;
+        uint8_t pin[PIN_SIZE];
+        usec_t not_after;
+        bool next_key; /* key-policy = rotate without a next key: make it first */
+} PassPin;
 
 /* What the act phase is handed: copies and borrowed read-only pointers (the inventory, the facts of
  * the sets in it), nothing the loop writes while the work is out. */
@@ -99,8 +102,8 @@ typedef struct PassWork {
         usec_t crl_next; /* the answer: when the CRLs have work next */
         PassAri *ari;
         size_t n_ari;
-        PassKey *keys;
-        size_t n_keys;
+        PassPin *pins; /* to publish (in one batch), after their next key where wanted */
+        size_t n_pins;
         RenewJob *jobs; /* room for n_due + n_ari; the act phase adds the ARI ones */
         size_t *job_set;
         size_t n_due; /* the jobs begin planned (read by the loop while the work is out: never changed) */

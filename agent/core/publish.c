@@ -153,6 +153,13 @@ int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PI
         return 1;
 }
 
+int publish_pins_stale(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
+                       usec_t now) {
+        _cleanup_(pin_update_done) PinUpdate u = {};
+
+        return pins_prepare(inv, c, pin, not_after, NULL, now, &u);
+}
+
 struct PublishBatch {
         const Inventory *inv;
         InstallBatch *files; /* made at the first set to publish */

@@ -68,12 +68,14 @@ static usec_t set_due(const PassSet *s, usec_t now) {
 static void status_work(const Manager *m, char *buf, size_t size) {
         const PassWork *w = m->worker.work;
 
-        if (w->n_due == 0 && w->crls)
+        if (w->n_due > 0)
+                snprintf(buf, size, "; renewing %zu", w->n_due);
+        else if (w->crls)
                 snprintf(buf, size, "; signing CRLs");
-        else if (w->n_due == 0)
+        else if (w->n_ari > 0)
                 snprintf(buf, size, "; asking ACME renewal windows");
         else
-                snprintf(buf, size, "; renewing %zu", w->n_due);
+                snprintf(buf, size, "; publishing %zu pin%s", w->n_pins, w->n_pins == 1 ? "" : "s");
 }
 
 /* "12 certificates: 11 ok, 1 expiring in 6 days; next renewal nginx in 3 h" */

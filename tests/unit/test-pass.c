@@ -304,12 +304,21 @@ static void test_deadlines(void **state) {
         assert_true(
             asprintf(
                 &text,
-                "[agent]\nstate-directory = %s/sched/state\n[certificate \"w\"]\ncertificate = %s/ok.crt\n"
-                "key = %s/ok.key\nca = %s/ca.crt\nnames = ok.example.test localhost 127.0.0.1 ::1\n",
-                root, fx, fx, fx) > 0);
+                "[agent]\nstate-directory = %s/sched/state\npin-directory = %s/sched/pins\n"
+                "[certificate \"w\"]\ncertificate = %s/ok.crt\nkey = %s/ok.key\nca = %s/ca.crt\n"
+                "names = ok.example.test localhost 127.0.0.1 ::1\n",
+                root, root, fx, fx, fx) > 0);
         if (config_parse_string(inv, text, "test.conf", &err) < 0 || config_validate(inv, &err) < 0)
                 fail_msg("%s", err);
         assert_int_equal(pass_new(inv, NULL, true, &crl_ops, &p), 0);
+
+        /* The first pass: its pin is published by the act phase (the daemon's worker), not by begin. */
+        assert_int_equal(pass_begin(p, true, (PlanFlags){}, NULL, now, &w), 0);
+        assert_non_null(w);
+        assert_int_equal(w->n_pins, 1);
+        assert_int_equal(w->n_due, 0);
+        pass_act(w);
+        pass_finish(p, w, now);
 
         /* Nothing due: a pass at least every 12 h all the same (the heartbeat monitoring watches). */
         assert_int_equal(pass_begin(p, true, (PlanFlags){}, NULL, now, &w), 0);
