@@ -346,7 +346,7 @@ static int renew_report(const Pass *p) {
 
         for (size_t i = 0; i < p->n_sets; i++) {
                 const PassSet *it = &p->sets[i];
-                const CertState *st = &it->state;
+                const CertState *st = pass_set_state(it);
                 const RenewJob *j = it->job;
                 const char *name = it->cert->name;
 

@@ -208,8 +208,12 @@ static void pass_work_freep(PassWork **w) {
 
 static void pass_set_done(PassSet *s) {
         cert_facts_free(s->facts);
-        check_notes_done(&s->notes);
-        cert_state_done(&s->state);
+        if (s->notes)
+                check_notes_done(s->notes);
+        free(s->notes);
+        if (s->state)
+                cert_state_done(s->state);
+        free(s->state);
 }
 
 static bool cert_listed(CertConfig *const *certs, const CertConfig *c) {
@@ -239,18 +243,28 @@ int pass_new(const Inventory *inv, CertConfig *const *certs, bool daemon, const 
         p->n_sets = n;
         for (size_t i = 0; i < n; i++) {
                 PassSet *s = &p->sets[i];
+                CertState st = {};
                 int r;
 
                 s->cert = only ? certs[i] : inv->certs[i];
                 s->selected = !certs || only || cert_listed(certs, s->cert);
                 s->dirty = true;
                 s->next_renewal = USEC_INFINITY;
-                r = state_load(inv->agent.state_directory, s->cert->name, &s->state);
+                r = state_load(inv->agent.state_directory, s->cert->name, &st);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         log_warning_errno(
                             r, "%s: cannot read its saved state: %m, starting afresh", s->cert->name);
+                /* Most sets have no saved state: only those that have one cost its memory. */
+                else if (!cert_state_is_empty(&st)) {
+                        s->state = malloc(sizeof(CertState));
+                        if (!s->state) {
+                                cert_state_done(&st);
+                                return -ENOMEM;
+                        }
+                        *s->state = st;
+                }
         }
         *ret = TAKE_PTR(p);
         return 0;
@@ -275,8 +289,43 @@ size_t pass_find(const Pass *p, const CertConfig *c) {
         return SIZE_MAX;
 }
 
+static const CertState zero_state = {};
+
+const CertState *pass_set_state(const PassSet *s) {
+        return s->state ?: &zero_state;
+}
+
+/* The state of a set, to write to: made when it has none (NULL: out of memory, logged). */
+static CertState *set_state_mut(PassSet *s) {
+        if (!s->state && !(s->state = calloc(1, sizeof(CertState))))
+                log_error_errno(-ENOMEM, "%s: out of memory, its state is not recorded", s->cert->name);
+        return s->state;
+}
+
+/* Plan set s into *ret, and what its saved state says beside its facts into s->notes. */
+static int plan_set(const Pass *p, PassSet *s, PlanFlags flags, usec_t now, Plan *ret) {
+        CheckNotes n = {};
+        int r;
+
+        r = check_plan_set(p->inv, s->cert, s->facts, s->ca_rotated, s->state, flags, now, ret, &n);
+        if (s->notes)
+                check_notes_done(s->notes);
+        if (r < 0 || n.n == 0) {
+                free(s->notes);
+                s->notes = NULL;
+                check_notes_done(&n);
+                return r;
+        }
+        if (!s->notes && !(s->notes = malloc(sizeof(CheckNotes)))) {
+                check_notes_done(&n);
+                return -ENOMEM;
+        }
+        *s->notes = n;
+        return 0;
+}
+
 static void set_save(const Pass *p, const PassSet *s) {
-        int r = state_save(p->inv->agent.state_directory, s->cert->name, &s->state);
+        int r = state_save(p->inv->agent.state_directory, s->cert->name, pass_set_state(s));
         if (r < 0)
                 log_warning_errno(r, "%s: cannot save its state: %m, ignoring", s->cert->name);
 }
@@ -329,16 +378,19 @@ static usec_t plan_next_renewal(const PassSet *s, const Plan *pl) {
  * suppressed the same way). Returns true when the state changed. */
 static bool set_alert(PassSet *s, usec_t now) {
         const Plan *pl = &s->plan;
+        CertState *st;
 
         if (pl->alert.emit) {
                 log_expiry(s->cert, s->facts);
-                s->state.alert_level = pl->alert.level;
-                s->state.alert_last = now;
+                if (!(st = set_state_mut(s)))
+                        return false;
+                st->alert_level = pl->alert.level;
+                st->alert_last = now;
                 return true;
         }
-        if (pl->alert.level == ALERT_NONE && s->state.alert_level != ALERT_NONE) {
-                s->state.alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
-                s->state.alert_last = 0;
+        if (pl->alert.level == ALERT_NONE && s->state && s->state->alert_level != ALERT_NONE) {
+                s->state->alert_level = ALERT_NONE; /* renewed: a new crossing alerts again */
+                s->state->alert_last = 0;
                 return true;
         }
         return false;
@@ -361,7 +413,7 @@ static PlanFlags set_flags(const Pass *p, const PassSet *s, PlanFlags flags, con
 static int set_pins(const Pass *p, const PassSet *s, usec_t now) {
         uint8_t next[PIN_SIZE];
 
-        if (!s->facts->has_pin || s->state.deploy_failed)
+        if (!s->facts->has_pin || pass_set_state(s)->deploy_failed)
                 return 0;
         if (s->cert->key_policy == KEY_POLICY_ROTATE && s->cert->issuer != ISSUER_NONE &&
             keys_next_pin(p->inv, s->cert, s->facts->pin, next) < 0)
@@ -390,9 +442,7 @@ static int begin_set(
         const Plan *pl = &s->plan;
         int r;
 
-        r = check_plan_set(
-            p->inv, s->cert, s->facts, s->ca_rotated, &s->state, set_flags(p, s, flags, o), now, &s->plan,
-            &s->notes);
+        r = plan_set(p, s, set_flags(p, s, flags, o), now, &s->plan);
         if (r < 0)
                 return r;
         s->next_renewal = plan_next_renewal(s, pl);
@@ -409,10 +459,12 @@ static int begin_set(
         /* ARI: the ACME server may want a renewal before policy does (network: asked in the act phase, at
          * most as often as its Retry-After says). */
         if (pl->action == PLAN_NONE && s->cert->issuer == ISSUER_ACME) {
-                if (s->state.ari_next <= now)
+                usec_t ari_next = pass_set_state(s)->ari_next;
+
+                if (ari_next <= now)
                         want->ari[want->n_ari++] = i;
-                else if (s->state.ari_next < *deadline)
-                        *deadline = s->state.ari_next;
+                else if (ari_next < *deadline)
+                        *deadline = ari_next;
         }
         if (s->inspected && (r = set_pins(p, s, now)) > 0) {
                 want->keys[want->n_pins] = r == 2;
@@ -503,9 +555,7 @@ int pass_begin(
                 if (s->selected)
                         r = begin_set(p, i, flags, orders, now, &want, &deadline);
                 else { /* for the metrics only */
-                        r = check_plan_set(
-                            p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
-                            (PlanFlags){.daemon = p->daemon}, now, &s->plan, &s->notes);
+                        r = plan_set(p, s, (PlanFlags){.daemon = p->daemon}, now, &s->plan);
                         s->next_renewal = plan_next_renewal(s, &s->plan);
                 }
                 if (r < 0)
@@ -583,7 +633,11 @@ static void finish_record(Pass *p, PassWork *w, usec_t now) {
         for (size_t k = 0; k < w->n_ari; k++) {
                 PassSet *s = &p->sets[w->ari[k].set];
 
-                s->state.ari_next = w->ari[k].next;
+                CertState *st = set_state_mut(s);
+
+                if (!st)
+                        continue;
+                st->ari_next = w->ari[k].next;
                 if (w->ari[k].due) { /* what the outcome says: renewed as due */
                         s->plan.action = PLAN_RENEW;
                         s->plan.why = RENEW_REASON_DUE;
@@ -592,11 +646,14 @@ static void finish_record(Pass *p, PassWork *w, usec_t now) {
         }
         for (size_t j = 0; j < w->n_jobs; j++) {
                 PassSet *s = &p->sets[w->job_set[j]];
+                CertState *st = set_state_mut(s);
 
-                pass_record(p->inv, &s->state, &w->jobs[j], w->now, now);
-                set_save(p, s);
                 s->job = &w->jobs[j];
                 s->dirty = true; /* its files changed (or a failure left them): inspect it again */
+                if (!st)
+                        continue;
+                pass_record(p->inv, st, &w->jobs[j], w->now, now);
+                set_save(p, s);
         }
         if (w->crls) {
                 /* New CRLs: every set checked against one is inspected again (revoked, crl-expiring). */
@@ -625,9 +682,9 @@ int pass_view(const Pass *p, const size_t *idx, size_t n, CheckReport *ret) {
 
                 v.results[k] =
                     (CheckResult){.cert = s->cert, .facts = s->facts, .ca_rotated = s->ca_rotated};
-                v.states[k] = s->state; /* borrowed */
+                v.states[k] = *pass_set_state(s); /* borrowed */
                 v.plans[k] = s->plan;
-                v.notes[k] = s->notes; /* borrowed */
+                v.notes[k] = s->notes ? *s->notes : (CheckNotes){}; /* borrowed */
         }
         check_report_recount(&v);
         *ret = v;
@@ -663,9 +720,9 @@ static void pass_metrics(const Pass *p, usec_t now) {
                 const PassSet *s = &p->sets[i];
 
                 ms[i] = (MetricsState){
-                    .renewal_failures = s->state.failures,
-                    .last_renewal = s->state.last_renewal,
-                    .deploy_failed = s->state.deploy_failed,
+                    .renewal_failures = pass_set_state(s)->failures,
+                    .last_renewal = pass_set_state(s)->last_renewal,
+                    .deploy_failed = pass_set_state(s)->deploy_failed,
                     .next_renewal = s->next_renewal == USEC_INFINITY ? 0 : s->next_renewal};
         }
         /* The internal CAs' own expiry: a few files, read afresh. */
@@ -704,9 +761,7 @@ void pass_finish(Pass *p, PassWork *w, usec_t now) {
 
                 if (!s->inspected)
                         continue;
-                if (check_plan_set(
-                        p->inv, s->cert, s->facts, s->ca_rotated, &s->state,
-                        (PlanFlags){.daemon = p->daemon}, now, &after, &s->notes) >= 0)
+                if (plan_set(p, s, (PlanFlags){.daemon = p->daemon}, now, &after) >= 0)
                         s->next_renewal = plan_next_renewal(s, &after);
         }
         pass_metrics(p, now);

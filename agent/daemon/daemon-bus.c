@@ -151,22 +151,25 @@ static void bus_outcome(void *ud, const char *name, BusApiOutcome *ret) {
         s = &m->pass->sets[i];
         p = &s->plan;
         if (s->job)
-                *ret = job_outcome(s->job, &s->state);
-        else if (p->action == PLAN_BACKOFF && p->why == RENEW_REASON_NONE && s->state.deploy_failed)
+                *ret = job_outcome(s->job, pass_set_state(s));
+        else if (
+            p->action == PLAN_BACKOFF && p->why == RENEW_REASON_NONE && pass_set_state(s)->deploy_failed)
                 *ret = (BusApiOutcome){
                     .kind = BUS_API_OUTCOME_DEPLOY_FAILED,
                     .when = p->retry,
-                    .step = s->state.deploy_step,
-                    .error = s->state.deploy_error};
+                    .step = pass_set_state(s)->deploy_step,
+                    .error = pass_set_state(s)->deploy_error};
         else if (p->action == PLAN_BACKOFF)
                 *ret = (BusApiOutcome){
                     .kind = BUS_API_OUTCOME_BACKING_OFF,
                     .when = p->retry,
-                    .failures = s->state.failures,
-                    .error = s->state.last_error};
+                    .failures = pass_set_state(s)->failures,
+                    .error = pass_set_state(s)->last_error};
         else if (p->action == PLAN_HELD)
                 *ret = (BusApiOutcome){
-                    .kind = BUS_API_OUTCOME_HELD, .when = USEC_INFINITY, .error = s->state.last_error};
+                    .kind = BUS_API_OUTCOME_HELD,
+                    .when = USEC_INFINITY,
+                    .error = pass_set_state(s)->last_error};
         else
                 *ret = (BusApiOutcome){.kind = BUS_API_OUTCOME_NOT_DUE, .when = p->due};
 }

@@ -91,7 +91,7 @@ static void notify_status(Manager *m, usec_t now) {
                 const CertFacts *f = p->sets[i].facts;
                 usec_t due = set_due(&p->sets[i], now);
 
-                if (check_notes_state(f, &p->sets[i].notes) == SEVERITY_OK)
+                if (check_notes_state(f, p->sets[i].notes) == SEVERITY_OK)
                         ok++;
                 else if (f->parsed && (!soonest || f->not_after < soonest->not_after))
                         soonest = f;

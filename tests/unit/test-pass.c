@@ -187,7 +187,7 @@ static void tick(Pass *daemon, usec_t now) {
          * (with work, its end runs the next pass at once). */
         for (size_t i = 0; !w && i < N_SETS; i++) {
                 assert_true(daemon->deadline <= daemon->sets[i].plan.next);
-                assert_true(daemon->deadline <= daemon->sets[0].state.ari_next);
+                assert_true(daemon->deadline <= pass_set_state(&daemon->sets[0])->ari_next);
         }
         if (w) {
                 assert_int_equal(pthread_create(&t, NULL, act_thread, w), 0);
@@ -201,7 +201,8 @@ static void tick(Pass *daemon, usec_t now) {
                 assert_int_equal(state_load(invs[0]->agent.state_directory, invs[0]->certs[i]->name, &a), 0);
                 assert_int_equal(state_load(invs[1]->agent.state_directory, invs[1]->certs[i]->name, &b), 0);
                 assert_states_equal(&a, &b);
-                assert_states_equal(&a, &daemon->sets[i].state); /* what the daemon keeps is what it saved */
+                assert_states_equal(
+                    &a, pass_set_state(&daemon->sets[i])); /* what the daemon keeps is what it saved */
                 assert_int_equal(timer->sets[i].plan.action, daemon->sets[i].plan.action);
                 assert_int_equal(timer->sets[i].job != NULL, daemon->sets[i].job != NULL);
                 cert_state_done(&a);
@@ -235,11 +236,11 @@ static void test_schedules_agree(void **state) {
 
         /* ARI at t0, then every Retry-After (2 h) in 5.5 h: t0, +2 h, +4 h. */
         assert_int_equal(ari_calls[0], 3);
-        assert_true(daemon->sets[0].state.ari_next == t0 + 4 * USEC_PER_HOUR + ARI_RETRY_AFTER);
+        assert_true(pass_set_state(&daemon->sets[0])->ari_next == t0 + 4 * USEC_PER_HOUR + ARI_RETRY_AFTER);
         /* The failing issuers backed off, then issued. */
         assert_int_equal(renew_calls[0][1], 2 + 10); /* 2 failed, then one per tick from 100 s */
-        assert_int_equal(daemon->sets[1].state.failures, 0);
-        assert_true(daemon->sets[1].state.last_renewal != 0);
+        assert_int_equal(pass_set_state(&daemon->sets[1])->failures, 0);
+        assert_true(pass_set_state(&daemon->sets[1])->last_renewal != 0);
 
         daemon = pass_free(daemon);
         invs[0] = invs[1] = NULL;
@@ -261,9 +262,12 @@ static void test_order_redeploys(void **state) {
         PassWork *w = NULL;
 
         assert_int_equal(pass_new(inv, NULL, true, &fake_ops, &p), 0);
-        p->sets[0].state.deploy_failed = true;
-        p->sets[0].state.deploy_failures = 1;
-        p->sets[0].state.deploy_time = now;
+        assert_null(p->sets[0].state); /* nothing saved: none kept */
+        p->sets[0].state = calloc(1, sizeof(CertState));
+        assert_non_null(p->sets[0].state);
+        p->sets[0].state->deploy_failed = true;
+        p->sets[0].state->deploy_failures = 1;
+        p->sets[0].state->deploy_time = now;
         assert_int_equal(pass_begin(p, true, (PlanFlags){}, NULL, now, &w), 0);
         assert_int_equal(p->sets[0].plan.action, PLAN_BACKOFF);
         assert_true(p->deadline <= p->sets[0].plan.retry);
