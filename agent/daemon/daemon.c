@@ -302,6 +302,8 @@ int daemon_run(const char *config_path) {
         Inventory *inv = NULL;
         int r;
 
+        /* Where log lines go is decided on first use: decide it before the worker thread logs too. */
+        (void)log_get_target();
         r = manager_new(config_path, &m);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the event loop: %m");
