@@ -204,11 +204,13 @@ AcmeAriSet *acme_ari_set_free(AcmeAriSet *a) {
         return NULL;
 }
 
-bool acme_ari_set_due(AcmeAriSet *a, const CertConfig *c, usec_t now) {
+bool acme_ari_set_ask(AcmeAriSet *a, const CertConfig *c, usec_t now, usec_t *ret_next) {
         AcmeAriDecision d = {};
         size_t i;
         int r;
 
+        /* Unless the server says when: ask again after the default interval. */
+        *ret_next = now + ACME_ARI_RETRY_DEFAULT;
         if (!a || c->issuer != ISSUER_ACME || !c->issuer_name)
                 return false;
         for (i = 0; i < a->inv->n_acme; i++)
@@ -221,15 +223,18 @@ bool acme_ari_set_due(AcmeAriSet *a, const CertConfig *c, usec_t now) {
                 if (a->errors[i] < 0)
                         return false;
         }
+        /* A server without renewalInfo: its plain schedule, and nothing to say about it. */
         if (!acme_session_has_ari(a->sessions[i]))
                 return false;
         r = acme_ari_due(a->sessions[i], c, now, &d);
         if (r < 0) {
-                if (r != -ENODATA)
+                if (r != -ENODATA && r != -EOPNOTSUPP)
                         log_warning_errno(r, "%s: cannot fetch its ARI renewal window: %m, ignoring", c->name);
                 return false;
         }
         free(d.id);
+        /* The server's Retry-After (capped) says when it has something new to say (RFC 9773 §4.3). */
+        *ret_next = now + d.retry_after;
         if (d.due)
                 log_info("%s: inside the renewal window the ACME server suggests (ARI)", c->name);
         return d.due;

@@ -66,7 +66,9 @@ AcmeAriSet *acme_ari_set_free(AcmeAriSet *a);
 static inline void acme_ari_set_freep(AcmeAriSet **a) {
         acme_ari_set_free(*a);
 }
-/* Whether the ACME server of c (an ACME set) suggests renewing c now. false when c is not an ACME set,
- * its server has no ARI, the certificate has no AKI, or asking failed (logged as a warning): ARI only
- * ever brings a renewal forward, so "no answer" means "go by the lifetime". A NULL set: false. */
-bool acme_ari_set_due(AcmeAriSet *a, const CertConfig *c, usec_t now);
+/* Whether the ACME server of c (an ACME set) suggests renewing c now, and in *ret_next when to ask again
+ * (now + the response's Retry-After, capped at ACME_ARI_RETRY_MAX; ACME_ARI_RETRY_DEFAULT without an
+ * answer). false when c is not an ACME set, its server has no ARI (silently: the plain schedule), the
+ * certificate has no AKI, or asking failed (logged as a warning): ARI only ever brings a renewal
+ * forward, so "no answer" means "go by the lifetime". A NULL set: false. */
+bool acme_ari_set_ask(AcmeAriSet *a, const CertConfig *c, usec_t now, usec_t *ret_next);

@@ -180,7 +180,7 @@ static int ca_revoke(const CliOptions *o, char **args) {
 /* `ca rotate NAME --reissue`: every set the CA issues, renewed now (as renew --force NAME...). */
 static int ca_reissue(Inventory *inv, const CaConfig *ca) {
         _cleanup_free_ CertConfig **certs = calloc(inv->n_certs + 1, sizeof(CertConfig *));
-        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_(pass_freep) Pass *p = NULL;
         _cleanup_close_ int lock = -1;
         size_t n = 0;
         int r;
@@ -208,7 +208,7 @@ static int ca_reissue(Inventory *inv, const CaConfig *ca) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
         }
-        return outcome_render_pass(&p, 0, stdout);
+        return outcome_render_pass(p, 0, stdout);
 }
 
 int cli_ca(const CliOptions *o, char **args) {

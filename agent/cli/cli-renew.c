@@ -39,7 +39,7 @@ static int lock_taken(const CliOptions *o, const Inventory *inv, const char *unr
 int cli_renew(const CliOptions *o, char **args) {
         _cleanup_inventory_ Inventory *inv = NULL;
         _cleanup_free_ CertConfig **certs = NULL;
-        _cleanup_(pass_result_done) PassResult p = {};
+        _cleanup_(pass_freep) Pass *p = NULL;
         _cleanup_free_ char *unreachable = NULL;
         _cleanup_close_ int lock = -1;
         int r;
@@ -76,7 +76,7 @@ int cli_renew(const CliOptions *o, char **args) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
         }
-        r = outcome_render_pass(&p, o->quiet ? OUTCOME_QUIET : 0, stdout);
+        r = outcome_render_pass(p, o->quiet ? OUTCOME_QUIET : 0, stdout);
         if (fflush(stdout) != 0) {
                 log_error("Failed to write the outcome: %m");
                 return EXIT_WARNING;

@@ -384,6 +384,13 @@ bool bus_api_forced(BusApi *b, const char *name) {
         return false;
 }
 
+bool bus_api_ordered(BusApi *b, const char *name) {
+        for (Order *o = b ? b->orders : NULL; o; o = o->next)
+                if (o->state == ORDER_QUEUED && (o->all || strv_contains(o->names, name)))
+                        return true;
+        return false;
+}
+
 void bus_api_orders_start(BusApi *b) {
         for (Order *o = b ? b->orders : NULL; o; o = o->next)
                 if (o->state == ORDER_QUEUED)

@@ -83,11 +83,14 @@ static inline void bus_api_freep(BusApi **b) {
 }
 
 /* In the daemon's pass (all accept b == NULL and then do nothing):
+ *   bus_api_ordered(b, name) whether a waiting order names set `name` (it is then planned as the one-shot
+ *                            `certherd renew NAME` plans it: a failed deploy is retried at once);
  *   bus_api_forced(b, name)  whether a waiting order forces a renewal of set `name` now;
  *   bus_api_orders_start(b)  the waiting orders are in the batch this pass starts (call after choosing the
  *                            jobs: orders arriving later wait for the next batch);
  *   bus_api_orders_finish(b) that batch is done (or none was needed): answer its orders, asking
  *                            ops->outcome for each set. */
+bool bus_api_ordered(BusApi *b, const char *name);
 bool bus_api_forced(BusApi *b, const char *name);
 void bus_api_orders_start(BusApi *b);
 void bus_api_orders_finish(BusApi *b);

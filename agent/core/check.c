@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <assert.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -324,6 +326,9 @@ CheckReport *check_report_free(CheckReport *r) {
                 cert_facts_free(r->results[i].facts);
         free(r->results);
         free(r->plans);
+        for (size_t i = 0; r->notes && i < r->n_results; i++)
+                check_notes_done(&r->notes[i]);
+        free(r->notes);
         for (size_t i = 0; i < r->n_cas; i++)
                 cert_facts_free(r->cas[i].facts);
         free(r->cas);
@@ -369,7 +374,7 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
                 return r;
 
         for (size_t i = 0; i < n; i++) {
-                Severity s = rep->results[i].facts->state;
+                Severity s = check_notes_state(rep->results[i].facts, rep->notes ? &rep->notes[i] : NULL);
                 rep->count[s]++;
                 if (s > rep->worst)
                         rep->worst = s;
@@ -403,24 +408,61 @@ int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **
         return 0;
 }
 
-/* Problems from state are replaced, not added again: the daemon plans the same facts more than once. */
-static void drop_state_problems(CertFacts *f) {
-        size_t k = 0;
+void check_notes_done(CheckNotes *n) {
+        for (size_t i = 0; i < n->n; i++)
+                free(n->problems[i].message);
+        *n = (CheckNotes) {};
+}
 
-        f->state = SEVERITY_OK;
-        for (size_t i = 0; i < f->n_problems; i++) {
-                Problem p = f->problems[i];
+static int note_add(CheckNotes *n, ProblemCode code, Severity severity, const char *fmt, ...) _printf_(4, 5);
 
-                if (p.code == PROBLEM_DEPLOY_FAILED || p.code == PROBLEM_RENEWAL_FAILING ||
-                    p.code == PROBLEM_RATE_LIMITED) {
-                        free(p.message);
-                        continue;
-                }
-                if (p.severity > f->state)
-                        f->state = p.severity;
-                f->problems[k++] = p;
-        }
-        f->n_problems = k;
+static int note_add(CheckNotes *n, ProblemCode code, Severity severity, const char *fmt, ...) {
+        va_list ap;
+        char *m;
+        int r;
+
+        assert(n->n < ELEMENTSOF(n->problems));
+        va_start(ap, fmt);
+        r = vasprintf(&m, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        n->problems[n->n++] = (Problem) { .code = code, .severity = severity, .message = m };
+        return 0;
+}
+
+Severity check_notes_state(const CertFacts *f, const CheckNotes *n) {
+        Severity s = f ? f->state : SEVERITY_CRITICAL;
+
+        for (size_t i = 0; n && i < n->n; i++)
+                if (n->problems[i].severity > s)
+                        s = n->problems[i].severity;
+        return s;
+}
+
+const CertFacts *check_result_shown(const CheckReport *rep, size_t i, CheckShown *buf) {
+        const CertFacts *f = rep->results[i].facts;
+        const CheckNotes *n = rep->notes ? &rep->notes[i] : NULL;
+
+        *buf = (CheckShown) {};
+        if (!n || n->n == 0)
+                return f;
+        buf->problems = calloc(f->n_problems + n->n, sizeof(Problem));
+        if (!buf->problems)
+                return f; /* out of memory: what was inspected, at least */
+        if (f->n_problems > 0)
+                memcpy(buf->problems, f->problems, f->n_problems * sizeof(Problem));
+        memcpy(buf->problems + f->n_problems, n->problems, n->n * sizeof(Problem));
+        buf->facts = *f;
+        buf->facts.problems = buf->problems;
+        buf->facts.n_problems = f->n_problems + n->n;
+        buf->facts.state = check_notes_state(f, n);
+        return &buf->facts;
+}
+
+void check_shown_done(CheckShown *buf) {
+        free(buf->problems);
+        *buf = (CheckShown) {};
 }
 
 static void hash_str(gnutls_hash_hd_t h, const char *s) {
@@ -491,10 +533,10 @@ static bool inputs_changed_since_issued(
 }
 
 /* The renewal-failing problem of the loop guards (policy_plan). */
-static int add_loop_problem(const Inventory *inv, const CertConfig *c, const CertState *st, const Plan *p, CertFacts *f) {
+static int add_loop_note(const CertState *st, const Plan *p, const CertFacts *f, CheckNotes *n) {
         char when[32], life[CONFIG_USEC_MAX];
-        usec_t lifetime = f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
-        unsigned cause = policy_broken_mask(f);
+        usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
+        unsigned cause = f ? policy_broken_mask(f) : 0;
         char codes[256] = "";
         size_t k = 0;
 
@@ -503,13 +545,13 @@ static int add_loop_problem(const Inventory *inv, const CertConfig *c, const Cer
                         k += (size_t) snprintf(codes + k, sizeof(codes) - k, "%s%s", k ? ", " : "",
                                                problem_code_to_string((ProblemCode) i));
         if (p->looping)
-                return cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
-                                              "issued %u times within %s (a quarter of its lifetime), more than %u: "
-                                              "renewals stopped until the inventory or its files change%s%s",
-                                              p->recent_issues,
-                                              config_format_usec(lifetime ? lifetime / 4 : USEC_PER_HOUR, life, sizeof(life)),
-                                              POLICY_LOOP_ISSUES, k ? "; still " : "", codes);
-        return cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
+                return note_add(n, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                                "issued %u times within %s (a quarter of its lifetime), more than %u: renewals stopped "
+                                "until the inventory or its files change%s%s",
+                                p->recent_issues,
+                                config_format_usec(lifetime ? lifetime / 4 : USEC_PER_HOUR, life, sizeof(life)),
+                                POLICY_LOOP_ISSUES, k ? "; still " : "", codes);
+        return note_add(n, PROBLEM_RENEWAL_FAILING, p->failing_severity,
                                       "the renewal at %s left %s in place (%u time%s in a row): a new certificate does "
                                       "not fix it; next attempt %s",
                                       format_timestamp_iso(when, sizeof(when), st->last_renewal), k ? codes : "its problem",
@@ -538,22 +580,17 @@ static int rate_limit(const Inventory *inv, const CertConfig *c, usec_t now, use
         return 1;
 }
 
-int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
-        CheckResult *res = &rep->results[i];
-        const CertConfig *c = res->cert;
-        const CertState *st = rep->states ? &rep->states[i] : NULL;
-        CertFacts *f = res->facts;
+int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f, bool ca_rotated,
+                   usec_t ca_reissue_at, const CertState *st, PlanFlags flags, usec_t now, Plan *ret,
+                   CheckNotes *ret_notes) {
         char when[32], limit[ACME_BUDGET_VERDICT_MAX];
         int r, held = inputs_held(inv, c, st);
         PlanInput in;
-        Plan *p;
+        Plan *p = ret;
 
-        if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
-                return -ENOMEM;
-        p = &rep->plans[i];
         in = (PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f, .state = st,
-                           .held = held > 0, .held_changed = held < 0, .ca_rotated = res->ca_rotated,
-                           .ca_reissue_at = res->ca_reissue_at,
+                           .held = held > 0, .held_changed = held < 0, .ca_rotated = ca_rotated,
+                           .ca_reissue_at = ca_reissue_at,
                            .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
                            .renew_before = cert_renew_before(inv, c), .warn_before = cert_warn_before(inv, c),
                            .critical_before = cert_critical_before(inv, c), .window = cert_window(inv, c) };
@@ -565,57 +602,57 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
                 in.rate_limit_why = limit;
                 *p = policy_plan(&in, flags, now);
         }
-        drop_state_problems(f);
-        if (p->rate_limited &&
-            cert_facts_add_problem(f, PROBLEM_RATE_LIMITED, "%s: %s", c->issuer_name, limit) < 0)
-                return -ENOMEM;
+        check_notes_done(ret_notes);
+        if (p->rate_limited) {
+                r = note_add(ret_notes, PROBLEM_RATE_LIMITED, problem_code_severity(PROBLEM_RATE_LIMITED), "%s: %s",
+                             c->issuer_name, limit);
+                if (r < 0)
+                        return r;
+        }
         if (!st)
                 return 0;
         if (st->deploy_failed) {
-                r = cert_facts_add_problem(f, PROBLEM_DEPLOY_FAILED, "deploy of serial %s failed at %s: %s",
-                                           st->deploy_serial ?: "?", st->deploy_step ?: "?", st->deploy_error ?: "?");
+                r = note_add(ret_notes, PROBLEM_DEPLOY_FAILED, problem_code_severity(PROBLEM_DEPLOY_FAILED),
+                             "deploy of serial %s failed at %s: %s", st->deploy_serial ?: "?",
+                             st->deploy_step ?: "?", st->deploy_error ?: "?");
                 if (r < 0)
                         return r;
         }
-        if (p->looping || (p->ineffective && st->failures == 0)) {
-                r = add_loop_problem(inv, c, st, p, f);
-                if (r < 0)
-                        return r;
-                f->problems[f->n_problems - 1].severity = p->failing_severity;
-                if (p->failing_severity > f->state)
-                        f->state = p->failing_severity;
-        } else if (p->failing && p->action == PLAN_HELD) {
-                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING,
-                                           "%u failed renewal attempt%s, last error: %s; the certificate issued was "
-                                           "kept in %s/certs/%s.pending.pem, no new order until the inventory or "
-                                           "its files change",
-                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
-                                           inv->agent.state_directory, c->name);
-                if (r < 0)
-                        return r;
-                f->problems[f->n_problems - 1].severity = p->failing_severity;
-                if (p->failing_severity > f->state)
-                        f->state = p->failing_severity;
-        } else if (p->failing) {
+        if (p->looping || (p->ineffective && st->failures == 0))
+                return add_loop_note(st, p, f, ret_notes);
+        if (p->failing && p->action == PLAN_HELD)
+                return note_add(ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                                "%u failed renewal attempt%s, last error: %s; the certificate issued was kept in "
+                                "%s/certs/%s.pending.pem, no new order until the inventory or its files change",
+                                st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                inv->agent.state_directory, c->name);
+        if (p->failing) {
                 usec_t next = p->action == PLAN_BACKOFF ? p->retry : st->next_retry > now ? st->next_retry : now;
 
-                r = cert_facts_add_problem(f, PROBLEM_RENEWAL_FAILING, "%u failed renewal attempt%s, last error: %s; next attempt %s",
-                                           st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
-                                           format_timestamp_iso(when, sizeof(when), next));
-                if (r < 0)
-                        return r;
-                f->problems[f->n_problems - 1].severity = p->failing_severity;
-                if (p->failing_severity > f->state)
-                        f->state = p->failing_severity;
+                return note_add(ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                                "%u failed renewal attempt%s, last error: %s; next attempt %s", st->failures,
+                                st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                                format_timestamp_iso(when, sizeof(when), next));
         }
         return 0;
+}
+
+int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
+        CheckResult *res = &rep->results[i];
+
+        if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
+                return -ENOMEM;
+        if (!rep->notes && !(rep->notes = calloc(rep->n_results ? rep->n_results : 1, sizeof(CheckNotes))))
+                return -ENOMEM;
+        return check_plan_set(inv, res->cert, res->facts, res->ca_rotated, res->ca_reissue_at,
+                              rep->states ? &rep->states[i] : NULL, flags, now, &rep->plans[i], &rep->notes[i]);
 }
 
 void check_report_recount(CheckReport *rep) {
         memset(rep->count, 0, sizeof(rep->count));
         rep->worst = SEVERITY_OK;
         for (size_t i = 0; i < rep->n_results; i++) {
-                Severity s = rep->results[i].facts->state;
+                Severity s = check_notes_state(rep->results[i].facts, rep->notes ? &rep->notes[i] : NULL);
                 rep->count[s]++;
                 if (s > rep->worst)
                         rep->worst = s;

@@ -28,6 +28,18 @@ typedef struct CheckCa {
         CertFacts *facts;
 } CheckCa;
 
+/* What planning finds in a set's saved state beside its inspection: deploy-failed [critical] while the
+ * last deploy failed, renewal-failing [warning; critical inside critical-before] while renewals fail.
+ * The facts stay as inspected; the renderers show both (check_result_shown). */
+typedef struct CheckNotes {
+        Problem problems[4];
+        size_t n;
+} CheckNotes;
+
+void check_notes_done(CheckNotes *n);
+/* The state of facts `f` (NULL: never inspected, critical) with notes `n` (NULL: none). */
+Severity check_notes_state(const CertFacts *f, const CheckNotes *n);
+
 typedef struct CheckReport {
         CheckResult *results; /* in inventory order */
         size_t n_results;
@@ -35,6 +47,7 @@ typedef struct CheckReport {
         size_t count[_SEVERITY_MAX];
         CertState *states; /* borrowed, indexed like results; NULL: not loaded */
         Plan *plans;       /* indexed like results (check_plan_one); NULL: not planned */
+        CheckNotes *notes; /* likewise */
         CheckCa *cas;      /* check_cas(); NULL/0: not inspected */
         size_t n_cas;
         /* Render for a caller who may not renew: the texts of renewal and deploy errors (which may quote a
@@ -56,12 +69,25 @@ static inline void check_report_freep(CheckReport **r) {
 int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **ret);
 void cert_states_free(CertState *states, size_t n);
 
-/* Plan result i (policy_plan with rep->states[i], or the zero state) into rep->plans[i], and give its
- * facts the problems the saved state knows about: deploy-failed [critical] while the last deploy
- * failed, renewal-failing [warning; critical inside critical-before] while renewals fail (x509_inspect
- * stays pure: these come from state). The alert part of the plan is a decision only. Call
- * check_report_recount() after the last. Returns 0 or -ENOMEM. */
+/* Plan result i (policy_plan with rep->states[i], or the zero state) into rep->plans[i], and what its
+ * saved state says beside the inspection into rep->notes[i]; the facts are not touched (inspection
+ * never writes). The alert part of the plan is a decision only. Call check_report_recount() after the
+ * last. Returns 0 or -ENOMEM. */
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now);
+/* check_plan_one() for one set outside a report: its facts, its saved state (NULL: none), into *ret and
+ * *ret_notes (whose old contents are freed). */
+int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f, bool ca_rotated,
+                   usec_t ca_reissue_at, const CertState *st, PlanFlags flags, usec_t now, Plan *ret,
+                   CheckNotes *ret_notes);
+
+/* Result i as the renderers show it: its facts, with its notes after their problems and in its state.
+ * Borrows from rep (and from *buf, which check_shown_done() frees). */
+typedef struct CheckShown {
+        CertFacts facts;
+        Problem *problems;
+} CheckShown;
+const CertFacts *check_result_shown(const CheckReport *rep, size_t i, CheckShown *buf);
+void check_shown_done(CheckShown *buf);
 /* The same for every result, then recount. */
 int check_plan(const Inventory *inv, CheckReport *rep, PlanFlags flags, usec_t now);
 void check_report_recount(CheckReport *rep);

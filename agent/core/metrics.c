@@ -69,7 +69,7 @@ static bool sample_value(const CheckReport *rep, const MetricsState *st, size_t 
                 *ret = facts->not_after / USEC_PER_SEC;
                 return true;
         case METRIC_STATE:
-                *ret = facts ? (uint64_t) facts->state : (uint64_t) SEVERITY_CRITICAL;
+                *ret = (uint64_t) check_notes_state(facts, rep->notes ? &rep->notes[i] : NULL);
                 return true;
         case METRIC_RENEWAL_FAILURES:
                 *ret = st ? st[i].renewal_failures : 0;
@@ -145,7 +145,12 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
                 fputs("certherd_certificate_problems_info{name=\"", f);
                 put_label_value(f, rep->results[i].cert->name);
                 fputs("\",problems=\"", f);
-                put_problem_codes(f, rep->results[i].facts);
+                /* with what the saved state adds (deploy-failed, renewal-failing, rate-limited) */
+                {
+                        _cleanup_(check_shown_done) CheckShown shown = {};
+
+                        put_problem_codes(f, rep->results[i].facts ? check_result_shown(rep, i, &shown) : NULL);
+                }
                 fputs("\"} 1\n", f);
         }
         put_header(f, "certherd_ca_not_after_seconds",

@@ -177,17 +177,17 @@ int outcome_render(const Outcome *l, size_t n, OutcomeFlags flags, FILE *f) {
         return failed + deploy_failed > 0 ? 1 : 0;
 }
 
-int outcome_render_pass(const PassResult *p, OutcomeFlags flags, FILE *f) {
-        _cleanup_free_ Outcome *l = calloc(p->n_items ? p->n_items : 1, sizeof(Outcome));
+int outcome_render_pass(const Pass *p, OutcomeFlags flags, FILE *f) {
+        _cleanup_free_ Outcome *l = calloc(p->n_sets ? p->n_sets : 1, sizeof(Outcome));
         size_t n = 0;
 
         if (!l)
                 return log_error_errno(-ENOMEM, "Out of memory"), 1;
-        for (size_t i = 0; i < p->n_items; i++) {
-                const PassItem *it = &p->items[i];
+        for (size_t i = 0; i < p->n_sets; i++) {
+                const PassSet *it = &p->sets[i];
 
-                if (it->cert->issuer != ISSUER_NONE)
-                        l[n++] = outcome_of(it->cert->name, &it->plan, &p->states[i], it->job);
+                if (it->cert->issuer != ISSUER_NONE && it->selected)
+                        l[n++] = outcome_of(it->cert->name, &it->plan, pass_set_state(it), it->job);
         }
         return outcome_render(l, n, flags, f);
 }

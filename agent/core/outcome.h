@@ -59,7 +59,7 @@ typedef enum OutcomeFlags {
 int outcome_render(const Outcome *l, size_t n, OutcomeFlags flags, FILE *f);
 
 /* The outcomes of timer mode's pass (the sets with an issuer), rendered by outcome_render(). */
-int outcome_render_pass(const PassResult *p, OutcomeFlags flags, FILE *f);
+int outcome_render_pass(const Pass *p, OutcomeFlags flags, FILE *f);
 
 /* Whether a rendered text (outcome_render, e.g. the daemon's answer) says nothing was renewed or deployed
  * and nothing failed: what `renew --quiet` keeps to itself. */

@@ -69,9 +69,10 @@ static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t
                 return -ENOMEM;
 
         if (c->key_policy == KEY_POLICY_ROTATE && c->issuer != ISSUER_NONE) {
+                /* Read only: the pass makes the next key in its act phase (keys_next_make). */
                 r = keys_next_pin(inv, c, pin, next);
-                if (r < 0)
-                        log_warning_errno(r, "%s: cannot prepare the next key: %m, publishing without next_pin_sha256",
+                if (r < 0 && r != -ENOENT && r != -ESTALE)
+                        log_warning_errno(r, "%s: cannot read the next key: %m, publishing without next_pin_sha256",
                                           c->name);
                 have_next = r >= 0;
         }
@@ -150,6 +151,13 @@ int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PI
                 return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name, inv->agent.pin_directory);
         pins_event(&u);
         return 1;
+}
+
+int publish_pins_stale(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
+                       usec_t now) {
+        _cleanup_(pin_update_done) PinUpdate u = {};
+
+        return pins_prepare(inv, c, pin, not_after, NULL, now, &u);
 }
 
 struct PublishBatch {

@@ -871,10 +871,19 @@ static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, unsigned conc
                                        (const char *[]) { f_step, f_error, f_serial, NULL },
                                        "deploy failed at %s: %s; the pin stays, the deploy is retried",
                                        j->deploy_step ?: "?", j->deploy_error ?: "?");
-                } else
+                } else {
+                        /* With rotate, the key after this one, announced with the pin (a step of its own:
+                         * publishing only publishes). */
+                        if (j->cert->key_policy == KEY_POLICY_ROTATE) {
+                                int r = keys_next_make(inv, j->cert, j->outcome.pin);
+                                if (r < 0)
+                                        log_warning_errno(r, "%s: cannot make the next key: %m, publishing "
+                                                          "without next_pin_sha256", j->cert->name);
+                        }
                         /* Only a deployed certificate's pin is published. */
                         (void) publish_pins(inv, j->cert, j->outcome.pin, j->outcome.not_after,
                                             j->current && j->current->has_pin ? j->current->pin : NULL, now);
+                }
                 gnutls_free(j->outcome.leaf_der.data);
                 j->outcome.leaf_der = (gnutls_datum_t) {};
         }

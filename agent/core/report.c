@@ -95,8 +95,10 @@ static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
                 json_object_set_new(o, "deploy", json_null());
 }
 
-static json_t *result_to_json(const CheckReport *rep, const CheckResult *res) {
-        const CertFacts *f = res->facts;
+static json_t *result_to_json(const CheckReport *rep, size_t i) {
+        const CheckResult *res = &rep->results[i];
+        _cleanup_(check_shown_done) CheckShown shown = {};
+        const CertFacts *f = check_result_shown(rep, i, &shown);
         json_t *o, *problems;
         char nb[32], na[32];
         _cleanup_free_ char *pin = NULL, *next_pin = NULL;
@@ -127,8 +129,8 @@ static json_t *result_to_json(const CheckReport *rep, const CheckResult *res) {
                 /* Nothing could be read: the same keys, with null values, so consumers need no special case. */
                 const char *keys[] = { "subject", "issuer", "serial", "not_before", "not_after", "days_left",
                                        "names", "key_type", "pin_sha256" };
-                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                        json_object_set_new(o, keys[i], strcmp(keys[i], "names") == 0 ? json_array() : json_null());
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                        json_object_set_new(o, keys[k], strcmp(keys[k], "names") == 0 ? json_array() : json_null());
         }
         /* The key the next renewal certifies (key-policy = rotate), whether or not the installed
          * certificate could be read: what clients should already trust. */
@@ -142,7 +144,7 @@ static json_t *result_to_json(const CheckReport *rep, const CheckResult *res) {
 int report_json(const CheckReport *rep, FILE *f) {
         fputs("{\"certificates\": [", f);
         for (size_t i = 0; i < rep->n_results; i++) {
-                json_t *o = result_to_json(rep, &rep->results[i]);
+                json_t *o = result_to_json(rep, i);
                 int r;
 
                 if (!o)
@@ -185,7 +187,8 @@ static void summary(const CheckReport *rep, FILE *f) {
 int report_lines(const CheckReport *rep, FILE *f) {
         for (size_t i = 0; i < rep->n_results; i++) {
                 const CheckResult *res = &rep->results[i];
-                const CertFacts *x = res->facts;
+                _cleanup_(check_shown_done) CheckShown shown = {};
+                const CertFacts *x = check_result_shown(rep, i, &shown);
                 char na[32];
 
                 if (x->n_problems == 0) {
@@ -316,6 +319,7 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
 
         for (size_t i = 0; i < rep->n_results; i++) {
                 const CheckResult *res = &rep->results[i];
+                _cleanup_(check_shown_done) CheckShown shown = {};
                 char next[32] = "-", last[512];
                 usec_t t = rep->plans ? next_renewal(&rep->plans[i]) : USEC_INFINITY;
 
@@ -324,7 +328,7 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
                         next[16] = 0; /* 2026-12-01T13:00 */
                 }
                 last_result(rep, rep->states ? &rep->states[i] : NULL, last, sizeof(last));
-                table_row(f, color, wname, res->cert->name, res->facts, next, last);
+                table_row(f, color, wname, res->cert->name, check_result_shown(rep, i, &shown), next, last);
         }
         for (size_t i = 0; i < rep->n_cas; i++) {
                 char name[64];
@@ -368,8 +372,12 @@ int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f) {
         else {
                 fprintf(f, "%zu critical, %zu warning of %zu certificate%s", rep->count[SEVERITY_CRITICAL],
                         rep->count[SEVERITY_WARNING], rep->n_results, rep->n_results == 1 ? "" : "s");
-                for (size_t i = 0; i < rep->n_results; i++)
-                        nagios_problems(f, "", rep->results[i].cert->name, rep->results[i].facts, &first);
+                for (size_t i = 0; i < rep->n_results; i++) {
+                        _cleanup_(check_shown_done) CheckShown shown = {};
+
+                        nagios_problems(f, "", rep->results[i].cert->name, check_result_shown(rep, i, &shown),
+                                        &first);
+                }
                 for (size_t i = 0; i < rep->n_cas; i++)
                         if (rep->cas[i].facts->parsed)
                                 nagios_problems(f, "ca:", rep->cas[i].ca->name, rep->cas[i].facts, &first);

@@ -470,9 +470,8 @@ static bool next_key_is_plain(const Inventory *inv, const CertConfig *c) {
                !memmem(data, size, "ENCRYPTED", 9);
 }
 
-/* A set whose key is in a token: the next key is the token object LABEL.next (keys.c), generated there
- * when there is none or it is the current key. Nothing is written to disk. */
-static int next_token_pin(const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]) {
+/* The token URL of a set's next key: the object LABEL.next beside LABEL. */
+static int next_token_url(const CertConfig *c, char **ret_label, char **ret_url) {
         _cleanup_free_ char *label = NULL, *next_label = NULL, *next = NULL;
         int r;
 
@@ -486,26 +485,19 @@ static int next_token_pin(const CertConfig *c, const uint8_t current[PIN_SIZE], 
         r = token_url_with_label(c->key, next_label, &next);
         if (r < 0)
                 return r;
-        if (token_key_pin(next, c->pkcs11_pin_file, ret, NULL) >= 0 && memcmp(ret, current, PIN_SIZE) != 0)
-                return 0;
-        (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
-        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, next_label);
-        if (r < 0)
-                return r;
-        log_info("%s: generated the next key in the token: %s", c->name, next);
-        return token_key_pin(next, c->pkcs11_pin_file, ret, NULL);
+        *ret_label = TAKE_PTR(next_label);
+        *ret_url = TAKE_PTR(next);
+        return 0;
 }
 
-/* The pin of the next key, made (and saved) when there is none or it is the current key. */
-int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
-                        uint8_t ret[PIN_SIZE]) {
+/* The next key of the set, loaded without making one: -ENOENT when there is none, -ESTALE when it is of
+ * another key type or is the current key. *ret_password: the set's password (NULL without one). */
+static int next_key_peek(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
+                         char **ret_password, gnutls_x509_privkey_t *ret_key, uint8_t ret_pin[PIN_SIZE]) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_free_ char *password = NULL;
         size_t size = PIN_SIZE;
         int r;
-
-        if (token_is_url(c->key))
-                return next_token_pin(c, current, ret);
 
         /* Never a plaintext next key for a set whose keys are encrypted: without its password, none. */
         if (c->key_password_file) {
@@ -514,20 +506,97 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
                         return r;
         }
         r = keys_next_key_load(inv, c, password, &key);
-        if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) >= 0 &&
-            memcmp(ret, current, PIN_SIZE) != 0)
-                return password && next_key_is_plain(inv, c) ? next_key_save(inv, c, key, password) : 0;
+        if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret_pin, &size) < 0)
+                r = -EIO;
+        if (r >= 0 && memcmp(ret_pin, current, PIN_SIZE) == 0)
+                r = -ESTALE;
+        if (ret_password)
+                *ret_password = TAKE_PTR(password);
+        if (r >= 0 && ret_key)
+                *ret_key = TAKE_PTR(key);
+        return r;
+}
 
-        if (key)
-                gnutls_x509_privkey_deinit(TAKE_PTR(key));
+int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
+                  uint8_t ret[PIN_SIZE]) {
+        _cleanup_free_ char *label = NULL, *next = NULL;
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        if (token_is_url(c->key)) {
+                r = next_token_url(c, &label, &next);
+                if (r < 0)
+                        return r;
+                if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0)
+                        return -ENOENT;
+                if (memcmp(pin, current, PIN_SIZE) == 0)
+                        return -ESTALE;
+                memcpy(ret, pin, PIN_SIZE);
+                return 0;
+        }
+        r = next_key_peek(inv, c, current, NULL, NULL, pin);
+        if (r < 0)
+                return r;
+        /* A plaintext next key of a set that has a key-password-file now is not announced until
+         * keys_next_make() has encrypted it. */
+        if (c->key_password_file && next_key_is_plain(inv, c))
+                return -ESTALE;
+        memcpy(ret, pin, PIN_SIZE);
+        return 0;
+}
+
+static int next_token_make(const CertConfig *c, const uint8_t current[PIN_SIZE]) {
+        _cleanup_free_ char *label = NULL, *next = NULL;
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        r = next_token_url(c, &label, &next);
+        if (r < 0)
+                return r;
+        if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) >= 0 && memcmp(pin, current, PIN_SIZE) != 0)
+                return 0;
+        (void) token_relabel(c->key, c->pkcs11_pin_file, label, NULL);
+        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, label);
+        if (r < 0)
+                return r;
+        log_info("%s: generated the next key in the token: %s", c->name, next);
+        return 1;
+}
+
+int keys_next_make(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE]) {
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
+        _cleanup_free_ char *password = NULL, *pin_s = NULL;
+        uint8_t pin[PIN_SIZE];
+        size_t size = PIN_SIZE;
+        int r;
+
+        if (token_is_url(c->key))
+                return next_token_make(c, current);
+        r = next_key_peek(inv, c, current, &password, &key, pin);
+        if (r >= 0) {
+                if (!password || !next_key_is_plain(inv, c))
+                        return 0;
+                /* A key-password-file appeared since the next key was made: store it encrypted. */
+                r = next_key_save(inv, c, key, password);
+                if (r < 0)
+                        return r;
+                log_info("%s: encrypted the next key with its key-password-file", c->name);
+                return 1;
+        }
+        if (c->key_password_file && !password)
+                return r; /* the password file cannot be read: never a plaintext key */
         r = keygen_generate(c->key_type, &key);
         if (r < 0)
                 return r;
         r = next_key_save(inv, c, key, password);
         if (r < 0)
                 return r;
-        size = PIN_SIZE;
-        return gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret, &size) < 0 ? -EIO : 0;
+        if (gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, pin, &size) < 0)
+                return -EIO;
+        (void) pin_format(pin, PIN_FORMAT_BASE64, &pin_s);
+        log_info("%s: made the next key (pin %s), announced as next_pin_sha256 until it is used", c->name,
+                 pin_s ?: "?");
+        return 1;
 }
 
 int keys_next_pin_lookup(

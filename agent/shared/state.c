@@ -39,7 +39,7 @@ bool cert_state_is_empty(const CertState *st) {
                !st->last_error && st->alert_level == 0 && st->alert_last == 0 && !st->deploy_failed &&
                st->deploy_failures == 0 && st->deploy_time == 0 && !st->deploy_step && !st->deploy_error &&
                !st->deploy_serial && !st->held_inputs && !st->profile && st->n_issued == 0 && !st->issued_serial &&
-               st->renew_cause == 0 && st->ineffective == 0 && !st->issued_inputs;
+               st->renew_cause == 0 && st->ineffective == 0 && !st->issued_inputs && st->ari_next == 0;
 }
 
 static int state_path(const char *state_dir, const char *name, char **ret) {
@@ -131,7 +131,7 @@ static int get_issued(json_t *o, CertState *st) {
 int state_parse(const char *text, size_t size, CertState *ret) {
         _cleanup_(cert_state_done) CertState st = {};
         uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time,
-                cause, ineffective;
+                cause, ineffective, ari_next;
         json_t *o;
         int r;
 
@@ -159,7 +159,8 @@ int state_parse(const char *text, size_t size, CertState *ret) {
             (r = get_string(o, "issued_serial", &st.issued_serial)) < 0 ||
             (r = get_uint(o, "renew_cause", UINT32_MAX, &cause)) < 0 ||
             (r = get_uint(o, "ineffective", STATE_FAILURES_MAX, &ineffective)) < 0 ||
-            (r = get_string(o, "issued_inputs", &st.issued_inputs)) < 0) {
+            (r = get_string(o, "issued_inputs", &st.issued_inputs)) < 0 ||
+            (r = get_uint(o, "ari_next_usec", INT64_MAX, &ari_next)) < 0) {
                 json_decref(o);
                 return r;
         }
@@ -174,6 +175,7 @@ int state_parse(const char *text, size_t size, CertState *ret) {
         st.deploy_time = deploy_time;
         st.renew_cause = (unsigned) cause;
         st.ineffective = (unsigned) ineffective;
+        st.ari_next = ari_next;
         *ret = st;
         st = (CertState) {};
         return 0;
@@ -232,12 +234,12 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         if (r < 0)
                 return r;
 
-        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "failures", (json_int_t) st->failures,
+        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "failures", (json_int_t) st->failures,
                       "last_attempt_usec", (json_int_t) st->last_attempt, "next_retry_usec",
                       (json_int_t) st->next_retry, "last_renewal_usec", (json_int_t) st->last_renewal, "alert_level",
                       (json_int_t) st->alert_level, "alert_last_usec", (json_int_t) st->alert_last, "deploy_failed",
                       st->deploy_failed, "deploy_failures", (json_int_t) st->deploy_failures, "deploy_time_usec",
-                      (json_int_t) st->deploy_time);
+                      (json_int_t) st->deploy_time, "ari_next_usec", (json_int_t) st->ari_next);
         if (!o)
                 return -ENOMEM;
         if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||

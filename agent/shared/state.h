@@ -49,6 +49,9 @@ typedef struct CertState {
         unsigned renew_cause;
         unsigned ineffective;
         char *issued_inputs;
+        /* ACME: when to ask the server's renewal window (RFC 9773) again, from its Retry-After; 0: at
+         * the next pass. Kept here so that the timer's runs honour it as the daemon does. */
+        usec_t ari_next;
 } CertState;
 
 void cert_state_done(CertState *st);

@@ -521,11 +521,15 @@ static void test_ari_set(void **state) {
         CertConfig self = { .name = (char *) "s", .issuer = ISSUER_SELF };
         CertConfig acme = { .name = (char *) "a", .issuer = ISSUER_ACME, .issuer_name = (char *) "nosuch" };
         AcmeAriSet *a = acme_ari_set_new(&inv);
+        usec_t next = 0;
 
         assert_non_null(a);
-        assert_false(acme_ari_set_due(a, &self, 0));
-        assert_false(acme_ari_set_due(a, &acme, 0));
-        assert_false(acme_ari_set_due(NULL, &acme, 0));
+        assert_false(acme_ari_set_ask(a, &self, 0, &next));
+        /* without an answer, ask again after the default interval */
+        assert_true(next == ACME_ARI_RETRY_DEFAULT);
+        assert_false(acme_ari_set_ask(a, &acme, 10, &next));
+        assert_true(next == 10 + ACME_ARI_RETRY_DEFAULT);
+        assert_false(acme_ari_set_ask(NULL, &acme, 0, &next));
         assert_null(acme_ari_set_free(a));
 }
 

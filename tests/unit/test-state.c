@@ -25,7 +25,7 @@ static void test_round_trip(void **state) {
                          .deploy_step = (char *) "exec /bin/false", .deploy_error = (char *) "status 1",
                          .deploy_serial = (char *) "0a1b", .profile = (char *) "shortlived",
                          .issued = { 30, 20, 10 }, .n_issued = 3, .issued_serial = (char *) "0c",
-                         .renew_cause = 1u << 8, .ineffective = 2, .issued_inputs = (char *) "ab12" };
+                         .renew_cause = 1u << 8, .ineffective = 2, .issued_inputs = (char *) "ab12", .ari_next = 16 };
         CertState out = {};
         char cmd[64];
 
@@ -50,6 +50,7 @@ static void test_round_trip(void **state) {
         assert_int_equal(out.renew_cause, 1u << 8);
         assert_int_equal(out.ineffective, 2);
         assert_string_equal(out.issued_inputs, "ab12");
+        assert_true(out.ari_next == 16);
         cert_state_done(&out);
         /* The history is newest first, and bounded. */
         assert_int_equal(parse("{\"issued_usec\": [1, 2]}", &out), -EBADMSG);
@@ -143,6 +144,7 @@ static void test_is_empty(void **state) {
         ONE(renew_cause, 1);
         ONE(ineffective, 1);
         ONE(issued_inputs, s);
+        ONE(ari_next, 1);
 #undef ONE
 }
 

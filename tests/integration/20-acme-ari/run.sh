@@ -22,6 +22,14 @@ acme_conf "$T/c.conf" peb <<<"listen = 127.0.0.1:$HTTP_PORT"
 sed -i "s#^directory = .*#directory = https://localhost:$PROXY_PORT/dir#" "$T/c.conf"
 acme_cert "$T/c.conf" web peb "web.$ZONE"
 C() { "$CERTHERD" -c "$T/c.conf" "$@"; }
+ari_now() { # the next ARI poll of web: now (its Retry-After passed)
+        python3 - "$T/state/certs/web.json" <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+st["ari_next_usec"] = 0
+json.dump(st, open(sys.argv[1], "w"))
+PY
+}
 
 start_ari_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
 expect 0 C renew
@@ -75,15 +83,27 @@ serial=$(openssl x509 -in "$T/tls/web.crt" -noout -serial)
 expect 0 C renew
 grep -q "^0 renewed, 1 not due" "$T/out" || die "renewed inside a future window: $(cat "$T/out")"
 [[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) == "$serial" ]] || die "certificate changed"
+grep -q "^renewalInfo $id\$" "$T/proxy.log" || die "renew did not ask the window: $(cat "$T/proxy.log")"
+# The server said when to ask again (Retry-After: 21600 s): the next run does not ask before then.
 start_ari_proxy "$(iso $((now - 7200)))" "$(iso $((now - 3600)))" 3600
+expect 0 C renew
+grep -q "^0 renewed, 1 not due" "$T/out" || die "Retry-After not honoured: $(cat "$T/out")"
+grep -q "^renewalInfo" "$T/proxy.log" && die "renewalInfo asked before its Retry-After: $(cat "$T/proxy.log")"
+next=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["ari_next_usec"])' "$T/state/certs/web.json")
+((next / 1000000 >= now + 21600 - 60 && next / 1000000 <= now + 21600 + 600)) ||
+        die "next ARI poll $next is not the Retry-After: $(cat "$T/state/certs/web.json")"
+# ... as if those 6 hours had passed: asked, inside the past window, renewed.
+ari_now
 expect 0 C renew
 grep -q "^1 renewed, 0 not due" "$T/out" || die "not renewed inside a past window: $(cat "$T/out" "$T/err")"
 [[ $(openssl x509 -in "$T/tls/web.crt" -noout -serial) != "$serial" ]] || die "certificate not replaced"
 verify_chain web
-ok "certherd renew renews when the ARI window has come, not before"
+ok "certherd renew renews when the ARI window has come, not before, and asks again after the Retry-After"
 
-# --- the agent asks too (on its renewal thread) and renews when the window has come
+# --- the agent asks too (on its renewal thread) and renews when the window has come; it honours the
+# Retry-After the last run was given (kept in the state), so rewind it as if the hour had passed.
 serial=$(openssl x509 -in "$T/tls/web.crt" -noout -serial)
+ari_now
 "$CERTHERD" -c "$T/c.conf" run 2>"$T/daemon.log" &
 daemon=$!
 pids+=("$daemon")

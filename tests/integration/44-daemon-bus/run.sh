@@ -4,8 +4,9 @@
 # DBUS_SYSTEM_BUS_ADDRESS (no systemd needed). While `certherd run` runs: `renew --force NAME` makes the
 # daemon renew (new serial as soon as the CLI returns, exit 0); `status --json` and `check` are answered
 # by the daemon (they work with the inventory file moved away, which the CLI alone cannot); unknown
-# NAMEs exit 3; `renew --quiet` keeps an answer with nothing done to itself; reading is open to other
-# users, ordering renewals is not; without a daemon the CLI works alone again.
+# NAMEs exit 3; `renew --quiet` keeps an answer with nothing done to itself; a failed deploy is
+# redeployed at once by `renew NAME`, as the CLI alone does; reading is open to other users, ordering
+# renewals is not; without a daemon the CLI works alone again.
 source "$(dirname "$0")/../lib.sh"
 need openssl; need dbus-daemon dbus; need python3; need setpriv util-linux
 src=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -53,6 +54,7 @@ $(conf_ca internal "$T/ca")
 $(conf_leaf web internal "$T/ca")
 names = localhost
 key-policy = rotate
+exec = /usr/bin/test ! -e $T/fail-deploy
 
 [certificate "watched"]
 certificate = $T/tls/web.crt
@@ -100,6 +102,18 @@ expect 0 ch renew --quiet web
 expect 0 ch renew --quiet --force web
 grep -q "^web: renewed (serial " "$T/out" || { cat "$T/out" >&2; die "renew --quiet hid the daemon's renewal"; }
 ok "renew --quiet through the daemon: silent when nothing was due, the renewal printed when forced"
+
+# A failed deploy, then `renew web` after the fix: the daemon redeploys at once, as `certherd renew web`
+# does alone (the daemon on its own waits out a backoff between deploy attempts).
+touch "$T/fail-deploy"
+expect 1 ch renew --force web
+grep -q "^web: deploy failed at exec /usr/bin/test" "$T/out" || { cat "$T/out" >&2; die "no deploy failure"; }
+rm "$T/fail-deploy"
+s_failed=$(serial "$T/tls/web.crt")
+expect 0 ch renew web
+grep -q "^web: deployed again (serial [0-9A-Fa-f]*)" "$T/out" || { cat "$T/out" "$T/daemon.log" >&2; die "not redeployed at once"; }
+[[ $(serial "$T/tls/web.crt") == "$s_failed" ]] || die "the redeploy issued a new certificate"
+ok "a failed deploy, fixed: renew web answered by the daemon redeploys at once, without a new issuance"
 
 # Two orders at once: both answered, each after a batch that renewed web.
 ch renew --force web >"$T/o1" 2>&1 & a=$!
@@ -186,7 +200,7 @@ ok "as user nobody: check answered by the daemon; renew --force refused (exit 1)
 # may not renew sees neither the hook's command line nor the error's text.
 printf '#!/bin/sh\nexit 1\n' >"$T/deploy-hunter2"
 chmod 0755 "$T/deploy-hunter2"
-sed -i "/^issuer = ca:internal/a exec = $T/deploy-hunter2" "$conf"
+sed -i "s|^exec = .*|exec = $T/deploy-hunter2|" "$conf"
 kill -HUP "$daemon"
 for i in $(seq 100); do grep -q "inventory reloaded" "$T/daemon.log" && break; sleep 0.05; done
 grep -q "inventory reloaded" "$T/daemon.log" || die "the daemon did not reload: $(tail -3 "$T/daemon.log")"
