@@ -72,22 +72,76 @@ msgid() {
 # Inventory sections that most tests write alike, for use inside a heredoc as $(conf_…); each further
 # argument is one more "key = value" line of the section:
 #   conf_agent [LINE…]              [agent] with the state and pin directories under $T
+#   conf_agent_in DIR [LINE…]       the same under DIR (a second inventory, or one per host)
 #   conf_ca NAME FILE [LINE…]       [ca "NAME"] with certificate FILE.crt and key FILE.key
-#   conf_leaf NAME CA FILE [LINE…]  [certificate "NAME"] issued by ca:CA (whose certificate is FILE.crt),
+#   conf_leaf NAME CA FILE [LINE…]  [certificate "NAME"] issued by ca:CA (whose certificate is FILE.crt;
+#                                   FILE "": no `ca =`, the set trusts its CA's bundle),
 #                                   its certificate and key $T/tls/NAME.crt and .key
 conf_agent() {
-        printf '[agent]\nstate-directory = %s\npin-directory = %s' "$T/state" "$T/pins"
-        conf_lines "$@"
+        conf_agent_in "$T" "$@"
+}
+conf_agent_in() {
+        printf '[agent]\nstate-directory = %s\npin-directory = %s' "$1/state" "$1/pins"
+        conf_lines "${@:2}"
 }
 conf_ca() {
         printf '[ca "%s"]\ncertificate = %s.crt\nkey = %s.key' "$1" "$2" "$2"
         conf_lines "${@:3}"
 }
 conf_leaf() {
-        printf '[certificate "%s"]\ncertificate = %s/tls/%s.crt\nkey = %s/tls/%s.key\nca = %s.crt\nissuer = ca:%s' \
-                "$1" "$T" "$1" "$T" "$1" "$3" "$2"
+        printf '[certificate "%s"]\ncertificate = %s/tls/%s.crt\nkey = %s/tls/%s.key' "$1" "$T" "$1" "$T" "$1"
+        [[ -z $3 ]] || printf '\nca = %s.crt' "$3"
+        printf '\nissuer = ca:%s' "$2"
         conf_lines "${@:4}"
 }
 conf_lines() {
         (($# == 0)) || printf '\n%s' "$@"
+}
+
+# notify_listen: a stand-in for systemd's notify socket on $T/notify (pass NOTIFY_SOCKET=$T/notify to the
+# daemon); what the daemon sends is logged to $T/notify.log.
+notify_listen() {
+        local i
+        python3 "$TOP/tests/integration/notify-listen.py" "$T/notify" "$T/notify.log" &
+        pids+=($!)
+        for i in $(seq 100); do [[ -S $T/notify ]] && break; sleep 0.05; done
+}
+
+# private_system_bus: a dbus-daemon of the system bus's type on $T/system_bus_socket, with certherd's
+# bus policy (units/org.certherd1.conf) and otherwise the stock system bus's defaults; exports
+# DBUS_SYSTEM_BUS_ADDRESS so that the daemon and the CLI meet there.
+private_system_bus() {
+        local t i
+        {
+                cat <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$T/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+CONF
+                for t in method_return error; do
+                        echo "    <allow send_requested_reply=\"true\" send_type=\"$t\"/>"
+                done
+                for t in method_call method_return error signal; do
+                        echo "    <allow receive_type=\"$t\"/>"
+                done
+                for t in "" .Introspectable .Properties; do
+                        echo "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus$t\"/>"
+                done
+                echo "  </policy>"
+                echo "  <include>$TOP/units/org.certherd1.conf</include>"
+                echo "</busconfig>"
+        } >"$T/bus.conf"
+        dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile 2>"$T/dbus.log" &
+        pids+=($!)
+        for i in $(seq 100); do [[ -S $T/system_bus_socket ]] && break; sleep 0.05; done
+        [[ -S $T/system_bus_socket ]] || { cat "$T/dbus.log" >&2; die "dbus-daemon did not start"; }
+        export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system_bus_socket
 }

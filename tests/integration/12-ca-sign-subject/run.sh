@@ -10,18 +10,11 @@ source "$here/../lib.sh"
 need openssl
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "corp"]
-certificate = $T/corp/ca.crt
-key = $T/corp/ca.key
-permitted-names = example.org 10.0.0.0/8 fd00::/8 uri:spiffe://example.org/ email:example.org
+$(conf_ca corp "$T/corp/ca" "permitted-names = example.org 10.0.0.0/8 fd00::/8 uri:spiffe://example.org/ email:example.org")
 
-[ca "open"]
-certificate = $T/open/ca.crt
-key = $T/open/ca.key
+$(conf_ca open "$T/open/ca")
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 expect 0 ch ca init corp

@@ -10,22 +10,11 @@ source "$here/../lib.sh"
 need openssl
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "corp"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
-export = $T/export/ca.pem
-crl = $T/export/ca.crl
+$(conf_ca corp "$T/ca/ca" "export = $T/export/ca.pem" "crl = $T/export/ca.crl")
 
-[certificate "app"]
-certificate = $T/tls/app.crt
-key = $T/tls/app.key
-names = app.test
-issuer = ca:corp
-key-policy = reuse
+$(conf_leaf app corp "" "names = app.test" "key-policy = reuse")
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
