@@ -55,7 +55,7 @@ ok "ca init creates, exports, refuses to overwrite"
 # --- first renew issues everything (nothing installed yet)
 expect 0 C renew
 grep -q "4 renewed, 0 not due, 0 failed" "$T/out" || die "renew summary: $(cat "$T/out")"
-for n in server client rot self; do
+for n in server client rotating self; do
         [[ $(stat -c %a "$T/tls/$n.key") == 600 && $(stat -c %a "$T/tls/$n.crt") == 644 ]] || die "$n modes"
 done
 expect 0 C check
