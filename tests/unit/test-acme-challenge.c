@@ -31,6 +31,7 @@
 #include "challenge.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
+#include "test-fs.h"
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KA TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
@@ -568,16 +569,10 @@ static void test_identifier_refused(void **state) {
         unlink(hook);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_listen),  cmocka_unit_test(test_dns_value),
-                cmocka_unit_test(test_http_responder), cmocka_unit_test(test_http_busy_port),
-                cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
-                cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
-                cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
-                cmocka_unit_test(test_idle_flood),
-                cmocka_unit_test(test_alpn_reverse_name),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse_listen),  cmocka_unit_test(test_dns_value),
+          cmocka_unit_test(test_http_responder), cmocka_unit_test(test_http_busy_port),
+          cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
+          cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
+          cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
+          cmocka_unit_test(test_idle_flood),
+          cmocka_unit_test(test_alpn_reverse_name))

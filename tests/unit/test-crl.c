@@ -22,6 +22,7 @@
 #include "crl.h"
 #include "gnutls-util.h"
 #include "keygen.h"
+#include "test-fs.h"
 
 static char tmpdir[] = "/tmp/certherd-test-crl.XXXXXX";
 
@@ -435,14 +436,11 @@ static int teardown(void **state) {
         return r == 0 ? 0 : -1;
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+TEST_MAIN_GROUP(setup,
+                teardown,
                 cmocka_unit_test(test_reasons),
                 cmocka_unit_test(test_serial),
                 cmocka_unit_test(test_index_parse),
                 cmocka_unit_test(test_index_and_crl),
                 cmocka_unit_test(test_verify),
-                cmocka_unit_test(test_entry_reasons),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+                cmocka_unit_test(test_entry_reasons))

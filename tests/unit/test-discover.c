@@ -16,6 +16,7 @@
 
 #include "adopt-internal.h"
 #include "macro.h"
+#include "test-fs.h"
 
 #define NOBODY 65534
 
@@ -230,15 +231,9 @@ static void test_run_as(void **state) {
                 assert_string_equal(out, "ssl = off\n");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_stat_trusted),
-            cmocka_unit_test(test_server_of_exe),
-            cmocka_unit_test(test_parse_status),
-            cmocka_unit_test_setup_teardown(test_path_trusted, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_cred_of_path, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_run_as, setup, teardown),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_stat_trusted),
+          cmocka_unit_test(test_server_of_exe),
+          cmocka_unit_test(test_parse_status),
+          cmocka_unit_test_setup_teardown(test_path_trusted, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_cred_of_path, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_run_as, setup, teardown))

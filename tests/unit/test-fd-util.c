@@ -386,17 +386,11 @@ static void test_owned(void **state) {
         free(TAKE_PTR(bad));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_owned, setup, teardown),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_owned, setup, teardown))

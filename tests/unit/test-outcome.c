@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "outcome.h"
+#include "test-fs.h"
 
 #define T0 ((usec_t)1798761600 * USEC_PER_SEC) /* 2027-01-01T00:00:00Z */
 
@@ -190,13 +191,8 @@ static void test_status(void **state) {
         assert_string_equal(buf, "5 certifi");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_deploy_failed_after_renewal),
-            cmocka_unit_test(test_renewed_lines),
-            cmocka_unit_test(test_failing),
-            cmocka_unit_test(test_quiet),
-            cmocka_unit_test(test_status),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_deploy_failed_after_renewal),
+          cmocka_unit_test(test_renewed_lines),
+          cmocka_unit_test(test_failing),
+          cmocka_unit_test(test_quiet),
+          cmocka_unit_test(test_status))

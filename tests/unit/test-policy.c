@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "policy.h"
+#include "test-fs.h"
 
 #define T0 ((usec_t) 1800000000 * USEC_PER_SEC)
 
@@ -733,26 +734,21 @@ static void test_plan_rate_limited(void **state) {
         assert_false(p.rate_limited);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
-                cmocka_unit_test(test_jitter),      cmocka_unit_test(test_backoff),
-                cmocka_unit_test(test_alert_schedule),
-                cmocka_unit_test(test_plan_same_in_both_modes),
-                cmocka_unit_test(test_plan_jitter),
-                cmocka_unit_test(test_plan_backoff),
-                cmocka_unit_test(test_plan_deploy_retry),
-                cmocka_unit_test(test_plan_alert_repetition),
-                cmocka_unit_test(test_plan_ca_rotated),
-                cmocka_unit_test(test_plan_ca_rotation_overlap),
-                cmocka_unit_test(test_plan_held),
-                cmocka_unit_test(test_plan_implicit_renew_before),
-                cmocka_unit_test(test_plan_no_loop),
-                cmocka_unit_test(test_plan_loop_guard),
-                cmocka_unit_test(test_plan_short_lived_on_time),
-                cmocka_unit_test(test_plan_window),
-                cmocka_unit_test(test_plan_window_deploy_backoff),
-                cmocka_unit_test(test_plan_rate_limited),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
+          cmocka_unit_test(test_jitter),      cmocka_unit_test(test_backoff),
+          cmocka_unit_test(test_alert_schedule),
+          cmocka_unit_test(test_plan_same_in_both_modes),
+          cmocka_unit_test(test_plan_jitter),
+          cmocka_unit_test(test_plan_backoff),
+          cmocka_unit_test(test_plan_deploy_retry),
+          cmocka_unit_test(test_plan_alert_repetition),
+          cmocka_unit_test(test_plan_ca_rotated),
+          cmocka_unit_test(test_plan_ca_rotation_overlap),
+          cmocka_unit_test(test_plan_held),
+          cmocka_unit_test(test_plan_implicit_renew_before),
+          cmocka_unit_test(test_plan_no_loop),
+          cmocka_unit_test(test_plan_loop_guard),
+          cmocka_unit_test(test_plan_short_lived_on_time),
+          cmocka_unit_test(test_plan_window),
+          cmocka_unit_test(test_plan_window_deploy_backoff),
+          cmocka_unit_test(test_plan_rate_limited))

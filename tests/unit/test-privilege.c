@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "privilege.h"
+#include "test-fs.h"
 
 /* A uid and gid no one uses here: files created as them show who wrote them. */
 #define OTHER_UID 65533
@@ -96,11 +97,6 @@ static void test_become_noop(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_act_of),
-            cmocka_unit_test(test_fs_scoped),
-            cmocka_unit_test(test_become_noop),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_act_of),
+          cmocka_unit_test(test_fs_scoped),
+          cmocka_unit_test(test_become_noop))

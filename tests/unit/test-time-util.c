@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "time-util.h"
+#include "test-fs.h"
 
 static void test_parse_duration(void **state) {
         usec_t u;
@@ -47,10 +48,5 @@ static void test_format_timestamp(void **state) {
                             "2026-11-23T13:00:00Z");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_duration),
-                cmocka_unit_test(test_format_timestamp),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse_duration),
+          cmocka_unit_test(test_format_timestamp))
