@@ -34,6 +34,19 @@ expect() {
         [[ $rc == "$want" ]] || { cat "$T/out" "$T/err" >&2; die "'$*' exited $rc, expected $want"; }
 }
 
+# until_ok SECONDS WHAT CMD…: retry CMD every 0.5 s; when it never succeeds, show the test's logs (its
+# function `logs`, if it has one) and die naming WHAT.
+until_ok() {
+        local limit=$1 what=$2 i
+        shift 2
+        for ((i = 0; i < limit * 2; i++)); do
+                "$@" && return 0
+                sleep 0.5
+        done
+        ! declare -F logs >/dev/null || logs
+        die "$what (after ${limit}s)"
+}
+
 free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -96,6 +109,24 @@ conf_leaf() {
 }
 conf_lines() {
         (($# == 0)) || printf '\n%s' "$@"
+}
+
+# knot_conf DIR LISTEN: the server, log and database sections of a Knot DNS configuration kept in DIR,
+# listening on LISTEN (ADDRESS@PORT); the caller adds its keys and zones.
+knot_conf() {
+        cat <<CONF
+server:
+    rundir: "$1"
+    listen: $2
+    background-workers: 1
+    udp-workers: 1
+    tcp-workers: 1
+log:
+  - target: "$1/knot.log"
+    any: info
+database:
+    storage: "$1"
+CONF
 }
 
 # notify_listen: a stand-in for systemd's notify socket on $T/notify (pass NOTIFY_SOCKET=$T/notify to the

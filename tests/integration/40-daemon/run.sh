@@ -112,9 +112,7 @@ ok "SIGTERM: STOPPING=1 and exit 0"
 
 # No wake-ups while nothing is due: a 300-day watched certificate, no watchdog; count epoll waits.
 cat >"$T/idle.conf" <<CONF
-[agent]
-state-directory = $T/state-idle
-pin-directory = $T/pins-idle
+$(conf_agent_in "$T/idle")
 [certificate "watched"]
 certificate = $T/watch/w.crt
 ca = $T/watch/w.crt
