@@ -107,6 +107,29 @@ conf_leaf() {
         printf '\nissuer = ca:%s' "$2"
         conf_lines "${@:4}"
 }
+# The same with the keys in the PKCS#11 token $TOKEN (a pkcs11: URI), its PIN in $T/pin:
+#   conf_token_ca NAME FILE [LINE…]         [ca "NAME"], its key the token's object "ca"
+#   conf_token_leaf NAME CA FILE [LINE…]    [certificate "NAME"], its key the token's object NAME
+conf_token_ca() {
+        printf '[ca "%s"]\ncertificate = %s.crt\nkey = %s;object=ca\npkcs11-pin-file = %s/pin' "$1" "$2" "$TOKEN" "$T"
+        conf_lines "${@:3}"
+}
+conf_token_leaf() {
+        printf '[certificate "%s"]\ncertificate = %s/tls/%s.crt\nkey = %s;object=%s\npkcs11-pin-file = %s/pin' \
+                "$1" "$T" "$1" "$TOKEN" "$1" "$T"
+        printf '\nca = %s.crt\nissuer = ca:%s' "$3" "$2"
+        conf_lines "${@:4}"
+}
+# token_serve NAME: gnutls-serv --http with $T/tls/NAME.crt and the key object NAME of $TOKEN through the
+# PKCS#11 module $module (PIN as it is in $T/pin.raw), on a free port $serve_port; its pid in $serve_pid.
+token_serve() {
+        serve_port=$(free_port)
+        gnutls-serv --provider "$module" --http -p "$serve_port" --x509certfile "$T/tls/$1.crt" \
+                --x509keyfile "$TOKEN;object=$1;type=private?pin-source=$T/pin.raw" >"$T/serv.log" 2>&1 &
+        serve_pid=$!
+        pids+=("$serve_pid")
+        wait_port "$serve_port"
+}
 conf_lines() {
         (($# == 0)) || printf '\n%s' "$@"
 }
