@@ -74,12 +74,8 @@ static void test_parse_listen(void **state) {
         assert_int_equal(sa.ss_family, AF_INET6);
         assert_int_equal(challenge_parse_listen("*:80", &sa, &len), 0);
         assert_int_equal(challenge_parse_listen("80", &sa, &len), 0);
-        assert_int_equal(challenge_parse_listen("80x", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("host.example:80", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("127.0.0.1:0", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("127.0.0.1:65536", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("[::1:80", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("", &sa, &len), -EINVAL);
+        FOREACH_STRING(bad, "80x", "host.example:80", "127.0.0.1:0", "127.0.0.1:65536", "[::1:80", "")
+                assert_int_equal(challenge_parse_listen(bad, &sa, &len), -EINVAL);
 }
 
 static void test_dns_value(void **state) {
@@ -525,18 +521,19 @@ static void test_idle_flood(void **state) {
 
 /* RFC 8738 §6: the SNI a CA sends to validate an IP address over tls-alpn-01. */
 static void test_alpn_reverse_name(void **state) {
+        static const char *const ips[][2] = {
+                { "127.0.0.1", "1.0.0.127.in-addr.arpa" },
+                { "192.0.2.10", "10.2.0.192.in-addr.arpa" },
+                /* RFC 8738 §6's own example */
+                { "2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa" },
+        };
         char *n = NULL;
 
-        assert_int_equal(challenge_alpn_reverse_name("127.0.0.1", &n), 0);
-        assert_string_equal(n, "1.0.0.127.in-addr.arpa");
-        free(n);
-        assert_int_equal(challenge_alpn_reverse_name("192.0.2.10", &n), 0);
-        assert_string_equal(n, "10.2.0.192.in-addr.arpa");
-        free(n);
-        /* RFC 8738 §6's own example */
-        assert_int_equal(challenge_alpn_reverse_name("2001:db8::1", &n), 0);
-        assert_string_equal(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
-        free(n);
+        for (size_t i = 0; i < ELEMENTSOF(ips); i++) {
+                assert_int_equal(challenge_alpn_reverse_name(ips[i][0], &n), 0);
+                assert_string_equal(n, ips[i][1]);
+                free(n);
+        }
         assert_int_equal(challenge_alpn_reverse_name("www.example.org", &n), 0);
         assert_null(n);
 }

@@ -45,17 +45,14 @@ static void test_reasons(void **state) {
 }
 
 static void test_serial(void **state) {
+        static const char *const good[][2] = { { "0A:1B:ff", "0a1bff" }, { "00ABC", "0abc" }, { "0x00", "00" } };
         char *s = NULL;
 
-        assert_int_equal(ca_index_normalize_serial("0A:1B:ff", &s), 0);
-        assert_string_equal(s, "0a1bff");
-        free(s);
-        assert_int_equal(ca_index_normalize_serial("00ABC", &s), 0);
-        assert_string_equal(s, "0abc");
-        free(s);
-        assert_int_equal(ca_index_normalize_serial("0x00", &s), 0);
-        assert_string_equal(s, "00");
-        free(s);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                assert_int_equal(ca_index_normalize_serial(good[i][0], &s), 0);
+                assert_string_equal(s, good[i][1]);
+                free(s);
+        }
         assert_int_equal(ca_index_normalize_serial("xyz", &s), -EINVAL);
         assert_int_equal(ca_index_normalize_serial("", &s), -EINVAL);
 }

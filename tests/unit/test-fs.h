@@ -74,3 +74,8 @@ static inline double now_s(void) {
                 return cmocka_run_group_tests(tests, setup, teardown);          \
         }
 #define TEST_MAIN(...) TEST_MAIN_GROUP(NULL, NULL, __VA_ARGS__)
+
+/* FOREACH_STRING(s, "a", "b", …) STATEMENT: the statement once for each string given, as s. */
+#define FOREACH_STRING(s, ...)                                                                             \
+        for (const char *const *_strings = (const char *const[]) { __VA_ARGS__, NULL }, *s; (s = *_strings); \
+             _strings++)

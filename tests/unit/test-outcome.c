@@ -155,11 +155,9 @@ static void test_quiet(void **state) {
         free(text);
 
         assert_true(outcome_text_is_idle("0 renewed, 0 not due, 0 failed\n"));
-        assert_false(outcome_text_is_idle("0 renewed, 1 not due, 0 failed, 1 redeployed\n"));
-        assert_false(outcome_text_is_idle("10 renewed, 1 not due, 0 failed\n"));
-        assert_false(outcome_text_is_idle("0 renewed, 1 not due, 10 failed\n"));
-        assert_false(outcome_text_is_idle("0 renewed, 1 not due, 0 failed\nmore\n"));
-        assert_false(outcome_text_is_idle(""));
+        FOREACH_STRING(busy, "0 renewed, 1 not due, 0 failed, 1 redeployed\n", "10 renewed, 1 not due, 0 failed\n",
+                       "0 renewed, 1 not due, 10 failed\n", "0 renewed, 1 not due, 0 failed\nmore\n", "")
+                assert_false(outcome_text_is_idle(busy));
         assert_false(outcome_text_is_idle(NULL));
 }
 
