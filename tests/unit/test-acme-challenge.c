@@ -59,6 +59,17 @@ static int connect_to(unsigned port) {
         return fd;
 }
 
+/* The CA's validation request for TOKEN (into req), on a connection with a receive timeout of 3 s, so
+ * that a blocked responder fails the test. */
+static int connect_validation(unsigned port, char *req, size_t size) {
+        struct timeval tv = { .tv_sec = 3 };
+        int fd = connect_to(port);
+
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        snprintf(req, size, "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        return fd;
+}
+
 static void test_parse_listen(void **state) {
         struct sockaddr_storage sa;
         unsigned len;
@@ -190,7 +201,6 @@ static void *dribble_main(void *userdata) {
 
 /* 80 slow clients dribbling a request head that never ends must not keep the CA's request out. */
 static void test_http_slow_flood(void **state) {
-        struct timeval tv = { .tv_sec = 3 };
         char listen[32], req[256], buf[4096];
         unsigned port = free_port();
         AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
@@ -210,11 +220,8 @@ static void test_http_slow_flood(void **state) {
         assert_int_equal(pthread_create(&th, NULL, dribble_main, &d), 0);
         usleep(500 * 1000);
 
-        /* the validation request, with a receive timeout so that a blocked responder fails the test */
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        fd = connect_to(port);
-        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-        snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        fd = connect_validation(port, req, sizeof(req));
         exchange(fd, req, buf, sizeof(buf));
         assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
         assert_true(ms_since(&t0) < 2000);
@@ -452,7 +459,6 @@ static void *arrivals_main(void *userdata) {
  * No fixed number of connections may keep the CA out. */
 static void test_idle_flood(void **state) {
         struct rlimit rl;
-        struct timeval tv = { .tv_sec = 3 };
         char listen[32], req[256], buf[4096];
         unsigned port = free_port(), alpn_port = free_port();
         AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
@@ -491,9 +497,7 @@ static void test_idle_flood(void **state) {
         usleep(300 * 1000);
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        fd = connect_to(port);
-        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-        snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        fd = connect_validation(port, req, sizeof(req));
         len = strlen(req);
         assert_int_equal(send(fd, req, 10, MSG_NOSIGNAL), 10);
         usleep(100 * 1000);
