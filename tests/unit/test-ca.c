@@ -320,20 +320,28 @@ static void test_root_bad_arguments(void **state) {
 
 /* ---- leaves ---- */
 
+/* What every end entity carries, issued or self-signed: v3, a serial, the first name as CN, the names as
+ * SANs, the usage's EKU, CA:FALSE and no keyCertSign (with CA:TRUE, the service's key could mint
+ * certificates that every client trusting this one accepts), the key's id (into ski when not NULL). */
+static void check_end_entity(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, KeyType t, Usage usage,
+                             char *const *names, uint8_t *ski, size_t *ski_size) {
+        assert_int_equal(gnutls_x509_crt_get_version(crt), 3);
+        check_serial(crt, NULL);
+        check_cn(crt, names[0]);
+        assert_sans_equal(crt, NULL, names);
+        check_eku(crt, usage);
+        check_basic_constraints(crt, false);
+        check_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(t) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
+        check_key_id(crt, key, ski, ski_size);
+}
+
 static void check_leaf(gnutls_x509_crt_t leaf, gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key,
                        gnutls_x509_privkey_t key, KeyType t, Usage usage, char *const *names) {
         uint8_t ca_ski[64], aki[64];
         size_t ca_ski_size = 0, aki_size = sizeof(aki);
         unsigned critical = 1;
 
-        assert_int_equal(gnutls_x509_crt_get_version(leaf), 3);
-        check_serial(leaf, NULL);
-        check_cn(leaf, names[0]);
-        assert_sans_equal(leaf, NULL, names);
-        check_eku(leaf, usage);
-        check_basic_constraints(leaf, false);
-        check_key_usage(leaf, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(t) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
-        check_key_id(leaf, key, NULL, NULL);
+        check_end_entity(leaf, key, t, usage, names, NULL, NULL);
         check_key_id(ca, ca_key, ca_ski, &ca_ski_size);
         assert_int_equal(gnutls_x509_crt_get_authority_key_id(leaf, aki, &aki_size, &critical), 0);
         assert_false(critical);
@@ -343,13 +351,30 @@ static void check_leaf(gnutls_x509_crt_t leaf, gnutls_x509_crt_t ca, gnutls_x509
         check_verifies(leaf, ca);
 }
 
+/* The cross-check with openssl(1) of a leaf (self-signed when ca_path is NULL) written to file: it
+ * verifies, and its extensions are a leaf's for its key type and usage. */
+static void check_leaf_openssl(gnutls_x509_crt_t crt, const char *file, const char *ca_path, KeyType t, Usage u) {
+        _cleanup_free_ char *path = write_crt(crt, file), *ext = NULL;
+
+        openssl_verify(ca_path ?: path, path);
+        ext = openssl_ext(path);
+        if (!ext)
+                return;
+        assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
+        assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE\n");
+        assert_lacks(ext, "CA:TRUE");
+        assert_lacks(ext, "Certificate Sign");
+        assert_contains(ext, is_rsa(t) ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
+                                       : "X509v3 Key Usage: critical\n    Digital Signature\n");
+        check_eku_openssl(ext, u);
+}
+
 static void test_issue_each_type_and_usage(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(key_types); i++)
                 for (Usage u = 0; u < _USAGE_MAX; u++) {
                         const KeyTypeInfo *kt = &key_types[i];
                         IssueRequest req = { .names = leaf_names, .usage = u, .validity = VALIDITY, .now = now };
                         _cleanup_x509_crt_ gnutls_x509_crt_t leaf = NULL;
-                        _cleanup_free_ char *path = NULL, *ext = NULL;
                         char file[64];
 
                         print_message("%s %s\n", kt->name, usage_names[u]);
@@ -364,17 +389,7 @@ static void test_issue_each_type_and_usage(void **state) {
                         inspect_clean_full(leaf, keys[kt->type], root, leaf_names, u, kt->name, true);
 
                         snprintf(file, sizeof(file), "leaf-%s-%s.pem", kt->name, usage_names[u]);
-                        path = write_crt(leaf, file);
-                        openssl_verify(root_pem_path, path);
-                        ext = openssl_ext(path);
-                        if (!ext)
-                                continue;
-                        assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
-                        assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE\n");
-                        assert_contains(ext, is_rsa(kt->type)
-                                                     ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
-                                                     : "X509v3 Key Usage: critical\n    Digital Signature\n");
-                        check_eku_openssl(ext, u);
+                        check_leaf_openssl(leaf, file, root_pem_path, kt->type, u);
                 }
 }
 
@@ -561,7 +576,6 @@ static void test_self_sign(void **state) {
                 Usage u = (Usage) (i % _USAGE_MAX);
                 IssueRequest req = { .names = leaf_names, .usage = u, .validity = VALIDITY, .now = now };
                 _cleanup_x509_crt_ gnutls_x509_crt_t self = NULL;
-                _cleanup_free_ char *path = NULL, *ext = NULL;
                 uint8_t ski[64], aki[64];
                 size_t ski_size = 0, aki_size = sizeof(aki);
                 unsigned critical;
@@ -569,16 +583,7 @@ static void test_self_sign(void **state) {
 
                 print_message("%s %s\n", kt->name, usage_names[u]);
                 assert_int_equal(ca_self_sign(keys[kt->type], &req, &self), 0);
-                assert_int_equal(gnutls_x509_crt_get_version(self), 3);
-                check_serial(self, NULL);
-                check_cn(self, leaf_names[0]);
-                assert_sans_equal(self, NULL, leaf_names);
-                check_eku(self, u);
-                /* An end entity: CA:FALSE and no keyCertSign (with CA:TRUE, the service's
-                 * key could mint certificates that every client trusting this one accepts). */
-                check_basic_constraints(self, false);
-                check_key_usage(self, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(kt->type) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
-                check_key_id(self, keys[kt->type], ski, &ski_size);
+                check_end_entity(self, keys[kt->type], kt->type, u, leaf_names, ski, &ski_size);
                 if (gnutls_x509_crt_get_authority_key_id(self, aki, &aki_size, &critical) >= 0) {
                         assert_int_equal(aki_size, ski_size);
                         assert_memory_equal(aki, ski, ski_size);
@@ -591,18 +596,7 @@ static void test_self_sign(void **state) {
                 inspect_clean(self, keys[kt->type], self, leaf_names, u, kt->name);
 
                 snprintf(file, sizeof(file), "self-%s.pem", kt->name);
-                path = write_crt(self, file);
-                openssl_verify(path, path);
-                ext = openssl_ext(path);
-                if (!ext)
-                        continue;
-                assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
-                assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE");
-                assert_lacks(ext, "CA:TRUE");
-                assert_lacks(ext, "Certificate Sign");
-                assert_contains(ext, is_rsa(kt->type) ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
-                                                      : "X509v3 Key Usage: critical\n    Digital Signature\n");
-                check_eku_openssl(ext, u);
+                check_leaf_openssl(self, file, NULL, kt->type, u);
         }
 }
 
