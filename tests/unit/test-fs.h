@@ -68,14 +68,14 @@ static inline double now_s(void) {
 
 /* main() of a test file: runs the tests given (cmocka_unit_test(…) entries) as one group, with group
  * setup and teardown functions or NULL. */
-#define TEST_MAIN_GROUP(setup, teardown, ...)                                   \
-        int main(void) {                                                        \
-                const struct CMUnitTest tests[] = { __VA_ARGS__ };              \
-                return cmocka_run_group_tests(tests, setup, teardown);          \
+#define TEST_MAIN_GROUP(setup, teardown, ...)                                                               \
+        int main(void) {                                                                                    \
+                const struct CMUnitTest tests[] = {__VA_ARGS__};                                            \
+                return cmocka_run_group_tests(tests, setup, teardown);                                      \
         }
 #define TEST_MAIN(...) TEST_MAIN_GROUP(NULL, NULL, __VA_ARGS__)
 
 /* FOREACH_STRING(s, "a", "b", …) STATEMENT: the statement once for each string given, as s. */
-#define FOREACH_STRING(s, ...)                                                                             \
-        for (const char *const *_strings = (const char *const[]) { __VA_ARGS__, NULL }, *s; (s = *_strings); \
+#define FOREACH_STRING(s, ...)                                                                              \
+        for (const char *const *_strings = (const char *const[]){__VA_ARGS__, NULL}, *s; (s = *_strings);   \
              _strings++)

@@ -112,8 +112,9 @@ static inline void assert_sans_equal(gnutls_x509_crt_t crt, gnutls_x509_crq_t cr
                 unsigned critical = 0;
                 int r;
 
-                r = crt ? gnutls_x509_crt_get_subject_alt_name(crt, (unsigned) i, buf, &size, &critical)
-                        : gnutls_x509_crq_get_subject_alt_name(crq, (unsigned) i, buf, &size, NULL, &critical);
+                r = crt ? gnutls_x509_crt_get_subject_alt_name(crt, (unsigned)i, buf, &size, &critical)
+                        : gnutls_x509_crq_get_subject_alt_name(
+                              crq, (unsigned)i, buf, &size, NULL, &critical);
                 if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
                         break;
                 assert_non_null(names[i]);
