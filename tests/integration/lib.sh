@@ -1,8 +1,10 @@
 # Shared helpers of the integration tests (sourced). Each test exits 77 (meson's skip) with a printed
 # reason when something it needs cannot run. Every helper is written once, here or in the library of
 # the peer it drives, sourced after this one:
-#   lib.sh              temp dir and cleanup, ok/die/skip/need/expect, ports, serial, pins, message ids,
-#                       the inventory sections most tests share (conf_agent, conf_ca, conf_leaf)
+#   lib.sh              temp dir and cleanup, ok/die/skip/need/expect/until_ok, ports, serial, pins,
+#                       message ids, the inventory sections most tests share (conf_agent, conf_ca,
+#                       conf_leaf, conf_token_*), a Knot DNS configuration's common part, a stand-in
+#                       notify socket, a private system bus, gnutls-serv on a PKCS#11 key
 #   lib-nginx.sh        a host nginx serving TLS             lib-postgres.sh   a PostgreSQL server
 #   20-acme/lib-pebble.sh  pebble, Knot DNS, the fault-injecting ACME proxy
 #   lib-container.sh    a booted systemd container           lib-deb.sh        the Debian package
