@@ -266,10 +266,8 @@ openssl rsa -in "$keys/leaf-rsa.key" -traditional -out "$work/rsa-pkcs1.key" 2>/
 openssl rsa -in "$keys/leaf-rsa.key" -traditional -outform DER -out "$work/rsa-pkcs1-der.key" 2>/dev/null
 openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$keys/leaf-rsa.key" -passout "file:$out/password.txt" \
         -out "$work/rsa-pkcs8-enc.key"
-install_key "$work/rsa-pkcs1.key" rsa-pkcs1.key
-install_key "$work/rsa-pkcs1-der.key" rsa-pkcs1-der.key
+for k in rsa-pkcs1 rsa-pkcs1-der rsa-pkcs8-enc; do install_key "$work/$k.key" "$k.key"; done
 install_key "$keys/leaf-rsa.key" rsa-pkcs8.key
-install_key "$work/rsa-pkcs8-enc.key" rsa-pkcs8-enc.key
 
 for c in ec-sec1 ec-sec1-der ec-pkcs8 ec-pkcs8-enc; do
         leaf "$c" "$keys/leaf-ec.key" "DNS:ec.example.test" $((-day)) $((200 * day))
@@ -278,10 +276,8 @@ openssl ec -in "$keys/leaf-ec.key" -out "$work/ec-sec1.key" 2>/dev/null
 openssl ec -in "$keys/leaf-ec.key" -outform DER -out "$work/ec-sec1-der.key" 2>/dev/null
 openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$keys/leaf-ec.key" -passout "file:$out/password.txt" \
         -out "$work/ec-pkcs8-enc.key"
-install_key "$work/ec-sec1.key" ec-sec1.key
-install_key "$work/ec-sec1-der.key" ec-sec1-der.key
+for k in ec-sec1 ec-sec1-der ec-pkcs8-enc; do install_key "$work/$k.key" "$k.key"; done
 install_key "$keys/leaf-ec.key" ec-pkcs8.key
-install_key "$work/ec-pkcs8-enc.key" ec-pkcs8-enc.key
 
 leaf ec-p384 "$keys/p384.key" "DNS:p384.example.test" $((-day)) $((200 * day))
 install_key "$keys/p384.key" ec-p384.key

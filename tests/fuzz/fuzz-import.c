@@ -35,7 +35,7 @@ static void check_kv(char **kv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *text = (const char *) data + 1;
         char *err = NULL, **kv = NULL;
-        int r;
+        int r = 0;
 
         if (size < 1)
                 return 0;
@@ -52,8 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 assert(certbot_conf_get(c, c->entries[i].section, c->entries[i].key));
                         }
                         certbot_conf_free(c);
-                } else if (r == -EBADMSG)
-                        assert(err);
+                }
                 break;
         }
         case 1:
@@ -65,15 +64,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 if (acmesh_decode_value(kv[i], &v) == 0)
                                         free(v);
                         }
-                } else if (r == -EBADMSG)
-                        assert(err);
+                }
                 break;
         case 2:
                 r = certmonger_request_parse(text, size, &kv, &err);
                 if (r == 0)
                         check_kv(kv);
-                else if (r == -EBADMSG)
-                        assert(err);
                 break;
         case 3: {
                 /* A value as acme.sh wraps it, given directly. */
@@ -88,6 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
         }
         }
+        /* A refused input always says why. */
+        if (r == -EBADMSG)
+                assert(err);
         strv_free(kv);
         free(err);
         return 0;

@@ -4,6 +4,8 @@
 # nobody when that is root.
 #
 #   ng_setup DIR PORT CERT KEY   write DIR/nginx.conf: `listen 127.0.0.1:PORT ssl` serving CERT and KEY
+#   ng_head DIR [ACCESS-LOG]     the top of an nginx.conf kept in DIR (pid file, DIR/logs, DIR/temp), up to
+#                                and into `http {`, for a test that writes its own servers and the closing }
 #   ng DIR ARGS...               nginx with DIR's prefix, configuration and error log: ng DIR -t, ng DIR -s reload
 #   ng_start DIR                 start it (master in the background, daemon off); sets NG_PID, waits for the pid
 #                                file; returns 1 with the error log on stderr when it does not start
@@ -11,18 +13,23 @@
 #                                take the new certificate, old ones finish their connections)
 #   ng_stop DIR                  graceful stop by its pid file (a test's cleanup may kill NG_PID instead)
 
+ng_head() {
+        local dir=$1 t
+        echo "daemon off;"
+        echo "worker_processes 1;"
+        echo "pid $dir/nginx.pid;"
+        echo "error_log $dir/logs/error.log notice;"
+        echo "events { worker_connections 256; }"
+        echo "http {"
+        echo "        access_log ${2:-off};"
+        for t in client_body proxy fastcgi uwsgi scgi; do echo "        ${t}_temp_path $dir/temp/$t;"; done
+}
+
 ng_setup() {
-        local dir=$1 port=$2 cert=$3 key=$4 t
+        local dir=$1 port=$2 cert=$3 key=$4
         mkdir -p "$dir/logs" "$dir/temp"
         {
-                echo "daemon off;"
-                echo "worker_processes 1;"
-                echo "pid $dir/nginx.pid;"
-                echo "error_log $dir/logs/error.log notice;"
-                echo "events { worker_connections 256; }"
-                echo "http {"
-                echo "        access_log off;"
-                for t in client_body proxy fastcgi uwsgi scgi; do echo "        ${t}_temp_path $dir/temp/$t;"; done
+                ng_head "$dir"
                 echo "        server {"
                 echo "                listen 127.0.0.1:$port ssl;"
                 echo "                server_name localhost;"

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "acme-budget.h"
+#include "test-fs.h"
 
 #define T0 ((usec_t)1800000000 * USEC_PER_SEC)
 
@@ -179,14 +180,9 @@ static void test_record(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_defaults),
-            cmocka_unit_test(test_orders),
-            cmocka_unit_test(test_duplicates_and_failures),
-            cmocka_unit_test(test_server_retry_after),
-            cmocka_unit_test(test_strict),
-            cmocka_unit_test(test_record),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_defaults),
+          cmocka_unit_test(test_orders),
+          cmocka_unit_test(test_duplicates_and_failures),
+          cmocka_unit_test(test_server_retry_after),
+          cmocka_unit_test(test_strict),
+          cmocka_unit_test(test_record))

@@ -31,6 +31,7 @@
 #include "challenge.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
+#include "test-fs.h"
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define KA TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
@@ -58,6 +59,17 @@ static int connect_to(unsigned port) {
         return fd;
 }
 
+/* The CA's validation request for TOKEN (into req), on a connection with a receive timeout of 3 s, so
+ * that a blocked responder fails the test. */
+static int connect_validation(unsigned port, char *req, size_t size) {
+        struct timeval tv = { .tv_sec = 3 };
+        int fd = connect_to(port);
+
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        snprintf(req, size, "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        return fd;
+}
+
 static void test_parse_listen(void **state) {
         struct sockaddr_storage sa;
         unsigned len;
@@ -73,12 +85,8 @@ static void test_parse_listen(void **state) {
         assert_int_equal(sa.ss_family, AF_INET6);
         assert_int_equal(challenge_parse_listen("*:80", &sa, &len), 0);
         assert_int_equal(challenge_parse_listen("80", &sa, &len), 0);
-        assert_int_equal(challenge_parse_listen("80x", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("host.example:80", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("127.0.0.1:0", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("127.0.0.1:65536", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("[::1:80", &sa, &len), -EINVAL);
-        assert_int_equal(challenge_parse_listen("", &sa, &len), -EINVAL);
+        FOREACH_STRING(bad, "80x", "host.example:80", "127.0.0.1:0", "127.0.0.1:65536", "[::1:80", "")
+                assert_int_equal(challenge_parse_listen(bad, &sa, &len), -EINVAL);
 }
 
 static void test_dns_value(void **state) {
@@ -193,7 +201,6 @@ static void *dribble_main(void *userdata) {
 
 /* 80 slow clients dribbling a request head that never ends must not keep the CA's request out. */
 static void test_http_slow_flood(void **state) {
-        struct timeval tv = { .tv_sec = 3 };
         char listen[32], req[256], buf[4096];
         unsigned port = free_port();
         AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
@@ -213,11 +220,8 @@ static void test_http_slow_flood(void **state) {
         assert_int_equal(pthread_create(&th, NULL, dribble_main, &d), 0);
         usleep(500 * 1000);
 
-        /* the validation request, with a receive timeout so that a blocked responder fails the test */
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        fd = connect_to(port);
-        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-        snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        fd = connect_validation(port, req, sizeof(req));
         exchange(fd, req, buf, sizeof(buf));
         assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
         assert_true(ms_since(&t0) < 2000);
@@ -455,7 +459,6 @@ static void *arrivals_main(void *userdata) {
  * No fixed number of connections may keep the CA out. */
 static void test_idle_flood(void **state) {
         struct rlimit rl;
-        struct timeval tv = { .tv_sec = 3 };
         char listen[32], req[256], buf[4096];
         unsigned port = free_port(), alpn_port = free_port();
         AcmeConfig cfg = { .name = (char *) "t", .challenge = CHALLENGE_HTTP_01, .listen = listen };
@@ -494,9 +497,7 @@ static void test_idle_flood(void **state) {
         usleep(300 * 1000);
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        fd = connect_to(port);
-        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-        snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x.test\r\n\r\n", TOKEN);
+        fd = connect_validation(port, req, sizeof(req));
         len = strlen(req);
         assert_int_equal(send(fd, req, 10, MSG_NOSIGNAL), 10);
         usleep(100 * 1000);
@@ -524,18 +525,19 @@ static void test_idle_flood(void **state) {
 
 /* RFC 8738 §6: the SNI a CA sends to validate an IP address over tls-alpn-01. */
 static void test_alpn_reverse_name(void **state) {
+        static const char *const ips[][2] = {
+                { "127.0.0.1", "1.0.0.127.in-addr.arpa" },
+                { "192.0.2.10", "10.2.0.192.in-addr.arpa" },
+                /* RFC 8738 §6's own example */
+                { "2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa" },
+        };
         char *n = NULL;
 
-        assert_int_equal(challenge_alpn_reverse_name("127.0.0.1", &n), 0);
-        assert_string_equal(n, "1.0.0.127.in-addr.arpa");
-        free(n);
-        assert_int_equal(challenge_alpn_reverse_name("192.0.2.10", &n), 0);
-        assert_string_equal(n, "10.2.0.192.in-addr.arpa");
-        free(n);
-        /* RFC 8738 §6's own example */
-        assert_int_equal(challenge_alpn_reverse_name("2001:db8::1", &n), 0);
-        assert_string_equal(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
-        free(n);
+        for (size_t i = 0; i < ELEMENTSOF(ips); i++) {
+                assert_int_equal(challenge_alpn_reverse_name(ips[i][0], &n), 0);
+                assert_string_equal(n, ips[i][1]);
+                free(n);
+        }
         assert_int_equal(challenge_alpn_reverse_name("www.example.org", &n), 0);
         assert_null(n);
 }
@@ -568,16 +570,10 @@ static void test_identifier_refused(void **state) {
         unlink(hook);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_listen),  cmocka_unit_test(test_dns_value),
-                cmocka_unit_test(test_http_responder), cmocka_unit_test(test_http_busy_port),
-                cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
-                cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
-                cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
-                cmocka_unit_test(test_idle_flood),
-                cmocka_unit_test(test_alpn_reverse_name),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse_listen),  cmocka_unit_test(test_dns_value),
+          cmocka_unit_test(test_http_responder), cmocka_unit_test(test_http_busy_port),
+          cmocka_unit_test(test_webroot),       cmocka_unit_test(test_dns_hook),
+          cmocka_unit_test(test_alpn_responder), cmocka_unit_test(test_http_slow_flood),
+          cmocka_unit_test(test_http_deadline),  cmocka_unit_test(test_identifier_refused),
+          cmocka_unit_test(test_idle_flood),
+          cmocka_unit_test(test_alpn_reverse_name))

@@ -63,18 +63,10 @@ static char *const leaf_names[] = { "leaf.example.com", "*.leaf.example.com", "l
 
 /* ---- helpers ---- */
 
-static char *tmp_path(const char *name) {
-        char *p;
-
-        assert_true(asprintf(&p, "%s/%s", tmpdir, name) >= 0);
-        return p;
-}
-
-
 /* The certificate's PEM written to tmpdir/name; returns the path. */
 static char *write_crt(gnutls_x509_crt_t crt, const char *name) {
         _cleanup_datum_ gnutls_datum_t pem = {};
-        char *path = tmp_path(name);
+        char *path = pathf("%s/%s", tmpdir, name);
 
         assert_int_equal(ca_export_pem(crt, &pem), 0);
         write_file(path, pem.data, pem.size);
@@ -211,24 +203,6 @@ static void check_cn(gnutls_x509_crt_t crt, const char *cn) {
                          GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
 }
 
-static void check_sans(gnutls_x509_crt_t crt, char *const *names) {
-        size_t i;
-
-        for (i = 0;; i++) {
-                char buf[512];
-                size_t size = sizeof(buf) - 1;
-                unsigned critical = 0;
-                int r;
-
-                r = gnutls_x509_crt_get_subject_alt_name(crt, (unsigned) i, buf, &size, &critical);
-                if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-                        break;
-                assert_non_null(names[i]);
-                assert_san_equal(r, buf, size, names[i]);
-        }
-        assert_null(names[i]);
-}
-
 static void check_eku(gnutls_x509_crt_t crt, Usage usage) {
         bool server = false, client = false;
         unsigned i;
@@ -346,20 +320,28 @@ static void test_root_bad_arguments(void **state) {
 
 /* ---- leaves ---- */
 
+/* What every end entity carries, issued or self-signed: v3, a serial, the first name as CN, the names as
+ * SANs, the usage's EKU, CA:FALSE and no keyCertSign (with CA:TRUE, the service's key could mint
+ * certificates that every client trusting this one accepts), the key's id (into ski when not NULL). */
+static void check_end_entity(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, KeyType t, Usage usage,
+                             char *const *names, uint8_t *ski, size_t *ski_size) {
+        assert_int_equal(gnutls_x509_crt_get_version(crt), 3);
+        check_serial(crt, NULL);
+        check_cn(crt, names[0]);
+        assert_sans_equal(crt, NULL, names);
+        check_eku(crt, usage);
+        check_basic_constraints(crt, false);
+        check_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(t) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
+        check_key_id(crt, key, ski, ski_size);
+}
+
 static void check_leaf(gnutls_x509_crt_t leaf, gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key,
                        gnutls_x509_privkey_t key, KeyType t, Usage usage, char *const *names) {
         uint8_t ca_ski[64], aki[64];
         size_t ca_ski_size = 0, aki_size = sizeof(aki);
         unsigned critical = 1;
 
-        assert_int_equal(gnutls_x509_crt_get_version(leaf), 3);
-        check_serial(leaf, NULL);
-        check_cn(leaf, names[0]);
-        check_sans(leaf, names);
-        check_eku(leaf, usage);
-        check_basic_constraints(leaf, false);
-        check_key_usage(leaf, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(t) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
-        check_key_id(leaf, key, NULL, NULL);
+        check_end_entity(leaf, key, t, usage, names, NULL, NULL);
         check_key_id(ca, ca_key, ca_ski, &ca_ski_size);
         assert_int_equal(gnutls_x509_crt_get_authority_key_id(leaf, aki, &aki_size, &critical), 0);
         assert_false(critical);
@@ -369,13 +351,30 @@ static void check_leaf(gnutls_x509_crt_t leaf, gnutls_x509_crt_t ca, gnutls_x509
         check_verifies(leaf, ca);
 }
 
+/* The cross-check with openssl(1) of a leaf (self-signed when ca_path is NULL) written to file: it
+ * verifies, and its extensions are a leaf's for its key type and usage. */
+static void check_leaf_openssl(gnutls_x509_crt_t crt, const char *file, const char *ca_path, KeyType t, Usage u) {
+        _cleanup_free_ char *path = write_crt(crt, file), *ext = NULL;
+
+        openssl_verify(ca_path ?: path, path);
+        ext = openssl_ext(path);
+        if (!ext)
+                return;
+        assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
+        assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE\n");
+        assert_lacks(ext, "CA:TRUE");
+        assert_lacks(ext, "Certificate Sign");
+        assert_contains(ext, is_rsa(t) ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
+                                       : "X509v3 Key Usage: critical\n    Digital Signature\n");
+        check_eku_openssl(ext, u);
+}
+
 static void test_issue_each_type_and_usage(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(key_types); i++)
                 for (Usage u = 0; u < _USAGE_MAX; u++) {
                         const KeyTypeInfo *kt = &key_types[i];
                         IssueRequest req = { .names = leaf_names, .usage = u, .validity = VALIDITY, .now = now };
                         _cleanup_x509_crt_ gnutls_x509_crt_t leaf = NULL;
-                        _cleanup_free_ char *path = NULL, *ext = NULL;
                         char file[64];
 
                         print_message("%s %s\n", kt->name, usage_names[u]);
@@ -390,17 +389,7 @@ static void test_issue_each_type_and_usage(void **state) {
                         inspect_clean_full(leaf, keys[kt->type], root, leaf_names, u, kt->name, true);
 
                         snprintf(file, sizeof(file), "leaf-%s-%s.pem", kt->name, usage_names[u]);
-                        path = write_crt(leaf, file);
-                        openssl_verify(root_pem_path, path);
-                        ext = openssl_ext(path);
-                        if (!ext)
-                                continue;
-                        assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
-                        assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE\n");
-                        assert_contains(ext, is_rsa(kt->type)
-                                                     ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
-                                                     : "X509v3 Key Usage: critical\n    Digital Signature\n");
-                        check_eku_openssl(ext, u);
+                        check_leaf_openssl(leaf, file, root_pem_path, kt->type, u);
                 }
 }
 
@@ -568,7 +557,7 @@ static void test_long_first_name(void **state) {
         assert_true(critical);
         assert_int_equal(gnutls_x509_crt_get_dn_by_oid(leaf, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size),
                          GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE);
-        check_sans(leaf, names);
+        assert_sans_equal(leaf, NULL, names);
         check_verifies(leaf, root);
         inspect_clean(leaf, keys[KEY_TYPE_EC_P256], root, names, USAGE_SERVER, "ec-p256");
 
@@ -587,7 +576,6 @@ static void test_self_sign(void **state) {
                 Usage u = (Usage) (i % _USAGE_MAX);
                 IssueRequest req = { .names = leaf_names, .usage = u, .validity = VALIDITY, .now = now };
                 _cleanup_x509_crt_ gnutls_x509_crt_t self = NULL;
-                _cleanup_free_ char *path = NULL, *ext = NULL;
                 uint8_t ski[64], aki[64];
                 size_t ski_size = 0, aki_size = sizeof(aki);
                 unsigned critical;
@@ -595,16 +583,7 @@ static void test_self_sign(void **state) {
 
                 print_message("%s %s\n", kt->name, usage_names[u]);
                 assert_int_equal(ca_self_sign(keys[kt->type], &req, &self), 0);
-                assert_int_equal(gnutls_x509_crt_get_version(self), 3);
-                check_serial(self, NULL);
-                check_cn(self, leaf_names[0]);
-                check_sans(self, leaf_names);
-                check_eku(self, u);
-                /* An end entity: CA:FALSE and no keyCertSign (with CA:TRUE, the service's
-                 * key could mint certificates that every client trusting this one accepts). */
-                check_basic_constraints(self, false);
-                check_key_usage(self, GNUTLS_KEY_DIGITAL_SIGNATURE | (is_rsa(kt->type) ? GNUTLS_KEY_KEY_ENCIPHERMENT : 0));
-                check_key_id(self, keys[kt->type], ski, &ski_size);
+                check_end_entity(self, keys[kt->type], kt->type, u, leaf_names, ski, &ski_size);
                 if (gnutls_x509_crt_get_authority_key_id(self, aki, &aki_size, &critical) >= 0) {
                         assert_int_equal(aki_size, ski_size);
                         assert_memory_equal(aki, ski, ski_size);
@@ -617,18 +596,7 @@ static void test_self_sign(void **state) {
                 inspect_clean(self, keys[kt->type], self, leaf_names, u, kt->name);
 
                 snprintf(file, sizeof(file), "self-%s.pem", kt->name);
-                path = write_crt(self, file);
-                openssl_verify(path, path);
-                ext = openssl_ext(path);
-                if (!ext)
-                        continue;
-                assert_contains(ext, "X509v3 Subject Alternative Name: \n    " LEAF_SAN_OPENSSL "\n");
-                assert_contains(ext, "X509v3 Basic Constraints: critical\n    CA:FALSE");
-                assert_lacks(ext, "CA:TRUE");
-                assert_lacks(ext, "Certificate Sign");
-                assert_contains(ext, is_rsa(kt->type) ? "X509v3 Key Usage: critical\n    Digital Signature, Key Encipherment\n"
-                                                      : "X509v3 Key Usage: critical\n    Digital Signature\n");
-                check_eku_openssl(ext, u);
+                check_leaf_openssl(self, file, NULL, kt->type, u);
         }
 }
 
@@ -739,38 +707,31 @@ static void test_intermediate_constraints(void **state) {
 }
 
 static int group_setup(void **state) {
-        char template[] = "/tmp/test-ca.XXXXXX";
-        _cleanup_free_ char *out = NULL;
         _cleanup_datum_ gnutls_datum_t pem = {};
 
         now = now_realtime();
-        for (size_t i = 0; i < ELEMENTSOF(key_types); i++)
-                if (keygen_generate(key_types[i].type, &keys[key_types[i].type]) < 0)
-                        return -1;
+        if (keys_generate_each(keys) < 0)
+                return -1;
         if (keygen_generate(KEY_TYPE_EC_P256, &root_key) < 0)
                 return -1;
         if (ca_make_root(root_key, ROOT_CN, 10 * USEC_PER_YEAR, now, &root) < 0)
                 return -1;
 
-        if (!mkdtemp(template))
-                return -1;
-        tmpdir = strdup(template);
+        tmpdir = scratch_dir("test-ca");
         if (!tmpdir || asprintf(&root_pem_path, "%s/root.pem", tmpdir) < 0)
                 return -1;
         if (ca_export_pem(root, &pem) < 0)
                 return -1;
         write_file(root_pem_path, pem.data, pem.size);
 
-        have_openssl = run(&out, "openssl version 2>&1") == 0;
+        have_openssl = have_openssl_cli();
         if (!have_openssl)
                 print_message("openssl(1) not found: skipping the OpenSSL cross-checks\n");
         return 0;
 }
 
 static int group_teardown(void **state) {
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (keys[i])
-                        gnutls_x509_privkey_deinit(keys[i]);
+        keys_free_each(keys);
         if (root_key)
                 gnutls_x509_privkey_deinit(root_key);
         if (root)
@@ -782,8 +743,8 @@ static int group_teardown(void **state) {
         return 0;
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+TEST_MAIN_GROUP(group_setup,
+                group_teardown,
                 cmocka_unit_test(test_root),
                 cmocka_unit_test(test_root_bad_arguments),
                 cmocka_unit_test(test_issue_each_type_and_usage),
@@ -796,8 +757,4 @@ int main(void) {
                 cmocka_unit_test(test_long_first_name),
                 cmocka_unit_test(test_self_sign),
                 cmocka_unit_test(test_intermediate_constraints),
-                cmocka_unit_test(test_ca_subject),
-        };
-
-        return cmocka_run_group_tests(tests, group_setup, group_teardown);
-}
+                cmocka_unit_test(test_ca_subject))

@@ -12,6 +12,7 @@
 
 #include "caa.h"
 #include "macro.h"
+#include "test-fs.h"
 
 #define ACCOUNT "https://ca.example/acct/1"
 
@@ -103,12 +104,6 @@ static void test_record_line(void **state) {
         free(line);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_judge),
-                cmocka_unit_test(test_parse_rdata),
-                cmocka_unit_test(test_record_line),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_judge),
+          cmocka_unit_test(test_parse_rdata),
+          cmocka_unit_test(test_record_line))

@@ -22,6 +22,7 @@
 #include "crl.h"
 #include "gnutls-util.h"
 #include "keygen.h"
+#include "test-fs.h"
 
 static char tmpdir[] = "/tmp/certherd-test-crl.XXXXXX";
 
@@ -44,17 +45,14 @@ static void test_reasons(void **state) {
 }
 
 static void test_serial(void **state) {
+        static const char *const good[][2] = { { "0A:1B:ff", "0a1bff" }, { "00ABC", "0abc" }, { "0x00", "00" } };
         char *s = NULL;
 
-        assert_int_equal(ca_index_normalize_serial("0A:1B:ff", &s), 0);
-        assert_string_equal(s, "0a1bff");
-        free(s);
-        assert_int_equal(ca_index_normalize_serial("00ABC", &s), 0);
-        assert_string_equal(s, "0abc");
-        free(s);
-        assert_int_equal(ca_index_normalize_serial("0x00", &s), 0);
-        assert_string_equal(s, "00");
-        free(s);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                assert_int_equal(ca_index_normalize_serial(good[i][0], &s), 0);
+                assert_string_equal(s, good[i][1]);
+                free(s);
+        }
         assert_int_equal(ca_index_normalize_serial("xyz", &s), -EINVAL);
         assert_int_equal(ca_index_normalize_serial("", &s), -EINVAL);
 }
@@ -435,14 +433,11 @@ static int teardown(void **state) {
         return r == 0 ? 0 : -1;
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
+TEST_MAIN_GROUP(setup,
+                teardown,
                 cmocka_unit_test(test_reasons),
                 cmocka_unit_test(test_serial),
                 cmocka_unit_test(test_index_parse),
                 cmocka_unit_test(test_index_and_crl),
                 cmocka_unit_test(test_verify),
-                cmocka_unit_test(test_entry_reasons),
-        };
-        return cmocka_run_group_tests(tests, setup, teardown);
-}
+                cmocka_unit_test(test_entry_reasons))

@@ -16,6 +16,7 @@
 
 #include "adopt-internal.h"
 #include "macro.h"
+#include "test-fs.h"
 
 #define NOBODY 65534
 
@@ -74,26 +75,26 @@ static void test_server_of_exe(void **state) {
         assert_string_equal(discover_server_to_string(DISCOVER_POSTGRES), "postgresql");
 }
 
+/* The credentials of a /proc/PID/status text that parses (its PPid: into ppid unless NULL). */
+static DiscoverCred status_ok(const char *text, pid_t *ppid) {
+        DiscoverCred c;
+
+        assert_int_equal(discover_parse_status(text, &c, ppid), 0);
+        return c;
+}
+
 static void test_parse_status(void **state) {
         DiscoverCred c;
         pid_t ppid = 0;
 
-        assert_int_equal(
-            discover_parse_status(
-                "Name:\tnginx\nPPid:\t1\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
-                "Groups:\t\n",
-                &c, &ppid),
-            0);
+        c = status_ok("Name:\tnginx\nPPid:\t1\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n", &ppid);
         assert_int_equal(c.uid, 0);
         assert_int_equal(c.n_groups, 0);
         assert_int_equal(ppid, 1);
 
-        assert_int_equal(
-            discover_parse_status(
-                "Name:\tpostgres\nPPid:\t812\nUid:\t104\t104\t104\t104\n"
-                "Gid:\t111\t111\t111\t111\nGroups:\t111 108 \n",
-                &c, &ppid),
-            0);
+        c = status_ok("Name:\tpostgres\nPPid:\t812\nUid:\t104\t104\t104\t104\n"
+                      "Gid:\t111\t111\t111\t111\nGroups:\t111 108 \n",
+                      &ppid);
         assert_int_equal(c.uid, 104);
         assert_int_equal(c.gid, 111);
         assert_int_equal(c.n_groups, 2);
@@ -101,16 +102,12 @@ static void test_parse_status(void **state) {
         assert_int_equal(ppid, 812);
 
         /* Root in one of the four but a user in another is that user. */
-        assert_int_equal(
-            discover_parse_status("PPid:\t1\nUid:\t0\t1000\t0\t0\nGid:\t0\t0\t1000\t0\n", &c, NULL), 0);
+        c = status_ok("PPid:\t1\nUid:\t0\t1000\t0\t0\nGid:\t0\t0\t1000\t0\n", NULL);
         assert_int_equal(c.uid, 1000);
         assert_int_equal(c.gid, 1000);
 
         /* Name: is the process's choice (comm): a field in it is no field. */
-        assert_int_equal(
-            discover_parse_status(
-                "Name:\tUid:\t0\t0\t0\t0\nPPid:\t1\nUid:\t7\t7\t7\t7\nGid:\t7\t7\t7\t7\n", &c, NULL),
-            0);
+        c = status_ok("Name:\tUid:\t0\t0\t0\t0\nPPid:\t1\nUid:\t7\t7\t7\t7\nGid:\t7\t7\t7\t7\n", NULL);
         assert_int_equal(c.uid, 7);
         assert_int_equal(discover_parse_status("Name:\tx\nUid:\t0\t0\t0\t0\n", &c, NULL), -EBADMSG);
         assert_int_equal(discover_parse_status("PPid:\t1\nGid:\t0\t0\t0\t0\n", &c, NULL), -EBADMSG);
@@ -230,15 +227,9 @@ static void test_run_as(void **state) {
                 assert_string_equal(out, "ssl = off\n");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_stat_trusted),
-            cmocka_unit_test(test_server_of_exe),
-            cmocka_unit_test(test_parse_status),
-            cmocka_unit_test_setup_teardown(test_path_trusted, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_cred_of_path, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_run_as, setup, teardown),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_stat_trusted),
+          cmocka_unit_test(test_server_of_exe),
+          cmocka_unit_test(test_parse_status),
+          cmocka_unit_test_setup_teardown(test_path_trusted, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_cred_of_path, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_run_as, setup, teardown))

@@ -34,6 +34,18 @@ static void write_plain(const char *path, const char *text) {
         assert_int_equal(fclose(f), 0);
 }
 
+/* A file of another user (nobody), as a service user would leave it. */
+static void user_file(const char *path, const char *text) {
+        write_plain(path, text);
+        assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+}
+
+/* A symbolic link of another user (nobody) at path to target. */
+static void user_symlink(const char *target, const char *path) {
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(lchown(path, NOBODY, NOBODY), 0);
+}
+
 static int setup(void **state) {
         const char *tmp = getenv("TMPDIR");
 
@@ -167,8 +179,7 @@ static void test_open_dir_untrusted_link(void **state) {
         assert_int_equal(mkdir(victim, 0700), 0);
         write_plain(vkey, "other service's key\n");
         assert_int_equal(chown(home, NOBODY, NOBODY), 0);
-        assert_int_equal(symlink(victim, tls), 0);
-        assert_int_equal(lchown(tls, NOBODY, NOBODY), 0);
+        user_symlink(victim, tls);
 
         assert_int_equal(open_dir_nofollow(tls, (mode_t) -1, &fd), -ENOLINK);
         assert_int_equal(mkdir_p(sub, 0755), -ENOLINK);
@@ -258,8 +269,7 @@ static void test_chase_rule(void **state) {
         assert_int_equal(chmod(secret, 0600), 0);
 
         /* The user's link, absolute and relative, to root's file. */
-        assert_int_equal(symlink(secret, evil), 0);
-        assert_int_equal(lchown(evil, NOBODY, NOBODY), 0);
+        user_symlink(secret, evil);
         assert_int_equal(read_full_file(evil, 4096, &data, &size), -EXDEV);
         assert_int_equal(open_regular(evil, NULL), -EXDEV);
         assert_string_equal(file_strerror(-EXDEV), "symbolic link of one user to a file of another");
@@ -274,22 +284,17 @@ static void test_chase_rule(void **state) {
         assert_int_equal(read_full_file(planted, 4096, &data, &size), -EXDEV);
         /* Through a link of root on the way: the user's link is what decides. */
         assert_int_equal(symlink(secret, rootlink), 0);
-        assert_int_equal(symlink(rootlink, chain), 0);
-        assert_int_equal(lchown(chain, NOBODY, NOBODY), 0);
+        user_symlink(rootlink, chain);
         assert_int_equal(read_full_file(chain, 4096, &data, &size), -EXDEV);
 
         /* The user's link to the user's own file, even in root's directory: theirs to read anyway. */
-        write_plain(own, "user's cert\n");
-        assert_int_equal(chown(own, NOBODY, NOBODY), 0);
-        assert_int_equal(symlink(own, mine), 0);
-        assert_int_equal(lchown(mine, NOBODY, NOBODY), 0);
+        user_file(own, "user's cert\n");
+        user_symlink(own, mine);
         assert_int_equal(read_full_file(mine, 4096, &data, &size), 0);
         free(TAKE_PTR(data));
         assert_int_equal(mkdir(rootdir, 0755), 0);
-        write_plain(theirs, "user's file in root's directory\n");
-        assert_int_equal(chown(theirs, NOBODY, NOBODY), 0);
-        assert_int_equal(symlink(rootdir, todir), 0);
-        assert_int_equal(lchown(todir, NOBODY, NOBODY), 0);
+        user_file(theirs, "user's file in root's directory\n");
+        user_symlink(rootdir, todir);
         assert_int_equal(read_full_file(via, 4096, &data, &size), 0);
         free(TAKE_PTR(data));
         /* but not strictly: only root's links then. */
@@ -386,17 +391,11 @@ static void test_owned(void **state) {
         free(TAKE_PTR(bad));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_owned, setup, teardown),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_other_types, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_open_dir_plain, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_open_dir_untrusted_link, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_open_dir_trusted_link, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_chase_rule, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_not_opened, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_owned, setup, teardown))

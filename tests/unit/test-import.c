@@ -22,6 +22,7 @@
 #include "import-inventory.h"
 #include "jws.h"
 #include "keygen.h"
+#include "test-fs.h"
 
 static int cb(const char *text, CertbotConf **c, char **err) {
         return certbot_conf_parse(text, strlen(text), c, err);
@@ -244,11 +245,6 @@ static void test_nginx(void **state) {
         free(out);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_certbot_conf), cmocka_unit_test(test_acmesh), cmocka_unit_test(test_certmonger),
-                cmocka_unit_test(test_jwk),          cmocka_unit_test(test_writer),
-                cmocka_unit_test(test_nginx),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_certbot_conf), cmocka_unit_test(test_acmesh), cmocka_unit_test(test_certmonger),
+          cmocka_unit_test(test_jwk),          cmocka_unit_test(test_writer),
+          cmocka_unit_test(test_nginx))

@@ -22,6 +22,7 @@
 #include "gnutls-util.h"
 #include "jws.h"
 #include "x509.h"
+#include "test-fs.h"
 
 static gnutls_x509_privkey_t load_key(const char *name) {
         _cleanup_free_ char *path = NULL;
@@ -292,16 +293,10 @@ static void test_eab(void **state) {
         json_decref(j);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_base64url),
-                cmocka_unit_test(test_thumbprint_rfc7638),
-                cmocka_unit_test(test_es256),
-                cmocka_unit_test(test_rs256),
-                cmocka_unit_test(test_unsupported_keys),
-                cmocka_unit_test(test_hs256_rfc7515),
-                cmocka_unit_test(test_eab),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_base64url),
+          cmocka_unit_test(test_thumbprint_rfc7638),
+          cmocka_unit_test(test_es256),
+          cmocka_unit_test(test_rs256),
+          cmocka_unit_test(test_unsupported_keys),
+          cmocka_unit_test(test_hs256_rfc7515),
+          cmocka_unit_test(test_eab))

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "message-id.h"
+#include "test-fs.h"
 
 static char *read_catalog(void) {
         const char *root = getenv("CERTHERD_SOURCE_ROOT");
@@ -100,10 +101,5 @@ static void test_stderr_path(void **state) {
                                  "certherd: warning: web: expires in 12 days\n");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_events_match_catalog),
-                cmocka_unit_test(test_stderr_path),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_events_match_catalog),
+          cmocka_unit_test(test_stderr_path))

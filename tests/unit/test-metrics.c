@@ -15,6 +15,7 @@
 
 #include "fd-util.h"
 #include "metrics.h"
+#include "test-fs.h"
 
 /* 2027-02-20T13:00:00Z, 2026-11-23T13:00:00Z (+ 0.25 s), 2026-11-28T00:00:00Z (+ 0.999999 s) */
 #define T_NOT_AFTER ((usec_t) 1803128400 * USEC_PER_SEC)
@@ -245,15 +246,10 @@ static void test_render_budgets(void **state) {
         free(text);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_render_exact),
-                cmocka_unit_test(test_render_no_state),
-                cmocka_unit_test(test_render_empty),
-                cmocka_unit_test(test_render_escaping),
-                cmocka_unit_test(test_write),
-                cmocka_unit_test(test_directory_check),
-                cmocka_unit_test(test_render_budgets),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_render_exact),
+          cmocka_unit_test(test_render_no_state),
+          cmocka_unit_test(test_render_empty),
+          cmocka_unit_test(test_render_escaping),
+          cmocka_unit_test(test_write),
+          cmocka_unit_test(test_directory_check),
+          cmocka_unit_test(test_render_budgets))

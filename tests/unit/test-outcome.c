@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "outcome.h"
+#include "test-fs.h"
 
 #define T0 ((usec_t)1798761600 * USEC_PER_SEC) /* 2027-01-01T00:00:00Z */
 
@@ -154,11 +155,9 @@ static void test_quiet(void **state) {
         free(text);
 
         assert_true(outcome_text_is_idle("0 renewed, 0 not due, 0 failed\n"));
-        assert_false(outcome_text_is_idle("0 renewed, 1 not due, 0 failed, 1 redeployed\n"));
-        assert_false(outcome_text_is_idle("10 renewed, 1 not due, 0 failed\n"));
-        assert_false(outcome_text_is_idle("0 renewed, 1 not due, 10 failed\n"));
-        assert_false(outcome_text_is_idle("0 renewed, 1 not due, 0 failed\nmore\n"));
-        assert_false(outcome_text_is_idle(""));
+        FOREACH_STRING(busy, "0 renewed, 1 not due, 0 failed, 1 redeployed\n", "10 renewed, 1 not due, 0 failed\n",
+                       "0 renewed, 1 not due, 10 failed\n", "0 renewed, 1 not due, 0 failed\nmore\n", "")
+                assert_false(outcome_text_is_idle(busy));
         assert_false(outcome_text_is_idle(NULL));
 }
 
@@ -190,13 +189,8 @@ static void test_status(void **state) {
         assert_string_equal(buf, "5 certifi");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_deploy_failed_after_renewal),
-            cmocka_unit_test(test_renewed_lines),
-            cmocka_unit_test(test_failing),
-            cmocka_unit_test(test_quiet),
-            cmocka_unit_test(test_status),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_deploy_failed_after_renewal),
+          cmocka_unit_test(test_renewed_lines),
+          cmocka_unit_test(test_failing),
+          cmocka_unit_test(test_quiet),
+          cmocka_unit_test(test_status))

@@ -259,12 +259,6 @@ static void test_inspect(void **state) {
         cert_facts_free(f);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_build, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_no_intermediates, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_inspect, setup, teardown),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_build, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_build_no_intermediates, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_inspect, setup, teardown))

@@ -15,6 +15,7 @@
 
 #include "pin.h"
 #include "time-util.h"
+#include "test-fs.h"
 
 /* The bytes 0x00 … 0x1f. */
 #define SEQ_BASE64 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -249,17 +250,11 @@ static void test_render_json(_unused_ void **state) {
         }
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_format_vectors),
-                cmocka_unit_test(test_format_invalid),
-                cmocka_unit_test(test_compute),
-                cmocka_unit_test(test_parse_accepts),
-                cmocka_unit_test(test_parse_rejects),
-                cmocka_unit_test(test_round_trip),
-                cmocka_unit_test(test_format_names),
-                cmocka_unit_test(test_render_json),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_format_vectors),
+          cmocka_unit_test(test_format_invalid),
+          cmocka_unit_test(test_compute),
+          cmocka_unit_test(test_parse_accepts),
+          cmocka_unit_test(test_parse_rejects),
+          cmocka_unit_test(test_round_trip),
+          cmocka_unit_test(test_format_names),
+          cmocka_unit_test(test_render_json))

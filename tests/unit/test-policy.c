@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "policy.h"
+#include "test-fs.h"
 
 #define T0 ((usec_t) 1800000000 * USEC_PER_SEC)
 
@@ -440,40 +441,55 @@ static void test_plan_implicit_renew_before(void **state) {
                     T0 + 6 * USEC_PER_DAY - 6 * USEC_PER_DAY * 33 / 100);
 }
 
+/* A daemon's pass at now over the set "loop" whose issued-th certificate (serial issued, into serial[]) is
+ * untrusted: its facts into f, the plan returned. */
+static Plan plan_untrusted(CertState *st, CertFacts *f, char serial[static 32], unsigned issued, usec_t lifetime,
+                           bool inputs_changed, usec_t now) {
+        static Problem untrusted = { .code = PROBLEM_UNTRUSTED_CHAIN, .severity = SEVERITY_CRITICAL };
+        PlanInput in = { .name = "loop", .can_renew = true, .facts = f, .state = st,
+                         .renew_before = percent(33), .warn_before = days(14), .critical_before = days(7),
+                         .issued_inputs_changed = inputs_changed };
+
+        *f = facts(now - USEC_PER_SEC, now - USEC_PER_SEC + lifetime);
+        snprintf(serial, 32, "%02x", issued);
+        f->serial = serial;
+        f->problems = &untrusted;
+        f->n_problems = 1;
+        return policy_plan(&in, (PlanFlags) { .daemon = true }, now);
+}
+
+/* The renewal a plan asked for, done at now: the next serial recorded as issued. */
+static void renew_as_planned(CertState *st, const CertFacts *f, unsigned *issued, usec_t now) {
+        char next[32];
+
+        snprintf(next, sizeof(next), "%02x", ++*issued);
+        assert_int_equal(policy_issued(st, f, false, next, now), 0);
+        st->last_renewal = now;
+}
+
 /* A set whose renewals cannot fix what makes it broken (it trusts anchors the issuer does not chain to):
  * with a fake clock, the planner never loops. The renewal that left its cause enters the backoff with
  * renewal-failing; and whatever the cause, more than five automatic issuances within a quarter of the
  * lifetime stop renewals (held, critical) until the inputs change. */
 static void test_plan_no_loop(void **state) {
-        Problem untrusted = { .code = PROBLEM_UNTRUSTED_CHAIN, .severity = SEVERITY_CRITICAL };
         usec_t lifetime = 90 * USEC_PER_DAY, now = T0;
         CertState st = {};
         unsigned issued = 0;
-        char serial[32], next[32];
+        char serial[32];
 
         /* The daemon of the report: each pass sees the certificate it just issued, still untrusted. */
         for (unsigned pass = 0; pass < 200; pass++, now += 100 * (USEC_PER_SEC / 1000)) {
-                CertFacts f = facts(now - USEC_PER_SEC, now - USEC_PER_SEC + lifetime);
-                PlanInput in = { .name = "loop", .can_renew = true, .facts = &f, .state = &st,
-                                 .renew_before = percent(33), .warn_before = days(14), .critical_before = days(7) };
-                Plan p;
+                CertFacts f;
+                Plan p = plan_untrusted(&st, &f, serial, issued, lifetime, false, now);
 
-                snprintf(serial, sizeof(serial), "%02x", issued);
-                f.serial = serial;
-                f.problems = &untrusted;
-                f.n_problems = 1;
-                p = policy_plan(&in, (PlanFlags) { .daemon = true }, now);
                 assert_int_equal(p.why, RENEW_REASON_BROKEN);
                 if (issued > 0) {
                         /* The renewal left untrusted-chain: backoff and renewal-failing. */
                         assert_true(p.ineffective && p.failing);
                         assert_true(p.action == PLAN_BACKOFF || p.action == PLAN_RENEW);
                 }
-                if (p.action != PLAN_RENEW)
-                        continue;
-                snprintf(next, sizeof(next), "%02x", ++issued);
-                assert_int_equal(policy_issued(&st, &f, false, next, now), 0);
-                st.last_renewal = now;
+                if (p.action == PLAN_RENEW)
+                        renew_as_planned(&st, &f, &issued, now);
         }
         /* 20 s of passes every 100 ms: the first renewal, then the backoff's 30 s holds the next. */
         assert_int_equal(issued, 1);
@@ -482,38 +498,20 @@ static void test_plan_no_loop(void **state) {
         {
                 /* Unless the inventory or its files changed since that issuance (a new `ca =`, a name
                  * added): then a renewal may fix it, at once. */
-                CertFacts f = facts(now - USEC_PER_SEC, now - USEC_PER_SEC + lifetime);
-                PlanInput in = { .name = "loop", .can_renew = true, .facts = &f, .state = &st,
-                                 .renew_before = percent(33), .warn_before = days(14), .critical_before = days(7),
-                                 .issued_inputs_changed = true };
-                Plan p;
+                CertFacts f;
+                Plan p = plan_untrusted(&st, &f, serial, issued, lifetime, true, now);
 
-                snprintf(serial, sizeof(serial), "%02x", issued);
-                f.serial = serial;
-                f.problems = &untrusted;
-                f.n_problems = 1;
-                p = policy_plan(&in, (PlanFlags) { .daemon = true }, now);
                 assert_false(p.ineffective);
                 assert_int_equal(p.action, PLAN_RENEW);
         }
 
         /* Over a day, with the backoff doubling: a handful of attempts, never a loop. */
         for (; now < T0 + USEC_PER_DAY; now += USEC_PER_SEC) {
-                CertFacts f = facts(now - USEC_PER_SEC, now - USEC_PER_SEC + lifetime);
-                PlanInput in = { .name = "loop", .can_renew = true, .facts = &f, .state = &st,
-                                 .renew_before = percent(33), .warn_before = days(14), .critical_before = days(7) };
-                Plan p;
+                CertFacts f;
+                Plan p = plan_untrusted(&st, &f, serial, issued, lifetime, false, now);
 
-                snprintf(serial, sizeof(serial), "%02x", issued);
-                f.serial = serial;
-                f.problems = &untrusted;
-                f.n_problems = 1;
-                p = policy_plan(&in, (PlanFlags) { .daemon = true }, now);
-                if (p.action != PLAN_RENEW)
-                        continue;
-                snprintf(next, sizeof(next), "%02x", ++issued);
-                assert_int_equal(policy_issued(&st, &f, false, next, now), 0);
-                st.last_renewal = now;
+                if (p.action == PLAN_RENEW)
+                        renew_as_planned(&st, &f, &issued, now);
         }
         assert_true(issued >= 5 && issued <= 16);
         assert_int_equal(st.ineffective, issued - 1);
@@ -733,26 +731,21 @@ static void test_plan_rate_limited(void **state) {
         assert_false(p.rate_limited);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
-                cmocka_unit_test(test_jitter),      cmocka_unit_test(test_backoff),
-                cmocka_unit_test(test_alert_schedule),
-                cmocka_unit_test(test_plan_same_in_both_modes),
-                cmocka_unit_test(test_plan_jitter),
-                cmocka_unit_test(test_plan_backoff),
-                cmocka_unit_test(test_plan_deploy_retry),
-                cmocka_unit_test(test_plan_alert_repetition),
-                cmocka_unit_test(test_plan_ca_rotated),
-                cmocka_unit_test(test_plan_ca_rotation_overlap),
-                cmocka_unit_test(test_plan_held),
-                cmocka_unit_test(test_plan_implicit_renew_before),
-                cmocka_unit_test(test_plan_no_loop),
-                cmocka_unit_test(test_plan_loop_guard),
-                cmocka_unit_test(test_plan_short_lived_on_time),
-                cmocka_unit_test(test_plan_window),
-                cmocka_unit_test(test_plan_window_deploy_backoff),
-                cmocka_unit_test(test_plan_rate_limited),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
+          cmocka_unit_test(test_jitter),      cmocka_unit_test(test_backoff),
+          cmocka_unit_test(test_alert_schedule),
+          cmocka_unit_test(test_plan_same_in_both_modes),
+          cmocka_unit_test(test_plan_jitter),
+          cmocka_unit_test(test_plan_backoff),
+          cmocka_unit_test(test_plan_deploy_retry),
+          cmocka_unit_test(test_plan_alert_repetition),
+          cmocka_unit_test(test_plan_ca_rotated),
+          cmocka_unit_test(test_plan_ca_rotation_overlap),
+          cmocka_unit_test(test_plan_held),
+          cmocka_unit_test(test_plan_implicit_renew_before),
+          cmocka_unit_test(test_plan_no_loop),
+          cmocka_unit_test(test_plan_loop_guard),
+          cmocka_unit_test(test_plan_short_lived_on_time),
+          cmocka_unit_test(test_plan_window),
+          cmocka_unit_test(test_plan_window_deploy_backoff),
+          cmocka_unit_test(test_plan_rate_limited))

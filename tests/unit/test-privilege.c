@@ -12,26 +12,30 @@
 #include <cmocka.h>
 
 #include "privilege.h"
+#include "test-fs.h"
 
 /* A uid and gid no one uses here: files created as them show who wrote them. */
 #define OTHER_UID 65533
 #define OTHER_GID 65533
 
 static void test_act_of(void **state) {
-        assert_int_equal(privilege_act_of("renew", false), PRIVILEGE_BECOME);
-        assert_int_equal(privilege_act_of("recover", false), PRIVILEGE_BECOME);
-        assert_int_equal(privilege_act_of("ca", false), PRIVILEGE_BECOME);
-        assert_int_equal(privilege_act_of("revoke", false), PRIVILEGE_BECOME);
-        assert_int_equal(privilege_act_of("acme", false), PRIVILEGE_BECOME);
-        assert_int_equal(privilege_act_of("import", true), PRIVILEGE_FS_SCOPED);
-        /* The preview writes nothing; check, status, pin, discover and the daemon stay who they are. */
-        assert_int_equal(privilege_act_of("import", false), PRIVILEGE_NONE);
-        assert_int_equal(privilege_act_of("check", false), PRIVILEGE_NONE);
-        assert_int_equal(privilege_act_of("status", false), PRIVILEGE_NONE);
-        assert_int_equal(privilege_act_of("pin", false), PRIVILEGE_NONE);
-        assert_int_equal(privilege_act_of("discover", true), PRIVILEGE_NONE);
-        assert_int_equal(privilege_act_of("run", false), PRIVILEGE_NONE);
-        assert_int_equal(privilege_act_of(NULL, false), PRIVILEGE_NONE);
+        static const struct {
+                const char *verb;
+                bool writes;
+                int act;
+        } cases[] = {
+                { "renew", false, PRIVILEGE_BECOME },    { "recover", false, PRIVILEGE_BECOME },
+                { "ca", false, PRIVILEGE_BECOME },       { "revoke", false, PRIVILEGE_BECOME },
+                { "acme", false, PRIVILEGE_BECOME },     { "import", true, PRIVILEGE_FS_SCOPED },
+                /* The preview writes nothing; check, status, pin, discover and the daemon stay who they are. */
+                { "import", false, PRIVILEGE_NONE },     { "check", false, PRIVILEGE_NONE },
+                { "status", false, PRIVILEGE_NONE },     { "pin", false, PRIVILEGE_NONE },
+                { "discover", true, PRIVILEGE_NONE },    { "run", false, PRIVILEGE_NONE },
+                { NULL, false, PRIVILEGE_NONE },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_int_equal(privilege_act_of(cases[i].verb, cases[i].writes), cases[i].act);
 }
 
 /* As root: writes below a directory another user owns are that user's, and root is back afterwards. */
@@ -96,11 +100,6 @@ static void test_become_noop(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_act_of),
-            cmocka_unit_test(test_fs_scoped),
-            cmocka_unit_test(test_become_noop),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_act_of),
+          cmocka_unit_test(test_fs_scoped),
+          cmocka_unit_test(test_become_noop))

@@ -139,10 +139,4 @@ static void test_batch_matches_single(void **state) {
         inventory_free(b);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_batch_matches_single, setup, teardown),
-        };
-
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_batch_matches_single, setup, teardown))

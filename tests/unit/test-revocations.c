@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "revocations.h"
+#include "test-fs.h"
 
 #define T0 ((usec_t)1800000000 * USEC_PER_SEC)
 
@@ -79,10 +80,5 @@ static void test_add_find(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_parse),
-            cmocka_unit_test(test_add_find),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse),
+          cmocka_unit_test(test_add_find))

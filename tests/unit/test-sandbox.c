@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "sandbox.h"
+#include "test-fs.h"
 
 static void test_path_writable(void **state) {
         char *w[] = { "/var/lib/certherd", "/run/certherd", "/etc/ssl/certherd/", NULL };
@@ -21,9 +22,4 @@ static void test_path_writable(void **state) {
         assert_true(sandbox_path_writable((char *[]) { "/", NULL }, "/anything"));
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_path_writable),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_path_writable))

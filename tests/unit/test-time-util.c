@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "time-util.h"
+#include "test-fs.h"
 
 static void test_parse_duration(void **state) {
         usec_t u;
@@ -29,11 +30,8 @@ static void test_parse_duration(void **state) {
         assert_true(u == 5 * USEC_PER_SEC);
 
         u = 7;
-        assert_int_equal(parse_duration("", &u), -EINVAL);
-        assert_int_equal(parse_duration("d", &u), -EINVAL);
-        assert_int_equal(parse_duration("5x", &u), -EINVAL);
-        assert_int_equal(parse_duration("-5d", &u), -EINVAL);
-        assert_int_equal(parse_duration("33%", &u), -EINVAL);
+        FOREACH_STRING(bad, "", "d", "5x", "-5d", "33%")
+                assert_int_equal(parse_duration(bad, &u), -EINVAL);
         assert_int_equal(parse_duration("99999999999999999999d", &u), -ERANGE);
         assert_int_equal(parse_duration("999999999999y", &u), -ERANGE);
         assert_true(u == 7); /* untouched on failure */
@@ -47,10 +45,5 @@ static void test_format_timestamp(void **state) {
                             "2026-11-23T13:00:00Z");
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_duration),
-                cmocka_unit_test(test_format_timestamp),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse_duration),
+          cmocka_unit_test(test_format_timestamp))

@@ -13,6 +13,7 @@
 
 #include <gnutls/x509.h>
 
+#include "keygen.h"
 #include "macro.h"
 
 static inline void write_file(const char *path, const void *data, size_t size) {
@@ -56,6 +57,30 @@ static inline int run(char **ret_out, const char *fmt, ...) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Whether openssl(1) runs here: the cross-checks are skipped without it. */
+static inline bool have_openssl_cli(void) {
+        _cleanup_free_ char *out = NULL;
+
+        return run(&out, "openssl version 2>&1") == 0;
+}
+
+/* One key of each type in keys[type], for a group setup to make once: key generation (RSA-4096 most) is
+ * the slow part under the sanitizers. */
+static inline int keys_generate_each(gnutls_x509_privkey_t keys[static _KEY_TYPE_MAX]) {
+        for (KeyType t = 0; t < _KEY_TYPE_MAX; t++)
+                if (keygen_generate(t, &keys[t]) < 0)
+                        return -1;
+        return 0;
+}
+
+static inline void keys_free_each(gnutls_x509_privkey_t keys[static _KEY_TYPE_MAX]) {
+        for (KeyType t = 0; t < _KEY_TYPE_MAX; t++)
+                if (keys[t]) {
+                        gnutls_x509_privkey_deinit(keys[t]);
+                        keys[t] = NULL;
+                }
+}
+
 /* One subjectAltName as GnuTLS returns it (type r, value buf[0..size)) against the name asked for: IP
  * literals as 4 or 16 raw bytes, anything else as a DNS name. buf must have room for a NUL at size. */
 static inline void assert_san_equal(int r, char *buf, size_t size, const char *name) {
@@ -74,4 +99,26 @@ static inline void assert_san_equal(int r, char *buf, size_t size, const char *n
                 buf[size] = 0;
                 assert_string_equal(buf, name);
         }
+}
+
+/* The subjectAltNames of a certificate (crt) or a request (crq, crt NULL), in order, against names
+ * (NULL-terminated). */
+static inline void assert_sans_equal(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, char *const *names) {
+        size_t i;
+
+        for (i = 0;; i++) {
+                char buf[512];
+                size_t size = sizeof(buf) - 1;
+                unsigned critical = 0;
+                int r;
+
+                r = crt ? gnutls_x509_crt_get_subject_alt_name(crt, (unsigned)i, buf, &size, &critical)
+                        : gnutls_x509_crq_get_subject_alt_name(
+                              crq, (unsigned)i, buf, &size, NULL, &critical);
+                if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                        break;
+                assert_non_null(names[i]);
+                assert_san_equal(r, buf, size, names[i]);
+        }
+        assert_null(names[i]);
 }

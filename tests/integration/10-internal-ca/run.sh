@@ -19,12 +19,8 @@ $(conf_leaf client internal "$T/etc/ca/internal")
 names = gateway.internal
 usage = client
 
-[certificate "rotating"]
-certificate = $T/tls/rot.crt
-key = $T/tls/rot.key
-ca = $T/etc/ca/internal.crt
+$(conf_leaf rotating internal "$T/etc/ca/internal")
 names = rot.internal
-issuer = ca:internal
 key-policy = rotate
 key-type = ec-p384
 
@@ -59,11 +55,11 @@ ok "ca init creates, exports, refuses to overwrite"
 # --- first renew issues everything (nothing installed yet)
 expect 0 C renew
 grep -q "4 renewed, 0 not due, 0 failed" "$T/out" || die "renew summary: $(cat "$T/out")"
-for n in server client rot self; do
+for n in server client rotating self; do
         [[ $(stat -c %a "$T/tls/$n.key") == 600 && $(stat -c %a "$T/tls/$n.crt") == 644 ]] || die "$n modes"
 done
 expect 0 C check
-openssl verify -CAfile "$T/export/internal-ca.pem" "$T/tls/server.crt" "$T/tls/client.crt" "$T/tls/rot.crt" >/dev/null ||
+openssl verify -CAfile "$T/export/internal-ca.pem" "$T/tls/server.crt" "$T/tls/client.crt" "$T/tls/rotating.crt" >/dev/null ||
         die "openssl verify"
 openssl verify -CAfile "$T/tls/self.crt" "$T/tls/self.crt" >/dev/null || die "self-signed verify"
 openssl x509 -in "$T/tls/server.crt" -noout -text >"$T/server.txt"
@@ -72,7 +68,7 @@ grep -q "TLS Web Server Authentication" "$T/server.txt" || die "server EKU"
 grep -q "Subject: CN *= *localhost" "$T/server.txt" || die "server CN"
 grep -q "ASN1 OID: prime256v1" "$T/server.txt" || die "server key type"
 openssl x509 -in "$T/tls/client.crt" -noout -text | grep -q "TLS Web Client Authentication" || die "client EKU"
-openssl x509 -in "$T/tls/rot.crt" -noout -text | grep -q "ASN1 OID: secp384r1" || die "p384"
+openssl x509 -in "$T/tls/rotating.crt" -noout -text | grep -q "ASN1 OID: secp384r1" || die "p384"
 nb=$(date -d "$(openssl x509 -in "$T/tls/server.crt" -noout -startdate | cut -d= -f2)" +%s)
 na=$(date -d "$(openssl x509 -in "$T/tls/server.crt" -noout -enddate | cut -d= -f2)" +%s)
 (( na - $(date +%s) > 29 * 86400 && na - $(date +%s) <= 30 * 86400 )) || die "validity is not 30d"
@@ -119,7 +115,7 @@ expect 0 C renew --force server rotating
 [[ $(openssl x509 -in "$T/tls/server.crt" -noout -serial) != "$serial1" ]] || die "server not reissued"
 [[ $(cat "$T/pins/server.pin") == "$pin" ]] || die "reuse changed the pin"
 rot2=$(cat "$T/pins/rotating.pin")
-[[ $rot2 != "$rot1" && $rot2 == "$(spki_pin "$T/tls/rot.crt")" ]] || die "rotate did not change the pin"
+[[ $rot2 != "$rot1" && $rot2 == "$(spki_pin "$T/tls/rotating.crt")" ]] || die "rotate did not change the pin"
 curl -fsS --cacert "$T/export/internal-ca.pem" --pinnedpubkey "sha256//$pin" "https://localhost:$port2/" \
         --cert "$T/tls/client.crt" --key "$T/tls/client.key" >/dev/null || die "pin after reuse renewal"
 [[ -f "$T/state/backup/server/cert" ]] && cmp -s "$T/state/backup/server/cert" <(openssl x509 -in "$T/tls/server.crt") &&
@@ -156,7 +152,7 @@ for k in $(seq 1 40); do
         expect 0 C renew rotating  # the next run repairs an interrupted install
         expect 0 C check rotating
         "$CERTHERD" -c "$T/certherd.conf" --json check rotating | grep -q key-mismatch && die "mismatch after kill point $k"
-        [[ $(cat "$T/pins/rotating.pin") == "$(spki_pin "$T/tls/rot.crt")" ]] || die "stale pin file after kill point $k"
+        [[ $(cat "$T/pins/rotating.pin") == "$(spki_pin "$T/tls/rotating.crt")" ]] || die "stale pin file after kill point $k"
         [[ $rc == 0 ]] && break
 done
 (( k > 3 )) || die "too few crash points exercised ($k)"
@@ -165,21 +161,11 @@ ok "SIGKILL at each of $((k - 1)) install crash points: the next run leaves a ma
 # A short-lived certificate with the default thresholds: fresh from the CA, a 24-hour certificate is ok
 # (warn-before and critical-before scale down to a third and a sixth of its lifetime), not critical.
 cat >"$T/day.conf" <<CONF
-[agent]
-state-directory = $T/state-day
-pin-directory = $T/pins-day
+$(conf_agent_in "$T/day")
 
-[ca "day"]
-certificate = $T/day/ca.crt
-key = $T/day/ca.key
-validity = 1d
+$(conf_ca day "$T/day/ca" "validity = 1d")
 
-[certificate "daily"]
-certificate = $T/day/daily.crt
-key = $T/day/daily.key
-names = daily.test
-issuer = ca:day
-ca = $T/day/ca.crt
+$(conf_leaf daily day "$T/day/ca" "names = daily.test")
 CONF
 mkdir -p "$T/day"
 expect 0 "$CERTHERD" -c "$T/day.conf" ca init day
@@ -189,13 +175,13 @@ ok "a fresh 24-hour certificate is ok with the default thresholds (check exits 0
 
 # A certificate path that is a symbolic link (to a shared copy, say): the install replaces the link by a
 # regular file, says so with the old target, and keeps what the link led to in the backup.
-mv "$T/day/daily.crt" "$T/day/daily-shared.crt"
-ln -s "$T/day/daily-shared.crt" "$T/day/daily.crt"
+mv "$T/tls/daily.crt" "$T/tls/daily-shared.crt"
+ln -s "$T/tls/daily-shared.crt" "$T/tls/daily.crt"
 expect 0 "$CERTHERD" -c "$T/day.conf" renew --force daily
-grep -q "$T/day/daily.crt: replacing the symbolic link to $T/day/daily-shared.crt with a regular file" "$T/err" ||
+grep -q "$T/tls/daily.crt: replacing the symbolic link to $T/tls/daily-shared.crt with a regular file" "$T/err" ||
         die "the replaced symlink was not logged: $(cat "$T/err")"
-[[ -f $T/day/daily.crt && ! -L $T/day/daily.crt ]] || die "the certificate path is still a link"
-cmp -s "$T/state-day/backup/daily/cert" "$T/day/daily-shared.crt" || die "the backup does not hold what the link led to"
+[[ -f $T/tls/daily.crt && ! -L $T/tls/daily.crt ]] || die "the certificate path is still a link"
+cmp -s "$T/day/state/backup/daily/cert" "$T/tls/daily-shared.crt" || die "the backup does not hold what the link led to"
 ok "a certificate path that was a symlink: replaced by a file, logged with its old target, the old certificate in the backup"
 
 # the untouched server pair survived all of it

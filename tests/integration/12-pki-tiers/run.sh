@@ -113,17 +113,19 @@ ok "client: subject CN/O/OU, URI: and email: SANs; inspection lists them and rep
 
 # --- bad values are refused with FILE:LINE
 cp "$T/certherd.conf" "$T/good.conf"
-for bad in "names = uri:not a uri" "names = email:nobody" "subject = XX=1" "subject = C=Germany"; do
-        sed "s|^names = uri:spiffe.*|$bad|" "$T/good.conf" >"$T/certherd.conf"
-        expect 3 C check
-        grep -q "certherd.conf:[0-9]*: " "$T/err" || die "no FILE:LINE for '$bad': $(cat "$T/err")"
-done
-cp "$T/good.conf" "$T/certherd.conf"
-for bad in "permitted-names = 10.0.0.0/33" "permitted-names = *.example" "parent = nosuch" "path-length = 99"; do
-        sed "s|^permitted-names = .internal.example 10.0.0.0/8|$bad|" "$T/good.conf" >"$T/certherd.conf"
-        expect 3 C check
-        grep -q "certherd.conf:[0-9]*: " "$T/err" || die "no FILE:LINE for '$bad': $(cat "$T/err")"
-done
+refused_with_line() { # LINE-PATTERN BAD…: each BAD in place of the good inventory's LINE-PATTERN is refused
+        local line=$1 bad
+        shift
+        for bad in "$@"; do
+                sed "s|^$line|$bad|" "$T/good.conf" >"$T/certherd.conf"
+                expect 3 C check
+                grep -q "certherd.conf:[0-9]*: " "$T/err" || die "no FILE:LINE for '$bad': $(cat "$T/err")"
+        done
+        cp "$T/good.conf" "$T/certherd.conf"
+}
+refused_with_line "names = uri:spiffe.*" "names = uri:not a uri" "names = email:nobody" "subject = XX=1" "subject = C=Germany"
+refused_with_line "permitted-names = .internal.example 10.0.0.0/8" \
+        "permitted-names = 10.0.0.0/33" "permitted-names = *.example" "parent = nosuch" "path-length = 99"
 sed "s|^parent = root|parent = issuing|" "$T/good.conf" >"$T/certherd.conf"
 expect 3 C check
 grep -q "loop" "$T/err" || die "a parent loop: $(cat "$T/err")"

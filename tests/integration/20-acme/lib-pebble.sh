@@ -75,18 +75,9 @@ ns A 127.0.0.1
 @ A 127.0.0.1
 * A 127.0.0.1
 ZONEFILE
-        cat >"$T/knot/knot.conf" <<CONF
-server:
-    rundir: "$T/knot"
-    listen: 127.0.0.1@$DNS_PORT
-    background-workers: 1
-    udp-workers: 1
-    tcp-workers: 1
-log:
-  - target: "$T/knot/knot.log"
-    any: info
-database:
-    storage: "$T/knot"
+        {
+                knot_conf "$T/knot" "127.0.0.1@$DNS_PORT"
+                cat <<CONF
 key:
   - id: acme-update
     algorithm: hmac-sha256
@@ -103,6 +94,7 @@ zone:
     zonefile-load: whole
     journal-content: none
 CONF
+        } >"$T/knot/knot.conf"
         /usr/sbin/knotd -c "$T/knot/knot.conf" >>"$T/knot/stderr" 2>&1 &
         pids+=($!)
         local i

@@ -10,22 +10,11 @@ source "$here/../lib.sh"
 need openssl
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "corp"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
-export = $T/export/ca.pem
-crl = $T/export/ca.crl
+$(conf_ca corp "$T/ca/ca" "export = $T/export/ca.pem" "crl = $T/export/ca.crl")
 
-[certificate "app"]
-certificate = $T/tls/app.crt
-key = $T/tls/app.key
-names = app.test
-issuer = ca:corp
-key-policy = reuse
+$(conf_leaf app corp "" "names = app.test" "key-policy = reuse")
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 
@@ -47,22 +36,25 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 printf 'R\t%s\t%s,keyCompromise\t%s\tunknown\t/CN=app.test\n' "301231000000Z" "$(date -u +%y%m%d%H%M%SZ)" \
         "$serial" >"$T/forger/index.txt"
 echo 01 >"$T/forger/crlnumber"
-forge() { # out aki(yes|no)
-        cat >"$T/forger/openssl.cnf" <<CNF
+# gencrl DIR KEY CERT OUT AKI(yes|no): `openssl ca -gencrl` from DIR's index.txt and crlnumber, signed
+# with KEY as CERT, with an authority key id or none.
+gencrl() {
+        cat >"$1/openssl.cnf" <<CNF
 [ca]
-default_ca = forger
-[forger]
-database = $T/forger/index.txt
-crlnumber = $T/forger/crlnumber
+default_ca = gen
+[gen]
+database = $1/index.txt
+crlnumber = $1/crlnumber
 default_md = sha256
 default_crl_days = 7
-$([ "$2" = yes ] && echo "crl_extensions = crl_ext")
+$([ "$5" = yes ] && echo "crl_extensions = crl_ext")
 [crl_ext]
 authorityKeyIdentifier = keyid:always
 CNF
-        openssl ca -config "$T/forger/openssl.cnf" -gencrl -keyfile "$T/forger/ca.key" -cert "$T/forger/ca.crt" \
-                -out "$1" 2>"$T/forger/err" || die "openssl ca -gencrl: $(cat "$T/forger/err")"
+        openssl ca -config "$1/openssl.cnf" -gencrl -keyfile "$2" -cert "$3" -out "$4" 2>"$1/err" ||
+                die "openssl ca -gencrl ($1): $(cat "$1/err")"
 }
+forge() { gencrl "$T/forger" "$T/forger/ca.key" "$T/forger/ca.crt" "$@"; } # out aki(yes|no)
 forge "$T/forged-aki.crl" yes
 forge "$T/forged-bare.crl" no
 openssl crl -in "$T/forged-aki.crl" -noout -text | grep -qi "$serial" || die "the forged CRL does not list $serial"
@@ -152,20 +144,7 @@ cp "$T/tls/app.key" "$T/old.key"
 mkdir -p "$T/real"
 printf 'R\t%s\t%s\t%s\tunknown\t/CN=app.test\n' "301231000000Z" "$(date -u +%y%m%d%H%M%SZ)" "$serial" >"$T/real/index.txt"
 echo 10 >"$T/real/crlnumber"
-cat >"$T/real/openssl.cnf" <<CNF
-[ca]
-default_ca = real
-[real]
-database = $T/real/index.txt
-crlnumber = $T/real/crlnumber
-default_md = sha256
-default_crl_days = 7
-crl_extensions = crl_ext
-[crl_ext]
-authorityKeyIdentifier = keyid:always
-CNF
-openssl ca -config "$T/real/openssl.cnf" -gencrl -keyfile "$T/ca/ca.key" -cert "$T/ca/ca.crt" -out "$T/real.crl" \
-        2>"$T/real/err" || die "openssl ca -gencrl (genuine): $(cat "$T/real/err")"
+gencrl "$T/real" "$T/ca/ca.key" "$T/ca/ca.crt" "$T/real.crl" yes
 attack "$T/real.crl"
 expect 2 "$CERTHERD" -c "$T/attack.conf" check app
 grep -q "revoked: serial .* reason none given (taken as key compromise) (CRL $T/real.crl)" "$T/out" ||

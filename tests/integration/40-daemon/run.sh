@@ -39,9 +39,7 @@ s = open(p).read().replace(f"certificate = {t}/watch/w.crt\nca = {t}/ca.crt", f"
 open(p, "w").write(s)
 PY
 
-python3 "$(dirname "$0")/../notify-listen.py" "$T/notify" "$T/notify.log" &
-pids+=($!)
-for i in $(seq 100); do [[ -S $T/notify ]] && break; sleep 0.05; done
+notify_listen
 NOTIFY_SOCKET=$T/notify WATCHDOG_USEC=2000000 bash -c 'export WATCHDOG_PID=$$; exec "$0" -c "$1" run' \
         "$CERTHERD" "$T/certherd.conf" 2>"$T/daemon.log" &
 daemon=$!
@@ -114,9 +112,7 @@ ok "SIGTERM: STOPPING=1 and exit 0"
 
 # No wake-ups while nothing is due: a 300-day watched certificate, no watchdog; count epoll waits.
 cat >"$T/idle.conf" <<CONF
-[agent]
-state-directory = $T/state-idle
-pin-directory = $T/pins-idle
+$(conf_agent_in "$T/idle")
 [certificate "watched"]
 certificate = $T/watch/w.crt
 ca = $T/watch/w.crt

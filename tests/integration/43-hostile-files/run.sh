@@ -43,12 +43,7 @@ key-password-file = $T/fifo/password
 ca = $T/etc/ca/internal.crt
 names = good.test
 
-[certificate "fifo-pid"]
-certificate = $T/tls/pid.crt
-key = $T/tls/pid.key
-ca = $T/etc/ca/internal.crt
-names = pid.test
-issuer = ca:internal
+$(conf_leaf fifo-pid internal "$T/etc/ca/internal" "names = pid.test")
 signal = HUP $T/fifo/pid
 
 $(conf_leaf crashy internal "$T/etc/ca/internal")
@@ -116,16 +111,14 @@ ok "pin FILE and --password-file FIFO: exit 3 with one line naming the file"
 run any "${CC[@]}" renew --force fifo-pid
 grep -qF "$T/fifo/pid: not a regular file (FIFO)" "$T/err" ||
         { cat "$T/err" >&2; die "the failed signal does not name the pidfile"; }
-[[ -s $T/tls/pid.crt ]] || die "fifo-pid was not installed"
+[[ -s $T/tls/fifo-pid.crt ]] || die "fifo-pid was not installed"
 # renew (reuse policy) of a set whose key is a FIFO: not read, not hung.
 rc=0; timeout 10 "$CERTHERD" -c "$T/certherd.conf" renew --force fifo-key >/dev/null 2>&1 || rc=$?
 [[ $rc != 124 ]] || die "renew with a FIFO key hung"
 ok "renew with a FIFO as pidfile (and as key of a watched set) finishes"
 
 # The daemon: a FIFO in the inventory, READY=1 and SIGTERM honoured.
-python3 "$(dirname "$0")/../notify-listen.py" "$T/notify" "$T/notify.log" &
-pids+=($!)
-for i in $(seq 100); do [[ -S $T/notify ]] && break; sleep 0.05; done
+notify_listen
 NOTIFY_SOCKET=$T/notify "$CERTHERD" -c "$T/certherd.conf" run 2>"$T/daemon.log" &
 daemon=$!
 pids+=($daemon)

@@ -22,20 +22,11 @@ shadow_line=$(head -1 /etc/shadow | cut -d: -f1-2)
 mkdir -p "$T/etc/conf.d" "$T/etc/ca" "$T/tls" "$T/pub"
 chmod 1777 "$T/pub" # like /tmp: everyone may add a name
 cat >"$T/etc/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
+$(conf_ca internal "$T/etc/ca/internal")
 
-[certificate "good"]
-certificate = $T/tls/good.crt
-key = $T/tls/good.key
-ca = $T/etc/ca/internal.crt
-names = good.test
-issuer = ca:internal
+$(conf_leaf good internal "$T/etc/ca/internal" "names = good.test")
 CONF
 C() { "$CERTHERD" -c "$T/etc/certherd.conf" "$@"; }
 expect 0 C ca init internal

@@ -113,17 +113,6 @@ wait_port "$ap"
 wait_port "$pp"
 wait_port "$wp"
 
-# until SECONDS WHAT CMD…: retry CMD every 0.5 s; die naming WHAT when it never succeeds.
-until_ok() {
-        local limit=$1 what=$2 i
-        shift 2
-        for ((i = 0; i < limit * 2; i++)); do
-                "$@" && return 0
-                sleep 0.5
-        done
-        logs
-        die "$what (after ${limit}s)"
-}
 # query EXPR: the instant vector's values, one per line, from Prometheus's HTTP API.
 query() {
         curl -sf --get "http://127.0.0.1:$pp/api/v1/query" --data-urlencode "query=$1" |

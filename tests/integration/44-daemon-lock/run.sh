@@ -10,28 +10,13 @@ need openssl; need python3
 
 mkdir -p "$T/tls"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/ca.crt
-key = $T/ca.key
+$(conf_ca internal "$T/ca")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca.crt
-names = web.internal
-issuer = ca:internal
-exec = $T/hook.sh
+$(conf_leaf web internal "$T/ca" "names = web.internal" "exec = $T/hook.sh")
 
-[certificate "api"]
-certificate = $T/tls/api.crt
-key = $T/tls/api.key
-ca = $T/ca.crt
-names = api.internal
-issuer = ca:internal
+$(conf_leaf api internal "$T/ca" "names = api.internal")
 CONF
 cat >"$T/hook.sh" <<'HOOK'
 #!/bin/sh
@@ -69,9 +54,7 @@ grep -q "\-\-quiet applies to renew only" "$T/err" || die "--quiet elsewhere: $(
 ok "renew --quiet: nothing printed when nothing was due and nothing failed; a redeploy and a failure print"
 
 # --- the daemon holds the lock, no bus reaches it
-python3 "$(dirname "$0")/../notify-listen.py" "$T/notify" "$T/notify.log" &
-pids+=($!)
-for i in $(seq 100); do [[ -S $T/notify ]] && break; sleep 0.05; done
+notify_listen
 NOTIFY_SOCKET=$T/notify "$CERTHERD" -c "$T/certherd.conf" run 2>"$T/daemon.log" &
 daemon=$!
 pids+=($daemon)

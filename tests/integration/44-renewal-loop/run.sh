@@ -19,20 +19,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
         -subj "/CN=some other CA" -days 30 2>/dev/null || die "other CA"
 
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "corp"]
-certificate = $T/ca/ca.crt
-key = $T/ca/ca.key
+$(conf_ca corp "$T/ca/ca")
 
-[certificate "app"]
-certificate = $T/tls/app.crt
-key = $T/tls/app.key
-names = app.test
-issuer = ca:corp
-exec = $T/hook
+$(conf_leaf app corp "" "names = app.test" "exec = $T/hook")
 CONF
 ch() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 issued() { # set: how many certificates the CA issued for it
@@ -60,13 +51,7 @@ ok "issuer = ca:corp without ca =: the daemon issued once in ${WATCH}s (one hook
 # calls it untrusted-chain. Renewed (the first issuance, then once for untrusted-chain), then backoff.
 cat >>"$T/certherd.conf" <<CONF
 
-[certificate "wrong"]
-certificate = $T/tls/wrong.crt
-key = $T/tls/wrong.key
-names = wrong.test
-issuer = ca:corp
-ca = $T/other.crt
-exec = $T/hook
+$(conf_leaf wrong corp "$T/other" "names = wrong.test" "exec = $T/hook")
 CONF
 : >"$T/hook.log"
 "$CERTHERD" -c "$T/certherd.conf" run 2>"$T/daemon2.log" &

@@ -6,7 +6,6 @@
 # without a daemon, and through the daemon over a private system bus while `certherd run` runs.
 source "$(dirname "$0")/../lib.sh"
 need openssl; need dbus-daemon dbus
-src=$(cd "$(dirname "$0")/../../.." && pwd)
 
 mkdir -p "$T/tls"
 cat >"$T/hook" <<HOOK
@@ -16,20 +15,12 @@ echo "\$(openssl x509 -in "\$CERTHERD_CERTIFICATE" -noout -serial | cut -d= -f2 
 HOOK
 chmod +x "$T/hook"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
+$(conf_agent)
 
-[ca "internal"]
-certificate = $T/ca.crt
-key = $T/ca.key
+$(conf_ca internal "$T/ca")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $T/tls/web.key
-ca = $T/ca.crt
+$(conf_leaf web internal "$T/ca")
 names = web.internal
-issuer = ca:internal
 key-policy = reuse
 exec = $T/hook
 CONF
@@ -86,35 +77,7 @@ expect 3 C ca rotate internal --replace
 ok "ca revoke --replace (no daemon): new serial $s3 and a new key, deployed (the hook saw it), the old serial revoked in the index"
 
 # --- --replace while the daemon runs: the daemon renews (over D-Bus), at once
-cat >"$T/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$T/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>$src/units/org.certherd1.conf</include>
-</busconfig>
-CONF
-dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile 2>"$T/dbus.log" &
-pids+=($!)
-for i in $(seq 100); do [[ -S $T/system_bus_socket ]] && break; sleep 0.05; done
-[[ -S $T/system_bus_socket ]] || { cat "$T/dbus.log" >&2; die "dbus-daemon did not start"; }
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system_bus_socket
+private_system_bus
 "$CERTHERD" -c "$T/certherd.conf" run 2>"$T/daemon.log" &
 daemon=$!
 pids+=("$daemon")

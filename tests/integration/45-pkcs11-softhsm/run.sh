@@ -27,20 +27,9 @@ TOKEN="pkcs11:token=certherd-test"
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent "pkcs11-module = $module")
 
-[ca "hsm"]
-certificate = $T/ca/hsm.crt
-key = $TOKEN;object=ca
-pkcs11-pin-file = $T/pin
-export = $T/export/hsm-ca.pem
+$(conf_token_ca hsm "$T/ca/hsm" "export = $T/export/hsm-ca.pem")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $TOKEN;object=web
-pkcs11-pin-file = $T/pin
-ca = $T/ca/hsm.crt
-names = localhost 127.0.0.1
-issuer = ca:hsm
-key-policy = rotate
+$(conf_token_leaf web hsm "$T/ca/hsm" "names = localhost 127.0.0.1" "key-policy = rotate")
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 json() { pin_field web "$1"; }
@@ -75,20 +64,12 @@ expect 0 C pin --password-file "$T/pin" "$TOKEN;object=web.next"
 expect 0 C check web
 ok "pin reads the token keys (pin-source= and --password-file); check web is ok"
 
-serve() { # starts gnutls-serv on $port with the token key the set's URI names
-        port=$(free_port)
-        gnutls-serv --provider "$module" --http -p "$port" --x509certfile "$T/tls/web.crt" \
-                --x509keyfile "$TOKEN;object=web;type=private?pin-source=$T/pin.raw" >"$T/serv.log" 2>&1 &
-        serv=$!
-        pids+=("$serv")
-        wait_port "$port"
-}
-serve
-curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$pin" "https://localhost:$port/" ||
+token_serve web
+curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$pin" "https://localhost:$serve_port/" ||
         die "curl --pinnedpubkey against gnutls-serv with the token key: $(cat "$T/serv.log")"
-curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$next" "https://localhost:$port/" 2>/dev/null &&
+curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$next" "https://localhost:$serve_port/" 2>/dev/null &&
         die "curl accepted the next pin before the switch"
-kill "$serv"; wait "$serv" 2>/dev/null || true
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 ok "gnutls-serv with --x509keyfile $TOKEN;object=web serves the leaf; curl --pinnedpubkey accepts the published pin only"
 
 # Rotation: the announced next key becomes the key, inside the token.
@@ -106,10 +87,10 @@ expect 0 C check --json web
 [[ $(objects) == "ca ca web web web.next web.next web.old web.old " ]] || die "check changed the token: $(objects)"
 no_key_files
 ok "renew --force (rotate): a new object in the token, the certificate is for the announced next pin; web.old kept; check --json shows it"
-serve
-curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$next" "https://localhost:$port/" ||
+token_serve web
+curl -fsS -o /dev/null --max-time 5 --cacert "$T/ca/hsm.crt" --pinnedpubkey "sha256//$next" "https://localhost:$serve_port/" ||
         die "curl with the new pin after rotation: $(cat "$T/serv.log")"
-kill "$serv"; wait "$serv" 2>/dev/null || true
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 ok "the same URI (object=web) now names the new key: gnutls-serv serves it, curl accepts the new pin"
 expect 0 C check web
 ok "check web after rotation is ok"

@@ -18,23 +18,11 @@ mkdir -p "$T/state" "$T/pins" "$T/etc/ca" "$T/tls" "$T/metrics" "$T/owned"
 chown "$U:" "$T/state" "$T/pins" "$T/etc/ca" "$T/tls" "$T/metrics" "$T/owned"
 chmod 0700 "$T/state" "$T/etc/ca"
 cat >"$T/certherd.conf" <<CONF
-[agent]
-state-directory = $T/state
-pin-directory = $T/pins
-metrics-file = $T/metrics/certherd.prom
+$(conf_agent "metrics-file = $T/metrics/certherd.prom")
 
-[ca "internal"]
-certificate = $T/etc/ca/internal.crt
-key = $T/etc/ca/internal.key
-validity = 30d
+$(conf_ca internal "$T/etc/ca/internal" "validity = 30d")
 
-[certificate "app"]
-certificate = $T/tls/app.crt
-key = $T/tls/app.key
-names = app.internal
-issuer = ca:internal
-ca = $T/etc/ca/internal.crt
-key-policy = reuse
+$(conf_leaf app internal "$T/etc/ca/internal" "names = app.internal" "key-policy = reuse")
 CONF
 chmod 0644 "$T/certherd.conf"
 C() { "$CERTHERD" -c "$T/certherd.conf" --no-daemon "$@"; }

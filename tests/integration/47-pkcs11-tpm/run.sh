@@ -48,19 +48,9 @@ ok "swtpm on 127.0.0.1:$port, tpm2-abrmd on a private session bus, tpm2-pkcs11 t
 cat >"$T/certherd.conf" <<CONF
 $(conf_agent "pkcs11-module = $module")
 
-[ca "tpm"]
-certificate = $T/ca/tpm.crt
-key = $TOKEN;object=ca
-pkcs11-pin-file = $T/pin
+$(conf_token_ca tpm "$T/ca/tpm")
 
-[certificate "web"]
-certificate = $T/tls/web.crt
-key = $TOKEN;object=web
-pkcs11-pin-file = $T/pin
-ca = $T/ca/tpm.crt
-names = localhost 127.0.0.1
-issuer = ca:tpm
-key-policy = rotate
+$(conf_token_leaf web tpm "$T/ca/tpm" "names = localhost 127.0.0.1" "key-policy = rotate")
 CONF
 C() { "$CERTHERD" -c "$T/certherd.conf" "$@"; }
 json() { pin_field web "$1"; }
@@ -77,15 +67,10 @@ ok "the CA key and the leaf key are in the TPM ($(objects)); the leaf verifies; 
 
 pin=$(json pin_sha256) next=$(json next_pin_sha256)
 [[ $pin == "$(spki_pin "$T/tls/web.crt")" && -n $next && $next != "$pin" ]] || die "pins: $(cat "$T/pins/web.json")"
-sport=$(free_port)
-gnutls-serv --provider "$module" --http -p "$sport" --x509certfile "$T/tls/web.crt" \
-        --x509keyfile "$TOKEN;object=web;type=private?pin-source=$T/pin.raw" >"$T/serv.log" 2>&1 &
-serv=$!
-pids+=("$serv")
-wait_port "$sport"
-curl -fsS -o /dev/null --max-time 10 --cacert "$T/ca/tpm.crt" --pinnedpubkey "sha256//$pin" "https://localhost:$sport/" ||
+token_serve web
+curl -fsS -o /dev/null --max-time 10 --cacert "$T/ca/tpm.crt" --pinnedpubkey "sha256//$pin" "https://localhost:$serve_port/" ||
         die "curl --pinnedpubkey against gnutls-serv with the TPM key: $(cat "$T/serv.log")"
-kill "$serv"; wait "$serv" 2>/dev/null || true
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 ok "gnutls-serv signs with the TPM key; curl --pinnedpubkey with the published pin connects"
 
 expect 0 C renew --force web

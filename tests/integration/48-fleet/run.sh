@@ -69,23 +69,15 @@ mkdir -p "$T/knot" "$T/prom" "$T/am"
         printf '$ORIGIN %s.\n$TTL 1\n@ SOA ns admin 1 60 60 600 1\n@ NS ns\nns A %s.1\nca A %s.1\n' "$ZONE" "$NET" "$NET"
         for i in 1 2 3; do printf 'host%s A %s.1%s\n' "$i" "$NET" "$i"; done
 } >"$T/knot/$ZONE.zone"
-cat >"$T/knot/knot.conf" <<CONF
-server:
-    rundir: "$T/knot"
-    listen: $NET.1@53
-    background-workers: 1
-    udp-workers: 1
-    tcp-workers: 1
-log:
-  - target: "$T/knot/knot.log"
-    any: info
-database:
-    storage: "$T/knot"
+{
+        knot_conf "$T/knot" "$NET.1@53"
+        cat <<CONF
 zone:
   - domain: $ZONE
     file: "$T/knot/$ZONE.zone"
     journal-content: none
 CONF
+} >"$T/knot/knot.conf"
 ip netns exec "$ns_ca" /usr/sbin/knotd -c "$T/knot/knot.conf" >"$T/knot/stderr" 2>&1 &
 pids+=($!)
 for i in $(seq 100); do
@@ -170,16 +162,6 @@ ip netns exec "$(ns host3)" bash -c "while :; do '$CERTHERD' -c '$T/host3/certhe
 pids+=($!)
 
 logs() { tail -n 15 "$T/prom.log" "$T/am.log" "$T/ca/log" "$T"/host*/certherd.log >&2; }
-until_ok() { # SECONDS WHAT CMD…
-        local limit=$1 what=$2 i
-        shift 2
-        for ((i = 0; i < limit * 2; i++)); do
-                "$@" && return 0
-                sleep 0.5
-        done
-        logs
-        die "$what (after ${limit}s)"
-}
 query() {
         in_ns "$ns_ca" curl -sf --get "http://127.0.0.1:9090/api/v1/query" --data-urlencode "query=$1" |
                 python3 -c 'import json,sys; [print(r["metric"].get("instance"), r["value"][1]) for r in sorted(json.load(sys.stdin)["data"]["result"], key=lambda r: r["metric"].get("instance", ""))]'

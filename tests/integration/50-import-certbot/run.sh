@@ -26,15 +26,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 ng_conf() { # cert key
         cat >"$NG/nginx.conf" <<CONF
 user root;
-daemon off;
-worker_processes 1;
-pid $NG/nginx.pid;
-error_log $NG/logs/error.log notice;
-events { worker_connections 64; }
-http {
-    access_log $NG/logs/access.log;
-    client_body_temp_path $NG/temp; proxy_temp_path $NG/temp; fastcgi_temp_path $NG/temp;
-    uwsgi_temp_path $NG/temp; scgi_temp_path $NG/temp;
+$(ng_head "$NG" "$NG/logs/access.log")
     server { listen 127.0.0.1:$HTTP_PORT; root $T/www; }
     server { listen 127.0.0.1:$TLS_SERVE ssl; ssl_certificate $1; ssl_certificate_key $2; return 200 "ok\n"; }
 }

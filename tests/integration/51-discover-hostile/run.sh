@@ -16,6 +16,7 @@
 # as the user (so the link gives "Permission denied" and the path does not appear), and lists the
 # installed nginx's configuration (a TLS site added to /etc/nginx/conf.d for the test) as not running.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib-nginx.sh"
 need ip iproute2; need openssl; need strace; need useradd passwd; need setpriv util-linux
 [[ $EUID == 0 ]] || skip "a throw-away user, network namespaces and root's view of /proc need root"
 [[ -x /usr/sbin/nginx && -f /etc/nginx/nginx.conf && -d /etc/nginx/conf.d ]] ||
@@ -94,15 +95,7 @@ selfsigned evil.test "$T/evil"
 install -o "$uid" -g "$gid" -m 0600 "$T/evil.crt" "$UT/tls/evil.crt"
 install -o "$uid" -g "$gid" -m 0600 "$T/evil.key" "$UT/tls/evil.key"
 cat >"$T/user-nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $UT/ng/nginx.pid;
-error_log $UT/ng/logs/error.log;
-events { worker_connections 16; }
-http {
-    access_log off;
-    client_body_temp_path $UT/ng/temp; proxy_temp_path $UT/ng/temp; fastcgi_temp_path $UT/ng/temp;
-    uwsgi_temp_path $UT/ng/temp; scgi_temp_path $UT/ng/temp;
+$(ng_head "$UT/ng")
     server {
         listen 127.0.0.1:8445 ssl;
         ssl_certificate $UT/tls/evil.crt;

@@ -5,6 +5,7 @@
 # inventory it writes passes `certherd check`, names nginx.service, postgresql.service and haproxy.service
 # with the right verify endpoints, and the plaintext listener is reported.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib-nginx.sh"
 need ip iproute2; need openssl; need python3; need runuser util-linux
 [[ $EUID == 0 ]] || skip "network namespaces and PostgreSQL as the postgres user need root"
 [[ -x /usr/sbin/nginx ]] || skip "nginx is not installed (apt-get install -y nginx-light)"
@@ -47,15 +48,7 @@ mkdir -p "$T/tls" "$T/ng/logs" "$T/ng/temp"
 selfsigned alpha.test "$T/tls/alpha"
 selfsigned beta.test "$T/tls/beta"
 cat >"$T/ng/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/ng/nginx.pid;
-error_log $T/ng/logs/error.log notice;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $T/ng/temp; proxy_temp_path $T/ng/temp; fastcgi_temp_path $T/ng/temp;
-    uwsgi_temp_path $T/ng/temp; scgi_temp_path $T/ng/temp;
+$(ng_head "$T/ng")
     server {
         listen 127.0.0.1:8443 ssl;
         server_name alpha.test;
