@@ -310,10 +310,6 @@ static int borrow_privkey(gnutls_x509_privkey_t x, gnutls_privkey_t *ret) {
         return 0;
 }
 
-static CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now) {
-        return (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
-                            .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
-}
 
 int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_t now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
@@ -448,9 +444,9 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
 }
 
 int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL, key = NULL;
-        _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
-        _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, crt = NULL, parent_crt = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t parent_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, parent_crt = NULL;
         _cleanup_datum_ gnutls_datum_t old_pem = {}, parent_pem = {}, key_pem = {}, crt_pem = {};
         _cleanup_free_ uint8_t *old_key_data = NULL;
         _cleanup_free_ char *cn = NULL, *prev_crt = previous_path(ca->certificate), *prev_key = previous_path(ca->key);
@@ -487,22 +483,13 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read %s: %m", ca->name, ca->key);
 
-        r = keygen_generate(ca->key_type, &key);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
         r = ca_common_name(ca, &cn);
         if (r < 0)
                 return r;
         params = ca_params(inv, ca, cn, now);
-        r = borrow_privkey(key, &priv);
-        if (r >= 0)
-                r = ca_make_ca(priv, &params, parent_crt, parent_key, &crt);
-        if (r >= 0)
-                r = keygen_export_pem(key, &key_pem);
-        if (r >= 0)
-                r = ca_export_pem(crt, &crt_pem);
+        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the new CA certificate", &key_pem, &crt_pem);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make the new CA certificate: %m", ca->name);
+                return r;
 
         /* The old generation first: a crash after this leaves the CA as it was, plus its copy. */
         r = install_file(&(InstallFile) { .path = prev_key, .data = old_key_data, .size = old_key_size, .mode = 0600,
@@ -516,11 +503,7 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         if (r < 0)
                 return r;
         ca_rotation_record(inv, ca, now, reissue_now); /* first: a daemon seeing the new certificate reads it */
-        r = install_pair(inv->agent.state_directory, ca->name,
-                         &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 },
-                         &(InstallFile) { .path = ca->certificate, .data = crt_pem.data, .size = crt_pem.size,
-                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = ca_install_generation(inv, ca, &key_pem, &crt_pem);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install the new %s and %s: %m", ca->name, ca->key,
                                        ca->certificate);

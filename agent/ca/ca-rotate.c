@@ -15,7 +15,7 @@
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
-#include "install.h"
+#include "json-util.h"
 #include "log.h"
 #include "x509.h"
 
@@ -35,30 +35,19 @@ static char *with_suffix(const char *path, const char *suffix) {
 }
 
 void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL;
         char when[32];
-        json_t *o;
         int r;
 
         r = record_path(inv, ca, &path);
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
-        o = r >= 0 ? json_pack(
-                         "{s:I, s:s}", "rotated_usec", (json_int_t)now, "reissue",
-                         reissue_now ? "now" : "overlap")
-                   : NULL;
-        text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(o);
-        if (r >= 0 && !text)
-                r = -ENOMEM;
         if (r >= 0)
-                r = install_file(&(InstallFile){
-                    .path = path,
-                    .data = text,
-                    .size = strlen(text),
-                    .mode = 0600,
-                    .uid = (uid_t)-1,
-                    .gid = (gid_t)-1});
+                r = json_save_state_file(
+                    path,
+                    json_pack(
+                        "{s:I, s:s}", "rotated_usec", (json_int_t)now, "reissue", reissue_now ? "now" : "overlap"),
+                    JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (!reissue_now)
                 log_notice(
                     "[ca \"%s\"]: its leaves move to the new generation at %s (rotate-overlap); clients "
@@ -74,29 +63,26 @@ void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bo
 
 /* 0 and the record's facts, -ENOENT without one, -EBADMSG for a record we did not write. */
 static int record_load(const Inventory *inv, const CaConfig *ca, usec_t *ret_rotated, bool *ret_now) {
-        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_(json_decrefp) json_t *o = NULL;
         _cleanup_free_ char *path = NULL;
-        json_t *o, *t, *how;
-        size_t size;
+        json_t *t, *how;
         int r;
 
         r = record_path(inv, ca, &path);
         if (r < 0)
                 return r;
-        r = read_full_file(path, ROTATION_FILE_MAX, &data, &size);
+        r = json_load_state_file(path, ROTATION_FILE_MAX, &o);
         if (r < 0)
                 return r;
-        o = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+        if (!o)
+                return -ENOENT;
         t = json_object_get(o, "rotated_usec");
         how = json_object_get(o, "reissue");
         if (!json_is_integer(t) || json_integer_value(t) <= 0 || !json_is_string(how) ||
-            (strcmp(json_string_value(how), "now") != 0 && strcmp(json_string_value(how), "overlap") != 0)) {
-                json_decref(o);
+            (strcmp(json_string_value(how), "now") != 0 && strcmp(json_string_value(how), "overlap") != 0))
                 return -EBADMSG;
-        }
         *ret_rotated = (usec_t)json_integer_value(t);
         *ret_now = strcmp(json_string_value(how), "now") == 0;
-        json_decref(o);
         return 0;
 }
 

@@ -36,7 +36,7 @@ int cli_load_inventory(const CliOptions *o, Inventory **ret) {
         return 0;
 }
 
-int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
+static int select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         _cleanup_free_ CertConfig **l = NULL;
         size_t n = strv_length(names);
 
@@ -55,6 +55,20 @@ int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
                 }
         }
         *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv, CertConfig ***ret_certs) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        int r;
+
+        r = cli_load_inventory(o, &inv);
+        if (r < 0)
+                return -r;
+        r = select_certs(inv, names, ret_certs);
+        if (r < 0)
+                return r == -EXIT_USAGE ? EXIT_USAGE : failure;
+        *ret_inv = TAKE_PTR(inv);
         return 0;
 }
 
