@@ -22,6 +22,7 @@
 #include "log.h"
 #include "state.h"
 #include "token.h"
+#include "x509-file.h"
 #include "x509.h"
 
 #define CA_FILE_MAX (1024U * 1024U)
@@ -60,14 +61,7 @@ static void crts_done(Crts *c) {
 }
 
 static int read_crts(const char *path, Crts *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CA_FILE_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        return x509_load_crts(data, size, &ret->crts, &ret->n);
+        return x509_read_crts(path, CA_FILE_MAX, &ret->crts, &ret->n);
 }
 
 static bool self_signed(gnutls_x509_crt_t crt) {
@@ -220,9 +214,7 @@ int ca_previous_until(const CaConfig *ca, usec_t *ret_until) {
 
 int ca_load_previous(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key) {
         _cleanup_free_ char *cp = previous_path(ca->certificate), *kp = previous_path(ca->key);
-        _cleanup_free_ uint8_t *kdata = NULL;
         _cleanup_(crts_done) Crts l = {};
-        size_t ksize;
         int r;
 
         if (!cp || !kp)
@@ -230,10 +222,7 @@ int ca_load_previous(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509
         r = read_crts(cp, &l);
         if (r < 0)
                 return r;
-        r = read_full_file(kp, CA_FILE_MAX, &kdata, &ksize);
-        if (r < 0)
-                return r;
-        r = x509_load_privkey(kdata, ksize, NULL, ret_key);
+        r = x509_read_privkey(kp, CA_FILE_MAX, NULL, ret_key);
         if (r < 0)
                 return r;
         *ret_crt = l.crts[0];

@@ -17,6 +17,7 @@
 #include "gnutls-util.h"
 #include "json-util.h"
 #include "log.h"
+#include "x509-file.h"
 #include "x509.h"
 
 #define ROTATION_FILE_MAX (64U * 1024U)
@@ -86,26 +87,6 @@ static int record_load(const Inventory *inv, const CaConfig *ca, usec_t *ret_rot
         return 0;
 }
 
-/* The first certificate of a file. */
-static int load_first(const char *path, gnutls_x509_crt_t *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CRT_FILE_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        r = x509_load_crts(data, size, &crts, &n);
-        if (r < 0)
-                return r;
-        *ret = crts[0];
-        crts[0] = NULL;
-        x509_crts_free(crts, n);
-        return 0;
-}
-
 int ca_reissue_time(const Inventory *inv, const CaConfig *ca, usec_t *ret) {
         _cleanup_free_ char *prev = with_suffix(ca->certificate, CA_PREVIOUS_SUFFIX);
         _cleanup_x509_crt_ gnutls_x509_crt_t cur = NULL;
@@ -124,7 +105,7 @@ int ca_reissue_time(const Inventory *inv, const CaConfig *ca, usec_t *ret) {
         if (r < 0) {
                 /* Rotated without a record (by an older certherd, or the state was lost): ca_make_ca()
                  * backdates not_before by an hour. */
-                r = load_first(ca->certificate, &cur);
+                r = x509_read_first_crt(ca->certificate, CRT_FILE_MAX, &cur);
                 if (r < 0)
                         return r;
                 nb = gnutls_x509_crt_get_activation_time(cur);
@@ -163,7 +144,7 @@ still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, siz
                 _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (c->issuer != ISSUER_CA || strcmp(c->issuer_name, ca->name) != 0 ||
-                    load_first(c->certificate, &crt) < 0 || !issued_by(crt, id, id_size, now))
+                    x509_read_first_crt(c->certificate, CRT_FILE_MAX, &crt) < 0 || !issued_by(crt, id, id_size, now))
                         continue;
                 log_error(
                     "%s: the installed %s is a leaf of the previous generation, valid until %s: re-issue it "
@@ -179,7 +160,7 @@ still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, siz
                 _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (!child->parent || strcmp(child->parent, ca->name) != 0 ||
-                    load_first(child->certificate, &crt) < 0 || !issued_by(crt, id, id_size, now))
+                    x509_read_first_crt(child->certificate, CRT_FILE_MAX, &crt) < 0 || !issued_by(crt, id, id_size, now))
                         continue;
                 log_error(
                     "[ca \"%s\"]: %s is signed by the previous generation of [ca \"%s\"]: rotate it first "
@@ -207,7 +188,7 @@ int ca_rotate_finish(const Inventory *inv, const CaConfig *ca, usec_t now) {
 
         if (!prev_crt || !prev_key || record_path(inv, ca, &record) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r = load_first(prev_crt, &old);
+        r = x509_read_first_crt(prev_crt, CRT_FILE_MAX, &old);
         if (r == -ENOENT)
                 return log_error_errno(
                     r, "[ca \"%s\"]: no rotation to finish: there is no previous generation %s", ca->name,

@@ -681,8 +681,6 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret) {
 /* The CA certificate (first in its file) and the file's PEM. */
 static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_datum_t *ret_pem) {
         _cleanup_free_ uint8_t *cdata = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
         size_t csize;
         int r;
 
@@ -690,7 +688,7 @@ static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_da
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
                                        r == -ENOENT ? " (run: certherd ca init NAME)" : "");
-        r = x509_load_crts(cdata, csize, &crts, &n);
+        r = x509_load_leaf(cdata, csize, ret_crt);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
         ret_pem->data = gnutls_malloc(csize + 1);
@@ -698,10 +696,6 @@ static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_da
                 memcpy(ret_pem->data, cdata, csize + 1);
                 ret_pem->size = (unsigned) csize;
         }
-        *ret_crt = crts[0];
-        for (unsigned i = 1; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
         return ret_pem->data ? 0 : -ENOMEM;
 }
 
