@@ -850,6 +850,13 @@ int acme_session_write_state(AcmeSession *s, const char *rel, const char *text) 
         return write_private(path, text, strlen(text), 0600);
 }
 
+int acme_session_write_json(AcmeSession *s, const char *rel, json_t *j) {
+        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+        json_decref(j);
+        return text ? acme_session_write_state(s, rel, text) : -ENOMEM;
+}
+
 int acme_session_read_state(AcmeSession *s, const char *rel, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *path = NULL;
         uint8_t *data = NULL;
