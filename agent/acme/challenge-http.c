@@ -54,14 +54,10 @@ static void webroot_remove(Challenger *c, const ChallengeItem *it) {
                 log_warning_errno(r, "[acme \"%s\"] cannot remove %s: %m, ignoring", c->cfg->name, path);
 }
 
-static void webroot_stop(Challenger *c) {
-}
-
 const ChallengeOps challenge_http_webroot_ops = {
         .start = webroot_start,
         .add = webroot_add,
         .remove = webroot_remove,
-        .stop = webroot_stop,
 };
 
 /* ---- built-in responder ---- */
