@@ -12,6 +12,7 @@
 
 #include "acme-budget.h"
 #include "fd-util.h"
+#include "json-util.h"
 #include "log.h"
 
 static const char *const acme_limit_table[_ACME_LIMIT_MAX] = {
@@ -129,29 +130,35 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
         return 0;
 }
 
-int acme_budget_parse(const char *text, size_t size, AcmeBudget **ret) {
+/* NULL j: no file yet, an empty budget. */
+static int budget_from_json(json_t *j, AcmeBudget **ret) {
         _cleanup_(acme_budget_freep) AcmeBudget *b = NULL;
         size_t budget = ACME_BUDGET_ENTRIES_MAX;
-        json_t *j;
-        int r;
+        int r = 0;
 
-        j = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(j) || json_object_size(j) != 3) {
-                json_decref(j);
+        if (j && json_object_size(j) != 3)
                 return -EBADMSG;
-        }
         b = calloc(1, sizeof(AcmeBudget));
-        r = !b ? -ENOMEM : times_parse(json_object_get(j, "orders"), &b->orders, &budget);
-        if (r >= 0)
+        if (!b)
+                return -ENOMEM;
+        if (j)
+                r = times_parse(json_object_get(j, "orders"), &b->orders, &budget);
+        if (j && r >= 0)
                 r = keyed_parse(json_object_get(j, "certificates"), true, &b->sets, &b->n_sets, &budget);
-        if (r >= 0)
+        if (j && r >= 0)
                 r = keyed_parse(
                     json_object_get(j, "failed_validations"), false, &b->failed, &b->n_failed, &budget);
-        json_decref(j);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(b);
         return 0;
+}
+
+int acme_budget_parse(const char *text, size_t size, AcmeBudget **ret) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        int r = json_parse_object(text, size, &j);
+
+        return r < 0 ? r : budget_from_json(j, ret);
 }
 
 static json_t *times_json(const AcmeBudgetTimes *t, usec_t oldest) {
@@ -223,24 +230,24 @@ static int budget_path(const Inventory *inv, const AcmeConfig *a, char **ret) {
 }
 
 int acme_budget_load(const Inventory *inv, const AcmeConfig *a, AcmeBudget **ret) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
         _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
         int r;
 
         r = budget_path(inv, a, &path);
         if (r < 0)
                 return r;
-        r = read_full_file(path, 16 << 20, &data, &size);
+        r = json_load_state_file(path, 16 << 20, &j);
         if (r >= 0) {
-                r = acme_budget_parse((const char *)data, size, ret);
+                r = budget_from_json(j, ret);
                 if (r != -EBADMSG)
                         return r;
+        }
+        if (r == -EBADMSG)
                 log_warning("%s: not a budget file certherd wrote, starting from an empty budget", path);
-        } else if (r != -ENOENT)
+        else
                 log_warning_errno(r, "cannot read %s: %m, starting from an empty budget", path);
-        *ret = calloc(1, sizeof(AcmeBudget));
-        return *ret ? 0 : -ENOMEM;
+        return budget_from_json(NULL, ret);
 }
 
 /* ---- decisions ---- */

@@ -99,10 +99,7 @@ int acme_http_wait(AcmeHttp *h, usec_t usec) {
 }
 
 void acme_response_done(AcmeResponse *r) {
-        free(r->body);
-        free(r->location);
-        free(r->nonce);
-        free(r->content_type);
+        free_many(r->body, r->location, r->nonce, r->content_type);
         strv_free(r->links);
         json_decref(r->json);
         acme_problem_done(&r->problem);

@@ -86,7 +86,7 @@ typedef struct ChallengeOps {
         int (*start)(Challenger *c);
         int (*add)(Challenger *c, const ChallengeItem *it);
         void (*remove)(Challenger *c, const ChallengeItem *it);
-        /* Undo start(). */
+        /* Undo start(); NULL when start() leaves nothing to undo. */
         void (*stop)(Challenger *c);
 } ChallengeOps;
 

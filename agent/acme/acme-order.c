@@ -628,8 +628,8 @@ static int order_state_load(AcmeSession *s, const char *cert, char **ret_url, ch
 }
 
 static int order_state_save(AcmeSession *s, const char *cert, const char *url, char *const *names) {
-        _cleanup_free_ char *rel = NULL, *text = NULL, *kid = NULL;
-        json_t *j, *a;
+        _cleanup_free_ char *rel = NULL, *kid = NULL;
+        json_t *a;
         int r;
 
         if ((r = order_rel(cert, &rel)) < 0)
@@ -638,12 +638,10 @@ static int order_state_save(AcmeSession *s, const char *cert, const char *url, c
         a = json_array();
         for (size_t i = 0; a && names && names[i]; i++)
                 json_array_append_new(a, json_string(names[i]));
-        j = a ? json_pack("{s:s, s:s, s:o}", "order", url, "account", kid ?: "", "names", a) : NULL;
-        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        if (!text)
-                return -ENOMEM;
-        r = acme_session_write_state(s, rel, text);
+        r = acme_session_write_json(
+            s, rel, a ? json_pack("{s:s, s:s, s:o}", "order", url, "account", kid ?: "", "names", a) : NULL);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 log_warning_errno(r, "[acme \"%s\"] cannot persist the order of %s in %s (a restart starts over): %m",
                                   acme_session_config(s)->name, cert, rel);

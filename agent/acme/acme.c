@@ -24,6 +24,7 @@
 #include "log.h"
 #include "state.h"
 #include "token.h"
+#include "x509-file.h"
 #include "x509.h"
 
 #define KEY_FILE_MAX (64U * 1024U)
@@ -96,17 +97,6 @@ static int write_private(const char *path, const void *data, size_t size, mode_t
                 return r;
         return install_file(&(InstallFile) { .path = path, .data = data, .size = size, .mode = mode, .uid = (uid_t) -1,
                                              .gid = (gid_t) -1 });
-}
-
-static int load_key_file(const char *path, gnutls_x509_privkey_t *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, KEY_FILE_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        return x509_load_privkey(data, size, NULL, ret);
 }
 
 static int new_key_file(const AcmeSession *s, const char *path, gnutls_x509_privkey_t *ret) {
@@ -516,7 +506,7 @@ static int account_open(AcmeSession *s) {
                 return account_open_token(s);
         if ((r = path_in(s, "account.key", &path)) < 0 || (r = path_in(s, "account.key.next", &next)) < 0)
                 return r;
-        r = load_key_file(path, &key);
+        r = x509_read_privkey(path, KEY_FILE_MAX, NULL, &key);
         if (r == -ENOENT) {
                 r = new_key_file(s, path, &key);
                 fresh = true;
@@ -525,7 +515,7 @@ static int account_open(AcmeSession *s) {
         if (r < 0)
                 return r;
 
-        if (!fresh && load_key_file(next, &key_next) >= 0) {
+        if (!fresh && x509_read_privkey(next, KEY_FILE_MAX, NULL, &key_next) >= 0) {
                 r = set_key(s, key_next);
                 if (r >= 0 && (r = account_lookup(s)) >= 0) {
                         _cleanup_datum_ gnutls_datum_t pem = {};
@@ -858,6 +848,13 @@ int acme_session_write_state(AcmeSession *s, const char *rel, const char *text) 
         if (r < 0)
                 return r;
         return write_private(path, text, strlen(text), 0600);
+}
+
+int acme_session_write_json(AcmeSession *s, const char *rel, json_t *j) {
+        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+        json_decref(j);
+        return text ? acme_session_write_state(s, rel, text) : -ENOMEM;
 }
 
 int acme_session_read_state(AcmeSession *s, const char *rel, size_t max, char **ret, size_t *ret_size) {

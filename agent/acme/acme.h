@@ -96,6 +96,8 @@ int acme_session_key_authorization(AcmeSession *s, const char *token, char **ret
 /* Files of the session under STATE/acme/NAME/: `rel` such as "orders/www.json". Write: atomically,
  * 0600, parents made. Returns 0 or -errno (not logged). */
 int acme_session_write_state(AcmeSession *s, const char *rel, const char *text);
+/* acme_session_write_state() of `j` as compact JSON; `j` is taken (NULL: -ENOMEM, from a failed pack). */
+int acme_session_write_json(AcmeSession *s, const char *rel, json_t *j);
 int acme_session_read_state(AcmeSession *s, const char *rel, size_t max, char **ret, size_t *ret_size);
 int acme_session_state_path(const AcmeSession *s, const char *rel, char **ret);
 

@@ -43,14 +43,10 @@ static void dns_remove(Challenger *c, const ChallengeItem *it) {
                 (void) run_hook(c, "remove", it->identifier, value);
 }
 
-static void dns_stop(Challenger *c) {
-}
-
 const ChallengeOps challenge_dns_hook_ops = {
         .start = dns_start,
         .add = dns_add,
         .remove = dns_remove,
-        .stop = dns_stop,
 };
 
 int challenge_dns_value(const char *key_authorization, char **ret) {

@@ -54,14 +54,10 @@ static void webroot_remove(Challenger *c, const ChallengeItem *it) {
                 log_warning_errno(r, "[acme \"%s\"] cannot remove %s: %m, ignoring", c->cfg->name, path);
 }
 
-static void webroot_stop(Challenger *c) {
-}
-
 const ChallengeOps challenge_http_webroot_ops = {
         .start = webroot_start,
         .add = webroot_add,
         .remove = webroot_remove,
-        .stop = webroot_stop,
 };
 
 /* ---- built-in responder ---- */
@@ -166,10 +162,23 @@ static int http_answer(Challenger *c, HttpConn *h) {
         return 0;
 }
 
+/* After a recv() or send() that returned k: true to go on (k bytes added to *done, or interrupted), false
+ * with *ret_step the step to return (`blocked` when the socket would block, else done with it). */
+static bool io_goes_on(ssize_t k, size_t *done, int blocked, int *ret_step) {
+        if (k > 0)
+                *done += (size_t) k;
+        else if (k == 0 || errno != EINTR) {
+                *ret_step = k < 0 && errno == EAGAIN ? blocked : RESPONDER_DONE;
+                return false;
+        }
+        return true;
+}
+
 /* Read until the head is complete (bytes may arrive in any pieces, within the connection's deadline;
  * more than CHALLENGE_HTTP_REQUEST_MAX without its end closes it), then send the answer. */
 static int http_step(void *userdata, void *conn, int fd) {
         HttpConn *h = conn;
+        int step;
 
         while (!h->resp) {
                 ssize_t k;
@@ -183,24 +192,14 @@ static int http_step(void *userdata, void *conn, int fd) {
                 if (h->n == CHALLENGE_HTTP_REQUEST_MAX)
                         return RESPONDER_DONE;
                 k = recv(fd, h->buf + h->n, CHALLENGE_HTTP_REQUEST_MAX - h->n, 0);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 && errno == EAGAIN)
-                        return RESPONDER_WANT_READ;
-                if (k <= 0)
-                        return RESPONDER_DONE;
-                h->n += (size_t) k;
+                if (!io_goes_on(k, &h->n, RESPONDER_WANT_READ, &step))
+                        return step;
         }
         while (h->sent < h->resp_size) {
                 ssize_t k = send(fd, h->resp + h->sent, h->resp_size - h->sent, MSG_NOSIGNAL);
 
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 && errno == EAGAIN)
-                        return RESPONDER_WANT_WRITE;
-                if (k <= 0)
-                        return RESPONDER_DONE;
-                h->sent += (size_t) k;
+                if (!io_goes_on(k, &h->sent, RESPONDER_WANT_WRITE, &step))
+                        return step;
         }
         return RESPONDER_DONE;
 }

@@ -46,7 +46,7 @@ int challenge_new(const AcmeConfig *a, Challenger **ret) {
 Challenger *challenge_free(Challenger *c) {
         if (!c)
                 return NULL;
-        if (c->started)
+        if (c->started && c->ops->stop)
                 c->ops->stop(c);
         pthread_mutex_destroy(&c->lock);
         free(c);

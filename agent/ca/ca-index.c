@@ -13,7 +13,6 @@
 #include "ca-index.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
-#include "install.h"
 #include "json-util.h"
 #include "log.h"
 #include "x509.h"
@@ -56,16 +55,11 @@ CrlReason crl_reason_from_string(const char *s) {
         return (CrlReason) v;
 }
 
-static void entry_done(CaIndexEntry *e) {
+static void entry_done(void *entry) {
+        CaIndexEntry *e = entry;
+
         free_many(e->serial, e->name, e->subject, e->pin);
         strv_free(e->names);
-}
-
-void ca_index_done(CaIndex *idx) {
-        for (size_t i = 0; i < idx->n; i++)
-                entry_done(&idx->entries[i]);
-        free(idx->entries);
-        *idx = (CaIndex) {};
 }
 
 static bool is_hex_serial(const char *s) {
@@ -79,7 +73,8 @@ static bool is_hex_serial(const char *s) {
         return true;
 }
 
-static int parse_entry(json_t *o, CaIndexEntry *e) {
+static int parse_entry(json_t *o, void *entry) {
+        CaIndexEntry *e = entry;
         json_t *names, *v;
         const char *status;
         uint8_t pin[PIN_SIZE];
@@ -120,42 +115,38 @@ static int parse_entry(json_t *o, CaIndexEntry *e) {
         return 0;
 }
 
-int ca_index_parse(const char *text, size_t size, CaIndex *ret) {
-        _cleanup_(ca_index_done) CaIndex idx = {};
-        json_t *root, *list, *v;
-        size_t i;
-        int r = 0;
+static const JsonList entry_list = JSON_LIST("certificates", CaIndexEntry, parse_entry, entry_done);
 
-        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(root)) {
-                json_decref(root);
+void ca_index_done(CaIndex *idx) {
+        json_list_free(&entry_list, idx->entries, idx->n);
+        *idx = (CaIndex) {};
+}
+
+/* NULL root: no index yet, an empty one. */
+static int parse_root(json_t *root, CaIndex *ret) {
+        json_t *version = json_object_get(root, "version"), *crl_number = json_object_get(root, "crl_number");
+        CaIndex idx = {};
+        int r;
+
+        if (root && (!json_is_integer(version) || json_integer_value(version) != INDEX_VERSION ||
+                     !json_is_integer(crl_number) || json_integer_value(crl_number) < 0))
                 return -EBADMSG;
-        }
-        v = json_object_get(root, "version");
-        list = json_object_get(root, "certificates");
-        if (!json_is_integer(v) || json_integer_value(v) != INDEX_VERSION || !json_is_array(list))
-                r = -EBADMSG;
-        v = json_object_get(root, "crl_number");
-        if (r >= 0 && (!json_is_integer(v) || json_integer_value(v) < 0))
-                r = -EBADMSG;
-        if (r >= 0) {
-                idx.crl_number = (uint64_t) json_integer_value(v);
-                idx.entries = calloc(json_array_size(list) + 1, sizeof(CaIndexEntry));
-                if (!idx.entries)
-                        r = -ENOMEM;
-        }
-        if (r >= 0)
-                json_array_foreach(list, i, v) {
-                        r = parse_entry(v, &idx.entries[idx.n++]);
-                        if (r < 0)
-                                break;
-                }
-        json_decref(root);
+        r = json_list_parse(root, &entry_list, (void **) &idx.entries, &idx.n);
         if (r < 0)
                 return r;
+        idx.crl_number = root ? (uint64_t) json_integer_value(crl_number) : 0;
         *ret = idx;
-        idx = (CaIndex) {};
         return 0;
+}
+
+int ca_index_parse(const char *text, size_t size, CaIndex *ret) {
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        int r;
+
+        r = json_parse_object(text, size, &root);
+        if (r < 0)
+                return r;
+        return parse_root(root, ret);
 }
 
 static int index_path(const char *state_dir, const char *ca_name, const char *file, char **ret) {
@@ -163,24 +154,20 @@ static int index_path(const char *state_dir, const char *ca_name, const char *fi
 }
 
 int ca_index_load(const char *state_dir, const char *ca_name, CaIndex *ret) {
+        _cleanup_(json_decrefp) json_t *root = NULL;
         _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
         int r;
 
         if (index_path(state_dir, ca_name, "index.json", &path) < 0)
                 return -ENOMEM;
-        r = read_full_file(path, INDEX_MAX, &data, &size);
-        if (r == -ENOENT) {
-                *ret = (CaIndex) {};
-                return 0;
-        }
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read its index %s: %m", ca_name, path);
-        r = ca_index_parse((const char *) data, size, ret);
+        r = json_load_state_file(path, INDEX_MAX, &root);
+        if (r >= 0)
+                r = parse_root(root, ret);
         if (r == -EBADMSG)
                 return log_error_errno(r, "[ca \"%s\"]: %s is damaged; fix or move it aside (nothing was changed)",
                                        ca_name, path);
+        if (r < 0 && r != -ENOMEM)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read its index %s: %m", ca_name, path);
         return r;
 }
 
@@ -200,26 +187,22 @@ static json_t *entry_json(const CaIndexEntry *e) {
 }
 
 int ca_index_save(const char *state_dir, const char *ca_name, const CaIndex *idx) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        json_t *root, *list = json_array();
+        _cleanup_(json_decrefp) json_t *list = json_array();
+        _cleanup_free_ char *path = NULL;
         int r;
 
         for (size_t i = 0; list && i < idx->n; i++)
-                if (json_array_append_new(list, entry_json(&idx->entries[i])) < 0) {
-                        json_decref(list);
+                if (json_array_append_new(list, entry_json(&idx->entries[i])) < 0)
                         return -ENOMEM;
-                }
-        root = json_pack("{s:i, s:I, s:o*}", "version", INDEX_VERSION, "crl_number", (json_int_t) idx->crl_number,
-                         "certificates", list);
-        text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(root);
-        if (!text || index_path(state_dir, ca_name, "index.json", &path) < 0)
+        if (index_path(state_dir, ca_name, "index.json", &path) < 0)
                 return -ENOMEM;
         r = mkdir_parents(path, 0700);
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
-                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        return json_save_state_file(path,
+                                    json_pack("{s:i, s:I, s:O*}", "version", INDEX_VERSION, "crl_number",
+                                              (json_int_t) idx->crl_number, "certificates", list),
+                                    JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 }
 
 CaIndexEntry *ca_index_find(const CaIndex *idx, const char *serial) {

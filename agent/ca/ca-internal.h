@@ -8,8 +8,23 @@
 
 #include <gnutls/gnutls.h>
 
+#include "ca.h"
+
 /* Append to a PEM text that is gnutls-allocated (it hands over as a gnutls_datum_t). 0 or -ENOMEM. */
 int ca_datum_append(gnutls_datum_t *d, const void *data, size_t size);
 
 /* Write `d` to `out` atomically with `mode` (NULL or "-": standard output). 0 or -errno. */
 int ca_write_out(const char *out, const gnutls_datum_t *d, mode_t mode);
+
+/* The parameters of `ca`'s own certificate at `now`; they point at `cn` (ca_common_name()). */
+CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now);
+
+/* A new key of ca->key_type and `ca`'s certificate for it per `p` (signed by parent_key, self-signed
+ * without a parent), both as PEM. Failures are logged as failing to make `what`. 0 or -errno. */
+int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t parent_crt,
+                       gnutls_privkey_t parent_key, const char *what, gnutls_datum_t *ret_key_pem,
+                       gnutls_datum_t *ret_crt_pem);
+
+/* Installs `ca`'s key (0600) and certificate (0644) as one pair (install_pair()). 0 or -errno. */
+int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls_datum_t *key_pem,
+                          const gnutls_datum_t *crt_pem);

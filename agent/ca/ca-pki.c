@@ -22,6 +22,7 @@
 #include "log.h"
 #include "state.h"
 #include "token.h"
+#include "x509-file.h"
 #include "x509.h"
 
 #define CA_FILE_MAX (1024U * 1024U)
@@ -49,25 +50,8 @@ static int datum_append_crt(gnutls_datum_t *d, gnutls_x509_crt_t crt) {
         return ca_datum_append(d, pem.data, pem.size);
 }
 
-typedef struct Crts {
-        gnutls_x509_crt_t *crts;
-        unsigned n;
-} Crts;
-
-static void crts_done(Crts *c) {
-        x509_crts_free(c->crts, c->n);
-        *c = (Crts) {};
-}
-
-static int read_crts(const char *path, Crts *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CA_FILE_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        return x509_load_crts(data, size, &ret->crts, &ret->n);
+static int read_crts(const char *path, X509Crts *ret) {
+        return x509_read_crts(path, CA_FILE_MAX, &ret->v, &ret->n);
 }
 
 static bool self_signed(gnutls_x509_crt_t crt) {
@@ -75,9 +59,9 @@ static bool self_signed(gnutls_x509_crt_t crt) {
 }
 
 static bool self_signed_file(const char *path) {
-        _cleanup_(crts_done) Crts l = {};
+        _cleanup_(x509_crts_done) X509Crts l = {};
 
-        return read_crts(path, &l) >= 0 && self_signed(l.crts[0]);
+        return read_crts(path, &l) >= 0 && self_signed(l.v[0]);
 }
 
 static char *previous_path(const char *path) {
@@ -97,7 +81,7 @@ static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, 
 
         for (const CaConfig *c = ca; c && !rooted && r >= 0;
              c = c->parent ? inventory_find_ca(inv, c->parent) : NULL) {
-                _cleanup_(crts_done) Crts l = {};
+                _cleanup_(x509_crts_done) X509Crts l = {};
 
                 r = read_crts(c->certificate, &l);
                 if (r < 0 && quiet)
@@ -106,19 +90,19 @@ static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, 
                         return log_error_errno(r, "[ca \"%s\"]: cannot read the certificate %s: %m", c->name,
                                                c->certificate);
                 for (unsigned i = 0; i < l.n && r >= 0; i++) {
-                        if (self_signed(l.crts[i])) {
+                        if (self_signed(l.v[i])) {
                                 _cleanup_free_ char *prev = previous_path(c->certificate);
-                                _cleanup_(crts_done) Crts old = {};
+                                _cleanup_(x509_crts_done) X509Crts old = {};
 
-                                r = datum_append_crt(&anchor, l.crts[i]);
+                                r = datum_append_crt(&anchor, l.v[i]);
                                 /* A rotated root's previous generation still anchors the intermediates
                                  * it signed until they are rotated too. */
-                                if (r >= 0 && i == 0 && prev && read_crts(prev, &old) >= 0 && self_signed(old.crts[0]))
-                                        r = datum_append_crt(&anchor, old.crts[0]);
+                                if (r >= 0 && i == 0 && prev && read_crts(prev, &old) >= 0 && self_signed(old.v[0]))
+                                        r = datum_append_crt(&anchor, old.v[0]);
                                 rooted = true;
                                 break;
                         }
-                        r = datum_append_crt(&chain, l.crts[i]);
+                        r = datum_append_crt(&chain, l.v[i]);
                         /* The highest CA at hand, the anchor when no root is. */
                         if (top)
                                 gnutls_x509_crt_deinit(top);
@@ -126,7 +110,7 @@ static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, 
                         if (r >= 0 && gnutls_x509_crt_init(&top) >= 0) {
                                 _cleanup_datum_ gnutls_datum_t der = {};
 
-                                if (gnutls_x509_crt_export2(l.crts[i], GNUTLS_X509_FMT_DER, &der) < 0 ||
+                                if (gnutls_x509_crt_export2(l.v[i], GNUTLS_X509_FMT_DER, &der) < 0 ||
                                     gnutls_x509_crt_import(top, &der, GNUTLS_X509_FMT_DER) < 0) {
                                         gnutls_x509_crt_deinit(top);
                                         top = NULL;
@@ -159,7 +143,7 @@ int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain
 int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret) {
         _cleanup_datum_ gnutls_datum_t chain = {}, anchor = {};
         _cleanup_free_ char *prev = previous_path(ca->certificate);
-        _cleanup_(crts_done) Crts old = {};
+        _cleanup_(x509_crts_done) X509Crts old = {};
         int r;
 
         if (!prev)
@@ -169,7 +153,7 @@ int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *re
                 return r;
         /* An intermediate's previous generation, while its leaves are still in use (a root's is in the
          * anchor already). */
-        if (!self_signed_file(prev) && read_crts(prev, &old) >= 0 && (r = datum_append_crt(&anchor, old.crts[0])) < 0)
+        if (!self_signed_file(prev) && read_crts(prev, &old) >= 0 && (r = datum_append_crt(&anchor, old.v[0])) < 0)
                 return r;
         *ret = anchor;
         anchor = (gnutls_datum_t) {};
@@ -189,7 +173,7 @@ int ca_names_check(const Inventory *inv, const CaConfig *ca, char *const *names,
 
 int ca_previous_until(const CaConfig *ca, usec_t *ret_until) {
         _cleanup_free_ char *prev = previous_path(ca->certificate);
-        _cleanup_(crts_done) Crts old = {}, cur = {};
+        _cleanup_(x509_crts_done) X509Crts old = {}, cur = {};
         time_t old_end, cur_start;
         usec_t until;
         int r;
@@ -201,12 +185,12 @@ int ca_previous_until(const CaConfig *ca, usec_t *ret_until) {
                 return 0;
         if (r < 0)
                 return r;
-        old_end = gnutls_x509_crt_get_expiration_time(old.crts[0]);
+        old_end = gnutls_x509_crt_get_expiration_time(old.v[0]);
         until = old_end < 0 ? 0 : (usec_t) old_end * USEC_PER_SEC;
         /* Leaves of the old generation were issued before the new one's not_before (an hour backdated)
          * plus that hour, and live at most `validity`. */
         if (read_crts(ca->certificate, &cur) >= 0) {
-                cur_start = gnutls_x509_crt_get_activation_time(cur.crts[0]);
+                cur_start = gnutls_x509_crt_get_activation_time(cur.v[0]);
                 if (cur_start >= 0) {
                         usec_t last = (usec_t) cur_start * USEC_PER_SEC + USEC_PER_HOUR + ca->validity;
 
@@ -220,9 +204,7 @@ int ca_previous_until(const CaConfig *ca, usec_t *ret_until) {
 
 int ca_load_previous(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key) {
         _cleanup_free_ char *cp = previous_path(ca->certificate), *kp = previous_path(ca->key);
-        _cleanup_free_ uint8_t *kdata = NULL;
-        _cleanup_(crts_done) Crts l = {};
-        size_t ksize;
+        _cleanup_(x509_crts_done) X509Crts l = {};
         int r;
 
         if (!cp || !kp)
@@ -230,14 +212,11 @@ int ca_load_previous(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509
         r = read_crts(cp, &l);
         if (r < 0)
                 return r;
-        r = read_full_file(kp, CA_FILE_MAX, &kdata, &ksize);
+        r = x509_read_privkey(kp, CA_FILE_MAX, NULL, ret_key);
         if (r < 0)
                 return r;
-        r = x509_load_privkey(kdata, ksize, NULL, ret_key);
-        if (r < 0)
-                return r;
-        *ret_crt = l.crts[0];
-        l.crts[0] = NULL;
+        *ret_crt = l.v[0];
+        l.v[0] = NULL;
         return 0;
 }
 
@@ -310,10 +289,6 @@ static int borrow_privkey(gnutls_x509_privkey_t x, gnutls_privkey_t *ret) {
         return 0;
 }
 
-static CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now) {
-        return (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
-                            .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
-}
 
 int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_t now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
@@ -398,7 +373,7 @@ static bool signed_by(gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer) {
 int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t now) {
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
         _cleanup_free_ uint8_t *data = NULL, *installed = NULL;
-        _cleanup_(crts_done) Crts l = {};
+        _cleanup_(x509_crts_done) X509Crts l = {};
         size_t size, isize;
         time_t nb, na;
         int r;
@@ -406,7 +381,7 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         r = read_full_file(path, CA_FILE_MAX, &data, &size);
         if (r < 0)
                 return log_error_errno(r, "cannot read %s: %m", path);
-        r = x509_load_crts(data, size, &l.crts, &l.n);
+        r = x509_load_crts(data, size, &l.v, &l.n);
         if (r < 0)
                 return log_error_errno(r, "%s holds no certificate", path);
         /* A file's key or a token's. */
@@ -414,21 +389,21 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot load its key %s (run: certherd ca init %s --csr): %m",
                                        ca->name, ca->key, ca->name);
-        if (ca_cert_matches_key(l.crts[0], key) < 0)
+        if (ca_cert_matches_key(l.v[0], key) < 0)
                 return log_error_errno(-EINVAL, "[ca \"%s\"]: %s is not a CA certificate (CA:TRUE) of the key %s",
                                        ca->name, path, ca->key);
-        nb = gnutls_x509_crt_get_activation_time(l.crts[0]);
-        na = gnutls_x509_crt_get_expiration_time(l.crts[0]);
+        nb = gnutls_x509_crt_get_activation_time(l.v[0]);
+        na = gnutls_x509_crt_get_expiration_time(l.v[0]);
         if (na < 0 || (usec_t) na * USEC_PER_SEC <= now || nb < 0 || (usec_t) nb * USEC_PER_SEC > now + USEC_PER_DAY)
                 return log_error_errno(-EINVAL, "[ca \"%s\"]: %s is not valid now", ca->name, path);
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
-                _cleanup_(crts_done) Crts p = {};
+                _cleanup_(x509_crts_done) X509Crts p = {};
 
                 r = parent ? read_crts(parent->certificate, &p) : -ENOENT;
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot read the parent's certificate: %m", ca->name);
-                if (!signed_by(l.crts[0], p.crts[0]))
+                if (!signed_by(l.v[0], p.v[0]))
                         return log_error_errno(-EINVAL, "[ca \"%s\"]: %s is not signed by the parent [ca \"%s\"] (%s)",
                                                ca->name, path, parent->name, parent->certificate);
         }
@@ -448,9 +423,9 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
 }
 
 int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL, key = NULL;
-        _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
-        _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, crt = NULL, parent_crt = NULL;
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t old_key = NULL;
+        _cleanup_privkey_ gnutls_privkey_t parent_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, parent_crt = NULL;
         _cleanup_datum_ gnutls_datum_t old_pem = {}, parent_pem = {}, key_pem = {}, crt_pem = {};
         _cleanup_free_ uint8_t *old_key_data = NULL;
         _cleanup_free_ char *cn = NULL, *prev_crt = previous_path(ca->certificate), *prev_key = previous_path(ca->key);
@@ -487,22 +462,13 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read %s: %m", ca->name, ca->key);
 
-        r = keygen_generate(ca->key_type, &key);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
         r = ca_common_name(ca, &cn);
         if (r < 0)
                 return r;
         params = ca_params(inv, ca, cn, now);
-        r = borrow_privkey(key, &priv);
-        if (r >= 0)
-                r = ca_make_ca(priv, &params, parent_crt, parent_key, &crt);
-        if (r >= 0)
-                r = keygen_export_pem(key, &key_pem);
-        if (r >= 0)
-                r = ca_export_pem(crt, &crt_pem);
+        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the new CA certificate", &key_pem, &crt_pem);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make the new CA certificate: %m", ca->name);
+                return r;
 
         /* The old generation first: a crash after this leaves the CA as it was, plus its copy. */
         r = install_file(&(InstallFile) { .path = prev_key, .data = old_key_data, .size = old_key_size, .mode = 0600,
@@ -516,11 +482,7 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         if (r < 0)
                 return r;
         ca_rotation_record(inv, ca, now, reissue_now); /* first: a daemon seeing the new certificate reads it */
-        r = install_pair(inv->agent.state_directory, ca->name,
-                         &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 },
-                         &(InstallFile) { .path = ca->certificate, .data = crt_pem.data, .size = crt_pem.size,
-                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = ca_install_generation(inv, ca, &key_pem, &crt_pem);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install the new %s and %s: %m", ca->name, ca->key,
                                        ca->certificate);

@@ -15,8 +15,9 @@
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
-#include "install.h"
+#include "json-util.h"
 #include "log.h"
+#include "x509-file.h"
 #include "x509.h"
 
 #define ROTATION_FILE_MAX (64U * 1024U)
@@ -35,30 +36,19 @@ static char *with_suffix(const char *path, const char *suffix) {
 }
 
 void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue_now) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL;
         char when[32];
-        json_t *o;
         int r;
 
         r = record_path(inv, ca, &path);
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
-        o = r >= 0 ? json_pack(
-                         "{s:I, s:s}", "rotated_usec", (json_int_t)now, "reissue",
-                         reissue_now ? "now" : "overlap")
-                   : NULL;
-        text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(o);
-        if (r >= 0 && !text)
-                r = -ENOMEM;
         if (r >= 0)
-                r = install_file(&(InstallFile){
-                    .path = path,
-                    .data = text,
-                    .size = strlen(text),
-                    .mode = 0600,
-                    .uid = (uid_t)-1,
-                    .gid = (gid_t)-1});
+                r = json_save_state_file(
+                    path,
+                    json_pack(
+                        "{s:I, s:s}", "rotated_usec", (json_int_t)now, "reissue", reissue_now ? "now" : "overlap"),
+                    JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (!reissue_now)
                 log_notice(
                     "[ca \"%s\"]: its leaves move to the new generation at %s (rotate-overlap); clients "
@@ -74,49 +64,26 @@ void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bo
 
 /* 0 and the record's facts, -ENOENT without one, -EBADMSG for a record we did not write. */
 static int record_load(const Inventory *inv, const CaConfig *ca, usec_t *ret_rotated, bool *ret_now) {
-        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_(json_decrefp) json_t *o = NULL;
         _cleanup_free_ char *path = NULL;
-        json_t *o, *t, *how;
-        size_t size;
+        json_t *t, *how;
         int r;
 
         r = record_path(inv, ca, &path);
         if (r < 0)
                 return r;
-        r = read_full_file(path, ROTATION_FILE_MAX, &data, &size);
+        r = json_load_state_file(path, ROTATION_FILE_MAX, &o);
         if (r < 0)
                 return r;
-        o = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+        if (!o)
+                return -ENOENT;
         t = json_object_get(o, "rotated_usec");
         how = json_object_get(o, "reissue");
         if (!json_is_integer(t) || json_integer_value(t) <= 0 || !json_is_string(how) ||
-            (strcmp(json_string_value(how), "now") != 0 && strcmp(json_string_value(how), "overlap") != 0)) {
-                json_decref(o);
+            (strcmp(json_string_value(how), "now") != 0 && strcmp(json_string_value(how), "overlap") != 0))
                 return -EBADMSG;
-        }
         *ret_rotated = (usec_t)json_integer_value(t);
         *ret_now = strcmp(json_string_value(how), "now") == 0;
-        json_decref(o);
-        return 0;
-}
-
-/* The first certificate of a file. */
-static int load_first(const char *path, gnutls_x509_crt_t *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CRT_FILE_MAX, &data, &size);
-        if (r < 0)
-                return r;
-        r = x509_load_crts(data, size, &crts, &n);
-        if (r < 0)
-                return r;
-        *ret = crts[0];
-        crts[0] = NULL;
-        x509_crts_free(crts, n);
         return 0;
 }
 
@@ -138,7 +105,7 @@ int ca_reissue_time(const Inventory *inv, const CaConfig *ca, usec_t *ret) {
         if (r < 0) {
                 /* Rotated without a record (by an older certherd, or the state was lost): ca_make_ca()
                  * backdates not_before by an hour. */
-                r = load_first(ca->certificate, &cur);
+                r = x509_read_first_crt(ca->certificate, CRT_FILE_MAX, &cur);
                 if (r < 0)
                         return r;
                 nb = gnutls_x509_crt_get_activation_time(cur);
@@ -177,7 +144,7 @@ still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, siz
                 _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (c->issuer != ISSUER_CA || strcmp(c->issuer_name, ca->name) != 0 ||
-                    load_first(c->certificate, &crt) < 0 || !issued_by(crt, id, id_size, now))
+                    x509_read_first_crt(c->certificate, CRT_FILE_MAX, &crt) < 0 || !issued_by(crt, id, id_size, now))
                         continue;
                 log_error(
                     "%s: the installed %s is a leaf of the previous generation, valid until %s: re-issue it "
@@ -193,7 +160,7 @@ still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, siz
                 _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (!child->parent || strcmp(child->parent, ca->name) != 0 ||
-                    load_first(child->certificate, &crt) < 0 || !issued_by(crt, id, id_size, now))
+                    x509_read_first_crt(child->certificate, CRT_FILE_MAX, &crt) < 0 || !issued_by(crt, id, id_size, now))
                         continue;
                 log_error(
                     "[ca \"%s\"]: %s is signed by the previous generation of [ca \"%s\"]: rotate it first "
@@ -221,7 +188,7 @@ int ca_rotate_finish(const Inventory *inv, const CaConfig *ca, usec_t now) {
 
         if (!prev_crt || !prev_key || record_path(inv, ca, &record) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r = load_first(prev_crt, &old);
+        r = x509_read_first_crt(prev_crt, CRT_FILE_MAX, &old);
         if (r == -ENOENT)
                 return log_error_errno(
                     r, "[ca \"%s\"]: no rotation to finish: there is no previous generation %s", ca->name,

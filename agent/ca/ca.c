@@ -12,6 +12,7 @@
 #include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 
+#include "ca-internal.h"
 #include "ca.h"
 #include "fd-util.h"
 #include "gnutls-util.h"
@@ -537,6 +538,33 @@ static int check_constraints(gnutls_x509_crt_t ca_crt, char *const *names) {
         return 0;
 }
 
+/* An unsigned end-entity certificate for `key`: names, usage, and never a CA. With CA:TRUE and keyCertSign,
+ * whoever holds the service's key could mint certificates for any name, and every client trusting this one
+ * (as an issued leaf or as a self-signed anchor) would accept them. */
+static int leaf_new(gnutls_pubkey_t key, usec_t not_before, usec_t not_after, const IssueRequest *req,
+                    const gnutls_datum_t *san, gnutls_x509_crt_t *ret) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        int r;
+
+        r = crt_new(key, not_before, not_after, &crt);
+        if (r < 0)
+                return r;
+        r = set_names(crt, req->subject, req->names, san);
+        if (r < 0)
+                return r;
+        r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+        if (r < 0)
+                return errno_from_gnutls(r);
+        r = set_key_usage(crt, key, 0);
+        if (r < 0)
+                return r;
+        r = set_usage(crt, req->usage);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(crt);
+        return 0;
+}
+
 int ca_issue(gnutls_x509_crt_t ca_crt, gnutls_x509_privkey_t ca_key, gnutls_x509_privkey_t leaf_key,
              const IssueRequest *req, gnutls_x509_crt_t *ret) {
         _cleanup_privkey_ gnutls_privkey_t ca_priv = NULL, leaf_priv = NULL;
@@ -595,19 +623,7 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pu
         if (r < 0)
                 return r;
 
-        r = crt_new(leaf_key, not_before, not_after, &crt);
-        if (r < 0)
-                return r;
-        r = set_names(crt, req->subject, req->names, &san);
-        if (r < 0)
-                return r;
-        r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        r = set_key_usage(crt, leaf_key, 0);
-        if (r < 0)
-                return r;
-        r = set_usage(crt, req->usage);
+        r = leaf_new(leaf_key, not_before, not_after, req, &san, &crt);
         if (r < 0)
                 return r;
         r = gnutls_x509_crt_set_authority_key_id(crt, aki, aki_size);
@@ -639,22 +655,8 @@ int ca_self_sign_privkey(gnutls_privkey_t key, const IssueRequest *req, gnutls_x
         r = keygen_san_ext(req->names, &san);
         if (r < 0)
                 return r;
-        r = crt_new(pub, backdated(req->now, req->validity), usec_add(req->now, req->validity), &crt);
-        if (r < 0)
-                return r;
-        r = set_names(crt, req->subject, req->names, &san);
-        if (r < 0)
-                return r;
-        /* An end-entity certificate that is its own anchor (clients pin or trust it directly). Never a CA:
-         * with CA:TRUE and keyCertSign, whoever holds the service's key could mint certificates for any
-         * name, and every client trusting this one would accept them. */
-        r = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        r = set_key_usage(crt, pub, 0);
-        if (r < 0)
-                return r;
-        r = set_usage(crt, req->usage);
+        /* An end-entity certificate that is its own anchor (clients pin or trust it directly). */
+        r = leaf_new(pub, backdated(req->now, req->validity), usec_add(req->now, req->validity), req, &san, &crt);
         if (r < 0)
                 return r;
         return sign(crt, crt, key, ret);
@@ -676,47 +678,9 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret) {
 /* The CA's files (moved here from renew.c: one home for the internal CA). */
 #define CA_FILE_MAX (1024U * 1024U)
 
-int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
-                  gnutls_datum_t *ret_pem) {
-        _cleanup_free_ uint8_t *cdata = NULL, *kdata = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
-        size_t csize, ksize;
-        int r;
-
-        r = read_full_file(ca->certificate, CA_FILE_MAX, &cdata, &csize);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
-                                       r == -ENOENT ? " (run: certherd ca init NAME)" : "");
-        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
-        r = x509_load_crts(cdata, csize, &crts, &n);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
-        r = x509_load_privkey(kdata, ksize, NULL, ret_key);
-        if (r < 0) {
-                x509_crts_free(crts, n);
-                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
-        }
-        ret_pem->data = gnutls_malloc(csize + 1);
-        if (ret_pem->data) {
-                memcpy(ret_pem->data, cdata, csize + 1);
-                ret_pem->size = (unsigned) csize;
-        }
-        /* The CA certificate is the first in its file; the rest would be its own chain. */
-        *ret_crt = crts[0];
-        for (unsigned i = 1; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
-        return ret_pem->data ? 0 : -ENOMEM;
-}
-
-/* The CA certificate (first in its file) and the file's PEM, for a CA whose key is not a file. */
+/* The CA certificate (first in its file) and the file's PEM. */
 static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_datum_t *ret_pem) {
         _cleanup_free_ uint8_t *cdata = NULL;
-        gnutls_x509_crt_t *crts = NULL;
-        unsigned n = 0;
         size_t csize;
         int r;
 
@@ -724,7 +688,7 @@ static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_da
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
                                        r == -ENOENT ? " (run: certherd ca init NAME)" : "");
-        r = x509_load_crts(cdata, csize, &crts, &n);
+        r = x509_load_leaf(cdata, csize, ret_crt);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
         ret_pem->data = gnutls_malloc(csize + 1);
@@ -732,11 +696,38 @@ static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_da
                 memcpy(ret_pem->data, cdata, csize + 1);
                 ret_pem->size = (unsigned) csize;
         }
-        *ret_crt = crts[0];
-        for (unsigned i = 1; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
         return ret_pem->data ? 0 : -ENOMEM;
+}
+
+static int load_key_file(const CaConfig *ca, gnutls_x509_privkey_t *ret) {
+        _cleanup_free_ uint8_t *kdata = NULL;
+        size_t ksize;
+        int r;
+
+        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
+        r = x509_load_privkey(kdata, ksize, NULL, ret);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+        return 0;
+}
+
+int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
+                  gnutls_datum_t *ret_pem) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        int r;
+
+        r = load_ca_crt(ca, &crt, &pem);
+        if (r >= 0)
+                r = load_key_file(ca, ret_key);
+        if (r < 0)
+                return r;
+        *ret_crt = TAKE_PTR(crt);
+        *ret_pem = pem;
+        pem = (gnutls_datum_t) {};
+        return 0;
 }
 
 static int load_token_key(const CaConfig *ca, gnutls_privkey_t *ret) {
@@ -750,52 +741,16 @@ static int load_token_key(const CaConfig *ca, gnutls_privkey_t *ret) {
         return 0;
 }
 
-int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t x = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_privkey_ gnutls_privkey_t key = NULL;
-        _cleanup_datum_ gnutls_datum_t pem = {};
-        int r;
-
-        if (!token_is_url(ca->key)) {
-                r = ca_load_files(ca, &crt, &x, &pem);
-                if (r < 0)
-                        return r;
-                if (gnutls_privkey_init(&key) < 0)
-                        return -ENOMEM;
-                r = gnutls_privkey_import_x509(key, x, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
-                if (r < 0)
-                        return errno_from_gnutls(r);
-                x = NULL; /* owned by key now */
-        } else {
-                r = load_ca_crt(ca, &crt, &pem);
-                if (r >= 0)
-                        r = load_token_key(ca, &key);
-                if (r < 0)
-                        return r;
-        }
-        *ret_crt = TAKE_PTR(crt);
-        *ret_key = TAKE_PTR(key);
-        *ret_pem = pem;
-        pem = (gnutls_datum_t) {};
-        return 0;
-}
-
 int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t x = NULL;
         _cleanup_privkey_ gnutls_privkey_t key = NULL;
-        _cleanup_free_ uint8_t *kdata = NULL;
-        size_t ksize;
         int r;
 
         if (token_is_url(ca->key))
                 return load_token_key(ca, ret);
-        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
+        r = load_key_file(ca, &x);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
-        r = x509_load_privkey(kdata, ksize, NULL, &x);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+                return r;
         if (gnutls_privkey_init(&key) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = gnutls_privkey_import_x509(key, x, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
@@ -804,6 +759,24 @@ int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret) {
                                        ca->key);
         x = NULL; /* owned by key now */
         *ret = TAKE_PTR(key);
+        return 0;
+}
+
+int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_privkey_ gnutls_privkey_t key = NULL;
+        _cleanup_datum_ gnutls_datum_t pem = {};
+        int r;
+
+        r = load_ca_crt(ca, &crt, &pem);
+        if (r >= 0)
+                r = ca_load_key(ca, &key);
+        if (r < 0)
+                return r;
+        *ret_crt = TAKE_PTR(crt);
+        *ret_key = TAKE_PTR(key);
+        *ret_pem = pem;
+        pem = (gnutls_datum_t) {};
         return 0;
 }
 
@@ -881,11 +854,51 @@ int ca_common_name(const CaConfig *ca, char **ret) {
         return 0;
 }
 
-int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
+CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now) {
+        return (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
+                            .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
+}
+
+int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t parent_crt,
+                       gnutls_privkey_t parent_key, const char *what, gnutls_datum_t *ret_key_pem,
+                       gnutls_datum_t *ret_crt_pem) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_privkey_ gnutls_privkey_t priv = NULL, parent_key = NULL; /* priv borrows key */
+        _cleanup_privkey_ gnutls_privkey_t priv = NULL; /* borrows key */
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL, parent_crt = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
+        _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {};
+        int r;
+
+        r = keygen_generate(ca->key_type, &key);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
+        r = abstract_of(key, &priv, &pub);
+        if (r >= 0)
+                r = ca_make_ca(priv, p, parent_crt, parent_key, &crt);
+        if (r >= 0)
+                r = keygen_export_pem(key, &key_pem);
+        if (r >= 0)
+                r = ca_export_pem(crt, &crt_pem);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot make %s: %m", ca->name, what);
+        *ret_key_pem = key_pem;
+        *ret_crt_pem = crt_pem;
+        key_pem = crt_pem = (gnutls_datum_t) {};
+        return 0;
+}
+
+int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls_datum_t *key_pem,
+                          const gnutls_datum_t *crt_pem) {
+        return install_pair(inv->agent.state_directory, ca->name,
+                            &(InstallFile) { .path = ca->key, .data = key_pem->data, .size = key_pem->size,
+                                             .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 },
+                            &(InstallFile) { .path = ca->certificate, .data = crt_pem->data, .size = crt_pem->size,
+                                             .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+}
+
+int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
+        _cleanup_privkey_ gnutls_privkey_t parent_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t parent_crt = NULL;
         _cleanup_datum_ gnutls_datum_t key_pem = {}, crt_pem = {}, parent_pem = {};
         _cleanup_free_ char *cn = NULL;
         CaParams params;
@@ -912,8 +925,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         r = ca_common_name(ca, &cn);
         if (r < 0)
                 return r;
-        params = (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
-                              .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
+        params = ca_params(inv, ca, cn, now);
 
         if (token_is_url(ca->key)) {
                 r = ca_init_token(ca, &params, parent_crt, parent_key, &crt_pem);
@@ -931,18 +943,9 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 return export_copies(ca, &crt_pem);
         }
 
-        r = keygen_generate(ca->key_type, &key);
+        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the CA certificate", &key_pem, &crt_pem);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
-        r = abstract_of(key, &priv, &pub);
-        if (r >= 0)
-                r = ca_make_ca(priv, &params, parent_crt, parent_key, &crt);
-        if (r >= 0)
-                r = keygen_export_pem(key, &key_pem);
-        if (r >= 0)
-                r = ca_export_pem(crt, &crt_pem);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make the CA certificate: %m", ca->name);
+                return r;
 
         r = state_directory(inv->agent.state_directory);
         if (r < 0)
@@ -950,11 +953,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if ((r = mkdir_parents(ca->key, 0700)) < 0 || (r = mkdir_parents(ca->certificate, 0755)) < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot create the directory of %s: %m", ca->name, ca->key);
 
-        r = install_pair(inv->agent.state_directory, ca->name,
-                         &(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size, .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 },
-                         &(InstallFile) { .path = ca->certificate, .data = crt_pem.data, .size = crt_pem.size,
-                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = ca_install_generation(inv, ca, &key_pem, &crt_pem);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
         log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, ca->subject ?: cn);

@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "revocations.h"
 #include "state.h"
+#include "x509-file.h"
 
 #define KEY_ID_MAX 64
 #define UNIT_JOB_TIMEOUT (90 * USEC_PER_SEC)
@@ -114,9 +115,9 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *i
  * in the file is the CA's. */
 static int read_own_crl(const CaConfig *ca, CrlInfo *ret) {
         _cleanup_(crl_verdict_done) CrlVerdict v = {};
-        _cleanup_free_ uint8_t *data = NULL, *cdata = NULL;
+        _cleanup_free_ uint8_t *data = NULL;
         gnutls_x509_crt_t *cas = NULL;
-        size_t size, csize;
+        size_t size;
         unsigned n = 0;
         int r;
 
@@ -125,9 +126,7 @@ static int read_own_crl(const CaConfig *ca, CrlInfo *ret) {
         r = read_full_file(ca->crl, CRL_FILE_MAX, &data, &size);
         if (r < 0)
                 return r;
-        r = read_full_file(ca->certificate, CRL_FILE_MAX, &cdata, &csize);
-        if (r >= 0)
-                r = x509_load_crts(cdata, csize, &cas, &n);
+        r = x509_read_crts(ca->certificate, CRL_FILE_MAX, &cas, &n);
         if (r < 0)
                 return r;
         /* The CA's certificate alone (not its chain): its CRL, not its parent's. */
@@ -514,15 +513,11 @@ int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t 
 
 /* 0 when `crt` verifies against the CA's certificate, -EPERM when not, -errno (logged). */
 static int issued_by(const CaConfig *ca, gnutls_x509_crt_t crt) {
-        _cleanup_free_ uint8_t *data = NULL;
         gnutls_x509_crt_t *cas = NULL;
         unsigned n = 0, status = 0;
-        size_t size;
         int r;
 
-        r = read_full_file(ca->certificate, CRL_FILE_MAX, &data, &size);
-        if (r >= 0)
-                r = x509_load_crts(data, size, &cas, &n);
+        r = x509_read_crts(ca->certificate, CRL_FILE_MAX, &cas, &n);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read its certificate %s: %m", ca->name, ca->certificate);
         r = gnutls_x509_crt_verify(crt, cas, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status);

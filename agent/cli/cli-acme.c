@@ -30,11 +30,9 @@ int cli_revoke(const CliOptions *o, char **args) {
         r = cli_load_inventory(o, &inv);
         if (r < 0)
                 return -r;
-        c = inventory_find_cert(inv, args[0]);
-        if (!c) {
-                log_error("no [certificate \"%s\"] in the inventory %s", args[0], inv->path);
+        c = cli_find_cert(inv, args[0]);
+        if (!c)
                 return EXIT_USAGE;
-        }
         if (c->issuer != ISSUER_ACME) {
                 log_error(
                     "%s: issuer = %s: only certificates from an ACME server can be revoked", c->name,
@@ -57,6 +55,17 @@ int cli_revoke(const CliOptions *o, char **args) {
         return o->replace ? cli_revoke_replace(o, c->name) : EXIT_OK;
 }
 
+/* Set `name` when an ACME server issues it; NULL (logged) otherwise. */
+static const CertConfig *find_acme_cert(const Inventory *inv, const char *name) {
+        const CertConfig *c = inventory_find_cert(inv, name);
+
+        if (!c || c->issuer != ISSUER_ACME) {
+                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+                return NULL;
+        }
+        return c;
+}
+
 /* `acme ari CERT`: the ARI window of an installed ACME certificate and the point picked in it. */
 static int verb_acme_ari(Inventory *inv, const char *name) {
         _cleanup_(acme_session_freep) AcmeSession *s = NULL;
@@ -65,12 +74,9 @@ static int verb_acme_ari(Inventory *inv, const char *name) {
         const CertConfig *c;
         int r;
 
-        c = inventory_find_cert(inv, name);
-        if (!c || c->issuer != ISSUER_ACME) {
-                log_error(
-                    "no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+        c = find_acme_cert(inv, name);
+        if (!c)
                 return EXIT_USAGE;
-        }
         if (state_directory(inv->agent.state_directory) < 0 ||
             acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s) < 0)
                 return EXIT_WARNING;
@@ -120,12 +126,9 @@ static int verb_acme_persist_record(Inventory *inv, const char *name) {
         const CertConfig *c;
         const AcmeConfig *a;
 
-        c = inventory_find_cert(inv, name);
-        if (!c || c->issuer != ISSUER_ACME) {
-                log_error(
-                    "no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+        c = find_acme_cert(inv, name);
+        if (!c)
                 return EXIT_USAGE;
-        }
         a = inventory_find_acme(inv, c->issuer_name);
         if (acme_saved_state(inv, a, &account, &issuer) < 0)
                 return EXIT_WARNING;
@@ -162,12 +165,10 @@ static int verb_acme_persist_record(Inventory *inv, const char *name) {
 
 /* `acme caa-record CERT`: the CAA records that lock its names to this account and challenge type. */
 static int verb_acme_caa_record(Inventory *inv, const char *name) {
-        const CertConfig *c = inventory_find_cert(inv, name);
+        const CertConfig *c = find_acme_cert(inv, name);
 
-        if (!c || c->issuer != ISSUER_ACME) {
-                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+        if (!c)
                 return EXIT_USAGE;
-        }
         return caa_print_records(inv, c, stdout) < 0 ? EXIT_WARNING : EXIT_OK;
 }
 

@@ -35,14 +35,9 @@ static int ca_list(const CliOptions *o, char **args) {
 
         if (!args[0] || args[1])
                 return cli_usage_error("%s", "usage: certherd ca list CA [--json]");
-        r = cli_load_inventory(o, &inv);
-        if (r < 0)
-                return -r;
-        ca = inventory_find_ca(inv, args[0]);
-        if (!ca) {
-                log_error("no [ca \"%s\"] in the inventory %s", args[0], inv->path);
-                return EXIT_USAGE;
-        }
+        r = cli_load_ca(o, args[0], &inv, &ca);
+        if (r != 0)
+                return r;
         if (ca_index_load(inv->agent.state_directory, ca->name, &idx) < 0)
                 return EXIT_WARNING;
         if (o->json) {
@@ -129,11 +124,9 @@ static int ca_revoke(const CliOptions *o, char **args) {
         if (r < 0)
                 return -r;
         if (args[0]) {
-                c = inventory_find_cert(inv, args[0]);
-                if (!c) {
-                        log_error("no [certificate \"%s\"] in the inventory %s", args[0], inv->path);
+                c = cli_find_cert(inv, args[0]);
+                if (!c)
                         return EXIT_USAGE;
-                }
                 if (c->issuer != ISSUER_CA) {
                         log_error(
                             "%s: issuer = %s: ca revoke is for certificates of an internal CA (certherd "
@@ -261,14 +254,9 @@ int cli_ca(const CliOptions *o, char **args) {
                 return cli_usage_error(
                     "invalid --validity '%s': expected a positive duration such as 30d", o->validity);
 
-        r = cli_load_inventory(o, &inv);
-        if (r < 0)
-                return -r;
-        ca = inventory_find_ca(inv, args[1]);
-        if (!ca) {
-                log_error("no [ca \"%s\"] in the inventory %s", args[1], inv->path);
-                return EXIT_USAGE;
-        }
+        r = cli_load_ca(o, args[1], &inv, &ca);
+        if (r != 0)
+                return r;
         if (strcmp(sub, "init") == 0) {
                 r = o->csr ? ca_init_csr(inv, ca, o->out, now_realtime()) : ca_init(inv, ca, now_realtime());
                 /* The first CRL at once: peers configured with it must find one before the first revocation.

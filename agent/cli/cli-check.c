@@ -47,12 +47,9 @@ static int check_or_status(const CliOptions *o, char **args, bool table) {
                 if (r != -EHOSTDOWN)
                         return r;
         }
-        r = cli_load_inventory(o, &inv);
-        if (r < 0)
-                return -r;
-        r = cli_select_certs(inv, args, &certs);
-        if (r < 0)
-                return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_CRITICAL;
+        r = cli_load_selected(o, args, EXIT_CRITICAL, &inv, &certs);
+        if (r != 0)
+                return r;
         /* An inventory that watches nothing is a mistake (a wrong -c, an empty conf.d/), not a green check.
          * One with internal CAs alone watches their expiry. */
         if (inv->n_certs == 0 && inv->n_ca == 0) {

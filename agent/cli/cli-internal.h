@@ -61,9 +61,15 @@ _printf_(1, 2) int cli_usage_error(const char *fmt, ...);
 /* The inventory of -c (tokens initialised). Returns 0, or -EXIT_USAGE (the reason logged, and printed as
  * an UNKNOWN line for --format nagios). */
 int cli_load_inventory(const CliOptions *o, Inventory **ret);
-/* NAME arguments as certificate sets (none: *ret NULL). An unknown name is a usage error. Returns 0,
- * -EXIT_USAGE or -errno (logged). */
-int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret);
+/* The inventory's [certificate "name"] or [ca "name"]; NULL (logged) when there is none. */
+CertConfig *cli_find_cert(const Inventory *inv, const char *name);
+CaConfig *cli_find_ca(const Inventory *inv, const char *name);
+/* cli_load_inventory() and its [ca "name"]. Returns 0, or the exit code to end with (logged). */
+int cli_load_ca(const CliOptions *o, const char *name, Inventory **ret_inv, const CaConfig **ret_ca);
+/* cli_load_inventory(), then the NAME arguments as its certificate sets (none: *ret_certs NULL), for a
+ * command that works without the daemon. Returns 0, or the exit code to end with (logged): EXIT_USAGE for
+ * an inventory that does not load or an unknown name, `failure` for other errors. */
+int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv, CertConfig ***ret_certs);
 
 int cli_check(const CliOptions *o, char **args);
 int cli_status(const CliOptions *o, char **args);

@@ -51,12 +51,9 @@ int cli_renew(const CliOptions *o, char **args) {
                 if (r != -EHOSTDOWN)
                         return r;
         }
-        r = cli_load_inventory(o, &inv);
-        if (r < 0)
-                return -r;
-        r = cli_select_certs(inv, args, &certs);
-        if (r < 0)
-                return r == -EXIT_USAGE ? EXIT_USAGE : EXIT_WARNING;
+        r = cli_load_selected(o, args, EXIT_WARNING, &inv, &certs);
+        if (r != 0)
+                return r;
         for (size_t i = 0; certs && certs[i]; i++)
                 if (certs[i]->issuer == ISSUER_NONE) {
                         log_error(

@@ -36,7 +36,39 @@ int cli_load_inventory(const CliOptions *o, Inventory **ret) {
         return 0;
 }
 
-int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
+CertConfig *cli_find_cert(const Inventory *inv, const char *name) {
+        CertConfig *c = inventory_find_cert(inv, name);
+
+        if (!c)
+                log_error("no [certificate \"%s\"] in the inventory %s", name, inv->path);
+        return c;
+}
+
+CaConfig *cli_find_ca(const Inventory *inv, const char *name) {
+        CaConfig *ca = inventory_find_ca(inv, name);
+
+        if (!ca)
+                log_error("no [ca \"%s\"] in the inventory %s", name, inv->path);
+        return ca;
+}
+
+int cli_load_ca(const CliOptions *o, const char *name, Inventory **ret_inv, const CaConfig **ret_ca) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        const CaConfig *ca;
+        int r;
+
+        r = cli_load_inventory(o, &inv);
+        if (r < 0)
+                return -r;
+        ca = cli_find_ca(inv, name);
+        if (!ca)
+                return EXIT_USAGE;
+        *ret_ca = ca;
+        *ret_inv = TAKE_PTR(inv);
+        return 0;
+}
+
+static int select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         _cleanup_free_ CertConfig **l = NULL;
         size_t n = strv_length(names);
 
@@ -48,13 +80,25 @@ int cli_select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         if (!l)
                 return log_error_errno(-ENOMEM, "Out of memory");
         for (size_t i = 0; i < n; i++) {
-                l[i] = inventory_find_cert(inv, names[i]);
-                if (!l[i]) {
-                        log_error("no [certificate \"%s\"] in the inventory %s", names[i], inv->path);
+                l[i] = cli_find_cert(inv, names[i]);
+                if (!l[i])
                         return -EXIT_USAGE;
-                }
         }
         *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv, CertConfig ***ret_certs) {
+        _cleanup_inventory_ Inventory *inv = NULL;
+        int r;
+
+        r = cli_load_inventory(o, &inv);
+        if (r < 0)
+                return -r;
+        r = select_certs(inv, names, ret_certs);
+        if (r < 0)
+                return r == -EXIT_USAGE ? EXIT_USAGE : failure;
+        *ret_inv = TAKE_PTR(inv);
         return 0;
 }
 

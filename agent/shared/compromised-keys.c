@@ -10,60 +10,44 @@
 
 #include "compromised-keys.h"
 #include "fd-util.h"
-#include "install.h"
 #include "json-util.h"
 #include "log.h"
 #include "x509.h"
 
 #define LIST_MAX (64U * 1024U * 1024U)
 
+static void key_done(void *entry) {
+        CompromisedKey *k = entry;
+
+        free(k->pin);
+        free(k->name);
+        free(k->serial);
+}
+
+static int parse_key(json_t *v, void *entry) {
+        CompromisedKey *k = entry;
+        uint8_t pin[PIN_SIZE];
+        int r;
+
+        if (!json_is_object(v))
+                return -EBADMSG;
+        if ((r = json_get_string(v, "pin_sha256", false, &k->pin)) < 0 ||
+            (r = json_get_string(v, "name", true, &k->name)) < 0 ||
+            (r = json_get_string(v, "serial", true, &k->serial)) < 0 ||
+            (r = json_get_seconds(v, "since", &k->since)) < 0)
+                return r;
+        return pin_parse(k->pin, pin, NULL) < 0 ? -EBADMSG : 0;
+}
+
+static const JsonList key_list = JSON_LIST("keys", CompromisedKey, parse_key, key_done);
+
 void compromised_keys_done(CompromisedKeys *l) {
-        for (size_t i = 0; i < l->n; i++) {
-                free(l->keys[i].pin);
-                free(l->keys[i].name);
-                free(l->keys[i].serial);
-        }
-        free(l->keys);
+        json_list_free(&key_list, l->keys, l->n);
         *l = (CompromisedKeys) {};
 }
 
 int compromised_keys_parse(const char *text, size_t size, CompromisedKeys *ret) {
-        _cleanup_(compromised_keys_done) CompromisedKeys l = {};
-        json_t *root, *list, *v;
-        size_t i;
-        int r = 0;
-
-        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
-        list = json_is_object(root) ? json_object_get(root, "keys") : NULL;
-        if (!json_is_array(list))
-                r = -EBADMSG;
-        else if (!(l.keys = calloc(json_array_size(list) + 1, sizeof(CompromisedKey))))
-                r = -ENOMEM;
-        if (r >= 0)
-                json_array_foreach(list, i, v) {
-                        CompromisedKey *k = &l.keys[l.n++];
-                        uint8_t pin[PIN_SIZE];
-
-                        if (!json_is_object(v)) {
-                                r = -EBADMSG;
-                                break;
-                        }
-                        if ((r = json_get_string(v, "pin_sha256", false, &k->pin)) < 0 ||
-                            (r = json_get_string(v, "name", true, &k->name)) < 0 ||
-                            (r = json_get_string(v, "serial", true, &k->serial)) < 0 ||
-                            (r = json_get_seconds(v, "since", &k->since)) < 0)
-                                break;
-                        if (pin_parse(k->pin, pin, NULL) < 0) {
-                                r = -EBADMSG;
-                                break;
-                        }
-                }
-        json_decref(root);
-        if (r < 0)
-                return r == -ENOMEM ? r : -EBADMSG;
-        *ret = l;
-        l = (CompromisedKeys) {};
-        return 0;
+        return json_list_parse_text(text, size, &key_list, (void **) &ret->keys, &ret->n);
 }
 
 static int compromised_path(const char *state_dir, char **ret) {
@@ -72,23 +56,16 @@ static int compromised_path(const char *state_dir, char **ret) {
 
 int compromised_keys_load(const char *state_dir, CompromisedKeys *ret) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
         int r;
 
         if (compromised_path(state_dir, &path) < 0)
                 return -ENOMEM;
-        r = read_full_file(path, LIST_MAX, &data, &size);
-        if (r == -ENOENT) {
-                *ret = (CompromisedKeys) {};
-                return 0;
-        }
-        if (r < 0)
-                return log_error_errno(r, "cannot read the compromised-keys list %s: %m", path);
-        r = compromised_keys_parse((const char *) data, size, ret);
+        r = json_list_load(path, LIST_MAX, &key_list, (void **) &ret->keys, &ret->n);
         if (r == -EBADMSG)
                 return log_error_errno(r, "%s is damaged; fix it (certherd certifies no key while it cannot read it)",
                                        path);
+        if (r < 0 && r != -ENOMEM)
+                return log_error_errno(r, "cannot read the compromised-keys list %s: %m", path);
         return r;
 }
 
@@ -104,9 +81,9 @@ const CompromisedKey *compromised_keys_find(const CompromisedKeys *l, const uint
 int compromised_keys_add(const char *state_dir, const uint8_t pin[PIN_SIZE], const char *name, const char *serial,
                          usec_t now) {
         _cleanup_(compromised_keys_done) CompromisedKeys l = {};
-        _cleanup_free_ char *path = NULL, *lock_path = NULL, *b64 = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *lock_path = NULL, *b64 = NULL;
         _cleanup_close_ int lock = -1;
-        json_t *root, *list;
+        json_t *list;
         int r;
 
         /* Its own lock: `ca revoke`, `revoke` and the daemon may add at the same time. */
@@ -132,13 +109,9 @@ int compromised_keys_add(const char *state_dir, const uint8_t pin[PIN_SIZE], con
                 json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}", "pin_sha256", b64, "since",
                                                       (json_int_t) (now / USEC_PER_SEC), "name", name ?: "",
                                                       "serial", serial ?: ""));
-        root = json_pack("{s:o*}", "keys", list);
-        text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(root);
-        if (!text)
-                return -ENOMEM;
-        r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = json_save_state_file(path, json_pack("{s:o*}", "keys", list), JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 return log_error_errno(r, "cannot write %s: %m", path);
         log_notice("key %s marked compromised (%s%s%s): certherd will not certify it again", b64, name ?: "",

@@ -25,17 +25,15 @@ static _printf_(6, 7) int section_error(
     ...) {
         _cleanup_free_ char *msg = NULL;
         char where[256];
-        va_list ap;
-        int k;
 
-        va_start(ap, fmt);
-        k = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (k < 0)
+        if (VA_FORMAT(&msg, fmt) < 0)
                 return -ENOMEM;
         config_section_display(where, sizeof(where), kind, name);
         return config_error_at(reterr, -EINVAL, file, line, "%s %s", where, msg);
 }
+
+/* section_error() about `s`, an AcmeConfig, CaConfig or CertConfig (each knows its name, file and line). */
+#define SECTION_ERROR(kind, s, ...) section_error(reterr, kind, (s)->name, (s)->file, (s)->line, __VA_ARGS__)
 
 static int check_thresholds(
     char **reterr,
@@ -106,24 +104,18 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
         if (!a->listen && !(a->listen = strdup(a->challenge == CHALLENGE_TLS_ALPN_01 ? "[::]:443" : "[::]:80")))
                 return config_error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
         if (!a->directory)
-                return section_error(
-                    reterr, SECTION_ACME, a->name, a->file, a->line, "missing required key 'directory'");
+                return SECTION_ERROR(SECTION_ACME, a, "missing required key 'directory'");
         if (!a->eab_kid != !a->eab_hmac_file)
-                return section_error(
-                    reterr, SECTION_ACME, a->name, a->file, a->line,
-                    "eab-kid and eab-hmac-file must be given together");
+                return SECTION_ERROR(SECTION_ACME, a, "eab-kid and eab-hmac-file must be given together");
         if (a->challenge == CHALLENGE_DNS_01 && !a->dns_hook)
-                return section_error(
-                    reterr, SECTION_ACME, a->name, a->file, a->line, "challenge dns-01 needs dns-hook");
+                return SECTION_ERROR(SECTION_ACME, a, "challenge dns-01 needs dns-hook");
         if (a->account_key && (!key_is_token(a->account_key) || !token_key_has_label(a->account_key)))
-                return section_error(
-                    reterr, SECTION_ACME, a->name, a->file, a->line,
+                return SECTION_ERROR(
+                    SECTION_ACME, a,
                     "account-key '%s' is not a pkcs11: URI naming an object (;object=LABEL)",
                     a->account_key);
         if (a->pkcs11_pin_file && !a->account_key)
-                return section_error(
-                    reterr, SECTION_ACME, a->name, a->file, a->line,
-                    "pkcs11-pin-file is for account-key = pkcs11:…");
+                return SECTION_ERROR(SECTION_ACME, a, "pkcs11-pin-file is for account-key = pkcs11:…");
         return 0;
 }
 
@@ -131,29 +123,23 @@ static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
         const CaConfig *p = c;
 
         if (!c->certificate || !c->key)
-                return section_error(
-                    reterr, SECTION_CA, c->name, c->file, c->line, "missing required key '%s'",
-                    c->certificate ? "key" : "certificate");
+                return SECTION_ERROR(
+                    SECTION_CA, c, "missing required key '%s'", c->certificate ? "key" : "certificate");
         if (key_is_token(c->key) && !token_key_has_label(c->key))
-                return section_error(
-                    reterr, SECTION_CA, c->name, c->file, c->line,
-                    "key '%s' names no token object: add ;object=LABEL", c->key);
+                return SECTION_ERROR(
+                    SECTION_CA, c, "key '%s' names no token object: add ;object=LABEL", c->key);
         if (c->pkcs11_pin_file && !key_is_token(c->key))
-                return section_error(
-                    reterr, SECTION_CA, c->name, c->file, c->line,
-                    "pkcs11-pin-file is for key = pkcs11:…, not a key file");
+                return SECTION_ERROR(SECTION_CA, c, "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         /* An intermediate names its signer; the chain of parents must end in a root. */
         for (size_t depth = 0; p && p->parent; depth++) {
                 const CaConfig *next = inventory_find_ca(inv, p->parent);
 
                 if (!next)
-                        return section_error(
-                            reterr, SECTION_CA, c->name, c->file, c->line,
-                            "parent '%s': no [ca \"%s\"] section", p->parent, p->parent);
+                        return SECTION_ERROR(
+                            SECTION_CA, c, "parent '%s': no [ca \"%s\"] section", p->parent, p->parent);
                 if (next == c || depth > inv->n_ca)
-                        return section_error(
-                            reterr, SECTION_CA, c->name, c->file, c->line,
-                            "parent '%s': the parents form a loop", c->parent);
+                        return SECTION_ERROR(
+                            SECTION_CA, c, "parent '%s': the parents form a loop", c->parent);
                 p = next;
         }
         return 0;
@@ -178,28 +164,22 @@ static int validate_outputs(const CertConfig *c, char **reterr) {
                 if (!paths[i])
                         continue;
                 if (paths[i][0] != '/')
-                        return section_error(
-                            reterr, SECTION_CERT, c->name, c->file, c->line,
-                            "'%s' must be an absolute path, not '%s'", names[i], paths[i]);
+                        return SECTION_ERROR(
+                            SECTION_CERT, c, "'%s' must be an absolute path, not '%s'", names[i], paths[i]);
                 for (size_t k = 0; k < i; k++)
                         if (paths[k] && strcmp(paths[k], paths[i]) == 0)
-                                return section_error(
-                                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                                    "'%s' and '%s' name the same file %s", names[k], names[i], paths[i]);
+                                return SECTION_ERROR(
+                                    SECTION_CERT, c, "'%s' and '%s' name the same file %s", names[k],
+                                    names[i], paths[i]);
         }
         if ((c->combined || c->pkcs12) && (!c->key || key_in_token))
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "'%s' holds the private key: it needs a key file%s", c->combined ? "combined" : "pkcs12",
-                    key_in_token ? ", not a pkcs11: URI" : "");
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "'%s' holds the private key: it needs a key file%s",
+                    c->combined ? "combined" : "pkcs12", key_in_token ? ", not a pkcs11: URI" : "");
         if (c->pkcs12 && !c->pkcs12_password_file)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "'pkcs12' needs 'pkcs12-password-file'");
+                return SECTION_ERROR(SECTION_CERT, c, "'pkcs12' needs 'pkcs12-password-file'");
         if (c->pkcs12_password_file && !c->pkcs12)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "'pkcs12-password-file' without 'pkcs12'");
+                return SECTION_ERROR(SECTION_CERT, c, "'pkcs12-password-file' without 'pkcs12'");
         return 0;
 }
 
@@ -208,51 +188,44 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         int r;
 
         if (!c->certificate)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line, "missing required key 'certificate'");
+                return SECTION_ERROR(SECTION_CERT, c, "missing required key 'certificate'");
         if (!c->key && c->issuer != ISSUER_NONE)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "missing required key 'key' (needed with issuer '%s')",
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "missing required key 'key' (needed with issuer '%s')",
                     issuer_display(issuer, sizeof(issuer), c));
         if (key_is_token(c->key) && !token_key_has_label(c->key))
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "key '%s' names no token object: add ;object=LABEL", c->key);
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "key '%s' names no token object: add ;object=LABEL", c->key);
         if (key_is_token(c->key) && c->key_password_file)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
+                return SECTION_ERROR(
+                    SECTION_CERT, c,
                     "key-password-file is for key files; a token key takes pkcs11-pin-file");
         if (c->pkcs11_pin_file && !key_is_token(c->key))
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "pkcs11-pin-file is for key = pkcs11:…, not a key file");
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
             (c->issuer == ISSUER_ACME && !inventory_find_acme(inv, c->issuer_name)))
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line, "issuer '%s': no [%s \"%s\"] section",
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "issuer '%s': no [%s \"%s\"] section",
                     issuer_display(issuer, sizeof(issuer), c), issuer_kind_to_string(c->issuer),
                     c->issuer_name ?: "");
         if (c->profile && c->issuer != ISSUER_ACME)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
                     issuer_display(issuer, sizeof(issuer), c));
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line, "issuer '%s' needs names",
-                    issuer_display(issuer, sizeof(issuer), c));
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
         /* An ACME server validates DNS names and IPs only. */
         for (size_t i = 0; c->issuer == ISSUER_ACME && c->names && c->names[i]; i++)
                 if (config_name_type(c->names[i]) == NAME_URI || config_name_type(c->names[i]) == NAME_EMAIL)
-                        return section_error(
-                            reterr, SECTION_CERT, c->name, c->file, c->line,
+                        return SECTION_ERROR(
+                            SECTION_CERT, c,
                             "names: '%s': an ACME server issues DNS names and IP addresses only",
                             c->names[i]);
         if (c->subject && c->issuer == ISSUER_ACME)
-                return section_error(
-                    reterr, SECTION_CERT, c->name, c->file, c->line,
-                    "subject: an ACME server sets the subject itself; remove the key");
+                return SECTION_ERROR(
+                    SECTION_CERT, c, "subject: an ACME server sets the subject itself; remove the key");
         r = validate_outputs(c, reterr);
         if (r < 0)
                 return r;
@@ -261,27 +234,21 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
             cert_critical_before(inv, c));
 }
 
-static _printf_(2, 3) int add_warning(Inventory *inv, const char *fmt, ...) {
-        size_t n = strv_length(inv->warnings);
-        char *w, **l;
-        va_list ap;
-        int k;
+/* The warning "FILE:LINE: [section] message" about section (kind, name). */
+static _printf_(6, 7) int add_warning(
+    Inventory *inv, SectionKind kind, const char *name, const char *file, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char where[256], *w;
 
-        va_start(ap, fmt);
-        k = vasprintf(&w, fmt, ap);
-        va_end(ap);
-        if (k < 0)
+        if (VA_FORMAT(&msg, fmt) < 0)
                 return -ENOMEM;
-        l = reallocarray(inv->warnings, n + 2, sizeof(char *));
-        if (!l) {
-                free(w);
+        config_section_display(where, sizeof(where), kind, name);
+        if (asprintf(&w, "%s:%u: %s %s", file ?: "<config>", line, where, msg) < 0)
                 return -ENOMEM;
-        }
-        l[n] = w;
-        l[n + 1] = NULL;
-        inv->warnings = l;
-        return 0;
+        return strv_consume(&inv->warnings, NULL, w);
 }
+
+#define CERT_WARNING(c, ...) add_warning(inv, SECTION_CERT, (c)->name, (c)->file, (c)->line, __VA_ARGS__)
 
 /* policy_renew_time() never renews earlier than two thirds into the lifetime (a 90-day certificate at
  * 30 days): a renew-before beyond that is capped, which the operator should hear about when the
@@ -289,20 +256,18 @@ static _printf_(2, 3) int add_warning(Inventory *inv, const char *fmt, ...) {
  * lifetime is: the validity of an internal CA's leaves, or of a self-signed certificate. */
 static int warn_percent(
     Inventory *inv, Threshold t, const char *file, unsigned line, SectionKind kind, const char *name) {
-        char where[256];
-
         if (!t.set || !t.is_percent || t.percent <= 66)
                 return 0;
         return add_warning(
-            inv,
-            "%s:%u: %s renew-before = %u%% is more than two thirds of a certificate's lifetime: "
-            "renewal is capped at two thirds (66%%)",
-            file ?: "<config>", line, config_section_display(where, sizeof(where), kind, name), t.percent);
+            inv, kind, name, file, line,
+            "renew-before = %u%% is more than two thirds of a certificate's lifetime: renewal is capped at two "
+            "thirds (66%%)",
+            t.percent);
 }
 
 static int warn_renew_before(Inventory *inv, const CertConfig *c) {
         Threshold t = cert_renew_before(inv, c);
-        char where[256], a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX], cap[CONFIG_USEC_MAX], from[300] = "";
+        char a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX], cap[CONFIG_USEC_MAX], from[300] = "";
         const CaConfig *ca = NULL;
         usec_t lifetime;
 
@@ -321,12 +286,10 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
                 return 0;
         if (t.usec <= lifetime - lifetime / 3)
                 return 0;
-        return add_warning(
-            inv,
-            "%s:%u: %s renew-before = %s%s is more than two thirds of the certificate's lifetime "
-            "(%s, %s): renewal is capped at %s before expiry",
-            c->file ?: "<config>", c->line,
-            config_section_display(where, sizeof(where), SECTION_CERT, c->name),
+        return CERT_WARNING(
+            c,
+            "renew-before = %s%s is more than two thirds of the certificate's lifetime (%s, %s): renewal is "
+            "capped at %s before expiry",
             config_format_usec(t.usec, a, sizeof(a)), c->renew_before.set ? "" : " (from [agent])",
             config_format_usec(lifetime, b, sizeof(b)), from,
             config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
@@ -335,17 +298,12 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
 /* A name outside its CA's permitted-names would be refused at each renewal: say so now. */
 static int warn_permitted(Inventory *inv, const CertConfig *c) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
-        char where[256];
 
         for (const CaConfig *p = ca; p; p = p->parent ? inventory_find_ca(inv, p->parent) : NULL)
                 for (size_t i = 0; c->names && c->names[i]; i++)
                         if (!config_name_permitted(p->permitted_names, c->names[i]))
-                                return add_warning(
-                                    inv,
-                                    "%s:%u: %s name '%s' is outside the permitted-names of "
-                                    "[ca \"%s\"]: it will not be issued",
-                                    c->file ?: "<config>", c->line,
-                                    config_section_display(where, sizeof(where), SECTION_CERT, c->name),
+                                return CERT_WARNING(
+                                    c, "name '%s' is outside the permitted-names of [ca \"%s\"]: it will not be issued",
                                     c->names[i], p->name);
         return 0;
 }
@@ -354,18 +312,14 @@ static int warn_permitted(Inventory *inv, const CertConfig *c) {
  * set that needs it from an ACME issuer works until its next renewal, whose certificate renew.c then
  * refuses (usage-missing). Say so when the inventory is read, long before that day. */
 static int warn_client_usage(Inventory *inv, const CertConfig *c) {
-        char where[256];
-
         if (c->issuer != ISSUER_ACME || (c->usage != USAGE_CLIENT && c->usage != USAGE_SERVER_CLIENT))
                 return 0;
-        return add_warning(
-            inv,
-            "%s:%u: %s usage = %s with issuer = acme:%s: public ACME CAs no longer issue client "
-            "certificates (clientAuth), and a renewed certificate without it is not installed; "
-            "issue client certificates from an internal CA (issuer = ca:NAME)",
-            c->file ?: "<config>", c->line,
-            config_section_display(where, sizeof(where), SECTION_CERT, c->name), usage_to_string(c->usage),
-            c->issuer_name ?: "");
+        return CERT_WARNING(
+            c,
+            "usage = %s with issuer = acme:%s: public ACME CAs no longer issue client certificates "
+            "(clientAuth), and a renewed certificate without it is not installed; issue client certificates "
+            "from an internal CA (issuer = ca:NAME)",
+            usage_to_string(c->usage), c->issuer_name ?: "");
 }
 
 static int collect_warnings(Inventory *inv) {

@@ -477,44 +477,27 @@ static int set_list(const ConfigKey *def, const char *value, void *field, char *
         return 0;
 }
 
-static int set_threshold(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
-        return parse_threshold(value, field) < 0 ? -EINVAL : 0;
-}
+/* A setter that is parse(value, field), any failure an invalid value. */
+#define DEFINE_PARSE_SETTER(func, parse)                                                                     \
+        static int func(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) { \
+                return parse(value, field) < 0 ? -EINVAL : 0;                                                \
+        }
 
-static int set_duration(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+static int parse_positive_duration(const char *s, usec_t *ret) {
         usec_t u;
 
-        if (parse_duration(value, &u) < 0 || u == 0)
+        if (parse_duration(s, &u) < 0 || u == 0)
                 return -EINVAL;
-        *(usec_t *) field = u;
+        *ret = u;
         return 0;
 }
 
-/* A duration that may be 0 (rotate-overlap = 0: no overlap). */
-static int set_duration_or_zero(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
-        usec_t u;
-
-        if (parse_duration(value, &u) < 0)
-                return -EINVAL;
-        *(usec_t *) field = u;
-        return 0;
-}
-
-static int set_window(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
-        return window_parse(value, field) < 0 ? -EINVAL : 0;
-}
-
-static int set_rate(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
-        return rate_parse(value, field) < 0 ? -EINVAL : 0;
-}
-
-static int set_seconds(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
-        return config_parse_seconds(value, field) < 0 ? -EINVAL : 0;
-}
+DEFINE_PARSE_SETTER(set_threshold, parse_threshold)
+DEFINE_PARSE_SETTER(set_duration, parse_positive_duration)
+DEFINE_PARSE_SETTER(set_duration_or_zero, parse_duration) /* rotate-overlap = 0: no overlap */
+DEFINE_PARSE_SETTER(set_window, window_parse)
+DEFINE_PARSE_SETTER(set_rate, rate_parse)
+DEFINE_PARSE_SETTER(set_seconds, config_parse_seconds)
 
 #define DEFINE_ENUM_SETTER(func, type, from_string)                                                   \
         static int func(_unused_ const ConfigKey *def, const char *value, void *field,                 \

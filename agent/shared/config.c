@@ -94,21 +94,9 @@ static void *grow_array(void *array, size_t n) {
 static AcmeConfig *acme_free(AcmeConfig *a) {
         if (!a)
                 return NULL;
-        free(a->name);
-        free(a->directory);
-        free(a->contact);
-        free(a->ca_bundle);
-        free(a->eab_kid);
-        free(a->eab_hmac_file);
-        free(a->webroot);
-        free(a->listen);
-        free(a->dns_hook);
-        free(a->preferred_chain);
-        free(a->account_key);
-        free(a->pkcs11_pin_file);
-        free(a->profile);
-        free(a->persist_issuer);
-        free(a->file);
+        free_many(a->name, a->directory, a->contact, a->ca_bundle, a->eab_kid, a->eab_hmac_file,
+                  a->webroot, a->listen, a->dns_hook, a->preferred_chain, a->account_key,
+                  a->pkcs11_pin_file, a->profile, a->persist_issuer, a->file);
         free(a);
         return NULL;
 }
@@ -116,18 +104,11 @@ static AcmeConfig *acme_free(AcmeConfig *a) {
 static CaConfig *ca_free(CaConfig *c) {
         if (!c)
                 return NULL;
-        free(c->name);
-        free(c->certificate);
-        free(c->key);
         strv_free(c->export);
-        free(c->crl);
         strv_free(c->reload);
-        free(c->exec);
-        free(c->pkcs11_pin_file);
-        free(c->parent);
         strv_free(c->permitted_names);
-        free(c->subject);
-        free(c->file);
+        free_many(c->name, c->certificate, c->key, c->crl, c->exec, c->pkcs11_pin_file, c->parent,
+                  c->subject, c->file);
         free(c);
         return NULL;
 }
@@ -139,29 +120,14 @@ static CertConfig *cert_free(CertConfig *c) {
                 free(c);
                 return NULL;
         }
-        free(c->name);
-        free(c->certificate);
-        free(c->key);
-        free(c->ca);
         strv_free(c->names);
-        free(c->subject);
-        free(c->issuer_name);
-        free(c->key_password_file);
-        free(c->pkcs11_pin_file);
-        free(c->owner);
         strv_free(c->reload);
         strv_free(c->restart);
-        free(c->signal_pidfile);
-        free(c->exec);
-        free(c->profile);
         strv_free(c->verify);
         strv_free(c->crl);
-        free(c->chain);
-        free(c->leaf);
-        free(c->combined);
-        free(c->pkcs12);
-        free(c->pkcs12_password_file);
-        free(c->file);
+        free_many(c->name, c->certificate, c->key, c->ca, c->subject, c->issuer_name, c->key_password_file,
+                  c->pkcs11_pin_file, c->owner, c->signal_pidfile, c->exec, c->profile, c->chain, c->leaf,
+                  c->combined, c->pkcs12, c->pkcs12_password_file, c->file);
         free(c);
         return NULL;
 }
@@ -169,13 +135,10 @@ static CertConfig *cert_free(CertConfig *c) {
 Inventory *inventory_free(Inventory *inv) {
         if (!inv)
                 return NULL;
-        free(inv->path);
         strv_free(inv->files);
-        free(inv->agent.state_directory);
-        free(inv->agent.pin_directory);
-        free(inv->agent.metrics_file);
         strv_free(inv->agent.pkcs11_modules);
-        free(inv->agent.file);
+        free_many(inv->path, inv->agent.state_directory, inv->agent.pin_directory, inv->agent.metrics_file,
+                  inv->agent.file);
         for (size_t i = 0; i < inv->n_acme; i++)
                 acme_free(inv->acme[i]);
         free(inv->acme);
@@ -247,28 +210,25 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
         }
 }
 
-static int section_append(Inventory *inv, SectionKind kind, void *s) {
-        void *a;
+/* Appends `s` to the pointer array `array` of `n` entries (grown by grow_array()): 0 or -ENOMEM. */
+#define PTR_ARRAY_APPEND(array, n, s)                                                                        \
+        ({                                                                                                   \
+                void *_a = grow_array((array), (n));                                                         \
+                if (_a) {                                                                                    \
+                        (array) = _a;                                                                        \
+                        (array)[(n)++] = (s);                                                                \
+                }                                                                                            \
+                _a ? 0 : -ENOMEM;                                                                            \
+        })
 
+static int section_append(Inventory *inv, SectionKind kind, void *s) {
         switch (kind) {
         case SECTION_ACME:
-                if (!(a = grow_array(inv->acme, inv->n_acme)))
-                        return -ENOMEM;
-                inv->acme = a;
-                inv->acme[inv->n_acme++] = s;
-                return 0;
+                return PTR_ARRAY_APPEND(inv->acme, inv->n_acme, s);
         case SECTION_CA:
-                if (!(a = grow_array(inv->ca, inv->n_ca)))
-                        return -ENOMEM;
-                inv->ca = a;
-                inv->ca[inv->n_ca++] = s;
-                return 0;
+                return PTR_ARRAY_APPEND(inv->ca, inv->n_ca, s);
         default:
-                if (!(a = grow_array(inv->certs, inv->n_certs)))
-                        return -ENOMEM;
-                inv->certs = a;
-                inv->certs[inv->n_certs++] = s;
-                return 0;
+                return PTR_ARRAY_APPEND(inv->certs, inv->n_certs, s);
         }
 }
 

@@ -81,32 +81,25 @@ bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t) {
         return curve == key_type_table[t].curve;
 }
 
-int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
+static int export_pkcs8(gnutls_x509_privkey_t key, const char *password, unsigned flags, gnutls_datum_t *ret) {
         gnutls_datum_t out = {};
         int r;
 
         if (!key || !ret)
                 return -EINVAL;
-        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out);
+        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, password, flags, &out);
         if (r < 0)
                 return errno_from_gnutls(r);
         *ret = out;
         return 0;
 }
 
-int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_datum_t *ret) {
-        gnutls_datum_t out = {};
-        int r;
+int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
+        return export_pkcs8(key, NULL, GNUTLS_PKCS_PLAIN, ret);
+}
 
-        if (!password)
-                return keygen_export_pem(key, ret);
-        if (!key || !ret)
-                return -EINVAL;
-        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, password, GNUTLS_PKCS_PBES2_AES_256, &out);
-        if (r < 0)
-                return errno_from_gnutls(r);
-        *ret = out;
-        return 0;
+int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_datum_t *ret) {
+        return password ? export_pkcs8(key, password, GNUTLS_PKCS_PBES2_AES_256, ret) : keygen_export_pem(key, ret);
 }
 
 int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {

@@ -13,15 +13,6 @@
 #define OUTPUT_MAX (16U * 1024U * 1024U)
 #define KEY_ID_MAX 64
 
-typedef struct Crts {
-        gnutls_x509_crt_t *v;
-        unsigned n;
-} Crts;
-
-static void crts_done(Crts *c) {
-        x509_crts_free(c->v, c->n);
-        *c = (Crts) {};
-}
 
 DEFINE_GNUTLS_FREEP(pkcs12, gnutls_pkcs12_t, gnutls_pkcs12_deinit)
 DEFINE_GNUTLS_FREEP(pkcs12_bag, gnutls_pkcs12_bag_t, gnutls_pkcs12_bag_deinit)
@@ -47,7 +38,7 @@ static int datum_append(gnutls_datum_t *d, const void *data, size_t size) {
         return 0;
 }
 
-static int append_crts_pem(gnutls_datum_t *d, const Crts *c, unsigned from, unsigned to) {
+static int append_crts_pem(gnutls_datum_t *d, const X509Crts *c, unsigned from, unsigned to) {
         int r = datum_append(d, NULL, 0);
 
         for (unsigned i = from; i < to && r >= 0; i++) {
@@ -59,7 +50,7 @@ static int append_crts_pem(gnutls_datum_t *d, const Crts *c, unsigned from, unsi
         return r;
 }
 
-static int build_combined(const uint8_t *key_file, size_t key_size, const Crts *c, gnutls_datum_t *ret) {
+static int build_combined(const uint8_t *key_file, size_t key_size, const X509Crts *c, gnutls_datum_t *ret) {
         int r;
 
         if (!key_file || key_size == 0)
@@ -73,7 +64,7 @@ static int build_combined(const uint8_t *key_file, size_t key_size, const Crts *
 
 /* Key and certificates in two bags, each encrypted with PBES2 AES-256 (PBKDF2-HMAC-SHA256), the whole
  * under an HMAC-SHA256 MAC: what OpenSSL 3 reads without its legacy provider and Java's keytool reads. */
-static int build_pkcs12(const char *name, gnutls_x509_privkey_t key, const Crts *c, const char *password,
+static int build_pkcs12(const char *name, gnutls_x509_privkey_t key, const X509Crts *c, const char *password,
                         gnutls_datum_t *ret) {
         _cleanup_(pkcs12_freep) gnutls_pkcs12_t p12 = NULL;
         _cleanup_(pkcs12_bag_freep) gnutls_pkcs12_bag_t certs = NULL, keys = NULL;
@@ -125,7 +116,7 @@ static int build_pkcs12(const char *name, gnutls_x509_privkey_t key, const Crts 
 
 int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchain_size, gnutls_x509_privkey_t key,
                   const uint8_t *key_file, size_t key_file_size, const char *pkcs12_password, OutputFiles *ret) {
-        _cleanup_(crts_done) Crts crts = {};
+        _cleanup_(x509_crts_done) X509Crts crts = {};
         OutputFiles o = {};
         int r;
 
@@ -248,7 +239,7 @@ static bool find_key_block(const uint8_t *data, size_t size, const uint8_t **ret
 
 typedef struct Expect {
         const CertConfig *c;
-        const Crts *installed; /* the certificate file's chain, leaf first */
+        const X509Crts *installed; /* the certificate file's chain, leaf first */
         const char *cert_path;
         CertFacts *f;
 } Expect;
@@ -291,7 +282,7 @@ static int mismatch(const Expect *e, const char *what, const char *path, const c
 /* A PEM file of certificates that must equal installed[from..to). An empty file: no certificate. */
 static int inspect_certs(const Expect *e, const char *what, const char *path, unsigned from, unsigned to) {
         _cleanup_free_ uint8_t *data = NULL;
-        _cleanup_(crts_done) Crts got = {};
+        _cleanup_(x509_crts_done) X509Crts got = {};
         size_t size = 0;
         int r;
 
@@ -307,7 +298,7 @@ static int inspect_certs(const Expect *e, const char *what, const char *path, un
 }
 
 static int inspect_keyed(const Expect *e, const char *what, const char *path, gnutls_x509_privkey_t key,
-                         const Crts *got) {
+                         const X509Crts *got) {
         uint8_t pin[PIN_SIZE];
         int r;
 
@@ -325,7 +316,7 @@ static int inspect_keyed(const Expect *e, const char *what, const char *path, gn
 static int inspect_combined(const Expect *e, const char *key_password) {
         const char *path = e->c->combined;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_(crts_done) Crts got = {};
+        _cleanup_(x509_crts_done) X509Crts got = {};
         _cleanup_free_ uint8_t *data = NULL;
         const uint8_t *block;
         size_t size, block_size;
@@ -350,7 +341,7 @@ static int inspect_combined(const Expect *e, const char *key_password) {
 static int inspect_pkcs12(const Expect *e) {
         const char *path = e->c->pkcs12;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_(crts_done) Crts got = {};
+        _cleanup_(x509_crts_done) X509Crts got = {};
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *password = NULL;
         size_t size;
@@ -377,7 +368,7 @@ static int inspect_pkcs12(const Expect *e) {
 
 int outputs_inspect(const CertConfig *c, const uint8_t *cert_data, size_t cert_size, const char *key_password,
                     CertFacts *f) {
-        _cleanup_(crts_done) Crts installed = {};
+        _cleanup_(x509_crts_done) X509Crts installed = {};
         Expect e = { .c = c, .installed = &installed, .cert_path = c->certificate, .f = f };
         int r = 0;
 

@@ -9,13 +9,16 @@
 #include <jansson.h>
 
 #include "fd-util.h"
-#include "install.h"
 #include "json-util.h"
 #include "log.h"
 #include "revocations.h"
 #include "x509.h"
 
 #define REVOCATIONS_MAX (16U * 1024U * 1024U)
+
+static int revocations_path(const char *state_dir, char **ret) {
+        return asprintf(ret, "%s/revocations.json", state_dir) < 0 ? -ENOMEM : 0;
+}
 
 void revocation_done(Revocation *r) {
         free(r->name);
@@ -24,14 +27,12 @@ void revocation_done(Revocation *r) {
         *r = (Revocation){};
 }
 
-void revocations_done(Revocations *l) {
-        for (size_t i = 0; i < l->n; i++)
-                revocation_done(&l->entries[i]);
-        free(l->entries);
-        *l = (Revocations){};
+static void entry_done(void *entry) {
+        revocation_done(entry);
 }
 
-static int parse_one(json_t *v, Revocation *e) {
+static int parse_one(json_t *v, void *entry) {
+        Revocation *e = entry;
         int r;
 
         if (!json_is_object(v))
@@ -48,49 +49,19 @@ static int parse_one(json_t *v, Revocation *e) {
         return 0;
 }
 
-int revocations_parse(const char *text, size_t size, Revocations *ret) {
-        _cleanup_(revocations_done) Revocations l = {};
-        json_t *root, *list, *v;
-        size_t i;
-        int r = 0;
+static const JsonList revocation_list = JSON_LIST("revocations", Revocation, parse_one, entry_done);
 
-        root = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
-        list = json_is_object(root) ? json_object_get(root, "revocations") : NULL;
-        if (!json_is_array(list))
-                r = -EBADMSG;
-        else if (!(l.entries = calloc(json_array_size(list) + 1, sizeof(Revocation))))
-                r = -ENOMEM;
-        if (r >= 0)
-                json_array_foreach(list, i, v) {
-                        r = parse_one(v, &l.entries[l.n++]);
-                        if (r < 0)
-                                break;
-                }
-        json_decref(root);
-        if (r < 0)
-                return r == -ENOMEM ? r : -EBADMSG;
-        *ret = l;
-        l = (Revocations){};
-        return 0;
+void revocations_done(Revocations *l) {
+        json_list_free(&revocation_list, l->entries, l->n);
+        *l = (Revocations){};
 }
 
-static int revocations_path(const char *state_dir, char **ret) {
-        return asprintf(ret, "%s/revocations.json", state_dir) < 0 ? -ENOMEM : 0;
+int revocations_parse(const char *text, size_t size, Revocations *ret) {
+        return json_list_parse_text(text, size, &revocation_list, (void **)&ret->entries, &ret->n);
 }
 
 static int load_path(const char *path, Revocations *ret) {
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, REVOCATIONS_MAX, &data, &size);
-        if (r == -ENOENT) {
-                *ret = (Revocations){};
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        return revocations_parse((const char *)data, size, ret);
+        return json_list_load(path, REVOCATIONS_MAX, &revocation_list, (void **)&ret->entries, &ret->n);
 }
 
 int revocations_load(const char *state_dir, Revocations *ret) {
@@ -123,9 +94,9 @@ int revocations_add(
     usec_t not_after,
     usec_t now) {
         _cleanup_(revocations_done) Revocations l = {};
-        _cleanup_free_ char *path = NULL, *lock_path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *lock_path = NULL;
         _cleanup_close_ int lock = -1;
-        json_t *root, *list;
+        json_t *list;
         int r;
 
         /* Its own lock: `revoke` and `ca revoke` may run at the same time, beside a daemon. */
@@ -152,18 +123,8 @@ int revocations_add(
         }
         if (list)
                 json_array_append_new(list, entry_json(name, serial, reason, now, not_after));
-        root = json_pack("{s:o*}", "revocations", list);
-        text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(root);
-        if (!text)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = install_file(&(InstallFile){
-            .path = path,
-            .data = text,
-            .size = strlen(text),
-            .mode = 0600,
-            .uid = (uid_t)-1,
-            .gid = (gid_t)-1});
+        r = json_save_state_file(
+            path, json_pack("{s:o*}", "revocations", list), JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         if (r < 0)
                 return log_error_errno(r, "cannot write %s: %m", path);
         return 0;

@@ -155,6 +155,11 @@ void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n) {
         gnutls_free(crts);
 }
 
+void x509_crts_done(X509Crts *c) {
+        x509_crts_free(c->v, c->n);
+        *c = (X509Crts) {};
+}
+
 int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gnutls_x509_privkey_t *ret) {
         gnutls_datum_t d;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;

@@ -152,6 +152,12 @@ int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, un
 int x509_load_leaf(const uint8_t *data, size_t size, gnutls_x509_crt_t *ret);
 int x509_leaf_der(const uint8_t *data, size_t size, gnutls_datum_t *ret);
 void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n);
+/* Certificates as x509_load_crts() returns them, held together; x509_crts_done() frees them. */
+typedef struct X509Crts {
+        gnutls_x509_crt_t *v;
+        unsigned n;
+} X509Crts;
+void x509_crts_done(X509Crts *c);
 
 /* A private key: PKCS#1, PKCS#8 (encrypted too, with `password`), SEC1, Ed25519; PEM or DER.
  * Returns 0, -EBADMSG (not a key), -EACCES (encrypted and no or a wrong password), -ENOMEM. */
