@@ -16,7 +16,7 @@ typedef struct AcmeSession AcmeSession;
 
 /* Ask again at least this often, whatever the server's Retry-After says: windows move (an incident, a
  * mass revocation), and certificates that live 6 days leave no time for a server's long Retry-After
- * (issue 13: at least twice a day). Without a Retry-After: 6 h, as RFC 9773 §4.3 suggests. */
+ * (at least twice a day). Without a Retry-After: 6 h, as RFC 9773 §4.3 suggests. */
 #define ACME_ARI_RETRY_MAX (12 * USEC_PER_HOUR)
 #define ACME_ARI_RETRY_DEFAULT (6 * USEC_PER_HOUR)
 

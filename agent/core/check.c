@@ -37,7 +37,7 @@ typedef struct TrustEntry {
         int error; /* > 0 when the anchors could not be loaded */
 } TrustEntry;
 
-/* issue 11: an internal CA's current key id (its certificate's subject key id), once per worker. */
+/* An internal CA's current key id (its certificate's subject key id), once per worker. */
 typedef struct CaKeyId {
         const CaConfig *ca;
         uint8_t id[64];
@@ -142,7 +142,7 @@ static const CaKeyId *worker_ca_id(Worker *w, const Inventory *inv, const CaConf
         return k;
 }
 
-/* issue 11: a leaf of ca:NAME whose authority key id is not the CA's current key was issued by an
+/* A leaf of ca:NAME whose authority key id is not the CA's current key was issued by an
  * earlier generation (ca rotate): due for re-issue, from *ret_reissue_at (after the rotation's overlap).
  * A leaf without the extension is left alone. */
 static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c, const uint8_t *data, size_t size,
@@ -289,7 +289,7 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         r = x509_inspect(&in, job->now, &res->facts);
         if (r < 0)
                 return r;
-        /* Revocation (issue 11): its CRLs and the compromised-keys list. */
+        /* Revocation: its CRLs and the compromised-keys list. */
         r = check_crls(inv, c, &in, trust, res->facts, job->now);
         if (r < 0)
                 return r;

@@ -15,7 +15,7 @@
 typedef struct CheckResult {
         const CertConfig *cert; /* borrowed from the inventory */
         CertFacts *facts;
-        bool ca_rotated; /* issue 11: issued by ca:NAME, but not by its current certificate (authority key id) */
+        bool ca_rotated; /* Issued by ca:NAME, but not by its current certificate (authority key id) */
         usec_t ca_reissue_at; /* then: when it moves to the current one (the rotation's overlap); 0: at once */
         bool has_next_pin; /* key-policy = rotate: next_pin is the next key's (check_next_pins) */
         uint8_t next_pin[PIN_SIZE];

@@ -21,7 +21,7 @@ int pass_prepare(const Inventory *inv, bool wait) {
                 return r;
         fd = state_lock(inv->agent.state_directory, false);
         if (fd == -EWOULDBLOCK && wait) {
-                /* The other mode is at work: let it finish (DESIGN.md §8). */
+                /* The other mode is at work: let it finish (docs/operation.md). */
                 log_notice(
                     "another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
                 fd = state_lock(inv->agent.state_directory, true);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Pin publication (DESIGN.md §5): <pin-directory>/<name>.pin and .json, and for key-policy = rotate the
+/* Pin publication (docs/pins.md): <pin-directory>/<name>.pin and .json, and for key-policy = rotate the
  * next key, made ahead of its renewal so its pin is announced as next_pin_sha256 before the switch. */
 #include <stdio.h>
 #include <string.h>
@@ -124,7 +124,7 @@ static void pins_files(const PinUpdate *u, InstallFile ret[2]) {
                                  .uid = (uid_t) -1, .gid = (gid_t) -1 };
 }
 
-/* <pin-directory>/<name>.pin and .json (DESIGN.md §5), each written atomically, and a pin-changed event
+/* <pin-directory>/<name>.pin and .json (docs/pins.md), each written atomically, and a pin-changed event
  * when the published pin (or, before the first publication, `fallback_previous`) differs. */
 int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
                  const uint8_t *fallback_previous, usec_t now) {

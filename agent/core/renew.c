@@ -234,7 +234,7 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                 if (r < 0)
                         return r;
                 req.validity = ca->validity;
-                /* issue 11: never a name outside permitted-names; an intermediate's leaves carry its chain
+                /* Never a name outside permitted-names; an intermediate's leaves carry its chain
                  * and are checked against the root. */
                 r = ca_names_check(inv, ca, c->names, c->name);
                 if (r < 0)
@@ -346,7 +346,7 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
                         }
                 snprintf(field, sizeof(field), "CERTHERD_PROBLEM=%s", problem_code_to_string(p->code));
                 if (p->code == PROBLEM_USAGE_MISSING && c->issuer == ISSUER_ACME && c->usage != USAGE_SERVER)
-                        /* Issue 13 item 3: the public CA dropped clientAuth; the old certificate stays. */
+                        /* The public CA dropped clientAuth; the old certificate stays. */
                         log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
                                        "new certificate failed validation, not installed: %s: %s: the CA [acme "
                                        "\"%s\"] no longer issues client certificates (clientAuth); the installed "
@@ -457,7 +457,7 @@ static void previous_pin(const Inventory *inv, const CertConfig *c, const CertFa
 }
 
 /* ACME: a certificate issued but refused by validation (a wrong `ca`) is kept, so that fixing the cause
- * installs it instead of ordering another (issue 10 item 20): STATE/certs/NAME.pending.pem and .key. */
+ * installs it instead of ordering another: STATE/certs/NAME.pending.pem and .key. */
 static int pending_path(const Inventory *inv, const CertConfig *c, const char *suffix, char **ret) {
         return asprintf(ret, "%s/certs/%s.pending.%s", inv->agent.state_directory, c->name, suffix) < 0 ? -ENOMEM : 0;
 }

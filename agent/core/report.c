@@ -241,7 +241,7 @@ static void last_result(const CheckReport *rep, const CertState *st, char *buf, 
                 snprintf(buf, size, "ok");
         else
                 snprintf(buf, size, "-");
-        /* Issue 13: the ACME profile the installed certificate was ordered under. */
+        /* The ACME profile the installed certificate was ordered under. */
         if (st && st->profile && strlen(buf) + strlen(st->profile) + 12 < size)
                 snprintf(buf + strlen(buf), size - strlen(buf), " (profile %s)", st->profile);
 }

@@ -310,7 +310,7 @@ int daemon_run(const char *config_path) {
                 return r;
         }
         (void)token_init_inventory(inv); /* the PKCS#11 modules stay those of the first load */
-        /* certherd-renew.service may be at work: wait for it (DESIGN.md §8); then recover and load. */
+        /* certherd-renew.service may be at work: wait for it (docs/operation.md); then recover and load. */
         m->lock_fd = pass_prepare(inv, true);
         if (m->lock_fd < 0) {
                 inventory_free(inv);

@@ -413,7 +413,7 @@ void keys_next_used(const Inventory *inv, const CertConfig *c) {
 }
 
 /* The key of the next renewal (key-policy = rotate) is kept in STATE/keys/NAME.next,
- * so its pin can be published (next_pin_sha256) long before the switch (DESIGN.md §5). */
+ * so its pin can be published (next_pin_sha256) long before the switch (docs/pins.md). */
 int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
         return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
 }

@@ -37,7 +37,7 @@ typedef enum KeyOrigin {
 int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
                 gnutls_x509_privkey_t *ret_key, gnutls_datum_t *ret_pem, KeyOrigin *ret_origin);
 
-/* Whether `key` is in the compromised-keys list (revoked with key-compromise, issue 11): 1 yes, 0 no,
+/* Whether `key` is in the compromised-keys list (revoked with key-compromise): 1 yes, 0 no,
  * -errno when the list cannot be read (callers then refuse to certify). */
 int keys_compromised(const Inventory *inv, gnutls_x509_privkey_t key);
 /* The key of the next certificate of a set whose `key = pkcs11:…;object=LABEL` is in a token: the object
@@ -55,7 +55,7 @@ int keys_password(const CertConfig *c, char **ret);
 /* Forget the next key once it is the current one (keys_next_make() makes the next). */
 void keys_next_used(const Inventory *inv, const CertConfig *c);
 
-/* The next key of a key-policy = rotate set (DESIGN.md §5), made ahead of its renewal so that its pin is
+/* The next key of a key-policy = rotate set (docs/pins.md), made ahead of its renewal so that its pin is
  * announced as next_pin_sha256 long before the switch: STATE/keys/NAME.next (encrypted with the set's
  * key-password-file), or the token object LABEL.next for a key in a token. */
 int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret);

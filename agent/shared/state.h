@@ -7,10 +7,10 @@
 
 #include "time-util.h"
 
-/* Per-certificate state that outlives the process (DESIGN.md §2): renewal failures and their backoff,
+/* Per-certificate state that outlives the process (docs/architecture.md): renewal failures and their backoff,
  * the last renewal and its error, the alert last sent, and the outcome of the last deploy, in
  * STATE_DIR/certs/NAME.json. The ACME order in flight lives with the ACME client (STATE_DIR/acme/).
- * Also the state directory itself and the lock daemon and timer mode share (DESIGN.md §8). */
+ * Also the state directory itself and the lock daemon and timer mode share (docs/operation.md). */
 
 #define CERT_STATE_ISSUED_MAX 8
 
@@ -36,7 +36,7 @@ typedef struct CertState {
          * fingerprint (check_inputs_fingerprint). NULL: not held. */
         char *held_inputs;
         /* ACME: the profile (draft-ietf-acme-profiles) the installed certificate was ordered under; NULL:
-         * none named, or not ACME. A token of at most 64 characters [A-Za-z0-9._-] (issue 13). */
+         * none named, or not ACME. A token of at most 64 characters [A-Za-z0-9._-]. */
         char *profile;
 
         /* Issuance history, for the planner's guard against renewal loops (policy_plan). The times of the

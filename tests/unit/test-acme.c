@@ -330,7 +330,7 @@ static void test_ari_cert_id(void **state) {
         assert_int_equal(acme_ari_cert_id((const uint8_t *) "junk", 4, &id), -EBADMSG);
 }
 
-/* Issue 10 item 11: "renewalInfo": "" is no endpoint (it used to make acme_renewal_info read one byte
+/* "renewalInfo": "" is no endpoint (it used to make acme_renewal_info read one byte
  * before the heap buffer to look for a trailing '/'). */
 static void test_renewal_info_empty(void **state) {
         const char *doc = "{\"newNonce\":\"n\",\"newAccount\":\"a\",\"newOrder\":\"o\",\"renewalInfo\":\"\"}";
@@ -350,13 +350,13 @@ static void test_renewal_info_empty(void **state) {
         assert_string_equal(url, "https://a/ari/x.y");
         free(url);
 
-        /* ARI is asked again at least every 12 hours, whatever Retry-After says (issue 13 item 2) */
+        /* ARI is asked again at least every 12 hours, whatever Retry-After says */
         assert_int_equal(acme_ari_retry_after(false, 0), 6 * USEC_PER_HOUR);
         assert_int_equal(acme_ari_retry_after(true, 3 * USEC_PER_HOUR), 3 * USEC_PER_HOUR);
         assert_int_equal(acme_ari_retry_after(true, 7 * USEC_PER_DAY), 12 * USEC_PER_HOUR);
 }
 
-/* Issue 10 item 10: every URL the server names stays on the directory's origin. */
+/* Every URL the server names stays on the directory's origin. */
 static void test_url_origin(void **state) {
         char *o = NULL;
 
@@ -482,7 +482,7 @@ static int authz_check(const char *doc, char *const *ordered) {
         "{\"status\":\"pending\",\"identifier\":{\"type\":\"" type "\",\"value\":\"" value "\"},\"wildcard\":" wildcard \
         ",\"challenges\":[{\"type\":\"dns-01\",\"url\":\"https://a/c/1\",\"status\":\"pending\",\"token\":\"abc\"}]}"
 
-/* Issue 10 item 7: identifiers from the server are checked against the names ordered, and as names. */
+/* Identifiers from the server are checked against the names ordered, and as names. */
 static void test_authz_identifiers(void **state) {
         char *ordered[] = { (char *) "www.example.org", (char *) "*.example.net", (char *) "192.0.2.1",
                             (char *) "2001:db8::1", NULL };

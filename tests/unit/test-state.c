@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* state: saved per-certificate state round-trips, and a damaged file is refused whole (issue 10 item 14). */
+/* state: saved per-certificate state round-trips, and a damaged file is refused whole. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,7 +113,7 @@ static void test_strict(void **state) {
         }
 }
 
-/* issue 9: the daemon keeps only a state that is not empty; every field counts. */
+/* The daemon keeps only a state that is not empty; every field counts. */
 static void test_is_empty(void **state) {
         char s[] = "x";
         CertState st = {};
