@@ -41,7 +41,8 @@ int acme_ari_cert_id(const uint8_t *data, size_t size, char **ret) {
                 return errno_from_gnutls(r);
         /* §4.1: the DER encoding of the serial's INTEGER value, i.e. with a leading zero when the top bit
          * is set. GnuTLS hands the bytes as they are in the certificate. */
-        if ((r = jws_base64url_encode(aki, aki_size, &a)) < 0 || (r = jws_base64url_encode(serial, serial_size, &b)) < 0)
+        if ((r = jws_base64url_encode(aki, aki_size, &a)) < 0 ||
+            (r = jws_base64url_encode(serial, serial_size, &b)) < 0)
                 return r;
         return asprintf(ret, "%s.%s", a, b) < 0 ? -ENOMEM : 0;
 }
@@ -97,7 +98,8 @@ int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, us
         if (r >= 0) {
                 r = acme_parse_renewal_info(resp.body, resp.size, ret_start, ret_end);
                 if (r < 0)
-                        log_error("[acme \"%s\"] %s: not a renewalInfo document", acme_session_config(s)->name, url);
+                        log_error("[acme \"%s\"] %s: not a renewalInfo document",
+                                  acme_session_config(s)->name, url);
                 else
                         *ret_retry_after = acme_ari_retry_after(resp.has_retry_after, resp.retry_after);
         } else
@@ -114,10 +116,12 @@ static usec_t ari_saved_point(AcmeSession *s, const char *rel, const char *id, u
         size_t size;
         json_t *j;
 
-        if (acme_session_read_state(s, rel, 64 * 1024, &data, &size) < 0 || !(j = json_loadb(data, size, 0, NULL)))
+        if (acme_session_read_state(s, rel, 64 * 1024, &data, &size) < 0 ||
+            !(j = json_loadb(data, size, 0, NULL)))
                 return 0;
         sid = json_string_value(json_object_get(j, "id"));
-        if (sid && strcmp(sid, id) == 0 && (usec_t) json_integer_value(json_object_get(j, "start")) == start &&
+        if (sid && strcmp(sid, id) == 0 &&
+            (usec_t) json_integer_value(json_object_get(j, "start")) == start &&
             (usec_t) json_integer_value(json_object_get(j, "end")) == end)
                 when = (usec_t) json_integer_value(json_object_get(j, "point"));
         json_decref(j);
@@ -155,16 +159,16 @@ int acme_ari_due(AcmeSession *s, const CertConfig *c, usec_t now, AcmeAriDecisio
                 if (r < 0)
                         return errno_from_gnutls(r);
                 d.when = acme_ari_pick(d.start, d.end, rnd);
-                j = json_pack("{s:s, s:I, s:I, s:I}", "id", id, "start", (json_int_t) d.start, "end", (json_int_t) d.end,
-                              "point", (json_int_t) d.when);
+                j = json_pack("{s:s, s:I, s:I, s:I}", "id", id, "start", (json_int_t) d.start, "end",
+                              (json_int_t) d.end, "point", (json_int_t) d.when);
                 text = j ? json_dumps(j, JSON_COMPACT) : NULL;
                 json_decref(j);
                 if (!text)
                         return -ENOMEM;
                 r = acme_session_write_state(s, rel, text);
                 if (r < 0)
-                        log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring", acme_session_config(s)->name,
-                                          rel);
+                        log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring",
+                                          acme_session_config(s)->name, rel);
         }
         d.due = now >= d.when;
         d.id = TAKE_PTR(id);
@@ -229,7 +233,8 @@ bool acme_ari_set_ask(AcmeAriSet *a, const CertConfig *c, usec_t now, usec_t *re
         r = acme_ari_due(a->sessions[i], c, now, &d);
         if (r < 0) {
                 if (r != -ENODATA && r != -EOPNOTSUPP)
-                        log_warning_errno(r, "%s: cannot fetch its ARI renewal window: %m, ignoring", c->name);
+                        log_warning_errno(r, "%s: cannot fetch its ARI renewal window: %m, ignoring",
+                                          c->name);
                 return false;
         }
         free(d.id);

@@ -44,8 +44,8 @@ int acme_renewal_info(AcmeSession *s, const char *cert_id, usec_t *ret_start, us
 usec_t acme_ari_pick(usec_t start, usec_t end, uint64_t random);
 
 typedef struct AcmeAriDecision {
-        usec_t start, end;  /* the suggested window */
-        usec_t when;        /* the point picked in it (kept under STATE/acme/NAME/ari/ until the window moves) */
+        usec_t start, end; /* the suggested window */
+        usec_t when; /* the point picked in it (kept under STATE/acme/NAME/ari/ until the window moves) */
         usec_t retry_after; /* ask again this much later (at most ACME_ARI_RETRY_MAX) */
         bool due;           /* now >= when */
         char *id;           /* the ARI id, for `replaces` (malloc'd) */

@@ -16,10 +16,10 @@
 #include "log.h"
 
 static const char *const acme_limit_table[_ACME_LIMIT_MAX] = {
-    [ACME_LIMIT_ORDERS] = "orders",
-    [ACME_LIMIT_DUPLICATES] = "duplicates",
-    [ACME_LIMIT_FAILED_VALIDATIONS] = "failed-validations",
-    [ACME_LIMIT_SERVER] = "server",
+        [ACME_LIMIT_ORDERS] = "orders",
+        [ACME_LIMIT_DUPLICATES] = "duplicates",
+        [ACME_LIMIT_FAILED_VALIDATIONS] = "failed-validations",
+        [ACME_LIMIT_SERVER] = "server",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(acme_limit, AcmeLimit, acme_limit_table, _ACME_LIMIT_MAX)
@@ -48,9 +48,9 @@ AcmeBudget *acme_budget_free(AcmeBudget *b) {
 RateLimit acme_budget_limit(const AcmeConfig *a, AcmeLimit l) {
         /* Let's Encrypt's published limits (letsencrypt.org/docs/rate-limits). */
         static const RateLimit defaults[] = {
-            [ACME_LIMIT_ORDERS] = {.set = true, .count = 300, .period = 3 * USEC_PER_HOUR},
-            [ACME_LIMIT_DUPLICATES] = {.set = true, .count = 5, .period = 7 * USEC_PER_DAY},
-            [ACME_LIMIT_FAILED_VALIDATIONS] = {.set = true, .count = 5, .period = USEC_PER_HOUR},
+                [ACME_LIMIT_ORDERS] = { .set = true, .count = 300, .period = 3 * USEC_PER_HOUR },
+                [ACME_LIMIT_DUPLICATES] = { .set = true, .count = 5, .period = 7 * USEC_PER_DAY },
+                [ACME_LIMIT_FAILED_VALIDATIONS] = { .set = true, .count = 5, .period = USEC_PER_HOUR },
         };
         const RateLimit *given = !a                                   ? NULL
                                  : l == ACME_LIMIT_ORDERS             ? &a->max_orders
@@ -75,14 +75,14 @@ static int times_parse(json_t *a, AcmeBudgetTimes *ret, size_t *budget) {
         ret->t = calloc(json_array_size(a) ?: 1, sizeof(usec_t));
         if (!ret->t)
                 return -ENOMEM;
-        json_array_foreach(a, i, v) {
+        json_array_foreach (a, i, v) {
                 json_int_t s = json_is_integer(v) ? json_integer_value(v) : -1;
 
                 /* oldest first, as written: the checks count on it */
-                if (s < 0 || s > (json_int_t)UINT32_MAX ||
-                    (ret->n > 0 && (usec_t)s * USEC_PER_SEC < ret->t[ret->n - 1]))
+                if (s < 0 || s > (json_int_t) UINT32_MAX ||
+                    (ret->n > 0 && (usec_t) s * USEC_PER_SEC < ret->t[ret->n - 1]))
                         return -EBADMSG;
-                ret->t[ret->n++] = (usec_t)s * USEC_PER_SEC;
+                ret->t[ret->n++] = (usec_t) s * USEC_PER_SEC;
         }
         return 0;
 }
@@ -90,7 +90,7 @@ static int times_parse(json_t *a, AcmeBudgetTimes *ret, size_t *budget) {
 /* Keys and details reach terminals and the journal: printable text only. */
 static bool text_is_clean(const char *s) {
         for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
                         return false;
         return true;
 }
@@ -106,7 +106,7 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
         *ret = calloc(json_object_size(o) ?: 1, sizeof(AcmeBudgetTimes));
         if (!*ret)
                 return -ENOMEM;
-        json_object_foreach(o, key, v) {
+        json_object_foreach (o, key, v) {
                 AcmeBudgetTimes *t = &(*ret)[(*ret_n)++];
                 json_t *until = json_object_get(v, "until"), *detail = json_object_get(v, "detail");
                 size_t known = 1 + !!until + !!detail;
@@ -114,7 +114,7 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
                 if (!json_is_object(v) || json_object_size(v) != known || !key[0] || strlen(key) > 4096 ||
                     (!with_until && known > 1) ||
                     (until && (!json_is_integer(until) || json_integer_value(until) < 0 ||
-                               json_integer_value(until) > (json_int_t)(UINT32_MAX))) ||
+                               json_integer_value(until) > (json_int_t) (UINT32_MAX))) ||
                     (detail && (!json_is_string(detail) || !text_is_clean(json_string_value(detail)))) ||
                     !text_is_clean(key))
                         return -EBADMSG;
@@ -122,7 +122,7 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
                 t->detail = detail ? strdup(json_string_value(detail)) : NULL;
                 if (!t->key || (detail && !t->detail))
                         return -ENOMEM;
-                t->until = until ? (usec_t)json_integer_value(until) * USEC_PER_SEC : 0;
+                t->until = until ? (usec_t) json_integer_value(until) * USEC_PER_SEC : 0;
                 r = times_parse(json_object_get(v, "times"), t, budget);
                 if (r < 0)
                         return r;
@@ -146,8 +146,8 @@ static int budget_from_json(json_t *j, AcmeBudget **ret) {
         if (j && r >= 0)
                 r = keyed_parse(json_object_get(j, "certificates"), true, &b->sets, &b->n_sets, &budget);
         if (j && r >= 0)
-                r = keyed_parse(
-                    json_object_get(j, "failed_validations"), false, &b->failed, &b->n_failed, &budget);
+                r = keyed_parse(json_object_get(j, "failed_validations"), false, &b->failed, &b->n_failed,
+                                &budget);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(b);
@@ -166,7 +166,7 @@ static json_t *times_json(const AcmeBudgetTimes *t, usec_t oldest) {
 
         for (size_t i = 0; a && i < t->n; i++)
                 if (t->t[i] >= oldest &&
-                    json_array_append_new(a, json_integer((json_int_t)(t->t[i] / USEC_PER_SEC))) < 0) {
+                    json_array_append_new(a, json_integer((json_int_t) (t->t[i] / USEC_PER_SEC))) < 0) {
                         json_decref(a);
                         return NULL;
                 }
@@ -196,7 +196,8 @@ char *acme_budget_format(const AcmeBudget *b, const AcmeConfig *a, usec_t now) {
                 }
                 o = json_pack("{s:o}", "times", times);
                 if (o && t->until > now)
-                        json_object_set_new(o, "until", json_integer((json_int_t)(t->until / USEC_PER_SEC)));
+                        json_object_set_new(o, "until",
+                                            json_integer((json_int_t) (t->until / USEC_PER_SEC)));
                 if (o && t->until > now && t->detail)
                         json_object_set_new(o, "detail", json_string(t->detail));
                 json_object_set_new(sets, t->key, o);
@@ -211,9 +212,8 @@ char *acme_budget_format(const AcmeBudget *b, const AcmeConfig *a, usec_t now) {
                 else
                         json_object_set_new(failed, b->failed[i].key, json_pack("{s:o}", "times", times));
         }
-        j = sets && failed ? json_pack(
-                                 "{s:o, s:o, s:o}", "orders", times_json(&b->orders, oldest), "certificates",
-                                 sets, "failed_validations", failed)
+        j = sets && failed ? json_pack("{s:o, s:o, s:o}", "orders", times_json(&b->orders, oldest),
+                                       "certificates", sets, "failed_validations", failed)
                            : NULL;
         text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(j);
@@ -255,7 +255,7 @@ int acme_budget_load(const Inventory *inv, const AcmeConfig *a, AcmeBudget **ret
 /* "a.example,b.example": sorted and lower-cased, so that the same set written in another order is the
  * same set (Let's Encrypt compares them so). */
 static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *)a, *(char *const *)b);
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 static char *names_key(char *const *names) {
@@ -273,7 +273,7 @@ static char *names_key(char *const *names) {
                         return NULL;
                 for (char *p = l[i]; *p; p++)
                         if (*p >= 'A' && *p <= 'Z')
-                                *p = (char)(*p - 'A' + 'a');
+                                *p = (char) (*p - 'A' + 'a');
         }
         qsort(l, n, sizeof(char *), cmp_str);
         k = calloc(len + 1, 1);
@@ -304,29 +304,24 @@ static bool fits(const AcmeBudgetTimes *t, RateLimit lim, AcmeLimit l, usec_t no
         if (used < lim.count)
                 return true;
         /* The oldest counting entry that must age out for one more to fit. */
-        *v = (AcmeBudgetVerdict){
-            .limit = l,
-            .used = (unsigned)used,
-            .max = lim.count,
-            .period = lim.period,
-            .until = t->t[first + (used - lim.count)] + lim.period};
+        *v = (AcmeBudgetVerdict){ .limit = l,
+                                  .used = (unsigned) used,
+                                  .max = lim.count,
+                                  .period = lim.period,
+                                  .until = t->t[first + (used - lim.count)] + lim.period };
         return false;
 }
 
-bool acme_budget_check(
-    const AcmeBudget *b,
-    const AcmeConfig *a,
-    char *const *names,
-    bool exempt,
-    usec_t now,
-    AcmeBudgetVerdict *ret) {
+bool acme_budget_check(const AcmeBudget *b, const AcmeConfig *a, char *const *names, bool exempt, usec_t now,
+                       AcmeBudgetVerdict *ret) {
         _cleanup_free_ char *key = names_key(names);
         const AcmeBudgetTimes *set = find_key(b->sets, b->n_sets, key);
         AcmeBudgetVerdict v = {};
 
         if (set && set->until > now) {
-                *ret = (AcmeBudgetVerdict){
-                    .limit = ACME_LIMIT_SERVER, .until = set->until, .detail = set->detail};
+                *ret = (AcmeBudgetVerdict){ .limit = ACME_LIMIT_SERVER,
+                                            .until = set->until,
+                                            .detail = set->detail };
                 return false;
         }
         if (!fits(&b->orders, acme_budget_limit(a, ACME_LIMIT_ORDERS), ACME_LIMIT_ORDERS, now, &v) ||
@@ -336,10 +331,9 @@ bool acme_budget_check(
                 return false;
         }
         for (size_t i = 0; names && names[i]; i++)
-                if (!fits(
-                        find_key(b->failed, b->n_failed, names[i]),
-                        acme_budget_limit(a, ACME_LIMIT_FAILED_VALIDATIONS), ACME_LIMIT_FAILED_VALIDATIONS,
-                        now, &v)) {
+                if (!fits(find_key(b->failed, b->n_failed, names[i]),
+                          acme_budget_limit(a, ACME_LIMIT_FAILED_VALIDATIONS), ACME_LIMIT_FAILED_VALIDATIONS,
+                          now, &v)) {
                         *ret = v;
                         return false;
                 }
@@ -348,34 +342,35 @@ bool acme_budget_check(
 
 char *acme_budget_verdict_format(const AcmeBudgetVerdict *v, char *buf, size_t size) {
         static const char *const what[] = {
-            [ACME_LIMIT_ORDERS] = "new orders",
-            [ACME_LIMIT_DUPLICATES] = "certificates for these names",
-            [ACME_LIMIT_FAILED_VALIDATIONS] = "failed validations of a name",
+                [ACME_LIMIT_ORDERS] = "new orders",
+                [ACME_LIMIT_DUPLICATES] = "certificates for these names",
+                [ACME_LIMIT_FAILED_VALIDATIONS] = "failed validations of a name",
         };
         static const char *const key[] = {
-            [ACME_LIMIT_ORDERS] = "max-orders",
-            [ACME_LIMIT_DUPLICATES] = "max-duplicates",
-            [ACME_LIMIT_FAILED_VALIDATIONS] = "max-failed-validations",
+                [ACME_LIMIT_ORDERS] = "max-orders",
+                [ACME_LIMIT_DUPLICATES] = "max-duplicates",
+                [ACME_LIMIT_FAILED_VALIDATIONS] = "max-failed-validations",
         };
         char until[32], period[32];
 
         format_timestamp_iso(until, sizeof(until), v->until);
         if (v->limit == ACME_LIMIT_SERVER)
-                snprintf(
-                    buf, size, "the server refused an order (rateLimited: %s); next order from %s",
-                    v->detail ?: "no detail", until);
+                snprintf(buf, size, "the server refused an order (rateLimited: %s); next order from %s",
+                         v->detail ?: "no detail", until);
         else {
                 /* The period as given: a whole number of its largest unit. */
                 usec_t p = v->period;
                 snprintf(period, sizeof(period), "%llu%s",
-                         (unsigned long long) (p % USEC_PER_DAY == 0    ? p / USEC_PER_DAY
-                                               : p % USEC_PER_HOUR == 0 ? p / USEC_PER_HOUR
+                         (unsigned long long) (p % USEC_PER_DAY == 0      ? p / USEC_PER_DAY
+                                               : p % USEC_PER_HOUR == 0   ? p / USEC_PER_HOUR
                                                : p % USEC_PER_MINUTE == 0 ? p / USEC_PER_MINUTE
-                                                                           : p / USEC_PER_SEC),
-                         p % USEC_PER_DAY == 0 ? "d" : p % USEC_PER_HOUR == 0 ? "h" : p % USEC_PER_MINUTE == 0 ? "m" : "s");
-                snprintf(
-                    buf, size, "%u of %u %s in %s used (%s); frees up at %s", v->used, v->max,
-                    what[v->limit], period, key[v->limit], until);
+                                                                          : p / USEC_PER_SEC),
+                         p % USEC_PER_DAY == 0      ? "d"
+                         : p % USEC_PER_HOUR == 0   ? "h"
+                         : p % USEC_PER_MINUTE == 0 ? "m"
+                                                    : "s");
+                snprintf(buf, size, "%u of %u %s in %s used (%s); frees up at %s", v->used, v->max,
+                         what[v->limit], period, key[v->limit], until);
         }
         return buf;
 }
@@ -386,7 +381,7 @@ static long left(const AcmeBudgetTimes *t, RateLimit lim, usec_t now) {
         for (size_t i = 0; t && i < t->n; i++)
                 if (t->t[i] + lim.period > now)
                         used++;
-        return used >= (long)lim.count ? 0 : (long)lim.count - used;
+        return used >= (long) lim.count ? 0 : (long) lim.count - used;
 }
 
 long acme_budget_remaining(const AcmeBudget *b, const AcmeConfig *a, AcmeLimit l, usec_t now) {
@@ -433,7 +428,7 @@ static AcmeBudgetTimes *keyed_get(AcmeBudgetTimes **l, size_t *n, const char *ke
         if (!m)
                 return NULL;
         *l = m;
-        m[*n] = (AcmeBudgetTimes){.key = strdup(key)};
+        m[*n] = (AcmeBudgetTimes){ .key = strdup(key) };
         if (!m[*n].key)
                 return NULL;
         return &m[(*n)++];
@@ -453,7 +448,7 @@ static int write_replace(const char *path, const char *text) {
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        for (size_t off = 0; r == 0 && off < n; off += (size_t)k) {
+        for (size_t off = 0; r == 0 && off < n; off += (size_t) k) {
                 k = write(fd, text + off, n - off);
                 if (k < 0 && errno != EINTR)
                         r = -errno;
@@ -467,7 +462,7 @@ static int write_replace(const char *path, const char *text) {
         if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0)
-                (void)unlink(tmp);
+                (void) unlink(tmp);
         return r;
 }
 
@@ -483,8 +478,8 @@ static int budget_save(const Inventory *inv, const AcmeConfig *a, const AcmeBudg
         if (r >= 0)
                 r = write_replace(path, text);
         if (r < 0)
-                log_warning_errno(
-                    r, "[acme \"%s\"] cannot save the rate-limit budget in %s: %m, ignoring", a->name, path);
+                log_warning_errno(r, "[acme \"%s\"] cannot save the rate-limit budget in %s: %m, ignoring",
+                                  a->name, path);
         return r;
 }
 
@@ -509,7 +504,7 @@ static char *clean_dup(const char *s) {
         char *d = s ? strdup(s) : NULL;
 
         for (char *p = d; p && *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = ' ';
         return d;
 }
@@ -542,8 +537,8 @@ static int budget_apply(AcmeBudget *b, const BudgetChange *c, usec_t now) {
 }
 
 /* Load, (for an order: check), apply, save, under the lock. 1: applied; 0: the order does not fit. */
-static int budget_change(
-    const Inventory *inv, const AcmeConfig *a, const BudgetChange *c, usec_t now, AcmeBudgetVerdict *ret) {
+static int budget_change(const Inventory *inv, const AcmeConfig *a, const BudgetChange *c, usec_t now,
+                         AcmeBudgetVerdict *ret) {
         _cleanup_(acme_budget_freep) AcmeBudget *b = NULL;
         int r;
 
@@ -552,38 +547,36 @@ static int budget_change(
         if (r >= 0 && c->event == EVENT_ORDER && !acme_budget_check(b, a, c->names, c->exempt, now, ret))
                 r = 0;
         else if (r >= 0 && (r = budget_apply(b, c, now)) >= 0) {
-                (void)budget_save(inv, a, b, now); /* a budget not saved costs a warning, not the order */
+                (void) budget_save(inv, a, b, now); /* a budget not saved costs a warning, not the order */
                 r = 1;
         }
         pthread_mutex_unlock(&budget_lock);
         return r;
 }
 
-int acme_budget_take_order(
-    const Inventory *inv,
-    const AcmeConfig *a,
-    char *const *names,
-    bool exempt,
-    usec_t now,
-    AcmeBudgetVerdict *ret) {
+int acme_budget_take_order(const Inventory *inv, const AcmeConfig *a, char *const *names, bool exempt,
+                           usec_t now, AcmeBudgetVerdict *ret) {
         return budget_change(
-            inv, a, &(BudgetChange){.event = EVENT_ORDER, .names = names, .exempt = exempt}, now, ret);
+                inv, a, &(BudgetChange){ .event = EVENT_ORDER, .names = names, .exempt = exempt }, now, ret);
 }
 
 int acme_budget_note_certificate(const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t now) {
-        return budget_change(inv, a, &(BudgetChange){.event = EVENT_CERTIFICATE, .names = names}, now, NULL);
+        return budget_change(inv, a, &(BudgetChange){ .event = EVENT_CERTIFICATE, .names = names }, now,
+                             NULL);
 }
 
-int acme_budget_note_failed_validation(
-    const Inventory *inv, const AcmeConfig *a, const char *identifier, usec_t now) {
-        return budget_change(
-            inv, a, &(BudgetChange){.event = EVENT_FAILED_VALIDATION, .identifier = identifier}, now, NULL);
+int acme_budget_note_failed_validation(const Inventory *inv, const AcmeConfig *a, const char *identifier,
+                                       usec_t now) {
+        return budget_change(inv, a,
+                             &(BudgetChange){ .event = EVENT_FAILED_VALIDATION, .identifier = identifier },
+                             now, NULL);
 }
 
-int acme_budget_note_rate_limited(
-    const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t until, const char *detail) {
+int acme_budget_note_rate_limited(const Inventory *inv, const AcmeConfig *a, char *const *names,
+                                  usec_t until, const char *detail) {
         return budget_change(
-            inv, a,
-            &(BudgetChange){.event = EVENT_RATE_LIMITED, .names = names, .until = until, .detail = detail},
-            now_realtime(), NULL);
+                inv, a,
+                &(BudgetChange){
+                        .event = EVENT_RATE_LIMITED, .names = names, .until = until, .detail = detail },
+                now_realtime(), NULL);
 }

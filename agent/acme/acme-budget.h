@@ -74,13 +74,8 @@ typedef struct AcmeBudgetVerdict {
 
 /* Whether an order for `names` fits at `now` (true), or which budget it would exceed (false, *ret).
  * exempt: a renewal that names the certificate it replaces (not counted against max-duplicates). Pure. */
-bool acme_budget_check(
-    const AcmeBudget *b,
-    const AcmeConfig *a,
-    char *const *names,
-    bool exempt,
-    usec_t now,
-    AcmeBudgetVerdict *ret);
+bool acme_budget_check(const AcmeBudget *b, const AcmeConfig *a, char *const *names, bool exempt, usec_t now,
+                       AcmeBudgetVerdict *ret);
 /* "2 of 2 new orders in 1h used (max-orders); frees up at 2026-12-07T07:00:00Z" */
 char *acme_budget_verdict_format(const AcmeBudgetVerdict *v, char *buf, size_t size);
 #define ACME_BUDGET_VERDICT_MAX 256
@@ -91,15 +86,10 @@ long acme_budget_remaining(const AcmeBudget *b, const AcmeConfig *a, AcmeLimit l
 /* Effects, under one lock of the process (renewals of one server run on several threads):
  * load, check, record, save. acme_budget_take_order() records a new order when it fits: returns 1, or 0
  * and *ret when it does not (nothing recorded), or -errno. */
-int acme_budget_take_order(
-    const Inventory *inv,
-    const AcmeConfig *a,
-    char *const *names,
-    bool exempt,
-    usec_t now,
-    AcmeBudgetVerdict *ret);
+int acme_budget_take_order(const Inventory *inv, const AcmeConfig *a, char *const *names, bool exempt,
+                           usec_t now, AcmeBudgetVerdict *ret);
 int acme_budget_note_certificate(const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t now);
-int acme_budget_note_failed_validation(
-    const Inventory *inv, const AcmeConfig *a, const char *identifier, usec_t now);
-int acme_budget_note_rate_limited(
-    const Inventory *inv, const AcmeConfig *a, char *const *names, usec_t until, const char *detail);
+int acme_budget_note_failed_validation(const Inventory *inv, const AcmeConfig *a, const char *identifier,
+                                       usec_t now);
+int acme_budget_note_rate_limited(const Inventory *inv, const AcmeConfig *a, char *const *names,
+                                  usec_t until, const char *detail);

@@ -91,8 +91,8 @@ int acme_http_wait(AcmeHttp *h, usec_t usec) {
                 slice = end - now < CANCEL_CHECK ? end - now : CANCEL_CHECK;
                 if (deadline_left(h) < slice)
                         slice = deadline_left(h);
-                ts = (struct timespec) { .tv_sec = (time_t) (slice / USEC_PER_SEC),
-                                         .tv_nsec = (long) (slice % USEC_PER_SEC) * 1000 };
+                ts = (struct timespec){ .tv_sec = (time_t) (slice / USEC_PER_SEC),
+                                        .tv_nsec = (long) (slice % USEC_PER_SEC) * 1000 };
                 while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
                         ;
         }
@@ -103,7 +103,7 @@ void acme_response_done(AcmeResponse *r) {
         strv_free(r->links);
         json_decref(r->json);
         acme_problem_done(&r->problem);
-        *r = (AcmeResponse) {};
+        *r = (AcmeResponse){};
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
@@ -279,7 +279,8 @@ static void sockets_cloexec(void) {
                 if (fd <= 2 || fd == dirfd(d))
                         continue;
                 flags = fcntl(fd, F_GETFD);
-                if (flags < 0 || (flags & FD_CLOEXEC) || fstat(fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
+                if (flags < 0 || (flags & FD_CLOEXEC) || fstat(fd, &st) < 0 ||
+                    !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
                         continue;
                 (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
         }
@@ -299,7 +300,7 @@ static HttpHandle easy_acquire(AcmeHttp *h) {
                 x.multi = curl_multi_init();
                 if (!x.easy || !x.multi) {
                         handle_free(x);
-                        return (HttpHandle) {};
+                        return (HttpHandle){};
                 }
         }
         return x;
@@ -315,7 +316,7 @@ static void easy_release(AcmeHttp *h, HttpHandle x) {
         if (l) {
                 h->easy = l;
                 h->easy[h->n_easy++] = x;
-                x = (HttpHandle) {};
+                x = (HttpHandle){};
         }
         pthread_mutex_unlock(&h->lock);
         handle_free(x);
@@ -359,7 +360,8 @@ static curl_socket_t open_socket(void *userdata, curlsocktype purpose, struct cu
 }
 
 /* Called by libcurl whenever data moves (and about once a second): a cancel aborts the transfer. */
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
         AcmeHttp *h = userdata;
 
         return acme_http_cancelled(h) || deadline_left(h) == 0;
@@ -517,7 +519,7 @@ static bool status_is_transient(long status) {
 }
 
 AcmeRetry acme_retry_start(const AcmeHttp *h) {
-        return (AcmeRetry) {
+        return (AcmeRetry){
                 .deadline = now_monotonic() + (usec_t) (h->cfg->max_retry_duration * USEC_PER_SEC),
                 .backoff = (usec_t) (h->cfg->initial_backoff * USEC_PER_SEC),
         };
@@ -562,23 +564,27 @@ int acme_http_get(AcmeHttp *h, const char *url, AcmeResponse *ret) {
         return r < 0 ? r : acme_status_to_errno(ret->status);
 }
 
-int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url, const char *what) {
+int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url,
+                          const char *what) {
         /* Said outright: step-ca, for one, types its 501 as rejectedIdentifier. */
         const char *note = resp->status == 501 ? " (not implemented by this server)" : "";
 
         if (r == -ECANCELED)
                 return log_error_errno(r, "[acme \"%s\"] %s: %s: cancelled", h->cfg->name, what, url);
         if (r == -EXDEV)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s", h->cfg->name, what, url, resp->curl_error);
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s", h->cfg->name, what, url,
+                                       resp->curl_error);
         if (resp->status == 0)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s (gave up after %.0f s of retries)", h->cfg->name,
-                                       what, url, resp->curl_error[0] ? resp->curl_error : strerror(-r),
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: %s (gave up after %.0f s of retries)",
+                                       h->cfg->name, what, url,
+                                       resp->curl_error[0] ? resp->curl_error : strerror(-r),
                                        h->cfg->max_retry_duration);
         if (resp->problem.type)
-                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s %s: %s%s%s", h->cfg->name, what, url,
-                                       resp->status, note, resp->problem.type, resp->problem.detail ?: "",
-                                       resp->problem.subproblems ? " — " : "", resp->problem.subproblems ?: "");
-        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%s%.200s", h->cfg->name, what, url, resp->status,
-                               note, resp->size && !is_json(resp->content_type) ? ": " : "",
+                return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s %s: %s%s%s", h->cfg->name, what,
+                                       url, resp->status, note, resp->problem.type,
+                                       resp->problem.detail ?: "", resp->problem.subproblems ? " — " : "",
+                                       resp->problem.subproblems ?: "");
+        return log_error_errno(r, "[acme \"%s\"] %s: %s: HTTP %ld%s%s%.200s", h->cfg->name, what, url,
+                               resp->status, note, resp->size && !is_json(resp->content_type) ? ": " : "",
                                resp->size && !is_json(resp->content_type) ? resp->body : "");
 }

@@ -90,7 +90,8 @@ int acme_http_get(AcmeHttp *h, const char *url, AcmeResponse *ret);
 
 /* Log "[acme "NAME"] what: URL: HTTP 403 urn:…:unauthorized: detail" (the problem verbatim) or the
  * transport error, and return r. */
-int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url, const char *what);
+int acme_http_log_failure(const AcmeHttp *h, int r, const AcmeResponse *resp, const char *url,
+                          const char *what);
 
 /* For the summary line of a session. */
 unsigned acme_http_requests(const AcmeHttp *h);

@@ -23,8 +23,6 @@
  * connected. When the process runs out of descriptors, the oldest connection is dropped to accept the
  * new one. */
 
-
-
 /* Everything a connection may take, from accept to close: requests are a line and a few headers. */
 #define RESPONDER_DEADLINE (10 * USEC_PER_SEC)
 
@@ -104,7 +102,6 @@ struct Challenger {
 
 /* http-01 backends of challenge.h: files under a webroot, or the built-in responder. */
 
-
 extern const ChallengeOps challenge_http_webroot_ops;
 extern const ChallengeOps challenge_http_responder_ops;
 
@@ -115,7 +112,6 @@ extern const ChallengeOps challenge_http_responder_ops;
 
 /* dns-01 backend of challenge.h: the operator's dns-hook. */
 
-
 extern const ChallengeOps challenge_dns_hook_ops;
 
 /* The dns-01 TXT value for a key authorization: base64url(SHA-256(ka)). */
@@ -124,7 +120,6 @@ int challenge_dns_value(const char *key_authorization, char **ret);
 /* ---- challenge-alpn.c ---- */
 
 /* tls-alpn-01 backend of challenge.h: the built-in GnuTLS responder. */
-
 
 extern const ChallengeOps challenge_alpn_ops;
 

@@ -35,7 +35,7 @@ static char *member(const json_t *j, const char *key, bool *oom) {
 
 void acme_problem_done(AcmeProblem *p) {
         free_many(p->type, p->detail, p->subproblems);
-        *p = (AcmeProblem) {};
+        *p = (AcmeProblem){};
 }
 
 bool acme_problem_is(const AcmeProblem *p, const char *name) {
@@ -58,15 +58,15 @@ int acme_problem_from_json(const json_t *j, AcmeProblem *p) {
 
         /* RFC 8555 §6.7.1: one problem per identifier, kept as one line. */
         subs = json_object_get(j, "subproblems");
-        json_array_foreach(subs, i, sub) {
+        json_array_foreach (subs, i, sub) {
                 const json_t *id = json_object_get(sub, "identifier");
                 const char *v = json_string_value(json_object_get(id, "value"));
                 const char *t = json_string_value(json_object_get(sub, "type"));
                 const char *d = json_string_value(json_object_get(sub, "detail"));
                 char *n;
 
-                if (asprintf(&n, "%s%s%s: %s: %s", p->subproblems ?: "", p->subproblems ? "; " : "", v ?: "?",
-                             t ?: "?", d ?: "") < 0) {
+                if (asprintf(&n, "%s%s%s: %s: %s", p->subproblems ?: "", p->subproblems ? "; " : "",
+                             v ?: "?", t ?: "?", d ?: "") < 0) {
                         oom = true;
                         break;
                 }
@@ -81,12 +81,12 @@ int acme_problem_from_json(const json_t *j, AcmeProblem *p) {
 }
 
 void acme_directory_done(AcmeDirectory *d) {
-        free_many(d->new_nonce, d->new_account, d->new_order, d->revoke_cert, d->key_change,
-                  d->renewal_info, d->terms_of_service);
+        free_many(d->new_nonce, d->new_account, d->new_order, d->revoke_cert, d->key_change, d->renewal_info,
+                  d->terms_of_service);
         strv_free(d->profiles);
         strv_free(d->profile_descriptions);
         strv_free(d->caa_identities);
-        *d = (AcmeDirectory) {};
+        *d = (AcmeDirectory){};
 }
 
 int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
@@ -122,7 +122,7 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
                 d.profile_descriptions = calloc(n + 1, sizeof(char *));
                 if (!d.profiles || !d.profile_descriptions)
                         oom = true;
-                json_object_foreach((json_t *) profiles, name, v) {
+                json_object_foreach ((json_t *) profiles, name, v) {
                         if (oom)
                                 break;
                         /* The description is free text for people (often a URL); a profile name must be
@@ -142,15 +142,15 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
 
                 d.caa_identities = calloc(json_array_size(ids) + 1, sizeof(char *));
                 oom = !d.caa_identities;
-                json_array_foreach((json_t *) ids, i, v) {
+                json_array_foreach ((json_t *) ids, i, v) {
                         const char *id = json_string_value(v);
 
                         if (oom)
                                 break;
                         /* A domain name: it goes into zone file lines and CAA comparisons. */
-                        if (!id || !*id || strlen(id) > 253 || strspn(id, "abcdefghijklmnopqrstuvwxyz"
-                                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                                                                            strlen(id))
+                        if (!id || !*id || strlen(id) > 253 ||
+                            strspn(id, "abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(id))
                                 continue;
                         d.caa_identities[k] = strdup(id);
                         oom = !d.caa_identities[k++];
@@ -162,7 +162,7 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
         if (!d.new_nonce || !d.new_account || !d.new_order)
                 return -EBADMSG;
         *ret = d;
-        d = (AcmeDirectory) {};
+        d = (AcmeDirectory){};
         return 0;
 }
 
@@ -178,7 +178,7 @@ static char **string_array(const json_t *a, bool *oom) {
                 *oom = true;
                 return NULL;
         }
-        json_array_foreach(a, i, v) {
+        json_array_foreach (a, i, v) {
                 /* identifiers are objects {type, value}; authorizations are strings */
                 const json_t *s = json_is_object(v) ? json_object_get(v, "value") : v;
 
@@ -197,7 +197,7 @@ void acme_order_done(AcmeOrder *o) {
         strv_free(o->authorizations);
         strv_free(o->identifiers);
         acme_problem_done(&o->error);
-        *o = (AcmeOrder) {};
+        *o = (AcmeOrder){};
 }
 
 int acme_parse_order(const json_t *j, AcmeOrder *ret) {
@@ -221,7 +221,7 @@ int acme_parse_order(const json_t *j, AcmeOrder *ret) {
         if (!o.status || !o.finalize || !o.authorizations)
                 return -EBADMSG;
         *ret = o;
-        o = (AcmeOrder) {};
+        o = (AcmeOrder){};
         return 0;
 }
 
@@ -229,8 +229,8 @@ bool acme_token_is_valid(const char *s) {
         if (!s || !*s || strlen(s) > 256)
                 return false;
         for (; *s; s++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-                      *s == '_'))
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+                      *s == '-' || *s == '_'))
                         return false;
         return true;
 }
@@ -240,7 +240,7 @@ void acme_authz_done(AcmeAuthz *a) {
                   a->token);
         strv_free(a->issuer_domain_names);
         acme_problem_done(&a->challenge_error);
-        *a = (AcmeAuthz) {};
+        *a = (AcmeAuthz){};
 }
 
 int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret) {
@@ -255,7 +255,7 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
         a.identifier_type = member(json_object_get(j, "identifier"), "type", &oom);
         a.identifier = member(json_object_get(j, "identifier"), "value", &oom);
         a.wildcard = json_is_true(json_object_get(j, "wildcard"));
-        json_array_foreach(json_object_get(j, "challenges"), i, ch) {
+        json_array_foreach (json_object_get(j, "challenges"), i, ch) {
                 const char *t = json_string_value(json_object_get(ch, "type"));
 
                 if (!t || strcmp(t, challenge_type) != 0)
@@ -264,7 +264,8 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
                 a.challenge_status = member(ch, "status", &oom);
                 a.token = member(ch, "token", &oom);
                 if (strcmp(t, "dns-persist-01") == 0)
-                        a.issuer_domain_names = string_array(json_object_get(ch, "issuer-domain-names"), &oom);
+                        a.issuer_domain_names = string_array(json_object_get(ch, "issuer-domain-names"),
+                                                             &oom);
                 if (json_is_object(json_object_get(ch, "error")) &&
                     acme_problem_from_json(json_object_get(ch, "error"), &a.challenge_error) == -ENOMEM)
                         oom = true;
@@ -281,7 +282,7 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
                                  (persist && strv_length(a.issuer_domain_names) == 0))))
                 return -EBADMSG;
         *ret = a;
-        a = (AcmeAuthz) {};
+        a = (AcmeAuthz){};
         return 0;
 }
 
@@ -381,7 +382,8 @@ int acme_parse_link(const char *value, const char *rel, char ***list) {
                                 while (t < end) {
                                         const char *e = memchr(t, ' ', (size_t) (end - t)) ?: end;
 
-                                        if ((size_t) (e - t) == strlen(rel) && strncasecmp(t, rel, (size_t) (e - t)) == 0)
+                                        if ((size_t) (e - t) == strlen(rel) &&
+                                            strncasecmp(t, rel, (size_t) (e - t)) == 0)
                                                 match = true;
                                         t = e + 1;
                                 }
@@ -421,9 +423,10 @@ int acme_parse_time(const char *s, usec_t *ret) {
         }
         if (*p == 'Z' || *p == 'z')
                 p++;
-        else if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && p[3] == ':' &&
-                 p[4] >= '0' && p[4] <= '9' && p[5] >= '0' && p[5] <= '9') {
-                offset = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+        else if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+                 p[3] == ':' && p[4] >= '0' && p[4] <= '9' && p[5] >= '0' && p[5] <= '9') {
+                offset = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L +
+                         ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
                 if (*p == '-')
                         offset = -offset;
                 p += 6;
@@ -501,7 +504,8 @@ int acme_url_origin(const char *url, char **ret) {
                         return -EINVAL;
         } else
                 port_v = scheme_len == 5 ? 443 : 80;
-        if (asprintf(&o, "%s://%.*s:%lu", scheme_len == 5 ? "https" : "http", (int) (host_end - host), host, port_v) < 0)
+        if (asprintf(&o, "%s://%.*s:%lu", scheme_len == 5 ? "https" : "http", (int) (host_end - host), host,
+                     port_v) < 0)
                 return -ENOMEM;
         for (char *c = o; *c; c++)
                 if (*c >= 'A' && *c <= 'Z')

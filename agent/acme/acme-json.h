@@ -14,7 +14,7 @@
 
 /* An RFC 7807 problem document, as the server sent it. */
 typedef struct AcmeProblem {
-        char *type;   /* "urn:ietf:params:acme:error:badNonce"; NULL: no problem document */
+        char *type; /* "urn:ietf:params:acme:error:badNonce"; NULL: no problem document */
         char *detail;
         char *subproblems; /* "identifier: type: detail; …" or NULL */
 } AcmeProblem;
@@ -52,7 +52,7 @@ typedef struct AcmeOrder {
         char *status;
         char **authorizations; /* NULL-terminated */
         char *finalize;
-        char *certificate; /* NULL until valid */
+        char *certificate;  /* NULL until valid */
         char **identifiers; /* values, NULL-terminated */
         AcmeProblem error;
 } AcmeOrder;
@@ -64,7 +64,7 @@ void acme_order_done(AcmeOrder *o);
 typedef struct AcmeAuthz {
         char *status;
         char *identifier_type; /* "dns", "ip" */
-        char *identifier; /* value, without "*." */
+        char *identifier;      /* value, without "*." */
         bool wildcard;
         /* The challenge of the type asked for, when offered: */
         char *challenge_url;

@@ -45,7 +45,7 @@ static usec_t order_deadline(void) {
 }
 
 static Poll poll_start(AcmeSession *s) {
-        return (Poll) { .s = s, .deadline = now_monotonic() + order_deadline(), .next = 0 };
+        return (Poll){ .s = s, .deadline = now_monotonic() + order_deadline(), .next = 0 };
 }
 
 /* Wait before asking again: the server's Retry-After (within [ACME_POLL_WAIT_MIN, ACME_POLL_WAIT_MAX]), or
@@ -58,7 +58,9 @@ static int poll_wait(Poll *p, const AcmeResponse *resp) {
                 wait = resp->retry_after < ACME_POLL_WAIT_MIN   ? ACME_POLL_WAIT_MIN
                        : resp->retry_after > ACME_POLL_WAIT_MAX ? ACME_POLL_WAIT_MAX
                                                                 : resp->retry_after;
-        p->next = p->next == 0 ? ACME_POLL_STEP : p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2 : ACME_POLL_WAIT_MAX;
+        p->next = p->next == 0                       ? ACME_POLL_STEP
+                  : p->next * 2 < ACME_POLL_WAIT_MAX ? p->next * 2
+                                                     : ACME_POLL_WAIT_MAX;
         if (now_monotonic() + wait > p->deadline)
                 return -ETIMEDOUT;
         return acme_http_wait(acme_session_http(p->s), wait);
@@ -67,12 +69,15 @@ static int poll_wait(Poll *p, const AcmeResponse *resp) {
 /* Log why an order stops waiting and return r. */
 static int poll_failed(AcmeSession *s, const CertConfig *c, int r, const char *url, const char *status) {
         if (r == -ECANCELED)
-                return log_error_errno(r, "[acme \"%s\"] %s: cancelled while order %s is %s (kept, resumed next time)",
-                                       acme_session_config(s)->name, c->name, url, status);
-        return log_error_errno(r, "[acme \"%s\"] %s: %s is still %s after %llu s, giving up for now (kept, resumed "
-                                  "next time)",
-                               acme_session_config(s)->name, c->name, url, status,
-                               (unsigned long long) (order_deadline() / USEC_PER_SEC));
+                return log_error_errno(
+                        r, "[acme \"%s\"] %s: cancelled while order %s is %s (kept, resumed next time)",
+                        acme_session_config(s)->name, c->name, url, status);
+        return log_error_errno(
+                r,
+                "[acme \"%s\"] %s: %s is still %s after %llu s, giving up for now (kept, resumed "
+                "next time)",
+                acme_session_config(s)->name, c->name, url, status,
+                (unsigned long long) (order_deadline() / USEC_PER_SEC));
 }
 
 static bool is_ip(const char *s) {
@@ -128,8 +133,9 @@ static int profile_check(AcmeSession *s, const CertConfig *c, const char *profil
         if (!profile || acme_directory_has_profile(d, profile))
                 return 0;
         if (!d->profiles || !d->profiles[0])
-                return log_error_errno(-EINVAL, "[acme \"%s\"] %s: profile '%s' asked for, but the server %s offers "
-                                               "no profiles (no meta.profiles in its directory)",
+                return log_error_errno(-EINVAL,
+                                       "[acme \"%s\"] %s: profile '%s' asked for, but the server %s offers "
+                                       "no profiles (no meta.profiles in its directory)",
                                        acme_session_config(s)->name, c->name, profile,
                                        acme_session_config(s)->directory);
         for (char **p = d->profiles; *p; p++)
@@ -142,9 +148,9 @@ static int profile_check(AcmeSession *s, const CertConfig *c, const char *profil
                         strcat(offered, ", ");
                 strcat(offered, *p);
         }
-        return log_error_errno(-EINVAL, "[acme \"%s\"] %s: the server %s offers no profile '%s'; it offers: %s",
-                               acme_session_config(s)->name, c->name, acme_session_config(s)->directory, profile,
-                               offered);
+        return log_error_errno(
+                -EINVAL, "[acme \"%s\"] %s: the server %s offers no profile '%s'; it offers: %s",
+                acme_session_config(s)->name, c->name, acme_session_config(s)->directory, profile, offered);
 }
 
 /* The server refused the order for a rate limit (urn:ietf:params:acme:error:rateLimited): no order for
@@ -154,12 +160,14 @@ static int rate_limited(AcmeSession *s, const CertConfig *c, const AcmeResponse 
         usec_t until = now_realtime() + (resp->has_retry_after ? resp->retry_after : USEC_PER_HOUR);
         char when[32];
 
-        (void) acme_budget_note_rate_limited(acme_session_inventory(s), acme_session_config(s), c->names, until,
-                                             resp->problem.detail);
-        return log_error_errno(-EDQUOT, "[acme \"%s\"] %s: rate-limited: the server refused the order (rateLimited: %s); "
-                                        "next order from %s",
-                               acme_session_config(s)->name, c->name, resp->problem.detail ?: "no detail",
-                               format_timestamp_iso(when, sizeof(when), until));
+        (void) acme_budget_note_rate_limited(acme_session_inventory(s), acme_session_config(s), c->names,
+                                             until, resp->problem.detail);
+        return log_error_errno(
+                -EDQUOT,
+                "[acme \"%s\"] %s: rate-limited: the server refused the order (rateLimited: %s); "
+                "next order from %s",
+                acme_session_config(s)->name, c->name, resp->problem.detail ?: "no detail",
+                format_timestamp_iso(when, sizeof(when), until));
 }
 
 /* A new order must fit the budgets of acme-budget.h; it is counted as it is sent. Returns 0, or -EDQUOT
@@ -169,18 +177,19 @@ static int budget_order(AcmeSession *s, const CertConfig *c, const char *replace
         AcmeBudgetVerdict v;
         int r;
 
-        r = acme_budget_take_order(acme_session_inventory(s), acme_session_config(s), c->names, replaces != NULL,
-                                   now_realtime(), &v);
+        r = acme_budget_take_order(acme_session_inventory(s), acme_session_config(s), c->names,
+                                   replaces != NULL, now_realtime(), &v);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] %s: cannot read the rate-limit budget: %m",
                                        acme_session_config(s)->name, c->name);
         if (r > 0)
                 return 0;
-        return log_error_errno(-EDQUOT, "[acme \"%s\"] %s: rate-limited: %s", acme_session_config(s)->name, c->name,
-                               acme_budget_verdict_format(&v, why, sizeof(why)));
+        return log_error_errno(-EDQUOT, "[acme \"%s\"] %s: rate-limited: %s", acme_session_config(s)->name,
+                               c->name, acme_budget_verdict_format(&v, why, sizeof(why)));
 }
 
-static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, char **ret_url, AcmeOrder *o) {
+static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, char **ret_url,
+                     AcmeOrder *o) {
         const char *profile = cert_profile(acme_session_inventory(s), c);
         _cleanup_free_ char *payload = NULL;
         AcmeResponse resp = {};
@@ -192,7 +201,8 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
                 return r;
         ids = json_array();
         for (char **n = c->names; ids && n && *n; n++)
-                json_array_append_new(ids, json_pack("{s:s, s:s}", "type", is_ip(*n) ? "ip" : "dns", "value", *n));
+                json_array_append_new(
+                        ids, json_pack("{s:s, s:s}", "type", is_ip(*n) ? "ip" : "dns", "value", *n));
         p = ids ? json_pack("{s:o}", "identifiers", ids) : NULL;
         if (p && replaces)
                 json_object_set_new(p, "replaces", json_string(replaces));
@@ -204,7 +214,8 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
                 return -ENOMEM;
 
         r = acme_post(s, acme_session_directory(s)->new_order, payload, 0, &resp);
-        if (r < 0 && replaces && resp.status >= 400 && resp.status < 500 && !acme_problem_is(&resp.problem, "rateLimited")) {
+        if (r < 0 && replaces && resp.status >= 400 && resp.status < 500 &&
+            !acme_problem_is(&resp.problem, "rateLimited")) {
                 /* The server would not take `replaces` (already replaced, unknown): order without it. */
                 log_notice("[acme \"%s\"] %s: the server refused replaces=%s (%s), ordering without it", acme_session_config(s)->name,
                            c->name, replaces, resp.problem.detail ?: resp.problem.type ?: "no detail");
@@ -215,7 +226,8 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
                 r = -EPROTO;
         if (r < 0 && acme_problem_is(&resp.problem, "rateLimited")) {
                 /* The problem verbatim first, then the deferral (the error the set records). */
-                (void) acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order, "newOrder failed");
+                (void) acme_log_failure(s, r, &resp, acme_session_directory(s)->new_order,
+                                        "newOrder failed");
                 r = rate_limited(s, c, &resp);
                 acme_response_done(&resp);
                 return r;
@@ -225,10 +237,12 @@ static int new_order(AcmeSession *s, const CertConfig *c, const char *replaces, 
                 if (profile && acme_problem_is(&resp.problem, "unauthorized"))
                         /* The profile exists, this account may not use it (draft-ietf-acme-profiles §3): said
                          * last, so that it is the error recorded for the set. */
-                        r = log_error_errno(r, "[acme \"%s\"] %s: profile '%s' is not authorized for this account "
-                                               "(urn:ietf:params:acme:error:unauthorized): %s",
-                                            acme_session_config(s)->name, c->name, profile,
-                                            resp.problem.detail ?: "no detail");
+                        r = log_error_errno(
+                                r,
+                                "[acme \"%s\"] %s: profile '%s' is not authorized for this account "
+                                "(urn:ietf:params:acme:error:unauthorized): %s",
+                                acme_session_config(s)->name, c->name, profile,
+                                resp.problem.detail ?: "no detail");
                 acme_response_done(&resp);
                 return r;
         }
@@ -257,7 +271,8 @@ static int fetch_authz(AcmeSession *s, Pending *p, AcmeResponse *resp) {
         acme_authz_done(&p->authz);
         r = acme_parse_authz(resp->json, type, &p->authz);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] %s: not an authorization", acme_session_config(s)->name, p->url);
+                return log_error_errno(r, "[acme \"%s\"] %s: not an authorization",
+                                       acme_session_config(s)->name, p->url);
         return 0;
 }
 
@@ -268,11 +283,13 @@ static int authz_failed(AcmeSession *s, const CertConfig *c, const Pending *p) {
                 (void) acme_budget_note_failed_validation(acme_session_inventory(s), acme_session_config(s),
                                                           p->authz.identifier, now_realtime());
         if (e->type)
-                return log_error_errno(-EPROTO, "[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s", acme_session_config(s)->name,
-                                       c->name, challenge_type_to_string(acme_session_config(s)->challenge), p->authz.identifier, e->type,
-                                       e->detail ?: "", e->subproblems ? " — " : "", e->subproblems ?: "");
-        return log_error_errno(-EPROTO, "[acme \"%s\"] %s: authorization of %s is %s", acme_session_config(s)->name, c->name,
-                               p->authz.identifier, p->authz.status);
+                return log_error_errno(-EPROTO, "[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s",
+                                       acme_session_config(s)->name, c->name,
+                                       challenge_type_to_string(acme_session_config(s)->challenge),
+                                       p->authz.identifier, e->type, e->detail ?: "",
+                                       e->subproblems ? " — " : "", e->subproblems ?: "");
+        return log_error_errno(-EPROTO, "[acme \"%s\"] %s: authorization of %s is %s",
+                               acme_session_config(s)->name, c->name, p->authz.identifier, p->authz.status);
 }
 
 /* A validation that failed while the server keeps the challenge "pending" (step-ca does so for errors it
@@ -280,7 +297,8 @@ static int authz_failed(AcmeSession *s, const CertConfig *c, const Pending *p) {
  * challenge again (RFC 8555 §8.2) after a growing wait, a few times, rather than poll a challenge nobody
  * validates any more until the order's deadline. Then fail with the server's error. Returns 0 at once for
  * a challenge without an error. */
-static int challenge_retry(AcmeSession *s, const CertConfig *c, Pending *p, const Poll *pl, AcmeResponse *resp) {
+static int challenge_retry(AcmeSession *s, const CertConfig *c, Pending *p, const Poll *pl,
+                           AcmeResponse *resp) {
         const AcmeProblem *e = &p->authz.challenge_error;
         const char *name = acme_session_config(s)->name;
         usec_t wait = ACME_CHALLENGE_RETRY_FIRST << p->retries;
@@ -291,11 +309,12 @@ static int challenge_retry(AcmeSession *s, const CertConfig *c, Pending *p, cons
         if (p->retries >= ACME_CHALLENGE_RETRIES || now_monotonic() + wait > pl->deadline)
                 return authz_failed(s, c, p);
         p->retries++;
-        log_warning("[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s; answering the challenge again in "
-                    "%.0f s (%u of %u)",
-                    name, c->name, challenge_type_to_string(acme_session_config(s)->challenge), p->authz.identifier,
-                    e->type, e->detail ?: "", e->subproblems ? " — " : "", e->subproblems ?: "",
-                    (double) wait / USEC_PER_SEC, p->retries, ACME_CHALLENGE_RETRIES);
+        log_warning(
+                "[acme \"%s\"] %s: %s validation of %s failed: %s: %s%s%s; answering the challenge again in "
+                "%.0f s (%u of %u)",
+                name, c->name, challenge_type_to_string(acme_session_config(s)->challenge),
+                p->authz.identifier, e->type, e->detail ?: "", e->subproblems ? " — " : "",
+                e->subproblems ?: "", (double) wait / USEC_PER_SEC, p->retries, ACME_CHALLENGE_RETRIES);
         r = acme_http_wait(acme_session_http(s), wait);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] %s: cancelled while validating %s", name, c->name,
@@ -321,16 +340,18 @@ static int authz_check(AcmeSession *s, const CertConfig *c, const Pending *p) {
         shown = json_dumps(json_string(p->authz.identifier) ?: json_null(), JSON_ENCODE_ANY);
         n = shown ? strlen(shown) : 0;
         if (r == -EPERM)
-                return log_error_errno(-EBADMSG,
-                                       "[acme \"%s\"] %s: the server sent authorization %s for %s%.*s, which was not "
-                                       "ordered: refused",
-                                       acme_session_config(s)->name, c->name, p->url, p->authz.wildcard ? "*." : "",
-                                       n > 200 ? 200 : (int) n, shown ?: "?");
-        return log_error_errno(-EBADMSG,
-                               "[acme \"%s\"] %s: the server sent authorization %s for identifier %.*s (type %s), "
-                               "which is no DNS name or IP address: refused",
-                               acme_session_config(s)->name, c->name, p->url, n > 200 ? 200 : (int) n, shown ?: "?",
-                               p->authz.identifier_type ?: "?");
+                return log_error_errno(
+                        -EBADMSG,
+                        "[acme \"%s\"] %s: the server sent authorization %s for %s%.*s, which was not "
+                        "ordered: refused",
+                        acme_session_config(s)->name, c->name, p->url, p->authz.wildcard ? "*." : "",
+                        n > 200 ? 200 : (int) n, shown ?: "?");
+        return log_error_errno(
+                -EBADMSG,
+                "[acme \"%s\"] %s: the server sent authorization %s for identifier %.*s (type %s), "
+                "which is no DNS name or IP address: refused",
+                acme_session_config(s)->name, c->name, p->url, n > 200 ? 200 : (int) n, shown ?: "?",
+                p->authz.identifier_type ?: "?");
 }
 
 /* dns-persist-01 (draft-ietf-acme-dns-persist): answer the challenge only once _validation-persist.NAME
@@ -354,8 +375,9 @@ static int persist_ready(AcmeSession *s, const CertConfig *c, const AcmeAuthz *a
                 for (char *const *i = issuers; i && *i; i++)
                         offered = offered || strcasecmp(*i, cfg->persist_issuer) == 0;
                 if (!offered)
-                        return log_error_errno(-EINVAL, "[acme \"%s\"] %s: persist-issuer = %s, but the CA's "
-                                                        "dns-persist-01 challenge for %s names issuer domain %s",
+                        return log_error_errno(-EINVAL,
+                                               "[acme \"%s\"] %s: persist-issuer = %s, but the CA's "
+                                               "dns-persist-01 challenge for %s names issuer domain %s",
                                                cfg->name, c->name, cfg->persist_issuer, a->identifier,
                                                issuers && issuers[0] ? issuers[0] : "?");
                 issuers = only;
@@ -370,16 +392,18 @@ static int persist_ready(AcmeSession *s, const CertConfig *c, const AcmeAuthz *a
                 return r;
         r = persist_lookup(owner, &values);
         if (r < 0) {
-                log_warning_errno(r, "[acme \"%s\"] %s: cannot look up the TXT record %s (%m); answering the "
-                                     "dns-persist-01 challenge anyway",
+                log_warning_errno(r,
+                                  "[acme \"%s\"] %s: cannot look up the TXT record %s (%m); answering the "
+                                  "dns-persist-01 challenge anyway",
                                   cfg->name, c->name, owner);
                 return 0;
         }
         m = persist_match(values, issuers, account, &issuer);
         if (m == PERSIST_OK)
                 return 0;
-        return log_error_errno(-ENOENT, "[acme \"%s\"] %s: dns-persist-01: %s; publish %s. IN TXT \"%s\" "
-                                        "(certherd acme persist-record %s)",
+        return log_error_errno(-ENOENT,
+                               "[acme \"%s\"] %s: dns-persist-01: %s; publish %s. IN TXT \"%s\" "
+                               "(certherd acme persist-record %s)",
                                cfg->name, c->name,
                                m == PERSIST_MISSING ? "no TXT record for this CA at the validation name"
                                                     : "the TXT record names another ACME account",
@@ -410,7 +434,8 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
                         break;
                 }
                 if (!p[i].authz.challenge_url) {
-                        r = log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] %s: the server offers no %s challenge for %s%s",
+                        r = log_error_errno(-EOPNOTSUPP,
+                                            "[acme \"%s\"] %s: the server offers no %s challenge for %s%s",
                                             acme_session_config(s)->name, c->name,
                                             challenge_type_to_string(acme_session_config(s)->challenge),
                                             p[i].authz.wildcard ? "*." : "", p[i].authz.identifier);
@@ -440,7 +465,8 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
                         if (r == -ENOENT)
                                 r = -ESTALE; /* the server forgot the order */
                         else if (r < 0)
-                                acme_log_failure(s, r, &resp, p[i].authz.challenge_url, "cannot answer the challenge");
+                                acme_log_failure(s, r, &resp, p[i].authz.challenge_url,
+                                                 "cannot answer the challenge");
                 }
 
         for (size_t i = 0; i < n && r >= 0; i++) {
@@ -459,7 +485,8 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
 
         for (size_t i = 0; i < n; i++) {
                 if (p[i].deployed && ch)
-                        challenge_remove(ch, p[i].authz.identifier, p[i].authz.token, p[i].key_authorization);
+                        challenge_remove(ch, p[i].authz.identifier, p[i].authz.token,
+                                         p[i].key_authorization);
                 acme_authz_done(&p[i].authz);
                 free(p[i].key_authorization);
         }
@@ -475,7 +502,8 @@ static int finalize(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, A
 
         r = keygen_csr_privkey(key, c->names, &csr);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] %s: cannot make the CSR: %m", acme_session_config(s)->name, c->name);
+                return log_error_errno(r, "[acme \"%s\"] %s: cannot make the CSR: %m",
+                                       acme_session_config(s)->name, c->name);
         r = jws_base64url_encode(csr.data, csr.size, &b64);
         if (r < 0)
                 return r;
@@ -513,8 +541,8 @@ static int download(AcmeSession *s, const CertConfig *c, const char *url, AcmeRe
         if (r < 0)
                 return acme_log_failure(s, r, resp, url, "cannot download the certificate");
         if (resp->size == 0 || !strstr(resp->body, "-----BEGIN CERTIFICATE-----"))
-                return log_error_errno(-EBADMSG, "[acme \"%s\"] %s: %s is not a PEM certificate chain", acme_session_config(s)->name,
-                                       c->name, url);
+                return log_error_errno(-EBADMSG, "[acme \"%s\"] %s: %s is not a PEM certificate chain",
+                                       acme_session_config(s)->name, c->name, url);
         return 0;
 }
 
@@ -528,7 +556,8 @@ static int download_chain(AcmeSession *s, const CertConfig *c, const char *url, 
 
         r = download(s, c, url, &resp);
         if (r >= 0 && acme_session_config(s)->preferred_chain &&
-            !(chain_top_issuer(&resp, cn, sizeof(cn)) >= 0 && strcmp(cn, acme_session_config(s)->preferred_chain) == 0)) {
+            !(chain_top_issuer(&resp, cn, sizeof(cn)) >= 0 &&
+              strcmp(cn, acme_session_config(s)->preferred_chain) == 0)) {
                 for (char **l = resp.links; l && *l; l++)
                         if (acme_parse_link(*l, "alternate", &alternates) < 0) {
                                 r = -ENOMEM;
@@ -538,15 +567,19 @@ static int download_chain(AcmeSession *s, const CertConfig *c, const char *url, 
                 for (char **a = alternates; r >= 0 && a && *a && !pick; a++) {
                         if (download(s, c, *a, &alt) < 0)
                                 continue;
-                        if (chain_top_issuer(&alt, cn, sizeof(cn)) >= 0 && strcmp(cn, acme_session_config(s)->preferred_chain) == 0)
+                        if (chain_top_issuer(&alt, cn, sizeof(cn)) >= 0 &&
+                            strcmp(cn, acme_session_config(s)->preferred_chain) == 0)
                                 pick = &alt;
                 }
                 if (!pick) {
-                        log_notice("[acme \"%s\"] %s: no chain up to \"%s\" among %zu alternates, using the default one",
-                                   acme_session_config(s)->name, c->name, acme_session_config(s)->preferred_chain, strv_length(alternates));
+                        log_notice(
+                                "[acme \"%s\"] %s: no chain up to \"%s\" among %zu alternates, using the default one",
+                                acme_session_config(s)->name, c->name,
+                                acme_session_config(s)->preferred_chain, strv_length(alternates));
                         pick = &resp;
                 } else
-                        log_info("[acme \"%s\"] %s: using the alternate chain up to \"%s\"", acme_session_config(s)->name, c->name, cn);
+                        log_info("[acme \"%s\"] %s: using the alternate chain up to \"%s\"",
+                                 acme_session_config(s)->name, c->name, cn);
         }
         if (r >= 0) {
                 ret->data = gnutls_malloc(pick->size + 1);
@@ -576,7 +609,8 @@ static bool chain_matches_key(const gnutls_datum_t *pem, gnutls_privkey_t key) {
         if (x509_load_crts(pem->data, pem->size, &crts, &n) < 0)
                 return false;
         ok = gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA256, a, &na) >= 0 &&
-             gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0 && na == nb && memcmp(a, b, na) == 0;
+             gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0 && na == nb &&
+             memcmp(a, b, na) == 0;
         x509_crts_free(crts, n);
         return ok;
 }
@@ -611,7 +645,7 @@ static int order_state_load(AcmeSession *s, const char *cert, char **ret_url, ch
                 r = -ENOMEM;
         if (r >= 0 && !(names = calloc(json_array_size(a) + 1, sizeof(char *))))
                 r = -ENOMEM;
-        json_array_foreach(a, i, v) {
+        json_array_foreach (a, i, v) {
                 if (r < 0)
                         break;
                 if (!json_is_string(v))
@@ -639,12 +673,14 @@ static int order_state_save(AcmeSession *s, const char *cert, const char *url, c
         for (size_t i = 0; a && names && names[i]; i++)
                 json_array_append_new(a, json_string(names[i]));
         r = acme_session_write_json(
-            s, rel, a ? json_pack("{s:s, s:s, s:o}", "order", url, "account", kid ?: "", "names", a) : NULL);
+                s, rel,
+                a ? json_pack("{s:s, s:s, s:o}", "order", url, "account", kid ?: "", "names", a) : NULL);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                log_warning_errno(r, "[acme \"%s\"] cannot persist the order of %s in %s (a restart starts over): %m",
-                                  acme_session_config(s)->name, cert, rel);
+                log_warning_errno(
+                        r, "[acme \"%s\"] cannot persist the order of %s in %s (a restart starts over): %m",
+                        acme_session_config(s)->name, cert, rel);
         return 0;
 }
 
@@ -653,8 +689,8 @@ static void order_state_remove(AcmeSession *s, const char *cert) {
 
         if (order_rel(cert, &rel) >= 0 && acme_session_state_path(s, rel, &path) >= 0 && unlink(path) < 0 &&
             errno != ENOENT)
-                log_warning_errno(-errno, "[acme \"%s\"] cannot remove %s: %m, ignoring", acme_session_config(s)->name,
-                                  path);
+                log_warning_errno(-errno, "[acme \"%s\"] cannot remove %s: %m, ignoring",
+                                  acme_session_config(s)->name, path);
 }
 
 static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, const char *replaces,
@@ -712,29 +748,34 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key,
                                 r = refresh(s, url, &o, &resp);
                 } else if (status_is(o.status, "ready"))
                         r = finalize(s, c, key, &o);
-                else if (status_is(o.status, "processing") || (status_is(o.status, "valid") && !o.certificate))
+                else if (status_is(o.status, "processing") ||
+                         (status_is(o.status, "valid") && !o.certificate))
                         r = 0; /* nothing to do but ask again */
                 else if (status_is(o.status, "valid")) {
                         r = download_chain(s, c, o.certificate, ret);
                         /* A renewal that names what it replaces (ARI) does not count against duplicates. */
                         if (r >= 0 && !replaces)
-                                (void) acme_budget_note_certificate(acme_session_inventory(s), acme_session_config(s),
-                                                                    c->names, now_realtime());
+                                (void) acme_budget_note_certificate(acme_session_inventory(s),
+                                                                    acme_session_config(s), c->names,
+                                                                    now_realtime());
                         if (r >= 0 && resumed && !chain_matches_key(ret, key)) {
-                                log_info("[acme \"%s\"] %s: the resumed order was finalized with another key, ordering "
-                                         "again",
-                                         name, c->name);
+                                log_info(
+                                        "[acme \"%s\"] %s: the resumed order was finalized with another key, ordering "
+                                        "again",
+                                        name, c->name);
                                 gnutls_free(ret->data);
-                                *ret = (gnutls_datum_t) {};
+                                *ret = (gnutls_datum_t){};
                                 r = -ESTALE;
                         }
                         break;
                 } else {
-                        r = o.error.type ? log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s: %s: %s%s%s", name,
-                                                           c->name, url, o.status, o.error.type, o.error.detail ?: "",
-                                                           o.error.subproblems ? " — " : "", o.error.subproblems ?: "")
-                                         : log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s", name, c->name,
-                                                           url, o.status);
+                        r = o.error.type
+                                    ? log_error_errno(
+                                              -EPROTO, "[acme \"%s\"] %s: order %s is %s: %s: %s%s%s", name,
+                                              c->name, url, o.status, o.error.type, o.error.detail ?: "",
+                                              o.error.subproblems ? " — " : "", o.error.subproblems ?: "")
+                                    : log_error_errno(-EPROTO, "[acme \"%s\"] %s: order %s is %s", name,
+                                                      c->name, url, o.status);
                         order_state_remove(s, c->name);
                         break;
                 }

@@ -64,9 +64,9 @@ static const struct {
         int code;
 } reasons[] = {
         /* RFC 5280 §5.3.1 CRLReason */
-        { "unspecified", 0 },       { "keyCompromise", 1 },        { "cACompromise", 2 },
-        { "affiliationChanged", 3 }, { "superseded", 4 },           { "cessationOfOperation", 5 },
-        { "certificateHold", 6 },   { "removeFromCRL", 8 },        { "privilegeWithdrawn", 9 },
+        { "unspecified", 0 },        { "keyCompromise", 1 }, { "cACompromise", 2 },
+        { "affiliationChanged", 3 }, { "superseded", 4 },    { "cessationOfOperation", 5 },
+        { "certificateHold", 6 },    { "removeFromCRL", 8 }, { "privilegeWithdrawn", 9 },
         { "aACompromise", 10 },
 };
 
@@ -95,8 +95,12 @@ static int write_private(const char *path, const void *data, size_t size, mode_t
 
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile) { .path = path, .data = data, .size = size, .mode = mode, .uid = (uid_t) -1,
-                                             .gid = (gid_t) -1 });
+        return install_file(&(InstallFile){ .path = path,
+                                            .data = data,
+                                            .size = size,
+                                            .mode = mode,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 static int new_key_file(const AcmeSession *s, const char *path, gnutls_x509_privkey_t *ret) {
@@ -111,7 +115,8 @@ static int new_key_file(const AcmeSession *s, const char *path, gnutls_x509_priv
                 return log_error_errno(r, "[acme \"%s\"] cannot make an account key: %m", s->cfg->name);
         r = write_private(path, pem.data, pem.size, 0600);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot write the account key %s: %m", s->cfg->name, path);
+                return log_error_errno(r, "[acme \"%s\"] cannot write the account key %s: %m", s->cfg->name,
+                                       path);
         *ret = TAKE_PTR(key);
         return 0;
 }
@@ -165,7 +170,8 @@ static int account_record(AcmeSession *s, char **ret) {
         if (r < 0)
                 return r;
         pthread_mutex_lock(&s->lock);
-        j = json_pack("{s:o, s:s, s:s}", "contact", contact, "directory", s->cfg->directory, "url", s->kid ?: "");
+        j = json_pack("{s:o, s:s, s:s}", "contact", contact, "directory", s->cfg->directory, "url",
+                      s->kid ?: "");
         pthread_mutex_unlock(&s->lock);
         *ret = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(j);
@@ -178,7 +184,8 @@ static void account_save(AcmeSession *s) {
 
         if ((r = path_in(s, "account.json", &path)) < 0 || (r = account_record(s, &text)) < 0 ||
             (r = write_private(path, text, strlen(text), 0600)) < 0)
-                log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring", s->cfg->name, path ?: "account.json");
+                log_warning_errno(r, "[acme \"%s\"] cannot write %s: %m, ignoring", s->cfg->name,
+                                  path ?: "account.json");
 }
 
 /* The account URL saved for this directory, and whether the saved contact is the configured one. */
@@ -189,7 +196,8 @@ static int account_cached(AcmeSession *s, char **ret_url, bool *ret_contact_ok) 
         size_t size;
         int r;
 
-        if ((r = path_in(s, "account.json", &path)) < 0 || (r = read_full_file(path, KEY_FILE_MAX, &data, &size)) < 0)
+        if ((r = path_in(s, "account.json", &path)) < 0 ||
+            (r = read_full_file(path, KEY_FILE_MAX, &data, &size)) < 0)
                 return r;
         j = json_loadb((char *) data, size, 0, NULL);
         if (json_is_string(json_object_get(j, "url")) && json_is_string(json_object_get(j, "directory")) &&
@@ -256,8 +264,8 @@ static int nonce_get(AcmeSession *s, AcmeRetry *t, char **ret) {
         return 0;
 }
 
-static int sign_request(AcmeSession *s, const char *url, const char *payload, AcmePostFlags flags, const char *nonce,
-                        char **ret, unsigned *ret_generation) {
+static int sign_request(AcmeSession *s, const char *url, const char *payload, AcmePostFlags flags,
+                        const char *nonce, char **ret, unsigned *ret_generation) {
         _cleanup_free_ char *kid = NULL;
         JwsKey *key;
 
@@ -297,9 +305,10 @@ int acme_post(AcmeSession *s, const char *url, const char *payload, AcmePostFlag
                 nonce = NULL;
 
                 r = acme_http_exchange(s->http, "POST", url, jws, flags & ACME_POST_PEM, &t, ret);
-                if (r == 0 && ret->status == 400 && acme_problem_is(&ret->problem, "badNonce") && ret->nonce &&
-                    bad_nonces++ < ACME_BAD_NONCE_RETRIES) {
-                        log_debug("[acme \"%s\"] %s: badNonce, retrying with the nonce it came with", s->cfg->name, url);
+                if (r == 0 && ret->status == 400 && acme_problem_is(&ret->problem, "badNonce") &&
+                    ret->nonce && bad_nonces++ < ACME_BAD_NONCE_RETRIES) {
+                        log_debug("[acme \"%s\"] %s: badNonce, retrying with the nonce it came with",
+                                  s->cfg->name, url);
                         atomic_fetch_add(&s->n_bad_nonces, 1);
                         nonce = TAKE_PTR(ret->nonce);
                         continue;
@@ -344,7 +353,8 @@ static int account_lookup(AcmeSession *s) {
         } else if (resp.status == 400 && acme_problem_is(&resp.problem, "accountDoesNotExist"))
                 r = -ENOENT;
         else
-                r = acme_log_failure(s, r < 0 ? r : -EPROTO, &resp, s->dir.new_account, "account lookup failed");
+                r = acme_log_failure(s, r < 0 ? r : -EPROTO, &resp, s->dir.new_account,
+                                     "account lookup failed");
         acme_response_done(&resp);
         return r;
 }
@@ -356,10 +366,11 @@ static int account_register(AcmeSession *s) {
         int r;
 
         if (s->dir.eab_required && !s->cfg->eab_kid)
-                return log_error_errno(-EPERM,
-                                       "[acme \"%s\"] the server %s requires External Account Binding: set eab-kid "
-                                       "and eab-hmac-file",
-                                       s->cfg->name, s->cfg->directory);
+                return log_error_errno(
+                        -EPERM,
+                        "[acme \"%s\"] the server %s requires External Account Binding: set eab-kid "
+                        "and eab-hmac-file",
+                        s->cfg->name, s->cfg->directory);
         r = contact_json(s, &contact);
         if (r < 0)
                 return r;
@@ -379,12 +390,14 @@ static int account_register(AcmeSession *s) {
                 r = -EPROTO;
         if (r < 0) {
                 r = acme_log_failure(s, r, &resp, s->dir.new_account,
-                                     s->cfg->eab_kid ? "account registration (with External Account Binding) failed"
-                                                     : "account registration failed");
+                                     s->cfg->eab_kid
+                                             ? "account registration (with External Account Binding) failed"
+                                             : "account registration failed");
                 acme_response_done(&resp);
                 return r;
         }
-        log_info("[acme \"%s\"] %s account %s", s->cfg->name, resp.status == 201 ? "registered" : "found", resp.location);
+        log_info("[acme \"%s\"] %s account %s", s->cfg->name, resp.status == 201 ? "registered" : "found",
+                 resp.location);
         set_kid(s, TAKE_PTR(resp.location));
         acme_response_done(&resp);
         account_save(s);
@@ -426,8 +439,9 @@ static int account_ensure(AcmeSession *s, unsigned seen_generation) {
         bool stale = s->account_generation == seen_generation;
         pthread_mutex_unlock(&s->lock);
         if (stale) {
-                log_notice("[acme \"%s\"] the server does not know our account (any more): registering again",
-                           s->cfg->name);
+                log_notice(
+                        "[acme \"%s\"] the server does not know our account (any more): registering again",
+                        s->cfg->name);
                 r = account_register(s);
         }
         pthread_mutex_unlock(&s->account_lock);
@@ -473,19 +487,23 @@ static int account_open_token(AcmeSession *s) {
                 if (r >= 0)
                         r = token_generate(a->account_key, a->pkcs11_pin_file, a->account_key_type, label);
                 if (r < 0)
-                        return log_error_errno(r, "[acme \"%s\"] cannot generate the account key in the token %s: %m",
-                                               a->name, a->account_key);
-                log_notice("[acme \"%s\"] generated the account key in the token: %s", a->name, a->account_key);
+                        return log_error_errno(
+                                r, "[acme \"%s\"] cannot generate the account key in the token %s: %m",
+                                a->name, a->account_key);
+                log_notice("[acme \"%s\"] generated the account key in the token: %s", a->name,
+                           a->account_key);
                 fresh = true;
                 r = token_load_privkey(a->account_key, a->pkcs11_pin_file, &key);
         }
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot use the account key %s: %s", a->name, a->account_key,
-                                       r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
-                                                      strerror(-r));
+                return log_error_errno(
+                        r, "[acme \"%s\"] cannot use the account key %s: %s", a->name, a->account_key,
+                        r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one"
+                                     : strerror(-r));
         r = jws_key_new_privkey(key, &k);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
+                return log_error_errno(r,
+                                       "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
                                        a->name, a->account_key, "ec-p256 or rsa-2048 and larger");
         pthread_mutex_lock(&s->lock);
         jws_key_free(s->key);
@@ -511,7 +529,8 @@ static int account_open(AcmeSession *s) {
                 r = new_key_file(s, path, &key);
                 fresh = true;
         } else if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot load the account key %s: %m", s->cfg->name, path);
+                return log_error_errno(r, "[acme \"%s\"] cannot load the account key %s: %m", s->cfg->name,
+                                       path);
         if (r < 0)
                 return r;
 
@@ -520,12 +539,14 @@ static int account_open(AcmeSession *s) {
                 if (r >= 0 && (r = account_lookup(s)) >= 0) {
                         _cleanup_datum_ gnutls_datum_t pem = {};
 
-                        log_notice("[acme \"%s\"] completing an interrupted account key rollover", s->cfg->name);
+                        log_notice("[acme \"%s\"] completing an interrupted account key rollover",
+                                   s->cfg->name);
                         r = keygen_export_pem(key_next, &pem);
                         if (r >= 0)
                                 r = write_private(path, pem.data, pem.size, 0600);
                         if (r < 0)
-                                return log_error_errno(r, "[acme \"%s\"] cannot write %s: %m", s->cfg->name, path);
+                                return log_error_errno(r, "[acme \"%s\"] cannot write %s: %m", s->cfg->name,
+                                                       path);
                         (void) unlink(next);
                         return account_update_contact(s);
                 }
@@ -536,7 +557,8 @@ static int account_open(AcmeSession *s) {
 
         r = set_key(s, key);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
+                return log_error_errno(r,
+                                       "[acme \"%s\"] the account key %s cannot sign ACME requests (%s): %m",
                                        s->cfg->name, path, "ec-p256 or rsa-2048 and larger");
         return account_attach(s, fresh);
 }
@@ -551,7 +573,8 @@ static int load_eab_key(AcmeSession *s) {
                                        s->cfg->eab_hmac_file);
         r = jws_base64url_decode(secret, strlen(secret), &s->eab_key, &s->eab_key_size);
         if (r < 0 || s->eab_key_size == 0)
-                return log_error_errno(-EINVAL, "[acme \"%s\"] eab-hmac-file %s does not hold a base64url key",
+                return log_error_errno(-EINVAL,
+                                       "[acme \"%s\"] eab-hmac-file %s does not hold a base64url key",
                                        s->cfg->name, s->cfg->eab_hmac_file);
         return 0;
 }
@@ -574,8 +597,8 @@ static void save_caa_identities(AcmeSession *s) {
                 fprintf(f, "%s\n", *i);
         if (fclose(f) != 0 || !text)
                 return;
-        if (acme_session_read_state(s, "caa-identities", 64 * 1024, &old, &old_size) >= 0 && old_size == size &&
-            memcmp(old, text, size) == 0)
+        if (acme_session_read_state(s, "caa-identities", 64 * 1024, &old, &old_size) >= 0 &&
+            old_size == size && memcmp(old, text, size) == 0)
                 return;
         (void) acme_session_write_state(s, "caa-identities", text);
 }
@@ -615,7 +638,8 @@ static int session_open(const Inventory *inv, const AcmeConfig *a, bool account,
         if (r >= 0) {
                 r = acme_parse_directory(resp.body, resp.size, &s->dir);
                 if (r < 0)
-                        r = log_error_errno(r, "[acme \"%s\"] %s is not an ACME directory", a->name, a->directory);
+                        r = log_error_errno(r, "[acme \"%s\"] %s is not an ACME directory", a->name,
+                                            a->directory);
         } else
                 acme_log_failure(s, r, &resp, a->directory, "cannot fetch the directory");
         acme_response_done(&resp);
@@ -634,9 +658,10 @@ AcmeSession *acme_session_free(AcmeSession *s) {
         if (!s)
                 return NULL;
         if (s->http && acme_http_requests(s->http) > 0)
-                log_info("[acme \"%s\"] %u requests, %u badNonce rejections retried, %u retries after errors",
-                         s->cfg->name, acme_http_requests(s->http), (unsigned) s->n_bad_nonces,
-                         acme_http_retries(s->http));
+                log_info(
+                        "[acme \"%s\"] %u requests, %u badNonce rejections retried, %u retries after errors",
+                        s->cfg->name, acme_http_requests(s->http), (unsigned) s->n_bad_nonces,
+                        acme_http_retries(s->http));
         challenge_free(s->challenger);
         for (size_t i = 0; i < s->n_nonces; i++)
                 free(s->nonces[i]);
@@ -674,14 +699,16 @@ int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason) {
         int r;
 
         if (!s->dir.revoke_cert)
-                return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the server offers no revokeCert", s->cfg->name);
+                return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the server offers no revokeCert",
+                                       s->cfg->name);
         r = x509_leaf_der(cert_pem->data, cert_pem->size, &der);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] no certificate to revoke: %m", s->cfg->name);
         r = jws_base64url_encode(der.data, der.size, &b64);
         if (r < 0)
                 return r;
-        if (asprintf(&payload, reason > 0 ? "{\"certificate\":\"%s\",\"reason\":%d}" : "{\"certificate\":\"%s\"}", b64,
+        if (asprintf(&payload,
+                     reason > 0 ? "{\"certificate\":\"%s\",\"reason\":%d}" : "{\"certificate\":\"%s\"}", b64,
                      reason) < 0)
                 return -ENOMEM;
         r = acme_post(s, s->dir.revoke_cert, payload, 0, &resp);
@@ -707,15 +734,15 @@ int acme_revoke_installed(const Inventory *inv, const CertConfig *c, int reason,
         if (r >= 0)
                 r = acme_session_new(inv, inventory_find_acme(inv, c->issuer_name), &s);
         if (r >= 0)
-                r = acme_revoke(s, &(gnutls_datum_t){.data = data, .size = (unsigned)size}, reason);
+                r = acme_revoke(s, &(gnutls_datum_t){ .data = data, .size = (unsigned) size }, reason);
         if (r < 0)
                 return r;
         /* keyCompromise: that key is never certified again, by any set or `ca sign`. */
         if (reason == ACME_REASON_KEY_COMPROMISE) {
                 r = compromised_keys_add_certificate(inv->agent.state_directory, data, size, c->name, now);
                 if (r < 0)
-                        return log_error_errno(
-                            r, "%s: revoked, but its key could not be marked compromised", c->name);
+                        return log_error_errno(r, "%s: revoked, but its key could not be marked compromised",
+                                               c->name);
         }
         return 0;
 }
@@ -730,10 +757,13 @@ int acme_key_rollover(AcmeSession *s) {
         int r;
 
         if (!s->dir.key_change)
-                return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the server offers no keyChange", s->cfg->name);
+                return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the server offers no keyChange",
+                                       s->cfg->name);
         if (token_is_url(s->cfg->account_key))
-                return log_error_errno(-EOPNOTSUPP, "[acme \"%s\"] the account key is in a token (%s): roll it over "
-                                       "there, not here", s->cfg->name, s->cfg->account_key);
+                return log_error_errno(-EOPNOTSUPP,
+                                       "[acme \"%s\"] the account key is in a token (%s): roll it over "
+                                       "there, not here",
+                                       s->cfg->name, s->cfg->account_key);
         if ((r = path_in(s, "account.key", &path)) < 0 || (r = path_in(s, "account.key.next", &next)) < 0)
                 return r;
         pthread_mutex_lock(&s->account_lock);
@@ -747,7 +777,9 @@ int acme_key_rollover(AcmeSession *s) {
                 goto out;
         pthread_mutex_lock(&s->lock);
         kid = strdup(s->kid);
-        inner_j = kid ? json_pack("{s:s, s:o}", "account", kid, "oldKey", json_loads(jws_key_jwk(s->key), 0, NULL)) : NULL;
+        inner_j = kid ? json_pack("{s:s, s:o}", "account", kid, "oldKey",
+                                  json_loads(jws_key_jwk(s->key), 0, NULL))
+                      : NULL;
         pthread_mutex_unlock(&s->lock);
         payload = inner_j ? json_dumps(inner_j, JSON_COMPACT) : NULL;
         json_decref(inner_j);
@@ -769,9 +801,11 @@ int acme_key_rollover(AcmeSession *s) {
         if (r >= 0)
                 r = write_private(path, pem.data, pem.size, 0600);
         if (r < 0) {
-                log_error_errno(r, "[acme \"%s\"] the server took the new account key, but %s cannot be written "
-                                   "(%m): it stays in %s",
-                                s->cfg->name, path, next);
+                log_error_errno(
+                        r,
+                        "[acme \"%s\"] the server took the new account key, but %s cannot be written "
+                        "(%m): it stays in %s",
+                        s->cfg->name, path, next);
                 goto out;
         }
         (void) unlink(next);
@@ -872,7 +906,8 @@ int acme_session_read_state(AcmeSession *s, const char *rel, size_t max, char **
         return 0;
 }
 
-int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_account, char **ret_persist_issuer) {
+int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_account,
+                     char **ret_persist_issuer) {
         _cleanup_free_ char *path = NULL, *ipath = NULL;
         _cleanup_free_ uint8_t *data = NULL, *idata = NULL;
         size_t size, isize;
@@ -884,7 +919,8 @@ int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_accou
                 return -ENOMEM;
         if (read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0) {
                 j = json_loadb((char *) data, size, 0, NULL);
-                if (json_is_string(json_object_get(j, "url")) && json_is_string(json_object_get(j, "directory")) &&
+                if (json_is_string(json_object_get(j, "url")) &&
+                    json_is_string(json_object_get(j, "directory")) &&
                     strcmp(json_string_value(json_object_get(j, "directory")), a->directory) == 0 &&
                     *json_string_value(json_object_get(j, "url")))
                         *ret_account = strdup(json_string_value(json_object_get(j, "url")));

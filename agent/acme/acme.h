@@ -36,7 +36,8 @@ AcmeSession *acme_session_free(AcmeSession *s);
 /* Without network: the account URL saved for `a`'s directory under STATE/acme/NAME/ (NULL: none yet) and the
  * dns-persist-01 issuer domain (persist-issuer, else the one the CA named in its last challenge; NULL:
  * unknown). Returns 0 or -ENOMEM. */
-int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_account, char **ret_persist_issuer);
+int acme_saved_state(const Inventory *inv, const AcmeConfig *a, char **ret_account,
+                     char **ret_persist_issuer);
 
 /* Revoke the certificate `cert_pem` (RFC 8555 §7.6) with `reason` (RFC 5280 CRLReason code, 0 default). */
 int acme_revoke(AcmeSession *s, const gnutls_datum_t *cert_pem, int reason);

@@ -26,7 +26,7 @@ void caa_set_done(CaaSet *s) {
         }
         free(s->records);
         free(s->owner);
-        *s = (CaaSet) {};
+        *s = (CaaSet){};
 }
 
 int caa_parse_rdata(const uint8_t *p, size_t n, CaaRecord *ret) {
@@ -53,13 +53,13 @@ int caa_parse_rdata(const uint8_t *p, size_t n, CaaRecord *ret) {
                 value[i] = c < 0x20 || c == 0x7f ? ' ' : (char) c;
         }
         value[n - 2 - tag_len] = 0;
-        *ret = (CaaRecord) { .flags = p[0], .tag = TAKE_PTR(tag), .value = TAKE_PTR(value) };
+        *ret = (CaaRecord){ .flags = p[0], .tag = TAKE_PTR(tag), .value = TAKE_PTR(value) };
         return 0;
 }
 
 static bool tag_known(const char *tag) {
-        static const char *const known[] = { "issue", "issuewild", "iodef", "contactemail", "contactphone",
-                                             "issuemail", "issuevmc" };
+        static const char *const known[] = { "issue",        "issuewild", "iodef",   "contactemail",
+                                             "contactphone", "issuemail", "issuevmc" };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
                 if (strcmp(tag, known[i]) == 0)
@@ -171,7 +171,7 @@ static int lookup_at(const char *owner, CaaSet *ret) {
 
         r = dns_lookup(owner, ns_t_caa, &answer, &size);
         if (r == -ENOENT) {
-                *ret = (CaaSet) {};
+                *ret = (CaaSet){};
                 return 0;
         }
         if (r < 0)
@@ -193,7 +193,7 @@ static int lookup_at(const char *owner, CaaSet *ret) {
                         set.n++;
         }
         *ret = set;
-        set = (CaaSet) {};
+        set = (CaaSet){};
         return 0;
 }
 
@@ -218,15 +218,17 @@ int caa_lookup(const char *name, CaaSet *ret) {
                 }
                 caa_set_done(&set);
         }
-        *ret = (CaaSet) {};
+        *ret = (CaaSet){};
         return 0;
 }
 
-int caa_record_line(const char *name, const char *identity, const char *account, const char *method, char **ret) {
+int caa_record_line(const char *name, const char *identity, const char *account, const char *method,
+                    char **ret) {
         bool wildcard = strncmp(name, "*.", 2) == 0;
 
-        return asprintf(ret, "%s. IN CAA 0 %s \"%s; accounturi=%s; validationmethods=%s\"", name + (wildcard ? 2 : 0),
-                        wildcard ? "issuewild" : "issue", identity, account, method) < 0
+        return asprintf(ret, "%s. IN CAA 0 %s \"%s; accounturi=%s; validationmethods=%s\"",
+                        name + (wildcard ? 2 : 0), wildcard ? "issuewild" : "issue", identity, account,
+                        method) < 0
                        ? -ENOMEM
                        : 0;
 }
@@ -297,8 +299,10 @@ int caa_check_set(const Inventory *inv, const CertConfig *c, char **ret_message)
                 v = caa_judge(&set, strncmp(*n, "*.", 2) == 0, ids, account, method);
                 if (v == CAA_PERMITTED)
                         continue;
-                if (asprintf(ret_message, "%s: the CAA record at %s %s; `certherd acme caa-record %s` prints one that fits",
-                             *n, set.owner, verdict_text(v), c->name) < 0)
+                if (asprintf(
+                            ret_message,
+                            "%s: the CAA record at %s %s; `certherd acme caa-record %s` prints one that fits",
+                            *n, set.owner, verdict_text(v), c->name) < 0)
                         return -ENOMEM;
                 return 0;
         }
@@ -321,9 +325,11 @@ int caa_print_records(const Inventory *inv, const CertConfig *c, FILE *out) {
                 return r;
         d = acme_session_directory(s);
         if (!d->caa_identities || !d->caa_identities[0])
-                return log_error_errno(-ENOENT, "[acme \"%s\"] the server %s names no caaIdentities in its directory: "
-                                                "the issuer domain for CAA records is in the CA's documentation",
-                                       a->name, a->directory);
+                return log_error_errno(
+                        -ENOENT,
+                        "[acme \"%s\"] the server %s names no caaIdentities in its directory: "
+                        "the issuer domain for CAA records is in the CA's documentation",
+                        a->name, a->directory);
         account = acme_session_account_dup(s);
         if (!account)
                 return log_error_errno(-ENOMEM, "Out of memory");

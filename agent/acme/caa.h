@@ -53,7 +53,8 @@ int caa_lookup(const char *name, CaaSet *ret);
 /* The zone file line that locks `name` to the CA `identity`, `account` and `method`:
  * `example.org. IN CAA 0 issue "ca.example; accounturi=URL; validationmethods=http-01"` (issuewild for a
  * wildcard name, at the name without "*."). */
-int caa_record_line(const char *name, const char *identity, const char *account, const char *method, char **ret);
+int caa_record_line(const char *name, const char *identity, const char *account, const char *method,
+                    char **ret);
 
 /* `acme caa-record CERTIFICATE`: the CAA records of each DNS name of `c` on `out`, for this account (looked
  * up, or registered, at the server) and the section's challenge type, for every caaIdentity the

@@ -183,7 +183,8 @@ static int alpn_start(Challenger *c) {
         if (r >= 0 && gnutls_certificate_allocate_credentials(&a->cred) < 0)
                 r = -ENOMEM;
         if (r < 0) {
-                log_error_errno(r, "[acme \"%s\"] cannot set up the tls-alpn-01 responder: %m", c->cfg->name);
+                log_error_errno(r, "[acme \"%s\"] cannot set up the tls-alpn-01 responder: %m",
+                                c->cfg->name);
                 goto fail;
         }
         gnutls_certificate_set_retrieve_function2(a->cred, retrieve);
@@ -223,11 +224,13 @@ static int set_san(gnutls_x509_crt_t crt, const char *identifier) {
         uint8_t a[16];
 
         if (inet_pton(AF_INET, identifier, a) == 1)
-                return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 4, GNUTLS_FSAN_SET);
+                return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 4,
+                                                            GNUTLS_FSAN_SET);
         if (inet_pton(AF_INET6, identifier, a) == 1)
-                return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 16, GNUTLS_FSAN_SET);
-        return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, identifier, (unsigned) strlen(identifier),
-                                                    GNUTLS_FSAN_SET);
+                return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, a, 16,
+                                                            GNUTLS_FSAN_SET);
+        return gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, identifier,
+                                                    (unsigned) strlen(identifier), GNUTLS_FSAN_SET);
 }
 
 /* The answer certificate of RFC 8737 §3. */
@@ -246,13 +249,16 @@ static int make_cert(Alpn *a, const char *identifier, const char *key_authorizat
         serial[0] &= 0x7f;
         if (gnutls_x509_crt_init(&crt) < 0)
                 return -ENOMEM;
-        if ((r = gnutls_x509_crt_set_version(crt, 3)) < 0 || (r = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
+        if ((r = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
+            (r = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
             (r = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
             (r = gnutls_x509_crt_set_expiration_time(crt, now + 7 * 86400)) < 0 ||
-            (r = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "certherd tls-alpn-01", 20)) < 0 ||
+            (r = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "certherd tls-alpn-01",
+                                               20)) < 0 ||
             (r = set_san(crt, identifier)) < 0 ||
             (r = gnutls_x509_crt_set_extension_by_oid(crt, OID_ACME_IDENTIFIER, ext, sizeof(ext), 1)) < 0 ||
-            (r = gnutls_x509_crt_set_key(crt, a->key)) < 0 || (r = gnutls_x509_crt_sign2(crt, crt, a->key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+            (r = gnutls_x509_crt_set_key(crt, a->key)) < 0 ||
+            (r = gnutls_x509_crt_sign2(crt, crt, a->key, GNUTLS_DIG_SHA256, 0)) < 0 ||
             (r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, ret)) < 0)
                 return errno_from_gnutls(r);
         return 0;
@@ -264,7 +270,8 @@ static int alpn_add(Challenger *c, const ChallengeItem *it) {
         int r;
 
         e = calloc(1, sizeof(*e));
-        if (!e || !(e->identifier = strdup(it->identifier)) || challenge_alpn_reverse_name(it->identifier, &e->server_name) < 0 ||
+        if (!e || !(e->identifier = strdup(it->identifier)) ||
+            challenge_alpn_reverse_name(it->identifier, &e->server_name) < 0 ||
             (!e->server_name && !(e->server_name = strdup(it->identifier)))) {
                 if (e)
                         entry_free(e);

@@ -33,11 +33,15 @@ static int webroot_add(Challenger *c, const ChallengeItem *it) {
                 return r;
         r = mkdir_parents(path, 0755);
         if (r < 0)
-                return log_error_errno(r, "[acme \"%s\"] cannot create the directory of %s: %m", c->cfg->name, path);
+                return log_error_errno(r, "[acme \"%s\"] cannot create the directory of %s: %m",
+                                       c->cfg->name, path);
         /* Readable by the web server, whoever it runs as. */
-        r = install_file(&(InstallFile) { .path = path, .data = it->key_authorization,
-                                          .size = strlen(it->key_authorization), .mode = 0644, .uid = (uid_t) -1,
-                                          .gid = (gid_t) -1 });
+        r = install_file(&(InstallFile){ .path = path,
+                                         .data = it->key_authorization,
+                                         .size = strlen(it->key_authorization),
+                                         .mode = 0644,
+                                         .uid = (uid_t) -1,
+                                         .gid = (gid_t) -1 });
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] cannot write %s: %m", c->cfg->name, path);
         return 0;
@@ -152,9 +156,10 @@ static int http_answer(Challenger *c, HttpConn *h) {
                 if (body)
                         status = "200 OK";
         }
-        if (asprintf(&h->resp,
-                     "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     status, body ? strlen(body) : 0, body ?: "") < 0) {
+        if (asprintf(
+                    &h->resp,
+                    "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                    status, body ? strlen(body) : 0, body ?: "") < 0) {
                 h->resp = NULL;
                 return -ENOMEM;
         }

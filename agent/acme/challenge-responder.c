@@ -27,7 +27,7 @@ struct ResponderConn {
 static char listen_tag, stop_tag;
 
 void responder_init(Responder *r) {
-        *r = (Responder) { .listen_fd = -1, .epoll_fd = -1, .stop_pipe = { -1, -1 } };
+        *r = (Responder){ .listen_fd = -1, .epoll_fd = -1, .stop_pipe = { -1, -1 } };
 }
 
 static void conn_close(Responder *r, ResponderConn *c) {
@@ -67,9 +67,12 @@ static void conn_new(Responder *r, int fd) {
                 close(fd);
                 return;
         }
-        *c = (ResponderConn) { .fd = fd, .deadline = now_monotonic() + RESPONDER_DEADLINE, .older = r->newest };
+        *c = (ResponderConn){ .fd = fd,
+                              .deadline = now_monotonic() + RESPONDER_DEADLINE,
+                              .older = r->newest };
         ev.data.ptr = c;
-        if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 || r->proto->open(r->userdata, c->state, fd) < 0) {
+        if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+            r->proto->open(r->userdata, c->state, fd) < 0) {
                 close(fd);
                 free(c);
                 return;
@@ -96,7 +99,8 @@ static void accept_all(Responder *r) {
                 }
                 if (errno == EINTR || errno == ECONNABORTED)
                         continue;
-                if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) && r->oldest) {
+                if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) &&
+                    r->oldest) {
                         conn_close(r, r->oldest);
                         r->dropped++;
                         continue;
@@ -145,18 +149,20 @@ int responder_start(Responder *r, const AcmeConfig *cfg, const ResponderProto *p
         r->proto = proto;
         r->userdata = userdata;
         if (challenge_parse_listen(cfg->listen, &sa, &sa_len) < 0)
-                return log_error_errno(-EINVAL, "[acme \"%s\"] invalid listen address '%s'", cfg->name, cfg->listen);
+                return log_error_errno(-EINVAL, "[acme \"%s\"] invalid listen address '%s'", cfg->name,
+                                       cfg->listen);
         r->listen_fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (r->listen_fd < 0)
-                return log_error_errno(-errno, "[acme \"%s\"] cannot make a socket for %s: %m", cfg->name, cfg->listen);
+                return log_error_errno(-errno, "[acme \"%s\"] cannot make a socket for %s: %m", cfg->name,
+                                       cfg->listen);
         (void) setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (sa.ss_family == AF_INET6)
                 (void) setsockopt(r->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
         if (bind(r->listen_fd, (struct sockaddr *) &sa, sa_len) < 0 || listen(r->listen_fd, 4096) < 0) {
                 k = -errno;
                 responder_stop(r);
-                return log_error_errno(k, "[acme \"%s\"] cannot listen on %s for %s: %m", cfg->name, cfg->listen,
-                                       challenge_type_to_string(cfg->challenge));
+                return log_error_errno(k, "[acme \"%s\"] cannot listen on %s for %s: %m", cfg->name,
+                                       cfg->listen, challenge_type_to_string(cfg->challenge));
         }
         r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (r->epoll_fd < 0 || pipe2(r->stop_pipe, O_CLOEXEC) < 0 ||
@@ -174,8 +180,8 @@ int responder_start(Responder *r, const AcmeConfig *cfg, const ResponderProto *p
                                        challenge_type_to_string(cfg->challenge));
         }
         r->running = true;
-        log_debug("[acme \"%s\"] %s responder listening on %s", cfg->name, challenge_type_to_string(cfg->challenge),
-                  cfg->listen);
+        log_debug("[acme \"%s\"] %s responder listening on %s", cfg->name,
+                  challenge_type_to_string(cfg->challenge), cfg->listen);
         return 0;
 }
 
@@ -188,9 +194,10 @@ void responder_stop(Responder *r) {
         while (r->oldest)
                 conn_close(r, r->oldest);
         if (r->cfg && (r->expired > 0 || r->dropped > 0))
-                log_debug("[acme \"%s\"] %s responder: %u connections cut at their deadline, %u dropped for want of "
-                          "descriptors",
-                          r->cfg->name, challenge_type_to_string(r->cfg->challenge), r->expired, r->dropped);
+                log_debug(
+                        "[acme \"%s\"] %s responder: %u connections cut at their deadline, %u dropped for want of "
+                        "descriptors",
+                        r->cfg->name, challenge_type_to_string(r->cfg->challenge), r->expired, r->dropped);
         r->expired = r->dropped = 0;
         for (int i = 0; i < 2; i++)
                 if (r->stop_pipe[i] >= 0) {

@@ -58,13 +58,16 @@ ChallengeType challenge_type(const Challenger *c) {
 }
 
 int challenge_add(Challenger *c, const char *identifier, const char *token, const char *key_authorization) {
-        ChallengeItem it = { .identifier = identifier, .token = token, .key_authorization = key_authorization };
+        ChallengeItem it = { .identifier = identifier,
+                             .token = token,
+                             .key_authorization = key_authorization };
         int r;
 
         /* acme-order.c checked it against the names ordered; this is the last line before a hook. */
         if (!identifier || !config_san_is_valid(identifier) || strncmp(identifier, "*.", 2) == 0)
-                return log_error_errno(-EINVAL, "[acme \"%s\"] refusing to publish a challenge for an identifier "
-                                                "that is no DNS name or IP address",
+                return log_error_errno(-EINVAL,
+                                       "[acme \"%s\"] refusing to publish a challenge for an identifier "
+                                       "that is no DNS name or IP address",
                                        c->cfg->name);
         pthread_mutex_lock(&c->lock);
         if (!c->started && c->start_error == 0) {
@@ -81,8 +84,11 @@ int challenge_add(Challenger *c, const char *identifier, const char *token, cons
         return c->ops->add(c, &it);
 }
 
-void challenge_remove(Challenger *c, const char *identifier, const char *token, const char *key_authorization) {
-        ChallengeItem it = { .identifier = identifier, .token = token, .key_authorization = key_authorization };
+void challenge_remove(Challenger *c, const char *identifier, const char *token,
+                      const char *key_authorization) {
+        ChallengeItem it = { .identifier = identifier,
+                             .token = token,
+                             .key_authorization = key_authorization };
         bool started;
 
         pthread_mutex_lock(&c->lock);
@@ -91,4 +97,3 @@ void challenge_remove(Challenger *c, const char *identifier, const char *token, 
         if (started)
                 c->ops->remove(c, &it);
 }
-

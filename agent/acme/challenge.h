@@ -33,4 +33,5 @@ ChallengeType challenge_type(const Challenger *c) _pure_;
  * status, the path, the address that could not be bound). */
 int challenge_add(Challenger *c, const char *identifier, const char *token, const char *key_authorization);
 /* Withdraw it; failures are logged and otherwise ignored. */
-void challenge_remove(Challenger *c, const char *identifier, const char *token, const char *key_authorization);
+void challenge_remove(Challenger *c, const char *identifier, const char *token,
+                      const char *key_authorization);

@@ -23,8 +23,9 @@ int persist_record_name(const char *name, char **ret) {
 }
 
 int persist_record_value(const char *issuer, const char *account, bool wildcard, char **ret) {
-        return asprintf(ret, "%s; accounturi=%s%s", issuer, account, wildcard ? "; policy=wildcard" : "") < 0 ? -ENOMEM
-                                                                                                          : 0;
+        return asprintf(ret, "%s; accounturi=%s%s", issuer, account, wildcard ? "; policy=wildcard" : "") < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 static const char *skip_ws(const char *p) {
@@ -66,7 +67,8 @@ static int parse_value(const char *v, const char **ret_issuer, size_t *ret_n, ch
                 key = p;
                 end = p + strcspn(p, ";");
                 eq = memchr(key, '=', (size_t) (end - key));
-                if (eq && (size_t) (eq - key) == strlen("accounturi") && strncasecmp(key, "accounturi", 10) == 0) {
+                if (eq && (size_t) (eq - key) == strlen("accounturi") &&
+                    strncasecmp(key, "accounturi", 10) == 0) {
                         const char *val = eq + 1, *e = end;
 
                         while (e > val && (e[-1] == ' ' || e[-1] == '\t'))
@@ -81,7 +83,8 @@ static int parse_value(const char *v, const char **ret_issuer, size_t *ret_n, ch
         return 0;
 }
 
-PersistMatch persist_match(char *const *values, char *const *issuers, const char *account, const char **ret_issuer) {
+PersistMatch persist_match(char *const *values, char *const *issuers, const char *account,
+                           const char **ret_issuer) {
         PersistMatch best = PERSIST_MISSING;
 
         if (ret_issuer)
@@ -180,37 +183,37 @@ void persist_warn(const Inventory *inv, CertConfig *const *certs) {
                         continue;
                 if (!account || !issuer) {
                         log_warning(
-                            "%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s",
-                            c->name,
-                            !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)",
-                            c->name);
+                                "%s: dns-persist-01: %s not known yet; run certherd acme persist-record %s",
+                                c->name,
+                                !account ? "the ACME account" : "the CA's issuer domain (persist-issuer)",
+                                c->name);
                         continue;
                 }
                 for (char **n = c->names; n && *n; n++) {
                         _cleanup_free_ char *owner = NULL;
                         _cleanup_strv_free_ char **values = NULL;
-                        char *issuers[] = {issuer, NULL};
+                        char *issuers[] = { issuer, NULL };
                         PersistMatch m;
 
                         if (config_ip_is_valid(*n) || persist_record_name(*n, &owner) < 0)
                                 continue;
                         if (persist_lookup(owner, &values) < 0) {
-                                log_warning(
-                                    "%s: dns-persist-01: cannot look up the TXT record %s", c->name, owner);
+                                log_warning("%s: dns-persist-01: cannot look up the TXT record %s", c->name,
+                                            owner);
                                 continue;
                         }
                         m = persist_match(values, issuers, account, NULL);
                         if (m == PERSIST_MISSING)
                                 log_warning(
-                                    "%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
-                                    "certherd acme persist-record %s prints",
-                                    c->name, owner, issuer, c->name);
+                                        "%s: dns-persist-01: no TXT record %s for issuer %s; publish the one "
+                                        "certherd acme persist-record %s prints",
+                                        c->name, owner, issuer, c->name);
                         else if (m == PERSIST_OTHER_ACCOUNT)
                                 log_warning(
-                                    "%s: dns-persist-01: the TXT record %s names another ACME account than "
-                                    "%s; "
-                                    "publish the one certherd acme persist-record %s prints",
-                                    c->name, owner, account, c->name);
+                                        "%s: dns-persist-01: the TXT record %s names another ACME account than "
+                                        "%s; "
+                                        "publish the one certherd acme persist-record %s prints",
+                                        c->name, owner, account, c->name);
                 }
         }
 }

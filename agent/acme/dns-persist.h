@@ -25,7 +25,8 @@ typedef enum PersistMatch {
 
 /* Judge the TXT values found (NULL-terminated, may be NULL) for one of `issuers` (NULL-terminated) and
  * `account`. With ret_issuer the issuer of the matching (or mismatching) record (points into `issuers`). */
-PersistMatch persist_match(char *const *values, char *const *issuers, const char *account, const char **ret_issuer);
+PersistMatch persist_match(char *const *values, char *const *issuers, const char *account,
+                           const char **ret_issuer);
 
 /* The TXT values at `owner` (each record's strings concatenated), through dns_lookup() (the system's
  * resolvers, or the test suite's). Returns 0 with *ret NULL-terminated

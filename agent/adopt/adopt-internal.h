@@ -146,8 +146,8 @@ void discover_processes_free(DiscoverProcess *p, size_t n);
  * comes back as its exit status. *ret is what fn wrote (at most max bytes: -EFBIG beyond), NUL-terminated.
  * Returns 0 or -errno. */
 typedef int (*DiscoverAsFn)(int fd, void *userdata);
-int discover_run_as(
-    const DiscoverCred *c, DiscoverAsFn fn, void *userdata, size_t max, char **ret, size_t *ret_size);
+int discover_run_as(const DiscoverCred *c, DiscoverAsFn fn, void *userdata, size_t max, char **ret,
+                    size_t *ret_size);
 
 /* Run the system's binary of server s (discover_server_binary(); -ENOENT when there is none) with the
  * NULL-terminated arguments args (after argv[0]), an environment of PATH only, stdin and stderr /dev/null,

@@ -47,11 +47,13 @@ static int parse_proc_net(const char *path, bool v6, Listener **l, size_t *n) {
                 char text[INET6_ADDRSTRLEN];
                 Listener *nl, x = {};
 
-                if (sscanf(line, " %*u: %63s %63s %x %*s %*s %*s %*u %*u %lu", local, remote, &state, &inode) != 4 ||
+                if (sscanf(line, " %*u: %63s %63s %x %*s %*s %*s %*u %*u %lu", local, remote, &state,
+                           &inode) != 4 ||
                     state != 0x0A)
                         continue;
                 colon = strchr(local, ':');
-                if (!colon || sscanf(colon + 1, "%x", &port) != 1 || (size_t) (colon - local) != (v6 ? 32 : 8))
+                if (!colon || sscanf(colon + 1, "%x", &port) != 1 ||
+                    (size_t) (colon - local) != (v6 ? 32 : 8))
                         continue;
                 /* The kernel prints the address as 32-bit words in host order. */
                 for (size_t w = 0; w < (v6 ? 4u : 1u); w++) {
@@ -128,7 +130,7 @@ static void find_owners(Listener *l, size_t n) {
                                         /* Any user names their process: no escape sequence of theirs
                                          * reaches root's terminal. */
                                         for (char *c = l[i].comm; *c; c++)
-                                                if ((unsigned char)*c < ' ' || *c == 0x7f)
+                                                if ((unsigned char) *c < ' ' || *c == 0x7f)
                                                         *c = '?';
                                 }
                 }
@@ -187,8 +189,9 @@ static int connect_to(const Listener *x) {
                 close(fd);
                 return -ECONNREFUSED;
         }
-        p = (struct pollfd) { .fd = fd, .events = POLLOUT };
-        if (poll(&p, 1, PROBE_TIMEOUT_MS) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0 || err) {
+        p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+        if (poll(&p, 1, PROBE_TIMEOUT_MS) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0 ||
+            err) {
                 close(fd);
                 return -ETIMEDOUT;
         }
@@ -206,8 +209,9 @@ static int handshake(int fd, uint8_t **ret, size_t *ret_size) {
         unsigned n = 0;
         int r = -EPROTO;
 
-        if (gnutls_certificate_allocate_credentials(&cred) < 0 || gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 ||
-            gnutls_set_default_priority(s) < 0 || gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0)
+        if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
+            gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 || gnutls_set_default_priority(s) < 0 ||
+            gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0)
                 goto out;
         gnutls_transport_set_int(s, fd);
         gnutls_handshake_set_timeout(s, PROBE_TIMEOUT_MS);
@@ -261,8 +265,7 @@ static void probe_one(Listener *x) {
                 return;
         /* A listener that closes at once gets EPIPE, not a SIGPIPE that would end discover. */
         if (send(fd, ssl_request, sizeof(ssl_request), MSG_NOSIGNAL) == sizeof(ssl_request) &&
-            read(fd, &answer, 1) == 1 &&
-            answer == 'S' && handshake(fd, &x->leaf, &x->leaf_size) >= 0)
+            read(fd, &answer, 1) == 1 && answer == 'S' && handshake(fd, &x->leaf, &x->leaf_size) >= 0)
                 x->kind = LISTENER_POSTGRES;
         close(fd);
 }

@@ -10,7 +10,6 @@
 #include "discover.h"
 #include "macro.h"
 
-
 typedef struct NgServer {
         char *certs[4], *keys[4], *listens[16], *name;
         unsigned n_certs, n_keys, n_listens;
@@ -26,7 +25,7 @@ static void ng_server_clear(NgServer *s) {
         for (unsigned i = 0; i < s->n_listens; i++)
                 free(s->listens[i]);
         free(s->name);
-        *s = (NgServer) {};
+        *s = (NgServer){};
 }
 
 /* The next token: a word, a quoted string, or one of { } ;. NULL at the end. */
@@ -75,7 +74,8 @@ static int ng_directive(NgServer *srv, char **w, size_t n) {
                 srv->ssl_on = strcmp(w[1], "on") == 0;
         else if (n >= 2 && strcmp(w[0], "server_name") == 0 && !srv->name)
                 srv->name = strdup(w[1]);
-        else if (n >= 2 && strcmp(w[0], "listen") == 0 && srv->n_listens < 16 && strncmp(w[1], "unix:", 5) != 0) {
+        else if (n >= 2 && strcmp(w[0], "listen") == 0 && srv->n_listens < 16 &&
+                 strncmp(w[1], "unix:", 5) != 0) {
                 bool ssl = false;
                 for (size_t i = 2; i < n; i++)
                         ssl = ssl || strcmp(w[i], "ssl") == 0;

@@ -32,9 +32,9 @@
 #define PROC_FILE_MAX (64U * 1024U)
 
 static const char *const server_table[_DISCOVER_SERVER_MAX] = {
-    [DISCOVER_NGINX] = "nginx",
-    [DISCOVER_HAPROXY] = "haproxy",
-    [DISCOVER_POSTGRES] = "postgresql",
+        [DISCOVER_NGINX] = "nginx",
+        [DISCOVER_HAPROXY] = "haproxy",
+        [DISCOVER_POSTGRES] = "postgresql",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(discover_server, DiscoverServer, server_table, _DISCOVER_SERVER_MAX)
@@ -42,10 +42,10 @@ DEFINE_STRING_TABLE_TO_STRING(discover_server, DiscoverServer, server_table, _DI
 /* Where distributions install the servers (Debian, Fedora and RHEL, PGDG's packages). Patterns match one
  * path component per '*'. Nothing else is recognised, whatever a process calls itself. */
 static const char *const binaries[_DISCOVER_SERVER_MAX][4] = {
-    [DISCOVER_NGINX] = {"/usr/sbin/nginx", "/usr/bin/nginx"},
-    [DISCOVER_HAPROXY] = {"/usr/sbin/haproxy", "/usr/bin/haproxy"},
-    [DISCOVER_POSTGRES] =
-        {"/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres", "/usr/bin/postgres"},
+        [DISCOVER_NGINX] = { "/usr/sbin/nginx", "/usr/bin/nginx" },
+        [DISCOVER_HAPROXY] = { "/usr/sbin/haproxy", "/usr/bin/haproxy" },
+        [DISCOVER_POSTGRES] = { "/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres",
+                                "/usr/bin/postgres" },
 };
 
 bool discover_stat_trusted(const struct stat *st, bool last) {
@@ -93,12 +93,12 @@ static int check_one(const char *path, bool last, char **ret_reason) {
         if (discover_stat_trusted(&st, last))
                 return 0;
         if (st.st_uid != 0)
-                return reterr_set(
-                    ret_reason, -EPERM, "%s is owned by uid %u, not root", path, (unsigned)st.st_uid);
+                return reterr_set(ret_reason, -EPERM, "%s is owned by uid %u, not root", path,
+                                  (unsigned) st.st_uid);
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
                 return reterr_set(ret_reason, -EPERM, "%s is neither a regular file nor a directory", path);
-        return reterr_set(
-            ret_reason, -EPERM, "%s is writable by %s", path, st.st_mode & S_IWOTH ? "others" : "its group");
+        return reterr_set(ret_reason, -EPERM, "%s is writable by %s", path,
+                          st.st_mode & S_IWOTH ? "others" : "its group");
 }
 
 int discover_path_trusted(const char *path, char **ret_reason) {
@@ -135,7 +135,7 @@ static long first_unprivileged(const char *text, const char *field) {
                 return -1;
         for (size_t i = 0; i < 4; i++)
                 if (v[i] != 0)
-                        return v[i] > INT_MAX ? -1 : (long)v[i];
+                        return v[i] > INT_MAX ? -1 : (long) v[i];
         return 0;
 }
 
@@ -146,8 +146,8 @@ int discover_parse_status(const char *text, DiscoverCred *ret, pid_t *ret_ppid) 
 
         if (uid < 0 || gid < 0 || (ret_ppid && !ppid))
                 return -EBADMSG;
-        c.uid = (uid_t)uid;
-        c.gid = (gid_t)gid;
+        c.uid = (uid_t) uid;
+        c.gid = (gid_t) gid;
         for (const char *p = groups ? groups + 8 : NULL; p && c.n_groups < DISCOVER_GROUPS_MAX;) {
                 char *end;
                 unsigned long g;
@@ -156,25 +156,25 @@ int discover_parse_status(const char *text, DiscoverCred *ret, pid_t *ret_ppid) 
                 if (*p < '0' || *p > '9')
                         break;
                 g = strtoul(p, &end, 10);
-                c.groups[c.n_groups++] = (gid_t)g;
+                c.groups[c.n_groups++] = (gid_t) g;
                 p = end;
         }
         if (ret_ppid)
-                *ret_ppid = (pid_t)strtol(ppid + 6, NULL, 10);
+                *ret_ppid = (pid_t) strtol(ppid + 6, NULL, 10);
         *ret = c;
         return 0;
 }
 
 void discover_cred_of_uid(uid_t uid, DiscoverCred *ret) {
         struct passwd *pw = getpwuid(uid);
-        DiscoverCred c = {.uid = uid, .gid = (gid_t)uid};
+        DiscoverCred c = { .uid = uid, .gid = (gid_t) uid };
         int n = DISCOVER_GROUPS_MAX;
 
         if (pw) {
                 c.gid = pw->pw_gid;
                 if (getgrouplist(pw->pw_name, pw->pw_gid, c.groups, &n) < 0)
                         n = DISCOVER_GROUPS_MAX; /* more than fit: the first ones */
-                c.n_groups = (size_t)n;
+                c.n_groups = (size_t) n;
         }
         *ret = c;
 }
@@ -198,9 +198,9 @@ void discover_user_name(uid_t uid, char *buf, size_t size) {
         struct passwd *pw = getpwuid(uid);
 
         if (pw)
-                snprintf(buf, size, "uid %u (%s)", (unsigned)uid, pw->pw_name);
+                snprintf(buf, size, "uid %u (%s)", (unsigned) uid, pw->pw_name);
         else
-                snprintf(buf, size, "uid %u", (unsigned)uid);
+                snprintf(buf, size, "uid %u", (unsigned) uid);
 }
 
 /* ---- running something as another user ---- */
@@ -210,8 +210,8 @@ static _Noreturn void child_run(const DiscoverCred *c, DiscoverAsFn fn, void *us
 
         /* Nothing root opened stays within reach of /proc/self/fd but the output. */
         if (fd > 3)
-                (void)close_range(3, (unsigned)fd - 1, 0);
-        (void)close_range((unsigned)fd + 1, ~0U, 0);
+                (void) close_range(3, (unsigned) fd - 1, 0);
+        (void) close_range((unsigned) fd + 1, ~0U, 0);
         if (setgroups(c->n_groups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
             setresuid(c->uid, c->uid, c->uid) < 0 || setuid(0) >= 0)
                 r = -EPERM;
@@ -231,10 +231,10 @@ static int wait_child(pid_t pid, unsigned timeout_ms) {
         pid_t w = 0;
 
         for (unsigned i = 0; i < timeout_ms / 10 && (w = waitpid(pid, &status, WNOHANG)) == 0; i++)
-                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
         if (w == 0) {
-                (void)kill(pid, SIGKILL);
-                (void)waitpid(pid, &status, 0);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, &status, 0);
                 return -ETIMEDOUT;
         }
         if (w < 0)
@@ -249,22 +249,22 @@ static int read_memfd(int fd, size_t max, char **ret, size_t *ret_size) {
 
         if (size < 0)
                 return -errno;
-        if ((uintmax_t)size > max)
+        if ((uintmax_t) size > max)
                 return -EFBIG;
-        buf = malloc((size_t)size + 1);
+        buf = malloc((size_t) size + 1);
         if (!buf)
                 return -ENOMEM;
-        if (pread(fd, buf, (size_t)size, 0) != size)
+        if (pread(fd, buf, (size_t) size, 0) != size)
                 return -EIO;
         buf[size] = 0;
         *ret = TAKE_PTR(buf);
         if (ret_size)
-                *ret_size = (size_t)size;
+                *ret_size = (size_t) size;
         return 0;
 }
 
-int discover_run_as(
-    const DiscoverCred *c, DiscoverAsFn fn, void *userdata, size_t max, char **ret, size_t *ret_size) {
+int discover_run_as(const DiscoverCred *c, DiscoverAsFn fn, void *userdata, size_t max, char **ret,
+                    size_t *ret_size) {
         _cleanup_close_ int fd = memfd_create("discover", MFD_CLOEXEC);
         pid_t pid;
         int r;
@@ -289,11 +289,11 @@ int discover_run_as(
 }
 
 int discover_run_server(DiscoverServer s, char *const args[], size_t max, char **ret) {
-        static char *const env[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+        static char *const env[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
         const char *binary = discover_server_binary(s);
         posix_spawn_file_actions_t fa;
         _cleanup_close_ int out = memfd_create("discover", MFD_CLOEXEC);
-        char *argv[16] = {(char *)binary};
+        char *argv[16] = { (char *) binary };
         size_t k = 1;
         pid_t pid;
         int r;
@@ -341,16 +341,16 @@ static int copy_file(int out, void *userdata) {
                         return -errno;
                 if (k == 0)
                         return 0;
-                total += (size_t)k;
+                total += (size_t) k;
                 if (total > a->max)
                         return -EFBIG;
-                if (write(out, buf, (size_t)k) != k)
+                if (write(out, buf, (size_t) k) != k)
                         return -EIO;
         }
 }
 
 int discover_read_as(const DiscoverCred *c, const char *path, size_t max, char **ret, size_t *ret_size) {
-        return discover_run_as(c, copy_file, &(ReadArgs){.path = path, .max = max}, max, ret, ret_size);
+        return discover_run_as(c, copy_file, &(ReadArgs){ .path = path, .max = max }, max, ret, ret_size);
 }
 
 /* ---- the server processes ---- */
@@ -383,7 +383,7 @@ static int read_at(int dirfd, const char *name, char **ret, size_t *ret_size) {
         if (!buf)
                 return -ENOMEM;
         /* /proc files report st_size 0: read until the end. */
-        for (ssize_t k; n < PROC_FILE_MAX; n += (size_t)k) {
+        for (ssize_t k; n < PROC_FILE_MAX; n += (size_t) k) {
                 k = read(fd, buf + n, PROC_FILE_MAX - n);
                 if (k < 0)
                         return -errno;
@@ -419,7 +419,7 @@ static bool same_netns_at(int dirfd) {
 static int process_read(int dirfd, pid_t pid, DiscoverProcess *ret) {
         _cleanup_free_ char *status = NULL, *cmdline = NULL, *unit = NULL, *other = NULL, *gone = NULL;
         _cleanup_close_ int parent = -1;
-        DiscoverProcess p = {.pid = pid};
+        DiscoverProcess p = { .pid = pid };
         char path[64];
         pid_t ppid = 0;
         int r;
@@ -432,7 +432,7 @@ static int process_read(int dirfd, pid_t pid, DiscoverProcess *ret) {
                 return r;
         if (r < 0 || discover_parse_status(status, &p.cred, &ppid) < 0)
                 return -ENOENT;
-        snprintf(path, sizeof(path), "/proc/%d", (int)ppid);
+        snprintf(path, sizeof(path), "/proc/%d", (int) ppid);
         parent = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (ppid > 0 && parent >= 0 && server_at(parent) == p.server)
                 return -ENOENT; /* a worker, a backend */
@@ -460,7 +460,7 @@ int discover_processes(DiscoverProcess **ret, size_t *ret_n) {
 
         for (struct dirent *de = proc ? readdir(proc) : NULL; r >= 0 && de; de = readdir(proc)) {
                 _cleanup_close_ int pfd = -1;
-                pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+                pid_t pid = (pid_t) strtol(de->d_name, NULL, 10);
                 DiscoverProcess p, *nl;
 
                 if (pid <= 0)

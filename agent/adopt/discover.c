@@ -101,9 +101,8 @@ static const char *unit_of(Discovery *d, const DiscoverProcess *p, const char *f
         if (p->unit)
                 return p->unit;
         if (p->other)
-                (void)note(
-                    d, "%s (pid %d) runs in %s, not in a system service: reload = %s is a guess",
-                    discover_server_to_string(p->server), (int)p->pid, p->other, fallback);
+                (void) note(d, "%s (pid %d) runs in %s, not in a system service: reload = %s is a guess",
+                            discover_server_to_string(p->server), (int) p->pid, p->other, fallback);
         return fallback;
 }
 
@@ -129,15 +128,14 @@ static int add_pair(Discovery *d, const char *cert, const char *key, const char 
                 p = ARRAY_APPEND(d->pairs, d->n_pairs);
                 if (!p)
                         return -ENOMEM;
-                *p = (Pair){
-                    .software = strdup(d->software),
-                    .cert = TAKE_PTR(c),
-                    .key = TAKE_PTR(k),
-                    .unit = strdup(d->unit),
-                    .origin = strdup(d->origin),
-                    .postgres = postgres,
-                    .cred = d->cred,
-                    .note = d->note ? strdup(d->note) : NULL};
+                *p = (Pair){ .software = strdup(d->software),
+                             .cert = TAKE_PTR(c),
+                             .key = TAKE_PTR(k),
+                             .unit = strdup(d->unit),
+                             .origin = strdup(d->origin),
+                             .postgres = postgres,
+                             .cred = d->cred,
+                             .note = d->note ? strdup(d->note) : NULL };
                 if (!p->software || !p->unit || !p->origin || (d->note && !p->note))
                         return -ENOMEM;
         }
@@ -176,8 +174,8 @@ static int config_allowed(Discovery *d, const DiscoverCred *c, const char *what,
 }
 
 /* A configuration file that could not be read as c: noted, unless it is missing. Returns 0 or -ENOMEM. */
-static int
-config_failed(Discovery *d, const DiscoverCred *c, const char *what, const char *path, int error) {
+static int config_failed(Discovery *d, const DiscoverCred *c, const char *what, const char *path,
+                         int error) {
         char user[64];
 
         if (error == -ENOENT || error == -ENOMEM)
@@ -201,8 +199,8 @@ static int read_config(Discovery *d, const DiscoverCred *c, const char *what, co
 
 /* ---- nginx ---- */
 
-static int
-nginx_add(void *userdata, const char *cert, const char *key, const char *listen, const char *name) {
+static int nginx_add(void *userdata, const char *cert, const char *key, const char *listen,
+                     const char *name) {
         return add_pair(userdata, cert, key, listen, false);
 }
 
@@ -251,8 +249,9 @@ static int nginx_trusted(Discovery *d, const char *what, const char *path) {
         r = discover_path_trusted(path, &reason);
         if (r == -EPERM)
                 r = refuse(
-                    d, "%s: not read: %s, so nginx -T as root would read files that are not root's alone",
-                    what, reason);
+                        d,
+                        "%s: not read: %s, so nginx -T as root would read files that are not root's alone",
+                        what, reason);
         else if (r < 0)
                 r = refuse(d, "%s: not read: %s: %s", what, path, strerror(-r));
         else
@@ -265,13 +264,13 @@ static int nginx_trusted(Discovery *d, const char *what, const char *path) {
  * -ENOMEM. */
 static int nginx_read(Discovery *d, const NginxArgs *a, const char *what) {
         _cleanup_free_ char *reason = NULL, *dump = NULL, *base = NULL, *full = NULL;
-        char *args[10] = {(char *)"-T"};
+        char *args[10] = { (char *) "-T" };
         size_t k = 1;
         int r;
 
         if (a->conf && a->conf[0] != '/' && !a->prefix)
-                return refuse(
-                    d, "%s: not read: -c %s is relative to nginx's built-in prefix", what, a->conf);
+                return refuse(d, "%s: not read: -c %s is relative to nginx's built-in prefix", what,
+                              a->conf);
         full = a->conf && a->conf[0] != '/' ? absolute(a->prefix, a->conf)
                                             : strdup(a->conf ?: NGINX_DEFAULT_CONF);
         if (!full)
@@ -285,33 +284,32 @@ static int nginx_read(Discovery *d, const NginxArgs *a, const char *what) {
          * there could point it anywhere), at stderr. An nginx started without -e predates it or did not need
          * it: its built-in log is the one its master writes. */
         if (a->error_log) {
-                args[k++] = (char *)"-e";
-                args[k++] = (char *)"stderr";
+                args[k++] = (char *) "-e";
+                args[k++] = (char *) "stderr";
         }
         if (a->prefix) {
-                args[k++] = (char *)"-p";
-                args[k++] = (char *)a->prefix;
+                args[k++] = (char *) "-p";
+                args[k++] = (char *) a->prefix;
         }
         if (a->conf) {
-                args[k++] = (char *)"-c";
-                args[k++] = (char *)a->conf;
+                args[k++] = (char *) "-c";
+                args[k++] = (char *) a->conf;
         }
         r = discover_run_server(DISCOVER_NGINX, args, CAPTURE_MAX, &dump);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return refuse(
-                    d, "%s: `nginx -T` failed (%s): its certificates are not listed", what,
-                    r == -EPROTO ? "it finds the configuration invalid" : strerror(-r));
+                return refuse(d, "%s: `nginx -T` failed (%s): its certificates are not listed", what,
+                              r == -EPROTO ? "it finds the configuration invalid" : strerror(-r));
         r = nginx_dump_files(dump, &base, &reason);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return refuse(
-                    d,
-                    "%s: %s, so its certificates are not listed: nginx's configuration is not root's "
-                    "alone",
-                    what, reason ?: "a file it includes cannot be checked");
+                        d,
+                        "%s: %s, so its certificates are not listed: nginx's configuration is not root's "
+                        "alone",
+                        what, reason ?: "a file it includes cannot be checked");
         d->base = base;
         d->cred = (DiscoverCred){};
         r = discover_parse_nginx(dump, strlen(dump), nginx_add, d);
@@ -330,7 +328,7 @@ static void nginx_args(char *cmd, size_t size, NginxArgs *ret) {
         if (strncmp(cmd, "nginx: master process ", 22) == 0)
                 cmd += 22;
         *ret = (NginxArgs){};
-        (void)strtok_r(cmd, " ", &save); /* the program */
+        (void) strtok_r(cmd, " ", &save); /* the program */
         while ((w = strtok_r(NULL, " ", &save)))
                 if (strcmp(w, "-c") == 0)
                         ret->conf = strtok_r(NULL, " ", &save);
@@ -347,12 +345,12 @@ static int nginx_master(Discovery *d, const DiscoverProcess *p, const NginxArgs 
         if (p->cred.uid != 0) {
                 discover_user_name(p->cred.uid, user, sizeof(user));
                 return refuse(
-                    d,
-                    "nginx (pid %d) runs as %s, not as root: not read (reading nginx's configuration "
-                    "means running nginx on it, and its files are that user's)",
-                    (int)p->pid, user);
+                        d,
+                        "nginx (pid %d) runs as %s, not as root: not read (reading nginx's configuration "
+                        "means running nginx on it, and its files are that user's)",
+                        (int) p->pid, user);
         }
-        if (asprintf(&origin, "nginx (pid %d, %s)", (int)p->pid, a->conf ?: NGINX_DEFAULT_CONF) < 0)
+        if (asprintf(&origin, "nginx (pid %d, %s)", (int) p->pid, a->conf ?: NGINX_DEFAULT_CONF) < 0)
                 return -ENOMEM;
         d->software = "nginx";
         d->unit = unit_of(d, p, "nginx.service");
@@ -407,10 +405,10 @@ static void pg_conf_done(PgConf *c) {
 }
 
 static void pg_set(PgConf *c, const char *key, const char *value) {
-        char **slot = strcmp(key, "ssl") == 0              ? &c->ssl
-                      : strcmp(key, "ssl_cert_file") == 0   ? &c->cert
-                      : strcmp(key, "ssl_key_file") == 0    ? &c->key
-                      : strcmp(key, "port") == 0            ? &c->port
+        char **slot = strcmp(key, "ssl") == 0                ? &c->ssl
+                      : strcmp(key, "ssl_cert_file") == 0    ? &c->cert
+                      : strcmp(key, "ssl_key_file") == 0     ? &c->key
+                      : strcmp(key, "port") == 0             ? &c->port
                       : strcmp(key, "listen_addresses") == 0 ? &c->listen
                                                              : NULL;
         if (!slot)
@@ -463,7 +461,8 @@ static int pg_read_conf(Discovery *d, PgConf *c, const char *what, const char *p
 static int pg_add(Discovery *d, PgConf *c, const char *datadir) {
         _cleanup_free_ char *listen = NULL, *ep = NULL;
         const char *host = "127.0.0.1";
-        bool on = c->ssl && (strcmp(c->ssl, "on") == 0 || strcmp(c->ssl, "true") == 0 || strcmp(c->ssl, "1") == 0);
+        bool on = c->ssl &&
+                  (strcmp(c->ssl, "on") == 0 || strcmp(c->ssl, "true") == 0 || strcmp(c->ssl, "1") == 0);
         int r;
 
         if (!on)
@@ -474,9 +473,8 @@ static int pg_add(Discovery *d, PgConf *c, const char *datadir) {
                 listen = strndup(c->listen, strcspn(c->listen, ", "));
                 host = listen;
         }
-        if (!host || asprintf(
-                         &ep, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-                         c->port ?: "5432") < 0)
+        if (!host || asprintf(&ep, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host,
+                              strchr(host, ':') ? "]" : "", c->port ?: "5432") < 0)
                 return -ENOMEM;
         d->base = datadir;
         r = add_pair(d, c->cert ?: "server.crt", c->key ?: "server.key", ep, true);
@@ -506,7 +504,7 @@ static int pg_postmaster(Discovery *d, const DiscoverProcess *p) {
                 return 0;
         if (!conf && asprintf(&conf, "%s/postgresql.conf", datadir) < 0)
                 return -ENOMEM;
-        if (asprintf(&origin, "PostgreSQL (pid %d, %s)", (int)p->pid, conf) < 0)
+        if (asprintf(&origin, "PostgreSQL (pid %d, %s)", (int) p->pid, conf) < 0)
                 return -ENOMEM;
         d->cred = p->cred;
         r = pg_read_conf(d, &c, origin, conf);
@@ -552,8 +550,9 @@ static int scan_postgres_clusters(Discovery *d) {
                 if (r < 0 || !c.ssl || strcmp(c.ssl, "on") != 0)
                         continue;
                 r = note(
-                    d, "PostgreSQL cluster %s (not running) has ssl = on: ssl_cert_file %s, ssl_key_file %s",
-                    g.gl_pathv[i], c.cert ?: "server.crt", c.key ?: "server.key");
+                        d,
+                        "PostgreSQL cluster %s (not running) has ssl = on: ssl_cert_file %s, ssl_key_file %s",
+                        g.gl_pathv[i], c.cert ?: "server.crt", c.key ?: "server.key");
         }
         globfree(&g);
         return r;
@@ -568,11 +567,10 @@ static int haproxy_record(int fd, const char *crt, const char *addr) {
 
         if (asprintf(&key, "%s.key", crt) < 0)
                 return -ENOMEM;
-        return dprintf(
-                   fd, "%s%c%s%c%s%c", crt, 0, access(key, F_OK) >= 0 ? key : crt, 0,
-                   addr[0] == ':' ? addr + 1 : addr, 0) < 0
-                   ? -EIO
-                   : 0;
+        return dprintf(fd, "%s%c%s%c%s%c", crt, 0, access(key, F_OK) >= 0 ? key : crt, 0,
+                       addr[0] == ':' ? addr + 1 : addr, 0) < 0
+                       ? -EIO
+                       : 0;
 }
 
 /* `crt DIR` loads every file in it (but keys and OCSP responses); `crt FILE` one. */
@@ -607,7 +605,7 @@ static int haproxy_collect(int fd, void *userdata) {
         bool front = false;
         int r;
 
-        r = read_full_file(userdata, CONF_MAX, (uint8_t **)&data, &size);
+        r = read_full_file(userdata, CONF_MAX, (uint8_t **) &data, &size);
         if (r < 0)
                 return r;
         for (char *line = strtok_r(data, "\n", &save); r >= 0 && line; line = strtok_r(NULL, "\n", &save)) {
@@ -638,7 +636,7 @@ static int scan_haproxy(Discovery *d, const char *path, const DiscoverCred *c, c
         r = config_allowed(d, c, origin, path);
         if (r != 0)
                 return r < 0 ? r : 0;
-        r = discover_run_as(c, haproxy_collect, (void *)path, CONF_MAX, &records, &size);
+        r = discover_run_as(c, haproxy_collect, (void *) path, CONF_MAX, &records, &size);
         if (r < 0)
                 return config_failed(d, c, origin, path, r);
         d->software = "haproxy";
@@ -754,9 +752,9 @@ static bool self_signed(const uint8_t *der, size_t size) {
 
         if (!der || gnutls_x509_crt_init(&crt) < 0)
                 return false;
-        if (gnutls_x509_crt_import(
-                crt, &(gnutls_datum_t){.data = (uint8_t *)der, .size = (unsigned)size},
-                GNUTLS_X509_FMT_DER) >= 0 &&
+        if (gnutls_x509_crt_import(crt,
+                                   &(gnutls_datum_t){ .data = (uint8_t *) der, .size = (unsigned) size },
+                                   GNUTLS_X509_FMT_DER) >= 0 &&
             gnutls_x509_crt_check_issuer(crt, crt) && gnutls_x509_crt_verify(crt, &crt, 1, 0, &status) >= 0)
                 r = status == 0;
         gnutls_x509_crt_deinit(crt);
@@ -809,8 +807,8 @@ static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***na
                 return 0;
         }
         /* The certificate as its server's user reads it: a path that user named is opened with no more. */
-        if (discover_read_as(&p->cred, p->cert, LEAF_MAX, (char **)&data, &size) >= 0)
-                (void)discover_leaf_of(data, size, &p->leaf, &p->leaf_size);
+        if (discover_read_as(&p->cred, p->cert, LEAF_MAX, (char **) &data, &size) >= 0)
+                (void) discover_leaf_of(data, size, &p->leaf, &p->leaf_size);
         if (self_signed(p->leaf, p->leaf_size)) {
                 import_comment(w, "self-signed: its own trust anchor");
                 (void) import_key(w, "ca", p->cert);
@@ -831,12 +829,15 @@ static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***na
         for (size_t i = 0; i < p->n_listens; i++)
                 for (size_t j = 0; j < n; j++) {
                         Listener *x = &l[j];
-                        if (!listen_matches(p->listens[i], x) || (x->kind != LISTENER_TLS && x->kind != LISTENER_POSTGRES))
+                        if (!listen_matches(p->listens[i], x) ||
+                            (x->kind != LISTENER_TLS && x->kind != LISTENER_POSTGRES))
                                 continue;
-                        if (!p->leaf || x->leaf_size != p->leaf_size || memcmp(x->leaf, p->leaf, p->leaf_size) != 0) {
-                                import_comment(w, "%s:%u serves another certificate without SNI (a name-based "
-                                                  "virtual host): verify = tls://NAME:%u works where NAME "
-                                                  "resolves to this host",
+                        if (!p->leaf || x->leaf_size != p->leaf_size ||
+                            memcmp(x->leaf, p->leaf, p->leaf_size) != 0) {
+                                import_comment(w,
+                                               "%s:%u serves another certificate without SNI (a name-based "
+                                               "virtual host): verify = tls://NAME:%u works where NAME "
+                                               "resolves to this host",
                                                x->address, x->port, x->port);
                                 continue;
                         }
@@ -883,7 +884,7 @@ static int scan(Discovery *d) {
 }
 
 int discover_run(const ImportOptions *o) {
-        _cleanup_(discovery_done) Discovery d = {.start = now_monotonic()};
+        _cleanup_(discovery_done) Discovery d = { .start = now_monotonic() };
         _cleanup_(import_writer_done) ImportWriter w = {};
         _cleanup_strv_free_ char **names = NULL;
         Listener *l = NULL;
@@ -907,14 +908,14 @@ int discover_run(const ImportOptions *o) {
         for (size_t i = 0; i < n; i++) {
                 char what[160];
 
-                snprintf(
-                    what, sizeof(what), "probing listener %zu of %zu, %s:%u", i + 1, n, l[i].address,
-                    l[i].port);
+                snprintf(what, sizeof(what), "probing listener %zu of %zu, %s:%u", i + 1, n, l[i].address,
+                         l[i].port);
                 progress(&d, i > 0, what);
                 discover_probe(&l[i], 1);
         }
 
-        import_comment(&w, "Written by `certherd discover`: the certificates this host serves, watched only.");
+        import_comment(&w,
+                       "Written by `certherd discover`: the certificates this host serves, watched only.");
         import_comment(&w, "Set issuer (and names) on a set for certherd to renew it.");
         for (size_t i = 0; r >= 0 && i < d.n_pairs; i++)
                 r = emit_pair(&w, &d.pairs[i], l, n, &names);
@@ -924,29 +925,29 @@ int discover_run(const ImportOptions *o) {
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 const Listener *x = &l[i];
                 if ((x->kind == LISTENER_TLS || x->kind == LISTENER_POSTGRES) && x->inode != 0)
-                        import_comment(&w, "tls://%s:%u%s (%s, pid %d) serves a certificate no configuration file "
-                                           "names",
-                                       x->connect, x->port, x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "",
-                                       x->comm[0] ? x->comm : "?", (int) x->pid);
+                        import_comment(
+                                &w,
+                                "tls://%s:%u%s (%s, pid %d) serves a certificate no configuration file "
+                                "names",
+                                x->connect, x->port,
+                                x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "",
+                                x->comm[0] ? x->comm : "?", (int) x->pid);
                 else if (x->kind == LISTENER_PLAINTEXT && !x->loopback) {
                         char owner[64] = "owner unknown";
                         if (x->pid > 0)
-                                snprintf(
-                                    owner, sizeof(owner), "%s, pid %d", x->comm[0] ? x->comm : "?",
-                                    (int)x->pid);
-                        import_comment(
-                            &w, "plaintext: %s:%u (%s) speaks no TLS on a non-loopback address", x->address,
-                            x->port, owner);
-                        fprintf(
-                            stderr, "plaintext listener: %s:%u (%s): no TLS on a non-loopback address\n",
-                            x->address, x->port, owner);
+                                snprintf(owner, sizeof(owner), "%s, pid %d", x->comm[0] ? x->comm : "?",
+                                         (int) x->pid);
+                        import_comment(&w, "plaintext: %s:%u (%s) speaks no TLS on a non-loopback address",
+                                       x->address, x->port, owner);
+                        fprintf(stderr, "plaintext listener: %s:%u (%s): no TLS on a non-loopback address\n",
+                                x->address, x->port, owner);
                         plaintext++;
                 }
         }
         discover_listeners_free(l, n);
         if (r < 0 || import_writer_output(&w, o) < 0)
                 return 1;
-        log_info("%zu certificate set%s, %zu plaintext listener%s", d.n_pairs, d.n_pairs == 1 ? "" : "s", plaintext,
-                 plaintext == 1 ? "" : "s");
+        log_info("%zu certificate set%s, %zu plaintext listener%s", d.n_pairs, d.n_pairs == 1 ? "" : "s",
+                 plaintext, plaintext == 1 ? "" : "s");
         return 0;
 }

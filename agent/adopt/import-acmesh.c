@@ -55,7 +55,8 @@ static int parse_assignment(char *s, char **ret_key, char **ret_value, const cha
                 }
                 *end = 0;
                 v++;
-        } else if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._,:/@+=%-") != strlen(v)) {
+        } else if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._,:/@+=%-") !=
+                   strlen(v)) {
                 *reterr = "an unquoted value with shell syntax";
                 return -EBADMSG;
         }
@@ -193,7 +194,9 @@ static int load_server_account(AcmeshImport *im, Server *s) {
                 return -ENOMEM;
         r = import_source_read(im->dir, kpath, READ_STRICT, 64U * 1024U, &kdata, &ksize);
         if (r == -ENOENT)
-                return asprintf(&s->note, "no acme.sh account in %s: certherd registers a new one", dir) < 0 ? -ENOMEM : 0;
+                return asprintf(&s->note, "no acme.sh account in %s: certherd registers a new one", dir) < 0
+                               ? -ENOMEM
+                               : 0;
         if (r == -EPERM)
                 return r;
         if (r < 0)
@@ -221,28 +224,32 @@ static int domain_server(AcmeshImport *im, Domain *d) {
         Server *s;
 
         if (!api || strncmp(api, "https://", 8) != 0)
-                return asprintf(&d->why_watch, "Le_API '%s' is no https:// ACME directory", api ?: "") < 0 ? -ENOMEM : 0;
+                return asprintf(&d->why_watch, "Le_API '%s' is no https:// ACME directory", api ?: "") < 0
+                               ? -ENOMEM
+                               : 0;
         if (!wr) {
                 const char *port = get(d, "Le_HTTPPort") ?: "80";
                 if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5)
-                        return asprintf(&d->why_watch, "Le_HTTPPort '%s' is no port", port) < 0 ? -ENOMEM : 0;
+                        return asprintf(&d->why_watch, "Le_HTTPPort '%s' is no port", port) < 0 ? -ENOMEM
+                                                                                                : 0;
                 if (asprintf(&listen, "[::]:%s", port) < 0)
                         return -ENOMEM;
         } else if (wr[0] == '/') {
                 if (strchr(wr, ','))
-                        return asprintf(&d->why_watch, "several webroots (%s): certherd has one per [acme]", wr) < 0
+                        return asprintf(&d->why_watch, "several webroots (%s): certherd has one per [acme]",
+                                        wr) < 0
                                        ? -ENOMEM
                                        : 0;
                 webroot = strdup(wr);
                 if (!webroot)
                         return -ENOMEM;
         } else
-                return asprintf(&d->why_watch,
-                                "Le_Webroot %s: %s", wr,
-                                strncmp(wr, "dns", 3) == 0
-                                        ? "a DNS API: its credentials (account.conf) cannot be mapped; use [acme] "
-                                          "challenge = dns-01 with a dns-hook"
-                                        : "this mode cannot be mapped; use [acme] webroot or listen") < 0
+                return asprintf(
+                               &d->why_watch, "Le_Webroot %s: %s", wr,
+                               strncmp(wr, "dns", 3) == 0
+                                       ? "a DNS API: its credentials (account.conf) cannot be mapped; use [acme] "
+                                         "challenge = dns-01 with a dns-hook"
+                                       : "this mode cannot be mapped; use [acme] webroot or listen") < 0
                                ? -ENOMEM
                                : 0;
 
@@ -259,8 +266,10 @@ static int domain_server(AcmeshImport *im, Domain *d) {
         s = ARRAY_APPEND(im->servers, im->n_servers);
         if (!s)
                 return -ENOMEM;
-        *s = (Server) { .name = TAKE_PTR(name), .api = strdup(api), .webroot = TAKE_PTR(webroot),
-                        .listen = TAKE_PTR(listen) };
+        *s = (Server){ .name = TAKE_PTR(name),
+                       .api = strdup(api),
+                       .webroot = TAKE_PTR(webroot),
+                       .listen = TAKE_PTR(listen) };
         if (!s->api)
                 return -ENOMEM;
         d->acme = s->name;
@@ -273,7 +282,8 @@ static int domain_path(const Domain *d, const char *real, const char *own, char 
 
         if (v) {
                 if (v[0] != '/')
-                        return log_error_errno(-EBADMSG, "%s: %s '%s' is not an absolute path", d->conf_path, real, v);
+                        return log_error_errno(-EBADMSG, "%s: %s '%s' is not an absolute path", d->conf_path,
+                                               real, v);
                 *ret = strdup(v);
         } else if (asprintf(ret, "%s/%s", d->dir, own) < 0)
                 *ret = NULL;
@@ -305,11 +315,12 @@ static int domain_hook(AcmeshImport *im, Domain *d, const char *cert, const char
         import_shell_quote(f, fullchain);
         fputs("\nLe_Domain=", f);
         import_shell_quote(f, get(d, "Le_Domain"));
-        fputs("\nexport CERT_PATH CERT_KEY_PATH CA_CERT_PATH CERT_FULLCHAIN_PATH Le_Domain\nexec /bin/sh -c ", f);
+        fputs("\nexport CERT_PATH CERT_KEY_PATH CA_CERT_PATH CERT_FULLCHAIN_PATH Le_Domain\nexec /bin/sh -c ",
+              f);
         import_shell_quote(f, cmd);
         fputc('\n', f);
-        return import_hook_end(
-                &h, &d->hook_text, &d->hook_path, "%s/import/acmesh-%s-reload", im->state_dir, d->name);
+        return import_hook_end(&h, &d->hook_text, &d->hook_path, "%s/import/acmesh-%s-reload", im->state_dir,
+                               d->name);
 }
 
 static const char *key_type_of(const char *len) {
@@ -318,7 +329,9 @@ static const char *key_type_of(const char *len) {
         if (strcmp(len, "ec-384") == 0)
                 return "ec-p384";
         if (strcmp(len, "2048") == 0 || strcmp(len, "3072") == 0 || strcmp(len, "4096") == 0)
-                return strcmp(len, "2048") == 0 ? "rsa-2048" : strcmp(len, "3072") == 0 ? "rsa-3072" : "rsa-4096";
+                return strcmp(len, "2048") == 0   ? "rsa-2048"
+                       : strcmp(len, "3072") == 0 ? "rsa-3072"
+                                                  : "rsa-4096";
         return NULL;
 }
 
@@ -328,8 +341,8 @@ static int emit_domain(AcmeshImport *im, ImportWriter *w, Domain *d) {
         int r;
 
         if (!domain || !config_san_is_valid(domain))
-                return log_error_errno(-EBADMSG, "%s: Le_Domain '%s' is no DNS name or IP address", d->conf_path,
-                                       domain ?: "");
+                return log_error_errno(-EBADMSG, "%s: Le_Domain '%s' is no DNS name or IP address",
+                                       d->conf_path, domain ?: "");
         if (asprintf(&names, "%s%s%s", domain, alt ? " " : "", alt ?: "") < 0)
                 return -ENOMEM;
         for (char *c = names; *c; c++)
@@ -364,7 +377,8 @@ static int emit_domain(AcmeshImport *im, ImportWriter *w, Domain *d) {
         import_comment(w, "acme.sh %s", d->conf_path);
         if (import_key(w, "certificate", fullchain) < 0 || import_key(w, "key", key) < 0 ||
             (im->has_leaf && (import_key(w, "leaf", cert) < 0 || import_key(w, "chain", ca) < 0)))
-                return log_error_errno(-EBADMSG, "%s: a path certherd's inventory cannot hold", d->conf_path);
+                return log_error_errno(-EBADMSG, "%s: a path certherd's inventory cannot hold",
+                                       d->conf_path);
         if (import_key(w, "names", names) < 0)
                 return log_error_errno(-EBADMSG, "%s: Le_Alt cannot be a names list", d->conf_path);
         if (d->acme && im->has_leaf) {
@@ -373,7 +387,8 @@ static int emit_domain(AcmeshImport *im, ImportWriter *w, Domain *d) {
                         return -ENOMEM;
                 (void) import_key(w, "issuer", issuer);
         } else {
-                import_comment(w, "watched only: %s", d->why_watch ?: "this certherd has no leaf/chain keys");
+                import_comment(w, "watched only: %s",
+                               d->why_watch ?: "this certherd has no leaf/chain keys");
                 (void) import_key(w, "issuer", "none");
         }
         kt = key_type_of(get(d, "Le_Keylength"));
@@ -384,8 +399,9 @@ static int emit_domain(AcmeshImport *im, ImportWriter *w, Domain *d) {
         if (d->hook_path)
                 (void) import_key(w, "exec", d->hook_path);
         if (get(d, "Le_PreHook") || get(d, "Le_PostHook") || get(d, "Le_RenewHook"))
-                import_comment(w, "not imported: Le_PreHook/Le_PostHook/Le_RenewHook (run around every renewal "
-                                  "attempt; certherd runs a hook after an install)");
+                import_comment(w,
+                               "not imported: Le_PreHook/Le_PostHook/Le_RenewHook (run around every renewal "
+                               "attempt; certherd runs a hook after an install)");
         return 0;
 }
 
@@ -408,7 +424,8 @@ static int read_domains(AcmeshImport *im) {
                         continue;
                 /* ECDSA certificates live in NAME_ecc/NAME.conf. */
                 base = len > 4 && strcmp(e + len - 4, "_ecc") == 0 ? strndup(e, len - 4) : strdup(e);
-                if (!base || asprintf(&sub, "%s/%s", im->dir, e) < 0 || asprintf(&path, "%s/%s.conf", sub, base) < 0) {
+                if (!base || asprintf(&sub, "%s/%s", im->dir, e) < 0 ||
+                    asprintf(&path, "%s/%s.conf", sub, base) < 0) {
                         r = -ENOMEM;
                         continue;
                 }
@@ -424,24 +441,23 @@ static int read_domains(AcmeshImport *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                *d = (Domain) { .conf_path = TAKE_PTR(path), .dir = TAKE_PTR(sub) };
+                *d = (Domain){ .conf_path = TAKE_PTR(path), .dir = TAKE_PTR(sub) };
                 r = import_section_name(NULL, e, &d->name);
                 if (r >= 0)
-                        r = import_parse_logged(
-                                acmesh_conf_parse((const char *) data, size, &d->kv, &err),
-                                d->conf_path,
-                                &err);
+                        r = import_parse_logged(acmesh_conf_parse((const char *) data, size, &d->kv, &err),
+                                                d->conf_path, &err);
         }
         for (int i = 0; i < n; i++)
                 free(des[i]);
         free(des);
         if (r >= 0 && im->n_domains == 0)
-                return log_error_errno(-ENOENT, "%s holds no DOMAIN/DOMAIN.conf: nothing to import", im->dir);
+                return log_error_errno(-ENOENT, "%s holds no DOMAIN/DOMAIN.conf: nothing to import",
+                                       im->dir);
         return r;
 }
 
 int import_acmesh(const ImportOptions *o, const char *dir) {
-        _cleanup_(acmesh_import_done) AcmeshImport im = {.dir = dir, .preview = !o->write};
+        _cleanup_(acmesh_import_done) AcmeshImport im = { .dir = dir, .preview = !o->write };
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
@@ -457,7 +473,8 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
                 log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
                 return 1;
         }
-        im.has_leaf = import_inventory_knows("certificate", "leaf") && import_inventory_knows("certificate", "chain");
+        im.has_leaf = import_inventory_knows("certificate", "leaf") &&
+                      import_inventory_knows("certificate", "chain");
         r = read_domains(&im);
         for (size_t i = 0; r >= 0 && i < im.n_domains; i++)
                 r = domain_server(&im, &im.domains[i]);
@@ -477,9 +494,9 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
                 if (s->note)
                         import_comment(&w, "%s", s->note);
                 else
-                        import_comment(
-                            &w, "account %s, %s %s/acme/%s/", s->url,
-                            im.preview ? "stored by --write in" : "stored in", im.state_dir, s->name);
+                        import_comment(&w, "account %s, %s %s/acme/%s/", s->url,
+                                       im.preview ? "stored by --write in" : "stored in", im.state_dir,
+                                       s->name);
         }
         for (size_t i = 0; r >= 0 && i < im.n_domains; i++)
                 r = emit_domain(&im, &w, &im.domains[i]);
@@ -493,14 +510,15 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
         for (size_t i = 0; i < im.n_servers; i++) {
                 const Server *s = &im.servers[i];
 
-                if (s->key &&
-                    import_account(
-                        im.state_dir,
-                        &(ImportAccount) { .name = s->name, .key = s->key, .directory = s->api, .url = s->url }) < 0)
+                if (s->key && import_account(im.state_dir, &(ImportAccount){ .name = s->name,
+                                                                             .key = s->key,
+                                                                             .directory = s->api,
+                                                                             .url = s->url }) < 0)
                         return 1;
         }
         for (size_t i = 0; i < im.n_domains; i++)
-                if (im.domains[i].hook_path && import_install_hook(im.domains[i].hook_path, im.domains[i].hook_text) < 0)
+                if (im.domains[i].hook_path &&
+                    import_install_hook(im.domains[i].hook_path, im.domains[i].hook_text) < 0)
                         return 1;
         return import_writer_output(&w, o) < 0 ? 1 : 0;
 }

@@ -223,8 +223,11 @@ static int parse_line(CertbotConf *c, ParseState *st, char *line, unsigned linen
         ne = ARRAY_APPEND(c->entries, c->n_entries);
         if (!ne)
                 return -ENOMEM;
-        *ne = (CertbotEntry) { .section = strdup(st->section ?: ""), .key = TAKE_PTR(key),
-                               .values = TAKE_PTR(values), .is_list = list, .line = lineno };
+        *ne = (CertbotEntry){ .section = strdup(st->section ?: ""),
+                              .key = TAKE_PTR(key),
+                              .values = TAKE_PTR(values),
+                              .is_list = list,
+                              .line = lineno };
         return ne->section ? 0 : -ENOMEM;
 }
 
@@ -278,7 +281,7 @@ static int jwk_datum(json_t *j, const char *name, gnutls_datum_t *ret) {
                         free(data);
                 return r == -ENOMEM ? r : -EBADMSG;
         }
-        *ret = (gnutls_datum_t) { .data = data, .size = (unsigned) size };
+        *ret = (gnutls_datum_t){ .data = data, .size = (unsigned) size };
         return 0;
 }
 
@@ -303,8 +306,8 @@ int import_jwk_privkey(const char *text, size_t size, gnutls_x509_privkey_t *ret
                         if ((r = jwk_datum(j, f[i], &d[i])) < 0)
                                 goto out;
                 /* GnuTLS recomputes the coefficient and exponents on import; verify_params checks the rest. */
-                r = gnutls_x509_privkey_import_rsa_raw2(key, &d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6], &d[7]) <
-                                    0
+                r = gnutls_x509_privkey_import_rsa_raw2(key, &d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6],
+                                                        &d[7]) < 0
                             ? -EBADMSG
                             : 0;
         } else if (strcmp(kty, "EC") == 0) {

@@ -29,7 +29,7 @@
 /* ---- the import ---- */
 
 typedef struct Account {
-        char *name; /* [acme "NAME"] */
+        char *name;  /* [acme "NAME"] */
         char *group; /* what lineages must share to share the section */
         char *server, *id, *webroot, *listen, *preferred_chain;
         char *url, *contact, *note;
@@ -69,8 +69,8 @@ static void import_done(Import *im) {
         }
         for (size_t i = 0; i < im->n_accounts; i++) {
                 Account *a = &im->accounts[i];
-                free_many(a->name, a->group, a->server, a->id, a->webroot, a->listen, a->preferred_chain, a->url,
-                          a->contact, a->note);
+                free_many(a->name, a->group, a->server, a->id, a->webroot, a->listen, a->preferred_chain,
+                          a->url, a->contact, a->note);
                 if (a->key)
                         gnutls_x509_privkey_deinit(a->key);
         }
@@ -115,16 +115,17 @@ static int lineage_inspect(const Import *im, Lineage *l) {
                 return log_error_errno(r, "%s: cannot read its certificate %s: %s", l->conf_path, fullchain,
                                        file_strerror(r));
         r = x509_inspect(
-            &(X509Input){.cert_path = fullchain, .cert_data = data, .cert_size = size, .trust = im->trust},
-            now_realtime(), &l->facts);
+                &(X509Input){
+                        .cert_path = fullchain, .cert_data = data, .cert_size = size, .trust = im->trust },
+                now_realtime(), &l->facts);
         if (r < 0)
                 return log_error_errno(r, "Out of memory");
         for (size_t i = 0; im->trust && i < l->facts->n_problems; i++)
                 if (l->facts->problems[i].code == PROBLEM_UNTRUSTED_CHAIN)
                         l->untrusted = true;
         if (!l->facts->parsed || !l->facts->names || !l->facts->names[0])
-                return log_error_errno(-EBADMSG, "%s: %s holds no certificate with subjectAltNames", l->conf_path,
-                                       fullchain);
+                return log_error_errno(-EBADMSG, "%s: %s holds no certificate with subjectAltNames",
+                                       l->conf_path, fullchain);
         return 0;
 }
 
@@ -140,8 +141,10 @@ static int lineage_webroot(const Lineage *l, char **ret, char **ret_why) {
                 if (!m || m[0] != '/')
                         return asprintf(ret_why, "no webroot for %s in webroot_map", *n) < 0 ? -ENOMEM : 0;
                 if (root && strcmp(root, m) != 0)
-                        return asprintf(ret_why, "names with different webroots (%s, %s): certherd has one per [acme]",
-                                        root, m) < 0
+                        return asprintf(
+                                       ret_why,
+                                       "names with different webroots (%s, %s): certherd has one per [acme]",
+                                       root, m) < 0
                                        ? -ENOMEM
                                        : 0;
                 root = m;
@@ -159,16 +162,17 @@ static int load_account(Import *im, Account *a) {
         int r;
 
         /* accounts/NETLOC+PATH/ID/ as certbot's configuration.accounts_dir_for_server_path() makes it. */
-        if (strstr(host, "/../") || strstr(host, "/./") || strspn(a->id, "0123456789abcdefABCDEF") != strlen(a->id) ||
-            !*a->id)
-                return log_error_errno(-EBADMSG, "certbot account '%s' of %s: not an account id", a->id, a->server);
+        if (strstr(host, "/../") || strstr(host, "/./") ||
+            strspn(a->id, "0123456789abcdefABCDEF") != strlen(a->id) || !*a->id)
+                return log_error_errno(-EBADMSG, "certbot account '%s' of %s: not an account id", a->id,
+                                       a->server);
         if (asprintf(&dir, "%s/accounts/%s/%s", im->dir, host, a->id) < 0 ||
             asprintf(&kpath, "%s/private_key.json", dir) < 0 || asprintf(&rpath, "%s/regr.json", dir) < 0)
                 return -ENOMEM;
         r = import_source_read(im->dir, kpath, READ_STRICT, ACCOUNT_FILE_MAX, &kdata, &ksize);
         if (r == -ENOENT)
-                return asprintf(&a->note, "certbot's account %s is not in %s: certherd registers a new one", a->id,
-                                dir) < 0
+                return asprintf(&a->note, "certbot's account %s is not in %s: certherd registers a new one",
+                                a->id, dir) < 0
                                ? -ENOMEM
                                : 0;
         if (r == -EPERM)
@@ -211,11 +215,11 @@ static int account_name(const Import *im, const char *server, char **ret) {
         static const struct {
                 const char *host, *name;
         } known[] = {
-            {"acme-v02.api.letsencrypt.org", "letsencrypt"},
-            {"acme-staging-v02.api.letsencrypt.org", "letsencrypt-staging"},
-            {"acme.zerossl.com", "zerossl"},
-            {"api.buypass.com", "buypass"},
-            {"dv.acme-v02.api.pki.goog", "google"},
+                { "acme-v02.api.letsencrypt.org", "letsencrypt" },
+                { "acme-staging-v02.api.letsencrypt.org", "letsencrypt-staging" },
+                { "acme.zerossl.com", "zerossl" },
+                { "api.buypass.com", "buypass" },
+                { "dv.acme-v02.api.pki.goog", "google" },
         };
         const char *host = server + strlen("https://");
         _cleanup_free_ char *h = strndup(host, strcspn(host, "/")), *base = NULL;
@@ -257,13 +261,16 @@ static int account_name(const Import *im, const char *server, char **ret) {
 /* The [acme] section a lineage renews through, shared with lineages that agree on everything it holds. */
 static int lineage_account(Import *im, Lineage *l) {
         _cleanup_free_ char *webroot = NULL, *listen = NULL, *group = NULL, *why = NULL;
-        const char *server = param(l, "server"), *id = param(l, "account"), *auth = param(l, "authenticator");
+        const char *server = param(l, "server"), *id = param(l, "account"),
+                   *auth = param(l, "authenticator");
         const char *chain = param(l, "preferred_chain");
         Account *a;
         int r;
 
         if (!server || strncmp(server, "https://", 8) != 0)
-                return asprintf(&l->why_watch, "server '%s' is no https:// ACME directory", server ?: "") < 0 ? -ENOMEM : 0;
+                return asprintf(&l->why_watch, "server '%s' is no https:// ACME directory", server ?: "") < 0
+                               ? -ENOMEM
+                               : 0;
         if (!id)
                 return asprintf(&l->why_watch, "no account in renewalparams") < 0 ? -ENOMEM : 0;
         if (!auth)
@@ -279,14 +286,17 @@ static int lineage_account(Import *im, Lineage *l) {
         } else if (strcmp(auth, "standalone") == 0) {
                 const char *port = param(l, "http01_port") ?: "80", *addr = param(l, "http01_address") ?: "";
                 if (strspn(port, "0123456789") != strlen(port) || !*port || strlen(port) > 5)
-                        return asprintf(&l->why_watch, "http01_port '%s' is no port", port) < 0 ? -ENOMEM : 0;
-                if (asprintf(&listen, strchr(addr, ':') ? "[%s]:%s" : "%s:%s", *addr ? addr : "[::]", port) < 0)
+                        return asprintf(&l->why_watch, "http01_port '%s' is no port", port) < 0 ? -ENOMEM
+                                                                                                : 0;
+                if (asprintf(&listen, strchr(addr, ':') ? "[%s]:%s" : "%s:%s", *addr ? addr : "[::]", port) <
+                    0)
                         return -ENOMEM;
         } else if (strncmp(auth, "dns-", 4) == 0)
-                return asprintf(&l->why_watch,
-                                "authenticator %s: certbot's DNS plugin credentials cannot be mapped; give [acme] "
-                                "challenge = dns-01 with a dns-hook, then issuer = acme:…",
-                                auth) < 0
+                return asprintf(
+                               &l->why_watch,
+                               "authenticator %s: certbot's DNS plugin credentials cannot be mapped; give [acme] "
+                               "challenge = dns-01 with a dns-hook, then issuer = acme:…",
+                               auth) < 0
                                ? -ENOMEM
                                : 0;
         else
@@ -309,9 +319,12 @@ static int lineage_account(Import *im, Lineage *l) {
         a = ARRAY_APPEND(im->accounts, im->n_accounts);
         if (!a)
                 return -ENOMEM;
-        *a = (Account) { .group = TAKE_PTR(group), .server = strdup(server), .id = strdup(id),
-                         .webroot = TAKE_PTR(webroot), .listen = TAKE_PTR(listen),
-                         .preferred_chain = chain ? strdup(chain) : NULL };
+        *a = (Account){ .group = TAKE_PTR(group),
+                        .server = strdup(server),
+                        .id = strdup(id),
+                        .webroot = TAKE_PTR(webroot),
+                        .listen = TAKE_PTR(listen),
+                        .preferred_chain = chain ? strdup(chain) : NULL };
         r = account_name(im, server, &a->name);
         if (r < 0 || !a->server || !a->id)
                 return -ENOMEM;
@@ -386,17 +399,19 @@ static int lineage_hook(Import *im, Lineage *l) {
                 import_shell_quote(f, renew_hook);
                 fputs(" || rc=1\n", f);
         }
-        fputs("# every executable in certbot's deploy hook directory, in order, as certbot runs them\nfor hook in ", f);
+        fputs("# every executable in certbot's deploy hook directory, in order, as certbot runs them\nfor hook in ",
+              f);
         import_shell_quote(f, deploy);
         fputs("/*; do\n        case $hook in *~) continue ;; esac\n        [ -f \"$hook\" ] && [ -x \"$hook\" ] || "
               "continue\n        \"$hook\" || rc=1\ndone\nexit $rc\n",
               f);
-        return import_hook_end(
-                &h, &l->hook_text, &l->hook_path, "%s/import/certbot-%s-deploy", im->state_dir, l->name);
+        return import_hook_end(&h, &l->hook_text, &l->hook_path, "%s/import/certbot-%s-deploy",
+                               im->state_dir, l->name);
 }
 
 static const char *key_type_of(const Lineage *l, const char **ret_note) {
-        const char *type = param(l, "key_type"), *size = param(l, "rsa_key_size"), *curve = param(l, "elliptic_curve");
+        const char *type = param(l, "key_type"), *size = param(l, "rsa_key_size"),
+                   *curve = param(l, "elliptic_curve");
 
         *ret_note = NULL;
         if (type && strcmp(type, "rsa") == 0) {
@@ -425,11 +440,11 @@ static const char *key_type_of(const Lineage *l, const char **ret_note) {
  * until `ca` names its root, which only the operator can fetch. */
 static void emit_ca_advice(ImportWriter *w, const Lineage *l, const char *fullchain) {
         import_comment(
-            w, "the chain of %s does not lead to a CA this system trusts (server %s is no public CA):",
-            fullchain, param(l, "server") ?: "?");
+                w, "the chain of %s does not lead to a CA this system trusts (server %s is no public CA):",
+                fullchain, param(l, "server") ?: "?");
         import_comment(
-            w, "put that server's root certificate (PEM) in a file and name it here, or check reports "
-               "untrusted-chain:");
+                w, "put that server's root certificate (PEM) in a file and name it here, or check reports "
+                   "untrusted-chain:");
         import_comment(w, "ca = /etc/certherd/%s-root.pem", l->account ? l->account->name : l->name);
 }
 
@@ -452,12 +467,15 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
                 return -EINVAL;
         import_comment(w, "certbot lineage %s", l->conf_path);
         if (import_key(w, "certificate", fullchain) < 0 || import_key(w, "key", key) < 0)
-                return log_error_errno(-EBADMSG, "%s: a path certherd's inventory cannot hold", l->conf_path);
+                return log_error_errno(-EBADMSG, "%s: a path certherd's inventory cannot hold",
+                                       l->conf_path);
         if (im->has_leaf) {
                 if (import_key(w, "leaf", cert) < 0 || import_key(w, "chain", chain) < 0)
-                        return log_error_errno(-EBADMSG, "%s: a path certherd's inventory cannot hold", l->conf_path);
+                        return log_error_errno(-EBADMSG, "%s: a path certherd's inventory cannot hold",
+                                               l->conf_path);
         } else
-                import_comment(w, "cert.pem and chain.pem cannot be kept by this certherd (no leaf/chain keys)");
+                import_comment(
+                        w, "cert.pem and chain.pem cannot be kept by this certherd (no leaf/chain keys)");
 
         f = open_memstream(&names, &n);
         if (!f)
@@ -472,8 +490,10 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
                 (void) import_key(w, "names", names);
 
         if (!l->account || !im->has_leaf) {
-                import_comment(w, "watched only: %s",
-                               l->why_watch ?: "renewal would leave cert.pem and chain.pem behind (no leaf/chain keys)");
+                import_comment(
+                        w, "watched only: %s",
+                        l->why_watch
+                                ?: "renewal would leave cert.pem and chain.pem behind (no leaf/chain keys)");
                 (void) import_key(w, "issuer", "none");
         } else {
                 _cleanup_free_ char *issuer = NULL;
@@ -485,8 +505,10 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
         if (kt)
                 (void) import_key(w, "key-type", kt);
         if (note)
-                import_comment(w, "not imported: %s '%s': certherd makes ec-p256, ec-p384 and rsa-2048/3072/4096 keys",
-                               note, param(l, note));
+                import_comment(
+                        w,
+                        "not imported: %s '%s': certherd makes ec-p256, ec-p384 and rsa-2048/3072/4096 keys",
+                        note, param(l, note));
         (void) import_key(w, "key-policy", is_true(param(l, "reuse_key")) ? "reuse" : "rotate");
         if (l->untrusted)
                 emit_ca_advice(w, l, fullchain);
@@ -502,13 +524,18 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
         if (l->hook_path)
                 (void) import_key(w, "exec", l->hook_path);
         if (param(l, "pre_hook") || param(l, "post_hook"))
-                import_comment(w, "not imported: pre_hook/post_hook (certbot runs them around every renewal attempt; "
-                                  "certherd runs a hook only after an install): %s%s%s",
-                               param(l, "pre_hook") ?: "", param(l, "pre_hook") ? " " : "", param(l, "post_hook") ?: "");
+                import_comment(
+                        w,
+                        "not imported: pre_hook/post_hook (certbot runs them around every renewal attempt; "
+                        "certherd runs a hook only after an install): %s%s%s",
+                        param(l, "pre_hook") ?: "", param(l, "pre_hook") ? " " : "",
+                        param(l, "post_hook") ?: "");
         if (param(l, "installer") && strcmp(param(l, "installer"), "none") != 0)
-                import_comment(w, "installer %s: certherd writes the live/ files in place; reload the server with "
-                                  "reload = UNIT if the deploy hooks do not",
-                               param(l, "installer"));
+                import_comment(
+                        w,
+                        "installer %s: certherd writes the live/ files in place; reload the server with "
+                        "reload = UNIT if the deploy hooks do not",
+                        param(l, "installer"));
         return 0;
 }
 
@@ -516,14 +543,19 @@ static int emit(Import *im, ImportWriter *w) {
         const char *ca_bundle = getenv("REQUESTS_CA_BUNDLE");
 
         import_comment(w, "Imported by `certherd import certbot` from %s.", im->dir);
-        import_comment(w, "certbot's live/ files are links into archive/; certherd replaces each with a regular file");
-        import_comment(w, "at its first install, and keeps certificate, key, leaf and chain consistent as one set.");
+        import_comment(
+                w,
+                "certbot's live/ files are links into archive/; certherd replaces each with a regular file");
+        import_comment(
+                w,
+                "at its first install, and keeps certificate, key, leaf and chain consistent as one set.");
         for (size_t i = 0; i < im->n_accounts; i++) {
                 const Account *a = &im->accounts[i];
                 if (import_section(w, "acme", a->name) < 0)
                         return -EINVAL;
                 if (import_key(w, "directory", a->server) < 0)
-                        return log_error_errno(-EBADMSG, "server '%s': not a URL the inventory can hold", a->server);
+                        return log_error_errno(-EBADMSG, "server '%s': not a URL the inventory can hold",
+                                               a->server);
                 if (a->contact)
                         (void) import_key_or_comment(w, "contact", a->contact);
                 if (a->webroot)
@@ -538,9 +570,9 @@ static int emit(Import *im, ImportWriter *w) {
                 if (a->note)
                         import_comment(w, "%s", a->note);
                 else
-                        import_comment(
-                            w, "account %s (certbot id %s), %s %s/acme/%s/", a->url, a->id,
-                            im->preview ? "stored by --write in" : "stored in", im->state_dir, a->name);
+                        import_comment(w, "account %s (certbot id %s), %s %s/acme/%s/", a->url, a->id,
+                                       im->preview ? "stored by --write in" : "stored in", im->state_dir,
+                                       a->name);
         }
         for (size_t i = 0; i < im->n_lineages; i++) {
                 int r = emit_lineage(im, w, &im->lineages[i]);
@@ -581,12 +613,11 @@ static int read_lineages(Import *im) {
                         r = -ENOMEM;
                         continue;
                 }
-                *l = (Lineage) { .conf_path = TAKE_PTR(path) };
+                *l = (Lineage){ .conf_path = TAKE_PTR(path) };
                 r = import_section_name(NULL, base, &l->name);
                 if (r >= 0)
                         r = import_parse_logged(
-                                certbot_conf_parse((const char *) data, size, &l->conf, &err),
-                                l->conf_path,
+                                certbot_conf_parse((const char *) data, size, &l->conf, &err), l->conf_path,
                                 &err);
                 if (r >= 0)
                         r = lineage_inspect(im, l);
@@ -615,10 +646,15 @@ static int unlink_live(const char *path) {
                 return log_error_errno(-errno, "%s: a link to nothing: %m", path);
         r = read_full_file(path, CERT_FILE_MAX, &data, &size);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = path, .data = data, .size = size, .mode = st.st_mode & 07777,
-                                                  .uid = st.st_uid, .gid = st.st_gid });
+                r = install_file(&(InstallFile){ .path = path,
+                                                 .data = data,
+                                                 .size = size,
+                                                 .mode = st.st_mode & 07777,
+                                                 .uid = st.st_uid,
+                                                 .gid = st.st_gid });
         if (r < 0)
-                return log_error_errno(r, "cannot replace the link %s with a file: %s", path, file_strerror(r));
+                return log_error_errno(r, "cannot replace the link %s with a file: %s", path,
+                                       file_strerror(r));
         return 0;
 }
 
@@ -641,7 +677,7 @@ static int disable_source(const Lineage *l) {
 
 int import_certbot(const ImportOptions *o) {
         _cleanup_(import_done)
-            Import im = {.o = o, .dir = o->config_dir ?: "/etc/letsencrypt", .preview = !o->write};
+                Import im = { .o = o, .dir = o->config_dir ?: "/etc/letsencrypt", .preview = !o->write };
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
@@ -662,9 +698,11 @@ int import_certbot(const ImportOptions *o) {
                 log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
                 return 1;
         }
-        im.has_leaf = import_inventory_knows("certificate", "leaf") && import_inventory_knows("certificate", "chain");
+        im.has_leaf = import_inventory_knows("certificate", "leaf") &&
+                      import_inventory_knows("certificate", "chain");
         if (!im.has_leaf)
-                log_warning("this certherd has no [certificate] leaf/chain keys: lineages are imported watch-only");
+                log_warning(
+                        "this certherd has no [certificate] leaf/chain keys: lineages are imported watch-only");
         r = read_lineages(&im);
         for (size_t i = 0; r >= 0 && i < im.n_lineages; i++) {
                 r = lineage_account(&im, &im.lineages[i]);
@@ -683,7 +721,7 @@ int import_certbot(const ImportOptions *o) {
         if (im.preview) {
                 if (o->disable_source)
                         log_notice(
-                            "preview: nothing was written or renamed; --disable-source acts with --write");
+                                "preview: nothing was written or renamed; --disable-source acts with --write");
                 return import_writer_output(&w, o) < 0 ? 1 : 0;
         }
 
@@ -692,12 +730,11 @@ int import_certbot(const ImportOptions *o) {
         for (size_t i = 0; i < im.n_accounts; i++) {
                 const Account *a = &im.accounts[i];
 
-                if (a->key && import_account(im.state_dir,
-                                             &(ImportAccount) { .name = a->name,
-                                                                .key = a->key,
-                                                                .directory = a->server,
-                                                                .url = a->url,
-                                                                .contact = a->contact }) < 0)
+                if (a->key && import_account(im.state_dir, &(ImportAccount){ .name = a->name,
+                                                                             .key = a->key,
+                                                                             .directory = a->server,
+                                                                             .url = a->url,
+                                                                             .contact = a->contact }) < 0)
                         return 1;
         }
         for (size_t i = 0; i < im.n_lineages; i++) {

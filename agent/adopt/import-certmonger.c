@@ -23,8 +23,8 @@ static int request_line(char *p, unsigned lineno, ImportKv *kv, char **reterr) {
 
         if (p[0] == ' ' || p[0] == '\t') {
                 if (kv->n == 0)
-                        return import_line_error(
-                                reterr, lineno, "a continuation line without a key before it");
+                        return import_line_error(reterr, lineno,
+                                                 "a continuation line without a key before it");
                 if (asprintf(&joined, "%s\n%s", kv->l[kv->n - 1], p + 1) < 0)
                         return -ENOMEM;
                 free(kv->l[kv->n - 1]);
@@ -56,7 +56,8 @@ static const char *get(const Request *q, const char *key) {
 }
 
 static const char *key_type_of(const Request *q) {
-        const char *t = get(q, "key_gen_type") ?: get(q, "key_type"), *s = get(q, "key_gen_size") ?: get(q, "key_size");
+        const char *t = get(q, "key_gen_type") ?: get(q, "key_type"),
+                   *s = get(q, "key_gen_size") ?: get(q, "key_size");
 
         if (!t || !s)
                 return NULL;
@@ -104,8 +105,8 @@ static int request_hook(const Request *q, const char *state_dir, char **ret_path
         fputs(":\n# its post_certsave_command.\nexec /bin/sh -c ", h.f);
         import_shell_quote(h.f, cmd);
         fputc('\n', h.f);
-        return import_hook_end(
-                &h, ret_text, ret_path, "%s/import/certmonger-%s-postsave", state_dir, q->name);
+        return import_hook_end(&h, ret_text, ret_path, "%s/import/certmonger-%s-postsave", state_dir,
+                               q->name);
 }
 
 static int emit_request(ImportWriter *w, Request *q, const char *state_dir, const char *dir, uid_t owner) {
@@ -117,15 +118,16 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir, cons
         if (!get(q, "cert_storage_type") || strcmp(get(q, "cert_storage_type"), "FILE") != 0 ||
             (get(q, "key_storage_type") && strcmp(get(q, "key_storage_type"), "FILE") != 0)) {
                 import_blank(w);
-                import_comment(w, "not imported: %s: key or certificate in an NSS database (certherd reads files)",
-                               q->path);
+                import_comment(
+                        w, "not imported: %s: key or certificate in an NSS database (certherd reads files)",
+                        q->path);
                 return 0;
         }
         r = request_names(q, &names);
         if (r < 0)
                 return r;
         if ((r = import_target_check(dir, owner, "certificate", get(q, "cert_storage_location") ?: "")) <
-                0 ||
+                    0 ||
             (get(q, "key_storage_location") &&
              (r = import_target_check(dir, owner, "key", get(q, "key_storage_location"))) < 0))
                 return r;
@@ -137,9 +139,11 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir, cons
         import_comment(w, "certmonger request %s (id %s); then `getcert stop-tracking -i %s`", q->path,
                        get(q, "id") ?: "?", get(q, "id") ?: "ID");
         if (import_key(w, "certificate", get(q, "cert_storage_location")) < 0)
-                return log_error_errno(-EBADMSG, "%s: cert_storage_location cannot be held by the inventory", q->path);
+                return log_error_errno(-EBADMSG, "%s: cert_storage_location cannot be held by the inventory",
+                                       q->path);
         if (get(q, "key_storage_location") && import_key(w, "key", get(q, "key_storage_location")) < 0)
-                return log_error_errno(-EBADMSG, "%s: key_storage_location cannot be held by the inventory", q->path);
+                return log_error_errno(-EBADMSG, "%s: key_storage_location cannot be held by the inventory",
+                                       q->path);
         if (names)
                 (void) import_key(w, "names", names);
         if (self && names && get(q, "key_storage_location")) {
@@ -147,14 +151,14 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir, cons
                 /* certmonger's self-signed certificates are their own anchor: check accepts them so. */
         } else {
                 import_comment(w, "watched only: %s",
-                               !ca                              ? "the request names no CA"
-                               : self                           ? "no names or no key file to renew with"
-                               : strcmp(ca, "local") == 0       ? "issued by certmonger's local signer, whose key "
-                                                                  "certherd does not take over"
-                               : strcmp(ca, "IPA") == 0         ? "issued by FreeIPA (an enterprise CA): certmonger "
-                                                                  "keeps renewing it"
-                                                                : "issued by an enterprise or helper CA (SCEP, …): "
-                                                                  "certmonger keeps renewing it");
+                               !ca                        ? "the request names no CA"
+                               : self                     ? "no names or no key file to renew with"
+                               : strcmp(ca, "local") == 0 ? "issued by certmonger's local signer, whose key "
+                                                            "certherd does not take over"
+                               : strcmp(ca, "IPA") == 0 ? "issued by FreeIPA (an enterprise CA): certmonger "
+                                                          "keeps renewing it"
+                                                        : "issued by an enterprise or helper CA (SCEP, …): "
+                                                          "certmonger keeps renewing it");
                 (void) import_key(w, "issuer", "none");
         }
         if (kt)
@@ -171,7 +175,9 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir, cons
         if (q->hook_path)
                 (void) import_key(w, "exec", q->hook_path);
         if (get(q, "pre_certsave_command"))
-                import_comment(w, "not imported: pre_certsave_command (certherd runs a hook after an install only)");
+                import_comment(
+                        w,
+                        "not imported: pre_certsave_command (certherd runs a hook after an install only)");
         return 0;
 }
 
@@ -265,7 +271,7 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                         break;
                 }
                 l = nl;
-                l[n] = (Request) {};
+                l[n] = (Request){};
                 if (asprintf(&l[n].path, "%s/%s", dir, des[i]->d_name) < 0) {
                         r = -ENOMEM;
                         break;
@@ -280,8 +286,7 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
                         break;
                 r = import_parse_logged(
                         certmonger_request_parse((const char *) data, size, &l[n - 1].kv, &err),
-                        l[n - 1].path,
-                        &err);
+                        l[n - 1].path, &err);
                 if (r >= 0 && !get(&l[n - 1], "cert_storage_location") && !get(&l[n - 1], "id"))
                         r = log_error_errno(-EBADMSG, "%s: not a certmonger request (no id)", l[n - 1].path);
                 if (r >= 0)
@@ -303,8 +308,9 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
         if (r >= 0)
                 r = import_writer_output(&w, o);
         if (r >= 0)
-                log_notice("certmonger still tracks these requests: `getcert stop-tracking -i ID` for each set "
-                           "certherd renews now");
+                log_notice(
+                        "certmonger still tracks these requests: `getcert stop-tracking -i ID` for each set "
+                        "certherd renews now");
         requests_free(l, n);
         return import_exit_code(r);
 }

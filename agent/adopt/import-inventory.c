@@ -27,7 +27,7 @@
 #define ACCOUNT_FILE_MAX (64U * 1024U)
 
 int import_writer_init(ImportWriter *w) {
-        *w = (ImportWriter) {};
+        *w = (ImportWriter){};
         w->f = open_memstream(&w->text, &w->size);
         return w->f ? 0 : -ENOMEM;
 }
@@ -36,7 +36,7 @@ void import_writer_done(ImportWriter *w) {
         if (w->f)
                 fclose(w->f);
         free(w->text);
-        *w = (ImportWriter) {};
+        *w = (ImportWriter){};
 }
 
 void import_comment(ImportWriter *w, const char *fmt, ...) {
@@ -173,8 +173,12 @@ int import_writer_output(ImportWriter *w, const ImportOptions *o) {
                                        o->write);
         r = mkdir_parents(o->write, 0755);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = o->write, .data = w->text, .size = w->size, .mode = 0644,
-                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = o->write,
+                                                 .data = w->text,
+                                                 .size = w->size,
+                                                 .mode = 0644,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         if (r < 0)
                 return log_error_errno(r, "cannot write %s: %m", o->write);
         log_info("wrote %s", o->write);
@@ -209,8 +213,9 @@ int import_state_directory(const ImportOptions *o, char **ret) {
                 if (!inv || config_validate(inv, NULL) < 0)
                         return -ENOMEM;
         } else if (r < 0)
-                return log_error_errno(r, "%s (the state directory for imported accounts comes from it; or "
-                                          "give --state-directory)",
+                return log_error_errno(r,
+                                       "%s (the state directory for imported accounts comes from it; or "
+                                       "give --state-directory)",
                                        err ?: path);
         s = strdup(inv->agent.state_directory);
         if (!s)
@@ -220,8 +225,12 @@ int import_state_directory(const ImportOptions *o, char **ret) {
 }
 
 static int write_private(const char *path, const void *data, size_t size) {
-        return install_file(&(InstallFile) { .path = path, .data = data, .size = size, .mode = 0600,
-                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        return install_file(&(InstallFile){ .path = path,
+                                            .data = data,
+                                            .size = size,
+                                            .mode = 0600,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 int import_account(const char *state_dir, const ImportAccount *a) {
@@ -238,7 +247,8 @@ int import_account(const char *state_dir, const ImportAccount *a) {
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] cannot export the account key: %m", a->name);
         if (asprintf(&dir, "%s/acme/%s", state_dir, a->name) < 0 ||
-            asprintf(&key_path, "%s/account.key", dir) < 0 || asprintf(&json_path, "%s/account.json", dir) < 0)
+            asprintf(&key_path, "%s/account.key", dir) < 0 ||
+            asprintf(&json_path, "%s/account.json", dir) < 0)
                 return -ENOMEM;
 
         r = read_full_file_flags(key_path, READ_STRICT, ACCOUNT_FILE_MAX, &old, &old_size);
@@ -248,10 +258,11 @@ int import_account(const char *state_dir, const ImportAccount *a) {
 
                 if (x509_load_privkey(old, old_size, NULL, &k) < 0 || keygen_export_pem(k, &old_pem) < 0 ||
                     old_pem.size != pem.size || memcmp(old_pem.data, pem.data, pem.size) != 0)
-                        return log_error_errno(-EEXIST,
-                                               "[acme \"%s\"] %s holds another account key: not replacing an "
-                                               "account certherd uses",
-                                               a->name, key_path);
+                        return log_error_errno(
+                                -EEXIST,
+                                "[acme \"%s\"] %s holds another account key: not replacing an "
+                                "account certherd uses",
+                                a->name, key_path);
         } else if (r != -ENOENT)
                 return log_error_errno(r, "cannot read %s: %s", key_path, file_strerror(r));
 
@@ -306,16 +317,14 @@ void import_shell_quote(FILE *f, const char *s) {
 }
 
 int import_hook_begin(ImportHook *h, const char *tool, const char *cert, const char *source) {
-        *h = (ImportHook) {};
+        *h = (ImportHook){};
         h->f = open_memstream(&h->text, &h->size);
         if (!h->f)
                 return -ENOMEM;
         fprintf(h->f,
                 "#!/bin/sh\n# certherd exec hook of [certificate \"%s\"], written by `certherd import %s` "
                 "from %s",
-                cert,
-                tool,
-                source);
+                cert, tool, source);
         return 0;
 }
 
@@ -340,8 +349,12 @@ int import_install_hook(const char *path, const char *text) {
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0700,
-                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = path,
+                                                 .data = text,
+                                                 .size = strlen(text),
+                                                 .mode = 0700,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         privilege_fs_leave(&fs);
         if (r < 0)
                 return log_error_errno(r, "cannot write the hook %s: %m", path);
@@ -353,9 +366,9 @@ static void owner_name(uid_t uid, char *buf, size_t size) {
         struct passwd *pw = getpwuid(uid);
 
         if (pw && pw->pw_name)
-                snprintf(buf, size, "uid %u (%s)", (unsigned)uid, pw->pw_name);
+                snprintf(buf, size, "uid %u (%s)", (unsigned) uid, pw->pw_name);
         else
-                snprintf(buf, size, "uid %u", (unsigned)uid);
+                snprintf(buf, size, "uid %u", (unsigned) uid);
 }
 
 static int source_refused(const char *source, const char *bad, const struct stat *st) {
@@ -364,16 +377,15 @@ static int source_refused(const char *source, const char *bad, const struct stat
         owner_name(st->st_uid, owner, sizeof(owner));
         if (st->st_uid != 0 && st->st_uid != geteuid())
                 return log_error_errno(
-                    -EPERM,
-                    "refusing to import from %s: %s is owned by %s, not by root or the user "
-                    "running the import (run the import as that user, or make it root's)",
-                    source, bad, owner);
-        return log_error_errno(
-            -EPERM,
-            "refusing to import from %s: %s (owned by %s) is writable by %s (mode %04o): "
-            "others could have written what it says",
-            source, bad, owner, (st->st_mode & S_IWOTH) ? "others" : "its group",
-            (unsigned)(st->st_mode & 07777));
+                        -EPERM,
+                        "refusing to import from %s: %s is owned by %s, not by root or the user "
+                        "running the import (run the import as that user, or make it root's)",
+                        source, bad, owner);
+        return log_error_errno(-EPERM,
+                               "refusing to import from %s: %s (owned by %s) is writable by %s (mode %04o): "
+                               "others could have written what it says",
+                               source, bad, owner, (st->st_mode & S_IWOTH) ? "others" : "its group",
+                               (unsigned) (st->st_mode & 07777));
 }
 
 int import_source_check(const char *source, const char *path, uid_t *ret_owner) {
@@ -391,8 +403,8 @@ int import_source_check(const char *source, const char *path, uid_t *ret_owner) 
         return 0;
 }
 
-int import_source_read(
-    const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size) {
+int import_source_read(const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret,
+                       size_t *ret_size) {
         _cleanup_free_ char *bad = NULL;
         struct stat bad_st;
         int r;
@@ -403,12 +415,13 @@ int import_source_read(
         return r;
 }
 
-int import_source_load(
-    const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size) {
+int import_source_load(const char *source, const char *path, size_t max, int missing, uint8_t **ret,
+                       size_t *ret_size) {
         int r;
 
         r = import_source_read(source, path, 0, max, ret, ret_size);
-        if (r >= 0 || r == -EPERM || (missing != 0 && (r == -missing || (missing == ENOENT && r == -ENOTDIR))))
+        if (r >= 0 || r == -EPERM ||
+            (missing != 0 && (r == -missing || (missing == ENOENT && r == -ENOTDIR))))
                 return r;
         return log_error_errno(r, "%s: %s", path, file_strerror(r));
 }
@@ -445,10 +458,10 @@ int import_target_check(const char *source, uid_t owner, const char *what, const
                 return 0;
         owner_name(owner, name, sizeof(name));
         return log_error_errno(
-            -EPERM,
-            "refusing to import from %s: its %s %s lies in %s, which its owner %s may not "
-            "write: the import would write there with more rights than the source has",
-            source, what, path, dir, name);
+                -EPERM,
+                "refusing to import from %s: its %s %s lies in %s, which its owner %s may not "
+                "write: the import would write there with more rights than the source has",
+                source, what, path, dir, name);
 }
 
 int import_line_error(char **reterr, unsigned line, const char *msg) {

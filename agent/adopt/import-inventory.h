@@ -103,13 +103,13 @@ int import_install_hook(const char *path, const char *text);
 int import_source_check(const char *source, const char *path, uid_t *ret_owner);
 
 /* Read a file of the source `source` under the source rule. 0, -EPERM (logged) or -errno (not logged). */
-int import_source_read(
-    const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size);
+int import_source_read(const char *source, const char *path, ReadFlags flags, size_t max, uint8_t **ret,
+                       size_t *ret_size);
 
 /* import_source_read() that logs its errors ("PATH: why"), all but those a missing file gives when
  * `missing` says so: ENOENT (with ENOTDIR), or EISDIR; 0: none. Returns 0 or -errno. */
-int import_source_load(
-    const char *source, const char *path, size_t max, int missing, uint8_t **ret, size_t *ret_size);
+int import_source_load(const char *source, const char *path, size_t max, int missing, uint8_t **ret,
+                       size_t *ret_size);
 
 /* A parser's result r for the source file `path`: -EBADMSG is logged as "PATH:LINE: message" (*err, the
  * parser's reterr, may be NULL). Returns r. */

@@ -98,7 +98,7 @@ typedef struct Chase {
 static int chase_link(Chase *c, uid_t uid) {
         if (uid == 0 || uid == geteuid())
                 return 0;
-        if (c->foreign != (uid_t)-1 && c->foreign != uid)
+        if (c->foreign != (uid_t) -1 && c->foreign != uid)
                 return -EXDEV;
         c->foreign = uid;
         return 0;
@@ -129,7 +129,7 @@ static int chase_follow(int cur, int link_fd, const struct stat *st, bool final,
         n = readlinkat(link_fd, "", target, sizeof(target));
         if (n < 0)
                 return -errno;
-        if ((size_t)n >= sizeof(target))
+        if ((size_t) n >= sizeof(target))
                 return -ENAMETOOLONG;
         target[n] = 0;
         return chase_walk(cur, target, !final, safe, c);
@@ -175,7 +175,7 @@ static int chase_walk(int start_fd, const char *path, bool want_dir, bool safe, 
                 if (strcmp(name, ".") == 0 && !final)
                         continue;
                 fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0 && errno == ENOENT && want_dir && c->create_mode != (mode_t)-1) {
+                if (fd < 0 && errno == ENOENT && want_dir && c->create_mode != (mode_t) -1) {
                         if (mkdirat(cur, name, c->create_mode) < 0 && errno != EEXIST)
                                 return -errno;
                         fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -196,7 +196,7 @@ static int chase_walk(int start_fd, const char *path, bool want_dir, bool safe, 
                 }
                 if (final) {
                         /* What another user's link led to must be theirs. */
-                        if (c->foreign != (uid_t)-1 && st.st_uid != c->foreign)
+                        if (c->foreign != (uid_t) -1 && st.st_uid != c->foreign)
                                 return -EXDEV;
                         return TAKE_FD(fd);
                 }
@@ -211,16 +211,16 @@ static int chase_walk(int start_fd, const char *path, bool want_dir, bool safe, 
 static int openat2_opath(int dirfd, const char *path, int flags) {
 #ifdef SYS_openat2
         struct open_how how = {
-            .flags = (uint64_t)(flags | O_CLOEXEC),
-            .resolve = RESOLVE_NO_SYMLINKS,
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_NO_SYMLINKS,
         };
-        int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        int fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 
         return fd < 0 ? -errno : fd;
 #else
-        (void)dirfd;
-        (void)path;
-        (void)flags;
+        (void) dirfd;
+        (void) path;
+        (void) flags;
         return -ENOSYS;
 #endif
 }
@@ -233,11 +233,10 @@ static bool needs_walk(int r) {
 
 /* An O_PATH fd of what `path` names, resolved under the rules of `flags`. */
 static int open_path(int dirfd, const char *path, ReadFlags flags) {
-        Chase c = {
-            .nofollow = flags & READ_NOFOLLOW,
-            .safe_last = flags & READ_SAFE_LINK,
-            .create_mode = (mode_t)-1,
-            .foreign = (uid_t)-1};
+        Chase c = { .nofollow = flags & READ_NOFOLLOW,
+                    .safe_last = flags & READ_SAFE_LINK,
+                    .create_mode = (mode_t) -1,
+                    .foreign = (uid_t) -1 };
         int fd;
 
         /* One call for the common path without any link. */
@@ -260,9 +259,9 @@ static int reopen_regular(int opath, int dirfd, const char *path, ReadFlags flag
                 return fd < 0 ? -errno : fd;
         /* No /proc: by name again, and only when it is still the same file (O_NONBLOCK: a FIFO swapped in
          * does not block the open; it fails the comparison). */
-        fd = openat(
-            dirfd, path,
-            O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | ((flags & READ_NOFOLLOW) ? O_NOFOLLOW : 0));
+        fd = openat(dirfd, path,
+                    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+                            ((flags & READ_NOFOLLOW) ? O_NOFOLLOW : 0));
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &now) < 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
@@ -272,8 +271,8 @@ static int reopen_regular(int opath, int dirfd, const char *path, ReadFlags flag
         return fd;
 }
 
-static int
-open_regular_internal(int dirfd, const char *path, ReadFlags flags, bool blocking, struct stat *ret_st) {
+static int open_regular_internal(int dirfd, const char *path, ReadFlags flags, bool blocking,
+                                 struct stat *ret_st) {
         _cleanup_close_ int opath = -1, fd = -1;
         struct stat st;
         int r;
@@ -309,10 +308,10 @@ int open_regular_at(int dirfd, const char *path, ReadFlags flags, struct stat *r
 static int read_fd_into(int fd, const struct stat *st, size_t max, FileBuffer *b) {
         size_t want;
 
-        if ((uint64_t)st->st_size > max)
+        if ((uint64_t) st->st_size > max)
                 return -EFBIG;
         b->size = 0;
-        want = (size_t)st->st_size + 1;
+        want = (size_t) st->st_size + 1;
         for (;;) {
                 ssize_t k;
 
@@ -327,7 +326,8 @@ static int read_fd_into(int fd, const struct stat *st, size_t max, FileBuffer *b
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        if (errno == EAGAIN && clear_nonblock(fd) >= 0) /* a mandatory lock: wait as before */
+                        if (errno == EAGAIN &&
+                            clear_nonblock(fd) >= 0) /* a mandatory lock: wait as before */
                                 continue;
                         return -errno;
                 }
@@ -399,7 +399,7 @@ int read_secret_file(const char *path, char **ret) {
 
 int open_dir_nofollow(const char *path, mode_t create_mode, int *ret_fd) {
         _cleanup_close_ int dir = -1;
-        Chase c = {.create_mode = create_mode, .foreign = (uid_t)-1};
+        Chase c = { .create_mode = create_mode, .foreign = (uid_t) -1 };
         int fd;
 
         if (!path || !path[0] || !ret_fd)
@@ -410,7 +410,7 @@ int open_dir_nofollow(const char *path, mode_t create_mode, int *ret_fd) {
                 return 0;
         }
         /* ENOENT: to be created, by the walk. */
-        if (!needs_walk(fd) && !(fd == -ENOENT && create_mode != (mode_t)-1))
+        if (!needs_walk(fd) && !(fd == -ENOENT && create_mode != (mode_t) -1))
                 return fd;
 
         dir = chase_walk(AT_FDCWD, path, true, true, &c);
@@ -467,7 +467,7 @@ int dir_check_owned(const char *path, struct stat *reterr_st) {
         struct stat st;
         int r;
 
-        r = open_dir_nofollow(path, (mode_t)-1, &fd);
+        r = open_dir_nofollow(path, (mode_t) -1, &fd);
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)
@@ -541,14 +541,8 @@ int path_check_owned(const char *path, struct stat *ret_st, char **reterr_path, 
         return 0;
 }
 
-int read_owned_file(
-    const char *path,
-    ReadFlags flags,
-    size_t max,
-    uint8_t **ret,
-    size_t *ret_size,
-    char **reterr_path,
-    struct stat *reterr_st) {
+int read_owned_file(const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size,
+                    char **reterr_path, struct stat *reterr_st) {
         _cleanup_close_ int fd = -1;
         struct stat checked, st;
         FileBuffer b = {};

@@ -117,11 +117,5 @@ int path_check_owned(const char *path, struct stat *ret_st, char **reterr_path, 
 
 /* read_full_file_flags() of a file that passes path_check_owned() (-EPERM and the offender as there;
  * -ESTALE when the file changed between the check and the read). */
-int read_owned_file(
-    const char *path,
-    ReadFlags flags,
-    size_t max,
-    uint8_t **ret,
-    size_t *ret_size,
-    char **reterr_path,
-    struct stat *reterr_st);
+int read_owned_file(const char *path, ReadFlags flags, size_t max, uint8_t **ret, size_t *ret_size,
+                    char **reterr_path, struct stat *reterr_st);

@@ -44,7 +44,7 @@ int errno_from_gnutls(int r);
 static inline int datum_from_data(const uint8_t *data, size_t size, gnutls_datum_t *ret) {
         if (!data || size == 0 || size > UINT32_MAX)
                 return -EBADMSG;
-        *ret = (gnutls_datum_t) { (unsigned char *) data, (unsigned) size };
+        *ret = (gnutls_datum_t){ (unsigned char *) data, (unsigned) size };
         return 0;
 }
 

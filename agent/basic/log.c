@@ -32,7 +32,8 @@ static const struct {
         [CERT_EVENT_RELOAD_FAILED] = { "reload-failed", CERTHERD_MESSAGE_RELOAD_FAILED, LOG_ERR },
         [CERT_EVENT_DEPLOY_VERIFIED] = { "deploy-verified", CERTHERD_MESSAGE_DEPLOY_VERIFIED, LOG_INFO },
         [CERT_EVENT_DEPLOY_MISMATCH] = { "deploy-mismatch", CERTHERD_MESSAGE_DEPLOY_MISMATCH, LOG_ERR },
-        [CERT_EVENT_VALIDATION_FAILED] = { "validation-failed", CERTHERD_MESSAGE_VALIDATION_FAILED, LOG_ERR },
+        [CERT_EVENT_VALIDATION_FAILED] = { "validation-failed", CERTHERD_MESSAGE_VALIDATION_FAILED,
+                                           LOG_ERR },
         [CERT_EVENT_DEPLOY_FAILED] = { "deploy-failed", CERTHERD_MESSAGE_DEPLOY_FAILED, LOG_ERR },
 };
 
@@ -53,7 +54,8 @@ static void note_error(int level, const char *msg) {
 }
 
 int log_level_from_string(const char *s) {
-        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        static const char *const names[] = { "emerg",   "alert",  "crit", "err",
+                                             "warning", "notice", "info", "debug" };
 
         if (!s)
                 return -EINVAL;
@@ -115,28 +117,30 @@ static void write_stderr(int level, const char *msg) {
         fprintf(stderr, "certherd: %s%s\n", prefix, msg);
 }
 
-static int log_send(int level, const char *msg, const char *message_id, const char *cert, const char *const *fields) {
+static int log_send(int level, const char *msg, const char *message_id, const char *cert,
+                    const char *const *fields) {
         _cleanup_free_ char *m = NULL, *p = NULL, *id = NULL, *c = NULL;
         struct iovec iov[32];
         size_t n = 0;
 
         if (asprintf(&m, "MESSAGE=%s", msg) < 0 || asprintf(&p, "PRIORITY=%d", level) < 0)
                 return -ENOMEM;
-        iov[n++] = (struct iovec) { m, strlen(m) };
-        iov[n++] = (struct iovec) { p, strlen(p) };
-        iov[n++] = (struct iovec) { (char *) "SYSLOG_IDENTIFIER=certherd", strlen("SYSLOG_IDENTIFIER=certherd") };
+        iov[n++] = (struct iovec){ m, strlen(m) };
+        iov[n++] = (struct iovec){ p, strlen(p) };
+        iov[n++] = (struct iovec){ (char *) "SYSLOG_IDENTIFIER=certherd",
+                                   strlen("SYSLOG_IDENTIFIER=certherd") };
         if (message_id) {
                 if (asprintf(&id, "MESSAGE_ID=%s", message_id) < 0)
                         return -ENOMEM;
-                iov[n++] = (struct iovec) { id, strlen(id) };
+                iov[n++] = (struct iovec){ id, strlen(id) };
         }
         if (cert) {
                 if (asprintf(&c, "CERTHERD_CERT=%s", cert) < 0)
                         return -ENOMEM;
-                iov[n++] = (struct iovec) { c, strlen(c) };
+                iov[n++] = (struct iovec){ c, strlen(c) };
         }
         for (size_t i = 0; fields && fields[i] && n < ELEMENTSOF(iov); i++)
-                iov[n++] = (struct iovec) { (char *) fields[i], strlen(fields[i]) };
+                iov[n++] = (struct iovec){ (char *) fields[i], strlen(fields[i]) };
 
         return sd_journal_sendv(iov, (int) n);
 }

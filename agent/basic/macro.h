@@ -27,7 +27,8 @@ static inline void free_array(void *const *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 free(p[i]);
 }
-#define free_many(...) free_array((void *const[]) { __VA_ARGS__ }, ELEMENTSOF(((void *const[]) { __VA_ARGS__ })))
+#define free_many(...)                                                                                      \
+        free_array((void *const[]){ __VA_ARGS__ }, ELEMENTSOF(((void *const[]){ __VA_ARGS__ })))
 
 static inline void closep(int *fd) {
         if (*fd >= 0) {
@@ -45,17 +46,17 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a cleanup variable. */
-#define TAKE_PTR(p)                              \
-        ({                                       \
-                __typeof__(p) _tp_ = (p);        \
-                (p) = NULL;                      \
-                _tp_;                            \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _tp_ = (p);                                                                   \
+                (p) = NULL;                                                                                 \
+                _tp_;                                                                                       \
         })
-#define TAKE_FD(fd)                              \
-        ({                                       \
-                int _tf_ = (fd);                 \
-                (fd) = -1;                       \
-                _tf_;                            \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _tf_ = (fd);                                                                            \
+                (fd) = -1;                                                                                  \
+                _tf_;                                                                                       \
         })
 
 /* Grow the array `a` of `n` elements by one zeroed element and count it: a pointer to that element, or
@@ -112,14 +113,14 @@ int string_table_lookup(const char *const *table, size_t n, const char *s);
  * 0, `stride` is the size of an entry. */
 int string_table_lookup_stride(const void *first, size_t stride, size_t n, const char *s);
 
-#define DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                 \
-        const char *prefix##_to_string(type v) {                               \
-                return v >= 0 && v < (max) ? (table)[v] : NULL;                \
+#define DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                                             \
+        const char *prefix##_to_string(type v) {                                                            \
+                return v >= 0 && v < (max) ? (table)[v] : NULL;                                             \
         }
-#define DEFINE_STRING_TABLE(prefix, type, table, max)                           \
-        DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                \
-        type prefix##_from_string(const char *s) {                             \
-                return (type) string_table_lookup((table), (max), s);          \
+#define DEFINE_STRING_TABLE(prefix, type, table, max)                                                       \
+        DEFINE_STRING_TABLE_TO_STRING(prefix, type, table, max)                                             \
+        type prefix##_from_string(const char *s) {                                                          \
+                return (type) string_table_lookup((table), (max), s);                                       \
         }
 /* x_to_string() and x_from_string() for a table of structs whose `field` is the name. */
 #define DEFINE_STRUCT_STRING_TABLE(prefix, type, table, field, max)                                         \

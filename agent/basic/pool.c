@@ -54,7 +54,7 @@ int pool_run(size_t n, unsigned threads, pool_fn fn, void *userdata) {
                 return -ENOMEM;
 
         for (unsigned i = 0; i < threads; i++)
-                workers[i] = (Worker) { .pool = &pool, .index = i };
+                workers[i] = (Worker){ .pool = &pool, .index = i };
         /* If a thread cannot be made, the ones there are (at least the caller) do all the work. */
         for (; started < threads; started++)
                 if (pthread_create(&tids[started], NULL, worker_main, &workers[started]) != 0)

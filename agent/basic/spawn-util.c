@@ -75,8 +75,8 @@ static void close_inherited_fds(int errfd) {
 }
 
 /* In the child, between fork() and exec: async-signal-safe calls only. */
-__attribute__((noreturn)) static void child(
-                const char *path, char *const argv[], char *const envp[], int errfd) {
+__attribute__((noreturn)) static void child(const char *path, char *const argv[], char *const envp[],
+                                            int errfd) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t none;
         int e;
@@ -103,7 +103,7 @@ static int wait_until(pid_t pid, int pidfd, usec_t deadline, bool reap, siginfo_
         for (;;) {
                 usec_t n, left;
 
-                *si = (siginfo_t) {};
+                *si = (siginfo_t){};
                 if (waitid(P_PID, (id_t) pid, si, WEXITED | WNOHANG | (reap ? 0 : WNOWAIT)) < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -137,8 +137,7 @@ static int describe_status(const siginfo_t *si, char **reterr) {
                         return 0;
                 return reterr_set(reterr, -EPROTO, "failed with exit status %d", si->si_status);
         }
-        return reterr_set(reterr, -EPROTO, "killed by signal %s",
-                         sigabbrev_np(si->si_status) ?: "unknown");
+        return reterr_set(reterr, -EPROTO, "killed by signal %s", sigabbrev_np(si->si_status) ?: "unknown");
 }
 
 int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **reterr) {
@@ -157,7 +156,7 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         r = find_program(argv[0], &path);
         if (r < 0)
                 return reterr_set(reterr, r, "cannot execute: %s",
-                                 r == -ENOENT ? "not found in $PATH" : strerror(-r));
+                                  r == -ENOENT ? "not found in $PATH" : strerror(-r));
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return reterr_set(reterr, -errno, "cannot execute: %m");
 
@@ -204,5 +203,5 @@ int spawn_run(char *const argv[], char *const envp[], usec_t timeout, char **ret
         (void) kill(-pid, SIGKILL);
         (void) wait_until(pid, pidfd, USEC_INFINITY, true, &si);
         return reterr_set(reterr, -ETIMEDOUT, "timed out after %s; its process group was killed",
-                         spawn_format_timeout(timeout, t, sizeof(t)));
+                          spawn_format_timeout(timeout, t, sizeof(t)));
 }

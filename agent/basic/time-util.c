@@ -25,11 +25,15 @@ char *format_usec_whole(usec_t t, usec_t largest, char *buf, size_t size) {
         static const struct {
                 usec_t usec;
                 char suffix;
-        } units[] = { { USEC_PER_DAY, 'd' }, { USEC_PER_HOUR, 'h' }, { USEC_PER_MINUTE, 'm' }, { USEC_PER_SEC, 's' } };
+        } units[] = { { USEC_PER_DAY, 'd' },
+                      { USEC_PER_HOUR, 'h' },
+                      { USEC_PER_MINUTE, 'm' },
+                      { USEC_PER_SEC, 's' } };
 
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
                 if (units[i].usec <= largest && t % units[i].usec == 0) {
-                        snprintf(buf, size, "%llu%c", (unsigned long long) (t / units[i].usec), units[i].suffix);
+                        snprintf(buf, size, "%llu%c", (unsigned long long) (t / units[i].usec),
+                                 units[i].suffix);
                         return buf;
                 }
         return NULL;
@@ -66,14 +70,37 @@ int parse_duration(const char *s, usec_t *ret) {
                         v = v * 10 + (unsigned) (*s++ - '0');
                 }
                 switch (*s) {
-                case 's': unit = USEC_PER_SEC; s++; break;
-                case 'm': unit = USEC_PER_MINUTE; s++; break;
-                case 'h': unit = USEC_PER_HOUR; s++; break;
-                case 'd': unit = USEC_PER_DAY; s++; break;
-                case 'w': unit = USEC_PER_WEEK; s++; break;
-                case 'y': unit = USEC_PER_YEAR; s++; break;
-                case 0: case ' ': case '\t': unit = USEC_PER_SEC; break;
-                default: return -EINVAL;
+                case 's':
+                        unit = USEC_PER_SEC;
+                        s++;
+                        break;
+                case 'm':
+                        unit = USEC_PER_MINUTE;
+                        s++;
+                        break;
+                case 'h':
+                        unit = USEC_PER_HOUR;
+                        s++;
+                        break;
+                case 'd':
+                        unit = USEC_PER_DAY;
+                        s++;
+                        break;
+                case 'w':
+                        unit = USEC_PER_WEEK;
+                        s++;
+                        break;
+                case 'y':
+                        unit = USEC_PER_YEAR;
+                        s++;
+                        break;
+                case 0:
+                case ' ':
+                case '\t':
+                        unit = USEC_PER_SEC;
+                        break;
+                default:
+                        return -EINVAL;
                 }
                 if (v > (UINT64_MAX - total) / unit)
                         return -ERANGE;

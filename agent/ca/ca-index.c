@@ -83,8 +83,10 @@ static int parse_entry(json_t *o, void *entry) {
 
         if (!json_is_object(o))
                 return -EBADMSG;
-        if ((r = json_get_string(o, "serial", false, &e->serial)) < 0 || (r = json_get_string(o, "name", true, &e->name)) < 0 ||
-            (r = json_get_string(o, "subject", true, &e->subject)) < 0 || (r = json_get_string(o, "pin_sha256", false, &e->pin)) < 0 ||
+        if ((r = json_get_string(o, "serial", false, &e->serial)) < 0 ||
+            (r = json_get_string(o, "name", true, &e->name)) < 0 ||
+            (r = json_get_string(o, "subject", true, &e->subject)) < 0 ||
+            (r = json_get_string(o, "pin_sha256", false, &e->pin)) < 0 ||
             (r = json_get_seconds(o, "not_after", &e->not_after)) < 0)
                 return r;
         if (!is_hex_serial(e->serial) || pin_parse(e->pin, pin, NULL) < 0)
@@ -95,7 +97,7 @@ static int parse_entry(json_t *o, void *entry) {
         e->names = calloc(json_array_size(names) + 1, sizeof(char *));
         if (!e->names)
                 return -ENOMEM;
-        json_array_foreach(names, i, v) {
+        json_array_foreach (names, i, v) {
                 if (!json_is_string(v) || json_string_length(v) == 0)
                         return -EBADMSG;
                 if (!(e->names[i] = strdup(json_string_value(v))))
@@ -119,12 +121,13 @@ static const JsonList entry_list = JSON_LIST("certificates", CaIndexEntry, parse
 
 void ca_index_done(CaIndex *idx) {
         json_list_free(&entry_list, idx->entries, idx->n);
-        *idx = (CaIndex) {};
+        *idx = (CaIndex){};
 }
 
 /* NULL root: no index yet, an empty one. */
 static int parse_root(json_t *root, CaIndex *ret) {
-        json_t *version = json_object_get(root, "version"), *crl_number = json_object_get(root, "crl_number");
+        json_t *version = json_object_get(root, "version"),
+               *crl_number = json_object_get(root, "crl_number");
         CaIndex idx = {};
         int r;
 
@@ -164,8 +167,9 @@ int ca_index_load(const char *state_dir, const char *ca_name, CaIndex *ret) {
         if (r >= 0)
                 r = parse_root(root, ret);
         if (r == -EBADMSG)
-                return log_error_errno(r, "[ca \"%s\"]: %s is damaged; fix or move it aside (nothing was changed)",
-                                       ca_name, path);
+                return log_error_errno(
+                        r, "[ca \"%s\"]: %s is damaged; fix or move it aside (nothing was changed)", ca_name,
+                        path);
         if (r < 0 && r != -ENOMEM)
                 return log_error_errno(r, "[ca \"%s\"]: cannot read its index %s: %m", ca_name, path);
         return r;
@@ -176,11 +180,13 @@ static json_t *entry_json(const CaIndexEntry *e) {
 
         for (char **n = e->names; names && n && *n; n++)
                 json_array_append_new(names, json_string(*n));
-        o = json_pack("{s:s, s:s, s:s, s:o*, s:I, s:s, s:s}", "serial", e->serial, "name", e->name, "subject",
-                      e->subject, "names", names, "not_after", (json_int_t) (e->not_after / USEC_PER_SEC),
-                      "pin_sha256", e->pin, "status", e->revoked ? "revoked" : "valid");
+        o = json_pack("{s:s, s:s, s:s, s:o*, s:I, s:s, s:s}", "serial", e->serial, "name", e->name,
+                      "subject", e->subject, "names", names, "not_after",
+                      (json_int_t) (e->not_after / USEC_PER_SEC), "pin_sha256", e->pin, "status",
+                      e->revoked ? "revoked" : "valid");
         if (o && e->revoked) {
-                json_object_set_new(o, "revoked_at", json_integer((json_int_t) (e->revoked_at / USEC_PER_SEC)));
+                json_object_set_new(o, "revoked_at",
+                                    json_integer((json_int_t) (e->revoked_at / USEC_PER_SEC)));
                 json_object_set_new(o, "reason", json_string(crl_reason_to_string(e->reason)));
         }
         return o;
@@ -365,8 +371,9 @@ int ca_index_record(const char *state_dir, const char *ca_name, const char *name
         if (r >= 0)
                 r = ca_index_save(state_dir, ca_name, &idx);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot record the certificate issued for %s in its index: %m",
-                                       ca_name, name);
+                return log_error_errno(
+                        r, "[ca \"%s\"]: cannot record the certificate issued for %s in its index: %m",
+                        ca_name, name);
         return 0;
 }
 

@@ -48,7 +48,7 @@ typedef struct CaIndexEntry {
         char *subject; /* RFC 4514 */
         char **names;  /* SANs, NULL-terminated (may be empty) */
         usec_t not_after;
-        char *pin;     /* base64 SPKI SHA-256 */
+        char *pin; /* base64 SPKI SHA-256 */
         bool revoked;
         usec_t revoked_at;
         CrlReason reason;

@@ -28,3 +28,11 @@ int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t 
 /* Installs `ca`'s key (0600) and certificate (0644) as one pair (install_pair()). 0 or -errno. */
 int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls_datum_t *key_pem,
                           const gnutls_datum_t *crt_pem);
+
+/* ---- ca-load.c ---- */
+
+/* The largest CA certificate or key file read. */
+#define CA_FILE_MAX (1024U * 1024U)
+
+/* The CA's key in its PKCS#11 token (ca->key is a pkcs11: URL). Returns 0 or -errno (logged). */
+int ca_load_token_key(const CaConfig *ca, gnutls_privkey_t *ret);

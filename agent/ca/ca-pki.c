@@ -97,7 +97,8 @@ static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, 
                                 r = datum_append_crt(&anchor, l.v[i]);
                                 /* A rotated root's previous generation still anchors the intermediates
                                  * it signed until they are rotated too. */
-                                if (r >= 0 && i == 0 && prev && read_crts(prev, &old) >= 0 && self_signed(old.v[0]))
+                                if (r >= 0 && i == 0 && prev && read_crts(prev, &old) >= 0 &&
+                                    self_signed(old.v[0]))
                                         r = datum_append_crt(&anchor, old.v[0]);
                                 rooted = true;
                                 break;
@@ -132,11 +133,12 @@ static int chain_assemble(const Inventory *inv, const CaConfig *ca, bool quiet, 
                 return r;
         *ret_chain = chain;
         *ret_anchor = anchor;
-        chain = anchor = (gnutls_datum_t) {};
+        chain = anchor = (gnutls_datum_t){};
         return 0;
 }
 
-int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor) {
+int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain,
+             gnutls_datum_t *ret_anchor) {
         return chain_assemble(inv, ca, false, ret_chain, ret_anchor);
 }
 
@@ -153,10 +155,11 @@ int ca_trust_bundle(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *re
                 return r;
         /* An intermediate's previous generation, while its leaves are still in use (a root's is in the
          * anchor already). */
-        if (!self_signed_file(prev) && read_crts(prev, &old) >= 0 && (r = datum_append_crt(&anchor, old.v[0])) < 0)
+        if (!self_signed_file(prev) && read_crts(prev, &old) >= 0 &&
+            (r = datum_append_crt(&anchor, old.v[0])) < 0)
                 return r;
         *ret = anchor;
-        anchor = (gnutls_datum_t) {};
+        anchor = (gnutls_datum_t){};
         return 0;
 }
 
@@ -164,10 +167,11 @@ int ca_names_check(const Inventory *inv, const CaConfig *ca, char *const *names,
         for (const CaConfig *c = ca; c; c = c->parent ? inventory_find_ca(inv, c->parent) : NULL)
                 for (size_t i = 0; names && names[i]; i++)
                         if (!config_name_permitted(c->permitted_names, names[i]))
-                                return log_error_errno(-EPERM,
-                                                       "%s: refusing to issue '%s': outside the permitted-names of "
-                                                       "[ca \"%s\"] (%s)",
-                                                       who, names[i], c->name, c->permitted_names[0]);
+                                return log_error_errno(
+                                        -EPERM,
+                                        "%s: refusing to issue '%s': outside the permitted-names of "
+                                        "[ca \"%s\"] (%s)",
+                                        who, names[i], c->name, c->permitted_names[0]);
         return 0;
 }
 
@@ -249,12 +253,17 @@ int ca_export_bundle(const CaConfig *ca, usec_t now) {
         for (char **e = ca->export; *e; e++) {
                 r = mkdir_parents(*e, 0755);
                 if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = *e, .data = bundle.data, .size = bundle.size,
-                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                        r = install_file(&(InstallFile){ .path = *e,
+                                                         .data = bundle.data,
+                                                         .size = bundle.size,
+                                                         .mode = 0644,
+                                                         .uid = (uid_t) -1,
+                                                         .gid = (gid_t) -1 });
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
-                log_info("[ca \"%s\"]: exported the CA certificate%s to %s", ca->name, old ? "s (current and previous)" : "",
-                         *e);
+                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m",
+                                               ca->name, *e);
+                log_info("[ca \"%s\"]: exported the CA certificate%s to %s", ca->name,
+                         old ? "s (current and previous)" : "", *e);
         }
         return 0;
 }
@@ -270,8 +279,12 @@ int ca_write_out(const char *out, const gnutls_datum_t *d, mode_t mode) {
         r = mkdir_parents(out, 0755);
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile) { .path = out, .data = d->data, .size = d->size, .mode = mode,
-                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        return install_file(&(InstallFile){ .path = out,
+                                            .data = d->data,
+                                            .size = d->size,
+                                            .mode = mode,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 /* An x509 key as a signing key for ca.c (which signs through abstract keys, for keys in tokens); the
@@ -289,7 +302,6 @@ static int borrow_privkey(gnutls_x509_privkey_t x, gnutls_privkey_t *ret) {
         return 0;
 }
 
-
 int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_t now) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_privkey_ gnutls_privkey_t priv = NULL; /* borrows key */
@@ -303,18 +315,22 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
         int r;
 
         if (stat(ca->certificate, &st) >= 0)
-                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA", ca->name,
-                                       ca->certificate);
+                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA",
+                                       ca->name, ca->certificate);
         if (token_is_url(ca->key))
-                return log_error_errno(-EOPNOTSUPP, "[ca \"%s\"]: ca init --csr makes a key file; it does not work with "
-                                       "key = pkcs11:… (make the request with the token's own tools, then run: "
-                                       "certherd ca import %s CERTIFICATE)", ca->name, ca->name);
+                return log_error_errno(
+                        -EOPNOTSUPP,
+                        "[ca \"%s\"]: ca init --csr makes a key file; it does not work with "
+                        "key = pkcs11:… (make the request with the token's own tools, then run: "
+                        "certherd ca import %s CERTIFICATE)",
+                        ca->name, ca->name);
         /* A key from an earlier --csr is kept: the request may have been lost, not the key. */
         r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
         if (r >= 0) {
                 r = x509_load_privkey(kdata, ksize, NULL, &key);
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
+                        return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name,
+                                               ca->key);
         } else if (r == -ENOENT) {
                 r = keygen_generate(ca->key_type, &key);
                 if (r >= 0)
@@ -342,16 +358,22 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
                         return r;
                 r = mkdir_parents(ca->key, 0700);
                 if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = ca->key, .data = key_pem.data, .size = key_pem.size,
-                                                          .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                        r = install_file(&(InstallFile){ .path = ca->key,
+                                                         .data = key_pem.data,
+                                                         .size = key_pem.size,
+                                                         .mode = 0600,
+                                                         .uid = (uid_t) -1,
+                                                         .gid = (gid_t) -1 });
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot install the key %s: %m", ca->name, ca->key);
+                        return log_error_errno(r, "[ca \"%s\"]: cannot install the key %s: %m", ca->name,
+                                               ca->key);
         }
         if (!out && asprintf(&def, "%s.csr", ca->certificate) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = ca_write_out(out ?: def, &csr, 0644);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot write the request to %s: %m", ca->name, out ?: def);
+                return log_error_errno(r, "[ca \"%s\"]: cannot write the request to %s: %m", ca->name,
+                                       out ?: def);
         if (!out || strcmp(out, "-") != 0)
                 printf("[ca \"%s\"]: %s key %s; request written to %s\n"
                        "sign it with the parent CA, then run: certherd ca import %s CERTIFICATE\n",
@@ -387,14 +409,17 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         /* A file's key or a token's. */
         r = ca_load_key(ca, &key);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot load its key %s (run: certherd ca init %s --csr): %m",
-                                       ca->name, ca->key, ca->name);
+                return log_error_errno(
+                        r, "[ca \"%s\"]: cannot load its key %s (run: certherd ca init %s --csr): %m",
+                        ca->name, ca->key, ca->name);
         if (ca_cert_matches_key(l.v[0], key) < 0)
-                return log_error_errno(-EINVAL, "[ca \"%s\"]: %s is not a CA certificate (CA:TRUE) of the key %s",
+                return log_error_errno(-EINVAL,
+                                       "[ca \"%s\"]: %s is not a CA certificate (CA:TRUE) of the key %s",
                                        ca->name, path, ca->key);
         nb = gnutls_x509_crt_get_activation_time(l.v[0]);
         na = gnutls_x509_crt_get_expiration_time(l.v[0]);
-        if (na < 0 || (usec_t) na * USEC_PER_SEC <= now || nb < 0 || (usec_t) nb * USEC_PER_SEC > now + USEC_PER_DAY)
+        if (na < 0 || (usec_t) na * USEC_PER_SEC <= now || nb < 0 ||
+            (usec_t) nb * USEC_PER_SEC > now + USEC_PER_DAY)
                 return log_error_errno(-EINVAL, "[ca \"%s\"]: %s is not valid now", ca->name, path);
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
@@ -402,20 +427,26 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
 
                 r = parent ? read_crts(parent->certificate, &p) : -ENOENT;
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot read the parent's certificate: %m", ca->name);
+                        return log_error_errno(r, "[ca \"%s\"]: cannot read the parent's certificate: %m",
+                                               ca->name);
                 if (!signed_by(l.v[0], p.v[0]))
-                        return log_error_errno(-EINVAL, "[ca \"%s\"]: %s is not signed by the parent [ca \"%s\"] (%s)",
-                                               ca->name, path, parent->name, parent->certificate);
+                        return log_error_errno(
+                                -EINVAL, "[ca \"%s\"]: %s is not signed by the parent [ca \"%s\"] (%s)",
+                                ca->name, path, parent->name, parent->certificate);
         }
         /* The request's certificate fills an empty place; it never replaces another CA certificate. */
         r = read_full_file(ca->certificate, CA_FILE_MAX, &installed, &isize);
         if (r >= 0 && (isize != size || memcmp(installed, data, size) != 0))
-                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA", ca->name,
-                                       ca->certificate);
+                return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA",
+                                       ca->name, ca->certificate);
         r = mkdir_parents(ca->certificate, 0755);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = ca->certificate, .data = data, .size = size, .mode = 0644,
-                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = ca->certificate,
+                                                 .data = data,
+                                                 .size = size,
+                                                 .mode = 0644,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
         log_notice("[ca \"%s\"]: imported %s as %s", ca->name, path, ca->certificate);
@@ -428,7 +459,8 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         _cleanup_x509_crt_ gnutls_x509_crt_t old_crt = NULL, parent_crt = NULL;
         _cleanup_datum_ gnutls_datum_t old_pem = {}, parent_pem = {}, key_pem = {}, crt_pem = {};
         _cleanup_free_ uint8_t *old_key_data = NULL;
-        _cleanup_free_ char *cn = NULL, *prev_crt = previous_path(ca->certificate), *prev_key = previous_path(ca->key);
+        _cleanup_free_ char *cn = NULL, *prev_crt = previous_path(ca->certificate),
+                            *prev_key = previous_path(ca->key);
         size_t old_key_size;
         CaParams params;
         usec_t until;
@@ -439,24 +471,28 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
                 return log_error_errno(-ENOMEM, "Out of memory");
         /* The previous generation is kept as files (.prev); a token's object cannot be copied aside so. */
         if (token_is_url(ca->key))
-                return log_error_errno(-EOPNOTSUPP, "[ca \"%s\"]: ca rotate works on a key file; with key = pkcs11:… "
-                                       "make a new object in the token and a new [ca] section instead", ca->name);
+                return log_error_errno(-EOPNOTSUPP,
+                                       "[ca \"%s\"]: ca rotate works on a key file; with key = pkcs11:… "
+                                       "make a new object in the token and a new [ca] section instead",
+                                       ca->name);
         r = ca_load_files(ca, &old_crt, &old_key, &old_pem);
         if (r < 0)
                 return r;
         r = ca_previous_until(ca, &until);
         if (r > 0 && now < until)
-                return log_error_errno(-EBUSY,
-                                       "[ca \"%s\"]: the previous generation %s may have valid leaves until %s; rotating "
-                                       "again now would break them (once they are re-issued: ca rotate --finish %s)",
-                                       ca->name, prev_crt, format_timestamp_iso(when, sizeof(when), until), ca->name);
+                return log_error_errno(
+                        -EBUSY,
+                        "[ca \"%s\"]: the previous generation %s may have valid leaves until %s; rotating "
+                        "again now would break them (once they are re-issued: ca rotate --finish %s)",
+                        ca->name, prev_crt, format_timestamp_iso(when, sizeof(when), until), ca->name);
         if (ca->parent) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
 
                 r = parent ? ca_load_signer(parent, &parent_crt, &parent_key, &parent_pem) : -ENOENT;
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign the new certificate",
-                                               ca->name, ca->parent);
+                        return log_error_errno(
+                                r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign the new certificate",
+                                ca->name, ca->parent);
         }
         r = read_full_file(ca->key, CA_FILE_MAX, &old_key_data, &old_key_size);
         if (r < 0)
@@ -466,36 +502,48 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
         if (r < 0)
                 return r;
         params = ca_params(inv, ca, cn, now);
-        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the new CA certificate", &key_pem, &crt_pem);
+        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the new CA certificate", &key_pem,
+                               &crt_pem);
         if (r < 0)
                 return r;
 
         /* The old generation first: a crash after this leaves the CA as it was, plus its copy. */
-        r = install_file(&(InstallFile) { .path = prev_key, .data = old_key_data, .size = old_key_size, .mode = 0600,
-                                          .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = install_file(&(InstallFile){ .path = prev_key,
+                                         .data = old_key_data,
+                                         .size = old_key_size,
+                                         .mode = 0600,
+                                         .uid = (uid_t) -1,
+                                         .gid = (gid_t) -1 });
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = prev_crt, .data = old_pem.data, .size = old_pem.size,
-                                                  .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = prev_crt,
+                                                 .data = old_pem.data,
+                                                 .size = old_pem.size,
+                                                 .mode = 0644,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot keep the previous generation as %s: %m", ca->name, prev_crt);
+                return log_error_errno(r, "[ca \"%s\"]: cannot keep the previous generation as %s: %m",
+                                       ca->name, prev_crt);
         r = state_directory(inv->agent.state_directory);
         if (r < 0)
                 return r;
-        ca_rotation_record(inv, ca, now, reissue_now); /* first: a daemon seeing the new certificate reads it */
+        ca_rotation_record(inv, ca, now,
+                           reissue_now); /* first: a daemon seeing the new certificate reads it */
         r = ca_install_generation(inv, ca, &key_pem, &crt_pem);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot install the new %s and %s: %m", ca->name, ca->key,
-                                       ca->certificate);
+                return log_error_errno(r, "[ca \"%s\"]: cannot install the new %s and %s: %m", ca->name,
+                                       ca->key, ca->certificate);
         (void) ca_previous_until(ca, &until);
-        log_notice("[ca \"%s\"]: rotated: new key and certificate %s; the previous generation is kept as %s until %s",
-                   ca->name, ca->certificate, prev_crt, format_timestamp_iso(when, sizeof(when), until));
+        log_notice(
+                "[ca \"%s\"]: rotated: new key and certificate %s; the previous generation is kept as %s until %s",
+                ca->name, ca->certificate, prev_crt, format_timestamp_iso(when, sizeof(when), until));
         return ca_export_bundle(ca, now);
 }
 
-void ca_index_record_hook(const Inventory *inv, const CaConfig *ca, gnutls_x509_crt_t leaf, const char *set_name) {
+void ca_index_record_hook(const Inventory *inv, const CaConfig *ca, gnutls_x509_crt_t leaf,
+                          const char *set_name) {
         /* The issued-certificate index (ca-index.c): `ca list` shows it, `ca revoke --serial` revokes it.
          * A failure is logged there. */
         if (state_directory(inv->agent.state_directory) >= 0)
                 (void) ca_index_record(inv->agent.state_directory, ca->name, set_name ?: "", leaf);
 }
-

@@ -22,7 +22,8 @@
  * that root (a CA without one at hand, e.g. an imported intermediate whose root lives elsewhere, is its
  * own anchor). Follows `parent` and the certificates after the first in each CA file. Returns 0 or
  * -errno (logged). */
-int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain, gnutls_datum_t *ret_anchor);
+int ca_chain(const Inventory *inv, const CaConfig *ca, gnutls_datum_t *ret_chain,
+             gnutls_datum_t *ret_anchor);
 
 /* What the leaves of `ca` are checked against when their set names no `ca =` (as issue = self trusts its
  * own certificate): the anchor ca_chain() finds, with the previous generation during a rotation. PEM,
@@ -68,7 +69,7 @@ typedef struct CaSignRequest {
         usec_t validity;     /* 0: the CA's */
         const char *out;     /* NULL or "-": standard output */
         const char *subject; /* --subject: the subject to write; NULL: CN = the first DNS name or IP */
-        bool keep_subject;   /* --keep-subject: the request's, each attribute checked against permitted-names */
+        bool keep_subject; /* --keep-subject: the request's, each attribute checked against permitted-names */
 } CaSignRequest;
 
 /* Its SANs (DNS, IP, URI, email) must lie within the permitted-names of the CA and those above; the
@@ -82,4 +83,5 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
 
 /* The issued-certificate index (ca-index.c): called for every leaf this module signs outside a
  * certificate set (`ca sign`; set_name NULL), recorded there so that it can be listed and revoked. */
-void ca_index_record_hook(const Inventory *inv, const CaConfig *ca, gnutls_x509_crt_t leaf, const char *set_name);
+void ca_index_record_hook(const Inventory *inv, const CaConfig *ca, gnutls_x509_crt_t leaf,
+                          const char *set_name);

@@ -44,22 +44,20 @@ void ca_rotation_record(const Inventory *inv, const CaConfig *ca, usec_t now, bo
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
         if (r >= 0)
-                r = json_save_state_file(
-                    path,
-                    json_pack(
-                        "{s:I, s:s}", "rotated_usec", (json_int_t)now, "reissue", reissue_now ? "now" : "overlap"),
-                    JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                r = json_save_state_file(path,
+                                         json_pack("{s:I, s:s}", "rotated_usec", (json_int_t) now, "reissue",
+                                                   reissue_now ? "now" : "overlap"),
+                                         JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (!reissue_now)
                 log_notice(
-                    "[ca \"%s\"]: its leaves move to the new generation at %s (rotate-overlap); clients "
-                    "must trust the exported bundle, which holds both, by then",
-                    ca->name, format_timestamp_iso(when, sizeof(when), now + ca->rotate_overlap));
+                        "[ca \"%s\"]: its leaves move to the new generation at %s (rotate-overlap); clients "
+                        "must trust the exported bundle, which holds both, by then",
+                        ca->name, format_timestamp_iso(when, sizeof(when), now + ca->rotate_overlap));
         if (r < 0)
-                log_warning_errno(
-                    r,
-                    "[ca \"%s\"]: cannot record the time of the rotation in %s: %m; the new "
-                    "certificate's not_before stands for it",
-                    ca->name, path ?: "the state directory");
+                log_warning_errno(r,
+                                  "[ca \"%s\"]: cannot record the time of the rotation in %s: %m; the new "
+                                  "certificate's not_before stands for it",
+                                  ca->name, path ?: "the state directory");
 }
 
 /* 0 and the record's facts, -ENOENT without one, -EBADMSG for a record we did not write. */
@@ -82,7 +80,7 @@ static int record_load(const Inventory *inv, const CaConfig *ca, usec_t *ret_rot
         if (!json_is_integer(t) || json_integer_value(t) <= 0 || !json_is_string(how) ||
             (strcmp(json_string_value(how), "now") != 0 && strcmp(json_string_value(how), "overlap") != 0))
                 return -EBADMSG;
-        *ret_rotated = (usec_t)json_integer_value(t);
+        *ret_rotated = (usec_t) json_integer_value(t);
         *ret_now = strcmp(json_string_value(how), "now") == 0;
         return 0;
 }
@@ -111,7 +109,7 @@ int ca_reissue_time(const Inventory *inv, const CaConfig *ca, usec_t *ret) {
                 nb = gnutls_x509_crt_get_activation_time(cur);
                 if (nb < 0)
                         return -EBADMSG;
-                rotated = (usec_t)nb * USEC_PER_SEC + USEC_PER_HOUR;
+                rotated = (usec_t) nb * USEC_PER_SEC + USEC_PER_HOUR;
         }
         *ret = now                                            ? rotated
                : rotated > USEC_INFINITY - ca->rotate_overlap ? USEC_INFINITY - 1
@@ -126,7 +124,7 @@ static bool issued_by(gnutls_x509_crt_t crt, const uint8_t *id, size_t id_size, 
         unsigned critical;
         time_t na = gnutls_x509_crt_get_expiration_time(crt);
 
-        if (na < 0 || (usec_t)na * USEC_PER_SEC <= now)
+        if (na < 0 || (usec_t) na * USEC_PER_SEC <= now)
                 return false;
         return gnutls_x509_crt_get_authority_key_id(crt, aki, &aki_size, &critical) >= 0 &&
                aki_size == id_size && memcmp(aki, id, id_size) == 0;
@@ -134,8 +132,8 @@ static bool issued_by(gnutls_x509_crt_t crt, const uint8_t *id, size_t id_size, 
 
 /* Every set of `ca` and every CA below it that still depends on the previous generation (key id `id`),
  * logged; how many. */
-static unsigned
-still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, size_t id_size, usec_t now) {
+static unsigned still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, size_t id_size,
+                                usec_t now) {
         unsigned n = 0;
         char when[32];
 
@@ -144,15 +142,17 @@ still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, siz
                 _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (c->issuer != ISSUER_CA || strcmp(c->issuer_name, ca->name) != 0 ||
-                    x509_read_first_crt(c->certificate, CRT_FILE_MAX, &crt) < 0 || !issued_by(crt, id, id_size, now))
+                    x509_read_first_crt(c->certificate, CRT_FILE_MAX, &crt) < 0 ||
+                    !issued_by(crt, id, id_size, now))
                         continue;
                 log_error(
-                    "%s: the installed %s is a leaf of the previous generation, valid until %s: re-issue it "
-                    "first (certherd renew --force %s)",
-                    c->name, c->certificate,
-                    format_timestamp_iso(
-                        when, sizeof(when), (usec_t)gnutls_x509_crt_get_expiration_time(crt) * USEC_PER_SEC),
-                    c->name);
+                        "%s: the installed %s is a leaf of the previous generation, valid until %s: re-issue it "
+                        "first (certherd renew --force %s)",
+                        c->name, c->certificate,
+                        format_timestamp_iso(when, sizeof(when),
+                                             (usec_t) gnutls_x509_crt_get_expiration_time(crt) *
+                                                     USEC_PER_SEC),
+                        c->name);
                 n++;
         }
         for (size_t i = 0; i < inv->n_ca; i++) {
@@ -160,12 +160,13 @@ still_dependent(const Inventory *inv, const CaConfig *ca, const uint8_t *id, siz
                 _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (!child->parent || strcmp(child->parent, ca->name) != 0 ||
-                    x509_read_first_crt(child->certificate, CRT_FILE_MAX, &crt) < 0 || !issued_by(crt, id, id_size, now))
+                    x509_read_first_crt(child->certificate, CRT_FILE_MAX, &crt) < 0 ||
+                    !issued_by(crt, id, id_size, now))
                         continue;
                 log_error(
-                    "[ca \"%s\"]: %s is signed by the previous generation of [ca \"%s\"]: rotate it first "
-                    "(certherd ca rotate %s)",
-                    child->name, child->certificate, ca->name, child->name);
+                        "[ca \"%s\"]: %s is signed by the previous generation of [ca \"%s\"]: rotate it first "
+                        "(certherd ca rotate %s)",
+                        child->name, child->certificate, ca->name, child->name);
                 n++;
         }
         return n;
@@ -191,36 +192,36 @@ int ca_rotate_finish(const Inventory *inv, const CaConfig *ca, usec_t now) {
         r = x509_read_first_crt(prev_crt, CRT_FILE_MAX, &old);
         if (r == -ENOENT)
                 return log_error_errno(
-                    r, "[ca \"%s\"]: no rotation to finish: there is no previous generation %s", ca->name,
-                    prev_crt);
+                        r, "[ca \"%s\"]: no rotation to finish: there is no previous generation %s",
+                        ca->name, prev_crt);
         if (r < 0)
-                return log_error_errno(
-                    r, "[ca \"%s\"]: cannot read the previous generation %s: %m", ca->name, prev_crt);
+                return log_error_errno(r, "[ca \"%s\"]: cannot read the previous generation %s: %m",
+                                       ca->name, prev_crt);
         r = ca_authority_key_id(old, id, &id_size);
         if (r < 0)
-                return log_error_errno(
-                    r, "[ca \"%s\"]: cannot read the key id of %s: %m", ca->name, prev_crt);
+                return log_error_errno(r, "[ca \"%s\"]: cannot read the key id of %s: %m", ca->name,
+                                       prev_crt);
         /* A leaf still served, or a CA still signing, with the old generation would stop verifying for
          * every client that fetches the bundle without it. */
         busy = still_dependent(inv, ca, id, id_size, now);
         if (busy > 0)
                 return log_error_errno(
-                    -EBUSY,
-                    "[ca \"%s\"]: not finishing the rotation: %u certificate%s above still depend%s "
-                    "on the previous generation",
-                    ca->name, busy, busy == 1 ? "" : "s", busy == 1 ? "s" : "");
+                        -EBUSY,
+                        "[ca \"%s\"]: not finishing the rotation: %u certificate%s above still depend%s "
+                        "on the previous generation",
+                        ca->name, busy, busy == 1 ? "" : "s", busy == 1 ? "s" : "");
         /* The key first: once it is gone, nothing can sign with the old generation again. */
         r = remove_file(prev_key);
         if (r >= 0)
                 r = remove_file(prev_crt);
         if (r < 0)
-                return log_error_errno(
-                    r, "[ca \"%s\"]: cannot remove the previous generation: %m", ca->name);
-        (void)remove_file(record);
+                return log_error_errno(r, "[ca \"%s\"]: cannot remove the previous generation: %m",
+                                       ca->name);
+        (void) remove_file(record);
         log_notice(
-            "[ca \"%s\"]: rotation finished: the previous generation (%s) is removed; the bundle and the "
-            "CRL "
-            "hold the current generation only",
-            ca->name, prev_crt);
+                "[ca \"%s\"]: rotation finished: the previous generation (%s) is removed; the bundle and the "
+                "CRL "
+                "hold the current generation only",
+                ca->name, prev_crt);
         return ca_export_bundle(ca, now);
 }

@@ -60,10 +60,10 @@ static int crq_names(gnutls_x509_crq_t crq, char ***ret) {
                         e = strdup(ip);
                         break;
                 case GNUTLS_SAN_URI:
-                        (void)asprintf(&e, "uri:%s", buf);
+                        (void) asprintf(&e, "uri:%s", buf);
                         break;
                 case GNUTLS_SAN_RFC822NAME:
-                        (void)asprintf(&e, "email:%s", buf);
+                        (void) asprintf(&e, "email:%s", buf);
                         break;
                 default:
                         return -EOPNOTSUPP;
@@ -102,26 +102,26 @@ static int check_cn(const Inventory *inv, const CaConfig *ca, const char *cn, Us
         NameType t = config_name_type(cn);
 
         if (strlen(cn) == 0 || strlen(cn) > CN_MAX)
-                return log_error_errno(
-                    -EINVAL, "%s: the request's CN is empty or longer than %d characters", who, CN_MAX);
+                return log_error_errno(-EINVAL, "%s: the request's CN is empty or longer than %d characters",
+                                       who, CN_MAX);
         if (usage == USAGE_CLIENT && strspn(cn, IDENTITY_CHARS) == strlen(cn) && cn[0] != ' ' &&
             cn[strlen(cn) - 1] != ' ')
                 return 0;
         if ((t == NAME_DNS || t == NAME_IP) && config_name_is_valid(cn))
-                return ca_names_check(inv, ca, (char *const[]){(char *)cn, NULL}, who);
+                return ca_names_check(inv, ca, (char *const[]){ (char *) cn, NULL }, who);
         return log_error_errno(
-            -EPERM, "%s: refusing the request's CN '%s': %s", who, cn,
-            usage == USAGE_CLIENT
-                ? "neither a DNS name, an IP address nor a plain identity (letters, digits, "
-                  "'-', '_' and inner spaces)"
-                : "not a DNS name or IP address, as a server certificate's CN must be");
+                -EPERM, "%s: refusing the request's CN '%s': %s", who, cn,
+                usage == USAGE_CLIENT
+                        ? "neither a DNS name, an IP address nor a plain identity (letters, digits, "
+                          "'-', '_' and inner spaces)"
+                        : "not a DNS name or IP address, as a server certificate's CN must be");
 }
 
 /* --keep-subject: the request's subject, each attribute checked. A CN as above; any other attribute (O,
  * OU, …) is no name that permitted-names could check, and the one a peer's DN rule trusts: accepted only
  * from a CA that constrains nothing. */
-static int
-keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usage, const char *who) {
+static int keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usage,
+                        const char *who) {
         _cleanup_strv_free_ char **parts = NULL;
         const CaConfig *c = constrained(inv, ca);
         int r;
@@ -130,11 +130,11 @@ keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usa
                 return log_error_errno(-EINVAL, "%s: --keep-subject, but the request has no subject", who);
         if (config_subject_split(dn, &parts) < 0)
                 return log_error_errno(
-                    -EINVAL,
-                    "%s: --keep-subject: the request's subject '%s' has attributes "
-                    "certherd cannot check (CN, O, OU, L, ST, C, DC, UID, serialNumber, one "
-                    "value each)",
-                    who, dn);
+                        -EINVAL,
+                        "%s: --keep-subject: the request's subject '%s' has attributes "
+                        "certherd cannot check (CN, O, OU, L, ST, C, DC, UID, serialNumber, one "
+                        "value each)",
+                        who, dn);
         /* The CN first: the name a peer trusts most is the one to name when refusing. */
         for (size_t i = 0; parts[i] && parts[i + 1]; i += 2)
                 if (strcasecmp(parts[i], "CN") == 0 && (r = check_cn(inv, ca, parts[i + 1], usage, who)) < 0)
@@ -142,22 +142,16 @@ keep_subject(const Inventory *inv, const CaConfig *ca, const char *dn, Usage usa
         for (size_t i = 0; c && parts[i] && parts[i + 1]; i += 2)
                 if (strcasecmp(parts[i], "CN") != 0)
                         return log_error_errno(
-                            -EPERM,
-                            "%s: --keep-subject: refusing %s=%s: no permitted-names entry of "
-                            "[ca \"%s\"] can vouch for it",
-                            who, parts[i], parts[i + 1], c->name);
+                                -EPERM,
+                                "%s: --keep-subject: refusing %s=%s: no permitted-names entry of "
+                                "[ca \"%s\"] can vouch for it",
+                                who, parts[i], parts[i + 1], c->name);
         return 0;
 }
 
 /* The subject to write (NULL: CN = the first DNS name or IP of `names`, as for a set). */
-static int sign_subject(
-    const Inventory *inv,
-    const CaConfig *ca,
-    gnutls_x509_crq_t crq,
-    const CaSignRequest *req,
-    char *const *names,
-    const char *who,
-    char **ret) {
+static int sign_subject(const Inventory *inv, const CaConfig *ca, gnutls_x509_crq_t crq,
+                        const CaSignRequest *req, char *const *names, const char *who, char **ret) {
         _cleanup_datum_ gnutls_datum_t dn = {};
         char cn[256], *s = NULL;
         size_t size = sizeof(cn) - 1;
@@ -168,11 +162,11 @@ static int sign_subject(
         if (req->keep_subject) {
                 if (gnutls_x509_crq_get_dn3(crq, &dn, 0) < 0)
                         dn = (gnutls_datum_t){}; /* no subject: refused below */
-                r = keep_subject(inv, ca, dn.data ? (const char *)dn.data : "", req->usage, who);
+                r = keep_subject(inv, ca, dn.data ? (const char *) dn.data : "", req->usage, who);
                 if (r < 0)
                         return r;
-                return (*ret = strdup((const char *)dn.data)) ? 0
-                                                              : log_error_errno(-ENOMEM, "Out of memory");
+                return (*ret = strdup((const char *) dn.data)) ? 0
+                                                               : log_error_errno(-ENOMEM, "Out of memory");
         }
         if (names && names[0]) {
                 *ret = NULL;
@@ -182,9 +176,9 @@ static int sign_subject(
          * it. */
         if (req->usage == USAGE_SERVER ||
             gnutls_x509_crq_get_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &size) < 0)
-                return log_error_errno(
-                    -EINVAL, "%s: the request names no subjectAltName (DNS, IP, URI or email)%s", who,
-                    req->usage == USAGE_SERVER ? "" : " and no CN");
+                return log_error_errno(-EINVAL,
+                                       "%s: the request names no subjectAltName (DNS, IP, URI or email)%s",
+                                       who, req->usage == USAGE_SERVER ? "" : " and no CN");
         cn[size] = 0;
         if (memchr(cn, 0, size))
                 return log_error_errno(-EINVAL, "%s: the request's CN holds a NUL byte", who);
@@ -209,8 +203,8 @@ static int sign_subject(
         }
         if (!config_subject_is_valid(s)) {
                 free(s);
-                return log_error_errno(
-                    -EINVAL, "%s: the request's CN '%s' cannot be written as a subject", who, cn);
+                return log_error_errno(-EINVAL, "%s: the request's CN '%s' cannot be written as a subject",
+                                       who, cn);
         }
         *ret = s;
         return 0;
@@ -230,14 +224,13 @@ static int refuse_compromised(const Inventory *inv, gnutls_pubkey_t pub, const c
         if (r >= 0)
                 r = compromised_keys_check(inv->agent.state_directory, pin, &since);
         if (r < 0)
-                return log_error_errno(
-                    r, "%s: cannot read the compromised-keys list: %m; refusing to sign", who);
+                return log_error_errno(r, "%s: cannot read the compromised-keys list: %m; refusing to sign",
+                                       who);
         if (r > 0)
-                return log_error_errno(
-                    -EKEYREVOKED,
-                    "%s: refusing to sign: the request's key was revoked with "
-                    "key-compromise on %s and is never certified again",
-                    who, format_timestamp_iso(when, sizeof(when), since));
+                return log_error_errno(-EKEYREVOKED,
+                                       "%s: refusing to sign: the request's key was revoked with "
+                                       "key-compromise on %s and is never certified again",
+                                       who, format_timestamp_iso(when, sizeof(when), since));
         return 0;
 }
 
@@ -249,7 +242,7 @@ static void print_signed(gnutls_x509_crt_t leaf, const char *who) {
         size_t k = 0;
 
         if (gnutls_x509_crt_get_dn3(leaf, &dn, 0) >= 0)
-                subject = x509_escape_text((const char *)dn.data, dn.size);
+                subject = x509_escape_text((const char *) dn.data, dn.size);
         for (unsigned seq = 0; k + 2 < sizeof(names); seq++) {
                 char buf[1024], ip[INET6_ADDRSTRLEN];
                 size_t size = sizeof(buf) - 1;
@@ -267,8 +260,8 @@ static void print_signed(gnutls_x509_crt_t leaf, const char *who) {
                 else if (type == GNUTLS_SAN_RFC822NAME)
                         prefix = "email:";
                 esc = x509_escape_text(v, strlen(v));
-                k += (size_t)snprintf(
-                    names + k, sizeof(names) - k, "%s%s%s", k ? " " : "", prefix, esc ?: "?");
+                k += (size_t) snprintf(names + k, sizeof(names) - k, "%s%s%s", k ? " " : "", prefix,
+                                       esc ?: "?");
         }
         if (k >= sizeof(names))
                 k = sizeof(names) - 1;
@@ -277,8 +270,8 @@ static void print_signed(gnutls_x509_crt_t leaf, const char *who) {
 
 /* The request at `path`: its signature verified (proof that the requester holds the key), its public
  * key. */
-static int
-read_request(const char *path, const char *who, gnutls_x509_crq_t *ret_crq, gnutls_pubkey_t *ret_pub) {
+static int read_request(const char *path, const char *who, gnutls_x509_crq_t *ret_crq,
+                        gnutls_pubkey_t *ret_pub) {
         _cleanup_x509_crq_ gnutls_x509_crq_t crq = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_free_ uint8_t *data = NULL;
@@ -290,21 +283,21 @@ read_request(const char *path, const char *who, gnutls_x509_crq_t *ret_crq, gnut
                 return log_error_errno(r, "cannot read %s: %m", path);
         if (gnutls_x509_crq_init(&crq) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
-        r = gnutls_x509_crq_import(crq, &(gnutls_datum_t){data, (unsigned)size}, GNUTLS_X509_FMT_PEM);
+        r = gnutls_x509_crq_import(crq, &(gnutls_datum_t){ data, (unsigned) size }, GNUTLS_X509_FMT_PEM);
         if (r < 0)
-                r = gnutls_x509_crq_import(
-                    crq, &(gnutls_datum_t){data, (unsigned)size}, GNUTLS_X509_FMT_DER);
+                r = gnutls_x509_crq_import(crq, &(gnutls_datum_t){ data, (unsigned) size },
+                                           GNUTLS_X509_FMT_DER);
         if (r < 0)
-                return log_error_errno(
-                    -EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)", path);
+                return log_error_errno(-EBADMSG, "%s: not a certificate request (PKCS#10, PEM or DER)",
+                                       path);
         if (gnutls_x509_crq_verify(crq, 0) < 0)
                 return log_error_errno(-EBADMSG, "%s: the request's signature does not verify", path);
         if (gnutls_pubkey_init(&pub) < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         r = gnutls_pubkey_import_x509_crq(pub, crq, 0);
         if (r < 0)
-                return log_error_errno(
-                    errno_from_gnutls(r), "%s: cannot read the request's public key", who);
+                return log_error_errno(errno_from_gnutls(r), "%s: cannot read the request's public key",
+                                       who);
         *ret_crq = TAKE_PTR(crq);
         *ret_pub = TAKE_PTR(pub);
         return 0;
@@ -332,14 +325,14 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
         r = crq_names(crq, &names);
         if (r < 0)
                 return log_error_errno(
-                    r, "%s: %s", who,
-                    r == -EOPNOTSUPP ? "the request has a subjectAltName of a type not issued here "
-                                       "(DNS names, IPs, URIs and email addresses are)"
-                                     : "cannot read the request's subjectAltName");
+                        r, "%s: %s", who,
+                        r == -EOPNOTSUPP ? "the request has a subjectAltName of a type not issued here "
+                                           "(DNS names, IPs, URIs and email addresses are)"
+                                         : "cannot read the request's subjectAltName");
         for (size_t i = 0; names && names[i]; i++)
                 if (!config_name_is_valid(names[i]))
-                        return log_error_errno(
-                            -EINVAL, "%s: invalid name '%s' in the request", who, names[i]);
+                        return log_error_errno(-EINVAL, "%s: invalid name '%s' in the request", who,
+                                               names[i]);
         r = ca_names_check(inv, ca, names, who);
         if (r < 0)
                 return r;
@@ -353,19 +346,18 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
         r = ca_chain(inv, ca, &chain, &anchor);
         if (r < 0)
                 return r;
-        r = ca_issue_pubkey(
-            ca_crt, ca_key, pub,
-            &(IssueRequest){
-                .names = names,
-                .subject = subject,
-                .usage = req->usage,
-                .validity = req->validity ?: ca->validity,
-                .now = now},
-            &leaf);
+        r = ca_issue_pubkey(ca_crt, ca_key, pub,
+                            &(IssueRequest){ .names = names,
+                                             .subject = subject,
+                                             .usage = req->usage,
+                                             .validity = req->validity ?: ca->validity,
+                                             .now = now },
+                            &leaf);
         if (r < 0)
-                return log_error_errno(
-                    r, "%s: cannot sign the request: %s", who,
-                    r == -EPERM ? "a name is outside the CA certificate's name constraints" : strerror(-r));
+                return log_error_errno(r, "%s: cannot sign the request: %s", who,
+                                       r == -EPERM
+                                               ? "a name is outside the CA certificate's name constraints"
+                                               : strerror(-r));
         print_signed(leaf, who);
         r = ca_export_pem(leaf, &pem);
         if (r >= 0)
@@ -373,8 +365,8 @@ int ca_sign(const Inventory *inv, const CaConfig *ca, const CaSignRequest *req, 
         if (r >= 0)
                 r = ca_write_out(req->out, &pem, 0644);
         if (r < 0)
-                return log_error_errno(
-                    r, "%s: cannot write the certificate to %s: %m", who, req->out ?: "stdout");
+                return log_error_errno(r, "%s: cannot write the certificate to %s: %m", who,
+                                       req->out ?: "stdout");
         ca_index_record_hook(inv, ca, leaf, NULL);
         if (req->out && strcmp(req->out, "-") != 0)
                 log_notice("%s: signed, written to %s", who, req->out);

@@ -132,7 +132,8 @@ static int set_common_name(gnutls_x509_crt_t crt, const char *cn) {
 /* SANs from the (already validated) names; the subject as configured, else CN = the first DNS name or IP.
  * An empty subject (a client known only by its SPIFFE ID, or a first name longer than X.520 allows) makes
  * the SAN extension critical (RFC 5280 §4.2.1.6). */
-static int set_names(gnutls_x509_crt_t crt, const char *subject, char *const *names, const gnutls_datum_t *san) {
+static int set_names(gnutls_x509_crt_t crt, const char *subject, char *const *names,
+                     const gnutls_datum_t *san) {
         int r, has_subject;
 
         has_subject = keygen_set_subject(crt, NULL, subject, names);
@@ -174,8 +175,8 @@ static int set_key_usage(gnutls_x509_crt_t crt, gnutls_pubkey_t key, unsigned ex
 }
 
 static bool request_is_valid(const IssueRequest *req) {
-        return req && ((req->names && req->names[0]) || req->subject) && req->validity > 0 && req->usage >= 0 &&
-               req->usage < _USAGE_MAX;
+        return req && ((req->names && req->names[0]) || req->subject) && req->validity > 0 &&
+               req->usage >= 0 && req->usage < _USAGE_MAX;
 }
 
 /* Sign, and hand out the certificate as it reads back from DER. GnuTLS fills some lookups only when it
@@ -311,12 +312,13 @@ static int name_constraints(char *const *permitted, gnutls_x509_name_constraints
                         for (unsigned bit = 0; bit < prefix; bit++)
                                 buf[len + bit / 8] |= (unsigned char) (0x80 >> (bit % 8));
                         type = GNUTLS_SAN_IPADDRESS;
-                        d = (gnutls_datum_t) { buf, len * 2 };
+                        d = (gnutls_datum_t){ buf, len * 2 };
                 } else {
                         if (!config_permitted_name_is_valid(permitted[i]))
                                 return -EINVAL;
                         type = GNUTLS_SAN_DNSNAME;
-                        d = (gnutls_datum_t) { (unsigned char *) permitted[i], (unsigned) strlen(permitted[i]) };
+                        d = (gnutls_datum_t){ (unsigned char *) permitted[i],
+                                              (unsigned) strlen(permitted[i]) };
                 }
                 r = gnutls_x509_name_constraints_add_permitted(nc, type, &d);
                 if (r < 0)
@@ -373,8 +375,8 @@ static int set_ca_extensions(gnutls_x509_crt_t crt, const CaParams *p) {
         return 0;
 }
 
-int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
-               gnutls_x509_crt_t *ret) {
+int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent,
+               gnutls_privkey_t parent_key, gnutls_x509_crt_t *ret) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         usec_t not_before = p && p->now > CLOCK_SKEW_USEC ? p->now - CLOCK_SKEW_USEC : 0;
@@ -429,7 +431,7 @@ int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent
 int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t validity, usec_t now,
                          gnutls_x509_crt_t *ret) {
         /* pathLenConstraint 0: this CA signs leaves only, never another CA. */
-        return ca_make_ca(key, &(CaParams) { .common_name = common_name, .validity = validity, .now = now },
+        return ca_make_ca(key, &(CaParams){ .common_name = common_name, .validity = validity, .now = now },
                           NULL, NULL, ret);
 }
 
@@ -476,7 +478,8 @@ int ca_make_csr(gnutls_privkey_t key, const CaParams *p, gnutls_datum_t *ret_pem
                         return r;
                 r = nc ? gnutls_x509_ext_export_name_constraints(nc, &der) : 0;
                 if (r >= 0 && nc)
-                        r = gnutls_x509_crq_set_extension_by_oid(crq, OID_NAME_CONSTRAINTS, der.data, der.size, 1);
+                        r = gnutls_x509_crq_set_extension_by_oid(crq, OID_NAME_CONSTRAINTS, der.data,
+                                                                 der.size, 1);
                 if (r < 0)
                         return errno_from_gnutls(r);
         }
@@ -513,21 +516,21 @@ static int check_constraints(gnutls_x509_crt_t ca_crt, char *const *names) {
                 switch (config_name_type(names[i])) {
                 case NAME_IP:
                         type = GNUTLS_SAN_IPADDRESS;
-                        d = (gnutls_datum_t) { ip, inet_pton(AF_INET, v, ip) == 1 ? 4 : 16 };
+                        d = (gnutls_datum_t){ ip, inet_pton(AF_INET, v, ip) == 1 ? 4 : 16 };
                         if (d.size == 16 && inet_pton(AF_INET6, v, ip) != 1)
                                 return -EINVAL;
                         break;
                 case NAME_URI:
                         type = GNUTLS_SAN_URI;
-                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        d = (gnutls_datum_t){ (unsigned char *) v, (unsigned) strlen(v) };
                         break;
                 case NAME_EMAIL:
                         type = GNUTLS_SAN_RFC822NAME;
-                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        d = (gnutls_datum_t){ (unsigned char *) v, (unsigned) strlen(v) };
                         break;
                 default:
                         type = GNUTLS_SAN_DNSNAME;
-                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        d = (gnutls_datum_t){ (unsigned char *) v, (unsigned) strlen(v) };
                         break;
                 }
                 if (type == GNUTLS_SAN_URI)
@@ -598,7 +601,7 @@ int ca_issue_pubkey(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, gnutls_pu
         r = ca_check(ca_crt, ca_pub);
         if (r < 0)
                 return r;
-        r = check_constraints(ca_crt, req->names ?: (char *const[]) { NULL });
+        r = check_constraints(ca_crt, req->names ?: (char *const[]){ NULL });
         if (r < 0)
                 return r;
 
@@ -656,7 +659,8 @@ int ca_self_sign_privkey(gnutls_privkey_t key, const IssueRequest *req, gnutls_x
         if (r < 0)
                 return r;
         /* An end-entity certificate that is its own anchor (clients pin or trust it directly). */
-        r = leaf_new(pub, backdated(req->now, req->validity), usec_add(req->now, req->validity), req, &san, &crt);
+        r = leaf_new(pub, backdated(req->now, req->validity), usec_add(req->now, req->validity), req, &san,
+                     &crt);
         if (r < 0)
                 return r;
         return sign(crt, crt, key, ret);
@@ -672,111 +676,6 @@ int ca_export_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret) {
         if (r < 0)
                 return errno_from_gnutls(r);
         *ret = out;
-        return 0;
-}
-
-/* The CA's files (moved here from renew.c: one home for the internal CA). */
-#define CA_FILE_MAX (1024U * 1024U)
-
-/* The CA certificate (first in its file) and the file's PEM. */
-static int load_ca_crt(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_datum_t *ret_pem) {
-        _cleanup_free_ uint8_t *cdata = NULL;
-        size_t csize;
-        int r;
-
-        r = read_full_file(ca->certificate, CA_FILE_MAX, &cdata, &csize);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read certificate %s: %m%s", ca->name, ca->certificate,
-                                       r == -ENOENT ? " (run: certherd ca init NAME)" : "");
-        r = x509_load_leaf(cdata, csize, ret_crt);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: %s holds no certificate", ca->name, ca->certificate);
-        ret_pem->data = gnutls_malloc(csize + 1);
-        if (ret_pem->data) {
-                memcpy(ret_pem->data, cdata, csize + 1);
-                ret_pem->size = (unsigned) csize;
-        }
-        return ret_pem->data ? 0 : -ENOMEM;
-}
-
-static int load_key_file(const CaConfig *ca, gnutls_x509_privkey_t *ret) {
-        _cleanup_free_ uint8_t *kdata = NULL;
-        size_t ksize;
-        int r;
-
-        r = read_full_file(ca->key, CA_FILE_MAX, &kdata, &ksize);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read key %s: %m", ca->name, ca->key);
-        r = x509_load_privkey(kdata, ksize, NULL, ret);
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: %s is not a usable private key", ca->name, ca->key);
-        return 0;
-}
-
-int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_privkey_t *ret_key,
-                  gnutls_datum_t *ret_pem) {
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_datum_ gnutls_datum_t pem = {};
-        int r;
-
-        r = load_ca_crt(ca, &crt, &pem);
-        if (r >= 0)
-                r = load_key_file(ca, ret_key);
-        if (r < 0)
-                return r;
-        *ret_crt = TAKE_PTR(crt);
-        *ret_pem = pem;
-        pem = (gnutls_datum_t) {};
-        return 0;
-}
-
-static int load_token_key(const CaConfig *ca, gnutls_privkey_t *ret) {
-        int r = token_load_privkey(ca->key, ca->pkcs11_pin_file, ret);
-
-        if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot use the token key %s: %s", ca->name, ca->key,
-                                       r == -ENOENT ? "no such object" :
-                                       r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
-                                                      strerror(-r));
-        return 0;
-}
-
-int ca_load_key(const CaConfig *ca, gnutls_privkey_t *ret) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t x = NULL;
-        _cleanup_privkey_ gnutls_privkey_t key = NULL;
-        int r;
-
-        if (token_is_url(ca->key))
-                return load_token_key(ca, ret);
-        r = load_key_file(ca, &x);
-        if (r < 0)
-                return r;
-        if (gnutls_privkey_init(&key) < 0)
-                return log_error_errno(-ENOMEM, "Out of memory");
-        r = gnutls_privkey_import_x509(key, x, GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
-        if (r < 0)
-                return log_error_errno(errno_from_gnutls(r), "[ca \"%s\"]: %s is not a usable private key", ca->name,
-                                       ca->key);
-        x = NULL; /* owned by key now */
-        *ret = TAKE_PTR(key);
-        return 0;
-}
-
-int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem) {
-        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
-        _cleanup_privkey_ gnutls_privkey_t key = NULL;
-        _cleanup_datum_ gnutls_datum_t pem = {};
-        int r;
-
-        r = load_ca_crt(ca, &crt, &pem);
-        if (r >= 0)
-                r = ca_load_key(ca, &key);
-        if (r < 0)
-                return r;
-        *ret_crt = TAKE_PTR(crt);
-        *ret_key = TAKE_PTR(key);
-        *ret_pem = pem;
-        pem = (gnutls_datum_t) {};
         return 0;
 }
 
@@ -796,15 +695,16 @@ static int ca_init_token(const CaConfig *ca, const CaParams *params, gnutls_x509
         if (r == -ENOENT) {
                 r = token_generate(ca->key, ca->pkcs11_pin_file, ca->key_type, label);
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot generate a %s key in the token %s: %m", ca->name,
-                                               key_type_to_string(ca->key_type), ca->key);
+                        return log_error_errno(r,
+                                               "[ca \"%s\"]: cannot generate a %s key in the token %s: %m",
+                                               ca->name, key_type_to_string(ca->key_type), ca->key);
                 log_notice("[ca \"%s\"]: generated a %s key in the token: %s", ca->name,
                            key_type_to_string(ca->key_type), ca->key);
-                r = load_token_key(ca, &key);
+                r = ca_load_token_key(ca, &key);
         } else if (r >= 0)
                 log_notice("[ca \"%s\"]: using the key already in the token: %s", ca->name, ca->key);
         else
-                r = load_token_key(ca, &key);
+                r = ca_load_token_key(ca, &key);
         if (r < 0)
                 return r;
         r = ca_make_ca(key, params, parent_crt, parent_key, &crt);
@@ -822,10 +722,15 @@ static int export_copies(const CaConfig *ca, const gnutls_datum_t *crt_pem) {
         for (char **e = ca->export; e && *e; e++) {
                 r = mkdir_parents(*e, 0755);
                 if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = *e, .data = crt_pem->data, .size = crt_pem->size,
-                                                          .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                        r = install_file(&(InstallFile){ .path = *e,
+                                                         .data = crt_pem->data,
+                                                         .size = crt_pem->size,
+                                                         .mode = 0644,
+                                                         .uid = (uid_t) -1,
+                                                         .gid = (gid_t) -1 });
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m", ca->name, *e);
+                        return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m",
+                                               ca->name, *e);
                 log_info("[ca \"%s\"]: exported the CA certificate to %s", ca->name, *e);
         }
         return 0;
@@ -855,8 +760,12 @@ int ca_common_name(const CaConfig *ca, char **ret) {
 }
 
 CaParams ca_params(const Inventory *inv, const CaConfig *ca, const char *cn, usec_t now) {
-        return (CaParams) { .common_name = cn, .subject = ca->subject, .validity = ca->ca_validity, .now = now,
-                            .path_length = ca_path_length(inv, ca), .permitted = ca->permitted_names };
+        return (CaParams){ .common_name = cn,
+                           .subject = ca->subject,
+                           .validity = ca->ca_validity,
+                           .now = now,
+                           .path_length = ca_path_length(inv, ca),
+                           .permitted = ca->permitted_names };
 }
 
 int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t parent_crt,
@@ -871,7 +780,8 @@ int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t 
 
         r = keygen_generate(ca->key_type, &key);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name, key_type_to_string(ca->key_type));
+                return log_error_errno(r, "[ca \"%s\"]: cannot make a %s key: %m", ca->name,
+                                       key_type_to_string(ca->key_type));
         r = abstract_of(key, &priv, &pub);
         if (r >= 0)
                 r = ca_make_ca(priv, p, parent_crt, parent_key, &crt);
@@ -883,17 +793,25 @@ int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t 
                 return log_error_errno(r, "[ca \"%s\"]: cannot make %s: %m", ca->name, what);
         *ret_key_pem = key_pem;
         *ret_crt_pem = crt_pem;
-        key_pem = crt_pem = (gnutls_datum_t) {};
+        key_pem = crt_pem = (gnutls_datum_t){};
         return 0;
 }
 
 int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls_datum_t *key_pem,
                           const gnutls_datum_t *crt_pem) {
         return install_pair(inv->agent.state_directory, ca->name,
-                            &(InstallFile) { .path = ca->key, .data = key_pem->data, .size = key_pem->size,
-                                             .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 },
-                            &(InstallFile) { .path = ca->certificate, .data = crt_pem->data, .size = crt_pem->size,
-                                             .mode = 0644, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                            &(InstallFile){ .path = ca->key,
+                                            .data = key_pem->data,
+                                            .size = key_pem->size,
+                                            .mode = 0600,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 },
+                            &(InstallFile){ .path = ca->certificate,
+                                            .data = crt_pem->data,
+                                            .size = crt_pem->size,
+                                            .mode = 0644,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
@@ -915,12 +833,15 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 const CaConfig *parent = inventory_find_ca(inv, ca->parent);
 
                 if (!parent)
-                        return log_error_errno(-ENOENT, "[ca \"%s\"]: no parent [ca \"%s\"]", ca->name, ca->parent);
+                        return log_error_errno(-ENOENT, "[ca \"%s\"]: no parent [ca \"%s\"]", ca->name,
+                                               ca->parent);
                 r = ca_load_signer(parent, &parent_crt, &parent_key, &parent_pem);
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign (create it first, or "
-                                               "keep its key offline and use: certherd ca init %s --csr)",
-                                               ca->name, parent->name, ca->name);
+                        return log_error_errno(
+                                r,
+                                "[ca \"%s\"]: the parent [ca \"%s\"] cannot sign (create it first, or "
+                                "keep its key offline and use: certherd ca init %s --csr)",
+                                ca->name, parent->name, ca->name);
         }
         r = ca_common_name(ca, &cn);
         if (r < 0)
@@ -934,16 +855,21 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 /* The key stays in its token: the certificate alone. */
                 r = mkdir_parents(ca->certificate, 0755);
                 if (r >= 0)
-                        r = install_file(&(InstallFile) { .path = ca->certificate, .data = crt_pem.data,
-                                                          .size = crt_pem.size, .mode = 0644, .uid = (uid_t) -1,
-                                                          .gid = (gid_t) -1 });
+                        r = install_file(&(InstallFile){ .path = ca->certificate,
+                                                         .data = crt_pem.data,
+                                                         .size = crt_pem.size,
+                                                         .mode = 0644,
+                                                         .uid = (uid_t) -1,
+                                                         .gid = (gid_t) -1 });
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
+                        return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name,
+                                               ca->certificate);
                 log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, ca->subject ?: cn);
                 return export_copies(ca, &crt_pem);
         }
 
-        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the CA certificate", &key_pem, &crt_pem);
+        r = ca_make_generation(ca, &params, parent_crt, parent_key, "the CA certificate", &key_pem,
+                               &crt_pem);
         if (r < 0)
                 return r;
 
@@ -951,11 +877,13 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         if (r < 0)
                 return r;
         if ((r = mkdir_parents(ca->key, 0700)) < 0 || (r = mkdir_parents(ca->certificate, 0755)) < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot create the directory of %s: %m", ca->name, ca->key);
+                return log_error_errno(r, "[ca \"%s\"]: cannot create the directory of %s: %m", ca->name,
+                                       ca->key);
 
         r = ca_install_generation(inv, ca, &key_pem, &crt_pem);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key, ca->certificate);
+                return log_error_errno(r, "[ca \"%s\"]: cannot install %s and %s: %m", ca->name, ca->key,
+                                       ca->certificate);
         log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, ca->subject ?: cn);
 
         return export_copies(ca, &crt_pem);

@@ -12,11 +12,12 @@
  * crypto over GnuTLS objects; and the CA's own files: loading them (ca_load_files) and `ca init`. */
 
 typedef struct IssueRequest {
-        char *const *names; /* DNS names, IP addresses, uri:URI, email:ADDRESS; NULL-terminated, at least one */
+        char *const
+                *names; /* DNS names, IP addresses, uri:URI, email:ADDRESS; NULL-terminated, at least one */
         const char *subject; /* the inventory's subject syntax; NULL: CN = the first DNS name or IP */
-        Usage usage;        /* EKU serverAuth / clientAuth / both */
-        usec_t validity;    /* lifetime asked for */
-        usec_t now;         /* not_before is now minus a small backdate for clock skew */
+        Usage usage;         /* EKU serverAuth / clientAuth / both */
+        usec_t validity;     /* lifetime asked for */
+        usec_t now;          /* not_before is now minus a small backdate for clock skew */
 } IssueRequest;
 
 /* A self-signed CA certificate for `key`: basicConstraints CA:true (critical), keyUsage keyCertSign +
@@ -30,19 +31,19 @@ int ca_make_root_privkey(gnutls_privkey_t key, const char *common_name, usec_t v
 /* What a CA certificate (root or intermediate) is made of. */
 typedef struct CaParams {
         const char *common_name;
-        const char *subject;       /* [ca] subject in the inventory's DN syntax; NULL: CN = common_name */
+        const char *subject; /* [ca] subject in the inventory's DN syntax; NULL: CN = common_name */
         usec_t validity;
         usec_t now;
-        int path_length;           /* basicConstraints pathLenConstraint; -1: unlimited */
-        char *const *permitted;    /* permitted-names (nameConstraints, critical); NULL: none */
+        int path_length;        /* basicConstraints pathLenConstraint; -1: unlimited */
+        char *const *permitted; /* permitted-names (nameConstraints, critical); NULL: none */
 } CaParams;
 
 /* A CA certificate for `key`: self-signed when parent is NULL, else signed by parent/parent_key (never
  * outliving it; authority key id = the parent's subject key id). basicConstraints CA:TRUE with
  * path_length (critical), keyUsage keyCertSign + cRLSign (critical), subject key id, nameConstraints.
  * Both keys are abstract: either may be in a PKCS#11 token. */
-int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent, gnutls_privkey_t parent_key,
-               gnutls_x509_crt_t *ret);
+int ca_make_ca(gnutls_privkey_t key, const CaParams *p, gnutls_x509_crt_t parent,
+               gnutls_privkey_t parent_key, gnutls_x509_crt_t *ret);
 
 /* The request (PEM) of a CA whose signer is elsewhere (an offline root): CN, and as requested extensions
  * basicConstraints, keyUsage and nameConstraints as ca_make_ca would set them; signed through the
@@ -80,7 +81,8 @@ int ca_load_files(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_x509_pr
 
 /* Like ca_load_files, with the key as a signing key: a file's, or the token object `key = pkcs11:…`
  * names (PIN from pin-source= or pkcs11-pin-file). Returns 0 or -errno (logged). */
-int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key, gnutls_datum_t *ret_pem);
+int ca_load_signer(const CaConfig *ca, gnutls_x509_crt_t *ret_crt, gnutls_privkey_t *ret_key,
+                   gnutls_datum_t *ret_pem);
 
 /* The CA's key alone as a signing key (file or token), for a CA whose certificate is not there yet
  * (`ca import`). Returns 0 or -errno (logged). */

@@ -58,7 +58,7 @@ static int der_next(Der *in, uint8_t *ret_tag, Der *ret_value) {
         if (len > in->n - i)
                 return -EBADMSG;
         *ret_tag = in->p[0];
-        *ret_value = (Der){in->p + i, len};
+        *ret_value = (Der){ in->p + i, len };
         in->p += i + len;
         in->n -= i + len;
         return 0;
@@ -77,7 +77,7 @@ static int der_expect(Der *in, uint8_t tag, Der *ret_value) {
 
 /* The reasonCode (id-ce-cRLReasons, 2.5.29.21) among an entry's extensions; -1: none given. */
 static int entry_reason(Der exts) {
-        static const uint8_t oid[] = {0x55, 0x1d, 0x15};
+        static const uint8_t oid[] = { 0x55, 0x1d, 0x15 };
         Der ext, v, inner;
         uint8_t tag;
 
@@ -97,7 +97,7 @@ static int entry_reason(Der exts) {
 }
 
 int crl_entry_reasons(const uint8_t *der, size_t size, size_t n, int8_t *ret_reasons) {
-        Der in = {der, size}, crl, tbs, v, list, entry;
+        Der in = { der, size }, crl, tbs, v, list, entry;
         uint8_t tag;
         size_t i = 0;
         int r;
@@ -130,7 +130,7 @@ int crl_entry_reasons(const uint8_t *der, size_t size, size_t n, int8_t *ret_rea
                         r = entry_reason(v);
                         if (r < -1)
                                 return r;
-                        ret_reasons[i] = (int8_t)r;
+                        ret_reasons[i] = (int8_t) r;
                 }
                 i++;
         }
@@ -148,16 +148,16 @@ static int info_from(gnutls_x509_crl_t crl, CrlInfo *ret) {
         int n;
 
         t = gnutls_x509_crl_get_this_update(crl);
-        if (t == (time_t)-1 || t < 0)
+        if (t == (time_t) -1 || t < 0)
                 return -EBADMSG;
-        info.this_update = (usec_t)t * USEC_PER_SEC;
+        info.this_update = (usec_t) t * USEC_PER_SEC;
         t = gnutls_x509_crl_get_next_update(crl);
-        info.next_update = t == (time_t)-1 || t < 0 ? 0 : (usec_t)t * USEC_PER_SEC;
+        info.next_update = t == (time_t) -1 || t < 0 ? 0 : (usec_t) t * USEC_PER_SEC;
         if (gnutls_x509_crl_get_number(crl, number, &nsize, &critical) >= 0)
                 for (size_t i = 0; i < nsize && i < 8; i++)
                         info.number = info.number << 8 | number[nsize > 8 ? nsize - 8 + i : i];
         if (gnutls_x509_crl_get_issuer_dn3(crl, &dn, 0) >= 0) {
-                info.issuer = x509_escape_text((const char *)dn.data, dn.size);
+                info.issuer = x509_escape_text((const char *) dn.data, dn.size);
                 gnutls_free(dn.data);
         } else
                 info.issuer = strdup("");
@@ -167,9 +167,9 @@ static int info_from(gnutls_x509_crl_t crl, CrlInfo *ret) {
         n = gnutls_x509_crl_get_crt_count(crl);
         if (n < 0)
                 return -EBADMSG;
-        info.serials = calloc((size_t)n + 1, sizeof(char *));
-        info.revoked_at = calloc((size_t)n + 1, sizeof(usec_t));
-        info.reasons = calloc((size_t)n + 1, sizeof(int8_t));
+        info.serials = calloc((size_t) n + 1, sizeof(char *));
+        info.revoked_at = calloc((size_t) n + 1, sizeof(usec_t));
+        info.reasons = calloc((size_t) n + 1, sizeof(int8_t));
         if (!info.serials || !info.revoked_at || !info.reasons)
                 return -ENOMEM;
         for (int i = 0; i < n; i++) {
@@ -177,12 +177,12 @@ static int info_from(gnutls_x509_crl_t crl, CrlInfo *ret) {
                 size_t ssize = sizeof(serial);
                 time_t when = 0;
 
-                if (gnutls_x509_crl_get_crt_serial(crl, (unsigned)i, serial, &ssize, &when) < 0 ||
+                if (gnutls_x509_crl_get_crt_serial(crl, (unsigned) i, serial, &ssize, &when) < 0 ||
                     ssize == 0)
                         return -EBADMSG;
                 if (!(info.serials[info.n] = ca_index_hex_serial(serial, ssize)))
                         return -ENOMEM;
-                info.revoked_at[info.n++] = when > 0 ? (usec_t)when * USEC_PER_SEC : 0;
+                info.revoked_at[info.n++] = when > 0 ? (usec_t) when * USEC_PER_SEC : 0;
         }
         /* GnuTLS reads no entry extensions: the reasons come from the DER itself. */
         if (gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_DER, &der) < 0 ||
@@ -195,7 +195,7 @@ static int info_from(gnutls_x509_crl_t crl, CrlInfo *ret) {
 
 /* Every CRL of a file: one or more in PEM, or one in DER. */
 static int import_all(const uint8_t *data, size_t size, gnutls_x509_crl_t **ret, unsigned *ret_n) {
-        gnutls_datum_t in = {.data = (uint8_t *)data, .size = (unsigned)size};
+        gnutls_datum_t in = { .data = (uint8_t *) data, .size = (unsigned) size };
         gnutls_x509_crl_t *l = NULL;
         unsigned n = 0;
         int r;
@@ -233,7 +233,7 @@ static void free_all(gnutls_x509_crl_t *l, unsigned n) {
 
 int crl_parse(const uint8_t *data, size_t size, CrlInfo *ret) {
         _cleanup_(cleanup_crl) gnutls_x509_crl_t crl = NULL;
-        gnutls_datum_t in = {.data = (uint8_t *)data, .size = (unsigned)size};
+        gnutls_datum_t in = { .data = (uint8_t *) data, .size = (unsigned) size };
         int r;
 
         if (!data || size == 0 || size > CRL_FILE_MAX)
@@ -293,20 +293,20 @@ static const char *signed_by(gnutls_x509_crl_t crl, gnutls_x509_crt_t ca, char *
         }
         /* The CRL's dates are crl-expired's business, not the signature's. */
         r = gnutls_x509_crl_verify(
-            crl, &ca, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
-            &status);
-        status &= ~(
-            unsigned)(GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED | GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE);
+                crl, &ca, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
+                &status);
+        status &= ~(unsigned) (GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
+                               GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE);
         /* GnuTLS adds INVALID to any other bit, the dates included: alone, it stood for them. */
         if (status == GNUTLS_CERT_INVALID)
                 status = 0;
         if (r < 0 || status != 0) {
-                snprintf(
-                    buf, size, "its signature does not verify with the issuer's key%s",
-                    status & GNUTLS_CERT_INSECURE_ALGORITHM ? " (insecure algorithm)"
-                    : status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE || status & GNUTLS_CERT_SIGNER_NOT_CA
-                        ? " (the issuer may not sign CRLs)"
-                        : "");
+                snprintf(buf, size, "its signature does not verify with the issuer's key%s",
+                         status & GNUTLS_CERT_INSECURE_ALGORITHM ? " (insecure algorithm)"
+                         : status & GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE ||
+                                         status & GNUTLS_CERT_SIGNER_NOT_CA
+                                 ? " (the issuer may not sign CRLs)"
+                                 : "");
                 return buf;
         }
         return NULL;
@@ -318,7 +318,7 @@ static char *dn_of(gnutls_x509_crl_t crl) {
 
         if (gnutls_x509_crl_get_issuer_dn3(crl, &dn, 0) < 0)
                 return strdup("(no issuer)");
-        s = x509_escape_text((const char *)dn.data, dn.size);
+        s = x509_escape_text((const char *) dn.data, dn.size);
         gnutls_free(dn.data);
         return s;
 }
@@ -326,13 +326,8 @@ static char *dn_of(gnutls_x509_crl_t crl) {
 /* One CRL against the leaf's issuer (may be NULL) and the other CA certificates: CRL_FOR_ISSUER or
  * CRL_FOR_CHAIN when it verifies, CRL_OTHER_ISSUER when no CA at hand bears its name, else CRL_INVALID
  * with why in `buf` (the issuer's reason first: two generations of a CA share a name). */
-static CrlTrust judge(
-    gnutls_x509_crl_t crl,
-    gnutls_x509_crt_t issuer,
-    const gnutls_x509_crt_t *cas,
-    unsigned n_cas,
-    char *buf,
-    size_t size) {
+static CrlTrust judge(gnutls_x509_crl_t crl, gnutls_x509_crt_t issuer, const gnutls_x509_crt_t *cas,
+                      unsigned n_cas, char *buf, size_t size) {
         const char *why = NULL;
         char other[512];
 
@@ -370,7 +365,7 @@ static gnutls_x509_crt_t leaf_issuer(gnutls_x509_crt_t leaf, const gnutls_x509_c
                         continue;
                 /* Two generations of one CA share a name: the one whose key signed the leaf. */
                 if (gnutls_x509_crt_verify(leaf, &cas[i], 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status) >=
-                        0 &&
+                            0 &&
                     status == 0)
                         return cas[i];
                 if (!first)
@@ -394,15 +389,10 @@ static char *format(const char *a, const char *b, const char *c, const char *d) 
         return asprintf(&s, "%s%s%s%s", a, b, c, d) < 0 ? NULL : s;
 }
 
-int crl_read_verified(
-    const uint8_t *data,
-    size_t size,
-    gnutls_x509_crt_t leaf,
-    const gnutls_x509_crt_t *cas,
-    unsigned n_cas,
-    CrlVerdict *ret) {
+int crl_read_verified(const uint8_t *data, size_t size, gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas,
+                      unsigned n_cas, CrlVerdict *ret) {
         gnutls_x509_crt_t issuer = leaf_issuer(leaf, cas, n_cas);
-        CrlVerdict v = {.trust = CRL_OTHER_ISSUER};
+        CrlVerdict v = { .trust = CRL_OTHER_ISSUER };
         gnutls_x509_crl_t *l = NULL;
         int best = -1, r = 0;
         unsigned n = 0;
@@ -419,7 +409,7 @@ int crl_read_verified(
                  * stranger's CRL is reported only when nothing in the file is genuine. */
                 if (t == CRL_FOR_ISSUER || (t == CRL_FOR_CHAIN && v.trust != CRL_FOR_CHAIN)) {
                         v.trust = t;
-                        best = (int)i;
+                        best = (int) i;
                         if (t == CRL_FOR_ISSUER)
                                 break;
                         continue;
@@ -435,18 +425,16 @@ int crl_read_verified(
                 else if (!issuer && leaf)
                         /* Nothing to check it with: no belief without the issuer's key. */
                         r = verdict_error(
-                            &v, CRL_INVALID,
-                            format(
-                                "the CRL of ", dn,
-                                " cannot be verified: the certificate of the set's issuer is in "
-                                "neither its chain nor its ca",
-                                ""));
+                                &v, CRL_INVALID,
+                                format("the CRL of ", dn,
+                                       " cannot be verified: the certificate of the set's issuer is in "
+                                       "neither its chain nor its ca",
+                                       ""));
                 else
-                        r = verdict_error(
-                            &v, t,
-                            format(
-                                "the CRL is issued by ", dn,
-                                ", which issued neither the certificate nor its chain", ""));
+                        r = verdict_error(&v, t,
+                                          format("the CRL is issued by ", dn,
+                                                 ", which issued neither the certificate nor its chain",
+                                                 ""));
         }
         if (r >= 0 && best >= 0) {
                 free(v.error);

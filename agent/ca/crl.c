@@ -137,7 +137,7 @@ static int read_own_crl(const CaConfig *ca, CrlInfo *ret) {
         if (v.trust != CRL_FOR_CHAIN)
                 return -EPERM;
         *ret = v.info;
-        v.info = (CrlInfo) {};
+        v.info = (CrlInfo){};
         return 0;
 }
 
@@ -168,8 +168,9 @@ static void notify_crl(const Inventory *inv, const CaConfig *ca, uint64_t number
 
                 r = notify_bus_open(&bus);
                 if (r < 0)
-                        log_error_errno(r, "[ca \"%s\"]: cannot reach systemd to reload the units using its CRL: %m",
-                                        ca->name);
+                        log_error_errno(
+                                r, "[ca \"%s\"]: cannot reach systemd to reload the units using its CRL: %m",
+                                ca->name);
                 for (char **u = ca->reload; r >= 0 && *u; u++) {
                         _cleanup_free_ char *err = NULL;
 
@@ -181,13 +182,15 @@ static void notify_crl(const Inventory *inv, const CaConfig *ca, uint64_t number
                 _cleanup_free_ char *err = NULL;
                 HookEnv env = { .name = ca->name, .certificate = ca->crl, .not_after = NULL };
 
-                r = notify_exec(ca->exec, &env, inv->agent.hook_timeout ?: CONFIG_HOOK_TIMEOUT_DEFAULT, &err);
+                r = notify_exec(ca->exec, &env, inv->agent.hook_timeout ?: CONFIG_HOOK_TIMEOUT_DEFAULT,
+                                &err);
                 if (r < 0)
                         log_error("[ca \"%s\"]: exec after CRL %s: %s", ca->name, nr, err ?: strerror(-r));
         }
 }
 
-static int append_previous(const CaConfig *ca, const CaIndex *idx, uint64_t number, usec_t now, gnutls_datum_t *pem) {
+static int append_previous(const CaConfig *ca, const CaIndex *idx, uint64_t number, usec_t now,
+                           gnutls_datum_t *pem) {
         _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_privkey_ gnutls_privkey_t signer = NULL;
@@ -250,7 +253,8 @@ usec_t crl_next_due(const Inventory *inv, usec_t now) {
         return next;
 }
 
-int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next) {
+int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked,
+                usec_t *ret_next) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL;
         _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
         _cleanup_datum_ gnutls_datum_t ca_pem = {}, pem = {};
@@ -300,13 +304,18 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
          * random, one list serves both. */
         r = append_previous(ca, &idx, number, now, &pem);
         if (r < 0) {
-                log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL of its previous generation: %m", ca->name);
+                log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL of its previous generation: %m",
+                                ca->name);
                 goto fail;
         }
         r = mkdir_parents(ca->crl, 0755);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = ca->crl, .data = pem.data, .size = pem.size, .mode = 0644,
-                                                  .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = ca->crl,
+                                                 .data = pem.data,
+                                                 .size = pem.size,
+                                                 .mode = 0644,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         if (r < 0) {
                 log_error_errno(r, "[ca \"%s\"]: cannot install the CRL %s: %m", ca->name, ca->crl);
                 goto fail;
@@ -322,8 +331,9 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         }
         for (size_t i = 0; i < idx.n; i++)
                 n_revoked += idx.entries[i].revoked;
-        log_notice("[ca \"%s\"]: signed CRL %" PRIu64 " (%zu revoked) into %s, next update %s", ca->name, number,
-                   n_revoked, ca->crl, format_timestamp_iso(when, sizeof(when), now + ca->crl_validity));
+        log_notice("[ca \"%s\"]: signed CRL %" PRIu64 " (%zu revoked) into %s, next update %s", ca->name,
+                   number, n_revoked, ca->crl,
+                   format_timestamp_iso(when, sizeof(when), now + ca->crl_validity));
         notify_crl(inv, ca, number);
         if (ret_next)
                 *ret_next = now + ca->crl_validity / 2;
@@ -332,8 +342,10 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
 fail:
         /* The alert: the CRL lapses unless a later attempt succeeds (check shows it on the CA row). */
         if (have_old && old.next_update)
-                log_error("[ca \"%s\"]: could not re-sign the CRL %s; the current one lapses at %s (peers then refuse "
-                          "every client)", ca->name, ca->crl, format_timestamp_iso(when, sizeof(when), old.next_update));
+                log_error(
+                        "[ca \"%s\"]: could not re-sign the CRL %s; the current one lapses at %s (peers then refuse "
+                        "every client)",
+                        ca->name, ca->crl, format_timestamp_iso(when, sizeof(when), old.next_update));
         else
                 log_error("[ca \"%s\"]: could not make the CRL %s", ca->name, ca->crl);
         if (ret_next)
@@ -373,18 +385,20 @@ static int add_crl_expiry(CertFacts *f, const char *path, const CrlInfo *info, T
         if (info->next_update == 0)
                 return 0;
         if (now >= info->next_update)
-                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s expired at %s (nextUpdate)", path, when);
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s expired at %s (nextUpdate)",
+                                              path, when);
         if (info->next_update - now <= w)
-                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING, "CRL %s expires at %s (nextUpdate), in %" PRIu64 " s",
-                                              path, when, (uint64_t) ((info->next_update - now) / USEC_PER_SEC));
+                return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING,
+                                              "CRL %s expires at %s (nextUpdate), in %" PRIu64 " s", path,
+                                              when, (uint64_t) ((info->next_update - now) / USEC_PER_SEC));
         return 0;
 }
 
 /* Why a revocation without a reason, or for key compromise, is taken as one: a CA that does not say
  * cannot be assumed to mean something milder. Our own CA's CRL names no reasons (GnuTLS writes none per
  * entry): its index keeps them. */
-static const char *entry_reason(const Inventory *inv, const CaConfig *ca, const char *path, const char *serial,
-                                int reason, bool *ret_compromised) {
+static const char *entry_reason(const Inventory *inv, const CaConfig *ca, const char *path,
+                                const char *serial, int reason, bool *ret_compromised) {
         _cleanup_(ca_index_done) CaIndex idx = {};
         const CaIndexEntry *e;
 
@@ -401,9 +415,9 @@ static const char *entry_reason(const Inventory *inv, const CaConfig *ca, const 
         return crl_reason_to_string((CrlReason) reason) ?: "unknown";
 }
 
-static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConfig *ca, const char *path, bool own,
-                         gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas, unsigned n_cas, CertFacts *f,
-                         usec_t now) {
+static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConfig *ca, const char *path,
+                         bool own, gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas, unsigned n_cas,
+                         CertFacts *f, usec_t now) {
         _cleanup_(crl_verdict_done) CrlVerdict v = {};
         _cleanup_free_ uint8_t *data = NULL;
         char when[32];
@@ -425,7 +439,8 @@ static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConf
         /* Not the word of the set's issuer: it neither revokes nor counts as fresh. Another CA's CRL,
          * named in no chain, is noise only when certherd picked the file (its internal CA's). */
         if (v.trust == CRL_INVALID || (v.trust == CRL_OTHER_ISSUER && own))
-                return cert_facts_add_problem(f, PROBLEM_CRL_INVALID, "CRL %s: %s", path, v.error ?: "not genuine");
+                return cert_facts_add_problem(f, PROBLEM_CRL_INVALID, "CRL %s: %s", path,
+                                              v.error ?: "not genuine");
         if (v.trust == CRL_OTHER_ISSUER)
                 return 0;
         r = add_crl_expiry(f, path, &v.info, cert_warn_before(inv, c), now);
@@ -439,9 +454,9 @@ static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConf
                         continue;
                 reason = entry_reason(inv, ca, path, f->serial, v.info.reasons[i], &compromised);
                 f->key_compromised = f->key_compromised || compromised;
-                return cert_facts_add_problem(f, PROBLEM_REVOKED, "serial %s revoked on %s, reason %s (CRL %s)", f->serial,
-                                              format_timestamp_iso(when, sizeof(when), v.info.revoked_at[i]), reason,
-                                              path);
+                return cert_facts_add_problem(
+                        f, PROBLEM_REVOKED, "serial %s revoked on %s, reason %s (CRL %s)", f->serial,
+                        format_timestamp_iso(when, sizeof(when), v.info.revoked_at[i]), reason, path);
         }
         return 0;
 }
@@ -452,8 +467,8 @@ bool crl_cert_has_crls(const Inventory *inv, const CertConfig *c) {
         return c->crl || (ca && ca->crl);
 }
 
-int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas,
-                   unsigned n_cas, CertFacts *f, usec_t now) {
+int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t leaf,
+                   const gnutls_x509_crt_t *cas, unsigned n_cas, CertFacts *f, usec_t now) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         int r;
 
@@ -480,10 +495,11 @@ int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t 
                         return r;
                 if (r > 0) {
                         f->key_compromised = true;
-                        return cert_facts_add_problem(f, PROBLEM_REVOKED,
-                                                      "the key is compromised (revoked with key-compromise on %s); "
-                                                      "certherd will not certify it again: renew makes a new key",
-                                                      format_timestamp_iso(when, sizeof(when), since));
+                        return cert_facts_add_problem(
+                                f, PROBLEM_REVOKED,
+                                "the key is compromised (revoked with key-compromise on %s); "
+                                "certherd will not certify it again: renew makes a new key",
+                                format_timestamp_iso(when, sizeof(when), since));
                 }
         }
         return 0;
@@ -500,11 +516,14 @@ int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t 
                 return r;
         if (r == -ENOENT)
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRING,
-                                              "CRL %s not made yet (certherd renew or the daemon makes it)", ca->crl);
+                                              "CRL %s not made yet (certherd renew or the daemon makes it)",
+                                              ca->crl);
         if (r == -EPERM)
-                return cert_facts_add_problem(f, PROBLEM_CRL_INVALID,
-                                              "CRL %s is not signed by this CA's key (certherd renew or the daemon "
-                                              "re-signs it)", ca->crl);
+                return cert_facts_add_problem(
+                        f, PROBLEM_CRL_INVALID,
+                        "CRL %s is not signed by this CA's key (certherd renew or the daemon "
+                        "re-signs it)",
+                        ca->crl);
         if (r < 0)
                 return cert_facts_add_problem(f, PROBLEM_CRL_EXPIRED, "CRL %s unusable: %s", ca->crl,
                                               r == -EBADMSG ? "not a CRL" : strerror(-r));
@@ -519,17 +538,20 @@ static int issued_by(const CaConfig *ca, gnutls_x509_crt_t crt) {
 
         r = x509_read_crts(ca->certificate, CRL_FILE_MAX, &cas, &n);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot read its certificate %s: %m", ca->name, ca->certificate);
+                return log_error_errno(r, "[ca \"%s\"]: cannot read its certificate %s: %m", ca->name,
+                                       ca->certificate);
         r = gnutls_x509_crt_verify(crt, cas, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status);
         x509_crts_free(cas, n);
         if (r < 0 || status != 0)
-                return log_error_errno(-EPERM, "[ca \"%s\"]: the installed certificate was not issued by this CA; "
-                                       "nothing revoked", ca->name);
+                return log_error_errno(-EPERM,
+                                       "[ca \"%s\"]: the installed certificate was not issued by this CA; "
+                                       "nothing revoked",
+                                       ca->name);
         return 0;
 }
 
-int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt, const char *set_name,
-               CrlReason reason, usec_t now) {
+int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt,
+               const char *set_name, CrlReason reason, usec_t now) {
         _cleanup_(ca_index_done) CaIndex idx = {};
         _cleanup_close_ int lock = -1;
         CaIndexEntry *e;
@@ -554,15 +576,18 @@ int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnu
                         return r;
                 r = ca_index_add(&idx, set_name, crt);
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot record serial %s: %m", ca->name, serial);
+                        return log_error_errno(r, "[ca \"%s\"]: cannot record serial %s: %m", ca->name,
+                                               serial);
                 e = ca_index_find(&idx, serial);
         }
         if (!e)
-                return log_error_errno(-ENOENT, "[ca \"%s\"]: no certificate with serial %s in its index (certherd ca list %s)",
-                                       ca->name, serial, ca->name);
+                return log_error_errno(
+                        -ENOENT,
+                        "[ca \"%s\"]: no certificate with serial %s in its index (certherd ca list %s)",
+                        ca->name, serial, ca->name);
         if (e->revoked)
-                return log_error_errno(-EALREADY, "[ca \"%s\"]: serial %s was revoked on %s (%s)", ca->name, serial,
-                                       format_timestamp_iso(when, sizeof(when), e->revoked_at),
+                return log_error_errno(-EALREADY, "[ca \"%s\"]: serial %s was revoked on %s (%s)", ca->name,
+                                       serial, format_timestamp_iso(when, sizeof(when), e->revoked_at),
                                        crl_reason_to_string(e->reason));
         e->revoked = true;
         e->revoked_at = now / USEC_PER_SEC * USEC_PER_SEC;
@@ -571,8 +596,9 @@ int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnu
                 uint8_t pin[PIN_SIZE];
 
                 if (pin_parse(e->pin, pin, NULL) < 0)
-                        return log_error_errno(-EBADMSG, "[ca \"%s\"]: serial %s has no usable pin in the index", ca->name,
-                                               serial);
+                        return log_error_errno(-EBADMSG,
+                                               "[ca \"%s\"]: serial %s has no usable pin in the index",
+                                               ca->name, serial);
                 r = compromised_keys_add(inv->agent.state_directory, pin, e->name, e->serial, now);
                 if (r < 0)
                         return r;
@@ -583,12 +609,13 @@ int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnu
         /* certherd's own record of the set's revocation: check calls it revoked, and the next renewal
          * replaces it, with or without a CRL (logged). */
         if (e->name[0])
-                (void) revocations_add(inv->agent.state_directory, e->name, e->serial, crl_reason_to_string(reason),
-                                       e->not_after, now);
-        log_notice("[ca \"%s\"]: revoked serial %s%s%s, reason %s", ca->name, serial, e->name[0] ? " of " : "", e->name,
-                   crl_reason_to_string(reason));
+                (void) revocations_add(inv->agent.state_directory, e->name, e->serial,
+                                       crl_reason_to_string(reason), e->not_after, now);
+        log_notice("[ca \"%s\"]: revoked serial %s%s%s, reason %s", ca->name, serial,
+                   e->name[0] ? " of " : "", e->name, crl_reason_to_string(reason));
         if (!ca->crl) {
-                log_warning("[ca \"%s\"]: has no crl = PATH: peers learn of this revocation only from a CRL", ca->name);
+                log_warning("[ca \"%s\"]: has no crl = PATH: peers learn of this revocation only from a CRL",
+                            ca->name);
                 return 0;
         }
         r = crl_refresh(inv, ca, now, true, true, NULL);

@@ -33,7 +33,7 @@ typedef struct CrlInfo {
         char *issuer;       /* RFC 4514, escaped like CertFacts.issuer */
         char **serials;     /* revoked serials, lowercase hex, NULL-terminated */
         usec_t *revoked_at; /* indexed like serials */
-        int8_t *reasons;    /* indexed like serials: the entry's reasonCode (CrlReason), -1 when none given */
+        int8_t *reasons; /* indexed like serials: the entry's reasonCode (CrlReason), -1 when none given */
         size_t n;
 } CrlInfo;
 
@@ -48,10 +48,10 @@ int crl_entry_reasons(const uint8_t *der, size_t size, size_t n, int8_t *ret_rea
 
 /* Whom a CRL speaks for, once its signature was checked. */
 typedef enum CrlTrust {
-        CRL_FOR_ISSUER,   /* signed by the key of the CA that issued the leaf: revokes it, counts as fresh */
-        CRL_FOR_CHAIN,    /* signed by another CA of the leaf's chain or ca: counts as fresh, revokes nothing */
+        CRL_FOR_ISSUER, /* signed by the key of the CA that issued the leaf: revokes it, counts as fresh */
+        CRL_FOR_CHAIN, /* signed by another CA of the leaf's chain or ca: counts as fresh, revokes nothing */
         CRL_OTHER_ISSUER, /* issued under a name no CA at hand bears */
-        CRL_INVALID,      /* under a name of the chain, but not signed by that CA's key: a forgery, or no key to
+        CRL_INVALID, /* under a name of the chain, but not signed by that CA's key: a forgery, or no key to
                            * check it with */
         _CRL_TRUST_MAX,
         _CRL_TRUST_INVALID = -22,
@@ -81,7 +81,8 @@ int crl_make(gnutls_x509_crt_t ca_crt, gnutls_privkey_t ca_key, const CaIndex *i
  * units and exec hook. The caller must not hold the CA's index lock (this takes it) — unless `locked`.
  * *ret_next (may be NULL): when it falls due next (a retry soon after a failure). Returns 1 when a new CRL
  * was installed, 0 when none was due or the CA has no crl, -errno (logged, with when the CRL lapses). */
-int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked, usec_t *ret_next);
+int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked,
+                usec_t *ret_next);
 
 /* nextUpdate of `ca`'s own CRL (metrics); 0 when it cannot be read, has none, or is not signed by the
  * CA's key. */
@@ -104,8 +105,8 @@ bool crl_cert_has_crls(const Inventory *inv, const CertConfig *c);
  * the installed certificate, and `cas`, its chain and trust anchors, as crl_read_verified); then
  * `crl-expiring` / `crl-expired` for the genuine ones. A revocation for key compromise (or without a
  * reason) sets f->key_compromised. Reads files; thread-safe. Returns 0 or -ENOMEM. */
-int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t leaf, const gnutls_x509_crt_t *cas,
-                   unsigned n_cas, CertFacts *f, usec_t now);
+int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t leaf,
+                   const gnutls_x509_crt_t *cas, unsigned n_cas, CertFacts *f, usec_t now);
 
 /* The CA row's problems about its own CRL (`crl-expiring`, `crl-expired`: missing, unusable, lapsing
  * because it was not re-signed in time). Returns 0 or -ENOMEM. */
@@ -115,5 +116,5 @@ int crl_check_ca(const Inventory *inv, const CaConfig *ca, CertFacts *f, usec_t 
  * is refused, unless `crt` gives the certificate to record first: the set's installed one), add its key
  * to the compromised-keys list for key-compromise, then re-sign the CRL. Returns 0, -EALREADY (revoked
  * before), -ENOENT (no such serial), -errno (logged). */
-int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt, const char *set_name,
-               CrlReason reason, usec_t now);
+int crl_revoke(const Inventory *inv, const CaConfig *ca, const char *serial, gnutls_x509_crt_t crt,
+               const char *set_name, CrlReason reason, usec_t now);

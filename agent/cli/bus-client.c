@@ -75,8 +75,8 @@ static int connect_daemon(const char *config_path, sd_bus **ret, char **reterr_w
         if (r < 0) {
                 log_debug("no certherd daemon on the system bus (%s): working alone",
                           error.message ?: strerror(-r));
-                return why_not(
-                    reterr_why, "no %s on the system bus (%s)", BUS_API_NAME, error.message ?: strerror(-r));
+                return why_not(reterr_why, "no %s on the system bus (%s)", BUS_API_NAME,
+                               error.message ?: strerror(-r));
         }
         if (!same_inventory(mine, theirs)) {
                 log_debug("the running daemon serves %s, not %s: working alone", theirs, mine);
@@ -179,9 +179,9 @@ int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FI
         if (r >= 0)
                 return finish_fd(reply, out, 2);
         if (!sd_bus_error_has_names(&error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
-                                    BUS_API_ERROR_UNSUPPORTED_FORMAT, BUS_API_ERROR_NOT_READY, SD_BUS_ERROR_INVALID_ARGS,
-                                    SD_BUS_ERROR_ACCESS_DENIED, SD_BUS_ERROR_NO_REPLY,
-                                    SD_BUS_ERROR_SERVICE_UNKNOWN)) {
+                                    BUS_API_ERROR_UNSUPPORTED_FORMAT, BUS_API_ERROR_NOT_READY,
+                                    SD_BUS_ERROR_INVALID_ARGS, SD_BUS_ERROR_ACCESS_DENIED,
+                                    SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_SERVICE_UNKNOWN)) {
                 log_debug("CheckFd: %s; asking Check", error.message ?: strerror(-r));
                 sd_bus_error_free(&error);
                 r = call_check(bus, "Check", names, fmt, &error, &reply);
@@ -191,8 +191,8 @@ int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FI
         return refused("check", &error, r, 2, true);
 }
 
-int bus_client_renew(
-    const char *config_path, char **names, bool force, bool quiet, FILE *out, char **reterr_why) {
+int bus_client_renew(const char *config_path, char **names, bool force, bool quiet, FILE *out,
+                     char **reterr_why) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -24,9 +24,9 @@ int cli_revoke(const CliOptions *o, char **args) {
         if (o->reason && (reason = crl_reason_from_string(o->reason)) < 0 &&
             (reason = acme_revocation_reason_from_string(o->reason)) < 0)
                 return cli_usage_error(
-                    "invalid --reason '%s': expected keyCompromise, superseded, cessationOfOperation, "
-                    "affiliationChanged, ... or a CRLReason number",
-                    o->reason);
+                        "invalid --reason '%s': expected keyCompromise, superseded, cessationOfOperation, "
+                        "affiliationChanged, ... or a CRLReason number",
+                        o->reason);
         r = cli_load_inventory(o, &inv);
         if (r < 0)
                 return -r;
@@ -34,9 +34,8 @@ int cli_revoke(const CliOptions *o, char **args) {
         if (!c)
                 return EXIT_USAGE;
         if (c->issuer != ISSUER_ACME) {
-                log_error(
-                    "%s: issuer = %s: only certificates from an ACME server can be revoked", c->name,
-                    issuer_kind_to_string(c->issuer));
+                log_error("%s: issuer = %s: only certificates from an ACME server can be revoked", c->name,
+                          issuer_kind_to_string(c->issuer));
                 return EXIT_USAGE;
         }
         if (acme_revoke_installed(inv, c, reason, now_realtime()) < 0)
@@ -60,7 +59,8 @@ static const CertConfig *find_acme_cert(const Inventory *inv, const char *name) 
         const CertConfig *c = inventory_find_cert(inv, name);
 
         if (!c || c->issuer != ISSUER_ACME) {
-                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name, inv->path);
+                log_error("no [certificate \"%s\"] issued by an ACME server in the inventory %s", name,
+                          inv->path);
                 return NULL;
         }
         return c;
@@ -82,17 +82,17 @@ static int verb_acme_ari(Inventory *inv, const char *name) {
                 return EXIT_WARNING;
         r = acme_ari_due(s, c, now_realtime(), &d);
         if (r == -EOPNOTSUPP)
-                log_error(
-                    "[acme \"%s\"] the server offers no renewal information (RFC 9773)", c->issuer_name);
+                log_error("[acme \"%s\"] the server offers no renewal information (RFC 9773)",
+                          c->issuer_name);
         else if (r < 0)
                 log_error_errno(r, "%s: no renewal information for %s: %m", c->name, c->certificate);
         if (r < 0)
                 return EXIT_WARNING;
-        printf(
-            "%s: suggested window %s .. %s, renewing at %s: %s (ask again in %llu s)\n", c->name,
-            format_timestamp_iso(start, sizeof(start), d.start),
-            format_timestamp_iso(end, sizeof(end), d.end), format_timestamp_iso(when, sizeof(when), d.when),
-            d.due ? "due" : "not due", (unsigned long long)(d.retry_after / USEC_PER_SEC));
+        printf("%s: suggested window %s .. %s, renewing at %s: %s (ask again in %llu s)\n", c->name,
+               format_timestamp_iso(start, sizeof(start), d.start),
+               format_timestamp_iso(end, sizeof(end), d.end),
+               format_timestamp_iso(when, sizeof(when), d.when), d.due ? "due" : "not due",
+               (unsigned long long) (d.retry_after / USEC_PER_SEC));
         free(d.id);
         return EXIT_OK;
 }
@@ -107,15 +107,13 @@ static int verb_acme_profiles(Inventory *inv, const AcmeConfig *a) {
                 return EXIT_WARNING;
         d = acme_session_directory(s);
         if (!d->profiles || !d->profiles[0]) {
-                log_error(
-                    "[acme \"%s\"] the server offers no profiles (no meta.profiles in %s)", a->name,
-                    a->directory);
+                log_error("[acme \"%s\"] the server offers no profiles (no meta.profiles in %s)", a->name,
+                          a->directory);
                 return EXIT_WARNING;
         }
         for (size_t i = 0; d->profiles[i]; i++)
-                printf(
-                    "%-16s %s%s\n", d->profiles[i], d->profile_descriptions[i],
-                    a->profile && strcmp(a->profile, d->profiles[i]) == 0 ? " (configured)" : "");
+                printf("%-16s %s%s\n", d->profiles[i], d->profile_descriptions[i],
+                       a->profile && strcmp(a->profile, d->profiles[i]) == 0 ? " (configured)" : "");
         return EXIT_OK;
 }
 
@@ -133,11 +131,10 @@ static int verb_acme_persist_record(Inventory *inv, const char *name) {
         if (acme_saved_state(inv, a, &account, &issuer) < 0)
                 return EXIT_WARNING;
         if (!issuer) {
-                log_error(
-                    "[acme \"%s\"] the CA's issuer domain is not known yet: set persist-issuer = (the "
-                    "domain "
-                    "the CA names in its dns-persist-01 challenges, e.g. letsencrypt.org)",
-                    a->name);
+                log_error("[acme \"%s\"] the CA's issuer domain is not known yet: set persist-issuer = (the "
+                          "domain "
+                          "the CA names in its dns-persist-01 challenges, e.g. letsencrypt.org)",
+                          a->name);
                 return EXIT_USAGE;
         }
         /* The record names the account: look it up (or register it) at the server. */
@@ -151,8 +148,8 @@ static int verb_acme_persist_record(Inventory *inv, const char *name) {
                 _cleanup_free_ char *owner = NULL, *value = NULL;
 
                 if (config_ip_is_valid(*n)) {
-                        log_warning(
-                            "%s: %s is an IP address: dns-persist-01 validates DNS names only", c->name, *n);
+                        log_warning("%s: %s is an IP address: dns-persist-01 validates DNS names only",
+                                    c->name, *n);
                         continue;
                 }
                 if (persist_record_name(*n, &owner) < 0 ||
@@ -184,9 +181,9 @@ int cli_acme(const CliOptions *o, char **args) {
              strcmp(args[0], "caa-record") != 0) ||
             !args[1] || args[2])
                 return cli_usage_error(
-                    "%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE | "
-                          "certherd acme profiles NAME | certherd acme persist-record CERTIFICATE | "
-                          "certherd acme caa-record CERTIFICATE");
+                        "%s", "usage: certherd acme rollover NAME | certherd acme ari CERTIFICATE | "
+                              "certherd acme profiles NAME | certherd acme persist-record CERTIFICATE | "
+                              "certherd acme caa-record CERTIFICATE");
         r = cli_load_inventory(o, &inv);
         if (r < 0)
                 return -r;
@@ -206,8 +203,7 @@ int cli_acme(const CliOptions *o, char **args) {
         if (state_directory(inv->agent.state_directory) < 0 || acme_session_new(inv, a, &s) < 0 ||
             acme_key_rollover(s) < 0)
                 return EXIT_WARNING;
-        printf(
-            "[acme \"%s\"] account %s now uses key %s\n", a->name, acme_session_account(s),
-            acme_session_key_thumbprint(s));
+        printf("[acme \"%s\"] account %s now uses key %s\n", a->name, acme_session_account(s),
+               acme_session_key_thumbprint(s));
         return EXIT_OK;
 }

@@ -17,12 +17,12 @@ int cli_import(const CliOptions *o, char **args) {
         if (io.config_dir && strcmp(args[0], "certbot") != 0)
                 return cli_usage_error("--config-dir applies to import certbot only, not to '%s'", args[0]);
         if (io.disable_source && strcmp(args[0], "certbot") != 0)
-                return cli_usage_error(
-                    "--disable-source applies to import certbot only, not to '%s'", args[0]);
+                return cli_usage_error("--disable-source applies to import certbot only, not to '%s'",
+                                       args[0]);
         if (strcmp(args[0], "certbot") == 0) {
                 if (args[1])
-                        return cli_usage_error(
-                            "import certbot takes no arguments (--config-dir DIR): '%s'", args[1]);
+                        return cli_usage_error("import certbot takes no arguments (--config-dir DIR): '%s'",
+                                               args[1]);
                 return import_certbot(&io);
         }
         if (strcmp(args[0], "certmonger") == 0) {
@@ -33,11 +33,12 @@ int cli_import(const CliOptions *o, char **args) {
         if (strcmp(args[0], "acme.sh") == 0) {
                 if (!args[1] || args[2])
                         return cli_usage_error(
-                            "%s", "usage: certherd import acme.sh DIR (acme.sh's home, e.g. ~/.acme.sh)");
+                                "%s",
+                                "usage: certherd import acme.sh DIR (acme.sh's home, e.g. ~/.acme.sh)");
                 return import_acmesh(&io, args[1]);
         }
-        return cli_usage_error(
-            "unknown import source '%s': expected certbot, certmonger or acme.sh", args[0]);
+        return cli_usage_error("unknown import source '%s': expected certbot, certmonger or acme.sh",
+                               args[0]);
 }
 
 int cli_discover(const CliOptions *o, char **args) {

@@ -49,9 +49,8 @@ static int ca_list(const CliOptions *o, char **args) {
 
                         for (char **n = e->names; names && n && *n; n++)
                                 json_array_append_new(names, json_string(*n));
-                        obj = json_pack(
-                            "{s:s, s:s, s:s, s:o*}", "serial", e->serial, "name", e->name, "subject",
-                            e->subject, "names", names);
+                        obj = json_pack("{s:s, s:s, s:s, s:o*}", "serial", e->serial, "name", e->name,
+                                        "subject", e->subject, "names", names);
                         if (!obj)
                                 continue;
                         print_iso(obj, "not_after", e->not_after);
@@ -59,34 +58,31 @@ static int ca_list(const CliOptions *o, char **args) {
                         json_object_set_new(obj, "status", json_string(e->revoked ? "revoked" : "valid"));
                         if (e->revoked) {
                                 print_iso(obj, "revoked_at", e->revoked_at);
-                                json_object_set_new(
-                                    obj, "reason", json_string(crl_reason_to_string(e->reason)));
+                                json_object_set_new(obj, "reason",
+                                                    json_string(crl_reason_to_string(e->reason)));
                         }
                         json_array_append_new(list, obj);
                 }
-                root = json_pack(
-                    "{s:s, s:I, s:o*}", "ca", ca->name, "crl_number", (json_int_t)idx.crl_number,
-                    "certificates", list);
+                root = json_pack("{s:s, s:I, s:o*}", "ca", ca->name, "crl_number",
+                                 (json_int_t) idx.crl_number, "certificates", list);
                 json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 putchar('\n');
                 json_decref(root);
         } else {
-                printf(
-                    "%-40s %-8s %-20s %-16s %s\n", "SERIAL", "STATUS", "NOT_AFTER", "SET",
-                    "SUBJECT / NAMES");
+                printf("%-40s %-8s %-20s %-16s %s\n", "SERIAL", "STATUS", "NOT_AFTER", "SET",
+                       "SUBJECT / NAMES");
                 for (size_t i = 0; i < idx.n; i++) {
                         const CaIndexEntry *e = &idx.entries[i];
 
-                        printf(
-                            "%-40s %-8s %-20s %-16s %s", e->serial, e->revoked ? "revoked" : "valid",
-                            format_timestamp_iso(when, sizeof(when), e->not_after),
-                            e->name[0] ? e->name : "-", e->subject);
+                        printf("%-40s %-8s %-20s %-16s %s", e->serial, e->revoked ? "revoked" : "valid",
+                               format_timestamp_iso(when, sizeof(when), e->not_after),
+                               e->name[0] ? e->name : "-", e->subject);
                         for (char **n = e->names; n && *n; n++)
                                 printf("%s%s", n == e->names ? " / " : " ", *n);
                         if (e->revoked)
-                                printf(
-                                    " (revoked %s, %s)", format_timestamp_iso(at, sizeof(at), e->revoked_at),
-                                    crl_reason_to_string(e->reason));
+                                printf(" (revoked %s, %s)",
+                                       format_timestamp_iso(at, sizeof(at), e->revoked_at),
+                                       crl_reason_to_string(e->reason));
                         putchar('\n');
                 }
         }
@@ -107,17 +103,16 @@ static int ca_revoke(const CliOptions *o, char **args) {
         int r;
 
         if ((args[0] && (args[1] || o->ca || o->serial)) || (!args[0] && (!o->ca || !o->serial)))
-                return cli_usage_error(
-                    "%s", "usage: certherd ca revoke NAME [--reason R] [--replace] | "
-                          "certherd ca revoke --ca CA --serial HEX [--reason R]");
+                return cli_usage_error("%s", "usage: certherd ca revoke NAME [--reason R] [--replace] | "
+                                             "certherd ca revoke --ca CA --serial HEX [--reason R]");
         if (o->replace && !args[0])
                 return cli_usage_error("%s", "--replace needs the set: certherd ca revoke NAME --replace");
         if (o->reason && (reason = crl_reason_from_string(o->reason)) < 0)
                 return cli_usage_error(
-                    "invalid --reason '%s': expected unspecified, key-compromise, ca-compromise, "
-                    "affiliation-changed, superseded, cessation-of-operation, certificate-hold, "
-                    "privilege-withdrawn or aa-compromise",
-                    o->reason);
+                        "invalid --reason '%s': expected unspecified, key-compromise, ca-compromise, "
+                        "affiliation-changed, superseded, cessation-of-operation, certificate-hold, "
+                        "privilege-withdrawn or aa-compromise",
+                        o->reason);
         if (o->serial && ca_index_normalize_serial(o->serial, &serial) < 0)
                 return cli_usage_error("invalid --serial '%s': expected hexadecimal", o->serial);
         r = cli_load_inventory(o, &inv);
@@ -129,10 +124,10 @@ static int ca_revoke(const CliOptions *o, char **args) {
                         return EXIT_USAGE;
                 if (c->issuer != ISSUER_CA) {
                         log_error(
-                            "%s: issuer = %s: ca revoke is for certificates of an internal CA (certherd "
-                            "revoke "
-                            "asks an ACME server)",
-                            c->name, issuer_kind_to_string(c->issuer));
+                                "%s: issuer = %s: ca revoke is for certificates of an internal CA (certherd "
+                                "revoke "
+                                "asks an ACME server)",
+                                c->name, issuer_kind_to_string(c->issuer));
                         return EXIT_USAGE;
                 }
                 ca = inventory_find_ca(inv, c->issuer_name);
@@ -152,8 +147,8 @@ static int ca_revoke(const CliOptions *o, char **args) {
                 }
                 if (x509_load_crts(data, size, &crts, &n) < 0 ||
                     x509_inspect(
-                        &(X509Input){.cert_data = data, .cert_size = size, .key_mode = (mode_t)-1},
-                        now_realtime(), &f) < 0 ||
+                            &(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 },
+                            now_realtime(), &f) < 0 ||
                     !f->parsed || !f->serial || !(serial = strdup(f->serial))) {
                         x509_crts_free(crts, n);
                         log_error("%s: %s holds no certificate", c->name, c->certificate);
@@ -164,9 +159,8 @@ static int ca_revoke(const CliOptions *o, char **args) {
         x509_crts_free(crts, n);
         if (r < 0)
                 return EXIT_WARNING;
-        printf(
-            "[ca \"%s\"]: revoked serial %s (%s)%s\n", ca->name, serial, crl_reason_to_string(reason),
-            ca->crl ? "; CRL re-signed" : "");
+        printf("[ca \"%s\"]: revoked serial %s (%s)%s\n", ca->name, serial, crl_reason_to_string(reason),
+               ca->crl ? "; CRL re-signed" : "");
         return o->replace && c ? cli_revoke_replace(o, c->name) : EXIT_OK;
 }
 
@@ -188,20 +182,52 @@ static int ca_reissue(Inventory *inv, const CaConfig *ca) {
         lock = pass_prepare(inv, false);
         if (lock == -EWOULDBLOCK) {
                 log_notice(
-                    "another certherd holds the lock in %s; it re-issues the certificates of [ca \"%s\"] "
-                    "(they are due: issued by the previous generation)",
-                    inv->agent.state_directory, ca->name);
+                        "another certherd holds the lock in %s; it re-issues the certificates of [ca \"%s\"] "
+                        "(they are due: issued by the previous generation)",
+                        inv->agent.state_directory, ca->name);
                 return EXIT_OK;
         }
         if (lock < 0)
                 return EXIT_WARNING;
         pass_recover(inv);
-        r = pass_run(inv, certs, (PlanFlags){.force = true}, &p);
+        r = pass_run(inv, certs, (PlanFlags){ .force = true }, &p);
         if (r < 0) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
         }
         return outcome_render_pass(p, 0, stdout);
+}
+
+/* The options of `ca SUB`: each where it applies, and the values they parse to. Returns 0 or the exit code. */
+static int ca_options(const CliOptions *o, const char *sub, Usage *usage, usec_t *validity) {
+        if (o->replace)
+                return cli_usage_error("--replace applies to ca revoke only, not to 'ca %s'", sub);
+        if (o->csr && strcmp(sub, "init") != 0)
+                return cli_usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
+        if (o->out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && o->csr))
+                return cli_usage_error("--out applies to ca sign and ca init --csr only, not to 'ca %s'",
+                                       sub);
+        if ((o->usage || o->validity) && strcmp(sub, "sign") != 0)
+                return cli_usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
+        if ((o->reissue || o->finish) && strcmp(sub, "rotate") != 0)
+                return cli_usage_error("--reissue and --finish apply to ca rotate only, not to 'ca %s'",
+                                       sub);
+        if (o->reissue && o->finish)
+                return cli_usage_error("%s", "--reissue and --finish exclude each other");
+        if ((o->subject || o->keep_subject) && strcmp(sub, "sign") != 0)
+                return cli_usage_error("--subject and --keep-subject apply to ca sign only, not to 'ca %s'",
+                                       sub);
+        if (o->subject && (o->keep_subject || !config_subject_is_valid(o->subject)))
+                return cli_usage_error(
+                        "invalid --subject '%s': expected a DN such as 'CN=device-01,O=Example' (not with --keep-subject)",
+                        o->subject);
+        if (o->usage && (*usage = usage_from_string(o->usage)) < 0)
+                return cli_usage_error("invalid --usage '%s': expected server, client or server+client",
+                                       o->usage);
+        if (o->validity && (parse_duration(o->validity, validity) < 0 || *validity == 0))
+                return cli_usage_error("invalid --validity '%s': expected a positive duration such as 30d",
+                                       o->validity);
+        return 0;
 }
 
 int cli_ca(const CliOptions *o, char **args) {
@@ -223,36 +249,14 @@ int cli_ca(const CliOptions *o, char **args) {
             (strcmp(sub, "init") != 0 && strcmp(sub, "rotate") != 0 && strcmp(sub, "import") != 0 &&
              strcmp(sub, "sign") != 0))
                 return cli_usage_error(
-                    "%s",
-                    "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
-                    "ca sign CA CSR [--usage U] [--validity D] [--subject DN | --keep-subject] [--out FILE] | "
-                    "ca rotate NAME [--reissue|--finish] | "
-                    "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
-        if (o->replace)
-                return cli_usage_error("--replace applies to ca revoke only, not to 'ca %s'", sub);
-        if (o->csr && strcmp(sub, "init") != 0)
-                return cli_usage_error("--csr applies to ca init only, not to 'ca %s'", sub);
-        if (o->out && strcmp(sub, "sign") != 0 && !(strcmp(sub, "init") == 0 && o->csr))
-                return cli_usage_error(
-                    "--out applies to ca sign and ca init --csr only, not to 'ca %s'", sub);
-        if ((o->usage || o->validity) && strcmp(sub, "sign") != 0)
-                return cli_usage_error("--usage and --validity apply to ca sign only, not to 'ca %s'", sub);
-        if ((o->reissue || o->finish) && strcmp(sub, "rotate") != 0)
-                return cli_usage_error("--reissue and --finish apply to ca rotate only, not to 'ca %s'", sub);
-        if (o->reissue && o->finish)
-                return cli_usage_error("%s", "--reissue and --finish exclude each other");
-        if ((o->subject || o->keep_subject) && strcmp(sub, "sign") != 0)
-                return cli_usage_error("--subject and --keep-subject apply to ca sign only, not to 'ca %s'", sub);
-        if (o->subject && (o->keep_subject || !config_subject_is_valid(o->subject)))
-                return cli_usage_error(
-                    "invalid --subject '%s': expected a DN such as 'CN=device-01,O=Example' (not with --keep-subject)",
-                    o->subject);
-        if (o->usage && (usage = usage_from_string(o->usage)) < 0)
-                return cli_usage_error(
-                    "invalid --usage '%s': expected server, client or server+client", o->usage);
-        if (o->validity && (parse_duration(o->validity, &validity) < 0 || validity == 0))
-                return cli_usage_error(
-                    "invalid --validity '%s': expected a positive duration such as 30d", o->validity);
+                        "%s",
+                        "usage: certherd ca init NAME [--csr [--out FILE]] | ca import NAME CERT | "
+                        "ca sign CA CSR [--usage U] [--validity D] [--subject DN | --keep-subject] [--out FILE] | "
+                        "ca rotate NAME [--reissue|--finish] | "
+                        "ca list CA | ca revoke NAME | ca revoke --ca CA --serial HEX");
+        r = ca_options(o, sub, &usage, &validity);
+        if (r != 0)
+                return r;
 
         r = cli_load_ca(o, args[1], &inv, &ca);
         if (r != 0)
@@ -269,9 +273,12 @@ int cli_ca(const CliOptions *o, char **args) {
                         r = crl_refresh(inv, ca, now_realtime(), true, false, NULL);
         } else if (strcmp(sub, "sign") == 0)
                 r = ca_sign(inv, ca,
-                            &(CaSignRequest) { .csr_path = args[2], .usage = usage, .validity = validity,
-                                               .out = o->out, .subject = o->subject,
-                                               .keep_subject = o->keep_subject },
+                            &(CaSignRequest){ .csr_path = args[2],
+                                              .usage = usage,
+                                              .validity = validity,
+                                              .out = o->out,
+                                              .subject = o->subject,
+                                              .keep_subject = o->keep_subject },
                             now_realtime());
         else if (o->finish) {
                 /* The CRL file then holds the current generation's CRL alone. */

@@ -115,8 +115,8 @@ int cli_status(const CliOptions *o, char **args) {
         return check_or_status(o, args, true);
 }
 
-static int
-pin_of_path(const CliOptions *o, const char *path, const char *password, uint8_t pin[static PIN_SIZE]) {
+static int pin_of_path(const CliOptions *o, const char *path, const char *password,
+                       uint8_t pin[static PIN_SIZE]) {
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_datum_ gnutls_datum_t spki = {};
         size_t size;
@@ -128,10 +128,10 @@ pin_of_path(const CliOptions *o, const char *path, const char *password, uint8_t
                 r = token_key_pin(path, o->password_file, pin, NULL);
                 if (r < 0)
                         return log_error_errno(
-                            r, "%s: %s", path,
-                            r == -EACCES   ? "no PIN (pin-source= or --password-file) or a wrong one"
-                            : r == -ENOENT ? "no such token or object"
-                                           : strerror(-r));
+                                r, "%s: %s", path,
+                                r == -EACCES   ? "no PIN (pin-source= or --password-file) or a wrong one"
+                                : r == -ENOENT ? "no such token or object"
+                                               : strerror(-r));
                 return 0;
         }
         r = read_full_file(path, 64U * 1024U * 1024U, &data, &size);
@@ -139,14 +139,14 @@ pin_of_path(const CliOptions *o, const char *path, const char *password, uint8_t
                 return log_error_errno(r, "%s: %s", path, file_strerror(r));
         r = x509_spki_from_data(data, size, password, &spki);
         if (r == -EACCES)
-                return log_error_errno(
-                    r, "%s: encrypted private key: %s", path,
-                    password ? "the password does not decrypt it" : "give --password-file");
+                return log_error_errno(r, "%s: encrypted private key: %s", path,
+                                       password ? "the password does not decrypt it"
+                                                : "give --password-file");
         if (r < 0)
                 return log_error_errno(
-                    r, "%s: %s", path,
-                    size == 0 ? "empty file"
-                              : "not a certificate, certificate request, public key or private key");
+                        r, "%s: %s", path,
+                        size == 0 ? "empty file"
+                                  : "not a certificate, certificate request, public key or private key");
         r = pin_compute(spki.data, spki.size, pin);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot hash the public key: %m", path);
@@ -192,8 +192,8 @@ int cli_pin(const CliOptions *o, char **args) {
                         continue;
                 }
                 if (list)
-                        json_array_append_new(
-                            list, json_pack("{s:s, s:s}", "file", args[i], "pin_sha256", pin));
+                        json_array_append_new(list,
+                                              json_pack("{s:s, s:s}", "file", args[i], "pin_sha256", pin));
                 else if (n == 1)
                         printf("%s\n", pin);
                 else

@@ -15,8 +15,6 @@
  * cli-acme.c: revoke, acme …; cli-adopt.c: import, discover); the rules they apply live in the layers
  * below, these files only call them and print. */
 
-
-
 /* Exit codes of docs/cli.md (contract). */
 enum {
         EXIT_OK = 0,
@@ -69,7 +67,8 @@ int cli_load_ca(const CliOptions *o, const char *name, Inventory **ret_inv, cons
 /* cli_load_inventory(), then the NAME arguments as its certificate sets (none: *ret_certs NULL), for a
  * command that works without the daemon. Returns 0, or the exit code to end with (logged): EXIT_USAGE for
  * an inventory that does not load or an unknown name, `failure` for other errors. */
-int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv, CertConfig ***ret_certs);
+int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv,
+                      CertConfig ***ret_certs);
 
 int cli_check(const CliOptions *o, char **args);
 int cli_status(const CliOptions *o, char **args);
@@ -107,5 +106,5 @@ int cli_discover(const CliOptions *o, char **args);
 #define BUS_CLIENT_RENEW_TIMEOUT_USEC (15ULL * 60ULL * 1000000ULL)
 
 int bus_client_check(const char *config_path, char **names, BusApiFormat fmt, FILE *out);
-int bus_client_renew(
-    const char *config_path, char **names, bool force, bool quiet, FILE *out, char **reterr_why);
+int bus_client_renew(const char *config_path, char **names, bool force, bool quiet, FILE *out,
+                     char **reterr_why);

@@ -18,21 +18,20 @@ static int lock_taken(const CliOptions *o, const Inventory *inv, const char *unr
         pid_t pid;
 
         if (state_lock_daemon(inv->agent.state_directory, &pid) < 0) {
-                log_notice(
-                    "another certherd holds the lock in %s; it does the renewals, exiting",
-                    inv->agent.state_directory);
+                log_notice("another certherd holds the lock in %s; it does the renewals, exiting",
+                           inv->agent.state_directory);
                 return EXIT_OK;
         }
         if (o->no_daemon)
                 log_error(
-                    "the running daemon (pid %d) holds the lock in %s; without --no-daemon, renew hands it "
-                    "the pass over D-Bus",
-                    (int)pid, inv->agent.state_directory);
+                        "the running daemon (pid %d) holds the lock in %s; without --no-daemon, renew hands it "
+                        "the pass over D-Bus",
+                        (int) pid, inv->agent.state_directory);
         else
                 log_error(
-                    "the running daemon (pid %d) could not be reached over D-Bus: %s; stop it or fix the "
-                    "bus",
-                    (int)pid, unreachable ?: "no answer");
+                        "the running daemon (pid %d) could not be reached over D-Bus: %s; stop it or fix the "
+                        "bus",
+                        (int) pid, unreachable ?: "no answer");
         return EXIT_WARNING;
 }
 
@@ -56,8 +55,8 @@ int cli_renew(const CliOptions *o, char **args) {
                 return r;
         for (size_t i = 0; certs && certs[i]; i++)
                 if (certs[i]->issuer == ISSUER_NONE) {
-                        log_error(
-                            "%s: issuer = none: certherd only watches this certificate", certs[i]->name);
+                        log_error("%s: issuer = none: certherd only watches this certificate",
+                                  certs[i]->name);
                         return EXIT_USAGE;
                 }
 
@@ -68,7 +67,7 @@ int cli_renew(const CliOptions *o, char **args) {
                 return EXIT_WARNING;
         pass_recover(inv);
 
-        r = pass_run(inv, certs, (PlanFlags){.force = o->force}, &p);
+        r = pass_run(inv, certs, (PlanFlags){ .force = o->force }, &p);
         if (r < 0) {
                 log_error_errno(r, "Failed to inspect certificates: %m");
                 return EXIT_WARNING;
@@ -104,9 +103,8 @@ int cli_recover(const CliOptions *o, char **args) {
                 return EXIT_USAGE;
         lock = pass_prepare(inv, false);
         if (lock == -EWOULDBLOCK) {
-                log_notice(
-                    "another certherd holds the lock in %s; it recovers interrupted installs itself",
-                    inv->agent.state_directory);
+                log_notice("another certherd holds the lock in %s; it recovers interrupted installs itself",
+                           inv->agent.state_directory);
                 return EXIT_OK;
         }
         if (lock < 0)

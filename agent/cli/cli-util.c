@@ -32,7 +32,7 @@ int cli_load_inventory(const CliOptions *o, Inventory **ret) {
                         printf("CERTHERD UNKNOWN - %s\n", log_last_error());
                 return -EXIT_USAGE;
         }
-        (void)token_init_inventory(*ret); /* logged; each token operation then says what failed */
+        (void) token_init_inventory(*ret); /* logged; each token operation then says what failed */
         return 0;
 }
 
@@ -88,7 +88,8 @@ static int select_certs(const Inventory *inv, char **names, CertConfig ***ret) {
         return 0;
 }
 
-int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv, CertConfig ***ret_certs) {
+int cli_load_selected(const CliOptions *o, char **names, int failure, Inventory **ret_inv,
+                      CertConfig ***ret_certs) {
         _cleanup_inventory_ Inventory *inv = NULL;
         int r;
 
@@ -106,5 +107,5 @@ int cli_revoke_replace(const CliOptions *o, const char *name) {
         CliOptions renew = *o;
 
         renew.force = true;
-        return cli_renew(&renew, (char *[]) { (char *) name, NULL });
+        return cli_renew(&renew, (char *[]){ (char *) name, NULL });
 }

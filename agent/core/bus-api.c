@@ -174,10 +174,10 @@ static void order_authorize(Order *o) {
                 return;
         }
         interactive = sd_bus_message_get_allow_interactive_authorization(o->msg) > 0;
-        r = sd_bus_call_method_async(
-                o->api->bus, &o->polkit, POLKIT_DEST, POLKIT_PATH, POLKIT_INTERFACE, "CheckAuthorization",
-                polkit_reply, o, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender_of(o->msg),
-                BUS_API_POLKIT_RENEW, 0, interactive, "");
+        r = sd_bus_call_method_async(o->api->bus, &o->polkit, POLKIT_DEST, POLKIT_PATH, POLKIT_INTERFACE,
+                                     "CheckAuthorization", polkit_reply, o, "(sa{sv})sa{ss}us",
+                                     "system-bus-name", 1, "name", "s", sender_of(o->msg),
+                                     BUS_API_POLKIT_RENEW, 0, interactive, "");
         if (r < 0)
                 order_fail(o, SD_BUS_ERROR_ACCESS_DENIED, "renewing needs root or user " CERTHERD_USER);
 }
@@ -238,7 +238,8 @@ static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, cha
                 return sd_bus_error_setf(error, BUS_API_ERROR_UNSUPPORTED_FORMAT, "unsupported format '%s'",
                                          format);
 
-        r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, !sender_may_act(msg), &text, &code, &err);
+        r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, !sender_may_act(msg), &text, &code,
+                          &err);
         if (r == -ENXIO)
                 return sd_bus_error_set(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
                                         err ?: "no such certificate");
@@ -406,7 +407,7 @@ static int order_render(BusApi *b, Order *o, FILE *f) {
         if (!l)
                 return -ENOMEM;
         for (char **name = o->names; name && *name; name++) {
-                l[n] = (Outcome){.name = *name, .kind = OUTCOME_GONE, .when = USEC_INFINITY};
+                l[n] = (Outcome){ .name = *name, .kind = OUTCOME_GONE, .when = USEC_INFINITY };
                 b->ops->outcome(b->ud, *name, &l[n]);
                 l[n++].name = *name;
         }

@@ -30,7 +30,8 @@
 /* One CA file's trust list, loaded once per worker (GnuTLS trust lists are not shared across threads). */
 typedef struct TrustEntry {
         const char *path; /* NULL: the system store, or `ca`'s bundle */
-        const CaConfig *ca; /* a set of ca:NAME without `ca =`: trusts its CA, as issuer = self trusts itself */
+        const CaConfig
+                *ca; /* a set of ca:NAME without `ca =`: trusts its CA, as issuer = self trusts itself */
         gnutls_x509_trust_list_t trust;
         gnutls_x509_crt_t *cas; /* the anchors of an explicit CA file, for the direct verification */
         unsigned n_cas;
@@ -41,7 +42,7 @@ typedef struct TrustEntry {
 typedef struct CaKeyId {
         const CaConfig *ca;
         uint8_t id[64];
-        size_t size; /* 0: unknown (no CA certificate yet) */
+        size_t size;       /* 0: unknown (no CA certificate yet) */
         usec_t reissue_at; /* when leaves of its previous generation move to it (ca-rotate.h); 0: at once */
 } CaKeyId;
 
@@ -63,7 +64,8 @@ typedef struct Job {
 } Job;
 
 static TrustEntry *worker_trust(Worker *w, const Inventory *inv, const CertConfig *c) {
-        const CaConfig *ca = !c->ca && c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
+        const CaConfig *ca = !c->ca && c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name)
+                                                              : NULL;
         const char *path = c->ca;
         TrustEntry *t;
         FileBuffer b = {};
@@ -71,7 +73,8 @@ static TrustEntry *worker_trust(Worker *w, const Inventory *inv, const CertConfi
 
         for (size_t i = 0; i < w->n_trust; i++)
                 if (w->trust[i].ca == ca &&
-                    (w->trust[i].path == path || (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0)))
+                    (w->trust[i].path == path ||
+                     (path && w->trust[i].path && strcmp(w->trust[i].path, path) == 0)))
                         return &w->trust[i];
 
         t = realloc(w->trust, (w->n_trust + 1) * sizeof(TrustEntry));
@@ -79,7 +82,7 @@ static TrustEntry *worker_trust(Worker *w, const Inventory *inv, const CertConfi
                 return NULL;
         w->trust = t;
         t = &w->trust[w->n_trust++];
-        *t = (TrustEntry) { .path = path, .ca = ca };
+        *t = (TrustEntry){ .path = path, .ca = ca };
 
         if (ca) {
                 gnutls_datum_t pem = {};
@@ -128,11 +131,13 @@ static const CaKeyId *worker_ca_id(Worker *w, const Inventory *inv, const CaConf
                 return NULL;
         w->ca_ids = k;
         k = &w->ca_ids[w->n_ca_ids++];
-        *k = (CaKeyId) { .ca = ca };
-        if (read_file_into(ca->certificate, INPUT_MAX, &b, NULL) >= 0 && x509_load_crts(b.data, b.size, &crts, &n) >= 0) {
+        *k = (CaKeyId){ .ca = ca };
+        if (read_file_into(ca->certificate, INPUT_MAX, &b, NULL) >= 0 &&
+            x509_load_crts(b.data, b.size, &crts, &n) >= 0) {
                 k->size = sizeof(k->id);
                 if (gnutls_x509_crt_get_subject_key_id(crts[0], k->id, &k->size, &critical) < 0 &&
-                    (k->size = sizeof(k->id), gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA1, k->id, &k->size) < 0))
+                    (k->size = sizeof(k->id),
+                     gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA1, k->id, &k->size) < 0))
                         k->size = 0;
                 x509_crts_free(crts, n);
         }
@@ -145,8 +150,8 @@ static const CaKeyId *worker_ca_id(Worker *w, const Inventory *inv, const CaConf
 /* A leaf of ca:NAME whose authority key id is not the CA's current key was issued by an
  * earlier generation (ca rotate): due for re-issue, from *ret_reissue_at (after the rotation's overlap).
  * A leaf without the extension is left alone. */
-static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c, const uint8_t *data, size_t size,
-                            usec_t *ret_reissue_at) {
+static bool leaf_ca_rotated(Worker *w, const Inventory *inv, const CertConfig *c, const uint8_t *data,
+                            size_t size, usec_t *ret_reissue_at) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         const CaKeyId *k = ca ? worker_ca_id(w, inv, ca) : NULL;
         gnutls_x509_crt_t *crts = NULL;
@@ -178,16 +183,17 @@ static int check_own_revocation(const Revocations *revoked, const CertConfig *c,
         rev = revocations_lookup(revoked, c->name, f->serial);
         if (!rev)
                 return 0;
-        return cert_facts_add_problem(f, PROBLEM_REVOKED,
-                                      "serial %s was revoked by certherd on %s (%s); renew replaces it with a new key",
-                                      f->serial, format_timestamp_iso(when, sizeof(when), rev->revoked_at), rev->reason);
+        return cert_facts_add_problem(
+                f, PROBLEM_REVOKED,
+                "serial %s was revoked by certherd on %s (%s); renew replaces it with a new key", f->serial,
+                format_timestamp_iso(when, sizeof(when), rev->revoked_at), rev->reason);
 }
 
 /* Revocation: the set's CRLs, believed only when signed by its issuer, whose certificate is in the
  * chain after the leaf or among the trust anchors (the system store is asked for the chain's last
  * issuer); and the compromised-keys list. */
-static int check_crls(const Inventory *inv, const CertConfig *c, const X509Input *in, const TrustEntry *trust,
-                      CertFacts *f, usec_t now) {
+static int check_crls(const Inventory *inv, const CertConfig *c, const X509Input *in,
+                      const TrustEntry *trust, CertFacts *f, usec_t now) {
         gnutls_x509_crt_t *chain = NULL, *cas = NULL, found = NULL;
         unsigned n = 0, n_cas = 0;
         int r;
@@ -297,13 +303,18 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
         if (r < 0)
                 return r;
         if (c->issuer == ISSUER_CA && res->facts->parsed)
-                res->ca_rotated = leaf_ca_rotated(w, inv, c, in.cert_data, in.cert_size, &res->ca_reissue_at);
+                res->ca_rotated = leaf_ca_rotated(w, inv, c, in.cert_data, in.cert_size,
+                                                  &res->ca_reissue_at);
         /* chain, leaf, combined, pkcs12: the same generation as the certificate, with its key. */
         r = outputs_inspect(c, in.cert_data, in.cert_size, password, res->facts);
         if (r < 0)
                 return r;
         if (trust->error > 0 && res->facts->parsed)
-                return add_trust_problem(res->facts, c->ca ?: trust->ca ? trust->ca->certificate : NULL, trust->error);
+                return add_trust_problem(res->facts,
+                                         c->ca
+                                                 ?: trust->ca ? trust->ca->certificate
+                                                              : NULL,
+                                         trust->error);
         return 0;
 }
 
@@ -336,7 +347,8 @@ CheckReport *check_report_free(CheckReport *r) {
         return NULL;
 }
 
-int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now, CheckReport **ret) {
+int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now,
+              CheckReport **ret) {
         _cleanup_check_report_ CheckReport *rep = NULL;
         _cleanup_(revocations_done) Revocations revoked = {};
         _cleanup_free_ Worker *workers = NULL;
@@ -364,10 +376,14 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                log_warning_errno(r, "cannot read %s/revocations.json: %m, ignoring", inv->agent.state_directory);
+                log_warning_errno(r, "cannot read %s/revocations.json: %m, ignoring",
+                                  inv->agent.state_directory);
         r = pool_run(n, threads, inspect_one,
-                     &(Job) { .inv = inv, .results = rep->results, .workers = workers, .now = now,
-                              .revoked = &revoked });
+                     &(Job){ .inv = inv,
+                             .results = rep->results,
+                             .workers = workers,
+                             .now = now,
+                             .revoked = &revoked });
         for (unsigned i = 0; i < threads; i++)
                 worker_done(&workers[i]);
         if (r < 0)
@@ -411,7 +427,7 @@ int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **
 void check_notes_done(CheckNotes *n) {
         for (size_t i = 0; i < n->n; i++)
                 free(n->problems[i].message);
-        *n = (CheckNotes) {};
+        *n = (CheckNotes){};
 }
 
 static int note_add(CheckNotes *n, ProblemCode code, Severity severity, const char *fmt, ...) _printf_(4, 5);
@@ -427,7 +443,7 @@ static int note_add(CheckNotes *n, ProblemCode code, Severity severity, const ch
         va_end(ap);
         if (r < 0)
                 return -ENOMEM;
-        n->problems[n->n++] = (Problem) { .code = code, .severity = severity, .message = m };
+        n->problems[n->n++] = (Problem){ .code = code, .severity = severity, .message = m };
         return 0;
 }
 
@@ -444,7 +460,7 @@ const CertFacts *check_result_shown(const CheckReport *rep, size_t i, CheckShown
         const CertFacts *f = rep->results[i].facts;
         const CheckNotes *n = rep->notes ? &rep->notes[i] : NULL;
 
-        *buf = (CheckShown) {};
+        *buf = (CheckShown){};
         if (!n || n->n == 0)
                 return f;
         buf->problems = calloc(f->n_problems + n->n, sizeof(Problem));
@@ -462,7 +478,7 @@ const CertFacts *check_result_shown(const CheckReport *rep, size_t i, CheckShown
 
 void check_shown_done(CheckShown *buf) {
         free(buf->problems);
-        *buf = (CheckShown) {};
+        *buf = (CheckShown){};
 }
 
 static void hash_str(gnutls_hash_hd_t h, const char *s) {
@@ -520,8 +536,8 @@ static int inputs_held(const Inventory *inv, const CertConfig *c, const CertStat
 
 /* Whether the inputs changed since the last issuance; hashed only when the loop guard would trip (it
  * reads the set's files: not for every set at every pass). */
-static bool inputs_changed_since_issued(
-    const Inventory *inv, const CertConfig *c, const CertState *st, const CertFacts *f, usec_t now) {
+static bool inputs_changed_since_issued(const Inventory *inv, const CertConfig *c, const CertState *st,
+                                        const CertFacts *f, usec_t now) {
         char fp[65];
 
         /* Hashed only when a loop guard could hold the set back: an inventory or its files changed since
@@ -545,18 +561,20 @@ static int add_loop_note(const CertState *st, const Plan *p, const CertFacts *f,
                         k += (size_t) snprintf(codes + k, sizeof(codes) - k, "%s%s", k ? ", " : "",
                                                problem_code_to_string((ProblemCode) i));
         if (p->looping)
-                return note_add(n, PROBLEM_RENEWAL_FAILING, p->failing_severity,
-                                "issued %u times within %s (a quarter of its lifetime), more than %u: renewals stopped "
-                                "until the inventory or its files change%s%s",
-                                p->recent_issues,
-                                config_format_usec(lifetime ? lifetime / 4 : USEC_PER_HOUR, life, sizeof(life)),
-                                POLICY_LOOP_ISSUES, k ? "; still " : "", codes);
+                return note_add(
+                        n, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                        "issued %u times within %s (a quarter of its lifetime), more than %u: renewals stopped "
+                        "until the inventory or its files change%s%s",
+                        p->recent_issues,
+                        config_format_usec(lifetime ? lifetime / 4 : USEC_PER_HOUR, life, sizeof(life)),
+                        POLICY_LOOP_ISSUES, k ? "; still " : "", codes);
         return note_add(n, PROBLEM_RENEWAL_FAILING, p->failing_severity,
-                                      "the renewal at %s left %s in place (%u time%s in a row): a new certificate does "
-                                      "not fix it; next attempt %s",
-                                      format_timestamp_iso(when, sizeof(when), st->last_renewal), k ? codes : "its problem",
-                                      st->ineffective + 1, st->ineffective ? "s" : "",
-                                      p->action == PLAN_BACKOFF ? format_timestamp_iso(life, sizeof(life), p->retry) : "now");
+                        "the renewal at %s left %s in place (%u time%s in a row): a new certificate does "
+                        "not fix it; next attempt %s",
+                        format_timestamp_iso(when, sizeof(when), st->last_renewal),
+                        k ? codes : "its problem", st->ineffective + 1, st->ineffective ? "s" : "",
+                        p->action == PLAN_BACKOFF ? format_timestamp_iso(life, sizeof(life), p->retry)
+                                                  : "now");
 }
 
 /* Whether an order for c now would exceed a rate-limit budget of its ACME server: 1 with when it frees up
@@ -588,12 +606,19 @@ int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f
         PlanInput in;
         Plan *p = ret;
 
-        in = (PlanInput) { .name = c->name, .can_renew = c->issuer != ISSUER_NONE, .facts = f, .state = st,
-                           .held = held > 0, .held_changed = held < 0, .ca_rotated = ca_rotated,
-                           .ca_reissue_at = ca_reissue_at,
-                           .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
-                           .renew_before = cert_renew_before(inv, c), .warn_before = cert_warn_before(inv, c),
-                           .critical_before = cert_critical_before(inv, c), .window = cert_window(inv, c) };
+        in = (PlanInput){ .name = c->name,
+                          .can_renew = c->issuer != ISSUER_NONE,
+                          .facts = f,
+                          .state = st,
+                          .held = held > 0,
+                          .held_changed = held < 0,
+                          .ca_rotated = ca_rotated,
+                          .ca_reissue_at = ca_reissue_at,
+                          .issued_inputs_changed = inputs_changed_since_issued(inv, c, st, f, now),
+                          .renew_before = cert_renew_before(inv, c),
+                          .warn_before = cert_warn_before(inv, c),
+                          .critical_before = cert_critical_before(inv, c),
+                          .window = cert_window(inv, c) };
         *p = policy_plan(&in, flags, now);
         /* An ACME renewal wanted now: would its order exceed a rate-limit budget? Then plan it again with
          * the time that budget frees up. */
@@ -604,8 +629,8 @@ int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f
         }
         check_notes_done(ret_notes);
         if (p->rate_limited) {
-                r = note_add(ret_notes, PROBLEM_RATE_LIMITED, problem_code_severity(PROBLEM_RATE_LIMITED), "%s: %s",
-                             c->issuer_name, limit);
+                r = note_add(ret_notes, PROBLEM_RATE_LIMITED, problem_code_severity(PROBLEM_RATE_LIMITED),
+                             "%s: %s", c->issuer_name, limit);
                 if (r < 0)
                         return r;
         }
@@ -621,13 +646,16 @@ int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f
         if (p->looping || (p->ineffective && st->failures == 0))
                 return add_loop_note(st, p, f, ret_notes);
         if (p->failing && p->action == PLAN_HELD)
-                return note_add(ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
-                                "%u failed renewal attempt%s, last error: %s; the certificate issued was kept in "
-                                "%s/certs/%s.pending.pem, no new order until the inventory or its files change",
-                                st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
-                                inv->agent.state_directory, c->name);
+                return note_add(
+                        ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
+                        "%u failed renewal attempt%s, last error: %s; the certificate issued was kept in "
+                        "%s/certs/%s.pending.pem, no new order until the inventory or its files change",
+                        st->failures, st->failures == 1 ? "" : "s", st->last_error ?: "unknown",
+                        inv->agent.state_directory, c->name);
         if (p->failing) {
-                usec_t next = p->action == PLAN_BACKOFF ? p->retry : st->next_retry > now ? st->next_retry : now;
+                usec_t next = p->action == PLAN_BACKOFF ? p->retry
+                              : st->next_retry > now    ? st->next_retry
+                                                        : now;
 
                 return note_add(ret_notes, PROBLEM_RENEWAL_FAILING, p->failing_severity,
                                 "%u failed renewal attempt%s, last error: %s; next attempt %s", st->failures,
@@ -645,7 +673,8 @@ int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags f
         if (!rep->notes && !(rep->notes = calloc(rep->n_results ? rep->n_results : 1, sizeof(CheckNotes))))
                 return -ENOMEM;
         return check_plan_set(inv, res->cert, res->facts, res->ca_rotated, res->ca_reissue_at,
-                              rep->states ? &rep->states[i] : NULL, flags, now, &rep->plans[i], &rep->notes[i]);
+                              rep->states ? &rep->states[i] : NULL, flags, now, &rep->plans[i],
+                              &rep->notes[i]);
 }
 
 void check_report_recount(CheckReport *rep) {
@@ -765,8 +794,8 @@ void check_next_pins(const Inventory *inv, CheckReport *rep) {
                         continue;
                 r = keys_next_pin_lookup(inv, res->cert, f && f->has_pin ? f->pin : NULL, res->next_pin);
                 if (r < 0 && r != -ENOENT)
-                        log_debug_errno(
-                            r, "%s: cannot read the next key: %m, no next_pin_sha256", res->cert->name);
+                        log_debug_errno(r, "%s: cannot read the next key: %m, no next_pin_sha256",
+                                        res->cert->name);
                 res->has_next_pin = r >= 0;
         }
 }

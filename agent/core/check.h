@@ -15,9 +15,9 @@
 typedef struct CheckResult {
         const CertConfig *cert; /* borrowed from the inventory */
         CertFacts *facts;
-        bool ca_rotated; /* Issued by ca:NAME, but not by its current certificate (authority key id) */
+        bool ca_rotated;      /* Issued by ca:NAME, but not by its current certificate (authority key id) */
         usec_t ca_reissue_at; /* then: when it moves to the current one (the rotation's overlap); 0: at once */
-        bool has_next_pin; /* key-policy = rotate: next_pin is the next key's (check_next_pins) */
+        bool has_next_pin;    /* key-policy = rotate: next_pin is the next key's (check_next_pins) */
         uint8_t next_pin[PIN_SIZE];
 } CheckResult;
 
@@ -57,7 +57,8 @@ typedef struct CheckReport {
 
 /* certs: the certificate sets to inspect (NULL-terminated array of borrowed pointers; NULL for all).
  * threads: 0 for one per online CPU. Returns 0 or -ENOMEM. */
-int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now, CheckReport **ret);
+int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now,
+              CheckReport **ret);
 CheckReport *check_report_free(CheckReport *r);
 static inline void check_report_freep(CheckReport **r) {
         check_report_free(*r);

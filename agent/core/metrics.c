@@ -29,7 +29,8 @@ static const struct {
 } metrics[_METRIC_KIND_MAX] = {
         [METRIC_NOT_AFTER] = { "certherd_certificate_not_after_seconds",
                                "Expiry (notAfter) of the installed certificate, in seconds since the epoch." },
-        [METRIC_STATE] = { "certherd_certificate_state", "State of the certificate: 0 ok, 1 warning, 2 critical." },
+        [METRIC_STATE] = { "certherd_certificate_state",
+                           "State of the certificate: 0 ok, 1 warning, 2 critical." },
         [METRIC_RENEWAL_FAILURES] = { "certherd_certificate_renewal_failures",
                                       "Consecutive failed renewals since the last success." },
         [METRIC_LAST_RENEWAL] = { "certherd_certificate_last_renewal_timestamp_seconds",
@@ -59,7 +60,8 @@ static void put_label_value(FILE *f, const char *s) {
 }
 
 /* One sample of `kind` for result i; false when it has none. */
-static bool sample_value(const CheckReport *rep, const MetricsState *st, size_t i, MetricKind kind, uint64_t *ret) {
+static bool sample_value(const CheckReport *rep, const MetricsState *st, size_t i, MetricKind kind,
+                         uint64_t *ret) {
         const CertFacts *facts = rep->results[i].facts;
 
         switch (kind) {
@@ -139,8 +141,9 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
                         fprintf(f, "\"} %" PRIu64 "\n", v);
                 }
         }
-        put_header(f, "certherd_certificate_problems_info",
-                   "Always 1; the label problems lists the set's problem codes, comma-separated (empty when none).");
+        put_header(
+                f, "certherd_certificate_problems_info",
+                "Always 1; the label problems lists the set's problem codes, comma-separated (empty when none).");
         for (size_t i = 0; i < rep->n_results; i++) {
                 fputs("certherd_certificate_problems_info{name=\"", f);
                 put_label_value(f, rep->results[i].cert->name);
@@ -149,7 +152,8 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
                 {
                         _cleanup_(check_shown_done) CheckShown shown = {};
 
-                        put_problem_codes(f, rep->results[i].facts ? check_result_shown(rep, i, &shown) : NULL);
+                        put_problem_codes(f,
+                                          rep->results[i].facts ? check_result_shown(rep, i, &shown) : NULL);
                 }
                 fputs("\"} 1\n", f);
         }
@@ -192,7 +196,7 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
 
 int metrics_write(const char *path, const char *text) {
         assert(path && text);
-        return install_file(&(InstallFile) {
+        return install_file(&(InstallFile){
                 .path = path,
                 .data = text,
                 .size = strlen(text),
@@ -211,7 +215,7 @@ int metrics_directory_check(const char *path) {
         slash = strrchr(path, '/');
         if (!slash)
                 return 0; /* relative to the working directory, which exists */
-        dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+        dir = strndup(path, slash == path ? 1 : (size_t) (slash - path));
         if (!dir)
                 return -ENOMEM;
         if (stat(dir, &st) < 0)
@@ -222,11 +226,12 @@ int metrics_directory_check(const char *path) {
 void metrics_warn_directory(const char *path, int r) {
         if (r == -ENOENT || r == -ENOTDIR)
                 log_warning(
-                    "metrics-file %s: its directory does not exist; no metrics are written until it is made",
-                    path);
+                        "metrics-file %s: its directory does not exist; no metrics are written until it is made",
+                        path);
         else
                 log_warning_errno(
-                    r, "metrics-file %s: cannot look at its directory: %m; no metrics are written", path);
+                        r, "metrics-file %s: cannot look at its directory: %m; no metrics are written",
+                        path);
 }
 
 int metrics_render_budgets(const MetricsBudget *b, size_t n, char **text) {

@@ -8,61 +8,57 @@
 #include "outcome.h"
 
 Outcome outcome_of(const char *name, const Plan *plan, const CertState *st, const RenewJob *j) {
-        Outcome o = {.name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY};
+        Outcome o = { .name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY };
 
         if (j && j->result == -EDQUOT) /* deferred at the last moment for a rate limit (acme-budget.h) */
-                return (Outcome) { .name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY,
-                                   .error = j->error };
+                return (Outcome){
+                        .name = name, .kind = OUTCOME_NOT_DUE, .when = USEC_INFINITY, .error = j->error
+                };
         if (j) {
                 /* A job held aside says "failed" in the pass that held it; later passes say "held". */
                 if (j->result < 0)
-                        o = (Outcome){
-                            .name = name,
-                            .kind = OUTCOME_FAILED,
-                            .when = USEC_INFINITY,
-                            .error = st->last_error ?: j->error};
+                        o = (Outcome){ .name = name,
+                                       .kind = OUTCOME_FAILED,
+                                       .when = USEC_INFINITY,
+                                       .error = st->last_error ?: j->error };
                 else if (j->deploy_result < 0)
-                        o = (Outcome){
-                            .name = name,
-                            .kind = j->deploy_only ? OUTCOME_DEPLOY_FAILED : OUTCOME_INSTALLED,
-                            .when = USEC_INFINITY,
-                            .step = j->deploy_step,
-                            .error = j->deploy_error,
-                            .serial = j->outcome.serial};
+                        o = (Outcome){ .name = name,
+                                       .kind = j->deploy_only ? OUTCOME_DEPLOY_FAILED : OUTCOME_INSTALLED,
+                                       .when = USEC_INFINITY,
+                                       .step = j->deploy_step,
+                                       .error = j->deploy_error,
+                                       .serial = j->outcome.serial };
                 else
-                        o = (Outcome){
-                            .name = name,
-                            .kind = j->deploy_only ? OUTCOME_REDEPLOYED : OUTCOME_RENEWED,
-                            .when = j->deploy_only || !j->outcome.not_after ? USEC_INFINITY
-                                                                            : j->outcome.not_after,
-                            .serial = j->outcome.serial};
+                        o = (Outcome){ .name = name,
+                                       .kind = j->deploy_only ? OUTCOME_REDEPLOYED : OUTCOME_RENEWED,
+                                       .when = j->deploy_only || !j->outcome.not_after
+                                                       ? USEC_INFINITY
+                                                       : j->outcome.not_after,
+                                       .serial = j->outcome.serial };
                 return o;
         }
         if (!plan)
                 return o;
         if (plan->action == PLAN_BACKOFF && plan->why == RENEW_REASON_NONE && st->deploy_failed)
-                o = (Outcome){
-                    .name = name,
-                    .kind = OUTCOME_DEPLOY_FAILED,
-                    .when = plan->retry,
-                    .step = st->deploy_step,
-                    .error = st->deploy_error};
+                o = (Outcome){ .name = name,
+                               .kind = OUTCOME_DEPLOY_FAILED,
+                               .when = plan->retry,
+                               .step = st->deploy_step,
+                               .error = st->deploy_error };
         else if (plan->action == PLAN_BACKOFF)
-                o = (Outcome){
-                    .name = name,
-                    .kind = OUTCOME_BACKING_OFF,
-                    .when = plan->retry,
-                    .failures = st->failures,
-                    .error = st->last_error,
-                    .ineffective = plan->ineffective && st->failures == 0};
+                o = (Outcome){ .name = name,
+                               .kind = OUTCOME_BACKING_OFF,
+                               .when = plan->retry,
+                               .failures = st->failures,
+                               .error = st->last_error,
+                               .ineffective = plan->ineffective && st->failures == 0 };
         else if (plan->action == PLAN_HELD)
-                o = (Outcome){
-                    .name = name,
-                    .kind = OUTCOME_HELD,
-                    .when = USEC_INFINITY,
-                    .error = st->last_error,
-                    .looping = plan->looping,
-                    .recent_issues = plan->recent_issues};
+                o = (Outcome){ .name = name,
+                               .kind = OUTCOME_HELD,
+                               .when = USEC_INFINITY,
+                               .error = st->last_error,
+                               .looping = plan->looping,
+                               .recent_issues = plan->recent_issues };
         else {
                 o.when = plan->due;
                 if (plan->window_wait || plan->rate_limited) /* wanted: say that it waits, and for when */
@@ -107,32 +103,30 @@ static void render_line(const Outcome *o, OutcomeFlags flags, FILE *f) {
                                 o->name, o->recent_issues);
                         break;
                 }
-                fprintf(
-                    f,
-                    "%s: renewal held: %s; the certificate issued was kept, no new order until the "
-                    "inventory or its files change\n",
-                    o->name, o->error ?: "refused");
+                fprintf(f,
+                        "%s: renewal held: %s; the certificate issued was kept, no new order until the "
+                        "inventory or its files change\n",
+                        o->name, o->error ?: "refused");
                 break;
         case OUTCOME_INSTALLED:
         case OUTCOME_DEPLOY_FAILED:
                 if (o->when != USEC_INFINITY)
-                        fprintf(
-                            f, "%s: deploy failed at %s: %s; next attempt from %s\n", o->name,
-                            o->step ?: "?", o->error ?: "?", when);
+                        fprintf(f, "%s: deploy failed at %s: %s; next attempt from %s\n", o->name,
+                                o->step ?: "?", o->error ?: "?", when);
                 else
-                        fprintf(
-                            f, "%s: deploy failed at %s: %s (serial %s)\n", o->name, o->step ?: "?",
-                            o->error ?: "?", o->serial ?: "?");
+                        fprintf(f, "%s: deploy failed at %s: %s (serial %s)\n", o->name, o->step ?: "?",
+                                o->error ?: "?", o->serial ?: "?");
                 break;
         case OUTCOME_BACKING_OFF:
                 if (o->ineffective) {
-                        fprintf(f, "%s: renewal failing: the last renewal left what made it due; next attempt from %s\n",
+                        fprintf(f,
+                                "%s: renewal failing: the last renewal left what made it due; next attempt from %s\n",
                                 o->name, when);
                         break;
                 }
-                fprintf(
-                    f, "%s: renewal failing: %u failed attempt%s, last error: %s; next attempt from %s\n",
-                    o->name, o->failures, o->failures == 1 ? "" : "s", o->error ?: "unknown", when);
+                fprintf(f,
+                        "%s: renewal failing: %u failed attempt%s, last error: %s; next attempt from %s\n",
+                        o->name, o->failures, o->failures == 1 ? "" : "s", o->error ?: "unknown", when);
                 break;
         default:
                 fprintf(f, "%s: no longer in the inventory\n", o->name);
@@ -210,7 +204,7 @@ bool outcome_text_is_idle(const char *text) {
 
 /* snprintf at *k into buf, which may already be full (then only *k grows, as snprintf counts). */
 _printf_(4, 5) static void append(char *buf, size_t size, int *k, const char *fmt, ...) {
-        size_t at = (size_t)*k < size ? (size_t)*k : size;
+        size_t at = (size_t) *k < size ? (size_t) *k : size;
         va_list ap;
 
         va_start(ap, fmt);

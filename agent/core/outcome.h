@@ -37,8 +37,8 @@ typedef struct Outcome {
         unsigned failures;
         usec_t when;
         const char *error, *step, *serial;
-        bool ineffective;       /* backing off: the last renewal left what made it due (the loop guard) */
-        bool looping;           /* held: issued too often within a quarter of its lifetime (the loop guard) */
+        bool ineffective; /* backing off: the last renewal left what made it due (the loop guard) */
+        bool looping;     /* held: issued too often within a quarter of its lifetime (the loop guard) */
         unsigned recent_issues; /* with looping: how often */
 } Outcome;
 

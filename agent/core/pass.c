@@ -22,8 +22,8 @@ int pass_prepare(const Inventory *inv, bool wait) {
         fd = state_lock(inv->agent.state_directory, false);
         if (fd == -EWOULDBLOCK && wait) {
                 /* The other mode is at work: let it finish (docs/operation.md). */
-                log_notice(
-                    "another certherd holds the lock in %s, waiting for it", inv->agent.state_directory);
+                log_notice("another certherd holds the lock in %s, waiting for it",
+                           inv->agent.state_directory);
                 fd = state_lock(inv->agent.state_directory, true);
         }
         return fd;
@@ -50,8 +50,8 @@ static void log_expiry(const CertConfig *c, const CertFacts *f) {
                               : f->problems[i].code == PROBLEM_EXPIRY_WARNING  ? CERT_EVENT_EXPIRY_WARNING
                                                                                : _CERT_EVENT_INVALID;
                 if (e >= 0)
-                        log_cert_event(
-                            e, c->name, (const char *[]){f_na, f_days, NULL}, "%s", f->problems[i].message);
+                        log_cert_event(e, c->name, (const char *[]){ f_na, f_days, NULL }, "%s",
+                                       f->problems[i].message);
         }
 }
 
@@ -76,15 +76,14 @@ usec_t pass_ca_alerts(const Inventory *inv, usec_t now) {
                         continue; /* not created yet: `ca init` is the operator's step, check says so */
                 /* "ca:NAME" cannot be a certificate set's name (no ':' in section names). */
                 snprintf(name, sizeof(name), "ca:%s", rep->cas[i].ca->name);
-                (void)state_load(inv->agent.state_directory, name, &st);
-                d = policy_alert(
-                    f, inv->agent.warn_before, inv->agent.critical_before,
-                    &(AlertState){.level = st.alert_level, .last = st.alert_last}, now);
+                (void) state_load(inv->agent.state_directory, name, &st);
+                d = policy_alert(f, inv->agent.warn_before, inv->agent.critical_before,
+                                 &(AlertState){ .level = st.alert_level, .last = st.alert_last }, now);
                 if (d.next < next)
                         next = d.next;
                 if (d.emit || (d.level == ALERT_NONE && st.alert_level != ALERT_NONE)) {
                         if (d.emit)
-                                log_expiry(&(CertConfig){.name = name}, f);
+                                log_expiry(&(CertConfig){ .name = name }, f);
                         st.alert_level = d.level;
                         st.alert_last = d.emit ? now : 0;
                         r = state_save(inv->agent.state_directory, name, &st);
@@ -101,7 +100,7 @@ static char *clean_line(const char *s) {
         char *d = strdup(s && s[0] ? s : "unknown error");
 
         for (char *p = d; p && *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = ' ';
         return d;
 }
@@ -118,9 +117,8 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
 
         /* A refused certificate holds further orders while the inputs stay as they are now. */
         if (!j->deploy_only)
-                replace(
-                    &st->held_inputs,
-                    j->held && check_inputs_fingerprint(inv, j->cert, fp) >= 0 ? strdup(fp) : NULL);
+                replace(&st->held_inputs,
+                        j->held && check_inputs_fingerprint(inv, j->cert, fp) >= 0 ? strdup(fp) : NULL);
 
         /* Cut short by SIGTERM (the ACME order stays saved and is resumed), or deferred for a rate limit
          * before ordering (the next plan says until when): not a failed attempt. */
@@ -138,16 +136,14 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
                                 fp[0] = 0;
                         replace(&st->issued_inputs, fp[0] ? strdup(fp) : NULL);
                         replace(&st->last_error, NULL);
-                        replace(
-                            &st->profile,
-                            cert_profile(inv, j->cert) ? strdup(cert_profile(inv, j->cert)) : NULL);
+                        replace(&st->profile,
+                                cert_profile(inv, j->cert) ? strdup(cert_profile(inv, j->cert)) : NULL);
                 } else {
                         st->failures++;
                         st->next_retry = now + policy_backoff(st->failures, lifetime);
                         replace(&st->last_error, clean_line(j->error));
-                        log_notice(
-                            "%s: renewal attempt %u failed; next attempt in %" PRIu64 " s", j->cert->name,
-                            st->failures, (st->next_retry - now) / USEC_PER_SEC);
+                        log_notice("%s: renewal attempt %u failed; next attempt in %" PRIu64 " s",
+                                   j->cert->name, st->failures, (st->next_retry - now) / USEC_PER_SEC);
                 }
         }
         if (!j->deployed)
@@ -159,14 +155,13 @@ void pass_record(const Inventory *inv, CertState *st, const RenewJob *j, usec_t 
                 st->deploy_failures++;
                 replace(&st->deploy_step, clean_line(j->deploy_step));
                 replace(&st->deploy_error, clean_line(j->deploy_error));
-                log_notice(
-                    "%s: deploy attempt %u failed; next attempt in %" PRIu64 " s", j->cert->name,
-                    st->deploy_failures, policy_backoff(st->deploy_failures, lifetime) / USEC_PER_SEC);
+                log_notice("%s: deploy attempt %u failed; next attempt in %" PRIu64 " s", j->cert->name,
+                           st->deploy_failures,
+                           policy_backoff(st->deploy_failures, lifetime) / USEC_PER_SEC);
         } else {
                 if (st->deploy_failed)
-                        log_notice(
-                            "%s: deployed (serial %s); the earlier deploy failure is resolved",
-                            j->cert->name, j->outcome.serial);
+                        log_notice("%s: deployed (serial %s); the earlier deploy failure is resolved",
+                                   j->cert->name, j->outcome.serial);
                 st->deploy_failed = false;
                 st->deploy_failures = 0;
                 replace(&st->deploy_step, NULL);
@@ -184,11 +179,11 @@ static bool ari_ask_real(AcmeAriSet *a, const CertConfig *c, usec_t now, usec_t 
 }
 
 const PassOps pass_ops_real = {
-    .crls = crl_refresh_all,
-    .crls_due = crl_next_due,
-    .ari = ari_ask_real,
-    .renew = renew_many,
-    .next_key = keys_next_make,
+        .crls = crl_refresh_all,
+        .crls_due = crl_next_due,
+        .ari = ari_ask_real,
+        .renew = renew_many,
+        .next_key = keys_next_make,
 };
 
 bool pass_work_empty(const PassWork *w) {
@@ -242,7 +237,7 @@ int pass_new(const Inventory *inv, CertConfig *const *certs, bool daemon, const 
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        *p = (Pass){.inv = inv, .ops = ops ?: &pass_ops_real, .daemon = daemon, .deadline = USEC_INFINITY};
+        *p = (Pass){ .inv = inv, .ops = ops ?: &pass_ops_real, .daemon = daemon, .deadline = USEC_INFINITY };
         p->sets = calloc(n ? n : 1, sizeof(PassSet));
         if (!p->sets)
                 return -ENOMEM;
@@ -260,8 +255,8 @@ int pass_new(const Inventory *inv, CertConfig *const *certs, bool daemon, const 
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        log_warning_errno(
-                            r, "%s: cannot read its saved state: %m, starting afresh", s->cert->name);
+                        log_warning_errno(r, "%s: cannot read its saved state: %m, starting afresh",
+                                          s->cert->name);
                 /* Most sets have no saved state: only those that have one cost its memory. */
                 else if (!cert_state_is_empty(&st)) {
                         s->state = malloc(sizeof(CertState));
@@ -313,8 +308,8 @@ static int plan_set(const Pass *p, PassSet *s, PlanFlags flags, usec_t now, Plan
         CheckNotes n = {};
         int r;
 
-        r = check_plan_set(p->inv, s->cert, s->facts, s->ca_rotated, s->ca_reissue_at, s->state, flags, now, ret,
-                           &n);
+        r = check_plan_set(p->inv, s->cert, s->facts, s->ca_rotated, s->ca_reissue_at, s->state, flags, now,
+                           ret, &n);
         if (s->notes)
                 check_notes_done(s->notes);
         if (r < 0 || n.n == 0) {
@@ -354,7 +349,7 @@ static int inspect(Pass *p, bool all, usec_t now) {
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_sets; i++)
                 if (all || p->sets[i].dirty || !p->sets[i].facts) {
-                        subset[n] = (CertConfig *)p->sets[i].cert;
+                        subset[n] = (CertConfig *) p->sets[i].cert;
                         index[n++] = i;
                 }
         if (n == 0)
@@ -409,10 +404,9 @@ static PlanFlags set_flags(const Pass *p, const PassSet *s, PlanFlags flags, con
 
         /* A set named by an order is planned as `certherd renew NAME` plans it: a failed deploy is
          * retried at once, not after the daemon's backoff. */
-        return (PlanFlags){
-            .daemon = p->daemon && !(o && o->ordered && o->ordered(o->ud, name)),
-            .force = s->cert->issuer != ISSUER_NONE &&
-                     (flags.force || (o && o->forced && o->forced(o->ud, name)))};
+        return (PlanFlags){ .daemon = p->daemon && !(o && o->ordered && o->ordered(o->ud, name)),
+                            .force = s->cert->issuer != ISSUER_NONE &&
+                                     (flags.force || (o && o->forced && o->forced(o->ud, name))) };
 }
 
 /* The pins of a set inspected now and not acted on: 1 when they are to be published (the act phase
@@ -444,8 +438,8 @@ static void wanted_done(Wanted *w) {
 }
 
 /* Plan one selected set and decide what it needs; returns its contribution to the deadline. */
-static int begin_set(
-    Pass *p, size_t i, PlanFlags flags, const PassOrders *o, usec_t now, Wanted *want, usec_t *deadline) {
+static int begin_set(Pass *p, size_t i, PlanFlags flags, const PassOrders *o, usec_t now, Wanted *want,
+                     usec_t *deadline) {
         PassSet *s = &p->sets[i];
         const Plan *pl = &s->plan;
         int r;
@@ -492,7 +486,7 @@ static int work_new(Pass *p, const Wanted *want, bool crls, usec_t now, PassWork
 
         if (!w)
                 return -ENOMEM;
-        *w = (PassWork){.inv = p->inv, .ops = p->ops, .now = now, .crls = crls, .crl_next = USEC_INFINITY};
+        *w = (PassWork){ .inv = p->inv, .ops = p->ops, .now = now, .crls = crls, .crl_next = USEC_INFINITY };
         w->jobs = calloc(room ? room : 1, sizeof(RenewJob));
         w->job_set = calloc(room ? room : 1, sizeof(size_t));
         w->ari = calloc(want->n_ari ? want->n_ari : 1, sizeof(PassAri));
@@ -503,26 +497,24 @@ static int work_new(Pass *p, const Wanted *want, bool crls, usec_t now, PassWork
                 const PassSet *s = &p->sets[want->due[k]];
 
                 w->job_set[w->n_jobs] = want->due[k];
-                w->jobs[w->n_jobs++] = (RenewJob){
-                    .cert = s->cert,
-                    .current = s->facts,
-                    .deploy_only = s->plan.action == PLAN_DEPLOY,
-                    .forced = s->plan.why == RENEW_REASON_FORCED};
+                w->jobs[w->n_jobs++] = (RenewJob){ .cert = s->cert,
+                                                   .current = s->facts,
+                                                   .deploy_only = s->plan.action == PLAN_DEPLOY,
+                                                   .forced = s->plan.why == RENEW_REASON_FORCED };
         }
         w->n_due = w->n_jobs;
         for (size_t k = 0; k < want->n_ari; k++) {
                 const PassSet *s = &p->sets[want->ari[k]];
 
-                w->ari[w->n_ari++] = (PassAri){.set = want->ari[k], .cert = s->cert, .current = s->facts};
+                w->ari[w->n_ari++] = (PassAri){ .set = want->ari[k], .cert = s->cert, .current = s->facts };
         }
         for (size_t k = 0; k < want->n_pins; k++) {
                 const PassSet *s = &p->sets[want->pins[k]];
 
-                w->pins[k] = (PassPin){
-                    .set = want->pins[k],
-                    .cert = s->cert,
-                    .not_after = s->facts->not_after,
-                    .next_key = want->keys[k]};
+                w->pins[k] = (PassPin){ .set = want->pins[k],
+                                        .cert = s->cert,
+                                        .not_after = s->facts->not_after,
+                                        .next_key = want->keys[k] };
                 memcpy(w->pins[k].pin, s->facts->pin, PIN_SIZE);
                 w->n_pins++;
         }
@@ -537,8 +529,8 @@ static void forget_done(Pass *p) {
         p->done = pass_work_free(p->done);
 }
 
-int pass_begin(
-    Pass *p, bool all, PlanFlags flags, const PassOrders *orders, usec_t now, PassWork **ret_work) {
+int pass_begin(Pass *p, bool all, PlanFlags flags, const PassOrders *orders, usec_t now,
+               PassWork **ret_work) {
         _cleanup_(wanted_done) Wanted want = {};
         PassWork *w = NULL;
         usec_t deadline, ca_next;
@@ -571,7 +563,7 @@ int pass_begin(
                 if (s->selected)
                         r = begin_set(p, i, flags, orders, now, &want, &deadline);
                 else { /* for the metrics only */
-                        r = plan_set(p, s, (PlanFlags){.daemon = p->daemon}, now, &s->plan);
+                        r = plan_set(p, s, (PlanFlags){ .daemon = p->daemon }, now, &s->plan);
                         s->next_renewal = plan_next_renewal(s, &s->plan);
                 }
                 if (r < 0)
@@ -609,15 +601,14 @@ static void act_pins(PassWork *w) {
                 if (q->next_key) {
                         int r = w->ops->next_key(w->inv, q->cert, q->pin);
                         if (r < 0)
-                                log_warning_errno(
-                                    r,
-                                    "%s: cannot make the next key: %m, publishing without "
-                                    "next_pin_sha256",
-                                    q->cert->name);
+                                log_warning_errno(r,
+                                                  "%s: cannot make the next key: %m, publishing without "
+                                                  "next_pin_sha256",
+                                                  q->cert->name);
                 }
-                (void)publish_batch_add(b, q->cert, q->pin, q->not_after, NULL, w->now);
+                (void) publish_batch_add(b, q->cert, q->pin, q->not_after, NULL, w->now);
         }
-        (void)publish_batch_commit(b);
+        (void) publish_batch_commit(b);
 }
 
 void pass_act(PassWork *w) {
@@ -635,7 +626,7 @@ void pass_act(PassWork *w) {
                 if (!q->due)
                         continue;
                 w->job_set[w->n_jobs] = q->set;
-                w->jobs[w->n_jobs++] = (RenewJob){.cert = q->cert, .current = q->current};
+                w->jobs[w->n_jobs++] = (RenewJob){ .cert = q->cert, .current = q->current };
         }
         /* key-policy = rotate: the key after the installed one, so that its pin is announced long before
          * the switch. */
@@ -699,11 +690,10 @@ int pass_view(const Pass *p, const size_t *idx, size_t n, CheckReport *ret) {
         for (size_t k = 0; k < n; k++) {
                 const PassSet *s = &p->sets[idx ? idx[k] : k];
 
-                v.results[k] =
-                    (CheckResult){.cert = s->cert,
-                                  .facts = s->facts,
-                                  .ca_rotated = s->ca_rotated,
-                                  .ca_reissue_at = s->ca_reissue_at};
+                v.results[k] = (CheckResult){ .cert = s->cert,
+                                              .facts = s->facts,
+                                              .ca_rotated = s->ca_rotated,
+                                              .ca_reissue_at = s->ca_reissue_at };
                 v.states[k] = *pass_set_state(s); /* borrowed */
                 v.plans[k] = s->plan;
                 v.notes[k] = s->notes ? *s->notes : (CheckNotes){}; /* borrowed */
@@ -738,11 +728,11 @@ static int metrics_render_write(const Pass *p, usec_t now) {
         for (size_t i = 0; r >= 0 && i < p->n_sets; i++) {
                 const PassSet *s = &p->sets[i];
 
-                ms[i] = (MetricsState){
-                    .renewal_failures = pass_set_state(s)->failures,
-                    .last_renewal = pass_set_state(s)->last_renewal,
-                    .deploy_failed = pass_set_state(s)->deploy_failed,
-                    .next_renewal = s->next_renewal == USEC_INFINITY ? 0 : s->next_renewal};
+                ms[i] = (MetricsState){ .renewal_failures = pass_set_state(s)->failures,
+                                        .last_renewal = pass_set_state(s)->last_renewal,
+                                        .deploy_failed = pass_set_state(s)->deploy_failed,
+                                        .next_renewal = s->next_renewal == USEC_INFINITY ? 0
+                                                                                         : s->next_renewal };
         }
         /* The internal CAs' own expiry: a few files, read afresh. */
         if (r >= 0 && p->inv->n_ca > 0)
@@ -752,11 +742,10 @@ static int metrics_render_write(const Pass *p, usec_t now) {
         for (size_t i = 0; r >= 0 && i < v.n_cas; i++) {
                 const CertFacts *f = v.cas[i].facts;
 
-                cas[i] = (MetricsCa){
-                    .name = v.cas[i].ca->name,
-                    .not_after = f ? f->not_after : 0,
-                    .crl_next_update = crl_ca_next_update(v.cas[i].ca),
-                    .parsed = f && f->parsed};
+                cas[i] = (MetricsCa){ .name = v.cas[i].ca->name,
+                                      .not_after = f ? f->not_after : 0,
+                                      .crl_next_update = crl_ca_next_update(v.cas[i].ca),
+                                      .parsed = f && f->parsed };
         }
         if (r >= 0)
                 r = metrics_render(&v, ms, cas, v.n_cas, now, now, &text);
@@ -805,7 +794,7 @@ void pass_finish(Pass *p, PassWork *w, usec_t now) {
 
                 if (!s->inspected)
                         continue;
-                if (plan_set(p, s, (PlanFlags){.daemon = p->daemon}, now, &after) >= 0)
+                if (plan_set(p, s, (PlanFlags){ .daemon = p->daemon }, now, &after) >= 0)
                         s->next_renewal = plan_next_renewal(s, &after);
         }
         pass_metrics(p, now);

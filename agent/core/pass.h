@@ -150,8 +150,8 @@ typedef struct PassOrders {
 /* begin: inspect the sets marked dirty (all: every set), plan, alert, publish pins, and hand out the work
  * (*ret_work, also p->work; NULL when there is none: then call pass_finish(p, NULL, now) at once).
  * flags.force: every selected set is forced. Returns 0 or -errno (logged). */
-int pass_begin(
-    Pass *p, bool all, PlanFlags flags, const PassOrders *orders, usec_t now, PassWork **ret_work);
+int pass_begin(Pass *p, bool all, PlanFlags flags, const PassOrders *orders, usec_t now,
+               PassWork **ret_work);
 /* act: CRLs, ARI, next keys, renewals. Thread-safe against everything but the Pass's own finish. */
 void pass_act(PassWork *w);
 /* finish: record, save, inspect again, metrics; takes the work back (may be NULL). */

@@ -52,12 +52,12 @@ static void pin_update_done(PinUpdate *u) {
         free(u->line);
         free(u->pin_s);
         free(u->prev_s);
-        *u = (PinUpdate) {};
+        *u = (PinUpdate){};
 }
 
 /* 1 and *ret when <name>.pin and .json must be (re)written, 0 when they say so already, -errno. */
-static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
-                        const uint8_t *fallback_previous, usec_t now, PinUpdate *ret) {
+static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE],
+                        usec_t not_after, const uint8_t *fallback_previous, usec_t now, PinUpdate *ret) {
         _cleanup_(pin_update_done) PinUpdate u = {};
         _cleanup_free_ char *pin_path = NULL, *json_path = NULL, *next_s = NULL;
         uint8_t previous[PIN_SIZE], next[PIN_SIZE];
@@ -72,8 +72,9 @@ static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t
                 /* Read only: the pass makes the next key in its act phase (keys_next_make). */
                 r = keys_next_pin(inv, c, pin, next);
                 if (r < 0 && r != -ENOENT && r != -ESTALE)
-                        log_warning_errno(r, "%s: cannot read the next key: %m, publishing without next_pin_sha256",
-                                          c->name);
+                        log_warning_errno(
+                                r, "%s: cannot read the next key: %m, publishing without next_pin_sha256",
+                                c->name);
                 have_next = r >= 0;
         }
         r = have_next ? pin_format(next, PIN_FORMAT_BASE64, &next_s) : 0;
@@ -101,7 +102,7 @@ static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t
             pin_format(previous, PIN_FORMAT_BASE64, &u.prev_s) < 0)
                 return -ENOMEM;
         *ret = u;
-        u = (PinUpdate) {};
+        u = (PinUpdate){};
         return 1;
 }
 
@@ -112,16 +113,24 @@ static void pins_event(const PinUpdate *u) {
                 return;
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", u->pin_s);
         snprintf(f_prev, sizeof(f_prev), "CERTHERD_PREVIOUS_PIN=%s", u->prev_s);
-        log_cert_event(CERT_EVENT_PIN_CHANGED, u->name, (const char *[]) { f_pin, f_prev, NULL },
+        log_cert_event(CERT_EVENT_PIN_CHANGED, u->name, (const char *[]){ f_pin, f_prev, NULL },
                        "pin changed from %s to %s", u->prev_s, u->pin_s);
 }
 
 /* The two files of u, the JSON first: a client that polls the .pin file then finds the matching document. */
 static void pins_files(const PinUpdate *u, InstallFile ret[2]) {
-        ret[0] = (InstallFile) { .path = u->json_name, .data = u->json, .size = strlen(u->json), .mode = 0644,
-                                 .uid = (uid_t) -1, .gid = (gid_t) -1 };
-        ret[1] = (InstallFile) { .path = u->pin_name, .data = u->line, .size = strlen(u->line), .mode = 0644,
-                                 .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        ret[0] = (InstallFile){ .path = u->json_name,
+                                .data = u->json,
+                                .size = strlen(u->json),
+                                .mode = 0644,
+                                .uid = (uid_t) -1,
+                                .gid = (gid_t) -1 };
+        ret[1] = (InstallFile){ .path = u->pin_name,
+                                .data = u->line,
+                                .size = strlen(u->line),
+                                .mode = 0644,
+                                .uid = (uid_t) -1,
+                                .gid = (gid_t) -1 };
 }
 
 /* <pin-directory>/<name>.pin and .json (docs/pins.md), each written atomically, and a pin-changed event
@@ -137,7 +146,8 @@ int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PI
                 return r;
         r = mkdir_p(inv->agent.pin_directory, 0755);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot create pin directory %s: %m", c->name, inv->agent.pin_directory);
+                return log_error_errno(r, "%s: cannot create pin directory %s: %m", c->name,
+                                       inv->agent.pin_directory);
         pins_files(&u, files);
         for (size_t i = 0; i < 2 && r >= 0; i++) {
                 _cleanup_free_ char *path = NULL;
@@ -148,13 +158,14 @@ int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PI
                 r = install_file(&files[i]);
         }
         if (r < 0)
-                return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name, inv->agent.pin_directory);
+                return log_error_errno(r, "%s: cannot publish the pin in %s: %m", c->name,
+                                       inv->agent.pin_directory);
         pins_event(&u);
         return 1;
 }
 
-int publish_pins_stale(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
-                       usec_t now) {
+int publish_pins_stale(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE],
+                       usec_t not_after, usec_t now) {
         _cleanup_(pin_update_done) PinUpdate u = {};
 
         return pins_prepare(inv, c, pin, not_after, NULL, now, &u);
@@ -200,8 +211,9 @@ static int batch_keep_event(PublishBatch *b, PinUpdate *u) {
                 b->events = p;
                 b->allocated = a;
         }
-        b->events[b->n_events++] = (PinUpdate) { .name = TAKE_PTR(u->name), .pin_s = TAKE_PTR(u->pin_s),
-                                                  .prev_s = TAKE_PTR(u->prev_s) };
+        b->events[b->n_events++] = (PinUpdate){ .name = TAKE_PTR(u->name),
+                                                .pin_s = TAKE_PTR(u->pin_s),
+                                                .prev_s = TAKE_PTR(u->prev_s) };
         return 0;
 }
 
@@ -244,7 +256,8 @@ int publish_batch_commit(PublishBatch *b) {
                 return 0;
         r = install_batch_commit(b->files);
         if (r < 0)
-                return log_error_errno(r, "cannot publish %zu pins in %s: %m", n, b->inv->agent.pin_directory);
+                return log_error_errno(r, "cannot publish %zu pins in %s: %m", n,
+                                       b->inv->agent.pin_directory);
         for (size_t i = 0; i < b->n_events; i++) {
                 pins_event(&b->events[i]);
                 pin_update_done(&b->events[i]);

@@ -16,8 +16,8 @@ int publish_pins(const Inventory *inv, const CertConfig *c, const uint8_t pin[PI
                  const uint8_t *fallback_previous, usec_t now);
 
 /* Whether publish_pins() would write anything, without writing: 1 yes, 0 up to date, -errno. */
-int publish_pins_stale(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE], usec_t not_after,
-                       usec_t now);
+int publish_pins_stale(const Inventory *inv, const CertConfig *c, const uint8_t pin[PIN_SIZE],
+                       usec_t not_after, usec_t now);
 
 /* The pin in a published .pin file. */
 int publish_read_pin(const char *path, uint8_t ret[PIN_SIZE]);

@@ -32,11 +32,11 @@
 
 /* What one renewal works with; freed in one place. */
 typedef struct Issued {
-        gnutls_x509_privkey_t key;   /* a key for a file; NULL for a key in a token */
-        gnutls_privkey_t tkey;       /* the key in a token (key = pkcs11:…) */
-        gnutls_datum_t key_pem;   /* what is installed as the key (NULL data: keep the file as it is) */
-        gnutls_datum_t cert_pem;  /* leaf (+ chain) */
-        gnutls_datum_t trust_pem; /* anchor the new certificate must chain to */
+        gnutls_x509_privkey_t key; /* a key for a file; NULL for a key in a token */
+        gnutls_privkey_t tkey;     /* the key in a token (key = pkcs11:…) */
+        gnutls_datum_t key_pem;    /* what is installed as the key (NULL data: keep the file as it is) */
+        gnutls_datum_t cert_pem;   /* leaf (+ chain) */
+        gnutls_datum_t trust_pem;  /* anchor the new certificate must chain to */
         KeyOrigin key_origin;
         CertFacts *facts;
 } Issued;
@@ -59,7 +59,9 @@ void renew_job_done(RenewJob *j) {
         free(j->deploy_step);
         free(j->deploy_error);
         gnutls_free(j->outcome.leaf_der.data);
-        *j = (RenewJob) { .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only, .forced = j->forced };
+        *j = (RenewJob){
+                .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only, .forced = j->forced
+        };
 }
 
 /* The renewal failed: one renewal-failed event, and the reason for the state — the most specific error
@@ -102,11 +104,12 @@ static int current_revoked(const Inventory *inv, const CertConfig *c, const Cert
                 }
         }
         if (compromised && current->has_pin) {
-                r = compromised_keys_add(inv->agent.state_directory, current->pin, c->name, current->serial ?: "",
-                                         now_realtime());
+                r = compromised_keys_add(inv->agent.state_directory, current->pin, c->name,
+                                         current->serial ?: "", now_realtime());
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot record the revoked certificate's key as compromised: %m",
-                                               c->name);
+                        return log_error_errno(
+                                r, "%s: cannot record the revoked certificate's key as compromised: %m",
+                                c->name);
         }
         return revoked;
 }
@@ -141,9 +144,11 @@ static int refuse_compromised(const Inventory *inv, const CertConfig *c, const I
         if (r >= 0)
                 r = compromised_keys_check(inv->agent.state_directory, pin, NULL);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the compromised-keys list: %m; refusing to certify", c->name);
+                return log_error_errno(
+                        r, "%s: cannot read the compromised-keys list: %m; refusing to certify", c->name);
         if (r > 0)
-                return log_error_errno(-EKEYREVOKED, "%s: refusing to certify a key revoked with key-compromise", c->name);
+                return log_error_errno(-EKEYREVOKED,
+                                       "%s: refusing to certify a key revoked with key-compromise", c->name);
         return 0;
 }
 
@@ -215,13 +220,16 @@ static int issued_pubkey(const Issued *is, gnutls_pubkey_t *ret) {
         return 0;
 }
 
-static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now, AcmeSession *acme,
-                 Issued *is) {
+static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *current, usec_t now,
+                 AcmeSession *acme, Issued *is) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL, crt = NULL;
         _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t chain = {};
-        IssueRequest req = { .names = c->names, .subject = c->subject, .usage = c->usage, .now = now,
+        IssueRequest req = { .names = c->names,
+                             .subject = c->subject,
+                             .usage = c->usage,
+                             .now = now,
                              .validity = SELF_SIGNED_VALIDITY };
         const CaConfig *ca = NULL;
         int r;
@@ -240,7 +248,7 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                 if (r < 0)
                         return r;
                 gnutls_free(is->trust_pem.data);
-                is->trust_pem = (gnutls_datum_t) {};
+                is->trust_pem = (gnutls_datum_t){};
                 r = ca_chain(inv, ca, &chain, &is->trust_pem);
                 if (r < 0)
                         return r;
@@ -259,8 +267,9 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
 
         r = issued_pubkey(is, &pub);
         if (r >= 0)
-                r = ca ? ca_issue_pubkey(ca_crt, ca_key, pub, &req, &crt) :
-                    is->tkey ? ca_self_sign_privkey(is->tkey, &req, &crt) : ca_self_sign(is->key, &req, &crt);
+                r = ca         ? ca_issue_pubkey(ca_crt, ca_key, pub, &req, &crt)
+                    : is->tkey ? ca_self_sign_privkey(is->tkey, &req, &crt)
+                               : ca_self_sign(is->key, &req, &crt);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot issue the certificate: %m", c->name);
         /* Every leaf the CA issues goes into its index, installed or not: the index is what it signed. */
@@ -347,12 +356,13 @@ static int validate(const Inventory *inv, const CertConfig *c, usec_t now, Issue
                 snprintf(field, sizeof(field), "CERTHERD_PROBLEM=%s", problem_code_to_string(p->code));
                 if (p->code == PROBLEM_USAGE_MISSING && c->issuer == ISSUER_ACME && c->usage != USAGE_SERVER)
                         /* The public CA dropped clientAuth; the old certificate stays. */
-                        log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
-                                       "new certificate failed validation, not installed: %s: %s: the CA [acme "
-                                       "\"%s\"] no longer issues client certificates (clientAuth); the installed "
-                                       "certificate stays; issue client certificates from an internal CA "
-                                       "(issuer = ca:NAME)",
-                                       problem_code_to_string(p->code), p->message, c->issuer_name);
+                        log_cert_event(
+                                CERT_EVENT_VALIDATION_FAILED, c->name, fields,
+                                "new certificate failed validation, not installed: %s: %s: the CA [acme "
+                                "\"%s\"] no longer issues client certificates (clientAuth); the installed "
+                                "certificate stays; issue client certificates from an internal CA "
+                                "(issuer = ca:NAME)",
+                                problem_code_to_string(p->code), p->message, c->issuer_name);
                 else
                         log_cert_event(CERT_EVENT_VALIDATION_FAILED, c->name, fields,
                                        "new certificate failed validation, not installed: %s: %s",
@@ -385,27 +395,36 @@ static int build_outputs(const CertConfig *c, const Issued *is, OutputFiles *ret
                         return log_error_errno(r, "%s: cannot read pkcs12-password-file %s: %m", c->name,
                                                c->pkcs12_password_file);
         }
-        r = outputs_build(c, is->cert_pem.data, is->cert_pem.size, is->key, key_file, key_size, password, ret);
+        r = outputs_build(c, is->cert_pem.data, is->cert_pem.size, is->key, key_file, key_size, password,
+                          ret);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot build the outputs (chain, leaf, combined, pkcs12): %m", c->name);
+                return log_error_errno(r, "%s: cannot build the outputs (chain, leaf, combined, pkcs12): %m",
+                                       c->name);
         return 0;
 }
 
 static int install(const Inventory *inv, const CertConfig *c, const Issued *is) {
         _cleanup_(output_files_done) OutputFiles out = {};
-        InstallFile key = { .path = c->key, .data = is->key_pem.data, .size = is->key_pem.size,
+        InstallFile key = { .path = c->key,
+                            .data = is->key_pem.data,
+                            .size = is->key_pem.size,
                             .mode = c->mode_set ? c->mode : 0600 };
-        InstallFile cert = { .path = c->certificate, .data = is->cert_pem.data, .size = is->cert_pem.size,
-                             .mode = 0644 };
+        InstallFile cert = {
+                .path = c->certificate, .data = is->cert_pem.data, .size = is->cert_pem.size, .mode = 0644
+        };
         InstallFile extra[_INSTALL_PART_MAX] = {};
         const InstallFile *files[_INSTALL_PART_MAX] = {};
         const char *paths[_INSTALL_PART_MAX] = {
-                [INSTALL_PART_CHAIN] = c->chain, [INSTALL_PART_LEAF] = c->leaf,
-                [INSTALL_PART_COMBINED] = c->combined, [INSTALL_PART_PKCS12] = c->pkcs12,
+                [INSTALL_PART_CHAIN] = c->chain,
+                [INSTALL_PART_LEAF] = c->leaf,
+                [INSTALL_PART_COMBINED] = c->combined,
+                [INSTALL_PART_PKCS12] = c->pkcs12,
         };
         const gnutls_datum_t *data[_INSTALL_PART_MAX] = {
-                [INSTALL_PART_CHAIN] = &out.chain, [INSTALL_PART_LEAF] = &out.leaf,
-                [INSTALL_PART_COMBINED] = &out.combined, [INSTALL_PART_PKCS12] = &out.pkcs12,
+                [INSTALL_PART_CHAIN] = &out.chain,
+                [INSTALL_PART_LEAF] = &out.leaf,
+                [INSTALL_PART_COMBINED] = &out.combined,
+                [INSTALL_PART_PKCS12] = &out.pkcs12,
         };
         int r;
 
@@ -416,8 +435,10 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         cert.uid = key.uid;
         cert.gid = key.gid;
 
-        if ((r = mkdir_parents(c->certificate, 0755)) < 0 || (!token_is_url(c->key) && (r = mkdir_parents(c->key, 0755)) < 0))
-                return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, c->certificate);
+        if ((r = mkdir_parents(c->certificate, 0755)) < 0 ||
+            (!token_is_url(c->key) && (r = mkdir_parents(c->key, 0755)) < 0))
+                return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name,
+                                       c->certificate);
 
         r = build_outputs(c, is, &out);
         if (r < 0)
@@ -430,16 +451,22 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
                 if (!paths[i])
                         continue;
                 /* What holds the key gets the key's mode and owner; the certificates, the certificate's. */
-                extra[i] = (InstallFile) { .path = paths[i], .data = data[i]->data, .size = data[i]->size,
-                                           .mode = secret ? key.mode : cert.mode, .uid = key.uid, .gid = key.gid };
+                extra[i] = (InstallFile){ .path = paths[i],
+                                          .data = data[i]->data,
+                                          .size = data[i]->size,
+                                          .mode = secret ? key.mode : cert.mode,
+                                          .uid = key.uid,
+                                          .gid = key.gid };
                 r = mkdir_parents(paths[i], 0755);
                 if (r < 0)
-                        return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name, paths[i]);
+                        return log_error_errno(r, "%s: cannot create the directory of %s: %m", c->name,
+                                               paths[i]);
                 files[i] = &extra[i];
         }
         r = install_set(inv->agent.state_directory, c->name, files);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot install %s and %s: %m", c->name, c->certificate, c->key);
+                return log_error_errno(r, "%s: cannot install %s and %s: %m", c->name, c->certificate,
+                                       c->key);
         return 0;
 }
 
@@ -459,7 +486,9 @@ static void previous_pin(const Inventory *inv, const CertConfig *c, const CertFa
 /* ACME: a certificate issued but refused by validation (a wrong `ca`) is kept, so that fixing the cause
  * installs it instead of ordering another: STATE/certs/NAME.pending.pem and .key. */
 static int pending_path(const Inventory *inv, const CertConfig *c, const char *suffix, char **ret) {
-        return asprintf(ret, "%s/certs/%s.pending.%s", inv->agent.state_directory, c->name, suffix) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/certs/%s.pending.%s", inv->agent.state_directory, c->name, suffix) < 0
+                       ? -ENOMEM
+                       : 0;
 }
 
 static void pending_discard(const Inventory *inv, const CertConfig *c) {
@@ -490,15 +519,25 @@ static int pending_save(const Inventory *inv, const CertConfig *c, const Issued 
         if (r >= 0)
                 r = keygen_export_key(is->key, password, &key_pem);
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = key, .data = key_pem.data, .size = key_pem.size,
-                                                  .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = key,
+                                                 .data = key_pem.data,
+                                                 .size = key_pem.size,
+                                                 .mode = 0600,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         if (r >= 0)
-                r = install_file(&(InstallFile) { .path = crt, .data = is->cert_pem.data, .size = is->cert_pem.size,
-                                                  .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+                r = install_file(&(InstallFile){ .path = crt,
+                                                 .data = is->cert_pem.data,
+                                                 .size = is->cert_pem.size,
+                                                 .mode = 0600,
+                                                 .uid = (uid_t) -1,
+                                                 .gid = (gid_t) -1 });
         if (r < 0)
-                return log_warning_errno(r, "%s: cannot keep the refused certificate in %s: %m", c->name, crt);
-        log_notice("%s: kept the refused certificate in %s; no new order until the inventory or its files change",
-                   c->name, crt);
+                return log_warning_errno(r, "%s: cannot keep the refused certificate in %s: %m", c->name,
+                                         crt);
+        log_notice(
+                "%s: kept the refused certificate in %s; no new order until the inventory or its files change",
+                c->name, crt);
         return 0;
 }
 
@@ -511,10 +550,12 @@ static int pending_load(const Inventory *inv, const CertConfig *c, Issued *is) {
 
         if ((r = pending_path(inv, c, "pem", &crt)) < 0 || (r = pending_path(inv, c, "key", &key)) < 0)
                 return r;
-        if (read_full_file(crt, INPUT_MAX, &cdata, &csize) < 0 || read_full_file(key, INPUT_MAX, &kdata, &ksize) < 0)
+        if (read_full_file(crt, INPUT_MAX, &cdata, &csize) < 0 ||
+            read_full_file(key, INPUT_MAX, &kdata, &ksize) < 0)
                 return 0;
         if (keys_password(c, &password) < 0 || x509_load_privkey(kdata, ksize, password, &is->key) < 0 ||
-            datum_dup(cdata, csize, &is->cert_pem) < 0 || keygen_export_key(is->key, password, &is->key_pem) < 0)
+            datum_dup(cdata, csize, &is->cert_pem) < 0 ||
+            keygen_export_key(is->key, password, &is->key_pem) < 0)
                 return 0;
         if (c->ca) {
                 r = read_full_file(c->ca, INPUT_MAX, &tdata, &tsize);
@@ -542,7 +583,7 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
                 kept = validate(inv, c, now_realtime(), &is) >= 0;
                 if (!kept) {
                         issued_done(&is);
-                        is = (Issued) {};
+                        is = (Issued){};
                         log_error_clear();
                 }
         }
@@ -580,17 +621,18 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
         snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin);
         snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, is.facts->days_left);
-        log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]) { f_na, f_pin, NULL },
-                       is.tkey ? "installed %s (its key stays in the token %s)" : "installed %s and %s", c->certificate,
-                       c->key);
+        log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]){ f_na, f_pin, NULL },
+                       is.tkey ? "installed %s (its key stays in the token %s)" : "installed %s and %s",
+                       c->certificate, c->key);
 
         previous_pin(inv, c, j->current, out->previous);
         out->pin_changed = out->previous[0] && strcmp(out->previous, pin) != 0;
         r = x509_leaf_der(is.cert_pem.data, is.cert_pem.size, &out->leaf_der);
         if (r < 0)
                 return fail(j, r, "cannot read back the new certificate");
-        log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]) { f_na, f_pin, f_days, NULL },
-                       "renewed: valid until %s, pin %s%s", na, pin, out->key_reused ? " (key kept)" : " (new key)");
+        log_cert_event(CERT_EVENT_RENEWED, c->name, (const char *[]){ f_na, f_pin, f_days, NULL },
+                       "renewed: valid until %s, pin %s%s", na, pin,
+                       out->key_reused ? " (key kept)" : " (new key)");
         return 0;
 }
 
@@ -613,7 +655,8 @@ static int redeploy_prepare(const Inventory *inv, RenewJob *j) {
         memcpy(j->outcome.pin, f->pin, PIN_SIZE);
         snprintf(j->outcome.serial, sizeof(j->outcome.serial), "%s", f->serial ?: "");
         previous_pin(inv, j->cert, f, j->outcome.previous);
-        log_info("%s: deploying the installed certificate (serial %s) again", j->cert->name, j->outcome.serial);
+        log_info("%s: deploying the installed certificate (serial %s) again", j->cert->name,
+                 j->outcome.serial);
         return 0;
 }
 
@@ -681,7 +724,6 @@ static int renew_job(unsigned worker, size_t item, void *userdata) {
         return 0;
 }
 
-
 /* How long a unit's reload job and a verify endpoint may take before they count as failed. */
 #define UNIT_JOB_TIMEOUT (90 * USEC_PER_SEC)
 #define VERIFY_TIMEOUT (15 * USEC_PER_SEC)
@@ -703,8 +745,8 @@ static bool job_deploys(const RenewJob *j) {
 typedef struct UnitRequest {
         const char *unit;
         UnitAction action;
-        char *certs;   /* the certificates asking, space separated, for the journal */
-        size_t *jobs;  /* and their jobs, to charge a failure to */
+        char *certs;  /* the certificates asking, space separated, for the journal */
+        size_t *jobs; /* and their jobs, to charge a failure to */
         size_t n_jobs;
 } UnitRequest;
 
@@ -723,7 +765,7 @@ static int unit_request_add(UnitRequest **l, size_t *n, const char *unit, UnitAc
                         return -ENOMEM;
                 *l = u;
                 u = &u[(*n)++];
-                *u = (UnitRequest) { .unit = unit, .action = action, .certs = strdup(cert) };
+                *u = (UnitRequest){ .unit = unit, .action = action, .certs = strdup(cert) };
                 if (!u->certs)
                         return -ENOMEM;
         } else {
@@ -754,9 +796,11 @@ static void reload_units(RenewJob *jobs, size_t n) {
                 if (!job_deploys(&jobs[i]))
                         continue;
                 for (char **u = jobs[i].cert->reload; u && *u && r >= 0; u++)
-                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RELOAD, i, jobs[i].cert->name);
+                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RELOAD, i,
+                                             jobs[i].cert->name);
                 for (char **u = jobs[i].cert->restart; u && *u && r >= 0; u++)
-                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RESTART, i, jobs[i].cert->name);
+                        r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RESTART, i,
+                                             jobs[i].cert->name);
         }
         log_error_clear();
         if (r < 0)
@@ -770,7 +814,8 @@ static void reload_units(RenewJob *jobs, size_t n) {
 
                 if (q >= 0) {
                         log_error_clear();
-                        q = notify_unit(bus, units[i].action, units[i].unit, units[i].certs, UNIT_JOB_TIMEOUT, &err);
+                        q = notify_unit(bus, units[i].action, units[i].unit, units[i].certs,
+                                        UNIT_JOB_TIMEOUT, &err);
                 }
                 snprintf(step, sizeof(step), "%s %s", unit_action_to_string(units[i].action), units[i].unit);
                 for (size_t k = 0; q < 0 && k < units[i].n_jobs; k++)
@@ -800,7 +845,8 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
         if (!job_deploys(j))
                 return 0;
         if (c->signal && c->signal_pidfile) {
-                snprintf(step, sizeof(step), "signal SIG%s %s", sigabbrev_np(c->signal) ?: "?", c->signal_pidfile);
+                snprintf(step, sizeof(step), "signal SIG%s %s", sigabbrev_np(c->signal) ?: "?",
+                         c->signal_pidfile);
                 _cleanup_free_ char *err = NULL;
 
                 r = notify_signal(c->signal, c->signal_pidfile, c->owner, &err);
@@ -815,7 +861,10 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
                 }
         }
         if (c->exec && pin_format(j->outcome.pin, PIN_FORMAT_BASE64, &pin) >= 0) {
-                HookEnv env = { .name = c->name, .certificate = c->certificate, .key = c->key, .pin = pin,
+                HookEnv env = { .name = c->name,
+                                .certificate = c->certificate,
+                                .key = c->key,
+                                .pin = pin,
                                 .previous_pin = j->outcome.previous[0] ? j->outcome.previous : NULL,
                                 .not_after = format_timestamp_iso(na, sizeof(na), j->outcome.not_after) };
 
@@ -837,14 +886,13 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
                  * failed, and that failure is the one recorded): a handshake could only wait out the
                  * timeout for a certificate that will not come. */
                 if (j->deploy_result < 0) {
-                        log_notice(
-                            "%s: verify %s skipped: the deploy already failed at %s", c->name, *e,
-                            j->deploy_step ?: "an earlier step");
+                        log_notice("%s: verify %s skipped: the deploy already failed at %s", c->name, *e,
+                                   j->deploy_step ?: "an earlier step");
                         continue;
                 }
                 log_error_clear();
-                r = notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, c->name, VERIFY_TIMEOUT,
-                                  &err);
+                r = notify_verify(*e, j->outcome.leaf_der.data, j->outcome.leaf_der.size, c->name,
+                                  VERIFY_TIMEOUT, &err);
                 snprintf(step, sizeof(step), "verify %s", *e);
                 if (r < 0)
                         deploy_failed(j, r, step, err ?: log_last_error());
@@ -854,7 +902,8 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
 
 static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurrency, usec_t now) {
         reload_units(jobs, n);
-        (void) pool_run(n, concurrency ? concurrency : 1, deploy_job, &(DeployBatch) { .inv = inv, .jobs = jobs });
+        (void) pool_run(n, concurrency ? concurrency : 1, deploy_job,
+                        &(DeployBatch){ .inv = inv, .jobs = jobs });
 
         for (size_t i = 0; i < n; i++) {
                 RenewJob *j = &jobs[i];
@@ -865,10 +914,11 @@ static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, unsigned conc
                 j->deployed = true;
                 if (j->deploy_result < 0) {
                         snprintf(f_step, sizeof(f_step), "CERTHERD_DEPLOY_STEP=%s", j->deploy_step ?: "");
-                        snprintf(f_error, sizeof(f_error), "CERTHERD_DEPLOY_ERROR=%s", j->deploy_error ?: "");
+                        snprintf(f_error, sizeof(f_error), "CERTHERD_DEPLOY_ERROR=%s",
+                                 j->deploy_error ?: "");
                         snprintf(f_serial, sizeof(f_serial), "CERTHERD_SERIAL=%s", j->outcome.serial);
                         log_cert_event(CERT_EVENT_DEPLOY_FAILED, j->cert->name,
-                                       (const char *[]) { f_step, f_error, f_serial, NULL },
+                                       (const char *[]){ f_step, f_error, f_serial, NULL },
                                        "deploy failed at %s: %s; the pin stays, the deploy is retried",
                                        j->deploy_step ?: "?", j->deploy_error ?: "?");
                 } else {
@@ -877,15 +927,17 @@ static void deploy(const Inventory *inv, RenewJob *jobs, size_t n, unsigned conc
                         if (j->cert->key_policy == KEY_POLICY_ROTATE) {
                                 int r = keys_next_make(inv, j->cert, j->outcome.pin);
                                 if (r < 0)
-                                        log_warning_errno(r, "%s: cannot make the next key: %m, publishing "
-                                                          "without next_pin_sha256", j->cert->name);
+                                        log_warning_errno(r,
+                                                          "%s: cannot make the next key: %m, publishing "
+                                                          "without next_pin_sha256",
+                                                          j->cert->name);
                         }
                         /* Only a deployed certificate's pin is published. */
                         (void) publish_pins(inv, j->cert, j->outcome.pin, j->outcome.not_after,
                                             j->current && j->current->has_pin ? j->current->pin : NULL, now);
                 }
                 gnutls_free(j->outcome.leaf_der.data);
-                j->outcome.leaf_der = (gnutls_datum_t) {};
+                j->outcome.leaf_der = (gnutls_datum_t){};
         }
 }
 
@@ -903,11 +955,11 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
         }
         for (size_t i = 0; i < inv->n_acme; i++)
                 pthread_mutex_init(&acme[i].lock, NULL);
-        (void) pool_run(n, concurrency, renew_job, &(RenewBatch) { .inv = inv, .jobs = jobs, .now = now, .acme = acme });
+        (void) pool_run(n, concurrency, renew_job,
+                        &(RenewBatch){ .inv = inv, .jobs = jobs, .now = now, .acme = acme });
         for (size_t i = 0; i < inv->n_acme; i++) {
                 acme_session_free(acme[i].session);
                 pthread_mutex_destroy(&acme[i].lock);
         }
         deploy(inv, jobs, n, concurrency, now);
 }
-

@@ -34,9 +34,9 @@ typedef struct RenewJob {
         char *error; /* why it failed, one line (malloc'd) */
         RenewOutcome outcome;
 
-        bool deployed;      /* the deploy phase ran (result ≥ 0) */
-        int deploy_result;  /* 0, or the -errno of the first deploy step that failed */
-        char *deploy_step;  /* that step: "reload nginx.service", "signal 1 /run/x.pid", "exec CMD", "verify URL" */
+        bool deployed;     /* the deploy phase ran (result ≥ 0) */
+        int deploy_result; /* 0, or the -errno of the first deploy step that failed */
+        char *deploy_step; /* that step: "reload nginx.service", "signal 1 /run/x.pid", "exec CMD", "verify URL" */
         char *deploy_error; /* and why */
 } RenewJob;
 

@@ -20,7 +20,8 @@ static json_t *strv_to_json(char *const *l) {
 static json_t *time_or_null(usec_t t) {
         char buf[32];
 
-        return t == 0 || t == USEC_INFINITY ? json_null() : json_string(format_timestamp_iso(buf, sizeof(buf), t));
+        return t == 0 || t == USEC_INFINITY ? json_null()
+                                            : json_string(format_timestamp_iso(buf, sizeof(buf), t));
 }
 
 /* What a caller who may not renew (a Check over the bus from another user) sees instead of a text that
@@ -28,8 +29,9 @@ static json_t *time_or_null(usec_t t) {
 #define REDACTED "(details for root and the certherd user only)"
 
 static const char *problem_message(const CheckReport *rep, const Problem *p) {
-        return rep->redact && (p->code == PROBLEM_DEPLOY_FAILED || p->code == PROBLEM_RENEWAL_FAILING) ? REDACTED
-                                                                                                        : p->message;
+        return rep->redact && (p->code == PROBLEM_DEPLOY_FAILED || p->code == PROBLEM_RENEWAL_FAILING)
+                       ? REDACTED
+                       : p->message;
 }
 
 static const char *error_text(const CheckReport *rep, const char *s) {
@@ -50,8 +52,9 @@ static json_t *problems_to_json(const CheckReport *rep, const CertFacts *f) {
 
         for (size_t i = 0; problems && i < f->n_problems; i++)
                 json_array_append_new(problems,
-                                      json_pack("{s:s, s:s, s:s}", "code", problem_code_to_string(f->problems[i].code),
-                                                "severity", severity_to_string(f->problems[i].severity), "message",
+                                      json_pack("{s:s, s:s, s:s}", "code",
+                                                problem_code_to_string(f->problems[i].code), "severity",
+                                                severity_to_string(f->problems[i].severity), "message",
                                                 problem_message(rep, &f->problems[i])));
         return problems;
 }
@@ -66,31 +69,36 @@ static void add_lifecycle(json_t *o, const CheckReport *rep, size_t i) {
         const CertState *st = rep->states ? &rep->states[i] : NULL;
         char step[32];
 
-        json_object_set_new(o, "next_renewal", rep->plans ? time_or_null(next_renewal(&rep->plans[i])) : json_null());
+        json_object_set_new(o, "next_renewal",
+                            rep->plans ? time_or_null(next_renewal(&rep->plans[i])) : json_null());
         /* The maintenance window open now or next; null: no windows. */
         json_object_set_new(o, "next_window",
                             rep->plans && rep->plans[i].window_end != USEC_INFINITY
-                                    ? json_pack("{s:o, s:o, s:b}", "start", time_or_null(rep->plans[i].window_start), "end",
+                                    ? json_pack("{s:o, s:o, s:b}", "start",
+                                                time_or_null(rep->plans[i].window_start), "end",
                                                 time_or_null(rep->plans[i].window_end), "open",
                                                 rep->plans[i].window_open)
                                     : json_null());
         json_object_set_new(o, "profile", st && st->profile ? json_string(st->profile) : json_null());
         if (st && st->failures > 0)
                 json_object_set_new(o, "last_renewal",
-                                    json_pack("{s:o, s:s, s:s?}", "time", time_or_null(st->last_attempt), "result",
-                                              "failed", "error", error_text(rep, st->last_error)));
+                                    json_pack("{s:o, s:s, s:s?}", "time", time_or_null(st->last_attempt),
+                                              "result", "failed", "error", error_text(rep, st->last_error)));
         else if (st && st->last_renewal > 0)
-                json_object_set_new(o, "last_renewal", json_pack("{s:o, s:s, s:n}", "time", time_or_null(st->last_renewal),
-                                                                 "result", "ok", "error"));
+                json_object_set_new(o, "last_renewal",
+                                    json_pack("{s:o, s:s, s:n}", "time", time_or_null(st->last_renewal),
+                                              "result", "ok", "error"));
         else
                 json_object_set_new(o, "last_renewal", json_null());
         if (st && st->deploy_time > 0)
-                json_object_set_new(o, "deploy",
-                                    json_pack("{s:o, s:s, s:s?, s:s?, s:s?}", "time", time_or_null(st->deploy_time),
-                                              "result", st->deploy_failed ? "failed" : "ok", "step",
-                                              st->deploy_failed ? step_text(rep, st->deploy_step, step, sizeof(step)) : NULL, "error",
-                                              st->deploy_failed ? error_text(rep, st->deploy_error) : NULL, "serial",
-                                              st->deploy_serial));
+                json_object_set_new(
+                        o, "deploy",
+                        json_pack("{s:o, s:s, s:s?, s:s?, s:s?}", "time", time_or_null(st->deploy_time),
+                                  "result", st->deploy_failed ? "failed" : "ok", "step",
+                                  st->deploy_failed ? step_text(rep, st->deploy_step, step, sizeof(step))
+                                                    : NULL,
+                                  "error", st->deploy_failed ? error_text(rep, st->deploy_error) : NULL,
+                                  "serial", st->deploy_serial));
         else
                 json_object_set_new(o, "deploy", json_null());
 }
@@ -109,8 +117,9 @@ static json_t *result_to_json(const CheckReport *rep, size_t i) {
         if (res->has_next_pin && pin_format(res->next_pin, PIN_FORMAT_BASE64, &next_pin) < 0)
                 next_pin = NULL;
 
-        o = json_pack("{s:s, s:s, s:s, s:o?}", "name", res->cert->name, "state", severity_to_string(f->state),
-                      "certificate", res->cert->certificate, "key", res->cert->key ? json_string(res->cert->key) : json_null());
+        o = json_pack("{s:s, s:s, s:s, s:o?}", "name", res->cert->name, "state",
+                      severity_to_string(f->state), "certificate", res->cert->certificate, "key",
+                      res->cert->key ? json_string(res->cert->key) : json_null());
         if (!o) {
                 json_decref(problems);
                 return NULL;
@@ -119,18 +128,21 @@ static json_t *result_to_json(const CheckReport *rep, size_t i) {
                 json_object_set_new(o, "subject", json_string(f->subject));
                 json_object_set_new(o, "issuer", json_string(f->issuer));
                 json_object_set_new(o, "serial", json_string(f->serial));
-                json_object_set_new(o, "not_before", json_string(format_timestamp_iso(nb, sizeof(nb), f->not_before)));
-                json_object_set_new(o, "not_after", json_string(format_timestamp_iso(na, sizeof(na), f->not_after)));
+                json_object_set_new(o, "not_before",
+                                    json_string(format_timestamp_iso(nb, sizeof(nb), f->not_before)));
+                json_object_set_new(o, "not_after",
+                                    json_string(format_timestamp_iso(na, sizeof(na), f->not_after)));
                 json_object_set_new(o, "days_left", json_integer(f->days_left));
                 json_object_set_new(o, "names", strv_to_json(f->names));
                 json_object_set_new(o, "key_type", json_string(f->key_type));
                 json_object_set_new(o, "pin_sha256", pin ? json_string(pin) : json_null());
         } else {
                 /* Nothing could be read: the same keys, with null values, so consumers need no special case. */
-                const char *keys[] = { "subject", "issuer", "serial", "not_before", "not_after", "days_left",
-                                       "names", "key_type", "pin_sha256" };
+                const char *keys[] = { "subject",   "issuer", "serial",   "not_before", "not_after",
+                                       "days_left", "names",  "key_type", "pin_sha256" };
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++)
-                        json_object_set_new(o, keys[k], strcmp(keys[k], "names") == 0 ? json_array() : json_null());
+                        json_object_set_new(o, keys[k],
+                                            strcmp(keys[k], "names") == 0 ? json_array() : json_null());
         }
         /* The key the next renewal certifies (key-policy = rotate), whether or not the installed
          * certificate could be read: what clients should already trust. */
@@ -159,8 +171,8 @@ int report_json(const CheckReport *rep, FILE *f) {
         fputs("\n], \"cas\": [", f);
         for (size_t i = 0; i < rep->n_cas; i++) {
                 const CertFacts *x = rep->cas[i].facts;
-                json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", rep->cas[i].ca->name, "certificate",
-                                      rep->cas[i].ca->certificate, "not_after",
+                json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", rep->cas[i].ca->name,
+                                      "certificate", rep->cas[i].ca->certificate, "not_after",
                                       x->parsed ? time_or_null(x->not_after) : json_null(), "days_left",
                                       x->parsed ? json_integer(x->days_left) : json_null(), "state",
                                       severity_to_string(x->state), "problems", problems_to_json(rep, x));
@@ -197,14 +209,17 @@ int report_lines(const CheckReport *rep, FILE *f) {
                         continue;
                 }
                 for (size_t j = 0; j < x->n_problems; j++)
-                        fprintf(f, "%-8s %s: %s: %s\n", severity_to_string(x->problems[j].severity), res->cert->name,
-                                problem_code_to_string(x->problems[j].code), problem_message(rep, &x->problems[j]));
+                        fprintf(f, "%-8s %s: %s: %s\n", severity_to_string(x->problems[j].severity),
+                                res->cert->name, problem_code_to_string(x->problems[j].code),
+                                problem_message(rep, &x->problems[j]));
         }
         /* An internal CA is mentioned when something is wrong with it. */
         for (size_t i = 0; i < rep->n_cas; i++)
                 for (size_t j = 0; j < rep->cas[i].facts->n_problems; j++)
-                        fprintf(f, "%-8s ca:%s: %s: %s\n", severity_to_string(rep->cas[i].facts->problems[j].severity),
-                                rep->cas[i].ca->name, problem_code_to_string(rep->cas[i].facts->problems[j].code),
+                        fprintf(f, "%-8s ca:%s: %s: %s\n",
+                                severity_to_string(rep->cas[i].facts->problems[j].severity),
+                                rep->cas[i].ca->name,
+                                problem_code_to_string(rep->cas[i].facts->problems[j].code),
                                 rep->cas[i].facts->problems[j].message);
         summary(rep, f);
         return ferror(f) ? -EIO : 0;
@@ -234,7 +249,8 @@ static void last_result(const CheckReport *rep, const CertState *st, char *buf, 
         if (!st)
                 snprintf(buf, size, "-");
         else if (st->deploy_failed)
-                snprintf(buf, size, "deploy-failed: %s", step_text(rep, st->deploy_step, step, sizeof(step)) ?: "?");
+                snprintf(buf, size, "deploy-failed: %s",
+                         step_text(rep, st->deploy_step, step, sizeof(step)) ?: "?");
         else if (st->failures > 0)
                 snprintf(buf, size, "failed: %s", error_text(rep, st->last_error) ?: "?");
         else if (st->last_renewal > 0 || st->deploy_time > 0)
@@ -265,8 +281,8 @@ static void table_row(FILE *f, bool color, int wname, const char *name, const Ce
                                          problem_code_to_string(x->problems[j].code));
 
         fprintf(f, "%-*s  %s%-8s%s  %-10s  %5s  %-24s  %-12s  %-16s  %-20s  %s\n", wname, name,
-                color ? state_color(x->state) : "", severity_to_string(x->state), color ? "\033[0m" : "", na, days,
-                issuer, pin, next, x->n_problems ? problems : "-", last);
+                color ? state_color(x->state) : "", severity_to_string(x->state), color ? "\033[0m" : "", na,
+                days, issuer, pin, next, x->n_problems ? problems : "-", last);
 }
 
 /* Why a coming renewal is planned when it is not the certificate's own window: the end of its CA's
@@ -278,7 +294,8 @@ static void table_notes(const CheckReport *rep, FILE *f) {
 
                 if (p->due_why == RENEW_REASON_CA_ROTATED && p->due != USEC_INFINITY)
                         fprintf(f, "%s: CA rotated: re-issue %s %s\n", rep->results[i].cert->name,
-                                p->action == PLAN_NONE ? "at" : "due since", format_timestamp_iso(when, sizeof(when), p->due));
+                                p->action == PLAN_NONE ? "at" : "due since",
+                                format_timestamp_iso(when, sizeof(when), p->due));
         }
 }
 
@@ -313,9 +330,9 @@ int report_table(const CheckReport *rep, FILE *f, bool color) {
                 if (l > wname)
                         wname = l > 40 ? 40 : l;
         }
-        fprintf(f, "%s%-*s  %-8s  %-10s  %5s  %-24s  %-12s  %-16s  %-20s  %s%s\n", color ? "\033[1m" : "", wname, "NAME",
-                "STATE", "EXPIRES", "DAYS", "ISSUER", "PIN", "NEXT RENEWAL", "PROBLEMS", "LAST RESULT",
-                color ? "\033[0m" : "");
+        fprintf(f, "%s%-*s  %-8s  %-10s  %5s  %-24s  %-12s  %-16s  %-20s  %s%s\n", color ? "\033[1m" : "",
+                wname, "NAME", "STATE", "EXPIRES", "DAYS", "ISSUER", "PIN", "NEXT RENEWAL", "PROBLEMS",
+                "LAST RESULT", color ? "\033[0m" : "");
 
         for (size_t i = 0; i < rep->n_results; i++) {
                 const CheckResult *res = &rep->results[i];
@@ -357,7 +374,8 @@ static void nagios_problems(FILE *f, const char *prefix, const char *name, const
         for (size_t j = 0; j < x->n_problems; j++) {
                 if (x->problems[j].severity == SEVERITY_OK)
                         continue;
-                fprintf(f, "%s%s%s: %s", *first ? ": " : ", ", prefix, name, problem_code_to_string(x->problems[j].code));
+                fprintf(f, "%s%s%s: %s", *first ? ": " : ", ", prefix, name,
+                        problem_code_to_string(x->problems[j].code));
                 *first = false;
         }
 }
@@ -375,8 +393,8 @@ int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f) {
                 for (size_t i = 0; i < rep->n_results; i++) {
                         _cleanup_(check_shown_done) CheckShown shown = {};
 
-                        nagios_problems(f, "", rep->results[i].cert->name, check_result_shown(rep, i, &shown),
-                                        &first);
+                        nagios_problems(f, "", rep->results[i].cert->name,
+                                        check_result_shown(rep, i, &shown), &first);
                 }
                 for (size_t i = 0; i < rep->n_cas; i++)
                         if (rep->cas[i].facts->parsed)
@@ -386,7 +404,8 @@ int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f) {
         for (size_t i = 0; i < rep->n_results; i++) {
                 const CertConfig *c = rep->results[i].cert;
                 const CertFacts *x = rep->results[i].facts;
-                usec_t lifetime = x->parsed && x->not_after > x->not_before ? x->not_after - x->not_before : 0;
+                usec_t lifetime = x->parsed && x->not_after > x->not_before ? x->not_after - x->not_before
+                                                                            : 0;
 
                 fputc(' ', f);
                 perf_label(f, c->name);
@@ -394,7 +413,8 @@ int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f) {
                         fprintf(f, "=%" PRIi64 "d", x->days_left);
                 else
                         fputs("=U", f);
-                fprintf(f, ";%" PRIu64 ";%" PRIu64, threshold_resolve(cert_warn_before(inv, c), lifetime) / USEC_PER_DAY,
+                fprintf(f, ";%" PRIu64 ";%" PRIu64,
+                        threshold_resolve(cert_warn_before(inv, c), lifetime) / USEC_PER_DAY,
                         threshold_resolve(cert_critical_before(inv, c), lifetime) / USEC_PER_DAY);
         }
         fputc('\n', f);

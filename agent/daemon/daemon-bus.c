@@ -15,8 +15,8 @@ static const char *bus_inventory_path(void *ud) {
 
 static int no_such(Manager *m, const char *name, char **ret_error) {
         return asprintf(ret_error, "no [certificate \"%s\"] in the inventory %s", name, m->inv->path) < 0
-                   ? -ENOMEM
-                   : -ENXIO;
+                       ? -ENOMEM
+                       : -ENXIO;
 }
 
 static int render(const Inventory *inv, CheckReport *rep, BusApiFormat fmt, char **ret) {
@@ -98,11 +98,11 @@ static int bus_resolve(void *ud, char **names, char ***ret, char **ret_error) {
                 if (c->issuer == ISSUER_NONE && !names)
                         continue;
                 if (c->issuer == ISSUER_NONE)
-                        return asprintf(
-                                   ret_error, "%s: issuer = none: certherd only watches this certificate",
-                                   c->name) < 0
-                                   ? -ENOMEM
-                                   : -EINVAL;
+                        return asprintf(ret_error,
+                                        "%s: issuer = none: certherd only watches this certificate",
+                                        c->name) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
                 if (!(l[n++] = strdup(c->name)))
                         return -ENOMEM;
         }
@@ -115,7 +115,7 @@ static void bus_kick(void *ud) {
 
         /* Running work ends with a pass, which takes the orders. */
         if (!m->worker.running && !m->exiting)
-                (void)manager_pass(m, false);
+                (void) manager_pass(m, false);
 }
 
 /* What became of set `name` in the work just done, or why it was not in it (the renderer of `renew`'s
@@ -126,7 +126,7 @@ static void bus_outcome(void *ud, const char *name, Outcome *ret) {
         const PassSet *s;
 
         if (i == SIZE_MAX) {
-                *ret = (Outcome){.name = name, .kind = OUTCOME_GONE, .when = USEC_INFINITY};
+                *ret = (Outcome){ .name = name, .kind = OUTCOME_GONE, .when = USEC_INFINITY };
                 return;
         }
         s = &m->pass->sets[i];
@@ -134,9 +134,9 @@ static void bus_outcome(void *ud, const char *name, Outcome *ret) {
 }
 
 const BusApiOps daemon_bus_ops = {
-    .inventory_path = bus_inventory_path,
-    .check = bus_check,
-    .resolve = bus_resolve,
-    .kick = bus_kick,
-    .outcome = bus_outcome,
+        .inventory_path = bus_inventory_path,
+        .check = bus_check,
+        .resolve = bus_resolve,
+        .kick = bus_kick,
+        .outcome = bus_outcome,
 };

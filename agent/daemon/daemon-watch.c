@@ -25,7 +25,7 @@ static const char *issuing_ca_certificate(const Inventory *inv, const CertConfig
 #define SET_PATHS(inv, c)                                                                                   \
         {                                                                                                   \
                 (c)->certificate, token_is_url((c)->key) ? NULL : (c)->key, (c)->ca,                        \
-                    issuing_ca_certificate(inv, c), (c)->chain, (c)->leaf, (c)->combined, (c)->pkcs12       \
+                        issuing_ca_certificate(inv, c), (c)->chain, (c)->leaf, (c)->combined, (c)->pkcs12   \
         }
 
 /* Whether `name` (a file name in a watched directory) is a CRL `c` is checked against: its `crl` files,
@@ -54,15 +54,14 @@ void schedule_rescan(Manager *m) {
         if (m->rescan_pending)
                 return;
         m->rescan_pending = true;
-        if (!m->rescan &&
-            sd_event_add_time_relative(
-                m->event, &m->rescan, CLOCK_MONOTONIC, RESCAN_DELAY_USEC, 0, on_rescan, m) < 0) {
+        if (!m->rescan && sd_event_add_time_relative(m->event, &m->rescan, CLOCK_MONOTONIC,
+                                                     RESCAN_DELAY_USEC, 0, on_rescan, m) < 0) {
                 log_warning("cannot schedule an inspection of the files that changed, ignoring");
                 m->rescan_pending = false;
                 return;
         }
-        (void)sd_event_source_set_time_relative(m->rescan, RESCAN_DELAY_USEC);
-        (void)sd_event_source_set_enabled(m->rescan, SD_EVENT_ONESHOT);
+        (void) sd_event_source_set_time_relative(m->rescan, RESCAN_DELAY_USEC);
+        (void) sd_event_source_set_enabled(m->rescan, SD_EVENT_ONESHOT);
 }
 
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
@@ -71,8 +70,8 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         /* Lost events, or a key marked compromised (ca revoke, revoke: any set may hold it). */
         /* A key marked compromised (ca revoke, revoke) or a certificate certherd revoked (revocations.json,
          * with or without a CRL): any set may be concerned. */
-        if ((ev->mask & IN_Q_OVERFLOW) ||
-            (ev->len > 0 && (strcmp(ev->name, "compromised-keys.json") == 0 || strcmp(ev->name, "revocations.json") == 0))) {
+        if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 && (strcmp(ev->name, "compromised-keys.json") == 0 ||
+                                                           strcmp(ev->name, "revocations.json") == 0))) {
                 m->rescan_all = true;
                 schedule_rescan(m);
                 return 0;
@@ -106,7 +105,7 @@ static int add_dir(char **dirs, size_t *n, const char *path, bool is_dir) {
 
         if (!path || (!is_dir && !slash))
                 return 0;
-        d = is_dir ? strdup(path) : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+        d = is_dir ? strdup(path) : slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
         if (!d)
                 return -ENOMEM;
         if (strv_contains(dirs, d))
@@ -169,11 +168,10 @@ int watches_setup(Manager *m) {
         if (!m->watches)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                r = sd_event_add_inotify(
-                    m->event, &m->watches[m->n_watches], dirs[i],
-                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |
-                        IN_ONLYDIR,
-                    on_inotify, m);
+                r = sd_event_add_inotify(m->event, &m->watches[m->n_watches], dirs[i],
+                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                                 IN_DELETE | IN_ATTRIB | IN_ONLYDIR,
+                                         on_inotify, m);
                 if (r < 0) {
                         /* A directory that does not exist yet (first issuance) is seen by the pass. */
                         log_debug_errno(r, "cannot watch %s: %m, ignoring", dirs[i]);

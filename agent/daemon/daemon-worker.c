@@ -24,7 +24,7 @@ static int on_worker_done(sd_event_source *s, int fd, uint32_t revents, void *us
         Manager *m = userdata;
         uint64_t v;
 
-        (void)read(fd, &v, sizeof(v));
+        (void) read(fd, &v, sizeof(v));
         pthread_join(m->worker.thread, NULL);
         m->worker.running = false;
         pass_finish(m->pass, m->worker.work, now_realtime());

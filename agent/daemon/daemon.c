@@ -98,7 +98,8 @@ static void notify_status(Manager *m, usec_t now) {
                 }
         }
         if (pass_view(p, NULL, 0, &v) < 0)
-                k = snprintf(status, sizeof(status), "%zu certificate%s", p->n_sets, p->n_sets == 1 ? "" : "s");
+                k = snprintf(status, sizeof(status), "%zu certificate%s", p->n_sets,
+                             p->n_sets == 1 ? "" : "s");
         else {
                 check_report_recount(&v);
                 k = outcome_status(&v, status, sizeof(status));
@@ -106,14 +107,13 @@ static void notify_status(Manager *m, usec_t now) {
         if (k < 0 || (size_t) k >= sizeof(status))
                 k = (int) strlen(status);
         if (m->worker.running)
-                status_work(m, status + k, sizeof(status) - (size_t)k);
+                status_work(m, status + k, sizeof(status) - (size_t) k);
         else if (next != SIZE_MAX) {
                 format_in(in, sizeof(in), next_due > now ? next_due - now : 0);
-                snprintf(
-                    status + k, sizeof(status) - (size_t)k, "; next renewal %s in %s",
-                    p->sets[next].cert->name, in);
+                snprintf(status + k, sizeof(status) - (size_t) k, "; next renewal %s in %s",
+                         p->sets[next].cert->name, in);
         }
-        (void)sd_notifyf(false, "STATUS=%s", status);
+        (void) sd_notifyf(false, "STATUS=%s", status);
 }
 
 static int arm_timer(Manager *m, usec_t deadline) {
@@ -138,7 +138,7 @@ static bool orders_force(void *ud, const char *name) {
 /* One pass: begin here; act on the worker when there is work, and finish when it is done (at once when
  * there is none); arm the one timer for the pass's deadline: nothing wakes the agent in between. */
 int manager_pass(Manager *m, bool all) {
-        PassOrders orders = {.ordered = orders_name, .forced = orders_force, .ud = m->bus};
+        PassOrders orders = { .ordered = orders_name, .forced = orders_force, .ud = m->bus };
         usec_t now = now_realtime();
         PassWork *w = NULL;
         int r;
@@ -153,7 +153,7 @@ int manager_pass(Manager *m, bool all) {
         /* The waiting orders are in this work; orders arriving later wait for the next. */
         bus_api_orders_start(m->bus);
         if (w)
-                (void)worker_start(m, w);
+                (void) worker_start(m, w);
         else
                 pass_finish(m->pass, NULL, now);
         if (!m->worker.running)
@@ -162,7 +162,7 @@ int manager_pass(Manager *m, bool all) {
         /* The inspection ran on every core, and glibc keeps what each thread's arena freed: hand it back, so
          * that the agent at rest holds what it needs and no more (idle RSS at 10 000 sets). */
         if (!m->worker.running)
-                (void)malloc_trim(0);
+                (void) malloc_trim(0);
         return 0;
 }
 
@@ -199,24 +199,23 @@ void manager_reload(Manager *m) {
         Inventory *inv = NULL;
         int r;
 
-        (void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading the inventory");
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading the inventory");
         r = config_load(m->config_path, &inv, &err);
         if (r < 0) {
                 log_error("inventory not reloaded, keeping the running one: %s", err ?: strerror(-r));
-                (void)sd_notify(false, "READY=1");
+                (void) sd_notify(false, "READY=1");
                 notify_status(m, now_realtime());
                 return;
         }
         if (strcmp(inv->agent.state_directory, m->inv->agent.state_directory) != 0)
-                log_warning(
-                    "state-directory changed to %s; the lock stays on %s until restart, ignoring",
-                    inv->agent.state_directory, m->inv->agent.state_directory);
+                log_warning("state-directory changed to %s; the lock stays on %s until restart, ignoring",
+                            inv->agent.state_directory, m->inv->agent.state_directory);
         if (manager_load(m, inv) < 0 || manager_pass(m, true) < 0) {
-                (void)sd_event_exit(m->event, -ENOMEM);
+                (void) sd_event_exit(m->event, -ENOMEM);
                 return;
         }
         log_info("inventory reloaded: %zu certificates", m->inv->n_certs);
-        (void)sd_notify(false, "READY=1");
+        (void) sd_notify(false, "READY=1");
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -232,7 +231,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
-        (void)sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
         m->exiting = true;
         /* A renewal in flight finishes its install first: never leave half a pair to recover. */
         if (!m->worker.running)
@@ -281,7 +280,7 @@ static int manager_new(const char *config_path, Manager **ret) {
         r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, USEC_INFINITY, USEC_PER_SEC, on_timer, m);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
         r = worker_setup(m);
         if (r < 0)
                 return r;
@@ -300,7 +299,7 @@ int daemon_run(const char *config_path) {
         int r;
 
         /* Where log lines go is decided on first use: decide it before the worker thread logs too. */
-        (void)log_get_target();
+        (void) log_get_target();
         r = manager_new(config_path, &m);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the event loop: %m");
@@ -309,7 +308,7 @@ int daemon_run(const char *config_path) {
                 log_error("%s", err ?: strerror(-r));
                 return r;
         }
-        (void)token_init_inventory(inv); /* the PKCS#11 modules stay those of the first load */
+        (void) token_init_inventory(inv); /* the PKCS#11 modules stay those of the first load */
         /* certherd-renew.service may be at work: wait for it (docs/operation.md); then recover and load. */
         m->lock_fd = pass_prepare(inv, true);
         if (m->lock_fd < 0) {
@@ -325,13 +324,13 @@ int daemon_run(const char *config_path) {
         r = bus_api_new(m->event, &daemon_bus_ops, m, &m->bus);
         if (r < 0)
                 log_warning_errno(
-                    r, "cannot serve %s on the system bus: %m; check, status and renew work alone",
-                    BUS_API_NAME);
+                        r, "cannot serve %s on the system bus: %m; check, status and renew work alone",
+                        BUS_API_NAME);
         /* Only now: a command that finds the lock taken while the first pass runs is right that it does the
          * renewals; from here on one that cannot reach the bus is told the daemon holds the lock. */
         (void) state_lock_note_daemon(m->lock_fd);
         log_info("watching %zu certificates", m->inv->n_certs);
-        (void)sd_notify(false, "READY=1");
+        (void) sd_notify(false, "READY=1");
 
         r = sd_event_loop(m->event);
         worker_stop(m);

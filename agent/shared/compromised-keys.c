@@ -43,7 +43,7 @@ static const JsonList key_list = JSON_LIST("keys", CompromisedKey, parse_key, ke
 
 void compromised_keys_done(CompromisedKeys *l) {
         json_list_free(&key_list, l->keys, l->n);
-        *l = (CompromisedKeys) {};
+        *l = (CompromisedKeys){};
 }
 
 int compromised_keys_parse(const char *text, size_t size, CompromisedKeys *ret) {
@@ -62,8 +62,9 @@ int compromised_keys_load(const char *state_dir, CompromisedKeys *ret) {
                 return -ENOMEM;
         r = json_list_load(path, LIST_MAX, &key_list, (void **) &ret->keys, &ret->n);
         if (r == -EBADMSG)
-                return log_error_errno(r, "%s is damaged; fix it (certherd certifies no key while it cannot read it)",
-                                       path);
+                return log_error_errno(
+                        r, "%s is damaged; fix it (certherd certifies no key while it cannot read it)",
+                        path);
         if (r < 0 && r != -ENOMEM)
                 return log_error_errno(r, "cannot read the compromised-keys list %s: %m", path);
         return r;
@@ -78,8 +79,8 @@ const CompromisedKey *compromised_keys_find(const CompromisedKeys *l, const uint
         return NULL;
 }
 
-int compromised_keys_add(const char *state_dir, const uint8_t pin[PIN_SIZE], const char *name, const char *serial,
-                         usec_t now) {
+int compromised_keys_add(const char *state_dir, const uint8_t pin[PIN_SIZE], const char *name,
+                         const char *serial, usec_t now) {
         _cleanup_(compromised_keys_done) CompromisedKeys l = {};
         _cleanup_free_ char *path = NULL, *lock_path = NULL, *b64 = NULL;
         _cleanup_close_ int lock = -1;
@@ -102,14 +103,15 @@ int compromised_keys_add(const char *state_dir, const uint8_t pin[PIN_SIZE], con
                 return r;
         list = json_array();
         for (size_t i = 0; list && i < l.n; i++)
-                json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}", "pin_sha256", l.keys[i].pin, "since",
-                                                      (json_int_t) (l.keys[i].since / USEC_PER_SEC), "name",
-                                                      l.keys[i].name, "serial", l.keys[i].serial));
+                json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}", "pin_sha256", l.keys[i].pin,
+                                                      "since", (json_int_t) (l.keys[i].since / USEC_PER_SEC),
+                                                      "name", l.keys[i].name, "serial", l.keys[i].serial));
         if (list)
                 json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s}", "pin_sha256", b64, "since",
                                                       (json_int_t) (now / USEC_PER_SEC), "name", name ?: "",
                                                       "serial", serial ?: ""));
-        r = json_save_state_file(path, json_pack("{s:o*}", "keys", list), JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        r = json_save_state_file(path, json_pack("{s:o*}", "keys", list),
+                                 JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -133,13 +135,13 @@ int compromised_keys_check(const char *state_dir, const uint8_t pin[PIN_SIZE], u
         return k ? 1 : 0;
 }
 
-int compromised_keys_add_certificate(
-    const char *state_dir, const uint8_t *data, size_t size, const char *name, usec_t now) {
+int compromised_keys_add_certificate(const char *state_dir, const uint8_t *data, size_t size,
+                                     const char *name, usec_t now) {
         _cleanup_cert_facts_ CertFacts *f = NULL;
         int r;
 
-        r = x509_inspect(
-            &(X509Input){.cert_data = data, .cert_size = size, .key_mode = (mode_t)-1}, now, &f);
+        r = x509_inspect(&(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 }, now,
+                         &f);
         if (r < 0)
                 return r;
         if (!f->parsed || !f->has_pin)

@@ -15,14 +15,8 @@
 
 /* "FILE:LINE: [certificate \"web\"] message": formatted only when there is an error, as validation
  * runs over every section of a large inventory. */
-static _printf_(6, 7) int section_error(
-    char **reterr,
-    SectionKind kind,
-    const char *name,
-    const char *file,
-    unsigned line,
-    const char *fmt,
-    ...) {
+static _printf_(6, 7) int section_error(char **reterr, SectionKind kind, const char *name, const char *file,
+                                        unsigned line, const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL;
         char where[256];
 
@@ -35,22 +29,16 @@ static _printf_(6, 7) int section_error(
 /* section_error() about `s`, an AcmeConfig, CaConfig or CertConfig (each knows its name, file and line). */
 #define SECTION_ERROR(kind, s, ...) section_error(reterr, kind, (s)->name, (s)->file, (s)->line, __VA_ARGS__)
 
-static int check_thresholds(
-    char **reterr,
-    SectionKind kind,
-    const char *name,
-    const char *file,
-    unsigned line,
-    Threshold warn,
-    Threshold crit) {
+static int check_thresholds(char **reterr, SectionKind kind, const char *name, const char *file,
+                            unsigned line, Threshold warn, Threshold crit) {
         char a[CONFIG_USEC_MAX], b[CONFIG_USEC_MAX];
 
         /* A percentage depends on the certificate's lifetime, so only two absolute values compare. */
         if (!warn.set || !crit.set || warn.is_percent || crit.is_percent || crit.usec <= warn.usec)
                 return 0;
-        return section_error(
-            reterr, kind, name, file, line, "critical-before (%s) exceeds warn-before (%s)",
-            config_format_usec(crit.usec, a, sizeof(a)), config_format_usec(warn.usec, b, sizeof(b)));
+        return section_error(reterr, kind, name, file, line, "critical-before (%s) exceeds warn-before (%s)",
+                             config_format_usec(crit.usec, a, sizeof(a)),
+                             config_format_usec(warn.usec, b, sizeof(b)));
 }
 
 static int validate_agent(Inventory *inv, char **reterr) {
@@ -72,16 +60,21 @@ static int validate_agent(Inventory *inv, char **reterr) {
          * of 7 days and a sixth), as renew-before's 33% does: else a fresh 6-day certificate would be
          * expiry-critical the moment it is issued. */
         if (!a->warn_before.set)
-                a->warn_before = (Threshold){.set = true, .usec = 14 * USEC_PER_DAY, .lifetime_divisor = 3};
+                a->warn_before = (Threshold){ .set = true,
+                                              .usec = 14 * USEC_PER_DAY,
+                                              .lifetime_divisor = 3 };
         if (!a->critical_before.set)
-                a->critical_before = (Threshold){.set = true, .usec = 7 * USEC_PER_DAY, .lifetime_divisor = 6};
+                a->critical_before = (Threshold){ .set = true,
+                                                  .usec = 7 * USEC_PER_DAY,
+                                                  .lifetime_divisor = 6 };
         if (!a->renew_before.set)
-                a->renew_before =
-                    (Threshold){.set = true, .implicit = true, .is_percent = true, .percent = 33};
+                a->renew_before = (Threshold){
+                        .set = true, .implicit = true, .is_percent = true, .percent = 33
+                };
         if (a->hook_timeout == 0)
                 a->hook_timeout = CONFIG_HOOK_TIMEOUT_DEFAULT;
-        return check_thresholds(
-            reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before, a->critical_before);
+        return check_thresholds(reterr, SECTION_AGENT, NULL, file, a->file ? a->line : 0, a->warn_before,
+                                a->critical_before);
 }
 
 /* A key in a PKCS#11 token must name its object: the label is the stable name services open, and
@@ -101,7 +94,8 @@ static bool token_key_has_label(const char *key) {
 
 static int validate_acme(AcmeConfig *a, char **reterr) {
         /* The ports CAs validate on: 80 for http-01 (RFC 8555 §8.3), 443 for tls-alpn-01 (RFC 8737 §3). */
-        if (!a->listen && !(a->listen = strdup(a->challenge == CHALLENGE_TLS_ALPN_01 ? "[::]:443" : "[::]:80")))
+        if (!a->listen &&
+            !(a->listen = strdup(a->challenge == CHALLENGE_TLS_ALPN_01 ? "[::]:443" : "[::]:80")))
                 return config_error_at(reterr, -ENOMEM, a->file, 0, "out of memory");
         if (!a->directory)
                 return SECTION_ERROR(SECTION_ACME, a, "missing required key 'directory'");
@@ -111,9 +105,9 @@ static int validate_acme(AcmeConfig *a, char **reterr) {
                 return SECTION_ERROR(SECTION_ACME, a, "challenge dns-01 needs dns-hook");
         if (a->account_key && (!key_is_token(a->account_key) || !token_key_has_label(a->account_key)))
                 return SECTION_ERROR(
-                    SECTION_ACME, a,
-                    "account-key '%s' is not a pkcs11: URI naming an object (;object=LABEL)",
-                    a->account_key);
+                        SECTION_ACME, a,
+                        "account-key '%s' is not a pkcs11: URI naming an object (;object=LABEL)",
+                        a->account_key);
         if (a->pkcs11_pin_file && !a->account_key)
                 return SECTION_ERROR(SECTION_ACME, a, "pkcs11-pin-file is for account-key = pkcs11:…");
         return 0;
@@ -123,11 +117,11 @@ static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
         const CaConfig *p = c;
 
         if (!c->certificate || !c->key)
-                return SECTION_ERROR(
-                    SECTION_CA, c, "missing required key '%s'", c->certificate ? "key" : "certificate");
+                return SECTION_ERROR(SECTION_CA, c, "missing required key '%s'",
+                                     c->certificate ? "key" : "certificate");
         if (key_is_token(c->key) && !token_key_has_label(c->key))
-                return SECTION_ERROR(
-                    SECTION_CA, c, "key '%s' names no token object: add ;object=LABEL", c->key);
+                return SECTION_ERROR(SECTION_CA, c, "key '%s' names no token object: add ;object=LABEL",
+                                     c->key);
         if (c->pkcs11_pin_file && !key_is_token(c->key))
                 return SECTION_ERROR(SECTION_CA, c, "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         /* An intermediate names its signer; the chain of parents must end in a root. */
@@ -135,11 +129,11 @@ static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
                 const CaConfig *next = inventory_find_ca(inv, p->parent);
 
                 if (!next)
-                        return SECTION_ERROR(
-                            SECTION_CA, c, "parent '%s': no [ca \"%s\"] section", p->parent, p->parent);
+                        return SECTION_ERROR(SECTION_CA, c, "parent '%s': no [ca \"%s\"] section", p->parent,
+                                             p->parent);
                 if (next == c || depth > inv->n_ca)
-                        return SECTION_ERROR(
-                            SECTION_CA, c, "parent '%s': the parents form a loop", c->parent);
+                        return SECTION_ERROR(SECTION_CA, c, "parent '%s': the parents form a loop",
+                                             c->parent);
                 p = next;
         }
         return 0;
@@ -147,35 +141,33 @@ static int validate_ca(const Inventory *inv, CaConfig *c, char **reterr) {
 
 /* "ca:internal", "self" */
 static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
-        snprintf(
-            buf, size, "%s%s%s", issuer_kind_to_string(c->issuer), c->issuer_name ? ":" : "",
-            c->issuer_name ?: "");
+        snprintf(buf, size, "%s%s%s", issuer_kind_to_string(c->issuer), c->issuer_name ? ":" : "",
+                 c->issuer_name ?: "");
         return buf;
 }
 
 /* chain, leaf, combined, pkcs12: installed in one generation with key and certificate, so each must be
  * its own absolute path; what holds the key needs a key that is a file. */
 static int validate_outputs(const CertConfig *c, char **reterr) {
-        const char *paths[] = {c->certificate, c->key, c->chain, c->leaf, c->combined, c->pkcs12};
-        const char *names[] = {"certificate", "key", "chain", "leaf", "combined", "pkcs12"};
+        const char *paths[] = { c->certificate, c->key, c->chain, c->leaf, c->combined, c->pkcs12 };
+        const char *names[] = { "certificate", "key", "chain", "leaf", "combined", "pkcs12" };
         bool key_in_token = c->key && strncmp(c->key, "pkcs11:", 7) == 0;
 
         for (size_t i = 2; i < ELEMENTSOF(paths); i++) {
                 if (!paths[i])
                         continue;
                 if (paths[i][0] != '/')
-                        return SECTION_ERROR(
-                            SECTION_CERT, c, "'%s' must be an absolute path, not '%s'", names[i], paths[i]);
+                        return SECTION_ERROR(SECTION_CERT, c, "'%s' must be an absolute path, not '%s'",
+                                             names[i], paths[i]);
                 for (size_t k = 0; k < i; k++)
                         if (paths[k] && strcmp(paths[k], paths[i]) == 0)
-                                return SECTION_ERROR(
-                                    SECTION_CERT, c, "'%s' and '%s' name the same file %s", names[k],
-                                    names[i], paths[i]);
+                                return SECTION_ERROR(SECTION_CERT, c, "'%s' and '%s' name the same file %s",
+                                                     names[k], names[i], paths[i]);
         }
         if ((c->combined || c->pkcs12) && (!c->key || key_in_token))
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "'%s' holds the private key: it needs a key file%s",
-                    c->combined ? "combined" : "pkcs12", key_in_token ? ", not a pkcs11: URI" : "");
+                return SECTION_ERROR(SECTION_CERT, c, "'%s' holds the private key: it needs a key file%s",
+                                     c->combined ? "combined" : "pkcs12",
+                                     key_in_token ? ", not a pkcs11: URI" : "");
         if (c->pkcs12 && !c->pkcs12_password_file)
                 return SECTION_ERROR(SECTION_CERT, c, "'pkcs12' needs 'pkcs12-password-file'");
         if (c->pkcs12_password_file && !c->pkcs12)
@@ -190,53 +182,50 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         if (!c->certificate)
                 return SECTION_ERROR(SECTION_CERT, c, "missing required key 'certificate'");
         if (!c->key && c->issuer != ISSUER_NONE)
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "missing required key 'key' (needed with issuer '%s')",
-                    issuer_display(issuer, sizeof(issuer), c));
+                return SECTION_ERROR(SECTION_CERT, c, "missing required key 'key' (needed with issuer '%s')",
+                                     issuer_display(issuer, sizeof(issuer), c));
         if (key_is_token(c->key) && !token_key_has_label(c->key))
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "key '%s' names no token object: add ;object=LABEL", c->key);
+                return SECTION_ERROR(SECTION_CERT, c, "key '%s' names no token object: add ;object=LABEL",
+                                     c->key);
         if (key_is_token(c->key) && c->key_password_file)
                 return SECTION_ERROR(
-                    SECTION_CERT, c,
-                    "key-password-file is for key files; a token key takes pkcs11-pin-file");
+                        SECTION_CERT, c,
+                        "key-password-file is for key files; a token key takes pkcs11-pin-file");
         if (c->pkcs11_pin_file && !key_is_token(c->key))
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "pkcs11-pin-file is for key = pkcs11:…, not a key file");
+                return SECTION_ERROR(SECTION_CERT, c,
+                                     "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
             (c->issuer == ISSUER_ACME && !inventory_find_acme(inv, c->issuer_name)))
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "issuer '%s': no [%s \"%s\"] section",
-                    issuer_display(issuer, sizeof(issuer), c), issuer_kind_to_string(c->issuer),
-                    c->issuer_name ?: "");
+                return SECTION_ERROR(SECTION_CERT, c, "issuer '%s': no [%s \"%s\"] section",
+                                     issuer_display(issuer, sizeof(issuer), c),
+                                     issuer_kind_to_string(c->issuer), c->issuer_name ?: "");
         if (c->profile && c->issuer != ISSUER_ACME)
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
-                    issuer_display(issuer, sizeof(issuer), c));
+                return SECTION_ERROR(SECTION_CERT, c,
+                                     "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
+                                     issuer_display(issuer, sizeof(issuer), c));
         if (c->issuer != ISSUER_NONE && strv_length(c->names) == 0)
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "issuer '%s' needs names", issuer_display(issuer, sizeof(issuer), c));
+                return SECTION_ERROR(SECTION_CERT, c, "issuer '%s' needs names",
+                                     issuer_display(issuer, sizeof(issuer), c));
         /* An ACME server validates DNS names and IPs only. */
         for (size_t i = 0; c->issuer == ISSUER_ACME && c->names && c->names[i]; i++)
                 if (config_name_type(c->names[i]) == NAME_URI || config_name_type(c->names[i]) == NAME_EMAIL)
                         return SECTION_ERROR(
-                            SECTION_CERT, c,
-                            "names: '%s': an ACME server issues DNS names and IP addresses only",
-                            c->names[i]);
+                                SECTION_CERT, c,
+                                "names: '%s': an ACME server issues DNS names and IP addresses only",
+                                c->names[i]);
         if (c->subject && c->issuer == ISSUER_ACME)
-                return SECTION_ERROR(
-                    SECTION_CERT, c, "subject: an ACME server sets the subject itself; remove the key");
+                return SECTION_ERROR(SECTION_CERT, c,
+                                     "subject: an ACME server sets the subject itself; remove the key");
         r = validate_outputs(c, reterr);
         if (r < 0)
                 return r;
-        return check_thresholds(
-            reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
-            cert_critical_before(inv, c));
+        return check_thresholds(reterr, SECTION_CERT, c->name, c->file, c->line, cert_warn_before(inv, c),
+                                cert_critical_before(inv, c));
 }
 
 /* The warning "FILE:LINE: [section] message" about section (kind, name). */
-static _printf_(6, 7) int add_warning(
-    Inventory *inv, SectionKind kind, const char *name, const char *file, unsigned line, const char *fmt, ...) {
+static _printf_(6, 7) int add_warning(Inventory *inv, SectionKind kind, const char *name, const char *file,
+                                      unsigned line, const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL;
         char where[256], *w;
 
@@ -254,15 +243,15 @@ static _printf_(6, 7) int add_warning(
  * 30 days): a renew-before beyond that is capped, which the operator should hear about when the
  * inventory is read, not discover. Percentages are known here; an absolute value only where the
  * lifetime is: the validity of an internal CA's leaves, or of a self-signed certificate. */
-static int warn_percent(
-    Inventory *inv, Threshold t, const char *file, unsigned line, SectionKind kind, const char *name) {
+static int warn_percent(Inventory *inv, Threshold t, const char *file, unsigned line, SectionKind kind,
+                        const char *name) {
         if (!t.set || !t.is_percent || t.percent <= 66)
                 return 0;
         return add_warning(
-            inv, kind, name, file, line,
-            "renew-before = %u%% is more than two thirds of a certificate's lifetime: renewal is capped at two "
-            "thirds (66%%)",
-            t.percent);
+                inv, kind, name, file, line,
+                "renew-before = %u%% is more than two thirds of a certificate's lifetime: renewal is capped at two "
+                "thirds (66%%)",
+                t.percent);
 }
 
 static int warn_renew_before(Inventory *inv, const CertConfig *c) {
@@ -287,12 +276,12 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
         if (t.usec <= lifetime - lifetime / 3)
                 return 0;
         return CERT_WARNING(
-            c,
-            "renew-before = %s%s is more than two thirds of the certificate's lifetime (%s, %s): renewal is "
-            "capped at %s before expiry",
-            config_format_usec(t.usec, a, sizeof(a)), c->renew_before.set ? "" : " (from [agent])",
-            config_format_usec(lifetime, b, sizeof(b)), from,
-            config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
+                c,
+                "renew-before = %s%s is more than two thirds of the certificate's lifetime (%s, %s): renewal is "
+                "capped at %s before expiry",
+                config_format_usec(t.usec, a, sizeof(a)), c->renew_before.set ? "" : " (from [agent])",
+                config_format_usec(lifetime, b, sizeof(b)), from,
+                config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
 
 /* A name outside its CA's permitted-names would be refused at each renewal: say so now. */
@@ -303,8 +292,9 @@ static int warn_permitted(Inventory *inv, const CertConfig *c) {
                 for (size_t i = 0; c->names && c->names[i]; i++)
                         if (!config_name_permitted(p->permitted_names, c->names[i]))
                                 return CERT_WARNING(
-                                    c, "name '%s' is outside the permitted-names of [ca \"%s\"]: it will not be issued",
-                                    c->names[i], p->name);
+                                        c,
+                                        "name '%s' is outside the permitted-names of [ca \"%s\"]: it will not be issued",
+                                        c->names[i], p->name);
         return 0;
 }
 
@@ -315,11 +305,11 @@ static int warn_client_usage(Inventory *inv, const CertConfig *c) {
         if (c->issuer != ISSUER_ACME || (c->usage != USAGE_CLIENT && c->usage != USAGE_SERVER_CLIENT))
                 return 0;
         return CERT_WARNING(
-            c,
-            "usage = %s with issuer = acme:%s: public ACME CAs no longer issue client certificates "
-            "(clientAuth), and a renewed certificate without it is not installed; issue client certificates "
-            "from an internal CA (issuer = ca:NAME)",
-            usage_to_string(c->usage), c->issuer_name ?: "");
+                c,
+                "usage = %s with issuer = acme:%s: public ACME CAs no longer issue client certificates "
+                "(clientAuth), and a renewed certificate without it is not installed; issue client certificates "
+                "from an internal CA (issuer = ca:NAME)",
+                usage_to_string(c->usage), c->issuer_name ?: "");
 }
 
 static int collect_warnings(Inventory *inv) {
@@ -327,13 +317,11 @@ static int collect_warnings(Inventory *inv) {
 
         strv_free(inv->warnings); /* validated once more: found afresh */
         inv->warnings = NULL;
-        r = warn_percent(
-            inv, inv->agent.renew_before, inv->agent.file ?: inv->path, inv->agent.line, SECTION_AGENT,
-            NULL);
+        r = warn_percent(inv, inv->agent.renew_before, inv->agent.file ?: inv->path, inv->agent.line,
+                         SECTION_AGENT, NULL);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++) {
-                r = warn_percent(
-                    inv, inv->certs[i]->renew_before, inv->certs[i]->file, inv->certs[i]->line, SECTION_CERT,
-                    inv->certs[i]->name);
+                r = warn_percent(inv, inv->certs[i]->renew_before, inv->certs[i]->file, inv->certs[i]->line,
+                                 SECTION_CERT, inv->certs[i]->name);
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);
                 if (r >= 0)

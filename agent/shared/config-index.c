@@ -67,7 +67,7 @@ int config_index_put(struct ConfigIndex *ix, int kind, void *section) {
         e = index_slot(ix, kind, name, h);
         if (!e->section)
                 ix->n++;
-        *e = (ConfigIndexEntry) { .section = section, .hash = h, .kind = kind };
+        *e = (ConfigIndexEntry){ .section = section, .hash = h, .kind = kind };
         return 0;
 }
 

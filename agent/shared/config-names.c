@@ -46,7 +46,7 @@ static bool ip_permitted(const char *net, const char *ip) {
         if (inet_pton(len == 4 ? AF_INET : AF_INET6, ip, a) != 1)
                 return false;
         for (unsigned bit = 0; bit < prefix; bit++) {
-                unsigned char m = (unsigned char)(0x80 >> (bit % 8));
+                unsigned char m = (unsigned char) (0x80 >> (bit % 8));
 
                 if ((n[bit / 8] & m) != (a[bit / 8] & m))
                         return false;

@@ -86,7 +86,7 @@ typedef struct ParseContext {
         struct SeenKey {
                 const ConfigKey *def;
                 unsigned line;
-        } *seen;
+        } * seen;
         size_t n_seen;
 } ParseContext;
 
@@ -124,7 +124,7 @@ static bool has_control(const char *s, size_t n) {
                         break;
         }
         for (; i < n; i++)
-                if (((unsigned char)s[i] < ' ' && s[i] != '\t') || s[i] == 0x7f)
+                if (((unsigned char) s[i] < ' ' && s[i] != '\t') || s[i] == 0x7f)
                         return true;
         return false;
 }
@@ -145,7 +145,7 @@ static int enter_section(ParseContext *ctx, SectionKind kind, const char *name) 
                 r = config_section_get(ctx->inv, kind, name, ctx->filename, ctx->line, &ctx->section);
                 if (r < 0)
                         return ctx_error(ctx, r, "out of memory");
-                name = *(char **)ctx->section; /* every section struct begins with its name */
+                name = *(char **) ctx->section; /* every section struct begins with its name */
         }
         ctx->kind = kind;
         ctx->name = name;
@@ -180,17 +180,16 @@ static int parse_section_header(ParseContext *ctx, char *line) {
                 return *rest ? ctx_error(ctx, -EINVAL, "section [agent] takes no name")
                              : enter_section(ctx, kind, NULL);
         if (!*rest)
-                return ctx_error(
-                    ctx, -EINVAL, "section [%s] needs a name: [%s \"NAME\"]",
-                    config_section_kind_table[kind], config_section_kind_table[kind]);
+                return ctx_error(ctx, -EINVAL, "section [%s] needs a name: [%s \"NAME\"]",
+                                 config_section_kind_table[kind], config_section_kind_table[kind]);
         n = strlen(rest);
         if (n < 2 || rest[0] != '"' || rest[n - 1] != '"')
                 return ctx_error(ctx, -EINVAL, "invalid section [%s]: the name must be in double quotes", p);
         rest[n - 1] = 0;
         if (!config_section_name_is_valid(rest + 1))
-                return ctx_error(
-                    ctx, -EINVAL, "invalid section name \"%s\": expected letters, digits, '.', '_' and '-'",
-                    rest + 1);
+                return ctx_error(ctx, -EINVAL,
+                                 "invalid section name \"%s\": expected letters, digits, '.', '_' and '-'",
+                                 rest + 1);
         return enter_section(ctx, kind, rest + 1);
 }
 
@@ -205,7 +204,7 @@ static int file_error(ParseContext *ctx, int r, const char *msg) {
 
 /* Moves the unparsed rest to the front of the chunk and reads more behind it. */
 static int refill(ParseContext *ctx) {
-        size_t rest = (size_t)(ctx->end - ctx->next);
+        size_t rest = (size_t) (ctx->end - ctx->next);
         ssize_t k;
 
         memmove(ctx->chunk, ctx->next, rest);
@@ -220,11 +219,11 @@ static int refill(ParseContext *ctx) {
                 return file_error(ctx, r, strerror(-r));
         }
         if (k == 0)
-                ctx->fd = -1;                    /* the end */
-        else if (memchr(ctx->end, 0, (size_t)k)) /* it would end the line early, silently */
+                ctx->fd = -1;                     /* the end */
+        else if (memchr(ctx->end, 0, (size_t) k)) /* it would end the line early, silently */
                 return file_error(ctx, -EINVAL, "contains a NUL byte");
         ctx->end += k;
-        ctx->total += (size_t)k;
+        ctx->total += (size_t) k;
         if (ctx->total > CONFIG_FILE_MAX)
                 return file_error(ctx, -EFBIG, strerror(EFBIG));
         return 0;
@@ -239,8 +238,8 @@ static int next_line(ParseContext *ctx, const char **ret, size_t *ret_len) {
         if (ctx->r < 0)
                 return ctx->r;
         /* A line without '\n' in a full chunk is longer than CONFIG_LINE_MAX: it is reported below. */
-        while (!(eol = memchr(ctx->next, '\n', (size_t)(ctx->end - ctx->next))) && ctx->fd >= 0 &&
-               ctx->end - ctx->next < (ptrdiff_t)CONFIG_CHUNK_SIZE)
+        while (!(eol = memchr(ctx->next, '\n', (size_t) (ctx->end - ctx->next))) && ctx->fd >= 0 &&
+               ctx->end - ctx->next < (ptrdiff_t) CONFIG_CHUNK_SIZE)
                 if (refill(ctx) < 0)
                         return ctx->r;
         if (ctx->next == ctx->end)
@@ -249,16 +248,16 @@ static int next_line(ParseContext *ctx, const char **ret, size_t *ret_len) {
         eol = eol ?: ctx->end;
         ctx->next = eol < ctx->end ? eol + 1 : eol;
         ctx->line++;
-        len = (size_t)(eol - start);
+        len = (size_t) (eol - start);
         if (len > 0 && start[len - 1] == '\r')
                 len--;
         if (ctx->line == 1 && len >= 3 && memcmp(start, "\xef\xbb\xbf", 3) == 0) {
                 start += 3;
                 len -= 3;
         }
-        if (len > CONFIG_LINE_MAX || (!memchr(start, '\n', (size_t)(ctx->end - start)) && ctx->fd >= 0))
-                return ctx_error(
-                    ctx, -EINVAL, "line too long (max %u characters)", (unsigned)CONFIG_LINE_MAX);
+        if (len > CONFIG_LINE_MAX || (!memchr(start, '\n', (size_t) (ctx->end - start)) && ctx->fd >= 0))
+                return ctx_error(ctx, -EINVAL, "line too long (max %u characters)",
+                                 (unsigned) CONFIG_LINE_MAX);
         if (has_control(start, len))
                 return ctx_error(ctx, -EINVAL, "control character in line");
         *ret = start;
@@ -289,8 +288,8 @@ static int value_append(ParseContext *ctx, const char *sep, size_t sep_len, cons
                 sep_len = 0;
         need = ctx->value_len + sep_len + n + 1;
         if (need > CONFIG_VALUE_MAX)
-                return ctx_error(
-                    ctx, -EINVAL, "value of '%s' too long (max %u characters)", ctx->key, CONFIG_VALUE_MAX);
+                return ctx_error(ctx, -EINVAL, "value of '%s' too long (max %u characters)", ctx->key,
+                                 CONFIG_VALUE_MAX);
         if (need > ctx->value_size) {
                 size_t size = need > ctx->value_size * 2 ? need : ctx->value_size * 2;
                 char *v = realloc(ctx->value, size);
@@ -383,17 +382,17 @@ static size_t break_at(const char *text, size_t len, size_t min, size_t cap, siz
 /* Hands text to inih as one piece of at most num - 3 characters (room for an indent, "\n" and the NUL)
  * and keeps the rest for the next calls. min: how much the first piece must hold (a key line's key). */
 static char *hand(ParseContext *ctx, char *str, int num, const char *text, size_t min, Piece piece) {
-        size_t len = strlen(text), cap = num > 3 ? (size_t)num - 3 : 0, k = len, next = len;
+        size_t len = strlen(text), cap = num > 3 ? (size_t) num - 3 : 0, k = len, next = len;
         bool indent = piece != PIECE_KEY;
 
         if (len > cap) {
                 k = break_at(text, len, min, cap, &next);
                 if (k == 0) {
                         ctx_error(
-                            ctx, -EINVAL,
-                            "line too long to read in pieces of %zu characters with no place to break it: "
-                            "continue the value on indented lines",
-                            cap);
+                                ctx, -EINVAL,
+                                "line too long to read in pieces of %zu characters with no place to break it: "
+                                "continue the value on indented lines",
+                                cap);
                         return NULL;
                 }
                 ctx->glue = text + k;
@@ -401,7 +400,7 @@ static char *hand(ParseContext *ctx, char *str, int num, const char *text, size_
         }
         ctx->rest = next < len ? text + next : NULL;
         ctx->piece = piece;
-        snprintf(str, (size_t)num, "%s%.*s\n", indent ? " " : "", (int)k, text);
+        snprintf(str, (size_t) num, "%s%.*s\n", indent ? " " : "", (int) k, text);
         return str;
 }
 
@@ -435,17 +434,17 @@ static char *continuation_line(ParseContext *ctx, char *s, char *str, int num) {
         const char *what;
 
         if (!ctx->key) {
-                ctx_error(
-                    ctx, -EINVAL, "indented line, but no key before it to continue: remove the indentation");
+                ctx_error(ctx, -EINVAL,
+                          "indented line, but no key before it to continue: remove the indentation");
                 return NULL;
         }
         what = looks_misplaced(ctx, s);
         if (what) {
                 ctx_error(
-                    ctx, -EINVAL,
-                    "indented line reads like %s, but indentation continues the value of '%s' (line %u): "
-                    "remove the indentation",
-                    what, ctx->key, ctx->key_line);
+                        ctx, -EINVAL,
+                        "indented line reads like %s, but indentation continues the value of '%s' (line %u): "
+                        "remove the indentation",
+                        what, ctx->key, ctx->key_line);
                 return NULL;
         }
         cut_comment(s);
@@ -473,22 +472,22 @@ static char *key_line(ParseContext *ctx, char *s, char *str, int num) {
                 return NULL;
         }
         ctx->key_start = s;
-        ctx->key_len = (size_t)(end - s);
+        ctx->key_len = (size_t) (end - s);
         cut_comment(sep + 1);
-        return hand(ctx, str, num, s, (size_t)(sep - s) + 1, PIECE_KEY);
+        return hand(ctx, str, num, s, (size_t) (sep - s) + 1, PIECE_KEY);
 }
 
 /* inih gets the header up to its ']', to end the previous key's continuation lines. The section is the
  * one parsed here, from the whole line: inih would keep only 49 bytes of its name. */
 static char *header_line(ParseContext *ctx, char *s, char *str, int num) {
         const char *close = strchr(s, ']');
-        size_t n = close ? (size_t)(close - s) + 1 : 0;
+        size_t n = close ? (size_t) (close - s) + 1 : 0;
 
-        if (n + 2 <= (size_t)num)
-                snprintf(str, (size_t)num, "%.*s\n", (int)n, s);
+        if (n + 2 <= (size_t) num)
+                snprintf(str, (size_t) num, "%.*s\n", (int) n, s);
         if (parse_section_header(ctx, s) < 0)
                 return NULL;
-        if (n + 2 > (size_t)num) { /* inih would cut it; a header has no continuation lines */
+        if (n + 2 > (size_t) num) { /* inih would cut it; a header has no continuation lines */
                 ctx_error(ctx, -EINVAL, "section header too long (max %d characters)", num - 2);
                 return NULL;
         }
@@ -512,13 +511,13 @@ static char *read_line(char *str, int num, void *stream) {
                 /* inih strips a byte order mark from its first line; the reader has stripped one already,
                  * and a second one is text. So inih's first line is an empty one of its own. */
                 ctx->started = true;
-                snprintf(str, (size_t)num, "\n");
+                snprintf(str, (size_t) num, "\n");
                 return str;
         }
         if (ctx->rest)
                 return hand(ctx, str, num, ctx->rest, 0, PIECE_FRAGMENT);
         if (next_line(ctx, &line, &len) <= 0) {
-                (void)flush_key(ctx); /* the last key line, at the end of the text */
+                (void) flush_key(ctx); /* the last key line, at the end of the text */
                 return NULL;
         }
         if (len + 1 > ctx->buf_size) {
@@ -536,7 +535,7 @@ static char *read_line(char *str, int num, void *stream) {
         s = ctx->buf + strspn(ctx->buf, BLANKS);
 
         if (*s == ';' || *s == '#') { /* comment lines may sit between continuation lines */
-                snprintf(str, (size_t)num, "%c\n", *s);
+                snprintf(str, (size_t) num, "%c\n", *s);
                 return str;
         }
         if (*s && s > ctx->buf)
@@ -544,7 +543,7 @@ static char *read_line(char *str, int num, void *stream) {
         if (flush_key(ctx) < 0) /* an empty line, a header or a key line ends the value before */
                 return NULL;
         if (!*s) {
-                snprintf(str, (size_t)num, "\n");
+                snprintf(str, (size_t) num, "\n");
                 return str;
         }
         if (*s != '[')
@@ -559,14 +558,15 @@ static int remember_key(ParseContext *ctx, const ConfigKey *def, const char *key
 
         for (size_t i = 0; i < ctx->n_seen; i++)
                 if (ctx->seen[i].def == def)
-                        return ctx_error(ctx, -EINVAL,
-                                         "%s given twice in %s (first at line %u): one line per key; a long value "
-                                         "continues on indented lines",
-                                         key, config_section_display(where, sizeof(where), ctx->kind, ctx->name),
-                                         ctx->seen[i].line);
+                        return ctx_error(
+                                ctx, -EINVAL,
+                                "%s given twice in %s (first at line %u): one line per key; a long value "
+                                "continues on indented lines",
+                                key, config_section_display(where, sizeof(where), ctx->kind, ctx->name),
+                                ctx->seen[i].line);
         if (!ARRAY_APPEND(ctx->seen, ctx->n_seen))
                 return ctx_error(ctx, -ENOMEM, "out of memory");
-        ctx->seen[ctx->n_seen - 1] = (struct SeenKey) { .def = def, .line = ctx->line };
+        ctx->seen[ctx->n_seen - 1] = (struct SeenKey){ .def = def, .line = ctx->line };
         return 0;
 }
 
@@ -583,9 +583,8 @@ static int config_handler(ParseContext *ctx, const char *key, const char *value)
                 return ctx_error(ctx, -EINVAL, "key '%s' outside of any section", key);
         def = config_key_find(ctx->kind, key);
         if (!def)
-                return ctx_error(
-                    ctx, -EINVAL, "unknown key '%s' in %s", key,
-                    config_section_display(where, sizeof(where), ctx->kind, ctx->name));
+                return ctx_error(ctx, -EINVAL, "unknown key '%s' in %s", key,
+                                 config_section_display(where, sizeof(where), ctx->kind, ctx->name));
         r = remember_key(ctx, def, key);
         if (r < 0)
                 return r;
@@ -598,7 +597,7 @@ static int config_handler(ParseContext *ctx, const char *key, const char *value)
                         return ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
                 value = expanded;
         }
-        r = def->set(def, value, (char *)ctx->section + def->offset, &bad);
+        r = def->set(def, value, (char *) ctx->section + def->offset, &bad);
         /* owner = names a user (and group) of this system, known at load, not at the first renewal. */
         if (r >= 0 && ctx->kind == SECTION_CERT && strcmp(key, "owner") == 0) {
                 uid_t uid;
@@ -606,7 +605,8 @@ static int config_handler(ParseContext *ctx, const char *key, const char *value)
 
                 r = install_parse_owner(value, &uid, &gid);
                 if (r == -ESRCH)
-                        return ctx_error(ctx, -EINVAL, "owner = %s: no such user or group on this system", value);
+                        return ctx_error(ctx, -EINVAL, "owner = %s: no such user or group on this system",
+                                         value);
                 if (r < 0)
                         return ctx_error(ctx, r, "owner = %s: cannot look it up: %s", value, strerror(-r));
         }
@@ -647,15 +647,14 @@ static int parse(Inventory *inv, ParseContext *ctx, char **reterr) {
 
 int config_parse_string(Inventory *inv, const char *text, const char *filename, char **reterr) {
         text = text ?: "";
-        return parse(
-            inv,
-            &(ParseContext){
-                .filename = filename ?: "<string>",
-                .next = text,
-                .end = text + strlen(text),
-                .fd = -1,
-            },
-            reterr);
+        return parse(inv,
+                     &(ParseContext){
+                             .filename = filename ?: "<string>",
+                             .next = text,
+                             .end = text + strlen(text),
+                             .fd = -1,
+                     },
+                     reterr);
 }
 
 int config_parse_fd(Inventory *inv, int fd, const char *path, char **reterr) {
@@ -663,14 +662,13 @@ int config_parse_fd(Inventory *inv, int fd, const char *path, char **reterr) {
 
         if (!chunk)
                 return config_error_at(reterr, -ENOMEM, path, 0, "out of memory");
-        return parse(
-            inv,
-            &(ParseContext){
-                .filename = path,
-                .next = chunk,
-                .end = chunk,
-                .fd = fd,
-                .chunk = chunk,
-            },
-            reterr);
+        return parse(inv,
+                     &(ParseContext){
+                             .filename = path,
+                             .next = chunk,
+                             .end = chunk,
+                             .fd = fd,
+                             .chunk = chunk,
+                     },
+                     reterr);
 }

@@ -12,8 +12,8 @@
  * Pure: no I/O, no logging; local time comes from localtime_r()/mktime() and thus from TZ. Kept out of
  * config-value.c, which is near the size a file may have. */
 
-static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-static const char *const day_names_title[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const day_names[7] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+static const char *const day_names_title[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 
 static const char *skip_space(const char *p) {
         while (*p == ' ' || *p == '\t')
@@ -93,12 +93,12 @@ static int parse_one(const char **p, Window *ret) {
         end = parse_clock(p);
         if (end < 0 || end == start)
                 return -EINVAL;
-        *ret = (Window){.days = days ?: 0x7f, .start = (unsigned)start, .end = (unsigned)end};
+        *ret = (Window){ .days = days ?: 0x7f, .start = (unsigned) start, .end = (unsigned) end };
         return 0;
 }
 
 int window_parse(const char *s, WindowList *ret) {
-        WindowList l = {.set = true};
+        WindowList l = { .set = true };
         const char *p;
 
         if (!s)
@@ -133,24 +133,23 @@ int window_parse(const char *s, WindowList *ret) {
  * the day of `base`: mktime() normalises the fields and finds the offset from UTC of that moment, so a
  * window keeps its wall-clock time across a change to or from daylight saving time. */
 static time_t local_at(const struct tm *base, int day_offset, unsigned minute) {
-        struct tm t = {
-            .tm_year = base->tm_year,
-            .tm_mon = base->tm_mon,
-            .tm_mday = base->tm_mday + day_offset,
-            .tm_hour = (int)minute / 60,
-            .tm_min = (int)minute % 60,
-            .tm_isdst = -1};
+        struct tm t = { .tm_year = base->tm_year,
+                        .tm_mon = base->tm_mon,
+                        .tm_mday = base->tm_mday + day_offset,
+                        .tm_hour = (int) minute / 60,
+                        .tm_min = (int) minute % 60,
+                        .tm_isdst = -1 };
 
         return mktime(&t);
 }
 
 static usec_t time_to_usec(time_t t) {
-        return t <= 0 ? 0 : (usec_t)t * USEC_PER_SEC;
+        return t <= 0 ? 0 : (usec_t) t * USEC_PER_SEC;
 }
 
 int window_next(const WindowList *l, usec_t now, usec_t *ret_start, usec_t *ret_end) {
         usec_t best_start = USEC_INFINITY, best_end = USEC_INFINITY;
-        time_t secs = (time_t)(now / USEC_PER_SEC);
+        time_t secs = (time_t) (now / USEC_PER_SEC);
         struct tm today;
 
         if (!l || l->n == 0) {
@@ -203,7 +202,7 @@ char *window_format(const WindowList *l, char *buf, size_t size) {
         for (size_t k = 0; k < l->n && off < size; k++) {
                 const Window *w = &l->w[k];
 
-                off += (size_t)snprintf(buf + off, size - off, "%s", k ? ", " : "");
+                off += (size_t) snprintf(buf + off, size - off, "%s", k ? ", " : "");
                 /* Runs of days from Monday on, so that Mon..Fri and Sat..Sun read as written. */
                 for (int i = 0; w->days != 0x7f && i < 7 && off < size;) {
                         int n = 0;
@@ -214,18 +213,17 @@ char *window_format(const WindowList *l, char *buf, size_t size) {
                                 i++;
                                 continue;
                         }
-                        off += (size_t)snprintf(
-                            buf + off, size - off, "%s%s%s%s", off > 0 && buf[off - 1] != ' ' ? "," : "",
-                            day_names_title[(i + 1) % 7], n > 1 ? ".." : "",
-                            n > 1 ? day_names_title[(i + n) % 7] : "");
+                        off += (size_t) snprintf(buf + off, size - off, "%s%s%s%s",
+                                                 off > 0 && buf[off - 1] != ' ' ? "," : "",
+                                                 day_names_title[(i + 1) % 7], n > 1 ? ".." : "",
+                                                 n > 1 ? day_names_title[(i + n) % 7] : "");
                         i += n;
                 }
                 if (w->days != 0x7f && off < size)
-                        off += (size_t)snprintf(buf + off, size - off, " ");
+                        off += (size_t) snprintf(buf + off, size - off, " ");
                 if (off < size)
-                        off += (size_t)snprintf(
-                            buf + off, size - off, "%02u:%02u-%02u:%02u", w->start / 60, w->start % 60,
-                            w->end / 60, w->end % 60);
+                        off += (size_t) snprintf(buf + off, size - off, "%02u:%02u-%02u:%02u", w->start / 60,
+                                                 w->start % 60, w->end / 60, w->end % 60);
         }
         return buf;
 }
@@ -238,16 +236,16 @@ int rate_parse(const char *s, RateLimit *ret) {
         if (!s || *p < '0' || *p > '9')
                 return -EINVAL;
         for (; *p >= '0' && *p <= '9'; p++) {
-                n = n * 10 + (unsigned)(*p - '0');
+                n = n * 10 + (unsigned) (*p - '0');
                 if (n > 1000000)
                         return -ERANGE;
         }
         if (n == 0 && *p == 0) {
-                *ret = (RateLimit){.set = true};
+                *ret = (RateLimit){ .set = true };
                 return 0;
         }
         if (*p != '/' || parse_duration(p + 1, &period) < 0 || period == 0 || period > 366 * USEC_PER_DAY)
                 return -EINVAL;
-        *ret = (RateLimit){.set = true, .count = (unsigned)n, .period = period};
+        *ret = (RateLimit){ .set = true, .count = (unsigned) n, .period = period };
         return 0;
 }

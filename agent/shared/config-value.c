@@ -36,12 +36,8 @@ static size_t span_alnum(const char *s, const char *extra) {
 }
 
 static const char *const key_type_table[_KEY_TYPE_MAX] = {
-        [KEY_TYPE_EC_P256] = "ec-p256",
-        [KEY_TYPE_EC_P384] = "ec-p384",
-        [KEY_TYPE_RSA_2048] = "rsa-2048",
-        [KEY_TYPE_RSA_3072] = "rsa-3072",
-        [KEY_TYPE_RSA_4096] = "rsa-4096",
-        [KEY_TYPE_ED25519] = "ed25519",
+        [KEY_TYPE_EC_P256] = "ec-p256",   [KEY_TYPE_EC_P384] = "ec-p384",   [KEY_TYPE_RSA_2048] = "rsa-2048",
+        [KEY_TYPE_RSA_3072] = "rsa-3072", [KEY_TYPE_RSA_4096] = "rsa-4096", [KEY_TYPE_ED25519] = "ed25519",
 };
 
 static const char *const issuer_kind_table[_ISSUER_KIND_MAX] = {
@@ -95,13 +91,13 @@ int parse_threshold(const char *s, Threshold *ret) {
                         if (v > 100)
                                 return -ERANGE;
                 }
-                *ret = (Threshold) { .set = true, .is_percent = true, .percent = v };
+                *ret = (Threshold){ .set = true, .is_percent = true, .percent = v };
                 return 0;
         }
         r = parse_duration(s, &u);
         if (r < 0)
                 return r;
-        *ret = (Threshold) { .set = true, .usec = u };
+        *ret = (Threshold){ .set = true, .usec = u };
         return 0;
 }
 
@@ -139,8 +135,10 @@ static int expand_one(FILE *out, const char *p, const char **ret_end, char **ret
         if (n == 0 || n >= sizeof(var) || strchr(DIGITS, name[0]) || *end != '}') {
                 if (!strchr(name, '}'))
                         return asprintf(reterr, "unterminated '${' (missing '}')") < 0 ? -ENOMEM : -EINVAL;
-                return asprintf(reterr, "invalid variable reference '${%.*s}'",
-                                (int) strcspn(name, "}"), name) < 0 ? -ENOMEM : -EINVAL;
+                return asprintf(reterr, "invalid variable reference '${%.*s}'", (int) strcspn(name, "}"),
+                                name) < 0
+                               ? -ENOMEM
+                               : -EINVAL;
         }
         memcpy(var, name, n);
         var[n] = 0;
@@ -299,7 +297,7 @@ bool config_verify_is_valid(const char *s) {
 bool config_unit_name_is_valid(const char *s) {
         static const char *const suffixes[] = {
                 ".service", ".socket", ".target", ".mount", ".automount", ".swap",
-                ".timer", ".path", ".slice", ".scope", ".device",
+                ".timer",   ".path",   ".slice",  ".scope", ".device",
         };
         size_t len = strlen(s);
 
@@ -478,9 +476,10 @@ static int set_list(const ConfigKey *def, const char *value, void *field, char *
 }
 
 /* A setter that is parse(value, field), any failure an invalid value. */
-#define DEFINE_PARSE_SETTER(func, parse)                                                                     \
-        static int func(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) { \
-                return parse(value, field) < 0 ? -EINVAL : 0;                                                \
+#define DEFINE_PARSE_SETTER(func, parse)                                                                    \
+        static int func(_unused_ const ConfigKey *def, const char *value, void *field,                      \
+                        _unused_ char **ret_bad) {                                                          \
+                return parse(value, field) < 0 ? -EINVAL : 0;                                               \
         }
 
 static int parse_positive_duration(const char *s, usec_t *ret) {
@@ -499,15 +498,15 @@ DEFINE_PARSE_SETTER(set_window, window_parse)
 DEFINE_PARSE_SETTER(set_rate, rate_parse)
 DEFINE_PARSE_SETTER(set_seconds, config_parse_seconds)
 
-#define DEFINE_ENUM_SETTER(func, type, from_string)                                                   \
-        static int func(_unused_ const ConfigKey *def, const char *value, void *field,                 \
-                        _unused_ char **ret_bad) {                                                     \
-                type v = from_string(value);                                                            \
-                                                                                                        \
-                if (v < 0)                                                                              \
-                        return -EINVAL;                                                                 \
-                *(type *) field = v;                                                                    \
-                return 0;                                                                               \
+#define DEFINE_ENUM_SETTER(func, type, from_string)                                                         \
+        static int func(_unused_ const ConfigKey *def, const char *value, void *field,                      \
+                        _unused_ char **ret_bad) {                                                          \
+                type v = from_string(value);                                                                \
+                                                                                                            \
+                if (v < 0)                                                                                  \
+                        return -EINVAL;                                                                     \
+                *(type *) field = v;                                                                        \
+                return 0;                                                                                   \
         }
 
 DEFINE_ENUM_SETTER(set_key_type, KeyType, key_type_from_string)
@@ -516,8 +515,8 @@ DEFINE_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string)
 DEFINE_ENUM_SETTER(set_challenge, ChallengeType, challenge_type_from_string)
 
 /* How many CAs may follow a CA in a path: 0..16 (a deeper PKI is a mistake, not a design). */
-static int set_path_length(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+static int set_path_length(_unused_ const ConfigKey *def, const char *value, void *field,
+                           _unused_ char **ret_bad) {
         size_t n = strspn(value, DIGITS);
 
         if (n == 0 || n > 2 || value[n] != 0 || atoi(value) > 16)
@@ -538,8 +537,8 @@ static int set_account_key_type(_unused_ const ConfigKey *def, const char *value
 }
 
 /* The remaining setters set more than one field and get the whole CertConfig. */
-static int set_issuer(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+static int set_issuer(_unused_ const ConfigKey *def, const char *value, void *field,
+                      _unused_ char **ret_bad) {
         CertConfig *c = field;
         const char *name = NULL;
         IssuerKind k;
@@ -569,8 +568,7 @@ static int set_issuer(
         return 0;
 }
 
-static int set_mode(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+static int set_mode(_unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
         CertConfig *c = field;
 
         if (config_parse_mode(value, &c->mode) < 0)
@@ -579,8 +577,8 @@ static int set_mode(
         return 0;
 }
 
-static int set_signal(
-                _unused_ const ConfigKey *def, const char *value, void *field, _unused_ char **ret_bad) {
+static int set_signal(_unused_ const ConfigKey *def, const char *value, void *field,
+                      _unused_ char **ret_bad) {
         CertConfig *c = field;
         char *pidfile;
         int r, sig;
@@ -621,7 +619,7 @@ bool config_persist_issuer_is_valid(const char *s) {
 #define EXPECT_SECONDS "non-negative decimal seconds such as 0.15 or 30"
 
 /* key, setter, field offset, what a valid value looks like (for messages), optional check */
-#define KEY(k, setter, off, exp, check)                                                                \
+#define KEY(k, setter, off, exp, check)                                                                     \
         { .key = k, .set = setter, .offset = off, .expected = exp, .valid = check }
 
 #define AGENT(f) offsetof(AgentConfig, f)
@@ -644,15 +642,16 @@ static const ConfigKey acme_keys[] = {
         KEY("ca-bundle", set_string, ACME(ca_bundle), NULL, NULL),
         KEY("eab-kid", set_string, ACME(eab_kid), NULL, NULL),
         KEY("eab-hmac-file", set_string, ACME(eab_hmac_file), NULL, NULL),
-        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01, dns-persist-01", NULL),
+        KEY("challenge", set_challenge, ACME(challenge), "http-01, dns-01, tls-alpn-01, dns-persist-01",
+            NULL),
         KEY("webroot", set_string, ACME(webroot), NULL, NULL),
-        KEY("listen", set_string, ACME(listen),
-            "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80", config_listen_is_valid),
+        KEY("listen", set_string, ACME(listen), "ADDRESS:PORT such as [::]:80 or 0.0.0.0:80",
+            config_listen_is_valid),
         KEY("dns-hook", set_string, ACME(dns_hook), NULL, NULL),
         KEY("preferred-chain", set_string, ACME(preferred_chain), NULL, NULL),
         KEY("profile", set_string, ACME(profile), EXPECT_PROFILE, config_profile_is_valid),
-        KEY("persist-issuer", set_string, ACME(persist_issuer), "the CA's issuer domain name such as letsencrypt.org",
-            config_persist_issuer_is_valid),
+        KEY("persist-issuer", set_string, ACME(persist_issuer),
+            "the CA's issuer domain name such as letsencrypt.org", config_persist_issuer_is_valid),
         KEY("account-key-type", set_account_key_type, ACME(account_key_type), "ec-p256, rsa-2048", NULL),
         KEY("account-key", set_string, ACME(account_key), "a pkcs11: URI with ;object=LABEL", NULL),
         KEY("pkcs11-pin-file", set_string, ACME(pkcs11_pin_file), NULL, NULL),
@@ -676,7 +675,8 @@ static const ConfigKey ca_keys[] = {
         KEY("crl-validity", set_duration, CA(crl_validity), EXPECT_DURATION, NULL),
         KEY("reload", set_list, CA(reload), "unit names such as nginx.service", config_unit_name_is_valid),
         KEY("exec", set_string, CA(exec), NULL, NULL),
-        KEY("parent", set_string, CA(parent), "the name of another [ca] section", config_section_name_is_valid),
+        KEY("parent", set_string, CA(parent), "the name of another [ca] section",
+            config_section_name_is_valid),
         KEY("permitted-names", set_list, CA(permitted_names),
             "DNS names (.example.com: only below it) or IP networks such as 10.0.0.0/8",
             config_permitted_name_is_valid),
@@ -708,13 +708,13 @@ static const ConfigKey cert_keys[] = {
         KEY("owner", set_string, CERT(owner), "USER or USER:GROUP", config_owner_is_valid),
         KEY("mode", set_mode, 0, "an octal mode up to 0777 such as 0600", NULL),
         KEY("reload", set_list, CERT(reload), "unit names such as nginx.service", config_unit_name_is_valid),
-        KEY("restart", set_list, CERT(restart),
-            "unit names such as nginx.service", config_unit_name_is_valid),
+        KEY("restart", set_list, CERT(restart), "unit names such as nginx.service",
+            config_unit_name_is_valid),
         KEY("signal", set_signal, 0, "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'", NULL),
         KEY("exec", set_string, CERT(exec), NULL, NULL),
         KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
-        KEY("verify", set_list, CERT(verify),
-            "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres", config_verify_is_valid),
+        KEY("verify", set_list, CERT(verify), "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres",
+            config_verify_is_valid),
         KEY("crl", set_list, CERT(crl), NULL, NULL),
         KEY("profile", set_string, CERT(profile), EXPECT_PROFILE, config_profile_is_valid),
         KEY("window", set_window, CERT(window), EXPECT_WINDOW, NULL),
@@ -819,7 +819,8 @@ bool config_name_is_valid(const char *s) {
 }
 
 /* "10.0.0.0/8" → address and prefix length; -EINVAL when it is not a network. */
-int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len, unsigned *ret_prefix) {
+int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len,
+                         unsigned *ret_prefix) {
         const char *slash = strchr(s, '/');
         char buf[INET6_ADDRSTRLEN];
         size_t n;
@@ -878,7 +879,8 @@ int config_subject_split(const char *s, char ***ret) {
                 if (!value)
                         return -ENOMEM;
                 for (; *p && *p != ','; p++) {
-                        if (*p == '\\' && (p[1] == ',' || p[1] == '\\' || p[1] == '+' || p[1] == '=' || p[1] == '"')) {
+                        if (*p == '\\' &&
+                            (p[1] == ',' || p[1] == '\\' || p[1] == '+' || p[1] == '=' || p[1] == '"')) {
                                 p++;
                         } else if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '+' || *p == '=') {
                                 free(value);

@@ -57,4 +57,3 @@ int config_parse_seconds(const char *s, double *ret);
 /* "7d", "12h", "90s": for messages. */
 char *config_format_usec(usec_t u, char *buf, size_t size);
 #define CONFIG_USEC_MAX 32
-

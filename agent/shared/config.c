@@ -94,9 +94,9 @@ static void *grow_array(void *array, size_t n) {
 static AcmeConfig *acme_free(AcmeConfig *a) {
         if (!a)
                 return NULL;
-        free_many(a->name, a->directory, a->contact, a->ca_bundle, a->eab_kid, a->eab_hmac_file,
-                  a->webroot, a->listen, a->dns_hook, a->preferred_chain, a->account_key,
-                  a->pkcs11_pin_file, a->profile, a->persist_issuer, a->file);
+        free_many(a->name, a->directory, a->contact, a->ca_bundle, a->eab_kid, a->eab_hmac_file, a->webroot,
+                  a->listen, a->dns_hook, a->preferred_chain, a->account_key, a->pkcs11_pin_file, a->profile,
+                  a->persist_issuer, a->file);
         free(a);
         return NULL;
 }
@@ -182,43 +182,57 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
         case SECTION_ACME:
                 if (!(a = malloc(sizeof(AcmeConfig))))
                         return NULL;
-                *a = (AcmeConfig) {
-                        .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
-                        .challenge = CHALLENGE_HTTP_01, .account_key_type = KEY_TYPE_EC_P256,
-                        .initial_backoff = 0.15, .max_retry_duration = 30,
+                *a = (AcmeConfig){
+                        .name = TAKE_PTR(n),
+                        .file = TAKE_PTR(f),
+                        .line = line,
+                        .challenge = CHALLENGE_HTTP_01,
+                        .account_key_type = KEY_TYPE_EC_P256,
+                        .initial_backoff = 0.15,
+                        .max_retry_duration = 30,
                 };
                 return a;
         case SECTION_CA:
                 if (!(ca = malloc(sizeof(CaConfig))))
                         return NULL;
-                *ca = (CaConfig) {
-                        .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
-                        .key_type = KEY_TYPE_EC_P256, .validity = 90 * USEC_PER_DAY,
-                        .ca_validity = 10 * USEC_PER_YEAR, .crl_validity = 7 * USEC_PER_DAY,
-                        .path_length = -1, .rotate_overlap = 24 * USEC_PER_HOUR,
+                *ca = (CaConfig){
+                        .name = TAKE_PTR(n),
+                        .file = TAKE_PTR(f),
+                        .line = line,
+                        .key_type = KEY_TYPE_EC_P256,
+                        .validity = 90 * USEC_PER_DAY,
+                        .ca_validity = 10 * USEC_PER_YEAR,
+                        .crl_validity = 7 * USEC_PER_DAY,
+                        .path_length = -1,
+                        .rotate_overlap = 24 * USEC_PER_HOUR,
                 };
                 return ca;
         default:
                 if (!(c = malloc(sizeof(CertConfig))))
                         return NULL;
-                *c = (CertConfig) {
-                        .name = TAKE_PTR(n), .file = TAKE_PTR(f), .line = line,
-                        .issuer = ISSUER_NONE, .usage = USAGE_SERVER, .key_type = KEY_TYPE_EC_P256,
-                        .key_policy = KEY_POLICY_REUSE, .mode = 0600,
+                *c = (CertConfig){
+                        .name = TAKE_PTR(n),
+                        .file = TAKE_PTR(f),
+                        .line = line,
+                        .issuer = ISSUER_NONE,
+                        .usage = USAGE_SERVER,
+                        .key_type = KEY_TYPE_EC_P256,
+                        .key_policy = KEY_POLICY_REUSE,
+                        .mode = 0600,
                 };
                 return c;
         }
 }
 
 /* Appends `s` to the pointer array `array` of `n` entries (grown by grow_array()): 0 or -ENOMEM. */
-#define PTR_ARRAY_APPEND(array, n, s)                                                                        \
-        ({                                                                                                   \
-                void *_a = grow_array((array), (n));                                                         \
-                if (_a) {                                                                                    \
-                        (array) = _a;                                                                        \
-                        (array)[(n)++] = (s);                                                                \
-                }                                                                                            \
-                _a ? 0 : -ENOMEM;                                                                            \
+#define PTR_ARRAY_APPEND(array, n, s)                                                                       \
+        ({                                                                                                  \
+                void *_a = grow_array((array), (n));                                                        \
+                if (_a) {                                                                                   \
+                        (array) = _a;                                                                       \
+                        (array)[(n)++] = (s);                                                               \
+                }                                                                                           \
+                _a ? 0 : -ENOMEM;                                                                           \
         })
 
 static int section_append(Inventory *inv, SectionKind kind, void *s) {
@@ -268,14 +282,16 @@ static int check_file_owner(const char *path, const struct stat *st, uid_t euid,
         if (euid != 0)
                 return 0;
         if (st->st_uid != 0 && st->st_uid != euid)
-                return config_error_at(reterr, -EPERM, path, 0,
-                                "refusing an inventory file owned by uid %u: running as root, it must belong to root",
-                                (unsigned) st->st_uid);
+                return config_error_at(
+                        reterr, -EPERM, path, 0,
+                        "refusing an inventory file owned by uid %u: running as root, it must belong to root",
+                        (unsigned) st->st_uid);
         if (st->st_mode & (S_IWGRP | S_IWOTH))
-                return config_error_at(reterr, -EPERM, path, 0,
-                                "refusing an inventory file writable by %s (mode %04o): running as root, only its "
-                                "owner may write it",
-                                (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st->st_mode & 07777));
+                return config_error_at(
+                        reterr, -EPERM, path, 0,
+                        "refusing an inventory file writable by %s (mode %04o): running as root, only its "
+                        "owner may write it",
+                        (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st->st_mode & 07777));
         return 0;
 }
 
@@ -295,15 +311,17 @@ static int check_inventory_dir(const char *dir, bool sticky_ok, char **reterr) {
         if (r == -EPERM && sticky_ok && st.st_uid == 0 && (st.st_mode & S_ISVTX))
                 return 0;
         if (r == -EPERM && st.st_uid != 0)
-                return config_error_at(reterr, r, dir, 0,
-                                       "refusing an inventory directory owned by uid %u: running as root, it must "
-                                       "belong to root",
-                                       (unsigned) st.st_uid);
+                return config_error_at(
+                        reterr, r, dir, 0,
+                        "refusing an inventory directory owned by uid %u: running as root, it must "
+                        "belong to root",
+                        (unsigned) st.st_uid);
         if (r == -EPERM)
-                return config_error_at(reterr, r, dir, 0,
-                                       "refusing an inventory directory writable by %s (mode %04o): running as root, "
-                                       "only its owner may write it",
-                                       (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st.st_mode & 07777));
+                return config_error_at(
+                        reterr, r, dir, 0,
+                        "refusing an inventory directory writable by %s (mode %04o): running as root, "
+                        "only its owner may write it",
+                        (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned) (st.st_mode & 07777));
         if (r < 0)
                 return config_error_at(reterr, r, dir, 0, "%s", file_strerror(r));
         return 0;
@@ -347,8 +365,8 @@ static int parse_file(Inventory *inv, const char *path, char **reterr) {
          * it in a directory nobody else may write (fd-util.h). */
         fd = open_regular_at(AT_FDCWD, path, geteuid() == 0 ? READ_TRUSTED : 0, &st);
         if (fd < 0)
-                return config_error_at(reterr, fd == -ENODEV || fd == -ESPIPE || fd == -ENXIO ? -EINVAL : fd, path,
-                                       0, "%s", file_strerror(fd));
+                return config_error_at(reterr, fd == -ENODEV || fd == -ESPIPE || fd == -ENXIO ? -EINVAL : fd,
+                                       path, 0, "%s", file_strerror(fd));
         r = check_file_owner(path, &st, geteuid(), reterr);
         if (r < 0)
                 return r;
@@ -403,15 +421,24 @@ static int parse_conf_d(Inventory *inv, const char *main_path, char **reterr) {
 
 /* The string and list fields of CertConfig, for cert_pack(). */
 static const size_t cert_string_fields[] = {
-        offsetof(CertConfig, name),           offsetof(CertConfig, certificate),
-        offsetof(CertConfig, key),            offsetof(CertConfig, ca),
-        offsetof(CertConfig, subject),        offsetof(CertConfig, issuer_name),
-        offsetof(CertConfig, key_password_file), offsetof(CertConfig, pkcs11_pin_file),
-        offsetof(CertConfig, owner),          offsetof(CertConfig, signal_pidfile),
-        offsetof(CertConfig, exec),           offsetof(CertConfig, profile),
-        offsetof(CertConfig, chain),          offsetof(CertConfig, leaf),
-        offsetof(CertConfig, combined),       offsetof(CertConfig, pkcs12),
-        offsetof(CertConfig, pkcs12_password_file), offsetof(CertConfig, file),
+        offsetof(CertConfig, name),
+        offsetof(CertConfig, certificate),
+        offsetof(CertConfig, key),
+        offsetof(CertConfig, ca),
+        offsetof(CertConfig, subject),
+        offsetof(CertConfig, issuer_name),
+        offsetof(CertConfig, key_password_file),
+        offsetof(CertConfig, pkcs11_pin_file),
+        offsetof(CertConfig, owner),
+        offsetof(CertConfig, signal_pidfile),
+        offsetof(CertConfig, exec),
+        offsetof(CertConfig, profile),
+        offsetof(CertConfig, chain),
+        offsetof(CertConfig, leaf),
+        offsetof(CertConfig, combined),
+        offsetof(CertConfig, pkcs12),
+        offsetof(CertConfig, pkcs12_password_file),
+        offsetof(CertConfig, file),
 };
 static const size_t cert_strv_fields[] = {
         offsetof(CertConfig, names),  offsetof(CertConfig, reload), offsetof(CertConfig, restart),
@@ -541,8 +568,8 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
                 return config_error_at(reterr, -ENOMEM, path, 0, "out of memory");
         {
                 const char *slash = strrchr(path, '/');
-                _cleanup_free_ char *dir =
-                        slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+                _cleanup_free_ char *dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path))
+                                                 : strdup(".");
 
                 r = dir ? check_inventory_dir(dir, true, reterr)
                         : config_error_at(reterr, -ENOMEM, path, 0, "out of memory");
@@ -563,7 +590,7 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
                 for (size_t i = 0; i < inv->n_certs; i++)
                         if ((r = cert_pack(inv, i, last)) < 0)
                                 return config_error_at(reterr, r, path, 0, "cannot keep the inventory: %s",
-                                                strerror(-r));
+                                                       strerror(-r));
         }
         for (char **w = inv->warnings; w && *w; w++)
                 log_warning("%s", *w);

@@ -61,8 +61,8 @@ typedef enum ChallengeType {
 
 /* A "before expiry" threshold: an absolute duration or a percentage of the certificate's lifetime. */
 typedef struct Threshold {
-        bool set;        /* given in the file (or a default applied) */
-        bool implicit;   /* the default applied, not given: renew-before then follows the lifetime */
+        bool set;      /* given in the file (or a default applied) */
+        bool implicit; /* the default applied, not given: renew-before then follows the lifetime */
         bool is_percent;
         unsigned percent; /* 0..100 when is_percent */
         usec_t usec;      /* when !is_percent */
@@ -93,16 +93,17 @@ typedef struct RateLimit {
 } RateLimit;
 
 typedef struct AgentConfig {
-        char *state_directory; /* default: $STATE_DIRECTORY, else /var/lib/certherd */
-        char *pin_directory;   /* default /run/certherd/pins */
-        char *metrics_file;    /* NULL when unset or empty */
-        char **pkcs11_modules; /* PKCS#11 modules to load; NULL: the ones p11-kit registers */
+        char *state_directory;     /* default: $STATE_DIRECTORY, else /var/lib/certherd */
+        char *pin_directory;       /* default /run/certherd/pins */
+        char *metrics_file;        /* NULL when unset or empty */
+        char **pkcs11_modules;     /* PKCS#11 modules to load; NULL: the ones p11-kit registers */
         Threshold warn_before;     /* default 14d */
         Threshold critical_before; /* default 7d */
-        Threshold renew_before;    /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
-        usec_t hook_timeout;       /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
-        WindowList window;         /* the sets' maintenance windows by default; none: always */
-        char *file;                /* where [agent] was first given; NULL when never */
+        Threshold
+                renew_before; /* default: implicit, see policy_renew_time() (a third, half under 10 days) */
+        usec_t hook_timeout;  /* exec hooks and dns-hook; default CONFIG_HOOK_TIMEOUT_DEFAULT */
+        WindowList window;    /* the sets' maintenance windows by default; none: always */
+        char *file;           /* where [agent] was first given; NULL when never */
         unsigned line;
 } AgentConfig;
 
@@ -115,14 +116,14 @@ typedef struct AcmeConfig {
         char *eab_hmac_file;
         ChallengeType challenge; /* default http-01 */
         char *webroot;
-        char *listen;            /* default "[::]:80" */
+        char *listen; /* default "[::]:80" */
         char *dns_hook;
         char *preferred_chain;
-        char *profile;             /* draft-ietf-acme-profiles: sent in newOrder; NULL: the server's default */
-        char *persist_issuer;      /* dns-persist-01: the CA's issuer domain name, e.g. letsencrypt.org */
+        char *profile;        /* draft-ietf-acme-profiles: sent in newOrder; NULL: the server's default */
+        char *persist_issuer; /* dns-persist-01: the CA's issuer domain name, e.g. letsencrypt.org */
         KeyType account_key_type; /* ec-p256 or rsa-2048 only */
-        char *account_key;        /* pkcs11:…;object=LABEL: the account key in a token; NULL: STATE/acme/NAME/account.key */
-        char *pkcs11_pin_file;    /* its PIN (unless the URI has pin-source=) */
+        char *account_key; /* pkcs11:…;object=LABEL: the account key in a token; NULL: STATE/acme/NAME/account.key */
+        char *pkcs11_pin_file;     /* its PIN (unless the URI has pin-source=) */
         double initial_backoff;    /* seconds, default 0.15 */
         double max_retry_duration; /* seconds, default 30 */
         usec_t hook_timeout;       /* of dns-hook: [agent]'s, copied by config_validate() */
@@ -131,28 +132,28 @@ typedef struct AcmeConfig {
         RateLimit max_orders;
         RateLimit max_duplicates;
         RateLimit max_failed_validations;
-        char *file;                /* where the section was (first) defined */
+        char *file; /* where the section was (first) defined */
         unsigned line;
 } AcmeConfig;
 
 typedef struct CaConfig {
         char *name;
-        char *certificate; /* required */
-        char *key;         /* required; a file or a pkcs11: URI */
-        char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
-        KeyType key_type;  /* default ec-p256 */
-        usec_t validity;   /* default 90d */
-        usec_t ca_validity; /* default 10y */
-        char **export;     /* NULL-terminated, may be NULL */
-        char *crl;         /* PEM CRL certherd keeps signed; NULL: none */
-        usec_t crl_validity; /* thisUpdate..nextUpdate of that CRL; default 7d; re-signed at half */
-        char **reload;     /* units reloaded after every new CRL */
-        char *exec;        /* hook run after every new CRL */
-        char *parent;      /* The [ca] that signs this one (an intermediate); NULL: a root */
+        char *certificate;      /* required */
+        char *key;              /* required; a file or a pkcs11: URI */
+        char *pkcs11_pin_file;  /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
+        KeyType key_type;       /* default ec-p256 */
+        usec_t validity;        /* default 90d */
+        usec_t ca_validity;     /* default 10y */
+        char **export;          /* NULL-terminated, may be NULL */
+        char *crl;              /* PEM CRL certherd keeps signed; NULL: none */
+        usec_t crl_validity;    /* thisUpdate..nextUpdate of that CRL; default 7d; re-signed at half */
+        char **reload;          /* units reloaded after every new CRL */
+        char *exec;             /* hook run after every new CRL */
+        char *parent;           /* The [ca] that signs this one (an intermediate); NULL: a root */
         char **permitted_names; /* nameConstraints permitted subtrees: DNS names (".x" = below x only) and
                                  * IP networks ADDR/PREFIX; NULL: unconstrained */
-        int path_length;   /* basicConstraints pathLenConstraint; -1: unset (see ca_path_length()) */
-        char *subject;     /* the CA certificate's subject in the inventory's DN syntax; NULL: CN=certherd NAME CA */
+        int path_length;        /* basicConstraints pathLenConstraint; -1: unset (see ca_path_length()) */
+        char *subject; /* the CA certificate's subject in the inventory's DN syntax; NULL: CN=certherd NAME CA */
         usec_t rotate_overlap; /* after `ca rotate`, how long leaves of the previous generation stay before
                                 * they are re-issued; default 24h, 0: at the next pass */
         char *file;
@@ -161,33 +162,33 @@ typedef struct CaConfig {
 
 typedef struct CertConfig {
         char *name;
-        char *certificate; /* required */
-        char *key;         /* optional for issuer=none */
-        char *ca;          /* NULL: system trust store */
-        char **names;      /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
-        char *subject;     /* RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
-        IssuerKind issuer;  /* default none */
-        char *issuer_name;  /* ACME or CA section name for acme:/ca: */
-        Usage usage;        /* default server */
-        KeyType key_type;   /* default ec-p256 */
-        KeyPolicy key_policy; /* default reuse */
-        Threshold renew_before;    /* !set: [agent]'s */
+        char *certificate;      /* required */
+        char *key;              /* optional for issuer=none */
+        char *ca;               /* NULL: system trust store */
+        char **names;           /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
+        char *subject;          /* RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
+        IssuerKind issuer;      /* default none */
+        char *issuer_name;      /* ACME or CA section name for acme:/ca: */
+        Usage usage;            /* default server */
+        KeyType key_type;       /* default ec-p256 */
+        KeyPolicy key_policy;   /* default reuse */
+        Threshold renew_before; /* !set: [agent]'s */
         Threshold warn_before;
         Threshold critical_before;
         char *key_password_file;
         char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
-        char *owner;      /* "user" or "user:group"; NULL when unset */
-        mode_t mode;      /* key mode; default 0600 */
+        char *owner;           /* "user" or "user:group"; NULL when unset */
+        mode_t mode;           /* key mode; default 0600 */
         bool mode_set;
-        char **reload;    /* unit names */
+        char **reload; /* unit names */
         char **restart;
-        int signal;       /* 0 when unset */
+        int signal; /* 0 when unset */
         char *signal_pidfile;
-        char *exec;       /* command line of the hook */
+        char *exec;          /* command line of the hook */
         usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
-        char **verify;    /* tls://HOST:PORT[?starttls=postgres] */
-        char **crl;       /* CRL files to check the certificate against (default: its internal CA's crl) */
-        char *profile;    /* ACME profile; NULL: the [acme] section's (see cert_profile()) */
+        char **verify;       /* tls://HOST:PORT[?starttls=postgres] */
+        char **crl;        /* CRL files to check the certificate against (default: its internal CA's crl) */
+        char *profile;     /* ACME profile; NULL: the [acme] section's (see cert_profile()) */
         WindowList window; /* renewals and deploys only inside; !set: [agent]'s (see cert_window()) */
         /* Further outputs, each optional (NULL), installed with key and certificate as one generation
          * (install_set): the intermediates alone, the leaf alone, key + leaf + chain in one PEM, and
@@ -209,7 +210,7 @@ typedef struct CertConfig {
 typedef struct ConfigIndex ConfigIndex;
 
 typedef struct Inventory {
-        char *path; /* the main file */
+        char *path;   /* the main file */
         char **files; /* every file read, the main file first, then conf.d/ in order; NULL-terminated */
         AgentConfig agent;
         AcmeConfig **acme;
@@ -313,7 +314,8 @@ bool config_name_is_valid(const char *s);
  * network "ADDR/PREFIX". */
 bool config_permitted_name_is_valid(const char *s);
 /* "10.0.0.0/8" → the address (4 or 16 bytes), its length and the prefix length. -EINVAL when bad. */
-int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len, unsigned *ret_prefix);
+int config_parse_network(const char *s, unsigned char addr[static 16], unsigned *ret_len,
+                         unsigned *ret_prefix);
 /* Whether `name` (a `names` entry) lies inside the permitted subtrees (NULL: everything). Names of a type
  * the list does not constrain (uri:, email:, or IPs when only DNS subtrees are given) are permitted, as
  * RFC 5280 §4.2.1.10 says. DNS: "x.example" permits x.example and every name below it, ".x.example" only

@@ -68,19 +68,18 @@
 #define CRASH_PREPARED 1u                               /* intent record written, nothing staged */
 #define CRASH_STAGED(i) (2u + (unsigned) (i))           /* part i in its staging file */
 #define CRASH_BACKUP(i) (2u + N_PARTS + (unsigned) (i)) /* old part i copied into the backup being built */
-#define CRASH_BACKUP_SWAPPED (2u + 2 * N_PARTS)         /* new backup in place, older generation not deleted */
-#define CRASH_BEFORE_COMMIT (CRASH_BACKUP_SWAPPED + 1)  /* backup complete, record still "prepared" */
-#define CRASH_COMMITTED (CRASH_BEFORE_COMMIT + 1)       /* record "committed", nothing renamed */
+#define CRASH_BACKUP_SWAPPED (2u + 2 * N_PARTS) /* new backup in place, older generation not deleted */
+#define CRASH_BEFORE_COMMIT (CRASH_BACKUP_SWAPPED + 1) /* backup complete, record still "prepared" */
+#define CRASH_COMMITTED (CRASH_BEFORE_COMMIT + 1)      /* record "committed", nothing renamed */
 #define CRASH_RENAMED(i) (CRASH_COMMITTED + 1 + (unsigned) (i)) /* parts 0..i renamed, the rest not */
-#define CRASH_SYNCED (CRASH_COMMITTED + 1 + N_PARTS)    /* directories fsync'ed, record not yet removed */
-#define CRASH_DONE (CRASH_SYNCED + 1)                   /* record removed, STATE_DIR/install not yet fsync'ed */
+#define CRASH_SYNCED (CRASH_COMMITTED + 1 + N_PARTS) /* directories fsync'ed, record not yet removed */
+#define CRASH_DONE (CRASH_SYNCED + 1)                /* record removed, STATE_DIR/install not yet fsync'ed */
 _Static_assert(CRASH_DONE == INSTALL_CRASH_POINTS, "INSTALL_CRASH_POINTS must name the last crash point");
 
 /* Record lines and backup file names. No label is a prefix of another (record_slot relies on it). */
 static const char *const part_label[_INSTALL_PART_MAX] = {
-        [INSTALL_PART_KEY] = "key",           [INSTALL_PART_CERT] = "cert",
-        [INSTALL_PART_CHAIN] = "chain",       [INSTALL_PART_LEAF] = "leaf",
-        [INSTALL_PART_COMBINED] = "combined", [INSTALL_PART_PKCS12] = "pkcs12",
+        [INSTALL_PART_KEY] = "key",   [INSTALL_PART_CERT] = "cert",         [INSTALL_PART_CHAIN] = "chain",
+        [INSTALL_PART_LEAF] = "leaf", [INSTALL_PART_COMBINED] = "combined", [INSTALL_PART_PKCS12] = "pkcs12",
 };
 
 /* What holds a private key is backed up readable by root alone. */
@@ -126,7 +125,8 @@ static int staging_path(const char *target, char **ret) {
 
 /* Every file of the generation, in part order: one record makes them one install. */
 static char *record_format(const Record *rec, bool committed) {
-        _cleanup_free_ char *text = install_strdup_printf(RECORD_MAGIC "\nstate %s\n", committed ? "committed" : "prepared");
+        _cleanup_free_ char *text = install_strdup_printf(RECORD_MAGIC "\nstate %s\n",
+                                                          committed ? "committed" : "prepared");
 
         for (size_t i = 0; i < _INSTALL_PART_MAX && text; i++) {
                 const char *l = part_label[i];
@@ -134,7 +134,8 @@ static char *record_format(const Record *rec, bool committed) {
 
                 if (!rec->target[i])
                         continue;
-                more = install_strdup_printf("%s%s %s\n%s-temp %s\n", text, l, rec->target[i], l, rec->temp[i]);
+                more = install_strdup_printf("%s%s %s\n%s-temp %s\n", text, l, rec->target[i], l,
+                                             rec->temp[i]);
                 free(text);
                 text = more;
         }
@@ -167,8 +168,8 @@ static int record_verify(const Record *rec) {
                         return -EBADMSG;
                 if (!rec->target[i])
                         continue;
-                if (!install_path_is_absolute(rec->target[i]) || staging_path(rec->target[i], &expected) < 0 ||
-                    !streq(expected, rec->temp[i]))
+                if (!install_path_is_absolute(rec->target[i]) ||
+                    staging_path(rec->target[i], &expected) < 0 || !streq(expected, rec->temp[i]))
                         return -EBADMSG;
                 any = true;
         }
@@ -203,7 +204,7 @@ static int record_parse(char *text, Record *ret) {
                 return -EBADMSG;
         rec.committed = state > 0;
         *ret = rec;
-        rec = (Record) {};
+        rec = (Record){};
         return 0;
 }
 
@@ -231,7 +232,7 @@ static int record_parse_strict(const char *text, size_t size, Record *ret) {
         if (strlen(canonical) != size || memcmp(canonical, text, size) != 0)
                 return -EBADMSG;
         *ret = rec;
-        rec = (Record) {};
+        rec = (Record){};
         return 0;
 }
 
@@ -244,7 +245,8 @@ int install_record_parse(const void *data, size_t size, char **ret_targets) {
         if (r < 0)
                 return r;
         if (ret_targets) {
-                t = install_strdup_printf("%s\n%s\n", rec.target[INSTALL_PART_KEY] ?: "", rec.target[INSTALL_PART_CERT] ?: "");
+                t = install_strdup_printf("%s\n%s\n", rec.target[INSTALL_PART_KEY] ?: "",
+                                          rec.target[INSTALL_PART_CERT] ?: "");
                 /* The other outputs, only when present: "LABEL PATH" lines. */
                 for (size_t i = INSTALL_PART_CHAIN; i < _INSTALL_PART_MAX && t; i++) {
                         char *more;
@@ -271,8 +273,12 @@ static int record_write(int install_fd, const char *name, const Record *rec, boo
 
         if (!text || !rec_name || !(temp = install_stage_name(rec_name)))
                 return -ENOMEM;
-        r = install_stage_at(install_fd, temp, &(const InstallFile) {
-                .data = text, .size = strlen(text), .mode = 0600, .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = install_stage_at(install_fd, temp,
+                             &(const InstallFile){ .data = text,
+                                                   .size = strlen(text),
+                                                   .mode = 0600,
+                                                   .uid = (uid_t) -1,
+                                                   .gid = (gid_t) -1 });
         if (r < 0)
                 return r;
         if (renameat(install_fd, temp, install_fd, rec_name) < 0) {
@@ -367,8 +373,8 @@ static int backup_link(const Target *t, size_t i, char **ret_data, size_t *ret_s
             (lst.st_uid != 0 && lst.st_uid != geteuid()))
                 return 0;
         fd = openat(t->dirfd, t->base, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-            (uintmax_t) st.st_size > FILE_MAX)
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (st.st_uid != 0 && st.st_uid != geteuid()) || (uintmax_t) st.st_size > FILE_MAX)
                 return 0;
         data = malloc((size_t) st.st_size + 1);
         if (!data)
@@ -397,9 +403,12 @@ static int backup_copy(const Target *t, int new_fd, size_t i) {
                 r = backup_link(t, i, &data, &size);
         if (r <= 0)
                 return r;
-        r = install_at(new_fd, part_label[i], &(const InstallFile) {
-                .data = data, .size = size, .mode = part_is_secret(i) ? 0600 : 0644,
-                .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        r = install_at(new_fd, part_label[i],
+                       &(const InstallFile){ .data = data,
+                                             .size = size,
+                                             .mode = part_is_secret(i) ? 0600 : 0644,
+                                             .uid = (uid_t) -1,
+                                             .gid = (gid_t) -1 });
         return r < 0 ? r : 1;
 }
 
@@ -659,8 +668,11 @@ static int target_open(const char *path, Target *ret) {
                 return -errno;
         if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISDIR(st.st_mode))
                 return -EISDIR;
-        *ret = (Target) { .path = path, .dir = TAKE_PTR(dir), .base = base, .temp = TAKE_PTR(temp),
-                          .dirfd = TAKE_FD(fd) };
+        *ret = (Target){ .path = path,
+                         .dir = TAKE_PTR(dir),
+                         .base = base,
+                         .temp = TAKE_PTR(temp),
+                         .dirfd = TAKE_FD(fd) };
         return 0;
 }
 
@@ -669,7 +681,8 @@ static int pair_open(Pair *p) {
         struct stat sk, sc;
         int r;
 
-        if (!install_path_is_absolute(p->state_dir) || !install_name_is_valid(p->name) || !p->f[INSTALL_PART_CERT])
+        if (!install_path_is_absolute(p->state_dir) || !install_name_is_valid(p->name) ||
+            !p->f[INSTALL_PART_CERT])
                 return -EINVAL;
         r = open_dir_nofollow(p->state_dir, (mode_t) -1, &p->state_fd);
         if (r < 0)
@@ -696,7 +709,8 @@ static int pair_open(Pair *p) {
                                 continue;
                         if (fstat(p->t[i].dirfd, &sk) < 0 || fstat(p->t[k].dirfd, &sc) < 0)
                                 return -errno;
-                        if (sk.st_dev == sc.st_dev && sk.st_ino == sc.st_ino && streq(p->t[i].base, p->t[k].base))
+                        if (sk.st_dev == sc.st_dev && sk.st_ino == sc.st_ino &&
+                            streq(p->t[i].base, p->t[k].base))
                                 return -EINVAL;
                 }
         return 0;
@@ -758,7 +772,8 @@ static int pair_switch(Pair *p) {
 }
 
 int install_set(const char *state_dir, const char *name, const InstallFile *const files[_INSTALL_PART_MAX]) {
-        _cleanup_(pair_done) Pair p = { .state_dir = state_dir, .name = name, .state_fd = -1, .install_fd = -1 };
+        _cleanup_(pair_done)
+                Pair p = { .state_dir = state_dir, .name = name, .state_fd = -1, .install_fd = -1 };
         int r;
 
         for (size_t i = 0; i < _INSTALL_PART_MAX; i++) {
@@ -793,7 +808,9 @@ int install_set(const char *state_dir, const char *name, const InstallFile *cons
 }
 
 int install_pair(const char *state_dir, const char *name, const InstallFile *key, const InstallFile *cert) {
-        const InstallFile *files[_INSTALL_PART_MAX] = { [INSTALL_PART_KEY] = key, [INSTALL_PART_CERT] = cert };
+        const InstallFile *files[_INSTALL_PART_MAX] = {
+                [INSTALL_PART_KEY] = key, [INSTALL_PART_CERT] = cert
+        };
 
         return install_set(state_dir, name, files);
 }

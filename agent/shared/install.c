@@ -12,7 +12,6 @@
  * and the directory holding it (fd-util.h says why), so a service user who owns a directory on a
  * target's path cannot swap a component for a link and redirect root's writes (-ENOLINK). */
 
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -496,4 +495,3 @@ int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid) {
         *ret_gid = gid;
         return 0;
 }
-

@@ -60,8 +60,12 @@ int json_save_state_file(const char *path, json_t *o, size_t flags) {
         json_decref(o);
         if (!text)
                 return -ENOMEM;
-        return install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
-                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        return install_file(&(InstallFile){ .path = path,
+                                            .data = text,
+                                            .size = strlen(text),
+                                            .mode = 0600,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 void json_list_free(const JsonList *t, void *entries, size_t n) {
@@ -86,7 +90,7 @@ int json_list_parse(json_t *root, const JsonList *t, void **ret_entries, size_t 
         entries = calloc(json_array_size(list) + 1, t->size);
         if (!entries)
                 return -ENOMEM;
-        json_array_foreach(list, i, v) {
+        json_array_foreach (list, i, v) {
                 r = t->parse(v, entries + n++ * t->size);
                 if (r < 0)
                         break;
@@ -100,7 +104,8 @@ int json_list_parse(json_t *root, const JsonList *t, void **ret_entries, size_t 
         return 0;
 }
 
-int json_list_parse_text(const char *text, size_t size, const JsonList *t, void **ret_entries, size_t *ret_n) {
+int json_list_parse_text(const char *text, size_t size, const JsonList *t, void **ret_entries,
+                         size_t *ret_n) {
         _cleanup_(json_decrefp) json_t *root = NULL;
         int r = json_parse_object(text, size, &root);
 

@@ -30,9 +30,10 @@ typedef struct JsonList {
         const char *key;
         size_t size;
         int (*parse)(json_t *item, void *entry); /* 0, -EBADMSG, -ENOMEM */
-        void (*done)(void *entry);               /* frees what parse() left in an entry, also a partial one */
+        void (*done)(void *entry); /* frees what parse() left in an entry, also a partial one */
 } JsonList;
-#define JSON_LIST(key, type, parse, done) { (key), sizeof(type), (parse), (done) }
+#define JSON_LIST(key, type, parse, done)                                                                   \
+        { (key), sizeof(type), (parse), (done) }
 
 /* root[key] as a new array of entries (one zeroed entry more, so that it is never NULL): *ret_entries and
  * *ret_n set on success only. NULL root (no file yet) is an empty list. Returns 0, -EBADMSG, -ENOMEM. */
@@ -40,7 +41,8 @@ int json_list_parse(json_t *root, const JsonList *t, void **ret_entries, size_t 
 /* Frees `n` entries parsed per `t` with t->done, and the array. */
 void json_list_free(const JsonList *t, void *entries, size_t n);
 /* json_list_parse() of text through json_parse_object(). */
-int json_list_parse_text(const char *text, size_t size, const JsonList *t, void **ret_entries, size_t *ret_n);
+int json_list_parse_text(const char *text, size_t size, const JsonList *t, void **ret_entries,
+                         size_t *ret_n);
 /* json_list_parse() of the state file `path` (see json_load_state_file(): a missing one is an empty list).
  * Returns 0, -EBADMSG, or -errno. */
 int json_list_load(const char *path, size_t max, const JsonList *t, void **ret_entries, size_t *ret_n);

@@ -71,8 +71,9 @@ int jws_base64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_s
         for (size_t i = 0; i < len; i++) {
                 char c = s[i];
 
-                if (c == '+' || c == '/' || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+                if (c == '+' || c == '/' ||
+                    !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_'))
                         return -EINVAL;
                 t[n++] = c == '-' ? '+' : c == '_' ? '/' : c;
         }
@@ -87,7 +88,7 @@ int jws_base64url_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_s
                 *ret_size = 0;
                 return 0;
         }
-        in = (gnutls_datum_t) { .data = (unsigned char *) t, .size = (unsigned) n };
+        in = (gnutls_datum_t){ .data = (unsigned char *) t, .size = (unsigned) n };
         r = gnutls_base64_decode2(&in, &out);
         if (r < 0)
                 return r == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
@@ -147,7 +148,8 @@ static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
                 if ((r = b64u_padded(&a, 32, &sa)) < 0 || (r = b64u_padded(&b, 32, &sb)) < 0)
                         return r;
                 *ret_alg = JWS_ALG_ES256;
-                return asprintf(ret_jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", sa, sb) < 0
+                return asprintf(ret_jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", sa,
+                                sb) < 0
                                ? -ENOMEM
                                : 0;
         }
@@ -160,7 +162,8 @@ static int make_jwk(gnutls_privkey_t key, JwsAlg *ret_alg, char **ret_jwk) {
                 if ((r = b64u_datum(&a, &sa)) < 0 || (r = b64u_datum(&b, &sb)) < 0)
                         return r;
                 *ret_alg = JWS_ALG_RS256;
-                return asprintf(ret_jwk, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", sb, sa) < 0 ? -ENOMEM : 0;
+                return asprintf(ret_jwk, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", sb, sa) < 0 ? -ENOMEM
+                                                                                                    : 0;
         }
         return -EOPNOTSUPP;
 }
@@ -257,7 +260,9 @@ int jws_jwk_thumbprint(const char *jwk_json, char **ret) {
                 m[1] = json_string_value(json_object_get(jwk, "n"));
                 if (!m[0] || !m[1])
                         goto out;
-                r = asprintf(&canonical, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", m[0], m[1]) < 0 ? -ENOMEM : 0;
+                r = asprintf(&canonical, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", m[0], m[1]) < 0
+                            ? -ENOMEM
+                            : 0;
         }
         /* Members are base64url or curve names: nothing in them needs JSON escaping, but check. */
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(m) && m[i]; i++)
@@ -278,8 +283,9 @@ static int sign_raw(JwsKey *k, const char *input, char **ret) {
         int r;
 
         pthread_mutex_lock(&k->lock);
-        r = gnutls_privkey_sign_data2(k->key, k->alg == JWS_ALG_ES256 ? GNUTLS_SIGN_ECDSA_SHA256 : GNUTLS_SIGN_RSA_SHA256,
-                                      0, &data, &sig);
+        r = gnutls_privkey_sign_data2(
+                k->key, k->alg == JWS_ALG_ES256 ? GNUTLS_SIGN_ECDSA_SHA256 : GNUTLS_SIGN_RSA_SHA256, 0,
+                &data, &sig);
         pthread_mutex_unlock(&k->lock);
         if (r < 0)
                 return errno_from_gnutls(r);
@@ -310,7 +316,8 @@ static int finish(const char *protected_b64, const char *payload_b64, const char
                        : 0;
 }
 
-int jws_sign(JwsKey *k, const char *kid, const char *nonce, const char *url, const char *payload, char **ret) {
+int jws_sign(JwsKey *k, const char *kid, const char *nonce, const char *url, const char *payload,
+             char **ret) {
         _cleanup_free_ char *header = NULL, *p64 = NULL, *pl64 = NULL, *input = NULL, *sig = NULL;
         json_t *h;
         int r;

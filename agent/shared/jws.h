@@ -60,7 +60,8 @@ int jws_jwk_thumbprint(const char *jwk_json, char **ret);
  * the JWK goes in instead (newAccount, revocation by certificate key, the inner key-change JWS). nonce
  * NULL: no nonce member (the inner key-change JWS). payload NULL: the empty payload of a POST-as-GET.
  * *ret: the JSON text. Returns 0 or -errno. */
-int jws_sign(JwsKey *k, const char *kid, const char *nonce, const char *url, const char *payload, char **ret);
+int jws_sign(JwsKey *k, const char *kid, const char *nonce, const char *url, const char *payload,
+             char **ret);
 
 /* base64url(HMAC-SHA256(key, input)): the HS256 signature over a JWS signing input. */
 int jws_hs256(const uint8_t *key, size_t key_size, const char *input, char **ret);

@@ -81,7 +81,8 @@ bool keygen_key_is_type(gnutls_x509_privkey_t key, KeyType t) {
         return curve == key_type_table[t].curve;
 }
 
-static int export_pkcs8(gnutls_x509_privkey_t key, const char *password, unsigned flags, gnutls_datum_t *ret) {
+static int export_pkcs8(gnutls_x509_privkey_t key, const char *password, unsigned flags,
+                        gnutls_datum_t *ret) {
         gnutls_datum_t out = {};
         int r;
 
@@ -99,7 +100,8 @@ int keygen_export_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret) {
 }
 
 int keygen_export_key(gnutls_x509_privkey_t key, const char *password, gnutls_datum_t *ret) {
-        return password ? export_pkcs8(key, password, GNUTLS_PKCS_PBES2_AES_256, ret) : keygen_export_pem(key, ret);
+        return password ? export_pkcs8(key, password, GNUTLS_PKCS_PBES2_AES_256, ret)
+                        : keygen_export_pem(key, ret);
 }
 
 int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
@@ -121,18 +123,20 @@ int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der) {
                         return -EINVAL;
                 if (inet_pton(AF_INET, names[i], ip) == 1) {
                         type = GNUTLS_SAN_IPADDRESS;
-                        d = (gnutls_datum_t) { ip, 4 };
+                        d = (gnutls_datum_t){ ip, 4 };
                 } else if (inet_pton(AF_INET6, names[i], ip) == 1) {
                         type = GNUTLS_SAN_IPADDRESS;
-                        d = (gnutls_datum_t) { ip, 16 };
-                } else if (config_name_type(names[i]) == NAME_URI || config_name_type(names[i]) == NAME_EMAIL) {
+                        d = (gnutls_datum_t){ ip, 16 };
+                } else if (config_name_type(names[i]) == NAME_URI ||
+                           config_name_type(names[i]) == NAME_EMAIL) {
                         const char *v = config_name_value(names[i]);
 
-                        type = config_name_type(names[i]) == NAME_URI ? GNUTLS_SAN_URI : GNUTLS_SAN_RFC822NAME;
-                        d = (gnutls_datum_t) { (unsigned char *) v, (unsigned) strlen(v) };
+                        type = config_name_type(names[i]) == NAME_URI ? GNUTLS_SAN_URI
+                                                                      : GNUTLS_SAN_RFC822NAME;
+                        d = (gnutls_datum_t){ (unsigned char *) v, (unsigned) strlen(v) };
                 } else if (config_dns_name_is_valid(names[i])) {
                         type = GNUTLS_SAN_DNSNAME;
-                        d = (gnutls_datum_t) { (unsigned char *) names[i], (unsigned) strlen(names[i]) };
+                        d = (gnutls_datum_t){ (unsigned char *) names[i], (unsigned) strlen(names[i]) };
                 } else
                         return -EINVAL;
 
@@ -170,7 +174,8 @@ static const char *subject_oid(const char *type) {
         return NULL;
 }
 
-int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char *subject, char *const *names) {
+int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char *subject,
+                       char *const *names) {
         _cleanup_strv_free_ char **parts = NULL;
         const char *cn = NULL;
         size_t n;
@@ -184,8 +189,10 @@ int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char 
                                 cn = names[i];
                 if (!cn || strlen(cn) > KEYGEN_CN_MAX)
                         return 0;
-                r = crt ? gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned) strlen(cn))
-                        : gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned) strlen(cn));
+                r = crt ? gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+                                                        (unsigned) strlen(cn))
+                        : gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+                                                        (unsigned) strlen(cn));
                 return r < 0 ? errno_from_gnutls(r) : 1;
         }
         r = config_subject_split(subject, &parts);
@@ -260,8 +267,8 @@ int keygen_csr_privkey(gnutls_privkey_t key, char *const *names, gnutls_datum_t 
 
         /* Ed25519 signs the message itself: no separate digest (GNUTLS_DIG_UNKNOWN). Through the abstract
          * key, so that a key in a PKCS#11 token signs its own request. */
-        r = gnutls_x509_crq_privkey_sign(crq, key,
-                                         pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
+        r = gnutls_x509_crq_privkey_sign(
+                crq, key, pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_DIG_UNKNOWN : GNUTLS_DIG_SHA256, 0);
         if (r < 0)
                 return errno_from_gnutls(r);
 

@@ -45,7 +45,8 @@ int keygen_san_ext(char *const *names, gnutls_datum_t *ret_der);
  * syntax (config_subject_split), or when NULL CN = the first DNS name or IP of `names` that fits in a CN.
  * Returns 1 when a subject was set, 0 when it stays empty (then the SAN extension must be critical),
  * -EINVAL, -errno. */
-int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char *subject, char *const *names);
+int keygen_set_subject(gnutls_x509_crt_t crt, gnutls_x509_crq_t crq, const char *subject,
+                       char *const *names);
 
 /* The longest common name X.520 allows (ub-common-name); a longer first name goes into the SANs only. */
 #define KEYGEN_CN_MAX 64

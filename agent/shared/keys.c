@@ -34,12 +34,12 @@ static int read_own_key(const CertConfig *c, uint8_t **ret, size_t *ret_size, co
         fd = open_regular_at(AT_FDCWD, c->key, READ_TRUSTED, &st);
         if (fd < 0) {
                 *ret_why =
-                    fd == -ENOLINK
-                        ? "a symbolic link on its path was not made by root where nobody else may replace it"
-                    : fd == -ENOENT ? "there is none"
-                    : fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EISDIR
-                        ? "it is not a regular file"
-                        : "it is unreadable";
+                        fd == -ENOLINK
+                                ? "a symbolic link on its path was not made by root where nobody else may replace it"
+                        : fd == -ENOENT ? "there is none"
+                        : fd == -ESPIPE || fd == -ENODEV || fd == -ENXIO || fd == -EISDIR
+                                ? "it is not a regular file"
+                                : "it is unreadable";
                 return fd;
         }
         /* A hard link to someone else's key (the CA's) is no key we made for this set. */
@@ -60,7 +60,8 @@ static int read_own_key(const CertConfig *c, uint8_t **ret, size_t *ret_size, co
         buf = malloc((size_t) st.st_size + 2);
         if (!buf)
                 return -ENOMEM;
-        while (size < (size_t) st.st_size + 1 && (n = read(fd, buf + size, (size_t) st.st_size + 1 - size)) != 0) {
+        while (size < (size_t) st.st_size + 1 &&
+               (n = read(fd, buf + size, (size_t) st.st_size + 1 - size)) != 0) {
                 if (n < 0 && errno != EINTR) {
                         *ret_why = "it is unreadable";
                         return -errno;
@@ -97,8 +98,9 @@ int keys_password(const CertConfig *c, char **ret) {
                 return 0;
         r = read_secret_file(c->key_password_file, ret);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read key-password-file %s: %m; no key is written without it",
-                                       c->name, c->key_password_file);
+                return log_error_errno(
+                        r, "%s: cannot read key-password-file %s: %m; no key is written without it", c->name,
+                        c->key_password_file);
         return 0;
 }
 
@@ -120,7 +122,8 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
                 return r;
         if (r < 0) {
                 if (r != -ENOENT && c->key_policy == KEY_POLICY_REUSE)
-                        log_warning("%s: not reusing the key %s: %s; making a new key", c->name, c->key, why);
+                        log_warning("%s: not reusing the key %s: %s; making a new key", c->name, c->key,
+                                    why);
                 return 0;
         }
         /* Without a password an encrypted structure is refused at once (no key derivation is run). */
@@ -130,16 +133,20 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
         if (r == -ENOMEM)
                 return r;
         if (encrypted && !password)
-                return log_error_errno(-EACCES, "%s: the installed key %s is encrypted and no key-password-file is "
-                                       "set; refusing to replace it with a plaintext key", c->name, c->key);
+                return log_error_errno(-EACCES,
+                                       "%s: the installed key %s is encrypted and no key-password-file is "
+                                       "set; refusing to replace it with a plaintext key",
+                                       c->name, c->key);
         if (encrypted) {
                 r = x509_load_privkey(data, size, password, &key);
                 if (r == -EBADMSG && !memmem(data, size, "ENCRYPTED", 9))
                         return 0; /* not a key at all: replaced by a new one */
                 if (r == -EACCES || r == -EBADMSG)
-                        return log_error_errno(r, "%s: the installed key %s is encrypted and the password in %s "
-                                               "does not decrypt it; refusing to replace it", c->name, c->key,
-                                               c->key_password_file);
+                        return log_error_errno(
+                                r,
+                                "%s: the installed key %s is encrypted and the password in %s "
+                                "does not decrypt it; refusing to replace it",
+                                c->name, c->key, c->key_password_file);
                 if (r == -ENOMEM)
                         return r;
         }
@@ -156,36 +163,36 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
  * the installed certificate shows that it is this set's key. A key file alone proves nothing: a link or
  * a copy could put any key there (the CA's included), so without a certificate that parses and carries
  * its public key the key is not handed back. 1: reused, 0: not (why logged), -errno. */
-static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key, const uint8_t *data,
-                     size_t size, bool encrypted, const char *password, gnutls_datum_t *ret_pem) {
+static int reuse_key(const CertConfig *c, const CertFacts *current, gnutls_x509_privkey_t *key,
+                     const uint8_t *data, size_t size, bool encrypted, const char *password,
+                     gnutls_datum_t *ret_pem) {
         uint8_t pin[PIN_SIZE];
 
         if (!keygen_key_is_type(*key, c->key_type)) {
-                log_info(
-                    "%s: not reusing the key %s: it is not a %s key; making a new key", c->name, c->key,
-                    key_type_to_string(c->key_type));
+                log_info("%s: not reusing the key %s: it is not a %s key; making a new key", c->name, c->key,
+                         key_type_to_string(c->key_type));
                 return 0;
         }
         if (!current || !current->parsed || !current->has_pin) {
                 /* Unparsed facts carry the certificate's own problem first: missing, empty or not X.509. */
                 log_warning(
-                    "%s: not reusing the key %s: no installed certificate shows that it is this set's key "
-                    "(%s); making a new key",
-                    c->name, c->key,
-                    current && current->n_problems > 0 ? current->problems[0].message : "none is installed");
+                        "%s: not reusing the key %s: no installed certificate shows that it is this set's key "
+                        "(%s); making a new key",
+                        c->name, c->key,
+                        current && current->n_problems > 0 ? current->problems[0].message
+                                                           : "none is installed");
                 return 0;
         }
         if (key_pin(*key, pin) < 0 || memcmp(pin, current->pin, PIN_SIZE) != 0) {
-                log_warning(
-                    "%s: not reusing the key %s: it is not the key of the installed certificate %s; "
-                    "making a new key",
-                    c->name, c->key, c->certificate);
+                log_warning("%s: not reusing the key %s: it is not the key of the installed certificate %s; "
+                            "making a new key",
+                            c->name, c->key, c->certificate);
                 return 0;
         }
         /* An encrypted key stays as the operator wrote it (their cipher, their KDF); a plain one is
          * rewritten so that owner and mode apply — encrypted now when a password is configured. */
         if (encrypted)
-                *ret_pem = (gnutls_datum_t) {};
+                *ret_pem = (gnutls_datum_t){};
         else if (password)
                 return keygen_export_key(*key, password, ret_pem) < 0 ? -ENOMEM : 1;
         else if (datum_dup(data, size, ret_pem) < 0)
@@ -205,18 +212,20 @@ int keys_compromised(const Inventory *inv, gnutls_x509_privkey_t key) {
 
 /* A kept key (reuse, or rotate's announced next key) that was revoked with key-compromise is never
  * certified again: drop it, whatever key-policy says. 1: dropped, 0: fine, -errno: list unreadable. */
-static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t *key, gnutls_datum_t *pem) {
+static int drop_compromised(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t *key,
+                            gnutls_datum_t *pem) {
         int r = keys_compromised(inv, *key);
 
         if (r <= 0)
                 return r;
-        log_warning("%s: the key %s was revoked with key-compromise; making a new key (key-policy = %s notwithstanding)",
-                    c->name, c->key, key_policy_to_string(c->key_policy));
+        log_warning(
+                "%s: the key %s was revoked with key-compromise; making a new key (key-policy = %s notwithstanding)",
+                c->name, c->key, key_policy_to_string(c->key_policy));
         gnutls_x509_privkey_deinit(*key);
         *key = NULL;
         if (pem) {
                 gnutls_free(pem->data);
-                *pem = (gnutls_datum_t) {};
+                *pem = (gnutls_datum_t){};
         }
         return 1;
 }
@@ -255,21 +264,26 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
         /* A revoked certificate is never renewed with its key: whoever revoked it may hold the key. */
         if (r > 0 && c->key_policy == KEY_POLICY_REUSE && revoked) {
                 if (keys_compromised(inv, key) > 0)
-                        log_warning("%s: the key %s was revoked with key-compromise; making a new key (key-policy = "
-                                    "reuse notwithstanding)", c->name, c->key);
+                        log_warning(
+                                "%s: the key %s was revoked with key-compromise; making a new key (key-policy = "
+                                "reuse notwithstanding)",
+                                c->name, c->key);
                 else
-                        log_warning("%s: not reusing the key %s: its certificate was revoked; making a new key "
-                                    "(key-policy = reuse notwithstanding)", c->name, c->key);
+                        log_warning(
+                                "%s: not reusing the key %s: its certificate was revoked; making a new key "
+                                "(key-policy = reuse notwithstanding)",
+                                c->name, c->key);
         } else if (r > 0 && c->key_policy == KEY_POLICY_REUSE) {
                 r = reuse_key(c, current, &key, data, size, encrypted, password, &pem);
                 /* A key revoked with key-compromise is never certified again, whatever key-policy says. */
                 if (r > 0)
                         r = drop_compromised(inv, c, &key, &pem) < 0 ? -EKEYREVOKED : key ? 1 : 0;
                 if (r > 0 && current_revoked(inv, c, current)) {
-                        log_notice("%s: not reusing the key %s: its certificate was revoked; making a new key",
-                                   c->name, c->key);
+                        log_notice(
+                                "%s: not reusing the key %s: its certificate was revoked; making a new key",
+                                c->name, c->key);
                         gnutls_free(pem.data);
-                        pem = (gnutls_datum_t) {};
+                        pem = (gnutls_datum_t){};
                         r = 0;
                 }
                 if (r < 0)
@@ -309,7 +323,8 @@ int keys_obtain(const Inventory *inv, const CertConfig *c, const CertFacts *curr
 /* Token sets: the object labelled LABEL (the `object=` of the set's URI) is the key in use — the name the
  * set's services open; with rotate the next key waits in the token as LABEL.next, and the one it replaces
  * is kept as LABEL.old (one generation, like a file's backup). */
-static int token_urls(const CertConfig *c, char **ret_label, char **ret_cur, char **ret_next, char **ret_next_label) {
+static int token_urls(const CertConfig *c, char **ret_label, char **ret_cur, char **ret_next,
+                      char **ret_next_label) {
         _cleanup_free_ char *label = NULL, *next_label = NULL, *cur = NULL, *next = NULL;
         int r;
 
@@ -317,10 +332,12 @@ static int token_urls(const CertConfig *c, char **ret_label, char **ret_cur, cha
         if (r < 0)
                 return r;
         if (!label)
-                return log_error_errno(-EINVAL, "%s: key %s names no object: add ;object=LABEL", c->name, c->key);
+                return log_error_errno(-EINVAL, "%s: key %s names no object: add ;object=LABEL", c->name,
+                                       c->key);
         if (asprintf(&next_label, "%s.next", label) < 0)
                 return -ENOMEM;
-        if ((r = token_url_with_label(c->key, label, &cur)) < 0 || (r = token_url_with_label(c->key, next_label, &next)) < 0)
+        if ((r = token_url_with_label(c->key, label, &cur)) < 0 ||
+            (r = token_url_with_label(c->key, next_label, &next)) < 0)
                 return r;
         *ret_label = TAKE_PTR(label);
         *ret_cur = TAKE_PTR(cur);
@@ -331,8 +348,9 @@ static int token_urls(const CertConfig *c, char **ret_label, char **ret_cur, cha
 
 static int token_failed(const CertConfig *c, int r, const char *what, const char *url) {
         return log_error_errno(r, "%s: cannot %s %s: %s", c->name, what, url,
-                               r == -EACCES ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one" :
-                               r == -ENOENT ? "no such token or object" : strerror(-r));
+                               r == -EACCES   ? "no PIN (pkcs11-pin-file or pin-source=) or a wrong one"
+                               : r == -ENOENT ? "no such token or object"
+                                              : strerror(-r));
 }
 
 int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts *current, bool revoked,
@@ -359,7 +377,8 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
                 r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, label);
                 if (r < 0)
                         return token_failed(c, r, "generate a key in the token of", c->key);
-                log_notice("%s: generated a %s key in the token: %s", c->name, key_type_to_string(c->key_type), cur);
+                log_notice("%s: generated a %s key in the token: %s", c->name,
+                           key_type_to_string(c->key_type), cur);
                 origin = KEY_ORIGIN_NEW;
         } else if (c->key_policy == KEY_POLICY_ROTATE || revoked || current_revoked(inv, c, current)) {
                 /* The announced next key, unless there is none or it is the installed certificate's. A
@@ -418,7 +437,8 @@ int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
         return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
 }
 
-int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret) {
+int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password,
+                       gnutls_x509_privkey_t *ret) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *data = NULL;
         gnutls_x509_privkey_t key;
@@ -443,7 +463,8 @@ int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *pa
 }
 
 /* Write the next key, 0600, encrypted with `password` when there is one. */
-static int next_key_save(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t key, const char *password) {
+static int next_key_save(const Inventory *inv, const CertConfig *c, gnutls_x509_privkey_t key,
+                         const char *password) {
         _cleanup_datum_ gnutls_datum_t pem = {};
         _cleanup_free_ char *path = NULL, *dir = NULL;
         int r;
@@ -451,13 +472,18 @@ static int next_key_save(const Inventory *inv, const CertConfig *c, gnutls_x509_
         r = keygen_export_key(key, password, &pem);
         if (r < 0)
                 return r;
-        if (keys_next_key_path(inv, c, &path) < 0 || asprintf(&dir, "%s/keys", inv->agent.state_directory) < 0)
+        if (keys_next_key_path(inv, c, &path) < 0 ||
+            asprintf(&dir, "%s/keys", inv->agent.state_directory) < 0)
                 return -ENOMEM;
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile) { .path = path, .data = pem.data, .size = pem.size, .mode = 0600,
-                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        return install_file(&(InstallFile){ .path = path,
+                                            .data = pem.data,
+                                            .size = pem.size,
+                                            .mode = 0600,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 /* Whether the saved next key is stored in plaintext (to encrypt it once a key-password-file appears). */
@@ -466,8 +492,8 @@ static bool next_key_is_plain(const Inventory *inv, const CertConfig *c) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t size;
 
-        return keys_next_key_path(inv, c, &path) >= 0 && read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0 &&
-               !memmem(data, size, "ENCRYPTED", 9);
+        return keys_next_key_path(inv, c, &path) >= 0 &&
+               read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0 && !memmem(data, size, "ENCRYPTED", 9);
 }
 
 /* The token URL of a set's next key: the object LABEL.next beside LABEL. */
@@ -599,8 +625,8 @@ int keys_next_make(const Inventory *inv, const CertConfig *c, const uint8_t curr
         return 1;
 }
 
-int keys_next_pin_lookup(
-    const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]) {
+int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current,
+                         uint8_t ret[PIN_SIZE]) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_free_ char *password = NULL, *label = NULL, *next_label = NULL, *next = NULL;
         uint8_t pin[PIN_SIZE];

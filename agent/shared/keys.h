@@ -61,16 +61,18 @@ void keys_next_used(const Inventory *inv, const CertConfig *c);
 int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret);
 /* Load it; -ENOENT when there is none, -ESTALE when it no longer has the configured key type, -EACCES when
  * it cannot be decrypted. */
-int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password, gnutls_x509_privkey_t *ret);
+int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password,
+                       gnutls_x509_privkey_t *ret);
 /* The pin of the next key, read only: -ENOENT when there is none, -ESTALE when it is the `current` key,
  * of another key type, or still to be encrypted; -errno. Publishing announces it; it never makes one. */
-int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE], uint8_t ret[PIN_SIZE]);
+int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
+                  uint8_t ret[PIN_SIZE]);
 /* The pin of the next key as it is now, for reports (check): read only, nothing is made or rewritten.
  * -ENOENT when there is no next key yet — none saved, one of another key type (-ESTALE inside), or one
  * that is the `current` key (may be NULL) and so is replaced before it is announced; -EACCES when it
  * cannot be decrypted or the token refuses; other -errno. Not logged. */
-int keys_next_pin_lookup(
-    const Inventory *inv, const CertConfig *c, const uint8_t *current, uint8_t ret[PIN_SIZE]);
+int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current,
+                         uint8_t ret[PIN_SIZE]);
 
 /* Make (and save) the next key when there is none or it is the `current` key (or encrypt it once a
  * key-password-file appeared); logged. A step of its own in a pass's act phase and after a renewal that

@@ -41,9 +41,11 @@ static int bus_connect(sd_bus **ret) {
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_debug_errno(r, "cannot connect to the system bus: %m");
-        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error, NULL, NULL);
+        r = sd_bus_call_method(bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error, NULL,
+                               NULL);
         if (r < 0)
-                return log_debug_errno(r, "systemd refused Subscribe: %s", error.message ? error.message : strerror(-r));
+                return log_debug_errno(r, "systemd refused Subscribe: %s",
+                                       error.message ? error.message : strerror(-r));
         *ret = TAKE_PTR(bus);
         return 0;
 }
@@ -128,8 +130,8 @@ static int unit_event(char **reterr, bool ok, UnitAction action, const char *uni
         return log_cert_event(ok ? CERT_EVENT_RELOADED : CERT_EVENT_RELOAD_FAILED, cert, fields, "%s", msg);
 }
 
-static int call_unit_method(sd_bus *bus, UnitAction action, const char *unit, usec_t timeout, sd_bus_error *error,
-                            sd_bus_message **ret_reply) {
+static int call_unit_method(sd_bus *bus, UnitAction action, const char *unit, usec_t timeout,
+                            sd_bus_error *error, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -163,8 +165,8 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
                 b->bus = sd_bus_flush_close_unref(b->bus);
                 r = bus_connect(&b->bus);
                 if (r < 0) {
-                        unit_event(reterr, false, action, unit, cert_name, NULL, "cannot %s %s: no system bus: %s", verb, unit,
-                                   strerror(-r));
+                        unit_event(reterr, false, action, unit, cert_name, NULL,
+                                   "cannot %s %s: no system bus: %s", verb, unit, strerror(-r));
                         return r;
                 }
         }
@@ -183,25 +185,27 @@ int notify_unit(NotifyBus *b, UnitAction action, const char *unit, const char *c
         }
         r = sd_bus_message_read(reply, "o", &w.path);
         if (r < 0) {
-                unit_event(reterr, false, action, unit, cert_name, NULL, "cannot %s %s: unexpected reply from systemd: %s",
-                           verb, unit, strerror(-r));
+                unit_event(reterr, false, action, unit, cert_name, NULL,
+                           "cannot %s %s: unexpected reply from systemd: %s", verb, unit, strerror(-r));
                 return r;
         }
 
         r = wait_job(b->bus, &w, deadline);
         if (r < 0) {
-                snprintf(field, sizeof(field), "CERTHERD_JOB_RESULT=%s", r == -ETIMEDOUT ? "timeout" : "unknown");
-                unit_event(reterr, false, action, unit, cert_name, field, "cannot %s %s: no result for job %s: %s", verb,
-                           unit, w.path, r == -ETIMEDOUT ? "timed out waiting for JobRemoved" : strerror(-r));
+                snprintf(field, sizeof(field), "CERTHERD_JOB_RESULT=%s",
+                         r == -ETIMEDOUT ? "timeout" : "unknown");
+                unit_event(reterr, false, action, unit, cert_name, field,
+                           "cannot %s %s: no result for job %s: %s", verb, unit, w.path,
+                           r == -ETIMEDOUT ? "timed out waiting for JobRemoved" : strerror(-r));
                 return r;
         }
         snprintf(field, sizeof(field), "CERTHERD_JOB_RESULT=%s", w.result);
         if (strcmp(w.result, "done") != 0) {
-                unit_event(reterr, false, action, unit, cert_name, field, "cannot %s %s: job %s finished with result '%s'",
-                           verb, unit, w.path, w.result);
+                unit_event(reterr, false, action, unit, cert_name, field,
+                           "cannot %s %s: job %s finished with result '%s'", verb, unit, w.path, w.result);
                 return -EIO;
         }
-        unit_event(NULL, true, action, unit, cert_name, field, "%s %s (job %s: %s)", unit_actions[action].past, unit,
-                   w.path, w.result);
+        unit_event(NULL, true, action, unit, cert_name, field, "%s %s (job %s: %s)",
+                   unit_actions[action].past, unit, w.path, w.result);
         return 0;
 }

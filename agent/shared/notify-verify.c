@@ -94,8 +94,9 @@ int notify_endpoint_parse(const char *s, NotifyEndpoint *ret) {
         e.host_is_ip = inet_pton(AF_INET6, e.host, buf) == 1 || inet_pton(AF_INET, e.host, buf) == 1;
         if (host[-1] == '[' && inet_pton(AF_INET6, e.host, buf) != 1)
                 return -EINVAL;
-        if (!e.host_is_ip && strspn(e.host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
-                                     strlen(e.host))
+        if (!e.host_is_ip &&
+            strspn(e.host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+                    strlen(e.host))
                 return -EINVAL;
         *ret = e;
         return 0;
@@ -110,7 +111,8 @@ static int fd_wait(int fd, short events, usec_t deadline) {
 
                 if (n >= deadline)
                         return -ETIMEDOUT;
-                r = poll(&p, 1, (int) ((deadline - n + 999) / 1000 > 60000 ? 60000 : (deadline - n + 999) / 1000));
+                r = poll(&p, 1,
+                         (int) ((deadline - n + 999) / 1000 > 60000 ? 60000 : (deadline - n + 999) / 1000));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (r > 0)
@@ -149,7 +151,10 @@ static int connect_endpoint(const NotifyEndpoint *e, usec_t deadline) {
                 hints.ai_flags |= AI_NUMERICHOST;
         r = getaddrinfo(e->host, e->port, &hints, &ais);
         if (r != 0)
-                return r == EAI_SYSTEM ? -errno : r == EAI_MEMORY ? -ENOMEM : r == EAI_AGAIN ? -EAGAIN : -EHOSTUNREACH;
+                return r == EAI_SYSTEM   ? -errno
+                       : r == EAI_MEMORY ? -ENOMEM
+                       : r == EAI_AGAIN  ? -EAGAIN
+                                         : -EHOSTUNREACH;
         for (struct addrinfo *ai = ais; ai; ai = ai->ai_next) {
                 fd = connect_one(ai, deadline);
                 if (fd >= 0 || fd == -ETIMEDOUT)
@@ -230,7 +235,8 @@ static int fetch_leaf(const NotifyEndpoint *e, usec_t deadline, gnutls_datum_t *
         if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
             gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) < 0)
                 return -ENOMEM;
-        if ((r = gnutls_set_default_priority(s)) < 0 || (r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred)) < 0)
+        if ((r = gnutls_set_default_priority(s)) < 0 ||
+            (r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred)) < 0)
                 return errno_from_gnutls(r);
         if (!e->host_is_ip && (r = gnutls_server_name_set(s, GNUTLS_NAME_DNS, e->host, strlen(e->host))) < 0)
                 return errno_from_gnutls(r);
@@ -270,16 +276,16 @@ static void describe_leaf(const uint8_t *der, size_t size, char serial[128], cha
                 for (size_t i = skip; i < raw_size && 2 * (i - skip) + 2 < 128; i++)
                         snprintf(serial + 2 * (i - skip), 3, "%02x", raw[i]);
         }
-        if (x509_spki_from_data(der, size, NULL, &spki) >= 0 && pin_compute(spki.data, spki.size, digest) >= 0 &&
-            pin_format(digest, PIN_FORMAT_BASE64, &p) >= 0)
+        if (x509_spki_from_data(der, size, NULL, &spki) >= 0 &&
+            pin_compute(spki.data, spki.size, digest) >= 0 && pin_format(digest, PIN_FORMAT_BASE64, &p) >= 0)
                 snprintf(pin, 64, "%s", p);
 }
 
 /* Logs the event; a mismatch's message also goes to *reterr (when non-NULL) for the caller to record. */
-static void verify_event(char **reterr, CertEvent ev, const char *cert, const char *endpoint, const char *pin,
-                         const char *fmt, ...) _printf_(6, 7);
-static void verify_event(char **reterr, CertEvent ev, const char *cert, const char *endpoint, const char *pin,
-                         const char *fmt, ...) {
+static void verify_event(char **reterr, CertEvent ev, const char *cert, const char *endpoint,
+                         const char *pin, const char *fmt, ...) _printf_(6, 7);
+static void verify_event(char **reterr, CertEvent ev, const char *cert, const char *endpoint,
+                         const char *pin, const char *fmt, ...) {
         char f_end[320], f_pin[80], msg[1024];
         const char *fields[] = { f_end, pin ? f_pin : NULL, NULL };
         va_list ap;
@@ -295,7 +301,8 @@ static void verify_event(char **reterr, CertEvent ev, const char *cert, const ch
 }
 
 static void sleep_until(usec_t t) {
-        struct timespec ts = { .tv_sec = (time_t) (t / USEC_PER_SEC), .tv_nsec = (long) (t % USEC_PER_SEC) * 1000 };
+        struct timespec ts = { .tv_sec = (time_t) (t / USEC_PER_SEC),
+                               .tv_nsec = (long) (t % USEC_PER_SEC) * 1000 };
 
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                 ;
@@ -309,8 +316,8 @@ static bool same_der(const gnutls_datum_t *d, const uint8_t *der, size_t size) {
  * Returns 1 when it matched, 0 when
  * the last telling attempt found another leaf (in *served), -errno when none got that far. An attempt cut
  * short by the deadline does not hide what an earlier one found. */
-static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_t size, usec_t start, usec_t deadline,
-                         gnutls_datum_t *served, unsigned *attempts, usec_t *ret_matched) {
+static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_t size, usec_t start,
+                         usec_t deadline, gnutls_datum_t *served, unsigned *attempts, usec_t *ret_matched) {
         usec_t backoff = BACKOFF_FIRST, n, matched_since = 0;
         int result = -ETIMEDOUT;
 
@@ -318,9 +325,12 @@ static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_
                 _cleanup_datum_ gnutls_datum_t leaf = {};
                 int r;
 
-                if (matched_since == 0) /* count the attempts it took to see the new leaf, not the settling */
+                if (matched_since ==
+                    0) /* count the attempts it took to see the new leaf, not the settling */
                         (*attempts)++;
-                r = fetch_leaf(e, *attempts == 1 && deadline - start < ATTEMPT_MIN ? start + ATTEMPT_MIN : deadline, &leaf);
+                r = fetch_leaf(
+                        e, *attempts == 1 && deadline - start < ATTEMPT_MIN ? start + ATTEMPT_MIN : deadline,
+                        &leaf);
                 if (r >= 0 && same_der(&leaf, expected, size)) {
                         n = now_monotonic();
                         if (matched_since == 0)
@@ -334,7 +344,7 @@ static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_
                 if (r != -ETIMEDOUT || *attempts == 1) {
                         gnutls_free(served->data);
                         *served = leaf;
-                        leaf = (gnutls_datum_t) {};
+                        leaf = (gnutls_datum_t){};
                         result = r < 0 ? r : 0;
                 }
                 n = now_monotonic();
@@ -346,8 +356,8 @@ static int attempt_until(const NotifyEndpoint *e, const uint8_t *expected, size_
         }
 }
 
-int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size, const char *cert_name,
-                  usec_t timeout, char **reterr) {
+int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size,
+                  const char *cert_name, usec_t timeout, char **reterr) {
         _cleanup_datum_ gnutls_datum_t served = {};
         usec_t start = now_monotonic(), deadline, matched = 0;
         char serial[128], pin[64], want_serial[128], want_pin[64];
@@ -358,11 +368,14 @@ int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expe
 
         r = notify_endpoint_parse(endpoint, &e);
         if (r < 0) {
-                if (reterr && asprintf(reterr, "invalid verify endpoint '%s' (want tls://HOST:PORT[?starttls=postgres])",
-                                       endpoint) < 0)
+                if (reterr &&
+                    asprintf(reterr,
+                             "invalid verify endpoint '%s' (want tls://HOST:PORT[?starttls=postgres])",
+                             endpoint) < 0)
                         *reterr = NULL;
-                return log_error_errno(r, "%s: invalid verify endpoint '%s' (want tls://HOST:PORT[?starttls=postgres])",
-                                       cert_name, endpoint);
+                return log_error_errno(
+                        r, "%s: invalid verify endpoint '%s' (want tls://HOST:PORT[?starttls=postgres])",
+                        cert_name, endpoint);
         }
         deadline = timeout > USEC_INFINITY - start ? USEC_INFINITY : start + timeout;
 
@@ -371,20 +384,24 @@ int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expe
         describe_leaf(expected_der, expected_size, want_serial, want_pin);
         if (r > 0) {
                 verify_event(NULL, CERT_EVENT_DEPLOY_VERIFIED, cert_name, endpoint, want_pin,
-                             "%s serves the installed certificate (serial %s) after %u attempt%s in %.3f s", endpoint,
-                             want_serial, attempts, attempts == 1 ? "" : "s", took);
+                             "%s serves the installed certificate (serial %s) after %u attempt%s in %.3f s",
+                             endpoint, want_serial, attempts, attempts == 1 ? "" : "s", took);
                 return 0;
         }
         if (r == 0) {
                 describe_leaf(served.data, served.size, serial, pin);
-                verify_event(reterr, CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, pin,
-                             "%s serves serial %s (pin %s), not the installed serial %s (pin %s); %u attempt%s in %.3f s",
-                             endpoint, serial, pin, want_serial, want_pin, attempts, attempts == 1 ? "" : "s", took);
+                verify_event(
+                        reterr, CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, pin,
+                        "%s serves serial %s (pin %s), not the installed serial %s (pin %s); %u attempt%s in %.3f s",
+                        endpoint, serial, pin, want_serial, want_pin, attempts, attempts == 1 ? "" : "s",
+                        took);
                 return -EPROTO;
         }
         verify_event(reterr, CERT_EVENT_DEPLOY_MISMATCH, cert_name, endpoint, NULL,
-                     "%s: cannot verify the installed certificate (serial %s): %s; %u attempt%s in %.3f s", endpoint,
-                     want_serial, r == -EPROTONOSUPPORT ? "the server refuses SSL (SSLRequest answered 'N')" : strerror(-r),
+                     "%s: cannot verify the installed certificate (serial %s): %s; %u attempt%s in %.3f s",
+                     endpoint, want_serial,
+                     r == -EPROTONOSUPPORT ? "the server refuses SSL (SSLRequest answered 'N')"
+                                           : strerror(-r),
                      attempts, attempts == 1 ? "" : "s", took);
         return r;
 }

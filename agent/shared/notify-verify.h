@@ -19,8 +19,8 @@
  * endpoint could not be reached (-ECONNREFUSED, -ETIMEDOUT, -EPROTONOSUPPORT: PostgreSQL said no to SSL).
  * On failure, when reterr is non-NULL, *reterr is a malloc'd one-line reason, the deploy-mismatch event's
  * message ("tls://127.0.0.1:4443 serves serial 1a2b (pin …), not the installed serial 3c4d (pin …); …"). */
-int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size, const char *cert_name,
-                  usec_t timeout, char **reterr);
+int notify_verify(const char *endpoint, const uint8_t *expected_der, size_t expected_size,
+                  const char *cert_name, usec_t timeout, char **reterr);
 
 typedef enum NotifyStarttls {
         NOTIFY_STARTTLS_NONE,

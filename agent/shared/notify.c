@@ -124,8 +124,8 @@ int notify_parse_pid(const char *text, size_t size, pid_t *ret) {
 }
 
 /* The text of a pidfile, opened so that it can neither redirect us (no symlink) nor hang us (a FIFO). */
-static int read_pidfile(
-                const char *pidfile, struct stat *ret_st, char *buf, size_t *ret_size, char **reterr) {
+static int read_pidfile(const char *pidfile, struct stat *ret_st, char *buf, size_t *ret_size,
+                        char **reterr) {
         _cleanup_close_ int fd = -1;
         struct stat st;
         ssize_t n;
@@ -141,7 +141,7 @@ static int read_pidfile(
         /* A hard link to another service's root-owned pidfile would lend us its owner. */
         if (st.st_nlink != 1)
                 return reterr_set(reterr, -EPERM, "pidfile %s: has %ju hard links; not trusted", pidfile,
-                                 (uintmax_t) st.st_nlink);
+                                  (uintmax_t) st.st_nlink);
         do
                 n = read(fd, buf, NOTIFY_PIDFILE_MAX + 1);
         while (n < 0 && errno == EINTR);
@@ -149,7 +149,7 @@ static int read_pidfile(
                 return reterr_set(reterr, -errno, "pidfile %s: %m", pidfile);
         if (n > NOTIFY_PIDFILE_MAX)
                 return reterr_set(reterr, -EFBIG, "pidfile %s: larger than %d bytes; not a pidfile", pidfile,
-                                 NOTIFY_PIDFILE_MAX);
+                                  NOTIFY_PIDFILE_MAX);
         *ret_st = st;
         *ret_size = (size_t) n;
         return 0;
@@ -200,38 +200,38 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
                         if ((unsigned char) buf[i] < 0x20 || (unsigned char) buf[i] >= 0x7f)
                                 buf[i] = '?';
                 return reterr_set(reterr, -EBADMSG,
-                                 "pidfile %s: '%.*s' is not a PID (decimal, 2-%d); not signalled", pidfile,
-                                 (int) size, buf, INT_MAX);
+                                  "pidfile %s: '%.*s' is not a PID (decimal, 2-%d); not signalled", pidfile,
+                                  (int) size, buf, INT_MAX);
         }
 
         if (owner && owner[0] != ':') {
                 r = install_parse_owner(owner, &want, &unused);
                 if (r < 0)
                         return reterr_set(reterr, r, "pidfile %s: cannot resolve owner '%s': %s", pidfile,
-                                         owner, strerror(-r));
+                                          owner, strerror(-r));
                 if (st.st_uid != 0 && st.st_uid != want)
                         return reterr_set(reterr, -EPERM,
-                                         "pidfile %s: owned by uid %u, neither root nor the owner '%s' "
-                                         "(uid %u); not signalled",
-                                         pidfile, (unsigned) st.st_uid, owner, (unsigned) want);
+                                          "pidfile %s: owned by uid %u, neither root nor the owner '%s' "
+                                          "(uid %u); not signalled",
+                                          pidfile, (unsigned) st.st_uid, owner, (unsigned) want);
         }
 
         /* Hold the process first: whatever /proc then says is about it, as long as it still runs after. */
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0U);
         if (pidfd < 0 && errno != ENOSYS)
                 return reterr_set(reterr, -errno, "pidfile %s: PID %d: %s", pidfile, (int) pid,
-                                 errno == ESRCH ? "no such process" : strerror(errno));
+                                  errno == ESRCH ? "no such process" : strerror(errno));
         r = process_uids(pid, &real, &saved);
         if (r < 0)
                 return reterr_set(reterr, r, "pidfile %s: PID %d: %s", pidfile, (int) pid,
-                                 r == -ESRCH ? "no such process" : strerror(-r));
+                                  r == -ESRCH ? "no such process" : strerror(-r));
         if (pidfd >= 0 && !pidfd_alive(pidfd))
                 return reterr_set(reterr, -ESRCH, "pidfile %s: PID %d: no such process", pidfile, (int) pid);
         if (real != st.st_uid && saved != st.st_uid)
                 return reterr_set(reterr, -EPERM,
-                                 "pidfile %s: PID %d runs as uid %u, not as the pidfile's owner uid %u; "
-                                 "not signalled",
-                                 pidfile, (int) pid, (unsigned) real, (unsigned) st.st_uid);
+                                  "pidfile %s: PID %d runs as uid %u, not as the pidfile's owner uid %u; "
+                                  "not signalled",
+                                  pidfile, (int) pid, (unsigned) real, (unsigned) st.st_uid);
 
         if (pidfd >= 0)
                 r = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0U) < 0 ? -errno : 0;
@@ -239,6 +239,6 @@ int notify_signal(int sig, const char *pidfile, const char *owner, char **reterr
                 r = kill(pid, sig) < 0 ? -errno : 0;
         if (r < 0)
                 return reterr_set(reterr, r, "pidfile %s: cannot signal PID %d: %s", pidfile, (int) pid,
-                                 strerror(-r));
+                                  strerror(-r));
         return 0;
 }

@@ -13,7 +13,6 @@
 #define OUTPUT_MAX (16U * 1024U * 1024U)
 #define KEY_ID_MAX 64
 
-
 DEFINE_GNUTLS_FREEP(pkcs12, gnutls_pkcs12_t, gnutls_pkcs12_deinit)
 DEFINE_GNUTLS_FREEP(pkcs12_bag, gnutls_pkcs12_bag_t, gnutls_pkcs12_bag_deinit)
 
@@ -79,7 +78,7 @@ static int build_pkcs12(const char *name, gnutls_x509_privkey_t key, const X509C
         r = gnutls_x509_crt_get_key_id(c->v[0], 0, id, &id_size);
         if (r < 0)
                 return errno_from_gnutls(r);
-        key_id = (gnutls_datum_t) { id, (unsigned) id_size };
+        key_id = (gnutls_datum_t){ id, (unsigned) id_size };
 
         if ((r = gnutls_pkcs12_init(&p12)) < 0 || (r = gnutls_pkcs12_bag_init(&certs)) < 0 ||
             (r = gnutls_pkcs12_bag_init(&keys)) < 0)
@@ -97,7 +96,8 @@ static int build_pkcs12(const char *name, gnutls_x509_privkey_t key, const X509C
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, password, GNUTLS_PKCS_PBES2_AES_256, &key_der);
+        r = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, password, GNUTLS_PKCS_PBES2_AES_256,
+                                              &key_der);
         if (r < 0)
                 return errno_from_gnutls(r);
         idx = gnutls_pkcs12_bag_set_data(keys, GNUTLS_BAG_PKCS8_ENCRYPTED_KEY, &key_der);
@@ -114,8 +114,9 @@ static int build_pkcs12(const char *name, gnutls_x509_privkey_t key, const X509C
         return 0;
 }
 
-int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchain_size, gnutls_x509_privkey_t key,
-                  const uint8_t *key_file, size_t key_file_size, const char *pkcs12_password, OutputFiles *ret) {
+int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchain_size,
+                  gnutls_x509_privkey_t key, const uint8_t *key_file, size_t key_file_size,
+                  const char *pkcs12_password, OutputFiles *ret) {
         _cleanup_(x509_crts_done) X509Crts crts = {};
         OutputFiles o = {};
         int r;
@@ -139,8 +140,8 @@ int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchai
         return 0;
 }
 
-int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password, gnutls_x509_privkey_t *ret_key,
-                         gnutls_x509_crt_t **ret_crts, unsigned *ret_n) {
+int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password,
+                         gnutls_x509_privkey_t *ret_key, gnutls_x509_crt_t **ret_crts, unsigned *ret_n) {
         _cleanup_(pkcs12_freep) gnutls_pkcs12_t p12 = NULL;
         gnutls_datum_t d;
         gnutls_x509_privkey_t key = NULL;
@@ -159,7 +160,9 @@ int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password, 
         r = gnutls_pkcs12_simple_parse(p12, password, &key, &chain, &n_chain, &extra, &n_extra, NULL,
                                        GNUTLS_PKCS12_SP_INCLUDE_SELF_SIGNED);
         if (r < 0)
-                return r == GNUTLS_E_DECRYPTION_FAILED ? -EACCES : r == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EBADMSG;
+                return r == GNUTLS_E_DECRYPTION_FAILED ? -EACCES
+                       : r == GNUTLS_E_MEMORY_ERROR    ? -ENOMEM
+                                                       : -EBADMSG;
         /* The chain the key's certificate starts, then whatever else the file holds. */
         all = gnutls_realloc(chain, (n_chain + n_extra) * sizeof(gnutls_x509_crt_t) + 1);
         if (!all) {
@@ -247,7 +250,8 @@ typedef struct Expect {
 /* 1 and the data when the output could be read; 0 after reporting it unreadable; -ENOMEM. An output
  * holding the private key (combined, pkcs12) is held to the key's rule: key-permissions when its group or
  * others may read it beyond the configured `mode` (any group/other read without one). */
-static int read_output(const Expect *e, const char *what, const char *path, uint8_t **ret, size_t *ret_size) {
+static int read_output(const Expect *e, const char *what, const char *path, uint8_t **ret,
+                       size_t *ret_size) {
         FileBuffer b = {};
         mode_t mode = (mode_t) -1, excess;
         bool secret = path == e->c->combined || path == e->c->pkcs12;
@@ -258,15 +262,17 @@ static int read_output(const Expect *e, const char *what, const char *path, uint
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cert_facts_add_problem(e->f, PROBLEM_UNREADABLE, "%s %s: %s", what, path, file_strerror(-r));
+                return cert_facts_add_problem(e->f, PROBLEM_UNREADABLE, "%s %s: %s", what, path,
+                                              file_strerror(-r));
         *ret = b.data;
         *ret_size = b.size;
         excess = e->c->mode_set ? mode & 077 & ~e->c->mode : mode & (S_IRGRP | S_IROTH);
         if (secret && mode != (mode_t) -1 && excess != 0) {
-                r = cert_facts_add_problem(e->f, PROBLEM_KEY_PERMISSIONS,
-                                           "%s %s holds the private key and is more open (mode %04o) than %s", what,
-                                           path, (unsigned) (mode & 07777),
-                                           e->c->mode_set ? "the configured mode" : "0600 (no group or other read)");
+                r = cert_facts_add_problem(
+                        e->f, PROBLEM_KEY_PERMISSIONS,
+                        "%s %s holds the private key and is more open (mode %04o) than %s", what, path,
+                        (unsigned) (mode & 07777),
+                        e->c->mode_set ? "the configured mode" : "0600 (no group or other read)");
                 if (r < 0)
                         return r;
         }
@@ -274,9 +280,10 @@ static int read_output(const Expect *e, const char *what, const char *path, uint
 }
 
 static int mismatch(const Expect *e, const char *what, const char *path, const char *detail) {
-        return cert_facts_add_problem(e->f, PROBLEM_KEY_MISMATCH,
-                                      "%s %s: %s %s (outputs of different generations; renew to rewrite them)",
-                                      what, path, detail, e->cert_path);
+        return cert_facts_add_problem(
+                e->f, PROBLEM_KEY_MISMATCH,
+                "%s %s: %s %s (outputs of different generations; renew to rewrite them)", what, path, detail,
+                e->cert_path);
 }
 
 /* A PEM file of certificates that must equal installed[from..to). An empty file: no certificate. */
@@ -290,10 +297,12 @@ static int inspect_certs(const Expect *e, const char *what, const char *path, un
         if (r <= 0)
                 return r;
         if (size > 0 && x509_load_crts(data, size, &got.v, &got.n) < 0)
-                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "%s %s: no certificate in it", what, path);
+                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "%s %s: no certificate in it", what,
+                                              path);
         if (!crts_equal(got.v, got.n, e->installed->v + from, to - from))
                 return mismatch(e, what, path,
-                                from == 0 ? "is not the leaf of" : "is not the chain (the certificates after the leaf) of");
+                                from == 0 ? "is not the leaf of"
+                                          : "is not the chain (the certificates after the leaf) of");
         return 0;
 }
 
@@ -306,8 +315,9 @@ static int inspect_keyed(const Expect *e, const char *what, const char *path, gn
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !e->f->has_pin || memcmp(pin, e->f->pin, PIN_SIZE) != 0)
-                return cert_facts_add_problem(e->f, PROBLEM_KEY_MISMATCH, "%s %s: its key is not the key of %s",
-                                              what, path, e->cert_path);
+                return cert_facts_add_problem(e->f, PROBLEM_KEY_MISMATCH,
+                                              "%s %s: its key is not the key of %s", what, path,
+                                              e->cert_path);
         if (!crts_equal(got->v, got->n, e->installed->v, e->installed->n))
                 return mismatch(e, what, path, "does not hold the leaf and chain of");
         return 0;
@@ -326,15 +336,18 @@ static int inspect_combined(const Expect *e, const char *key_password) {
         if (r <= 0)
                 return r;
         if (!find_key_block(data, size, &block, &block_size))
-                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "combined %s: no PEM private key in it", path);
+                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED,
+                                              "combined %s: no PEM private key in it", path);
         r = x509_load_privkey(block, block_size, key_password, &key);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "combined %s: its key cannot be read%s", path,
-                                              r == -EACCES ? " (encrypted: key-password-file does not open it)" : "");
+                return cert_facts_add_problem(
+                        e->f, PROBLEM_MALFORMED, "combined %s: its key cannot be read%s", path,
+                        r == -EACCES ? " (encrypted: key-password-file does not open it)" : "");
         if (x509_load_crts(data, size, &got.v, &got.n) < 0)
-                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "combined %s: no certificate in it", path);
+                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "combined %s: no certificate in it",
+                                              path);
         return inspect_keyed(e, "combined", path, key, &got);
 }
 
@@ -354,20 +367,22 @@ static int inspect_pkcs12(const Expect *e) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cert_facts_add_problem(e->f, PROBLEM_UNREADABLE, "pkcs12 %s: its password file %s: %s", path,
+                return cert_facts_add_problem(e->f, PROBLEM_UNREADABLE,
+                                              "pkcs12 %s: its password file %s: %s", path,
                                               e->c->pkcs12_password_file, file_strerror(-r));
         r = outputs_pkcs12_parse(data, size, password, &key, &got.v, &got.n);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cert_facts_add_problem(e->f, PROBLEM_MALFORMED, "pkcs12 %s: %s", path,
-                                              r == -EACCES ? "the password in pkcs12-password-file does not open it"
-                                                           : "not a PKCS#12 file with a key and its certificate");
+                return cert_facts_add_problem(
+                        e->f, PROBLEM_MALFORMED, "pkcs12 %s: %s", path,
+                        r == -EACCES ? "the password in pkcs12-password-file does not open it"
+                                     : "not a PKCS#12 file with a key and its certificate");
         return inspect_keyed(e, "pkcs12", path, key, &got);
 }
 
-int outputs_inspect(const CertConfig *c, const uint8_t *cert_data, size_t cert_size, const char *key_password,
-                    CertFacts *f) {
+int outputs_inspect(const CertConfig *c, const uint8_t *cert_data, size_t cert_size,
+                    const char *key_password, CertFacts *f) {
         _cleanup_(x509_crts_done) X509Crts installed = {};
         Expect e = { .c = c, .installed = &installed, .cert_path = c->certificate, .f = f };
         int r = 0;

@@ -32,8 +32,9 @@ void output_files_done(OutputFiles *o);
 /* Build the outputs `c` configures. fullchain: the issued chain (leaf first, PEM or DER); key: its private
  * key (for pkcs12); key_file: the bytes of the key file as installed (for combined); pkcs12_password:
  * NULL unless c->pkcs12. Returns 0 or -errno (-EBADMSG: no certificate in fullchain). */
-int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchain_size, gnutls_x509_privkey_t key,
-                  const uint8_t *key_file, size_t key_file_size, const char *pkcs12_password, OutputFiles *ret);
+int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchain_size,
+                  gnutls_x509_privkey_t key, const uint8_t *key_file, size_t key_file_size,
+                  const char *pkcs12_password, OutputFiles *ret);
 
 /* Read every output `c` configures and compare it with the installed certificate (cert_data, its full
  * chain) and its key (the leaf's pin, f->pin): a problem on f for each that does not match — unreadable
@@ -41,11 +42,11 @@ int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchai
  * key-mismatch (another generation's certificates, or another key) — each message naming the output's
  * path. key_password: the key file's password (a combined file's key is encrypted like it). Returns 0 or
  * -ENOMEM. */
-int outputs_inspect(const CertConfig *c, const uint8_t *cert_data, size_t cert_size, const char *key_password,
-                    CertFacts *f);
+int outputs_inspect(const CertConfig *c, const uint8_t *cert_data, size_t cert_size,
+                    const char *key_password, CertFacts *f);
 
 /* Parse a PKCS#12 file with its password: the MAC is verified, the key and the certificates (leaf first,
  * as the local key id pairs them) extracted. For tests and outputs_inspect. Returns 0, -EACCES (wrong
  * password or MAC), -EBADMSG (not PKCS#12, or no key or certificate in it), -ENOMEM. */
-int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password, gnutls_x509_privkey_t *ret_key,
-                         gnutls_x509_crt_t **ret_crts, unsigned *ret_n);
+int outputs_pkcs12_parse(const uint8_t *der, size_t size, const char *password,
+                         gnutls_x509_privkey_t *ret_key, gnutls_x509_crt_t **ret_crts, unsigned *ret_n);

@@ -48,7 +48,8 @@ int pin_format(const uint8_t pin[PIN_SIZE], PinFormat f, char **ret) {
         if (r < 0)
                 return errno_from_gnutls(r);
 
-        if (asprintf(&s, "%s%.*s", f == PIN_FORMAT_CURL ? "sha256//" : "", (int) out.size, (const char *) out.data) < 0)
+        if (asprintf(&s, "%s%.*s", f == PIN_FORMAT_CURL ? "sha256//" : "", (int) out.size,
+                     (const char *) out.data) < 0)
                 return -ENOMEM;
         *ret = s;
         return 0;
@@ -77,17 +78,19 @@ int pin_parse(const char *s, uint8_t ret[PIN_SIZE], const char **reterr) {
         n = strlen(s);
 
         if (n == 2 * PIN_SIZE && is_hex_string(s, n)) {
-                in = (gnutls_datum_t) { (unsigned char *) s, (unsigned) n };
+                in = (gnutls_datum_t){ (unsigned char *) s, (unsigned) n };
                 r = gnutls_hex_decode2(&in, &out);
         } else {
                 /* A SHA-256 pin is 44 base64 characters ending in one '='. Check the alphabet ourselves:
                  * the decoder tolerates whitespace and line breaks that a pin must not carry. */
-                if (n != 44 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != n) {
+                if (n != 44 ||
+                    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != n) {
                         if (reterr)
-                                *reterr = "not a base64 SHA-256 pin (expected 44 base64 characters for 32 bytes)";
+                                *reterr =
+                                        "not a base64 SHA-256 pin (expected 44 base64 characters for 32 bytes)";
                         return -EINVAL;
                 }
-                in = (gnutls_datum_t) { (unsigned char *) s, (unsigned) n };
+                in = (gnutls_datum_t){ (unsigned char *) s, (unsigned) n };
                 r = gnutls_base64_decode2(&in, &out);
         }
         if (r < 0) {
@@ -104,8 +107,8 @@ int pin_parse(const char *s, uint8_t ret[PIN_SIZE], const char **reterr) {
         return 0;
 }
 
-int pin_render_json(const char *name, const uint8_t pin[PIN_SIZE], const uint8_t *next_pin, uint64_t not_after_usec,
-                    uint64_t updated_usec, char **ret) {
+int pin_render_json(const char *name, const uint8_t pin[PIN_SIZE], const uint8_t *next_pin,
+                    uint64_t not_after_usec, uint64_t updated_usec, char **ret) {
         _cleanup_free_ char *p = NULL, *np = NULL;
         char na[32], up[32], *s;
         json_t *o;
@@ -119,8 +122,8 @@ int pin_render_json(const char *name, const uint8_t pin[PIN_SIZE], const uint8_t
                 if (r < 0)
                         return r;
         }
-        o = json_pack("{s:s, s:s, s:s*, s:s, s:s}", "name", name, "pin_sha256", p, "next_pin_sha256", np, "not_after",
-                      format_timestamp_iso(na, sizeof(na), not_after_usec), "updated",
+        o = json_pack("{s:s, s:s, s:s*, s:s, s:s}", "name", name, "pin_sha256", p, "next_pin_sha256", np,
+                      "not_after", format_timestamp_iso(na, sizeof(na), not_after_usec), "updated",
                       format_timestamp_iso(up, sizeof(up), updated_usec));
         if (!o)
                 return -ENOMEM;

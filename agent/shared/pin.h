@@ -34,5 +34,5 @@ int pin_parse(const char *s, uint8_t ret[PIN_SIZE], const char **reterr);
 
 /* The <pin-directory>/<name>.json document of docs/pins.md (contract): {"name", "pin_sha256",
  * "next_pin_sha256"? (when next_pin is non-NULL), "not_after", "updated"}, newline-terminated. */
-int pin_render_json(const char *name, const uint8_t pin[PIN_SIZE], const uint8_t *next_pin, uint64_t not_after_usec,
-                    uint64_t updated_usec, char **ret);
+int pin_render_json(const char *name, const uint8_t pin[PIN_SIZE], const uint8_t *next_pin,
+                    uint64_t not_after_usec, uint64_t updated_usec, char **ret);

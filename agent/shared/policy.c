@@ -64,8 +64,8 @@ static AlertLevel alert_level(const CertFacts *f, usec_t warn, usec_t crit, usec
         return ALERT_NONE;
 }
 
-AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold critical_before, const AlertState *st,
-                           usec_t now) {
+AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold critical_before,
+                           const AlertState *st, usec_t now) {
         AlertDecision d = { .level = ALERT_NONE, .next = USEC_INFINITY };
         usec_t lifetime, warn, crit, repeat, crossing;
 
@@ -77,8 +77,8 @@ AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold 
         d.level = alert_level(f, warn, crit, now);
 
         /* The next threshold this certificate crosses, if no alert comes first. */
-        crossing = d.level == ALERT_NONE     ? (f->not_after > warn ? f->not_after - warn : now)
-                   : d.level == ALERT_WARNING ? (f->not_after > crit ? f->not_after - crit : now)
+        crossing = d.level == ALERT_NONE       ? (f->not_after > warn ? f->not_after - warn : now)
+                   : d.level == ALERT_WARNING  ? (f->not_after > crit ? f->not_after - crit : now)
                    : d.level == ALERT_CRITICAL ? f->not_after + 1
                                                : USEC_INFINITY;
         if (d.level == ALERT_NONE) {
@@ -132,15 +132,17 @@ RenewReason policy_renew_reason(const CertFacts *facts, Threshold renew_before, 
         if (worst != RENEW_REASON_NONE)
                 return worst;
 
-        return now >= policy_renew_time(facts->not_before, facts->not_after, renew_before) ? RENEW_REASON_DUE
-                                                                                          : RENEW_REASON_NONE;
+        return now >= policy_renew_time(facts->not_before, facts->not_after, renew_before)
+                       ? RENEW_REASON_DUE
+                       : RENEW_REASON_NONE;
 }
 
 bool policy_issued_ok(const CertFacts *facts) {
         if (!facts || !facts->parsed)
                 return false;
         for (size_t i = 0; i < facts->n_problems; i++)
-                if (facts->problems[i].code != PROBLEM_EXPIRY_WARNING && facts->problems[i].code != PROBLEM_EXPIRY_CRITICAL)
+                if (facts->problems[i].code != PROBLEM_EXPIRY_WARNING &&
+                    facts->problems[i].code != PROBLEM_EXPIRY_CRITICAL)
                         return false;
         return true;
 }
@@ -198,11 +200,8 @@ unsigned policy_recent_issues(const CertState *st, const CertFacts *f, usec_t no
 }
 
 static const char *const plan_action_table[_PLAN_ACTION_MAX] = {
-        [PLAN_NONE] = "none",
-        [PLAN_RENEW] = "renew",
-        [PLAN_DEPLOY] = "deploy",
-        [PLAN_BACKOFF] = "backoff",
-        [PLAN_HELD] = "held",
+        [PLAN_NONE] = "none",       [PLAN_RENEW] = "renew", [PLAN_DEPLOY] = "deploy",
+        [PLAN_BACKOFF] = "backoff", [PLAN_HELD] = "held",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(plan_action, PlanAction, plan_action_table, _PLAN_ACTION_MAX)
@@ -237,7 +236,8 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
         usec_t limit = critical_at(in, lifetime), t;
         char start[32], crit[32];
 
-        if (!in->window || in->window->n == 0 || window_next(in->window, now, &p->window_start, &p->window_end) < 0)
+        if (!in->window || in->window->n == 0 ||
+            window_next(in->window, now, &p->window_start, &p->window_end) < 0)
                 return;
         p->window_open = p->window_start <= now;
         if (flags.force)
@@ -251,12 +251,13 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                         return;
                 if (p->action == PLAN_RENEW && p->window_start >= limit) {
                         p->window_guard = true;
-                        snprintf(p->wait_why, sizeof(p->wait_why),
-                                 "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
-                                 renew_reason_to_string(p->why), start,
-                                 limit <= now ? "and the certificate is already inside critical-before"
-                                              : "after the certificate reaches critical-before at ",
-                                 limit <= now ? "" : crit);
+                        snprintf(
+                                p->wait_why, sizeof(p->wait_why),
+                                "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
+                                renew_reason_to_string(p->why), start,
+                                limit <= now ? "and the certificate is already inside critical-before"
+                                             : "after the certificate reaches critical-before at ",
+                                limit <= now ? "" : crit);
                         return;
                 }
                 snprintf(p->wait_why, sizeof(p->wait_why), "%s%s%s waits for the maintenance window at %s",
@@ -295,8 +296,13 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         const CertFacts *f = in->facts;
         AlertState as = { .level = st->alert_level, .last = st->alert_last };
         usec_t lifetime = f && f->parsed && f->not_after > f->not_before ? f->not_after - f->not_before : 0;
-        Plan p = { .action = PLAN_NONE, .why = RENEW_REASON_NONE, .due = USEC_INFINITY, .next = USEC_INFINITY,
-                   .due_why = RENEW_REASON_NONE, .window_end = USEC_INFINITY, .window_open = true };
+        Plan p = { .action = PLAN_NONE,
+                   .why = RENEW_REASON_NONE,
+                   .due = USEC_INFINITY,
+                   .next = USEC_INFINITY,
+                   .due_why = RENEW_REASON_NONE,
+                   .window_end = USEC_INFINITY,
+                   .window_open = true };
         bool rotated;
 
         p.alert = policy_alert(f, in->warn_before, in->critical_before, &as, now);
@@ -305,7 +311,8 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 return p;
 
         p.why = policy_renew_reason(f, in->renew_before, flags.force, now);
-        rotated = in->ca_rotated && f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE);
+        rotated = in->ca_rotated && f && f->parsed &&
+                  (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE);
         /* A leaf of a rotated CA moves to the new CA once the rotation's overlap ends, not at its next
          * window: the old generation should have no leaves left long before it expires; yet not before,
          * so that clients holding only the old CA certificate have fetched the new bundle. */
@@ -338,13 +345,17 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         if (st->failures > 0 || p.ineffective || p.looping) {
                 p.failing = true;
                 p.failing_severity = p.looping || !f || !f->parsed ||
-                                                     now + threshold_resolve(in->critical_before, lifetime) >= f->not_after
+                                                     now + threshold_resolve(in->critical_before,
+                                                                             lifetime) >=
+                                                             f->not_after
                                              ? SEVERITY_CRITICAL
                                              : SEVERITY_WARNING;
         }
 
         if (p.why != RENEW_REASON_NONE) {
-                usec_t again = p.ineffective ? st->last_renewal + policy_backoff(st->ineffective + 1, lifetime) : 0;
+                usec_t again = p.ineffective
+                                       ? st->last_renewal + policy_backoff(st->ineffective + 1, lifetime)
+                                       : 0;
 
                 if (!flags.force && (in->held || p.looping))
                         p.action = PLAN_HELD;

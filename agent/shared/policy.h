@@ -11,12 +11,12 @@
 /* Decisions (docs/architecture.md): pure functions of facts, configuration and a clock. No I/O, no logging. */
 
 typedef enum RenewReason {
-        RENEW_REASON_NONE,     /* not due */
-        RENEW_REASON_FORCED,   /* --force */
-        RENEW_REASON_MISSING,  /* no usable certificate: unreadable or malformed */
-        RENEW_REASON_BROKEN,   /* a problem a new certificate fixes: key-mismatch, names, chain, weak, usage */
+        RENEW_REASON_NONE,    /* not due */
+        RENEW_REASON_FORCED,  /* --force */
+        RENEW_REASON_MISSING, /* no usable certificate: unreadable or malformed */
+        RENEW_REASON_BROKEN, /* a problem a new certificate fixes: key-mismatch, names, chain, weak, usage */
         RENEW_REASON_EXPIRED,
-        RENEW_REASON_DUE,      /* inside the renew-before window */
+        RENEW_REASON_DUE,        /* inside the renew-before window */
         RENEW_REASON_CA_ROTATED, /* Issued by an earlier generation of its internal CA */
         _RENEW_REASON_MAX,
         _RENEW_REASON_INVALID = -22,
@@ -61,8 +61,8 @@ typedef struct AlertDecision {
         usec_t next;      /* when this certificate's alerts need looking at again (USEC_INFINITY: never) */
 } AlertDecision;
 
-AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold critical_before, const AlertState *st,
-                           usec_t now);
+AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold critical_before,
+                           const AlertState *st, usec_t now);
 
 /* Whether (and why) the certificate set described by `facts` (NULL: never inspected) should be renewed
  * at `now`. */
@@ -96,9 +96,9 @@ typedef struct PlanFlags {
 } PlanFlags;
 
 typedef enum PlanAction {
-        PLAN_NONE,    /* nothing to do before plan.next */
-        PLAN_RENEW,   /* issue, install and deploy now */
-        PLAN_DEPLOY,  /* deploy the installed certificate again (its last deploy failed); no new issuance */
+        PLAN_NONE,   /* nothing to do before plan.next */
+        PLAN_RENEW,  /* issue, install and deploy now */
+        PLAN_DEPLOY, /* deploy the installed certificate again (its last deploy failed); no new issuance */
         PLAN_BACKOFF, /* a renewal or deploy is wanted, but the backoff after failures runs until plan.retry */
         PLAN_HELD,    /* a renewal is wanted, but the certificate issued last was refused and the inputs are
                        * the same: no new order until the inventory or the files change */
@@ -118,7 +118,7 @@ typedef struct PlanInput {
         bool ca_rotated;        /* The leaf's issuer is not its internal CA's current certificate:
                                  * due from ca_reissue_at (like a broken set once there), after
                                  * missing/expired/broken */
-        usec_t ca_reissue_at;   /* when a rotated CA's overlap ends and its leaves move (ca rotate); 0: at once */
+        usec_t ca_reissue_at; /* when a rotated CA's overlap ends and its leaves move (ca rotate); 0: at once */
         bool issued_inputs_changed; /* state->issued_inputs is set and the inputs differ from it now (the
                                      * caller hashed them; only needed once a loop guard could trip): the
                                      * inventory or its files changed, so a renewal may fix what the last
@@ -137,29 +137,29 @@ typedef struct PlanInput {
 
 typedef struct Plan {
         PlanAction action;
-        RenewReason why;         /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
-        usec_t due;              /* when a renewal falls due, jitter included; USEC_INFINITY: never */
-        RenewReason due_why;     /* why the renewal at `due` will be wanted: CA_ROTATED when the end of a CA
+        RenewReason why;     /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
+        usec_t due;          /* when a renewal falls due, jitter included; USEC_INFINITY: never */
+        RenewReason due_why; /* why the renewal at `due` will be wanted: CA_ROTATED when the end of a CA
                                   * rotation's overlap sets it, DUE for the renew-before window; NONE: never */
-        usec_t retry;            /* BACKOFF: the next attempt from; 0 otherwise */
-        usec_t next;             /* when this set needs looking at again (action, retry, due, alert) */
+        usec_t retry;        /* BACKOFF: the next attempt from; 0 otherwise */
+        usec_t next;         /* when this set needs looking at again (action, retry, due, alert) */
         AlertDecision alert;
-        bool failing;            /* problem renewal-failing */
+        bool failing; /* problem renewal-failing */
         Severity failing_severity;
-        bool ineffective;        /* the last renewal left the problem that caused it: backing off */
-        bool looping;            /* HELD by the loop guard: issued too often, until the inputs change */
-        unsigned recent_issues;  /* automatic issuances within the guard's window */
+        bool ineffective;       /* the last renewal left the problem that caused it: backing off */
+        bool looping;           /* HELD by the loop guard: issued too often, until the inputs change */
+        unsigned recent_issues; /* automatic issuances within the guard's window */
         /* Maintenance windows: renewals and deploys happen only inside one (not --force), unless waiting
          * for the next one would let the certificate reach critical-before (the guard). */
-        usec_t window_start;  /* the window open now (≤ now) or the next one; 0: no windows */
-        usec_t window_end;    /* its end; USEC_INFINITY: no windows */
-        bool window_open;     /* now is inside a window (or there are none) */
-        bool window_wait;     /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
+        usec_t window_start; /* the window open now (≤ now) or the next one; 0: no windows */
+        usec_t window_end;   /* its end; USEC_INFINITY: no windows */
+        bool window_open;    /* now is inside a window (or there are none) */
+        bool window_wait;    /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
                                * (or BACKOFF, retry moved to a window) */
-        bool window_guard;    /* renewed outside a window: the next one opens too late */
-        bool rate_limited;    /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
+        bool window_guard;   /* renewed outside a window: the next one opens too late */
+        bool rate_limited;   /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
                                * time it frees up */
-        char wait_why[256];   /* for the journal: why it waits (window, rate limit) or why the guard renews */
+        char wait_why[256];  /* for the journal: why it waits (window, rate limit) or why the guard renews */
 } Plan;
 
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);

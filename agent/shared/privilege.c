@@ -45,7 +45,7 @@ static uint32_t wanted_caps(const Inventory *inv) {
 }
 
 static int keep_caps(uint32_t caps) {
-        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
         struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
 
         d[0].effective = d[0].permitted = caps;
@@ -69,7 +69,7 @@ static int become(uid_t uid, gid_t gid, const char *name, uint32_t caps) {
         if (setresuid(uid, uid, uid) < 0)
                 return -errno;
         if (caps != 0) {
-                (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+                (void) prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
                 r = keep_caps(caps);
                 if (r < 0)
                         return r;
@@ -81,13 +81,12 @@ static int become(uid_t uid, gid_t gid, const char *name, uint32_t caps) {
 }
 
 static void log_caps(const char *dir, const char *name, uid_t uid, gid_t gid, uint32_t caps) {
-        log_debug(
-            "%s belongs to %s (uid %u): acting as that user and group %u%s%s%s%s%s", dir, name ?: "?",
-            (unsigned)uid, (unsigned)gid, caps ? ", keeping" : "",
-            caps & (1U << CAP_CHOWN) ? " CAP_CHOWN CAP_FOWNER" : "",
-            caps & (1U << CAP_KILL) ? " CAP_KILL" : "",
-            caps & (1U << CAP_NET_BIND_SERVICE) ? " CAP_NET_BIND_SERVICE" : "",
-            caps ? " (as the unit's drop-ins would)" : "");
+        log_debug("%s belongs to %s (uid %u): acting as that user and group %u%s%s%s%s%s", dir, name ?: "?",
+                  (unsigned) uid, (unsigned) gid, caps ? ", keeping" : "",
+                  caps & (1U << CAP_CHOWN) ? " CAP_CHOWN CAP_FOWNER" : "",
+                  caps & (1U << CAP_KILL) ? " CAP_KILL" : "",
+                  caps & (1U << CAP_NET_BIND_SERVICE) ? " CAP_NET_BIND_SERVICE" : "",
+                  caps ? " (as the unit's drop-ins would)" : "");
 }
 
 int privilege_become_state_owner(const char *config_path, const char *state_directory) {
@@ -121,10 +120,10 @@ int privilege_become_state_owner(const char *config_path, const char *state_dire
         r = become(st.st_uid, gid, pw ? pw->pw_name : NULL, caps);
         if (r < 0)
                 return log_error_errno(
-                    r,
-                    "%s belongs to uid %u; cannot switch to that user (%m): not acting as "
-                    "root on its files",
-                    dir, (unsigned)st.st_uid);
+                        r,
+                        "%s belongs to uid %u; cannot switch to that user (%m): not acting as "
+                        "root on its files",
+                        dir, (unsigned) st.st_uid);
         log_caps(dir, pw ? pw->pw_name : NULL, st.st_uid, gid, caps);
         return 1;
 }
@@ -166,13 +165,13 @@ int privilege_fs_enter(const char *path, PrivilegeFs *ret) {
         if (st.st_uid == 0)
                 return 0;
         /* setfsuid() answers with the previous value, never an error: ask again to see it took. */
-        (void)setfsgid(st.st_gid);
-        (void)setfsuid(st.st_uid);
-        if ((uid_t)setfsuid(st.st_uid) != st.st_uid || (gid_t)setfsgid(st.st_gid) != st.st_gid) {
-                privilege_fs_leave(&(PrivilegeFs){.active = true});
+        (void) setfsgid(st.st_gid);
+        (void) setfsuid(st.st_uid);
+        if ((uid_t) setfsuid(st.st_uid) != st.st_uid || (gid_t) setfsgid(st.st_gid) != st.st_gid) {
+                privilege_fs_leave(&(PrivilegeFs){ .active = true });
                 return -EPERM;
         }
-        log_debug("%s belongs to uid %u: writing there as that user", dir, (unsigned)st.st_uid);
+        log_debug("%s belongs to uid %u: writing there as that user", dir, (unsigned) st.st_uid);
         ret->active = true;
         return 0;
 }
@@ -180,8 +179,8 @@ int privilege_fs_enter(const char *path, PrivilegeFs *ret) {
 void privilege_fs_leave(PrivilegeFs *p) {
         if (!p || !p->active)
                 return;
-        (void)setfsuid(0);
-        (void)setfsgid(0);
+        (void) setfsuid(0);
+        (void) setfsgid(0);
         p->active = false;
 }
 

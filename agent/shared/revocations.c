@@ -57,11 +57,11 @@ void revocations_done(Revocations *l) {
 }
 
 int revocations_parse(const char *text, size_t size, Revocations *ret) {
-        return json_list_parse_text(text, size, &revocation_list, (void **)&ret->entries, &ret->n);
+        return json_list_parse_text(text, size, &revocation_list, (void **) &ret->entries, &ret->n);
 }
 
 static int load_path(const char *path, Revocations *ret) {
-        return json_list_load(path, REVOCATIONS_MAX, &revocation_list, (void **)&ret->entries, &ret->n);
+        return json_list_load(path, REVOCATIONS_MAX, &revocation_list, (void **) &ret->entries, &ret->n);
 }
 
 int revocations_load(const char *state_dir, Revocations *ret) {
@@ -79,20 +79,15 @@ const Revocation *revocations_lookup(const Revocations *l, const char *name, con
         return NULL;
 }
 
-static json_t *
-entry_json(const char *name, const char *serial, const char *reason, usec_t at, usec_t not_after) {
-        return json_pack(
-            "{s:s, s:s, s:s, s:I, s:I}", "name", name, "serial", serial, "reason", reason, "revoked_at",
-            (json_int_t)(at / USEC_PER_SEC), "not_after", (json_int_t)(not_after / USEC_PER_SEC));
+static json_t *entry_json(const char *name, const char *serial, const char *reason, usec_t at,
+                          usec_t not_after) {
+        return json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", name, "serial", serial, "reason", reason,
+                         "revoked_at", (json_int_t) (at / USEC_PER_SEC), "not_after",
+                         (json_int_t) (not_after / USEC_PER_SEC));
 }
 
-int revocations_add(
-    const char *state_dir,
-    const char *name,
-    const char *serial,
-    const char *reason,
-    usec_t not_after,
-    usec_t now) {
+int revocations_add(const char *state_dir, const char *name, const char *serial, const char *reason,
+                    usec_t not_after, usec_t now) {
         _cleanup_(revocations_done) Revocations l = {};
         _cleanup_free_ char *path = NULL, *lock_path = NULL;
         _cleanup_close_ int lock = -1;
@@ -107,8 +102,8 @@ int revocations_add(
                 return log_error_errno(-errno, "cannot lock %s: %m", lock_path);
         r = load_path(path, &l);
         if (r == -EBADMSG)
-                return log_error_errno(
-                    r, "%s is damaged; not writing over it (look at it, or remove it)", path);
+                return log_error_errno(r, "%s is damaged; not writing over it (look at it, or remove it)",
+                                       path);
         if (r < 0)
                 return log_error_errno(r, "cannot read %s: %m", path);
         list = json_array();
@@ -119,12 +114,12 @@ int revocations_add(
                 if (e->not_after < now || (strcmp(e->name, name) == 0 && strcmp(e->serial, serial) == 0))
                         continue;
                 json_array_append_new(
-                    list, entry_json(e->name, e->serial, e->reason, e->revoked_at, e->not_after));
+                        list, entry_json(e->name, e->serial, e->reason, e->revoked_at, e->not_after));
         }
         if (list)
                 json_array_append_new(list, entry_json(name, serial, reason, now, not_after));
-        r = json_save_state_file(
-            path, json_pack("{s:o*}", "revocations", list), JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        r = json_save_state_file(path, json_pack("{s:o*}", "revocations", list),
+                                 JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         if (r < 0)
                 return log_error_errno(r, "cannot write %s: %m", path);
         return 0;
@@ -151,18 +146,13 @@ int revocations_find(const char *state_dir, const char *name, const char *serial
         return 0;
 }
 
-int revocations_add_certificate(
-    const char *state_dir,
-    const char *name,
-    const uint8_t *data,
-    size_t size,
-    const char *reason,
-    usec_t now) {
+int revocations_add_certificate(const char *state_dir, const char *name, const uint8_t *data, size_t size,
+                                const char *reason, usec_t now) {
         _cleanup_cert_facts_ CertFacts *f = NULL;
         int r;
 
-        r = x509_inspect(
-            &(X509Input){.cert_data = data, .cert_size = size, .key_mode = (mode_t)-1}, now, &f);
+        r = x509_inspect(&(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 }, now,
+                         &f);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the revoked certificate: %m", name);
         if (!f->parsed || !f->serial)

@@ -37,13 +37,8 @@ const Revocation *revocations_lookup(const Revocations *l, const char *name, con
 
 /* Record that set `name`'s certificate `serial` (valid until not_after) was revoked for `reason` at
  * `now`. Returns 0 or -errno (logged). */
-int revocations_add(
-    const char *state_dir,
-    const char *name,
-    const char *serial,
-    const char *reason,
-    usec_t not_after,
-    usec_t now);
+int revocations_add(const char *state_dir, const char *name, const char *serial, const char *reason,
+                    usec_t not_after, usec_t now);
 
 /* Whether set `name`'s certificate `serial` was revoked by certherd: 1 with *ret (a copy; free it with
  * revocation_done), 0 no, -errno when the record cannot be read (logged at debug level: check goes on). */
@@ -52,10 +47,5 @@ void revocation_done(Revocation *r);
 
 /* revocations_add() for the certificate in `data` (PEM or DER; the first one): its serial and not_after.
  * Returns 0 or -errno (logged). */
-int revocations_add_certificate(
-    const char *state_dir,
-    const char *name,
-    const uint8_t *data,
-    size_t size,
-    const char *reason,
-    usec_t now);
+int revocations_add_certificate(const char *state_dir, const char *name, const uint8_t *data, size_t size,
+                                const char *reason, usec_t now);

@@ -11,8 +11,8 @@
 
 #define UNIT "certherd.service"
 
-static const char *const unit_dirs[] = { "/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
-                                         "/lib/systemd/system" };
+static const char *const unit_dirs[] = { "/etc/systemd/system", "/run/systemd/system",
+                                         "/usr/lib/systemd/system", "/lib/systemd/system" };
 
 static int strv_push(char ***l, size_t *n, char *s) {
         char **nl;
@@ -166,7 +166,8 @@ void sandbox_warn(const Inventory *inv) {
                 if (c->issuer == ISSUER_NONE)
                         continue;
                 warn_path(writable, c->name, c->certificate);
-                if (c->key && !token_is_url(c->key) && (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
+                if (c->key && !token_is_url(c->key) &&
+                    (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
                     !same_directory(c->key, c->certificate))
                         warn_path(writable, c->name, c->key);
                 for (size_t k = 0; k < ELEMENTSOF(outputs); k++)

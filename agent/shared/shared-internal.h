@@ -13,8 +13,6 @@
 /* What the files of shared/ share among themselves and nobody else: the single-file steps of install.c
  * that install-set.c builds the set install from. */
 
-
-
 #define INSTALL_TEMP_INFIX ".certherd-"
 #define INSTALL_STAGE_SUFFIX INSTALL_TEMP_INFIX "new"
 #define INSTALL_DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -44,8 +42,6 @@ int install_stage_at(int dirfd, const char *temp, const InstallFile *f);
 /* Shared by the files of the inventory module and nothing else: config.c (the sections, loading,
  * lookups), config-read.c (one file through inih) and config-check.c (the inventory as a whole). */
 
-
-
 /* Files are read a chunk at a time: a large inventory never sits in memory whole. */
 #define CONFIG_CHUNK_SIZE (64U * 1024)
 
@@ -53,10 +49,10 @@ int install_stage_at(int dirfd, const char *temp, const InstallFile *f);
 extern const char *const config_section_kind_table[];
 
 /* "FILE:LINE: message" (or "FILE: message" for line 0) into *reterr, if reterr; returns r. */
-_printf_(5, 0) int config_verror(
-    char **reterr, int r, const char *file, unsigned line, const char *fmt, va_list ap);
-_printf_(5, 6) int config_error_at(
-    char **reterr, int r, const char *file, unsigned line, const char *fmt, ...);
+_printf_(5, 0) int config_verror(char **reterr, int r, const char *file, unsigned line, const char *fmt,
+                                 va_list ap);
+_printf_(5, 6) int config_error_at(char **reterr, int r, const char *file, unsigned line, const char *fmt,
+                                   ...);
 
 /* "[certificate \"web\"]" for messages. */
 char *config_section_display(char *buf, size_t size, SectionKind kind, const char *name);
@@ -65,8 +61,8 @@ char *config_section_display(char *buf, size_t size, SectionKind kind, const cha
 int config_index_sync(Inventory *inv);
 
 /* The section (kind, name), created at FILE:LINE unless an earlier one is merged into; owned by inv. */
-int config_section_get(
-    Inventory *inv, SectionKind kind, const char *name, const char *file, unsigned line, void **ret);
+int config_section_get(Inventory *inv, SectionKind kind, const char *name, const char *file, unsigned line,
+                       void **ret);
 
 /* Reads one inventory file from fd (borrowed), named path in messages. */
 int config_parse_fd(Inventory *inv, int fd, const char *path, char **reterr);

@@ -31,15 +31,16 @@ void cert_state_done(CertState *st) {
         free(st->profile);
         free(st->issued_serial);
         free(st->issued_inputs);
-        *st = (CertState) {};
+        *st = (CertState){};
 }
 
 bool cert_state_is_empty(const CertState *st) {
         return st->failures == 0 && st->last_attempt == 0 && st->next_retry == 0 && st->last_renewal == 0 &&
                !st->last_error && st->alert_level == 0 && st->alert_last == 0 && !st->deploy_failed &&
                st->deploy_failures == 0 && st->deploy_time == 0 && !st->deploy_step && !st->deploy_error &&
-               !st->deploy_serial && !st->held_inputs && !st->profile && st->n_issued == 0 && !st->issued_serial &&
-               st->renew_cause == 0 && st->ineffective == 0 && !st->issued_inputs && st->ari_next == 0;
+               !st->deploy_serial && !st->held_inputs && !st->profile && st->n_issued == 0 &&
+               !st->issued_serial && st->renew_cause == 0 && st->ineffective == 0 && !st->issued_inputs &&
+               st->ari_next == 0;
 }
 
 static int state_path(const char *state_dir, const char *name, char **ret) {
@@ -101,8 +102,9 @@ static int get_profile(json_t *o, char **ret) {
 
         if (r < 0 || !*ret)
                 return r;
-        if (strlen(*ret) == 0 || strlen(*ret) > 64 || strspn(*ret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                    "0123456789-_.") != strlen(*ret)) {
+        if (strlen(*ret) == 0 || strlen(*ret) > 64 ||
+            strspn(*ret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789-_.") != strlen(*ret)) {
                 free(*ret);
                 *ret = NULL;
                 return -EBADMSG;
@@ -119,7 +121,7 @@ static int get_issued(json_t *o, CertState *st) {
                 return 0;
         if (!json_is_array(a) || json_array_size(a) > CERT_STATE_ISSUED_MAX)
                 return -EBADMSG;
-        json_array_foreach(a, i, v) {
+        json_array_foreach (a, i, v) {
                 if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
                     (i > 0 && (usec_t) json_integer_value(v) > st->issued[i - 1]))
                         return -EBADMSG;
@@ -130,8 +132,8 @@ static int get_issued(json_t *o, CertState *st) {
 
 int state_parse(const char *text, size_t size, CertState *ret) {
         _cleanup_(cert_state_done) CertState st = {};
-        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last, deploy_time,
-                cause, ineffective, ari_next;
+        uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last,
+                deploy_time, cause, ineffective, ari_next;
         json_t *o;
         int r;
 
@@ -177,7 +179,7 @@ int state_parse(const char *text, size_t size, CertState *ret) {
         st.ineffective = (unsigned) ineffective;
         st.ari_next = ari_next;
         *ret = st;
-        st = (CertState) {};
+        st = (CertState){};
         return 0;
 }
 
@@ -192,7 +194,7 @@ int state_load(const char *state_dir, const char *name, CertState *ret) {
                 return r;
         r = read_full_file(path, STATE_FILE_MAX, &data, &size);
         if (r == -ENOENT) {
-                *ret = (CertState) {};
+                *ret = (CertState){};
                 return 0;
         }
         if (r < 0)
@@ -234,21 +236,25 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         if (r < 0)
                 return r;
 
-        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "failures", (json_int_t) st->failures,
-                      "last_attempt_usec", (json_int_t) st->last_attempt, "next_retry_usec",
-                      (json_int_t) st->next_retry, "last_renewal_usec", (json_int_t) st->last_renewal, "alert_level",
-                      (json_int_t) st->alert_level, "alert_last_usec", (json_int_t) st->alert_last, "deploy_failed",
-                      st->deploy_failed, "deploy_failures", (json_int_t) st->deploy_failures, "deploy_time_usec",
+        o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "failures",
+                      (json_int_t) st->failures, "last_attempt_usec", (json_int_t) st->last_attempt,
+                      "next_retry_usec", (json_int_t) st->next_retry, "last_renewal_usec",
+                      (json_int_t) st->last_renewal, "alert_level", (json_int_t) st->alert_level,
+                      "alert_last_usec", (json_int_t) st->alert_last, "deploy_failed", st->deploy_failed,
+                      "deploy_failures", (json_int_t) st->deploy_failures, "deploy_time_usec",
                       (json_int_t) st->deploy_time, "ari_next_usec", (json_int_t) st->ari_next);
         if (!o)
                 return -ENOMEM;
-        if (set_string(o, "last_error", st->last_error) < 0 || set_string(o, "deploy_step", st->deploy_step) < 0 ||
+        if (set_string(o, "last_error", st->last_error) < 0 ||
+            set_string(o, "deploy_step", st->deploy_step) < 0 ||
             set_string(o, "deploy_error", st->deploy_error) < 0 ||
             set_string(o, "deploy_serial", st->deploy_serial) < 0 ||
             set_string(o, "held_inputs", st->held_inputs) < 0 || set_string(o, "profile", st->profile) < 0 ||
             set_issued(o, st) < 0 || set_string(o, "issued_serial", st->issued_serial) < 0 ||
-            (st->renew_cause && json_object_set_new(o, "renew_cause", json_integer((json_int_t) st->renew_cause)) < 0) ||
-            (st->ineffective && json_object_set_new(o, "ineffective", json_integer((json_int_t) st->ineffective)) < 0) ||
+            (st->renew_cause &&
+             json_object_set_new(o, "renew_cause", json_integer((json_int_t) st->renew_cause)) < 0) ||
+            (st->ineffective &&
+             json_object_set_new(o, "ineffective", json_integer((json_int_t) st->ineffective)) < 0) ||
             set_string(o, "issued_inputs", st->issued_inputs) < 0) {
                 json_decref(o);
                 return -ENOMEM;
@@ -257,8 +263,12 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
         json_decref(o);
         if (!text)
                 return -ENOMEM;
-        return install_file(&(InstallFile) { .path = path, .data = text, .size = strlen(text), .mode = 0600,
-                                             .uid = (uid_t) -1, .gid = (gid_t) -1 });
+        return install_file(&(InstallFile){ .path = path,
+                                            .data = text,
+                                            .size = strlen(text),
+                                            .mode = 0600,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
 }
 
 int state_directory(const char *state_dir) {
@@ -273,9 +283,9 @@ int state_directory(const char *state_dir) {
  */
 static int note_holder(int fd, bool daemon) {
         char holder[64];
-        int n = snprintf(holder, sizeof(holder), "%d%s\n", (int)getpid(), daemon ? " daemon" : "");
+        int n = snprintf(holder, sizeof(holder), "%d%s\n", (int) getpid(), daemon ? " daemon" : "");
 
-        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t)n, 0) != n)
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, (size_t) n, 0) != n)
                 return -errno;
         return 0;
 }
@@ -293,7 +303,8 @@ int state_lock(const char *state_dir, bool wait) {
         while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
                 if (errno == EINTR)
                         continue;
-                return errno == EWOULDBLOCK ? -EWOULDBLOCK : log_error_errno(-errno, "cannot lock %s: %m", path);
+                return errno == EWOULDBLOCK ? -EWOULDBLOCK
+                                            : log_error_errno(-errno, "cannot lock %s: %m", path);
         }
         /* Who holds it, for whoever finds it taken (state_lock_daemon): a command that cannot reach the
          * daemon must tell "the daemon does it" from "nobody will". */

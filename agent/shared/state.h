@@ -24,12 +24,12 @@ typedef struct CertState {
         usec_t alert_last;   /* when it was sent */
 
         /* Deploy (units, signal, exec hook, verify) of the installed certificate. */
-        bool deploy_failed;      /* kept until a later deploy of this set succeeds */
+        bool deploy_failed;       /* kept until a later deploy of this set succeeds */
         unsigned deploy_failures; /* consecutive failed deploys, for the backoff */
-        usec_t deploy_time;      /* of the last deploy, ok or failed; 0: never */
-        char *deploy_step;       /* the failed step: "exec /bin/false", "reload nginx.service", "verify tls://…" */
+        usec_t deploy_time;       /* of the last deploy, ok or failed; 0: never */
+        char *deploy_step; /* the failed step: "exec /bin/false", "reload nginx.service", "verify tls://…" */
         char *deploy_error;
-        char *deploy_serial;     /* serial (hex) of the certificate the last deploy was for */
+        char *deploy_serial; /* serial (hex) of the certificate the last deploy was for */
 
         /* ACME: a certificate was issued but refused by our own validation (a wrong `ca`, say). It is kept
          * (STATE/certs/NAME.pending.pem and .key) and nothing is ordered again while the inputs have this

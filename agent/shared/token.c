@@ -53,7 +53,8 @@ int token_init(char *const *modules) {
         if (!modules || !modules[0]) {
                 r = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_AUTO, NULL);
                 if (r < 0)
-                        log_error("cannot load the PKCS#11 modules p11-kit registers: %s", gnutls_strerror(r));
+                        log_error("cannot load the PKCS#11 modules p11-kit registers: %s",
+                                  gnutls_strerror(r));
         } else {
                 r = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL);
                 for (char *const *m = modules; r >= 0 && *m; m++) {
@@ -83,8 +84,8 @@ int token_init_inventory(const Inventory *inv) {
 
 /* Asked by GnuTLS when an operation needs the user PIN and the URI carries no pin-source/pin-value:
  * the key's pkcs11-pin-file. Once only: a wrong PIN tried again counts towards locking the token. */
-static int pin_from_file(void *userdata, int attempt, const char *token_url, const char *token_label, unsigned flags,
-                         char *pin, size_t pin_max) {
+static int pin_from_file(void *userdata, int attempt, const char *token_url, const char *token_label,
+                         unsigned flags, char *pin, size_t pin_max) {
         _cleanup_free_ char *s = NULL;
         const char *path = userdata;
         int r;
@@ -93,7 +94,8 @@ static int pin_from_file(void *userdata, int attempt, const char *token_url, con
                 return GNUTLS_E_PKCS11_PIN_ERROR;
         r = read_secret_file(path, &s);
         if (r < 0) {
-                log_error_errno(r, "cannot read the PIN file %s for token %s: %m", path, token_label ?: token_url);
+                log_error_errno(r, "cannot read the PIN file %s for token %s: %m", path,
+                                token_label ?: token_url);
                 return GNUTLS_E_PKCS11_PIN_ERROR;
         }
         if (strlen(s) >= pin_max)
@@ -160,7 +162,7 @@ int token_url_with_label(const char *url, const char *label, char **ret) {
                 return r;
         if (asprintf(&add, "object=%s", enc) < 0)
                 return -ENOMEM;
-        return url_rebuild(url, (const char *const[]) { "object", "id", "type", NULL }, add, ret);
+        return url_rebuild(url, (const char *const[]){ "object", "id", "type", NULL }, add, ret);
 }
 
 int token_url_label(const char *url, char **ret) {
@@ -330,7 +332,7 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
         if (gnutls_pubkey_init(&pub) < 0)
                 return -ENOMEM;
         /* The public object needs no login; a token that keeps none answers through the private key. */
-        r = url_rebuild(clean, (const char *const[]) { "type", NULL }, "type=public", &pub_url);
+        r = url_rebuild(clean, (const char *const[]){ "type", NULL }, "type=public", &pub_url);
         if (r < 0)
                 return r;
         r = gnutls_pubkey_import_url(pub, pub_url, 0);
@@ -350,7 +352,7 @@ int token_key_pin(const char *url, const char *pin_file, uint8_t ret[PIN_SIZE], 
         if (r < 0)
                 return r;
         if (ret_spki)
-                *ret_spki = spki, spki = (gnutls_datum_t) {};
+                *ret_spki = spki, spki = (gnutls_datum_t){};
         return 0;
 }
 
@@ -367,13 +369,14 @@ int token_generate(const char *url, const char *pin_file, KeyType t, const char 
         if (r < 0)
                 return r;
         /* The token itself: no object attributes. */
-        r = url_rebuild(clean, (const char *const[]) { "object", "id", "type", NULL }, NULL, &turl);
+        r = url_rebuild(clean, (const char *const[]){ "object", "id", "type", NULL }, NULL, &turl);
         if (r < 0)
                 return r;
         pin_function_begin(pf);
         /* Sensitive and private: the token never hands the private key out, and lists it only after login. */
         r = gnutls_pkcs11_privkey_generate3(turl, pk, bits, label, NULL, GNUTLS_X509_FMT_DER, NULL, 0,
-                                            GNUTLS_PKCS11_OBJ_FLAG_LOGIN | GNUTLS_PKCS11_OBJ_FLAG_MARK_SENSITIVE |
+                                            GNUTLS_PKCS11_OBJ_FLAG_LOGIN |
+                                                    GNUTLS_PKCS11_OBJ_FLAG_MARK_SENSITIVE |
                                                     GNUTLS_PKCS11_OBJ_FLAG_MARK_PRIVATE);
         pin_function_end();
         return r < 0 ? errno_from_p11(r) : 0;

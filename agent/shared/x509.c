@@ -82,7 +82,9 @@ int cert_facts_add_problem(CertFacts *f, ProblemCode code, const char *fmt, ...)
                 return -ENOMEM;
         }
         f->problems = p;
-        f->problems[f->n_problems++] = (Problem) { .code = code, .severity = problem_code_severity(code), .message = m };
+        f->problems[f->n_problems++] = (Problem){ .code = code,
+                                                  .severity = problem_code_severity(code),
+                                                  .message = m };
         if (problem_code_severity(code) > f->state)
                 f->state = problem_code_severity(code);
         return 0;
@@ -132,7 +134,8 @@ int x509_load_crts(const uint8_t *data, size_t size, gnutls_x509_crt_t **ret, un
                         gnutls_free(crts);
                         return -ENOMEM;
                 }
-                r = gnutls_x509_crt_import(crts[0], &d, looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+                r = gnutls_x509_crt_import(
+                        crts[0], &d, looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
                 if (r < 0) {
                         gnutls_x509_crt_deinit(crts[0]);
                         gnutls_free(crts);
@@ -157,7 +160,7 @@ void x509_crts_free(gnutls_x509_crt_t *crts, unsigned n) {
 
 void x509_crts_done(X509Crts *c) {
         x509_crts_free(c->v, c->n);
-        *c = (X509Crts) {};
+        *c = (X509Crts){};
 }
 
 int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gnutls_x509_privkey_t *ret) {
@@ -171,10 +174,10 @@ int x509_load_privkey(const uint8_t *data, size_t size, const char *password, gn
                 return -ENOMEM;
 
         /* import2 recognises PKCS#1, SEC1, PKCS#8 and encrypted PKCS#8 in either encoding. */
-        r = gnutls_x509_privkey_import2(key, &d, looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
+        r = gnutls_x509_privkey_import2(key, &d,
+                                        looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
                                         password, password ? 0 : GNUTLS_PKCS_PLAIN);
-        if (r == GNUTLS_E_DECRYPTION_FAILED ||
-            (r < 0 && !password && memmem(data, size, "ENCRYPTED", 9)))
+        if (r == GNUTLS_E_DECRYPTION_FAILED || (r < 0 && !password && memmem(data, size, "ENCRYPTED", 9)))
                 return -EACCES;
         if (r < 0)
                 return errno_from_gnutls(r) == -ENOMEM ? -ENOMEM : -EBADMSG;
@@ -255,9 +258,9 @@ int x509_trust_new(const uint8_t *data, size_t size, gnutls_x509_trust_list_t *r
                         gnutls_x509_trust_list_deinit(tl, 1);
                         return -EBADMSG;
                 }
-                r = gnutls_x509_trust_list_add_trust_mem(tl, &d, NULL,
-                                                         looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
-                                                         0, 0);
+                r = gnutls_x509_trust_list_add_trust_mem(
+                        tl, &d, NULL, looks_pem(data, size) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, 0,
+                        0);
                 if (r <= 0) {
                         gnutls_x509_trust_list_deinit(tl, 1);
                         return r == 0 ? -EBADMSG : errno_from_gnutls(r);
@@ -293,7 +296,8 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
                         return 0;
                 cp = (cp << 6) | (s[i] & 0x3f);
         }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
                 return 0;
         return len;
 }
@@ -358,7 +362,7 @@ static int facts_fill_basics(CertFacts *f, gnutls_x509_crt_t crt) {
                 f->subject = dn_text(&dn);
                 gnutls_free(dn.data);
         }
-        dn = (gnutls_datum_t) {};
+        dn = (gnutls_datum_t){};
         if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0) {
                 f->issuer = dn_text(&dn);
                 gnutls_free(dn.data);
@@ -419,7 +423,8 @@ static int facts_fill_basics(CertFacts *f, gnutls_x509_crt_t crt) {
 
         ssize = PIN_SIZE;
         /* The SHA-256 key id is the hash of the DER SubjectPublicKeyInfo: the pin itself. */
-        if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, f->pin, &ssize) >= 0 && ssize == PIN_SIZE)
+        if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, f->pin, &ssize) >= 0 &&
+            ssize == PIN_SIZE)
                 f->has_pin = true;
         return 0;
 }
@@ -518,8 +523,9 @@ static int check_names(CertFacts *f, char *const *names) {
 
                 for (size_t j = 0; f->names[j] && !covered; j++)
                         covered = san_covers(f->names[j], names[i]);
-                if (!covered && cert_facts_add_problem(f, PROBLEM_NAME_MISSING, "%s is not covered by the certificate's names",
-                                            names[i]) < 0)
+                if (!covered &&
+                    cert_facts_add_problem(f, PROBLEM_NAME_MISSING,
+                                           "%s is not covered by the certificate's names", names[i]) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -534,29 +540,33 @@ static int check_times(CertFacts *f, const X509Input *in, usec_t now) {
 
         /* RFC 5280 §4.1.2.5: the validity period includes notAfter itself. */
         if (now > f->not_after) {
-                f->days_left = -(int64_t) ((now - f->not_after) / USEC_PER_DAY) - ((now - f->not_after) % USEC_PER_DAY ? 1 : 0);
+                f->days_left = -(int64_t) ((now - f->not_after) / USEC_PER_DAY) -
+                               ((now - f->not_after) % USEC_PER_DAY ? 1 : 0);
                 return cert_facts_add_problem(f, PROBLEM_EXPIRED, "expired on %s (%" PRIu64 " days ago)",
-                                   format_timestamp_iso(when, sizeof(when), f->not_after),
-                                   (now - f->not_after) / USEC_PER_DAY);
+                                              format_timestamp_iso(when, sizeof(when), f->not_after),
+                                              (now - f->not_after) / USEC_PER_DAY);
         }
         left = f->not_after - now;
         f->days_left = (int64_t) (left / USEC_PER_DAY);
 
         if (now < f->not_before)
                 return cert_facts_add_problem(f, PROBLEM_NOT_YET_VALID, "not valid before %s",
-                                   format_timestamp_iso(when, sizeof(when), f->not_before));
+                                              format_timestamp_iso(when, sizeof(when), f->not_before));
 
         if (left <= crit || left <= warn) {
                 ProblemCode code = left <= crit ? PROBLEM_EXPIRY_CRITICAL : PROBLEM_EXPIRY_WARNING;
 
                 if (left >= USEC_PER_DAY)
                         return cert_facts_add_problem(f, code, "expires in %" PRIi64 " day%s", f->days_left,
-                                           f->days_left == 1 ? "" : "s");
+                                                      f->days_left == 1 ? "" : "s");
                 if (left >= USEC_PER_HOUR)
-                        return cert_facts_add_problem(f, code, "expires in %" PRIu64 " hours", left / USEC_PER_HOUR);
+                        return cert_facts_add_problem(f, code, "expires in %" PRIu64 " hours",
+                                                      left / USEC_PER_HOUR);
                 if (left >= USEC_PER_MINUTE)
-                        return cert_facts_add_problem(f, code, "expires in %" PRIu64 " minutes", left / USEC_PER_MINUTE);
-                return cert_facts_add_problem(f, code, "expires in %" PRIu64 " seconds", left / USEC_PER_SEC);
+                        return cert_facts_add_problem(f, code, "expires in %" PRIu64 " minutes",
+                                                      left / USEC_PER_MINUTE);
+                return cert_facts_add_problem(f, code, "expires in %" PRIu64 " seconds",
+                                              left / USEC_PER_SEC);
         }
         return 0;
 }
@@ -570,9 +580,11 @@ static bool hash_is_weak(gnutls_sign_algorithm_t s) {
  * certificate's own public key (a CA:FALSE certificate included; times and algorithms not judged). */
 static bool is_self_signed(gnutls_x509_crt_t crt) {
         const unsigned flags = GNUTLS_VERIFY_DO_NOT_ALLOW_SAME | GNUTLS_VERIFY_DISABLE_CA_SIGN |
-                               GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS |
+                               GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+                               GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS |
                                GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | GNUTLS_VERIFY_ALLOW_SIGN_RSA_MD5 |
-                               GNUTLS_VERIFY_ALLOW_BROKEN | GNUTLS_PROFILE_TO_VFLAGS(GNUTLS_PROFILE_VERY_WEAK);
+                               GNUTLS_VERIFY_ALLOW_BROKEN |
+                               GNUTLS_PROFILE_TO_VFLAGS(GNUTLS_PROFILE_VERY_WEAK);
         unsigned status = 0;
 
         if (!gnutls_x509_crt_check_issuer(crt, crt))
@@ -586,7 +598,8 @@ static int check_strength(CertFacts *f, gnutls_x509_crt_t *crts, unsigned n) {
 
         if (((pk == GNUTLS_PK_RSA || pk == GNUTLS_PK_RSA_PSS || pk == GNUTLS_PK_DSA) && bits < 2048) ||
             (pk == GNUTLS_PK_ECDSA && bits < 256))
-                if (cert_facts_add_problem(f, PROBLEM_WEAK_KEY, "%s key is too weak (%u bits)", f->key_type, bits) < 0)
+                if (cert_facts_add_problem(f, PROBLEM_WEAK_KEY, "%s key is too weak (%u bits)", f->key_type,
+                                           bits) < 0)
                         return -ENOMEM;
 
         /* Only signatures that a verifier checks in a chain: the leaf's and the intermediates'. A self-signed
@@ -624,10 +637,12 @@ static int check_usage(CertFacts *f, gnutls_x509_crt_t crt, Usage usage) {
         if (i == 0) /* no extendedKeyUsage: any purpose (RFC 5280 §4.2.1.12) */
                 return 0;
         if ((usage == USAGE_SERVER || usage == USAGE_SERVER_CLIENT) && !server)
-                if (cert_facts_add_problem(f, PROBLEM_USAGE_MISSING, "extended key usage lacks TLS server authentication") < 0)
+                if (cert_facts_add_problem(f, PROBLEM_USAGE_MISSING,
+                                           "extended key usage lacks TLS server authentication") < 0)
                         return -ENOMEM;
         if ((usage == USAGE_CLIENT || usage == USAGE_SERVER_CLIENT) && !client)
-                if (cert_facts_add_problem(f, PROBLEM_USAGE_MISSING, "extended key usage lacks TLS client authentication") < 0)
+                if (cert_facts_add_problem(f, PROBLEM_USAGE_MISSING,
+                                           "extended key usage lacks TLS client authentication") < 0)
                         return -ENOMEM;
         return 0;
 }
@@ -665,11 +680,15 @@ static int key_file_id(CertFacts *f, const X509Input *in, uint8_t id[static PIN_
 
         excess = key_mode_excess(in);
         if (excess != 0 && !in->key_mode_set)
-                r = cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS, "key %s is readable by %s (mode %04o)", in->key_path,
-                                           (in->key_mode & S_IROTH) ? "others" : "its group", (unsigned) (in->key_mode & 07777));
+                r = cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS,
+                                           "key %s is readable by %s (mode %04o)", in->key_path,
+                                           (in->key_mode & S_IROTH) ? "others" : "its group",
+                                           (unsigned) (in->key_mode & 07777));
         else if (excess != 0)
-                r = cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS, "key %s is more open (mode %04o) than the configured mode %04o",
-                                           in->key_path, (unsigned) (in->key_mode & 07777), (unsigned) in->key_mode_configured);
+                r = cert_facts_add_problem(f, PROBLEM_KEY_PERMISSIONS,
+                                           "key %s is more open (mode %04o) than the configured mode %04o",
+                                           in->key_path, (unsigned) (in->key_mode & 07777),
+                                           (unsigned) in->key_mode_configured);
         else
                 r = 0;
         if (r < 0)
@@ -679,15 +698,19 @@ static int key_file_id(CertFacts *f, const X509Input *in, uint8_t id[static PIN_
         if (r == -ENOMEM)
                 return r;
         if (r == -EACCES)
-                return cert_facts_add_problem(f, PROBLEM_MALFORMED, "key %s is encrypted and %s", in->key_path,
-                                   in->key_password ? "the password does not decrypt it" : "no key-password-file is set");
+                return cert_facts_add_problem(f, PROBLEM_MALFORMED, "key %s is encrypted and %s",
+                                              in->key_path,
+                                              in->key_password ? "the password does not decrypt it"
+                                                               : "no key-password-file is set");
         if (r < 0)
-                return cert_facts_add_problem(f, PROBLEM_MALFORMED, "%s is not a private key (PKCS#1, PKCS#8 or SEC1)",
-                                   in->key_path);
+                return cert_facts_add_problem(f, PROBLEM_MALFORMED,
+                                              "%s is not a private key (PKCS#1, PKCS#8 or SEC1)",
+                                              in->key_path);
 
         r = gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id, &size);
         if (r < 0 || size != PIN_SIZE)
-                return cert_facts_add_problem(f, PROBLEM_MALFORMED, "cannot read the public part of key %s", in->key_path);
+                return cert_facts_add_problem(f, PROBLEM_MALFORMED, "cannot read the public part of key %s",
+                                              in->key_path);
         return 1;
 }
 
@@ -698,10 +721,12 @@ static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts,
         if (!in->key_path)
                 return 0;
         if (in->key_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path, file_strerror(in->key_errno));
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->key_path,
+                                              file_strerror(in->key_errno));
         if (in->key_password_errno > 0)
-                return cert_facts_add_problem(f, PROBLEM_UNREADABLE, "cannot read the password for key %s: %s", in->key_path,
-                                   file_strerror(in->key_password_errno));
+                return cert_facts_add_problem(f, PROBLEM_UNREADABLE,
+                                              "cannot read the password for key %s: %s", in->key_path,
+                                              file_strerror(in->key_password_errno));
         /* A key in a token: the caller read its public key. */
         if (in->key_pin)
                 memcpy(id, in->key_pin, PIN_SIZE);
@@ -715,10 +740,12 @@ static int check_key(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts,
         /* The key's certificate is in the file, just not first: clients take the first one for the leaf. */
         at = find_key_crt(crts, n, id);
         if (at > 0)
-                return cert_facts_add_problem(f, PROBLEM_CHAIN_ORDER,
-                                              "%s does not start with the certificate of key %s: it is certificate %d of %u",
-                                              in->cert_path, in->key_path, at + 1, n);
-        return cert_facts_add_problem(f, PROBLEM_KEY_MISMATCH, "key %s does not match the certificate", in->key_path);
+                return cert_facts_add_problem(
+                        f, PROBLEM_CHAIN_ORDER,
+                        "%s does not start with the certificate of key %s: it is certificate %d of %u",
+                        in->cert_path, in->key_path, at + 1, n);
+        return cert_facts_add_problem(f, PROBLEM_KEY_MISMATCH, "key %s does not match the certificate",
+                                      in->key_path);
 }
 
 /* A file holds the leaf, then each certificate's issuer in turn (RFC 8446 §4.4.2 asks no less of what a
@@ -735,10 +762,11 @@ static int check_order(CertFacts *f, gnutls_x509_crt_t *crts, unsigned n) {
                 b = crt_subject(crts[i + 1]);
                 if (!a || !b)
                         return -ENOMEM;
-                return cert_facts_add_problem(f, PROBLEM_CHAIN_ORDER,
-                                              "certificate %u (%s) is not issued by the next one, certificate %u (%s): "
-                                              "the file must hold the leaf, then each issuer in turn",
-                                              i + 1, a, i + 2, b);
+                return cert_facts_add_problem(
+                        f, PROBLEM_CHAIN_ORDER,
+                        "certificate %u (%s) is not issued by the next one, certificate %u (%s): "
+                        "the file must hold the leaf, then each issuer in turn",
+                        i + 1, a, i + 2, b);
         }
         return 0;
 }
@@ -757,7 +785,8 @@ static int check_intermediate_times(CertFacts *f, gnutls_x509_crt_t *crts, unsig
                 name = crt_subject(crts[i]);
                 if (!name)
                         return -ENOMEM;
-                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "intermediate certificate %s %s %s", name,
+                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN,
+                                              "intermediate certificate %s %s %s", name,
                                               now > na ? "expired on" : "is not valid before",
                                               format_timestamp_iso(when, sizeof(when), now > na ? na : nb));
         }
@@ -767,7 +796,8 @@ static int check_intermediate_times(CertFacts *f, gnutls_x509_crt_t *crts, unsig
 static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n) {
         /* Time is judged by check_times() and algorithm strength by check_strength(): here only trust, so that
          * an expired or SHA-1 certificate is reported as what it is and not also as untrusted. */
-        const unsigned flags = GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS |
+        const unsigned flags = GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+                               GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS |
                                GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 | GNUTLS_VERIFY_ALLOW_SIGN_RSA_MD5 |
                                GNUTLS_VERIFY_ALLOW_BROKEN |
                                GNUTLS_PROFILE_TO_VFLAGS(GNUTLS_PROFILE_VERY_WEAK);
@@ -788,20 +818,25 @@ static int check_chain(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crt
         else
                 return 0;
         if (r < 0)
-                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "chain verification failed: %s", gnutls_strerror(r));
-        if (status & GNUTLS_CERT_INSECURE_ALGORITHM && (has_problem(f, PROBLEM_WEAK_KEY) || has_problem(f, PROBLEM_WEAK_SIGNATURE)))
+                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "chain verification failed: %s",
+                                              gnutls_strerror(r));
+        if (status & GNUTLS_CERT_INSECURE_ALGORITHM &&
+            (has_problem(f, PROBLEM_WEAK_KEY) || has_problem(f, PROBLEM_WEAK_SIGNATURE)))
                 status &= ~(GNUTLS_CERT_INSECURE_ALGORITHM | GNUTLS_CERT_INVALID);
         if (status == 0)
                 return 0;
 
         if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) < 0)
-                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "the chain does not lead to a trusted CA");
+                return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN,
+                                              "the chain does not lead to a trusted CA");
         while (out.size > 0 && (out.data[out.size - 1] == ' ' || out.data[out.size - 1] == '\n'))
                 out.size--;
-        return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "%.*s", (int) out.size, (const char *) out.data);
+        return cert_facts_add_problem(f, PROBLEM_UNTRUSTED_CHAIN, "%.*s", (int) out.size,
+                                      (const char *) out.data);
 }
 
-static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n, usec_t now) {
+static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *crts, unsigned n,
+                          usec_t now) {
         int r;
 
         if ((r = facts_fill_basics(f, crts[0])) < 0 || (r = facts_fill_names(f, crts[0])) < 0)
@@ -865,13 +900,15 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
                 return -ENOMEM;
 
         if (in->cert_errno > 0)
-                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->cert_path, file_strerror(in->cert_errno));
+                r = cert_facts_add_problem(f, PROBLEM_UNREADABLE, "%s: %s", in->cert_path,
+                                           file_strerror(in->cert_errno));
         else if (!in->cert_data || in->cert_size == 0)
                 r = cert_facts_add_problem(f, PROBLEM_MALFORMED, "%s is empty", in->cert_path);
         else if ((r = x509_load_crts(in->cert_data, in->cert_size, &crts, &n)) < 0)
                 r = r == -ENOMEM ? r
-                                 : cert_facts_add_problem(f, PROBLEM_MALFORMED, "%s holds no X.509 certificate (PEM or DER)",
-                                               in->cert_path);
+                                 : cert_facts_add_problem(f, PROBLEM_MALFORMED,
+                                                          "%s holds no X.509 certificate (PEM or DER)",
+                                                          in->cert_path);
         else {
                 r = inspect_parsed(f, in, crts, n, now);
                 x509_crts_free(crts, n);

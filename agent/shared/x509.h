@@ -45,9 +45,9 @@ typedef enum ProblemCode {
         PROBLEM_REVOKED,         /* from a CRL or the compromised-keys list (check), never x509_inspect */
         PROBLEM_CRL_EXPIRING,    /* a CRL whose nextUpdate is near (check) */
         PROBLEM_CRL_EXPIRED,     /* a CRL past its nextUpdate, or unusable (check) */
-        PROBLEM_CAA_MISMATCH,    /* published CAA would make the ACME CA refuse this account or method (check) */
-        PROBLEM_CRL_INVALID,     /* a CRL file with no CRL signed by the set's issuer (check) */
-        PROBLEM_RATE_LIMITED,    /* a due ACME renewal waits for a rate-limit budget or the server's Retry-After */
+        PROBLEM_CAA_MISMATCH, /* published CAA would make the ACME CA refuse this account or method (check) */
+        PROBLEM_CRL_INVALID,  /* a CRL file with no CRL signed by the set's issuer (check) */
+        PROBLEM_RATE_LIMITED, /* a due ACME renewal waits for a rate-limit budget or the server's Retry-After */
         _PROBLEM_CODE_MAX,
         _PROBLEM_CODE_INVALID = -22,
 } ProblemCode;
@@ -60,7 +60,7 @@ Severity problem_code_severity(ProblemCode c) _pure_;
 typedef struct Problem {
         ProblemCode code;
         Severity severity; /* the code's; renewal-failing may be raised to critical */
-        char *message; /* "expires in 12 days" */
+        char *message;     /* "expires in 12 days" */
 } Problem;
 
 /* What the caller read. A read error (errno) stands for a file that could not be read. */
@@ -74,7 +74,7 @@ typedef struct X509Input {
         const uint8_t *key_data;
         size_t key_size;
         int key_errno;
-        mode_t key_mode;      /* st_mode of the key file; (mode_t) -1 when unknown */
+        mode_t key_mode; /* st_mode of the key file; (mode_t) -1 when unknown */
         /* The operator's `mode` for the key: key-permissions only for group/other bits beyond it. Unset:
          * key-permissions when group or others may read the key. */
         bool key_mode_set;
@@ -83,7 +83,7 @@ typedef struct X509Input {
         /* A key that is no file (key = pkcs11:…): the caller read its public key; key_data is unused, no
          * permission check, the pairing check compares this pin. NULL for a file. */
         const uint8_t *key_pin;
-        int key_password_errno;   /* > 0: the password file could not be read */
+        int key_password_errno; /* > 0: the password file could not be read */
 
         char *const *names; /* expected names, NULL-terminated, may be NULL */
         Usage usage;
@@ -100,10 +100,10 @@ typedef struct X509Input {
 } X509Input;
 
 typedef struct CertFacts {
-        bool parsed; /* the leaf could be parsed: the fields below are set */
+        bool parsed;   /* the leaf could be parsed: the fields below are set */
         char *subject; /* RFC 4514; control characters, DEL, C1 and invalid UTF-8 escaped as \xHH */
         char *issuer;  /* likewise */
-        char *serial; /* lowercase hex */
+        char *serial;  /* lowercase hex */
         usec_t not_before;
         usec_t not_after;
         int64_t days_left; /* floor((not_after - now) / 1d), negative when expired */
