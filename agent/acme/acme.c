@@ -95,12 +95,7 @@ static int write_private(const char *path, const void *data, size_t size, mode_t
 
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile){ .path = path,
-                                            .data = data,
-                                            .size = size,
-                                            .mode = mode,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return install_data(path, data, size, mode);
 }
 
 static int new_key_file(const AcmeSession *s, const char *path, gnutls_x509_privkey_t *ret) {

@@ -36,12 +36,7 @@ static int webroot_add(Challenger *c, const ChallengeItem *it) {
                 return log_error_errno(r, "[acme \"%s\"] cannot create the directory of %s: %m",
                                        c->cfg->name, path);
         /* Readable by the web server, whoever it runs as. */
-        r = install_file(&(InstallFile){ .path = path,
-                                         .data = it->key_authorization,
-                                         .size = strlen(it->key_authorization),
-                                         .mode = 0644,
-                                         .uid = (uid_t) -1,
-                                         .gid = (gid_t) -1 });
+        r = install_data(path, it->key_authorization, strlen(it->key_authorization), 0644);
         if (r < 0)
                 return log_error_errno(r, "[acme \"%s\"] cannot write %s: %m", c->cfg->name, path);
         return 0;

@@ -173,12 +173,7 @@ int import_writer_output(ImportWriter *w, const ImportOptions *o) {
                                        o->write);
         r = mkdir_parents(o->write, 0755);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = o->write,
-                                                 .data = w->text,
-                                                 .size = w->size,
-                                                 .mode = 0644,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(o->write, w->text, w->size, 0644);
         if (r < 0)
                 return log_error_errno(r, "cannot write %s: %m", o->write);
         log_info("wrote %s", o->write);
@@ -225,12 +220,7 @@ int import_state_directory(const ImportOptions *o, char **ret) {
 }
 
 static int write_private(const char *path, const void *data, size_t size) {
-        return install_file(&(InstallFile){ .path = path,
-                                            .data = data,
-                                            .size = size,
-                                            .mode = 0600,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return install_data(path, data, size, 0600);
 }
 
 int import_account(const char *state_dir, const ImportAccount *a) {
@@ -349,12 +339,7 @@ int import_install_hook(const char *path, const char *text) {
         if (r >= 0)
                 r = mkdir_parents(path, 0700);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = path,
-                                                 .data = text,
-                                                 .size = strlen(text),
-                                                 .mode = 0700,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(path, text, strlen(text), 0700);
         privilege_fs_leave(&fs);
         if (r < 0)
                 return log_error_errno(r, "cannot write the hook %s: %m", path);

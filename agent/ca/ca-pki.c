@@ -253,12 +253,7 @@ int ca_export_bundle(const CaConfig *ca, usec_t now) {
         for (char **e = ca->export; *e; e++) {
                 r = mkdir_parents(*e, 0755);
                 if (r >= 0)
-                        r = install_file(&(InstallFile){ .path = *e,
-                                                         .data = bundle.data,
-                                                         .size = bundle.size,
-                                                         .mode = 0644,
-                                                         .uid = (uid_t) -1,
-                                                         .gid = (gid_t) -1 });
+                        r = install_data(*e, bundle.data, bundle.size, 0644);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m",
                                                ca->name, *e);
@@ -279,12 +274,7 @@ int ca_write_out(const char *out, const gnutls_datum_t *d, mode_t mode) {
         r = mkdir_parents(out, 0755);
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile){ .path = out,
-                                            .data = d->data,
-                                            .size = d->size,
-                                            .mode = mode,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return install_data(out, d->data, d->size, mode);
 }
 
 /* An x509 key as a signing key for ca.c (which signs through abstract keys, for keys in tokens); the
@@ -358,12 +348,7 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
                         return r;
                 r = mkdir_parents(ca->key, 0700);
                 if (r >= 0)
-                        r = install_file(&(InstallFile){ .path = ca->key,
-                                                         .data = key_pem.data,
-                                                         .size = key_pem.size,
-                                                         .mode = 0600,
-                                                         .uid = (uid_t) -1,
-                                                         .gid = (gid_t) -1 });
+                        r = install_data(ca->key, key_pem.data, key_pem.size, 0600);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot install the key %s: %m", ca->name,
                                                ca->key);
@@ -441,12 +426,7 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
                                        ca->name, ca->certificate);
         r = mkdir_parents(ca->certificate, 0755);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = ca->certificate,
-                                                 .data = data,
-                                                 .size = size,
-                                                 .mode = 0644,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(ca->certificate, data, size, 0644);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
         log_notice("[ca \"%s\"]: imported %s as %s", ca->name, path, ca->certificate);
@@ -508,19 +488,9 @@ int ca_rotate(const Inventory *inv, const CaConfig *ca, usec_t now, bool reissue
                 return r;
 
         /* The old generation first: a crash after this leaves the CA as it was, plus its copy. */
-        r = install_file(&(InstallFile){ .path = prev_key,
-                                         .data = old_key_data,
-                                         .size = old_key_size,
-                                         .mode = 0600,
-                                         .uid = (uid_t) -1,
-                                         .gid = (gid_t) -1 });
+        r = install_data(prev_key, old_key_data, old_key_size, 0600);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = prev_crt,
-                                                 .data = old_pem.data,
-                                                 .size = old_pem.size,
-                                                 .mode = 0644,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(prev_crt, old_pem.data, old_pem.size, 0644);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot keep the previous generation as %s: %m",
                                        ca->name, prev_crt);

@@ -722,12 +722,7 @@ static int export_copies(const CaConfig *ca, const gnutls_datum_t *crt_pem) {
         for (char **e = ca->export; e && *e; e++) {
                 r = mkdir_parents(*e, 0755);
                 if (r >= 0)
-                        r = install_file(&(InstallFile){ .path = *e,
-                                                         .data = crt_pem->data,
-                                                         .size = crt_pem->size,
-                                                         .mode = 0644,
-                                                         .uid = (uid_t) -1,
-                                                         .gid = (gid_t) -1 });
+                        r = install_data(*e, crt_pem->data, crt_pem->size, 0644);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m",
                                                ca->name, *e);
@@ -855,12 +850,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 /* The key stays in its token: the certificate alone. */
                 r = mkdir_parents(ca->certificate, 0755);
                 if (r >= 0)
-                        r = install_file(&(InstallFile){ .path = ca->certificate,
-                                                         .data = crt_pem.data,
-                                                         .size = crt_pem.size,
-                                                         .mode = 0644,
-                                                         .uid = (uid_t) -1,
-                                                         .gid = (gid_t) -1 });
+                        r = install_data(ca->certificate, crt_pem.data, crt_pem.size, 0644);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name,
                                                ca->certificate);

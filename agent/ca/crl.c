@@ -310,12 +310,7 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         }
         r = mkdir_parents(ca->crl, 0755);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = ca->crl,
-                                                 .data = pem.data,
-                                                 .size = pem.size,
-                                                 .mode = 0644,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(ca->crl, pem.data, pem.size, 0644);
         if (r < 0) {
                 log_error_errno(r, "[ca \"%s\"]: cannot install the CRL %s: %m", ca->name, ca->crl);
                 goto fail;

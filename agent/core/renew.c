@@ -519,19 +519,9 @@ static int pending_save(const Inventory *inv, const CertConfig *c, const Issued 
         if (r >= 0)
                 r = keygen_export_key(is->key, password, &key_pem);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = key,
-                                                 .data = key_pem.data,
-                                                 .size = key_pem.size,
-                                                 .mode = 0600,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(key, key_pem.data, key_pem.size, 0600);
         if (r >= 0)
-                r = install_file(&(InstallFile){ .path = crt,
-                                                 .data = is->cert_pem.data,
-                                                 .size = is->cert_pem.size,
-                                                 .mode = 0600,
-                                                 .uid = (uid_t) -1,
-                                                 .gid = (gid_t) -1 });
+                r = install_data(crt, is->cert_pem.data, is->cert_pem.size, 0600);
         if (r < 0)
                 return log_warning_errno(r, "%s: cannot keep the refused certificate in %s: %m", c->name,
                                          crt);

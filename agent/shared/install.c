@@ -247,6 +247,15 @@ int install_file(const InstallFile *f) {
         return install_at(dirfd, base, f);
 }
 
+int install_data(const char *path, const void *data, size_t size, mode_t mode) {
+        return install_file(&(InstallFile){ .path = path,
+                                            .data = data,
+                                            .size = size,
+                                            .mode = mode,
+                                            .uid = (uid_t) -1,
+                                            .gid = (gid_t) -1 });
+}
+
 static bool base_is_valid(const char *base) {
         return base && base[0] && !strchr(base, '/') && !strchr(base, '\n') && !streq(base, ".") &&
                !streq(base, "..") && strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN <= NAME_MAX;

@@ -30,6 +30,9 @@ int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid);
  * directory must exist. Returns 0 or -errno; on failure the target is untouched and no temp file stays. */
 int install_file(const InstallFile *f);
 
+/* install_file() of a file the process owns as it creates it (uid and gid left as they are). */
+int install_data(const char *path, const void *data, size_t size, mode_t mode);
+
 /* Many small files into the one directory `dir` (the pins of every set at start). install_batch_add()
  * writes f (f->path is a name inside dir) to a temp file beside its target at once (owner, mode, data,
  * no fsync of its own); install_batch_commit() then makes all the data durable with ONE syncfs() before

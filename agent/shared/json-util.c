@@ -60,12 +60,7 @@ int json_save_state_file(const char *path, json_t *o, size_t flags) {
         json_decref(o);
         if (!text)
                 return -ENOMEM;
-        return install_file(&(InstallFile){ .path = path,
-                                            .data = text,
-                                            .size = strlen(text),
-                                            .mode = 0600,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return install_data(path, text, strlen(text), 0600);
 }
 
 void json_list_free(const JsonList *t, void *entries, size_t n) {

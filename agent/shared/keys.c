@@ -478,12 +478,7 @@ static int next_key_save(const Inventory *inv, const CertConfig *c, gnutls_x509_
         r = mkdir_p(dir, 0700);
         if (r < 0)
                 return r;
-        return install_file(&(InstallFile){ .path = path,
-                                            .data = pem.data,
-                                            .size = pem.size,
-                                            .mode = 0600,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return install_data(path, pem.data, pem.size, 0600);
 }
 
 /* Whether the saved next key is stored in plaintext (to encrypt it once a key-password-file appears). */

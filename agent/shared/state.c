@@ -10,6 +10,7 @@
 
 #include "fd-util.h"
 #include "install.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "state.h"
@@ -223,7 +224,7 @@ static int set_issued(json_t *o, const CertState *st) {
 }
 
 int state_save(const char *state_dir, const char *name, const CertState *st) {
-        _cleanup_free_ char *path = NULL, *dir = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *dir = NULL;
         json_t *o;
         int r;
 
@@ -259,16 +260,7 @@ int state_save(const char *state_dir, const char *name, const CertState *st) {
                 json_decref(o);
                 return -ENOMEM;
         }
-        text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        if (!text)
-                return -ENOMEM;
-        return install_file(&(InstallFile){ .path = path,
-                                            .data = text,
-                                            .size = strlen(text),
-                                            .mode = 0600,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return json_save_state_file(path, o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }
 
 int state_directory(const char *state_dir) {
