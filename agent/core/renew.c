@@ -114,17 +114,6 @@ static int current_revoked(const Inventory *inv, const CertConfig *c, const Cert
         return revoked;
 }
 
-/* Both log why they fail: an encrypted key that cannot be opened is not "cannot make a key". */
-static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
-        int revoked = current_revoked(inv, c, current);
-
-        if (revoked < 0)
-                return revoked;
-        if (token_is_url(c->key))
-                return keys_obtain_token(inv, c, current, revoked > 0, &is->tkey, &is->key_origin);
-        return keys_obtain(inv, c, current, revoked > 0, &is->key, &is->key_pem, &is->key_origin);
-}
-
 /* The last guard before anything is certified: a key revoked with key-compromise never is again (keys_obtain
  * already replaces a kept one; this catches every other way one could come back). */
 static int issued_pubkey(const Issued *is, gnutls_pubkey_t *ret);
@@ -152,6 +141,22 @@ static int refuse_compromised(const Inventory *inv, const CertConfig *c, const I
         return 0;
 }
 
+/* The key to certify, checked against the compromised-keys list. Both steps log why they fail: an encrypted
+ * key that cannot be opened is not "cannot make a key". */
+static int obtain_key(const Inventory *inv, const CertConfig *c, const CertFacts *current, Issued *is) {
+        int revoked = current_revoked(inv, c, current), r;
+
+        if (revoked < 0)
+                return revoked;
+        if (token_is_url(c->key))
+                r = keys_obtain_token(inv, c, current, revoked > 0, &is->tkey, &is->key_origin);
+        else
+                r = keys_obtain(inv, c, current, revoked > 0, &is->key, &is->key_pem, &is->key_origin);
+        if (r < 0)
+                return r;
+        return refuse_compromised(inv, c, is);
+}
+
 /* ACME: the server issues, the chain it sends (leaf + intermediates) is installed, and it must chain to
  * the certificate's `ca` (the system store without one). `acme` NULL: a session just for this one. */
 static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts *current, AcmeSession *acme,
@@ -169,9 +174,6 @@ static int issue_acme(const Inventory *inv, const CertConfig *c, const CertFacts
                 acme = own;
         }
         r = obtain_key(inv, c, current, is);
-        if (r < 0)
-                return r;
-        r = refuse_compromised(inv, c, is);
         if (r < 0)
                 return r;
         /* ARI (RFC 9773): name the certificate this one replaces. */
@@ -259,9 +261,6 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
                                        issuer_kind_to_string(c->issuer));
 
         r = obtain_key(inv, c, current, is);
-        if (r < 0)
-                return r;
-        r = refuse_compromised(inv, c, is);
         if (r < 0)
                 return r;
 

@@ -151,6 +151,18 @@ static json_t *result_to_json(const CheckReport *rep, size_t i) {
         return o;
 }
 
+/* The i-th element of an array being written: its separator, then the object (consumed). */
+static int dump_element(FILE *f, size_t i, json_t *o) {
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        fputs(i == 0 ? "\n" : ",\n", f);
+        r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        return r < 0 ? -EIO : 0;
+}
+
 /* One object at a time: a tree of ten thousand certificates would cost tens of MiB and a second of CPU
  * before the first byte is out. */
 int report_json(const CheckReport *rep, FILE *f) {
@@ -159,14 +171,11 @@ int report_json(const CheckReport *rep, FILE *f) {
                 json_t *o = result_to_json(rep, i);
                 int r;
 
-                if (!o)
-                        return -ENOMEM;
-                add_lifecycle(o, rep, i);
-                fputs(i == 0 ? "\n" : ",\n", f);
-                r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                json_decref(o);
+                if (o)
+                        add_lifecycle(o, rep, i);
+                r = dump_element(f, i, o);
                 if (r < 0)
-                        return -EIO;
+                        return r;
         }
         fputs("\n], \"cas\": [", f);
         for (size_t i = 0; i < rep->n_cas; i++) {
@@ -176,15 +185,10 @@ int report_json(const CheckReport *rep, FILE *f) {
                                       x->parsed ? time_or_null(x->not_after) : json_null(), "days_left",
                                       x->parsed ? json_integer(x->days_left) : json_null(), "state",
                                       severity_to_string(x->state), "problems", problems_to_json(rep, x));
-                int r;
+                int r = dump_element(f, i, o);
 
-                if (!o)
-                        return -ENOMEM;
-                fputs(i == 0 ? "\n" : ",\n", f);
-                r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                json_decref(o);
                 if (r < 0)
-                        return -EIO;
+                        return r;
         }
         fputs("\n]}\n", f);
         return ferror(f) ? -EIO : 0;
