@@ -290,6 +290,93 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
         }
 }
 
+/* Why the set wants a renewal now (p->why) or when it will (p->due, p->due_why). */
+static void plan_reason(const PlanInput *in, PlanFlags flags, usec_t now, Plan *p) {
+        const CertFacts *f = in->facts;
+        bool rotated;
+
+        p->why = policy_renew_reason(f, in->renew_before, flags.force, now);
+        rotated = in->ca_rotated && f && f->parsed &&
+                  (p->why == RENEW_REASON_NONE || p->why == RENEW_REASON_DUE);
+        /* A leaf of a rotated CA moves to the new CA once the rotation's overlap ends, not at its next
+         * window: the old generation should have no leaves left long before it expires; yet not before,
+         * so that clients holding only the old CA certificate have fetched the new bundle. */
+        if (rotated && in->ca_reissue_at <= now)
+                p->why = RENEW_REASON_CA_ROTATED;
+        if (f && f->parsed && (p->why == RENEW_REASON_NONE || p->why == RENEW_REASON_DUE)) {
+                p->due = policy_renew_time(f->not_before, f->not_after, in->renew_before) +
+                         policy_jitter(in->name, f->not_before, f->not_after);
+                p->due_why = RENEW_REASON_DUE;
+                /* No jitter here: the CA is local, and the operator chose the moment. */
+                if (rotated && in->ca_reissue_at < p->due) {
+                        p->due = in->ca_reissue_at;
+                        p->due_why = RENEW_REASON_CA_ROTATED;
+                }
+                if (p->due > now)
+                        p->why = RENEW_REASON_NONE;
+        } else if (p->why != RENEW_REASON_NONE) {
+                p->due = now;
+                p->due_why = p->why;
+        }
+}
+
+/* The loop guards (see POLICY_LOOP_ISSUES), which matter only while a renewal is wanted, and whether the
+ * set counts as failing, and how badly. */
+static void plan_guards(const PlanInput *in, const CertState *st, PlanFlags flags, usec_t lifetime,
+                        usec_t now, Plan *p) {
+        const CertFacts *f = in->facts;
+
+        p->recent_issues = policy_recent_issues(st, f, now);
+        if (p->why != RENEW_REASON_NONE && !flags.force) {
+                p->ineffective = p->why == RENEW_REASON_BROKEN && policy_renewal_ineffective(st, f) &&
+                                 !in->issued_inputs_changed;
+                p->looping = p->recent_issues > POLICY_LOOP_ISSUES && !in->issued_inputs_changed;
+        }
+        if (st->failures > 0 || p->ineffective || p->looping) {
+                p->failing = true;
+                p->failing_severity = p->looping || !f || !f->parsed ||
+                                                      now + threshold_resolve(in->critical_before,
+                                                                              lifetime) >=
+                                                              f->not_after
+                                              ? SEVERITY_CRITICAL
+                                              : SEVERITY_WARNING;
+        }
+}
+
+/* What to do about it: renew, wait out a backoff, hold, or deploy again what is already issued. */
+static void plan_action(const PlanInput *in, const CertState *st, PlanFlags flags, usec_t lifetime,
+                        usec_t now, Plan *p) {
+        const CertFacts *f = in->facts;
+
+        if (p->why != RENEW_REASON_NONE) {
+                usec_t again = p->ineffective
+                                       ? st->last_renewal + policy_backoff(st->ineffective + 1, lifetime)
+                                       : 0;
+
+                if (!flags.force && (in->held || p->looping))
+                        p->action = PLAN_HELD;
+                else if (!flags.force && !in->held_changed && st->failures > 0 && st->next_retry > now) {
+                        p->action = PLAN_BACKOFF;
+                        p->retry = st->next_retry;
+                } else if (p->ineffective && again > now) {
+                        p->action = PLAN_BACKOFF;
+                        p->retry = again;
+                } else
+                        p->action = PLAN_RENEW;
+        } else if (st->deploy_failed && f && f->parsed) {
+                usec_t at = st->deploy_time + policy_backoff(st->deploy_failures ?: 1, lifetime);
+
+                /* A re-deploy costs the CA nothing. The daemon retries on its own, so it backs off; a one-shot
+                 * run (the timer, or an operator who just fixed the cause) deploys again at once: the timer's
+                 * period is its backoff. The one planning difference between the modes. */
+                if (flags.daemon && at > now) {
+                        p->action = PLAN_BACKOFF;
+                        p->retry = at;
+                } else
+                        p->action = PLAN_DEPLOY;
+        }
+}
+
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
         static const CertState zero = {};
         const CertState *st = in->state ?: &zero;
@@ -303,82 +390,15 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                    .due_why = RENEW_REASON_NONE,
                    .window_end = USEC_INFINITY,
                    .window_open = true };
-        bool rotated;
 
         p.alert = policy_alert(f, in->warn_before, in->critical_before, &as, now);
         p.next = p.alert.next;
         if (!in->can_renew)
                 return p;
 
-        p.why = policy_renew_reason(f, in->renew_before, flags.force, now);
-        rotated = in->ca_rotated && f && f->parsed &&
-                  (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE);
-        /* A leaf of a rotated CA moves to the new CA once the rotation's overlap ends, not at its next
-         * window: the old generation should have no leaves left long before it expires; yet not before,
-         * so that clients holding only the old CA certificate have fetched the new bundle. */
-        if (rotated && in->ca_reissue_at <= now)
-                p.why = RENEW_REASON_CA_ROTATED;
-        if (f && f->parsed && (p.why == RENEW_REASON_NONE || p.why == RENEW_REASON_DUE)) {
-                p.due = policy_renew_time(f->not_before, f->not_after, in->renew_before) +
-                        policy_jitter(in->name, f->not_before, f->not_after);
-                p.due_why = RENEW_REASON_DUE;
-                /* No jitter here: the CA is local, and the operator chose the moment. */
-                if (rotated && in->ca_reissue_at < p.due) {
-                        p.due = in->ca_reissue_at;
-                        p.due_why = RENEW_REASON_CA_ROTATED;
-                }
-                if (p.due > now)
-                        p.why = RENEW_REASON_NONE;
-        } else if (p.why != RENEW_REASON_NONE) {
-                p.due = now;
-                p.due_why = p.why;
-        }
-
-        /* The loop guards (see POLICY_LOOP_ISSUES): they matter only while a renewal is wanted. */
-        p.recent_issues = policy_recent_issues(st, f, now);
-        if (p.why != RENEW_REASON_NONE && !flags.force) {
-                p.ineffective = p.why == RENEW_REASON_BROKEN && policy_renewal_ineffective(st, f) &&
-                                !in->issued_inputs_changed;
-                p.looping = p.recent_issues > POLICY_LOOP_ISSUES && !in->issued_inputs_changed;
-        }
-
-        if (st->failures > 0 || p.ineffective || p.looping) {
-                p.failing = true;
-                p.failing_severity = p.looping || !f || !f->parsed ||
-                                                     now + threshold_resolve(in->critical_before,
-                                                                             lifetime) >=
-                                                             f->not_after
-                                             ? SEVERITY_CRITICAL
-                                             : SEVERITY_WARNING;
-        }
-
-        if (p.why != RENEW_REASON_NONE) {
-                usec_t again = p.ineffective
-                                       ? st->last_renewal + policy_backoff(st->ineffective + 1, lifetime)
-                                       : 0;
-
-                if (!flags.force && (in->held || p.looping))
-                        p.action = PLAN_HELD;
-                else if (!flags.force && !in->held_changed && st->failures > 0 && st->next_retry > now) {
-                        p.action = PLAN_BACKOFF;
-                        p.retry = st->next_retry;
-                } else if (p.ineffective && again > now) {
-                        p.action = PLAN_BACKOFF;
-                        p.retry = again;
-                } else
-                        p.action = PLAN_RENEW;
-        } else if (st->deploy_failed && f && f->parsed) {
-                usec_t at = st->deploy_time + policy_backoff(st->deploy_failures ?: 1, lifetime);
-
-                /* A re-deploy costs the CA nothing. The daemon retries on its own, so it backs off; a one-shot
-                 * run (the timer, or an operator who just fixed the cause) deploys again at once: the timer's
-                 * period is its backoff. The one planning difference between the modes. */
-                if (flags.daemon && at > now) {
-                        p.action = PLAN_BACKOFF;
-                        p.retry = at;
-                } else
-                        p.action = PLAN_DEPLOY;
-        }
+        plan_reason(in, flags, now, &p);
+        plan_guards(in, st, flags, lifetime, now, &p);
+        plan_action(in, st, flags, lifetime, now, &p);
         plan_window(in, flags, lifetime, now, &p);
         if (p.action == PLAN_RENEW && in->rate_limited_until > now) {
                 p.action = PLAN_NONE;
