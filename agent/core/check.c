@@ -223,6 +223,45 @@ static int check_crls(const Inventory *inv, const CertConfig *c, const X509Input
         return r;
 }
 
+/* The key's side of the inputs: a token key's public pin, or the key file (with its mode) and the password
+ * that opens it. Only -ENOMEM fails; what cannot be read is recorded in `in` and becomes a problem. */
+static int read_key_inputs(Worker *w, const CertConfig *c, uint8_t key_pin[static PIN_SIZE], char **password,
+                           X509Input *in) {
+        int r;
+
+        if (token_is_url(c->key)) {
+                /* A key in a token: its public key, for the pairing check (no file, no mode). */
+                r = token_key_pin(c->key, c->pkcs11_pin_file, key_pin, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        in->key_errno = -r;
+                else
+                        in->key_pin = key_pin;
+                return 0;
+        }
+        if (!c->key)
+                return 0;
+        r = read_file_into(c->key, INPUT_MAX, &w->key, &in->key_mode);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                in->key_errno = -r;
+        else {
+                in->key_data = w->key.data;
+                in->key_size = w->key.size;
+        }
+        if (c->key_password_file) {
+                r = read_secret_file(c->key_password_file, password);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        in->key_password_errno = -r;
+                in->key_password = *password;
+        }
+        return 0;
+}
+
 static int inspect_one(unsigned worker, size_t item, void *userdata) {
         Job *job = userdata;
         Worker *w = &job->workers[worker];
@@ -263,34 +302,9 @@ static int inspect_one(unsigned worker, size_t item, void *userdata) {
                 in.cert_size = w->cert.size;
         }
 
-        if (token_is_url(c->key)) {
-                /* A key in a token: its public key, for the pairing check (no file, no mode). */
-                r = token_key_pin(c->key, c->pkcs11_pin_file, key_pin, NULL);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        in.key_errno = -r;
-                else
-                        in.key_pin = key_pin;
-        } else if (c->key) {
-                r = read_file_into(c->key, INPUT_MAX, &w->key, &in.key_mode);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        in.key_errno = -r;
-                else {
-                        in.key_data = w->key.data;
-                        in.key_size = w->key.size;
-                }
-                if (c->key_password_file) {
-                        r = read_secret_file(c->key_password_file, &password);
-                        if (r == -ENOMEM)
-                                return r;
-                        if (r < 0)
-                                in.key_password_errno = -r;
-                        in.key_password = password;
-                }
-        }
+        r = read_key_inputs(w, c, key_pin, &password, &in);
+        if (r < 0)
+                return r;
 
         r = x509_inspect(&in, job->now, &res->facts);
         if (r < 0)
