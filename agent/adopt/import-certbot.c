@@ -448,11 +448,56 @@ static void emit_ca_advice(ImportWriter *w, const Lineage *l, const char *fullch
         import_comment(w, "ca = /etc/certherd/%s-root.pem", l->account ? l->account->name : l->name);
 }
 
-static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
-        const char *cert, *key, *chain, *fullchain, *kt, *note, *profile = param(l, "preferred_profile");
+/* The certificate's names that an inventory can hold; the others become comments. */
+static int emit_names(ImportWriter *w, const Lineage *l) {
         _cleanup_free_ char *names = NULL;
         size_t n = 0;
         FILE *f;
+
+        f = open_memstream(&names, &n);
+        if (!f)
+                return -ENOMEM;
+        for (char **s = l->facts->names; *s; s++)
+                if (config_san_is_valid(*s))
+                        fprintf(f, "%s%s", ftell(f) > 0 ? " " : "", *s);
+                else
+                        import_comment(w, "not imported: the name '%s' of the certificate", *s);
+        fclose(f);
+        if (names && *names)
+                (void) import_key(w, "names", names);
+        return 0;
+}
+
+/* Who issues the set (its ACME account, or nobody when it is watched only) and the key it gets. */
+static int emit_issuance(Import *im, ImportWriter *w, const Lineage *l) {
+        const char *kt, *note;
+
+        if (!l->account || !im->has_leaf) {
+                import_comment(
+                        w, "watched only: %s",
+                        l->why_watch
+                                ?: "renewal would leave cert.pem and chain.pem behind (no leaf/chain keys)");
+                (void) import_key(w, "issuer", "none");
+        } else {
+                _cleanup_free_ char *issuer = NULL;
+                if (asprintf(&issuer, "acme:%s", l->account->name) < 0)
+                        return -ENOMEM;
+                (void) import_key(w, "issuer", issuer);
+        }
+        kt = key_type_of(l, &note);
+        if (kt)
+                (void) import_key(w, "key-type", kt);
+        if (note)
+                import_comment(
+                        w,
+                        "not imported: %s '%s': certherd makes ec-p256, ec-p384 and rsa-2048/3072/4096 keys",
+                        note, param(l, note));
+        (void) import_key(w, "key-policy", is_true(param(l, "reuse_key")) ? "reuse" : "rotate");
+        return 0;
+}
+
+static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
+        const char *cert, *key, *chain, *fullchain, *profile = param(l, "preferred_profile");
         int r;
 
         if ((r = lineage_path(l, "cert", &cert)) < 0 || (r = lineage_path(l, "privkey", &key)) < 0 ||
@@ -477,39 +522,11 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
                 import_comment(
                         w, "cert.pem and chain.pem cannot be kept by this certherd (no leaf/chain keys)");
 
-        f = open_memstream(&names, &n);
-        if (!f)
-                return -ENOMEM;
-        for (char **s = l->facts->names; *s; s++)
-                if (config_san_is_valid(*s))
-                        fprintf(f, "%s%s", ftell(f) > 0 ? " " : "", *s);
-                else
-                        import_comment(w, "not imported: the name '%s' of the certificate", *s);
-        fclose(f);
-        if (names && *names)
-                (void) import_key(w, "names", names);
-
-        if (!l->account || !im->has_leaf) {
-                import_comment(
-                        w, "watched only: %s",
-                        l->why_watch
-                                ?: "renewal would leave cert.pem and chain.pem behind (no leaf/chain keys)");
-                (void) import_key(w, "issuer", "none");
-        } else {
-                _cleanup_free_ char *issuer = NULL;
-                if (asprintf(&issuer, "acme:%s", l->account->name) < 0)
-                        return -ENOMEM;
-                (void) import_key(w, "issuer", issuer);
-        }
-        kt = key_type_of(l, &note);
-        if (kt)
-                (void) import_key(w, "key-type", kt);
-        if (note)
-                import_comment(
-                        w,
-                        "not imported: %s '%s': certherd makes ec-p256, ec-p384 and rsa-2048/3072/4096 keys",
-                        note, param(l, note));
-        (void) import_key(w, "key-policy", is_true(param(l, "reuse_key")) ? "reuse" : "rotate");
+        r = emit_names(w, l);
+        if (r >= 0)
+                r = emit_issuance(im, w, l);
+        if (r < 0)
+                return r;
         if (l->untrusted)
                 emit_ca_advice(w, l, fullchain);
         if (profile) {
