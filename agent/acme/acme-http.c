@@ -372,6 +372,76 @@ static bool is_json(const char *content_type) {
                                 strncasecmp(content_type, "application/problem+json", 24) == 0);
 }
 
+/* One request's options on a handle taken from the pool. */
+static void setup_request(AcmeHttp *h, CURL *c, const char *method, const char *url, const char *body,
+                          struct curl_slist *headers, usec_t timeout, usec_t connect, AcmeResponse *ret) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would leave the origin check behind */
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000) ?: 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000) ?: 1L);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+        if (h->cfg->ca_bundle) {
+                /* Only this file: libcurl would otherwise also read the whole CA directory it was built
+                 * with, for every connection. */
+                curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg->ca_bundle);
+                curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ret->curl_error);
+        if (strcmp(method, "HEAD") == 0)
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (body) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+        }
+}
+
+/* A failed transfer as -errno, with its reason in ret->curl_error. */
+static int transfer_errno(AcmeHttp *h, CURLcode k, AcmeResponse *ret) {
+        if (!ret->curl_error[0])
+                snprintf(ret->curl_error, sizeof(ret->curl_error), "%s", curl_easy_strerror(k));
+        switch (k) {
+        case CURLE_ABORTED_BY_CALLBACK:
+                if (acme_http_cancelled(h)) {
+                        snprintf(ret->curl_error, sizeof(ret->curl_error), "cancelled");
+                        return -ECANCELED;
+                }
+                snprintf(ret->curl_error, sizeof(ret->curl_error), "deadline reached");
+                return -ETIMEDOUT;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+                return -ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+                return -EHOSTUNREACH;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT:
+                return -EPERM; /* not worth retrying */
+        case CURLE_WRITE_ERROR:
+                return -EFBIG;
+        default:
+                return -EIO;
+        }
+}
+
 int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const char *body, bool accept_pem,
                        const AcmeRetry *t, AcmeResponse *ret) {
         struct curl_slist *headers = NULL;
@@ -410,38 +480,7 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
                 headers = curl_slist_append(headers, "Content-Type: application/jose+json");
         if (accept_pem)
                 headers = curl_slist_append(headers, "Accept: application/pem-certificate-chain");
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-        curl_easy_setopt(c, CURLOPT_SHARE, h->share);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would leave the origin check behind */
-        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000) ?: 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000) ?: 1L);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
-        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-        if (h->cfg->ca_bundle) {
-                /* Only this file: libcurl would otherwise also read the whole CA directory it was built
-                 * with, for every connection. */
-                curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg->ca_bundle);
-                curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ret->curl_error);
-        if (strcmp(method, "HEAD") == 0)
-                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        else if (body) {
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-        }
+        setup_request(h, c, method, url, body, headers, timeout, connect, ret);
 
         k = perform(h, x);
         ret->curl_code = k;
@@ -454,37 +493,8 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         log_debug("[acme \"%s\"] %s %s: %ld%s%s", h->cfg->name, method, url, ret->status, k ? " " : "",
                   k ? curl_easy_strerror(k) : "");
 
-        if (k != CURLE_OK) {
-                if (!ret->curl_error[0])
-                        snprintf(ret->curl_error, sizeof(ret->curl_error), "%s", curl_easy_strerror(k));
-                switch (k) {
-                case CURLE_ABORTED_BY_CALLBACK:
-                        if (acme_http_cancelled(h)) {
-                                snprintf(ret->curl_error, sizeof(ret->curl_error), "cancelled");
-                                return -ECANCELED;
-                        }
-                        snprintf(ret->curl_error, sizeof(ret->curl_error), "deadline reached");
-                        return -ETIMEDOUT;
-                case CURLE_OPERATION_TIMEDOUT:
-                        return -ETIMEDOUT;
-                case CURLE_COULDNT_CONNECT:
-                        return -ECONNREFUSED;
-                case CURLE_COULDNT_RESOLVE_HOST:
-                        return -EHOSTUNREACH;
-                case CURLE_OUT_OF_MEMORY:
-                        return -ENOMEM;
-                case CURLE_PEER_FAILED_VERIFICATION:
-                case CURLE_SSL_CACERT_BADFILE:
-                case CURLE_SSL_CERTPROBLEM:
-                case CURLE_UNSUPPORTED_PROTOCOL:
-                case CURLE_URL_MALFORMAT:
-                        return -EPERM; /* not worth retrying */
-                case CURLE_WRITE_ERROR:
-                        return -EFBIG;
-                default:
-                        return -EIO;
-                }
-        }
+        if (k != CURLE_OK)
+                return transfer_errno(h, k, ret);
         if (is_json(ret->content_type) && ret->size > 0) {
                 ret->json = json_loadb(ret->body, ret->size, 0, NULL);
                 if (ret->json && ret->status >= 400)
