@@ -693,38 +693,75 @@ static void order_state_remove(AcmeSession *s, const char *cert) {
                                   acme_session_config(s)->name, path);
 }
 
+/* The order a previous run left in flight, if it is still worth finishing: its names are unchanged and
+ * the server still has it. Returns < 0 only when the server is unwell (the order is kept for the next run);
+ * otherwise *url is the order to go on with, or NULL for a new one. */
+static int resume_order(AcmeSession *s, const CertConfig *c, char **url, AcmeOrder *o, AcmeResponse *resp,
+                        bool *resumed) {
+        const char *name = acme_session_config(s)->name;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (order_state_load(s, c->name, url, &names) < 0)
+                return 0;
+        r = strv_equal(names, c->names) ? fetch_order(s, *url, o, resp) : -ESTALE;
+        if (r < 0 && r != -ESTALE && (resp->status == 0 || resp->status >= 500)) {
+                /* The server is unwell, not the order: keep it for the next run. */
+                acme_log_failure(s, r, resp, *url, "cannot fetch the order in flight");
+                return r;
+        }
+        if (r < 0 || status_is(o->status, "invalid")) {
+                log_info("[acme \"%s\"] %s: not resuming order %s (%s)", name, c->name, *url,
+                         !strv_equal(names, c->names) ? "the names changed"
+                         : resp->problem.type         ? resp->problem.type
+                         : o->status                  ? o->status
+                                                      : "gone");
+                order_state_remove(s, c->name);
+                free(*url);
+                *url = NULL;
+                acme_order_done(o);
+                return 0;
+        }
+        log_info("[acme \"%s\"] %s: resuming order %s (%s)", name, c->name, *url, o->status);
+        *resumed = true;
+        return 0;
+}
+
+/* A valid order's certificate chain. A resumed order finalized with another key (a run that crashed
+ * between finalize and install) is refused: -ESTALE orders again. */
+static int collect_chain(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, const char *replaces,
+                         bool resumed, const char *certificate, gnutls_datum_t *ret) {
+        int r = download_chain(s, c, certificate, ret);
+
+        /* A renewal that names what it replaces (ARI) does not count against duplicates. */
+        if (r >= 0 && !replaces)
+                (void) acme_budget_note_certificate(acme_session_inventory(s), acme_session_config(s),
+                                                    c->names, now_realtime());
+        if (r >= 0 && resumed && !chain_matches_key(ret, key)) {
+                log_info(
+                        "[acme \"%s\"] %s: the resumed order was finalized with another key, ordering again",
+                        acme_session_config(s)->name, c->name);
+                gnutls_free(ret->data);
+                *ret = (gnutls_datum_t){};
+                r = -ESTALE;
+        }
+        return r;
+}
+
 static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key, const char *replaces,
                       bool resume, gnutls_datum_t *ret) {
         const char *name = acme_session_config(s)->name;
         _cleanup_free_ char *url = NULL;
-        _cleanup_strv_free_ char **names = NULL;
         AcmeOrder o = {};
         AcmeResponse resp = {};
         Poll pl = poll_start(s);
         bool resumed = false;
         int r;
 
-        if (resume && order_state_load(s, c->name, &url, &names) >= 0) {
-                r = strv_equal(names, c->names) ? fetch_order(s, url, &o, &resp) : -ESTALE;
-                if (r < 0 && r != -ESTALE && (resp.status == 0 || resp.status >= 500)) {
-                        /* The server is unwell, not the order: keep it for the next run. */
-                        acme_log_failure(s, r, &resp, url, "cannot fetch the order in flight");
+        if (resume) {
+                r = resume_order(s, c, &url, &o, &resp, &resumed);
+                if (r < 0)
                         goto out;
-                }
-                if (r < 0 || status_is(o.status, "invalid")) {
-                        log_info("[acme \"%s\"] %s: not resuming order %s (%s)", name, c->name, url,
-                                 !strv_equal(names, c->names) ? "the names changed"
-                                 : resp.problem.type          ? resp.problem.type
-                                 : o.status                   ? o.status
-                                                              : "gone");
-                        order_state_remove(s, c->name);
-                        free(url);
-                        url = NULL;
-                        acme_order_done(&o);
-                } else {
-                        log_info("[acme \"%s\"] %s: resuming order %s (%s)", name, c->name, url, o.status);
-                        resumed = true;
-                }
         }
         if (!url) {
                 r = budget_order(s, c, replaces);
@@ -752,21 +789,7 @@ static int issue_once(AcmeSession *s, const CertConfig *c, gnutls_privkey_t key,
                          (status_is(o.status, "valid") && !o.certificate))
                         r = 0; /* nothing to do but ask again */
                 else if (status_is(o.status, "valid")) {
-                        r = download_chain(s, c, o.certificate, ret);
-                        /* A renewal that names what it replaces (ARI) does not count against duplicates. */
-                        if (r >= 0 && !replaces)
-                                (void) acme_budget_note_certificate(acme_session_inventory(s),
-                                                                    acme_session_config(s), c->names,
-                                                                    now_realtime());
-                        if (r >= 0 && resumed && !chain_matches_key(ret, key)) {
-                                log_info(
-                                        "[acme \"%s\"] %s: the resumed order was finalized with another key, ordering "
-                                        "again",
-                                        name, c->name);
-                                gnutls_free(ret->data);
-                                *ret = (gnutls_datum_t){};
-                                r = -ESTALE;
-                        }
+                        r = collect_chain(s, c, key, replaces, resumed, o.certificate, ret);
                         break;
                 } else {
                         r = o.error.type
