@@ -412,6 +412,43 @@ static int persist_ready(AcmeSession *s, const CertConfig *c, const AcmeAuthz *a
 
 /* §7.5: every pending authorization of the order, its challenges published all at once, then answered,
  * then polled (within the order's deadline, pl). */
+/* One authorization of the order: fetched, checked, and its response published (or, for dns-persist-01,
+ * the standing record checked). Valid already: nothing to do. */
+static int prepare_authz(AcmeSession *s, const CertConfig *c, Pending *p, Challenger **ch,
+                         AcmeResponse *resp) {
+        const AcmeConfig *cfg = acme_session_config(s);
+        int r;
+
+        r = fetch_authz(s, p, resp);
+        if (r >= 0)
+                r = authz_check(s, c, p);
+        if (r < 0 || status_is(p->authz.status, "valid"))
+                return r;
+        if (!status_is(p->authz.status, "pending"))
+                return authz_failed(s, c, p);
+        if (!p->authz.challenge_url)
+                return log_error_errno(-EOPNOTSUPP,
+                                       "[acme \"%s\"] %s: the server offers no %s challenge for %s%s",
+                                       cfg->name, c->name, challenge_type_to_string(cfg->challenge),
+                                       p->authz.wildcard ? "*." : "", p->authz.identifier);
+        if (cfg->challenge == CHALLENGE_DNS_PERSIST_01) {
+                /* Nothing to publish per order: the standing record answers, once it is there. */
+                r = persist_ready(s, c, &p->authz);
+                p->deployed = r >= 0;
+                return r;
+        }
+        r = acme_session_key_authorization(s, p->authz.token, &p->key_authorization);
+        if (r < 0)
+                return r;
+        if (!*ch && (r = acme_session_challenger(s, ch)) < 0)
+                return r;
+        /* A challenge already "processing" (we answered before a restart) may still be fetched by the server:
+         * publish it again too. */
+        r = challenge_add(*ch, p->authz.identifier, p->authz.token, p->key_authorization);
+        p->deployed = r >= 0;
+        return r;
+}
+
 static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Poll *pl) {
         size_t n = strv_length(o->authorizations);
         _cleanup_free_ Pending *p = NULL;
@@ -424,38 +461,7 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 p[i].url = o->authorizations[i];
-                r = fetch_authz(s, &p[i], &resp);
-                if (r >= 0)
-                        r = authz_check(s, c, &p[i]);
-                if (r < 0 || status_is(p[i].authz.status, "valid"))
-                        continue;
-                if (!status_is(p[i].authz.status, "pending")) {
-                        r = authz_failed(s, c, &p[i]);
-                        break;
-                }
-                if (!p[i].authz.challenge_url) {
-                        r = log_error_errno(-EOPNOTSUPP,
-                                            "[acme \"%s\"] %s: the server offers no %s challenge for %s%s",
-                                            acme_session_config(s)->name, c->name,
-                                            challenge_type_to_string(acme_session_config(s)->challenge),
-                                            p[i].authz.wildcard ? "*." : "", p[i].authz.identifier);
-                        break;
-                }
-                if (acme_session_config(s)->challenge == CHALLENGE_DNS_PERSIST_01) {
-                        /* Nothing to publish per order: the standing record answers, once it is there. */
-                        r = persist_ready(s, c, &p[i].authz);
-                        p[i].deployed = r >= 0;
-                        continue;
-                }
-                r = acme_session_key_authorization(s, p[i].authz.token, &p[i].key_authorization);
-                if (r < 0)
-                        break;
-                if (!ch && (r = acme_session_challenger(s, &ch)) < 0)
-                        break;
-                /* A challenge already "processing" (we answered before a restart) may still be fetched by
-                 * the server: publish it again too. */
-                r = challenge_add(ch, p[i].authz.identifier, p[i].authz.token, p[i].key_authorization);
-                p[i].deployed = r >= 0;
+                r = prepare_authz(s, c, &p[i], &ch, &resp);
         }
 
         /* §7.5.1: tell the server each response is ready. */
