@@ -253,11 +253,38 @@ usec_t crl_next_due(const Inventory *inv, usec_t now) {
         return next;
 }
 
-int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked,
-                usec_t *ret_next) {
+/* CRL number `number` over the index, signed by the CA's current key (and, after a rotation, by its
+ * previous one), installed at ca->crl. Logs why it fails. */
+static int sign_and_install(const CaConfig *ca, const CaIndex *idx, uint64_t number, usec_t now) {
         _cleanup_x509_crt_ gnutls_x509_crt_t ca_crt = NULL;
         _cleanup_privkey_ gnutls_privkey_t ca_key = NULL;
         _cleanup_datum_ gnutls_datum_t ca_pem = {}, pem = {};
+        int r;
+
+        r = ca_load_signer(ca, &ca_crt, &ca_key, &ca_pem);
+        if (r < 0)
+                return r;
+        r = crl_make(ca_crt, ca_key, idx, number, now, ca->crl_validity, &pem);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL: %m", ca->name);
+        /* After `ca rotate`, while leaves of the previous generation may be valid, its key signs a CRL too,
+         * in the same file: a peer checks an old leaf against a CRL of the CA that issued it (OpenSSL picks
+         * the one whose issuer and authority key id match), or refuses it. Same entries: serials are
+         * random, one list serves both. */
+        r = append_previous(ca, idx, number, now, &pem);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL of its previous generation: %m",
+                                       ca->name);
+        r = mkdir_parents(ca->crl, 0755);
+        if (r >= 0)
+                r = install_data(ca->crl, pem.data, pem.size, 0644);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot install the CRL %s: %m", ca->name, ca->crl);
+        return 0;
+}
+
+int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force, bool locked,
+                usec_t *ret_next) {
         _cleanup_(crl_info_done) CrlInfo old = {};
         _cleanup_(ca_index_done) CaIndex idx = {};
         _cleanup_close_ int lock = -1;
@@ -289,32 +316,10 @@ int crl_refresh(const Inventory *inv, const CaConfig *ca, usec_t now, bool force
         r = ca_index_load(inv->agent.state_directory, ca->name, &idx);
         if (r < 0)
                 goto fail;
-        r = ca_load_signer(ca, &ca_crt, &ca_key, &ca_pem);
+        number = (idx.crl_number > old.number ? idx.crl_number : old.number) + 1;
+        r = sign_and_install(ca, &idx, number, now);
         if (r < 0)
                 goto fail;
-        number = (idx.crl_number > old.number ? idx.crl_number : old.number) + 1;
-        r = crl_make(ca_crt, ca_key, &idx, number, now, ca->crl_validity, &pem);
-        if (r < 0) {
-                log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL: %m", ca->name);
-                goto fail;
-        }
-        /* After `ca rotate`, while leaves of the previous generation may be valid, its key signs a CRL too,
-         * in the same file: a peer checks an old leaf against a CRL of the CA that issued it (OpenSSL picks
-         * the one whose issuer and authority key id match), or refuses it. Same entries: serials are
-         * random, one list serves both. */
-        r = append_previous(ca, &idx, number, now, &pem);
-        if (r < 0) {
-                log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL of its previous generation: %m",
-                                ca->name);
-                goto fail;
-        }
-        r = mkdir_parents(ca->crl, 0755);
-        if (r >= 0)
-                r = install_data(ca->crl, pem.data, pem.size, 0644);
-        if (r < 0) {
-                log_error_errno(r, "[ca \"%s\"]: cannot install the CRL %s: %m", ca->name, ca->crl);
-                goto fail;
-        }
         idx.crl_number = number;
         r = ca_index_save(inv->agent.state_directory, ca->name, &idx);
         if (r < 0)
