@@ -772,13 +772,50 @@ static int names_push(char ***l, const char *s) {
         return strv_consume(l, NULL, strdup(s));
 }
 
+/* verify = every listener found serving this very certificate; a listener on one of its addresses that
+ * serves another (a name-based virtual host) gets a comment instead. */
+static int emit_verify(ImportWriter *w, Pair *p, Listener *l, size_t n) {
+        _cleanup_free_ char *verify = NULL;
+        size_t vsize = 0;
+        FILE *f;
+
+        f = open_memstream(&verify, &vsize);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_listens; i++)
+                for (size_t j = 0; j < n; j++) {
+                        Listener *x = &l[j];
+                        if (!listen_matches(p->listens[i], x) ||
+                            (x->kind != LISTENER_TLS && x->kind != LISTENER_POSTGRES))
+                                continue;
+                        if (!p->leaf || x->leaf_size != p->leaf_size ||
+                            memcmp(x->leaf, p->leaf, p->leaf_size) != 0) {
+                                import_comment(w,
+                                               "%s:%u serves another certificate without SNI (a name-based "
+                                               "virtual host): verify = tls://NAME:%u works where NAME "
+                                               "resolves to this host",
+                                               x->address, x->port, x->port);
+                                continue;
+                        }
+                        x->inode = 0; /* mapped to a file */
+                        fprintf(f, "%stls://%s:%u%s", ftell(f) > 0 ? " " : "", x->connect, x->port,
+                                x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "");
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (verify && *verify)
+                (void) import_key(w, "verify", verify);
+        else if (p->n_listens > 0)
+                import_comment(w, "no listener of %s served this certificate", p->listens[0]);
+        return 0;
+}
+
 static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***names) {
-        _cleanup_free_ char *name = NULL, *stem = NULL, *verify = NULL;
+        _cleanup_free_ char *name = NULL, *stem = NULL;
         _cleanup_free_ uint8_t *data = NULL;
         const char *base = strrchr(p->cert, '/') ? strrchr(p->cert, '/') + 1 : p->cert;
-        size_t vsize = 0, size = 0;
+        size_t size = 0;
         struct stat st;
-        FILE *f;
         int r;
 
         stem = strdup(base);
@@ -823,35 +860,7 @@ static int emit_pair(ImportWriter *w, Pair *p, Listener *l, size_t n, char ***na
         }
         (void) import_key(w, "reload", p->unit);
 
-        f = open_memstream(&verify, &vsize);
-        if (!f)
-                return -ENOMEM;
-        for (size_t i = 0; i < p->n_listens; i++)
-                for (size_t j = 0; j < n; j++) {
-                        Listener *x = &l[j];
-                        if (!listen_matches(p->listens[i], x) ||
-                            (x->kind != LISTENER_TLS && x->kind != LISTENER_POSTGRES))
-                                continue;
-                        if (!p->leaf || x->leaf_size != p->leaf_size ||
-                            memcmp(x->leaf, p->leaf, p->leaf_size) != 0) {
-                                import_comment(w,
-                                               "%s:%u serves another certificate without SNI (a name-based "
-                                               "virtual host): verify = tls://NAME:%u works where NAME "
-                                               "resolves to this host",
-                                               x->address, x->port, x->port);
-                                continue;
-                        }
-                        x->inode = 0; /* mapped to a file */
-                        fprintf(f, "%stls://%s:%u%s", ftell(f) > 0 ? " " : "", x->connect, x->port,
-                                x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "");
-                }
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        if (verify && *verify)
-                (void) import_key(w, "verify", verify);
-        else if (p->n_listens > 0)
-                import_comment(w, "no listener of %s served this certificate", p->listens[0]);
-        return 0;
+        return emit_verify(w, p, l, n);
 }
 
 /* What the servers' configurations name, each source in turn. Returns 0 or -errno. */
