@@ -20,11 +20,31 @@ printf 'leak:libtpm2_pkcs11\nleak:libcrypto\nleak:libtss2\n' >"$T/lsan.supp"
 export LSAN_OPTIONS="suppressions=$T/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 mkdir -p "$T/tpm/state" "$T/tpm/store"
-port=$(free_port)
+# swtpm takes two ports, PORT and PORT+1: both must be free, or it exits at once.
+port=$(python3 -c '
+import socket
+for _ in range(100):
+    a, b = socket.socket(), socket.socket()
+    a.bind(("127.0.0.1", 0))
+    p = a.getsockname()[1]
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        continue
+    print(p)
+    break
+')
+[[ $port ]] || die "no two consecutive free ports for swtpm"
 swtpm socket --tpm2 --tpmstate "dir=$T/tpm/state" --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
         --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" --flags not-need-init,startup-clear \
         >"$T/tpm/swtpm.log" 2>&1 &
-pids+=($!)
+swtpm=$!
+pids+=($swtpm)
+for i in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        kill -0 "$swtpm" 2>/dev/null || die "swtpm exited: $(cat "$T/tpm/swtpm.log")"
+        sleep 0.05
+done
 wait_port "$port"
 dbus-daemon --session --nofork --print-address=3 3>"$T/tpm/bus" >"$T/tpm/dbus.log" 2>&1 &
 pids+=($!)
