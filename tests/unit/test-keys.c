@@ -14,13 +14,10 @@
 
 #include "fd-util.h"
 #include "keys.h"
+#include "test-fs.h"
 #include "test-util.h"
 
 static char root[] = "/tmp/test-keys-XXXXXX";
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
 
 static int setup(void **state) {
         assert_non_null(mkdtemp(root));
@@ -28,7 +25,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        (void)nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(root);
         return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "fd-util.h"
 #include "pass.h"
+#include "test-fs.h"
 #include "test-util.h"
 
 #define N_SETS 3
@@ -91,17 +92,13 @@ static const PassOps fake_ops = {
     .next_key = fake_next_key,
 };
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int setup(void **state) {
         assert_non_null(mkdtemp(root));
         return 0;
 }
 
 static int teardown(void **state) {
-        (void)nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(root);
         return 0;
 }
 

@@ -16,13 +16,10 @@
 #include "publish.h"
 #include "renew.h"
 #include "state.h"
+#include "test-fs.h"
 #include "test-util.h"
 
 static char root[] = "/tmp/test-renew-XXXXXX";
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
 
 static int setup(void **state) {
         assert_non_null(mkdtemp(root));
@@ -30,7 +27,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        (void)nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_rf(root);
         return 0;
 }
 

@@ -9,40 +9,10 @@
 # renewals is not; without a daemon the CLI works alone again.
 source "$(dirname "$0")/../lib.sh"
 need openssl; need dbus-daemon dbus; need python3; need setpriv util-linux
-src=$(cd "$(dirname "$0")/../../.." && pwd)
 
 # --- the private system bus
-cat >"$T/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$T/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>$src/units/org.certherd1.conf</include>
-</busconfig>
-CONF
 chmod 0755 "$T" # other users (the access test) reach the bus socket
-dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile 2>"$T/dbus.log" &
-pids+=($!)
-for i in $(seq 100); do [[ -S $T/system_bus_socket ]] && break; sleep 0.05; done
-[[ -S $T/system_bus_socket ]] || { cat "$T/dbus.log" >&2; die "dbus-daemon did not start"; }
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/system_bus_socket
+private_system_bus
 
 # --- an internal CA and two sets: web (renewable, not due) and watched (issuer = none)
 mkdir -p "$T/tls"
