@@ -350,6 +350,8 @@ CheckReport *check_report_free(CheckReport *r) {
         for (size_t i = 0; i < r->n_results; i++)
                 cert_facts_free(r->results[i].facts);
         free(r->results);
+        for (size_t i = 0; r->plans && i < r->n_results; i++)
+                plan_done(&r->plans[i]);
         free(r->plans);
         for (size_t i = 0; r->notes && i < r->n_results; i++)
                 check_notes_done(&r->notes[i]);
@@ -633,12 +635,14 @@ int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f
                           .warn_before = cert_warn_before(inv, c),
                           .critical_before = cert_critical_before(inv, c),
                           .window = cert_window(inv, c) };
+        plan_done(p);
         *p = policy_plan(&in, flags, now);
         /* An ACME renewal wanted now: would its order exceed a rate-limit budget? Then plan it again with
          * the time that budget frees up. */
         if (p->action == PLAN_RENEW && c->issuer == ISSUER_ACME &&
             rate_limit(inv, c, now, &in.rate_limited_until, limit, sizeof(limit)) > 0) {
                 in.rate_limit_why = limit;
+                plan_done(p);
                 *p = policy_plan(&in, flags, now);
         }
         check_notes_done(ret_notes);

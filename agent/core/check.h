@@ -76,7 +76,7 @@ void cert_states_free(CertState *states, size_t n);
  * last. Returns 0 or -ENOMEM. */
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now);
 /* check_plan_one() for one set outside a report: its facts, its saved state (NULL: none), into *ret and
- * *ret_notes (whose old contents are freed). */
+ * *ret_notes (whose old contents are freed: both must hold a plan and notes, or zeroes). */
 int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f, bool ca_rotated,
                    usec_t ca_reissue_at, const CertState *st, PlanFlags flags, usec_t now, Plan *ret,
                    CheckNotes *ret_notes);

@@ -209,6 +209,7 @@ static void pass_work_freep(PassWork **w) {
 
 static void pass_set_done(PassSet *s) {
         cert_facts_free(s->facts);
+        plan_done(&s->plan);
         if (s->notes)
                 check_notes_done(s->notes);
         free(s->notes);
@@ -450,9 +451,9 @@ static int begin_set(Pass *p, size_t i, PlanFlags flags, const PassOrders *o, us
         s->next_renewal = plan_next_renewal(s, pl);
         /* Maintenance windows: the guard is worth a notice; a wait, once per run of the timer. */
         if (pl->window_guard)
-                log_notice("%s: %s", s->cert->name, pl->wait_why);
+                log_notice("%s: %s", s->cert->name, pl->wait_why ?: "renewing outside the maintenance window");
         else if ((pl->window_wait || pl->rate_limited) && !p->daemon)
-                log_info("%s: %s", s->cert->name, pl->wait_why);
+                log_info("%s: %s", s->cert->name, pl->wait_why ?: "waiting");
         if (set_alert(s, now))
                 set_save(p, s);
         if (pl->action == PLAN_RENEW || pl->action == PLAN_DEPLOY) {
@@ -790,12 +791,13 @@ void pass_finish(Pass *p, PassWork *w, usec_t now) {
                 log_warning("cannot inspect the sets acted on again: out of memory, ignoring");
         for (size_t i = 0; i < p->n_sets; i++) {
                 PassSet *s = &p->sets[i];
-                Plan after;
+                Plan after = {};
 
                 if (!s->inspected)
                         continue;
                 if (plan_set(p, s, (PlanFlags){ .daemon = p->daemon }, now, &after) >= 0)
                         s->next_renewal = plan_next_renewal(s, &after);
+                plan_done(&after);
         }
         pass_metrics(p, now);
         p->done = w;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "policy.h"
 
 static const char *const renew_reason_table[_RENEW_REASON_MAX] = {
@@ -232,6 +234,23 @@ static usec_t window_shift(const WindowList *w, usec_t t, usec_t limit) {
 }
 
 /* Maintenance windows over a plan made without them. */
+void plan_done(Plan *p) {
+        if (!p)
+                return;
+        free(p->wait_why);
+        p->wait_why = NULL;
+}
+
+_printf_(2, 3) static void plan_say(Plan *p, const char *fmt, ...) {
+        va_list ap;
+
+        free(p->wait_why);
+        va_start(ap, fmt);
+        if (vasprintf(&p->wait_why, fmt, ap) < 0)
+                p->wait_why = NULL;
+        va_end(ap);
+}
+
 static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, usec_t now, Plan *p) {
         usec_t limit = critical_at(in, lifetime), t;
         char start[32], crit[32];
@@ -251,8 +270,7 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                         return;
                 if (p->action == PLAN_RENEW && p->window_start >= limit) {
                         p->window_guard = true;
-                        snprintf(
-                                p->wait_why, sizeof(p->wait_why),
+                        plan_say(p,
                                 "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
                                 renew_reason_to_string(p->why), start,
                                 limit <= now ? "and the certificate is already inside critical-before"
@@ -260,7 +278,7 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                                 limit <= now ? "" : crit);
                         return;
                 }
-                snprintf(p->wait_why, sizeof(p->wait_why), "%s%s%s waits for the maintenance window at %s",
+                plan_say(p, "%s%s%s waits for the maintenance window at %s",
                          p->action == PLAN_RENEW ? "renewal (" : "deploy",
                          p->action == PLAN_RENEW ? renew_reason_to_string(p->why) : "",
                          p->action == PLAN_RENEW ? ")" : "", start);
@@ -277,8 +295,7 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                         p->retry = t;
                         p->window_wait = true;
                         format_timestamp_iso(start, sizeof(start), t);
-                        snprintf(p->wait_why, sizeof(p->wait_why),
-                                 "the next attempt waits for the maintenance window at %s", start);
+                        plan_say(p, "the next attempt waits for the maintenance window at %s", start);
                 }
                 return;
         case PLAN_NONE:
@@ -406,7 +423,7 @@ Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now) {
                 p.due = in->rate_limited_until;
                 p.rate_limited = true;
                 p.window_guard = false;
-                snprintf(p.wait_why, sizeof(p.wait_why), "rate-limited: %s", in->rate_limit_why ?: "");
+                plan_say(&p, "rate-limited: %s", in->rate_limit_why ?: "");
         }
 
         if (p.action == PLAN_RENEW || p.action == PLAN_DEPLOY)

@@ -159,10 +159,15 @@ typedef struct Plan {
         bool window_guard;   /* renewed outside a window: the next one opens too late */
         bool rate_limited;   /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
                                * time it frees up */
-        char wait_why[256];  /* for the journal: why it waits (window, rate limit) or why the guard renews */
+        /* For the journal: why it waits (window, rate limit) or why the guard renews; NULL: neither (or out
+         * of memory). Owned by the Plan (plan_done()): a daemon keeps one Plan per set, so the text is
+         * allocated only when there is one (idle RSS). */
+        char *wait_why;
 } Plan;
 
+/* The returned Plan owns its wait_why: release it with plan_done(). */
 Plan policy_plan(const PlanInput *in, PlanFlags flags, usec_t now);
+void plan_done(Plan *p);
 
 /* No renewal loop, whatever the inventory says (a set trusting the wrong anchors, a hook that breaks what
  * was installed…). Two rules of policy_plan:

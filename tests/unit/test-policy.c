@@ -605,6 +605,12 @@ static void test_plan_short_lived_on_time(void **state) {
 /* Maintenance windows, in UTC (TZ=UTC0) for round numbers: T0 is Friday 2027-01-15 08:00. A 90-day
  * certificate with renew-before 30d falls due on Friday 2027-03-19 at 08:00 (plus a jitter under 4.5
  * days); the window is Saturday 02:00-04:00. */
+/* policy_plan() into a Plan that may hold the text of an earlier one. */
+static Plan replan(Plan *old, const PlanInput *in, PlanFlags flags, usec_t now) {
+        plan_done(old);
+        return policy_plan(in, flags, now);
+}
+
 static PlanInput window_input(CertFacts *f, WindowList *w) {
         return (PlanInput) { .name = "web", .can_renew = true, .facts = f, .renew_before = days(30),
                              .warn_before = days(14), .critical_before = days(7), .window = w };
@@ -616,14 +622,14 @@ static void test_plan_window(void **state) {
         PlanInput in = window_input(&f, &w);
         usec_t sat = T0 + 18 * USEC_PER_HOUR; /* Saturday 2027-01-16 02:00 */
         usec_t due, at;
-        Plan p;
+        Plan p = {};
 
         setenv("TZ", "UTC0", 1);
         tzset();
         assert_int_equal(window_parse("Sat 02:00-04:00", &w), 0);
 
         /* Not due yet: the due time moves to the window that opens after it; the daemon sleeps until then. */
-        p = policy_plan(&in, (PlanFlags) { .daemon = true }, T0);
+        p = replan(&p, &in, (PlanFlags) { .daemon = true }, T0);
         assert_int_equal(p.action, PLAN_NONE);
         assert_false(p.window_open);
         assert_true(p.window_start == sat && p.window_end == sat + 2 * USEC_PER_HOUR);
@@ -634,18 +640,18 @@ static void test_plan_window(void **state) {
         /* Due, outside the window: waits, says until when, and a timer run does nothing. */
         at = due - 12 * USEC_PER_HOUR; /* Friday 14:00 */
         in.renew_before = days(31);    /* due since a day, window tomorrow */
-        p = policy_plan(&in, (PlanFlags) {}, at);
+        p = replan(&p, &in, (PlanFlags) {}, at);
         assert_int_equal(p.action, PLAN_NONE);
         assert_true(p.window_wait);
         assert_true(p.due == due);
         assert_non_null(strstr(p.wait_why, "waits for the maintenance window at"));
         /* Inside the window: renewed. */
-        p = policy_plan(&in, (PlanFlags) {}, due + USEC_PER_MINUTE);
+        p = replan(&p, &in, (PlanFlags) {}, due + USEC_PER_MINUTE);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_true(p.window_open);
         assert_false(p.window_wait || p.window_guard);
         /* --force ignores the window. */
-        p = policy_plan(&in, (PlanFlags) { .force = true }, at);
+        p = replan(&p, &in, (PlanFlags) { .force = true }, at);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_false(p.window_guard);
 
@@ -653,26 +659,27 @@ static void test_plan_window(void **state) {
          * next window, Saturday, opens after critical-before (Thursday 08:00): renew at once. */
         in.renew_before = days(10);
         at = policy_renew_time(f.not_before, f.not_after, days(10)) + policy_jitter("web", f.not_before, f.not_after);
-        p = policy_plan(&in, (PlanFlags) {}, at);
+        p = replan(&p, &in, (PlanFlags) {}, at);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_true(p.window_guard);
         assert_non_null(strstr(p.wait_why, "after the certificate reaches critical-before at 2027-04-08T08:00:00Z"));
         /* Already inside critical-before: the same, said so. */
-        p = policy_plan(&in, (PlanFlags) {}, f.not_after - 3 * USEC_PER_DAY);
+        p = replan(&p, &in, (PlanFlags) {}, f.not_after - 3 * USEC_PER_DAY);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_non_null(strstr(p.wait_why, "already inside critical-before"));
         /* Due with 20 days left (Friday 03-26 15:50): Saturday's window comes before critical-before. */
         in.renew_before = days(20);
         at = policy_renew_time(f.not_before, f.not_after, days(20)) + policy_jitter("web", f.not_before, f.not_after);
-        p = policy_plan(&in, (PlanFlags) {}, at);
+        p = replan(&p, &in, (PlanFlags) {}, at);
         assert_int_equal(p.action, PLAN_NONE);
         assert_true(p.window_wait);
         assert_true(p.due == sat + 10 * USEC_PER_WEEK);
         /* No usable certificate: guard at once. */
         in.facts = NULL;
-        p = policy_plan(&in, (PlanFlags) {}, T0);
+        p = replan(&p, &in, (PlanFlags) {}, T0);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_true(p.window_guard);
+        plan_done(&p);
 }
 
 /* A failed deploy is retried inside a window only; a backoff retry moves to the window. */
@@ -682,25 +689,26 @@ static void test_plan_window_deploy_backoff(void **state) {
         CertState st = { .deploy_failed = true, .deploy_failures = 1, .deploy_time = T0 };
         PlanInput in = window_input(&f, &w);
         usec_t sat = T0 + 18 * USEC_PER_HOUR;
-        Plan p;
+        Plan p = {};
 
         setenv("TZ", "UTC0", 1);
         tzset();
         assert_int_equal(window_parse("Sat 02:00-04:00", &w), 0);
         in.state = &st;
-        p = policy_plan(&in, (PlanFlags) {}, T0 + USEC_PER_HOUR);
+        p = replan(&p, &in, (PlanFlags) {}, T0 + USEC_PER_HOUR);
         assert_int_equal(p.action, PLAN_NONE);
         assert_true(p.window_wait && p.due == sat);
-        p = policy_plan(&in, (PlanFlags) {}, sat + USEC_PER_MINUTE);
+        p = replan(&p, &in, (PlanFlags) {}, sat + USEC_PER_MINUTE);
         assert_int_equal(p.action, PLAN_DEPLOY);
 
         /* Renewal failures: the retry after the backoff moves to the window (far from critical). */
         st = (CertState) { .failures = 1, .next_retry = T0 + 60 * USEC_PER_DAY + USEC_PER_HOUR };
         in.renew_before = days(40);
-        p = policy_plan(&in, (PlanFlags) {}, T0 + 60 * USEC_PER_DAY);
+        p = replan(&p, &in, (PlanFlags) {}, T0 + 60 * USEC_PER_DAY);
         assert_int_equal(p.action, PLAN_BACKOFF);
         assert_true(window_open(&w, p.retry));
         assert_true(p.retry > st.next_retry);
+        plan_done(&p);
 }
 
 /* A rate-limit budget in the way: the renewal waits until it frees up, whatever the window, the guard or
@@ -710,25 +718,26 @@ static void test_plan_rate_limited(void **state) {
         WindowList w = {};
         PlanInput in = window_input(&f, &w);
         usec_t at = f.not_after - 20 * USEC_PER_DAY;
-        Plan p;
+        Plan p = {};
 
         in.rate_limited_until = at + USEC_PER_HOUR;
         in.rate_limit_why = "2 of 2 new orders in 1h used (max-orders)";
-        p = policy_plan(&in, (PlanFlags) {}, at);
+        p = replan(&p, &in, (PlanFlags) {}, at);
         assert_int_equal(p.action, PLAN_NONE);
         assert_true(p.rate_limited && p.due == at + USEC_PER_HOUR && p.next <= p.due);
         assert_string_equal(p.wait_why, "rate-limited: 2 of 2 new orders in 1h used (max-orders)");
-        p = policy_plan(&in, (PlanFlags) { .force = true }, at);
+        p = replan(&p, &in, (PlanFlags) { .force = true }, at);
         assert_int_equal(p.action, PLAN_NONE);
         in.facts = NULL; /* no certificate: the guard would renew at once, the budget still wins */
-        p = policy_plan(&in, (PlanFlags) {}, at);
+        p = replan(&p, &in, (PlanFlags) {}, at);
         assert_int_equal(p.action, PLAN_NONE);
         assert_false(p.window_guard);
         /* Once it frees up: renewed. */
         in.facts = &f;
-        p = policy_plan(&in, (PlanFlags) {}, at + USEC_PER_HOUR);
+        p = replan(&p, &in, (PlanFlags) {}, at + USEC_PER_HOUR);
         assert_int_equal(p.action, PLAN_RENEW);
         assert_false(p.rate_limited);
+        plan_done(&p);
 }
 
 TEST_MAIN(cmocka_unit_test(test_renew_time),  cmocka_unit_test(test_renew_reasons),
