@@ -464,7 +464,7 @@ static int check_one_crl(const Inventory *inv, const CertConfig *c, const CaConf
 bool crl_cert_has_crls(const Inventory *inv, const CertConfig *c) {
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
 
-        return c->crl || (ca && ca->crl);
+        return c->x->crl || (ca && ca->crl);
 }
 
 int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t leaf,
@@ -473,8 +473,8 @@ int crl_check_cert(const Inventory *inv, const CertConfig *c, gnutls_x509_crt_t 
         int r;
 
         /* Without a certificate there is no issuer to check a CRL with, and nothing to revoke. */
-        if (c->crl && leaf)
-                for (char **p = c->crl; *p; p++) {
+        if (c->x->crl && leaf)
+                for (char **p = c->x->crl; *p; p++) {
                         r = check_one_crl(inv, c, ca, *p, true, leaf, cas, n_cas, f, now);
                         if (r < 0)
                                 return r;

@@ -231,7 +231,7 @@ static int read_key_inputs(Worker *w, const CertConfig *c, uint8_t key_pin[stati
 
         if (token_is_url(c->key)) {
                 /* A key in a token: its public key, for the pairing check (no file, no mode). */
-                r = token_key_pin(c->key, c->pkcs11_pin_file, key_pin, NULL);
+                r = token_key_pin(c->key, c->x->pkcs11_pin_file, key_pin, NULL);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -251,8 +251,8 @@ static int read_key_inputs(Worker *w, const CertConfig *c, uint8_t key_pin[stati
                 in->key_data = w->key.data;
                 in->key_size = w->key.size;
         }
-        if (c->key_password_file) {
-                r = read_secret_file(c->key_password_file, password);
+        if (c->x->key_password_file) {
+                r = read_secret_file(c->x->key_password_file, password);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)

@@ -83,7 +83,7 @@ usec_t pass_ca_alerts(const Inventory *inv, usec_t now) {
                         next = d.next;
                 if (d.emit || (d.level == ALERT_NONE && st.alert_level != ALERT_NONE)) {
                         if (d.emit)
-                                log_expiry(&(CertConfig){ .name = name }, f);
+                                log_expiry(&(CertConfig){ .name = name, .x = &cert_extra_none }, f);
                         st.alert_level = d.level;
                         st.alert_last = d.emit ? now : 0;
                         r = state_save(inv->agent.state_directory, name, &st);
@@ -451,7 +451,8 @@ static int begin_set(Pass *p, size_t i, PlanFlags flags, const PassOrders *o, us
         s->next_renewal = plan_next_renewal(s, pl);
         /* Maintenance windows: the guard is worth a notice; a wait, once per run of the timer. */
         if (pl->window_guard)
-                log_notice("%s: %s", s->cert->name, pl->wait_why ?: "renewing outside the maintenance window");
+                log_notice("%s: %s", s->cert->name,
+                           pl->wait_why ?: "renewing outside the maintenance window");
         else if ((pl->window_wait || pl->rate_limited) && !p->daemon)
                 log_info("%s: %s", s->cert->name, pl->wait_why ?: "waiting");
         if (set_alert(s, now))

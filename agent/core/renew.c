@@ -229,7 +229,7 @@ static int issue(const Inventory *inv, const CertConfig *c, const CertFacts *cur
         _cleanup_pubkey_ gnutls_pubkey_t pub = NULL;
         _cleanup_datum_ gnutls_datum_t chain = {};
         IssueRequest req = { .names = c->names,
-                             .subject = c->subject,
+                             .subject = c->x->subject,
                              .usage = c->usage,
                              .now = now,
                              .validity = SELF_SIGNED_VALIDITY };
@@ -380,19 +380,19 @@ static int build_outputs(const CertConfig *c, const Issued *is, OutputFiles *ret
         size_t key_size = is->key_pem.size;
         int r;
 
-        if (!c->chain && !c->leaf && !c->combined && !c->pkcs12)
+        if (!c->x->chain && !c->x->leaf && !c->x->combined && !c->x->pkcs12)
                 return 0;
-        if (c->combined && !key_file) {
+        if (c->x->combined && !key_file) {
                 r = read_full_file(c->key, INPUT_MAX, &kept, &key_size);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot read %s for combined: %m", c->name, c->key);
                 key_file = kept;
         }
-        if (c->pkcs12) {
-                r = read_secret_file(c->pkcs12_password_file, &password);
+        if (c->x->pkcs12) {
+                r = read_secret_file(c->x->pkcs12_password_file, &password);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot read pkcs12-password-file %s: %m", c->name,
-                                               c->pkcs12_password_file);
+                                               c->x->pkcs12_password_file);
         }
         r = outputs_build(c, is->cert_pem.data, is->cert_pem.size, is->key, key_file, key_size, password,
                           ret);
@@ -414,10 +414,10 @@ static int install(const Inventory *inv, const CertConfig *c, const Issued *is) 
         InstallFile extra[_INSTALL_PART_MAX] = {};
         const InstallFile *files[_INSTALL_PART_MAX] = {};
         const char *paths[_INSTALL_PART_MAX] = {
-                [INSTALL_PART_CHAIN] = c->chain,
-                [INSTALL_PART_LEAF] = c->leaf,
-                [INSTALL_PART_COMBINED] = c->combined,
-                [INSTALL_PART_PKCS12] = c->pkcs12,
+                [INSTALL_PART_CHAIN] = c->x->chain,
+                [INSTALL_PART_LEAF] = c->x->leaf,
+                [INSTALL_PART_COMBINED] = c->x->combined,
+                [INSTALL_PART_PKCS12] = c->x->pkcs12,
         };
         const gnutls_datum_t *data[_INSTALL_PART_MAX] = {
                 [INSTALL_PART_CHAIN] = &out.chain,
@@ -787,7 +787,7 @@ static void reload_units(RenewJob *jobs, size_t n) {
                 for (char **u = jobs[i].cert->reload; u && *u && r >= 0; u++)
                         r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RELOAD, i,
                                              jobs[i].cert->name);
-                for (char **u = jobs[i].cert->restart; u && *u && r >= 0; u++)
+                for (char **u = jobs[i].cert->x->restart; u && *u && r >= 0; u++)
                         r = unit_request_add(&units, &n_units, *u, UNIT_ACTION_RESTART, i,
                                              jobs[i].cert->name);
         }
@@ -833,23 +833,23 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
 
         if (!job_deploys(j))
                 return 0;
-        if (c->signal && c->signal_pidfile) {
-                snprintf(step, sizeof(step), "signal SIG%s %s", sigabbrev_np(c->signal) ?: "?",
-                         c->signal_pidfile);
+        if (c->x->signal && c->x->signal_pidfile) {
+                snprintf(step, sizeof(step), "signal SIG%s %s", sigabbrev_np(c->x->signal) ?: "?",
+                         c->x->signal_pidfile);
                 _cleanup_free_ char *err = NULL;
 
-                r = notify_signal(c->signal, c->signal_pidfile, c->owner, &err);
+                r = notify_signal(c->x->signal, c->x->signal_pidfile, c->owner, &err);
                 if (r < 0) {
                         if (err)
                                 snprintf(error, sizeof(error), "%s", err);
                         else
                                 snprintf(error, sizeof(error), "cannot signal the process in %s: %s",
-                                         c->signal_pidfile, strerror(-r));
+                                         c->x->signal_pidfile, strerror(-r));
                         log_error("%s: %s", c->name, error);
                         deploy_failed(j, r, step, error);
                 }
         }
-        if (c->exec && pin_format(j->outcome.pin, PIN_FORMAT_BASE64, &pin) >= 0) {
+        if (c->x->exec && pin_format(j->outcome.pin, PIN_FORMAT_BASE64, &pin) >= 0) {
                 HookEnv env = { .name = c->name,
                                 .certificate = c->certificate,
                                 .key = c->key,
@@ -859,8 +859,8 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
 
                 _cleanup_free_ char *err = NULL;
 
-                snprintf(step, sizeof(step), "exec %s", c->exec);
-                r = notify_exec(c->exec, &env, cert_hook_timeout(b->inv, c), &err);
+                snprintf(step, sizeof(step), "exec %s", c->x->exec);
+                r = notify_exec(c->x->exec, &env, cert_hook_timeout(b->inv, c), &err);
                 if (r < 0)
                         snprintf(error, sizeof(error), "%s", err ?: strerror(-r));
                 if (r < 0) {
@@ -868,7 +868,7 @@ static int deploy_job(unsigned worker, size_t item, void *userdata) {
                         deploy_failed(j, r, step, error);
                 }
         }
-        for (char **e = c->verify; e && *e; e++) {
+        for (char **e = c->x->verify; e && *e; e++) {
                 _cleanup_free_ char *err = NULL;
 
                 /* The service was not told to load the new certificate (its reload, signal or hook

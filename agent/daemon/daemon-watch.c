@@ -25,7 +25,7 @@ static const char *issuing_ca_certificate(const Inventory *inv, const CertConfig
 #define SET_PATHS(inv, c)                                                                                   \
         {                                                                                                   \
                 (c)->certificate, token_is_url((c)->key) ? NULL : (c)->key, (c)->ca,                        \
-                        issuing_ca_certificate(inv, c), (c)->chain, (c)->leaf, (c)->combined, (c)->pkcs12   \
+                        issuing_ca_certificate(inv, c), (c)->x->chain, (c)->x->leaf, (c)->x->combined, (c)->x->pkcs12   \
         }
 
 /* Whether `name` (a file name in a watched directory) is a CRL `c` is checked against: its `crl` files,
@@ -34,10 +34,10 @@ static bool crl_named(const Inventory *inv, const CertConfig *c, const char *nam
         const CaConfig *ca = c->issuer == ISSUER_CA ? inventory_find_ca(inv, c->issuer_name) : NULL;
         const char *base;
 
-        for (char **p = c->crl; p && *p; p++)
+        for (char **p = c->x->crl; p && *p; p++)
                 if ((base = strrchr(*p, '/')) && strcmp(base + 1, name) == 0)
                         return true;
-        return !c->crl && ca && ca->crl && (base = strrchr(ca->crl, '/')) && strcmp(base + 1, name) == 0;
+        return !c->x->crl && ca && ca->crl && (base = strrchr(ca->crl, '/')) && strcmp(base + 1, name) == 0;
 }
 
 static int on_rescan(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -123,7 +123,7 @@ static int watched_dirs(const Inventory *inv, char ***ret) {
         int r = 0;
 
         for (size_t i = 0; i < inv->n_certs; i++)
-                room += 8 + strv_length(inv->certs[i]->crl);
+                room += 8 + strv_length(inv->certs[i]->x->crl);
         dirs = calloc(room, sizeof(char *));
         if (!dirs)
                 return -ENOMEM;
@@ -133,7 +133,7 @@ static int watched_dirs(const Inventory *inv, char ***ret) {
 
                 for (size_t j = 0; r >= 0 && j < ELEMENTSOF(paths); j++)
                         r = add_dir(dirs, &n, paths[j], false);
-                for (char **p = c->crl; r >= 0 && p && *p; p++)
+                for (char **p = c->x->crl; r >= 0 && p && *p; p++)
                         r = add_dir(dirs, &n, *p, false);
         }
         for (size_t i = 0; r >= 0 && i < inv->n_ca; i++)

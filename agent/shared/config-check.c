@@ -149,7 +149,7 @@ static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
 /* chain, leaf, combined, pkcs12: installed in one generation with key and certificate, so each must be
  * its own absolute path; what holds the key needs a key that is a file. */
 static int validate_outputs(const CertConfig *c, char **reterr) {
-        const char *paths[] = { c->certificate, c->key, c->chain, c->leaf, c->combined, c->pkcs12 };
+        const char *paths[] = { c->certificate, c->key, c->x->chain, c->x->leaf, c->x->combined, c->x->pkcs12 };
         const char *names[] = { "certificate", "key", "chain", "leaf", "combined", "pkcs12" };
         bool key_in_token = c->key && strncmp(c->key, "pkcs11:", 7) == 0;
 
@@ -164,13 +164,13 @@ static int validate_outputs(const CertConfig *c, char **reterr) {
                                 return SECTION_ERROR(SECTION_CERT, c, "'%s' and '%s' name the same file %s",
                                                      names[k], names[i], paths[i]);
         }
-        if ((c->combined || c->pkcs12) && (!c->key || key_in_token))
+        if ((c->x->combined || c->x->pkcs12) && (!c->key || key_in_token))
                 return SECTION_ERROR(SECTION_CERT, c, "'%s' holds the private key: it needs a key file%s",
-                                     c->combined ? "combined" : "pkcs12",
+                                     c->x->combined ? "combined" : "pkcs12",
                                      key_in_token ? ", not a pkcs11: URI" : "");
-        if (c->pkcs12 && !c->pkcs12_password_file)
+        if (c->x->pkcs12 && !c->x->pkcs12_password_file)
                 return SECTION_ERROR(SECTION_CERT, c, "'pkcs12' needs 'pkcs12-password-file'");
-        if (c->pkcs12_password_file && !c->pkcs12)
+        if (c->x->pkcs12_password_file && !c->x->pkcs12)
                 return SECTION_ERROR(SECTION_CERT, c, "'pkcs12-password-file' without 'pkcs12'");
         return 0;
 }
@@ -187,11 +187,11 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
         if (key_is_token(c->key) && !token_key_has_label(c->key))
                 return SECTION_ERROR(SECTION_CERT, c, "key '%s' names no token object: add ;object=LABEL",
                                      c->key);
-        if (key_is_token(c->key) && c->key_password_file)
+        if (key_is_token(c->key) && c->x->key_password_file)
                 return SECTION_ERROR(
                         SECTION_CERT, c,
                         "key-password-file is for key files; a token key takes pkcs11-pin-file");
-        if (c->pkcs11_pin_file && !key_is_token(c->key))
+        if (c->x->pkcs11_pin_file && !key_is_token(c->key))
                 return SECTION_ERROR(SECTION_CERT, c,
                                      "pkcs11-pin-file is for key = pkcs11:…, not a key file");
         if ((c->issuer == ISSUER_CA && !inventory_find_ca(inv, c->issuer_name)) ||
@@ -199,7 +199,7 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                 return SECTION_ERROR(SECTION_CERT, c, "issuer '%s': no [%s \"%s\"] section",
                                      issuer_display(issuer, sizeof(issuer), c),
                                      issuer_kind_to_string(c->issuer), c->issuer_name ?: "");
-        if (c->profile && c->issuer != ISSUER_ACME)
+        if (c->x->profile && c->issuer != ISSUER_ACME)
                 return SECTION_ERROR(SECTION_CERT, c,
                                      "profile is an ACME profile: it needs issuer = acme:NAME, not '%s'",
                                      issuer_display(issuer, sizeof(issuer), c));
@@ -213,7 +213,7 @@ static int validate_cert(const Inventory *inv, CertConfig *c, char **reterr) {
                                 SECTION_CERT, c,
                                 "names: '%s': an ACME server issues DNS names and IP addresses only",
                                 c->names[i]);
-        if (c->subject && c->issuer == ISSUER_ACME)
+        if (c->x->subject && c->issuer == ISSUER_ACME)
                 return SECTION_ERROR(SECTION_CERT, c,
                                      "subject: an ACME server sets the subject itself; remove the key");
         r = validate_outputs(c, reterr);
@@ -279,7 +279,7 @@ static int warn_renew_before(Inventory *inv, const CertConfig *c) {
                 c,
                 "renew-before = %s%s is more than two thirds of the certificate's lifetime (%s, %s): renewal is "
                 "capped at %s before expiry",
-                config_format_usec(t.usec, a, sizeof(a)), c->renew_before.set ? "" : " (from [agent])",
+                config_format_usec(t.usec, a, sizeof(a)), c->x->renew_before.set ? "" : " (from [agent])",
                 config_format_usec(lifetime, b, sizeof(b)), from,
                 config_format_usec(lifetime - lifetime / 3, cap, sizeof(cap)));
 }
@@ -320,7 +320,7 @@ static int collect_warnings(Inventory *inv) {
         r = warn_percent(inv, inv->agent.renew_before, inv->agent.file ?: inv->path, inv->agent.line,
                          SECTION_AGENT, NULL);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++) {
-                r = warn_percent(inv, inv->certs[i]->renew_before, inv->certs[i]->file, inv->certs[i]->line,
+                r = warn_percent(inv, inv->certs[i]->x->renew_before, inv->certs[i]->file, inv->certs[i]->line,
                                  SECTION_CERT, inv->certs[i]->name);
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);

@@ -597,7 +597,12 @@ static int config_handler(ParseContext *ctx, const char *key, const char *value)
                         return ctx_error(ctx, -EINVAL, "%s: control character in the expanded value", key);
                 value = expanded;
         }
-        r = def->set(def, value, (char *) ctx->section + def->offset, &bad);
+        if (def->extra) {
+                CertExtra *x = cert_extra_mut(ctx->section);
+
+                r = x ? def->set(def, value, (char *) x + def->offset, &bad) : -ENOMEM;
+        } else
+                r = def->set(def, value, (char *) ctx->section + def->offset, &bad);
         /* owner = names a user (and group) of this system, known at load, not at the first renewal. */
         if (r >= 0 && ctx->kind == SECTION_CERT && strcmp(key, "owner") == 0) {
                 uid_t uid;

@@ -536,7 +536,7 @@ static int set_account_key_type(_unused_ const ConfigKey *def, const char *value
         return 0;
 }
 
-/* The remaining setters set more than one field and get the whole CertConfig. */
+/* The remaining setters set more than one field and get the whole CertConfig (or CertExtra). */
 static int set_issuer(_unused_ const ConfigKey *def, const char *value, void *field,
                       _unused_ char **ret_bad) {
         CertConfig *c = field;
@@ -579,16 +579,16 @@ static int set_mode(_unused_ const ConfigKey *def, const char *value, void *fiel
 
 static int set_signal(_unused_ const ConfigKey *def, const char *value, void *field,
                       _unused_ char **ret_bad) {
-        CertConfig *c = field;
+        CertExtra *x = field;
         char *pidfile;
         int r, sig;
 
         r = config_parse_signal(value, &sig, &pidfile);
         if (r < 0)
                 return r == -ENOMEM ? r : -EINVAL;
-        c->signal = sig;
-        free(c->signal_pidfile);
-        c->signal_pidfile = pidfile;
+        x->signal = sig;
+        free(x->signal_pidfile);
+        x->signal_pidfile = pidfile;
         return 0;
 }
 
@@ -688,41 +688,49 @@ static const ConfigKey ca_keys[] = {
 };
 
 #define CERT(f) offsetof(CertConfig, f)
+/* A key of CertExtra: key, setter, field, as KEY. */
+#define XKEY(k, setter, f, exp, check)                                                                      \
+        {                                                                                                   \
+                .key = k, .set = setter, .offset = offsetof(CertExtra, f), .expected = exp, .valid = check, \
+                .extra = true                                                                               \
+        }
 static const ConfigKey cert_keys[] = {
         KEY("certificate", set_string, CERT(certificate), NULL, NULL),
         KEY("key", set_string, CERT(key), NULL, NULL),
         KEY("ca", set_string, CERT(ca), NULL, NULL),
         KEY("names", set_list, CERT(names), "DNS names, IP addresses, uri:URI or email:ADDRESS",
             config_name_is_valid),
-        KEY("subject", set_string, CERT(subject), "TYPE=VALUE, ... such as 'CN=api, O=Example, OU=Platform'",
-            config_subject_is_valid),
+        XKEY("subject", set_string, subject, "TYPE=VALUE, ... such as 'CN=api, O=Example, OU=Platform'",
+             config_subject_is_valid),
         KEY("issuer", set_issuer, 0, "none, self, ca:NAME, acme:NAME", NULL),
         KEY("usage", set_usage, CERT(usage), "server, client, server+client", NULL),
         KEY("key-type", set_key_type, CERT(key_type), EXPECT_KEY_TYPE, NULL),
         KEY("key-policy", set_key_policy, CERT(key_policy), "reuse, rotate", NULL),
-        KEY("renew-before", set_threshold, CERT(renew_before), EXPECT_THRESHOLD, NULL),
-        KEY("warn-before", set_threshold, CERT(warn_before), EXPECT_THRESHOLD, NULL),
-        KEY("critical-before", set_threshold, CERT(critical_before), EXPECT_THRESHOLD, NULL),
-        KEY("key-password-file", set_string, CERT(key_password_file), NULL, NULL),
-        KEY("pkcs11-pin-file", set_string, CERT(pkcs11_pin_file), NULL, NULL),
+        XKEY("renew-before", set_threshold, renew_before, EXPECT_THRESHOLD, NULL),
+        XKEY("warn-before", set_threshold, warn_before, EXPECT_THRESHOLD, NULL),
+        XKEY("critical-before", set_threshold, critical_before, EXPECT_THRESHOLD, NULL),
+        XKEY("key-password-file", set_string, key_password_file, NULL, NULL),
+        XKEY("pkcs11-pin-file", set_string, pkcs11_pin_file, NULL, NULL),
         KEY("owner", set_string, CERT(owner), "USER or USER:GROUP", config_owner_is_valid),
         KEY("mode", set_mode, 0, "an octal mode up to 0777 such as 0600", NULL),
         KEY("reload", set_list, CERT(reload), "unit names such as nginx.service", config_unit_name_is_valid),
-        KEY("restart", set_list, CERT(restart), "unit names such as nginx.service",
-            config_unit_name_is_valid),
-        KEY("signal", set_signal, 0, "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'", NULL),
-        KEY("exec", set_string, CERT(exec), NULL, NULL),
-        KEY("hook-timeout", set_duration, CERT(hook_timeout), EXPECT_DURATION, NULL),
-        KEY("verify", set_list, CERT(verify), "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres",
-            config_verify_is_valid),
-        KEY("crl", set_list, CERT(crl), NULL, NULL),
-        KEY("profile", set_string, CERT(profile), EXPECT_PROFILE, config_profile_is_valid),
-        KEY("window", set_window, CERT(window), EXPECT_WINDOW, NULL),
-        KEY("chain", set_string, CERT(chain), NULL, NULL),
-        KEY("leaf", set_string, CERT(leaf), NULL, NULL),
-        KEY("combined", set_string, CERT(combined), NULL, NULL),
-        KEY("pkcs12", set_string, CERT(pkcs12), NULL, NULL),
-        KEY("pkcs12-password-file", set_string, CERT(pkcs12_password_file), NULL, NULL),
+        XKEY("restart", set_list, restart, "unit names such as nginx.service", config_unit_name_is_valid),
+        { .key = "signal",
+          .set = set_signal,
+          .expected = "SIGNAL PIDFILE such as 'HUP /run/nginx.pid'",
+          .extra = true },
+        XKEY("exec", set_string, exec, NULL, NULL),
+        XKEY("hook-timeout", set_duration, hook_timeout, EXPECT_DURATION, NULL),
+        XKEY("verify", set_list, verify, "tls://HOST:PORT or tls://HOST:PORT?starttls=postgres",
+             config_verify_is_valid),
+        XKEY("crl", set_list, crl, NULL, NULL),
+        XKEY("profile", set_string, profile, EXPECT_PROFILE, config_profile_is_valid),
+        XKEY("window", set_window, window, EXPECT_WINDOW, NULL),
+        XKEY("chain", set_string, chain, NULL, NULL),
+        XKEY("leaf", set_string, leaf, NULL, NULL),
+        XKEY("combined", set_string, combined, NULL, NULL),
+        XKEY("pkcs12", set_string, pkcs12, NULL, NULL),
+        XKEY("pkcs12-password-file", set_string, pkcs12_password_file, NULL, NULL),
 };
 
 const ConfigKey *config_key_find(SectionKind kind, const char *key) {

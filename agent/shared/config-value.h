@@ -29,6 +29,7 @@ struct ConfigKey {
         size_t offset;
         const char *expected;
         bool (*valid)(const char *); /* optional check of a string, or of each list entry */
+        bool extra; /* a [certificate] key whose offset is into the set's CertExtra, not the CertConfig */
 };
 
 /* NULL when a section of that kind has no such key. */

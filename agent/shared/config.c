@@ -113,21 +113,42 @@ static CaConfig *ca_free(CaConfig *c) {
         return NULL;
 }
 
+const CertExtra cert_extra_none = {};
+
+CertExtra *cert_extra_mut(CertConfig *c) {
+        CertExtra *x;
+
+        assert(!c->packed);
+        if (c->x && c->x != &cert_extra_none)
+                return (CertExtra *) c->x;
+        x = calloc(1, sizeof(CertExtra));
+        if (x)
+                c->x = x;
+        return x;
+}
+
+static void cert_extra_free(CertExtra *x) {
+        if (!x || x == &cert_extra_none)
+                return;
+        strv_free(x->restart);
+        strv_free(x->verify);
+        strv_free(x->crl);
+        free_many(x->subject, x->key_password_file, x->pkcs11_pin_file, x->signal_pidfile, x->exec,
+                  x->profile, x->chain, x->leaf, x->combined, x->pkcs12, x->pkcs12_password_file);
+        free(x);
+}
+
 static CertConfig *cert_free(CertConfig *c) {
         if (!c)
                 return NULL;
-        if (c->packed) { /* its strings live in the same allocation, or in Inventory.shared */
+        if (c->packed) { /* its strings (and CertExtra) live in the same allocation, or in Inventory.shared */
                 free(c);
                 return NULL;
         }
         strv_free(c->names);
         strv_free(c->reload);
-        strv_free(c->restart);
-        strv_free(c->verify);
-        strv_free(c->crl);
-        free_many(c->name, c->certificate, c->key, c->ca, c->subject, c->issuer_name, c->key_password_file,
-                  c->pkcs11_pin_file, c->owner, c->signal_pidfile, c->exec, c->profile, c->chain, c->leaf,
-                  c->combined, c->pkcs12, c->pkcs12_password_file, c->file);
+        free_many(c->name, c->certificate, c->key, c->ca, c->issuer_name, c->owner, c->file);
+        cert_extra_free((CertExtra *) c->x);
         free(c);
         return NULL;
 }
@@ -219,6 +240,7 @@ static void *section_new(SectionKind kind, const char *name, const char *file, u
                         .key_type = KEY_TYPE_EC_P256,
                         .key_policy = KEY_POLICY_REUSE,
                         .mode = 0600,
+                        .x = &cert_extra_none,
                 };
                 return c;
         }
@@ -419,34 +441,45 @@ static int parse_conf_d(Inventory *inv, const char *main_path, char **reterr) {
         return r;
 }
 
-/* The string and list fields of CertConfig, for cert_pack(). */
-static const size_t cert_string_fields[] = {
-        offsetof(CertConfig, name),
-        offsetof(CertConfig, certificate),
-        offsetof(CertConfig, key),
-        offsetof(CertConfig, ca),
-        offsetof(CertConfig, subject),
-        offsetof(CertConfig, issuer_name),
-        offsetof(CertConfig, key_password_file),
-        offsetof(CertConfig, pkcs11_pin_file),
-        offsetof(CertConfig, owner),
-        offsetof(CertConfig, signal_pidfile),
-        offsetof(CertConfig, exec),
-        offsetof(CertConfig, profile),
-        offsetof(CertConfig, chain),
-        offsetof(CertConfig, leaf),
-        offsetof(CertConfig, combined),
-        offsetof(CertConfig, pkcs12),
-        offsetof(CertConfig, pkcs12_password_file),
-        offsetof(CertConfig, file),
+/* The string and list fields of a set, for cert_pack(): in its CertConfig, or in its CertExtra. */
+typedef struct PackField {
+        size_t offset;
+        bool extra;
+} PackField;
+
+#define C_FIELD(f)                                                                                          \
+        { offsetof(CertConfig, f), false }
+#define X_FIELD(f)                                                                                          \
+        { offsetof(CertExtra, f), true }
+static const PackField cert_string_fields[] = {
+        C_FIELD(name),
+        C_FIELD(certificate),
+        C_FIELD(key),
+        C_FIELD(ca),
+        C_FIELD(issuer_name),
+        C_FIELD(owner),
+        C_FIELD(file),
+        X_FIELD(subject),
+        X_FIELD(key_password_file),
+        X_FIELD(pkcs11_pin_file),
+        X_FIELD(signal_pidfile),
+        X_FIELD(exec),
+        X_FIELD(profile),
+        X_FIELD(chain),
+        X_FIELD(leaf),
+        X_FIELD(combined),
+        X_FIELD(pkcs12),
+        X_FIELD(pkcs12_password_file),
 };
-static const size_t cert_strv_fields[] = {
-        offsetof(CertConfig, names),  offsetof(CertConfig, reload), offsetof(CertConfig, restart),
-        offsetof(CertConfig, verify), offsetof(CertConfig, crl),
+static const PackField cert_strv_fields[] = {
+        C_FIELD(names), C_FIELD(reload), X_FIELD(restart), X_FIELD(verify), X_FIELD(crl),
 };
 
-#define FIELD(c, off) (*(char **) ((char *) (c) + (off)))
-#define STRV_FIELD(c, off) (*(char ***) ((char *) (c) + (off)))
+static char *field_base(const CertConfig *c, PackField f) {
+        return (char *) (f.extra ? (const void *) (c->x ?: &cert_extra_none) : (const void *) c) + f.offset;
+}
+#define FIELD(c, f) (*(char **) field_base((c), (f)))
+#define STRV_FIELD(c, f) (*(char ***) field_base((c), (f)))
 
 static bool streq_ptr(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
@@ -482,8 +515,8 @@ static char *pack_string(char **p, const char *s) {
  * at the new struct. Returns 0 or -errno (then inv->certs[i] is unchanged). */
 static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert_string_fields)]) {
         const CertConfig *c = inv->certs[i], *next = i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL;
-        bool shared[ELEMENTSOF(cert_string_fields)] = {};
-        size_t size = sizeof(CertConfig);
+        bool shared[ELEMENTSOF(cert_string_fields)] = {}, extra = c->x && c->x != &cert_extra_none;
+        size_t size = sizeof(CertConfig) + (extra ? sizeof(CertExtra) : 0);
         CertConfig *p;
         char *s, **v;
         int r;
@@ -514,7 +547,12 @@ static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert
                 return -ENOMEM;
         *p = *c;
         p->packed = true;
+        p->x = &cert_extra_none;
         v = (char **) (p + 1);
+        if (extra) { /* right after the struct; a set that gives none of its keys shares cert_extra_none */
+                p->x = memcpy(v, c->x, sizeof(CertExtra));
+                v = (char **) ((CertExtra *) v + 1);
+        }
         for (size_t k = 0; k < ELEMENTSOF(cert_strv_fields); k++) {
                 char **l = STRV_FIELD(c, cert_strv_fields[k]);
                 size_t n = 0;
@@ -633,16 +671,16 @@ AcmeConfig *inventory_find_acme(const Inventory *inv, const char *name) {
 }
 
 Threshold cert_warn_before(const Inventory *inv, const CertConfig *c) {
-        return c && c->warn_before.set ? c->warn_before : inv->agent.warn_before;
+        return c && c->x->warn_before.set ? c->x->warn_before : inv->agent.warn_before;
 }
 
 Threshold cert_critical_before(const Inventory *inv, const CertConfig *c) {
-        return c && c->critical_before.set ? c->critical_before : inv->agent.critical_before;
+        return c && c->x->critical_before.set ? c->x->critical_before : inv->agent.critical_before;
 }
 
 usec_t cert_hook_timeout(const Inventory *inv, const CertConfig *c) {
-        if (c && c->hook_timeout > 0)
-                return c->hook_timeout;
+        if (c && c->x->hook_timeout > 0)
+                return c->x->hook_timeout;
         return inv && inv->agent.hook_timeout > 0 ? inv->agent.hook_timeout : CONFIG_HOOK_TIMEOUT_DEFAULT;
 }
 
@@ -651,16 +689,16 @@ const char *cert_profile(const Inventory *inv, const CertConfig *c) {
 
         if (!c || c->issuer != ISSUER_ACME)
                 return NULL;
-        if (c->profile)
-                return c->profile;
+        if (c->x->profile)
+                return c->x->profile;
         a = inventory_find_acme(inv, c->issuer_name);
         return a ? a->profile : NULL;
 }
 
 Threshold cert_renew_before(const Inventory *inv, const CertConfig *c) {
-        return c && c->renew_before.set ? c->renew_before : inv->agent.renew_before;
+        return c && c->x->renew_before.set ? c->x->renew_before : inv->agent.renew_before;
 }
 
 const WindowList *cert_window(const Inventory *inv, const CertConfig *c) {
-        return c && c->window.set ? &c->window : &inv->agent.window;
+        return c && c->x->window.set ? &c->x->window : &inv->agent.window;
 }

@@ -160,29 +160,19 @@ typedef struct CaConfig {
         unsigned line;
 } CaConfig;
 
-typedef struct CertConfig {
-        char *name;
-        char *certificate;      /* required */
-        char *key;              /* optional for issuer=none */
-        char *ca;               /* NULL: system trust store */
-        char **names;           /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
+/* The keys of a certificate set that few sets give: its own subject, thresholds, key password or PIN,
+ * deploy steps beyond reload, CRLs, ACME profile, maintenance windows and further outputs. Kept apart
+ * from CertConfig so that every set that gives none of them points at one zeroed copy,
+ * cert_extra_none: a daemon holds every set as long as it runs (idle RSS). */
+typedef struct CertExtra {
         char *subject;          /* RFC 4514-ish "CN=a, O=b"; NULL: CN = the first DNS name or IP */
-        IssuerKind issuer;      /* default none */
-        char *issuer_name;      /* ACME or CA section name for acme:/ca: */
-        Usage usage;            /* default server */
-        KeyType key_type;       /* default ec-p256 */
-        KeyPolicy key_policy;   /* default reuse */
         Threshold renew_before; /* !set: [agent]'s */
         Threshold warn_before;
         Threshold critical_before;
         char *key_password_file;
         char *pkcs11_pin_file; /* the token PIN for key = pkcs11: (unless the URI has pin-source=) */
-        char *owner;           /* "user" or "user:group"; NULL when unset */
-        mode_t mode;           /* key mode; default 0600 */
-        bool mode_set;
-        char **reload; /* unit names */
-        char **restart;
-        int signal; /* 0 when unset */
+        char **restart;        /* unit names */
+        int signal;            /* 0 when unset */
         char *signal_pidfile;
         char *exec;          /* command line of the hook */
         usec_t hook_timeout; /* 0: [agent]'s; see cert_hook_timeout() */
@@ -198,12 +188,35 @@ typedef struct CertConfig {
         char *combined;
         char *pkcs12;
         char *pkcs12_password_file;
-        char *file;
-        unsigned line;
+} CertExtra;
+
+/* What a set that gives none of CertExtra's keys points at. */
+extern const CertExtra cert_extra_none;
+
+typedef struct CertConfig {
+        char *name;
+        char *certificate;    /* required */
+        char *key;            /* optional for issuer=none */
+        char *ca;             /* NULL: system trust store */
+        char **names;         /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
+        char *issuer_name;    /* ACME or CA section name for acme:/ca: */
+        IssuerKind issuer;    /* default none */
+        Usage usage;          /* default server */
+        KeyType key_type;     /* default ec-p256 */
+        KeyPolicy key_policy; /* default reuse */
+        char *owner;          /* "user" or "user:group"; NULL when unset */
+        mode_t mode;          /* key mode; default 0600 */
+        bool mode_set;
         /* config_load() keeps a set's strings in the allocation of the struct, or shares them with the
          * next sets (Inventory.shared): the daemon holds every set as long as it runs (idle RSS).
          * The fields must not be freed or replaced then. Private to config.c. */
         bool packed;
+        unsigned line;
+        char **reload; /* unit names */
+        char *file;
+        /* The rarer keys: never NULL in a set config_load() made (&cert_extra_none when it gives none of
+         * them); a CertConfig made by hand sets it too. Read-only: config.c alone writes it. */
+        const CertExtra *x;
 } CertConfig;
 
 /* Private to config.c: (section kind, name) → section, so merging and lookups stay O(1). */

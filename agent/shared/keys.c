@@ -94,13 +94,13 @@ int keys_password(const CertConfig *c, char **ret) {
         int r;
 
         *ret = NULL;
-        if (!c->key_password_file)
+        if (!c->x->key_password_file)
                 return 0;
-        r = read_secret_file(c->key_password_file, ret);
+        r = read_secret_file(c->x->key_password_file, ret);
         if (r < 0)
                 return log_error_errno(
                         r, "%s: cannot read key-password-file %s: %m; no key is written without it", c->name,
-                        c->key_password_file);
+                        c->x->key_password_file);
         return 0;
 }
 
@@ -146,7 +146,7 @@ static int load_installed(const CertConfig *c, const char *password, uint8_t **r
                                 r,
                                 "%s: the installed key %s is encrypted and the password in %s "
                                 "does not decrypt it; refusing to replace it",
-                                c->name, c->key, c->key_password_file);
+                                c->name, c->key, c->x->key_password_file);
                 if (r == -ENOMEM)
                         return r;
         }
@@ -365,16 +365,16 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
         r = token_urls(c, &label, &cur, &next, &next_label);
         if (r < 0)
                 return r;
-        have_cur = token_key_pin(cur, c->pkcs11_pin_file, pin, NULL) >= 0;
+        have_cur = token_key_pin(cur, c->x->pkcs11_pin_file, pin, NULL) >= 0;
         /* An interrupted switch (LABEL already moved to LABEL.old, LABEL.next not yet renamed): finish it. */
-        if (!have_cur && token_key_pin(next, c->pkcs11_pin_file, pin, NULL) >= 0 &&
-            token_relabel(c->key, c->pkcs11_pin_file, next_label, label) > 0)
+        if (!have_cur && token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) >= 0 &&
+            token_relabel(c->key, c->x->pkcs11_pin_file, next_label, label) > 0)
                 have_cur = true;
 
         use = cur;
         if (!have_cur) {
                 /* The first key of the set, made where it will stay. */
-                r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, label);
+                r = token_generate(c->key, c->x->pkcs11_pin_file, c->key_type, label);
                 if (r < 0)
                         return token_failed(c, r, "generate a key in the token of", c->key);
                 log_notice("%s: generated a %s key in the token: %s", c->name,
@@ -385,17 +385,17 @@ int keys_obtain_token(const Inventory *inv, const CertConfig *c, const CertFacts
                  * revoked certificate (found by the caller, or in certherd's own record) gets one too,
                  * whatever key-policy says: made as LABEL.next, it becomes LABEL only once its
                  * certificate is installed (keys_next_used). */
-                if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0 ||
+                if (token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) < 0 ||
                     (current && current->has_pin && memcmp(pin, current->pin, PIN_SIZE) == 0)) {
-                        (void) token_relabel(c->key, c->pkcs11_pin_file, next_label, NULL);
-                        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, next_label);
+                        (void) token_relabel(c->key, c->x->pkcs11_pin_file, next_label, NULL);
+                        r = token_generate(c->key, c->x->pkcs11_pin_file, c->key_type, next_label);
                         if (r < 0)
                                 return token_failed(c, r, "generate a key in the token of", c->key);
                 }
                 use = next;
                 origin = KEY_ORIGIN_NEXT;
         }
-        r = token_load_privkey(use, c->pkcs11_pin_file, ret_key);
+        r = token_load_privkey(use, c->x->pkcs11_pin_file, ret_key);
         if (r < 0)
                 return token_failed(c, r, "use the token key", use);
         *ret_origin = origin;
@@ -410,11 +410,11 @@ static void token_next_used(const CertConfig *c) {
 
         if (token_urls(c, &label, &cur, &next, &next_label) < 0 || asprintf(&old_label, "%s.old", label) < 0)
                 return;
-        r = token_relabel(c->key, c->pkcs11_pin_file, old_label, NULL);
+        r = token_relabel(c->key, c->x->pkcs11_pin_file, old_label, NULL);
         if (r >= 0)
-                r = token_relabel(c->key, c->pkcs11_pin_file, label, old_label);
+                r = token_relabel(c->key, c->x->pkcs11_pin_file, label, old_label);
         if (r >= 0)
-                r = token_relabel(c->key, c->pkcs11_pin_file, next_label, label);
+                r = token_relabel(c->key, c->x->pkcs11_pin_file, next_label, label);
         if (r < 0)
                 (void) token_failed(c, r, "rename the keys (LABEL.next to LABEL) in the token of", c->key);
 }
@@ -521,8 +521,8 @@ static int next_key_peek(const Inventory *inv, const CertConfig *c, const uint8_
         int r;
 
         /* Never a plaintext next key for a set whose keys are encrypted: without its password, none. */
-        if (c->key_password_file) {
-                r = read_secret_file(c->key_password_file, &password);
+        if (c->x->key_password_file) {
+                r = read_secret_file(c->x->key_password_file, &password);
                 if (r < 0)
                         return r;
         }
@@ -548,7 +548,7 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
                 r = next_token_url(c, &label, &next);
                 if (r < 0)
                         return r;
-                if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) < 0)
+                if (token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) < 0)
                         return -ENOENT;
                 if (memcmp(pin, current, PIN_SIZE) == 0)
                         return -ESTALE;
@@ -560,7 +560,7 @@ int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t curre
                 return r;
         /* A plaintext next key of a set that has a key-password-file now is not announced until
          * keys_next_make() has encrypted it. */
-        if (c->key_password_file && next_key_is_plain(inv, c))
+        if (c->x->key_password_file && next_key_is_plain(inv, c))
                 return -ESTALE;
         memcpy(ret, pin, PIN_SIZE);
         return 0;
@@ -574,10 +574,10 @@ static int next_token_make(const CertConfig *c, const uint8_t current[PIN_SIZE])
         r = next_token_url(c, &label, &next);
         if (r < 0)
                 return r;
-        if (token_key_pin(next, c->pkcs11_pin_file, pin, NULL) >= 0 && memcmp(pin, current, PIN_SIZE) != 0)
+        if (token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) >= 0 && memcmp(pin, current, PIN_SIZE) != 0)
                 return 0;
-        (void) token_relabel(c->key, c->pkcs11_pin_file, label, NULL);
-        r = token_generate(c->key, c->pkcs11_pin_file, c->key_type, label);
+        (void) token_relabel(c->key, c->x->pkcs11_pin_file, label, NULL);
+        r = token_generate(c->key, c->x->pkcs11_pin_file, c->key_type, label);
         if (r < 0)
                 return r;
         log_info("%s: generated the next key in the token: %s", c->name, next);
@@ -604,7 +604,7 @@ int keys_next_make(const Inventory *inv, const CertConfig *c, const uint8_t curr
                 log_info("%s: encrypted the next key with its key-password-file", c->name);
                 return 1;
         }
-        if (c->key_password_file && !password)
+        if (c->x->key_password_file && !password)
                 return r; /* the password file cannot be read: never a plaintext key */
         r = keygen_generate(c->key_type, &key);
         if (r < 0)
@@ -638,10 +638,10 @@ int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_
                         return -ENOMEM;
                 r = token_url_with_label(c->key, next_label, &next);
                 if (r >= 0)
-                        r = token_key_pin(next, c->pkcs11_pin_file, pin, NULL);
+                        r = token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL);
         } else {
-                if (c->key_password_file) {
-                        r = read_secret_file(c->key_password_file, &password);
+                if (c->x->key_password_file) {
+                        r = read_secret_file(c->x->key_password_file, &password);
                         if (r < 0)
                                 return r;
                 }

@@ -124,13 +124,13 @@ int outputs_build(const CertConfig *c, const uint8_t *fullchain, size_t fullchai
         r = x509_load_crts(fullchain, fullchain_size, &crts.v, &crts.n);
         if (r < 0)
                 return r;
-        if (c->chain)
+        if (c->x->chain)
                 r = append_crts_pem(&o.chain, &crts, 1, crts.n);
-        if (r >= 0 && c->leaf)
+        if (r >= 0 && c->x->leaf)
                 r = append_crts_pem(&o.leaf, &crts, 0, 1);
-        if (r >= 0 && c->combined)
+        if (r >= 0 && c->x->combined)
                 r = build_combined(key_file, key_file_size, &crts, &o.combined);
-        if (r >= 0 && c->pkcs12)
+        if (r >= 0 && c->x->pkcs12)
                 r = build_pkcs12(c->name, key, &crts, pkcs12_password, &o.pkcs12);
         if (r < 0) {
                 output_files_done(&o);
@@ -254,7 +254,7 @@ static int read_output(const Expect *e, const char *what, const char *path, uint
                        size_t *ret_size) {
         FileBuffer b = {};
         mode_t mode = (mode_t) -1, excess;
-        bool secret = path == e->c->combined || path == e->c->pkcs12;
+        bool secret = path == e->c->x->combined || path == e->c->x->pkcs12;
         int r = read_file_into(path, OUTPUT_MAX, &b, &mode);
 
         if (r < 0)
@@ -324,7 +324,7 @@ static int inspect_keyed(const Expect *e, const char *what, const char *path, gn
 }
 
 static int inspect_combined(const Expect *e, const char *key_password) {
-        const char *path = e->c->combined;
+        const char *path = e->c->x->combined;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_(x509_crts_done) X509Crts got = {};
         _cleanup_free_ uint8_t *data = NULL;
@@ -352,7 +352,7 @@ static int inspect_combined(const Expect *e, const char *key_password) {
 }
 
 static int inspect_pkcs12(const Expect *e) {
-        const char *path = e->c->pkcs12;
+        const char *path = e->c->x->pkcs12;
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
         _cleanup_(x509_crts_done) X509Crts got = {};
         _cleanup_free_ uint8_t *data = NULL;
@@ -363,13 +363,13 @@ static int inspect_pkcs12(const Expect *e) {
         r = read_output(e, "pkcs12", path, &data, &size);
         if (r <= 0)
                 return r;
-        r = read_secret_file(e->c->pkcs12_password_file, &password);
+        r = read_secret_file(e->c->x->pkcs12_password_file, &password);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return cert_facts_add_problem(e->f, PROBLEM_UNREADABLE,
                                               "pkcs12 %s: its password file %s: %s", path,
-                                              e->c->pkcs12_password_file, file_strerror(-r));
+                                              e->c->x->pkcs12_password_file, file_strerror(-r));
         r = outputs_pkcs12_parse(data, size, password, &key, &got.v, &got.n);
         if (r == -ENOMEM)
                 return r;
@@ -387,18 +387,18 @@ int outputs_inspect(const CertConfig *c, const uint8_t *cert_data, size_t cert_s
         Expect e = { .c = c, .installed = &installed, .cert_path = c->certificate, .f = f };
         int r = 0;
 
-        if (!c->chain && !c->leaf && !c->combined && !c->pkcs12)
+        if (!c->x->chain && !c->x->leaf && !c->x->combined && !c->x->pkcs12)
                 return 0;
         /* Without a readable certificate there is nothing to compare with: that is its own problem. */
         if (!f->parsed || x509_load_crts(cert_data, cert_size, &installed.v, &installed.n) < 0)
                 return 0;
-        if (c->leaf)
-                r = inspect_certs(&e, "leaf", c->leaf, 0, 1);
-        if (r >= 0 && c->chain)
-                r = inspect_certs(&e, "chain", c->chain, 1, installed.n);
-        if (r >= 0 && c->combined)
+        if (c->x->leaf)
+                r = inspect_certs(&e, "leaf", c->x->leaf, 0, 1);
+        if (r >= 0 && c->x->chain)
+                r = inspect_certs(&e, "chain", c->x->chain, 1, installed.n);
+        if (r >= 0 && c->x->combined)
                 r = inspect_combined(&e, key_password);
-        if (r >= 0 && c->pkcs12)
+        if (r >= 0 && c->x->pkcs12)
                 r = inspect_pkcs12(&e);
         return r < 0 ? r : 0;
 }

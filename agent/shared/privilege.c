@@ -35,7 +35,7 @@ static uint32_t wanted_caps(const Inventory *inv) {
         for (size_t i = 0; i < inv->n_certs; i++) {
                 if (inv->certs[i]->owner)
                         caps |= (1U << CAP_CHOWN) | (1U << CAP_FOWNER);
-                if (inv->certs[i]->signal_pidfile)
+                if (inv->certs[i]->x->signal_pidfile)
                         caps |= 1U << CAP_KILL;
         }
         /* http-01 and tls-alpn-01 without a webroot listen on ports 80 and 443 by default. */

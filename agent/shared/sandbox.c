@@ -161,13 +161,13 @@ void sandbox_warn(const Inventory *inv) {
         for (size_t i = 0; i < inv->n_certs; i++) {
                 const CertConfig *c = inv->certs[i];
                 /* The further outputs are written in the same install as the certificate. */
-                const char *outputs[] = { c->chain, c->leaf, c->combined, c->pkcs12 };
+                const char *outputs[] = { c->x->chain, c->x->leaf, c->x->combined, c->x->pkcs12 };
 
                 if (c->issuer == ISSUER_NONE)
                         continue;
                 warn_path(writable, c->name, c->certificate);
                 if (c->key && !token_is_url(c->key) &&
-                    (!c->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
+                    (!c->x->key_password_file || c->key_policy == KEY_POLICY_ROTATE) &&
                     !same_directory(c->key, c->certificate))
                         warn_path(writable, c->name, c->key);
                 for (size_t k = 0; k < ELEMENTSOF(outputs); k++)

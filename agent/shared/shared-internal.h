@@ -66,6 +66,9 @@ int config_section_get(Inventory *inv, SectionKind kind, const char *name, const
 
 /* Reads one inventory file from fd (borrowed), named path in messages. */
 int config_parse_fd(Inventory *inv, int fd, const char *path, char **reterr);
+/* c's own CertExtra, to write to: made (a zeroed copy) while c still points at cert_extra_none. NULL on
+ * OOM. Only while the inventory is read: a packed set is read-only. */
+CertExtra *cert_extra_mut(CertConfig *c);
 
 /* ---- config-index.c ---- */
 

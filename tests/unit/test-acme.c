@@ -518,8 +518,11 @@ static void test_authz_identifiers(void **state) {
 /* AcmeAriSet: no session is opened for what cannot have ARI (not an ACME set, an unknown section). */
 static void test_ari_set(void **state) {
         Inventory inv = {};
-        CertConfig self = { .name = (char *) "s", .issuer = ISSUER_SELF };
-        CertConfig acme = { .name = (char *) "a", .issuer = ISSUER_ACME, .issuer_name = (char *) "nosuch" };
+        CertConfig self = { .name = (char *) "s", .issuer = ISSUER_SELF, .x = &cert_extra_none };
+        CertConfig acme = { .name = (char *) "a",
+                            .issuer = ISSUER_ACME,
+                            .issuer_name = (char *) "nosuch",
+                            .x = &cert_extra_none };
         AcmeAriSet *a = acme_ari_set_new(&inv);
         usec_t next = 0;
 

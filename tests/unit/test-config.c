@@ -214,20 +214,20 @@ static void test_design_example(_unused_ void **state) {
         assert_int_equal(c->usage, USAGE_SERVER);
         assert_int_equal(c->key_type, KEY_TYPE_EC_P256);
         assert_int_equal(c->key_policy, KEY_POLICY_REUSE);
-        assert_true(c->renew_before.set && !c->renew_before.is_percent);
-        assert_int_equal(c->renew_before.usec, 30 * USEC_PER_DAY);
-        assert_false(c->warn_before.set);
-        assert_false(c->critical_before.set);
-        assert_null(c->key_password_file);
+        assert_true(c->x->renew_before.set && !c->x->renew_before.is_percent);
+        assert_int_equal(c->x->renew_before.usec, 30 * USEC_PER_DAY);
+        assert_false(c->x->warn_before.set);
+        assert_false(c->x->critical_before.set);
+        assert_null(c->x->key_password_file);
         assert_string_equal(c->owner, "root:root");
         assert_int_equal(c->mode, 0600);
         assert_true(c->mode_set);
         assert_strv(c->reload, (const char *const[]) { "nginx.service", "postgresql.service", NULL });
-        assert_strv(c->restart, (const char *const[]) { "ai-guard.service", NULL });
-        assert_int_equal(c->signal, SIGHUP);
-        assert_string_equal(c->signal_pidfile, "/run/some.pid");
-        assert_string_equal(c->exec, "/usr/local/sbin/deploy-hook");
-        assert_strv(c->verify, (const char *const[]) {
+        assert_strv(c->x->restart, (const char *const[]) { "ai-guard.service", NULL });
+        assert_int_equal(c->x->signal, SIGHUP);
+        assert_string_equal(c->x->signal_pidfile, "/run/some.pid");
+        assert_string_equal(c->x->exec, "/usr/local/sbin/deploy-hook");
+        assert_strv(c->x->verify, (const char *const[]) {
                 "tls://127.0.0.1:4443", "tls://127.0.0.1:5432?starttls=postgres", NULL });
         assert_string_equal(c->file, "test.conf");
         assert_int_equal(c->line, 32);
@@ -287,16 +287,16 @@ static void test_other_values(_unused_ void **state) {
         assert_int_equal(c->usage, USAGE_SERVER_CLIENT);
         assert_int_equal(c->key_type, KEY_TYPE_ED25519);
         assert_int_equal(c->key_policy, KEY_POLICY_ROTATE);
-        assert_true(c->warn_before.is_percent);
-        assert_int_equal(c->warn_before.percent, 20);
+        assert_true(c->x->warn_before.is_percent);
+        assert_int_equal(c->x->warn_before.percent, 20);
         assert_int_equal(c->mode, 0640);
         assert_string_equal(c->owner, "www-data");
-        assert_int_equal(c->signal, SIGUSR1);
+        assert_int_equal(c->x->signal, SIGUSR1);
         c = inventory_find_cert(inv, "self");
         assert_int_equal(c->issuer, ISSUER_SELF);
         assert_null(c->issuer_name);
         assert_int_equal(c->usage, USAGE_CLIENT);
-        assert_int_equal(c->signal, 10);
+        assert_int_equal(c->x->signal, 10);
         assert_null(inventory_find_cert(inv, "le"));
         assert_null(inventory_find_acme(inv, "web"));
         assert_null(inventory_find_cert(inv, NULL));
@@ -353,8 +353,8 @@ static void test_defaults(_unused_ void **state) {
         assert_int_equal(c->key_policy, KEY_POLICY_REUSE);
         assert_int_equal(c->mode, 0600);
         assert_false(c->mode_set);
-        assert_int_equal(c->signal, 0);
-        assert_null(c->signal_pidfile);
+        assert_int_equal(c->x->signal, 0);
+        assert_null(c->x->signal_pidfile);
         assert_null(c->reload);
         assert_true(cert_renew_before(inv, c).is_percent);
         assert_int_equal(cert_renew_before(inv, c).percent, 33);
@@ -431,7 +431,7 @@ static void test_syntax(_unused_ void **state) {
         c = inventory_find_cert(inv, "a");
         assert_string_equal(c->certificate, "/a#b;c");
         assert_string_equal(c->key, "/k");
-        assert_string_equal(c->exec, "/bin/hook --flag=x");
+        assert_string_equal(c->x->exec, "/bin/hook --flag=x");
         assert_int_equal(c->line, 2);
         assert_string_equal(inventory_find_cert(inv, "b")->certificate, "/b");
 }
@@ -457,7 +457,7 @@ static void test_continuation(_unused_ void **state) {
         c = inventory_find_cert(inv, "a");
         assert_strv(c->names, (const char *const[]) { "one.example", "two.example", "three.example",
                                                       "four.example", "127.0.0.1", NULL });
-        assert_string_equal(c->exec, "/bin/hook --flag --other=x:y");
+        assert_string_equal(c->x->exec, "/bin/hook --flag --other=x:y");
         assert_strv(c->reload, (const char *const[]) { "a.service", "b.service", NULL });
 
         /* a repeated key in one block is an error naming both lines, continuation lines and all */
@@ -525,8 +525,8 @@ static void test_env(_unused_ void **state) {
         assert_string_equal(c->certificate, "/set/cert.pem");
         assert_string_equal(c->key, "/default/key");
         assert_string_equal(c->ca, "/empty-default");
-        assert_string_equal(c->exec, "/bin/echo $ ${CH_SET} cost$5 /set.");
-        assert_null(c->key_password_file); /* expands to empty: unset */
+        assert_string_equal(c->x->exec, "/bin/echo $ ${CH_SET} cost$5 /set.");
+        assert_null(c->x->key_password_file); /* expands to empty: unset */
 
         assert_error("[certificate \"a\"]\ncertificate = ${CH_UNSET}/x\n",
                      "test.conf:2: certificate: environment variable 'CH_UNSET' is not set");
@@ -795,11 +795,11 @@ static void test_outputs(_unused_ void **state) {
                                "pkcs12 = /o/web.p12\npkcs12-password-file = /run/credentials/p12\n");
         c = inventory_find_cert(inv, "web");
         assert_non_null(c);
-        assert_string_equal(c->chain, "/o/chain.pem");
-        assert_string_equal(c->leaf, "/o/cert.pem");
-        assert_string_equal(c->combined, "/o/combined.pem");
-        assert_string_equal(c->pkcs12, "/o/web.p12");
-        assert_string_equal(c->pkcs12_password_file, "/run/credentials/p12");
+        assert_string_equal(c->x->chain, "/o/chain.pem");
+        assert_string_equal(c->x->leaf, "/o/cert.pem");
+        assert_string_equal(c->x->combined, "/o/combined.pem");
+        assert_string_equal(c->x->pkcs12, "/o/web.p12");
+        assert_string_equal(c->x->pkcs12_password_file, "/run/credentials/p12");
 
         assert_error(OUT_HEAD "pkcs12 = /o/web.p12\n",
                      "test.conf:1: [certificate \"web\"] 'pkcs12' needs 'pkcs12-password-file'");
@@ -1101,7 +1101,7 @@ static void test_line_too_long(_unused_ void **state) {
                 memset(p, 'x', len - strlen("exec = "));
                 strcpy(p + len - strlen("exec = "), len % 2 ? "\r\n" : "\n");
                 inv = parse_ok(text);
-                assert_int_equal(strlen(inv->certs[0]->exec), len - strlen("exec = "));
+                assert_int_equal(strlen(inv->certs[0]->x->exec), len - strlen("exec = "));
                 inv = inventory_free(inv);
                 if (len == 5000)
                         break;
@@ -1145,7 +1145,7 @@ static void test_long_line_pieces(_unused_ void **state) {
         snprintf(text, 20000, CERT_HEAD "exec = %s   ; a comment ; with ; more\n"
                               "key = /k\n", value);
         inv = parse_ok(text);
-        assert_string_equal(inv->certs[0]->exec, value);
+        assert_string_equal(inv->certs[0]->x->exec, value);
         assert_string_equal(inv->certs[0]->key, "/k");
         inv = inventory_free(inv);
 
@@ -1154,8 +1154,8 @@ static void test_long_line_pieces(_unused_ void **state) {
         memset(p, 'x', 500);
         strcpy(p + 500, "  ;comment\n");
         inv = parse_ok(text);
-        assert_int_equal(strlen(inv->certs[0]->exec), strlen("/bin/hook ") + 500);
-        assert_true(strncmp(inv->certs[0]->exec, "/bin/hook xxx", 13) == 0);
+        assert_int_equal(strlen(inv->certs[0]->x->exec), strlen("/bin/hook ") + 500);
+        assert_true(strncmp(inv->certs[0]->x->exec, "/bin/hook xxx", 13) == 0);
         inv = inventory_free(inv);
 
         /* a value that starts far out: the first piece ends after the '=' */
@@ -1163,7 +1163,7 @@ static void test_long_line_pieces(_unused_ void **state) {
         memset(p, ' ', 400);
         strcpy(p + 400, "/bin/far\n");
         inv = parse_ok(text);
-        assert_string_equal(inv->certs[0]->exec, "/bin/far");
+        assert_string_equal(inv->certs[0]->x->exec, "/bin/far");
         inv = inventory_free(inv);
 
         /* a long line with nowhere to break is refused, naming its line, never cut */
@@ -1215,7 +1215,7 @@ static void test_inih_edges(_unused_ void **state) {
         assert_int_equal(config_parse_string(inv, "[certificate \"x\"]\nexec = /bin/true\n", "more.conf", &err),
                          0);
         assert_string_equal(inv->certs[0]->key, "/k2");
-        assert_string_equal(inv->certs[0]->exec, "/bin/true");
+        assert_string_equal(inv->certs[0]->x->exec, "/bin/true");
         assert_int_equal(inv->n_certs, 1);
         /* inih's 49-byte key buffer: a long unknown key is named whole */
         assert_error(CERT_HEAD "a-key-that-is-much-longer-than-the-fifty-bytes-inih-keeps = 1\n  2\n",
@@ -1293,10 +1293,10 @@ static void test_load_packed(_unused_ void **state) {
         assert_null(a->names[3]);
         assert_string_equal(a->reload[0], "nginx.service");
         assert_null(a->reload[1]);
-        assert_null(a->restart);
+        assert_null(a->x->restart);
         assert_string_equal(b->names[0], "b.test");
-        assert_string_equal(b->exec, "/bin/true");
-        assert_string_equal(b->verify[0], "tls://localhost:443");
+        assert_string_equal(b->x->exec, "/bin/true");
+        assert_string_equal(b->x->verify[0], "tls://localhost:443");
         assert_null(b->key);
         assert_null(c->names);
         assert_int_equal(c->line, 13);
@@ -1487,7 +1487,7 @@ static void test_load_ownership(_unused_ void **state) {
         assert_int_equal(chown(s.main, 0, 0), 0);
         assert_int_equal(chmod(path, 0640), 0);
         assert_int_equal(config_load(s.main, &inv, &err), 0);
-        assert_string_equal(inv->certs[0]->exec, "/tmp/own-the-box");
+        assert_string_equal(inv->certs[0]->x->exec, "/tmp/own-the-box");
         inv = inventory_free(inv);
 
         /* The directories: conf.d writable by its group, then another user's; the main directory too. */
@@ -1553,7 +1553,7 @@ static void test_chunks(_unused_ void **state) {
         assert_int_equal(config_load(s.main, &inv, &err), 0);
         assert_string_equal(inv->certs[0]->certificate, "/last");
         snprintf(expected, sizeof(expected), "/bin/hook-%u", lines - 3);
-        assert_string_equal(inv->certs[0]->exec, expected);
+        assert_string_equal(inv->certs[0]->x->exec, expected);
         inv = inventory_free(inv);
 
         /* an error far into the file has the right line number */
@@ -1647,7 +1647,8 @@ static void test_many_sections(_unused_ void **state) {
 
 /* Other modules' tests build inventories by hand: lookups and merges must still work. */
 static void test_hand_built(_unused_ void **state) {
-        CertConfig c1 = { .name = (char *) "one" }, c2 = { .name = (char *) "two" };
+        CertConfig c1 = { .name = (char *) "one", .x = &cert_extra_none },
+                   c2 = { .name = (char *) "two", .x = &cert_extra_none };
         CertConfig *certs[] = { &c1, &c2 };
         CaConfig ca = { .name = (char *) "int" };
         CaConfig *cas[] = { &ca };

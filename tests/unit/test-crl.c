@@ -335,7 +335,7 @@ static void test_verify(void **state) {
         {
                 char path[256];
                 char *crls[] = { path, NULL };
-                CertConfig cc = { .name = (char *) "bank", .crl = crls };
+                CertConfig cc = { .name = (char *) "bank", .x = &(CertExtra) { .crl = crls } };
                 Inventory inv = { .agent = { .state_directory = tmpdir } };
                 gnutls_x509_crt_t cas[] = { ca };
                 CertFacts f1 = { .parsed = true, .serial = idx.entries[0].serial },

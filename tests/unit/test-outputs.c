@@ -32,6 +32,7 @@ typedef struct Fixture {
         uint8_t *chain, *key;
         size_t chain_size, key_size;
         CertConfig c;
+        CertExtra x; /* c's */
 } Fixture;
 
 static uint8_t *read_fixture(const char *name, size_t *ret_size) {
@@ -63,19 +64,22 @@ static int setup(void **state) {
         assert_non_null(mkdtemp(fx->dir));
         fx->chain = read_fixture("ok-chain.crt", &fx->chain_size);
         fx->key = read_fixture("ok-chain.key", &fx->key_size);
-        fx->c = (CertConfig) {
-                .name = "web",
-                .certificate = pathf("%s/web.crt", fx->dir),
-                .key = pathf("%s/web.key", fx->dir),
+        fx->x = (CertExtra) {
                 .chain = pathf("%s/chain.pem", fx->dir),
                 .leaf = pathf("%s/cert.pem", fx->dir),
                 .combined = pathf("%s/combined.pem", fx->dir),
                 .pkcs12 = pathf("%s/web.p12", fx->dir),
                 .pkcs12_password_file = pathf("%s/p12pass", fx->dir),
         };
+        fx->c = (CertConfig) {
+                .name = "web",
+                .certificate = pathf("%s/web.crt", fx->dir),
+                .key = pathf("%s/web.key", fx->dir),
+                .x = &fx->x,
+        };
         write_file(fx->c.certificate, fx->chain, fx->chain_size);
         write_file(fx->c.key, fx->key, fx->key_size);
-        write_file(fx->c.pkcs12_password_file, PASSWORD "\n", strlen(PASSWORD "\n"));
+        write_file(fx->c.x->pkcs12_password_file, PASSWORD "\n", strlen(PASSWORD "\n"));
         *state = fx;
         return 0;
 }
@@ -88,11 +92,11 @@ static int teardown(void **state) {
         free(fx->key);
         free(fx->c.certificate);
         free(fx->c.key);
-        free(fx->c.chain);
-        free(fx->c.leaf);
-        free(fx->c.combined);
-        free(fx->c.pkcs12);
-        free(fx->c.pkcs12_password_file);
+        free(fx->x.chain);
+        free(fx->x.leaf);
+        free(fx->x.combined);
+        free(fx->x.pkcs12);
+        free(fx->x.pkcs12_password_file);
         free(fx);
         return 0;
 }
@@ -154,7 +158,7 @@ static void test_build_no_intermediates(void **state) {
         _cleanup_(output_files_done) OutputFiles o = {};
         _cleanup_free_ uint8_t *leaf = NULL;
         size_t leaf_size;
-        CertConfig c = { .name = "web", .chain = fx->c.chain, .leaf = fx->c.leaf };
+        CertConfig c = { .name = "web", .x = &(CertExtra) { .chain = fx->x.chain, .leaf = fx->x.leaf } };
 
         leaf = read_fixture("ok.crt", &leaf_size);
         assert_int_equal(outputs_build(&c, leaf, leaf_size, NULL, NULL, 0, NULL, &o), 0);
@@ -198,43 +202,43 @@ static void test_inspect(void **state) {
         CertFacts *f;
 
         build(fx, &o);
-        write_file(fx->c.chain, o.chain.data, o.chain.size);
-        write_file(fx->c.leaf, o.leaf.data, o.leaf.size);
-        write_file(fx->c.combined, o.combined.data, o.combined.size);
-        write_file(fx->c.pkcs12, o.pkcs12.data, o.pkcs12.size);
+        write_file(fx->c.x->chain, o.chain.data, o.chain.size);
+        write_file(fx->c.x->leaf, o.leaf.data, o.leaf.size);
+        write_file(fx->c.x->combined, o.combined.data, o.combined.size);
+        write_file(fx->c.x->pkcs12, o.pkcs12.data, o.pkcs12.size);
         f = inspect(fx);
         assert_int_equal(f->n_problems, 0);
         cert_facts_free(f);
 
         /* What holds the key is held to the key's rule: group- or world-readable is key-permissions. */
-        assert_int_equal(chmod(fx->c.combined, 0644), 0);
-        assert_int_equal(chmod(fx->c.leaf, 0644), 0);
+        assert_int_equal(chmod(fx->c.x->combined, 0644), 0);
+        assert_int_equal(chmod(fx->c.x->leaf, 0644), 0);
         f = inspect(fx);
         assert_int_equal(f->n_problems, 1);
-        assert_true(has_problem(f, PROBLEM_KEY_PERMISSIONS, fx->c.combined));
+        assert_true(has_problem(f, PROBLEM_KEY_PERMISSIONS, fx->c.x->combined));
         assert_int_equal(f->state, SEVERITY_WARNING);
         cert_facts_free(f);
         fx->c.mode_set = true;
         fx->c.mode = 0640;
-        assert_int_equal(chmod(fx->c.combined, 0640), 0);
+        assert_int_equal(chmod(fx->c.x->combined, 0640), 0);
         f = inspect(fx);
         assert_int_equal(f->n_problems, 0);
         cert_facts_free(f);
         fx->c.mode_set = false;
-        assert_int_equal(chmod(fx->c.combined, 0600), 0);
+        assert_int_equal(chmod(fx->c.x->combined, 0600), 0);
 
         /* Another generation's leaf, no chain, a combined file with the certificates only, a PKCS#12 file
          * whose password changed: each a problem naming its file. */
-        write_file(fx->c.leaf, o.chain.data, o.chain.size);
-        assert_int_equal(unlink(fx->c.chain), 0);
-        write_file(fx->c.combined, o.leaf.data, o.leaf.size);
-        write_file(fx->c.pkcs12_password_file, "other\n", 6);
+        write_file(fx->c.x->leaf, o.chain.data, o.chain.size);
+        assert_int_equal(unlink(fx->c.x->chain), 0);
+        write_file(fx->c.x->combined, o.leaf.data, o.leaf.size);
+        write_file(fx->c.x->pkcs12_password_file, "other\n", 6);
         f = inspect(fx);
         assert_int_equal(f->n_problems, 4);
-        assert_true(has_problem(f, PROBLEM_KEY_MISMATCH, fx->c.leaf));
-        assert_true(has_problem(f, PROBLEM_UNREADABLE, fx->c.chain));
-        assert_true(has_problem(f, PROBLEM_MALFORMED, fx->c.combined));
-        assert_true(has_problem(f, PROBLEM_MALFORMED, fx->c.pkcs12));
+        assert_true(has_problem(f, PROBLEM_KEY_MISMATCH, fx->c.x->leaf));
+        assert_true(has_problem(f, PROBLEM_UNREADABLE, fx->c.x->chain));
+        assert_true(has_problem(f, PROBLEM_MALFORMED, fx->c.x->combined));
+        assert_true(has_problem(f, PROBLEM_MALFORMED, fx->c.x->pkcs12));
         assert_int_equal(f->state, SEVERITY_CRITICAL);
         cert_facts_free(f);
 
@@ -248,14 +252,14 @@ static void test_inspect(void **state) {
                 assert_int_equal(keygen_export_pem(other, &pem), 0);
                 text = pathf("%.*s%.*s", (int) pem.size, (const char *) pem.data, (int) (o.combined.size - fx->key_size),
                              (const char *) o.combined.data + fx->key_size);
-                write_file(fx->c.combined, text, strlen(text));
+                write_file(fx->c.x->combined, text, strlen(text));
         }
-        write_file(fx->c.pkcs12_password_file, PASSWORD, strlen(PASSWORD));
-        write_file(fx->c.chain, o.chain.data, o.chain.size);
-        write_file(fx->c.leaf, o.leaf.data, o.leaf.size);
+        write_file(fx->c.x->pkcs12_password_file, PASSWORD, strlen(PASSWORD));
+        write_file(fx->c.x->chain, o.chain.data, o.chain.size);
+        write_file(fx->c.x->leaf, o.leaf.data, o.leaf.size);
         f = inspect(fx);
         assert_int_equal(f->n_problems, 1);
-        assert_true(has_problem(f, PROBLEM_KEY_MISMATCH, fx->c.combined));
+        assert_true(has_problem(f, PROBLEM_KEY_MISMATCH, fx->c.x->combined));
         cert_facts_free(f);
 }
 
