@@ -16,6 +16,8 @@
 #define _pure_ __attribute__((pure))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+/* n rounded up to a multiple of a, a power of two. */
+#define ALIGN_TO(n, a) (((n) + (a) -1) & ~((size_t) (a) -1))
 
 static inline void freep(void *p) {
         free(*(void **) p);

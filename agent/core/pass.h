@@ -65,17 +65,18 @@ extern const PassOps pass_ops_real;
 typedef struct PassSet {
         const CertConfig *cert; /* borrowed from the inventory */
         CertFacts *facts;       /* the last inspection; NULL before the first */
-        bool ca_rotated;        /* found with the facts (check.h) */
-        usec_t ca_reissue_at;   /* then: when it moves to its CA's current generation (0: at once) */
         CertState *state;       /* as saved; NULL: nothing saved (read it with pass_set_state()) */
-        Plan plan;              /* the decision of the last begin */
         CheckNotes *notes;      /* what the saved state adds to the facts (deploy-failed, renewal-failing);
                                  * NULL: nothing */
-        usec_t next_renewal;    /* when it renews, after what the pass did (USEC_INFINITY: never) */
-        bool selected;          /* acted on by this pass (timer mode: the sets named; the daemon: all) */
-        bool dirty;             /* one of its files changed: inspect it again at the next begin */
-        bool inspected;         /* by the last begin */
         RenewJob *job;          /* in the last work (NULL: not acted on); valid until the next begin */
+        usec_t ca_reissue_at; /* with ca_rotated: when it moves to its CA's current generation (0: at once) */
+        usec_t next_renewal;  /* when it renews, after what the pass did (USEC_INFINITY: never) */
+        Plan plan;            /* the decision of the last begin */
+        bool ca_rotated;      /* found with the facts (check.h) */
+        bool selected;        /* acted on by this pass (timer mode: the sets named; the daemon: all) */
+        bool dirty;           /* one of its files changed: inspect it again at the next begin */
+        bool inspected;       /* by the last begin */
+        /* A daemon holds one per set: the fields are ordered to leave no padding (idle RSS). */
 } PassSet;
 
 /* The saved state of a set: the zero state when it has none. */

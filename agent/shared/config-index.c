@@ -42,7 +42,7 @@ int config_index_put(struct ConfigIndex *ix, int kind, void *section) {
         unsigned h = index_hash(kind, name);
         ConfigIndexEntry *e;
 
-        if ((ix->n + 1) * 2 > ix->size) {
+        if ((ix->n + 1) * 8 > ix->size * 7) {
                 struct ConfigIndex bigger = { .size = ix->size ? ix->size * 2 : 64 };
 
                 bigger.entries = calloc(bigger.size, sizeof(ConfigIndexEntry));

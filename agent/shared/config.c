@@ -2,6 +2,8 @@
 /* The inventory: its sections, loading the main file and conf.d/ (config-read.c reads each file,
  * config-check.c checks the whole), packing the sets a daemon keeps, and lookups. */
 #include <assert.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -141,10 +143,8 @@ static void cert_extra_free(CertExtra *x) {
 static CertConfig *cert_free(CertConfig *c) {
         if (!c)
                 return NULL;
-        if (c->packed) { /* its strings (and CertExtra) live in the same allocation, or in Inventory.shared */
-                free(c);
+        if (c->packed) /* it lives in Inventory.pack, its shared strings in Inventory.shared */
                 return NULL;
-        }
         strv_free(c->names);
         strv_free(c->reload);
         free_many(c->name, c->certificate, c->key, c->ca, c->issuer_name, c->owner, c->file);
@@ -174,6 +174,7 @@ Inventory *inventory_free(Inventory *inv) {
         for (size_t i = 0; i < inv->n_shared; i++)
                 free(inv->shared[i]);
         free(inv->shared);
+        free(inv->pack);
         free(inv);
         return NULL;
 }
@@ -509,29 +510,20 @@ static char *pack_string(char **p, const char *s) {
         return d;
 }
 
-/* inv->certs[i] and its strings in one allocation; a string that the previous or next set has in the same
- * field is shared with them instead: a daemon holds every set as long as it runs, and two dozen small
- * chunks per set cost more in malloc headers and rounding than their text. The index is pointed
- * at the new struct. Returns 0 or -errno (then inv->certs[i] is unchanged). */
-static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert_string_fields)]) {
-        const CertConfig *c = inv->certs[i], *next = i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL;
-        bool shared[ELEMENTSOF(cert_string_fields)] = {}, extra = c->x && c->x != &cert_extra_none;
-        size_t size = sizeof(CertConfig) + (extra ? sizeof(CertExtra) : 0);
-        CertConfig *p;
-        char *s, **v;
-        int r;
+/* The size of c packed (cert_pack), and which of its string fields it shares with its neighbours
+ * instead: those that the previous or next set has too. last[k]: the value of field k the last sharing
+ * set shared (NULL: none yet). Rounded so that the set after it stays aligned. */
+static size_t cert_pack_size(const CertConfig *c, const CertConfig *next,
+                             char *const last[static ELEMENTSOF(cert_string_fields)],
+                             bool shared[static ELEMENTSOF(cert_string_fields)]) {
+        size_t size = sizeof(CertConfig) + (c->x && c->x != &cert_extra_none ? sizeof(CertExtra) : 0);
 
         for (size_t k = 0; k < ELEMENTSOF(cert_string_fields); k++) {
                 const char *f = FIELD(c, cert_string_fields[k]);
 
-                if (!f)
-                        continue;
-                /* last[k]: the copy the previous set shares, if it shares one. */
-                if (streq_ptr(last[k], f) || (next && streq_ptr(FIELD(next, cert_string_fields[k]), f))) {
-                        if (!share_string(inv, &last[k], f))
-                                return -ENOMEM;
-                        shared[k] = true;
-                } else
+                shared[k] = f && (streq_ptr(last[k], f) ||
+                                  (next && streq_ptr(FIELD(next, cert_string_fields[k]), f)));
+                if (f && !shared[k])
                         size += strlen(f) + 1;
         }
         for (size_t k = 0; k < ELEMENTSOF(cert_strv_fields); k++)
@@ -541,15 +533,30 @@ static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert
                                 break;
                         size += strlen(*e) + 1;
                 }
+        return ALIGN_TO(size, alignof(CertConfig));
+}
 
-        p = malloc(size);
-        if (!p)
-                return -ENOMEM;
+/* inv->certs[i] and its strings at *pos in inv->pack (advanced past them); a string that the previous or
+ * next set has in the same field is shared with them instead: a daemon holds every set as long as it
+ * runs, and two dozen small chunks per set cost more in malloc headers, rounding and holes than their
+ * text. The index is pointed at the new struct. Returns 0 or -errno (then inv->certs[i] is unchanged). */
+static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert_string_fields)],
+                     char **pos) {
+        const CertConfig *c = inv->certs[i], *next = i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL;
+        bool shared[ELEMENTSOF(cert_string_fields)];
+        size_t size = cert_pack_size(c, next, last, shared);
+        CertConfig *p = (CertConfig *) *pos;
+        char *s, **v;
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(cert_string_fields); k++)
+                if (shared[k] && !share_string(inv, &last[k], FIELD(c, cert_string_fields[k])))
+                        return -ENOMEM;
         *p = *c;
         p->packed = true;
         p->x = &cert_extra_none;
         v = (char **) (p + 1);
-        if (extra) { /* right after the struct; a set that gives none of its keys shares cert_extra_none */
+        if (c->x && c->x != &cert_extra_none) { /* right after the struct */
                 p->x = memcpy(v, c->x, sizeof(CertExtra));
                 v = (char **) ((CertExtra *) v + 1);
         }
@@ -579,15 +586,43 @@ static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert
                 if (f)
                         FIELD(p, cert_string_fields[k]) = shared[k] ? last[k] : pack_string(&s, f);
         }
-        assert(s == (char *) p + size);
+        assert(s <= (char *) p + size && (char *) p + size - s < (ptrdiff_t) alignof(CertConfig));
 
         /* In place: a put could grow the table for a name it already holds. */
-        if (index_is_complete(inv) && (r = config_index_replace(inv->index, SECTION_CERT, p)) < 0) {
-                free(p);
+        if (index_is_complete(inv) && (r = config_index_replace(inv->index, SECTION_CERT, p)) < 0)
                 return r;
-        }
         cert_free(inv->certs[i]);
         inv->certs[i] = p;
+        *pos += size;
+        return 0;
+}
+
+/* Every set packed into one allocation, inv->pack. Returns 0 or -ENOMEM. */
+static int inventory_pack(Inventory *inv) {
+        char *last[ELEMENTSOF(cert_string_fields)] = {}, *pos;
+        size_t total = 0;
+        int r;
+
+        assert(!inv->pack);
+        for (size_t i = 0; i < inv->n_certs; i++) {
+                const CertConfig *c = inv->certs[i];
+                bool shared[ELEMENTSOF(cert_string_fields)];
+
+                total += cert_pack_size(c, i + 1 < inv->n_certs ? inv->certs[i + 1] : NULL, last, shared);
+                for (size_t k = 0; k < ELEMENTSOF(cert_string_fields); k++)
+                        if (shared[k])
+                                last[k] = FIELD(c, cert_string_fields[k]);
+        }
+        if (total == 0)
+                return 0;
+        pos = inv->pack = malloc(total);
+        if (!pos)
+                return -ENOMEM;
+        memset(last, 0, sizeof(last));
+        for (size_t i = 0; i < inv->n_certs; i++)
+                if ((r = cert_pack(inv, i, last, &pos)) < 0)
+                        return r;
+        assert(pos == (char *) inv->pack + total);
         return 0;
 }
 
@@ -622,14 +657,9 @@ int config_load(const char *path, Inventory **ret, char **reterr) {
         r = config_validate(inv, reterr);
         if (r < 0)
                 return r;
-        {
-                char *last[ELEMENTSOF(cert_string_fields)] = {};
-
-                for (size_t i = 0; i < inv->n_certs; i++)
-                        if ((r = cert_pack(inv, i, last)) < 0)
-                                return config_error_at(reterr, r, path, 0, "cannot keep the inventory: %s",
-                                                       strerror(-r));
-        }
+        r = inventory_pack(inv);
+        if (r < 0)
+                return config_error_at(reterr, r, path, 0, "cannot keep the inventory: %s", strerror(-r));
         for (char **w = inv->warnings; w && *w; w++)
                 log_warning("%s", *w);
         *ret = TAKE_PTR(inv);

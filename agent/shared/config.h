@@ -207,9 +207,10 @@ typedef struct CertConfig {
         char *owner;          /* "user" or "user:group"; NULL when unset */
         mode_t mode;          /* key mode; default 0600 */
         bool mode_set;
-        /* config_load() keeps a set's strings in the allocation of the struct, or shares them with the
-         * next sets (Inventory.shared): the daemon holds every set as long as it runs (idle RSS).
-         * The fields must not be freed or replaced then. Private to config.c. */
+        /* config_load() keeps every set with its strings in one allocation (Inventory.pack), sharing a
+         * string with the next sets (Inventory.shared) where they repeat it: the daemon holds every set
+         * as long as it runs (idle RSS). The fields must not be freed or replaced then, nor the struct
+         * freed. Private to config.c. */
         bool packed;
         unsigned line;
         char **reload; /* unit names */
@@ -241,6 +242,8 @@ typedef struct Inventory {
          * repeats), owned here. */
         char **shared;
         size_t n_shared;
+        /* Private to config.c: the one allocation every packed set lives in (config_load()). */
+        void *pack;
 } Inventory;
 
 /* The files an inventory was read from, "A, B, C" (the main file alone for one built by hand); NULL on

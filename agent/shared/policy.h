@@ -138,30 +138,31 @@ typedef struct PlanInput {
 typedef struct Plan {
         PlanAction action;
         RenewReason why;     /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
-        usec_t due;          /* when a renewal falls due, jitter included; USEC_INFINITY: never */
         RenewReason due_why; /* why the renewal at `due` will be wanted: CA_ROTATED when the end of a CA
-                                  * rotation's overlap sets it, DUE for the renew-before window; NONE: never */
-        usec_t retry;        /* BACKOFF: the next attempt from; 0 otherwise */
-        usec_t next;         /* when this set needs looking at again (action, retry, due, alert) */
+                              * rotation's overlap sets it, DUE for the renew-before window; NONE: never */
+        Severity failing_severity; /* of renewal-failing, when `failing` */
+        usec_t due;                /* when a renewal falls due, jitter included; USEC_INFINITY: never */
+        usec_t retry;              /* BACKOFF: the next attempt from; 0 otherwise */
+        usec_t next;               /* when this set needs looking at again (action, retry, due, alert) */
         AlertDecision alert;
-        bool failing; /* problem renewal-failing */
-        Severity failing_severity;
-        bool ineffective;       /* the last renewal left the problem that caused it: backing off */
-        bool looping;           /* HELD by the loop guard: issued too often, until the inputs change */
-        unsigned recent_issues; /* automatic issuances within the guard's window */
         /* Maintenance windows: renewals and deploys happen only inside one (not --force), unless waiting
          * for the next one would let the certificate reach critical-before (the guard). */
-        usec_t window_start; /* the window open now (≤ now) or the next one; 0: no windows */
-        usec_t window_end;   /* its end; USEC_INFINITY: no windows */
-        bool window_open;    /* now is inside a window (or there are none) */
-        bool window_wait;    /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
-                               * (or BACKOFF, retry moved to a window) */
-        bool window_guard;   /* renewed outside a window: the next one opens too late */
-        bool rate_limited;   /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
-                               * time it frees up */
+        usec_t window_start;    /* the window open now (≤ now) or the next one; 0: no windows */
+        usec_t window_end;      /* its end; USEC_INFINITY: no windows */
+        unsigned recent_issues; /* automatic issuances within the guard's window */
+        bool failing;           /* problem renewal-failing */
+        bool ineffective;       /* the last renewal left the problem that caused it: backing off */
+        bool looping;           /* HELD by the loop guard: issued too often, until the inputs change */
+        bool window_open;       /* now is inside a window (or there are none) */
+        bool window_wait;  /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
+                            * (or BACKOFF, retry moved to a window) */
+        bool window_guard; /* renewed outside a window: the next one opens too late */
+        bool rate_limited; /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
+                            * time it frees up */
         /* For the journal: why it waits (window, rate limit) or why the guard renews; NULL: neither (or out
          * of memory). Owned by the Plan (plan_done()): a daemon keeps one Plan per set, so the text is
-         * allocated only when there is one (idle RSS). */
+         * allocated only when there is one (idle RSS). The fields are ordered to leave no padding, for
+         * the same reason. */
         char *wait_why;
 } Plan;
 

@@ -73,7 +73,9 @@ CertExtra *cert_extra_mut(CertConfig *c);
 /* ---- config-index.c ---- */
 
 /* The section index behind Inventory.index: (kind, name) → section, open addressing with linear
- * probing in a power-of-two table kept at most half full, so merging 10 000 sections stays linear.
+ * probing in a power-of-two table kept at most seven eighths full (the hash kept in each entry makes
+ * a long probe cheap, and a daemon keeps the table as long as it runs), so merging 10 000 sections stays
+ * linear.
  * Every section struct begins with its name (char *), which is where the index reads it from; entries
  * stay at 16 bytes so that a large table costs few cache misses. */
 typedef struct ConfigIndexEntry {

@@ -100,26 +100,28 @@ typedef struct X509Input {
 } X509Input;
 
 typedef struct CertFacts {
-        bool parsed;   /* the leaf could be parsed: the fields below are set */
-        char *subject; /* RFC 4514; control characters, DEL, C1 and invalid UTF-8 escaped as \xHH */
-        char *issuer;  /* likewise */
-        char *serial;  /* lowercase hex */
+        /* When `parsed`: */
+        char *subject;  /* RFC 4514; control characters, DEL, C1 and invalid UTF-8 escaped as \xHH */
+        char *issuer;   /* likewise */
+        char *serial;   /* lowercase hex */
+        char **names;   /* SANs: DNS names and IP addresses, NULL-terminated; escaped like subject */
+        char *key_type; /* "ec-p256", "rsa-2048", "ed25519", … */
         usec_t not_before;
         usec_t not_after;
         int64_t days_left; /* floor((not_after - now) / 1d), negative when expired */
-        char **names;      /* SANs: DNS names and IP addresses, NULL-terminated; escaped like subject */
-        char *key_type;    /* "ec-p256", "rsa-2048", "ed25519", … */
-        bool has_pin;
         uint8_t pin[PIN_SIZE];
 
         Problem *problems;
         size_t n_problems;
         Severity state; /* worst severity among problems */
+        bool parsed;    /* the leaf could be parsed: the fields above are set */
+        bool has_pin;   /* pin is set */
         /* A genuine CRL revokes the certificate for key compromise, or names no reason (check): the
          * renewal records its key as compromised. */
         bool key_compromised;
         /* x509_inspect() keeps the strings above (subject … key_type, names) in the same allocation as the
-         * struct: a daemon holds one CertFacts per set (idle RSS). Not for callers to set. */
+         * struct: a daemon holds one CertFacts per set (idle RSS; the fields are ordered to leave no
+         * padding for the same reason). Not for callers to set. */
         bool packed;
 } CertFacts;
 
