@@ -281,6 +281,8 @@ static const char *signed_by(gnutls_x509_crl_t crl, gnutls_x509_crt_t ca, char *
         uint8_t aki[KEY_ID_MAX], ski[KEY_ID_MAX];
         size_t aki_size = sizeof(aki), ski_size;
         char a[2 * KEY_ID_MAX + 1], s[2 * KEY_ID_MAX + 1];
+        const unsigned dates = GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
+                               GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE;
         unsigned critical, status = 0;
         int r;
 
@@ -291,14 +293,19 @@ static const char *signed_by(gnutls_x509_crl_t crl, gnutls_x509_crt_t ca, char *
                 snprintf(buf, size, "its authority key id %s is not the issuer's key id %s", a, s);
                 return buf;
         }
-        /* The CRL's dates are crl-expired's business, not the signature's. */
+        /* An algorithm GnuTLS does not know is answered with a bare INVALID and no other bit: refused
+         * here, by name, before that answer could pass for the dates' below. */
+        if (gnutls_x509_crl_get_signature_algorithm(crl) <= GNUTLS_SIGN_UNKNOWN) {
+                snprintf(buf, size, "its signature algorithm is unknown");
+                return buf;
+        }
+        /* The CRL's dates are crl-expired's business, not the signature's. GnuTLS checks them whatever the
+         * flags and adds INVALID to their bit: INVALID beside a date bit and nothing else stood for the
+         * dates; INVALID alone did not. */
         r = gnutls_x509_crl_verify(
                 crl, &ca, 1, GNUTLS_VERIFY_DISABLE_TIME_CHECKS | GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS,
                 &status);
-        status &= ~(unsigned) (GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
-                               GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE);
-        /* GnuTLS adds INVALID to any other bit, the dates included: alone, it stood for them. */
-        if (status == GNUTLS_CERT_INVALID)
+        if ((status & dates) != 0 && (status & ~(dates | GNUTLS_CERT_INVALID)) == 0)
                 status = 0;
         if (r < 0 || status != 0) {
                 snprintf(buf, size, "its signature does not verify with the issuer's key%s",

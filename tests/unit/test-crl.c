@@ -389,6 +389,44 @@ static void test_verify(void **state) {
 }
 
 /* The DER of a CRL with two entries, one with reasonCode keyCompromise(1), one without. */
+/* A genuine CRL whose outer signature algorithm is an OID GnuTLS does not know (ecdsa-with-SHA256 with
+ * one byte changed, as a fuzzer found): GnuTLS answers a bare INVALID, no date bit, and it is not
+ * believed, fresh or lapsed. A genuine lapsed CRL stays believed (crl-expired says the rest). */
+static void test_verify_unknown_algorithm(void **state) {
+        static const uint8_t ecdsa_sha256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+        _cleanup_x509_privkey_ gnutls_x509_privkey_t ca_key = NULL, leaf_key = NULL;
+        _cleanup_x509_crt_ gnutls_x509_crt_t ca = NULL, leaf = NULL;
+        char *const names[] = { "bank.test", NULL };
+        usec_t now = now_realtime();
+        CaIndex idx = {};
+
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &ca_key), 0);
+        assert_int_equal(keygen_generate(KEY_TYPE_EC_P256, &leaf_key), 0);
+        assert_int_equal(ca_make_root(ca_key, "crl test CA", 365 * USEC_PER_DAY, now, &ca), 0);
+        assert_int_equal(ca_issue(ca, ca_key, leaf_key, &(IssueRequest) { .names = names, .usage = USAGE_SERVER,
+                                                                           .validity = USEC_PER_DAY, .now = now }, &leaf),
+                         0);
+        assert_int_equal(ca_index_add(&idx, "bank", leaf), 0);
+        for (int lapsed = 0; lapsed < 2; lapsed++) {
+                _cleanup_datum_ gnutls_datum_t pem = {}, der = {};
+                gnutls_x509_crt_t cas[] = { ca };
+                uint8_t *oid = NULL;
+
+                sign_crl(ca, ca_key, &idx, false, lapsed ? now - 3 * USEC_PER_DAY : now, &pem);
+                assert_int_equal(judge(&pem, leaf, cas, 1, NULL, 0), CRL_FOR_ISSUER);
+                assert_int_equal(gnutls_pem_base64_decode2("X509 CRL", &pem, &der), 0);
+                /* The last occurrence: the outer signatureAlgorithm, after the signed part. */
+                for (uint8_t *p = der.data; (p = memmem(p, der.size - (size_t) (p - der.data), ecdsa_sha256,
+                                                        sizeof(ecdsa_sha256)));
+                     p++)
+                        oid = p;
+                assert_non_null(oid);
+                oid[6] = 0x43;
+                assert_int_equal(judge(&der, leaf, cas, 1, "signature algorithm is unknown", 0), CRL_INVALID);
+        }
+        ca_index_done(&idx);
+}
+
 static void test_entry_reasons(void **state) {
         static const uint8_t der[] = {
                 0x30, 0x5f,                                     /* CertificateList */
@@ -440,4 +478,5 @@ TEST_MAIN_GROUP(setup,
                 cmocka_unit_test(test_index_parse),
                 cmocka_unit_test(test_index_and_crl),
                 cmocka_unit_test(test_verify),
+                cmocka_unit_test(test_verify_unknown_algorithm),
                 cmocka_unit_test(test_entry_reasons))
