@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <systemd/sd-bus.h>
 
@@ -131,17 +134,32 @@ static int finish(sd_bus_message *reply, FILE *out, int fail, bool quiet) {
 /* The answer of CheckFd: the exit code and a memfd holding the text. */
 static int finish_fd(sd_bus_message *reply, FILE *out, int fail) {
         char buf[65536];
-        int code, fd, r;
-        ssize_t k;
+        int code, fd, ofd = fileno(out), r;
+        ssize_t k = -1;
 
         r = sd_bus_message_read(reply, "ih", &code, &fd);
         if (r < 0) {
                 log_error_errno(r, "unexpected answer from the daemon: %m");
                 return fail;
         }
-        while ((k = read(fd, buf, sizeof(buf))) > 0)
-                if (fwrite(buf, 1, (size_t) k, out) != (size_t) k)
-                        break;
+        if (fflush(out) != 0) {
+                log_error("cannot write the report: %m");
+                return fail;
+        }
+        /* In the kernel where it can (megabytes at 10 000 sets); read and write where it cannot (an
+         * O_APPEND file, a stream without a descriptor). */
+        if (ofd >= 0)
+                while ((k = sendfile(ofd, fd, NULL, SSIZE_MAX)) > 0)
+                        ;
+        if (k < 0) {
+                if (ofd >= 0 && errno != EINVAL && errno != ENOSYS) {
+                        log_error("cannot copy the report: %m");
+                        return fail;
+                }
+                while ((k = read(fd, buf, sizeof(buf))) > 0)
+                        if (fwrite(buf, 1, (size_t) k, out) != (size_t) k)
+                                break;
+        }
         if (k != 0 || fflush(out) != 0) {
                 log_error("cannot copy the report: %m");
                 return fail;

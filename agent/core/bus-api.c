@@ -219,10 +219,10 @@ static int method_renew(sd_bus_message *msg, void *userdata, sd_bus_error *error
 }
 
 /* The report a Check or CheckFd asks for, or an error set on `error` (returns < 0). */
-static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, char **ret_text,
-                        int *ret_exit) {
+/* The report a Check or CheckFd asks for, written to `out`. Returns 0, or a bus error (set in *error). */
+static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, FILE *out, int *ret_exit) {
         _cleanup_strv_free_ char **names = NULL;
-        _cleanup_free_ char *text = NULL, *err = NULL;
+        _cleanup_free_ char *err = NULL;
         const char *format;
         BusApiFormat fmt;
         int r, code = 0;
@@ -238,7 +238,7 @@ static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, cha
                 return sd_bus_error_setf(error, BUS_API_ERROR_UNSUPPORTED_FORMAT, "unsupported format '%s'",
                                          format);
 
-        r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, !sender_may_act(msg), &text, &code,
+        r = b->ops->check(b->ud, names && names[0] ? names : NULL, fmt, !sender_may_act(msg), out, &code,
                           &err);
         if (r == -ENXIO)
                 return sd_bus_error_set(error, BUS_API_ERROR_NO_SUCH_CERTIFICATE,
@@ -248,7 +248,6 @@ static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, cha
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot report: %m");
         log_debug("%s (%s) answered for %s", sd_bus_message_get_member(msg), format, sender_of(msg));
-        *ret_text = TAKE_PTR(text);
         *ret_exit = code;
         return 0;
 }
@@ -256,13 +255,20 @@ static int check_report(BusApi *b, sd_bus_message *msg, sd_bus_error *error, cha
 static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f;
         int r, code;
 
-        r = check_report(userdata, msg, error, &text, &code);
+        f = open_memstream(&text, &size);
+        if (!f)
+                return sd_bus_error_set_errnof(error, ENOMEM, "cannot report: %m");
+        r = check_report(userdata, msg, error, f, &code);
+        if (fclose(f) != 0 && r >= 0)
+                return sd_bus_error_set_errnof(error, ENOMEM, "cannot report: %m");
         if (r < 0)
                 return r;
         /* A report the bus cannot carry (too large; not UTF-8) is made by the CLI itself instead. */
-        r = strlen(text) > BUS_API_MAX_TEXT ? -E2BIG : sd_bus_message_new_method_return(msg, &reply);
+        r = size > BUS_API_MAX_TEXT ? -E2BIG : sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_append(reply, "is", code, text);
         if (r < 0)
@@ -271,38 +277,31 @@ static int method_check(sd_bus_message *msg, void *userdata, sd_bus_error *error
         return sd_bus_send(NULL, reply, NULL);
 }
 
-/* The text in a sealed memfd, read from its start: megabytes of JSON pass without the bus daemon copying
- * them, whatever its message size limit. */
-static int text_fd(const char *text) {
+/* CheckFd: the report written straight into a memfd, sealed and passed from its start: megabytes of JSON
+ * pass without a copy in a memory stream or in the bus daemon, whatever its message size limit. */
+static int method_check_fd(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_close_ int fd = -1;
-        size_t n = strlen(text);
+        FILE *f;
+        int r, w, code;
 
         fd = memfd_create("certherd-report", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return -errno;
-        for (size_t done = 0; done < n;) {
-                ssize_t k = write(fd, text + done, n - done);
-                if (k < 0)
-                        return -errno;
-                done += (size_t) k;
+        w = fd < 0 ? -errno : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (w < 0 || !(f = fdopen(w, "w"))) {
+                r = w < 0 ? w : -errno;
+                if (w >= 0)
+                        close(w);
+                return sd_bus_error_set_errnof(error, -r, "cannot pass the report: %m");
         }
-        if (lseek(fd, 0, SEEK_SET) < 0 ||
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
-static int method_check_fd(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *text = NULL;
-        _cleanup_close_ int fd = -1;
-        int r, code;
-
-        r = check_report(userdata, msg, error, &text, &code);
+        (void) setvbuf(f, NULL, _IOFBF, 256 * 1024);
+        r = check_report(userdata, msg, error, f, &code);
+        w = fclose(f) != 0 ? -errno : 0;
         if (r < 0)
                 return r;
-        fd = text_fd(text);
-        if (fd < 0)
-                return sd_bus_error_set_errnof(error, fd, "cannot pass the report: %m");
+        if (w >= 0 && (lseek(fd, 0, SEEK_SET) < 0 ||
+                       fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0))
+                w = -errno;
+        if (w < 0)
+                return sd_bus_error_set_errnof(error, -w, "cannot pass the report: %m");
         return sd_bus_reply_method_return(msg, "ih", code, fd);
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <systemd/sd-event.h>
 
@@ -54,10 +55,12 @@ BusApiFormat bus_api_format_from_string(const char *s);
 typedef struct BusApiOps {
         /* The inventory's main file as the daemon loaded it: a CLI given another one works alone. */
         const char *(*inventory_path)(void *ud);
-        /* The current report of the named sets (names NULL: all) as `check`/`status` would print it, and
-         * its exit code; `redact` for a caller who may not renew (CheckReport.redact). Returns 0; -ENXIO for
-         * an unknown name, -EAGAIN before the first inspection (*ret_error may name why); -errno. */
-        int (*check)(void *ud, char **names, BusApiFormat fmt, bool redact, char **ret_text, int *ret_exit,
+        /* The current report of the named sets (names NULL: all) as `check`/`status` would print it,
+         * written to `out` (a memory stream, or the memfd that carries it: megabytes at 100 000 sets, so
+         * written once), and its exit code; `redact` for a caller who may not renew (CheckReport.redact).
+         * Returns 0; -ENXIO for an unknown name, -EAGAIN before the first inspection (*ret_error may name
+         * why); -errno. */
+        int (*check)(void *ud, char **names, BusApiFormat fmt, bool redact, FILE *out, int *ret_exit,
                      char **ret_error);
         /* The sets a Renew order of `names` covers (names NULL: every renewable set; ret: NULL-terminated,
          * malloc'd). Returns 0; -ENXIO for an unknown name, -EINVAL for a set that cannot be renewed

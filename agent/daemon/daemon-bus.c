@@ -19,34 +19,19 @@ static int no_such(Manager *m, const char *name, char **ret_error) {
                        : -ENXIO;
 }
 
-static int render(const Inventory *inv, CheckReport *rep, BusApiFormat fmt, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f;
-        int r;
-
-        f = open_memstream(&text, &size);
-        if (!f)
-                return -ENOMEM;
+static int render(const Inventory *inv, CheckReport *rep, BusApiFormat fmt, FILE *f) {
         if (fmt == BUS_API_FORMAT_JSON)
-                r = report_json(rep, f);
-        else if (fmt == BUS_API_FORMAT_NAGIOS)
-                r = report_nagios(inv, rep, f);
-        else if (fmt == BUS_API_FORMAT_TEXT)
-                r = report_lines(rep, f);
-        else
-                r = report_table(rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(text);
-        return 0;
+                return report_json(rep, f);
+        if (fmt == BUS_API_FORMAT_NAGIOS)
+                return report_nagios(inv, rep, f);
+        if (fmt == BUS_API_FORMAT_TEXT)
+                return report_lines(rep, f);
+        return report_table(rep, f, fmt == BUS_API_FORMAT_TABLE_COLOR);
 }
 
 /* The daemon's report of the named sets (in the order named, as `check NAME…` prints them), or of all with
  * the internal CAs' rows, rendered as the CLI would. */
-static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, char **ret_text, int *ret_exit,
+static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, FILE *out, int *ret_exit,
                      char **ret_error) {
         Manager *m = ud;
         _cleanup_(pass_view_done) CheckReport v = {};
@@ -75,7 +60,7 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, char
         if (fmt == BUS_API_FORMAT_JSON)
                 check_next_pins(m->inv, &v);
         check_report_recount(&v);
-        r = render(m->inv, &v, fmt, ret_text);
+        r = render(m->inv, &v, fmt, out);
         if (r < 0)
                 return r;
         *ret_exit = v.worst == SEVERITY_OK ? 0 : v.worst == SEVERITY_WARNING ? 1 : 2;
