@@ -25,7 +25,8 @@ static const char *issuing_ca_certificate(const Inventory *inv, const CertConfig
 #define SET_PATHS(inv, c)                                                                                   \
         {                                                                                                   \
                 (c)->certificate, token_is_url((c)->key) ? NULL : (c)->key, (c)->ca,                        \
-                        issuing_ca_certificate(inv, c), (c)->x->chain, (c)->x->leaf, (c)->x->combined, (c)->x->pkcs12   \
+                        issuing_ca_certificate(inv, c), (c)->x->chain, (c)->x->leaf, (c)->x->combined,      \
+                        (c)->x->pkcs12                                                                      \
         }
 
 /* Whether `name` (a file name in a watched directory) is a CRL `c` is checked against: its `crl` files,

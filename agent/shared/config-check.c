@@ -149,7 +149,9 @@ static char *issuer_display(char *buf, size_t size, const CertConfig *c) {
 /* chain, leaf, combined, pkcs12: installed in one generation with key and certificate, so each must be
  * its own absolute path; what holds the key needs a key that is a file. */
 static int validate_outputs(const CertConfig *c, char **reterr) {
-        const char *paths[] = { c->certificate, c->key, c->x->chain, c->x->leaf, c->x->combined, c->x->pkcs12 };
+        const char *paths[] = {
+                c->certificate, c->key, c->x->chain, c->x->leaf, c->x->combined, c->x->pkcs12
+        };
         const char *names[] = { "certificate", "key", "chain", "leaf", "combined", "pkcs12" };
         bool key_in_token = c->key && strncmp(c->key, "pkcs11:", 7) == 0;
 
@@ -320,8 +322,8 @@ static int collect_warnings(Inventory *inv) {
         r = warn_percent(inv, inv->agent.renew_before, inv->agent.file ?: inv->path, inv->agent.line,
                          SECTION_AGENT, NULL);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++) {
-                r = warn_percent(inv, inv->certs[i]->x->renew_before, inv->certs[i]->file, inv->certs[i]->line,
-                                 SECTION_CERT, inv->certs[i]->name);
+                r = warn_percent(inv, inv->certs[i]->x->renew_before, inv->certs[i]->file,
+                                 inv->certs[i]->line, SECTION_CERT, inv->certs[i]->name);
                 if (r >= 0)
                         r = warn_renew_before(inv, inv->certs[i]);
                 if (r >= 0)

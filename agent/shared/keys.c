@@ -574,7 +574,8 @@ static int next_token_make(const CertConfig *c, const uint8_t current[PIN_SIZE])
         r = next_token_url(c, &label, &next);
         if (r < 0)
                 return r;
-        if (token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) >= 0 && memcmp(pin, current, PIN_SIZE) != 0)
+        if (token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) >= 0 &&
+            memcmp(pin, current, PIN_SIZE) != 0)
                 return 0;
         (void) token_relabel(c->key, c->x->pkcs11_pin_file, label, NULL);
         r = token_generate(c->key, c->x->pkcs11_pin_file, c->key_type, label);

@@ -270,7 +270,8 @@ static void plan_window(const PlanInput *in, PlanFlags flags, usec_t lifetime, u
                         return;
                 if (p->action == PLAN_RENEW && p->window_start >= limit) {
                         p->window_guard = true;
-                        plan_say(p,
+                        plan_say(
+                                p,
                                 "renewing outside the maintenance window (%s): the next one opens at %s, %s%s",
                                 renew_reason_to_string(p->why), start,
                                 limit <= now ? "and the certificate is already inside critical-before"
