@@ -16,6 +16,7 @@
 #define _pure_ __attribute__((pure))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define streq(a, b) (strcmp((a), (b)) == 0)
 /* n rounded up to a multiple of a, a power of two. */
 #define ALIGN_TO(n, a) (((n) + (a) -1) & ~((size_t) (a) -1))
 

@@ -207,8 +207,8 @@ static void pass_work_freep(PassWork **w) {
         pass_work_free(*w);
 }
 
-static void pass_set_done(PassSet *s) {
-        cert_facts_free(s->facts);
+static void pass_set_done(Pass *p, PassSet *s) {
+        facts_store_drop(p->facts, s->facts);
         plan_done(&s->plan);
         if (s->notes)
                 check_notes_done(s->notes);
@@ -240,7 +240,7 @@ int pass_new(const Inventory *inv, CertConfig *const *certs, bool daemon, const 
                 return -ENOMEM;
         *p = (Pass){ .inv = inv, .ops = ops ?: &pass_ops_real, .daemon = daemon, .deadline = USEC_INFINITY };
         p->sets = calloc(n ? n : 1, sizeof(PassSet));
-        if (!p->sets)
+        if (!p->sets || facts_store_new(&p->facts) < 0)
                 return -ENOMEM;
         p->n_sets = n;
         for (size_t i = 0; i < n; i++) {
@@ -276,8 +276,9 @@ Pass *pass_free(Pass *p) {
         if (!p)
                 return NULL;
         for (size_t i = 0; i < p->n_sets; i++)
-                pass_set_done(&p->sets[i]);
+                pass_set_done(p, &p->sets[i]);
         free(p->sets);
+        facts_store_free(p->facts);
         pass_work_free(p->work);
         pass_work_free(p->done);
         free(p);
@@ -333,6 +334,25 @@ static void set_save(const Pass *p, const PassSet *s) {
                 log_warning_errno(r, "%s: cannot save its state: %m, ignoring", s->cert->name);
 }
 
+/* The facts still used, into a new store: the old one is mostly what inspections replaced. Nothing
+ * borrows them now (no work is out: see pass_begin() and pass_finish()). Out of memory, the old store
+ * stays as it is. */
+static void repack_facts(Pass *p) {
+        _cleanup_(facts_store_freep) FactsStore *new = NULL;
+        _cleanup_free_ CertFacts **moved = NULL;
+
+        if (facts_store_new(&new) < 0 || !(moved = calloc(p->n_sets ? p->n_sets : 1, sizeof(CertFacts *))))
+                return;
+        for (size_t i = 0; i < p->n_sets; i++)
+                if (p->sets[i].facts &&
+                    !(moved[i] = facts_store_add(new, p->sets[i].facts, p->sets[i].cert->names)))
+                        return;
+        for (size_t i = 0; i < p->n_sets; i++)
+                p->sets[i].facts = moved[i];
+        facts_store_free(p->facts);
+        p->facts = TAKE_PTR(new);
+}
+
 /* Inspect the sets marked dirty (or all). A change to one file costs one inspection, not one of the
  * whole inventory. */
 static int inspect(Pass *p, bool all, usec_t now) {
@@ -360,14 +380,19 @@ static int inspect(Pass *p, bool all, usec_t now) {
                 return r;
         for (size_t k = 0; k < n; k++) {
                 PassSet *s = &p->sets[index[k]];
+                CertFacts *f = facts_store_add(p->facts, part->results[k].facts, s->cert->names);
 
-                cert_facts_free(s->facts);
-                s->facts = TAKE_PTR(part->results[k].facts);
+                if (!f)
+                        return -ENOMEM;
+                facts_store_drop(p->facts, s->facts);
+                s->facts = f;
                 s->ca_rotated = part->results[k].ca_rotated;
                 s->ca_reissue_at = part->results[k].ca_reissue_at;
                 s->inspected = true;
                 s->dirty = false;
         }
+        if (facts_store_sparse(p->facts))
+                repack_facts(p);
         return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "acme-ari.h"
 #include "check.h"
 #include "config.h"
+#include "facts-store.h"
 #include "policy.h"
 #include "renew.h"
 #include "state.h"
@@ -64,7 +65,7 @@ extern const PassOps pass_ops_real;
 /* Everything the pass knows about one certificate set. */
 typedef struct PassSet {
         const CertConfig *cert; /* borrowed from the inventory */
-        CertFacts *facts;       /* the last inspection; NULL before the first */
+        CertFacts *facts;       /* the last inspection, in the Pass's store; NULL before the first */
         CertState *state;       /* as saved; NULL: nothing saved (read it with pass_set_state()) */
         CheckNotes *notes;      /* what the saved state adds to the facts (deploy-failed, renewal-failing);
                                  * NULL: nothing */
@@ -123,7 +124,8 @@ typedef struct Pass {
         const Inventory *inv;
         const PassOps *ops;
         bool daemon;
-        PassSet *sets; /* indexed like inv->certs */
+        PassSet *sets;     /* indexed like inv->certs */
+        FactsStore *facts; /* where the sets' facts live */
         size_t n_sets;
         PassWork *work;  /* handed out by begin (NULL: none), taken back by finish */
         PassWork *done;  /* the work finish took back, for the outcomes */

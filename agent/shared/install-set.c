@@ -54,8 +54,6 @@
 #include "shared-internal.h"
 #include "macro.h"
 
-#define streq(a, b) (strcmp((a), (b)) == 0)
-
 #define STAGE_SUFFIX INSTALL_STAGE_SUFFIX
 #define DIR_OPEN_FLAGS INSTALL_DIR_OPEN_FLAGS
 #define FILE_MAX INSTALL_FILE_MAX

@@ -33,8 +33,6 @@
 #include "shared-internal.h"
 #include "macro.h"
 
-#define streq(a, b) (strcmp((a), (b)) == 0)
-
 #define TEMP_INFIX INSTALL_TEMP_INFIX
 #define STAGE_SUFFIX INSTALL_STAGE_SUFFIX
 #define NAME_LEN_MAX 200

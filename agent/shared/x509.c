@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,10 +60,9 @@ Severity problem_code_severity(ProblemCode c) {
 CertFacts *cert_facts_free(CertFacts *f) {
         if (!f)
                 return NULL;
-        if (!f->packed) {
-                free_many(f->subject, f->issuer, f->serial, f->key_type);
-                strv_free(f->names);
-        }
+        assert(!f->stored); /* the store's (facts-store.h) */
+        free_many(f->subject, f->issuer, f->serial, f->key_type);
+        strv_free(f->names);
         for (size_t i = 0; i < f->n_problems; i++)
                 free(f->problems[i].message);
         free_many(f->problems, f);
@@ -853,42 +853,6 @@ static int inspect_parsed(CertFacts *f, const X509Input *in, gnutls_x509_crt_t *
         return check_usage(f, crts[0], in->usage);
 }
 
-static char *pack_string(char **p, const char *s) {
-        size_t n = strlen(s) + 1;
-        char *d = memcpy(*p, s, n);
-
-        *p += n;
-        return d;
-}
-
-/* The facts and their strings in one allocation: a set's facts stay as long as the daemon runs, and half a
- * dozen small chunks cost more in malloc's headers and rounding than their text. NULL on OOM. */
-static CertFacts *facts_pack(const CertFacts *f) {
-        size_t n_names = 0, size = sizeof(CertFacts);
-        CertFacts *p;
-        char *s;
-
-        for (char **n = f->names; n && *n; n++, n_names++)
-                size += sizeof(char *) + strlen(*n) + 1;
-        size += sizeof(char *); /* the names' NULL */
-        size += strlen(f->subject) + strlen(f->issuer) + strlen(f->serial) + strlen(f->key_type) + 4;
-        p = malloc(size);
-        if (!p)
-                return NULL;
-        *p = *f;
-        p->packed = true;
-        p->names = (char **) (p + 1);
-        s = (char *) (p->names + n_names + 1);
-        for (size_t i = 0; i < n_names; i++)
-                p->names[i] = pack_string(&s, f->names[i]);
-        p->names[n_names] = NULL;
-        p->subject = pack_string(&s, f->subject);
-        p->issuer = pack_string(&s, f->issuer);
-        p->serial = pack_string(&s, f->serial);
-        p->key_type = pack_string(&s, f->key_type);
-        return p;
-}
-
 int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
         _cleanup_cert_facts_ CertFacts *f = NULL;
         gnutls_x509_crt_t *crts = NULL;
@@ -915,18 +879,6 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
         }
         if (r < 0)
                 return r;
-
-        if (f->parsed) {
-                CertFacts *p = facts_pack(f);
-
-                if (!p)
-                        return -ENOMEM;
-                /* The problems moved with the struct. */
-                f->problems = NULL;
-                f->n_problems = 0;
-                cert_facts_free(f);
-                f = p;
-        }
         *ret = TAKE_PTR(f);
         return 0;
 }

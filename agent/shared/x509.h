@@ -119,10 +119,10 @@ typedef struct CertFacts {
         /* A genuine CRL revokes the certificate for key compromise, or names no reason (check): the
          * renewal records its key as compromised. */
         bool key_compromised;
-        /* x509_inspect() keeps the strings above (subject … key_type, names) in the same allocation as the
-         * struct: a daemon holds one CertFacts per set (idle RSS; the fields are ordered to leave no
-         * padding for the same reason). Not for callers to set. */
-        bool packed;
+        /* A read-only copy in a FactsStore (facts-store.h), which owns it: a daemon holds one CertFacts
+         * per set (idle RSS; the fields are ordered to leave no padding for the same reason). Not for
+         * callers to set. */
+        bool stored;
 } CertFacts;
 
 /* Inspect a certificate (PEM or DER; a PEM file may hold the full chain, leaf first) and its key
