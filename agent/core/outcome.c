@@ -181,7 +181,8 @@ int outcome_render_pass(const Pass *p, OutcomeFlags flags, FILE *f) {
                 const PassSet *it = &p->sets[i];
 
                 if (it->cert->issuer != ISSUER_NONE && it->selected)
-                        l[n++] = outcome_of(it->cert->name, &it->plan, pass_set_state(it), it->job);
+                        l[n++] = outcome_of(it->cert->name, &it->plan, pass_set_state(it),
+                                            pass_set_job(p, it));
         }
         return outcome_render(l, n, flags, f);
 }

@@ -294,6 +294,10 @@ size_t pass_find(const Pass *p, const CertConfig *c) {
 
 static const CertState zero_state = {};
 
+const RenewJob *pass_set_job(const Pass *p, const PassSet *s) {
+        return s->job > 0 && p->done ? &p->done->jobs[s->job - 1] : NULL;
+}
+
 const CertState *pass_set_state(const PassSet *s) {
         return s->state ?: &zero_state;
 }
@@ -552,7 +556,7 @@ static int work_new(Pass *p, const Wanted *want, bool crls, usec_t now, PassWork
 /* Forget the work of the previous pass (the outcomes it answered). */
 static void forget_done(Pass *p) {
         for (size_t i = 0; i < p->n_sets; i++)
-                p->sets[i].job = NULL;
+                p->sets[i].job = 0;
         p->done = pass_work_free(p->done);
 }
 
@@ -682,7 +686,7 @@ static void finish_record(Pass *p, PassWork *w, usec_t now) {
                 PassSet *s = &p->sets[w->job_set[j]];
                 CertState *st = set_state_mut(s);
 
-                s->job = &w->jobs[j];
+                s->job = (uint32_t) j + 1;
                 s->dirty = true; /* its files changed (or a failure left them): inspect it again */
                 if (!st)
                         continue;

@@ -69,19 +69,23 @@ typedef struct PassSet {
         CertState *state;       /* as saved; NULL: nothing saved (read it with pass_set_state()) */
         CheckNotes *notes;      /* what the saved state adds to the facts (deploy-failed, renewal-failing);
                                  * NULL: nothing */
-        RenewJob *job;          /* in the last work (NULL: not acted on); valid until the next begin */
         usec_t ca_reissue_at; /* with ca_rotated: when it moves to its CA's current generation (0: at once) */
         usec_t next_renewal;  /* when it renews, after what the pass did (USEC_INFINITY: never) */
         Plan plan;            /* the decision of the last begin */
+        uint32_t job;         /* 1 + its index in the last work's jobs (0: not acted on): pass_set_job() */
         bool ca_rotated;      /* found with the facts (check.h) */
         bool selected;        /* acted on by this pass (timer mode: the sets named; the daemon: all) */
         bool dirty;           /* one of its files changed: inspect it again at the next begin */
         bool inspected;       /* by the last begin */
-        /* A daemon holds one per set: the fields are ordered to leave no padding (idle RSS). */
+        /* A daemon holds one per set: the fields are ordered to leave no padding, 128 bytes (idle RSS). */
 } PassSet;
 
 /* The saved state of a set: the zero state when it has none. */
 const CertState *pass_set_state(const PassSet *s);
+
+typedef struct Pass Pass;
+/* What the last work did with set s (NULL: not acted on); valid until the next begin. */
+const RenewJob *pass_set_job(const Pass *p, const PassSet *s);
 
 typedef struct PassAri {
         size_t set;
@@ -120,7 +124,7 @@ typedef struct PassWork {
 bool pass_work_empty(const PassWork *w);
 PassWork *pass_work_free(PassWork *w);
 
-typedef struct Pass {
+struct Pass {
         const Inventory *inv;
         const PassOps *ops;
         bool daemon;
@@ -133,7 +137,7 @@ typedef struct Pass {
         usec_t deadline; /* when the next begin is due (the daemon arms its timer for it) */
         uint64_t passes;
         int metrics_error; /* the last metrics-file failure, said once (0: none) */
-} Pass;
+};
 
 /* A pass over `inv` (borrowed; it must outlive the Pass). certs: the sets timer mode acts on (NULL: all);
  * the others are inspected for the metrics file only. Saved states are read here. Returns 0 or -ENOMEM. */

@@ -115,7 +115,7 @@ static void bus_outcome(void *ud, const char *name, Outcome *ret) {
                 return;
         }
         s = &m->pass->sets[i];
-        *ret = outcome_of(name, &s->plan, pass_set_state(s), s->job);
+        *ret = outcome_of(name, &s->plan, pass_set_state(s), pass_set_job(m->pass, s));
 }
 
 const BusApiOps daemon_bus_ops = {

@@ -510,8 +510,22 @@ DEFINE_PARSE_SETTER(set_seconds, config_parse_seconds)
         }
 
 DEFINE_ENUM_SETTER(set_key_type, KeyType, key_type_from_string)
-DEFINE_ENUM_SETTER(set_usage, Usage, usage_from_string)
-DEFINE_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string)
+
+/* A CertConfig's enums are bit-fields (no address): the setter is handed the struct (offset 0). */
+#define DEFINE_CERT_ENUM_SETTER(func, type, from_string, member)                                            \
+        static int func(_unused_ const ConfigKey *def, const char *value, void *field,                      \
+                        _unused_ char **ret_bad) {                                                          \
+                type v = from_string(value);                                                                \
+                                                                                                            \
+                if (v < 0)                                                                                  \
+                        return -EINVAL;                                                                     \
+                ((CertConfig *) field)->member = v;                                                         \
+                return 0;                                                                                   \
+        }
+
+DEFINE_CERT_ENUM_SETTER(set_cert_key_type, KeyType, key_type_from_string, key_type)
+DEFINE_CERT_ENUM_SETTER(set_usage, Usage, usage_from_string, usage)
+DEFINE_CERT_ENUM_SETTER(set_key_policy, KeyPolicy, key_policy_from_string, key_policy)
 DEFINE_ENUM_SETTER(set_challenge, ChallengeType, challenge_type_from_string)
 
 /* How many CAs may follow a CA in a path: 0..16 (a deeper PKI is a mistake, not a design). */
@@ -703,9 +717,9 @@ static const ConfigKey cert_keys[] = {
         XKEY("subject", set_string, subject, "TYPE=VALUE, ... such as 'CN=api, O=Example, OU=Platform'",
              config_subject_is_valid),
         KEY("issuer", set_issuer, 0, "none, self, ca:NAME, acme:NAME", NULL),
-        KEY("usage", set_usage, CERT(usage), "server, client, server+client", NULL),
-        KEY("key-type", set_key_type, CERT(key_type), EXPECT_KEY_TYPE, NULL),
-        KEY("key-policy", set_key_policy, CERT(key_policy), "reuse, rotate", NULL),
+        KEY("usage", set_usage, 0, "server, client, server+client", NULL),
+        KEY("key-type", set_cert_key_type, 0, EXPECT_KEY_TYPE, NULL),
+        KEY("key-policy", set_key_policy, 0, "reuse, rotate", NULL),
         XKEY("renew-before", set_threshold, renew_before, EXPECT_THRESHOLD, NULL),
         XKEY("warn-before", set_threshold, warn_before, EXPECT_THRESHOLD, NULL),
         XKEY("critical-before", set_threshold, critical_before, EXPECT_THRESHOLD, NULL),

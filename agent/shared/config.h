@@ -195,29 +195,30 @@ extern const CertExtra cert_extra_none;
 
 typedef struct CertConfig {
         char *name;
-        char *certificate;    /* required */
-        char *key;            /* optional for issuer=none */
-        char *ca;             /* NULL: system trust store */
-        char **names;         /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
-        char *issuer_name;    /* ACME or CA section name for acme:/ca: */
-        IssuerKind issuer;    /* default none */
-        Usage usage;          /* default server */
-        KeyType key_type;     /* default ec-p256 */
-        KeyPolicy key_policy; /* default reuse */
-        char *owner;          /* "user" or "user:group"; NULL when unset */
-        mode_t mode;          /* key mode; default 0600 */
-        bool mode_set;
-        /* config_load() keeps every set with its strings in one allocation (Inventory.pack), sharing a
-         * string with the next sets (Inventory.shared) where they repeat it: the daemon holds every set
-         * as long as it runs (idle RSS). The fields must not be freed or replaced then, nor the struct
-         * freed. Private to config.c. */
-        bool packed;
-        unsigned line;
-        char **reload; /* unit names */
+        char *certificate; /* required */
+        char *key;         /* optional for issuer=none */
+        char *ca;          /* NULL: system trust store */
+        char **names;      /* NULL-terminated; may be NULL; DNS names, IPs, uri:URI, email:ADDRESS */
+        char *issuer_name; /* ACME or CA section name for acme:/ca: */
+        char *owner;       /* "user" or "user:group"; NULL when unset */
+        char **reload;     /* unit names */
         char *file;
         /* The rarer keys: never NULL in a set config_load() made (&cert_extra_none when it gives none of
          * them); a CertConfig made by hand sets it too. Read-only: config.c alone writes it. */
         const CertExtra *x;
+        mode_t mode; /* key mode; default 0600 */
+        unsigned line;
+        /* A daemon holds every set as long as it runs (idle RSS): the small fields are bit-fields, and
+         * the struct has no padding (96 bytes). */
+        IssuerKind issuer : 8;    /* default none */
+        Usage usage : 8;          /* default server */
+        KeyType key_type : 8;     /* default ec-p256 */
+        KeyPolicy key_policy : 8; /* default reuse */
+        bool mode_set;
+        /* config_load() keeps every set with its strings in one allocation (Inventory.pack), sharing a
+         * string with the next sets (Inventory.shared) where they repeat it. The fields must not be freed
+         * or replaced then, nor the struct freed. Private to config.c. */
+        bool packed;
 } CertConfig;
 
 /* Private to config.c: (section kind, name) → section, so merging and lookups stay O(1). */

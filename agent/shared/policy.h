@@ -56,9 +56,9 @@ typedef struct AlertState {
 } AlertState;
 
 typedef struct AlertDecision {
-        bool emit;        /* send an alert of `level` now */
-        AlertLevel level; /* the certificate's level now */
-        usec_t next;      /* when this certificate's alerts need looking at again (USEC_INFINITY: never) */
+        usec_t next; /* when this certificate's alerts need looking at again (USEC_INFINITY: never) */
+        AlertLevel level : 8; /* the certificate's level now */
+        bool emit;            /* send an alert of `level` now */
 } AlertDecision;
 
 AlertDecision policy_alert(const CertFacts *f, Threshold warn_before, Threshold critical_before,
@@ -136,34 +136,34 @@ typedef struct PlanInput {
 } PlanInput;
 
 typedef struct Plan {
-        PlanAction action;
-        RenewReason why;     /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
-        RenewReason due_why; /* why the renewal at `due` will be wanted: CA_ROTATED when the end of a CA
-                              * rotation's overlap sets it, DUE for the renew-before window; NONE: never */
-        Severity failing_severity; /* of renewal-failing, when `failing` */
-        usec_t due;                /* when a renewal falls due, jitter included; USEC_INFINITY: never */
-        usec_t retry;              /* BACKOFF: the next attempt from; 0 otherwise */
-        usec_t next;               /* when this set needs looking at again (action, retry, due, alert) */
+        usec_t due;   /* when a renewal falls due, jitter included; USEC_INFINITY: never */
+        usec_t retry; /* BACKOFF: the next attempt from; 0 otherwise */
+        usec_t next;  /* when this set needs looking at again (action, retry, due, alert) */
         AlertDecision alert;
         /* Maintenance windows: renewals and deploys happen only inside one (not --force), unless waiting
          * for the next one would let the certificate reach critical-before (the guard). */
-        usec_t window_start;    /* the window open now (≤ now) or the next one; 0: no windows */
-        usec_t window_end;      /* its end; USEC_INFINITY: no windows */
-        unsigned recent_issues; /* automatic issuances within the guard's window */
-        bool failing;           /* problem renewal-failing */
-        bool ineffective;       /* the last renewal left the problem that caused it: backing off */
-        bool looping;           /* HELD by the loop guard: issued too often, until the inputs change */
-        bool window_open;       /* now is inside a window (or there are none) */
-        bool window_wait;  /* a renewal or deploy was wanted now and waits: action NONE, due = window_start
-                            * (or BACKOFF, retry moved to a window) */
-        bool window_guard; /* renewed outside a window: the next one opens too late */
-        bool rate_limited; /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
-                            * time it frees up */
+        usec_t window_start; /* the window open now (≤ now) or the next one; 0: no windows */
+        usec_t window_end;   /* its end; USEC_INFINITY: no windows */
         /* For the journal: why it waits (window, rate limit) or why the guard renews; NULL: neither (or out
          * of memory). Owned by the Plan (plan_done()): a daemon keeps one Plan per set, so the text is
-         * allocated only when there is one (idle RSS). The fields are ordered to leave no padding, for
-         * the same reason. */
+         * allocated only when there is one (idle RSS). For the same reason the small fields below are
+         * bit-fields: 72 bytes a Plan, not 96. */
         char *wait_why;
+        PlanAction action : 8;
+        RenewReason why : 8; /* why a renewal is wanted (RENEW, or BACKOFF of a renewal); NONE otherwise */
+        RenewReason due_why : 8; /* why the renewal at `due` will be wanted: CA_ROTATED when the end of a CA
+                                  * rotation's overlap sets it, DUE for the renew-before window; NONE: never */
+        Severity failing_severity : 8; /* of renewal-failing, when `failing` */
+        unsigned recent_issues : 16;   /* automatic issuances within the guard's window (at most 65535) */
+        bool failing : 1;              /* problem renewal-failing */
+        bool ineffective : 1;          /* the last renewal left the problem that caused it: backing off */
+        bool looping : 1;      /* HELD by the loop guard: issued too often, until the inputs change */
+        bool window_open : 1;  /* now is inside a window (or there are none) */
+        bool window_wait : 1;  /* a renewal or deploy was wanted now and waits: action NONE, due =
+                                * window_start (or BACKOFF, retry moved to a window) */
+        bool window_guard : 1; /* renewed outside a window: the next one opens too late */
+        bool rate_limited : 1; /* a renewal was wanted now and waits for a rate limit: action NONE, due = the
+                                * time it frees up */
 } Plan;
 
 /* The returned Plan owns its wait_why: release it with plan_done(). */

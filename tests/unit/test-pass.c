@@ -201,7 +201,8 @@ static void tick(Pass *daemon, usec_t now) {
                 assert_states_equal(
                     &a, pass_set_state(&daemon->sets[i])); /* what the daemon keeps is what it saved */
                 assert_int_equal(timer->sets[i].plan.action, daemon->sets[i].plan.action);
-                assert_int_equal(timer->sets[i].job != NULL, daemon->sets[i].job != NULL);
+                assert_int_equal(pass_set_job(timer, &timer->sets[i]) != NULL,
+                                 pass_set_job(daemon, &daemon->sets[i]) != NULL);
                 cert_state_done(&a);
                 cert_state_done(&b);
         }
