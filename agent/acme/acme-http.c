@@ -201,6 +201,9 @@ int acme_http_new(const AcmeConfig *cfg, AcmeHttp **ret) {
         AcmeHttp *h;
         int r;
 
+        r = curl_lib_load();
+        if (r < 0)
+                return r;
         h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
@@ -213,14 +216,14 @@ int acme_http_new(const AcmeConfig *cfg, AcmeHttp **ret) {
                 acme_http_free(h);
                 return r;
         }
-        h->share = curl_share_init();
+        h->share = sym_curl_share_init();
         /* Not CURL_LOCK_DATA_CONNECT: libcurl does not support sharing connections between threads;
          * each pooled handle keeps its own instead. */
-        if (!h->share || curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
-            curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-            curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK ||
-            curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-            curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        if (!h->share || sym_curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+            sym_curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+            sym_curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK ||
+            sym_curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+            sym_curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
                 acme_http_free(h);
                 return -ENOMEM;
         }
@@ -230,9 +233,9 @@ int acme_http_new(const AcmeConfig *cfg, AcmeHttp **ret) {
 
 static void handle_free(HttpHandle x) {
         if (x.multi)
-                curl_multi_cleanup(x.multi);
+                sym_curl_multi_cleanup(x.multi);
         if (x.easy)
-                curl_easy_cleanup(x.easy);
+                sym_curl_easy_cleanup(x.easy);
 }
 
 AcmeHttp *acme_http_free(AcmeHttp *h) {
@@ -242,7 +245,7 @@ AcmeHttp *acme_http_free(AcmeHttp *h) {
                 handle_free(h->easy[i]);
         free(h->easy);
         if (h->share)
-                curl_share_cleanup(h->share);
+                sym_curl_share_cleanup(h->share);
         for (size_t i = 0; i < ELEMENTSOF(h->share_locks); i++)
                 pthread_mutex_destroy(&h->share_locks[i]);
         pthread_mutex_destroy(&h->lock);
@@ -296,8 +299,8 @@ static HttpHandle easy_acquire(AcmeHttp *h) {
                 x = h->easy[--h->n_easy];
         pthread_mutex_unlock(&h->lock);
         if (!x.easy) {
-                x.easy = curl_easy_init();
-                x.multi = curl_multi_init();
+                x.easy = sym_curl_easy_init();
+                x.multi = sym_curl_multi_init();
                 if (!x.easy || !x.multi) {
                         handle_free(x);
                         return (HttpHandle){};
@@ -310,7 +313,7 @@ static void easy_release(AcmeHttp *h, HttpHandle x) {
         HttpHandle *l;
 
         /* Options go, the connection and TLS session stay (curl_easy_reset keeps them). */
-        curl_easy_reset(x.easy);
+        sym_curl_easy_reset(x.easy);
         pthread_mutex_lock(&h->lock);
         l = realloc(h->easy, (h->n_easy + 1) * sizeof(HttpHandle));
         if (l) {
@@ -329,28 +332,28 @@ static CURLcode perform(AcmeHttp *h, HttpHandle x) {
         CURLcode k = CURLE_ABORTED_BY_CALLBACK;
         int running = 1, queued;
 
-        if (curl_multi_add_handle(x.multi, x.easy) != CURLM_OK)
+        if (sym_curl_multi_add_handle(x.multi, x.easy) != CURLM_OK)
                 return CURLE_OUT_OF_MEMORY;
         for (;;) {
                 CURLMsg *msg;
 
-                if (curl_multi_perform(x.multi, &running) != CURLM_OK) {
+                if (sym_curl_multi_perform(x.multi, &running) != CURLM_OK) {
                         k = CURLE_OUT_OF_MEMORY;
                         break;
                 }
                 if (!running) {
-                        msg = curl_multi_info_read(x.multi, &queued);
+                        msg = sym_curl_multi_info_read(x.multi, &queued);
                         k = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR;
                         break;
                 }
                 if (acme_http_cancelled(h) || deadline_left(h) == 0)
                         break; /* CURLE_ABORTED_BY_CALLBACK, as the progress function would have said */
-                if (curl_multi_poll(x.multi, NULL, 0, (int) (CANCEL_CHECK / 1000), NULL) != CURLM_OK) {
+                if (sym_curl_multi_poll(x.multi, NULL, 0, (int) (CANCEL_CHECK / 1000), NULL) != CURLM_OK) {
                         k = CURLE_OUT_OF_MEMORY;
                         break;
                 }
         }
-        (void) curl_multi_remove_handle(x.multi, x.easy);
+        (void) sym_curl_multi_remove_handle(x.multi, x.easy);
         return k;
 }
 
@@ -375,44 +378,45 @@ static bool is_json(const char *content_type) {
 /* One request's options on a handle taken from the pool. */
 static void setup_request(AcmeHttp *h, CURL *c, const char *method, const char *url, const char *body,
                           struct curl_slist *headers, usec_t timeout, usec_t connect, AcmeResponse *ret) {
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-        curl_easy_setopt(c, CURLOPT_SHARE, h->share);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would leave the origin check behind */
-        curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000) ?: 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000) ?: 1L);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
-        curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+        sym_curl_easy_setopt(c, CURLOPT_URL, url);
+        sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        sym_curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+        sym_curl_easy_setopt(c, CURLOPT_USERAGENT, "certherd/" CERTHERD_VERSION);
+        sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+        sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION,
+                             0L); /* a redirect would leave the origin check behind */
+        sym_curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+        sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) (connect / 1000) ?: 1L);
+        sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (timeout / 1000) ?: 1L);
+        sym_curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        sym_curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        sym_curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+        sym_curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
         if (h->cfg->ca_bundle) {
                 /* Only this file: libcurl would otherwise also read the whole CA directory it was built
                  * with, for every connection. */
-                curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg->ca_bundle);
-                curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+                sym_curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg->ca_bundle);
+                sym_curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
         }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ret->curl_error);
+        sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+        sym_curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        sym_curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+        sym_curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ret->curl_error);
         if (strcmp(method, "HEAD") == 0)
-                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         else if (body) {
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+                sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                sym_curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
         }
 }
 
 /* A failed transfer as -errno, with its reason in ret->curl_error. */
 static int transfer_errno(AcmeHttp *h, CURLcode k, AcmeResponse *ret) {
         if (!ret->curl_error[0])
-                snprintf(ret->curl_error, sizeof(ret->curl_error), "%s", curl_easy_strerror(k));
+                snprintf(ret->curl_error, sizeof(ret->curl_error), "%s", sym_curl_easy_strerror(k));
         switch (k) {
         case CURLE_ABORTED_BY_CALLBACK:
                 if (acme_http_cancelled(h)) {
@@ -477,21 +481,21 @@ int acme_http_exchange(AcmeHttp *h, const char *method, const char *url, const c
         c = x.easy;
         atomic_fetch_add(&h->n_requests, 1);
         if (body)
-                headers = curl_slist_append(headers, "Content-Type: application/jose+json");
+                headers = sym_curl_slist_append(headers, "Content-Type: application/jose+json");
         if (accept_pem)
-                headers = curl_slist_append(headers, "Accept: application/pem-certificate-chain");
+                headers = sym_curl_slist_append(headers, "Accept: application/pem-certificate-chain");
         setup_request(h, c, method, url, body, headers, timeout, connect, ret);
 
         k = perform(h, x);
         ret->curl_code = k;
         if (k == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-        curl_slist_free_all(headers);
+                sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+        sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        sym_curl_slist_free_all(headers);
         easy_release(h, x);
         sockets_cloexec();
         log_debug("[acme \"%s\"] %s %s: %ld%s%s", h->cfg->name, method, url, ret->status, k ? " " : "",
-                  k ? curl_easy_strerror(k) : "");
+                  k ? sym_curl_easy_strerror(k) : "");
 
         if (k != CURLE_OK)
                 return transfer_errno(h, k, ret);

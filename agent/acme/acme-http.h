@@ -10,11 +10,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "acme-json.h"
 #include "config.h"
+#include "curl-lib.h"
 #include "time-util.h"
 
 #define ACME_BODY_MAX (1024U * 1024U)

@@ -19,9 +19,36 @@
 #include <gnutls/x509.h>
 
 #include "acme.h"
+#include "curl-lib.h"
 #include "dns-persist.h"
 #include "gnutls-util.h"
 #include "keygen.h"
+
+/* libcurl is not linked: it is loaded, once, at the first client, with every function the client calls;
+ * a process that makes no client never maps it. */
+static bool curl_mapped(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+        char line[4096];
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, CURL_SONAME))
+                        return true;
+        return false;
+}
+
+static void test_curl_loaded_late(void **state) {
+        bool before = curl_mapped();
+
+        assert_int_equal(curl_lib_load(), 0);
+        assert_true(curl_mapped());
+        assert_int_equal(curl_lib_load(), 0);
+#define CURL_LIB_CHECK(f) assert_non_null(sym_##f);
+        CURL_LIB_SYMBOLS(CURL_LIB_CHECK)
+#undef CURL_LIB_CHECK
+        /* Only meaningful when it runs first (cmocka runs tests in order): nothing loaded it before. */
+        assert_false(before);
+}
 
 static void test_directory(void **state) {
         const char *doc = "{\"newNonce\":\"https://a/nonce\",\"newAccount\":\"https://a/acct\",\"newOrder\":\"https://a/order\","
@@ -553,6 +580,7 @@ static void test_revocation_reasons(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_curl_loaded_late),
                 cmocka_unit_test(test_directory),     cmocka_unit_test(test_problem),
                 cmocka_unit_test(test_directory_profiles), cmocka_unit_test(test_authz_persist),
                 cmocka_unit_test(test_persist_record),
