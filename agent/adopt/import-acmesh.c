@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "fd-util.h"
@@ -364,10 +363,8 @@ static int emit_domain(AcmeshImport *im, ImportWriter *w, Domain *d) {
                 if (asprintf(&cert, "%s/%s.cer", d->dir, domain) < 0)
                         return -ENOMEM;
         }
-        if ((r = import_target_check(im->dir, im->owner, "certificate", fullchain)) < 0 ||
-            (r = import_target_check(im->dir, im->owner, "key", key)) < 0 ||
-            (r = import_target_check(im->dir, im->owner, "leaf", cert)) < 0 ||
-            (r = import_target_check(im->dir, im->owner, "chain", ca)) < 0)
+        r = import_targets_check(im->dir, im->owner, fullchain, key, cert, ca);
+        if (r < 0)
                 return r;
         r = domain_hook(im, d, cert, key, ca, fullchain);
         if (r < 0)
@@ -461,18 +458,9 @@ int import_acmesh(const ImportOptions *o, const char *dir) {
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
-        r = import_state_directory(o, &im.state_dir);
-        if (r < 0)
-                return r == -ENOMEM ? 1 : 3;
-        r = import_source_check(dir, dir, &im.owner);
-        if (r == -EPERM)
-                return 3;
-        if (r < 0)
-                return log_error_errno(r, "cannot read %s: %s", dir, file_strerror(r)), 1;
-        if (o->write && access(o->write, F_OK) >= 0) {
-                log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
-                return 1;
-        }
+        r = import_prepare(o, dir, &im.state_dir, &im.owner);
+        if (r != 0)
+                return r;
         im.has_leaf = import_inventory_knows("certificate", "leaf") &&
                       import_inventory_knows("certificate", "chain");
         r = read_domains(&im);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -503,10 +502,8 @@ static int emit_lineage(Import *im, ImportWriter *w, const Lineage *l) {
         if ((r = lineage_path(l, "cert", &cert)) < 0 || (r = lineage_path(l, "privkey", &key)) < 0 ||
             (r = lineage_path(l, "chain", &chain)) < 0 || (r = lineage_path(l, "fullchain", &fullchain)) < 0)
                 return r;
-        if ((r = import_target_check(im->dir, im->owner, "certificate", fullchain)) < 0 ||
-            (r = import_target_check(im->dir, im->owner, "key", key)) < 0 ||
-            (r = import_target_check(im->dir, im->owner, "leaf", cert)) < 0 ||
-            (r = import_target_check(im->dir, im->owner, "chain", chain)) < 0)
+        r = import_targets_check(im->dir, im->owner, fullchain, key, cert, chain);
+        if (r < 0)
                 return r;
         if (import_section(w, "certificate", l->name) < 0)
                 return -EINVAL;
@@ -698,23 +695,12 @@ int import_certbot(const ImportOptions *o) {
         _cleanup_(import_writer_done) ImportWriter w = {};
         int r;
 
-        r = import_state_directory(o, &im.state_dir);
-        if (r < 0)
-                return r == -ENOMEM ? 1 : 3;
-        r = import_source_check(im.dir, im.dir, &im.owner);
-        if (r == -EPERM)
-                return 3;
-        if (r < 0) {
-                log_error_errno(r, "cannot read %s: %s", im.dir, file_strerror(r));
-                return 1;
-        }
+        r = import_prepare(o, im.dir, &im.state_dir, &im.owner);
+        if (r != 0)
+                return r;
         /* Without the system's CAs no lineage gets the `ca =` advice; the import itself goes on. */
         if (x509_trust_new(NULL, 0, &im.trust) < 0)
                 im.trust = NULL;
-        if (o->write && access(o->write, F_OK) >= 0) {
-                log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
-                return 1;
-        }
         im.has_leaf = import_inventory_knows("certificate", "leaf") &&
                       import_inventory_knows("certificate", "chain");
         if (!im.has_leaf)

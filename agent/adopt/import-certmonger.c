@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "fd-util.h"
@@ -126,10 +125,9 @@ static int emit_request(ImportWriter *w, Request *q, const char *state_dir, cons
         r = request_names(q, &names);
         if (r < 0)
                 return r;
-        if ((r = import_target_check(dir, owner, "certificate", get(q, "cert_storage_location") ?: "")) <
-                    0 ||
-            (get(q, "key_storage_location") &&
-             (r = import_target_check(dir, owner, "key", get(q, "key_storage_location"))) < 0))
+        r = import_targets_check(dir, owner, get(q, "cert_storage_location") ?: "",
+                                 get(q, "key_storage_location"), NULL, NULL);
+        if (r < 0)
                 return r;
         r = request_hook(q, state_dir, &q->hook_path, &q->hook_text);
         if (r < 0)
@@ -215,27 +213,6 @@ static int request_name(Request *l, size_t n, Request *q) {
         return 0;
 }
 
-/* The state directory, the source rule for `dir`, no existing --write file. 0, or the exit code. */
-static int prepare(const ImportOptions *o, const char *dir, char **ret_state_dir, uid_t *ret_owner) {
-        int r;
-
-        r = import_state_directory(o, ret_state_dir);
-        if (r < 0)
-                return r == -ENOMEM ? 1 : 3;
-        r = import_source_check(dir, dir, ret_owner);
-        if (r == -EPERM)
-                return 3;
-        if (r < 0) {
-                log_error_errno(r, "cannot read %s: %s", dir, file_strerror(r));
-                return 1;
-        }
-        if (o->write && access(o->write, F_OK) >= 0) {
-                log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
-                return 1;
-        }
-        return 0;
-}
-
 int import_certmonger(const ImportOptions *o, const char *dir) {
         _cleanup_(import_writer_done) ImportWriter w = {};
         _cleanup_free_ char *state_dir = NULL;
@@ -246,7 +223,7 @@ int import_certmonger(const ImportOptions *o, const char *dir) {
         int m, r;
 
         dir = dir ?: "/var/lib/certmonger/requests";
-        r = prepare(o, dir, &state_dir, &owner);
+        r = import_prepare(o, dir, &state_dir, &owner);
         if (r != 0)
                 return r;
         m = scandir(dir, &des, NULL, alphasort);

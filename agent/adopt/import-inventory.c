@@ -449,6 +449,45 @@ int import_target_check(const char *source, uid_t owner, const char *what, const
                 source, what, path, dir, name);
 }
 
+int import_targets_check(const char *source, uid_t owner, const char *certificate, const char *key,
+                         const char *leaf, const char *chain) {
+        const char *const what[] = { "certificate", "key", "leaf", "chain" };
+        const char *const path[] = { certificate, key, leaf, chain };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(path); i++)
+                if (path[i]) {
+                        r = import_target_check(source, owner, what[i], path[i]);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+int import_prepare(const ImportOptions *o, const char *source, char **ret_state_dir, uid_t *ret_owner) {
+        _cleanup_free_ char *state_dir = NULL;
+        uid_t owner;
+        int r;
+
+        r = import_state_directory(o, &state_dir);
+        if (r < 0)
+                return r == -ENOMEM ? 1 : 3;
+        r = import_source_check(source, source, &owner);
+        if (r == -EPERM)
+                return 3;
+        if (r < 0) {
+                log_error_errno(r, "cannot read %s: %s", source, file_strerror(r));
+                return 1;
+        }
+        if (o->write && access(o->write, F_OK) >= 0) {
+                log_error("%s exists: not replacing it (remove it or write elsewhere)", o->write);
+                return 1;
+        }
+        *ret_state_dir = TAKE_PTR(state_dir);
+        *ret_owner = owner;
+        return 0;
+}
+
 int import_line_error(char **reterr, unsigned line, const char *msg) {
         return reterr_set(reterr, -EBADMSG, "%u: %s", line, msg);
 }

@@ -120,6 +120,14 @@ int import_parse_logged(int r, const char *path, char *const *err);
  * 0 or -EPERM (logged). */
 int import_target_check(const char *source, uid_t owner, const char *what, const char *path);
 
+/* import_target_check() of a set's files, in this order; a NULL path is not checked. Returns 0 or -errno. */
+int import_targets_check(const char *source, uid_t owner, const char *certificate, const char *key,
+                         const char *leaf, const char *chain);
+
+/* What every importer does first: the state directory (import_state_directory()), the source rule for the
+ * tree `source`, no existing --write file. Returns 0, or the exit code (logged). */
+int import_prepare(const ImportOptions *o, const char *source, char **ret_state_dir, uid_t *ret_owner);
+
 /* Files of KEY=VALUE lines (acme.sh's .conf, certmonger's requests) become a NULL-terminated list key,
  * value, key, value, …; a bad line is "LINE: message" in *reterr (the convention of reterr_set()). */
 #define IMPORT_KV_FILE_MAX (1024U * 1024U)
