@@ -45,13 +45,7 @@ typedef struct PinUpdate {
 } PinUpdate;
 
 static void pin_update_done(PinUpdate *u) {
-        free(u->name);
-        free(u->json_name);
-        free(u->pin_name);
-        free(u->json);
-        free(u->line);
-        free(u->pin_s);
-        free(u->prev_s);
+        free_many(u->name, u->json_name, u->pin_name, u->json, u->line, u->pin_s, u->prev_s);
         *u = (PinUpdate){};
 }
 

@@ -55,9 +55,7 @@ static void issued_done(Issued *is) {
 void renew_job_done(RenewJob *j) {
         if (!j)
                 return;
-        free(j->error);
-        free(j->deploy_step);
-        free(j->deploy_error);
+        free_many(j->error, j->deploy_step, j->deploy_error);
         gnutls_free(j->outcome.leaf_der.data);
         *j = (RenewJob){
                 .cert = j->cert, .current = j->current, .deploy_only = j->deploy_only, .forced = j->forced

@@ -24,14 +24,8 @@
 void cert_state_done(CertState *st) {
         if (!st)
                 return;
-        free(st->last_error);
-        free(st->deploy_step);
-        free(st->deploy_error);
-        free(st->deploy_serial);
-        free(st->held_inputs);
-        free(st->profile);
-        free(st->issued_serial);
-        free(st->issued_inputs);
+        free_many(st->last_error, st->deploy_step, st->deploy_error, st->deploy_serial, st->held_inputs,
+                  st->profile, st->issued_serial, st->issued_inputs);
         *st = (CertState){};
 }
 
