@@ -795,18 +795,8 @@ int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t 
 int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls_datum_t *key_pem,
                           const gnutls_datum_t *crt_pem) {
         return install_pair(inv->agent.state_directory, ca->name,
-                            &(InstallFile){ .path = ca->key,
-                                            .data = key_pem->data,
-                                            .size = key_pem->size,
-                                            .mode = 0600,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 },
-                            &(InstallFile){ .path = ca->certificate,
-                                            .data = crt_pem->data,
-                                            .size = crt_pem->size,
-                                            .mode = 0644,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+                            &INSTALL_DATA(ca->key, key_pem->data, key_pem->size, 0600),
+                            &INSTALL_DATA(ca->certificate, crt_pem->data, crt_pem->size, 0644));
 }
 
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {

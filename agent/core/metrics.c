@@ -94,6 +94,13 @@ static bool sample_value(const CheckReport *rep, const MetricsState *st, size_t 
         }
 }
 
+/* One sample: NAME{LABEL="VALUE"} V. */
+static void put_sample(FILE *f, const char *name, const char *label, const char *value, uint64_t v) {
+        fprintf(f, "%s{%s=\"", name, label);
+        put_label_value(f, value);
+        fprintf(f, "\"} %" PRIu64 "\n", v);
+}
+
 static void put_header(FILE *f, const char *name, const char *help) {
         fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
@@ -136,9 +143,7 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
 
                         if (!sample_value(rep, st, i, k, &v))
                                 continue;
-                        fprintf(f, "%s{name=\"", metrics[k].name);
-                        put_label_value(f, rep->results[i].cert->name);
-                        fprintf(f, "\"} %" PRIu64 "\n", v);
+                        put_sample(f, metrics[k].name, "name", rep->results[i].cert->name, v);
                 }
         }
         put_header(
@@ -159,23 +164,17 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
         }
         put_header(f, "certherd_ca_not_after_seconds",
                    "Expiry (notAfter) of the internal CA's certificate, in seconds since the epoch.");
-        for (size_t i = 0; i < n_cas; i++) {
-                if (!cas[i].parsed)
-                        continue;
-                fputs("certherd_ca_not_after_seconds{ca=\"", f);
-                put_label_value(f, cas[i].name);
-                fprintf(f, "\"} %" PRIu64 "\n", cas[i].not_after / USEC_PER_SEC);
-        }
+        for (size_t i = 0; i < n_cas; i++)
+                if (cas[i].parsed)
+                        put_sample(f, "certherd_ca_not_after_seconds", "ca", cas[i].name,
+                                   cas[i].not_after / USEC_PER_SEC);
         /* An expired CRL is the most common internal-PKI outage: let monitoring see it coming. */
         put_header(f, "certherd_ca_crl_next_update_seconds",
                    "nextUpdate of the internal CA's CRL, in seconds since the epoch.");
-        for (size_t i = 0; i < n_cas; i++) {
-                if (cas[i].crl_next_update == 0)
-                        continue;
-                fputs("certherd_ca_crl_next_update_seconds{ca=\"", f);
-                put_label_value(f, cas[i].name);
-                fprintf(f, "\"} %" PRIu64 "\n", cas[i].crl_next_update / USEC_PER_SEC);
-        }
+        for (size_t i = 0; i < n_cas; i++)
+                if (cas[i].crl_next_update != 0)
+                        put_sample(f, "certherd_ca_crl_next_update_seconds", "ca", cas[i].name,
+                                   cas[i].crl_next_update / USEC_PER_SEC);
         put_header(f, "certherd_last_run_timestamp_seconds",
                    "When certherd last inspected its certificates.");
         fprintf(f, "certherd_last_run_timestamp_seconds %" PRIu64 "\n", now / USEC_PER_SEC);
@@ -196,14 +195,7 @@ int metrics_render(const CheckReport *rep, const MetricsState *st, const Metrics
 
 int metrics_write(const char *path, const char *text) {
         assert(path && text);
-        return install_file(&(InstallFile){
-                .path = path,
-                .data = text,
-                .size = strlen(text),
-                .mode = 0644,
-                .uid = (uid_t) -1,
-                .gid = (gid_t) -1,
-        });
+        return install_data(path, text, strlen(text), 0644);
 }
 
 int metrics_directory_check(const char *path) {

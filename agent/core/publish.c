@@ -113,18 +113,8 @@ static void pins_event(const PinUpdate *u) {
 
 /* The two files of u, the JSON first: a client that polls the .pin file then finds the matching document. */
 static void pins_files(const PinUpdate *u, InstallFile ret[2]) {
-        ret[0] = (InstallFile){ .path = u->json_name,
-                                .data = u->json,
-                                .size = strlen(u->json),
-                                .mode = 0644,
-                                .uid = (uid_t) -1,
-                                .gid = (gid_t) -1 };
-        ret[1] = (InstallFile){ .path = u->pin_name,
-                                .data = u->line,
-                                .size = strlen(u->line),
-                                .mode = 0644,
-                                .uid = (uid_t) -1,
-                                .gid = (gid_t) -1 };
+        ret[0] = INSTALL_DATA(u->json_name, u->json, strlen(u->json), 0644);
+        ret[1] = INSTALL_DATA(u->pin_name, u->line, strlen(u->line), 0644);
 }
 
 /* <pin-directory>/<name>.pin and .json (docs/pins.md), each written atomically, and a pin-changed event

@@ -271,12 +271,7 @@ static int record_write(int install_fd, const char *name, const Record *rec, boo
 
         if (!text || !rec_name || !(temp = install_stage_name(rec_name)))
                 return -ENOMEM;
-        r = install_stage_at(install_fd, temp,
-                             &(const InstallFile){ .data = text,
-                                                   .size = strlen(text),
-                                                   .mode = 0600,
-                                                   .uid = (uid_t) -1,
-                                                   .gid = (gid_t) -1 });
+        r = install_stage_at(install_fd, temp, &INSTALL_DATA(NULL, text, strlen(text), 0600));
         if (r < 0)
                 return r;
         if (renameat(install_fd, temp, install_fd, rec_name) < 0) {
@@ -402,11 +397,7 @@ static int backup_copy(const Target *t, int new_fd, size_t i) {
         if (r <= 0)
                 return r;
         r = install_at(new_fd, part_label[i],
-                       &(const InstallFile){ .data = data,
-                                             .size = size,
-                                             .mode = part_is_secret(i) ? 0600 : 0644,
-                                             .uid = (uid_t) -1,
-                                             .gid = (gid_t) -1 });
+                       &INSTALL_DATA(NULL, data, size, part_is_secret(i) ? 0600 : 0644));
         return r < 0 ? r : 1;
 }
 

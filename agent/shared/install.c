@@ -246,12 +246,7 @@ int install_file(const InstallFile *f) {
 }
 
 int install_data(const char *path, const void *data, size_t size, mode_t mode) {
-        return install_file(&(InstallFile){ .path = path,
-                                            .data = data,
-                                            .size = size,
-                                            .mode = mode,
-                                            .uid = (uid_t) -1,
-                                            .gid = (gid_t) -1 });
+        return install_file(&INSTALL_DATA(path, data, size, mode));
 }
 
 static bool base_is_valid(const char *base) {

@@ -23,6 +23,11 @@ typedef struct InstallFile {
         gid_t gid; /* (gid_t) -1: likewise */
 } InstallFile;
 
+/* A file the process owns as it creates it (uid and gid left as they are): install_data()'s. */
+#define INSTALL_DATA(p, d, s, m)                                                                            \
+        ((InstallFile){                                                                                     \
+                .path = (p), .data = (d), .size = (s), .mode = (m), .uid = (uid_t) -1, .gid = (gid_t) -1 })
+
 /* "user", "user:group", ":group", numeric ids. Unknown names: -ESRCH. NULL or "" → (-1, -1). */
 int install_parse_owner(const char *owner, uid_t *ret_uid, gid_t *ret_gid);
 
