@@ -512,7 +512,8 @@ static int next_token_url(const CertConfig *c, char **ret_label, char **ret_url)
 }
 
 /* The next key of the set, loaded without making one: -ENOENT when there is none, -ESTALE when it is of
- * another key type or is the current key. *ret_password: the set's password (NULL without one). */
+ * another key type or is the current key (`current` may be NULL: not compared). *ret_password: the set's
+ * password (NULL without one). */
 static int next_key_peek(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
                          char **ret_password, gnutls_x509_privkey_t *ret_key, uint8_t ret_pin[PIN_SIZE]) {
         _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
@@ -529,7 +530,7 @@ static int next_key_peek(const Inventory *inv, const CertConfig *c, const uint8_
         r = keys_next_key_load(inv, c, password, &key);
         if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, ret_pin, &size) < 0)
                 r = -EIO;
-        if (r >= 0 && memcmp(ret_pin, current, PIN_SIZE) == 0)
+        if (r >= 0 && current && memcmp(ret_pin, current, PIN_SIZE) == 0)
                 r = -ESTALE;
         if (ret_password)
                 *ret_password = TAKE_PTR(password);
@@ -623,33 +624,16 @@ int keys_next_make(const Inventory *inv, const CertConfig *c, const uint8_t curr
 
 int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current,
                          uint8_t ret[PIN_SIZE]) {
-        _cleanup_x509_privkey_ gnutls_x509_privkey_t key = NULL;
-        _cleanup_free_ char *password = NULL, *label = NULL, *next_label = NULL, *next = NULL;
+        _cleanup_free_ char *label = NULL, *next = NULL;
         uint8_t pin[PIN_SIZE];
-        size_t size = PIN_SIZE;
         int r;
 
         if (token_is_url(c->key)) {
-                r = token_url_label(c->key, &label);
-                if (r < 0)
-                        return r;
-                if (!label)
-                        return -ENOENT;
-                if (asprintf(&next_label, "%s.next", label) < 0)
-                        return -ENOMEM;
-                r = token_url_with_label(c->key, next_label, &next);
+                r = next_token_url(c, &label, &next);
                 if (r >= 0)
                         r = token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL);
-        } else {
-                if (c->x->key_password_file) {
-                        r = read_secret_file(c->x->key_password_file, &password);
-                        if (r < 0)
-                                return r;
-                }
-                r = keys_next_key_load(inv, c, password, &key);
-                if (r >= 0 && gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, pin, &size) < 0)
-                        r = -EIO;
-        }
+        } else
+                r = next_key_peek(inv, c, NULL, NULL, NULL, pin);
         if (r == -ESTALE)
                 r = -ENOENT;
         if (r < 0)
