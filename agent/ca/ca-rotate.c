@@ -117,17 +117,27 @@ int ca_reissue_time(const Inventory *inv, const CaConfig *ca, usec_t *ret) {
         return 1;
 }
 
-/* Whether `crt` was signed by the key whose id is `id` (its authority key id), and is valid at `now`. */
-static bool issued_by(gnutls_x509_crt_t crt, const uint8_t *id, size_t id_size, usec_t now) {
+/* Whether the certificate in `path` was signed by the key whose id is `id` (its authority key id), and is
+ * valid at `now`; *ret_not_after (may be NULL) gets its expiry then. */
+static bool issued_by(const char *path, const uint8_t *id, size_t id_size, usec_t now,
+                      usec_t *ret_not_after) {
+        _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
         uint8_t aki[KEY_ID_MAX];
         size_t aki_size = sizeof(aki);
         unsigned critical;
-        time_t na = gnutls_x509_crt_get_expiration_time(crt);
+        time_t na;
 
+        if (x509_read_first_crt(path, CRT_FILE_MAX, &crt) < 0)
+                return false;
+        na = gnutls_x509_crt_get_expiration_time(crt);
         if (na < 0 || (usec_t) na * USEC_PER_SEC <= now)
                 return false;
-        return gnutls_x509_crt_get_authority_key_id(crt, aki, &aki_size, &critical) >= 0 &&
-               aki_size == id_size && memcmp(aki, id, id_size) == 0;
+        if (gnutls_x509_crt_get_authority_key_id(crt, aki, &aki_size, &critical) < 0 ||
+            aki_size != id_size || memcmp(aki, id, id_size) != 0)
+                return false;
+        if (ret_not_after)
+                *ret_not_after = (usec_t) na * USEC_PER_SEC;
+        return true;
 }
 
 /* Every set of `ca` and every CA below it that still depends on the previous generation (key id `id`),
@@ -136,32 +146,25 @@ static unsigned still_dependent(const Inventory *inv, const CaConfig *ca, const 
                                 usec_t now) {
         unsigned n = 0;
         char when[32];
+        usec_t na;
 
         for (size_t i = 0; i < inv->n_certs; i++) {
                 const CertConfig *c = inv->certs[i];
-                _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (c->issuer != ISSUER_CA || strcmp(c->issuer_name, ca->name) != 0 ||
-                    x509_read_first_crt(c->certificate, CRT_FILE_MAX, &crt) < 0 ||
-                    !issued_by(crt, id, id_size, now))
+                    !issued_by(c->certificate, id, id_size, now, &na))
                         continue;
                 log_error(
                         "%s: the installed %s is a leaf of the previous generation, valid until %s: re-issue it "
                         "first (certherd renew --force %s)",
-                        c->name, c->certificate,
-                        format_timestamp_iso(when, sizeof(when),
-                                             (usec_t) gnutls_x509_crt_get_expiration_time(crt) *
-                                                     USEC_PER_SEC),
-                        c->name);
+                        c->name, c->certificate, format_timestamp_iso(when, sizeof(when), na), c->name);
                 n++;
         }
         for (size_t i = 0; i < inv->n_ca; i++) {
                 const CaConfig *child = inv->ca[i];
-                _cleanup_x509_crt_ gnutls_x509_crt_t crt = NULL;
 
                 if (!child->parent || strcmp(child->parent, ca->name) != 0 ||
-                    x509_read_first_crt(child->certificate, CRT_FILE_MAX, &crt) < 0 ||
-                    !issued_by(crt, id, id_size, now))
+                    !issued_by(child->certificate, id, id_size, now, NULL))
                         continue;
                 log_error(
                         "[ca \"%s\"]: %s is signed by the previous generation of [ca \"%s\"]: rotate it first "
