@@ -91,11 +91,7 @@ static int path_in(const AcmeSession *s, const char *name, char **ret) {
 }
 
 static int write_private(const char *path, const void *data, size_t size, mode_t mode) {
-        int r = mkdir_parents(path, 0700);
-
-        if (r < 0)
-                return r;
-        return install_data(path, data, size, mode);
+        return install_data_mkdir(path, data, size, mode, 0700);
 }
 
 static int new_key_file(const AcmeSession *s, const char *path, gnutls_x509_privkey_t *ret) {

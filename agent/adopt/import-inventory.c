@@ -171,9 +171,7 @@ int import_writer_output(ImportWriter *w, const ImportOptions *o) {
         if (lstat(o->write, &st) >= 0)
                 return log_error_errno(-EEXIST, "%s exists: not replacing it (remove it or write elsewhere)",
                                        o->write);
-        r = mkdir_parents(o->write, 0755);
-        if (r >= 0)
-                r = install_data(o->write, w->text, w->size, 0644);
+        r = install_data_mkdir(o->write, w->text, w->size, 0644, 0755);
         if (r < 0)
                 return log_error_errno(r, "cannot write %s: %m", o->write);
         log_info("wrote %s", o->write);
@@ -337,9 +335,7 @@ int import_install_hook(const char *path, const char *text) {
         /* The service runs the hook: root writes it as the owner of the directory it goes in. */
         r = privilege_fs_enter(path, &fs);
         if (r >= 0)
-                r = mkdir_parents(path, 0700);
-        if (r >= 0)
-                r = install_data(path, text, strlen(text), 0700);
+                r = install_data_mkdir(path, text, strlen(text), 0700, 0700);
         privilege_fs_leave(&fs);
         if (r < 0)
                 return log_error_errno(r, "cannot write the hook %s: %m", path);

@@ -251,9 +251,7 @@ int ca_export_bundle(const CaConfig *ca, usec_t now) {
         if (r < 0)
                 return log_error_errno(-ENOMEM, "Out of memory");
         for (char **e = ca->export; *e; e++) {
-                r = mkdir_parents(*e, 0755);
-                if (r >= 0)
-                        r = install_data(*e, bundle.data, bundle.size, 0644);
+                r = install_data_mkdir(*e, bundle.data, bundle.size, 0644, 0755);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m",
                                                ca->name, *e);
@@ -264,17 +262,12 @@ int ca_export_bundle(const CaConfig *ca, usec_t now) {
 }
 
 int ca_write_out(const char *out, const gnutls_datum_t *d, mode_t mode) {
-        int r;
-
         if (!out || strcmp(out, "-") == 0) {
                 if (fwrite(d->data, 1, d->size, stdout) != d->size || fflush(stdout) != 0)
                         return -EIO;
                 return 0;
         }
-        r = mkdir_parents(out, 0755);
-        if (r < 0)
-                return r;
-        return install_data(out, d->data, d->size, mode);
+        return install_data_mkdir(out, d->data, d->size, mode, 0755);
 }
 
 /* An x509 key as a signing key for ca.c (which signs through abstract keys, for keys in tokens); the
@@ -346,9 +339,7 @@ int ca_init_csr(const Inventory *inv, const CaConfig *ca, const char *out, usec_
                 r = state_directory(inv->agent.state_directory);
                 if (r < 0)
                         return r;
-                r = mkdir_parents(ca->key, 0700);
-                if (r >= 0)
-                        r = install_data(ca->key, key_pem.data, key_pem.size, 0600);
+                r = install_data_mkdir(ca->key, key_pem.data, key_pem.size, 0600, 0700);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot install the key %s: %m", ca->name,
                                                ca->key);
@@ -424,9 +415,7 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         if (r >= 0 && (isize != size || memcmp(installed, data, size) != 0))
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA",
                                        ca->name, ca->certificate);
-        r = mkdir_parents(ca->certificate, 0755);
-        if (r >= 0)
-                r = install_data(ca->certificate, data, size, 0644);
+        r = install_data_mkdir(ca->certificate, data, size, 0644, 0755);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
         log_notice("[ca \"%s\"]: imported %s as %s", ca->name, path, ca->certificate);

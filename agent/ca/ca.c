@@ -720,9 +720,7 @@ static int export_copies(const CaConfig *ca, const gnutls_datum_t *crt_pem) {
         int r;
 
         for (char **e = ca->export; e && *e; e++) {
-                r = mkdir_parents(*e, 0755);
-                if (r >= 0)
-                        r = install_data(*e, crt_pem->data, crt_pem->size, 0644);
+                r = install_data_mkdir(*e, crt_pem->data, crt_pem->size, 0644, 0755);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot export the CA certificate to %s: %m",
                                                ca->name, *e);
@@ -838,9 +836,7 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 if (r < 0)
                         return r;
                 /* The key stays in its token: the certificate alone. */
-                r = mkdir_parents(ca->certificate, 0755);
-                if (r >= 0)
-                        r = install_data(ca->certificate, crt_pem.data, crt_pem.size, 0644);
+                r = install_data_mkdir(ca->certificate, crt_pem.data, crt_pem.size, 0644, 0755);
                 if (r < 0)
                         return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name,
                                                ca->certificate);

@@ -275,9 +275,7 @@ static int sign_and_install(const CaConfig *ca, const CaIndex *idx, uint64_t num
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot sign the CRL of its previous generation: %m",
                                        ca->name);
-        r = mkdir_parents(ca->crl, 0755);
-        if (r >= 0)
-                r = install_data(ca->crl, pem.data, pem.size, 0644);
+        r = install_data_mkdir(ca->crl, pem.data, pem.size, 0644, 0755);
         if (r < 0)
                 return log_error_errno(r, "[ca \"%s\"]: cannot install the CRL %s: %m", ca->name, ca->crl);
         return 0;

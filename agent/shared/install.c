@@ -249,6 +249,15 @@ int install_data(const char *path, const void *data, size_t size, mode_t mode) {
         return install_file(&INSTALL_DATA(path, data, size, mode));
 }
 
+int install_data_mkdir(const char *path, const void *data, size_t size, mode_t mode, mode_t dir_mode) {
+        int r;
+
+        r = mkdir_parents(path, dir_mode);
+        if (r < 0)
+                return r;
+        return install_data(path, data, size, mode);
+}
+
 static bool base_is_valid(const char *base) {
         return base && base[0] && !strchr(base, '/') && !strchr(base, '\n') && !streq(base, ".") &&
                !streq(base, "..") && strlen(base) + 1 + strlen(TEMP_INFIX) + RANDOM_SUFFIX_LEN <= NAME_MAX;

@@ -37,6 +37,8 @@ int install_file(const InstallFile *f);
 
 /* install_file() of a file the process owns as it creates it (uid and gid left as they are). */
 int install_data(const char *path, const void *data, size_t size, mode_t mode);
+/* install_data() after making the directories above `path` that are missing, with dir_mode (mkdir_parents()). */
+int install_data_mkdir(const char *path, const void *data, size_t size, mode_t mode, mode_t dir_mode);
 
 /* Many small files into the one directory `dir` (the pins of every set at start). install_batch_add()
  * writes f (f->path is a name inside dir) to a temp file beside its target at once (owner, mode, data,
