@@ -81,8 +81,6 @@ static int parse_entry(json_t *o, void *entry) {
         size_t i;
         int r;
 
-        if (!json_is_object(o))
-                return -EBADMSG;
         if ((r = json_get_string(o, "serial", false, &e->serial)) < 0 ||
             (r = json_get_string(o, "name", true, &e->name)) < 0 ||
             (r = json_get_string(o, "subject", true, &e->subject)) < 0 ||

@@ -29,8 +29,6 @@ static int parse_key(json_t *v, void *entry) {
         uint8_t pin[PIN_SIZE];
         int r;
 
-        if (!json_is_object(v))
-                return -EBADMSG;
         if ((r = json_get_string(v, "pin_sha256", false, &k->pin)) < 0 ||
             (r = json_get_string(v, "name", true, &k->name)) < 0 ||
             (r = json_get_string(v, "serial", true, &k->serial)) < 0 ||

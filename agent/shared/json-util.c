@@ -86,6 +86,10 @@ int json_list_parse(json_t *root, const JsonList *t, void **ret_entries, size_t 
         if (!entries)
                 return -ENOMEM;
         json_array_foreach (list, i, v) {
+                if (!json_is_object(v)) {
+                        r = -EBADMSG;
+                        break;
+                }
                 r = t->parse(v, entries + n++ * t->size);
                 if (r < 0)
                         break;

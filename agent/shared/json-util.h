@@ -25,7 +25,8 @@ int json_load_state_file(const char *path, size_t max, json_t **ret);
  * kept, atomically. `flags` are json_dumps()'s. Returns 0 or -errno. */
 int json_save_state_file(const char *path, json_t *o, size_t flags);
 
-/* A state document that is one list: {"key": [item, …]}, each item parsed into an entry of `size` bytes. */
+/* A state document that is one list: {"key": [item, …]}, each item an object, parsed into an entry of `size`
+ * bytes. */
 typedef struct JsonList {
         const char *key;
         size_t size;

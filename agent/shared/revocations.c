@@ -35,8 +35,6 @@ static int parse_one(json_t *v, void *entry) {
         Revocation *e = entry;
         int r;
 
-        if (!json_is_object(v))
-                return -EBADMSG;
         if ((r = json_get_string(v, "name", false, &e->name)) < 0 ||
             (r = json_get_string(v, "serial", false, &e->serial)) < 0 ||
             (r = json_get_string(v, "reason", false, &e->reason)) < 0 ||
