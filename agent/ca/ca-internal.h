@@ -29,6 +29,9 @@ int ca_make_generation(const CaConfig *ca, const CaParams *p, gnutls_x509_crt_t 
 int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls_datum_t *key_pem,
                           const gnutls_datum_t *crt_pem);
 
+/* Installs `ca`'s certificate alone (0644; its directories are made, 0755). 0 or -errno (logged). */
+int ca_install_certificate(const CaConfig *ca, const void *data, size_t size);
+
 /* ---- ca-load.c ---- */
 
 /* The largest CA certificate or key file read. */

@@ -415,9 +415,9 @@ int ca_import(const Inventory *inv, const CaConfig *ca, const char *path, usec_t
         if (r >= 0 && (isize != size || memcmp(installed, data, size) != 0))
                 return log_error_errno(-EEXIST, "[ca \"%s\"]: %s exists already; refusing to replace a CA",
                                        ca->name, ca->certificate);
-        r = install_data_mkdir(ca->certificate, data, size, 0644, 0755);
+        r = ca_install_certificate(ca, data, size);
         if (r < 0)
-                return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
+                return r;
         log_notice("[ca \"%s\"]: imported %s as %s", ca->name, path, ca->certificate);
         return ca_export_bundle(ca, now);
 }

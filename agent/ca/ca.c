@@ -797,6 +797,15 @@ int ca_install_generation(const Inventory *inv, const CaConfig *ca, const gnutls
                             &INSTALL_DATA(ca->certificate, crt_pem->data, crt_pem->size, 0644));
 }
 
+int ca_install_certificate(const CaConfig *ca, const void *data, size_t size) {
+        int r;
+
+        r = install_data_mkdir(ca->certificate, data, size, 0644, 0755);
+        if (r < 0)
+                return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name, ca->certificate);
+        return 0;
+}
+
 int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
         _cleanup_privkey_ gnutls_privkey_t parent_key = NULL;
         _cleanup_x509_crt_ gnutls_x509_crt_t parent_crt = NULL;
@@ -836,10 +845,9 @@ int ca_init(const Inventory *inv, const CaConfig *ca, usec_t now) {
                 if (r < 0)
                         return r;
                 /* The key stays in its token: the certificate alone. */
-                r = install_data_mkdir(ca->certificate, crt_pem.data, crt_pem.size, 0644, 0755);
+                r = ca_install_certificate(ca, crt_pem.data, crt_pem.size);
                 if (r < 0)
-                        return log_error_errno(r, "[ca \"%s\"]: cannot install %s: %m", ca->name,
-                                               ca->certificate);
+                        return r;
                 log_notice("[ca \"%s\"]: created %s (%s)", ca->name, ca->certificate, ca->subject ?: cn);
                 return export_copies(ca, &crt_pem);
         }
