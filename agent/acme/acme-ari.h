@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "macro.h"
 #include "time-util.h"
 
 typedef struct AcmeSession AcmeSession;
@@ -63,9 +64,7 @@ typedef struct AcmeAriSet AcmeAriSet;
 /* Returns NULL only when out of memory. */
 AcmeAriSet *acme_ari_set_new(const Inventory *inv);
 AcmeAriSet *acme_ari_set_free(AcmeAriSet *a);
-static inline void acme_ari_set_freep(AcmeAriSet **a) {
-        acme_ari_set_free(*a);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(AcmeAriSet *, acme_ari_set_free)
 /* Whether the ACME server of c (an ACME set) suggests renewing c now, and in *ret_next when to ask again
  * (now + the response's Retry-After, capped at ACME_ARI_RETRY_MAX; ACME_ARI_RETRY_DEFAULT without an
  * answer). false when c is not an ACME set, its server has no ARI (silently: the plain schedule), the

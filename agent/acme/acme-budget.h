@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "macro.h"
 #include "time-util.h"
 
 /* Rate-limit budgets: what certherd itself spent at one ACME server, kept in STATE/acme/NAME/budget.json,
@@ -47,9 +48,7 @@ typedef struct AcmeBudget {
 } AcmeBudget;
 
 AcmeBudget *acme_budget_free(AcmeBudget *b);
-static inline void acme_budget_freep(AcmeBudget **b) {
-        acme_budget_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(AcmeBudget *, acme_budget_free)
 
 /* The limit in force: the section's value, else the default. count 0: off. */
 RateLimit acme_budget_limit(const AcmeConfig *a, AcmeLimit l);

@@ -10,6 +10,7 @@
 #include "acme-json.h"
 #include "challenge.h"
 #include "config.h"
+#include "macro.h"
 #include "time-util.h"
 
 /* RFC 8555 client over libcurl (GnuTLS backend) and jansson. One AcmeSession per [acme "NAME"] section
@@ -61,9 +62,7 @@ void acme_cancel_all(void);
  * transfers end with -ETIMEDOUT. Each order has its own deadline besides (ACME_ORDER_DEADLINE). */
 void acme_session_set_deadline(AcmeSession *s, usec_t deadline);
 
-static inline void acme_session_freep(AcmeSession **s) {
-        acme_session_free(*s);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(AcmeSession *, acme_session_free)
 #define _cleanup_acme_session_ _cleanup_(acme_session_freep)
 
 /* The account URL (kid) and the RFC 7638 thumbprint of the account key in use. */

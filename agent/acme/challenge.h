@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "macro.h"
 
 /* Answering ACME challenges (RFC 8555 §8, RFC 8737), one interface over three backends:
  *   http-01      webroot: WEBROOT/.well-known/acme-challenge/TOKEN written atomically, removed after;
@@ -21,9 +22,7 @@ typedef struct Challenger Challenger;
 int challenge_new(const AcmeConfig *a, Challenger **ret);
 /* Stops the responders, removes what is still published. */
 Challenger *challenge_free(Challenger *c);
-static inline void challenge_freep(Challenger **c) {
-        challenge_free(*c);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Challenger *, challenge_free)
 #define _cleanup_challenger_ _cleanup_(challenge_freep)
 
 ChallengeType challenge_type(const Challenger *c) _pure_;

@@ -7,6 +7,7 @@
 #include <gnutls/x509.h>
 
 #include "import-inventory.h"
+#include "macro.h"
 
 /* `certherd import certbot`: certbot's renewal/NAME.conf lineages as certificate sets, its ACME accounts as
  * certherd's. */
@@ -31,9 +32,7 @@ typedef struct CertbotConf {
  * *reterr is "LINE: message". Returns 0, -EBADMSG or -ENOMEM. Pure: fuzzed (tests/fuzz/fuzz-import.c). */
 int certbot_conf_parse(const char *text, size_t size, CertbotConf **ret, char **reterr);
 CertbotConf *certbot_conf_free(CertbotConf *c);
-static inline void certbot_conf_freep(CertbotConf **c) {
-        certbot_conf_free(*c);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(CertbotConf *, certbot_conf_free)
 /* The entry KEY in SECTION, or NULL. */
 const CertbotEntry *certbot_conf_get(const CertbotConf *c, const char *section, const char *key);
 /* Its single value (NULL when absent or a list). */

@@ -20,6 +20,12 @@
 /* n rounded up to a multiple of a, a power of two. */
 #define ALIGN_TO(n, a) (((n) + (a) -1) & ~((size_t) (a) -1))
 
+/* func##p(), for _cleanup_(func##p): calls func(*p); func (a destructor, convention 5) accepts NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
+        static inline void func##p(type *p) {                                                               \
+                func(*p);                                                                                   \
+        }
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }
@@ -91,9 +97,7 @@ static inline void fclosep(FILE **f) {
 
 /* NULL-terminated string vectors (names, units, endpoints). */
 void strv_free(char **l);
-static inline void strv_freep(char ***l) {
-        strv_free(*l);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 size_t strv_length(char *const *l);
 /* Append s (taken over: freed on failure; a NULL s is -ENOMEM, so that an allocation can be passed as

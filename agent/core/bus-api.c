@@ -74,9 +74,7 @@ static Order *order_free(Order *o) {
         return NULL;
 }
 
-static void order_freep(Order **o) {
-        order_free(*o);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Order *, order_free)
 
 static const char *sender_of(sd_bus_message *m) {
         return sd_bus_message_get_sender(m) ?: "?";

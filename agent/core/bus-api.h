@@ -7,6 +7,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "macro.h"
 #include "outcome.h"
 #include "time-util.h"
 
@@ -81,9 +82,7 @@ typedef struct BusApi BusApi;
 int bus_api_new(sd_event *e, const BusApiOps *ops, void *ud, BusApi **ret);
 /* Answers every order still waiting with org.certherd1.Error.Stopping, flushes and disconnects. */
 BusApi *bus_api_free(BusApi *b);
-static inline void bus_api_freep(BusApi **b) {
-        bus_api_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(BusApi *, bus_api_free)
 
 /* In the daemon's pass (all accept b == NULL and then do nothing):
  *   bus_api_ordered(b, name) whether a waiting order names set `name` (it is then planned as the one-shot

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "macro.h"
 #include "policy.h"
 #include "state.h"
 #include "time-util.h"
@@ -60,9 +61,7 @@ typedef struct CheckReport {
 int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, usec_t now,
               CheckReport **ret);
 CheckReport *check_report_free(CheckReport *r);
-static inline void check_report_freep(CheckReport **r) {
-        check_report_free(*r);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(CheckReport *, check_report_free)
 #define _cleanup_check_report_ _cleanup_(check_report_freep)
 
 /* Each result's saved state into a new array (*ret, indexed like results); a damaged state file is

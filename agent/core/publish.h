@@ -4,6 +4,7 @@
 #include <gnutls/x509.h>
 
 #include "config.h"
+#include "macro.h"
 #include "pin.h"
 #include "time-util.h"
 
@@ -45,6 +46,4 @@ int publish_batch_add(PublishBatch *b, const CertConfig *c, const uint8_t pin[PI
                       const uint8_t *fallback_previous, usec_t now);
 int publish_batch_commit(PublishBatch *b);
 PublishBatch *publish_batch_free(PublishBatch *b);
-static inline void publish_batch_freep(PublishBatch **b) {
-        publish_batch_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(PublishBatch *, publish_batch_free)

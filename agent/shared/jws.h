@@ -40,9 +40,7 @@ int jws_key_new(gnutls_x509_privkey_t key, JwsKey **ret);
  * the JWK from its public key). Takes ownership of `key`, also on failure. */
 int jws_key_new_privkey(gnutls_privkey_t key, JwsKey **ret);
 JwsKey *jws_key_free(JwsKey *k);
-static inline void jws_key_freep(JwsKey **k) {
-        jws_key_free(*k);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(JwsKey *, jws_key_free)
 #define _cleanup_jws_key_ _cleanup_(jws_key_freep)
 
 JwsAlg jws_key_alg(const JwsKey *k) _pure_;

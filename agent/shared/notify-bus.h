@@ -12,9 +12,7 @@ typedef struct NotifyBus NotifyBus;
  * connection (systemd re-executed) is re-opened by the next notify_unit(). Returns 0 or -errno. */
 int notify_bus_open(NotifyBus **ret);
 NotifyBus *notify_bus_free(NotifyBus *b);
-static inline void notify_bus_freep(NotifyBus **b) {
-        notify_bus_free(*b);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(NotifyBus *, notify_bus_free)
 
 typedef enum UnitAction {
         UNIT_ACTION_RELOAD,  /* ReloadUnit, "replace"; polkit verb "reload" */
