@@ -190,8 +190,8 @@ AcmeAriSet *acme_ari_set_new(const Inventory *inv) {
         if (!a)
                 return NULL;
         a->inv = inv;
-        a->sessions = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(AcmeSession *));
-        a->errors = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(int));
+        a->sessions = new0(AcmeSession *, inv->n_acme);
+        a->errors = new0(int, inv->n_acme);
         if (!a->sessions || !a->errors)
                 return acme_ari_set_free(a);
         return a;

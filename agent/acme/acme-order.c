@@ -456,7 +456,7 @@ static int authorize(AcmeSession *s, const CertConfig *c, const AcmeOrder *o, Po
         Challenger *ch = NULL;
         int r = 0;
 
-        p = calloc(n ? n : 1, sizeof(Pending));
+        p = new0(Pending, n);
         if (!p)
                 return -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {

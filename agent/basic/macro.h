@@ -26,6 +26,12 @@
                 func(*p);                                                                                   \
         }
 
+/* An array of n zeroed `type`: one element when n is 0, so that NULL means out of memory only. */
+static inline void *calloc_n(size_t n, size_t size) {
+        return calloc(n > 0 ? n : 1, size);
+}
+#define new0(type, n) ((type *) calloc_n((n), sizeof(type)))
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }

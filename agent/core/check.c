@@ -374,7 +374,7 @@ int check_run(const Inventory *inv, CertConfig *const *certs, unsigned threads, 
         rep = calloc(1, sizeof(*rep));
         if (!rep)
                 return -ENOMEM;
-        rep->results = calloc(n ? n : 1, sizeof(CheckResult));
+        rep->results = new0(CheckResult, n);
         if (!rep->results)
                 return -ENOMEM;
         rep->n_results = n;
@@ -422,7 +422,7 @@ void cert_states_free(CertState *states, size_t n) {
 }
 
 int check_load_states(const Inventory *inv, const CheckReport *rep, CertState **ret) {
-        CertState *states = calloc(rep->n_results ? rep->n_results : 1, sizeof(CertState));
+        CertState *states = new0(CertState, rep->n_results);
 
         if (!states)
                 return -ENOMEM;
@@ -686,9 +686,9 @@ int check_plan_set(const Inventory *inv, const CertConfig *c, const CertFacts *f
 int check_plan_one(const Inventory *inv, CheckReport *rep, size_t i, PlanFlags flags, usec_t now) {
         CheckResult *res = &rep->results[i];
 
-        if (!rep->plans && !(rep->plans = calloc(rep->n_results ? rep->n_results : 1, sizeof(Plan))))
+        if (!rep->plans && !(rep->plans = new0(Plan, rep->n_results)))
                 return -ENOMEM;
-        if (!rep->notes && !(rep->notes = calloc(rep->n_results ? rep->n_results : 1, sizeof(CheckNotes))))
+        if (!rep->notes && !(rep->notes = new0(CheckNotes, rep->n_results)))
                 return -ENOMEM;
         return check_plan_set(inv, res->cert, res->facts, res->ca_rotated, res->ca_reissue_at,
                               rep->states ? &rep->states[i] : NULL, flags, now, &rep->plans[i],
@@ -762,7 +762,7 @@ int check_cas(const Inventory *inv, CheckReport *rep, usec_t now) {
         FileBuffer b = {};
         int r = 0;
 
-        rep->cas = calloc(inv->n_ca ? inv->n_ca : 1, sizeof(CheckCa));
+        rep->cas = new0(CheckCa, inv->n_ca);
         if (!rep->cas)
                 return -ENOMEM;
         for (size_t i = 0; i < inv->n_ca; i++) {

@@ -172,7 +172,7 @@ int outcome_render(const Outcome *l, size_t n, OutcomeFlags flags, FILE *f) {
 }
 
 int outcome_render_pass(const Pass *p, OutcomeFlags flags, FILE *f) {
-        _cleanup_free_ Outcome *l = calloc(p->n_sets ? p->n_sets : 1, sizeof(Outcome));
+        _cleanup_free_ Outcome *l = new0(Outcome, p->n_sets);
         size_t n = 0;
 
         if (!l)

@@ -933,7 +933,7 @@ void renew_many(const Inventory *inv, RenewJob *jobs, size_t n, unsigned concurr
 
         if (concurrency > n)
                 concurrency = (unsigned) n;
-        acme = calloc(inv->n_acme ? inv->n_acme : 1, sizeof(AcmeSlot));
+        acme = new0(AcmeSlot, inv->n_acme);
         if (!acme) {
                 for (size_t i = 0; i < n; i++)
                         if (!jobs[i].deploy_only)

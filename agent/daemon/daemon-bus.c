@@ -42,7 +42,7 @@ static int bus_check(void *ud, char **names, BusApiFormat fmt, bool redact, FILE
         if (!m->pass || m->pass->passes == 0)
                 return -EAGAIN;
         if (names) {
-                idx = calloc(n ? n : 1, sizeof(size_t));
+                idx = new0(size_t, n);
                 if (!idx)
                         return -ENOMEM;
                 for (size_t k = 0; k < n; k++) {

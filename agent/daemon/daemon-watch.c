@@ -165,7 +165,7 @@ int watches_setup(Manager *m) {
         if (r < 0)
                 return r;
         n = strv_length(dirs);
-        m->watches = calloc(n ? n : 1, sizeof(sd_event_source *));
+        m->watches = new0(sd_event_source *, n);
         if (!m->watches)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
