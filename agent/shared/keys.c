@@ -437,18 +437,25 @@ int keys_next_key_path(const Inventory *inv, const CertConfig *c, char **ret) {
         return asprintf(ret, "%s/keys/%s.next", inv->agent.state_directory, c->name) < 0 ? -ENOMEM : 0;
 }
 
-int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password,
-                       gnutls_x509_privkey_t *ret) {
+/* The saved next key file as it is. */
+static int next_key_read(const Inventory *inv, const CertConfig *c, uint8_t **ret, size_t *ret_size) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        gnutls_x509_privkey_t key;
-        size_t size;
         int r;
 
         r = keys_next_key_path(inv, c, &path);
         if (r < 0)
                 return r;
-        r = read_full_file(path, KEY_FILE_MAX, &data, &size);
+        return read_full_file(path, KEY_FILE_MAX, ret, ret_size);
+}
+
+int keys_next_key_load(const Inventory *inv, const CertConfig *c, const char *password,
+                       gnutls_x509_privkey_t *ret) {
+        _cleanup_free_ uint8_t *data = NULL;
+        gnutls_x509_privkey_t key;
+        size_t size;
+        int r;
+
+        r = next_key_read(inv, c, &data, &size);
         if (r < 0)
                 return r;
         r = x509_load_privkey(data, size, password, &key);
@@ -483,12 +490,10 @@ static int next_key_save(const Inventory *inv, const CertConfig *c, gnutls_x509_
 
 /* Whether the saved next key is stored in plaintext (to encrypt it once a key-password-file appears). */
 static bool next_key_is_plain(const Inventory *inv, const CertConfig *c) {
-        _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *data = NULL;
         size_t size;
 
-        return keys_next_key_path(inv, c, &path) >= 0 &&
-               read_full_file(path, KEY_FILE_MAX, &data, &size) >= 0 && !memmem(data, size, "ENCRYPTED", 9);
+        return next_key_read(inv, c, &data, &size) >= 0 && !memmem(data, size, "ENCRYPTED", 9);
 }
 
 /* The token URL of a set's next key: the object LABEL.next beside LABEL. */
