@@ -127,16 +127,14 @@ static int get_issued(json_t *o, CertState *st) {
 
 int state_parse(const char *text, size_t size, CertState *ret) {
         _cleanup_(cert_state_done) CertState st = {};
+        _cleanup_(json_decrefp) json_t *o = NULL;
         uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last,
                 deploy_time, cause, ineffective, ari_next;
-        json_t *o;
         int r;
 
-        o = json_loadb(text, size, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(o)) {
-                json_decref(o);
-                return -EBADMSG;
-        }
+        r = json_parse_object(text, size, &o);
+        if (r < 0)
+                return r;
         /* Times are stored as microseconds since the epoch, like usec_t. */
         if ((r = get_uint(o, "failures", STATE_FAILURES_MAX, &failures)) < 0 ||
             (r = get_uint(o, "last_attempt_usec", INT64_MAX, &last_attempt)) < 0 ||
@@ -157,11 +155,8 @@ int state_parse(const char *text, size_t size, CertState *ret) {
             (r = get_uint(o, "renew_cause", UINT32_MAX, &cause)) < 0 ||
             (r = get_uint(o, "ineffective", STATE_FAILURES_MAX, &ineffective)) < 0 ||
             (r = get_string(o, "issued_inputs", &st.issued_inputs)) < 0 ||
-            (r = get_uint(o, "ari_next_usec", INT64_MAX, &ari_next)) < 0) {
-                json_decref(o);
+            (r = get_uint(o, "ari_next_usec", INT64_MAX, &ari_next)) < 0)
                 return r;
-        }
-        json_decref(o);
         st.failures = (unsigned) failures;
         st.last_attempt = last_attempt;
         st.next_retry = next_retry;
