@@ -123,7 +123,7 @@ void ca_index_done(CaIndex *idx) {
 }
 
 /* NULL root: no index yet, an empty one. */
-static int parse_root(json_t *root, CaIndex *ret) {
+static int parse_root(json_t *root, void *ret) {
         json_t *version = json_object_get(root, "version"),
                *crl_number = json_object_get(root, "crl_number");
         CaIndex idx = {};
@@ -136,18 +136,12 @@ static int parse_root(json_t *root, CaIndex *ret) {
         if (r < 0)
                 return r;
         idx.crl_number = root ? (uint64_t) json_integer_value(crl_number) : 0;
-        *ret = idx;
+        *(CaIndex *) ret = idx;
         return 0;
 }
 
 int ca_index_parse(const char *text, size_t size, CaIndex *ret) {
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        int r;
-
-        r = json_parse_object(text, size, &root);
-        if (r < 0)
-                return r;
-        return parse_root(root, ret);
+        return json_parse_with(text, size, parse_root, ret);
 }
 
 static int index_path(const char *state_dir, const char *ca_name, const char *file, char **ret) {
@@ -155,15 +149,12 @@ static int index_path(const char *state_dir, const char *ca_name, const char *fi
 }
 
 int ca_index_load(const char *state_dir, const char *ca_name, CaIndex *ret) {
-        _cleanup_(json_decrefp) json_t *root = NULL;
         _cleanup_free_ char *path = NULL;
         int r;
 
         if (index_path(state_dir, ca_name, "index.json", &path) < 0)
                 return -ENOMEM;
-        r = json_load_state_file(path, INDEX_MAX, &root);
-        if (r >= 0)
-                r = parse_root(root, ret);
+        r = json_load_with(path, INDEX_MAX, parse_root, ret);
         if (r == -EBADMSG)
                 return log_error_errno(
                         r, "[ca \"%s\"]: %s is damaged; fix or move it aside (nothing was changed)", ca_name,

@@ -54,6 +54,20 @@ int json_load_state_file(const char *path, size_t max, json_t **ret) {
         return 0;
 }
 
+int json_parse_with(const char *text, size_t size, JsonParseFn parse, void *ret) {
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        int r = json_parse_object(text, size, &o);
+
+        return r < 0 ? r : parse(o, ret);
+}
+
+int json_load_with(const char *path, size_t max, JsonParseFn parse, void *ret) {
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        int r = json_load_state_file(path, max, &o);
+
+        return r < 0 ? r : parse(o, ret);
+}
+
 int json_save_state_file(const char *path, json_t *o, size_t flags) {
         _cleanup_free_ char *text = o ? json_dumps(o, flags) : NULL;
 

@@ -21,6 +21,13 @@ int json_parse_object(const char *text, size_t size, json_t **ret);
 /* The state file `path` (at most `max` bytes) through json_parse_object(). A missing file is no document:
  * 0 with *ret NULL. Returns 0, -EBADMSG when it is not a JSON object, or read_full_file()'s -errno. */
 int json_load_state_file(const char *path, size_t max, json_t **ret);
+/* A document handed to parse(o, ret) (which keeps nothing of o): o is the object, NULL for a state file
+ * that does not exist yet. Returns parse()'s result, or the -errno of reading the document. */
+typedef int (*JsonParseFn)(json_t *o, void *ret);
+/* text through json_parse_object(), then parse(). */
+int json_parse_with(const char *text, size_t size, JsonParseFn parse, void *ret);
+/* The state file `path` through json_load_state_file(), then parse(). */
+int json_load_with(const char *path, size_t max, JsonParseFn parse, void *ret);
 /* Writes `o` (taken, also on failure; NULL is -ENOMEM) to `path` as a private state file: mode 0600, owner
  * kept, atomically. `flags` are json_dumps()'s. Returns 0 or -errno. */
 int json_save_state_file(const char *path, json_t *o, size_t flags);

@@ -125,16 +125,17 @@ static int get_issued(json_t *o, CertState *st) {
         return 0;
 }
 
-int state_parse(const char *text, size_t size, CertState *ret) {
+/* NULL o: no state file yet, an empty state. */
+static int parse_state(json_t *o, void *ret) {
         _cleanup_(cert_state_done) CertState st = {};
-        _cleanup_(json_decrefp) json_t *o = NULL;
         uint64_t failures, deploy_failures, level, last_attempt, next_retry, last_renewal, alert_last,
                 deploy_time, cause, ineffective, ari_next;
         int r;
 
-        r = json_parse_object(text, size, &o);
-        if (r < 0)
-                return r;
+        if (!o) {
+                *(CertState *) ret = (CertState){};
+                return 0;
+        }
         /* Times are stored as microseconds since the epoch, like usec_t. */
         if ((r = get_uint(o, "failures", STATE_FAILURES_MAX, &failures)) < 0 ||
             (r = get_uint(o, "last_attempt_usec", INT64_MAX, &last_attempt)) < 0 ||
@@ -168,28 +169,23 @@ int state_parse(const char *text, size_t size, CertState *ret) {
         st.renew_cause = (unsigned) cause;
         st.ineffective = (unsigned) ineffective;
         st.ari_next = ari_next;
-        *ret = st;
+        *(CertState *) ret = st;
         st = (CertState){};
         return 0;
 }
 
+int state_parse(const char *text, size_t size, CertState *ret) {
+        return json_parse_with(text, size, parse_state, ret);
+}
+
 int state_load(const char *state_dir, const char *name, CertState *ret) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint8_t *data = NULL;
-        size_t size;
         int r;
 
         r = state_path(state_dir, name, &path);
         if (r < 0)
                 return r;
-        r = read_full_file(path, STATE_FILE_MAX, &data, &size);
-        if (r == -ENOENT) {
-                *ret = (CertState){};
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        return state_parse((const char *) data, size, ret);
+        return json_load_with(path, STATE_FILE_MAX, parse_state, ret);
 }
 
 static int set_string(json_t *o, const char *key, const char *s) {
