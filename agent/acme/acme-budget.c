@@ -72,7 +72,7 @@ static int times_parse(json_t *a, AcmeBudgetTimes *ret, size_t *budget) {
         if (!json_is_array(a) || json_array_size(a) > *budget)
                 return -EBADMSG;
         *budget -= json_array_size(a);
-        ret->t = calloc(json_array_size(a) ?: 1, sizeof(usec_t));
+        ret->t = new0(usec_t, json_array_size(a));
         if (!ret->t)
                 return -ENOMEM;
         json_array_foreach (a, i, v) {
@@ -103,7 +103,7 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
 
         if (!json_is_object(o) || json_object_size(o) > *budget)
                 return -EBADMSG;
-        *ret = calloc(json_object_size(o) ?: 1, sizeof(AcmeBudgetTimes));
+        *ret = new0(AcmeBudgetTimes, json_object_size(o));
         if (!*ret)
                 return -ENOMEM;
         json_object_foreach (o, key, v) {
@@ -130,8 +130,8 @@ static int keyed_parse(json_t *o, bool with_until, AcmeBudgetTimes **ret, size_t
         return 0;
 }
 
-/* NULL j: no file yet, an empty budget. */
-static int budget_from_json(json_t *j, AcmeBudget **ret) {
+/* NULL j: no file yet, an empty budget. ret: AcmeBudget **. */
+static int budget_from_json(json_t *j, void *ret) {
         _cleanup_(acme_budget_freep) AcmeBudget *b = NULL;
         size_t budget = ACME_BUDGET_ENTRIES_MAX;
         int r = 0;
@@ -150,15 +150,12 @@ static int budget_from_json(json_t *j, AcmeBudget **ret) {
                                 &budget);
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(b);
+        *(AcmeBudget **) ret = TAKE_PTR(b);
         return 0;
 }
 
 int acme_budget_parse(const char *text, size_t size, AcmeBudget **ret) {
-        _cleanup_(json_decrefp) json_t *j = NULL;
-        int r = json_parse_object(text, size, &j);
-
-        return r < 0 ? r : budget_from_json(j, ret);
+        return json_parse_with(text, size, budget_from_json, ret);
 }
 
 static json_t *times_json(const AcmeBudgetTimes *t, usec_t oldest) {

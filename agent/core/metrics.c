@@ -256,7 +256,7 @@ int metrics_render_budgets(const MetricsBudget *b, size_t n, char **text) {
 }
 
 int metrics_append_budgets(const Inventory *inv, usec_t now, char **text) {
-        _cleanup_free_ MetricsBudget *b = calloc(inv->n_acme ?: 1, sizeof(MetricsBudget));
+        _cleanup_free_ MetricsBudget *b = new0(MetricsBudget, inv->n_acme);
         int r;
 
         if (!b)
