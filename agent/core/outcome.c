@@ -246,7 +246,7 @@ int outcome_status(const CheckReport *rep, char *buf, size_t size) {
                 append(buf, size, &k, "%zu held, ", held);
         append(buf, size, &k, "%zu ok", ok);
         if (problems > 0 && soonest && soonest->days_left >= 0)
-                append(buf, size, &k, ", %zu expiring in %" PRIi64 " days", problems, soonest->days_left);
+                append(buf, size, &k, ", %zu expiring in %" PRIi32 " days", problems, soonest->days_left);
         else if (problems > 0)
                 append(buf, size, &k, ", %zu with problems", problems);
         return k;

@@ -43,7 +43,7 @@ static void log_expiry(const CertConfig *c, const CertFacts *f) {
                 return;
         format_timestamp_iso(na, sizeof(na), f->not_after);
         snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
-        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, f->days_left);
+        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi32, f->days_left);
         for (size_t i = 0; i < f->n_problems; i++) {
                 CertEvent e = f->problems[i].code == PROBLEM_EXPIRED           ? CERT_EVENT_EXPIRED
                               : f->problems[i].code == PROBLEM_EXPIRY_CRITICAL ? CERT_EVENT_EXPIRY_CRITICAL
@@ -251,7 +251,6 @@ int pass_new(const Inventory *inv, CertConfig *const *certs, bool daemon, const 
                 s->cert = only ? certs[i] : inv->certs[i];
                 s->selected = !certs || only || cert_listed(certs, s->cert);
                 s->dirty = true;
-                s->next_renewal = USEC_INFINITY;
                 r = state_load(inv->agent.state_directory, s->cert->name, &st);
                 if (r == -ENOMEM)
                         return r;
@@ -477,7 +476,6 @@ static int begin_set(Pass *p, size_t i, PlanFlags flags, const PassOrders *o, us
         r = plan_set(p, s, set_flags(p, s, flags, o), now, &s->plan);
         if (r < 0)
                 return r;
-        s->next_renewal = plan_next_renewal(s, pl);
         /* Maintenance windows: the guard is worth a notice; a wait, once per run of the timer. */
         if (pl->window_guard)
                 log_notice("%s: %s", s->cert->name,
@@ -595,7 +593,6 @@ int pass_begin(Pass *p, bool all, PlanFlags flags, const PassOrders *orders, use
                         r = begin_set(p, i, flags, orders, now, &want, &deadline);
                 else { /* for the metrics only */
                         r = plan_set(p, s, (PlanFlags){ .daemon = p->daemon }, now, &s->plan);
-                        s->next_renewal = plan_next_renewal(s, &s->plan);
                 }
                 if (r < 0)
                         return log_error_errno(-ENOMEM, "Out of memory");
@@ -745,8 +742,9 @@ void pass_view_done(CheckReport *v) {
         *v = (CheckReport){};
 }
 
-/* [agent] metrics-file, from every set as the pass left it. */
-static int metrics_render_write(const Pass *p, usec_t now) {
+/* [agent] metrics-file, from every set as the pass left it: next[i], when set i renews (NULL: as its plan
+ * says). */
+static int metrics_render_write(const Pass *p, const usec_t *next, usec_t now) {
         _cleanup_(pass_view_done) CheckReport v = {};
         _cleanup_free_ MetricsState *ms = NULL;
         _cleanup_free_ MetricsCa *cas = NULL;
@@ -758,12 +756,12 @@ static int metrics_render_write(const Pass *p, usec_t now) {
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->n_sets; i++) {
                 const PassSet *s = &p->sets[i];
+                usec_t t = next ? next[i] : plan_next_renewal(s, &s->plan);
 
                 ms[i] = (MetricsState){ .renewal_failures = pass_set_state(s)->failures,
                                         .last_renewal = pass_set_state(s)->last_renewal,
                                         .deploy_failed = pass_set_state(s)->deploy_failed,
-                                        .next_renewal = s->next_renewal == USEC_INFINITY ? 0
-                                                                                         : s->next_renewal };
+                                        .next_renewal = t == USEC_INFINITY ? 0 : t };
         }
         /* The internal CAs' own expiry: a few files, read afresh. */
         if (r >= 0 && p->inv->n_ca > 0)
@@ -789,7 +787,7 @@ static int metrics_render_write(const Pass *p, usec_t now) {
 
 /* A failure is a warning, said when it differs from the last pass's: the same failure every pass is
  * noise that hides what changed (a missing directory: once per start of the daemon or run of the timer). */
-static void pass_metrics(Pass *p, usec_t now) {
+static void pass_metrics(Pass *p, const usec_t *next, usec_t now) {
         const char *path = p->inv->agent.metrics_file;
         bool no_dir;
         int r;
@@ -799,7 +797,7 @@ static void pass_metrics(Pass *p, usec_t now) {
         r = metrics_directory_check(path);
         no_dir = r < 0;
         if (r >= 0)
-                r = metrics_render_write(p, now);
+                r = metrics_render_write(p, next, now);
         if (r < 0 && r == p->metrics_error)
                 return;
         if (r >= 0 && p->metrics_error < 0)
@@ -812,6 +810,8 @@ static void pass_metrics(Pass *p, usec_t now) {
 }
 
 void pass_finish(Pass *p, PassWork *w, usec_t now) {
+        _cleanup_free_ usec_t *next = NULL;
+
         assert(w == p->work);
         p->work = NULL;
         if (w)
@@ -819,17 +819,21 @@ void pass_finish(Pass *p, PassWork *w, usec_t now) {
         /* What was acted on, as installed now: the metrics and the renderers show it. */
         if (inspect(p, false, now) < 0)
                 log_warning("cannot inspect the sets acted on again: out of memory, ignoring");
+        /* When each set renews, for the metrics: as planned at begin, or, for what was inspected again, as
+         * planned now (not kept: the plan of begin stays, for the outcomes). Out of memory: as planned. */
+        next = p->inv->agent.metrics_file ? calloc(p->n_sets ? p->n_sets : 1, sizeof(usec_t)) : NULL;
         for (size_t i = 0; i < p->n_sets; i++) {
                 PassSet *s = &p->sets[i];
                 Plan after = {};
+                const Plan *pl = &s->plan;
 
-                if (!s->inspected)
-                        continue;
-                if (plan_set(p, s, (PlanFlags){ .daemon = p->daemon }, now, &after) >= 0)
-                        s->next_renewal = plan_next_renewal(s, &after);
+                if (s->inspected && plan_set(p, s, (PlanFlags){ .daemon = p->daemon }, now, &after) >= 0)
+                        pl = &after;
+                if (next)
+                        next[i] = plan_next_renewal(s, pl);
                 plan_done(&after);
         }
-        pass_metrics(p, now);
+        pass_metrics(p, next, now);
         p->done = w;
 }
 

@@ -70,14 +70,13 @@ typedef struct PassSet {
         CheckNotes *notes;      /* what the saved state adds to the facts (deploy-failed, renewal-failing);
                                  * NULL: nothing */
         usec_t ca_reissue_at; /* with ca_rotated: when it moves to its CA's current generation (0: at once) */
-        usec_t next_renewal;  /* when it renews, after what the pass did (USEC_INFINITY: never) */
         Plan plan;            /* the decision of the last begin */
         uint32_t job;         /* 1 + its index in the last work's jobs (0: not acted on): pass_set_job() */
         bool ca_rotated;      /* found with the facts (check.h) */
         bool selected;        /* acted on by this pass (timer mode: the sets named; the daemon: all) */
         bool dirty;           /* one of its files changed: inspect it again at the next begin */
         bool inspected;       /* by the last begin */
-        /* A daemon holds one per set: the fields are ordered to leave no padding, 128 bytes (idle RSS). */
+        /* A daemon holds one per set: the fields are ordered to leave no padding, 120 bytes (idle RSS). */
 } PassSet;
 
 /* The saved state of a set: the zero state when it has none. */

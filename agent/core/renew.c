@@ -607,7 +607,7 @@ static int renew_one(const Inventory *inv, RenewJob *j, usec_t now, AcmeSession 
         format_timestamp_iso(na, sizeof(na), out->not_after);
         snprintf(f_na, sizeof(f_na), "CERTHERD_NOT_AFTER=%s", na);
         snprintf(f_pin, sizeof(f_pin), "CERTHERD_PIN=%s", pin);
-        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi64, is.facts->days_left);
+        snprintf(f_days, sizeof(f_days), "CERTHERD_DAYS_LEFT=%" PRIi32, is.facts->days_left);
         log_cert_event(CERT_EVENT_INSTALLED, c->name, (const char *[]){ f_na, f_pin, NULL },
                        is.tkey ? "installed %s (its key stays in the token %s)" : "installed %s and %s",
                        c->certificate, c->key);

@@ -279,7 +279,7 @@ int report_lines(const CheckReport *rep, FILE *f) {
                 char na[32];
 
                 if (x->n_problems == 0) {
-                        fprintf(f, "%-8s %s: expires %.10s (%" PRIi64 " days left)\n", "ok", res->cert->name,
+                        fprintf(f, "%-8s %s: expires %.10s (%" PRIi32 " days left)\n", "ok", res->cert->name,
                                 format_timestamp_iso(na, sizeof(na), x->not_after), x->days_left);
                         continue;
                 }
@@ -346,7 +346,7 @@ static void table_row(FILE *f, bool color, int wname, const char *name, const Ce
         if (x->parsed) {
                 format_timestamp_iso(na, sizeof(na), x->not_after);
                 na[10] = 0;
-                snprintf(days, sizeof(days), "%" PRIi64, x->days_left);
+                snprintf(days, sizeof(days), "%" PRIi32, x->days_left);
                 short_issuer(x->issuer, issuer, sizeof(issuer));
                 if (x->has_pin && pin_format(x->pin, PIN_FORMAT_BASE64, &p) >= 0)
                         snprintf(pin, sizeof(pin), "%.11s…", p);
@@ -485,7 +485,7 @@ int report_nagios(const Inventory *inv, const CheckReport *rep, FILE *f) {
                 fputc(' ', f);
                 perf_label(f, c->name);
                 if (x->parsed)
-                        fprintf(f, "=%" PRIi64 "d", x->days_left);
+                        fprintf(f, "=%" PRIi32 "d", x->days_left);
                 else
                         fputs("=U", f);
                 fprintf(f, ";%" PRIu64 ";%" PRIu64,

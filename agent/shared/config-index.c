@@ -8,7 +8,7 @@
 
 #include "shared-internal.h"
 
-static unsigned index_hash(int kind, const char *name) {
+static uint32_t index_hash(int kind, const char *name) {
         uint32_t h = 2166136261u ^ (uint32_t) kind; /* FNV-1a */
 
         for (; *name; name++)
@@ -16,71 +16,88 @@ static unsigned index_hash(int kind, const char *name) {
         return h;
 }
 
+#define KIND_SHIFT 28
+#define AT_MAX ((1U << KIND_SHIFT) - 2)
+
+static void *section_at(const Inventory *inv, uint32_t at) {
+        size_t i = (at & ((1U << KIND_SHIFT) - 1)) - 1;
+
+        switch (at >> KIND_SHIFT) {
+        case SECTION_ACME:
+                return inv->acme[i];
+        case SECTION_CA:
+                return inv->ca[i];
+        default:
+                return inv->certs[i];
+        }
+}
+
 static const char *section_name(const void *section) {
         return *(char *const *) section;
 }
 
-static ConfigIndexEntry *index_slot(const struct ConfigIndex *ix, int kind, const char *name, unsigned h) {
+static ConfigIndexEntry *index_slot(const Inventory *inv, int kind, const char *name, uint32_t h) {
+        const ConfigIndex *ix = inv->index;
+
         for (size_t i = h & (ix->size - 1);; i = (i + 1) & (ix->size - 1)) {
                 ConfigIndexEntry *e = &ix->entries[i];
 
-                if (!e->section)
+                if (e->at == 0)
                         return e;
-                if (e->hash == h && e->kind == kind && strcmp(section_name(e->section), name) == 0)
+                if (e->hash == h && (int) (e->at >> KIND_SHIFT) == kind &&
+                    strcmp(section_name(section_at(inv, e->at)), name) == 0)
                         return e;
         }
 }
 
-void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name) {
-        if (!ix || ix->n == 0)
+void *config_index_get(const Inventory *inv, int kind, const char *name) {
+        const ConfigIndexEntry *e;
+
+        if (!inv->index || inv->index->n == 0)
                 return NULL;
-        return index_slot(ix, kind, name, index_hash(kind, name))->section;
+        e = index_slot(inv, kind, name, index_hash(kind, name));
+        return e->at ? section_at(inv, e->at) : NULL;
 }
 
-int config_index_put(struct ConfigIndex *ix, int kind, void *section) {
-        const char *name = section_name(section);
-        unsigned h = index_hash(kind, name);
-        ConfigIndexEntry *e;
+static int index_grow(ConfigIndex *ix) {
+        ConfigIndex bigger = { .size = ix->size ? ix->size * 2 : 64 };
 
-        if ((ix->n + 1) * 8 > ix->size * 7) {
-                struct ConfigIndex bigger = { .size = ix->size ? ix->size * 2 : 64 };
+        bigger.entries = calloc(bigger.size, sizeof(ConfigIndexEntry));
+        if (!bigger.entries)
+                return -ENOMEM;
+        /* Names are unique in the old table: the first free slot is the place, no compare. */
+        for (size_t i = 0; i < ix->size; i++) {
+                const ConfigIndexEntry *e = &ix->entries[i];
+                size_t j;
 
-                bigger.entries = calloc(bigger.size, sizeof(ConfigIndexEntry));
-                if (!bigger.entries)
-                        return -ENOMEM;
-                /* Names are unique in the old table: the first free slot is the place, no compare. */
-                for (size_t i = 0; i < ix->size; i++) {
-                        size_t j;
-
-                        e = &ix->entries[i];
-                        if (!e->section)
-                                continue;
-                        j = e->hash & (bigger.size - 1);
-                        while (bigger.entries[j].section)
-                                j = (j + 1) & (bigger.size - 1);
-                        bigger.entries[j] = *e;
-                }
-                free(ix->entries);
-                ix->entries = bigger.entries;
-                ix->size = bigger.size;
+                if (e->at == 0)
+                        continue;
+                j = e->hash & (bigger.size - 1);
+                while (bigger.entries[j].at != 0)
+                        j = (j + 1) & (bigger.size - 1);
+                bigger.entries[j] = *e;
         }
-        e = index_slot(ix, kind, name, h);
-        if (!e->section)
-                ix->n++;
-        *e = (ConfigIndexEntry){ .section = section, .hash = h, .kind = kind };
+        free(ix->entries);
+        ix->entries = bigger.entries;
+        ix->size = bigger.size;
         return 0;
 }
 
-int config_index_replace(struct ConfigIndex *ix, int kind, void *section) {
-        const char *name = section_name(section);
+int config_index_put(Inventory *inv, int kind, size_t at) {
+        ConfigIndex *ix = inv->index;
+        uint32_t a = (uint32_t) kind << KIND_SHIFT | (uint32_t) (at + 1), h;
         ConfigIndexEntry *e;
+        int r;
 
-        if (!ix || ix->n == 0)
-                return -ENOENT;
-        e = index_slot(ix, kind, name, index_hash(kind, name));
-        if (!e->section)
-                return -ENOENT;
-        e->section = section;
+        if (at > AT_MAX)
+                return -E2BIG;
+        if ((ix->n + 1) * 8 > ix->size * 7 && (r = index_grow(ix)) < 0)
+                return r;
+        h = index_hash(kind, section_name(section_at(inv, a)));
+        e = index_slot(inv, kind, section_name(section_at(inv, a)), h);
+        if (e->at == 0)
+                ix->n++;
+        *e = (ConfigIndexEntry){ .hash = h, .at = a };
         return 0;
 }
 

@@ -78,11 +78,11 @@ int config_index_sync(Inventory *inv) {
         if (!inv->index)
                 return -ENOMEM;
         for (size_t i = 0; i < inv->n_acme && r >= 0; i++)
-                r = config_index_put(inv->index, SECTION_ACME, inv->acme[i]);
+                r = config_index_put(inv, SECTION_ACME, i);
         for (size_t i = 0; i < inv->n_ca && r >= 0; i++)
-                r = config_index_put(inv->index, SECTION_CA, inv->ca[i]);
+                r = config_index_put(inv, SECTION_CA, i);
         for (size_t i = 0; i < inv->n_certs && r >= 0; i++)
-                r = config_index_put(inv->index, SECTION_CERT, inv->certs[i]);
+                r = config_index_put(inv, SECTION_CERT, i);
         return r;
 }
 
@@ -269,10 +269,14 @@ static int section_append(Inventory *inv, SectionKind kind, void *s) {
         }
 }
 
+static size_t section_count(const Inventory *inv, SectionKind kind) {
+        return kind == SECTION_ACME ? inv->n_acme : kind == SECTION_CA ? inv->n_ca : inv->n_certs;
+}
+
 /* The section (kind, name), created at the current line unless an earlier one is merged into. */
 int config_section_get(Inventory *inv, SectionKind kind, const char *name, const char *file, unsigned line,
                        void **ret) {
-        void *s = config_index_get(inv->index, kind, name);
+        void *s = config_index_get(inv, kind, name);
         int r;
 
         if (!s) {
@@ -290,7 +294,7 @@ int config_section_get(Inventory *inv, SectionKind kind, const char *name, const
                         return r;
                 }
                 /* From here on the inventory owns s; a failed put only leaves the index to rebuild. */
-                r = config_index_put(inv->index, kind, s);
+                r = config_index_put(inv, kind, section_count(inv, kind) - 1);
                 if (r < 0)
                         return r;
         }
@@ -547,7 +551,6 @@ static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert
         size_t size = cert_pack_size(c, next, last, shared);
         CertConfig *p = (CertConfig *) *pos;
         char *s, **v;
-        int r;
 
         for (size_t k = 0; k < ELEMENTSOF(cert_string_fields); k++)
                 if (shared[k] && !share_string(inv, &last[k], FIELD(c, cert_string_fields[k])))
@@ -588,9 +591,7 @@ static int cert_pack(Inventory *inv, size_t i, char *last[static ELEMENTSOF(cert
         }
         assert(s <= (char *) p + size && (char *) p + size - s < (ptrdiff_t) alignof(CertConfig));
 
-        /* In place: a put could grow the table for a name it already holds. */
-        if (index_is_complete(inv) && (r = config_index_replace(inv->index, SECTION_CERT, p)) < 0)
-                return r;
+        /* The index names the place, not the struct: nothing to update there. */
         cert_free(inv->certs[i]);
         inv->certs[i] = p;
         *pos += size;
@@ -670,7 +671,7 @@ static void *find_section(const Inventory *inv, SectionKind kind, const char *na
         if (!inv || !name)
                 return NULL;
         if (index_is_complete(inv))
-                return config_index_get(inv->index, kind, name);
+                return config_index_get(inv, kind, name);
         /* Built by hand, or the index lost an allocation race with OOM: scan. */
         if (kind == SECTION_ACME) {
                 for (size_t i = 0; i < inv->n_acme; i++)

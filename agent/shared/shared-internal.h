@@ -73,15 +73,14 @@ CertExtra *cert_extra_mut(CertConfig *c);
 /* ---- config-index.c ---- */
 
 /* The section index behind Inventory.index: (kind, name) → section, open addressing with linear
- * probing in a power-of-two table kept at most seven eighths full (the hash kept in each entry makes
- * a long probe cheap, and a daemon keeps the table as long as it runs), so merging 10 000 sections stays
- * linear.
- * Every section struct begins with its name (char *), which is where the index reads it from; entries
- * stay at 16 bytes so that a large table costs few cache misses. */
+ * probing in a power-of-two table kept at most seven eighths full, so merging 100 000 sections stays
+ * linear. An entry is the section's place in its array (inv->acme, ->ca or ->certs), not a pointer, so
+ * that packing the sets (config.c) moves them without touching the index, and 8 bytes: a daemon keeps the
+ * table as long as it runs. The hash kept in each entry makes a long probe cheap: the name is compared
+ * (read from the section, whose struct begins with it) only when the hashes match. */
 typedef struct ConfigIndexEntry {
-        void *section; /* NULL: free slot */
-        unsigned hash;
-        int kind;
+        uint32_t hash;
+        uint32_t at; /* 0: free slot; else kind << 28 | (place in its array + 1) */
 } ConfigIndexEntry;
 
 struct ConfigIndex {
@@ -89,10 +88,7 @@ struct ConfigIndex {
         size_t n, size;
 };
 
-void *config_index_get(const struct ConfigIndex *ix, int kind, const char *name);
-/* Adds or replaces the entry for (kind, the section's name). */
-int config_index_put(struct ConfigIndex *ix, int kind, void *section);
-/* Points the entry for (kind, the section's name) at `section`, a copy of the section there; no allocation.
- * Returns 0, or -ENOENT when there is no such entry. */
-int config_index_replace(struct ConfigIndex *ix, int kind, void *section);
+void *config_index_get(const Inventory *inv, int kind, const char *name);
+/* Adds or replaces the entry for (kind, the name of the section at place `at` of its array). */
+int config_index_put(Inventory *inv, int kind, size_t at);
 struct ConfigIndex *config_index_free(struct ConfigIndex *ix);

@@ -540,14 +540,14 @@ static int check_times(CertFacts *f, const X509Input *in, usec_t now) {
 
         /* RFC 5280 §4.1.2.5: the validity period includes notAfter itself. */
         if (now > f->not_after) {
-                f->days_left = -(int64_t) ((now - f->not_after) / USEC_PER_DAY) -
+                f->days_left = (int32_t) - (int64_t) ((now - f->not_after) / USEC_PER_DAY) -
                                ((now - f->not_after) % USEC_PER_DAY ? 1 : 0);
                 return cert_facts_add_problem(f, PROBLEM_EXPIRED, "expired on %s (%" PRIu64 " days ago)",
                                               format_timestamp_iso(when, sizeof(when), f->not_after),
                                               (now - f->not_after) / USEC_PER_DAY);
         }
         left = f->not_after - now;
-        f->days_left = (int64_t) (left / USEC_PER_DAY);
+        f->days_left = (int32_t) (left / USEC_PER_DAY); /* X.509 ends in 9999: 3 million days at most */
 
         if (now < f->not_before)
                 return cert_facts_add_problem(f, PROBLEM_NOT_YET_VALID, "not valid before %s",
@@ -557,7 +557,7 @@ static int check_times(CertFacts *f, const X509Input *in, usec_t now) {
                 ProblemCode code = left <= crit ? PROBLEM_EXPIRY_CRITICAL : PROBLEM_EXPIRY_WARNING;
 
                 if (left >= USEC_PER_DAY)
-                        return cert_facts_add_problem(f, code, "expires in %" PRIi64 " day%s", f->days_left,
+                        return cert_facts_add_problem(f, code, "expires in %" PRIi32 " day%s", f->days_left,
                                                       f->days_left == 1 ? "" : "s");
                 if (left >= USEC_PER_HOUR)
                         return cert_facts_add_problem(f, code, "expires in %" PRIu64 " hours",

@@ -108,11 +108,11 @@ typedef struct CertFacts {
         char *key_type; /* "ec-p256", "rsa-2048", "ed25519", … */
         usec_t not_before;
         usec_t not_after;
-        int64_t days_left; /* floor((not_after - now) / 1d), negative when expired */
+        int32_t days_left; /* floor((not_after - now) / 1d), negative when expired */
+        uint32_t n_problems;
         uint8_t pin[PIN_SIZE];
 
         Problem *problems;
-        size_t n_problems;
         Severity state; /* worst severity among problems */
         bool parsed;    /* the leaf could be parsed: the fields above are set */
         bool has_pin;   /* pin is set */

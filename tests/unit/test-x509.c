@@ -545,7 +545,7 @@ static void test_ok_fields(_unused_ void **state) {
         check(f->not_before == nb, "not_before %" PRIu64 ", openssl says %" PRIu64, f->not_before, nb);
         check(f->not_after == na, "not_after %" PRIu64 ", openssl says %" PRIu64, f->not_after, na);
         days = (int64_t) ((na - now) / USEC_PER_DAY);
-        check(f->days_left == days && days >= 199 && days <= 200, "days_left %" PRId64 ", expected %" PRId64,
+        check(f->days_left == days && days >= 199 && days <= 200, "days_left %" PRId32 ", expected %" PRId64,
               f->days_left, days);
         check_names("ok", f->names, OK_NAMES);
         check(f->key_type && streq(f->key_type, "ec-p256"), "key_type %s", f->key_type ?: "NULL");
@@ -629,7 +629,7 @@ static void test_fake_clock(_unused_ void **state) {
                 assert_int_equal(x509_inspect(&i.in, now, &f), 0);
                 check_problems(what, f, t[k].expect);
                 if (!t[k].from_start)
-                        check(f->days_left == t[k].days_left, "%s: days_left %" PRId64 ", expected %" PRId64,
+                        check(f->days_left == t[k].days_left, "%s: days_left %" PRId32 ", expected %" PRId64,
                               what, f->days_left, t[k].days_left);
         }
 }
