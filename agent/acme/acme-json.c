@@ -161,8 +161,7 @@ int acme_parse_directory(const char *body, size_t size, AcmeDirectory *ret) {
                 return -ENOMEM;
         if (!d.new_nonce || !d.new_account || !d.new_order)
                 return -EBADMSG;
-        *ret = d;
-        d = (AcmeDirectory){};
+        *ret = TAKE_STRUCT(d);
         return 0;
 }
 
@@ -220,8 +219,7 @@ int acme_parse_order(const json_t *j, AcmeOrder *ret) {
                 return -ENOMEM;
         if (!o.status || !o.finalize || !o.authorizations)
                 return -EBADMSG;
-        *ret = o;
-        o = (AcmeOrder){};
+        *ret = TAKE_STRUCT(o);
         return 0;
 }
 
@@ -281,8 +279,7 @@ int acme_parse_authz(const json_t *j, const char *challenge_type, AcmeAuthz *ret
             (a.challenge_url && (!a.challenge_status || (!persist && !acme_token_is_valid(a.token)) ||
                                  (persist && strv_length(a.issuer_domain_names) == 0))))
                 return -EBADMSG;
-        *ret = a;
-        a = (AcmeAuthz){};
+        *ret = TAKE_STRUCT(a);
         return 0;
 }
 

@@ -192,8 +192,7 @@ static int lookup_at(const char *owner, CaaSet *ret) {
                 if (r >= 0)
                         set.n++;
         }
-        *ret = set;
-        set = (CaaSet){};
+        *ret = TAKE_STRUCT(set);
         return 0;
 }
 

@@ -775,12 +775,10 @@ static int names_push(char ***l, const char *s) {
 /* verify = every listener found serving this very certificate; a listener on one of its addresses that
  * serves another (a name-based virtual host) gets a comment instead. */
 static int emit_verify(ImportWriter *w, Pair *p, Listener *l, size_t n) {
-        _cleanup_free_ char *verify = NULL;
-        size_t vsize = 0;
-        FILE *f;
+        ImportList verify;
+        int r;
 
-        f = open_memstream(&verify, &vsize);
-        if (!f)
+        if (import_list_open(&verify) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_listens; i++)
                 for (size_t j = 0; j < n; j++) {
@@ -798,14 +796,15 @@ static int emit_verify(ImportWriter *w, Pair *p, Listener *l, size_t n) {
                                 continue;
                         }
                         x->inode = 0; /* mapped to a file */
-                        fprintf(f, "%stls://%s:%u%s", ftell(f) > 0 ? " " : "", x->connect, x->port,
-                                x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "");
+                        import_list_add(&verify, "tls://%s:%u%s", x->connect, x->port,
+                                        x->kind == LISTENER_POSTGRES ? "?starttls=postgres" : "");
                 }
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        if (verify && *verify)
-                (void) import_key(w, "verify", verify);
-        else if (p->n_listens > 0)
+        r = import_list_close(w, &verify, "verify");
+        if (r == -EINVAL)
+                return 0;
+        if (r < 0)
+                return r;
+        if (r == 0 && p->n_listens > 0)
                 import_comment(w, "no listener of %s served this certificate", p->listens[0]);
         return 0;
 }

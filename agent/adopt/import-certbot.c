@@ -449,22 +449,16 @@ static void emit_ca_advice(ImportWriter *w, const Lineage *l, const char *fullch
 
 /* The certificate's names that an inventory can hold; the others become comments. */
 static int emit_names(ImportWriter *w, const Lineage *l) {
-        _cleanup_free_ char *names = NULL;
-        size_t n = 0;
-        FILE *f;
+        ImportList names;
 
-        f = open_memstream(&names, &n);
-        if (!f)
+        if (import_list_open(&names) < 0)
                 return -ENOMEM;
         for (char **s = l->facts->names; *s; s++)
                 if (config_san_is_valid(*s))
-                        fprintf(f, "%s%s", ftell(f) > 0 ? " " : "", *s);
+                        import_list_add(&names, "%s", *s);
                 else
                         import_comment(w, "not imported: the name '%s' of the certificate", *s);
-        fclose(f);
-        if (names && *names)
-                (void) import_key(w, "names", names);
-        return 0;
+        return import_list_close(w, &names, "names") == -ENOMEM ? -ENOMEM : 0;
 }
 
 /* Who issues the set (its ACME account, or nobody when it is watched only) and the key it gets. */

@@ -132,6 +132,32 @@ int import_key_or_comment(ImportWriter *w, const char *key, const char *value) {
         return 0;
 }
 
+int import_list_open(ImportList *l) {
+        *l = (ImportList){};
+        l->f = open_memstream(&l->text, &l->size);
+        return l->f ? 0 : -ENOMEM;
+}
+
+void import_list_add(ImportList *l, const char *fmt, ...) {
+        va_list ap;
+
+        if (ftell(l->f) > 0)
+                fputc(' ', l->f);
+        va_start(ap, fmt);
+        vfprintf(l->f, fmt, ap);
+        va_end(ap);
+}
+
+int import_list_close(ImportWriter *w, ImportList *l, const char *key) {
+        int r = fclose(l->f) != 0 ? -ENOMEM : 0;
+
+        if (r >= 0 && l->text && *l->text)
+                r = import_key(w, key, l->text) ?: 1;
+        free(l->text);
+        *l = (ImportList){};
+        return r;
+}
+
 /* Whether the inventory parser accepts `text` as a whole: the importer never writes what check refuses. */
 static int validate(const char *text) {
         _cleanup_inventory_ Inventory *inv = inventory_new();

@@ -43,6 +43,20 @@ int import_key(ImportWriter *w, const char *key, const char *value);
 /* As import_key, but a value that cannot be represented becomes a comment saying why. */
 int import_key_or_comment(ImportWriter *w, const char *key, const char *value);
 
+/* A key whose value is a list (names, verify endpoints), made one item at a time. */
+typedef struct ImportList {
+        char *text;
+        size_t size;
+        FILE *f;
+} ImportList;
+/* Returns 0 or -ENOMEM. */
+int import_list_open(ImportList *l);
+/* One item, after a blank when there is one before it. */
+void import_list_add(ImportList *l, const char *fmt, ...) _printf_(2, 3);
+/* KEY = the items (import_key), and the list freed. Returns 1 when the key was written, 0 when the list
+ * is empty (nothing written), -EINVAL when it cannot be represented (nothing written), -ENOMEM. */
+int import_list_close(ImportWriter *w, ImportList *l, const char *key);
+
 /* A valid section name from `s` (a lineage, a domain): characters outside [A-Za-z0-9._-] become '-', a
  * leading '.' or '-' gets a "x" before it. Returns 0 or -ENOMEM. */
 int import_section_name(const char *prefix, const char *s, char **ret);

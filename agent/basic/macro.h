@@ -67,6 +67,13 @@ static inline void fclosep(FILE **f) {
                 (p) = NULL;                                                                                 \
                 _tp_;                                                                                       \
         })
+/* The struct s, which is reset to zeroes: an owner handing over what its fields own. */
+#define TAKE_STRUCT(s)                                                                                      \
+        ({                                                                                                  \
+                __typeof__(s) _ts_ = (s);                                                                   \
+                (s) = (__typeof__(s)){};                                                                    \
+                _ts_;                                                                                       \
+        })
 #define TAKE_FD(fd)                                                                                         \
         ({                                                                                                  \
                 int _tf_ = (fd);                                                                            \

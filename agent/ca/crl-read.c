@@ -188,8 +188,7 @@ static int info_from(gnutls_x509_crl_t crl, CrlInfo *ret) {
         if (gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_DER, &der) < 0 ||
             crl_entry_reasons(der.data, der.size, info.n, info.reasons) < 0)
                 return -EBADMSG;
-        *ret = info;
-        info = (CrlInfo){};
+        *ret = TAKE_STRUCT(info);
         return 0;
 }
 
@@ -449,8 +448,7 @@ int crl_read_verified(const uint8_t *data, size_t size, gnutls_x509_crt_t leaf, 
                 r = info_from(l[best], &v.info);
         }
         if (r >= 0) {
-                *ret = v;
-                v = (CrlVerdict){};
+                *ret = TAKE_STRUCT(v);
         }
         crl_verdict_done(&v);
         free_all(l, n);

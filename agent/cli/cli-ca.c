@@ -146,10 +146,8 @@ static int ca_revoke(const CliOptions *o, char **args) {
                         return EXIT_WARNING;
                 }
                 if (x509_load_crts(data, size, &crts, &n) < 0 ||
-                    x509_inspect(
-                            &(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 },
-                            now_realtime(), &f) < 0 ||
-                    !f->parsed || !f->serial || !(serial = strdup(f->serial))) {
+                    x509_inspect_data(data, size, now_realtime(), &f) < 0 || !f->parsed || !f->serial ||
+                    !(serial = strdup(f->serial))) {
                         x509_crts_free(crts, n);
                         log_error("%s: %s holds no certificate", c->name, c->certificate);
                         return EXIT_WARNING;

@@ -95,8 +95,7 @@ static int pins_prepare(const Inventory *inv, const CertConfig *c, const uint8_t
         if (have_previous && memcmp(previous, pin, PIN_SIZE) != 0 &&
             pin_format(previous, PIN_FORMAT_BASE64, &u.prev_s) < 0)
                 return -ENOMEM;
-        *ret = u;
-        u = (PinUpdate){};
+        *ret = TAKE_STRUCT(u);
         return 1;
 }
 

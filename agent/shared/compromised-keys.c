@@ -138,8 +138,7 @@ int compromised_keys_add_certificate(const char *state_dir, const uint8_t *data,
         _cleanup_cert_facts_ CertFacts *f = NULL;
         int r;
 
-        r = x509_inspect(&(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 }, now,
-                         &f);
+        r = x509_inspect_data(data, size, now, &f);
         if (r < 0)
                 return r;
         if (!f->parsed || !f->has_pin)

@@ -201,8 +201,7 @@ static int record_parse(char *text, Record *ret) {
         if (state < 0 || record_verify(&rec) < 0)
                 return -EBADMSG;
         rec.committed = state > 0;
-        *ret = rec;
-        rec = (Record){};
+        *ret = TAKE_STRUCT(rec);
         return 0;
 }
 
@@ -229,8 +228,7 @@ static int record_parse_strict(const char *text, size_t size, Record *ret) {
                 return -ENOMEM;
         if (strlen(canonical) != size || memcmp(canonical, text, size) != 0)
                 return -EBADMSG;
-        *ret = rec;
-        rec = (Record){};
+        *ret = TAKE_STRUCT(rec);
         return 0;
 }
 

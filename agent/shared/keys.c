@@ -544,18 +544,26 @@ static int next_key_peek(const Inventory *inv, const CertConfig *c, const uint8_
         return r;
 }
 
+/* The pin of a token set's next key: -errno of its URL, -ENOENT when the token has no such key. */
+static int next_token_pin(const CertConfig *c, uint8_t ret[PIN_SIZE]) {
+        _cleanup_free_ char *label = NULL, *next = NULL;
+        int r;
+
+        r = next_token_url(c, &label, &next);
+        if (r < 0)
+                return r;
+        return token_key_pin(next, c->x->pkcs11_pin_file, ret, NULL) < 0 ? -ENOENT : 0;
+}
+
 int keys_next_pin(const Inventory *inv, const CertConfig *c, const uint8_t current[PIN_SIZE],
                   uint8_t ret[PIN_SIZE]) {
-        _cleanup_free_ char *label = NULL, *next = NULL;
         uint8_t pin[PIN_SIZE];
         int r;
 
         if (token_is_url(c->key)) {
-                r = next_token_url(c, &label, &next);
+                r = next_token_pin(c, pin);
                 if (r < 0)
                         return r;
-                if (token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL) < 0)
-                        return -ENOENT;
                 if (memcmp(pin, current, PIN_SIZE) == 0)
                         return -ESTALE;
                 memcpy(ret, pin, PIN_SIZE);
@@ -629,15 +637,12 @@ int keys_next_make(const Inventory *inv, const CertConfig *c, const uint8_t curr
 
 int keys_next_pin_lookup(const Inventory *inv, const CertConfig *c, const uint8_t *current,
                          uint8_t ret[PIN_SIZE]) {
-        _cleanup_free_ char *label = NULL, *next = NULL;
         uint8_t pin[PIN_SIZE];
         int r;
 
-        if (token_is_url(c->key)) {
-                r = next_token_url(c, &label, &next);
-                if (r >= 0)
-                        r = token_key_pin(next, c->x->pkcs11_pin_file, pin, NULL);
-        } else
+        if (token_is_url(c->key))
+                r = next_token_pin(c, pin);
+        else
                 r = next_key_peek(inv, c, NULL, NULL, NULL, pin);
         if (r == -ESTALE)
                 r = -ENOENT;

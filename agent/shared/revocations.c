@@ -149,8 +149,7 @@ int revocations_add_certificate(const char *state_dir, const char *name, const u
         _cleanup_cert_facts_ CertFacts *f = NULL;
         int r;
 
-        r = x509_inspect(&(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 }, now,
-                         &f);
+        r = x509_inspect_data(data, size, now, &f);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the revoked certificate: %m", name);
         if (!f->parsed || !f->serial)

@@ -883,6 +883,11 @@ int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret) {
         return 0;
 }
 
+int x509_inspect_data(const uint8_t *data, size_t size, usec_t now, CertFacts **ret) {
+        return x509_inspect(&(X509Input){ .cert_data = data, .cert_size = size, .key_mode = (mode_t) -1 },
+                            now, ret);
+}
+
 int x509_load_leaf(const uint8_t *data, size_t size, gnutls_x509_crt_t *ret) {
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0;

@@ -129,6 +129,9 @@ typedef struct CertFacts {
  * against the expectations, at time `now`. Findings are problems in *ret, never errors: the return
  * is 0, or -ENOMEM. */
 int x509_inspect(const X509Input *in, usec_t now, CertFacts **ret);
+/* A certificate alone (PEM or DER), with no key and no expectations: what it says of itself (subject,
+ * serial, pin…) for the records that name one (revocations, compromised keys). As x509_inspect(). */
+int x509_inspect_data(const uint8_t *data, size_t size, usec_t now, CertFacts **ret);
 CertFacts *cert_facts_free(CertFacts *f);
 static inline void cert_facts_freep(CertFacts **f) {
         cert_facts_free(*f);
