@@ -690,9 +690,12 @@ static void finish_record(Pass *p, PassWork *w, usec_t now) {
                 pass_record(p->inv, st, &w->jobs[j], w->now, now);
                 set_save(p, s);
         }
-        /* The facts the jobs were handed are replaced by the inspection that follows. */
+        /* The facts the jobs and the ARI questions were handed are replaced by the inspection that follows
+         * (and may leave the store with it). */
         for (size_t j = 0; j < w->n_jobs; j++)
                 w->jobs[j].current = NULL;
+        for (size_t k = 0; k < w->n_ari; k++)
+                w->ari[k].current = NULL;
         if (w->crls) {
                 /* New CRLs: every set checked against one is inspected again (revoked, crl-expiring). */
                 p->crl_hold = w->crl_next;

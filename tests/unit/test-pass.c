@@ -280,7 +280,7 @@ static void test_order_redeploys(void **state) {
         assert_ptr_equal(w->jobs[0].cert, inv->certs[0]);
         pass_act(w);
         pass_finish(p, w, now);
-        assert_non_null(p->sets[0].job);
+        assert_non_null(pass_set_job(p, &p->sets[0]));
 
         p = pass_free(p);
         inventory_free(inv);
