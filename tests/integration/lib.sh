@@ -49,8 +49,29 @@ until_ok() {
         die "$what (after ${limit}s)"
 }
 
+# free_port: a loopback port nothing listens on now, and not one this test was handed before: the kernel
+# may hand back the port it just gave (a test that asked twice would give two servers the same one).
+# Remembered in $T, as each call runs in a subshell.
 free_port() {
-        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+        python3 - "$T/ports" <<'PY'
+import socket, sys
+try:
+    used = set(open(sys.argv[1]).read().split())
+except FileNotFoundError:
+    used = set()
+for _ in range(100):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in used:
+        break
+else:
+    sys.exit("no free port after 100 tries")
+with open(sys.argv[1], "a") as f:
+    f.write(port + "\n")
+print(port)
+PY
 }
 
 wait_port() { # port
